@@ -1,0 +1,77 @@
+"""recframe: a plugin framework for neighbourhood collaborative filtering.
+
+The public API, re-exported; plugin authors import from here.
+"""
+
+from recframe._version import __version__
+from recframe.data import IdIndex, InteractionMatrix, Interactions
+from recframe.errors import (
+    ConfigError,
+    DataError,
+    NotFittedError,
+    PluginError,
+    PluginLoadWarning,
+    RecframeError,
+    RecframeWarning,
+)
+from recframe.hookspecs import hookimpl, hookspec
+from recframe.interfaces import (
+    CandidateRanker,
+    Component,
+    ComponentConfig,
+    DataSource,
+    MatrixBuilder,
+    Metric,
+    MetricConfig,
+    NeighbourGraph,
+    RankerConfig,
+    SimilarityBackend,
+    SimilarityConfig,
+    Splitter,
+    TopN,
+    check_fitted,
+)
+from recframe.ranking import ScoringConfig, ScoringRanker, select_top_n
+from recframe.pipeline import Recommender  # noqa: I001 - after the interfaces the built-ins use
+from recframe.config import RunConfig, load_config
+from recframe.registry import PluginRegistry
+from recframe.results import EvaluationResult, RankedLists
+
+__all__ = [
+    "CandidateRanker",
+    "Component",
+    "ComponentConfig",
+    "ConfigError",
+    "DataError",
+    "DataSource",
+    "EvaluationResult",
+    "IdIndex",
+    "InteractionMatrix",
+    "Interactions",
+    "MatrixBuilder",
+    "Metric",
+    "MetricConfig",
+    "NeighbourGraph",
+    "NotFittedError",
+    "PluginError",
+    "PluginLoadWarning",
+    "PluginRegistry",
+    "RankedLists",
+    "RankerConfig",
+    "RecframeError",
+    "RecframeWarning",
+    "Recommender",
+    "RunConfig",
+    "ScoringConfig",
+    "ScoringRanker",
+    "SimilarityBackend",
+    "SimilarityConfig",
+    "Splitter",
+    "TopN",
+    "__version__",
+    "check_fitted",
+    "hookimpl",
+    "hookspec",
+    "load_config",
+    "select_top_n",
+]

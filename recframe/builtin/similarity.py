@@ -1,0 +1,138 @@
+"""The default similarity backend, ``sklearn_nn``: scikit-learn's exact nearest neighbours."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import PositiveInt
+
+from recframe import (
+    Component,
+    NeighbourGraph,
+    SimilarityBackend,
+    SimilarityConfig,
+    check_fitted,
+    hookimpl,
+)
+from recframe.progress import progress
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from recframe.data import FloatArray, IntArray
+
+
+class SklearnNNConfig(SimilarityConfig):
+    """Parameters of :class:`SklearnNNSimilarity`."""
+
+    metric: Literal["cosine", "euclidean", "manhattan"] = "cosine"
+    """Distance scikit-learn ranks by. Similarity is ``1 - d`` for cosine and ``1 / (1 + d)``
+    for the others."""
+    algorithm: Literal["brute", "auto"] = "brute"
+    """scikit-learn's search algorithm; on sparse rows both mean exact brute force."""
+    n_jobs: int | None = None
+    """Worker processes of scikit-learn (``-1`` for all cores); one by default."""
+    max_memory_mb: PositiveInt = 256
+    """Memory for one block of distances; rows are queried in chunks that fit it."""
+
+
+class SklearnNNSimilarity(SimilarityBackend):
+    """Exact k nearest neighbours by scikit-learn's ``NearestNeighbors``, the reference backend.
+
+    Rows are queried in chunks so the dense distance block stays within ``max_memory_mb``. A
+    row is never its own neighbour (also when another row is identical to it), and a
+    neighbour with similarity 0 is no neighbour: it is left out of the graph, as it could not
+    contribute to any score. Neighbours are ordered by similarity, ties by lower row.
+
+    Attributes
+    ----------
+    rows_ : csr_array of shape (n_rows, n_features)
+        The fitted rows.
+    """
+
+    name = "sklearn_nn"
+    Config = SklearnNNConfig
+    config: SklearnNNConfig
+    rows_: sp.csr_array | None = None
+
+    def fit(self, rows: sp.csr_array) -> Self:
+        """Index `rows` for neighbour queries."""
+        from sklearn.neighbors import NearestNeighbors
+
+        self.rows_ = sp.csr_array(rows, dtype=np.float64)
+        self._nn: Any = NearestNeighbors(
+            metric=self.config.metric, algorithm=self.config.algorithm, n_jobs=self.config.n_jobs
+        ).fit(self.rows_)
+        return self
+
+    def neighbours(self, rows: IntArray | None = None, k: int | None = None) -> NeighbourGraph:
+        """Return the nearest other fitted rows of `rows` (all rows by default)."""
+        check_fitted(self, "rows_")
+        assert self.rows_ is not None
+        query = np.arange(self.rows_.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+        return self._search(self.rows_[query], query, k)
+
+    def query(self, vectors: sp.csr_array, k: int | None = None) -> NeighbourGraph:
+        """Return the nearest fitted rows of new vectors."""
+        check_fitted(self, "rows_")
+        return self._search(sp.csr_array(vectors, dtype=np.float64), None, k)
+
+    def _search(self, vectors: sp.csr_array, self_rows: IntArray | None, k: int | None) -> NeighbourGraph:
+        """Query in memory-bounded chunks; drop each row itself when `self_rows` is given."""
+        assert self.rows_ is not None
+        n_targets = self.rows_.shape[0]
+        k = self.config.k if k is None else k
+        extra = 0 if self_rows is None else 1
+        width = min(k, n_targets - extra)
+        n_query = vectors.shape[0]
+        if width <= 0 or n_query == 0:
+            shape = (n_query, max(0, width))
+            return NeighbourGraph(np.full(shape, -1, dtype=np.int64), np.zeros(shape), n_targets)
+        step = max(1, (self.config.max_memory_mb << 20) // (n_targets * 8 * 3))
+        starts = range(0, n_query, step)
+        indices = np.empty((n_query, width), dtype=np.int64)
+        scores = np.empty((n_query, width))
+        for start in progress(starts, total=n_query, desc=f"{self.name}: neighbours", unit="rows",
+                              sizes=(min(step, n_query - s) for s in starts)):
+            stop = min(n_query, start + step)
+            dist, ind = self._nn.kneighbors(vectors[start:stop], n_neighbors=width + extra)
+            if self_rows is not None:
+                dist, ind = _drop_self(dist, ind, self_rows[start:stop])
+            indices[start:stop] = ind
+            scores[start:stop] = self._similarity(dist)
+        return _canonical_graph(indices, scores, n_targets)
+
+    def _similarity(self, distances: FloatArray) -> FloatArray:
+        if self.config.metric == "cosine":
+            return 1.0 - distances
+        return 1.0 / (1.0 + distances)
+
+
+def _drop_self(dist: FloatArray, ind: IntArray, self_rows: IntArray) -> tuple[FloatArray, IntArray]:
+    """Remove each row's own index from its ``k + 1`` results, or the last result if absent."""
+    is_self = ind == self_rows[:, None]
+    no_self = ~is_self.any(axis=1)
+    is_self[no_self, -1] = True
+    # a row may be returned once only, so exactly one entry per row is dropped
+    keep = ~is_self
+    width = ind.shape[1] - 1
+    return dist[keep].reshape(-1, width), ind[keep].reshape(-1, width)
+
+
+def _canonical_graph(indices: IntArray, scores: FloatArray, n_targets: int) -> NeighbourGraph:
+    """Order each row by similarity then row, and pad out neighbours of similarity <= 0."""
+    order = np.lexsort((indices, -scores), axis=1)
+    indices = np.take_along_axis(indices, order, axis=1)
+    scores = np.take_along_axis(scores, order, axis=1)
+    empty = ~(scores > 0)
+    indices[empty] = -1
+    scores[empty] = 0.0
+    return NeighbourGraph(indices, scores, n_targets)
+
+
+@hookimpl
+def recframe_register_components() -> list[type[Component]]:
+    """Register the built-in similarity backend."""
+    return [SklearnNNSimilarity]

@@ -1,0 +1,256 @@
+"""The ``recframe`` command: the only place where an error becomes an exit code.
+
+Exit codes: 0 success, 1 any other failure, 2 a config or usage error, 3 a data error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from recframe._version import __version__
+from recframe.errors import ConfigError, DataError, RecframeError
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_DATA = 0, 1, 2, 3
+
+EPILOG = """\
+exit codes:
+  0  success
+  1  any other failure (a broken plugin, an internal error)
+  2  the config or the command line is wrong
+  3  the data can't be used (missing file, malformed row, empty data, unknown user)
+
+examples:
+  recframe run configs/quickstart.yaml
+  recframe run configs/quickstart.yaml --set similarity.k=100 --output runs/k100
+  recframe recommend configs/quickstart.yaml --user 42 --n 5
+  recframe plugins --json
+  recframe config schema > recframe.schema.json
+"""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or log lines, only results and errors")
+    common.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    return common
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="the YAML run file")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, e.g. --set similarity.k=100 (repeatable; values are YAML)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``recframe`` command."""
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="recframe",
+        description="Build, evaluate and serve neighbourhood collaborative-filtering recommenders from YAML run files.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"recframe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", parents=[common], help="fit, evaluate and write recommendations",
+                         description="Fit the recommender of CONFIG, evaluate it if the config has an "
+                         "evaluation section, and write recommendations.csv, metrics.json, the resolved "
+                         "config.yaml and run.json into the output folder.")
+    _config_args(run)
+    run.add_argument("--output", "-o", type=Path, help="output folder (default: output.dir, else runs/<name>)")
+
+    rec = sub.add_parser("recommend", parents=[common], help="print one user's recommendations",
+                         description="Fit CONFIG on all its data and print the top-n items of one user.")
+    _config_args(rec)
+    rec.add_argument("--user", required=True, help="the user's external id")
+    rec.add_argument("--n", type=int, default=None, help="list length (default: the ranker's n)")
+    rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    sim = sub.add_parser("similar", parents=[common], help="print the items most similar to one item",
+                         description="Fit CONFIG on all its data and print the nearest items of one item.")
+    _config_args(sim)
+    sim.add_argument("--item", required=True, help="the item's external id")
+    sim.add_argument("--n", type=int, default=10, help="number of items (default 10)")
+    sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    plugins = sub.add_parser("plugins", parents=[common], help="list plugins and their components",
+                             description="List every registered component with its kind, name, package, "
+                             "version and status, and every plugin that failed to load.")
+    plugins.add_argument("--json", action="store_true", help="print JSON for machines")
+
+    config = sub.add_parser("config", help="validate run files, export the JSON Schema or the reference")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    validate = config_sub.add_parser("validate", parents=[common], help="check a run file and print it resolved")
+    _config_args(validate)
+    config_sub.add_parser("schema", parents=[common], help="print a JSON Schema of run files for editors")
+    config_sub.add_parser("reference", parents=[common], help="print the Markdown configuration reference")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
+    from recframe.progress import show_progress
+
+    try:
+        with show_progress(False if getattr(args, "quiet", False) else None), warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _dispatch(args)
+    except ConfigError as exc:
+        _error(exc)
+        return EXIT_CONFIG
+    except DataError as exc:
+        _error(exc)
+        return EXIT_DATA
+    except RecframeError as exc:
+        _error(exc)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logger = logging.getLogger("recframe")
+    logger.setLevel(level)
+    if not any(getattr(h, "_recframe_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._recframe_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, *args: Any) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _error(exc: Exception) -> None:
+    for i, line in enumerate(str(exc).splitlines() or [type(exc).__name__]):
+        print(f"error: {line}" if i == 0 else f"       {line}", file=sys.stderr)
+
+
+def _registry() -> Any:
+    from recframe.registry import PluginRegistry
+
+    return PluginRegistry.from_environment()
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(args)
+    if args.command in ("recommend", "similar"):
+        return _query(args)
+    if args.command == "plugins":
+        return _plugins(args)
+    return _config(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from recframe.config import load_config
+    from recframe.runner import execute
+
+    registry = _registry()
+    config = load_config(args.config, registry, args.overrides)
+    if config.data is None:
+        msg = f"{args.config}: data: required for recframe run; e.g. data: {{type: synthetic}}"
+        raise ConfigError(msg)
+    outcome = execute(config, registry, args.output)
+    if outcome.evaluation is not None:
+        summary = outcome.evaluation.summary()
+        width = max(len(k) for k in summary["metrics"])
+        print(f"{'metric':<{width}}  value")
+        for label, value in summary["metrics"].items():
+            print(f"{label:<{width}}  {value:.4f}")
+        print(
+            f"evaluated {summary['n_users']} users on {summary['n_test']} held-out interactions "
+            f"(fallback {summary['n_fallback']}, skipped {summary['n_skipped']})"
+        )
+    print(f"wrote {', '.join(p.name for p in outcome.files)} to {outcome.output_dir} in {outcome.seconds:.1f}s")
+    return EXIT_OK
+
+
+def _query(args: argparse.Namespace) -> int:
+    from recframe.pipeline import Recommender
+
+    rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
+    rec.fit()
+    if args.command == "recommend":
+        if args.n is not None and args.n < 1:
+            msg = f"--n must be at least 1; got {args.n}"
+            raise ConfigError(msg)
+        lists = rec.recommend([args.user], args.n)
+        query_key, label = "user", "item"
+    else:
+        if args.n < 1:
+            msg = f"--n must be at least 1; got {args.n}"
+            raise ConfigError(msg)
+        lists = rec.similar_items([args.item], args.n)
+        query_key, label = "item", "item"
+    query, ids, scores = next(iter(lists))
+    source = str(lists.sources[0])
+    if args.json:
+        print(json.dumps({query_key: query, "source": source,
+                          "items": [{label: i, "score": s} for i, s in zip(ids, scores, strict=True)]}))
+        return EXIT_OK
+    print(f"{query_key} {query} ({source or 'nothing to recommend'}):")
+    print(f"{'rank':>4}  {label:<12}  score")
+    for rank, (item, score) in enumerate(zip(ids, scores, strict=True), start=1):
+        print(f"{rank:>4}  {item!s:<12}  {score:.6g}")
+    return EXIT_OK
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    registry = _registry()
+    rows = [
+        {"kind": e.kind, "name": e.name, "package": e.plugin.package, "version": e.plugin.version,
+         "status": "ok", "error": ""}
+        for e in registry.components()
+    ]
+    rows += [
+        {"kind": "", "name": p.name, "package": p.package, "version": p.version, "status": p.status,
+         "error": p.error}
+        for p in registry.plugins if p.status != "ok"
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    columns = ("kind", "name", "package", "version", "status")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
+    for row in rows:
+        line = "  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip()
+        print(line + (f"  ({row['error']})" if row["error"] else ""))
+    return EXIT_OK
+
+
+def _config(args: argparse.Namespace) -> int:
+    registry = _registry()
+    if args.config_command == "validate":
+        from recframe.config import load_config
+
+        run = load_config(args.config, registry, args.overrides)
+        print(f"# {args.config}: valid")
+        print(run.to_yaml(), end="")
+    elif args.config_command == "schema":
+        from recframe.config import config_schema
+
+        print(json.dumps(config_schema(registry), indent=2))
+    else:
+        from recframe.reference import configuration_reference
+
+        print(configuration_reference(registry), end="")
+    return EXIT_OK

@@ -1,0 +1,543 @@
+"""Run files: YAML in, validated component specifications out.
+
+A run file names one plugin per section with ``type:`` and passes that plugin's parameters
+beside it. Each section is checked in two steps: ``type`` is looked up in the registry, then the
+other keys are validated against that plugin's ``Config``. All errors of a file are collected
+and reported together, each as ``file:line: dotted.path: message``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
+
+from recframe.errors import ConfigError
+from recframe.interfaces import Component, ComponentConfig
+from recframe.registry import PluginRegistry
+
+PathKey = tuple[str | int, ...]
+
+COMPONENT_SECTIONS: dict[str, str] = {
+    "data": "data",
+    "matrix": "matrix",
+    "similarity": "similarity",
+    "ranker": "ranker",
+}
+"""Top-level section -> the component kind it holds."""
+
+DEFAULT_TYPES: dict[str, str | None] = {
+    "data": None,
+    "matrix": "ratings",
+    "similarity": "sklearn_nn",
+    "ranker": "item_cf",
+}
+"""The plugin a section gets when the run file leaves it out (``None``: no default)."""
+
+DEFAULT_FALLBACK = "popularity"
+TOP_LEVEL_KEYS = ("name", "seed", "data", "matrix", "similarity", "ranker", "evaluation", "output")
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A validated component section: which plugin, with which parameters."""
+
+    kind: str
+    type: str
+    params: ComponentConfig
+
+    def build(self, registry: PluginRegistry) -> Component:
+        """Return a new instance of the component."""
+        return registry.get(self.kind, self.type)(self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the section as it would be written in a run file, defaults included."""
+        return {"type": self.type, **self.params.model_dump(mode="json")}
+
+
+class OutputConfig(BaseModel):
+    """The ``output`` section: where and what ``recframe run`` writes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    dir: Path | None = None
+    """Folder of the run's files; ``runs/<name>`` by default. ``--output`` overrides it."""
+    recommendations: bool = True
+    """Write ``recommendations.csv`` with every training user's top-n list."""
+    n: PositiveInt | None = None
+    """Length of the written lists; the ranker's ``n`` by default."""
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """The validated ``evaluation`` section."""
+
+    split: ComponentSpec
+    metrics: tuple[ComponentSpec, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the section as it would be written in a run file."""
+        return {
+            "split": self.split.to_dict(),
+            "metrics": [m.to_dict() for m in self.metrics],
+        }
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole validated run file.
+
+    Attributes
+    ----------
+    ranker_fallback : ComponentSpec or None
+        The ranker used for users the main ranker can't serve (``ranker.fallback``).
+    source : str
+        Where the config came from, for messages.
+    """
+
+    name: str
+    seed: int
+    data: ComponentSpec | None
+    matrix: ComponentSpec
+    similarity: ComponentSpec
+    ranker: ComponentSpec
+    ranker_fallback: ComponentSpec | None
+    evaluation: EvaluationSpec | None
+    output: OutputConfig = field(default_factory=OutputConfig)
+    source: str = "<config>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fully resolved config, every default written out."""
+        ranker = self.ranker.to_dict()
+        ranker["fallback"] = None if self.ranker_fallback is None else self.ranker_fallback.to_dict()
+        out: dict[str, Any] = {"name": self.name, "seed": self.seed}
+        if self.data is not None:
+            out["data"] = self.data.to_dict()
+        out.update(matrix=self.matrix.to_dict(), similarity=self.similarity.to_dict(), ranker=ranker)
+        if self.evaluation is not None:
+            out["evaluation"] = self.evaluation.to_dict()
+        out["output"] = self.output.model_dump(mode="json")
+        return out
+
+    def to_yaml(self) -> str:
+        """Return :meth:`to_dict` as YAML text, ready to be run again."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def load_config(
+    path: str | Path, registry: PluginRegistry, overrides: Sequence[str] = ()
+) -> RunConfig:
+    """Read, override and validate a run file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML run file.
+    registry : PluginRegistry
+        Where ``type:`` names are looked up.
+    overrides : sequence of str
+        ``dotted.key=value`` strings (``--set``), applied before validation; values are parsed
+        as YAML scalars.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not valid YAML, or anything in it is wrong; every problem is
+        listed, each with file, line and dotted path.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        msg = f"{path}: no such config file"
+        raise ConfigError(msg) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"{path}: can't read the config file: {exc}"
+        raise ConfigError(msg) from exc
+    try:
+        raw = yaml.safe_load(text)
+        lines = line_index(text)
+    except yaml.YAMLError as exc:  # the message carries line and column
+        msg = f"{path}: not valid YAML: {exc}"
+        raise ConfigError(msg) from exc
+    raw = {} if raw is None else raw
+    raw, overridden = apply_overrides(raw, overrides, source=str(path))
+    return validate_run(raw, registry, source=str(path), lines=lines, overridden=overridden)
+
+
+def line_index(text: str) -> dict[PathKey, int]:
+    """Map each dotted path of a YAML document to the 1-based line where it is written."""
+    index: dict[PathKey, int] = {}
+    root = yaml.compose(text)
+
+    def walk(node: yaml.Node, path: PathKey) -> None:
+        index.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                index[(*path, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*path, key))
+                index[(*path, key)] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def apply_overrides(
+    raw: object, overrides: Sequence[str], *, source: str = "--set"
+) -> tuple[object, list[PathKey]]:
+    """Return a copy of `raw` with each ``dotted.key=value`` override applied, and their paths.
+
+    A section given as a bare plugin name (``similarity: sklearn_nn``) is expanded so that its
+    parameters can be set. List entries are addressed by position (``evaluation.metrics.0``).
+
+    Raises
+    ------
+    ConfigError
+        If an override is not of the form ``key=value`` or walks through a non-mapping.
+    """
+    if not overrides:
+        return raw, []
+    if not isinstance(raw, dict):
+        return raw, []
+    raw = copy.deepcopy(raw)
+    paths: list[PathKey] = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
+            msg = f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. similarity.k=100"
+            raise ConfigError(msg)
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as exc:
+            msg = f"--set {item!r}: the value is not valid YAML: {exc}"
+            raise ConfigError(msg) from exc
+        parts = key.strip().split(".")
+        node: Any = raw
+        path: list[str | int] = []
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    msg = f"--set {item!r}: {'.'.join(map(str, path)) or 'config'} has no entry {part!r}"
+                    raise ConfigError(msg)
+                index = int(part)
+                path.append(index)
+                if last:
+                    node[index] = value
+                else:
+                    node[index] = _expand_shorthand(node[index])
+                    node = node[index]
+                continue
+            if not isinstance(node, dict):
+                msg = f"--set {item!r}: {'.'.join(map(str, path))} is not a mapping"
+                raise ConfigError(msg)
+            path.append(part)
+            if last:
+                node[part] = value
+            else:
+                node[part] = _expand_shorthand(node.get(part, {}))
+                node = node[part]
+        paths.append(tuple(path))
+    return raw, paths
+
+
+def _expand_shorthand(value: object) -> object:
+    """Turn a bare plugin name into ``{"type": name}`` so parameters can be added to it."""
+    if isinstance(value, str):
+        return {"type": value}
+    if value is None:
+        return {}
+    return value
+
+
+class _Errors:
+    """Collects validation errors with their dotted paths, and renders them with locations."""
+
+    def __init__(self, source: str, lines: Mapping[PathKey, int], overridden: Sequence[PathKey]) -> None:
+        self.source = source
+        self.lines = lines
+        self.overridden = overridden
+        self.items: list[tuple[PathKey, str]] = []
+
+    def add(self, path: PathKey, message: str) -> None:
+        self.items.append((path, message))
+
+    def where(self, path: PathKey) -> str:
+        for over in self.overridden:
+            if path[: len(over)] == over:
+                return f"{self.source}: --set {dotted(over)}"
+        for cut in range(len(path), -1, -1):
+            line = self.lines.get(path[:cut])
+            if line is not None:
+                return f"{self.source}:{line}"
+        return self.source
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        rendered = [
+            f"{self.where(path)}: {dotted(path) + ': ' if path else ''}{message}" for path, message in self.items
+        ]
+        raise ConfigError("\n".join(rendered))
+
+
+def dotted(path: PathKey) -> str:
+    """Render a path as ``ranker.fallback.type`` or ``evaluation.metrics[1]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def validate_run(
+    raw: object,
+    registry: PluginRegistry,
+    *,
+    source: str = "<config>",
+    lines: Mapping[PathKey, int] | None = None,
+    overridden: Sequence[PathKey] = (),
+) -> RunConfig:
+    """Validate a parsed run file (a mapping) against the registry's plugins.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, each with its location.
+    """
+    errors = _Errors(source, lines or {}, overridden)
+    if not isinstance(raw, Mapping):
+        errors.add((), f"the top level must be a mapping of sections; got {type(raw).__name__}")
+        errors.raise_if_any()
+    assert isinstance(raw, Mapping)
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            errors.add((str(key),), _unknown_key_message(str(key), TOP_LEVEL_KEYS, "top-level key"))
+
+    name = raw.get("name", Path(source).stem if source != "<config>" else "run")
+    if not isinstance(name, str) or not name.strip():
+        errors.add(("name",), f"must be a non-empty string; got {name!r}")
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        errors.add(("seed",), f"must be a non-negative integer; got {seed!r}")
+
+    specs: dict[str, ComponentSpec | None] = {}
+    fallback_raw: object = DEFAULT_FALLBACK
+    for section, kind in COMPONENT_SECTIONS.items():
+        value = raw.get(section)
+        if value is None and DEFAULT_TYPES[section] is not None:
+            value = {"type": DEFAULT_TYPES[section]}
+        if value is None:
+            specs[section] = None
+            continue
+        if section == "ranker":
+            value, fallback_raw = _pop_fallback(value)
+        specs[section] = component_spec(value, kind, (section,), registry, errors)
+
+    fallback: ComponentSpec | None = None
+    if fallback_raw is not None:
+        fallback = component_spec(fallback_raw, "ranker", ("ranker", "fallback"), registry, errors)
+
+    evaluation = None
+    if raw.get("evaluation") is not None:
+        evaluation = _evaluation_spec(raw["evaluation"], registry, errors)
+
+    output = OutputConfig()
+    if raw.get("output") is not None:
+        try:
+            output = OutputConfig.model_validate(raw["output"])
+        except ValidationError as exc:
+            _add_pydantic_errors(exc, ("output",), errors, OutputConfig)
+
+    errors.raise_if_any()
+    assert specs["matrix"] and specs["similarity"] and specs["ranker"]
+    return RunConfig(
+        name=str(name),
+        seed=int(seed),
+        data=specs["data"],
+        matrix=specs["matrix"],
+        similarity=specs["similarity"],
+        ranker=specs["ranker"],
+        ranker_fallback=fallback,
+        evaluation=evaluation,
+        output=output,
+        source=source,
+    )
+
+
+_NO_FALLBACK = object()
+
+
+def _pop_fallback(value: object) -> tuple[object, object]:
+    """Split the ``fallback`` key off a ranker section; the default fallback if it is absent."""
+    if isinstance(value, Mapping):
+        rest = {k: v for k, v in value.items() if k != "fallback"}
+        fallback = value.get("fallback", DEFAULT_FALLBACK)
+        return rest, fallback
+    return value, DEFAULT_FALLBACK
+
+
+def component_spec(
+    value: object, kind: str, path: PathKey, registry: PluginRegistry, errors: _Errors
+) -> ComponentSpec | None:
+    """Validate one component section; record problems in `errors` and return ``None`` then."""
+    if isinstance(value, str):
+        value = {"type": value}
+    if not isinstance(value, Mapping):
+        errors.add(path, f"must be a mapping with a 'type' key, or a {kind} name; got {value!r}")
+        return None
+    type_name = value.get("type")
+    if type_name is None:
+        errors.add(path, f"missing 'type'; registered {kind}s: {', '.join(registry.names(kind))}")
+        return None
+    if not isinstance(type_name, str):
+        errors.add((*path, "type"), f"must be a {kind} name; got {type_name!r}")
+        return None
+    try:
+        cls = registry.get(kind, type_name)
+    except ConfigError as exc:
+        errors.add((*path, "type"), str(exc))
+        return None
+    params = {k: v for k, v in value.items() if k != "type"}
+    try:
+        config = cls.Config.model_validate(params)
+    except ValidationError as exc:
+        _add_pydantic_errors(exc, path, errors, cls.Config, f"{kind} {type_name!r}")
+        return None
+    return ComponentSpec(kind, type_name, config)
+
+
+def _add_pydantic_errors(
+    exc: ValidationError, path: PathKey, errors: _Errors, model: type[BaseModel], owner: str = ""
+) -> None:
+    """Record each of pydantic's errors at its dotted path, with clearer unknown-key messages."""
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden" and len(loc) == 1:
+            allowed = tuple(model.model_fields)
+            what = f"key for {owner}" if owner else "key"
+            errors.add((*path, *loc), _unknown_key_message(str(loc[0]), allowed, what))
+        else:
+            message = error["msg"]
+            if error["type"] == "missing":
+                message = "required, but missing"
+            errors.add((*path, *loc), f"{message}; got {error['input']!r}" if error["type"] != "missing" else message)
+
+
+def _unknown_key_message(key: str, allowed: Sequence[str], what: str) -> str:
+    msg = f"unknown {what} {key!r}"
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    if close:
+        msg += f"; did you mean {close[0]!r}?"
+    return msg + f" (allowed: {', '.join(allowed)})"
+
+
+def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -> EvaluationSpec | None:
+    """Validate the ``evaluation`` section: one splitter and a list of metrics."""
+    path: PathKey = ("evaluation",)
+    if not isinstance(value, Mapping):
+        errors.add(path, f"must be a mapping with 'split' and 'metrics'; got {value!r}")
+        return None
+    for key in value:
+        if key not in ("split", "metrics"):
+            errors.add((*path, str(key)), _unknown_key_message(str(key), ("split", "metrics"), "key"))
+    split = component_spec(value.get("split", "per_user_holdout"), "splitter", (*path, "split"), registry, errors)
+    metrics_raw = value.get("metrics", ["precision@10", "recall@10", "ndcg@10"])
+    if not isinstance(metrics_raw, list) or not metrics_raw:
+        errors.add((*path, "metrics"), f"must be a non-empty list such as [precision@10, ndcg@10]; got {metrics_raw!r}")
+        return None
+    metrics = []
+    for i, entry in enumerate(metrics_raw):
+        spec = component_spec(metric_entry(entry), "metric", (*path, "metrics", i), registry, errors)
+        if spec is not None:
+            metrics.append(spec)
+    labels = [f"{m.type}@{getattr(m.params, 'k', '')}" for m in metrics]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            errors.add((*path, "metrics", i), f"{label} is listed twice")
+    if split is None or len(metrics) != len(metrics_raw):
+        return None
+    return EvaluationSpec(split, tuple(metrics))
+
+
+def metric_entry(entry: object) -> object:
+    """Expand the ``name@k`` shorthand of a metric entry into ``{"type": name, "k": k}``."""
+    if isinstance(entry, str) and "@" in entry:
+        name, _, k = entry.partition("@")
+        try:
+            return {"type": name, "k": int(k)}
+        except ValueError:
+            return {"type": name, "k": k}
+    return entry
+
+
+def config_schema(registry: PluginRegistry) -> dict[str, Any]:
+    """Return a JSON Schema of run files covering every registered plugin, for editors.
+
+    Each component section is a ``oneOf`` of the registered plugins' configs, told apart by
+    their ``type`` constant.
+    """
+    defs: dict[str, Any] = {}
+
+    def section(kind: str) -> dict[str, Any]:
+        options = []
+        for entry in registry.components(kind):
+            schema = entry.cls.Config.model_json_schema(ref_template="#/$defs/{model}")
+            defs.update(schema.pop("$defs", {}))
+            schema["properties"] = {"type": {"const": entry.name}, **schema.get("properties", {})}
+            schema["required"] = ["type", *schema.get("required", [])]
+            schema["title"] = f"{kind} {entry.name}"
+            schema["description"] = (entry.cls.__doc__ or "").strip().split("\n\n")[0]
+            options.append(schema)
+        return {"oneOf": options}
+
+    ranker = section("ranker")
+    ranker_with_fallback = {
+        "allOf": [ranker],
+        "properties": {"fallback": {"anyOf": [{"type": "null"}, ranker]}},
+    }
+    metric_names = "|".join(registry.names("metric"))
+    output = OutputConfig.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "recframe run file",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"},
+            "seed": {"type": "integer", "minimum": 0},
+            "data": section("data"),
+            "matrix": section("matrix"),
+            "similarity": section("similarity"),
+            "ranker": ranker_with_fallback,
+            "evaluation": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "split": section("splitter"),
+                    "metrics": {
+                        "type": "array",
+                        "items": {
+                            "anyOf": [
+                                {"type": "string", "pattern": f"^({metric_names})(@[1-9][0-9]*)?$"},
+                                section("metric"),
+                            ]
+                        },
+                    },
+                },
+            },
+            "output": output,
+        },
+        "required": ["data"],
+        "$defs": defs,
+    }

@@ -1,0 +1,342 @@
+"""The data that flows between components: interactions, id indexes and the interaction matrix.
+
+:class:`Interactions` is what a data source returns: columnar numpy arrays, one entry per event.
+:class:`IdIndex` maps external ids (ints or strings) to matrix rows and back, and
+:class:`InteractionMatrix` is the users x items CSR matrix a matrix builder produces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recframe.errors import DataError
+
+IdArray = npt.NDArray[Any]
+"""A 1-d array of external ids: ``int64`` or a numpy unicode string dtype."""
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArray:
+    """Return `ids` as a 1-d ``int64`` or unicode array, the two id types recframe supports.
+
+    Parameters
+    ----------
+    ids : array-like
+        External ids: integers, or strings. Integral floats (``1.0``) are accepted as ints.
+    what : str
+        Name used in error messages, e.g. ``"user ids"``.
+
+    Raises
+    ------
+    DataError
+        If the ids are neither all integers nor all strings, or are not 1-d.
+    """
+    arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray | list | tuple) else ids)
+    if arr.ndim != 1:
+        msg = f"{what} must be 1-d; got an array of shape {arr.shape}"
+        raise DataError(msg)
+    kind = arr.dtype.kind
+    if kind in "iu":
+        if kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+            msg = f"{what} exceed the int64 range; use string ids"
+            raise DataError(msg)
+        return arr.astype(np.int64, copy=False)
+    if kind == "U":
+        return arr
+    if kind == "f":
+        if arr.size and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+            bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))][0]
+            msg = f"{what} must be integers or strings; got the float {bad!r}"
+            raise DataError(msg)
+        return arr.astype(np.int64)
+    if kind == "O":
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if all(isinstance(x, str) for x in arr):
+            return arr.astype(str)
+        if all(isinstance(x, int | np.integer) and not isinstance(x, bool) for x in arr):
+            return arr.astype(np.int64)
+    if kind == "b":
+        msg = f"{what} must be integers or strings; got booleans"
+        raise DataError(msg)
+    msg = f"{what} must be all integers or all strings; got dtype {arr.dtype}"
+    raise DataError(msg)
+
+
+@dataclass(frozen=True, eq=False)
+class Interactions:
+    """User-item events as columnar arrays, the output of every data source.
+
+    Parameters
+    ----------
+    users, items : array-like of shape (n,)
+        External ids, ints or strings.
+    values : array-like of shape (n,), optional
+        Ratings, counts or other strengths; ``None`` for implicit feedback.
+    timestamps : array-like of shape (n,), optional
+        Event times as numbers (e.g. Unix seconds).
+
+    Raises
+    ------
+    DataError
+        If the columns differ in length, ids are of an unsupported type, or a value or
+        timestamp is not finite.
+    """
+
+    users: IdArray
+    items: IdArray
+    values: FloatArray | None = None
+    timestamps: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        users = as_id_array(self.users, "user ids")
+        items = as_id_array(self.items, "item ids")
+        object.__setattr__(self, "users", users)
+        object.__setattr__(self, "items", items)
+        n = len(users)
+        if len(items) != n:
+            msg = f"user ids and item ids differ in length: {n} != {len(items)}"
+            raise DataError(msg)
+        for name in ("values", "timestamps"):
+            column = getattr(self, name)
+            if column is None:
+                continue
+            try:
+                arr = np.asarray(column, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                msg = f"{name} must be numbers: {exc}"
+                raise DataError(msg) from exc
+            if arr.shape != (n,):
+                msg = f"{name} has shape {arr.shape}; expected ({n},) like the ids"
+                raise DataError(msg)
+            bad = np.flatnonzero(~np.isfinite(arr))
+            if bad.size:
+                msg = f"{name}[{bad[0]}] is {arr[bad[0]]!r}; every entry must be a finite number"
+                raise DataError(msg)
+            object.__setattr__(self, name, arr)
+
+    def __len__(self) -> int:
+        """Return the number of events."""
+        return len(self.users)
+
+    def take(self, rows: npt.NDArray[Any]) -> Interactions:
+        """Return the events selected by an index array or boolean mask, in that order."""
+        return Interactions(
+            self.users[rows],
+            self.items[rows],
+            None if self.values is None else self.values[rows],
+            None if self.timestamps is None else self.timestamps[rows],
+        )
+
+    def fingerprint(self) -> str:
+        """Return a sha256 hex digest of the events, stable across machines and runs."""
+        digest = hashlib.sha256()
+        for name in ("users", "items", "values", "timestamps"):
+            column = getattr(self, name)
+            digest.update(name.encode())
+            if column is None:
+                digest.update(b"none")
+            elif column.dtype.kind == "U":
+                digest.update(b"str")
+                digest.update("\x00".join(column.tolist()).encode("utf-8"))
+            else:
+                digest.update(column.dtype.str.encode())
+                digest.update(np.ascontiguousarray(column).astype(column.dtype.newbyteorder("<")).tobytes())
+        return digest.hexdigest()
+
+    @classmethod
+    def from_any(cls, data: object) -> Interactions:
+        """Return `data` as :class:`Interactions`.
+
+        Accepts an :class:`Interactions`, a mapping of columns (``user``, ``item`` and optionally
+        ``rating``/``value`` and ``timestamp``), or a pandas DataFrame with those columns.
+
+        Raises
+        ------
+        TypeError
+            If `data` is none of those.
+        DataError
+            If a required column is missing.
+        """
+        if isinstance(data, Interactions):
+            return data
+        columns: Mapping[str, Any]
+        if isinstance(data, Mapping):
+            columns = data
+        elif hasattr(data, "columns") and hasattr(data, "to_numpy"):
+            frame: Any = data
+            columns = {str(c): frame[c].to_numpy() for c in frame.columns}
+        else:
+            msg = (
+                f"cannot make interactions from {type(data).__name__}; pass Interactions, "
+                "a mapping of columns or a pandas DataFrame"
+            )
+            raise TypeError(msg)
+        missing = [c for c in ("user", "item") if c not in columns]
+        if missing:
+            msg = f"interaction data lacks the column(s) {missing}; found {sorted(columns)}"
+            raise DataError(msg)
+        value_column = next((c for c in ("rating", "value") if c in columns), None)
+        return cls(
+            np.asarray(columns["user"]),
+            np.asarray(columns["item"]),
+            None if value_column is None else np.asarray(columns[value_column]),
+            None if "timestamp" not in columns else np.asarray(columns["timestamp"]),
+        )
+
+
+class IdIndex:
+    """A sorted set of external ids, mapping each id to a row and back.
+
+    Rows follow the sort order of the ids, so ordering by row is ordering by id; rankers rely
+    on this to break ties by id.
+
+    Parameters
+    ----------
+    ids : array-like
+        Unique ids; they are sorted.
+
+    Raises
+    ------
+    DataError
+        If the ids repeat.
+    """
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: npt.ArrayLike) -> None:
+        arr = as_id_array(ids)
+        unique = np.unique(arr)
+        if len(unique) != len(arr):
+            msg = f"an IdIndex needs unique ids; got {len(arr) - len(unique)} repeated"
+            raise DataError(msg)
+        unique.setflags(write=False)
+        self.ids: IdArray = unique
+
+    @classmethod
+    def encode(cls, ids: IdArray) -> tuple[IdIndex, IntArray]:
+        """Return the index of the distinct ids in `ids` and the row of each entry."""
+        unique, codes = np.unique(ids, return_inverse=True)
+        index = cls.__new__(cls)
+        unique.setflags(write=False)
+        index.ids = unique
+        return index, codes.astype(np.int64).reshape(-1)
+
+    def __len__(self) -> int:
+        """Return the number of ids."""
+        return len(self.ids)
+
+    def __eq__(self, other: object) -> bool:
+        """Return whether both indexes hold the same ids."""
+        return isinstance(other, IdIndex) and np.array_equal(self.ids, other.ids)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def is_str(self) -> bool:
+        """Whether the ids are strings."""
+        return self.ids.dtype.kind == "U"
+
+    def _coerce(self, ids: Any) -> IdArray:
+        """Convert query ids to this index's id type where it can be done losslessly."""
+        arr = np.atleast_1d(np.asarray(ids))
+        if self.is_str and arr.dtype.kind != "U":
+            return arr.astype(str)
+        if not self.is_str and arr.dtype.kind in "UO":
+            out = np.full(arr.shape, np.iinfo(np.int64).min, dtype=np.int64)
+            for i, value in enumerate(arr.tolist()):
+                try:
+                    out[i] = int(value)
+                except (TypeError, ValueError):
+                    continue
+            return out
+        return as_id_array(arr)
+
+    def rows(self, ids: Any, *, missing: Literal["raise", "mark"] = "raise", what: str = "id") -> IntArray:
+        """Return the row of each id in `ids`.
+
+        Parameters
+        ----------
+        ids : scalar or array-like
+            External ids. Strings are matched against int indexes by value, and vice versa.
+        missing : {"raise", "mark"}
+            Raise for ids not in the index, or return ``-1`` for them.
+        what : str
+            Name used in the error, e.g. ``"user"``.
+
+        Raises
+        ------
+        DataError
+            If ``missing="raise"`` and an id is unknown; the message shows the first few.
+        """
+        query = self._coerce(ids)
+        if len(self.ids) == 0:
+            pos = np.zeros(len(query), dtype=np.int64)
+            found = np.zeros(len(query), dtype=bool)
+        else:
+            pos = np.searchsorted(self.ids, query).astype(np.int64)
+            clipped = np.minimum(pos, len(self.ids) - 1)
+            found = self.ids[clipped] == query
+            pos = clipped
+        if missing == "raise" and not found.all():
+            unknown = np.atleast_1d(np.asarray(ids))[~found]
+            shown = ", ".join(repr(x) for x in unknown[:5].tolist())
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            msg = f"unknown {what} {shown}{more}; not in the training data"
+            raise DataError(msg)
+        return np.where(found, pos, -1)
+
+    def ids_of(self, rows: npt.ArrayLike) -> IdArray:
+        """Return the external ids of `rows`."""
+        return self.ids[np.asarray(rows, dtype=np.int64)]
+
+
+@dataclass(frozen=True, eq=False)
+class InteractionMatrix:
+    """The users x items matrix a matrix builder produces, with the ids of both axes.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_array of shape (n_users, n_items)
+        ``float64`` weights, canonical (sorted indices, no duplicates, no explicit zeros).
+    users, items : IdIndex
+        The external ids of the rows and of the columns.
+    """
+
+    matrix: sp.csr_array
+    users: IdIndex
+    items: IdIndex
+
+    def __post_init__(self) -> None:
+        shape = (len(self.users), len(self.items))
+        if self.matrix.shape != shape:
+            msg = f"matrix has shape {self.matrix.shape}; the id indexes say {shape}"
+            raise DataError(msg)
+
+    @property
+    def n_users(self) -> int:
+        """Number of users (rows)."""
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (columns)."""
+        return len(self.items)
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored user-item entries."""
+        return int(self.matrix.nnz)
+
+    def item_major(self) -> sp.csr_array:
+        """Return the items x users CSR matrix (the transpose), the input of item-item similarity."""
+        return sp.csr_array(self.matrix.T)

@@ -1,0 +1,457 @@
+"""The engine: assemble components, fit them, and serve recommendations and evaluations.
+
+:class:`Recommender` is the Python API. Build it from a run file or mapping with
+:meth:`Recommender.from_config`, or from component objects directly; then ``fit``,
+``recommend``, ``similar_items`` and ``evaluate``. A fitted recommender only reads its state
+when queried, so it can serve from many threads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recframe.builtin.matrix_builders import RatingsMatrixBuilder
+from recframe.builtin.rankers import ItemCFRanker, PopularityRanker
+from recframe.builtin.similarity import SklearnNNSimilarity
+from recframe.checks import check_graph, check_interactions, check_matrix, check_metric, check_split, check_topn
+from recframe.config import RunConfig, apply_overrides, load_config, validate_run
+from recframe.data import Interactions, InteractionMatrix
+from recframe.errors import ConfigError, DataError, NotFittedError
+from recframe.evaluation import hits_against, relevant_counts
+from recframe.interfaces import (
+    CandidateRanker,
+    Component,
+    DataSource,
+    MatrixBuilder,
+    Metric,
+    NeighbourGraph,
+    SimilarityBackend,
+    Splitter,
+    TopN,
+)
+from recframe.registry import PluginRegistry
+from recframe.results import EvaluationResult, RankedLists
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT = object()
+
+
+@dataclass
+class _Fitted:
+    """Everything ``fit`` learns; swapped in whole, so readers never see a half-fitted state."""
+
+    matrix: InteractionMatrix
+    fingerprint: str
+    n_interactions: int
+    backends: dict[str, SimilarityBackend] = field(default_factory=dict)
+    graphs: dict[str, NeighbourGraph] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Recommender:
+    """A neighbourhood-CF recommender assembled from plugin components.
+
+    Parameters
+    ----------
+    data : DataSource, optional
+        Where ``fit()`` and ``evaluate()`` get interactions when none are passed.
+    matrix : MatrixBuilder, optional
+        Builds the user-item matrix; ``ratings`` by default.
+    similarity : SimilarityBackend, optional
+        Finds neighbours; ``sklearn_nn`` (cosine, k=50) by default.
+    ranker : CandidateRanker, optional
+        Scores and ranks items; ``item_cf`` by default.
+    fallback : CandidateRanker or None, optional
+        Serves users the ranker can't (unknown users, or an empty list); ``popularity`` by
+        default, ``None`` to raise for unknown users instead.
+    splitter : Splitter, optional
+        Splits data for ``evaluate()``.
+    metrics : sequence of Metric
+        Computed by ``evaluate()``.
+    seed : int
+        Seeds every random step (data generation, splitting).
+    name : str
+        The run's name.
+    registry : PluginRegistry, optional
+        Used to name plugins (package and version) in errors and run records.
+
+    Examples
+    --------
+    >>> from recframe import Recommender
+    >>> rec = Recommender.from_config({"data": {"type": "synthetic", "n_users": 200, "n_items": 100}})
+    >>> lists = rec.fit().recommend([0, 1], n=5)
+    """
+
+    def __init__(
+        self,
+        *,
+        data: DataSource | None = None,
+        matrix: MatrixBuilder | None = None,
+        similarity: SimilarityBackend | None = None,
+        ranker: CandidateRanker | None = None,
+        fallback: CandidateRanker | None | object = _DEFAULT,
+        splitter: Splitter | None = None,
+        metrics: Sequence[Metric] = (),
+        seed: int = 0,
+        name: str = "recframe",
+        registry: PluginRegistry | None = None,
+    ) -> None:
+        self.data = data
+        self.matrix = matrix if matrix is not None else RatingsMatrixBuilder()
+        self.similarity = similarity if similarity is not None else SklearnNNSimilarity()
+        self.ranker = ranker if ranker is not None else ItemCFRanker()
+        self.fallback: CandidateRanker | None = (
+            PopularityRanker() if fallback is _DEFAULT else fallback  # type: ignore[assignment]
+        )
+        self.splitter = splitter
+        self.metrics = tuple(metrics)
+        self.seed = seed
+        self.name = name
+        self.registry = registry
+        self.config: RunConfig | None = None
+        self._checks = {
+            "data": (data, DataSource),
+            "matrix": (self.matrix, MatrixBuilder),
+            "similarity": (self.similarity, SimilarityBackend),
+            "ranker": (self.ranker, CandidateRanker),
+            "ranker.fallback": (self.fallback, CandidateRanker),
+            "splitter": (splitter, Splitter),
+        }
+        for role, (component, interface) in self._checks.items():
+            if component is not None and not isinstance(component, interface):
+                msg = f"{role} must be a {interface.__name__}; got {type(component).__name__}"
+                raise TypeError(msg)
+        for metric in self.metrics:
+            if not isinstance(metric, Metric):
+                msg = f"metrics must be Metric instances; got {type(metric).__name__}"
+                raise TypeError(msg)
+        self._fitted: _Fitted | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_config(
+        cls,
+        config: str | Path | Mapping[str, Any] | RunConfig,
+        *,
+        overrides: Sequence[str] = (),
+        registry: PluginRegistry | None = None,
+    ) -> Recommender:
+        """Build a recommender from a run file, a mapping shaped like one, or a :class:`RunConfig`.
+
+        Parameters
+        ----------
+        config : str, Path, mapping or RunConfig
+            The run description.
+        overrides : sequence of str
+            ``dotted.key=value`` overrides, as ``--set`` on the command line.
+        registry : PluginRegistry, optional
+            Where plugin names are looked up; the installed plugins by default.
+
+        Raises
+        ------
+        ConfigError
+            If the config is invalid; every problem is listed.
+        """
+        registry = registry if registry is not None else PluginRegistry.from_environment()
+        if isinstance(config, str | Path):
+            run = load_config(config, registry, overrides)
+        elif isinstance(config, RunConfig):
+            if overrides:
+                raw, paths = apply_overrides(config.to_dict(), overrides)
+                run = validate_run(raw, registry, source=config.source, overridden=paths)
+            else:
+                run = config
+        elif isinstance(config, Mapping):
+            raw, paths = apply_overrides(dict(config), overrides)
+            run = validate_run(raw, registry, overridden=paths)
+        else:
+            msg = f"config must be a path, a mapping or a RunConfig; got {type(config).__name__}"
+            raise TypeError(msg)
+
+        def build(spec: Any) -> Any:
+            return None if spec is None else spec.build(registry)
+
+        evaluation = run.evaluation
+        rec = cls(
+            data=build(run.data),
+            matrix=build(run.matrix),
+            similarity=build(run.similarity),
+            ranker=build(run.ranker),
+            fallback=build(run.ranker_fallback),
+            splitter=None if evaluation is None else build(evaluation.split),
+            metrics=() if evaluation is None else [build(m) for m in evaluation.metrics],
+            seed=run.seed,
+            name=run.name,
+            registry=registry,
+        )
+        rec.config = run
+        return rec
+
+    def _who(self, component: Component) -> str:
+        """Name a component in errors, with its package where the registry knows it."""
+        if self.registry is not None:
+            return self.registry.describe(component)
+        return f"{component.kind} {component.name!r}"
+
+    def _rng(self, stream: int) -> np.random.Generator:
+        """Return the generator of one random stream (0: data, 1: split) of this seed."""
+        return np.random.default_rng([stream, self.seed])
+
+    # ------------------------------------------------------------------ fitting
+
+    def load_data(self) -> Interactions:
+        """Return the interactions of the configured data source.
+
+        Raises
+        ------
+        ConfigError
+            If no data source is configured.
+        """
+        if self.data is None:
+            msg = "no data: pass interactions to fit() or configure a data source (the 'data' section)"
+            raise ConfigError(msg)
+        start = time.perf_counter()
+        interactions = check_interactions(self.data.load(self._rng(0)), self._who(self.data))
+        logger.info(
+            "loaded %d interactions from %s in %.2fs",
+            len(interactions), self._who(self.data), time.perf_counter() - start,
+        )
+        return interactions
+
+    def fit(self, data: object | None = None) -> Self:
+        """Build the matrix and neighbour graphs and fit the rankers.
+
+        Parameters
+        ----------
+        data : Interactions, mapping of columns or pandas DataFrame, optional
+            The training interactions; by default those of the data source.
+
+        Raises
+        ------
+        DataError
+            If the data is empty or malformed.
+        PluginError
+            If a component returns something that breaks its contract.
+        """
+        interactions = self.load_data() if data is None else Interactions.from_any(data)
+        if len(interactions) == 0:
+            msg = "no interactions to fit; the data is empty"
+            raise DataError(msg)
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        matrix = check_matrix(self.matrix.build(interactions), self._who(self.matrix))
+        timings["matrix"] = time.perf_counter() - start
+        logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
+        fitted = _Fitted(matrix, interactions.fingerprint(), len(interactions), timings=timings)
+        for ranker in (self.ranker, self.fallback):
+            if ranker is None:
+                continue
+            graph = self._graph(fitted, ranker.neighbour_axis)
+            start = time.perf_counter()
+            ranker.fit(matrix, graph)
+            timings[f"fit {ranker.name}"] = time.perf_counter() - start
+        with self._lock:
+            self._fitted = fitted
+        return self
+
+    def _graph(self, fitted: _Fitted, axis: str | None) -> NeighbourGraph | None:
+        """Return (computing once) the neighbour graph of users or items."""
+        if axis is None:
+            return None
+        if axis not in fitted.graphs:
+            backend = self._backend(fitted, axis)
+            start = time.perf_counter()
+            n_rows = fitted.matrix.n_users if axis == "users" else fitted.matrix.n_items
+            graph = check_graph(backend.neighbours(), self._who(backend), n_rows, n_rows)
+            fitted.timings[f"neighbours {axis}"] = time.perf_counter() - start
+            logger.info("%s: %d-nearest %s found in %.2fs", self._who(backend), graph.k, axis,
+                        fitted.timings[f"neighbours {axis}"])
+            fitted.graphs[axis] = graph
+        return fitted.graphs[axis]
+
+    def _backend(self, fitted: _Fitted, axis: str) -> SimilarityBackend:
+        """Return the similarity backend fitted on the rows of `axis`, fitting it once."""
+        if axis not in fitted.backends:
+            rows = fitted.matrix.matrix if axis == "users" else fitted.matrix.item_major()
+            backend = type(self.similarity)(self.similarity.config)
+            fitted.backends[axis] = backend.fit(rows)
+        return fitted.backends[axis]
+
+    def _state(self) -> _Fitted:
+        fitted = self._fitted
+        if fitted is None:
+            msg = "Recommender is not fitted; call fit() first"
+            raise NotFittedError(msg)
+        return fitted
+
+    @property
+    def interaction_matrix(self) -> InteractionMatrix:
+        """The training matrix (after ``fit``)."""
+        return self._state().matrix
+
+    @property
+    def data_fingerprint(self) -> str:
+        """sha256 of the training interactions (after ``fit``)."""
+        return self._state().fingerprint
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent in each step of the last ``fit``."""
+        return dict(self._state().timings)
+
+    # ------------------------------------------------------------------ queries
+
+    def recommend(self, users: Any, n: int | None = None) -> RankedLists:
+        """Return the top-`n` items of each user.
+
+        Users the ranker can't serve (not in the training data, or nothing to recommend) get
+        the fallback ranker's list; ``sources`` says which ranker produced each list.
+
+        Parameters
+        ----------
+        users : id or array-like of ids
+            External user ids.
+        n : int, optional
+            List length; the ranker's ``n`` by default.
+
+        Raises
+        ------
+        DataError
+            If a user is unknown and there is no fallback ranker.
+        NotFittedError
+            If called before ``fit``.
+        """
+        fitted = self._state()
+        queries = np.atleast_1d(np.asarray(users))
+        n = self.ranker.config.n if n is None else int(n)
+        if n < 1:
+            msg = f"n must be at least 1; got {n}"
+            raise ValueError(msg)
+        missing = "mark" if self.fallback is not None else "raise"
+        rows = fitted.matrix.users.rows(queries, missing=missing, what="user")  # type: ignore[arg-type]
+        ranked = self._ranked(self.ranker, rows, n, fitted)
+        sources = np.where(ranked.lengths > 0, self.ranker.name, "").astype(object)
+        empty = np.flatnonzero(ranked.lengths == 0)
+        if self.fallback is not None and empty.size:
+            extra = self._ranked(self.fallback, rows[empty], n, fitted)
+            ranked.items[empty], ranked.scores[empty] = extra.items, extra.scores
+            sources[empty] = np.where(extra.lengths > 0, self.fallback.name, "")
+        return RankedLists(queries, ranked, fitted.matrix.items, sources.astype(str))
+
+    def _ranked(self, ranker: CandidateRanker, rows: np.ndarray, n: int, fitted: _Fitted) -> TopN:
+        result = ranker.recommend(rows, n)
+        return check_topn(result, self._who(ranker), len(rows), n, fitted.matrix.n_items)
+
+    def recommend_all(self, n: int | None = None) -> RankedLists:
+        """Return the top-`n` items of every training user, in id order."""
+        return self.recommend(self._state().matrix.users.ids, n)
+
+    def similar_items(self, items: Any, n: int = 10) -> RankedLists:
+        """Return the `n` most similar items of each item in `items` (never the item itself).
+
+        Raises
+        ------
+        DataError
+            If an item is not in the training data.
+        """
+        return self._similar("items", items, n)
+
+    def similar_users(self, users: Any, n: int = 10) -> RankedLists:
+        """Return the `n` most similar users of each user in `users` (never the user itself).
+
+        Raises
+        ------
+        DataError
+            If a user is not in the training data.
+        """
+        return self._similar("users", users, n)
+
+    def _similar(self, axis: str, ids: Any, n: int) -> RankedLists:
+        fitted = self._state()
+        index = fitted.matrix.users if axis == "users" else fitted.matrix.items
+        queries = np.atleast_1d(np.asarray(ids))
+        rows = index.rows(queries, what=axis[:-1])
+        with self._lock:  # the graph and backend are computed on first use
+            graph = self._graph(fitted, axis)
+            assert graph is not None
+            if n > graph.k:
+                backend = self._backend(fitted, axis)
+                graph = check_graph(backend.neighbours(rows, k=n), self._who(backend), len(rows), len(index))
+                rows = np.arange(len(rows))
+        picked = graph.indices[rows, :n]
+        scores = np.where(picked >= 0, graph.scores[rows, :n], np.nan)
+        if picked.shape[1] < n:
+            pad = ((0, 0), (0, n - picked.shape[1]))
+            picked = np.pad(picked, pad, constant_values=-1)
+            scores = np.pad(scores, pad, constant_values=np.nan)
+        source = np.where((picked >= 0).any(axis=1), self.similarity.name, "")
+        return RankedLists(queries, TopN(picked, scores), index, source.astype(str))
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, data: object | None = None) -> EvaluationResult:
+        """Split the data, fit on the training part and score the rankings of the test users.
+
+        Test users unknown in training are served by the fallback ranker, or skipped (and
+        counted) when there is none. The recommender stays fitted on the training part.
+
+        Parameters
+        ----------
+        data : Interactions, mapping of columns or pandas DataFrame, optional
+            The interactions to split; by default those of the data source.
+
+        Raises
+        ------
+        ConfigError
+            If no splitter or no metrics are configured.
+        """
+        if self.splitter is None or not self.metrics:
+            msg = "nothing to evaluate: configure evaluation.split and evaluation.metrics"
+            raise ConfigError(msg)
+        interactions = self.load_data() if data is None else Interactions.from_any(data)
+        train, test = check_split(
+            self.splitter.split(interactions, self._rng(1)), self._who(self.splitter), len(interactions)
+        )
+        logger.info("split: %d training and %d test interactions", len(train), len(test))
+        self.fit(train)
+        fitted = self._state()
+        from recframe.data import IdIndex
+
+        test_users, _ = IdIndex.encode(test.users)
+        known = fitted.matrix.users.rows(test_users.ids, missing="mark") >= 0
+        evaluated = test_users if self.fallback is not None else IdIndex(test_users.ids[known])
+        n_skipped = len(test_users) - len(evaluated)
+        if len(evaluated) == 0:
+            msg = "no test user is known in training, so nothing can be evaluated"
+            raise DataError(msg)
+        depth = max(m.config.k for m in self.metrics)
+        lists = self.recommend(evaluated.ids, depth)
+        hits = hits_against(test, evaluated, fitted.matrix.items, lists.ranked.items)
+        n_relevant = relevant_counts(test, evaluated)
+        per_user = {}
+        for metric in self.metrics:
+            values = metric.compute(hits, n_relevant)
+            per_user[metric.label] = check_metric(values, self._who(metric), len(evaluated))
+        return EvaluationResult(
+            metrics={label: float(np.mean(values)) for label, values in per_user.items()},
+            per_user=per_user,
+            users=evaluated.ids,
+            n_train=len(train),
+            n_test=len(test),
+            n_fallback=int(np.sum((lists.sources != self.ranker.name) & (lists.sources != ""))),
+            n_skipped=n_skipped,
+        )

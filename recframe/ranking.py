@@ -1,0 +1,172 @@
+"""Building blocks for candidate rankers: tie-aware top-n selection and chunked batch scoring.
+
+:class:`ScoringRanker` turns "score a block of users against every item" into a complete,
+memory-bounded ``recommend``: it walks the users in chunks, removes seen and excluded items
+without densifying the training matrix, and selects each user's top ``n``. The built-in
+rankers use it, and so can any plugin.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import PositiveInt
+
+from recframe.interfaces import CandidateRanker, RankerConfig, TopN, check_fitted
+from recframe.progress import progress
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from recframe.data import FloatArray, IntArray, InteractionMatrix
+    from recframe.interfaces import NeighbourGraph
+
+
+def select_top_n(scores: FloatArray, n: int) -> TopN:
+    """Return the `n` best positive entries of each row of a dense score block.
+
+    Scores of 0 or less (and ``-inf``/``nan``) are never selected. Equal scores are ordered by
+    lower column, also at the cut-off, so the result is fully deterministic.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_users, n_items)
+        Candidate scores; the array may be modified.
+    n : int
+        List length.
+
+    Returns
+    -------
+    TopN
+        ``(n_users, n)`` items (``-1`` padded) and scores (``nan`` padded).
+    """
+    m, n_items = scores.shape
+    scores[~(scores > 0)] = 0.0  # also clears nan
+    width = min(n, n_items)
+    if width < n_items and width > 0:
+        # partition on the negated scores: much faster than kth=n_items-width on sparse rows
+        part = np.argpartition(-scores, width - 1, axis=1)[:, :width]
+        cutoff = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
+        above = scores > cutoff
+        at = scores == cutoff
+        room = width - above.sum(axis=1, keepdims=True)
+        selected = above | (at & (np.cumsum(at, axis=1) <= room))
+        cols = np.nonzero(selected)[1].reshape(m, width)
+    else:
+        cols = np.broadcast_to(np.arange(n_items), (m, n_items)).copy()
+    values = np.take_along_axis(scores, cols, axis=1)
+    order = np.lexsort((cols, -values), axis=1)
+    cols = np.take_along_axis(cols, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    empty = values <= 0
+    items = np.where(empty, -1, cols).astype(np.int64)
+    values = np.where(empty, np.nan, values)
+    if width < n:
+        items = np.pad(items, ((0, 0), (0, n - width)), constant_values=-1)
+        values = np.pad(values, ((0, 0), (0, n - width)), constant_values=np.nan)
+    return TopN(items, values)
+
+
+def chunks(n_rows: int, n_cols: int, max_memory_mb: int) -> Iterator[slice]:
+    """Yield row slices whose dense ``float64`` blocks of `n_cols` columns fit in `max_memory_mb`.
+
+    The budget is split over about four blocks of that size alive at once (scores, masks,
+    partition indices), so the peak stays near `max_memory_mb`.
+    """
+    per_row = max(1, n_cols) * 8 * 4
+    step = max(1, (max_memory_mb << 20) // per_row)
+    for start in range(0, n_rows, step):
+        yield slice(start, min(n_rows, start + step))
+
+
+def zero_entries(block: FloatArray, mask: sp.csr_array) -> None:
+    """Set ``block[i, j] = 0`` for every stored entry ``(i, j)`` of `mask`, in place."""
+    coo = mask.tocoo()
+    block[coo.row, coo.col] = 0.0
+
+
+class ScoringConfig(RankerConfig):
+    """Parameters of rankers built on :class:`ScoringRanker`."""
+
+    max_memory_mb: PositiveInt = 256
+    """Memory for one block of dense scores; users are scored in chunks that fit it."""
+
+
+class ScoringRanker(CandidateRanker):
+    """A ranker defined by how it scores a block of users against every item.
+
+    Subclasses implement :meth:`score_block`. Users with row ``-1`` (no history) get
+    all-zero scores, so an empty list, unless the subclass says otherwise.
+
+    Attributes
+    ----------
+    matrix_ : InteractionMatrix
+        The training matrix, set by ``fit``.
+    neighbours_ : NeighbourGraph or None
+        The graph of ``neighbour_axis``, set by ``fit``.
+    """
+
+    config: ScoringConfig
+    scores_unknown_users: ClassVar[bool] = False
+    """Whether :meth:`score_block` also gets row ``-1`` (users with no history)."""
+    matrix_: InteractionMatrix | None = None
+    neighbours_: NeighbourGraph | None = None
+
+    def fit(self, matrix: InteractionMatrix, neighbours: NeighbourGraph | None) -> Self:
+        """Remember the training matrix and the neighbour graph."""
+        if self.neighbour_axis is not None and neighbours is None:
+            msg = f"{type(self).__name__} needs a neighbour graph of {self.neighbour_axis}"
+            raise TypeError(msg)
+        self.matrix_ = matrix
+        self.neighbours_ = neighbours
+        self._prepare()
+        return self
+
+    def _prepare(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Precompute what :meth:`score_block` needs, once per ``fit``."""
+
+    @abstractmethod
+    def score_block(self, users: IntArray) -> FloatArray:
+        """Return the dense ``(len(users), n_items)`` scores of a block of user rows.
+
+        Rows are ``>= 0`` unless ``scores_unknown_users`` is set. Only positive scores can be
+        recommended.
+        """
+
+    def recommend(
+        self, users: IntArray, n: int | None = None, *, exclude: sp.csr_array | None = None
+    ) -> TopN:
+        """Return the top-`n` items of each user (see :class:`CandidateRanker`)."""
+        check_fitted(self, "matrix_")
+        assert self.matrix_ is not None
+        users = np.asarray(users, dtype=np.int64)
+        n = self.config.n if n is None else n
+        seen = self.matrix_.matrix
+        known = users >= 0
+        parts: list[TopN] = []
+        blocks = list(chunks(len(users), self.matrix_.n_items, self.config.max_memory_mb))
+        for block in progress(blocks, total=len(users), desc=f"{self.name}: scoring", unit="users",
+                              sizes=(b.stop - b.start for b in blocks)):
+            rows = users[block]
+            scores = np.zeros((len(rows), self.matrix_.n_items))
+            hit = np.ones(len(rows), dtype=bool) if self.scores_unknown_users else known[block]
+            if hit.any():
+                scores[hit] = self.score_block(rows[hit])
+            if self.config.exclude_seen and known[block].any():
+                zero_entries(scores, _rows_of(seen, rows, known[block]))
+            if exclude is not None:
+                zero_entries(scores, sp.csr_array(exclude[block]))
+            parts.append(select_top_n(scores, n))
+        if not parts:
+            return TopN(np.zeros((0, n), dtype=np.int64), np.zeros((0, n)))
+        return TopN(np.vstack([p.items for p in parts]), np.vstack([p.scores for p in parts]))
+
+
+def _rows_of(matrix: sp.csr_array, rows: IntArray, known: np.ndarray) -> sp.csr_array:
+    """Return ``matrix[rows]`` with empty rows where `known` is false."""
+    picked = matrix[np.where(known, rows, 0)]
+    return sp.csr_array(sp.diags_array(known.astype(np.float64)) @ picked)

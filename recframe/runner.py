@@ -1,0 +1,175 @@
+"""``recframe run``: fit, evaluate and write a run's files, all or nothing.
+
+Every file is first written into a staging folder beside the output folder and moved into place
+only when all of them are complete, so a failure never leaves half-written outputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from recframe._version import __version__
+from recframe.config import RunConfig
+from recframe.pipeline import Recommender
+from recframe.registry import PluginRegistry
+from recframe.results import EvaluationResult, RankedLists
+
+logger = logging.getLogger(__name__)
+
+RECOMMENDATIONS = "recommendations.csv"
+METRICS = "metrics.json"
+CONFIG = "config.yaml"
+RUN = "run.json"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run produced.
+
+    Attributes
+    ----------
+    output_dir : Path
+        Where the files were written.
+    files : list of Path
+        The files written.
+    evaluation : EvaluationResult or None
+        The metrics, if the run was evaluated.
+    recommender : Recommender
+        The fitted recommender.
+    seconds : float
+        Wall time of the whole run.
+    """
+
+    output_dir: Path
+    files: list[Path]
+    evaluation: EvaluationResult | None
+    recommender: Recommender
+    seconds: float
+
+
+def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None = None) -> RunOutcome:
+    """Run a validated config: fit (and evaluate), then write the run's files into `output_dir`.
+
+    With an ``evaluation`` section the recommender is fitted on the training part of the split
+    and evaluated; the written recommendations come from that same fitted model. Without one
+    it is fitted on all the data.
+
+    Raises
+    ------
+    ConfigError
+        If the config has no data section.
+    DataError, PluginError
+        As raised by the components; nothing is written then.
+    """
+    start = time.perf_counter()
+    output_dir = Path(output_dir or config.output.dir or Path("runs") / config.name)
+    recommender = Recommender.from_config(config, registry=registry)
+    interactions = recommender.load_data()
+    evaluation = None
+    if recommender.splitter is not None:
+        evaluation = recommender.evaluate(interactions)
+    else:
+        recommender.fit(interactions)
+    files: dict[str, str] = {CONFIG: config.to_yaml()}
+    if config.output.recommendations:
+        files[RECOMMENDATIONS] = recommendations_csv(recommender.recommend_all(config.output.n))
+    if evaluation is not None:
+        files[METRICS] = _json(evaluation.summary())
+    seconds = time.perf_counter() - start
+    files[RUN] = _json(run_record(config, recommender, registry, interactions.fingerprint(), len(interactions), seconds))
+    written = write_atomically(output_dir, files)
+    return RunOutcome(output_dir, written, evaluation, recommender, seconds)
+
+
+def recommendations_csv(lists: RankedLists) -> str:
+    """Render ranked lists as CSV text with the columns ``user,item,rank,score``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["user", "item", "rank", "score"])
+    writer.writerows((user, item, rank, repr(score)) for user, item, rank, score in lists.records())
+    return buffer.getvalue()
+
+
+def run_record(
+    config: RunConfig,
+    recommender: Recommender,
+    registry: PluginRegistry,
+    fingerprint: str,
+    n_interactions: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """Return the provenance of a run: versions, seed, data fingerprint and timings."""
+    components: dict[str, Any] = {}
+    roles: Mapping[str, Any] = {
+        "data": recommender.data,
+        "matrix": recommender.matrix,
+        "similarity": recommender.similarity,
+        "ranker": recommender.ranker,
+        "ranker.fallback": recommender.fallback,
+        "evaluation.split": recommender.splitter,
+    }
+    for role, component in roles.items():
+        if component is None:
+            continue
+        entry = registry.entry(component.kind, component.name)
+        components[role] = {"type": component.name, "package": entry.plugin.package, "version": entry.plugin.version}
+    return {
+        "name": config.name,
+        "config_file": config.source,
+        "seed": config.seed,
+        "recframe_version": __version__,
+        "components": components,
+        "libraries": {name: _version(name) for name in ("numpy", "scipy", "scikit-learn", "pydantic")},
+        "python": platform.python_version(),
+        "data_fingerprint": f"sha256:{fingerprint}",
+        "n_interactions": n_interactions,
+        "timings_s": {k: round(v, 4) for k, v in {**recommender.timings, "total": seconds}.items()},
+    }
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def write_atomically(output_dir: Path, files: Mapping[str, str]) -> list[Path]:
+    """Write every file into `output_dir` only once all of them have been written in full.
+
+    The files are written into a staging folder next to `output_dir` and then renamed into
+    place; on any failure the staging folder is removed and `output_dir` is left as it was.
+    """
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    try:
+        for name, text in files.items():
+            with (staging / name).open("w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        output_dir.mkdir(exist_ok=True)
+        written = []
+        for name in files:
+            os.replace(staging / name, output_dir / name)
+            written.append(output_dir / name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
