@@ -1,0 +1,249 @@
+"""The contract mixins; see :mod:`recframe.testing`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recframe.builtin.matrix_builders import RatingsMatrixBuilder
+from recframe.builtin.similarity import SklearnNNSimilarity
+from recframe.checks import check_graph, check_matrix, check_split, check_topn
+from recframe.data import InteractionMatrix, Interactions
+from recframe.errors import NotFittedError
+from recframe.interfaces import (
+    CandidateRanker,
+    Component,
+    DataSource,
+    MatrixBuilder,
+    Metric,
+    SimilarityBackend,
+    Splitter,
+)
+
+
+def random_interactions(
+    n_users: int = 40, n_items: int = 30, density: float = 0.15, *, seed: int = 0, string_ids: bool = False
+) -> Interactions:
+    """Return random explicit interactions (ratings 1-5, timestamps), each pair once.
+
+    Every user and every item has at least one interaction.
+    """
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n_users, n_items)) < density
+    mask[np.arange(n_users), rng.integers(n_items, size=n_users)] = True
+    mask[rng.integers(n_users, size=n_items), np.arange(n_items)] = True
+    users, items = np.nonzero(mask)
+    ratings = rng.integers(1, 6, size=len(users)).astype(np.float64)
+    times = 1_600_000_000 + rng.integers(0, 10_000_000, size=len(users)).astype(np.float64)
+    if string_ids:
+        return Interactions(np.char.add("u", users.astype(str)), np.char.add("i", items.astype(str)), ratings, times)
+    return Interactions(users * 3 + 1, items * 7 + 2, ratings, times)
+
+
+class ComponentContract:
+    """Checks every component must pass. Set ``component`` and ``configs`` in the subclass."""
+
+    component: ClassVar[type[Component]]
+    configs: ClassVar[Sequence[Mapping[str, Any]]] = ({},)
+
+    def instances(self) -> Iterator[Component]:
+        """Yield one fresh instance of the component per entry of ``configs``."""
+        for params in self.configs:
+            yield self.component(**params)
+
+    def test_config_round_trips(self) -> None:
+        for params in self.configs:
+            config = self.component.Config(**params)
+            again = self.component.Config.model_validate(config.model_dump())
+            assert again == config
+
+    def test_config_rejects_unknown_keys(self) -> None:
+        with pytest.raises(ValueError, match="not_a_parameter"):
+            self.component.Config(not_a_parameter=1)
+
+    def test_declares_name_and_kind(self) -> None:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", self.component.name), "name must be short snake_case"
+        assert self.component.kind in {"data", "matrix", "similarity", "ranker", "splitter", "metric"}
+        assert self.component.__doc__, "a component's docstring is its reference entry"
+
+
+class DataSourceContract(ComponentContract):
+    """Contract of data sources: non-empty interactions, the same for the same seed."""
+
+    def test_loads_interactions_deterministically(self) -> None:
+        for source in self.instances():
+            assert isinstance(source, DataSource)
+            first = source.load(np.random.default_rng(7))
+            second = source.load(np.random.default_rng(7))
+            assert isinstance(first, Interactions) and len(first) > 0
+            assert first.fingerprint() == second.fingerprint()
+
+
+class MatrixBuilderContract(ComponentContract):
+    """Contract of matrix builders: a canonical float64 CSR matrix covering the data's ids."""
+
+    def interactions(self) -> Interactions:
+        """Return the interactions the builder is checked on; override for special needs."""
+        return random_interactions()
+
+    def test_builds_a_valid_matrix(self) -> None:
+        data = self.interactions()
+        for builder in self.instances():
+            assert isinstance(builder, MatrixBuilder)
+            matrix = check_matrix(builder.build(data), builder.name)
+            assert set(matrix.users.ids.tolist()) <= set(data.users.tolist())
+            assert set(matrix.items.ids.tolist()) <= set(data.items.tolist())
+            assert matrix.matrix.has_canonical_format
+
+    def test_same_input_same_matrix(self) -> None:
+        data = self.interactions()
+        for builder in self.instances():
+            assert isinstance(builder, MatrixBuilder)
+            a, b = builder.build(data), builder.build(data)
+            assert a.users == b.users and a.items == b.items
+            assert (a.matrix != b.matrix).nnz == 0
+
+
+def _training_matrix(seed: int = 0) -> InteractionMatrix:
+    return RatingsMatrixBuilder().build(random_interactions(seed=seed))
+
+
+class SimilarityContract(ComponentContract):
+    """Contract of similarity backends: k neighbours per row, never itself, best first."""
+
+    def test_query_before_fit_raises(self) -> None:
+        for backend in self.instances():
+            with pytest.raises(NotFittedError):
+                backend.neighbours()  # type: ignore[attr-defined]
+
+    def test_neighbours(self) -> None:
+        rows = _training_matrix().item_major()
+        for backend in self.instances():
+            assert isinstance(backend, SimilarityBackend)
+            assert backend.fit(rows) is backend
+            graph = check_graph(backend.neighbours(), backend.name, rows.shape[0], rows.shape[0])
+            assert graph.k <= backend.config.k
+            assert not np.any(graph.indices == np.arange(rows.shape[0])[:, None]), "a row is its own neighbour"
+            real = graph.indices >= 0
+            assert not np.any(real[:, 1:] & ~real[:, :-1]), "padding must come last"
+            assert not np.any(real[:, 1:] & (graph.scores[:, 1:] > graph.scores[:, :-1])), "not best first"
+            again = type(backend)(backend.config).fit(rows).neighbours()
+            np.testing.assert_array_equal(graph.indices, again.indices)
+            np.testing.assert_array_equal(graph.scores, again.scores)
+
+    def test_subset_of_rows_matches_all_rows(self) -> None:
+        rows = _training_matrix().item_major()
+        for backend in self.instances():
+            assert isinstance(backend, SimilarityBackend)
+            backend.fit(rows)
+            full = backend.neighbours()
+            picked = np.array([3, 0, 5])
+            part = backend.neighbours(picked)
+            np.testing.assert_array_equal(part.indices, full.indices[picked])
+            np.testing.assert_allclose(part.scores, full.scores[picked])
+
+
+class RankerContract(ComponentContract):
+    """Contract of candidate rankers: sorted top-n lists of valid, unseen items."""
+
+    def fitted(self, ranker: CandidateRanker, seed: int = 0) -> InteractionMatrix:
+        """Fit `ranker` on a random matrix (with the graph it asks for) and return the matrix."""
+        matrix = _training_matrix(seed)
+        graph = None
+        if ranker.neighbour_axis is not None:
+            rows = matrix.matrix if ranker.neighbour_axis == "users" else matrix.item_major()
+            graph = SklearnNNSimilarity(k=10).fit(rows).neighbours()
+        assert ranker.fit(matrix, graph) is ranker
+        return matrix
+
+    def test_recommend_before_fit_raises(self) -> None:
+        for ranker in self.instances():
+            with pytest.raises(NotFittedError):
+                ranker.recommend(np.array([0]))  # type: ignore[attr-defined]
+
+    def test_lists_are_valid(self) -> None:
+        for ranker in self.instances():
+            assert isinstance(ranker, CandidateRanker)
+            matrix = self.fitted(ranker)
+            users = np.arange(matrix.n_users)
+            n = ranker.config.n
+            top = check_topn(ranker.recommend(users), ranker.name, len(users), n, matrix.n_items)
+            real = top.items >= 0
+            for u in range(len(users)):
+                row = top.items[u][real[u]]
+                assert len(set(row.tolist())) == len(row), "an item is listed twice"
+            if ranker.config.exclude_seen:
+                seen = matrix.matrix[users[:, None], np.where(real, top.items, 0)]
+                assert not np.any(np.asarray(seen)[real]), "a seen item was recommended"
+
+    def test_explicit_exclusions_are_respected(self) -> None:
+        for ranker in self.instances():
+            assert isinstance(ranker, CandidateRanker)
+            matrix = self.fitted(ranker)
+            users = np.arange(5)
+            first = ranker.recommend(users)
+            top_items = np.where(first.items[:, 0] >= 0, first.items[:, 0], 0)
+            exclude = sp.csr_array(
+                (np.ones(len(users)), (np.arange(len(users)), top_items)), shape=(len(users), matrix.n_items)
+            )
+            second = ranker.recommend(users, exclude=exclude)
+            assert not np.any((second.items == top_items[:, None]) & (first.items[:, :1] >= 0))
+
+    def test_unknown_users_do_not_fail(self) -> None:
+        for ranker in self.instances():
+            assert isinstance(ranker, CandidateRanker)
+            matrix = self.fitted(ranker)
+            top = ranker.recommend(np.array([-1, 0]), 3)
+            check_topn(top, ranker.name, 2, 3, matrix.n_items)
+
+    def test_same_fit_same_lists(self) -> None:
+        for params in self.configs:
+            a, b = self.component(**params), self.component(**params)
+            assert isinstance(a, CandidateRanker) and isinstance(b, CandidateRanker)
+            self.fitted(a)
+            self.fitted(b)
+            users = np.arange(10)
+            np.testing.assert_array_equal(a.recommend(users).items, b.recommend(users).items)
+
+
+class SplitterContract(ComponentContract):
+    """Contract of splitters: every event in exactly one part; the same seed, the same split."""
+
+    def test_split_partitions_the_events(self) -> None:
+        data = random_interactions()
+        for splitter in self.instances():
+            assert isinstance(splitter, Splitter)
+            train, test = check_split(splitter.split(data, np.random.default_rng(3)), splitter.name, len(data))
+            assert len(train) > 0 and len(test) > 0
+            def keys(part: Interactions) -> list[tuple[int, int]]:
+                return sorted(zip(part.users.tolist(), part.items.tolist(), strict=True))
+            assert sorted(keys(train) + keys(test)) == keys(data)
+
+    def test_same_seed_same_split(self) -> None:
+        data = random_interactions()
+        for splitter in self.instances():
+            assert isinstance(splitter, Splitter)
+            a = splitter.split(data, np.random.default_rng(3))
+            b = splitter.split(data, np.random.default_rng(3))
+            assert a[1].fingerprint() == b[1].fingerprint()
+
+
+class MetricContract(ComponentContract):
+    """Contract of metrics: one finite value per user, 0 without hits, within [0, 1]."""
+
+    def test_values(self) -> None:
+        rng = np.random.default_rng(0)
+        hits = rng.random((50, 12)) < 0.3
+        n_relevant = rng.integers(1, 8, size=50)
+        for metric in self.instances():
+            assert isinstance(metric, Metric)
+            values = metric.compute(hits, n_relevant)
+            assert values.shape == (50,)
+            assert np.all(np.isfinite(values)) and np.all((values >= 0) & (values <= 1))
+            zeros = metric.compute(np.zeros_like(hits), n_relevant)
+            np.testing.assert_array_equal(zeros, 0.0)
