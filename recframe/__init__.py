@@ -4,6 +4,7 @@ The public API, re-exported; plugin authors import from here.
 """
 
 from recframe._version import __version__
+from recframe.config import RunConfig, load_config
 from recframe.data import IdIndex, InteractionMatrix, Interactions
 from recframe.errors import (
     ConfigError,
@@ -31,9 +32,8 @@ from recframe.interfaces import (
     TopN,
     check_fitted,
 )
+from recframe.pipeline import Recommender
 from recframe.ranking import ScoringConfig, ScoringRanker, select_top_n
-from recframe.pipeline import Recommender  # noqa: I001 - after the interfaces the built-ins use
-from recframe.config import RunConfig, load_config
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, RankedLists
 

@@ -40,7 +40,13 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
     DataError
         If the ids are neither all integers nor all strings, or are not 1-d.
     """
-    arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray | list | tuple) else ids)
+    if not isinstance(ids, np.ndarray):
+        ids = list(ids)  # type: ignore[arg-type]
+        arr = np.asarray(ids)
+        if arr.dtype.kind == "U" and not all(isinstance(x, str) for x in ids):
+            arr = np.asarray(ids, dtype=object)  # mixed: numpy would have made them all strings
+    else:
+        arr = ids
     if arr.ndim != 1:
         msg = f"{what} must be 1-d; got an array of shape {arr.shape}"
         raise DataError(msg)
@@ -55,7 +61,7 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
     if kind == "f":
         if arr.size and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
             bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))][0]
-            msg = f"{what} must be integers or strings; got the float {bad!r}"
+            msg = f"{what} must be integers or strings; got the float {bad.item()!r}"
             raise DataError(msg)
         return arr.astype(np.int64)
     if kind == "O":
@@ -120,7 +126,7 @@ class Interactions:
                 raise DataError(msg)
             bad = np.flatnonzero(~np.isfinite(arr))
             if bad.size:
-                msg = f"{name}[{bad[0]}] is {arr[bad[0]]!r}; every entry must be a finite number"
+                msg = f"{name}[{bad[0]}] is {arr[bad[0]].item()!r}; every entry must be a finite number"
                 raise DataError(msg)
             object.__setattr__(self, name, arr)
 

@@ -18,12 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recframe.builtin.matrix_builders import RatingsMatrixBuilder
-from recframe.builtin.rankers import ItemCFRanker, PopularityRanker
-from recframe.builtin.similarity import SklearnNNSimilarity
 from recframe.checks import check_graph, check_interactions, check_matrix, check_metric, check_split, check_topn
 from recframe.config import RunConfig, apply_overrides, load_config, validate_run
-from recframe.data import Interactions, InteractionMatrix
+from recframe.data import InteractionMatrix, Interactions
 from recframe.errors import ConfigError, DataError, NotFittedError
 from recframe.evaluation import hits_against, relevant_counts
 from recframe.interfaces import (
@@ -101,13 +98,18 @@ class Recommender:
         matrix: MatrixBuilder | None = None,
         similarity: SimilarityBackend | None = None,
         ranker: CandidateRanker | None = None,
-        fallback: CandidateRanker | None | object = _DEFAULT,
+        fallback: CandidateRanker | object | None = _DEFAULT,
         splitter: Splitter | None = None,
         metrics: Sequence[Metric] = (),
         seed: int = 0,
         name: str = "recframe",
         registry: PluginRegistry | None = None,
     ) -> None:
+        # the defaults are built-in plugins, imported here as they import the public API
+        from recframe.builtin.matrix_builders import RatingsMatrixBuilder
+        from recframe.builtin.rankers import ItemCFRanker, PopularityRanker
+        from recframe.builtin.similarity import SklearnNNSimilarity
+
         self.data = data
         self.matrix = matrix if matrix is not None else RatingsMatrixBuilder()
         self.similarity = similarity if similarity is not None else SklearnNNSimilarity()

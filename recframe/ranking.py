@@ -126,7 +126,7 @@ class ScoringRanker(CandidateRanker):
         self._prepare()
         return self
 
-    def _prepare(self) -> None:  # noqa: B027 - optional hook, empty by default
+    def _prepare(self) -> None:
         """Precompute what :meth:`score_block` needs, once per ``fit``."""
 
     @abstractmethod

@@ -56,7 +56,7 @@ def combine_duplicates(
     if policy == "error" and len(starts) < len(keys):
         dup = order[np.flatnonzero(keys[1:] == keys[:-1])[0]]
         msg = (
-            f"user {interactions.users[dup]!r} and item {interactions.items[dup]!r} occur more than "
+            f"user {interactions.users[dup].item()!r} and item {interactions.items[dup].item()!r} occur more than "
             f"once ({len(keys) - len(starts)} repeated pairs in all); set matrix.duplicates to "
             "last, first, mean, sum or max"
         )

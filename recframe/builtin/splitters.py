@@ -25,7 +25,7 @@ class RandomHoldoutSplitter(Splitter):
     def split(self, interactions: Interactions, rng: np.random.Generator) -> tuple[Interactions, Interactions]:
         """Return ``(train, test)``, each in the original event order."""
         n = len(interactions)
-        n_test = int(round(n * self.config.test_fraction))
+        n_test = round(n * self.config.test_fraction)
         is_test = np.zeros(n, dtype=bool)
         is_test[rng.permutation(n)[:n_test]] = True
         return _apply(interactions, is_test)
