@@ -5,7 +5,7 @@ The public API, re-exported; plugin authors import from here.
 
 from recframe._version import __version__
 from recframe.config import RunConfig, load_config
-from recframe.data import IdIndex, InteractionMatrix, Interactions
+from recframe.data import DuplicatePolicy, IdIndex, InteractionMatrix, Interactions
 from recframe.errors import (
     ConfigError,
     DataError,
@@ -44,6 +44,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DataSource",
+    "DuplicatePolicy",
     "EvaluationResult",
     "IdIndex",
     "InteractionMatrix",

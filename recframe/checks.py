@@ -98,15 +98,15 @@ def check_topn(result: object, who: str, n_users: int, n: int, n_items: int) -> 
 
 def check_split(result: object, who: str, n_total: int) -> tuple[Interactions, Interactions]:
     """Return ``(train, test)`` if `result` is two :class:`Interactions` sharing out all events."""
-    ok = (
+    if not (
         isinstance(result, tuple)
         and len(result) == 2
-        and all(isinstance(part, Interactions) for part in result)
-    )
-    if not ok:
+        and isinstance(result[0], Interactions)
+        and isinstance(result[1], Interactions)
+    ):
         msg = f"{who} returned {type(result).__name__}; expected a (train, test) pair of Interactions"
         raise PluginError(msg)
-    train, test = result  # type: ignore[misc]
+    train, test = result
     if len(train) + len(test) != n_total:
         msg = f"{who} split {n_total} interactions into {len(train)} + {len(test)}; events were lost or repeated"
         raise PluginError(msg)

@@ -22,6 +22,8 @@ IdArray = npt.NDArray[Any]
 """A 1-d array of external ids: ``int64`` or a numpy unicode string dtype."""
 
 IntArray = npt.NDArray[np.int64]
+DuplicatePolicy = Literal["last", "first", "mean", "sum", "max", "error"]
+"""How repeated (user, item) pairs combine into one matrix entry."""
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -78,7 +80,25 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
     raise DataError(msg)
 
 
-@dataclass(frozen=True, eq=False)
+def _numeric_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArray | None:
+    """Return an optional numeric column as finite ``float64`` of length `n`."""
+    if column is None:
+        return None
+    try:
+        arr = np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be numbers: {exc}"
+        raise DataError(msg) from exc
+    if arr.shape != (n,):
+        msg = f"{name} has shape {arr.shape}; expected ({n},) like the ids"
+        raise DataError(msg)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        msg = f"{name}[{bad[0]}] is {arr[bad[0]].item()!r}; every entry must be a finite number"
+        raise DataError(msg)
+    return arr
+
+
 class Interactions:
     """User-item events as columnar arrays, the output of every data source.
 
@@ -98,37 +118,35 @@ class Interactions:
         timestamp is not finite.
     """
 
+    __slots__ = ("items", "timestamps", "users", "values")
+
     users: IdArray
     items: IdArray
-    values: FloatArray | None = None
-    timestamps: FloatArray | None = None
+    values: FloatArray | None
+    timestamps: FloatArray | None
 
-    def __post_init__(self) -> None:
-        users = as_id_array(self.users, "user ids")
-        items = as_id_array(self.items, "item ids")
-        object.__setattr__(self, "users", users)
-        object.__setattr__(self, "items", items)
-        n = len(users)
-        if len(items) != n:
-            msg = f"user ids and item ids differ in length: {n} != {len(items)}"
+    def __init__(
+        self,
+        users: npt.ArrayLike,
+        items: npt.ArrayLike,
+        values: npt.ArrayLike | None = None,
+        timestamps: npt.ArrayLike | None = None,
+    ) -> None:
+        self.users = as_id_array(users, "user ids")
+        self.items = as_id_array(items, "item ids")
+        n = len(self.users)
+        if len(self.items) != n:
+            msg = f"user ids and item ids differ in length: {n} != {len(self.items)}"
             raise DataError(msg)
-        for name in ("values", "timestamps"):
-            column = getattr(self, name)
-            if column is None:
-                continue
-            try:
-                arr = np.asarray(column, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                msg = f"{name} must be numbers: {exc}"
-                raise DataError(msg) from exc
-            if arr.shape != (n,):
-                msg = f"{name} has shape {arr.shape}; expected ({n},) like the ids"
-                raise DataError(msg)
-            bad = np.flatnonzero(~np.isfinite(arr))
-            if bad.size:
-                msg = f"{name}[{bad[0]}] is {arr[bad[0]].item()!r}; every entry must be a finite number"
-                raise DataError(msg)
-            object.__setattr__(self, name, arr)
+        self.values = _numeric_column("values", values, n)
+        self.timestamps = _numeric_column("timestamps", timestamps, n)
+
+    def __repr__(self) -> str:
+        """Summarise the events."""
+        return (
+            f"Interactions({len(self)} events, values={self.values is not None}, "
+            f"timestamps={self.timestamps is not None})"
+        )
 
     def __len__(self) -> int:
         """Return the number of events."""
@@ -163,7 +181,8 @@ class Interactions:
     def from_any(cls, data: object) -> Interactions:
         """Return `data` as :class:`Interactions`.
 
-        Accepts an :class:`Interactions`, a mapping of columns (``user``, ``item`` and optionally
+        Accepts an :class:`Interactions`, a tuple of arrays ``(users, items[, values[,
+        timestamps]])``, a mapping of columns (``user``, ``item`` and optionally
         ``rating``/``value`` and ``timestamp``), or a pandas DataFrame with those columns.
 
         Raises
@@ -175,6 +194,8 @@ class Interactions:
         """
         if isinstance(data, Interactions):
             return data
+        if isinstance(data, tuple) and 2 <= len(data) <= 4:
+            return cls(*data)
         columns: Mapping[str, Any]
         if isinstance(data, Mapping):
             columns = data
@@ -183,8 +204,8 @@ class Interactions:
             columns = {str(c): frame[c].to_numpy() for c in frame.columns}
         else:
             msg = (
-                f"cannot make interactions from {type(data).__name__}; pass Interactions, "
-                "a mapping of columns or a pandas DataFrame"
+                f"cannot make interactions from {type(data).__name__}; pass Interactions, a tuple "
+                "(users, items[, values[, timestamps]]), a mapping of columns or a pandas DataFrame"
             )
             raise TypeError(msg)
         missing = [c for c in ("user", "item") if c not in columns]
@@ -346,3 +367,67 @@ class InteractionMatrix:
     def item_major(self) -> sp.csr_array:
         """Return the items x users CSR matrix (the transpose), the input of item-item similarity."""
         return sp.csr_array(self.matrix.T)
+
+    @classmethod
+    def from_interactions(
+        cls, interactions: Interactions, values: npt.ArrayLike, duplicates: DuplicatePolicy = "last"
+    ) -> InteractionMatrix:
+        """Build the users x items matrix of `values`, combining repeated (user, item) pairs.
+
+        ``first`` and ``last`` follow timestamp order when there are timestamps, file order
+        otherwise (ties keep file order). ``error`` raises on the first repeated pair.
+
+        Parameters
+        ----------
+        interactions : Interactions
+            The events; their ids define the matrix axes.
+        values : ndarray of shape (len(interactions),)
+            The weight of each event.
+        duplicates : {"last", "first", "mean", "sum", "max", "error"}
+            How to combine the weights of a repeated pair.
+
+        Raises
+        ------
+        DataError
+            If there are no events, or a pair repeats under ``duplicates="error"``.
+        """
+        if len(interactions) == 0:
+            msg = "no interactions to build a matrix from"
+            raise DataError(msg)
+        weights = np.asarray(values, dtype=np.float64)
+        if weights.shape != (len(interactions),):
+            msg = f"values has shape {weights.shape}; expected ({len(interactions)},), one per interaction"
+            raise DataError(msg)
+        users, user_rows = IdIndex.encode(interactions.users)
+        items, item_cols = IdIndex.encode(interactions.items)
+        keys = user_rows * len(items) + item_cols
+        time = interactions.timestamps if interactions.timestamps is not None else np.zeros(len(keys))
+        order = np.lexsort((np.arange(len(keys)), time, keys))  # by pair, then time, then file order
+        keys, weights = keys[order], weights[order]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        if duplicates == "error" and len(starts) < len(keys):
+            dup = order[np.flatnonzero(keys[1:] == keys[:-1])[0]]
+            msg = (
+                f"user {interactions.users[dup].item()!r} and item {interactions.items[dup].item()!r} occur "
+                f"more than once ({len(keys) - len(starts)} repeated pairs in all); set matrix.duplicates to "
+                "last, first, mean, sum or max"
+            )
+            raise DataError(msg)
+        if duplicates in ("first", "error"):
+            combined = weights[starts]
+        elif duplicates == "last":
+            combined = weights[np.r_[starts[1:], len(keys)] - 1]
+        elif duplicates == "sum":
+            combined = np.add.reduceat(weights, starts)
+        elif duplicates == "mean":
+            combined = np.add.reduceat(weights, starts) / np.diff(np.r_[starts, len(keys)])
+        else:
+            combined = np.maximum.reduceat(weights, starts)
+        unique_keys = keys[starts]
+        rows, cols = np.divmod(unique_keys, len(items))
+        matrix = sp.csr_array(
+            sp.coo_array((combined.astype(np.float64), (rows, cols)), shape=(len(users), len(items)))
+        )
+        matrix.eliminate_zeros()
+        matrix.sort_indices()
+        return cls(matrix, users, items)

@@ -142,7 +142,8 @@ class TopN:
     @property
     def lengths(self) -> IntArray:
         """Number of real items in each user's list."""
-        return (self.items >= 0).sum(axis=1).astype(np.int64)
+        lengths: IntArray = (self.items >= 0).sum(axis=1).astype(np.int64)
+        return lengths
 
 
 class DataSource(Component):

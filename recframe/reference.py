@@ -7,6 +7,7 @@ checks that it is up to date, so the reference cannot drift from the code.
 from __future__ import annotations
 
 import inspect
+import re
 import types
 import typing
 from typing import Any
@@ -88,6 +89,13 @@ def _constraints(info: FieldInfo) -> str:
     return ", ".join(parts)
 
 
+def _description(docstring: str | None) -> str:
+    """Return a docstring's prose: everything before its first numpydoc section."""
+    text = inspect.cleandoc(docstring or "")
+    match = re.search(r"^\S[^\n]*\n-{3,}$", text, re.MULTILINE)
+    return (text[: match.start()] if match else text).strip()
+
+
 def model_table(model: type[BaseModel]) -> list[str]:
     """Return the Markdown table of a config model's fields."""
     if not model.model_fields:
@@ -107,7 +115,7 @@ def configuration_reference(registry: PluginRegistry) -> str:
     for kind, title in SECTION_TITLES.items():
         lines += [f"## {title}", ""]
         for entry in registry.components(kind):
-            doc = inspect.cleandoc(entry.cls.__doc__ or "")
+            doc = _description(entry.cls.__doc__)
             lines += [f"### `{entry.name}`", "", f"*{entry.plugin.package}* · `{entry.cls.__name__}`", "", doc, ""]
             lines += model_table(entry.cls.Config)
     lines += ["## Output (`output`)", "", *model_table(OutputConfig)]

@@ -48,6 +48,7 @@ class TestInteractions:
         data = Interactions.from_any(frame)
         assert data.items.tolist() == ["x", "y"] and data.values.tolist() == [4.0, 5.0]
         assert Interactions.from_any({"user": [1], "item": [2]}).values is None
+        assert Interactions.from_any(([1, 2], [3, 4], [5.0, 1.0])).values.tolist() == [5.0, 1.0]
         with pytest.raises(DataError, match=r"lacks the column\(s\) \['item'\]; found \['user'\]"):
             Interactions.from_any({"user": [1]})
         with pytest.raises(TypeError, match=r"cannot make interactions from int"):

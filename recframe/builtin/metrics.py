@@ -34,7 +34,7 @@ class Precision(Metric):
     def compute(self, hits: np.ndarray, n_relevant: IntArray) -> FloatArray:
         """Return each user's precision@k."""
         k = self.config.k
-        return _top(hits, k).sum(axis=1) / k
+        return np.asarray(_top(hits, k).sum(axis=1) / k)
 
 
 class RecallConfig(MetricConfig):
@@ -52,7 +52,7 @@ class Recall(Metric):
 
     def compute(self, hits: np.ndarray, n_relevant: IntArray) -> FloatArray:
         """Return each user's recall@k."""
-        return _top(hits, self.config.k).sum(axis=1) / n_relevant
+        return np.asarray(_top(hits, self.config.k).sum(axis=1) / n_relevant)
 
 
 class NDCGConfig(MetricConfig):
@@ -111,7 +111,7 @@ class HitRate(Metric):
 
     def compute(self, hits: np.ndarray, n_relevant: IntArray) -> FloatArray:
         """Return 1.0 or 0.0 for each user."""
-        return _top(hits, self.config.k).max(axis=1, initial=0.0)
+        return np.asarray(_top(hits, self.config.k).max(axis=1, initial=0.0))
 
 
 @hookimpl

@@ -64,7 +64,7 @@ class ComponentContract:
 
     def test_config_rejects_unknown_keys(self) -> None:
         with pytest.raises(ValueError, match="not_a_parameter"):
-            self.component.Config(not_a_parameter=1)
+            self.component.Config.model_validate({"not_a_parameter": 1})
 
     def test_declares_name_and_kind(self) -> None:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", self.component.name), "name must be short snake_case"
