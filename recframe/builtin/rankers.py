@@ -11,11 +11,21 @@ from recframe import Component, ScoringConfig, ScoringRanker, hookimpl
 from recframe.data import FloatArray, IntArray
 
 
+class _GraphRanker(ScoringRanker):
+    """A ranker that scores with its neighbour graph as a sparse weight matrix ``W``."""
+
+    _weights: sp.csr_array
+
+    def _prepare(self) -> None:
+        assert self.neighbours_ is not None
+        self._weights = self.neighbours_.to_csr()
+
+
 class ItemCFConfig(ScoringConfig):
     """Parameters of :class:`ItemCFRanker`."""
 
 
-class ItemCFRanker(ScoringRanker):
+class ItemCFRanker(_GraphRanker):
     """Item-based CF: score each item by its similarity to the items in the user's history.
 
     ``score(u, i) = sum over items j of u of r(u, j) * sim(j, i)``, counting only pairs where
@@ -27,11 +37,6 @@ class ItemCFRanker(ScoringRanker):
     name = "item_cf"
     Config = ItemCFConfig
     neighbour_axis: ClassVar[Literal["items"]] = "items"
-    _weights: sp.csr_array
-
-    def _prepare(self) -> None:
-        assert self.neighbours_ is not None
-        self._weights = self.neighbours_.to_csr()
 
     def score_block(self, users: IntArray) -> FloatArray:
         """Return ``R[users] @ W`` as a dense block."""
@@ -43,7 +48,7 @@ class UserCFConfig(ScoringConfig):
     """Parameters of :class:`UserCFRanker`."""
 
 
-class UserCFRanker(ScoringRanker):
+class UserCFRanker(_GraphRanker):
     """User-based CF: score items by what the user's nearest neighbours interacted with.
 
     ``score(u, i) = sum over the k nearest users v of u of sim(u, v) * r(v, i)``: in matrix
@@ -54,11 +59,6 @@ class UserCFRanker(ScoringRanker):
     name = "user_cf"
     Config = UserCFConfig
     neighbour_axis: ClassVar[Literal["users"]] = "users"
-    _weights: sp.csr_array
-
-    def _prepare(self) -> None:
-        assert self.neighbours_ is not None
-        self._weights = self.neighbours_.to_csr()
 
     def score_block(self, users: IntArray) -> FloatArray:
         """Return ``W[users] @ R`` as a dense block."""
