@@ -12,10 +12,10 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from recframe._version import __version__
-from recframe.errors import ConfigError, DataError, RecframeError
+from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_DATA = 0, 1, 2, 3
 
@@ -37,7 +37,9 @@ examples:
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or log lines, only results and errors")
+    common.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or log lines, only results and errors"
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     return common
 
@@ -100,12 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a usage error: argparse has printed why
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILURE if exc.code else EXIT_OK
     _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
     from recframe.progress import show_progress
 
     try:
         with show_progress(False if getattr(args, "quiet", False) else None), warnings.catch_warnings():
+            warnings.simplefilter("always", RecframeWarning)
             warnings.showwarning = _show_warning
             return _dispatch(args)
     except ConfigError as exc:
@@ -122,19 +128,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log to whatever ``sys.stderr`` is when a record is written.
+
+    ``main`` may run many times in one process (tests, embedding applications), each time with
+    its own standard error; a handler holding on to the first one would write to a stale stream.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _setup_logging(quiet: bool, verbose: bool) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logger = logging.getLogger("recframe")
     logger.setLevel(level)
-    if not any(getattr(h, "_recframe_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._recframe_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, *args: Any) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as one ``warning:`` line, without the source location."""
     print(f"warning: {message}", file=sys.stderr)
 
 
@@ -186,19 +218,18 @@ def _run(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> int:
     from recframe.pipeline import Recommender
 
+    if args.n is not None and args.n < 1:
+        msg = f"--n must be at least 1; got {args.n}"
+        raise ConfigError(msg)
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     rec.fit()
     if args.command == "recommend":
-        if args.n is not None and args.n < 1:
-            msg = f"--n must be at least 1; got {args.n}"
-            raise ConfigError(msg)
-        lists = rec.recommend([args.user], args.n)
+        user = _external_id(args.user, rec.interaction_matrix.users.is_str)
+        lists = rec.recommend([user], args.n)
         query_key, label = "user", "item"
     else:
-        if args.n < 1:
-            msg = f"--n must be at least 1; got {args.n}"
-            raise ConfigError(msg)
-        lists = rec.similar_items([args.item], args.n)
+        item = _external_id(args.item, rec.interaction_matrix.items.is_str)
+        lists = rec.similar_items([item], args.n)
         query_key, label = "item", "item"
     query, ids, scores = next(iter(lists))
     source = str(lists.sources[0])
@@ -208,9 +239,19 @@ def _query(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{query_key} {query} ({source or 'nothing to recommend'}):")
     print(f"{'rank':>4}  {label:<12}  score")
-    for rank, (item, score) in enumerate(zip(ids, scores, strict=True), start=1):
-        print(f"{rank:>4}  {item!s:<12}  {score:.6g}")
+    for rank, (item_id, score) in enumerate(zip(ids, scores, strict=True), start=1):
+        print(f"{rank:>4}  {item_id!s:<12}  {score:.6g}")
     return EXIT_OK
+
+
+def _external_id(text: str, str_ids: bool) -> str | int:
+    """Return a command-line id as the data's id type: an int where the ids are ints."""
+    if not str_ids:
+        try:
+            return int(text)
+        except ValueError:
+            return text  # not an id of this data; the recommender says so
+    return text
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -229,7 +270,7 @@ def _plugins(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     columns = ("kind", "name", "package", "version", "status")
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
     for row in rows:
         line = "  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip()

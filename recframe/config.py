@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,17 @@ DEFAULT_TYPES: dict[str, str | None] = {
 """The plugin a section gets when the run file leaves it out (``None``: no default)."""
 
 DEFAULT_FALLBACK = "popularity"
+DEFAULT_SPLIT = "per_user_holdout"
+DEFAULT_METRICS = ("precision@10", "recall@10", "ndcg@10")
+SECTION_DEFAULTS: dict[PathKey, str | None] = {
+    ("data",): None,
+    ("matrix",): DEFAULT_TYPES["matrix"],
+    ("similarity",): DEFAULT_TYPES["similarity"],
+    ("ranker",): DEFAULT_TYPES["ranker"],
+    ("ranker", "fallback"): DEFAULT_FALLBACK,
+    ("evaluation", "split"): DEFAULT_SPLIT,
+}
+"""The component sections of a run file (apart from metric entries) and their default plugins."""
 TOP_LEVEL_KEYS = ("name", "seed", "data", "matrix", "similarity", "ranker", "evaluation", "output")
 
 
@@ -162,35 +174,70 @@ def load_config(
         raise ConfigError(msg) from exc
     try:
         raw = yaml.safe_load(text)
-        lines = line_index(text)
-    except yaml.YAMLError as exc:  # the message carries line and column
-        msg = f"{path}: not valid YAML: {exc}"
+        lines, duplicates = _index_lines(text)
+    except yaml.YAMLError as exc:
+        line, problem = yaml_problem(exc, text)
+        msg = f"{path}{'' if line is None else f':{line}'}: not valid YAML: {problem}"
         raise ConfigError(msg) from exc
     raw = {} if raw is None else raw
     raw, overridden = apply_overrides(raw, overrides, source=str(path))
-    return validate_run(raw, registry, source=str(path), lines=lines, overridden=overridden)
+    problems = [
+        (key, f"duplicate key; it is already set on line {first}") for key, first in duplicates
+    ]
+    return validate_run(
+        raw, registry, source=str(path), lines=lines, overridden=overridden, problems=problems
+    )
+
+
+def yaml_problem(exc: yaml.YAMLError, text: str = "") -> tuple[int | None, str]:
+    """Return the 1-based line of a YAML error and a one-line description of it."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        return text.count("\n", 0, exc.position) + 1, f"{exc.reason}: {character!r}"
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return None, " ".join(str(exc).split())
+    description = f"{problem} (column {mark.column + 1}"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context:
+        description += f", {context}"
+        if context_mark is not None and context_mark.line != mark.line:
+            description += f" started on line {context_mark.line + 1}"
+    return mark.line + 1, description + ")"
 
 
 def line_index(text: str) -> dict[PathKey, int]:
     """Map each dotted path of a YAML document to the 1-based line where it is written."""
+    return _index_lines(text)[0]
+
+
+def _index_lines(text: str) -> tuple[dict[PathKey, int], list[tuple[PathKey, int]]]:
+    """Return :func:`line_index` and every repeated mapping key with the line it first appeared on."""
     index: dict[PathKey, int] = {}
+    duplicates: list[tuple[PathKey, int]] = []
     root = yaml.compose(text)
 
     def walk(node: yaml.Node, path: PathKey) -> None:
         index.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-                index[(*path, key)] = key_node.start_mark.line + 1
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    duplicates.append(((*path, key), seen[key]))
+                seen.setdefault(key, line)
+                index[(*path, key)] = line
                 walk(value_node, (*path, key))
-                index[(*path, key)] = key_node.start_mark.line + 1
+                index[(*path, key)] = line
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 walk(item, (*path, i))
 
     if root is not None:
         walk(root, ())
-    return index
+    return index, duplicates
 
 
 def apply_overrides(
@@ -198,13 +245,16 @@ def apply_overrides(
 ) -> tuple[object, list[PathKey]]:
     """Return a copy of `raw` with each ``dotted.key=value`` override applied, and their paths.
 
-    A section given as a bare plugin name (``similarity: sklearn_nn``) is expanded so that its
-    parameters can be set. List entries are addressed by position (``evaluation.metrics.0``).
+    A component section given as a bare plugin name (``similarity: sklearn_nn``, or a metric
+    ``ndcg@10``) is expanded so that its parameters can be set, and a section the file leaves
+    out starts from its default (``--set ranker.n=5`` tunes the default ``item_cf``).
+    List entries are addressed by position (``evaluation.metrics.0``).
 
     Raises
     ------
     ConfigError
-        If an override is not of the form ``key=value`` or walks through a non-mapping.
+        If an override is not of the form ``key=value``, its value is not valid YAML, or it
+        walks through something that is not a mapping or past the end of a list.
     """
     if not overrides:
         return raw, []
@@ -214,50 +264,62 @@ def apply_overrides(
     paths: list[PathKey] = []
     for item in overrides:
         key, sep, text = item.partition("=")
-        if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
+        if not sep or not key.strip() or any(not p.strip() for p in key.split(".")):
             msg = f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. similarity.k=100"
             raise ConfigError(msg)
         try:
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError as exc:
-            msg = f"--set {item!r}: the value is not valid YAML: {exc}"
+            msg = f"--set {item!r}: the value is not valid YAML: {yaml_problem(exc, text)[1]}"
             raise ConfigError(msg) from exc
-        parts = key.strip().split(".")
+        parts = [p.strip() for p in key.split(".")]
         node: Any = raw
         path: list[str | int] = []
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
+            slot: str | int
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
-                    msg = f"--set {item!r}: {'.'.join(map(str, path)) or 'config'} has no entry {part!r}"
+                    where = ".".join(map(str, path))
+                    size = f"{len(node)} {'entry' if len(node) == 1 else 'entries'}"
+                    msg = f"--set {item!r}: {where} has no entry {part!r}; the list has {size}, counted from 0"
                     raise ConfigError(msg)
-                index = int(part)
-                path.append(index)
-                if last:
-                    node[index] = value
-                else:
-                    node[index] = _expand_shorthand(node[index])
-                    node = node[index]
-                continue
-            if not isinstance(node, dict):
-                msg = f"--set {item!r}: {'.'.join(map(str, path))} is not a mapping"
-                raise ConfigError(msg)
-            path.append(part)
-            if last:
-                node[part] = value
+                slot = int(part)
+                current = node[slot]
+            elif isinstance(node, dict):
+                slot = part
+                current = node.get(part)
             else:
-                node[part] = _expand_shorthand(node.get(part, {}))
-                node = node[part]
+                msg = f"--set {item!r}: {'.'.join(map(str, path))} is {node!r}, not a mapping"
+                raise ConfigError(msg)
+            path.append(slot)
+            if last:
+                node[slot] = value
+            else:
+                node[slot] = _expand_section(tuple(path), current)
+                node = node[slot]
         paths.append(tuple(path))
     return raw, paths
 
 
-def _expand_shorthand(value: object) -> object:
-    """Turn a bare plugin name into ``{"type": name}`` so parameters can be added to it."""
-    if isinstance(value, str):
-        return {"type": value}
+def _is_metric_entry(path: PathKey) -> bool:
+    return len(path) == 3 and path[:2] == ("evaluation", "metrics") and isinstance(path[2], int)
+
+
+def _expand_section(path: PathKey, value: object) -> object:
+    """Return the value at `path` ready to have a key set inside it.
+
+    A component section given as a bare name becomes ``{"type": name}`` (a metric ``name@k``
+    becomes ``{"type": name, "k": k}``); a missing one becomes its default plugin, or ``{}``.
+    """
+    component = path in SECTION_DEFAULTS or _is_metric_entry(path)
+    if component and isinstance(value, str):
+        return metric_entry(value) if _is_metric_entry(path) else {"type": value}
     if value is None:
-        return {}
+        if path == ("evaluation", "metrics"):
+            return list(DEFAULT_METRICS)
+        default = SECTION_DEFAULTS.get(path)
+        return {"type": default} if default is not None else {}
     return value
 
 
@@ -273,23 +335,28 @@ class _Errors:
     def add(self, path: PathKey, message: str) -> None:
         self.items.append((path, message))
 
-    def where(self, path: PathKey) -> str:
-        for over in self.overridden:
+    def render(self, path: PathKey, message: str) -> tuple[tuple[int, int], str]:
+        """Return a sort key (file lines first, then ``--set``) and the line of one error."""
+        for rank, over in enumerate(self.overridden):
             if path[: len(over)] == over:
-                return f"{self.source}: --set {dotted(over)}"
+                inner = f"{dotted(path)}: " if len(path) > len(over) else ""
+                return (1, rank), f"--set {'.'.join(map(str, over))}: {inner}{message}"
+        what = f"{dotted(path)}: " if path else ""
+        if path not in self.lines:  # a section the file leaves out, created by an override
+            for rank, over in enumerate(self.overridden):
+                if over[: len(path)] == path:
+                    return (1, rank), f"--set {'.'.join(map(str, over))}: {what}{message}"
         for cut in range(len(path), -1, -1):
             line = self.lines.get(path[:cut])
             if line is not None:
-                return f"{self.source}:{line}"
-        return self.source
+                return (0, line), f"{self.source}:{line}: {what}{message}"
+        return (2, 0), f"{self.source}: {what}{message}"
 
     def raise_if_any(self) -> None:
         if not self.items:
             return
-        rendered = [
-            f"{self.where(path)}: {dotted(path) + ': ' if path else ''}{message}" for path, message in self.items
-        ]
-        raise ConfigError("\n".join(rendered))
+        rendered = sorted((self.render(path, message) for path, message in self.items), key=lambda r: r[0])
+        raise ConfigError("\n".join(text for _, text in rendered))
 
 
 def dotted(path: PathKey) -> str:
@@ -307,8 +374,24 @@ def validate_run(
     source: str = "<config>",
     lines: Mapping[PathKey, int] | None = None,
     overridden: Sequence[PathKey] = (),
+    problems: Sequence[tuple[PathKey, str]] = (),
 ) -> RunConfig:
     """Validate a parsed run file (a mapping) against the registry's plugins.
+
+    Parameters
+    ----------
+    raw : object
+        The parsed YAML document.
+    registry : PluginRegistry
+        Where ``type:`` names are looked up.
+    source : str
+        The file name used in messages.
+    lines : mapping, optional
+        The line of each path in the file (:func:`line_index`).
+    overridden : sequence of tuple
+        Paths set by ``--set``; their errors are located there instead of in the file.
+    problems : sequence of (path, message)
+        Errors found before validation (such as duplicate keys), reported with the others.
 
     Raises
     ------
@@ -316,6 +399,8 @@ def validate_run(
         Listing every problem found, each with its location.
     """
     errors = _Errors(source, lines or {}, overridden)
+    for path, message in problems:
+        errors.add(path, message)
     if not isinstance(raw, Mapping):
         errors.add((), f"the top level must be a mapping of sections; got {type(raw).__name__}")
         errors.raise_if_any()
@@ -375,9 +460,6 @@ def validate_run(
     )
 
 
-_NO_FALLBACK = object()
-
-
 def _pop_fallback(value: object) -> tuple[object, object]:
     """Split the ``fallback`` key off a ranker section; the default fallback if it is absent."""
     if isinstance(value, Mapping):
@@ -398,7 +480,7 @@ def component_spec(
         return None
     type_name = value.get("type")
     if type_name is None:
-        errors.add(path, f"missing 'type'; registered {kind}s: {', '.join(registry.names(kind))}")
+        errors.add(path, f"missing 'type'; registered {kind} types: {', '.join(registry.names(kind)) or 'none'}")
         return None
     if not isinstance(type_name, str):
         errors.add((*path, "type"), f"must be a {kind} name; got {type_name!r}")
@@ -425,17 +507,17 @@ def _add_pydantic_errors(
         loc = tuple(error["loc"])
         if error["type"] == "extra_forbidden" and len(loc) == 1:
             allowed = tuple(model.model_fields)
-            what = f"key for {owner}" if owner else "key"
-            errors.add((*path, *loc), _unknown_key_message(str(loc[0]), allowed, what))
+            errors.add((*path, *loc), _unknown_key_message(str(loc[0]), allowed, "key", owner))
+        elif error["type"] == "missing":
+            errors.add((*path, *loc), "required, but missing")
+        elif error["type"] == "value_error":  # a validator's own message, which shows the value
+            errors.add((*path, *loc), str(error["msg"]).removeprefix("Value error, "))
         else:
-            message = error["msg"]
-            if error["type"] == "missing":
-                message = "required, but missing"
-            errors.add((*path, *loc), f"{message}; got {error['input']!r}" if error["type"] != "missing" else message)
+            errors.add((*path, *loc), f"{error['msg']}; got {error['input']!r}")
 
 
-def _unknown_key_message(key: str, allowed: Sequence[str], what: str) -> str:
-    msg = f"unknown {what} {key!r}"
+def _unknown_key_message(key: str, allowed: Sequence[str], what: str, owner: str = "") -> str:
+    msg = f"unknown {what} {key!r}" + (f" for {owner}" if owner else "")
     close = difflib.get_close_matches(key, list(allowed), n=1)
     if close:
         msg += f"; did you mean {close[0]!r}?"
@@ -451,8 +533,9 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
     for key in value:
         if key not in ("split", "metrics"):
             errors.add((*path, str(key)), _unknown_key_message(str(key), ("split", "metrics"), "key"))
-    split = component_spec(value.get("split", "per_user_holdout"), "splitter", (*path, "split"), registry, errors)
-    metrics_raw = value.get("metrics", ["precision@10", "recall@10", "ndcg@10"])
+    split_raw = DEFAULT_SPLIT if value.get("split") is None else value["split"]
+    split = component_spec(split_raw, "splitter", (*path, "split"), registry, errors)
+    metrics_raw = value.get("metrics", list(DEFAULT_METRICS))
     if not isinstance(metrics_raw, list) or not metrics_raw:
         errors.add((*path, "metrics"), f"must be a non-empty list such as [precision@10, ndcg@10]; got {metrics_raw!r}")
         return None
@@ -485,12 +568,12 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
     """Return a JSON Schema of run files covering every registered plugin, for editors.
 
     Each component section is a ``oneOf`` of the registered plugins' configs, told apart by
-    their ``type`` constant.
+    their ``type`` constant, or a bare plugin name; a metric may also be ``name@k``.
     """
     defs: dict[str, Any] = {}
 
-    def section(kind: str) -> dict[str, Any]:
-        options = []
+    def options(kind: str) -> list[dict[str, Any]]:
+        out = []
         for entry in registry.components(kind):
             schema = entry.cls.Config.model_json_schema(ref_template="#/$defs/{model}")
             defs.update(schema.pop("$defs", {}))
@@ -498,15 +581,18 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
             schema["required"] = ["type", *schema.get("required", [])]
             schema["title"] = f"{kind} {entry.name}"
             schema["description"] = (entry.cls.__doc__ or "").strip().split("\n\n")[0]
-            options.append(schema)
-        return {"oneOf": options}
+            out.append(schema)
+        return out
 
-    ranker = section("ranker")
-    ranker_with_fallback = {
-        "allOf": [ranker],
-        "properties": {"fallback": {"anyOf": [{"type": "null"}, ranker]}},
-    }
-    metric_names = "|".join(registry.names("metric"))
+    def section(kind: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        objects = options(kind)
+        if extra:
+            for schema in objects:
+                schema["properties"] = {**schema["properties"], **extra}
+        return {"oneOf": [*objects, {"type": "string", "enum": registry.names(kind)}]}
+
+    fallback = {"anyOf": [{"type": "null"}, section("ranker")]}
+    metric_names = "|".join(re.escape(name) for name in registry.names("metric"))
     output = OutputConfig.model_json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -514,12 +600,12 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string"},
+            "name": {"type": "string", "minLength": 1},
             "seed": {"type": "integer", "minimum": 0},
             "data": section("data"),
             "matrix": section("matrix"),
             "similarity": section("similarity"),
-            "ranker": ranker_with_fallback,
+            "ranker": section("ranker", {"fallback": fallback}),
             "evaluation": {
                 "type": "object",
                 "additionalProperties": False,
@@ -527,10 +613,11 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
                     "split": section("splitter"),
                     "metrics": {
                         "type": "array",
+                        "minItems": 1,
                         "items": {
                             "anyOf": [
                                 {"type": "string", "pattern": f"^({metric_names})(@[1-9][0-9]*)?$"},
-                                section("metric"),
+                                *options("metric"),
                             ]
                         },
                     },

@@ -20,7 +20,7 @@ import numpy as np
 
 from recframe.checks import check_graph, check_interactions, check_matrix, check_metric, check_split, check_topn
 from recframe.config import RunConfig, apply_overrides, load_config, validate_run
-from recframe.data import InteractionMatrix, Interactions
+from recframe.data import IdIndex, InteractionMatrix, Interactions
 from recframe.errors import ConfigError, DataError, NotFittedError
 from recframe.evaluation import hits_against, relevant_counts
 from recframe.interfaces import (
@@ -230,7 +230,9 @@ class Recommender:
         interactions = check_interactions(self.data.load(self._rng(0)), self._who(self.data))
         logger.info(
             "loaded %d interactions from %s in %.2fs",
-            len(interactions), self._who(self.data), time.perf_counter() - start,
+            len(interactions),
+            self._who(self.data),
+            time.perf_counter() - start,
         )
         return interactions
 
@@ -280,8 +282,13 @@ class Recommender:
             n_rows = fitted.matrix.n_users if axis == "users" else fitted.matrix.n_items
             graph = check_graph(backend.neighbours(), self._who(backend), n_rows, n_rows)
             fitted.timings[f"neighbours {axis}"] = time.perf_counter() - start
-            logger.info("%s: %d-nearest %s found in %.2fs", self._who(backend), graph.k, axis,
-                        fitted.timings[f"neighbours {axis}"])
+            logger.info(
+                "%s: %d-nearest %s found in %.2fs",
+                self._who(backend),
+                graph.k,
+                axis,
+                fitted.timings[f"neighbours {axis}"],
+            )
             fitted.graphs[axis] = graph
         return fitted.graphs[axis]
 
@@ -352,7 +359,9 @@ class Recommender:
             extra = self._ranked(self.fallback, rows[empty], n, fitted)
             ranked.items[empty], ranked.scores[empty] = extra.items, extra.scores
             sources[empty] = np.where(extra.lengths > 0, self.fallback.name, "")
-        return RankedLists(queries, ranked, fitted.matrix.items, sources.astype(str))
+        return RankedLists(
+            _matched(queries, rows, fitted.matrix.users), ranked, fitted.matrix.items, sources.astype(str)
+        )
 
     def _ranked(self, ranker: CandidateRanker, rows: np.ndarray, n: int, fitted: _Fitted) -> TopN:
         result = ranker.recommend(rows, n)
@@ -386,7 +395,7 @@ class Recommender:
         fitted = self._state()
         index = fitted.matrix.users if axis == "users" else fitted.matrix.items
         queries = np.atleast_1d(np.asarray(ids))
-        rows = index.rows(queries, what=axis[:-1])
+        rows = query_rows = index.rows(queries, what=axis[:-1])
         with self._lock:  # the graph and backend are computed on first use
             graph = self._graph(fitted, axis)
             assert graph is not None
@@ -401,7 +410,7 @@ class Recommender:
             picked = np.pad(picked, pad, constant_values=-1)
             scores = np.pad(scores, pad, constant_values=np.nan)
         source = np.where((picked >= 0).any(axis=1), self.similarity.name, "")
-        return RankedLists(queries, TopN(picked, scores), index, source.astype(str))
+        return RankedLists(_matched(queries, query_rows, index), TopN(picked, scores), index, source.astype(str))
 
     # ------------------------------------------------------------------ evaluation
 
@@ -431,8 +440,6 @@ class Recommender:
         logger.info("split: %d training and %d test interactions", len(train), len(test))
         self.fit(train)
         fitted = self._state()
-        from recframe.data import IdIndex
-
         test_users, _ = IdIndex.encode(test.users)
         known = fitted.matrix.users.rows(test_users.ids, missing="mark") >= 0
         evaluated = test_users if self.fallback is not None else IdIndex(test_users.ids[known])
@@ -457,3 +464,8 @@ class Recommender:
             n_fallback=int(np.sum((lists.sources != self.ranker.name) & (lists.sources != ""))),
             n_skipped=n_skipped,
         )
+
+
+def _matched(queries: np.ndarray, rows: np.ndarray, index: IdIndex) -> np.ndarray:
+    """Return the queries as the index spells them (``"3"`` asked of int ids is ``3``), if all are known."""
+    return index.ids_of(rows) if np.all(rows >= 0) else queries

@@ -65,6 +65,9 @@ def _default(info: FieldInfo) -> str:
 def _type_name(annotation: Any) -> str:
     """Render a field annotation for readers: ``int``, ``one of "a", "b"``, ``float or null``."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        bounds = _bounds(args[1:])
+        return _type_name(args[0]) + (f" ({bounds})" if bounds else "")
     if origin is typing.Literal:
         return "one of " + ", ".join(f'"{a}"' if isinstance(a, str) else repr(a) for a in args)
     if origin in (typing.Union, types.UnionType):
@@ -79,14 +82,19 @@ def _type_name(annotation: Any) -> str:
 _BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "min_length": "length >=", "max_length": "length <="}
 
 
-def _constraints(info: FieldInfo) -> str:
+def _bounds(metadata: typing.Iterable[object]) -> str:
+    """Render annotated-types constraints such as ``Ge(ge=0)`` as ``>= 0``."""
     parts = []
-    for meta in info.metadata:
+    for meta in metadata:
         for attr, symbol in _BOUNDS.items():
             value = getattr(meta, attr, None)
             if value is not None:
                 parts.append(f"{symbol} {value}")
     return ", ".join(parts)
+
+
+def _constraints(info: FieldInfo) -> str:
+    return _bounds(info.metadata)
 
 
 def _description(docstring: str | None) -> str:

@@ -117,15 +117,24 @@ class PluginRegistry:
         """Import and register every plugin of the ``recframe`` entry-point group.
 
         A plugin that fails to import is recorded as failed and reported with one
-        :class:`PluginLoadWarning`; the others still load.
+        :class:`PluginLoadWarning`; the others still load. A plugin whose entry-point name or
+        distribution name is in `disabled` is recorded as blocked and not imported.
+
+        Raises
+        ------
+        PluginError
+            If a plugin that imports registers something invalid (see :meth:`register`).
         """
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
-            package = dist.metadata["Name"] if dist is not None else ep.value.split(".")[0]
-            version = dist.version if dist is not None else "unknown"
-            if ep.name in disabled:
+            if dist is not None:
+                package, version = dist.metadata["Name"], dist.version
+            else:
+                package, version = ep.value.split(":")[0].split(".")[0], "unknown"
+            if ep.name in disabled or package in disabled:
                 self._pm.set_blocked(ep.name)
                 self._plugins[ep.name] = PluginInfo(ep.name, package, version, status="blocked")
+                logger.debug("plugin %r (%s %s) is disabled by %s", ep.name, package, version, DISABLE_ENV)
                 continue
             try:
                 plugin = ep.load()
@@ -143,29 +152,54 @@ class PluginRegistry:
     def register(self, plugin: object, *, name: str, package: str, version: str) -> None:
         """Register a plugin object (usually a module) and the components its hook returns.
 
+        Nothing is registered unless every component the plugin returns is valid.
+
         Raises
         ------
         PluginError
-            If the plugin implements an unknown hook, returns something that is not a concrete
-            component class, or registers a ``(kind, name)`` another plugin already has.
+            If the plugin implements an unknown hook, its hook fails or returns something that
+            is not a concrete component class, or it registers a ``(kind, name)`` that is
+            already taken.
         """
         info = PluginInfo(name, package, version)
+        where = f"plugin {name!r} ({info})"
         try:
             self._pm.register(plugin, name=name)
             self._pm.check_pending()
         except (ValueError, pluggy.PluginValidationError) as exc:
             if self._pm.is_registered(plugin):
                 self._pm.unregister(plugin)
-            msg = f"plugin {name!r} ({info}) can't be registered: {exc}"
+            msg = f"{where} can't be registered: {exc}"
             raise PluginError(msg) from exc
+        try:
+            entries: dict[tuple[str, str], ComponentEntry] = {}
+            for impl in self._pm.hook.recframe_register_components.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                try:
+                    returned = impl.function()
+                except Exception as exc:
+                    msg = f"{where} failed in recframe_register_components: {type(exc).__name__}: {exc}"
+                    raise PluginError(msg) from exc
+                if returned is None:
+                    continue
+                if isinstance(returned, (str, bytes)) or not isinstance(returned, Iterable):
+                    msg = f"{where} returned {returned!r} from recframe_register_components; expected a list of classes"
+                    raise PluginError(msg)
+                for cls in returned:
+                    entry = self._check_component(cls, info)
+                    if (entry.kind, entry.name) in entries:
+                        msg = f"{where} registers {entry.kind} {entry.name!r} twice"
+                        raise PluginError(msg)
+                    entries[(entry.kind, entry.name)] = entry
+        except PluginError:
+            self._pm.unregister(plugin)
+            raise
         self._plugins[name] = info
-        for impl in self._pm.hook.recframe_register_components.get_hookimpls():
-            if impl.plugin is plugin:
-                for cls in impl.function() or ():
-                    self._add_component(cls, info)
+        self._components.update(entries)
 
-    def _add_component(self, cls: object, info: PluginInfo) -> None:
-        """Check one component class a plugin returned and file it under ``(kind, name)``."""
+    def _check_component(self, cls: object, info: PluginInfo) -> ComponentEntry:
+        """Check one component class a plugin returned; return its entry if it can be filed."""
         where = f"plugin {info.name!r} ({info})"
         if not (inspect.isclass(cls) and issubclass(cls, Component)):
             msg = f"{where} registered {cls!r}, which is not a recframe Component subclass"
@@ -193,7 +227,7 @@ class PluginRegistry:
                 f"and by {info.package} {info.version}; uninstall or disable one of them"
             )
             raise PluginError(msg)
-        self._components[key] = ComponentEntry(kind, name, cls, info)
+        return ComponentEntry(kind, name, cls, info)
 
     @property
     def plugins(self) -> list[PluginInfo]:
@@ -203,7 +237,7 @@ class PluginRegistry:
     def components(self, kind: str | None = None) -> list[ComponentEntry]:
         """Return the registered components, of one kind or all, sorted by kind and name."""
         entries = [e for (k, _), e in self._components.items() if kind is None or k == kind]
-        return sorted(entries, key=lambda e: (KINDS.index(e.kind), e.name))  # type: ignore[arg-type]
+        return sorted(entries, key=lambda e: (KINDS.index(e.kind), e.name))
 
     def names(self, kind: str) -> list[str]:
         """Return the registered names of one kind, sorted."""
@@ -240,8 +274,14 @@ class PluginRegistry:
         for plugin in failed:
             if plugin.name == name:
                 if plugin.status == "blocked":
-                    return f"{name!r} comes from {plugin.package}, which is disabled by {DISABLE_ENV}"
-                return f"{name!r} needs {plugin.package}, which failed to import: {plugin.error}"
+                    return (
+                        f"{name!r} comes from {plugin.package}, which is disabled by {DISABLE_ENV}; "
+                        f"remove {name!r} from it to use {name!r}"
+                    )
+                return (
+                    f"{name!r} needs {plugin.package}, which failed to import: {plugin.error}; "
+                    f"fix or reinstall {plugin.package}"
+                )
         names = self.names(kind)
         msg = f"unknown {kind} {name!r}"
         close = difflib.get_close_matches(str(name), names, n=3)

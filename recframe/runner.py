@@ -13,8 +13,8 @@ import logging
 import os
 import platform
 import shutil
-import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -23,6 +23,7 @@ from typing import Any
 
 from recframe._version import __version__
 from recframe.config import RunConfig
+from recframe.errors import RecframeError
 from recframe.pipeline import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, RankedLists
@@ -33,6 +34,8 @@ RECOMMENDATIONS = "recommendations.csv"
 METRICS = "metrics.json"
 CONFIG = "config.yaml"
 RUN = "run.json"
+RUN_FILES = (CONFIG, RECOMMENDATIONS, METRICS, RUN)
+"""Every file a run may write."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
         If the config has no data section.
     DataError, PluginError
         As raised by the components; nothing is written then.
+    RecframeError
+        If the output folder can't be written.
     """
     start = time.perf_counter()
     output_dir = Path(output_dir or config.output.dir or Path("runs") / config.name)
@@ -89,7 +94,8 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
     if evaluation is not None:
         files[METRICS] = _json(evaluation.summary())
     seconds = time.perf_counter() - start
-    files[RUN] = _json(run_record(config, recommender, registry, interactions.fingerprint(), len(interactions), seconds))
+    record = run_record(config, recommender, registry, interactions.fingerprint(), len(interactions), seconds)
+    files[RUN] = _json(record)
     written = write_atomically(output_dir, files)
     return RunOutcome(output_dir, written, evaluation, recommender, seconds)
 
@@ -154,22 +160,49 @@ def _json(data: object) -> str:
 def write_atomically(output_dir: Path, files: Mapping[str, str]) -> list[Path]:
     """Write every file into `output_dir` only once all of them have been written in full.
 
-    The files are written into a staging folder next to `output_dir` and then renamed into
-    place; on any failure the staging folder is removed and `output_dir` is left as it was.
+    The files are written into a staging folder next to `output_dir`. A new `output_dir` is
+    that folder, renamed; an existing one gets each file renamed into place, and the run files
+    of an earlier run that this run did not write (``metrics.json`` of an evaluated run, say)
+    are removed, so the folder never mixes two runs. On any failure the staging folder is
+    removed and `output_dir` is left as it was.
+
+    Raises
+    ------
+    RecframeError
+        If the files can't be written (the message names the folder and the system error).
     """
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    staging = output_dir.parent / f".{output_dir.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    created = [folder for folder in output_dir.parents if not folder.exists()]  # nearest first
+    done = False
     try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
         for name, text in files.items():
             with (staging / name).open("w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
-        output_dir.mkdir(exist_ok=True)
-        written = []
-        for name in files:
-            os.replace(staging / name, output_dir / name)
-            written.append(output_dir / name)
-        return written
+        if not output_dir.exists():
+            staging.rename(output_dir)
+        else:
+            if not output_dir.is_dir():
+                msg = f"{output_dir}: exists and is not a folder; choose another --output"
+                raise RecframeError(msg)
+            for name in files:
+                os.replace(staging / name, output_dir / name)
+            for stale in RUN_FILES:
+                if stale not in files:
+                    (output_dir / stale).unlink(missing_ok=True)
+        done = True
+        return [output_dir / name for name in files]
+    except OSError as exc:
+        msg = f"{output_dir}: can't write the run's files: {exc.strerror or exc}"
+        raise RecframeError(msg) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not done:  # remove the parent folders this call created
+            for folder in created:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import difflib
+import io
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 
 from recframe import Component, ComponentConfig, DataError, DataSource, Interactions, hookimpl
 
@@ -118,7 +122,19 @@ def _draw_within_groups(
     return np.asarray(order[np.minimum(picks, len(order) - 1)])
 
 
-ColumnRef = str | int | None
+def _column_ref(value: object) -> object:
+    """Check a column reference before pydantic's union does, so a bad one gets one clear error."""
+    if isinstance(value, bool) or not isinstance(value, str | int | None):
+        msg = f"must be a column name or a 0-based column position; got {value!r}"
+        raise ValueError(msg)  # pydantic reports a ValueError as a validation error of the field
+    if isinstance(value, int) and value < 0:
+        msg = f"column position {value} must be 0 or more"
+        raise ValueError(msg)
+    return value
+
+
+ColumnRef = Annotated[str | NonNegativeInt | None, BeforeValidator(_column_ref)]
+"""A column: a header name or a 0-based position."""
 
 LAYOUTS: dict[str, dict[str, Any]] = {
     "movielens-100k": {"delimiter": "\t", "header": False, "user": 0, "item": 1, "rating": 2, "timestamp": 3},
@@ -147,18 +163,28 @@ class CSVConfig(ComponentConfig):
     """Field separator, one or more characters (``","``, ``"\\t"``, ``"::"``); default ``","``."""
     header: bool | None = None
     """Whether the first line names the columns; default true."""
-    user: str | int | None = None
+    user: ColumnRef = None
     """User column: a header name or a 0-based position; default ``"user"``."""
-    item: str | int | None = None
+    item: ColumnRef = None
     """Item column: a header name or a 0-based position; default ``"item"``."""
-    rating: str | int | None = None
+    rating: ColumnRef = None
     """Rating column, optional; with a header, a column named ``rating`` is used if present."""
-    timestamp: str | int | None = None
+    timestamp: ColumnRef = None
     """Timestamp column (numbers), optional; with a header, ``timestamp`` is used if present."""
     id_type: Literal["auto", "int", "str"] = "auto"
     """Type of user and item ids: ints, strings, or ints when every id parses as one."""
     encoding: str = "utf-8"
-    """Text encoding of the file."""
+    """Text encoding of the file; a UTF-8 byte-order mark is skipped."""
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            msg = f"unknown text encoding {value!r}; e.g. utf-8, latin-1, cp1252"
+            raise ValueError(msg) from None
+        return value
 
     def resolved(self, field: str) -> Any:
         """Return a field's value: as set, else the layout's, else the generic default."""
@@ -230,8 +256,10 @@ class CSVDataSource(DataSource):
     def _read_rows(self, path: Path) -> tuple[list[list[str]], list[int]]:
         """Return the non-blank rows of the file split into fields, with their line numbers."""
         c = self.config
+        # "utf-8-sig" reads plain UTF-8 too, and drops the byte-order mark spreadsheets write
+        encoding = "utf-8-sig" if codecs.lookup(c.encoding).name == "utf-8" else c.encoding
         try:
-            text = path.read_text(encoding=c.encoding)
+            text = path.read_text(encoding=encoding)
         except FileNotFoundError:
             msg = f"{path}: file not found (data.path)"
             raise DataError(msg) from None
@@ -243,15 +271,33 @@ class CSVDataSource(DataSource):
                 line = fh.read(exc.start).count(b"\n") + 1
             msg = f"{path}:{line}: not valid {c.encoding} text; set data.encoding"
             raise DataError(msg) from exc
-        lines = text.splitlines()
+        except OSError as exc:
+            msg = f"{path}: can't read the file: {exc.strerror or exc} (data.path)"
+            raise DataError(msg) from exc
         delimiter: str = c.resolved("delimiter")
-        fields: Sequence[list[str]]
+        rows: list[list[str]] = []
+        numbers: list[int] = []
         if len(delimiter) == 1:
-            fields = list(csv.reader(lines, delimiter=delimiter))
+            # read_text has turned every line ending into "\n", and the reader counts physical
+            # lines, so a quoted field spanning lines doesn't shift the numbers of later lines
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            start = 1
+            try:
+                for fields in reader:
+                    if any(x.strip() for x in fields):
+                        rows.append(fields)
+                        numbers.append(start)
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                msg = f"{path}:{reader.line_num}: can't split the line into fields: {exc}"
+                raise DataError(msg) from exc
         else:
-            fields = [line.split(delimiter) for line in lines]
-        keep = [i for i, f in enumerate(fields) if f and any(x.strip() for x in f)]
-        return [fields[i] for i in keep], [i + 1 for i in keep]
+            for number, text_line in enumerate(text.split("\n"), start=1):
+                fields = text_line.split(delimiter)
+                if any(x.strip() for x in fields):
+                    rows.append(fields)
+                    numbers.append(number)
+        return rows, numbers
 
 
 def _column_position(path: Path, role: str, ref: str | int, header: list[str] | None) -> int:
@@ -262,10 +308,15 @@ def _column_position(path: Path, role: str, ref: str | int, header: list[str] | 
             raise DataError(msg)
         return ref
     if header is None:
-        msg = f"data.{role}: column {ref!r} is a name, but the file has no header; give a position"
+        msg = (
+            f"{path}: data.{role}: column {ref!r} is a name, but the file has no header "
+            "(data.header is false); give a 0-based position"
+        )
         raise DataError(msg)
     if ref not in header:
-        msg = f"{path}: no column {ref!r} for data.{role}; the header has {header}"
+        close = difflib.get_close_matches(ref, header, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        msg = f"{path}: no column {ref!r} for data.{role}; the header has {header}{hint}"
         raise DataError(msg)
     return header.index(ref)
 
@@ -280,16 +331,41 @@ def _first_failure(values: list[str], convert: Callable[[str], object]) -> int:
     return -1
 
 
+_INT = re.compile(r"[+-]?[0-9]+")
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _int_id(text: str) -> int:
+    """Return `text` as an int64 id; raise ``ValueError`` unless it is ASCII digits in range."""
+    if not _INT.fullmatch(text):
+        msg = f"not an integer: {text!r}"
+        raise ValueError(msg)
+    value = int(text)
+    if not _INT64[0] <= value <= _INT64[1]:
+        msg = f"out of the int64 range: {text!r}"
+        raise ValueError(msg)
+    return value
+
+
 def _parse_ids(path: Path, role: str, values: list[str], lines: list[int], id_type: str) -> np.ndarray:
-    """Parse an id column as ints (``int``, or ``auto`` when all parse) or strings."""
-    if id_type != "str":
+    """Parse an id column as ints or strings.
+
+    ``int`` requires integers. ``auto`` reads the column as ints only when every id is written
+    the way that int prints (``"7"``, not ``"007"`` or ``"+7"``), so no two distinct ids merge;
+    otherwise the ids stay strings.
+    """
+    if id_type == "int":
+        i = _first_failure(values, _int_id)
+        if i >= 0:
+            msg = f"{path}:{lines[i]}: {role} id {values[i]!r} is not an integer (data.id_type is 'int')"
+            raise DataError(msg)
+        return np.array([int(v) for v in values], dtype=np.int64)
+    if id_type == "auto" and all(_CANONICAL_INT.fullmatch(v) for v in values):
         try:
-            return np.array([int(v) for v in values], dtype=np.int64)
-        except (ValueError, OverflowError):
-            if id_type == "int":
-                i = _first_failure(values, int)
-                msg = f"{path}:{lines[i]}: {role} id {values[i]!r} is not an integer (data.id_type is 'int')"
-                raise DataError(msg) from None
+            return np.array([_int_id(v) for v in values], dtype=np.int64)
+        except ValueError:
+            pass  # beyond int64: keep them as strings
     empty = [i for i, v in enumerate(values) if not v]
     if empty:
         msg = f"{path}:{lines[empty[0]]}: empty {role} id"

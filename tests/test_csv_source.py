@@ -1,0 +1,306 @@
+"""The ``csv`` data source: MovieLens layouts, column mappings, id types and exact error messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recframe import ConfigError, DataError, Interactions, load_config
+from recframe.builtin.data_sources import CSVDataSource
+
+
+def read(tmp_path, content: str | bytes, name: str = "data.csv", **params) -> Interactions:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_bytes(content.encode("utf-8"))
+    return CSVDataSource(path=path, **params).load(np.random.default_rng(0))
+
+
+def columns(data: Interactions) -> tuple[list, list, list | None, list | None]:
+    return (
+        data.users.tolist(),
+        data.items.tolist(),
+        None if data.values is None else data.values.tolist(),
+        None if data.timestamps is None else data.timestamps.tolist(),
+    )
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def test_movielens_100k_u_data(tmp_path):
+    data = read(
+        tmp_path,
+        "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n",
+        "u.data",
+        layout="movielens-100k",
+    )
+    assert columns(data) == ([196, 186, 22], [242, 302, 377], [3.0, 3.0, 1.0], [881250949.0, 891717742.0, 878887116.0])
+    assert data.users.dtype == np.int64 and data.items.dtype == np.int64
+
+
+def test_movielens_1m_ratings_dat(tmp_path):
+    data = read(tmp_path, "1::1193::5::978300760\r\n1::661::3::978302109\r\n", "ratings.dat", layout="movielens-1m")
+    assert columns(data) == ([1, 1], [1193, 661], [5.0, 3.0], [978300760.0, 978302109.0])
+
+
+def test_movielens_ratings_csv_with_header(tmp_path):
+    data = read(
+        tmp_path,
+        "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.5,964981247\n",
+        "ratings.csv",
+        layout="movielens-csv",
+    )
+    assert columns(data) == ([1, 1], [1, 3], [4.0, 4.5], [964982703.0, 964981247.0])
+
+
+def test_layout_fields_can_be_overridden(tmp_path):
+    data = read(tmp_path, "1\t2\t3\t4\n", "u.data", layout="movielens-100k", rating=None, timestamp=2)
+    assert columns(data) == ([1], [2], [3.0], [3.0])
+
+
+def test_generic_defaults_user_item_and_optional_rating_timestamp(tmp_path):
+    data = read(tmp_path, "timestamp,item,user,rating\n10,a,u1,2\n20,b,u2,5\n")
+    assert columns(data) == (["u1", "u2"], ["a", "b"], [2.0, 5.0], [10.0, 20.0])
+    data = read(tmp_path, "user,item\nu1,a\n")
+    assert columns(data) == (["u1"], ["a"], None, None)
+
+
+# --------------------------------------------------------------------------- column mappings
+
+
+def test_columns_by_name(tmp_path):
+    data = read(
+        tmp_path, "who;what;stars;extra\nann;x;4;-\nbob;y;2;-\n", delimiter=";", user="who", item="what", rating="stars"
+    )
+    assert columns(data) == (["ann", "bob"], ["x", "y"], [4.0, 2.0], None)
+
+
+def test_columns_by_position_without_header(tmp_path):
+    data = read(tmp_path, "9|x|ann\n8|y|bob\n", delimiter="|", header=False, user=2, item=1, rating=0)
+    assert columns(data) == (["ann", "bob"], ["x", "y"], [9.0, 8.0], None)
+
+
+def test_columns_by_position_with_header(tmp_path):
+    data = read(tmp_path, "a,b\nann,x\n", user=0, item=1)
+    assert columns(data) == (["ann"], ["x"], None, None)
+
+
+def test_quoted_fields_and_surrounding_spaces(tmp_path):
+    data = read(tmp_path, 'user,item,rating\n"Smith, Ann", "x" , 4 \n')
+    assert columns(data) == (["Smith, Ann"], ['"x"'], [4.0], None)
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def test_string_ids(tmp_path):
+    data = read(tmp_path, "user,item\nu1,i1\nu2,i1\n")
+    assert data.users.dtype.kind == "U" and columns(data)[:2] == (["u1", "u2"], ["i1", "i1"])
+
+
+def test_unicode_ids(tmp_path):
+    data = read(tmp_path, "user,item,rating\nÅsa,日本語,5\nJosé,🎬,3\n")
+    assert columns(data) == (["Åsa", "José"], ["日本語", "🎬"], [5.0, 3.0], None)
+
+
+def test_auto_ids_are_ints_when_every_id_is_one(tmp_path):
+    data = read(tmp_path, "user,item\n1,10\n-2,20\n")
+    assert data.users.dtype == np.int64 and columns(data)[:2] == ([1, -2], [10, 20])
+
+
+def test_auto_ids_stay_strings_when_one_is_not_an_int(tmp_path):
+    data = read(tmp_path, "user,item\n1,10\nx,20\n")
+    assert columns(data)[:2] == (["1", "x"], [10, 20])
+
+
+@pytest.mark.parametrize("spelling", ["007", "+7", "1_000", "٣", "99999999999999999999"])
+def test_auto_ids_keep_spellings_that_are_not_plain_ints_as_strings(tmp_path, spelling):
+    data = read(tmp_path, f"user,item\n{spelling},1\n7,2\n")
+    assert columns(data)[0] == [spelling, "7"]  # "007" and "7" stay two users
+
+
+def test_id_type_str_keeps_numbers_as_strings(tmp_path):
+    data = read(tmp_path, "user,item\n1,10\n2,20\n", id_type="str")
+    assert columns(data)[:2] == (["1", "2"], ["10", "20"])
+
+
+def test_id_type_int_parses_padded_numbers(tmp_path):
+    data = read(tmp_path, "user,item\n007,+10\n", id_type="int")
+    assert columns(data)[:2] == ([7], [10])
+
+
+def test_id_type_int_rejects_a_string_naming_the_line(tmp_path):
+    with pytest.raises(DataError, match=r"^\S*data\.csv:3: item id 'x' is not an integer \(data\.id_type is 'int'\)$"):
+        read(tmp_path, "user,item\n1,10\n2,x\n", id_type="int")
+
+
+def test_an_empty_id_names_the_line(tmp_path):
+    with pytest.raises(DataError, match=r"^\S*data\.csv:3: empty user id$"):
+        read(tmp_path, "user,item\na,1\n,2\n")
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def test_blank_lines_are_skipped_and_lines_still_counted(tmp_path):
+    text = "\nuser,item,rating\n\nu1,a,1\n   \n,,\nu2,b,2\n\n"
+    assert columns(read(tmp_path, text)) == (["u1", "u2"], ["a", "b"], [1.0, 2.0], None)
+    with pytest.raises(DataError, match=r"data\.csv:9: rating 'bad' is not a number$"):
+        read(tmp_path, text + "u3,c,bad\n")
+
+
+def test_a_quoted_field_over_two_lines_keeps_later_line_numbers(tmp_path):
+    with pytest.raises(DataError, match=r"data\.csv:4: rating 'x' is not a number$"):
+        read(tmp_path, 'user,item,rating\n"multi\nline",a,1\nu2,b,x\n')
+
+
+def test_windows_line_endings_and_a_byte_order_mark(tmp_path):
+    data = read(tmp_path, b"\xef\xbb\xbfuser,item,rating\r\nu1,a,1\r\nu2,b,2\r\n")
+    assert columns(data) == (["u1", "u2"], ["a", "b"], [1.0, 2.0], None)
+
+
+def test_unicode_line_separators_inside_a_field_are_not_line_breaks(tmp_path):
+    data = read(tmp_path, "user,item\nx\u2028y,a\nz\x85w,b\n")
+    assert columns(data)[0] == ["x\u2028y", "z\x85w"]
+
+
+def test_another_encoding(tmp_path):
+    data = read(tmp_path, "user,item\nJosé,a\n".encode("latin-1"), encoding="latin-1")
+    assert columns(data)[0] == ["José"]
+
+
+# --------------------------------------------------------------------------- errors, exact text
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError) as info:
+        read_missing = CSVDataSource(path=tmp_path / "nope.csv")
+        read_missing.load(np.random.default_rng(0))
+    assert str(info.value) == f"{tmp_path / 'nope.csv'}: file not found (data.path)"
+
+
+def test_a_folder_instead_of_a_file(tmp_path):
+    with pytest.raises(DataError, match=r"^\S*: is a directory, not a file \(data\.path\)$"):
+        CSVDataSource(path=tmp_path).load(np.random.default_rng(0))
+
+
+def test_empty_file(tmp_path):
+    with pytest.raises(DataError) as info:
+        read(tmp_path, "")
+    assert str(info.value) == f"{tmp_path / 'data.csv'}: the file is empty; expected a header line"
+
+
+def test_empty_file_without_header(tmp_path):
+    with pytest.raises(DataError, match=r"data\.csv: no interactions; the file has no data rows$"):
+        read(tmp_path, "\n\n", header=False, user=0, item=1)
+
+
+def test_header_only_file(tmp_path):
+    with pytest.raises(DataError) as info:
+        read(tmp_path, "user,item,rating\n\n")
+    assert str(info.value) == f"{tmp_path / 'data.csv'}: no interactions; the file has no data rows"
+
+
+def test_wrong_column_name_lists_the_header(tmp_path):
+    with pytest.raises(DataError) as info:
+        read(tmp_path, "userId,movieId,rating\n1,2,3\n", user="userId", item="itemId")
+    assert str(info.value) == (
+        f"{tmp_path / 'data.csv'}: no column 'itemId' for data.item; the header has ['userId', 'movieId', 'rating']"
+    )
+
+
+def test_wrong_column_name_suggests_a_close_one(tmp_path):
+    with pytest.raises(
+        DataError,
+        match=r"no column 'usr' for data\.user; the header has \['user', 'item'\]; "
+        r"did you mean 'user'\?$",
+    ):
+        read(tmp_path, "user,item\n1,2\n", user="usr")
+
+
+def test_missing_default_column(tmp_path):
+    with pytest.raises(DataError, match=r"no column 'user' for data\.user; the header has \['uid', 'iid'\]$"):
+        read(tmp_path, "uid,iid\n1,2\n")
+
+
+def test_a_column_name_without_a_header(tmp_path):
+    with pytest.raises(
+        DataError,
+        match=r"^\S*data\.csv: data\.user: column 'user' is a name, but the file has no header "
+        r"\(data\.header is false\); give a 0-based position$",
+    ):
+        read(tmp_path, "1,2\n", header=False)
+
+
+def test_too_few_fields_on_line_n(tmp_path):
+    with pytest.raises(DataError) as info:
+        read(tmp_path, "user,item,rating\nu1,a,1\nu2,b\nu3\n")
+    assert str(info.value) == f"{tmp_path / 'data.csv'}:3: expected at least 3 fields separated by ','; got 2"
+
+
+def test_too_few_fields_with_a_multi_character_delimiter(tmp_path):
+    with pytest.raises(DataError, match=r"ratings\.dat:2: expected at least 4 fields separated by '::'; got 3$"):
+        read(tmp_path, "1::2::3::4\n1::2::3\n", "ratings.dat", layout="movielens-1m")
+
+
+def test_a_position_beyond_the_row(tmp_path):
+    with pytest.raises(DataError, match=r"data\.csv:2: expected at least 8 fields separated by ','; got 2$"):
+        read(tmp_path, "user,item\n1,2\n", rating=7)
+
+
+def test_rating_not_a_number_on_line_n(tmp_path):
+    with pytest.raises(DataError) as info:
+        read(tmp_path, "user,item,rating\nu1,a,4\nu2,b,4.5\nu3,c,five\n")
+    assert str(info.value) == f"{tmp_path / 'data.csv'}:4: rating 'five' is not a number"
+
+
+def test_rating_not_finite(tmp_path):
+    with pytest.raises(DataError, match=r"data\.csv:2: rating 'inf' is not a finite number$"):
+        read(tmp_path, "user,item,rating\nu1,a,inf\n")
+
+
+def test_timestamp_not_a_number(tmp_path):
+    with pytest.raises(DataError, match=r"u\.data:2: timestamp '2020-01-01' is not a number$"):
+        read(tmp_path, "1\t2\t3\t4\n1\t2\t3\t2020-01-01\n", "u.data", layout="movielens-100k")
+
+
+def test_not_utf8_names_the_line(tmp_path):
+    with pytest.raises(DataError) as info:
+        read(tmp_path, b"user,item\nu1,a\nJos\xe9,b\n")
+    assert str(info.value) == f"{tmp_path / 'data.csv'}:3: not valid utf-8 text; set data.encoding"
+
+
+# --------------------------------------------------------------------------- through a run file
+
+
+def test_config_checks_column_positions_and_encoding(tmp_path, registry):
+    path = tmp_path / "x.yaml"
+    path.write_text("data:\n  type: csv\n  path: r.csv\n  user: -1\n  item: [1]\n  encoding: utf-9\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, registry)
+    assert str(info.value).splitlines() == [
+        f"{path}:4: data.user: column position -1 must be 0 or more",
+        f"{path}:5: data.item: must be a column name or a 0-based column position; got [1]",
+        f"{path}:6: data.encoding: unknown text encoding 'utf-9'; e.g. utf-8, latin-1, cp1252",
+    ]
+
+
+def test_config_requires_a_path(tmp_path, registry):
+    path = tmp_path / "x.yaml"
+    path.write_text("data: {type: csv, layout: movielens-100k}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"x\.yaml:1: data\.path: required, but missing$"):
+        load_config(path, registry)
+
+
+def test_config_rejects_an_unknown_layout(tmp_path, registry):
+    path = tmp_path / "x.yaml"
+    path.write_text("data: {type: csv, path: r.csv, layout: movielens-20m}\n", encoding="utf-8")
+    with pytest.raises(
+        ConfigError,
+        match=r"x\.yaml:1: data\.layout: Input should be 'movielens-100k', 'movielens-1m' or "
+        r"'movielens-csv'; got 'movielens-20m'$",
+    ):
+        load_config(path, registry)
