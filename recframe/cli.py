@@ -144,7 +144,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     @stream.setter
     def stream(self, value: Any) -> None:
-        pass
+        """Ignore the assignment: the stream is always the current ``sys.stderr``."""
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:

@@ -23,6 +23,7 @@ from recframe import (
     hookimpl,
     load_config,
 )
+from recframe.builtin import BUILTIN_MODULES
 from recframe.cli import main
 from recframe.registry import DISABLE_ENV
 
@@ -168,14 +169,7 @@ def test_builtins_are_registered_by_kind_and_name(registry, kind, name):
 
 
 def test_builtin_plugins_are_the_builtin_modules(registry):
-    assert [p.name for p in registry.plugins] == [
-        "recframe.builtin.data_sources",
-        "recframe.builtin.matrix_builders",
-        "recframe.builtin.similarity",
-        "recframe.builtin.rankers",
-        "recframe.builtin.splitters",
-        "recframe.builtin.metrics",
-    ]
+    assert [p.name for p in registry.plugins] == list(BUILTIN_MODULES)
     assert {(e.kind, e.name) for e in registry.components()} >= set(BUILTINS)
 
 
