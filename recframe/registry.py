@@ -13,6 +13,7 @@ import importlib.metadata
 import inspect
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -272,11 +273,11 @@ class PluginRegistry:
         """Explain why ``(kind, name)`` is not available and what to do about it."""
         failed = [p for p in self._plugins.values() if p.status != "ok"]
         for plugin in failed:
-            if plugin.name == name:
+            if _likely_provides(plugin, str(name)):
                 if plugin.status == "blocked":
                     return (
                         f"{name!r} comes from {plugin.package}, which is disabled by {DISABLE_ENV}; "
-                        f"remove {name!r} from it to use {name!r}"
+                        f"remove {plugin.name!r} from it to use {name!r}"
                     )
                 return (
                     f"{name!r} needs {plugin.package}, which failed to import: {plugin.error}; "
@@ -291,3 +292,17 @@ class PluginRegistry:
         if failed:
             msg += "; not loaded: " + ", ".join(f"{p.package} ({p.status})" for p in failed)
         return msg
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _likely_provides(plugin: PluginInfo, name: str) -> bool:
+    """Guess whether a plugin that did not load provides the component `name`.
+
+    Its components are unknown (it never ran), so this compares names with punctuation
+    removed: ``time_decay`` matches the entry point ``timedecay`` and ``recframe-timedecay``.
+    """
+    wanted = _squash(name)
+    return bool(wanted) and wanted in (_squash(plugin.name), _squash(plugin.package).removeprefix("recframe"))

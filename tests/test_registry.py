@@ -292,6 +292,16 @@ def test_a_config_asking_for_the_broken_plugin_names_the_package(monkeypatch, tm
     )
 
 
+def test_a_type_spelt_unlike_its_entry_point_still_names_the_package(monkeypatch, tmp_path):
+    install(monkeypatch, FakeEntryPoint("fancyknn", error=ImportError("no faiss"), package="recframe-fancy-knn"))
+    with pytest.warns(PluginLoadWarning):
+        registry = PluginRegistry.from_environment()
+    with pytest.raises(
+        ConfigError, match=r"ranker\.type: 'fancy_knn' needs recframe-fancy-knn, which failed to import"
+    ):
+        load_config(run_file(tmp_path, "{type: fancy_knn}"), registry)
+
+
 def test_an_unknown_name_mentions_plugins_that_did_not_load(monkeypatch):
     registry = broken_registry(monkeypatch)
     with pytest.raises(
