@@ -167,7 +167,8 @@ def test_unknown_type_suggests_and_lists_registered(tmp_path, registry):
 
 def test_unknown_type_without_a_close_name(tmp_path, registry):
     with pytest.raises(
-        ConfigError, match=r"x\.yaml:2: similarity\.type: unknown similarity 'faiss' \(registered: sklearn_nn\)$"
+        ConfigError,
+        match=r"x\.yaml:2: similarity\.type: unknown similarity 'faiss' \(registered: sklearn_nn, sparse\)$",
     ):
         load(tmp_path, registry, SMALL_DATA + "similarity: faiss\n")
 
@@ -200,7 +201,7 @@ def test_unknown_parameter_of_a_plugin(tmp_path, registry):
         ConfigError,
         match=re.escape(
             "x.yaml:2: ranker.exlude_seen: unknown key 'exlude_seen' for ranker 'item_cf'; "
-            "did you mean 'exclude_seen'? (allowed: n, exclude_seen, max_memory_mb)"
+            "did you mean 'exclude_seen'? (allowed: n, exclude_seen, max_memory_mb, engine, threads)"
         ),
     ):
         load(tmp_path, registry, SMALL_DATA + "ranker: {type: item_cf, exlude_seen: false}\n")

@@ -2,26 +2,68 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import PositiveInt
 
-from recframe import Component, ScoringConfig, ScoringRanker, hookimpl
+from recframe import Component, ScoringConfig, ScoringRanker, TopN, check_fitted, hookimpl
 from recframe.data import FloatArray, IntArray
+from recframe.kernels import Engine, top_n_product
+
+
+class GraphRankerConfig(ScoringConfig):
+    """Parameters of the rankers that score through a neighbour graph."""
+
+    engine: Engine = "auto"
+    """Implementation of batch scoring: the compiled kernel (``numba``), blocked scipy
+    products (``scipy``), or numba when it is installed (``auto``). Both give the same lists."""
+    threads: PositiveInt | None = None
+    """Threads of the compiled kernel; all cores by default."""
 
 
 class _GraphRanker(ScoringRanker):
-    """A ranker that scores with its neighbour graph as a sparse weight matrix ``W``."""
+    """A ranker whose scores are a product ``A[u] @ B`` with its neighbour graph as ``W``.
 
+    ``recommend`` runs the product with the sparse top-n kernel: users in chunks, seen and
+    excluded items dropped without densifying, threads on the compiled engine.
+    """
+
+    config: GraphRankerConfig
     _weights: sp.csr_array
 
     def _prepare(self) -> None:
         assert self.neighbours_ is not None
         self._weights = self.neighbours_.to_csr()
 
+    @abstractmethod
+    def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:
+        """Return ``(A, B)`` with ``scores[u] = A[u] @ B``."""
 
-class ItemCFConfig(ScoringConfig):
+    def score_block(self, users: IntArray) -> FloatArray:
+        """Return ``A[users] @ B`` as a dense block: the definition the kernel computes sparsely."""
+        a, b = self._factors()
+        return np.asarray((a[users] @ b).toarray())
+
+    def recommend(
+        self, users: IntArray, n: int | None = None, *, exclude: sp.csr_array | None = None
+    ) -> TopN:
+        """Return the top-`n` items of each user (see :class:`CandidateRanker`)."""
+        check_fitted(self, "matrix_")
+        assert self.matrix_ is not None
+        c = self.config
+        a, b = self._factors()
+        items, scores = top_n_product(
+            a, np.asarray(users, dtype=np.int64), b, c.n if n is None else n,
+            seen=self.matrix_.matrix if c.exclude_seen else None, exclude=exclude,
+            engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb, desc=f"{self.name}: scoring",
+        )
+        return TopN(items, np.where(items >= 0, scores, np.nan))
+
+
+class ItemCFConfig(GraphRankerConfig):
     """Parameters of :class:`ItemCFRanker`."""
 
 
@@ -38,13 +80,12 @@ class ItemCFRanker(_GraphRanker):
     Config = ItemCFConfig
     neighbour_axis: ClassVar[Literal["items"]] = "items"
 
-    def score_block(self, users: IntArray) -> FloatArray:
-        """Return ``R[users] @ W`` as a dense block."""
+    def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:
         assert self.matrix_ is not None
-        return np.asarray((self.matrix_.matrix[users] @ self._weights).toarray())
+        return self.matrix_.matrix, self._weights
 
 
-class UserCFConfig(ScoringConfig):
+class UserCFConfig(GraphRankerConfig):
     """Parameters of :class:`UserCFRanker`."""
 
 
@@ -60,10 +101,9 @@ class UserCFRanker(_GraphRanker):
     Config = UserCFConfig
     neighbour_axis: ClassVar[Literal["users"]] = "users"
 
-    def score_block(self, users: IntArray) -> FloatArray:
-        """Return ``W[users] @ R`` as a dense block."""
+    def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:
         assert self.matrix_ is not None
-        return np.asarray((self._weights[users] @ self.matrix_.matrix).toarray())
+        return self._weights, self.matrix_.matrix
 
 
 class PopularityConfig(ScoringConfig):

@@ -1,0 +1,296 @@
+"""Compiled kernels (numba) behind :mod:`recframe.kernels`; imported only when numba is installed.
+
+One kernel serves both neighbour search and ranking: for each query row ``r`` it accumulates
+``A[r] @ B`` into a dense per-thread accumulator (touching only the columns reached), drops
+excluded columns and non-positive sums, and keeps the best ``n`` in a bounded heap, ordered by
+score and then by lower column. Nothing of size ``rows x columns`` is ever allocated.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(inline="always", cache=True)
+def _worse(v1: float, j1: int, v2: float, j2: int) -> bool:
+    """Whether (v1, j1) ranks below (v2, j2): lower score, or equal score and higher column."""
+    return v1 < v2 or (v1 == v2 and j1 > j2)
+
+
+@numba.njit(inline="always", cache=True)
+def _sift_down(heap_v: np.ndarray, heap_j: np.ndarray, size: int, pos: int) -> None:
+    """Restore the heap (worst entry on top) below `pos`."""
+    while True:
+        left = 2 * pos + 1
+        if left >= size:
+            return
+        child = left
+        right = left + 1
+        if right < size and _worse(heap_v[right], heap_j[right], heap_v[left], heap_j[left]):
+            child = right
+        if _worse(heap_v[child], heap_j[child], heap_v[pos], heap_j[pos]):
+            heap_v[pos], heap_v[child] = heap_v[child], heap_v[pos]
+            heap_j[pos], heap_j[child] = heap_j[child], heap_j[pos]
+            pos = child
+        else:
+            return
+
+
+@numba.njit(nogil=True, cache=True)
+def _rows_top_n(
+    start: int,
+    stop: int,
+    rows: np.ndarray,
+    a_indptr: np.ndarray,
+    a_indices: np.ndarray,
+    a_data: np.ndarray,
+    b_indptr: np.ndarray,
+    b_indices: np.ndarray,
+    b_data: np.ndarray,
+    n_cols: int,
+    seen_indptr: np.ndarray,
+    seen_indices: np.ndarray,
+    extra_indptr: np.ndarray,
+    extra_indices: np.ndarray,
+    exclude_self: bool,
+    n: int,
+    out_j: np.ndarray,
+    out_v: np.ndarray,
+) -> None:
+    """Fill ``out_j[start:stop]`` and ``out_v[start:stop]`` with the top-`n` of each row's product."""
+    acc = np.zeros(n_cols, dtype=np.float64)
+    touched_mark = np.zeros(n_cols, dtype=np.bool_)
+    banned = np.zeros(n_cols, dtype=np.bool_)
+    touched = np.empty(n_cols, dtype=np.int64)
+    heap_v = np.empty(n, dtype=np.float64)
+    heap_j = np.empty(n, dtype=np.int64)
+    has_seen = seen_indptr.shape[0] > 1
+    has_extra = extra_indptr.shape[0] > 1
+    for pos in range(start, stop):
+        r = rows[pos]
+        if r < 0:
+            continue
+        n_touched = 0
+        work = 0
+        for p in range(a_indptr[r], a_indptr[r + 1]):
+            u = a_indices[p]
+            work += b_indptr[u + 1] - b_indptr[u]
+        dense = 4 * work > n_cols  # most columns are reached: scan them all, track nothing
+        for p in range(a_indptr[r], a_indptr[r + 1]):
+            u = a_indices[p]
+            x = a_data[p]
+            if dense:
+                for q in range(b_indptr[u], b_indptr[u + 1]):
+                    acc[b_indices[q]] += x * b_data[q]
+            else:
+                for q in range(b_indptr[u], b_indptr[u + 1]):
+                    j = b_indices[q]
+                    if not touched_mark[j]:
+                        touched_mark[j] = True
+                        touched[n_touched] = j
+                        n_touched += 1
+                    acc[j] += x * b_data[q]
+        if dense:
+            for j in range(n_cols):
+                if acc[j] != 0.0:
+                    touched[n_touched] = j
+                    n_touched += 1
+        if has_seen:
+            for p in range(seen_indptr[r], seen_indptr[r + 1]):
+                banned[seen_indices[p]] = True
+        if has_extra:
+            for p in range(extra_indptr[pos], extra_indptr[pos + 1]):
+                banned[extra_indices[p]] = True
+        if exclude_self:
+            banned[r] = True
+        size = 0
+        for t in range(n_touched):
+            j = touched[t]
+            v = acc[j]
+            acc[j] = 0.0
+            touched_mark[j] = False
+            if v <= 0.0 or banned[j]:
+                continue
+            if size < n:
+                # push: sift up
+                i = size
+                heap_v[i] = v
+                heap_j[i] = j
+                size += 1
+                while i > 0:
+                    parent = (i - 1) // 2
+                    if _worse(heap_v[i], heap_j[i], heap_v[parent], heap_j[parent]):
+                        heap_v[i], heap_v[parent] = heap_v[parent], heap_v[i]
+                        heap_j[i], heap_j[parent] = heap_j[parent], heap_j[i]
+                        i = parent
+                    else:
+                        break
+            elif _worse(heap_v[0], heap_j[0], v, j):
+                heap_v[0] = v
+                heap_j[0] = j
+                _sift_down(heap_v, heap_j, size, 0)
+        # pop the worst into the last free place: the list ends up best first
+        for slot in range(size - 1, -1, -1):
+            out_v[pos, slot] = heap_v[0]
+            out_j[pos, slot] = heap_j[0]
+            heap_v[0] = heap_v[slot]
+            heap_j[0] = heap_j[slot]
+            _sift_down(heap_v, heap_j, slot, 0)
+        if has_seen:
+            for p in range(seen_indptr[r], seen_indptr[r + 1]):
+                banned[seen_indices[p]] = False
+        if has_extra:
+            for p in range(extra_indptr[pos], extra_indptr[pos + 1]):
+                banned[extra_indices[p]] = False
+        if exclude_self:
+            banned[r] = False
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def top_n_product(
+    rows: np.ndarray,
+    a_indptr: np.ndarray,
+    a_indices: np.ndarray,
+    a_data: np.ndarray,
+    b_indptr: np.ndarray,
+    b_indices: np.ndarray,
+    b_data: np.ndarray,
+    n_cols: int,
+    seen_indptr: np.ndarray,
+    seen_indices: np.ndarray,
+    extra_indptr: np.ndarray,
+    extra_indices: np.ndarray,
+    exclude_self: bool,
+    n: int,
+    n_chunks: int,
+    out_j: np.ndarray,
+    out_v: np.ndarray,
+) -> None:
+    """Run :func:`_rows_top_n` over `n_chunks` slices of `rows` in parallel."""
+    m = rows.shape[0]
+    step = (m + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        start = c * step
+        stop = min(m, start + step)
+        if start < stop:
+            _rows_top_n(
+                start, stop, rows, a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, n_cols,
+                seen_indptr, seen_indices, extra_indptr, extra_indices, exclude_self, n, out_j, out_v,
+            )
+
+
+@numba.njit(inline="always", cache=True)
+def _offer(
+    hv: np.ndarray, hj: np.ndarray, hsize: np.ndarray, floor: np.ndarray, c: int, row: int, v: float, j: int, k: int
+) -> None:
+    """Offer (v, j) to the bounded heap of `row` in heap set `c` (worst entry on top).
+
+    ``floor[c, row]`` mirrors the worst kept score of a full heap (``-inf`` before), so the
+    common case, a rejection, reads one contiguous array instead of the heap itself.
+    """
+    if v < floor[c, row]:
+        return
+    size = hsize[c, row]
+    if size < k:
+        i = size
+        hv[c, row, i] = v
+        hj[c, row, i] = j
+        hsize[c, row] = size + 1
+        while i > 0:
+            parent = (i - 1) // 2
+            if _worse(hv[c, row, i], hj[c, row, i], hv[c, row, parent], hj[c, row, parent]):
+                hv[c, row, i], hv[c, row, parent] = hv[c, row, parent], hv[c, row, i]
+                hj[c, row, i], hj[c, row, parent] = hj[c, row, parent], hj[c, row, i]
+                i = parent
+            else:
+                break
+        if size + 1 == k:
+            floor[c, row] = hv[c, row, 0]
+    elif _worse(hv[c, row, 0], hj[c, row, 0], v, j):
+        hv[c, row, 0] = v
+        hj[c, row, 0] = j
+        _sift_down(hv[c, row], hj[c, row], size, 0)
+        floor[c, row] = hv[c, row, 0]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def symmetric_accumulate(
+    start: int,
+    stop: int,
+    x_indptr: np.ndarray,
+    x_indices: np.ndarray,
+    x_data: np.ndarray,
+    t_indptr: np.ndarray,
+    t_indices: np.ndarray,
+    t_data: np.ndarray,
+    hv: np.ndarray,
+    hj: np.ndarray,
+    hsize: np.ndarray,
+    floor: np.ndarray,
+) -> None:
+    """Offer every pair ``(i, j > i)`` of ``X @ X.T`` with ``start <= i < stop`` to both rows' heaps.
+
+    Row ``i`` accumulates only the columns ``j > i`` (the rows of ``X.T`` have sorted indices,
+    so a binary search skips the rest): each pair is computed once, halving the work. Each of
+    the ``hv.shape[0]`` parallel chunks owns one heap per row; rows are dealt to the chunks in
+    turn, so that their shrinking work balances out. :func:`merge_heaps` finishes the job.
+    """
+    n = x_indptr.shape[0] - 1
+    n_sets = hv.shape[0]
+    k = hv.shape[2]
+    for c in numba.prange(n_sets):
+        acc = np.zeros(n, dtype=np.float64)
+        for i in range(start + c, stop, n_sets):
+            for p in range(x_indptr[i], x_indptr[i + 1]):
+                u = x_indices[p]
+                x = x_data[p]
+                lo = t_indptr[u]
+                hi = t_indptr[u + 1]
+                first = lo + np.searchsorted(t_indices[lo:hi], i, side="right")
+                for q in range(first, hi):
+                    acc[t_indices[q]] += x * t_data[q]
+            for j in range(i + 1, n):
+                v = acc[j]
+                if v != 0.0:
+                    acc[j] = 0.0
+                    if v > 0.0:
+                        _offer(hv, hj, hsize, floor, c, i, v, j, k)
+                        _offer(hv, hj, hsize, floor, c, j, v, i, k)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def merge_heaps(hv: np.ndarray, hj: np.ndarray, hsize: np.ndarray, out_j: np.ndarray, out_v: np.ndarray) -> None:
+    """Merge each row's heaps from :func:`symmetric_accumulate` into its best-first top-k."""
+    n_sets, n, k = hv.shape
+    for i in numba.prange(n):
+        size = 0
+        mv = np.empty(k, dtype=np.float64)
+        mj = np.empty(k, dtype=np.int64)
+        for c in range(n_sets):
+            for t in range(hsize[c, i]):
+                v = hv[c, i, t]
+                j = hj[c, i, t]
+                if size < k:
+                    pos = size
+                    mv[pos] = v
+                    mj[pos] = j
+                    size += 1
+                    while pos > 0:
+                        parent = (pos - 1) // 2
+                        if _worse(mv[pos], mj[pos], mv[parent], mj[parent]):
+                            mv[pos], mv[parent] = mv[parent], mv[pos]
+                            mj[pos], mj[parent] = mj[parent], mj[pos]
+                            pos = parent
+                        else:
+                            break
+                elif _worse(mv[0], mj[0], v, j):
+                    mv[0] = v
+                    mj[0] = j
+                    _sift_down(mv, mj, size, 0)
+        for slot in range(size - 1, -1, -1):
+            out_v[i, slot] = mv[0]
+            out_j[i, slot] = mj[0]
+            mv[0] = mv[slot]
+            mj[0] = mj[slot]
+            _sift_down(mv, mj, slot, 0)

@@ -1,0 +1,326 @@
+"""Sparse top-n products: the hot path shared by neighbour search and ranking.
+
+``top_n_product(A, rows, B, n)`` returns, for each row ``r`` of `rows`, the ``n`` largest
+positive entries of ``A[r] @ B`` — the columns and their sums — excluding columns the caller
+names (seen items, explicit exclusions, the row itself), ties broken by lower column. Item
+neighbours are ``top_n_product(X, all, X.T, k, exclude_self=True)`` on unit rows; item-CF
+scores are ``top_n_product(R, users, W, n, seen=R)``; user-CF is ``(W, users, R)``.
+
+Two engines compute the same result:
+
+- ``numba`` (optional dependency, ``pip install recframe[fast]``): a compiled, multi-threaded
+  kernel with a per-thread dense accumulator and a bounded heap per row, never allocating
+  anything of size rows x columns.
+- ``scipy``: blocks of rows multiplied by scipy and densified one block at a time (the block
+  size follows ``max_memory_mb``), then a tie-aware top-n selection.
+
+``engine="auto"`` uses numba when it is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from recframe.data import FloatArray, IntArray
+from recframe.progress import progress
+from recframe.ranking import chunks, select_top_n, zero_entries
+
+logger = logging.getLogger(__name__)
+
+Engine = Literal["auto", "numba", "scipy"]
+
+_EMPTY_INDPTR = np.zeros(1, dtype=np.int64)
+_EMPTY_INDICES = np.zeros(0, dtype=np.int64)
+
+_NUMBA_LOCK = threading.Lock()
+"""numba's default thread pool must not be entered by two Python threads at once: compiled
+parallel kernels run one at a time (each already uses every thread it was given)."""
+
+
+def numba_available() -> bool:
+    """Whether the compiled engine can be used (numba is installed)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def resolve_engine(engine: Engine) -> Literal["numba", "scipy"]:
+    """Return the engine ``auto`` stands for, or `engine` itself.
+
+    Raises
+    ------
+    ImportError
+        If ``numba`` is asked for and not installed; the message says how to install it.
+    """
+    if engine == "auto":
+        return "numba" if numba_available() else "scipy"
+    if engine == "numba" and not numba_available():
+        msg = "engine 'numba' needs the numba package; install it with: pip install 'recframe[fast]'"
+        raise ImportError(msg)
+    return engine
+
+
+def default_threads() -> int:
+    """Return the number of cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class ProductEstimate:
+    """What a top-n product will cost, from the matrices alone (see :func:`estimate_product`).
+
+    Attributes
+    ----------
+    multiply_adds : int
+        Scalar multiply-adds of ``A[rows] @ B``: the sum over the stored ``(r, u)`` of ``A`` of
+        the length of row ``u`` of ``B``. The time of every exact method is proportional to it.
+    output_bytes : int
+        Size of the result: ``len(rows) x n`` columns and scores.
+    working_bytes : int
+        Peak extra memory of the computation besides the output.
+    """
+
+    multiply_adds: int
+    output_bytes: int
+    working_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        """Output and working memory together."""
+        return self.output_bytes + self.working_bytes
+
+
+def estimate_product(
+    a: sp.csr_array, rows: IntArray, b: sp.csr_array, n: int, *, engine: Engine = "auto",
+    threads: int | None = None, max_memory_mb: int = 256,
+) -> ProductEstimate:
+    """Estimate the work and memory of :func:`top_n_product` without running it."""
+    b_lengths = np.diff(b.indptr).astype(np.int64)
+    a_rows = a[rows[rows >= 0]] if len(rows) != a.shape[0] else a
+    work = int(b_lengths[a_rows.indices].sum())
+    output = len(rows) * n * 16
+    n_cols = b.shape[1]
+    if resolve_engine(engine) == "numba":
+        # per chunk: accumulator, marks and touched list of n_cols
+        working = (threads or default_threads()) * n_cols * (8 + 1 + 1 + 8)
+    else:
+        working = min(len(rows), max(1, (max_memory_mb << 20) // (max(1, n_cols) * 32))) * n_cols * 32
+    return ProductEstimate(work, output, working)
+
+
+def top_n_product(
+    a: sp.csr_array,
+    rows: IntArray,
+    b: sp.csr_array,
+    n: int,
+    *,
+    seen: sp.csr_array | None = None,
+    exclude: sp.csr_array | None = None,
+    exclude_self: bool = False,
+    engine: Engine = "auto",
+    threads: int | None = None,
+    max_memory_mb: int = 256,
+    desc: str = "top-n",
+) -> tuple[IntArray, FloatArray]:
+    """Return the best `n` positive entries of ``A[r] @ B`` for each ``r`` in `rows`.
+
+    Parameters
+    ----------
+    a : csr_array of shape (n_a, n_inner)
+        Left factor; only the rows in `rows` are used.
+    rows : ndarray of int64
+        Rows of `a` to compute; ``-1`` gives an empty result row.
+    b : csr_array of shape (n_inner, n_cols)
+        Right factor.
+    n : int
+        Entries kept per row.
+    seen : csr_array of shape (n_a, n_cols), optional
+        Columns to leave out, by row of `a` (e.g. the training matrix, to drop seen items).
+    exclude : csr_array of shape (len(rows), n_cols), optional
+        Columns to leave out, by position in `rows`.
+    exclude_self : bool
+        Leave out column ``r`` of row ``r`` (neighbour search on a square product).
+    engine : {"auto", "numba", "scipy"}
+        Implementation; both give the same result (up to float rounding of the sums).
+    threads : int, optional
+        Threads of the numba engine; all cores by default.
+    max_memory_mb : int
+        Memory for one dense block of the scipy engine.
+    desc : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    columns : ndarray of shape (len(rows), n), int64
+        Best first, ties by lower column; ``-1`` pads rows with fewer positive entries.
+    scores : ndarray of shape (len(rows), n), float64
+        The sums; ``0.0`` where ``columns`` is ``-1``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    m = len(rows)
+    columns = np.full((m, n), -1, dtype=np.int64)
+    scores = np.zeros((m, n), dtype=np.float64)
+    if m == 0 or n == 0:
+        return columns, scores
+    if resolve_engine(engine) == "numba":
+        _numba_product(a, rows, b, n, seen, exclude, exclude_self, threads, desc, columns, scores)
+    else:
+        _scipy_product(a, rows, b, n, seen, exclude, exclude_self, max_memory_mb, desc, columns, scores)
+    return columns, scores
+
+
+def _csr_parts(matrix: sp.csr_array | None, index_dtype: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the CSR arrays in the dtypes the kernel is compiled for (int64 offsets)."""
+    if matrix is None:
+        return _EMPTY_INDPTR, _EMPTY_INDICES.astype(index_dtype), np.zeros(0)
+    return (
+        matrix.indptr.astype(np.int64, copy=False),
+        matrix.indices.astype(index_dtype, copy=False),
+        matrix.data.astype(np.float64, copy=False),
+    )
+
+
+@contextmanager
+def numba_threads(threads: int | None) -> Iterator[int]:
+    """Hold the compiled-kernel lock with numba set to `threads` threads; yield the number used."""
+    import numba
+
+    with _NUMBA_LOCK:
+        used = max(1, min(threads or default_threads(), _numba_max_threads()))
+        previous = numba.get_num_threads()
+        numba.set_num_threads(used)
+        try:
+            yield used
+        finally:
+            numba.set_num_threads(previous)
+
+
+def top_k_neighbours(
+    x: sp.csr_array,
+    k: int,
+    *,
+    engine: Engine = "auto",
+    threads: int | None = None,
+    max_memory_mb: int = 1024,
+) -> tuple[IntArray, FloatArray]:
+    """Return the `k` largest positive entries of every row of ``X @ X.T``, the diagonal left out.
+
+    With numba, and when the per-thread heaps fit in `max_memory_mb`, each pair of rows is
+    computed once (the product is symmetric), halving the work; otherwise this is
+    :func:`top_n_product` with ``exclude_self``. Columns and scores follow its conventions.
+    """
+    n = x.shape[0]
+    transposed = sp.csr_array(x.T)
+    transposed.sort_indices()
+    if resolve_engine(engine) == "numba" and n > 0 and k > 0:
+        used = max(1, min(threads or default_threads(), _numba_max_threads()))
+        heap_bytes = used * n * k * 17
+        if heap_bytes <= max_memory_mb << 20:
+            return _symmetric_neighbours(x, transposed, k, threads)
+        logger.info(
+            "symmetric kernel needs %.0f MB of heaps, over max_memory_mb=%d; computing every pair twice",
+            heap_bytes / 2**20, max_memory_mb,
+        )
+    return top_n_product(
+        x, np.arange(n), transposed, k, exclude_self=True, engine=engine, threads=threads,
+        max_memory_mb=max_memory_mb, desc="neighbours",
+    )
+
+
+def _symmetric_neighbours(
+    x: sp.csr_array, transposed: sp.csr_array, k: int, threads: int | None
+) -> tuple[IntArray, FloatArray]:
+    """Run the symmetric numba kernel in row batches (for progress), then merge the heaps."""
+    from recframe._numba_kernels import merge_heaps, symmetric_accumulate
+
+    n = x.shape[0]
+    index_dtype = np.int32 if max(x.shape) < np.iinfo(np.int32).max else np.int64
+    x_parts, t_parts = _csr_parts(x, index_dtype), _csr_parts(transposed, index_dtype)
+    columns = np.full((n, k), -1, dtype=np.int64)
+    scores = np.zeros((n, k), dtype=np.float64)
+    # row i costs about its work on columns j > i: size the batches by that, for a steady bar
+    lengths = np.diff(transposed.indptr)
+    row_work = np.add.reduceat(lengths[x.indices], x.indptr[:-1]) if x.nnz else np.zeros(n)
+    row_work = np.where(np.diff(x.indptr) > 0, row_work, 0) * (n - np.arange(n)) / max(n, 1) + 1
+    cumulative = np.cumsum(row_work)
+    edges = np.unique(np.searchsorted(cumulative, np.linspace(0, cumulative[-1], 65)[1:-1]))
+    bounds = list(zip(np.r_[0, edges], np.r_[edges, n], strict=True))
+    with numba_threads(threads) as used:
+        hv = np.empty((used, n, k), dtype=np.float64)
+        hj = np.empty((used, n, k), dtype=np.int64)
+        hsize = np.zeros((used, n), dtype=np.int64)
+        floor = np.full((used, n), -np.inf)
+        sizes = [int(cumulative[stop - 1] - (cumulative[start - 1] if start else 0)) for start, stop in bounds]
+        for start, stop in progress(bounds, total=int(cumulative[-1]), desc="neighbours", unit="work", sizes=sizes):
+            symmetric_accumulate(int(start), int(stop), *x_parts, *t_parts, hv, hj, hsize, floor)
+        merge_heaps(hv, hj, hsize, columns, scores)
+    return columns, scores
+
+
+def _numba_max_threads() -> int:
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+
+
+def _numba_product(
+    a: sp.csr_array, rows: IntArray, b: sp.csr_array, n: int, seen: sp.csr_array | None,
+    exclude: sp.csr_array | None, exclude_self: bool, threads: int | None, desc: str,
+    columns: IntArray, scores: FloatArray,
+) -> None:
+    from recframe._numba_kernels import top_n_product as kernel
+
+    # 32-bit column indices halve the memory traffic of the inner loop where they suffice
+    small = max(a.shape[1], b.shape[1]) < np.iinfo(np.int32).max
+    index_dtype = np.int32 if small else np.int64
+    a_parts, b_parts = _csr_parts(a, index_dtype), _csr_parts(b, index_dtype)
+    seen_indptr, seen_indices, _ = _csr_parts(seen, index_dtype)
+    # batches keep the progress bar moving and let a Ctrl-C through between them
+    batch = 16_384
+    starts = range(0, len(rows), batch)
+    with numba_threads(threads) as used:
+        for start in progress(starts, total=len(rows), desc=desc, unit="rows",
+                              sizes=(min(batch, len(rows) - s) for s in starts)):
+            stop = min(len(rows), start + batch)
+            extra = None if exclude is None else sp.csr_array(exclude[start:stop])
+            extra_indptr, extra_indices, _ = _csr_parts(extra, index_dtype)
+            kernel(
+                rows[start:stop], *a_parts, *b_parts, b.shape[1], seen_indptr, seen_indices,
+                extra_indptr, extra_indices, exclude_self, n, used * 8,
+                columns[start:stop], scores[start:stop],
+            )
+
+
+def _scipy_product(
+    a: sp.csr_array, rows: IntArray, b: sp.csr_array, n: int, seen: sp.csr_array | None,
+    exclude: sp.csr_array | None, exclude_self: bool, max_memory_mb: int, desc: str,
+    columns: IntArray, scores: FloatArray,
+) -> None:
+    blocks = list(chunks(len(rows), b.shape[1], max_memory_mb))
+    for block in progress(blocks, total=len(rows), desc=desc, unit="rows", sizes=(s.stop - s.start for s in blocks)):
+        part = rows[block]
+        known = part >= 0
+        safe = np.where(known, part, 0)
+        dense = np.asarray((a[safe] @ b).toarray())
+        dense[~known] = 0.0
+        if seen is not None:
+            zero_entries(dense, sp.csr_array(sp.diags_array(known.astype(np.float64)) @ seen[safe]))
+        if exclude is not None:
+            zero_entries(dense, sp.csr_array(exclude[block]))
+        if exclude_self:
+            dense[np.arange(len(part))[known], part[known]] = 0.0
+        top = select_top_n(dense, n)
+        real = top.items >= 0
+        columns[block] = top.items
+        scores[block] = np.where(real, top.scores, 0.0)
