@@ -251,8 +251,8 @@ def _symmetric_neighbours(
     scores = np.zeros((n, k), dtype=np.float64)
     # row i costs about its work on columns j > i: size the batches by that, for a steady bar
     lengths = np.diff(transposed.indptr)
-    row_work = np.add.reduceat(lengths[x.indices], x.indptr[:-1]) if x.nnz else np.zeros(n)
-    row_work = np.where(np.diff(x.indptr) > 0, row_work, 0) * (n - np.arange(n)) / max(n, 1) + 1
+    running = np.r_[0, np.cumsum(lengths[x.indices], dtype=np.int64)]
+    row_work = (running[x.indptr[1:]] - running[x.indptr[:-1]]) * (n - np.arange(n)) / max(n, 1) + 1
     cumulative = np.cumsum(row_work)
     edges = np.unique(np.searchsorted(cumulative, np.linspace(0, cumulative[-1], 65)[1:-1]))
     bounds = list(zip(np.r_[0, edges], np.r_[edges, n], strict=True))

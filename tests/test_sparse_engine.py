@@ -113,6 +113,14 @@ def test_subset_and_query_agree_with_the_full_graph(engine):
     np.testing.assert_allclose(queried.scores[:, 0], 1.0)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_empty_rows_anywhere(engine):
+    rows = sp.csr_array(np.array([[0, 0, 0], [1.0, 2.0, 0], [0, 0, 0], [2.0, 1.0, 1.0], [0, 0, 0]]))
+    graph = SparseSimilarity(k=3, engine=engine).fit(rows).neighbours()
+    assert graph.indices.tolist() == [[-1, -1, -1], [3, -1, -1], [-1, -1, -1], [1, -1, -1], [-1, -1, -1]]
+    assert graph.scores[1, 0] == pytest.approx(4 / np.sqrt(5 * 6))
+
+
 def test_dot_measure_is_the_raw_product():
     matrix = RatingsMatrixBuilder().build(random_interactions(seed=13))
     rows = matrix.item_major()

@@ -185,12 +185,9 @@ class SparseSimilarity(SimilarityBackend):
         prepared = sp.csr_array(rows, dtype=np.float64, copy=True)
         prepared.sum_duplicates()
         prepared.sort_indices()
-        if self.config.measure == "cosine":
-            norms = np.sqrt(np.add.reduceat(prepared.data**2, prepared.indptr[:-1])) if prepared.nnz else None
-            if norms is not None:
-                lengths = np.diff(prepared.indptr)
-                norms = np.where(lengths > 0, norms, 1.0)
-                prepared.data /= np.repeat(norms, lengths)
+        if self.config.measure == "cosine" and prepared.nnz:
+            norms = np.sqrt(np.asarray(prepared.multiply(prepared).sum(axis=1)).ravel())
+            prepared.data /= np.repeat(np.where(norms > 0, norms, 1.0), np.diff(prepared.indptr))
         return prepared
 
     def neighbours(self, rows: IntArray | None = None, k: int | None = None) -> NeighbourGraph:

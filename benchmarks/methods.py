@@ -1,0 +1,120 @@
+"""One function per benchmarked method; each runs in a fresh process (see ``worker.py``).
+
+Every neighbour method returns ``(indices, scores)`` of shape ``(n_rows, k)``, ``-1``/0 padded,
+so that exact methods can be checked to agree. Benchmark-only dependencies (implicit,
+sparse_dot_topn) are imported inside their functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+Neighbours = tuple[np.ndarray, np.ndarray]
+
+
+def rows_of(matrix: sp.csr_array, axis: str) -> sp.csr_array:
+    return sp.csr_array(matrix) if axis == "users" else sp.csr_array(matrix.T)
+
+
+def unit_rows(x: sp.csr_array) -> sp.csr_array:
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_array(sp.diags_array(1.0 / norms) @ x)
+
+
+def recframe_sparse(matrix: sp.csr_array, axis: str, k: int) -> Neighbours:
+    from recframe.builtin.similarity import SparseSimilarity
+
+    graph = SparseSimilarity(k=k, max_memory_mb=4096).fit(rows_of(matrix, axis)).neighbours()
+    return graph.indices, graph.scores
+
+
+def recframe_sparse_scipy(matrix: sp.csr_array, axis: str, k: int) -> Neighbours:
+    from recframe.builtin.similarity import SparseSimilarity
+
+    graph = SparseSimilarity(k=k, engine="scipy", max_memory_mb=512).fit(rows_of(matrix, axis)).neighbours()
+    return graph.indices, graph.scores
+
+
+def recframe_sklearn(matrix: sp.csr_array, axis: str, k: int) -> Neighbours:
+    from recframe.builtin.similarity import SklearnNNSimilarity
+
+    graph = SklearnNNSimilarity(k=k, n_jobs=-1).fit(rows_of(matrix, axis)).neighbours()
+    return graph.indices, graph.scores
+
+
+def sklearn_raw(matrix: sp.csr_array, axis: str, k: int) -> Neighbours:
+    from sklearn.neighbors import NearestNeighbors
+
+    x = rows_of(matrix, axis)
+    dist, ind = NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=-1).fit(x).kneighbors(x, k + 1)
+    return ind, 1.0 - dist  # self included: dropped when comparing
+
+
+def implicit_cosine(matrix: sp.csr_array, axis: str, k: int) -> Neighbours:
+    from implicit.nearest_neighbours import CosineRecommender
+
+    # implicit builds item-item neighbours from a users x items matrix; user-user is the transpose
+    x = sp.csr_matrix(matrix if axis == "items" else matrix.T)
+    rec = CosineRecommender(K=k + 1)  # implicit's K counts the row itself
+    rec.fit(x, show_progress=False)
+    sim = sp.csr_array(rec.similarity)
+    return _padded(sim, k + 1)
+
+
+def sparse_dot_topn(matrix: sp.csr_array, axis: str, k: int) -> Neighbours:
+    from sparse_dot_topn import sp_matmul_topn
+
+    x = unit_rows(rows_of(matrix, axis))
+    sim = sp_matmul_topn(sp.csr_matrix(x), sp.csr_matrix(x.T), top_n=k + 1, n_threads=-1, sort=True)
+    return _padded(sp.csr_array(sim), k + 1)
+
+
+def _padded(sim: sp.csr_array, width: int) -> Neighbours:
+    n = sim.shape[0]
+    ind = np.full((n, width), -1, dtype=np.int64)
+    val = np.zeros((n, width))
+    lengths = np.minimum(np.diff(sim.indptr), width)
+    for i in range(n):  # benchmark-side conversion, not timed
+        lo = sim.indptr[i]
+        order = np.argsort(-sim.data[lo : sim.indptr[i + 1]], kind="stable")[: lengths[i]]
+        ind[i, : len(order)] = sim.indices[lo:][order]
+        val[i, : len(order)] = sim.data[lo:][order]
+    return ind, val
+
+
+NEIGHBOUR_METHODS: dict[str, Callable[[sp.csr_array, str, int], Neighbours]] = {
+    "recframe sparse": recframe_sparse,
+    "recframe sparse (scipy engine)": recframe_sparse_scipy,
+    "recframe sklearn_nn": recframe_sklearn,
+    "scikit-learn raw": sklearn_raw,
+    "implicit": implicit_cosine,
+    "sparse_dot_topn": sparse_dot_topn,
+}
+
+
+def graph_for_batch(matrix: sp.csr_array, k: int) -> sp.csr_array:
+    """Item-item cosine graph shared by every batch-scoring method (built before timing)."""
+    from recframe.builtin.similarity import SparseSimilarity
+
+    return SparseSimilarity(k=k).fit(rows_of(matrix, "items")).neighbours().to_csr()
+
+
+def batch_recframe(matrix: sp.csr_array, graph: sp.csr_array, n: int, engine: str = "numba") -> np.ndarray:
+    from recframe.kernels import top_n_product
+
+    items, _ = top_n_product(matrix, np.arange(matrix.shape[0]), graph, n, seen=matrix, engine=engine)  # type: ignore[arg-type]
+    return items
+
+
+def batch_implicit(matrix: sp.csr_array, graph: sp.csr_array, n: int) -> np.ndarray:
+    from implicit.nearest_neighbours import ItemItemRecommender, NearestNeighboursScorer
+
+    rec = ItemItemRecommender(K=graph.shape[0])
+    rec.similarity = sp.csr_matrix(graph)
+    rec.scorer = NearestNeighboursScorer(rec.similarity)
+    ids, _ = rec.recommend(np.arange(matrix.shape[0]), sp.csr_matrix(matrix), N=n, filter_already_liked_items=True)
+    return ids

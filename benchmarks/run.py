@@ -1,0 +1,139 @@
+"""Run benchmark methods side by side, in fresh processes, and write a Markdown table.
+
+    python -m benchmarks.run --shape ml-20m --task item-item --k 50 --repeats 3
+    python -m benchmarks.run --shape ml-1m --task batch --k 50
+    python -m benchmarks.run --shape smoke --repeats 1          # seconds; what CI runs
+
+Each (method, repeat) is one new Python process, so caches and memory peaks don't leak between
+measurements. The table gives the median and min-max wall time of the timed call, the peak RSS
+of the process (data loading included, the same for every method), the ratio to implicit,
+and whether each exact method's neighbours agree with scikit-learn's (scores within 1e-6; sets
+equal except among entries tied with the k-th).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.datasets import describe, load_matrix
+from benchmarks.methods import NEIGHBOUR_METHODS
+from benchmarks.worker import BATCH_METHODS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(shape: str, task: str, method: str, k: int, out: Path) -> dict[str, float | str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", shape, task, method, str(k), str(out)],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return {"error": f"failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"}
+    return json.loads(lines[-1])
+
+
+def agreement(reference: Path, other: Path, k: int, task: str) -> str:
+    """Compare two neighbour results (or two batch results) row by row."""
+    a, b = np.load(reference), np.load(other)
+    if task == "batch":
+        same = np.mean(np.all(a["items"] == b["items"], axis=1))
+        return f"{same:.2%} lists identical"
+    worst, differing = 0.0, 0
+    for i in range(a["indices"].shape[0]):
+        sa, ja = _clean(a, i, k)
+        sb, jb = _clean(b, i, k)
+        if len(sa) != len(sb):
+            differing += 1
+            continue
+        worst = max(worst, float(np.max(np.abs(sa - sb), initial=0.0)))
+        if len(sa):
+            cut = sa[-1] + 1e-6
+            if {j for j, s in zip(ja, sa, strict=True) if s > cut} != {j for j, s in zip(jb, sb, strict=True) if s > cut}:
+                differing += 1
+    return "yes" if worst <= 1e-6 and differing == 0 else f"no: max score diff {worst:.1e}, {differing} rows differ"
+
+
+def _clean(result: np.lib.npyio.NpzFile, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    ind, val = result["indices"][i], result["scores"][i]
+    keep = (ind >= 0) & (ind != i) & (val > 1e-12)
+    order = np.argsort(-val[keep], kind="stable")[:k]
+    return val[keep][order], ind[keep][order]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", default="smoke", choices=["smoke", "ml-1m", "ml-20m"])
+    parser.add_argument("--task", default="item-item", choices=["item-item", "user-user", "batch"])
+    parser.add_argument("--k", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--methods", default="all", help="comma-separated method names, or all")
+    parser.add_argument("--output", type=Path, help="append the Markdown table to this file")
+    args = parser.parse_args(argv)
+
+    catalogue = BATCH_METHODS if args.task == "batch" else NEIGHBOUR_METHODS
+    methods = list(catalogue) if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
+    facts = describe(load_matrix(args.shape))  # generate (and cache) the data once, untimed
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results: dict[str, Path] = {}
+        for method in methods:
+            runs = []
+            for repeat in range(args.repeats):
+                out = Path(tmp) / f"{len(results)}-{repeat}.npz"
+                runs.append(measure(args.shape, args.task, method, args.k, out))
+                print(f"{method}: {runs[-1]}", file=sys.stderr, flush=True)
+                if "error" in runs[-1]:
+                    break
+                results.setdefault(method, out)
+            rows.append((method, runs))
+        reference = next((results[m] for m in ("scikit-learn raw", "recframe sklearn_nn", "implicit") if m in results), None)
+        table = render(args, facts, rows, results, reference)
+    print(table)
+    if args.output:
+        with args.output.open("a", encoding="utf-8") as fh:
+            fh.write(table + "\n")
+    return 0
+
+
+def render(args, facts, rows, results, reference) -> str:
+    implicit_runs = dict(rows).get("implicit", [])
+    implicit_median = statistics.median(r["seconds"] for r in implicit_runs) if implicit_runs and "error" not in implicit_runs[0] else None
+    work = facts["item_item_work"] if args.task != "user-user" else facts["user_user_work"]
+    lines = [
+        f"### {args.task}, k = {args.k}, shape {args.shape}",
+        "",
+        f"{facts['users']:,} users x {facts['items']:,} items, {facts['interactions']:,} interactions; "
+        f"Gram work {work:.2e} multiply-adds; {args.repeats} fresh processes per method; "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        "| method | median s | min-max s | peak RSS MB | x implicit | agrees with reference |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method, runs in rows:
+        if "error" in runs[0]:
+            lines.append(f"| {method} | {runs[0]['error']} | | | | |")
+            continue
+        times = [r["seconds"] for r in runs]
+        median = statistics.median(times)
+        ratio = f"{median / implicit_median:.2f}" if implicit_median else "n/a"
+        agrees = "reference" if results.get(method) == reference else agreement(reference, results[method], args.k, args.task) if reference else "n/a"
+        lines.append(
+            f"| {method} | {median:.2f} | {min(times):.2f}-{max(times):.2f} | "
+            f"{max(r['peak_rss_mb'] for r in runs):.0f} | {ratio} | {agrees} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
