@@ -30,7 +30,7 @@ class Shape:
 
 SHAPES: dict[str, Shape] = {
     "smoke": Shape(600, 300, 25, 0.8, min_interactions=5),
-    "ml-1m": Shape(6_040, 3_706, 118, 0.95),
+    "ml-1m": Shape(6_040, 3_706, 300, 0.85),
     "ml-20m": Shape(138_493, 26_744, 166, 0.8),
 }
 

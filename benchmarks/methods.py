@@ -114,7 +114,10 @@ def batch_implicit(matrix: sp.csr_array, graph: sp.csr_array, n: int) -> np.ndar
     from implicit.nearest_neighbours import ItemItemRecommender, NearestNeighboursScorer
 
     rec = ItemItemRecommender(K=graph.shape[0])
-    rec.similarity = sp.csr_matrix(graph)
+    similarity = sp.csr_matrix(graph)
+    similarity.indices = similarity.indices.astype(np.int32)  # implicit's scorer takes 32-bit indices
+    similarity.indptr = similarity.indptr.astype(np.int32)
+    rec.similarity = similarity
     rec.scorer = NearestNeighboursScorer(rec.similarity)
     ids, _ = rec.recommend(np.arange(matrix.shape[0]), sp.csr_matrix(matrix), N=n, filter_already_liked_items=True)
     return ids

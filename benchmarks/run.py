@@ -35,7 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def measure(shape: str, task: str, method: str, k: int, out: Path) -> dict[str, float | str]:
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.worker", shape, task, method, str(k), str(out)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if not lines:
@@ -45,7 +48,7 @@ def measure(shape: str, task: str, method: str, k: int, out: Path) -> dict[str, 
 
 def agreement(reference: Path, other: Path, k: int, task: str) -> str:
     """Compare two neighbour results (or two batch results) row by row."""
-    a, b = np.load(reference), np.load(other)
+    a, b = dict(np.load(reference)), dict(np.load(other))  # read each array once
     if task == "batch":
         same = np.mean(np.all(a["items"] == b["items"], axis=1))
         return f"{same:.2%} lists identical"
@@ -59,12 +62,14 @@ def agreement(reference: Path, other: Path, k: int, task: str) -> str:
         worst = max(worst, float(np.max(np.abs(sa - sb), initial=0.0)))
         if len(sa):
             cut = sa[-1] + 1e-6
-            if {j for j, s in zip(ja, sa, strict=True) if s > cut} != {j for j, s in zip(jb, sb, strict=True) if s > cut}:
+            if {j for j, s in zip(ja, sa, strict=True) if s > cut} != {
+                j for j, s in zip(jb, sb, strict=True) if s > cut
+            }:
                 differing += 1
     return "yes" if worst <= 1e-6 and differing == 0 else f"no: max score diff {worst:.1e}, {differing} rows differ"
 
 
-def _clean(result: np.lib.npyio.NpzFile, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _clean(result: dict[str, np.ndarray], i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     ind, val = result["indices"][i], result["scores"][i]
     keep = (ind >= 0) & (ind != i) & (val > 1e-12)
     order = np.argsort(-val[keep], kind="stable")[:k]
@@ -97,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 results.setdefault(method, out)
             rows.append((method, runs))
-        reference = next((results[m] for m in ("scikit-learn raw", "recframe sklearn_nn", "implicit") if m in results), None)
+        reference = next(
+            (results[m] for m in ("scikit-learn raw", "recframe sklearn_nn", "implicit") if m in results), None
+        )
         table = render(args, facts, rows, results, reference)
     print(table)
     if args.output:
@@ -108,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def render(args, facts, rows, results, reference) -> str:
     implicit_runs = dict(rows).get("implicit", [])
-    implicit_median = statistics.median(r["seconds"] for r in implicit_runs) if implicit_runs and "error" not in implicit_runs[0] else None
+    implicit_median = (
+        statistics.median(r["seconds"] for r in implicit_runs)
+        if implicit_runs and "error" not in implicit_runs[0]
+        else None
+    )
     work = facts["item_item_work"] if args.task != "user-user" else facts["user_user_work"]
     lines = [
         f"### {args.task}, k = {args.k}, shape {args.shape}",
@@ -127,7 +138,13 @@ def render(args, facts, rows, results, reference) -> str:
         times = [r["seconds"] for r in runs]
         median = statistics.median(times)
         ratio = f"{median / implicit_median:.2f}" if implicit_median else "n/a"
-        agrees = "reference" if results.get(method) == reference else agreement(reference, results[method], args.k, args.task) if reference else "n/a"
+        agrees = (
+            "reference"
+            if results.get(method) == reference
+            else agreement(reference, results[method], args.k, args.task)
+            if reference
+            else "n/a"
+        )
         lines.append(
             f"| {method} | {median:.2f} | {min(times):.2f}-{max(times):.2f} | "
             f"{max(r['peak_rss_mb'] for r in runs):.0f} | {ratio} | {agrees} |"

@@ -14,6 +14,7 @@ from recframe.errors import (
     PluginLoadWarning,
     RecframeError,
     RecframeWarning,
+    ResourceError,
 )
 from recframe.hookspecs import hookimpl, hookspec
 from recframe.interfaces import (
@@ -26,6 +27,7 @@ from recframe.interfaces import (
     MetricConfig,
     NeighbourGraph,
     RankerConfig,
+    ResourceEstimate,
     SimilarityBackend,
     SimilarityConfig,
     Splitter,
@@ -59,8 +61,10 @@ __all__ = [
     "PluginRegistry",
     "RankedLists",
     "RankerConfig",
+    "ResourceEstimate",
     "RecframeError",
     "RecframeWarning",
+    "ResourceError",
     "Recommender",
     "RunConfig",
     "ScoringConfig",

@@ -10,7 +10,8 @@ import json
 import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -106,11 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version or a usage error: argparse has printed why
         return exc.code if isinstance(exc.code, int) else EXIT_FAILURE if exc.code else EXIT_OK
-    _setup_logging(getattr(args, "quiet", False), getattr(args, "verbose", False))
     from recframe.progress import show_progress
 
+    quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
     try:
-        with show_progress(False if getattr(args, "quiet", False) else None), warnings.catch_warnings():
+        with _logging_to_stderr(quiet, verbose), show_progress(False if quiet else None), warnings.catch_warnings():
             warnings.simplefilter("always", RecframeWarning)
             warnings.showwarning = _show_warning
             return _dispatch(args)
@@ -147,15 +148,25 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Ignore the assignment: the stream is always the current ``sys.stderr``."""
 
 
-def _setup_logging(quiet: bool, verbose: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+@contextmanager
+def _logging_to_stderr(quiet: bool, verbose: bool) -> Iterator[None]:
+    """Within the block, print recframe's log lines to stderr; restore the logger afterwards.
+
+    Restoring matters to programs (and tests) that call :func:`main` and log on their own.
+    """
     logger = logging.getLogger("recframe")
-    logger.setLevel(level)
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
+    saved_level, saved_propagate = logger.level, logger.propagate
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved_level)
+        logger.propagate = saved_propagate
 
 
 def _show_warning(

@@ -23,6 +23,10 @@ class PluginError(RecframeError):
     """A plugin is broken, misdeclared or broke its contract."""
 
 
+class ResourceError(RecframeError):
+    """A step would need more memory than allowed; refused before it starts."""
+
+
 class NotFittedError(RecframeError):
     """A component or recommender was queried before ``fit``."""
 

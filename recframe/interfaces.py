@@ -188,6 +188,33 @@ class SimilarityConfig(ComponentConfig):
 
     k: PositiveInt = 50
     """Number of neighbours kept per row."""
+    memory_limit_mb: PositiveInt | None = None
+    """Refuse to start a neighbour search estimated to need more memory than this; by default
+    80% of the memory available when the search starts."""
+
+
+@dataclass(frozen=True)
+class ResourceEstimate:
+    """What a neighbour search will cost, estimated from the matrix before it starts.
+
+    Attributes
+    ----------
+    multiply_adds : int
+        Scalar multiply-adds of the product: every exact method's time is proportional to it.
+    output_bytes : int
+        Size of the neighbour graph.
+    working_bytes : int
+        Peak extra memory besides the output.
+    """
+
+    multiply_adds: int
+    output_bytes: int
+    working_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        """Output and working memory together."""
+        return self.output_bytes + self.working_bytes
 
 
 class SimilarityBackend(Component):
@@ -219,6 +246,14 @@ class SimilarityBackend(Component):
     @abstractmethod
     def query(self, vectors: sp.csr_array, k: int | None = None) -> NeighbourGraph:
         """Return the `k` nearest fitted rows of new vectors (nothing is excluded)."""
+
+    def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate | None:
+        """Estimate the cost of ``fit(rows).neighbours(k=k)`` before running it.
+
+        The engine logs the estimate and refuses a search over ``memory_limit_mb``. Backends
+        that can't tell return ``None`` (the default), and are not checked.
+        """
+        return None
 
 
 class RankerConfig(ComponentConfig):

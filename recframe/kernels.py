@@ -25,13 +25,13 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
+from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
 from recframe.ranking import chunks, select_top_n, zero_entries
 
@@ -41,6 +41,11 @@ Engine = Literal["auto", "numba", "scipy"]
 
 _EMPTY_INDPTR = np.zeros(1, dtype=np.int64)
 _EMPTY_INDICES = np.zeros(0, dtype=np.int64)
+
+SYMMETRIC_MIN_ROWS = 8192
+"""Below this many rows the accumulator stays in cache and computing each pair twice is
+faster than maintaining two heaps per pair (measured: 3,706 rows 0.18 s plain vs 0.22 s
+symmetric; 26,744 rows 14.5 s plain vs 10.9 s symmetric)."""
 
 _NUMBA_LOCK = threading.Lock()
 """numba's default thread pool must not be entered by two Python threads at once: compiled
@@ -76,47 +81,22 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-@dataclass(frozen=True)
-class ProductEstimate:
-    """What a top-n product will cost, from the matrices alone (see :func:`estimate_product`).
-
-    Attributes
-    ----------
-    multiply_adds : int
-        Scalar multiply-adds of ``A[rows] @ B``: the sum over the stored ``(r, u)`` of ``A`` of
-        the length of row ``u`` of ``B``. The time of every exact method is proportional to it.
-    output_bytes : int
-        Size of the result: ``len(rows) x n`` columns and scores.
-    working_bytes : int
-        Peak extra memory of the computation besides the output.
-    """
-
-    multiply_adds: int
-    output_bytes: int
-    working_bytes: int
-
-    @property
-    def total_bytes(self) -> int:
-        """Output and working memory together."""
-        return self.output_bytes + self.working_bytes
-
-
-def estimate_product(
-    a: sp.csr_array, rows: IntArray, b: sp.csr_array, n: int, *, engine: Engine = "auto",
-    threads: int | None = None, max_memory_mb: int = 256,
-) -> ProductEstimate:
-    """Estimate the work and memory of :func:`top_n_product` without running it."""
-    b_lengths = np.diff(b.indptr).astype(np.int64)
-    a_rows = a[rows[rows >= 0]] if len(rows) != a.shape[0] else a
-    work = int(b_lengths[a_rows.indices].sum())
-    output = len(rows) * n * 16
-    n_cols = b.shape[1]
+def estimate_neighbours(
+    x: sp.csr_array, k: int, *, engine: Engine = "auto", threads: int | None = None, max_memory_mb: int = 1024
+) -> ResourceEstimate:
+    """Estimate the work and memory of :func:`top_k_neighbours` on `x` without running it."""
+    n, nnz = x.shape[0], int(x.nnz)
+    column_counts = np.bincount(x.indices, minlength=x.shape[1]).astype(np.int64)
+    work = int((column_counts**2).sum())  # all pairs through each shared column
+    output = n * k * 16
+    copies = 2 * nnz * 16  # the prepared rows and their transpose
     if resolve_engine(engine) == "numba":
-        # per chunk: accumulator, marks and touched list of n_cols
-        working = (threads or default_threads()) * n_cols * (8 + 1 + 1 + 8)
-    else:
-        working = min(len(rows), max(1, (max_memory_mb << 20) // (max(1, n_cols) * 32))) * n_cols * 32
-    return ProductEstimate(work, output, working)
+        used = threads or default_threads()
+        heaps = used * n * k * 17
+        if n >= SYMMETRIC_MIN_ROWS and heaps <= max_memory_mb << 20:
+            return ResourceEstimate(work // 2, output, copies + heaps + used * n * 8)
+        return ResourceEstimate(work, output, copies + used * n * 18)
+    return ResourceEstimate(work, output, copies + (max_memory_mb << 20))
 
 
 def top_n_product(
@@ -216,14 +196,15 @@ def top_k_neighbours(
 ) -> tuple[IntArray, FloatArray]:
     """Return the `k` largest positive entries of every row of ``X @ X.T``, the diagonal left out.
 
-    With numba, and when the per-thread heaps fit in `max_memory_mb`, each pair of rows is
-    computed once (the product is symmetric), halving the work; otherwise this is
+    With numba, for at least ``SYMMETRIC_MIN_ROWS`` rows and when the per-thread heaps fit in
+    `max_memory_mb`, each pair of rows is computed once (the product is symmetric), halving the
+    work; otherwise this is
     :func:`top_n_product` with ``exclude_self``. Columns and scores follow its conventions.
     """
     n = x.shape[0]
     transposed = sp.csr_array(x.T)
     transposed.sort_indices()
-    if resolve_engine(engine) == "numba" and n > 0 and k > 0:
+    if resolve_engine(engine) == "numba" and n >= SYMMETRIC_MIN_ROWS and k > 0:
         used = max(1, min(threads or default_threads(), _numba_max_threads()))
         heap_bytes = used * n * k * 17
         if heap_bytes <= max_memory_mb << 20:

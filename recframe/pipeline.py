@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from recframe.checks import check_graph, check_interactions, check_matrix, check_metric, check_split, check_topn
 from recframe.config import RunConfig, apply_overrides, load_config, validate_run
@@ -35,6 +36,7 @@ from recframe.interfaces import (
     TopN,
 )
 from recframe.registry import PluginRegistry
+from recframe.resources import preflight
 from recframe.results import EvaluationResult, RankedLists
 
 if TYPE_CHECKING:
@@ -277,6 +279,10 @@ class Recommender:
         if axis is None:
             return None
         if axis not in fitted.graphs:
+            estimate = self.similarity.estimate(self._rows(fitted, axis))
+            if estimate is not None:
+                limit = self.similarity.config.memory_limit_mb
+                preflight(estimate, limit, self._who(self.similarity), f"{axis[:-1]} neighbours")
             backend = self._backend(fitted, axis)
             start = time.perf_counter()
             n_rows = fitted.matrix.n_users if axis == "users" else fitted.matrix.n_items
@@ -295,10 +301,14 @@ class Recommender:
     def _backend(self, fitted: _Fitted, axis: str) -> SimilarityBackend:
         """Return the similarity backend fitted on the rows of `axis`, fitting it once."""
         if axis not in fitted.backends:
-            rows = fitted.matrix.matrix if axis == "users" else fitted.matrix.item_major()
             backend = type(self.similarity)(self.similarity.config)
-            fitted.backends[axis] = backend.fit(rows)
+            fitted.backends[axis] = backend.fit(self._rows(fitted, axis))
         return fitted.backends[axis]
+
+    @staticmethod
+    def _rows(fitted: _Fitted, axis: str) -> sp.csr_array:
+        """Return the rows whose neighbours are searched: users, or items (the transpose)."""
+        return fitted.matrix.matrix if axis == "users" else fitted.matrix.item_major()
 
     def _state(self) -> _Fitted:
         fitted = self._fitted

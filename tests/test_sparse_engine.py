@@ -64,9 +64,18 @@ def test_top_n_product_equals_brute_force(rng, engine, negative):
     assert np.all(scores[columns < 0] == 0.0)
 
 
+@pytest.fixture(params=["symmetric", "plain"])
+def symmetric(request, monkeypatch):
+    """Run a test with the symmetric kernel enabled for any size, and with it off."""
+    from recframe import kernels
+
+    monkeypatch.setattr(kernels, "SYMMETRIC_MIN_ROWS", 0 if request.param == "symmetric" else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("k", "budget"), [(5, 1024), (60, 1024), (5, 0)])
-def test_top_k_neighbours_equal_brute_force(rng, engine, k, budget):
+def test_top_k_neighbours_equal_brute_force(rng, engine, k, budget, symmetric):
     x = random_csr(rng, (60, 25), 0.15)
     columns, scores = top_k_neighbours(x, k, engine=engine, max_memory_mb=budget)
     dense = (x @ x.T).toarray()
@@ -79,7 +88,7 @@ def test_top_k_neighbours_equal_brute_force(rng, engine, k, budget):
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("axis", ["users", "items"])
 @pytest.mark.parametrize("k", [3, 50])
-def test_sparse_backend_equals_sklearn(engine, axis, k):
+def test_sparse_backend_equals_sklearn(engine, axis, k, symmetric):
     matrix = RatingsMatrixBuilder().build(random_interactions(n_users=80, n_items=60, density=0.1, seed=11))
     rows = matrix.matrix if axis == "users" else matrix.item_major()
     ours = SparseSimilarity(k=k, engine=engine).fit(rows).neighbours()
@@ -114,7 +123,7 @@ def test_subset_and_query_agree_with_the_full_graph(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_empty_rows_anywhere(engine):
+def test_empty_rows_anywhere(engine, symmetric):
     rows = sp.csr_array(np.array([[0, 0, 0], [1.0, 2.0, 0], [0, 0, 0], [2.0, 1.0, 1.0], [0, 0, 0]]))
     graph = SparseSimilarity(k=3, engine=engine).fit(rows).neighbours()
     assert graph.indices.tolist() == [[-1, -1, -1], [3, -1, -1], [-1, -1, -1], [1, -1, -1], [-1, -1, -1]]

@@ -20,7 +20,8 @@ from recframe import (
     check_fitted,
     hookimpl,
 )
-from recframe.kernels import Engine, top_k_neighbours, top_n_product
+from recframe.interfaces import ResourceEstimate
+from recframe.kernels import Engine, estimate_neighbours, top_k_neighbours, top_n_product
 from recframe.progress import progress
 
 if TYPE_CHECKING:
@@ -71,6 +72,15 @@ class SklearnNNSimilarity(SimilarityBackend):
             metric=self.config.metric, algorithm=self.config.algorithm, n_jobs=self.config.n_jobs
         ).fit(self.rows_)
         return self
+
+    def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
+        """Estimate the cost of all rows' neighbours: the sparse product plus dense distance blocks."""
+        n, nnz = rows.shape[0], int(rows.nnz)
+        k = self.config.k if k is None else k
+        shared = np.bincount(rows.indices, minlength=rows.shape[1]).astype(np.int64)
+        work = int((shared**2).sum()) + n * n  # sparse products, then a dense pass over each block
+        block = min(n * n * 8 * 3, self.config.max_memory_mb << 20)
+        return ResourceEstimate(work, n * (k + 1) * 16, 2 * nnz * 16 + block)
 
     def neighbours(self, rows: IntArray | None = None, k: int | None = None) -> NeighbourGraph:
         """Return the nearest other fitted rows of `rows` (all rows by default)."""
@@ -179,6 +189,13 @@ class SparseSimilarity(SimilarityBackend):
         self._transposed = sp.csr_array(self.rows_.T)
         self._transposed.sort_indices()
         return self
+
+    def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
+        """Estimate the cost of all rows' neighbours (see :func:`recframe.kernels.estimate_neighbours`)."""
+        c = self.config
+        return estimate_neighbours(
+            rows, c.k if k is None else k, engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb
+        )
 
     def _prepare(self, rows: sp.csr_array) -> sp.csr_array:
         """Return `rows` as canonical float64 CSR, L2-normalised for cosine."""
