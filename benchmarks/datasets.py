@@ -41,13 +41,14 @@ def cache_dir() -> Path:
 
 def load_matrix(name: str, seed: int = 1) -> sp.csr_array:
     """Return the users x items ratings matrix of a shape, generating and caching it once."""
-    path = cache_dir() / f"{name}-seed{seed}.npz"
+    shape = SHAPES[name]
+    key = "-".join(str(v) for v in vars(shape).values())
+    path = cache_dir() / f"{name}-{key}-seed{seed}.npz"
     if path.exists():
         return sp.csr_array(sp.load_npz(path))
     from recframe.builtin.data_sources import SyntheticDataSource
     from recframe.builtin.matrix_builders import RatingsMatrixBuilder
 
-    shape = SHAPES[name]
     source = SyntheticDataSource(
         n_users=shape.n_users,
         n_items=shape.n_items,

@@ -6,7 +6,8 @@
 
 Each (method, repeat) is one new Python process, so caches and memory peaks don't leak between
 measurements. The table gives the median and min-max wall time of the timed call, the peak RSS
-of the process (data loading included, the same for every method), the ratio to implicit,
+of the process (data loading included), its growth during the timed call over the warmed-up
+process, the ratio to implicit,
 and whether each exact method's neighbours agree with scikit-learn's (scores within 1e-6; sets
 equal except among entries tied with the k-th).
 """
@@ -128,12 +129,12 @@ def render(args, facts, rows, results, reference) -> str:
         f"Gram work {work:.2e} multiply-adds; {args.repeats} fresh processes per method; "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
-        "| method | median s | min-max s | peak RSS MB | x implicit | agrees with reference |",
-        "|---|---|---|---|---|---|",
+        "| method | median s | min-max s | peak RSS MB | RSS growth MB | x implicit | agrees with reference |",
+        "|---|---|---|---|---|---|---|",
     ]
     for method, runs in rows:
         if "error" in runs[0]:
-            lines.append(f"| {method} | {runs[0]['error']} | | | | |")
+            lines.append(f"| {method} | {runs[0]['error']} | | | | | |")
             continue
         times = [r["seconds"] for r in runs]
         median = statistics.median(times)
@@ -147,7 +148,8 @@ def render(args, facts, rows, results, reference) -> str:
         )
         lines.append(
             f"| {method} | {median:.2f} | {min(times):.2f}-{max(times):.2f} | "
-            f"{max(r['peak_rss_mb'] for r in runs):.0f} | {ratio} | {agrees} |"
+            f"{max(r['peak_rss_mb'] for r in runs):.0f} | "
+            f"{max(r['peak_rss_mb'] - r['baseline_rss_mb'] for r in runs):.0f} | {ratio} | {agrees} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -25,6 +25,18 @@ BATCH_METHODS = {
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process image (VmHWM).
+
+    Not ``ru_maxrss``: Linux carries that over from the parent across ``exec``, so a worker
+    started by a runner holding a large matrix would report the runner's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

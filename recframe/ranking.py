@@ -51,10 +51,14 @@ def select_top_n(scores: FloatArray, n: int) -> TopN:
         # partition on the negated scores: much faster than kth=n_items-width on sparse rows
         part = np.argpartition(-scores, width - 1, axis=1)[:, :width]
         cutoff = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
-        above = scores > cutoff
-        at = scores == cutoff
-        room = width - above.sum(axis=1, keepdims=True)
-        selected = above | (at & (np.cumsum(at, axis=1) <= room))
+        selected = scores >= cutoff
+        # rows whose ties at the cut-off don't all fit keep the lowest columns among them
+        crowded = np.flatnonzero(selected.sum(axis=1) > width)
+        if crowded.size:
+            sub_scores, sub_cut = scores[crowded], cutoff[crowded]
+            at = sub_scores == sub_cut
+            room = width - (sub_scores > sub_cut).sum(axis=1, keepdims=True)
+            selected[crowded] = (sub_scores > sub_cut) | (at & (np.cumsum(at, axis=1) <= room))
         cols = np.nonzero(selected)[1].reshape(m, width)
     else:
         cols = np.broadcast_to(np.arange(n_items), (m, n_items)).copy()

@@ -72,7 +72,7 @@ def test_cli_exit_code_for_a_refusal(tmp_path, capsys):
 
     config = tmp_path / "c.yaml"
     config.write_text(
-        "data: {type: synthetic, n_users: 300, n_items: 200}\nsimilarity: {type: sklearn_nn, memory_limit_mb: 1}\n",
+        "data: {type: synthetic, n_users: 600, n_items: 500}\nsimilarity: {type: sklearn_nn, memory_limit_mb: 1}\n",
         encoding="utf-8",
     )
     assert main(["run", str(config), "--output", str(tmp_path / "out"), "--quiet"]) == 1

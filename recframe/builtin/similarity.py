@@ -40,14 +40,16 @@ class SklearnNNConfig(SimilarityConfig):
     """scikit-learn's search algorithm; on sparse rows both mean exact brute force."""
     n_jobs: int | None = None
     """Worker processes of scikit-learn (``-1`` for all cores); one by default."""
-    max_memory_mb: PositiveInt = 256
-    """Memory for one block of distances; rows are queried in chunks that fit it."""
+    max_memory_mb: PositiveInt = 1024
+    """scikit-learn's ``working_memory`` for one block of dense distances (its default). The
+    sparse product behind a block takes up to about as much again; lower it to bound memory,
+    at the cost of more blocks, each of which re-normalises all fitted rows."""
 
 
 class SklearnNNSimilarity(SimilarityBackend):
     """Exact k nearest neighbours by scikit-learn's ``NearestNeighbors``, the reference backend.
 
-    Rows are queried in chunks so the dense distance block stays within ``max_memory_mb``. A
+    Distances are computed in blocks of ``max_memory_mb`` (scikit-learn's own chunking). A
     row is never its own neighbour (also when another row is identical to it), and a
     neighbour with similarity 0 is no neighbour: it is left out of the graph, as it could not
     contribute to any score. Neighbours are ordered by similarity, ties by lower row.
@@ -79,7 +81,7 @@ class SklearnNNSimilarity(SimilarityBackend):
         k = self.config.k if k is None else k
         shared = np.bincount(rows.indices, minlength=rows.shape[1]).astype(np.int64)
         work = int((shared**2).sum()) + n * n  # sparse products, then a dense pass over each block
-        block = min(n * n * 8 * 3, self.config.max_memory_mb << 20)
+        block = min(n * n * 8, self.config.max_memory_mb << 20) * 2  # dense block + sparse product
         return ResourceEstimate(work, n * (k + 1) * 16, 2 * nnz * 16 + block)
 
     def neighbours(self, rows: IntArray | None = None, k: int | None = None) -> NeighbourGraph:
@@ -105,14 +107,21 @@ class SklearnNNSimilarity(SimilarityBackend):
         if width <= 0 or n_query == 0:
             shape = (n_query, max(0, width))
             return NeighbourGraph(np.full(shape, -1, dtype=np.int64), np.zeros(shape), n_targets)
-        step = max(1, (self.config.max_memory_mb << 20) // (n_targets * 8 * 3))
+        from sklearn import config_context
+
+        # scikit-learn chunks each call by `working_memory`, and every chunk re-normalises all
+        # fitted rows: calls of whole working-memory chunks (at least an eighth of the rows, for
+        # the progress bar) keep its overhead to that of one plain call
+        chunk_rows = max(1, (self.config.max_memory_mb << 20) // (n_targets * 8))
+        step = max(chunk_rows, -(-n_query // 8))
         starts = range(0, n_query, step)
         indices = np.empty((n_query, width), dtype=np.int64)
         scores = np.empty((n_query, width))
         for start in progress(starts, total=n_query, desc=f"{self.name}: neighbours", unit="rows",
                               sizes=(min(step, n_query - s) for s in starts)):
             stop = min(n_query, start + step)
-            dist, ind = self._nn.kneighbors(vectors[start:stop], n_neighbors=width + extra)
+            with config_context(working_memory=self.config.max_memory_mb):
+                dist, ind = self._nn.kneighbors(vectors[start:stop], n_neighbors=width + extra)
             if self_rows is not None:
                 dist, ind = _drop_self(dist, ind, self_rows[start:stop])
             indices[start:stop] = ind
@@ -203,8 +212,11 @@ class SparseSimilarity(SimilarityBackend):
         prepared.sum_duplicates()
         prepared.sort_indices()
         if self.config.measure == "cosine" and prepared.nnz:
-            norms = np.sqrt(np.asarray(prepared.multiply(prepared).sum(axis=1)).ravel())
-            prepared.data /= np.repeat(np.where(norms > 0, norms, 1.0), np.diff(prepared.indptr))
+            lengths = np.diff(prepared.indptr)
+            filled = lengths > 0
+            norms = np.ones(len(lengths))
+            norms[filled] = np.sqrt(np.add.reduceat(prepared.data**2, prepared.indptr[:-1][filled]))
+            prepared.data /= np.repeat(norms, lengths)
         return prepared
 
     def neighbours(self, rows: IntArray | None = None, k: int | None = None) -> NeighbourGraph:
