@@ -103,9 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 results.setdefault(method, out)
             rows.append((method, runs))
-        reference = next(
-            (results[m] for m in ("scikit-learn raw", "recframe sklearn_nn", "implicit") if m in results), None
-        )
+        preferred = [m for m in ("scikit-learn raw", "recframe sklearn_nn", "implicit") if m in results]
+        reference = results[(preferred or list(results))[0]] if results else None
         table = render(args, facts, rows, results, reference)
     print(table)
     if args.output:

@@ -1,0 +1,55 @@
+"""A seconds-long run of the benchmark suite: the scripts work and the exact methods agree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_benchmark(tmp_path: Path, *args: str) -> str:
+    env = {**os.environ, "RECFRAME_BENCH_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--shape", "smoke", "--repeats", "1", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_neighbour_benchmark_smoke(tmp_path):
+    table = run_benchmark(
+        tmp_path,
+        "--task",
+        "item-item",
+        "--k",
+        "10",
+        "--methods",
+        "recframe sparse,recframe sparse (scipy engine),recframe sklearn_nn,scikit-learn raw",
+    )
+    rows = [line for line in table.splitlines() if line.startswith("| recframe") or line.startswith("| scikit")]
+    assert len(rows) == 4
+    assert all(row.rstrip().endswith(("| yes |", "| reference |")) for row in rows), table
+
+
+def test_batch_benchmark_smoke(tmp_path):
+    table = run_benchmark(
+        tmp_path,
+        "--task",
+        "batch",
+        "--k",
+        "10",
+        "--methods",
+        "recframe item_cf (numba),recframe item_cf (scipy engine)",
+    )
+    rows = [line for line in table.splitlines() if line.startswith("| recframe")]
+    assert rows[0].rstrip().endswith("| reference |"), table
+    assert rows[1].rstrip().endswith("| 100.00% lists identical |"), table
