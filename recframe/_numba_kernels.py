@@ -37,6 +37,40 @@ def _sift_down(heap_v: np.ndarray, heap_j: np.ndarray, size: int, pos: int) -> N
             return
 
 
+@numba.njit(inline="always", cache=True)
+def _keep(heap_v: np.ndarray, heap_j: np.ndarray, size: int, capacity: int, v: float, j: int) -> int:
+    """Offer (v, j) to a bounded heap holding `size` entries (worst on top); return its new size."""
+    if size < capacity:
+        i = size
+        heap_v[i] = v
+        heap_j[i] = j
+        while i > 0:
+            parent = (i - 1) // 2
+            if _worse(heap_v[i], heap_j[i], heap_v[parent], heap_j[parent]):
+                heap_v[i], heap_v[parent] = heap_v[parent], heap_v[i]
+                heap_j[i], heap_j[parent] = heap_j[parent], heap_j[i]
+                i = parent
+            else:
+                break
+        return size + 1
+    if _worse(heap_v[0], heap_j[0], v, j):
+        heap_v[0] = v
+        heap_j[0] = j
+        _sift_down(heap_v, heap_j, size, 0)
+    return size
+
+
+@numba.njit(inline="always", cache=True)
+def _drain_best_first(heap_v: np.ndarray, heap_j: np.ndarray, size: int, out_v: np.ndarray, out_j: np.ndarray) -> None:
+    """Empty the heap into ``out[:size]``, best first (the worst is popped into the last place)."""
+    for slot in range(size - 1, -1, -1):
+        out_v[slot] = heap_v[0]
+        out_j[slot] = heap_j[0]
+        heap_v[0] = heap_v[slot]
+        heap_j[0] = heap_j[slot]
+        _sift_down(heap_v, heap_j, slot, 0)
+
+
 @numba.njit(nogil=True, cache=True)
 def _rows_top_n(
     start: int,
@@ -112,31 +146,8 @@ def _rows_top_n(
             touched_mark[j] = False
             if v <= 0.0 or banned[j]:
                 continue
-            if size < n:
-                # push: sift up
-                i = size
-                heap_v[i] = v
-                heap_j[i] = j
-                size += 1
-                while i > 0:
-                    parent = (i - 1) // 2
-                    if _worse(heap_v[i], heap_j[i], heap_v[parent], heap_j[parent]):
-                        heap_v[i], heap_v[parent] = heap_v[parent], heap_v[i]
-                        heap_j[i], heap_j[parent] = heap_j[parent], heap_j[i]
-                        i = parent
-                    else:
-                        break
-            elif _worse(heap_v[0], heap_j[0], v, j):
-                heap_v[0] = v
-                heap_j[0] = j
-                _sift_down(heap_v, heap_j, size, 0)
-        # pop the worst into the last free place: the list ends up best first
-        for slot in range(size - 1, -1, -1):
-            out_v[pos, slot] = heap_v[0]
-            out_j[pos, slot] = heap_j[0]
-            heap_v[0] = heap_v[slot]
-            heap_j[0] = heap_j[slot]
-            _sift_down(heap_v, heap_j, slot, 0)
+            size = _keep(heap_v, heap_j, size, n, v, j)
+        _drain_best_first(heap_v, heap_j, size, out_v[pos], out_j[pos])
         if has_seen:
             for p in range(seen_indptr[r], seen_indptr[r + 1]):
                 banned[seen_indices[p]] = False
@@ -175,8 +186,24 @@ def top_n_product(
         stop = min(m, start + step)
         if start < stop:
             _rows_top_n(
-                start, stop, rows, a_indptr, a_indices, a_data, b_indptr, b_indices, b_data, n_cols,
-                seen_indptr, seen_indices, extra_indptr, extra_indices, exclude_self, n, out_j, out_v,
+                start,
+                stop,
+                rows,
+                a_indptr,
+                a_indices,
+                a_data,
+                b_indptr,
+                b_indices,
+                b_data,
+                n_cols,
+                seen_indptr,
+                seen_indices,
+                extra_indptr,
+                extra_indices,
+                exclude_self,
+                n,
+                out_j,
+                out_v,
             )
 
 
@@ -191,27 +218,12 @@ def _offer(
     """
     if v < floor[c, row]:
         return
-    size = hsize[c, row]
-    if size < k:
-        i = size
-        hv[c, row, i] = v
-        hj[c, row, i] = j
-        hsize[c, row] = size + 1
-        while i > 0:
-            parent = (i - 1) // 2
-            if _worse(hv[c, row, i], hj[c, row, i], hv[c, row, parent], hj[c, row, parent]):
-                hv[c, row, i], hv[c, row, parent] = hv[c, row, parent], hv[c, row, i]
-                hj[c, row, i], hj[c, row, parent] = hj[c, row, parent], hj[c, row, i]
-                i = parent
-            else:
-                break
-        if size + 1 == k:
-            floor[c, row] = hv[c, row, 0]
-    elif _worse(hv[c, row, 0], hj[c, row, 0], v, j):
-        hv[c, row, 0] = v
-        hj[c, row, 0] = j
-        _sift_down(hv[c, row], hj[c, row], size, 0)
-        floor[c, row] = hv[c, row, 0]
+    heap_v = hv[c, row]
+    heap_j = hj[c, row]
+    size = _keep(heap_v, heap_j, hsize[c, row], k, v, j)
+    hsize[c, row] = size
+    if size == k:
+        floor[c, row] = heap_v[0]
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -269,28 +281,5 @@ def merge_heaps(hv: np.ndarray, hj: np.ndarray, hsize: np.ndarray, out_j: np.nda
         mj = np.empty(k, dtype=np.int64)
         for c in range(n_sets):
             for t in range(hsize[c, i]):
-                v = hv[c, i, t]
-                j = hj[c, i, t]
-                if size < k:
-                    pos = size
-                    mv[pos] = v
-                    mj[pos] = j
-                    size += 1
-                    while pos > 0:
-                        parent = (pos - 1) // 2
-                        if _worse(mv[pos], mj[pos], mv[parent], mj[parent]):
-                            mv[pos], mv[parent] = mv[parent], mv[pos]
-                            mj[pos], mj[parent] = mj[parent], mj[pos]
-                            pos = parent
-                        else:
-                            break
-                elif _worse(mv[0], mj[0], v, j):
-                    mv[0] = v
-                    mj[0] = j
-                    _sift_down(mv, mj, size, 0)
-        for slot in range(size - 1, -1, -1):
-            out_v[i, slot] = mv[0]
-            out_j[i, slot] = mj[0]
-            mv[0] = mv[slot]
-            mj[0] = mj[slot]
-            _sift_down(mv, mj, slot, 0)
+                size = _keep(mv, mj, size, k, hv[c, i, t], hj[c, i, t])
+        _drain_best_first(mv, mj, size, out_v[i], out_j[i])

@@ -6,6 +6,7 @@ system halfway through.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -20,13 +21,10 @@ MULTIPLY_ADDS_PER_SECOND = 3e8
 
 def available_memory() -> int | None:
     """Return the bytes of memory available to new allocations, or ``None`` if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/meminfo", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
