@@ -193,6 +193,7 @@ def top_k_neighbours(
     engine: Engine = "auto",
     threads: int | None = None,
     max_memory_mb: int = 1024,
+    transposed: sp.csr_array | None = None,
 ) -> tuple[IntArray, FloatArray]:
     """Return the `k` largest positive entries of every row of ``X @ X.T``, the diagonal left out.
 
@@ -200,10 +201,12 @@ def top_k_neighbours(
     `max_memory_mb`, each pair of rows is computed once (the product is symmetric), halving the
     work; otherwise this is
     :func:`top_n_product` with ``exclude_self``. Columns and scores follow its conventions.
+    Pass `transposed` (``X.T`` as CSR with sorted indices) if you have it, to save a copy.
     """
     n = x.shape[0]
-    transposed = sp.csr_array(x.T)
-    transposed.sort_indices()
+    if transposed is None:
+        transposed = sp.csr_array(x.T)
+        transposed.sort_indices()
     if resolve_engine(engine) == "numba" and n >= SYMMETRIC_MIN_ROWS and k > 0:
         used = max(1, min(threads or default_threads(), _numba_max_threads()))
         heap_bytes = used * n * k * 17
@@ -230,10 +233,9 @@ def _symmetric_neighbours(
     x_parts, t_parts = _csr_parts(x, index_dtype), _csr_parts(transposed, index_dtype)
     columns = np.full((n, k), -1, dtype=np.int64)
     scores = np.zeros((n, k), dtype=np.float64)
-    # row i costs about its work on columns j > i: size the batches by that, for a steady bar
-    lengths = np.diff(transposed.indptr)
-    running = np.r_[0, np.cumsum(lengths[x.indices], dtype=np.int64)]
-    row_work = (running[x.indptr[1:]] - running[x.indptr[:-1]]) * (n - np.arange(n)) / max(n, 1) + 1
+    # row i costs about its length times the share of columns j > i: size the batches by that,
+    # for a steady progress bar (a rough measure, so no temporary the size of the matrix)
+    row_work = np.diff(x.indptr) * (n - np.arange(n)) / max(n, 1) + 1
     cumulative = np.cumsum(row_work)
     edges = np.unique(np.searchsorted(cumulative, np.linspace(0, cumulative[-1], 65)[1:-1]))
     bounds = list(zip(np.r_[0, edges], np.r_[edges, n], strict=True))

@@ -208,10 +208,19 @@ class SparseSimilarity(SimilarityBackend):
         )
 
     def _prepare(self, rows: sp.csr_array) -> sp.csr_array:
-        """Return `rows` as canonical float64 CSR, L2-normalised for cosine."""
-        prepared = sp.csr_array(rows, dtype=np.float64, copy=True)
-        prepared.sum_duplicates()
-        prepared.sort_indices()
+        """Return `rows` as canonical float64 CSR, L2-normalised for cosine.
+
+        Canonical input shares its index arrays with the result (only the values are copied),
+        which saves a third of the matrix's memory on large data.
+        """
+        rows = sp.csr_array(rows)
+        if rows.has_canonical_format:
+            data = rows.data.astype(np.float64, copy=True)
+            prepared = sp.csr_array((data, rows.indices, rows.indptr), shape=rows.shape, copy=False)
+        else:
+            prepared = sp.csr_array(rows, dtype=np.float64, copy=True)
+            prepared.sum_duplicates()
+            prepared.sort_indices()
         if self.config.measure == "cosine" and prepared.nnz:
             lengths = np.diff(prepared.indptr)
             filled = lengths > 0
@@ -229,7 +238,8 @@ class SparseSimilarity(SimilarityBackend):
         c = self.config
         if rows is None:
             columns, scores = top_k_neighbours(
-                self.rows_, min(k, max(n - 1, 0)), engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb
+                self.rows_, min(k, max(n - 1, 0)), engine=c.engine, threads=c.threads,
+                max_memory_mb=c.max_memory_mb, transposed=self._transposed,
             )
         else:
             columns, scores = top_n_product(
