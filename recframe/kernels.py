@@ -291,11 +291,13 @@ def _scipy_product(
     columns: IntArray, scores: FloatArray,
 ) -> None:
     blocks = list(chunks(len(rows), b.shape[1], max_memory_mb))
+    # spmatrix: scipy densifies its products about 10x faster than sparray's
+    a_matrix, b_matrix = sp.csr_matrix(a), sp.csr_matrix(b)
     for block in progress(blocks, total=len(rows), desc=desc, unit="rows", sizes=(s.stop - s.start for s in blocks)):
         part = rows[block]
         known = part >= 0
         safe = np.where(known, part, 0)
-        dense = np.asarray((a[safe] @ b).toarray())
+        dense = np.asarray((a_matrix[safe] @ b_matrix).toarray())
         dense[~known] = 0.0
         if seen is not None:
             zero_entries(dense, sp.csr_array(sp.diags_array(known.astype(np.float64)) @ seen[safe]))
