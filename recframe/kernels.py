@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
-from recframe.ranking import chunks, select_top_n, zero_entries
+from recframe.ranking import blockwise_top_n
 
 logger = logging.getLogger(__name__)
 
@@ -214,11 +214,19 @@ def top_k_neighbours(
             return _symmetric_neighbours(x, transposed, k, threads)
         logger.info(
             "symmetric kernel needs %.0f MB of heaps, over max_memory_mb=%d; computing every pair twice",
-            heap_bytes / 2**20, max_memory_mb,
+            heap_bytes / 2**20,
+            max_memory_mb,
         )
     return top_n_product(
-        x, np.arange(n), transposed, k, exclude_self=True, engine=engine, threads=threads,
-        max_memory_mb=max_memory_mb, desc="neighbours",
+        x,
+        np.arange(n),
+        transposed,
+        k,
+        exclude_self=True,
+        engine=engine,
+        threads=threads,
+        max_memory_mb=max_memory_mb,
+        desc="neighbours",
     )
 
 
@@ -258,9 +266,17 @@ def _numba_max_threads() -> int:
 
 
 def _numba_product(
-    a: sp.csr_array, rows: IntArray, b: sp.csr_array, n: int, seen: sp.csr_array | None,
-    exclude: sp.csr_array | None, exclude_self: bool, threads: int | None, desc: str,
-    columns: IntArray, scores: FloatArray,
+    a: sp.csr_array,
+    rows: IntArray,
+    b: sp.csr_array,
+    n: int,
+    seen: sp.csr_array | None,
+    exclude: sp.csr_array | None,
+    exclude_self: bool,
+    threads: int | None,
+    desc: str,
+    columns: IntArray,
+    scores: FloatArray,
 ) -> None:
     from recframe._numba_kernels import top_n_product as kernel
 
@@ -273,39 +289,62 @@ def _numba_product(
     batch = 16_384
     starts = range(0, len(rows), batch)
     with numba_threads(threads) as used:
-        for start in progress(starts, total=len(rows), desc=desc, unit="rows",
-                              sizes=(min(batch, len(rows) - s) for s in starts)):
+        for start in progress(
+            starts, total=len(rows), desc=desc, unit="rows", sizes=(min(batch, len(rows) - s) for s in starts)
+        ):
             stop = min(len(rows), start + batch)
             extra = None if exclude is None else sp.csr_array(exclude[start:stop])
             extra_indptr, extra_indices, _ = _csr_parts(extra, index_dtype)
             kernel(
-                rows[start:stop], *a_parts, *b_parts, b.shape[1], seen_indptr, seen_indices,
-                extra_indptr, extra_indices, exclude_self, n, used * 8,
-                columns[start:stop], scores[start:stop],
+                rows[start:stop],
+                *a_parts,
+                *b_parts,
+                b.shape[1],
+                seen_indptr,
+                seen_indices,
+                extra_indptr,
+                extra_indices,
+                exclude_self,
+                n,
+                used * 8,
+                columns[start:stop],
+                scores[start:stop],
             )
 
 
 def _scipy_product(
-    a: sp.csr_array, rows: IntArray, b: sp.csr_array, n: int, seen: sp.csr_array | None,
-    exclude: sp.csr_array | None, exclude_self: bool, max_memory_mb: int, desc: str,
-    columns: IntArray, scores: FloatArray,
+    a: sp.csr_array,
+    rows: IntArray,
+    b: sp.csr_array,
+    n: int,
+    seen: sp.csr_array | None,
+    exclude: sp.csr_array | None,
+    exclude_self: bool,
+    max_memory_mb: int,
+    desc: str,
+    columns: IntArray,
+    scores: FloatArray,
 ) -> None:
-    blocks = list(chunks(len(rows), b.shape[1], max_memory_mb))
     # spmatrix: scipy densifies its products about 10x faster than sparray's
     a_matrix, b_matrix = sp.csr_matrix(a), sp.csr_matrix(b)
-    for block in progress(blocks, total=len(rows), desc=desc, unit="rows", sizes=(s.stop - s.start for s in blocks)):
-        part = rows[block]
+
+    def score(part: IntArray) -> FloatArray:
         known = part >= 0
-        safe = np.where(known, part, 0)
-        dense = np.asarray((a_matrix[safe] @ b_matrix).toarray())
+        dense = np.asarray((a_matrix[np.where(known, part, 0)] @ b_matrix).toarray())
         dense[~known] = 0.0
-        if seen is not None:
-            zero_entries(dense, sp.csr_array(sp.diags_array(known.astype(np.float64)) @ seen[safe]))
-        if exclude is not None:
-            zero_entries(dense, sp.csr_array(exclude[block]))
-        if exclude_self:
-            dense[np.arange(len(part))[known], part[known]] = 0.0
-        top = select_top_n(dense, n)
-        real = top.items >= 0
-        columns[block] = top.items
-        scores[block] = np.where(real, top.scores, 0.0)
+        return dense
+
+    top = blockwise_top_n(
+        score,
+        rows,
+        b.shape[1],
+        n,
+        seen=seen,
+        exclude=exclude,
+        exclude_self=exclude_self,
+        max_memory_mb=max_memory_mb,
+        desc=desc,
+    )
+    real = top.items >= 0
+    columns[:] = top.items
+    scores[:] = np.where(real, top.scores, 0.0)

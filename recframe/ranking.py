@@ -9,7 +9,7 @@ rankers use it, and so can any plugin.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -141,33 +141,83 @@ class ScoringRanker(CandidateRanker):
         recommended.
         """
 
-    def recommend(
-        self, users: IntArray, n: int | None = None, *, exclude: sp.csr_array | None = None
-    ) -> TopN:
+    def recommend(self, users: IntArray, n: int | None = None, *, exclude: sp.csr_array | None = None) -> TopN:
         """Return the top-`n` items of each user (see :class:`CandidateRanker`)."""
         check_fitted(self, "matrix_")
         assert self.matrix_ is not None
+        matrix = self.matrix_
         users = np.asarray(users, dtype=np.int64)
-        n = self.config.n if n is None else n
-        seen = self.matrix_.matrix
-        known = users >= 0
-        parts: list[TopN] = []
-        blocks = list(chunks(len(users), self.matrix_.n_items, self.config.max_memory_mb))
-        for block in progress(blocks, total=len(users), desc=f"{self.name}: scoring", unit="users",
-                              sizes=(b.stop - b.start for b in blocks)):
-            rows = users[block]
-            scores = np.zeros((len(rows), self.matrix_.n_items))
-            hit = np.ones(len(rows), dtype=bool) if self.scores_unknown_users else known[block]
+
+        def score(rows: IntArray) -> FloatArray:
+            scores = np.zeros((len(rows), matrix.n_items))
+            hit = np.ones(len(rows), dtype=bool) if self.scores_unknown_users else rows >= 0
             if hit.any():
                 scores[hit] = self.score_block(rows[hit])
-            if self.config.exclude_seen and known[block].any():
-                zero_entries(scores, _rows_of(seen, rows, known[block]))
-            if exclude is not None:
-                zero_entries(scores, sp.csr_array(exclude[block]))
-            parts.append(select_top_n(scores, n))
-        if not parts:
-            return TopN(np.zeros((0, n), dtype=np.int64), np.zeros((0, n)))
-        return TopN(np.vstack([p.items for p in parts]), np.vstack([p.scores for p in parts]))
+            return scores
+
+        return blockwise_top_n(
+            score,
+            users,
+            matrix.n_items,
+            self.config.n if n is None else n,
+            seen=matrix.matrix if self.config.exclude_seen else None,
+            exclude=exclude,
+            max_memory_mb=self.config.max_memory_mb,
+            desc=f"{self.name}: scoring",
+            unit="users",
+        )
+
+
+def blockwise_top_n(
+    score: Callable[[IntArray], FloatArray],
+    rows: IntArray,
+    n_cols: int,
+    n: int,
+    *,
+    seen: sp.csr_array | None = None,
+    exclude: sp.csr_array | None = None,
+    exclude_self: bool = False,
+    max_memory_mb: int = 256,
+    desc: str = "top-n",
+    unit: str = "rows",
+) -> TopN:
+    """Select the top `n` of dense score blocks, one memory-bounded block of rows at a time.
+
+    Parameters
+    ----------
+    score : callable
+        Returns the dense ``(len(block), n_cols)`` scores of a block of `rows` (``-1`` included).
+    rows : ndarray of int64
+        The rows to rank; ``-1`` marks a row with no history (nothing of `seen` applies).
+    n_cols, n : int
+        Number of columns, and of entries kept per row.
+    seen : csr_array, optional
+        Columns to leave out, by row number (e.g. the training matrix).
+    exclude : csr_array of shape (len(rows), n_cols), optional
+        Columns to leave out, by position in `rows`.
+    exclude_self : bool
+        Leave out column ``r`` of row ``r``.
+    max_memory_mb : int
+        Memory for the blocks (see :func:`chunks`).
+    desc, unit : str
+        Label and unit of the progress bar.
+    """
+    parts: list[TopN] = []
+    blocks = list(chunks(len(rows), n_cols, max_memory_mb))
+    for block in progress(blocks, total=len(rows), desc=desc, unit=unit, sizes=(b.stop - b.start for b in blocks)):
+        part = rows[block]
+        known = part >= 0
+        scores = score(part)
+        if seen is not None and known.any():
+            zero_entries(scores, _rows_of(seen, part, known))
+        if exclude is not None:
+            zero_entries(scores, sp.csr_array(exclude[block]))
+        if exclude_self:
+            scores[np.flatnonzero(known), part[known]] = 0.0
+        parts.append(select_top_n(scores, n))
+    if not parts:
+        return TopN(np.zeros((0, n), dtype=np.int64), np.zeros((0, n)))
+    return TopN(np.vstack([p.items for p in parts]), np.vstack([p.scores for p in parts]))
 
 
 def _rows_of(matrix: sp.csr_array, rows: IntArray, known: np.ndarray) -> sp.csr_array:
