@@ -71,6 +71,31 @@ def _drain_best_first(heap_v: np.ndarray, heap_j: np.ndarray, size: int, out_v: 
         _sift_down(heap_v, heap_j, slot, 0)
 
 
+@numba.njit(inline="always", cache=True)
+def _mark(
+    banned: np.ndarray,
+    value: bool,
+    r: int,
+    pos: int,
+    has_seen: bool,
+    seen_indptr: np.ndarray,
+    seen_indices: np.ndarray,
+    has_extra: bool,
+    extra_indptr: np.ndarray,
+    extra_indices: np.ndarray,
+    exclude_self: bool,
+) -> None:
+    """Set (or clear) the excluded columns of row `r` at batch position `pos`."""
+    if has_seen:
+        for p in range(seen_indptr[r], seen_indptr[r + 1]):
+            banned[seen_indices[p]] = value
+    if has_extra:
+        for p in range(extra_indptr[pos], extra_indptr[pos + 1]):
+            banned[extra_indices[p]] = value
+    if exclude_self:
+        banned[r] = value
+
+
 @numba.njit(nogil=True, cache=True)
 def _rows_top_n(
     start: int,
@@ -132,14 +157,19 @@ def _rows_top_n(
                 if acc[j] != 0.0:
                     touched[n_touched] = j
                     n_touched += 1
-        if has_seen:
-            for p in range(seen_indptr[r], seen_indptr[r + 1]):
-                banned[seen_indices[p]] = True
-        if has_extra:
-            for p in range(extra_indptr[pos], extra_indptr[pos + 1]):
-                banned[extra_indices[p]] = True
-        if exclude_self:
-            banned[r] = True
+        _mark(
+            banned,
+            True,
+            r,
+            pos,
+            has_seen,
+            seen_indptr,
+            seen_indices,
+            has_extra,
+            extra_indptr,
+            extra_indices,
+            exclude_self,
+        )
         size = 0
         for t in range(n_touched):
             j = touched[t]
@@ -150,14 +180,19 @@ def _rows_top_n(
                 continue
             size = _keep(heap_v, heap_j, size, n, v, j)
         _drain_best_first(heap_v, heap_j, size, out_v[pos], out_j[pos])
-        if has_seen:
-            for p in range(seen_indptr[r], seen_indptr[r + 1]):
-                banned[seen_indices[p]] = False
-        if has_extra:
-            for p in range(extra_indptr[pos], extra_indptr[pos + 1]):
-                banned[extra_indices[p]] = False
-        if exclude_self:
-            banned[r] = False
+        _mark(
+            banned,
+            False,
+            r,
+            pos,
+            has_seen,
+            seen_indptr,
+            seen_indices,
+            has_extra,
+            extra_indptr,
+            extra_indices,
+            exclude_self,
+        )
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
