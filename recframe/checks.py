@@ -96,8 +96,11 @@ def check_topn(result: object, who: str, n_users: int, n: int, n_items: int) -> 
     return result
 
 
-def check_split(result: object, who: str, n_total: int) -> tuple[Interactions, Interactions]:
-    """Return ``(train, test)`` if `result` is two :class:`Interactions` sharing out all events."""
+def check_split(result: object, who: str, n_total: int, *, given: bool = False) -> tuple[Interactions, Interactions]:
+    """Return ``(train, test)`` if `result` is two :class:`Interactions` sharing out all events.
+
+    A `given` split (a predefined test part) only has to have both parts non-empty.
+    """
     if not (
         isinstance(result, tuple)
         and len(result) == 2
@@ -107,19 +110,30 @@ def check_split(result: object, who: str, n_total: int) -> tuple[Interactions, I
         msg = f"{who} returned {type(result).__name__}; expected a (train, test) pair of Interactions"
         raise PluginError(msg)
     train, test = result
+    if given:
+        for part, events in (("training", train), ("test", test)):
+            if len(events) == 0:
+                msg = f"the predefined {part} part is empty"
+                raise DataError(msg)
+        return train, test
     if len(train) + len(test) != n_total:
         msg = f"{who} split {n_total} interactions into {len(train)} + {len(test)}; events were lost or repeated"
         raise PluginError(msg)
     return train, test
 
 
-def check_metric(values: object, who: str, n_users: int) -> np.ndarray:
-    """Return `values` if it holds one finite number per user."""
+def check_metric(values: object, who: str, n_users: int, per_user: bool, bounds: tuple[float, float]) -> np.ndarray:
+    """Return `values` if it holds one finite number per user (or one for the run) within `bounds`."""
     arr = np.asarray(values, dtype=np.float64)
-    if arr.shape != (n_users,):
-        msg = f"{who} returned values of shape {arr.shape}; expected ({n_users},)"
+    expected = (n_users,) if per_user else ()
+    if arr.shape != expected:
+        msg = f"{who} returned values of shape {arr.shape}; expected {expected}"
         raise PluginError(msg)
     if not np.all(np.isfinite(arr)):
         msg = f"{who} returned non-finite values"
+        raise PluginError(msg)
+    low, high = bounds
+    if np.any((arr < low) | (arr > high)):
+        msg = f"{who} returned values outside [{low}, {high}]: min {arr.min()!r}, max {arr.max()!r}"
         raise PluginError(msg)
     return arr

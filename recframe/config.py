@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
@@ -86,19 +86,41 @@ class OutputConfig(BaseModel):
     """Length of the written lists; the ranker's ``n`` by default."""
 
 
+class EvaluationSettings(BaseModel):
+    """The ``evaluation`` section's own settings, beside ``split``, ``metrics`` and ``test_data``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    relevance_threshold: float | None = None
+    """Held-out interactions rated below this are not relevant (e.g. ``4`` on a 1-5 scale);
+    every held-out interaction is relevant without it. Needs ratings."""
+    unseen_items: Literal["keep", "drop"] = "keep"
+    """Held-out items that training never saw can't be recommended: ``keep`` counts them as
+    relevant items nobody found (the strict choice), ``drop`` leaves them out of the test set."""
+    per_user: bool = True
+    """Write each evaluated user's metric values to ``per_user.csv`` (what ``recframe compare``
+    reads)."""
+
+
 @dataclass(frozen=True)
 class EvaluationSpec:
     """The validated ``evaluation`` section."""
 
     split: ComponentSpec
     metrics: tuple[ComponentSpec, ...]
+    settings: EvaluationSettings = field(default_factory=EvaluationSettings)
+    test_data: ComponentSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the section as it would be written in a run file."""
-        return {
+        out: dict[str, Any] = {
             "split": self.split.to_dict(),
             "metrics": [m.to_dict() for m in self.metrics],
         }
+        if self.test_data is not None:
+            out["test_data"] = self.test_data.to_dict()
+        out.update(self.settings.model_dump(mode="json"))
+        return out
 
 
 @dataclass(frozen=True)
@@ -524,17 +546,34 @@ def _unknown_key_message(key: str, allowed: Sequence[str], what: str, owner: str
     return msg + f" (allowed: {', '.join(allowed)})"
 
 
+EVALUATION_KEYS = ("split", "metrics", "test_data", *EvaluationSettings.model_fields)
+
+
 def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -> EvaluationSpec | None:
-    """Validate the ``evaluation`` section: one splitter and a list of metrics."""
+    """Validate the ``evaluation`` section: a splitter, metrics, optional test data and settings."""
     path: PathKey = ("evaluation",)
     if not isinstance(value, Mapping):
         errors.add(path, f"must be a mapping with 'split' and 'metrics'; got {value!r}")
         return None
     for key in value:
-        if key not in ("split", "metrics"):
-            errors.add((*path, str(key)), _unknown_key_message(str(key), ("split", "metrics"), "key"))
+        if key not in EVALUATION_KEYS:
+            errors.add((*path, str(key)), _unknown_key_message(str(key), EVALUATION_KEYS, "key"))
     split_raw = DEFAULT_SPLIT if value.get("split") is None else value["split"]
     split = component_spec(split_raw, "splitter", (*path, "split"), registry, errors)
+    test_data = None
+    if value.get("test_data") is not None:
+        test_data = component_spec(value["test_data"], "data", (*path, "test_data"), registry, errors)
+    if split is not None and (split.type == "predefined") != (value.get("test_data") is not None):
+        errors.add(
+            (*path, "split" if split.type == "predefined" else "test_data"),
+            "split 'predefined' and test_data go together: the test part comes from test_data",
+        )
+    settings = EvaluationSettings()
+    try:
+        own = {k: v for k, v in value.items() if k in EvaluationSettings.model_fields}
+        settings = EvaluationSettings.model_validate(own)
+    except ValidationError as exc:
+        _add_pydantic_errors(exc, path, errors, EvaluationSettings)
     metrics_raw = value.get("metrics", list(DEFAULT_METRICS))
     if not isinstance(metrics_raw, list) or not metrics_raw:
         errors.add((*path, "metrics"), f"must be a non-empty list such as [precision@10, ndcg@10]; got {metrics_raw!r}")
@@ -544,13 +583,13 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
         spec = component_spec(metric_entry(entry), "metric", (*path, "metrics", i), registry, errors)
         if spec is not None:
             metrics.append(spec)
-    labels = [f"{m.type}@{getattr(m.params, 'k', '')}" for m in metrics]
+    labels = [str(getattr(m.build(registry), "label", m.type)) for m in metrics]
     for i, label in enumerate(labels):
         if label in labels[:i]:
             errors.add((*path, "metrics", i), f"{label} is listed twice")
     if split is None or len(metrics) != len(metrics_raw):
         return None
-    return EvaluationSpec(split, tuple(metrics))
+    return EvaluationSpec(split, tuple(metrics), settings, test_data)
 
 
 def metric_entry(entry: object) -> object:
@@ -621,6 +660,8 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
                             ]
                         },
                     },
+                    "test_data": section("data"),
+                    **EvaluationSettings.model_json_schema()["properties"],
                 },
             },
             "output": output,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +20,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.checks import check_graph, check_interactions, check_matrix, check_metric, check_split, check_topn
-from recframe.config import RunConfig, apply_overrides, load_config, validate_run
+from recframe.config import EvaluationSettings, RunConfig, apply_overrides, load_config, validate_run
 from recframe.data import IdIndex, InteractionMatrix, Interactions
 from recframe.errors import ConfigError, DataError, NotFittedError
-from recframe.evaluation import hits_against, relevant_counts
+from recframe.evaluation import held_out, metric_input
+from recframe.evaluation.leakage import protocol_warnings
 from recframe.interfaces import (
     CandidateRanker,
     Component,
@@ -37,7 +38,7 @@ from recframe.interfaces import (
 )
 from recframe.registry import PluginRegistry
 from recframe.resources import preflight
-from recframe.results import EvaluationResult, RankedLists
+from recframe.results import EvaluationResult, FoldResult, RankedLists
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -79,6 +80,10 @@ class Recommender:
         Splits data for ``evaluate()``.
     metrics : sequence of Metric
         Computed by ``evaluate()``.
+    evaluation : EvaluationSettings, optional
+        Relevance threshold, unseen-item policy and outputs of ``evaluate()``.
+    test_data : DataSource, optional
+        The test part of a ``predefined`` split.
     seed : int
         Seeds every random step (data generation, splitting).
     name : str
@@ -103,6 +108,8 @@ class Recommender:
         fallback: CandidateRanker | object | None = _DEFAULT,
         splitter: Splitter | None = None,
         metrics: Sequence[Metric] = (),
+        evaluation: EvaluationSettings | None = None,
+        test_data: DataSource | None = None,
         seed: int = 0,
         name: str = "recframe",
         registry: PluginRegistry | None = None,
@@ -121,6 +128,8 @@ class Recommender:
         )
         self.splitter = splitter
         self.metrics = tuple(metrics)
+        self.evaluation = evaluation if evaluation is not None else EvaluationSettings()
+        self.test_data = test_data
         self.seed = seed
         self.name = name
         self.registry = registry
@@ -132,6 +141,7 @@ class Recommender:
             "ranker": (self.ranker, CandidateRanker),
             "ranker.fallback": (self.fallback, CandidateRanker),
             "splitter": (splitter, Splitter),
+            "test_data": (test_data, DataSource),
         }
         for role, (component, interface) in self._checks.items():
             if component is not None and not isinstance(component, interface):
@@ -198,6 +208,8 @@ class Recommender:
             fallback=build(run.ranker_fallback),
             splitter=None if evaluation is None else build(evaluation.split),
             metrics=() if evaluation is None else [build(m) for m in evaluation.metrics],
+            evaluation=None if evaluation is None else evaluation.settings,
+            test_data=None if evaluation is None else build(evaluation.test_data),
             seed=run.seed,
             name=run.name,
             registry=registry,
@@ -424,56 +436,95 @@ class Recommender:
 
     # ------------------------------------------------------------------ evaluation
 
-    def evaluate(self, data: object | None = None) -> EvaluationResult:
-        """Split the data, fit on the training part and score the rankings of the test users.
+    def evaluate(self, data: object | None = None, *, test: object | None = None) -> EvaluationResult:
+        """Split the data, fit on each training part and score the rankings of its test users.
 
-        Test users unknown in training are served by the fallback ranker, or skipped (and
-        counted) when there is none. The recommender stays fitted on the training part.
+        Every split of the splitter is evaluated (one, or each fold of ``kfold``). Test users
+        unknown in training are served by the fallback ranker, or skipped (and counted) when
+        there is none; users without a relevant held-out item are not evaluated. The protocol
+        check's findings are logged as warnings and kept in the result. The recommender stays
+        fitted on the (last) training part.
 
         Parameters
         ----------
         data : Interactions, mapping of columns or pandas DataFrame, optional
             The interactions to split; by default those of the data source.
+        test : Interactions, mapping of columns or pandas DataFrame, optional
+            A predefined test part: `data` (or the data source) is then the training part, and
+            the configured splitter, if any, must be ``predefined``. By default the
+            ``evaluation.test_data`` source of a predefined split.
 
         Raises
         ------
         ConfigError
             If no splitter or no metrics are configured.
+        DataError
+            If no test user can be evaluated.
         """
-        if self.splitter is None or not self.metrics:
+        if (self.splitter is None and test is None) or not self.metrics:
             msg = "nothing to evaluate: configure evaluation.split and evaluation.metrics"
             raise ConfigError(msg)
+        from recframe.builtin.splitters import PredefinedSplitter
+
         interactions = self.load_data() if data is None else Interactions.from_any(data)
-        train, test = check_split(
-            self.splitter.split(interactions, self._rng(1)), self._who(self.splitter), len(interactions)
-        )
-        logger.info("split: %d training and %d test interactions", len(train), len(test))
-        self.fit(train)
+        splitter = self.splitter if self.splitter is not None else PredefinedSplitter()
+        if test is None and self.test_data is not None:
+            test = check_interactions(self.test_data.load(self._rng(2)), self._who(self.test_data))
+        if test is not None:
+            if splitter.ordering != "given":
+                msg = f"test interactions were given, but the split is {splitter.name!r}; use split 'predefined'"
+                raise ConfigError(msg)
+            splits: Iterator[tuple[Interactions, Interactions]] = iter([(interactions, Interactions.from_any(test))])
+        else:
+            splits = splitter.folds(interactions, self._rng(1))
+        folds, warnings = [], []
+        for number, parts in enumerate(splits):
+            train, fold_test = check_split(parts, self._who(splitter), len(interactions), given=test is not None)
+            logger.info("split %d: %d training and %d test interactions", number, len(train), len(fold_test))
+            self.fit(train)
+            for finding in protocol_warnings(splitter, train, fold_test, self._state().matrix.items):
+                if finding not in warnings:
+                    logger.warning("%s", finding)
+                    warnings.append(finding)
+            folds.append(self._evaluate_fold(train, fold_test))
+        return EvaluationResult(folds, warnings)
+
+    def _evaluate_fold(self, train: Interactions, test: Interactions) -> FoldResult:
+        """Score the fitted model's lists for the users of one test part."""
         fitted = self._state()
-        test_users, _ = IdIndex.encode(test.users)
-        known = fitted.matrix.users.rows(test_users.ids, missing="mark") >= 0
-        evaluated = test_users if self.fallback is not None else IdIndex(test_users.ids[known])
-        n_skipped = len(test_users) - len(evaluated)
+        settings = self.evaluation
+        held = held_out(
+            test, fitted.matrix.items, threshold=settings.relevance_threshold, unseen_items=settings.unseen_items
+        )
+        known = fitted.matrix.users.rows(held.users.ids, missing="mark") >= 0
+        evaluated = held.users if self.fallback is not None else IdIndex(held.users.ids[known])
         if len(evaluated) == 0:
-            msg = "no test user is known in training, so nothing can be evaluated"
+            msg = "no test user with a relevant item is known in training, so nothing can be evaluated"
             raise DataError(msg)
         depth = max(m.config.k for m in self.metrics)
         lists = self.recommend(evaluated.ids, depth)
-        hits = hits_against(test, evaluated, fitted.matrix.items, lists.ranked.items)
-        n_relevant = relevant_counts(test, evaluated)
-        per_user = {}
+        data = metric_input(held, evaluated, lists.ranked.items, fitted.matrix, depth)
+        metrics: dict[str, float] = {}
+        per_user: dict[str, np.ndarray] = {}
         for metric in self.metrics:
-            values = metric.compute(hits, n_relevant)
-            per_user[metric.label] = check_metric(values, self._who(metric), len(evaluated))
-        return EvaluationResult(
-            metrics={label: float(np.mean(values)) for label, values in per_user.items()},
-            per_user=per_user,
-            users=evaluated.ids,
-            n_train=len(train),
-            n_test=len(test),
-            n_fallback=int(np.sum((lists.sources != self.ranker.name) & (lists.sources != ""))),
-            n_skipped=n_skipped,
-        )
+            values = check_metric(
+                metric.compute(data), self._who(metric), len(evaluated), metric.per_user, metric.bounds
+            )
+            if metric.per_user:
+                per_user[metric.label] = values
+            metrics[metric.label] = float(np.mean(values))
+        counts = {
+            "n_train": len(train),
+            "n_test": len(test),
+            "n_test_users": held.n_test_users,
+            "n_evaluated": len(evaluated),
+            "n_fallback": int(np.sum((lists.sources != self.ranker.name) & (lists.sources != ""))),
+            "n_skipped": len(held.users) - len(evaluated),
+            "n_without_relevant": held.n_test_users - len(held.users),
+            "n_below_threshold": held.n_below_threshold,
+            "n_unseen_items": held.n_unseen_items,
+        }
+        return FoldResult(metrics, per_user, evaluated.ids, counts)
 
 
 def _matched(queries: np.ndarray, rows: np.ndarray, index: IdIndex) -> np.ndarray:

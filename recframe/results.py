@@ -69,41 +69,111 @@ class RankedLists:
 
 
 @dataclass(frozen=True, eq=False)
-class EvaluationResult:
-    """Metric values of an evaluated run.
+class FoldResult:
+    """Metric values of one train/test split.
 
     Attributes
     ----------
     metrics : dict of str to float
-        Mean of each metric over the evaluated users, keyed by label (``ndcg@10``).
+        Each metric of the split, keyed by label (``ndcg@10``): the mean over users of a
+        per-user metric, the value of a run-level one (``coverage@10``).
     per_user : dict of str to ndarray of shape (n_users,)
-        Each user's value of each metric.
+        Each user's value of each per-user metric.
     users : ndarray of shape (n_users,)
         External ids of the evaluated users.
-    n_train, n_test : int
-        Interactions in the training and test parts.
-    n_fallback : int
-        Evaluated users whose list came from the fallback ranker.
-    n_skipped : int
-        Test users that could not be evaluated (unknown in training and no fallback).
+    counts : dict of str to int
+        What the split and the protocol did: ``n_train`` and ``n_test`` interactions,
+        ``n_test_users``, evaluated users served by the fallback ranker (``n_fallback``),
+        test users not evaluated because they are unknown in training with no fallback
+        (``n_skipped``) or have no relevant item (``n_without_relevant``), held-out pairs below
+        the relevance threshold (``n_below_threshold``) and relevant pairs of items unseen in
+        training (``n_unseen_items``).
     """
 
     metrics: dict[str, float]
     per_user: dict[str, np.ndarray]
     users: IdArray
-    n_train: int
-    n_test: int
-    n_fallback: int
-    n_skipped: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluationResult:
+    """Metric values of an evaluated run: one :class:`FoldResult` per split (one, or k for k-fold).
+
+    Attributes
+    ----------
+    folds : list of FoldResult
+        The splits, in order.
+    warnings : list of str
+        What the protocol check found leakage-prone (also logged).
+    """
+
+    folds: list[FoldResult]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Each metric's mean over folds."""
+        labels = self.folds[0].metrics
+        return {label: float(np.mean([f.metrics[label] for f in self.folds])) for label in labels}
+
+    @property
+    def metrics_std(self) -> dict[str, float]:
+        """Each metric's standard deviation over folds (0 with one fold)."""
+        labels = self.folds[0].metrics
+        return {label: float(np.std([f.metrics[label] for f in self.folds])) for label in labels}
+
+    @property
+    def per_user(self) -> dict[str, np.ndarray]:
+        """Each per-user metric's values over all folds, aligned with :attr:`users` and :attr:`fold_of`."""
+        return {label: np.concatenate([f.per_user[label] for f in self.folds]) for label in self.folds[0].per_user}
+
+    @property
+    def users(self) -> IdArray:
+        """The evaluated users of every fold, one entry per (fold, user)."""
+        return np.concatenate([f.users for f in self.folds])
+
+    @property
+    def fold_of(self) -> np.ndarray:
+        """The fold of each entry of :attr:`users`."""
+        return np.concatenate([np.full(len(f.users), i, dtype=np.int64) for i, f in enumerate(self.folds)])
+
+    def count(self, name: str) -> int:
+        """Return a count summed over folds (see :attr:`FoldResult.counts`)."""
+        return int(sum(f.counts.get(name, 0) for f in self.folds))
+
+    @property
+    def n_train(self) -> int:
+        """Training interactions, summed over folds."""
+        return self.count("n_train")
+
+    @property
+    def n_test(self) -> int:
+        """Test interactions, summed over folds."""
+        return self.count("n_test")
+
+    @property
+    def n_fallback(self) -> int:
+        """Evaluated users served by the fallback ranker, summed over folds."""
+        return self.count("n_fallback")
+
+    @property
+    def n_skipped(self) -> int:
+        """Test users that could not be evaluated, summed over folds."""
+        return self.count("n_skipped")
 
     def summary(self) -> dict[str, Any]:
-        """Return the means and counts as plain JSON-ready values."""
-        return {
-            "metrics": {k: float(v) for k, v in self.metrics.items()},
+        """Return the means, spreads and counts as plain JSON-ready values."""
+        out: dict[str, Any] = {
+            "metrics": self.metrics,
             "n_users": len(self.users),
-            "n_train": self.n_train,
-            "n_test": self.n_test,
-            "n_fallback": self.n_fallback,
-            "n_skipped": self.n_skipped,
         }
+        if len(self.folds) > 1:
+            out["metrics_std"] = self.metrics_std
+            out["n_folds"] = len(self.folds)
+            out["folds"] = [{"metrics": f.metrics, **f.counts} for f in self.folds]
+        for name in self.folds[0].counts:
+            out[name] = self.count(name)
+        if self.warnings:
+            out["protocol_warnings"] = list(self.warnings)
+        return out

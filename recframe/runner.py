@@ -34,7 +34,8 @@ RECOMMENDATIONS = "recommendations.csv"
 METRICS = "metrics.json"
 CONFIG = "config.yaml"
 RUN = "run.json"
-RUN_FILES = (CONFIG, RECOMMENDATIONS, METRICS, RUN)
+PER_USER = "per_user.csv"
+RUN_FILES = (CONFIG, RECOMMENDATIONS, METRICS, PER_USER, RUN)
 """Every file a run may write."""
 
 
@@ -93,6 +94,8 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
         files[RECOMMENDATIONS] = recommendations_csv(recommender.recommend_all(config.output.n))
     if evaluation is not None:
         files[METRICS] = _json(evaluation.summary())
+        if recommender.evaluation.per_user:
+            files[PER_USER] = per_user_csv(evaluation)
     seconds = time.perf_counter() - start
     record = run_record(config, recommender, registry, interactions.fingerprint(), len(interactions), seconds)
     files[RUN] = _json(record)
@@ -106,6 +109,21 @@ def recommendations_csv(lists: RankedLists) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["user", "item", "rank", "score"])
     writer.writerows((user, item, rank, repr(score)) for user, item, rank, score in lists.records())
+    return buffer.getvalue()
+
+
+def per_user_csv(evaluation: EvaluationResult) -> str:
+    """Render each evaluated user's per-user metric values as CSV: ``fold,user,<metric>...``.
+
+    Values are written with ``repr``, so they read back bit for bit.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    per_user = evaluation.per_user
+    writer.writerow(["fold", "user", *per_user])
+    columns = [values.tolist() for values in per_user.values()]
+    for i, (fold, user) in enumerate(zip(evaluation.fold_of.tolist(), evaluation.users.tolist(), strict=True)):
+        writer.writerow([fold, user, *(repr(column[i]) for column in columns)])
     return buffer.getvalue()
 
 

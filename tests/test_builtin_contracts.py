@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from recframe.builtin.data_sources import SyntheticDataSource
 from recframe.builtin.matrix_builders import BinaryMatrixBuilder, RatingsMatrixBuilder
-from recframe.builtin.metrics import MAP, NDCG, HitRate, Precision, Recall
+from recframe.builtin.metrics import (
+    F1,
+    MAP,
+    MRR,
+    NDCG,
+    AveragePopularity,
+    Coverage,
+    Gini,
+    HitRate,
+    IntraListDiversity,
+    Novelty,
+    Precision,
+    Recall,
+)
 from recframe.builtin.rankers import ItemCFRanker, PopularityRanker, UserCFRanker
 from recframe.builtin.similarity import SklearnNNSimilarity
-from recframe.builtin.splitters import PerUserHoldoutSplitter, RandomHoldoutSplitter
+from recframe.builtin.splitters import (
+    KFoldSplitter,
+    LeaveLastNSplitter,
+    PerUserHoldoutSplitter,
+    RandomHoldoutSplitter,
+    TemporalGlobalSplitter,
+)
 from recframe.testing import (
     DataSourceContract,
     MatrixBuilderContract,
@@ -63,6 +82,21 @@ class TestPerUserHoldout(SplitterContract):
     configs = [{}, {"test_fraction": 0.4, "min_history": 5}]
 
 
+class TestLeaveLastN(SplitterContract):
+    component = LeaveLastNSplitter
+    configs = [{}, {"n": 3, "min_history": 4}, {"fraction": 0.3}]
+
+
+class TestTemporalGlobal(SplitterContract):
+    component = TemporalGlobalSplitter
+    configs = [{}, {"quantile": 0.5}, {"cutoff": 1_605_000_000}]
+
+
+class TestKFold(SplitterContract):
+    component = KFoldSplitter
+    configs = [{}, {"n_folds": 3, "per_user": True, "fold": 2}]
+
+
 class TestMetrics(MetricContract):
     component = Precision
     configs = [{"k": 1}, {"k": 10}]
@@ -82,3 +116,37 @@ class TestMAP(MetricContract):
 
 class TestHitRate(MetricContract):
     component = HitRate
+
+
+class TestF1(MetricContract):
+    component = F1
+
+
+class TestMRR(MetricContract):
+    component = MRR
+
+
+class TestGradedNDCG(MetricContract):
+    component = NDCG
+    configs = [{"gain": "rating"}, {"gain": "exponential", "k": 3}]
+
+
+class TestCoverage(MetricContract):
+    component = Coverage
+
+
+class TestGini(MetricContract):
+    component = Gini
+
+
+class TestNovelty(MetricContract):
+    component = Novelty
+
+
+class TestAveragePopularity(MetricContract):
+    component = AveragePopularity
+
+
+class TestIntraListDiversity(MetricContract):
+    component = IntraListDiversity
+    configs = [{"k": 5}]

@@ -18,7 +18,7 @@ from recframe import __version__
 from recframe.cli import main
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
-RUN_FILES = {"config.yaml", "metrics.json", "recommendations.csv", "run.json"}
+RUN_FILES = {"config.yaml", "metrics.json", "per_user.csv", "recommendations.csv", "run.json"}
 
 SMALL = """\
 name: small
@@ -27,7 +27,7 @@ data: {type: synthetic, n_users: 200, n_items: 100}
 similarity: {type: sklearn_nn, k: 20}
 ranker: {type: item_cf, n: 5}
 evaluation:
-  split: per_user_holdout
+  split: temporal_global
   metrics: [precision@5, ndcg@5]
 """
 
@@ -78,7 +78,8 @@ def test_run_quickstart_writes_its_files_and_is_deterministic(tmp_path, capsys):
         label, value = line.split()
         assert float(value) == pytest.approx(metrics["metrics"][label], abs=5e-5)
     assert lines[6].startswith(f"evaluated {metrics['n_users']} users on {metrics['n_test']} held-out interactions")
-    assert lines[7].startswith(f"wrote config.yaml, recommendations.csv, metrics.json, run.json to {first} in ")
+    written = "config.yaml, recommendations.csv, metrics.json, per_user.csv, run.json"
+    assert lines[7].startswith(f"wrote {written} to {first} in ")
 
     with (first / "recommendations.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
@@ -142,7 +143,8 @@ def test_output_dir_from_the_config_or_runs_name(small, tmp_path, capsys, monkey
     run_ok(["run", str(small), "-q"], capsys)
     assert sorted(p.name for p in (tmp_path / "runs" / "small").iterdir()) == sorted(RUN_FILES)
     run_ok(["run", str(small), "-q", "--set", "output.dir=elsewhere", "--set", "output.recommendations=false"], capsys)
-    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == ["config.yaml", "metrics.json", "run.json"]
+    written = sorted(p.name for p in (tmp_path / "elsewhere").iterdir())
+    assert written == ["config.yaml", "metrics.json", "per_user.csv", "run.json"]
 
 
 def test_quiet_prints_no_log_lines_but_normal_mode_does(small, tmp_path, capsys):

@@ -277,7 +277,7 @@ def test_every_error_of_a_file_is_reported_at_once_in_line_order(tmp_path, regis
         "7: ranker.type: unknown ranker 'itemcf'; did you mean 'item_cf'? (registered: item_cf, popularity, user_cf)",
         "9: evaluation.split.test_fraction: Input should be less than 1; got 2",
         "10: evaluation.metrics[1].type: unknown metric 'recal'; did you mean 'recall'? "
-        "(registered: hit_rate, map, ndcg, precision, recall)",
+        "(registered: avg_popularity, coverage, f1, gini, hit_rate, ild, map, mrr, ndcg, novelty, precision, recall)",
         "11: output.bogus: unknown key 'bogus' (allowed: dir, recommendations, n)",
     ]
 
@@ -386,7 +386,7 @@ def test_errors_in_overridden_values_are_located_at_the_override(tmp_path, regis
         f"{tmp_path / 'x.yaml'}:3: ranker.n: Input should be greater than 0; got 0",
         "--set similarity.k: Input should be greater than 0; got 0",
         "--set evaluation.metrics.0: evaluation.metrics[0].type: unknown metric 'recal'; did you mean 'recall'? "
-        "(registered: hit_rate, map, ndcg, precision, recall)",
+        "(registered: avg_popularity, coverage, f1, gini, hit_rate, ild, map, mrr, ndcg, novelty, precision, recall)",
     ]
 
 
@@ -439,6 +439,22 @@ def test_schema_accepts_shorthands(validator):
         "evaluation": {"split": "per_user_holdout", "metrics": ["ndcg", "recall@5", {"type": "map", "k": 3}]},
     }
     assert [e.message for e in validator.iter_errors(document)] == []
+
+
+def test_schema_accepts_the_evaluation_settings(validator):
+    document = {
+        "data": "synthetic",
+        "evaluation": {
+            "split": "predefined",
+            "test_data": {"type": "csv", "path": "u1.test"},
+            "relevance_threshold": 4,
+            "unseen_items": "drop",
+            "metrics": [{"type": "ndcg", "gain": "rating", "k": 5}, "coverage@10"],
+        },
+    }
+    assert [e.message for e in validator.iter_errors(document)] == []
+    document["evaluation"]["unseen_items"] = "ignore"
+    assert [e.message for e in validator.iter_errors(document)] != []
 
 
 @pytest.mark.parametrize(

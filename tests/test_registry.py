@@ -187,7 +187,8 @@ def test_describe_names_kind_type_and_package(registry):
 def test_unknown_name_suggests(registry):
     with pytest.raises(
         ConfigError,
-        match=r"^unknown metric 'ndgc'; did you mean 'ndcg'\? \(registered: hit_rate, map, ndcg, precision, recall\)$",
+        match=r"^unknown metric 'ndgc'; did you mean 'ndcg'\? \(registered: avg_popularity, coverage, f1, gini, "
+        r"hit_rate, ild, map, mrr, ndcg, novelty, precision, recall\)$",
     ):
         registry.get("metric", "ndgc")
 

@@ -1,11 +1,20 @@
-"""Built-in splitters: ``random_holdout`` (global) and ``per_user_holdout``."""
+"""Built-in splitters: random, per-user, temporal, k-fold and predefined train/test parts.
+
+Every splitter is seeded by the ``rng`` it is given, keeps the events of each part in their
+original order, and puts every event in exactly one part. Ties in time are broken by the
+order of the events in the data, so temporal splits are deterministic too.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from pydantic import Field, PositiveInt
+from collections.abc import Iterator
 
-from recframe import Component, ComponentConfig, DataError, Interactions, Splitter, hookimpl
+import numpy as np
+from pydantic import Field, PositiveInt, model_validator
+from typing_extensions import Self
+
+from recframe import Component, ComponentConfig, ConfigError, DataError, Interactions, Splitter, hookimpl
+from recframe.data import FloatArray, IntArray
 
 
 class RandomHoldoutConfig(ComponentConfig):
@@ -40,6 +49,26 @@ class PerUserHoldoutConfig(ComponentConfig):
     """Users with fewer interactions than this keep them all in training (and are not tested)."""
 
 
+def _rank_within_users(users: np.ndarray, sort_key: FloatArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Rank each event within its user by `sort_key` (ties by event order), from 0.
+
+    Returns ``(rank, user_codes, counts)``: each event's rank, its user's code, and the number
+    of events of each user code.
+    """
+    _, user_codes, counts = np.unique(users, return_inverse=True, return_counts=True)
+    user_codes = user_codes.reshape(-1)
+    order = np.lexsort((np.arange(len(users)), sort_key, user_codes))
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    rank = np.empty(len(users), dtype=np.int64)
+    rank[order] = np.arange(len(users)) - np.repeat(starts, counts)
+    return rank, user_codes, counts
+
+
+def _tested(counts: IntArray, wanted: IntArray, min_history: int) -> IntArray:
+    """Test events per user: `wanted`, at most all but one, none below `min_history`."""
+    return np.where(counts >= max(2, min_history), np.minimum(wanted, counts - 1), 0)
+
+
 class PerUserHoldoutSplitter(Splitter):
     """Hold out a random share of each user's interactions, so every tested user has history.
 
@@ -53,22 +82,204 @@ class PerUserHoldoutSplitter(Splitter):
 
     def split(self, interactions: Interactions, rng: np.random.Generator) -> tuple[Interactions, Interactions]:
         """Return ``(train, test)``, each in the original event order."""
-        _, user_codes, counts = np.unique(interactions.users, return_inverse=True, return_counts=True)
-        user_codes = user_codes.reshape(-1)
-        order = np.lexsort((rng.random(len(interactions)), user_codes))
-        starts = np.r_[0, np.cumsum(counts)[:-1]]
-        rank = np.empty(len(interactions), dtype=np.int64)
-        rank[order] = np.arange(len(interactions)) - np.repeat(starts, counts)
-        n_test = np.maximum(1, np.floor(counts * self.config.test_fraction).astype(np.int64))
-        n_test = np.where(counts >= max(2, self.config.min_history), np.minimum(n_test, counts - 1), 0)
-        is_test = rank < n_test[user_codes]
-        return _apply(interactions, is_test)
+        rank, user_codes, counts = _rank_within_users(interactions.users, rng.random(len(interactions)))
+        wanted = np.maximum(1, np.floor(counts * self.config.test_fraction).astype(np.int64))
+        n_test = _tested(counts, wanted, self.config.min_history)
+        return _apply(interactions, rank < n_test[user_codes])
+
+
+class LeaveLastNConfig(ComponentConfig):
+    """Parameters of :class:`LeaveLastNSplitter`."""
+
+    n: PositiveInt | None = None
+    """Number of each user's latest interactions moved to the test set (1 when neither ``n``
+    nor ``fraction`` is given)."""
+    fraction: float | None = Field(None, gt=0.0, lt=1.0)
+    """Instead of ``n``: the latest share of each user's interactions (rounded down, at least one)."""
+    min_history: PositiveInt = 2
+    """Users with fewer interactions than this keep them all in training (and are not tested)."""
+
+    @model_validator(mode="after")
+    def _one_size(self) -> Self:
+        if self.n is not None and self.fraction is not None:
+            msg = "give either n or fraction, not both"
+            raise ValueError(msg)
+        return self
+
+
+class LeaveLastNSplitter(Splitter):
+    """Hold out each user's latest interactions, by timestamp: the next-item protocol.
+
+    A user with ``c >= min_history`` interactions gives their last ``n`` (or
+    ``max(1, floor(c * fraction))``) to the test set and keeps at least one for training. Each
+    user's test events follow their own training events, but not other users': on a shared
+    timeline the training part still holds events later than some test events.
+    """
+
+    name = "leave_last_n"
+    Config = LeaveLastNConfig
+    config: LeaveLastNConfig
+    ordering = "per_user_time"
+
+    def split(self, interactions: Interactions, rng: np.random.Generator) -> tuple[Interactions, Interactions]:
+        """Return ``(train, test)``, each in the original event order.
+
+        Raises
+        ------
+        DataError
+            If the interactions have no timestamps.
+        """
+        times = _timestamps(interactions, self.name)
+        rank, user_codes, counts = _rank_within_users(interactions.users, times)
+        c = self.config
+        if c.fraction is not None:
+            wanted = np.maximum(1, np.floor(counts * c.fraction).astype(np.int64))
+        else:
+            wanted = np.full(len(counts), c.n or 1, dtype=np.int64)
+        n_test = _tested(counts, wanted, c.min_history)
+        # of events at the same time, the later one in the data counts as later
+        return _apply(interactions, rank >= (counts - n_test)[user_codes])
+
+
+class TemporalGlobalConfig(ComponentConfig):
+    """Parameters of :class:`TemporalGlobalSplitter`."""
+
+    cutoff: float | None = None
+    """Timestamp (same unit as the data, e.g. Unix seconds): later events are test events."""
+    quantile: float | None = Field(None, gt=0.0, lt=1.0)
+    """Instead of ``cutoff``: the share of events, by time, kept for training (0.8 when neither
+    is given)."""
+
+    @model_validator(mode="after")
+    def _one_cut(self) -> Self:
+        if self.cutoff is not None and self.quantile is not None:
+            msg = "give either cutoff or quantile, not both"
+            raise ValueError(msg)
+        return self
+
+
+class TemporalGlobalSplitter(Splitter):
+    """Cut the whole timeline at one moment: events up to it train, later events test.
+
+    Nothing in training happens after anything in the test set, for any user. Users whose
+    events all fall after the cut are unknown to the model (served by the fallback ranker or
+    skipped). ``quantile: q`` puts the cut at ``numpy.quantile(t, q, method="lower")`` of the
+    timestamps ``t``; events at the cut itself train.
+    """
+
+    name = "temporal_global"
+    Config = TemporalGlobalConfig
+    config: TemporalGlobalConfig
+    ordering = "global_time"
+
+    def split(self, interactions: Interactions, rng: np.random.Generator) -> tuple[Interactions, Interactions]:
+        """Return ``(train, test)``, each in the original event order.
+
+        Raises
+        ------
+        DataError
+            If there are no timestamps, or the cut leaves a part empty.
+        """
+        times = _timestamps(interactions, self.name)
+        cutoff = self.config.cutoff
+        if cutoff is None:
+            cutoff = float(np.quantile(times, self.config.quantile or 0.8, method="lower"))
+        return _apply(interactions, times > cutoff)
+
+
+class KFoldConfig(ComponentConfig):
+    """Parameters of :class:`KFoldSplitter`."""
+
+    n_folds: int = Field(5, ge=2)
+    """Number of folds; each is the test set once."""
+    per_user: bool = False
+    """Fold each user's interactions separately (every user is in every fold's training part
+    when they have at least ``n_folds`` interactions) instead of all interactions at once."""
+    fold: int = Field(0, ge=0)
+    """The fold :meth:`split` returns (evaluation runs every fold)."""
+
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> Self:
+        if self.fold >= self.n_folds:
+            msg = f"fold must be below n_folds={self.n_folds}; got {self.fold}"
+            raise ValueError(msg)
+        return self
+
+
+class KFoldSplitter(Splitter):
+    """K-fold cross-validation: events are dealt at random into ``n_folds`` folds of equal size.
+
+    Evaluation runs every fold (fit on the other folds, test on this one) and reports the mean
+    and spread over folds. ``per_user: true`` deals each user's events separately, so each
+    fold holds about ``1/n_folds`` of every user's history.
+    """
+
+    name = "kfold"
+    Config = KFoldConfig
+    config: KFoldConfig
+
+    def _assignment(self, interactions: Interactions, rng: np.random.Generator) -> IntArray:
+        """Return each event's fold."""
+        k = self.config.n_folds
+        if self.config.per_user:
+            rank, user_codes, counts = _rank_within_users(interactions.users, rng.random(len(interactions)))
+            # start each user's deal at a random fold, so small users don't all land in fold 0
+            start = rng.integers(k, size=len(counts))
+            return np.asarray((rank + start[user_codes]) % k, dtype=np.int64)
+        return np.asarray(rng.permutation(len(interactions)) % k, dtype=np.int64)
+
+    def split(self, interactions: Interactions, rng: np.random.Generator) -> tuple[Interactions, Interactions]:
+        """Return fold ``fold``: ``(other folds, this fold)``."""
+        return _apply(interactions, self._assignment(interactions, rng) == self.config.fold)
+
+    def folds(
+        self, interactions: Interactions, rng: np.random.Generator
+    ) -> Iterator[tuple[Interactions, Interactions]]:
+        """Yield ``(other folds, fold f)`` for every fold ``f``, from one random deal."""
+        assignment = self._assignment(interactions, rng)
+        for fold in range(self.config.n_folds):
+            yield _apply(interactions, assignment == fold)
+
+
+class PredefinedConfig(ComponentConfig):
+    """Parameters of :class:`PredefinedSplitter` (none: the parts come from two data sources)."""
+
+
+class PredefinedSplitter(Splitter):
+    """Train on the run's data and test on a second data source (``evaluation.test_data``).
+
+    For published splits such as MovieLens ``u1.base`` / ``u1.test``. Nothing is drawn at
+    random; the engine passes the test interactions (``Recommender.evaluate(test=...)`` in
+    Python).
+    """
+
+    name = "predefined"
+    Config = PredefinedConfig
+    ordering = "given"
+
+    def split(self, interactions: Interactions, rng: np.random.Generator) -> tuple[Interactions, Interactions]:
+        """Refuse: a predefined split needs its test part from outside.
+
+        Raises
+        ------
+        ConfigError
+            Always; set ``evaluation.test_data`` or pass ``test=`` to ``evaluate()``.
+        """
+        msg = "split 'predefined' needs the test interactions: set evaluation.test_data, or pass test= to evaluate()"
+        raise ConfigError(msg)
+
+
+def _timestamps(interactions: Interactions, who: str) -> FloatArray:
+    if interactions.timestamps is None:
+        msg = f"split {who!r} orders events by time, but the interactions have no timestamps; use a random split"
+        raise DataError(msg)
+    return interactions.timestamps
 
 
 def _apply(interactions: Interactions, is_test: np.ndarray) -> tuple[Interactions, Interactions]:
     """Split by the mask, refusing splits that leave either side empty."""
     if not is_test.any():
-        msg = f"the split left no test interactions out of {len(interactions)}; use more data or a larger test_fraction"
+        msg = f"the split left no test interactions out of {len(interactions)}; use more data or a larger test share"
         raise DataError(msg)
     if is_test.all():
         msg = "the split left no training interactions"
@@ -79,4 +290,7 @@ def _apply(interactions: Interactions, is_test: np.ndarray) -> tuple[Interaction
 @hookimpl
 def recframe_register_components() -> list[type[Component]]:
     """Register the built-in splitters."""
-    return [RandomHoldoutSplitter, PerUserHoldoutSplitter]
+    return [
+        RandomHoldoutSplitter, PerUserHoldoutSplitter, LeaveLastNSplitter,
+        TemporalGlobalSplitter, KFoldSplitter, PredefinedSplitter,
+    ]

@@ -1,5 +1,5 @@
 """Offline evaluation: matching ranked lists against held-out interactions."""
 
-from recframe.evaluation.protocol import hits_against, relevant_counts
+from recframe.evaluation.protocol import HeldOut, held_out, metric_input
 
-__all__ = ["hits_against", "relevant_counts"]
+__all__ = ["HeldOut", "held_out", "metric_input"]

@@ -23,6 +23,7 @@ from recframe.testing.contracts import (
     SimilarityContract,
     SplitterContract,
     random_interactions,
+    random_metric_input,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "SimilarityContract",
     "SplitterContract",
     "random_interactions",
+    "random_metric_input",
 ]

@@ -21,6 +21,7 @@ from recframe.interfaces import (
     DataSource,
     MatrixBuilder,
     Metric,
+    MetricInput,
     SimilarityBackend,
     Splitter,
 )
@@ -233,18 +234,75 @@ class SplitterContract(ComponentContract):
             b = splitter.split(data, np.random.default_rng(3))
             assert a[1].fingerprint() == b[1].fingerprint()
 
+    def test_every_fold_partitions_the_events(self) -> None:
+        data = random_interactions()
+        for splitter in self.instances():
+            assert isinstance(splitter, Splitter)
+            tested = 0
+            for train, test in splitter.folds(data, np.random.default_rng(4)):
+                check_split((train, test), splitter.name, len(data))
+                tested += len(test)
+            assert tested <= len(data)
+
+    def test_time_order_is_respected(self) -> None:
+        data = random_interactions()
+        for splitter in self.instances():
+            assert isinstance(splitter, Splitter)
+            train, test = splitter.split(data, np.random.default_rng(5))
+            assert train.timestamps is not None and test.timestamps is not None
+            if splitter.ordering == "global_time":
+                assert test.timestamps.min() > train.timestamps.max()
+            if splitter.ordering == "per_user_time":
+                for user in np.unique(test.users):
+                    latest_train = train.timestamps[train.users == user].max()
+                    assert test.timestamps[test.users == user].min() >= latest_train
+
+
+def random_metric_input(n_users: int = 50, n: int = 12, n_items: int = 40, *, seed: int = 0) -> MetricInput:
+    """Return a :class:`MetricInput` of random ranked lists against random rated held-out items.
+
+    The training matrix comes from :func:`random_interactions`; some lists are shorter than
+    `n`, some held-out items are unseen in training, and ratings give graded gains.
+    """
+    from recframe.evaluation import held_out, metric_input
+
+    rng = np.random.default_rng(seed)
+    train = RatingsMatrixBuilder().build(random_interactions(n_users, n_items, seed=seed))
+    n_pairs = n_users * 4
+    test_items = np.where(rng.random(n_pairs) < 0.1, -5, train.items.ids[rng.integers(n_items, size=n_pairs)])
+    test = Interactions(
+        train.users.ids[rng.integers(n_users, size=n_pairs)], test_items, rng.integers(1, 6, size=n_pairs) * 1.0
+    )
+    held = held_out(test, train.items)
+    ranked = np.argsort(rng.random((len(held.users), n_items)), axis=1)[:, :n].astype(np.int64)
+    ranked[rng.random(ranked.shape) < 0.1 * (np.arange(n) / n)] = -1  # some short lists
+    ranked = np.where(np.maximum.accumulate(ranked < 0, axis=1), -1, ranked)
+    return metric_input(held, held.users, ranked, train, n)
+
 
 class MetricContract(ComponentContract):
-    """Contract of metrics: one finite value per user, 0 without hits, within [0, 1]."""
+    """Contract of metrics: finite values of the declared shape and bounds, independent of user order."""
 
     def test_values(self) -> None:
-        rng = np.random.default_rng(0)
-        hits = rng.random((50, 12)) < 0.3
-        n_relevant = np.maximum(hits.sum(axis=1), rng.integers(1, 8, size=50))
+        data = random_metric_input()
         for metric in self.instances():
             assert isinstance(metric, Metric)
-            values = metric.compute(hits, n_relevant)
-            assert values.shape == (50,)
-            assert np.all(np.isfinite(values)) and np.all((values >= 0) & (values <= 1))
-            zeros = metric.compute(np.zeros_like(hits), n_relevant)
-            np.testing.assert_array_equal(zeros, 0.0)
+            values = np.asarray(metric.compute(data), dtype=np.float64)
+            assert values.shape == ((data.n_users,) if metric.per_user else ())
+            low, high = metric.bounds
+            assert np.all(np.isfinite(values)) and np.all((values >= low) & (values <= high))
+            np.testing.assert_array_equal(np.asarray(metric.compute(data)), values)
+
+    def test_user_order_does_not_matter(self) -> None:
+        data = random_metric_input(seed=1)
+        order = np.random.default_rng(2).permutation(data.n_users)
+        shuffled = MetricInput(
+            data.items[order], data.hits[order], data.gains[order], data.n_relevant[order],
+            data.ideal_gains[order], data.train,
+        )
+        for metric in self.instances():
+            assert isinstance(metric, Metric)
+            values = np.asarray(metric.compute(data), dtype=np.float64)
+            again = np.asarray(metric.compute(shuffled), dtype=np.float64)
+            expected = values[order] if metric.per_user else values
+            assert np.allclose(again, expected, rtol=1e-12, atol=0.0)

@@ -325,7 +325,7 @@ matrix:     {type: time_decay, half_life_days: 14}
 similarity: {type: sklearn_nn, metric: cosine, k: 20}
 ranker:     {type: item_cf, n: 5}
 evaluation:
-  split:    {type: per_user_holdout, test_fraction: 0.2}
+  split:    {type: temporal_global, quantile: 0.8}
   metrics:  [precision@5, ndcg@5]
 """
 
