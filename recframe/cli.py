@@ -31,6 +31,7 @@ examples:
   recframe run configs/quickstart.yaml
   recframe run configs/quickstart.yaml --set similarity.k=100 --output runs/k100
   recframe recommend configs/quickstart.yaml --user 42 --n 5
+  recframe compare runs/item-cf runs/user-cf --test wilcoxon --output runs/comparison
   recframe plugins --json
   recframe config schema > recframe.schema.json
 """
@@ -85,6 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--item", required=True, help="the item's external id")
     sim.add_argument("--n", type=int, default=10, help="number of items (default 10)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    comp = sub.add_parser("compare", parents=[common], help="compare evaluated runs with significance tests",
+                          description="Compare the per_user.csv of two or more run folders on the users "
+                          "they share: each run's mean with a bootstrap 95%% interval, and for each pair "
+                          "of runs and metric the mean difference, its interval, paired t-test and "
+                          "Wilcoxon p-values (Holm-adjusted across all comparisons) and the effect size.")
+    comp.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run folders written by recframe run")
+    comp.add_argument("--baseline", action="store_true", help="compare each run with the first only")
+    comp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    comp.add_argument("--test", choices=("t", "wilcoxon"), default="t",
+                      help="the test that decides significance (default t; both are reported)")
+    comp.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    comp.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    comp.add_argument("--output", "-o", type=Path,
+                      help="also write comparison.md, comparison.csv and comparison.json into this folder")
+    comp.add_argument("--json", action="store_true", help="print JSON instead of Markdown tables")
 
     plugins = sub.add_parser("plugins", parents=[common], help="list plugins and their components",
                              description="List every registered component with its kind, name, package, "
@@ -199,7 +216,33 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _query(args)
     if args.command == "plugins":
         return _plugins(args)
+    if args.command == "compare":
+        return _compare(args)
     return _config(args)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from recframe.evaluation.compare import compare_run_dirs
+    from recframe.runner import write_atomically
+
+    if not 0 < args.alpha < 1:
+        msg = f"--alpha must be between 0 and 1; got {args.alpha}"
+        raise ConfigError(msg)
+    if args.bootstrap < 1:
+        msg = f"--bootstrap must be at least 1; got {args.bootstrap}"
+        raise ConfigError(msg)
+    comparison = compare_run_dirs(
+        args.runs, alpha=args.alpha, test=args.test, n_bootstrap=args.bootstrap, seed=args.seed,
+        baseline=args.baseline,
+    )
+    as_json = json.dumps(comparison.to_dict(), indent=2) + "\n"
+    print(as_json if args.json else comparison.to_markdown(), end="")
+    if args.output is not None:
+        files = {"comparison.md": comparison.to_markdown(), "comparison.csv": comparison.to_csv(),
+                 "comparison.json": as_json}
+        written = write_atomically(args.output, files, stale=())
+        logging.getLogger(__name__).info("wrote %s to %s", ", ".join(p.name for p in written), args.output)
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:

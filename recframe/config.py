@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from recframe.errors import ConfigError
 from recframe.interfaces import Component, ComponentConfig
@@ -100,6 +100,14 @@ class EvaluationSettings(BaseModel):
     per_user: bool = True
     """Write each evaluated user's metric values to ``per_user.csv`` (what ``recframe compare``
     reads)."""
+    compare: list[Path] = Field(default_factory=list)
+    """Earlier run folders to compare this run with, user by user (as ``recframe compare``);
+    the tables go to ``comparison.md`` and ``comparison.json`` in the run folder."""
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    """Significance level of the comparisons (Holm-adjusted p-values)."""
+    significance_test: Literal["t", "wilcoxon"] = "t"
+    """The paired test that decides significance: ``t`` (paired t-test) or ``wilcoxon``
+    (signed-rank); both are reported."""
 
 
 @dataclass(frozen=True)

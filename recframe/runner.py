@@ -15,7 +15,7 @@ import platform
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any
 from recframe._version import __version__
 from recframe.config import RunConfig
 from recframe.errors import RecframeError
+from recframe.evaluation.compare import compare_with
 from recframe.pipeline import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, RankedLists
@@ -35,7 +36,9 @@ METRICS = "metrics.json"
 CONFIG = "config.yaml"
 RUN = "run.json"
 PER_USER = "per_user.csv"
-RUN_FILES = (CONFIG, RECOMMENDATIONS, METRICS, PER_USER, RUN)
+COMPARISON_MD = "comparison.md"
+COMPARISON_JSON = "comparison.json"
+RUN_FILES = (CONFIG, RECOMMENDATIONS, METRICS, PER_USER, COMPARISON_MD, COMPARISON_JSON, RUN)
 """Every file a run may write."""
 
 
@@ -96,6 +99,14 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
         files[METRICS] = _json(evaluation.summary())
         if recommender.evaluation.per_user:
             files[PER_USER] = per_user_csv(evaluation)
+        settings = recommender.evaluation
+        if settings.compare:
+            comparison = compare_with(
+                evaluation, config.name, settings.compare, alpha=settings.alpha, test=settings.significance_test,
+                seed=config.seed,
+            )
+            files[COMPARISON_MD] = comparison.to_markdown()
+            files[COMPARISON_JSON] = _json(comparison.to_dict())
     seconds = time.perf_counter() - start
     record = run_record(config, recommender, registry, interactions.fingerprint(), len(interactions), seconds)
     files[RUN] = _json(record)
@@ -175,14 +186,14 @@ def _json(data: object) -> str:
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
-def write_atomically(output_dir: Path, files: Mapping[str, str]) -> list[Path]:
+def write_atomically(output_dir: Path, files: Mapping[str, str], stale: Sequence[str] = RUN_FILES) -> list[Path]:
     """Write every file into `output_dir` only once all of them have been written in full.
 
     The files are written into a staging folder next to `output_dir`. A new `output_dir` is
-    that folder, renamed; an existing one gets each file renamed into place, and the run files
-    of an earlier run that this run did not write (``metrics.json`` of an evaluated run, say)
-    are removed, so the folder never mixes two runs. On any failure the staging folder is
-    removed and `output_dir` is left as it was.
+    that folder, renamed; an existing one gets each file renamed into place, and the `stale`
+    files of an earlier run that this run did not write (by default the run files, e.g. the
+    ``metrics.json`` of an evaluated run) are removed, so the folder never mixes two runs. On
+    any failure the staging folder is removed and `output_dir` is left as it was.
 
     Raises
     ------
@@ -208,9 +219,9 @@ def write_atomically(output_dir: Path, files: Mapping[str, str]) -> list[Path]:
                 raise RecframeError(msg)
             for name in files:
                 os.replace(staging / name, output_dir / name)
-            for stale in RUN_FILES:
-                if stale not in files:
-                    (output_dir / stale).unlink(missing_ok=True)
+            for name in stale:
+                if name not in files:
+                    (output_dir / name).unlink(missing_ok=True)
         done = True
         return [output_dir / name for name in files]
     except OSError as exc:
