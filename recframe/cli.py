@@ -255,6 +255,12 @@ def _run(args: argparse.Namespace) -> int:
         msg = f"{args.config}: data: required for recframe run; e.g. data: {{type: synthetic}}"
         raise ConfigError(msg)
     outcome = execute(config, registry, args.output)
+    if outcome.sweep is not None:
+        print(outcome.sweep.to_markdown(), end="")
+        top = dict.fromkeys(p.relative_to(outcome.output_dir).parts[0] for p in outcome.files)
+        print(f"wrote {', '.join(top)} ({len(outcome.sweep.rows)} settings) to {outcome.output_dir} "
+              f"in {outcome.seconds:.1f}s")
+        return EXIT_OK
     if outcome.evaluation is not None:
         summary = outcome.evaluation.summary()
         width = max(len(k) for k in summary["metrics"])

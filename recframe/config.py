@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
+import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,7 +55,7 @@ SECTION_DEFAULTS: dict[PathKey, str | None] = {
     ("evaluation", "split"): DEFAULT_SPLIT,
 }
 """The component sections of a run file (apart from metric entries) and their default plugins."""
-TOP_LEVEL_KEYS = ("name", "seed", "data", "matrix", "similarity", "ranker", "evaluation", "output")
+TOP_LEVEL_KEYS = ("name", "seed", "data", "matrix", "similarity", "ranker", "evaluation", "output", "sweep")
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,26 @@ class EvaluationSpec:
 
 
 @dataclass(frozen=True)
+class SweepSpec:
+    """The validated ``sweep`` section: a grid of dotted keys and values, every setting validated.
+
+    Attributes
+    ----------
+    grid : tuple of (str, tuple)
+        Each swept key and its values, in the order of the file.
+    settings : tuple of (tuple, RunConfig)
+        Every combination of values (the first key varies slowest) and the run it gives.
+    """
+
+    grid: tuple[tuple[str, tuple[Any, ...]], ...]
+    settings: tuple[tuple[tuple[Any, ...], RunConfig], ...]
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """Return the section as it would be written in a run file."""
+        return {key: list(values) for key, values in self.grid}
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole validated run file.
 
@@ -153,6 +175,7 @@ class RunConfig:
     evaluation: EvaluationSpec | None
     output: OutputConfig = field(default_factory=OutputConfig)
     source: str = "<config>"
+    sweep: SweepSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fully resolved config, every default written out."""
@@ -165,6 +188,8 @@ class RunConfig:
         if self.evaluation is not None:
             out["evaluation"] = self.evaluation.to_dict()
         out["output"] = self.output.model_dump(mode="json")
+        if self.sweep is not None:
+            out["sweep"] = self.sweep.to_dict()
         return out
 
     def to_yaml(self) -> str:
@@ -302,34 +327,48 @@ def apply_overrides(
         except yaml.YAMLError as exc:
             msg = f"--set {item!r}: the value is not valid YAML: {yaml_problem(exc, text)[1]}"
             raise ConfigError(msg) from exc
-        parts = [p.strip() for p in key.split(".")]
-        node: Any = raw
-        path: list[str | int] = []
-        for depth, part in enumerate(parts):
-            last = depth == len(parts) - 1
-            slot: str | int
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    where = ".".join(map(str, path))
-                    size = f"{len(node)} {'entry' if len(node) == 1 else 'entries'}"
-                    msg = f"--set {item!r}: {where} has no entry {part!r}; the list has {size}, counted from 0"
-                    raise ConfigError(msg)
-                slot = int(part)
-                current = node[slot]
-            elif isinstance(node, dict):
-                slot = part
-                current = node.get(part)
-            else:
-                msg = f"--set {item!r}: {'.'.join(map(str, path))} is {node!r}, not a mapping"
-                raise ConfigError(msg)
-            path.append(slot)
-            if last:
-                node[slot] = value
-            else:
-                node[slot] = _expand_section(tuple(path), current)
-                node = node[slot]
-        paths.append(tuple(path))
+        paths.append(set_dotted(raw, key, value, f"--set {item!r}"))
     return raw, paths
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: object, label: str) -> PathKey:
+    """Set the dotted `key` of the parsed run file `raw` to `value`, in place; return its path.
+
+    Sections on the way are expanded as for ``--set`` (see :func:`apply_overrides`); `label`
+    starts the error messages.
+
+    Raises
+    ------
+    ConfigError
+        If the key walks through something that is not a mapping or past the end of a list.
+    """
+    parts = [p.strip() for p in key.split(".")]
+    node: Any = raw
+    path: list[str | int] = []
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        slot: str | int
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                where = ".".join(map(str, path))
+                size = f"{len(node)} {'entry' if len(node) == 1 else 'entries'}"
+                msg = f"{label}: {where} has no entry {part!r}; the list has {size}, counted from 0"
+                raise ConfigError(msg)
+            slot = int(part)
+            current = node[slot]
+        elif isinstance(node, dict):
+            slot = part
+            current = node.get(part)
+        else:
+            msg = f"{label}: {'.'.join(map(str, path))} is {node!r}, not a mapping"
+            raise ConfigError(msg)
+        path.append(slot)
+        if last:
+            node[slot] = value
+        else:
+            node[slot] = _expand_section(tuple(path), current)
+            node = node[slot]
+    return tuple(path)
 
 
 def _is_metric_entry(path: PathKey) -> bool:
@@ -476,7 +515,7 @@ def validate_run(
 
     errors.raise_if_any()
     assert specs["matrix"] and specs["similarity"] and specs["ranker"]
-    return RunConfig(
+    run = RunConfig(
         name=str(name),
         seed=int(seed),
         data=specs["data"],
@@ -488,6 +527,59 @@ def validate_run(
         output=output,
         source=source,
     )
+    if raw.get("sweep") is None:
+        return run
+    sweep = _sweep_spec(raw, registry, source, errors)
+    errors.raise_if_any()
+    return replace(run, sweep=sweep)
+
+
+MAX_SWEEP_SETTINGS = 1000
+"""More settings than this in one sweep is refused as a likely mistake."""
+
+
+def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, errors: _Errors) -> SweepSpec | None:
+    """Validate the ``sweep`` section and every setting of its grid, each as a whole run file."""
+    path: PathKey = ("sweep",)
+    grid_raw = raw["sweep"]
+    if raw.get("evaluation") is None:
+        errors.add(path, "a sweep compares settings by their metrics; add an evaluation section")
+        return None
+    if not isinstance(grid_raw, Mapping) or not grid_raw:
+        errors.add(path, f"must map dotted keys to lists of values, e.g. similarity.k: [10, 50]; got {grid_raw!r}")
+        return None
+    grid = []
+    for key, values in grid_raw.items():
+        section = key.split(".")[0] if isinstance(key, str) else None
+        if section not in TOP_LEVEL_KEYS or section in ("sweep", "name"):
+            errors.add((*path, str(key)), "must be a dotted key of the run file, such as similarity.k")
+        elif key.startswith(("evaluation.metrics", "output")):
+            errors.add((*path, key), "can't be swept: every setting is scored on the same metrics and written together")
+        elif not isinstance(values, list) or not values:
+            errors.add((*path, key), f"must be a non-empty list of values; got {values!r}")
+        else:
+            grid.append((key, tuple(values)))
+    if len(grid) != len(grid_raw):
+        return None
+    size = math.prod(len(values) for _, values in grid)
+    if size > MAX_SWEEP_SETTINGS:
+        errors.add(path, f"the grid has {size} settings, more than {MAX_SWEEP_SETTINGS}; sweep fewer values")
+        return None
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+    settings = []
+    for number, combination in enumerate(itertools.product(*(values for _, values in grid)), start=1):
+        label = ", ".join(f"{key}={value!r}" for (key, _), value in zip(grid, combination, strict=True))
+        document = copy.deepcopy(base)
+        try:
+            for (key, _), value in zip(grid, combination, strict=True):
+                set_dotted(document, key, value, f"sweep setting {number} ({label})")
+            settings.append((combination, validate_run(document, registry, source=source)))
+        except ConfigError as exc:
+            for line in str(exc).splitlines():
+                errors.add(path, f"setting {number} ({label}): {line.removeprefix(source + ': ')}")
+    if len(settings) != size:
+        return None
+    return SweepSpec(tuple(grid), tuple(settings))
 
 
 def _pop_fallback(value: object) -> tuple[object, object]:

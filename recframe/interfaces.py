@@ -389,13 +389,15 @@ class Metric(Component):
     Most metrics are per user (``per_user = True``): :meth:`compute` returns one value per
     user, the run reports their mean, and runs are compared user by user. A metric of the
     whole run (catalogue coverage, say) sets ``per_user = False`` and returns one number.
-    ``bounds`` is the range every value must lie in; the engine checks it.
+    ``bounds`` is the range every value must lie in; the engine checks it. ``higher_is_better``
+    tells sweeps which setting is best.
     """
 
     kind = "metric"
     config: MetricConfig
     per_user: ClassVar[bool] = True
     bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    higher_is_better: ClassVar[bool] = True
 
     @property
     def label(self) -> str:

@@ -477,17 +477,18 @@ class Recommender:
             splits: Iterator[tuple[Interactions, Interactions]] = iter([(interactions, Interactions.from_any(test))])
         else:
             splits = splitter.folds(interactions, self._rng(1))
-        folds, warnings = [], []
+        folds: list[FoldResult] = []
+        warnings: dict[str, str] = {}  # the first finding of each kind
         for number, parts in enumerate(splits):
             train, fold_test = check_split(parts, self._who(splitter), len(interactions), given=test is not None)
             logger.info("split %d: %d training and %d test interactions", number, len(train), len(fold_test))
             self.fit(train)
-            for finding in protocol_warnings(splitter, train, fold_test, self._state().matrix.items):
-                if finding not in warnings:
+            for kind, finding in protocol_warnings(splitter, train, fold_test, self._state().matrix.items).items():
+                if kind not in warnings:
                     logger.warning("%s", finding)
-                    warnings.append(finding)
+                    warnings[kind] = finding
             folds.append(self._evaluate_fold(train, fold_test))
-        return EvaluationResult(folds, warnings)
+        return EvaluationResult(folds, list(warnings.values()))
 
     def _evaluate_fold(self, train: Interactions, test: Interactions) -> FoldResult:
         """Score the fitted model's lists for the users of one test part."""

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from recframe._version import __version__
-from recframe.config import RunConfig
+from recframe.config import EvaluationSettings, RunConfig
 from recframe.errors import RecframeError
 from recframe.evaluation.compare import compare_with
 from recframe.pipeline import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, RankedLists
+from recframe.sweep import SweepResult, run_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,13 @@ RUN = "run.json"
 PER_USER = "per_user.csv"
 COMPARISON_MD = "comparison.md"
 COMPARISON_JSON = "comparison.json"
-RUN_FILES = (CONFIG, RECOMMENDATIONS, METRICS, PER_USER, COMPARISON_MD, COMPARISON_JSON, RUN)
+SWEEP_CSV = "sweep.csv"
+SWEEP_MD = "sweep.md"
+SWEEP_JSON = "sweep.json"
+SETTINGS_DIR = "settings"
+RUN_FILES = (
+    CONFIG, RECOMMENDATIONS, METRICS, PER_USER, COMPARISON_MD, COMPARISON_JSON, SWEEP_CSV, SWEEP_MD, SWEEP_JSON, RUN,
+)
 """Every file a run may write."""
 
 
@@ -55,9 +62,11 @@ class RunOutcome:
     evaluation : EvaluationResult or None
         The metrics, if the run was evaluated.
     recommender : Recommender
-        The fitted recommender.
+        The fitted recommender (of a sweep: built from its last setting).
     seconds : float
         Wall time of the whole run.
+    sweep : SweepResult or None
+        Every setting's metrics, for a run file with a ``sweep`` section.
     """
 
     output_dir: Path
@@ -65,6 +74,7 @@ class RunOutcome:
     evaluation: EvaluationResult | None
     recommender: Recommender
     seconds: float
+    sweep: SweepResult | None = None
 
 
 def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None = None) -> RunOutcome:
@@ -85,6 +95,8 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
     """
     start = time.perf_counter()
     output_dir = Path(output_dir or config.output.dir or Path("runs") / config.name)
+    if config.sweep is not None:
+        return _execute_sweep(config, registry, output_dir, start)
     recommender = Recommender.from_config(config, registry=registry)
     interactions = recommender.load_data()
     evaluation = None
@@ -96,9 +108,7 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
     if config.output.recommendations:
         files[RECOMMENDATIONS] = recommendations_csv(recommender.recommend_all(config.output.n))
     if evaluation is not None:
-        files[METRICS] = _json(evaluation.summary())
-        if recommender.evaluation.per_user:
-            files[PER_USER] = per_user_csv(evaluation)
+        files.update(evaluation_files(evaluation, recommender.evaluation))
         settings = recommender.evaluation
         if settings.compare:
             comparison = compare_with(
@@ -112,6 +122,39 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
     files[RUN] = _json(record)
     written = write_atomically(output_dir, files)
     return RunOutcome(output_dir, written, evaluation, recommender, seconds)
+
+
+def evaluation_files(evaluation: EvaluationResult, settings: EvaluationSettings) -> dict[str, str]:
+    """Return ``metrics.json`` and, unless switched off, ``per_user.csv`` of an evaluation."""
+    files = {METRICS: _json(evaluation.summary())}
+    if settings.per_user:
+        files[PER_USER] = per_user_csv(evaluation)
+    return files
+
+
+def _execute_sweep(config: RunConfig, registry: PluginRegistry, output_dir: Path, start: float) -> RunOutcome:
+    """Evaluate every setting of the sweep and write the tables, with each setting's files below."""
+    result = run_sweep(config, registry)
+    files: dict[str, str] = {
+        CONFIG: config.to_yaml(),
+        SWEEP_CSV: result.to_csv(),
+        SWEEP_MD: result.to_markdown(),
+        SWEEP_JSON: _json(result.to_dict()),
+    }
+    for row in result.rows:
+        folder = f"{SETTINGS_DIR}/{row.number:0{len(str(len(result.rows)))}d}"
+        files[f"{folder}/{CONFIG}"] = row.config.to_yaml()
+        assert row.config.evaluation is not None
+        for name, text in evaluation_files(row.result, row.config.evaluation.settings).items():
+            files[f"{folder}/{name}"] = text
+    last = result.last
+    seconds = time.perf_counter() - start
+    record = run_record(config, last, registry, "", 0, seconds)
+    record.update(data_fingerprint=None, n_interactions=None, timings_s={"total": round(seconds, 4)},
+                  sweep={"settings": len(result.rows), "params": result.params})
+    files[RUN] = _json(record)
+    written = write_atomically(output_dir, files)
+    return RunOutcome(output_dir, written, None, last, seconds, sweep=result)
 
 
 def recommendations_csv(lists: RankedLists) -> str:
@@ -186,14 +229,18 @@ def _json(data: object) -> str:
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
-def write_atomically(output_dir: Path, files: Mapping[str, str], stale: Sequence[str] = RUN_FILES) -> list[Path]:
+def write_atomically(
+    output_dir: Path, files: Mapping[str, str], stale: Sequence[str] = (*RUN_FILES, SETTINGS_DIR)
+) -> list[Path]:
     """Write every file into `output_dir` only once all of them have been written in full.
 
-    The files are written into a staging folder next to `output_dir`. A new `output_dir` is
-    that folder, renamed; an existing one gets each file renamed into place, and the `stale`
-    files of an earlier run that this run did not write (by default the run files, e.g. the
-    ``metrics.json`` of an evaluated run) are removed, so the folder never mixes two runs. On
-    any failure the staging folder is removed and `output_dir` is left as it was.
+    The files are written into a staging folder next to `output_dir`; names may contain ``/``
+    (a sweep's ``settings/01/metrics.json``). A new `output_dir` is that folder, renamed; an
+    existing one gets each top-level file renamed into place and each top-level folder
+    replaced whole, and the `stale` entries of an earlier run that this run did not write (by
+    default the run files and a sweep's ``settings`` folder) are removed, so the folder never
+    mixes two runs. On a failure before the renames the staging folder is removed and
+    `output_dir` is left as it was.
 
     Raises
     ------
@@ -207,6 +254,7 @@ def write_atomically(output_dir: Path, files: Mapping[str, str], stale: Sequence
         output_dir.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
         for name, text in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             with (staging / name).open("w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
                 fh.flush()
@@ -217,11 +265,16 @@ def write_atomically(output_dir: Path, files: Mapping[str, str], stale: Sequence
             if not output_dir.is_dir():
                 msg = f"{output_dir}: exists and is not a folder; choose another --output"
                 raise RecframeError(msg)
-            for name in files:
-                os.replace(staging / name, output_dir / name)
-            for name in stale:
-                if name not in files:
-                    (output_dir / name).unlink(missing_ok=True)
+            entries = dict.fromkeys(name.split("/")[0] for name in files)  # top-level files and folders
+            retired = staging / ".retired"
+            retired.mkdir()
+            for entry in (*entries, *(s for s in stale if s not in entries)):
+                if (output_dir / entry).is_dir():  # a folder is replaced whole: move the old one out first
+                    (output_dir / entry).rename(retired / entry)
+                elif entry not in entries:
+                    (output_dir / entry).unlink(missing_ok=True)
+            for entry in entries:
+                os.replace(staging / entry, output_dir / entry)
         done = True
         return [output_dir / name for name in files]
     except OSError as exc:

@@ -249,6 +249,7 @@ class Gini(Metric):
     name = "gini"
     Config = GiniConfig
     per_user = False
+    higher_is_better = False
 
     def compute(self, data: MetricInput) -> float:
         """Return the Gini index of the items' exposure."""
@@ -297,6 +298,7 @@ class AveragePopularity(Metric):
     name = "avg_popularity"
     Config = AveragePopularityConfig
     bounds = (0.0, np.inf)
+    higher_is_better = False
 
     def compute(self, data: MetricInput) -> FloatArray:
         """Return the mean popularity of each user's list."""

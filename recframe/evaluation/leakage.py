@@ -12,15 +12,17 @@ from recframe.data import IdIndex, Interactions
 from recframe.interfaces import Splitter
 
 
-def protocol_warnings(splitter: Splitter, train: Interactions, test: Interactions, train_items: IdIndex) -> list[str]:
-    """Return the leakage-prone features of a ``(train, test)`` split made by `splitter`."""
-    found = []
+def protocol_warnings(
+    splitter: Splitter, train: Interactions, test: Interactions, train_items: IdIndex
+) -> dict[str, str]:
+    """Return the leakage-prone features of a ``(train, test)`` split made by `splitter`, by kind."""
+    found = {}
     times_differ = train.timestamps is not None and test.timestamps is not None
     if times_differ and splitter.ordering == "random":
         assert train.timestamps is not None and test.timestamps is not None
         share = _share(test.timestamps < train.timestamps.max())
         if share > 0:
-            found.append(
+            found["random_on_time"] = (
                 f"split {splitter.name!r} is random on timestamped data: {share:.1%} of test events "
                 "happen before some training event, so the model learns from the future; "
                 "use leave_last_n or temporal_global for a time-respecting protocol"
@@ -29,20 +31,20 @@ def protocol_warnings(splitter: Splitter, train: Interactions, test: Interaction
         assert train.timestamps is not None and test.timestamps is not None
         share = _share(test.timestamps < train.timestamps.max())
         if share > 0:
-            found.append(
+            found["shared_timeline"] = (
                 f"split {splitter.name!r} orders time per user on a shared timeline: {share:.1%} of test "
                 "events happen before other users' training events, which the model sees; "
                 "use temporal_global to cut the timeline for everyone"
             )
     unseen = train_items.rows(test.items, missing="mark") < 0
     if unseen.any():
-        found.append(
+        found["unseen_items"] = (
             f"{int(unseen.sum())} test interactions ({_share(unseen):.1%}) are of items not in the "
             "training part; no model can recommend them (see evaluation.unseen_items)"
         )
     repeated = _pairs_in(test, train)
     if repeated.any():
-        found.append(
+        found["repeated_pairs"] = (
             f"{int(repeated.sum())} test interactions ({_share(repeated):.1%}) repeat a (user, item) pair "
             "of the training part; with exclude_seen they can never be recommended, without it "
             "they reward recommending what the user already has"

@@ -1,0 +1,164 @@
+"""Parameter sweeps: evaluate every setting of a run file's ``sweep:`` grid and tabulate the metrics.
+
+Each setting is a complete, validated run (see :class:`recframe.config.SweepSpec`), evaluated
+with the run's splitter: with ``kfold`` every fold, so the table's spread is over folds. The
+best setting of each metric follows the metric's ``higher_is_better``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from recframe.config import RunConfig
+from recframe.data import Interactions
+from recframe.interfaces import Metric
+from recframe.pipeline import Recommender
+from recframe.registry import PluginRegistry
+from recframe.results import EvaluationResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class SweepRow:
+    """One setting of the grid and its evaluation."""
+
+    number: int
+    values: tuple[Any, ...]
+    config: RunConfig
+    result: EvaluationResult
+
+
+@dataclass(frozen=True, eq=False)
+class SweepResult:
+    """Every setting's metrics, and the best setting of each metric.
+
+    Attributes
+    ----------
+    params : list of str
+        The swept keys.
+    rows : list of SweepRow
+        One per setting, in grid order (numbered from 1).
+    best : dict of str to int
+        For each metric label, the number of its best setting (the first, on a tie).
+    last : Recommender
+        The last setting's recommender, fitted on its (last) training part.
+    """
+
+    params: list[str]
+    rows: list[SweepRow]
+    best: dict[str, int]
+    last: Recommender
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metric labels, in the order of the run file."""
+        return list(self.rows[0].result.metrics)
+
+    def to_csv(self) -> str:
+        """Return one row per setting: ``setting``, the swept values, each metric's mean and std."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["setting", *self.params, *(f"{m}_{s}" for m in self.metrics for s in ("mean", "std"))])
+        for row in self.rows:
+            mean, std = row.result.metrics, row.result.metrics_std
+            writer.writerow([row.number, *row.values, *(repr(v) for m in self.metrics for v in (mean[m], std[m]))])
+        return buffer.getvalue()
+
+    def to_markdown(self) -> str:
+        """Return the table (``mean ± std`` over folds, the best of each metric in bold) and the best settings."""
+        n_folds = len(self.rows[0].result.folds)
+        spread = f"± std over {n_folds} folds" if n_folds > 1 else "one split, so no spread (use kfold)"
+        lines = [
+            f"| setting | {' | '.join(self.params)} | {' | '.join(self.metrics)} |",
+            "|---" * (1 + len(self.params) + len(self.metrics)) + "|",
+        ]
+        for row in self.rows:
+            cells = []
+            for m in self.metrics:
+                text = f"{row.result.metrics[m]:.4f}"
+                if n_folds > 1:
+                    text += f" ± {row.result.metrics_std[m]:.4f}"
+                cells.append(f"**{text}**" if self.best[m] == row.number else text)
+            lines.append(f"| {row.number} | {' | '.join(map(str, row.values))} | {' | '.join(cells)} |")
+        lines += ["", f"Means over the evaluated users ({spread}). Best setting per metric:", ""]
+        for m in self.metrics:
+            row = self.rows[self.best[m] - 1]
+            setting = ", ".join(f"{p}={v!r}" for p, v in zip(self.params, row.values, strict=True))
+            lines.append(f"- {m}: setting {row.number} ({setting}), {row.result.metrics[m]:.4f}")
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the sweep as JSON-ready values."""
+        return {
+            "params": self.params,
+            "settings": [
+                {
+                    "setting": row.number,
+                    "values": dict(zip(self.params, row.values, strict=True)),
+                    "metrics": row.result.metrics,
+                    "metrics_std": row.result.metrics_std,
+                    "n_users": len(row.result.users),
+                }
+                for row in self.rows
+            ],
+            "best": self.best,
+        }
+
+
+def run_sweep(config: RunConfig, registry: PluginRegistry) -> SweepResult:
+    """Evaluate every setting of `config`'s sweep.
+
+    The data are loaded once when no swept key is under ``data``. Raises what evaluation
+    raises, naming the setting in the log.
+    """
+    assert config.sweep is not None
+    params = [key for key, _ in config.sweep.grid]
+    shared_data: Interactions | None = None
+    reload = any(key.split(".")[0] == "data" for key in params)
+    rows = []
+    rec = None
+    once = _Once()
+    engine_log = logging.getLogger("recframe.pipeline")
+    engine_log.addFilter(once)  # every setting splits alike: say each protocol warning once
+    try:
+        for number, (values, setting) in enumerate(config.sweep.settings, start=1):
+            described = ", ".join(f"{p}={v!r}" for p, v in zip(params, values, strict=True))
+            logger.info("sweep setting %d of %d: %s", number, len(config.sweep.settings), described)
+            rec = Recommender.from_config(setting, registry=registry)
+            if shared_data is None or reload:
+                shared_data = rec.load_data()
+            rows.append(SweepRow(number, values, setting, rec.evaluate(shared_data)))
+    finally:
+        engine_log.removeFilter(once)
+    metrics = rows[0].result.metrics
+    assert config.evaluation is not None
+    metric_objects = [spec.build(registry) for spec in config.evaluation.metrics]
+    higher = {m.label: m.higher_is_better for m in metric_objects if isinstance(m, Metric)}
+    best = {}
+    for label in metrics:
+        sign = 1.0 if higher.get(label, True) else -1.0
+        best[label] = max(rows, key=lambda r: (sign * r.result.metrics[label], -r.number)).number
+    assert rec is not None
+    return SweepResult(params, rows, best, rec)
+
+
+class _Once(logging.Filter):
+    """Let each distinct warning through once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
