@@ -271,7 +271,8 @@ def _run(args: argparse.Namespace) -> int:
             f"evaluated {summary['n_users']} users on {summary['n_test']} held-out interactions "
             f"(fallback {summary['n_fallback']}, skipped {summary['n_skipped']})"
         )
-    print(f"wrote {', '.join(p.name for p in outcome.files)} to {outcome.output_dir} in {outcome.seconds:.1f}s")
+    top = dict.fromkeys(p.relative_to(outcome.output_dir).parts[0] for p in outcome.files)
+    print(f"wrote {', '.join(top)} to {outcome.output_dir} in {outcome.seconds:.1f}s")
     return EXIT_OK
 
 

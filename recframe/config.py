@@ -86,6 +86,9 @@ class OutputConfig(BaseModel):
     """Write ``recommendations.csv`` with every training user's top-n list."""
     n: PositiveInt | None = None
     """Length of the written lists; the ranker's ``n`` by default."""
+    report: bool = True
+    """Write ``report.html`` (and its PNG charts under ``charts/``) for an evaluated run or a
+    sweep; charts need ``pip install 'recframe[plot]'``."""
 
 
 class EvaluationSettings(BaseModel):

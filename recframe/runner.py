@@ -21,10 +21,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from recframe._version import __version__
 from recframe.config import EvaluationSettings, RunConfig
+from recframe.data import Interactions
 from recframe.errors import RecframeError
 from recframe.evaluation.compare import compare_with
+from recframe.evaluation.report import CHARTS_DIR, Report, run_report, sweep_report
 from recframe.pipeline import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, RankedLists
@@ -43,8 +47,10 @@ SWEEP_CSV = "sweep.csv"
 SWEEP_MD = "sweep.md"
 SWEEP_JSON = "sweep.json"
 SETTINGS_DIR = "settings"
+REPORT = "report.html"
 RUN_FILES = (
-    CONFIG, RECOMMENDATIONS, METRICS, PER_USER, COMPARISON_MD, COMPARISON_JSON, SWEEP_CSV, SWEEP_MD, SWEEP_JSON, RUN,
+    CONFIG, RECOMMENDATIONS, METRICS, PER_USER, COMPARISON_MD, COMPARISON_JSON, SWEEP_CSV, SWEEP_MD, SWEEP_JSON,
+    REPORT, RUN,
 )
 """Every file a run may write."""
 
@@ -104,7 +110,7 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
         evaluation = recommender.evaluate(interactions)
     else:
         recommender.fit(interactions)
-    files: dict[str, str] = {CONFIG: config.to_yaml()}
+    files: dict[str, str | bytes] = {CONFIG: config.to_yaml()}
     if config.output.recommendations:
         files[RECOMMENDATIONS] = recommendations_csv(recommender.recommend_all(config.output.n))
     if evaluation is not None:
@@ -117,11 +123,33 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
             )
             files[COMPARISON_MD] = comparison.to_markdown()
             files[COMPARISON_JSON] = _json(comparison.to_dict())
+        if config.output.report:
+            files.update(_report_files(run_report(config, evaluation, data_summary(interactions))))
     seconds = time.perf_counter() - start
     record = run_record(config, recommender, registry, interactions.fingerprint(), len(interactions), seconds)
     files[RUN] = _json(record)
     written = write_atomically(output_dir, files)
     return RunOutcome(output_dir, written, evaluation, recommender, seconds)
+
+
+def data_summary(interactions: Interactions) -> dict[str, Any]:
+    """Return the size, density, and rating and time ranges of the interactions, for reports."""
+    n_users, n_items = len(np.unique(interactions.users)), len(np.unique(interactions.items))
+    summary: dict[str, Any] = {
+        "interactions": len(interactions),
+        "users": n_users,
+        "items": n_items,
+        "density": len(interactions) / max(n_users * n_items, 1),
+    }
+    if interactions.values is not None:
+        summary["rating range"] = f"{interactions.values.min():g} to {interactions.values.max():g}"
+    if interactions.timestamps is not None:
+        summary["time span (days)"] = float(np.ptp(interactions.timestamps) / 86_400)
+    return summary
+
+
+def _report_files(report: Report) -> dict[str, str | bytes]:
+    return {REPORT: report.render(), **report.charts}
 
 
 def evaluation_files(evaluation: EvaluationResult, settings: EvaluationSettings) -> dict[str, str]:
@@ -135,7 +163,7 @@ def evaluation_files(evaluation: EvaluationResult, settings: EvaluationSettings)
 def _execute_sweep(config: RunConfig, registry: PluginRegistry, output_dir: Path, start: float) -> RunOutcome:
     """Evaluate every setting of the sweep and write the tables, with each setting's files below."""
     result = run_sweep(config, registry)
-    files: dict[str, str] = {
+    files: dict[str, str | bytes] = {
         CONFIG: config.to_yaml(),
         SWEEP_CSV: result.to_csv(),
         SWEEP_MD: result.to_markdown(),
@@ -147,6 +175,8 @@ def _execute_sweep(config: RunConfig, registry: PluginRegistry, output_dir: Path
         assert row.config.evaluation is not None
         for name, text in evaluation_files(row.result, row.config.evaluation.settings).items():
             files[f"{folder}/{name}"] = text
+    if config.output.report:
+        files.update(_report_files(sweep_report(config, result)))
     last = result.last
     seconds = time.perf_counter() - start
     record = run_record(config, last, registry, "", 0, seconds)
@@ -230,7 +260,7 @@ def _json(data: object) -> str:
 
 
 def write_atomically(
-    output_dir: Path, files: Mapping[str, str], stale: Sequence[str] = (*RUN_FILES, SETTINGS_DIR)
+    output_dir: Path, files: Mapping[str, str | bytes], stale: Sequence[str] = (*RUN_FILES, SETTINGS_DIR, CHARTS_DIR)
 ) -> list[Path]:
     """Write every file into `output_dir` only once all of them have been written in full.
 
@@ -255,8 +285,8 @@ def write_atomically(
         staging.mkdir()
         for name, text in files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            with (staging / name).open("w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
+            with (staging / name).open("wb") as fh:
+                fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
         if not output_dir.exists():

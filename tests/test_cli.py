@@ -18,7 +18,7 @@ from recframe import __version__
 from recframe.cli import main
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
-RUN_FILES = {"config.yaml", "metrics.json", "per_user.csv", "recommendations.csv", "run.json"}
+RUN_FILES = {"charts", "config.yaml", "metrics.json", "per_user.csv", "recommendations.csv", "report.html", "run.json"}
 
 SMALL = """\
 name: small
@@ -78,7 +78,7 @@ def test_run_quickstart_writes_its_files_and_is_deterministic(tmp_path, capsys):
         label, value = line.split()
         assert float(value) == pytest.approx(metrics["metrics"][label], abs=5e-5)
     assert lines[6].startswith(f"evaluated {metrics['n_users']} users on {metrics['n_test']} held-out interactions")
-    written = "config.yaml, recommendations.csv, metrics.json, per_user.csv, run.json"
+    written = "config.yaml, recommendations.csv, metrics.json, per_user.csv, report.html, charts, run.json"
     assert lines[7].startswith(f"wrote {written} to {first} in ")
 
     with (first / "recommendations.csv").open(newline="", encoding="utf-8") as fh:
@@ -103,7 +103,9 @@ def test_run_quickstart_writes_its_files_and_is_deterministic(tmp_path, capsys):
     assert resolved["ranker"]["fallback"]["type"] == "popularity"
 
     run_ok(["run", str(QUICKSTART), "--output", str(second), "--quiet"], capsys)
-    for name in ("recommendations.csv", "metrics.json", "config.yaml"):
+    charts = sorted(p.relative_to(first).as_posix() for p in (first / "charts").iterdir())
+    assert charts == [f"charts/per_user_{m}_at_10.png" for m in ("hit_rate", "map", "ndcg", "precision", "recall")]
+    for name in ("recommendations.csv", "metrics.json", "config.yaml", "per_user.csv", "report.html", *charts):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
@@ -144,7 +146,7 @@ def test_output_dir_from_the_config_or_runs_name(small, tmp_path, capsys, monkey
     assert sorted(p.name for p in (tmp_path / "runs" / "small").iterdir()) == sorted(RUN_FILES)
     run_ok(["run", str(small), "-q", "--set", "output.dir=elsewhere", "--set", "output.recommendations=false"], capsys)
     written = sorted(p.name for p in (tmp_path / "elsewhere").iterdir())
-    assert written == ["config.yaml", "metrics.json", "per_user.csv", "run.json"]
+    assert written == ["charts", "config.yaml", "metrics.json", "per_user.csv", "report.html", "run.json"]
 
 
 def test_quiet_prints_no_log_lines_but_normal_mode_does(small, tmp_path, capsys):
@@ -417,7 +419,7 @@ def test_python_dash_m_recframe():
 def test_a_failed_rerun_leaves_the_earlier_run_as_it_was(small, tmp_path, capsys, monkeypatch):
     out_dir = tmp_path / "out"
     run_ok(["run", str(small), "-o", str(out_dir), "-q"], capsys)
-    before = {p.name: p.read_bytes() for p in out_dir.iterdir()}
+    before = {p.relative_to(out_dir): p.read_bytes() for p in out_dir.rglob("*") if p.is_file()}
 
     def failing_fsync(fd):
         raise OSError(5, "Input/output error")
@@ -425,5 +427,5 @@ def test_a_failed_rerun_leaves_the_earlier_run_as_it_was(small, tmp_path, capsys
     monkeypatch.setattr(os, "fsync", failing_fsync)
     assert main(["run", str(small), "-o", str(out_dir), "-q", "--set", "ranker.n=2"]) == 1
     assert capsys.readouterr().err == f"error: {out_dir}: can't write the run's files: Input/output error\n"
-    assert {p.name: p.read_bytes() for p in out_dir.iterdir()} == before
+    assert {p.relative_to(out_dir): p.read_bytes() for p in out_dir.rglob("*") if p.is_file()} == before
     assert leftovers(tmp_path) == []

@@ -278,7 +278,7 @@ def test_every_error_of_a_file_is_reported_at_once_in_line_order(tmp_path, regis
         "9: evaluation.split.test_fraction: Input should be less than 1; got 2",
         "10: evaluation.metrics[1].type: unknown metric 'recal'; did you mean 'recall'? "
         "(registered: avg_popularity, coverage, f1, gini, hit_rate, ild, map, mrr, ndcg, novelty, precision, recall)",
-        "11: output.bogus: unknown key 'bogus' (allowed: dir, recommendations, n)",
+        "11: output.bogus: unknown key 'bogus' (allowed: dir, recommendations, n, report)",
     ]
 
 

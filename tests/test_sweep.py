@@ -77,7 +77,9 @@ def test_recframe_run_writes_the_table_and_each_setting(tmp_path: Path, capsys):
     printed = capsys.readouterr().out
     assert "| setting | similarity.k | ndcg@5 | gini@5 |" in printed and "(3 settings)" in printed
     written = sorted(p.name for p in out.iterdir())
-    assert written == ["config.yaml", "run.json", "settings", "sweep.csv", "sweep.json", "sweep.md"]
+    assert written == [
+        "charts", "config.yaml", "report.html", "run.json", "settings", "sweep.csv", "sweep.json", "sweep.md",
+    ]
     with (out / "sweep.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [r["similarity.k"] for r in rows] == ["3", "15", "30"]
@@ -93,4 +95,7 @@ def test_recframe_run_writes_the_table_and_each_setting(tmp_path: Path, capsys):
     # and a plain run there removes the sweep's files
     run_file.write_text(yaml.safe_dump({**BASE, "name": "sw"}))
     assert main(["run", str(run_file), "-o", str(out), "-q"]) == 0
-    assert "settings" not in {p.name for p in out.iterdir()} and "sweep.md" not in {p.name for p in out.iterdir()}
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["charts", "config.yaml", "metrics.json", "per_user.csv", "recommendations.csv", "report.html", "run.json"]
+    )
+    assert [p.name for p in (out / "charts").iterdir()] == ["per_user_ndcg_at_5.png"]
