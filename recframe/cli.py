@@ -31,6 +31,7 @@ examples:
   recframe run configs/quickstart.yaml
   recframe run configs/quickstart.yaml --set similarity.k=100 --output runs/k100
   recframe recommend configs/quickstart.yaml --user 42 --n 5
+  recframe predict configs/quickstart.yaml --user 42 --item 7 --item 9
   recframe compare runs/item-cf runs/user-cf --test wilcoxon --output runs/comparison
   recframe plugins --json
   recframe config schema > recframe.schema.json
@@ -86,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--item", required=True, help="the item's external id")
     sim.add_argument("--n", type=int, default=10, help="number of items (default 10)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    pred = sub.add_parser("predict", parents=[common], help="predict one user's ratings of items",
+                          description="Fit CONFIG on all its data and predict the user's rating of each "
+                          "item from the neighbours' ratings (item_cf and user_cf rankers).")
+    _config_args(pred)
+    pred.add_argument("--user", required=True, help="the user's external id")
+    pred.add_argument("--item", required=True, action="append", help="an item's external id (repeat for more)")
+    pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     comp = sub.add_parser("compare", parents=[common], help="compare evaluated runs with significance tests",
                           description="Compare the per_user.csv of two or more run folders on the users "
@@ -218,7 +227,30 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _plugins(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "predict":
+        return _predict(args)
     return _config(args)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from recframe.pipeline import Recommender
+
+    rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
+    rec.fit()
+    user = _external_id(args.user, rec.interaction_matrix.users.is_str)
+    items = [_external_id(item, rec.interaction_matrix.items.is_str) for item in args.item]
+    predictions = rec.predict([user] * len(items), items)
+    sources = predictions.source_names().tolist()
+    if args.json:
+        values = predictions.values.tolist()
+        rows = [{"item": i, "rating": v, "source": s} for i, v, s in zip(items, values, sources, strict=True)]
+        print(json.dumps({"user": user, "predictions": rows}))
+        return EXIT_OK
+    print(f"user {user}:")
+    print(f"{'item':<12}  {'rating':>8}  source")
+    for item, value, source in zip(items, predictions.values.tolist(), sources, strict=True):
+        print(f"{item!s:<12}  {value:>8.4f}  {source}")
+    return EXIT_OK
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from recframe.data import FloatArray, IntArray, InteractionMatrix, Interactions
+    from recframe.prediction import Predictions
 
 Kind = Literal["data", "matrix", "similarity", "ranker", "splitter", "metric"]
 KINDS: tuple[Kind, ...] = ("data", "matrix", "similarity", "ranker", "splitter", "metric")
@@ -338,6 +339,32 @@ class MetricConfig(ComponentConfig):
 
 
 @dataclass(frozen=True, eq=False)
+class RatedPairs:
+    """Held-out ratings and the ranker's predictions of them, one entry per test event.
+
+    Attributes
+    ----------
+    actual, predicted : ndarray of shape (n_pairs,), float64
+        The held-out rating and its prediction.
+    fallback : ndarray of shape (n_pairs,), bool
+        Whether a fallback (a mean rating) answered instead of the neighbours.
+    """
+
+    actual: FloatArray
+    predicted: FloatArray
+    fallback: np.ndarray
+
+
+@runtime_checkable
+class SupportsPredict(Protocol):
+    """A ranker that also predicts ratings (``item_cf`` and ``user_cf`` do)."""
+
+    def predict(self, users: IntArray, items: IntArray) -> Predictions:
+        """Return the predicted rating of each (user row, item row) pair; ``-1`` marks an unknown one."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
 class MetricInput:
     """The evaluated users' ranked lists matched against their held-out items: what metrics score.
 
@@ -362,6 +389,9 @@ class MetricInput:
         cut-off evaluated, so ideal (IDCG-style) lists can be read from it.
     train : InteractionMatrix
         The training matrix: item popularity, item vectors and the catalogue size come from it.
+    ratings : RatedPairs or None
+        Every held-out rating with its prediction, when a metric asks for them
+        (``needs_predictions``).
     """
 
     items: IntArray
@@ -375,6 +405,8 @@ class MetricInput:
     def n_users(self) -> int:
         """Number of evaluated users."""
         return int(self.items.shape[0])
+
+    ratings: RatedPairs | None = None
 
     @cached_property
     def item_users(self) -> IntArray:
@@ -390,7 +422,8 @@ class Metric(Component):
     user, the run reports their mean, and runs are compared user by user. A metric of the
     whole run (catalogue coverage, say) sets ``per_user = False`` and returns one number.
     ``bounds`` is the range every value must lie in; the engine checks it. ``higher_is_better``
-    tells sweeps which setting is best.
+    tells sweeps which setting is best. A metric of rating predictions sets
+    ``needs_predictions``: the engine then fills ``MetricInput.ratings``.
     """
 
     kind = "metric"
@@ -398,6 +431,7 @@ class Metric(Component):
     per_user: ClassVar[bool] = True
     bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)
     higher_is_better: ClassVar[bool] = True
+    needs_predictions: ClassVar[bool] = False
 
     @property
     def label(self) -> str:

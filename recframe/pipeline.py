@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +32,13 @@ from recframe.interfaces import (
     MatrixBuilder,
     Metric,
     NeighbourGraph,
+    RatedPairs,
     SimilarityBackend,
     Splitter,
+    SupportsPredict,
     TopN,
 )
+from recframe.prediction import Predictions
 from recframe.registry import PluginRegistry
 from recframe.resources import preflight
 from recframe.results import EvaluationResult, FoldResult, RankedLists
@@ -505,6 +508,11 @@ class Recommender:
         depth = max(m.config.k for m in self.metrics)
         lists = self.recommend(evaluated.ids, depth)
         data = metric_input(held, evaluated, lists.ranked.items, fitted.matrix, depth)
+        n_prediction_fallback = 0
+        if any(metric.needs_predictions for metric in self.metrics):
+            ratings = self._rated_pairs(test)
+            data = replace(data, ratings=ratings)
+            n_prediction_fallback = int(ratings.fallback.sum())
         metrics: dict[str, float] = {}
         per_user: dict[str, np.ndarray] = {}
         for metric in self.metrics:
@@ -525,7 +533,46 @@ class Recommender:
             "n_below_threshold": held.n_below_threshold,
             "n_unseen_items": held.n_unseen_items,
         }
+        if data.ratings is not None:
+            counts.update(n_rated=len(data.ratings.actual), n_prediction_fallback=n_prediction_fallback)
         return FoldResult(metrics, per_user, evaluated.ids, counts)
+
+    def _rated_pairs(self, test: Interactions) -> RatedPairs:
+        """Predict every held-out rating, for the metrics of rating prediction."""
+        wanting = ", ".join(m.label for m in self.metrics if m.needs_predictions)
+        if test.values is None:
+            msg = f"{wanting} need held-out ratings, but the test interactions have none"
+            raise ConfigError(msg)
+        predictions = self.predict(test.users, test.items, who=wanting)
+        return RatedPairs(test.values.astype(np.float64), predictions.values, predictions.source != 0)
+
+    def predict(self, users: Any, items: Any, *, who: str = "predict()") -> Predictions:
+        """Predict the rating of each (user, item) pair: `users` and `items` are paired in order.
+
+        Pairs no neighbour can predict, such as users or items not in the training data, get the
+        ranker's ``prediction_fallback`` (the global mean where that needs an unknown user or
+        item); ``Predictions.source`` says what answered.
+
+        Raises
+        ------
+        ConfigError
+            If the ranker can't predict ratings (only ``item_cf`` and ``user_cf`` can).
+        ValueError
+            If `users` and `items` differ in length.
+        NotFittedError
+            If called before ``fit``.
+        """
+        fitted = self._state()
+        if not isinstance(self.ranker, SupportsPredict):
+            msg = f"{who} needs rating predictions, but {self._who(self.ranker)} can't predict; use item_cf or user_cf"
+            raise ConfigError(msg)
+        users, items = np.atleast_1d(np.asarray(users)), np.atleast_1d(np.asarray(items))
+        if users.shape != items.shape:
+            msg = f"users and items must pair up; got {len(users)} users and {len(items)} items"
+            raise ValueError(msg)
+        user_rows = fitted.matrix.users.rows(users, missing="mark")
+        item_rows = fitted.matrix.items.rows(items, missing="mark")
+        return self.ranker.predict(user_rows, item_rows)
 
 
 def _matched(queries: np.ndarray, rows: np.ndarray, index: IdIndex) -> np.ndarray:

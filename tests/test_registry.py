@@ -188,7 +188,7 @@ def test_unknown_name_suggests(registry):
     with pytest.raises(
         ConfigError,
         match=r"^unknown metric 'ndgc'; did you mean 'ndcg'\? \(registered: avg_popularity, coverage, f1, gini, "
-        r"hit_rate, ild, map, mrr, ndcg, novelty, precision, recall\)$",
+        r"hit_rate, ild, mae, map, mrr, ndcg, novelty, precision, recall, rmse\)$",
     ):
         registry.get("metric", "ndgc")
 

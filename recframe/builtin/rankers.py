@@ -12,6 +12,7 @@ from pydantic import PositiveInt
 from recframe import Component, ScoringConfig, ScoringRanker, TopN, check_fitted, hookimpl
 from recframe.data import FloatArray, IntArray
 from recframe.kernels import Engine, top_n_product
+from recframe.prediction import Fallback, Predictions, neighbour_average
 
 
 class GraphRankerConfig(ScoringConfig):
@@ -22,21 +23,48 @@ class GraphRankerConfig(ScoringConfig):
     products (``scipy``), or numba when it is installed (``auto``). Both give the same lists."""
     threads: PositiveInt | None = None
     """Threads of the compiled kernel; all cores by default."""
+    prediction_fallback: Fallback = "user_mean"
+    """What predicts a rating no neighbour can (``predict``, RMSE, MAE): the user's mean
+    rating (``user_mean``), the item's (``item_mean``) or the global mean (``global_mean``);
+    the global mean also answers where the user's (item's) mean is asked for an unknown user
+    (item)."""
 
 
 class _GraphRanker(ScoringRanker):
     """A ranker whose scores are a product ``A[u] @ B`` with its neighbour graph as ``W``.
 
     ``recommend`` runs the product with the sparse top-n kernel: users in chunks, seen and
-    excluded items dropped without densifying, threads on the compiled engine.
+    excluded items dropped without densifying, threads on the compiled engine. ``predict``
+    averages the neighbours' ratings (see :mod:`recframe.prediction`).
     """
 
     config: GraphRankerConfig
     _weights: sp.csr_array
+    _ratings: sp.csr_array
 
     def _prepare(self) -> None:
-        assert self.neighbours_ is not None
+        assert self.neighbours_ is not None and self.matrix_ is not None
         self._weights = self.neighbours_.to_csr()
+        ratings = self.matrix_.matrix
+        if not ratings.has_canonical_format:
+            ratings = sp.csr_array(ratings, copy=True)
+            ratings.sum_duplicates()
+        self._ratings = ratings
+
+    def predict(self, users: IntArray, items: IntArray) -> Predictions:
+        """Predict the rating of each (user row, item row) pair from the neighbours' ratings.
+
+        ``r̂(u, i) = sum_n sim(n) r(n) / sum_n |sim(n)|`` over the ``k`` nearest neighbours of
+        the item (``item_cf``: items ``j`` the user rated) or of the user (``user_cf``: users
+        ``v`` who rated the item); ``prediction_fallback`` answers when none qualifies. Rows
+        of ``-1`` mark users or items not in training.
+        """
+        check_fitted(self, "matrix_")
+        assert self.neighbours_ is not None and self.neighbour_axis is not None
+        return neighbour_average(
+            self._ratings, self.neighbours_, users, items, axis=self.neighbour_axis,
+            fallback=self.config.prediction_fallback,
+        )
 
     @abstractmethod
     def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:
