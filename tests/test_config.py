@@ -201,7 +201,8 @@ def test_unknown_parameter_of_a_plugin(tmp_path, registry):
         ConfigError,
         match=re.escape(
             "x.yaml:2: ranker.exlude_seen: unknown key 'exlude_seen' for ranker 'item_cf'; "
-            "did you mean 'exclude_seen'? (allowed: n, exclude_seen, max_memory_mb, engine, threads, prediction_fallback)"
+            "did you mean 'exclude_seen'? "
+            "(allowed: n, exclude_seen, max_memory_mb, engine, threads, prediction_fallback)"
         ),
     ):
         load(tmp_path, registry, SMALL_DATA + "ranker: {type: item_cf, exlude_seen: false}\n")
@@ -277,7 +278,8 @@ def test_every_error_of_a_file_is_reported_at_once_in_line_order(tmp_path, regis
         "7: ranker.type: unknown ranker 'itemcf'; did you mean 'item_cf'? (registered: item_cf, popularity, user_cf)",
         "9: evaluation.split.test_fraction: Input should be less than 1; got 2",
         "10: evaluation.metrics[1].type: unknown metric 'recal'; did you mean 'recall'? "
-        "(registered: avg_popularity, coverage, f1, gini, hit_rate, ild, mae, map, mrr, ndcg, novelty, precision, recall, rmse)",
+        "(registered: avg_popularity, coverage, f1, gini, hit_rate, ild, mae, map, mrr, ndcg, novelty, "
+        "precision, recall, rmse)",
         "11: output.bogus: unknown key 'bogus' (allowed: dir, recommendations, n, report)",
     ]
 
@@ -386,7 +388,8 @@ def test_errors_in_overridden_values_are_located_at_the_override(tmp_path, regis
         f"{tmp_path / 'x.yaml'}:3: ranker.n: Input should be greater than 0; got 0",
         "--set similarity.k: Input should be greater than 0; got 0",
         "--set evaluation.metrics.0: evaluation.metrics[0].type: unknown metric 'recal'; did you mean 'recall'? "
-        "(registered: avg_popularity, coverage, f1, gini, hit_rate, ild, mae, map, mrr, ndcg, novelty, precision, recall, rmse)",
+        "(registered: avg_popularity, coverage, f1, gini, hit_rate, ild, mae, map, mrr, ndcg, novelty, "
+        "precision, recall, rmse)",
     ]
 
 
