@@ -53,3 +53,14 @@ def test_batch_benchmark_smoke(tmp_path):
     rows = [line for line in table.splitlines() if line.startswith("| recframe")]
     assert rows[0].rstrip().endswith("| reference |"), table
     assert rows[1].rstrip().endswith("| 100.00% lists identical |"), table
+
+
+def test_evaluation_benchmark_smoke(tmp_path):
+    env = {**os.environ, "RECFRAME_BENCH_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.evaluation", "--shape", "smoke", "--repeats", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "| per-user Python loop: matching + the same 6 accuracy metrics |" in proc.stdout
+    assert "| all 12 metrics |" in proc.stdout

@@ -307,6 +307,10 @@ class AveragePopularity(Metric):
         return _mean_over_list(data.item_users[np.where(real, items, 0)].astype(np.float64), real)
 
 
+ILD_BLOCK_MB = 128
+"""Memory of one block of item-item cosines in :class:`IntraListDiversity`."""
+
+
 class IntraListDiversityConfig(MetricConfig):
     """Parameters of :class:`IntraListDiversity`."""
 
@@ -324,21 +328,31 @@ class IntraListDiversity(Metric):
     bounds = (0.0, 2.0)  # cosines of centred ratings can be negative
 
     def compute(self, data: MetricInput) -> FloatArray:
-        """Return each user's mean pairwise dissimilarity."""
+        """Return each user's mean pairwise dissimilarity.
+
+        The cosines are computed only among the items that were recommended, a block of rows
+        at a time (at most :data:`ILD_BLOCK_MB` of dense similarities), and read for every
+        pair of list positions at once.
+        """
         items = _top_items(data, self.config.k)
-        vectors = sp.csr_array(data.train.item_major(), dtype=np.float64)
+        shown, codes = np.unique(items, return_inverse=True)
+        codes = codes.reshape(items.shape) - int(shown[0] < 0)  # padding (-1) stays -1
+        shown = shown[shown >= 0]
+        vectors = sp.csr_array(data.train.item_major()[shown], dtype=np.float64)
         norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1))).reshape(-1)
         vectors = sp.csr_array(sp.diags_array(1.0 / np.where(norms > 0, norms, 1.0)) @ vectors)
-        total = np.zeros(data.n_users)
-        pairs = np.zeros(data.n_users)
-        for a in range(items.shape[1]):
-            for b in range(a + 1, items.shape[1]):
-                both = (items[:, a] >= 0) & (items[:, b] >= 0)
-                rows_a = vectors[np.where(both, items[:, a], 0)]
-                rows_b = vectors[np.where(both, items[:, b], 0)]
-                cosine = np.asarray(rows_a.multiply(rows_b).sum(axis=1)).reshape(-1)
-                total += np.where(both, 1.0 - cosine, 0.0)
-                pairs += both
+        first, second = np.triu_indices(items.shape[1], 1)
+        code_a, code_b = codes[:, first], codes[:, second]
+        both = (code_a >= 0) & (code_b >= 0)
+        cosine = np.zeros(code_a.shape)
+        block = max(1, (ILD_BLOCK_MB << 20) // max(8 * len(shown), 1))
+        transposed = sp.csr_array(vectors.T)
+        for start in range(0, len(shown), block):
+            dense = (vectors[start : start + block] @ transposed).toarray()
+            here = both & (code_a >= start) & (code_a < start + block)
+            cosine[here] = dense[code_a[here] - start, code_b[here]]
+        total = np.where(both, 1.0 - cosine, 0.0).sum(axis=1)
+        pairs = both.sum(axis=1)
         return np.clip(np.divide(total, pairs, out=np.zeros_like(total), where=pairs > 0), 0.0, 2.0)
 
 
