@@ -353,7 +353,7 @@ class IntraListDiversity(Metric):
             cosine[here] = dense[code_a[here] - start, code_b[here]]
         total = np.where(both, 1.0 - cosine, 0.0).sum(axis=1)
         pairs = both.sum(axis=1)
-        return np.clip(np.divide(total, pairs, out=np.zeros_like(total), where=pairs > 0), 0.0, 2.0)
+        return _floats(np.clip(np.divide(total, pairs, out=np.zeros_like(total), where=pairs > 0), 0.0, 2.0))
 
 
 class RMSEConfig(MetricConfig):
