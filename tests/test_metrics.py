@@ -228,3 +228,26 @@ def test_ild_equals_brute_force(random_case):
 
 def test_labels():
     assert NDCG(k=10).label == "ndcg@10" and HitRate(k=3).label == "hit_rate@3" and Coverage(k=5).label == "coverage@5"
+
+
+@pytest.mark.parametrize("gain", ["binary", "rating"])
+def test_ndcg_equals_scikit_learns(gain):
+    """nDCG with log2(rank + 1) discounts and linear gains, as scikit-learn's ndcg_score computes it."""
+    from sklearn.metrics import ndcg_score
+
+    rng = np.random.default_rng(8)
+    train = RatingsMatrixBuilder().build(random_interactions(40, 30, seed=8))
+    n_pairs = 200
+    test = Interactions(
+        train.users.ids[rng.integers(40, size=n_pairs)], train.items.ids[rng.integers(30, size=n_pairs)],
+        rng.integers(1, 6, size=n_pairs) * 1.0,
+    )
+    held = held_out(test, train.items)
+    scores = rng.random((len(held.users), 30))  # distinct scores: no ties for either library to break
+    ranked = np.argsort(-scores, axis=1)[:, :10]
+    d = metric_input(held, held.users, ranked, train, 10)
+    truth = np.zeros((len(held.users), 30))
+    for u, i, g in zip(held.user_rows, held.item_rows, held.gains, strict=True):
+        truth[u, i] = g if gain == "rating" else 1.0
+    expected = [ndcg_score(truth[[u]], scores[[u]], k=10) for u in range(len(held.users))]
+    np.testing.assert_allclose(NDCG(k=10, gain=gain).compute(d), expected, rtol=1e-12)
