@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from recframe.builtin.data_sources import SyntheticDataSource
-from recframe.builtin.matrix_builders import BinaryMatrixBuilder, RatingsMatrixBuilder
+from recframe.builtin.matrix_builders import (
+    BinaryMatrixBuilder,
+    BM25MatrixBuilder,
+    LogConfidenceMatrixBuilder,
+    RatingsMatrixBuilder,
+    TFIDFMatrixBuilder,
+)
 from recframe.builtin.metrics import (
     F1,
     MAP,
@@ -150,3 +156,17 @@ class TestAveragePopularity(MetricContract):
 class TestIntraListDiversity(MetricContract):
     component = IntraListDiversity
     configs = [{"k": 5}]
+
+
+class TestBM25(MatrixBuilderContract):
+    component = BM25MatrixBuilder
+    configs = [{}, {"k1": 100, "b": 0.8, "duplicates": "max"}]
+
+
+class TestTFIDF(MatrixBuilderContract):
+    component = TFIDFMatrixBuilder
+
+
+class TestLogConfidence(MatrixBuilderContract):
+    component = LogConfidenceMatrixBuilder
+    configs = [{}, {"alpha": 40, "epsilon": 0.5}]

@@ -23,6 +23,10 @@ class GraphRankerConfig(ScoringConfig):
     products (``scipy``), or numba when it is installed (``auto``). Both give the same lists."""
     threads: PositiveInt | None = None
     """Threads of the compiled kernel; all cores by default."""
+    history: Literal["values", "binary"] = "values"
+    """What each interaction of the scored user's history (``item_cf``) or of a neighbour
+    (``user_cf``) weighs in a score: its matrix value, or 1 (``binary``: implicit's item-item
+    recommenders score a weighted similarity with the raw interactions this way)."""
     prediction_fallback: Fallback = "user_mean"
     """What predicts a rating no neighbour can (``predict``, RMSE, MAE): the user's mean
     rating (``user_mean``), the item's (``item_mean``) or the global mean (``global_mean``);
@@ -40,11 +44,16 @@ class _GraphRanker(ScoringRanker):
 
     config: GraphRankerConfig
     _weights: sp.csr_array
+    _history: sp.csr_array
     _ratings: sp.csr_array
 
     def _prepare(self) -> None:
         assert self.neighbours_ is not None and self.matrix_ is not None
         self._weights = self.neighbours_.to_csr()
+        history = self.matrix_.matrix
+        if self.config.history == "binary":
+            history = sp.csr_array((np.ones(history.nnz), history.indices, history.indptr), shape=history.shape)
+        self._history = history
         ratings = self.matrix_.matrix
         if not ratings.has_canonical_format:
             ratings = sp.csr_array(ratings, copy=True)
@@ -109,8 +118,7 @@ class ItemCFRanker(_GraphRanker):
     neighbour_axis: ClassVar[Literal["items"]] = "items"
 
     def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:
-        assert self.matrix_ is not None
-        return self.matrix_.matrix, self._weights
+        return self._history, self._weights
 
 
 class UserCFConfig(GraphRankerConfig):
@@ -130,8 +138,7 @@ class UserCFRanker(_GraphRanker):
     neighbour_axis: ClassVar[Literal["users"]] = "users"
 
     def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:
-        assert self.matrix_ is not None
-        return self._weights, self.matrix_.matrix
+        return self._weights, self._history
 
 
 class PopularityConfig(ScoringConfig):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import PositiveInt
+from pydantic import Field, PositiveInt
 
 from recframe import (
     Component,
@@ -21,7 +21,16 @@ from recframe import (
     hookimpl,
 )
 from recframe.interfaces import ResourceEstimate
-from recframe.kernels import Engine, estimate_neighbours, top_k_neighbours, top_n_product
+from recframe.kernels import (
+    Engine,
+    default_threads,
+    estimate_neighbours,
+    resolve_engine,
+    top_k_neighbours,
+    top_n_product,
+)
+from recframe.measure_search import row_totals, top_k_by_measure
+from recframe.measures import Measure, MeasureSpec
 from recframe.progress import progress
 
 if TYPE_CHECKING:
@@ -135,6 +144,18 @@ class SklearnNNSimilarity(SimilarityBackend):
         return 1.0 / (1.0 + distances)
 
 
+def _canonical(rows: sp.csr_array) -> sp.csr_array:
+    """Return `rows` as float64 CSR with sorted indices and no duplicates; the values are a copy."""
+    rows = sp.csr_array(rows)
+    if rows.has_canonical_format:
+        data = rows.data.astype(np.float64, copy=True)
+        return sp.csr_array((data, rows.indices, rows.indptr), shape=rows.shape, copy=False)
+    prepared = sp.csr_array(rows, dtype=np.float64, copy=True)
+    prepared.sum_duplicates()
+    prepared.sort_indices()
+    return prepared
+
+
 def _drop_self(dist: FloatArray, ind: IntArray, self_rows: IntArray) -> tuple[FloatArray, IntArray]:
     """Remove each row's own index from its ``k + 1`` results, or the last result if absent."""
     is_self = ind == self_rows[:, None]
@@ -160,9 +181,30 @@ def _canonical_graph(indices: IntArray, scores: FloatArray, n_targets: int) -> N
 class SparseConfig(SimilarityConfig):
     """Parameters of :class:`SparseSimilarity`."""
 
-    measure: Literal["cosine", "dot"] = "cosine"
-    """Similarity of two rows: cosine (dot product of the L2-normalised rows) or the raw dot
-    product."""
+    measure: Measure = "cosine"
+    """Similarity of two rows ``a`` and ``b``; sums run over their co-rated columns ``C`` (see
+    docs/similarity.md for every formula): ``cosine`` ``a.b / (|a| |b|)``; ``dot`` ``a.b``;
+    ``corated_cosine`` ``a.b / sqrt(sum_C a^2 sum_C b^2)`` (Surprise's cosine);
+    ``adjusted_cosine`` co-rated cosine of values centred by their column's mean (for item
+    rows: the user's mean); ``pearson`` correlation over ``C``; ``msd`` ``1 / (1 + mean_C
+    (a - b)^2)``; ``jaccard`` ``n / (|a| + |b| - n)``; ``dice`` ``2n / (|a| + |b|)``;
+    ``tversky`` ``n / (n + alpha (|a| - n) + beta (|b| - n))``; ``asymmetric_cosine`` ``a.b /
+    (|a|^(2 alpha) |b|^(2 (1 - alpha)))``; ``conditional_probability`` ``n / (|a| |b|^alpha)``;
+    ``lift`` ``n N / (|a| |b|)``. ``n = |C|``; in the set measures ``|a|`` counts a's entries."""
+    alpha: float = Field(0.5, ge=0.0)
+    """``alpha`` of tversky, asymmetric cosine (in [0, 1]) and conditional probability (the
+    popularity discount)."""
+    beta: float = Field(0.5, ge=0.0)
+    """``beta`` of tversky."""
+    shrinkage: float = Field(0.0, ge=0.0)
+    """Shrink each similarity towards 0 by its co-support: ``sim * n / (n + shrinkage)``."""
+    min_support: PositiveInt = 1
+    """Pairs with fewer co-rated columns than this get no similarity."""
+    min_similarity: float | None = None
+    """Similarities below this (after shrinkage) are dropped."""
+    negative: Literal["drop", "keep"] = "drop"
+    """Negative similarities (pearson, adjusted cosine): drop them, or keep them as neighbours
+    ranked below every positive one."""
     engine: Engine = "auto"
     """Implementation: the compiled kernel (``numba``, needs ``pip install 'recframe[fast]'``),
     blocked scipy products (``scipy``), or numba when it is installed (``auto``)."""
@@ -192,36 +234,59 @@ class SparseSimilarity(SimilarityBackend):
     Config = SparseConfig
     config: SparseConfig
     rows_: sp.csr_array | None = None
+    column_means_: FloatArray | None = None
+
+    @property
+    def _spec(self) -> MeasureSpec | None:
+        """The measure's kernel spec, or ``None`` for plain cosine and dot (the symmetric fast path)."""
+        c = self.config
+        plain = c.shrinkage == 0 and c.min_support == 1 and c.min_similarity is None and c.negative == "drop"
+        if c.measure in ("cosine", "dot") and plain:
+            return None
+        return MeasureSpec.of(
+            c.measure, alpha=c.alpha, beta=c.beta, shrinkage=c.shrinkage, min_support=c.min_support,
+            min_similarity=c.min_similarity, keep_negative=c.negative == "keep",
+        )
 
     def fit(self, rows: sp.csr_array) -> Self:
-        """Keep (normalised) copies of `rows` for neighbour queries."""
+        """Keep (normalised or centred) copies of `rows` for neighbour queries."""
+        if self.config.measure == "adjusted_cosine":
+            rows = _canonical(rows)
+            sums = np.bincount(rows.indices, weights=rows.data, minlength=rows.shape[1])
+            counts = np.bincount(rows.indices, minlength=rows.shape[1])
+            self.column_means_ = np.divide(sums, counts, out=np.zeros(len(sums)), where=counts > 0)
         self.rows_ = self._prepare(rows)
         self._transposed = sp.csr_array(self.rows_.T)
         self._transposed.sort_indices()
+        self._totals = row_totals(self.rows_)
         return self
 
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
         """Estimate the cost of all rows' neighbours (see :func:`recframe.kernels.estimate_neighbours`)."""
         c = self.config
+        if self._spec is not None:  # every pair twice, six accumulators per thread or six dense blocks
+            k = c.k if k is None else k
+            n, nnz = rows.shape[0], int(rows.nnz)
+            shared = np.bincount(rows.indices, minlength=rows.shape[1]).astype(np.int64)
+            threads = c.threads or default_threads()
+            working = threads * n * 65 if resolve_engine(c.engine) == "numba" else c.max_memory_mb << 20
+            return ResourceEstimate(int((shared**2).sum()), n * k * 16, 2 * nnz * 16 + working)
         return estimate_neighbours(
             rows, c.k if k is None else k, engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb
         )
 
     def _prepare(self, rows: sp.csr_array) -> sp.csr_array:
-        """Return `rows` as canonical float64 CSR, L2-normalised for cosine.
+        """Return `rows` as canonical float64 CSR, prepared for the measure.
 
-        Canonical input shares its index arrays with the result (only the values are copied),
-        which saves a third of the matrix's memory on large data.
+        Plain cosine gets L2-normalised rows; adjusted cosine values centred by the training
+        columns' means (stored zeros are kept: they are co-ratings). Canonical input shares its
+        index arrays with the result (only the values are copied), which saves a third of the
+        matrix's memory on large data.
         """
-        rows = sp.csr_array(rows)
-        if rows.has_canonical_format:
-            data = rows.data.astype(np.float64, copy=True)
-            prepared = sp.csr_array((data, rows.indices, rows.indptr), shape=rows.shape, copy=False)
-        else:
-            prepared = sp.csr_array(rows, dtype=np.float64, copy=True)
-            prepared.sum_duplicates()
-            prepared.sort_indices()
-        if self.config.measure == "cosine" and prepared.nnz:
+        prepared = _canonical(rows)
+        if self.column_means_ is not None:
+            prepared.data -= self.column_means_[prepared.indices]
+        if self.config.measure == "cosine" and self._spec is None and prepared.nnz:
             lengths = np.diff(prepared.indptr)
             filled = lengths > 0
             norms = np.ones(len(lengths))
@@ -236,7 +301,14 @@ class SparseSimilarity(SimilarityBackend):
         k = self.config.k if k is None else k
         n = self.rows_.shape[0]
         c = self.config
-        if rows is None:
+        spec = self._spec
+        if spec is not None:
+            query = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+            columns, scores = top_k_by_measure(
+                self.rows_, query, self._transposed, self._totals, spec, min(k, max(n - 1, 0)), exclude_self=True,
+                engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb, desc=f"{self.name}: neighbours",
+            )
+        elif rows is None:
             columns, scores = top_k_neighbours(
                 self.rows_, min(k, max(n - 1, 0)), engine=c.engine, threads=c.threads,
                 max_memory_mb=c.max_memory_mb, transposed=self._transposed,
@@ -257,6 +329,13 @@ class SparseSimilarity(SimilarityBackend):
         k = c.k if k is None else k
         prepared = self._prepare(vectors)
         n = self.rows_.shape[0]
+        spec = self._spec
+        if spec is not None:
+            columns, scores = top_k_by_measure(
+                prepared, np.arange(prepared.shape[0]), self._transposed, self._totals, spec, min(k, n),
+                engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb, desc=f"{self.name}: query",
+            )
+            return NeighbourGraph(columns, scores, n)
         columns, scores = top_n_product(
             prepared, np.arange(prepared.shape[0]), self._transposed, min(k, n), engine=c.engine,
             threads=c.threads, max_memory_mb=c.max_memory_mb, desc=f"{self.name}: query",

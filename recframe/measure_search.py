@@ -1,0 +1,203 @@
+"""Exact top-k neighbours by any measure of :mod:`recframe.measures`, on the numba or the scipy engine.
+
+Both engines compute the co-rated statistics of each (query row, target row) pair that shares a
+column, turn them into similarities with the same formula and modifiers, and keep each query
+row's ``k`` largest non-zero similarities, ties by lower target row. The numba kernel works row
+by row with dense accumulators of one row's size; the scipy engine multiplies blocks of rows,
+as large as ``max_memory_mb`` allows. Nothing of size rows x targets is ever allocated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from recframe.data import FloatArray, IntArray
+from recframe.kernels import Engine, numba_threads, resolve_engine
+from recframe.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
+from recframe.progress import progress
+
+_STATISTICS = 6
+"""Dense blocks the scipy engine holds at once: one per statistic."""
+
+
+def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
+    """Return each row's L2 norm and number of stored entries."""
+    lengths = np.diff(x.indptr)
+    squares = np.bincount(np.repeat(np.arange(x.shape[0]), lengths), weights=x.data**2, minlength=x.shape[0])
+    return np.sqrt(squares), lengths.astype(np.float64)
+
+
+def top_k_by_measure(
+    queries: sp.csr_array,
+    rows: IntArray,
+    targets_t: sp.csr_array,
+    target_totals: tuple[FloatArray, FloatArray],
+    spec: MeasureSpec,
+    k: int,
+    *,
+    exclude_self: bool = False,
+    engine: Engine = "auto",
+    threads: int | None = None,
+    max_memory_mb: int = 1024,
+    desc: str = "neighbours",
+) -> tuple[IntArray, FloatArray]:
+    """Return the `k` most similar targets of each query row in `rows`.
+
+    Parameters
+    ----------
+    queries : csr_array of shape (n_queries, n_columns)
+        Query rows (canonical: sorted indices, no duplicates).
+    rows : ndarray of int64
+        Rows of `queries` to answer; ``-1`` gives an empty result row.
+    targets_t : csr_array of shape (n_columns, n_targets)
+        The target rows, transposed (canonical).
+    target_totals : (norms, counts)
+        :func:`row_totals` of the target rows.
+    spec : MeasureSpec
+        The measure and its modifiers.
+    k : int
+        Neighbours per row.
+    exclude_self : bool
+        Leave out target ``r`` of query row ``r`` (queries and targets are the same rows).
+
+    Returns
+    -------
+    columns : ndarray of shape (len(rows), k), int64
+        Targets, most similar first (ties by lower row); ``-1`` pads.
+    scores : ndarray of shape (len(rows), k), float64
+        Similarities; ``0.0`` where ``columns`` is ``-1``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    columns = np.full((len(rows), k), -1, dtype=np.int64)
+    scores = np.zeros((len(rows), k))
+    if len(rows) == 0 or k == 0:
+        return columns, scores
+    norms, counts = row_totals(queries)
+    known = rows >= 0
+    norm_a = np.where(known, norms[np.maximum(rows, 0)], 0.0)
+    count_a = np.where(known, counts[np.maximum(rows, 0)], 0.0)
+    if resolve_engine(engine) == "numba":
+        _numba_search(queries, rows, targets_t, target_totals, norm_a, count_a, spec, k, exclude_self, threads,
+                      desc, columns, scores)
+    else:
+        _scipy_search(queries, rows, targets_t, target_totals, norm_a, count_a, spec, k, exclude_self,
+                      max_memory_mb, desc, columns, scores)
+    return columns, scores
+
+
+def _numba_search(
+    queries: sp.csr_array,
+    rows: IntArray,
+    targets_t: sp.csr_array,
+    target_totals: tuple[FloatArray, FloatArray],
+    norm_a: FloatArray,
+    count_a: FloatArray,
+    spec: MeasureSpec,
+    k: int,
+    exclude_self: bool,
+    threads: int | None,
+    desc: str,
+    columns: IntArray,
+    scores: FloatArray,
+) -> None:
+    from recframe._numba_kernels import top_k_by_measure as kernel
+
+    index = np.int32 if max(queries.shape[1], targets_t.shape[1]) < np.iinfo(np.int32).max else np.int64
+    a = (queries.indptr.astype(np.int64), queries.indices.astype(index), queries.data.astype(np.float64))
+    t = (targets_t.indptr.astype(np.int64), targets_t.indices.astype(index), targets_t.data.astype(np.float64))
+    params = np.array([spec.alpha, spec.beta, spec.shrinkage, spec.min_similarity])
+    batch = 8192
+    starts = range(0, len(rows), batch)
+    with numba_threads(threads) as used:
+        for start in progress(starts, total=len(rows), desc=desc, unit="rows",
+                              sizes=(min(batch, len(rows) - s) for s in starts)):
+            part = slice(start, start + batch)
+            kernel(
+                rows[part], *a, *t, norm_a[part], count_a[part], *target_totals, float(queries.shape[1]),
+                spec.code, spec.needs, params, spec.min_support, spec.keep_negative, exclude_self, k, used * 4,
+                columns[part], scores[part],
+            )
+
+
+def _scipy_search(
+    queries: sp.csr_array,
+    rows: IntArray,
+    targets_t: sp.csr_array,
+    target_totals: tuple[FloatArray, FloatArray],
+    norm_a: FloatArray,
+    count_a: FloatArray,
+    spec: MeasureSpec,
+    k: int,
+    exclude_self: bool,
+    max_memory_mb: int,
+    desc: str,
+    columns: IntArray,
+    scores: FloatArray,
+) -> None:
+    n_targets = targets_t.shape[1]
+    t = sp.csr_matrix(targets_t)
+    t_pattern = _pattern(t)
+    t_squares = _squares(t)
+    norm_b, count_b = target_totals
+    block = max(1, (max_memory_mb << 20) // (_STATISTICS * 8 * max(n_targets, 1)))
+    starts = range(0, len(rows), block)
+    for start in progress(starts, total=len(rows), desc=desc, unit="rows",
+                          sizes=(min(block, len(rows) - s) for s in starts)):
+        part = rows[start : start + block]
+        a = _take_rows(queries, part)
+        a_pattern = _pattern(a)
+
+        def dense(left: sp.csr_matrix, right: sp.csr_matrix) -> np.ndarray:
+            return np.asarray((left @ right).toarray())
+
+        zero = np.zeros((len(part), n_targets))
+        n = dense(a_pattern, t_pattern)
+        dot = dense(a, t)
+        sum_a, sum_b = (dense(a, t_pattern), dense(a_pattern, t)) if spec.needs & NEEDS_SUMS else (zero, zero)
+        if spec.needs & NEEDS_SQUARES:
+            sq_a, sq_b = dense(_squares(a), t_pattern), dense(a_pattern, t_squares)
+        else:
+            sq_a, sq_b = zero, zero
+        sims = similarity(
+            spec.code, spec.alpha, spec.beta, n, dot, sum_a, sum_b, sq_a, sq_b,
+            norm_a[start : start + block, None], norm_b[None, :], count_a[start : start + block, None],
+            count_b[None, :], float(queries.shape[1]),
+        )
+        sims = modify(sims, n, spec.shrinkage, spec.min_support, spec.min_similarity, spec.keep_negative)
+        sims[n == 0] = 0.0
+        if exclude_self:
+            inside = np.flatnonzero((part >= 0) & (part < n_targets))
+            sims[inside, part[inside]] = 0.0
+        _select(sims, k, columns[start : start + block], scores[start : start + block])
+
+
+def _take_rows(x: sp.csr_array, rows: IntArray) -> sp.csr_matrix:
+    """Return the given rows of `x` (``-1``: an empty row), keeping stored zeros: they are co-ratings."""
+    lengths = np.where(rows >= 0, np.diff(x.indptr)[np.maximum(rows, 0)], 0)
+    indptr = np.r_[0, np.cumsum(lengths)]
+    picked = np.repeat(x.indptr[np.maximum(rows, 0)] - indptr[:-1], lengths) + np.arange(indptr[-1])
+    return sp.csr_matrix((x.data[picked], x.indices[picked], indptr), shape=(len(rows), x.shape[1]))
+
+
+def _pattern(x: sp.csr_matrix) -> sp.csr_matrix:
+    """Return the pattern of `x`: 1 at every stored entry, stored zeros included."""
+    return sp.csr_matrix((np.ones(x.nnz), x.indices, x.indptr), shape=x.shape)
+
+
+def _squares(x: sp.csr_matrix) -> sp.csr_matrix:
+    """Return `x` with its values squared, on the same pattern."""
+    return sp.csr_matrix((x.data**2, x.indices, x.indptr), shape=x.shape)
+
+
+def _select(sims: np.ndarray, k: int, columns: IntArray, scores: FloatArray) -> None:
+    """Write each row's `k` largest non-zero entries (ties by lower column) into the outputs."""
+    r, c = np.nonzero(sims)
+    v = sims[r, c]
+    order = np.lexsort((c, -v, r))
+    r, c, v = r[order], c[order], v[order]
+    starts = np.searchsorted(r, np.arange(sims.shape[0]))
+    rank = np.arange(len(r)) - starts[r]
+    keep = rank < k
+    columns[r[keep], rank[keep]] = c[keep]
+    scores[r[keep], rank[keep]] = v[keep]
