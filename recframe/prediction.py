@@ -1,16 +1,26 @@
-"""Rating prediction from a neighbour graph: the weighted average of the neighbours' ratings.
+"""Rating prediction from a neighbour graph: weighted averages of the neighbours' ratings.
 
-For a pair ``(u, i)`` and the ``k`` nearest neighbours of one side (items of ``i`` for
-item-CF, users of ``u`` for user-CF), the prediction is
+For a pair ``(u, i)``, item-CF averages over neighbour items ``j`` of ``i`` that ``u`` rated
+(``x = i``, ``y = u``), user-CF over neighbour users ``v`` of ``u`` who rated ``i`` (``x = u``,
+``y = i``). Only neighbours with a positive similarity contribute. The variants:
 
-    r̂(u, i) = sum_n sim(n) * r(n) / sum_n |sim(n)|
+============  ===============================================================================
+basic         ``r̂ = sum sim * r(nb, y) / sum sim``
+mean_centred  ``r̂ = mu_x + sum sim * (r(nb, y) - mu_nb) / sum sim``
+zscore        ``r̂ = mu_x + sigma_x * sum sim * (r(nb, y) - mu_nb) / sigma_nb / sum sim``
+baseline      ``r̂ = b_xy + sum sim * (r(nb, y) - b_nb,y) / sum sim``, ``b_ui = mu + b_u + b_i``
+============  ===============================================================================
 
-over the neighbours ``n`` that have a rating on the other side (``r(u, j)`` for a neighbour
-item ``j``; ``r(v, i)`` for a neighbour user ``v``). When none has, or the user or item is not
-in the training data, a documented fallback answers instead: the user's mean rating, the item's
-mean rating or the global mean (the global mean where the user's or item's mean is asked for
-and that user or item is not in training). Every
-pair is computed with vectorised lookups, in chunks of bounded memory.
+``mu`` and ``sigma`` are a row's mean and (population) standard deviation of ratings (the
+overall one where a row's is 0); the biases ``b_u``, ``b_i`` are regularised and fitted by
+alternating least squares. Which neighbours count is the *policy*: ``overall`` takes the
+graph's ``k`` most similar neighbours of ``x`` and uses those with a rating; ``per_target``
+takes, among the graph's neighbours with a rating, the ``prediction_k`` most similar (the rule
+of scikit-surprise's KNN algorithms). With fewer than ``min_k`` contributing neighbours the
+centred variants answer their first term (``mu_x`` or ``b_xy``) and ``basic`` the fallback: the
+user's mean, the item's mean or the global mean (the global mean where the user's or item's
+mean is asked for and that user or item is not in training). Every pair is computed with
+vectorised lookups, in chunks of bounded memory.
 """
 
 from __future__ import annotations
@@ -25,7 +35,9 @@ from recframe.data import FloatArray, IntArray
 from recframe.interfaces import NeighbourGraph
 
 Fallback = Literal["user_mean", "item_mean", "global_mean"]
-SOURCES = ("neighbours", "user_mean", "item_mean", "global_mean")
+Variant = Literal["basic", "mean_centred", "zscore", "baseline"]
+Policy = Literal["overall", "per_target"]
+SOURCES = ("neighbours", "user_mean", "item_mean", "global_mean", "baseline")
 """What answered each prediction, by code (the index in this tuple)."""
 
 
@@ -39,10 +51,13 @@ class Predictions:
         The predictions.
     source : ndarray of shape (n_pairs,), int8
         What answered each pair: an index into :data:`SOURCES` (0: the neighbours).
+    n_neighbours : ndarray of shape (n_pairs,), int64
+        How many neighbours contributed to each pair.
     """
 
     values: FloatArray
     source: np.ndarray
+    n_neighbours: IntArray
 
     @property
     def n_fallback(self) -> int:
@@ -55,14 +70,76 @@ class Predictions:
         return names
 
 
-def neighbour_average(
+@dataclass(frozen=True)
+class PredictionSettings:
+    """How ratings are predicted (see the module docstring)."""
+
+    variant: Variant = "basic"
+    policy: Policy = "overall"
+    prediction_k: int | None = None
+    min_k: int = 1
+    fallback: Fallback = "user_mean"
+    reg_users: float = 15.0
+    reg_items: float = 10.0
+    epochs: int = 10
+
+
+@dataclass(frozen=True, eq=False)
+class RatingStatistics:
+    """Per-row and per-column rating statistics of a training matrix (what the variants need)."""
+
+    global_mean: float
+    user_means: FloatArray
+    item_means: FloatArray
+    user_sigmas: FloatArray
+    item_sigmas: FloatArray
+    user_bias: FloatArray
+    item_bias: FloatArray
+
+    @classmethod
+    def fit(cls, ratings: sp.csr_array, settings: PredictionSettings) -> RatingStatistics:
+        """Compute means, deviations and (when the variant needs them) ALS biases of `ratings`."""
+        n_users, n_items = ratings.shape
+        users = np.repeat(np.arange(n_users), np.diff(ratings.indptr))
+        items = ratings.indices
+        values = ratings.data.astype(np.float64)
+        global_mean = float(values.mean()) if len(values) else 0.0
+        overall_sigma = float(values.std()) if len(values) else 1.0
+        user_means, user_sigmas = _row_moments(users, values, n_users, global_mean, overall_sigma)
+        item_means, item_sigmas = _row_moments(items, values, n_items, global_mean, overall_sigma)
+        user_bias, item_bias = np.zeros(n_users), np.zeros(n_items)
+        if settings.variant == "baseline":
+            user_counts = np.bincount(users, minlength=n_users)
+            item_counts = np.bincount(items, minlength=n_items)
+            for _ in range(settings.epochs):  # alternating least squares, items first
+                residual = values - global_mean - user_bias[users]
+                item_bias = np.bincount(items, weights=residual, minlength=n_items) / (settings.reg_items + item_counts)
+                residual = values - global_mean - item_bias[items]
+                user_bias = np.bincount(users, weights=residual, minlength=n_users) / (settings.reg_users + user_counts)
+        return cls(global_mean, user_means, item_means, user_sigmas, item_sigmas, user_bias, item_bias)
+
+
+def _row_moments(
+    rows: IntArray, values: FloatArray, n_rows: int, global_mean: float, overall_sigma: float
+) -> tuple[FloatArray, FloatArray]:
+    """Return each row's mean (the global mean for an empty row) and standard deviation (the overall one where 0)."""
+    counts = np.bincount(rows, minlength=n_rows)
+    sums = np.bincount(rows, weights=values, minlength=n_rows)
+    means = np.divide(sums, counts, out=np.full(n_rows, global_mean), where=counts > 0)
+    squares = np.bincount(rows, weights=(values - means[rows]) ** 2, minlength=n_rows)
+    sigmas = np.sqrt(np.divide(squares, counts, out=np.zeros(n_rows), where=counts > 0))
+    return means, np.where(sigmas > 0, sigmas, overall_sigma if overall_sigma > 0 else 1.0)
+
+
+def predict_ratings(
     ratings: sp.csr_array,
     graph: NeighbourGraph,
     users: IntArray,
     items: IntArray,
     *,
     axis: Literal["items", "users"],
-    fallback: Fallback,
+    settings: PredictionSettings,
+    statistics: RatingStatistics,
     chunk_pairs: int = 65_536,
 ) -> Predictions:
     """Predict ``r(u, i)`` for each pair from the neighbours of ``i`` (`axis` items) or of ``u``.
@@ -72,65 +149,97 @@ def neighbour_average(
     ratings : csr_array of shape (n_users, n_items)
         The training ratings, canonical (sorted, no duplicates).
     graph : NeighbourGraph
-        Item neighbours of items (``axis="items"``) or user neighbours of users.
+        Item neighbours of items (``axis="items"``) or user neighbours of users, best first.
     users, items : ndarray of shape (n_pairs,), int64
         Rows and columns of the pairs; ``-1`` for a user or item not in training.
     axis : {"items", "users"}
-        Which side's neighbours average.
-    fallback : {"user_mean", "item_mean", "global_mean"}
-        What answers a pair no neighbour can.
+        Whose neighbours average.
+    settings : PredictionSettings
+        Variant, policy, ``min_k`` and fallback.
+    statistics : RatingStatistics
+        Of `ratings`, from :meth:`RatingStatistics.fit`.
     chunk_pairs : int
         Pairs per chunk (memory grows with ``chunk_pairs * k``).
     """
     users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
     n_users, n_items = ratings.shape
+    s, st = settings, statistics
+    by_items = axis == "items"
+    means_x, sigmas_x = (st.item_means, st.item_sigmas) if by_items else (st.user_means, st.user_sigmas)
+    bias_x, bias_y = (st.item_bias, st.user_bias) if by_items else (st.user_bias, st.item_bias)
     values = np.zeros(len(users))
-    answered = np.zeros(len(users), dtype=bool)
+    used = np.zeros(len(users), dtype=np.int64)
     rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(ratings.indptr))
     keys = rows * n_items + ratings.indices  # sorted: CSR rows in order, columns sorted
     known = (users >= 0) & (items >= 0)
     for start in range(0, len(users), chunk_pairs):
         part = slice(start, start + chunk_pairs)
         u, i, ok = users[part], items[part], known[part]
-        target = np.where(ok, i if axis == "items" else u, 0)
-        neighbours = graph.indices[target]
-        sims = np.where(ok[:, None] & (neighbours >= 0), graph.scores[target], 0.0)
+        x, y = (i, u) if by_items else (u, i)
+        x, y = np.where(ok, x, 0), np.where(ok, y, 0)
+        neighbours = graph.indices[x]
+        sims = np.where(ok[:, None] & (neighbours >= 0), graph.scores[x], 0.0)
         # item-CF looks up r(u, j) for each neighbour item j of i; user-CF r(v, i) for each neighbour v of u
-        lookup = u[:, None] * n_items + neighbours if axis == "items" else neighbours * n_items + i[:, None]
+        lookup = u[:, None] * n_items + neighbours if by_items else neighbours * n_items + i[:, None]
         at = np.clip(np.searchsorted(keys, lookup), 0, max(len(keys) - 1, 0))
-        rated = (sims != 0) & (neighbours >= 0) & (keys[at] == lookup) if len(keys) else np.zeros_like(sims, bool)
+        rated = (sims > 0) & (keys[at] == lookup) if len(keys) else np.zeros(sims.shape, dtype=bool)
+        if s.policy == "per_target" and s.prediction_k is not None:
+            rated &= np.cumsum(rated, axis=1) <= s.prediction_k  # rows are best first
+        found = ratings.data[at] if len(keys) else np.zeros(sims.shape)
+        nb = np.maximum(neighbours, 0)
+        if s.variant == "basic":
+            term = found
+        elif s.variant == "mean_centred":
+            term = found - means_x[nb]
+        elif s.variant == "zscore":
+            term = (found - means_x[nb]) / sigmas_x[nb]
+        else:
+            term = found - (st.global_mean + bias_x[nb] + bias_y[y][:, None])
         weights = np.where(rated, sims, 0.0)
-        found = ratings.data[at] if len(keys) else np.zeros_like(sims)
-        denominator = np.abs(weights).sum(axis=1)
-        has = denominator > 0
-        values[part] = np.divide((weights * found).sum(axis=1), denominator, out=np.zeros(len(u)), where=has)
-        answered[part] = has
+        total = weights.sum(axis=1)
+        count = rated.sum(axis=1)
+        enough = (count >= s.min_k) & (total > 0)
+        average = np.divide((weights * term).sum(axis=1), total, out=np.zeros(len(u)), where=enough)
+        if s.variant == "mean_centred":
+            average = means_x[x] + average
+        elif s.variant == "zscore":
+            average = means_x[x] + sigmas_x[x] * average
+        elif s.variant == "baseline":
+            average = st.global_mean + bias_x[x] + bias_y[y] + average
+        values[part] = average
+        used[part] = np.where(enough, count, 0)
+        # the centred variants' first term answers pairs without enough neighbours (known x and y)
+        if s.variant != "basic":
+            used[part] = np.where(ok & ~enough, -1, used[part])
     source = np.zeros(len(users), dtype=np.int8)
-    missing = ~answered
-    if missing.any():
-        fill, used = _fallback_values(ratings, users[missing], items[missing], fallback)
+    own = used == -1
+    if own.any():
+        source[own] = SOURCES.index("baseline") if s.variant == "baseline" else SOURCES.index(
+            "item_mean" if by_items else "user_mean"
+        )
+    missing = (used == 0) | ~known
+    if s.variant == "baseline":
+        base = st.global_mean + np.where(users >= 0, st.user_bias[np.maximum(users, 0)], 0.0)
+        base += np.where(items >= 0, st.item_bias[np.maximum(items, 0)], 0.0)
+        values[missing] = base[missing]
+        source[missing] = SOURCES.index("baseline")
+    elif missing.any():
+        fill, code = _fallback_values(st, users[missing], items[missing], s.fallback)
         values[missing] = fill
-        source[missing] = used
-    return Predictions(values, source)
+        source[missing] = code
+    return Predictions(values, source, np.maximum(used, 0))
 
 
 def _fallback_values(
-    ratings: sp.csr_array, users: IntArray, items: IntArray, fallback: Fallback
+    st: RatingStatistics, users: IntArray, items: IntArray, fallback: Fallback
 ) -> tuple[FloatArray, np.ndarray]:
     """Return the fallback prediction of each pair and the code of what gave it."""
-    global_mean = float(ratings.data.mean()) if ratings.nnz else 0.0
-    values = np.full(len(users), global_mean)
+    values = np.full(len(users), st.global_mean)
     used = np.full(len(users), SOURCES.index("global_mean"), dtype=np.int8)
     if fallback == "global_mean":
         return values, used
-    matrix = ratings if fallback == "user_mean" else sp.csr_array(ratings.T)
-    rows = users if fallback == "user_mean" else items
-    counts = np.diff(matrix.indptr)
-    sums = np.bincount(np.repeat(np.arange(len(counts)), counts), weights=matrix.data, minlength=len(counts))
-    means = np.divide(sums, counts, out=np.full(len(counts), global_mean), where=counts > 0)
-    ok = rows >= 0
-    has = np.zeros(len(rows), dtype=bool)
-    has[ok] = counts[rows[ok]] > 0
+    means, rows = (st.user_means, users) if fallback == "user_mean" else (st.item_means, items)
+    has = rows >= 0
     values[has] = means[rows[has]]
     used[has] = SOURCES.index(fallback)
     return values, used

@@ -202,7 +202,8 @@ def test_unknown_parameter_of_a_plugin(tmp_path, registry):
         match=re.escape(
             "x.yaml:2: ranker.exlude_seen: unknown key 'exlude_seen' for ranker 'item_cf'; "
             "did you mean 'exclude_seen'? "
-            "(allowed: n, exclude_seen, max_memory_mb, engine, threads, history, prediction_fallback)"
+            "(allowed: n, exclude_seen, max_memory_mb, engine, threads, history, prediction, neighbour_policy, "
+            "prediction_k, min_k, prediction_fallback, baseline_reg_users, baseline_reg_items, baseline_epochs)"
         ),
     ):
         load(tmp_path, registry, SMALL_DATA + "ranker: {type: item_cf, exlude_seen: false}\n")

@@ -12,8 +12,16 @@ from recframe import ConfigError, Interactions, MetricInput, NeighbourGraph, Rec
 from recframe.builtin.metrics import MAE, RMSE
 from recframe.cli import main
 from recframe.interfaces import RatedPairs
-from recframe.prediction import neighbour_average
+from recframe.prediction import PredictionSettings, RatingStatistics, predict_ratings
 from recframe.testing import random_interactions
+
+
+def neighbour_average(ratings, graph, users, items, *, axis, fallback, **settings):
+    """Predict with the basic variant (or others via `settings`) and the given fallback."""
+    chosen = PredictionSettings(fallback=fallback, **settings)
+    return predict_ratings(
+        ratings, graph, users, items, axis=axis, settings=chosen, statistics=RatingStatistics.fit(ratings, chosen)
+    )
 
 # 3 users x 4 items
 R = sp.csr_array(np.array([[5.0, 3.0, 0.0, 1.0], [4.0, 0.0, 0.0, 1.0], [0.0, 1.0, 5.0, 4.0]]))

@@ -7,12 +7,20 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import PositiveInt
+from pydantic import Field, PositiveInt
 
 from recframe import Component, ScoringConfig, ScoringRanker, TopN, check_fitted, hookimpl
 from recframe.data import FloatArray, IntArray
 from recframe.kernels import Engine, top_n_product
-from recframe.prediction import Fallback, Predictions, neighbour_average
+from recframe.prediction import (
+    Fallback,
+    Policy,
+    Predictions,
+    PredictionSettings,
+    RatingStatistics,
+    Variant,
+    predict_ratings,
+)
 
 
 class GraphRankerConfig(ScoringConfig):
@@ -27,11 +35,41 @@ class GraphRankerConfig(ScoringConfig):
     """What each interaction of the scored user's history (``item_cf``) or of a neighbour
     (``user_cf``) weighs in a score: its matrix value, or 1 (``binary``: implicit's item-item
     recommenders score a weighted similarity with the raw interactions this way)."""
+    prediction: Variant = "basic"
+    """How ``predict`` (and RMSE, MAE) averages the neighbours' ratings: ``basic`` (weighted
+    average, KNNBasic), ``mean_centred`` (of deviations from each neighbour's mean, added to the
+    target's mean; KNNWithMeans), ``zscore`` (of z-scores; KNNWithZScore) or ``baseline`` (of
+    deviations from regularised baselines ``mu + b_u + b_i``; KNNBaseline). Formulas in
+    docs/prediction.md."""
+    neighbour_policy: Policy = "overall"
+    """Which neighbours predict a rating: ``overall``, the similarity's ``k`` most similar to
+    the target, of which those with a rating; ``per_target``, the ``prediction_k`` most similar
+    among the graph's neighbours with a rating (scikit-surprise's rule; give the similarity a
+    large ``k`` to draw from every neighbour)."""
+    prediction_k: PositiveInt | None = None
+    """Neighbours per prediction under ``per_target`` (all qualifying ones by default)."""
+    min_k: PositiveInt = 1
+    """With fewer contributing neighbours, the centred variants answer the target's mean (or
+    baseline) and ``basic`` the ``prediction_fallback``."""
     prediction_fallback: Fallback = "user_mean"
-    """What predicts a rating no neighbour can (``predict``, RMSE, MAE): the user's mean
-    rating (``user_mean``), the item's (``item_mean``) or the global mean (``global_mean``);
-    the global mean also answers where the user's (item's) mean is asked for an unknown user
-    (item)."""
+    """What ``basic`` predicts without enough neighbours, and every variant for a user or item
+    not in training: the user's mean rating (``user_mean``), the item's (``item_mean``) or the
+    global mean (``global_mean``); the global mean also answers where the user's (item's) mean
+    is asked for an unknown user (item). ``baseline`` answers ``mu + b_u + b_i`` instead."""
+    baseline_reg_users: float = Field(15.0, ge=0.0)
+    """Regularisation of the user biases of ``prediction: baseline``."""
+    baseline_reg_items: float = Field(10.0, ge=0.0)
+    """Regularisation of the item biases of ``prediction: baseline``."""
+    baseline_epochs: PositiveInt = 10
+    """Alternating least-squares passes fitting the biases of ``prediction: baseline``."""
+
+    @property
+    def prediction_settings(self) -> PredictionSettings:
+        """These settings as the prediction functions take them."""
+        return PredictionSettings(
+            self.prediction, self.neighbour_policy, self.prediction_k, self.min_k, self.prediction_fallback,
+            self.baseline_reg_users, self.baseline_reg_items, self.baseline_epochs,
+        )
 
 
 class _GraphRanker(ScoringRanker):
@@ -46,6 +84,7 @@ class _GraphRanker(ScoringRanker):
     _weights: sp.csr_array
     _history: sp.csr_array
     _ratings: sp.csr_array
+    _statistics: RatingStatistics
 
     def _prepare(self) -> None:
         assert self.neighbours_ is not None and self.matrix_ is not None
@@ -59,20 +98,21 @@ class _GraphRanker(ScoringRanker):
             ratings = sp.csr_array(ratings, copy=True)
             ratings.sum_duplicates()
         self._ratings = ratings
+        self._statistics = RatingStatistics.fit(ratings, self.config.prediction_settings)
 
     def predict(self, users: IntArray, items: IntArray) -> Predictions:
         """Predict the rating of each (user row, item row) pair from the neighbours' ratings.
 
-        ``r̂(u, i) = sum_n sim(n) r(n) / sum_n |sim(n)|`` over the ``k`` nearest neighbours of
-        the item (``item_cf``: items ``j`` the user rated) or of the user (``user_cf``: users
-        ``v`` who rated the item); ``prediction_fallback`` answers when none qualifies. Rows
-        of ``-1`` mark users or items not in training.
+        The neighbours are the item's (``item_cf``: items ``j`` the user rated) or the user's
+        (``user_cf``: users ``v`` who rated the item), chosen by ``neighbour_policy`` and
+        averaged by the ``prediction`` variant (see :mod:`recframe.prediction`). Rows of ``-1``
+        mark users or items not in training.
         """
         check_fitted(self, "matrix_")
         assert self.neighbours_ is not None and self.neighbour_axis is not None
-        return neighbour_average(
+        return predict_ratings(
             self._ratings, self.neighbours_, users, items, axis=self.neighbour_axis,
-            fallback=self.config.prediction_fallback,
+            settings=self.config.prediction_settings, statistics=self._statistics,
         )
 
     @abstractmethod
