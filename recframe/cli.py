@@ -32,6 +32,7 @@ examples:
   recframe run configs/quickstart.yaml --set similarity.k=100 --output runs/k100
   recframe recommend configs/quickstart.yaml --user 42 --n 5
   recframe predict configs/quickstart.yaml --user 42 --item 7 --item 9
+  recframe explain configs/quickstart.yaml --user 42 --item 7
   recframe compare runs/item-cf runs/user-cf --test wilcoxon --output runs/comparison
   recframe plugins --json
   recframe config schema > recframe.schema.json
@@ -75,9 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", "-o", type=Path, help="output folder (default: output.dir, else runs/<name>)")
 
     rec = sub.add_parser("recommend", parents=[common], help="print one user's recommendations",
-                         description="Fit CONFIG on all its data and print the top-n items of one user.")
+                         description="Fit CONFIG on all its data and print the top-n items of one user, "
+                         "or of a new user given by an interaction history (no refit).")
     _config_args(rec)
-    rec.add_argument("--user", required=True, help="the user's external id")
+    who = rec.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the user's external id")
+    who.add_argument("--history", help="a new user's items, comma-separated (e.g. 12,57,3)")
+    rec.add_argument("--ratings", help="with --history: the values of those items, comma-separated (default 1)")
     rec.add_argument("--n", type=int, default=None, help="list length (default: the ranker's n)")
     rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -95,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--user", required=True, help="the user's external id")
     pred.add_argument("--item", required=True, action="append", help="an item's external id (repeat for more)")
     pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    expl = sub.add_parser("explain", parents=[common], help="explain one recommendation's score",
+                          description="Fit CONFIG on all its data and show which neighbours, with which "
+                          "similarities and weights, add up to the item's score for the user.")
+    _config_args(expl)
+    expl.add_argument("--user", required=True, help="the user's external id")
+    expl.add_argument("--item", required=True, help="the item's external id")
+    expl.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     comp = sub.add_parser("compare", parents=[common], help="compare evaluated runs with significance tests",
                           description="Compare the per_user.csv of two or more run folders on the users "
@@ -229,6 +242,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _compare(args)
     if args.command == "predict":
         return _predict(args)
+    if args.command == "explain":
+        return _explain(args)
     return _config(args)
 
 
@@ -250,6 +265,27 @@ def _predict(args: argparse.Namespace) -> int:
     print(f"{'item':<12}  {'rating':>8}  source")
     for item, value, source in zip(items, predictions.values.tolist(), sources, strict=True):
         print(f"{item!s:<12}  {value:>8.4f}  {source}")
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from recframe.pipeline import Recommender
+
+    rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
+    rec.fit()
+    user = _external_id(args.user, rec.interaction_matrix.users.is_str)
+    item = _external_id(args.item, rec.interaction_matrix.items.is_str)
+    explanation = rec.explain(user, item)
+    if args.json:
+        print(json.dumps(explanation.to_dict()))
+        return EXIT_OK
+    print(f"user {explanation.user}, item {explanation.item}: score {explanation.score:.6g} "
+          f"from {explanation.source} ({explanation.reason})")
+    if explanation.contributions:
+        kind = (explanation.neighbour_kind or "neighbour").rstrip("s")
+        print(f"{kind:<12}  {'similarity':>10}  {'value':>8}  contribution")
+        for c in explanation.contributions:
+            print(f"{c.neighbour!s:<12}  {c.similarity:>10.6g}  {c.value:>8.6g}  {c.contribution:.6g}")
     return EXIT_OK
 
 
@@ -316,7 +352,10 @@ def _query(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     rec.fit()
-    if args.command == "recommend":
+    if args.command == "recommend" and args.history is not None:
+        lists = rec.recommend_history(_history(args, rec.interaction_matrix.items.is_str), args.n)
+        query_key, label = "new user", "item"
+    elif args.command == "recommend":
         user = _external_id(args.user, rec.interaction_matrix.users.is_str)
         lists = rec.recommend([user], args.n)
         query_key, label = "user", "item"
@@ -326,15 +365,32 @@ def _query(args: argparse.Namespace) -> int:
         query_key, label = "item", "item"
     query, ids, scores = next(iter(lists))
     source = str(lists.sources[0])
+    reason = "" if lists.reasons is None else str(lists.reasons[0])
     if args.json:
-        print(json.dumps({query_key: query, "source": source,
+        print(json.dumps({query_key.replace(" ", "_"): query, "source": source, "reason": reason,
                           "items": [{label: i, "score": s} for i, s in zip(ids, scores, strict=True)]}))
         return EXIT_OK
-    print(f"{query_key} {query} ({source or 'nothing to recommend'}):")
+    print(f"{query_key} {query} ({source or 'nothing to recommend'}{'; ' + reason if reason else ''}):")
     print(f"{'rank':>4}  {label:<12}  score")
     for rank, (item_id, score) in enumerate(zip(ids, scores, strict=True), start=1):
         print(f"{rank:>4}  {item_id!s:<12}  {score:.6g}")
     return EXIT_OK
+
+
+def _history(args: argparse.Namespace, str_ids: bool) -> dict[str | int, float]:
+    """Return ``--history`` (and ``--ratings``) as ``{item: value}``."""
+    items = [_external_id(text.strip(), str_ids) for text in args.history.split(",") if text.strip()]
+    if args.ratings is None:
+        return dict.fromkeys(items, 1.0)
+    try:
+        values = [float(text) for text in args.ratings.split(",")]
+    except ValueError as exc:
+        msg = f"--ratings {args.ratings!r}: values must be numbers"
+        raise ConfigError(msg) from exc
+    if len(values) != len(items):
+        msg = f"--ratings has {len(values)} values for {len(items)} items of --history"
+        raise ConfigError(msg)
+    return dict(zip(items, values, strict=True))
 
 
 def _external_id(text: str, str_ids: bool) -> str | int:

@@ -163,7 +163,9 @@ class RunConfig:
     Attributes
     ----------
     ranker_fallback : ComponentSpec or None
-        The ranker used for users the main ranker can't serve (``ranker.fallback``).
+        The first ranker used for users the main ranker can't serve (``ranker.fallback``).
+    ranker_fallbacks : tuple of ComponentSpec
+        The whole chain of fallback rankers, tried in order (``ranker.fallback`` as a list).
     source : str
         Where the config came from, for messages.
     """
@@ -179,11 +181,14 @@ class RunConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     source: str = "<config>"
     sweep: SweepSpec | None = None
+    ranker_fallbacks: tuple[ComponentSpec, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fully resolved config, every default written out."""
         ranker = self.ranker.to_dict()
-        ranker["fallback"] = None if self.ranker_fallback is None else self.ranker_fallback.to_dict()
+        chain = self.ranker_fallbacks or ((self.ranker_fallback,) if self.ranker_fallback is not None else ())
+        written = [spec.to_dict() for spec in chain]
+        ranker["fallback"] = None if not written else written[0] if len(written) == 1 else written
         out: dict[str, Any] = {"name": self.name, "seed": self.seed}
         if self.data is not None:
             out["data"] = self.data.to_dict()
@@ -501,9 +506,13 @@ def validate_run(
             value, fallback_raw = _pop_fallback(value)
         specs[section] = component_spec(value, kind, (section,), registry, errors)
 
-    fallback: ComponentSpec | None = None
-    if fallback_raw is not None:
-        fallback = component_spec(fallback_raw, "ranker", ("ranker", "fallback"), registry, errors)
+    fallbacks: list[ComponentSpec] = []
+    chain_raw = fallback_raw if isinstance(fallback_raw, list) else [] if fallback_raw is None else [fallback_raw]
+    for position, entry in enumerate(chain_raw):
+        path = ("ranker", "fallback", position) if isinstance(fallback_raw, list) else ("ranker", "fallback")
+        spec = component_spec(entry, "ranker", path, registry, errors)
+        if spec is not None:
+            fallbacks.append(spec)
 
     evaluation = None
     if raw.get("evaluation") is not None:
@@ -525,7 +534,8 @@ def validate_run(
         matrix=specs["matrix"],
         similarity=specs["similarity"],
         ranker=specs["ranker"],
-        ranker_fallback=fallback,
+        ranker_fallback=fallbacks[0] if fallbacks else None,
+        ranker_fallbacks=tuple(fallbacks),
         evaluation=evaluation,
         output=output,
         source=source,

@@ -355,6 +355,58 @@ class RatedPairs:
     fallback: np.ndarray
 
 
+@dataclass(frozen=True, eq=False)
+class ScoreParts:
+    """The terms that add up to one (user, item) score: ``score = sum(contributions)``.
+
+    Attributes
+    ----------
+    neighbours : ndarray of shape (n_terms,), int64
+        Rows of the neighbours behind the terms: items (item-CF) or users (user-CF).
+    similarities : ndarray of shape (n_terms,), float64
+        Each neighbour's similarity (to the item, or to the user).
+    values : ndarray of shape (n_terms,), float64
+        The interaction weighed by it (the user's with the neighbour item, or the neighbour
+        user's with the item).
+    contributions : ndarray of shape (n_terms,), float64
+        ``similarities * values``, largest first.
+    """
+
+    neighbours: IntArray
+    similarities: FloatArray
+    values: FloatArray
+    contributions: FloatArray
+
+
+@runtime_checkable
+class SupportsExplain(Protocol):
+    """A ranker that can say which neighbours produced a score (``item_cf`` and ``user_cf`` can)."""
+
+    def explain(self, user: int, items: IntArray) -> list[ScoreParts]:
+        """Return the terms of the score of each item in `items` for the user row `user`."""
+        ...
+
+
+@runtime_checkable
+class SupportsNewUsers(Protocol):
+    """A ranker that recommends for histories given at call time, without refitting (cold start)."""
+
+    def recommend_new(self, histories: sp.csr_array, n: int, neighbours: NeighbourGraph | None) -> TopN:
+        """Return the top-`n` items of each new user, never one of their own items.
+
+        Parameters
+        ----------
+        histories : csr_array of shape (n_new, n_items)
+            The new users' interactions with training items (their values, e.g. ratings).
+        n : int
+            List length.
+        neighbours : NeighbourGraph or None
+            For user-based rankers: each new user's nearest training users, found by the
+            similarity backend's ``query``; ``None`` for the others.
+        """
+        ...
+
+
 @runtime_checkable
 class SupportsPredict(Protocol):
     """A ranker that also predicts ratings (``item_cf`` and ``user_cf`` do)."""

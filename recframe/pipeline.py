@@ -35,13 +35,16 @@ from recframe.interfaces import (
     RatedPairs,
     SimilarityBackend,
     Splitter,
+    SupportsExplain,
+    SupportsNewUsers,
     SupportsPredict,
     TopN,
 )
 from recframe.prediction import Predictions
+from recframe.ranking import ScoringRanker
 from recframe.registry import PluginRegistry
 from recframe.resources import preflight
-from recframe.results import EvaluationResult, FoldResult, RankedLists
+from recframe.results import Contribution, EvaluationResult, Explanation, FoldResult, RankedLists
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -76,9 +79,10 @@ class Recommender:
         Finds neighbours; ``sklearn_nn`` (cosine, k=50) by default.
     ranker : CandidateRanker, optional
         Scores and ranks items; ``item_cf`` by default.
-    fallback : CandidateRanker or None, optional
+    fallback : CandidateRanker, sequence of CandidateRanker, or None, optional
         Serves users the ranker can't (unknown users, or an empty list); ``popularity`` by
-        default, ``None`` to raise for unknown users instead.
+        default, ``None`` to raise for unknown users instead. A sequence is a chain: each
+        ranker serves the users still without a list, in order.
     splitter : Splitter, optional
         Splits data for ``evaluate()``.
     metrics : sequence of Metric
@@ -108,7 +112,7 @@ class Recommender:
         matrix: MatrixBuilder | None = None,
         similarity: SimilarityBackend | None = None,
         ranker: CandidateRanker | None = None,
-        fallback: CandidateRanker | object | None = _DEFAULT,
+        fallback: CandidateRanker | Sequence[CandidateRanker] | object | None = _DEFAULT,
         splitter: Splitter | None = None,
         metrics: Sequence[Metric] = (),
         evaluation: EvaluationSettings | None = None,
@@ -126,9 +130,10 @@ class Recommender:
         self.matrix = matrix if matrix is not None else RatingsMatrixBuilder()
         self.similarity = similarity if similarity is not None else SklearnNNSimilarity()
         self.ranker = ranker if ranker is not None else ItemCFRanker()
-        self.fallback: CandidateRanker | None = (
-            PopularityRanker() if fallback is _DEFAULT else fallback  # type: ignore[assignment]
-        )
+        if fallback is _DEFAULT:
+            fallback = PopularityRanker()
+        chain = () if fallback is None else tuple(fallback) if isinstance(fallback, Sequence) else (fallback,)
+        self.fallbacks: tuple[CandidateRanker, ...] = chain
         self.splitter = splitter
         self.metrics = tuple(metrics)
         self.evaluation = evaluation if evaluation is not None else EvaluationSettings()
@@ -142,7 +147,7 @@ class Recommender:
             "matrix": (self.matrix, MatrixBuilder),
             "similarity": (self.similarity, SimilarityBackend),
             "ranker": (self.ranker, CandidateRanker),
-            "ranker.fallback": (self.fallback, CandidateRanker),
+            **{f"ranker.fallback[{i}]": (f, CandidateRanker) for i, f in enumerate(self.fallbacks)},
             "splitter": (splitter, Splitter),
             "test_data": (test_data, DataSource),
         }
@@ -208,7 +213,7 @@ class Recommender:
             matrix=build(run.matrix),
             similarity=build(run.similarity),
             ranker=build(run.ranker),
-            fallback=build(run.ranker_fallback),
+            fallback=[build(spec) for spec in run.ranker_fallbacks] or None,
             splitter=None if evaluation is None else build(evaluation.split),
             metrics=() if evaluation is None else [build(m) for m in evaluation.metrics],
             evaluation=None if evaluation is None else evaluation.settings,
@@ -219,6 +224,11 @@ class Recommender:
         )
         rec.config = run
         return rec
+
+    @property
+    def fallback(self) -> CandidateRanker | None:
+        """The first fallback ranker, or ``None`` without one."""
+        return self.fallbacks[0] if self.fallbacks else None
 
     def _who(self, component: Component) -> str:
         """Name a component in errors, with its package where the registry knows it."""
@@ -278,9 +288,7 @@ class Recommender:
         timings["matrix"] = time.perf_counter() - start
         logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
         fitted = _Fitted(matrix, interactions.fingerprint(), len(interactions), timings=timings)
-        for ranker in (self.ranker, self.fallback):
-            if ranker is None:
-                continue
+        for ranker in (self.ranker, *self.fallbacks):
             graph = self._graph(fitted, ranker.neighbour_axis)
             start = time.perf_counter()
             ranker.fit(matrix, graph)
@@ -349,11 +357,12 @@ class Recommender:
 
     # ------------------------------------------------------------------ queries
 
-    def recommend(self, users: Any, n: int | None = None) -> RankedLists:
+    def recommend(self, users: Any, n: int | None = None, *, explain: bool = False) -> RankedLists:
         """Return the top-`n` items of each user.
 
         Users the ranker can't serve (not in the training data, or nothing to recommend) get
-        the fallback ranker's list; ``sources`` says which ranker produced each list.
+        the first fallback ranker's list, then the next one's, and so on; ``sources`` says
+        which ranker produced each list and ``reasons`` why the main ranker did not.
 
         Parameters
         ----------
@@ -361,6 +370,9 @@ class Recommender:
             External user ids.
         n : int, optional
             List length; the ranker's ``n`` by default.
+        explain : bool
+            Also explain every ranked item (``RankedLists.explanations``): the neighbours and
+            weights that add up to its score.
 
         Raises
         ------
@@ -375,18 +387,171 @@ class Recommender:
         if n < 1:
             msg = f"n must be at least 1; got {n}"
             raise ValueError(msg)
-        missing = "mark" if self.fallback is not None else "raise"
+        missing = "mark" if self.fallbacks else "raise"
         rows = fitted.matrix.users.rows(queries, missing=missing, what="user")  # type: ignore[arg-type]
         ranked = self._ranked(self.ranker, rows, n, fitted)
         sources = np.where(ranked.lengths > 0, self.ranker.name, "").astype(object)
-        empty = np.flatnonzero(ranked.lengths == 0)
-        if self.fallback is not None and empty.size:
-            extra = self._ranked(self.fallback, rows[empty], n, fitted)
-            ranked.items[empty], ranked.scores[empty] = extra.items, extra.scores
-            sources[empty] = np.where(extra.lengths > 0, self.fallback.name, "")
-        return RankedLists(
-            _matched(queries, rows, fitted.matrix.users), ranked, fitted.matrix.items, sources.astype(str)
+        reasons = np.full(len(rows), "", dtype=object)
+        empty = ranked.lengths == 0
+        reasons[empty & (rows < 0)] = "not in training"
+        reasons[empty & (rows >= 0)] = f"nothing from {self.ranker.name}"
+        for fallback in self.fallbacks:
+            waiting = np.flatnonzero(ranked.lengths == 0)
+            if not waiting.size:
+                break
+            extra = self._ranked(fallback, rows[waiting], n, fitted)
+            ranked.items[waiting], ranked.scores[waiting] = extra.items, extra.scores
+            sources[waiting] = np.where(extra.lengths > 0, fallback.name, "")
+            reasons[waiting[extra.lengths == 0]] += f"; nothing from {fallback.name}"
+        lists = RankedLists(
+            _matched(queries, rows, fitted.matrix.users), ranked, fitted.matrix.items, sources.astype(str),
+            reasons=reasons.astype(str),
         )
+        if explain:
+            lists = replace(lists, explanations=[self._explanations(lists, q, rows[q]) for q in range(len(rows))])
+        return lists
+
+    def recommend_histories(self, histories: Mapping[Any, Any] | Sequence[Any], n: int | None = None) -> RankedLists:
+        """Recommend for new users from interaction histories given now, without refitting (cold start).
+
+        Each history is a mapping ``{item: value}`` (a rating, a count) or a sequence of items
+        (value 1), on the scale of the training matrix. Items not in the training data are
+        ignored. The ranker and then each fallback in turn serve the users still without a list,
+        if they can serve new users: ``item_cf`` from its item graph, ``user_cf`` from the new
+        users' nearest training users (the similarity backend's ``query``), ``popularity`` from
+        what the user has not seen. ``sources`` and ``reasons`` say who served each user and why
+        the others did not.
+
+        Parameters
+        ----------
+        histories : mapping of id to history, or sequence of histories
+            Keyed by a name for each new user (the ``queries`` of the result), or positional.
+        n : int, optional
+            List length; the ranker's ``n`` by default.
+
+        Raises
+        ------
+        DataError
+            If a history is empty or names no training item at all and no ranker can serve it.
+        """
+        fitted = self._state()
+        n = self.ranker.config.n if n is None else int(n)
+        names = list(histories) if isinstance(histories, Mapping) else list(range(len(histories)))
+        rows = [histories[name] for name in names] if isinstance(histories, Mapping) else list(histories)
+        matrix, unknown = self._history_matrix(rows)
+        m = len(rows)
+        items = np.full((m, n), -1, dtype=np.int64)
+        scores = np.full((m, n), np.nan)
+        sources = np.full(m, "", dtype=object)
+        reasons = np.array([f"{u} unknown items ignored" if u else "" for u in unknown], dtype=object)
+        for ranker in (self.ranker, *self.fallbacks):
+            waiting = np.flatnonzero(items[:, 0] < 0)
+            if not waiting.size:
+                break
+            if not isinstance(ranker, SupportsNewUsers):
+                reasons[waiting] = [_join(r, f"{ranker.name} can't serve new users") for r in reasons[waiting]]
+                continue
+            part = sp.csr_array(matrix[waiting])
+            neighbours = None
+            if ranker.neighbour_axis == "users":
+                backend = self._backend(fitted, "users")
+                neighbours = check_graph(backend.query(part), self._who(backend), len(waiting), fitted.matrix.n_users)
+            got = check_topn(ranker.recommend_new(part, n, neighbours), self._who(ranker), len(waiting), n,
+                             fitted.matrix.n_items)
+            items[waiting], scores[waiting] = got.items, got.scores
+            served = got.lengths > 0
+            sources[waiting[served]] = ranker.name
+            reasons[waiting[~served]] = [_join(r, f"nothing from {ranker.name}") for r in reasons[waiting[~served]]]
+        return RankedLists(
+            np.asarray(names), TopN(items, scores),
+            fitted.matrix.items, sources.astype(str), reasons=reasons.astype(str),
+        )
+
+    def recommend_history(self, history: Any, n: int | None = None) -> RankedLists:
+        """Recommend for one new user from an interaction history (see :meth:`recommend_histories`)."""
+        return self.recommend_histories([history], n)
+
+    def _history_matrix(self, histories: list[Any]) -> tuple[sp.csr_array, list[int]]:
+        """Return histories as rows over the training items, and the number of unknown items of each."""
+        index = self._state().matrix.items
+        columns, values, lengths, unknown = [], [], [], []
+        for history in histories:
+            if isinstance(history, Mapping):
+                ids, weights = list(history), [float(v) for v in history.values()]
+            else:
+                ids = list(np.atleast_1d(np.asarray(history)).tolist()) if not isinstance(history, str) else [history]
+                weights = [1.0] * len(ids)
+            rows = index.rows(np.asarray(ids), missing="mark") if ids else np.zeros(0, dtype=np.int64)
+            known = rows >= 0
+            columns.append(rows[known])
+            values.append(np.asarray(weights, dtype=np.float64)[known])
+            lengths.append(int(known.sum()))
+            unknown.append(int((~known).sum()))
+        indptr = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        matrix = sp.csr_array(
+            (np.concatenate([np.zeros(0), *values]), np.concatenate([np.zeros(0, dtype=np.int64), *columns]), indptr),
+            shape=(len(histories), len(index)),
+        )
+        matrix.sum_duplicates()
+        return matrix, unknown
+
+    def _explanations(self, lists: RankedLists, position: int, row: int) -> list[Explanation]:
+        """Explain each item of one list by the ranker that produced it."""
+        source = str(lists.sources[position])
+        if not source:
+            return []
+        ranker = next(r for r in (self.ranker, *self.fallbacks) if r.name == source)
+        items = lists.ranked.items[position]
+        items = items[items >= 0]
+        return self._explain_items(ranker, lists.queries[position].item(), row, items)
+
+    def _explain_items(self, ranker: CandidateRanker, user: Any, row: int, items: np.ndarray) -> list[Explanation]:
+        """Explain the scores `ranker` gives the item rows `items` for the user row `row`."""
+        fitted = self._state()
+        item_ids = fitted.matrix.items.ids_of(items).tolist()
+        if isinstance(ranker, SupportsExplain) and row >= 0:
+            kind = ranker.neighbour_axis
+            index = fitted.matrix.items if kind == "items" else fitted.matrix.users
+            reason = "similar to items the user interacted with" if kind == "items" else "chosen by similar users"
+            out = []
+            for item, parts in zip(item_ids, ranker.explain(row, items), strict=True):
+                terms = [
+                    Contribution(neighbour, float(s), float(v), float(c))
+                    for neighbour, s, v, c in zip(
+                        index.ids_of(parts.neighbours).tolist(), parts.similarities, parts.values,
+                        parts.contributions, strict=True,
+                    )
+                ]
+                out.append(Explanation(user, item, float(parts.contributions.sum()), ranker.name, kind, reason, terms))
+            return out
+        scores = np.full(len(items), np.nan)
+        if isinstance(ranker, ScoringRanker) and (row >= 0 or ranker.scores_unknown_users):
+            scores = ranker.score_block(np.array([row]))[0, items]
+        reason = f"{ranker.name} score" + (" (user not in training)" if row < 0 else "")
+        return [
+            Explanation(user, i, float(s), ranker.name, None, reason, []) for i, s in zip(item_ids, scores, strict=True)
+        ]
+
+    def explain(self, user: Any, item: Any) -> Explanation:
+        """Explain the score `item` gets for `user`: which neighbours, with which weights.
+
+        The ranker that serves the user explains (the main one, or the fallback that produced
+        the user's list). For ``item_cf`` the terms are the user's items similar to `item`; for
+        ``user_cf`` the user's neighbours who interacted with `item`. The contributions add up
+        to the score, also for an item the ranker would not recommend (0 then, with no terms).
+
+        Raises
+        ------
+        DataError
+            If the item is not in the training data, or the user is unknown without a fallback.
+        """
+        fitted = self._state()
+        lists = self.recommend([user], 1)
+        item_row = fitted.matrix.items.rows([item], what="item")
+        source = str(lists.sources[0]) or self.ranker.name
+        ranker = next(r for r in (self.ranker, *self.fallbacks) if r.name == source)
+        row = int(fitted.matrix.users.rows([user], missing="mark")[0])
+        return self._explain_items(ranker, lists.queries[0].item(), row, item_row)[0]
 
     def _ranked(self, ranker: CandidateRanker, rows: np.ndarray, n: int, fitted: _Fitted) -> TopN:
         result = ranker.recommend(rows, n)
@@ -501,7 +666,7 @@ class Recommender:
             test, fitted.matrix.items, threshold=settings.relevance_threshold, unseen_items=settings.unseen_items
         )
         known = fitted.matrix.users.rows(held.users.ids, missing="mark") >= 0
-        evaluated = held.users if self.fallback is not None else IdIndex(held.users.ids[known])
+        evaluated = held.users if self.fallbacks else IdIndex(held.users.ids[known])
         if len(evaluated) == 0:
             msg = "no test user with a relevant item is known in training, so nothing can be evaluated"
             raise DataError(msg)
@@ -573,6 +738,11 @@ class Recommender:
         user_rows = fitted.matrix.users.rows(users, missing="mark")
         item_rows = fitted.matrix.items.rows(items, missing="mark")
         return self.ranker.predict(user_rows, item_rows)
+
+
+def _join(first: str, second: str) -> str:
+    """Join two reasons with ``; `` (either may be empty)."""
+    return f"{first}; {second}" if first else second
 
 
 def _matched(queries: np.ndarray, rows: np.ndarray, index: IdIndex) -> np.ndarray:

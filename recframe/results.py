@@ -13,6 +13,53 @@ from recframe.data import IdArray, IdIndex
 from recframe.interfaces import TopN
 
 
+@dataclass(frozen=True)
+class Contribution:
+    """One neighbour's term of a score: ``contribution = similarity * value``."""
+
+    neighbour: Any
+    similarity: float
+    value: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an item got its score for a user: the neighbours' terms that add up to it.
+
+    Attributes
+    ----------
+    user, item : id
+        External ids.
+    score : float
+        The ranker's score; for ``item_cf`` and ``user_cf`` the sum of the contributions.
+    source : str
+        The ranker that scored the item (the fallback for users the main ranker can't serve).
+    neighbour_kind : {"items", "users"} or None
+        What the neighbours are; ``None`` for a ranker without neighbours (popularity).
+    reason : str
+        One sentence for people.
+    contributions : list of Contribution
+        Largest first; empty for a ranker without neighbours.
+    """
+
+    user: Any
+    item: Any
+    score: float
+    source: str
+    neighbour_kind: str | None
+    reason: str
+    contributions: list[Contribution]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the explanation as JSON-ready values."""
+        return {
+            "user": self.user, "item": self.item, "score": self.score, "source": self.source,
+            "neighbour_kind": self.neighbour_kind, "reason": self.reason,
+            "contributions": [vars(c) for c in self.contributions],
+        }
+
+
 @dataclass(frozen=True, eq=False)
 class RankedLists:
     """One ranked list per query (a user's recommendations, or an item's similar items).
@@ -27,12 +74,19 @@ class RankedLists:
         The ids of the ranked entries' rows.
     sources : ndarray of shape (n_queries,) of str
         Which ranker produced each list (``""`` for an empty list).
+    reasons : ndarray of shape (n_queries,) of str, optional
+        Why the main ranker did not serve a query (``"not in training"``, ``"nothing from
+        item_cf"``, with each fallback that also found nothing); ``""`` where it did.
+    explanations : list of list of Explanation, optional
+        With ``recommend(..., explain=True)``: one explanation per ranked item of each list.
     """
 
     queries: IdArray
     ranked: TopN
     index: IdIndex
     sources: npt.NDArray[np.str_]
+    reasons: npt.NDArray[np.str_] | None = None
+    explanations: list[list[Explanation]] | None = None
 
     def __len__(self) -> int:
         """Return the number of lists."""

@@ -11,6 +11,7 @@ from pydantic import Field, PositiveInt
 
 from recframe import Component, ScoringConfig, ScoringRanker, TopN, check_fitted, hookimpl
 from recframe.data import FloatArray, IntArray
+from recframe.interfaces import NeighbourGraph, ScoreParts
 from recframe.kernels import Engine, top_n_product
 from recframe.prediction import (
     Fallback,
@@ -91,7 +92,7 @@ class _GraphRanker(ScoringRanker):
         self._weights = self.neighbours_.to_csr()
         history = self.matrix_.matrix
         if self.config.history == "binary":
-            history = sp.csr_array((np.ones(history.nnz), history.indices, history.indptr), shape=history.shape)
+            history = _ones(history)
         self._history = history
         ratings = self.matrix_.matrix
         if not ratings.has_canonical_format:
@@ -119,6 +120,53 @@ class _GraphRanker(ScoringRanker):
     def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:
         """Return ``(A, B)`` with ``scores[u] = A[u] @ B``."""
 
+    def recommend_new(self, histories: sp.csr_array, n: int, neighbours: NeighbourGraph | None) -> TopN:
+        """Return the top-`n` unseen items of each new history (see :class:`SupportsNewUsers`).
+
+        ``item_cf`` scores ``history @ W`` with its item graph; ``user_cf`` scores the given
+        neighbours' interactions (``neighbours @ R``).
+        """
+        check_fitted(self, "matrix_")
+        histories = sp.csr_array(histories, dtype=np.float64)
+        if self.config.history == "binary":
+            histories = _ones(histories)
+        if self.neighbour_axis == "items":
+            a, b = histories, self._weights
+        else:
+            if neighbours is None:
+                msg = f"{type(self).__name__} needs the new users' neighbours to recommend for them"
+                raise TypeError(msg)
+            a, b = neighbours.to_csr(), self._history
+        c = self.config
+        items, scores = top_n_product(
+            a, np.arange(histories.shape[0]), b, n, exclude=histories, engine=c.engine, threads=c.threads,
+            max_memory_mb=c.max_memory_mb, desc=f"{self.name}: new users",
+        )
+        return TopN(items, np.where(items >= 0, scores, np.nan))
+
+    def explain(self, user: int, items: IntArray) -> list[ScoreParts]:
+        """Return the terms ``A[u, j] * B[j, i]`` that add up to each item's score, largest first.
+
+        For ``item_cf`` the neighbours ``j`` are the user's items (similarity ``sim(j, i)``,
+        value the user's interaction with ``j``); for ``user_cf`` the user's neighbours
+        (similarity ``sim(u, v)``, value ``v``'s interaction with ``i``).
+        """
+        check_fitted(self, "matrix_")
+        a, b = self._factors()
+        start, stop = a.indptr[user], a.indptr[user + 1]
+        terms, left = a.indices[start:stop].astype(np.int64), a.data[start:stop]
+        picked = sp.csr_array(b[terms])[:, np.asarray(items, dtype=np.int64)]
+        right = np.asarray(picked.toarray()).reshape(len(terms), -1)
+        parts = []
+        for column in range(right.shape[1]):
+            keep = right[:, column] != 0
+            by_items = self.neighbour_axis == "items"
+            pair = (right[keep, column], left[keep]) if by_items else (left[keep], right[keep, column])
+            contributions = pair[0] * pair[1]
+            order = np.lexsort((terms[keep], -contributions))
+            parts.append(ScoreParts(terms[keep][order], pair[0][order], pair[1][order], contributions[order]))
+        return parts
+
     def score_block(self, users: IntArray) -> FloatArray:
         """Return ``A[users] @ B`` as a dense block: the definition the kernel computes sparsely."""
         a, b = self._factors()
@@ -138,6 +186,11 @@ class _GraphRanker(ScoringRanker):
             engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb, desc=f"{self.name}: scoring",
         )
         return TopN(items, np.where(items >= 0, scores, np.nan))
+
+
+def _ones(matrix: sp.csr_array) -> sp.csr_array:
+    """Return the pattern of `matrix`: 1 at every stored entry."""
+    return sp.csr_array((np.ones(matrix.nnz), matrix.indices, matrix.indptr), shape=matrix.shape)
 
 
 class ItemCFConfig(GraphRankerConfig):
@@ -208,6 +261,11 @@ class PopularityRanker(ScoringRanker):
             self.popularity_ = np.diff(sp.csc_array(matrix).indptr).astype(np.float64)
         else:
             self.popularity_ = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
+
+    def recommend_new(self, histories: sp.csr_array, n: int, neighbours: NeighbourGraph | None) -> TopN:
+        """Return the most popular items each new user has not interacted with."""
+        check_fitted(self, "matrix_")
+        return self.recommend(np.full(histories.shape[0], -1, dtype=np.int64), n, exclude=sp.csr_array(histories))
 
     def score_block(self, users: IntArray) -> FloatArray:
         """Return every user's copy of the item popularities."""

@@ -1,0 +1,169 @@
+"""Explanations (by hand; they add up to the scores), fallback chains with reasons, and cold start."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recframe import ConfigError, Recommender
+from recframe.builtin.rankers import ItemCFRanker, PopularityRanker, UserCFRanker
+from recframe.builtin.similarity import SklearnNNSimilarity
+from recframe.cli import main
+from recframe.config import validate_run
+from recframe.testing import random_interactions
+
+
+@pytest.fixture
+def item_rec(tiny_interactions):
+    return Recommender(similarity=SklearnNNSimilarity(k=2), ranker=ItemCFRanker(n=3)).fit(tiny_interactions)
+
+
+@pytest.fixture
+def user_rec(tiny_interactions):
+    return Recommender(similarity=SklearnNNSimilarity(k=2), ranker=UserCFRanker(n=3)).fit(tiny_interactions)
+
+
+def test_item_cf_explanation_by_hand(item_rec):
+    # u1 rated i1=5, i2=3, i4=1; i6 is a neighbour of i1 only (cos 8 / sqrt(42 * 4))
+    explanation = item_rec.explain("u1", "i6")
+    assert (explanation.source, explanation.neighbour_kind) == ("item_cf", "items")
+    [term] = explanation.contributions
+    assert (term.neighbour, term.value) == ("i1", 5.0)
+    assert term.similarity == pytest.approx(8 / np.sqrt(42 * 4))
+    assert explanation.score == pytest.approx(5 * 8 / np.sqrt(42 * 4)) == term.contribution
+
+
+def test_user_cf_explanation_by_hand(user_rec):
+    # u4's neighbours u3 (20 / sqrt(27 * 41)) and u2 (4 / sqrt(21 * 41)) rated i1 = 1 and 4
+    s43, s42 = 20 / np.sqrt(27 * 41), 4 / np.sqrt(21 * 41)
+    explanation = user_rec.explain("u4", "i1")
+    terms = {(c.neighbour, c.value): c.similarity for c in explanation.contributions}
+    assert terms == {("u3", 1.0): pytest.approx(s43), ("u2", 4.0): pytest.approx(s42)}
+    assert [c.neighbour for c in explanation.contributions] == ["u3", "u2"]  # largest contribution first
+    assert explanation.score == pytest.approx(s43 * 1 + s42 * 4)
+
+
+def test_unreachable_item_scores_zero_and_unknown_users_get_the_fallbacks_reason(item_rec):
+    nothing = item_rec.explain("u1", "i5")
+    assert nothing.score == 0.0 and nothing.contributions == []
+    stranger = item_rec.explain("nobody", "i4")
+    assert stranger.source == "popularity" and stranger.score == 4.0  # i4 has 4 users
+    assert "not in training" in stranger.reason
+
+
+@pytest.mark.parametrize("ranker", ["item_cf", "user_cf"])
+def test_explanations_add_up_to_every_recommended_score(ranker):
+    rec = Recommender.from_config(
+        {"similarity": {"type": "sparse", "k": 8}, "ranker": {"type": ranker, "n": 6}}
+    ).fit(random_interactions(60, 40, density=0.15, seed=4))
+    lists = rec.recommend(rec.interaction_matrix.users.ids[:30], explain=True)
+    assert lists.explanations is not None
+    for position, explanations in enumerate(lists.explanations):
+        scores = lists.ranked.scores[position][lists.ranked.items[position] >= 0]
+        assert len(explanations) == len(scores)
+        for explanation, score in zip(explanations, scores, strict=True):
+            assert sum(c.contribution for c in explanation.contributions) == pytest.approx(score, rel=1e-12)
+            assert explanation.score == pytest.approx(score, rel=1e-12)
+
+
+def test_recframe_explain_command(tmp_path, capsys):
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text("data: {type: synthetic, n_users: 120, n_items: 60}\nsimilarity: {type: sklearn_nn, k: 10}\n")
+    rec = Recommender.from_config(str(run_file)).fit()
+    user, (item, score) = 3, rec.recommend([3]).to_dict()[3][0]
+    assert main(["explain", str(run_file), "--user", str(user), "--item", str(item), "--json", "-q"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["score"] == pytest.approx(score)
+    assert sum(c["contribution"] for c in out["contributions"]) == pytest.approx(score)
+    assert main(["explain", str(run_file), "--user", str(user), "--item", str(item), "-q"]) == 0
+    assert f"score {score:.6g} from item_cf" in capsys.readouterr().out
+
+
+def test_fallback_chains_from_yaml_with_reasons(registry):
+    config = validate_run({"ranker": {"type": "user_cf", "fallback": ["item_cf", {"type": "popularity", "n": 5}]}},
+                          registry)
+    assert [spec.type for spec in config.ranker_fallbacks] == ["item_cf", "popularity"]
+    assert config.to_dict()["ranker"]["fallback"][1] == {**config.ranker_fallbacks[1].to_dict()}
+    assert validate_run(config.to_dict(), registry).ranker_fallbacks == config.ranker_fallbacks
+    with pytest.raises(ConfigError, match=r"ranker\.fallback\[1\]\.type: unknown ranker 'populer'"):
+        validate_run({"ranker": {"type": "user_cf", "fallback": ["item_cf", "populer"]}}, registry)
+
+
+def test_the_chain_serves_each_user_with_the_first_ranker_that_can(tiny_interactions):
+    # u5's only neighbour-less history: with k=1, user_cf finds nothing new for some users
+    rec = Recommender(
+        similarity=SklearnNNSimilarity(k=1), ranker=UserCFRanker(n=3),
+        fallback=[ItemCFRanker(n=3), PopularityRanker(n=3)],
+    ).fit(tiny_interactions)
+    lists = rec.recommend(["u1", "u2", "u3", "u4", "u5", "stranger"])
+    assert lists.sources[-1] == "popularity" and lists.reasons[-1] == "not in training; nothing from item_cf"
+    for source, reason in zip(lists.sources[:-1], lists.reasons[:-1], strict=True):
+        assert (source == "user_cf") == (reason == "")
+        if source == "item_cf":
+            assert reason == "nothing from user_cf"
+    alone = Recommender(similarity=SklearnNNSimilarity(k=1), ranker=UserCFRanker(n=3), fallback=None)
+    assert alone.fit(tiny_interactions).fallbacks == ()
+
+
+def test_a_training_users_own_history_reproduces_their_item_cf_list():
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 10}, "ranker": {"type": "item_cf", "n": 5}})
+    rec.fit(random_interactions(50, 40, density=0.2, seed=6))
+    matrix = rec.interaction_matrix
+    for u in range(0, 50, 7):
+        row = matrix.matrix[[u]]
+        history = dict(zip(matrix.items.ids[row.indices].tolist(), row.data.tolist(), strict=True))
+        known = rec.recommend([matrix.users.ids[u]]).to_dict()[matrix.users.ids[u]]
+        new = rec.recommend_history(history).to_dict()[0]
+        assert [i for i, _ in new] == [i for i, _ in known]
+        np.testing.assert_allclose([s for _, s in new], [s for _, s in known], rtol=1e-9)
+
+
+def test_user_cf_for_a_new_user_scores_its_queried_neighbours():
+    """The new user's nearest training users (the backend's query) score as in training."""
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 6}, "ranker": {"type": "user_cf", "n": 5}})
+    rec.fit(random_interactions(50, 40, density=0.2, seed=6))
+    items = rec.interaction_matrix.items.ids
+    history = {int(items[1]): 4.0, int(items[5]): 2.0, int(items[9]): 5.0}
+    got = rec.recommend_history(history).to_dict()[0]
+    vector = np.zeros((1, len(items)))
+    vector[0, [1, 5, 9]] = [4.0, 2.0, 5.0]
+    backend = type(rec.similarity)(rec.similarity.config).fit(rec.interaction_matrix.matrix)
+    graph = backend.query(sp.csr_array(vector))
+    scores = (graph.to_csr() @ rec.interaction_matrix.matrix).toarray()[0]
+    scores[[1, 5, 9]] = 0.0
+    order = np.lexsort((np.arange(len(scores)), -scores))[:5]
+    assert [i for i, _ in got] == [int(items[j]) for j in order if scores[j] > 0]
+    np.testing.assert_allclose([s for _, s in got], scores[order][scores[order] > 0], rtol=1e-12)
+
+
+def test_cold_start_chain_and_reasons():
+    rec = Recommender.from_config(
+        {"similarity": {"type": "sklearn_nn", "k": 10},
+         "ranker": {"type": "user_cf", "fallback": ["item_cf", "popularity"]}}
+    ).fit(random_interactions(50, 40, density=0.2, seed=6))
+    items = rec.interaction_matrix.items.ids
+    lists = rec.recommend_histories({"a": {int(items[0]): 5.0, int(items[3]): 3.0}, "b": [], "c": ["no-such-item"]})
+    assert lists.queries.tolist() == ["a", "b", "c"]
+    assert lists.sources.tolist() == ["user_cf", "popularity", "popularity"]
+    assert lists.reasons.tolist() == [
+        "",
+        "nothing from user_cf; nothing from item_cf",
+        "1 unknown items ignored; nothing from user_cf; nothing from item_cf",
+    ]
+    a_items = [i for i, _ in lists.to_dict()["a"]]
+    assert int(items[0]) not in a_items and int(items[3]) not in a_items  # never the user's own items
+
+
+def test_recframe_recommend_with_a_history(tmp_path, capsys):
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text("data: {type: synthetic, n_users: 120, n_items: 60}\nsimilarity: {type: sklearn_nn, k: 10}\n")
+    assert main(["recommend", str(run_file), "--history", "3,7", "--ratings", "5,4", "--n", "4", "--json", "-q"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rec = Recommender.from_config(str(run_file)).fit()
+    expected = rec.recommend_history({3: 5.0, 7: 4.0}, 4).to_dict()[0]
+    assert [entry["item"] for entry in out["items"]] == [i for i, _ in expected]
+    assert main(["recommend", str(run_file), "--history", "3,7", "--ratings", "5", "-q"]) == 2
+    assert "--ratings has 1 values for 2 items" in capsys.readouterr().err
