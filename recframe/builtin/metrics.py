@@ -356,20 +356,9 @@ class IntraListDiversity(Metric):
         return _floats(np.clip(np.divide(total, pairs, out=np.zeros_like(total), where=pairs > 0), 0.0, 2.0))
 
 
-class RMSEConfig(MetricConfig):
-    """Parameters of :class:`RMSE` (``k`` is not used)."""
+class _PredictionError(Metric):
+    """A metric of predicted ratings against held-out ones: of the run, no cut-off, lower is better."""
 
-
-class RMSE(Metric):
-    """RMSE of the predicted ratings over every held-out rating: ``sqrt(mean((r̂ - r)^2))``.
-
-    Predictions come from the ranker's ``predict`` (``item_cf``, ``user_cf``); pairs no
-    neighbour can predict get the ranker's ``prediction_fallback`` (their number is reported as
-    ``n_prediction_fallback``). A metric of the run, lower is better.
-    """
-
-    name = "rmse"
-    Config = RMSEConfig
     per_user = False
     bounds = (0.0, np.inf)
     higher_is_better = False
@@ -377,38 +366,48 @@ class RMSE(Metric):
 
     @property
     def label(self) -> str:
-        """``rmse``: no cut-off."""
+        """The bare name: no cut-off applies."""
         return self.name
+
+    def errors(self, data: MetricInput) -> FloatArray:
+        """Return ``r̂ - r`` of every held-out rating."""
+        assert data.ratings is not None
+        return data.ratings.predicted - data.ratings.actual
+
+
+class RMSEConfig(MetricConfig):
+    """Parameters of :class:`RMSE` (``k`` is not used)."""
+
+
+class RMSE(_PredictionError):
+    """RMSE of the predicted ratings over every held-out rating: ``sqrt(mean((r̂ - r)^2))``.
+
+    Predictions come from the ranker's ``predict`` (``item_cf``, ``user_cf``); pairs no
+    neighbour can predict get the ranker's fallback (their number is reported as
+    ``n_prediction_fallback``).
+    """
+
+    name = "rmse"
+    Config = RMSEConfig
 
     def compute(self, data: MetricInput) -> float:
         """Return the root mean squared error."""
-        assert data.ratings is not None
-        return float(np.sqrt(np.mean((data.ratings.predicted - data.ratings.actual) ** 2)))
+        return float(np.sqrt(np.mean(self.errors(data) ** 2)))
 
 
 class MAEConfig(MetricConfig):
     """Parameters of :class:`MAE` (``k`` is not used)."""
 
 
-class MAE(Metric):
+class MAE(_PredictionError):
     """MAE of the predicted ratings over every held-out rating: ``mean(|r̂ - r|)`` (see :class:`RMSE`)."""
 
     name = "mae"
     Config = MAEConfig
-    per_user = False
-    bounds = (0.0, np.inf)
-    higher_is_better = False
-    needs_predictions = True
-
-    @property
-    def label(self) -> str:
-        """``mae``: no cut-off."""
-        return self.name
 
     def compute(self, data: MetricInput) -> float:
         """Return the mean absolute error."""
-        assert data.ratings is not None
-        return float(np.mean(np.abs(data.ratings.predicted - data.ratings.actual)))
+        return float(np.mean(np.abs(self.errors(data))))
 
 
 @hookimpl
