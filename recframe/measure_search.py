@@ -16,6 +16,7 @@ from recframe.data import FloatArray, IntArray
 from recframe.kernels import Engine, numba_threads, resolve_engine
 from recframe.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
 from recframe.progress import progress
+from recframe.ranking import top_n_entries
 
 _STATISTICS = 6
 """Dense blocks the scipy engine holds at once: one per statistic."""
@@ -193,11 +194,6 @@ def _squares(x: sp.csr_matrix) -> sp.csr_matrix:
 def _select(sims: np.ndarray, k: int, columns: IntArray, scores: FloatArray) -> None:
     """Write each row's `k` largest non-zero entries (ties by lower column) into the outputs."""
     r, c = np.nonzero(sims)
-    v = sims[r, c]
-    order = np.lexsort((c, -v, r))
-    r, c, v = r[order], c[order], v[order]
-    starts = np.searchsorted(r, np.arange(sims.shape[0]))
-    rank = np.arange(len(r)) - starts[r]
-    keep = rank < k
-    columns[r[keep], rank[keep]] = c[keep]
-    scores[r[keep], rank[keep]] = v[keep]
+    top, values = top_n_entries(r, c, sims[r, c], sims.shape[0], k, keep_negative=True)
+    columns[:] = top
+    scores[:] = np.where(top >= 0, values, 0.0)

@@ -162,30 +162,20 @@ def predict_ratings(
         Pairs per chunk (memory grows with ``chunk_pairs * k``).
     """
     users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
-    n_users, n_items = ratings.shape
     s, st = settings, statistics
     by_items = axis == "items"
     means_x, sigmas_x = (st.item_means, st.item_sigmas) if by_items else (st.user_means, st.user_sigmas)
     bias_x, bias_y = (st.item_bias, st.user_bias) if by_items else (st.user_bias, st.item_bias)
     values = np.zeros(len(users))
     used = np.zeros(len(users), dtype=np.int64)
-    rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(ratings.indptr))
-    keys = rows * n_items + ratings.indices  # sorted: CSR rows in order, columns sorted
+    lookup = NeighbourLookup(ratings, graph, axis, s.prediction_k if s.policy == "per_target" else None)
     known = (users >= 0) & (items >= 0)
     for start in range(0, len(users), chunk_pairs):
         part = slice(start, start + chunk_pairs)
         u, i, ok = users[part], items[part], known[part]
         x, y = (i, u) if by_items else (u, i)
         x, y = np.where(ok, x, 0), np.where(ok, y, 0)
-        neighbours = graph.indices[x]
-        sims = np.where(ok[:, None] & (neighbours >= 0), graph.scores[x], 0.0)
-        # item-CF looks up r(u, j) for each neighbour item j of i; user-CF r(v, i) for each neighbour v of u
-        lookup = u[:, None] * n_items + neighbours if by_items else neighbours * n_items + i[:, None]
-        at = np.clip(np.searchsorted(keys, lookup), 0, max(len(keys) - 1, 0))
-        rated = (sims > 0) & (keys[at] == lookup) if len(keys) else np.zeros(sims.shape, dtype=bool)
-        if s.policy == "per_target" and s.prediction_k is not None:
-            rated &= np.cumsum(rated, axis=1) <= s.prediction_k  # rows are best first
-        found = ratings.data[at] if len(keys) else np.zeros(sims.shape)
+        neighbours, sims, found, rated = lookup.terms(u, i)
         nb = np.maximum(neighbours, 0)
         if s.variant == "basic":
             term = found
@@ -228,6 +218,45 @@ def predict_ratings(
         values[missing] = fill
         source[missing] = code
     return Predictions(values, source, np.maximum(used, 0))
+
+
+class NeighbourLookup:
+    """Find, for (user, item) pairs, the graph neighbours that have a value on the other side.
+
+    For item-CF (`axis` items) the neighbours are the item's, with the user's values of them;
+    for user-CF the user's, with their values of the item. Under the per-target rule
+    (`per_target_k` set) only the first `per_target_k` such neighbours in the graph's order
+    (most similar first) are kept. Only positively similar neighbours count.
+    """
+
+    def __init__(
+        self, values: sp.csr_array, graph: NeighbourGraph, axis: Literal["items", "users"], per_target_k: int | None
+    ) -> None:
+        self.values, self.graph, self.by_items, self.per_target_k = values, graph, axis == "items", per_target_k
+        n_users, self.n_items = values.shape
+        rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(values.indptr))
+        self.keys = rows * self.n_items + values.indices  # sorted: canonical CSR
+
+    def terms(self, users: IntArray, items: IntArray) -> tuple[IntArray, FloatArray, FloatArray, np.ndarray]:
+        """Return ``(neighbours, similarities, values, used)``, each of shape (n_pairs, k).
+
+        ``-1`` in `users` or `items` gives a row with nothing used.
+        """
+        ok = (users >= 0) & (items >= 0)
+        x = np.where(ok, items if self.by_items else users, 0)
+        neighbours = self.graph.indices[x]
+        sims = np.where(ok[:, None] & (neighbours >= 0), self.graph.scores[x], 0.0)
+        if self.by_items:  # r(u, j) for each neighbour item j of i
+            wanted = users[:, None] * self.n_items + neighbours
+        else:  # r(v, i) for each neighbour user v of u
+            wanted = neighbours * self.n_items + items[:, None]
+        if not len(self.keys):
+            return neighbours, sims, np.zeros(sims.shape), np.zeros(sims.shape, dtype=bool)
+        at = np.clip(np.searchsorted(self.keys, wanted), 0, len(self.keys) - 1)
+        used = (sims > 0) & (self.keys[at] == wanted)
+        if self.per_target_k is not None:
+            used &= np.cumsum(used, axis=1) <= self.per_target_k  # rows are best first
+        return neighbours, sims, self.values.data[at], used
 
 
 def _fallback_values(

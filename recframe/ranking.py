@@ -75,6 +75,27 @@ def select_top_n(scores: FloatArray, n: int) -> TopN:
     return TopN(items, values)
 
 
+def top_n_entries(
+    rows: IntArray, columns: IntArray, values: FloatArray, n_rows: int, n: int, *, keep_negative: bool = False
+) -> tuple[IntArray, FloatArray]:
+    """Return each row's `n` largest entries of a sparse set, ties by lower column.
+
+    Only positive entries are candidates (any non-zero one with `keep_negative`). Returns
+    ``(columns, values)`` of shape ``(n_rows, n)``, padded with ``-1`` and ``nan``.
+    """
+    keep = values != 0 if keep_negative else values > 0
+    rows, columns, values = rows[keep], columns[keep], values[keep]
+    order = np.lexsort((columns, -values, rows))
+    rows, columns, values = rows[order], columns[order], values[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, np.arange(n_rows))[rows]
+    top = rank < n
+    out_columns = np.full((n_rows, n), -1, dtype=np.int64)
+    out_values = np.full((n_rows, n), np.nan)
+    out_columns[rows[top], rank[top]] = columns[top]
+    out_values[rows[top], rank[top]] = values[top]
+    return out_columns, out_values
+
+
 def chunks(n_rows: int, n_cols: int, max_memory_mb: int) -> Iterator[slice]:
     """Yield row slices whose dense ``float64`` blocks of `n_cols` columns fit in `max_memory_mb`.
 

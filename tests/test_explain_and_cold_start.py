@@ -167,3 +167,48 @@ def test_recframe_recommend_with_a_history(tmp_path, capsys):
     assert [entry["item"] for entry in out["items"]] == [i for i, _ in expected]
     assert main(["recommend", str(run_file), "--history", "3,7", "--ratings", "5", "-q"]) == 2
     assert "--ratings has 1 values for 2 items" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ranker", ["item_cf", "user_cf"])
+def test_per_target_ranking_equals_brute_force_and_its_explanations_add_up(ranker):
+    data = random_interactions(40, 30, density=0.2, seed=9)
+    p, n = 3, 6
+    rec = Recommender.from_config({
+        "similarity": {"type": "sparse", "k": 12},
+        "ranker": {"type": ranker, "n": n, "neighbour_policy": "per_target", "prediction_k": p},
+    }).fit(data)
+    matrix = rec.interaction_matrix.matrix.toarray()
+    graph = rec.ranker.neighbours_
+    by_items = ranker == "item_cf"
+    lists = rec.recommend(rec.interaction_matrix.users.ids, explain=True)
+    for u in range(matrix.shape[0]):
+        scores = {}
+        for i in range(matrix.shape[1]):
+            if matrix[u, i]:
+                continue  # seen
+            target = i if by_items else u
+            terms = [(s, matrix[u, j] if by_items else matrix[j, i])
+                     for j, s in zip(graph.indices[target], graph.scores[target], strict=True)
+                     if j >= 0 and s > 0 and (matrix[u, j] if by_items else matrix[j, i])][:p]
+            if terms:
+                scores[i] = sum(s * h for s, h in terms)
+        best = sorted(scores.items(), key=lambda t: (-t[1], t[0]))[:n]
+        got_items = lists.ranked.items[u][lists.ranked.items[u] >= 0]
+        got_scores = lists.ranked.scores[u][: len(got_items)]
+        np.testing.assert_allclose(got_scores, [s for _, s in best], rtol=1e-12)
+        for explanation, score in zip(lists.explanations[u], got_scores, strict=True):
+            assert len(explanation.contributions) <= p
+            assert sum(c.contribution for c in explanation.contributions) == pytest.approx(score, rel=1e-12)
+
+
+def test_per_target_cold_start_reproduces_a_training_users_list():
+    rec = Recommender.from_config({
+        "similarity": {"type": "sparse", "k": 12},
+        "ranker": {"type": "item_cf", "n": 5, "neighbour_policy": "per_target", "prediction_k": 3},
+    }).fit(random_interactions(40, 30, density=0.2, seed=9))
+    matrix = rec.interaction_matrix
+    for u in range(0, 40, 9):
+        row = matrix.matrix[[u]]
+        history = dict(zip(matrix.items.ids[row.indices].tolist(), row.data.tolist(), strict=True))
+        known = rec.recommend([matrix.users.ids[u]]).to_dict()[matrix.users.ids[u]]
+        assert rec.recommend_history(history).to_dict()[0] == pytest.approx(known)

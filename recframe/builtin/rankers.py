@@ -15,6 +15,7 @@ from recframe.interfaces import NeighbourGraph, ScoreParts
 from recframe.kernels import Engine, top_n_product
 from recframe.prediction import (
     Fallback,
+    NeighbourLookup,
     Policy,
     Predictions,
     PredictionSettings,
@@ -22,6 +23,7 @@ from recframe.prediction import (
     Variant,
     predict_ratings,
 )
+from recframe.ranking import top_n_entries
 
 
 class GraphRankerConfig(ScoringConfig):
@@ -43,12 +45,14 @@ class GraphRankerConfig(ScoringConfig):
     deviations from regularised baselines ``mu + b_u + b_i``; KNNBaseline). Formulas in
     docs/prediction.md."""
     neighbour_policy: Policy = "overall"
-    """Which neighbours predict a rating: ``overall``, the similarity's ``k`` most similar to
-    the target, of which those with a rating; ``per_target``, the ``prediction_k`` most similar
-    among the graph's neighbours with a rating (scikit-surprise's rule; give the similarity a
-    large ``k`` to draw from every neighbour)."""
+    """Which neighbours score and predict: ``overall``, the similarity's ``k`` most similar
+    (ranking: ``R @ W``, the items that count an item among their ``k`` nearest; prediction: the
+    target's ``k`` nearest with a rating); ``per_target``, for each (user, item) the
+    ``prediction_k`` most similar neighbours of the target (the item for item-CF, the user for
+    user-CF) that have an interaction (scikit-surprise's rule; give the similarity a large
+    ``k`` to draw from every neighbour). Ranking then scores ``sum sim * h`` over them."""
     prediction_k: PositiveInt | None = None
-    """Neighbours per prediction under ``per_target`` (all qualifying ones by default)."""
+    """Neighbours per (user, item) under ``per_target`` (all qualifying ones by default)."""
     min_k: PositiveInt = 1
     """With fewer contributing neighbours, the centred variants answer the target's mean (or
     baseline) and ``basic`` the ``prediction_fallback``."""
@@ -120,6 +124,63 @@ class _GraphRanker(ScoringRanker):
     def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:
         """Return ``(A, B)`` with ``scores[u] = A[u] @ B``."""
 
+    def _explain_per_target(self, user: int, items: IntArray) -> list[ScoreParts]:
+        """Return the terms of the per-target scores of `items` for `user`."""
+        assert self.neighbours_ is not None and self.neighbour_axis is not None
+        lookup = NeighbourLookup(self._history, self.neighbours_, self.neighbour_axis, self.config.prediction_k)
+        neighbours, sims, values, used = lookup.terms(np.full(len(items), user, dtype=np.int64), items)
+        parts = []
+        for row in range(len(items)):
+            keep = used[row]
+            contributions = sims[row][keep] * values[row][keep]
+            order = np.lexsort((neighbours[row][keep], -contributions))
+            parts.append(ScoreParts(neighbours[row][keep][order], sims[row][keep][order], values[row][keep][order],
+                                    contributions[order]))
+        return parts
+
+    def _recommend_per_target(self, users: IntArray, n: int, exclude: sp.csr_array | None) -> TopN:
+        """Rank by the per-target rule: ``score(u, i) = sum sim * h`` over the target's best neighbours.
+
+        The neighbours are the ``prediction_k`` most similar of the target (``i`` for item-CF,
+        ``u`` for user-CF) that have an interaction. Candidates are the pairs with at least one
+        such neighbour, found by a sparse product of patterns, a block of users at a time; each
+        pair's terms come from :class:`~recframe.prediction.NeighbourLookup`.
+        """
+        assert self.neighbours_ is not None and self.neighbour_axis is not None
+        lookup = NeighbourLookup(self._history, self.neighbours_, self.neighbour_axis, self.config.prediction_k)
+        links, history = _ones(self.neighbours_.to_csr()), _ones(self._history)
+        parts = []
+        for start in range(0, len(users), self._block_rows()):
+            rows = users[start : start + self._block_rows()]
+            known = np.maximum(rows, 0)
+            # candidates: items with a neighbour among the user's items, or items of the user's neighbours
+            candidates = history[known] @ links.T if self.neighbour_axis == "items" else links[known] @ history
+            excluded = [exclude[start : start + len(rows)]] if exclude is not None else []
+            if self.config.exclude_seen:
+                excluded.append(history[known])
+            parts.append(_per_target_top_n(rows, candidates, excluded, lookup, n))
+        return TopN(np.concatenate([p.items for p in parts]), np.concatenate([p.scores for p in parts]))
+
+    def _new_per_target(self, histories: sp.csr_array, n: int, neighbours: NeighbourGraph | None) -> TopN:
+        """Rank new users by the per-target rule: from their own values (item-CF) or queried neighbours (user-CF)."""
+        assert self.neighbours_ is not None
+        rows = np.arange(histories.shape[0], dtype=np.int64)
+        if self.neighbour_axis == "items":
+            lookup = NeighbourLookup(histories, self.neighbours_, "items", self.config.prediction_k)
+            candidates = _ones(histories) @ _ones(self.neighbours_.to_csr()).T
+        else:
+            if neighbours is None:
+                msg = f"{type(self).__name__} needs the new users' neighbours to recommend for them"
+                raise TypeError(msg)
+            lookup = NeighbourLookup(self._history, neighbours, "users", self.config.prediction_k)
+            candidates = _ones(neighbours.to_csr()) @ _ones(self._history)
+        return _per_target_top_n(rows, candidates, [histories], lookup, n)
+
+    def _block_rows(self) -> int:
+        """Users per block of candidate pairs, by ``max_memory_mb``."""
+        assert self.matrix_ is not None
+        return max(1, (self.config.max_memory_mb << 20) // (8 * max(self.matrix_.n_items, 1)))
+
     def recommend_new(self, histories: sp.csr_array, n: int, neighbours: NeighbourGraph | None) -> TopN:
         """Return the top-`n` unseen items of each new history (see :class:`SupportsNewUsers`).
 
@@ -130,6 +191,8 @@ class _GraphRanker(ScoringRanker):
         histories = sp.csr_array(histories, dtype=np.float64)
         if self.config.history == "binary":
             histories = _ones(histories)
+        if self.config.neighbour_policy == "per_target":
+            return self._new_per_target(histories, n, neighbours)
         if self.neighbour_axis == "items":
             a, b = histories, self._weights
         else:
@@ -152,6 +215,8 @@ class _GraphRanker(ScoringRanker):
         (similarity ``sim(u, v)``, value ``v``'s interaction with ``i``).
         """
         check_fitted(self, "matrix_")
+        if self.config.neighbour_policy == "per_target":
+            return self._explain_per_target(user, np.asarray(items, dtype=np.int64))
         a, b = self._factors()
         start, stop = a.indptr[user], a.indptr[user + 1]
         terms, left = a.indices[start:stop].astype(np.int64), a.data[start:stop]
@@ -179,6 +244,8 @@ class _GraphRanker(ScoringRanker):
         check_fitted(self, "matrix_")
         assert self.matrix_ is not None
         c = self.config
+        if c.neighbour_policy == "per_target":
+            return self._recommend_per_target(np.asarray(users, dtype=np.int64), c.n if n is None else n, exclude)
         a, b = self._factors()
         items, scores = top_n_product(
             a, np.asarray(users, dtype=np.int64), b, c.n if n is None else n,
@@ -186,6 +253,31 @@ class _GraphRanker(ScoringRanker):
             engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb, desc=f"{self.name}: scoring",
         )
         return TopN(items, np.where(items >= 0, scores, np.nan))
+
+
+def _per_target_top_n(
+    rows: IntArray, candidates: sp.csr_array, excluded: list[sp.csr_array], lookup: NeighbourLookup, n: int
+) -> TopN:
+    """Score every candidate pair by the per-target rule and keep each row's top `n`.
+
+    Row ``r`` of `candidates` and of each `excluded` matrix belongs to ``rows[r]`` (the
+    lookup's user index; ``-1`` for none); excluded items are never recommended.
+    """
+    found = sp.coo_array(sp.csr_array(candidates))
+    r, i = found.row.astype(np.int64), found.col.astype(np.int64)
+    n_items = candidates.shape[1]
+    keep = rows[r] >= 0
+    for matrix in excluded:
+        banned = sp.coo_array(sp.csr_array(matrix))
+        keep &= ~np.isin(r * n_items + i, banned.row.astype(np.int64) * n_items + banned.col)
+    r, i = r[keep], i[keep]
+    scores = np.zeros(len(r))
+    for first in range(0, len(r), 65_536):
+        part = slice(first, first + 65_536)
+        _, sims, values, used = lookup.terms(rows[r[part]], i[part])
+        scores[part] = np.where(used, sims * values, 0.0).sum(axis=1)
+    items, top = top_n_entries(r, i, scores, len(rows), n)
+    return TopN(items, top)
 
 
 def _ones(matrix: sp.csr_array) -> sp.csr_array:
