@@ -64,3 +64,13 @@ def test_evaluation_benchmark_smoke(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "| per-user Python loop: matching + the same 6 accuracy metrics |" in proc.stdout
     assert "| all 12 metrics |" in proc.stdout
+
+
+def test_measures_benchmark_smoke(tmp_path):
+    env = {**os.environ, "RECFRAME_BENCH_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.measures", "--shape", "smoke", "--k", "5", "--engines", "numba,scipy"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("| numba |") == 12 and proc.stdout.count("| scipy |") == 12
