@@ -13,6 +13,7 @@ from recframe import Component, ScoringConfig, ScoringRanker, TopN, check_fitted
 from recframe.data import FloatArray, IntArray
 from recframe.interfaces import NeighbourGraph, ScoreParts
 from recframe.kernels import Engine, top_n_product
+from recframe.per_target import per_target_top_n
 from recframe.prediction import (
     Fallback,
     NeighbourLookup,
@@ -23,7 +24,6 @@ from recframe.prediction import (
     Variant,
     predict_ratings,
 )
-from recframe.ranking import top_n_entries
 
 
 class GraphRankerConfig(ScoringConfig):
@@ -139,47 +139,45 @@ class _GraphRanker(ScoringRanker):
         return parts
 
     def _recommend_per_target(self, users: IntArray, n: int, exclude: sp.csr_array | None) -> TopN:
-        """Rank by the per-target rule: ``score(u, i) = sum sim * h`` over the target's best neighbours.
+        """Rank by the per-target rule (see :mod:`recframe.per_target`).
 
-        The neighbours are the ``prediction_k`` most similar of the target (``i`` for item-CF,
-        ``u`` for user-CF) that have an interaction. Candidates are the pairs with at least one
-        such neighbour, found by a sparse product of patterns, a block of users at a time; each
-        pair's terms come from :class:`~recframe.prediction.NeighbourLookup`.
+        For each (user, item) the score is ``sum sim * h`` over the ``prediction_k`` most similar
+        neighbours of the target (``i`` for item-CF, ``u`` for user-CF) that qualify.
         """
-        assert self.neighbours_ is not None and self.neighbour_axis is not None
-        lookup = NeighbourLookup(self._history, self.neighbours_, self.neighbour_axis, self.config.prediction_k)
-        links, history = _ones(self.neighbours_.to_csr()), _ones(self._history)
-        parts = []
-        for start in range(0, len(users), self._block_rows()):
-            rows = users[start : start + self._block_rows()]
-            known = np.maximum(rows, 0)
-            # candidates: items with a neighbour among the user's items, or items of the user's neighbours
-            candidates = history[known] @ links.T if self.neighbour_axis == "items" else links[known] @ history
-            excluded = [exclude[start : start + len(rows)]] if exclude is not None else []
-            if self.config.exclude_seen:
-                excluded.append(history[known])
-            parts.append(_per_target_top_n(rows, candidates, excluded, lookup, n))
-        return TopN(np.concatenate([p.items for p in parts]), np.concatenate([p.scores for p in parts]))
+        assert self.neighbours_ is not None
+        known = users >= 0
+        rows = sp.csr_array(sp.diags_array(known.astype(np.float64)) @ self._history[np.maximum(users, 0)])
+        banned = [exclude] if exclude is not None else []
+        if self.config.exclude_seen:
+            banned.append(rows)
+        graph = self.neighbours_
+        if self.neighbour_axis == "users":  # the users' own rows of the user graph
+            picked = np.maximum(users, 0)
+            graph = NeighbourGraph(np.where(known[:, None], graph.indices[picked], -1),
+                                   np.where(known[:, None], graph.scores[picked], 0.0), graph.n_targets)
+        return self._per_target(graph, rows, banned, n)
 
     def _new_per_target(self, histories: sp.csr_array, n: int, neighbours: NeighbourGraph | None) -> TopN:
-        """Rank new users by the per-target rule: from their own values (item-CF) or queried neighbours (user-CF)."""
+        """Rank new users by the per-target rule: from their own items (item-CF) or queried neighbours (user-CF)."""
         assert self.neighbours_ is not None
-        rows = np.arange(histories.shape[0], dtype=np.int64)
-        if self.neighbour_axis == "items":
-            lookup = NeighbourLookup(histories, self.neighbours_, "items", self.config.prediction_k)
-            candidates = _ones(histories) @ _ones(self.neighbours_.to_csr()).T
-        else:
-            if neighbours is None:
-                msg = f"{type(self).__name__} needs the new users' neighbours to recommend for them"
-                raise TypeError(msg)
-            lookup = NeighbourLookup(self._history, neighbours, "users", self.config.prediction_k)
-            candidates = _ones(neighbours.to_csr()) @ _ones(self._history)
-        return _per_target_top_n(rows, candidates, [histories], lookup, n)
+        if self.neighbour_axis == "users" and neighbours is None:
+            msg = f"{type(self).__name__} needs the new users' neighbours to recommend for them"
+            raise TypeError(msg)
+        graph = self.neighbours_ if self.neighbour_axis == "items" else neighbours
+        assert graph is not None
+        return self._per_target(graph, histories, [histories], n)
 
-    def _block_rows(self) -> int:
-        """Users per block of candidate pairs, by ``max_memory_mb``."""
-        assert self.matrix_ is not None
-        return max(1, (self.config.max_memory_mb << 20) // (8 * max(self.matrix_.n_items, 1)))
+    def _per_target(self, graph: NeighbourGraph, queries: sp.csr_array, banned: list[sp.csr_array], n: int) -> TopN:
+        """Run :func:`~recframe.per_target.per_target_top_n` with this ranker's settings."""
+        assert self.neighbour_axis is not None
+        excluded = None
+        for matrix in banned:
+            pattern = _ones(sp.csr_array(matrix))
+            excluded = pattern if excluded is None else sp.csr_array(excluded + pattern)
+        return per_target_top_n(
+            self.neighbour_axis, graph, self._history, sp.csr_array(queries), self.config.prediction_k, n, excluded,
+            self.config.max_memory_mb,
+        )
 
     def recommend_new(self, histories: sp.csr_array, n: int, neighbours: NeighbourGraph | None) -> TopN:
         """Return the top-`n` unseen items of each new history (see :class:`SupportsNewUsers`).
@@ -253,31 +251,6 @@ class _GraphRanker(ScoringRanker):
             engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb, desc=f"{self.name}: scoring",
         )
         return TopN(items, np.where(items >= 0, scores, np.nan))
-
-
-def _per_target_top_n(
-    rows: IntArray, candidates: sp.csr_array, excluded: list[sp.csr_array], lookup: NeighbourLookup, n: int
-) -> TopN:
-    """Score every candidate pair by the per-target rule and keep each row's top `n`.
-
-    Row ``r`` of `candidates` and of each `excluded` matrix belongs to ``rows[r]`` (the
-    lookup's user index; ``-1`` for none); excluded items are never recommended.
-    """
-    found = sp.coo_array(sp.csr_array(candidates))
-    r, i = found.row.astype(np.int64), found.col.astype(np.int64)
-    n_items = candidates.shape[1]
-    keep = rows[r] >= 0
-    for matrix in excluded:
-        banned = sp.coo_array(sp.csr_array(matrix))
-        keep &= ~np.isin(r * n_items + i, banned.row.astype(np.int64) * n_items + banned.col)
-    r, i = r[keep], i[keep]
-    scores = np.zeros(len(r))
-    for first in range(0, len(r), 65_536):
-        part = slice(first, first + 65_536)
-        _, sims, values, used = lookup.terms(rows[r[part]], i[part])
-        scores[part] = np.where(used, sims * values, 0.0).sum(axis=1)
-    items, top = top_n_entries(r, i, scores, len(rows), n)
-    return TopN(items, top)
 
 
 def _ones(matrix: sp.csr_array) -> sp.csr_array:
