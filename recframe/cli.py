@@ -34,6 +34,7 @@ examples:
   recframe predict configs/quickstart.yaml --user 42 --item 7 --item 9
   recframe explain configs/quickstart.yaml --user 42 --item 7
   recframe compare runs/item-cf runs/user-cf --test wilcoxon --output runs/comparison
+  recframe data describe configs/quickstart.yaml
   recframe plugins --json
   recframe config schema > recframe.schema.json
 """
@@ -124,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--output", "-o", type=Path,
                       help="also write comparison.md, comparison.csv and comparison.json into this folder")
     comp.add_argument("--json", action="store_true", help="print JSON instead of Markdown tables")
+
+    data = sub.add_parser("data", help="inspect a run file's data")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    describe = data_sub.add_parser("describe", parents=[common], help="summarise the data and what filters removed",
+                                   description="Load CONFIG's data, apply its filters, and print users, items, "
+                                   "interactions, density, popularity skew, activity, ratings, duplicates and "
+                                   "time span, and what each filter removed.")
+    _config_args(describe)
+    describe.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     plugins = sub.add_parser("plugins", parents=[common], help="list plugins and their components",
                              description="List every registered component with its kind, name, package, "
@@ -244,6 +254,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _predict(args)
     if args.command == "explain":
         return _explain(args)
+    if args.command == "data":
+        return _describe_data(args)
     return _config(args)
 
 
@@ -265,6 +277,41 @@ def _predict(args: argparse.Namespace) -> int:
     print(f"{'item':<12}  {'rating':>8}  source")
     for item, value, source in zip(items, predictions.values.tolist(), sources, strict=True):
         print(f"{item!s:<12}  {value:>8.4f}  {source}")
+    return EXIT_OK
+
+
+def _describe_data(args: argparse.Namespace) -> int:
+    from recframe.data_report import describe
+    from recframe.pipeline import Recommender
+
+    rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
+    interactions = rec.load_data()
+    d: dict[str, Any] = describe(interactions)
+    steps: list[dict[str, Any]] = [step.to_dict() for step in rec.filter_report]
+    if args.json:
+        print(json.dumps({"data": d, "filters": steps}, indent=2))
+        return EXIT_OK
+    print(f"{d['interactions']:,} interactions, {d['users']:,} users, {d['items']:,} items, "
+          f"density {d['density']:.4%}, {d['duplicates']:,} repeated (user, item) events")
+    pop = d["popularity"]
+    print(f"popularity: Gini {pop['gini']:.3f}; top 1% of items hold {pop['top_1pct_items_share']:.1%} "
+          f"of the interactions, top 10% {pop['top_10pct_items_share']:.1%}")
+    for label, key in (("items per user", "user_activity"), ("users per item", "item_popularity")):
+        s = d[key]
+        print(f"{label}: min {s['min']:g}, median {s['median']:g}, mean {s['mean']:.1f}, "
+              f"90th percentile {s['p90']:g}, max {s['max']:g}")
+    if d["ratings"] is not None:
+        r = d["ratings"]
+        spread = r.get("histogram") or r.get("quantiles")
+        print(f"ratings {r['min']:g} to {r['max']:g}, mean {r['mean']:.3f}: "
+              + ", ".join(f"{k}: {v}" for k, v in spread.items()))
+    if d["time"] is not None:
+        t = d["time"]
+        print(f"time: {t['first']:.0f} to {t['last']:.0f} ({t['span_days']:.1f} days)")
+    for step in steps:
+        removed = step["removed"]
+        print(f"filter {step['filter']}: removed {removed['events']:,} events, {removed['users']:,} users, "
+              f"{removed['items']:,} items; {step['events_after']:,} events left")
     return EXIT_OK
 
 

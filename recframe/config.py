@@ -166,6 +166,8 @@ class RunConfig:
         The first ranker used for users the main ranker can't serve (``ranker.fallback``).
     ranker_fallbacks : tuple of ComponentSpec
         The whole chain of fallback rankers, tried in order (``ranker.fallback`` as a list).
+    data_filters : tuple of ComponentSpec
+        The filters applied, in order, to what the data source loads (``data.filters``).
     source : str
         Where the config came from, for messages.
     """
@@ -182,6 +184,7 @@ class RunConfig:
     source: str = "<config>"
     sweep: SweepSpec | None = None
     ranker_fallbacks: tuple[ComponentSpec, ...] = ()
+    data_filters: tuple[ComponentSpec, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fully resolved config, every default written out."""
@@ -192,6 +195,8 @@ class RunConfig:
         out: dict[str, Any] = {"name": self.name, "seed": self.seed}
         if self.data is not None:
             out["data"] = self.data.to_dict()
+            if self.data_filters:
+                out["data"]["filters"] = [spec.to_dict() for spec in self.data_filters]
         out.update(matrix=self.matrix.to_dict(), similarity=self.similarity.to_dict(), ranker=ranker)
         if self.evaluation is not None:
             out["evaluation"] = self.evaluation.to_dict()
@@ -495,6 +500,7 @@ def validate_run(
 
     specs: dict[str, ComponentSpec | None] = {}
     fallback_raw: object = DEFAULT_FALLBACK
+    filters: tuple[ComponentSpec, ...] = ()
     for section, kind in COMPONENT_SECTIONS.items():
         value = raw.get(section)
         if value is None and DEFAULT_TYPES[section] is not None:
@@ -504,6 +510,9 @@ def validate_run(
             continue
         if section == "ranker":
             value, fallback_raw = _pop_fallback(value)
+        if section == "data" and isinstance(value, Mapping) and "filters" in value:
+            filters = _filter_specs(value["filters"], registry, errors)
+            value = {k: v for k, v in value.items() if k != "filters"}
         specs[section] = component_spec(value, kind, (section,), registry, errors)
 
     fallbacks: list[ComponentSpec] = []
@@ -536,6 +545,7 @@ def validate_run(
         ranker=specs["ranker"],
         ranker_fallback=fallbacks[0] if fallbacks else None,
         ranker_fallbacks=tuple(fallbacks),
+        data_filters=filters,
         evaluation=evaluation,
         output=output,
         source=source,
@@ -593,6 +603,15 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
     if len(settings) != size:
         return None
     return SweepSpec(tuple(grid), tuple(settings))
+
+
+def _filter_specs(value: object, registry: PluginRegistry, errors: _Errors) -> tuple[ComponentSpec, ...]:
+    """Validate ``data.filters``: a list of filter sections (or bare filter names)."""
+    if not isinstance(value, list):
+        errors.add(("data", "filters"), f"must be a list of filters such as [{{type: k_core}}]; got {value!r}")
+        return ()
+    specs = [component_spec(entry, "filter", ("data", "filters", i), registry, errors) for i, entry in enumerate(value)]
+    return tuple(spec for spec in specs if spec is not None)
 
 
 def _pop_fallback(value: object) -> tuple[object, object]:
@@ -754,7 +773,7 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "minLength": 1},
             "seed": {"type": "integer", "minimum": 0},
-            "data": section("data"),
+            "data": section("data", {"filters": {"type": "array", "items": section("filter")}}),
             "matrix": section("matrix"),
             "similarity": section("similarity"),
             "ranker": section("ranker", {"fallback": fallback}),

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from recframe.data import FloatArray, IntArray, InteractionMatrix, Interactions
     from recframe.prediction import Predictions
 
-Kind = Literal["data", "matrix", "similarity", "ranker", "splitter", "metric"]
-KINDS: tuple[Kind, ...] = ("data", "matrix", "similarity", "ranker", "splitter", "metric")
+Kind = Literal["data", "filter", "matrix", "similarity", "ranker", "splitter", "metric"]
+KINDS: tuple[Kind, ...] = ("data", "filter", "matrix", "similarity", "ranker", "splitter", "metric")
 
 
 class ComponentConfig(BaseModel):
@@ -168,6 +168,20 @@ class DataSource(Component):
         DataError
             If the data can't be read; the message names the file and row.
         """
+
+
+class Filter(Component):
+    """Keep part of the interactions: a k-core, a rating threshold, a time window...
+
+    Filters run in the order of the data section's ``filters`` list, after the data source;
+    the engine records what each removed (events, users, items).
+    """
+
+    kind = "filter"
+
+    @abstractmethod
+    def apply(self, interactions: Interactions) -> Interactions:
+        """Return the interactions that pass, in their original order."""
 
 
 class MatrixBuilder(Component):

@@ -25,10 +25,12 @@ from recframe.data import IdIndex, InteractionMatrix, Interactions
 from recframe.errors import ConfigError, DataError, NotFittedError
 from recframe.evaluation import held_out, metric_input
 from recframe.evaluation.leakage import protocol_warnings
+from recframe.filtering import FilterStep, apply_filters
 from recframe.interfaces import (
     CandidateRanker,
     Component,
     DataSource,
+    Filter,
     MatrixBuilder,
     Metric,
     NeighbourGraph,
@@ -91,6 +93,8 @@ class Recommender:
         Relevance threshold, unseen-item policy and outputs of ``evaluate()``.
     test_data : DataSource, optional
         The test part of a ``predefined`` split.
+    filters : sequence of Filter
+        Applied in order to what the data source loads (not to data passed to ``fit``).
     seed : int
         Seeds every random step (data generation, splitting).
     name : str
@@ -117,6 +121,7 @@ class Recommender:
         metrics: Sequence[Metric] = (),
         evaluation: EvaluationSettings | None = None,
         test_data: DataSource | None = None,
+        filters: Sequence[Filter] = (),
         seed: int = 0,
         name: str = "recframe",
         registry: PluginRegistry | None = None,
@@ -138,6 +143,12 @@ class Recommender:
         self.metrics = tuple(metrics)
         self.evaluation = evaluation if evaluation is not None else EvaluationSettings()
         self.test_data = test_data
+        self.filters = tuple(filters)
+        self.filter_report: list[FilterStep] = []
+        for position, given in enumerate(self.filters):
+            if not isinstance(given, Filter):
+                msg = f"filters[{position}] must be a Filter; got {type(given).__name__}"
+                raise TypeError(msg)
         self.seed = seed
         self.name = name
         self.registry = registry
@@ -218,6 +229,7 @@ class Recommender:
             metrics=() if evaluation is None else [build(m) for m in evaluation.metrics],
             evaluation=None if evaluation is None else evaluation.settings,
             test_data=None if evaluation is None else build(evaluation.test_data),
+            filters=[build(spec) for spec in run.data_filters],
             seed=run.seed,
             name=run.name,
             registry=registry,
@@ -243,12 +255,16 @@ class Recommender:
     # ------------------------------------------------------------------ fitting
 
     def load_data(self) -> Interactions:
-        """Return the interactions of the configured data source.
+        """Return the interactions of the configured data source, passed through its filters.
+
+        What each filter removed is kept in :attr:`filter_report` (and logged).
 
         Raises
         ------
         ConfigError
             If no data source is configured.
+        DataError
+            If a filter leaves no interaction.
         """
         if self.data is None:
             msg = "no data: pass interactions to fit() or configure a data source (the 'data' section)"
@@ -261,6 +277,15 @@ class Recommender:
             self._who(self.data),
             time.perf_counter() - start,
         )
+        interactions, self.filter_report = apply_filters(
+            interactions, self.filters, [self._who(f) for f in self.filters]
+        )
+        for step in self.filter_report:
+            removed = step.removed()
+            logger.info(
+                "filter %s removed %d events, %d users, %d items (%d events left)",
+                step.filter, removed["events"], removed["users"], removed["items"], step.events_after,
+            )
         return interactions
 
     def fit(self, data: object | None = None) -> Self:

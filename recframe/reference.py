@@ -21,6 +21,7 @@ from recframe.registry import PluginRegistry
 
 SECTION_TITLES = {
     "data": "Data sources (`data`)",
+    "filter": "Filters (`data.filters`)",
     "matrix": "Matrix builders (`matrix`)",
     "similarity": "Similarity backends (`similarity`)",
     "ranker": "Candidate rankers (`ranker`)",

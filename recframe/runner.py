@@ -21,11 +21,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from recframe._version import __version__
 from recframe.config import EvaluationSettings, RunConfig
-from recframe.data import Interactions
+from recframe.data_report import describe
 from recframe.errors import RecframeError
 from recframe.evaluation.compare import compare_with
 from recframe.evaluation.report import CHARTS_DIR, Report, run_report, sweep_report
@@ -124,28 +122,15 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
             files[COMPARISON_MD] = comparison.to_markdown()
             files[COMPARISON_JSON] = _json(comparison.to_dict())
         if config.output.report:
-            files.update(_report_files(run_report(config, evaluation, data_summary(interactions))))
+            filters = [step.to_dict() for step in recommender.filter_report]
+            files.update(_report_files(run_report(config, evaluation, describe(interactions), filters)))
     seconds = time.perf_counter() - start
     record = run_record(config, recommender, registry, interactions.fingerprint(), len(interactions), seconds)
+    record["filters"] = [step.to_dict() for step in recommender.filter_report]
+    record["data"] = describe(interactions)
     files[RUN] = _json(record)
     written = write_atomically(output_dir, files)
     return RunOutcome(output_dir, written, evaluation, recommender, seconds)
-
-
-def data_summary(interactions: Interactions) -> dict[str, Any]:
-    """Return the size, density, and rating and time ranges of the interactions, for reports."""
-    n_users, n_items = len(np.unique(interactions.users)), len(np.unique(interactions.items))
-    summary: dict[str, Any] = {
-        "interactions": len(interactions),
-        "users": n_users,
-        "items": n_items,
-        "density": len(interactions) / max(n_users * n_items, 1),
-    }
-    if interactions.values is not None:
-        summary["rating range"] = f"{interactions.values.min():g} to {interactions.values.max():g}"
-    if interactions.timestamps is not None:
-        summary["time span (days)"] = float(np.ptp(interactions.timestamps) / 86_400)
-    return summary
 
 
 def _report_files(report: Report) -> dict[str, str | bytes]:

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from recframe.builtin.data_sources import SyntheticDataSource
+from recframe.builtin.filters import (
+    DuplicatesFilter,
+    KCoreFilter,
+    RatingThresholdFilter,
+    RecentNFilter,
+    TimeWindowFilter,
+)
 from recframe.builtin.matrix_builders import (
     BinaryMatrixBuilder,
     BM25MatrixBuilder,
@@ -35,6 +42,7 @@ from recframe.builtin.splitters import (
 )
 from recframe.testing import (
     DataSourceContract,
+    FilterContract,
     MatrixBuilderContract,
     MetricContract,
     RankerContract,
@@ -170,3 +178,28 @@ class TestTFIDF(MatrixBuilderContract):
 class TestLogConfidence(MatrixBuilderContract):
     component = LogConfidenceMatrixBuilder
     configs = [{}, {"alpha": 40, "epsilon": 0.5}]
+
+
+class TestKCore(FilterContract):
+    component = KCoreFilter
+    configs = [{"min_user_interactions": 2, "min_item_interactions": 2}]
+
+
+class TestRatingThreshold(FilterContract):
+    component = RatingThresholdFilter
+    configs = [{"min_rating": 3}, {"max_rating": 4}]
+
+
+class TestTimeWindow(FilterContract):
+    component = TimeWindowFilter
+    configs = [{"start": 1_602_000_000}, {"last_days": 30}]
+
+
+class TestRecentN(FilterContract):
+    component = RecentNFilter
+    configs = [{"n": 3}]
+
+
+class TestDuplicates(FilterContract):
+    component = DuplicatesFilter
+    configs = [{}, {"keep": "first"}]

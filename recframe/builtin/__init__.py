@@ -2,6 +2,7 @@
 
 BUILTIN_MODULES: tuple[str, ...] = (
     "recframe.builtin.data_sources",
+    "recframe.builtin.filters",
     "recframe.builtin.matrix_builders",
     "recframe.builtin.similarity",
     "recframe.builtin.rankers",

@@ -105,7 +105,9 @@ def plotting_available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def run_report(config: RunConfig, evaluation: EvaluationResult, data: Mapping[str, Any]) -> Report:
+def run_report(
+    config: RunConfig, evaluation: EvaluationResult, data: Mapping[str, Any], filters: Sequence[Mapping[str, Any]] = ()
+) -> Report:
     """Return the report of one evaluated run.
 
     Parameters
@@ -115,7 +117,9 @@ def run_report(config: RunConfig, evaluation: EvaluationResult, data: Mapping[st
     evaluation : EvaluationResult
         Its metrics.
     data : mapping
-        Summary of the data (``n_interactions``, ``n_users``, ``n_items``, ``density``).
+        Summary of the data (:func:`recframe.data_report.describe`).
+    filters : sequence of mapping
+        What each of the data section's filters removed (``FilterStep.to_dict()``).
     """
     report = Report(f"recframe run: {config.name}")
     charts = plotting_available()
@@ -134,7 +138,13 @@ def run_report(config: RunConfig, evaluation: EvaluationResult, data: Mapping[st
     )
 
     report.heading("Data")
-    report.table(["", "value"], [[key.replace("_", " "), _plain(value)] for key, value in data.items()])
+    report.table(["", "value"], _flatten(data))
+    if filters:
+        report.table(
+            ["filter", "events removed", "users removed", "items removed", "events left"],
+            [[f["filter"], f["removed"]["events"], f["removed"]["users"], f["removed"]["items"], f["events_after"]]
+             for f in filters],
+        )
 
     report.heading("Protocol")
     split = config.evaluation.split.to_dict() if config.evaluation is not None else {}
@@ -190,6 +200,18 @@ def sweep_report(config: RunConfig, sweep: SweepResult) -> Report:
     report.heading("Config")
     report.preformatted(config.to_yaml())
     return report
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[list[Any]]:
+    """Return a nested summary as ``[label, value]`` rows (``popularity gini``, ...)."""
+    rows: list[list[Any]] = []
+    for key, value in data.items():
+        label = f"{prefix}{key}".replace("_", " ")
+        if isinstance(value, Mapping):
+            rows += _flatten(value, f"{label} ")
+        else:
+            rows.append([label, "-" if value is None else _plain(value)])
+    return rows
 
 
 def _plain(value: Any) -> Any:

@@ -17,6 +17,7 @@ documented shapes, dtypes and order, and the same input gives the same output.
 from recframe.testing.contracts import (
     ComponentContract,
     DataSourceContract,
+    FilterContract,
     MatrixBuilderContract,
     MetricContract,
     RankerContract,
@@ -29,6 +30,7 @@ from recframe.testing.contracts import (
 __all__ = [
     "ComponentContract",
     "DataSourceContract",
+    "FilterContract",
     "MatrixBuilderContract",
     "MetricContract",
     "RankerContract",

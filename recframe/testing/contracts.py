@@ -16,9 +16,11 @@ from recframe.checks import check_graph, check_matrix, check_split, check_topn
 from recframe.data import InteractionMatrix, Interactions
 from recframe.errors import NotFittedError
 from recframe.interfaces import (
+    KINDS,
     CandidateRanker,
     Component,
     DataSource,
+    Filter,
     MatrixBuilder,
     Metric,
     MetricInput,
@@ -69,7 +71,7 @@ class ComponentContract:
 
     def test_declares_name_and_kind(self) -> None:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", self.component.name), "name must be short snake_case"
-        assert self.component.kind in {"data", "matrix", "similarity", "ranker", "splitter", "metric"}
+        assert self.component.kind in KINDS
         assert self.component.__doc__, "a component's docstring is its reference entry"
 
 
@@ -211,6 +213,22 @@ class RankerContract(ComponentContract):
             self.fitted(b)
             users = np.arange(10)
             np.testing.assert_array_equal(a.recommend(users).items, b.recommend(users).items)
+
+
+class FilterContract(ComponentContract):
+    """Contract of filters: a subset of the events, in their original order, the same every time."""
+
+    def test_keeps_a_subset_in_order(self) -> None:
+        data = random_interactions()
+        events = list(zip(data.users.tolist(), data.items.tolist(), data.timestamps.tolist(), strict=True))
+        for component in self.instances():
+            assert isinstance(component, Filter)
+            kept = component.apply(data)
+            assert isinstance(kept, Interactions) and 0 < len(kept) <= len(data)
+            rows = list(zip(kept.users.tolist(), kept.items.tolist(), kept.timestamps.tolist(), strict=True))
+            position = iter(events)
+            assert all(any(row == event for event in position) for row in rows)  # a subsequence
+            assert component.apply(data).fingerprint() == kept.fingerprint()
 
 
 class SplitterContract(ComponentContract):
