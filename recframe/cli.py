@@ -35,6 +35,7 @@ examples:
   recframe explain configs/quickstart.yaml --user 42 --item 7
   recframe compare runs/item-cf runs/user-cf --test wilcoxon --output runs/comparison
   recframe data describe configs/quickstart.yaml
+  recframe data fetch movielens-100k
   recframe plugins --json
   recframe config schema > recframe.schema.json
 """
@@ -134,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "time span, and what each filter removed.")
     _config_args(describe)
     describe.add_argument("--json", action="store_true", help="print JSON instead of text")
+    fetch = data_sub.add_parser("fetch", parents=[common], help="download and verify a public dataset",
+                                description="Download a registered dataset into the cache ($RECFRAME_DATA, "
+                                "default ~/.cache/recframe/datasets), show its licence the first time, resume an "
+                                "interrupted download and verify the archive's size and checksum.")
+    fetch.add_argument("name", help="the dataset (see: recframe data list)")
+    fetch.add_argument("--url", help="download from this mirror instead (the checksum still applies)")
+    fetch.add_argument("--folder", type=Path, help="cache folder instead of the default")
+    data_sub.add_parser("list", parents=[common], help="list the registered public datasets")
 
     plugins = sub.add_parser("plugins", parents=[common], help="list plugins and their components",
                              description="List every registered component with its kind, name, package, "
@@ -255,7 +264,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "explain":
         return _explain(args)
     if args.command == "data":
-        return _describe_data(args)
+        return {"describe": _describe_data, "fetch": _fetch_data, "list": _list_data}[args.data_command](args)
     return _config(args)
 
 
@@ -277,6 +286,27 @@ def _predict(args: argparse.Namespace) -> int:
     print(f"{'item':<12}  {'rating':>8}  source")
     for item, value, source in zip(items, predictions.values.tolist(), sources, strict=True):
         print(f"{item!s:<12}  {value:>8.4f}  {source}")
+    return EXIT_OK
+
+
+def _fetch_data(args: argparse.Namespace) -> int:
+    from recframe.datasets import dataset_info, extract, fetch
+
+    info = dataset_info(args.name)
+    archive = fetch(info, url=args.url, folder=args.folder)
+    ratings = extract(info, archive)
+    print(f"{info.name}: {archive} (verified), ratings in {ratings}")
+    return EXIT_OK
+
+
+def _list_data(args: argparse.Namespace) -> int:
+    from recframe.datasets import DATASETS, data_dir
+
+    print(f"{'name':<24}  {'size MB':>8}  cached  title")
+    for info in DATASETS.values():
+        cached = "yes" if (data_dir() / info.filename).exists() else "no"
+        print(f"{info.name:<24}  {info.size / 1e6:>8.1f}  {cached:<6}  {info.title}")
+    print(f"cache: {data_dir()}")
     return EXIT_OK
 
 
