@@ -304,3 +304,65 @@ def test_config_rejects_an_unknown_layout(tmp_path, registry):
         r"'movielens-csv'; got 'movielens-20m'$",
     ):
         load_config(path, registry)
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+BAD = "user,item,rating\n1,10,5\n2,11\n3,12,five\n,13,4\n4,14,3\n5,15,nan\n"
+
+
+def test_bad_rows_stop_the_load_at_the_first_one_by_default(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD)
+    with pytest.raises(DataError, match=r"bad\.csv:3: expected at least 3 fields"):
+        CSVDataSource(path=path).load(np.random.default_rng(0))
+
+
+def test_bad_rows_can_be_skipped_and_are_counted_with_their_lines(tmp_path, caplog):
+    path = tmp_path / "bad.csv"
+    path.write_text(BAD)
+    source = CSVDataSource(path=path, on_bad_rows="skip")
+    with caplog.at_level("WARNING", logger="recframe.builtin.data_sources"):
+        data = source.load(np.random.default_rng(0))
+    assert data.users.tolist() == [1, 4] and data.values.tolist() == [5.0, 3.0]
+    assert source.skipped_lines_ == [3, 4, 5, 7]
+    assert "skipped 4 malformed rows (data.on_bad_rows is 'skip'), first at lines 3, 4, 5, 7" in caplog.text
+
+
+def test_gzip_and_zip_files_read_like_plain_ones(tmp_path):
+    import gzip
+    import zipfile
+
+    text = "user,item,rating\n1,10,5\n2,11,3\n"
+    plain = CSVDataSource(path=_write(tmp_path, "plain.csv", text)).load(np.random.default_rng(0))
+    (tmp_path / "data.csv.gz").write_bytes(gzip.compress(text.encode()))
+    packed = CSVDataSource(path=tmp_path / "data.csv.gz").load(np.random.default_rng(0))
+    assert packed.fingerprint() == plain.fingerprint()
+    with zipfile.ZipFile(tmp_path / "one.zip", "w") as archive:
+        archive.writestr("inner/ratings.csv", text)
+    assert CSVDataSource(path=tmp_path / "one.zip").load(np.random.default_rng(0)).fingerprint() == plain.fingerprint()
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.writestr("a.csv", text)
+        archive.writestr("b.csv", text)
+    with pytest.raises(DataError, match=r"two\.zip: the archive holds 2 files; choose one with data\.member"):
+        CSVDataSource(path=tmp_path / "two.zip").load(np.random.default_rng(0))
+    with pytest.raises(DataError, match=r"no 'c\.csv' in the archive \(data\.member\); it holds \['a\.csv', 'b\.csv'\]"):
+        CSVDataSource(path=tmp_path / "two.zip", member="c.csv").load(np.random.default_rng(0))
+    chosen = CSVDataSource(path=tmp_path / "two.zip", member="b.csv").load(np.random.default_rng(0))
+    assert chosen.fingerprint() == plain.fingerprint()
+    (tmp_path / "broken.csv.gz").write_bytes(gzip.compress(text.encode())[:20])
+    with pytest.raises(DataError, match=r"broken\.csv\.gz: can't read the file"):
+        CSVDataSource(path=tmp_path / "broken.csv.gz").load(np.random.default_rng(0))
+
+
+def test_comment_lines_are_skipped_and_line_numbers_kept(tmp_path):
+    path = _write(tmp_path, "c.csv", "# exported 2026\nuser,item,rating\n# a note\n1,10,5\n2,11,x\n")
+    with pytest.raises(DataError, match=r"c\.csv:5: rating 'x' is not a number"):
+        CSVDataSource(path=path, comment="#").load(np.random.default_rng(0))
+
+
+def _write(folder, name, text):
+    path = folder / name
+    path.write_text(text)
+    return path

@@ -5,9 +5,12 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import gzip
 import io
+import logging
 import math
 import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +19,8 @@ import numpy as np
 from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 
 from recframe import Component, ComponentConfig, DataError, DataSource, Interactions, hookimpl
+
+logger = logging.getLogger(__name__)
 
 
 class SyntheticConfig(ComponentConfig):
@@ -175,6 +180,15 @@ class CSVConfig(ComponentConfig):
     """Type of user and item ids: ints, strings, or ints when every id parses as one."""
     encoding: str = "utf-8"
     """Text encoding of the file; a UTF-8 byte-order mark is skipped."""
+    comment: str | None = Field(None, min_length=1)
+    """Lines starting with this (e.g. ``"#"``) are skipped."""
+    on_bad_rows: Literal["error", "skip"] = "error"
+    """A malformed row (too few fields, a rating or timestamp that is not a number, an empty id,
+    a non-integer id with ``id_type: int``): stop with an error naming its line, or skip it; the
+    number of skipped rows and their first line numbers are logged."""
+    member: str | None = None
+    """For a ``.zip`` file: the file inside it to read (the only one by default). Files ending
+    in ``.gz`` are decompressed too."""
 
     @field_validator("encoding")
     @classmethod
@@ -210,6 +224,7 @@ class CSVDataSource(DataSource):
         c = self.config
         path = Path(c.path)
         rows, line_numbers = self._read_rows(path)
+        self.skipped_lines_: list[int] = []
         header: list[str] | None = None
         if c.resolved("header"):
             if not rows:
@@ -230,6 +245,8 @@ class CSVDataSource(DataSource):
                 columns[role] = _column_position(path, role, ref, header)
 
         width = max(columns.values()) + 1
+        if c.on_bad_rows == "skip":
+            rows, line_numbers = self._skip_bad_rows(path, rows, line_numbers, columns, width)
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         short = np.flatnonzero(lengths < width)
         if short.size:
@@ -253,27 +270,85 @@ class CSVDataSource(DataSource):
         )
         return Interactions(users, items, values, times)
 
-    def _read_rows(self, path: Path) -> tuple[list[list[str]], list[int]]:
-        """Return the non-blank rows of the file split into fields, with their line numbers."""
+    def _skip_bad_rows(
+        self, path: Path, rows: list[list[str]], lines: list[int], columns: dict[str, int], width: int
+    ) -> tuple[list[list[str]], list[int]]:
+        """Drop the malformed rows (``on_bad_rows: skip``), logging how many and where."""
+        c = self.config
+
+        def good(fields: list[str]) -> bool:
+            if len(fields) < width:
+                return False
+            for role in ("user", "item"):
+                text = fields[columns[role]].strip()
+                if not text or (c.id_type == "int" and not _INT.fullmatch(text)):
+                    return False
+            for role in ("rating", "timestamp"):
+                if role in columns:
+                    try:
+                        if not math.isfinite(float(fields[columns[role]])):
+                            return False
+                    except ValueError:
+                        return False
+            return True
+
+        keep = [good(fields) for fields in rows]
+        self.skipped_lines_ = [line for line, ok in zip(lines, keep, strict=True) if not ok]
+        if self.skipped_lines_:
+            first = ", ".join(map(str, self.skipped_lines_[:5]))
+            logger.warning("%s: skipped %d malformed rows (data.on_bad_rows is 'skip'), first at lines %s",
+                           path, len(self.skipped_lines_), first)
+        return [r for r, ok in zip(rows, keep, strict=True) if ok], [n for n, ok in zip(lines, keep, strict=True) if ok]
+
+    def _read_text(self, path: Path) -> str:
+        """Return the file's text: decompressed (``.gz``, ``.zip``) and decoded."""
         c = self.config
         # "utf-8-sig" reads plain UTF-8 too, and drops the byte-order mark spreadsheets write
         encoding = "utf-8-sig" if codecs.lookup(c.encoding).name == "utf-8" else c.encoding
         try:
-            text = path.read_text(encoding=encoding)
+            raw = path.read_bytes()
+            if path.suffix == ".gz":
+                raw = gzip.decompress(raw)
+            elif path.suffix == ".zip":
+                raw = self._zip_member(path)
         except FileNotFoundError:
             msg = f"{path}: file not found (data.path)"
             raise DataError(msg) from None
         except IsADirectoryError:
             msg = f"{path}: is a directory, not a file (data.path)"
             raise DataError(msg) from None
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            msg = f"{path}: can't read the file: {getattr(exc, 'strerror', None) or exc} (data.path)"
+            raise DataError(msg) from exc
+        try:
+            return raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            with path.open("rb") as fh:
-                line = fh.read(exc.start).count(b"\n") + 1
+            line = raw[: exc.start].count(b"\n") + 1
             msg = f"{path}:{line}: not valid {c.encoding} text; set data.encoding"
             raise DataError(msg) from exc
-        except OSError as exc:
-            msg = f"{path}: can't read the file: {exc.strerror or exc} (data.path)"
-            raise DataError(msg) from exc
+
+    def _zip_member(self, path: Path) -> bytes:
+        """Return the bytes of the archive's member to read: ``data.member``, or its only file."""
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            member = self.config.member
+            if member is None:
+                if len(names) != 1:
+                    msg = f"{path}: the archive holds {len(names)} files; choose one with data.member: {names[:10]}"
+                    raise DataError(msg)
+                member = names[0]
+            if member not in names:
+                msg = f"{path}: no {member!r} in the archive (data.member); it holds {names[:10]}"
+                raise DataError(msg)
+            return archive.read(member)
+
+    def _read_rows(self, path: Path) -> tuple[list[list[str]], list[int]]:
+        """Return the non-blank, non-comment rows of the file split into fields, with their line numbers."""
+        c = self.config
+        text = self._read_text(path)
+        comment = c.comment
+        if comment is not None:  # blank out comment lines, keeping the line numbers
+            text = "\n".join("" if line.lstrip().startswith(comment) else line for line in text.split("\n"))
         delimiter: str = c.resolved("delimiter")
         rows: list[list[str]] = []
         numbers: list[int] = []
