@@ -183,7 +183,9 @@ class Interactions:
 
         Accepts an :class:`Interactions`, a tuple of arrays ``(users, items[, values[,
         timestamps]])``, a mapping of columns (``user``, ``item`` and optionally
-        ``rating``/``value`` and ``timestamp``), or a pandas DataFrame with those columns.
+        ``rating``/``value`` and ``timestamp``), a pandas or polars DataFrame or a numpy
+        structured array with those columns, or a scipy sparse users x items matrix (row and
+        column positions become the ids, stored entries the values).
 
         Raises
         ------
@@ -196,16 +198,23 @@ class Interactions:
             return data
         if isinstance(data, tuple) and 2 <= len(data) <= 4:
             return cls(*data)
+        if sp.issparse(data):
+            matrix = sp.coo_array(data)
+            matrix.sum_duplicates()
+            return cls(matrix.row.astype(np.int64), matrix.col.astype(np.int64), matrix.data.astype(np.float64))
         columns: Mapping[str, Any]
         if isinstance(data, Mapping):
             columns = data
+        elif isinstance(data, np.ndarray) and data.dtype.names is not None:
+            columns = {name: data[name] for name in data.dtype.names}
         elif hasattr(data, "columns") and hasattr(data, "to_numpy"):
             frame: Any = data
             columns = {str(c): frame[c].to_numpy() for c in frame.columns}
         else:
             msg = (
                 f"cannot make interactions from {type(data).__name__}; pass Interactions, a tuple "
-                "(users, items[, values[, timestamps]]), a mapping of columns or a pandas DataFrame"
+                "(users, items[, values[, timestamps]]), a mapping of columns, a pandas or polars DataFrame, "
+                "a numpy structured array or a scipy sparse matrix"
             )
             raise TypeError(msg)
         missing = [c for c in ("user", "item") if c not in columns]

@@ -463,6 +463,101 @@ def _parse_numbers(path: Path, role: str, values: list[str], lines: list[int]) -
     return out
 
 
+class SQLConfig(ComponentConfig):
+    """Parameters of :class:`SQLDataSource`."""
+
+    url: str
+    """The database: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``."""
+    query: str
+    """A query returning one row per interaction, e.g. ``SELECT user_id, item_id, rating FROM
+    ratings``. It is run read-only."""
+    user: str = "user"
+    """Result column of the user ids."""
+    item: str = "item"
+    """Result column of the item ids."""
+    rating: str | None = None
+    """Result column of the ratings, optional (``rating`` is used if the result has it)."""
+    timestamp: str | None = None
+    """Result column of the timestamps, optional (``timestamp`` is used if present)."""
+    chunk_rows: PositiveInt = 100_000
+    """Rows fetched at a time: the whole result is never held as Python rows at once."""
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0]
+        if scheme != "sqlite" or not value.startswith("sqlite:///"):
+            msg = f"unsupported database URL {value!r}; use sqlite:///path/to/file.db (PostgreSQL is not supported yet)"
+            raise ValueError(msg)
+        return value
+
+
+class SQLDataSource(DataSource):
+    """Read interactions with a SQL query (SQLite, through the standard library), in chunks.
+
+    The database is opened read-only; missing result columns are an error listing the columns
+    the query returned; ids come back as the database stores them (integers or text).
+    """
+
+    name = "sql"
+    Config = SQLConfig
+    config: SQLConfig
+
+    def load(self, rng: np.random.Generator) -> Interactions:
+        """Run the query and return its rows as interactions."""
+        import sqlite3
+
+        c = self.config
+        path = Path(c.url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            msg = f"{path}: no such database file (data.url)"
+            raise DataError(msg)
+        try:
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            msg = f"{path}: can't open the database: {exc} (data.url)"
+            raise DataError(msg) from exc
+        try:
+            cursor = connection.execute(c.query)
+            found = [d[0] for d in cursor.description or ()]
+            roles = {"user": c.user, "item": c.item}
+            for role, default in (("rating", "rating"), ("timestamp", "timestamp")):
+                chosen = getattr(c, role)
+                if chosen is not None or default in found:
+                    roles[role] = chosen or default
+            missing = {role: name for role, name in roles.items() if name not in found}
+            if missing:
+                wanted = ", ".join(f"{name!r} (data.{role})" for role, name in missing.items())
+                msg = f"the query returns no column {wanted}; it returns {found}"
+                raise DataError(msg)
+            positions = {role: found.index(name) for role, name in roles.items()}
+            parts: dict[str, list[np.ndarray]] = {role: [] for role in roles}
+            while rows := cursor.fetchmany(c.chunk_rows):
+                for role, position in positions.items():
+                    parts[role].append(np.asarray([row[position] for row in rows]))
+        except sqlite3.Error as exc:
+            msg = f"{path}: the query failed: {exc} (data.query)"
+            raise DataError(msg) from exc
+        finally:
+            connection.close()
+        if not parts["user"]:
+            msg = f"{path}: the query returned no rows (data.query)"
+            raise DataError(msg)
+        columns = {role: np.concatenate(chunks) for role, chunks in parts.items()}
+        for role, values in columns.items():
+            if values.dtype == object and any(v is None for v in values):
+                msg = f"{path}: data.{role} column {roles[role]!r} holds NULLs (data.query)"
+                raise DataError(msg)
+        for role in ("rating", "timestamp"):
+            if role in columns:
+                try:
+                    columns[role] = columns[role].astype(np.float64)
+                except (TypeError, ValueError) as exc:
+                    msg = f"{path}: data.{role} column {roles[role]!r} holds values that are not numbers ({exc})"
+                    raise DataError(msg) from exc
+        return Interactions(columns["user"], columns["item"], columns.get("rating"), columns.get("timestamp"))
+
+
 class DatasetConfig(ComponentConfig):
     """Parameters of :class:`DatasetDataSource`."""
 
@@ -510,4 +605,4 @@ class DatasetDataSource(DataSource):
 @hookimpl
 def recframe_register_components() -> list[type[Component]]:
     """Register the built-in data sources."""
-    return [SyntheticDataSource, CSVDataSource, DatasetDataSource]
+    return [SyntheticDataSource, CSVDataSource, SQLDataSource, DatasetDataSource]
