@@ -260,7 +260,24 @@ class IdIndex:
 
     @classmethod
     def encode(cls, ids: IdArray) -> tuple[IdIndex, IntArray]:
-        """Return the index of the distinct ids in `ids` and the row of each entry."""
+        """Return the index of the distinct ids in `ids` and the row of each entry.
+
+        Integer ids spanning a range not much larger than their number are mapped with a dense
+        lookup table (linear time); others are sorted (``numpy.unique``).
+        """
+        if ids.dtype.kind in "iu" and len(ids):
+            low, high = int(ids.min()), int(ids.max())
+            if high - low < max(4 * len(ids), 1 << 20):
+                present = np.zeros(high - low + 1, dtype=bool)
+                shifted = ids - low
+                present[shifted] = True
+                rows = np.cumsum(present, dtype=np.int64) - 1
+                unique = (np.flatnonzero(present) + low).astype(ids.dtype)
+                codes = rows[shifted]
+                index = cls.__new__(cls)
+                unique.setflags(write=False)
+                index.ids = unique
+                return index, codes
         unique, codes = np.unique(ids, return_inverse=True)
         index = cls.__new__(cls)
         unique.setflags(write=False)

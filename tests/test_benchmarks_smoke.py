@@ -74,3 +74,13 @@ def test_measures_benchmark_smoke(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("| numba |") == 12 and proc.stdout.count("| scipy |") == 12
+
+
+def test_csv_load_benchmark_smoke(tmp_path):
+    env = {**os.environ, "RECFRAME_BENCH_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.csv_load", "--shape", "smoke", "--repeats", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "same numbers: yes" in proc.stdout and "| pandas.read_csv |" in proc.stdout

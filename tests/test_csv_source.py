@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -366,3 +368,55 @@ def _write(folder, name, text):
     path = folder / name
     path.write_text(text)
     return path
+
+
+# --------------------------------------------------------------------------- the compiled reader
+
+
+@pytest.mark.parametrize(
+    ("text", "params"),
+    [
+        ("user,item,rating,timestamp\n1,10,4.5,1000\n2,11,3,1001\n", {}),
+        ("1\t10\t4\t881250949\r\n2\t11\t3\t881250950\r\n", {"layout": "movielens-100k"}),
+        ("1::10::5::978300760\n\n2::11::3::978302109", {"layout": "movielens-1m"}),
+        ("user,item,rating\n 1 , 10 , -2.25\n2,11,0.1\n\n3,12,17\n", {}),
+        ("user,item,rating\n007,10,4\n2,11,3\n", {}),  # a non-canonical id: text ids, general reader
+        ('user,item,rating\n"1",10,4\n2,11,3\n', {}),  # quotes: general reader
+        ("user,item,rating\n1234567890123456789,10,4\n2,11,3\n", {}),  # beyond 15 digits
+        ("user,item,rating\n1,10,1e3\n2,11,3\n", {}),  # an exponent
+        ("user,extra,item,rating\n1,a,b,10,4\n", {"on_bad_rows": "skip"}),
+    ],
+)
+def test_the_compiled_reader_reads_exactly_what_the_general_one_does(tmp_path, text, params):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    fast = CSVDataSource(path=path, **params)
+    slow = CSVDataSource(path=path, parser="python", **params)
+    try:
+        expected = slow.load(np.random.default_rng(0))
+    except DataError as exc:
+        with pytest.raises(DataError, match=re.escape(str(exc))):
+            fast.load(np.random.default_rng(0))
+        return
+    got = fast.load(np.random.default_rng(0))
+    assert got.fingerprint() == expected.fingerprint()
+    assert got.users.dtype == expected.users.dtype
+
+
+def test_the_compiled_reader_on_a_large_random_file(tmp_path, monkeypatch):
+    rng = np.random.default_rng(4)
+    n = 300_000
+    users, items = rng.integers(0, 10**9, n), rng.integers(0, 50_000, n)
+    ratings, times = rng.integers(1, 11, n) / 2, rng.integers(10**9, 2 * 10**9, n)
+    lines = "\n".join(f"{u},{i},{r},{t}" for u, i, r, t in zip(users, items, ratings, times, strict=True))
+    path = tmp_path / "big.csv"
+    path.write_text("userId,movieId,rating,timestamp\n" + lines + "\n")
+    slow = CSVDataSource(path=path, layout="movielens-csv", parser="python").load(np.random.default_rng(0))
+
+    def general_reader_not_used(*args):
+        raise AssertionError("the compiled reader stepped aside")
+
+    monkeypatch.setattr(CSVDataSource, "_read_rows", general_reader_not_used)
+    fast = CSVDataSource(path=path, layout="movielens-csv").load(np.random.default_rng(0))
+    assert fast.fingerprint() == slow.fingerprint()
+    np.testing.assert_array_equal(fast.values, ratings)

@@ -154,6 +154,8 @@ LAYOUTS: dict[str, dict[str, Any]] = {
     },
 }
 GENERIC: dict[str, Any] = {"delimiter": ",", "header": True, "user": "user", "item": "item"}
+_ASCII_COMPATIBLE = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252"})
+"""Encodings in which digits, signs, points and ASCII delimiters are single bytes as in ASCII."""
 
 
 class CSVConfig(ComponentConfig):
@@ -189,6 +191,10 @@ class CSVConfig(ComponentConfig):
     member: str | None = None
     """For a ``.zip`` file: the file inside it to read (the only one by default). Files ending
     in ``.gz`` are decompressed too."""
+    parser: Literal["auto", "python"] = "auto"
+    """``auto`` reads plain numeric files (numbers only, no quotes) with a compiled parallel
+    parser when numba is installed, and everything else with the general reader; ``python``
+    always uses the general reader. Both give the same interactions."""
 
     @field_validator("encoding")
     @classmethod
@@ -223,8 +229,11 @@ class CSVDataSource(DataSource):
         """Read the file."""
         c = self.config
         path = Path(c.path)
-        rows, line_numbers = self._read_rows(path)
         self.skipped_lines_: list[int] = []
+        fast = self._fast_load(path) if c.parser == "auto" else None
+        if fast is not None:
+            return fast
+        rows, line_numbers = self._read_rows(path)
         header: list[str] | None = None
         if c.resolved("header"):
             if not rows:
@@ -236,14 +245,7 @@ class CSVDataSource(DataSource):
             msg = f"{path}: no interactions; the file has no data rows"
             raise DataError(msg)
 
-        columns: dict[str, int] = {}
-        for role in ("user", "item", "rating", "timestamp"):
-            ref = c.resolved(role)
-            if ref is None and header is not None and role in header and c.layout is None:
-                ref = role
-            if ref is not None:
-                columns[role] = _column_position(path, role, ref, header)
-
+        columns = self._columns(path, header)
         width = max(columns.values()) + 1
         if c.on_bad_rows == "skip":
             rows, line_numbers = self._skip_bad_rows(path, rows, line_numbers, columns, width)
@@ -269,6 +271,43 @@ class CSVDataSource(DataSource):
             else None
         )
         return Interactions(users, items, values, times)
+
+    def _columns(self, path: Path, header: list[str] | None) -> dict[str, int]:
+        """Return the field position of each role the file provides."""
+        c = self.config
+        columns: dict[str, int] = {}
+        for role in ("user", "item", "rating", "timestamp"):
+            ref = c.resolved(role)
+            if ref is None and header is not None and role in header and c.layout is None:
+                ref = role
+            if ref is not None:
+                columns[role] = _column_position(path, role, ref, header)
+        return columns
+
+    def _fast_load(self, path: Path) -> Interactions | None:
+        """Read a plain numeric file with the compiled parser, or return ``None`` to use the general reader."""
+        from recframe.fast_csv import parse_plain
+
+        c = self.config
+        if c.comment is not None or c.id_type == "str" or codecs.lookup(c.encoding).name not in _ASCII_COMPATIBLE:
+            return None
+        raw = self._read_bytes(path)
+        header = None
+        if c.resolved("header"):
+            first = raw.split(b"\n", 1)[0].decode(c.encoding, errors="replace").lstrip("\ufeff").rstrip("\r")
+            header = [h.strip() for h in first.split(c.resolved("delimiter"))]
+            if not any(header):  # leading blank lines: the general reader finds the header
+                return None
+        try:
+            columns = self._columns(path, header)
+        except DataError:  # the general reader reports it, with the same message
+            return None
+        if len(set(columns.values())) != len(columns):  # one field read twice
+            return None
+        parsed = parse_plain(raw, c.resolved("delimiter"), columns, skip_lines=1 if header is not None else 0)
+        if parsed is None or len(parsed["user"]) == 0:
+            return None
+        return Interactions(parsed["user"], parsed["item"], parsed.get("rating"), parsed.get("timestamp"))
 
     def _skip_bad_rows(
         self, path: Path, rows: list[list[str]], lines: list[int], columns: dict[str, int], width: int
@@ -305,6 +344,16 @@ class CSVDataSource(DataSource):
         c = self.config
         # "utf-8-sig" reads plain UTF-8 too, and drops the byte-order mark spreadsheets write
         encoding = "utf-8-sig" if codecs.lookup(c.encoding).name == "utf-8" else c.encoding
+        raw = self._read_bytes(path)
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            msg = f"{path}:{line}: not valid {c.encoding} text; set data.encoding"
+            raise DataError(msg) from exc
+
+    def _read_bytes(self, path: Path) -> bytes:
+        """Return the file's bytes, decompressed (``.gz``, ``.zip``)."""
         try:
             raw = path.read_bytes()
             if path.suffix == ".gz":
@@ -320,12 +369,7 @@ class CSVDataSource(DataSource):
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
             msg = f"{path}: can't read the file: {getattr(exc, 'strerror', None) or exc} (data.path)"
             raise DataError(msg) from exc
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            msg = f"{path}:{line}: not valid {c.encoding} text; set data.encoding"
-            raise DataError(msg) from exc
+        return raw
 
     def _zip_member(self, path: Path) -> bytes:
         """Return the bytes of the archive's member to read: ``data.member``, or its only file."""

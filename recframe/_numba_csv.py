@@ -1,0 +1,237 @@
+"""Compiled parsing of plain numeric delimited text (numba); imported only when numba is installed.
+
+The text is split into slices at line ends, parsed in parallel. Each field of interest is read
+as a decimal number ``[+-]digits[.digits]`` into an integer mantissa and a count of decimals,
+so that ``mantissa / 10**decimals`` is the correctly rounded double Python's ``float`` gives
+(exact for up to 15 significant digits). Anything else - quotes, exponents, text ids, a
+missing field - marks the line as not plain, and the caller falls back to the general reader.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_POW10 = np.array([10.0**i for i in range(16)])
+
+
+@numba.njit(nogil=True, cache=True)
+def _field_end(data: np.ndarray, q: int, end: int, delimiter: np.ndarray) -> int:
+    """Return where the field starting at `q` ends: at the next delimiter, or the line end."""
+    width = delimiter.shape[0]
+    while q < end:
+        if q + width <= end:
+            match = True
+            for d in range(width):
+                if data[q + d] != delimiter[d]:
+                    match = False
+                    break
+            if match:
+                return q
+        q += 1
+    return end
+
+
+@numba.njit(nogil=True, cache=True)
+def _parse_number(data: np.ndarray, q: int, end: int) -> tuple[bool, float, int, bool]:
+    """Parse ``data[q:end]`` as ``[spaces][+-]digits[.digits][spaces]``.
+
+    Returns ``(ok, value, decimals, canonical)``; canonical means an integer written the way
+    Python prints it (no ``+``, no point, no leading zero).
+    """
+    while q < end and data[q] == 32:
+        q += 1
+    while end > q and data[end - 1] == 32:
+        end -= 1
+    negative = False
+    canonical = True
+    if q < end and (data[q] == 45 or data[q] == 43):
+        negative = data[q] == 45
+        canonical = negative
+        q += 1
+    if end - q > 1 and data[q] == 48:
+        canonical = False
+    mantissa = 0
+    digits = 0
+    decimals = 0
+    seen_point = False
+    while q < end:
+        c = data[q]
+        if 48 <= c <= 57:
+            mantissa = mantissa * 10 + (c - 48)
+            digits += 1
+            if seen_point:
+                decimals += 1
+        elif c == 46 and not seen_point:
+            seen_point = True
+            canonical = False
+        else:
+            return False, 0.0, 0, False
+        q += 1
+    if digits == 0 or digits > 15:
+        return False, 0.0, 0, False
+    value = mantissa / _POW10[decimals]
+    return True, -value if negative else value, decimals, canonical
+
+
+@numba.njit(nogil=True, cache=True)
+def _parse_line_one_byte(
+    data: np.ndarray,
+    q: int,
+    end: int,
+    d: int,
+    wanted: np.ndarray,
+    out: np.ndarray,
+    ints: np.ndarray,
+    canonical: np.ndarray,
+    row: int,
+) -> bool:
+    """Parse one line with a one-byte delimiter in a single pass; return whether it is plain."""
+    n_fields = wanted.shape[0]
+    for field in range(n_fields):
+        column = wanted[field]
+        if column < 0:
+            while q < end and data[q] != d:
+                q += 1
+        else:
+            while q < end and data[q] == 32:
+                q += 1
+            negative = False
+            plain_int = True
+            if q < end and (data[q] == 45 or data[q] == 43):
+                negative = data[q] == 45
+                plain_int = negative
+                q += 1
+            if q + 1 < end and data[q] == 48 and 48 <= data[q + 1] <= 57:
+                plain_int = False
+            mantissa = 0
+            digits = 0
+            decimals = 0
+            while q < end:
+                c = data[q]
+                if 48 <= c <= 57:
+                    mantissa = mantissa * 10 + (c - 48)
+                    digits += 1
+                    q += 1
+                else:
+                    break
+            if q < end and data[q] == 46:
+                plain_int = False
+                q += 1
+                while q < end:
+                    c = data[q]
+                    if 48 <= c <= 57:
+                        mantissa = mantissa * 10 + (c - 48)
+                        digits += 1
+                        decimals += 1
+                        q += 1
+                    else:
+                        break
+            while q < end and data[q] == 32:
+                q += 1
+            if digits == 0 or digits > 15 or (q < end and data[q] != d):
+                return False
+            if column < ints.shape[0]:  # an id column: the integer itself
+                ints[column, row] = -mantissa if negative else mantissa
+            else:
+                value = mantissa / _POW10[decimals]
+                out[column - ints.shape[0], row] = -value if negative else value
+            if not plain_int:
+                canonical[column] = False
+        if q >= end and field < n_fields - 1:
+            return False
+        q += 1
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _parse_slice(
+    data: np.ndarray,
+    start: int,
+    stop: int,
+    delimiter: np.ndarray,
+    wanted: np.ndarray,
+    first_row: int,
+    out: np.ndarray,
+    ints: np.ndarray,
+    canonical: np.ndarray,
+    bad: np.ndarray,
+) -> int:
+    """Parse the lines of ``data[start:stop]`` into ``out[:, first_row:]``; return rows written.
+
+    ``wanted[f]`` is the output column of field ``f`` (-1: skip the field; fields after the
+    last are ignored). ``canonical[c]`` is cleared when column ``c`` meets a value that is not
+    an integer written canonically.
+    Blank lines are skipped; on a line that is not plain, ``bad[0]`` gets its row and parsing
+    of the slice stops.
+    """
+    n_fields = wanted.shape[0]
+    width = delimiter.shape[0]
+    row = first_row
+    p = start
+    while p < stop:
+        line_end = p
+        while line_end < stop and data[line_end] != 10:
+            line_end += 1
+        end = line_end
+        if end > p and data[end - 1] == 13:  # \r\n
+            end -= 1
+        blank = True
+        for q in range(p, end):
+            if data[q] != 32 and data[q] != 9:
+                blank = False
+                break
+        if not blank and width == 1:
+            if not _parse_line_one_byte(data, p, end, delimiter[0], wanted, out, ints, canonical, row):
+                bad[0] = row if bad[0] < 0 else min(bad[0], row)
+                return row - first_row
+            row += 1
+        elif not blank:
+            q = p
+            for field in range(n_fields):
+                field_end = _field_end(data, q, end, delimiter)
+                column = wanted[field]
+                if column >= 0:
+                    ok, value, _, plain_int = _parse_number(data, q, field_end)
+                    if not ok or (column < ints.shape[0] and not plain_int):
+                        bad[0] = row if bad[0] < 0 else min(bad[0], row)
+                        return row - first_row
+                    if column < ints.shape[0]:
+                        ints[column, row] = np.int64(value)
+                    else:
+                        out[column - ints.shape[0], row] = value
+                    if not plain_int:
+                        canonical[column] = False
+                if field_end == end and field < n_fields - 1:  # too few fields
+                    bad[0] = row if bad[0] < 0 else min(bad[0], row)
+                    return row - first_row
+                q = field_end + width
+            row += 1
+        p = line_end + 1
+    return row - first_row
+
+
+@numba.njit(parallel=True, cache=True)
+def parse_numeric(
+    data: np.ndarray,
+    bounds: np.ndarray,
+    offsets: np.ndarray,
+    delimiter: np.ndarray,
+    wanted: np.ndarray,
+    out: np.ndarray,
+    ints: np.ndarray,
+    canonical: np.ndarray,
+    bad: np.ndarray,
+    written: np.ndarray,
+) -> None:
+    """Parse each slice ``data[bounds[s]:bounds[s + 1]]`` into rows from ``offsets[s]``.
+
+    Output columns ``c < ints.shape[0]`` are integer ids written to ``ints[c]``; the others
+    go to ``out[c - ints.shape[0]]``. ``canonical[s, c]``: whether slice ``s`` saw only
+    canonical integers in column ``c``.
+    """
+    n_slices = bounds.shape[0] - 1
+    for s in numba.prange(n_slices):
+        written[s] = _parse_slice(
+            data, bounds[s], bounds[s + 1], delimiter, wanted, offsets[s], out, ints, canonical[s], bad[s : s + 1]
+        )

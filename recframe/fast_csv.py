@@ -1,0 +1,96 @@
+"""A compiled fast path for plain numeric delimited files (ids, ratings and timestamps as numbers).
+
+Most interaction exports are lines of numbers. With numba installed, such a file is parsed in
+parallel straight from its bytes into arrays (see :mod:`recframe._numba_csv`), without a Python
+object per field. Anything the fast path does not read exactly like the general reader - quotes,
+text or non-canonical ids, exponents, a malformed line - makes it step aside (``None``), and the
+general reader, which names files and lines in its errors, takes over.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from recframe.kernels import numba_available, numba_threads
+
+_SLICE_BYTES = 8 << 20
+"""Bytes per parallel slice of the text."""
+
+
+def parse_plain(
+    raw: bytes,
+    delimiter: str,
+    columns: dict[str, int],
+    *,
+    skip_lines: int,
+    id_roles: tuple[str, ...] = ("user", "item"),
+    threads: int | None = None,
+) -> dict[str, np.ndarray] | None:
+    """Parse `raw` (after `skip_lines` header lines) into one array per role, or return ``None``.
+
+    Parameters
+    ----------
+    raw : bytes
+        The file's bytes, ASCII-compatible.
+    delimiter : str
+        The field separator (ASCII).
+    columns : dict of str to int
+        Field position of each role (``user``, ``item``, ``rating``, ``timestamp``).
+    skip_lines : int
+        Lines to skip first (a header).
+    id_roles : tuple of str
+        Roles that must be canonical integers (read as int64); others are read as float64.
+
+    Returns
+    -------
+    dict of str to ndarray, or None
+        ``None`` when the file is not plain numeric text (the general reader must read it).
+    """
+    if not numba_available() or not delimiter.isascii() or b'"' in raw:
+        return None
+    from recframe._numba_csv import parse_numeric
+
+    data = np.frombuffer(raw, dtype=np.uint8)
+    start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    for _ in range(skip_lines):
+        newline = raw.find(b"\n", start)
+        start = len(raw) if newline < 0 else newline + 1
+    step = min(_SLICE_BYTES, max(1 << 20, (len(raw) - start) // 16))  # enough slices to balance threads
+    cuts = [start]
+    while cuts[-1] + step < len(raw):
+        newline = raw.find(b"\n", cuts[-1] + step)
+        if newline < 0:
+            break
+        cuts.append(newline + 1)
+    cuts.append(len(raw))
+    bounds = np.asarray(cuts, dtype=np.int64)
+    # lines per slice (an upper bound on its rows: blank lines count), counted in C
+    counts = np.array(
+        [raw.count(b"\n", a, b) + (b > a and raw[b - 1] != 10) for a, b in itertools.pairwise(cuts)], dtype=np.int64
+    )
+    roles = sorted(columns, key=lambda role: role not in id_roles)  # id columns first
+    n_ids = sum(role in id_roles for role in roles)
+    wanted = np.full(max(columns.values()) + 1, -1, dtype=np.int64)
+    for index, role in enumerate(roles):
+        wanted[columns[role]] = index
+    total = int(counts.sum())
+    with numba_threads(threads):
+        offsets = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
+        ints = np.empty((n_ids, total), dtype=np.int64)
+        out = np.empty((len(roles) - n_ids, total))
+        canonical = np.ones((len(counts), len(roles)), dtype=np.bool_)
+        bad = np.full(len(counts), -1, dtype=np.int64)
+        written = np.zeros(len(counts), dtype=np.int64)
+        delimiter_bytes = np.frombuffer(delimiter.encode("ascii"), dtype=np.uint8)
+        parse_numeric(data, bounds, offsets, delimiter_bytes, wanted, out, ints, canonical, bad, written)
+    if (bad >= 0).any() or not canonical[:, :n_ids].all():
+        return None
+    if not np.array_equal(written, counts):  # blank lines left gaps: close them
+        keep = np.concatenate([np.arange(o, o + w) for o, w in zip(offsets, written, strict=True)])
+        ints, out = ints[:, keep], out[:, keep]
+    result: dict[str, np.ndarray] = {}
+    for index, role in enumerate(roles):
+        result[role] = ints[index] if index < n_ids else out[index - n_ids]
+    return result
