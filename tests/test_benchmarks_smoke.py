@@ -55,32 +55,28 @@ def test_batch_benchmark_smoke(tmp_path):
     assert rows[1].rstrip().endswith("| 100.00% lists identical |"), table
 
 
-def test_evaluation_benchmark_smoke(tmp_path):
+def run_module(tmp_path: Path, module: str, *args: str) -> str:
+    """Run a benchmark script on the smoke shape; return its output."""
     env = {**os.environ, "RECFRAME_BENCH_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.evaluation", "--shape", "smoke", "--repeats", "1"],
+        [sys.executable, "-m", module, "--shape", "smoke", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "| per-user Python loop: matching + the same 6 accuracy metrics |" in proc.stdout
-    assert "| all 12 metrics |" in proc.stdout
+    return proc.stdout
+
+
+def test_evaluation_benchmark_smoke(tmp_path):
+    out = run_module(tmp_path, "benchmarks.evaluation", "--repeats", "1")
+    assert "| per-user Python loop: matching + the same 6 accuracy metrics |" in out
+    assert "| all 12 metrics |" in out
 
 
 def test_measures_benchmark_smoke(tmp_path):
-    env = {**os.environ, "RECFRAME_BENCH_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.measures", "--shape", "smoke", "--k", "5", "--engines", "numba,scipy"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("| numba |") == 12 and proc.stdout.count("| scipy |") == 12
+    out = run_module(tmp_path, "benchmarks.measures", "--k", "5", "--engines", "numba,scipy")
+    assert out.count("| numba |") == 12 and out.count("| scipy |") == 12
 
 
 def test_csv_load_benchmark_smoke(tmp_path):
-    env = {**os.environ, "RECFRAME_BENCH_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.csv_load", "--shape", "smoke", "--repeats", "1"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "same numbers: yes" in proc.stdout and "| pandas.read_csv |" in proc.stdout
+    out = run_module(tmp_path, "benchmarks.csv_load", "--repeats", "1")
+    assert "same numbers: yes" in out and "| pandas.read_csv |" in out
