@@ -87,3 +87,28 @@ def test_in_memory_objects_for_embedding():
     assert Interactions.from_any(records).values.tolist() == [4.0]
     rec = Recommender.from_config({"similarity": {"type": "sklearn_nn", "k": 2}}).fit(matrix)
     assert rec.interaction_matrix.n_users == 2
+
+
+def test_parquet_round_trip_equals_csv_sqlite_and_python(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from recframe.builtin.data_sources import ParquetDataSource
+
+    table = pa.table({"uid": DATA.users, "iid": DATA.items, "rating": DATA.values, "timestamp": DATA.timestamps})
+    pq.write_table(table, tmp_path / "ratings.parquet")
+    loaded = ParquetDataSource(path=tmp_path / "ratings.parquet", user="uid", item="iid").load(np.random.default_rng(0))
+    assert loaded.fingerprint() == DATA.fingerprint()
+    assert source(database(tmp_path)).load(np.random.default_rng(0)).fingerprint() == loaded.fingerprint()
+    with pytest.raises(DataError, match=r"no column 'user' \(data\.user\), 'item' \(data\.item\); the file has"):
+        ParquetDataSource(path=tmp_path / "ratings.parquet").load(np.random.default_rng(0))
+    timed = pa.table({"user": [1, 2], "item": [3, 4], "timestamp": pa.array([0, 2_000_000], pa.timestamp("us"))})
+    pq.write_table(timed, tmp_path / "timed.parquet")
+    timestamps = ParquetDataSource(path=tmp_path / "timed.parquet").load(np.random.default_rng(0)).timestamps
+    assert timestamps.tolist() == [0, 2]
+    nulls = pa.table({"user": [1, None], "item": [3, 4]})
+    pq.write_table(nulls, tmp_path / "nulls.parquet")
+    with pytest.raises(DataError, match=r"column 'user' \(data\.user\) has 1 nulls"):
+        ParquetDataSource(path=tmp_path / "nulls.parquet").load(np.random.default_rng(0))
+    rec = Recommender.from_config({"data": {"type": "parquet", "path": str(tmp_path / "ratings.parquet"),
+                                            "user": "uid", "item": "iid"}})
+    assert rec.load_data().fingerprint() == DATA.fingerprint()
