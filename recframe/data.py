@@ -178,6 +178,48 @@ class Interactions:
         return digest.hexdigest()
 
     @classmethod
+    def from_columns(
+        cls,
+        data: object,
+        *,
+        user: str = "user",
+        item: str = "item",
+        rating: str | None = None,
+        timestamp: str | None = None,
+    ) -> Interactions:
+        """Return interactions from named columns of a DataFrame (pandas, polars), mapping or structured array.
+
+        Raises
+        ------
+        DataError
+            If a named column is missing (the message lists the columns found).
+        TypeError
+            If `data` has no named columns.
+        """
+        if isinstance(data, Mapping):
+            names = list(data)
+        elif isinstance(data, np.ndarray) and data.dtype.names is not None:
+            names = list(data.dtype.names)
+        elif hasattr(data, "columns"):
+            names = [str(c) for c in data.columns]
+        else:
+            msg = f"{type(data).__name__} has no named columns; pass a DataFrame, a mapping or a structured array"
+            raise TypeError(msg)
+        wanted = {"user": user, "item": item, "rating": rating, "timestamp": timestamp}
+        missing = [f"{name!r} ({role})" for role, name in wanted.items() if name is not None and name not in names]
+        if missing:
+            msg = f"no column {', '.join(missing)}; found {names}"
+            raise DataError(msg)
+
+        def column(name: str | None) -> Any:
+            if name is None:
+                return None
+            values: Any = data[name]  # type: ignore[index]
+            return values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+
+        return cls(column(user), column(item), column(rating), column(timestamp))
+
+    @classmethod
     def from_any(cls, data: object) -> Interactions:
         """Return `data` as :class:`Interactions`.
 

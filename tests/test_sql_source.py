@@ -112,3 +112,18 @@ def test_parquet_round_trip_equals_csv_sqlite_and_python(tmp_path):
     rec = Recommender.from_config({"data": {"type": "parquet", "path": str(tmp_path / "ratings.parquet"),
                                             "user": "uid", "item": "iid"}})
     assert rec.load_data().fingerprint() == DATA.fingerprint()
+
+
+def test_named_columns_of_a_dataframe_or_mapping():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"customer": [1, 2, 2], "product": ["a", "b", "a"], "qty": [3.0, 1.0, 2.0]})
+    data = Interactions.from_columns(frame, user="customer", item="product", rating="qty")
+    assert data.users.tolist() == [1, 2, 2] and data.items.tolist() == ["a", "b", "a"]
+    assert data.values.tolist() == [3, 1, 2]
+    same = Interactions.from_columns({"customer": [1, 2, 2], "product": ["a", "b", "a"], "qty": [3.0, 1.0, 2.0]},
+                                     user="customer", item="product", rating="qty")
+    assert same.fingerprint() == data.fingerprint()
+    with pytest.raises(DataError, match=r"no column 'cust' \(user\), 'item' \(item\); found \['customer', 'product'"):
+        Interactions.from_columns(frame, user="cust")
+    with pytest.raises(TypeError, match="list has no named columns"):
+        Interactions.from_columns([1, 2])
