@@ -1,0 +1,96 @@
+"""The sql data source against a real PostgreSQL server, started on 127.0.0.1 for these tests and stopped after.
+
+The server comes from the pgserver wheel (PostgreSQL binaries, part of the test extra); it runs
+as its own system user, listens on 127.0.0.1 only, on a free port, in a temporary data folder.
+"""
+
+from __future__ import annotations
+
+import socket
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recframe import DataError, Recommender
+from recframe.builtin.data_sources import SQLDataSource
+from recframe.testing import random_interactions
+
+with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+    warnings.simplefilter("ignore")
+    pgserver = pytest.importorskip("pgserver")
+    psycopg = pytest.importorskip("psycopg")
+
+pytestmark = pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")
+
+DATA = random_interactions(30, 20, seed=8, string_ids=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start PostgreSQL on 127.0.0.1 (initdb through pgserver), load a ratings table, stop it after."""
+    data = Path(tmp_path_factory.mktemp("postgres")) / "data"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(data, cleanup_mode=None)  # initialises, starts on a Unix socket
+        user = server.system_user
+        pgserver.pg_ctl(["-w", "stop"], pgdata=data, user=user)
+        port = free_port()
+        pgserver.pg_ctl(["-w", "-o", "-h 127.0.0.1", "-o", f"-p {port}", "-o", f"-k {data}",
+                         "-l", str(data / "server.log"), "start"], pgdata=data, user=user)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    try:
+        with psycopg.connect(url) as connection:
+            connection.execute("CREATE TABLE ratings (user_id TEXT, item_id TEXT, stars REAL, ts DOUBLE PRECISION)")
+            connection.execute("CREATE SEQUENCE counter")
+            rows = zip(DATA.users.tolist(), DATA.items.tolist(), DATA.values.tolist(), DATA.timestamps.tolist(),
+                       strict=True)
+            with connection.cursor() as cursor:
+                cursor.executemany("INSERT INTO ratings VALUES (%s, %s, %s, %s)", list(rows))
+        yield url
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user)
+
+
+def source(url: str, **params: object) -> SQLDataSource:
+    defaults = {"url": url, "query": "SELECT user_id, item_id, stars, ts FROM ratings ORDER BY user_id, item_id",
+                "user": "user_id", "item": "item_id", "rating": "stars", "timestamp": "ts"}
+    return SQLDataSource(**{**defaults, **params})
+
+
+def test_round_trip_through_postgresql_equals_the_data(postgres):
+    loaded = source(postgres, chunk_rows=7).load(np.random.default_rng(0))  # streamed in chunks
+    ordered = DATA.take(np.lexsort((DATA.items, DATA.users)))
+    assert loaded.fingerprint() == ordered.fingerprint()
+
+
+def test_postgresql_from_yaml(postgres):
+    rec = Recommender.from_config({"data": {
+        "type": "sql", "url": postgres,
+        "query": "SELECT user_id AS user, item_id AS item, stars AS rating FROM ratings WHERE stars >= 3",
+    }})
+    assert len(rec.load_data()) == int((DATA.values >= 3).sum())
+
+
+def test_postgresql_errors(postgres):
+    with pytest.raises(DataError, match=r"the query returns no column 'user' \(data\.user\); it returns \['user_id'"):
+        source(postgres, user="user").load(np.random.default_rng(0))
+    with pytest.raises(DataError, match=r"the query failed: .*nope.* \(data\.query\)"):
+        source(postgres, query="SELECT * FROM nope").load(np.random.default_rng(0))
+    writing = "SELECT user_id, item_id, nextval('counter') AS stars, ts FROM ratings"  # nextval writes
+    with pytest.raises(DataError, match=r"the query failed: .*read-only transaction"):
+        source(postgres, query=writing).load(np.random.default_rng(0))
+    closed = f"postgresql://postgres:secret@127.0.0.1:{free_port()}/postgres"
+    with pytest.raises(DataError, match=r"postgres:\*\*\*@127\.0\.0\.1:\d+/postgres: can't connect") as caught:
+        source(closed).load(np.random.default_rng(0))
+    assert "secret" not in str(caught.value)
