@@ -75,6 +75,39 @@ def _parse_number(data: np.ndarray, q: int, end: int) -> tuple[bool, float, int,
 
 
 @numba.njit(nogil=True, cache=True)
+def _read_id(
+    data: np.ndarray, q: int, end: int, column: int, row: int, ints: np.ndarray, spans: np.ndarray,
+    canonical: np.ndarray,
+) -> bool:
+    """Record the id field ``data[q:end]``: its stripped span, and its value if it is a canonical integer.
+
+    An id that is not a canonical integer clears ``canonical[column]`` (the column is text). An
+    empty id, or an integer too long for an exact double, makes the line not plain.
+    """
+    while q < end and (data[q] == 32 or data[q] == 9):
+        q += 1
+    while end > q and (data[end - 1] == 32 or data[end - 1] == 9):
+        end -= 1
+    if q == end:
+        return False
+    spans[column, 0, row] = q
+    spans[column, 1, row] = end
+    ok, value, _, plain_int = _parse_number(data, q, end)
+    if ok and plain_int:
+        ints[column, row] = np.int64(value)
+        return True
+    digits_only = True
+    for p in range(q, end):
+        if not (48 <= data[p] <= 57 or (p == q and data[p] == 45)):
+            digits_only = False
+            break
+    if digits_only and end - q > 15:
+        return False  # a long integer: the general reader decides between int64 and text
+    canonical[column] = False
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
 def _parse_line_one_byte(
     data: np.ndarray,
     q: int,
@@ -83,6 +116,7 @@ def _parse_line_one_byte(
     wanted: np.ndarray,
     out: np.ndarray,
     ints: np.ndarray,
+    spans: np.ndarray,
     canonical: np.ndarray,
     row: int,
 ) -> bool:
@@ -93,20 +127,23 @@ def _parse_line_one_byte(
         if column < 0:
             while q < end and data[q] != d:
                 q += 1
+        elif column < ints.shape[0]:  # an id: its span, and its value when it is a plain integer
+            field_end = q
+            while field_end < end and data[field_end] != d:
+                field_end += 1
+            if not _read_id(data, q, field_end, column, row, ints, spans, canonical):
+                return False
+            q = field_end
         else:
             while q < end and data[q] == 32:
                 q += 1
             negative = False
-            plain_int = True
-            if q < end and (data[q] == 45 or data[q] == 43):
-                negative = data[q] == 45
-                plain_int = negative
-                q += 1
-            if q + 1 < end and data[q] == 48 and 48 <= data[q + 1] <= 57:
-                plain_int = False
             mantissa = 0
             digits = 0
             decimals = 0
+            if q < end and (data[q] == 45 or data[q] == 43):
+                negative = data[q] == 45
+                q += 1
             while q < end:
                 c = data[q]
                 if 48 <= c <= 57:
@@ -116,7 +153,6 @@ def _parse_line_one_byte(
                 else:
                     break
             if q < end and data[q] == 46:
-                plain_int = False
                 q += 1
                 while q < end:
                     c = data[q]
@@ -131,13 +167,8 @@ def _parse_line_one_byte(
                 q += 1
             if digits == 0 or digits > 15 or (q < end and data[q] != d):
                 return False
-            if column < ints.shape[0]:  # an id column: the integer itself
-                ints[column, row] = -mantissa if negative else mantissa
-            else:
-                value = mantissa / _POW10[decimals]
-                out[column - ints.shape[0], row] = -value if negative else value
-            if not plain_int:
-                canonical[column] = False
+            value = mantissa / _POW10[decimals]
+            out[column - ints.shape[0], row] = -value if negative else value
         if q >= end and field < n_fields - 1:
             return False
         q += 1
@@ -154,6 +185,7 @@ def _parse_slice(
     first_row: int,
     out: np.ndarray,
     ints: np.ndarray,
+    spans: np.ndarray,
     canonical: np.ndarray,
     bad: np.ndarray,
 ) -> int:
@@ -182,7 +214,7 @@ def _parse_slice(
                 blank = False
                 break
         if not blank and width == 1:
-            if not _parse_line_one_byte(data, p, end, delimiter[0], wanted, out, ints, canonical, row):
+            if not _parse_line_one_byte(data, p, end, delimiter[0], wanted, out, ints, spans, canonical, row):
                 bad[0] = row if bad[0] < 0 else min(bad[0], row)
                 return row - first_row
             row += 1
@@ -191,17 +223,16 @@ def _parse_slice(
             for field in range(n_fields):
                 field_end = _field_end(data, q, end, delimiter)
                 column = wanted[field]
-                if column >= 0:
-                    ok, value, _, plain_int = _parse_number(data, q, field_end)
-                    if not ok or (column < ints.shape[0] and not plain_int):
+                if 0 <= column < ints.shape[0]:
+                    if not _read_id(data, q, field_end, column, row, ints, spans, canonical):
                         bad[0] = row if bad[0] < 0 else min(bad[0], row)
                         return row - first_row
-                    if column < ints.shape[0]:
-                        ints[column, row] = np.int64(value)
-                    else:
-                        out[column - ints.shape[0], row] = value
-                    if not plain_int:
-                        canonical[column] = False
+                elif column >= 0:
+                    ok, value, _, _ = _parse_number(data, q, field_end)
+                    if not ok:
+                        bad[0] = row if bad[0] < 0 else min(bad[0], row)
+                        return row - first_row
+                    out[column - ints.shape[0], row] = value
                 if field_end == end and field < n_fields - 1:  # too few fields
                     bad[0] = row if bad[0] < 0 else min(bad[0], row)
                     return row - first_row
@@ -220,18 +251,21 @@ def parse_numeric(
     wanted: np.ndarray,
     out: np.ndarray,
     ints: np.ndarray,
+    spans: np.ndarray,
     canonical: np.ndarray,
     bad: np.ndarray,
     written: np.ndarray,
 ) -> None:
     """Parse each slice ``data[bounds[s]:bounds[s + 1]]`` into rows from ``offsets[s]``.
 
-    Output columns ``c < ints.shape[0]`` are integer ids written to ``ints[c]``; the others
-    go to ``out[c - ints.shape[0]]``. ``canonical[s, c]``: whether slice ``s`` saw only
+    Output columns ``c < ints.shape[0]`` are ids: their byte spans go to ``spans[c]`` and, when
+    they are canonical integers, their values to ``ints[c]``; the others go to
+    ``out[c - ints.shape[0]]``. ``canonical[s, c]``: whether slice ``s`` saw only
     canonical integers in column ``c``.
     """
     n_slices = bounds.shape[0] - 1
     for s in numba.prange(n_slices):
         written[s] = _parse_slice(
-            data, bounds[s], bounds[s + 1], delimiter, wanted, offsets[s], out, ints, canonical[s], bad[s : s + 1]
+            data, bounds[s], bounds[s + 1], delimiter, wanted, offsets[s], out, ints, spans, canonical[s],
+            bad[s : s + 1],
         )

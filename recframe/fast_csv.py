@@ -26,6 +26,9 @@ def parse_plain(
     *,
     skip_lines: int,
     id_roles: tuple[str, ...] = ("user", "item"),
+    integer_ids_only: bool = False,
+    text_ids: bool = False,
+    encoding: str = "utf-8",
     threads: int | None = None,
 ) -> dict[str, np.ndarray] | None:
     """Parse `raw` (after `skip_lines` header lines) into one array per role, or return ``None``.
@@ -41,7 +44,14 @@ def parse_plain(
     skip_lines : int
         Lines to skip first (a header).
     id_roles : tuple of str
-        Roles that must be canonical integers (read as int64); others are read as float64.
+        Id roles: int64 when every id of the column is an integer written canonically (as the
+        general reader's ``id_type: auto`` decides), text otherwise; other roles are float64.
+    integer_ids_only : bool
+        Step aside instead of returning text ids (``id_type: int``: the general reader decides).
+    text_ids : bool
+        Return every id as text, integers too (``id_type: str``).
+    encoding : str
+        How text ids are decoded.
 
     Returns
     -------
@@ -79,18 +89,46 @@ def parse_plain(
     with numba_threads(threads):
         offsets = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
         ints = np.empty((n_ids, total), dtype=np.int64)
+        spans = np.empty((n_ids, 2, total), dtype=np.int64)
         out = np.empty((len(roles) - n_ids, total))
         canonical = np.ones((len(counts), len(roles)), dtype=np.bool_)
         bad = np.full(len(counts), -1, dtype=np.int64)
         written = np.zeros(len(counts), dtype=np.int64)
         delimiter_bytes = np.frombuffer(delimiter.encode("ascii"), dtype=np.uint8)
-        parse_numeric(data, bounds, offsets, delimiter_bytes, wanted, out, ints, canonical, bad, written)
-    if (bad >= 0).any() or not canonical[:, :n_ids].all():
+        parse_numeric(data, bounds, offsets, delimiter_bytes, wanted, out, ints, spans, canonical, bad, written)
+    text: np.ndarray = np.logical_or(~canonical[:, :n_ids].all(axis=0), text_ids)
+    if (bad >= 0).any() or (integer_ids_only and text.any()):
         return None
     if not np.array_equal(written, counts):  # blank lines left gaps: close them
         keep = np.concatenate([np.arange(o, o + w) for o, w in zip(offsets, written, strict=True)])
-        ints, out = ints[:, keep], out[:, keep]
+        ints, out, spans = ints[:, keep], out[:, keep], spans[:, :, keep]
     result: dict[str, np.ndarray] = {}
     for index, role in enumerate(roles):
-        result[role] = ints[index] if index < n_ids else out[index - n_ids]
+        if index >= n_ids:
+            result[role] = out[index - n_ids]
+        elif text[index]:
+            decoded = _texts(data, spans[index, 0], spans[index, 1], encoding)
+            if decoded is None:
+                return None
+            result[role] = decoded
+        else:
+            result[role] = ints[index]
     return result
+
+
+def _texts(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, encoding: str) -> np.ndarray | None:
+    """Return the byte spans ``data[start:end]`` as a string array, without a Python loop per span.
+
+    The spans are gathered into a fixed-width byte matrix, viewed as ``S<width>`` strings and
+    decoded; ``None`` if a span does not decode (the general reader names the line).
+    """
+    lengths = ends - starts
+    width = int(lengths.max())
+    position = np.arange(width)
+    gathered = data[np.minimum(starts[:, None] + position, len(data) - 1)]
+    gathered[position[None, :] >= lengths[:, None]] = 0
+    raw = np.ascontiguousarray(gathered).view(f"S{width}").reshape(-1)
+    try:
+        return np.char.decode(raw, encoding).astype(str)
+    except UnicodeDecodeError:
+        return None

@@ -385,11 +385,18 @@ def _write(folder, name, text):
         ("user,item,rating\n1234567890123456789,10,4\n2,11,3\n", {}),  # beyond 15 digits
         ("user,item,rating\n1,10,1e3\n2,11,3\n", {}),  # an exponent
         ("user,extra,item,rating\n1,a,b,10,4\n", {"on_bad_rows": "skip"}),
+        ("user,item,rating\nu1,i9,4\nu2, i10 ,3\n", {}),  # text ids, spaces around one
+        ("user,item,rating\n1,ä-ö,4\n2,日本,3\n", {}),  # unicode item ids, integer user ids
+        ("user,item\n1,10\n2,11\n", {"id_type": "str"}),
+        ("user,item\n1,x\n2,11\n", {"id_type": "int"}),  # the general reader names the line
+        ("user,item,rating\n1,,4\n", {}),  # an empty id
+        ("1::movie one::5\n2::movie two::3\n", {"layout": "movielens-1m"}),
     ],
 )
 def test_the_compiled_reader_reads_exactly_what_the_general_one_does(tmp_path, text, params):
     path = tmp_path / "data.csv"
     path.write_text(text)
+    path.write_bytes(text.encode("utf-8"))
     fast = CSVDataSource(path=path, **params)
     slow = CSVDataSource(path=path, parser="python", **params)
     try:
@@ -420,3 +427,19 @@ def test_the_compiled_reader_on_a_large_random_file(tmp_path, monkeypatch):
     fast = CSVDataSource(path=path, layout="movielens-csv").load(np.random.default_rng(0))
     assert fast.fingerprint() == slow.fingerprint()
     np.testing.assert_array_equal(fast.values, ratings)
+
+
+
+def test_the_compiled_reader_reads_text_ids_of_a_large_file(tmp_path, monkeypatch):
+    rng = np.random.default_rng(5)
+    n = 100_000
+    users = np.char.add("user-", rng.integers(0, 5_000, n).astype(str))
+    items = np.char.add("sku_", rng.integers(0, 900, n).astype(str))
+    lines = "\n".join(f"{u};{i};{r}" for u, i, r in zip(users, items, rng.integers(1, 6, n), strict=True))
+    path = tmp_path / "text.csv"
+    path.write_text("user;item;rating\n" + lines + "\n")
+    slow = CSVDataSource(path=path, delimiter=";", parser="python").load(np.random.default_rng(0))
+    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail("the compiled reader stepped aside"))
+    fast = CSVDataSource(path=path, delimiter=";").load(np.random.default_rng(0))
+    assert fast.fingerprint() == slow.fingerprint()
+    assert fast.users.dtype.kind == "U" and fast.users.tolist() == users.tolist()

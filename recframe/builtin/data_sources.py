@@ -192,9 +192,9 @@ class CSVConfig(ComponentConfig):
     """For a ``.zip`` file: the file inside it to read (the only one by default). Files ending
     in ``.gz`` are decompressed too."""
     parser: Literal["auto", "python"] = "auto"
-    """``auto`` reads plain numeric files (numbers only, no quotes) with a compiled parallel
-    parser when numba is installed, and everything else with the general reader; ``python``
-    always uses the general reader. Both give the same interactions."""
+    """``auto`` reads plain files (no quotes; numeric ratings and timestamps; numeric or text
+    ids) with a compiled parallel parser when numba is installed, and everything else with the
+    general reader; ``python`` always uses the general reader. Both give the same interactions."""
 
     @field_validator("encoding")
     @classmethod
@@ -289,7 +289,7 @@ class CSVDataSource(DataSource):
         from recframe.fast_csv import parse_plain
 
         c = self.config
-        if c.comment is not None or c.id_type == "str" or codecs.lookup(c.encoding).name not in _ASCII_COMPATIBLE:
+        if c.comment is not None or codecs.lookup(c.encoding).name not in _ASCII_COMPATIBLE:
             return None
         raw = self._read_bytes(path)
         header = None
@@ -304,7 +304,10 @@ class CSVDataSource(DataSource):
             return None
         if len(set(columns.values())) != len(columns):  # one field read twice
             return None
-        parsed = parse_plain(raw, c.resolved("delimiter"), columns, skip_lines=1 if header is not None else 0)
+        parsed = parse_plain(
+            raw, c.resolved("delimiter"), columns, skip_lines=1 if header is not None else 0,
+            integer_ids_only=c.id_type == "int", text_ids=c.id_type == "str", encoding=c.encoding,
+        )
         if parsed is None or len(parsed["user"]) == 0:
             return None
         return Interactions(parsed["user"], parsed["item"], parsed.get("rating"), parsed.get("timestamp"))
