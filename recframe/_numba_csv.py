@@ -90,8 +90,9 @@ def _read_id(
         end -= 1
     if q == end:
         return False
-    spans[column, 0, row] = q
-    spans[column, 1, row] = end
+    if spans.shape[2] > 0:
+        spans[column, 0, row] = q
+        spans[column, 1, row] = end
     ok, value, _, plain_int = _parse_number(data, q, end)
     if ok and plain_int:
         ints[column, row] = np.int64(value)
@@ -127,6 +128,27 @@ def _parse_line_one_byte(
         if column < 0:
             while q < end and data[q] != d:
                 q += 1
+        elif column < ints.shape[0] and spans.shape[2] == 0:  # an id, integers hoped for: one pass
+            while q < end and data[q] == 32:
+                q += 1
+            negative = False
+            if q < end and data[q] == 45:
+                negative = True
+                q += 1
+            first = q
+            mantissa = 0
+            while q < end and 48 <= data[q] <= 57:
+                mantissa = mantissa * 10 + (data[q] - 48)
+                q += 1
+            digits = q - first
+            while q < end and data[q] == 32:
+                q += 1
+            if 0 < digits <= 15 and (q == end or data[q] == d) and (digits == 1 or data[first] != 48):
+                ints[column, row] = -mantissa if negative else mantissa
+            else:  # text, or an integer not written canonically: a second pass reads the spans
+                canonical[column] = False
+                while q < end and data[q] != d:
+                    q += 1
         elif column < ints.shape[0]:  # an id: its span, and its value when it is a plain integer
             field_end = q
             while field_end < end and data[field_end] != d:

@@ -89,19 +89,38 @@ def parse_plain(
     with numba_threads(threads):
         offsets = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
         ints = np.empty((n_ids, total), dtype=np.int64)
-        spans = np.empty((n_ids, 2, total), dtype=np.int64)
         out = np.empty((len(roles) - n_ids, total))
-        canonical = np.ones((len(counts), len(roles)), dtype=np.bool_)
-        bad = np.full(len(counts), -1, dtype=np.int64)
-        written = np.zeros(len(counts), dtype=np.int64)
         delimiter_bytes = np.frombuffer(delimiter.encode("ascii"), dtype=np.uint8)
-        parse_numeric(data, bounds, offsets, delimiter_bytes, wanted, out, ints, spans, canonical, bad, written)
-    text: np.ndarray = np.logical_or(~canonical[:, :n_ids].all(axis=0), text_ids)
-    if (bad >= 0).any() or (integer_ids_only and text.any()):
-        return None
+
+        def parse(spans: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            canonical = np.ones((len(counts), len(roles)), dtype=np.bool_)
+            bad = np.full(len(counts), -1, dtype=np.int64)
+            written = np.zeros(len(counts), dtype=np.int64)
+            parse_numeric(data, bounds, offsets, delimiter_bytes, wanted, out, ints, spans, canonical, bad, written)
+            return canonical, bad, written
+
+        # first as integer ids, keeping no spans; a second pass records the spans of text ids
+        spans = np.empty((n_ids, 2, 0), dtype=np.int64)
+        text: np.ndarray = np.full(n_ids, text_ids)
+        written = counts
+        if not text_ids:
+            canonical, bad, written = parse(spans)
+            if (bad >= 0).any():
+                return None
+            text = np.asarray(~canonical[:, :n_ids].all(axis=0))
+        if integer_ids_only and text.any():
+            return None
+        if text.any():
+            spans = np.empty((n_ids, 2, total), dtype=np.int64)
+            canonical, bad, written = parse(spans)
+            if (bad >= 0).any():
+                return None
+            text = np.logical_or(~canonical[:, :n_ids].all(axis=0), text_ids)
     if not np.array_equal(written, counts):  # blank lines left gaps: close them
         keep = np.concatenate([np.arange(o, o + w) for o, w in zip(offsets, written, strict=True)])
-        ints, out, spans = ints[:, keep], out[:, keep], spans[:, :, keep]
+        ints, out = ints[:, keep], out[:, keep]
+        if spans.shape[2]:
+            spans = spans[:, :, keep]
     result: dict[str, np.ndarray] = {}
     for index, role in enumerate(roles):
         if index >= n_ids:
