@@ -109,6 +109,80 @@ def _read_id(
 
 
 @numba.njit(nogil=True, cache=True)
+def _parse_line_streaming(
+    data: np.ndarray,
+    q: int,
+    stop: int,
+    d: int,
+    wanted: np.ndarray,
+    out: np.ndarray,
+    ints: np.ndarray,
+    canonical: np.ndarray,
+    row: int,
+) -> int:
+    """Parse the line starting at `q` without finding its end first; return where the next line starts.
+
+    Fields end at the delimiter `d` or at the line end (a newline, or a carriage return and a
+    newline). Returns -1 when the line is not plain (too few fields, a malformed number, a line
+    of spaces).
+    """
+    n_fields = wanted.shape[0]
+    n_ids = ints.shape[0]
+    for field in range(n_fields):
+        column = wanted[field]
+        if column < 0:
+            while q < stop and data[q] != d and data[q] != 10:
+                q += 1
+        else:
+            while q < stop and data[q] == 32:
+                q += 1
+            negative = False
+            plus = False
+            if q < stop and (data[q] == 45 or data[q] == 43):
+                negative = data[q] == 45
+                plus = not negative
+                q += 1
+            first = q
+            mantissa = 0
+            while q < stop and 48 <= data[q] <= 57:
+                mantissa = mantissa * 10 + (data[q] - 48)
+                q += 1
+            integer_digits = q - first
+            decimals = 0
+            if column >= n_ids and q < stop and data[q] == 46:
+                q += 1
+                while q < stop and 48 <= data[q] <= 57:
+                    mantissa = mantissa * 10 + (data[q] - 48)
+                    decimals += 1
+                    q += 1
+            digits = integer_digits + decimals
+            while q < stop and data[q] == 32:
+                q += 1
+            if q < stop and data[q] == 13 and q + 1 < stop and data[q + 1] == 10:
+                q += 1
+            at_end = q >= stop or data[q] == d or data[q] == 10
+            if column < n_ids:
+                if 0 < digits <= 15 and at_end and not plus and (digits == 1 or data[first] != 48):
+                    ints[column, row] = -mantissa if negative else mantissa
+                else:  # text, or an integer not written canonically: a second pass reads the spans
+                    canonical[column] = False
+                    while q < stop and data[q] != d and data[q] != 10:
+                        q += 1
+            else:
+                if digits == 0 or digits > 15 or not at_end:
+                    return -1
+                value = mantissa / _POW10[decimals]
+                out[column - n_ids, row] = -value if negative else value
+        if field < n_fields - 1:
+            if q >= stop or data[q] != d:
+                return -1  # too few fields
+            q += 1
+    while q < stop and data[q] != 10:  # the rest of the line
+        q += 1
+    return q + 1
+
+
+@numba.njit(nogil=True, cache=True)
 def _parse_line_one_byte(
     data: np.ndarray,
     q: int,
@@ -223,6 +297,21 @@ def _parse_slice(
     width = delimiter.shape[0]
     row = first_row
     p = start
+    if width == 1 and spans.shape[2] == 0:  # the common case: one pass over the bytes
+        d = delimiter[0]
+        while p < stop:
+            if data[p] == 10:  # an empty line
+                p += 1
+                continue
+            if data[p] == 13 and p + 1 < stop and data[p + 1] == 10:
+                p += 2
+                continue
+            p = _parse_line_streaming(data, p, stop, d, wanted, out, ints, canonical, row)
+            if p < 0:
+                bad[0] = row if bad[0] < 0 else min(bad[0], row)
+                return row - first_row
+            row += 1
+        return row - first_row
     while p < stop:
         line_end = p
         while line_end < stop and data[line_end] != 10:
