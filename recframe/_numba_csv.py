@@ -183,95 +183,6 @@ def _parse_line_streaming(
 
 
 @numba.njit(nogil=True, cache=True)
-def _parse_line_one_byte(
-    data: np.ndarray,
-    q: int,
-    end: int,
-    d: int,
-    wanted: np.ndarray,
-    out: np.ndarray,
-    ints: np.ndarray,
-    spans: np.ndarray,
-    canonical: np.ndarray,
-    row: int,
-) -> bool:
-    """Parse one line with a one-byte delimiter in a single pass; return whether it is plain."""
-    n_fields = wanted.shape[0]
-    for field in range(n_fields):
-        column = wanted[field]
-        if column < 0:
-            while q < end and data[q] != d:
-                q += 1
-        elif column < ints.shape[0] and spans.shape[2] == 0:  # an id, integers hoped for: one pass
-            while q < end and data[q] == 32:
-                q += 1
-            negative = False
-            if q < end and data[q] == 45:
-                negative = True
-                q += 1
-            first = q
-            mantissa = 0
-            while q < end and 48 <= data[q] <= 57:
-                mantissa = mantissa * 10 + (data[q] - 48)
-                q += 1
-            digits = q - first
-            while q < end and data[q] == 32:
-                q += 1
-            if 0 < digits <= 15 and (q == end or data[q] == d) and (digits == 1 or data[first] != 48):
-                ints[column, row] = -mantissa if negative else mantissa
-            else:  # text, or an integer not written canonically: a second pass reads the spans
-                canonical[column] = False
-                while q < end and data[q] != d:
-                    q += 1
-        elif column < ints.shape[0]:  # an id: its span, and its value when it is a plain integer
-            field_end = q
-            while field_end < end and data[field_end] != d:
-                field_end += 1
-            if not _read_id(data, q, field_end, column, row, ints, spans, canonical):
-                return False
-            q = field_end
-        else:
-            while q < end and data[q] == 32:
-                q += 1
-            negative = False
-            mantissa = 0
-            digits = 0
-            decimals = 0
-            if q < end and (data[q] == 45 or data[q] == 43):
-                negative = data[q] == 45
-                q += 1
-            while q < end:
-                c = data[q]
-                if 48 <= c <= 57:
-                    mantissa = mantissa * 10 + (c - 48)
-                    digits += 1
-                    q += 1
-                else:
-                    break
-            if q < end and data[q] == 46:
-                q += 1
-                while q < end:
-                    c = data[q]
-                    if 48 <= c <= 57:
-                        mantissa = mantissa * 10 + (c - 48)
-                        digits += 1
-                        decimals += 1
-                        q += 1
-                    else:
-                        break
-            while q < end and data[q] == 32:
-                q += 1
-            if digits == 0 or digits > 15 or (q < end and data[q] != d):
-                return False
-            value = mantissa / _POW10[decimals]
-            out[column - ints.shape[0], row] = -value if negative else value
-        if q >= end and field < n_fields - 1:
-            return False
-        q += 1
-    return True
-
-
-@numba.njit(nogil=True, cache=True)
 def _parse_slice(
     data: np.ndarray,
     start: int,
@@ -308,7 +219,7 @@ def _parse_slice(
                 continue
             p = _parse_line_streaming(data, p, stop, d, wanted, out, ints, canonical, row)
             if p < 0:
-                bad[0] = row if bad[0] < 0 else min(bad[0], row)
+                bad[0] = row
                 return row - first_row
             row += 1
         return row - first_row
@@ -324,28 +235,23 @@ def _parse_slice(
             if data[q] != 32 and data[q] != 9:
                 blank = False
                 break
-        if not blank and width == 1:
-            if not _parse_line_one_byte(data, p, end, delimiter[0], wanted, out, ints, spans, canonical, row):
-                bad[0] = row if bad[0] < 0 else min(bad[0], row)
-                return row - first_row
-            row += 1
-        elif not blank:
+        if not blank:  # the general path: any delimiter, and the pass that records text ids' spans
             q = p
             for field in range(n_fields):
                 field_end = _field_end(data, q, end, delimiter)
                 column = wanted[field]
                 if 0 <= column < ints.shape[0]:
                     if not _read_id(data, q, field_end, column, row, ints, spans, canonical):
-                        bad[0] = row if bad[0] < 0 else min(bad[0], row)
+                        bad[0] = row
                         return row - first_row
                 elif column >= 0:
                     ok, value, _, _ = _parse_number(data, q, field_end)
                     if not ok:
-                        bad[0] = row if bad[0] < 0 else min(bad[0], row)
+                        bad[0] = row
                         return row - first_row
                     out[column - ints.shape[0], row] = value
                 if field_end == end and field < n_fields - 1:  # too few fields
-                    bad[0] = row if bad[0] < 0 else min(bad[0], row)
+                    bad[0] = row
                     return row - first_row
                 q = field_end + width
             row += 1
