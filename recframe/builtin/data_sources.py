@@ -558,16 +558,7 @@ class ParquetDataSource(DataSource):
             msg = f"{path}: can't read Parquet: {exc} (data.path)"
             raise DataError(msg) from exc
         found = list(schema.names)
-        roles = {"user": c.user, "item": c.item}
-        for role in ("rating", "timestamp"):
-            chosen = getattr(c, role)
-            if chosen is not None or role in found:
-                roles[role] = chosen or role
-        missing = {role: name for role, name in roles.items() if name not in found}
-        if missing:
-            wanted = ", ".join(f"{name!r} (data.{role})" for role, name in missing.items())
-            msg = f"{path}: no column {wanted}; the file has {found}"
-            raise DataError(msg)
+        roles = _named_columns(c, found, lambda wanted: f"{path}: no column {wanted}; the file has {found}")
         table = pq.read_table(path, columns=list(dict.fromkeys(roles.values())))
         columns: dict[str, np.ndarray] = {}
         for role, name in roles.items():
@@ -692,16 +683,7 @@ class SQLDataSource(DataSource):
         c = self.config
         first = cursor.fetchmany(c.chunk_rows)  # a server-side cursor describes its result once fetched
         found = [d[0] for d in cursor.description or ()]
-        roles = {"user": c.user, "item": c.item}
-        for role in ("rating", "timestamp"):
-            chosen = getattr(c, role)
-            if chosen is not None or role in found:
-                roles[role] = chosen or role
-        missing = {role: name for role, name in roles.items() if name not in found}
-        if missing:
-            wanted = ", ".join(f"{name!r} (data.{role})" for role, name in missing.items())
-            msg = f"the query returns no column {wanted}; it returns {found}"
-            raise DataError(msg)
+        roles = _named_columns(c, found, lambda wanted: f"the query returns no column {wanted}; it returns {found}")
         positions = {role: found.index(name) for role, name in roles.items()}
         parts: dict[str, list[np.ndarray]] = {role: [] for role in roles}
         rows = first
@@ -725,6 +707,22 @@ class SQLDataSource(DataSource):
                     msg = f"{where}: data.{role} column {roles[role]!r} holds values that are not numbers ({exc})"
                     raise DataError(msg) from exc
         return Interactions(columns["user"], columns["item"], columns.get("rating"), columns.get("timestamp"))
+
+
+def _named_columns(config: Any, found: list[str], message: Callable[[str], str]) -> dict[str, str]:
+    """Return the column name of each role (``rating`` and ``timestamp`` when set, or present by
+    their own names), raising :class:`DataError` with ``message(missing columns)`` for any absent.
+    """
+    roles = {"user": config.user, "item": config.item}
+    for role in ("rating", "timestamp"):
+        chosen = getattr(config, role)
+        if chosen is not None or role in found:
+            roles[role] = chosen or role
+    missing = {role: name for role, name in roles.items() if name not in found}
+    if missing:
+        msg = message(", ".join(f"{name!r} (data.{role})" for role, name in missing.items()))
+        raise DataError(msg)
+    return roles
 
 
 def _first_line(exc: Exception) -> str:
