@@ -710,8 +710,10 @@ class SQLDataSource(DataSource):
 
 
 def _named_columns(config: Any, found: list[str], message: Callable[[str], str]) -> dict[str, str]:
-    """Return the column name of each role (``rating`` and ``timestamp`` when set, or present by
-    their own names), raising :class:`DataError` with ``message(missing columns)`` for any absent.
+    """Return the column name of each role the source reads.
+
+    ``rating`` and ``timestamp`` are read when set, or when a column has their own name; a
+    missing column raises :class:`DataError` with ``message(the missing columns)``.
     """
     roles = {"user": config.user, "item": config.item}
     for role in ("rating", "timestamp"):
