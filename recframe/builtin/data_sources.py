@@ -230,10 +230,11 @@ class CSVDataSource(DataSource):
         c = self.config
         path = Path(c.path)
         self.skipped_lines_: list[int] = []
-        fast = self._fast_load(path) if c.parser == "auto" else None
+        raw = self._read_bytes(path)  # read once, for both readers
+        fast = self._fast_load(path, raw) if c.parser == "auto" else None
         if fast is not None:
             return fast
-        rows, line_numbers = self._read_rows(path)
+        rows, line_numbers = self._read_rows(path, raw)
         header: list[str] | None = None
         if c.resolved("header"):
             if not rows:
@@ -284,14 +285,13 @@ class CSVDataSource(DataSource):
                 columns[role] = _column_position(path, role, ref, header)
         return columns
 
-    def _fast_load(self, path: Path) -> Interactions | None:
+    def _fast_load(self, path: Path, raw: bytes) -> Interactions | None:
         """Read a plain numeric file with the compiled parser, or return ``None`` to use the general reader."""
         from recframe.fast_csv import parse_plain
 
         c = self.config
         if c.comment is not None or codecs.lookup(c.encoding).name not in _ASCII_COMPATIBLE:
             return None
-        raw = self._read_bytes(path)
         header = None
         if c.resolved("header"):
             first = raw.split(b"\n", 1)[0].decode(c.encoding, errors="replace").lstrip("\ufeff").rstrip("\r")
@@ -342,12 +342,11 @@ class CSVDataSource(DataSource):
                            path, len(self.skipped_lines_), first)
         return [r for r, ok in zip(rows, keep, strict=True) if ok], [n for n, ok in zip(lines, keep, strict=True) if ok]
 
-    def _read_text(self, path: Path) -> str:
-        """Return the file's text: decompressed (``.gz``, ``.zip``) and decoded."""
+    def _read_text(self, path: Path, raw: bytes) -> str:
+        """Return the file's bytes (decompressed) decoded."""
         c = self.config
         # "utf-8-sig" reads plain UTF-8 too, and drops the byte-order mark spreadsheets write
         encoding = "utf-8-sig" if codecs.lookup(c.encoding).name == "utf-8" else c.encoding
-        raw = self._read_bytes(path)
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError as exc:
@@ -389,10 +388,10 @@ class CSVDataSource(DataSource):
                 raise DataError(msg)
             return archive.read(member)
 
-    def _read_rows(self, path: Path) -> tuple[list[list[str]], list[int]]:
+    def _read_rows(self, path: Path, raw: bytes) -> tuple[list[list[str]], list[int]]:
         """Return the non-blank, non-comment rows of the file split into fields, with their line numbers."""
         c = self.config
-        text = self._read_text(path)
+        text = self._read_text(path, raw)
         comment = c.comment
         if comment is not None:  # blank out comment lines, keeping the line numbers
             text = "\n".join("" if line.lstrip().startswith(comment) else line for line in text.split("\n"))
