@@ -455,3 +455,25 @@ def top_k_by_measure(
                 norm_b, count_b, n_columns, code, needs, params, min_support, keep_negative, exclude_self, k,
                 out_j, out_v,
             )
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def dense_codes(ids: np.ndarray, low: int, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map integer ids in ``[low, low + n_slots)`` to the rank of their value among the distinct ids.
+
+    Returns ``(present, codes)``: which values occur, and each id's row. One output array and
+    no temporaries of the ids' size; the lookup is parallel.
+    """
+    present = np.zeros(n_slots, dtype=np.bool_)
+    for i in range(ids.shape[0]):
+        present[ids[i] - low] = True
+    rows = np.empty(n_slots, dtype=np.int64)
+    row = -1
+    for j in range(n_slots):
+        if present[j]:
+            row += 1
+        rows[j] = row
+    codes = np.empty(ids.shape[0], dtype=np.int64)
+    for i in numba.prange(ids.shape[0]):
+        codes[i] = rows[ids[i] - low]
+    return present, codes

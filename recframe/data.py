@@ -272,6 +272,27 @@ class Interactions:
         )
 
 
+_COMPILED_CODES_MIN = 1 << 20
+"""From this many ids on, integer ids are mapped by a compiled kernel (when numba is installed)."""
+
+
+def _dense_codes(ids: IntArray, low: int, n_slots: int) -> tuple[npt.NDArray[np.bool_], IntArray]:
+    """Return which of the values ``low .. low + n_slots - 1`` occur in `ids`, and each id's rank among them."""
+    from recframe.kernels import numba_available, numba_threads
+
+    if len(ids) >= _COMPILED_CODES_MIN and numba_available():
+        from recframe._numba_kernels import dense_codes
+
+        with numba_threads(None):
+            present, codes = dense_codes(np.ascontiguousarray(ids, dtype=np.int64), low, n_slots)
+        return present, codes
+    present = np.zeros(n_slots, dtype=bool)
+    shifted = ids - low
+    present[shifted] = True
+    rows = np.cumsum(present, dtype=np.int64) - 1
+    return present, rows[shifted]
+
+
 class IdIndex:
     """A sorted set of external ids, mapping each id to a row and back.
 
@@ -310,12 +331,8 @@ class IdIndex:
         if ids.dtype.kind in "iu" and len(ids):
             low, high = int(ids.min()), int(ids.max())
             if high - low < max(4 * len(ids), 1 << 20):
-                present = np.zeros(high - low + 1, dtype=bool)
-                shifted = ids - low
-                present[shifted] = True
-                rows = np.cumsum(present, dtype=np.int64) - 1
+                present, codes = _dense_codes(ids, low, high - low + 1)
                 unique = (np.flatnonzero(present) + low).astype(ids.dtype)
-                codes = rows[shifted]
                 index = cls.__new__(cls)
                 unique.setflags(write=False)
                 index.ids = unique

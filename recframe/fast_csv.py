@@ -10,6 +10,7 @@ general reader, which names files and lines in its errors, takes over.
 from __future__ import annotations
 
 import itertools
+import mmap
 
 import numpy as np
 
@@ -20,7 +21,7 @@ _SLICE_BYTES = 8 << 20
 
 
 def parse_plain(
-    raw: bytes,
+    raw: bytes | mmap.mmap,
     delimiter: str,
     columns: dict[str, int],
     *,
@@ -35,8 +36,8 @@ def parse_plain(
 
     Parameters
     ----------
-    raw : bytes
-        The file's bytes, ASCII-compatible.
+    raw : bytes or mmap
+        The file's bytes (or a memory map of them), ASCII-compatible.
     delimiter : str
         The field separator (ASCII).
     columns : dict of str to int
@@ -58,12 +59,12 @@ def parse_plain(
     dict of str to ndarray, or None
         ``None`` when the file is not plain numeric text (the general reader must read it).
     """
-    if not numba_available() or not delimiter.isascii() or b'"' in raw:
+    if not numba_available() or not delimiter.isascii():
         return None
-    from recframe._numba_csv import parse_numeric
+    from recframe._numba_csv import parse_numeric, scan_slices
 
     data = np.frombuffer(raw, dtype=np.uint8)
-    start = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    start = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
     for _ in range(skip_lines):
         newline = raw.find(b"\n", start)
         start = len(raw) if newline < 0 else newline + 1
@@ -76,10 +77,15 @@ def parse_plain(
         cuts.append(newline + 1)
     cuts.append(len(raw))
     bounds = np.asarray(cuts, dtype=np.int64)
-    # lines per slice (an upper bound on its rows: blank lines count), counted in C
-    counts = np.array(
-        [raw.count(b"\n", a, b) + (b > a and raw[b - 1] != 10) for a, b in itertools.pairwise(cuts)], dtype=np.int64
-    )
+    newlines = np.zeros(len(cuts) - 1, dtype=np.int64)
+    quotes = np.zeros(len(cuts) - 1, dtype=np.int64)
+    with numba_threads(threads):
+        scan_slices(data, bounds, newlines, quotes)
+    if quotes.any():
+        return None
+    # lines per slice: an upper bound on its rows (blank lines count)
+    ends_open = np.array([b > a and data[b - 1] != 10 for a, b in itertools.pairwise(cuts)], dtype=np.int64)
+    counts = newlines + ends_open
     roles = sorted(columns, key=lambda role: role not in id_roles)  # id columns first
     n_ids = sum(role in id_roles for role in roles)
     wanted = np.full(max(columns.values()) + 1, -1, dtype=np.int64)

@@ -212,7 +212,10 @@ def test_unknown_parameter_of_a_plugin(tmp_path, registry):
 def test_missing_type(tmp_path, registry):
     with pytest.raises(
         ConfigError,
-        match=r"^\S*x\.yaml:1: data: missing 'type'; registered data types: csv, dataset, parquet, sql, synthetic$",
+        match=(
+            r"^\S*x\.yaml:1: data: missing 'type'; "
+            r"registered data types: arrays, csv, dataframe, dataset, parquet, sql, synthetic$"
+        ),
     ):
         load(tmp_path, registry, "data: {n_users: 10}\n")
 

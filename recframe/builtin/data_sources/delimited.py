@@ -1,0 +1,434 @@
+"""The ``csv`` source: delimited text files (CSV, TSV, MovieLens layouts), plain or compressed."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import difflib
+import gzip
+import io
+import logging
+import math
+import mmap
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BeforeValidator, Field, NonNegativeInt, field_validator
+
+from recframe import ComponentConfig, DataError, DataSource, Interactions
+
+logger = logging.getLogger(__name__)
+
+
+def _column_ref(value: object) -> object:
+    """Check a column reference before pydantic's union does, so a bad one gets one clear error."""
+    if isinstance(value, bool) or not isinstance(value, str | int | None):
+        msg = f"must be a column name or a 0-based column position; got {value!r}"
+        raise ValueError(msg)  # pydantic reports a ValueError as a validation error of the field
+    if isinstance(value, int) and value < 0:
+        msg = f"column position {value} must be 0 or more"
+        raise ValueError(msg)
+    return value
+
+
+ColumnRef = Annotated[str | NonNegativeInt | None, BeforeValidator(_column_ref)]
+"""A column: a header name or a 0-based position."""
+
+LAYOUTS: dict[str, dict[str, Any]] = {
+    "movielens-100k": {"delimiter": "\t", "header": False, "user": 0, "item": 1, "rating": 2, "timestamp": 3},
+    "movielens-1m": {"delimiter": "::", "header": False, "user": 0, "item": 1, "rating": 2, "timestamp": 3},
+    "movielens-csv": {
+        "delimiter": ",",
+        "header": True,
+        "user": "userId",
+        "item": "movieId",
+        "rating": "rating",
+        "timestamp": "timestamp",
+    },
+}
+GENERIC: dict[str, Any] = {"delimiter": ",", "header": True, "user": "user", "item": "item"}
+_ASCII_COMPATIBLE = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252"})
+"""Encodings in which digits, signs, points and ASCII delimiters are single bytes as in ASCII."""
+
+
+class CSVConfig(ComponentConfig):
+    """Parameters of :class:`CSVDataSource`. Unset fields come from ``layout``, if given."""
+
+    path: Path
+    """The file to read; a relative path is taken from the current directory."""
+    layout: Literal["movielens-100k", "movielens-1m", "movielens-csv"] | None = None
+    """A known file layout that presets the fields below: MovieLens ``u.data`` (tab-separated),
+    ``ratings.dat`` (``::``-separated) or ``ratings.csv`` (with a header)."""
+    delimiter: str | None = Field(None, min_length=1)
+    """Field separator, one or more characters (``","``, ``"\\t"``, ``"::"``); default ``","``."""
+    header: bool | None = None
+    """Whether the first line names the columns; default true."""
+    user: ColumnRef = None
+    """User column: a header name or a 0-based position; default ``"user"``."""
+    item: ColumnRef = None
+    """Item column: a header name or a 0-based position; default ``"item"``."""
+    rating: ColumnRef = None
+    """Rating column, optional; with a header, a column named ``rating`` is used if present."""
+    timestamp: ColumnRef = None
+    """Timestamp column (numbers), optional; with a header, ``timestamp`` is used if present."""
+    id_type: Literal["auto", "int", "str"] = "auto"
+    """Type of user and item ids: ints, strings, or ints when every id parses as one."""
+    encoding: str = "utf-8"
+    """Text encoding of the file; a UTF-8 byte-order mark is skipped."""
+    comment: str | None = Field(None, min_length=1)
+    """Lines starting with this (e.g. ``"#"``) are skipped."""
+    on_bad_rows: Literal["error", "skip"] = "error"
+    """A malformed row (too few fields, a rating or timestamp that is not a number, an empty id,
+    a non-integer id with ``id_type: int``): stop with an error naming its line, or skip it; the
+    number of skipped rows and their first line numbers are logged."""
+    member: str | None = None
+    """For a ``.zip`` file: the file inside it to read (the only one by default). Files ending
+    in ``.gz`` are decompressed too."""
+    parser: Literal["auto", "python"] = "auto"
+    """``auto`` reads plain files (no quotes; numeric ratings and timestamps; numeric or text
+    ids) with a compiled parallel parser when numba is installed, and everything else with the
+    general reader; ``python`` always uses the general reader. Both give the same interactions."""
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            msg = f"unknown text encoding {value!r}; e.g. utf-8, latin-1, cp1252"
+            raise ValueError(msg) from None
+        return value
+
+    def resolved(self, field: str) -> Any:
+        """Return a field's value: as set, else the layout's, else the generic default."""
+        if field in self.model_fields_set and getattr(self, field) is not None:
+            return getattr(self, field)
+        if self.layout is not None and field in LAYOUTS[self.layout]:
+            return LAYOUTS[self.layout][field]
+        return GENERIC.get(field)
+
+
+class CSVDataSource(DataSource):
+    """Read interactions from a delimited text file (CSV, TSV, MovieLens layouts).
+
+    Every malformed row is an error naming the file and line; blank lines are skipped.
+    """
+
+    name = "csv"
+    Config = CSVConfig
+    config: CSVConfig
+
+    def load(self, rng: np.random.Generator) -> Interactions:
+        """Read the file."""
+        c = self.config
+        path = Path(c.path)
+        self.skipped_lines_: list[int] = []
+        with self._open(path) as raw:  # opened once, for both readers
+            fast = self._fast_load(path, raw) if c.parser == "auto" else None
+            if fast is not None:
+                return fast
+            rows, line_numbers = self._read_rows(path, raw)
+        header: list[str] | None = None
+        if c.resolved("header"):
+            if not rows:
+                msg = f"{path}: the file is empty; expected a header line"
+                raise DataError(msg)
+            header = [h.strip() for h in rows[0]]
+            rows, line_numbers = rows[1:], line_numbers[1:]
+        if not rows:
+            msg = f"{path}: no interactions; the file has no data rows"
+            raise DataError(msg)
+
+        columns = self._columns(path, header)
+        width = max(columns.values()) + 1
+        if c.on_bad_rows == "skip":
+            rows, line_numbers = self._skip_bad_rows(path, rows, line_numbers, columns, width)
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        short = np.flatnonzero(lengths < width)
+        if short.size:
+            i = short[0]
+            msg = (
+                f"{path}:{line_numbers[i]}: expected at least {width} fields separated by "
+                f"{c.resolved('delimiter')!r}; got {lengths[i]}"
+            )
+            raise DataError(msg)
+
+        def column(role: str) -> list[str]:
+            return [r[columns[role]].strip() for r in rows]
+
+        users = _parse_ids(path, "user", column("user"), line_numbers, c.id_type)
+        items = _parse_ids(path, "item", column("item"), line_numbers, c.id_type)
+        values = _parse_numbers(path, "rating", column("rating"), line_numbers) if "rating" in columns else None
+        times = (
+            _parse_numbers(path, "timestamp", column("timestamp"), line_numbers)
+            if "timestamp" in columns
+            else None
+        )
+        return Interactions(users, items, values, times)
+
+    def _columns(self, path: Path, header: list[str] | None) -> dict[str, int]:
+        """Return the field position of each role the file provides."""
+        c = self.config
+        columns: dict[str, int] = {}
+        for role in ("user", "item", "rating", "timestamp"):
+            ref = c.resolved(role)
+            if ref is None and header is not None and role in header and c.layout is None:
+                ref = role
+            if ref is not None:
+                columns[role] = _column_position(path, role, ref, header)
+        return columns
+
+    def _fast_load(self, path: Path, raw: bytes | mmap.mmap) -> Interactions | None:
+        """Read a plain numeric file with the compiled parser, or return ``None`` to use the general reader."""
+        from recframe.fast_csv import parse_plain
+
+        c = self.config
+        if c.comment is not None or codecs.lookup(c.encoding).name not in _ASCII_COMPATIBLE:
+            return None
+        header = None
+        if c.resolved("header"):
+            end = raw.find(b"\n")
+            first = raw[: end if end >= 0 else len(raw)].decode(c.encoding, errors="replace")
+            first = first.lstrip("\ufeff").rstrip("\r")
+            header = [h.strip() for h in first.split(c.resolved("delimiter"))]
+            if not any(header):  # leading blank lines: the general reader finds the header
+                return None
+        try:
+            columns = self._columns(path, header)
+        except DataError:  # the general reader reports it, with the same message
+            return None
+        if len(set(columns.values())) != len(columns):  # one field read twice
+            return None
+        parsed = parse_plain(
+            raw, c.resolved("delimiter"), columns, skip_lines=1 if header is not None else 0,
+            integer_ids_only=c.id_type == "int", text_ids=c.id_type == "str", encoding=c.encoding,
+        )
+        if parsed is None or len(parsed["user"]) == 0:
+            return None
+        return Interactions(parsed["user"], parsed["item"], parsed.get("rating"), parsed.get("timestamp"))
+
+    def _skip_bad_rows(
+        self, path: Path, rows: list[list[str]], lines: list[int], columns: dict[str, int], width: int
+    ) -> tuple[list[list[str]], list[int]]:
+        """Drop the malformed rows (``on_bad_rows: skip``), logging how many and where."""
+        c = self.config
+
+        def good(fields: list[str]) -> bool:
+            if len(fields) < width:
+                return False
+            for role in ("user", "item"):
+                text = fields[columns[role]].strip()
+                if not text or (c.id_type == "int" and not _INT.fullmatch(text)):
+                    return False
+            for role in ("rating", "timestamp"):
+                if role in columns:
+                    try:
+                        if not math.isfinite(float(fields[columns[role]])):
+                            return False
+                    except ValueError:
+                        return False
+            return True
+
+        keep = [good(fields) for fields in rows]
+        self.skipped_lines_ = [line for line, ok in zip(lines, keep, strict=True) if not ok]
+        if self.skipped_lines_:
+            first = ", ".join(map(str, self.skipped_lines_[:5]))
+            logger.warning("%s: skipped %d malformed rows (data.on_bad_rows is 'skip'), first at lines %s",
+                           path, len(self.skipped_lines_), first)
+        return [r for r, ok in zip(rows, keep, strict=True) if ok], [n for n, ok in zip(lines, keep, strict=True) if ok]
+
+    def _read_text(self, path: Path, raw: bytes | mmap.mmap) -> str:
+        """Return the file's bytes (decompressed) decoded."""
+        c = self.config
+        raw = raw if isinstance(raw, bytes) else raw[:]
+        # "utf-8-sig" reads plain UTF-8 too, and drops the byte-order mark spreadsheets write
+        encoding = "utf-8-sig" if codecs.lookup(c.encoding).name == "utf-8" else c.encoding
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            msg = f"{path}:{line}: not valid {c.encoding} text; set data.encoding"
+            raise DataError(msg) from exc
+
+    @contextlib.contextmanager
+    def _open(self, path: Path) -> Iterator[bytes | mmap.mmap]:
+        """Yield the file's bytes: mapped into memory, or decompressed (``.gz``, ``.zip``).
+
+        Mapping a plain file instead of reading it saves copying it into a fresh buffer of its
+        size; both readers only look at the bytes. (A file truncated by another process while
+        it is read is an error of the operating system, as with any mapping.)
+        """
+        content: bytes | mmap.mmap
+        try:
+            if path.suffix == ".gz":
+                content = gzip.decompress(path.read_bytes())
+            elif path.suffix == ".zip":
+                content = self._zip_member(path)
+            else:
+                content = _map(path)
+        except FileNotFoundError:
+            msg = f"{path}: file not found (data.path)"
+            raise DataError(msg) from None
+        except IsADirectoryError:
+            msg = f"{path}: is a directory, not a file (data.path)"
+            raise DataError(msg) from None
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            msg = f"{path}: can't read the file: {getattr(exc, 'strerror', None) or exc} (data.path)"
+            raise DataError(msg) from exc
+        try:
+            yield content
+        finally:
+            if isinstance(content, mmap.mmap):
+                with contextlib.suppress(BufferError):  # a view kept alive by an error's traceback
+                    content.close()
+
+    def _zip_member(self, path: Path) -> bytes:
+        """Return the bytes of the archive's member to read: ``data.member``, or its only file."""
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            member = self.config.member
+            if member is None:
+                if len(names) != 1:
+                    msg = f"{path}: the archive holds {len(names)} files; choose one with data.member: {names[:10]}"
+                    raise DataError(msg)
+                member = names[0]
+            if member not in names:
+                msg = f"{path}: no {member!r} in the archive (data.member); it holds {names[:10]}"
+                raise DataError(msg)
+            return archive.read(member)
+
+    def _read_rows(self, path: Path, raw: bytes | mmap.mmap) -> tuple[list[list[str]], list[int]]:
+        """Return the non-blank, non-comment rows of the file split into fields, with their line numbers."""
+        c = self.config
+        text = self._read_text(path, raw)
+        comment = c.comment
+        if comment is not None:  # blank out comment lines, keeping the line numbers
+            text = "\n".join("" if line.lstrip().startswith(comment) else line for line in text.split("\n"))
+        delimiter: str = c.resolved("delimiter")
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        if len(delimiter) == 1:
+            # read_text has turned every line ending into "\n", and the reader counts physical
+            # lines, so a quoted field spanning lines doesn't shift the numbers of later lines
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            start = 1
+            try:
+                for fields in reader:
+                    if any(x.strip() for x in fields):
+                        rows.append(fields)
+                        numbers.append(start)
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                msg = f"{path}:{reader.line_num}: can't split the line into fields: {exc}"
+                raise DataError(msg) from exc
+        else:
+            for number, text_line in enumerate(text.split("\n"), start=1):
+                fields = text_line.split(delimiter)
+                if any(x.strip() for x in fields):
+                    rows.append(fields)
+                    numbers.append(number)
+        return rows, numbers
+
+
+def _map(path: Path) -> bytes | mmap.mmap:
+    """Return a read-only memory map of the file (empty bytes for an empty file)."""
+    with path.open("rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return b""
+        if hasattr(mmap, "MAP_POPULATE"):  # Linux: map every page in one call
+            return mmap.mmap(fh.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _column_position(path: Path, role: str, ref: str | int, header: list[str] | None) -> int:
+    """Return the 0-based position of a column given by name or position."""
+    if isinstance(ref, int):
+        if ref < 0:
+            msg = f"data.{role}: column position {ref} must be 0 or more"
+            raise DataError(msg)
+        return ref
+    if header is None:
+        msg = (
+            f"{path}: data.{role}: column {ref!r} is a name, but the file has no header "
+            "(data.header is false); give a 0-based position"
+        )
+        raise DataError(msg)
+    if ref not in header:
+        close = difflib.get_close_matches(ref, header, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        msg = f"{path}: no column {ref!r} for data.{role}; the header has {header}{hint}"
+        raise DataError(msg)
+    return header.index(ref)
+
+
+def _first_failure(values: list[str], convert: Callable[[str], object]) -> int:
+    """Return the position of the first value `convert` rejects."""
+    for i, value in enumerate(values):
+        try:
+            convert(value)
+        except ValueError:
+            return i
+    return -1
+
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _int_id(text: str) -> int:
+    """Return `text` as an int64 id; raise ``ValueError`` unless it is ASCII digits in range."""
+    if not _INT.fullmatch(text):
+        msg = f"not an integer: {text!r}"
+        raise ValueError(msg)
+    value = int(text)
+    if not _INT64[0] <= value <= _INT64[1]:
+        msg = f"out of the int64 range: {text!r}"
+        raise ValueError(msg)
+    return value
+
+
+def _parse_ids(path: Path, role: str, values: list[str], lines: list[int], id_type: str) -> np.ndarray:
+    """Parse an id column as ints or strings.
+
+    ``int`` requires integers. ``auto`` reads the column as ints only when every id is written
+    the way that int prints (``"7"``, not ``"007"`` or ``"+7"``), so no two distinct ids merge;
+    otherwise the ids stay strings.
+    """
+    if id_type == "int":
+        i = _first_failure(values, _int_id)
+        if i >= 0:
+            msg = f"{path}:{lines[i]}: {role} id {values[i]!r} is not an integer (data.id_type is 'int')"
+            raise DataError(msg)
+        return np.array([int(v) for v in values], dtype=np.int64)
+    if id_type == "auto" and all(_CANONICAL_INT.fullmatch(v) for v in values):
+        try:
+            return np.array([_int_id(v) for v in values], dtype=np.int64)
+        except ValueError:
+            pass  # beyond int64: keep them as strings
+    empty = [i for i, v in enumerate(values) if not v]
+    if empty:
+        msg = f"{path}:{lines[empty[0]]}: empty {role} id"
+        raise DataError(msg)
+    return np.array(values, dtype=str)
+
+
+def _parse_numbers(path: Path, role: str, values: list[str], lines: list[int]) -> np.ndarray:
+    """Parse a numeric column, naming the line of the first value that is not a finite number."""
+    try:
+        out = np.array([float(v) for v in values], dtype=np.float64)
+    except ValueError:
+        i = _first_failure(values, float)
+        msg = f"{path}:{lines[i]}: {role} {values[i]!r} is not a number"
+        raise DataError(msg) from None
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        msg = f"{path}:{lines[bad[0]]}: {role} {values[bad[0]]!r} is not a finite number"
+        raise DataError(msg)
+    return out

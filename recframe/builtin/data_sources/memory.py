@@ -1,0 +1,291 @@
+"""The ``dataframe`` and ``arrays`` sources: interactions held as Python objects, for embedding.
+
+An engineer embedding recframe hands over a pandas or polars DataFrame, numpy arrays or a scipy
+sparse matrix: in Python with ``DataFrameDataSource.of(frame, user="customer_id")``, in YAML
+by naming where the object lives (``object: package.module:name``, a value or a function
+returning one), and ``arrays`` also reads ``.npz`` files. Either way the run's filters, data
+report and evaluation apply as for a file. Objects are used as given, not copied.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+import sys
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import field_validator
+
+from recframe import ComponentConfig, DataError, DataSource, Interactions
+from recframe.builtin.data_sources.columns import named_columns
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+_REFERENCE = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
+
+
+def _valid_reference(value: str | None) -> str | None:
+    if value is not None and not _REFERENCE.fullmatch(value):
+        msg = f"must be 'package.module:name' (e.g. 'myproject.data:load_ratings'); got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def resolve_object(reference: str, field: str) -> object:
+    """Return the object `reference` (``package.module:name``) names, calling it if it is a function.
+
+    The module is looked up on the Python path and in the current directory (where a run's
+    own ``mydata.py`` usually lives); the path is restored afterwards.
+
+    Raises
+    ------
+    DataError
+        If the module can't be imported, has no such name, or the function fails; the message
+        names `field` and the reference.
+    """
+    module_name, _, attribute = reference.partition(":")
+    added = os.getcwd() not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        msg = f"{field}: can't import {module_name!r} for {reference!r}: {exc}"
+        raise DataError(msg) from exc
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+    value: Any = module
+    for part in attribute.split("."):
+        if not hasattr(value, part):
+            close = difflib.get_close_matches(part, [n for n in dir(value) if not n.startswith("_")], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            msg = f"{field}: {reference!r}: {getattr(value, '__name__', module_name)} has no {part!r}{hint}"
+            raise DataError(msg)
+        value = getattr(value, part)
+    if callable(value) and not isinstance(value, type):
+        try:
+            value = value()
+        except Exception as exc:
+            msg = f"{field}: calling {reference!r} failed: {type(exc).__name__}: {exc}"
+            raise DataError(msg) from exc
+    return value
+
+
+def _column_names(data: object) -> list[str] | None:
+    """Return the column names of a DataFrame, a mapping or a structured array; ``None`` otherwise."""
+    if isinstance(data, Mapping):
+        return [str(name) for name in data]
+    if isinstance(data, np.ndarray):
+        return None if data.dtype.names is None else list(data.dtype.names)
+    if hasattr(data, "columns") and hasattr(data, "to_numpy"):
+        return [str(name) for name in data.columns]
+    return None
+
+
+def _unix_seconds(values: np.ndarray) -> np.ndarray:
+    """Return date-time values (numpy ``datetime64``, or Python/pandas date-times) as Unix seconds."""
+    if values.dtype.kind == "O" and len(values) and hasattr(values[0], "timestamp"):
+        return np.array([v.timestamp() for v in values], dtype=np.float64)
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[us]").astype(np.int64) / 1e6
+    return values
+
+
+class _InMemorySource(DataSource):
+    """What ``dataframe`` and ``arrays`` share: where the object comes from, and how its columns are read."""
+
+    _given: object = None
+    _describes: ClassVar[str]
+
+    @classmethod
+    def of(cls, data: object, **params: Any) -> Self:
+        """Return a source serving `data` as it is (not copied); `params` are its other settings.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            If `params` don't fit the source's settings.
+        """
+        source = cls(**params)
+        source._given = data
+        return source
+
+    def _object(self) -> object:
+        """Return the object to read: the one given to :meth:`of`, else the one ``object`` names."""
+        if self._given is not None:
+            return self._given
+        reference = self.config.object  # type: ignore[attr-defined]
+        if reference is None:
+            msg = (
+                f"data ({self.name}): no data; set data.object to 'package.module:name', or build the "
+                f"source in Python with {type(self).__name__}.of(...)"
+            )
+            raise DataError(msg)
+        return resolve_object(reference, "data.object")
+
+    def _where(self) -> str:
+        reference = self.config.object  # type: ignore[attr-defined]
+        return f"data ({self.name}{'' if self._given is not None or reference is None else ' ' + reference})"
+
+    def _from_columns(
+        self, data: object, names: list[str], *, config: Any = None, where: str | None = None
+    ) -> Interactions:
+        """Read the configured columns of a table-like object, date-times becoming Unix seconds."""
+        c: Any = self.config if config is None else config
+        where = self._where() if where is None else where
+        roles = named_columns(c, names, lambda wanted: f"{where}: no column {wanted}; it has {names}")
+        columns: dict[str, np.ndarray] = {}
+        for role, name in roles.items():
+            values: Any = data[name]  # type: ignore[index]
+            column = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+            columns[role] = _unix_seconds(column) if role == "timestamp" else column
+        try:
+            return Interactions(columns["user"], columns["item"], columns.get("rating"), columns.get("timestamp"))
+        except DataError as exc:
+            msg = f"{where}: {exc}"
+            raise DataError(msg) from exc
+
+
+class DataFrameConfig(ComponentConfig):
+    """Parameters of :class:`DataFrameDataSource`."""
+
+    object: str | None = None
+    """Where the frame lives, as ``package.module:name``: a pandas or polars DataFrame, or a
+    function returning one (called with no arguments). Left out in Python, where the frame is
+    passed to ``DataFrameDataSource.of(frame, ...)``."""
+    user: str = "user"
+    """Column of the user ids."""
+    item: str = "item"
+    """Column of the item ids."""
+    rating: str | None = None
+    """Column of the ratings, optional (``rating`` is used if the frame has it)."""
+    timestamp: str | None = None
+    """Column of the timestamps, optional (``timestamp`` is used if present); date-time columns
+    become Unix seconds."""
+
+    _reference = field_validator("object")(_valid_reference)
+
+
+class DataFrameDataSource(_InMemorySource):
+    """Interactions from the columns of a pandas or polars DataFrame (or a mapping of columns).
+
+    A missing column is an error listing the frame's columns; ids keep their type (integers or
+    strings); date-time timestamps become Unix seconds.
+    """
+
+    name = "dataframe"
+    Config = DataFrameConfig
+    config: DataFrameConfig
+
+    def load(self, rng: np.random.Generator) -> Interactions:
+        """Return the frame's columns as interactions.
+
+        Raises
+        ------
+        DataError
+            If the frame can't be found, is not a table, or lacks a column.
+        """
+        frame = self._object()
+        names = _column_names(frame)
+        if names is None:
+            msg = (
+                f"{self._where()}: expected a pandas or polars DataFrame (or a mapping of columns); "
+                f"got {type(frame).__name__}"
+            )
+            raise DataError(msg)
+        return self._from_columns(frame, names)
+
+
+class ArraysConfig(ComponentConfig):
+    """Parameters of :class:`ArraysDataSource`."""
+
+    path: Path | None = None
+    """A ``.npz`` file: arrays saved with ``numpy.savez`` (named as below), or a users x items
+    matrix saved with ``scipy.sparse.save_npz`` (row and column positions become the ids,
+    stored entries the values). Read without unpickling anything."""
+    object: str | None = None
+    """Instead of ``path``: ``package.module:name`` of a tuple ``(users, items[, values[,
+    timestamps]])``, a mapping of arrays, a numpy structured array or a scipy sparse matrix
+    (or a function returning one). Left out in Python: ``ArraysDataSource.of(arrays, ...)``."""
+    user: str = "user"
+    """Name of the user-id array."""
+    item: str = "item"
+    """Name of the item-id array."""
+    rating: str | None = None
+    """Name of the ratings array, optional (``rating``, else ``value``, is used if present)."""
+    timestamp: str | None = None
+    """Name of the timestamps array, optional (``timestamp`` is used if present)."""
+
+    _reference = field_validator("object")(_valid_reference)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Refuse ``path`` and ``object`` together: which one to read would be a guess."""
+        if self.path is not None and self.object is not None:
+            msg = "set data.path or data.object, not both"
+            raise ValueError(msg)
+
+
+class ArraysDataSource(_InMemorySource):
+    """Interactions from numpy arrays, a scipy sparse matrix, or a ``.npz`` file of either."""
+
+    name = "arrays"
+    Config = ArraysConfig
+    config: ArraysConfig
+
+    def load(self, rng: np.random.Generator) -> Interactions:
+        """Return the arrays as interactions.
+
+        Raises
+        ------
+        DataError
+            If the file or object can't be read, or an array is missing or malformed.
+        """
+        if self._given is None and self.config.path is not None:
+            return self._npz(Path(self.config.path))
+        data = self._object()
+        if sp.issparse(data) or isinstance(data, Interactions | tuple):
+            try:
+                return Interactions.from_any(data)
+            except (DataError, TypeError) as exc:
+                msg = f"{self._where()}: {exc}"
+                raise DataError(msg) from exc
+        names = _column_names(data)
+        if names is None:
+            msg = (
+                f"{self._where()}: expected a tuple of arrays, a mapping of arrays, a structured array "
+                f"or a scipy sparse matrix; got {type(data).__name__}"
+            )
+            raise DataError(msg)
+        return self._named_arrays(data, names)
+
+    def _named_arrays(self, data: object, names: list[str], where: str | None = None) -> Interactions:
+        """Read named arrays; without a ``rating`` array, one named ``value`` holds the values."""
+        config = self.config
+        if config.rating is None and "rating" not in names and "value" in names:
+            config = config.model_copy(update={"rating": "value"})
+        return self._from_columns(data, names, config=config, where=where)
+
+    def _npz(self, path: Path) -> Interactions:
+        """Read a ``.npz`` file of named arrays or of a scipy sparse matrix, never unpickling."""
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "format" in archive.files and "shape" in archive.files:
+                    matrix: Any = sp.load_npz(path)
+                    return Interactions.from_any(matrix)
+                arrays = {name: archive[name] for name in archive.files}
+        except FileNotFoundError:
+            msg = f"{path}: file not found (data.path)"
+            raise DataError(msg) from None
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            msg = f"{path}: can't read it as a .npz file of arrays: {exc} (data.path)"
+            raise DataError(msg) from exc
+        return self._named_arrays(arrays, list(arrays), where=str(path))
