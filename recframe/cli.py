@@ -302,10 +302,12 @@ def _fetch_data(args: argparse.Namespace) -> int:
 def _list_data(args: argparse.Namespace) -> int:
     from recframe.datasets import DATASETS, data_dir
 
-    print(f"{'name':<24}  {'size MB':>8}  cached  title")
+    print(f"{'name':<24}  {'size MB':>8}  {'verified by':<11}  cached  title")
     for info in DATASETS.values():
         cached = "yes" if (data_dir() / info.filename).exists() else "no"
-        print(f"{info.name:<24}  {info.size / 1e6:>8.1f}  {cached:<6}  {info.title}")
+        size = "?" if info.size is None else f"{info.size / 1e6:.1f}"
+        algorithm = info.checksum.partition(":")[0]
+        print(f"{info.name:<24}  {size:>8}  {algorithm:<11}  {cached:<6}  {info.title}")
     print(f"cache: {data_dir()}")
     return EXIT_OK
 

@@ -36,6 +36,12 @@ _GROUPLENS_LICENCE = (
 )
 
 
+CHECKSUMS = ("sha256", "md5", "git-sha1")
+"""How a registry entry's file is verified: sha256 where it is published, md5 where only the
+publisher's md5 is, and ``git-sha1`` (the id of the git object: SHA-1 of ``blob <size>\\0`` and
+the bytes) for a file served from a pinned commit of a git repository."""
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """One downloadable dataset.
@@ -47,67 +53,98 @@ class DatasetInfo:
     title : str
         For people.
     url : str
-        Where the archive is downloaded from.
-    size : int
-        Size of the archive in bytes.
-    sha256, md5 : str or None
-        Checksum of the archive (sha256 where known; md5 where only the publisher's md5 is).
+        Where the file is downloaded from.
+    size : int or None
+        Size of the file in bytes, where published (else the checksum alone verifies it).
+    checksum : str
+        ``algorithm:hex digest`` of the file, the algorithm one of :data:`CHECKSUMS`.
     licence : str
         The terms, shown on the first download.
     licence_url : str
         Where the full terms are.
-    member : str
-        Path of the ratings file inside the archive.
+    member : str or None
+        Path of the ratings file inside the archive; ``None`` when the download is the ratings file.
     csv : dict
         Parameters of the ``csv`` data source that reads it.
+
+    Raises
+    ------
+    ValueError
+        If the checksum is missing or malformed: an entry that can't be verified is refused.
     """
 
     name: str
     title: str
     url: str
-    size: int
-    sha256: str | None
-    md5: str | None
+    size: int | None
+    checksum: str
     licence: str
     licence_url: str
-    member: str
+    member: str | None
     csv: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse an entry without a usable checksum."""
+        algorithm, _, digest = self.checksum.partition(":")
+        lengths = {"sha256": 64, "md5": 32, "git-sha1": 40}
+        if algorithm not in lengths or len(digest) != lengths[algorithm] or digest.strip("0123456789abcdef"):
+            msg = f"dataset {self.name!r}: checksum must be 'sha256:<hex>', 'md5:<hex>' or 'git-sha1:<hex>'"
+            raise ValueError(msg)
 
     @property
     def filename(self) -> str:
-        """The archive's file name."""
-        return self.url.rstrip("/").rsplit("/", 1)[-1]
+        """The file's name in the cache: an archive's own name, or ``<name>-<file>`` for a bare file."""
+        published = self.url.rstrip("/").rsplit("/", 1)[-1]
+        return published if self.member is not None else f"{self.name}-{published}"
 
 
-def _movielens(name: str, title: str, archive: str, size: int, member: str, csv: dict[str, Any], *,
-               sha256: str | None = None, md5: str | None = None) -> DatasetInfo:
+def _movielens(
+    name: str, title: str, archive: str, size: int, member: str, csv: dict[str, Any], checksum: str
+) -> DatasetInfo:
     return DatasetInfo(
-        name, title, f"https://files.grouplens.org/datasets/movielens/{archive}", size, sha256, md5,
+        name, title, f"https://files.grouplens.org/datasets/movielens/{archive}", size, checksum,
         _GROUPLENS_LICENCE, "https://files.grouplens.org/datasets/movielens/ml-latest-small-README.html", member, csv,
     )
 
 
 _ML_CSV = {"layout": "movielens-csv"}
+_GOODBOOKS_COMMIT = "6dd165b555a7b47b2dd36743a425776e641ff50c"
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
         _movielens("movielens-100k", "MovieLens 100K (1998)", "ml-100k.zip", 4_924_029, "ml-100k/u.data",
                    {"layout": "movielens-100k"},
-                   sha256="50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"),
+                   "sha256:50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"),
         _movielens("movielens-1m", "MovieLens 1M (2003)", "ml-1m.zip", 5_917_549, "ml-1m/ratings.dat",
                    {"layout": "movielens-1m"},
-                   sha256="a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20"),
+                   "sha256:a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20"),
+        _movielens("movielens-10m", "MovieLens 10M (2009)", "ml-10m.zip", 65_566_137, "ml-10M100K/ratings.dat",
+                   {"layout": "movielens-1m"},
+                   "sha256:813c411ccb6122564edfe752e7f80c4dcc5aa25fa94c93622f6877a7ba252862"),
         _movielens("movielens-20m", "MovieLens 20M (2015)", "ml-20m.zip", 198_702_078, "ml-20m/ratings.csv", _ML_CSV,
-                   sha256="96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3"),
+                   "sha256:96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3"),
         _movielens("movielens-25m", "MovieLens 25M (2019)", "ml-25m.zip", 261_978_986, "ml-25m/ratings.csv", _ML_CSV,
-                   sha256="8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa"),
+                   "sha256:8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa"),
+        _movielens("movielens-32m", "MovieLens 32M (2024)", "ml-32m.zip", 238_950_008, "ml-32m/ratings.csv", _ML_CSV,
+                   "md5:d472be332d4daa821edc399621853b57"),
         _movielens("movielens-latest-small", "MovieLens latest, small (2018)", "ml-latest-small.zip", 978_202,
                    "ml-latest-small/ratings.csv", _ML_CSV,
-                   sha256="696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436"),
+                   "sha256:696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436"),
+        DatasetInfo(
+            "goodbooks-10k", "goodbooks-10k: 6M ratings of 10,000 books (2017)",
+            f"https://raw.githubusercontent.com/zygmuntz/goodbooks-10k/{_GOODBOOKS_COMMIT}/ratings.csv",
+            None, "git-sha1:0d245a10acfe3c89b2e4004cdbc805b99771ac5d",
+            "goodbooks-10k by Zygmunt Zajac is licensed under Creative Commons Attribution-ShareAlike 4.0 "
+            "(CC BY-SA 4.0): share and adapt with attribution, under the same licence.",
+            "https://github.com/zygmuntz/goodbooks-10k/blob/master/LICENSE", None,
+            {"header": True, "user": "user_id", "item": "book_id", "rating": "rating"},
+        ),
     )
 }
-"""The registry: archives whose size and sha256 checksum are published (as pinned by TensorFlow
-Datasets), so that every download can be verified."""
+"""The registry: files whose checksum is published or pinned, so that every download is verified.
+MovieLens sha256 as pinned by TensorFlow Datasets (10M: with its size, as recorded alongside
+GroupLens's md5 ``ce571fd5...``); MovieLens 32M by GroupLens's own md5 (``ml-32m.zip.md5``);
+goodbooks-10k by the git object id of ``ratings.csv`` at a pinned commit of its repository."""
 
 
 def data_dir() -> Path:
@@ -170,8 +207,10 @@ def fetch(info: DatasetInfo | str, *, url: str | None = None, folder: Path | Non
 
 
 def extract(info: DatasetInfo | str, archive: Path) -> Path:
-    """Return the ratings file of a verified archive, extracting it beside the archive once."""
+    """Return the ratings file of a verified download, extracting it beside an archive once."""
     info = dataset_info(info) if isinstance(info, str) else info
+    if info.member is None:  # the download is the ratings file
+        return archive
     target = archive.parent / info.name / Path(info.member).name
     if target.exists():
         return target
@@ -207,7 +246,9 @@ def _download(info: DatasetInfo, url: str, partial: Path, target: Path) -> None:
                 done = 0
             mode = "ab" if done else "wb"
             with partial.open(mode) as sink:
-                for chunk in progress(_chunks(response), total=info.size - done, desc=f"downloading {info.name}",
+                length = response.headers.get("Content-Length")
+                total = info.size - done if info.size is not None else int(length) if length else None
+                for chunk in progress(_chunks(response), total=total, desc=f"downloading {info.name}",
                                       unit="bytes", sizes=_sizes(response)):
                     sink.write(chunk)
     except (urllib.error.URLError, OSError) as exc:
@@ -218,7 +259,7 @@ def _download(info: DatasetInfo, url: str, partial: Path, target: Path) -> None:
         )
         raise DataError(msg) from exc
     size = partial.stat().st_size
-    if size < info.size:
+    if info.size is not None and size < info.size:
         msg = (
             f"the download of {info.name} stopped at {size:,} of {info.size:,} bytes; run again to resume "
             f"(the partial file is {partial})"
@@ -238,15 +279,15 @@ def _sizes(response: Any) -> Iterator[int]:
 
 
 def _verify(info: DatasetInfo, path: Path) -> None:
-    """Raise unless `path` has the registered size and checksum."""
+    """Raise unless `path` has the registered size (where known) and checksum."""
     size = path.stat().st_size
-    if size != info.size:
+    if info.size is not None and size != info.size:
         msg = f"{path}: {size:,} bytes, but {info.name} is {info.size:,}; delete it and fetch again"
         raise DataError(msg)
-    algorithm, expected = ("sha256", info.sha256) if info.sha256 else ("md5", info.md5)
-    if expected is None:
-        return
-    digest = hashlib.new(algorithm)
+    algorithm, _, expected = info.checksum.partition(":")
+    digest = hashlib.new("sha1" if algorithm == "git-sha1" else algorithm)
+    if algorithm == "git-sha1":
+        digest.update(b"blob %d\0" % size)
     with path.open("rb") as source:
         for chunk in iter(lambda: source.read(_CHUNK), b""):
             digest.update(chunk)
@@ -256,4 +297,3 @@ def _verify(info: DatasetInfo, path: Path) -> None:
             "the file is corrupt or not the published one, and was not used"
         )
         raise DataError(msg)
-

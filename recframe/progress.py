@@ -40,7 +40,7 @@ def _wanted(stream: TextIO) -> bool:
 
 
 def progress(
-    iterable: Iterable[T], *, total: int, desc: str, unit: str = "rows", sizes: Iterable[int] | None = None
+    iterable: Iterable[T], *, total: int | None, desc: str, unit: str = "rows", sizes: Iterable[int] | None = None
 ) -> Iterator[T]:
     """Yield from `iterable`, drawing a bar on standard error when progress is wanted.
 
@@ -48,8 +48,8 @@ def progress(
     ----------
     iterable : iterable
         The work items, typically chunks.
-    total : int
-        Total amount of work, in `unit`.
+    total : int or None
+        Total amount of work, in `unit`; ``None`` when unknown (the count is shown, no bar).
     desc : str
         What is being done, shown before the bar.
     unit : str
@@ -68,7 +68,7 @@ def progress(
         yield item
         done += next(size_iter, 1) if size_iter is not None else 1
         now = time.monotonic()
-        if now - last >= 0.1 or done >= total:
+        if now - last >= 0.1 or (total is not None and done >= total):
             last = now
             _draw(stream, desc, done, total, unit, now - start)
     _draw(stream, desc, done, total, unit, time.monotonic() - start)
@@ -76,7 +76,11 @@ def progress(
     stream.flush()
 
 
-def _draw(stream: TextIO, desc: str, done: int, total: int, unit: str, elapsed: float) -> None:
+def _draw(stream: TextIO, desc: str, done: int, total: int | None, unit: str, elapsed: float) -> None:
+    if total is None:
+        stream.write(f"\r{desc}: {done} {unit} [{elapsed:.1f}s]")
+        stream.flush()
+        return
     fraction = min(1.0, done / total) if total else 1.0
     width = 24
     filled = int(fraction * width)

@@ -6,7 +6,9 @@ import hashlib
 import http.server
 import io
 import logging
+import shutil
 import socket
+import subprocess
 import threading
 import zipfile
 from dataclasses import replace
@@ -15,6 +17,7 @@ import pytest
 
 from recframe import DataError, Recommender
 from recframe import datasets as registry_module
+from recframe.builtin.data_sources import CSVConfig
 from recframe.cli import main
 from recframe.datasets import DATASETS, DatasetInfo, extract, fetch
 
@@ -40,16 +43,17 @@ class Server:
     def __init__(self) -> None:
         self.requests: list[dict[str, str]] = []
         self.truncate_at: int | None = None
+        self.files = {"/files/ml-test.zip": ARCHIVE}
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 owner.requests.append({"path": self.path, "range": self.headers.get("Range", "")})
-                if not self.path.endswith("/ml-test.zip"):
+                if self.path not in owner.files:
                     self.send_error(404)
                     return
                 start = int(self.headers["Range"].split("=")[1].rstrip("-")) if self.headers.get("Range") else 0
-                body = ARCHIVE[start:]
+                body = owner.files[self.path][start:]
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -80,7 +84,7 @@ def server():
 
 def info_for(url: str, **changes) -> DatasetInfo:
     base = DatasetInfo(
-        "movielens-test", "MovieLens test", url, len(ARCHIVE), hashlib.sha256(ARCHIVE).hexdigest(), None,
+        "movielens-test", "MovieLens test", url, len(ARCHIVE), "sha256:" + hashlib.sha256(ARCHIVE).hexdigest(),
         "Test terms: for the tests only.", "https://example.invalid/terms", "ml-test/u.data",
         {"layout": "movielens-100k"},
     )
@@ -114,7 +118,7 @@ def test_an_interrupted_download_resumes_where_it_stopped(server, tmp_path):
 
 
 def test_a_wrong_checksum_is_refused_and_nothing_is_kept(server, tmp_path):
-    info = info_for(server.url, sha256="0" * 64)
+    info = info_for(server.url, checksum="sha256:" + "0" * 64)
     with pytest.raises(DataError, match=r"sha256 [0-9a-f]{64} does not match movielens-test's 0{64}"):
         fetch(info, folder=tmp_path)
     assert list(tmp_path.glob("ml-test.zip*")) == []
@@ -153,10 +157,39 @@ def test_unknown_dataset_names_are_config_errors():
 
 def test_registry_entries_are_complete_and_the_cache_folder_is_configurable(monkeypatch, tmp_path):
     for info in DATASETS.values():
-        assert info.url.startswith("https://") and info.size > 0 and info.sha256 and len(info.sha256) == 64
-        assert info.member and info.csv and info.licence
+        assert info.url.startswith("https://") and (info.size is None or info.size > 0)
+        assert info.checksum.partition(":")[0] in ("sha256", "md5", "git-sha1") and info.csv and info.licence
+        CSVConfig(path="ratings", **info.csv)  # the layout is one the csv source takes
+    assert {"movielens-10m", "movielens-32m", "goodbooks-10k"} <= set(DATASETS)
+    with pytest.raises(ValueError, match="checksum must be"):
+        replace(DATASETS["movielens-1m"], checksum="")  # an entry that can't be verified is refused
     monkeypatch.setenv("RECFRAME_DATA", str(tmp_path))
     assert registry_module.data_dir() == tmp_path
     monkeypatch.delenv("RECFRAME_DATA")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert registry_module.data_dir() == tmp_path / "cache" / "recframe" / "datasets"
+
+
+def test_a_bare_file_verified_by_its_git_object_id(server, tmp_path):
+    """A file served from a pinned git commit (goodbooks-10k's way): no archive, no published size."""
+    ratings = "user_id,book_id,rating\n" + "".join(f"{u},{(u * 7) % 11 + 1},{u % 5 + 1}\n" for u in range(1, 60))
+    body = ratings.encode()
+    server.files["/files/ratings.csv"] = body
+    blob_id = hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
+    if shutil.which("git"):  # the formula is git's own
+        (tmp_path / "probe.csv").write_bytes(body)
+        assert subprocess.run(["git", "hash-object", str(tmp_path / "probe.csv")], capture_output=True, text=True,
+                              check=True).stdout.strip() == blob_id
+    info = replace(
+        info_for(server.url.replace("ml-test.zip", "ratings.csv"), name="books-test", size=None,
+                 checksum=f"git-sha1:{blob_id}", member=None),
+        csv={"header": True, "user": "user_id", "item": "book_id", "rating": "rating"},
+    )
+    path = fetch(info, folder=tmp_path / "cache")
+    assert path.name == "books-test-ratings.csv" and extract(info, path) == path
+    assert path.read_bytes() == body
+    wrong = replace(info, checksum="git-sha1:" + "1" * 40)
+    path.unlink()
+    with pytest.raises(DataError, match=r"git-sha1 [0-9a-f]{40} does not match books-test's 1{40}"):
+        fetch(wrong, folder=tmp_path / "cache")
+    assert not list((tmp_path / "cache").glob("books-test-ratings.csv*"))

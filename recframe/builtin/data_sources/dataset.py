@@ -16,8 +16,8 @@ class DatasetConfig(ComponentConfig):
     """Parameters of :class:`DatasetDataSource`."""
 
     name: str
-    """A registered dataset: ``movielens-100k``, ``movielens-1m``, ``movielens-20m``,
-    ``movielens-25m`` or ``movielens-latest-small`` (``recframe data list`` shows them)."""
+    """A registered dataset: ``movielens-100k``, ``-1m``, ``-10m``, ``-20m``, ``-25m``, ``-32m``,
+    ``movielens-latest-small`` or ``goodbooks-10k`` (``recframe data list`` shows them)."""
     url: str | None = None
     """A mirror to download from instead of the registry's URL; the checksum still applies."""
     folder: Path | None = None
