@@ -149,10 +149,16 @@ class _InMemorySource(DataSource):
             column = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
             columns[role] = _unix_seconds(column) if role == "timestamp" else column
         try:
-            return Interactions(columns["user"], columns["item"], columns.get("rating"), columns.get("timestamp"))
+            interactions = Interactions(
+                columns["user"], columns["item"], columns.get("rating"), columns.get("timestamp")
+            )
         except DataError as exc:
             msg = f"{where}: {exc}"
             raise DataError(msg) from exc
+        if len(interactions) == 0:
+            msg = f"{where}: no interactions; it has no rows"
+            raise DataError(msg)
+        return interactions
 
 
 class DataFrameConfig(ComponentConfig):
@@ -286,6 +292,7 @@ class ArraysDataSource(_InMemorySource):
             msg = f"{path}: file not found (data.path)"
             raise DataError(msg) from None
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            msg = f"{path}: can't read it as a .npz file of arrays: {exc} (data.path)"
+            hint = "; save text ids as a string array (dtype str), not objects" if "allow_pickle" in str(exc) else ""
+            msg = f"{path}: can't read it as a .npz file of arrays: {exc}{hint} (data.path)"
             raise DataError(msg) from exc
         return self._named_arrays(arrays, list(arrays), where=str(path))

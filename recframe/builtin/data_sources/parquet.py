@@ -60,6 +60,9 @@ class ParquetDataSource(DataSource):
         found = list(schema.names)
         roles = named_columns(c, found, lambda wanted: f"{path}: no column {wanted}; the file has {found}")
         table = pq.read_table(path, columns=list(dict.fromkeys(roles.values())))
+        if table.num_rows == 0:
+            msg = f"{path}: no interactions; the file has no rows (data.path)"
+            raise DataError(msg)
         columns: dict[str, np.ndarray] = {}
         for role, name in roles.items():
             column = table.column(name)
