@@ -108,6 +108,59 @@ def _read_id(
     return True
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _parse_line_quick(
+    data: np.ndarray, q: int, d: int, wanted: np.ndarray, out: np.ndarray, ints: np.ndarray, row: int
+) -> int:
+    """Parse a line written the usual way, or return -1 for :func:`_parse_line_streaming` to read it.
+
+    The usual way: ids are canonical integers, numbers are ``digits[.digits]``, fields end at
+    the delimiter and the line at a newline (after an optional carriage return). Anything else -
+    spaces, signs, text ids, malformed fields - returns -1 having written nothing the careful
+    parser would not write the same. The line must end with a newline: no loop checks bounds.
+    """
+    n_fields = wanted.shape[0]
+    n_ids = ints.shape[0]
+    for field in range(n_fields):
+        column = wanted[field]
+        if column < 0:
+            while data[q] != d and data[q] != 10:
+                q += 1
+        else:
+            first = q
+            mantissa = 0
+            while 48 <= data[q] <= 57:
+                mantissa = mantissa * 10 + (data[q] - 48)
+                q += 1
+            digits = q - first
+            if column < n_ids:
+                if digits == 0 or digits > 15 or (data[first] == 48 and digits > 1):
+                    return -1
+                ints[column, row] = mantissa
+            else:
+                decimals = 0
+                if data[q] == 46:
+                    q += 1
+                    start = q
+                    while 48 <= data[q] <= 57:
+                        mantissa = mantissa * 10 + (data[q] - 48)
+                        q += 1
+                    decimals = q - start
+                if digits + decimals == 0 or digits + decimals > 15:
+                    return -1
+                out[column - n_ids, row] = float(mantissa) if decimals == 0 else mantissa / _POW10[decimals]
+        c = data[q]
+        if field < n_fields - 1:
+            if c != d:
+                return -1
+            q += 1
+        elif c != d and c != 10 and not (c == 13 and data[q + 1] == 10):
+            return -1
+    while data[q] != 10:  # the rest of the line
+        q += 1
+    return q + 1
+
+
 @numba.njit(nogil=True, cache=True, inline="always")  # inlined: a call per line passes every array's fields
 def _parse_line_streaming(
     data: np.ndarray,
@@ -210,6 +263,11 @@ def _parse_slice(
     p = start
     if width == 1 and spans.shape[2] == 0:  # the common case: one pass over the bytes
         d = delimiter[0]
+        terminated = stop  # lines starting before this end with a newline inside the slice
+        if stop > start and data[stop - 1] != 10:
+            terminated = stop - 1
+            while terminated > start and data[terminated - 1] != 10:
+                terminated -= 1
         while p < stop:
             if data[p] == 10:  # an empty line
                 p += 1
@@ -217,7 +275,10 @@ def _parse_slice(
             if data[p] == 13 and p + 1 < stop and data[p + 1] == 10:
                 p += 2
                 continue
-            p = _parse_line_streaming(data, p, stop, d, wanted, out, ints, canonical, row)
+            line = p
+            p = _parse_line_quick(data, line, d, wanted, out, ints, row) if line < terminated else -1
+            if p < 0:
+                p = _parse_line_streaming(data, line, stop, d, wanted, out, ints, canonical, row)
             if p < 0:
                 bad[0] = row
                 return row - first_row

@@ -391,6 +391,17 @@ def _write(folder, name, text):
         ("user,item\n1,x\n2,11\n", {"id_type": "int"}),  # the general reader names the line
         ("user,item,rating\n1,,4\n", {}),  # an empty id
         ("1::movie one::5\n2::movie two::3\n", {"layout": "movielens-1m"}),
+        # lines the quick path hands to the careful one, mixed with lines it reads itself
+        ("user,item,rating\n1,10,4\n-2,11,3\n3,12,+4\n4,13,-0.5\n5,14,.5\n6,15,3.\n", {}),
+        ("user,item,rating,extra\n1,10,4,x y\n2,11,3\r\n3,12,2,\r\n4,13,1\n", {}),
+        ("user,item,rating\n1,10,4\r2,11,3\n", {}),  # a carriage return alone is no line end
+        ("user,item,rating\n1,10,4\n2,0,3\n3,00,2\n", {}),  # zero, and a padded zero
+        ("user,item,rating\n1,10,123456789012345\n2,11,1234567890123456\n", {}),
+        ("user,item,rating\n1,10,4\n2,11,\n", {}),  # an empty rating on the last line
+        ("user,item,rating\n1,10,4\n2,11,3", {}),  # no newline at the end
+        ("user,item,rating\n1,10,4\n2,11,3 ", {}),  # ... and a space
+        ("user,item,rating\n1,10\n", {}),  # too few fields
+        ("user,item,rating\n1,10,4,\n2,11,5,,,\n", {}),  # empty trailing fields
     ],
 )
 def test_the_compiled_reader_reads_exactly_what_the_general_one_does(tmp_path, text, params):
