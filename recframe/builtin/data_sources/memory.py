@@ -17,7 +17,7 @@ import sys
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -100,11 +100,32 @@ def _unix_seconds(values: np.ndarray) -> np.ndarray:
     return values
 
 
+class ObjectConfig(ComponentConfig):
+    """What the ``dataframe`` and ``arrays`` sources share: where the data is, and its columns."""
+
+    object: str | None = None
+    """Where the data lives, as ``package.module:name``: a value, or a function returning one
+    (called with no arguments). Left out in Python, where the data is handed to the source's
+    ``.of(data, ...)``."""
+    user: str = "user"
+    """Column (or array) of the user ids."""
+    item: str = "item"
+    """Column (or array) of the item ids."""
+    rating: str | None = None
+    """Column (or array) of the ratings, optional: ``rating`` is used if present (and for
+    ``arrays``, else ``value``)."""
+    timestamp: str | None = None
+    """Column (or array) of the timestamps, optional (``timestamp`` is used if present);
+    date-time columns become Unix seconds."""
+
+    _reference = field_validator("object")(_valid_reference)
+
+
 class _InMemorySource(DataSource):
     """What ``dataframe`` and ``arrays`` share: where the object comes from, and how its columns are read."""
 
+    config: ObjectConfig
     _given: object = None
-    _describes: ClassVar[str]
 
     @classmethod
     def of(cls, data: object, **params: Any) -> Self:
@@ -123,7 +144,7 @@ class _InMemorySource(DataSource):
         """Return the object to read: the one given to :meth:`of`, else the one ``object`` names."""
         if self._given is not None:
             return self._given
-        reference = self.config.object  # type: ignore[attr-defined]
+        reference = self.config.object
         if reference is None:
             msg = (
                 f"data ({self.name}): no data; set data.object to 'package.module:name', or build the "
@@ -133,14 +154,15 @@ class _InMemorySource(DataSource):
         return resolve_object(reference, "data.object")
 
     def _where(self) -> str:
-        reference = self.config.object  # type: ignore[attr-defined]
+        """Name the source in errors, with the object reference where there is one."""
+        reference = self.config.object
         return f"data ({self.name}{'' if self._given is not None or reference is None else ' ' + reference})"
 
     def _from_columns(
-        self, data: object, names: list[str], *, config: Any = None, where: str | None = None
+        self, data: object, names: list[str], *, config: ObjectConfig | None = None, where: str | None = None
     ) -> Interactions:
         """Read the configured columns of a table-like object, date-times becoming Unix seconds."""
-        c: Any = self.config if config is None else config
+        c = self.config if config is None else config
         where = self._where() if where is None else where
         roles = named_columns(c, names, lambda wanted: f"{where}: no column {wanted}; it has {names}")
         columns: dict[str, np.ndarray] = {}
@@ -161,24 +183,8 @@ class _InMemorySource(DataSource):
         return interactions
 
 
-class DataFrameConfig(ComponentConfig):
-    """Parameters of :class:`DataFrameDataSource`."""
-
-    object: str | None = None
-    """Where the frame lives, as ``package.module:name``: a pandas or polars DataFrame, or a
-    function returning one (called with no arguments). Left out in Python, where the frame is
-    passed to ``DataFrameDataSource.of(frame, ...)``."""
-    user: str = "user"
-    """Column of the user ids."""
-    item: str = "item"
-    """Column of the item ids."""
-    rating: str | None = None
-    """Column of the ratings, optional (``rating`` is used if the frame has it)."""
-    timestamp: str | None = None
-    """Column of the timestamps, optional (``timestamp`` is used if present); date-time columns
-    become Unix seconds."""
-
-    _reference = field_validator("object")(_valid_reference)
+class DataFrameConfig(ObjectConfig):
+    """Parameters of :class:`DataFrameDataSource`: ``object`` names a pandas or polars DataFrame."""
 
 
 class DataFrameDataSource(_InMemorySource):
@@ -211,27 +217,15 @@ class DataFrameDataSource(_InMemorySource):
         return self._from_columns(frame, names)
 
 
-class ArraysConfig(ComponentConfig):
+class ArraysConfig(ObjectConfig):
     """Parameters of :class:`ArraysDataSource`."""
 
     path: Path | None = None
-    """A ``.npz`` file: arrays saved with ``numpy.savez`` (named as below), or a users x items
-    matrix saved with ``scipy.sparse.save_npz`` (row and column positions become the ids,
-    stored entries the values). Read without unpickling anything."""
-    object: str | None = None
-    """Instead of ``path``: ``package.module:name`` of a tuple ``(users, items[, values[,
-    timestamps]])``, a mapping of arrays, a numpy structured array or a scipy sparse matrix
-    (or a function returning one). Left out in Python: ``ArraysDataSource.of(arrays, ...)``."""
-    user: str = "user"
-    """Name of the user-id array."""
-    item: str = "item"
-    """Name of the item-id array."""
-    rating: str | None = None
-    """Name of the ratings array, optional (``rating``, else ``value``, is used if present)."""
-    timestamp: str | None = None
-    """Name of the timestamps array, optional (``timestamp`` is used if present)."""
-
-    _reference = field_validator("object")(_valid_reference)
+    """A ``.npz`` file: arrays saved with ``numpy.savez`` under the names set below, or a users
+    x items matrix saved with ``scipy.sparse.save_npz`` (row and column
+    positions become the ids, stored entries the values). Read without unpickling anything.
+    Instead, ``object`` may name a tuple ``(users, items[, values[, timestamps]])``, a mapping
+    of arrays, a numpy structured array or a scipy sparse matrix."""
 
     def model_post_init(self, context: Any, /) -> None:
         """Refuse ``path`` and ``object`` together: which one to read would be a guess."""
