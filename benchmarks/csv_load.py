@@ -20,6 +20,7 @@ installed, ``pandas.read_csv(engine="pyarrow")`` (multi-threaded) is shown for r
 from __future__ import annotations
 
 import argparse
+import csv
 import gc
 import importlib.util
 import statistics
@@ -35,9 +36,12 @@ from recframe.builtin.data_sources import CSVDataSource
 from recframe.data import IdIndex
 
 
-def csv_file(shape: str) -> Path:
-    """Return the cached CSV of a data shape, writing it once."""
-    path = cache_dir() / f"{shape}-ratings.csv"
+def csv_file(shape: str, *, quoted: bool = False) -> Path:
+    """Return the cached CSV of a data shape, writing it once.
+
+    `quoted`: user ids as text (``u123``) and every field in double quotes, as many exports write.
+    """
+    path = cache_dir() / f"{shape}-ratings{'-quoted' if quoted else ''}.csv"
     if path.exists():
         return path
     import pandas as pd
@@ -48,9 +52,11 @@ def csv_file(shape: str) -> Path:
         "userId": matrix.row + 1, "movieId": matrix.col + 1, "rating": matrix.data / 1.0,
         "timestamp": rng.integers(946_684_800, 1_577_836_800, size=matrix.nnz),
     })
+    if quoted:
+        frame["userId"] = "u" + frame["userId"].astype(str)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    frame.to_csv(temporary, index=False)
+    frame.to_csv(temporary, index=False, quoting=csv.QUOTE_ALL if quoted else csv.QUOTE_MINIMAL)
     temporary.replace(path)
     return path
 
@@ -59,11 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", choices=sorted(SHAPES), default="ml-20m")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quoted", action="store_true", help="text user ids, every field quoted")
     parser.add_argument("--output", type=Path, help="append the Markdown table to this file")
     args = parser.parse_args(argv)
     import pandas as pd
 
-    path = csv_file(args.shape)
+    path = csv_file(args.shape, quoted=args.quoted)
     source = CSVDataSource(path=path, layout="movielens-csv")
 
     def ours() -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         data = source.load(np.random.default_rng(0))
         return data.values, data.timestamps
 
-    dtypes = {"userId": "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64"}
+    dtypes = {
+        "userId": "str" if args.quoted else "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64",
+    }
 
     def theirs(**options: Any) -> tuple[np.ndarray, np.ndarray]:
         frame = pd.read_csv(path, dtype=dtypes, **options)
@@ -105,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     same = all(np.array_equal(a, b) for a, b in zip(ours_result, theirs_result, strict=True))
     size = path.stat().st_size
     lines = [
-        f"### CSV load, shape {args.shape}\n",
+        f"### CSV load, shape {args.shape}{', quoted, text user ids' if args.quoted else ''}\n",
         f"{path.name}: {size / 1e6:,.0f} MB, {len(ours_result[0]):,} rows; {args.repeats} rounds in one process, "
         f"reader order rotating; same numbers: {'yes' if same else 'NO'}.\n",
         "| reader | median s | min-max s | median of per-round x pandas |",

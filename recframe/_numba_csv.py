@@ -3,8 +3,11 @@
 The text is split into slices at line ends, parsed in parallel. Each field of interest is read
 as a decimal number ``[+-]digits[.digits]`` into an integer mantissa and a count of decimals,
 so that ``mantissa / 10**decimals`` is the correctly rounded double Python's ``float`` gives
-(exact for up to 15 significant digits). Anything else - quotes, exponents, text ids, a
-missing field - marks the line as not plain, and the caller falls back to the general reader.
+(exact for up to 15 significant digits). Ids that are not canonical integers are kept as byte
+spans (a second pass) and decoded by the caller; a field wrapped in double quotes is read
+between its quotes. Anything else - exponents, a quoted field spanning lines or holding an
+escaped quote, a missing field - marks the line as not plain, and the caller falls back to the
+general reader.
 """
 
 from __future__ import annotations
@@ -30,6 +33,25 @@ def _field_end(data: np.ndarray, q: int, end: int, delimiter: np.ndarray) -> int
                 return q
         q += 1
     return end
+
+
+@numba.njit(nogil=True, cache=True)
+def _quoted_field_end(data: np.ndarray, q: int, end: int, delimiter: int) -> int:
+    """Return where the field ``"..."`` opening at `q` ends (after its closing quote), or -1.
+
+    -1 when the quote does not close on this line (a field spanning lines), when it holds an
+    escaped quote (``""``), or when something other than the delimiter follows the closing
+    quote: the general reader, which knows every rule of the format, reads such files.
+    """
+    close = q + 1
+    while close < end and data[close] != 34:
+        close += 1
+    if close >= end:
+        return -1
+    after = close + 1
+    if after < end and data[after] != delimiter:
+        return -1  # an escaped quote, or text after the closing quote
+    return after
 
 
 @numba.njit(nogil=True, cache=True)
@@ -248,6 +270,7 @@ def _parse_slice(
     spans: np.ndarray,
     canonical: np.ndarray,
     bad: np.ndarray,
+    quoted: bool,
 ) -> int:
     """Parse the lines of ``data[start:stop]`` into ``out[:, first_row:]``; return rows written.
 
@@ -255,13 +278,14 @@ def _parse_slice(
     last are ignored). ``canonical[c]`` is cleared when column ``c`` meets a value that is not
     an integer written canonically.
     Blank lines are skipped; on a line that is not plain, ``bad[0]`` gets its row and parsing
-    of the slice stops.
+    of the slice stops. With `quoted` (the text holds double quotes; the delimiter is one byte),
+    a field that opens with a quote is read up to its closing quote, delimiters included.
     """
     n_fields = wanted.shape[0]
     width = delimiter.shape[0]
     row = first_row
     p = start
-    if width == 1 and spans.shape[2] == 0:  # the common case: one pass over the bytes
+    if width == 1 and spans.shape[2] == 0 and not quoted:  # the common case: one pass over the bytes
         d = delimiter[0]
         terminated = stop  # lines starting before this end with a newline inside the slice
         if stop > start and data[stop - 1] != 10:
@@ -299,14 +323,22 @@ def _parse_slice(
         if not blank:  # the general path: any delimiter, and the pass that records text ids' spans
             q = p
             for field in range(n_fields):
-                field_end = _field_end(data, q, end, delimiter)
+                if quoted and q < end and data[q] == 34:
+                    field_end = _quoted_field_end(data, q, end, delimiter[0])
+                    if field_end < 0:
+                        bad[0] = row
+                        return row - first_row
+                    first, last = q + 1, field_end - 1  # the text between the quotes
+                else:
+                    field_end = _field_end(data, q, end, delimiter)
+                    first, last = q, field_end
                 column = wanted[field]
                 if 0 <= column < ints.shape[0]:
-                    if not _read_id(data, q, field_end, column, row, ints, spans, canonical):
+                    if not _read_id(data, first, last, column, row, ints, spans, canonical):
                         bad[0] = row
                         return row - first_row
                 elif column >= 0:
-                    ok, value, _, _ = _parse_number(data, q, field_end)
+                    ok, value, _, _ = _parse_number(data, first, last)
                     if not ok:
                         bad[0] = row
                         return row - first_row
@@ -358,6 +390,28 @@ def scan_slices(data: np.ndarray, bounds: np.ndarray, newlines: np.ndarray, quot
 
 
 @numba.njit(parallel=True, cache=True)
+def gather_spans(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, matrix: np.ndarray) -> bool:
+    """Copy each span ``data[starts[i]:ends[i]]`` into row ``i`` of `matrix`, padded with zeros.
+
+    Returns whether every byte copied is ASCII (then each row of a ``uint32`` matrix is the
+    span's text as numpy stores a ``str``).
+    """
+    width = matrix.shape[1]
+    ascii_rows = np.ones(starts.shape[0], dtype=np.bool_)
+    for i in numba.prange(starts.shape[0]):
+        length = ends[i] - starts[i]
+        high = 0
+        for j in range(length):
+            byte = data[starts[i] + j]
+            matrix[i, j] = byte
+            high |= byte
+        for j in range(length, width):
+            matrix[i, j] = 0
+        ascii_rows[i] = high < 128
+    return bool(ascii_rows.all())
+
+
+@numba.njit(parallel=True, cache=True)
 def parse_numeric(
     data: np.ndarray,
     bounds: np.ndarray,
@@ -370,17 +424,18 @@ def parse_numeric(
     canonical: np.ndarray,
     bad: np.ndarray,
     written: np.ndarray,
+    quoted: bool,
 ) -> None:
     """Parse each slice ``data[bounds[s]:bounds[s + 1]]`` into rows from ``offsets[s]``.
 
     Output columns ``c < ints.shape[0]`` are ids: their byte spans go to ``spans[c]`` and, when
     they are canonical integers, their values to ``ints[c]``; the others go to
     ``out[c - ints.shape[0]]``. ``canonical[s, c]``: whether slice ``s`` saw only
-    canonical integers in column ``c``.
+    canonical integers in column ``c``. `quoted`: fields may be wrapped in double quotes.
     """
     n_slices = bounds.shape[0] - 1
     for s in numba.prange(n_slices):
         written[s] = _parse_slice(
             data, bounds[s], bounds[s + 1], delimiter, wanted, offsets[s], out, ints, spans, canonical[s],
-            bad[s : s + 1],
+            bad[s : s + 1], quoted,
         )

@@ -2,9 +2,10 @@
 
 Most interaction exports are lines of numbers. With numba installed, such a file is parsed in
 parallel straight from its bytes into arrays (see :mod:`recframe._numba_csv`), without a Python
-object per field. Anything the fast path does not read exactly like the general reader - quotes,
-text or non-canonical ids, exponents, a malformed line - makes it step aside (``None``), and the
-general reader, which names files and lines in its errors, takes over.
+object per field; text ids are cut out of the bytes, and fields may be wrapped in double quotes.
+Anything the fast path does not read exactly like the general reader - a quoted field spanning
+lines or holding an escaped quote, exponents, a malformed line - makes it step aside
+(``None``), and the general reader, which names files and lines in its errors, takes over.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def parse_plain(
     quotes = np.zeros(len(cuts) - 1, dtype=np.int64)
     with numba_threads(threads):
         scan_slices(data, bounds, newlines, quotes)
-    if quotes.any():
+    quoted = bool(quotes.any())
+    if quoted and len(delimiter) != 1:  # quotes are literal with a longer delimiter: the general reader
         return None
     # lines per slice: an upper bound on its rows (blank lines count)
     ends_open = np.array([b > a and data[b - 1] != 10 for a, b in itertools.pairwise(cuts)], dtype=np.int64)
@@ -98,18 +100,31 @@ def parse_plain(
         out = np.empty((len(roles) - n_ids, total))
         delimiter_bytes = np.frombuffer(delimiter.encode("ascii"), dtype=np.uint8)
 
-        def parse(spans: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            canonical = np.ones((len(counts), len(roles)), dtype=np.bool_)
-            bad = np.full(len(counts), -1, dtype=np.int64)
-            written = np.zeros(len(counts), dtype=np.int64)
-            parse_numeric(data, bounds, offsets, delimiter_bytes, wanted, out, ints, spans, canonical, bad, written)
+        def parse(
+            spans: np.ndarray, bounds: np.ndarray = bounds, ints: np.ndarray = ints, out: np.ndarray = out
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            n_slices = len(bounds) - 1
+            canonical = np.ones((n_slices, len(roles)), dtype=np.bool_)
+            bad = np.full(n_slices, -1, dtype=np.int64)
+            written = np.zeros(n_slices, dtype=np.int64)
+            parse_numeric(
+                data, bounds, offsets[:n_slices], delimiter_bytes, wanted, out, ints, spans, canonical, bad, written,
+                quoted,
+            )
             return canonical, bad, written
 
-        # first as integer ids, keeping no spans; a second pass records the spans of text ids
+        # first as integer ids, keeping no spans; a second pass records the spans of text ids -
+        # unless the first line already shows text ids, when the first pass would be wasted
         spans = np.empty((n_ids, 2, 0), dtype=np.int64)
         text: np.ndarray = np.full(n_ids, text_ids)
         written = counts
-        if not text_ids:
+        first_line_end = raw.find(b"\n", start)
+        if not text_ids and start < first_line_end:
+            probe = np.array([start, first_line_end + 1], dtype=np.int64)
+            one_ints, one_out = np.empty((n_ids, 1), dtype=np.int64), np.empty((len(roles) - n_ids, 1))
+            canonical, bad, _ = parse(spans, probe, one_ints, one_out)
+            text = np.asarray(~canonical[:, :n_ids].all(axis=0)) & (bad < 0)
+        if not text_ids and not text.any():
             canonical, bad, written = parse(spans)
             if (bad >= 0).any():
                 return None
@@ -132,7 +147,8 @@ def parse_plain(
         if index >= n_ids:
             result[role] = out[index - n_ids]
         elif text[index]:
-            decoded = _texts(data, spans[index, 0], spans[index, 1], encoding)
+            with numba_threads(threads):
+                decoded = _texts(data, spans[index, 0], spans[index, 1], encoding)
             if decoded is None:
                 return None
             result[role] = decoded
@@ -144,15 +160,18 @@ def parse_plain(
 def _texts(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, encoding: str) -> np.ndarray | None:
     """Return the byte spans ``data[start:end]`` as a string array, without a Python loop per span.
 
-    The spans are gathered into a fixed-width byte matrix, viewed as ``S<width>`` strings and
-    decoded; ``None`` if a span does not decode (the general reader names the line).
+    The spans are gathered (compiled, in parallel) into a fixed-width matrix of code units.
+    ASCII text - the usual ids - is then already a ``U<width>`` array (a byte is its code
+    point); other text is decoded with `encoding`. ``None`` if a span does not decode (the
+    general reader names the line).
     """
-    lengths = ends - starts
-    width = int(lengths.max())
-    position = np.arange(width)
-    gathered = data[np.minimum(starts[:, None] + position, len(data) - 1)]
-    gathered[position[None, :] >= lengths[:, None]] = 0
-    raw = np.ascontiguousarray(gathered).view(f"S{width}").reshape(-1)
+    from recframe._numba_csv import gather_spans
+
+    width = max(int((ends - starts).max()), 1)
+    codes = np.empty((len(starts), width), dtype=np.uint32)  # UCS-4, numpy's own layout of str
+    if gather_spans(data, starts, ends, codes):  # all ASCII: a byte is its code point
+        return codes.view(f"U{width}").reshape(-1)
+    raw = codes.astype(np.uint8).view(f"S{width}").reshape(-1)
     try:
         return np.char.decode(raw, encoding).astype(str)
     except UnicodeDecodeError:

@@ -402,6 +402,19 @@ def _write(folder, name, text):
         ("user,item,rating\n1,10,4\n2,11,3 ", {}),  # ... and a space
         ("user,item,rating\n1,10\n", {}),  # too few fields
         ("user,item,rating\n1,10,4,\n2,11,5,,,\n", {}),  # empty trailing fields
+        # quoted fields
+        ('user,item,rating\n"1","a, b","4.5"\n2,"x",3\n', {}),  # a delimiter inside quotes
+        ('"user","item","rating"\n"1","2","3"\r\n"3","4"," 5 "\r\n', {}),  # a quoted header, CRLF
+        ('user,item\n1,"a ""quoted"" b"\n', {}),  # an escaped quote: the general reader
+        ('user,item\n1,"multi\nline"\n2,x\n', {}),  # a field over two lines: the general reader
+        ('user,item\n1, "x"\n2,"y" \n', {}),  # quotes not at the field's edges stay text
+        ('user,item\n1,ab"c\n2,d\n', {}),  # a stray quote inside a field
+        ('user,item,rating\n"007",1,2\n"7",2,3\n', {}),  # quoted, not canonical: text ids
+        ('user,item,rating\n1,"",4\n', {}),  # an empty quoted id
+        ('user,item,rating\n1,x,""\n', {}),  # an empty quoted rating
+        ('user,item,rating\n1,x,"4\n', {}),  # a quote that never closes
+        ('user::item\n"1"::2\n', {"delimiter": "::"}),  # quotes are literal with a longer delimiter
+        ('user,"it\nem"\n1,2\n', {}),  # a header name over two lines
     ],
 )
 def test_the_compiled_reader_reads_exactly_what_the_general_one_does(tmp_path, text, params):
@@ -439,6 +452,28 @@ def test_the_compiled_reader_on_a_large_random_file(tmp_path, monkeypatch):
     assert fast.fingerprint() == slow.fingerprint()
     np.testing.assert_array_equal(fast.values, ratings)
 
+
+
+def test_the_compiled_reader_reads_a_large_quoted_file(tmp_path, monkeypatch):
+    """An export that quotes its text (names with commas and spaces) and sometimes its numbers."""
+    rng = np.random.default_rng(6)
+    n = 50_000
+    names = np.array(["Smith, John", "Ann", " spaced ", "Émile, Zola", "O'Neil", "日本, 東京"])
+    users = names[rng.integers(0, len(names), n)]
+    items = rng.integers(0, 700, n)
+    ratings = rng.integers(1, 11, n) / 2
+    quote_item = rng.random(n) < 0.5
+    lines = "\n".join(
+        f'"{u}",{f"{chr(34)}{i}{chr(34)}" if q else i},{r}'
+        for u, i, r, q in zip(users, items, ratings, quote_item, strict=True)
+    )
+    path = tmp_path / "quoted.csv"
+    path.write_text('"user","item","rating"\n' + lines + "\n", encoding="utf-8")
+    slow = CSVDataSource(path=path, parser="python").load(np.random.default_rng(0))
+    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail("the compiled reader stepped aside"))
+    fast = CSVDataSource(path=path).load(np.random.default_rng(0))
+    assert fast.fingerprint() == slow.fingerprint()
+    assert fast.users.tolist() == [u.strip() for u in users.tolist()] and fast.items.dtype.kind == "i"
 
 
 def test_the_compiled_reader_reads_text_ids_of_a_large_file(tmp_path, monkeypatch):

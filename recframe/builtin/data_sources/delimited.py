@@ -196,7 +196,11 @@ class CSVDataSource(DataSource):
             end = raw.find(b"\n")
             first = raw[: end if end >= 0 else len(raw)].decode(c.encoding, errors="replace")
             first = first.lstrip("\ufeff").rstrip("\r")
-            header = [h.strip() for h in first.split(c.resolved("delimiter"))]
+            delimiter: str = c.resolved("delimiter")
+            if first.count('"') % 2:  # a quoted name spanning lines: the general reader
+                return None
+            names = next(csv.reader([first], delimiter=delimiter)) if len(delimiter) == 1 else first.split(delimiter)
+            header = [h.strip() for h in names]
             if not any(header):  # leading blank lines: the general reader finds the header
                 return None
         try:
