@@ -293,6 +293,28 @@ def _dense_codes(ids: IntArray, low: int, n_slots: int) -> tuple[npt.NDArray[np.
     return present, rows[shifted]
 
 
+def _text_codes(ids: npt.NDArray[np.str_]) -> tuple[npt.NDArray[np.str_], IntArray] | None:
+    """Return the sorted distinct strings of `ids` and each entry's rank, or ``None`` without numba.
+
+    Equal strings are equal rows of UCS-4 code units (numpy pads with zeros), so a hash table
+    groups them in one pass; then only the distinct strings are sorted, not all of them.
+    """
+    from recframe.kernels import numba_available
+
+    if not numba_available() or ids.dtype.itemsize == 0:
+        return None
+    from recframe._numba_kernels import factorize_rows
+
+    contiguous = np.ascontiguousarray(ids)
+    rows = contiguous.view(np.uint32).reshape(len(ids), -1)
+    groups, first = factorize_rows(rows)
+    distinct = contiguous[first]
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[groups]
+
+
 class IdIndex:
     """A sorted set of external ids, mapping each id to a row and back.
 
@@ -326,13 +348,22 @@ class IdIndex:
         """Return the index of the distinct ids in `ids` and the row of each entry.
 
         Integer ids spanning a range not much larger than their number are mapped with a dense
-        lookup table (linear time); others are sorted (``numpy.unique``).
+        lookup table (linear time); many text ids are grouped by hashing and only the distinct
+        ones sorted (with numba installed); others are sorted (``numpy.unique``).
         """
         if ids.dtype.kind in "iu" and len(ids):
             low, high = int(ids.min()), int(ids.max())
             if high - low < max(4 * len(ids), 1 << 20):
                 present, codes = _dense_codes(ids, low, high - low + 1)
                 unique = (np.flatnonzero(present) + low).astype(ids.dtype)
+                index = cls.__new__(cls)
+                unique.setflags(write=False)
+                index.ids = unique
+                return index, codes
+        if ids.dtype.kind == "U" and len(ids) >= _COMPILED_CODES_MIN:
+            grouped = _text_codes(ids)
+            if grouped is not None:
+                unique, codes = grouped
                 index = cls.__new__(cls)
                 unique.setflags(write=False)
                 index.ids = unique

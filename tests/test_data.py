@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from recframe import DataError, IdIndex, Interactions
+from recframe import data as data_module
 from recframe.builtin.matrix_builders import BinaryMatrixBuilder, RatingsMatrixBuilder
 from recframe.testing import random_interactions
 
@@ -71,6 +72,25 @@ class TestIdIndex:
     def test_repeated_ids_are_refused(self):
         with pytest.raises(DataError, match=r"unique ids; got 1 repeated"):
             IdIndex([1, 1, 2])
+
+    @pytest.mark.parametrize("compiled_from", [10**9, 1])  # numpy only; compiled kernels for every size
+    def test_encode_equals_numpy_unique(self, monkeypatch, compiled_from):
+        """Dense integer ids, sparse integer ids and text ids (of every length, empty, beyond the BMP)."""
+        monkeypatch.setattr(data_module, "_COMPILED_CODES_MIN", compiled_from)
+        rng = np.random.default_rng(8)
+        alphabet = np.array(list("ab ö日🙂"))
+        texts = np.array(["".join(rng.choice(alphabet, rng.integers(0, 5))) for _ in range(3_000)])
+        cases = [
+            rng.integers(-50, 400, 5_000),
+            rng.integers(0, 2**62, 2_000) * rng.integers(0, 2, 2_000),
+            texts,
+            texts.astype("U12"),
+        ]
+        for ids in cases:
+            index, codes = IdIndex.encode(ids)
+            unique, inverse = np.unique(ids, return_inverse=True)
+            assert index.ids.tolist() == unique.tolist()
+            assert codes.tolist() == inverse.tolist() and codes.dtype == np.int64
 
 
 def events(values, users=None, items=None, times=None):
