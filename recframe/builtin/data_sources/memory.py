@@ -42,8 +42,8 @@ def _valid_reference(value: str | None) -> str | None:
 def resolve_object(reference: str, field: str) -> object:
     """Return the object `reference` (``package.module:name``) names, calling it if it is a function.
 
-    The module is looked up on the Python path and in the current directory (where a run's
-    own ``mydata.py`` usually lives); the path is restored afterwards.
+    The module is looked up on the Python path, then in the current directory (where a run's
+    own ``mydata.py`` usually lives).
 
     Raises
     ------
@@ -52,17 +52,11 @@ def resolve_object(reference: str, field: str) -> object:
         names `field` and the reference.
     """
     module_name, _, attribute = reference.partition(":")
-    added = os.getcwd() not in sys.path
-    if added:
-        sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name)
     except ImportError as exc:
         msg = f"{field}: can't import {module_name!r} for {reference!r}: {exc}"
         raise DataError(msg) from exc
-    finally:
-        if added:
-            sys.path.remove(os.getcwd())
     value: Any = module
     for part in attribute.split("."):
         if not hasattr(value, part):
@@ -78,6 +72,24 @@ def resolve_object(reference: str, field: str) -> object:
             msg = f"{field}: calling {reference!r} failed: {type(exc).__name__}: {exc}"
             raise DataError(msg) from exc
     return value
+
+
+def _import(module_name: str) -> Any:
+    """Import a module from the Python path, else from the current directory.
+
+    The current directory is put on the path only for a module not found without it, and
+    taken off again at once.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name.split(".")[0] or os.getcwd() in sys.path:
+            raise
+    sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        sys.path.remove(os.getcwd())
 
 
 def _column_names(data: object) -> list[str] | None:
