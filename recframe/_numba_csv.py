@@ -131,22 +131,37 @@ def _read_id(
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
+def _at_delimiter(data: np.ndarray, q: int, delimiter: np.ndarray) -> bool:
+    """Return whether the delimiter starts at `q`.
+
+    Reads no further than the first byte that differs, so on a line ending with a newline (no
+    part of a plain delimiter) it never reads past that newline.
+    """
+    j = 0
+    while j < delimiter.shape[0] and data[q + j] == delimiter[j]:
+        j += 1
+    return j == delimiter.shape[0]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
 def _parse_line_quick(
-    data: np.ndarray, q: int, d: int, wanted: np.ndarray, out: np.ndarray, ints: np.ndarray, row: int
+    data: np.ndarray, q: int, delimiter: np.ndarray, wanted: np.ndarray, out: np.ndarray, ints: np.ndarray, row: int
 ) -> int:
-    """Parse a line written the usual way, or return -1 for :func:`_parse_line_streaming` to read it.
+    """Parse a line written the usual way, or return -1 for the careful parser to read it.
 
     The usual way: ids are canonical integers, numbers are ``digits[.digits]``, fields end at
     the delimiter and the line at a newline (after an optional carriage return). Anything else -
-    spaces, signs, text ids, malformed fields - returns -1 having written nothing the careful
-    parser would not write the same. The line must end with a newline: no loop checks bounds.
+    spaces, signs, text ids, quotes, malformed fields - returns -1 having written nothing the
+    careful parser would not write the same. The line must end with a newline: no loop checks
+    bounds. The delimiter holds no digit, point, sign, quote, space or line break.
     """
     n_fields = wanted.shape[0]
     n_ids = ints.shape[0]
+    width = delimiter.shape[0]
     for field in range(n_fields):
         column = wanted[field]
         if column < 0:
-            while data[q] != d and data[q] != 10:
+            while data[q] != 10 and not _at_delimiter(data, q, delimiter):
                 q += 1
         else:
             first = q
@@ -171,12 +186,12 @@ def _parse_line_quick(
                 if digits + decimals == 0 or digits + decimals > 15:
                     return -1
                 out[column - n_ids, row] = float(mantissa) if decimals == 0 else mantissa / _POW10[decimals]
-        c = data[q]
+        at_delimiter = _at_delimiter(data, q, delimiter)
         if field < n_fields - 1:
-            if c != d:
+            if not at_delimiter:
                 return -1
-            q += 1
-        elif c != d and c != 10 and not (c == 13 and data[q + 1] == 10):
+            q += width
+        elif not (at_delimiter or data[q] == 10 or (data[q] == 13 and data[q + 1] == 10)):
             return -1
     while data[q] != 10:  # the rest of the line
         q += 1
@@ -271,6 +286,7 @@ def _parse_slice(
     canonical: np.ndarray,
     bad: np.ndarray,
     quoted: bool,
+    plain_delimiter: bool,
 ) -> int:
     """Parse the lines of ``data[start:stop]`` into ``out[:, first_row:]``; return rows written.
 
@@ -280,18 +296,21 @@ def _parse_slice(
     Blank lines are skipped; on a line that is not plain, ``bad[0]`` gets its row and parsing
     of the slice stops. With `quoted` (the text holds double quotes; the delimiter is one byte),
     a field that opens with a quote is read up to its closing quote, delimiters included.
+    `plain_delimiter`: the delimiter holds no digit, point, sign, quote, space or line break,
+    so lines written the usual way can take the quick parser.
     """
     n_fields = wanted.shape[0]
     width = delimiter.shape[0]
     row = first_row
     p = start
-    if width == 1 and spans.shape[2] == 0 and not quoted:  # the common case: one pass over the bytes
+    quick = spans.shape[2] == 0 and not quoted and plain_delimiter
+    terminated = stop  # lines starting before this end with a newline inside the slice
+    if stop > start and data[stop - 1] != 10:
+        terminated = stop - 1
+        while terminated > start and data[terminated - 1] != 10:
+            terminated -= 1
+    if width == 1 and quick:  # the common case: one pass over the bytes
         d = delimiter[0]
-        terminated = stop  # lines starting before this end with a newline inside the slice
-        if stop > start and data[stop - 1] != 10:
-            terminated = stop - 1
-            while terminated > start and data[terminated - 1] != 10:
-                terminated -= 1
         while p < stop:
             if data[p] == 10:  # an empty line
                 p += 1
@@ -300,7 +319,7 @@ def _parse_slice(
                 p += 2
                 continue
             line = p
-            p = _parse_line_quick(data, line, d, wanted, out, ints, row) if line < terminated else -1
+            p = _parse_line_quick(data, line, delimiter, wanted, out, ints, row) if line < terminated else -1
             if p < 0:
                 p = _parse_line_streaming(data, line, stop, d, wanted, out, ints, canonical, row)
             if p < 0:
@@ -309,6 +328,12 @@ def _parse_slice(
             row += 1
         return row - first_row
     while p < stop:
+        if quick and p < terminated:  # a longer delimiter: the quick parser first, all the same
+            after = _parse_line_quick(data, p, delimiter, wanted, out, ints, row)
+            if after >= 0:
+                p = after
+                row += 1
+                continue
         line_end = p
         while line_end < stop and data[line_end] != 10:
             line_end += 1
@@ -425,6 +450,7 @@ def parse_numeric(
     bad: np.ndarray,
     written: np.ndarray,
     quoted: bool,
+    plain_delimiter: bool,
 ) -> None:
     """Parse each slice ``data[bounds[s]:bounds[s + 1]]`` into rows from ``offsets[s]``.
 
@@ -432,10 +458,11 @@ def parse_numeric(
     they are canonical integers, their values to ``ints[c]``; the others go to
     ``out[c - ints.shape[0]]``. ``canonical[s, c]``: whether slice ``s`` saw only
     canonical integers in column ``c``. `quoted`: fields may be wrapped in double quotes.
+    `plain_delimiter`: see :func:`_parse_slice`.
     """
     n_slices = bounds.shape[0] - 1
     for s in numba.prange(n_slices):
         written[s] = _parse_slice(
             data, bounds[s], bounds[s + 1], delimiter, wanted, offsets[s], out, ints, spans, canonical[s],
-            bad[s : s + 1], quoted,
+            bad[s : s + 1], quoted, plain_delimiter,
         )

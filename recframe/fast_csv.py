@@ -20,6 +20,10 @@ from recframe.kernels import numba_available, numba_threads
 _SLICE_BYTES = 8 << 20
 """Bytes per parallel slice of the text."""
 
+_NOT_PLAIN = frozenset('0123456789.+-" \r\n')
+"""Characters that, in a delimiter, keep lines from the quick parser (it reads numbers and line
+ends without looking for the delimiter first)."""
+
 
 def parse_plain(
     raw: bytes | mmap.mmap,
@@ -83,6 +87,7 @@ def parse_plain(
     with numba_threads(threads):
         scan_slices(data, bounds, newlines, quotes)
     quoted = bool(quotes.any())
+    plain_delimiter = not any(c in _NOT_PLAIN for c in delimiter)
     if quoted and len(delimiter) != 1:  # quotes are literal with a longer delimiter: the general reader
         return None
     # lines per slice: an upper bound on its rows (blank lines count)
@@ -109,7 +114,7 @@ def parse_plain(
             written = np.zeros(n_slices, dtype=np.int64)
             parse_numeric(
                 data, bounds, offsets[:n_slices], delimiter_bytes, wanted, out, ints, spans, canonical, bad, written,
-                quoted,
+                quoted, plain_delimiter,
             )
             return canonical, bad, written
 

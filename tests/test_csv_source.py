@@ -415,6 +415,15 @@ def _write(folder, name, text):
         ('user,item,rating\n1,x,"4\n', {}),  # a quote that never closes
         ('user::item\n"1"::2\n', {"delimiter": "::"}),  # quotes are literal with a longer delimiter
         ('user,"it\nem"\n1,2\n', {}),  # a header name over two lines
+        # longer delimiters take the quick parser too; delimiters made of number characters don't
+        ("1::10::5::978300760\n2::11::4.5::978300761\n", {"layout": "movielens-1m"}),
+        ("1::10::5::978300760\n2:::11::3::1\n", {"layout": "movielens-1m"}),
+        ("1::10::5:5::978300760\n", {"layout": "movielens-1m"}),
+        ("1::10::5::1::extra\n2::11\n", {"layout": "movielens-1m"}),
+        ("user.item.rating\n1.2.3\n4.5.6\n", {"delimiter": "."}),
+        ("user item rating\n1 2 3\n4  5 6\n", {"delimiter": " "}),
+        ("user-item\n1-2\n3--4\n", {"delimiter": "-"}),
+        ("user;;item;;rating\n1;;2;;3.5\r\n4;;5;;1\r\n", {"delimiter": ";;"}),
     ],
 )
 def test_the_compiled_reader_reads_exactly_what_the_general_one_does(tmp_path, text, params):
@@ -452,6 +461,24 @@ def test_the_compiled_reader_on_a_large_random_file(tmp_path, monkeypatch):
     assert fast.fingerprint() == slow.fingerprint()
     np.testing.assert_array_equal(fast.values, ratings)
 
+
+
+def test_the_compiled_reader_on_a_large_double_colon_file(tmp_path, monkeypatch):
+    """MovieLens 1M/10M's ``ratings.dat`` layout, with a few lines the quick parser hands over."""
+    rng = np.random.default_rng(7)
+    n = 100_000
+    fields = [rng.integers(1, 70_000, n), rng.integers(1, 65_000, n), rng.integers(1, 11, n) / 2,
+              rng.integers(10**8, 2 * 10**9, n)]
+    lines = [f"{u}::{i}::{r}::{t}" for u, i, r, t in zip(*fields, strict=True)]
+    for k in rng.choice(n, 50, replace=False):
+        lines[k] = lines[k].replace("::", " :: ", 1)  # spaces around a field: the careful parser
+    path = tmp_path / "ratings.dat"
+    path.write_text("\n".join(lines))  # and no newline at the end
+    slow = CSVDataSource(path=path, layout="movielens-1m", parser="python").load(np.random.default_rng(0))
+    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail("the compiled reader stepped aside"))
+    fast = CSVDataSource(path=path, layout="movielens-1m").load(np.random.default_rng(0))
+    assert fast.fingerprint() == slow.fingerprint()
+    np.testing.assert_array_equal(fast.timestamps, fields[3])
 
 
 def test_the_compiled_reader_reads_a_large_quoted_file(tmp_path, monkeypatch):
