@@ -137,12 +137,13 @@ def _at_delimiter(data: np.ndarray, q: int, delimiter: np.ndarray) -> bool:
     Reads no further than the first byte that differs, so on a line ending with a newline (no
     part of a plain delimiter) it never reads past that newline.
     """
-    if delimiter.shape[0] == 1:
-        return data[q] == delimiter[0]
+    width: int = delimiter.shape[0]
+    if width == 1:
+        return bool(data[q] == delimiter[0])
     j = 0
-    while j < delimiter.shape[0] and data[q + j] == delimiter[j]:
+    while j < width and data[q + j] == delimiter[j]:
         j += 1
-    return j == delimiter.shape[0]
+    return j == width
 
 
 @numba.njit(nogil=True, cache=True, inline="always")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recframe import ConfigError, DataError, Interactions, load_config
-from recframe.builtin.data_sources import CSVDataSource
+from recframe.builtin.data_sources import CSVDataSource, delimited
 
 
 def read(tmp_path, content: str | bytes, name: str = "data.csv", **params) -> Interactions:
@@ -430,7 +430,7 @@ def test_the_compiled_reader_reads_exactly_what_the_general_one_does(tmp_path, t
     path = tmp_path / "data.csv"
     path.write_text(text)
     path.write_bytes(text.encode("utf-8"))
-    fast = CSVDataSource(path=path, **params)
+    fast = CSVDataSource(path=path, parser="compiled", **params)
     slow = CSVDataSource(path=path, parser="python", **params)
     try:
         expected = slow.load(np.random.default_rng(0))
@@ -457,7 +457,7 @@ def test_the_compiled_reader_on_a_large_random_file(tmp_path, monkeypatch):
         raise AssertionError("the compiled reader stepped aside")
 
     monkeypatch.setattr(CSVDataSource, "_read_rows", general_reader_not_used)
-    fast = CSVDataSource(path=path, layout="movielens-csv").load(np.random.default_rng(0))
+    fast = CSVDataSource(path=path, layout="movielens-csv", parser="compiled").load(np.random.default_rng(0))
     assert fast.fingerprint() == slow.fingerprint()
     np.testing.assert_array_equal(fast.values, ratings)
 
@@ -476,7 +476,7 @@ def test_the_compiled_reader_on_a_large_double_colon_file(tmp_path, monkeypatch)
     path.write_text("\n".join(lines))  # and no newline at the end
     slow = CSVDataSource(path=path, layout="movielens-1m", parser="python").load(np.random.default_rng(0))
     monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail("the compiled reader stepped aside"))
-    fast = CSVDataSource(path=path, layout="movielens-1m").load(np.random.default_rng(0))
+    fast = CSVDataSource(path=path, layout="movielens-1m", parser="compiled").load(np.random.default_rng(0))
     assert fast.fingerprint() == slow.fingerprint()
     np.testing.assert_array_equal(fast.timestamps, fields[3])
 
@@ -498,7 +498,7 @@ def test_the_compiled_reader_reads_a_large_quoted_file(tmp_path, monkeypatch):
     path.write_text('"user","item","rating"\n' + lines + "\n", encoding="utf-8")
     slow = CSVDataSource(path=path, parser="python").load(np.random.default_rng(0))
     monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail("the compiled reader stepped aside"))
-    fast = CSVDataSource(path=path).load(np.random.default_rng(0))
+    fast = CSVDataSource(path=path, parser="compiled").load(np.random.default_rng(0))
     assert fast.fingerprint() == slow.fingerprint()
     assert fast.users.tolist() == [u.strip() for u in users.tolist()] and fast.items.dtype.kind == "i"
 
@@ -513,6 +513,26 @@ def test_the_compiled_reader_reads_text_ids_of_a_large_file(tmp_path, monkeypatc
     path.write_text("user;item;rating\n" + lines + "\n")
     slow = CSVDataSource(path=path, delimiter=";", parser="python").load(np.random.default_rng(0))
     monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail("the compiled reader stepped aside"))
-    fast = CSVDataSource(path=path, delimiter=";").load(np.random.default_rng(0))
+    fast = CSVDataSource(path=path, delimiter=";", parser="compiled").load(np.random.default_rng(0))
     assert fast.fingerprint() == slow.fingerprint()
     assert fast.users.dtype.kind == "U" and fast.users.tolist() == users.tolist()
+
+
+def test_auto_reads_small_files_with_the_general_reader_and_large_ones_compiled(tmp_path, monkeypatch):
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating\n" + "".join(f"{u},{u % 7},{u % 5}\n" for u in range(2_000)))
+    calls = []
+    original = CSVDataSource._fast_load
+
+    def recording(self, *args):
+        calls.append(self.config.parser)
+        return original(self, *args)
+
+    monkeypatch.setattr(CSVDataSource, "_fast_load", recording)
+    small = CSVDataSource(path=path).load(np.random.default_rng(0))
+    assert calls == []  # under COMPILED_MIN_BYTES: the general reader
+    monkeypatch.setattr(delimited, "COMPILED_MIN_BYTES", path.stat().st_size)
+    large = CSVDataSource(path=path).load(np.random.default_rng(0))
+    assert calls == ["auto"] and large.fingerprint() == small.fingerprint()
+    CSVDataSource(path=path, parser="python").load(np.random.default_rng(0))
+    assert calls == ["auto"]
