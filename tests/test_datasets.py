@@ -56,6 +56,9 @@ class Server:
                 body = owner.files[self.path][start:]
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body)))
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(owner.files[self.path]) - 1}/"
+                                                      f"{len(owner.files[self.path])}")
                 self.end_headers()
                 if owner.truncate_at is not None:
                     body = body[: owner.truncate_at]
@@ -106,14 +109,15 @@ def test_download_verifies_caches_and_shows_the_licence_once(server, tmp_path, c
 
 def test_an_interrupted_download_resumes_where_it_stopped(server, tmp_path):
     info = info_for(server.url)
-    server.truncate_at = 1000
-    with pytest.raises(DataError, match=r"stopped at 1,000 of [\d,]+ bytes; run again to resume"):
+    server.truncate_at = 500  # every response breaks off after 500 bytes: resumed, ATTEMPTS times in all
+    with pytest.raises(DataError, match=r"stopped at 1,500 of [\d,]+ bytes after 3 attempts; run again to resume"):
         fetch(info, folder=tmp_path)
-    assert (tmp_path / "ml-test.zip.part").stat().st_size == 1000
+    assert (tmp_path / "ml-test.zip.part").stat().st_size == 1500
+    assert [r["range"] for r in server.requests] == ["", "bytes=500-", "bytes=1000-"]
     server.truncate_at = None
     path = fetch(info, folder=tmp_path)
     assert path.read_bytes() == ARCHIVE
-    assert server.requests[-1]["range"] == "bytes=1000-"  # only the rest was asked for
+    assert server.requests[-1]["range"] == "bytes=1500-"  # only the rest was asked for
     assert not (tmp_path / "ml-test.zip.part").exists()
 
 

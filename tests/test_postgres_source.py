@@ -94,3 +94,36 @@ def test_postgresql_errors(postgres):
     with pytest.raises(DataError, match=r"postgres:\*\*\*@127\.0\.0\.1:\d+/postgres: can't connect") as caught:
         source(closed).load(np.random.default_rng(0))
     assert "secret" not in str(caught.value)
+
+
+def test_postgresql_session_is_read_only_at_the_server(postgres):
+    """Writes hidden in functions fail at the server (the session is READ ONLY), not by reading the SQL."""
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute("CREATE OR REPLACE FUNCTION sneaky_insert() RETURNS int LANGUAGE sql VOLATILE AS "
+                      "$$ INSERT INTO ratings VALUES ('x', 'y', 1, 1) RETURNING 1 $$")
+        admin.execute("CREATE OR REPLACE FUNCTION sneaky_create() RETURNS int LANGUAGE plpgsql VOLATILE AS "
+                      "$$ BEGIN CREATE TABLE sneaky (a int); RETURN 1; END $$")
+        count = admin.execute("SELECT count(*) FROM ratings").fetchone()
+    for call in ("sneaky_insert()", "sneaky_create()",
+                 "length(set_config('transaction_read_only', 'off', false)) + sneaky_insert()"):
+        query = f"SELECT user_id, item_id, {call} AS stars FROM ratings"
+        refused = r"the query failed: .*(read-only transaction|read-write mode).* \(data\.query\)"
+        with pytest.raises(DataError, match=refused):
+            source(postgres, query=query, timestamp=None).load(np.random.default_rng(0))
+    for query in ("INSERT INTO ratings VALUES ('x', 'y', 1, 1) RETURNING user_id, item_id",
+                  "CREATE TABLE sneaky AS SELECT * FROM ratings"):
+        with pytest.raises(DataError, match=r"the query failed: .* \(data\.query\)"):
+            source(postgres, query=query, rating=None, timestamp=None).load(np.random.default_rng(0))
+    with psycopg.connect(postgres) as admin:
+        assert admin.execute("SELECT count(*) FROM ratings").fetchone() == count
+        assert admin.execute("SELECT to_regclass('sneaky')").fetchone() == (None,)
+
+
+def test_postgresql_password_from_the_environment(postgres, monkeypatch):
+    monkeypatch.setenv("RECFRAME_TEST_PG_PASSWORD", "not-needed-on-trust")
+    assert len(source(postgres, password_env="RECFRAME_TEST_PG_PASSWORD").load(np.random.default_rng(0))) == len(DATA)
+    with pytest.raises(DataError, match=r"data\.password_env names 'RECFRAME_UNSET_VARIABLE', but no such"):
+        source(postgres, password_env="RECFRAME_UNSET_VARIABLE").load(np.random.default_rng(0))
+    masked = postgres.replace("postgres@", "postgres:***@")  # a URL copied from a written config.yaml
+    with pytest.raises(DataError, match=r"the password in data\.url is '\*\*\*', as written in a saved config; "):
+        source(masked).load(np.random.default_rng(0))

@@ -62,7 +62,7 @@ def test_errors_name_what_is_wrong(tmp_path):
         source(path, query="SELECT * FROM nope").load(np.random.default_rng(0))
     with pytest.raises(DataError, match=r"no such database file"):
         source(tmp_path / "missing.db").load(np.random.default_rng(0))
-    with pytest.raises(DataError, match=r"the query failed: attempt to write a readonly database"):
+    with pytest.raises(DataError, match=r"the query was refused: INSERT 'ratings' \(data\.query\)"):
         source(path, query="INSERT INTO ratings VALUES (1, 1, 1, 1) RETURNING user_id, item_id, stars, ts").load(
             np.random.default_rng(0)
         )

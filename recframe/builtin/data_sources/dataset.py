@@ -6,20 +6,25 @@ import difflib
 from pathlib import Path
 
 import numpy as np
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 
 from recframe import ComponentConfig, DataSource, Interactions
 from recframe.builtin.data_sources.delimited import CSVConfig, CSVDataSource
+from recframe.secrets import Secret
 
 
 class DatasetConfig(ComponentConfig):
     """Parameters of :class:`DatasetDataSource`."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)  # a validation error must not print a token in url
+
     name: str
     """A registered dataset: ``movielens-100k``, ``-1m``, ``-10m``, ``-20m``, ``-25m``, ``-32m``,
     ``movielens-latest-small`` or ``goodbooks-10k`` (``recframe data list`` shows them)."""
-    url: str | None = None
-    """A mirror to download from instead of the registry's URL; the checksum still applies."""
+    url: Secret | None = None
+    """A mirror to download from instead of the registry's URL (``https://`` or ``http://``);
+    the checksum still applies. A password or token in it is masked wherever the config is
+    shown or written."""
     folder: Path | None = None
     """The cache folder; ``$RECFRAME_DATA`` or ``~/.cache/recframe/datasets`` by default."""
 
@@ -33,6 +38,19 @@ class DatasetConfig(ComponentConfig):
             hint = f"did you mean {close[0]!r}? " if close else ""
             msg = f"unknown dataset {value!r}; {hint}(known: {', '.join(sorted(DATASETS))})"
             raise ValueError(msg)
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, value: Secret | None) -> Secret | None:
+        from recframe.datasets import check_url
+        from recframe.errors import ConfigError
+
+        if value is not None:
+            try:
+                check_url(value.reveal(), "data.url")
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("data.url: ")) from None
         return value
 
 
@@ -52,5 +70,6 @@ class DatasetDataSource(DataSource):
         from recframe.datasets import dataset_info, extract, fetch
 
         info = dataset_info(self.config.name)
-        archive = fetch(info, url=self.config.url, folder=self.config.folder)
+        url = None if self.config.url is None else self.config.url.reveal()
+        archive = fetch(info, url=url, folder=self.config.folder)
         return CSVDataSource(CSVConfig(path=extract(info, archive), **info.csv)).load(rng)

@@ -13,13 +13,16 @@ import math
 import mmap
 import os
 import re
+import shutil
+import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal, NoReturn
 
 import numpy as np
-from pydantic import BeforeValidator, Field, NonNegativeInt, field_validator
+from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveInt, field_validator
 
 from recframe import ComponentConfig, DataError, DataSource, Interactions
 
@@ -57,6 +60,17 @@ COMPILED_MIN_BYTES = 4 << 20
 """``parser: auto`` reads files from this size on with the compiled parser. Measured: the general
 reader takes about 0.25 s per MB, while the compiled parser's first call in a process costs
 0.7 s when numba's cache is warm (10-16 s when it is cold, once per install)."""
+_CHUNK = 1 << 20
+"""Bytes decompressed at a time."""
+_DISK_MARGIN = 256 << 20
+"""Free space left in the temporary folder when decompressing."""
+MAX_RATIO = 200
+"""Expansion beyond which a compressed file is taken for a decompression bomb (interaction
+files compress 3- to 20-fold; a bomb 1,000-fold)."""
+RATIO_FROM_BYTES = 64 << 20
+"""Text size from which :data:`MAX_RATIO` applies (a small file may compress very well)."""
+_FALLBACK_LIMIT = 20_000 << 20
+"""The size limit when the memory available is unknown."""
 _ASCII_COMPATIBLE = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252"})
 """Encodings in which digits, signs, points and ASCII delimiters are single bytes as in ASCII."""
 
@@ -94,6 +108,12 @@ class CSVConfig(ComponentConfig):
     member: str | None = None
     """For a ``.zip`` file: the file inside it to read (the only one by default). Files ending
     in ``.gz`` are decompressed too."""
+    max_decompressed_mb: PositiveInt | None = None
+    """For a ``.gz`` or ``.zip`` file: the most megabytes (MiB) it may expand to. Decompression
+    streams to a temporary file (``$TMPDIR``) and stops with an error past this size, so a
+    decompression bomb can fill neither memory nor the disk. Unset, the limit is the memory
+    available (the parsed interactions need about as much as the text), and a file expanding
+    more than 200-fold beyond 64 MiB is refused as a bomb; setting it lifts that check."""
     parser: Literal["auto", "compiled", "python"] = "auto"
     """``compiled`` reads plain files (numeric ratings and timestamps; numeric or text ids;
     fields optionally quoted) with a compiled parallel parser when numba is installed, and
@@ -269,27 +289,38 @@ class CSVDataSource(DataSource):
 
     @contextlib.contextmanager
     def _open(self, path: Path) -> Iterator[bytes | mmap.mmap]:
-        """Yield the file's bytes: mapped into memory, or decompressed (``.gz``, ``.zip``).
+        """Yield the file's bytes: mapped into memory, or decompressed (``.gz``, ``.zip``) and mapped.
 
         Mapping a plain file instead of reading it saves copying it into a fresh buffer of its
         size; both readers only look at the bytes. (A file truncated by another process while
-        it is read is an error of the operating system, as with any mapping.)
+        it is read is an error of the operating system, as with any mapping.) A compressed file
+        is decompressed in chunks into an anonymous temporary file, which is then mapped: the
+        decompressed text never sits in the process's own memory, and a file that expands
+        beyond ``max_decompressed_mb`` (a decompression bomb) is refused as soon as it does.
         """
         content: bytes | mmap.mmap
         try:
-            if path.suffix == ".gz":
-                content = gzip.decompress(path.read_bytes())
-            elif path.suffix == ".zip":
-                content = self._zip_member(path)
-            else:
-                content = _map(path)
+            content = self._decompressed(path) if path.suffix.lower() in (".gz", ".zip") else _map(path)
         except FileNotFoundError:
             msg = f"{path}: file not found (data.path)"
             raise DataError(msg) from None
         except IsADirectoryError:
             msg = f"{path}: is a directory, not a file (data.path)"
             raise DataError(msg) from None
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        except (NotImplementedError, RuntimeError) as exc:  # zipfile: an encrypted member, an unknown method
+            msg = (
+                f"{path}: can't read the file: {exc} (data.path); members stored or compressed with "
+                "deflate, bzip2 or lzma, without a password, can be read"
+            )
+            raise DataError(msg) from exc
+        except (EOFError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error) as exc:
+            kind = "gzip" if path.suffix.lower() == ".gz" else "zip"
+            msg = (
+                f"{path}: can't read the file: not a complete {kind} file: {exc} (data.path); "
+                "it is truncated or corrupt"
+            )
+            raise DataError(msg) from exc
+        except OSError as exc:
             msg = f"{path}: can't read the file: {getattr(exc, 'strerror', None) or exc} (data.path)"
             raise DataError(msg) from exc
         try:
@@ -299,20 +330,79 @@ class CSVDataSource(DataSource):
                 with contextlib.suppress(BufferError):  # a view kept alive by an error's traceback
                     content.close()
 
-    def _zip_member(self, path: Path) -> bytes:
-        """Return the bytes of the archive's member to read: ``data.member``, or its only file."""
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-            member = self.config.member
-            if member is None:
-                if len(names) != 1:
-                    msg = f"{path}: the archive holds {len(names)} files; choose one with data.member: {names[:10]}"
+    def _decompressed(self, path: Path) -> bytes | mmap.mmap:
+        """Decompress a ``.gz`` file or a ``.zip`` member in chunks to a temporary file; return it mapped.
+
+        Memory stays bounded by the chunk size however large the text is; the temporary file
+        has no name (it is gone when the mapping is closed, or the process ends). Decompression
+        stops as soon as the text passes the size limit (``max_decompressed_mb``, by default the
+        memory available), expands more than :data:`MAX_RATIO`-fold past
+        :data:`RATIO_FROM_BYTES` (a decompression bomb; unless ``max_decompressed_mb`` is set),
+        or would fill the temporary folder.
+        """
+        c = self.config
+        limit = c.max_decompressed_mb * 2**20 if c.max_decompressed_mb is not None else _default_limit()
+        folder = tempfile.gettempdir()
+        room = shutil.disk_usage(folder).free - _DISK_MARGIN
+        with contextlib.ExitStack() as stack:
+            source: io.BufferedIOBase | IO[bytes]
+            if path.suffix.lower() == ".gz":
+                packed = path.stat().st_size
+                source = stack.enter_context(gzip.open(path, "rb"))
+            else:
+                archive = stack.enter_context(zipfile.ZipFile(path))
+                member = self._zip_member(path, archive)
+                packed = member.compress_size
+                if member.file_size > limit:
+                    self._too_big(path, f"its {member.filename!r} is {member.file_size:,} bytes", limit)
+                source = stack.enter_context(archive.open(member))
+            sink = stack.enter_context(tempfile.TemporaryFile(prefix="recframe-"))
+            total = 0
+            while chunk := source.read(_CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    self._too_big(path, f"it expands to more than {limit:,} bytes", limit)
+                if c.max_decompressed_mb is None and total > RATIO_FROM_BYTES and total > MAX_RATIO * max(packed, 1):
+                    msg = (
+                        f"{path}: it expands more than {MAX_RATIO}-fold ({packed:,} bytes to over {total:,}), "
+                        "as a decompression bomb does (data.path); set data.max_decompressed_mb to read it anyway"
+                    )
                     raise DataError(msg)
-                member = names[0]
-            if member not in names:
-                msg = f"{path}: no {member!r} in the archive (data.member); it holds {names[:10]}"
+                if total > room:
+                    msg = (
+                        f"{path}: decompressing it would fill the temporary folder {folder!r} "
+                        f"(over {max(room, 0):,} bytes free) (data.path); set TMPDIR to a folder with more space"
+                    )
+                    raise DataError(msg)
+                sink.write(chunk)
+            sink.flush()
+            return _map_open(sink)  # the mapping keeps the data after the file is closed
+        raise AssertionError  # pragma: no cover - the with block returns or raises
+
+    def _too_big(self, path: Path, what: str, limit: int) -> NoReturn:
+        setting = self.config.max_decompressed_mb
+        why = f"data.max_decompressed_mb ({setting:,} MB)" if setting is not None else (
+            f"the memory available ({limit // 2**20:,} MB; data.max_decompressed_mb is unset)"
+        )
+        msg = (
+            f"{path}: {what}, beyond {why}; a decompression bomb or a bigger file than expected: "
+            "set data.max_decompressed_mb if it is genuine"
+        )
+        raise DataError(msg)
+
+    def _zip_member(self, path: Path, archive: zipfile.ZipFile) -> zipfile.ZipInfo:
+        """Return the archive's member to read: ``data.member``, or its only file."""
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        member = self.config.member
+        if member is None:
+            if len(names) != 1:
+                msg = f"{path}: the archive holds {len(names)} files; choose one with data.member: {names[:10]}"
                 raise DataError(msg)
-            return archive.read(member)
+            member = names[0]
+        if member not in names:
+            msg = f"{path}: no {member!r} in the archive (data.member); it holds {names[:10]}"
+            raise DataError(msg)
+        return archive.getinfo(member)
 
     def _read_rows(self, path: Path, raw: bytes | mmap.mmap) -> tuple[list[list[str]], list[int]]:
         """Return the non-blank, non-comment rows of the file split into fields, with their line numbers."""
@@ -347,14 +437,26 @@ class CSVDataSource(DataSource):
         return rows, numbers
 
 
+def _default_limit() -> int:
+    """Return the default limit of decompressed bytes: the memory available now."""
+    from recframe.resources import available_memory
+
+    return available_memory() or _FALLBACK_LIMIT
+
+
 def _map(path: Path) -> bytes | mmap.mmap:
     """Return a read-only memory map of the file (empty bytes for an empty file)."""
     with path.open("rb") as fh:
-        if os.fstat(fh.fileno()).st_size == 0:
-            return b""
-        if hasattr(mmap, "MAP_POPULATE"):  # Linux: map every page in one call
-            return mmap.mmap(fh.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
-        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return _map_open(fh)
+
+
+def _map_open(fh: IO[bytes]) -> bytes | mmap.mmap:
+    """Return a read-only memory map of an open file (empty bytes for an empty one)."""
+    if os.fstat(fh.fileno()).st_size == 0:
+        return b""
+    if hasattr(mmap, "MAP_POPULATE"):  # Linux: map every page in one call
+        return mmap.mmap(fh.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
+    return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _column_position(path: Path, role: str, ref: str | int, header: list[str] | None) -> int:

@@ -9,13 +9,14 @@ report and evaluation apply as for a file. Objects are used as given, not copied
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import os
 import re
 import sys
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import field_validator
 
-from recframe import ComponentConfig, DataError, DataSource, Interactions
+from recframe import ComponentConfig, DataError, DataSource, Interactions, RecframeError
 from recframe.builtin.data_sources.columns import named_columns
 
 if TYPE_CHECKING:
@@ -45,17 +46,34 @@ def resolve_object(reference: str, field: str) -> object:
     The module is looked up on the Python path, then in the current directory (where a run's
     own ``mydata.py`` usually lives).
 
+    The code named runs with the run's rights: a run file is trusted input, like a Python
+    script. What it can do by accident is contained: an exception, or ``SystemExit``
+    (``sys.exit()``, ``exit``), while importing or calling becomes a :class:`DataError` naming
+    `field`, so a run can't stop "successfully" having done nothing. ``KeyboardInterrupt``
+    (Ctrl-C) still interrupts.
+
     Raises
     ------
     DataError
-        If the module can't be imported, has no such name, or the function fails; the message
-        names `field` and the reference.
+        If the module can't be imported, has no such name, or the function fails or tries to
+        exit; the message names `field` and the reference.
     """
     module_name, _, attribute = reference.partition(":")
     try:
         module = _import(module_name)
     except ImportError as exc:
         msg = f"{field}: can't import {module_name!r} for {reference!r}: {exc}"
+        raise DataError(msg) from exc
+    except SystemExit as exc:
+        msg = (
+            f"{field}: importing {module_name!r} for {reference!r} tried to exit ({_exit_text(exc)}); "
+            "a module must not exit"
+        )
+        raise DataError(msg) from exc
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:  # any other way user code can fail, short of Ctrl-C
+        msg = f"{field}: importing {module_name!r} for {reference!r} failed: {type(exc).__name__}: {exc}"
         raise DataError(msg) from exc
     value: Any = module
     for part in attribute.split("."):
@@ -68,10 +86,44 @@ def resolve_object(reference: str, field: str) -> object:
     if callable(value) and not isinstance(value, type):
         try:
             value = value()
-        except Exception as exc:
+        except SystemExit as exc:
+            msg = (
+                f"{field}: calling {reference!r} tried to exit ({_exit_text(exc)}); it must return the "
+                "data (a DataFrame, arrays or a sparse matrix), not end the program"
+            )
+            raise DataError(msg) from exc
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except BaseException as exc:  # any other way user code can fail, short of Ctrl-C
             msg = f"{field}: calling {reference!r} failed: {type(exc).__name__}: {exc}"
             raise DataError(msg) from exc
     return value
+
+
+@contextlib.contextmanager
+def _reading(where: str) -> Iterator[None]:
+    """Turn what a user's object does while it is read (exit, fail) into a DataError naming it.
+
+    recframe's own errors pass unchanged; ``KeyboardInterrupt`` (Ctrl-C) still interrupts.
+    """
+    try:
+        yield
+    except (KeyboardInterrupt, GeneratorExit, RecframeError):
+        raise
+    except SystemExit as exc:
+        msg = (
+            f"{where}: reading the object tried to exit ({_exit_text(exc)}); it must hold the data, "
+            "not end the program"
+        )
+        raise DataError(msg) from exc
+    except BaseException as exc:
+        msg = f"{where}: reading the object failed: {type(exc).__name__}: {exc}"
+        raise DataError(msg) from exc
+
+
+def _exit_text(exc: SystemExit) -> str:
+    """Describe a ``SystemExit`` as the call that raised it: ``sys.exit(0)``."""
+    return f"sys.exit({exc.code!r})" if exc.code is not None else "sys.exit()"
 
 
 def _import(module_name: str) -> Any:
@@ -219,14 +271,15 @@ class DataFrameDataSource(_InMemorySource):
             If the frame can't be found, is not a table, or lacks a column.
         """
         frame = self._object()
-        names = _column_names(frame)
-        if names is None:
-            msg = (
-                f"{self._where()}: expected a pandas or polars DataFrame (or a mapping of columns); "
-                f"got {type(frame).__name__}"
-            )
-            raise DataError(msg)
-        return self._from_columns(frame, names)
+        with _reading(self._where()):  # the frame's own code runs as its columns are read
+            names = _column_names(frame)
+            if names is None:
+                msg = (
+                    f"{self._where()}: expected a pandas or polars DataFrame (or a mapping of columns); "
+                    f"got {type(frame).__name__}"
+                )
+                raise DataError(msg)
+            return self._from_columns(frame, names)
 
 
 class ArraysConfig(ObjectConfig):
@@ -264,20 +317,21 @@ class ArraysDataSource(_InMemorySource):
         if self._given is None and self.config.path is not None:
             return self._npz(Path(self.config.path))
         data = self._object()
-        if sp.issparse(data) or isinstance(data, Interactions | tuple):
-            try:
-                return Interactions.from_any(data)
-            except (DataError, TypeError) as exc:
-                msg = f"{self._where()}: {exc}"
-                raise DataError(msg) from exc
-        names = _column_names(data)
-        if names is None:
-            msg = (
-                f"{self._where()}: expected a tuple of arrays, a mapping of arrays, a structured array "
-                f"or a scipy sparse matrix; got {type(data).__name__}"
-            )
-            raise DataError(msg)
-        return self._named_arrays(data, names)
+        with _reading(self._where()):  # the object's own code runs as its arrays are read
+            if sp.issparse(data) or isinstance(data, Interactions | tuple):
+                try:
+                    return Interactions.from_any(data)
+                except (DataError, TypeError) as exc:
+                    msg = f"{self._where()}: {exc}"
+                    raise DataError(msg) from exc
+            names = _column_names(data)
+            if names is None:
+                msg = (
+                    f"{self._where()}: expected a tuple of arrays, a mapping of arrays, a structured array "
+                    f"or a scipy sparse matrix; got {type(data).__name__}"
+                )
+                raise DataError(msg)
+            return self._named_arrays(data, names)
 
     def _named_arrays(self, data: object, names: list[str], where: str | None = None) -> Interactions:
         """Read named arrays; without a ``rating`` array, one named ``value`` holds the values."""

@@ -1,27 +1,60 @@
-"""The ``sql`` source: a query against SQLite (standard library) or PostgreSQL (optional psycopg)."""
+"""The ``sql`` source: a query against SQLite (standard library) or PostgreSQL (optional psycopg).
+
+The query runs read-only, enforced by the database engine rather than by reading the SQL:
+SQLite opens the file with ``mode=ro``, attaches nothing (``VACUUM INTO`` and ``ATTACH``
+would write files) and runs the query under an authorizer that allows reading and nothing
+else; PostgreSQL runs it in a session whose transactions are ``READ ONLY`` at the server.
+"""
 
 from __future__ import annotations
 
-import re
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
-from pydantic import PositiveInt, field_validator
+from pydantic import ConfigDict, PositiveInt, field_validator, model_validator
 
 from recframe import ComponentConfig, DataError, DataSource, Interactions
 from recframe.builtin.data_sources.columns import named_columns
+from recframe.secrets import MASK, Secret, redact
+
+_SQLITE_READS = ("SQLITE_SELECT", "SQLITE_READ", "SQLITE_RECURSIVE")
+"""Authorizer actions a read-only query needs: a SELECT (CTEs included), reading a column, a
+recursive CTE. Functions are allowed apart from :data:`_SQLITE_REFUSED_FUNCTIONS`."""
+_SQLITE_REFUSED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "writefile", "edit"})
+"""Functions that load code or write outside the query's result."""
+_SQLITE_ACTIONS = (
+    "SQLITE_CREATE_INDEX", "SQLITE_CREATE_TABLE", "SQLITE_CREATE_TEMP_INDEX", "SQLITE_CREATE_TEMP_TABLE",
+    "SQLITE_CREATE_TEMP_TRIGGER", "SQLITE_CREATE_TEMP_VIEW", "SQLITE_CREATE_TRIGGER", "SQLITE_CREATE_VIEW",
+    "SQLITE_DELETE", "SQLITE_DROP_INDEX", "SQLITE_DROP_TABLE", "SQLITE_DROP_TEMP_INDEX", "SQLITE_DROP_TEMP_TABLE",
+    "SQLITE_DROP_TEMP_TRIGGER", "SQLITE_DROP_TEMP_VIEW", "SQLITE_DROP_TRIGGER", "SQLITE_DROP_VIEW", "SQLITE_INSERT",
+    "SQLITE_PRAGMA", "SQLITE_READ", "SQLITE_SELECT", "SQLITE_TRANSACTION", "SQLITE_UPDATE", "SQLITE_ATTACH",
+    "SQLITE_DETACH", "SQLITE_ALTER_TABLE", "SQLITE_REINDEX", "SQLITE_ANALYZE", "SQLITE_CREATE_VTABLE",
+    "SQLITE_DROP_VTABLE", "SQLITE_FUNCTION", "SQLITE_SAVEPOINT", "SQLITE_RECURSIVE",
+)
+_SQLITE_URI_PARAMETERS = frozenset({"cache", "immutable", "nolock", "vfs"})
+"""SQLite URI parameters passed on from ``data.url``; ``mode`` is always ``ro``, and other
+parameters (a ``password=`` a driver would use, say) are not SQLite's and are dropped."""
 
 
 class SQLConfig(ComponentConfig):
     """Parameters of :class:`SQLDataSource`."""
 
-    url: str
+    model_config = ConfigDict(hide_input_in_errors=True)  # a validation error must not print the URL
+
+    url: Secret
     """The database: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, or
-    ``postgresql://user:password@host:port/database`` (needs ``pip install 'recframe[postgres]'``)."""
+    ``postgresql://user:password@host:port/database`` (needs ``pip install 'recframe[postgres]'``).
+    Its password is masked (``***``) wherever the config is shown or written; better still,
+    leave it out and set ``password_env``."""
+    password_env: str | None = None
+    """PostgreSQL: the environment variable holding the password (e.g. ``PGPASSWORD``), so that
+    the run file holds no password."""
     query: str
     """A query returning one row per interaction, e.g. ``SELECT user_id, item_id, rating FROM
-    ratings``. It is run read-only."""
+    ratings``. It is run read-only: the database refuses anything that would write."""
     user: str = "user"
     """Result column of the user ids."""
     item: str = "item"
@@ -36,18 +69,32 @@ class SQLConfig(ComponentConfig):
 
     @field_validator("url")
     @classmethod
-    def _supported(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
-            msg = f"unsupported database URL {value!r}; use sqlite:///path/to/file.db or postgresql://host/database"
+    def _supported(cls, value: Secret) -> Secret:
+        url = value.reveal()
+        if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            msg = f"unsupported database URL {str(value)!r}; use sqlite:///path/to/file.db or postgresql://host/database"
             raise ValueError(msg)
+        if url.startswith("sqlite:///"):
+            mode = dict(parse_qsl(url.partition("?")[2])).get("mode", "ro")
+            if mode != "ro":
+                msg = f"SQLite mode {mode!r} is not allowed; the database is always opened read-only (mode=ro)"
+                raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _password_env_for_postgres(self) -> SQLConfig:
+        if self.password_env is not None and self.url.reveal().startswith("sqlite:"):
+            msg = "data.password_env is for PostgreSQL; a SQLite database has no password"
+            raise ValueError(msg)
+        return self
 
 
 class SQLDataSource(DataSource):
     """Read interactions with a SQL query, in chunks: SQLite (standard library) or PostgreSQL (psycopg).
 
-    The database is opened read-only; missing result columns are an error listing the columns
-    the query returned; ids come back as the database stores them (integers or text).
+    The database is opened read-only and the engine refuses any statement that would write
+    (files included); missing result columns are an error listing the columns the query
+    returned; ids come back as the database stores them (integers or text).
     """
 
     name = "sql"
@@ -60,30 +107,42 @@ class SQLDataSource(DataSource):
         Raises
         ------
         DataError
-            If the database can't be opened, the query fails, returns no rows, lacks a column or
-            holds NULL ids (the message names the database and the setting to fix).
+            If the database can't be opened, the query fails or would write, returns no rows,
+            lacks a column or holds NULL ids (the message names the database and the setting
+            to fix, never the password).
         """
-        c = self.config
-        if c.url.startswith("sqlite:///"):
+        if self.config.url.reveal().startswith("sqlite:///"):
             return self._sqlite()
         return self._postgres()
 
     def _sqlite(self) -> Interactions:
         import sqlite3
 
-        path = Path(self.config.url.removeprefix("sqlite:///"))
+        location, _, query = self.config.url.reveal().removeprefix("sqlite:///").partition("?")
+        path = Path(location)
         if not path.is_file():
             msg = f"{path}: no such database file (data.url)"
             raise DataError(msg)
+        parameters = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k in _SQLITE_URI_PARAMETERS]
+        uri = f"{path.resolve().as_uri()}?{urlencode([*parameters, ('mode', 'ro')])}"  # the path %-escaped
         try:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            connection = sqlite3.connect(uri, uri=True)
         except sqlite3.Error as exc:
             msg = f"{path}: can't open the database: {exc} (data.url)"
             raise DataError(msg) from exc
+        refused: list[str] = []
         try:
+            _read_only_sqlite(connection, refused)
             return self._read(connection.execute(self.config.query), str(path))
         except sqlite3.Error as exc:
-            msg = f"{path}: the query failed: {exc} (data.query)"
+            if refused:
+                denied = ", ".join(dict.fromkeys(refused))
+                msg = (
+                    f"{path}: the query was refused: {denied} (data.query); the database is read-only, "
+                    "so only reading queries (SELECT, WITH ... SELECT) run"
+                )
+            else:
+                msg = f"{path}: the query failed: {exc} (data.query)"
             raise DataError(msg) from exc
         finally:
             connection.close()
@@ -94,13 +153,31 @@ class SQLDataSource(DataSource):
         except ImportError as exc:
             msg = "a postgresql:// URL needs psycopg; install it with: pip install 'recframe[postgres]'"
             raise DataError(msg) from exc
-        where = _without_password(self.config.url)
+        where = str(self.config.url)  # the password masked
+        extra: dict[str, Any] = {}
+        if self.config.password_env is not None:
+            name = self.config.password_env
+            if name not in os.environ:
+                msg = f"{where}: data.password_env names {name!r}, but no such environment variable is set"
+                raise DataError(msg)
+            extra["password"] = os.environ[name]
+        elif _has_masked_password(self.config.url.reveal()):
+            msg = (
+                f"{where}: the password in data.url is {MASK!r}, as written in a saved config; "
+                "give the real one, or set data.password_env to the environment variable holding it"
+            )
+            raise DataError(msg)
         try:
-            connection = psycopg.connect(self.config.url, connect_timeout=10)
+            connection = psycopg.connect(self.config.url.reveal(), connect_timeout=10, **extra)
         except psycopg.Error as exc:
             msg = f"{where}: can't connect: {_first_line(exc)} (data.url)"
             raise DataError(msg) from exc
         try:
+            # READ ONLY for the whole session, at the server: every write (INSERT, CREATE, COPY
+            # TO a file, nextval) fails there, whatever the query text looks like
+            connection.autocommit = True
+            connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            connection.autocommit = False
             connection.read_only = True
             with connection.cursor(name="recframe_interactions") as cursor:  # server side: streams
                 cursor.execute(self.config.query)
@@ -142,12 +219,41 @@ class SQLDataSource(DataSource):
         return Interactions(columns["user"], columns["item"], columns.get("rating"), columns.get("timestamp"))
 
 
+def _read_only_sqlite(connection: Any, refused: list[str]) -> None:
+    """Let `connection` read and nothing else, recording in `refused` what the engine denied.
+
+    No database can be attached (``ATTACH``, and ``VACUUM INTO``, which attaches its target),
+    the connection is ``query_only`` with an untrusted schema, and an authorizer, consulted by
+    SQLite as it compiles each statement, allows only reads.
+    """
+    import sqlite3
+
+    if hasattr(connection, "setlimit"):  # Python 3.11+
+        connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    # no change to any database file on this connection; functions named in the file's own
+    # schema (a hostile view) may not have side effects
+    connection.execute("PRAGMA query_only = ON")
+    connection.execute("PRAGMA trusted_schema = OFF")
+    names = {getattr(sqlite3, name): name.removeprefix("SQLITE_") for name in _SQLITE_ACTIONS if hasattr(sqlite3, name)}
+    reads = {getattr(sqlite3, name) for name in _SQLITE_READS if hasattr(sqlite3, name)}
+    function = sqlite3.SQLITE_FUNCTION
+
+    def authorize(action: int, arg1: str | None, arg2: str | None, database: str | None, trigger: str | None) -> int:
+        if action in reads or (action == function and (arg2 or "").lower() not in _SQLITE_REFUSED_FUNCTIONS):
+            return int(sqlite3.SQLITE_OK)
+        what = " ".join(repr(a) for a in (arg1, arg2) if a)
+        refused.append(f"{names.get(action, f'action {action}')}{' ' + what if what else ''}")
+        return int(sqlite3.SQLITE_DENY)
+
+    connection.set_authorizer(authorize)
+
+
+def _has_masked_password(url: str) -> bool:
+    """Whether `url` carries the mask (``***``) where its password was: a config written by a run."""
+    return f":{MASK}@" in url or f"password={MASK}" in url
+
+
 def _first_line(exc: Exception) -> str:
-    """Return the first line of a database error (PostgreSQL adds context lines)."""
-    text = str(exc).strip()
+    """Return the first line of a database error (PostgreSQL adds context lines), passwords masked."""
+    text = redact(str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _without_password(url: str) -> str:
-    """Return a database URL safe to show: without its password."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)

@@ -13,19 +13,19 @@ from recframe import ComponentConfig, DataSource, Interactions
 class SyntheticConfig(ComponentConfig):
     """Parameters of :class:`SyntheticDataSource`."""
 
-    n_users: PositiveInt = 2000
+    n_users: int = Field(2000, gt=0, le=10_000_000)
     """Number of users generated."""
-    n_items: PositiveInt = 800
+    n_items: int = Field(800, gt=0, le=10_000_000)
     """Number of items generated."""
     n_groups: PositiveInt = 10
     """Number of latent taste groups; each user and each item belongs to one."""
-    mean_interactions: PositiveFloat = 40.0
+    mean_interactions: float = Field(40.0, gt=0.0, le=100_000)
     """Median number of interactions drawn per user (activity is log-normal around it)."""
     activity_sigma: float = Field(0.8, ge=0.0)
     """Spread of the log-normal user activity; 0 gives every user the same activity."""
-    min_interactions: PositiveInt = 5
+    min_interactions: int = Field(5, gt=0, le=100_000)
     """Fewest interactions drawn for any user."""
-    popularity_exponent: float = Field(1.0, ge=0.0)
+    popularity_exponent: float = Field(1.0, ge=0.0, le=10.0)
     """Zipf exponent of item popularity: item of popularity rank r is drawn with weight r^-exponent."""
     group_affinity: float = Field(0.7, ge=0.0, le=1.0)
     """Probability that an interaction is drawn from the user's own taste group."""
@@ -33,7 +33,7 @@ class SyntheticConfig(ComponentConfig):
     """Earliest timestamp, in Unix seconds (default 2020-01-01)."""
     time_span_days: PositiveFloat = 365.0
     """Timestamps fall uniformly within this many days after ``start_time``."""
-    seed: int | None = None
+    seed: NonNegativeInt | None = None
     """Seed of the generator; by default the run's ``seed``."""
 
 
