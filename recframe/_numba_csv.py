@@ -15,6 +15,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from recframe.progress import announce_numba_compilation
+
+announce_numba_compilation()  # the first use compiles (once per install): say so
+
 _POW10 = np.array([10.0**i for i in range(16)])
 
 

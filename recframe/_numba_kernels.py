@@ -12,6 +12,9 @@ import numba
 import numpy as np
 
 from recframe.measures import modify, similarity
+from recframe.progress import announce_numba_compilation
+
+announce_numba_compilation()  # the first use compiles (once per install): say so
 
 
 @numba.njit(inline="always", cache=True)

@@ -29,9 +29,17 @@ def recframe_register_components() -> Sequence[type[Component]]:  # type: ignore
     """Return the component classes this plugin provides.
 
     Each class subclasses one of the interfaces in :mod:`recframe.interfaces` (``DataSource``,
-    ``MatrixBuilder``, ``SimilarityBackend``, ``CandidateRanker``, ``Splitter``, ``Metric``),
-    sets ``name`` (the YAML ``type:``) and ``Config`` (a ``ComponentConfig`` subclass), and is
-    not abstract. A ``(kind, name)`` pair already registered by another plugin is an error.
+    ``Filter``, ``MatrixBuilder``, ``SimilarityBackend``, ``CandidateRanker``, ``Splitter``,
+    ``Metric``), sets ``name`` (the YAML ``type:``) and ``Config``, and is not abstract.
+    ``Config`` derives from its kind's base config, which holds the fields the engine reads:
+    ``SimilarityConfig``, ``RankerConfig`` (or ``ScoringConfig``), ``MetricConfig``, else
+    ``ComponentConfig``. A ``(kind, name)`` pair already registered by another plugin is an
+    error.
+
+    If this hook raises or returns something invalid, an installed plugin is disabled (one
+    ``PluginLoadWarning``, listed as ``failed`` by ``recframe plugins``) and none of its
+    components is registered; a plugin registered directly with ``PluginRegistry.register``
+    gets a ``PluginError`` instead.
 
     Returns
     -------

@@ -8,12 +8,14 @@ one whose plugin failed to import says which package to fix.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata
 import inspect
 import logging
 import os
 import re
+import typing
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,10 +23,10 @@ from typing import Literal
 
 import pluggy
 
-from recframe import hookspecs
+from recframe import hookspecs, interfaces
 from recframe._version import __version__
 from recframe.builtin import BUILTIN_MODULES
-from recframe.errors import ConfigError, PluginError, PluginLoadWarning
+from recframe.errors import ConfigError, PluginError, PluginLoadWarning, short_repr
 from recframe.interfaces import KINDS, Component, ComponentConfig
 
 logger = logging.getLogger(__name__)
@@ -46,9 +48,15 @@ class PluginInfo:
     version : str
         That distribution's version.
     status : {"ok", "failed", "blocked"}
-        Whether it loaded, failed to import, or was disabled by ``RECFRAME_DISABLE_PLUGINS``.
+        Whether it loaded, failed to import or to register (and was disabled), or was disabled
+        by ``RECFRAME_DISABLE_PLUGINS``.
     error : str
-        The import error of a failed plugin, else ``""``.
+        Why a failed plugin was disabled, else ``""``.
+    offered : tuple of str
+        For a plugin that failed to register: the names of the components it offered, so that
+        a config asking for one of them is told which package to fix.
+    failed_step : {"import", "register"}
+        What a failed plugin failed to do.
     """
 
     name: str
@@ -56,6 +64,8 @@ class PluginInfo:
     version: str
     status: Literal["ok", "failed", "blocked"] = "ok"
     error: str = ""
+    offered: tuple[str, ...] = ()
+    failed_step: Literal["import", "register"] = "import"
 
     def __str__(self) -> str:
         """Return ``package version``, the way messages name a plugin."""
@@ -117,14 +127,13 @@ class PluginRegistry:
     def load_entry_points(self, disabled: set[str]) -> None:
         """Import and register every plugin of the ``recframe`` entry-point group.
 
-        A plugin that fails to import is recorded as failed and reported with one
-        :class:`PluginLoadWarning`; the others still load. A plugin whose entry-point name or
-        distribution name is in `disabled` is recorded as blocked and not imported.
-
-        Raises
-        ------
-        PluginError
-            If a plugin that imports registers something invalid (see :meth:`register`).
+        A plugin that fails to import, or whose registration fails (its hook raises, returns
+        something invalid, or claims a ``(kind, name)`` already taken), is recorded as failed,
+        registers none of its components and is reported with one :class:`PluginLoadWarning`;
+        the others still load, and only a config asking for one of its components fails. A
+        plugin whose entry-point name or distribution name is in `disabled` is recorded as
+        blocked and not imported. Plugins load in entry-point name order, so of two plugins
+        claiming the same name, the one whose entry point sorts later is disabled.
         """
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
@@ -139,21 +148,35 @@ class PluginRegistry:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                self._plugins[ep.name] = PluginInfo(ep.name, package, version, "failed", error)
-                warnings.warn(
-                    f"plugin {ep.name!r} ({package} {version}) failed to import and is disabled: {error}",
-                    PluginLoadWarning,
-                    stacklevel=2,
-                )
+            except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is broken too
+                self._disable(PluginInfo(ep.name, package, version, "failed", f"{type(exc).__name__}: {exc}"))
                 continue
-            self.register(plugin, name=ep.name, package=package, version=version)
+            try:
+                self.register(plugin, name=ep.name, package=package, version=version)
+            except _RegistrationError as exc:
+                error = f"{exc.reason}; {exc.hint}" if exc.hint else exc.reason
+                info = PluginInfo(ep.name, package, version, "failed", error, exc.offered, "register")
+                self._disable(info, exc.reason, exc.hint)
+
+    def _disable(self, info: PluginInfo, reason: str | None = None, hint: str = "") -> None:
+        """Record a third-party plugin that failed to load and warn about it, once."""
+        self._plugins[info.name] = info
+        warnings.warn(
+            f"plugin {info.name!r} ({info}) failed to {info.failed_step} and is disabled: "
+            f"{info.error if reason is None else reason}; {hint or f'fix or uninstall {info.package}'}, "
+            f"or set {DISABLE_ENV}={info.name} to skip it",
+            PluginLoadWarning,
+            stacklevel=3,
+        )
 
     def register(self, plugin: object, *, name: str, package: str, version: str) -> None:
         """Register a plugin object (usually a module) and the components its hook returns.
 
         Nothing is registered unless every component the plugin returns is valid.
+
+        Called directly (built-ins, tests, embedding code), a failure is fatal: it is a bug in
+        the plugin being registered. :meth:`load_entry_points` instead disables a third-party
+        plugin that fails here.
 
         Raises
         ------
@@ -170,8 +193,8 @@ class PluginRegistry:
         except (ValueError, pluggy.PluginValidationError) as exc:
             if self._pm.is_registered(plugin):
                 self._pm.unregister(plugin)
-            msg = f"{where} can't be registered: {exc}"
-            raise PluginError(msg) from exc
+            raise _RegistrationError(where, f"can't be registered: {exc}") from exc
+        offered: list[str] = []
         try:
             entries: dict[tuple[str, str], ComponentEntry] = {}
             for impl in self._pm.hook.recframe_register_components.get_hookimpls():
@@ -179,23 +202,32 @@ class PluginRegistry:
                     continue
                 try:
                     returned = impl.function()
-                except Exception as exc:
-                    msg = f"{where} failed in recframe_register_components: {type(exc).__name__}: {exc}"
-                    raise PluginError(msg) from exc
+                    if isinstance(returned, Iterable) and not isinstance(returned, (str, bytes)):
+                        returned = list(returned)  # a generator may fail only now
+                except (Exception, SystemExit) as exc:
+                    reason = f"failed in recframe_register_components: {type(exc).__name__}: {exc}"
+                    raise _RegistrationError(where, reason) from exc
                 if returned is None:
                     continue
-                if isinstance(returned, (str, bytes)) or not isinstance(returned, Iterable):
-                    msg = f"{where} returned {returned!r} from recframe_register_components; expected a list of classes"
-                    raise PluginError(msg)
+                if not isinstance(returned, list):
+                    shown = short_repr(returned)
+                    reason = f"returned {shown} from recframe_register_components; expected a list of classes"
+                    raise _RegistrationError(where, reason)
+                offered += [n for n in (getattr(c, "name", None) for c in returned) if isinstance(n, str) and n]
                 for cls in returned:
                     entry = self._check_component(cls, info)
                     if (entry.kind, entry.name) in entries:
-                        msg = f"{where} registers {entry.kind} {entry.name!r} twice"
-                        raise PluginError(msg)
+                        raise _RegistrationError(where, f"registers {entry.kind} {entry.name!r} twice")
                     entries[(entry.kind, entry.name)] = entry
-        except PluginError:
+        except _RegistrationError as exc:
             self._pm.unregister(plugin)
+            exc.offered = tuple(offered)
             raise
+        except Exception as exc:  # e.g. a class whose attributes raise when read
+            self._pm.unregister(plugin)
+            failure = _RegistrationError(where, f"failed while being registered: {type(exc).__name__}: {exc}")
+            failure.offered = tuple(offered)
+            raise failure from exc
         self._plugins[name] = info
         self._components.update(entries)
 
@@ -203,31 +235,38 @@ class PluginRegistry:
         """Check one component class a plugin returned; return its entry if it can be filed."""
         where = f"plugin {info.name!r} ({info})"
         if not (inspect.isclass(cls) and issubclass(cls, Component)):
-            msg = f"{where} registered {cls!r}, which is not a recframe Component subclass"
-            raise PluginError(msg)
+            raise _RegistrationError(where, f"registered {short_repr(cls)}, which is not a recframe Component subclass")
         if inspect.isabstract(cls):
             missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
-            msg = f"{where} registered {cls.__name__}, which is abstract; implement {missing}"
-            raise PluginError(msg)
+            raise _RegistrationError(where, f"registered {cls.__name__}, which is abstract", f"implement {missing}")
         name = getattr(cls, "name", None)
         kind = getattr(cls, "kind", None)
         if not isinstance(name, str) or not name:
-            msg = f"{where} registered {cls.__name__} without a `name`"
-            raise PluginError(msg)
+            raise _RegistrationError(where, f"registered {cls.__name__} without a `name`")
         if kind not in KINDS:
-            msg = f"{where} registered {cls.__name__} of unknown kind {kind!r}; expected one of {KINDS}"
-            raise PluginError(msg)
+            reason = f"registered {cls.__name__} of unknown kind {kind!r}"
+            raise _RegistrationError(where, reason, f"expected one of {KINDS}")
         if not (inspect.isclass(cls.Config) and issubclass(cls.Config, ComponentConfig)):
-            msg = f"{where} registered {cls.__name__} whose Config is not a ComponentConfig subclass"
-            raise PluginError(msg)
+            raise _RegistrationError(where, f"registered {cls.__name__} whose Config is not a ComponentConfig subclass")
+        base = kind_config(cls)
+        if not issubclass(cls.Config, base):
+            fields = ", ".join(base.model_fields) or "none"
+            reason = (
+                f"registered {kind} {name!r} ({cls.__name__}) whose Config {cls.Config.__name__} does not "
+                f"derive from {base.__name__}, the base config of every {kind} (fields the engine reads: "
+                f"{fields})"
+            )
+            hint = f"subclass {base.__name__} instead of {cls.Config.__mro__[1].__name__}"
+            raise _RegistrationError(where, reason, hint)
         key = (kind, name)
         if key in self._components:
             other = self._components[key].plugin
-            msg = (
+            reason = (
                 f"{kind} {name!r} is registered twice: by {other.package} {other.version} "
-                f"and by {info.package} {info.version}; uninstall or disable one of them"
+                f"and by {info.package} {info.version}"
             )
-            raise PluginError(msg)
+            hint = "uninstall or disable one of them"
+            raise _RegistrationError(None, reason, hint)
         return ComponentEntry(kind, name, cls, info)
 
     @property
@@ -266,25 +305,27 @@ class PluginRegistry:
         """Name a component the way errors do: ``similarity 'sklearn_nn' (recframe 0.1.0)``."""
         cls = component if isinstance(component, type) else type(component)
         entry = self._components.get((cls.kind, cls.name))
-        origin = f" ({entry.plugin})" if entry is not None and entry.cls is cls else ""
-        return f"{cls.kind} {cls.name!r}{origin}"
+        if entry is not None and entry.cls is cls:
+            return f"{cls.kind} {cls.name!r} ({entry.plugin})"
+        return describe_component(cls)
 
     def unknown_message(self, kind: str, name: object) -> str:
         """Explain why ``(kind, name)`` is not available and what to do about it."""
         failed = [p for p in self._plugins.values() if p.status != "ok"]
+        shown = short_repr(name)  # a name can be any length; the message stays short
         for plugin in failed:
-            if _likely_provides(plugin, str(name)):
+            if str(name) in plugin.offered or _likely_provides(plugin, str(name)):
                 if plugin.status == "blocked":
                     return (
-                        f"{name!r} comes from {plugin.package}, which is disabled by {DISABLE_ENV}; "
-                        f"remove {plugin.name!r} from it to use {name!r}"
+                        f"{shown} comes from {plugin.package}, which is disabled by {DISABLE_ENV}; "
+                        f"remove {plugin.name!r} from it to use {shown}"
                     )
                 return (
-                    f"{name!r} needs {plugin.package}, which failed to import: {plugin.error}; "
+                    f"{shown} needs {plugin.package}, which failed to {plugin.failed_step}: {plugin.error}; "
                     f"fix or reinstall {plugin.package}"
                 )
         names = self.names(kind)
-        msg = f"unknown {kind} {name!r}"
+        msg = f"unknown {kind} {shown}"
         close = difflib.get_close_matches(str(name), names, n=3)
         if close:
             msg += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
@@ -292,6 +333,57 @@ class PluginRegistry:
         if failed:
             msg += "; not loaded: " + ", ".join(f"{p.package} ({p.status})" for p in failed)
         return msg
+
+
+class _RegistrationError(PluginError):
+    """A plugin's registration failed; `reason` is the message without the plugin's name."""
+
+    def __init__(self, where: str | None, reason: str, hint: str = "") -> None:
+        message = f"{where} {reason}" if where else reason
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.reason = reason
+        self.hint = hint
+        self.offered: tuple[str, ...] = ()
+
+
+def kind_config(cls: type[Component]) -> type[ComponentConfig]:
+    """Return the config base class every component of `cls`'s kind must derive from.
+
+    It is the type the kind's interface (the class in :mod:`recframe.interfaces` that sets
+    ``kind``) declares for ``config``: ``RankerConfig`` for rankers, ``SimilarityConfig`` for
+    similarity backends, ``MetricConfig`` for metrics, ``ComponentConfig`` for kinds whose
+    engine code reads no parameters.
+    """
+    for klass in cls.__mro__:
+        if "kind" in vars(klass) and klass.__module__ == interfaces.__name__:
+            hint = typing.get_type_hints(klass, vars(interfaces)).get("config")
+            if inspect.isclass(hint) and issubclass(hint, ComponentConfig):
+                return hint
+            break
+    return ComponentConfig
+
+
+def describe_component(component: Component | type[Component]) -> str:
+    """Name a component that no registry knows, with the package its class comes from.
+
+    A class defined outside any installed distribution (a script, a test) is named by its
+    module: ``ranker 'toy' (module __main__)``.
+    """
+    cls = component if isinstance(component, type) else type(component)
+    return f"{cls.kind} {cls.name!r} ({_origin(cls.__module__)})"
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(module: str) -> str:
+    top = module.split(".")[0]
+    if top == "recframe":
+        return f"recframe {__version__}"
+    for dist in importlib.metadata.packages_distributions().get(top, []):
+        try:
+            return f"{dist} {importlib.metadata.version(dist)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return f"module {module}"
 
 
 def _squash(text: str) -> str:

@@ -1,11 +1,74 @@
-"""Shared fixtures: a hand-checkable tiny data set, a seeded generator and a built-ins registry."""
+"""Shared fixtures: a hand-checkable tiny data set, a seeded generator and a built-ins registry.
+
+The suite must not depend on what else is installed: every test sees only recframe's own
+first-party plugins (:data:`FIRST_PARTY`) among the ``recframe`` entry points, unless it is
+marked ``@pytest.mark.installed_plugins``. Subprocesses get the other plugins' names in
+``RECFRAME_DISABLE_PLUGINS``. Setting ``RECFRAME_TEST_INSTALLED_PLUGINS=1`` turns this off (the
+test proving that it works runs a part of the suite both ways).
+"""
 
 from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
 from recframe import Interactions, PluginRegistry
+from recframe.registry import DISABLE_ENV, ENTRY_POINT_GROUP
+
+FIRST_PARTY = frozenset({"recframe", "recframe-timedecay"})
+"""Distributions whose ``recframe`` entry points the tests load: those built from this repository."""
+OPT_OUT_ENV = "RECFRAME_TEST_INSTALLED_PLUGINS"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _first_party(ep: Any) -> bool:
+    dist = getattr(ep, "dist", None)
+    return dist is not None and _canonical(str(dist.metadata["Name"])) in FIRST_PARTY
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker that lets a test see every installed plugin."""
+    config.addinivalue_line(
+        "markers", "installed_plugins: the test sees every installed recframe plugin, not only first-party ones"
+    )
+
+
+@pytest.fixture(scope="session")
+def foreign_plugins() -> tuple[str, ...]:
+    """Entry-point names of installed ``recframe`` plugins that this repository does not build."""
+    found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    return tuple(sorted({ep.name for ep in found if not _first_party(ep)}))
+
+
+@pytest.fixture(autouse=True)
+def _only_first_party_plugins(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, foreign_plugins: tuple[str, ...]
+) -> Iterator[None]:
+    """Hide third-party ``recframe`` entry points from every test not marked ``installed_plugins``."""
+    if request.node.get_closest_marker("installed_plugins") or os.environ.get(OPT_OUT_ENV) == "1":
+        yield
+        return
+    real = importlib.metadata.entry_points
+
+    def entry_points(**params: Any) -> Any:
+        found = real(**params)
+        if params.get("group") != ENTRY_POINT_GROUP:
+            return found
+        return [ep for ep in found if _first_party(ep)]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    if foreign_plugins:  # for subprocesses; in this process they are already hidden
+        monkeypatch.setenv(DISABLE_ENV, ",".join(foreign_plugins))
+    yield
 
 
 @pytest.fixture

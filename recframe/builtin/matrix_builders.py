@@ -4,11 +4,17 @@ The weightings follow the information-retrieval reading of item-CF used by impli
 is a *document* whose *terms* are its users. An entry ``r`` of user ``u`` and item ``i`` is
 reweighted by how rare the user is (``idf(u) = log(n_items) - log(1 + n_items_of(u))``) and,
 for BM25, by how long the item's document is.
+
+Each builder states the values it can take: the weightings need non-negative values (counts,
+ratings on a positive scale), and every builder refuses to hand on a weight that is not a finite
+number. Both raise :class:`DataError` naming the ratings column, the offending value and the
+event's user and item, never a plugin error further down the line.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -23,6 +29,7 @@ from recframe import (
     MatrixBuilder,
     hookimpl,
 )
+from recframe.checks import check_measurable
 from recframe.data import FloatArray, IntArray
 
 
@@ -51,7 +58,12 @@ class RatingsMatrixBuilder(MatrixBuilder):
         values = interactions.values
         if values is None:
             values = np.full(len(interactions), self.config.default_value)
-        return InteractionMatrix.from_interactions(interactions, values, self.config.duplicates)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, naming the rating
+            built = InteractionMatrix.from_interactions(interactions, values, self.config.duplicates)
+        require_finite(built, f"matrix {self.name!r}", f"matrix.duplicates={self.config.duplicates!r}")
+        require_entries(built, len(interactions), f"matrix {self.name!r}", self.config.duplicates)
+        check_measurable(built, f"matrix {self.name!r}")
+        return built
 
 
 class BinaryConfig(ComponentConfig):
@@ -91,19 +103,45 @@ class _WeightingConfig(ComponentConfig):
 
 
 class _WeightingMatrixBuilder(MatrixBuilder):
-    """Build the matrix of values (1 without values), then reweight its entries."""
+    """Build the matrix of values (1 without values), then reweight its entries.
+
+    ``formula`` says, in messages, what the weighting computes from a value ``r``.
+    """
 
     config: _WeightingConfig
+    formula: ClassVar[str]
 
     def build(self, interactions: Interactions) -> InteractionMatrix:
-        """Return the weighted matrix."""
+        """Return the weighted matrix.
+
+        Raises
+        ------
+        DataError
+            If a rating is negative, or a weight comes out infinite (a huge count).
+        """
+        who = f"matrix {self.name!r}"
+        if interactions.values is not None:
+            require_non_negative(interactions, who, self.formula)
         values = interactions.values if interactions.values is not None else np.ones(len(interactions))
-        built = InteractionMatrix.from_interactions(interactions, values, self.config.duplicates)
-        matrix = built.matrix.copy()
-        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-        matrix.data = self._weights(matrix.data, rows, matrix.indices, matrix.shape)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, naming the rating
+            built = InteractionMatrix.from_interactions(interactions, values, self.config.duplicates)
+            require_finite(built, who, f"matrix.duplicates={self.config.duplicates!r}")
+            require_entries(built, len(interactions), who, self.config.duplicates)
+            matrix = built.matrix.copy()
+            rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+            matrix.data = self._weights(matrix.data, rows, matrix.indices, matrix.shape)
+        require_finite(InteractionMatrix(matrix, built.users, built.items), who, "its weighting", weighted_from=built)
         matrix.eliminate_zeros()
-        return InteractionMatrix(matrix, built.users, built.items)
+        if matrix.nnz == 0:
+            msg = (
+                f"{who} weighted all {built.nnz} entries to 0: with {matrix.shape[1]} items, the rarity "
+                "log(n_items) - log(1 + items of the user) is 0 for every user here; "
+                "use matrix type 'ratings' or 'binary' for so small a catalogue"
+            )
+            raise DataError(msg)
+        weighted = InteractionMatrix(matrix, built.users, built.items)
+        check_measurable(weighted, who)
+        return weighted
 
     @abstractmethod
     def _weights(self, values: FloatArray, users: IntArray, items: IntArray, shape: tuple[int, int]) -> FloatArray:
@@ -136,6 +174,7 @@ class BM25MatrixBuilder(_WeightingMatrixBuilder):
     name = "bm25"
     Config = BM25Config
     config: BM25Config
+    formula = "it weights r (k1 + 1) / (k1 norm + r) by user rarity"
 
     def _weights(self, values: FloatArray, users: IntArray, items: IntArray, shape: tuple[int, int]) -> FloatArray:
         lengths = np.bincount(items, weights=values, minlength=shape[1])
@@ -153,6 +192,7 @@ class TFIDFMatrixBuilder(_WeightingMatrixBuilder):
 
     name = "tfidf"
     Config = TFIDFConfig
+    formula = "it weights sqrt(r) by user rarity"
 
     def _weights(self, values: FloatArray, users: IntArray, items: IntArray, shape: tuple[int, int]) -> FloatArray:
         return np.asarray(np.sqrt(values) * self._idf(users, shape))
@@ -161,7 +201,7 @@ class TFIDFMatrixBuilder(_WeightingMatrixBuilder):
 class LogConfidenceConfig(_WeightingConfig):
     """Parameters of :class:`LogConfidenceMatrixBuilder`."""
 
-    alpha: float = Field(1.0, gt=0.0)
+    alpha: float = Field(1.0, gt=0.0, le=1e6)
     """Scale of the confidence."""
     epsilon: float = Field(1.0, gt=0.0)
     """Count at which confidence starts to grow logarithmically."""
@@ -173,9 +213,82 @@ class LogConfidenceMatrixBuilder(_WeightingMatrixBuilder):
     name = "log_confidence"
     Config = LogConfidenceConfig
     config: LogConfidenceConfig
+    formula = "it weights 1 + alpha log(1 + r / epsilon) of counts r"
 
     def _weights(self, values: FloatArray, users: IntArray, items: IntArray, shape: tuple[int, int]) -> FloatArray:
         return np.asarray(1.0 + self.config.alpha * np.log1p(values / self.config.epsilon))
+
+
+def require_non_negative(interactions: Interactions, who: str, why: str) -> None:
+    """Raise :class:`DataError` naming the first negative rating of `interactions`, if any.
+
+    Parameters
+    ----------
+    interactions : Interactions
+        Events with values.
+    who : str
+        The builder, as messages name it (``matrix 'tfidf'``).
+    why : str
+        What the builder computes, to say why negative values can't be taken.
+    """
+    values = interactions.values
+    if values is None:
+        return
+    negative = np.flatnonzero(values < 0)
+    if negative.size:
+        first = negative[0]
+        msg = (
+            f"{who} needs non-negative values in the ratings column, got {values[first].item()!r} for user "
+            f"{interactions.users[first].item()!r} and item {interactions.items[first].item()!r} "
+            f"({negative.size} negative in all), as {why}; shift the ratings, drop the negative ones "
+            "with a rating_threshold filter, or use matrix type 'ratings'"
+        )
+        raise DataError(msg)
+
+
+def require_entries(built: InteractionMatrix, n_events: int, who: str, duplicates: str) -> None:
+    """Raise :class:`DataError` if `built` stores nothing because every value is 0."""
+    if built.nnz == 0:
+        msg = (
+            f"{who} stores no entry: all {n_events} values in the ratings column are 0 once repeated pairs "
+            f"are combined (matrix.duplicates={duplicates!r}), and a 0 is not stored; "
+            "use matrix type 'binary' to count every event"
+        )
+        raise DataError(msg)
+
+
+def require_finite(
+    matrix: InteractionMatrix, who: str, cause: str, *, weighted_from: InteractionMatrix | None = None
+) -> None:
+    """Raise :class:`DataError` naming the first entry of `matrix` that is not a finite number.
+
+    Parameters
+    ----------
+    matrix : InteractionMatrix
+        The built (or weighted) matrix.
+    who : str
+        The builder, as messages name it.
+    cause : str
+        What produced the values (the duplicates policy, or the weighting's formula).
+    weighted_from : InteractionMatrix, optional
+        The matrix of values `matrix` was weighted from, with the same sparsity pattern; the
+        message then shows the value that gave the bad weight.
+    """
+    data = matrix.matrix.data
+    bad = np.flatnonzero(~np.isfinite(data))
+    if not bad.size:
+        return
+    first = bad[0]
+    row = int(np.searchsorted(matrix.matrix.indptr, first, side="right") - 1)
+    user = matrix.users.ids_of([row])[0].item()
+    item = matrix.items.ids_of([matrix.matrix.indices[first]])[0].item()
+    source = f" from the rating {weighted_from.matrix.data[first].item()!r}" if weighted_from is not None else ""
+    msg = (
+        f"{who} computed {data[first].item()!r}{source} for user {user!r} and item {item!r} "
+        f"({bad.size} non-finite weights in all): the ratings column has values too large for {cause}; "
+        "rescale the ratings"
+    )
+    raise DataError(msg)
 
 
 @hookimpl

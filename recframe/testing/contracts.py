@@ -27,6 +27,7 @@ from recframe.interfaces import (
     SimilarityBackend,
     Splitter,
 )
+from recframe.registry import describe_component
 
 
 def random_interactions(
@@ -74,6 +75,15 @@ class ComponentContract:
         assert self.component.kind in KINDS
         assert self.component.__doc__, "a component's docstring is its reference entry"
 
+    def test_config_derives_from_its_kinds_base(self) -> None:
+        from recframe.registry import kind_config
+
+        base = kind_config(self.component)
+        assert issubclass(self.component.Config, base), (
+            f"{self.component.__name__}.Config must derive from {base.__name__}: the engine reads "
+            f"{', '.join(base.model_fields) or 'nothing'} from every {self.component.kind}'s config"
+        )
+
 
 class DataSourceContract(ComponentContract):
     """Contract of data sources: non-empty interactions, the same for the same seed."""
@@ -98,7 +108,7 @@ class MatrixBuilderContract(ComponentContract):
         data = self.interactions()
         for builder in self.instances():
             assert isinstance(builder, MatrixBuilder)
-            matrix = check_matrix(builder.build(data), builder.name)
+            matrix = check_matrix(builder.build(data), describe_component(builder))
             assert set(matrix.users.ids.tolist()) <= set(data.users.tolist())
             assert set(matrix.items.ids.tolist()) <= set(data.items.tolist())
             assert matrix.matrix.has_canonical_format
@@ -129,7 +139,7 @@ class SimilarityContract(ComponentContract):
         for backend in self.instances():
             assert isinstance(backend, SimilarityBackend)
             assert backend.fit(rows) is backend
-            graph = check_graph(backend.neighbours(), backend.name, rows.shape[0], rows.shape[0])
+            graph = check_graph(backend.neighbours(), describe_component(backend), rows.shape[0], rows.shape[0])
             assert graph.k <= backend.config.k
             assert not np.any(graph.indices == np.arange(rows.shape[0])[:, None]), "a row is its own neighbour"
             real = graph.indices >= 0
@@ -175,7 +185,7 @@ class RankerContract(ComponentContract):
             matrix = self.fitted(ranker)
             users = np.arange(matrix.n_users)
             n = ranker.config.n
-            top = check_topn(ranker.recommend(users), ranker.name, len(users), n, matrix.n_items)
+            top = check_topn(ranker.recommend(users), describe_component(ranker), len(users), n, matrix.n_items)
             real = top.items >= 0
             for u in range(len(users)):
                 row = top.items[u][real[u]]
@@ -203,7 +213,7 @@ class RankerContract(ComponentContract):
             assert isinstance(ranker, CandidateRanker)
             matrix = self.fitted(ranker)
             top = ranker.recommend(np.array([-1, 0]), 3)
-            check_topn(top, ranker.name, 2, 3, matrix.n_items)
+            check_topn(top, describe_component(ranker), 2, 3, matrix.n_items)
 
     def test_same_fit_same_lists(self) -> None:
         for params in self.configs:
@@ -243,7 +253,8 @@ class SplitterContract(ComponentContract):
         data = random_interactions()
         for splitter in self.instances():
             assert isinstance(splitter, Splitter)
-            train, test = check_split(splitter.split(data, np.random.default_rng(3)), splitter.name, len(data))
+            parts = splitter.split(data, np.random.default_rng(3))
+            train, test = check_split(parts, describe_component(splitter), len(data))
             assert len(train) > 0 and len(test) > 0
             def keys(part: Interactions) -> list[tuple[int, int]]:
                 return sorted(zip(part.users.tolist(), part.items.tolist(), strict=True))
@@ -263,7 +274,7 @@ class SplitterContract(ComponentContract):
             assert isinstance(splitter, Splitter)
             tested = 0
             for train, test in splitter.folds(data, np.random.default_rng(4)):
-                check_split((train, test), splitter.name, len(data))
+                check_split((train, test), describe_component(splitter), len(data))
                 tested += len(test)
             assert tested <= len(data)
 
@@ -304,7 +315,19 @@ def random_metric_input(n_users: int = 50, n: int = 12, n_items: int = 40, *, se
 
 
 class MetricContract(ComponentContract):
-    """Contract of metrics: finite values of the declared shape and bounds, independent of user order."""
+    """Contract of metrics: finite values of the declared shape and bounds, independent of user order.
+
+    Each setting in ``configs`` must have its own ``label``: the label is the metric's column in
+    reports, so two settings sharing one would overwrite each other.
+    """
+
+    def test_distinct_settings_have_distinct_labels(self) -> None:
+        labels: dict[str, Mapping[str, Any]] = {}
+        for metric in self.instances():
+            assert isinstance(metric, Metric)
+            dumped = metric.config.model_dump()
+            other = labels.setdefault(metric.label, dumped)
+            assert other == dumped, f"settings {other} and {dumped} share the label {metric.label!r}"
 
     def test_values(self) -> None:
         data = random_metric_input()
