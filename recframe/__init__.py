@@ -15,6 +15,7 @@ from recframe.errors import (
     RecframeError,
     RecframeWarning,
     ResourceError,
+    short_repr,
 )
 from recframe.hookspecs import hookimpl, hookspec
 from recframe.interfaces import (
@@ -83,4 +84,5 @@ __all__ = [
     "hookspec",
     "load_config",
     "select_top_n",
+    "short_repr",
 ]

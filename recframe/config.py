@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-from recframe.errors import ConfigError
+from recframe.errors import SHOWN_CHARACTERS, ConfigError, short_repr, short_text
 from recframe.interfaces import Component, ComponentConfig
 from recframe.registry import PluginRegistry
 
@@ -55,7 +55,34 @@ SECTION_DEFAULTS: dict[PathKey, str | None] = {
     ("evaluation", "split"): DEFAULT_SPLIT,
 }
 """The component sections of a run file (apart from metric entries) and their default plugins."""
-TOP_LEVEL_KEYS = ("name", "seed", "data", "matrix", "similarity", "ranker", "evaluation", "output", "sweep")
+RUN_FILE_KEYS: dict[str, tuple[str, str]] = {
+    "name": ("name of the run; names the output folder `runs/<name>`", "the file's stem"),
+    "seed": ("seeds every random step (data generation, splitting)", "`0`"),
+    "data": ("where interactions come from: a data source; `filters:` lists filters applied in order to what it "
+             "loads", "required for `recframe run`"),
+    "matrix": ("how the user-item matrix is built: a matrix builder", f"`{DEFAULT_TYPES['matrix']}`"),
+    "similarity": ("how neighbours are found: a similarity backend", f"`{DEFAULT_TYPES['similarity']}`"),
+    "ranker": ("how items are scored and ranked; `fallback:` names the ranker for users it can't serve, a list of "
+               "rankers tried in order, or `null` for none",
+               f"`{DEFAULT_TYPES['ranker']}`, fallback `{DEFAULT_FALLBACK}`"),
+    "evaluation": ("how the run is evaluated: `split:` a splitter, `metrics:` a list such as `[precision@10, ndcg@10]`,"
+                   " `test_data:` a data source for split `predefined`, and the settings below", "no evaluation"),
+    "output": ("what `recframe run` writes, see below", "everything"),
+    "sweep": ("a grid of dotted keys and the values each takes (`similarity.k: [10, 50]`); every combination is "
+              "validated, fitted and evaluated, and the run compares them (needs `evaluation`)", "no sweep"),
+}
+"""Every top-level key of a run file: what it means and its default (the schema and the reference use it)."""
+TOP_LEVEL_KEYS = tuple(RUN_FILE_KEYS)
+EVALUATION_PARTS: dict[str, str] = {
+    "split": f"the splitter that holds out test interactions; `{DEFAULT_SPLIT}` by default",
+    "metrics": "the metrics, each `name`, `name@k` or `{type: name, k: k, ...}`; "
+               f"`[{', '.join(DEFAULT_METRICS)}]` by default",
+    "test_data": "a data source of test interactions, for split `predefined` (the `data` source is then training)",
+}
+"""The component parts of the ``evaluation`` section; its settings are :class:`EvaluationSettings`."""
+UNSWEPT_KEYS = ("name", "sweep")
+UNSWEPT_PREFIXES = ("evaluation.metrics", "output")
+"""What a sweep can't vary: every setting is scored on the same metrics and written together."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +105,7 @@ class ComponentSpec:
 class OutputConfig(BaseModel):
     """The ``output`` section: where and what ``recframe run`` writes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
 
     dir: Path | None = None
     """Folder of the run's files; ``runs/<name>`` by default. ``--output`` overrides it."""
@@ -94,7 +121,7 @@ class OutputConfig(BaseModel):
 class EvaluationSettings(BaseModel):
     """The ``evaluation`` section's own settings, beside ``split``, ``metrics`` and ``test_data``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
 
     relevance_threshold: float | None = None
     """Held-out interactions rated below this are not relevant (e.g. ``4`` on a 1-5 scale);
@@ -113,6 +140,9 @@ class EvaluationSettings(BaseModel):
     significance_test: Literal["t", "wilcoxon"] = "t"
     """The paired test that decides significance: ``t`` (paired t-test) or ``wilcoxon``
     (signed-rank); both are reported."""
+    allow_different_data: bool = False
+    """Compare with the ``compare`` folders even when they were evaluated on other data, another
+    split or seed, or too few of the same users for a paired test (refused by default)."""
 
 
 @dataclass(frozen=True)
@@ -240,13 +270,7 @@ def load_config(
     except (OSError, UnicodeDecodeError) as exc:
         msg = f"{path}: can't read the config file: {exc}"
         raise ConfigError(msg) from exc
-    try:
-        raw = yaml.safe_load(text)
-        lines, duplicates = _index_lines(text)
-    except yaml.YAMLError as exc:
-        line, problem = yaml_problem(exc, text)
-        msg = f"{path}{'' if line is None else f':{line}'}: not valid YAML: {problem}"
-        raise ConfigError(msg) from exc
+    raw, lines, duplicates = parse_yaml(text, str(path))
     raw = {} if raw is None else raw
     raw, overridden = apply_overrides(raw, overrides, source=str(path))
     problems = [
@@ -265,33 +289,128 @@ def yaml_problem(exc: yaml.YAMLError, text: str = "") -> tuple[int | None, str]:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None)
     if mark is None or problem is None:
-        return None, " ".join(str(exc).split())
-    description = f"{problem} (column {mark.column + 1}"
+        return None, short_text(" ".join(str(exc).split()), 2 * SHOWN_CHARACTERS)
+    description = f"{short_text(problem, 2 * SHOWN_CHARACTERS)} (column {mark.column + 1}"
     context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
     if context:
-        description += f", {context}"
+        description += f", {short_text(context, SHOWN_CHARACTERS)}"
         if context_mark is not None and context_mark.line != mark.line:
             description += f" started on line {context_mark.line + 1}"
     return mark.line + 1, description + ")"
 
 
+MAX_NESTING = 50
+"""Deepest nesting of lists and mappings a run file (or a ``--set`` value) may have."""
+MAX_VALUES = 10_000
+"""Most values (scalars, lists and mappings, every alias expanded) a run file may hold."""
+
+
+def check_yaml_bounds(text: str, source: str, *, with_line: bool = True) -> None:
+    """Refuse a YAML document that nests too deeply or expands into too many values.
+
+    One pass over the parser's events (no recursion, nothing built) counts how many values the
+    document holds once every alias is expanded, so that a "billion laughs" alias bomb or
+    thousands of nested brackets are refused before anything walks or validates them.
+
+    Raises
+    ------
+    ConfigError
+        Naming `source` and (`with_line`) the line where the limit was passed.
+    yaml.YAMLError
+        If the text is not valid YAML.
+    """
+    sizes: dict[str, int] = {}  # anchor -> values under it, aliases expanded
+    stack: list[tuple[str | None, int]] = [(None, 0)]  # open collections: anchor, values so far
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        where = f"{source}:{event.start_mark.line + 1}" if with_line and event.start_mark else source
+        if isinstance(event, yaml.AliasEvent):
+            name = event.anchor or ""
+            if any(open_anchor == name for open_anchor, _ in stack):
+                msg = f"{where}: alias *{short_text(name)} refers to a list or mapping that contains it"
+                raise ConfigError(msg)
+            added = sizes.get(name, 1)  # an undefined alias is reported by the composer
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) > MAX_NESTING:
+                msg = (
+                    f"{where}: lists and mappings nest more than {MAX_NESTING} levels deep here; "
+                    "a run file needs only a few"
+                )
+                raise ConfigError(msg)
+            stack.append((event.anchor, 1))
+            continue
+        elif isinstance(event, yaml.CollectionEndEvent):
+            closed, added = stack.pop()
+            if closed is not None:
+                sizes[closed] = added
+        elif isinstance(event, yaml.ScalarEvent):
+            added = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        parent, count = stack[-1]
+        stack[-1] = (parent, count + added)
+        if count + added > MAX_VALUES:
+            what = f"alias *{short_text(event.anchor or '')} expands" if isinstance(event, yaml.AliasEvent) else "grows"
+            msg = (
+                f"{where}: {what} the document past {MAX_VALUES} values (aliases counted as "
+                "expanded); a run file needs far fewer, so this looks like a YAML alias bomb"
+            )
+            raise ConfigError(msg)
+
+
+def parse_yaml(text: str, source: str) -> tuple[object, dict[PathKey, int], list[tuple[PathKey, int]]]:
+    """Return the parsed document, :func:`line_index` and the repeated keys of a YAML text.
+
+    The text is checked by :func:`check_yaml_bounds` first, then composed once: the values and
+    the line index come from the same nodes.
+
+    Raises
+    ------
+    ConfigError
+        If the text is not valid YAML, or nests too deeply or expands into too many values.
+    """
+    try:
+        check_yaml_bounds(text, source)
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            raw = None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        line, problem = yaml_problem(exc, text)
+        msg = f"{source}{'' if line is None else f':{line}'}: not valid YAML: {problem}"
+        raise ConfigError(msg) from exc
+    lines, duplicates = _index_nodes(root)
+    return raw, lines, duplicates
+
+
 def line_index(text: str) -> dict[PathKey, int]:
     """Map each dotted path of a YAML document to the 1-based line where it is written."""
-    return _index_lines(text)[0]
+    check_yaml_bounds(text, "<config>")
+    return _index_nodes(yaml.compose(text, Loader=yaml.SafeLoader))[0]
 
 
-def _index_lines(text: str) -> tuple[dict[PathKey, int], list[tuple[PathKey, int]]]:
-    """Return :func:`line_index` and every repeated mapping key with the line it first appeared on."""
+def _index_nodes(root: yaml.Node | None) -> tuple[dict[PathKey, int], list[tuple[PathKey, int]]]:
+    """Return :func:`line_index` and every repeated mapping key with the line it first appeared on.
+
+    Each node is visited once: a node reached again through an alias keeps the path where it
+    was first written, so the walk stays linear in the size of the text.
+    """
     index: dict[PathKey, int] = {}
     duplicates: list[tuple[PathKey, int]] = []
-    root = yaml.compose(text)
+    visited: set[int] = set()
 
     def walk(node: yaml.Node, path: PathKey) -> None:
         index.setdefault(path, node.start_mark.line + 1)
+        if id(node) in visited:
+            return
+        visited.add(id(node))
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "<a list or mapping>"
                 line = key_node.start_mark.line + 1
                 if key in seen:
                     duplicates.append(((*path, key), seen[key]))
@@ -332,15 +451,17 @@ def apply_overrides(
     paths: list[PathKey] = []
     for item in overrides:
         key, sep, text = item.partition("=")
+        label = f"--set {short_repr(item)}"
         if not sep or not key.strip() or any(not p.strip() for p in key.split(".")):
-            msg = f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. similarity.k=100"
+            msg = f"{label}: expected KEY=VALUE with a dotted key, e.g. similarity.k=100"
             raise ConfigError(msg)
         try:
+            check_yaml_bounds(text, label, with_line=False)
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError as exc:
-            msg = f"--set {item!r}: the value is not valid YAML: {yaml_problem(exc, text)[1]}"
+            msg = f"{label}: the value is not valid YAML: {yaml_problem(exc, text)[1]}"
             raise ConfigError(msg) from exc
-        paths.append(set_dotted(raw, key, value, f"--set {item!r}"))
+        paths.append(set_dotted(raw, key, value, label))
     return raw, paths
 
 
@@ -363,9 +484,9 @@ def set_dotted(raw: dict[str, Any], key: str, value: object, label: str) -> Path
         slot: str | int
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                where = ".".join(map(str, path))
+                where = dotted_key(path)
                 size = f"{len(node)} {'entry' if len(node) == 1 else 'entries'}"
-                msg = f"{label}: {where} has no entry {part!r}; the list has {size}, counted from 0"
+                msg = f"{label}: {where} has no entry {short_repr(part)}; the list has {size}, counted from 0"
                 raise ConfigError(msg)
             slot = int(part)
             current = node[slot]
@@ -373,7 +494,7 @@ def set_dotted(raw: dict[str, Any], key: str, value: object, label: str) -> Path
             slot = part
             current = node.get(part)
         else:
-            msg = f"{label}: {'.'.join(map(str, path))} is {node!r}, not a mapping"
+            msg = f"{label}: {dotted_key(path)} is {short_repr(node)}, not a mapping"
             raise ConfigError(msg)
         path.append(slot)
         if last:
@@ -422,12 +543,12 @@ class _Errors:
         for rank, over in enumerate(self.overridden):
             if path[: len(over)] == over:
                 inner = f"{dotted(path)}: " if len(path) > len(over) else ""
-                return (1, rank), f"--set {'.'.join(map(str, over))}: {inner}{message}"
+                return (1, rank), f"--set {dotted_key(over)}: {inner}{message}"
         what = f"{dotted(path)}: " if path else ""
         if path not in self.lines:  # a section the file leaves out, created by an override
             for rank, over in enumerate(self.overridden):
                 if over[: len(path)] == path:
-                    return (1, rank), f"--set {'.'.join(map(str, over))}: {what}{message}"
+                    return (1, rank), f"--set {dotted_key(over)}: {what}{message}"
         for cut in range(len(path), -1, -1):
             line = self.lines.get(path[:cut])
             if line is not None:
@@ -442,11 +563,16 @@ class _Errors:
 
 
 def dotted(path: PathKey) -> str:
-    """Render a path as ``ranker.fallback.type`` or ``evaluation.metrics[1]``."""
+    """Render a path as ``ranker.fallback.type`` or ``evaluation.metrics[1]``, long keys shortened."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        out += f"[{part}]" if isinstance(part, int) else (f".{short_text(part)}" if out else short_text(part))
     return out
+
+
+def dotted_key(path: Sequence[str | int]) -> str:
+    """Render a path the way ``--set`` writes it (``evaluation.metrics.0``), long keys shortened."""
+    return ".".join(short_text(str(part)) for part in path)
 
 
 def validate_run(
@@ -492,11 +618,12 @@ def validate_run(
             errors.add((str(key),), _unknown_key_message(str(key), TOP_LEVEL_KEYS, "top-level key"))
 
     name = raw.get("name", Path(source).stem if source != "<config>" else "run")
-    if not isinstance(name, str) or not name.strip():
-        errors.add(("name",), f"must be a non-empty string; got {name!r}")
+    name_problem = run_name_problem(name)
+    if name_problem is not None:
+        errors.add(("name",), name_problem)
     seed = raw.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        errors.add(("seed",), f"must be a non-negative integer; got {seed!r}")
+        errors.add(("seed",), f"must be a non-negative integer; got {short_repr(seed)}")
 
     specs: dict[str, ComponentSpec | None] = {}
     fallback_raw: object = DEFAULT_FALLBACK
@@ -557,6 +684,42 @@ def validate_run(
     return replace(run, sweep=sweep)
 
 
+RUN_NAME_MAX = 100
+_RUN_NAME = re.compile(r"\w(?:[\w .+=@,-]*[\w.+=@,-])?")
+
+
+def run_name_problem(name: object) -> str | None:
+    """Return why `name` can't name a run folder (``runs/<name>``), or ``None`` if it can.
+
+    A run name is one folder name: word characters (letters, digits, ``_``, in any script) and
+    ``. - + = @ ,`` and inner spaces; it starts with a word character, holds no path separator
+    and no ``..``, and is at most :data:`RUN_NAME_MAX` characters long.
+    """
+    if not isinstance(name, str) or not name.strip():
+        return f"must be a non-empty string; got {short_repr(name)}"
+    if "/" in name or "\\" in name:
+        why = "it contains a path separator"
+    elif ".." in name:
+        why = "it contains '..'"
+    elif len(name) > RUN_NAME_MAX:
+        why = f"it is {len(name)} characters long, more than {RUN_NAME_MAX}"
+    elif _RUN_NAME.fullmatch(name) is None:
+        bad = [c for c in name if not (c.isalnum() or c in "_ .+=@,-")]
+        if bad:
+            why = f"it contains {bad[0]!r}"
+        elif _RUN_NAME.match(name[0]) is None:
+            why = f"it starts with {name[0]!r}"
+        else:
+            why = f"it ends with {name[-1]!r}"
+    else:
+        return None
+    return (
+        f"{short_repr(name)} can't name a run folder: {why}; a run name is written to runs/<name>, "
+        "so use letters, digits, "
+        f"inner spaces and _ . - + = @ , only (output.dir or --output choose any other folder)"
+    )
+
+
 MAX_SWEEP_SETTINGS = 1000
 """More settings than this in one sweep is refused as a likely mistake."""
 
@@ -569,17 +732,18 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
         errors.add(path, "a sweep compares settings by their metrics; add an evaluation section")
         return None
     if not isinstance(grid_raw, Mapping) or not grid_raw:
-        errors.add(path, f"must map dotted keys to lists of values, e.g. similarity.k: [10, 50]; got {grid_raw!r}")
+        shown = short_repr(grid_raw)
+        errors.add(path, f"must map dotted keys to lists of values, e.g. similarity.k: [10, 50]; got {shown}")
         return None
     grid = []
     for key, values in grid_raw.items():
         section = key.split(".")[0] if isinstance(key, str) else None
-        if section not in TOP_LEVEL_KEYS or section in ("sweep", "name"):
+        if section not in TOP_LEVEL_KEYS or section in UNSWEPT_KEYS:
             errors.add((*path, str(key)), "must be a dotted key of the run file, such as similarity.k")
-        elif key.startswith(("evaluation.metrics", "output")):
+        elif key.startswith(UNSWEPT_PREFIXES):
             errors.add((*path, key), "can't be swept: every setting is scored on the same metrics and written together")
         elif not isinstance(values, list) or not values:
-            errors.add((*path, key), f"must be a non-empty list of values; got {values!r}")
+            errors.add((*path, key), f"must be a non-empty list of values; got {short_repr(values)}")
         else:
             grid.append((key, tuple(values)))
     if len(grid) != len(grid_raw):
@@ -591,7 +755,8 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
     base = {k: v for k, v in raw.items() if k != "sweep"}
     settings = []
     for number, combination in enumerate(itertools.product(*(values for _, values in grid)), start=1):
-        label = ", ".join(f"{key}={value!r}" for (key, _), value in zip(grid, combination, strict=True))
+        pairs = zip(grid, combination, strict=True)
+        label = ", ".join(f"{short_text(key)}={short_repr(value)}" for (key, _), value in pairs)
         document = copy.deepcopy(base)
         try:
             for (key, _), value in zip(grid, combination, strict=True):
@@ -608,7 +773,8 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
 def _filter_specs(value: object, registry: PluginRegistry, errors: _Errors) -> tuple[ComponentSpec, ...]:
     """Validate ``data.filters``: a list of filter sections (or bare filter names)."""
     if not isinstance(value, list):
-        errors.add(("data", "filters"), f"must be a list of filters such as [{{type: k_core}}]; got {value!r}")
+        shown = short_repr(value)
+        errors.add(("data", "filters"), f"must be a list of filters such as [{{type: k_core}}]; got {shown}")
         return ()
     specs = [component_spec(entry, "filter", ("data", "filters", i), registry, errors) for i, entry in enumerate(value)]
     return tuple(spec for spec in specs if spec is not None)
@@ -630,14 +796,14 @@ def component_spec(
     if isinstance(value, str):
         value = {"type": value}
     if not isinstance(value, Mapping):
-        errors.add(path, f"must be a mapping with a 'type' key, or a {kind} name; got {value!r}")
+        errors.add(path, f"must be a mapping with a 'type' key, or a {kind} name; got {short_repr(value)}")
         return None
     type_name = value.get("type")
     if type_name is None:
         errors.add(path, f"missing 'type'; registered {kind} types: {', '.join(registry.names(kind)) or 'none'}")
         return None
     if not isinstance(type_name, str):
-        errors.add((*path, "type"), f"must be a {kind} name; got {type_name!r}")
+        errors.add((*path, "type"), f"must be a {kind} name; got {short_repr(type_name)}")
         return None
     try:
         cls = registry.get(kind, type_name)
@@ -648,7 +814,7 @@ def component_spec(
     try:
         config = cls.Config.model_validate(params)
     except ValidationError as exc:
-        _add_pydantic_errors(exc, path, errors, cls.Config, f"{kind} {type_name!r}")
+        _add_pydantic_errors(exc, path, errors, cls.Config, f"{kind} {short_repr(type_name)}")
         return None
     return ComponentSpec(kind, type_name, config)
 
@@ -665,27 +831,28 @@ def _add_pydantic_errors(
         elif error["type"] == "missing":
             errors.add((*path, *loc), "required, but missing")
         elif error["type"] == "value_error":  # a validator's own message, which shows the value
-            errors.add((*path, *loc), str(error["msg"]).removeprefix("Value error, "))
+            errors.add((*path, *loc), short_text(str(error["msg"]).removeprefix("Value error, "), 4 * SHOWN_CHARACTERS))
         else:
-            errors.add((*path, *loc), f"{error['msg']}; got {error['input']!r}")
+            what = short_text(error["msg"], 4 * SHOWN_CHARACTERS)
+            errors.add((*path, *loc), f"{what}; got {short_repr(error['input'])}")
 
 
 def _unknown_key_message(key: str, allowed: Sequence[str], what: str, owner: str = "") -> str:
-    msg = f"unknown {what} {key!r}" + (f" for {owner}" if owner else "")
+    msg = f"unknown {what} {short_repr(key)}" + (f" for {owner}" if owner else "")
     close = difflib.get_close_matches(key, list(allowed), n=1)
     if close:
         msg += f"; did you mean {close[0]!r}?"
     return msg + f" (allowed: {', '.join(allowed)})"
 
 
-EVALUATION_KEYS = ("split", "metrics", "test_data", *EvaluationSettings.model_fields)
+EVALUATION_KEYS = (*EVALUATION_PARTS, *EvaluationSettings.model_fields)
 
 
 def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -> EvaluationSpec | None:
     """Validate the ``evaluation`` section: a splitter, metrics, optional test data and settings."""
     path: PathKey = ("evaluation",)
     if not isinstance(value, Mapping):
-        errors.add(path, f"must be a mapping with 'split' and 'metrics'; got {value!r}")
+        errors.add(path, f"must be a mapping with 'split' and 'metrics'; got {short_repr(value)}")
         return None
     for key in value:
         if key not in EVALUATION_KEYS:
@@ -708,7 +875,8 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
         _add_pydantic_errors(exc, path, errors, EvaluationSettings)
     metrics_raw = value.get("metrics", list(DEFAULT_METRICS))
     if not isinstance(metrics_raw, list) or not metrics_raw:
-        errors.add((*path, "metrics"), f"must be a non-empty list such as [precision@10, ndcg@10]; got {metrics_raw!r}")
+        shown = short_repr(metrics_raw)
+        errors.add((*path, "metrics"), f"must be a non-empty list such as [precision@10, ndcg@10]; got {shown}")
         return None
     metrics = []
     for i, entry in enumerate(metrics_raw):
@@ -739,7 +907,9 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
     """Return a JSON Schema of run files covering every registered plugin, for editors.
 
     Each component section is a ``oneOf`` of the registered plugins' configs, told apart by
-    their ``type`` constant, or a bare plugin name; a metric may also be ``name@k``.
+    their ``type`` constant, or a bare plugin name; a metric may also be ``name@k``. The keys
+    and their descriptions come from :data:`RUN_FILE_KEYS`, :data:`EVALUATION_PARTS` and the
+    settings models, as does the configuration reference (:mod:`recframe.reference`).
     """
     defs: dict[str, Any] = {}
 
@@ -762,42 +932,69 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
                 schema["properties"] = {**schema["properties"], **extra}
         return {"oneOf": [*objects, {"type": "string", "enum": registry.names(kind)}]}
 
-    fallback = {"anyOf": [{"type": "null"}, section("ranker")]}
+    fallback = {
+        "description": "the ranker for users the main ranker can't serve, a list tried in order, or null for none",
+        "anyOf": [{"type": "null"}, section("ranker"), {"type": "array", "items": section("ranker")}],
+    }
+    filters = {"description": "filters applied in order to what the source loads",
+               "type": "array", "items": section("filter")}
     metric_names = "|".join(re.escape(name) for name in registry.names("metric"))
-    output = OutputConfig.model_json_schema()
+    swept = "|".join(re.escape(k) for k in TOP_LEVEL_KEYS if k not in UNSWEPT_KEYS)
+    unswept = "|".join(re.escape(prefix) for prefix in UNSWEPT_PREFIXES)
+    evaluation_parts: dict[str, Any] = {
+        "split": section("splitter"),
+        "metrics": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "anyOf": [
+                    {"type": "string", "pattern": f"^({metric_names})(@[1-9][0-9]*)?$"},
+                    *options("metric"),
+                ]
+            },
+        },
+        "test_data": section("data"),
+    }
+    for part, description in EVALUATION_PARTS.items():
+        evaluation_parts[part] = {"description": description, **evaluation_parts[part]}
+    properties: dict[str, Any] = {
+        "name": {"type": "string", "minLength": 1},
+        "seed": {"type": "integer", "minimum": 0},
+        "data": section("data", {"filters": filters}),
+        "matrix": section("matrix"),
+        "similarity": section("similarity"),
+        "ranker": section("ranker", {"fallback": fallback}),
+        "evaluation": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {**evaluation_parts, **_settings_schema(EvaluationSettings, defs)},
+        },
+        "output": {"type": "object", "additionalProperties": False,
+                   "properties": _settings_schema(OutputConfig, defs)},
+        "sweep": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": f"^(?!{unswept})({swept})(\\.[^.]+)*$"},
+            "additionalProperties": {"type": "array", "minItems": 1},
+        },
+    }
+    assert tuple(properties) == TOP_LEVEL_KEYS, "every top-level key needs a schema"
+    for key, (meaning, default) in RUN_FILE_KEYS.items():
+        properties[key] = {"description": f"{meaning} (default: {default})".replace("`", ""), **properties[key]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "recframe run file",
         "type": "object",
         "additionalProperties": False,
-        "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "seed": {"type": "integer", "minimum": 0},
-            "data": section("data", {"filters": {"type": "array", "items": section("filter")}}),
-            "matrix": section("matrix"),
-            "similarity": section("similarity"),
-            "ranker": section("ranker", {"fallback": fallback}),
-            "evaluation": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "split": section("splitter"),
-                    "metrics": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "anyOf": [
-                                {"type": "string", "pattern": f"^({metric_names})(@[1-9][0-9]*)?$"},
-                                *options("metric"),
-                            ]
-                        },
-                    },
-                    "test_data": section("data"),
-                    **EvaluationSettings.model_json_schema()["properties"],
-                },
-            },
-            "output": output,
-        },
+        "properties": properties,
         "required": ["data"],
         "$defs": defs,
     }
+
+
+def _settings_schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
+    """Return the JSON Schema properties of a settings model, its definitions moved to `defs`."""
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(schema.pop("$defs", {}))
+    properties: dict[str, Any] = schema["properties"]
+    return properties

@@ -6,6 +6,8 @@ into a documented exit code (see :mod:`recframe.cli`).
 
 from __future__ import annotations
 
+import reprlib
+
 
 class RecframeError(Exception):
     """Base class for every error recframe raises on purpose."""
@@ -37,3 +39,55 @@ class RecframeWarning(UserWarning):
 
 class PluginLoadWarning(RecframeWarning):
     """A plugin failed to import and was skipped."""
+
+
+SHOWN_CHARACTERS = 80
+"""About the most characters of a user's value that an error message shows (:func:`short_repr`)."""
+
+_REPR = reprlib.Repr()  # keyword arguments need Python 3.12
+_REPR.maxlevel = 3
+_REPR.maxtuple = _REPR.maxlist = _REPR.maxarray = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 8
+_REPR.maxdeque = 8
+_REPR.maxstring = _REPR.maxother = SHOWN_CHARACTERS
+_REPR.maxlong = 40
+
+
+def short_repr(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """Return ``repr(value)`` for an error message, shortened to about `limit` characters.
+
+    Every message that echoes user input shows it through this function, so that a huge value
+    (a 100,000-character name, an exploded YAML alias, a deeply nested list) gives a message of
+    readable size, built in bounded time. A shortened string keeps its start and says how long
+    it was; containers show their first entries and nesting stops a few levels down.
+
+    Examples
+    --------
+    >>> short_repr("item_cf")
+    "'item_cf'"
+    >>> short_repr("abcdefghij" * 100, limit=30)
+    "'abcdefghijabcdefgh'... (1000 characters)"
+    >>> short_repr(list(range(100)))
+    '[0, 1, 2, 3, 4, 5, 6, 7, ...]'
+    """
+    if isinstance(value, str):
+        text = repr(value) if len(value) <= limit else ""
+        if text and len(text) <= limit:
+            return text
+        return f"{value[: limit - 12]!r}... ({len(value)} characters)"
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def short_text(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """Return `text` for an error message, unquoted, shortened like :func:`short_repr`.
+
+    For text shown as it is, such as a key inside a dotted path (``similarity.k``).
+
+    Examples
+    --------
+    >>> short_text("similarity")
+    'similarity'
+    >>> short_text("k" * 500, limit=20)
+    'kkkkkkkk... (500 characters)'
+    """
+    return text if len(text) <= limit else f"{text[: limit - 12]}... ({len(text)} characters)"

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_chec
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
-from recframe.errors import NotFittedError
+from recframe.errors import NotFittedError, short_repr
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -34,14 +34,30 @@ Kind = Literal["data", "filter", "matrix", "similarity", "ranker", "splitter", "
 KINDS: tuple[Kind, ...] = ("data", "filter", "matrix", "similarity", "ranker", "splitter", "metric")
 
 
+INT64_MAX = 2**63 - 1
+"""Largest integer any component parameter may hold (numpy's int64)."""
+MAX_LIST_LENGTH = 10_000
+"""Longest recommendation list a ranker's ``n`` or a metric's ``k`` may ask for."""
+
+
 class ComponentConfig(BaseModel):
     """Base class of every component's parameters.
 
-    Unknown keys are rejected, instances are immutable, and the docstring under each field
-    becomes its description in the JSON Schema and the configuration reference.
+    Unknown keys are rejected, instances are immutable, floats must be finite (``nan`` and
+    ``inf`` are refused), and the docstring under each field becomes its description in the
+    JSON Schema and the configuration reference.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _int64(cls, value: object) -> object:
+        """Refuse an integer that numpy can't hold (beyond int64), whatever the field's bounds."""
+        if isinstance(value, int) and not isinstance(value, bool) and not -INT64_MAX <= value <= INT64_MAX:
+            msg = f"{short_repr(value)} is too large; integers must be within +-{INT64_MAX}"
+            raise ValueError(msg)
+        return value
 
 
 class Component(ABC):
@@ -276,7 +292,7 @@ class SimilarityBackend(Component):
 class RankerConfig(ComponentConfig):
     """Parameters every candidate ranker has."""
 
-    n: PositiveInt = 10
+    n: int = Field(10, gt=0, le=MAX_LIST_LENGTH)
     """Number of items returned per user."""
     exclude_seen: bool = True
     """Drop items the user already interacted with."""
@@ -348,7 +364,7 @@ class Splitter(Component):
 class MetricConfig(ComponentConfig):
     """Parameters every ranking metric has."""
 
-    k: PositiveInt = 10
+    k: int = Field(10, gt=0, le=MAX_LIST_LENGTH)
     """Cut-off: only the first ``k`` recommendations count."""
 
 

@@ -16,7 +16,17 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from recframe.config import DEFAULT_FALLBACK, DEFAULT_TYPES, OutputConfig
+from recframe.config import (
+    EVALUATION_PARTS,
+    MAX_NESTING,
+    MAX_SWEEP_SETTINGS,
+    MAX_VALUES,
+    RUN_FILE_KEYS,
+    UNSWEPT_KEYS,
+    UNSWEPT_PREFIXES,
+    EvaluationSettings,
+    OutputConfig,
+)
 from recframe.registry import PluginRegistry
 
 SECTION_TITLES = {
@@ -39,18 +49,37 @@ A run file is YAML with these top-level keys:
 
 | key | meaning | default |
 |---|---|---|
-| `name` | name of the run; names the output folder `runs/<name>` | the file's stem |
-| `seed` | seeds every random step (data generation, splitting) | `0` |
-| `data` | where interactions come from: a data source | required for `recframe run` |
-| `matrix` | how the user-item matrix is built: a matrix builder | `{defaults[matrix]}` |
-| `similarity` | how neighbours are found: a similarity backend | `{defaults[similarity]}` |
-| `ranker` | how items are scored and ranked; `fallback:` names the ranker for users it can't serve (`null` for none) | `{defaults[ranker]}`, fallback `{fallback}` |
-| `evaluation` | `split:` a splitter and `metrics:` a list such as `[precision@10, ndcg@10]` | no evaluation |
-| `output` | what `recframe run` writes, see below | |
+{keys}
 
 Each component section picks its plugin with `type:` and passes that plugin's parameters beside
-it; unknown keys are errors. `--set section.key=value` overrides any value from the command line.
-A metric can be written `name@k` or `{{type: name, k: k}}`.
+it (or is just the plugin's name); unknown keys are errors. `--set section.key=value` overrides
+any value from the command line. `recframe config schema` prints the same structure as a JSON
+Schema for editors. A run file (or a `--set` value) may nest lists and mappings at most
+{max_nesting} levels deep and hold at most {max_values:,} values, YAML aliases counted as expanded.
+"""
+
+FALLBACK = """### Fallback chain (`ranker.fallback`)
+
+Users the ranker can't serve (not in the training data, or nothing to recommend) are served by
+`ranker.fallback`: one ranker section (a name or a mapping as above), a list of them tried in
+order (`fallback: [item_cf, {type: popularity, n: 20}]`), or `null` for none (such users are
+then an error).
+"""
+
+SWEEP = """## Sweep (`sweep`)
+
+`sweep` maps dotted keys of the run file to the list of values each takes; the run fits and
+evaluates every combination (the first key varies slowest) and compares them:
+
+```yaml
+evaluation: {{split: kfold, metrics: [ndcg@10, recall@10]}}
+sweep:
+  similarity.k: [10, 20, 50]
+  ranker.type: [item_cf, user_cf]
+```
+
+Every setting is validated as a whole run file before anything runs. A sweep needs an
+`evaluation` section; it can't vary {unswept}. At most {max_settings} settings.
 """
 
 
@@ -120,15 +149,28 @@ def model_table(model: type[BaseModel]) -> list[str]:
 
 def configuration_reference(registry: PluginRegistry) -> str:
     """Return the Markdown configuration reference of every registered plugin."""
-    lines = [HEADER.format(defaults=DEFAULT_TYPES, fallback=DEFAULT_FALLBACK)]
+    rows = [f"| `{key}` | {_cell(meaning)} | {_cell(default)} |" for key, (meaning, default) in RUN_FILE_KEYS.items()]
+    lines = [HEADER.format(keys="\n".join(rows), max_nesting=MAX_NESTING, max_values=MAX_VALUES)]
     for kind, title in SECTION_TITLES.items():
         lines += [f"## {title}", ""]
         for entry in registry.components(kind):
             doc = _description(entry.cls.__doc__)
             lines += [f"### `{entry.name}`", "", f"*{entry.plugin.package}* · `{entry.cls.__name__}`", "", doc, ""]
             lines += model_table(entry.cls.Config)
+        if kind == "ranker":
+            lines += [FALLBACK]
+    lines += ["## Evaluation (`evaluation`)", "", "| key | meaning |", "|---|---|"]
+    lines += [f"| `{part}` | {_cell(meaning)} |" for part, meaning in EVALUATION_PARTS.items()]
+    lines += ["", "The section's own settings:", "", *model_table(EvaluationSettings)]
     lines += ["## Output (`output`)", "", *model_table(OutputConfig)]
+    unswept = ", ".join(f"`{key}`" for key in (*UNSWEPT_KEYS, *UNSWEPT_PREFIXES))
+    lines += [SWEEP.format(unswept=unswept, max_settings=MAX_SWEEP_SETTINGS)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(text: str) -> str:
+    """Return `text` safe inside a Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def hook_reference() -> str:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from recframe import hookspecs
+from recframe import PluginRegistry, hookspecs
+from recframe.cli import main
+from recframe.config import EVALUATION_KEYS, TOP_LEVEL_KEYS, OutputConfig
 from recframe.reference import configuration_reference, hook_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +21,36 @@ def test_configuration_reference_is_up_to_date(registry):
     assert documented == configuration_reference(registry), (
         "docs/configuration.md is stale; run: python -m recframe.reference > docs/configuration.md"
     )
+
+
+def test_recframe_config_reference_prints_the_documented_reference(monkeypatch, capsys):
+    builtins_only = PluginRegistry.from_environment(entry_points=False)
+    monkeypatch.setattr(PluginRegistry, "from_environment", lambda *args, **kwargs: builtins_only)
+    assert main(["config", "reference"]) == 0
+    assert capsys.readouterr().out == (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+
+
+def test_configuration_reference_covers_every_section_and_setting(registry):
+    reference = configuration_reference(registry)
+    for heading in (
+        "## Filters (`data.filters`)",
+        "### Fallback chain (`ranker.fallback`)",
+        "## Splitters (`evaluation.split`)",
+        "## Metrics (`evaluation.metrics`)",
+        "## Evaluation (`evaluation`)",
+        "## Output (`output`)",
+        "## Sweep (`sweep`)",
+    ):
+        assert f"\n{heading}\n" in reference, heading
+    top = reference.split("\n## ", 1)[0]
+    for key in TOP_LEVEL_KEYS:
+        assert f"| `{key}` |" in top, f"top-level key {key!r} is not in the reference's table"
+    evaluation = reference.split("## Evaluation (`evaluation`)", 1)[1].split("\n## ", 1)[0]
+    for key in EVALUATION_KEYS:
+        assert f"| `{key}` |" in evaluation, f"evaluation.{key} is not in the reference"
+    output = reference.split("## Output (`output`)", 1)[1].split("\n## ", 1)[0]
+    for key in OutputConfig.model_fields:
+        assert f"| `{key}` |" in output, f"output.{key} is not in the reference"
 
 
 def test_hook_reference_is_up_to_date():

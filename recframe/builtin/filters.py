@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 from typing_extensions import Self
 
-from recframe import Component, ComponentConfig, DataError, Filter, Interactions, hookimpl
+from recframe import Component, ComponentConfig, DataError, Filter, Interactions, hookimpl, short_repr
 from recframe.data import IdIndex
 
 
@@ -214,9 +214,9 @@ class DuplicatesFilter(Filter):
         repeated = sorted_key[1:] == sorted_key[:-1]
         if self.config.keep == "error" and repeated.any():
             at = order[1:][repeated][0]
+            user, item = short_repr(interactions.users[at].item()), short_repr(interactions.items[at].item())
             msg = (
-                f"user {interactions.users[at].item()!r} and item {interactions.items[at].item()!r} occur more than "
-                "once; "
+                f"user {user} and item {item} occur more than once; "
                 "set the duplicates filter's keep to first or last"
             )
             raise DataError(msg)

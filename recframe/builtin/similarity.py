@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, field_validator
 
 from recframe import (
     Component,
@@ -47,12 +47,20 @@ class SklearnNNConfig(SimilarityConfig):
     for the others."""
     algorithm: Literal["brute", "auto"] = "brute"
     """scikit-learn's search algorithm; on sparse rows both mean exact brute force."""
-    n_jobs: int | None = None
-    """Worker processes of scikit-learn (``-1`` for all cores); one by default."""
+    n_jobs: int | None = Field(None, ge=-1, le=1024, json_schema_extra={"not": {"const": 0}})
+    """Worker processes of scikit-learn (``-1`` for all cores, else 1 to 1024); one by default."""
     max_memory_mb: PositiveInt = 1024
     """scikit-learn's ``working_memory`` for one block of dense distances (its default). The
     sparse product behind a block takes up to about as much again; lower it to bound memory,
     at the cost of more blocks, each of which re-normalises all fitted rows."""
+
+    @field_validator("n_jobs", mode="after")
+    @classmethod
+    def _some_workers(cls, n_jobs: int | None) -> int | None:
+        if n_jobs == 0:
+            msg = "0 workers can't search; use a positive number, -1 for all cores, or null for one"
+            raise ValueError(msg)
+        return n_jobs
 
 
 class SklearnNNSimilarity(SimilarityBackend):

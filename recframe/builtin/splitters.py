@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
 from typing_extensions import Self
 
 from recframe import Component, ComponentConfig, ConfigError, DataError, Interactions, Splitter, hookimpl
@@ -198,12 +198,14 @@ class KFoldConfig(ComponentConfig):
     fold: int = Field(0, ge=0)
     """The fold :meth:`split` returns (evaluation runs every fold)."""
 
-    @model_validator(mode="after")
-    def _fold_in_range(self) -> Self:
-        if self.fold >= self.n_folds:
-            msg = f"fold must be below n_folds={self.n_folds}; got {self.fold}"
+    @field_validator("fold", mode="after")
+    @classmethod
+    def _fold_in_range(cls, fold: int, info: ValidationInfo) -> int:
+        n_folds = info.data.get("n_folds")
+        if n_folds is not None and fold >= n_folds:
+            msg = f"must be below n_folds={n_folds}; got {fold}"
             raise ValueError(msg)
-        return self
+        return fold
 
 
 class KFoldSplitter(Splitter):
