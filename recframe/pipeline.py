@@ -25,6 +25,7 @@ from recframe.data import IdIndex, InteractionMatrix, Interactions
 from recframe.errors import ConfigError, DataError, NotFittedError
 from recframe.evaluation import held_out, metric_input
 from recframe.evaluation.leakage import protocol_warnings
+from recframe.evaluation.protocol import usage
 from recframe.filtering import FilterStep, apply_filters
 from recframe.interfaces import (
     CandidateRanker,
@@ -44,8 +45,8 @@ from recframe.interfaces import (
 )
 from recframe.prediction import Predictions
 from recframe.ranking import ScoringRanker
-from recframe.registry import PluginRegistry
-from recframe.resources import preflight
+from recframe.registry import PluginRegistry, describe_component
+from recframe.resources import capped_k, preflight
 from recframe.results import Contribution, EvaluationResult, Explanation, FoldResult, RankedLists
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ class Recommender:
         """Name a component in errors, with its package where the registry knows it."""
         if self.registry is not None:
             return self.registry.describe(component)
-        return f"{component.kind} {component.name!r}"
+        return describe_component(component)
 
     def _rng(self, stream: int) -> np.random.Generator:
         """Return the generator of one random stream (0: data, 1: split) of this seed."""
@@ -327,10 +328,12 @@ class Recommender:
         if axis is None:
             return None
         if axis not in fitted.graphs:
-            estimate = self.similarity.estimate(self._rows(fitted, axis))
+            rows = self._rows(fitted, axis)
+            # a row has at most n_rows - 1 neighbours, whatever k asks for: estimate what will be built
+            estimate = self.similarity.estimate(rows, k=capped_k(self.similarity.config.k, rows.shape[0]))
             if estimate is not None:
                 limit = self.similarity.config.memory_limit_mb
-                preflight(estimate, limit, self._who(self.similarity), f"{axis[:-1]} neighbours")
+                preflight(estimate, limit, self._who(self.similarity), f"{axis[:-1]} neighbours", rows=rows.shape[0])
             backend = self._backend(fitted, axis)
             start = time.perf_counter()
             n_rows = fitted.matrix.n_users if axis == "users" else fitted.matrix.n_items
@@ -725,7 +728,10 @@ class Recommender:
         }
         if data.ratings is not None:
             counts.update(n_rated=len(data.ratings.actual), n_prediction_fallback=n_prediction_fallback)
-        return FoldResult(metrics, per_user, evaluated.ids, counts)
+        history, exposure = usage(
+            train, fitted.matrix.users, fitted.matrix.items, evaluated, held, lists.ranked.items
+        )
+        return FoldResult(metrics, per_user, evaluated.ids, counts, history, exposure)
 
     def _rated_pairs(self, test: Interactions) -> RatedPairs:
         """Predict every held-out rating, for the metrics of rating prediction."""

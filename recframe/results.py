@@ -123,6 +123,29 @@ class RankedLists:
 
 
 @dataclass(frozen=True, eq=False)
+class ItemExposure:
+    """How one split used the training items: their popularity, the test data and the recommendations.
+
+    Attributes
+    ----------
+    popularity : ndarray of shape (n_items,), int64
+        Distinct training users of each training item.
+    relevant : ndarray of shape (n_items,), int64
+        Relevant held-out (user, item) pairs of each training item (pairs of items training
+        never saw are not counted).
+    recommended : ndarray of shape (n_items,), int64
+        How often each item is in the evaluated users' lists, cut at `depth`.
+    depth : int
+        The list length counted: the largest metric cut-off.
+    """
+
+    popularity: npt.NDArray[np.int64]
+    relevant: npt.NDArray[np.int64]
+    recommended: npt.NDArray[np.int64]
+    depth: int
+
+
+@dataclass(frozen=True, eq=False)
 class FoldResult:
     """Metric values of one train/test split.
 
@@ -142,12 +165,18 @@ class FoldResult:
         (``n_skipped``) or have no relevant item (``n_without_relevant``), held-out pairs below
         the relevance threshold (``n_below_threshold``) and relevant pairs of items unseen in
         training (``n_unseen_items``).
+    history : ndarray of shape (n_users,), int64, optional
+        Distinct training items of each evaluated user (0 for users training never saw).
+    exposure : ItemExposure, optional
+        How the split used the training items (for the report's long-tail view).
     """
 
     metrics: dict[str, float]
     per_user: dict[str, np.ndarray]
     users: IdArray
     counts: dict[str, int]
+    history: npt.NDArray[np.int64] | None = None
+    exposure: ItemExposure | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,6 +215,13 @@ class EvaluationResult:
     def users(self) -> IdArray:
         """The evaluated users of every fold, one entry per (fold, user)."""
         return np.concatenate([f.users for f in self.folds])
+
+    @property
+    def history(self) -> npt.NDArray[np.int64] | None:
+        """Each entry's training history length (see :attr:`FoldResult.history`); ``None`` if not recorded."""
+        if any(f.history is None for f in self.folds):
+            return None
+        return np.concatenate([f.history for f in self.folds if f.history is not None]).astype(np.int64)
 
     @property
     def fold_of(self) -> np.ndarray:

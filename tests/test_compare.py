@@ -108,7 +108,7 @@ def run(tmp_path: Path, name: str, ranker: str, extra: str = "") -> Path:
 def test_compare_command_prints_and_writes_the_tables(tmp_path, capsys):
     a, b = run(tmp_path, "icf", "item_cf"), run(tmp_path, "pop", "popularity")
     capsys.readouterr()
-    assert main(["compare", str(a), str(b), "--bootstrap", "200", "--output", str(a), "-q"]) == 0
+    assert main(["compare", str(a), str(b), "--bootstrap", "200", "--output", str(a), "-q", "--overwrite"]) == 0
     out = capsys.readouterr().out
     assert "| ndcg@5 | pop - icf |" in out and "coverage@5" not in out
     assert {"config.yaml", "per_user.csv", "comparison.md", "comparison.csv", "comparison.json"} <= {
@@ -116,8 +116,8 @@ def test_compare_command_prints_and_writes_the_tables(tmp_path, capsys):
     }  # writing into a run folder keeps the run's files
     data = json.loads((a / "comparison.json").read_text())
     assert data["runs"] == ["icf", "pop"] and len(data["pairs"]) == 2
-    assert main(["compare", str(a), "--json", "-q"]) == 3
-    assert "at least two runs" in capsys.readouterr().err
+    assert main(["compare", str(a), "--json", "-q"]) == 2  # a command-line mistake, not a data problem
+    assert "at least two run folders" in capsys.readouterr().err
     assert main(["compare", str(a), str(b), "--alpha", "2", "-q"]) == 2
 
 

@@ -47,8 +47,10 @@ def test_run_report_has_every_table_and_embedded_charts(tmp_path):
     for label, value in metrics["metrics"].items():
         assert f"<td class=\"text\">{label}</td><td>{value:.4f}</td>" in page
     assert "is random on timestamped data" in page  # the protocol warning
-    assert page.count("<img src=\"data:image/png;base64,") == 2  # one histogram per per-user metric
-    assert sorted(p.name for p in (out / "charts").iterdir()) == ["per_user_ndcg_at_5.png", "per_user_recall_at_5.png"]
+    assert page.count("<img src=\"data:image/png;base64,") == 3  # one chart per per-user metric, the long tail
+    assert sorted(p.name for p in (out / "charts").iterdir()) == [
+        "long_tail.png", "per_user_ndcg_at_5.png", "per_user_recall_at_5.png",
+    ]
     assert "name: rep" in page  # the resolved config
 
 

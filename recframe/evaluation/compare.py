@@ -6,32 +6,54 @@ the mean difference with its bootstrap interval, a paired t-test, a Wilcoxon sig
 both p-values adjusted by Holm's method across every comparison made, and the paired effect
 size ``d_z = mean(diff) / sd(diff)``. A difference is significant when the chosen test's
 adjusted p-value is below ``alpha``.
+
+A paired test needs both runs to have scored the same users on the same held-out items, so
+before any statistics the runs' provenance is compared (:func:`provenance`: data fingerprint,
+split, the seed of a random split, relevance settings) and so are their (fold, user) entries;
+runs that differ are refused with a :class:`~recframe.errors.ConfigError` naming the runs, the
+field and both values, unless ``allow_different_data``.
 """
 
 from __future__ import annotations
 
 import csv
 import itertools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import yaml
 
 from recframe.data import FloatArray
-from recframe.errors import DataError
+from recframe.errors import ConfigError, DataError
 from recframe.results import EvaluationResult
 
+if TYPE_CHECKING:
+    from recframe.registry import PluginRegistry
+
 PER_USER_FILE = "per_user.csv"
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.json"
 Test = Literal["t", "wilcoxon"]
+
+MIN_OVERLAP = 0.5
+"""Pair runs only when the (fold, user) entries they share are at least this share of each run's entries."""
+
+ALLOW_HINT = (
+    "compare them anyway with --allow-different-data (allow_different_data=True in Python, "
+    "evaluation.allow_different_data: true in a run file)"
+)
 
 
 @dataclass(frozen=True, eq=False)
 class RunScores:
-    r"""One run's per-user metric values, keyed by ``fold<TAB>user``.
+    r"""One run's per-user metric values, keyed by ``fold<TAB>user``, and what it was evaluated on.
 
     Attributes
     ----------
@@ -41,56 +63,224 @@ class RunScores:
         ``"<fold>\t<user>"`` of each entry.
     values : dict of str to ndarray of shape (n,)
         Each per-user metric's values, aligned with `keys`.
+    provenance : dict of str to object, optional
+        What decides the evaluated users and their relevant items (:func:`provenance`): the
+        data fingerprint and size, the split, the seed of a seeded split and the relevance
+        settings. :func:`compare` refuses runs whose provenance differs. ``None``: unknown.
+    source : str
+        Where the run came from (its folder), for messages; the name when empty.
     """
 
     name: str
     keys: npt.NDArray[np.str_]
     values: dict[str, FloatArray]
+    provenance: dict[str, object] | None = None
+    source: str = ""
 
     @classmethod
-    def from_result(cls, name: str, result: EvaluationResult) -> RunScores:
-        """Take the per-user values of an in-memory evaluation."""
+    def from_result(
+        cls, name: str, result: EvaluationResult, provenance: dict[str, object] | None = None
+    ) -> RunScores:
+        """Take the per-user values of an in-memory evaluation (and, optionally, its provenance)."""
         keys = np.char.add(np.char.add(result.fold_of.astype(str), "\t"), result.users.astype(str))
-        return cls(name, keys, dict(result.per_user))
+        return cls(name, keys, dict(result.per_user), provenance)
 
     @classmethod
-    def from_run_dir(cls, folder: Path, name: str | None = None) -> RunScores:
-        """Read the ``per_user.csv`` of a run folder.
+    def from_run_dir(
+        cls, folder: Path, name: str | None = None, registry: PluginRegistry | None = None
+    ) -> RunScores:
+        """Read the ``per_user.csv`` of a run folder, and its provenance from ``run.json`` and ``config.yaml``.
 
         Raises
         ------
         DataError
-            If the folder or its ``per_user.csv`` is missing, or the file is malformed (the
-            message names the file and line).
+            If the folder or its ``per_user.csv`` is missing (the message says whether the
+            folder holds a sweep or an unevaluated run), or the file is malformed: a bad
+            header, a repeated metric or (fold, user), a value that is not a finite number
+            (the message names the file and line).
         """
-        path = Path(folder) / PER_USER_FILE
-        if not Path(folder).is_dir():
+        folder = Path(folder)
+        path = folder / PER_USER_FILE
+        if not folder.is_dir():
             msg = f"{folder}: no such run folder"
             raise DataError(msg)
+        record = _read_json(folder / RUN_FILE)
         if not path.is_file():
-            msg = f"{folder}: has no {PER_USER_FILE}; run it with an evaluation section and evaluation.per_user: true"
-            raise DataError(msg)
+            raise DataError(_missing_per_user(folder, record))
         with path.open(encoding="utf-8", newline="") as fh:
             rows = list(csv.reader(fh))
         if not rows or rows[0][:2] != ["fold", "user"]:
             msg = f"{path}:1: expected a header starting with fold,user"
             raise DataError(msg)
         header, body = rows[0], rows[1:]
+        labels = header[2:]
+        for i, label in enumerate(labels):
+            if not label or label in labels[:i]:
+                what = "empty" if not label else "a repeat"
+                msg = f"{path}:1: metric column {i + 3} is {label!r}, {what}; each column needs its own metric label"
+                raise DataError(msg)
+        if not body:
+            msg = f"{path}: has no evaluated user; nothing to compare"
+            raise DataError(msg)
         keys: list[str] = []
-        columns: list[list[float]] = [[] for _ in header[2:]]
+        first_line: dict[str, int] = {}
+        columns: list[list[float]] = [[] for _ in labels]
         for line, row in enumerate(body, start=2):
             if len(row) != len(header):
                 msg = f"{path}:{line}: expected {len(header)} fields; got {len(row)}"
                 raise DataError(msg)
-            keys.append(f"{row[0]}\t{row[1]}")
-            for column, text in zip(columns, row[2:], strict=True):
+            key = f"{row[0]}\t{row[1]}"
+            if key in first_line:
+                msg = (
+                    f"{path}:{line}: fold {row[0]!r}, user {row[1]!r} repeats line {first_line[key]}; "
+                    "each (fold, user) is evaluated once"
+                )
+                raise DataError(msg)
+            first_line[key] = line
+            keys.append(key)
+            for column, label, text in zip(columns, labels, row[2:], strict=True):
                 try:
-                    column.append(float(text))
+                    value = float(text)
                 except ValueError:
                     msg = f"{path}:{line}: value {text!r} is not a number"
                     raise DataError(msg) from None
-        values = {label: np.asarray(col, dtype=np.float64) for label, col in zip(header[2:], columns, strict=True)}
-        return cls(name or Path(folder).name, np.asarray(keys, dtype=str), values)
+                if not math.isfinite(value):
+                    msg = f"{path}:{line}: {label} is {text!r}, not a finite number"
+                    raise DataError(msg)
+                column.append(value)
+        values = {label: np.asarray(col, dtype=np.float64) for label, col in zip(labels, columns, strict=True)}
+        config = _read_yaml(folder / CONFIG_FILE)
+        known = record is not None or config is not None
+        origin = provenance(config or {}, record or {}, registry) if known else None
+        return cls(name or folder.name, np.asarray(keys, dtype=str), values, origin, str(folder))
+
+
+def provenance(
+    config: dict[str, Any], record: dict[str, Any], registry: PluginRegistry | None = None
+) -> dict[str, object]:
+    """Return what decides a run's evaluated users and relevant items, from its config and ``run.json``.
+
+    Parameters
+    ----------
+    config : dict
+        The resolved run file (``config.yaml``, or ``RunConfig.to_dict()``).
+    record : dict
+        The run record (``run.json``): ``data_fingerprint`` and ``n_interactions`` (and
+        ``split``, used only when the config has no ``evaluation.split``).
+    registry : PluginRegistry, optional
+        Tells whether the splitter is random (only then does the seed decide the split); by
+        default the installed plugins. A splitter it does not know counts as random.
+
+    Returns
+    -------
+    dict
+        ``data_fingerprint``, ``n_interactions`` (or, without them, the ``data`` section),
+        ``split``, ``test_data``, ``seed`` (only for a random split), ``relevance_threshold``,
+        ``unseen_items`` and ``metrics`` (each metric's definition by its label); a field the
+        run did not record is left out.
+    """
+    evaluation = config.get("evaluation") if isinstance(config.get("evaluation"), dict) else {}
+    assert isinstance(evaluation, dict)
+    out: dict[str, object] = {}
+    for key in ("data_fingerprint", "n_interactions"):
+        if record.get(key) is not None:
+            out[key] = record[key]
+    if "data_fingerprint" not in out and isinstance(config.get("data"), dict):
+        out["data"] = config["data"]  # no record of the data itself (a sweep's setting): its section
+    split = evaluation.get("split", record.get("split"))
+    if split is not None:
+        out["split"] = split
+    if "test_data" in evaluation or "split" in evaluation:
+        out["test_data"] = evaluation.get("test_data")
+    seed = record.get("seed", config.get("seed"))
+    if seed is not None and (split is None or _split_is_random(split, registry)):
+        out["seed"] = seed
+    for key, default in (("relevance_threshold", None), ("unseen_items", "keep")):
+        if "split" in evaluation:
+            out[key] = evaluation.get(key, default)
+    metrics = evaluation.get("metrics")
+    if isinstance(metrics, list):
+        out["metrics"] = _metric_definitions(metrics, registry)
+    return out
+
+
+def _metric_definitions(specs: list[Any], registry: PluginRegistry | None) -> dict[str, object]:
+    """Return each metric's definition (its config) by its label (``map@10``), as in per_user.csv."""
+    out: dict[str, object] = {}
+    for spec in specs:
+        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+            continue
+        params = {k: v for k, v in spec.items() if k != "type"}
+        label = f"{spec['type']}@{params.get('k')}"
+        if registry is None:
+            from recframe.registry import PluginRegistry
+
+            registry = PluginRegistry.from_environment()
+        try:
+            cls = registry.get("metric", spec["type"])
+            label = str(getattr(cls(cls.Config(**params)), "label", label))
+        except (ConfigError, ValueError, TypeError):  # an unknown or changed plugin: the plain label
+            pass
+        out[label] = spec
+    return out
+
+
+def _split_is_random(split: object, registry: PluginRegistry | None) -> bool:
+    """Whether the seed decides the split: its splitter's ordering is ``random`` (or unknown)."""
+    name = split.get("type") if isinstance(split, dict) else split
+    if not isinstance(name, str):
+        return True
+    if registry is None:
+        from recframe.registry import PluginRegistry
+
+        registry = PluginRegistry.from_environment()
+    try:
+        return str(getattr(registry.get("splitter", name), "ordering", "random")) == "random"
+    except ConfigError:
+        return True
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        msg = f"{path}: not valid JSON: {exc}"
+        raise DataError(msg) from exc
+    return data if isinstance(data, dict) else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        msg = f"{path}: not valid YAML: {exc}"
+        raise DataError(msg) from exc
+    return data if isinstance(data, dict) else None
+
+
+def _missing_per_user(folder: Path, record: dict[str, Any] | None) -> str:
+    """Say why a run folder has no ``per_user.csv``: a sweep, an unevaluated run, or per_user: false."""
+    missing = f"{folder}: has no {PER_USER_FILE}"
+    if record is not None and record.get("sweep"):
+        settings = sorted(p for p in (folder / "settings").glob("*") if (p / PER_USER_FILE).is_file())
+        example = " ".join(str(p) for p in settings[:2]) or f"{folder}/settings/<n>"
+        count = record["sweep"].get("settings", "several") if isinstance(record["sweep"], dict) else "several"
+        return (
+            f"{missing}: it is a sweep of {count} settings, not one evaluated run; "
+            f"compare its settings' folders instead, e.g. recframe compare {example}"
+        )
+    if (folder / METRICS_FILE).is_file():
+        return f"{missing}; run it with an evaluation section and evaluation.per_user: true"
+    if record is not None or (folder / CONFIG_FILE).is_file():
+        return (
+            f"{missing}: the run was not evaluated (its run file has no evaluation section); "
+            "add evaluation.split and evaluation.metrics and run it again"
+        )
+    return f"{missing} and is not a run folder (no {RUN_FILE} or {CONFIG_FILE}); give folders written by recframe run"
 
 
 @dataclass(frozen=True)
@@ -205,6 +395,7 @@ def compare(
     n_bootstrap: int = 2000,
     seed: int = 0,
     baseline: bool = False,
+    allow_different_data: bool = False,
 ) -> Comparison:
     """Compare runs on the per-user metrics and (fold, user) entries they all have.
 
@@ -222,23 +413,48 @@ def compare(
         Seeds the bootstrap.
     baseline : bool
         Compare every run with the first only, instead of every pair.
+    allow_different_data : bool
+        Compare runs even when their provenance (data, split, seed of a random split,
+        relevance settings) differs or they share too few (fold, user) entries for a paired
+        test; each such difference is then listed in the notes.
 
     Raises
     ------
+    ConfigError
+        If the runs were evaluated on different data or splits, or on (fold, user) entries
+        too different to pair (under half of a run's entries in common, or other folds),
+        unless `allow_different_data`; the message names the runs, the field and both values.
     DataError
-        With fewer than two runs, no metric or no user in common.
+        With fewer than two runs, no metric or no user in common, or values that are not
+        finite numbers.
+    ValueError
+        If `alpha`, `test` or `n_bootstrap` is out of range.
     """
     if len(runs) < 2:
         msg = f"compare needs at least two runs; got {len(runs)}"
         raise DataError(msg)
+    if not 0 < alpha < 1:
+        msg = f"alpha must be between 0 and 1; got {alpha!r}"
+        raise ValueError(msg)
+    if test not in _TEST_NAMES:
+        msg = f"test must be 't' or 'wilcoxon'; got {test!r}"
+        raise ValueError(msg)
+    if n_bootstrap < 1:
+        msg = f"n_bootstrap must be at least 1; got {n_bootstrap!r}"
+        raise ValueError(msg)
     names = _unique_names([r.name for r in runs])
-    metrics = [m for m in runs[0].values if all(m in r.values for r in runs[1:])]
-    notes = []
-    left_out = sorted({m for r in runs for m in r.values} - set(metrics))
+    for run in runs:
+        _check_scores(run)
+    notes = _check_provenance(runs, names, allow_different_data)
+    differing = _defined_differently(runs, names)
+    metrics = [m for m in runs[0].values if all(m in r.values for r in runs[1:]) and m not in differing]
+    notes += differing.values()
+    left_out = sorted({m for r in runs for m in r.values} - set(metrics) - set(differing))
     if left_out:
         notes.append(f"Not in every run, so not compared: {', '.join(left_out)}.")
     if not metrics:
-        msg = "the runs have no per-user metric in common"
+        why = f"; {' '.join(differing.values())}" if differing else ""
+        msg = f"the runs have no per-user metric in common{why}"
         raise DataError(msg)
     common = runs[0].keys
     for r in runs[1:]:
@@ -246,9 +462,7 @@ def compare(
     if len(common) == 0:
         msg = "the runs have no evaluated user in common; were they evaluated on the same data and split?"
         raise DataError(msg)
-    largest = max(len(r.keys) for r in runs)
-    if len(common) < largest:
-        notes.append(f"{largest - len(common)} (fold, user) entries are not in every run and were left out.")
+    notes += _check_overlap(runs, names, common, allow_different_data)
     aligned = [{m: r.values[m][_positions(r.keys, common)] for m in metrics} for r in runs]
     rng = np.random.default_rng(seed)
     resamples = rng.integers(len(common), size=(n_bootstrap, len(common)))
@@ -281,9 +495,139 @@ def compare(
     return Comparison(names, len(common), metrics, summaries, pairs, alpha, test, n_bootstrap, notes)
 
 
-def compare_run_dirs(folders: Sequence[Path], **options: Any) -> Comparison:
-    """Read each run folder's ``per_user.csv`` and :func:`compare` them."""
-    return compare([RunScores.from_run_dir(Path(f)) for f in folders], **options)
+def compare_run_dirs(folders: Sequence[Path], registry: PluginRegistry | None = None, **options: Any) -> Comparison:
+    """Read each run folder's ``per_user.csv`` and provenance, and :func:`compare` them."""
+    if registry is None:
+        from recframe.registry import PluginRegistry
+
+        registry = PluginRegistry.from_environment()
+    return compare([RunScores.from_run_dir(Path(f), registry=registry) for f in folders], **options)
+
+
+def _who(run: RunScores, name: str) -> str:
+    return f"{name!r} ({run.source})" if run.source and run.source != name else repr(name)
+
+
+def _check_scores(run: RunScores) -> None:
+    """Refuse per-user values that don't line up with the entries or are not finite numbers."""
+    if len(np.unique(run.keys)) != len(run.keys):
+        msg = f"run {run.name!r} has a (fold, user) entry more than once; each is evaluated once"
+        raise DataError(msg)
+    for label, values in run.values.items():
+        if np.shape(values) != np.shape(run.keys):
+            msg = f"run {run.name!r}: {label} has {np.size(values)} values for {len(run.keys)} (fold, user) entries"
+            raise DataError(msg)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = int(np.argmax(bad))
+            msg = (
+                f"run {run.name!r}: {label} is {float(values[first])!r} for fold, user "
+                f"{run.keys[first].replace(chr(9), ', ')}; per-user values must be finite numbers"
+            )
+            raise DataError(msg)
+
+
+def _check_provenance(runs: Sequence[RunScores], names: list[str], allow: bool) -> list[str]:
+    """Refuse runs evaluated on different data or splits; return notes on what could not be checked."""
+    first = runs[0].provenance
+    differences: list[str] = []
+    unchecked = [_who(r, n) for r, n in zip(runs, names, strict=True) if r.provenance is None]
+    known = [r.provenance for r in runs if r.provenance is not None]
+    unfingerprinted = []
+    if any("data_fingerprint" in p for p in known) and not all("data_fingerprint" in p for p in known):
+        unfingerprinted = [
+            _who(r, n) for r, n in zip(runs, names, strict=True)
+            if r.provenance is not None and "data_fingerprint" not in r.provenance
+        ]
+    for run, name in zip(runs[1:], names[1:], strict=True):
+        if first is None or run.provenance is None:
+            continue
+        for key in dict.fromkeys([*first, *run.provenance]):
+            if key == "metrics":  # compared metric by metric (_defined_differently)
+                continue
+            if key in first and key in run.provenance and first[key] != run.provenance[key]:
+                differences.append(
+                    f"runs {_who(runs[0], names[0])} and {_who(run, name)} differ in {key}: "
+                    f"{_shown(first[key])} vs {_shown(run.provenance[key])}"
+                )
+    notes = []
+    if unchecked:
+        notes.append(
+            f"Could not check that {', '.join(unchecked)} used the same data and split as the others "
+            f"(no {RUN_FILE} or {CONFIG_FILE}, or no provenance given)."
+        )
+    if unfingerprinted:
+        notes.append(
+            f"Could not check the data of {', '.join(unfingerprinted)} against the others' data fingerprints "
+            f"(none recorded, as for a sweep's settings); only the split and evaluation settings were checked."
+        )
+    if differences and not allow:
+        msg = (
+            "can't pair the runs' users: they were evaluated on different data or splits\n"
+            + "\n".join(differences)
+            + f"\npaired tests need the same data, split and seed; {ALLOW_HINT}"
+        )
+        raise ConfigError(msg)
+    notes += [f"Compared although the {d} (allow_different_data)." for d in differences]
+    return notes
+
+
+def _defined_differently(runs: Sequence[RunScores], names: list[str]) -> dict[str, str]:
+    """Return the metrics some runs define differently under one label, each with a note saying how."""
+    out: dict[str, str] = {}
+    definitions = [r.provenance.get("metrics") if r.provenance else None for r in runs]
+    for i, j in itertools.combinations(range(len(runs)), 2):
+        a, b = definitions[i], definitions[j]
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            continue
+        for label in a.keys() & b.keys():
+            if label not in out and a[label] != b[label]:
+                out[label] = (
+                    f"Not compared: {label} is defined differently in runs {names[i]!r} and {names[j]!r} "
+                    f"({_shown(a[label])} vs {_shown(b[label])})."
+                )
+    return dict(sorted(out.items()))
+
+
+def _check_overlap(
+    runs: Sequence[RunScores], names: list[str], common: npt.NDArray[np.str_], allow: bool
+) -> list[str]:
+    """Refuse pairing runs whose (fold, user) entries differ too much; note what was left out."""
+    problems = []
+    notes = []
+    folds = [sorted({k.split("\t", 1)[0] for k in r.keys.tolist()}) for r in runs]
+    for run, name, fold_set in zip(runs[1:], names[1:], folds[1:], strict=True):
+        if fold_set != folds[0]:
+            problems.append(
+                f"runs {_who(runs[0], names[0])} and {_who(run, name)} have different folds: "
+                f"{', '.join(folds[0])} vs {', '.join(fold_set)}"
+            )
+    for run, name in zip(runs, names, strict=True):
+        left = len(run.keys) - len(common)
+        if left and len(common) < MIN_OVERLAP * len(run.keys):
+            problems.append(
+                f"run {_who(run, name)} shares only {len(common)} of its {len(run.keys)} (fold, user) entries "
+                "with the other runs"
+            )
+        elif left:
+            notes.append(
+                f"{left} of run {name!r}'s {len(run.keys)} (fold, user) entries are not in every run and were left out."
+            )
+    if problems and not allow:
+        msg = (
+            "can't pair the runs' users: they were evaluated on different users\n"
+            + "\n".join(problems)
+            + f"\na paired test on the few users they share would compare different populations; {ALLOW_HINT}"
+        )
+        raise ConfigError(msg)
+    return [*(f"Paired although {p} (allow_different_data)." for p in problems), *notes]
+
+
+def _shown(value: object) -> str:
+    """Show a provenance value: a mapping as ``key=value`` pairs, anything else with ``repr``."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={v!r}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -346,8 +690,22 @@ def _effect_size(diff: FloatArray) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def compare_with(result: EvaluationResult, name: str, folders: Sequence[Path], **options: Any) -> Comparison:
-    """Compare an in-memory evaluation with earlier runs' folders (the ``evaluation.compare`` option)."""
-    runs = [RunScores.from_result(name, result), *(RunScores.from_run_dir(Path(f)) for f in folders)]
+def compare_with(
+    result: EvaluationResult,
+    name: str,
+    folders: Sequence[Path],
+    provenance: dict[str, object] | None = None,
+    registry: PluginRegistry | None = None,
+    **options: Any,
+) -> Comparison:
+    """Compare an in-memory evaluation with earlier runs' folders (the ``evaluation.compare`` option).
+
+    `provenance` (:func:`provenance` of the run's config and record) lets :func:`compare`
+    refuse folders evaluated on other data or splits.
+    """
+    runs = [
+        RunScores.from_result(name, result, provenance),
+        *(RunScores.from_run_dir(Path(f), registry=registry) for f in folders),
+    ]
     return compare(runs, **options)
 

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
 
 from recframe.data import FloatArray, IdIndex, IntArray, InteractionMatrix, Interactions
 from recframe.errors import ConfigError
 from recframe.interfaces import MetricInput
+from recframe.results import ItemExposure
 
 UnseenItems = Literal["keep", "drop"]
 
@@ -148,3 +151,55 @@ def metric_input(
     return MetricInput(
         items=ranked_items, hits=hits, gains=gains, n_relevant=n_relevant, ideal_gains=ideal, train=train
     )
+
+
+def usage(
+    train: Interactions,
+    train_users: IdIndex,
+    train_items: IdIndex,
+    evaluated: IdIndex,
+    held: HeldOut,
+    ranked_items: IntArray,
+) -> tuple[npt.NDArray[np.int64], ItemExposure]:
+    """Return each evaluated user's training history length and how the split used the items.
+
+    Parameters
+    ----------
+    train : Interactions
+        The training part.
+    train_users, train_items : IdIndex
+        The training users and items (the rows and columns of the fitted matrix).
+    evaluated : IdIndex
+        The evaluated users.
+    held : HeldOut
+        The relevant held-out pairs.
+    ranked_items : ndarray of shape (n_users, depth), int64
+        The evaluated users' lists as training item rows, ``-1`` padded.
+
+    Returns
+    -------
+    history : ndarray of shape (n_users,), int64
+        Distinct training items of each evaluated user (0 for users training never saw).
+    exposure : ItemExposure
+        Training popularity, relevant held-out pairs and recommendations of each training item.
+
+    Notes
+    -----
+    Counted from the training events, not the fitted matrix, whose weighting may drop entries
+    (a mean-centred rating equal to the mean is zero). Repeated pairs count once: a sparse
+    matrix of ones sums them in linear time.
+    """
+    n_users, n_items = len(train_users), len(train_items)
+    user_rows = train_users.rows(train.users, missing="mark")
+    item_rows = train_items.rows(train.items, missing="mark")
+    known = (user_rows >= 0) & (item_rows >= 0)
+    ones = np.ones(int(known.sum()), dtype=np.int8)
+    pairs = sp.csr_array((ones, (user_rows[known], item_rows[known])), shape=(n_users, n_items))
+    pairs.sum_duplicates()
+    per_user = np.diff(pairs.indptr).astype(np.int64)
+    rows = train_users.rows(evaluated.ids, missing="mark")
+    history = np.where(rows >= 0, per_user[np.maximum(rows, 0)] if n_users else 0, 0).astype(np.int64)
+    popularity = np.bincount(pairs.indices, minlength=n_items).astype(np.int64)
+    relevant = np.bincount(held.item_rows[held.item_rows >= 0], minlength=n_items).astype(np.int64)
+    recommended = np.bincount(ranked_items[ranked_items >= 0], minlength=n_items).astype(np.int64)
+    return history, ItemExposure(popularity, relevant, recommended, int(ranked_items.shape[1]))

@@ -13,9 +13,11 @@ import base64
 import html
 import importlib.util
 import io
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,10 +29,20 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from recframe.config import RunConfig
+    from recframe.evaluation.compare import Comparison
     from recframe.sweep import SweepResult
 
 CHARTS_DIR = "charts"
 PLOT_HINT = "Charts need matplotlib: pip install 'recframe[plot]'."
+MISSING = "-"
+"""What a cell shows for a value that is not there (``None``) or not a number (``nan``)."""
+DISCRETE_MAX_VALUES = 12
+"""A per-user metric with at most this many distinct values (hit rate, precision at small k) is
+shown as the share of users at each value, not as a histogram."""
+HEAD_SHARE = 0.2
+"""The head of the catalogue: this share of the items, the most popular in training."""
+ACTIVITY_GROUPS = 4
+"""Users are grouped into this many quantile groups of their training history length."""
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -49,6 +61,8 @@ class Report:
     title: str
     parts: list[str] = field(default_factory=list)
     charts: dict[str, bytes] = field(default_factory=dict)
+    chart_files: bool = True
+    """Keep each chart's PNG for ``charts/`` (and name it in the caption); else only embed it."""
 
     def heading(self, text: str) -> None:
         """Add a section heading."""
@@ -63,7 +77,7 @@ class Report:
         """Add a table; floats show 4 decimals, a cell written ``**like this**`` is bold."""
         def cell(tag: str, i: int, value: Any) -> str:
             cls = ' class="text"' if i < text_columns else ""
-            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+            shown = show(value)
             bold = shown.startswith("**") and shown.endswith("**")
             shown = html.escape(shown.strip("*")) if bold else html.escape(shown)
             return f"<{tag}{cls}>{'<b>' + shown + '</b>' if bold else shown}</{tag}>"
@@ -78,11 +92,13 @@ class Report:
         figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
         data = buffer.getvalue()
         path = f"{CHARTS_DIR}/{_file_name(name)}.png"
-        self.charts[path] = data
+        if self.chart_files:
+            self.charts[path] = data
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        where = f" ({html.escape(path)})" if self.chart_files else ""
         self.parts.append(
             f'<figure><img src="{uri}" alt="{html.escape(caption)}" width="480">'
-            f"<figcaption>{html.escape(caption)} ({html.escape(path)})</figcaption></figure>"
+            f"<figcaption>{html.escape(caption)}{where}</figcaption></figure>"
         )
 
     def preformatted(self, text: str) -> None:
@@ -98,6 +114,36 @@ class Report:
             + "\n".join(self.parts)
             + f'\n<p class="note">recframe {html.escape(__version__)}</p>\n</body></html>\n'
         )
+
+
+def show(value: Any, digits: int = 4) -> str:
+    """Return how a report shows a value: no ``None``, ``nan`` or ``True`` ever reaches the page.
+
+    ``None`` and ``nan`` show as a dash, booleans as ``yes``/``no``, floats with `digits`
+    decimals (infinities as ``∞``), anything else as its text.
+    """
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return MISSING
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        return f"{value:.{digits}f}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={show(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(show(v) for v in value)
+    return str(value)
+
+
+def iso_date(seconds: Any) -> str:
+    """Return Unix seconds as an ISO 8601 UTC date and time (``2020-01-01T00:00:00Z``)."""
+    try:
+        moment = datetime.fromtimestamp(float(seconds), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return show(seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def plotting_available() -> bool:
@@ -148,16 +194,21 @@ def run_report(
 
     report.heading("Protocol")
     split = config.evaluation.split.to_dict() if config.evaluation is not None else {}
-    report.paragraph("split: " + ", ".join(f"{k}={v}" for k, v in split.items()))
+    report.table(["split setting", "value"], [[key.replace("_", " "), value] for key, value in split.items()])
     counts = evaluation.folds[0].counts
     report.table(["count", "value"], [[name.replace("_", " "), evaluation.count(name)] for name in counts])
     for warning in evaluation.warnings:
         report.paragraph("warning: " + warning, "warning")
 
     report.heading("Per-user distributions")
+    discrete = {label: v for label, v in evaluation.per_user.items() if len(np.unique(v)) <= DISCRETE_MAX_VALUES}
     if charts:
         for label, values in evaluation.per_user.items():
-            report.chart(f"per_user_{label}", _histogram(label, values), f"{label}: per-user values")
+            if label in discrete:
+                figure = _value_shares(label, values)
+                report.chart(f"per_user_{label}", figure, f"{label}: share of users at each value")
+            else:
+                report.chart(f"per_user_{label}", _histogram(label, values), f"{label}: per-user values")
     else:
         report.paragraph(PLOT_HINT, "note")
     quantiles = [0, 25, 50, 75, 100]
@@ -168,6 +219,15 @@ def run_report(
             for label, values in evaluation.per_user.items()
         ],
     )
+    if discrete:
+        report.paragraph(
+            f"Metrics with at most {DISCRETE_MAX_VALUES} distinct per-user values (such as hit rate) "
+            "are shown as the share of users at each value:"
+        )
+        report.table(["metric", "value", "users", "share"], value_counts(discrete))
+
+    _long_tail_section(report, evaluation, charts)
+    _activity_section(report, evaluation)
 
     report.heading("Config")
     report.preformatted(config.to_yaml())
@@ -181,9 +241,9 @@ def sweep_report(config: RunConfig, sweep: SweepResult) -> Report:
     report.heading("Results")
     rows = []
     for row in sweep.rows:
-        cells: list[Any] = [row.number, *map(str, row.values)]
+        cells: list[Any] = [row.number, *map(show, row.values)]
         for m in sweep.metrics:
-            text = f"{row.result.metrics[m]:.4f}" + (f" ± {row.result.metrics_std[m]:.4f}" if n_folds > 1 else "")
+            text = show(row.result.metrics[m]) + (f" ± {show(row.result.metrics_std[m])}" if n_folds > 1 else "")
             cells.append(f"**{text}**" if sweep.best[m] == row.number else text)
         rows.append(cells)
     report.table(["setting", *sweep.params, *sweep.metrics], rows, text_columns=1 + len(sweep.params))
@@ -202,20 +262,29 @@ def sweep_report(config: RunConfig, sweep: SweepResult) -> Report:
     return report
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[list[Any]]:
-    """Return a nested summary as ``[label, value]`` rows (``popularity gini``, ...)."""
+_DATE_FIELDS = {("time", "first"), ("time", "last")}
+"""Fields of the data summary that hold Unix seconds, shown as dates."""
+
+
+def _flatten(data: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[list[Any]]:
+    """Return a nested summary as ``[label, value]`` rows (``popularity gini``, ...); times as dates."""
     rows: list[list[Any]] = []
     for key, value in data.items():
-        label = f"{prefix}{key}".replace("_", " ")
+        here = (*path, str(key))
+        label = " ".join(here).replace("_", " ")
         if isinstance(value, Mapping):
-            rows += _flatten(value, f"{label} ")
+            rows += _flatten(value, here)
+        elif here in _DATE_FIELDS and value is not None:
+            rows.append([label, iso_date(value)])
         else:
-            rows.append([label, "-" if value is None else _plain(value)])
+            rows.append([label, _plain(value)])
     return rows
 
 
-def _plain(value: Any) -> Any:
-    return f"{value:.6g}" if isinstance(value, float) else value
+def _plain(value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.6g}"
+    return show(value)
 
 
 def _file_name(name: str) -> str:
@@ -245,15 +314,15 @@ def _sweep_chart(sweep: SweepResult, metric: str) -> Figure:
     axes = figure.add_subplot()
     first = [row.values[0] for row in sweep.rows]
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in first)
-    categories = list(dict.fromkeys(map(str, first)))
+    categories = list(dict.fromkeys(map(show, first)))
     groups: dict[tuple[Any, ...], list[Any]] = {}
     for row in sweep.rows:
         groups.setdefault(tuple(row.values[1:]), []).append(row)
     for rest, members in groups.items():
-        xs = [r.values[0] if numeric else categories.index(str(r.values[0])) for r in members]
+        xs = [r.values[0] if numeric else categories.index(show(r.values[0])) for r in members]
         means = [r.result.metrics[metric] for r in members]
         stds = [r.result.metrics_std[metric] for r in members]
-        label = ", ".join(f"{p}={v}" for p, v in zip(sweep.params[1:], rest, strict=True)) or metric
+        label = ", ".join(f"{p}={show(v)}" for p, v in zip(sweep.params[1:], rest, strict=True)) or metric
         axes.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
     if not numeric:
         axes.set_xticks(range(len(categories)), categories)
@@ -261,4 +330,225 @@ def _sweep_chart(sweep: SweepResult, metric: str) -> Figure:
     axes.set_ylabel(metric)
     if len(groups) > 1:
         axes.legend(fontsize="small")
+    return figure
+
+
+def value_counts(per_user: Mapping[str, np.ndarray]) -> list[list[Any]]:
+    """Return ``[metric, value, users, share]`` rows: how many users got each value of each metric."""
+    rows: list[list[Any]] = []
+    for label, values in per_user.items():
+        distinct, counts = np.unique(values, return_counts=True)
+        for value, count in zip(distinct.tolist(), counts.tolist(), strict=True):
+            rows.append([label, f"{value:.4g}", count, f"{count / len(values):.1%}"])
+    return rows
+
+
+@dataclass(frozen=True)
+class LongTail:
+    """Head and long tail of the catalogue, by training popularity, summed over folds.
+
+    Attributes
+    ----------
+    items, training, relevant, recommended : tuple of (int, int)
+        ``(head, tail)`` counts: items, training (user, item) pairs, relevant held-out pairs and
+        recommended list entries.
+    head_share : float
+        The share of items in the head.
+    by_rank : dict of str to ndarray
+        ``training`` and ``recommended`` counts by popularity rank (0: the most popular item),
+        summed over folds.
+    """
+
+    items: tuple[int, int]
+    training: tuple[int, int]
+    relevant: tuple[int, int]
+    recommended: tuple[int, int]
+    head_share: float
+    by_rank: dict[str, np.ndarray]
+
+
+def long_tail(evaluation: EvaluationResult, head_share: float = HEAD_SHARE) -> LongTail | None:
+    """Split each fold's training items into head (the most popular `head_share`) and tail, and count.
+
+    Items are ranked by their distinct training users, most first, ties by their order in the
+    training data; the head is the first ``ceil(head_share * n_items)`` of them (at least one).
+    Returns ``None`` when the evaluation did not record item exposure.
+    """
+    exposures = [f.exposure for f in evaluation.folds]
+    if any(e is None for e in exposures) or not exposures:
+        return None
+    sums = np.zeros((4, 2), dtype=np.int64)
+    width = max(len(e.popularity) for e in exposures if e is not None)
+    training_by_rank = np.zeros(width, dtype=np.int64)
+    recommended_by_rank = np.zeros(width, dtype=np.int64)
+    for exposure in exposures:
+        assert exposure is not None
+        n_items = len(exposure.popularity)
+        order = np.argsort(-exposure.popularity, kind="stable")
+        head = np.zeros(n_items, dtype=bool)
+        head[order[: max(1, math.ceil(head_share * n_items))] if n_items else order] = True
+        for row, counts in enumerate(
+            (np.ones(n_items, dtype=np.int64), exposure.popularity, exposure.relevant, exposure.recommended)
+        ):
+            sums[row] += (int(counts[head].sum()), int(counts[~head].sum()))
+        training_by_rank[:n_items] += exposure.popularity[order]
+        recommended_by_rank[:n_items] += exposure.recommended[order]
+    items, training, relevant, recommended = ((int(a), int(b)) for a, b in sums)
+    by_rank = {"training": training_by_rank, "recommended": recommended_by_rank}
+    return LongTail(items, training, relevant, recommended, head_share, by_rank)
+
+
+def activity_groups(
+    history: np.ndarray, per_user: Mapping[str, np.ndarray], n_groups: int = ACTIVITY_GROUPS
+) -> list[list[Any]]:
+    """Return ``[history range, users, mean of each metric...]`` rows of quantile groups of history length.
+
+    The group edges are the ``1/n_groups``, ``2/n_groups``, ... quantiles of the history lengths
+    (``method="lower"``: always a length some user has); group ``g`` holds the users above edge
+    ``g - 1`` and up to edge ``g``. Repeated edges merge groups, and empty groups are left out.
+    """
+    if len(history) == 0:
+        return []
+    quantiles = np.arange(1, n_groups) / n_groups
+    edges = np.unique(np.quantile(history, quantiles, method="lower"))
+    group = np.searchsorted(edges, history, side="left")
+    rows: list[list[Any]] = []
+    for g in range(len(edges) + 1):
+        members = group == g
+        if not members.any():
+            continue
+        low, high = int(history[members].min()), int(history[members].max())
+        rows.append([
+            str(low) if low == high else f"{low} to {high}",
+            int(members.sum()),
+            *(float(values[members].mean()) for values in per_user.values()),
+        ])
+    return rows
+
+
+def _long_tail_section(report: Report, evaluation: EvaluationResult, charts: bool) -> None:
+    tail = long_tail(evaluation)
+    if tail is None:
+        return
+    report.heading("Popularity bias and the long tail")
+    head_pct = f"{tail.head_share:.0%}"
+
+    def cells(pair: tuple[int, int]) -> list[str]:
+        total = sum(pair)
+        return [f"{n} ({n / total:.1%})" if total else f"{n} ({MISSING})" for n in pair]
+
+    columns = [cells(tail.items), cells(tail.training), cells(tail.relevant), cells(tail.recommended)]
+    report.table(
+        ["items by training popularity", "catalogue items", "training interactions", "held-out relevant pairs",
+         "recommendations"],
+        [[f"head (top {head_pct} of items)", *(c[0] for c in columns)],
+         [f"long tail (other {1 - tail.head_share:.0%})", *(c[1] for c in columns)]],
+    )
+    report.paragraph(
+        f"Items are ranked by their number of training users; the head is the most popular {head_pct} of the "
+        "training items. Recommendations count every entry of the evaluated users' lists (to the largest "
+        "cut-off); held-out pairs of items training never saw are not counted. A recommender with a "
+        "popularity bias puts a larger share of its recommendations in the head than the test data does."
+    )
+    if charts:
+        report.chart("long_tail", _long_tail_chart(tail), "share of recommendations and of training interactions "
+                     "by item popularity rank")
+
+
+def _activity_section(report: Report, evaluation: EvaluationResult) -> None:
+    history = evaluation.history
+    if history is None or not evaluation.per_user:
+        return
+    report.heading("Metrics by user activity")
+    rows = activity_groups(history, evaluation.per_user)
+    report.table(["training history (items)", "users", *evaluation.per_user], rows)
+    report.paragraph(
+        f"Evaluated users grouped by the number of distinct items in their training history, in up to "
+        f"{ACTIVITY_GROUPS} quantile groups; each metric's mean per group."
+    )
+
+
+def comparison_report(comparison: Comparison) -> Report:
+    """Return the HTML page of a comparison: the tables and, with matplotlib, a forest plot per metric.
+
+    Each forest plot shows every pair's mean difference with its bootstrap 95% interval
+    against a line at zero; significant differences are filled. Like the run report, the page
+    is self-contained and holds nothing that depends on the clock; its charts are only embedded
+    (it is often written into a run folder, whose ``charts/`` belong to the run).
+    """
+    report = Report(f"recframe comparison: {', '.join(comparison.runs)}", chart_files=False)
+    report.paragraph(
+        f"Compared on {comparison.n_users} common (fold, user) entries; 95% bootstrap intervals "
+        f"({comparison.n_bootstrap} resamples); significance: Holm-adjusted p < {comparison.alpha} of the "
+        f"{'paired t-test' if comparison.test == 't' else 'Wilcoxon signed-rank test'}, over "
+        f"{len(comparison.pairs)} comparisons."
+    )
+    for note in comparison.notes:
+        report.paragraph(note, "warning")
+    report.heading("Differences")
+    if plotting_available():
+        for metric in comparison.metrics:
+            pairs = [p for p in comparison.pairs if p.metric == metric]
+            report.chart(f"forest_{metric}", _forest(metric, pairs), f"{metric}: differences with 95% intervals")
+    else:
+        report.paragraph(PLOT_HINT, "note")
+    report.table(
+        ["metric", "comparison", "difference", "95% CI low", "95% CI high", "t-test p (Holm)",
+         "Wilcoxon p (Holm)", "effect d_z", "significant"],
+        [[p.metric, f"{p.b} - {p.a}", p.difference, p.ci_low, p.ci_high, f"{p.t_p_holm:.3g}",
+          f"{p.wilcoxon_p_holm:.3g}", p.effect_size, "**yes**" if p.significant else "no"]
+         for p in comparison.pairs],
+        text_columns=2,
+    )
+    report.heading("Runs")
+    report.table(
+        ["metric", "run", "mean", "95% CI low", "95% CI high"],
+        [[s.metric, s.run, s.mean, s.ci_low, s.ci_high] for s in comparison.summaries],
+        text_columns=2,
+    )
+    return report
+
+
+def _value_shares(label: str, values: np.ndarray) -> Figure:
+    """Bar chart of the share of users at each value of a metric with few distinct values."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    distinct, counts = np.unique(values, return_counts=True)
+    names = [f"{v:.4g}" for v in distinct.tolist()]
+    axes.bar(names, counts / len(values), color="#4c72b0")
+    axes.set_xlabel(label)
+    axes.set_ylabel("share of users")
+    axes.set_ylim(0, 1)
+    return figure
+
+
+def _long_tail_chart(tail: LongTail) -> Figure:
+    figure = _figure()
+    axes = figure.add_subplot()
+    ranks = np.arange(1, len(tail.by_rank["training"]) + 1)
+    for key, color, name in (("training", "#999999", "training interactions"),
+                             ("recommended", "#4c72b0", "recommendations")):
+        counts = tail.by_rank[key].astype(np.float64)
+        total = counts.sum()
+        axes.plot(ranks, counts / total if total else counts, color=color, label=name)
+    axes.axvline(max(1, math.ceil(tail.head_share * len(ranks))) + 0.5, color="#c44e52", linestyle="--",
+                 label="end of the head")
+    axes.set_xlabel("item popularity rank in training (1 = most popular)")
+    axes.set_ylabel("share")
+    axes.legend()
+    return figure
+
+
+def _forest(metric: str, pairs: Sequence[Any]) -> Figure:
+    """Forest plot: each pair's mean difference and bootstrap interval, against zero."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    ys = np.arange(len(pairs))[::-1]
+    for y, pair in zip(ys.tolist(), pairs, strict=True):
+        axes.plot([pair.ci_low, pair.ci_high], [y, y], color="#4c72b0")
+        axes.plot([pair.difference], [y], marker="o", color="#4c72b0",
+                  markerfacecolor="#4c72b0" if pair.significant else "white")
+    axes.axvline(0.0, color="#c44e52", linestyle="--")
+    axes.set_yticks(ys.tolist(), [f"{p.b} - {p.a}" for p in pairs])
+    axes.set_xlabel(f"difference in {metric} (filled: significant)")
     return figure
