@@ -1,6 +1,7 @@
 """The ``recframe`` command: the only place where an error becomes an exit code.
 
-Exit codes: 0 success, 1 any other failure, 2 a config or usage error, 3 a data error.
+Exit codes: 0 success, 1 any other failure, 2 a config or usage error, 3 a data error,
+130 interrupted, 141 standard output closed early (a pipe into ``head``).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -16,20 +18,28 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from recframe._version import __version__
-from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning
+from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning, short_repr
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_DATA = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, as a shell reports a command killed by a closed pipe."""
 
 EPILOG = """\
 exit codes:
   0  success
   1  any other failure (a broken plugin, an internal error)
-  2  the config or the command line is wrong
+  2  the config or the command line is wrong (a bad option value, a missing file or
+     folder named on the command line, an output folder that is not empty)
   3  the data can't be used (missing file, malformed row, empty data, unknown user)
+  130  interrupted (Ctrl-C); an interrupted sweep keeps its finished settings (--resume)
+  141  standard output was closed early (e.g. piped into head); nothing else is printed
 
 examples:
   recframe run configs/quickstart.yaml
   recframe run configs/quickstart.yaml --set similarity.k=100 --output runs/k100
+  recframe -q run configs/sweep.yaml --overwrite    (replace the earlier run's files)
+  recframe run configs/sweep.yaml --resume          (continue an interrupted sweep)
   recframe recommend configs/quickstart.yaml --user 42 --n 5
   recframe predict configs/quickstart.yaml --user 42 --item 7 --item 9
   recframe explain configs/quickstart.yaml --user 42 --item 7
@@ -41,13 +51,72 @@ examples:
 """
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(default: object = argparse.SUPPRESS) -> argparse.ArgumentParser:
+    """Return the options every command takes, before or after its name (``-q``, ``-v``).
+
+    The top-level parser sets the defaults; the subcommands' copies default to ``SUPPRESS``,
+    so an option given before the subcommand is not reset by the subcommand's default.
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bars or log lines, only results and errors"
+        "-q", "--quiet", action="store_true", default=default,
+        help="no progress bars or log lines, only results and errors",
     )
-    common.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    common.add_argument("-v", "--verbose", action="store_true", default=default, help="log debugging detail")
     return common
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"must be a whole number; got {short_repr(text)}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value < 0:
+        msg = f"must be 0 or more; got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _run_folder(text: str) -> Path:
+    """Check a run folder named on the command line: it exists and holds per-user metrics."""
+    path = Path(text)
+    if not path.exists():
+        msg = f"{short_repr(text)}: no such run folder"
+        raise argparse.ArgumentTypeError(msg)
+    if not path.is_dir():
+        msg = f"{short_repr(text)}: is not a folder; give run folders written by recframe run"
+        raise argparse.ArgumentTypeError(msg)
+    if not (path / "per_user.csv").is_file():
+        hint = "; of a sweep, give its settings/NN folders" if (path / "sweep.csv").is_file() else ""
+        msg = (
+            f"{short_repr(text)}: has no per_user.csv; give run folders written by recframe run with an "
+            f"evaluation{hint}"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    return path
+
+
+def _url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    if urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).hostname:
+        msg = f"{short_repr(text)} is not a web address; give an https:// (or http://) one"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def _dataset_name(text: str) -> str:
+    import difflib
+
+    from recframe.datasets import DATASETS
+
+    if text not in DATASETS:
+        close = difflib.get_close_matches(text, DATASETS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        msg = f"unknown dataset {short_repr(text)}; {hint}(registered: {', '.join(sorted(DATASETS))})"
+        raise argparse.ArgumentTypeError(msg)
+    return text
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build, evaluate and serve neighbourhood collaborative-filtering recommenders from YAML run files.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common(default=False)],
     )
     parser.add_argument("--version", action="version", version=f"recframe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -76,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "config.yaml and run.json into the output folder.")
     _config_args(run)
     run.add_argument("--output", "-o", type=Path, help="output folder (default: output.dir, else runs/<name>)")
+    run.add_argument(
+        "--overwrite", action="store_true",
+        help="write into an output folder that is not empty: replace (or remove) the files an earlier run "
+        "wrote there, as listed in its manifest.json; nothing else in the folder is touched",
+    )
+    run.add_argument(
+        "--resume", action="store_true",
+        help="continue an interrupted sweep: re-use the settings it finished and evaluate the rest",
+    )
 
     rec = sub.add_parser("recommend", parents=[common], help="print one user's recommendations",
                          description="Fit CONFIG on all its data and print the top-n items of one user, "
@@ -116,18 +195,26 @@ def build_parser() -> argparse.ArgumentParser:
                           "they share: each run's mean with a bootstrap 95%% interval, and for each pair "
                           "of runs and metric the mean difference, its interval, paired t-test and "
                           "Wilcoxon p-values (Holm-adjusted across all comparisons) and the effect size.")
-    comp.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run folders written by recframe run")
+    comp.add_argument("runs", nargs="+", type=_run_folder, metavar="RUN_DIR",
+                      help="two or more run folders written by recframe run")
     comp.add_argument("--baseline", action="store_true", help="compare each run with the first only")
     comp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     comp.add_argument("--test", choices=("t", "wilcoxon"), default="t",
                       help="the test that decides significance (default t; both are reported)")
     comp.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    comp.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    comp.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the bootstrap (default 0)")
     comp.add_argument("--output", "-o", type=Path,
-                      help="also write comparison.md, comparison.csv and comparison.json into this folder")
+                      help="also write comparison.md, comparison.csv, comparison.json and comparison.html (with "
+                      "a forest plot per metric) into this folder")
+    comp.add_argument("--overwrite", action="store_true",
+                      help="write into an --output folder that is not empty, replacing only the files recframe "
+                      "wrote there (its manifest.json)")
     comp.add_argument("--json", action="store_true", help="print JSON instead of Markdown tables")
+    comp.add_argument("--allow-different-data", action="store_true",
+                      help="compare runs even if their data, split or seed differ, or they share too few "
+                      "users for a paired test (refused by default)")
 
-    data = sub.add_parser("data", help="inspect a run file's data")
+    data = sub.add_parser("data", parents=[common], help="inspect a run file's data")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     describe = data_sub.add_parser("describe", parents=[common], help="summarise the data and what filters removed",
                                    description="Load CONFIG's data, apply its filters, and print users, items, "
@@ -139,8 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Download a registered dataset into the cache ($RECFRAME_DATA, "
                                 "default ~/.cache/recframe/datasets), show its licence the first time, resume an "
                                 "interrupted download and verify the archive's size and checksum.")
-    fetch.add_argument("name", help="the dataset (see: recframe data list)")
-    fetch.add_argument("--url", help="download from this mirror instead (the checksum still applies)")
+    fetch.add_argument("name", type=_dataset_name, help="the dataset (see: recframe data list)")
+    fetch.add_argument("--url", type=_url, help="download from this mirror instead (the checksum still applies)")
     fetch.add_argument("--folder", type=Path, help="cache folder instead of the default")
     data_sub.add_parser("list", parents=[common], help="list the registered public datasets")
 
@@ -149,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "version and status, and every plugin that failed to load.")
     plugins.add_argument("--json", action="store_true", help="print JSON for machines")
 
-    config = sub.add_parser("config", help="validate run files, export the JSON Schema or the reference")
+    config = sub.add_parser(
+        "config", parents=[common], help="validate run files, export the JSON Schema or the reference"
+    )
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     validate = config_sub.add_parser("validate", parents=[common], help="check a run file and print it resolved")
     _config_args(validate)
@@ -172,7 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _logging_to_stderr(quiet, verbose), show_progress(False if quiet else None), warnings.catch_warnings():
             warnings.simplefilter("always", RecframeWarning)
             warnings.showwarning = _show_warning
-            return _dispatch(args)
+            code = _dispatch(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except ConfigError as exc:
         _error(exc)
         return EXIT_CONFIG
@@ -184,7 +278,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device after its reader went away.
+
+    Python flushes ``sys.stdout`` once more at exit; with the pipe closed that would print a
+    ``BrokenPipeError`` traceback. This is the recipe of the Python documentation (signal module,
+    "Note on SIGPIPE").
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to silence
+        pass
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -339,7 +448,9 @@ def _describe_data(args: argparse.Namespace) -> int:
               + ", ".join(f"{k}: {v}" for k, v in spread.items()))
     if d["time"] is not None:
         t = d["time"]
-        print(f"time: {t['first']:.0f} to {t['last']:.0f} ({t['span_days']:.1f} days)")
+        from recframe.evaluation.report import iso_date
+
+        print(f"time: {iso_date(t['first'])} to {iso_date(t['last'])} ({t['span_days']:.1f} days)")
     for step in steps:
         removed = step["removed"]
         print(f"filter {step['filter']}: removed {removed['events']:,} events, {removed['users']:,} users, "
@@ -370,24 +481,30 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from recframe.evaluation.compare import compare_run_dirs
-    from recframe.runner import write_atomically
+    from recframe.evaluation.report import comparison_report
+    from recframe.runner import check_output_dir, write_atomically
 
+    if len(args.runs) < 2:
+        msg = f"compare needs at least two run folders (RUN_DIR); got {len(args.runs)}"
+        raise ConfigError(msg)
     if not 0 < args.alpha < 1:
         msg = f"--alpha must be between 0 and 1; got {args.alpha}"
         raise ConfigError(msg)
     if args.bootstrap < 1:
         msg = f"--bootstrap must be at least 1; got {args.bootstrap}"
         raise ConfigError(msg)
+    if args.output is not None:  # refuse before printing anything
+        check_output_dir(args.output, overwrite=args.overwrite)
     comparison = compare_run_dirs(
         args.runs, alpha=args.alpha, test=args.test, n_bootstrap=args.bootstrap, seed=args.seed,
-        baseline=args.baseline,
+        baseline=args.baseline, allow_different_data=args.allow_different_data, registry=_registry(),
     )
     as_json = json.dumps(comparison.to_dict(), indent=2) + "\n"
     print(as_json if args.json else comparison.to_markdown(), end="")
     if args.output is not None:
         files = {"comparison.md": comparison.to_markdown(), "comparison.csv": comparison.to_csv(),
-                 "comparison.json": as_json}
-        written = write_atomically(args.output, files, stale=())
+                 "comparison.json": as_json, "comparison.html": comparison_report(comparison).render()}
+        written = write_atomically(args.output, files, overwrite=args.overwrite, keep_others=True)
         logging.getLogger(__name__).info("wrote %s to %s", ", ".join(p.name for p in written), args.output)
     return EXIT_OK
 
@@ -401,7 +518,7 @@ def _run(args: argparse.Namespace) -> int:
     if config.data is None:
         msg = f"{args.config}: data: required for recframe run; e.g. data: {{type: synthetic}}"
         raise ConfigError(msg)
-    outcome = execute(config, registry, args.output)
+    outcome = execute(config, registry, args.output, overwrite=args.overwrite, resume=args.resume)
     if outcome.sweep is not None:
         print(outcome.sweep.to_markdown(), end="")
         top = dict.fromkeys(p.relative_to(outcome.output_dir).parts[0] for p in outcome.files)
@@ -429,6 +546,11 @@ def _query(args: argparse.Namespace) -> int:
     if args.n is not None and args.n < 1:
         msg = f"--n must be at least 1; got {args.n}"
         raise ConfigError(msg)
+    if args.command == "recommend" and args.ratings is not None and args.history is None:
+        msg = f"--ratings {short_repr(args.ratings)}: gives the values of --history items; use it with --history"
+        raise ConfigError(msg)
+    if args.command == "recommend" and args.history is not None:
+        _history(args, True)  # check the numbers of --ratings before the work of fitting
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     rec.fit()
     if args.command == "recommend" and args.history is not None:
@@ -464,7 +586,7 @@ def _history(args: argparse.Namespace, str_ids: bool) -> dict[str | int, float]:
     try:
         values = [float(text) for text in args.ratings.split(",")]
     except ValueError as exc:
-        msg = f"--ratings {args.ratings!r}: values must be numbers"
+        msg = f"--ratings {short_repr(args.ratings)}: values must be numbers"
         raise ConfigError(msg) from exc
     if len(values) != len(items):
         msg = f"--ratings has {len(values)} values for {len(items)} items of --history"

@@ -1,11 +1,16 @@
 """``recframe run``: fit, evaluate and write a run's files, all or nothing.
 
 Every file is first written into a staging folder beside the output folder and moved into place
-only when all of them are complete, so a failure never leaves half-written outputs.
+only when all of them are complete, so a failure never leaves half-written outputs. Each run
+folder holds a ``manifest.json`` listing the files recframe wrote there: a folder that is not
+empty is written into only with ``overwrite``, and then only the files of that list are
+replaced or removed, never anything else. A sweep keeps each finished setting beside the
+output folder (:func:`partial_dir`) until it is done, so an interrupted sweep can be resumed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -18,19 +23,19 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from recframe._version import __version__
-from recframe.config import EvaluationSettings, RunConfig
+from recframe.config import ComponentSpec, EvaluationSettings, RunConfig
 from recframe.data_report import describe
-from recframe.errors import RecframeError
-from recframe.evaluation.compare import compare_with
-from recframe.evaluation.report import CHARTS_DIR, Report, run_report, sweep_report
+from recframe.errors import ConfigError, RecframeError
+from recframe.evaluation.compare import compare_with, provenance
+from recframe.evaluation.report import Report, comparison_report, run_report, sweep_report
 from recframe.pipeline import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, RankedLists
-from recframe.sweep import SweepResult, run_sweep
+from recframe.sweep import SweepResult, SweepRow, result_from_json, result_to_json, run_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +46,16 @@ RUN = "run.json"
 PER_USER = "per_user.csv"
 COMPARISON_MD = "comparison.md"
 COMPARISON_JSON = "comparison.json"
+COMPARISON_HTML = "comparison.html"
 SWEEP_CSV = "sweep.csv"
 SWEEP_MD = "sweep.md"
 SWEEP_JSON = "sweep.json"
 SETTINGS_DIR = "settings"
 REPORT = "report.html"
+MANIFEST = "manifest.json"
 RUN_FILES = (
-    CONFIG, RECOMMENDATIONS, METRICS, PER_USER, COMPARISON_MD, COMPARISON_JSON, SWEEP_CSV, SWEEP_MD, SWEEP_JSON,
-    REPORT, RUN,
+    CONFIG, RECOMMENDATIONS, METRICS, PER_USER, COMPARISON_MD, COMPARISON_JSON, COMPARISON_HTML, SWEEP_CSV, SWEEP_MD,
+    SWEEP_JSON, REPORT, RUN, MANIFEST,
 )
 """Every file a run may write."""
 
@@ -81,26 +88,55 @@ class RunOutcome:
     sweep: SweepResult | None = None
 
 
-def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None = None) -> RunOutcome:
+def execute(
+    config: RunConfig,
+    registry: PluginRegistry,
+    output_dir: Path | None = None,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> RunOutcome:
     """Run a validated config: fit (and evaluate), then write the run's files into `output_dir`.
 
     With an ``evaluation`` section the recommender is fitted on the training part of the split
     and evaluated; the written recommendations come from that same fitted model. Without one
     it is fitted on all the data.
 
+    Parameters
+    ----------
+    config : RunConfig
+        The validated run file.
+    registry : PluginRegistry
+        Where the plugins are looked up.
+    output_dir : Path, optional
+        Where to write; ``output.dir`` of the config, else ``runs/<name>``.
+    overwrite : bool
+        Write into a folder that is not empty, replacing the files an earlier run wrote there
+        (those listed in its ``manifest.json``); nothing else in the folder is touched.
+    resume : bool
+        Continue an interrupted sweep: re-use the settings it finished (kept in
+        :func:`partial_dir`) and evaluate the rest.
+
     Raises
     ------
     ConfigError
-        If the config has no data section.
+        If the output folder is not empty (without `overwrite`), holds files recframe did not
+        write where this run writes, or if `resume` is given for a run without a sweep, or the
+        sweep changed since it was interrupted.
     DataError, PluginError
-        As raised by the components; nothing is written then.
+        As raised by the components; nothing is written then (a sweep keeps its finished
+        settings for `resume`).
     RecframeError
         If the output folder can't be written.
     """
     start = time.perf_counter()
     output_dir = Path(output_dir or config.output.dir or Path("runs") / config.name)
+    if resume and config.sweep is None:
+        msg = f"{config.source}: --resume continues an interrupted sweep, and this run file has no sweep section"
+        raise ConfigError(msg)
+    check_output_dir(output_dir, overwrite=overwrite)
     if config.sweep is not None:
-        return _execute_sweep(config, registry, output_dir, start)
+        return _execute_sweep(config, registry, output_dir, start, overwrite=overwrite, resume=resume)
     recommender = Recommender.from_config(config, registry=registry)
     interactions = recommender.load_data()
     evaluation = None
@@ -115,21 +151,27 @@ def execute(config: RunConfig, registry: PluginRegistry, output_dir: Path | None
         files.update(evaluation_files(evaluation, recommender.evaluation))
         settings = recommender.evaluation
         if settings.compare:
+            origin = provenance(
+                config.to_dict(),
+                {"data_fingerprint": f"sha256:{interactions.fingerprint()}", "n_interactions": len(interactions)},
+                registry,
+            )
             comparison = compare_with(
-                evaluation, config.name, settings.compare, alpha=settings.alpha, test=settings.significance_test,
-                seed=config.seed,
+                evaluation, config.name, settings.compare, origin, registry, alpha=settings.alpha,
+                test=settings.significance_test, seed=config.seed, allow_different_data=settings.allow_different_data,
             )
             files[COMPARISON_MD] = comparison.to_markdown()
             files[COMPARISON_JSON] = _json(comparison.to_dict())
+            files[COMPARISON_HTML] = comparison_report(comparison).render()
         if config.output.report:
             filters = [step.to_dict() for step in recommender.filter_report]
             files.update(_report_files(run_report(config, evaluation, describe(interactions), filters)))
     seconds = time.perf_counter() - start
-    record = run_record(config, recommender, registry, interactions.fingerprint(), len(interactions), seconds)
+    record = run_record(config, registry, interactions.fingerprint(), len(interactions), seconds, recommender.timings)
     record["filters"] = [step.to_dict() for step in recommender.filter_report]
     record["data"] = describe(interactions)
     files[RUN] = _json(record)
-    written = write_atomically(output_dir, files)
+    written = write_atomically(output_dir, files, overwrite=overwrite)
     return RunOutcome(output_dir, written, evaluation, recommender, seconds)
 
 
@@ -145,9 +187,68 @@ def evaluation_files(evaluation: EvaluationResult, settings: EvaluationSettings)
     return files
 
 
-def _execute_sweep(config: RunConfig, registry: PluginRegistry, output_dir: Path, start: float) -> RunOutcome:
-    """Evaluate every setting of the sweep and write the tables, with each setting's files below."""
-    result = run_sweep(config, registry)
+def _execute_sweep(
+    config: RunConfig, registry: PluginRegistry, output_dir: Path, start: float, *, overwrite: bool, resume: bool
+) -> RunOutcome:
+    """Evaluate every setting of the sweep and write the tables, with each setting's files below.
+
+    Each finished setting is kept at once in :func:`partial_dir`, so that an interrupted sweep
+    (Ctrl-C, a failing setting) can be resumed; that folder is removed once the run's files are
+    written.
+    """
+    assert config.sweep is not None
+    partial = partial_dir(output_dir)
+    width = len(str(len(config.sweep.settings)))
+    done: dict[int, EvaluationResult] = {}
+    created: list[Path] = []
+    if os.path.lexists(partial):
+        if not resume:
+            msg = (
+                f"{partial}: an interrupted sweep of this run keeps its finished settings there; pass --resume "
+                f"to continue it, or remove that folder to start again"
+            )
+            raise ConfigError(msg)
+        done = _resumable_settings(partial, config, width)
+        logger.info(
+            "resuming the sweep: %d of %d settings finished in %s", len(done), len(config.sweep.settings), partial
+        )
+    else:
+        if resume:
+            logger.info("%s: no interrupted sweep to resume; starting with the first setting", partial)
+        created = _start_partial(partial, config.to_yaml())
+    kept = set(done)
+
+    def keep(row: SweepRow) -> None:
+        _keep_setting(partial, row, width)
+        kept.add(row.number)
+
+    try:
+        result = run_sweep(config, registry, done=done, on_result=keep)
+        outcome = _write_sweep(config, registry, output_dir, start, result, width, overwrite=overwrite)
+    except BaseException:
+        if kept:
+            logger.warning(
+                "sweep stopped: %d of %d settings are finished and kept in %s; run the same command with "
+                "--resume to continue", len(kept), len(config.sweep.settings), partial,
+            )
+        else:
+            _remove_partial(partial, created)
+        raise
+    _remove_partial(partial, created)
+    return outcome
+
+
+def _write_sweep(
+    config: RunConfig,
+    registry: PluginRegistry,
+    output_dir: Path,
+    start: float,
+    result: SweepResult,
+    width: int,
+    *,
+    overwrite: bool,
+) -> RunOutcome:
+    """Write a finished sweep's tables and each setting's files into `output_dir`."""
     files: dict[str, str | bytes] = {
         CONFIG: config.to_yaml(),
         SWEEP_CSV: result.to_csv(),
@@ -155,21 +256,146 @@ def _execute_sweep(config: RunConfig, registry: PluginRegistry, output_dir: Path
         SWEEP_JSON: _json(result.to_dict()),
     }
     for row in result.rows:
-        folder = f"{SETTINGS_DIR}/{row.number:0{len(str(len(result.rows)))}d}"
+        folder = f"{SETTINGS_DIR}/{row.number:0{width}d}"
         files[f"{folder}/{CONFIG}"] = row.config.to_yaml()
         assert row.config.evaluation is not None
         for name, text in evaluation_files(row.result, row.config.evaluation.settings).items():
             files[f"{folder}/{name}"] = text
     if config.output.report:
         files.update(_report_files(sweep_report(config, result)))
-    last = result.last
     seconds = time.perf_counter() - start
-    record = run_record(config, last, registry, "", 0, seconds)
-    record.update(data_fingerprint=None, n_interactions=None, timings_s={"total": round(seconds, 4)},
+    record = run_record(config, registry, "", 0, seconds, {})
+    record.update(data_fingerprint=None, n_interactions=None,
                   sweep={"settings": len(result.rows), "params": result.params})
     files[RUN] = _json(record)
-    written = write_atomically(output_dir, files)
-    return RunOutcome(output_dir, written, None, last, seconds, sweep=result)
+    written = write_atomically(output_dir, files, overwrite=overwrite)
+    return RunOutcome(output_dir, written, None, result.last, seconds, sweep=result)
+
+
+PARTIAL_DEFINITION = "sweep.yaml"
+RESULT = "result.json"
+
+
+def partial_dir(output_dir: Path) -> Path:
+    """Return where a sweep writing to `output_dir` keeps its finished settings until it is done.
+
+    That is ``.<name>.partial`` beside the output folder, so an interrupted sweep never
+    touches the output folder (nor an earlier run in it).
+    """
+    resolved = output_dir.resolve()
+    return resolved.parent / f".{resolved.name or 'run'}.partial"
+
+
+def _start_partial(partial: Path, definition: str) -> list[Path]:
+    """Create `partial` holding the sweep's resolved run file; return the parent folders created."""
+    created = [folder for folder in partial.parents if not folder.exists()]
+    staging = partial.parent / f"{partial.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        staging.mkdir(parents=True)
+        _write_file(staging / PARTIAL_DEFINITION, definition)
+        staging.rename(partial)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        msg = f"{partial}: can't keep the sweep's progress there: {exc.strerror or exc}"
+        raise RecframeError(msg) from exc
+    return created
+
+
+def _keep_setting(partial: Path, row: SweepRow, width: int) -> None:
+    """Write one finished setting into ``partial/settings/NN`` all at once."""
+    name = f"{row.number:0{width}d}"
+    folder = partial / SETTINGS_DIR / name
+    staging = partial / SETTINGS_DIR / f".{name}.tmp"
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        _write_file(staging / CONFIG, row.config.to_yaml())
+        _write_file(staging / RESULT, result_to_json(row.result))
+        if folder.exists():  # a setting whose stored result could not be read, evaluated again
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        msg = f"{folder}: can't keep the finished setting: {exc.strerror or exc}"
+        raise RecframeError(msg) from exc
+
+
+def _resumable_settings(partial: Path, config: RunConfig, width: int) -> dict[int, EvaluationResult]:
+    """Return the finished settings kept in `partial`, after checking they belong to this sweep.
+
+    Raises
+    ------
+    ConfigError
+        If the sweep's run file (or a setting's resolved config) changed since it was interrupted.
+    """
+    assert config.sweep is not None
+    try:
+        stored = (partial / PARTIAL_DEFINITION).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = (
+            f"{partial}: not an interrupted sweep recframe kept (no readable {PARTIAL_DEFINITION}); "
+            f"remove it to start again"
+        )
+        raise ConfigError(msg) from exc
+    _same_definition(partial / PARTIAL_DEFINITION, stored, config.to_yaml(), partial)
+    done: dict[int, EvaluationResult] = {}
+    for number, (_, setting) in enumerate(config.sweep.settings, start=1):
+        folder = partial / SETTINGS_DIR / f"{number:0{width}d}"
+        if not (folder / RESULT).is_file():
+            continue
+        try:
+            stored_setting = (folder / CONFIG).read_text(encoding="utf-8")
+            result = result_from_json((folder / RESULT).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            logger.warning("%s: can't read the kept setting (%s); evaluating it again", folder, exc)
+            continue
+        _same_definition(folder / CONFIG, stored_setting, setting.to_yaml(), partial)
+        done[number] = result
+    return done
+
+
+def _same_definition(path: Path, stored: str, current: str, partial: Path) -> None:
+    """Raise a ConfigError naming the first line where the kept run file differs from the current one."""
+    if stored == current:
+        return
+    old, new = stored.splitlines(), current.splitlines()
+    line = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
+    was = old[line] if line < len(old) else "(end of file)"
+    now = new[line] if line < len(new) else "(end of file)"
+    msg = (
+        f"{path}:{line + 1}: the sweep changed since it was interrupted: it was {was.strip()!r}, now "
+        f"{now.strip()!r}; undo the change to resume it, or remove {partial} to start again"
+    )
+    raise ConfigError(msg)
+
+
+def _remove_partial(partial: Path, created: Sequence[Path] = ()) -> None:
+    """Remove a sweep's progress folder: only what recframe keeps there, then the emptied folders."""
+    settings = partial / SETTINGS_DIR
+    if settings.is_dir() and not settings.is_symlink():
+        for folder in settings.iterdir():
+            if folder.name.startswith(".") and folder.name.endswith(".tmp") and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
+            elif folder.is_dir() and not folder.is_symlink():
+                for name in (CONFIG, RESULT):
+                    (folder / name).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        with contextlib.suppress(OSError):
+            settings.rmdir()
+    (partial / PARTIAL_DEFINITION).unlink(missing_ok=True)
+    try:
+        partial.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        logger.warning("%s: kept, as it holds files recframe did not write", partial)
+        return
+    for folder in created:  # nearest first
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def recommendations_csv(lists: RankedLists) -> str:
@@ -198,39 +424,61 @@ def per_user_csv(evaluation: EvaluationResult) -> str:
 
 def run_record(
     config: RunConfig,
-    recommender: Recommender,
     registry: PluginRegistry,
     fingerprint: str,
     n_interactions: int,
     seconds: float,
+    timings: Mapping[str, float],
 ) -> dict[str, Any]:
-    """Return the provenance of a run: versions, seed, data fingerprint and timings."""
-    components: dict[str, Any] = {}
-    roles: Mapping[str, Any] = {
-        "data": recommender.data,
-        "matrix": recommender.matrix,
-        "similarity": recommender.similarity,
-        "ranker": recommender.ranker,
-        "ranker.fallback": recommender.fallback,
-        "evaluation.split": recommender.splitter,
-    }
-    for role, component in roles.items():
-        if component is None:
-            continue
-        entry = registry.entry(component.kind, component.name)
-        components[role] = {"type": component.name, "package": entry.plugin.package, "version": entry.plugin.version}
+    """Return the provenance of a run: versions of every plugin used, seed, data fingerprint and timings."""
     return {
         "name": config.name,
         "config_file": config.source,
         "seed": config.seed,
         "recframe_version": __version__,
-        "components": components,
+        "components": components_record(config, registry),
         "libraries": {name: _version(name) for name in ("numpy", "scipy", "scikit-learn", "pydantic")},
         "python": platform.python_version(),
         "data_fingerprint": f"sha256:{fingerprint}",
         "n_interactions": n_interactions,
-        "timings_s": {k: round(v, 4) for k, v in {**recommender.timings, "total": seconds}.items()},
+        "timings_s": {k: round(v, 4) for k, v in {**timings, "total": seconds}.items()},
     }
+
+
+def components_record(config: RunConfig, registry: PluginRegistry) -> dict[str, Any]:
+    """Return every plugin a run uses, by its place in the run file, with its distribution and version.
+
+    The places are dotted paths of the run file (``data``, ``data.filters[0]``, ``matrix``,
+    ``similarity``, ``ranker``, ``ranker.fallback`` or ``ranker.fallback[1]`` of a chain,
+    ``evaluation.split``, ``evaluation.test_data``, ``evaluation.metrics[0]``); each maps to
+    ``{"type", "package", "version"}``. Of a sweep, a place whose plugin differs between
+    settings maps to the list of its distinct plugins, in grid order.
+    """
+    configs = [setting for _, setting in config.sweep.settings] if config.sweep is not None else [config]
+    merged: dict[str, list[dict[str, str]]] = {}
+    for run in configs:
+        for place, spec in _component_specs(run):
+            entry = registry.entry(spec.kind, spec.type)
+            record = {"type": spec.type, "package": entry.plugin.package, "version": entry.plugin.version}
+            if record not in merged.setdefault(place, []):
+                merged[place].append(record)
+    return {place: records[0] if len(records) == 1 else records for place, records in merged.items()}
+
+
+def _component_specs(config: RunConfig) -> list[tuple[str, ComponentSpec]]:
+    """Return each component section of a run file with its dotted path."""
+    specs: list[tuple[str, ComponentSpec | None]] = [("data", config.data)]
+    specs += [(f"data.filters[{i}]", spec) for i, spec in enumerate(config.data_filters)]
+    specs += [("matrix", config.matrix), ("similarity", config.similarity), ("ranker", config.ranker)]
+    chain = config.ranker_fallbacks or ((config.ranker_fallback,) if config.ranker_fallback is not None else ())
+    if len(chain) == 1:
+        specs.append(("ranker.fallback", chain[0]))
+    else:
+        specs += [(f"ranker.fallback[{i}]", spec) for i, spec in enumerate(chain)]
+    if config.evaluation is not None:
+        specs += [("evaluation.split", config.evaluation.split), ("evaluation.test_data", config.evaluation.test_data)]
+        specs += [(f"evaluation.metrics[{i}]", spec) for i, spec in enumerate(config.evaluation.metrics)]
+    return [(place, spec) for place, spec in specs if spec is not None]
 
 
 def _version(dist: str) -> str:
@@ -244,52 +492,145 @@ def _json(data: object) -> str:
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
+def check_output_dir(output_dir: Path, *, overwrite: bool = False) -> None:
+    """Refuse an output folder a run must not write into, before any work is done.
+
+    A folder that does not exist yet, or is empty, is fine. A folder that is not empty is
+    refused unless `overwrite` is given, and then its ``manifest.json`` (if any) must be one
+    recframe wrote. :func:`write_atomically` checks again when it writes.
+
+    Raises
+    ------
+    ConfigError
+        If `output_dir` is a file, or a folder that is not empty and `overwrite` is not given.
+    """
+    try:
+        if not os.path.lexists(output_dir):
+            return
+        if not output_dir.is_dir():
+            msg = f"{output_dir}: exists and is not a folder; choose another --output"
+            raise ConfigError(msg)
+        if overwrite:
+            _read_manifest(output_dir)
+            return
+        if any(output_dir.iterdir()):
+            msg = (
+                f"{output_dir}: the output folder is not empty; pass --overwrite to replace the files an "
+                f"earlier run wrote there (only those listed in its {MANIFEST}; nothing else is touched), "
+                f"or choose another --output"
+            )
+            raise ConfigError(msg)
+    except OSError as exc:
+        msg = f"{output_dir}: can't read the output folder: {exc.strerror or exc}"
+        raise RecframeError(msg) from exc
+
+
+def _read_manifest(output_dir: Path) -> list[str]:
+    """Return the files an earlier run wrote into `output_dir`, by its manifest (none without one).
+
+    Raises
+    ------
+    ConfigError
+        If the manifest is not one recframe wrote: not JSON, not a list of file names, or
+        naming a path outside the folder.
+    """
+    path = output_dir / MANIFEST
+    if not os.path.lexists(path):
+        return []
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        problem = getattr(exc, "strerror", None) or str(exc)
+        msg = f"{path}: not a manifest recframe wrote ({problem}); move it away or choose another --output"
+        raise ConfigError(msg) from exc
+    names = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        msg = f"{path}: not a manifest recframe wrote (no list of 'files'); move it away or choose another --output"
+        raise ConfigError(msg)
+    for name in names:
+        problem = _unsafe_name(name)
+        if problem is not None:
+            msg = (
+                f"{path}: lists {name!r}, which {problem}; recframe writes only inside the run folder, "
+                f"so this manifest is not its own"
+            )
+            raise ConfigError(msg)
+    return names
+
+
+def _unsafe_name(name: str) -> str | None:
+    """Return why `name` is not a plain relative path inside a run folder, or ``None``."""
+    if not name or "\\" in name or "\0" in name:
+        return "is not a plain relative path"
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or name.startswith("~"):
+        return "is an absolute path"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "is not a plain relative path"
+    return None
+
+
+def _is_real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _owned(output_dir: Path, name: str) -> bool:
+    """Whether `name` inside `output_dir` is reached through real folders only (no link leads out).
+
+    Folders on the way that don't exist yet are fine: they will be created.
+    """
+    folder = output_dir
+    for part in name.split("/")[:-1]:
+        folder = folder / part
+        if not os.path.lexists(folder):
+            return True
+        if not _is_real_dir(folder):
+            return False
+    return True
+
+
 def write_atomically(
-    output_dir: Path, files: Mapping[str, str | bytes], stale: Sequence[str] = (*RUN_FILES, SETTINGS_DIR, CHARTS_DIR)
+    output_dir: Path, files: Mapping[str, str | bytes], *, overwrite: bool = False, keep_others: bool = False
 ) -> list[Path]:
     """Write every file into `output_dir` only once all of them have been written in full.
 
     The files are written into a staging folder next to `output_dir`; names may contain ``/``
-    (a sweep's ``settings/01/metrics.json``). A new `output_dir` is that folder, renamed; an
-    existing one gets each top-level file renamed into place and each top-level folder
-    replaced whole, and the `stale` entries of an earlier run that this run did not write (by
-    default the run files and a sweep's ``settings`` folder) are removed, so the folder never
-    mixes two runs. On a failure before the renames the staging folder is removed and
-    `output_dir` is left as it was.
+    (a sweep's ``settings/01/metrics.json``). A ``manifest.json`` listing them is added. A new
+    (or empty) `output_dir` receives them by renames. A folder that is not empty is refused
+    unless `overwrite` is given; then the files the earlier run listed in its manifest are
+    replaced or, if this run does not write them, removed (kept and still listed with
+    `keep_others`, as ``recframe compare --output`` into a run folder does), and nothing else is
+    touched: a file this run would write that the earlier manifest does not list is refused.
+    If anything fails, every rename is undone, so `output_dir` is left as it was.
 
     Raises
     ------
+    ConfigError
+        If `output_dir` is a file, is not empty without `overwrite`, or holds files recframe did
+        not write where this run writes.
     RecframeError
         If the files can't be written (the message names the folder and the system error).
     """
-    staging = output_dir.parent / f".{output_dir.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    check_output_dir(output_dir, overwrite=overwrite)
+    names = [*(name for name in files if name != MANIFEST), MANIFEST]
+    earlier = _read_manifest(output_dir) if os.path.isdir(output_dir) else []
+    kept = [name for name in earlier if name not in names] if keep_others else []
+    listed = sorted({*names, *(name for name in kept if os.path.lexists(output_dir / name))})
+    manifest = _json({"written_by": f"recframe {__version__}", "files": listed})
+    target = output_dir.resolve()
+    staging = target.parent / f".{target.name or 'run'}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     created = [folder for folder in output_dir.parents if not folder.exists()]  # nearest first
     done = False
     try:
         output_dir.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
-        for name, text in files.items():
+        for name, text in {**files, MANIFEST: manifest}.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            with (staging / name).open("wb") as fh:
-                fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-        if not output_dir.exists():
+            _write_file(staging / name, text)
+        if not os.path.lexists(output_dir):
             staging.rename(output_dir)
         else:
-            if not output_dir.is_dir():
-                msg = f"{output_dir}: exists and is not a folder; choose another --output"
-                raise RecframeError(msg)
-            entries = dict.fromkeys(name.split("/")[0] for name in files)  # top-level files and folders
-            retired = staging / ".retired"
-            retired.mkdir()
-            for entry in (*entries, *(s for s in stale if s not in entries)):
-                if (output_dir / entry).is_dir():  # a folder is replaced whole: move the old one out first
-                    (output_dir / entry).rename(retired / entry)
-                elif entry not in entries:
-                    (output_dir / entry).unlink(missing_ok=True)
-            for entry in entries:
-                os.replace(staging / entry, output_dir / entry)
+            _move_into(output_dir, staging, names, [name for name in earlier if name not in kept])
         done = True
         return [output_dir / name for name in files]
     except OSError as exc:
@@ -303,3 +644,66 @@ def write_atomically(
                     folder.rmdir()
                 except OSError:
                     break
+
+
+def _move_into(output_dir: Path, staging: Path, names: Sequence[str], earlier: Sequence[str]) -> None:
+    """Move the staged `names` into the existing `output_dir`, retiring the `earlier` run's files.
+
+    Every rename is recorded and undone in reverse order if any step fails (or is
+    interrupted), so the folder ends either as it was or with the new run complete.
+    """
+    owned = set(earlier)
+    conflicts = [
+        name for name in names
+        if not _owned(output_dir, name)
+        or (os.path.lexists(output_dir / name) and (name not in owned or _is_real_dir(output_dir / name)))
+    ]
+    if conflicts:
+        shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+        msg = (
+            f"{output_dir}: holds {shown}, which recframe did not write (not in its {MANIFEST}) or which is a "
+            f"folder or a link, so it won't replace it; move it away or choose another --output"
+        )
+        raise ConfigError(msg)
+    retired = staging / ".retired"
+    retired.mkdir()
+    moves: list[tuple[Path, Path]] = []
+    made: list[Path] = []
+    try:
+        for number, name in enumerate(sorted(owned)):
+            old = output_dir / name
+            if _owned(output_dir, name) and os.path.lexists(old) and not _is_real_dir(old):
+                os.replace(old, retired / str(number))
+                moves.append((old, retired / str(number)))
+        for name in names:
+            folder = output_dir
+            for part in name.split("/")[:-1]:
+                folder = folder / part
+                if not folder.exists():
+                    folder.mkdir()
+                    made.append(folder)
+            os.replace(staging / name, output_dir / name)
+            moves.append((staging / name, output_dir / name))
+    except BaseException:
+        for source, moved in reversed(moves):
+            with contextlib.suppress(OSError):
+                os.replace(moved, source)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    for name in sorted(owned - set(names), key=lambda n: -n.count("/")):  # folders the earlier run alone used
+        folder = (output_dir / name).parent
+        while folder != output_dir:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+
+
+def _write_file(path: Path, text: str | bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from recframe.config import RunConfig
 from recframe.data import Interactions
 from recframe.interfaces import Metric
 from recframe.pipeline import Recommender
 from recframe.registry import PluginRegistry
-from recframe.results import EvaluationResult
+from recframe.results import EvaluationResult, FoldResult
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +50,8 @@ class SweepResult:
     best : dict of str to int
         For each metric label, the number of its best setting (the first, on a tie).
     last : Recommender
-        The last setting's recommender, fitted on its (last) training part.
+        The last setting's recommender, fitted on its (last) training part (the last setting
+        is always evaluated, also when a resumed sweep had finished it before).
     """
 
     params: list[str]
@@ -110,11 +115,30 @@ class SweepResult:
         }
 
 
-def run_sweep(config: RunConfig, registry: PluginRegistry) -> SweepResult:
+def run_sweep(
+    config: RunConfig,
+    registry: PluginRegistry,
+    *,
+    done: Mapping[int, EvaluationResult] | None = None,
+    on_result: Callable[[SweepRow], None] | None = None,
+) -> SweepResult:
     """Evaluate every setting of `config`'s sweep.
 
     The data are loaded once when no swept key is under ``data``. Raises what evaluation
     raises, naming the setting in the log.
+
+    Parameters
+    ----------
+    config : RunConfig
+        A run file with a ``sweep`` section.
+    registry : PluginRegistry
+        Where the plugins are looked up.
+    done : mapping of int to EvaluationResult, optional
+        Results of settings (by number, from 1) finished earlier, used instead of evaluating
+        them again; evaluation is deterministic, so the tables are the same bit for bit.
+    on_result : callable, optional
+        Called with each setting's row as soon as it is evaluated (not for `done` ones), e.g.
+        to keep it on disk.
     """
     assert config.sweep is not None
     params = [key for key, _ in config.sweep.grid]
@@ -129,10 +153,18 @@ def run_sweep(config: RunConfig, registry: PluginRegistry) -> SweepResult:
         for number, (values, setting) in enumerate(config.sweep.settings, start=1):
             described = ", ".join(f"{p}={v!r}" for p, v in zip(params, values, strict=True))
             logger.info("sweep setting %d of %d: %s", number, len(config.sweep.settings), described)
+            last = number == len(config.sweep.settings)
+            if done is not None and number in done and not last:
+                logger.info("sweep setting %d: finished before, re-used", number)
+                rows.append(SweepRow(number, values, setting, done[number]))
+                continue
             rec = Recommender.from_config(setting, registry=registry)
             if shared_data is None or reload:
                 shared_data = rec.load_data()
-            rows.append(SweepRow(number, values, setting, rec.evaluate(shared_data)))
+            row = SweepRow(number, values, setting, rec.evaluate(shared_data))
+            rows.append(row)
+            if on_result is not None and (done is None or number not in done):
+                on_result(row)
     finally:
         engine_log.removeFilter(once)
     metrics = rows[0].result.metrics
@@ -145,6 +177,63 @@ def run_sweep(config: RunConfig, registry: PluginRegistry) -> SweepResult:
         best[label] = max(rows, key=lambda r: (sign * r.result.metrics[label], -r.number)).number
     assert rec is not None
     return SweepResult(params, rows, best, rec)
+
+
+def result_to_json(result: EvaluationResult) -> str:
+    """Return an evaluation as JSON text that :func:`result_from_json` reads back bit for bit.
+
+    Floats are written with ``repr`` digits (what :mod:`json` does), arrays with their dtype.
+    """
+
+    def array(values: np.ndarray) -> dict[str, Any]:
+        return {"dtype": values.dtype.str, "values": values.tolist()}
+
+    folds = [
+        {
+            "metrics": dict(fold.metrics),
+            "per_user": {label: array(np.asarray(values)) for label, values in fold.per_user.items()},
+            "users": array(np.asarray(fold.users)),
+            "counts": {name: int(count) for name, count in fold.counts.items()},
+        }
+        for fold in result.folds
+    ]
+    return json.dumps({"folds": folds, "warnings": list(result.warnings)}) + "\n"
+
+
+def result_from_json(text: str) -> EvaluationResult:
+    """Read an evaluation written by :func:`result_to_json`.
+
+    Raises
+    ------
+    ValueError
+        If `text` is not such a document.
+    """
+
+    def array(entry: Any) -> np.ndarray:
+        dtype = np.dtype(entry["dtype"])
+        if dtype.hasobject:
+            return np.array(entry["values"], dtype=object)
+        return np.asarray(entry["values"], dtype=dtype)
+
+    try:
+        data = json.loads(text)
+        folds = [
+            FoldResult(
+                metrics={str(k): float(v) for k, v in fold["metrics"].items()},
+                per_user={str(k): array(v) for k, v in fold["per_user"].items()},
+                users=array(fold["users"]),
+                counts={str(k): int(v) for k, v in fold["counts"].items()},
+            )
+            for fold in data["folds"]
+        ]
+        warnings = [str(w) for w in data["warnings"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        msg = f"not an evaluation result written by recframe: {exc!r}"
+        raise ValueError(msg) from exc
+    if not folds:
+        msg = "not an evaluation result written by recframe: no folds"
+        raise ValueError(msg)
+    return EvaluationResult(folds, warnings)
 
 
 class _Once(logging.Filter):

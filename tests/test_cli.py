@@ -18,7 +18,10 @@ from recframe import __version__
 from recframe.cli import main
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
-RUN_FILES = {"charts", "config.yaml", "metrics.json", "per_user.csv", "recommendations.csv", "report.html", "run.json"}
+RUN_FILES = {
+    "charts", "config.yaml", "manifest.json", "metrics.json", "per_user.csv", "recommendations.csv", "report.html",
+    "run.json",
+}
 
 SMALL = """\
 name: small
@@ -104,7 +107,8 @@ def test_run_quickstart_writes_its_files_and_is_deterministic(tmp_path, capsys):
 
     run_ok(["run", str(QUICKSTART), "--output", str(second), "--quiet"], capsys)
     charts = sorted(p.relative_to(first).as_posix() for p in (first / "charts").iterdir())
-    assert charts == [f"charts/per_user_{m}_at_10.png" for m in ("hit_rate", "map", "ndcg", "precision", "recall")]
+    per_user = [f"charts/per_user_{m}_at_10.png" for m in ("hit_rate", "map", "ndcg", "precision", "recall")]
+    assert charts == ["charts/long_tail.png", *per_user]
     for name in ("recommendations.csv", "metrics.json", "config.yaml", "per_user.csv", "report.html", *charts):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
@@ -134,9 +138,11 @@ def test_run_without_evaluation_writes_no_metrics_and_replaces_an_earlier_run(sm
     run_ok(["run", str(small), "-o", str(out_dir), "-q"], capsys)
     (out_dir / "notes.txt").write_text("mine")
     plain = write(tmp_path, "data: {type: synthetic, n_users: 200, n_items: 100}\noutput: {n: 2}\n", "plain.yaml")
-    out, _ = run_ok(["run", str(plain), "-o", str(out_dir), "-q"], capsys)
+    out, _ = run_ok(["run", str(plain), "-o", str(out_dir), "-q", "--overwrite"], capsys)
     assert "metric" not in out
-    assert sorted(p.name for p in out_dir.iterdir()) == ["config.yaml", "notes.txt", "recommendations.csv", "run.json"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "config.yaml", "manifest.json", "notes.txt", "recommendations.csv", "run.json"
+    ]
     assert leftovers(tmp_path) == []
 
 
@@ -146,7 +152,9 @@ def test_output_dir_from_the_config_or_runs_name(small, tmp_path, capsys, monkey
     assert sorted(p.name for p in (tmp_path / "runs" / "small").iterdir()) == sorted(RUN_FILES)
     run_ok(["run", str(small), "-q", "--set", "output.dir=elsewhere", "--set", "output.recommendations=false"], capsys)
     written = sorted(p.name for p in (tmp_path / "elsewhere").iterdir())
-    assert written == ["charts", "config.yaml", "metrics.json", "per_user.csv", "report.html", "run.json"]
+    assert written == [
+        "charts", "config.yaml", "manifest.json", "metrics.json", "per_user.csv", "report.html", "run.json"
+    ]
 
 
 def test_quiet_prints_no_log_lines_but_normal_mode_does(small, tmp_path, capsys):
@@ -288,10 +296,10 @@ def test_a_failure_while_writing_leaves_nothing_behind(small, tmp_path, capsys, 
     assert leftovers(tmp_path) == []
 
 
-def test_an_output_path_that_is_a_file_exits_1(small, tmp_path, capsys):
+def test_an_output_path_that_is_a_file_exits_2(small, tmp_path, capsys):
     target = tmp_path / "taken"
     target.write_text("")
-    assert main(["run", str(small), "-o", str(target), "-q"]) == 1
+    assert main(["run", str(small), "-o", str(target), "-q"]) == 2
     assert capsys.readouterr().err == f"error: {target}: exists and is not a folder; choose another --output\n"
     assert leftovers(tmp_path) == []
 
@@ -425,7 +433,7 @@ def test_a_failed_rerun_leaves_the_earlier_run_as_it_was(small, tmp_path, capsys
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    assert main(["run", str(small), "-o", str(out_dir), "-q", "--set", "ranker.n=2"]) == 1
+    assert main(["run", str(small), "-o", str(out_dir), "-q", "--set", "ranker.n=2", "--overwrite"]) == 1
     assert capsys.readouterr().err == f"error: {out_dir}: can't write the run's files: Input/output error\n"
     assert {p.relative_to(out_dir): p.read_bytes() for p in out_dir.rglob("*") if p.is_file()} == before
     assert leftovers(tmp_path) == []

@@ -78,7 +78,8 @@ def test_recframe_run_writes_the_table_and_each_setting(tmp_path: Path, capsys):
     assert "| setting | similarity.k | ndcg@5 | gini@5 |" in printed and "(3 settings)" in printed
     written = sorted(p.name for p in out.iterdir())
     assert written == [
-        "charts", "config.yaml", "report.html", "run.json", "settings", "sweep.csv", "sweep.json", "sweep.md",
+        "charts", "config.yaml", "manifest.json", "report.html", "run.json", "settings", "sweep.csv", "sweep.json",
+        "sweep.md",
     ]
     with (out / "sweep.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -90,12 +91,13 @@ def test_recframe_run_writes_the_table_and_each_setting(tmp_path: Path, capsys):
     assert json.loads((out / "run.json").read_text())["sweep"] == {"settings": 3, "params": ["similarity.k"]}
     # a smaller sweep into the same folder leaves no setting of the earlier one behind
     run_file.write_text(yaml.safe_dump({**BASE, "name": "sw", "sweep": {"similarity.k": [3, 15]}}))
-    assert main(["run", str(run_file), "-o", str(out), "-q"]) == 0
+    assert main(["run", str(run_file), "-o", str(out), "-q", "--overwrite"]) == 0
     assert sorted(p.name for p in (out / "settings").iterdir()) == ["1", "2"]
     # and a plain run there removes the sweep's files
     run_file.write_text(yaml.safe_dump({**BASE, "name": "sw"}))
-    assert main(["run", str(run_file), "-o", str(out), "-q"]) == 0
+    assert main(["run", str(run_file), "-o", str(out), "-q", "--overwrite"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["charts", "config.yaml", "metrics.json", "per_user.csv", "recommendations.csv", "report.html", "run.json"]
+        ["charts", "config.yaml", "manifest.json", "metrics.json", "per_user.csv", "recommendations.csv", "report.html",
+         "run.json"]
     )
-    assert [p.name for p in (out / "charts").iterdir()] == ["per_user_ndcg_at_5.png"]
+    assert sorted(p.name for p in (out / "charts").iterdir()) == ["long_tail.png", "per_user_ndcg_at_5.png"]
