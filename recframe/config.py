@@ -301,7 +301,7 @@ def yaml_problem(exc: yaml.YAMLError, text: str = "") -> tuple[int | None, str]:
 
 MAX_NESTING = 50
 """Deepest nesting of lists and mappings a run file (or a ``--set`` value) may have."""
-MAX_VALUES = 10_000
+MAX_VALUES = 100_000
 """Most values (scalars, lists and mappings, every alias expanded) a run file may hold."""
 
 
