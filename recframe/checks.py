@@ -6,12 +6,149 @@ where to look; the run never goes on with malformed intermediate results.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import InteractionMatrix, Interactions
-from recframe.errors import DataError, PluginError
-from recframe.interfaces import NeighbourGraph, TopN
+from recframe.errors import SHOWN_CHARACTERS, DataError, PluginError, RecframeError, short_text
+from recframe.interfaces import Component, NeighbourGraph, TopN
+
+if TYPE_CHECKING:
+    from recframe.config import ComponentSpec
+    from recframe.registry import PluginRegistry
+
+
+@contextmanager
+def calling(who: str | Callable[[], str], method: str) -> Iterator[None]:
+    """Turn what component code raises by accident into a :class:`PluginError` naming it.
+
+    The engine makes every call into a component (``fit``, ``neighbours``, ``recommend``,
+    ``compute``, ``load``, ...) inside this context. A :class:`RecframeError` the component
+    raises on purpose (``DataError``, ``ConfigError``) passes through unchanged, and so does
+    ``KeyboardInterrupt``; any other exception, and ``SystemExit``, becomes ``PluginError``
+    ``"ranker 'x' (pkg 1.0) raised ValueError in recommend(): <message>"`` chained to it, so
+    that a plugin can neither end the run silently nor print an unbounded traceback.
+
+    Parameters
+    ----------
+    who : str or callable returning str
+        How to name the component (kind, name, package and version); a callable is only
+        called on failure.
+    method : str
+        The method called, without parentheses.
+    """
+    try:
+        yield
+    except RecframeError:
+        raise
+    except (Exception, SystemExit) as exc:
+        name = who() if callable(who) else who
+        raise PluginError(plugin_failure(name, method, exc)) from exc
+
+
+def build_component(spec: ComponentSpec, registry: PluginRegistry) -> Component:
+    """Return ``spec.build(registry)``, with the component's ``__init__`` guarded like :func:`calling`."""
+    cls = registry.get(spec.kind, spec.type)
+    with calling(lambda: registry.describe(cls), "__init__"):
+        return spec.build(registry)
+
+
+def plugin_failure(who: str, method: str, exc: BaseException) -> str:
+    """Return the message of a component's accidental exception, its text shortened."""
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:  # an exception whose __str__ fails: say so rather than fail again
+        text = "(its message could not be read)"
+    if isinstance(exc, SystemExit):
+        code = "" if exc.code is None else f" (exit code {short_text(str(exc.code), SHOWN_CHARACTERS // 2)})"
+        return f"{who} raised SystemExit in {method}(){code}; a component must raise an exception, not end the program"
+    shown = f": {short_text(text, 2 * SHOWN_CHARACTERS)}" if text else ""
+    return f"{who} raised {short_text(type(exc).__name__)} in {method}(){shown}"
+
+
+def _check_array(value: object, who: str, what: str, kinds: str, expected: str) -> np.ndarray:
+    """Return `value` if it is a numpy array whose dtype kind is one of `kinds`."""
+    if not isinstance(value, np.ndarray):
+        msg = f"{who} returned {what} of type {short_text(type(value).__name__)}; expected a numpy array of {expected}"
+        raise PluginError(msg)
+    if value.dtype.kind not in kinds:
+        msg = f"{who} returned {what} of dtype {value.dtype}; expected {expected}"
+        raise PluginError(msg)
+    return value
+
+
+CHECK_BLOCK = 1 << 22
+"""About the most list entries checked at once, bounding the check's temporary memory."""
+
+
+def _check_lists(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    who: str,
+    entry: str,
+    row_name: Callable[[int], str],
+    own_rows: np.ndarray | None = None,
+) -> None:
+    """Check ranked rows (``-1`` padded): padding last, scores non-increasing, no entry twice in a row.
+
+    `rows` are already known to be integers in range; `row_name(i)` names the owner of row `i`
+    of the batch in a message (``user row 3``). With `own_rows`, row `i` must not contain
+    ``own_rows[i]`` (a query row as its own neighbour). Vectorised over blocks of rows, so the
+    temporary arrays stay small for a large graph.
+    """
+    step = max(1, CHECK_BLOCK // max(1, rows.shape[1]))
+    for start in range(0, rows.shape[0], step):
+        block = slice(start, start + step)
+        own = None if own_rows is None else own_rows[block]
+        _check_block(rows[block], scores[block], who, entry, row_name, start, own)
+
+
+def _check_block(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    who: str,
+    entry: str,
+    row_name: Callable[[int], str],
+    offset: int,
+    own_rows: np.ndarray | None,
+) -> None:
+    """Check one block of rows, the first being row `offset` of the batch, for :func:`_check_lists`."""
+    entries = f"{entry}s"
+    real = rows >= 0
+    early = real[:, 1:] & ~real[:, :-1]
+    if np.any(early):
+        line = offset + int(np.flatnonzero(early.any(axis=1))[0])
+        msg = f"{who} returned padding (-1) before real {entries} for {row_name(line)}; padding comes last"
+        raise PluginError(msg)
+    rising = real[:, 1:] & real[:, :-1] & (scores[:, 1:] > scores[:, :-1])
+    if np.any(rising):
+        line = offset + int(np.flatnonzero(rising.any(axis=1))[0])
+        msg = f"{who} returned {entries} not sorted by decreasing score for {row_name(line)}; put the best first"
+        raise PluginError(msg)
+    if rows.shape[1] > 1:
+        ordered = np.sort(rows, axis=1)
+        twice = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+        if np.any(twice):
+            local = int(np.flatnonzero(twice.any(axis=1))[0])
+            twice_row, line = int(ordered[local, 1:][twice[local]][0]), offset + local
+            msg = (
+                f"{who} returned {entry} row {twice_row} more than once for {row_name(line)}; "
+                f"each {entry} appears at most once in a list (only -1 padding repeats)"
+            )
+            raise PluginError(msg)
+    if own_rows is not None and rows.size:
+        own = rows == own_rows[:, None]
+        if np.any(own):
+            line = offset + int(np.flatnonzero(own.any(axis=1))[0])
+            msg = (
+                f"{who} returned {row_name(line)} as its own {entry}; "
+                f"neighbours() must never return the query row itself"
+            )
+            raise PluginError(msg)
 
 
 def check_interactions(result: object, who: str) -> Interactions:
@@ -82,53 +219,83 @@ def check_measurable(matrix: InteractionMatrix, who: str) -> None:
             raise DataError(msg)
 
 
-def check_graph(result: object, who: str, n_rows: int, n_targets: int) -> NeighbourGraph:
-    """Return `result` if it is a well-formed neighbour graph of `n_rows` rows over `n_targets`."""
+def check_graph(
+    result: object, who: str, n_rows: int, n_targets: int, *, query_rows: np.ndarray | None = None
+) -> NeighbourGraph:
+    """Return `result` if it is a well-formed neighbour graph of `n_rows` rows over `n_targets`.
+
+    Checked at run time: the type, array types and dtypes (integer indices, float scores), the
+    shape, ``n_targets``, the index range ``[-1, n_targets)``, finite scores, padding last,
+    scores non-increasing along each row and no neighbour twice in a row. With `query_rows`
+    (the fitted row each graph row was asked for, as for ``neighbours()``) no row may be its own
+    neighbour; ``query()`` results of new vectors are not checked for that.
+    """
     if not isinstance(result, NeighbourGraph):
-        msg = f"{who} returned {type(result).__name__}; expected NeighbourGraph"
+        msg = f"{who} returned {short_text(type(result).__name__)}; expected NeighbourGraph"
         raise PluginError(msg)
-    ind, scores = result.indices, result.scores
+    ind = _check_array(result.indices, who, "neighbour indices", "iu", "an integer dtype (int64)")
+    scores = _check_array(result.scores, who, "similarities", "fiu", "a float dtype (float64)")
     if ind.ndim != 2 or ind.shape[0] != n_rows or scores.shape != ind.shape:
         msg = (
             f"{who} returned a graph of shape {ind.shape} (scores {scores.shape}); "
             f"expected ({n_rows}, k) for both"
         )
         raise PluginError(msg)
-    if result.n_targets != n_targets:
-        msg = f"{who} returned a graph over {result.n_targets} rows; expected {n_targets}"
+    if not isinstance(result.n_targets, int | np.integer) or result.n_targets != n_targets:
+        msg = f"{who} returned a graph over {short_text(repr(result.n_targets))} rows; expected {n_targets}"
         raise PluginError(msg)
-    if ind.dtype.kind not in "iu" or (ind.size and (ind.min() < -1 or ind.max() >= n_targets)):
-        msg = f"{who} returned neighbour indices outside [-1, {n_targets})"
+    if ind.size and (ind.min() < -1 or ind.max() >= n_targets):
+        bad = ind[(ind < -1) | (ind >= n_targets)]
+        msg = f"{who} returned neighbour index {int(bad[0])} outside [-1, {n_targets}) (of {n_targets} rows)"
         raise PluginError(msg)
     if not np.all(np.isfinite(scores)):
         msg = f"{who} returned non-finite similarities"
         raise PluginError(msg)
+
+    def row_name(line: int) -> str:
+        return f"row {int(query_rows[line]) if query_rows is not None else line}"
+
+    own = None if query_rows is None else np.asarray(query_rows)
+    _check_lists(ind, scores, who, "neighbour", row_name, own)
     return result
 
 
-def check_topn(result: object, who: str, n_users: int, n: int, n_items: int) -> TopN:
-    """Return `result` if it is a well-formed :class:`TopN` of `n_users` lists of length `n`."""
+def check_topn(
+    result: object, who: str, n_users: int, n: int, n_items: int, *, users: np.ndarray | None = None
+) -> TopN:
+    """Return `result` if it is a well-formed :class:`TopN` of `n_users` lists of length `n`.
+
+    Checked at run time: the type, array types and dtypes (integer items, float scores), the
+    shape, the item range ``[-1, n_items)``, no ``nan`` score for a real item, padding last,
+    scores non-increasing and no item twice in one list. `users` (the user rows asked for)
+    only name the offending list in messages.
+    """
     if not isinstance(result, TopN):
-        msg = f"{who} returned {type(result).__name__}; expected TopN"
+        msg = f"{who} returned {short_text(type(result).__name__)}; expected TopN"
         raise PluginError(msg)
-    items, scores = result.items, result.scores
+    items = _check_array(result.items, who, "item rows", "iu", "an integer dtype (int64)")
+    scores = _check_array(result.scores, who, "scores", "fiu", "a float dtype (float64)")
     if items.shape != (n_users, n) or scores.shape != (n_users, n):
         msg = f"{who} returned lists of shape {items.shape} (scores {scores.shape}); expected {(n_users, n)}"
         raise PluginError(msg)
-    if items.dtype.kind not in "iu" or (items.size and (items.min() < -1 or items.max() >= n_items)):
-        msg = f"{who} returned item rows outside [-1, {n_items})"
+    if items.size and (items.min() < -1 or items.max() >= n_items):
+        bad = items[(items < -1) | (items >= n_items)]
+        msg = f"{who} returned item row {int(bad[0])} outside [-1, {n_items}) (of {n_items} items)"
         raise PluginError(msg)
+
+    def user_name(line: int) -> str:
+        if users is None or users[line] < 0:
+            return f"the user at position {line} of the batch"
+        return f"user row {int(users[line])}"
+
     real = items >= 0
-    if np.any(np.isnan(scores[real])):
-        msg = f"{who} returned nan scores for recommended items"
+    unscored = real & np.isnan(scores)
+    if np.any(unscored):
+        line = int(np.flatnonzero(unscored.any(axis=1))[0])
+        msg = f"{who} returned nan scores for recommended items for {user_name(line)}; only -1 padding may score nan"
         raise PluginError(msg)
-    if np.any(real[:, 1:] & ~real[:, :-1]):
-        msg = f"{who} returned lists with padding (-1) before real items"
-        raise PluginError(msg)
-    both = real[:, 1:] & real[:, :-1]
-    if np.any(both & (scores[:, 1:] > scores[:, :-1])):
-        msg = f"{who} returned lists not sorted by decreasing score"
-        raise PluginError(msg)
+
+    _check_lists(items, scores, who, "item", user_name)
     return result
 
 

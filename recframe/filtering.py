@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recframe.checks import calling
 from recframe.data import Interactions
 from recframe.errors import DataError, PluginError
 from recframe.interfaces import Filter
@@ -60,7 +61,8 @@ def apply_filters(
     """
     steps = []
     for component, who in zip(filters, names, strict=True):
-        result = component.apply(interactions)
+        with calling(who, "apply"):  # what a filter raises by accident names it (see recframe.checks)
+            result = component.apply(interactions)
         if not isinstance(result, Interactions):
             msg = f"{who} returned {type(result).__name__}; expected Interactions"
             raise PluginError(msg)
