@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recframe.errors import DataError
+from recframe.errors import DataError, short_repr
 
 IdArray = npt.NDArray[Any]
 """A 1-d array of external ids: ``int64`` or a numpy unicode string dtype."""
@@ -27,25 +27,37 @@ DuplicatePolicy = Literal["last", "first", "mean", "sum", "max", "error"]
 FloatArray = npt.NDArray[np.float64]
 
 
+_INT64_LIMIT = 2.0**63
+"""Floats from this magnitude on don't fit in ``int64`` (``-2**63`` itself does)."""
+
+
 def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArray:
     """Return `ids` as a 1-d ``int64`` or unicode array, the two id types recframe supports.
+
+    Every conversion is checked, never wrapped or truncated: an integer beyond the ``int64``
+    range, a fractional or non-finite float, bytes (a SQL ``BLOB``) and booleans are refused.
+    A column mixing integers and strings is refused too: whether ``1`` and ``'1'`` are one id
+    would be a guess, so the source is asked to store one type.
 
     Parameters
     ----------
     ids : array-like
         External ids: integers, or strings. Integral floats (``1.0``) are accepted as ints.
     what : str
-        Name used in error messages, e.g. ``"user ids"``.
+        Name used in error messages, e.g. ``"user ids"`` or ``"ratings.db: column 'u' (data.user)"``.
 
     Raises
     ------
     DataError
-        If the ids are neither all integers nor all strings, or are not 1-d.
+        If the ids are neither all integers nor all strings, don't fit ``int64``, or are not 1-d.
     """
     if not isinstance(ids, np.ndarray):
         ids = list(ids)  # type: ignore[arg-type]
-        arr = np.asarray(ids)
-        if arr.dtype.kind == "U" and not all(isinstance(x, str) for x in ids):
+        try:
+            arr = np.asarray(ids)
+        except (ValueError, OverflowError, TypeError):
+            arr = np.asarray(ids, dtype=object)
+        if arr.dtype.kind in "US" and not all(isinstance(x, str | bytes) for x in ids):
             arr = np.asarray(ids, dtype=object)  # mixed: numpy would have made them all strings
     else:
         arr = ids
@@ -55,24 +67,31 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
     kind = arr.dtype.kind
     if kind in "iu":
         if kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
-            msg = f"{what} exceed the int64 range; use string ids"
+            msg = f"{what}: id {arr.max().item()!r} exceeds the int64 range; use string ids"
             raise DataError(msg)
         return arr.astype(np.int64, copy=False)
     if kind == "U":
         return arr
     if kind == "f":
-        if arr.size and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
-            bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))][0]
-            msg = f"{what} must be integers or strings; got the float {bad.item()!r}"
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(arr) & (arr == np.round(arr)) & (arr >= -_INT64_LIMIT) & (arr < _INT64_LIMIT)
+        if arr.size and not np.all(ok):
+            bad = arr[~ok][0].item()
+            if np.isfinite(bad) and bad == round(bad):
+                msg = f"{what}: id {bad!r} exceeds the int64 range; store such ids as text"
+            else:
+                msg = f"{what} must be integers or strings; got the float {bad!r}"
             raise DataError(msg)
         return arr.astype(np.int64)
+    if kind == "S":
+        first = arr[0].item() if arr.size else b""
+        msg = (
+            f"{what} must be integers or strings; got bytes (dtype {arr.dtype.str}, e.g. {short_repr(first)}); "
+            "store or cast them as text"
+        )
+        raise DataError(msg)
     if kind == "O":
-        if arr.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        if all(isinstance(x, str) for x in arr):
-            return arr.astype(str)
-        if all(isinstance(x, int | np.integer) and not isinstance(x, bool) for x in arr):
-            return arr.astype(np.int64)
+        return _object_ids(arr, what)
     if kind == "b":
         msg = f"{what} must be integers or strings; got booleans"
         raise DataError(msg)
@@ -80,23 +99,83 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
     raise DataError(msg)
 
 
-def _numeric_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArray | None:
-    """Return an optional numeric column as finite ``float64`` of length `n`."""
+def _object_ids(arr: npt.NDArray[Any], what: str) -> IdArray:
+    """Return an object array of ids as ``int64`` or text, checking each entry."""
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    kinds = {"text" if isinstance(x, str) else "int" if isinstance(x, int | np.integer) and not isinstance(
+        x, bool | np.bool_) else "float" if isinstance(x, float | np.floating) else "other" for x in arr}
+    if kinds == {"text"}:
+        return arr.astype(str)
+    if kinds <= {"int", "float"}:
+        low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+        for x in arr:
+            if isinstance(x, float | np.floating):
+                if not (np.isfinite(x) and x == round(x)):
+                    msg = f"{what} must be integers or strings; got the float {float(x)!r}"
+                    raise DataError(msg)
+                if not -_INT64_LIMIT <= x < _INT64_LIMIT:
+                    msg = f"{what}: id {float(x)!r} exceeds the int64 range; store such ids as text"
+                    raise DataError(msg)
+            elif not low <= int(x) <= high:
+                msg = f"{what}: id {short_repr(int(x))} exceeds the int64 range; store such ids as text"
+                raise DataError(msg)
+        return np.array([int(x) for x in arr], dtype=np.int64)
+    if "text" in kinds and "int" in kinds:
+        number = next(x for x in arr if not isinstance(x, str))
+        text = next(x for x in arr if isinstance(x, str))
+        msg = (
+            f"{what} must be all integers or all strings; got both integers (e.g. {short_repr(number)}) and "
+            f"strings (e.g. {short_repr(text)}); "
+            "store every id as one type (text, say)"
+        )
+        raise DataError(msg)
+    odd = next(x for x in arr if not isinstance(x, str | int | float | np.integer | np.floating) or isinstance(
+        x, bool | np.bool_))
+    msg = f"{what} must be integers or strings; got {type(odd).__name__} {short_repr(odd)}"
+    raise DataError(msg)
+
+
+def numeric_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArray | None:
+    """Return an optional numeric column as finite ``float64`` of length `n`.
+
+    Raises
+    ------
+    DataError
+        Naming `name` and the first entry that is not a finite number (shortened).
+    """
     if column is None:
         return None
     try:
-        arr = np.asarray(column, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        msg = f"{name} must be numbers: {exc}"
+        with np.errstate(over="ignore"):
+            arr = np.asarray(column, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raw = np.asarray(column, dtype=object).reshape(-1)
+        for i, value in enumerate(raw.tolist()):
+            try:
+                float(value)
+            except (TypeError, ValueError, OverflowError):
+                msg = f"{_entry(name, i)} is {short_repr(value)}; every entry must be a finite number"
+                raise DataError(msg) from exc
+        msg = f"{name} must be numbers"
         raise DataError(msg) from exc
     if arr.shape != (n,):
         msg = f"{name} has shape {arr.shape}; expected ({n},) like the ids"
         raise DataError(msg)
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
-        msg = f"{name}[{bad[0]}] is {arr[bad[0]].item()!r}; every entry must be a finite number"
+        raw_value = np.asarray(column).reshape(-1)[bad[0]]
+        shown = raw_value.item() if hasattr(raw_value, "item") else raw_value
+        msg = f"{_entry(name, int(bad[0]))} is {short_repr(shown)}; every entry must be a finite number"
         raise DataError(msg)
     return arr
+
+
+
+
+def _entry(name: str, i: int) -> str:
+    """Name entry `i` of a column: ``values[3]``, or ``ratings.db: column 'r' (data.rating): row 4``."""
+    return f"{name}[{i}]" if name.isidentifier() else f"{name}: row {i + 1}"
 
 
 class Interactions:
@@ -138,8 +217,8 @@ class Interactions:
         if len(self.items) != n:
             msg = f"user ids and item ids differ in length: {n} != {len(self.items)}"
             raise DataError(msg)
-        self.values = _numeric_column("values", values, n)
-        self.timestamps = _numeric_column("timestamps", timestamps, n)
+        self.values = numeric_column("values", values, n)
+        self.timestamps = numeric_column("timestamps", timestamps, n)
 
     def __repr__(self) -> str:
         """Summarise the events."""
@@ -206,9 +285,11 @@ class Interactions:
             msg = f"{type(data).__name__} has no named columns; pass a DataFrame, a mapping or a structured array"
             raise TypeError(msg)
         wanted = {"user": user, "item": item, "rating": rating, "timestamp": timestamp}
-        missing = [f"{name!r} ({role})" for role, name in wanted.items() if name is not None and name not in names]
+        missing = [
+            f"{short_repr(name)} ({role})" for role, name in wanted.items() if name is not None and name not in names
+        ]
         if missing:
-            msg = f"no column {', '.join(missing)}; found {names}"
+            msg = f"no column {', '.join(missing)}; found {short_repr(names, 400)}"
             raise DataError(msg)
 
         def column(name: str | None) -> Any:
@@ -261,7 +342,7 @@ class Interactions:
             raise TypeError(msg)
         missing = [c for c in ("user", "item") if c not in columns]
         if missing:
-            msg = f"interaction data lacks the column(s) {missing}; found {sorted(columns)}"
+            msg = f"interaction data lacks the column(s) {missing}; found {short_repr(sorted(map(str, columns)), 400)}"
             raise DataError(msg)
         value_column = next((c for c in ("rating", "value") if c in columns), None)
         return cls(

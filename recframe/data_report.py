@@ -78,14 +78,36 @@ def _spread(counts: np.ndarray) -> dict[str, float]:
 
 def _ratings(values: np.ndarray) -> dict[str, Any]:
     distinct, counts = np.unique(values, return_counts=True)
-    summary: dict[str, Any] = {"min": float(values.min()), "max": float(values.max()), "mean": float(values.mean())}
+    summary: dict[str, Any] = {"min": float(values.min()), "max": float(values.max()), "mean": finite_mean(values)}
     if len(distinct) <= _HISTOGRAM_MAX_VALUES:
         summary["histogram"] = {f"{v:g}": int(c) for v, c in zip(distinct.tolist(), counts.tolist(), strict=True)}
     else:
-        summary["quantiles"] = {f"p{q}": float(np.percentile(values, q)) for q in (10, 25, 50, 75, 90)}
+        summary["quantiles"] = {f"p{q}": _percentile(values, q) for q in (10, 25, 50, 75, 90)}
     return summary
 
 
+def finite_mean(values: np.ndarray) -> float:
+    """Return the mean of finite `values` without overflow, however large they are.
+
+    The plain sum of values near the float64 maximum (1e307 and up) overflows to infinity; then
+    the values are scaled by their largest magnitude first, so the mean is always finite.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(values.mean())
+    if np.isfinite(mean) or not len(values):
+        return mean
+    scale = float(np.abs(values).max())
+    return float((values / scale).mean() * scale)
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    """Return the `q`-th percentile, interpolated unless the interpolation itself would overflow."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(np.percentile(values, q))
+    return value if np.isfinite(value) else float(np.percentile(values, q, method="nearest"))
+
+
 def _time(times: np.ndarray) -> dict[str, float]:
+    """Return the first and last timestamp and the span in days (scaled first: it can't overflow)."""
     first, last = float(times.min()), float(times.max())
-    return {"first": first, "last": last, "span_days": (last - first) / 86_400}
+    return {"first": first, "last": last, "span_days": last / 86_400 - first / 86_400}

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recframe.errors import ConfigError, DataError
+from recframe.errors import ConfigError, DataError, short_repr, short_text
 from recframe.progress import progress
 from recframe.secrets import redact
 
@@ -39,6 +40,12 @@ ATTEMPTS = 3
 """Requests one fetch makes in all, resuming after a dropped connection."""
 MAX_UNKNOWN_SIZE = 4 << 30
 """The most bytes downloaded for a dataset whose size is not published (the checksum still applies)."""
+MIN_RATE = 10 << 10
+"""The slowest download kept going, in bytes per second, averaged over :data:`RATE_WINDOW`
+seconds: a server trickling bytes would otherwise hold a download open for ever (the socket's
+timeout only catches a server sending nothing at all). What arrived is kept, to resume."""
+RATE_WINDOW = 60.0
+"""Seconds over which the download rate is measured against :data:`MIN_RATE`."""
 _GROUPLENS_LICENCE = (
     "MovieLens data are distributed by GroupLens Research (University of Minnesota) for research use; "
     "they may not be redistributed, used commercially or used to identify users without permission, "
@@ -110,12 +117,11 @@ class DatasetInfo:
 
 
 def _movielens(
-    name: str, title: str, archive: str, size: int, member: str, csv: dict[str, Any], checksum: str
+    name: str, title: str, archive: str, size: int, member: str, csv: dict[str, Any], checksum: str, readme: str
 ) -> DatasetInfo:
-    return DatasetInfo(
-        name, title, f"https://files.grouplens.org/datasets/movielens/{archive}", size, checksum,
-        _GROUPLENS_LICENCE, "https://files.grouplens.org/datasets/movielens/ml-latest-small-README.html", member, csv,
-    )
+    """Return a MovieLens entry; `readme` is the README holding that dataset's own terms of use."""
+    base = "https://files.grouplens.org/datasets/movielens/"
+    return DatasetInfo(name, title, base + archive, size, checksum, _GROUPLENS_LICENCE, base + readme, member, csv)
 
 
 _ML_CSV = {"layout": "movielens-csv"}
@@ -125,29 +131,30 @@ DATASETS: dict[str, DatasetInfo] = {
     for info in (
         _movielens("movielens-100k", "MovieLens 100K (1998)", "ml-100k.zip", 4_924_029, "ml-100k/u.data",
                    {"layout": "movielens-100k"},
-                   "sha256:50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"),
+                   "sha256:50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229", "ml-100k-README.txt"),
         _movielens("movielens-1m", "MovieLens 1M (2003)", "ml-1m.zip", 5_917_549, "ml-1m/ratings.dat",
                    {"layout": "movielens-1m"},
-                   "sha256:a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20"),
+                   "sha256:a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20", "ml-1m-README.txt"),
         _movielens("movielens-10m", "MovieLens 10M (2009)", "ml-10m.zip", 65_566_137, "ml-10M100K/ratings.dat",
                    {"layout": "movielens-1m"},
-                   "sha256:813c411ccb6122564edfe752e7f80c4dcc5aa25fa94c93622f6877a7ba252862"),
+                   "sha256:813c411ccb6122564edfe752e7f80c4dcc5aa25fa94c93622f6877a7ba252862", "ml-10m-README.html"),
         _movielens("movielens-20m", "MovieLens 20M (2015)", "ml-20m.zip", 198_702_078, "ml-20m/ratings.csv", _ML_CSV,
-                   "sha256:96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3"),
+                   "sha256:96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3", "ml-20m-README.html"),
         _movielens("movielens-25m", "MovieLens 25M (2019)", "ml-25m.zip", 261_978_986, "ml-25m/ratings.csv", _ML_CSV,
-                   "sha256:8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa"),
+                   "sha256:8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa", "ml-25m-README.html"),
         _movielens("movielens-32m", "MovieLens 32M (2024)", "ml-32m.zip", 238_950_008, "ml-32m/ratings.csv", _ML_CSV,
-                   "md5:d472be332d4daa821edc399621853b57"),
+                   "md5:d472be332d4daa821edc399621853b57", "ml-32m-README.html"),
         _movielens("movielens-latest-small", "MovieLens latest, small (2018)", "ml-latest-small.zip", 978_202,
                    "ml-latest-small/ratings.csv", _ML_CSV,
-                   "sha256:696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436"),
+                   "sha256:696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+                   "ml-latest-small-README.html"),
         DatasetInfo(
             "goodbooks-10k", "goodbooks-10k: 6M ratings of 10,000 books (2017)",
             f"https://raw.githubusercontent.com/zygmuntz/goodbooks-10k/{_GOODBOOKS_COMMIT}/ratings.csv",
             None, "git-sha1:0d245a10acfe3c89b2e4004cdbc805b99771ac5d",
             "goodbooks-10k by Zygmunt Zajac is licensed under Creative Commons Attribution-ShareAlike 4.0 "
             "(CC BY-SA 4.0): share and adapt with attribution, under the same licence.",
-            "https://github.com/zygmuntz/goodbooks-10k/blob/master/LICENSE", None,
+            f"https://github.com/zygmuntz/goodbooks-10k/blob/{_GOODBOOKS_COMMIT}/LICENSE", None,
             {"header": True, "user": "user_id", "item": "book_id", "rating": "rating"},
         ),
     )
@@ -180,7 +187,9 @@ def dataset_info(name: str) -> DatasetInfo:
     return DATASETS[name]
 
 
-def fetch(info: DatasetInfo | str, *, url: str | None = None, folder: Path | None = None) -> Path:
+def fetch(
+    info: DatasetInfo | str, *, url: str | None = None, folder: Path | None = None, folder_key: str = "--folder"
+) -> Path:
     """Return the path of the dataset's verified archive, downloading it first if needed.
 
     Parameters
@@ -191,11 +200,14 @@ def fetch(info: DatasetInfo | str, *, url: str | None = None, folder: Path | Non
         A mirror to download from instead of the registry's URL (the checksum still applies).
     folder : Path, optional
         The cache folder; :func:`data_dir` by default.
+    folder_key : str
+        How the user gave `folder` (``--folder``, ``data.folder``), named in errors about it.
 
     Raises
     ------
     ConfigError
-        If `url` is not an ``https://`` or ``http://`` address.
+        If `url` is not an ``https://`` or ``http://`` address, or the cache folder is a file
+        or can't be created or written.
     DataError
         If the download fails (the message says where to put the file by hand), is incomplete
         (run again to resume), is refused (a web page instead of the file, a size other than
@@ -205,11 +217,11 @@ def fetch(info: DatasetInfo | str, *, url: str | None = None, folder: Path | Non
     info = dataset_info(info) if isinstance(info, str) else info
     if url is not None:
         check_url(url)
-    target = (folder or data_dir()) / info.filename
+    cache = cache_folder(folder, folder_key)
+    target = cache / info.filename
     if target.exists():
         _verify(info, target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     _show_licence(info, target.parent)
     partial = target.with_name(target.name + ".part")
     _download(info, url or info.url, partial, target)
@@ -221,6 +233,37 @@ def fetch(info: DatasetInfo | str, *, url: str | None = None, folder: Path | Non
     partial.replace(target)
     logger.info("downloaded %s to %s", info.name, target)
     return target
+
+
+def cache_folder(folder: Path | None, key: str = "--folder") -> Path:
+    """Return the cache folder (`folder`, else :func:`data_dir`), created and checked to be writable.
+
+    Raises
+    ------
+    ConfigError
+        If the path is a file, or the folder can't be created or written; the message names
+        where it came from: `key` for a given `folder`, else ``RECFRAME_DATA`` or the default.
+    """
+    if folder is not None:
+        path, where = Path(folder), key
+    else:
+        path = data_dir()
+        where = "RECFRAME_DATA" if os.environ.get("RECFRAME_DATA") else "the default cache folder"
+    shown = short_repr(str(path))
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        what = "" if blocker == path else f" (its parent {short_repr(str(blocker))} is a file)"
+        msg = f"{where}: {shown} is not a folder{what}; give a folder for the dataset cache"
+        raise ConfigError(msg)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"{where}: can't create the cache folder {shown}: {exc.strerror or exc}; give a folder you can write"
+        raise ConfigError(msg) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        msg = f"{where}: the cache folder {shown} is not writable; give a folder you can write"
+        raise ConfigError(msg)
+    return path
 
 
 def extract(info: DatasetInfo | str, archive: Path) -> Path:
@@ -238,7 +281,7 @@ def extract(info: DatasetInfo | str, archive: Path) -> Path:
             shutil.copyfileobj(source, sink, _CHUNK)
     except (KeyError, zipfile.BadZipFile) as exc:
         temporary.unlink(missing_ok=True)
-        msg = f"{archive}: can't read {info.member!r} from the archive: {exc}"
+        msg = f"{archive}: can't read {info.member!r} from the archive: {short_text(str(exc))}"
         raise DataError(msg) from exc
     temporary.replace(target)
     return target
@@ -264,10 +307,15 @@ def check_url(url: str, field: str = "--url") -> str:
     ConfigError
         For another scheme or a URL without a host, naming `field`.
     """
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() not in _SCHEMES or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # "Invalid IPv6 URL", a port that is not a number
+        msg = f"{field}: {short_repr(redact(url))} is not a valid URL: {exc}; give an https:// (or http://) address"
+        raise ConfigError(msg) from exc
+    if parts.scheme.lower() not in _SCHEMES or not host:
         msg = (
-            f"{field}: unsupported download URL {redact(url)!r}; give an https:// (or http://) address "
+            f"{field}: unsupported download URL {short_repr(redact(url))}; give an https:// (or http://) address "
             "(a file already on disk goes into the cache folder by hand: recframe checks its checksum)"
         )
         raise ConfigError(msg)
@@ -285,7 +333,7 @@ class _WebRedirects(urllib.request.HTTPRedirectHandler):
             target = urllib.parse.urljoin(req.full_url, location)
             if urllib.parse.urlsplit(target).scheme.lower() not in _SCHEMES:
                 fp.close()
-                msg = f"the server redirected to {redact(target)!r}; only https:// and http:// are followed"
+                msg = f"the server redirected to {short_repr(redact(target))}; only https:// and http:// are followed"
                 raise _Refused(msg)
         return super().http_error_302(req, fp, code, msg, headers)
 
@@ -318,7 +366,7 @@ def _download(info: DatasetInfo, url: str, partial: Path, target: Path) -> None:
     `partial` that can't be the start of the file is deleted rather than resumed.
     """
     check_url(url)
-    where = redact(url)
+    where = short_text(redact(url))
     limit = info.size if info.size is not None else MAX_UNKNOWN_SIZE
     _discard_unusable(info, partial, limit)
     if info.size is not None and partial.exists() and partial.stat().st_size == info.size:
@@ -338,13 +386,13 @@ def _download(info: DatasetInfo, url: str, partial: Path, target: Path) -> None:
                 partial.unlink()
             elif exc.code < 500 or attempts >= ATTEMPTS:
                 msg = (
-                    f"can't download {info.name} from {where}: HTTP {exc.code} {exc.reason}; download "
+                    f"can't download {info.name} from {where}: HTTP {exc.code} {short_text(str(exc.reason))}; download "
                     f"{info.url} by hand and put it at {target} (recframe checks its checksum)"
                 )
                 raise DataError(msg) from exc
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             if attempts >= ATTEMPTS or not partial.exists():
-                reason = getattr(exc, "reason", exc)
+                reason = short_text(redact(str(getattr(exc, "reason", exc))), 200)
                 msg = (
                     f"can't download {info.name} from {where}: {reason}; download {info.url} by hand and put it "
                     f"at {target} (recframe checks its checksum)"
@@ -377,7 +425,7 @@ def _attempt(info: DatasetInfo, url: str, partial: Path, limit: int, opener: url
             if first != done or (info.size is not None and total not in (None, info.size)):
                 partial.unlink()  # a range that does not continue the .part: keep nothing of either
                 sent = response.headers.get("Content-Range")
-                what = f"the range {sent!r}" if sent else "no Content-Range"
+                what = f"the range {short_repr(sent)}" if sent else "no Content-Range"
                 msg = (
                     f"asked for bytes {done:,} on, the server sent {what}, which does not continue them "
                     "(the partial file was deleted; run again to start over)"
@@ -391,7 +439,7 @@ def _attempt(info: DatasetInfo, url: str, partial: Path, limit: int, opener: url
                 msg = f"the server announces {length:,} bytes, but {info.name} is {info.size:,}"
                 raise _Refused(msg)
         else:
-            msg = f"unexpected HTTP status {response.status} {response.reason}"
+            msg = f"unexpected HTTP status {response.status} {short_text(str(response.reason))}"
             raise _Refused(msg)
         if length is not None and done + length > limit:
             msg = f"the server announces {done + length:,} bytes in all, more than the expected {limit:,}"
@@ -458,8 +506,25 @@ def _content_range(value: str | None) -> tuple[int | None, int | None]:
 
 
 def _chunks(response: Any) -> Iterator[bytes]:
-    while chunk := response.read(_CHUNK):
+    """Yield the body as it arrives, refusing a server slower than :data:`MIN_RATE` over :data:`RATE_WINDOW`.
+
+    ``read1`` returns what one receive brings, so a trickling server is measured while it trickles.
+    """
+    read = getattr(response, "read1", response.read)
+    window_start, window_bytes = time.monotonic(), 0
+    while chunk := read(_CHUNK):
         yield chunk
+        window_bytes += len(chunk)
+        elapsed = time.monotonic() - window_start
+        if elapsed >= RATE_WINDOW:
+            if window_bytes < MIN_RATE * elapsed:
+                msg = (
+                    f"the server sent {window_bytes:,} bytes in the last {elapsed:.0f} s, slower than "
+                    f"{MIN_RATE:,} bytes/s; try again later or another mirror with --url or data.url "
+                    "(what arrived is kept, and the next fetch resumes it)"
+                )
+                raise _Refused(msg)
+            window_start, window_bytes = time.monotonic(), 0
 
 
 def _sizes(response: Any) -> Iterator[int]:

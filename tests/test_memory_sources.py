@@ -57,7 +57,7 @@ def test_dataframe_errors_name_what_is_wrong():
     with pytest.raises(DataError, match=r"expected a pandas or polars DataFrame.*got list"):
         DataFrameDataSource.of([1, 2]).load(np.random.default_rng(0))
     broken = pd.DataFrame({"user": [1, 2], "item": [1, 2], "rating": [1.0, np.nan]})
-    with pytest.raises(DataError, match=r"data \(dataframe\): values\[1\] is nan"):
+    with pytest.raises(DataError, match=r"data \(dataframe\): column 'rating' \(data\.rating\): row 2 is nan"):
         DataFrameDataSource.of(broken).load(np.random.default_rng(0))
     with pytest.raises(DataError, match=r"no data; set data\.object"):
         DataFrameDataSource().load(np.random.default_rng(0))

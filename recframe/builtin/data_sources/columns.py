@@ -1,11 +1,22 @@
-"""Which named columns a source reads: shared by the sources of tables (Parquet, SQL, data frames)."""
+"""What the sources of tables share: the columns they read, how they are listed, how they convert.
+
+Parquet, SQL, data frames and arrays read named columns and turn them into ids or numbers here;
+CSV lists its header with :func:`columns_found` too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from recframe import DataError
+import numpy as np
+
+from recframe import DataError, Interactions
+from recframe.data import as_id_array, numeric_column
+from recframe.errors import short_repr
+
+SHOWN_COLUMNS = 12
+"""The most column names a message lists (a file may have thousands)."""
 
 
 def named_columns(config: Any, found: list[str], message: Callable[[str], str]) -> dict[str, str]:
@@ -21,6 +32,41 @@ def named_columns(config: Any, found: list[str], message: Callable[[str], str]) 
             roles[role] = chosen or role
     missing = {role: name for role, name in roles.items() if name not in found}
     if missing:
-        msg = message(", ".join(f"{name!r} (data.{role})" for role, name in missing.items()))
+        msg = message(", ".join(f"{short_repr(name)} (data.{role})" for role, name in missing.items()))
         raise DataError(msg)
     return roles
+
+
+def columns_found(names: Sequence[object]) -> str:
+    """Return the column names `names` for a message: the first :data:`SHOWN_COLUMNS`, each shortened.
+
+    Examples
+    --------
+    >>> columns_found(["user", "item"])
+    "['user', 'item']"
+    >>> columns_found([f"c{i}" for i in range(50_000)])[-30:]
+    "'c11', ... (50,000 columns)]"
+    """
+    shown = ", ".join(short_repr(name, 40) for name in list(names[:SHOWN_COLUMNS]))
+    more = f", ... ({len(names):,} columns)" if len(names) > SHOWN_COLUMNS else ""
+    return f"[{shown}{more}]"
+
+
+def interactions_of(
+    columns: dict[str, Any], roles: dict[str, str], where: str
+) -> Interactions:
+    """Return the columns read for each role as :class:`Interactions`, checking each one.
+
+    Every conversion (ids to ``int64`` or text, ratings and timestamps to finite ``float64``)
+    is checked here, so that an id beyond the int64 range, a fractional or bytes id, or a
+    rating that is not a number is a :class:`DataError` naming `where` (the file, the query),
+    the column and the setting, whatever the source.
+    """
+    converted: dict[str, Any] = {}
+    for role, values in columns.items():
+        what = f"{where}: column {short_repr(roles[role])} (data.{role})"
+        if role in ("user", "item"):
+            converted[role] = as_id_array(values, what)
+        else:
+            converted[role] = numeric_column(what, values, len(np.asarray(values)))
+    return Interactions(converted["user"], converted["item"], converted.get("rating"), converted.get("timestamp"))

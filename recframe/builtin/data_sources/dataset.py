@@ -71,5 +71,5 @@ class DatasetDataSource(DataSource):
 
         info = dataset_info(self.config.name)
         url = None if self.config.url is None else self.config.url.reveal()
-        archive = fetch(info, url=url, folder=self.config.folder)
+        archive = fetch(info, url=url, folder=self.config.folder, folder_key="data.folder")
         return CSVDataSource(CSVConfig(path=extract(info, archive), **info.csv)).load(rng)

@@ -25,6 +25,9 @@ import numpy as np
 from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveInt, field_validator
 
 from recframe import ComponentConfig, DataError, DataSource, Interactions
+from recframe.builtin.data_sources.columns import columns_found
+from recframe.builtin.data_sources.files import readable_path
+from recframe.errors import short_repr
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +302,7 @@ class CSVDataSource(DataSource):
         beyond ``max_decompressed_mb`` (a decompression bomb) is refused as soon as it does.
         """
         content: bytes | mmap.mmap
+        readable_path(path, "data.path")  # a FIFO or a device would block or read as empty
         try:
             content = self._decompressed(path) if path.suffix.lower() in (".gz", ".zip") else _map(path)
         except FileNotFoundError:
@@ -475,7 +479,7 @@ def _column_position(path: Path, role: str, ref: str | int, header: list[str] | 
     if ref not in header:
         close = difflib.get_close_matches(ref, header, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        msg = f"{path}: no column {ref!r} for data.{role}; the header has {header}{hint}"
+        msg = f"{path}: no column {short_repr(ref)} for data.{role}; the header has {columns_found(header)}{hint}"
         raise DataError(msg)
     return header.index(ref)
 

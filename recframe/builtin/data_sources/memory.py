@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import field_validator
+from pydantic import PositiveInt, field_validator
 
 from recframe import ComponentConfig, DataError, DataSource, Interactions, RecframeError
-from recframe.builtin.data_sources.columns import named_columns
+from recframe.builtin.data_sources.columns import columns_found, interactions_of, named_columns
+from recframe.builtin.data_sources.delimited import MAX_RATIO, RATIO_FROM_BYTES
+from recframe.builtin.data_sources.files import readable_path
+from recframe.errors import short_repr, short_text
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -62,25 +65,30 @@ def resolve_object(reference: str, field: str) -> object:
     try:
         module = _import(module_name)
     except ImportError as exc:
-        msg = f"{field}: can't import {module_name!r} for {reference!r}: {exc}"
+        msg = f"{field}: can't import {short_repr(module_name)} for {short_repr(reference)}: {_said(exc)}"
         raise DataError(msg) from exc
     except SystemExit as exc:
         msg = (
-            f"{field}: importing {module_name!r} for {reference!r} tried to exit ({_exit_text(exc)}); "
+            f"{field}: importing {short_repr(module_name)} for {short_repr(reference)} tried to exit "
+            f"({_exit_text(exc)}); "
             "a module must not exit"
         )
         raise DataError(msg) from exc
     except (KeyboardInterrupt, GeneratorExit):
         raise
     except BaseException as exc:  # any other way user code can fail, short of Ctrl-C
-        msg = f"{field}: importing {module_name!r} for {reference!r} failed: {type(exc).__name__}: {exc}"
+        msg = (
+            f"{field}: importing {short_repr(module_name)} for {short_repr(reference)} failed: "
+            f"{type(exc).__name__}: {_said(exc)}"
+        )
         raise DataError(msg) from exc
     value: Any = module
     for part in attribute.split("."):
         if not hasattr(value, part):
             close = difflib.get_close_matches(part, [n for n in dir(value) if not n.startswith("_")], n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            msg = f"{field}: {reference!r}: {getattr(value, '__name__', module_name)} has no {part!r}{hint}"
+            owner = short_text(str(getattr(value, "__name__", module_name)))
+            msg = f"{field}: {short_repr(reference)}: {owner} has no {short_repr(part)}{hint}"
             raise DataError(msg)
         value = getattr(value, part)
     if callable(value) and not isinstance(value, type):
@@ -88,14 +96,14 @@ def resolve_object(reference: str, field: str) -> object:
             value = value()
         except SystemExit as exc:
             msg = (
-                f"{field}: calling {reference!r} tried to exit ({_exit_text(exc)}); it must return the "
+                f"{field}: calling {short_repr(reference)} tried to exit ({_exit_text(exc)}); it must return the "
                 "data (a DataFrame, arrays or a sparse matrix), not end the program"
             )
             raise DataError(msg) from exc
         except (KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as exc:  # any other way user code can fail, short of Ctrl-C
-            msg = f"{field}: calling {reference!r} failed: {type(exc).__name__}: {exc}"
+            msg = f"{field}: calling {short_repr(reference)} failed: {type(exc).__name__}: {_said(exc)}"
             raise DataError(msg) from exc
     return value
 
@@ -117,13 +125,22 @@ def _reading(where: str) -> Iterator[None]:
         )
         raise DataError(msg) from exc
     except BaseException as exc:
-        msg = f"{where}: reading the object failed: {type(exc).__name__}: {exc}"
+        msg = f"{where}: reading the object failed: {type(exc).__name__}: {_said(exc)}"
         raise DataError(msg) from exc
 
 
 def _exit_text(exc: SystemExit) -> str:
     """Describe a ``SystemExit`` as the call that raised it: ``sys.exit(0)``."""
-    return f"sys.exit({exc.code!r})" if exc.code is not None else "sys.exit()"
+    return f"sys.exit({short_repr(exc.code)})" if exc.code is not None else "sys.exit()"
+
+
+def _said(exc: BaseException) -> str:
+    """Return what an exception from user code says, shortened: its message may be huge."""
+    try:
+        text = str(exc)
+    except Exception:  # a user's __str__ may fail too
+        text = "(its message can't be shown)"
+    return short_text(text, 200)
 
 
 def _import(module_name: str) -> Any:
@@ -220,7 +237,8 @@ class _InMemorySource(DataSource):
     def _where(self) -> str:
         """Name the source in errors, with the object reference where there is one."""
         reference = self.config.object
-        return f"data ({self.name}{'' if self._given is not None or reference is None else ' ' + reference})"
+        shown = "" if self._given is not None or reference is None else " " + short_text(reference)
+        return f"data ({self.name}{shown})"
 
     def _from_columns(
         self, data: object, names: list[str], *, config: ObjectConfig | None = None, where: str | None = None
@@ -228,19 +246,13 @@ class _InMemorySource(DataSource):
         """Read the configured columns of a table-like object, date-times becoming Unix seconds."""
         c = self.config if config is None else config
         where = self._where() if where is None else where
-        roles = named_columns(c, names, lambda wanted: f"{where}: no column {wanted}; it has {names}")
+        roles = named_columns(c, names, lambda wanted: f"{where}: no column {wanted}; it has {columns_found(names)}")
         columns: dict[str, np.ndarray] = {}
         for role, name in roles.items():
             values: Any = data[name]  # type: ignore[index]
             column = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
             columns[role] = _unix_seconds(column) if role == "timestamp" else column
-        try:
-            interactions = Interactions(
-                columns["user"], columns["item"], columns.get("rating"), columns.get("timestamp")
-            )
-        except DataError as exc:
-            msg = f"{where}: {exc}"
-            raise DataError(msg) from exc
+        interactions = interactions_of(columns, roles, where)
         if len(interactions) == 0:
             msg = f"{where}: no interactions; it has no rows"
             raise DataError(msg)
@@ -298,6 +310,12 @@ class ArraysConfig(ObjectConfig):
             msg = "set data.path or data.object, not both"
             raise ValueError(msg)
 
+    max_decompressed_mb: PositiveInt | None = None
+    """For ``path``: the most megabytes (MiB) its arrays may take once decompressed; each
+    array's size is read from its header before anything is decompressed. Unset, an archive
+    expanding more than 200-fold beyond 64 MiB is refused as a decompression bomb (as for a
+    compressed ``csv``); setting it lifts that check."""
+
 
 class ArraysDataSource(_InMemorySource):
     """Interactions from numpy arrays, a scipy sparse matrix, or a ``.npz`` file of either."""
@@ -342,7 +360,9 @@ class ArraysDataSource(_InMemorySource):
 
     def _npz(self, path: Path) -> Interactions:
         """Read a ``.npz`` file of named arrays or of a scipy sparse matrix, never unpickling."""
+        readable_path(path, "data.path")  # a FIFO or a device would block or read as empty
         try:
+            _check_npz_size(path, self.config.max_decompressed_mb)
             with np.load(path, allow_pickle=False) as archive:
                 if "format" in archive.files and "shape" in archive.files:
                     matrix: Any = sp.load_npz(path)
@@ -353,6 +373,45 @@ class ArraysDataSource(_InMemorySource):
             raise DataError(msg) from None
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             hint = "; save text ids as a string array (dtype str), not objects" if "allow_pickle" in str(exc) else ""
-            msg = f"{path}: can't read it as a .npz file of arrays: {exc}{hint} (data.path)"
+            msg = f"{path}: can't read it as a .npz file of arrays: {short_text(str(exc))}{hint} (data.path)"
             raise DataError(msg) from exc
         return self._named_arrays(arrays, list(arrays), where=str(path))
+
+
+def _check_npz_size(path: Path, max_mb: int | None) -> None:
+    """Refuse a ``.npz`` archive whose arrays would take too much memory, before decompressing it.
+
+    Each ``.npy`` member's header (its first bytes) gives the array's shape and dtype, so its
+    size is known up front; a member that is not an array counts with its declared size. With
+    `max_mb` the total must stay under it; without, an archive expanding more than
+    :data:`~recframe.builtin.data_sources.delimited.MAX_RATIO`-fold beyond
+    :data:`~recframe.builtin.data_sources.delimited.RATIO_FROM_BYTES` is a decompression bomb.
+    """
+    total = packed = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            size = info.file_size
+            if info.filename.endswith(".npy"):
+                with archive.open(info) as member, contextlib.suppress(ValueError):  # numpy says what's wrong
+                    version = np.lib.format.read_magic(member)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else (
+                        np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read(member)
+                    size = max(size, int(np.prod(shape, dtype=object)) * dtype.itemsize)
+            total += size
+            packed += info.compress_size
+    if max_mb is not None:
+        if total > max_mb * 2**20:
+            msg = (
+                f"{path}: its arrays take {total:,} bytes once decompressed, more than data.max_decompressed_mb "
+                f"({max_mb:,} MB) (data.path)"
+            )
+            raise DataError(msg)
+    elif total > RATIO_FROM_BYTES and total > MAX_RATIO * max(packed, 1):
+        msg = (
+            f"{path}: its arrays would take {total:,} bytes, {total // max(packed, 1):,} times the {packed:,} "
+            "compressed bytes, as a decompression bomb does (data.path); set data.max_decompressed_mb to read "
+            "it anyway"
+        )
+        raise DataError(msg)

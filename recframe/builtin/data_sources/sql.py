@@ -9,15 +9,20 @@ else; PostgreSQL runs it in a session whose transactions are ``READ ONLY`` at th
 from __future__ import annotations
 
 import os
+import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
-from pydantic import ConfigDict, PositiveInt, field_validator, model_validator
+from pydantic import ConfigDict, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from recframe import ComponentConfig, DataError, DataSource, Interactions
-from recframe.builtin.data_sources.columns import named_columns
+from recframe.builtin.data_sources.columns import columns_found, interactions_of, named_columns
+from recframe.builtin.data_sources.files import readable_path
+from recframe.data import as_id_array, numeric_column
+from recframe.errors import short_repr, short_text
 from recframe.secrets import MASK, Secret, redact
 
 _SQLITE_READS = ("SQLITE_SELECT", "SQLITE_READ", "SQLITE_RECURSIVE")
@@ -34,6 +39,10 @@ _SQLITE_ACTIONS = (
     "SQLITE_DETACH", "SQLITE_ALTER_TABLE", "SQLITE_REINDEX", "SQLITE_ANALYZE", "SQLITE_CREATE_VTABLE",
     "SQLITE_DROP_VTABLE", "SQLITE_FUNCTION", "SQLITE_SAVEPOINT", "SQLITE_RECURSIVE",
 )
+_ENVIRONMENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What an environment variable's name looks like (POSIX, portable)."""
+_PROGRESS_STEPS = 100_000
+"""SQLite virtual-machine steps between two checks of ``timeout_s``."""
 _SQLITE_URI_PARAMETERS = frozenset({"cache", "immutable", "nolock", "vfs"})
 """SQLite URI parameters passed on from ``data.url``; ``mode`` is always ``ro``, and other
 parameters (a ``password=`` a driver would use, say) are not SQLite's and are dropped."""
@@ -66,6 +75,23 @@ class SQLConfig(ComponentConfig):
     chunk_rows: PositiveInt = 100_000
     """Rows fetched at a time (PostgreSQL: through a server-side cursor), so the whole result
     is never held as Python rows at once."""
+    max_rows: PositiveInt | None = 100_000_000
+    """The most rows the query may return; a query returning more (a recursive CTE without an
+    end, a join gone wrong) is stopped with an error. ``null`` lifts the limit."""
+    timeout_s: PositiveFloat | None = 3600.0
+    """The longest the query may run, in seconds, fetching included (SQLite: checked as the
+    query runs; PostgreSQL: the session's ``statement_timeout``). ``null`` lifts the limit."""
+
+    @field_validator("password_env")
+    @classmethod
+    def _environment_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENVIRONMENT_NAME.fullmatch(value):
+            msg = (
+                f"{short_repr(value)} is not an environment variable name; use letters, digits and "
+                "underscores, not starting with a digit (e.g. PGPASSWORD)"
+            )
+            raise ValueError(msg)
+        return value
 
     @field_validator("url")
     @classmethod
@@ -119,30 +145,43 @@ class SQLDataSource(DataSource):
         import sqlite3
 
         location, _, query = self.config.url.reveal().removeprefix("sqlite:///").partition("?")
-        path = Path(location)
-        if not path.is_file():
-            msg = f"{path}: no such database file (data.url)"
-            raise DataError(msg)
+        path = readable_path(Path(location), "data.url", missing="no such database file")
         parameters = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k in _SQLITE_URI_PARAMETERS]
         uri = f"{path.resolve().as_uri()}?{urlencode([*parameters, ('mode', 'ro')])}"  # the path %-escaped
         try:
             connection = sqlite3.connect(uri, uri=True)
         except sqlite3.Error as exc:
-            msg = f"{path}: can't open the database: {exc} (data.url)"
+            msg = f"{path}: can't open the database: {_first_line(exc)} (data.url)"
             raise DataError(msg) from exc
         refused: list[str] = []
+        deadline = None if self.config.timeout_s is None else time.monotonic() + self.config.timeout_s
+        timed_out: list[bool] = []
+
+        def progress() -> int:
+            if deadline is not None and time.monotonic() > deadline:
+                timed_out.append(True)
+                return 1  # SQLite stops the query: OperationalError "interrupted"
+            return 0
+
         try:
             _read_only_sqlite(connection, refused)
+            connection.set_progress_handler(progress, _PROGRESS_STEPS)
             return self._read(connection.execute(self.config.query), str(path))
         except sqlite3.Error as exc:
-            if refused:
+            if timed_out:
+                msg = (
+                    f"{path}: the query ran longer than data.timeout_s ({self.config.timeout_s:g} s) and was "
+                    "stopped (data.query); check it ends (a recursive CTE needs a stop condition), or raise "
+                    "data.timeout_s"
+                )
+            elif refused:
                 denied = ", ".join(dict.fromkeys(refused))
                 msg = (
                     f"{path}: the query was refused: {denied} (data.query); the database is read-only, "
                     "so only reading queries (SELECT, WITH ... SELECT) run"
                 )
             else:
-                msg = f"{path}: the query failed: {exc} (data.query)"
+                msg = f"{path}: the query failed: {_first_line(exc)} (data.query)"
             raise DataError(msg) from exc
         finally:
             connection.close()
@@ -177,6 +216,8 @@ class SQLDataSource(DataSource):
             # TO a file, nextval) fails there, whatever the query text looks like
             connection.autocommit = True
             connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            if self.config.timeout_s is not None:
+                connection.execute(f"SET statement_timeout = {int(self.config.timeout_s * 1000)}")
             connection.autocommit = False
             connection.read_only = True
             with connection.cursor(name="recframe_interactions") as cursor:  # server side: streams
@@ -189,34 +230,53 @@ class SQLDataSource(DataSource):
             connection.close()
 
     def _read(self, cursor: Any, where: str) -> Interactions:
-        """Fetch the query's rows in chunks and turn the configured columns into interactions."""
+        """Fetch the query's rows in chunks and turn the configured columns into interactions.
+
+        Each chunk is converted as it comes (ids to ``int64`` or text, numbers to ``float64``,
+        every conversion checked), and the chunks must agree on the type of the ids.
+        """
         c = self.config
         first = cursor.fetchmany(c.chunk_rows)  # a server-side cursor describes its result once fetched
         found = [d[0] for d in cursor.description or ()]
-        roles = named_columns(c, found, lambda wanted: f"the query returns no column {wanted}; it returns {found}")
+        roles = named_columns(
+            c, found, lambda wanted: f"the query returns no column {wanted}; it returns {columns_found(found)}"
+        )
         positions = {role: found.index(name) for role, name in roles.items()}
         parts: dict[str, list[np.ndarray]] = {role: [] for role in roles}
         rows = first
+        total = 0
         while rows:
+            total += len(rows)
+            if c.max_rows is not None and total > c.max_rows:
+                msg = (
+                    f"{where}: the query returns more than data.max_rows ({c.max_rows:,}) rows and was stopped "
+                    "(data.query); check it ends (a recursive CTE needs a stop condition), or raise data.max_rows"
+                )
+                raise DataError(msg)
             for role, position in positions.items():
-                parts[role].append(np.asarray([row[position] for row in rows]))
+                values = [row[position] for row in rows]
+                what = f"{where}: column {short_repr(roles[role])} (data.{role})"
+                if any(v is None for v in values):
+                    msg = f"{where}: data.{role} column {short_repr(roles[role])} holds NULLs (data.query)"
+                    raise DataError(msg)
+                if role in ("user", "item"):
+                    parts[role].append(as_id_array(values, what))
+                else:
+                    parts[role].append(numeric_column(what, values, len(values)))  # type: ignore[arg-type]
             rows = cursor.fetchmany(c.chunk_rows)
         if not parts["user"]:
             msg = f"{where}: the query returned no rows (data.query)"
             raise DataError(msg)
-        columns = {role: np.concatenate(chunks) for role, chunks in parts.items()}
-        for role, values in columns.items():
-            if values.dtype == object and any(v is None for v in values):
-                msg = f"{where}: data.{role} column {roles[role]!r} holds NULLs (data.query)"
+        for role in ("user", "item"):
+            kinds = {chunk.dtype.kind for chunk in parts[role]}
+            if len(kinds) > 1:
+                msg = (
+                    f"{where}: column {short_repr(roles[role])} (data.{role}) mixes integer and text ids; "
+                    "store every id as one type (CAST(... AS TEXT), say)"
+                )
                 raise DataError(msg)
-        for role in ("rating", "timestamp"):
-            if role in columns:
-                try:
-                    columns[role] = columns[role].astype(np.float64)
-                except (TypeError, ValueError) as exc:
-                    msg = f"{where}: data.{role} column {roles[role]!r} holds values that are not numbers ({exc})"
-                    raise DataError(msg) from exc
-        return Interactions(columns["user"], columns["item"], columns.get("rating"), columns.get("timestamp"))
+        columns = {role: np.concatenate(chunks) for role, chunks in parts.items()}
+        return interactions_of(columns, roles, where)
 
 
 def _read_only_sqlite(connection: Any, refused: list[str]) -> None:
@@ -237,15 +297,35 @@ def _read_only_sqlite(connection: Any, refused: list[str]) -> None:
     names = {getattr(sqlite3, name): name.removeprefix("SQLITE_") for name in _SQLITE_ACTIONS if hasattr(sqlite3, name)}
     reads = {getattr(sqlite3, name) for name in _SQLITE_READS if hasattr(sqlite3, name)}
     function = sqlite3.SQLITE_FUNCTION
+    first: list[int] = []  # the statement's first action: SELECT for a query
 
     def authorize(action: int, arg1: str | None, arg2: str | None, database: str | None, trigger: str | None) -> int:
+        if not first:
+            first.append(action)
         if action in reads or (action == function and (arg2 or "").lower() not in _SQLITE_REFUSED_FUNCTIONS):
             return int(sqlite3.SQLITE_OK)
-        what = " ".join(repr(a) for a in (arg1, arg2) if a)
-        refused.append(f"{names.get(action, f'action {action}')}{' ' + what if what else ''}")
+        if first[0] == sqlite3.SQLITE_SELECT and _pragma_function_step(action, arg1):
+            return int(sqlite3.SQLITE_OK)
+        what = " ".join(short_repr(a, 200) for a in (arg1, arg2) if a)
+        hint = " (a PRAGMA statement; pragma functions such as pragma_table_info() can be read in a SELECT)" if (
+            action == sqlite3.SQLITE_PRAGMA
+        ) else ""
+        refused.append(f"{names.get(action, f'action {action}')}{' ' + what if what else ''}{hint}")
         return int(sqlite3.SQLITE_DENY)
 
     connection.set_authorizer(authorize)
+
+
+def _pragma_function_step(action: int, table: str | None) -> bool:
+    """Whether a SELECT's action is part of reading a table-valued pragma function (``pragma_table_info``).
+
+    SQLite has such functions only for pragmas without side effects; compiling one asks for
+    the pragma, and for the internal schema bookkeeping of ``sqlite_master`` (an UPDATE that a
+    SELECT can't itself contain, and that the read-only connection could not run anyway).
+    """
+    import sqlite3
+
+    return action == sqlite3.SQLITE_PRAGMA or (action == sqlite3.SQLITE_UPDATE and table == "sqlite_master")
 
 
 def _has_masked_password(url: str) -> bool:
@@ -256,4 +336,4 @@ def _has_masked_password(url: str) -> bool:
 def _first_line(exc: Exception) -> str:
     """Return the first line of a database error (PostgreSQL adds context lines), passwords masked."""
     text = redact(str(exc)).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return short_text(text.splitlines()[0]) if text else type(exc).__name__
