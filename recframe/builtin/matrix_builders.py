@@ -22,6 +22,7 @@ from pydantic import Field
 from recframe import (
     Component,
     ComponentConfig,
+    ConfigError,
     DataError,
     DuplicatePolicy,
     InteractionMatrix,
@@ -31,6 +32,7 @@ from recframe import (
 )
 from recframe.checks import check_measurable
 from recframe.data import FloatArray, IntArray
+from recframe.errors import short_repr
 
 
 class RatingsConfig(ComponentConfig):
@@ -39,7 +41,7 @@ class RatingsConfig(ComponentConfig):
     duplicates: DuplicatePolicy = "last"
     """How repeated (user, item) pairs combine: keep the last or first (by timestamp, else file
     order), their mean, sum or max, or fail with an error."""
-    default_value: float = 1.0
+    default_value: float = Field(1.0, gt=0.0, le=1e6)
     """Value used when the data has no ratings column."""
 
 
@@ -130,6 +132,8 @@ class _WeightingMatrixBuilder(MatrixBuilder):
             matrix = built.matrix.copy()
             rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
             matrix.data = self._weights(matrix.data, rows, matrix.indices, matrix.shape)
+            if not np.isfinite(matrix.data).all():
+                self._blame_parameters(built.matrix.data, rows, matrix.indices, matrix.shape)
         require_finite(InteractionMatrix(matrix, built.users, built.items), who, "its weighting", weighted_from=built)
         matrix.eliminate_zeros()
         if matrix.nnz == 0:
@@ -142,6 +146,32 @@ class _WeightingMatrixBuilder(MatrixBuilder):
         weighted = InteractionMatrix(matrix, built.users, built.items)
         check_measurable(weighted, who)
         return weighted
+
+    def _blame_parameters(self, values: FloatArray, users: IntArray, items: IntArray, shape: tuple[int, int]) -> None:
+        """Raise :class:`ConfigError` if the weighting's default parameters weigh these values finitely.
+
+        Then the parameters set in the run file, not the ratings, make the weights overflow, and
+        the message names them.
+        """
+        defaults = type(self).Config()
+        changed = {
+            key: value for key, value in self.config.model_dump().items()
+            if key != "duplicates" and value != getattr(defaults, key)
+        }
+        if not changed:
+            return
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            default_weights = type(self)(defaults)._weights(values, users, items, shape)
+        if not np.isfinite(default_weights).all():
+            return
+        settings = ", ".join(f"matrix.{key}={short_repr(value)}" for key, value in changed.items())
+        msg = (
+            f"matrix {self.name!r}: {settings} makes weights overflow to a non-finite number on these "
+            f"ratings (largest {short_repr(float(values.max(initial=0.0)))}), while the default "
+            f"{', '.join(f'{key}={getattr(defaults, key)!r}' for key in changed)} weighs them finitely; "
+            f"as {self.formula}, use smaller parameter values"
+        )
+        raise ConfigError(msg)
 
     @abstractmethod
     def _weights(self, values: FloatArray, users: IntArray, items: IntArray, shape: tuple[int, int]) -> FloatArray:
@@ -158,8 +188,9 @@ class _WeightingMatrixBuilder(MatrixBuilder):
 class BM25Config(_WeightingConfig):
     """Parameters of :class:`BM25MatrixBuilder`."""
 
-    k1: float = Field(1.2, ge=0.0)
-    """Saturation of repeated interactions: larger values let large counts weigh more."""
+    k1: float = Field(1.2, ge=0.0, le=1e4)
+    """Saturation of repeated interactions: larger values let large counts weigh more (up to
+    proportionally, which k1 = 10,000 already is)."""
     b: float = Field(0.75, ge=0.0, le=1.0)
     """Length normalisation: 0 ignores how many users an item has, 1 normalises fully."""
 
@@ -201,9 +232,9 @@ class TFIDFMatrixBuilder(_WeightingMatrixBuilder):
 class LogConfidenceConfig(_WeightingConfig):
     """Parameters of :class:`LogConfidenceMatrixBuilder`."""
 
-    alpha: float = Field(1.0, gt=0.0, le=1e6)
+    alpha: float = Field(1.0, ge=1e-6, le=1e6)
     """Scale of the confidence."""
-    epsilon: float = Field(1.0, gt=0.0)
+    epsilon: float = Field(1.0, ge=1e-6, le=1e9)
     """Count at which confidence starts to grow logarithmically."""
 
 

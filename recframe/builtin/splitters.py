@@ -15,6 +15,10 @@ from typing_extensions import Self
 
 from recframe import Component, ComponentConfig, ConfigError, DataError, Interactions, Splitter, hookimpl
 from recframe.data import FloatArray, IntArray
+from recframe.errors import short_repr
+
+MAX_FOLDS = 1000
+"""Most folds a k-fold split may have: each fold fits the whole pipeline once."""
 
 
 class RandomHoldoutConfig(ComponentConfig):
@@ -34,7 +38,10 @@ class RandomHoldoutSplitter(Splitter):
     def split(self, interactions: Interactions, rng: np.random.Generator) -> tuple[Interactions, Interactions]:
         """Return ``(train, test)``, each in the original event order."""
         n = len(interactions)
-        n_test = round(n * self.config.test_fraction)
+        fraction = self.config.test_fraction
+        n_test = round(n * fraction)
+        if n >= 2 and n_test in (0, n):  # fewer events: a data problem, refused by _apply
+            _refuse_fraction(fraction, n, n_test, "interactions")
         is_test = np.zeros(n, dtype=bool)
         is_test[rng.permutation(n)[:n_test]] = True
         return _apply(interactions, is_test)
@@ -83,6 +90,7 @@ class PerUserHoldoutSplitter(Splitter):
     def split(self, interactions: Interactions, rng: np.random.Generator) -> tuple[Interactions, Interactions]:
         """Return ``(train, test)``, each in the original event order."""
         rank, user_codes, counts = _rank_within_users(interactions.users, rng.random(len(interactions)))
+        _check_min_history(self.config.min_history, counts)
         wanted = np.maximum(1, np.floor(counts * self.config.test_fraction).astype(np.int64))
         n_test = _tested(counts, wanted, self.config.min_history)
         return _apply(interactions, rank < n_test[user_codes])
@@ -132,10 +140,11 @@ class LeaveLastNSplitter(Splitter):
         times = _timestamps(interactions, self.name)
         rank, user_codes, counts = _rank_within_users(interactions.users, times)
         c = self.config
+        _check_min_history(c.min_history, counts)
         if c.fraction is not None:
             wanted = np.maximum(1, np.floor(counts * c.fraction).astype(np.int64))
-        else:
-            wanted = np.full(len(counts), c.n or 1, dtype=np.int64)
+        else:  # more than a user has is all but one of theirs (_tested)
+            wanted = np.full(len(counts), min(c.n or 1, int(counts.max(initial=1))), dtype=np.int64)
         n_test = _tested(counts, wanted, c.min_history)
         # of events at the same time, the later one in the data counts as later
         return _apply(interactions, rank >= (counts - n_test)[user_codes])
@@ -182,16 +191,35 @@ class TemporalGlobalSplitter(Splitter):
         """
         times = _timestamps(interactions, self.name)
         cutoff = self.config.cutoff
+        field, value = "cutoff", cutoff
         if cutoff is None:
-            cutoff = float(np.quantile(times, self.config.quantile or 0.8, method="lower"))
-        return _apply(interactions, times > cutoff)
+            field, value = "quantile", self.config.quantile or 0.8
+            cutoff = float(np.quantile(times, value, method="lower"))
+        is_test = times > cutoff
+        if len(times) and (is_test.all() or not is_test.any()):
+            first, last = float(times.min()), float(times.max())
+            left = "no event for training" if is_test.all() else "no event for testing"
+            hint = (
+                f"use a cutoff from {first!r} up to, not including, {last!r}"
+                if field == "cutoff"
+                else "every timestamp is the same, so no quantile can cut them; use a random split"
+                if first == last
+                else "use a quantile further from 0 and 1"
+            )
+            msg = (
+                f"evaluation.split.{field}: {short_repr(value)} leaves {left}: the timestamps run from "
+                f"{first!r} to {last!r}, and events after the cut are tested; {hint}"
+            )
+            raise ConfigError(msg)
+        return _apply(interactions, is_test)
 
 
 class KFoldConfig(ComponentConfig):
     """Parameters of :class:`KFoldSplitter`."""
 
-    n_folds: int = Field(5, ge=2)
-    """Number of folds; each is the test set once."""
+    n_folds: int = Field(5, ge=2, le=MAX_FOLDS)
+    """Number of folds; each is the test set once, so there must be at least as many
+    interactions as folds (with ``per_user``, as many as the most active user has)."""
     per_user: bool = False
     """Fold each user's interactions separately (every user is in every fold's training part
     when they have at least ``n_folds`` interactions) instead of all interactions at once."""
@@ -221,10 +249,34 @@ class KFoldSplitter(Splitter):
     config: KFoldConfig
 
     def _assignment(self, interactions: Interactions, rng: np.random.Generator) -> IntArray:
-        """Return each event's fold."""
+        """Return each event's fold, refusing more folds than can each hold a test event.
+
+        Raises
+        ------
+        ConfigError
+            If ``n_folds`` exceeds the number of interactions (with ``per_user``, the number of
+            interactions of the most active user), so that some fold would test nothing; checked
+            before any fold is fitted.
+        """
         k = self.config.n_folds
+        n = len(interactions)
+        if k > n >= 2:  # fewer events: a data problem, refused by _apply
+            msg = (
+                f"evaluation.split.n_folds: {short_repr(k)} folds need at least as many interactions, "
+                f"but there are {n}; each fold is tested once, so use n_folds from 2 to {max(2, n)}"
+            )
+            raise ConfigError(msg)
         if self.config.per_user:
             rank, user_codes, counts = _rank_within_users(interactions.users, rng.random(len(interactions)))
+            most = int(counts.max(initial=0))
+            if k > most >= 2:
+                msg = (
+                    f"evaluation.split.n_folds: {short_repr(k)} folds with per_user: true deal each user's "
+                    f"interactions over the folds, but the most active of the {len(counts)} users has only "
+                    f"{most}, so some folds could test nothing; use n_folds from 2 to {max(2, most)}, "
+                    "or per_user: false"
+                )
+                raise ConfigError(msg)
             # start each user's deal at a random fold, so small users don't all land in fold 0
             start = rng.integers(k, size=len(counts))
             return np.asarray((rank + start[user_codes]) % k, dtype=np.int64)
@@ -268,6 +320,27 @@ class PredefinedSplitter(Splitter):
             Always; set ``evaluation.test_data`` or pass ``test=`` to ``evaluate()``.
         """
         msg = "split 'predefined' needs the test interactions: set evaluation.test_data, or pass test= to evaluate()"
+        raise ConfigError(msg)
+
+
+def _refuse_fraction(fraction: float, n: int, n_test: int, what: str) -> None:
+    """Refuse a ``test_fraction`` that rounds to no test (or no training) interaction of `n`."""
+    if n_test == 0:
+        left, hint = "no test interaction", f"use a test_fraction of at least {1 / n:.2g}"
+    else:
+        left, hint = "no training interaction", f"use a test_fraction of at most {(n - 1) / n:.10g}"
+    msg = f"evaluation.split.test_fraction: {short_repr(fraction)} of {n} {what} leaves {left}; {hint}"
+    raise ConfigError(msg)
+
+
+def _check_min_history(min_history: int, counts: IntArray) -> None:
+    """Refuse a ``min_history`` above every user's count when a lower one would test someone."""
+    most = int(counts.max(initial=0))
+    if min_history > most >= 2:
+        msg = (
+            f"evaluation.split.min_history: {short_repr(min_history)} leaves no user to test: the most "
+            f"active of the {len(counts)} users has {most} interactions; use min_history from 2 to {most}"
+        )
         raise ConfigError(msg)
 
 

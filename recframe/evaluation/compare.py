@@ -17,8 +17,8 @@ field and both values, unless ``allow_different_data``.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
 from recframe.data import FloatArray
-from recframe.errors import ConfigError, DataError
+from recframe.errors import ConfigError, DataError, short_repr, short_text
+from recframe.jsonio import read_json
 from recframe.results import EvaluationResult
 
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ class RunScores:
         cls, name: str, result: EvaluationResult, provenance: dict[str, object] | None = None
     ) -> RunScores:
         """Take the per-user values of an in-memory evaluation (and, optionally, its provenance)."""
-        keys = np.char.add(np.char.add(result.fold_of.astype(str), "\t"), result.users.astype(str))
+        users = np.char.strip(result.users.astype(str))  # as per_user.csv is read (_entry_key)
+        keys = np.char.add(np.char.add(result.fold_of.astype(str), "\t"), users)
         return cls(name, keys, dict(result.per_user), provenance)
 
     @classmethod
@@ -107,17 +108,22 @@ class RunScores:
         record = _read_json(folder / RUN_FILE)
         if not path.is_file():
             raise DataError(_missing_per_user(folder, record))
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.reader(fh))
-        if not rows or rows[0][:2] != ["fold", "user"]:
-            msg = f"{path}:1: expected a header starting with fold,user"
+        if record is not None:
+            _check_record(folder / RUN_FILE, record)
+        rows = _read_csv(path)
+        if not rows or [cell.strip() for cell in rows[0][:2]] != ["fold", "user"]:
+            got = short_repr(",".join(rows[0])) if rows else "nothing"
+            msg = f"{path}:1: expected a header starting with fold,user; got {got}"
             raise DataError(msg)
         header, body = rows[0], rows[1:]
         labels = header[2:]
         for i, label in enumerate(labels):
             if not label or label in labels[:i]:
                 what = "empty" if not label else "a repeat"
-                msg = f"{path}:1: metric column {i + 3} is {label!r}, {what}; each column needs its own metric label"
+                msg = (
+                    f"{path}:1: metric column {i + 3} is {short_repr(label)}, {what}; "
+                    "each column needs its own metric label"
+                )
                 raise DataError(msg)
         if not body:
             msg = f"{path}: has no evaluated user; nothing to compare"
@@ -129,11 +135,11 @@ class RunScores:
             if len(row) != len(header):
                 msg = f"{path}:{line}: expected {len(header)} fields; got {len(row)}"
                 raise DataError(msg)
-            key = f"{row[0]}\t{row[1]}"
+            key = _entry_key(row[0], row[1], f"{path}:{line}")
             if key in first_line:
                 msg = (
-                    f"{path}:{line}: fold {row[0]!r}, user {row[1]!r} repeats line {first_line[key]}; "
-                    "each (fold, user) is evaluated once"
+                    f"{path}:{line}: fold {short_repr(row[0])}, user {short_repr(row[1])} repeats line "
+                    f"{first_line[key]}; each (fold, user) is evaluated once"
                 )
                 raise DataError(msg)
             first_line[key] = line
@@ -142,10 +148,10 @@ class RunScores:
                 try:
                     value = float(text)
                 except ValueError:
-                    msg = f"{path}:{line}: value {text!r} is not a number"
+                    msg = f"{path}:{line}: value {short_repr(text)} is not a number ({short_text(label)})"
                     raise DataError(msg) from None
                 if not math.isfinite(value):
-                    msg = f"{path}:{line}: {label} is {text!r}, not a finite number"
+                    msg = f"{path}:{line}: {short_text(label)} is {short_repr(text)}, not a finite number"
                     raise DataError(msg)
                 column.append(value)
         values = {label: np.asarray(col, dtype=np.float64) for label, col in zip(labels, columns, strict=True)}
@@ -240,26 +246,133 @@ def _split_is_random(split: object, registry: PluginRegistry | None) -> bool:
         return True
 
 
+RECORD_FIELDS: dict[str, tuple[type, ...]] = {"data_fingerprint": (str,), "n_interactions": (int,), "seed": (int,)}
+"""The fields of ``run.json`` that compare reads and that ``recframe run`` always writes, with their types."""
+
+MAX_DEPTH = 50
+"""Deepest nesting of lists and mappings compare accepts in a recorded value (a split's settings)."""
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
+    """Return the ``run.json`` object of a run folder, ``None`` without one; refuse anything else."""
+    if not path.exists():
         return None
+    record: dict[str, Any] = read_json(
+        path, what=RUN_FILE, expect=dict, hint="give run folders written by recframe run"
+    )
+    return record
+
+
+def _check_record(path: Path, record: dict[str, Any]) -> None:
+    """Refuse a run's ``run.json`` that lacks a field ``recframe run`` always writes, or holds a wrong type.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the field and the value found.
+    """
+    for key, types in RECORD_FIELDS.items():
+        value = record.get(key)
+        wanted = " or ".join("a string" if t is str else "an integer" for t in types)
+        if key not in record or value is None:
+            msg = (
+                f"{path}: has no {key}, which recframe run always records (expected {wanted}); "
+                "give run folders written by recframe run"
+            )
+            raise DataError(msg)
+        if isinstance(value, bool) or not isinstance(value, types) or (isinstance(value, int) and value < 0):
+            msg = f"{path}: {key} is {short_repr(value)}; expected {wanted}{'' if str in types else ' >= 0'}"
+            raise DataError(msg)
+    split = record.get("split")
+    if split is not None and (not isinstance(split, str | dict) or _depth(split) > MAX_DEPTH):
+        msg = f"{path}: split is {short_repr(split)}; expected a split's settings (a name or a mapping)"
+        raise DataError(msg)
+
+
+def _depth(value: object) -> int:
+    """Return how deeply lists and mappings nest in `value`, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _read_text(path: Path) -> str:
+    """Return the UTF-8 text of `path` (a byte-order mark dropped), refusing what can't be read as text."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        msg = f"{path}: not valid JSON: {exc}"
+        data = path.read_bytes()
+    except OSError as exc:
+        msg = f"{path}: can't read the file: {exc.strerror or exc}"
         raise DataError(msg) from exc
-    return data if isinstance(data, dict) else None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        msg = (
+            f"{path}:{line}: is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "give the file recframe run wrote, or save it as UTF-8"
+        )
+        raise DataError(msg) from None
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    """Return the rows of a CSV file, naming the file and line of anything malformed."""
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        msg = f"{path}:{reader.line_num}: not valid CSV: {short_text(str(exc))}"
+        raise DataError(msg) from None
+
+
+def _entry_key(fold: str, user: str, where: str) -> str:
+    r"""Return the ``"<fold>\t<user>"`` key of a per_user.csv row: the fold as an integer, the user stripped.
+
+    Spellings of one entry (``0`` and ``00``, ``u1`` and `` u1``) give one key, so a repeated
+    entry can't pass as a new one.
+    """
+    try:
+        number = int(fold.strip())
+    except ValueError:
+        number = -1
+    if number < 0:
+        msg = f"{where}: fold {short_repr(fold)} is not a fold number (a non-negative integer)"
+        raise DataError(msg)
+    return f"{number}\t{user.strip()}"
 
 
 def _read_yaml(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
+    """Return the ``config.yaml`` mapping of a run folder, ``None`` without one; refuse anything else.
+
+    Raises
+    ------
+    DataError
+        If the file can't be read, is not UTF-8 YAML (one line naming the file and line), is
+        nested too deeply or expands too far, or is not a mapping.
+    """
+    if not path.exists():
         return None
+    from recframe.config import parse_yaml
+
+    text = _read_text(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        msg = f"{path}: not valid YAML: {exc}"
-        raise DataError(msg) from exc
-    return data if isinstance(data, dict) else None
+        data = parse_yaml(text, str(path))[0]
+    except ConfigError as exc:  # "<path>:<line>: not valid YAML: ...", in one line
+        raise DataError(str(exc)) from None
+    if not isinstance(data, dict):
+        msg = (
+            f"{path}: holds {short_repr(data)}; expected the run's settings (a mapping), "
+            "as recframe run writes them"
+        )
+        raise DataError(msg)
+    return data
 
 
 def _missing_per_user(folder: Path, record: dict[str, Any] | None) -> str:
@@ -269,6 +382,7 @@ def _missing_per_user(folder: Path, record: dict[str, Any] | None) -> str:
         settings = sorted(p for p in (folder / "settings").glob("*") if (p / PER_USER_FILE).is_file())
         example = " ".join(str(p) for p in settings[:2]) or f"{folder}/settings/<n>"
         count = record["sweep"].get("settings", "several") if isinstance(record["sweep"], dict) else "several"
+        count = count if isinstance(count, int) and not isinstance(count, bool) else "several"
         return (
             f"{missing}: it is a sweep of {count} settings, not one evaluated run; "
             f"compare its settings' folders instead, e.g. recframe compare {example}"
@@ -437,7 +551,7 @@ def compare(
         msg = f"alpha must be between 0 and 1; got {alpha!r}"
         raise ValueError(msg)
     if test not in _TEST_NAMES:
-        msg = f"test must be 't' or 'wilcoxon'; got {test!r}"
+        msg = f"test must be 't' or 'wilcoxon'; got {short_repr(test)}"
         raise ValueError(msg)
     if n_bootstrap < 1:
         msg = f"n_bootstrap must be at least 1; got {n_bootstrap!r}"
@@ -451,7 +565,7 @@ def compare(
     notes += differing.values()
     left_out = sorted({m for r in runs for m in r.values} - set(metrics) - set(differing))
     if left_out:
-        notes.append(f"Not in every run, so not compared: {', '.join(left_out)}.")
+        notes.append(f"Not in every run, so not compared: {short_text(', '.join(left_out), 240)}.")
     if not metrics:
         why = f"; {' '.join(differing.values())}" if differing else ""
         msg = f"the runs have no per-user metric in common{why}"
@@ -505,24 +619,33 @@ def compare_run_dirs(folders: Sequence[Path], registry: PluginRegistry | None = 
 
 
 def _who(run: RunScores, name: str) -> str:
-    return f"{name!r} ({run.source})" if run.source and run.source != name else repr(name)
+    shown = short_repr(name)
+    return f"{shown} ({short_text(run.source)})" if run.source and run.source != name else shown
 
 
 def _check_scores(run: RunScores) -> None:
     """Refuse per-user values that don't line up with the entries or are not finite numbers."""
     if len(np.unique(run.keys)) != len(run.keys):
-        msg = f"run {run.name!r} has a (fold, user) entry more than once; each is evaluated once"
+        keys, counts = np.unique(run.keys, return_counts=True)
+        repeated = str(keys[np.argmax(counts > 1)]).split("\t", 1)
+        msg = (
+            f"run {short_repr(run.name)} has a (fold, user) entry more than once: fold {short_repr(repeated[0])}, "
+            f"user {short_repr(repeated[-1])}; each is evaluated once"
+        )
         raise DataError(msg)
     for label, values in run.values.items():
         if np.shape(values) != np.shape(run.keys):
-            msg = f"run {run.name!r}: {label} has {np.size(values)} values for {len(run.keys)} (fold, user) entries"
+            msg = (
+                f"run {short_repr(run.name)}: {short_text(label)} has {np.size(values)} values for "
+                f"{len(run.keys)} (fold, user) entries"
+            )
             raise DataError(msg)
         bad = ~np.isfinite(values)
         if bad.any():
             first = int(np.argmax(bad))
             msg = (
-                f"run {run.name!r}: {label} is {float(values[first])!r} for fold, user "
-                f"{run.keys[first].replace(chr(9), ', ')}; per-user values must be finite numbers"
+                f"run {short_repr(run.name)}: {short_text(label)} is {float(values[first])!r} for fold, user "
+                f"{short_text(str(run.keys[first]).replace(chr(9), ', '))}; per-user values must be finite numbers"
             )
             raise DataError(msg)
 
@@ -583,7 +706,8 @@ def _defined_differently(runs: Sequence[RunScores], names: list[str]) -> dict[st
         for label in a.keys() & b.keys():
             if label not in out and a[label] != b[label]:
                 out[label] = (
-                    f"Not compared: {label} is defined differently in runs {names[i]!r} and {names[j]!r} "
+                    f"Not compared: {short_text(label)} is defined differently in runs {short_repr(names[i])} "
+                    f"and {short_repr(names[j])} "
                     f"({_shown(a[label])} vs {_shown(b[label])})."
                 )
     return dict(sorted(out.items()))
@@ -611,7 +735,8 @@ def _check_overlap(
             )
         elif left:
             notes.append(
-                f"{left} of run {name!r}'s {len(run.keys)} (fold, user) entries are not in every run and were left out."
+                f"{left} of run {short_repr(name)}'s {len(run.keys)} (fold, user) entries are not in every run "
+                "and were left out."
             )
     if problems and not allow:
         msg = (
@@ -624,10 +749,16 @@ def _check_overlap(
 
 
 def _shown(value: object) -> str:
-    """Show a provenance value: a mapping as ``key=value`` pairs, anything else with ``repr``."""
+    """Show a provenance value: a mapping as ``key=value`` pairs, anything else with ``repr``; both shortened.
+
+    Values come from files anyone may have edited, so each is bounded by
+    :func:`~recframe.errors.short_repr`, as are the number of pairs shown.
+    """
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={v!r}" for k, v in value.items()) + "}"
-    return repr(value)
+        pairs = [f"{short_text(str(k), 40)}={short_repr(v)}" for k, v in itertools.islice(value.items(), 8)]
+        more = ", ..." if len(value) > 8 else ""
+        return "{" + ", ".join(pairs) + more + "}"
+    return short_repr(value)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -18,11 +18,12 @@ import logging
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, PositiveFloat
+from pydantic import Field
 
 from recframe import (
     Component,
     ComponentConfig,
+    ConfigError,
     DataError,
     DuplicatePolicy,
     InteractionMatrix,
@@ -41,8 +42,9 @@ SECONDS_PER_DAY = 86_400.0
 class TimeDecayConfig(ComponentConfig):
     """Parameters of :class:`TimeDecayMatrixBuilder`."""
 
-    half_life_days: PositiveFloat = Field(30.0, allow_inf_nan=False)
-    """Age, in days, at which an event's weight has fallen to half of its value."""
+    half_life_days: float = Field(30.0, ge=1e-5, le=1e6, allow_inf_nan=False)
+    """Age, in days, at which an event's weight has fallen to half of its value (from about a
+    second to a million days, beyond which nothing decays)."""
     reference_time: float | None = Field(None, allow_inf_nan=False)
     """The "now" that ages are measured from, in Unix seconds (the unit of the timestamps);
     by default the latest timestamp in the data."""
@@ -133,6 +135,15 @@ class TimeDecayMatrixBuilder(MatrixBuilder):
         values = interactions.values
         base = values if c.use_values and values is not None else np.ones(len(interactions))
         weights = base * 0.5 ** (age / (c.half_life_days * SECONDS_PER_DAY))
+        if not np.any(weights) and np.any(base):  # the parameters, not the data, left nothing
+            youngest = float(age[base != 0].min()) / SECONDS_PER_DAY
+            msg = (
+                f"matrix 'time_decay': every weight decays to 0: the most recent event is {youngest:.4g} days "
+                f"before matrix.reference_time={reference!r}, over a thousand times "
+                f"matrix.half_life_days={c.half_life_days!r}; raise half_life_days or move reference_time "
+                "nearer the data"
+            )
+            raise ConfigError(msg)
         logger.debug(
             "time_decay: reference time %r, half-life %g days, %d events",
             reference, c.half_life_days, len(interactions),

@@ -206,7 +206,7 @@ def test_config_rejects_bad_values(params: dict[str, object], field: str) -> Non
 def test_config_errors_point_into_the_run_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("data: {type: synthetic}\nmatrix:\n  type: time_decay\n  half_life_days: 0\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"bad\.yaml:4: matrix\.half_life_days: Input should be greater than 0"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml:4: matrix\.half_life_days: Input should be greater than"):
         Recommender.from_config(path)
 
 
@@ -396,3 +396,10 @@ def test_data_without_timestamps_exits_with_the_data_error_code(tmp_path: Path) 
     assert code == 3
     assert err.startswith("error: matrix 'time_decay' needs a timestamp column")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("params", [{"reference_time": 1e308}, {"reference_time": 1e15, "half_life_days": 1e-5}])
+def test_parameters_that_decay_every_weight_to_zero_are_named(params: dict[str, object]) -> None:
+    data = Interactions(["a", "b"], ["x", "y"], [4.0, 2.0], [0.0, 86_400.0])
+    with pytest.raises(ConfigError, match=r"every weight decays to 0: .*reference_time=.*matrix\.half_life_days"):
+        TimeDecayMatrixBuilder(**params).build(data)
