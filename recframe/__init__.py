@@ -41,6 +41,7 @@ from recframe.pipeline import Recommender
 from recframe.ranking import ScoringConfig, ScoringRanker, select_top_n
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, RankedLists
+from recframe.secrets import Secret, redact
 
 __all__ = [
     "CandidateRanker",
@@ -74,6 +75,7 @@ __all__ = [
     "RunConfig",
     "ScoringConfig",
     "ScoringRanker",
+    "Secret",
     "SimilarityBackend",
     "SimilarityConfig",
     "Splitter",
@@ -83,6 +85,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "load_config",
+    "redact",
     "select_top_n",
     "short_repr",
 ]

@@ -12,13 +12,16 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 from recframe._version import __version__
 from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning, short_repr
+from recframe.interfaces import MAX_LIST_LENGTH
+from recframe.pipeline import MAX_HISTORY_VALUE
+from recframe.secrets import redact
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_DATA = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
@@ -30,8 +33,10 @@ exit codes:
   0  success
   1  any other failure (a broken plugin, an internal error)
   2  the config or the command line is wrong (a bad option value, a missing file or
-     folder named on the command line, an output folder that is not empty)
-  3  the data can't be used (missing file, malformed row, empty data, unknown user)
+     folder named on the command line, an output folder that is not empty or can't be
+     created or written; checked before any work)
+  3  the data can't be used (missing file, malformed row, empty data, an --item not in the
+     training data, an unknown --user without a fallback ranker)
   130  interrupted (Ctrl-C); an interrupted sweep keeps its finished settings (--resume)
   141  standard output was closed early (e.g. piped into head); nothing else is printed
 
@@ -78,6 +83,38 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+MAX_BOOTSTRAP = 100_000
+"""The most bootstrap resamples ``recframe compare --bootstrap`` takes (2,000 is plenty for 95% intervals)."""
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type: a whole number from `low` to `high` (argparse names the option)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:  # also a number too long to convert
+            msg = f"must be a whole number from {low:,} to {high:,}; got {short_repr(text)}"
+            raise argparse.ArgumentTypeError(msg) from None
+        if not low <= value <= high:
+            msg = f"must be from {low:,} to {high:,}; got {short_repr(text)}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    parse.__name__ = "whole number"  # argparse's fallback message names the type
+    return parse
+
+
+def _path_arg(text: str) -> Path:
+    """Check a path named on the command line like a path in a run file: not empty, ``~`` expanded."""
+    from recframe.config import user_path
+
+    try:
+        return user_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _run_folder(text: str) -> Path:
     """Check a run folder named on the command line: it exists and holds per-user metrics."""
     path = Path(text)
@@ -100,7 +137,12 @@ def _run_folder(text: str) -> Path:
 def _url(text: str) -> str:
     from urllib.parse import urlsplit
 
-    if urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).hostname:
+    try:
+        web = urlsplit(text).scheme in ("http", "https") and bool(urlsplit(text).hostname)
+    except ValueError as exc:  # "Invalid IPv6 URL", a port that is not a number
+        msg = f"{short_repr(text)} is not a valid URL ({exc}); give an https:// (or http://) one"
+        raise argparse.ArgumentTypeError(msg) from exc
+    if not web:
         msg = f"{short_repr(text)} is not a web address; give an https:// (or http://) one"
         raise argparse.ArgumentTypeError(msg)
     return text
@@ -120,7 +162,7 @@ def _dataset_name(text: str) -> str:
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", type=Path, help="the YAML run file")
+    parser.add_argument("config", type=_path_arg, help="the YAML run file")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a config value, e.g. --set similarity.k=100 (repeatable; values are YAML)",
@@ -145,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "evaluation section, and write recommendations.csv, metrics.json, the resolved "
                          "config.yaml and run.json into the output folder.")
     _config_args(run)
-    run.add_argument("--output", "-o", type=Path, help="output folder (default: output.dir, else runs/<name>)")
+    run.add_argument("--output", "-o", type=_path_arg, help="output folder (default: output.dir, else runs/<name>)")
     run.add_argument(
         "--overwrite", action="store_true",
         help="write into an output folder that is not empty: replace (or remove) the files an earlier run "
@@ -164,14 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--user", help="the user's external id")
     who.add_argument("--history", help="a new user's items, comma-separated (e.g. 12,57,3)")
     rec.add_argument("--ratings", help="with --history: the values of those items, comma-separated (default 1)")
-    rec.add_argument("--n", type=int, default=None, help="list length (default: the ranker's n)")
+    rec.add_argument("--n", type=_bounded_int(1, MAX_LIST_LENGTH), default=None,
+                     help=f"list length, 1 to {MAX_LIST_LENGTH:,} (default: the ranker's n)")
     rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     sim = sub.add_parser("similar", parents=[common], help="print the items most similar to one item",
                          description="Fit CONFIG on all its data and print the nearest items of one item.")
     _config_args(sim)
     sim.add_argument("--item", required=True, help="the item's external id")
-    sim.add_argument("--n", type=int, default=10, help="number of items (default 10)")
+    sim.add_argument("--n", type=_bounded_int(1, MAX_LIST_LENGTH), default=10,
+                     help=f"number of items, 1 to {MAX_LIST_LENGTH:,} (default 10)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     pred = sub.add_parser("predict", parents=[common], help="predict one user's ratings of items",
@@ -201,9 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     comp.add_argument("--test", choices=("t", "wilcoxon"), default="t",
                       help="the test that decides significance (default t; both are reported)")
-    comp.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    comp.add_argument("--bootstrap", type=_bounded_int(1, MAX_BOOTSTRAP), default=2000,
+                      help=f"bootstrap resamples, 1 to {MAX_BOOTSTRAP:,} (default 2000)")
     comp.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the bootstrap (default 0)")
-    comp.add_argument("--output", "-o", type=Path,
+    comp.add_argument("--output", "-o", type=_path_arg,
                       help="also write comparison.md, comparison.csv, comparison.json and comparison.html (with "
                       "a forest plot per metric) into this folder")
     comp.add_argument("--overwrite", action="store_true",
@@ -228,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "interrupted download and verify the archive's size and checksum.")
     fetch.add_argument("name", type=_dataset_name, help="the dataset (see: recframe data list)")
     fetch.add_argument("--url", type=_url, help="download from this mirror instead (the checksum still applies)")
-    fetch.add_argument("--folder", type=Path, help="cache folder instead of the default")
+    fetch.add_argument("--folder", type=_path_arg, help="cache folder instead of the default")
     data_sub.add_parser("list", parents=[common], help="list the registered public datasets")
 
     plugins = sub.add_parser("plugins", parents=[common], help="list plugins and their components",
@@ -315,6 +360,13 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Ignore the assignment: the stream is always the current ``sys.stderr``."""
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Format a log line with the credentials of any URL or DSN in it masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 @contextmanager
 def _logging_to_stderr(quiet: bool, verbose: bool) -> Iterator[None]:
     """Within the block, print recframe's log lines to stderr; restore the logger afterwards.
@@ -324,7 +376,7 @@ def _logging_to_stderr(quiet: bool, verbose: bool) -> Iterator[None]:
     logger = logging.getLogger("recframe")
     saved_level, saved_propagate = logger.level, logger.propagate
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(_RedactingFormatter("%(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
     logger.propagate = False
@@ -345,11 +397,12 @@ def _show_warning(
     line: str | None = None,
 ) -> None:
     """Print a warning as one ``warning:`` line, without the source location."""
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {redact(str(message))}", file=sys.stderr)
 
 
 def _error(exc: Exception) -> None:
-    for i, line in enumerate(str(exc).splitlines() or [type(exc).__name__]):
+    text = "\n".join([str(exc), *getattr(exc, "__notes__", ())])  # notes: e.g. the failing sweep setting
+    for i, line in enumerate(redact(text).splitlines() or [type(exc).__name__]):  # a driver may echo a DSN
         print(f"error: {line}" if i == 0 else f"       {line}", file=sys.stderr)
 
 
@@ -384,6 +437,9 @@ def _predict(args: argparse.Namespace) -> int:
     rec.fit()
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     items = [_external_id(item, rec.interaction_matrix.items.is_str) for item in args.item]
+    rec.interaction_matrix.items.rows(items, what="item")  # unknown items: exit 3, as similar and explain
+    if not rec.fallbacks:  # as recommend and explain: an unknown user needs a fallback ranker
+        rec.interaction_matrix.users.rows([user], what="user")
     predictions = rec.predict([user] * len(items), items)
     sources = predictions.source_names().tolist()
     if args.json:
@@ -444,13 +500,13 @@ def _describe_data(args: argparse.Namespace) -> int:
     if d["ratings"] is not None:
         r = d["ratings"]
         spread = r.get("histogram") or r.get("quantiles")
-        print(f"ratings {r['min']:g} to {r['max']:g}, mean {r['mean']:.3f}: "
+        print(f"ratings {r['min']:g} to {r['max']:g}, mean {r['mean']:.4g}: "
               + ", ".join(f"{k}: {v}" for k, v in spread.items()))
     if d["time"] is not None:
         t = d["time"]
         from recframe.evaluation.report import iso_date
 
-        print(f"time: {iso_date(t['first'])} to {iso_date(t['last'])} ({t['span_days']:.1f} days)")
+        print(f"time: {iso_date(t['first'])} to {iso_date(t['last'])} ({t['span_days']:.6g} days)")
     for step in steps:
         removed = step["removed"]
         print(f"filter {step['filter']}: removed {removed['events']:,} events, {removed['users']:,} users, "
@@ -490,11 +546,9 @@ def _compare(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         msg = f"--alpha must be between 0 and 1; got {args.alpha}"
         raise ConfigError(msg)
-    if args.bootstrap < 1:
-        msg = f"--bootstrap must be at least 1; got {args.bootstrap}"
-        raise ConfigError(msg)
-    if args.output is not None:  # refuse before printing anything
-        check_output_dir(args.output, overwrite=args.overwrite)
+    names = ("comparison.md", "comparison.csv", "comparison.json", "comparison.html")
+    if args.output is not None:  # refuse before any work, and before printing anything
+        check_output_dir(args.output, overwrite=args.overwrite, writes=[*names, "manifest.json"])
     comparison = compare_run_dirs(
         args.runs, alpha=args.alpha, test=args.test, n_bootstrap=args.bootstrap, seed=args.seed,
         baseline=args.baseline, allow_different_data=args.allow_different_data, registry=_registry(),
@@ -502,8 +556,8 @@ def _compare(args: argparse.Namespace) -> int:
     as_json = json.dumps(comparison.to_dict(), indent=2) + "\n"
     print(as_json if args.json else comparison.to_markdown(), end="")
     if args.output is not None:
-        files = {"comparison.md": comparison.to_markdown(), "comparison.csv": comparison.to_csv(),
-                 "comparison.json": as_json, "comparison.html": comparison_report(comparison).render()}
+        texts = (comparison.to_markdown(), comparison.to_csv(), as_json, comparison_report(comparison).render())
+        files = dict(zip(names, texts, strict=True))
         written = write_atomically(args.output, files, overwrite=args.overwrite, keep_others=True)
         logging.getLogger(__name__).info("wrote %s to %s", ", ".join(p.name for p in written), args.output)
     return EXIT_OK
@@ -543,9 +597,6 @@ def _run(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> int:
     from recframe.pipeline import Recommender
 
-    if args.n is not None and args.n < 1:
-        msg = f"--n must be at least 1; got {args.n}"
-        raise ConfigError(msg)
     if args.command == "recommend" and args.ratings is not None and args.history is None:
         msg = f"--ratings {short_repr(args.ratings)}: gives the values of --history items; use it with --history"
         raise ConfigError(msg)
@@ -554,7 +605,9 @@ def _query(args: argparse.Namespace) -> int:
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     rec.fit()
     if args.command == "recommend" and args.history is not None:
-        lists = rec.recommend_history(_history(args, rec.interaction_matrix.items.is_str), args.n)
+        history = _history(args, rec.interaction_matrix.items.is_str)
+        _check_history_items(history, rec.interaction_matrix.items)
+        lists = rec.recommend_history(history, args.n)
         query_key, label = "new user", "item"
     elif args.command == "recommend":
         user = _external_id(args.user, rec.interaction_matrix.users.is_str)
@@ -588,10 +641,37 @@ def _history(args: argparse.Namespace, str_ids: bool) -> dict[str | int, float]:
     except ValueError as exc:
         msg = f"--ratings {short_repr(args.ratings)}: values must be numbers"
         raise ConfigError(msg) from exc
+    for text, value in zip(args.ratings.split(","), values, strict=True):
+        if not abs(value) <= MAX_HISTORY_VALUE:  # also NaN
+            msg = (
+                f"--ratings {short_repr(text.strip())}: values must be finite numbers of magnitude at most "
+                f"{MAX_HISTORY_VALUE:g}, on the scale of the training data's values"
+            )
+            raise ConfigError(msg)
     if len(values) != len(items):
         msg = f"--ratings has {len(values)} values for {len(items)} items of --history"
         raise ConfigError(msg)
     return dict(zip(items, values, strict=True))
+
+
+def _check_history_items(history: dict[str | int, float], index: Any) -> None:
+    """Refuse a ``--history`` naming no training item (exit 3); warn about the unknown ones of a mixed one."""
+    ids = list(history)
+    if not ids:
+        msg = "--history names no item; give the new user's items, comma-separated (e.g. 12,57,3)"
+        raise ConfigError(msg)
+    rows = index.rows(ids, missing="mark")
+    unknown = [item for item, row in zip(ids, rows.tolist(), strict=True) if row < 0]
+    if not unknown:
+        return
+    shown = ", ".join(short_repr(item) for item in unknown[:5]) + (
+        f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    )
+    if len(unknown) == len(ids):
+        msg = f"--history: no item is in the training data (unknown item {shown}); give items the run file's data has"
+        raise DataError(msg)
+    print(f"warning: --history: {len(unknown)} of {len(ids)} items are not in the training data and are ignored: "
+          f"{shown}", file=sys.stderr)
 
 
 def _external_id(text: str, str_ids: bool) -> str | int:

@@ -12,18 +12,30 @@ import copy
 import difflib
 import itertools
 import math
+import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, Field, PositiveInt, ValidationError
+from pydantic_core import ErrorDetails
 
+from recframe.checks import build_component
 from recframe.errors import SHOWN_CHARACTERS, ConfigError, short_repr, short_text
-from recframe.interfaces import Component, ComponentConfig
+from recframe.interfaces import (
+    INT64_MAX,
+    Component,
+    ComponentConfig,
+    SettingsModel,
+    expand_home,
+    path_text_problem,
+)
 from recframe.registry import PluginRegistry
+from recframe.secrets import is_secret_path, redact, secret_kind
 
 PathKey = tuple[str | int, ...]
 
@@ -80,9 +92,16 @@ EVALUATION_PARTS: dict[str, str] = {
     "test_data": "a data source of test interactions, for split `predefined` (the `data` source is then training)",
 }
 """The component parts of the ``evaluation`` section; its settings are :class:`EvaluationSettings`."""
+UNSWEPT_REASONS: dict[str, str] = {
+    "name": "the settings of a sweep are parts of one run, which has one name",
+    "sweep": "a sweep can't vary its own grid",
+    "evaluation.metrics": "every setting is scored on the same metrics, so that they can be compared",
+    "output": "the settings are written together into one run folder",
+}
+"""What a sweep can't vary, and why: each key or section is named in the error with its own reason."""
 UNSWEPT_KEYS = ("name", "sweep")
 UNSWEPT_PREFIXES = ("evaluation.metrics", "output")
-"""What a sweep can't vary: every setting is scored on the same metrics and written together."""
+"""What a sweep can't vary: the run's name and grid, its metrics and its output (:data:`UNSWEPT_REASONS`)."""
 
 
 @dataclass(frozen=True)
@@ -102,13 +121,12 @@ class ComponentSpec:
         return {"type": self.type, **self.params.model_dump(mode="json")}
 
 
-class OutputConfig(BaseModel):
+class OutputConfig(SettingsModel):
     """The ``output`` section: where and what ``recframe run`` writes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
-
     dir: Path | None = None
-    """Folder of the run's files; ``runs/<name>`` by default. ``--output`` overrides it."""
+    """Folder of the run's files; ``runs/<name>`` by default. ``--output`` overrides it. A
+    leading ``~`` is the home folder; an empty path is refused (write ``.`` for the current folder)."""
     recommendations: bool = True
     """Write ``recommendations.csv`` with every training user's top-n list."""
     n: PositiveInt | None = None
@@ -118,10 +136,8 @@ class OutputConfig(BaseModel):
     sweep; charts need ``pip install 'recframe[plot]'``."""
 
 
-class EvaluationSettings(BaseModel):
+class EvaluationSettings(SettingsModel):
     """The ``evaluation`` section's own settings, beside ``split``, ``metrics`` and ``test_data``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
 
     relevance_threshold: float | None = None
     """Held-out interactions rated below this are not relevant (e.g. ``4`` on a 1-5 scale);
@@ -258,18 +274,12 @@ def load_config(
     Raises
     ------
     ConfigError
-        If the file is missing or not valid YAML, or anything in it is wrong; every problem is
-        listed, each with file, line and dotted path.
+        If the file is missing, not a regular file, larger than :data:`MAX_CONFIG_BYTES` or not
+        valid YAML, or anything in it is wrong; every problem is listed, each with file, line
+        and dotted path.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        msg = f"{path}: no such config file"
-        raise ConfigError(msg) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        msg = f"{path}: can't read the config file: {exc}"
-        raise ConfigError(msg) from exc
+    text = read_config_text(path)
     raw, lines, duplicates = parse_yaml(text, str(path))
     raw = {} if raw is None else raw
     raw, overridden = apply_overrides(raw, overrides, source=str(path))
@@ -279,6 +289,82 @@ def load_config(
     return validate_run(
         raw, registry, source=str(path), lines=lines, overridden=overridden, problems=problems
     )
+
+
+def user_path(text: str) -> Path:
+    """Return a path the user typed (``--output``), checked and with ``~`` expanded like a path field.
+
+    Raises
+    ------
+    ValueError
+        If it is empty, holds a NUL character or is longer than
+        :data:`~recframe.interfaces.MAX_PATH_LENGTH`, or its ``~`` names no known home folder.
+    """
+    problem = path_text_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
+    return Path(expand_home(Path(text)))
+
+
+MAX_CONFIG_BYTES = 10 * 1024 * 1024
+"""Largest run file read (10 MB); a run file is a few kilobytes of YAML."""
+
+
+def _file_kind(mode: int) -> str:
+    """Name what a non-regular file is, for messages."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_config_text(path: Path) -> str:
+    """Return the text of the run file `path`: a regular file of UTF-8 text, at most :data:`MAX_CONFIG_BYTES`.
+
+    The file is opened without blocking and checked before anything is read, so a named pipe or
+    a device such as ``/dev/zero`` is refused instead of hanging or filling memory.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and what is wrong with it.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        msg = f"{path}: no such config file"
+        raise ConfigError(msg) from None
+    except OSError as exc:
+        msg = f"{path}: can't read the config file: {exc.strerror or exc}"
+        raise ConfigError(msg) from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        msg = f"{path}: can't read the config file: it is {_file_kind(mode)}; give a YAML run file (a regular file)"
+        raise ConfigError(msg)
+    with os.fdopen(fd, "rb") as stream:
+        try:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            msg = f"{path}: can't read the config file: {exc.strerror or exc}"
+            raise ConfigError(msg) from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        msg = (
+            f"{path}: can't read the config file: it is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MB; "
+            "a run file is a few kilobytes of YAML, so this is likely not one"
+        )
+        raise ConfigError(msg)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        msg = f"{path}:{line}: can't read the config file: byte {data[exc.start]:#04x} is not UTF-8; save it as UTF-8"
+        raise ConfigError(msg) from None
 
 
 def yaml_problem(exc: yaml.YAMLError, text: str = "") -> tuple[int | None, str]:
@@ -372,18 +458,80 @@ def parse_yaml(text: str, source: str) -> tuple[object, dict[PathKey, int], list
     """
     try:
         check_yaml_bounds(text, source)
-        loader = yaml.SafeLoader(text)
+        loader = _RunFileLoader(text)
         try:
             root = loader.get_single_node()
+            # index before constructing: construction merges `<<` keys into the nodes in place
+            lines, duplicates, scalar_problems = _index_nodes(root)
+            if scalar_problems:
+                shown = [f"{source}:{line}: {dotted(path) + ': ' if path else ''}{problem}"
+                         for path, line, problem in scalar_problems]
+                raise ConfigError("\n".join(shown))
             raw = None if root is None else loader.construct_document(root)
         finally:
             loader.dispose()
+    except _UnreadableScalar as exc:  # where the walk does not look, such as inside a list used as a key
+        where = "" if exc.problem_mark is None else f":{exc.problem_mark.line + 1}"
+        msg = f"{source}{where}: {exc.problem}"
+        raise ConfigError(msg) from None
     except yaml.YAMLError as exc:
         line, problem = yaml_problem(exc, text)
         msg = f"{source}{'' if line is None else f':{line}'}: not valid YAML: {problem}"
         raise ConfigError(msg) from exc
-    lines, duplicates = _index_nodes(root)
     return raw, lines, duplicates
+
+
+MAX_INT_CHARACTERS = 100
+"""Longest integer a run file may write; integers beyond int64 are refused anyway, and Python
+refuses to read integers of more than 4300 digits."""
+_INT_TAG = "tag:yaml.org,2002:int"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _scalar_problem(node: yaml.Node) -> str | None:
+    """Return why a YAML scalar can't be read as its type (an integer too long), or ``None``."""
+    if node.tag == _INT_TAG and isinstance(node.value, str) and len(node.value) > MAX_INT_CHARACTERS:
+        return f"integer {short_text(node.value, 40)} is too long; integers must be within +-{INT64_MAX}"
+    return None
+
+
+class _UnreadableScalar(yaml.constructor.ConstructorError):
+    """A scalar that is valid YAML but can't be read as its type (:func:`_scalar_problem`)."""
+
+
+class _RunFileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing integers too long to be read (see :data:`MAX_INT_CHARACTERS`)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        problem = _scalar_problem(node)
+        if problem is not None:
+            raise _UnreadableScalar(None, None, problem, node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+_RunFileLoader.add_constructor(_INT_TAG, _RunFileLoader.construct_yaml_int)
+
+
+def load_yaml_value(text: str, label: str) -> object:
+    """Return the YAML value `text` (a ``--set`` value or a sweep entry), bounded like a run file.
+
+    Raises
+    ------
+    ConfigError
+        Starting with `label`, if it nests too deeply, expands into too many values, is not valid
+        YAML or holds an integer too long to read.
+    """
+    if not text.strip():
+        return None
+    try:
+        check_yaml_bounds(text, label, with_line=False)
+        return yaml.load(text, Loader=_RunFileLoader)  # a safe loader
+    except _UnreadableScalar as exc:
+        msg = f"{label}: {exc.problem}"
+        raise ConfigError(msg) from None
+    except yaml.YAMLError as exc:
+        msg = f"{label}: the value is not valid YAML: {yaml_problem(exc, text)[1]}"
+        raise ConfigError(msg) from exc
 
 
 def line_index(text: str) -> dict[PathKey, int]:
@@ -392,39 +540,76 @@ def line_index(text: str) -> dict[PathKey, int]:
     return _index_nodes(yaml.compose(text, Loader=yaml.SafeLoader))[0]
 
 
-def _index_nodes(root: yaml.Node | None) -> tuple[dict[PathKey, int], list[tuple[PathKey, int]]]:
-    """Return :func:`line_index` and every repeated mapping key with the line it first appeared on.
+def _merged_keys(node: yaml.Node, depth: int = 0) -> list[str]:
+    """Return the keys a ``<<`` merge value brings in: a mapping's keys, or those of a list of mappings."""
+    sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    keys: list[str] = []
+    for source in sources:
+        if isinstance(source, yaml.MappingNode) and depth < MAX_NESTING:
+            for key_node, value_node in source.value:
+                if key_node.tag == _MERGE_TAG:
+                    keys.extend(_merged_keys(value_node, depth + 1))
+                elif isinstance(key_node, yaml.ScalarNode):
+                    keys.append(key_node.value)
+    return keys
+
+
+def _index_nodes(
+    root: yaml.Node | None,
+) -> tuple[dict[PathKey, int], list[tuple[PathKey, int]], list[tuple[PathKey, int, str]]]:
+    """Return :func:`line_index`, the repeated mapping keys and the scalars that can't be read.
+
+    Each repeated key comes with the line it first appeared on; keys brought in by a ``<<``
+    merge are not repeats (the mapping's own key overrides them, as YAML says), and they are
+    located at the ``<<`` line. Each unreadable scalar (:func:`_scalar_problem`) comes with its
+    line and problem.
 
     Each node is visited once: a node reached again through an alias keeps the path where it
     was first written, so the walk stays linear in the size of the text.
     """
     index: dict[PathKey, int] = {}
     duplicates: list[tuple[PathKey, int]] = []
+    scalar_problems: list[tuple[PathKey, int, str]] = []
     visited: set[int] = set()
+
+    def check(node: yaml.Node, path: PathKey) -> None:
+        problem = _scalar_problem(node) if isinstance(node, yaml.ScalarNode) else None
+        if problem is not None:
+            scalar_problems.append((path, node.start_mark.line + 1, problem))
 
     def walk(node: yaml.Node, path: PathKey) -> None:
         index.setdefault(path, node.start_mark.line + 1)
         if id(node) in visited:
             return
         visited.add(id(node))
+        check(node, path)
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
+            merges: list[tuple[int, yaml.Node]] = []
             for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "<a list or mapping>"
                 line = key_node.start_mark.line + 1
+                if key_node.tag == _MERGE_TAG:
+                    merges.append((line, value_node))
+                    walk(value_node, (*path, "<<"))
+                    continue
+                check(key_node, path)
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "<a list or mapping>"
                 if key in seen:
                     duplicates.append(((*path, key), seen[key]))
                 seen.setdefault(key, line)
                 index[(*path, key)] = line
                 walk(value_node, (*path, key))
                 index[(*path, key)] = line
+            for line, value_node in merges:
+                for key in _merged_keys(value_node):
+                    index.setdefault((*path, key), line)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 walk(item, (*path, i))
 
     if root is not None:
         walk(root, ())
-    return index, duplicates
+    return index, duplicates, scalar_problems
 
 
 def apply_overrides(
@@ -451,16 +636,11 @@ def apply_overrides(
     paths: list[PathKey] = []
     for item in overrides:
         key, sep, text = item.partition("=")
-        label = f"--set {short_repr(item)}"
+        label = f"--set {yaml_repr(item)}"
         if not sep or not key.strip() or any(not p.strip() for p in key.split(".")):
             msg = f"{label}: expected KEY=VALUE with a dotted key, e.g. similarity.k=100"
             raise ConfigError(msg)
-        try:
-            check_yaml_bounds(text, label, with_line=False)
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as exc:
-            msg = f"{label}: the value is not valid YAML: {yaml_problem(exc, text)[1]}"
-            raise ConfigError(msg) from exc
+        value = load_yaml_value(text, label)
         paths.append(set_dotted(raw, key, value, label))
     return raw, paths
 
@@ -486,7 +666,7 @@ def set_dotted(raw: dict[str, Any], key: str, value: object, label: str) -> Path
             if not part.isdigit() or int(part) >= len(node):
                 where = dotted_key(path)
                 size = f"{len(node)} {'entry' if len(node) == 1 else 'entries'}"
-                msg = f"{label}: {where} has no entry {short_repr(part)}; the list has {size}, counted from 0"
+                msg = f"{label}: {where} has no entry {yaml_repr(part)}; the list has {size}, counted from 0"
                 raise ConfigError(msg)
             slot = int(part)
             current = node[slot]
@@ -494,7 +674,7 @@ def set_dotted(raw: dict[str, Any], key: str, value: object, label: str) -> Path
             slot = part
             current = node.get(part)
         else:
-            msg = f"{label}: {dotted_key(path)} is {short_repr(node)}, not a mapping"
+            msg = f"{label}: {dotted_key(path)} is {yaml_repr(node)}, not a mapping"
             raise ConfigError(msg)
         path.append(slot)
         if last:
@@ -610,12 +790,12 @@ def validate_run(
     for path, message in problems:
         errors.add(path, message)
     if not isinstance(raw, Mapping):
-        errors.add((), f"the top level must be a mapping of sections; got {type(raw).__name__}")
+        errors.add((), f"the top level must be a mapping of sections; got {yaml_repr(raw)}")
         errors.raise_if_any()
     assert isinstance(raw, Mapping)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
-            errors.add((str(key),), _unknown_key_message(str(key), TOP_LEVEL_KEYS, "top-level key"))
+            errors.add((key_text(key),), _unknown_key_message(key_text(key), TOP_LEVEL_KEYS, "top-level key"))
 
     name = raw.get("name", Path(source).stem if source != "<config>" else "run")
     name_problem = run_name_problem(name)
@@ -623,7 +803,9 @@ def validate_run(
         errors.add(("name",), name_problem)
     seed = raw.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        errors.add(("seed",), f"must be a non-negative integer; got {short_repr(seed)}")
+        errors.add(("seed",), f"must be a non-negative integer; got {yaml_repr(seed)}")
+    elif seed > INT64_MAX:
+        errors.add(("seed",), f"{yaml_repr(seed)} is too large; integers must be within +-{INT64_MAX}")
 
     specs: dict[str, ComponentSpec | None] = {}
     fallback_raw: object = DEFAULT_FALLBACK
@@ -659,7 +841,7 @@ def validate_run(
         try:
             output = OutputConfig.model_validate(raw["output"])
         except ValidationError as exc:
-            _add_pydantic_errors(exc, ("output",), errors, OutputConfig)
+            _add_pydantic_errors(exc, ("output",), errors, OutputConfig, raw=raw["output"])
 
     errors.raise_if_any()
     assert specs["matrix"] and specs["similarity"] and specs["ranker"]
@@ -696,7 +878,7 @@ def run_name_problem(name: object) -> str | None:
     and no ``..``, and is at most :data:`RUN_NAME_MAX` characters long.
     """
     if not isinstance(name, str) or not name.strip():
-        return f"must be a non-empty string; got {short_repr(name)}"
+        return f"must be a non-empty string; got {yaml_repr(name)}"
     if "/" in name or "\\" in name:
         why = "it contains a path separator"
     elif ".." in name:
@@ -714,7 +896,7 @@ def run_name_problem(name: object) -> str | None:
     else:
         return None
     return (
-        f"{short_repr(name)} can't name a run folder: {why}; a run name is written to runs/<name>, "
+        f"{yaml_repr(name)} can't name a run folder: {why}; a run name is written to runs/<name>, "
         "so use letters, digits, "
         f"inner spaces and _ . - + = @ , only (output.dir or --output choose any other folder)"
     )
@@ -732,18 +914,19 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
         errors.add(path, "a sweep compares settings by their metrics; add an evaluation section")
         return None
     if not isinstance(grid_raw, Mapping) or not grid_raw:
-        shown = short_repr(grid_raw)
+        shown = yaml_repr(grid_raw)
         errors.add(path, f"must map dotted keys to lists of values, e.g. similarity.k: [10, 50]; got {shown}")
         return None
     grid = []
     for key, values in grid_raw.items():
         section = key.split(".")[0] if isinstance(key, str) else None
-        if section not in TOP_LEVEL_KEYS or section in UNSWEPT_KEYS:
-            errors.add((*path, str(key)), "must be a dotted key of the run file, such as similarity.k")
-        elif key.startswith(UNSWEPT_PREFIXES):
-            errors.add((*path, key), "can't be swept: every setting is scored on the same metrics and written together")
+        unswept = _unswept_reason(key) if isinstance(key, str) else None
+        if section not in TOP_LEVEL_KEYS:
+            errors.add((*path, key_text(key)), "must be a dotted key of the run file, such as similarity.k")
+        elif unswept is not None:
+            errors.add((*path, key), f"can't be swept: {unswept}")
         elif not isinstance(values, list) or not values:
-            errors.add((*path, key), f"must be a non-empty list of values; got {short_repr(values)}")
+            errors.add((*path, key), f"must be a non-empty list of values; got {yaml_repr(values)}")
         else:
             grid.append((key, tuple(values)))
     if len(grid) != len(grid_raw):
@@ -756,7 +939,7 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
     settings = []
     for number, combination in enumerate(itertools.product(*(values for _, values in grid)), start=1):
         pairs = zip(grid, combination, strict=True)
-        label = ", ".join(f"{short_text(key)}={short_repr(value)}" for (key, _), value in pairs)
+        label = ", ".join(f"{short_text(key)}={yaml_repr(value)}" for (key, _), value in pairs)
         document = copy.deepcopy(base)
         try:
             for (key, _), value in zip(grid, combination, strict=True):
@@ -770,10 +953,20 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
     return SweepSpec(tuple(grid), tuple(settings))
 
 
+def _unswept_reason(key: str) -> str | None:
+    """Return why the dotted `key` can't be swept (:data:`UNSWEPT_REASONS`), or ``None`` if it can."""
+    parts = [part.strip() for part in key.split(".")]
+    for prefix, reason in UNSWEPT_REASONS.items():
+        fixed = prefix.split(".")
+        if parts[: len(fixed)] == fixed:
+            return reason
+    return None
+
+
 def _filter_specs(value: object, registry: PluginRegistry, errors: _Errors) -> tuple[ComponentSpec, ...]:
     """Validate ``data.filters``: a list of filter sections (or bare filter names)."""
     if not isinstance(value, list):
-        shown = short_repr(value)
+        shown = yaml_repr(value)
         errors.add(("data", "filters"), f"must be a list of filters such as [{{type: k_core}}]; got {shown}")
         return ()
     specs = [component_spec(entry, "filter", ("data", "filters", i), registry, errors) for i, entry in enumerate(value)]
@@ -796,14 +989,14 @@ def component_spec(
     if isinstance(value, str):
         value = {"type": value}
     if not isinstance(value, Mapping):
-        errors.add(path, f"must be a mapping with a 'type' key, or a {kind} name; got {short_repr(value)}")
+        errors.add(path, f"must be a mapping with a 'type' key, or a {kind} name; got {yaml_repr(value)}")
         return None
     type_name = value.get("type")
     if type_name is None:
         errors.add(path, f"missing 'type'; registered {kind} types: {', '.join(registry.names(kind)) or 'none'}")
         return None
     if not isinstance(type_name, str):
-        errors.add((*path, "type"), f"must be a {kind} name; got {short_repr(type_name)}")
+        errors.add((*path, "type"), f"must be a {kind} name; got {yaml_repr(type_name)}")
         return None
     try:
         cls = registry.get(kind, type_name)
@@ -814,31 +1007,192 @@ def component_spec(
     try:
         config = cls.Config.model_validate(params)
     except ValidationError as exc:
-        _add_pydantic_errors(exc, path, errors, cls.Config, f"{kind} {short_repr(type_name)}")
+        _add_pydantic_errors(exc, path, errors, cls.Config, f"{kind} {yaml_repr(type_name)}", raw=params)
         return None
     return ComponentSpec(kind, type_name, config)
 
 
+class _Spelled:
+    """A value shown in a message as its text, unquoted (``null``, ``true``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _yaml_spelled(value: object, depth: int = 0) -> object:
+    """Return `value` with Python's spellings replaced by YAML's, for :func:`yaml_repr`.
+
+    Only what :func:`~recframe.errors.short_repr` shows is converted: the first entries of a
+    few levels of lists and mappings.
+    """
+    if value is None:
+        return _Spelled("null")
+    if isinstance(value, bool):
+        return _Spelled("true" if value else "false")
+    if isinstance(value, float) and not math.isfinite(value):
+        return _Spelled(".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf")
+    if isinstance(value, PurePath):
+        return str(value)
+    if depth >= 3:
+        return value
+    if isinstance(value, list | tuple):
+        shown = [_yaml_spelled(item, depth + 1) for item in itertools.islice(value, 9)]
+        return shown + [_Spelled("...")] * (len(value) > 9)
+    if isinstance(value, Mapping):
+        return {
+            key if isinstance(key, str | int) else yaml_repr(key): _yaml_spelled(item, depth + 1)
+            for key, item in itertools.islice(value.items(), 9)
+        }
+    return value
+
+
+def key_text(key: object) -> str:
+    """Return a mapping key of a run file as the file spells it (``null``, ``true``, ``1``)."""
+    return key if isinstance(key, str) else yaml_repr(key)
+
+
+def yaml_repr(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """Return a user's value for an error message as a run file spells it, shortened.
+
+    :func:`~recframe.errors.short_repr`, with YAML's spellings: ``null``, ``true``/``false``,
+    ``.inf``/``.nan``, a path as its text, a tuple as a list.
+
+    Examples
+    --------
+    >>> yaml_repr(None), yaml_repr(True), yaml_repr([1, None, float("inf")])
+    ('null', 'true', '[1, null, .inf]')
+    """
+    return short_repr(_yaml_spelled(value), limit)
+
+
+_TYPE_WORDS: dict[str, str] = {
+    "path_type": "Input should be a path (text)",
+    "finite_number": "Input should be a finite number (not .inf or .nan)",
+}
+"""Pydantic's messages that name a Python type, in the words of a run file."""
+_PYTHON_CLASS = re.compile(r"<class '(?:[\w.]*\.)?(\w+)'>")
+_PYTHON_WORDS = {
+    "None": "null", "True": "true", "False": "false", "NoneType": "null",
+    "Path": "a path (text)", "PosixPath": "a path (text)", "PurePath": "a path (text)",
+    "str": "text", "int": "an integer", "float": "a number", "bool": "true or false",
+    "dict": "a mapping", "list": "a list", "tuple": "a list",
+}
+
+
+def pydantic_message(error: ErrorDetails) -> str:
+    """Return what a pydantic error says is wrong, in the words of a run file, without the value.
+
+    Python's names for types and values (``<class 'pathlib.Path'>``, ``None``, ``True``) become
+    the run file's (``a path (text)``, ``null``, ``true``).
+    """
+    if error["type"] in _TYPE_WORDS:
+        return _TYPE_WORDS[error["type"]]
+    text = str(error["msg"])
+    text = _PYTHON_CLASS.sub(lambda m: _PYTHON_WORDS.get(m.group(1), m.group(1)), text)
+    text = re.sub(r"\b(None|True|False)\b", lambda m: _PYTHON_WORDS[m.group(1)], text)
+    return short_text(text, 4 * SHOWN_CHARACTERS)
+
+
+def _data_loc(loc: tuple[int | str, ...], raw: object, missing: bool = False) -> tuple[int | str, ...]:
+    """Return pydantic's error location `loc` without its union-branch tags (``int``, ``literal['auto']``).
+
+    A part of `loc` that is not a key (or list position) of the input `raw` at that level names
+    the branch of a union that was tried; the run file has no such key, so it is left out
+    (unless it is the last part of a `missing` key's location).
+    """
+    out: list[int | str] = []
+    node = raw
+    for i, part in enumerate(loc):
+        in_list = isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node)
+        if in_list or (isinstance(node, Mapping) and part in node):
+            node = node[part]  # type: ignore[index]
+        elif missing and i == len(loc) - 1:
+            pass
+        elif out or not isinstance(part, str):  # a union branch's tag, not a key of the file
+            continue
+        else:
+            node = None
+        out.append(part)
+    return tuple(out)
+
+
 def _add_pydantic_errors(
-    exc: ValidationError, path: PathKey, errors: _Errors, model: type[BaseModel], owner: str = ""
+    exc: ValidationError,
+    path: PathKey,
+    errors: _Errors,
+    model: type[BaseModel],
+    owner: str = "",
+    raw: object = None,
 ) -> None:
-    """Record each of pydantic's errors at its dotted path, with clearer unknown-key messages."""
+    """Record each of pydantic's errors at its dotted path, with clearer unknown-key messages.
+
+    Messages are in the words of a run file (:func:`pydantic_message`, :func:`yaml_repr`); the
+    branches of a union tried on one value (`raw` is the validated input) give one message.
+    An error on a field typed :class:`~recframe.secrets.Secret` never shows the input: one
+    message per field, the kind of value given, union branches collapsed.
+    """
+    secret_fields: set[tuple[int | str, ...]] = set()
+    branches: dict[tuple[int | str, ...], list[ErrorDetails]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
-        if error["type"] == "extra_forbidden" and len(loc) == 1:
+        if raw is not None and not is_secret_path(model, loc):
+            loc = _data_loc(loc, raw, missing=error["type"] == "missing")
+        if is_secret_path(model, loc):
+            field = loc[: next(i for i in range(1, len(loc) + 1) if is_secret_path(model, loc[:i]))]
+            if field not in secret_fields:
+                secret_fields.add(field)
+                errors.add((*path, *field), _secret_message(error, field))
+        elif error["type"] == "extra_forbidden" and len(loc) == 1:
             allowed = tuple(model.model_fields)
             errors.add((*path, *loc), _unknown_key_message(str(loc[0]), allowed, "key", owner))
         elif error["type"] == "missing":
             errors.add((*path, *loc), "required, but missing")
+        elif error["type"] == "invalid_key":  # its location is the key itself, in Python's spelling
+            inner = loc[:-1] if raw is not None else tuple(error["loc"][:-1])
+            errors.add((*path, *inner), f"has the key {yaml_repr(error['input'])}; keys must be names (text)")
         elif error["type"] == "value_error":  # a validator's own message, which shows the value
-            errors.add((*path, *loc), short_text(str(error["msg"]).removeprefix("Value error, "), 4 * SHOWN_CHARACTERS))
+            errors.add((*path, *loc), short_text(_validator_message(error), 4 * SHOWN_CHARACTERS))
+        elif loc in branches:
+            branches[loc].append(error)
         else:
-            what = short_text(error["msg"], 4 * SHOWN_CHARACTERS)
-            errors.add((*path, *loc), f"{what}; got {short_repr(error['input'])}")
+            branches[loc] = [error]
+            errors.add((*path, *loc), "")  # filled in below, once every branch is known
+    for loc, tried in branches.items():
+        said = [pydantic_message(tried[0])]
+        said += [m.removeprefix("Input should be ") for m in map(pydantic_message, tried[1:]) if m not in said]
+        message = f"{', or '.join(said)}; got {yaml_repr(tried[0]['input'])}"
+        errors.items[errors.items.index(((*path, *loc), ""))] = ((*path, *loc), message)
+
+
+def _validator_message(error: ErrorDetails) -> str:
+    """Return a validator's own message; a value it ends with (``...; got None``) spelt as YAML."""
+    text = str(error["msg"]).removeprefix("Value error, ")
+    python = short_repr(error.get("input"))
+    if text.endswith(f"got {python}"):
+        text = text[: len(text) - len(python)] + yaml_repr(error.get("input"))
+    return text
+
+
+def _secret_message(error: ErrorDetails, field: tuple[int | str, ...]) -> str:
+    """Say what is wrong with a secret field's value without showing it."""
+    if error["type"] in ("value_error", "secret_value", "assertion_error"):  # a validator's own words
+        return short_text(redact(str(error["msg"]).removeprefix("Value error, ")), 4 * SHOWN_CHARACTERS)
+    if error["type"] == "missing":
+        return "required, but missing"
+    value = error.get("input")
+    if isinstance(value, str):
+        return "is not valid here (the value is not shown: it may hold a password)"
+    what = " (a URL)" if str(field[-1]).lower().endswith(("url", "uri", "dsn")) else ""
+    return f"must be a string{what}; got {secret_kind(value)}"
 
 
 def _unknown_key_message(key: str, allowed: Sequence[str], what: str, owner: str = "") -> str:
-    msg = f"unknown {what} {short_repr(key)}" + (f" for {owner}" if owner else "")
+    msg = f"unknown {what} {yaml_repr(key)}" + (f" for {owner}" if owner else "")
     close = difflib.get_close_matches(key, list(allowed), n=1)
     if close:
         msg += f"; did you mean {close[0]!r}?"
@@ -852,11 +1206,11 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
     """Validate the ``evaluation`` section: a splitter, metrics, optional test data and settings."""
     path: PathKey = ("evaluation",)
     if not isinstance(value, Mapping):
-        errors.add(path, f"must be a mapping with 'split' and 'metrics'; got {short_repr(value)}")
+        errors.add(path, f"must be a mapping with 'split' and 'metrics'; got {yaml_repr(value)}")
         return None
     for key in value:
         if key not in EVALUATION_KEYS:
-            errors.add((*path, str(key)), _unknown_key_message(str(key), EVALUATION_KEYS, "key"))
+            errors.add((*path, key_text(key)), _unknown_key_message(key_text(key), EVALUATION_KEYS, "key"))
     split_raw = DEFAULT_SPLIT if value.get("split") is None else value["split"]
     split = component_spec(split_raw, "splitter", (*path, "split"), registry, errors)
     test_data = None
@@ -872,10 +1226,10 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
         own = {k: v for k, v in value.items() if k in EvaluationSettings.model_fields}
         settings = EvaluationSettings.model_validate(own)
     except ValidationError as exc:
-        _add_pydantic_errors(exc, path, errors, EvaluationSettings)
+        _add_pydantic_errors(exc, path, errors, EvaluationSettings, raw=own)
     metrics_raw = value.get("metrics", list(DEFAULT_METRICS))
     if not isinstance(metrics_raw, list) or not metrics_raw:
-        shown = short_repr(metrics_raw)
+        shown = yaml_repr(metrics_raw)
         errors.add((*path, "metrics"), f"must be a non-empty list such as [precision@10, ndcg@10]; got {shown}")
         return None
     metrics = []
@@ -883,7 +1237,7 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
         spec = component_spec(metric_entry(entry), "metric", (*path, "metrics", i), registry, errors)
         if spec is not None:
             metrics.append(spec)
-    labels = [str(getattr(m.build(registry), "label", m.type)) for m in metrics]
+    labels = [str(getattr(build_component(m, registry), "label", m.type)) for m in metrics]
     for i, label in enumerate(labels):
         if label in labels[:i]:
             errors.add((*path, "metrics", i), f"{label} is listed twice")

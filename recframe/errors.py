@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import reprlib
 
+from recframe.secrets import redact
+
 
 class RecframeError(Exception):
     """Base class for every error recframe raises on purpose."""
@@ -44,7 +46,19 @@ class PluginLoadWarning(RecframeWarning):
 SHOWN_CHARACTERS = 80
 """About the most characters of a user's value that an error message shows (:func:`short_repr`)."""
 
-_REPR = reprlib.Repr()  # keyword arguments need Python 3.12
+class _RedactingRepr(reprlib.Repr):
+    """A :class:`reprlib.Repr` that masks credentials in strings before shortening them."""
+
+    def repr_str(self, x: str, level: int) -> str:
+        return super().repr_str(redact(x), level)
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 1000:  # repr() fails beyond 4300 digits, and takes long before
+            return f"{'-' if x < 0 else ''}<an integer of {int(abs(x).bit_length() * 0.30103) + 1} digits>"
+        return super().repr_int(x, level)
+
+
+_REPR = _RedactingRepr()  # keyword arguments need Python 3.12
 _REPR.maxlevel = 3
 _REPR.maxtuple = _REPR.maxlist = _REPR.maxarray = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 8
 _REPR.maxdeque = 8
@@ -58,7 +72,8 @@ def short_repr(value: object, limit: int = SHOWN_CHARACTERS) -> str:
     Every message that echoes user input shows it through this function, so that a huge value
     (a 100,000-character name, an exploded YAML alias, a deeply nested list) gives a message of
     readable size, built in bounded time. A shortened string keeps its start and says how long
-    it was; containers show their first entries and nesting stops a few levels down.
+    it was; containers show their first entries and nesting stops a few levels down. Credentials
+    in strings (URL passwords, signed-URL tokens) are masked with :func:`recframe.secrets.redact`.
 
     Examples
     --------
@@ -70,6 +85,7 @@ def short_repr(value: object, limit: int = SHOWN_CHARACTERS) -> str:
     '[0, 1, 2, 3, 4, 5, 6, 7, ...]'
     """
     if isinstance(value, str):
+        value = redact(value)  # before shortening, which could cut a URL between its password and '@'
         text = repr(value) if len(value) <= limit else ""
         if text and len(text) <= limit:
             return text

@@ -9,6 +9,7 @@ when queried, so it can serve from many threads at once.
 from __future__ import annotations
 
 import logging
+import numbers
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,15 +20,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from recframe.checks import check_graph, check_interactions, check_matrix, check_metric, check_split, check_topn
+from recframe.checks import (
+    build_component,
+    calling,
+    check_graph,
+    check_interactions,
+    check_matrix,
+    check_metric,
+    check_split,
+    check_topn,
+)
 from recframe.config import EvaluationSettings, RunConfig, apply_overrides, load_config, validate_run
 from recframe.data import IdIndex, InteractionMatrix, Interactions
-from recframe.errors import ConfigError, DataError, NotFittedError
+from recframe.errors import ConfigError, DataError, NotFittedError, short_repr
 from recframe.evaluation import held_out, metric_input
 from recframe.evaluation.leakage import protocol_warnings
 from recframe.evaluation.protocol import usage
 from recframe.filtering import FilterStep, apply_filters
 from recframe.interfaces import (
+    MAX_LIST_LENGTH,
     CandidateRanker,
     Component,
     DataSource,
@@ -217,7 +228,7 @@ class Recommender:
             raise TypeError(msg)
 
         def build(spec: Any) -> Any:
-            return None if spec is None else spec.build(registry)
+            return None if spec is None else build_component(spec, registry)
 
         evaluation = run.evaluation
         rec = cls(
@@ -249,6 +260,28 @@ class Recommender:
             return self.registry.describe(component)
         return describe_component(component)
 
+    def _call(self, component: Component, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call `method` of `component`: every call the engine makes into a component goes here.
+
+        What the component raises by accident (any exception but a :class:`RecframeError`, and
+        ``SystemExit``) becomes a :class:`PluginError` naming the component and the method; see
+        :func:`recframe.checks.calling`. Built-in components are called the same way.
+        """
+        with calling(lambda: self._who(component), method):
+            return getattr(component, method)(*args, **kwargs)
+
+    def _folds(self, splitter: Splitter, interactions: Interactions) -> Iterator[Any]:
+        """Iterate over `splitter`'s folds, each step guarded like :meth:`_call`."""
+        method = "split" if type(splitter).folds is Splitter.folds else "folds"
+        folds = iter(self._call(splitter, "folds", interactions, self._rng(1)))
+        end = object()
+        while True:
+            with calling(lambda: self._who(splitter), method):
+                parts = next(folds, end)
+            if parts is end:
+                return
+            yield parts
+
     def _rng(self, stream: int) -> np.random.Generator:
         """Return the generator of one random stream (0: data, 1: split) of this seed."""
         return np.random.default_rng([stream, self.seed])
@@ -271,7 +304,7 @@ class Recommender:
             msg = "no data: pass interactions to fit() or configure a data source (the 'data' section)"
             raise ConfigError(msg)
         start = time.perf_counter()
-        interactions = check_interactions(self.data.load(self._rng(0)), self._who(self.data))
+        interactions = check_interactions(self._call(self.data, "load", self._rng(0)), self._who(self.data))
         logger.info(
             "loaded %d interactions from %s in %.2fs",
             len(interactions),
@@ -310,14 +343,14 @@ class Recommender:
             raise DataError(msg)
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        matrix = check_matrix(self.matrix.build(interactions), self._who(self.matrix))
+        matrix = check_matrix(self._call(self.matrix, "build", interactions), self._who(self.matrix))
         timings["matrix"] = time.perf_counter() - start
         logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
         fitted = _Fitted(matrix, interactions.fingerprint(), len(interactions), timings=timings)
         for ranker in (self.ranker, *self.fallbacks):
             graph = self._graph(fitted, ranker.neighbour_axis)
             start = time.perf_counter()
-            ranker.fit(matrix, graph)
+            self._call(ranker, "fit", matrix, graph)
             timings[f"fit {ranker.name}"] = time.perf_counter() - start
         with self._lock:
             self._fitted = fitted
@@ -330,14 +363,18 @@ class Recommender:
         if axis not in fitted.graphs:
             rows = self._rows(fitted, axis)
             # a row has at most n_rows - 1 neighbours, whatever k asks for: estimate what will be built
-            estimate = self.similarity.estimate(rows, k=capped_k(self.similarity.config.k, rows.shape[0]))
+            estimate = self._call(
+                self.similarity, "estimate", rows, k=capped_k(self.similarity.config.k, rows.shape[0])
+            )
             if estimate is not None:
                 limit = self.similarity.config.memory_limit_mb
                 preflight(estimate, limit, self._who(self.similarity), f"{axis[:-1]} neighbours", rows=rows.shape[0])
             backend = self._backend(fitted, axis)
             start = time.perf_counter()
             n_rows = fitted.matrix.n_users if axis == "users" else fitted.matrix.n_items
-            graph = check_graph(backend.neighbours(), self._who(backend), n_rows, n_rows)
+            graph = check_graph(
+                self._call(backend, "neighbours"), self._who(backend), n_rows, n_rows, query_rows=np.arange(n_rows)
+            )
             fitted.timings[f"neighbours {axis}"] = time.perf_counter() - start
             logger.info(
                 "%s: %d-nearest %s found in %.2fs",
@@ -352,8 +389,10 @@ class Recommender:
     def _backend(self, fitted: _Fitted, axis: str) -> SimilarityBackend:
         """Return the similarity backend fitted on the rows of `axis`, fitting it once."""
         if axis not in fitted.backends:
-            backend = type(self.similarity)(self.similarity.config)
-            fitted.backends[axis] = backend.fit(self._rows(fitted, axis))
+            with calling(lambda: self._who(self.similarity), "__init__"):
+                backend = type(self.similarity)(self.similarity.config)
+            self._call(backend, "fit", self._rows(fitted, axis))
+            fitted.backends[axis] = backend
         return fitted.backends[axis]
 
     @staticmethod
@@ -408,13 +447,12 @@ class Recommender:
             If a user is unknown and there is no fallback ranker.
         NotFittedError
             If called before ``fit``.
+        TypeError, ValueError
+            If `n` is not an int from 1 to 10,000 (the bounds of a ranker's ``n``).
         """
         fitted = self._state()
         queries = np.atleast_1d(np.asarray(users))
-        n = self.ranker.config.n if n is None else int(n)
-        if n < 1:
-            msg = f"n must be at least 1; got {n}"
-            raise ValueError(msg)
+        n = _list_length(n, self.ranker.config.n)
         missing = "mark" if self.fallbacks else "raise"
         rows = fitted.matrix.users.rows(queries, missing=missing, what="user")  # type: ignore[arg-type]
         ranked = self._ranked(self.ranker, rows, n, fitted)
@@ -461,9 +499,12 @@ class Recommender:
         ------
         DataError
             If a history is empty or names no training item at all and no ranker can serve it.
+        TypeError, ValueError
+            If `n` is not an int from 1 to 10,000, or a history value is not a finite number of
+            magnitude at most 1e100.
         """
         fitted = self._state()
-        n = self.ranker.config.n if n is None else int(n)
+        n = _list_length(n, self.ranker.config.n)
         names = list(histories) if isinstance(histories, Mapping) else list(range(len(histories)))
         rows = [histories[name] for name in names] if isinstance(histories, Mapping) else list(histories)
         matrix, unknown = self._history_matrix(rows)
@@ -483,9 +524,13 @@ class Recommender:
             neighbours = None
             if ranker.neighbour_axis == "users":
                 backend = self._backend(fitted, "users")
-                neighbours = check_graph(backend.query(part), self._who(backend), len(waiting), fitted.matrix.n_users)
-            got = check_topn(ranker.recommend_new(part, n, neighbours), self._who(ranker), len(waiting), n,
-                             fitted.matrix.n_items)
+                neighbours = check_graph(
+                    self._call(backend, "query", part), self._who(backend), len(waiting), fitted.matrix.n_users
+                )
+            got = check_topn(
+                self._call(ranker, "recommend_new", part, n, neighbours), self._who(ranker), len(waiting), n,
+                fitted.matrix.n_items,
+            )
             items[waiting], scores[waiting] = got.items, got.scores
             served = got.lengths > 0
             sources[waiting[served]] = ranker.name
@@ -505,7 +550,7 @@ class Recommender:
         columns, values, lengths, unknown = [], [], [], []
         for history in histories:
             if isinstance(history, Mapping):
-                ids, weights = list(history), [float(v) for v in history.values()]
+                ids, weights = list(history), [_history_value(item, v) for item, v in history.items()]
             else:
                 ids = list(np.atleast_1d(np.asarray(history)).tolist()) if not isinstance(history, str) else [history]
                 weights = [1.0] * len(ids)
@@ -542,7 +587,9 @@ class Recommender:
             index = fitted.matrix.items if kind == "items" else fitted.matrix.users
             reason = "similar to items the user interacted with" if kind == "items" else "chosen by similar users"
             out = []
-            for item, parts in zip(item_ids, ranker.explain(row, items), strict=True):
+            with calling(lambda: self._who(ranker), "explain"):
+                explained = list(ranker.explain(row, items))
+            for item, parts in zip(item_ids, explained, strict=True):
                 terms = [
                     Contribution(neighbour, float(s), float(v), float(c))
                     for neighbour, s, v, c in zip(
@@ -554,7 +601,7 @@ class Recommender:
             return out
         scores = np.full(len(items), np.nan)
         if isinstance(ranker, ScoringRanker) and (row >= 0 or ranker.scores_unknown_users):
-            scores = ranker.score_block(np.array([row]))[0, items]
+            scores = self._call(ranker, "score_block", np.array([row]))[0, items]
         reason = f"{ranker.name} score" + (" (user not in training)" if row < 0 else "")
         return [
             Explanation(user, i, float(s), ranker.name, None, reason, []) for i, s in zip(item_ids, scores, strict=True)
@@ -582,8 +629,8 @@ class Recommender:
         return self._explain_items(ranker, lists.queries[0].item(), row, item_row)[0]
 
     def _ranked(self, ranker: CandidateRanker, rows: np.ndarray, n: int, fitted: _Fitted) -> TopN:
-        result = ranker.recommend(rows, n)
-        return check_topn(result, self._who(ranker), len(rows), n, fitted.matrix.n_items)
+        result = self._call(ranker, "recommend", rows, n)
+        return check_topn(result, self._who(ranker), len(rows), n, fitted.matrix.n_items, users=rows)
 
     def recommend_all(self, n: int | None = None) -> RankedLists:
         """Return the top-`n` items of every training user, in id order."""
@@ -611,6 +658,7 @@ class Recommender:
 
     def _similar(self, axis: str, ids: Any, n: int) -> RankedLists:
         fitted = self._state()
+        n = _list_length(n, 10)
         index = fitted.matrix.users if axis == "users" else fitted.matrix.items
         queries = np.atleast_1d(np.asarray(ids))
         rows = query_rows = index.rows(queries, what=axis[:-1])
@@ -619,7 +667,10 @@ class Recommender:
             assert graph is not None
             if n > graph.k:
                 backend = self._backend(fitted, axis)
-                graph = check_graph(backend.neighbours(rows, k=n), self._who(backend), len(rows), len(index))
+                graph = check_graph(
+                    self._call(backend, "neighbours", rows, k=n), self._who(backend), len(rows), len(index),
+                    query_rows=rows,
+                )
                 rows = np.arange(len(rows))
         picked = graph.indices[rows, :n]
         scores = np.where(picked >= 0, graph.scores[rows, :n], np.nan)
@@ -665,14 +716,14 @@ class Recommender:
         interactions = self.load_data() if data is None else Interactions.from_any(data)
         splitter = self.splitter if self.splitter is not None else PredefinedSplitter()
         if test is None and self.test_data is not None:
-            test = check_interactions(self.test_data.load(self._rng(2)), self._who(self.test_data))
+            test = check_interactions(self._call(self.test_data, "load", self._rng(2)), self._who(self.test_data))
         if test is not None:
             if splitter.ordering != "given":
                 msg = f"test interactions were given, but the split is {splitter.name!r}; use split 'predefined'"
                 raise ConfigError(msg)
             splits: Iterator[tuple[Interactions, Interactions]] = iter([(interactions, Interactions.from_any(test))])
         else:
-            splits = splitter.folds(interactions, self._rng(1))
+            splits = self._folds(splitter, interactions)
         folds: list[FoldResult] = []
         warnings: dict[str, str] = {}  # the first finding of each kind
         for number, parts in enumerate(splits):
@@ -710,11 +761,13 @@ class Recommender:
         per_user: dict[str, np.ndarray] = {}
         for metric in self.metrics:
             values = check_metric(
-                metric.compute(data), self._who(metric), len(evaluated), metric.per_user, metric.bounds
+                self._call(metric, "compute", data), self._who(metric), len(evaluated), metric.per_user, metric.bounds
             )
+            with calling(self._who(metric), "label"):  # a property a plugin may compute
+                label = str(metric.label)
             if metric.per_user:
-                per_user[metric.label] = values
-            metrics[metric.label] = float(np.mean(values))
+                per_user[label] = values
+            metrics[label] = float(np.mean(values))
         counts = {
             "n_train": len(train),
             "n_test": len(test),
@@ -768,7 +821,54 @@ class Recommender:
             raise ValueError(msg)
         user_rows = fitted.matrix.users.rows(users, missing="mark")
         item_rows = fitted.matrix.items.rows(items, missing="mark")
-        return self.ranker.predict(user_rows, item_rows)
+        return self._call(self.ranker, "predict", user_rows, item_rows)  # type: ignore[no-any-return]
+
+
+MAX_HISTORY_VALUE = 1e100
+"""The largest magnitude of a value in a history given at query time (as similarity math needs)."""
+
+
+def _list_length(n: object, default: int) -> int:
+    """Return the list length `n` of a query (`default` for ``None``), checked to be an int in range.
+
+    Raises
+    ------
+    TypeError
+        If `n` is not a whole number (a float such as ``1.5``, a bool, a string).
+    ValueError
+        If `n` is below 1 or above ``MAX_LIST_LENGTH``, as a ranker's ``n`` may be.
+    """
+    if n is None:
+        return default
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        msg = f"n must be a whole number (an int); got {short_repr(n)} of type {type(n).__name__}"
+        raise TypeError(msg)
+    if not 1 <= int(n) <= MAX_LIST_LENGTH:
+        msg = f"n must be from 1 to {MAX_LIST_LENGTH:,}, as a ranker's n; got {short_repr(int(n))}"
+        raise ValueError(msg)
+    return int(n)
+
+
+def _history_value(item: object, value: object) -> float:
+    """Return the value of `item` in a history given at query time, checked to be a usable number.
+
+    Raises
+    ------
+    ValueError
+        If `value` is not a number, not finite, or larger in magnitude than ``MAX_HISTORY_VALUE``.
+    """
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        msg = f"history value of item {short_repr(item)} is {short_repr(value)}; expected a number"
+        raise ValueError(msg) from None
+    if not abs(number) <= MAX_HISTORY_VALUE:  # also NaN
+        msg = (
+            f"history value of item {short_repr(item)} is {short_repr(value)}; expected a finite number of "
+            f"magnitude at most {MAX_HISTORY_VALUE:g} (on the training matrix's scale)"
+        )
+        raise ValueError(msg)
+    return number
 
 
 def _join(first: str, second: str) -> str:

@@ -18,6 +18,7 @@ from pydantic_core import PydanticUndefined
 
 from recframe.config import (
     EVALUATION_PARTS,
+    MAX_CONFIG_BYTES,
     MAX_NESTING,
     MAX_SWEEP_SETTINGS,
     MAX_VALUES,
@@ -27,6 +28,7 @@ from recframe.config import (
     EvaluationSettings,
     OutputConfig,
 )
+from recframe.interfaces import MAX_PATH_LENGTH
 from recframe.registry import PluginRegistry
 
 SECTION_TITLES = {
@@ -55,7 +57,10 @@ Each component section picks its plugin with `type:` and passes that plugin's pa
 it (or is just the plugin's name); unknown keys are errors. `--set section.key=value` overrides
 any value from the command line. `recframe config schema` prints the same structure as a JSON
 Schema for editors. A run file (or a `--set` value) may nest lists and mappings at most
-{max_nesting} levels deep and hold at most {max_values:,} values, YAML aliases counted as expanded.
+{max_nesting} levels deep and hold at most {max_values:,} values, YAML aliases counted as expanded;
+the file is a regular file of at most {max_megabytes} MB. A path (every key of type Path) may start
+with `~` for the home folder; an empty path (write `.` for the current folder), a NUL character or
+more than {max_path:,} characters is refused, as is `true`/`false` for a number.
 """
 
 FALLBACK = """### Fallback chain (`ranker.fallback`)
@@ -150,7 +155,8 @@ def model_table(model: type[BaseModel]) -> list[str]:
 def configuration_reference(registry: PluginRegistry) -> str:
     """Return the Markdown configuration reference of every registered plugin."""
     rows = [f"| `{key}` | {_cell(meaning)} | {_cell(default)} |" for key, (meaning, default) in RUN_FILE_KEYS.items()]
-    lines = [HEADER.format(keys="\n".join(rows), max_nesting=MAX_NESTING, max_values=MAX_VALUES)]
+    lines = [HEADER.format(keys="\n".join(rows), max_nesting=MAX_NESTING, max_values=MAX_VALUES,
+                           max_megabytes=MAX_CONFIG_BYTES // 2**20, max_path=MAX_PATH_LENGTH)]
     for kind, title in SECTION_TITLES.items():
         lines += [f"## {title}", ""]
         for entry in registry.components(kind):

@@ -256,7 +256,12 @@ class PluginRegistry:
                 f"derive from {base.__name__}, the base config of every {kind} (fields the engine reads: "
                 f"{fields})"
             )
-            hint = f"subclass {base.__name__} instead of {cls.Config.__mro__[1].__name__}"
+            given = cls.Config
+            if given.__module__ == "recframe" or given.__module__.startswith("recframe."):  # one of ours, as it is
+                hint = f"set Config = {base.__name__} (or a subclass of it) instead of {given.__name__}"
+            else:
+                parents = ", ".join(b.__name__ for b in given.__bases__)
+                hint = f"subclass {base.__name__} instead of {parents}"
             raise _RegistrationError(where, reason, hint)
         key = (kind, name)
         if key in self._components:

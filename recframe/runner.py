@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import logging
 import os
 import platform
@@ -29,9 +28,10 @@ from typing import Any
 from recframe._version import __version__
 from recframe.config import ComponentSpec, EvaluationSettings, RunConfig
 from recframe.data_report import describe
-from recframe.errors import ConfigError, RecframeError
+from recframe.errors import ConfigError, DataError, RecframeError, short_repr
 from recframe.evaluation.compare import compare_with, provenance
-from recframe.evaluation.report import Report, comparison_report, run_report, sweep_report
+from recframe.evaluation.report import CHARTS_DIR, Report, comparison_report, run_report, sweep_report
+from recframe.jsonio import read_json, write_json
 from recframe.pipeline import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, RankedLists
@@ -58,6 +58,8 @@ RUN_FILES = (
     SWEEP_JSON, REPORT, RUN, MANIFEST,
 )
 """Every file a run may write."""
+MAX_MANIFEST_BYTES = 64 << 20
+"""The largest ``manifest.json`` recframe reads (one it wrote lists a few thousand names)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ def execute(
     if resume and config.sweep is None:
         msg = f"{config.source}: --resume continues an interrupted sweep, and this run file has no sweep section"
         raise ConfigError(msg)
-    check_output_dir(output_dir, overwrite=overwrite)
+    check_output_dir(output_dir, overwrite=overwrite, writes=planned_names(config))
     if config.sweep is not None:
         return _execute_sweep(config, registry, output_dir, start, overwrite=overwrite, resume=resume)
     recommender = Recommender.from_config(config, registry=registry)
@@ -161,7 +163,7 @@ def execute(
                 test=settings.significance_test, seed=config.seed, allow_different_data=settings.allow_different_data,
             )
             files[COMPARISON_MD] = comparison.to_markdown()
-            files[COMPARISON_JSON] = _json(comparison.to_dict())
+            files[COMPARISON_JSON] = _json(comparison.to_dict(), COMPARISON_JSON)
             files[COMPARISON_HTML] = comparison_report(comparison).render()
         if config.output.report:
             filters = [step.to_dict() for step in recommender.filter_report]
@@ -170,7 +172,7 @@ def execute(
     record = run_record(config, registry, interactions.fingerprint(), len(interactions), seconds, recommender.timings)
     record["filters"] = [step.to_dict() for step in recommender.filter_report]
     record["data"] = describe(interactions)
-    files[RUN] = _json(record)
+    files[RUN] = _json(record, RUN)
     written = write_atomically(output_dir, files, overwrite=overwrite)
     return RunOutcome(output_dir, written, evaluation, recommender, seconds)
 
@@ -181,7 +183,7 @@ def _report_files(report: Report) -> dict[str, str | bytes]:
 
 def evaluation_files(evaluation: EvaluationResult, settings: EvaluationSettings) -> dict[str, str]:
     """Return ``metrics.json`` and, unless switched off, ``per_user.csv`` of an evaluation."""
-    files = {METRICS: _json(evaluation.summary())}
+    files = {METRICS: _json(evaluation.summary(), METRICS)}
     if settings.per_user:
         files[PER_USER] = per_user_csv(evaluation)
     return files
@@ -202,6 +204,14 @@ def _execute_sweep(
     done: dict[int, EvaluationResult] = {}
     created: list[Path] = []
     if os.path.lexists(partial):
+        if not _is_real_dir(partial):
+            kind = "a link" if partial.is_symlink() else "a file" if partial.is_file() else "not a folder"
+            msg = (
+                f"{partial}: is {kind}, not the folder where recframe keeps the finished settings of an "
+                f"interrupted sweep writing to {output_dir}; move it away (recframe did not write it) or "
+                f"choose another --output"
+            )
+            raise ConfigError(msg)
         if not resume:
             msg = (
                 f"{partial}: an interrupted sweep of this run keeps its finished settings there; pass --resume "
@@ -253,7 +263,7 @@ def _write_sweep(
         CONFIG: config.to_yaml(),
         SWEEP_CSV: result.to_csv(),
         SWEEP_MD: result.to_markdown(),
-        SWEEP_JSON: _json(result.to_dict()),
+        SWEEP_JSON: _json(result.to_dict(), SWEEP_JSON),
     }
     for row in result.rows:
         folder = f"{SETTINGS_DIR}/{row.number:0{width}d}"
@@ -267,7 +277,7 @@ def _write_sweep(
     record = run_record(config, registry, "", 0, seconds, {})
     record.update(data_fingerprint=None, n_interactions=None,
                   sweep={"settings": len(result.rows), "params": result.params})
-    files[RUN] = _json(record)
+    files[RUN] = _json(record, RUN)
     written = write_atomically(output_dir, files, overwrite=overwrite)
     return RunOutcome(output_dir, written, None, result.last, seconds, sweep=result)
 
@@ -345,8 +355,8 @@ def _resumable_settings(partial: Path, config: RunConfig, width: int) -> dict[in
             continue
         try:
             stored_setting = (folder / CONFIG).read_text(encoding="utf-8")
-            result = result_from_json((folder / RESULT).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            result = result_from_json(read_json(folder / RESULT, what="kept result", expect=dict))
+        except (OSError, UnicodeDecodeError, ValueError, DataError) as exc:
             logger.warning("%s: can't read the kept setting (%s); evaluating it again", folder, exc)
             continue
         _same_definition(folder / CONFIG, stored_setting, setting.to_yaml(), partial)
@@ -488,30 +498,54 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _json(data: object) -> str:
-    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+def _json(data: object, name: str) -> str:
+    """Return the text of the run file `name`; a non-finite number in it is a RecframeError (exit 1)."""
+    try:
+        return write_json(data, what=name)
+    except ValueError as exc:
+        raise RecframeError(str(exc)) from exc
 
 
-def check_output_dir(output_dir: Path, *, overwrite: bool = False) -> None:
-    """Refuse an output folder a run must not write into, before any work is done.
+def check_output_dir(output_dir: Path, *, overwrite: bool = False, writes: Sequence[str] = ()) -> None:
+    """Refuse an output folder a run can't or must not write into, before any work is done.
 
-    A folder that does not exist yet, or is empty, is fine. A folder that is not empty is
-    refused unless `overwrite` is given, and then its ``manifest.json`` (if any) must be one
-    recframe wrote. :func:`write_atomically` checks again when it writes.
+    A folder that does not exist yet is fine if it can be created: no file stands where one
+    of its parent folders would be, and the nearest existing one is writable (the files are
+    staged beside the output folder, so its parent must be writable too). An existing folder
+    must be writable. A folder that is not empty is refused unless `overwrite` is given; then
+    its ``manifest.json`` (if any) must be one recframe wrote, and nothing the run `writes`
+    may stand in the way: a file the manifest does not list, or a link or file where the run
+    writes a folder (see :func:`planned_names`). :func:`write_atomically` checks again when it
+    writes.
+
+    Parameters
+    ----------
+    output_dir : Path
+        The output folder.
+    overwrite : bool
+        Whether an earlier run's files may be replaced.
+    writes : sequence of str
+        The top-level names the run will write, folders ending in ``/`` (``charts/``).
 
     Raises
     ------
     ConfigError
-        If `output_dir` is a file, or a folder that is not empty and `overwrite` is not given.
+        If `output_dir` is a file or can't be created or written, or is a folder that is not
+        empty and `overwrite` is not given, or holds something in the way of the run's files.
     """
     try:
+        _check_creatable(output_dir)
         if not os.path.lexists(output_dir):
             return
         if not output_dir.is_dir():
             msg = f"{output_dir}: exists and is not a folder; choose another --output"
             raise ConfigError(msg)
+        if not os.access(output_dir, os.W_OK | os.X_OK):
+            msg = f"{output_dir}: the output folder is not writable (permission denied); choose another --output"
+            raise ConfigError(msg)
         if overwrite:
-            _read_manifest(output_dir)
+            earlier = _read_manifest(output_dir)
+            _check_in_the_way(output_dir, writes, earlier)
             return
         if any(output_dir.iterdir()):
             msg = (
@@ -521,8 +555,95 @@ def check_output_dir(output_dir: Path, *, overwrite: bool = False) -> None:
             )
             raise ConfigError(msg)
     except OSError as exc:
-        msg = f"{output_dir}: can't read the output folder: {exc.strerror or exc}"
-        raise RecframeError(msg) from exc
+        msg = f"{output_dir}: can't read the output folder: {exc.strerror or exc}; choose another --output"
+        raise ConfigError(msg) from exc
+
+
+MAX_NAME_BYTES = 255
+"""The longest file or folder name most file systems take, in bytes."""
+
+
+def _check_creatable(output_dir: Path) -> None:
+    """Raise a ConfigError if `output_dir` (or the staging folder beside it) can't be created."""
+    for part in output_dir.parts:
+        if len(os.fsencode(part)) > MAX_NAME_BYTES:
+            msg = (
+                f"{short_repr(str(output_dir))}: the name {short_repr(part)} is longer than {MAX_NAME_BYTES} "
+                f"bytes, more than file systems allow; choose another --output"
+            )
+            raise ConfigError(msg)
+    for folder in output_dir.parents:  # nearest first
+        if os.path.lexists(folder):
+            if not folder.is_dir():
+                msg = (
+                    f"{folder}: is a file, not a folder, so the output folder {output_dir} can't be created "
+                    f"inside it; choose another --output"
+                )
+                raise ConfigError(msg)
+            break
+    base = output_dir.resolve().parent  # where the staging folder (and a sweep's progress) goes
+    existing = next((folder for folder in (base, *base.parents) if os.path.lexists(folder)), None)
+    if existing is not None and not existing.is_dir():
+        msg = (
+            f"{existing}: is a file, not a folder, so the output folder {output_dir} can't be created "
+            f"inside it; choose another --output"
+        )
+        raise ConfigError(msg)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        msg = (
+            f"{existing}: not writable (permission denied); recframe writes the output folder {output_dir} "
+            f"and stages its files beside it there; choose another --output"
+        )
+        raise ConfigError(msg)
+
+
+def _check_in_the_way(output_dir: Path, writes: Sequence[str], earlier: Sequence[str]) -> None:
+    """Raise a ConfigError naming what in `output_dir` an overwriting run would refuse to replace."""
+    owned = set(earlier)
+    conflicts = []
+    for name in writes:
+        path = output_dir / name.rstrip("/")
+        if not os.path.lexists(path):
+            continue
+        if name.endswith("/"):
+            if not _is_real_dir(path):
+                conflicts.append(name)
+        elif name not in owned or _is_real_dir(path):
+            conflicts.append(name)
+    folders = tuple(name for name in writes if name.endswith("/"))
+    conflicts += [name for name in earlier if name.startswith(folders) and not _owned(output_dir, name)]
+    if conflicts:
+        raise _in_the_way(output_dir, conflicts)
+
+
+def _in_the_way(output_dir: Path, conflicts: Sequence[str]) -> ConfigError:
+    shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+    msg = (
+        f"{output_dir}: holds {shown}, which recframe did not write (not in its {MANIFEST}) or which is a "
+        f"folder or a link, so it won't replace it; move it away or choose another --output"
+    )
+    return ConfigError(msg)
+
+
+def planned_names(config: RunConfig) -> list[str]:
+    """Return the top-level names a run of `config` writes into its folder (folders end in ``/``)."""
+    names = [CONFIG, RUN, MANIFEST]
+    report = config.output.report
+    if config.sweep is not None:
+        names += [SWEEP_CSV, SWEEP_MD, SWEEP_JSON, f"{SETTINGS_DIR}/"]
+    else:
+        if config.output.recommendations:
+            names.append(RECOMMENDATIONS)
+        if config.evaluation is None:
+            report = False
+        else:
+            settings = config.evaluation.settings
+            names += [METRICS, *([PER_USER] if settings.per_user else [])]
+            if settings.compare:
+                names += [COMPARISON_MD, COMPARISON_JSON, COMPARISON_HTML]
+    if report:
+        names += [REPORT, f"{CHARTS_DIR}/"]
+    return names
 
 
 def _read_manifest(output_dir: Path) -> list[str]:
@@ -537,13 +658,11 @@ def _read_manifest(output_dir: Path) -> list[str]:
     path = output_dir / MANIFEST
     if not os.path.lexists(path):
         return []
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        problem = getattr(exc, "strerror", None) or str(exc)
-        msg = f"{path}: not a manifest recframe wrote ({problem}); move it away or choose another --output"
-        raise ConfigError(msg) from exc
-    names = data.get("files") if isinstance(data, dict) else None
+    data = read_json(
+        path, what="manifest", expect=dict, max_bytes=MAX_MANIFEST_BYTES, error=ConfigError,
+        hint="it is not a manifest recframe wrote; move it away or choose another --output",
+    )
+    names = data.get("files")
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         msg = f"{path}: not a manifest recframe wrote (no list of 'files'); move it away or choose another --output"
         raise ConfigError(msg)
@@ -616,7 +735,7 @@ def write_atomically(
     earlier = _read_manifest(output_dir) if os.path.isdir(output_dir) else []
     kept = [name for name in earlier if name not in names] if keep_others else []
     listed = sorted({*names, *(name for name in kept if os.path.lexists(output_dir / name))})
-    manifest = _json({"written_by": f"recframe {__version__}", "files": listed})
+    manifest = _json({"written_by": f"recframe {__version__}", "files": listed}, MANIFEST)
     target = output_dir.resolve()
     staging = target.parent / f".{target.name or 'run'}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     created = [folder for folder in output_dir.parents if not folder.exists()]  # nearest first
@@ -659,12 +778,7 @@ def _move_into(output_dir: Path, staging: Path, names: Sequence[str], earlier: S
         or (os.path.lexists(output_dir / name) and (name not in owned or _is_real_dir(output_dir / name)))
     ]
     if conflicts:
-        shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
-        msg = (
-            f"{output_dir}: holds {shown}, which recframe did not write (not in its {MANIFEST}) or which is a "
-            f"folder or a link, so it won't replace it; move it away or choose another --output"
-        )
-        raise ConfigError(msg)
+        raise _in_the_way(output_dir, conflicts)
     retired = staging / ".retired"
     retired.mkdir()
     moves: list[tuple[Path, Path]] = []

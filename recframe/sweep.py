@@ -17,9 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from recframe.checks import build_component
 from recframe.config import RunConfig
 from recframe.data import Interactions
+from recframe.errors import RecframeError, short_repr
 from recframe.interfaces import Metric
+from recframe.jsonio import parse_json
 from recframe.pipeline import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, FoldResult
@@ -151,17 +154,21 @@ def run_sweep(
     engine_log.addFilter(once)  # every setting splits alike: say each protocol warning once
     try:
         for number, (values, setting) in enumerate(config.sweep.settings, start=1):
-            described = ", ".join(f"{p}={v!r}" for p, v in zip(params, values, strict=True))
+            described = ", ".join(f"{p}={short_repr(v)}" for p, v in zip(params, values, strict=True))
             logger.info("sweep setting %d of %d: %s", number, len(config.sweep.settings), described)
             last = number == len(config.sweep.settings)
             if done is not None and number in done and not last:
                 logger.info("sweep setting %d: finished before, re-used", number)
                 rows.append(SweepRow(number, values, setting, done[number]))
                 continue
-            rec = Recommender.from_config(setting, registry=registry)
-            if shared_data is None or reload:
-                shared_data = rec.load_data()
-            row = SweepRow(number, values, setting, rec.evaluate(shared_data))
+            try:
+                rec = Recommender.from_config(setting, registry=registry)
+                if shared_data is None or reload:
+                    shared_data = rec.load_data()
+                row = SweepRow(number, values, setting, rec.evaluate(shared_data))
+            except RecframeError as exc:
+                _name_setting(exc, f"sweep setting {number} of {len(config.sweep.settings)} ({described})")
+                raise
             rows.append(row)
             if on_result is not None and (done is None or number not in done):
                 on_result(row)
@@ -169,7 +176,7 @@ def run_sweep(
         engine_log.removeFilter(once)
     metrics = rows[0].result.metrics
     assert config.evaluation is not None
-    metric_objects = [spec.build(registry) for spec in config.evaluation.metrics]
+    metric_objects = [build_component(spec, registry) for spec in config.evaluation.metrics]
     higher = {m.label: m.higher_is_better for m in metric_objects if isinstance(m, Metric)}
     best = {}
     for label in metrics:
@@ -200,13 +207,13 @@ def result_to_json(result: EvaluationResult) -> str:
     return json.dumps({"folds": folds, "warnings": list(result.warnings)}) + "\n"
 
 
-def result_from_json(text: str) -> EvaluationResult:
-    """Read an evaluation written by :func:`result_to_json`.
+def result_from_json(text: str | bytes | Mapping[str, Any]) -> EvaluationResult:
+    """Read an evaluation written by :func:`result_to_json` (its text, or the parsed object).
 
     Raises
     ------
     ValueError
-        If `text` is not such a document.
+        If `text` is not such a document (also when it is nested too deeply to parse).
     """
 
     def array(entry: Any) -> np.ndarray:
@@ -216,7 +223,7 @@ def result_from_json(text: str) -> EvaluationResult:
         return np.asarray(entry["values"], dtype=dtype)
 
     try:
-        data = json.loads(text)
+        data = text if isinstance(text, Mapping) else parse_json(text, what="evaluation result", expect=dict)
         folds = [
             FoldResult(
                 metrics={str(k): float(v) for k, v in fold["metrics"].items()},
@@ -234,6 +241,15 @@ def result_from_json(text: str) -> EvaluationResult:
         msg = "not an evaluation result written by recframe: no folds"
         raise ValueError(msg)
     return EvaluationResult(folds, warnings)
+
+
+def _name_setting(exc: RecframeError, setting: str) -> None:
+    """Put the failing sweep setting in front of `exc`'s message, keeping its class (and exit code)."""
+    text = str(exc)
+    if exc.args == (text,):
+        exc.args = (f"{setting}: {text}",)
+    else:  # an error class with its own arguments: say it in a note
+        exc.add_note(setting)
 
 
 class _Once(logging.Filter):

@@ -228,7 +228,7 @@ def test_a_section_of_the_wrong_shape(tmp_path, registry):
 
 
 def test_the_top_level_must_be_a_mapping(tmp_path, registry):
-    with pytest.raises(ConfigError, match=r"x\.yaml:1: the top level must be a mapping of sections; got list$"):
+    with pytest.raises(ConfigError, match=r"x\.yaml:1: the top level must be a mapping of sections; got \['data', 'r"):
         load(tmp_path, registry, "- data\n- ranker\n")
 
 

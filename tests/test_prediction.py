@@ -128,11 +128,12 @@ def test_rmse_needs_a_predicting_ranker_and_ratings():
 def test_recframe_predict_command(tmp_path, capsys):
     run_file = tmp_path / "run.yaml"
     run_file.write_text("data: {type: synthetic, n_users: 100, n_items: 50}\nsimilarity: {type: sklearn_nn, k: 10}\n")
-    assert main(["predict", str(run_file), "--user", "3", "--item", "4", "--item", "999", "-q", "--json"]) == 0
+    assert main(["predict", str(run_file), "--user", "3", "--item", "4", "--item", "999", "-q", "--json"]) == 3
+    assert capsys.readouterr().err == "error: unknown item 999; not in the training data\n"  # as similar, explain
+    assert main(["predict", str(run_file), "--user", "3", "--item", "4", "-q", "--json"]) == 0
     import json
 
     out = json.loads(capsys.readouterr().out)
-    assert out["user"] == 3 and [p["item"] for p in out["predictions"]] == [4, 999]
-    assert out["predictions"][1]["source"] == "user_mean"  # item 999 is unknown
+    assert out["user"] == 3 and [p["item"] for p in out["predictions"]] == [4]
     rec = Recommender.from_config(str(run_file)).fit()
     assert out["predictions"][0]["rating"] == pytest.approx(float(rec.predict([3], [4]).values[0]))

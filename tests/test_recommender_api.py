@@ -85,7 +85,7 @@ def test_recommend_n_and_all():
     assert len(lists) == rec.interaction_matrix.n_users
     assert all(len(ids) <= 3 for _, ids, _ in lists)
     assert lists.sources.tolist().count("item_cf") == len(lists)
-    with pytest.raises(ValueError, match=r"n must be at least 1; got 0"):
+    with pytest.raises(ValueError, match=r"n must be from 1 to 10,000, as a ranker's n; got 0"):
         rec.recommend([0], n=0)
 
 

@@ -141,8 +141,8 @@ def iso_date(seconds: Any) -> str:
     """Return Unix seconds as an ISO 8601 UTC date and time (``2020-01-01T00:00:00Z``)."""
     try:
         moment = datetime.fromtimestamp(float(seconds), tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return show(seconds)
+    except (TypeError, ValueError, OverflowError, OSError):  # beyond the years 1 to 9999: shown as a number
+        return f"{seconds:.6g}" if isinstance(seconds, float | int) and not isinstance(seconds, bool) else show(seconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
