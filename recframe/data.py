@@ -278,10 +278,10 @@ _COMPILED_CODES_MIN = 1 << 20
 
 def _dense_codes(ids: IntArray, low: int, n_slots: int) -> tuple[npt.NDArray[np.bool_], IntArray]:
     """Return which of the values ``low .. low + n_slots - 1`` occur in `ids`, and each id's rank among them."""
-    from recframe.kernels import numba_available, numba_threads
+    from recframe.engine.dispatch import numba_available, numba_threads
 
     if len(ids) >= _COMPILED_CODES_MIN and numba_available():
-        from recframe._numba_kernels import dense_codes
+        from recframe.engine._compiled import dense_codes
 
         with numba_threads(None):
             present, codes = dense_codes(np.ascontiguousarray(ids, dtype=np.int64), low, n_slots)
@@ -299,11 +299,11 @@ def _text_codes(ids: npt.NDArray[np.str_]) -> tuple[npt.NDArray[np.str_], IntArr
     Equal strings are equal rows of UCS-4 code units (numpy pads with zeros), so a hash table
     groups them in one pass; then only the distinct strings are sorted, not all of them.
     """
-    from recframe.kernels import numba_available
+    from recframe.engine.dispatch import numba_available
 
     if not numba_available() or ids.dtype.itemsize == 0:
         return None
-    from recframe._numba_kernels import factorize_rows
+    from recframe.engine._compiled import factorize_rows
 
     contiguous = np.ascontiguousarray(ids)
     rows = contiguous.view(np.uint32).reshape(len(ids), -1)

@@ -15,7 +15,7 @@ import mmap
 
 import numpy as np
 
-from recframe.kernels import numba_available, numba_threads
+from recframe.engine.dispatch import numba_available, numba_threads
 
 _SLICE_BYTES = 8 << 20
 """Bytes per parallel slice of the text."""

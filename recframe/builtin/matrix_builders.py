@@ -24,13 +24,14 @@ from recframe import (
     ComponentConfig,
     DataError,
     DuplicatePolicy,
+    FloatArray,
+    IntArray,
     InteractionMatrix,
     Interactions,
     MatrixBuilder,
     hookimpl,
 )
-from recframe.checks import check_measurable
-from recframe.data import FloatArray, IntArray
+from recframe.engine import check_measurable
 
 
 class RatingsConfig(ComponentConfig):

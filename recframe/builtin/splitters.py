@@ -13,8 +13,17 @@ import numpy as np
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
 from typing_extensions import Self
 
-from recframe import Component, ComponentConfig, ConfigError, DataError, Interactions, Splitter, hookimpl
-from recframe.data import FloatArray, IntArray
+from recframe import (
+    Component,
+    ComponentConfig,
+    ConfigError,
+    DataError,
+    FloatArray,
+    IntArray,
+    Interactions,
+    Splitter,
+    hookimpl,
+)
 
 
 class RandomHoldoutConfig(ComponentConfig):

@@ -16,9 +16,8 @@ from urllib.parse import parse_qsl, urlencode
 import numpy as np
 from pydantic import ConfigDict, PositiveInt, field_validator, model_validator
 
-from recframe import ComponentConfig, DataError, DataSource, Interactions
+from recframe import SECRET_MASK, ComponentConfig, DataError, DataSource, Interactions, Secret, redact
 from recframe.builtin.data_sources.columns import named_columns
-from recframe.secrets import MASK, Secret, redact
 
 _SQLITE_READS = ("SQLITE_SELECT", "SQLITE_READ", "SQLITE_RECURSIVE")
 """Authorizer actions a read-only query needs: a SELECT (CTEs included), reading a column, a
@@ -163,7 +162,7 @@ class SQLDataSource(DataSource):
             extra["password"] = os.environ[name]
         elif _has_masked_password(self.config.url.reveal()):
             msg = (
-                f"{where}: the password in data.url is {MASK!r}, as written in a saved config; "
+                f"{where}: the password in data.url is {SECRET_MASK!r}, as written in a saved config; "
                 "give the real one, or set data.password_env to the environment variable holding it"
             )
             raise DataError(msg)
@@ -250,7 +249,7 @@ def _read_only_sqlite(connection: Any, refused: list[str]) -> None:
 
 def _has_masked_password(url: str) -> bool:
     """Whether `url` carries the mask (``***``) where its password was: a config written by a run."""
-    return f":{MASK}@" in url or f"password={MASK}" in url
+    return f":{SECRET_MASK}@" in url or f"password={SECRET_MASK}" in url
 
 
 def _first_line(exc: Exception) -> str:

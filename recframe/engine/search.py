@@ -1,4 +1,4 @@
-"""Exact top-k neighbours by any measure of :mod:`recframe.measures`, on the numba or the scipy engine.
+"""Exact top-k neighbours by any measure of :mod:`recframe.engine.measures`, on the numba or the scipy engine.
 
 Both engines compute the co-rated statistics of each (query row, target row) pair that shares a
 column, turn them into similarities with the same formula and modifiers, and keep each query
@@ -13,10 +13,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.kernels import Engine, numba_threads, resolve_engine
-from recframe.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
+from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
+from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
+from recframe.engine.topn import top_n_entries
 from recframe.progress import progress
-from recframe.ranking import top_n_entries
 
 _STATISTICS = 6
 """Dense blocks the scipy engine holds at once: one per statistic."""
@@ -102,7 +102,7 @@ def _numba_search(
     columns: IntArray,
     scores: FloatArray,
 ) -> None:
-    from recframe._numba_kernels import top_k_by_measure as kernel
+    from recframe.engine._compiled import top_k_by_measure as kernel
 
     index = np.int32 if max(queries.shape[1], targets_t.shape[1]) < np.iinfo(np.int32).max else np.int64
     a = (queries.indptr.astype(np.int64), queries.indices.astype(index), queries.data.astype(np.float64))

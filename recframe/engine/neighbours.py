@@ -20,8 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
+from recframe.engine.topn import top_n_entries
 from recframe.interfaces import NeighbourGraph, TopN
-from recframe.ranking import top_n_entries
 
 _TERM_BYTES = 48
 """Bytes one term takes while a block is aggregated (indices, ranks, values and sort order)."""

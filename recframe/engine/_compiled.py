@@ -1,4 +1,4 @@
-"""Compiled kernels (numba) behind :mod:`recframe.kernels`; imported only when numba is installed.
+"""Compiled kernels (numba) behind :mod:`recframe.engine`; imported only when numba is installed.
 
 One kernel serves both neighbour search and ranking: for each query row ``r`` it accumulates
 ``A[r] @ B`` into a dense per-thread accumulator (touching only the columns reached), drops
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from recframe.measures import modify, similarity
+from recframe.engine.measures import modify, similarity
 from recframe.progress import announce_numba_compilation
 
 announce_numba_compilation()  # the first use compiles (once per install): say so

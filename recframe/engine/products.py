@@ -19,25 +19,18 @@ Two engines compute the same result:
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
+from recframe.engine.dispatch import Engine, default_threads, numba_threads, resolve_engine, used_threads
+from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
-from recframe.ranking import blockwise_top_n
 
 logger = logging.getLogger(__name__)
-
-Engine = Literal["auto", "numba", "scipy"]
 
 _EMPTY_INDPTR = np.zeros(1, dtype=np.int64)
 _EMPTY_INDICES = np.zeros(0, dtype=np.int64)
@@ -46,40 +39,6 @@ SYMMETRIC_MIN_ROWS = 8192
 """Below this many rows the accumulator stays in cache and computing each pair twice is
 faster than maintaining two heaps per pair (measured: 3,706 rows 0.18 s plain vs 0.22 s
 symmetric; 26,744 rows 14.5 s plain vs 10.9 s symmetric)."""
-
-_NUMBA_LOCK = threading.Lock()
-"""numba's default thread pool must not be entered by two Python threads at once: compiled
-parallel kernels run one at a time (each already uses every thread it was given)."""
-
-
-def numba_available() -> bool:
-    """Whether the compiled engine can be used (numba is installed)."""
-    return importlib.util.find_spec("numba") is not None
-
-
-def resolve_engine(engine: Engine) -> Literal["numba", "scipy"]:
-    """Return the engine ``auto`` stands for, or `engine` itself.
-
-    Raises
-    ------
-    ImportError
-        If ``numba`` is asked for and not installed; the message says how to install it.
-    """
-    if engine == "auto":
-        return "numba" if numba_available() else "scipy"
-    if engine == "numba" and not numba_available():
-        msg = "engine 'numba' needs the numba package; install it with: pip install 'recframe[fast]'"
-        raise ImportError(msg)
-    return engine
-
-
-def default_threads() -> int:
-    """Return the number of cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
 
 def estimate_neighbours(
     x: sp.csr_array, k: int, *, engine: Engine = "auto", threads: int | None = None, max_memory_mb: int = 1024
@@ -171,21 +130,6 @@ def _csr_parts(matrix: sp.csr_array | None, index_dtype: type[np.integer]) -> tu
     )
 
 
-@contextmanager
-def numba_threads(threads: int | None) -> Iterator[int]:
-    """Hold the compiled-kernel lock with numba set to `threads` threads; yield the number used."""
-    import numba
-
-    with _NUMBA_LOCK:
-        used = max(1, min(threads or default_threads(), _numba_max_threads()))
-        previous = numba.get_num_threads()
-        numba.set_num_threads(used)
-        try:
-            yield used
-        finally:
-            numba.set_num_threads(previous)
-
-
 def top_k_neighbours(
     x: sp.csr_array,
     k: int,
@@ -208,7 +152,7 @@ def top_k_neighbours(
         transposed = sp.csr_array(x.T)
         transposed.sort_indices()
     if resolve_engine(engine) == "numba" and n >= SYMMETRIC_MIN_ROWS and k > 0:
-        used = max(1, min(threads or default_threads(), _numba_max_threads()))
+        used = used_threads(threads)
         heap_bytes = used * n * k * 17
         if heap_bytes <= max_memory_mb << 20:
             return _symmetric_neighbours(x, transposed, k, threads)
@@ -234,7 +178,7 @@ def _symmetric_neighbours(
     x: sp.csr_array, transposed: sp.csr_array, k: int, threads: int | None
 ) -> tuple[IntArray, FloatArray]:
     """Run the symmetric numba kernel in row batches (for progress), then merge the heaps."""
-    from recframe._numba_kernels import merge_heaps, symmetric_accumulate
+    from recframe.engine._compiled import merge_heaps, symmetric_accumulate
 
     n = x.shape[0]
     index_dtype = np.int32 if max(x.shape) < np.iinfo(np.int32).max else np.int64
@@ -259,12 +203,6 @@ def _symmetric_neighbours(
     return columns, scores
 
 
-def _numba_max_threads() -> int:
-    import numba
-
-    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-
-
 def _numba_product(
     a: sp.csr_array,
     rows: IntArray,
@@ -278,7 +216,7 @@ def _numba_product(
     columns: IntArray,
     scores: FloatArray,
 ) -> None:
-    from recframe._numba_kernels import top_n_product as kernel
+    from recframe.engine._compiled import top_n_product as kernel
 
     # 32-bit column indices halve the memory traffic of the inner loop where they suffice
     small = max(a.shape[1], b.shape[1]) < np.iinfo(np.int32).max
