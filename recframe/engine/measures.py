@@ -103,7 +103,19 @@ class MeasureSpec:
         min_similarity: float | None = None,
         keep_negative: bool = False,
     ) -> MeasureSpec:
-        """Return the spec of a named measure."""
+        """Return the spec of a named measure.
+
+        Parameters
+        ----------
+        measure : str
+            One of :data:`MEASURES`.
+        alpha, beta, shrinkage, min_support, min_similarity, keep_negative
+            As the attributes of the same names; ``min_similarity=None`` keeps every value.
+
+        Returns
+        -------
+        MeasureSpec
+        """
         needs = _NEEDS.get(measure, 0)
         return cls(
             MEASURES.index(measure), needs, alpha, beta, shrinkage, min_support,
@@ -154,8 +166,26 @@ def similarity(
 ) -> np.ndarray:
     """Return the similarity of each pair from its statistics (arrays of one shape, or broadcastable).
 
-    Codes follow :data:`MEASURES`. Written with elementwise array operations only, so that the
-    numba kernel compiles the very same function.
+    Written with elementwise array operations only, so that the numba kernel compiles the very
+    same function.
+
+    Parameters
+    ----------
+    code : int
+        The measure: its index in :data:`MEASURES`.
+    alpha, beta : float
+        The measure's parameters (``tversky``, ``asymmetric_cosine``, ``conditional_probability``).
+    n, dot, sum_a, sum_b, sq_a, sq_b : ndarray
+        Co-rated statistics of each pair (see the module docstring).
+    norm_a, norm_b, count_a, count_b : ndarray
+        Per-row totals of the query and the candidate rows.
+    n_columns : float
+        Number of columns of the matrix (``lift`` needs it).
+
+    Returns
+    -------
+    ndarray
+        The similarities, 0 where a denominator is 0.
     """
     if code == 0:  # cosine: dot / (|a| |b|)
         return _ratio(dot, norm_a * norm_b)
@@ -188,8 +218,25 @@ def modify(
 ) -> np.ndarray:
     """Apply the modifiers: shrinkage, minimum co-support, minimum similarity, negative similarities.
 
-    Returns similarities where 0 means "not a neighbour" (a kept negative similarity stays
-    negative).
+    Parameters
+    ----------
+    sim : ndarray
+        Similarities from :func:`similarity`.
+    n : ndarray
+        Co-support of each pair (the number of co-rated columns).
+    shrinkage : float
+        ``sim * n / (n + shrinkage)``; 0 leaves `sim` as it is.
+    min_support : int
+        Pairs with fewer co-rated columns are dropped.
+    min_similarity : float
+        Pairs below it are dropped.
+    keep_negative : bool
+        Keep negative similarities (else they are dropped).
+
+    Returns
+    -------
+    ndarray
+        Similarities where 0 means "not a neighbour" (a kept negative similarity stays negative).
     """
     if shrinkage > 0:
         sim = sim * _ratio(n, n + shrinkage)
@@ -205,6 +252,18 @@ def check_measurable(matrix: InteractionMatrix, who: str) -> None:
     Cosine-like measures divide by ``sqrt(sum of squares)`` of every user row and item column:
     values near 1e154 overflow it to infinity, values near 1e-160 underflow it to 0. Either
     way the similarities would be NaN or silently 0, so the values must be rescaled.
+
+    Parameters
+    ----------
+    matrix : InteractionMatrix
+        The matrix a measure will run on.
+    who : str
+        What built it, for the message (e.g. ``"matrix 'ratings'"``).
+
+    Raises
+    ------
+    DataError
+        Naming the user, the item and the value, with the hint to rescale.
     """
     m = matrix.matrix
     data = m.data

@@ -58,6 +58,11 @@ def per_target_top_n(
         Items never recommended to each query (seen items, explicit exclusions).
     max_memory_mb : int
         Budget for one block's terms.
+
+    Returns
+    -------
+    TopN
+        ``(n_queries, n)`` items (``-1`` padded) and scores (``nan`` padded), best first.
     """
     n_queries, n_items = queries.shape
     fan = _reversed(graph) if axis == "items" else _FanOut(history.indptr, history.indices, history.data, None)

@@ -43,7 +43,22 @@ symmetric; 26,744 rows 14.5 s plain vs 10.9 s symmetric)."""
 def estimate_neighbours(
     x: sp.csr_array, k: int, *, engine: Engine = "auto", threads: int | None = None, max_memory_mb: int = 1024
 ) -> ResourceEstimate:
-    """Estimate the work and memory of :func:`top_k_neighbours` on `x` without running it."""
+    """Estimate the work and memory of :func:`top_k_neighbours` on `x` without running it.
+
+    Parameters
+    ----------
+    x : csr_array of shape (n_rows, n_columns)
+        The rows whose neighbours would be searched.
+    k : int
+        Neighbours per row.
+    engine, threads, max_memory_mb
+        As for :func:`top_k_neighbours`; they decide which kernel would run.
+
+    Returns
+    -------
+    ResourceEstimate
+        Multiply-adds, bytes of output and bytes of working memory.
+    """
     n, nnz = x.shape[0], int(x.nnz)
     column_counts = np.bincount(x.indices, minlength=x.shape[1]).astype(np.int64)
     work = int((column_counts**2).sum())  # all pairs through each shared column
@@ -144,8 +159,29 @@ def top_k_neighbours(
     With numba, for at least ``SYMMETRIC_MIN_ROWS`` rows and when the per-thread heaps fit in
     `max_memory_mb`, each pair of rows is computed once (the product is symmetric), halving the
     work; otherwise this is
-    :func:`top_n_product` with ``exclude_self``. Columns and scores follow its conventions.
-    Pass `transposed` (``X.T`` as CSR with sorted indices) if you have it, to save a copy.
+    :func:`top_n_product` with ``exclude_self``.
+
+    Parameters
+    ----------
+    x : csr_array of shape (n_rows, n_columns)
+        The rows (e.g. unit-length item vectors, for cosine neighbours of items).
+    k : int
+        Neighbours kept per row.
+    engine : {"auto", "numba", "scipy"}
+        Implementation (see :func:`resolve_engine`).
+    threads : int, optional
+        Threads of the numba engine; all cores by default.
+    max_memory_mb : int
+        Memory for the symmetric kernel's heaps or the scipy engine's dense blocks.
+    transposed : csr_array of shape (n_columns, n_rows), optional
+        ``X.T`` as CSR with sorted indices, if you have it: saves a copy.
+
+    Returns
+    -------
+    columns : ndarray of shape (n_rows, k), int64
+        Neighbours, best first, ties by lower row; ``-1`` pads.
+    scores : ndarray of shape (n_rows, k), float64
+        The products; ``0.0`` where ``columns`` is ``-1``.
     """
     n = x.shape[0]
     if transposed is None:

@@ -23,7 +23,18 @@ _STATISTICS = 6
 
 
 def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
-    """Return each row's L2 norm and number of stored entries."""
+    """Return each row's L2 norm and number of stored entries (the totals the measures need).
+
+    Parameters
+    ----------
+    x : csr_array of shape (n_rows, n_columns)
+        The rows.
+
+    Returns
+    -------
+    norms, counts : ndarray of shape (n_rows,), float64
+        ``sqrt(sum of squares)`` and the number of stored entries of each row.
+    """
     lengths = np.diff(x.indptr)
     squares = np.bincount(np.repeat(np.arange(x.shape[0]), lengths), weights=x.data**2, minlength=x.shape[0])
     return np.sqrt(squares), lengths.astype(np.float64)
@@ -61,6 +72,14 @@ def top_k_by_measure(
         Neighbours per row.
     exclude_self : bool
         Leave out target ``r`` of query row ``r`` (queries and targets are the same rows).
+    engine : {"auto", "numba", "scipy"}
+        Implementation (see :func:`resolve_engine`).
+    threads : int, optional
+        Threads of the numba engine; all cores by default.
+    max_memory_mb : int
+        Memory for the scipy engine's dense blocks (six per block of query rows).
+    desc : str
+        Label of the progress bar.
 
     Returns
     -------

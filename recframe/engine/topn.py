@@ -73,8 +73,23 @@ def top_n_entries(
 ) -> tuple[IntArray, FloatArray]:
     """Return each row's `n` largest entries of a sparse set, ties by lower column.
 
-    Only positive entries are candidates (any non-zero one with `keep_negative`). Returns
-    ``(columns, values)`` of shape ``(n_rows, n)``, padded with ``-1`` and ``nan``.
+    Parameters
+    ----------
+    rows, columns : ndarray of shape (n_entries,), int64
+        Where each entry is; rows in ``0 .. n_rows - 1``, in any order.
+    values : ndarray of shape (n_entries,), float64
+        The entries; only positive ones are candidates (any non-zero one with `keep_negative`).
+    n_rows, n : int
+        Rows of the result, and entries kept per row.
+    keep_negative : bool
+        Let negative entries compete too (ranked by value, so after every positive one).
+
+    Returns
+    -------
+    columns : ndarray of shape (n_rows, n), int64
+        Best first; ``-1`` pads.
+    values : ndarray of shape (n_rows, n), float64
+        The entries; ``nan`` pads.
     """
     keep = values != 0 if keep_negative else values > 0
     rows, columns, values = rows[keep], columns[keep], values[keep]
@@ -94,6 +109,18 @@ def chunks(n_rows: int, n_cols: int, max_memory_mb: int) -> Iterator[slice]:
 
     The budget is split over about four blocks of that size alive at once (scores, masks,
     partition indices), so the peak stays near `max_memory_mb`.
+
+    Parameters
+    ----------
+    n_rows, n_cols : int
+        Shape of the whole (never materialised) dense matrix.
+    max_memory_mb : int
+        Memory budget.
+
+    Yields
+    ------
+    slice
+        Consecutive row ranges covering ``0 .. n_rows``, each at least one row.
     """
     per_row = max(1, n_cols) * 8 * 4
     step = max(1, (max_memory_mb << 20) // per_row)
@@ -102,7 +129,15 @@ def chunks(n_rows: int, n_cols: int, max_memory_mb: int) -> Iterator[slice]:
 
 
 def zero_entries(block: FloatArray, mask: sp.csr_array) -> None:
-    """Set ``block[i, j] = 0`` for every stored entry ``(i, j)`` of `mask`, in place."""
+    """Set ``block[i, j] = 0`` for every stored entry ``(i, j)`` of `mask`, in place.
+
+    Parameters
+    ----------
+    block : ndarray of shape (n_rows, n_cols)
+        Dense scores, modified.
+    mask : csr_array of shape (n_rows, n_cols)
+        The entries to clear (their values are ignored).
+    """
     coo = mask.tocoo()
     block[coo.row, coo.col] = 0.0
 
@@ -140,6 +175,11 @@ def blockwise_top_n(
         Memory for the blocks (see :func:`chunks`).
     desc, unit : str
         Label and unit of the progress bar.
+
+    Returns
+    -------
+    TopN
+        ``(len(rows), n)`` columns (``-1`` padded) and scores (``nan`` padded), best first.
     """
     parts: list[TopN] = []
     blocks = list(chunks(len(rows), n_cols, max_memory_mb))
