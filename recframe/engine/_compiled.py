@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
-from recframe.engine.measures import modify, similarity
+from recframe.engine.measures import _ratio, modify, similarity
 from recframe.progress import announce_numba_compilation
 
 announce_numba_compilation()  # the first use compiles (once per install): say so
@@ -327,6 +328,7 @@ def merge_heaps(hv: np.ndarray, hj: np.ndarray, hsize: np.ndarray, out_j: np.nda
         _drain_best_first(mv, mj, size, out_v[i], out_j[i])
 
 
+register_jitable(_ratio)  # similarity() calls it: compiled kernels may, too
 _similarity = numba.njit(cache=True)(similarity)
 _modify = numba.njit(cache=True)(modify)
 

@@ -24,9 +24,8 @@ Division by zero gives 0 (no similarity).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -128,22 +127,12 @@ class MeasureSpec:
         return MEASURES[self.code]
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _compilable(function: _F) -> _F:
-    """Let the compiled kernel call `function` too (numba's ``register_jitable``), if numba is installed."""
-    try:
-        from numba.extending import register_jitable
-    except ImportError:  # numba is optional: a plain function then
-        return function
-    compiled: _F = register_jitable(function)
-    return compiled
-
-
-@_compilable
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """``numerator / denominator`` where the denominator is positive, else 0 (no warning)."""
+    """``numerator / denominator`` where the denominator is positive, else 0 (no warning).
+
+    :mod:`recframe.engine._compiled` registers it with numba (``register_jitable``), so that the
+    compiled kernels run :func:`similarity` too; importing numba here would slow every import.
+    """
     positive = denominator > 0
     return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
 
