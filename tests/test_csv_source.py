@@ -430,6 +430,16 @@ FAST = [engine for engine in readers.ENGINES if readers.available(engine)]
         ("user item rating\n1 2 3\n4  5 6\n", {"delimiter": " "}),
         ("user-item\n1-2\n3--4\n", {"delimiter": "-"}),
         ("user;;item;;rating\n1;;2;;3.5\r\n4;;5;;1\r\n", {"delimiter": ";;"}),
+        # rows too short for an id column, words some parsers take for missing values
+        ("user,item\n1\n2,3\n", {}),
+        ("user,item\na,b\nb\n", {}),
+        ("a,b,c\n1,2,3\n4,5\n", {"user": 0, "item": 2}),
+        ("user,item,rating\nx,NA,1\ny,null,2\nz,,3\n", {}),
+        ("user,item,rating\nx,y,NaN\n", {}),
+        ("user,item\n1,2\n\n\n3,4", {"id_type": "int"}),
+        ("user,item\n-0,2\n0,3\n", {}),  # "-0" is canonical to the general reader
+        ("user,item\n 7,1\n8 ,2\n", {}),  # spaces around integer ids
+        ("user,item\n9223372036854775807,1\n-9223372036854775808,2\n", {}),
     ],
 )
 @pytest.mark.parametrize("engine", FAST)

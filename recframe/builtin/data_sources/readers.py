@@ -3,8 +3,8 @@
 Each reader turns a plain delimited file into one array per role (``user``, ``item``,
 ``rating``, ``timestamp``), or returns ``None`` when the file is anything it might read
 differently from the general reader (a malformed row, a rating that is not a finite number,
-an id spelled two ways, an id with spaces around it); the general reader (Python's ``csv``
-module) then reads the file and names the line of the first bad row. The readers never raise
+an empty id, integer ids not all written as Python prints them); the general reader (Python's
+``csv`` module) then reads the file and names the line of the first bad row. The readers never raise
 a :class:`~recframe.DataError` themselves, so every error message comes from one place.
 
 - ``arrow``: ``pyarrow.csv.read_csv``, multi-threaded (the ``parquet`` extra installs pyarrow).
@@ -296,6 +296,8 @@ def _read_pandas(request: Request, data: bytes | mmap.mmap, start: int, delimite
     out: dict[str, np.ndarray] = {}
     for role in roles:
         series = frame[request.columns[role]]
+        if series.isna().any():
+            return None  # a row too short for this column
         if role not in ("user", "item"):
             out[role] = series.to_numpy(dtype=np.float64)
             continue
