@@ -243,13 +243,44 @@ def _read_arrow(request: Request, data: bytes | mmap.mmap, start: int, delimiter
                 ints = None
 
         def text(column: Any = column) -> np.ndarray:
-            return np.asarray(column.to_numpy(zero_copy_only=False), dtype=str)
+            fixed = _fixed_width_text(column)
+            return fixed if fixed is not None else np.asarray(column.to_numpy(zero_copy_only=False), dtype=str)
 
         ids = _ids(role, request, ints, lengths, text)
         if ids is None:
             return None
         out[role] = ids
     return out
+
+
+def _fixed_width_text(column: Any) -> np.ndarray | None:
+    """Return a pyarrow string column as a numpy str array without a Python object per value.
+
+    The bytes are laid into a zero-padded matrix with one row per value (filling a mask in
+    row-major order writes them in the order arrow keeps them), viewed as fixed-width bytes and
+    decoded from UTF-8; ASCII needs no decoding, each byte being its code point. ``None`` (convert through
+    Python objects) when a value holds a NUL byte, which fixed-width bytes would drop, or when
+    the matrix would be much larger than the text, as with one very long value among short ones.
+    """
+    import pyarrow as pa
+
+    try:
+        chunk = column.combine_chunks()
+    except pa.ArrowInvalid:  # over 2 GiB of text
+        return None
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[chunk.offset: chunk.offset + len(chunk) + 1]
+    data = chunk.buffers()[2]
+    text = np.frombuffer(data, dtype=np.uint8)[offsets[0]: offsets[-1]] if data is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    width = max(int(lengths.max(initial=0)), 1)
+    if len(lengths) * width > 4 * len(text) + (64 << 20) or (text == 0).any():
+        return None
+    matrix = np.zeros((len(lengths), width), dtype=np.uint8)
+    matrix[np.arange(width) < lengths[:, None]] = text
+    if not len(text) or text.max() < 128:  # a byte is its code point: numpy's UCS-4 layout directly
+        return matrix.astype(np.uint32).view(f"U{width}").reshape(-1)
+    # pyarrow holds text as UTF-8, whatever the file's encoding
+    return np.char.decode(matrix.view(f"S{width}").reshape(-1), "utf-8")
 
 
 def _text_bytes(chunk: Any) -> int:
@@ -388,7 +419,11 @@ def _read_numpy(request: Request, data: bytes | mmap.mmap, start: int, delimiter
         ) -> np.ndarray | None:
             if (lengths >= width).any():
                 return None
-            return np.char.decode(raw_text, request.encoding)
+            used = max(int(lengths.max(initial=0)), 1)
+            matrix = np.ascontiguousarray(raw_text).view(np.uint8).reshape(len(raw_text), width)[:, :used]
+            if not matrix.size or matrix.max() < 128:  # ASCII: a byte is its code point
+                return np.ascontiguousarray(matrix, dtype=np.uint32).view(f"U{used}").reshape(-1)
+            return np.char.decode(np.ascontiguousarray(matrix).view(f"S{used}").reshape(-1), request.encoding)
 
         ids = _ids(role, request, ints, lengths.sum(), text)
         if ids is None:
