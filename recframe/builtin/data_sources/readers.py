@@ -156,7 +156,7 @@ def _ids(role: str, request: Request, ints: np.ndarray | None, lengths: Any, tex
     values = text()
     if values is None:
         return None
-    values = np.char.strip(values)
+    values = _strip(values)
     if (np.char.str_len(values) == 0).any():
         return None  # an empty id: the general reader names its line
     if request.id_type == "auto":
@@ -168,6 +168,27 @@ def _ids(role: str, request: Request, ints: np.ndarray | None, lengths: Any, tex
         if codes.size and codes.max() < 128 and _canonical(numbers, int(np.char.str_len(values).sum())):
             return numbers  # spaces around canonical integers
         return None
+    return values
+
+
+def _strip(values: np.ndarray) -> np.ndarray:
+    """Return the str array with whitespace stripped from both ends of each value, as ``str.strip``.
+
+    Most files have none, and looking at each value's first and last character is much cheaper
+    than stripping: only characters that might be whitespace (control characters, space, and
+    anything from U+0085 on) lead to the full strip.
+    """
+    if values.size == 0 or values.dtype.itemsize == 0:
+        return values
+    codes = values.view(np.uint32).reshape(len(values), -1)
+    lengths = np.char.str_len(values)
+    last = codes[np.arange(len(values)), np.maximum(lengths - 1, 0)]
+
+    def maybe_space(code: np.ndarray) -> np.ndarray:
+        return (code <= 32) | (code >= 0x85)
+
+    if maybe_space(codes[:, 0][lengths > 0]).any() or maybe_space(last[lengths > 0]).any():
+        return np.char.strip(values)
     return values
 
 
