@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from benchmarks.datasets import SHAPES, load_matrix
 from recframe.builtin.similarity import SparseSimilarity
-from recframe.measures import MEASURES
+from recframe.engine import MEASURES
 
 SURPRISE_NAMES = {"corated_cosine": "cosine", "pearson": "pearson", "msd": "msd"}
 

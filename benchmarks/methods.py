@@ -104,7 +104,7 @@ def graph_for_batch(matrix: sp.csr_array, k: int) -> sp.csr_array:
 
 
 def batch_recframe(matrix: sp.csr_array, graph: sp.csr_array, n: int, engine: str = "numba") -> np.ndarray:
-    from recframe.kernels import top_n_product
+    from recframe.engine import top_n_product
 
     items, _ = top_n_product(matrix, np.arange(matrix.shape[0]), graph, n, seen=matrix, engine=engine)  # type: ignore[arg-type]
     return items

@@ -1,11 +1,39 @@
 """recframe: a plugin framework for neighbourhood collaborative filtering.
 
-The public API, re-exported; plugin authors import from here.
+The public API, re-exported; plugin authors import from here. Built-in plugins import only
+this package, :mod:`recframe.engine` (the compute primitives) and :mod:`recframe.testing`
+(the contract-test kit), exactly as a third-party plugin would; an import contract checks it.
+
+- Running: :class:`Recommender`, :class:`RunConfig`, :func:`load_config`, :class:`PluginRegistry`
+  and the results :class:`EvaluationResult`, :class:`RankedLists`, :class:`Predictions`.
+- Data: :class:`Interactions`, :class:`IdIndex`, :class:`InteractionMatrix` and the array
+  aliases ``IdArray``, ``IntArray``, ``FloatArray``.
+- Writing plugins: :func:`hookimpl`, the component contracts (:class:`DataSource`,
+  :class:`MatrixBuilder`, :class:`SimilarityBackend`, :class:`CandidateRanker`,
+  :class:`Splitter`, :class:`Metric`, :class:`Filter`), their configs and small result types,
+  :class:`ScoringRanker` (a ranker defined by how it scores a block of users), the errors,
+  ``progress_bar`` (a progress bar that stays quiet under ``--quiet`` and when piped),
+  :func:`available_memory`, :class:`Secret` and :func:`redact` (config values that must not be
+  printed), and the public datasets (:data:`DATASETS`, :func:`fetch_dataset`).
 """
 
 from recframe._version import __version__
 from recframe.config import RunConfig, load_config
-from recframe.data import DuplicatePolicy, IdIndex, InteractionMatrix, Interactions
+from recframe.data import (
+    DuplicatePolicy,
+    FloatArray,
+    IdArray,
+    IdIndex,
+    IntArray,
+    InteractionMatrix,
+    Interactions,
+    as_id_array,
+    numeric_column,
+)
+from recframe.datasets import DATASETS, DatasetInfo, check_url, dataset_info
+from recframe.datasets import extract as extract_dataset
+from recframe.datasets import fetch as fetch_dataset
+from recframe.engine.topn import select_top_n
 from recframe.errors import (
     ConfigError,
     DataError,
@@ -16,6 +44,7 @@ from recframe.errors import (
     RecframeWarning,
     ResourceError,
     short_repr,
+    short_text,
 )
 from recframe.hookspecs import hookimpl, hookspec
 from recframe.interfaces import (
@@ -29,8 +58,11 @@ from recframe.interfaces import (
     MetricConfig,
     MetricInput,
     NeighbourGraph,
+    Predictions,
     RankerConfig,
+    RatedPairs,
     ResourceEstimate,
+    ScoreParts,
     SimilarityBackend,
     SimilarityConfig,
     Splitter,
@@ -38,9 +70,12 @@ from recframe.interfaces import (
     check_fitted,
 )
 from recframe.pipeline import Recommender
-from recframe.ranking import ScoringConfig, ScoringRanker, select_top_n
+from recframe.progress import progress as progress_bar
+from recframe.ranking import ScoringConfig, ScoringRanker
 from recframe.registry import PluginRegistry
+from recframe.resources import available_memory
 from recframe.results import EvaluationResult, RankedLists
+from recframe.secrets import MASK as SECRET_MASK
 from recframe.secrets import Secret, redact
 
 __all__ = [
@@ -48,14 +83,19 @@ __all__ = [
     "Component",
     "ComponentConfig",
     "ConfigError",
+    "DATASETS",
     "DataError",
     "DataSource",
+    "DatasetInfo",
     "DuplicatePolicy",
     "EvaluationResult",
+    "Filter",
+    "FloatArray",
+    "IdArray",
     "IdIndex",
+    "IntArray",
     "InteractionMatrix",
     "Interactions",
-    "Filter",
     "MatrixBuilder",
     "Metric",
     "MetricConfig",
@@ -65,14 +105,18 @@ __all__ = [
     "PluginError",
     "PluginLoadWarning",
     "PluginRegistry",
+    "Predictions",
     "RankedLists",
     "RankerConfig",
-    "ResourceEstimate",
+    "RatedPairs",
     "RecframeError",
     "RecframeWarning",
-    "ResourceError",
     "Recommender",
+    "ResourceError",
+    "ResourceEstimate",
     "RunConfig",
+    "SECRET_MASK",
+    "ScoreParts",
     "ScoringConfig",
     "ScoringRanker",
     "Secret",
@@ -81,11 +125,20 @@ __all__ = [
     "Splitter",
     "TopN",
     "__version__",
+    "as_id_array",
+    "available_memory",
     "check_fitted",
+    "check_url",
+    "dataset_info",
+    "extract_dataset",
+    "fetch_dataset",
     "hookimpl",
     "hookspec",
     "load_config",
+    "numeric_column",
+    "progress_bar",
     "redact",
     "select_top_n",
     "short_repr",
+    "short_text",
 ]

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import InteractionMatrix, Interactions
+from recframe.engine.measures import check_measurable
 from recframe.errors import SHOWN_CHARACTERS, DataError, PluginError, RecframeError, short_text
-from recframe.interfaces import Component, NeighbourGraph, TopN
-
-if TYPE_CHECKING:
-    from recframe.config import ComponentSpec
-    from recframe.registry import PluginRegistry
+from recframe.interfaces import NeighbourGraph, TopN
 
 
 @contextmanager
@@ -48,13 +44,6 @@ def calling(who: str | Callable[[], str], method: str) -> Iterator[None]:
     except (Exception, SystemExit) as exc:
         name = who() if callable(who) else who
         raise PluginError(plugin_failure(name, method, exc)) from exc
-
-
-def build_component(spec: ComponentSpec, registry: PluginRegistry) -> Component:
-    """Return ``spec.build(registry)``, with the component's ``__init__`` guarded like :func:`calling`."""
-    cls = registry.get(spec.kind, spec.type)
-    with calling(lambda: registry.describe(cls), "__init__"):
-        return spec.build(registry)
 
 
 def plugin_failure(who: str, method: str, exc: BaseException) -> str:
@@ -182,41 +171,6 @@ def check_matrix(result: object, who: str) -> InteractionMatrix:
         raise DataError(msg)
     check_measurable(result, who)
     return result
-
-
-def check_measurable(matrix: InteractionMatrix, who: str) -> None:
-    """Raise :class:`DataError` if a row's or column's squared length is not a usable number.
-
-    Cosine-like measures divide by ``sqrt(sum of squares)`` of every user row and item column:
-    values near 1e154 overflow it to infinity, values near 1e-160 underflow it to 0. Either
-    way the similarities would be NaN or silently 0, so the values must be rescaled.
-    """
-    m = matrix.matrix
-    data = m.data
-    magnitude = np.abs(data)
-    if not data.size or (magnitude.max() <= 1e100 and magnitude.min() >= 1e-100):
-        return  # no sum of squares of such values can overflow or underflow
-    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-    with np.errstate(over="ignore", under="ignore"):
-        squares = data * data
-        for axis, owner, n in (("user", rows, m.shape[0]), ("item", m.indices, m.shape[1])):
-            totals = np.bincount(owner, weights=squares, minlength=n)
-            stored = np.bincount(owner, minlength=n) > 0
-            bad = stored & (~np.isfinite(totals) | (totals == 0))
-            if not bad.any():
-                continue
-            line = int(np.flatnonzero(bad)[0])
-            entries = np.flatnonzero(owner == line)
-            first = int(entries[np.argmax(np.abs(data[entries]))])
-            user = matrix.users.ids_of([rows[first]])[0].item()
-            item = matrix.items.ids_of([m.indices[first]])[0].item()
-            overflow = not np.isfinite(totals[line])
-            size, fate = ("large", "overflows to inf") if overflow else ("small", "underflows to 0")
-            msg = (
-                f"{who} holds {data[first].item()!r} for user {user!r} and item {item!r}, too {size} to measure "
-                f"similarity with: the squared length of the {axis}'s values {fate}; rescale the ratings column"
-            )
-            raise DataError(msg)
 
 
 def check_graph(

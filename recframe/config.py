@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, Field, PositiveInt, ValidationError
 from pydantic_core import ErrorDetails
 
-from recframe.checks import build_component
+from recframe.checks import calling
 from recframe.errors import SHOWN_CHARACTERS, ConfigError, short_repr, short_text
 from recframe.interfaces import (
     INT64_MAX,
@@ -113,8 +113,14 @@ class ComponentSpec:
     params: ComponentConfig
 
     def build(self, registry: PluginRegistry) -> Component:
-        """Return a new instance of the component."""
-        return registry.get(self.kind, self.type)(self.params)
+        """Return a new instance of the component.
+
+        Its ``__init__`` runs under :func:`~recframe.checks.calling`, so a plugin whose constructor
+        fails (or exits) is named in a :class:`PluginError` like any other call into it.
+        """
+        cls = registry.get(self.kind, self.type)
+        with calling(lambda: registry.describe(cls), "__init__"):
+            return cls(self.params)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the section as it would be written in a run file, defaults included."""
@@ -1237,7 +1243,7 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
         spec = component_spec(metric_entry(entry), "metric", (*path, "metrics", i), registry, errors)
         if spec is not None:
             metrics.append(spec)
-    labels = [str(getattr(build_component(m, registry), "label", m.type)) for m in metrics]
+    labels = [str(getattr(m.build(registry), "label", m.type)) for m in metrics]
     for i, label in enumerate(labels):
         if label in labels[:i]:
             errors.add((*path, "metrics", i), f"{label} is listed twice")

@@ -353,20 +353,16 @@ class Interactions:
         )
 
 
-_COMPILED_CODES_MIN = 1 << 20
-"""From this many ids on, integer ids are mapped by a compiled kernel (when numba is installed)."""
+_HASHED_CODES_MIN = 1 << 16
+"""From this many ids on, ids that are not a compact integer range are grouped by hashing
+(``pandas.factorize``, else pyarrow's ``dictionary_encode``, when installed) and only the
+distinct ones sorted; below it, or without either, ``numpy.unique`` sorts them all. On 20
+million ids hashing takes 0.8 s (integers) and 0.3 s per million (text) against 7 s and 1.7 s
+per million for sorting."""
 
 
 def _dense_codes(ids: IntArray, low: int, n_slots: int) -> tuple[npt.NDArray[np.bool_], IntArray]:
     """Return which of the values ``low .. low + n_slots - 1`` occur in `ids`, and each id's rank among them."""
-    from recframe.kernels import numba_available, numba_threads
-
-    if len(ids) >= _COMPILED_CODES_MIN and numba_available():
-        from recframe._numba_kernels import dense_codes
-
-        with numba_threads(None):
-            present, codes = dense_codes(np.ascontiguousarray(ids, dtype=np.int64), low, n_slots)
-        return present, codes
     present = np.zeros(n_slots, dtype=bool)
     shifted = ids - low
     present[shifted] = True
@@ -374,26 +370,32 @@ def _dense_codes(ids: IntArray, low: int, n_slots: int) -> tuple[npt.NDArray[np.
     return present, rows[shifted]
 
 
-def _text_codes(ids: npt.NDArray[np.str_]) -> tuple[npt.NDArray[np.str_], IntArray] | None:
-    """Return the sorted distinct strings of `ids` and each entry's rank, or ``None`` without numba.
+def _hashed_codes(ids: IdArray) -> tuple[IdArray, IntArray] | None:
+    """Return the sorted distinct ids of `ids` and each entry's rank, or ``None`` without pandas or pyarrow.
 
-    Equal strings are equal rows of UCS-4 code units (numpy pads with zeros), so a hash table
-    groups them in one pass; then only the distinct strings are sorted, not all of them.
+    Equal ids are grouped by a hash table in one pass; then only the distinct ids are sorted.
+    Both libraries order strings by code point, as numpy does.
     """
-    from recframe.kernels import numba_available
+    import importlib.util
 
-    if not numba_available() or ids.dtype.itemsize == 0:
-        return None
-    from recframe._numba_kernels import factorize_rows
+    if importlib.util.find_spec("pandas") is not None:
+        import pandas as pd
 
-    contiguous = np.ascontiguousarray(ids)
-    rows = contiguous.view(np.uint32).reshape(len(ids), -1)
-    groups, first = factorize_rows(rows)
-    distinct = contiguous[first]
-    order = np.argsort(distinct, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return distinct[order], rank[groups]
+        codes, distinct = pd.factorize(ids, sort=True, use_na_sentinel=False)
+        return np.asarray(distinct, dtype=ids.dtype), np.asarray(codes, dtype=np.int64)
+    if importlib.util.find_spec("pyarrow") is not None:
+        import pyarrow as pa
+
+        array = pa.array(ids)
+        if not isinstance(array, pa.Array):  # chunked: over 2 GiB of text
+            return None
+        encoded = array.dictionary_encode()
+        unsorted = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=ids.dtype)
+        order = np.argsort(unsorted, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        return unsorted[order], rank[encoded.indices.to_numpy()]
+    return None
 
 
 class IdIndex:
@@ -429,8 +431,9 @@ class IdIndex:
         """Return the index of the distinct ids in `ids` and the row of each entry.
 
         Integer ids spanning a range not much larger than their number are mapped with a dense
-        lookup table (linear time); many text ids are grouped by hashing and only the distinct
-        ones sorted (with numba installed); others are sorted (``numpy.unique``).
+        lookup table (linear time); many other ids are grouped by hashing and only the distinct
+        ones sorted (with pandas or pyarrow installed); others are sorted (``numpy.unique``). All
+        give what ``numpy.unique(ids, return_inverse=True)`` gives.
         """
         if ids.dtype.kind in "iu" and len(ids):
             low, high = int(ids.min()), int(ids.max())
@@ -441,8 +444,8 @@ class IdIndex:
                 unique.setflags(write=False)
                 index.ids = unique
                 return index, codes
-        if ids.dtype.kind == "U" and len(ids) >= _COMPILED_CODES_MIN:
-            grouped = _text_codes(ids)
+        if ids.dtype.kind in "iuU" and len(ids) >= _HASHED_CODES_MIN:
+            grouped = _hashed_codes(ids)
             if grouped is not None:
                 unique, codes = grouped
                 index = cls.__new__(cls)

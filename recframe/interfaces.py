@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from recframe.data import FloatArray, IntArray, InteractionMatrix, Interactions
-    from recframe.prediction import Predictions
 
 Kind = Literal["data", "filter", "matrix", "similarity", "ranker", "splitter", "metric"]
 KINDS: tuple[Kind, ...] = ("data", "filter", "matrix", "similarity", "ranker", "splitter", "metric")
@@ -584,6 +583,39 @@ class SupportsNewUsers(Protocol):
             similarity backend's ``query``; ``None`` for the others.
         """
         ...
+
+
+SOURCES = ("neighbours", "user_mean", "item_mean", "global_mean", "baseline")
+"""What answered each prediction, by code (the index in this tuple)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Predictions:
+    """Predicted ratings of (user, item) pairs.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n_pairs,), float64
+        The predictions.
+    source : ndarray of shape (n_pairs,), int8
+        What answered each pair: an index into :data:`SOURCES` (0: the neighbours).
+    n_neighbours : ndarray of shape (n_pairs,), int64
+        How many neighbours contributed to each pair.
+    """
+
+    values: FloatArray
+    source: np.ndarray
+    n_neighbours: IntArray
+
+    @property
+    def n_fallback(self) -> int:
+        """Number of pairs a fallback answered."""
+        return int(np.count_nonzero(self.source))
+
+    def source_names(self) -> np.ndarray:
+        """Return each pair's source as a name (``"neighbours"``, ``"user_mean"``, ...)."""
+        names: np.ndarray = np.asarray(SOURCES)[self.source]
+        return names
 
 
 @runtime_checkable

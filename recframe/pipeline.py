@@ -21,7 +21,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.checks import (
-    build_component,
     calling,
     check_graph,
     check_interactions,
@@ -46,6 +45,7 @@ from recframe.interfaces import (
     MatrixBuilder,
     Metric,
     NeighbourGraph,
+    Predictions,
     RatedPairs,
     SimilarityBackend,
     Splitter,
@@ -54,9 +54,8 @@ from recframe.interfaces import (
     SupportsPredict,
     TopN,
 )
-from recframe.prediction import Predictions
 from recframe.ranking import ScoringRanker
-from recframe.registry import PluginRegistry, describe_component
+from recframe.registry import PluginRegistry, builtin_registry, describe_component
 from recframe.resources import capped_k, preflight
 from recframe.results import Contribution, EvaluationResult, Explanation, FoldResult, RankedLists
 
@@ -138,17 +137,16 @@ class Recommender:
         name: str = "recframe",
         registry: PluginRegistry | None = None,
     ) -> None:
-        # the defaults are built-in plugins, imported here as they import the public API
-        from recframe.builtin.matrix_builders import RatingsMatrixBuilder
-        from recframe.builtin.rankers import ItemCFRanker, PopularityRanker
-        from recframe.builtin.similarity import SklearnNNSimilarity
-
+        # the defaults are built-in plugins, looked up by name: the core never imports them
+        defaults = builtin_registry()
         self.data = data
-        self.matrix = matrix if matrix is not None else RatingsMatrixBuilder()
-        self.similarity = similarity if similarity is not None else SklearnNNSimilarity()
-        self.ranker = ranker if ranker is not None else ItemCFRanker()
+        self.matrix = matrix if matrix is not None else defaults.create("matrix", "ratings", MatrixBuilder)
+        self.similarity = (
+            similarity if similarity is not None else defaults.create("similarity", "sklearn_nn", SimilarityBackend)
+        )
+        self.ranker = ranker if ranker is not None else defaults.create("ranker", "item_cf", CandidateRanker)
         if fallback is _DEFAULT:
-            fallback = PopularityRanker()
+            fallback = defaults.create("ranker", "popularity", CandidateRanker)
         chain = () if fallback is None else tuple(fallback) if isinstance(fallback, Sequence) else (fallback,)
         self.fallbacks: tuple[CandidateRanker, ...] = chain
         self.splitter = splitter
@@ -228,7 +226,7 @@ class Recommender:
             raise TypeError(msg)
 
         def build(spec: Any) -> Any:
-            return None if spec is None else build_component(spec, registry)
+            return None if spec is None else spec.build(registry)
 
         evaluation = run.evaluation
         rec = cls(
@@ -711,10 +709,10 @@ class Recommender:
         if (self.splitter is None and test is None) or not self.metrics:
             msg = "nothing to evaluate: configure evaluation.split and evaluation.metrics"
             raise ConfigError(msg)
-        from recframe.builtin.splitters import PredefinedSplitter
-
         interactions = self.load_data() if data is None else Interactions.from_any(data)
-        splitter = self.splitter if self.splitter is not None else PredefinedSplitter()
+        splitter = self.splitter
+        if splitter is None:
+            splitter = builtin_registry().create("splitter", "predefined", Splitter)
         if test is None and self.test_data is not None:
             test = check_interactions(self._call(self.test_data, "load", self._rng(2)), self._who(self.test_data))
         if test is not None:

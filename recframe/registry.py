@@ -17,15 +17,14 @@ import os
 import re
 import typing
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import pluggy
 
 from recframe import hookspecs, interfaces
 from recframe._version import __version__
-from recframe.builtin import BUILTIN_MODULES
 from recframe.errors import ConfigError, PluginError, PluginLoadWarning, short_repr
 from recframe.interfaces import KINDS, Component, ComponentConfig
 
@@ -33,6 +32,21 @@ logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "recframe"
 DISABLE_ENV = "RECFRAME_DISABLE_PLUGINS"
+
+BUILTIN_MODULES: tuple[str, ...] = (
+    "recframe.builtin.data_sources",
+    "recframe.builtin.filters",
+    "recframe.builtin.matrix_builders",
+    "recframe.builtin.similarity",
+    "recframe.builtin.rankers",
+    "recframe.builtin.splitters",
+    "recframe.builtin.metrics",
+)
+"""Built-in plugin modules, registered in this order before any entry point is loaded. They are
+imported by name, so that nothing in the core imports :mod:`recframe.builtin` (the built-ins
+import the public API, as any plugin does)."""
+
+_C = TypeVar("_C", bound=Component)
 
 
 @dataclass(frozen=True)
@@ -306,6 +320,32 @@ class PluginRegistry:
         """Return the component class registered as ``(kind, name)`` (see :meth:`entry`)."""
         return self.entry(kind, name).cls
 
+    def create(self, kind: str, name: str, base: Callable[..., _C], **params: Any) -> _C:
+        """Return a new ``(kind, name)`` component built from `params`, checked to be a `base`.
+
+        Parameters
+        ----------
+        kind, name : str
+            The registered component, e.g. ``("ranker", "item_cf")``.
+        base : type
+            The interface the component must implement, e.g. :class:`CandidateRanker`.
+        **params
+            Its config's parameters; the defaults where left out.
+
+        Raises
+        ------
+        ConfigError
+            If nothing is registered as ``(kind, name)``.
+        PluginError
+            If the registered class does not implement `base`.
+        """
+        # `base` is typed as a callable, not type[_C]: mypy refuses abstract classes for type[_C]
+        component = self.get(kind, name)(**params)
+        if isinstance(base, type) and isinstance(component, base):
+            return typing.cast("_C", component)
+        msg = f"{self.describe(component)} is not a {getattr(base, '__name__', base)}"
+        raise PluginError(msg)
+
     def describe(self, component: Component | type[Component]) -> str:
         """Name a component the way errors do: ``similarity 'sklearn_nn' (recframe 0.1.0)``."""
         cls = component if isinstance(component, type) else type(component)
@@ -403,3 +443,14 @@ def _likely_provides(plugin: PluginInfo, name: str) -> bool:
     """
     wanted = _squash(name)
     return bool(wanted) and wanted in (_squash(plugin.name), _squash(plugin.package).removeprefix("recframe"))
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_registry() -> PluginRegistry:
+    """Return the registry of the built-in components only, built once per process.
+
+    The core looks its defaults up here by name (``builtin_registry().get("ranker", "item_cf")``)
+    instead of importing :mod:`recframe.builtin`. Don't register anything on it: build your own
+    with :meth:`PluginRegistry.from_environment`.
+    """
+    return PluginRegistry.from_environment(entry_points=False)

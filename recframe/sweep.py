@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from recframe.checks import build_component
 from recframe.config import RunConfig
 from recframe.data import Interactions
 from recframe.errors import RecframeError, short_repr
@@ -176,7 +175,7 @@ def run_sweep(
         engine_log.removeFilter(once)
     metrics = rows[0].result.metrics
     assert config.evaluation is not None
-    metric_objects = [build_component(spec, registry) for spec in config.evaluation.metrics]
+    metric_objects = [spec.build(registry) for spec in config.evaluation.metrics]
     higher = {m.label: m.higher_is_better for m in metric_objects if isinstance(m, Metric)}
     best = {}
     for label in metrics:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recframe import ConfigError, DataError, Interactions, load_config
-from recframe.builtin.data_sources import CSVDataSource, delimited
+from recframe.builtin.data_sources import CSVDataSource, delimited, readers
 
 
 def read(tmp_path, content: str | bytes, name: str = "data.csv", **params) -> Interactions:
@@ -370,7 +370,13 @@ def _write(folder, name, text):
     return path
 
 
-# --------------------------------------------------------------------------- the compiled reader
+# --------------------------------------------------------------------------- the fast readers
+
+
+FAST = [engine for engine in readers.ENGINES if readers.available(engine)]
+"""The fast readers installed here (numpy always; arrow and pandas with the test extra)."""
+
+
 
 
 @pytest.mark.parametrize(
@@ -424,13 +430,23 @@ def _write(folder, name, text):
         ("user item rating\n1 2 3\n4  5 6\n", {"delimiter": " "}),
         ("user-item\n1-2\n3--4\n", {"delimiter": "-"}),
         ("user;;item;;rating\n1;;2;;3.5\r\n4;;5;;1\r\n", {"delimiter": ";;"}),
+        # rows too short for an id column, words some parsers take for missing values
+        ("user,item\n1\n2,3\n", {}),
+        ("user,item\na,b\nb\n", {}),
+        ("a,b,c\n1,2,3\n4,5\n", {"user": 0, "item": 2}),
+        ("user,item,rating\nx,NA,1\ny,null,2\nz,,3\n", {}),
+        ("user,item,rating\nx,y,NaN\n", {}),
+        ("user,item\n1,2\n\n\n3,4", {"id_type": "int"}),
+        ("user,item\n-0,2\n0,3\n", {}),  # "-0" is canonical to the general reader
+        ("user,item\n 7,1\n8 ,2\n", {}),  # spaces around integer ids
+        ("user,item\n9223372036854775807,1\n-9223372036854775808,2\n", {}),
     ],
 )
-def test_the_compiled_reader_reads_exactly_what_the_general_one_does(tmp_path, text, params):
+@pytest.mark.parametrize("engine", FAST)
+def test_the_fast_readers_read_exactly_what_the_general_one_does(tmp_path, text, params, engine):
     path = tmp_path / "data.csv"
-    path.write_text(text)
     path.write_bytes(text.encode("utf-8"))
-    fast = CSVDataSource(path=path, parser="compiled", **params)
+    fast = CSVDataSource(path=path, parser=engine, **params)
     slow = CSVDataSource(path=path, parser="python", **params)
     try:
         expected = slow.load(np.random.default_rng(0))
@@ -443,7 +459,8 @@ def test_the_compiled_reader_reads_exactly_what_the_general_one_does(tmp_path, t
     assert got.users.dtype == expected.users.dtype
 
 
-def test_the_compiled_reader_on_a_large_random_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("engine", FAST)
+def test_the_fast_readers_on_a_large_random_file(tmp_path, monkeypatch, engine):
     rng = np.random.default_rng(4)
     n = 300_000
     users, items = rng.integers(0, 10**9, n), rng.integers(0, 50_000, n)
@@ -454,34 +471,36 @@ def test_the_compiled_reader_on_a_large_random_file(tmp_path, monkeypatch):
     slow = CSVDataSource(path=path, layout="movielens-csv", parser="python").load(np.random.default_rng(0))
 
     def general_reader_not_used(*args):
-        raise AssertionError("the compiled reader stepped aside")
+        raise AssertionError(f"the {engine} reader stepped aside")
 
     monkeypatch.setattr(CSVDataSource, "_read_rows", general_reader_not_used)
-    fast = CSVDataSource(path=path, layout="movielens-csv", parser="compiled").load(np.random.default_rng(0))
+    fast = CSVDataSource(path=path, layout="movielens-csv", parser=engine).load(np.random.default_rng(0))
     assert fast.fingerprint() == slow.fingerprint()
     np.testing.assert_array_equal(fast.values, ratings)
 
 
 
-def test_the_compiled_reader_on_a_large_double_colon_file(tmp_path, monkeypatch):
-    """MovieLens 1M/10M's ``ratings.dat`` layout, with a few lines the quick parser hands over."""
+@pytest.mark.parametrize("engine", FAST)
+def test_the_fast_readers_on_a_large_double_colon_file(tmp_path, monkeypatch, engine):
+    """MovieLens 1M/10M's ``ratings.dat`` layout, spaces around a few fields."""
     rng = np.random.default_rng(7)
     n = 100_000
     fields = [rng.integers(1, 70_000, n), rng.integers(1, 65_000, n), rng.integers(1, 11, n) / 2,
               rng.integers(10**8, 2 * 10**9, n)]
     lines = [f"{u}::{i}::{r}::{t}" for u, i, r, t in zip(*fields, strict=True)]
     for k in rng.choice(n, 50, replace=False):
-        lines[k] = lines[k].replace("::", " :: ", 1)  # spaces around a field: the careful parser
+        lines[k] = lines[k].replace("::", " :: ", 1)  # spaces around an id
     path = tmp_path / "ratings.dat"
     path.write_text("\n".join(lines))  # and no newline at the end
     slow = CSVDataSource(path=path, layout="movielens-1m", parser="python").load(np.random.default_rng(0))
-    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail("the compiled reader stepped aside"))
-    fast = CSVDataSource(path=path, layout="movielens-1m", parser="compiled").load(np.random.default_rng(0))
+    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail(f"the {engine} reader stepped aside"))
+    fast = CSVDataSource(path=path, layout="movielens-1m", parser=engine).load(np.random.default_rng(0))
     assert fast.fingerprint() == slow.fingerprint()
     np.testing.assert_array_equal(fast.timestamps, fields[3])
 
 
-def test_the_compiled_reader_reads_a_large_quoted_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("engine", FAST)
+def test_the_fast_readers_read_a_large_quoted_file(tmp_path, monkeypatch, engine):
     """An export that quotes its text (names with commas and spaces) and sometimes its numbers."""
     rng = np.random.default_rng(6)
     n = 50_000
@@ -497,13 +516,14 @@ def test_the_compiled_reader_reads_a_large_quoted_file(tmp_path, monkeypatch):
     path = tmp_path / "quoted.csv"
     path.write_text('"user","item","rating"\n' + lines + "\n", encoding="utf-8")
     slow = CSVDataSource(path=path, parser="python").load(np.random.default_rng(0))
-    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail("the compiled reader stepped aside"))
-    fast = CSVDataSource(path=path, parser="compiled").load(np.random.default_rng(0))
+    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail(f"the {engine} reader stepped aside"))
+    fast = CSVDataSource(path=path, parser=engine).load(np.random.default_rng(0))
     assert fast.fingerprint() == slow.fingerprint()
     assert fast.users.tolist() == [u.strip() for u in users.tolist()] and fast.items.dtype.kind == "i"
 
 
-def test_the_compiled_reader_reads_text_ids_of_a_large_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("engine", FAST)
+def test_the_fast_readers_read_text_ids_of_a_large_file(tmp_path, monkeypatch, engine):
     rng = np.random.default_rng(5)
     n = 100_000
     users = np.char.add("user-", rng.integers(0, 5_000, n).astype(str))
@@ -512,13 +532,13 @@ def test_the_compiled_reader_reads_text_ids_of_a_large_file(tmp_path, monkeypatc
     path = tmp_path / "text.csv"
     path.write_text("user;item;rating\n" + lines + "\n")
     slow = CSVDataSource(path=path, delimiter=";", parser="python").load(np.random.default_rng(0))
-    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail("the compiled reader stepped aside"))
-    fast = CSVDataSource(path=path, delimiter=";", parser="compiled").load(np.random.default_rng(0))
+    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail(f"the {engine} reader stepped aside"))
+    fast = CSVDataSource(path=path, delimiter=";", parser=engine).load(np.random.default_rng(0))
     assert fast.fingerprint() == slow.fingerprint()
     assert fast.users.dtype.kind == "U" and fast.users.tolist() == users.tolist()
 
 
-def test_auto_reads_small_files_with_the_general_reader_and_large_ones_compiled(tmp_path, monkeypatch):
+def test_auto_reads_small_files_with_the_general_reader_and_large_ones_fast(tmp_path, monkeypatch):
     path = tmp_path / "r.csv"
     path.write_text("user,item,rating\n" + "".join(f"{u},{u % 7},{u % 5}\n" for u in range(2_000)))
     calls = []
@@ -530,9 +550,31 @@ def test_auto_reads_small_files_with_the_general_reader_and_large_ones_compiled(
 
     monkeypatch.setattr(CSVDataSource, "_fast_load", recording)
     small = CSVDataSource(path=path).load(np.random.default_rng(0))
-    assert calls == []  # under COMPILED_MIN_BYTES: the general reader
-    monkeypatch.setattr(delimited, "COMPILED_MIN_BYTES", path.stat().st_size)
+    assert calls == []  # under FAST_MIN_BYTES: the general reader
+    monkeypatch.setattr(delimited, "FAST_MIN_BYTES", path.stat().st_size)
     large = CSVDataSource(path=path).load(np.random.default_rng(0))
     assert calls == ["auto"] and large.fingerprint() == small.fingerprint()
     CSVDataSource(path=path, parser="python").load(np.random.default_rng(0))
     assert calls == ["auto"]
+
+
+def test_auto_prefers_arrow_then_numpy_or_pandas_for_int_ids(monkeypatch):
+    monkeypatch.setattr(readers, "available", lambda engine: engine != "arrow")
+    assert readers.auto_engine("auto") == "numpy" and readers.auto_engine("int") == "pandas"
+    monkeypatch.setattr(readers, "available", lambda engine: engine == "numpy")
+    assert readers.auto_engine("int") == "numpy"
+    monkeypatch.setattr(readers, "available", lambda engine: True)
+    assert readers.auto_engine("auto") == "arrow" and readers.auto_engine("int") == "arrow"
+
+
+def test_a_parser_that_is_not_installed_is_a_config_error_naming_the_extra(tmp_path, registry, monkeypatch):
+    monkeypatch.setattr(readers, "available", lambda engine: engine == "numpy")
+    path = tmp_path / "x.yaml"
+    path.write_text("data: {type: csv, path: r.csv, parser: arrow}\n", encoding="utf-8")
+    with pytest.raises(
+        ConfigError,
+        match=r"x\.yaml:1: data\.parser: parser 'arrow' needs pyarrow, which is not installed; "
+        r"pip install 'recframe\[parquet\]', or choose one of auto, numpy, python",
+    ):
+        load_config(path, registry)
+

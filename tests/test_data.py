@@ -73,10 +73,19 @@ class TestIdIndex:
         with pytest.raises(DataError, match=r"unique ids; got 1 repeated"):
             IdIndex([1, 1, 2])
 
-    @pytest.mark.parametrize("compiled_from", [10**9, 1])  # numpy only; compiled kernels for every size
-    def test_encode_equals_numpy_unique(self, monkeypatch, compiled_from):
+    @pytest.mark.parametrize("hashed_from", [10**9, 1])  # numpy only; pandas.factorize for every size
+    @pytest.mark.parametrize("library", ["pandas", "pyarrow"])
+    def test_encode_equals_numpy_unique(self, monkeypatch, hashed_from, library):
         """Dense integer ids, sparse integer ids and text ids (of every length, empty, beyond the BMP)."""
-        monkeypatch.setattr(data_module, "_COMPILED_CODES_MIN", compiled_from)
+        pytest.importorskip(library)
+        if library == "pyarrow":  # pyarrow's dictionary_encode, as without pandas
+            import importlib.util
+
+            find_spec = importlib.util.find_spec
+            monkeypatch.setattr(
+                importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else find_spec(name, *a)
+            )
+        monkeypatch.setattr(data_module, "_HASHED_CODES_MIN", hashed_from)
         rng = np.random.default_rng(8)
         alphabet = np.array(list("ab ö日🙂"))
         texts = np.array(["".join(rng.choice(alphabet, rng.integers(0, 5))) for _ in range(3_000)])

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from recframe import Interactions, Recommender
 from recframe.builtin.similarity import SparseSimilarity
-from recframe.measures import MEASURES, SYMMETRIC
+from recframe.engine import MEASURES, SYMMETRIC
 
 ENGINES = ["numba", "scipy"]
 

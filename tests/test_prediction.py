@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from recframe import ConfigError, Interactions, MetricInput, NeighbourGraph, Recommender
 from recframe.builtin.metrics import MAE, RMSE
 from recframe.cli import main
+from recframe.engine import PredictionSettings, RatingStatistics, predict_ratings
 from recframe.interfaces import RatedPairs
-from recframe.prediction import PredictionSettings, RatingStatistics, predict_ratings
 from recframe.testing import random_interactions
 
 

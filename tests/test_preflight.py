@@ -28,7 +28,7 @@ def test_estimate_counts_the_gram_work(backend):
 
 
 def test_symmetric_estimate_halves_the_work(monkeypatch):
-    from recframe import kernels
+    from recframe.engine import products as kernels
 
     monkeypatch.setattr(kernels, "SYMMETRIC_MIN_ROWS", 0)
     rows = RatingsMatrixBuilder().build(random_interactions(seed=22)).item_major()

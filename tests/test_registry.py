@@ -23,9 +23,8 @@ from recframe import (
     hookimpl,
     load_config,
 )
-from recframe.builtin import BUILTIN_MODULES
 from recframe.cli import main
-from recframe.registry import DISABLE_ENV
+from recframe.registry import BUILTIN_MODULES, DISABLE_ENV
 
 BUILTINS = [
     ("data", "synthetic"),

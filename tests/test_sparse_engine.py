@@ -12,7 +12,7 @@ from recframe import Recommender
 from recframe.builtin.matrix_builders import RatingsMatrixBuilder
 from recframe.builtin.rankers import ItemCFRanker, UserCFRanker
 from recframe.builtin.similarity import SklearnNNSimilarity, SparseSimilarity
-from recframe.kernels import numba_available, top_k_neighbours, top_n_product
+from recframe.engine import numba_available, top_k_neighbours, top_n_product
 from recframe.testing import SimilarityContract, random_interactions
 
 ENGINES = ["scipy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(), reason="needs numba"))]
@@ -67,7 +67,7 @@ def test_top_n_product_equals_brute_force(rng, engine, negative):
 @pytest.fixture(params=["symmetric", "plain"])
 def symmetric(request, monkeypatch):
     """Run a test with the symmetric kernel enabled for any size, and with it off."""
-    from recframe import kernels
+    from recframe.engine import products as kernels
 
     monkeypatch.setattr(kernels, "SYMMETRIC_MIN_ROWS", 0 if request.param == "symmetric" else 10**9)
     return request.param

@@ -12,8 +12,7 @@ import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 from typing_extensions import Self
 
-from recframe import Component, ComponentConfig, DataError, Filter, Interactions, hookimpl, short_repr
-from recframe.data import IdIndex
+from recframe import Component, ComponentConfig, DataError, Filter, IdIndex, Interactions, hookimpl, short_repr
 
 
 class KCoreConfig(ComponentConfig):

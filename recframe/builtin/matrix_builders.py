@@ -25,14 +25,15 @@ from recframe import (
     ConfigError,
     DataError,
     DuplicatePolicy,
+    FloatArray,
+    IntArray,
     InteractionMatrix,
     Interactions,
     MatrixBuilder,
     hookimpl,
+    short_repr,
 )
-from recframe.checks import check_measurable
-from recframe.data import FloatArray, IntArray
-from recframe.errors import short_repr
+from recframe.engine import check_measurable
 
 
 class RatingsConfig(ComponentConfig):

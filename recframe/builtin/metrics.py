@@ -14,8 +14,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from recframe import Component, Metric, MetricConfig, MetricInput, hookimpl
-from recframe.data import FloatArray, IntArray
+from recframe import Component, FloatArray, IntArray, Metric, MetricConfig, MetricInput, hookimpl
 
 
 def _floats(values: object) -> FloatArray:

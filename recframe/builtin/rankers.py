@@ -9,20 +9,30 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, PositiveInt
 
-from recframe import Component, ScoringConfig, ScoringRanker, TopN, check_fitted, hookimpl
-from recframe.data import FloatArray, IntArray
-from recframe.interfaces import NeighbourGraph, ScoreParts
-from recframe.kernels import Engine, top_n_product
-from recframe.per_target import per_target_top_n
-from recframe.prediction import (
+from recframe import (
+    Component,
+    FloatArray,
+    IntArray,
+    NeighbourGraph,
+    Predictions,
+    ScoreParts,
+    ScoringConfig,
+    ScoringRanker,
+    TopN,
+    check_fitted,
+    hookimpl,
+)
+from recframe.engine import (
+    Engine,
     Fallback,
     NeighbourLookup,
     Policy,
-    Predictions,
     PredictionSettings,
     RatingStatistics,
     Variant,
+    per_target_top_n,
     predict_ratings,
+    top_n_product,
 )
 
 
@@ -82,7 +92,7 @@ class _GraphRanker(ScoringRanker):
 
     ``recommend`` runs the product with the sparse top-n kernel: users in chunks, seen and
     excluded items dropped without densifying, threads on the compiled engine. ``predict``
-    averages the neighbours' ratings (see :mod:`recframe.prediction`).
+    averages the neighbours' ratings (see :mod:`recframe.engine.prediction`).
     """
 
     config: GraphRankerConfig
@@ -110,7 +120,7 @@ class _GraphRanker(ScoringRanker):
 
         The neighbours are the item's (``item_cf``: items ``j`` the user rated) or the user's
         (``user_cf``: users ``v`` who rated the item), chosen by ``neighbour_policy`` and
-        averaged by the ``prediction`` variant (see :mod:`recframe.prediction`). Rows of ``-1``
+        averaged by the ``prediction`` variant (see :mod:`recframe.engine.prediction`). Rows of ``-1``
         mark users or items not in training.
         """
         check_fitted(self, "matrix_")
@@ -139,7 +149,7 @@ class _GraphRanker(ScoringRanker):
         return parts
 
     def _recommend_per_target(self, users: IntArray, n: int, exclude: sp.csr_array | None) -> TopN:
-        """Rank by the per-target rule (see :mod:`recframe.per_target`).
+        """Rank by the per-target rule (see :mod:`recframe.engine.neighbours`).
 
         For each (user, item) the score is ``sum sim * h`` over the ``prediction_k`` most similar
         neighbours of the target (``i`` for item-CF, ``u`` for user-CF) that qualify.
@@ -168,7 +178,7 @@ class _GraphRanker(ScoringRanker):
         return self._per_target(graph, histories, [histories], n)
 
     def _per_target(self, graph: NeighbourGraph, queries: sp.csr_array, banned: list[sp.csr_array], n: int) -> TopN:
-        """Run :func:`~recframe.per_target.per_target_top_n` with this ranker's settings."""
+        """Run :func:`~recframe.engine.per_target_top_n` with this ranker's settings."""
         assert self.neighbour_axis is not None
         excluded = None
         for matrix in banned:

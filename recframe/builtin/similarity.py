@@ -15,28 +15,30 @@ from pydantic import Field, PositiveInt, field_validator
 from recframe import (
     Component,
     NeighbourGraph,
+    ResourceEstimate,
     SimilarityBackend,
     SimilarityConfig,
     check_fitted,
     hookimpl,
+    progress_bar,
 )
-from recframe.interfaces import ResourceEstimate
-from recframe.kernels import (
+from recframe.engine import (
     Engine,
+    Measure,
+    MeasureSpec,
     default_threads,
     estimate_neighbours,
     resolve_engine,
+    row_totals,
+    top_k_by_measure,
     top_k_neighbours,
     top_n_product,
 )
-from recframe.measure_search import row_totals, top_k_by_measure
-from recframe.measures import Measure, MeasureSpec
-from recframe.progress import progress
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from recframe.data import FloatArray, IntArray
+    from recframe import FloatArray, IntArray
 
 
 class SklearnNNConfig(SimilarityConfig):
@@ -135,7 +137,7 @@ class SklearnNNSimilarity(SimilarityBackend):
         starts = range(0, n_query, step)
         indices = np.empty((n_query, width), dtype=np.int64)
         scores = np.empty((n_query, width))
-        for start in progress(starts, total=n_query, desc=f"{self.name}: neighbours", unit="rows",
+        for start in progress_bar(starts, total=n_query, desc=f"{self.name}: neighbours", unit="rows",
                               sizes=(min(step, n_query - s) for s in starts)):
             stop = min(n_query, start + step)
             with config_context(working_memory=self.config.max_memory_mb):
@@ -270,7 +272,7 @@ class SparseSimilarity(SimilarityBackend):
         return self
 
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
-        """Estimate the cost of all rows' neighbours (see :func:`recframe.kernels.estimate_neighbours`)."""
+        """Estimate the cost of all rows' neighbours (see :func:`recframe.engine.estimate_neighbours`)."""
         c = self.config
         if self._spec is not None:  # every pair twice, six accumulators per thread or six dense blocks
             k = c.k if k is None else k

@@ -13,9 +13,18 @@ import numpy as np
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
 from typing_extensions import Self
 
-from recframe import Component, ComponentConfig, ConfigError, DataError, Interactions, Splitter, hookimpl
-from recframe.data import FloatArray, IntArray
-from recframe.errors import short_repr
+from recframe import (
+    Component,
+    ComponentConfig,
+    ConfigError,
+    DataError,
+    FloatArray,
+    IntArray,
+    Interactions,
+    Splitter,
+    hookimpl,
+    short_repr,
+)
 
 MAX_FOLDS = 1000
 """Most folds a k-fold split may have: each fold fits the whole pipeline once."""

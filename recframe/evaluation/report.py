@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -30,7 +30,48 @@ if TYPE_CHECKING:
 
     from recframe.config import RunConfig
     from recframe.evaluation.compare import Comparison
-    from recframe.sweep import SweepResult
+
+
+
+class SweepSetting(Protocol):
+    """One setting of a sweep, as :func:`sweep_report` reads it (a :class:`recframe.sweep.SweepRow`)."""
+
+    @property
+    def number(self) -> int:
+        """The setting's number, from 1."""
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        """The swept keys' values."""
+
+    @property
+    def result(self) -> EvaluationResult:
+        """The setting's evaluation."""
+
+
+class SweepTable(Protocol):
+    """A sweep's results, as :func:`sweep_report` reads them (a :class:`recframe.sweep.SweepResult`).
+
+    A protocol rather than the class: the sweep runs pipelines, which use this package's
+    protocol checks, so importing it here would make a cycle.
+    """
+
+    @property
+    def params(self) -> list[str]:
+        """The swept keys."""
+
+    @property
+    def rows(self) -> Sequence[SweepSetting]:
+        """One per setting, in grid order."""
+
+    @property
+    def best(self) -> Mapping[str, int]:
+        """For each metric label, the number of its best setting."""
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metric labels."""
+
 
 CHARTS_DIR = "charts"
 PLOT_HINT = "Charts need matplotlib: pip install 'recframe[plot]'."
@@ -234,7 +275,7 @@ def run_report(
     return report
 
 
-def sweep_report(config: RunConfig, sweep: SweepResult) -> Report:
+def sweep_report(config: RunConfig, sweep: SweepTable) -> Report:
     """Return the report of a sweep: the results table and, with matplotlib, metric-vs-parameter charts."""
     report = Report(f"recframe sweep: {config.name}")
     n_folds = len(sweep.rows[0].result.folds)
@@ -308,7 +349,7 @@ def _histogram(label: str, values: np.ndarray) -> Figure:
     return figure
 
 
-def _sweep_chart(sweep: SweepResult, metric: str) -> Figure:
+def _sweep_chart(sweep: SweepTable, metric: str) -> Figure:
     """Plot `metric` against the first swept parameter, one line per setting of the others."""
     figure = _figure()
     axes = figure.add_subplot()

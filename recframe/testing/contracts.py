@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recframe.builtin.matrix_builders import RatingsMatrixBuilder
-from recframe.builtin.similarity import SklearnNNSimilarity
 from recframe.checks import check_graph, check_matrix, check_split, check_topn
 from recframe.data import InteractionMatrix, Interactions
 from recframe.errors import NotFittedError
@@ -27,7 +25,7 @@ from recframe.interfaces import (
     SimilarityBackend,
     Splitter,
 )
-from recframe.registry import describe_component
+from recframe.registry import builtin_registry, describe_component
 
 
 def random_interactions(
@@ -123,7 +121,12 @@ class MatrixBuilderContract(ComponentContract):
 
 
 def _training_matrix(seed: int = 0) -> InteractionMatrix:
-    return RatingsMatrixBuilder().build(random_interactions(seed=seed))
+    return _ratings().build(random_interactions(seed=seed))
+
+
+def _ratings() -> MatrixBuilder:
+    """Return the built-in ``ratings`` matrix builder (looked up by name: no built-in is imported)."""
+    return builtin_registry().create("matrix", "ratings", MatrixBuilder)
 
 
 class SimilarityContract(ComponentContract):
@@ -170,7 +173,8 @@ class RankerContract(ComponentContract):
         graph = None
         if ranker.neighbour_axis is not None:
             rows = matrix.matrix if ranker.neighbour_axis == "users" else matrix.item_major()
-            graph = SklearnNNSimilarity(k=10).fit(rows).neighbours()
+            backend = builtin_registry().create("similarity", "sklearn_nn", SimilarityBackend, k=10)
+            graph = backend.fit(rows).neighbours()
         assert ranker.fit(matrix, graph) is ranker
         return matrix
 
@@ -301,7 +305,7 @@ def random_metric_input(n_users: int = 50, n: int = 12, n_items: int = 40, *, se
     from recframe.evaluation import held_out, metric_input
 
     rng = np.random.default_rng(seed)
-    train = RatingsMatrixBuilder().build(random_interactions(n_users, n_items, seed=seed))
+    train = _ratings().build(random_interactions(n_users, n_items, seed=seed))
     n_pairs = n_users * 4
     test_items = np.where(rng.random(n_pairs) < 0.1, -5, train.items.ids[rng.integers(n_items, size=n_pairs)])
     test = Interactions(

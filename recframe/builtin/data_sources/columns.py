@@ -11,9 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from recframe import DataError, Interactions
-from recframe.data import as_id_array, numeric_column
-from recframe.errors import short_repr
+from recframe import DataError, Interactions, as_id_array, numeric_column, short_repr
 
 SHOWN_COLUMNS = 12
 """The most column names a message lists (a file may have thousands)."""

@@ -8,9 +8,19 @@ from pathlib import Path
 import numpy as np
 from pydantic import ConfigDict, field_validator
 
-from recframe import ComponentConfig, DataSource, Interactions
+from recframe import (
+    DATASETS,
+    ComponentConfig,
+    ConfigError,
+    DataSource,
+    Interactions,
+    Secret,
+    check_url,
+    dataset_info,
+    extract_dataset,
+    fetch_dataset,
+)
 from recframe.builtin.data_sources.delimited import CSVConfig, CSVDataSource
-from recframe.secrets import Secret
 
 
 class DatasetConfig(ComponentConfig):
@@ -31,8 +41,6 @@ class DatasetConfig(ComponentConfig):
     @field_validator("name")
     @classmethod
     def _registered(cls, value: str) -> str:
-        from recframe.datasets import DATASETS
-
         if value not in DATASETS:
             close = difflib.get_close_matches(value, list(DATASETS), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
@@ -43,9 +51,6 @@ class DatasetConfig(ComponentConfig):
     @field_validator("url")
     @classmethod
     def _web_address(cls, value: Secret | None) -> Secret | None:
-        from recframe.datasets import check_url
-        from recframe.errors import ConfigError
-
         if value is not None:
             try:
                 check_url(value.reveal(), "data.url")
@@ -67,9 +72,7 @@ class DatasetDataSource(DataSource):
 
     def load(self, rng: np.random.Generator) -> Interactions:
         """Return the dataset's interactions (fetching the archive first if needed)."""
-        from recframe.datasets import dataset_info, extract, fetch
-
         info = dataset_info(self.config.name)
         url = None if self.config.url is None else self.config.url.reveal()
-        archive = fetch(info, url=url, folder=self.config.folder, folder_key="data.folder")
-        return CSVDataSource(CSVConfig(path=extract(info, archive), **info.csv)).load(rng)
+        archive = fetch_dataset(info, url=url, folder=self.config.folder, folder_key="data.folder")
+        return CSVDataSource(CSVConfig(path=extract_dataset(info, archive), **info.csv)).load(rng)

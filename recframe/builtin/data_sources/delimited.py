@@ -24,10 +24,10 @@ from typing import IO, Annotated, Any, Literal, NoReturn
 import numpy as np
 from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveInt, field_validator
 
-from recframe import ComponentConfig, DataError, DataSource, Interactions
+from recframe import ComponentConfig, DataError, DataSource, Interactions, short_repr
+from recframe.builtin.data_sources import readers
 from recframe.builtin.data_sources.columns import columns_found
 from recframe.builtin.data_sources.files import readable_path
-from recframe.errors import short_repr
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +59,9 @@ LAYOUTS: dict[str, dict[str, Any]] = {
     },
 }
 GENERIC: dict[str, Any] = {"delimiter": ",", "header": True, "user": "user", "item": "item"}
-COMPILED_MIN_BYTES = 4 << 20
-"""``parser: auto`` reads files from this size on with the compiled parser. Measured: the general
-reader takes about 0.25 s per MB, while the compiled parser's first call in a process costs
-0.7 s when numba's cache is warm (10-16 s when it is cold, once per install)."""
+FAST_MIN_BYTES = 256 << 10
+"""``parser: auto`` reads files from this size on with a fast reader. Below it the general
+reader (about 4 MB/s) is done before pyarrow has been imported (0.1-0.2 s)."""
 _CHUNK = 1 << 20
 """Bytes decompressed at a time."""
 _DISK_MARGIN = 256 << 20
@@ -117,12 +116,22 @@ class CSVConfig(ComponentConfig):
     decompression bomb can fill neither memory nor the disk. Unset, the limit is the memory
     available (the parsed interactions need about as much as the text), and a file expanding
     more than 200-fold beyond 64 MiB is refused as a bomb; setting it lifts that check."""
-    parser: Literal["auto", "compiled", "python"] = "auto"
-    """``compiled`` reads plain files (numeric ratings and timestamps; numeric or text ids;
-    fields optionally quoted) with a compiled parallel parser when numba is installed, and
-    everything else with the general reader; ``auto`` does so for files of 4 MiB or more (below
-    that the general reader is done before the compiled one has loaded); ``python`` always uses
-    the general reader. All give the same interactions."""
+    parser: Literal["auto", "arrow", "pandas", "numpy", "python"] = "auto"
+    """The reader of well-formed files: ``arrow`` (pyarrow's multi-threaded CSV reader; the
+    ``parquet`` extra), ``pandas`` (``pandas.read_csv``), ``numpy`` (``numpy.loadtxt``) or
+    ``python`` (the general reader, Python's ``csv`` module). ``auto`` picks arrow when pyarrow
+    is installed, else numpy (pandas with ``id_type: int``), for files of 256 KiB or more, and
+    the general reader below that.
+    A file a fast reader can't read exactly as the general reader would (a malformed row, an
+    id spelled ``007``, ``comment:``) is read by the general reader, which names the bad line.
+    All give the same interactions."""
+
+    @field_validator("parser")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        if value in readers.ENGINES and not readers.available(value):
+            raise ValueError(readers.unavailable_message(value))
+        return value
 
     @field_validator("encoding")
     @classmethod
@@ -159,8 +168,8 @@ class CSVDataSource(DataSource):
         path = Path(c.path)
         self.skipped_lines_: list[int] = []
         with self._open(path) as raw:  # opened once, for both readers
-            compiled = c.parser == "compiled" or (c.parser == "auto" and len(raw) >= COMPILED_MIN_BYTES)
-            fast = self._fast_load(path, raw) if compiled else None
+            fast_reader = c.parser not in ("auto", "python") or (c.parser == "auto" and len(raw) >= FAST_MIN_BYTES)
+            fast = self._fast_load(path, raw) if fast_reader else None
             if fast is not None:
                 return fast
             rows, line_numbers = self._read_rows(path, raw)
@@ -215,9 +224,7 @@ class CSVDataSource(DataSource):
         return columns
 
     def _fast_load(self, path: Path, raw: bytes | mmap.mmap) -> Interactions | None:
-        """Read a plain numeric file with the compiled parser, or return ``None`` to use the general reader."""
-        from recframe.fast_csv import parse_plain
-
+        """Read the file with a fast reader (:mod:`.readers`), or return ``None`` to use the general reader."""
         c = self.config
         if c.comment is not None or codecs.lookup(c.encoding).name not in _ASCII_COMPATIBLE:
             return None
@@ -239,11 +246,14 @@ class CSVDataSource(DataSource):
             return None
         if len(set(columns.values())) != len(columns):  # one field read twice
             return None
-        parsed = parse_plain(
-            raw, c.resolved("delimiter"), columns, skip_lines=1 if header is not None else 0,
-            integer_ids_only=c.id_type == "int", text_ids=c.id_type == "str", encoding=c.encoding,
+        engine = readers.auto_engine(c.id_type) if c.parser == "auto" else c.parser
+        request = readers.Request(
+            raw=raw, delimiter=c.resolved("delimiter"), columns=columns, header=header is not None,
+            id_type=c.id_type, encoding=c.encoding, path=None if path.suffix.lower() in (".gz", ".zip") else path,
         )
-        if parsed is None or len(parsed["user"]) == 0:
+        parsed = readers.read(engine, request)
+        if parsed is None:
+            logger.debug("%s: the %s reader stepped aside; the general reader reads the file", path, engine)
             return None
         return Interactions(parsed["user"], parsed["item"], parsed.get("rating"), parsed.get("timestamp"))
 
@@ -443,7 +453,7 @@ class CSVDataSource(DataSource):
 
 def _default_limit() -> int:
     """Return the default limit of decompressed bytes: the memory available now."""
-    from recframe.resources import available_memory
+    from recframe import available_memory
 
     return available_memory() or _FALLBACK_LIMIT
 

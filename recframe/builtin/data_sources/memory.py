@@ -24,11 +24,10 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import PositiveInt, field_validator
 
-from recframe import ComponentConfig, DataError, DataSource, Interactions, RecframeError
+from recframe import ComponentConfig, DataError, DataSource, Interactions, RecframeError, short_repr, short_text
 from recframe.builtin.data_sources.columns import columns_found, interactions_of, named_columns
 from recframe.builtin.data_sources.delimited import MAX_RATIO, RATIO_FROM_BYTES
 from recframe.builtin.data_sources.files import readable_path
-from recframe.errors import short_repr, short_text
 
 if TYPE_CHECKING:
     from typing_extensions import Self

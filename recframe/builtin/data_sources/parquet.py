@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from recframe import ComponentConfig, DataError, DataSource, Interactions
+from recframe import ComponentConfig, DataError, DataSource, Interactions, short_repr, short_text
 from recframe.builtin.data_sources.columns import columns_found, interactions_of, named_columns
 from recframe.builtin.data_sources.files import readable_path
-from recframe.errors import short_repr, short_text
 
 
 class ParquetConfig(ComponentConfig):

@@ -18,12 +18,21 @@ from urllib.parse import parse_qsl, urlencode
 import numpy as np
 from pydantic import ConfigDict, PositiveFloat, PositiveInt, field_validator, model_validator
 
-from recframe import ComponentConfig, DataError, DataSource, Interactions
+from recframe import (
+    SECRET_MASK,
+    ComponentConfig,
+    DataError,
+    DataSource,
+    Interactions,
+    Secret,
+    as_id_array,
+    numeric_column,
+    redact,
+    short_repr,
+    short_text,
+)
 from recframe.builtin.data_sources.columns import columns_found, interactions_of, named_columns
 from recframe.builtin.data_sources.files import readable_path
-from recframe.data import as_id_array, numeric_column
-from recframe.errors import short_repr, short_text
-from recframe.secrets import MASK, Secret, redact
 
 _SQLITE_READS = ("SQLITE_SELECT", "SQLITE_READ", "SQLITE_RECURSIVE")
 """Authorizer actions a read-only query needs: a SELECT (CTEs included), reading a column, a
@@ -202,7 +211,7 @@ class SQLDataSource(DataSource):
             extra["password"] = os.environ[name]
         elif _has_masked_password(self.config.url.reveal()):
             msg = (
-                f"{where}: the password in data.url is {MASK!r}, as written in a saved config; "
+                f"{where}: the password in data.url is {SECRET_MASK!r}, as written in a saved config; "
                 "give the real one, or set data.password_env to the environment variable holding it"
             )
             raise DataError(msg)
@@ -330,7 +339,7 @@ def _pragma_function_step(action: int, table: str | None) -> bool:
 
 def _has_masked_password(url: str) -> bool:
     """Whether `url` carries the mask (``***``) where its password was: a config written by a run."""
-    return f":{MASK}@" in url or f"password={MASK}" in url
+    return f":{SECRET_MASK}@" in url or f"password={SECRET_MASK}" in url
 
 
 def _first_line(exc: Exception) -> str:

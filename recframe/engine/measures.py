@@ -24,11 +24,15 @@ Division by zero gives 0 (no similarity).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from recframe.errors import DataError
+
+if TYPE_CHECKING:
+    from recframe.data import InteractionMatrix
 
 Measure = Literal[
     "cosine", "dot", "corated_cosine", "adjusted_cosine", "pearson", "msd", "jaccard", "dice", "tversky",
@@ -98,7 +102,19 @@ class MeasureSpec:
         min_similarity: float | None = None,
         keep_negative: bool = False,
     ) -> MeasureSpec:
-        """Return the spec of a named measure."""
+        """Return the spec of a named measure.
+
+        Parameters
+        ----------
+        measure : str
+            One of :data:`MEASURES`.
+        alpha, beta, shrinkage, min_support, min_similarity, keep_negative
+            As the attributes of the same names; ``min_similarity=None`` keeps every value.
+
+        Returns
+        -------
+        MeasureSpec
+        """
         needs = _NEEDS.get(measure, 0)
         return cls(
             MEASURES.index(measure), needs, alpha, beta, shrinkage, min_support,
@@ -111,22 +127,12 @@ class MeasureSpec:
         return MEASURES[self.code]
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _compilable(function: _F) -> _F:
-    """Let the compiled kernel call `function` too (numba's ``register_jitable``), if numba is installed."""
-    try:
-        from numba.extending import register_jitable
-    except ImportError:  # numba is optional: a plain function then
-        return function
-    compiled: _F = register_jitable(function)
-    return compiled
-
-
-@_compilable
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """``numerator / denominator`` where the denominator is positive, else 0 (no warning)."""
+    """``numerator / denominator`` where the denominator is positive, else 0 (no warning).
+
+    :mod:`recframe.engine._compiled` registers it with numba (``register_jitable``), so that the
+    compiled kernels run :func:`similarity` too; importing numba here would slow every import.
+    """
     positive = denominator > 0
     return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
 
@@ -149,8 +155,26 @@ def similarity(
 ) -> np.ndarray:
     """Return the similarity of each pair from its statistics (arrays of one shape, or broadcastable).
 
-    Codes follow :data:`MEASURES`. Written with elementwise array operations only, so that the
-    numba kernel compiles the very same function.
+    Written with elementwise array operations only, so that the numba kernel compiles the very
+    same function.
+
+    Parameters
+    ----------
+    code : int
+        The measure: its index in :data:`MEASURES`.
+    alpha, beta : float
+        The measure's parameters (``tversky``, ``asymmetric_cosine``, ``conditional_probability``).
+    n, dot, sum_a, sum_b, sq_a, sq_b : ndarray
+        Co-rated statistics of each pair (see the module docstring).
+    norm_a, norm_b, count_a, count_b : ndarray
+        Per-row totals of the query and the candidate rows.
+    n_columns : float
+        Number of columns of the matrix (``lift`` needs it).
+
+    Returns
+    -------
+    ndarray
+        The similarities, 0 where a denominator is 0.
     """
     if code == 0:  # cosine: dot / (|a| |b|)
         return _ratio(dot, norm_a * norm_b)
@@ -183,8 +207,25 @@ def modify(
 ) -> np.ndarray:
     """Apply the modifiers: shrinkage, minimum co-support, minimum similarity, negative similarities.
 
-    Returns similarities where 0 means "not a neighbour" (a kept negative similarity stays
-    negative).
+    Parameters
+    ----------
+    sim : ndarray
+        Similarities from :func:`similarity`.
+    n : ndarray
+        Co-support of each pair (the number of co-rated columns).
+    shrinkage : float
+        ``sim * n / (n + shrinkage)``; 0 leaves `sim` as it is.
+    min_support : int
+        Pairs with fewer co-rated columns are dropped.
+    min_similarity : float
+        Pairs below it are dropped.
+    keep_negative : bool
+        Keep negative similarities (else they are dropped).
+
+    Returns
+    -------
+    ndarray
+        Similarities where 0 means "not a neighbour" (a kept negative similarity stays negative).
     """
     if shrinkage > 0:
         sim = sim * _ratio(n, n + shrinkage)
@@ -192,3 +233,50 @@ def modify(
     if not keep_negative:
         keep = keep & (sim > 0.0)
     return np.where(keep, sim, 0.0)
+
+
+def check_measurable(matrix: InteractionMatrix, who: str) -> None:
+    """Raise :class:`DataError` if a row's or column's squared length is not a usable number.
+
+    Cosine-like measures divide by ``sqrt(sum of squares)`` of every user row and item column:
+    values near 1e154 overflow it to infinity, values near 1e-160 underflow it to 0. Either
+    way the similarities would be NaN or silently 0, so the values must be rescaled.
+
+    Parameters
+    ----------
+    matrix : InteractionMatrix
+        The matrix a measure will run on.
+    who : str
+        What built it, for the message (e.g. ``"matrix 'ratings'"``).
+
+    Raises
+    ------
+    DataError
+        Naming the user, the item and the value, with the hint to rescale.
+    """
+    m = matrix.matrix
+    data = m.data
+    magnitude = np.abs(data)
+    if not data.size or (magnitude.max() <= 1e100 and magnitude.min() >= 1e-100):
+        return  # no sum of squares of such values can overflow or underflow
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    with np.errstate(over="ignore", under="ignore"):
+        squares = data * data
+        for axis, owner, n in (("user", rows, m.shape[0]), ("item", m.indices, m.shape[1])):
+            totals = np.bincount(owner, weights=squares, minlength=n)
+            stored = np.bincount(owner, minlength=n) > 0
+            bad = stored & (~np.isfinite(totals) | (totals == 0))
+            if not bad.any():
+                continue
+            line = int(np.flatnonzero(bad)[0])
+            entries = np.flatnonzero(owner == line)
+            first = int(entries[np.argmax(np.abs(data[entries]))])
+            user = matrix.users.ids_of([rows[first]])[0].item()
+            item = matrix.items.ids_of([m.indices[first]])[0].item()
+            overflow = not np.isfinite(totals[line])
+            size, fate = ("large", "overflows to inf") if overflow else ("small", "underflows to 0")
+            msg = (
+                f"{who} holds {data[first].item()!r} for user {user!r} and item {item!r}, too {size} to measure "
+                f"similarity with: the squared length of the {axis}'s values {fate}; rescale the ratings column"
+            )
+            raise DataError(msg)

@@ -32,47 +32,34 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.interfaces import NeighbourGraph
+from recframe.interfaces import SOURCES, NeighbourGraph, Predictions
 
 Fallback = Literal["user_mean", "item_mean", "global_mean"]
 Variant = Literal["basic", "mean_centred", "zscore", "baseline"]
 Policy = Literal["overall", "per_target"]
-SOURCES = ("neighbours", "user_mean", "item_mean", "global_mean", "baseline")
-"""What answered each prediction, by code (the index in this tuple)."""
-
-
-@dataclass(frozen=True, eq=False)
-class Predictions:
-    """Predicted ratings of (user, item) pairs.
-
-    Attributes
-    ----------
-    values : ndarray of shape (n_pairs,), float64
-        The predictions.
-    source : ndarray of shape (n_pairs,), int8
-        What answered each pair: an index into :data:`SOURCES` (0: the neighbours).
-    n_neighbours : ndarray of shape (n_pairs,), int64
-        How many neighbours contributed to each pair.
-    """
-
-    values: FloatArray
-    source: np.ndarray
-    n_neighbours: IntArray
-
-    @property
-    def n_fallback(self) -> int:
-        """Number of pairs a fallback answered."""
-        return int(np.count_nonzero(self.source))
-
-    def source_names(self) -> np.ndarray:
-        """Return each pair's source as a name (``"neighbours"``, ``"user_mean"``, ...)."""
-        names: np.ndarray = np.asarray(SOURCES)[self.source]
-        return names
 
 
 @dataclass(frozen=True)
 class PredictionSettings:
-    """How ratings are predicted (see the module docstring)."""
+    """How ratings are predicted (see the module docstring).
+
+    Attributes
+    ----------
+    variant : {"basic", "mean_centred", "zscore", "baseline"}
+        The weighted average.
+    policy : {"overall", "per_target"}
+        Which neighbours count.
+    prediction_k : int or None
+        Under ``per_target``: neighbours kept per pair (all for ``None``).
+    min_k : int
+        Fewer contributing neighbours than this give the fallback.
+    fallback : {"user_mean", "item_mean", "global_mean"}
+        What ``basic`` answers without enough neighbours.
+    reg_users, reg_items : float
+        Regularisation of the ``baseline`` biases.
+    epochs : int
+        Alternating least-squares rounds of the ``baseline`` biases.
+    """
 
     variant: Variant = "basic"
     policy: Policy = "overall"
@@ -86,7 +73,21 @@ class PredictionSettings:
 
 @dataclass(frozen=True, eq=False)
 class RatingStatistics:
-    """Per-row and per-column rating statistics of a training matrix (what the variants need)."""
+    """Per-row and per-column rating statistics of a training matrix (what the variants need).
+
+    Build it with :meth:`fit`.
+
+    Attributes
+    ----------
+    global_mean : float
+        Mean of every rating.
+    user_means, item_means : ndarray of shape (n_users,) and (n_items,)
+        Each row's and column's mean (the global mean where empty).
+    user_sigmas, item_sigmas : ndarray of shape (n_users,) and (n_items,)
+        Population standard deviations (the overall one where 0).
+    user_bias, item_bias : ndarray of shape (n_users,) and (n_items,)
+        Regularised ALS biases (zeros unless the variant is ``baseline``).
+    """
 
     global_mean: float
     user_means: FloatArray
@@ -98,7 +99,19 @@ class RatingStatistics:
 
     @classmethod
     def fit(cls, ratings: sp.csr_array, settings: PredictionSettings) -> RatingStatistics:
-        """Compute means, deviations and (when the variant needs them) ALS biases of `ratings`."""
+        """Compute means, deviations and (when the variant needs them) ALS biases of `ratings`.
+
+        Parameters
+        ----------
+        ratings : csr_array of shape (n_users, n_items)
+            The training ratings.
+        settings : PredictionSettings
+            The variant (biases are fitted for ``baseline`` only) and its regularisation.
+
+        Returns
+        -------
+        RatingStatistics
+        """
         n_users, n_items = ratings.shape
         users = np.repeat(np.arange(n_users), np.diff(ratings.indptr))
         items = ratings.indices
@@ -160,6 +173,11 @@ def predict_ratings(
         Of `ratings`, from :meth:`RatingStatistics.fit`.
     chunk_pairs : int
         Pairs per chunk (memory grows with ``chunk_pairs * k``).
+
+    Returns
+    -------
+    Predictions
+        One value per pair, what answered it and how many neighbours contributed.
     """
     users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
     s, st = settings, statistics
@@ -227,6 +245,17 @@ class NeighbourLookup:
     for user-CF the user's, with their values of the item. Under the per-target rule
     (`per_target_k` set) only the first `per_target_k` such neighbours in the graph's order
     (most similar first) are kept. Only positively similar neighbours count.
+
+    Parameters
+    ----------
+    values : csr_array of shape (n_users, n_items)
+        The training values, canonical (sorted indices, no duplicates).
+    graph : NeighbourGraph
+        Neighbours of items (`axis` items) or of users, best first.
+    axis : {"items", "users"}
+        Whose neighbours are looked up.
+    per_target_k : int or None
+        Keep only the first this many qualifying neighbours of each pair (the per-target rule).
     """
 
     def __init__(

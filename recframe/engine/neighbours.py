@@ -20,8 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
+from recframe.engine.topn import top_n_entries
 from recframe.interfaces import NeighbourGraph, TopN
-from recframe.ranking import top_n_entries
 
 _TERM_BYTES = 48
 """Bytes one term takes while a block is aggregated (indices, ranks, values and sort order)."""
@@ -58,6 +58,11 @@ def per_target_top_n(
         Items never recommended to each query (seen items, explicit exclusions).
     max_memory_mb : int
         Budget for one block's terms.
+
+    Returns
+    -------
+    TopN
+        ``(n_queries, n)`` items (``-1`` padded) and scores (``nan`` padded), best first.
     """
     n_queries, n_items = queries.shape
     fan = _reversed(graph) if axis == "items" else _FanOut(history.indptr, history.indices, history.data, None)

@@ -19,25 +19,18 @@ Two engines compute the same result:
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
+from recframe.engine.dispatch import Engine, default_threads, numba_threads, resolve_engine, used_threads
+from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
-from recframe.ranking import blockwise_top_n
 
 logger = logging.getLogger(__name__)
-
-Engine = Literal["auto", "numba", "scipy"]
 
 _EMPTY_INDPTR = np.zeros(1, dtype=np.int64)
 _EMPTY_INDICES = np.zeros(0, dtype=np.int64)
@@ -47,44 +40,25 @@ SYMMETRIC_MIN_ROWS = 8192
 faster than maintaining two heaps per pair (measured: 3,706 rows 0.18 s plain vs 0.22 s
 symmetric; 26,744 rows 14.5 s plain vs 10.9 s symmetric)."""
 
-_NUMBA_LOCK = threading.Lock()
-"""numba's default thread pool must not be entered by two Python threads at once: compiled
-parallel kernels run one at a time (each already uses every thread it was given)."""
-
-
-def numba_available() -> bool:
-    """Whether the compiled engine can be used (numba is installed)."""
-    return importlib.util.find_spec("numba") is not None
-
-
-def resolve_engine(engine: Engine) -> Literal["numba", "scipy"]:
-    """Return the engine ``auto`` stands for, or `engine` itself.
-
-    Raises
-    ------
-    ImportError
-        If ``numba`` is asked for and not installed; the message says how to install it.
-    """
-    if engine == "auto":
-        return "numba" if numba_available() else "scipy"
-    if engine == "numba" and not numba_available():
-        msg = "engine 'numba' needs the numba package; install it with: pip install 'recframe[fast]'"
-        raise ImportError(msg)
-    return engine
-
-
-def default_threads() -> int:
-    """Return the number of cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def estimate_neighbours(
     x: sp.csr_array, k: int, *, engine: Engine = "auto", threads: int | None = None, max_memory_mb: int = 1024
 ) -> ResourceEstimate:
-    """Estimate the work and memory of :func:`top_k_neighbours` on `x` without running it."""
+    """Estimate the work and memory of :func:`top_k_neighbours` on `x` without running it.
+
+    Parameters
+    ----------
+    x : csr_array of shape (n_rows, n_columns)
+        The rows whose neighbours would be searched.
+    k : int
+        Neighbours per row.
+    engine, threads, max_memory_mb
+        As for :func:`top_k_neighbours`; they decide which kernel would run.
+
+    Returns
+    -------
+    ResourceEstimate
+        Multiply-adds, bytes of output and bytes of working memory.
+    """
     n, nnz = x.shape[0], int(x.nnz)
     column_counts = np.bincount(x.indices, minlength=x.shape[1]).astype(np.int64)
     work = int((column_counts**2).sum())  # all pairs through each shared column
@@ -171,21 +145,6 @@ def _csr_parts(matrix: sp.csr_array | None, index_dtype: type[np.integer]) -> tu
     )
 
 
-@contextmanager
-def numba_threads(threads: int | None) -> Iterator[int]:
-    """Hold the compiled-kernel lock with numba set to `threads` threads; yield the number used."""
-    import numba
-
-    with _NUMBA_LOCK:
-        used = max(1, min(threads or default_threads(), _numba_max_threads()))
-        previous = numba.get_num_threads()
-        numba.set_num_threads(used)
-        try:
-            yield used
-        finally:
-            numba.set_num_threads(previous)
-
-
 def top_k_neighbours(
     x: sp.csr_array,
     k: int,
@@ -200,15 +159,36 @@ def top_k_neighbours(
     With numba, for at least ``SYMMETRIC_MIN_ROWS`` rows and when the per-thread heaps fit in
     `max_memory_mb`, each pair of rows is computed once (the product is symmetric), halving the
     work; otherwise this is
-    :func:`top_n_product` with ``exclude_self``. Columns and scores follow its conventions.
-    Pass `transposed` (``X.T`` as CSR with sorted indices) if you have it, to save a copy.
+    :func:`top_n_product` with ``exclude_self``.
+
+    Parameters
+    ----------
+    x : csr_array of shape (n_rows, n_columns)
+        The rows (e.g. unit-length item vectors, for cosine neighbours of items).
+    k : int
+        Neighbours kept per row.
+    engine : {"auto", "numba", "scipy"}
+        Implementation (see :func:`resolve_engine`).
+    threads : int, optional
+        Threads of the numba engine; all cores by default.
+    max_memory_mb : int
+        Memory for the symmetric kernel's heaps or the scipy engine's dense blocks.
+    transposed : csr_array of shape (n_columns, n_rows), optional
+        ``X.T`` as CSR with sorted indices, if you have it: saves a copy.
+
+    Returns
+    -------
+    columns : ndarray of shape (n_rows, k), int64
+        Neighbours, best first, ties by lower row; ``-1`` pads.
+    scores : ndarray of shape (n_rows, k), float64
+        The products; ``0.0`` where ``columns`` is ``-1``.
     """
     n = x.shape[0]
     if transposed is None:
         transposed = sp.csr_array(x.T)
         transposed.sort_indices()
     if resolve_engine(engine) == "numba" and n >= SYMMETRIC_MIN_ROWS and k > 0:
-        used = max(1, min(threads or default_threads(), _numba_max_threads()))
+        used = used_threads(threads)
         heap_bytes = used * n * k * 17
         if heap_bytes <= max_memory_mb << 20:
             return _symmetric_neighbours(x, transposed, k, threads)
@@ -234,7 +214,7 @@ def _symmetric_neighbours(
     x: sp.csr_array, transposed: sp.csr_array, k: int, threads: int | None
 ) -> tuple[IntArray, FloatArray]:
     """Run the symmetric numba kernel in row batches (for progress), then merge the heaps."""
-    from recframe._numba_kernels import merge_heaps, symmetric_accumulate
+    from recframe.engine._compiled import merge_heaps, symmetric_accumulate
 
     n = x.shape[0]
     index_dtype = np.int32 if max(x.shape) < np.iinfo(np.int32).max else np.int64
@@ -259,12 +239,6 @@ def _symmetric_neighbours(
     return columns, scores
 
 
-def _numba_max_threads() -> int:
-    import numba
-
-    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-
-
 def _numba_product(
     a: sp.csr_array,
     rows: IntArray,
@@ -278,7 +252,7 @@ def _numba_product(
     columns: IntArray,
     scores: FloatArray,
 ) -> None:
-    from recframe._numba_kernels import top_n_product as kernel
+    from recframe.engine._compiled import top_n_product as kernel
 
     # 32-bit column indices halve the memory traffic of the inner loop where they suffice
     small = max(a.shape[1], b.shape[1]) < np.iinfo(np.int32).max

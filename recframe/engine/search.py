@@ -1,4 +1,4 @@
-"""Exact top-k neighbours by any measure of :mod:`recframe.measures`, on the numba or the scipy engine.
+"""Exact top-k neighbours by any measure of :mod:`recframe.engine.measures`, on the numba or the scipy engine.
 
 Both engines compute the co-rated statistics of each (query row, target row) pair that shares a
 column, turn them into similarities with the same formula and modifiers, and keep each query
@@ -13,17 +13,28 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.kernels import Engine, numba_threads, resolve_engine
-from recframe.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
+from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
+from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
+from recframe.engine.topn import top_n_entries
 from recframe.progress import progress
-from recframe.ranking import top_n_entries
 
 _STATISTICS = 6
 """Dense blocks the scipy engine holds at once: one per statistic."""
 
 
 def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
-    """Return each row's L2 norm and number of stored entries."""
+    """Return each row's L2 norm and number of stored entries (the totals the measures need).
+
+    Parameters
+    ----------
+    x : csr_array of shape (n_rows, n_columns)
+        The rows.
+
+    Returns
+    -------
+    norms, counts : ndarray of shape (n_rows,), float64
+        ``sqrt(sum of squares)`` and the number of stored entries of each row.
+    """
     lengths = np.diff(x.indptr)
     squares = np.bincount(np.repeat(np.arange(x.shape[0]), lengths), weights=x.data**2, minlength=x.shape[0])
     return np.sqrt(squares), lengths.astype(np.float64)
@@ -61,6 +72,14 @@ def top_k_by_measure(
         Neighbours per row.
     exclude_self : bool
         Leave out target ``r`` of query row ``r`` (queries and targets are the same rows).
+    engine : {"auto", "numba", "scipy"}
+        Implementation (see :func:`resolve_engine`).
+    threads : int, optional
+        Threads of the numba engine; all cores by default.
+    max_memory_mb : int
+        Memory for the scipy engine's dense blocks (six per block of query rows).
+    desc : str
+        Label of the progress bar.
 
     Returns
     -------
@@ -102,7 +121,7 @@ def _numba_search(
     columns: IntArray,
     scores: FloatArray,
 ) -> None:
-    from recframe._numba_kernels import top_k_by_measure as kernel
+    from recframe.engine._compiled import top_k_by_measure as kernel
 
     index = np.int32 if max(queries.shape[1], targets_t.shape[1]) < np.iinfo(np.int32).max else np.int64
     a = (queries.indptr.astype(np.int64), queries.indices.astype(index), queries.data.astype(np.float64))

@@ -1,4 +1,4 @@
-"""Compiled kernels (numba) behind :mod:`recframe.kernels`; imported only when numba is installed.
+"""Compiled kernels (numba) behind :mod:`recframe.engine`; imported only when numba is installed.
 
 One kernel serves both neighbour search and ranking: for each query row ``r`` it accumulates
 ``A[r] @ B`` into a dense per-thread accumulator (touching only the columns reached), drops
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
-from recframe.measures import modify, similarity
+from recframe.engine.measures import _ratio, modify, similarity
 from recframe.progress import announce_numba_compilation
 
 announce_numba_compilation()  # the first use compiles (once per install): say so
@@ -327,6 +328,7 @@ def merge_heaps(hv: np.ndarray, hj: np.ndarray, hsize: np.ndarray, out_j: np.nda
         _drain_best_first(mv, mj, size, out_v[i], out_j[i])
 
 
+register_jitable(_ratio)  # similarity() calls it: compiled kernels may, too
 _similarity = numba.njit(cache=True)(similarity)
 _modify = numba.njit(cache=True)(modify)
 
@@ -458,93 +460,3 @@ def top_k_by_measure(
                 norm_b, count_b, n_columns, code, needs, params, min_support, keep_negative, exclude_self, k,
                 out_j, out_v,
             )
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
-def dense_codes(ids: np.ndarray, low: int, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """Map integer ids in ``[low, low + n_slots)`` to the rank of their value among the distinct ids.
-
-    Returns ``(present, codes)``: which values occur, and each id's row. One output array and
-    no temporaries of the ids' size; the lookup is parallel.
-    """
-    present = np.zeros(n_slots, dtype=np.bool_)
-    for i in range(ids.shape[0]):
-        present[ids[i] - low] = True
-    rows = np.empty(n_slots, dtype=np.int64)
-    row = -1
-    for j in range(n_slots):
-        if present[j]:
-            row += 1
-        rows[j] = row
-    codes = np.empty(ids.shape[0], dtype=np.int64)
-    for i in numba.prange(ids.shape[0]):
-        codes[i] = rows[ids[i] - low]
-    return present, codes
-
-
-@numba.njit(inline="always", cache=True)
-def _row_hash(codes: np.ndarray, row: int) -> np.uint64:
-    """FNV-1a hash of one row of code units."""
-    h = np.uint64(14695981039346656037)
-    for j in range(codes.shape[1]):
-        h = (h ^ np.uint64(codes[row, j])) * np.uint64(1099511628211)
-    return h
-
-
-@numba.njit(nogil=True, cache=True)
-def factorize_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group equal rows of `codes`: return each row's group and the first row of every group.
-
-    Groups are numbered in order of first appearance. An open-addressing hash table keeps, per
-    group, its hash and its row of code units in compact arrays (so comparing a row touches
-    only cache-sized memory); the table doubles when half full.
-    """
-    n, width = codes.shape
-    size = 1 << 16
-    table = np.full(size, -1, dtype=np.int64)
-    keys = np.empty((size // 2, width), dtype=codes.dtype)
-    hashes = np.empty(size // 2, dtype=np.uint64)
-    first = np.empty(size // 2, dtype=np.int64)
-    groups = np.empty(n, dtype=np.int64)
-    k = 0
-    for i in range(n):
-        h = _row_hash(codes, i)
-        slot = np.int64(h & np.uint64(size - 1))
-        while True:
-            g = table[slot]
-            if g < 0:  # a new group
-                table[slot] = k
-                keys[k] = codes[i]
-                hashes[k] = h
-                first[k] = i
-                groups[i] = k
-                k += 1
-                break
-            if hashes[g] == h:
-                same = True
-                for j in range(width):
-                    if keys[g, j] != codes[i, j]:
-                        same = False
-                        break
-                if same:
-                    groups[i] = g
-                    break
-            slot = (slot + 1) & (size - 1)
-        if 2 * k >= size:  # grow, and place every group again
-            size *= 2
-            table = np.full(size, -1, dtype=np.int64)
-            for g in range(k):
-                slot = np.int64(hashes[g] & np.uint64(size - 1))
-                while table[slot] >= 0:
-                    slot = (slot + 1) & (size - 1)
-                table[slot] = g
-            grown_keys = np.empty((size // 2, width), dtype=codes.dtype)
-            grown_keys[:k] = keys[:k]
-            keys = grown_keys
-            grown_hashes = np.empty(size // 2, dtype=np.uint64)
-            grown_hashes[:k] = hashes[:k]
-            hashes = grown_hashes
-            grown_first = np.empty(size // 2, dtype=np.int64)
-            grown_first[:k] = first[:k]
-            first = grown_first
-    return groups, first[:k].copy()

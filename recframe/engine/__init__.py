@@ -1,0 +1,110 @@
+"""The compute engine: the primitives recframe's built-in plugins use, public for every plugin.
+
+A similarity backend or a ranker written by a third party can be as fast, and as bounded in
+memory, as ``sparse``, ``item_cf`` and ``user_cf``, because those built-ins use nothing but
+what this package exports. Everything works on scipy CSR arrays and numpy arrays; rows and
+columns are matrix positions (``-1`` marks a missing row or pads a short result).
+
+Sparse top-n products with exclusions
+    :func:`top_n_product` returns, for each requested row ``r``, the ``n`` largest positive
+    entries of ``A[r] @ B``, leaving out columns the caller names (seen items, explicit
+    exclusions, the row itself); :func:`top_k_neighbours` is the symmetric special case
+    ``X @ X.T`` without the diagonal; :func:`estimate_neighbours` says what it will cost.
+Top-n selection
+    :func:`select_top_n` (a dense block), :func:`top_n_entries` (a sparse set of entries) and
+    :func:`blockwise_top_n` (dense score blocks produced one memory-bounded block of rows at a
+    time, see :func:`chunks`). Ties are always broken by lower column, so results are
+    deterministic.
+Similarity measures and modifiers
+    :class:`MeasureSpec` names a measure (:data:`MEASURES`) with its modifiers (shrinkage,
+    minimum support, significance weighting ...); :func:`top_k_by_measure` finds each row's
+    ``k`` most similar rows by it; :func:`similarity` and :func:`modify` are the formulas both
+    engines share; :func:`check_measurable` refuses values whose squared lengths overflow.
+Neighbour policies and prediction
+    :func:`per_target_top_n` ranks under the per-target rule (the ``p`` most similar neighbours
+    that qualify), :func:`predict_ratings` predicts ratings by the weighted-average variants
+    (``basic``, ``mean_centred``, ``zscore``, ``baseline``) with :class:`PredictionSettings`.
+The dispatcher
+    Every primitive takes ``engine="auto" | "numba" | "scipy"`` and lets :func:`resolve_engine`
+    decide: ``auto`` runs the compiled kernels when numba is installed
+    (``pip install 'recframe[fast]'``), the scipy implementation otherwise; both give the same
+    result up to float rounding. ``threads`` (all cores by default, :func:`default_threads`)
+    sets the compiled kernels' threads, ``max_memory_mb`` the size of the scipy engine's dense
+    blocks. Compiled kernels run inside :func:`numba_threads`, which holds one process-wide lock.
+
+Examples
+--------
+The three most similar items of every item, by cosine, on a tiny matrix:
+
+>>> import numpy as np
+>>> import scipy.sparse as sp
+>>> from recframe.engine import top_k_neighbours
+>>> ratings = sp.csr_array(np.array([[5.0, 3.0, 0.0], [4.0, 0.0, 1.0], [0.0, 2.0, 4.0]]))
+>>> items = sp.csr_array(ratings.T)
+>>> norms = np.sqrt(items.multiply(items).sum(axis=1))
+>>> unit = sp.csr_array(items.multiply(1.0 / norms[:, None]))
+>>> columns, scores = top_k_neighbours(unit, 2, engine="scipy")
+>>> columns.tolist()
+[[1, 2], [0, 2], [1, 0]]
+
+See ``docs/engine.md`` for more.
+"""
+
+from recframe.engine.dispatch import Engine, default_threads, numba_available, numba_threads, resolve_engine
+from recframe.engine.measures import (
+    BINARY,
+    MEASURES,
+    SYMMETRIC,
+    Measure,
+    MeasureSpec,
+    check_measurable,
+    modify,
+    similarity,
+)
+from recframe.engine.neighbours import per_target_top_n
+from recframe.engine.prediction import (
+    Fallback,
+    NeighbourLookup,
+    Policy,
+    PredictionSettings,
+    RatingStatistics,
+    Variant,
+    predict_ratings,
+)
+from recframe.engine.products import estimate_neighbours, top_k_neighbours, top_n_product
+from recframe.engine.search import row_totals, top_k_by_measure
+from recframe.engine.topn import blockwise_top_n, chunks, select_top_n, top_n_entries, zero_entries
+
+__all__ = [
+    "BINARY",
+    "MEASURES",
+    "SYMMETRIC",
+    "Engine",
+    "Fallback",
+    "Measure",
+    "MeasureSpec",
+    "NeighbourLookup",
+    "Policy",
+    "PredictionSettings",
+    "RatingStatistics",
+    "Variant",
+    "blockwise_top_n",
+    "check_measurable",
+    "chunks",
+    "default_threads",
+    "estimate_neighbours",
+    "modify",
+    "numba_available",
+    "numba_threads",
+    "per_target_top_n",
+    "predict_ratings",
+    "resolve_engine",
+    "row_totals",
+    "select_top_n",
+    "similarity",
+    "top_k_by_measure",
+    "top_k_neighbours",
+    "top_n_entries",
+    "top_n_product",
+    "zero_entries",
+]
