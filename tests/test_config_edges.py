@@ -341,12 +341,14 @@ def test_a_list_of_merges_and_a_block_merge_are_not_duplicates(tmp_path, registr
         evaluation:
           split: predefined
           test_data:
-            <<: [*a, {n_items: 25, n_users: 10}]
+            <<: [*a, {n_items: 25, n_groups: 5}]
             n_items: 20
         """
+    # no key sits in both merged mappings: PyYAML 6.0.3 and 6.0.4 order such a clash differently
     run = load(tmp_path, registry, text)
     assert run.evaluation is not None and run.evaluation.test_data is not None
     assert run.evaluation.test_data.params.n_users == 40  # type: ignore[attr-defined]
+    assert run.evaluation.test_data.params.n_groups == 5  # type: ignore[attr-defined]
     assert run.evaluation.test_data.params.n_items == 20  # type: ignore[attr-defined]
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Annotated, Any, Literal, NoReturn
 
 import numpy as np
-from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveInt, field_validator
+from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveInt, ValidationInfo, field_validator
 
 from recframe import ComponentConfig, DataError, DataSource, Interactions, short_repr
 from recframe.builtin.data_sources import readers
@@ -131,6 +131,18 @@ class CSVConfig(ComponentConfig):
     def _installed(cls, value: str) -> str:
         if value in readers.ENGINES and not readers.available(value):
             raise ValueError(readers.unavailable_message(value))
+        return value
+
+    @field_validator("member")
+    @classmethod
+    def _member_of_a_zip(cls, value: str | None, info: ValidationInfo) -> str | None:
+        path = info.data.get("path")
+        if value is not None and path is not None and Path(path).suffix.lower() != ".zip":
+            msg = (
+                f"{short_repr(value)} given, but {short_repr(str(path))} is not a .zip archive; "
+                "member applies to .zip archives only: remove it, or set data.path to the archive"
+            )
+            raise ValueError(msg)
         return value
 
     @field_validator("encoding")
@@ -408,6 +420,12 @@ class CSVDataSource(DataSource):
         """Return the archive's member to read: ``data.member``, or its only file."""
         names = [n for n in archive.namelist() if not n.endswith("/")]
         member = self.config.member
+        if not names:
+            msg = (
+                f"{path}: the archive is empty, it holds no files (data.path); "
+                "point data.path at an archive holding the data file"
+            )
+            raise DataError(msg)
         if member is None:
             if len(names) != 1:
                 msg = f"{path}: the archive holds {len(names)} files; choose one with data.member: {names[:10]}"
