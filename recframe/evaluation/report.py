@@ -13,17 +13,21 @@ import base64
 import html
 import importlib.util
 import io
+import itertools
+import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import yaml
 
 from recframe._version import __version__
 from recframe.results import EvaluationResult
+from recframe.secrets import redact
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -176,6 +180,73 @@ def show(value: Any, digits: int = 4) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(show(v) for v in value)
     return str(value)
+
+
+def yaml_text(value: Any, limit: int | None = None) -> str:
+    """Return a run-file value as a run file spells it, in YAML's flow style.
+
+    How every swept value is shown (``sweep.md``, ``sweep.csv``, the report, the labels of
+    settings in logs and messages): ``null``, ``true``/``false``, ``.inf``/``.nan``, a mapping
+    as ``{type: synthetic, n_users: 40}``, a list as ``[3, 4]``, text unquoted where YAML
+    reads it back as the same text (``item_cf``) and quoted where it would not (``'3'``,
+    ``'null'``). Credentials in text are masked. With `limit`, the text is cut to about
+    `limit` characters (ending in ``...``) and only as much of `value` is looked at, so a huge
+    value costs little.
+
+    Examples
+    --------
+    >>> yaml_text({"type": "synthetic", "n_users": 40}), yaml_text([None, True, "3"])
+    ('{type: synthetic, n_users: 40}', "[null, true, '3']")
+    """
+    text = _flow(value, 0, limit)
+    if limit is not None and len(text) > limit:
+        return text[: max(limit - 3, 1)] + "..."
+    return text
+
+
+_FLOW_DEPTH = 24
+"""Nesting shown by :func:`yaml_text` before a value is cut to ``...``."""
+
+
+def _flow(value: Any, depth: int, limit: int | None) -> str:
+    """Return `value` in YAML flow style; with `limit`, about that much of it (see :func:`yaml_text`)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        return repr(value) if math.isfinite(value) else ".inf" if value > 0 else "-.inf"
+    if isinstance(value, date):  # YAML's timestamps (``2020-01-01``)
+        return value.isoformat()
+    if isinstance(value, set | frozenset):  # YAML's !!set, in a stable order
+        value = sorted(value, key=repr)
+    if isinstance(value, Mapping | list | tuple):
+        if depth >= _FLOW_DEPTH or (limit is not None and depth > limit):
+            return "..."
+        entries: Iterable[Any] = value.items() if isinstance(value, Mapping) else value
+        if limit is not None:  # each entry takes at least 3 characters (`x, `): the rest is never shown
+            entries = itertools.islice(entries, limit // 3 + 2)
+        if isinstance(value, Mapping):
+            pairs = (f"{_flow(k, depth + 1, limit)}: {_flow(v, depth + 1, limit)}" for k, v in entries)
+            return "{" + ", ".join(pairs) + "}"
+        return "[" + ", ".join(_flow(v, depth + 1, limit) for v in entries) + "]"
+    return _flow_text(str(value), limit)
+
+
+def _flow_text(text: str, limit: int | None) -> str:
+    """Return text as a YAML flow scalar: plain if YAML reads it back as this text, else quoted."""
+    # with a limit, cut (the caller cuts anyway) after masking a margin that keeps a URL's password and '@' together
+    text = redact(text) if limit is None else redact(text[: limit + 1024])[: limit + 1]
+    if not text.isprintable():  # line breaks, tabs, control characters: escaped in double quotes
+        return json.dumps(text, ensure_ascii=False)
+    dumped = yaml.safe_dump([text], default_flow_style=True, width=math.inf, allow_unicode=True).strip()
+    return dumped[1:-1] if dumped.startswith("[") and dumped.endswith("]") else json.dumps(text, ensure_ascii=False)
 
 
 def iso_date(seconds: Any) -> str:
@@ -349,29 +420,46 @@ def _histogram(label: str, values: np.ndarray) -> Figure:
     return figure
 
 
+CHART_LABEL = 40
+"""Characters of a swept value shown on a chart's axis or in its legend (the table has them whole)."""
+
+
 def _sweep_chart(sweep: SweepTable, metric: str) -> Figure:
-    """Plot `metric` against the first swept parameter, one line per setting of the others."""
+    """Plot `metric` against the first swept parameter, one line per setting of the others.
+
+    Values are told apart by their :func:`yaml_text`, so any value a run file can hold (a list
+    of filters, a mapping for a whole component, ``null``) gets its own point or line, labelled
+    as the results table shows it (:func:`show`); the first parameter is an axis of numbers when
+    all its values are finite numbers, else of categories.
+    """
     figure = _figure()
     axes = figure.add_subplot()
     first = [row.values[0] for row in sweep.rows]
-    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in first)
-    categories = list(dict.fromkeys(map(show, first)))
-    groups: dict[tuple[Any, ...], list[Any]] = {}
+    numbers = (int, float, np.integer, np.floating)
+    numeric = all(isinstance(v, numbers) and not isinstance(v, bool | np.bool_) and math.isfinite(v) for v in first)
+    categories = {yaml_text(v): v for v in first}  # each distinct value, in order of appearance
+    keys = list(categories)
+    groups: dict[tuple[str, ...], list[Any]] = {}
     for row in sweep.rows:
-        groups.setdefault(tuple(row.values[1:]), []).append(row)
-    for rest, members in groups.items():
-        xs = [r.values[0] if numeric else categories.index(show(r.values[0])) for r in members]
+        groups.setdefault(tuple(map(yaml_text, row.values[1:])), []).append(row)
+    for members in groups.values():
+        xs = [float(r.values[0]) if numeric else keys.index(yaml_text(r.values[0])) for r in members]
         means = [r.result.metrics[metric] for r in members]
         stds = [r.result.metrics_std[metric] for r in members]
-        label = ", ".join(f"{p}={show(v)}" for p, v in zip(sweep.params[1:], rest, strict=True)) or metric
+        shown = zip(sweep.params[1:], members[0].values[1:], strict=True)
+        label = ", ".join(f"{p}={_cut(show(v))}" for p, v in shown) or metric
         axes.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
     if not numeric:
-        axes.set_xticks(range(len(categories)), categories)
+        axes.set_xticks(range(len(keys)), [_cut(show(v)) for v in categories.values()])
     axes.set_xlabel(sweep.params[0])
     axes.set_ylabel(metric)
     if len(groups) > 1:
         axes.legend(fontsize="small")
     return figure
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= CHART_LABEL else text[: CHART_LABEL - 3] + "..."
 
 
 def value_counts(per_user: Mapping[str, np.ndarray]) -> list[list[Any]]:
