@@ -140,7 +140,7 @@ def test_a_truncated_or_corrupt_archive_is_a_data_error_naming_the_file(tmp_path
     path.write_bytes(damage(b"user,item\n" + text))
     with pytest.raises(DataError, match=rf"{name.replace('.', chr(92) + '.')}: can't read the file: not a complete "
                                         r"(gzip|zip) file: .* \(data\.path\); it is truncated or corrupt"):
-        load(path, header=False, user=0, item=0)
+        load(path, header=False, user=0, item=1)
 
 
 def test_an_encrypted_member_and_an_upper_case_suffix(tmp_path):

@@ -59,8 +59,8 @@ def test_movielens_ratings_csv_with_header(tmp_path):
 
 
 def test_layout_fields_can_be_overridden(tmp_path):
-    data = read(tmp_path, "1\t2\t3\t4\n", "u.data", layout="movielens-100k", rating=None, timestamp=2)
-    assert columns(data) == ([1], [2], [3.0], [3.0])
+    data = read(tmp_path, "1\t2\t3\t4\t5\n", "u.data", layout="movielens-100k", rating=None, timestamp=4)
+    assert columns(data) == ([1], [2], [3.0], [5.0])
 
 
 def test_generic_defaults_user_item_and_optional_rating_timestamp(tmp_path):

@@ -22,11 +22,19 @@ from pathlib import Path
 from typing import IO, Annotated, Any, Literal, NoReturn
 
 import numpy as np
-from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveInt, ValidationInfo, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from recframe import ComponentConfig, DataError, DataSource, Interactions, short_repr
+from recframe import ComponentConfig, ConfigError, DataError, DataSource, Interactions, short_repr
 from recframe.builtin.data_sources import readers
-from recframe.builtin.data_sources.columns import columns_found
+from recframe.builtin.data_sources.columns import columns_found, shared_column
 from recframe.builtin.data_sources.files import readable_path
 
 logger = logging.getLogger(__name__)
@@ -75,6 +83,8 @@ _FALLBACK_LIMIT = 20_000 << 20
 """The size limit when the memory available is unknown."""
 _ASCII_COMPATIBLE = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252"})
 """Encodings in which digits, signs, points and ASCII delimiters are single bytes as in ASCII."""
+_NOT_FILE_ENCODINGS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"})
+"""Python text codecs that encode something else than a file's characters (host names, escapes)."""
 
 
 class CSVConfig(ComponentConfig):
@@ -149,11 +159,24 @@ class CSVConfig(ComponentConfig):
     @classmethod
     def _known_encoding(cls, value: str) -> str:
         try:
-            codecs.lookup(value)
+            info = codecs.lookup(value)
         except LookupError:
-            msg = f"unknown text encoding {value!r}; e.g. utf-8, latin-1, cp1252"
+            msg = f"unknown text encoding {short_repr(value)}; e.g. utf-8, latin-1, cp1252"
             raise ValueError(msg) from None
+        hint = "a character encoding of text files, e.g. utf-8, latin-1, cp1252, utf-16"
+        # rot13, base64, zlib...: codecs between str and str or bytes and bytes, not file encodings
+        if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_FILE_ENCODINGS:
+            msg = f"{short_repr(value)} is not a text encoding of files; {hint}"
+            raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _one_column_per_role(self) -> CSVConfig:
+        roles = {role: self.resolved(role) for role in ("user", "item", "rating", "timestamp")}
+        message = shared_column(roles)
+        if message is not None:
+            raise ValueError(message)
+        return self
 
     def resolved(self, field: str) -> Any:
         """Return a field's value: as set, else the layout's, else the generic default."""
@@ -230,9 +253,15 @@ class CSVDataSource(DataSource):
         for role in ("user", "item", "rating", "timestamp"):
             ref = c.resolved(role)
             if ref is None and header is not None and role in header and c.layout is None:
+                if header.index(role) in columns.values():
+                    continue  # the column named "rating" was chosen as the user or item column
                 ref = role
             if ref is not None:
                 columns[role] = _column_position(path, role, ref, header)
+        shared = shared_column(columns, header)  # e.g. user: 0 and item: user
+        if shared is not None:
+            msg = f"{path}: {shared}"
+            raise ConfigError(msg)
         return columns
 
     def _fast_load(self, path: Path, raw: bytes | mmap.mmap) -> Interactions | None:
@@ -243,18 +272,25 @@ class CSVDataSource(DataSource):
         header = None
         if c.resolved("header"):
             end = raw.find(b"\n")
-            first = raw[: end if end >= 0 else len(raw)].decode(c.encoding, errors="replace")
-            first = first.lstrip("\ufeff").rstrip("\r")
+            end = end if end >= 0 else len(raw)
+            cr = raw.find(b"\r", 0, end)  # a file with old Mac line endings (CR only)
+            first = raw[: cr if cr >= 0 else end].decode(c.encoding, errors="replace").lstrip("\ufeff")
             delimiter: str = c.resolved("delimiter")
             if first.count('"') % 2:  # a quoted name spanning lines: the general reader
                 return None
-            names = next(csv.reader([first], delimiter=delimiter)) if len(delimiter) == 1 else first.split(delimiter)
+            try:
+                split = len(delimiter) == 1
+                names = next(csv.reader([first], delimiter=delimiter)) if split else first.split(delimiter)
+            except (csv.Error, StopIteration):  # the general reader splits it, or names the line
+                return None
             header = [h.strip() for h in names]
             if not any(header):  # leading blank lines: the general reader finds the header
                 return None
         try:
             columns = self._columns(path, header)
         except DataError:  # the general reader reports it, with the same message
+            return None
+        except ConfigError:  # the same column for two roles: the general reader reports it too
             return None
         if len(set(columns.values())) != len(columns):  # one field read twice
             return None
@@ -280,7 +316,7 @@ class CSVDataSource(DataSource):
                 return False
             for role in ("user", "item"):
                 text = fields[columns[role]].strip()
-                if not text or (c.id_type == "int" and not _INT.fullmatch(text)):
+                if not text or "\x00" in text or (c.id_type == "int" and not _INT.fullmatch(text)):
                     return False
             for role in ("rating", "timestamp"):
                 if role in columns:
@@ -306,11 +342,16 @@ class CSVDataSource(DataSource):
         # "utf-8-sig" reads plain UTF-8 too, and drops the byte-order mark spreadsheets write
         encoding = "utf-8-sig" if codecs.lookup(c.encoding).name == "utf-8" else c.encoding
         try:
-            return raw.decode(encoding)
+            text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             msg = f"{path}:{line}: not valid {c.encoding} text; set data.encoding"
             raise DataError(msg) from exc
+        except UnicodeError as exc:  # a codec that reports no position
+            msg = f"{path}: not valid {c.encoding} text: {short_repr(str(exc))}; set data.encoding"
+            raise DataError(msg) from exc
+        _check_decoded(path, raw, text, c.encoding)
+        return text
 
     @contextlib.contextmanager
     def _open(self, path: Path) -> Iterator[bytes | mmap.mmap]:
@@ -469,6 +510,23 @@ class CSVDataSource(DataSource):
         return rows, numbers
 
 
+def _check_decoded(path: Path, raw: bytes, text: str, encoding: str) -> None:
+    """Raise :class:`DataError` when `text` looks like the file decoded with the wrong encoding.
+
+    Two signs: the bytes hold line breaks but the text has none (a UTF-8 file read as UTF-16
+    becomes one line of CJK characters), or the first line holds NUL characters, which text
+    never does (a UTF-16 file read as UTF-8 or latin-1 has one after each ASCII character).
+    """
+    hint = f"the encoding looks wrong (data.encoding is {encoding!r}); set data.encoding to the file's encoding"
+    if "\n" not in text and "\r" not in text and (b"\n" in raw or b"\r" in raw) and text.strip():
+        msg = f"{path}: decoded as {encoding}, the file has no line breaks although its bytes do; {hint}"
+        raise DataError(msg)
+    end = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=len(text))
+    if "\x00" in text[:end]:
+        msg = f"{path}:1: NUL characters in the first line {short_repr(text[:end])}; {hint}"
+        raise DataError(msg)
+
+
 def _default_limit() -> int:
     """Return the default limit of decompressed bytes: the memory available now."""
     from recframe import available_memory
@@ -546,6 +604,13 @@ def _parse_ids(path: Path, role: str, values: list[str], lines: list[int], id_ty
     the way that int prints (``"7"``, not ``"007"`` or ``"+7"``), so no two distinct ids merge;
     otherwise the ids stay strings.
     """
+    nul = [i for i, v in enumerate(values) if "\x00" in v]
+    if nul:  # numpy drops trailing NULs: "ab\0" would become "ab"
+        msg = (
+            f"{path}:{lines[nul[0]]}: {role} id {short_repr(values[nul[0]])} holds a NUL character; ids are "
+            "text without NULs: fix the row, or set data.on_bad_rows to 'skip' (is data.encoding right?)"
+        )
+        raise DataError(msg)
     if id_type == "int":
         i = _first_failure(values, _int_id)
         if i >= 0:

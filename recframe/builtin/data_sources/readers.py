@@ -113,13 +113,24 @@ def read(engine: str, request: Request) -> dict[str, np.ndarray] | None:
     data = _single_delimiter(request)
     if data is None:
         return None
+    if data.find(b"\x00") >= 0:  # the general reader refuses a NUL in an id, naming its line
+        return None
     start = 3 if bytes(data[:3]) == b"\xef\xbb\xbf" else 0
     delimiter = request.delimiter if len(request.delimiter) == 1 else _STAND_IN.decode()
     quoted = len(request.delimiter) == 1 and data.find(b'"') >= 0
     reader = {"arrow": _read_arrow, "pandas": _read_pandas, "numpy": _read_numpy}[engine]
+    rejected: tuple[type[BaseException], ...] = (
+        ValueError, TypeError, IndexError, KeyError, NotImplementedError, ArithmeticError, csv.Error,
+    )
+    if engine == "arrow":
+        import pyarrow as pa
+
+        rejected += (pa.ArrowException,)
     try:
         columns = reader(request, data, start, delimiter, quoted)
-    except (ValueError, TypeError, IndexError, KeyError, NotImplementedError):  # pyarrow.ArrowInvalid is a ValueError
+    except rejected:
+        # anything a parser rejects (pyarrow.ArrowInvalid is a ValueError; pandas raises
+        # OverflowError for an integer beyond int64): the general reader names the line
         return None
     if columns is None:
         return None
@@ -145,7 +156,8 @@ def _ids(role: str, request: Request, ints: np.ndarray | None, lengths: Any, tex
     """Return an id column typed as the general reader types it, or ``None`` to leave it to that reader.
 
     `ints` with `lengths` (the characters all ids took together) show whether every id is an
-    integer written canonically (``id_type: auto``). `text` is a callable returning the ids
+    integer written canonically (``id_type: auto``); `lengths` counts ASCII characters, so a
+    caller whose ids may hold other characters passes ``None``. `text` is a callable returning the ids
     as a str array (or ``None``), called only when they may be text. Ids that are all integers
     but not all canonical (``007``, ``+7``, ``-0``) go to the general reader, which decides.
     """
@@ -160,15 +172,26 @@ def _ids(role: str, request: Request, ints: np.ndarray | None, lengths: Any, tex
     if (np.char.str_len(values) == 0).any():
         return None  # an empty id: the general reader names its line
     if request.id_type == "auto":
-        codes = values.view(np.uint32)
+        if not _ascii(values):
+            return values  # non-ASCII digits (fullwidth, Arabic-Indic) are text, as the general reader keeps them
         try:
             numbers = values.astype(np.int64)
         except (ValueError, OverflowError):
             return values
-        if codes.size and codes.max() < 128 and _canonical(numbers, int(np.char.str_len(values).sum())):
+        if values.size and _canonical(numbers, int(np.char.str_len(values).sum())):
             return numbers  # spaces around canonical integers
         return None
     return values
+
+
+def _ascii(values: np.ndarray) -> bool:
+    """Return whether every character of the str array is ASCII.
+
+    numpy (as Python's ``int``) parses any Unicode decimal digit (fullwidth, Arabic-Indic) as
+    an integer of the same length as its ASCII spelling, which :func:`_canonical` can't tell
+    apart: ids holding such digits stay text, as the general reader keeps them.
+    """
+    return values.size == 0 or values.dtype.itemsize == 0 or int(values.view(np.uint32).max()) < 128
 
 
 def _strip(values: np.ndarray) -> np.ndarray:
@@ -358,7 +381,7 @@ def _read_pandas(request: Request, data: bytes | mmap.mmap, start: int, delimite
             continue
         values = np.asarray(series.to_numpy(dtype=object), dtype=str)
         ints = lengths = None
-        if request.id_type == "auto":
+        if request.id_type == "auto" and _ascii(values):  # numpy reads fullwidth "12" as 12
             try:
                 ints = values.astype(np.int64)
                 lengths = np.char.str_len(values).sum()
