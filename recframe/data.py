@@ -51,16 +51,9 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
     DataError
         If the ids are neither all integers nor all strings, don't fit ``int64``, or are not 1-d.
     """
-    if not isinstance(ids, np.ndarray):
-        ids = list(ids)  # type: ignore[arg-type]
-        try:
-            arr = np.asarray(ids)
-        except (ValueError, OverflowError, TypeError):
-            arr = np.asarray(ids, dtype=object)
-        if arr.dtype.kind in "US" and not all(isinstance(x, str | bytes) for x in ids):
-            arr = np.asarray(ids, dtype=object)  # mixed: numpy would have made them all strings
-    else:
-        arr = ids
+    if hasattr(ids, "to_numpy") and not isinstance(ids, np.ndarray):  # pandas, polars: one typed column
+        ids = ids.to_numpy()
+    arr = ids if isinstance(ids, np.ndarray) else _list_array(list(ids))  # type: ignore[arg-type]
     if arr.ndim != 1:
         msg = f"{what} must be 1-d; got an array of shape {arr.shape}"
         raise DataError(msg)
@@ -77,10 +70,12 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
             ok = np.isfinite(arr) & (arr == np.round(arr)) & (arr >= -_INT64_LIMIT) & (arr < _INT64_LIMIT)
         if arr.size and not np.all(ok):
             bad = arr[~ok][0].item()
+            row = int(np.flatnonzero(~ok)[0]) + 1
             if np.isfinite(bad) and bad == round(bad):
                 msg = f"{what}: id {bad!r} exceeds the int64 range; store such ids as text"
             else:
-                msg = f"{what} must be integers or strings; got the float {bad!r}"
+                missing = " (a missing id: drop or fill those rows)" if np.isnan(bad) else ""
+                msg = f"{what} must be integers or strings; got the float {bad!r} in row {row}{missing}"
             raise DataError(msg)
         return arr.astype(np.int64)
     if kind == "S":
@@ -99,6 +94,35 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
     raise DataError(msg)
 
 
+def _scalar_kind(x: object) -> str:
+    """Name the kind of one id for :func:`_list_array`: text, bytes, bool, number or other."""
+    if isinstance(x, str):
+        return "text"
+    if isinstance(x, bytes):
+        return "bytes"
+    if isinstance(x, bool | np.bool_):
+        return "bool"
+    if isinstance(x, int | float | np.integer | np.floating):
+        return "number"
+    return "other"
+
+
+def _list_array(values: list[Any]) -> npt.NDArray[Any]:
+    """Return a list of ids (or of values) as an array without merging types.
+
+    numpy turns ``[1, "1"]`` into the strings ``["1", "1"]`` and ``[True, 2]`` into the
+    integers ``[1, 2]``; a list mixing kinds becomes an object array instead, so the checks
+    that follow see each entry as it was given.
+    """
+    try:
+        arr = np.asarray(values)
+    except (ValueError, OverflowError, TypeError):
+        return np.asarray(values, dtype=object) if all(np.ndim(x) == 0 for x in values) else np.asarray(values)
+    if arr.dtype.kind != "O" and arr.ndim == 1 and len({_scalar_kind(x) for x in values}) > 1:
+        return np.asarray(values, dtype=object)
+    return arr
+
+
 def _object_ids(arr: npt.NDArray[Any], what: str) -> IdArray:
     """Return an object array of ids as ``int64`` or text, checking each entry."""
     if arr.size == 0:
@@ -109,10 +133,10 @@ def _object_ids(arr: npt.NDArray[Any], what: str) -> IdArray:
         return arr.astype(str)
     if kinds <= {"int", "float"}:
         low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-        for x in arr:
+        for i, x in enumerate(arr):
             if isinstance(x, float | np.floating):
                 if not (np.isfinite(x) and x == round(x)):
-                    msg = f"{what} must be integers or strings; got the float {float(x)!r}"
+                    msg = f"{what} must be integers or strings; got the float {float(x)!r} in row {i + 1}"
                     raise DataError(msg)
                 if not -_INT64_LIMIT <= x < _INT64_LIMIT:
                     msg = f"{what}: id {float(x)!r} exceeds the int64 range; store such ids as text"
@@ -121,19 +145,79 @@ def _object_ids(arr: npt.NDArray[Any], what: str) -> IdArray:
                 msg = f"{what}: id {short_repr(int(x))} exceeds the int64 range; store such ids as text"
                 raise DataError(msg)
         return np.array([int(x) for x in arr], dtype=np.int64)
-    if "text" in kinds and "int" in kinds:
-        number = next(x for x in arr if not isinstance(x, str))
-        text = next(x for x in arr if isinstance(x, str))
-        msg = (
-            f"{what} must be all integers or all strings; got both integers (e.g. {short_repr(number)}) and "
-            f"strings (e.g. {short_repr(text)}); "
-            "store every id as one type (text, say)"
-        )
-        raise DataError(msg)
-    odd = next(x for x in arr if not isinstance(x, str | int | float | np.integer | np.floating) or isinstance(
-        x, bool | np.bool_))
-    msg = f"{what} must be integers or strings; got {type(odd).__name__} {short_repr(odd)}"
+    for i, x in enumerate(arr.tolist()):
+        if x is None or _is_nan(x):
+            msg = f"{_entry(what, i)} is missing ({short_repr(x)}); every id must be set: drop or fill those rows"
+            raise DataError(msg)
+        if not isinstance(x, str | int | float | np.integer | np.floating) or isinstance(x, bool | np.bool_):
+            msg = f"{_entry(what, i)} is {type(x).__name__} {short_repr(x)}; ids must be integers or strings"
+            raise DataError(msg)
+    number = next(i for i, x in enumerate(arr.tolist()) if not isinstance(x, str))
+    text = next(i for i, x in enumerate(arr.tolist()) if isinstance(x, str))
+    msg = (
+        f"{what} must be all integers or all strings; got both integers (e.g. {short_repr(arr[number])}) and "
+        f"strings (e.g. {short_repr(arr[text])}), in rows {number + 1} and {text + 1}; "
+        "store every id as one type (text, say)"
+    )
     raise DataError(msg)
+
+
+def as_query_ids(ids: object, what: str = "user") -> IdArray:
+    """Return the ids a query names (one id, or a 1-d list or array of ids), checked the same for every model.
+
+    An id is an integer or a string; which of them a model knows is left to its
+    :class:`IdIndex` (strings match integer ids by value, and vice versa). Integers beyond
+    ``int64`` are kept (as objects): they are simply unknown to an integer model.
+
+    Raises
+    ------
+    TypeError
+        For anything else: booleans, floats, ``None``, sets, generators, mappings, bytes.
+    DataError
+        If an array of ids is not 1-d.
+    """
+    if isinstance(ids, str | int | np.integer) and not isinstance(ids, bool | np.bool_):
+        return _query_array([ids], what)
+    if isinstance(ids, np.ndarray):
+        arr = ids
+    elif isinstance(ids, list | tuple | range):
+        arr = _query_array(list(ids), what)
+    elif hasattr(ids, "to_numpy") and hasattr(ids, "__len__"):  # pandas Series / Index, polars Series
+        arr = np.asarray(ids.to_numpy())
+    else:
+        msg = (
+            f"{what} ids must be an id (an int or a str) or a list or 1-d array of ids; "
+            f"got {type(ids).__name__} {short_repr(ids)}"
+        )
+        raise TypeError(msg)
+    if arr.ndim != 1:
+        msg = f"{what} ids must be 1-d; got an array of shape {arr.shape}"
+        raise DataError(msg)
+    if arr.dtype.kind in "iuU" or (arr.size == 0 and arr.dtype.kind != "O"):
+        return arr if arr.size else np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind == "O":
+        for i, x in enumerate(arr.tolist()):
+            if not isinstance(x, str | int | np.integer) or isinstance(x, bool | np.bool_):
+                msg = f"{what} ids must be ints or strs; id {i} is {type(x).__name__} {short_repr(x)}"
+                raise TypeError(msg)
+        return arr
+    first = arr[0].item()
+    msg = f"{what} ids must be ints or strs; got {arr.dtype} ids (e.g. {short_repr(first)})"
+    raise TypeError(msg)
+
+
+def _query_array(values: list[Any], what: str) -> npt.NDArray[Any]:
+    """Return a list of query ids as an array: object where numpy would merge kinds or overflow."""
+    if all(isinstance(x, str) for x in values) or not values:
+        return np.asarray(values, dtype=str) if values else np.zeros(0, dtype=np.int64)
+    if all(isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_) for x in values):
+        try:
+            return np.asarray(values, dtype=np.int64)
+        except OverflowError:
+            pass
+    if all(np.ndim(x) == 0 for x in values):
+        return np.asarray(values, dtype=object)
+    return np.asarray(values) if len({np.shape(x) for x in values}) == 1 else np.asarray(values, dtype=object)
 
 
 def numeric_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArray | None:
@@ -173,6 +257,127 @@ def numeric_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArra
 
 
 
+_SECONDS_PER_UNIT = {"W": 604800, "D": 86400, "h": 3600, "m": 60, "s": 1}
+"""Seconds in one tick of a ``datetime64`` unit of a second or longer."""
+_TICKS_PER_SECOND = {"ms": 10**3, "us": 10**6, "ns": 10**9, "ps": 10**12, "fs": 10**15, "as": 10**18}
+"""Ticks in one second of a sub-second ``datetime64`` unit."""
+
+
+def timestamp_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArray | None:
+    """Return an optional timestamp column as Unix seconds (finite ``float64``) of length `n`.
+
+    Numbers are taken as they are (Unix seconds, say). Points in time become Unix seconds,
+    whatever their unit: numpy ``datetime64`` (``[D]``, ``[ms]``, ``[ns]`` ...), pandas and
+    Python date-times (a naive one is read as UTC, as numpy does; a time-zone aware one is
+    converted) and dates. Every data path converts timestamps here.
+
+    Raises
+    ------
+    DataError
+        Naming `name` and the row: for a missing date-time (``NaT``, ``None`` among date-times),
+        for durations (``timedelta64``, pandas ``Timedelta``: a timestamp must be a point in
+        time) and for anything :func:`numeric_column` refuses.
+    """
+    if column is None:
+        return None
+    if hasattr(column, "to_numpy") and not isinstance(column, np.ndarray):
+        column = column.to_numpy()  # pandas, polars
+    try:
+        arr = np.asarray(column)
+    except (TypeError, ValueError, OverflowError):
+        return numeric_column(name, column, n)
+    if arr.dtype.kind == "O" and arr.ndim == 1:
+        arr = _object_times(name, arr)
+    if arr.dtype.kind == "m":
+        msg = (
+            f"{name} holds durations (dtype {arr.dtype}); a timestamp must be a point in time: "
+            "a date-time, or a number such as Unix seconds"
+        )
+        raise DataError(msg)
+    if arr.dtype.kind == "M":
+        return numeric_column(name, _datetimes_as_seconds(name, arr), n)
+    return numeric_column(name, column if arr.dtype.kind == "O" else arr, n)
+
+
+def _datetimes_as_seconds(name: str, arr: npt.NDArray[Any]) -> FloatArray:
+    """Return ``datetime64`` values of any unit as Unix seconds, refusing ``NaT``."""
+    missing = np.flatnonzero(np.isnat(arr).reshape(-1))
+    if missing.size:
+        msg = (
+            f"{_entry(name, int(missing[0]))} is NaT, a missing date-time ({missing.size:,} in all); "
+            "every timestamp must be set: drop or fill those rows"
+        )
+        raise DataError(msg)
+    unit, count = np.datetime_data(arr.dtype)
+    if unit in ("Y", "M"):  # calendar units: months differ in length
+        arr, unit, count = arr.astype("datetime64[D]"), "D", 1
+    ticks = arr.astype(np.int64)
+    if unit in _SECONDS_PER_UNIT:
+        return ticks.astype(np.float64) * float(_SECONDS_PER_UNIT[unit] * count)
+    return (ticks.astype(np.float64) * count) / float(_TICKS_PER_SECOND[unit])
+
+
+def _object_times(name: str, arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Return an object column of date-times (Python, pandas, numpy) as Unix seconds; other columns unchanged."""
+    import datetime as dt
+
+    def is_time(x: object) -> bool:
+        return isinstance(x, dt.date | dt.timedelta | np.datetime64 | np.timedelta64) or _is_period(x)
+
+    if not any(is_time(x) for x in arr.tolist() if x is not None):
+        return arr
+    out = np.empty(len(arr), dtype=np.float64)
+    for i, x in enumerate(arr.tolist()):
+        if isinstance(x, dt.timedelta | np.timedelta64):
+            msg = (
+                f"{_entry(name, i)} is the duration {short_repr(x)}; a timestamp must be a point in time: "
+                "a date-time, or a number such as Unix seconds"
+            )
+            raise DataError(msg)
+        if _is_period(x):
+            x = x.to_timestamp()  # a span of time: its start
+        if isinstance(x, np.datetime64):
+            if np.isnat(x):
+                x = None
+            else:
+                out[i] = _datetimes_as_seconds(name, np.asarray([x]))[0]
+                continue
+        if isinstance(x, dt.datetime):
+            if x != x:  # pandas NaT is a datetime subclass that equals nothing
+                x = None
+            else:
+                out[i] = (x.replace(tzinfo=dt.timezone.utc) if x.tzinfo is None else x).timestamp()
+                continue
+        elif isinstance(x, dt.date):
+            out[i] = dt.datetime(x.year, x.month, x.day, tzinfo=dt.timezone.utc).timestamp()
+            continue
+        if x is None or _is_nan(x):
+            msg = (
+                f"{_entry(name, i)} is missing ({short_repr(arr[i])}) among date-times; "
+                "every timestamp must be set: drop or fill those rows"
+            )
+            raise DataError(msg)
+        msg = (
+            f"{_entry(name, i)} is {type(x).__name__} {short_repr(x)} among date-times; "
+            "a timestamp column must be all date-times or all numbers"
+        )
+        raise DataError(msg)
+    return out
+
+
+def _is_period(x: object) -> bool:
+    """Whether `x` is a pandas ``Period`` (a span of time, read as its start)."""
+    return type(x).__name__ == "Period" and hasattr(x, "to_timestamp")
+
+
+def _is_nan(x: object) -> bool:
+    """Whether `x` is a missing value that equals nothing (``nan``, pandas ``NaT``)."""
+    try:
+        return bool(x != x)
+    except Exception:  # pandas NA refuses to be a bool; an odd object's comparison may fail
+        return type(x).__name__ in ("NAType", "NaTType")
+
+
 def _entry(name: str, i: int) -> str:
     """Name entry `i` of a column: ``values[3]``, or ``ratings.db: column 'r' (data.rating): row 4``."""
     return f"{name}[{i}]" if name.isidentifier() else f"{name}: row {i + 1}"
@@ -188,7 +393,8 @@ class Interactions:
     values : array-like of shape (n,), optional
         Ratings, counts or other strengths; ``None`` for implicit feedback.
     timestamps : array-like of shape (n,), optional
-        Event times as numbers (e.g. Unix seconds).
+        Event times: numbers (e.g. Unix seconds), or date-times of any unit, which become
+        Unix seconds (see :func:`timestamp_column`).
 
     Raises
     ------
@@ -218,7 +424,7 @@ class Interactions:
             msg = f"user ids and item ids differ in length: {n} != {len(self.items)}"
             raise DataError(msg)
         self.values = numeric_column("values", values, n)
-        self.timestamps = numeric_column("timestamps", timestamps, n)
+        self.timestamps = timestamp_column("timestamps", timestamps, n)
 
     def __repr__(self) -> str:
         """Summarise the events."""
@@ -296,7 +502,7 @@ class Interactions:
             if name is None:
                 return None
             values: Any = data[name]  # type: ignore[index]
-            return values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+            return values.to_numpy() if hasattr(values, "to_numpy") else values
 
         return cls(column(user), column(item), column(rating), column(timestamp))
 
@@ -345,11 +551,11 @@ class Interactions:
             msg = f"interaction data lacks the column(s) {missing}; found {short_repr(sorted(map(str, columns)), 400)}"
             raise DataError(msg)
         value_column = next((c for c in ("rating", "value") if c in columns), None)
-        return cls(
-            np.asarray(columns["user"]),
-            np.asarray(columns["item"]),
-            None if value_column is None else np.asarray(columns[value_column]),
-            None if "timestamp" not in columns else np.asarray(columns["timestamp"]),
+        return cls(  # lists go in as they are: np.asarray would merge [1, "1"] into strings
+            columns["user"],
+            columns["item"],
+            None if value_column is None else columns[value_column],
+            columns.get("timestamp"),
         )
 
 
@@ -483,7 +689,7 @@ class IdIndex:
             for i, value in enumerate(arr.tolist()):
                 try:
                     out[i] = int(value)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):  # beyond int64: in no int index
                     continue
             return out
         return as_id_array(arr)

@@ -171,13 +171,20 @@ def _column_names(data: object) -> list[str] | None:
     return None
 
 
-def _unix_seconds(values: np.ndarray) -> np.ndarray:
-    """Return date-time values (numpy ``datetime64``, or Python/pandas date-times) as Unix seconds."""
-    if values.dtype.kind == "O" and len(values) and hasattr(values[0], "timestamp"):
-        return np.array([v.timestamp() for v in values], dtype=np.float64)
-    if values.dtype.kind == "M":
-        return values.astype("datetime64[us]").astype(np.int64) / 1e6
-    return values
+def _column_key(data: object, name: str) -> object:
+    """Return the key of the column listed as `name`: itself, or the non-text key that prints as it (``0`` for ``'0'``).
+
+    Column names are listed and matched as text (a run file's ``user: 0`` is the text ``'0'``),
+    so a frame with integer column labels is read by the label whose text is `name`.
+    """
+    if isinstance(data, Mapping):
+        keys = list(data)
+    else:
+        columns = getattr(data, "columns", None)
+        keys = [] if columns is None or isinstance(data, np.ndarray) else list(columns)
+    if name in keys or not keys:
+        return name
+    return next((key for key in keys if str(key) == name), name)
 
 
 class ObjectConfig(ComponentConfig):
@@ -248,9 +255,12 @@ class _InMemorySource(DataSource):
         roles = named_columns(c, names, lambda wanted: f"{where}: no column {wanted}; it has {columns_found(names)}")
         columns: dict[str, np.ndarray] = {}
         for role, name in roles.items():
-            values: Any = data[name]  # type: ignore[index]
-            column = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
-            columns[role] = _unix_seconds(column) if role == "timestamp" else column
+            values: Any = data[_column_key(data, name)]  # type: ignore[index]
+            if hasattr(values, "to_numpy"):
+                values = values.to_numpy()
+            elif not isinstance(values, list | tuple):
+                values = np.asarray(values)
+            columns[role] = values  # lists stay lists: as_id_array keeps [1, "1"] apart; date-times become seconds
         interactions = interactions_of(columns, roles, where)
         if len(interactions) == 0:
             msg = f"{where}: no interactions; it has no rows"

@@ -156,6 +156,8 @@ class SQLDataSource(DataSource):
         location, _, query = self.config.url.reveal().removeprefix("sqlite:///").partition("?")
         path = readable_path(Path(location), "data.url", missing="no such database file")
         parameters = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k in _SQLITE_URI_PARAMETERS]
+        if _wal_without_readers_files(path) and not any(k == "immutable" for k, _ in parameters):
+            parameters.append(("immutable", "1"))
         uri = f"{path.resolve().as_uri()}?{urlencode([*parameters, ('mode', 'ro')])}"  # the path %-escaped
         try:
             connection = sqlite3.connect(uri, uri=True)
@@ -286,6 +288,42 @@ class SQLDataSource(DataSource):
                 raise DataError(msg)
         columns = {role: np.concatenate(chunks) for role, chunks in parts.items()}
         return interactions_of(columns, roles, where)
+
+
+def _wal_without_readers_files(path: Path) -> bool:
+    """Whether the SQLite file at `path` is in WAL mode with no ``-wal``/``-shm`` files beside it.
+
+    Reading such a database, even with ``mode=ro``, makes SQLite create ``-wal`` and ``-shm``
+    files next to it (and leave them behind in a read-only directory's absence of a writer).
+    No ``-wal`` file means no connection is writing it and everything is in the main file, so
+    it is opened ``immutable=1`` instead: nothing is created beside it. A ``-wal`` file
+    holding changes not yet in the main file, without its ``-shm``, can't be read without
+    writing; that is refused rather than read stale.
+
+    Raises
+    ------
+    DataError
+        For a non-empty ``-wal`` file without a ``-shm`` file.
+    """
+    try:
+        with path.open("rb") as file:
+            header = file.read(100)
+    except OSError:
+        return False  # opening it reports the problem
+    if len(header) < 20 or not header.startswith(b"SQLite format 3\x00") or header[18] != 2:
+        return False
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if not wal.exists():
+        return True
+    if not shm.exists():
+        if wal.stat().st_size == 0:
+            return True
+        msg = (
+            f"{path}: the database is in WAL mode and {wal.name} holds changes, but {shm.name} is missing; "
+            "reading it would write beside it (data.url): open it once with sqlite3 (or checkpoint it) first"
+        )
+        raise DataError(msg)
+    return False
 
 
 def _read_only_sqlite(connection: Any, refused: list[str]) -> None:
