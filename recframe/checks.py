@@ -12,10 +12,10 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.sparse as sp
 
-from recframe.data import InteractionMatrix, Interactions
+from recframe.data import IdIndex, InteractionMatrix, Interactions
 from recframe.engine.measures import check_measurable
-from recframe.errors import SHOWN_CHARACTERS, DataError, PluginError, RecframeError, short_text
-from recframe.interfaces import NeighbourGraph, TopN
+from recframe.errors import SHOWN_CHARACTERS, DataError, PluginError, RecframeError, short_repr, short_text
+from recframe.interfaces import NeighbourGraph, Predictions, TopN
 
 
 @contextmanager
@@ -25,7 +25,8 @@ def calling(who: str | Callable[[], str], method: str) -> Iterator[None]:
     The engine makes every call into a component (``fit``, ``neighbours``, ``recommend``,
     ``compute``, ``load``, ...) inside this context. A :class:`RecframeError` the component
     raises on purpose (``DataError``, ``ConfigError``) passes through unchanged, and so does
-    ``KeyboardInterrupt``; any other exception, and ``SystemExit``, becomes ``PluginError``
+    ``KeyboardInterrupt`` (the user's Ctrl-C); any other exception, and every other
+    ``BaseException`` (``SystemExit``, ``GeneratorExit``, ...), becomes ``PluginError``
     ``"ranker 'x' (pkg 1.0) raised ValueError in recommend(): <message>"`` chained to it, so
     that a plugin can neither end the run silently nor print an unbounded traceback.
 
@@ -39,11 +40,46 @@ def calling(who: str | Callable[[], str], method: str) -> Iterator[None]:
     """
     try:
         yield
-    except RecframeError:
+    except (RecframeError, KeyboardInterrupt):
         raise
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:  # GeneratorExit, SystemExit...: bugs of the plugin too
         name = who() if callable(who) else who
         raise PluginError(plugin_failure(name, method, exc)) from exc
+
+
+@contextmanager
+def checked_interactions(who: str, *, builtin: bool) -> Iterator[None]:
+    """Name the component when what it returns as :class:`Interactions` fails their checks.
+
+    The engine calls a data source's ``load()`` and a filter's ``apply()`` inside this context
+    (and inside :func:`calling`). A :class:`DataError` raised while :mod:`recframe.data` checks
+    the interactions being built (``user ids must be integers or strings``, ``values[0] is
+    nan``) says what is wrong but not who built them: for a third-party component it is a
+    bug in that component, so it becomes ``PluginError`` ``"data 'x' (pkg 1.0) returned invalid
+    data: <message>"`` (exit 1); for a built-in source the data is at fault, so it stays a
+    ``DataError`` (exit 3) prefixed with the source's name. A ``DataError`` the component
+    raises itself (a malformed row of its file) passes through unchanged.
+    """
+    try:
+        yield
+    except DataError as exc:
+        if not _raised_in_data_checks(exc):
+            raise
+        if builtin:
+            msg = f"{who} read invalid data: {exc}"
+            raise DataError(msg) from exc
+        msg = f"{who} returned invalid data: {exc}; fix the component (a bug in it, not in your data file)"
+        raise PluginError(msg) from exc
+
+
+def _raised_in_data_checks(exc: BaseException) -> bool:
+    """Whether `exc` was raised by the checks of :mod:`recframe.data` (its innermost frame there)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_globals.get("__name__") == "recframe.data"
 
 
 def plugin_failure(who: str, method: str, exc: BaseException) -> str:
@@ -151,8 +187,13 @@ def check_interactions(result: object, who: str) -> Interactions:
     return result
 
 
-def check_matrix(result: object, who: str) -> InteractionMatrix:
-    """Return `result` if it is a non-empty, finite ``float64`` CSR :class:`InteractionMatrix`."""
+def check_matrix(result: object, who: str, interactions: Interactions | None = None) -> InteractionMatrix:
+    """Return `result` if it is a non-empty, finite, canonical ``float64`` CSR :class:`InteractionMatrix`.
+
+    Canonical: each row's column indices strictly increase (sorted, no duplicates) and no entry
+    is an explicit zero. Given the `interactions` it was built from, its user and item ids must
+    be among theirs (a builder may drop events, never invent ids).
+    """
     if not isinstance(result, InteractionMatrix):
         msg = f"{who} returned {type(result).__name__}; expected InteractionMatrix"
         raise PluginError(msg)
@@ -169,8 +210,68 @@ def check_matrix(result: object, who: str) -> InteractionMatrix:
     if matrix.nnz == 0:
         msg = f"{who} built an empty matrix ({result.n_users} users x {result.n_items} items); nothing to fit"
         raise DataError(msg)
+    check_canonical(matrix, who)
+    if interactions is not None:
+        check_matrix_ids(result, interactions, who)
     check_measurable(result, who)
     return result
+
+
+def check_canonical(matrix: sp.csr_array, who: str) -> None:
+    """Raise :class:`PluginError` naming `who` unless `matrix` is well-formed, canonical CSR."""
+    n_rows, n_cols = matrix.shape
+    indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)
+    if (
+        indptr.shape != (n_rows + 1,) or indptr[0] != 0 or indptr[-1] != len(indices)
+        or np.any(np.diff(indptr) < 0) or len(matrix.data) != len(indices)
+    ):
+        msg = f"{who} returned a CSR matrix whose indptr is malformed; build it with scipy.sparse.csr_array"
+        raise PluginError(msg)
+    if len(indices) and (indices.min() < 0 or indices.max() >= n_cols):
+        msg = f"{who} returned a matrix with column indices outside 0..{n_cols - 1}"
+        raise PluginError(msg)
+    step = np.diff(indices.astype(np.int64))
+    same_row = np.ones(len(step), dtype=bool)
+    row_ends = indptr[1:-1]  # the first entry of each next row follows position end - 1
+    same_row[row_ends[(row_ends > 0) & (row_ends < len(indices))] - 1] = False
+    unordered = np.flatnonzero(same_row & (step <= 0))
+    if unordered.size:
+        row = int(np.searchsorted(indptr, unordered[0], side="right")) - 1
+        problem = "repeated" if step[unordered[0]] == 0 else "unsorted"
+        msg = (
+            f"{who} returned a matrix that is not canonical: {unordered.size} {problem} column indices "
+            f"(first in row {row}); an InteractionMatrix needs sorted indices without duplicates: "
+            "call sum_duplicates() and sort_indices()"
+        )
+        raise PluginError(msg)
+    zeros = int(np.count_nonzero(matrix.data == 0))
+    if zeros:
+        msg = (
+            f"{who} returned a matrix storing {zeros} explicit zeros; an InteractionMatrix stores no zero "
+            "entries: call eliminate_zeros()"
+        )
+        raise PluginError(msg)
+
+
+def check_matrix_ids(result: InteractionMatrix, interactions: Interactions, who: str) -> None:
+    """Raise :class:`PluginError` naming `who` unless the matrix's ids are among the interactions' ids."""
+    for axis, index, ids in (("user", result.users, interactions.users), ("item", result.items, interactions.items)):
+        if index.ids.dtype.kind != ids.dtype.kind:
+            msg = (
+                f"{who} returned {axis} ids of dtype {index.ids.dtype}, but the interactions' {axis} ids are "
+                f"{ids.dtype}; the matrix's ids must be those of the interactions"
+            )
+            raise PluginError(msg)
+        known, _ = IdIndex.encode(ids)
+        found = known.rows(index.ids, missing="mark") >= 0
+        if not found.all():
+            invented = index.ids[~found]
+            msg = (
+                f"{who} returned a matrix with {invented.size} {axis} ids not in the interactions "
+                f"(e.g. {short_repr(invented[:5].tolist())}); its rows and columns must be the interactions' "
+                f"{axis}s: build it with InteractionMatrix.from_interactions()"
+            )
+            raise PluginError(msg)
 
 
 def check_graph(
@@ -196,18 +297,16 @@ def check_graph(
         )
         raise PluginError(msg)
     if not isinstance(result.n_targets, int | np.integer) or result.n_targets != n_targets:
-        msg = f"{who} returned a graph over {short_text(repr(result.n_targets))} rows; expected {n_targets}"
+        msg = f"{who} returned a graph over {number(result.n_targets)} rows; expected {n_targets}"
         raise PluginError(msg)
     if ind.size and (ind.min() < -1 or ind.max() >= n_targets):
         bad = ind[(ind < -1) | (ind >= n_targets)]
         msg = f"{who} returned neighbour index {int(bad[0])} outside [-1, {n_targets}) (of {n_targets} rows)"
         raise PluginError(msg)
-    if not np.all(np.isfinite(scores)):
-        msg = f"{who} returned non-finite similarities"
-        raise PluginError(msg)
-
     def row_name(line: int) -> str:
         return f"row {int(query_rows[line]) if query_rows is not None else line}"
+
+    check_finite(scores, who, "similarity", row_name)
 
     own = None if query_rows is None else np.asarray(query_rows)
     _check_lists(ind, scores, who, "neighbour", row_name, own)
@@ -215,14 +314,22 @@ def check_graph(
 
 
 def check_topn(
-    result: object, who: str, n_users: int, n: int, n_items: int, *, users: np.ndarray | None = None
+    result: object,
+    who: str,
+    n_users: int,
+    n: int,
+    n_items: int,
+    *,
+    users: np.ndarray | None = None,
+    hint: Callable[[], str] | None = None,
 ) -> TopN:
     """Return `result` if it is a well-formed :class:`TopN` of `n_users` lists of length `n`.
 
     Checked at run time: the type, array types and dtypes (integer items, float scores), the
-    shape, the item range ``[-1, n_items)``, no ``nan`` score for a real item, padding last,
-    scores non-increasing and no item twice in one list. `users` (the user rows asked for)
-    only name the offending list in messages.
+    shape, the item range ``[-1, n_items)``, a finite score for every real item (no ``nan``,
+    no ``inf``), padding last, scores non-increasing and no item twice in one list. `users`
+    (the user rows asked for) only name the offending list in messages; `hint()`, called only
+    then, adds to the message of a non-finite score where it may come from (``"; ..."``).
     """
     if not isinstance(result, TopN):
         msg = f"{who} returned {short_text(type(result).__name__)}; expected TopN"
@@ -243,10 +350,14 @@ def check_topn(
         return f"user row {int(users[line])}"
 
     real = items >= 0
-    unscored = real & np.isnan(scores)
+    unscored = real & ~np.isfinite(scores)
     if np.any(unscored):
         line = int(np.flatnonzero(unscored.any(axis=1))[0])
-        msg = f"{who} returned nan scores for recommended items for {user_name(line)}; only -1 padding may score nan"
+        value = number(scores[line][unscored[line]][0])
+        msg = (
+            f"{who} returned the score {value} for a recommended item for {user_name(line)}; "
+            f"scores must be finite numbers (only -1 padding may score nan){hint() if hint else ''}"
+        )
         raise PluginError(msg)
 
     _check_lists(items, scores, who, "item", user_name)
@@ -279,18 +390,137 @@ def check_split(result: object, who: str, n_total: int, *, given: bool = False) 
     return train, test
 
 
+def number(value: object) -> str:
+    """Return a number for a message as plain Python writes it: ``-1e+300``, not ``np.float64(-1e+300)``."""
+    if isinstance(value, bool | np.bool_):
+        return repr(bool(value))
+    if isinstance(value, int | np.integer):
+        return repr(int(value))
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    return short_repr(value)
+
+
+def real_numbers(value: object, who: str, what: str, expected: tuple[int, ...]) -> np.ndarray:
+    """Return `value` as a ``float64`` array of shape `expected` if it holds real numbers only.
+
+    Accepted: a numpy array, a number or a (nested) list or tuple of numbers whose dtype kind
+    is bool, integer or float. Refused with a :class:`PluginError` naming `who` and showing what
+    it returned: strings (even ``"0.5"``), complex numbers, dicts, sets, generators, object
+    arrays, ``None``, and arrays of another shape.
+    """
+    shown = f"{short_text(type(value).__name__)} {short_repr(value)}"
+    allowed = f"expected real numbers (a bool, integer or float numpy array) of shape {expected}"
+    if isinstance(value, np.ndarray | np.generic):
+        arr = np.asarray(value)
+    elif isinstance(value, bool | int | float) or (isinstance(value, list | tuple) and _plain_numbers(value)):
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError, OverflowError) as exc:  # ragged lists, ints beyond int64
+            msg = f"{who} returned {what} {shown} that do not form an array of numbers; {allowed}"
+            raise PluginError(msg) from exc
+    else:
+        msg = f"{who} returned {what} of type {shown}; {allowed}"
+        raise PluginError(msg)
+    if arr.dtype.kind not in "biuf":
+        msg = f"{who} returned {what} of dtype {arr.dtype} ({shown}); {allowed}"
+        raise PluginError(msg)
+    if arr.shape != expected:
+        msg = f"{who} returned {what} of shape {arr.shape}; expected {expected}"
+        raise PluginError(msg)
+    with np.errstate(over="ignore"):
+        return arr.astype(np.float64)
+
+
+def _plain_numbers(value: list[object] | tuple[object, ...], depth: int = 0) -> bool:
+    """Whether a (nested) list or tuple holds only Python or numpy real numbers."""
+    if depth > 32:
+        return False
+    for entry in value:
+        if isinstance(entry, list | tuple):
+            if not _plain_numbers(entry, depth + 1):
+                return False
+        elif not isinstance(entry, bool | int | float | np.bool_ | np.integer | np.floating):
+            return False
+    return True
+
+
+def check_finite(values: np.ndarray, who: str, what: str, name: Callable[[int], str] | None = None) -> None:
+    """Raise :class:`PluginError` naming `who` if `values` holds ``nan``, ``inf`` or ``-inf``.
+
+    `name(i)` names the row of the first bad value (``user row 3``); the message shows that
+    value as a plain Python float.
+    """
+    bad = ~np.isfinite(values)
+    if np.any(bad):
+        where = np.unravel_index(int(np.flatnonzero(bad)[0]), values.shape)
+        at = f" for {name(int(where[0]))}" if name is not None and where else ""
+        first = values[where]
+        msg = (
+            f"{who} returned {what} {number(first)}{at} ({int(bad.sum())} non-finite in all); "
+            f"every value must be a finite number"
+        )
+        raise PluginError(msg)
+
+
 def check_metric(values: object, who: str, n_users: int, per_user: bool, bounds: tuple[float, float]) -> np.ndarray:
     """Return `values` if it holds one finite number per user (or one for the run) within `bounds`."""
-    arr = np.asarray(values, dtype=np.float64)
     expected = (n_users,) if per_user else ()
-    if arr.shape != expected:
-        msg = f"{who} returned values of shape {arr.shape}; expected {expected}"
-        raise PluginError(msg)
-    if not np.all(np.isfinite(arr)):
-        msg = f"{who} returned non-finite values"
-        raise PluginError(msg)
+    arr = real_numbers(values, who, "values", expected)
+    check_finite(arr, who, "the value", lambda line: f"the user at position {line}")
     low, high = bounds
     if np.any((arr < low) | (arr > high)):
-        msg = f"{who} returned values outside [{low}, {high}]: min {arr.min()!r}, max {arr.max()!r}"
+        msg = (
+            f"{who} returned values outside [{number(low)}, {number(high)}]: "
+            f"min {number(arr.min())}, max {number(arr.max())}"
+        )
         raise PluginError(msg)
     return arr
+
+
+def check_predictions(
+    result: object, who: str, n_pairs: int, *, hint: Callable[[], str] | None = None
+) -> Predictions:
+    """Return `result` if it is :class:`Predictions` of `n_pairs` finite real values.
+
+    `hint()`, called only for a non-finite value, adds where it may come from (``"; ..."``).
+    """
+    if not isinstance(result, Predictions):
+        msg = f"{who} returned {short_text(type(result).__name__)}; expected Predictions"
+        raise PluginError(msg)
+    values = real_numbers(result.values, who, "predictions", (n_pairs,))
+    try:
+        check_finite(values, who, "the prediction", lambda line: f"pair {line}")
+    except PluginError as exc:
+        if hint is None:
+            raise
+        msg = f"{exc}{hint()}"
+        raise PluginError(msg) from None
+    return result
+
+
+def overflow_hint(graph: NeighbourGraph, matrix: InteractionMatrix, similarity: str) -> str:
+    """Say which input of a neighbour ranker's scores was so large that their sums overflowed.
+
+    For the message of a non-finite score from a ranker that sums similarities times matrix
+    values (``item_cf``, ``user_cf``): names the largest similarity of the graph `similarity`
+    built and the largest matrix value, so the user knows whether to fix the similarity
+    backend or the data.
+    """
+    scores = graph.scores[graph.indices >= 0]
+    values = matrix.matrix.data
+    top_similarity = float(np.max(np.abs(scores))) if scores.size else 0.0
+    top_value = float(np.max(np.abs(values))) if values.size else 0.0
+    if np.isfinite(top_similarity * top_value * max(graph.k, 1) * 2):  # Python floats: inf, no warning
+        return ""  # the inputs can't overflow: the ranker itself made the score
+    if top_similarity >= top_value:
+        culprit = (
+            f"the similarities of {similarity} are too large (largest {number(top_similarity)}): "
+            f"their weighted sums overflowed float64; fix or rescale that similarity backend"
+        )
+    else:
+        culprit = (
+            f"the matrix values are too large (largest {number(top_value)}): their sums overflowed "
+            f"float64; check the ratings column of the data"
+        )
+    return f"; {culprit}"

@@ -12,12 +12,17 @@ import functools
 import importlib
 import importlib.metadata
 import inspect
+import io
+import json
 import logging
+import math
 import os
 import re
+import sys
 import typing
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -25,7 +30,7 @@ import pluggy
 
 from recframe import hookspecs, interfaces
 from recframe._version import __version__
-from recframe.errors import ConfigError, PluginError, PluginLoadWarning, short_repr
+from recframe.errors import ConfigError, PluginError, PluginLoadWarning, RecframeWarning, short_repr
 from recframe.interfaces import KINDS, Component, ComponentConfig
 
 logger = logging.getLogger(__name__)
@@ -71,6 +76,9 @@ class PluginInfo:
         a config asking for one of them is told which package to fix.
     failed_step : {"import", "register"}
         What a failed plugin failed to do.
+    disabled_by : str
+        For a blocked plugin: the name in ``RECFRAME_DISABLE_PLUGINS`` that matched it (its
+        entry-point name or its distribution's).
     """
 
     name: str
@@ -80,6 +88,7 @@ class PluginInfo:
     error: str = ""
     offered: tuple[str, ...] = ()
     failed_step: Literal["import", "register"] = "import"
+    disabled_by: str = ""
 
     def __str__(self) -> str:
         """Return ``package version``, the way messages name a plugin."""
@@ -119,26 +128,30 @@ class PluginRegistry:
         ----------
         entry_points : bool
             Load the ``recframe`` entry-point group.
-        disabled : iterable of str, optional
-            Entry-point names to skip; by default those in ``RECFRAME_DISABLE_PLUGINS``
-            (comma-separated).
+        disabled : str or iterable of str, optional
+            Entry-point or distribution names to skip (a str is one name); by default those in
+            ``RECFRAME_DISABLE_PLUGINS`` (comma-separated). A name matching no installed plugin
+            is reported with one :class:`~recframe.errors.RecframeWarning`.
 
         Raises
         ------
+        TypeError
+            If `disabled` is not a str or an iterable of str.
         PluginError
             If a plugin registers something invalid or a ``(kind, name)`` twice.
         """
+        names = _disabled_names(disabled)  # a wrong type fails before anything is imported
         registry = cls()
         for module_name in BUILTIN_MODULES:
             module = importlib.import_module(module_name)
             registry.register(module, name=module_name, package="recframe", version=__version__)
         if entry_points:
-            if disabled is None:
-                disabled = [p.strip() for p in os.environ.get(DISABLE_ENV, "").split(",") if p.strip()]
-            registry.load_entry_points(set(disabled))
+            if names is None:
+                names = [p.strip() for p in os.environ.get(DISABLE_ENV, "").split(",") if p.strip()]
+            registry.load_entry_points(names)
         return registry
 
-    def load_entry_points(self, disabled: set[str]) -> None:
+    def load_entry_points(self, disabled: str | Iterable[str] = ()) -> None:
         """Import and register every plugin of the ``recframe`` entry-point group.
 
         A plugin that fails to import, or whose registration fails (its hook raises, returns
@@ -146,31 +159,54 @@ class PluginRegistry:
         registers none of its components and is reported with one :class:`PluginLoadWarning`;
         the others still load, and only a config asking for one of its components fails. A
         plugin whose entry-point name or distribution name is in `disabled` is recorded as
-        blocked and not imported. Plugins load in entry-point name order, so of two plugins
-        claiming the same name, the one whose entry point sorts later is disabled.
+        blocked and not imported (distribution names match whatever their spelling of ``-``,
+        ``_``, ``.`` and case); a name in `disabled` matching no plugin is reported with one
+        :class:`~recframe.errors.RecframeWarning`. Plugins load in entry-point name order, so of
+        two plugins claiming the same name, the one whose entry point sorts later is disabled.
+
+        While a plugin is imported and registered, what it prints goes to standard error, so it
+        can't corrupt a command's output (``--json``), and closing standard output is ignored.
         """
+        wanted = _disabled_names(disabled) or []
+        unmatched = dict.fromkeys(wanted)
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
             if dist is not None:
                 package, version = dist.metadata["Name"], dist.version
             else:
                 package, version = ep.value.split(":")[0].split(".")[0], "unknown"
-            if ep.name in disabled or package in disabled:
+            matched = [n for n in wanted if n == ep.name or _canonical(n) == _canonical(package)]
+            if matched:
+                for name in matched:
+                    unmatched.pop(name, None)
                 self._pm.set_blocked(ep.name)
-                self._plugins[ep.name] = PluginInfo(ep.name, package, version, status="blocked")
+                info = PluginInfo(ep.name, package, version, status="blocked", disabled_by=matched[0])
+                self._plugins[ep.name] = info
                 logger.debug("plugin %r (%s %s) is disabled by %s", ep.name, package, version, DISABLE_ENV)
                 continue
-            try:
-                plugin = ep.load()
-            except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is broken too
-                self._disable(PluginInfo(ep.name, package, version, "failed", f"{type(exc).__name__}: {exc}"))
-                continue
-            try:
-                self.register(plugin, name=ep.name, package=package, version=version)
-            except _RegistrationError as exc:
-                error = f"{exc.reason}; {exc.hint}" if exc.hint else exc.reason
-                info = PluginInfo(ep.name, package, version, "failed", error, exc.offered, "register")
-                self._disable(info, exc.reason, exc.hint)
+            with plugin_output_to_stderr():
+                try:
+                    plugin = ep.load()
+                except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is broken too
+                    self._disable(PluginInfo(ep.name, package, version, "failed", f"{type(exc).__name__}: {exc}"))
+                    continue
+                try:
+                    self.register(plugin, name=ep.name, package=package, version=version)
+                except _RegistrationError as exc:
+                    error = f"{exc.reason}; {exc.hint}" if exc.hint else exc.reason
+                    info = PluginInfo(ep.name, package, version, "failed", error, exc.offered, "register")
+                    self._disable(info, exc.reason, exc.hint)
+        if unmatched:
+            names = [p.name for p in self._plugins.values() if p.package != "recframe"]
+            shown = ", ".join(short_repr(n) for n in list(unmatched)[:5]) + (
+                f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
+            )
+            warnings.warn(
+                f"{DISABLE_ENV} names no installed plugin: {shown}, ignored; give entry-point or distribution "
+                f"names, comma-separated (installed: {', '.join(names) or 'none'})",
+                RecframeWarning,
+                stacklevel=3,
+            )
 
     def _disable(self, info: PluginInfo, reason: str | None = None, hint: str = "") -> None:
         """Record a third-party plugin that failed to load and warn about it, once."""
@@ -178,7 +214,7 @@ class PluginRegistry:
         warnings.warn(
             f"plugin {info.name!r} ({info}) failed to {info.failed_step} and is disabled: "
             f"{info.error if reason is None else reason}; {hint or f'fix or uninstall {info.package}'}, "
-            f"or set {DISABLE_ENV}={info.name} to skip it",
+            f"or set {DISABLE_ENV}={disable_name(info)} to skip it",
             PluginLoadWarning,
             stacklevel=3,
         )
@@ -277,6 +313,7 @@ class PluginRegistry:
                 parents = ", ".join(b.__name__ for b in given.__bases__)
                 hint = f"subclass {base.__name__} instead of {parents}"
             raise _RegistrationError(where, reason, hint)
+        _check_defaults(cls, kind, name, where)
         key = (kind, name)
         if key in self._components:
             other = self._components[key].plugin
@@ -363,7 +400,7 @@ class PluginRegistry:
                 if plugin.status == "blocked":
                     return (
                         f"{shown} comes from {plugin.package}, which is disabled by {DISABLE_ENV}; "
-                        f"remove {plugin.name!r} from it to use {shown}"
+                        f"remove {short_repr(plugin.disabled_by or plugin.name)} from it to use {shown}"
                     )
                 return (
                     f"{shown} needs {plugin.package}, which failed to {plugin.failed_step}: {plugin.error}; "
@@ -389,6 +426,49 @@ class _RegistrationError(PluginError):
         self.reason = reason
         self.hint = hint
         self.offered: tuple[str, ...] = ()
+
+
+def _check_defaults(cls: type[Component], kind: str, name: str, where: str) -> None:
+    """Check that each default of `cls`'s config can be written to ``config.yaml`` and read back.
+
+    Every run writes its resolved config, and a default that can't be written as JSON
+    (``nan``, ``inf``, bytes that are not UTF-8, an arbitrary object) makes that file unusable.
+    The config is built from its defaults without validation (``model_construct``: a model
+    validator may rightly ask the user for a value), and each defaulted field is dumped alone,
+    so the message names the field.
+    """
+    config = cls.Config
+    defaulted = {field for field, info in config.model_fields.items() if not info.is_required()}
+    if not defaulted:
+        return
+    instance = config.model_construct()
+    for field in sorted(defaulted):
+        try:
+            if not _finite(instance.model_dump(include={field}, warnings=False)):  # json mode may turn nan to null
+                msg = "not a finite number"
+                raise ValueError(msg)
+            json.dumps(instance.model_dump(mode="json", include={field}, warnings=False), allow_nan=False)
+        except Exception as exc:  # nan/inf, undecodable bytes, objects
+            shown = short_repr(getattr(instance, field, None))
+            reason = (
+                f"registered {kind} {name!r} whose Config field {field!r} defaults to {shown}, which can't be "
+                f"written to config.yaml ({type(exc).__name__})"
+            )
+            hint = "use a finite number, UTF-8 text or another JSON-compatible default"
+            raise _RegistrationError(where, reason, hint) from exc
+
+
+def _finite(value: object, depth: int = 0) -> bool:
+    """Whether no float in `value` (a dumped config value, nested a few levels) is nan or infinite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > 16:
+        return True
+    if isinstance(value, dict):
+        return all(_finite(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(_finite(v, depth + 1) for v in value)
+    return True
 
 
 def kind_config(cls: type[Component]) -> type[ComponentConfig]:
@@ -454,3 +534,82 @@ def builtin_registry() -> PluginRegistry:
     with :meth:`PluginRegistry.from_environment`.
     """
     return PluginRegistry.from_environment(entry_points=False)
+
+
+def _canonical(name: str) -> str:
+    """Return a distribution name normalised as packaging does: ``Recframe_TimeDecay`` is ``recframe-timedecay``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _disabled_names(disabled: object) -> list[str] | None:
+    """Return the names of `disabled` as a list (a str is one name), or ``None`` for ``None``."""
+    if disabled is None:
+        return None
+    if isinstance(disabled, str):
+        return [disabled]
+    if isinstance(disabled, Iterable) and not isinstance(disabled, bytes | bytearray | dict):
+        names = list(disabled)
+        odd = [name for name in names if not isinstance(name, str)]
+        if not odd:
+            return names
+        msg = f"disabled: plugin names must be str; got {short_repr(odd[0])} ({type(odd[0]).__name__})"
+        raise TypeError(msg)
+    msg = f"disabled: expected a plugin name or an iterable of names; got {short_repr(disabled)}"
+    raise TypeError(msg)
+
+
+def disable_name(info: PluginInfo) -> str:
+    """Return the name to put into ``RECFRAME_DISABLE_PLUGINS`` to skip `info`'s plugin.
+
+    That is its entry-point name, unless the variable can't hold it (it is split on commas and
+    stripped of spaces); then its distribution's name, which can hold neither.
+    """
+    name = info.name
+    if name and "," not in name and name == name.strip():
+        return name
+    return info.package
+
+
+class _StdoutToStderr(io.TextIOBase):
+    """Standard output while plugin code runs: written to the current standard error, never closed."""
+
+    def write(self, text: str) -> int:
+        stream = sys.stderr
+        if stream is not None and not stream.closed:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        stream = sys.stderr
+        if stream is not None and not stream.closed:
+            stream.flush()
+
+    def close(self) -> None:
+        """Do nothing: a plugin may not close the command's output."""
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return sys.stderr.fileno()
+
+
+@contextmanager
+def plugin_output_to_stderr() -> Iterator[None]:
+    """Within the block, send what is printed to standard output to standard error instead.
+
+    Plugin code (an import, a registration hook, a component's ``fit``) must not write into a
+    command's output, which may be JSON read by a program: what it prints goes to standard
+    error, and ``sys.stdout.close()`` is ignored. ``sys.stdout`` is restored afterwards,
+    whatever the plugin set it to.
+    """
+    saved = sys.stdout
+    sys.stdout = typing.cast("typing.TextIO", _StdoutToStderr())
+    try:
+        yield
+    finally:
+        sys.stdout = saved
