@@ -29,6 +29,7 @@ from recframe.data import (
     Interactions,
     as_id_array,
     numeric_column,
+    timestamp_column,
 )
 from recframe.datasets import DATASETS, DatasetInfo, check_url, dataset_info
 from recframe.datasets import extract as extract_dataset
@@ -141,4 +142,5 @@ __all__ = [
     "select_top_n",
     "short_repr",
     "short_text",
+    "timestamp_column",
 ]

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 any other failure, 2 a config or usage error, 3 a data 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from recframe._version import __version__
 from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning, short_repr
 from recframe.interfaces import MAX_LIST_LENGTH
 from recframe.pipeline import MAX_HISTORY_VALUE
+from recframe.registry import plugin_output_to_stderr
 from recframe.secrets import redact
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_DATA = 0, 1, 2, 3
@@ -33,8 +35,8 @@ exit codes:
   0  success
   1  any other failure (a broken plugin, an internal error)
   2  the config or the command line is wrong (a bad option value, a missing file or
-     folder named on the command line, an output folder that is not empty or can't be
-     created or written; checked before any work)
+     folder named on the command line, an output folder that is not empty, can't be
+     created or written, or holds a link where the run writes; checked before any work)
   3  the data can't be used (missing file, malformed row, empty data, an --item not in the
      training data, an unknown --user without a fallback ranker)
   130  interrupted (Ctrl-C); an interrupted sweep keeps its finished settings (--resume)
@@ -191,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--overwrite", action="store_true",
         help="write into an output folder that is not empty: replace (or remove) the files an earlier run "
-        "wrote there, as listed in its manifest.json; nothing else in the folder is touched",
+        "wrote there, as listed in its manifest.json; nothing else in the folder is touched, and a symbolic "
+        "link where the run would write or remove a file is refused",
     )
     run.add_argument(
         "--resume", action="store_true",
@@ -302,16 +305,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recframe.progress import show_progress
 
     quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
+    out = sys.stdout
+    _output.append(out)
     try:
         with _logging_to_stderr(quiet, verbose), show_progress(False if quiet else None), warnings.catch_warnings():
             warnings.simplefilter("always", RecframeWarning)
             warnings.showwarning = _show_warning
-            code = _dispatch(args)
-            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            with plugin_output_to_stderr():  # what plugins print can't corrupt the output (--json)
+                code = _dispatch(args)
+            out.flush()  # a closed pipe shows here, not at interpreter exit
             return code
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except (ValueError, OSError):
+        if not _unusable(out):
+            raise
+        _error(RecframeError(
+            "standard output is closed, so the result can't be printed (something closed it: the calling "
+            "program, or a plugin's code); run the command with standard output open, or find the plugin "
+            "with RECFRAME_DISABLE_PLUGINS"
+        ))
+        return EXIT_FAILURE
     except ConfigError as exc:
         _error(exc)
         return EXIT_CONFIG
@@ -324,6 +339,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        _output.pop()
+
+
+_output: list[TextIO] = []
+"""The command's standard output, as :func:`main` found it (innermost last)."""
+
+
+def _print(*values: object, sep: str = " ", end: str = "\n", file: TextIO | None = None) -> None:
+    """Print to the command's own standard output (or `file`).
+
+    While a command runs, ``sys.stdout`` points at standard error, so that what plugins print
+    can't corrupt the command's output (``--json`` read by a program); the command prints here.
+    """
+    print(*values, sep=sep, end=end, file=file if file is not None else _output[-1] if _output else sys.stdout)
+
+
+def _unusable(stream: TextIO | None) -> bool:
+    """Whether `stream` is closed (or its file descriptor is): nothing can be printed to it."""
+    try:
+        if stream is None or stream.closed:
+            return True
+        os.fstat(stream.fileno())
+    except io.UnsupportedOperation:  # not a real file (a test's capture): open
+        return False
+    except (OSError, ValueError):
+        return True
+    return False
 
 
 def _silence_stdout() -> None:
@@ -397,13 +440,13 @@ def _show_warning(
     line: str | None = None,
 ) -> None:
     """Print a warning as one ``warning:`` line, without the source location."""
-    print(f"warning: {redact(str(message))}", file=sys.stderr)
+    _print(f"warning: {redact(str(message))}", file=sys.stderr)
 
 
 def _error(exc: Exception) -> None:
     text = "\n".join([str(exc), *getattr(exc, "__notes__", ())])  # notes: e.g. the failing sweep setting
     for i, line in enumerate(redact(text).splitlines() or [type(exc).__name__]):  # a driver may echo a DSN
-        print(f"error: {line}" if i == 0 else f"       {line}", file=sys.stderr)
+        _print(f"error: {line}" if i == 0 else f"       {line}", file=sys.stderr)
 
 
 def _registry() -> Any:
@@ -445,12 +488,12 @@ def _predict(args: argparse.Namespace) -> int:
     if args.json:
         values = predictions.values.tolist()
         rows = [{"item": i, "rating": v, "source": s} for i, v, s in zip(items, values, sources, strict=True)]
-        print(json.dumps({"user": user, "predictions": rows}))
+        _print(json.dumps({"user": user, "predictions": rows}))
         return EXIT_OK
-    print(f"user {user}:")
-    print(f"{'item':<12}  {'rating':>8}  source")
+    _print(f"user {user}:")
+    _print(f"{'item':<12}  {'rating':>8}  source")
     for item, value, source in zip(items, predictions.values.tolist(), sources, strict=True):
-        print(f"{item!s:<12}  {value:>8.4f}  {source}")
+        _print(f"{item!s:<12}  {value:>8.4f}  {source}")
     return EXIT_OK
 
 
@@ -460,20 +503,20 @@ def _fetch_data(args: argparse.Namespace) -> int:
     info = dataset_info(args.name)
     archive = fetch(info, url=args.url, folder=args.folder)
     ratings = extract(info, archive)
-    print(f"{info.name}: {archive} (verified), ratings in {ratings}")
+    _print(f"{info.name}: {archive} (verified), ratings in {ratings}")
     return EXIT_OK
 
 
 def _list_data(args: argparse.Namespace) -> int:
     from recframe.datasets import DATASETS, data_dir
 
-    print(f"{'name':<24}  {'size MB':>8}  {'verified by':<11}  cached  title")
+    _print(f"{'name':<24}  {'size MB':>8}  {'verified by':<11}  cached  title")
     for info in DATASETS.values():
         cached = "yes" if (data_dir() / info.filename).exists() else "no"
         size = "?" if info.size is None else f"{info.size / 1e6:.1f}"
         algorithm = info.checksum.partition(":")[0]
-        print(f"{info.name:<24}  {size:>8}  {algorithm:<11}  {cached:<6}  {info.title}")
-    print(f"cache: {data_dir()}")
+        _print(f"{info.name:<24}  {size:>8}  {algorithm:<11}  {cached:<6}  {info.title}")
+    _print(f"cache: {data_dir()}")
     return EXIT_OK
 
 
@@ -486,30 +529,30 @@ def _describe_data(args: argparse.Namespace) -> int:
     d: dict[str, Any] = describe(interactions)
     steps: list[dict[str, Any]] = [step.to_dict() for step in rec.filter_report]
     if args.json:
-        print(json.dumps({"data": d, "filters": steps}, indent=2))
+        _print(json.dumps({"data": d, "filters": steps}, indent=2))
         return EXIT_OK
-    print(f"{d['interactions']:,} interactions, {d['users']:,} users, {d['items']:,} items, "
+    _print(f"{d['interactions']:,} interactions, {d['users']:,} users, {d['items']:,} items, "
           f"density {d['density']:.4%}, {d['duplicates']:,} repeated (user, item) events")
     pop = d["popularity"]
-    print(f"popularity: Gini {pop['gini']:.3f}; top 1% of items hold {pop['top_1pct_items_share']:.1%} "
+    _print(f"popularity: Gini {pop['gini']:.3f}; top 1% of items hold {pop['top_1pct_items_share']:.1%} "
           f"of the interactions, top 10% {pop['top_10pct_items_share']:.1%}")
     for label, key in (("items per user", "user_activity"), ("users per item", "item_popularity")):
         s = d[key]
-        print(f"{label}: min {s['min']:g}, median {s['median']:g}, mean {s['mean']:.1f}, "
+        _print(f"{label}: min {s['min']:g}, median {s['median']:g}, mean {s['mean']:.1f}, "
               f"90th percentile {s['p90']:g}, max {s['max']:g}")
     if d["ratings"] is not None:
         r = d["ratings"]
         spread = r.get("histogram") or r.get("quantiles")
-        print(f"ratings {r['min']:g} to {r['max']:g}, mean {r['mean']:.4g}: "
+        _print(f"ratings {r['min']:g} to {r['max']:g}, mean {r['mean']:.4g}: "
               + ", ".join(f"{k}: {v}" for k, v in spread.items()))
     if d["time"] is not None:
         t = d["time"]
         from recframe.evaluation.report import iso_date
 
-        print(f"time: {iso_date(t['first'])} to {iso_date(t['last'])} ({t['span_days']:.6g} days)")
+        _print(f"time: {iso_date(t['first'])} to {iso_date(t['last'])} ({t['span_days']:.6g} days)")
     for step in steps:
         removed = step["removed"]
-        print(f"filter {step['filter']}: removed {removed['events']:,} events, {removed['users']:,} users, "
+        _print(f"filter {step['filter']}: removed {removed['events']:,} events, {removed['users']:,} users, "
               f"{removed['items']:,} items; {step['events_after']:,} events left")
     return EXIT_OK
 
@@ -523,15 +566,15 @@ def _explain(args: argparse.Namespace) -> int:
     item = _external_id(args.item, rec.interaction_matrix.items.is_str)
     explanation = rec.explain(user, item)
     if args.json:
-        print(json.dumps(explanation.to_dict()))
+        _print(json.dumps(explanation.to_dict()))
         return EXIT_OK
-    print(f"user {explanation.user}, item {explanation.item}: score {explanation.score:.6g} "
+    _print(f"user {explanation.user}, item {explanation.item}: score {explanation.score:.6g} "
           f"from {explanation.source} ({explanation.reason})")
     if explanation.contributions:
         kind = (explanation.neighbour_kind or "neighbour").rstrip("s")
-        print(f"{kind:<12}  {'similarity':>10}  {'value':>8}  contribution")
+        _print(f"{kind:<12}  {'similarity':>10}  {'value':>8}  contribution")
         for c in explanation.contributions:
-            print(f"{c.neighbour!s:<12}  {c.similarity:>10.6g}  {c.value:>8.6g}  {c.contribution:.6g}")
+            _print(f"{c.neighbour!s:<12}  {c.similarity:>10.6g}  {c.value:>8.6g}  {c.contribution:.6g}")
     return EXIT_OK
 
 
@@ -548,13 +591,13 @@ def _compare(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     names = ("comparison.md", "comparison.csv", "comparison.json", "comparison.html")
     if args.output is not None:  # refuse before any work, and before printing anything
-        check_output_dir(args.output, overwrite=args.overwrite, writes=[*names, "manifest.json"])
+        check_output_dir(args.output, overwrite=args.overwrite, writes=[*names, "manifest.json"], keep_others=True)
     comparison = compare_run_dirs(
         args.runs, alpha=args.alpha, test=args.test, n_bootstrap=args.bootstrap, seed=args.seed,
         baseline=args.baseline, allow_different_data=args.allow_different_data, registry=_registry(),
     )
     as_json = json.dumps(comparison.to_dict(), indent=2) + "\n"
-    print(as_json if args.json else comparison.to_markdown(), end="")
+    _print(as_json if args.json else comparison.to_markdown(), end="")
     if args.output is not None:
         texts = (comparison.to_markdown(), comparison.to_csv(), as_json, comparison_report(comparison).render())
         files = dict(zip(names, texts, strict=True))
@@ -574,23 +617,23 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(msg)
     outcome = execute(config, registry, args.output, overwrite=args.overwrite, resume=args.resume)
     if outcome.sweep is not None:
-        print(outcome.sweep.to_markdown(), end="")
+        _print(outcome.sweep.to_markdown(), end="")
         top = dict.fromkeys(p.relative_to(outcome.output_dir).parts[0] for p in outcome.files)
-        print(f"wrote {', '.join(top)} ({len(outcome.sweep.rows)} settings) to {outcome.output_dir} "
+        _print(f"wrote {', '.join(top)} ({len(outcome.sweep.rows)} settings) to {outcome.output_dir} "
               f"in {outcome.seconds:.1f}s")
         return EXIT_OK
     if outcome.evaluation is not None:
         summary = outcome.evaluation.summary()
         width = max(len(k) for k in summary["metrics"])
-        print(f"{'metric':<{width}}  value")
+        _print(f"{'metric':<{width}}  value")
         for label, value in summary["metrics"].items():
-            print(f"{label:<{width}}  {value:.4f}")
-        print(
+            _print(f"{label:<{width}}  {value:.4f}")
+        _print(
             f"evaluated {summary['n_users']} users on {summary['n_test']} held-out interactions "
             f"(fallback {summary['n_fallback']}, skipped {summary['n_skipped']})"
         )
     top = dict.fromkeys(p.relative_to(outcome.output_dir).parts[0] for p in outcome.files)
-    print(f"wrote {', '.join(top)} to {outcome.output_dir} in {outcome.seconds:.1f}s")
+    _print(f"wrote {', '.join(top)} to {outcome.output_dir} in {outcome.seconds:.1f}s")
     return EXIT_OK
 
 
@@ -621,13 +664,13 @@ def _query(args: argparse.Namespace) -> int:
     source = str(lists.sources[0])
     reason = "" if lists.reasons is None else str(lists.reasons[0])
     if args.json:
-        print(json.dumps({query_key.replace(" ", "_"): query, "source": source, "reason": reason,
+        _print(json.dumps({query_key.replace(" ", "_"): query, "source": source, "reason": reason,
                           "items": [{label: i, "score": s} for i, s in zip(ids, scores, strict=True)]}))
         return EXIT_OK
-    print(f"{query_key} {query} ({source or 'nothing to recommend'}{'; ' + reason if reason else ''}):")
-    print(f"{'rank':>4}  {label:<12}  score")
+    _print(f"{query_key} {query} ({source or 'nothing to recommend'}{'; ' + reason if reason else ''}):")
+    _print(f"{'rank':>4}  {label:<12}  score")
     for rank, (item_id, score) in enumerate(zip(ids, scores, strict=True), start=1):
-        print(f"{rank:>4}  {item_id!s:<12}  {score:.6g}")
+        _print(f"{rank:>4}  {item_id!s:<12}  {score:.6g}")
     return EXIT_OK
 
 
@@ -670,7 +713,7 @@ def _check_history_items(history: dict[str | int, float], index: Any) -> None:
     if len(unknown) == len(ids):
         msg = f"--history: no item is in the training data (unknown item {shown}); give items the run file's data has"
         raise DataError(msg)
-    print(f"warning: --history: {len(unknown)} of {len(ids)} items are not in the training data and are ignored: "
+    _print(f"warning: --history: {len(unknown)} of {len(ids)} items are not in the training data and are ignored: "
           f"{shown}", file=sys.stderr)
 
 
@@ -697,14 +740,14 @@ def _plugins(args: argparse.Namespace) -> int:
         for p in registry.plugins if p.status != "ok"
     ]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        _print(json.dumps(rows, indent=2))
         return EXIT_OK
     columns = ("kind", "name", "package", "version", "status")
     widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
+    _print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
     for row in rows:
         line = "  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip()
-        print(line + (f"  ({row['error']})" if row["error"] else ""))
+        _print(line + (f"  ({row['error']})" if row["error"] else ""))
     return EXIT_OK
 
 
@@ -714,14 +757,14 @@ def _config(args: argparse.Namespace) -> int:
         from recframe.config import load_config
 
         run = load_config(args.config, registry, args.overrides)
-        print(f"# {args.config}: valid")
-        print(run.to_yaml(), end="")
+        _print(f"# {args.config}: valid")
+        _print(run.to_yaml(), end="")
     elif args.config_command == "schema":
         from recframe.config import config_schema
 
-        print(json.dumps(config_schema(registry), indent=2))
+        _print(json.dumps(config_schema(registry), indent=2))
     else:
         from recframe.reference import configuration_reference
 
-        print(configuration_reference(registry), end="")
+        _print(configuration_reference(registry), end="")
     return EXIT_OK

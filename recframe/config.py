@@ -9,6 +9,7 @@ and reported together, each as ``file:line: dotted.path: message``.
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import itertools
 import math
@@ -1044,6 +1045,8 @@ def _yaml_spelled(value: object, depth: int = 0) -> object:
         return _Spelled(".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf")
     if isinstance(value, PurePath):
         return str(value)
+    if isinstance(value, datetime.date):  # a YAML date or timestamp, spelled as the file does
+        return _Spelled(str(value))
     if depth >= 3:
         return value
     if isinstance(value, list | tuple):

@@ -34,9 +34,20 @@ from typing import (
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 from recframe.errors import NotFittedError, short_repr
+from recframe.secrets import mask_secret_names
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -172,6 +183,12 @@ class SettingsModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
+
+    @model_serializer(mode="wrap")
+    def _mask_secret_names(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """Mask, in JSON dumps (config.yaml, run.json, report.html), text fields named like a credential."""
+        data = handler(self)
+        return mask_secret_names(data) if info.mode_is_json() and isinstance(data, dict) else data
 
     @field_validator("*", mode="before")
     @classmethod

@@ -26,11 +26,14 @@ from recframe.checks import (
     check_interactions,
     check_matrix,
     check_metric,
+    check_predictions,
     check_split,
     check_topn,
+    checked_interactions,
+    overflow_hint,
 )
 from recframe.config import EvaluationSettings, RunConfig, apply_overrides, load_config, validate_run
-from recframe.data import IdIndex, InteractionMatrix, Interactions
+from recframe.data import IdIndex, InteractionMatrix, Interactions, as_query_ids
 from recframe.errors import ConfigError, DataError, NotFittedError, short_repr
 from recframe.evaluation import held_out, metric_input
 from recframe.evaluation.leakage import protocol_warnings
@@ -258,6 +261,12 @@ class Recommender:
             return self.registry.describe(component)
         return describe_component(component)
 
+    @staticmethod
+    def _builtin(component: Component) -> bool:
+        """Whether `component` is one of recframe's own (its data errors are the data's fault)."""
+        module = type(component).__module__
+        return module == "recframe" or module.startswith("recframe.")
+
     def _call(self, component: Component, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call `method` of `component`: every call the engine makes into a component goes here.
 
@@ -302,7 +311,9 @@ class Recommender:
             msg = "no data: pass interactions to fit() or configure a data source (the 'data' section)"
             raise ConfigError(msg)
         start = time.perf_counter()
-        interactions = check_interactions(self._call(self.data, "load", self._rng(0)), self._who(self.data))
+        with checked_interactions(self._who(self.data), builtin=self._builtin(self.data)):
+            loaded = self._call(self.data, "load", self._rng(0))
+        interactions = check_interactions(loaded, self._who(self.data))
         logger.info(
             "loaded %d interactions from %s in %.2fs",
             len(interactions),
@@ -310,7 +321,7 @@ class Recommender:
             time.perf_counter() - start,
         )
         interactions, self.filter_report = apply_filters(
-            interactions, self.filters, [self._who(f) for f in self.filters]
+            interactions, self.filters, [self._who(f) for f in self.filters], [self._builtin(f) for f in self.filters]
         )
         for step in self.filter_report:
             removed = step.removed()
@@ -341,7 +352,9 @@ class Recommender:
             raise DataError(msg)
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        matrix = check_matrix(self._call(self.matrix, "build", interactions), self._who(self.matrix))
+        matrix = check_matrix(
+            self._call(self.matrix, "build", interactions), self._who(self.matrix), interactions
+        )
         timings["matrix"] = time.perf_counter() - start
         logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
         fitted = _Fitted(matrix, interactions.fingerprint(), len(interactions), timings=timings)
@@ -449,7 +462,7 @@ class Recommender:
             If `n` is not an int from 1 to 10,000 (the bounds of a ranker's ``n``).
         """
         fitted = self._state()
-        queries = np.atleast_1d(np.asarray(users))
+        queries = as_query_ids(users, "user")
         n = _list_length(n, self.ranker.config.n)
         missing = "mark" if self.fallbacks else "raise"
         rows = fitted.matrix.users.rows(queries, missing=missing, what="user")  # type: ignore[arg-type]
@@ -619,6 +632,7 @@ class Recommender:
             If the item is not in the training data, or the user is unknown without a fallback.
         """
         fitted = self._state()
+        user, item = _one_id(user, "user", "explain()"), _one_id(item, "item", "explain()")
         lists = self.recommend([user], 1)
         item_row = fitted.matrix.items.rows([item], what="item")
         source = str(lists.sources[0]) or self.ranker.name
@@ -628,7 +642,10 @@ class Recommender:
 
     def _ranked(self, ranker: CandidateRanker, rows: np.ndarray, n: int, fitted: _Fitted) -> TopN:
         result = self._call(ranker, "recommend", rows, n)
-        return check_topn(result, self._who(ranker), len(rows), n, fitted.matrix.n_items, users=rows)
+        axis = ranker.neighbour_axis
+        graph = None if axis is None else fitted.graphs.get(axis)
+        hint = None if graph is None else lambda: overflow_hint(graph, fitted.matrix, self._who(self.similarity))
+        return check_topn(result, self._who(ranker), len(rows), n, fitted.matrix.n_items, users=rows, hint=hint)
 
     def recommend_all(self, n: int | None = None) -> RankedLists:
         """Return the top-`n` items of every training user, in id order."""
@@ -658,7 +675,7 @@ class Recommender:
         fitted = self._state()
         n = _list_length(n, 10)
         index = fitted.matrix.users if axis == "users" else fitted.matrix.items
-        queries = np.atleast_1d(np.asarray(ids))
+        queries = as_query_ids(ids, axis[:-1])
         rows = query_rows = index.rows(queries, what=axis[:-1])
         with self._lock:  # the graph and backend are computed on first use
             graph = self._graph(fitted, axis)
@@ -714,7 +731,9 @@ class Recommender:
         if splitter is None:
             splitter = builtin_registry().create("splitter", "predefined", Splitter)
         if test is None and self.test_data is not None:
-            test = check_interactions(self._call(self.test_data, "load", self._rng(2)), self._who(self.test_data))
+            with checked_interactions(self._who(self.test_data), builtin=self._builtin(self.test_data)):
+                loaded = self._call(self.test_data, "load", self._rng(2))
+            test = check_interactions(loaded, self._who(self.test_data))
         if test is not None:
             if splitter.ordering != "given":
                 msg = f"test interactions were given, but the split is {splitter.name!r}; use split 'predefined'"
@@ -727,6 +746,7 @@ class Recommender:
         for number, parts in enumerate(splits):
             train, fold_test = check_split(parts, self._who(splitter), len(interactions), given=test is not None)
             logger.info("split %d: %d training and %d test interactions", number, len(train), len(fold_test))
+            self._require_ratings(train)
             self.fit(train)
             for kind, finding in protocol_warnings(splitter, train, fold_test, self._state().matrix.items).items():
                 if kind not in warnings:
@@ -752,7 +772,7 @@ class Recommender:
         data = metric_input(held, evaluated, lists.ranked.items, fitted.matrix, depth)
         n_prediction_fallback = 0
         if any(metric.needs_predictions for metric in self.metrics):
-            ratings = self._rated_pairs(test)
+            ratings = self._rated_pairs(test, train)
             data = replace(data, ratings=ratings)
             n_prediction_fallback = int(ratings.fallback.sum())
         metrics: dict[str, float] = {}
@@ -784,11 +804,32 @@ class Recommender:
         )
         return FoldResult(metrics, per_user, evaluated.ids, counts, history, exposure)
 
-    def _rated_pairs(self, test: Interactions) -> RatedPairs:
+    def _require_ratings(self, train: Interactions) -> None:
+        """Refuse metrics of rating prediction when the training part has no ratings to predict from."""
+        wanting = [m for m in self.metrics if m.needs_predictions]
+        if wanting and train.values is None:
+            labels = ", ".join(short_repr(str(m.label)) for m in wanting)
+            msg = (
+                f"metric {labels} compares predicted with held-out ratings, but the training data has no "
+                "ratings (no values column), so every prediction would be the same default; give the data "
+                "a rating column (data.rating) or use ranking metrics only"
+            )
+            raise ConfigError(msg)
+
+    def _rated_pairs(self, test: Interactions, train: Interactions) -> RatedPairs:
         """Predict every held-out rating, for the metrics of rating prediction."""
         wanting = ", ".join(m.label for m in self.metrics if m.needs_predictions)
         if test.values is None:
             msg = f"{wanting} need held-out ratings, but the test interactions have none"
+            raise ConfigError(msg)
+        stored = self._state().matrix.matrix.data
+        if train.values is not None and np.ptp(train.values) > 0 and np.ptp(stored) == 0:
+            # every prediction, a weighted mean of matrix entries, would be that one value
+            msg = (
+                f"metric {short_repr(wanting)} compares predicted with held-out ratings, but "
+                f"{self._who(self.matrix)} stores {short_repr(float(stored[0]))} for every entry, so the "
+                "training ratings never reach the predictions; use matrix type 'ratings'"
+            )
             raise ConfigError(msg)
         predictions = self.predict(test.users, test.items, who=wanting)
         return RatedPairs(test.values.astype(np.float64), predictions.values, predictions.source != 0)
@@ -813,13 +854,17 @@ class Recommender:
         if not isinstance(self.ranker, SupportsPredict):
             msg = f"{who} needs rating predictions, but {self._who(self.ranker)} can't predict; use item_cf or user_cf"
             raise ConfigError(msg)
-        users, items = np.atleast_1d(np.asarray(users)), np.atleast_1d(np.asarray(items))
+        users, items = as_query_ids(users, "user"), as_query_ids(items, "item")
         if users.shape != items.shape:
             msg = f"users and items must pair up; got {len(users)} users and {len(items)} items"
             raise ValueError(msg)
         user_rows = fitted.matrix.users.rows(users, missing="mark")
         item_rows = fitted.matrix.items.rows(items, missing="mark")
-        return self._call(self.ranker, "predict", user_rows, item_rows)  # type: ignore[no-any-return]
+        result = self._call(self.ranker, "predict", user_rows, item_rows)
+        axis = self.ranker.neighbour_axis
+        graph = None if axis is None else fitted.graphs.get(axis)
+        hint = None if graph is None else lambda: overflow_hint(graph, fitted.matrix, self._who(self.similarity))
+        return check_predictions(result, self._who(self.ranker), len(user_rows), hint=hint)
 
 
 MAX_HISTORY_VALUE = 1e100
@@ -867,6 +912,14 @@ def _history_value(item: object, value: object) -> float:
         )
         raise ValueError(msg)
     return number
+
+
+def _one_id(value: object, what: str, method: str) -> Any:
+    """Return `value` if it is one id (an int or a str); `method` takes one, not a list."""
+    if isinstance(value, str | int | np.integer) and not isinstance(value, bool | np.bool_):
+        return value
+    msg = f"{method} takes one {what} id (an int or a str); got {type(value).__name__} {short_repr(value)}"
+    raise TypeError(msg)
 
 
 def _join(first: str, second: str) -> str:

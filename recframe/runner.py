@@ -28,14 +28,24 @@ from typing import Any
 from recframe._version import __version__
 from recframe.config import ComponentSpec, EvaluationSettings, RunConfig
 from recframe.data_report import describe
-from recframe.errors import ConfigError, DataError, RecframeError, short_repr
+from recframe.errors import ConfigError, DataError, RecframeError, short_repr, short_text
 from recframe.evaluation.compare import compare_with, provenance
 from recframe.evaluation.report import CHARTS_DIR, Report, comparison_report, run_report, sweep_report
 from recframe.jsonio import read_json, write_json
 from recframe.pipeline import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult, RankedLists
-from recframe.sweep import SweepResult, SweepRow, result_from_json, result_to_json, run_sweep
+from recframe.sweep import (
+    PARTIAL_ORIGIN,
+    SweepResult,
+    SweepRow,
+    kept_for_other_run_file,
+    kept_sweep_message,
+    origin_record,
+    result_from_json,
+    result_to_json,
+    run_sweep,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +120,7 @@ def execute(
         The validated run file.
     registry : PluginRegistry
         Where the plugins are looked up.
-    output_dir : Path, optional
+    output_dir : str or Path, optional
         Where to write; ``output.dir`` of the config, else ``runs/<name>``.
     overwrite : bool
         Write into a folder that is not empty, replacing the files an earlier run wrote there
@@ -121,6 +131,9 @@ def execute(
 
     Raises
     ------
+    TypeError
+        If `config` is not a RunConfig, `registry` not a PluginRegistry, `output_dir` not a
+        path (str or path-like), or `overwrite` or `resume` not a bool.
     ConfigError
         If the output folder is not empty (without `overwrite`), holds files recframe did not
         write where this run writes, or if `resume` is given for a run without a sweep, or the
@@ -132,7 +145,21 @@ def execute(
         If the output folder can't be written.
     """
     start = time.perf_counter()
-    output_dir = Path(output_dir or config.output.dir or Path("runs") / config.name)
+    if not isinstance(config, RunConfig):
+        msg = (
+            f"execute: config must be a RunConfig (from recframe.config.load_config); got "
+            f"{type(config).__name__} {short_repr(config)}"
+        )
+        raise TypeError(msg)
+    if not isinstance(registry, PluginRegistry):
+        msg = (
+            f"execute: registry must be a PluginRegistry (PluginRegistry.from_environment()); got "
+            f"{type(registry).__name__} {short_repr(registry)}"
+        )
+        raise TypeError(msg)
+    _check_flags("execute", overwrite=overwrite, resume=resume)
+    given = None if output_dir is None else _check_folder_arg("execute", output_dir)
+    output_dir = Path(given or config.output.dir or Path("runs") / config.name)
     if resume and config.sweep is None:
         msg = f"{config.source}: --resume continues an interrupted sweep, and this run file has no sweep section"
         raise ConfigError(msg)
@@ -177,6 +204,27 @@ def execute(
     return RunOutcome(output_dir, written, evaluation, recommender, seconds)
 
 
+def _check_flags(function: str, **flags: object) -> None:
+    """Raise a TypeError naming the first of `flags` that is not a bool (``overwrite="no"`` is not false)."""
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            msg = f"{function}: {name} must be True or False; got {type(value).__name__} {short_repr(value)}"
+            raise TypeError(msg)
+
+
+def _check_folder_arg(function: str, value: object) -> Path:
+    """Return `value` as a Path if it is a str or path-like of text; else raise a TypeError naming it."""
+    if isinstance(value, str | os.PathLike):
+        path = os.fspath(value)
+        if isinstance(path, str) and path:
+            return Path(path)
+    msg = (
+        f"{function}: output_dir must be a folder path (str or pathlib.Path, not empty); got "
+        f"{type(value).__name__} {short_repr(value)}"
+    )
+    raise TypeError(msg)
+
+
 def _report_files(report: Report) -> dict[str, str | bytes]:
     return {REPORT: report.render(), **report.charts}
 
@@ -213,11 +261,7 @@ def _execute_sweep(
             )
             raise ConfigError(msg)
         if not resume:
-            msg = (
-                f"{partial}: an interrupted sweep of this run keeps its finished settings there; pass --resume "
-                f"to continue it, or remove that folder to start again"
-            )
-            raise ConfigError(msg)
+            raise ConfigError(kept_sweep_message(partial, config, output_dir))  # says whose sweep it is
         done = _resumable_settings(partial, config, width)
         logger.info(
             "resuming the sweep: %d of %d settings finished in %s", len(done), len(config.sweep.settings), partial
@@ -225,7 +269,7 @@ def _execute_sweep(
     else:
         if resume:
             logger.info("%s: no interrupted sweep to resume; starting with the first setting", partial)
-        created = _start_partial(partial, config.to_yaml())
+        created = _start_partial(partial, config.to_yaml(), origin_record(config))
     kept = set(done)
 
     def keep(row: SweepRow) -> None:
@@ -296,13 +340,15 @@ def partial_dir(output_dir: Path) -> Path:
     return resolved.parent / f".{resolved.name or 'run'}.partial"
 
 
-def _start_partial(partial: Path, definition: str) -> list[Path]:
-    """Create `partial` holding the sweep's resolved run file; return the parent folders created."""
+def _start_partial(partial: Path, definition: str, origin: str = "") -> list[Path]:
+    """Create `partial` holding the sweep's resolved run file and `origin`; return the parent folders created."""
     created = [folder for folder in partial.parents if not folder.exists()]
     staging = partial.parent / f"{partial.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         staging.mkdir(parents=True)
         _write_file(staging / PARTIAL_DEFINITION, definition)
+        if origin:
+            _write_file(staging / PARTIAL_ORIGIN, origin)
         staging.rename(partial)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -321,7 +367,9 @@ def _keep_setting(partial: Path, row: SweepRow, width: int) -> None:
         staging.mkdir(parents=True)
         _write_file(staging / CONFIG, row.config.to_yaml())
         _write_file(staging / RESULT, result_to_json(row.result))
-        if folder.exists():  # a setting whose stored result could not be read, evaluated again
+        if folder.is_symlink() or folder.is_file():  # not a folder recframe kept: the link goes, not its target
+            folder.unlink()
+        elif folder.exists():  # a setting whose stored result could not be read, evaluated again
             shutil.rmtree(folder)
         staging.rename(folder)
     except OSError as exc:
@@ -347,10 +395,21 @@ def _resumable_settings(partial: Path, config: RunConfig, width: int) -> dict[in
             f"remove it to start again"
         )
         raise ConfigError(msg) from exc
+    other = kept_for_other_run_file(partial, config)
+    if other is not None and stored != config.to_yaml():
+        msg = (
+            f"{partial}: the interrupted sweep kept there is of another run file, {short_text(other)}, that "
+            f"writes to the same output folder; finish it with --resume on that run file, give "
+            f"{short_text(config.source)} another --output, or remove that folder to start again"
+        )
+        raise ConfigError(msg)
     _same_definition(partial / PARTIAL_DEFINITION, stored, config.to_yaml(), partial)
     done: dict[int, EvaluationResult] = {}
     for number, (_, setting) in enumerate(config.sweep.settings, start=1):
         folder = partial / SETTINGS_DIR / f"{number:0{width}d}"
+        if folder.is_symlink():
+            logger.warning("%s: is a link, not a setting recframe kept; evaluating it again", folder)
+            continue
         if not (folder / RESULT).is_file():
             continue
         try:
@@ -394,6 +453,7 @@ def _remove_partial(partial: Path, created: Sequence[Path] = ()) -> None:
         with contextlib.suppress(OSError):
             settings.rmdir()
     (partial / PARTIAL_DEFINITION).unlink(missing_ok=True)
+    (partial / PARTIAL_ORIGIN).unlink(missing_ok=True)
     try:
         partial.rmdir()
     except FileNotFoundError:
@@ -506,7 +566,9 @@ def _json(data: object, name: str) -> str:
         raise RecframeError(str(exc)) from exc
 
 
-def check_output_dir(output_dir: Path, *, overwrite: bool = False, writes: Sequence[str] = ()) -> None:
+def check_output_dir(
+    output_dir: Path, *, overwrite: bool = False, writes: Sequence[str] = (), keep_others: bool = False
+) -> None:
     """Refuse an output folder a run can't or must not write into, before any work is done.
 
     A folder that does not exist yet is fine if it can be created: no file stands where one
@@ -515,8 +577,9 @@ def check_output_dir(output_dir: Path, *, overwrite: bool = False, writes: Seque
     must be writable. A folder that is not empty is refused unless `overwrite` is given; then
     its ``manifest.json`` (if any) must be one recframe wrote, and nothing the run `writes`
     may stand in the way: a file the manifest does not list, or a link or file where the run
-    writes a folder (see :func:`planned_names`). :func:`write_atomically` checks again when it
-    writes.
+    writes a folder (see :func:`planned_names`), and no symbolic link where the run would write,
+    replace or remove a file (nor ``manifest.json`` itself): recframe never follows, replaces or
+    removes a link. :func:`write_atomically` checks again when it writes.
 
     Parameters
     ----------
@@ -526,6 +589,9 @@ def check_output_dir(output_dir: Path, *, overwrite: bool = False, writes: Seque
         Whether an earlier run's files may be replaced.
     writes : sequence of str
         The top-level names the run will write, folders ending in ``/`` (``charts/``).
+    keep_others : bool
+        Whether the earlier run's files this run does not write are kept (as
+        :func:`write_atomically` with `keep_others`) rather than removed.
 
     Raises
     ------
@@ -533,6 +599,8 @@ def check_output_dir(output_dir: Path, *, overwrite: bool = False, writes: Seque
         If `output_dir` is a file or can't be created or written, or is a folder that is not
         empty and `overwrite` is not given, or holds something in the way of the run's files.
     """
+    output_dir = _check_folder_arg("check_output_dir", output_dir)
+    _check_flags("check_output_dir", overwrite=overwrite, keep_others=keep_others)
     try:
         _check_creatable(output_dir)
         if not os.path.lexists(output_dir):
@@ -545,7 +613,7 @@ def check_output_dir(output_dir: Path, *, overwrite: bool = False, writes: Seque
             raise ConfigError(msg)
         if overwrite:
             earlier = _read_manifest(output_dir)
-            _check_in_the_way(output_dir, writes, earlier)
+            _check_in_the_way(output_dir, writes, earlier, keep_others=keep_others)
             return
         if any(output_dir.iterdir()):
             msg = (
@@ -597,9 +665,15 @@ def _check_creatable(output_dir: Path) -> None:
         raise ConfigError(msg)
 
 
-def _check_in_the_way(output_dir: Path, writes: Sequence[str], earlier: Sequence[str]) -> None:
+def _check_in_the_way(
+    output_dir: Path, writes: Sequence[str], earlier: Sequence[str], *, keep_others: bool = False
+) -> None:
     """Raise a ConfigError naming what in `output_dir` an overwriting run would refuse to replace."""
     owned = set(earlier)
+    tops = {name.rstrip("/") for name in writes}
+    touched = [*writes] + [
+        name for name in earlier if not keep_others or name.split("/")[0] in tops
+    ]
     conflicts = []
     for name in writes:
         path = output_dir / name.rstrip("/")
@@ -614,6 +688,35 @@ def _check_in_the_way(output_dir: Path, writes: Sequence[str], earlier: Sequence
     conflicts += [name for name in earlier if name.startswith(folders) and not _owned(output_dir, name)]
     if conflicts:
         raise _in_the_way(output_dir, conflicts)
+    _refuse_links(output_dir, touched)
+
+
+def _link_on(output_dir: Path, name: str) -> str | None:
+    """Return the first part of `name` inside `output_dir` that is a symbolic link (``charts``), or ``None``."""
+    path = output_dir
+    parts = name.rstrip("/").split("/")
+    for i, part in enumerate(parts):
+        path = path / part
+        if path.is_symlink():
+            return "/".join(parts[: i + 1])
+        if not os.path.lexists(path):
+            return None
+    return None
+
+
+def _refuse_links(output_dir: Path, names: Sequence[str]) -> None:
+    """Raise a ConfigError naming each symbolic link on the way to `names`, which a run would write or remove."""
+    links = list(dict.fromkeys(link for link in (_link_on(output_dir, name) for name in names) if link))
+    if links:
+        shown = ", ".join(short_repr(link) for link in links[:5]) + (
+            f" and {len(links) - 5} more" if len(links) > 5 else ""
+        )
+        msg = (
+            f"{output_dir}: {shown} {'is a symbolic link' if len(links) == 1 else 'are symbolic links'} where "
+            f"this run would write, replace or remove a file; recframe never follows, replaces or removes a "
+            f"link, so it won't write there; move the link away or choose another --output"
+        )
+        raise ConfigError(msg)
 
 
 def _in_the_way(output_dir: Path, conflicts: Sequence[str]) -> ConfigError:
@@ -658,6 +761,7 @@ def _read_manifest(output_dir: Path) -> list[str]:
     path = output_dir / MANIFEST
     if not os.path.lexists(path):
         return []
+    _refuse_links(output_dir, [MANIFEST])  # never read (nor replace) through a link
     data = read_json(
         path, what="manifest", expect=dict, max_bytes=MAX_MANIFEST_BYTES, error=ConfigError,
         hint="it is not a manifest recframe wrote; move it away or choose another --output",
@@ -730,6 +834,8 @@ def write_atomically(
     RecframeError
         If the files can't be written (the message names the folder and the system error).
     """
+    output_dir = _check_folder_arg("write_atomically", output_dir)
+    _check_flags("write_atomically", overwrite=overwrite, keep_others=keep_others)
     check_output_dir(output_dir, overwrite=overwrite)
     names = [*(name for name in files if name != MANIFEST), MANIFEST]
     earlier = _read_manifest(output_dir) if os.path.isdir(output_dir) else []
@@ -779,6 +885,7 @@ def _move_into(output_dir: Path, staging: Path, names: Sequence[str], earlier: S
     ]
     if conflicts:
         raise _in_the_way(output_dir, conflicts)
+    _refuse_links(output_dir, [*names, *earlier])  # every file replaced or removed; before any move
     retired = staging / ".retired"
     retired.mkdir()
     moves: list[tuple[Path, Path]] = []

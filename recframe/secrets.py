@@ -215,10 +215,46 @@ class Secret:
         return {"type": "string"}
 
 
-def is_secret_path(model: type[BaseModel], loc: Sequence[int | str]) -> bool:
-    """Whether the field at `loc` (a pydantic error location) in `model` is typed :class:`Secret`.
+SECRET_NAME = re.compile(
+    r"(?:^|_)(?:password|passwd|passphrase|pwd|secret|token|api_?key|access_?key|private_?key|secret_?key"
+    r"|credentials?|auth_?token|signature)(?:$|_)"
+)
+"""Field names that suggest a credential (``password``, ``api_key``, ``client_secret``, ``auth_token``), matched
+on the snake_case spelling of the name (``apiKey`` is ``api_key``)."""
 
-    The field counts if its annotation mentions ``Secret`` anywhere (``Secret | None``,
+
+def is_secret_name(name: str) -> bool:
+    """Whether a config field called `name` is taken to hold a credential (:data:`SECRET_NAME`).
+
+    A plain ``str`` field so named is masked in every dump like a :class:`Secret` field: a
+    safety net for plugin authors who did not type it :class:`Secret`.
+
+    Examples
+    --------
+    >>> is_secret_name("api_key"), is_secret_name("apiKey"), is_secret_name("max_tokens")
+    (True, True, False)
+    """
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).replace("-", "_").lower()
+    return SECRET_NAME.search(snake) is not None
+
+
+def mask_secret_names(data: dict[str, Any]) -> dict[str, Any]:
+    """Return a dumped config with the text of every field named like a credential masked (:func:`is_secret_name`).
+
+    Text that is a URL or ``key=value`` DSN keeps what :func:`redact` shows; any other text
+    becomes ``***``, as a :class:`Secret` is shown.
+    """
+    return {
+        key: str(Secret(value)) if isinstance(key, str) and isinstance(value, str) and is_secret_name(key) else value
+        for key, value in data.items()
+    }
+
+
+def is_secret_path(model: type[BaseModel], loc: Sequence[int | str]) -> bool:
+    """Whether the field at `loc` (a pydantic error location) in `model` holds a credential.
+
+    That is a field typed :class:`Secret` or named like one (:func:`is_secret_name`). The field
+    counts if its annotation mentions ``Secret`` anywhere (``Secret | None``,
     ``list[Secret]``); nested models are followed. Error messages never show the input of such
     a field, whatever the error.
     """
@@ -227,7 +263,7 @@ def is_secret_path(model: type[BaseModel], loc: Sequence[int | str]) -> bool:
         if not isinstance(part, str) or not fields or part not in fields:
             return False
         annotation = fields[part].annotation
-        if _mentions_secret(annotation):
+        if _mentions_secret(annotation) or is_secret_name(part):
             return True
         models = [a for a in _walk(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
         if not models:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,6 +69,8 @@ def _only_first_party_plugins(
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
     if foreign_plugins:  # for subprocesses; in this process they are already hidden
         monkeypatch.setenv(DISABLE_ENV, ",".join(foreign_plugins))
+        # hidden here, they are names of no plugin this process sees: not worth a warning here
+        warnings.filterwarnings("ignore", message=f"{DISABLE_ENV} names no installed plugin")
     yield
 
 

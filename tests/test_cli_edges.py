@@ -144,7 +144,7 @@ def test_a_failing_sweep_setting_is_named_with_its_values(tmp_path, capsys):
     code, err = code_and_err(["run", str(sweep), "-o", str(tmp_path / "sw")], capsys)
     assert code == 3
     assert (
-        "error: sweep setting 2 of 2 (matrix={'threshold': 1000000000, 'type': 'binary'}): no interactions have "
+        "error: sweep setting 2 of 2 (matrix={type: binary, threshold: 1000000000}): no interactions have "
         "a value of at least matrix.threshold="
     ) in err
     assert "sweep stopped: 1 of 2 settings are finished" in err

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from recframe import ConfigError, Interactions, MetricInput, NeighbourGraph, Recommender
 from recframe.builtin.metrics import MAE, RMSE
+from recframe.builtin.splitters import PredefinedSplitter
 from recframe.cli import main
 from recframe.engine import PredictionSettings, RatingStatistics, predict_ratings
 from recframe.interfaces import RatedPairs
@@ -121,8 +122,11 @@ def test_rmse_needs_a_predicting_ranker_and_ratings():
         Recommender.from_config({**base, "ranker": "popularity"}).evaluate()
     untimed = random_interactions(40, 30, seed=1)
     unrated = Interactions(untimed.users, untimed.items, None, untimed.timestamps)
-    with pytest.raises(ConfigError, match="rmse need held-out ratings, but the test interactions have none"):
+    with pytest.raises(ConfigError, match=r"metric 'rmse' .* the training data has no ratings"):
         Recommender.from_config(base).evaluate(unrated)
+    unrated_test = (untimed.users[:10], untimed.items[:10])  # ratings to train on, none to test against
+    with pytest.raises(ConfigError, match="rmse need held-out ratings, but the test interactions have none"):
+        Recommender(splitter=PredefinedSplitter(), metrics=[RMSE()]).evaluate(untimed, test=unrated_test)
 
 
 def test_recframe_predict_command(tmp_path, capsys):

@@ -174,7 +174,8 @@ def test_overwrite_does_not_follow_a_link_out_of_the_folder(tmp_path, capsys):
     manifest = json.loads((out / MANIFEST).read_text())
     manifest["files"].append("sub/metrics.json")  # a manifest edited (or copied) to point through the link
     (out / MANIFEST).write_text(json.dumps(manifest))
-    assert main(["run", str(run_file), "-o", str(out), "-q", "--overwrite"]) == 0
+    assert main(["run", str(run_file), "-o", str(out), "-q", "--overwrite"]) == 2  # a link is never touched
+    assert "'sub' is a symbolic link" in capsys.readouterr().err
     assert (elsewhere / "metrics.json").read_text() == "not recframe's"
 
 
@@ -326,8 +327,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_tables_bit_for_bit(tmp_path, c
     # without --resume the kept settings are neither lost nor silently re-used
     assert main(["run", str(sweep), "-o", str(resumed), "-q"]) == 2
     assert capsys.readouterr().err == (
-        f"error: {partial}: an interrupted sweep of this run keeps its finished settings there; pass --resume "
-        f"to continue it, or remove that folder to start again\n"
+        f"error: {partial}: an interrupted sweep of this run file, {sweep}, keeps its finished settings there; "
+        f"pass --resume to continue it, or remove that folder to start again\n"
     )
     monkeypatch.undo()
     monkeypatch.setenv("RECFRAME_DISABLE_PLUGINS", "timedecay")

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from recframe.checks import check_graph, check_matrix, check_split, check_topn
 from recframe.data import InteractionMatrix, Interactions
 from recframe.errors import NotFittedError
+from recframe.filtering import apply_filters
 from recframe.interfaces import (
     KINDS,
     CandidateRanker,
@@ -106,7 +107,7 @@ class MatrixBuilderContract(ComponentContract):
         data = self.interactions()
         for builder in self.instances():
             assert isinstance(builder, MatrixBuilder)
-            matrix = check_matrix(builder.build(data), describe_component(builder))
+            matrix = check_matrix(builder.build(data), describe_component(builder), data)
             assert set(matrix.users.ids.tolist()) <= set(data.users.tolist())
             assert set(matrix.items.ids.tolist()) <= set(data.items.tolist())
             assert matrix.matrix.has_canonical_format
@@ -242,7 +243,8 @@ class FilterContract(ComponentContract):
 
         for component in self.instances():
             assert isinstance(component, Filter)
-            kept = component.apply(data)
+            # as the engine calls it: the input read-only, the result checked to be a subset of it
+            kept, _ = apply_filters(data, [component], [describe_component(component)])
             assert isinstance(kept, Interactions) and 0 < len(kept) <= len(data)
             rows = events(kept)
             position = iter(events(data))
