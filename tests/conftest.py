@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import types
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from recframe import Interactions, PluginRegistry
+from recframe import Interactions, PluginRegistry, hookimpl
 from recframe.registry import DISABLE_ENV, ENTRY_POINT_GROUP
 
 FIRST_PARTY = frozenset({"recframe", "recframe-timedecay"})
@@ -104,3 +105,28 @@ def rng() -> np.random.Generator:
 def registry() -> PluginRegistry:
     """A fresh registry of the built-ins only (no installed entry points)."""
     return PluginRegistry.from_environment(entry_points=False)
+
+
+@pytest.fixture
+def install_plugin(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Return ``install(components, name, package, version)``: a registry of the built-ins plus a fake plugin.
+
+    The plugin is a module whose ``recframe_register_components`` returns `components`,
+    registered as distribution `package` `version`; ``PluginRegistry.from_environment`` returns
+    that registry for the rest of the test, so the command line (``main([...])``) sees it too.
+    """
+
+    def install(components: list[Any], name: str, package: str, version: str = "0.0.1") -> PluginRegistry:
+        registry = PluginRegistry.from_environment(entry_points=False)
+        module = types.ModuleType(f"recframe_{name}")
+
+        @hookimpl
+        def recframe_register_components() -> list[Any]:
+            return list(components)
+
+        module.recframe_register_components = recframe_register_components  # type: ignore[attr-defined]
+        registry.register(module, name=name, package=package, version=version)
+        monkeypatch.setattr(PluginRegistry, "from_environment", lambda *args, **kwargs: registry)
+        return registry
+
+    return install

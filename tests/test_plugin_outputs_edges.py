@@ -198,20 +198,10 @@ class EdgeMetric(Metric):
 COMPONENTS = [EdgeSource, EdgeFilter, EdgeSim, EdgeRanker, EdgeMetric]
 
 
-@hookimpl
-def recframe_register_components() -> list[Any]:
-    return list(COMPONENTS)
-
-
 @pytest.fixture
-def edges(monkeypatch: pytest.MonkeyPatch) -> PluginRegistry:
+def edges(install_plugin: Any) -> PluginRegistry:
     """Built-ins plus the ``recframe-edges 0.0.1`` plugin; also what the command line sees."""
-    registry = PluginRegistry.from_environment(entry_points=False)
-    module = types.ModuleType("recframe_edges")
-    module.recframe_register_components = recframe_register_components  # type: ignore[attr-defined]
-    registry.register(module, name="edges", package="recframe-edges", version="0.0.1")
-    monkeypatch.setattr(PluginRegistry, "from_environment", lambda *args, **kwargs: registry)
-    return registry
+    return install_plugin(COMPONENTS, "edges", "recframe-edges")
 
 
 def config(**sections: Any) -> dict[str, Any]:

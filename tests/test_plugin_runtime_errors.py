@@ -251,20 +251,10 @@ class WrongMetric(Failing, Metric):
 COMPONENTS = [WrongSource, WrongFilter, WrongMatrix, WrongSim, WrongRanker, WrongSplitter, WrongMetric]
 
 
-@hookimpl
-def recframe_register_components() -> list[Any]:
-    return list(COMPONENTS)
-
-
 @pytest.fixture
-def wrong_registry(monkeypatch: pytest.MonkeyPatch) -> PluginRegistry:
+def wrong_registry(install_plugin: Any) -> PluginRegistry:
     """Built-ins plus the ``recframe-wrong 0.0.1`` plugin; also what the command line sees."""
-    registry = PluginRegistry.from_environment(entry_points=False)
-    module = types.ModuleType("recframe_wrong")
-    module.recframe_register_components = recframe_register_components  # type: ignore[attr-defined]
-    registry.register(module, name="wrong", package="recframe-wrong", version="0.0.1")
-    monkeypatch.setattr(PluginRegistry, "from_environment", lambda *args, **kwargs: registry)
-    return registry
+    return install_plugin(COMPONENTS, "wrong", "recframe-wrong")
 
 
 def run_config(**sections: Any) -> dict[str, Any]:
