@@ -289,7 +289,7 @@ def test_the_command_line_masks_every_error_warning_and_log_line(tmp_path, capsy
         warnings.warn(f"slow mirror https://u:{PLANTED}@h/x", RecframeWarning, stacklevel=1)
         raise DataError(f"driver said: postgresql://u:{PLANTED}@h/db")
 
-    monkeypatch.setattr("recframe.cli._dispatch", dispatch)
+    monkeypatch.setattr("recframe.cli.app._dispatch", dispatch)
     assert main(["plugins"]) == 3
     out, err = capsys.readouterr()
     assert PLANTED not in out + err
