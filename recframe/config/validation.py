@@ -1,0 +1,401 @@
+"""Validating a parsed run file against the registry's plugins, every error with its location."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from recframe.config.messages import (
+    PathKey,
+    _data_loc,
+    _secret_message,
+    _unknown_key_message,
+    _validator_message,
+    dotted,
+    dotted_key,
+    key_text,
+    pydantic_message,
+    yaml_repr,
+)
+from recframe.config.model import (
+    COMPONENT_SECTIONS,
+    DEFAULT_FALLBACK,
+    DEFAULT_METRICS,
+    DEFAULT_SPLIT,
+    DEFAULT_TYPES,
+    EVALUATION_KEYS,
+    TOP_LEVEL_KEYS,
+    UNSWEPT_REASONS,
+    ComponentSpec,
+    EvaluationSettings,
+    EvaluationSpec,
+    OutputConfig,
+    RunConfig,
+    SweepSpec,
+    metric_entry,
+    run_name_problem,
+)
+from recframe.config.overrides import set_dotted
+from recframe.errors import SHOWN_CHARACTERS, ConfigError, short_text
+from recframe.interfaces import (
+    INT64_MAX,
+)
+from recframe.registry import PluginRegistry
+from recframe.secrets import is_secret_path
+
+
+class _Errors:
+    """Collects validation errors with their dotted paths, and renders them with locations."""
+
+    def __init__(self, source: str, lines: Mapping[PathKey, int], overridden: Sequence[PathKey]) -> None:
+        self.source = source
+        self.lines = lines
+        self.overridden = overridden
+        self.items: list[tuple[PathKey, str]] = []
+
+    def add(self, path: PathKey, message: str) -> None:
+        self.items.append((path, message))
+
+    def render(self, path: PathKey, message: str) -> tuple[tuple[int, int], str]:
+        """Return a sort key (file lines first, then ``--set``) and the line of one error."""
+        for rank, over in enumerate(self.overridden):
+            if path[: len(over)] == over:
+                inner = f"{dotted(path)}: " if len(path) > len(over) else ""
+                return (1, rank), f"--set {dotted_key(over)}: {inner}{message}"
+        what = f"{dotted(path)}: " if path else ""
+        if path not in self.lines:  # a section the file leaves out, created by an override
+            for rank, over in enumerate(self.overridden):
+                if over[: len(path)] == path:
+                    return (1, rank), f"--set {dotted_key(over)}: {what}{message}"
+        for cut in range(len(path), -1, -1):
+            line = self.lines.get(path[:cut])
+            if line is not None:
+                return (0, line), f"{self.source}:{line}: {what}{message}"
+        return (2, 0), f"{self.source}: {what}{message}"
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        rendered = sorted((self.render(path, message) for path, message in self.items), key=lambda r: r[0])
+        raise ConfigError("\n".join(text for _, text in rendered))
+
+
+def validate_run(
+    raw: object,
+    registry: PluginRegistry,
+    *,
+    source: str = "<config>",
+    lines: Mapping[PathKey, int] | None = None,
+    overridden: Sequence[PathKey] = (),
+    problems: Sequence[tuple[PathKey, str]] = (),
+) -> RunConfig:
+    """Validate a parsed run file (a mapping) against the registry's plugins.
+
+    Parameters
+    ----------
+    raw : object
+        The parsed YAML document.
+    registry : PluginRegistry
+        Where ``type:`` names are looked up.
+    source : str
+        The file name used in messages.
+    lines : mapping, optional
+        The line of each path in the file (:func:`line_index`).
+    overridden : sequence of tuple
+        Paths set by ``--set``; their errors are located there instead of in the file.
+    problems : sequence of (path, message)
+        Errors found before validation (such as duplicate keys), reported with the others.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, each with its location.
+    """
+    errors = _Errors(source, lines or {}, overridden)
+    for path, message in problems:
+        errors.add(path, message)
+    if not isinstance(raw, Mapping):
+        errors.add((), f"the top level must be a mapping of sections; got {yaml_repr(raw)}")
+        errors.raise_if_any()
+    assert isinstance(raw, Mapping)
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            errors.add((key_text(key),), _unknown_key_message(key_text(key), TOP_LEVEL_KEYS, "top-level key"))
+
+    name = raw.get("name", Path(source).stem if source != "<config>" else "run")
+    name_problem = run_name_problem(name)
+    if name_problem is not None:
+        errors.add(("name",), name_problem)
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        errors.add(("seed",), f"must be a non-negative integer; got {yaml_repr(seed)}")
+    elif seed > INT64_MAX:
+        errors.add(("seed",), f"{yaml_repr(seed)} is too large; integers must be within +-{INT64_MAX}")
+
+    specs: dict[str, ComponentSpec | None] = {}
+    fallback_raw: object = DEFAULT_FALLBACK
+    filters: tuple[ComponentSpec, ...] = ()
+    for section, kind in COMPONENT_SECTIONS.items():
+        value = raw.get(section)
+        if value is None and DEFAULT_TYPES[section] is not None:
+            value = {"type": DEFAULT_TYPES[section]}
+        if value is None:
+            specs[section] = None
+            continue
+        if section == "ranker":
+            value, fallback_raw = _pop_fallback(value)
+        if section == "data" and isinstance(value, Mapping) and "filters" in value:
+            filters = _filter_specs(value["filters"], registry, errors)
+            value = {k: v for k, v in value.items() if k != "filters"}
+        specs[section] = component_spec(value, kind, (section,), registry, errors)
+
+    fallbacks: list[ComponentSpec] = []
+    chain_raw = fallback_raw if isinstance(fallback_raw, list) else [] if fallback_raw is None else [fallback_raw]
+    for position, entry in enumerate(chain_raw):
+        path = ("ranker", "fallback", position) if isinstance(fallback_raw, list) else ("ranker", "fallback")
+        spec = component_spec(entry, "ranker", path, registry, errors)
+        if spec is not None:
+            fallbacks.append(spec)
+
+    evaluation = None
+    if raw.get("evaluation") is not None:
+        evaluation = _evaluation_spec(raw["evaluation"], registry, errors)
+
+    output = OutputConfig()
+    if raw.get("output") is not None:
+        try:
+            output = OutputConfig.model_validate(raw["output"])
+        except ValidationError as exc:
+            _add_pydantic_errors(exc, ("output",), errors, OutputConfig, raw=raw["output"])
+
+    errors.raise_if_any()
+    assert specs["matrix"] and specs["similarity"] and specs["ranker"]
+    run = RunConfig(
+        name=str(name),
+        seed=int(seed),
+        data=specs["data"],
+        matrix=specs["matrix"],
+        similarity=specs["similarity"],
+        ranker=specs["ranker"],
+        ranker_fallback=fallbacks[0] if fallbacks else None,
+        ranker_fallbacks=tuple(fallbacks),
+        data_filters=filters,
+        evaluation=evaluation,
+        output=output,
+        source=source,
+    )
+    if raw.get("sweep") is None:
+        return run
+    sweep = _sweep_spec(raw, registry, source, errors)
+    errors.raise_if_any()
+    return replace(run, sweep=sweep)
+
+
+MAX_SWEEP_SETTINGS = 1000
+"""More settings than this in one sweep is refused as a likely mistake."""
+
+
+def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, errors: _Errors) -> SweepSpec | None:
+    """Validate the ``sweep`` section and every setting of its grid, each as a whole run file."""
+    path: PathKey = ("sweep",)
+    grid_raw = raw["sweep"]
+    if raw.get("evaluation") is None:
+        errors.add(path, "a sweep compares settings by their metrics; add an evaluation section")
+        return None
+    if not isinstance(grid_raw, Mapping) or not grid_raw:
+        shown = yaml_repr(grid_raw)
+        errors.add(path, f"must map dotted keys to lists of values, e.g. similarity.k: [10, 50]; got {shown}")
+        return None
+    grid = []
+    for key, values in grid_raw.items():
+        section = key.split(".")[0] if isinstance(key, str) else None
+        unswept = _unswept_reason(key) if isinstance(key, str) else None
+        if section not in TOP_LEVEL_KEYS:
+            errors.add((*path, key_text(key)), "must be a dotted key of the run file, such as similarity.k")
+        elif unswept is not None:
+            errors.add((*path, key), f"can't be swept: {unswept}")
+        elif not isinstance(values, list) or not values:
+            errors.add((*path, key), f"must be a non-empty list of values; got {yaml_repr(values)}")
+        else:
+            grid.append((key, tuple(values)))
+    if len(grid) != len(grid_raw):
+        return None
+    size = math.prod(len(values) for _, values in grid)
+    if size > MAX_SWEEP_SETTINGS:
+        errors.add(path, f"the grid has {size} settings, more than {MAX_SWEEP_SETTINGS}; sweep fewer values")
+        return None
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+    settings = []
+    for number, combination in enumerate(itertools.product(*(values for _, values in grid)), start=1):
+        pairs = zip(grid, combination, strict=True)
+        label = ", ".join(f"{short_text(key)}={yaml_repr(value)}" for (key, _), value in pairs)
+        document = copy.deepcopy(base)
+        try:
+            for (key, _), value in zip(grid, combination, strict=True):
+                set_dotted(document, key, value, f"sweep setting {number} ({label})")
+            settings.append((combination, validate_run(document, registry, source=source)))
+        except ConfigError as exc:
+            for line in str(exc).splitlines():
+                errors.add(path, f"setting {number} ({label}): {line.removeprefix(source + ': ')}")
+    if len(settings) != size:
+        return None
+    return SweepSpec(tuple(grid), tuple(settings))
+
+
+def _unswept_reason(key: str) -> str | None:
+    """Return why the dotted `key` can't be swept (:data:`UNSWEPT_REASONS`), or ``None`` if it can."""
+    parts = [part.strip() for part in key.split(".")]
+    for prefix, reason in UNSWEPT_REASONS.items():
+        fixed = prefix.split(".")
+        if parts[: len(fixed)] == fixed:
+            return reason
+    return None
+
+
+def _filter_specs(value: object, registry: PluginRegistry, errors: _Errors) -> tuple[ComponentSpec, ...]:
+    """Validate ``data.filters``: a list of filter sections (or bare filter names)."""
+    if not isinstance(value, list):
+        shown = yaml_repr(value)
+        errors.add(("data", "filters"), f"must be a list of filters such as [{{type: k_core}}]; got {shown}")
+        return ()
+    specs = [component_spec(entry, "filter", ("data", "filters", i), registry, errors) for i, entry in enumerate(value)]
+    return tuple(spec for spec in specs if spec is not None)
+
+
+def _pop_fallback(value: object) -> tuple[object, object]:
+    """Split the ``fallback`` key off a ranker section; the default fallback if it is absent."""
+    if isinstance(value, Mapping):
+        rest = {k: v for k, v in value.items() if k != "fallback"}
+        fallback = value.get("fallback", DEFAULT_FALLBACK)
+        return rest, fallback
+    return value, DEFAULT_FALLBACK
+
+
+def component_spec(
+    value: object, kind: str, path: PathKey, registry: PluginRegistry, errors: _Errors
+) -> ComponentSpec | None:
+    """Validate one component section; record problems in `errors` and return ``None`` then."""
+    if isinstance(value, str):
+        value = {"type": value}
+    if not isinstance(value, Mapping):
+        errors.add(path, f"must be a mapping with a 'type' key, or a {kind} name; got {yaml_repr(value)}")
+        return None
+    type_name = value.get("type")
+    if type_name is None:
+        errors.add(path, f"missing 'type'; registered {kind} types: {', '.join(registry.names(kind)) or 'none'}")
+        return None
+    if not isinstance(type_name, str):
+        errors.add((*path, "type"), f"must be a {kind} name; got {yaml_repr(type_name)}")
+        return None
+    try:
+        cls = registry.get(kind, type_name)
+    except ConfigError as exc:
+        errors.add((*path, "type"), str(exc))
+        return None
+    params = {k: v for k, v in value.items() if k != "type"}
+    try:
+        config = cls.Config.model_validate(params)
+    except ValidationError as exc:
+        _add_pydantic_errors(exc, path, errors, cls.Config, f"{kind} {yaml_repr(type_name)}", raw=params)
+        return None
+    return ComponentSpec(kind, type_name, config)
+
+
+def _add_pydantic_errors(
+    exc: ValidationError,
+    path: PathKey,
+    errors: _Errors,
+    model: type[BaseModel],
+    owner: str = "",
+    raw: object = None,
+) -> None:
+    """Record each of pydantic's errors at its dotted path, with clearer unknown-key messages.
+
+    Messages are in the words of a run file (:func:`pydantic_message`, :func:`yaml_repr`); the
+    branches of a union tried on one value (`raw` is the validated input) give one message.
+    An error on a field typed :class:`~recframe.secrets.Secret` never shows the input: one
+    message per field, the kind of value given, union branches collapsed.
+    """
+    secret_fields: set[tuple[int | str, ...]] = set()
+    branches: dict[tuple[int | str, ...], list[ErrorDetails]] = {}
+    for error in exc.errors(include_url=False):
+        loc = tuple(error["loc"])
+        if raw is not None and not is_secret_path(model, loc):
+            loc = _data_loc(loc, raw, missing=error["type"] == "missing")
+        if is_secret_path(model, loc):
+            field = loc[: next(i for i in range(1, len(loc) + 1) if is_secret_path(model, loc[:i]))]
+            if field not in secret_fields:
+                secret_fields.add(field)
+                errors.add((*path, *field), _secret_message(error, field))
+        elif error["type"] == "extra_forbidden" and len(loc) == 1:
+            allowed = tuple(model.model_fields)
+            errors.add((*path, *loc), _unknown_key_message(str(loc[0]), allowed, "key", owner))
+        elif error["type"] == "missing":
+            errors.add((*path, *loc), "required, but missing")
+        elif error["type"] == "invalid_key":  # its location is the key itself, in Python's spelling
+            inner = loc[:-1] if raw is not None else tuple(error["loc"][:-1])
+            errors.add((*path, *inner), f"has the key {yaml_repr(error['input'])}; keys must be names (text)")
+        elif error["type"] == "value_error":  # a validator's own message, which shows the value
+            errors.add((*path, *loc), short_text(_validator_message(error), 4 * SHOWN_CHARACTERS))
+        elif loc in branches:
+            branches[loc].append(error)
+        else:
+            branches[loc] = [error]
+            errors.add((*path, *loc), "")  # filled in below, once every branch is known
+    for loc, tried in branches.items():
+        said = [pydantic_message(tried[0])]
+        said += [m.removeprefix("Input should be ") for m in map(pydantic_message, tried[1:]) if m not in said]
+        message = f"{', or '.join(said)}; got {yaml_repr(tried[0]['input'])}"
+        errors.items[errors.items.index(((*path, *loc), ""))] = ((*path, *loc), message)
+
+
+def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -> EvaluationSpec | None:
+    """Validate the ``evaluation`` section: a splitter, metrics, optional test data and settings."""
+    path: PathKey = ("evaluation",)
+    if not isinstance(value, Mapping):
+        errors.add(path, f"must be a mapping with 'split' and 'metrics'; got {yaml_repr(value)}")
+        return None
+    for key in value:
+        if key not in EVALUATION_KEYS:
+            errors.add((*path, key_text(key)), _unknown_key_message(key_text(key), EVALUATION_KEYS, "key"))
+    split_raw = DEFAULT_SPLIT if value.get("split") is None else value["split"]
+    split = component_spec(split_raw, "splitter", (*path, "split"), registry, errors)
+    test_data = None
+    if value.get("test_data") is not None:
+        test_data = component_spec(value["test_data"], "data", (*path, "test_data"), registry, errors)
+    if split is not None and (split.type == "predefined") != (value.get("test_data") is not None):
+        errors.add(
+            (*path, "split" if split.type == "predefined" else "test_data"),
+            "split 'predefined' and test_data go together: the test part comes from test_data",
+        )
+    settings = EvaluationSettings()
+    try:
+        own = {k: v for k, v in value.items() if k in EvaluationSettings.model_fields}
+        settings = EvaluationSettings.model_validate(own)
+    except ValidationError as exc:
+        _add_pydantic_errors(exc, path, errors, EvaluationSettings, raw=own)
+    metrics_raw = value.get("metrics", list(DEFAULT_METRICS))
+    if not isinstance(metrics_raw, list) or not metrics_raw:
+        shown = yaml_repr(metrics_raw)
+        errors.add((*path, "metrics"), f"must be a non-empty list such as [precision@10, ndcg@10]; got {shown}")
+        return None
+    metrics = []
+    for i, entry in enumerate(metrics_raw):
+        spec = component_spec(metric_entry(entry), "metric", (*path, "metrics", i), registry, errors)
+        if spec is not None:
+            metrics.append(spec)
+    labels = [str(getattr(m.build(registry), "label", m.type)) for m in metrics]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            errors.add((*path, "metrics", i), f"{label} is listed twice")
+    if split is None or len(metrics) != len(metrics_raw):
+        return None
+    return EvaluationSpec(split, tuple(metrics), settings, test_data)
