@@ -58,7 +58,8 @@ def apply_filters(
         How to name each filter in messages (kind, name and package).
     builtins : sequence of bool, optional
         Whether each filter is a built-in one (default: none is); see
-        :func:`recframe.checks.checked_interactions`.
+        :func:`recframe.checks.checked_interactions`. A built-in's result is not hashed against
+        its input (:func:`check_subset`): the contract kit checks that in the test suite.
 
     Raises
     ------
@@ -90,7 +91,9 @@ def apply_filters(
         if len(result) > len(interactions):
             msg = f"{who} returned {len(result)} events from {len(interactions)}; a filter can only remove events"
             raise PluginError(msg)
-        if result is not interactions:
+        if result is not interactions and not builtin:
+            # ~1.5 s per filter on 5M events: built-ins are held to it by the contract kit in the
+            # test suite (which calls this without `builtins`), so a run checks third parties only
             check_subset(interactions, result, who)
         steps.append(FilterStep(
             component.name,
