@@ -15,9 +15,12 @@ in the same round; it checks that the readers return the same numbers. Rows:
 - ``recframe csv, parser: X``: the csv source with each fast reader installed here
   (``auto`` is arrow when pyarrow is installed); "+ id mapping" adds mapping user and item ids
   to rows (``IdIndex.encode``), which a matrix needs and a data frame does not have.
+- ``recframe csv, parser: scipy``: scipy's multi-threaded C++ Matrix Market parser (scipy 1.12 on)
+  fed the rows with every delimiter made a line break, after exact checks of the text.
 - ``default install``: ``parser: auto`` in a fresh Python process in which pandas, pyarrow and
-  numba can't be imported (what ``pip install recframe`` gives: numpy's reader, and no compiled
-  code to wait for); timed from the call to ``load``, so its first use is what is shown.
+  numba can't be imported (what ``pip install recframe`` gives: the scipy reader, numpy's with
+  scipy older than 1.12, and no compiled code to wait for); timed from the call to ``load``, so
+  its first use (with the import of ``scipy.io``) is what is shown.
 - ``pandas.read_csv(path, dtype=...)``, the baseline (the file holds just these columns), and
   with pyarrow installed ``pyarrow.csv.read_csv`` (multi-threaded, the same four typed columns)
   and ``pandas.read_csv(engine="pyarrow")``.
@@ -58,10 +61,14 @@ def csv_file(shape: str, *, quoted: bool = False) -> Path:
 
     matrix = load_matrix(shape).tocoo()
     rng = np.random.default_rng(7)
-    frame = pd.DataFrame({
-        "userId": matrix.row + 1, "movieId": matrix.col + 1, "rating": matrix.data / 1.0,
-        "timestamp": rng.integers(946_684_800, 1_577_836_800, size=matrix.nnz),
-    })
+    frame = pd.DataFrame(
+        {
+            "userId": matrix.row + 1,
+            "movieId": matrix.col + 1,
+            "rating": matrix.data / 1.0,
+            "timestamp": rng.integers(946_684_800, 1_577_836_800, size=matrix.nnz),
+        }
+    )
     if quoted:
         frame["userId"] = "u" + frame["userId"].astype(str)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +102,13 @@ print(json.dumps({{"seconds": spent, "fingerprint": data.fingerprint(),
 def default_install(path: Path) -> tuple[float, str]:
     """Return the seconds ``parser: auto`` takes on its first call in a process without pandas, pyarrow or numba."""
     code = _DEFAULT_INSTALL.format(blocked=BLOCKED, path=str(path))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert not result["blocked"], f"imported in the default-install process: {result['blocked']}"
     return result["seconds"], result["fingerprint"]
@@ -128,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         return run
 
     dtypes = {
-        "userId": "str" if args.quoted else "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64",
+        "userId": "str" if args.quoted else "int64",
+        "movieId": "int64",
+        "rating": "float64",
+        "timestamp": "int64",
     }
 
     def theirs(**options: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -147,14 +162,19 @@ def main(argv: list[str] | None = None) -> int:
         seconds, fingerprints["default install"] = default_install(path)
         return seconds  # type: ignore[return-value]
 
-    readers_["default install: parser: auto (numpy), fresh process"] = default
+    picked = "scipy" if readers.available("scipy") else "numpy"
+    readers_[f"default install: parser: auto ({picked}), fresh process"] = default
     readers_["pandas.read_csv"] = theirs
     if importlib.util.find_spec("pyarrow") is not None:
         import pyarrow as pa
         from pyarrow import csv as pacsv
 
-        types = {"userId": pa.string() if args.quoted else pa.int64(), "movieId": pa.int64(),
-                 "rating": pa.float64(), "timestamp": pa.int64()}
+        types = {
+            "userId": pa.string() if args.quoted else pa.int64(),
+            "movieId": pa.int64(),
+            "rating": pa.float64(),
+            "timestamp": pa.int64(),
+        }
 
         def arrow() -> tuple[np.ndarray, np.ndarray]:
             table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
@@ -168,17 +188,21 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {label: [] for label in readers_}
     labels = list(readers_)
     for round_ in range(args.repeats):
-        for label in labels[round_ % len(labels):] + labels[: round_ % len(labels)]:
+        for label in labels[round_ % len(labels) :] + labels[: round_ % len(labels)]:
             start = time.perf_counter()
             results[label] = readers_[label]()
             spent = time.perf_counter() - start
             times[label].append(results[label] if label.startswith("default install") else spent)
             gc.collect()
     reference = results["pandas.read_csv"]
-    same = all(
-        all(np.array_equal(a, b) for a, b in zip(result, reference, strict=True))
-        for label, result in results.items() if isinstance(result, tuple)
-    ) and len(set(fingerprints.values())) == 1
+    same = (
+        all(
+            all(np.array_equal(a, b) for a, b in zip(result, reference, strict=True))
+            for label, result in results.items()
+            if isinstance(result, tuple)
+        )
+        and len(set(fingerprints.values())) == 1
+    )
     size = path.stat().st_size
     lines = [
         f"### CSV load, shape {args.shape}{', quoted, text user ids' if args.quoted else ''}\n",

@@ -4,8 +4,9 @@ The public API, re-exported; plugin authors import from here. Built-in plugins i
 this package, :mod:`recframe.engine` (the compute primitives) and :mod:`recframe.testing`
 (the contract-test kit), exactly as a third-party plugin would; an import contract checks it.
 
-- Running: :class:`Recommender`, :class:`RunConfig`, :func:`load_config`, :class:`PluginRegistry`
-  and the results :class:`EvaluationResult`, :class:`RankedLists`, :class:`Predictions`.
+- Running: :class:`Recommender`, :class:`RunConfig`, :class:`EvaluationSettings`, :func:`load_config`,
+  :class:`PluginRegistry` and the results :class:`EvaluationResult`, :class:`RankedLists`,
+  :class:`Predictions`.
 - Data: :class:`Interactions`, :class:`IdIndex`, :class:`InteractionMatrix` and the array
   aliases ``IdArray``, ``IntArray``, ``FloatArray``.
 - Writing plugins: :func:`hookimpl`, the component contracts (:class:`DataSource`,
@@ -18,7 +19,7 @@ this package, :mod:`recframe.engine` (the compute primitives) and :mod:`recframe
 """
 
 from recframe._version import __version__
-from recframe.config import RunConfig, load_config
+from recframe.config import EvaluationSettings, RunConfig, load_config
 from recframe.data import (
     DuplicatePolicy,
     FloatArray,
@@ -34,6 +35,7 @@ from recframe.data import (
 from recframe.datasets import DATASETS, DatasetInfo, check_url, dataset_info
 from recframe.datasets import extract as extract_dataset
 from recframe.datasets import fetch as fetch_dataset
+from recframe.engine.scoring import ScoringConfig, ScoringRanker
 from recframe.engine.topn import select_top_n
 from recframe.errors import (
     ConfigError,
@@ -70,11 +72,10 @@ from recframe.interfaces import (
     TopN,
     check_fitted,
 )
-from recframe.pipeline import Recommender
 from recframe.progress import progress as progress_bar
-from recframe.ranking import ScoringConfig, ScoringRanker
+from recframe.recommender import Recommender
+from recframe.recommender.preflight import available_memory
 from recframe.registry import PluginRegistry
-from recframe.resources import available_memory
 from recframe.results import EvaluationResult, RankedLists
 from recframe.secrets import MASK as SECRET_MASK
 from recframe.secrets import Secret, redact
@@ -90,6 +91,7 @@ __all__ = [
     "DatasetInfo",
     "DuplicatePolicy",
     "EvaluationResult",
+    "EvaluationSettings",
     "Filter",
     "FloatArray",
     "IdArray",

@@ -54,8 +54,12 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         """Return the explanation as JSON-ready values."""
         return {
-            "user": self.user, "item": self.item, "score": self.score, "source": self.source,
-            "neighbour_kind": self.neighbour_kind, "reason": self.reason,
+            "user": self.user,
+            "item": self.item,
+            "score": self.score,
+            "source": self.source,
+            "neighbour_kind": self.neighbour_kind,
+            "reason": self.reason,
             "contributions": [vars(c) for c in self.contributions],
         }
 
@@ -79,6 +83,18 @@ class RankedLists:
         item_cf"``, with each fallback that also found nothing); ``""`` where it did.
     explanations : list of list of Explanation, optional
         With ``recommend(..., explain=True)``: one explanation per ranked item of each list.
+
+    Notes
+    -----
+    Batch-first access, without a Python loop: :attr:`ids` and :attr:`scores` are
+    ``(n_queries, n)`` arrays of the ranked entries' external ids and scores, :attr:`mask`
+    says which of their cells hold an entry, and :attr:`lengths` how many each list has
+    (entries come first, padding after).
+
+    Examples
+    --------
+    >>> lists = rec.recommend([1, 2], n=3)  # doctest: +SKIP
+    >>> lists.ids[lists.mask]  # every recommended id, list after list  # doctest: +SKIP
     """
 
     queries: IdArray
@@ -91,6 +107,44 @@ class RankedLists:
     def __len__(self) -> int:
         """Return the number of lists."""
         return len(self.queries)
+
+    @property
+    def mask(self) -> npt.NDArray[np.bool_]:
+        """Where the lists have entries: ``True`` in each list's entries, ``False`` in its padding.
+
+        Returns
+        -------
+        ndarray of shape (n_queries, n), bool
+        """
+        mask: npt.NDArray[np.bool_] = self.ranked.items >= 0
+        return mask
+
+    @property
+    def lengths(self) -> npt.NDArray[np.int64]:
+        """The number of entries of each list, as an ndarray of shape (n_queries,), int64."""
+        return self.ranked.lengths
+
+    @property
+    def ids(self) -> IdArray:
+        """The external ids of the ranked entries, best first, as an ndarray of shape (n_queries, n).
+
+        The array has the dtype of the index's ids (``int64`` ids stay integers, string ids
+        stay strings), so it is a plain numpy array rather than an object or masked one. Its
+        padding, where a list is shorter than ``n``, holds the dtype's zero (``0``, or ``""``
+        for strings), which may also be a real id: select with :attr:`mask` (``ids[mask]``),
+        or take ``ids[i, :lengths[i]]``.
+        """
+        rows = self.ranked.items
+        mask = rows >= 0
+        ids: IdArray = np.zeros(rows.shape, dtype=self.index.ids.dtype)
+        ids[mask] = self.index.ids[rows[mask]]
+        return ids
+
+    @property
+    def scores(self) -> npt.NDArray[np.float64]:
+        """The score of each entry of :attr:`ids`, ``nan`` in the padding: ndarray of shape (n_queries, n), float64."""
+        scores: npt.NDArray[np.float64] = np.where(self.mask, self.ranked.scores, np.nan).astype(np.float64)
+        return scores
 
     def __iter__(self) -> Iterator[tuple[Any, list[Any], list[float]]]:
         """Yield ``(query, ids, scores)`` for each list, without padding."""
@@ -117,9 +171,7 @@ class RankedLists:
         """Return the records as a pandas DataFrame (pandas must be installed)."""
         import pandas as pd
 
-        return pd.DataFrame.from_records(
-            list(self.records()), columns=[query_column, id_column, "rank", "score"]
-        )
+        return pd.DataFrame.from_records(list(self.records()), columns=[query_column, id_column, "rank", "score"])
 
 
 @dataclass(frozen=True, eq=False)

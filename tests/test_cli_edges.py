@@ -18,7 +18,7 @@ import pytest
 from recframe.cli import main
 from recframe.errors import ConfigError, DataError
 from recframe.jsonio import parse_json, read_json, write_json
-from recframe.pipeline import Recommender
+from recframe.recommender import Recommender
 
 SMALL = """\
 name: small

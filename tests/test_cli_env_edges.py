@@ -181,7 +181,7 @@ def test_overwrite_refuses_a_link_wherever_it_would_write_or_remove(earlier_run,
         link.unlink()
     link.symlink_to(mine.parent if case.startswith("folder") else mine)
     before = mine.read_text(encoding="utf-8")
-    from recframe.pipeline import Recommender
+    from recframe.recommender import Recommender
 
     monkeypatch.setattr(Recommender, "load_data", lambda self: pytest.fail("worked before refusing"))
     assert main(["run", str(run_file), "-o", str(out), "-q", "--overwrite"]) == 2

@@ -11,7 +11,9 @@ from scipy import stats
 
 from recframe import DataError
 from recframe.cli import main
-from recframe.evaluation.compare import RunScores, compare, compare_run_dirs, holm
+from recframe.evaluation.compare import compare, compare_run_dirs
+from recframe.evaluation.run_scores import RunScores
+from recframe.evaluation.significance import holm
 
 
 def scores(name, values, users=None):

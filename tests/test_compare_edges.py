@@ -17,7 +17,8 @@ import pytest
 
 from recframe.cli import main
 from recframe.errors import DataError
-from recframe.evaluation.compare import RunScores, compare, compare_run_dirs
+from recframe.evaluation.compare import compare, compare_run_dirs
+from recframe.evaluation.run_scores import RunScores
 
 PER_USER = "fold,user,ndcg@5\n" + "".join(f"0,{u},{(u % 7) / 7}\n" for u in range(30))
 RECORD = {

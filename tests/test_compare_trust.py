@@ -11,7 +11,9 @@ import yaml
 
 from recframe import ConfigError, DataError
 from recframe.cli import main
-from recframe.evaluation.compare import RunScores, compare, compare_run_dirs, provenance
+from recframe.evaluation.compare import compare, compare_run_dirs
+from recframe.evaluation.run_provenance import provenance
+from recframe.evaluation.run_scores import RunScores
 
 RUN = {
     "name": "base",

@@ -175,11 +175,11 @@ def test_by_default_a_bomb_is_known_by_its_ratio_and_the_limit_is_the_memory_ava
         tracemalloc.stop()
     assert peak < 8 * 2**20
     import recframe
-    import recframe.resources
+    import recframe.recommender.preflight
 
-    # built-ins reach it through the public API; the core through recframe.resources
+    # built-ins reach it through the public API; the core through recframe.recommender.preflight
     monkeypatch.setattr(recframe, "available_memory", lambda: 2 * 2**20)
-    monkeypatch.setattr(recframe.resources, "available_memory", lambda: 2 * 2**20)
+    monkeypatch.setattr(recframe.recommender.preflight, "available_memory", lambda: 2 * 2**20)
     small = write_gz(tmp_path / "ratings.csv.gz", plain_rows(200_000))  # about 4 MiB of text
     with pytest.raises(DataError, match=r"ratings\.csv\.gz: it expands to more than 2,097,152 bytes, beyond the "
                                         r"memory available \(2 MB; data\.max_decompressed_mb is unset\)"):

@@ -25,7 +25,7 @@ from recframe.config import (
 )
 from recframe.errors import short_repr
 from recframe.interfaces import MAX_PATH_LENGTH, ComponentConfig
-from recframe.pipeline import Recommender
+from recframe.recommender import Recommender
 
 DATA = "data: {type: synthetic, n_users: 40, n_items: 20}\n"
 NINES = "9" * 5000

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from recframe.builtin.data_sources.delimited import CSVDataSource
 from recframe.cli import EXIT_CONFIG, EXIT_DATA, main
 from recframe.errors import ConfigError, DataError
-from recframe.pipeline import Recommender
+from recframe.recommender import Recommender
 
 RATINGS = "user,item,rating\n1,10,4\n1,11,3\n2,10,5\n2,12,2\n3,11,4\n3,12,1\n"
 

@@ -17,7 +17,7 @@ from recframe.builtin.data_sources.delimited import FAST_MIN_BYTES
 
 PARSERS = [
     pytest.param(p, marks=pytest.mark.skipif(p in readers.ENGINES and not readers.available(p), reason="not installed"))
-    for p in ("python", "arrow", "pandas", "numpy", "auto")
+    for p in ("python", "arrow", "pandas", "scipy", "numpy", "auto")
 ]
 
 
@@ -78,7 +78,7 @@ def test_non_ascii_digits_keep_ids_as_text(tmp_path: Path, parser: str, digits: 
 
 def test_non_ascii_digits_in_a_large_file(tmp_path: Path) -> None:
     path = write(tmp_path, "user,item,rating\n" + big_body() + "\uff11\uff12,6,7\n12,6,7\n")
-    for parser in ("auto", "numpy", *(p for p in ("arrow", "pandas") if readers.available(p))):
+    for parser in ("auto", "numpy", *(p for p in ("arrow", "pandas", "scipy") if readers.available(p))):
         same(load(path, parser=parser), load(path, parser="python"))
 
 

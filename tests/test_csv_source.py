@@ -558,11 +558,14 @@ def test_auto_reads_small_files_with_the_general_reader_and_large_ones_fast(tmp_
     assert calls == ["auto"]
 
 
-def test_auto_prefers_arrow_then_numpy_or_pandas_for_int_ids(monkeypatch):
+def test_auto_prefers_arrow_then_scipy_or_pandas_for_int_ids(monkeypatch):
     monkeypatch.setattr(readers, "available", lambda engine: engine != "arrow")
-    assert readers.auto_engine("auto") == "numpy" and readers.auto_engine("int") == "pandas"
+    assert readers.auto_engine("auto") == "scipy" and readers.auto_engine("int") == "pandas"
+    assert readers.auto_engine("str") == "numpy"  # text ids: the scipy reader would always step aside
+    monkeypatch.setattr(readers, "available", lambda engine: engine in ("numpy", "scipy"))
+    assert readers.auto_engine("int") == "scipy"  # the default install
     monkeypatch.setattr(readers, "available", lambda engine: engine == "numpy")
-    assert readers.auto_engine("int") == "numpy"
+    assert readers.auto_engine("int") == "numpy"  # scipy older than 1.12
     monkeypatch.setattr(readers, "available", lambda engine: True)
     assert readers.auto_engine("auto") == "arrow" and readers.auto_engine("int") == "arrow"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from recframe import DataError, IdIndex, Interactions
-from recframe import data as data_module
 from recframe.builtin.matrix_builders import BinaryMatrixBuilder, RatingsMatrixBuilder
+from recframe.data import id_index as id_index_module
 from recframe.testing import random_interactions
 
 
@@ -85,7 +85,7 @@ class TestIdIndex:
             monkeypatch.setattr(
                 importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else find_spec(name, *a)
             )
-        monkeypatch.setattr(data_module, "_HASHED_CODES_MIN", hashed_from)
+        monkeypatch.setattr(id_index_module, "_HASHED_CODES_MIN", hashed_from)
         rng = np.random.default_rng(8)
         alphabet = np.array(list("ab ö日🙂"))
         texts = np.array(["".join(rng.choice(alphabet, rng.integers(0, 5))) for _ in range(3_000)])

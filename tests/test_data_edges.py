@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 
 from recframe import ConfigError, DataError, Interactions, Recommender
-from recframe import datasets as datasets_module
 from recframe.builtin.data_sources import (
     ArraysConfig,
     ArraysDataSource,
@@ -35,9 +34,10 @@ from recframe.builtin.data_sources import (
 )
 from recframe.cli import main
 from recframe.data import as_id_array
-from recframe.data_report import describe
+from recframe.data.summary import describe
 from recframe.datasets import DATASETS, DatasetInfo, check_url, fetch
-from recframe.evaluation.report import iso_date
+from recframe.datasets import download as datasets_module
+from recframe.evaluation.value_text import iso_date
 
 RNG = np.random.default_rng(0)
 

@@ -11,7 +11,7 @@ import pytest
 from recframe import PluginRegistry, hookspecs
 from recframe.cli import main
 from recframe.config import EVALUATION_KEYS, TOP_LEVEL_KEYS, OutputConfig
-from recframe.reference import configuration_reference, hook_reference
+from recframe.config.reference import configuration_reference, hook_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_configuration_reference_is_up_to_date(registry):
     documented = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert documented == configuration_reference(registry), (
-        "docs/configuration.md is stale; run: python -m recframe.reference > docs/configuration.md"
+        "docs/configuration.md is stale; run: python -m recframe.config.reference > docs/configuration.md"
     )
 
 
@@ -56,7 +56,7 @@ def test_configuration_reference_covers_every_section_and_setting(registry):
 def test_hook_reference_is_up_to_date():
     documented = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")
     assert documented == hook_reference(), (
-        "docs/hooks.md is stale; run: python -m recframe.reference hooks > docs/hooks.md"
+        "docs/hooks.md is stale; run: python -m recframe.config.reference hooks > docs/hooks.md"
     )
 
 

@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from recframe import ConfigError, DataError, Recommender
-from recframe import datasets as registry_module
 from recframe.cli import main
 from recframe.datasets import DATASETS, DatasetInfo, fetch
+from recframe.datasets import download as registry_module
 
 
 def archive_bytes() -> bytes:

@@ -125,7 +125,7 @@ def test_relevance_threshold_leaves_out_low_ratings():
 
 
 def test_random_split_of_timestamped_data_warns(caplog):
-    with caplog.at_level(logging.WARNING, logger="recframe.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="recframe.recommender"):
         _, result = evaluated({"type": "per_user_holdout"})
     assert any("is random on timestamped data" in w for w in result.warnings)
     assert "is random on timestamped data" in caplog.text

@@ -29,10 +29,10 @@ from recframe.builtin.matrix_builders import (
     RatingsMatrixBuilder,
     TFIDFMatrixBuilder,
 )
-from recframe.checks import check_matrix
 from recframe.data import IdIndex, InteractionMatrix
-from recframe.filtering import apply_filters, check_subset
 from recframe.interfaces import Filter, MatrixBuilder
+from recframe.interfaces.checks import check_matrix
+from recframe.recommender.filtering import apply_filters, check_subset
 from recframe.registry import builtin_registry
 from recframe.testing import random_interactions
 

@@ -17,7 +17,7 @@ from recframe.builtin.filters import (
 )
 from recframe.cli import main
 from recframe.config import validate_run
-from recframe.data_report import describe, gini
+from recframe.data.summary import describe, gini
 from recframe.testing import random_interactions
 
 EVENTS = Interactions(

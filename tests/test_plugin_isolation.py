@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import recframe.registry as registry_module
+import recframe.registry.plugin_registry as registry_module
 from recframe import (
     ComponentConfig,
     ConfigError,

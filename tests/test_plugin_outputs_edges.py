@@ -37,17 +37,11 @@ from recframe import (
     check_fitted,
     hookimpl,
 )
-from recframe.checks import (
-    calling,
-    check_graph,
-    check_metric,
-    check_predictions,
-    check_topn,
-    checked_interactions,
-    number,
-)
 from recframe.errors import PluginLoadWarning
 from recframe.interfaces import CandidateRanker, Predictions
+from recframe.interfaces.calls import calling, checked_interactions
+from recframe.interfaces.checks import check_graph, check_topn
+from recframe.interfaces.value_checks import check_metric, check_predictions, number
 from recframe.registry import DISABLE_ENV
 
 PLUGIN = "(recframe-edges 0.0.1)"

@@ -1,9 +1,9 @@
 """Plugin code at run time: what a component raises by accident, and what it returns that is wrong.
 
 Every call the engine makes into a component goes through one guard
-(:func:`recframe.checks.calling`): an accidental exception, or ``SystemExit``, becomes a short
+(:func:`recframe.interfaces.calls.calling`): an accidental exception, or ``SystemExit``, becomes a short
 ``PluginError`` naming the component and the method, and a ``RecframeError`` raised on purpose
-passes unchanged. What a component returns is checked (:mod:`recframe.checks`) before use.
+passes unchanged. What a component returns is checked (:mod:`recframe.interfaces.checks`) before use.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ from recframe import (
     check_fitted,
     hookimpl,
 )
-from recframe.checks import calling, check_graph, check_topn
 from recframe.cli import main
 from recframe.data import InteractionMatrix
+from recframe.interfaces.calls import calling
+from recframe.interfaces.checks import check_graph, check_topn
 
 PLUGIN = "(recframe-wrong 0.0.1)"
 
@@ -522,9 +523,9 @@ def test_a_ranker_config_that_is_component_config_itself_is_named(registry):
 
 
 def test_large_batches_are_checked_in_blocks_and_name_the_right_row(monkeypatch):
-    import recframe.checks
+    import recframe.interfaces.checks
 
-    monkeypatch.setattr(recframe.checks, "CHECK_BLOCK", 6)  # two rows of three per block
+    monkeypatch.setattr(recframe.interfaces.checks, "CHECK_BLOCK", 6)  # two rows of three per block
     items = np.tile(np.arange(3), (7, 1))
     items[5, 2] = items[5, 0]
     scores = np.tile([3.0, 2.0, 1.0], (7, 1))

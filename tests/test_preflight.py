@@ -10,7 +10,7 @@ import pytest
 from recframe import Recommender, ResourceError
 from recframe.builtin.matrix_builders import RatingsMatrixBuilder
 from recframe.builtin.similarity import SklearnNNSimilarity, SparseSimilarity
-from recframe.resources import human_bytes, preflight
+from recframe.recommender.preflight import human_bytes, preflight
 from recframe.testing import random_interactions
 
 
@@ -58,8 +58,8 @@ def test_the_estimate_is_logged(caplog, tiny_interactions):
 
 
 def test_preflight_without_a_limit_uses_available_memory(monkeypatch):
-    from recframe import resources
     from recframe.interfaces import ResourceEstimate
+    from recframe.recommender import preflight as resources
 
     monkeypatch.setattr(resources, "available_memory", lambda: 100 << 20)
     preflight(ResourceEstimate(10, 40 << 20, 30 << 20), None, "x", "y")  # 70 MB of 80 MB allowed

@@ -20,7 +20,7 @@ from recframe.progress import (
     show_progress,
     status_text,
 )
-from recframe.resources import capped_k, estimate_seconds, human_seconds, preflight
+from recframe.recommender.preflight import capped_k, estimate_seconds, human_seconds, preflight
 
 # --------------------------------------------------------------------------- ETA formatting
 
@@ -134,7 +134,7 @@ def test_a_huge_k_on_a_small_catalogue_is_not_refused(backend, caplog):
         "similarity": {"type": backend, "k": 10**9, "memory_limit_mb": 1},
         "ranker": {"type": "item_cf", "n": 5},
     }
-    with caplog.at_level(logging.INFO, logger="recframe.resources"):
+    with caplog.at_level(logging.INFO, logger="recframe.recommender.preflight"):
         Recommender.from_config(config).fit()
     line = next(r.getMessage() for r in caplog.records if "item neighbours need about" in r.getMessage())
     assert "GB" not in line and "(under 1 core-second)" in line
@@ -155,7 +155,7 @@ def test_human_seconds(seconds, text):
 
 
 def test_the_logged_estimate_has_no_zero_seconds(caplog):
-    with caplog.at_level(logging.INFO, logger="recframe.resources"):
+    with caplog.at_level(logging.INFO, logger="recframe.recommender.preflight"):
         preflight(ResourceEstimate(10, 1000, 1000), None, "similarity 'x'", "item neighbours", rows=10)
     (record,) = caplog.records
     assert "~0 core-seconds" not in record.getMessage()

@@ -14,7 +14,9 @@ import yaml
 from recframe.cli import main
 from recframe.config import load_config
 from recframe.evaluation import report as report_module
-from recframe.evaluation.report import activity_groups, comparison_report, iso_date, long_tail, run_report, show
+from recframe.evaluation.report import comparison_report, run_report
+from recframe.evaluation.report_breakdowns import activity_groups, long_tail
+from recframe.evaluation.value_text import iso_date, show
 from recframe.results import EvaluationResult, FoldResult, ItemExposure
 
 CONFIG = {
@@ -200,7 +202,8 @@ def test_comparison_html_without_matplotlib_keeps_the_tables(two_runs, monkeypat
 
 
 def test_undefined_effect_size_is_a_dash_not_none(two_runs):
-    from recframe.evaluation.compare import RunScores, compare
+    from recframe.evaluation.compare import compare
+    from recframe.evaluation.run_scores import RunScores
 
     keys = np.char.add("0\t", np.arange(6).astype(str))
     a = RunScores("a", keys, {"m": np.zeros(6)})

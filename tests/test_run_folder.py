@@ -14,7 +14,7 @@ import yaml
 from recframe import ConfigError, PluginRegistry
 from recframe.cli import main
 from recframe.config import load_config
-from recframe.pipeline import Recommender
+from recframe.recommender import Recommender
 from recframe.runner import MANIFEST, execute, partial_dir
 
 SMALL = """\

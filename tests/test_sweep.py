@@ -11,7 +11,7 @@ import pytest
 from recframe import ConfigError, Recommender
 from recframe.cli import main
 from recframe.config import validate_run
-from recframe.sweep import run_sweep
+from recframe.runner.sweep import run_sweep
 
 BASE = {
     "seed": 2,

@@ -17,10 +17,12 @@ import yaml
 
 from recframe.cli import main
 from recframe.config import validate_run
-from recframe.evaluation.report import _sweep_chart, plotting_available, yaml_text
-from recframe.pipeline import Recommender
+from recframe.evaluation.report_charts import _sweep_chart, plotting_available
+from recframe.evaluation.value_text import yaml_text
+from recframe.recommender import Recommender
 from recframe.runner import partial_dir
-from recframe.sweep import describe, kept_result_problem, result_from_json, result_to_json, run_sweep
+from recframe.runner.sweep import describe, run_sweep
+from recframe.runner.sweep_resume import kept_result_problem, result_from_json, result_to_json
 
 BASE = {
     "name": "edges",

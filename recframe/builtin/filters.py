@@ -1,7 +1,7 @@
 """Built-in filters: ``k_core``, ``rating_threshold``, ``time_window``, ``recent_n`` and ``duplicates``.
 
 Each keeps a subset of the events in their original order (``duplicates`` also merges repeated
-pairs). The engine records what every filter removed; see :func:`recframe.filtering.apply_filters`.
+pairs). The engine records what every filter removed; see :func:`recframe.recommender.filtering.apply_filters`.
 """
 
 from __future__ import annotations

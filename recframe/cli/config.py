@@ -21,7 +21,7 @@ def _config(args: argparse.Namespace) -> int:
 
         _print(json.dumps(config_schema(registry), indent=2))
     else:
-        from recframe.reference import configuration_reference
+        from recframe.config.reference import configuration_reference
 
         _print(configuration_reference(registry), end="")
     return EXIT_OK

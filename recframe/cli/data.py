@@ -33,8 +33,8 @@ def _list_data(args: argparse.Namespace) -> int:
 
 
 def _describe_data(args: argparse.Namespace) -> int:
-    from recframe.data_report import describe
-    from recframe.pipeline import Recommender
+    from recframe.data.summary import describe
+    from recframe.recommender import Recommender
 
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     interactions = rec.load_data()
@@ -59,7 +59,7 @@ def _describe_data(args: argparse.Namespace) -> int:
               + ", ".join(f"{k}: {v}" for k, v in spread.items()))
     if d["time"] is not None:
         t = d["time"]
-        from recframe.evaluation.report import iso_date
+        from recframe.evaluation.value_text import iso_date
 
         _print(f"time: {iso_date(t['first'])} to {iso_date(t['last'])} ({t['span_days']:.6g} days)")
     for step in steps:

@@ -9,11 +9,11 @@ from typing import Any
 
 from recframe.cli.common import EXIT_OK, _print, _registry
 from recframe.errors import ConfigError, DataError, short_repr
-from recframe.pipeline import MAX_HISTORY_VALUE
+from recframe.recommender import MAX_HISTORY_VALUE
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from recframe.pipeline import Recommender
+    from recframe.recommender import Recommender
 
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     rec.fit()
@@ -37,7 +37,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from recframe.pipeline import Recommender
+    from recframe.recommender import Recommender
 
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     rec.fit()
@@ -58,7 +58,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from recframe.pipeline import Recommender
+    from recframe.recommender import Recommender
 
     if args.command == "recommend" and args.ratings is not None and args.history is None:
         msg = f"--ratings {short_repr(args.ratings)}: gives the values of --history items; use it with --history"

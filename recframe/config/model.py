@@ -10,13 +10,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, PositiveInt
 
-from recframe.checks import calling
 from recframe.config.messages import PathKey, yaml_repr
 from recframe.interfaces import (
     Component,
     ComponentConfig,
     SettingsModel,
 )
+from recframe.interfaces.calls import calling
 from recframe.registry import PluginRegistry
 
 COMPONENT_SECTIONS: dict[str, str] = {
@@ -115,7 +115,7 @@ class ComponentSpec:
     def build(self, registry: PluginRegistry) -> Component:
         """Return a new instance of the component.
 
-        Its ``__init__`` runs under :func:`~recframe.checks.calling`, so a plugin whose constructor
+        Its ``__init__`` runs under :func:`~recframe.interfaces.calls.calling`, so a plugin whose constructor
         fails (or exits) is named in a :class:`PluginError` like any other call into it.
         """
         cls = registry.get(self.kind, self.type)

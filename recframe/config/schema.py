@@ -25,7 +25,7 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
     Each component section is a ``oneOf`` of the registered plugins' configs, told apart by
     their ``type`` constant, or a bare plugin name; a metric may also be ``name@k``. The keys
     and their descriptions come from :data:`RUN_FILE_KEYS`, :data:`EVALUATION_PARTS` and the
-    settings models, as does the configuration reference (:mod:`recframe.reference`).
+    settings models, as does the configuration reference (:mod:`recframe.config.reference`).
     """
     defs: dict[str, Any] = {}
 

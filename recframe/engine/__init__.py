@@ -24,6 +24,11 @@ Neighbour policies and prediction
     :func:`per_target_top_n` ranks under the per-target rule (the ``p`` most similar neighbours
     that qualify), :func:`predict_ratings` predicts ratings by the weighted-average variants
     (``basic``, ``mean_centred``, ``zscore``, ``baseline``) with :class:`PredictionSettings`.
+Scoring rankers
+    :class:`ScoringRanker` (with :class:`ScoringConfig`) is the base class that turns "score a
+    block of users against every item" into a complete, memory-bounded ``recommend``: chunks
+    of users, seen and excluded items removed, each user's top ``n``. The built-in rankers use
+    it, and so can any plugin.
 The dispatcher
     Every primitive takes ``engine="auto" | "numba" | "scipy"`` and lets :func:`resolve_engine`
     decide: ``auto`` runs the compiled kernels when numba is installed
@@ -50,6 +55,9 @@ The three most similar items of every item, by cosine, on a tiny matrix:
 See ``docs/engine.md`` for more.
 """
 
+from __future__ import annotations
+
+from recframe.data.matrix import check_measurable
 from recframe.engine.dispatch import Engine, default_threads, numba_available, numba_threads, resolve_engine
 from recframe.engine.measures import (
     BINARY,
@@ -57,7 +65,6 @@ from recframe.engine.measures import (
     SYMMETRIC,
     Measure,
     MeasureSpec,
-    check_measurable,
     modify,
     similarity,
 )
@@ -72,6 +79,7 @@ from recframe.engine.prediction import (
     predict_ratings,
 )
 from recframe.engine.products import estimate_neighbours, top_k_neighbours, top_n_product
+from recframe.engine.scoring import ScoringConfig, ScoringRanker
 from recframe.engine.search import row_totals, top_k_by_measure
 from recframe.engine.topn import blockwise_top_n, chunks, select_top_n, top_n_entries, zero_entries
 
@@ -87,6 +95,8 @@ __all__ = [
     "Policy",
     "PredictionSettings",
     "RatingStatistics",
+    "ScoringConfig",
+    "ScoringRanker",
     "Variant",
     "blockwise_top_n",
     "check_measurable",

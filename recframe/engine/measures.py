@@ -25,14 +25,9 @@ Division by zero gives 0 (no similarity).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
-
-from recframe.errors import DataError
-
-if TYPE_CHECKING:
-    from recframe.data import InteractionMatrix
 
 Measure = Literal[
     "cosine", "dot", "corated_cosine", "adjusted_cosine", "pearson", "msd", "jaccard", "dice", "tversky",
@@ -233,50 +228,3 @@ def modify(
     if not keep_negative:
         keep = keep & (sim > 0.0)
     return np.where(keep, sim, 0.0)
-
-
-def check_measurable(matrix: InteractionMatrix, who: str) -> None:
-    """Raise :class:`DataError` if a row's or column's squared length is not a usable number.
-
-    Cosine-like measures divide by ``sqrt(sum of squares)`` of every user row and item column:
-    values near 1e154 overflow it to infinity, values near 1e-160 underflow it to 0. Either
-    way the similarities would be NaN or silently 0, so the values must be rescaled.
-
-    Parameters
-    ----------
-    matrix : InteractionMatrix
-        The matrix a measure will run on.
-    who : str
-        What built it, for the message (e.g. ``"matrix 'ratings'"``).
-
-    Raises
-    ------
-    DataError
-        Naming the user, the item and the value, with the hint to rescale.
-    """
-    m = matrix.matrix
-    data = m.data
-    magnitude = np.abs(data)
-    if not data.size or (magnitude.max() <= 1e100 and magnitude.min() >= 1e-100):
-        return  # no sum of squares of such values can overflow or underflow
-    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
-    with np.errstate(over="ignore", under="ignore"):
-        squares = data * data
-        for axis, owner, n in (("user", rows, m.shape[0]), ("item", m.indices, m.shape[1])):
-            totals = np.bincount(owner, weights=squares, minlength=n)
-            stored = np.bincount(owner, minlength=n) > 0
-            bad = stored & (~np.isfinite(totals) | (totals == 0))
-            if not bad.any():
-                continue
-            line = int(np.flatnonzero(bad)[0])
-            entries = np.flatnonzero(owner == line)
-            first = int(entries[np.argmax(np.abs(data[entries]))])
-            user = matrix.users.ids_of([rows[first]])[0].item()
-            item = matrix.items.ids_of([m.indices[first]])[0].item()
-            overflow = not np.isfinite(totals[line])
-            size, fate = ("large", "overflows to inf") if overflow else ("small", "underflows to 0")
-            msg = (
-                f"{who} holds {data[first].item()!r} for user {user!r} and item {item!r}, too {size} to measure "
-                f"similarity with: the squared length of the {axis}'s values {fate}; rescale the ratings column"
-            )
-            raise DataError(msg)

@@ -40,6 +40,7 @@ SYMMETRIC_MIN_ROWS = 8192
 faster than maintaining two heaps per pair (measured: 3,706 rows 0.18 s plain vs 0.22 s
 symmetric; 26,744 rows 14.5 s plain vs 10.9 s symmetric)."""
 
+
 def estimate_neighbours(
     x: sp.csr_array, k: int, *, engine: Engine = "auto", threads: int | None = None, max_memory_mb: int = 1024
 ) -> ResourceEstimate:
@@ -214,7 +215,7 @@ def _symmetric_neighbours(
     x: sp.csr_array, transposed: sp.csr_array, k: int, threads: int | None
 ) -> tuple[IntArray, FloatArray]:
     """Run the symmetric numba kernel in row batches (for progress), then merge the heaps."""
-    from recframe.engine._compiled import merge_heaps, symmetric_accumulate
+    from recframe.engine._compiled.products import merge_heaps, symmetric_accumulate
 
     n = x.shape[0]
     index_dtype = np.int32 if max(x.shape) < np.iinfo(np.int32).max else np.int64
@@ -252,7 +253,7 @@ def _numba_product(
     columns: IntArray,
     scores: FloatArray,
 ) -> None:
-    from recframe.engine._compiled import top_n_product as kernel
+    from recframe.engine._compiled.products import top_n_product as kernel
 
     # 32-bit column indices halve the memory traffic of the inner loop where they suffice
     small = max(a.shape[1], b.shape[1]) < np.iinfo(np.int32).max

@@ -98,11 +98,37 @@ def top_k_by_measure(
     norm_a = np.where(known, norms[np.maximum(rows, 0)], 0.0)
     count_a = np.where(known, counts[np.maximum(rows, 0)], 0.0)
     if resolve_engine(engine) == "numba":
-        _numba_search(queries, rows, targets_t, target_totals, norm_a, count_a, spec, k, exclude_self, threads,
-                      desc, columns, scores)
+        _numba_search(
+            queries,
+            rows,
+            targets_t,
+            target_totals,
+            norm_a,
+            count_a,
+            spec,
+            k,
+            exclude_self,
+            threads,
+            desc,
+            columns,
+            scores,
+        )
     else:
-        _scipy_search(queries, rows, targets_t, target_totals, norm_a, count_a, spec, k, exclude_self,
-                      max_memory_mb, desc, columns, scores)
+        _scipy_search(
+            queries,
+            rows,
+            targets_t,
+            target_totals,
+            norm_a,
+            count_a,
+            spec,
+            k,
+            exclude_self,
+            max_memory_mb,
+            desc,
+            columns,
+            scores,
+        )
     return columns, scores
 
 
@@ -121,7 +147,7 @@ def _numba_search(
     columns: IntArray,
     scores: FloatArray,
 ) -> None:
-    from recframe.engine._compiled import top_k_by_measure as kernel
+    from recframe.engine._compiled.search import top_k_by_measure as kernel
 
     index = np.int32 if max(queries.shape[1], targets_t.shape[1]) < np.iinfo(np.int32).max else np.int64
     a = (queries.indptr.astype(np.int64), queries.indices.astype(index), queries.data.astype(np.float64))
@@ -130,13 +156,28 @@ def _numba_search(
     batch = 8192
     starts = range(0, len(rows), batch)
     with numba_threads(threads) as used:
-        for start in progress(starts, total=len(rows), desc=desc, unit="rows",
-                              sizes=(min(batch, len(rows) - s) for s in starts)):
+        for start in progress(
+            starts, total=len(rows), desc=desc, unit="rows", sizes=(min(batch, len(rows) - s) for s in starts)
+        ):
             part = slice(start, start + batch)
             kernel(
-                rows[part], *a, *t, norm_a[part], count_a[part], *target_totals, float(queries.shape[1]),
-                spec.code, spec.needs, params, spec.min_support, spec.keep_negative, exclude_self, k, used * 4,
-                columns[part], scores[part],
+                rows[part],
+                *a,
+                *t,
+                norm_a[part],
+                count_a[part],
+                *target_totals,
+                float(queries.shape[1]),
+                spec.code,
+                spec.needs,
+                params,
+                spec.min_support,
+                spec.keep_negative,
+                exclude_self,
+                k,
+                used * 4,
+                columns[part],
+                scores[part],
             )
 
 
@@ -162,8 +203,9 @@ def _scipy_search(
     norm_b, count_b = target_totals
     block = max(1, (max_memory_mb << 20) // (_STATISTICS * 8 * max(n_targets, 1)))
     starts = range(0, len(rows), block)
-    for start in progress(starts, total=len(rows), desc=desc, unit="rows",
-                          sizes=(min(block, len(rows) - s) for s in starts)):
+    for start in progress(
+        starts, total=len(rows), desc=desc, unit="rows", sizes=(min(block, len(rows) - s) for s in starts)
+    ):
         part = rows[start : start + block]
         a = _take_rows(queries, part)
         a_pattern = _pattern(a)
@@ -180,9 +222,20 @@ def _scipy_search(
         else:
             sq_a, sq_b = zero, zero
         sims = similarity(
-            spec.code, spec.alpha, spec.beta, n, dot, sum_a, sum_b, sq_a, sq_b,
-            norm_a[start : start + block, None], norm_b[None, :], count_a[start : start + block, None],
-            count_b[None, :], float(queries.shape[1]),
+            spec.code,
+            spec.alpha,
+            spec.beta,
+            n,
+            dot,
+            sum_a,
+            sum_b,
+            sq_a,
+            sq_b,
+            norm_a[start : start + block, None],
+            norm_b[None, :],
+            count_a[start : start + block, None],
+            count_b[None, :],
+            float(queries.shape[1]),
         )
         sims = modify(sims, n, spec.shrinkage, spec.min_support, spec.min_similarity, spec.keep_negative)
         sims[n == 0] = 0.0

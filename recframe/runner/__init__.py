@@ -10,7 +10,9 @@ output folder (:func:`partial_dir`) until it is done, so an interrupted sweep ca
 The package splits that work by concern: :mod:`~recframe.runner.execute` (the run and the sweep),
 :mod:`~recframe.runner.folder` (the output folder checks, the manifest and the all-or-nothing
 write), :mod:`~recframe.runner.files` (the file names and rendering), :mod:`~recframe.runner.partial`
-(a sweep's kept progress) and :mod:`~recframe.runner.record` (``run.json``'s provenance).
+(a sweep's kept progress), :mod:`~recframe.runner.record` (``run.json``'s provenance),
+:mod:`~recframe.runner.sweep` (evaluating every setting of a sweep grid) and
+:mod:`~recframe.runner.sweep_resume` (what resuming an interrupted sweep reads back).
 """
 
 from __future__ import annotations

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recframe.config import RunConfig
-from recframe.data_report import describe
+from recframe.data.summary import describe
 from recframe.errors import ConfigError, short_repr
-from recframe.evaluation.compare import compare_with, provenance
+from recframe.evaluation.compare import compare_with
 from recframe.evaluation.report import comparison_report, run_report, sweep_report
-from recframe.pipeline import Recommender
+from recframe.evaluation.run_provenance import provenance
+from recframe.recommender import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult
 from recframe.runner.files import (
@@ -36,13 +37,8 @@ from recframe.runner.files import (
 from recframe.runner.folder import _check_flags, _check_folder_arg, _is_real_dir, check_output_dir, write_atomically
 from recframe.runner.partial import _keep_setting, _remove_partial, _resumable_settings, _start_partial, partial_dir
 from recframe.runner.record import run_record
-from recframe.sweep import (
-    SweepResult,
-    SweepRow,
-    kept_sweep_message,
-    origin_record,
-    run_sweep,
-)
+from recframe.runner.sweep import SweepResult, SweepRow, run_sweep
+from recframe.runner.sweep_resume import kept_sweep_message, origin_record
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import io
 
 from recframe.config import EvaluationSettings, RunConfig
 from recframe.errors import RecframeError
-from recframe.evaluation.report import CHARTS_DIR, Report
+from recframe.evaluation.html_page import CHARTS_DIR, Report
 from recframe.jsonio import write_json
 from recframe.results import EvaluationResult, RankedLists
 

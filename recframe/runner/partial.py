@@ -19,13 +19,8 @@ from recframe.jsonio import read_json
 from recframe.results import EvaluationResult
 from recframe.runner.files import CONFIG, SETTINGS_DIR
 from recframe.runner.folder import _write_file
-from recframe.sweep import (
-    PARTIAL_ORIGIN,
-    SweepRow,
-    kept_for_other_run_file,
-    result_from_json,
-    result_to_json,
-)
+from recframe.runner.sweep import SweepRow
+from recframe.runner.sweep_resume import PARTIAL_ORIGIN, kept_for_other_run_file, result_from_json, result_to_json
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recframe.checks import check_graph, check_matrix, check_split, check_topn
 from recframe.data import InteractionMatrix, Interactions
 from recframe.errors import NotFittedError
-from recframe.filtering import apply_filters
 from recframe.interfaces import (
     KINDS,
     CandidateRanker,
@@ -26,6 +24,8 @@ from recframe.interfaces import (
     SimilarityBackend,
     Splitter,
 )
+from recframe.interfaces.checks import check_graph, check_matrix, check_split, check_topn
+from recframe.recommender.filtering import apply_filters
 from recframe.registry import builtin_registry, describe_component
 
 

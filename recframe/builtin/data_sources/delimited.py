@@ -1,25 +1,23 @@
-"""The ``csv`` source: delimited text files (CSV, TSV, MovieLens layouts), plain or compressed."""
+"""The ``csv`` source: delimited text files (CSV, TSV, MovieLens layouts), plain or compressed.
+
+This module holds the config and the general reader (Python's ``csv`` module), which reads any
+file and names the line of the first bad row. Large well-formed files go to the fast column
+readers (:mod:`.readers`) first; the file's bytes come from :mod:`.text_files` (mapped, or
+decompressed), and the general reader's field parsing from :mod:`.csv_fields`.
+"""
 
 from __future__ import annotations
 
 import codecs
 import contextlib
 import csv
-import difflib
-import gzip
 import io
 import logging
 import math
 import mmap
-import os
-import re
-import shutil
-import tempfile
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -34,8 +32,15 @@ from pydantic import (
 
 from recframe import ComponentConfig, ConfigError, DataError, DataSource, Interactions, short_repr
 from recframe.builtin.data_sources import readers
-from recframe.builtin.data_sources.columns import columns_found, shared_column
-from recframe.builtin.data_sources.files import readable_path
+from recframe.builtin.data_sources.columns import shared_column
+from recframe.builtin.data_sources.csv_fields import (
+    _INT,
+    _check_decoded,
+    _column_position,
+    _parse_ids,
+    _parse_numbers,
+)
+from recframe.builtin.data_sources.text_files import opened
 
 logger = logging.getLogger(__name__)
 
@@ -70,17 +75,6 @@ GENERIC: dict[str, Any] = {"delimiter": ",", "header": True, "user": "user", "it
 FAST_MIN_BYTES = 256 << 10
 """``parser: auto`` reads files from this size on with a fast reader. Below it the general
 reader (about 4 MB/s) is done before pyarrow has been imported (0.1-0.2 s)."""
-_CHUNK = 1 << 20
-"""Bytes decompressed at a time."""
-_DISK_MARGIN = 256 << 20
-"""Free space left in the temporary folder when decompressing."""
-MAX_RATIO = 200
-"""Expansion beyond which a compressed file is taken for a decompression bomb (interaction
-files compress 3- to 20-fold; a bomb 1,000-fold)."""
-RATIO_FROM_BYTES = 64 << 20
-"""Text size from which :data:`MAX_RATIO` applies (a small file may compress very well)."""
-_FALLBACK_LIMIT = 20_000 << 20
-"""The size limit when the memory available is unknown."""
 _ASCII_COMPATIBLE = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "cp1252"})
 """Encodings in which digits, signs, points and ASCII delimiters are single bytes as in ASCII."""
 _NOT_FILE_ENCODINGS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"})
@@ -126,12 +120,13 @@ class CSVConfig(ComponentConfig):
     decompression bomb can fill neither memory nor the disk. Unset, the limit is the memory
     available (the parsed interactions need about as much as the text), and a file expanding
     more than 200-fold beyond 64 MiB is refused as a bomb; setting it lifts that check."""
-    parser: Literal["auto", "arrow", "pandas", "numpy", "python"] = "auto"
+    parser: Literal["auto", "arrow", "pandas", "scipy", "numpy", "python"] = "auto"
     """The reader of well-formed files: ``arrow`` (pyarrow's multi-threaded CSV reader; the
-    ``parquet`` extra), ``pandas`` (``pandas.read_csv``), ``numpy`` (``numpy.loadtxt``) or
+    ``parquet`` extra), ``pandas`` (``pandas.read_csv``), ``scipy`` (scipy's multi-threaded
+    parser, for files of numbers only; others go to numpy's), ``numpy`` (``numpy.loadtxt``) or
     ``python`` (the general reader, Python's ``csv`` module). ``auto`` picks arrow when pyarrow
-    is installed, else numpy (pandas with ``id_type: int``), for files of 256 KiB or more, and
-    the general reader below that.
+    is installed, else scipy (pandas with ``id_type: int``, numpy with ``id_type: str``), for
+    files of 256 KiB or more, and the general reader below that.
     A file a fast reader can't read exactly as the general reader would (a malformed row, an
     id spelled ``007``, ``comment:``) is read by the general reader, which names the bad line.
     All give the same interactions."""
@@ -239,11 +234,7 @@ class CSVDataSource(DataSource):
         users = _parse_ids(path, "user", column("user"), line_numbers, c.id_type)
         items = _parse_ids(path, "item", column("item"), line_numbers, c.id_type)
         values = _parse_numbers(path, "rating", column("rating"), line_numbers) if "rating" in columns else None
-        times = (
-            _parse_numbers(path, "timestamp", column("timestamp"), line_numbers)
-            if "timestamp" in columns
-            else None
-        )
+        times = _parse_numbers(path, "timestamp", column("timestamp"), line_numbers) if "timestamp" in columns else None
         return Interactions(users, items, values, times)
 
     def _columns(self, path: Path, header: list[str] | None) -> dict[str, int]:
@@ -296,8 +287,13 @@ class CSVDataSource(DataSource):
             return None
         engine = readers.auto_engine(c.id_type) if c.parser == "auto" else c.parser
         request = readers.Request(
-            raw=raw, delimiter=c.resolved("delimiter"), columns=columns, header=header is not None,
-            id_type=c.id_type, encoding=c.encoding, path=None if path.suffix.lower() in (".gz", ".zip") else path,
+            raw=raw,
+            delimiter=c.resolved("delimiter"),
+            columns=columns,
+            header=header is not None,
+            id_type=c.id_type,
+            encoding=c.encoding,
+            path=None if path.suffix.lower() in (".gz", ".zip") else path,
         )
         parsed = readers.read(engine, request)
         if parsed is None:
@@ -331,8 +327,12 @@ class CSVDataSource(DataSource):
         self.skipped_lines_ = [line for line, ok in zip(lines, keep, strict=True) if not ok]
         if self.skipped_lines_:
             first = ", ".join(map(str, self.skipped_lines_[:5]))
-            logger.warning("%s: skipped %d malformed rows (data.on_bad_rows is 'skip'), first at lines %s",
-                           path, len(self.skipped_lines_), first)
+            logger.warning(
+                "%s: skipped %d malformed rows (data.on_bad_rows is 'skip'), first at lines %s",
+                path,
+                len(self.skipped_lines_),
+                first,
+            )
         return [r for r, ok in zip(rows, keep, strict=True) if ok], [n for n, ok in zip(lines, keep, strict=True) if ok]
 
     def _read_text(self, path: Path, raw: bytes | mmap.mmap) -> str:
@@ -355,127 +355,9 @@ class CSVDataSource(DataSource):
 
     @contextlib.contextmanager
     def _open(self, path: Path) -> Iterator[bytes | mmap.mmap]:
-        """Yield the file's bytes: mapped into memory, or decompressed (``.gz``, ``.zip``) and mapped.
-
-        Mapping a plain file instead of reading it saves copying it into a fresh buffer of its
-        size; both readers only look at the bytes. (A file truncated by another process while
-        it is read is an error of the operating system, as with any mapping.) A compressed file
-        is decompressed in chunks into an anonymous temporary file, which is then mapped: the
-        decompressed text never sits in the process's own memory, and a file that expands
-        beyond ``max_decompressed_mb`` (a decompression bomb) is refused as soon as it does.
-        """
-        content: bytes | mmap.mmap
-        readable_path(path, "data.path")  # a FIFO or a device would block or read as empty
-        try:
-            content = self._decompressed(path) if path.suffix.lower() in (".gz", ".zip") else _map(path)
-        except FileNotFoundError:
-            msg = f"{path}: file not found (data.path)"
-            raise DataError(msg) from None
-        except IsADirectoryError:
-            msg = f"{path}: is a directory, not a file (data.path)"
-            raise DataError(msg) from None
-        except (NotImplementedError, RuntimeError) as exc:  # zipfile: an encrypted member, an unknown method
-            msg = (
-                f"{path}: can't read the file: {exc} (data.path); members stored or compressed with "
-                "deflate, bzip2 or lzma, without a password, can be read"
-            )
-            raise DataError(msg) from exc
-        except (EOFError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error) as exc:
-            kind = "gzip" if path.suffix.lower() == ".gz" else "zip"
-            msg = (
-                f"{path}: can't read the file: not a complete {kind} file: {exc} (data.path); "
-                "it is truncated or corrupt"
-            )
-            raise DataError(msg) from exc
-        except OSError as exc:
-            msg = f"{path}: can't read the file: {getattr(exc, 'strerror', None) or exc} (data.path)"
-            raise DataError(msg) from exc
-        try:
+        """Yield the file's bytes, mapped (see :func:`.text_files.opened`)."""
+        with opened(path, self.config) as content:
             yield content
-        finally:
-            if isinstance(content, mmap.mmap):
-                with contextlib.suppress(BufferError):  # a view kept alive by an error's traceback
-                    content.close()
-
-    def _decompressed(self, path: Path) -> bytes | mmap.mmap:
-        """Decompress a ``.gz`` file or a ``.zip`` member in chunks to a temporary file; return it mapped.
-
-        Memory stays bounded by the chunk size however large the text is; the temporary file
-        has no name (it is gone when the mapping is closed, or the process ends). Decompression
-        stops as soon as the text passes the size limit (``max_decompressed_mb``, by default the
-        memory available), expands more than :data:`MAX_RATIO`-fold past
-        :data:`RATIO_FROM_BYTES` (a decompression bomb; unless ``max_decompressed_mb`` is set),
-        or would fill the temporary folder.
-        """
-        c = self.config
-        limit = c.max_decompressed_mb * 2**20 if c.max_decompressed_mb is not None else _default_limit()
-        folder = tempfile.gettempdir()
-        room = shutil.disk_usage(folder).free - _DISK_MARGIN
-        with contextlib.ExitStack() as stack:
-            source: io.BufferedIOBase | IO[bytes]
-            if path.suffix.lower() == ".gz":
-                packed = path.stat().st_size
-                source = stack.enter_context(gzip.open(path, "rb"))
-            else:
-                archive = stack.enter_context(zipfile.ZipFile(path))
-                member = self._zip_member(path, archive)
-                packed = member.compress_size
-                if member.file_size > limit:
-                    self._too_big(path, f"its {member.filename!r} is {member.file_size:,} bytes", limit)
-                source = stack.enter_context(archive.open(member))
-            sink = stack.enter_context(tempfile.TemporaryFile(prefix="recframe-"))
-            total = 0
-            while chunk := source.read(_CHUNK):
-                total += len(chunk)
-                if total > limit:
-                    self._too_big(path, f"it expands to more than {limit:,} bytes", limit)
-                if c.max_decompressed_mb is None and total > RATIO_FROM_BYTES and total > MAX_RATIO * max(packed, 1):
-                    msg = (
-                        f"{path}: it expands more than {MAX_RATIO}-fold ({packed:,} bytes to over {total:,}), "
-                        "as a decompression bomb does (data.path); set data.max_decompressed_mb to read it anyway"
-                    )
-                    raise DataError(msg)
-                if total > room:
-                    msg = (
-                        f"{path}: decompressing it would fill the temporary folder {folder!r} "
-                        f"(over {max(room, 0):,} bytes free) (data.path); set TMPDIR to a folder with more space"
-                    )
-                    raise DataError(msg)
-                sink.write(chunk)
-            sink.flush()
-            return _map_open(sink)  # the mapping keeps the data after the file is closed
-        raise AssertionError  # pragma: no cover - the with block returns or raises
-
-    def _too_big(self, path: Path, what: str, limit: int) -> NoReturn:
-        setting = self.config.max_decompressed_mb
-        why = f"data.max_decompressed_mb ({setting:,} MB)" if setting is not None else (
-            f"the memory available ({limit // 2**20:,} MB; data.max_decompressed_mb is unset)"
-        )
-        msg = (
-            f"{path}: {what}, beyond {why}; a decompression bomb or a bigger file than expected: "
-            "set data.max_decompressed_mb if it is genuine"
-        )
-        raise DataError(msg)
-
-    def _zip_member(self, path: Path, archive: zipfile.ZipFile) -> zipfile.ZipInfo:
-        """Return the archive's member to read: ``data.member``, or its only file."""
-        names = [n for n in archive.namelist() if not n.endswith("/")]
-        member = self.config.member
-        if not names:
-            msg = (
-                f"{path}: the archive is empty, it holds no files (data.path); "
-                "point data.path at an archive holding the data file"
-            )
-            raise DataError(msg)
-        if member is None:
-            if len(names) != 1:
-                msg = f"{path}: the archive holds {len(names)} files; choose one with data.member: {names[:10]}"
-                raise DataError(msg)
-            member = names[0]
-        if member not in names:
-            msg = f"{path}: no {member!r} in the archive (data.member); it holds {names[:10]}"
-            raise DataError(msg)
-        return archive.getinfo(member)
 
     def _read_rows(self, path: Path, raw: bytes | mmap.mmap) -> tuple[list[list[str]], list[int]]:
         """Return the non-blank, non-comment rows of the file split into fields, with their line numbers."""
@@ -508,137 +390,3 @@ class CSVDataSource(DataSource):
                     rows.append(fields)
                     numbers.append(number)
         return rows, numbers
-
-
-def _check_decoded(path: Path, raw: bytes, text: str, encoding: str) -> None:
-    """Raise :class:`DataError` when `text` looks like the file decoded with the wrong encoding.
-
-    Two signs: the bytes hold line breaks but the text has none (a UTF-8 file read as UTF-16
-    becomes one line of CJK characters), or the first line holds NUL characters, which text
-    never does (a UTF-16 file read as UTF-8 or latin-1 has one after each ASCII character).
-    """
-    hint = f"the encoding looks wrong (data.encoding is {encoding!r}); set data.encoding to the file's encoding"
-    if "\n" not in text and "\r" not in text and (b"\n" in raw or b"\r" in raw) and text.strip():
-        msg = f"{path}: decoded as {encoding}, the file has no line breaks although its bytes do; {hint}"
-        raise DataError(msg)
-    end = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=len(text))
-    if "\x00" in text[:end]:
-        msg = f"{path}:1: NUL characters in the first line {short_repr(text[:end])}; {hint}"
-        raise DataError(msg)
-
-
-def _default_limit() -> int:
-    """Return the default limit of decompressed bytes: the memory available now."""
-    from recframe import available_memory
-
-    return available_memory() or _FALLBACK_LIMIT
-
-
-def _map(path: Path) -> bytes | mmap.mmap:
-    """Return a read-only memory map of the file (empty bytes for an empty file)."""
-    with path.open("rb") as fh:
-        return _map_open(fh)
-
-
-def _map_open(fh: IO[bytes]) -> bytes | mmap.mmap:
-    """Return a read-only memory map of an open file (empty bytes for an empty one)."""
-    if os.fstat(fh.fileno()).st_size == 0:
-        return b""
-    if hasattr(mmap, "MAP_POPULATE"):  # Linux: map every page in one call
-        return mmap.mmap(fh.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
-    return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-
-
-def _column_position(path: Path, role: str, ref: str | int, header: list[str] | None) -> int:
-    """Return the 0-based position of a column given by name or position."""
-    if isinstance(ref, int):
-        if ref < 0:
-            msg = f"data.{role}: column position {ref} must be 0 or more"
-            raise DataError(msg)
-        return ref
-    if header is None:
-        msg = (
-            f"{path}: data.{role}: column {ref!r} is a name, but the file has no header "
-            "(data.header is false); give a 0-based position"
-        )
-        raise DataError(msg)
-    if ref not in header:
-        close = difflib.get_close_matches(ref, header, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        msg = f"{path}: no column {short_repr(ref)} for data.{role}; the header has {columns_found(header)}{hint}"
-        raise DataError(msg)
-    return header.index(ref)
-
-
-def _first_failure(values: list[str], convert: Callable[[str], object]) -> int:
-    """Return the position of the first value `convert` rejects."""
-    for i, value in enumerate(values):
-        try:
-            convert(value)
-        except ValueError:
-            return i
-    return -1
-
-
-_INT = re.compile(r"[+-]?[0-9]+")
-_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-def _int_id(text: str) -> int:
-    """Return `text` as an int64 id; raise ``ValueError`` unless it is ASCII digits in range."""
-    if not _INT.fullmatch(text):
-        msg = f"not an integer: {text!r}"
-        raise ValueError(msg)
-    value = int(text)
-    if not _INT64[0] <= value <= _INT64[1]:
-        msg = f"out of the int64 range: {text!r}"
-        raise ValueError(msg)
-    return value
-
-
-def _parse_ids(path: Path, role: str, values: list[str], lines: list[int], id_type: str) -> np.ndarray:
-    """Parse an id column as ints or strings.
-
-    ``int`` requires integers. ``auto`` reads the column as ints only when every id is written
-    the way that int prints (``"7"``, not ``"007"`` or ``"+7"``), so no two distinct ids merge;
-    otherwise the ids stay strings.
-    """
-    nul = [i for i, v in enumerate(values) if "\x00" in v]
-    if nul:  # numpy drops trailing NULs: "ab\0" would become "ab"
-        msg = (
-            f"{path}:{lines[nul[0]]}: {role} id {short_repr(values[nul[0]])} holds a NUL character; ids are "
-            "text without NULs: fix the row, or set data.on_bad_rows to 'skip' (is data.encoding right?)"
-        )
-        raise DataError(msg)
-    if id_type == "int":
-        i = _first_failure(values, _int_id)
-        if i >= 0:
-            msg = f"{path}:{lines[i]}: {role} id {values[i]!r} is not an integer (data.id_type is 'int')"
-            raise DataError(msg)
-        return np.array([int(v) for v in values], dtype=np.int64)
-    if id_type == "auto" and all(_CANONICAL_INT.fullmatch(v) for v in values):
-        try:
-            return np.array([_int_id(v) for v in values], dtype=np.int64)
-        except ValueError:
-            pass  # beyond int64: keep them as strings
-    empty = [i for i, v in enumerate(values) if not v]
-    if empty:
-        msg = f"{path}:{lines[empty[0]]}: empty {role} id"
-        raise DataError(msg)
-    return np.array(values, dtype=str)
-
-
-def _parse_numbers(path: Path, role: str, values: list[str], lines: list[int]) -> np.ndarray:
-    """Parse a numeric column, naming the line of the first value that is not a finite number."""
-    try:
-        out = np.array([float(v) for v in values], dtype=np.float64)
-    except ValueError:
-        i = _first_failure(values, float)
-        msg = f"{path}:{lines[i]}: {role} {values[i]!r} is not a number"
-        raise DataError(msg) from None
-    bad = np.flatnonzero(~np.isfinite(out))
-    if bad.size:
-        msg = f"{path}:{lines[bad[0]]}: {role} {values[bad[0]]!r} is not a finite number"
-        raise DataError(msg)
-    return out

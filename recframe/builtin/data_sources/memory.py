@@ -10,13 +10,8 @@ report and evaluation apply as for a file. Objects are used as given, not copied
 from __future__ import annotations
 
 import contextlib
-import difflib
-import importlib
-import os
-import re
-import sys
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,140 +19,14 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import PositiveInt, field_validator
 
-from recframe import ComponentConfig, DataError, DataSource, Interactions, RecframeError, short_repr, short_text
+from recframe import ComponentConfig, DataError, DataSource, Interactions, short_text
 from recframe.builtin.data_sources.columns import columns_found, interactions_of, named_columns
-from recframe.builtin.data_sources.delimited import MAX_RATIO, RATIO_FROM_BYTES
 from recframe.builtin.data_sources.files import readable_path
+from recframe.builtin.data_sources.text_files import MAX_RATIO, RATIO_FROM_BYTES
+from recframe.builtin.data_sources.user_objects import _reading, _valid_reference, resolve_object
 
 if TYPE_CHECKING:
     from typing_extensions import Self
-
-_REFERENCE = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
-
-
-def _valid_reference(value: str | None) -> str | None:
-    if value is not None and not _REFERENCE.fullmatch(value):
-        msg = f"must be 'package.module:name' (e.g. 'myproject.data:load_ratings'); got {value!r}"
-        raise ValueError(msg)
-    return value
-
-
-def resolve_object(reference: str, field: str) -> object:
-    """Return the object `reference` (``package.module:name``) names, calling it if it is a function.
-
-    The module is looked up on the Python path, then in the current directory (where a run's
-    own ``mydata.py`` usually lives).
-
-    The code named runs with the run's rights: a run file is trusted input, like a Python
-    script. What it can do by accident is contained: an exception, or ``SystemExit``
-    (``sys.exit()``, ``exit``), while importing or calling becomes a :class:`DataError` naming
-    `field`, so a run can't stop "successfully" having done nothing. ``KeyboardInterrupt``
-    (Ctrl-C) still interrupts.
-
-    Raises
-    ------
-    DataError
-        If the module can't be imported, has no such name, or the function fails or tries to
-        exit; the message names `field` and the reference.
-    """
-    module_name, _, attribute = reference.partition(":")
-    try:
-        module = _import(module_name)
-    except ImportError as exc:
-        msg = f"{field}: can't import {short_repr(module_name)} for {short_repr(reference)}: {_said(exc)}"
-        raise DataError(msg) from exc
-    except SystemExit as exc:
-        msg = (
-            f"{field}: importing {short_repr(module_name)} for {short_repr(reference)} tried to exit "
-            f"({_exit_text(exc)}); "
-            "a module must not exit"
-        )
-        raise DataError(msg) from exc
-    except (KeyboardInterrupt, GeneratorExit):
-        raise
-    except BaseException as exc:  # any other way user code can fail, short of Ctrl-C
-        msg = (
-            f"{field}: importing {short_repr(module_name)} for {short_repr(reference)} failed: "
-            f"{type(exc).__name__}: {_said(exc)}"
-        )
-        raise DataError(msg) from exc
-    value: Any = module
-    for part in attribute.split("."):
-        if not hasattr(value, part):
-            close = difflib.get_close_matches(part, [n for n in dir(value) if not n.startswith("_")], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            owner = short_text(str(getattr(value, "__name__", module_name)))
-            msg = f"{field}: {short_repr(reference)}: {owner} has no {short_repr(part)}{hint}"
-            raise DataError(msg)
-        value = getattr(value, part)
-    if callable(value) and not isinstance(value, type):
-        try:
-            value = value()
-        except SystemExit as exc:
-            msg = (
-                f"{field}: calling {short_repr(reference)} tried to exit ({_exit_text(exc)}); it must return the "
-                "data (a DataFrame, arrays or a sparse matrix), not end the program"
-            )
-            raise DataError(msg) from exc
-        except (KeyboardInterrupt, GeneratorExit):
-            raise
-        except BaseException as exc:  # any other way user code can fail, short of Ctrl-C
-            msg = f"{field}: calling {short_repr(reference)} failed: {type(exc).__name__}: {_said(exc)}"
-            raise DataError(msg) from exc
-    return value
-
-
-@contextlib.contextmanager
-def _reading(where: str) -> Iterator[None]:
-    """Turn what a user's object does while it is read (exit, fail) into a DataError naming it.
-
-    recframe's own errors pass unchanged; ``KeyboardInterrupt`` (Ctrl-C) still interrupts.
-    """
-    try:
-        yield
-    except (KeyboardInterrupt, GeneratorExit, RecframeError):
-        raise
-    except SystemExit as exc:
-        msg = (
-            f"{where}: reading the object tried to exit ({_exit_text(exc)}); it must hold the data, "
-            "not end the program"
-        )
-        raise DataError(msg) from exc
-    except BaseException as exc:
-        msg = f"{where}: reading the object failed: {type(exc).__name__}: {_said(exc)}"
-        raise DataError(msg) from exc
-
-
-def _exit_text(exc: SystemExit) -> str:
-    """Describe a ``SystemExit`` as the call that raised it: ``sys.exit(0)``."""
-    return f"sys.exit({short_repr(exc.code)})" if exc.code is not None else "sys.exit()"
-
-
-def _said(exc: BaseException) -> str:
-    """Return what an exception from user code says, shortened: its message may be huge."""
-    try:
-        text = str(exc)
-    except Exception:  # a user's __str__ may fail too
-        text = "(its message can't be shown)"
-    return short_text(text, 200)
-
-
-def _import(module_name: str) -> Any:
-    """Import a module from the Python path, else from the current directory.
-
-    The current directory is put on the path only for a module not found without it, and
-    taken off again at once.
-    """
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name.split(".")[0] or os.getcwd() in sys.path:
-            raise
-    sys.path.insert(0, os.getcwd())
-    try:
-        return importlib.import_module(module_name)
-    finally:
-        sys.path.remove(os.getcwd())
 
 
 def _column_names(data: object) -> list[str] | None:
@@ -393,8 +262,8 @@ def _check_npz_size(path: Path, max_mb: int | None) -> None:
     Each ``.npy`` member's header (its first bytes) gives the array's shape and dtype, so its
     size is known up front; a member that is not an array counts with its declared size. With
     `max_mb` the total must stay under it; without, an archive expanding more than
-    :data:`~recframe.builtin.data_sources.delimited.MAX_RATIO`-fold beyond
-    :data:`~recframe.builtin.data_sources.delimited.RATIO_FROM_BYTES` is a decompression bomb.
+    :data:`~recframe.builtin.data_sources.text_files.MAX_RATIO`-fold beyond
+    :data:`~recframe.builtin.data_sources.text_files.RATIO_FROM_BYTES` is a decompression bomb.
     """
     total = packed = 0
     with zipfile.ZipFile(path) as archive:
@@ -403,8 +272,10 @@ def _check_npz_size(path: Path, max_mb: int | None) -> None:
             if info.filename.endswith(".npy"):
                 with archive.open(info) as member, contextlib.suppress(ValueError):  # numpy says what's wrong
                     version = np.lib.format.read_magic(member)
-                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else (
-                        np.lib.format.read_array_header_2_0
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else (np.lib.format.read_array_header_2_0)
                     )
                     shape, _, dtype = read(member)
                     size = max(size, int(np.prod(shape, dtype=object)) * dtype.itemsize)

@@ -1,0 +1,234 @@
+"""External ids: converting id columns and query ids to the two id types recframe supports.
+
+Every id column a data source hands over goes through :func:`as_id_array` (``int64`` or
+unicode, checked, never wrapped or truncated), and every id a query names goes through
+:func:`as_query_ids`, so all models accept and refuse the same ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from recframe.errors import DataError, short_repr
+
+IdArray = npt.NDArray[Any]
+"""A 1-d array of external ids: ``int64`` or a numpy unicode string dtype."""
+
+IntArray = npt.NDArray[np.int64]
+
+_INT64_LIMIT = 2.0**63
+"""Floats from this magnitude on don't fit in ``int64`` (``-2**63`` itself does)."""
+
+
+def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArray:
+    """Return `ids` as a 1-d ``int64`` or unicode array, the two id types recframe supports.
+
+    Every conversion is checked, never wrapped or truncated: an integer beyond the ``int64``
+    range, a fractional or non-finite float, bytes (a SQL ``BLOB``) and booleans are refused.
+    A column mixing integers and strings is refused too: whether ``1`` and ``'1'`` are one id
+    would be a guess, so the source is asked to store one type.
+
+    Parameters
+    ----------
+    ids : array-like
+        External ids: integers, or strings. Integral floats (``1.0``) are accepted as ints.
+    what : str
+        Name used in error messages, e.g. ``"user ids"`` or ``"ratings.db: column 'u' (data.user)"``.
+
+    Raises
+    ------
+    DataError
+        If the ids are neither all integers nor all strings, don't fit ``int64``, or are not 1-d.
+    """
+    if hasattr(ids, "to_numpy") and not isinstance(ids, np.ndarray):  # pandas, polars: one typed column
+        ids = ids.to_numpy()
+    arr = ids if isinstance(ids, np.ndarray) else _list_array(list(ids))  # type: ignore[arg-type]
+    if arr.ndim != 1:
+        msg = f"{what} must be 1-d; got an array of shape {arr.shape}"
+        raise DataError(msg)
+    kind = arr.dtype.kind
+    if kind in "iu":
+        if kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+            msg = f"{what}: id {arr.max().item()!r} exceeds the int64 range; use string ids"
+            raise DataError(msg)
+        return arr.astype(np.int64, copy=False)
+    if kind == "U":
+        return arr
+    if kind == "f":
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(arr) & (arr == np.round(arr)) & (arr >= -_INT64_LIMIT) & (arr < _INT64_LIMIT)
+        if arr.size and not np.all(ok):
+            bad = arr[~ok][0].item()
+            row = int(np.flatnonzero(~ok)[0]) + 1
+            if np.isfinite(bad) and bad == round(bad):
+                msg = f"{what}: id {bad!r} exceeds the int64 range; store such ids as text"
+            else:
+                missing = " (a missing id: drop or fill those rows)" if np.isnan(bad) else ""
+                msg = f"{what} must be integers or strings; got the float {bad!r} in row {row}{missing}"
+            raise DataError(msg)
+        return arr.astype(np.int64)
+    if kind == "S":
+        first = arr[0].item() if arr.size else b""
+        msg = (
+            f"{what} must be integers or strings; got bytes (dtype {arr.dtype.str}, e.g. {short_repr(first)}); "
+            "store or cast them as text"
+        )
+        raise DataError(msg)
+    if kind == "O":
+        return _object_ids(arr, what)
+    if kind == "b":
+        msg = f"{what} must be integers or strings; got booleans"
+        raise DataError(msg)
+    msg = f"{what} must be all integers or all strings; got dtype {arr.dtype}"
+    raise DataError(msg)
+
+
+def _scalar_kind(x: object) -> str:
+    """Name the kind of one id for :func:`_list_array`: text, bytes, bool, number or other."""
+    if isinstance(x, str):
+        return "text"
+    if isinstance(x, bytes):
+        return "bytes"
+    if isinstance(x, bool | np.bool_):
+        return "bool"
+    if isinstance(x, int | float | np.integer | np.floating):
+        return "number"
+    return "other"
+
+
+def _list_array(values: list[Any]) -> npt.NDArray[Any]:
+    """Return a list of ids (or of values) as an array without merging types.
+
+    numpy turns ``[1, "1"]`` into the strings ``["1", "1"]`` and ``[True, 2]`` into the
+    integers ``[1, 2]``; a list mixing kinds becomes an object array instead, so the checks
+    that follow see each entry as it was given.
+    """
+    try:
+        arr = np.asarray(values)
+    except (ValueError, OverflowError, TypeError):
+        return np.asarray(values, dtype=object) if all(np.ndim(x) == 0 for x in values) else np.asarray(values)
+    if arr.dtype.kind != "O" and arr.ndim == 1 and len({_scalar_kind(x) for x in values}) > 1:
+        return np.asarray(values, dtype=object)
+    return arr
+
+
+def _object_ids(arr: npt.NDArray[Any], what: str) -> IdArray:
+    """Return an object array of ids as ``int64`` or text, checking each entry."""
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    kinds = {
+        "text"
+        if isinstance(x, str)
+        else "int"
+        if isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_)
+        else "float"
+        if isinstance(x, float | np.floating)
+        else "other"
+        for x in arr
+    }
+    if kinds == {"text"}:
+        return arr.astype(str)
+    if kinds <= {"int", "float"}:
+        low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+        for i, x in enumerate(arr):
+            if isinstance(x, float | np.floating):
+                if not (np.isfinite(x) and x == round(x)):
+                    msg = f"{what} must be integers or strings; got the float {float(x)!r} in row {i + 1}"
+                    raise DataError(msg)
+                if not -_INT64_LIMIT <= x < _INT64_LIMIT:
+                    msg = f"{what}: id {float(x)!r} exceeds the int64 range; store such ids as text"
+                    raise DataError(msg)
+            elif not low <= int(x) <= high:
+                msg = f"{what}: id {short_repr(int(x))} exceeds the int64 range; store such ids as text"
+                raise DataError(msg)
+        return np.array([int(x) for x in arr], dtype=np.int64)
+    for i, x in enumerate(arr.tolist()):
+        if x is None or _is_nan(x):
+            msg = f"{_entry(what, i)} is missing ({short_repr(x)}); every id must be set: drop or fill those rows"
+            raise DataError(msg)
+        if not isinstance(x, str | int | float | np.integer | np.floating) or isinstance(x, bool | np.bool_):
+            msg = f"{_entry(what, i)} is {type(x).__name__} {short_repr(x)}; ids must be integers or strings"
+            raise DataError(msg)
+    number = next(i for i, x in enumerate(arr.tolist()) if not isinstance(x, str))
+    text = next(i for i, x in enumerate(arr.tolist()) if isinstance(x, str))
+    msg = (
+        f"{what} must be all integers or all strings; got both integers (e.g. {short_repr(arr[number])}) and "
+        f"strings (e.g. {short_repr(arr[text])}), in rows {number + 1} and {text + 1}; "
+        "store every id as one type (text, say)"
+    )
+    raise DataError(msg)
+
+
+def as_query_ids(ids: object, what: str = "user") -> IdArray:
+    """Return the ids a query names (one id, or a 1-d list or array of ids), checked the same for every model.
+
+    An id is an integer or a string; which of them a model knows is left to its
+    :class:`IdIndex` (strings match integer ids by value, and vice versa). Integers beyond
+    ``int64`` are kept (as objects): they are simply unknown to an integer model.
+
+    Raises
+    ------
+    TypeError
+        For anything else: booleans, floats, ``None``, sets, generators, mappings, bytes.
+    DataError
+        If an array of ids is not 1-d.
+    """
+    if isinstance(ids, str | int | np.integer) and not isinstance(ids, bool | np.bool_):
+        return _query_array([ids], what)
+    if isinstance(ids, np.ndarray):
+        arr = ids
+    elif isinstance(ids, list | tuple | range):
+        arr = _query_array(list(ids), what)
+    elif hasattr(ids, "to_numpy") and hasattr(ids, "__len__"):  # pandas Series / Index, polars Series
+        arr = np.asarray(ids.to_numpy())
+    else:
+        msg = (
+            f"{what} ids must be an id (an int or a str) or a list or 1-d array of ids; "
+            f"got {type(ids).__name__} {short_repr(ids)}"
+        )
+        raise TypeError(msg)
+    if arr.ndim != 1:
+        msg = f"{what} ids must be 1-d; got an array of shape {arr.shape}"
+        raise DataError(msg)
+    if arr.dtype.kind in "iuU" or (arr.size == 0 and arr.dtype.kind != "O"):
+        return arr if arr.size else np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind == "O":
+        for i, x in enumerate(arr.tolist()):
+            if not isinstance(x, str | int | np.integer) or isinstance(x, bool | np.bool_):
+                msg = f"{what} ids must be ints or strs; id {i} is {type(x).__name__} {short_repr(x)}"
+                raise TypeError(msg)
+        return arr
+    first = arr[0].item()
+    msg = f"{what} ids must be ints or strs; got {arr.dtype} ids (e.g. {short_repr(first)})"
+    raise TypeError(msg)
+
+
+def _query_array(values: list[Any], what: str) -> npt.NDArray[Any]:
+    """Return a list of query ids as an array: object where numpy would merge kinds or overflow."""
+    if all(isinstance(x, str) for x in values) or not values:
+        return np.asarray(values, dtype=str) if values else np.zeros(0, dtype=np.int64)
+    if all(isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_) for x in values):
+        try:
+            return np.asarray(values, dtype=np.int64)
+        except OverflowError:
+            pass
+    if all(np.ndim(x) == 0 for x in values):
+        return np.asarray(values, dtype=object)
+    return np.asarray(values) if len({np.shape(x) for x in values}) == 1 else np.asarray(values, dtype=object)
+
+
+def _is_nan(x: object) -> bool:
+    """Whether `x` is a missing value that equals nothing (``nan``, pandas ``NaT``)."""
+    try:
+        return bool(x != x)
+    except Exception:  # pandas NA refuses to be a bool; an odd object's comparison may fail
+        return type(x).__name__ in ("NAType", "NaTType")
+
+
+def _entry(name: str, i: int) -> str:
+    """Name entry `i` of a column: ``values[3]``, or ``ratings.db: column 'r' (data.rating): row 4``."""
+    return f"{name}[{i}]" if name.isidentifier() else f"{name}: row {i + 1}"

@@ -1,0 +1,173 @@
+"""The users x items matrix a matrix builder produces, and the check that similarity can measure it.
+
+:class:`InteractionMatrix` holds a canonical ``float64`` CSR matrix with the :class:`IdIndex`
+of each axis; :func:`check_measurable` refuses values whose squared lengths overflow or
+underflow, which every similarity measure would turn into NaN or 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recframe.data.id_index import IdIndex
+from recframe.data.interactions import Interactions
+from recframe.errors import DataError
+
+DuplicatePolicy = Literal["last", "first", "mean", "sum", "max", "error"]
+"""How repeated (user, item) pairs combine into one matrix entry."""
+
+
+@dataclass(frozen=True, eq=False)
+class InteractionMatrix:
+    """The users x items matrix a matrix builder produces, with the ids of both axes.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_array of shape (n_users, n_items)
+        ``float64`` weights, canonical (sorted indices, no duplicates, no explicit zeros).
+    users, items : IdIndex
+        The external ids of the rows and of the columns.
+    """
+
+    matrix: sp.csr_array
+    users: IdIndex
+    items: IdIndex
+
+    def __post_init__(self) -> None:
+        shape = (len(self.users), len(self.items))
+        if self.matrix.shape != shape:
+            msg = f"matrix has shape {self.matrix.shape}; the id indexes say {shape}"
+            raise DataError(msg)
+
+    @property
+    def n_users(self) -> int:
+        """Number of users (rows)."""
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (columns)."""
+        return len(self.items)
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored user-item entries."""
+        return int(self.matrix.nnz)
+
+    def item_major(self) -> sp.csr_array:
+        """Return the items x users CSR matrix (the transpose), the input of item-item similarity."""
+        return sp.csr_array(self.matrix.T)
+
+    @classmethod
+    def from_interactions(
+        cls, interactions: Interactions, values: npt.ArrayLike, duplicates: DuplicatePolicy = "last"
+    ) -> InteractionMatrix:
+        """Build the users x items matrix of `values`, combining repeated (user, item) pairs.
+
+        ``first`` and ``last`` follow timestamp order when there are timestamps, file order
+        otherwise (ties keep file order). ``error`` raises on the first repeated pair.
+
+        Parameters
+        ----------
+        interactions : Interactions
+            The events; their ids define the matrix axes.
+        values : ndarray of shape (len(interactions),)
+            The weight of each event.
+        duplicates : {"last", "first", "mean", "sum", "max", "error"}
+            How to combine the weights of a repeated pair.
+
+        Raises
+        ------
+        DataError
+            If there are no events, or a pair repeats under ``duplicates="error"``.
+        """
+        if len(interactions) == 0:
+            msg = "no interactions to build a matrix from"
+            raise DataError(msg)
+        weights = np.asarray(values, dtype=np.float64)
+        if weights.shape != (len(interactions),):
+            msg = f"values has shape {weights.shape}; expected ({len(interactions)},), one per interaction"
+            raise DataError(msg)
+        users, user_rows = IdIndex.encode(interactions.users)
+        items, item_cols = IdIndex.encode(interactions.items)
+        keys = user_rows * len(items) + item_cols
+        time = interactions.timestamps if interactions.timestamps is not None else np.zeros(len(keys))
+        order = np.lexsort((np.arange(len(keys)), time, keys))  # by pair, then time, then file order
+        keys, weights = keys[order], weights[order]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        if duplicates == "error" and len(starts) < len(keys):
+            dup = order[np.flatnonzero(keys[1:] == keys[:-1])[0]]
+            msg = (
+                f"user {interactions.users[dup].item()!r} and item {interactions.items[dup].item()!r} occur "
+                f"more than once ({len(keys) - len(starts)} repeated pairs in all); set matrix.duplicates to "
+                "last, first, mean, sum or max"
+            )
+            raise DataError(msg)
+        if duplicates in ("first", "error"):
+            combined = weights[starts]
+        elif duplicates == "last":
+            combined = weights[np.r_[starts[1:], len(keys)] - 1]
+        elif duplicates == "sum":
+            combined = np.add.reduceat(weights, starts)
+        elif duplicates == "mean":
+            combined = np.add.reduceat(weights, starts) / np.diff(np.r_[starts, len(keys)])
+        else:
+            combined = np.maximum.reduceat(weights, starts)
+        unique_keys = keys[starts]
+        rows, cols = np.divmod(unique_keys, len(items))
+        matrix = sp.csr_array(sp.coo_array((combined.astype(np.float64), (rows, cols)), shape=(len(users), len(items))))
+        matrix.eliminate_zeros()
+        matrix.sort_indices()
+        return cls(matrix, users, items)
+
+
+def check_measurable(matrix: InteractionMatrix, who: str) -> None:
+    """Raise :class:`DataError` if a row's or column's squared length is not a usable number.
+
+    Cosine-like measures divide by ``sqrt(sum of squares)`` of every user row and item column:
+    values near 1e154 overflow it to infinity, values near 1e-160 underflow it to 0. Either
+    way the similarities would be NaN or silently 0, so the values must be rescaled.
+
+    Parameters
+    ----------
+    matrix : InteractionMatrix
+        The matrix a measure will run on.
+    who : str
+        What built it, for the message (e.g. ``"matrix 'ratings'"``).
+
+    Raises
+    ------
+    DataError
+        Naming the user, the item and the value, with the hint to rescale.
+    """
+    m = matrix.matrix
+    data = m.data
+    magnitude = np.abs(data)
+    if not data.size or (magnitude.max() <= 1e100 and magnitude.min() >= 1e-100):
+        return  # no sum of squares of such values can overflow or underflow
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    with np.errstate(over="ignore", under="ignore"):
+        squares = data * data
+        for axis, owner, n in (("user", rows, m.shape[0]), ("item", m.indices, m.shape[1])):
+            totals = np.bincount(owner, weights=squares, minlength=n)
+            stored = np.bincount(owner, minlength=n) > 0
+            bad = stored & (~np.isfinite(totals) | (totals == 0))
+            if not bad.any():
+                continue
+            line = int(np.flatnonzero(bad)[0])
+            entries = np.flatnonzero(owner == line)
+            first = int(entries[np.argmax(np.abs(data[entries]))])
+            user = matrix.users.ids_of([rows[first]])[0].item()
+            item = matrix.items.ids_of([m.indices[first]])[0].item()
+            overflow = not np.isfinite(totals[line])
+            size, fate = ("large", "overflows to inf") if overflow else ("small", "underflows to 0")
+            msg = (
+                f"{who} holds {data[first].item()!r} for user {user!r} and item {item!r}, too {size} to measure "
+                f"similarity with: the squared length of the {axis}'s values {fate}; rescale the ratings column"
+            )
+            raise DataError(msg)

@@ -1,0 +1,159 @@
+"""The local dataset cache: where archives are kept, and fetching, verifying and extracting them.
+
+``fetch`` downloads a dataset's file once into the cache (``$RECFRAME_DATA``, by default
+``~/.cache/recframe/datasets``), shows its licence on the first download and verifies its size
+and checksum every time it is used; ``extract`` pulls the ratings file out of an archive once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+from recframe.datasets.catalogue import DatasetInfo, dataset_info
+from recframe.datasets.download import _CHUNK, _download, check_url
+from recframe.errors import ConfigError, DataError, short_repr, short_text
+
+logger = logging.getLogger(__name__)
+
+
+def data_dir() -> Path:
+    """Return the cache folder: ``$RECFRAME_DATA``, else ``$XDG_CACHE_HOME/recframe/datasets``."""
+    if os.environ.get("RECFRAME_DATA"):
+        return Path(os.environ["RECFRAME_DATA"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "recframe" / "datasets"
+
+
+def fetch(
+    info: DatasetInfo | str, *, url: str | None = None, folder: Path | None = None, folder_key: str = "--folder"
+) -> Path:
+    """Return the path of the dataset's verified archive, downloading it first if needed.
+
+    Parameters
+    ----------
+    info : DatasetInfo or str
+        The dataset, or its registry name.
+    url : str, optional
+        A mirror to download from instead of the registry's URL (the checksum still applies).
+    folder : Path, optional
+        The cache folder; :func:`data_dir` by default.
+    folder_key : str
+        How the user gave `folder` (``--folder``, ``data.folder``), named in errors about it.
+
+    Raises
+    ------
+    ConfigError
+        If `url` is not an ``https://`` or ``http://`` address, or the cache folder is a file
+        or can't be created or written.
+    DataError
+        If the download fails (the message says where to put the file by hand), is incomplete
+        (run again to resume), is refused (a web page instead of the file, a size other than
+        the registered one, more bytes than expected), or has the wrong size or checksum (the
+        file is removed).
+    """
+    info = dataset_info(info) if isinstance(info, str) else info
+    if url is not None:
+        check_url(url)
+    cache = cache_folder(folder, folder_key)
+    target = cache / info.filename
+    if target.exists():
+        _verify(info, target)
+        return target
+    _show_licence(info, target.parent)
+    partial = target.with_name(target.name + ".part")
+    _download(info, url or info.url, partial, target)
+    try:
+        _verify(info, partial)
+    except DataError:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
+    logger.info("downloaded %s to %s", info.name, target)
+    return target
+
+
+def cache_folder(folder: Path | None, key: str = "--folder") -> Path:
+    """Return the cache folder (`folder`, else :func:`data_dir`), created and checked to be writable.
+
+    Raises
+    ------
+    ConfigError
+        If the path is a file, or the folder can't be created or written; the message names
+        where it came from: `key` for a given `folder`, else ``RECFRAME_DATA`` or the default.
+    """
+    if folder is not None:
+        path, where = Path(folder), key
+    else:
+        path = data_dir()
+        where = "RECFRAME_DATA" if os.environ.get("RECFRAME_DATA") else "the default cache folder"
+    shown = short_repr(str(path))
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        what = "" if blocker == path else f" (its parent {short_repr(str(blocker))} is a file)"
+        msg = f"{where}: {shown} is not a folder{what}; give a folder for the dataset cache"
+        raise ConfigError(msg)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"{where}: can't create the cache folder {shown}: {exc.strerror or exc}; give a folder you can write"
+        raise ConfigError(msg) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        msg = f"{where}: the cache folder {shown} is not writable; give a folder you can write"
+        raise ConfigError(msg)
+    return path
+
+
+def extract(info: DatasetInfo | str, archive: Path) -> Path:
+    """Return the ratings file of a verified download, extracting it beside an archive once."""
+    info = dataset_info(info) if isinstance(info, str) else info
+    if info.member is None:  # the download is the ratings file
+        return archive
+    target = archive.parent / info.name / Path(info.member).name
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".part")
+    try:
+        with zipfile.ZipFile(archive) as opened, opened.open(info.member) as source, temporary.open("wb") as sink:
+            shutil.copyfileobj(source, sink, _CHUNK)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        temporary.unlink(missing_ok=True)
+        msg = f"{archive}: can't read {info.member!r} from the archive: {short_text(str(exc))}"
+        raise DataError(msg) from exc
+    temporary.replace(target)
+    return target
+
+
+def _show_licence(info: DatasetInfo, folder: Path) -> None:
+    """Log the licence before the first download of a dataset into `folder`."""
+    marker = folder / f".{info.name}.licence-shown"
+    if marker.exists():
+        return
+    logger.warning("%s: %s Full terms: %s", info.title, info.licence, info.licence_url)
+    marker.write_text(info.licence_url + "\n", encoding="utf-8")
+
+
+def _verify(info: DatasetInfo, path: Path) -> None:
+    """Raise unless `path` has the registered size (where known) and checksum."""
+    size = path.stat().st_size
+    if info.size is not None and size != info.size:
+        msg = f"{path}: {size:,} bytes, but {info.name} is {info.size:,}; delete it and fetch again"
+        raise DataError(msg)
+    algorithm, _, expected = info.checksum.partition(":")
+    digest = hashlib.new("sha1" if algorithm == "git-sha1" else algorithm)
+    if algorithm == "git-sha1":
+        digest.update(b"blob %d\0" % size)
+    with path.open("rb") as source:
+        for chunk in iter(lambda: source.read(_CHUNK), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        msg = (
+            f"{path}: {algorithm} {digest.hexdigest()} does not match {info.name}'s {expected}; "
+            "the file is corrupt or not the published one, and was not used"
+        )
+        raise DataError(msg)

@@ -1,0 +1,88 @@
+"""The component contracts and the small result types components exchange.
+
+A run is a chain of components, each a plugin: a :class:`DataSource` loads
+:class:`~recframe.data.Interactions`, a :class:`MatrixBuilder` turns them into an
+:class:`~recframe.data.InteractionMatrix`, a :class:`SimilarityBackend` finds each row's
+nearest neighbours (a :class:`NeighbourGraph`), and a :class:`CandidateRanker` scores and ranks
+items for users (a :class:`TopN`). A :class:`Splitter` and :class:`Metric` evaluate the chain.
+
+Every component class sets ``name`` (its YAML ``type:``) and ``Config`` (a
+:class:`ComponentConfig` subclass); ``kind`` comes from the interface it implements.
+
+One concern a submodule, the contracts all re-exported here:
+
+- :mod:`recframe.interfaces.settings`: :class:`SettingsModel` and the limits of raw values;
+- :mod:`recframe.interfaces.component`: :class:`Component`, :class:`ComponentConfig`, the kinds;
+- :mod:`recframe.interfaces.data_stages`: :class:`DataSource`, :class:`Filter`, :class:`MatrixBuilder`;
+- :mod:`recframe.interfaces.similarity`: :class:`SimilarityBackend` and :class:`NeighbourGraph`;
+- :mod:`recframe.interfaces.rankers`: :class:`CandidateRanker`, :class:`TopN`, the optional
+  ranker abilities and :class:`Predictions`;
+- :mod:`recframe.interfaces.evaluation`: :class:`Splitter`, :class:`Metric` and :class:`MetricInput`.
+
+The engine's checks that enforce the contracts live beside them and are not re-exported:
+:mod:`recframe.interfaces.calls` (calling into a component), :mod:`recframe.interfaces.checks`
+(what it returns) and :mod:`recframe.interfaces.value_checks` (the numbers it returns).
+This package imports no implementation: only numpy, scipy, pydantic, :mod:`recframe.data`,
+:mod:`recframe.errors` and :mod:`recframe.secrets`.
+"""
+
+from __future__ import annotations
+
+from recframe.interfaces.component import KINDS, Component, ComponentConfig, Kind, check_fitted
+from recframe.interfaces.data_stages import DataSource, Filter, MatrixBuilder
+from recframe.interfaces.evaluation import Metric, MetricConfig, MetricInput, RatedPairs, Splitter
+from recframe.interfaces.rankers import (
+    SOURCES,
+    CandidateRanker,
+    Predictions,
+    RankerConfig,
+    ScoreParts,
+    SupportsExplain,
+    SupportsNewUsers,
+    SupportsPredict,
+    TopN,
+)
+from recframe.interfaces.settings import (
+    INT64_MAX,
+    MAX_LIST_LENGTH,
+    MAX_PATH_LENGTH,
+    SettingsModel,
+    expand_home,
+    path_text_problem,
+)
+from recframe.interfaces.similarity import NeighbourGraph, ResourceEstimate, SimilarityBackend, SimilarityConfig
+
+__all__ = [
+    "INT64_MAX",
+    "KINDS",
+    "MAX_LIST_LENGTH",
+    "MAX_PATH_LENGTH",
+    "SOURCES",
+    "CandidateRanker",
+    "Component",
+    "ComponentConfig",
+    "DataSource",
+    "Filter",
+    "Kind",
+    "MatrixBuilder",
+    "Metric",
+    "MetricConfig",
+    "MetricInput",
+    "NeighbourGraph",
+    "Predictions",
+    "RankerConfig",
+    "RatedPairs",
+    "ResourceEstimate",
+    "ScoreParts",
+    "SettingsModel",
+    "SimilarityBackend",
+    "SimilarityConfig",
+    "Splitter",
+    "SupportsExplain",
+    "SupportsNewUsers",
+    "SupportsPredict",
+    "TopN",
+    "check_fitted",
+    "expand_home",
+    "path_text_problem",
+]

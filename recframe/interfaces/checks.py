@@ -1,0 +1,316 @@
+"""The engine's checks of what plugins return: shapes, dtypes and ranges of the contract result types.
+
+A plugin that breaks its contract is named in the error, so its author (or its user) knows
+where to look; the run never goes on with malformed intermediate results. The checks live
+beside the contracts they enforce; the checks of plain numbers (metric values, predictions)
+are in :mod:`recframe.interfaces.value_checks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from recframe.data import IdIndex, InteractionMatrix, Interactions, check_measurable
+from recframe.errors import DataError, PluginError, short_repr, short_text
+from recframe.interfaces.rankers import TopN
+from recframe.interfaces.similarity import NeighbourGraph
+from recframe.interfaces.value_checks import check_finite, number
+
+
+def _check_array(value: object, who: str, what: str, kinds: str, expected: str) -> np.ndarray:
+    """Return `value` if it is a numpy array whose dtype kind is one of `kinds`."""
+    if not isinstance(value, np.ndarray):
+        msg = f"{who} returned {what} of type {short_text(type(value).__name__)}; expected a numpy array of {expected}"
+        raise PluginError(msg)
+    if value.dtype.kind not in kinds:
+        msg = f"{who} returned {what} of dtype {value.dtype}; expected {expected}"
+        raise PluginError(msg)
+    return value
+
+
+CHECK_BLOCK = 1 << 22
+"""About the most list entries checked at once, bounding the check's temporary memory."""
+
+
+def _check_lists(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    who: str,
+    entry: str,
+    row_name: Callable[[int], str],
+    own_rows: np.ndarray | None = None,
+) -> None:
+    """Check ranked rows (``-1`` padded): padding last, scores non-increasing, no entry twice in a row.
+
+    `rows` are already known to be integers in range; `row_name(i)` names the owner of row `i`
+    of the batch in a message (``user row 3``). With `own_rows`, row `i` must not contain
+    ``own_rows[i]`` (a query row as its own neighbour). Vectorised over blocks of rows, so the
+    temporary arrays stay small for a large graph.
+    """
+    step = max(1, CHECK_BLOCK // max(1, rows.shape[1]))
+    for start in range(0, rows.shape[0], step):
+        block = slice(start, start + step)
+        own = None if own_rows is None else own_rows[block]
+        _check_block(rows[block], scores[block], who, entry, row_name, start, own)
+
+
+def _check_block(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    who: str,
+    entry: str,
+    row_name: Callable[[int], str],
+    offset: int,
+    own_rows: np.ndarray | None,
+) -> None:
+    """Check one block of rows, the first being row `offset` of the batch, for :func:`_check_lists`."""
+    entries = f"{entry}s"
+    real = rows >= 0
+    early = real[:, 1:] & ~real[:, :-1]
+    if np.any(early):
+        line = offset + int(np.flatnonzero(early.any(axis=1))[0])
+        msg = f"{who} returned padding (-1) before real {entries} for {row_name(line)}; padding comes last"
+        raise PluginError(msg)
+    rising = real[:, 1:] & real[:, :-1] & (scores[:, 1:] > scores[:, :-1])
+    if np.any(rising):
+        line = offset + int(np.flatnonzero(rising.any(axis=1))[0])
+        msg = f"{who} returned {entries} not sorted by decreasing score for {row_name(line)}; put the best first"
+        raise PluginError(msg)
+    if rows.shape[1] > 1:
+        ordered = np.sort(rows, axis=1)
+        twice = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+        if np.any(twice):
+            local = int(np.flatnonzero(twice.any(axis=1))[0])
+            twice_row, line = int(ordered[local, 1:][twice[local]][0]), offset + local
+            msg = (
+                f"{who} returned {entry} row {twice_row} more than once for {row_name(line)}; "
+                f"each {entry} appears at most once in a list (only -1 padding repeats)"
+            )
+            raise PluginError(msg)
+    if own_rows is not None and rows.size:
+        own = rows == own_rows[:, None]
+        if np.any(own):
+            line = offset + int(np.flatnonzero(own.any(axis=1))[0])
+            msg = (
+                f"{who} returned {row_name(line)} as its own {entry}; "
+                f"neighbours() must never return the query row itself"
+            )
+            raise PluginError(msg)
+
+
+def check_interactions(result: object, who: str) -> Interactions:
+    """Return `result` if it is non-empty :class:`Interactions`."""
+    if not isinstance(result, Interactions):
+        msg = f"{who} returned {type(result).__name__}; expected Interactions"
+        raise PluginError(msg)
+    if len(result) == 0:
+        msg = f"{who} returned no interactions; there is nothing to fit"
+        raise DataError(msg)
+    return result
+
+
+def check_matrix(result: object, who: str, interactions: Interactions | None = None) -> InteractionMatrix:
+    """Return `result` if it is a non-empty, finite, canonical ``float64`` CSR :class:`InteractionMatrix`.
+
+    Canonical: each row's column indices strictly increase (sorted, no duplicates) and no entry
+    is an explicit zero. Given the `interactions` it was built from, its user and item ids must
+    be among theirs (a builder may drop events, never invent ids).
+    """
+    if not isinstance(result, InteractionMatrix):
+        msg = f"{who} returned {type(result).__name__}; expected InteractionMatrix"
+        raise PluginError(msg)
+    matrix = result.matrix
+    if not (sp.issparse(matrix) and matrix.format == "csr"):
+        msg = f"{who} returned a {type(matrix).__name__} matrix; expected a scipy CSR matrix"
+        raise PluginError(msg)
+    if matrix.dtype != np.float64:
+        msg = f"{who} returned a matrix of dtype {matrix.dtype}; expected float64"
+        raise PluginError(msg)
+    if not np.all(np.isfinite(matrix.data)):
+        msg = f"{who} returned a matrix with non-finite values"
+        raise PluginError(msg)
+    if matrix.nnz == 0:
+        msg = f"{who} built an empty matrix ({result.n_users} users x {result.n_items} items); nothing to fit"
+        raise DataError(msg)
+    check_canonical(matrix, who)
+    if interactions is not None:
+        check_matrix_ids(result, interactions, who)
+    check_measurable(result, who)
+    return result
+
+
+def check_canonical(matrix: sp.csr_array, who: str) -> None:
+    """Raise :class:`PluginError` naming `who` unless `matrix` is well-formed, canonical CSR."""
+    n_rows, n_cols = matrix.shape
+    indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)
+    if (
+        indptr.shape != (n_rows + 1,)
+        or indptr[0] != 0
+        or indptr[-1] != len(indices)
+        or np.any(np.diff(indptr) < 0)
+        or len(matrix.data) != len(indices)
+    ):
+        msg = f"{who} returned a CSR matrix whose indptr is malformed; build it with scipy.sparse.csr_array"
+        raise PluginError(msg)
+    if len(indices) and (indices.min() < 0 or indices.max() >= n_cols):
+        msg = f"{who} returned a matrix with column indices outside 0..{n_cols - 1}"
+        raise PluginError(msg)
+    step = np.diff(indices.astype(np.int64))
+    same_row = np.ones(len(step), dtype=bool)
+    row_ends = indptr[1:-1]  # the first entry of each next row follows position end - 1
+    same_row[row_ends[(row_ends > 0) & (row_ends < len(indices))] - 1] = False
+    unordered = np.flatnonzero(same_row & (step <= 0))
+    if unordered.size:
+        row = int(np.searchsorted(indptr, unordered[0], side="right")) - 1
+        problem = "repeated" if step[unordered[0]] == 0 else "unsorted"
+        msg = (
+            f"{who} returned a matrix that is not canonical: {unordered.size} {problem} column indices "
+            f"(first in row {row}); an InteractionMatrix needs sorted indices without duplicates: "
+            "call sum_duplicates() and sort_indices()"
+        )
+        raise PluginError(msg)
+    zeros = int(np.count_nonzero(matrix.data == 0))
+    if zeros:
+        msg = (
+            f"{who} returned a matrix storing {zeros} explicit zeros; an InteractionMatrix stores no zero "
+            "entries: call eliminate_zeros()"
+        )
+        raise PluginError(msg)
+
+
+def check_matrix_ids(result: InteractionMatrix, interactions: Interactions, who: str) -> None:
+    """Raise :class:`PluginError` naming `who` unless the matrix's ids are among the interactions' ids."""
+    for axis, index, ids in (("user", result.users, interactions.users), ("item", result.items, interactions.items)):
+        if index.ids.dtype.kind != ids.dtype.kind:
+            msg = (
+                f"{who} returned {axis} ids of dtype {index.ids.dtype}, but the interactions' {axis} ids are "
+                f"{ids.dtype}; the matrix's ids must be those of the interactions"
+            )
+            raise PluginError(msg)
+        known, _ = IdIndex.encode(ids)
+        found = known.rows(index.ids, missing="mark") >= 0
+        if not found.all():
+            invented = index.ids[~found]
+            msg = (
+                f"{who} returned a matrix with {invented.size} {axis} ids not in the interactions "
+                f"(e.g. {short_repr(invented[:5].tolist())}); its rows and columns must be the interactions' "
+                f"{axis}s: build it with InteractionMatrix.from_interactions()"
+            )
+            raise PluginError(msg)
+
+
+def check_graph(
+    result: object, who: str, n_rows: int, n_targets: int, *, query_rows: np.ndarray | None = None
+) -> NeighbourGraph:
+    """Return `result` if it is a well-formed neighbour graph of `n_rows` rows over `n_targets`.
+
+    Checked at run time: the type, array types and dtypes (integer indices, float scores), the
+    shape, ``n_targets``, the index range ``[-1, n_targets)``, finite scores, padding last,
+    scores non-increasing along each row and no neighbour twice in a row. With `query_rows`
+    (the fitted row each graph row was asked for, as for ``neighbours()``) no row may be its own
+    neighbour; ``query()`` results of new vectors are not checked for that.
+    """
+    if not isinstance(result, NeighbourGraph):
+        msg = f"{who} returned {short_text(type(result).__name__)}; expected NeighbourGraph"
+        raise PluginError(msg)
+    ind = _check_array(result.indices, who, "neighbour indices", "iu", "an integer dtype (int64)")
+    scores = _check_array(result.scores, who, "similarities", "fiu", "a float dtype (float64)")
+    if ind.ndim != 2 or ind.shape[0] != n_rows or scores.shape != ind.shape:
+        msg = f"{who} returned a graph of shape {ind.shape} (scores {scores.shape}); expected ({n_rows}, k) for both"
+        raise PluginError(msg)
+    if not isinstance(result.n_targets, int | np.integer) or result.n_targets != n_targets:
+        msg = f"{who} returned a graph over {number(result.n_targets)} rows; expected {n_targets}"
+        raise PluginError(msg)
+    if ind.size and (ind.min() < -1 or ind.max() >= n_targets):
+        bad = ind[(ind < -1) | (ind >= n_targets)]
+        msg = f"{who} returned neighbour index {int(bad[0])} outside [-1, {n_targets}) (of {n_targets} rows)"
+        raise PluginError(msg)
+
+    def row_name(line: int) -> str:
+        return f"row {int(query_rows[line]) if query_rows is not None else line}"
+
+    check_finite(scores, who, "similarity", row_name)
+
+    own = None if query_rows is None else np.asarray(query_rows)
+    _check_lists(ind, scores, who, "neighbour", row_name, own)
+    return result
+
+
+def check_topn(
+    result: object,
+    who: str,
+    n_users: int,
+    n: int,
+    n_items: int,
+    *,
+    users: np.ndarray | None = None,
+    hint: Callable[[], str] | None = None,
+) -> TopN:
+    """Return `result` if it is a well-formed :class:`TopN` of `n_users` lists of length `n`.
+
+    Checked at run time: the type, array types and dtypes (integer items, float scores), the
+    shape, the item range ``[-1, n_items)``, a finite score for every real item (no ``nan``,
+    no ``inf``), padding last, scores non-increasing and no item twice in one list. `users`
+    (the user rows asked for) only name the offending list in messages; `hint()`, called only
+    then, adds to the message of a non-finite score where it may come from (``"; ..."``).
+    """
+    if not isinstance(result, TopN):
+        msg = f"{who} returned {short_text(type(result).__name__)}; expected TopN"
+        raise PluginError(msg)
+    items = _check_array(result.items, who, "item rows", "iu", "an integer dtype (int64)")
+    scores = _check_array(result.scores, who, "scores", "fiu", "a float dtype (float64)")
+    if items.shape != (n_users, n) or scores.shape != (n_users, n):
+        msg = f"{who} returned lists of shape {items.shape} (scores {scores.shape}); expected {(n_users, n)}"
+        raise PluginError(msg)
+    if items.size and (items.min() < -1 or items.max() >= n_items):
+        bad = items[(items < -1) | (items >= n_items)]
+        msg = f"{who} returned item row {int(bad[0])} outside [-1, {n_items}) (of {n_items} items)"
+        raise PluginError(msg)
+
+    def user_name(line: int) -> str:
+        if users is None or users[line] < 0:
+            return f"the user at position {line} of the batch"
+        return f"user row {int(users[line])}"
+
+    real = items >= 0
+    unscored = real & ~np.isfinite(scores)
+    if np.any(unscored):
+        line = int(np.flatnonzero(unscored.any(axis=1))[0])
+        value = number(scores[line][unscored[line]][0])
+        msg = (
+            f"{who} returned the score {value} for a recommended item for {user_name(line)}; "
+            f"scores must be finite numbers (only -1 padding may score nan){hint() if hint else ''}"
+        )
+        raise PluginError(msg)
+
+    _check_lists(items, scores, who, "item", user_name)
+    return result
+
+
+def check_split(result: object, who: str, n_total: int, *, given: bool = False) -> tuple[Interactions, Interactions]:
+    """Return ``(train, test)`` if `result` is two :class:`Interactions` sharing out all events.
+
+    A `given` split (a predefined test part) only has to have both parts non-empty.
+    """
+    if not (
+        isinstance(result, tuple)
+        and len(result) == 2
+        and isinstance(result[0], Interactions)
+        and isinstance(result[1], Interactions)
+    ):
+        msg = f"{who} returned {type(result).__name__}; expected a (train, test) pair of Interactions"
+        raise PluginError(msg)
+    train, test = result
+    if given:
+        for part, events in (("training", train), ("test", test)):
+            if len(events) == 0:
+                msg = f"the predefined {part} part is empty"
+                raise DataError(msg)
+        return train, test
+    if len(train) + len(test) != n_total:
+        msg = f"{who} split {n_total} interactions into {len(train)} + {len(test)}; events were lost or repeated"
+        raise PluginError(msg)
+    return train, test

@@ -1,0 +1,130 @@
+"""The similarity contract: a :class:`SimilarityBackend` finds each row's nearest neighbours.
+
+Its result is a :class:`NeighbourGraph`; its parameters derive from :class:`SimilarityConfig`,
+and :class:`ResourceEstimate` is what it says a search will cost before it starts.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import PositiveInt
+
+from recframe.interfaces.component import Component, ComponentConfig
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from recframe.data import FloatArray, IntArray
+
+
+@dataclass(frozen=True, eq=False)
+class NeighbourGraph:
+    """The k nearest neighbours of each query row, with their similarities.
+
+    Attributes
+    ----------
+    indices : ndarray of shape (n_rows, k), int64
+        Neighbour rows, most similar first (ties by lower row); ``-1`` pads rows with fewer
+        than ``k`` neighbours.
+    scores : ndarray of shape (n_rows, k), float64
+        Similarities, non-increasing along each row; ``0.0`` where ``indices`` is ``-1``.
+    n_targets : int
+        Number of rows the neighbours are drawn from (the graph's column count).
+    """
+
+    indices: IntArray
+    scores: FloatArray
+    n_targets: int
+
+    @property
+    def k(self) -> int:
+        """Width of the graph: the most neighbours any row has."""
+        return int(self.indices.shape[1])
+
+    def to_csr(self) -> sp.csr_array:
+        """Return the graph as an ``(n_rows, n_targets)`` CSR matrix of similarities."""
+        n_rows = self.indices.shape[0]
+        valid = self.indices >= 0
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(valid.sum(axis=1), out=indptr[1:])
+        csr = sp.csr_array((self.scores[valid], self.indices[valid], indptr), shape=(n_rows, self.n_targets))
+        csr.sort_indices()
+        return csr
+
+
+class SimilarityConfig(ComponentConfig):
+    """Parameters every similarity backend has."""
+
+    k: PositiveInt = 50
+    """Number of neighbours kept per row."""
+    memory_limit_mb: PositiveInt | None = None
+    """Refuse to start a neighbour search estimated to need more memory than this; by default
+    80% of the memory available when the search starts."""
+
+
+@dataclass(frozen=True)
+class ResourceEstimate:
+    """What a neighbour search will cost, estimated from the matrix before it starts.
+
+    Attributes
+    ----------
+    multiply_adds : int
+        Scalar multiply-adds of the product: every exact method's time is proportional to it.
+    output_bytes : int
+        Size of the neighbour graph.
+    working_bytes : int
+        Peak extra memory besides the output.
+    """
+
+    multiply_adds: int
+    output_bytes: int
+    working_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        """Output and working memory together."""
+        return self.output_bytes + self.working_bytes
+
+
+class SimilarityBackend(Component):
+    """Find the nearest neighbours of rows of a sparse matrix.
+
+    A backend knows nothing of users or items: user-CF fits it on user rows, item-CF on item
+    rows (the transposed matrix).
+    """
+
+    kind = "similarity"
+    config: SimilarityConfig
+
+    @abstractmethod
+    def fit(self, rows: sp.csr_array) -> Self:
+        """Remember the candidate rows that neighbours are drawn from."""
+
+    @abstractmethod
+    def neighbours(self, rows: IntArray | None = None, k: int | None = None) -> NeighbourGraph:
+        """Return the `k` nearest neighbours of fitted rows, never the row itself.
+
+        Parameters
+        ----------
+        rows : ndarray of int, optional
+            Which fitted rows to query; all of them by default.
+        k : int, optional
+            Neighbours per row; the configured ``k`` by default.
+        """
+
+    @abstractmethod
+    def query(self, vectors: sp.csr_array, k: int | None = None) -> NeighbourGraph:
+        """Return the `k` nearest fitted rows of new vectors (nothing is excluded)."""
+
+    def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate | None:
+        """Estimate the cost of ``fit(rows).neighbours(k=k)`` before running it.
+
+        The engine logs the estimate and refuses a search over ``memory_limit_mb``. Backends
+        that can't tell return ``None`` (the default), and are not checked.
+        """
+        return None

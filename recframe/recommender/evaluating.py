@@ -1,0 +1,167 @@
+"""Evaluating a recommender: split the data, fit on each training part, score its test users.
+
+:class:`EvaluationMethods` runs the evaluation protocol of the ``evaluation`` section: the
+splitter's folds (or a predefined test part), the protocol checks, and the metrics of ranking
+and of rating prediction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import replace
+
+import numpy as np
+
+from recframe.data import IdIndex, Interactions
+from recframe.errors import ConfigError, DataError, short_repr
+from recframe.evaluation import held_out, metric_input
+from recframe.evaluation.leakage import protocol_warnings
+from recframe.evaluation.protocol import usage
+from recframe.interfaces import RatedPairs, Splitter
+from recframe.interfaces.calls import calling, checked_interactions
+from recframe.interfaces.checks import check_interactions, check_split
+from recframe.interfaces.value_checks import check_metric
+from recframe.recommender.querying import QueryMethods
+from recframe.registry import builtin_registry
+from recframe.results import EvaluationResult, FoldResult
+
+logger = logging.getLogger(__name__)
+
+
+class EvaluationMethods(QueryMethods):
+    """The evaluation part of :class:`~recframe.recommender.Recommender`."""
+
+    def evaluate(self, data: object | None = None, *, test: object | None = None) -> EvaluationResult:
+        """Split the data, fit on each training part and score the rankings of its test users.
+
+        Every split of the splitter is evaluated (one, or each fold of ``kfold``). Test users
+        unknown in training are served by the fallback ranker, or skipped (and counted) when
+        there is none; users without a relevant held-out item are not evaluated. The protocol
+        check's findings are logged as warnings and kept in the result. The recommender stays
+        fitted on the (last) training part.
+
+        Parameters
+        ----------
+        data : Interactions, mapping of columns or pandas DataFrame, optional
+            The interactions to split; by default those of the data source.
+        test : Interactions, mapping of columns or pandas DataFrame, optional
+            A predefined test part: `data` (or the data source) is then the training part, and
+            the configured splitter, if any, must be ``predefined``. By default the
+            ``evaluation.test_data`` source of a predefined split.
+
+        Raises
+        ------
+        ConfigError
+            If no splitter or no metrics are configured.
+        DataError
+            If no test user can be evaluated.
+        """
+        if (self.splitter is None and test is None) or not self.metrics:
+            msg = "nothing to evaluate: configure evaluation.split and evaluation.metrics"
+            raise ConfigError(msg)
+        interactions = self.load_data() if data is None else Interactions.from_any(data)
+        splitter = self.splitter
+        if splitter is None:
+            splitter = builtin_registry().create("splitter", "predefined", Splitter)
+        if test is None and self.test_data is not None:
+            with checked_interactions(self._who(self.test_data), builtin=self._builtin(self.test_data)):
+                loaded = self._call(self.test_data, "load", self._rng(2))
+            test = check_interactions(loaded, self._who(self.test_data))
+        if test is not None:
+            if splitter.ordering != "given":
+                msg = f"test interactions were given, but the split is {splitter.name!r}; use split 'predefined'"
+                raise ConfigError(msg)
+            splits: Iterator[tuple[Interactions, Interactions]] = iter([(interactions, Interactions.from_any(test))])
+        else:
+            splits = self._folds(splitter, interactions)
+        folds: list[FoldResult] = []
+        warnings: dict[str, str] = {}  # the first finding of each kind
+        for number, parts in enumerate(splits):
+            train, fold_test = check_split(parts, self._who(splitter), len(interactions), given=test is not None)
+            logger.info("split %d: %d training and %d test interactions", number, len(train), len(fold_test))
+            self._require_ratings(train)
+            self.fit(train)
+            for kind, finding in protocol_warnings(splitter, train, fold_test, self._state().matrix.items).items():
+                if kind not in warnings:
+                    logger.warning("%s", finding)
+                    warnings[kind] = finding
+            folds.append(self._evaluate_fold(train, fold_test))
+        return EvaluationResult(folds, list(warnings.values()))
+
+    def _evaluate_fold(self, train: Interactions, test: Interactions) -> FoldResult:
+        """Score the fitted model's lists for the users of one test part."""
+        fitted = self._state()
+        settings = self.evaluation
+        held = held_out(
+            test, fitted.matrix.items, threshold=settings.relevance_threshold, unseen_items=settings.unseen_items
+        )
+        known = fitted.matrix.users.rows(held.users.ids, missing="mark") >= 0
+        evaluated = held.users if self.fallbacks else IdIndex(held.users.ids[known])
+        if len(evaluated) == 0:
+            msg = "no test user with a relevant item is known in training, so nothing can be evaluated"
+            raise DataError(msg)
+        depth = max(m.config.k for m in self.metrics)
+        lists = self.recommend(evaluated.ids, depth)
+        data = metric_input(held, evaluated, lists.ranked.items, fitted.matrix, depth)
+        n_prediction_fallback = 0
+        if any(metric.needs_predictions for metric in self.metrics):
+            ratings = self._rated_pairs(test, train)
+            data = replace(data, ratings=ratings)
+            n_prediction_fallback = int(ratings.fallback.sum())
+        metrics: dict[str, float] = {}
+        per_user: dict[str, np.ndarray] = {}
+        for metric in self.metrics:
+            values = check_metric(
+                self._call(metric, "compute", data), self._who(metric), len(evaluated), metric.per_user, metric.bounds
+            )
+            with calling(self._who(metric), "label"):  # a property a plugin may compute
+                label = str(metric.label)
+            if metric.per_user:
+                per_user[label] = values
+            metrics[label] = float(np.mean(values))
+        counts = {
+            "n_train": len(train),
+            "n_test": len(test),
+            "n_test_users": held.n_test_users,
+            "n_evaluated": len(evaluated),
+            "n_fallback": int(np.sum((lists.sources != self.ranker.name) & (lists.sources != ""))),
+            "n_skipped": len(held.users) - len(evaluated),
+            "n_without_relevant": held.n_test_users - len(held.users),
+            "n_below_threshold": held.n_below_threshold,
+            "n_unseen_items": held.n_unseen_items,
+        }
+        if data.ratings is not None:
+            counts.update(n_rated=len(data.ratings.actual), n_prediction_fallback=n_prediction_fallback)
+        history, exposure = usage(train, fitted.matrix.users, fitted.matrix.items, evaluated, held, lists.ranked.items)
+        return FoldResult(metrics, per_user, evaluated.ids, counts, history, exposure)
+
+    def _require_ratings(self, train: Interactions) -> None:
+        """Refuse metrics of rating prediction when the training part has no ratings to predict from."""
+        wanting = [m for m in self.metrics if m.needs_predictions]
+        if wanting and train.values is None:
+            labels = ", ".join(short_repr(str(m.label)) for m in wanting)
+            msg = (
+                f"metric {labels} compares predicted with held-out ratings, but the training data has no "
+                "ratings (no values column), so every prediction would be the same default; give the data "
+                "a rating column (data.rating) or use ranking metrics only"
+            )
+            raise ConfigError(msg)
+
+    def _rated_pairs(self, test: Interactions, train: Interactions) -> RatedPairs:
+        """Predict every held-out rating, for the metrics of rating prediction."""
+        wanting = ", ".join(m.label for m in self.metrics if m.needs_predictions)
+        if test.values is None:
+            msg = f"{wanting} need held-out ratings, but the test interactions have none"
+            raise ConfigError(msg)
+        stored = self._state().matrix.matrix.data
+        if train.values is not None and np.ptp(train.values) > 0 and np.ptp(stored) == 0:
+            # every prediction, a weighted mean of matrix entries, would be that one value
+            msg = (
+                f"metric {short_repr(wanting)} compares predicted with held-out ratings, but "
+                f"{self._who(self.matrix)} stores {short_repr(float(stored[0]))} for every entry, so the "
+                "training ratings never reach the predictions; use matrix type 'ratings'"
+            )
+            raise ConfigError(msg)
+        predictions = self.predict(test.users, test.items, who=wanting)
+        return RatedPairs(test.values.astype(np.float64), predictions.values, predictions.source != 0)

@@ -1,0 +1,266 @@
+"""Fitting a recommender: its components' state, the neighbour graphs, and what ``fit`` learns.
+
+:class:`FitMethods` is the base of :class:`~recframe.recommender.Recommender`: the attributes
+every part of the API reads, how the engine calls into components, loading and filtering the
+data, and ``fit``, which publishes its state (:class:`_Fitted`) with one atomic swap so that a
+reader never sees a half-fitted recommender.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recframe.data import InteractionMatrix, Interactions
+from recframe.errors import ConfigError, DataError, NotFittedError
+from recframe.interfaces import (
+    CandidateRanker,
+    Component,
+    DataSource,
+    Filter,
+    MatrixBuilder,
+    Metric,
+    NeighbourGraph,
+    SimilarityBackend,
+    Splitter,
+)
+from recframe.interfaces.calls import calling, checked_interactions
+from recframe.interfaces.checks import check_graph, check_interactions, check_matrix
+from recframe.recommender.filtering import FilterStep, apply_filters
+from recframe.recommender.preflight import capped_k, preflight
+from recframe.registry import describe_component
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from recframe.config import EvaluationSettings, RunConfig
+    from recframe.registry import PluginRegistry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Fitted:
+    """Everything ``fit`` learns; swapped in whole, so readers never see a half-fitted state."""
+
+    matrix: InteractionMatrix
+    fingerprint: str
+    n_interactions: int
+    backends: dict[str, SimilarityBackend] = field(default_factory=dict)
+    graphs: dict[str, NeighbourGraph] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class FitMethods:
+    """The fitting part of :class:`~recframe.recommender.Recommender`: its state and ``fit``.
+
+    The attributes are set by ``Recommender.__init__``; see there.
+    """
+
+    data: DataSource | None
+    matrix: MatrixBuilder
+    similarity: SimilarityBackend
+    ranker: CandidateRanker
+    fallbacks: tuple[CandidateRanker, ...]
+    splitter: Splitter | None
+    metrics: tuple[Metric, ...]
+    evaluation: EvaluationSettings
+    test_data: DataSource | None
+    filters: tuple[Filter, ...]
+    filter_report: list[FilterStep]
+    seed: int
+    name: str
+    registry: PluginRegistry | None
+    config: RunConfig | None
+    _fitted: _Fitted | None
+    _lock: threading.Lock
+
+    @property
+    def fallback(self) -> CandidateRanker | None:
+        """The first fallback ranker, or ``None`` without one."""
+        return self.fallbacks[0] if self.fallbacks else None
+
+    def _who(self, component: Component) -> str:
+        """Name a component in errors, with its package where the registry knows it."""
+        if self.registry is not None:
+            return self.registry.describe(component)
+        return describe_component(component)
+
+    @staticmethod
+    def _builtin(component: Component) -> bool:
+        """Whether `component` is one of recframe's own (its data errors are the data's fault)."""
+        module = type(component).__module__
+        return module == "recframe" or module.startswith("recframe.")
+
+    def _call(self, component: Component, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call `method` of `component`: every call the engine makes into a component goes here.
+
+        What the component raises by accident (any exception but a :class:`RecframeError`, and
+        ``SystemExit``) becomes a :class:`PluginError` naming the component and the method; see
+        :func:`recframe.interfaces.calls.calling`. Built-in components are called the same way.
+        """
+        with calling(lambda: self._who(component), method):
+            return getattr(component, method)(*args, **kwargs)
+
+    def _folds(self, splitter: Splitter, interactions: Interactions) -> Iterator[Any]:
+        """Iterate over `splitter`'s folds, each step guarded like :meth:`_call`."""
+        method = "split" if type(splitter).folds is Splitter.folds else "folds"
+        folds = iter(self._call(splitter, "folds", interactions, self._rng(1)))
+        end = object()
+        while True:
+            with calling(lambda: self._who(splitter), method):
+                parts = next(folds, end)
+            if parts is end:
+                return
+            yield parts
+
+    def _rng(self, stream: int) -> np.random.Generator:
+        """Return the generator of one random stream (0: data, 1: split) of this seed."""
+        return np.random.default_rng([stream, self.seed])
+
+    def load_data(self) -> Interactions:
+        """Return the interactions of the configured data source, passed through its filters.
+
+        What each filter removed is kept in :attr:`filter_report` (and logged).
+
+        Raises
+        ------
+        ConfigError
+            If no data source is configured.
+        DataError
+            If a filter leaves no interaction.
+        """
+        if self.data is None:
+            msg = "no data: pass interactions to fit() or configure a data source (the 'data' section)"
+            raise ConfigError(msg)
+        start = time.perf_counter()
+        with checked_interactions(self._who(self.data), builtin=self._builtin(self.data)):
+            loaded = self._call(self.data, "load", self._rng(0))
+        interactions = check_interactions(loaded, self._who(self.data))
+        logger.info(
+            "loaded %d interactions from %s in %.2fs",
+            len(interactions),
+            self._who(self.data),
+            time.perf_counter() - start,
+        )
+        interactions, self.filter_report = apply_filters(
+            interactions, self.filters, [self._who(f) for f in self.filters], [self._builtin(f) for f in self.filters]
+        )
+        for step in self.filter_report:
+            removed = step.removed()
+            logger.info(
+                "filter %s removed %d events, %d users, %d items (%d events left)",
+                step.filter,
+                removed["events"],
+                removed["users"],
+                removed["items"],
+                step.events_after,
+            )
+        return interactions
+
+    def fit(self, data: object | None = None) -> Self:
+        """Build the matrix and neighbour graphs and fit the rankers.
+
+        Parameters
+        ----------
+        data : Interactions, mapping of columns or pandas DataFrame, optional
+            The training interactions; by default those of the data source.
+
+        Raises
+        ------
+        DataError
+            If the data is empty or malformed.
+        PluginError
+            If a component returns something that breaks its contract.
+        """
+        interactions = self.load_data() if data is None else Interactions.from_any(data)
+        if len(interactions) == 0:
+            msg = "no interactions to fit; the data is empty"
+            raise DataError(msg)
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        matrix = check_matrix(self._call(self.matrix, "build", interactions), self._who(self.matrix), interactions)
+        timings["matrix"] = time.perf_counter() - start
+        logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
+        fitted = _Fitted(matrix, interactions.fingerprint(), len(interactions), timings=timings)
+        for ranker in (self.ranker, *self.fallbacks):
+            graph = self._graph(fitted, ranker.neighbour_axis)
+            start = time.perf_counter()
+            self._call(ranker, "fit", matrix, graph)
+            timings[f"fit {ranker.name}"] = time.perf_counter() - start
+        with self._lock:
+            self._fitted = fitted
+        return self
+
+    def _graph(self, fitted: _Fitted, axis: str | None) -> NeighbourGraph | None:
+        """Return (computing once) the neighbour graph of users or items."""
+        if axis is None:
+            return None
+        if axis not in fitted.graphs:
+            rows = self._rows(fitted, axis)
+            # a row has at most n_rows - 1 neighbours, whatever k asks for: estimate what will be built
+            estimate = self._call(
+                self.similarity, "estimate", rows, k=capped_k(self.similarity.config.k, rows.shape[0])
+            )
+            if estimate is not None:
+                limit = self.similarity.config.memory_limit_mb
+                preflight(estimate, limit, self._who(self.similarity), f"{axis[:-1]} neighbours", rows=rows.shape[0])
+            backend = self._backend(fitted, axis)
+            start = time.perf_counter()
+            n_rows = fitted.matrix.n_users if axis == "users" else fitted.matrix.n_items
+            graph = check_graph(
+                self._call(backend, "neighbours"), self._who(backend), n_rows, n_rows, query_rows=np.arange(n_rows)
+            )
+            fitted.timings[f"neighbours {axis}"] = time.perf_counter() - start
+            logger.info(
+                "%s: %d-nearest %s found in %.2fs",
+                self._who(backend),
+                graph.k,
+                axis,
+                fitted.timings[f"neighbours {axis}"],
+            )
+            fitted.graphs[axis] = graph
+        return fitted.graphs[axis]
+
+    def _backend(self, fitted: _Fitted, axis: str) -> SimilarityBackend:
+        """Return the similarity backend fitted on the rows of `axis`, fitting it once."""
+        if axis not in fitted.backends:
+            with calling(lambda: self._who(self.similarity), "__init__"):
+                backend = type(self.similarity)(self.similarity.config)
+            self._call(backend, "fit", self._rows(fitted, axis))
+            fitted.backends[axis] = backend
+        return fitted.backends[axis]
+
+    @staticmethod
+    def _rows(fitted: _Fitted, axis: str) -> sp.csr_array:
+        """Return the rows whose neighbours are searched: users, or items (the transpose)."""
+        return fitted.matrix.matrix if axis == "users" else fitted.matrix.item_major()
+
+    def _state(self) -> _Fitted:
+        fitted = self._fitted
+        if fitted is None:
+            msg = "Recommender is not fitted; call fit() first"
+            raise NotFittedError(msg)
+        return fitted
+
+    @property
+    def interaction_matrix(self) -> InteractionMatrix:
+        """The training matrix (after ``fit``)."""
+        return self._state().matrix
+
+    @property
+    def data_fingerprint(self) -> str:
+        """sha256 of the training interactions (after ``fit``)."""
+        return self._state().fingerprint
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent in each step of the last ``fit``."""
+        return dict(self._state().timings)

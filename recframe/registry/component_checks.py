@@ -1,0 +1,88 @@
+"""Checks on the component classes a plugin registers, and the error that rejects a plugin.
+
+A plugin's components are checked before any of them is filed: a concrete
+:class:`~recframe.interfaces.Component` subclass with a ``name``, a known ``kind``, a ``Config``
+deriving from its kind's base config, and defaults that can be written to ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import typing
+
+from recframe import interfaces
+from recframe.errors import PluginError, short_repr
+from recframe.interfaces import Component, ComponentConfig
+
+
+class _RegistrationError(PluginError):
+    """A plugin's registration failed; `reason` is the message without the plugin's name."""
+
+    def __init__(self, where: str | None, reason: str, hint: str = "") -> None:
+        message = f"{where} {reason}" if where else reason
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.reason = reason
+        self.hint = hint
+        self.offered: tuple[str, ...] = ()
+
+
+def _check_defaults(cls: type[Component], kind: str, name: str, where: str) -> None:
+    """Check that each default of `cls`'s config can be written to ``config.yaml`` and read back.
+
+    Every run writes its resolved config, and a default that can't be written as JSON
+    (``nan``, ``inf``, bytes that are not UTF-8, an arbitrary object) makes that file unusable.
+    The config is built from its defaults without validation (``model_construct``: a model
+    validator may rightly ask the user for a value), and each defaulted field is dumped alone,
+    so the message names the field.
+    """
+    config = cls.Config
+    defaulted = {field for field, info in config.model_fields.items() if not info.is_required()}
+    if not defaulted:
+        return
+    instance = config.model_construct()
+    for field in sorted(defaulted):
+        try:
+            if not _finite(instance.model_dump(include={field}, warnings=False)):  # json mode may turn nan to null
+                msg = "not a finite number"
+                raise ValueError(msg)
+            json.dumps(instance.model_dump(mode="json", include={field}, warnings=False), allow_nan=False)
+        except Exception as exc:  # nan/inf, undecodable bytes, objects
+            shown = short_repr(getattr(instance, field, None))
+            reason = (
+                f"registered {kind} {name!r} whose Config field {field!r} defaults to {shown}, which can't be "
+                f"written to config.yaml ({type(exc).__name__})"
+            )
+            hint = "use a finite number, UTF-8 text or another JSON-compatible default"
+            raise _RegistrationError(where, reason, hint) from exc
+
+
+def _finite(value: object, depth: int = 0) -> bool:
+    """Whether no float in `value` (a dumped config value, nested a few levels) is nan or infinite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > 16:
+        return True
+    if isinstance(value, dict):
+        return all(_finite(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(_finite(v, depth + 1) for v in value)
+    return True
+
+
+def kind_config(cls: type[Component]) -> type[ComponentConfig]:
+    """Return the config base class every component of `cls`'s kind must derive from.
+
+    It is the type the kind's interface (the class in :mod:`recframe.interfaces` that sets
+    ``kind``) declares for ``config``: ``RankerConfig`` for rankers, ``SimilarityConfig`` for
+    similarity backends, ``MetricConfig`` for metrics, ``ComponentConfig`` for kinds whose
+    engine code reads no parameters.
+    """
+    for klass in cls.__mro__:
+        if "kind" in vars(klass) and klass.__module__.startswith(f"{interfaces.__name__}."):
+            hint = typing.get_type_hints(klass).get("config")
+            if inspect.isclass(hint) and issubclass(hint, ComponentConfig):
+                return hint
+            break
+    return ComponentConfig

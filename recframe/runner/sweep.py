@@ -1,0 +1,231 @@
+"""Parameter sweeps: evaluate every setting of a run file's ``sweep:`` grid and tabulate the metrics.
+
+Each setting is a complete, validated run (see :class:`recframe.config.SweepSpec`), evaluated
+with the run's splitter: with ``kfold`` every fold, so the table's spread is over folds. The
+best setting of each metric follows the metric's ``higher_is_better``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recframe.config import RunConfig
+from recframe.data import Interactions
+from recframe.errors import SHOWN_CHARACTERS, RecframeError
+from recframe.evaluation.value_text import yaml_text
+from recframe.interfaces import Metric
+from recframe.recommender import Recommender
+from recframe.registry import PluginRegistry
+from recframe.results import EvaluationResult
+from recframe.runner.sweep_resume import kept_result_problem
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class SweepRow:
+    """One setting of the grid and its evaluation."""
+
+    number: int
+    values: tuple[Any, ...]
+    config: RunConfig
+    result: EvaluationResult
+
+
+@dataclass(frozen=True, eq=False)
+class SweepResult:
+    """Every setting's metrics, and the best setting of each metric.
+
+    Attributes
+    ----------
+    params : list of str
+        The swept keys.
+    rows : list of SweepRow
+        One per setting, in grid order (numbered from 1).
+    best : dict of str to int
+        For each metric label, the number of its best setting (the first, on a tie).
+    last : Recommender
+        The last setting's recommender, fitted on its (last) training part (the last setting
+        is always evaluated, also when a resumed sweep had finished it before).
+    """
+
+    params: list[str]
+    rows: list[SweepRow]
+    best: dict[str, int]
+    last: Recommender
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metric labels, in the order of the run file."""
+        return list(self.rows[0].result.metrics)
+
+    def to_csv(self) -> str:
+        """Return one row per setting: ``setting``, the swept values, each metric's mean and std."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["setting", *self.params, *(f"{m}_{s}" for m in self.metrics for s in ("mean", "std"))])
+        for row in self.rows:
+            mean, std = row.result.metrics, row.result.metrics_std
+            values = map(yaml_text, row.values)
+            writer.writerow([row.number, *values, *(repr(v) for m in self.metrics for v in (mean[m], std[m]))])
+        return buffer.getvalue()
+
+    def to_markdown(self) -> str:
+        """Return the table (``mean ± std`` over folds, the best of each metric in bold) and the best settings."""
+        n_folds = len(self.rows[0].result.folds)
+        spread = f"± std over {n_folds} folds" if n_folds > 1 else "one split, so no spread (use kfold)"
+        lines = [
+            f"| setting | {' | '.join(self.params)} | {' | '.join(self.metrics)} |",
+            "|---" * (1 + len(self.params) + len(self.metrics)) + "|",
+        ]
+        for row in self.rows:
+            cells = []
+            for m in self.metrics:
+                text = f"{row.result.metrics[m]:.4f}"
+                if n_folds > 1:
+                    text += f" ± {row.result.metrics_std[m]:.4f}"
+                cells.append(f"**{text}**" if self.best[m] == row.number else text)
+            values = (yaml_text(v).replace("|", "\\|") for v in row.values)
+            lines.append(f"| {row.number} | {' | '.join(values)} | {' | '.join(cells)} |")
+        lines += ["", f"Means over the evaluated users ({spread}). Best setting per metric:", ""]
+        for m in self.metrics:
+            row = self.rows[self.best[m] - 1]
+            setting = describe(self.params, row.values)
+            lines.append(f"- {m}: setting {row.number} ({setting}), {row.result.metrics[m]:.4f}")
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the sweep as JSON-ready values."""
+        return {
+            "params": self.params,
+            "settings": [
+                {
+                    "setting": row.number,
+                    "values": dict(zip(self.params, row.values, strict=True)),
+                    "metrics": row.result.metrics,
+                    "metrics_std": row.result.metrics_std,
+                    "n_users": len(row.result.users),
+                }
+                for row in self.rows
+            ],
+            "best": self.best,
+        }
+
+
+def run_sweep(
+    config: RunConfig,
+    registry: PluginRegistry,
+    *,
+    done: Mapping[int, EvaluationResult] | None = None,
+    on_result: Callable[[SweepRow], None] | None = None,
+) -> SweepResult:
+    """Evaluate every setting of `config`'s sweep.
+
+    The data are loaded once when no swept key is under ``data``. Raises what evaluation
+    raises, naming the setting in the log.
+
+    Parameters
+    ----------
+    config : RunConfig
+        A run file with a ``sweep`` section.
+    registry : PluginRegistry
+        Where the plugins are looked up.
+    done : mapping of int to EvaluationResult, optional
+        Results of settings (by number, from 1) finished earlier, used instead of evaluating
+        them again; evaluation is deterministic, so the tables are the same bit for bit. One
+        that does not fit this run (:func:`kept_result_problem`: other metrics, values out of
+        bounds, means that are not the means of the users' values) is evaluated again, with a
+        warning saying why.
+    on_result : callable, optional
+        Called with each setting's row as soon as it is evaluated (not for re-used `done` ones,
+        but for one evaluated again), e.g. to keep it on disk.
+    """
+    assert config.sweep is not None
+    params = [key for key, _ in config.sweep.grid]
+    shared_data: Interactions | None = None
+    reload = any(key.split(".")[0] == "data" for key in params)
+    rows = []
+    rec = None
+    once = _Once()
+    engine_log = logging.getLogger("recframe.recommender.evaluating")
+    assert config.evaluation is not None
+    metric_objects = [spec.build(registry) for spec in config.evaluation.metrics]
+    usable = dict(done or {})
+    engine_log.addFilter(once)  # every setting splits alike: say each protocol warning once
+    try:
+        for number, (values, setting) in enumerate(config.sweep.settings, start=1):
+            described = describe(params, values)
+            logger.info("sweep setting %d of %d: %s", number, len(config.sweep.settings), described)
+            last = number == len(config.sweep.settings)
+            kept = usable.get(number)
+            problem = None if kept is None else kept_result_problem(kept, metric_objects)
+            if problem is not None:
+                logger.warning(
+                    "sweep setting %d of %d: the result kept from before does not fit this run (%s); "
+                    "evaluating it again",
+                    number,
+                    len(config.sweep.settings),
+                    problem,
+                )
+                del usable[number]
+            if number in usable and not last:
+                logger.info("sweep setting %d: finished before, re-used", number)
+                rows.append(SweepRow(number, values, setting, usable[number]))
+                continue
+            try:
+                rec = Recommender.from_config(setting, registry=registry)
+                if shared_data is None or reload:
+                    shared_data = rec.load_data()
+                row = SweepRow(number, values, setting, rec.evaluate(shared_data))
+            except RecframeError as exc:
+                _name_setting(exc, f"sweep setting {number} of {len(config.sweep.settings)} ({described})")
+                raise
+            rows.append(row)
+            if on_result is not None and number not in usable:
+                on_result(row)
+    finally:
+        engine_log.removeFilter(once)
+    metrics = rows[0].result.metrics
+    higher = {m.label: m.higher_is_better for m in metric_objects if isinstance(m, Metric)}
+    best = {}
+    for label in metrics:
+        sign = 1.0 if higher.get(label, True) else -1.0
+        best[label] = max(rows, key=lambda r: (sign * r.result.metrics[label], -r.number)).number
+    assert rec is not None
+    return SweepResult(params, rows, best, rec)
+
+
+def describe(params: Sequence[str], values: Sequence[Any]) -> str:
+    """Return a setting as ``key=value, ...``, each value as the run file spells it, shortened."""
+    return ", ".join(f"{p}={yaml_text(v, SHOWN_CHARACTERS)}" for p, v in zip(params, values, strict=True))
+
+
+def _name_setting(exc: RecframeError, setting: str) -> None:
+    """Put the failing sweep setting in front of `exc`'s message, keeping its class (and exit code)."""
+    text = str(exc)
+    if exc.args == (text,):
+        exc.args = (f"{setting}: {text}",)
+    else:  # an error class with its own arguments: say it in a note
+        exc.add_note(setting)
+
+
+class _Once(logging.Filter):
+    """Let each distinct warning through once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
