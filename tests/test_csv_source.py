@@ -558,10 +558,10 @@ def test_auto_reads_small_files_with_the_general_reader_and_large_ones_fast(tmp_
     assert calls == ["auto"]
 
 
-def test_auto_prefers_arrow_then_scipy_or_pandas_for_int_ids(monkeypatch):
+def test_auto_prefers_arrow_then_pandas_then_scipy(monkeypatch):
     monkeypatch.setattr(readers, "available", lambda engine: engine != "arrow")
-    assert readers.auto_engine("auto") == "scipy" and readers.auto_engine("int") == "pandas"
-    assert readers.auto_engine("str") == "numpy"  # text ids: the scipy reader would always step aside
+    assert readers.auto_engine("auto") == "pandas" and readers.auto_engine("int") == "pandas"
+    assert readers.auto_engine("str") == "numpy"  # text ids: Python strings in pandas; scipy steps aside
     monkeypatch.setattr(readers, "available", lambda engine: engine in ("numpy", "scipy"))
     assert readers.auto_engine("int") == "scipy"  # the default install
     monkeypatch.setattr(readers, "available", lambda engine: engine == "numpy")

@@ -1,4 +1,9 @@
-"""The ``arrow`` column reader: ``pyarrow.csv.read_csv``, multi-threaded (the ``parquet`` extra)."""
+"""The ``arrow`` column reader: ``pyarrow.csv.read_csv``, multi-threaded (the ``parquet`` extra).
+
+Integer ids are parsed as int64 by pyarrow itself, at its full speed; a cheap scan of the bytes
+(:mod:`.id_spelling`) shows they are all written canonically, and only a file it can't clear
+has its ids read as text and typed afterwards, as the general reader types them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recframe.builtin.data_sources.id_columns import _ids
+from recframe.builtin.data_sources.id_spelling import may_hold_hex_ints, may_hold_padded_ints
 
 if TYPE_CHECKING:
     from recframe.builtin.data_sources.column_request import Request
@@ -16,18 +22,36 @@ if TYPE_CHECKING:
 def _read_arrow(
     request: Request, data: bytes | mmap.mmap, start: int, delimiter: str, quoted: bool
 ) -> dict[str, np.ndarray] | None:
+    """Read with ``pyarrow.csv.read_csv``; ``None`` when the file must go to the general reader.
+
+    Integer ids are parsed as int64 directly unless the bytes may hold one not written as Python
+    prints it (:func:`.id_spelling.may_hold_padded_ints`, for ``id_type: auto``) or a hexadecimal
+    one (``id_type: int``, which pyarrow reads but the general reader refuses). Ids that are
+    not all int64 (text, or beyond int64) are read again as text, as ``id_type: str`` reads them.
+    """
+    import pyarrow as pa
+
+    if request.id_type == "int":
+        return None if may_hold_hex_ints(data, start) else _table(request, data, start, delimiter, quoted, pa.int64())
+    if request.id_type == "auto" and not may_hold_padded_ints(data, start, delimiter, plus_sign=False):
+        try:
+            return _table(request, data, start, delimiter, quoted, pa.int64())
+        except pa.ArrowInvalid:  # text ids, an id beyond int64, an empty one, or a malformed row
+            pass
+    return _table(request, data, start, delimiter, quoted, pa.string())
+
+
+def _table(
+    request: Request, data: bytes | mmap.mmap, start: int, delimiter: str, quoted: bool, id_type: Any
+) -> dict[str, np.ndarray] | None:
+    """Read the columns with ids of the arrow type `id_type` (int64, or string to type afterwards)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyarrow import csv as pacsv
 
     roles = sorted(request.columns, key=request.columns.__getitem__)
     names = {role: f"f{request.columns[role]}" for role in roles}
-    types = {
-        names[role]: (pa.int64() if request.id_type == "int" else pa.string())
-        if role in ("user", "item")
-        else pa.float64()
-        for role in roles
-    }
+    types = {names[role]: id_type if role in ("user", "item") else pa.float64() for role in roles}
     buffer = pa.py_buffer(data)
     if start:
         buffer = buffer.slice(start)
@@ -55,11 +79,8 @@ def _read_arrow(
     out: dict[str, np.ndarray] = {}
     for role in roles:
         column = table.column(names[role])
-        if role not in ("user", "item"):
+        if role not in ("user", "item") or id_type == pa.int64():
             out[role] = column.to_numpy()
-            continue
-        if request.id_type == "int":
-            out[role] = column.to_numpy().astype(np.int64, copy=False)
             continue
         ints = lengths = None
         if request.id_type == "auto":

@@ -125,8 +125,8 @@ class CSVConfig(ComponentConfig):
     ``parquet`` extra), ``pandas`` (``pandas.read_csv``), ``scipy`` (scipy's multi-threaded
     parser, for files of numbers only; others go to numpy's), ``numpy`` (``numpy.loadtxt``) or
     ``python`` (the general reader, Python's ``csv`` module). ``auto`` picks arrow when pyarrow
-    is installed, else scipy (pandas with ``id_type: int``, numpy with ``id_type: str``), for
-    files of 256 KiB or more, and the general reader below that.
+    is installed, else pandas when pandas is, else scipy, else numpy (numpy for ``id_type: str``),
+    for files of 256 KiB or more, and the general reader below that.
     A file a fast reader can't read exactly as the general reader would (a malformed row, an
     id spelled ``007``, ``comment:``) is read by the general reader, which names the bad line.
     All give the same interactions."""

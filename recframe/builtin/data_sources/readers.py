@@ -9,6 +9,10 @@ a :class:`~recframe.DataError` themselves, so every error message comes from one
 
 - ``arrow``: ``pyarrow.csv.read_csv``, multi-threaded (the ``parquet`` extra installs pyarrow).
 - ``pandas``: ``pandas.read_csv`` with its C engine.
+
+Both parse integer ids as int64 and prove them written canonically with one cheap scan of the
+bytes (:mod:`.id_spelling`), reading ids as text only when the scan can't clear the file.
+
 - ``scipy``: scipy's multi-threaded C++ Matrix Market parser (scipy 1.12 on) fed the rows with
   every delimiter made a line break; plainly numeric files only (:mod:`.scipy_reader`). The default
   install's reader: a file it does not answer for goes to ``numpy`` first.
@@ -76,14 +80,15 @@ def available(engine: str) -> bool:
 def auto_engine(id_type: str = "auto") -> str:
     """Return the fastest reader installed for ids of `id_type`.
 
-    pandas reads integer ids as fast as numpy or faster, but has no way to tell ``7`` from
-    ``007`` short of reading every id as text, which makes it slower than numpy unless ids are
-    declared integers (``id_type: int``). Without either, scipy's multi-threaded parser reads
-    plainly numeric files (numpy's reader the others), unless ids are text (``id_type: str``).
+    arrow (multi-threaded), else pandas: both parse integer ids as int64 at their own speed
+    and check their spelling on the bytes (:mod:`.id_spelling`). Without either, scipy's
+    multi-threaded parser reads plainly numeric files (numpy's reader the others). Text ids
+    (``id_type: str``) skip pandas, which makes a Python string of each, and scipy, which
+    reads numbers only.
     """
     if available("arrow"):
         return "arrow"
-    if id_type == "int" and available("pandas"):
+    if id_type != "str" and available("pandas"):
         return "pandas"
     if id_type != "str" and available("scipy"):
         return "scipy"
