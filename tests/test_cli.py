@@ -19,8 +19,8 @@ from recframe.cli import main
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
 RUN_FILES = {
-    "charts", "config.yaml", "manifest.json", "metrics.json", "per_user.csv", "recommendations.csv", "report.html",
-    "run.json",
+    "charts", "config.yaml", "manifest.json", "metrics.json", "model", "per_user.csv", "recommendations.csv",
+    "report.html", "run.json",
 }
 
 SMALL = """\
@@ -81,7 +81,7 @@ def test_run_quickstart_writes_its_files_and_is_deterministic(tmp_path, capsys):
         label, value = line.split()
         assert float(value) == pytest.approx(metrics["metrics"][label], abs=5e-5)
     assert lines[6].startswith(f"evaluated {metrics['n_users']} users on {metrics['n_test']} held-out interactions")
-    written = "config.yaml, recommendations.csv, metrics.json, per_user.csv, report.html, charts, run.json"
+    written = "config.yaml, recommendations.csv, metrics.json, per_user.csv, report.html, charts, model, run.json"
     assert lines[7].startswith(f"wrote {written} to {first} in ")
 
     with (first / "recommendations.csv").open(newline="", encoding="utf-8") as fh:
@@ -141,7 +141,7 @@ def test_run_without_evaluation_writes_no_metrics_and_replaces_an_earlier_run(sm
     out, _ = run_ok(["run", str(plain), "-o", str(out_dir), "-q", "--overwrite"], capsys)
     assert "metric" not in out
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "config.yaml", "manifest.json", "notes.txt", "recommendations.csv", "run.json"
+        "config.yaml", "manifest.json", "model", "notes.txt", "recommendations.csv", "run.json"
     ]
     assert leftovers(tmp_path) == []
 
@@ -153,7 +153,7 @@ def test_output_dir_from_the_config_or_runs_name(small, tmp_path, capsys, monkey
     run_ok(["run", str(small), "-q", "--set", "output.dir=elsewhere", "--set", "output.recommendations=false"], capsys)
     written = sorted(p.name for p in (tmp_path / "elsewhere").iterdir())
     assert written == [
-        "charts", "config.yaml", "manifest.json", "metrics.json", "per_user.csv", "report.html", "run.json"
+        "charts", "config.yaml", "manifest.json", "metrics.json", "model", "per_user.csv", "report.html", "run.json"
     ]
 
 

@@ -178,7 +178,7 @@ def test_per_target_ranking_equals_brute_force_and_its_explanations_add_up(ranke
         "ranker": {"type": ranker, "n": n, "neighbour_policy": "per_target", "prediction_k": p},
     }).fit(data)
     matrix = rec.interaction_matrix.matrix.toarray()
-    graph = rec.ranker.neighbours_
+    graph = rec.fitted_ranker.neighbours_
     by_items = ranker == "item_cf"
     lists = rec.recommend(rec.interaction_matrix.users.ids, explain=True)
     for u in range(matrix.shape[0]):

@@ -362,8 +362,8 @@ def test_keyboard_interrupt_passes_through(wrong_registry, section, method, who)
 )
 def test_query_time_calls_are_guarded_too(wrong_registry, query, method):
     rec = Recommender.from_config(run_config()).fit()
-    # queries use the ranker itself and the backends fitted for each axis
-    for component in (rec.ranker, *rec._state().backends.values()):
+    # queries use the fitted ranker and the backends fitted for each axis
+    for component in (rec.fitted_ranker, *rec._state().backends.values()):
         component.config = component.config.model_copy(update={"fail_in": method})
     with pytest.raises(PluginError, match=rf"raised ValueError in {method}\(\): short failure$"):
         query(rec)

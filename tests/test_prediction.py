@@ -77,10 +77,10 @@ def test_predictions_equal_brute_force(ranker):
     rec = Recommender.from_config({"similarity": {"type": "sklearn_nn", "k": 6}, "ranker": ranker}).fit(data)
     matrix = rec.interaction_matrix
     axis = "items" if ranker == "item_cf" else "users"
-    graph = rec.ranker.neighbours_
+    graph = rec.fitted_ranker.neighbours_
     rng = np.random.default_rng(0)
     users, items = rng.integers(50, size=400), rng.integers(40, size=400)
-    got = rec.ranker.predict(users, items)
+    got = rec.fitted_ranker.predict(users, items)
     dense = matrix.matrix.toarray()
     means = dense.sum(axis=1) / (dense != 0).sum(axis=1)
     for k, (u, i) in enumerate(zip(users.tolist(), items.tolist(), strict=True)):

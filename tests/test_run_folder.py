@@ -111,9 +111,10 @@ def test_overwrite_replaces_only_the_files_of_the_manifest(tmp_path, capsys):
     # the sweep's own files are gone, the run's are there, and the manifest lists exactly those
     assert not (out / "sweep.csv").exists() and not (out / "settings" / "2").exists()
     assert not (out / "settings" / "1" / "metrics.json").exists()
-    written = set(json.loads((out / MANIFEST).read_text())["files"])
+    written = {name for name in json.loads((out / MANIFEST).read_text())["files"] if not name.startswith("model/")}
     assert written == {"config.yaml", "metrics.json", "per_user.csv", "recommendations.csv", "run.json", MANIFEST}
-    assert set(files) - written == {"charts/mine.png", "settings/notes.txt", "settings/1/extra.csv", "mine.txt"}
+    theirs = {name for name in files if not name.startswith("model/")} - written
+    assert theirs == {"charts/mine.png", "settings/notes.txt", "settings/1/extra.csv", "mine.txt"}
 
 
 def test_overwrite_a_run_with_a_sweep_and_back(tmp_path, capsys):
@@ -231,8 +232,9 @@ def test_the_python_api_refuses_and_overwrites_alike(tmp_path, registry):
         execute(config, registry, out)
     outcome = execute(config, registry, out, overwrite=True)
     assert (out / "mine.txt").read_text() == "mine"
-    assert {p.name for p in outcome.files} == {"config.yaml", "metrics.json", "per_user.csv",
-                                               "recommendations.csv", "run.json"}
+    assert {p.relative_to(out).parts[0] for p in outcome.files} == {
+        "config.yaml", "metrics.json", "model", "per_user.csv", "recommendations.csv", "run.json"
+    }
 
 
 def test_compare_output_follows_the_same_rules(tmp_path, capsys):

@@ -145,7 +145,7 @@ def test_dot_measure_is_the_raw_product():
 def test_kernel_lists_equal_the_dense_definition(engine, ranker):
     data = random_interactions(n_users=70, n_items=50, seed=14)
     rec = Recommender(similarity=SparseSimilarity(k=8), ranker=ranker(n=9, engine=engine), fallback=None).fit(data)
-    fitted = rec.ranker
+    fitted = rec.fitted_ranker
     users = np.arange(rec.interaction_matrix.n_users)
     dense = fitted.score_block(users)
     banned = rec.interaction_matrix.matrix.toarray() != 0

@@ -97,7 +97,7 @@ def test_recframe_run_writes_the_table_and_each_setting(tmp_path: Path, capsys):
     run_file.write_text(yaml.safe_dump({**BASE, "name": "sw"}))
     assert main(["run", str(run_file), "-o", str(out), "-q", "--overwrite"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["charts", "config.yaml", "manifest.json", "metrics.json", "per_user.csv", "recommendations.csv", "report.html",
-         "run.json"]
+        ["charts", "config.yaml", "manifest.json", "metrics.json", "model", "per_user.csv", "recommendations.csv",
+         "report.html", "run.json"]
     )
     assert sorted(p.name for p in (out / "charts").iterdir()) == ["long_tail.png", "per_user_ndcg_at_5.png"]

@@ -1,10 +1,11 @@
-"""The ``recframe`` command: the only place where an error becomes an exit code.
+"""The ``recframe`` command line, one module per command group.
 
-One module per command group: :mod:`~recframe.cli.app` builds the parser, runs :func:`main`,
-turns errors into exit codes and sets up logging; :mod:`~recframe.cli.run`,
-:mod:`~recframe.cli.query` (recommend, similar, predict, explain), :mod:`~recframe.cli.compare`,
-:mod:`~recframe.cli.data`, :mod:`~recframe.cli.plugins` and :mod:`~recframe.cli.config` hold the
-commands; :mod:`~recframe.cli.args` the argument types and :mod:`~recframe.cli.common` what they all use.
+:mod:`~recframe.cli.app` builds the parser, runs :func:`main`, turns errors into exit codes and
+sets up logging. The commands: :mod:`~recframe.cli.run`, :mod:`~recframe.cli.query` (recommend,
+similar, predict, explain; :mod:`~recframe.cli.query_output` writes their answers),
+:mod:`~recframe.cli.compare`, :mod:`~recframe.cli.data`, :mod:`~recframe.cli.plugins`,
+:mod:`~recframe.cli.config` and :mod:`~recframe.cli.serve`; :mod:`~recframe.cli.args` holds the
+argument types and :mod:`~recframe.cli.common` what they all use.
 """
 
 from recframe.cli.app import build_parser, main

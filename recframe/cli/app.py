@@ -20,13 +20,16 @@ from recframe._version import __version__
 from recframe.cli.args import (
     MAX_BOOTSTRAP,
     _bounded_int,
+    _call_control_args,
     _common,
     _config_args,
     _dataset_name,
     _non_negative_int,
     _path_arg,
+    _query_args,
     _run_folder,
     _url,
+    _users_file_args,
 )
 from recframe.cli.common import (
     EXIT_BROKEN_PIPE,
@@ -44,6 +47,7 @@ from recframe.cli.data import _describe_data, _fetch_data, _list_data
 from recframe.cli.plugins import _plugins
 from recframe.cli.query import _explain, _predict, _query
 from recframe.cli.run import _run
+from recframe.cli.serve import _serve, add_serve_parser
 from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning
 from recframe.interfaces import MAX_LIST_LENGTH
 from recframe.registry import plugin_output_to_stderr
@@ -67,6 +71,7 @@ examples:
   recframe -q run configs/sweep.yaml --overwrite    (replace the earlier run's files)
   recframe run configs/sweep.yaml --resume          (continue an interrupted sweep)
   recframe recommend configs/quickstart.yaml --user 42 --n 5
+  recframe recommend --model runs/quickstart --users-file users.txt --format csv --output lists.csv
   recframe predict configs/quickstart.yaml --user 42 --item 7 --item 9
   recframe explain configs/quickstart.yaml --user 42 --item 7
   recframe compare runs/item-cf runs/user-cf --test wilcoxon --output runs/comparison
@@ -106,14 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true",
         help="continue an interrupted sweep: re-use the settings it finished and evaluate the rest",
     )
+    run.add_argument("--no-model", dest="model", action="store_false",
+                     help="don't save the fitted model into the run folder's model/ (saved by default)")
 
     rec = sub.add_parser("recommend", parents=[common], help="print one user's recommendations",
                          description="Fit CONFIG on all its data and print the top-n items of one user, "
                          "or of a new user given by an interaction history (no refit).")
-    _config_args(rec)
+    _query_args(rec)
     who = rec.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", help="the user's external id")
     who.add_argument("--history", help="a new user's items, comma-separated (e.g. 12,57,3)")
+    _users_file_args(rec, who)
+    _call_control_args(rec, recommend=True)
     rec.add_argument("--ratings", help="with --history: the values of those items, comma-separated (default 1)")
     rec.add_argument("--n", type=_bounded_int(1, MAX_LIST_LENGTH), default=None,
                      help=f"list length, 1 to {MAX_LIST_LENGTH:,} (default: the ranker's n)")
@@ -121,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("similar", parents=[common], help="print the items most similar to one item",
                          description="Fit CONFIG on all its data and print the nearest items of one item.")
-    _config_args(sim)
+    _query_args(sim)
+    _call_control_args(sim, recommend=False)
     sim.add_argument("--item", required=True, help="the item's external id")
     sim.add_argument("--n", type=_bounded_int(1, MAX_LIST_LENGTH), default=10,
                      help=f"number of items, 1 to {MAX_LIST_LENGTH:,} (default 10)")
@@ -130,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     pred = sub.add_parser("predict", parents=[common], help="predict one user's ratings of items",
                           description="Fit CONFIG on all its data and predict the user's rating of each "
                           "item from the neighbours' ratings (item_cf and user_cf rankers).")
-    _config_args(pred)
+    _query_args(pred)
     pred.add_argument("--user", required=True, help="the user's external id")
     pred.add_argument("--item", required=True, action="append", help="an item's external id (repeat for more)")
     pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -138,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     expl = sub.add_parser("explain", parents=[common], help="explain one recommendation's score",
                           description="Fit CONFIG on all its data and show which neighbours, with which "
                           "similarities and weights, add up to the item's score for the user.")
-    _config_args(expl)
+    _query_args(expl)
     expl.add_argument("--user", required=True, help="the user's external id")
     expl.add_argument("--item", required=True, help="the item's external id")
     expl.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -198,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(validate)
     config_sub.add_parser("schema", parents=[common], help="print a JSON Schema of run files for editors")
     config_sub.add_parser("reference", parents=[common], help="print the Markdown configuration reference")
+    add_serve_parser(sub, common)
     return parser
 
 
@@ -349,6 +360,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _query(args)
     if args.command == "plugins":
         return _plugins(args)
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "compare":
         return _compare(args)
     if args.command == "predict":

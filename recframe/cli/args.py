@@ -17,7 +17,10 @@ def _common(default: object = argparse.SUPPRESS) -> argparse.ArgumentParser:
     """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "-q", "--quiet", action="store_true", default=default,
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
         help="no progress bars or log lines, only results and errors",
     )
     common.add_argument("-v", "--verbose", action="store_true", default=default, help="log debugging detail")
@@ -117,6 +120,134 @@ def _dataset_name(text: str) -> str:
 def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=_path_arg, help="the YAML run file")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config value, e.g. --set similarity.k=100 (repeatable; values are YAML)",
+    )
+
+
+def _query_args(parser: argparse.ArgumentParser) -> None:
+    """Add the source of a query command's answers: a run file to fit (``CONFIG``) or a saved model (``--model``)."""
+    parser.add_argument(
+        "config",
+        nargs="?",
+        type=_path_arg,
+        default=None,
+        help="the YAML run file, fitted on all its data (or give --model instead)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set similarity.k=100 (repeatable; values are YAML)",
+    )
+    parser.add_argument(
+        "--model",
+        type=_path_arg,
+        metavar="RUN_OR_MODEL_DIR",
+        help="answer from a saved model without refitting: a run folder (its model/) or a folder written by "
+        "Recommender.save",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "jsonl"),
+        default=None,
+        help="output: a table (default), JSON, CSV (one row per ranked entry) or JSON lines (one object per query)",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=_path_arg,
+        metavar="FILE",
+        help="write the answer to FILE (atomically) instead of standard output",
+    )
+
+
+def _users_file_args(parser: argparse.ArgumentParser, group: argparse._MutuallyExclusiveGroup) -> None:
+    """Add ``--users-file`` (to the group of ``--user``) and ``--column`` to ``recframe recommend``."""
+    group.add_argument(
+        "--users-file",
+        type=_path_arg,
+        metavar="FILE",
+        help="many users at once: one id per line, or a CSV file's column (with --column)",
+    )
+    parser.add_argument(
+        "--column", help="with --users-file: the CSV column holding the user ids (the file has a header)"
+    )
+
+
+def _id_list(text: str) -> list[str]:
+    """Parse an ``IDS`` value: ids separated by commas (``12,57,3``), or ``@FILE`` with one id per line.
+
+    The ids stay text here; the query converts them to the model's id type, as it does ``--user``.
+    """
+    if text.startswith("@"):
+        from recframe.cli.query_output import read_ids
+        from recframe.config import user_path
+        from recframe.errors import ConfigError
+
+        try:
+            return read_ids(user_path(text[1:]), None, label=short_repr(text))
+        except (ConfigError, ValueError) as exc:  # ValueError: an empty or malformed path
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        msg = (
+            f"names no id; give ids separated by commas (e.g. 12,57,3) or @FILE (one id per line); "
+            f"got {short_repr(text)}"
+        )
+        raise argparse.ArgumentTypeError(msg)
+    return ids
+
+
+_id_list.__name__ = "IDS"  # argparse's fallback message names the type
+
+
+def _call_control_args(parser: argparse.ArgumentParser, *, recommend: bool) -> None:
+    """Add call-time control to ``recframe recommend`` (`recommend`) or ``recframe similar``.
+
+    ``--exclude`` and ``--candidates`` for both (and ``recommend --history``); ``--include-seen``,
+    ``--exclude-seen`` and ``--fill-short`` for ``recommend --user``/``--users-file``. They are the
+    ``exclude``, ``candidates``, ``exclude_seen`` and ``fill_short`` arguments of the Python API.
+    """
+    what = "items" if recommend else "neighbour items"
+    parser.add_argument(
+        "--exclude",
+        type=_id_list,
+        metavar="IDS",
+        help=f"{what} never returned: ids separated by commas (e.g. 12,57,3), or @FILE with one id per line; "
+        "unknown ids are ignored and counted in the list's reason",
+    )
+    parser.add_argument(
+        "--candidates",
+        type=_id_list,
+        metavar="IDS",
+        help=f"the only {what} that may be returned (after --exclude); same syntax as --exclude",
+    )
+    if not recommend:
+        return
+    seen = parser.add_mutually_exclusive_group()
+    seen.add_argument(
+        "--include-seen",
+        dest="exclude_seen",
+        action="store_false",
+        default=None,
+        help="also recommend items the user interacted with in training (re-consumption)",
+    )
+    seen.add_argument(
+        "--exclude-seen",
+        dest="exclude_seen",
+        action="store_true",
+        default=None,
+        help="never recommend items the user interacted with in training (default: the ranker's exclude_seen)",
+    )
+    parser.add_argument(
+        "--fill-short",
+        action="store_true",
+        help="complete lists shorter than --n from the fallback rankers (not only empty ones); the reason says how",
     )

@@ -1,4 +1,12 @@
-"""``recframe recommend``, ``similar``, ``predict`` and ``explain``: fit a run file and answer one query."""
+"""``recframe recommend``, ``similar``, ``predict`` and ``explain``: answer queries from a run file or a saved model.
+
+With a run file (``CONFIG``) the recommender is fitted on all its data first; with ``--model``
+it is loaded from a saved model, without refitting. ``recommend --users-file`` answers many users
+at once; ``--format csv|jsonl`` and ``--output`` are for programs (see
+:mod:`recframe.cli.query_output`). Call-time control is the API's: ``--exclude`` and
+``--candidates`` (``recommend`` and ``similar``), ``--include-seen``/``--exclude-seen`` and
+``--fill-short`` (``recommend --user|--users-file``), parsed in :mod:`recframe.cli.args`.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +16,44 @@ import sys
 from typing import Any
 
 from recframe.cli.common import EXIT_OK, _print, _registry
+from recframe.cli.query_output import emit, load_model, ranked_rows, read_ids, render
 from recframe.errors import ConfigError, DataError, short_repr
 from recframe.recommender import MAX_HISTORY_VALUE
 
 
-def _predict(args: argparse.Namespace) -> int:
+def _recommender(args: argparse.Namespace) -> Any:
+    """Return the fitted recommender the query asks: loaded from ``--model``, or fitted from ``CONFIG``."""
     from recframe.recommender import Recommender
 
+    if args.model is not None:
+        if args.config is not None:
+            msg = f"give a run file ({args.config}) or --model {args.model}, not both"
+            raise ConfigError(msg)
+        if args.overrides:
+            msg = "--set overrides a run file's values; a saved model (--model) answers as it was saved"
+            raise ConfigError(msg)
+        return load_model(args.model, _registry())
+    if args.config is None:
+        msg = f"recframe {args.command}: give a run file (CONFIG) or a saved model (--model RUN_OR_MODEL_DIR)"
+        raise ConfigError(msg)
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     rec.fit()
+    return rec
+
+
+def _format(args: argparse.Namespace) -> str:
+    """Return the output format: ``--format``, else ``json`` with ``--json``, else a table."""
+    if args.format is not None:
+        if args.json and args.format != "json":
+            msg = f"--json and --format {args.format} disagree; give one of them"
+            raise ConfigError(msg)
+        return str(args.format)
+    return "json" if args.json else "table"
+
+
+def _predict(args: argparse.Namespace) -> int:
+    fmt = _format(args)
+    rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     items = [_external_id(item, rec.interaction_matrix.items.is_str) for item in args.item]
     rec.interaction_matrix.items.rows(items, what="item")  # unknown items: exit 3, as similar and explain
@@ -24,74 +61,116 @@ def _predict(args: argparse.Namespace) -> int:
         rec.interaction_matrix.users.rows([user], what="user")
     predictions = rec.predict([user] * len(items), items)
     sources = predictions.source_names().tolist()
-    if args.json:
-        values = predictions.values.tolist()
-        rows = [{"item": i, "rating": v, "source": s} for i, v, s in zip(items, values, sources, strict=True)]
-        _print(json.dumps({"user": user, "predictions": rows}))
-        return EXIT_OK
-    _print(f"user {user}:")
-    _print(f"{'item':<12}  {'rating':>8}  source")
-    for item, value, source in zip(items, predictions.values.tolist(), sources, strict=True):
-        _print(f"{item!s:<12}  {value:>8.4f}  {source}")
+    values = predictions.values.tolist()
+    rows = [{"item": i, "rating": v, "source": s} for i, v, s in zip(items, values, sources, strict=True)]
+    if fmt == "json":
+        emit(json.dumps({"user": user, "predictions": rows}) + "\n", args.output)
+    elif fmt == "jsonl":
+        emit("".join(json.dumps({"user": user, **row}) + "\n" for row in rows), args.output)
+    elif fmt == "csv":
+        lines = ["user,item,rating,source\n"] + [f"{user},{r['item']},{r['rating']!r},{r['source']}\n" for r in rows]
+        emit("".join(lines), args.output)
+    else:
+        lines = [f"user {user}:\n", f"{'item':<12}  {'rating':>8}  source\n"]
+        lines += [f"{r['item']!s:<12}  {r['rating']:>8.4f}  {r['source']}\n" for r in rows]
+        emit("".join(lines), args.output)
     return EXIT_OK
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from recframe.recommender import Recommender
-
-    rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
-    rec.fit()
+    fmt = _format(args)
+    if fmt in ("csv", "jsonl"):
+        msg = f"--format {fmt}: explain prints a table or JSON (--format json)"
+        raise ConfigError(msg)
+    rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     item = _external_id(args.item, rec.interaction_matrix.items.is_str)
     explanation = rec.explain(user, item)
-    if args.json:
-        _print(json.dumps(explanation.to_dict()))
+    if fmt == "json":
+        emit(json.dumps(explanation.to_dict()) + "\n", args.output)
         return EXIT_OK
-    _print(f"user {explanation.user}, item {explanation.item}: score {explanation.score:.6g} "
-          f"from {explanation.source} ({explanation.reason})")
+    lines = [
+        f"user {explanation.user}, item {explanation.item}: score {explanation.score:.6g} "
+        f"from {explanation.source} ({explanation.reason})\n"
+    ]
     if explanation.contributions:
         kind = (explanation.neighbour_kind or "neighbour").rstrip("s")
-        _print(f"{kind:<12}  {'similarity':>10}  {'value':>8}  contribution")
+        lines.append(f"{kind:<12}  {'similarity':>10}  {'value':>8}  contribution\n")
         for c in explanation.contributions:
-            _print(f"{c.neighbour!s:<12}  {c.similarity:>10.6g}  {c.value:>8.6g}  {c.contribution:.6g}")
+            lines.append(f"{c.neighbour!s:<12}  {c.similarity:>10.6g}  {c.value:>8.6g}  {c.contribution:.6g}\n")
+    emit("".join(lines), args.output)
     return EXIT_OK
 
 
 def _query(args: argparse.Namespace) -> int:
-    from recframe.recommender import Recommender
-
+    fmt = _format(args)
+    users_file = getattr(args, "users_file", None)
     if args.command == "recommend" and args.ratings is not None and args.history is None:
         msg = f"--ratings {short_repr(args.ratings)}: gives the values of --history items; use it with --history"
         raise ConfigError(msg)
+    if args.command == "recommend" and args.column is not None and users_file is None:
+        msg = f"--column {short_repr(args.column)}: names the users' column of --users-file; use it with --users-file"
+        raise ConfigError(msg)
     if args.command == "recommend" and args.history is not None:
         _history(args, True)  # check the numbers of --ratings before the work of fitting
-    rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
-    rec.fit()
+        for option, given in (
+            ("--include-seen", args.exclude_seen is False),
+            ("--exclude-seen", args.exclude_seen),
+            ("--fill-short", args.fill_short),
+        ):
+            if given:
+                msg = f"{option}: applies to training users (--user, --users-file), not to a --history"
+                raise ConfigError(msg)
+    ids = read_ids(users_file, args.column) if users_file is not None else None
+    rec = _recommender(args)
     if args.command == "recommend" and args.history is not None:
         history = _history(args, rec.interaction_matrix.items.is_str)
         _check_history_items(history, rec.interaction_matrix.items)
-        lists = rec.recommend_history(history, args.n)
+        lists = rec.recommend_history(history, args.n, **_item_sets(args, rec))
         query_key, label = "new user", "item"
     elif args.command == "recommend":
-        user = _external_id(args.user, rec.interaction_matrix.users.is_str)
-        lists = rec.recommend([user], args.n)
+        str_ids = rec.interaction_matrix.users.is_str
+        users = [_external_id(u, str_ids) for u in (ids if ids is not None else [args.user])]
+        if not all(isinstance(u, int) for u in users):  # one type per query array: text, matched by value
+            users = [str(u) for u in users]
+        lists = rec.recommend(
+            users, args.n, **_item_sets(args, rec), exclude_seen=args.exclude_seen, fill_short=args.fill_short
+        )
         query_key, label = "user", "item"
     else:
         item = _external_id(args.item, rec.interaction_matrix.items.is_str)
-        lists = rec.similar_items([item], args.n)
+        lists = rec.similar_items([item], args.n, **_item_sets(args, rec))
         query_key, label = "item", "item"
-    query, ids, scores = next(iter(lists))
-    source = str(lists.sources[0])
-    reason = "" if lists.reasons is None else str(lists.reasons[0])
-    if args.json:
-        _print(json.dumps({query_key.replace(" ", "_"): query, "source": source, "reason": reason,
-                          "items": [{label: i, "score": s} for i, s in zip(ids, scores, strict=True)]}))
+    key = query_key.replace(" ", "_")
+    rows = list(ranked_rows(lists, key, label))
+    if fmt in ("csv", "jsonl"):
+        emit(render(rows, fmt, key, label), args.output)
         return EXIT_OK
-    _print(f"{query_key} {query} ({source or 'nothing to recommend'}{'; ' + reason if reason else ''}):")
-    _print(f"{'rank':>4}  {label:<12}  score")
-    for rank, (item_id, score) in enumerate(zip(ids, scores, strict=True), start=1):
-        _print(f"{rank:>4}  {item_id!s:<12}  {score:.6g}")
+    if fmt == "json":
+        emit("".join(json.dumps(row) + "\n" for row in rows), args.output)
+        return EXIT_OK
+    lines = []
+    for row in rows:
+        source, reason = row["source"], row["reason"]
+        lines.append(f"{query_key} {row[key]} ({source or 'nothing to recommend'}{'; ' + reason if reason else ''}):\n")
+        lines.append(f"{'rank':>4}  {label:<12}  score\n")
+        for rank, entry in enumerate(row["items"], start=1):
+            lines.append(f"{rank:>4}  {entry[label]!s:<12}  {entry['score']:.6g}\n")
+    emit("".join(lines), args.output)
     return EXIT_OK
+
+
+def _item_sets(args: argparse.Namespace, rec: Any) -> dict[str, list[str | int] | None]:
+    """Return ``--exclude`` and ``--candidates`` as the API's ``exclude`` and ``candidates``, typed as the item ids.
+
+    Each id is converted as ``--item`` is (an int where the model's ids are ints); an id that
+    can't be one of the model's is unknown to it, so ignored and counted in the list's reason.
+    """
+    str_ids = rec.interaction_matrix.items.is_str
+    return {
+        key: None if values is None else [_external_id(text, str_ids) for text in values]
+        for key, values in (("exclude", args.exclude), ("candidates", args.candidates))
+    }
 
 
 def _history(args: argparse.Namespace, str_ids: bool) -> dict[str | int, float]:
@@ -133,8 +212,10 @@ def _check_history_items(history: dict[str | int, float], index: Any) -> None:
     if len(unknown) == len(ids):
         msg = f"--history: no item is in the training data (unknown item {shown}); give items the run file's data has"
         raise DataError(msg)
-    _print(f"warning: --history: {len(unknown)} of {len(ids)} items are not in the training data and are ignored: "
-          f"{shown}", file=sys.stderr)
+    _print(
+        f"warning: --history: {len(unknown)} of {len(ids)} items are not in the training data and are ignored: {shown}",
+        file=sys.stderr,
+    )
 
 
 def _external_id(text: str, str_ids: bool) -> str | int:

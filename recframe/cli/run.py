@@ -17,7 +17,8 @@ def _run(args: argparse.Namespace) -> int:
     if config.data is None:
         msg = f"{args.config}: data: required for recframe run; e.g. data: {{type: synthetic}}"
         raise ConfigError(msg)
-    outcome = execute(config, registry, args.output, overwrite=args.overwrite, resume=args.resume)
+    outcome = execute(config, registry, args.output, overwrite=args.overwrite, resume=args.resume,
+                      model=args.model)
     if outcome.sweep is not None:
         _print(outcome.sweep.to_markdown(), end="")
         top = dict.fromkeys(p.relative_to(outcome.output_dir).parts[0] for p in outcome.files)

@@ -59,6 +59,8 @@ from __future__ import annotations
 
 from recframe.data.matrix import check_measurable
 from recframe.engine.dispatch import Engine, default_threads, numba_available, numba_threads, resolve_engine
+from recframe.engine.few_rows import warm_up
+from recframe.engine.kernel_inputs import freeze, freeze_checked
 from recframe.engine.measures import (
     BINARY,
     MEASURES,
@@ -103,6 +105,8 @@ __all__ = [
     "chunks",
     "default_threads",
     "estimate_neighbours",
+    "freeze",
+    "freeze_checked",
     "modify",
     "numba_available",
     "numba_threads",
@@ -116,5 +120,6 @@ __all__ = [
     "top_k_neighbours",
     "top_n_entries",
     "top_n_product",
+    "warm_up",
     "zero_entries",
 ]

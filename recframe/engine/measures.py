@@ -30,19 +30,41 @@ from typing import Literal
 import numpy as np
 
 Measure = Literal[
-    "cosine", "dot", "corated_cosine", "adjusted_cosine", "pearson", "msd", "jaccard", "dice", "tversky",
-    "asymmetric_cosine", "conditional_probability", "lift",
+    "cosine",
+    "dot",
+    "corated_cosine",
+    "adjusted_cosine",
+    "pearson",
+    "msd",
+    "jaccard",
+    "dice",
+    "tversky",
+    "asymmetric_cosine",
+    "conditional_probability",
+    "lift",
 ]
 MEASURES: tuple[str, ...] = (
-    "cosine", "dot", "corated_cosine", "adjusted_cosine", "pearson", "msd", "jaccard", "dice", "tversky",
-    "asymmetric_cosine", "conditional_probability", "lift",
+    "cosine",
+    "dot",
+    "corated_cosine",
+    "adjusted_cosine",
+    "pearson",
+    "msd",
+    "jaccard",
+    "dice",
+    "tversky",
+    "asymmetric_cosine",
+    "conditional_probability",
+    "lift",
 )
 """Every measure, in the order of their codes."""
 
 NEEDS_SUMS, NEEDS_SQUARES = 1, 2
 _NEEDS = {
-    "corated_cosine": NEEDS_SQUARES, "adjusted_cosine": NEEDS_SQUARES,
-    "pearson": NEEDS_SUMS | NEEDS_SQUARES, "msd": NEEDS_SQUARES,
+    "corated_cosine": NEEDS_SQUARES,
+    "adjusted_cosine": NEEDS_SQUARES,
+    "pearson": NEEDS_SUMS | NEEDS_SQUARES,
+    "msd": NEEDS_SQUARES,
 }
 SYMMETRIC = frozenset(
     {"cosine", "dot", "corated_cosine", "adjusted_cosine", "pearson", "msd", "jaccard", "dice", "lift"}
@@ -112,8 +134,14 @@ class MeasureSpec:
         """
         needs = _NEEDS.get(measure, 0)
         return cls(
-            MEASURES.index(measure), needs, alpha, beta, shrinkage, min_support,
-            -np.inf if min_similarity is None else min_similarity, keep_negative,
+            MEASURES.index(measure),
+            needs,
+            alpha,
+            beta,
+            shrinkage,
+            min_support,
+            -np.inf if min_similarity is None else min_similarity,
+            keep_negative,
         )
 
     @property

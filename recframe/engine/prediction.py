@@ -222,8 +222,10 @@ def predict_ratings(
     source = np.zeros(len(users), dtype=np.int8)
     own = used == -1
     if own.any():
-        source[own] = SOURCES.index("baseline") if s.variant == "baseline" else SOURCES.index(
-            "item_mean" if by_items else "user_mean"
+        source[own] = (
+            SOURCES.index("baseline")
+            if s.variant == "baseline"
+            else SOURCES.index("item_mean" if by_items else "user_mean")
         )
     missing = (used == 0) | ~known
     if s.variant == "baseline":

@@ -14,7 +14,9 @@ Two engines compute the same result:
 - ``scipy``: blocks of rows multiplied by scipy and densified one block at a time (the block
   size follows ``max_memory_mb``), then a tie-aware top-n selection.
 
-``engine="auto"`` uses numba when it is installed.
+``engine="auto"`` uses numba when it is installed. With numba, up to
+:data:`~recframe.engine.few_rows.FEW_ROWS` query rows (a served single-user query) take a serial
+path with no thread pool and no lock (:mod:`recframe.engine.few_rows`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, default_threads, numba_threads, resolve_engine, used_threads
+from recframe.engine.few_rows import FEW_ROWS, few_rows_product
+from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, frozen
 from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
@@ -121,29 +125,54 @@ def top_n_product(
         Best first, ties by lower column; ``-1`` pads rows with fewer positive entries.
     scores : ndarray of shape (len(rows), n), float64
         The sums; ``0.0`` where ``columns`` is ``-1``.
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        If an input is malformed (see :func:`~recframe.engine.kernel_inputs.check_product_inputs`):
+        checked before either engine runs, so that no kernel reads outside an array.
     """
-    rows = np.asarray(rows, dtype=np.int64)
+    numba = resolve_engine(engine) == "numba"
+    few = numba and np.ndim(rows) == 1 and np.size(rows) <= FEW_ROWS
+    a, rows, b, n = check_product_inputs(a, rows, b, n, seen, exclude, exclude_self, lazy=few)
     m = len(rows)
     columns = np.full((m, n), -1, dtype=np.int64)
     scores = np.zeros((m, n), dtype=np.float64)
     if m == 0 or n == 0:
         return columns, scores
-    if resolve_engine(engine) == "numba":
+    if few:
+        few_rows_product(a, rows, b, n, seen, exclude, exclude_self, columns, scores)
+    elif numba:
         _numba_product(a, rows, b, n, seen, exclude, exclude_self, threads, desc, columns, scores)
     else:
         _scipy_product(a, rows, b, n, seen, exclude, exclude_self, max_memory_mb, desc, columns, scores)
     return columns, scores
 
 
-def _csr_parts(matrix: sp.csr_array | None, index_dtype: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the CSR arrays in the dtypes the kernel is compiled for (int64 offsets)."""
+_PARTS = "_recframe_kernel_parts"
+"""Attribute of a read-only matrix: its arrays in the kernels' dtypes, converted once."""
+
+
+def csr_parts(matrix: sp.csr_array | None, index_dtype: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the CSR arrays in the dtypes the kernel is compiled for (int64 offsets).
+
+    The conversion of a matrix whose arrays are read-only (a served model) is kept on it, so
+    that it is paid once, not on every call.
+    """
     if matrix is None:
         return _EMPTY_INDPTR, _EMPTY_INDICES.astype(index_dtype), np.zeros(0)
-    return (
+    source = (matrix.indptr, matrix.indices, matrix.data)
+    kept = getattr(matrix, _PARTS, None)
+    if kept is not None and kept[2].dtype == index_dtype and all(a is b for a, b in zip(kept[0], source, strict=True)):
+        return kept[1:]  # type: ignore[no-any-return]
+    parts = (
         matrix.indptr.astype(np.int64, copy=False),
         matrix.indices.astype(index_dtype, copy=False),
         matrix.data.astype(np.float64, copy=False),
     )
+    if frozen(matrix):
+        setattr(matrix, _PARTS, (source, *parts))
+    return parts
 
 
 def top_k_neighbours(
@@ -183,11 +212,20 @@ def top_k_neighbours(
         Neighbours, best first, ties by lower row; ``-1`` pads.
     scores : ndarray of shape (n_rows, k), float64
         The products; ``0.0`` where ``columns`` is ``-1``.
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        If `x` or `transposed` is malformed, or `k` is not a count (checked before any kernel).
     """
+    x = check_csr(x, "x")
+    k = check_count(k, "k")
     n = x.shape[0]
     if transposed is None:
         transposed = sp.csr_array(x.T)
         transposed.sort_indices()
+    else:
+        transposed = check_csr(transposed, "transposed", (x.shape[1], n))
     if resolve_engine(engine) == "numba" and n >= SYMMETRIC_MIN_ROWS and k > 0:
         used = used_threads(threads)
         heap_bytes = used * n * k * 17
@@ -219,7 +257,7 @@ def _symmetric_neighbours(
 
     n = x.shape[0]
     index_dtype = np.int32 if max(x.shape) < np.iinfo(np.int32).max else np.int64
-    x_parts, t_parts = _csr_parts(x, index_dtype), _csr_parts(transposed, index_dtype)
+    x_parts, t_parts = csr_parts(x, index_dtype), csr_parts(transposed, index_dtype)
     columns = np.full((n, k), -1, dtype=np.int64)
     scores = np.zeros((n, k), dtype=np.float64)
     # row i costs about its length times the share of columns j > i: size the batches by that,
@@ -258,8 +296,8 @@ def _numba_product(
     # 32-bit column indices halve the memory traffic of the inner loop where they suffice
     small = max(a.shape[1], b.shape[1]) < np.iinfo(np.int32).max
     index_dtype = np.int32 if small else np.int64
-    a_parts, b_parts = _csr_parts(a, index_dtype), _csr_parts(b, index_dtype)
-    seen_indptr, seen_indices, _ = _csr_parts(seen, index_dtype)
+    a_parts, b_parts = csr_parts(a, index_dtype), csr_parts(b, index_dtype)
+    seen_indptr, seen_indices, _ = csr_parts(seen, index_dtype)
     # batches keep the progress bar moving and let a Ctrl-C through between them
     batch = 16_384
     starts = range(0, len(rows), batch)
@@ -269,7 +307,7 @@ def _numba_product(
         ):
             stop = min(len(rows), start + batch)
             extra = None if exclude is None else sp.csr_array(exclude[start:stop])
-            extra_indptr, extra_indices, _ = _csr_parts(extra, index_dtype)
+            extra_indptr, extra_indices, _ = csr_parts(extra, index_dtype)
             kernel(
                 rows[start:stop],
                 *a_parts,

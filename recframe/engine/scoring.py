@@ -16,13 +16,23 @@ import scipy.sparse as sp
 from pydantic import PositiveInt
 
 from recframe.engine.topn import blockwise_top_n
-from recframe.interfaces import CandidateRanker, RankerConfig, TopN, check_fitted
+from recframe.errors import PluginError
+from recframe.interfaces import (
+    CandidateRanker,
+    RankerConfig,
+    TopN,
+    check_fitted,
+    graph_from_state,
+    graph_state,
+    matrix_from_state,
+    matrix_state,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from recframe.data import FloatArray, IntArray, InteractionMatrix
-    from recframe.interfaces import NeighbourGraph
+    from recframe.interfaces import NeighbourGraph, State
 
 
 class ScoringConfig(RankerConfig):
@@ -64,6 +74,39 @@ class ScoringRanker(CandidateRanker):
 
     def _prepare(self) -> None:
         """Precompute what :meth:`score_block` needs, once per ``fit``."""
+
+    def get_state(self) -> State:
+        """Return the training matrix (``matrix.*``), the graph (``neighbours.*``) and :meth:`_prepared_state`.
+
+        Raises
+        ------
+        NotFittedError
+            If called before ``fit``.
+        """
+        check_fitted(self, "matrix_")
+        assert self.matrix_ is not None
+        state = matrix_state("matrix", self.matrix_)
+        if self.neighbours_ is not None:
+            state.update(graph_state("neighbours", self.neighbours_))
+        state.update(self._prepared_state())
+        return state
+
+    def set_state(self, state: State) -> None:
+        """Restore what :meth:`get_state` returned, then :meth:`_restore_prepared` what ``_prepare`` computed."""
+        self.matrix_ = matrix_from_state(state, "matrix")
+        self.neighbours_ = graph_from_state(state, "neighbours") if "neighbours.indices" in state else None
+        if self.neighbour_axis is not None and self.neighbours_ is None:
+            msg = f"{type(self).__name__} needs a neighbour graph of {self.neighbour_axis}; the state has none"
+            raise PluginError(msg)
+        self._restore_prepared(state)
+
+    def _prepared_state(self) -> State:
+        """Return what :meth:`_prepare` computed, to save it rather than recompute it on load (``{}``)."""
+        return {}
+
+    def _restore_prepared(self, state: State) -> None:
+        """Restore what :meth:`_prepared_state` returned; by default run :meth:`_prepare` again."""
+        self._prepare()
 
     @abstractmethod
     def score_block(self, users: IntArray) -> FloatArray:

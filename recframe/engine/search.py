@@ -14,7 +14,9 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
+from recframe.engine.kernel_inputs import check_count, check_csr, check_rows
 from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
+from recframe.engine.products import csr_parts
 from recframe.engine.topn import top_n_entries
 from recframe.progress import progress
 
@@ -87,8 +89,28 @@ def top_k_by_measure(
         Targets, most similar first (ties by lower row); ``-1`` pads.
     scores : ndarray of shape (len(rows), k), float64
         Similarities; ``0.0`` where ``columns`` is ``-1``.
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        If an input is malformed (a CSR matrix whose arrays disagree, an index out of range,
+        factors or totals of mismatched sizes, rows outside ``[-1, n_queries)``): checked
+        before either engine runs, so that no kernel reads outside an array.
     """
-    rows = np.asarray(rows, dtype=np.int64)
+    k = check_count(k, "k")
+    queries = check_csr(queries, "queries")
+    targets_t = check_csr(targets_t, "targets_t", (queries.shape[1], None))
+    rows = check_rows(rows, queries.shape[0])
+    n_targets = targets_t.shape[1]
+    if len(target_totals) != 2 or any(np.shape(t) != (n_targets,) for t in target_totals):
+        msg = f"target_totals must be (norms, counts) of {n_targets} targets each; got shapes " + str(
+            [np.shape(t) for t in target_totals]
+        )
+        raise ValueError(msg)
+    target_totals = (
+        np.asarray(target_totals[0], dtype=np.float64),
+        np.asarray(target_totals[1], dtype=np.float64),
+    )
     columns = np.full((len(rows), k), -1, dtype=np.int64)
     scores = np.zeros((len(rows), k))
     if len(rows) == 0 or k == 0:
@@ -150,8 +172,8 @@ def _numba_search(
     from recframe.engine._compiled.search import top_k_by_measure as kernel
 
     index = np.int32 if max(queries.shape[1], targets_t.shape[1]) < np.iinfo(np.int32).max else np.int64
-    a = (queries.indptr.astype(np.int64), queries.indices.astype(index), queries.data.astype(np.float64))
-    t = (targets_t.indptr.astype(np.int64), targets_t.indices.astype(index), targets_t.data.astype(np.float64))
+    # converted once for read-only (fitted or memory-mapped) matrices, not on every call
+    a, t = csr_parts(queries, index), csr_parts(targets_t, index)
     params = np.array([spec.alpha, spec.beta, spec.shrinkage, spec.min_similarity])
     batch = 8192
     starts = range(0, len(rows), batch)

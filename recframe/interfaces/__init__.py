@@ -17,7 +17,8 @@ One concern a submodule, the contracts all re-exported here:
 - :mod:`recframe.interfaces.similarity`: :class:`SimilarityBackend` and :class:`NeighbourGraph`;
 - :mod:`recframe.interfaces.rankers`: :class:`CandidateRanker`, :class:`TopN`, the optional
   ranker abilities and :class:`Predictions`;
-- :mod:`recframe.interfaces.evaluation`: :class:`Splitter`, :class:`Metric` and :class:`MetricInput`.
+- :mod:`recframe.interfaces.evaluation`: :class:`Splitter`, :class:`Metric` and :class:`MetricInput`;
+- :mod:`recframe.interfaces.state`: the :data:`State` of saved models and its CSR, matrix and graph helpers.
 
 The engine's checks that enforce the contracts live beside them and are not re-exported:
 :mod:`recframe.interfaces.calls` (calling into a component), :mod:`recframe.interfaces.checks`
@@ -28,7 +29,7 @@ This package imports no implementation: only numpy, scipy, pydantic, :mod:`recfr
 
 from __future__ import annotations
 
-from recframe.interfaces.component import KINDS, Component, ComponentConfig, Kind, check_fitted
+from recframe.interfaces.component import KINDS, Component, ComponentConfig, Kind, State, StateValue, check_fitted
 from recframe.interfaces.data_stages import DataSource, Filter, MatrixBuilder
 from recframe.interfaces.evaluation import Metric, MetricConfig, MetricInput, RatedPairs, Splitter
 from recframe.interfaces.rankers import (
@@ -51,6 +52,14 @@ from recframe.interfaces.settings import (
     path_text_problem,
 )
 from recframe.interfaces.similarity import NeighbourGraph, ResourceEstimate, SimilarityBackend, SimilarityConfig
+from recframe.interfaces.state import (
+    csr_from_state,
+    csr_state,
+    graph_from_state,
+    graph_state,
+    matrix_from_state,
+    matrix_state,
+)
 
 __all__ = [
     "INT64_MAX",
@@ -78,11 +87,19 @@ __all__ = [
     "SimilarityBackend",
     "SimilarityConfig",
     "Splitter",
+    "State",
+    "StateValue",
     "SupportsExplain",
     "SupportsNewUsers",
     "SupportsPredict",
     "TopN",
     "check_fitted",
+    "csr_from_state",
+    "csr_state",
     "expand_home",
+    "graph_from_state",
+    "graph_state",
+    "matrix_from_state",
+    "matrix_state",
     "path_text_problem",
 ]

@@ -7,6 +7,8 @@ queried from any number of threads. Its methods are grouped by concern:
 - :mod:`~recframe.recommender.config_export`: writing components back as run-file sections;
 - :mod:`~recframe.recommender.fitting`: the fitted state and ``fit``;
 - :mod:`~recframe.recommender.querying`: ``recommend``, ``similar_items``, ``explain``, ``predict``;
+- :mod:`~recframe.recommender.cold_start`: ``recommend_histories`` (new users, no refit);
+- :mod:`~recframe.recommender.call_control`: ``exclude``, ``candidates`` and short-list policies;
 - :mod:`~recframe.recommender.evaluating`: ``evaluate``;
 - :mod:`~recframe.recommender.arguments`: checks of query arguments;
 - :mod:`~recframe.recommender.filtering`: running a data section's filters;

@@ -1,4 +1,4 @@
-"""The arguments of the query methods, checked: list lengths, one id, history values, query ids.
+"""The arguments of the query methods, checked: list lengths, switches, one id, history values, query ids.
 
 Errors here are the caller's: each message names the argument, shows the value and says what
 is allowed.
@@ -60,6 +60,21 @@ def _history_value(item: object, value: object) -> float:
         )
         raise ValueError(msg)
     return number
+
+
+def _flag(value: object, name: str, *, optional: bool = False) -> bool | None:
+    """Return `value` if it is a bool (or ``None`` where `optional`), for a query's switches.
+
+    Raises
+    ------
+    TypeError
+        For anything else (``"false"``, ``0``): a truthy string must not switch a policy on.
+    """
+    if isinstance(value, bool | np.bool_) or (optional and value is None):
+        return None if value is None else bool(value)
+    allowed = "True, False or None" if optional else "True or False"
+    msg = f"{name} must be {allowed}; got {type(value).__name__} {short_repr(value)}"
+    raise TypeError(msg)
 
 
 def _one_id(value: object, what: str, method: str) -> Any:

@@ -22,6 +22,7 @@ from recframe.interfaces import RatedPairs, Splitter
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_interactions, check_split
 from recframe.interfaces.value_checks import check_metric
+from recframe.recommender.fitting import _Fitted
 from recframe.recommender.querying import QueryMethods
 from recframe.registry import builtin_registry
 from recframe.results import EvaluationResult, FoldResult
@@ -38,8 +39,12 @@ class EvaluationMethods(QueryMethods):
         Every split of the splitter is evaluated (one, or each fold of ``kfold``). Test users
         unknown in training are served by the fallback ranker, or skipped (and counted) when
         there is none; users without a relevant held-out item are not evaluated. The protocol
-        check's findings are logged as warnings and kept in the result. The recommender stays
-        fitted on the (last) training part.
+        check's findings are logged as warnings and kept in the result.
+
+        Each split is fitted on private copies of the components and never published, so a
+        fitted recommender keeps answering from its own model while (and after) it is
+        evaluated. Only a recommender that was not fitted is left fitted on the (last)
+        training part.
 
         Parameters
         ----------
@@ -77,36 +82,40 @@ class EvaluationMethods(QueryMethods):
             splits = self._folds(splitter, interactions)
         folds: list[FoldResult] = []
         warnings: dict[str, str] = {}  # the first finding of each kind
+        fitted: _Fitted | None = None
         for number, parts in enumerate(splits):
             train, fold_test = check_split(parts, self._who(splitter), len(interactions), given=test is not None)
             logger.info("split %d: %d training and %d test interactions", number, len(train), len(fold_test))
             self._require_ratings(train)
-            self.fit(train)
-            for kind, finding in protocol_warnings(splitter, train, fold_test, self._state().matrix.items).items():
+            fitted = self._fit_state(Interactions.from_any(train))
+            for kind, finding in protocol_warnings(splitter, train, fold_test, fitted.matrix.items).items():
                 if kind not in warnings:
                     logger.warning("%s", finding)
                     warnings[kind] = finding
-            folds.append(self._evaluate_fold(train, fold_test))
+            folds.append(self._evaluate_fold(fitted, train, fold_test))
+        if fitted is not None:
+            with self._lock:  # a recommender that was fitted keeps its model
+                if self._fitted is None:
+                    self._fitted = fitted
         return EvaluationResult(folds, list(warnings.values()))
 
-    def _evaluate_fold(self, train: Interactions, test: Interactions) -> FoldResult:
-        """Score the fitted model's lists for the users of one test part."""
-        fitted = self._state()
+    def _evaluate_fold(self, fitted: _Fitted, train: Interactions, test: Interactions) -> FoldResult:
+        """Score the lists of the fold's model `fitted` for the users of one test part."""
         settings = self.evaluation
         held = held_out(
             test, fitted.matrix.items, threshold=settings.relevance_threshold, unseen_items=settings.unseen_items
         )
         known = fitted.matrix.users.rows(held.users.ids, missing="mark") >= 0
-        evaluated = held.users if self.fallbacks else IdIndex(held.users.ids[known])
+        evaluated = held.users if fitted.fallbacks else IdIndex(held.users.ids[known])
         if len(evaluated) == 0:
             msg = "no test user with a relevant item is known in training, so nothing can be evaluated"
             raise DataError(msg)
         depth = max(m.config.k for m in self.metrics)
-        lists = self.recommend(evaluated.ids, depth)
+        lists = self._recommend(fitted, evaluated.ids, depth)
         data = metric_input(held, evaluated, lists.ranked.items, fitted.matrix, depth)
         n_prediction_fallback = 0
         if any(metric.needs_predictions for metric in self.metrics):
-            ratings = self._rated_pairs(test, train)
+            ratings = self._rated_pairs(fitted, test, train)
             data = replace(data, ratings=ratings)
             n_prediction_fallback = int(ratings.fallback.sum())
         metrics: dict[str, float] = {}
@@ -125,7 +134,7 @@ class EvaluationMethods(QueryMethods):
             "n_test": len(test),
             "n_test_users": held.n_test_users,
             "n_evaluated": len(evaluated),
-            "n_fallback": int(np.sum((lists.sources != self.ranker.name) & (lists.sources != ""))),
+            "n_fallback": int(np.sum((lists.sources != fitted.ranker.name) & (lists.sources != ""))),
             "n_skipped": len(held.users) - len(evaluated),
             "n_without_relevant": held.n_test_users - len(held.users),
             "n_below_threshold": held.n_below_threshold,
@@ -148,13 +157,13 @@ class EvaluationMethods(QueryMethods):
             )
             raise ConfigError(msg)
 
-    def _rated_pairs(self, test: Interactions, train: Interactions) -> RatedPairs:
+    def _rated_pairs(self, fitted: _Fitted, test: Interactions, train: Interactions) -> RatedPairs:
         """Predict every held-out rating, for the metrics of rating prediction."""
         wanting = ", ".join(m.label for m in self.metrics if m.needs_predictions)
         if test.values is None:
             msg = f"{wanting} need held-out ratings, but the test interactions have none"
             raise ConfigError(msg)
-        stored = self._state().matrix.matrix.data
+        stored = fitted.matrix.matrix.data
         if train.values is not None and np.ptp(train.values) > 0 and np.ptp(stored) == 0:
             # every prediction, a weighted mean of matrix entries, would be that one value
             msg = (
@@ -163,5 +172,5 @@ class EvaluationMethods(QueryMethods):
                 "training ratings never reach the predictions; use matrix type 'ratings'"
             )
             raise ConfigError(msg)
-        predictions = self.predict(test.users, test.items, who=wanting)
+        predictions = self._predict(fitted, test.users, test.items, wanting)
         return RatedPairs(test.values.astype(np.float64), predictions.values, predictions.source != 0)

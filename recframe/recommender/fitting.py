@@ -4,16 +4,24 @@
 every part of the API reads, how the engine calls into components, loading and filtering the
 data, and ``fit``, which publishes its state (:class:`_Fitted`) with one atomic swap so that a
 reader never sees a half-fitted recommender.
+
+Fitting never changes the component objects the recommender was built with: ``rec.ranker``,
+``rec.fallbacks`` and ``rec.similarity`` are templates (their type and config say what to fit).
+``fit`` fits private copies of them (:func:`_fresh_copy`) and publishes the fitted copies inside
+:class:`_Fitted`, so that a query running during a refit answers wholly from the old or wholly
+from the new model, and a component object shared by two recommenders is never changed by
+fitting either of them.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,23 +53,77 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_C = TypeVar("_C", bound=Component)
+
 
 @dataclass
 class _Fitted:
-    """Everything ``fit`` learns; swapped in whole, so readers never see a half-fitted state."""
+    """Everything ``fit`` learns; published whole by :meth:`FitMethods._publish`.
+
+    A query reads the published object once (``fitted = self._state()``) and then uses only
+    its fields, so it never mixes two fits. The object is not changed once published, except
+    that a neighbour graph (and its backend) computed on first use is added under the
+    recommender's lock.
+
+    Attributes
+    ----------
+    matrix : InteractionMatrix
+        The training matrix, with the user and item ids.
+    fingerprint : str
+        sha256 of the training interactions.
+    n_interactions : int
+        Number of training interactions.
+    rankers : tuple of CandidateRanker
+        The fitted rankers: the main ranker first, then the fallback chain in order. They are
+        private copies of ``rec.ranker`` and ``rec.fallbacks``, fitted on `matrix`.
+    similarity : SimilarityBackend
+        An unfitted copy of ``rec.similarity`` taken at fit time: its type and config build the
+        backends of `backends` (also those made on first use by ``similar_*``).
+    backends : dict of str to SimilarityBackend
+        The fitted similarity backend of each axis (``"users"``, ``"items"``) used so far.
+    graphs : dict of str to NeighbourGraph
+        The neighbour graph of each axis computed so far.
+    timings : dict of str to float
+        Seconds spent in each step of the fit.
+    """
 
     matrix: InteractionMatrix
     fingerprint: str
     n_interactions: int
+    rankers: tuple[CandidateRanker, ...]
+    similarity: SimilarityBackend
     backends: dict[str, SimilarityBackend] = field(default_factory=dict)
     graphs: dict[str, NeighbourGraph] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ranker(self) -> CandidateRanker:
+        """The fitted main ranker."""
+        return self.rankers[0]
+
+    @property
+    def fallbacks(self) -> tuple[CandidateRanker, ...]:
+        """The fitted fallback rankers, in order."""
+        return self.rankers[1:]
+
+
+def _fresh_copy(component: _C) -> _C:
+    """Return a private copy of `component` for ``fit`` to fit, leaving `component` unchanged.
+
+    ``copy.deepcopy`` rather than ``type(c)(c.config)``: it also keeps what a plugin's
+    ``__init__`` set besides its config, and a template is never fitted by the recommender, so
+    the copy is cheap (a config and a few attributes).
+    """
+    return copy.deepcopy(component)
 
 
 class FitMethods:
     """The fitting part of :class:`~recframe.recommender.Recommender`: its state and ``fit``.
 
-    The attributes are set by ``Recommender.__init__``; see there.
+    The attributes are set by ``Recommender.__init__``; see there. ``ranker``, ``fallbacks`` and
+    ``similarity`` are templates: ``fit`` fits private copies of them, and the fitted copies
+    (:attr:`fitted_ranker`, :attr:`fitted_fallbacks`) answer the queries. Assigning a new
+    template takes effect at the next ``fit``.
     """
 
     data: DataSource | None
@@ -166,7 +228,12 @@ class FitMethods:
         return interactions
 
     def fit(self, data: object | None = None) -> Self:
-        """Build the matrix and neighbour graphs and fit the rankers.
+        """Build the matrix and neighbour graphs, fit the rankers, and publish them in one swap.
+
+        The components are fitted as private copies (``rec.ranker``, ``rec.fallbacks`` and
+        ``rec.similarity`` are left unchanged; :attr:`fitted_ranker` is the fitted main
+        ranker). Queries running meanwhile keep answering from the previous fit until the new
+        one is complete, then from the new one.
 
         Parameters
         ----------
@@ -181,6 +248,17 @@ class FitMethods:
             If a component returns something that breaks its contract.
         """
         interactions = self.load_data() if data is None else Interactions.from_any(data)
+        self._publish(self._fit_state(interactions))
+        return self
+
+    def _fit_state(self, interactions: Interactions) -> _Fitted:
+        """Fit private copies of the components on `interactions` and return them, unpublished.
+
+        Raises
+        ------
+        DataError
+            If there is no interaction.
+        """
         if len(interactions) == 0:
             msg = "no interactions to fit; the data is empty"
             raise DataError(msg)
@@ -189,15 +267,33 @@ class FitMethods:
         matrix = check_matrix(self._call(self.matrix, "build", interactions), self._who(self.matrix), interactions)
         timings["matrix"] = time.perf_counter() - start
         logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
-        fitted = _Fitted(matrix, interactions.fingerprint(), len(interactions), timings=timings)
-        for ranker in (self.ranker, *self.fallbacks):
+        templates = (self.ranker, *self.fallbacks)
+        with calling(self._who(self.similarity), "__deepcopy__"):
+            similarity = _fresh_copy(self.similarity)
+        fitted = _Fitted(matrix, interactions.fingerprint(), len(interactions), (), similarity, timings=timings)
+        rankers = []
+        for template in templates:
+            with calling(self._who(template), "__deepcopy__"):
+                ranker = _fresh_copy(template)
             graph = self._graph(fitted, ranker.neighbour_axis)
             start = time.perf_counter()
             self._call(ranker, "fit", matrix, graph)
             timings[f"fit {ranker.name}"] = time.perf_counter() - start
+            rankers.append(ranker)
+        fitted.rankers = tuple(rankers)
+        return fitted
+
+    def _publish(self, fitted: _Fitted) -> None:
+        """Make `fitted` the state every later query answers from: one atomic swap.
+
+        ``fit`` calls it, and so does anything else that builds a complete :class:`_Fitted`
+        (loading a saved model). `fitted` must not be changed afterwards.
+        """
+        if not fitted.rankers:
+            msg = "a fitted state needs at least the main ranker"
+            raise ValueError(msg)
         with self._lock:
             self._fitted = fitted
-        return self
 
     def _graph(self, fitted: _Fitted, axis: str | None) -> NeighbourGraph | None:
         """Return (computing once) the neighbour graph of users or items."""
@@ -205,13 +301,12 @@ class FitMethods:
             return None
         if axis not in fitted.graphs:
             rows = self._rows(fitted, axis)
+            similarity = fitted.similarity
             # a row has at most n_rows - 1 neighbours, whatever k asks for: estimate what will be built
-            estimate = self._call(
-                self.similarity, "estimate", rows, k=capped_k(self.similarity.config.k, rows.shape[0])
-            )
+            estimate = self._call(similarity, "estimate", rows, k=capped_k(similarity.config.k, rows.shape[0]))
             if estimate is not None:
-                limit = self.similarity.config.memory_limit_mb
-                preflight(estimate, limit, self._who(self.similarity), f"{axis[:-1]} neighbours", rows=rows.shape[0])
+                limit = similarity.config.memory_limit_mb
+                preflight(estimate, limit, self._who(similarity), f"{axis[:-1]} neighbours", rows=rows.shape[0])
             backend = self._backend(fitted, axis)
             start = time.perf_counter()
             n_rows = fitted.matrix.n_users if axis == "users" else fitted.matrix.n_items
@@ -232,8 +327,9 @@ class FitMethods:
     def _backend(self, fitted: _Fitted, axis: str) -> SimilarityBackend:
         """Return the similarity backend fitted on the rows of `axis`, fitting it once."""
         if axis not in fitted.backends:
-            with calling(lambda: self._who(self.similarity), "__init__"):
-                backend = type(self.similarity)(self.similarity.config)
+            template = fitted.similarity
+            with calling(lambda: self._who(template), "__init__"):
+                backend = type(template)(template.config)
             self._call(backend, "fit", self._rows(fitted, axis))
             fitted.backends[axis] = backend
         return fitted.backends[axis]
@@ -244,11 +340,28 @@ class FitMethods:
         return fitted.matrix.matrix if axis == "users" else fitted.matrix.item_major()
 
     def _state(self) -> _Fitted:
+        """Return the published fitted state: read it once per query and use only it.
+
+        Raises
+        ------
+        NotFittedError
+            If nothing has been fitted (or loaded) yet.
+        """
         fitted = self._fitted
         if fitted is None:
             msg = "Recommender is not fitted; call fit() first"
             raise NotFittedError(msg)
         return fitted
+
+    @property
+    def fitted_ranker(self) -> CandidateRanker:
+        """The fitted copy of :attr:`ranker` that answers queries (after ``fit``)."""
+        return self._state().ranker
+
+    @property
+    def fitted_fallbacks(self) -> tuple[CandidateRanker, ...]:
+        """The fitted copies of :attr:`fallbacks` that answer queries (after ``fit``)."""
+        return self._state().fallbacks
 
     @property
     def interaction_matrix(self) -> InteractionMatrix:

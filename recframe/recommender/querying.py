@@ -1,12 +1,14 @@
-"""Querying a fitted recommender: recommend, cold-start histories, similar items and users, explain, predict.
+"""Querying a fitted recommender: recommend, similar items and users, explain, predict.
 
 :class:`QueryMethods` only reads the fitted state (and computes a neighbour graph once, under a
-lock, on first use), so a fitted recommender serves many threads at once.
+lock, on first use), so a fitted recommender serves many threads at once, also while it is
+refitted. Call-time control (``exclude``, ``candidates``, ``exclude_seen``, ``fill_short``) is
+applied with :mod:`~recframe.recommender.call_control`. Recommending from histories given at
+call time (cold start) is in :mod:`~recframe.recommender.cold_start`, its base class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -16,19 +18,44 @@ import scipy.sparse as sp
 from recframe.data import as_query_ids
 from recframe.engine.scoring import ScoringRanker
 from recframe.errors import ConfigError
-from recframe.interfaces import CandidateRanker, Predictions, SupportsExplain, SupportsNewUsers, SupportsPredict, TopN
+from recframe.interfaces import CandidateRanker, Predictions, SupportsExplain, SupportsPredict, TopN
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_topn
 from recframe.interfaces.value_checks import check_predictions, overflow_hint
-from recframe.recommender.arguments import _history_value, _join, _list_length, _matched, _one_id
-from recframe.recommender.fitting import FitMethods, _Fitted
+from recframe.recommender.arguments import _flag, _join, _list_length, _matched, _one_id
+from recframe.recommender.call_control import (
+    ItemFilter,
+    append_lists,
+    chunks,
+    drop_banned,
+    exclusion_matrix,
+    item_filter,
+)
+from recframe.recommender.call_control import with_seen as _with_seen
+from recframe.recommender.cold_start import ColdStartMethods
+from recframe.recommender.fitting import _Fitted
 from recframe.results import Contribution, Explanation, RankedLists
 
 
-class QueryMethods(FitMethods):
-    """The query part of :class:`~recframe.recommender.Recommender`: everything asked of a fitted model."""
+class QueryMethods(ColdStartMethods):
+    """The query part of :class:`~recframe.recommender.Recommender`: everything asked of a fitted model.
 
-    def recommend(self, users: Any, n: int | None = None, *, explain: bool = False) -> RankedLists:
+    Every query reads the published fitted state once (``fitted = self._state()``) and uses
+    only its components, so it answers wholly from one fit even while ``fit`` runs in another
+    thread.
+    """
+
+    def recommend(
+        self,
+        users: Any,
+        n: int | None = None,
+        *,
+        explain: bool = False,
+        exclude: Any = None,
+        candidates: Any = None,
+        exclude_seen: bool | None = None,
+        fill_short: bool = False,
+    ) -> RankedLists:
         """Return the top-`n` items of each user.
 
         Users the ranker can't serve (not in the training data, or nothing to recommend) get
@@ -44,6 +71,20 @@ class QueryMethods(FitMethods):
         explain : bool
             Also explain every ranked item (``RankedLists.explanations``): the neighbours and
             weights that add up to its score.
+        exclude : id, array-like or set of item ids, optional
+            Items never returned, by the ranker or any fallback. Unknown ids are ignored
+            (logged at INFO and counted in ``reasons``).
+        candidates : id, array-like or set of item ids, optional
+            The only items that may be returned (after `exclude`); unknown ids are ignored as
+            in `exclude`.
+        exclude_seen : bool, optional
+            Whether items the user interacted with in training are left out; by default each
+            ranker's ``exclude_seen`` (``True`` unless configured otherwise). ``False`` allows
+            re-consumption.
+        fill_short : bool
+            Also complete lists shorter than `n` (not only empty ones) from the fallback chain:
+            the fallback's items not yet listed follow the list's own, with the fallback's
+            scores; ``reasons`` says ``"3 of 10 from item_cf; filled 7 from popularity"``.
 
         Raises
         ------
@@ -52,27 +93,57 @@ class QueryMethods(FitMethods):
         NotFittedError
             If called before ``fit``.
         TypeError, ValueError
-            If `n` is not an int from 1 to 10,000 (the bounds of a ranker's ``n``).
+            If `n` is not an int from 1 to 10,000 (the bounds of a ranker's ``n``), or an id is
+            not an int or a str.
         """
         fitted = self._state()
+        allowed = item_filter(fitted.matrix.items, exclude, candidates)
+        seen = _flag(exclude_seen, "exclude_seen", optional=True)
+        return self._recommend(fitted, users, n, explain, allowed, seen, bool(_flag(fill_short, "fill_short")))
+
+    def _recommend(
+        self,
+        fitted: _Fitted,
+        users: Any,
+        n: int | None,
+        explain: bool = False,
+        items: ItemFilter | None = None,
+        exclude_seen: bool | None = None,
+        fill_short: bool = False,
+    ) -> RankedLists:
+        """Run :meth:`recommend` on `fitted`."""
         queries = as_query_ids(users, "user")
-        n = _list_length(n, self.ranker.config.n)
-        missing = "mark" if self.fallbacks else "raise"
+        n = _list_length(n, fitted.ranker.config.n)
+        items = items if items is not None else ItemFilter(np.zeros(0, dtype=np.int64))
+        main = fitted.ranker
+        missing = "mark" if fitted.fallbacks else "raise"
         rows = fitted.matrix.users.rows(queries, missing=missing, what="user")  # type: ignore[arg-type]
-        ranked = self._ranked(self.ranker, rows, n, fitted)
-        sources = np.where(ranked.lengths > 0, self.ranker.name, "").astype(object)
+        ranked = self._controlled(fitted, main, rows, n, items, exclude_seen)
+        sources = np.where(ranked.lengths > 0, main.name, "").astype(object)
         reasons = np.full(len(rows), "", dtype=object)
         empty = ranked.lengths == 0
         reasons[empty & (rows < 0)] = "not in training"
-        reasons[empty & (rows >= 0)] = f"nothing from {self.ranker.name}"
-        for fallback in self.fallbacks:
-            waiting = np.flatnonzero(ranked.lengths == 0)
+        reasons[empty & (rows >= 0)] = f"nothing from {main.name}"
+        if fill_short:
+            short = np.flatnonzero((ranked.lengths > 0) & (ranked.lengths < n))
+            reasons[short] = [f"{k} of {n} from {main.name}" for k in ranked.lengths[short]]
+        for fallback in fitted.fallbacks:
+            lengths = ranked.lengths
+            waiting = np.flatnonzero(lengths < n if fill_short else lengths == 0)
             if not waiting.size:
                 break
-            extra = self._ranked(fallback, rows[waiting], n, fitted)
-            ranked.items[waiting], ranked.scores[waiting] = extra.items, extra.scores
-            sources[waiting] = np.where(extra.lengths > 0, fallback.name, "")
-            reasons[waiting[extra.lengths == 0]] += f"; nothing from {fallback.name}"
+            head = TopN(ranked.items[waiting], ranked.scores[waiting])
+            listed = head.items if fill_short else None
+            extra = self._controlled(fitted, fallback, rows[waiting], n, items, exclude_seen, listed)
+            merged = append_lists(head, extra, n)
+            ranked.items[waiting], ranked.scores[waiting] = merged.items, merged.scores
+            added = merged.lengths - lengths[waiting]
+            sources[waiting[(lengths[waiting] == 0) & (added > 0)]] = fallback.name
+            reasons[waiting[added == 0]] += f"; nothing from {fallback.name}"
+            topped = (lengths[waiting] > 0) & (added > 0)
+            reasons[waiting[topped]] += [f"; filled {k} from {fallback.name}" for k in added[topped]]
+        if items.note:
+            reasons = np.array([_join(r, items.note) for r in reasons], dtype=object)
         lists = RankedLists(
             _matched(queries, rows, fitted.matrix.users),
             ranked,
@@ -81,119 +152,55 @@ class QueryMethods(FitMethods):
             reasons=reasons.astype(str),
         )
         if explain:
-            lists = replace(lists, explanations=[self._explanations(lists, q, rows[q]) for q in range(len(rows))])
+            explanations = [self._explanations(fitted, lists, q, rows[q]) for q in range(len(rows))]
+            lists = replace(lists, explanations=explanations)
         return lists
 
-    def recommend_histories(self, histories: Mapping[Any, Any] | Sequence[Any], n: int | None = None) -> RankedLists:
-        """Recommend for new users from interaction histories given now, without refitting (cold start).
+    def _controlled(
+        self,
+        fitted: _Fitted,
+        ranker: CandidateRanker,
+        rows: np.ndarray,
+        n: int,
+        items: ItemFilter,
+        exclude_seen: bool | None,
+        listed: np.ndarray | None = None,
+    ) -> TopN:
+        """Return `ranker`'s lists for user `rows`, never with a banned item nor one in `listed`.
 
-        Each history is a mapping ``{item: value}`` (a rating, a count) or a sequence of items
-        (value 1), on the scale of the training matrix. Items not in the training data are
-        ignored. The ranker and then each fallback in turn serve the users still without a list,
-        if they can serve new users: ``item_cf`` from its item graph, ``user_cf`` from the new
-        users' nearest training users (the similarity backend's ``query``), ``popularity`` from
-        what the user has not seen. ``sources`` and ``reasons`` say who served each user and why
-        the others did not.
-
-        Parameters
-        ----------
-        histories : mapping of id to history, or sequence of histories
-            Keyed by a name for each new user (the ``queries`` of the result), or positional.
-        n : int, optional
-            List length; the ranker's ``n`` by default.
-
-        Raises
-        ------
-        DataError
-            If a history is empty or names no training item at all and no ranker can serve it.
-        TypeError, ValueError
-            If `n` is not an int from 1 to 10,000, or a history value is not a finite number of
-            magnitude at most 1e100.
+        The exclusions go to the ranker's ``recommend`` (``exclude=``), in chunks of users that
+        bound the exclusion matrix; banned items are also dropped from what it returns, so the
+        guarantee holds for a ranker that ignores ``exclude``.
         """
-        fitted = self._state()
-        n = _list_length(n, self.ranker.config.n)
-        names = list(histories) if isinstance(histories, Mapping) else list(range(len(histories)))
-        rows = [histories[name] for name in names] if isinstance(histories, Mapping) else list(histories)
-        matrix, unknown = self._history_matrix(rows)
-        m = len(rows)
-        items = np.full((m, n), -1, dtype=np.int64)
-        scores = np.full((m, n), np.nan)
-        sources = np.full(m, "", dtype=object)
-        reasons = np.array([f"{u} unknown items ignored" if u else "" for u in unknown], dtype=object)
-        for ranker in (self.ranker, *self.fallbacks):
-            waiting = np.flatnonzero(items[:, 0] < 0)
-            if not waiting.size:
-                break
-            if not isinstance(ranker, SupportsNewUsers):
-                reasons[waiting] = [_join(r, f"{ranker.name} can't serve new users") for r in reasons[waiting]]
-                continue
-            part = sp.csr_array(matrix[waiting])
-            neighbours = None
-            if ranker.neighbour_axis == "users":
-                backend = self._backend(fitted, "users")
-                neighbours = check_graph(
-                    self._call(backend, "query", part), self._who(backend), len(waiting), fitted.matrix.n_users
-                )
-            got = check_topn(
-                self._call(ranker, "recommend_new", part, n, neighbours),
-                self._who(ranker),
-                len(waiting),
-                n,
-                fitted.matrix.n_items,
+        ranker = _with_seen(ranker, exclude_seen)
+        width = 0 if listed is None else listed.shape[1]
+        if len(rows) == 0 or (not items.active and width == 0):
+            return self._ranked(ranker, rows, n, fitted)
+        parts = []
+        for part in chunks(len(rows), items.banned.size + width):
+            banned = exclusion_matrix(
+                items.banned, None if listed is None else listed[part], len(rows[part]), fitted.matrix.n_items
             )
-            items[waiting], scores[waiting] = got.items, got.scores
-            served = got.lengths > 0
-            sources[waiting[served]] = ranker.name
-            reasons[waiting[~served]] = [_join(r, f"nothing from {ranker.name}") for r in reasons[waiting[~served]]]
-        return RankedLists(
-            np.asarray(names),
-            TopN(items, scores),
-            fitted.matrix.items,
-            sources.astype(str),
-            reasons=reasons.astype(str),
-        )
+            parts.append(self._ranked(ranker, rows[part], n, fitted, exclude=banned))
+        got = TopN(np.concatenate([p.items for p in parts]), np.concatenate([p.scores for p in parts]))
+        if listed is not None:
+            got = drop_banned(got, listed, n, per_row=True)
+        return drop_banned(got, items.banned, n) if items.active else got
 
-    def recommend_history(self, history: Any, n: int | None = None) -> RankedLists:
-        """Recommend for one new user from an interaction history (see :meth:`recommend_histories`)."""
-        return self.recommend_histories([history], n)
-
-    def _history_matrix(self, histories: list[Any]) -> tuple[sp.csr_array, list[int]]:
-        """Return histories as rows over the training items, and the number of unknown items of each."""
-        index = self._state().matrix.items
-        columns, values, lengths, unknown = [], [], [], []
-        for history in histories:
-            if isinstance(history, Mapping):
-                ids, weights = list(history), [_history_value(item, v) for item, v in history.items()]
-            else:
-                ids = list(np.atleast_1d(np.asarray(history)).tolist()) if not isinstance(history, str) else [history]
-                weights = [1.0] * len(ids)
-            rows = index.rows(np.asarray(ids), missing="mark") if ids else np.zeros(0, dtype=np.int64)
-            known = rows >= 0
-            columns.append(rows[known])
-            values.append(np.asarray(weights, dtype=np.float64)[known])
-            lengths.append(int(known.sum()))
-            unknown.append(int((~known).sum()))
-        indptr = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-        matrix = sp.csr_array(
-            (np.concatenate([np.zeros(0), *values]), np.concatenate([np.zeros(0, dtype=np.int64), *columns]), indptr),
-            shape=(len(histories), len(index)),
-        )
-        matrix.sum_duplicates()
-        return matrix, unknown
-
-    def _explanations(self, lists: RankedLists, position: int, row: int) -> list[Explanation]:
+    def _explanations(self, fitted: _Fitted, lists: RankedLists, position: int, row: int) -> list[Explanation]:
         """Explain each item of one list by the ranker that produced it."""
         source = str(lists.sources[position])
         if not source:
             return []
-        ranker = next(r for r in (self.ranker, *self.fallbacks) if r.name == source)
+        ranker = next(r for r in fitted.rankers if r.name == source)
         items = lists.ranked.items[position]
         items = items[items >= 0]
-        return self._explain_items(ranker, lists.queries[position].item(), row, items)
+        return self._explain_items(fitted, ranker, lists.queries[position].item(), row, items)
 
-    def _explain_items(self, ranker: CandidateRanker, user: Any, row: int, items: np.ndarray) -> list[Explanation]:
-        """Explain the scores `ranker` gives the item rows `items` for the user row `row`."""
-        fitted = self._state()
+    def _explain_items(
+        self, fitted: _Fitted, ranker: CandidateRanker, user: Any, row: int, items: np.ndarray
+    ) -> list[Explanation]:
+        """Explain the scores `ranker` of `fitted` gives the item rows `items` for the user row `row`."""
         item_ids = fitted.matrix.items.ids_of(items).tolist()
         if isinstance(ranker, SupportsExplain) and row >= 0:
             kind = ranker.neighbour_axis
@@ -238,71 +245,94 @@ class QueryMethods(FitMethods):
         """
         fitted = self._state()
         user, item = _one_id(user, "user", "explain()"), _one_id(item, "item", "explain()")
-        lists = self.recommend([user], 1)
+        lists = self._recommend(fitted, [user], 1)
         item_row = fitted.matrix.items.rows([item], what="item")
-        source = str(lists.sources[0]) or self.ranker.name
-        ranker = next(r for r in (self.ranker, *self.fallbacks) if r.name == source)
+        source = str(lists.sources[0]) or fitted.ranker.name
+        ranker = next(r for r in fitted.rankers if r.name == source)
         row = int(fitted.matrix.users.rows([user], missing="mark")[0])
-        return self._explain_items(ranker, lists.queries[0].item(), row, item_row)[0]
+        return self._explain_items(fitted, ranker, lists.queries[0].item(), row, item_row)[0]
 
-    def _ranked(self, ranker: CandidateRanker, rows: np.ndarray, n: int, fitted: _Fitted) -> TopN:
-        result = self._call(ranker, "recommend", rows, n)
+    def _ranked(
+        self, ranker: CandidateRanker, rows: np.ndarray, n: int, fitted: _Fitted, exclude: sp.csr_array | None = None
+    ) -> TopN:
+        """Return `ranker`'s checked lists for user `rows` (``exclude`` passed only when given)."""
+        extra = {} if exclude is None else {"exclude": exclude}
+        result = self._call(ranker, "recommend", rows, n, **extra)
         axis = ranker.neighbour_axis
         graph = None if axis is None else fitted.graphs.get(axis)
-        hint = None if graph is None else lambda: overflow_hint(graph, fitted.matrix, self._who(self.similarity))
+        hint = None if graph is None else lambda: overflow_hint(graph, fitted.matrix, self._who(fitted.similarity))
         return check_topn(result, self._who(ranker), len(rows), n, fitted.matrix.n_items, users=rows, hint=hint)
 
-    def recommend_all(self, n: int | None = None) -> RankedLists:
-        """Return the top-`n` items of every training user, in id order."""
-        return self.recommend(self._state().matrix.users.ids, n)
+    def recommend_all(
+        self, n: int | None = None, *, exclude: Any = None, candidates: Any = None, exclude_seen: bool | None = None
+    ) -> RankedLists:
+        """Return the top-`n` items of every training user, in id order (the other arguments as :meth:`recommend`'s)."""
+        fitted = self._state()
+        allowed = item_filter(fitted.matrix.items, exclude, candidates)
+        seen = _flag(exclude_seen, "exclude_seen", optional=True)
+        return self._recommend(fitted, fitted.matrix.users.ids, n, items=allowed, exclude_seen=seen)
 
-    def similar_items(self, items: Any, n: int = 10) -> RankedLists:
+    def similar_items(self, items: Any, n: int = 10, *, exclude: Any = None, candidates: Any = None) -> RankedLists:
         """Return the `n` most similar items of each item in `items` (never the item itself).
+
+        `exclude` and `candidates` (item ids) restrict what may be returned, as in
+        :meth:`recommend`. Ties keep the similarity backend's order (the built-in ones: lower
+        row, that is lower id, first).
 
         Raises
         ------
         DataError
             If an item is not in the training data.
         """
-        return self._similar("items", items, n)
+        return self._similar("items", items, n, exclude, candidates)
 
-    def similar_users(self, users: Any, n: int = 10) -> RankedLists:
+    def similar_users(self, users: Any, n: int = 10, *, exclude: Any = None, candidates: Any = None) -> RankedLists:
         """Return the `n` most similar users of each user in `users` (never the user itself).
+
+        `exclude` and `candidates` are user ids here.
 
         Raises
         ------
         DataError
             If a user is not in the training data.
         """
-        return self._similar("users", users, n)
+        return self._similar("users", users, n, exclude, candidates)
 
-    def _similar(self, axis: str, ids: Any, n: int) -> RankedLists:
+    def _similar(self, axis: str, ids: Any, n: int, exclude: Any = None, candidates: Any = None) -> RankedLists:
         fitted = self._state()
         n = _list_length(n, 10)
         index = fitted.matrix.users if axis == "users" else fitted.matrix.items
         queries = as_query_ids(ids, axis[:-1])
         rows = query_rows = index.rows(queries, what=axis[:-1])
+        allowed = item_filter(index, exclude, candidates, what=axis[:-1])
+        # enough neighbours that n are left once the banned ones go (a row has at most len - 1)
+        wanted = max(n, min(n + allowed.banned.size, len(index) - 1)) if allowed.active else n
         with self._lock:  # the graph and backend are computed on first use
             graph = self._graph(fitted, axis)
             assert graph is not None
-            if n > graph.k:
+            if wanted > graph.k:
                 backend = self._backend(fitted, axis)
                 graph = check_graph(
-                    self._call(backend, "neighbours", rows, k=n),
+                    self._call(backend, "neighbours", rows, k=wanted),
                     self._who(backend),
                     len(rows),
                     len(index),
                     query_rows=rows,
                 )
                 rows = np.arange(len(rows))
-        picked = graph.indices[rows, :n]
-        scores = np.where(picked >= 0, graph.scores[rows, :n], np.nan)
+        picked = graph.indices[rows, :wanted]
+        scores = np.where(picked >= 0, graph.scores[rows, :wanted], np.nan)
         if picked.shape[1] < n:
             pad = ((0, 0), (0, n - picked.shape[1]))
             picked = np.pad(picked, pad, constant_values=-1)
             scores = np.pad(scores, pad, constant_values=np.nan)
-        source = np.where((picked >= 0).any(axis=1), self.similarity.name, "")
-        return RankedLists(_matched(queries, query_rows, index), TopN(picked, scores), index, source.astype(str))
+        lists = drop_banned(TopN(picked, scores), query_rows[:, None], picked.shape[1], per_row=True)  # never itself
+        lists = (
+            drop_banned(lists, allowed.banned, n) if allowed.active else TopN(lists.items[:, :n], lists.scores[:, :n])
+        )
+        source = np.where(lists.lengths > 0, fitted.similarity.name, "")
+        reasons = np.full(len(queries), allowed.note, dtype=object).astype(str) if allowed.note else None
+        return RankedLists(_matched(queries, query_rows, index), lists, index, source.astype(str), reasons=reasons)
 
     def predict(self, users: Any, items: Any, *, who: str = "predict()") -> Predictions:
         """Predict the rating of each (user, item) pair: `users` and `items` are paired in order.
@@ -320,9 +350,13 @@ class QueryMethods(FitMethods):
         NotFittedError
             If called before ``fit``.
         """
-        fitted = self._state()
-        if not isinstance(self.ranker, SupportsPredict):
-            msg = f"{who} needs rating predictions, but {self._who(self.ranker)} can't predict; use item_cf or user_cf"
+        return self._predict(self._state(), users, items, who)
+
+    def _predict(self, fitted: _Fitted, users: Any, items: Any, who: str) -> Predictions:
+        """Run :meth:`predict` on `fitted`."""
+        ranker = fitted.ranker
+        if not isinstance(ranker, SupportsPredict):
+            msg = f"{who} needs rating predictions, but {self._who(ranker)} can't predict; use item_cf or user_cf"
             raise ConfigError(msg)
         users, items = as_query_ids(users, "user"), as_query_ids(items, "item")
         if users.shape != items.shape:
@@ -330,8 +364,8 @@ class QueryMethods(FitMethods):
             raise ValueError(msg)
         user_rows = fitted.matrix.users.rows(users, missing="mark")
         item_rows = fitted.matrix.items.rows(items, missing="mark")
-        result = self._call(self.ranker, "predict", user_rows, item_rows)
-        axis = self.ranker.neighbour_axis
+        result = self._call(ranker, "predict", user_rows, item_rows)
+        axis = ranker.neighbour_axis
         graph = None if axis is None else fitted.graphs.get(axis)
-        hint = None if graph is None else lambda: overflow_hint(graph, fitted.matrix, self._who(self.similarity))
-        return check_predictions(result, self._who(self.ranker), len(user_rows), hint=hint)
+        hint = None if graph is None else lambda: overflow_hint(graph, fitted.matrix, self._who(fitted.similarity))
+        return check_predictions(result, self._who(ranker), len(user_rows), hint=hint)

@@ -27,12 +27,13 @@ from recframe.recommender.config_export import recommender_config
 from recframe.recommender.evaluating import EvaluationMethods
 from recframe.recommender.filtering import FilterStep
 from recframe.recommender.fitting import _Fitted
+from recframe.recommender.persistence import PersistenceMethods
 from recframe.registry import PluginRegistry, builtin_registry
 
 _DEFAULT = object()
 
 
-class Recommender(EvaluationMethods):
+class Recommender(EvaluationMethods, PersistenceMethods):
     """A neighbourhood-CF recommender assembled from plugin components.
 
     Parameters

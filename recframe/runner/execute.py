@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from recframe.config import RunConfig
 from recframe.data.summary import describe
-from recframe.errors import ConfigError, short_repr
+from recframe.errors import ConfigError, PluginError, RecframeError, short_repr
 from recframe.evaluation.compare import compare_with
 from recframe.evaluation.report import comparison_report, run_report, sweep_report
 from recframe.evaluation.run_provenance import provenance
@@ -22,6 +23,7 @@ from recframe.runner.files import (
     COMPARISON_JSON,
     COMPARISON_MD,
     CONFIG,
+    MODEL_DIR,
     RECOMMENDATIONS,
     RUN,
     SETTINGS_DIR,
@@ -78,12 +80,15 @@ def execute(
     *,
     overwrite: bool = False,
     resume: bool = False,
+    model: bool = True,
 ) -> RunOutcome:
     """Run a validated config: fit (and evaluate), then write the run's files into `output_dir`.
 
     With an ``evaluation`` section the recommender is fitted on the training part of the split
     and evaluated; the written recommendations come from that same fitted model. Without one
-    it is fitted on all the data.
+    it is fitted on all the data. Unless `model` is false, that fitted model (the one the
+    recommendations come from: of an evaluation, the last fold's training part) is saved as
+    ``model/`` (see ``Recommender.save``); a sweep saves none.
 
     Parameters
     ----------
@@ -99,6 +104,8 @@ def execute(
     resume : bool
         Continue an interrupted sweep: re-use the settings it finished (kept in
         :func:`partial_dir`) and evaluate the rest.
+    model : bool
+        Save the fitted model into ``model/`` (``recframe run --no-model`` turns it off).
 
     Raises
     ------
@@ -128,13 +135,13 @@ def execute(
             f"{type(registry).__name__} {short_repr(registry)}"
         )
         raise TypeError(msg)
-    _check_flags("execute", overwrite=overwrite, resume=resume)
+    _check_flags("execute", overwrite=overwrite, resume=resume, model=model)
     given = None if output_dir is None else _check_folder_arg("execute", output_dir)
     output_dir = Path(given or config.output.dir or Path("runs") / config.name)
     if resume and config.sweep is None:
         msg = f"{config.source}: --resume continues an interrupted sweep, and this run file has no sweep section"
         raise ConfigError(msg)
-    check_output_dir(output_dir, overwrite=overwrite, writes=planned_names(config))
+    check_output_dir(output_dir, overwrite=overwrite, writes=planned_names(config, model=model))
     if config.sweep is not None:
         return _execute_sweep(config, registry, output_dir, start, overwrite=overwrite, resume=resume)
     recommender = Recommender.from_config(config, registry=registry)
@@ -144,7 +151,7 @@ def execute(
         evaluation = recommender.evaluate(interactions)
     else:
         recommender.fit(interactions)
-    files: dict[str, str | bytes] = {CONFIG: config.to_yaml()}
+    files: dict[str, str | bytes | Path] = {CONFIG: config.to_yaml()}
     if config.output.recommendations:
         files[RECOMMENDATIONS] = recommendations_csv(recommender.recommend_all(config.output.n))
     if evaluation is not None:
@@ -170,8 +177,32 @@ def execute(
     record = run_record(config, registry, interactions.fingerprint(), len(interactions), seconds, recommender.timings)
     record["filters"] = [step.to_dict() for step in recommender.filter_report]
     record["data"] = describe(interactions)
-    files[RUN] = _json(record, RUN)
-    written = write_atomically(output_dir, files, overwrite=overwrite)
+    with tempfile.TemporaryDirectory(prefix="recframe-model-") as folder:
+        if model:
+            try:
+                saved: Path | None = recommender.save(Path(folder) / MODEL_DIR)
+            except PluginError as exc:  # a component that can't be saved: the run still counts
+                logger.warning("model/ not saved: %s", exc)
+                record["model"] = {"saved": False, "reason": str(exc)}
+                saved = None
+            except RecframeError as exc:
+                if not isinstance(exc.__cause__, OSError):
+                    raise
+                error = exc.__cause__
+                msg = f"{output_dir}: can't write the run's files: {error.strerror or error}"
+                raise RecframeError(msg) from error
+            if saved is not None:
+                record["model"] = {
+                    "saved": True,
+                    "folder": MODEL_DIR,
+                    "trained_on": "all the data" if evaluation is None else "the training part of the last split",
+                    "data_fingerprint": f"sha256:{recommender.data_fingerprint}",
+                }
+                for path in sorted(saved.rglob("*")):
+                    if path.is_file():
+                        files[f"{MODEL_DIR}/{path.relative_to(saved).as_posix()}"] = path
+        files[RUN] = _json(record, RUN)
+        written = write_atomically(output_dir, files, overwrite=overwrite)
     return RunOutcome(output_dir, written, evaluation, recommender, seconds)
 
 

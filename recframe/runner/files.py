@@ -25,6 +25,8 @@ SWEEP_JSON = "sweep.json"
 SETTINGS_DIR = "settings"
 REPORT = "report.html"
 MANIFEST = "manifest.json"
+MODEL_DIR = "model"
+"""The folder of a run's saved model (``Recommender.load`` reads it)."""
 RUN_FILES = (
     CONFIG, RECOMMENDATIONS, METRICS, PER_USER, COMPARISON_MD, COMPARISON_JSON, COMPARISON_HTML, SWEEP_CSV, SWEEP_MD,
     SWEEP_JSON, REPORT, RUN, MANIFEST,
@@ -76,9 +78,14 @@ def _json(data: object, name: str) -> str:
         raise RecframeError(str(exc)) from exc
 
 
-def planned_names(config: RunConfig) -> list[str]:
-    """Return the top-level names a run of `config` writes into its folder (folders end in ``/``)."""
+def planned_names(config: RunConfig, *, model: bool = False) -> list[str]:
+    """Return the top-level names a run of `config` writes into its folder (folders end in ``/``).
+
+    With `model`, a run that is not a sweep also writes its saved model (``model/``).
+    """
     names = [CONFIG, RUN, MANIFEST]
+    if model and config.sweep is None:
+        names.append(f"{MODEL_DIR}/")
     report = config.output.report
     if config.sweep is not None:
         names += [SWEEP_CSV, SWEEP_MD, SWEEP_JSON, f"{SETTINGS_DIR}/"]

@@ -271,9 +271,12 @@ def _owned(output_dir: Path, name: str) -> bool:
 
 
 def write_atomically(
-    output_dir: Path, files: Mapping[str, str | bytes], *, overwrite: bool = False, keep_others: bool = False
+    output_dir: Path, files: Mapping[str, str | bytes | Path], *, overwrite: bool = False, keep_others: bool = False
 ) -> list[Path]:
     """Write every file into `output_dir` only once all of them have been written in full.
+
+    A value is the file's text or bytes, or the :class:`~pathlib.Path` of a finished file
+    (a saved model's arrays), which is moved in rather than held in memory.
 
     The files are written into a staging folder next to `output_dir`; names may contain ``/``
     (a sweep's ``settings/01/metrics.json``). A ``manifest.json`` listing them is added. A new
@@ -309,7 +312,10 @@ def write_atomically(
         staging.mkdir()
         for name, text in {**files, MANIFEST: manifest}.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            _write_file(staging / name, text)
+            if isinstance(text, Path):
+                shutil.move(text, staging / name)
+            else:
+                _write_file(staging / name, text)
         if not os.path.lexists(output_dir):
             staging.rename(output_dir)
         else:

@@ -26,6 +26,7 @@ from recframe.testing.contracts import (
     random_interactions,
     random_metric_input,
 )
+from recframe.testing.saved_state import round_trip_state
 
 __all__ = [
     "ComponentContract",
@@ -37,5 +38,6 @@ __all__ = [
     "SimilarityContract",
     "SplitterContract",
     "random_interactions",
+    "round_trip_state",
     "random_metric_input",
 ]

@@ -23,10 +23,12 @@ from recframe.interfaces import (
     MetricInput,
     SimilarityBackend,
     Splitter,
+    SupportsPredict,
 )
 from recframe.interfaces.checks import check_graph, check_matrix, check_split, check_topn
 from recframe.recommender.filtering import apply_filters
 from recframe.registry import builtin_registry, describe_component
+from recframe.testing.saved_state import round_trip_state
 
 
 def random_interactions(
@@ -164,6 +166,19 @@ class SimilarityContract(ComponentContract):
             np.testing.assert_array_equal(part.indices, full.indices[picked])
             np.testing.assert_allclose(part.scores, full.scores[picked])
 
+    def test_state_round_trips(self) -> None:
+        """A new instance given the fitted state (as a saved model stores it) finds the same neighbours."""
+        matrix = _training_matrix()
+        rows = matrix.item_major()
+        for backend in self.instances():
+            assert isinstance(backend, SimilarityBackend)
+            backend.fit(rows)
+            restored = round_trip_state(backend)
+            for a, b in ((backend.neighbours(), restored.neighbours()),
+                         (backend.query(rows[:4]), restored.query(rows[:4]))):
+                np.testing.assert_array_equal(a.indices, b.indices)
+                np.testing.assert_array_equal(a.scores, b.scores)
+
 
 class RankerContract(ComponentContract):
     """Contract of candidate rankers: sorted top-n lists of valid, unseen items."""
@@ -228,6 +243,22 @@ class RankerContract(ComponentContract):
             self.fitted(b)
             users = np.arange(10)
             np.testing.assert_array_equal(a.recommend(users).items, b.recommend(users).items)
+
+    def test_state_round_trips(self) -> None:
+        """A new instance given the fitted state (as a saved model stores it) answers the same."""
+        for ranker in self.instances():
+            assert isinstance(ranker, CandidateRanker)
+            matrix = self.fitted(ranker)
+            restored = round_trip_state(ranker)
+            users = np.r_[np.arange(min(10, matrix.n_users)), -1]
+            before, after = ranker.recommend(users), restored.recommend(users)
+            np.testing.assert_array_equal(before.items, after.items)
+            np.testing.assert_array_equal(before.scores, after.scores)
+            if isinstance(ranker, SupportsPredict):
+                items = np.arange(len(users)) % matrix.n_items
+                assert isinstance(restored, SupportsPredict)
+                expected = ranker.predict(users, items).values
+                np.testing.assert_array_equal(expected, restored.predict(users, items).values)
 
 
 class FilterContract(ComponentContract):

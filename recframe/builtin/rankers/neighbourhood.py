@@ -1,8 +1,14 @@
-"""Built-in candidate rankers: ``item_cf``, ``user_cf`` and ``popularity``."""
+"""The neighbourhood rankers ``item_cf`` and ``user_cf``: scores from a neighbour graph.
+
+Both score a user's candidate items as sums of neighbour terms (similar items the user
+interacted with, or similar users who interacted with the item), predict ratings from the same
+neighbours, and explain every score by its terms; they share everything but the graph's axis.
+"""
 
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -10,17 +16,19 @@ import scipy.sparse as sp
 from pydantic import Field, PositiveInt
 
 from recframe import (
-    Component,
     FloatArray,
     IntArray,
     NeighbourGraph,
+    PluginError,
     Predictions,
     ScoreParts,
     ScoringConfig,
     ScoringRanker,
+    State,
     TopN,
     check_fitted,
-    hookimpl,
+    csr_from_state,
+    csr_state,
 )
 from recframe.engine import (
     Engine,
@@ -30,6 +38,8 @@ from recframe.engine import (
     PredictionSettings,
     RatingStatistics,
     Variant,
+    freeze,
+    freeze_checked,
     per_target_top_n,
     predict_ratings,
     top_n_product,
@@ -82,8 +92,14 @@ class GraphRankerConfig(ScoringConfig):
     def prediction_settings(self) -> PredictionSettings:
         """These settings as the prediction functions take them."""
         return PredictionSettings(
-            self.prediction, self.neighbour_policy, self.prediction_k, self.min_k, self.prediction_fallback,
-            self.baseline_reg_users, self.baseline_reg_items, self.baseline_epochs,
+            self.prediction,
+            self.neighbour_policy,
+            self.prediction_k,
+            self.min_k,
+            self.prediction_fallback,
+            self.baseline_reg_users,
+            self.baseline_reg_items,
+            self.baseline_epochs,
         )
 
 
@@ -114,6 +130,40 @@ class _GraphRanker(ScoringRanker):
             ratings.sum_duplicates()
         self._ratings = ratings
         self._statistics = RatingStatistics.fit(ratings, self.config.prediction_settings)
+        self._freeze(freeze_checked)
+
+    def _freeze(self, how: Callable[[sp.csr_array], sp.csr_array]) -> None:
+        """Make the fitted matrices read-only with `how`, so queries never check them whole again."""
+        assert self.matrix_ is not None
+        for matrix in (self._weights, self._history, self._ratings, self.matrix_.matrix):
+            how(matrix)
+
+    _STATISTICS = ("user_means", "item_means", "user_sigmas", "item_sigmas", "user_bias", "item_bias")
+
+    def _prepared_state(self) -> State:
+        """Return the similarity matrix, the history and ratings matrices and the rating statistics."""
+        state: State = {
+            **csr_state("weights", self._weights),
+            **csr_state("history", self._history),
+            **csr_state("ratings", self._ratings),
+            "statistics.global_mean": float(self._statistics.global_mean),
+        }
+        for name in self._STATISTICS:
+            state[f"statistics.{name}"] = getattr(self._statistics, name)
+        return state
+
+    def _restore_prepared(self, state: State) -> None:
+        """Restore what :meth:`_prepared_state` saved, reading none of the matrices' entries."""
+        self._weights = csr_from_state(state, "weights")
+        self._history = csr_from_state(state, "history")
+        self._ratings = csr_from_state(state, "ratings")
+        arrays = [state.get(f"statistics.{name}") for name in self._STATISTICS]
+        mean = state.get("statistics.global_mean")
+        if not isinstance(mean, float | int) or not all(isinstance(a, np.ndarray) for a in arrays):
+            msg = f"{type(self).__name__}: the state's rating statistics are missing or malformed"
+            raise PluginError(msg)
+        self._statistics = RatingStatistics(float(mean), *arrays)  # type: ignore[arg-type]
+        self._freeze(freeze)  # loaded arrays are not read here: each query checks the rows it reads
 
     def predict(self, users: IntArray, items: IntArray) -> Predictions:
         """Predict the rating of each (user row, item row) pair from the neighbours' ratings.
@@ -126,8 +176,13 @@ class _GraphRanker(ScoringRanker):
         check_fitted(self, "matrix_")
         assert self.neighbours_ is not None and self.neighbour_axis is not None
         return predict_ratings(
-            self._ratings, self.neighbours_, users, items, axis=self.neighbour_axis,
-            settings=self.config.prediction_settings, statistics=self._statistics,
+            self._ratings,
+            self.neighbours_,
+            users,
+            items,
+            axis=self.neighbour_axis,
+            settings=self.config.prediction_settings,
+            statistics=self._statistics,
         )
 
     @abstractmethod
@@ -144,8 +199,11 @@ class _GraphRanker(ScoringRanker):
             keep = used[row]
             contributions = sims[row][keep] * values[row][keep]
             order = np.lexsort((neighbours[row][keep], -contributions))
-            parts.append(ScoreParts(neighbours[row][keep][order], sims[row][keep][order], values[row][keep][order],
-                                    contributions[order]))
+            parts.append(
+                ScoreParts(
+                    neighbours[row][keep][order], sims[row][keep][order], values[row][keep][order], contributions[order]
+                )
+            )
         return parts
 
     def _recommend_per_target(self, users: IntArray, n: int, exclude: sp.csr_array | None) -> TopN:
@@ -163,8 +221,11 @@ class _GraphRanker(ScoringRanker):
         graph = self.neighbours_
         if self.neighbour_axis == "users":  # the users' own rows of the user graph
             picked = np.maximum(users, 0)
-            graph = NeighbourGraph(np.where(known[:, None], graph.indices[picked], -1),
-                                   np.where(known[:, None], graph.scores[picked], 0.0), graph.n_targets)
+            graph = NeighbourGraph(
+                np.where(known[:, None], graph.indices[picked], -1),
+                np.where(known[:, None], graph.scores[picked], 0.0),
+                graph.n_targets,
+            )
         return self._per_target(graph, rows, banned, n)
 
     def _new_per_target(self, histories: sp.csr_array, n: int, neighbours: NeighbourGraph | None) -> TopN:
@@ -185,7 +246,13 @@ class _GraphRanker(ScoringRanker):
             pattern = _ones(sp.csr_array(matrix))
             excluded = pattern if excluded is None else sp.csr_array(excluded + pattern)
         return per_target_top_n(
-            self.neighbour_axis, graph, self._history, sp.csr_array(queries), self.config.prediction_k, n, excluded,
+            self.neighbour_axis,
+            graph,
+            self._history,
+            sp.csr_array(queries),
+            self.config.prediction_k,
+            n,
+            excluded,
             self.config.max_memory_mb,
         )
 
@@ -210,8 +277,15 @@ class _GraphRanker(ScoringRanker):
             a, b = neighbours.to_csr(), self._history
         c = self.config
         items, scores = top_n_product(
-            a, np.arange(histories.shape[0]), b, n, exclude=histories, engine=c.engine, threads=c.threads,
-            max_memory_mb=c.max_memory_mb, desc=f"{self.name}: new users",
+            a,
+            np.arange(histories.shape[0]),
+            b,
+            n,
+            exclude=histories,
+            engine=c.engine,
+            threads=c.threads,
+            max_memory_mb=c.max_memory_mb,
+            desc=f"{self.name}: new users",
         )
         return TopN(items, np.where(items >= 0, scores, np.nan))
 
@@ -245,9 +319,7 @@ class _GraphRanker(ScoringRanker):
         a, b = self._factors()
         return np.asarray((a[users] @ b).toarray())
 
-    def recommend(
-        self, users: IntArray, n: int | None = None, *, exclude: sp.csr_array | None = None
-    ) -> TopN:
+    def recommend(self, users: IntArray, n: int | None = None, *, exclude: sp.csr_array | None = None) -> TopN:
         """Return the top-`n` items of each user (see :class:`CandidateRanker`)."""
         check_fitted(self, "matrix_")
         assert self.matrix_ is not None
@@ -256,9 +328,16 @@ class _GraphRanker(ScoringRanker):
             return self._recommend_per_target(np.asarray(users, dtype=np.int64), c.n if n is None else n, exclude)
         a, b = self._factors()
         items, scores = top_n_product(
-            a, np.asarray(users, dtype=np.int64), b, c.n if n is None else n,
-            seen=self.matrix_.matrix if c.exclude_seen else None, exclude=exclude,
-            engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb, desc=f"{self.name}: scoring",
+            a,
+            np.asarray(users, dtype=np.int64),
+            b,
+            c.n if n is None else n,
+            seen=self.matrix_.matrix if c.exclude_seen else None,
+            exclude=exclude,
+            engine=c.engine,
+            threads=c.threads,
+            max_memory_mb=c.max_memory_mb,
+            desc=f"{self.name}: scoring",
         )
         return TopN(items, np.where(items >= 0, scores, np.nan))
 
@@ -307,48 +386,3 @@ class UserCFRanker(_GraphRanker):
 
     def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:
         return self._weights, self._history
-
-
-class PopularityConfig(ScoringConfig):
-    """Parameters of :class:`PopularityRanker`."""
-
-    by: Literal["users", "values"] = "users"
-    """Popularity of an item: its number of users, or the sum of its matrix values."""
-
-
-class PopularityRanker(ScoringRanker):
-    """Recommend the most popular items the user has not seen; the default fallback.
-
-    Works for users with no history too, so it serves as the fallback of the CF rankers.
-    Ties go to the lower item id.
-    """
-
-    name = "popularity"
-    Config = PopularityConfig
-    config: PopularityConfig
-    scores_unknown_users: ClassVar[bool] = True
-    popularity_: FloatArray | None = None
-
-    def _prepare(self) -> None:
-        assert self.matrix_ is not None
-        matrix = self.matrix_.matrix
-        if self.config.by == "users":
-            self.popularity_ = np.diff(sp.csc_array(matrix).indptr).astype(np.float64)
-        else:
-            self.popularity_ = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
-
-    def recommend_new(self, histories: sp.csr_array, n: int, neighbours: NeighbourGraph | None) -> TopN:
-        """Return the most popular items each new user has not interacted with."""
-        check_fitted(self, "matrix_")
-        return self.recommend(np.full(histories.shape[0], -1, dtype=np.int64), n, exclude=sp.csr_array(histories))
-
-    def score_block(self, users: IntArray) -> FloatArray:
-        """Return every user's copy of the item popularities."""
-        assert self.popularity_ is not None
-        return np.tile(self.popularity_, (len(users), 1))
-
-
-@hookimpl
-def recframe_register_components() -> list[type[Component]]:
-    """Register the built-in rankers."""
-    return [ItemCFRanker, UserCFRanker, PopularityRanker]

@@ -1,0 +1,23 @@
+"""Saved models on disk: a folder of ``manifest.json`` and ``.npy`` arrays, no pickle, checksummed.
+
+:mod:`recframe.artifacts.model_files` writes and reads the folder (atomic rename, sha256 per
+file, arrays memory-mapped read-only); :mod:`recframe.artifacts.manifest` is what the manifest
+says (format version, components with their plugin and version, encoded state). The
+:class:`~recframe.recommender.Recommender` uses both in ``save`` and ``load``; the format is
+described in docs/serving.md.
+"""
+
+from __future__ import annotations
+
+from recframe.artifacts.manifest import FORMAT_VERSION, ModelVersionWarning, read_manifest
+from recframe.artifacts.model_files import FORMAT_NAME, MANIFEST, ModelFileError, is_model_folder
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "ModelFileError",
+    "ModelVersionWarning",
+    "is_model_folder",
+    "read_manifest",
+]

@@ -1,0 +1,241 @@
+"""The files of a saved model: ``.npy`` arrays, their checksums, and the atomic write of the folder.
+
+A saved model is a folder holding ``manifest.json`` and one ``.npy`` file per distinct array
+under ``arrays/``. Arrays are written with ``allow_pickle=False`` (numbers, bools and
+fixed-width text only) and read back the same way, memory-mapped read-only by default, so
+loading never runs code from the folder. An array shared by several state entries (a ranker's
+matrix and the recommender's) is written once, and mapped once.
+
+The folder is written beside its target under a temporary name and renamed into place, so a
+failure never leaves a half-written model; an existing folder is replaced only if it is a saved
+model (or empty), never a folder of other files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recframe.errors import DataError, PluginError
+
+MANIFEST = "manifest.json"
+"""The manifest's file name inside a model folder."""
+
+ARRAYS_DIR = "arrays"
+"""The folder of a model's ``.npy`` files."""
+
+FORMAT_NAME = "recframe-model"
+"""The ``format`` a model's manifest declares: how a model folder is told from other folders."""
+
+ARRAY_KINDS = "biufU"
+"""numpy dtype kinds an array may have: bools, ints, floats, fixed-width text (never objects)."""
+
+_CHUNK = 1 << 20
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_FILE = re.compile(r"^arrays/[A-Za-z0-9_.-]+\.npy$")
+
+
+class ModelFileError(DataError):
+    """A saved model can't be loaded: a file missing or altered, a format too new, a plugin missing.
+
+    A :class:`~recframe.errors.DataError`, so the command line exits with code 3.
+    """
+
+
+def sha256_of(path: Path) -> str:
+    """Return the hex sha256 of a file, read in 1 MiB pieces (a file read, not a mapping: no resident memory)."""
+    digest = hashlib.sha256()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as stream:
+        while True:
+            size = stream.readinto(buffer)
+            if not size:
+                break
+            digest.update(view[:size])
+    return digest.hexdigest()
+
+
+def check_array(array: np.ndarray, where: Callable[[], str]) -> None:
+    """Refuse an array that can't be saved without pickle (object dtype, structured dtype).
+
+    Raises
+    ------
+    PluginError
+        Naming `where` (the role, the component and the state entry).
+    """
+    if array.dtype.kind not in ARRAY_KINDS or array.dtype.fields is not None:
+        msg = (
+            f"{where()} is an array of dtype {array.dtype}; a saved model holds only bool, int, float and "
+            "fixed-width text arrays (no objects: they would need pickle)"
+        )
+        raise PluginError(msg)
+
+
+class ArrayWriter:
+    """Write arrays into a model folder under construction, each distinct array once.
+
+    Parameters
+    ----------
+    folder : Path
+        The (temporary) model folder.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        (folder / ARRAYS_DIR).mkdir()
+        self.files: dict[str, dict[str, Any]] = {}
+        self._written: dict[tuple[int, tuple[int, ...], tuple[int, ...], str], str] = {}
+        self._keep: list[np.ndarray] = []  # keeps the arrays alive, so their addresses stay unique
+
+    def write(self, name: str, array: np.ndarray) -> str:
+        """Write `array` (or find the file already holding it) and return its relative path."""
+        key = (array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
+        found = self._written.get(key)
+        if found is not None:
+            return found
+        relative = f"{ARRAYS_DIR}/{len(self._written):03d}-{_SAFE.sub('_', name)[:80]}.npy"
+        target = self.folder / relative
+        with target.open("wb") as stream:
+            np.save(stream, array, allow_pickle=False)
+            stream.flush()
+            os.fsync(stream.fileno())
+        self._written[key] = relative
+        self._keep.append(array)
+        self.files[relative] = {"sha256": sha256_of(target), "bytes": target.stat().st_size}
+        return relative
+
+
+def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
+    """Build a model folder with `fill` beside `path` and rename it into place.
+
+    Parameters
+    ----------
+    path : Path
+        The model folder to write. An existing one is replaced only if it is a saved model or
+        empty.
+    fill : callable
+        Writes the arrays into the folder it is given and returns the manifest (a JSON mapping).
+
+    Raises
+    ------
+    ConfigError
+        If `path` is a file, or a folder that is neither empty nor a saved model.
+    """
+    from recframe.errors import ConfigError
+
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        msg = f"{path}: is not a folder; give a new or empty folder, or a saved model to replace"
+        raise ConfigError(msg)
+    if path.is_dir() and any(path.iterdir()) and not is_model_folder(path):
+        msg = f"{path}: is a folder of other files, not a saved model; give a new or empty folder"
+        raise ConfigError(msg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        manifest = fill(temporary)
+        text = json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n"
+        with (temporary / MANIFEST).open("w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            old.rmdir()
+            path.rename(old)
+            try:
+                temporary.rename(path)
+            except BaseException:
+                old.rename(path)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            temporary.rename(path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def is_model_folder(path: Path) -> bool:
+    """Return whether `path` holds a saved model's manifest (by its ``format`` field; nothing is run)."""
+    manifest = Path(path) / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        with manifest.open(encoding="utf-8") as stream:
+            data = json.load(stream)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT_NAME
+
+
+def verify_files(path: Path, files: Mapping[str, Any], *, checksums: bool) -> None:
+    """Check that every file the manifest lists is there with its size and (if `checksums`) its sha256.
+
+    The files are hashed by several threads at once (hashlib releases the GIL), largest first.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the first file that is missing, of another size, or altered.
+    """
+    for relative, record in files.items():
+        if not isinstance(relative, str) or not _FILE.match(relative) or not isinstance(record, dict):
+            msg = f"{path / MANIFEST}: lists a file {relative!r} no saved model has; the manifest was altered"
+            raise ModelFileError(msg)
+        target = path / relative
+        if not target.is_file() or target.is_symlink():
+            msg = f"{target}: missing; the saved model is incomplete (save it again)"
+            raise ModelFileError(msg)
+        size = target.stat().st_size
+        if size != record.get("bytes"):
+            msg = f"{target}: has {size} bytes, the manifest says {record.get('bytes')}; the file was altered"
+            raise ModelFileError(msg)
+    if not checksums or not files:
+        return
+    names = sorted(files, key=lambda name: -int(files[name].get("bytes", 0)))
+    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1, 8)) as pool:
+        digests = dict(zip(names, pool.map(lambda name: sha256_of(path / name), names), strict=True))
+    for relative, record in files.items():
+        if digests[relative] != record.get("sha256"):
+            msg = f"{path / relative}: checksum mismatch (sha256 differs from the manifest's); the file was altered"
+            raise ModelFileError(msg)
+
+
+def read_array(path: Path, relative: str, record: Mapping[str, Any], *, mmap: bool) -> np.ndarray:
+    """Read one ``.npy`` file without pickle: memory-mapped read-only, or into memory.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a ``.npy`` of the shape and dtype the manifest records.
+    """
+    target = path / relative
+    array: np.ndarray
+    try:
+        if mmap and int(np.prod(record.get("shape", [0]))) > 0:
+            array = np.load(target, mmap_mode="r", allow_pickle=False)
+        else:
+            array = np.load(target, allow_pickle=False)
+            array.setflags(write=False)
+    except (OSError, ValueError) as exc:
+        msg = f"{target}: not a readable .npy array ({exc}); the file was altered"
+        raise ModelFileError(msg) from exc
+    if list(array.shape) != record.get("shape") or array.dtype.str != record.get("dtype"):
+        msg = (
+            f"{target}: holds an array of shape {list(array.shape)} and dtype {array.dtype.str}; the manifest "
+            f"says {record.get('shape')} and {record.get('dtype')}"
+        )
+        raise ModelFileError(msg)
+    return array

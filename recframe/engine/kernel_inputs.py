@@ -1,0 +1,255 @@
+"""Checks of what the engine's primitives are given, run before any kernel reads it.
+
+A compiled (numba) kernel does not check bounds: an out-of-range row or column index, CSR arrays
+that disagree with each other, or factors of mismatched shapes would make it read or write
+memory outside the arrays. Every primitive that dispatches to a kernel (:func:`top_n_product`,
+:func:`top_k_neighbours`, :func:`top_k_by_measure`) therefore checks its inputs here first,
+the same for both engines, so that a bad input raises a clear :class:`ValueError`,
+:class:`IndexError` or :class:`TypeError` on numba and scipy alike. The checks are vectorised
+(``min``, ``max`` and ``diff`` over the index arrays), never Python loops.
+
+Reading every index is O(stored entries), too much per query of a served model, so a matrix
+whose arrays are read-only (a memory-mapped saved model, or one :func:`freeze_checked` froze
+when it was fitted) is checked whole once and marked; later calls check it in O(1). A caller
+whose kernel checks every row it reads (the few-rows path of
+:func:`~recframe.engine.top_n_product`) passes ``lazy=True`` and never scans such a matrix
+whole: a served model's first query then reads only the pages it needs.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from recframe.data import IntArray
+
+
+def check_count(value: object, name: str) -> int:
+    """Return `value` as an int if it is a whole number ``>= 0`` (a list length such as ``n`` or ``k``).
+
+    Raises
+    ------
+    TypeError
+        If `value` is not an integer (a bool or a float included).
+    ValueError
+        If `value` is negative.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        msg = f"{name} must be a whole number; got {type(value).__name__} {value!r}"
+        raise TypeError(msg)
+    if int(value) < 0:
+        msg = f"{name} must be 0 or more; got {int(value)}"
+        raise ValueError(msg)
+    return int(value)
+
+
+_CHECKED = "_recframe_checked"
+"""Attribute of a matrix checked whole: the arrays it had then (all read-only)."""
+
+
+def _read_only(array: np.ndarray) -> bool:
+    """Return whether nobody can write to `array`: neither it nor any array it views is writeable."""
+    base: object = array
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return True
+
+
+def _arrays(matrix: sp.csr_array | sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return matrix.indptr, matrix.indices, matrix.data
+
+
+def is_checked(matrix: sp.csr_array | sp.csr_matrix) -> bool:
+    """Return whether `matrix` was checked whole and its arrays are still those, all read-only."""
+    marked = getattr(matrix, _CHECKED, None)
+    arrays = _arrays(matrix)
+    return marked is not None and all(a is b for a, b in zip(marked, arrays, strict=True)) and frozen(matrix)
+
+
+def frozen(matrix: sp.csr_array | sp.csr_matrix) -> bool:
+    """Return whether every array of `matrix` is read-only (e.g. memory-mapped read-only)."""
+    return all(_read_only(a) for a in _arrays(matrix))
+
+
+def freeze(matrix: sp.csr_array) -> sp.csr_array:
+    """Make `matrix`'s arrays read-only (a component's fitted state, never changed); return it.
+
+    A read-only matrix is checked whole at most once (see :func:`check_csr`). An array that
+    views a writeable one (which could still change it) is replaced by a read-only copy; others
+    are only flagged, so this reads nothing of memory-mapped or loaded state.
+
+    Parameters
+    ----------
+    matrix : csr_array
+        A matrix nobody changes any more.
+
+    Returns
+    -------
+    csr_array
+        `matrix` itself, its arrays read-only.
+    """
+    for name in ("indptr", "indices", "data"):
+        array = getattr(matrix, name)
+        if isinstance(array.base, np.ndarray) and not _read_only(array.base):
+            array = array.copy()
+            setattr(matrix, name, array)
+        array.flags.writeable = False
+    return matrix
+
+
+def freeze_checked(matrix: sp.csr_array, name: str = "matrix") -> sp.csr_array:
+    """Make `matrix`'s arrays read-only, check it whole and mark it checked; return it.
+
+    For matrices a component owns and never changes (its fitted state): later
+    :func:`check_csr` calls on it cost O(1).
+
+    Parameters
+    ----------
+    matrix : csr_array
+        A matrix nobody changes any more.
+    name : str
+        Its name in error messages.
+
+    Returns
+    -------
+    csr_array
+        `matrix` itself, read-only and marked checked.
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        As :func:`check_csr`.
+    """
+    return check_csr(freeze(matrix), name)
+
+
+def check_csr(
+    matrix: object, name: str, shape: tuple[int | None, int | None] = (None, None), *, lazy: bool = False
+) -> sp.csr_array:
+    """Return `matrix` if it is a well-formed CSR matrix of `shape` (``None``: any size).
+
+    Well-formed: ``indptr`` has one entry per row plus one, starts at 0, never decreases and
+    ends at ``len(indices) == len(data)``; every column index is in ``[0, n_columns)``; the
+    index arrays are integers and the data numbers.
+
+    The checks of every offset and index (O(stored entries)) are run once for a matrix whose
+    arrays are read-only, which is then marked (see :func:`is_checked`); with `lazy` they are
+    skipped for such a matrix, for a caller whose kernel checks each row it reads.
+
+    Raises
+    ------
+    TypeError
+        If `matrix` is not a scipy CSR matrix, or its arrays have the wrong dtypes.
+    ValueError
+        If its shape is not `shape`, or its ``indptr`` is inconsistent.
+    IndexError
+        If a column index is outside the matrix.
+    """
+    if not (sp.issparse(matrix) and matrix.format == "csr"):  # type: ignore[attr-defined]
+        msg = f"{name} must be a scipy CSR matrix (csr_array); got {type(matrix).__name__}"
+        raise TypeError(msg)
+    assert isinstance(matrix, sp.csr_array | sp.csr_matrix)
+    n_rows, n_cols = matrix.shape
+    for axis, (want, got) in enumerate(zip(shape, (n_rows, n_cols), strict=True)):
+        if want is not None and want != got:
+            msg = f"{name} has shape {matrix.shape}; expected {want} {'rows' if axis == 0 else 'columns'}"
+            raise ValueError(msg)
+    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    if indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu":
+        msg = f"{name} has index arrays of dtype {indptr.dtype}/{indices.dtype}; expected integers"
+        raise TypeError(msg)
+    if data.dtype.kind not in "biuf":
+        msg = f"{name} has data of dtype {data.dtype}; expected numbers"
+        raise TypeError(msg)
+    if indptr.ndim != 1 or len(indptr) != n_rows + 1:
+        msg = f"{name} has {len(indptr)} row offsets (indptr) for {n_rows} rows; expected {n_rows + 1}"
+        raise ValueError(msg)
+    nnz = int(indptr[-1])
+    if int(indptr[0]) != 0 or nnz != len(indices) or len(indices) != len(data):
+        msg = (
+            f"{name} is inconsistent: indptr runs from {int(indptr[0])} to {nnz}, with {len(indices)} "
+            f"column indices and {len(data)} values"
+        )
+        raise ValueError(msg)
+    if is_checked(matrix) or (lazy and frozen(matrix)):
+        return matrix
+    if n_rows and np.diff(indptr).min() < 0:
+        msg = f"{name} has decreasing row offsets (indptr)"
+        raise ValueError(msg)
+    if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= n_cols):
+        bad = int(indices.min()) if int(indices.min()) < 0 else int(indices.max())
+        msg = f"{name} has column index {bad} outside [0, {n_cols})"
+        raise IndexError(msg)
+    if frozen(matrix):
+        setattr(matrix, _CHECKED, _arrays(matrix))
+    return matrix
+
+
+def check_rows(rows: object, n_rows: int, name: str = "rows") -> IntArray:
+    """Return `rows` as int64 if it is a 1-d integer array of rows in ``[-1, n_rows)`` (``-1``: none).
+
+    Raises
+    ------
+    TypeError
+        If `rows` is not of an integer dtype (floats are refused, not truncated).
+    ValueError
+        If `rows` is not 1-d.
+    IndexError
+        If a row is below ``-1`` or at least `n_rows`.
+    """
+    array = np.asarray(rows)
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if array.dtype.kind not in "iu":
+        msg = f"{name} must be integer row numbers; got dtype {array.dtype}"
+        raise TypeError(msg)
+    if array.ndim != 1:
+        msg = f"{name} must be 1-d; got shape {array.shape}"
+        raise ValueError(msg)
+    low, high = int(array.min()), int(array.max())
+    if low < -1 or high >= n_rows:
+        bad = low if low < -1 else high
+        msg = f"{name} holds row {bad}, outside [-1, {n_rows}) (-1 marks a missing row)"
+        raise IndexError(msg)
+    return array.astype(np.int64, copy=False)
+
+
+def check_product_inputs(
+    a: object,
+    rows: object,
+    b: object,
+    n: object,
+    seen: object | None,
+    exclude: object | None,
+    exclude_self: bool,
+    *,
+    lazy: bool = False,
+) -> tuple[sp.csr_array, IntArray, sp.csr_array, int]:
+    """Check the inputs of :func:`~recframe.engine.top_n_product`; return `a`, `rows`, `b` and `n`.
+
+    With `lazy`, read-only `a`, `b` and `seen` are not scanned whole (see :func:`check_csr`).
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        As :func:`check_csr` and :func:`check_rows`, and for factors whose inner sizes differ,
+        `seen` or `exclude` of the wrong shape, or ``exclude_self`` with fewer columns than
+        rows of `a`.
+    """
+    count = check_count(n, "n")
+    left = check_csr(a, "a", lazy=lazy)
+    right = check_csr(b, "b", (left.shape[1], None), lazy=lazy)
+    n_cols = right.shape[1]
+    checked = check_rows(rows, left.shape[0])
+    if seen is not None:
+        check_csr(seen, "seen", (left.shape[0], n_cols), lazy=lazy)
+    if exclude is not None:
+        check_csr(exclude, "exclude", (len(checked), n_cols))
+    if exclude_self and left.shape[0] > n_cols:
+        msg = f"exclude_self needs as many columns as rows; a has {left.shape[0]} rows and b {n_cols} columns"
+        raise ValueError(msg)
+    return left, checked, right, count

@@ -1,0 +1,206 @@
+"""The HTTP endpoints: a FastAPI application answering from a :class:`ModelHolder`.
+
+:func:`create_app` builds the application around a fitted recommender, a holder, or a model
+folder. Query endpoints are plain ``def`` functions, which FastAPI runs in its threadpool: the
+recommender is thread-safe, and a request computing a list does not stall the event loop for
+the others. The exception is ``GET /recommend/{user}``, one user's list (a fraction of a
+millisecond, on the compiled engine's serial few-rows path): it runs on the event loop, since
+the hop to a pool thread and back cost more than the answer and, under 50 concurrent
+clients, the threads' contention for the GIL made its tail latency (p99 117 ms in the
+threadpool, measured by ``benchmarks/serve.py``). Each handler reads ``holder.current`` once,
+so a reload never changes the model under a request. Responses are built as JSON bytes
+directly (no response-model validation), the one per-request cost worth saving.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Query
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from recframe._version import __version__
+from recframe.errors import RecframeError
+from recframe.recommender import Recommender
+from recframe.serve import answers
+from recframe.serve.errors import ApiError, BodyLimit, install_error_handlers
+from recframe.serve.model import Loader, ModelHolder, ServedModel
+from recframe.serve.requests import (
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    MAX_N,
+    ExplainBody,
+    PredictBody,
+    RecommendBody,
+    ReloadBody,
+    SimilarItemsBody,
+    SimilarUsersBody,
+    body_id,
+    body_ids,
+    text_id,
+)
+
+DESCRIPTION = """\
+Recommendations, similar items and users, explanations and rating predictions from a fitted
+recframe model. **There is no authentication**: bind it to 127.0.0.1 (the default) and put it
+behind a proxy that authenticates, if anything but the local machine must reach it.
+"""
+
+_N = Annotated[int | None, Query(ge=1, le=MAX_N, description="list length, 1 to 1000")]
+_IDS = Annotated[list[str] | None, Query(max_length=MAX_BATCH)]
+
+
+def _json(body: Any) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
+
+
+def create_app(
+    model: Recommender | ModelHolder | str | Path, *, loader: Loader | None = None, max_body_bytes: int = MAX_BODY_BYTES
+) -> FastAPI:
+    """Return the service's ASGI application.
+
+    Parameters
+    ----------
+    model : Recommender, ModelHolder, str or Path
+        A fitted recommender, a holder, or a run or model folder to load (memory-mapped).
+    loader : callable, optional
+        ``loader(folder) -> Recommender`` used by ``POST /reload`` (and to load `model` if it is
+        a folder); :func:`~recframe.serve.model.load_recommender` by default.
+    max_body_bytes : int
+        Requests with a larger body get 413.
+
+    Raises
+    ------
+    NotFittedError
+        If `model` is a recommender that is not fitted.
+    RecframeError
+        If `model` is a folder that can't be loaded.
+    """
+    if isinstance(model, ModelHolder):
+        holder = model
+    elif isinstance(model, Recommender):
+        holder = ModelHolder(ServedModel.of(model), loader)
+    else:
+        holder = ModelHolder.from_path(model, loader)
+    started = time.monotonic()
+    app = FastAPI(title="recframe", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
+    app.state.holder = holder
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+
+    def options(model: ServedModel, exclude: list[Any] | None, candidates: list[Any] | None, **rest: Any) -> Any:
+        items = {"exclude": exclude, "candidates": candidates}
+        given = {k: None if v is None else body_ids(v, model.item_str, k) for k, v in items.items()}
+        return {**given, **rest}
+
+    @app.get("/health", summary="liveness: the service answers and has a model")
+    def health() -> Response:
+        current = holder.current
+        return _json(
+            {"status": "ok", "fingerprint": current.metadata["fingerprint"], "uptime_s": time.monotonic() - started}
+        )
+
+    @app.get("/model", summary="the model's metadata: config, components, fingerprint, versions")
+    def model_info() -> Response:
+        return _json(holder.current.metadata)
+
+    @app.get("/recommend/{user}", summary="one user's top-n items")
+    async def recommend_get(
+        user: str,
+        n: _N = None,
+        exclude: _IDS = None,
+        candidates: _IDS = None,
+        exclude_seen: bool | None = None,
+    ) -> Response:
+        current = holder.current
+        uid = text_id(user, current.user_str, "path.user")
+        given = {
+            name: None if values is None else [text_id(x, current.item_str, f"query.{name}") for x in values]
+            for name, values in (("exclude", exclude), ("candidates", candidates))
+        }
+        opts = options(current, **given, exclude_seen=exclude_seen)
+        return _json(answers.recommend(current, body_ids([uid], current.user_str, "user"), n, opts, "user")[0])
+
+    @app.post("/recommend", summary="top-n items of one user ('user') or of a batch ('users')")
+    def recommend_post(body: Annotated[RecommendBody, Body()]) -> Response:
+        current = holder.current
+        opts = options(current, body.exclude, body.candidates, exclude_seen=body.exclude_seen)
+        if body.user is not None:
+            users = body_ids([body_id(body.user, current.user_str, "user")], current.user_str, "user")
+            return _json(answers.recommend(current, users, body.n, opts, "user")[0])
+        assert body.users is not None
+        users = body_ids(body.users, current.user_str, "users")
+        return _json({"results": answers.recommend(current, users, body.n, opts, "users")})
+
+    @app.get("/similar/items/{item}", summary="the items most similar to one item")
+    def similar_item(item: str, n: Annotated[int, Query(ge=1, le=MAX_N)] = 10) -> Response:
+        current = holder.current
+        ids = body_ids([text_id(item, current.item_str, "path.item")], current.item_str, "item")
+        return _json(answers.similar(current, "items", ids, n, "path.item")[0])
+
+    @app.post("/similar/items", summary="the most similar items of each of a batch of items")
+    def similar_items(body: SimilarItemsBody) -> Response:
+        current = holder.current
+        ids = body_ids(body.items, current.item_str, "items")
+        return _json({"results": answers.similar(current, "items", ids, body.n, "items")})
+
+    @app.get("/similar/users/{user}", summary="the users most similar to one user")
+    def similar_user(user: str, n: Annotated[int, Query(ge=1, le=MAX_N)] = 10) -> Response:
+        current = holder.current
+        ids = body_ids([text_id(user, current.user_str, "path.user")], current.user_str, "user")
+        return _json(answers.similar(current, "users", ids, n, "path.user")[0])
+
+    @app.post("/similar/users", summary="the most similar users of each of a batch of users")
+    def similar_users(body: SimilarUsersBody) -> Response:
+        current = holder.current
+        ids = body_ids(body.users, current.user_str, "users")
+        return _json({"results": answers.similar(current, "users", ids, body.n, "users")})
+
+    @app.get("/explain", summary="which neighbours add up to an item's score for a user")
+    def explain_get(user: str, item: str) -> Response:
+        current = holder.current
+        return _json(
+            answers.explain(
+                current, text_id(user, current.user_str, "query.user"), text_id(item, current.item_str, "query.item")
+            )
+        )
+
+    @app.post("/explain", summary="which neighbours add up to an item's score for a user")
+    def explain_post(body: ExplainBody) -> Response:
+        current = holder.current
+        user = body_id(body.user, current.user_str, "user")
+        return _json(answers.explain(current, user, body_id(body.item, current.item_str, "item")))
+
+    @app.get("/predict", summary="one user's predicted ratings of items")
+    def predict_get(user: str, item: Annotated[list[str], Query(max_length=MAX_BATCH)]) -> Response:
+        current = holder.current
+        uid = text_id(user, current.user_str, "query.user")
+        items = [text_id(x, current.item_str, "query.item") for x in item]
+        users = body_ids([uid] * len(items), current.user_str, "user")
+        return _json({"predictions": answers.predict(current, users, body_ids(items, current.item_str, "item"))})
+
+    @app.post("/predict", summary="predicted ratings of (user, item) pairs")
+    def predict_post(body: PredictBody) -> Response:
+        current = holder.current
+        items = body_ids(body.items, current.item_str, "items")
+        if body.user is not None:
+            users = body_ids([body_id(body.user, current.user_str, "user")] * len(items), current.user_str, "user")
+        else:
+            assert body.users is not None
+            users = body_ids(body.users, current.user_str, "users")
+        return _json({"predictions": answers.predict(current, users, items)})
+
+    @app.post("/reload", summary="load a model and swap it in atomically; requests in flight finish on the old one")
+    async def reload(body: Annotated[ReloadBody | None, Body()] = None) -> Response:
+        path = None if body is None else body.path
+        try:
+            served = await run_in_threadpool(holder.reload, path)
+        except RecframeError as exc:
+            raise ApiError(422, f"the model was not reloaded: {exc}", "path") from exc
+        return _json({"status": "reloaded", "model": served.metadata})
+
+    return app

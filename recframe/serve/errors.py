@@ -1,0 +1,218 @@
+"""How the service answers what went wrong: JSON errors naming the field, never a traceback.
+
+Every error body is ``{"error": message, "field": name or null}`` (validation errors add
+``"errors"``, one entry per problem). Malformed JSON is 400, a wrong type or value 422, an
+unknown user or item 404, a body over the size cap 413 (checked before it is parsed, by
+:class:`BodyLimit`) and so is a batch of more ids than allowed, a call-time option the model
+can't apply 400. Anything unexpected is 500 with ``"internal error"`` and a request id; the
+traceback is logged under that id, never sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from recframe.errors import ConfigError, DataError, NotFittedError, RecframeError, short_repr
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+    from starlette.responses import Response
+
+logger = logging.getLogger(__name__)
+
+_UNION_TAGS = frozenset({"int", "str", "constrained-str"})
+"""Where pydantic names the member of an ``int | str`` id that failed; not part of the field."""
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ApiError(Exception):
+    """A request the service refuses, with its HTTP status and the field at fault.
+
+    Parameters
+    ----------
+    status : int
+        The HTTP status (4xx).
+    message : str
+        What is wrong, for people.
+    field : str, optional
+        The request field at fault (``"n"``, ``"users[3]"``, ``"path.user"``).
+    """
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def error_body(message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    """Return the JSON body of an error response."""
+    return {"error": message, "field": field, **extra}
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    from starlette.responses import Response
+
+    return Response(json.dumps(body).encode(), status_code=status, media_type="application/json")
+
+
+def from_recframe(exc: RecframeError | TypeError | ValueError, field: str | None) -> ApiError:
+    """Translate what a query method raised into the request error it means.
+
+    ``DataError`` is an unknown user or item (404); ``ConfigError`` is a query the model can't
+    answer (400, e.g. ``predict`` on a ranker without ratings); ``NotFittedError`` is 503;
+    ``TypeError`` and ``ValueError`` are argument errors (422).
+    """
+    if isinstance(exc, NotFittedError):
+        return ApiError(503, str(exc), None)
+    if isinstance(exc, DataError):
+        return ApiError(404, str(exc), field)
+    if isinstance(exc, ConfigError):
+        return ApiError(400, str(exc), field)
+    if isinstance(exc, TypeError | ValueError):
+        return ApiError(422, str(exc), field)
+    return ApiError(400, str(exc), field)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    """Name a validation error's location: ``n``, ``users[2]``, ``path.user``."""
+    parts = list(loc)
+    where = parts.pop(0) if parts and parts[0] in ("body", "query", "path") else "body"
+    name = ""
+    for part in parts:
+        if isinstance(part, str) and part in _UNION_TAGS:  # which member of ``int | str`` failed
+            continue
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    if where != "body":
+        return f"{where}.{name}" if name else where
+    return name or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error of `app` as JSON naming the field, with no traceback."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return _json(exc.status, error_body(exc.message, exc.field))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = list(exc.errors())
+        if any(p.get("type") == "json_invalid" for p in problems):
+            return _json(400, error_body("the body is not valid JSON", "body"))
+        details: list[dict[str, str]] = []
+        for problem in problems:
+            loc = tuple(problem.get("loc", ()))
+            message = str(problem.get("msg", ""))
+            if any(part in _UNION_TAGS for part in loc if isinstance(part, str)):
+                message = f"an id is a JSON integer or string; got {short_repr(problem.get('input'))}"
+            detail = {"field": _field(loc), "message": message}
+            if detail not in details:
+                details.append(detail)
+        first = details[0] if details else {"field": "body", "message": "invalid request"}
+        status = 422
+        for problem in problems:
+            if problem.get("type") == "too_long" and isinstance(problem.get("input"), list):  # a batch over the cap
+                status = 413
+                first = {"field": _field(tuple(problem.get("loc", ()))), "message": str(problem.get("msg", ""))}
+                break
+        return _json(status, error_body(f"{first['field']}: {first['message']}", first["field"], errors=details))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        text = {404: "no such endpoint", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
+        return _json(exc.status_code, error_body(text, None))
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        request_id = uuid.uuid4().hex[:16]
+        logger.error("request %s (%s %s) failed", request_id, request.method, request.url.path, exc_info=exc)
+        return _json(500, error_body("internal error", None, request_id=request_id))
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)
+
+
+class BodyLimit:
+    """ASGI middleware refusing a request body over `max_bytes` with 413, before anything parses it.
+
+    A declared ``Content-Length`` over the cap is refused at once; a body sent without one
+    (chunked) is read up to the cap and refused as soon as it passes it.
+
+    Parameters
+    ----------
+    app : ASGI application
+        The application behind.
+    max_bytes : int
+        The largest body accepted.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 413 if its body is too big."""
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await self._too_large(send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message]), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}]), send)
+
+    async def _too_large(self, send: Send) -> None:
+        body = json.dumps(error_body(f"the body is over {self.max_bytes:,} bytes", "body")).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(messages: list[Message]) -> Receive:
+    """Return a ``receive`` giving `messages`, then waiting for the client to disconnect."""
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive

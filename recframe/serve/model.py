@@ -1,0 +1,231 @@
+"""The model a service answers from, and the one reference that swaps it atomically.
+
+A :class:`ServedModel` is a fitted :class:`~recframe.Recommender` with everything a request
+would otherwise look up again: the id types of both axes, which call-time options the model's
+methods accept, and the metadata of ``GET /model``. A :class:`ModelHolder` keeps the current
+one. ``reload`` builds the next :class:`ServedModel` completely (load, metadata) before it
+replaces the single reference, so a request that took the old one answers wholly from it and
+none ever sees a half-loaded model. Nothing here imports the web framework.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from recframe._version import __version__
+from recframe.artifacts import read_manifest
+from recframe.engine import warm_up
+from recframe.errors import ConfigError, RecframeError
+from recframe.recommender import Recommender
+from recframe.registry import describe_component
+
+logger = logging.getLogger(__name__)
+
+CALL_OPTIONS = ("exclude", "candidates", "exclude_seen")
+"""The call-time options a request may give; passed on where the model's method accepts them."""
+
+Loader = Callable[[Path], Recommender]
+"""Loads a fitted recommender from a model folder."""
+
+
+def model_folder(path: str | Path) -> Path:
+    """Return the model folder of `path`: a run folder's ``model/`` subfolder, or `path` itself.
+
+    Raises
+    ------
+    ConfigError
+        If `path` is not a folder.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        msg = f"{str(path)!r} is not a folder; give a run folder or a model folder written by Recommender.save"
+        raise ConfigError(msg)
+    return folder / "model" if (folder / "model").is_dir() else folder
+
+
+def load_recommender(path: Path) -> Recommender:
+    """Load a saved recommender memory-mapped, so that several workers share its pages.
+
+    The compiled engine is started too (:func:`recframe.engine.warm_up`), so that the first
+    request does not wait for it.
+
+    Raises
+    ------
+    ModelFileError
+        If the folder is not a saved model, or a file is missing or altered (see
+        :meth:`Recommender.load <recframe.Recommender.load>`).
+    """
+    rec = Recommender.load(path, mmap=True)
+    warm_up()
+    return rec
+
+
+def _accepted(method: Callable[..., Any]) -> frozenset[str]:
+    """Return the call-time options `method` takes as keyword arguments."""
+    parameters = inspect.signature(method).parameters
+    return frozenset(name for name in CALL_OPTIONS if name in parameters)
+
+
+def _metadata(rec: Recommender, path: Path | None) -> dict[str, Any]:
+    """Return what ``GET /model`` shows: config, components, fingerprint, times, versions.
+
+    For a model loaded from a folder the config, components (with their plugin distribution
+    and version) and ``saved_at`` come from its ``manifest.json``; for a recommender passed in,
+    from the object.
+    """
+    saved = path is not None and (path / "manifest.json").is_file()
+    manifest: dict[str, Any] = read_manifest(path) if saved and path is not None else {}
+    config = manifest.get("config")
+    if not saved:
+        try:
+            config = rec.to_config()
+        except RecframeError:  # a user's own, unregistered component: no run config describes it
+            config = None
+    records = manifest.get("components")
+    if isinstance(records, list):
+        components = [
+            {k: v for k, v in r.items() if k not in ("state", "config")} for r in records if isinstance(r, dict)
+        ]
+    else:
+        roles: list[tuple[str, Any]] = [
+            ("matrix", rec.matrix),
+            ("similarity", rec.similarity),
+            ("ranker", rec.ranker),
+            *((f"ranker.fallback[{i}]", f) for i, f in enumerate(rec.fallbacks)),
+        ]
+        components = [
+            {"role": role, "kind": c.kind, "type": c.name, "plugin": describe_component(c)} for role, c in roles
+        ]
+    matrix = rec.interaction_matrix
+    return {
+        "name": rec.name,
+        "path": None if path is None else str(path),
+        "recframe_version": __version__,
+        "saved_by_recframe_version": manifest.get("recframe_version"),
+        "format_version": manifest.get("format_version"),
+        "fingerprint": rec.data_fingerprint,
+        "saved_at": manifest.get("saved_at"),
+        "loaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "n_users": matrix.n_users,
+        "n_items": matrix.n_items,
+        "user_ids": "str" if matrix.users.is_str else "int",
+        "item_ids": "str" if matrix.items.is_str else "int",
+        "components": components,
+        "config": config,
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class ServedModel:
+    """A fitted recommender and what requests need of it, computed once when it is loaded.
+
+    Attributes
+    ----------
+    recommender : Recommender
+        Fitted; only read by requests.
+    path : Path or None
+        The model folder it was loaded from (``None`` for an object passed in).
+    user_str, item_str : bool
+        Whether the user and item ids are strings (else integers).
+    default_n : int
+        The ranker's list length, used when a request gives no ``n``.
+    options : mapping of str to frozenset of str
+        The call-time options (``exclude``, ``candidates``, ``exclude_seen``) each query
+        method accepts: ``recommend``, ``similar_items``, ``similar_users``.
+    metadata : dict
+        The body of ``GET /model``.
+    """
+
+    recommender: Recommender
+    path: Path | None
+    user_str: bool
+    item_str: bool
+    default_n: int
+    options: Mapping[str, frozenset[str]]
+    metadata: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def of(cls, rec: Recommender, path: Path | None = None) -> ServedModel:
+        """Wrap a fitted recommender.
+
+        Raises
+        ------
+        NotFittedError
+            If `rec` is not fitted.
+        """
+        matrix = rec.interaction_matrix  # raises NotFittedError for an unfitted recommender
+        options = {name: _accepted(getattr(rec, name)) for name in ("recommend", "similar_items", "similar_users")}
+        return cls(
+            recommender=rec,
+            path=path,
+            user_str=matrix.users.is_str,
+            item_str=matrix.items.is_str,
+            default_n=int(rec.ranker.config.n),
+            options=options,
+            metadata=_metadata(rec, path),
+        )
+
+
+class ModelHolder:
+    """The current :class:`ServedModel` of a service; :meth:`reload` swaps it atomically.
+
+    Parameters
+    ----------
+    model : ServedModel
+        The first model.
+    loader : callable, optional
+        ``loader(folder) -> Recommender``; :func:`load_recommender` (memory-mapped) by default.
+
+    Notes
+    -----
+    A request reads :attr:`current` once and uses that object to the end, so a reload never
+    changes a model under a request. Reloads are serialised; while one runs, requests keep being
+    answered from the old model.
+    """
+
+    def __init__(self, model: ServedModel, loader: Loader | None = None) -> None:
+        self.current = model
+        self._loader: Loader = loader if loader is not None else load_recommender
+        self._reloading = threading.Lock()
+
+    @classmethod
+    def from_path(cls, path: str | Path, loader: Loader | None = None) -> ModelHolder:
+        """Load the model of a run or model folder (see :func:`model_folder`)."""
+        folder = model_folder(path)
+        load = loader if loader is not None else load_recommender
+        return cls(ServedModel.of(load(folder), folder), loader)
+
+    def reload(self, path: str | Path | None = None) -> ServedModel:
+        """Load a model (from `path`, else the current model's folder) and make it current.
+
+        The new model is loaded and wrapped completely before the reference is replaced.
+
+        Raises
+        ------
+        ConfigError
+            If no path is given and the current model was not loaded from a folder, or the
+            path is not a folder.
+        RecframeError
+            Whatever loading raises; the current model stays.
+        """
+        with self._reloading:
+            if path is None:
+                if self.current.path is None:
+                    msg = "path: this service's model was not loaded from a folder; give the folder to load"
+                    raise ConfigError(msg)
+                folder = self.current.path
+            else:
+                folder = model_folder(path)
+            start = time.perf_counter()
+            served = ServedModel.of(self._loader(folder), folder)
+            self.current = served
+            logger.info("reloaded the model from %s in %.2fs", folder, time.perf_counter() - start)
+            return served

@@ -1,0 +1,139 @@
+"""``recframe run`` writes ``model/``; ``recommend|similar|explain|predict --model`` answer from it, no refit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from recframe.cli import main
+
+CONFIG = """\
+name: tiny
+seed: 3
+data: {type: synthetic, n_users: 60, n_items: 40}
+similarity: {type: sklearn_nn, k: 10}
+ranker: {type: item_cf, n: 5}
+"""
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("runs")
+    config = folder / "tiny.yaml"
+    config.write_text(CONFIG)
+    assert main(["-q", "run", str(config), "-o", str(folder / "run")]) == 0
+    return folder / "run"
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_folder_holds_the_model(run_dir: Path) -> None:
+    listed = json.loads((run_dir / "manifest.json").read_text())["files"]
+    assert "model/manifest.json" in listed and any(name.startswith("model/arrays/") for name in listed)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["model"]["folder"] == "model" and record["model"]["trained_on"] == "all the data"
+
+
+def test_no_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(CONFIG)
+    code, _, err = _run(["-q", "run", str(config), "-o", str(tmp_path / "run"), "--no-model"], capsys)
+    assert code == 0, err
+    assert not (tmp_path / "run" / "model").exists()
+    code, _, err = _run(["recommend", "--model", str(tmp_path / "run"), "--user", "1"], capsys)
+    assert code == 3 and "has no model/" in err
+
+
+def test_overwrite_replaces_the_model(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(CONFIG.replace("k: 10", "k: 5"))
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    code, _, err = _run(["-q", "run", str(config), "-o", str(copy), "--overwrite"], capsys)
+    assert code == 0, err
+    manifest = json.loads((copy / "model" / "manifest.json").read_text())
+    similarity = next(c for c in manifest["components"] if c["role"] == "similarity")
+    assert similarity["config"]["k"] == 5
+    code, _, err = _run(["recommend", "--model", str(copy), "--user", "1"], capsys)
+    assert code == 0, err
+
+
+def test_model_answers_as_the_run_file(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = run_dir.parent / "tiny.yaml"
+    for argv in (
+        ["recommend", "--user", "3", "--n", "4", "--json"],
+        ["similar", "--item", "2", "--n", "3", "--json"],
+        ["predict", "--user", "3", "--item", "2", "--item", "5", "--json"],
+        ["explain", "--user", "3", "--item", "2", "--json"],
+    ):
+        code, fitted, err = _run([argv[0], str(config), *argv[1:]], capsys)
+        assert code == 0, err
+        code, saved, err = _run([argv[0], "--model", str(run_dir), *argv[1:]], capsys)
+        assert code == 0, err
+        assert saved == fitted
+        code, direct, err = _run([argv[0], "--model", str(run_dir / "model"), *argv[1:]], capsys)
+        assert direct == fitted
+
+
+def test_users_file_csv_and_jsonl(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("1\n\n2\n999999\n")
+    code, out, err = _run(
+        ["recommend", "--model", str(run_dir), "--users-file", str(users), "--n", "3", "--format", "csv"], capsys
+    )
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["user"] for r in rows] == ["1"] * 3 + ["2"] * 3 + ["999999"] * 3
+    assert rows[-1]["source"] == "popularity" and rows[-1]["reason"] == "not in training"
+    table = tmp_path / "users.csv"
+    table.write_text("name,user\na,1\nb,2\n")
+    target = tmp_path / "out" / "lists.jsonl"
+    code, out, err = _run(
+        [
+            "recommend",
+            "--model",
+            str(run_dir),
+            "--users-file",
+            str(table),
+            "--column",
+            "user",
+            "--format",
+            "jsonl",
+            "--output",
+            str(target),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert out == ""
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line["user"] for line in lines] == [1, 2] and len(lines[0]["items"]) == 5
+    assert [p.name for p in target.parent.iterdir()] == ["lists.jsonl"]  # no temporary file left
+
+
+def test_errors(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = run_dir.parent / "tiny.yaml"
+    code, _, err = _run(["recommend", "--user", "1"], capsys)
+    assert code == 2 and "give a run file (CONFIG) or a saved model" in err
+    code, _, err = _run(["recommend", str(config), "--model", str(run_dir), "--user", "1"], capsys)
+    assert code == 2 and "not both" in err
+    table = tmp_path / "users.csv"
+    table.write_text("name\na\n")
+    code, _, err = _run(["recommend", "--model", str(run_dir), "--users-file", str(table), "--column", "user"], capsys)
+    assert code == 2 and "not a column" in err
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir / "model", broken)
+    next((broken / "arrays").iterdir()).write_bytes(b"\x93NUMPY altered")
+    code, _, err = _run(["recommend", "--model", str(broken), "--user", "1"], capsys)
+    assert code == 3 and "altered" in err
+    code, _, err = _run(["recommend", "--model", str(tmp_path / "nowhere"), "--user", "1"], capsys)
+    assert code == 3 and "no such model folder" in err

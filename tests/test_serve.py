@@ -1,0 +1,294 @@
+"""The HTTP service over real HTTP: every endpoint, bad requests, and a reload under load."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+import uvicorn
+
+from recframe import Recommender
+from recframe.serve import ModelHolder, create_app, load_recommender
+
+
+def _fit(seed: int, fallback: bool = False) -> Recommender:
+    config: dict[str, Any] = {
+        "seed": seed,
+        "data": {"type": "synthetic", "n_users": 300, "n_items": 120},
+        "similarity": {"type": "sklearn_nn", "k": 20},
+        "ranker": {"type": "item_cf", "n": 10},
+    }
+    if not fallback:
+        config["ranker"]["fallback"] = None
+    return Recommender.from_config(config).fit()
+
+
+class Server:
+    """A uvicorn server in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
+            response = conn.getresponse()
+            text = response.read().decode()
+        finally:
+            conn.close()
+        assert "Traceback" not in text
+        return response.status, json.loads(text)
+
+
+@pytest.fixture(scope="module")
+def rec() -> Recommender:
+    return _fit(1)
+
+
+@pytest.fixture(scope="module")
+def server(rec: Recommender) -> Any:
+    with Server(create_app(rec)) as running:
+        yield running
+
+
+def _lists(lists: Any, query: str, entries: str) -> list[dict[str, Any]]:
+    return [{query: q, entries: ids, "scores": scores} for q, ids, scores in lists]
+
+
+def _strip(answers: list[dict[str, Any]], query: str, entries: str) -> list[dict[str, Any]]:
+    return [{query: a[query], entries: a[entries], "scores": a["scores"]} for a in answers]
+
+
+def test_health_model_and_openapi(server: Server, rec: Recommender) -> None:
+    status, body = server.call("GET", "/health")
+    assert status == 200 and body["status"] == "ok" and body["fingerprint"] == rec.data_fingerprint
+    status, body = server.call("GET", "/model")
+    assert status == 200
+    assert body["fingerprint"] == rec.data_fingerprint and body["n_users"] == 300 and body["user_ids"] == "int"
+    assert {c["role"] for c in body["components"]} >= {"matrix", "similarity", "ranker"}
+    assert body["config"]["ranker"]["type"] == "item_cf" and body["recframe_version"]
+    status, body = server.call("GET", "/openapi.json")
+    assert status == 200
+    assert {"/recommend/{user}", "/recommend", "/similar/items", "/explain", "/predict", "/reload"} <= set(
+        body["paths"]
+    )
+
+
+def test_recommend_one_and_batch(server: Server, rec: Recommender) -> None:
+    status, body = server.call("GET", "/recommend/3?n=5")
+    assert status == 200
+    assert _strip([body], "user", "items") == _lists(rec.recommend([3], 5), "user", "items")
+    assert body["source"] == "item_cf"
+    status, same = server.call("POST", "/recommend", {"user": 3, "n": 5})
+    assert status == 200 and same == body
+    users = list(range(0, 300, 7))
+    status, body = server.call("POST", "/recommend", {"users": users})
+    assert status == 200
+    assert _strip(body["results"], "user", "items") == _lists(rec.recommend(users), "user", "items")
+
+
+def test_call_time_options_pass_through(server: Server, rec: Recommender) -> None:
+    first = rec.recommend([3], 5).ids[0].tolist()
+    status, body = server.call("POST", "/recommend", {"user": 3, "n": 5, "exclude": first[:2]})
+    assert status == 200
+    assert body["items"] == rec.recommend([3], 5, exclude=first[:2]).ids[0].tolist()
+    assert not set(first[:2]) & set(body["items"])
+    status, body = server.call("GET", f"/recommend/3?n=3&candidates={first[4]}&candidates={first[3]}")
+    assert status == 200 and set(body["items"]) <= {first[3], first[4]}
+    status, body = server.call("POST", "/recommend", {"users": [3], "n": 5, "exclude_seen": False})
+    assert status == 200
+    assert body["results"][0]["items"] == rec.recommend([3], 5, exclude_seen=False).ids[0].tolist()
+
+
+def test_similar_items_and_users(server: Server, rec: Recommender) -> None:
+    status, body = server.call("GET", "/similar/items/4?n=6")
+    assert status == 200 and _strip([body], "item", "items") == _lists(rec.similar_items([4], 6), "item", "items")
+    status, body = server.call("POST", "/similar/items", {"items": [4, 5], "n": 3})
+    assert status == 200
+    assert _strip(body["results"], "item", "items") == _lists(rec.similar_items([4, 5], 3), "item", "items")
+    status, body = server.call("GET", "/similar/users/8")
+    assert status == 200 and _strip([body], "user", "users") == _lists(rec.similar_users([8], 10), "user", "users")
+    status, body = server.call("POST", "/similar/users", {"users": [8, 9]})
+    assert status == 200
+    assert _strip(body["results"], "user", "users") == _lists(rec.similar_users([8, 9], 10), "user", "users")
+
+
+def test_explain_and_predict(server: Server, rec: Recommender) -> None:
+    item = int(rec.recommend([3], 1).ids[0, 0])
+    expected = rec.explain(3, item).to_dict()
+    status, body = server.call("GET", f"/explain?user=3&item={item}")
+    assert (status == 200 and body == pytest.approx(expected)) or body["contributions"] == expected["contributions"]
+    status, same = server.call("POST", "/explain", {"user": 3, "item": item})
+    assert status == 200 and same == body
+    predictions = rec.predict([3, 3], [item, 7])
+    status, body = server.call("GET", f"/predict?user=3&item={item}&item=7")
+    assert status == 200
+    assert [p["rating"] for p in body["predictions"]] == pytest.approx(predictions.values.tolist())
+    status, same = server.call("POST", "/predict", {"user": 3, "items": [item, 7]})
+    assert status == 200 and same == body
+    status, pairs = server.call("POST", "/predict", {"users": [3, 3], "items": [item, 7]})
+    assert status == 200 and pairs == body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "field"),
+    [
+        ("GET", "/recommend/3?n=0", None, 422, "query.n"),
+        ("GET", "/recommend/3?n=1001", None, 422, "query.n"),
+        ("GET", "/recommend/abc", None, 422, "path.user"),
+        ("GET", "/recommend/99999", None, 404, "user"),
+        ("POST", "/recommend", {"user": "3"}, 422, "user"),
+        ("POST", "/recommend", {"users": [1, "2"]}, 422, "users[1]"),
+        ("POST", "/recommend", {"users": [1, 2.5]}, 422, "users[1]"),
+        ("POST", "/recommend", {"user": 3, "n": "10"}, 422, "n"),
+        ("POST", "/recommend", {"user": 3, "n": 0}, 422, "n"),
+        ("POST", "/recommend", {"user": 3, "colour": 1}, 422, "colour"),
+        ("POST", "/recommend", {}, 422, "body"),
+        ("POST", "/recommend", {"users": list(range(10_001))}, 413, "users"),
+        ("POST", "/recommend", {"users": [1, 99999]}, 404, "users"),
+        ("POST", "/similar/items", {"items": [99999]}, 404, "items"),
+        ("GET", "/similar/users/99999", None, 404, "path.user"),
+        ("GET", "/explain?user=3&item=99999", None, 404, "item"),
+        ("POST", "/predict", {"users": [1], "items": [1, 2]}, 422, "body"),
+        ("POST", "/reload", {"path": 5}, 422, "path"),
+        ("POST", "/reload", {}, 422, "path"),
+    ],
+)
+def test_bad_requests_name_the_field(
+    server: Server, method: str, path: str, body: Any, status: int, field: str
+) -> None:
+    got, answer = server.call(method, path, body)
+    assert (got, answer["field"]) == (status, field), answer
+    assert answer["error"]
+
+
+def test_malformed_oversized_and_unknown_paths(server: Server) -> None:
+    status, body = server.call("POST", "/recommend", raw=b'{"users": [1, 2')
+    assert status == 400 and body["field"] == "body"
+    status, body = server.call("POST", "/recommend", raw=b"x" * (3 << 20))
+    assert status == 413 and body["field"] == "body"
+    status, body = server.call("GET", "/nowhere")
+    assert status == 404 and body["error"] == "no such endpoint"
+
+
+def test_internal_errors_say_only_internal_error(caplog: pytest.LogCaptureFixture) -> None:
+    rec = _fit(1)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret detail")
+
+    rec.recommend = broken  # type: ignore[method-assign]
+    with Server(create_app(rec)) as running, caplog.at_level("ERROR", logger="recframe.serve"):
+        status, body = running.call("GET", "/recommend/3")
+    assert status == 500 and body["error"] == "internal error" and "secret" not in json.dumps(body)
+    assert body["request_id"] in caplog.text and "secret detail" in caplog.text
+
+
+def test_unknown_user_with_a_fallback_gets_its_list() -> None:
+    rec = _fit(1, fallback=True)
+    with Server(create_app(rec)) as running:
+        status, body = running.call("GET", "/recommend/99999?n=4")
+    assert status == 200 and body["source"] == "popularity" and body["reason"] == "not in training"
+    assert len(body["items"]) == 4
+
+
+def test_reload_under_load_answers_from_one_model_or_the_other(tmp_path: Path) -> None:
+    models = {tmp_path / "a": _fit(1), tmp_path / "b": _fit(2)}
+    for folder, model in models.items():
+        model.save(folder)
+    users = list(range(40))
+    expected = {folder: {u: ids for u, ids, _ in rec.recommend(users, 10)} for folder, rec in models.items()}
+
+    def loader(folder: Path) -> Recommender:
+        time.sleep(0.02)  # a load that takes a while, so requests run during it
+        return load_recommender(folder)
+
+    a, b = models
+    holder = ModelHolder.from_path(a, loader)
+    failures: list[str] = []
+    answered = [0]
+    stop = threading.Event()
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
+        i = 0
+        while not stop.is_set():
+            user = users[i % len(users)]
+            i += 1
+            conn.request("GET", f"/recommend/{user}")
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            if response.status != 200:
+                failures.append(f"{response.status} {body}")
+            elif body["items"] not in (expected[a][user], expected[b][user]):
+                failures.append(f"user {user}: {body['items']} is from neither model")
+            answered[0] += 1
+        conn.close()
+
+    with Server(create_app(holder, loader=loader)) as running:
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for folder in (b, a, b, a, b):
+            status, body = running.call("POST", "/reload", {"path": str(folder)})
+            assert status == 200 and body["model"]["path"] == str(folder)
+        status, body = running.call("POST", "/reload")  # again from the current folder
+        assert status == 200 and body["model"]["path"] == str(b)
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not failures, failures[:5]
+    assert answered[0] > 20
+    assert holder.current.path == b and holder.current.metadata["fingerprint"] == models[b].data_fingerprint
+
+
+def test_saved_model_folder_and_run_folder(tmp_path: Path, rec: Recommender) -> None:
+    rec.save(tmp_path / "run" / "model")
+    with Server(create_app(tmp_path / "run")) as running:  # a run folder serves its model/
+        status, body = running.call("GET", "/recommend/3?n=5")
+        assert status == 200 and body["items"] == rec.recommend([3], 5).ids[0].tolist()
+        status, meta = running.call("GET", "/model")
+        assert meta["saved_at"] and meta["path"] == str(tmp_path / "run" / "model")
+        assert meta["fingerprint"] == rec.data_fingerprint
+        status, body = running.call("POST", "/reload", {"path": str(tmp_path / "missing")})
+        assert status == 422 and body["field"] == "path"
+        status, body = running.call("GET", "/health")
+        assert status == 200
