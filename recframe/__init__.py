@@ -15,7 +15,9 @@ this package, :mod:`recframe.engine` (the compute primitives) and :mod:`recframe
   :class:`ScoringRanker` (a ranker defined by how it scores a block of users), the errors,
   ``progress_bar`` (a progress bar that stays quiet under ``--quiet`` and when piped),
   :func:`available_memory`, :class:`Secret` and :func:`redact` (config values that must not be
-  printed), and the public datasets (:data:`DATASETS`, :func:`fetch_dataset`).
+  printed), the state of saved models (:data:`State`, ``csr_state``/``csr_from_state`` and the
+  graph and matrix helpers, :func:`drop_pages` after a load-time check), and the public datasets
+  (:data:`DATASETS`, :func:`fetch_dataset`).
 """
 
 from recframe._version import __version__
@@ -79,6 +81,7 @@ from recframe.interfaces import (
     matrix_from_state,
     matrix_state,
 )
+from recframe.interfaces.state import drop_pages
 from recframe.progress import progress as progress_bar
 from recframe.recommender import Recommender
 from recframe.recommender.preflight import available_memory
@@ -142,6 +145,7 @@ __all__ = [
     "check_url",
     "csr_from_state",
     "csr_state",
+    "drop_pages",
     "dataset_info",
     "extract_dataset",
     "fetch_dataset",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,73 @@ def test_errors(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str
     assert code == 3 and "altered" in err
     code, _, err = _run(["recommend", "--model", str(tmp_path / "nowhere"), "--user", "1"], capsys)
     assert code == 3 and "no such model folder" in err
+
+
+def test_users_file_is_answered_in_chunks(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("\n".join(str(u) for u in [1, 2, 3, 999999, 5]) + "\n")
+    argv = ["recommend", "--model", str(run_dir), "--users-file", str(users), "--n", "3"]
+    whole = {fmt: _run([*argv, "--format", fmt], capsys) for fmt in ("csv", "jsonl", "json", "table")}
+    from recframe.recommender import Recommender
+
+    calls: list[int] = []
+    recommend = Recommender.recommend
+
+    def counted(self: Recommender, users: object, *args: object, **kwargs: object) -> object:
+        calls.append(len(users))  # type: ignore[arg-type]
+        return recommend(self, users, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("recframe.cli.query.CHUNK_USERS", 2)
+    monkeypatch.setattr(Recommender, "recommend", counted)
+    for fmt, (code, out, err) in whole.items():
+        assert code == 0, err
+        assert _run([*argv, "--format", fmt], capsys) == (0, out, err)  # one CSV header, same rows
+    assert calls == [2, 2, 1] * 4
+    target = tmp_path / "lists.csv"
+    code, out, err = _run([*argv, "--format", "csv", "--output", str(target)], capsys)
+    assert code == 0 and out == "" and target.read_text() == whole["csv"][1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lists.csv", "users.txt"]  # no temporary file left
+
+
+def test_similar_csv_columns_are_distinct(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(["similar", "--model", str(run_dir), "--item", "3", "--n", "4", "--format", "csv"], capsys)
+    assert code == 0, err
+    header = out.splitlines()[0].split(",")
+    assert header == ["item", "rank", "similar_item", "score", "source", "reason"]
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["item"] for r in rows} == {"3"} and len({r["similar_item"] for r in rows}) == 4
+
+
+def test_output_never_overwrites_the_model_nor_a_folder(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = run_dir / "model" / "manifest.json"
+    before = manifest.read_bytes()
+    link = tmp_path / "innocent.csv"
+    link.symlink_to(manifest)
+    for model in (run_dir, run_dir / "model"):
+        for output in (manifest, link, run_dir / "model" / "new.csv"):
+            argv = ["recommend", "--model", str(model), "--user", "1", "--output", str(output)]
+            code, _, err = _run(argv, capsys)
+            assert code == 2 and "inside the model folder" in err, err
+    for command in (["similar", "--item", "3"], ["predict", "--user", "1", "--item", "3"]):
+        code, _, err = _run([command[0], "--model", str(run_dir), *command[1:], "--output", str(manifest)], capsys)
+        assert code == 2 and "inside the model folder" in err
+    assert manifest.read_bytes() == before and not (run_dir / "model" / "new.csv").exists()
+    code, _, err = _run(["recommend", "--model", str(run_dir), "--user", "1", "--output", str(tmp_path)], capsys)
+    assert code == 2 and "is a folder" in err
+
+
+def test_output_file_mode_follows_the_umask(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    previous = os.umask(0o027)
+    try:
+        target = tmp_path / "lists.json"
+        code, _, err = _run(
+            ["recommend", "--model", str(run_dir), "--user", "1", "--json", "--output", str(target)], capsys
+        )
+    finally:
+        os.umask(previous)
+    assert code == 0, err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640

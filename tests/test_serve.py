@@ -194,6 +194,13 @@ def test_explain_and_predict(server: Server, rec: Recommender) -> None:
         ("POST", "/predict", {"users": [1], "items": [1, 2]}, 422, "body"),
         ("POST", "/reload", {"path": 5}, 422, "path"),
         ("POST", "/reload", {}, 422, "path"),
+        ("GET", "/recommend/3?bogus=1", None, 422, "query.bogus"),
+        ("GET", "/recommend/3?n=2&exclude_sen=true", None, 422, "query.exclude_sen"),
+        ("GET", "/similar/items/3?k=2", None, 422, "query.k"),
+        ("GET", "/health?x=1", None, 422, "query.x"),
+        ("POST", "/recommend?bogus=1", {"user": 3}, 422, "query.bogus"),
+        ("GET", "/recommend/3?fill_short=maybe", None, 422, "query.fill_short"),
+        ("POST", "/recommend", {"user": 3, "fill_short": "yes"}, 422, "fill_short"),
     ],
 )
 def test_bad_requests_name_the_field(
@@ -222,8 +229,42 @@ def test_internal_errors_say_only_internal_error(caplog: pytest.LogCaptureFixtur
     rec.recommend = broken  # type: ignore[method-assign]
     with Server(create_app(rec)) as running, caplog.at_level("ERROR", logger="recframe.serve"):
         status, body = running.call("GET", "/recommend/3")
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
+        try:  # one keep-alive connection: the 500 leaves it open and usable
+            conn.request("GET", "/recommend/3")
+            first = conn.getresponse()
+            assert first.status == 500 and first.getheader("connection") != "close"
+            first.read()
+            conn.request("GET", "/health")
+            then = conn.getresponse()
+            assert then.status == 200 and json.loads(then.read())["status"] == "ok"
+        finally:
+            conn.close()
     assert status == 500 and body["error"] == "internal error" and "secret" not in json.dumps(body)
     assert body["request_id"] in caplog.text and "secret detail" in caplog.text
+
+
+def test_unknown_query_parameters_are_named() -> None:
+    with Server(create_app(_fit(1))) as running:
+        status, body = running.call("GET", "/recommend/3?n=2&bogus=1&other=2")
+    assert status == 422 and body["field"] == "query.bogus"
+    assert [e["field"] for e in body["errors"]] == ["query.bogus", "query.other"]
+    assert "fill_short" in body["error"] and "exclude_seen" in body["error"]
+
+
+def test_fill_short_passes_through() -> None:
+    rec = _fit(1, fallback=True)
+    expected = rec.recommend([3], 1000, fill_short=True)
+    unfilled = rec.recommend([3], 1000)
+    assert expected.lengths[0] > unfilled.lengths[0]  # item_cf's list is short; popularity fills it
+    with Server(create_app(rec)) as running:
+        status, got = running.call("GET", "/recommend/3?n=1000&fill_short=true")
+        assert status == 200 and got["items"] == expected.ids[0][: expected.lengths[0]].tolist()
+        assert got["reason"] == str(expected.reasons[0]) and "filled" in got["reason"]
+        status, posted = running.call("POST", "/recommend", {"user": 3, "n": 1000, "fill_short": True})
+        assert status == 200 and posted == got
+        status, short = running.call("POST", "/recommend", {"users": [3], "n": 1000, "fill_short": False})
+        assert status == 200 and len(short["results"][0]["items"]) == unfilled.lengths[0]
 
 
 def test_unknown_user_with_a_fallback_gets_its_list() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,8 +110,13 @@ def decode_state(
     for name, entry in encoded.items():
         if isinstance(entry, dict) and set(entry) == {"json"}:
             state[name] = entry["json"]
-        elif isinstance(entry, dict) and "array" in entry and entry["array"] in files:
-            relative = entry["array"]
+        elif isinstance(entry, dict) and "array" in entry:
+            relative = manifest_field(path, entry, "array", str, f"state entry {name!r}")
+            if relative not in files:
+                msg = f"{path / MANIFEST}: state entry {name!r} names {relative!r}, a file it does not list"
+                raise ModelFileError(msg)
+            manifest_field(path, entry, "shape", _is_shape, f"state entry {name!r}")
+            manifest_field(path, entry, "dtype", str, f"state entry {name!r}")
             if relative not in cache:
                 cache[relative] = read_array(path, relative, entry, mmap=mmap)
             array = cache[relative]
@@ -125,6 +130,49 @@ def decode_state(
             msg = f"{path / MANIFEST}: state entry {name!r} is malformed; the manifest was altered"
             raise ModelFileError(msg)
     return state
+
+
+def _is_shape(value: Any) -> bool:
+    """Return whether `value` is an array shape: a list of whole numbers >= 0."""
+    return isinstance(value, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+
+
+def manifest_field(
+    path: Path, mapping: Mapping[str, Any], key: str, check: type | Callable[[Any], bool], where: str
+) -> Any:
+    """Return ``mapping[key]`` of the manifest if it is of the expected type; the one check of manifest values.
+
+    Parameters
+    ----------
+    path : Path
+        The model folder.
+    mapping : mapping
+        The manifest object holding the value.
+    key : str
+        The key read.
+    check : type or callable
+        The type the value must have (``int`` excludes ``bool``), or a predicate.
+    where : str
+        What holds `key`, for the message (``"data"``, ``"state entry 'x'"``).
+
+    Raises
+    ------
+    ModelFileError
+        Naming the manifest file and the key, if the value is missing or of another type.
+    """
+    value = mapping.get(key) if isinstance(mapping, Mapping) else None
+    if isinstance(check, type):
+        valid = isinstance(value, check) and not (check in (int, float) and isinstance(value, bool))
+        if check is float and isinstance(value, int) and not isinstance(value, bool):
+            valid = True
+        expected = check.__name__
+    else:
+        valid = bool(check(value))
+        expected = (check.__doc__ or check.__name__).split(":")[-1].strip().rstrip(".")
+    if not valid:
+        msg = f"{path / MANIFEST}: {where}: {key!r} is {value!r}, not {expected}; the manifest was altered"
+        raise ModelFileError(msg)
+    return value
 
 
 def component_record(role: str, component: Component, registry: PluginRegistry) -> dict[str, Any]:

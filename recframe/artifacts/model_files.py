@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -141,9 +142,15 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     if path.is_dir() and any(path.iterdir()) and not is_model_folder(path):
         msg = f"{path}: is a folder of other files, not a saved model; give a new or empty folder"
         raise ConfigError(msg)
+    foreign = foreign_files(path) if path.is_dir() else []
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        msg = f"{path}: holds files the saved model did not write ({shown}); move them away or give another folder"
+        raise ConfigError(msg)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
+        temporary.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a model folder gets a plain mkdir's mode
         manifest = fill(temporary)
         text = json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n"
         with (temporary / MANIFEST).open("w", encoding="utf-8") as stream:
@@ -165,6 +172,39 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    """Return the process's umask (read from /proc where it can be, so it is never changed meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def foreign_files(path: Path) -> list[str]:
+    """Return the paths (relative, sorted) inside the model folder `path` that its manifest does not list.
+
+    Saving over a model folder replaces it whole, so these would be lost; saving refuses them.
+    """
+    try:
+        with (path / MANIFEST).open(encoding="utf-8") as stream:
+            listed = json.load(stream).get("files")
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    known = set(listed) if isinstance(listed, dict) else set()
+    found = []
+    for entry in sorted(path.rglob("*")):
+        relative = entry.relative_to(path).as_posix()
+        if relative in (MANIFEST, ARRAYS_DIR) or relative in known:
+            continue
+        found.append(relative + ("/" if entry.is_dir() and not entry.is_symlink() else ""))
+    return found
 
 
 def is_model_folder(path: Path) -> bool:
@@ -190,6 +230,10 @@ def verify_files(path: Path, files: Mapping[str, Any], *, checksums: bool) -> No
     ModelFileError
         Naming the first file that is missing, of another size, or altered.
     """
+    arrays = path / ARRAYS_DIR
+    if arrays.is_symlink() or (files and not arrays.is_dir()):
+        msg = f"{arrays}: is a link or not a folder; a saved model holds no links (save it again)"
+        raise ModelFileError(msg)
     for relative, record in files.items():
         if not isinstance(relative, str) or not _FILE.match(relative) or not isinstance(record, dict):
             msg = f"{path / MANIFEST}: lists a file {relative!r} no saved model has; the manifest was altered"
@@ -204,7 +248,7 @@ def verify_files(path: Path, files: Mapping[str, Any], *, checksums: bool) -> No
             raise ModelFileError(msg)
     if not checksums or not files:
         return
-    names = sorted(files, key=lambda name: -int(files[name].get("bytes", 0)))
+    names = sorted(files, key=lambda name: -files[name]["bytes"])
     with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1, 8)) as pool:
         digests = dict(zip(names, pool.map(lambda name: sha256_of(path / name), names), strict=True))
     for relative, record in files.items():
@@ -224,7 +268,11 @@ def read_array(path: Path, relative: str, record: Mapping[str, Any], *, mmap: bo
     target = path / relative
     array: np.ndarray
     try:
-        if mmap and int(np.prod(record.get("shape", [0]))) > 0:
+        shape = record.get("shape")
+        if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
+            msg = f"{path / MANIFEST}: the shape of {relative!r} is {shape!r}, not a list of ints; it was altered"
+            raise ModelFileError(msg)
+        if mmap and math.prod(shape) > 0:
             array = np.load(target, mmap_mode="r", allow_pickle=False)
         else:
             array = np.load(target, allow_pickle=False)

@@ -164,7 +164,8 @@ def _query_args(parser: argparse.ArgumentParser) -> None:
         "-o",
         type=_path_arg,
         metavar="FILE",
-        help="write the answer to FILE (atomically) instead of standard output",
+        help="write the answer to FILE (atomically) instead of standard output; not a folder, nor a file "
+        "inside the --model folder being read",
     )
 
 

@@ -1,11 +1,12 @@
 """``recframe recommend``, ``similar``, ``predict`` and ``explain``: answer queries from a run file or a saved model.
 
 With a run file (``CONFIG``) the recommender is fitted on all its data first; with ``--model``
-it is loaded from a saved model, without refitting. ``recommend --users-file`` answers many users
-at once; ``--format csv|jsonl`` and ``--output`` are for programs (see
-:mod:`recframe.cli.query_output`). Call-time control is the API's: ``--exclude`` and
-``--candidates`` (``recommend`` and ``similar``), ``--include-seen``/``--exclude-seen`` and
-``--fill-short`` (``recommend --user|--users-file``), parsed in :mod:`recframe.cli.args`.
+it is loaded from a saved model, without refitting. ``recommend --users-file`` answers many users,
+:data:`CHUNK_USERS` at a time, each chunk written before the next is computed; ``--format
+csv|jsonl`` and ``--output`` are for programs (see :mod:`recframe.cli.query_output`). Call-time
+control is the API's: ``--exclude`` and ``--candidates`` (``recommend`` and ``similar``),
+``--include-seen``/``--exclude-seen`` and ``--fill-short`` (``recommend --user|--users-file``),
+parsed in :mod:`recframe.cli.args`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import sys
 from typing import Any
 
 from recframe.cli.common import EXIT_OK, _print, _registry
-from recframe.cli.query_output import emit, load_model, ranked_rows, read_ids, render
+from recframe.cli.query_output import check_output, emit, load_model, open_output, ranked_rows, read_ids, render
 from recframe.errors import ConfigError, DataError, short_repr
 from recframe.recommender import MAX_HISTORY_VALUE
+
+CHUNK_USERS = 10_000
+"""Users answered and written at a time by ``recommend --users-file``: memory is bounded by one chunk."""
 
 
 def _recommender(args: argparse.Namespace) -> Any:
@@ -53,6 +57,7 @@ def _format(args: argparse.Namespace) -> str:
 
 def _predict(args: argparse.Namespace) -> int:
     fmt = _format(args)
+    check_output(args.output, args.model)
     rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     items = [_external_id(item, rec.interaction_matrix.items.is_str) for item in args.item]
@@ -82,6 +87,7 @@ def _explain(args: argparse.Namespace) -> int:
     if fmt in ("csv", "jsonl"):
         msg = f"--format {fmt}: explain prints a table or JSON (--format json)"
         raise ConfigError(msg)
+    check_output(args.output, args.model)
     rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     item = _external_id(args.item, rec.interaction_matrix.items.is_str)
@@ -121,34 +127,44 @@ def _query(args: argparse.Namespace) -> int:
             if given:
                 msg = f"{option}: applies to training users (--user, --users-file), not to a --history"
                 raise ConfigError(msg)
+    check_output(args.output, args.model)
     ids = read_ids(users_file, args.column) if users_file is not None else None
     rec = _recommender(args)
     if args.command == "recommend" and args.history is not None:
         history = _history(args, rec.interaction_matrix.items.is_str)
         _check_history_items(history, rec.interaction_matrix.items)
-        lists = rec.recommend_history(history, args.n, **_item_sets(args, rec))
+        chunks = iter([rec.recommend_history(history, args.n, **_item_sets(args, rec))])
         query_key, label = "new user", "item"
     elif args.command == "recommend":
         str_ids = rec.interaction_matrix.users.is_str
         users = [_external_id(u, str_ids) for u in (ids if ids is not None else [args.user])]
         if not all(isinstance(u, int) for u in users):  # one type per query array: text, matched by value
             users = [str(u) for u in users]
-        lists = rec.recommend(
-            users, args.n, **_item_sets(args, rec), exclude_seen=args.exclude_seen, fill_short=args.fill_short
+        if len(users) > CHUNK_USERS and not rec.fallbacks:  # an unknown user fails before the first chunk is out
+            rec.interaction_matrix.users.rows(users, what="user")
+        options = {**_item_sets(args, rec), "exclude_seen": args.exclude_seen, "fill_short": args.fill_short}
+        chunks = (
+            rec.recommend(users[i : i + CHUNK_USERS], args.n, **options) for i in range(0, len(users), CHUNK_USERS)
         )
         query_key, label = "user", "item"
     else:
         item = _external_id(args.item, rec.interaction_matrix.items.is_str)
-        lists = rec.similar_items([item], args.n, **_item_sets(args, rec))
+        chunks = iter([rec.similar_items([item], args.n, **_item_sets(args, rec))])
         query_key, label = "item", "item"
     key = query_key.replace(" ", "_")
-    rows = list(ranked_rows(lists, key, label))
+    with open_output(args.output) as write:
+        for position, lists in enumerate(chunks):
+            write(_lists_text(list(ranked_rows(lists, key, label)), fmt, query_key, label, header=position == 0))
+    return EXIT_OK
+
+
+def _lists_text(rows: list[dict[str, Any]], fmt: str, query_key: str, label: str, *, header: bool) -> str:
+    """Return ranked lists as the text of `fmt`; ``header=False`` for a later chunk (no CSV header)."""
+    key = query_key.replace(" ", "_")
     if fmt in ("csv", "jsonl"):
-        emit(render(rows, fmt, key, label), args.output)
-        return EXIT_OK
+        return render(rows, fmt, key, label, header=header)
     if fmt == "json":
-        emit("".join(json.dumps(row) + "\n" for row in rows), args.output)
-        return EXIT_OK
+        return "".join(json.dumps(row) + "\n" for row in rows)
     lines = []
     for row in rows:
         source, reason = row["source"], row["reason"]
@@ -156,8 +172,7 @@ def _query(args: argparse.Namespace) -> int:
         lines.append(f"{'rank':>4}  {label:<12}  score\n")
         for rank, entry in enumerate(row["items"], start=1):
             lines.append(f"{rank:>4}  {entry[label]!s:<12}  {entry['score']:.6g}\n")
-    emit("".join(lines), args.output)
-    return EXIT_OK
+    return "".join(lines)
 
 
 def _item_sets(args: argparse.Namespace, rec: Any) -> dict[str, list[str | int] | None]:

@@ -4,7 +4,9 @@
 model (:func:`load_model`) instead of refitting a run file; ``--users-file`` gives many users at
 once (:func:`read_ids`); ``--format csv|jsonl`` writes one row per ranked entry or one JSON
 object per list (:func:`ranked_rows`), to standard output or atomically to ``--output``
-(:func:`emit`).
+(:func:`open_output`, :func:`emit`), chunk by chunk, so that a file of a million users never
+has all its answers in memory at once. :func:`check_output` refuses an ``--output`` that is a
+folder or lies inside the model folder being read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,19 +102,121 @@ def ranked_rows(lists: RankedLists, query_key: str, label: str) -> Iterator[dict
         }
 
 
-def render(rows: list[dict[str, Any]], fmt: str, query_key: str, label: str) -> str:
-    """Return the lists as CSV (one row per ranked entry, empty lists as one row) or JSON lines."""
+def entry_column(query_key: str, label: str) -> str:
+    """Return the CSV column of the ranked entries: `label`, or ``similar_<label>`` if the query is one too.
+
+    ``recommend`` writes ``user,rank,item,...`` and ``similar`` writes ``item,rank,similar_item,...``,
+    so that no two columns share a name.
+    """
+    return f"similar_{label}" if label == query_key else label
+
+
+def render(rows: list[dict[str, Any]], fmt: str, query_key: str, label: str, *, header: bool = True) -> str:
+    """Return the lists as CSV (one row per ranked entry, empty lists as one row) or JSON lines.
+
+    With ``header=False`` the CSV has no header row (a later chunk of the same output).
+    """
     if fmt == "jsonl":
         return "".join(json.dumps(row) + "\n" for row in rows)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([query_key, "rank", label, "score", "source", "reason"])
+    if header:
+        writer.writerow([query_key, "rank", entry_column(query_key, label), "score", "source", "reason"])
     for row in rows:
         if not row["items"]:
             writer.writerow([row[query_key], "", "", "", row["source"], row["reason"]])
         for rank, entry in enumerate(row["items"], start=1):
             writer.writerow([row[query_key], rank, entry[label], repr(entry["score"]), row["source"], row["reason"]])
     return out.getvalue()
+
+
+def check_output(output: Path | None, model: Path | None) -> None:
+    """Refuse an `output` that is a folder, or a file inside the model folder `model` being read.
+
+    Checked before any work, so that a mistyped ``--output`` never overwrites the saved model.
+
+    Raises
+    ------
+    ConfigError
+        (exit 2) If `output` names an existing folder, or resolves (links followed) to a path
+        inside the model folder of `model` (a model folder, or a run folder's ``model/``).
+    """
+    if output is None:
+        return
+    named = f"--output {short_repr(str(output))}"
+    target = Path(output)
+    if target.is_dir():
+        msg = f"{named}: is a folder; give the file to write (e.g. {Path(output) / 'lists.csv'})"
+        raise ConfigError(msg)
+    if model is None:
+        return
+    folder = Path(model)
+    from recframe.artifacts import MANIFEST
+
+    if (folder / "model" / MANIFEST).is_file():
+        folder = folder / "model"
+    resolved, model_dir = target.resolve(), folder.resolve()
+    if resolved == model_dir or model_dir in resolved.parents:
+        msg = f"{named}: is inside the model folder {short_repr(str(folder))} being read; write the answer elsewhere"
+        raise ConfigError(msg)
+
+
+def _file_mode() -> int:
+    """Return the mode a new file gets: ``0o666`` less the process's umask (``mkstemp`` gives ``0o600``)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextmanager
+def open_output(output: Path | None) -> Iterator[Callable[[str], None]]:
+    """Yield a ``write(text)`` to standard output, or to `output` atomically, chunk by chunk.
+
+    `output` is written through a temporary file beside it, renamed over it once every chunk
+    is written; if the block fails the temporary file is removed and `output` is untouched.
+
+    Raises
+    ------
+    RecframeError
+        If `output` can't be written.
+    """
+    if output is None:
+        yield lambda text: _print(text, end="")
+        return
+    target = Path(output)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _unwritable(output, exc) from exc
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+
+            def write(text: str) -> None:
+                try:
+                    stream.write(text)
+                except OSError as exc:
+                    raise _unwritable(output, exc) from exc
+
+            _written(output, lambda: os.fchmod(stream.fileno(), _file_mode()))
+            yield write
+            _written(output, stream.flush)
+            _written(output, lambda: os.fsync(stream.fileno()))
+        _written(output, lambda: os.replace(temporary, target))
+    finally:
+        Path(temporary).unlink(missing_ok=True)  # still there only if something failed
+
+
+def _written(output: Path, step: Callable[[], None]) -> None:
+    """Run one step of writing `output`, an ``OSError`` becoming the command's error."""
+    try:
+        step()
+    except OSError as exc:
+        raise _unwritable(output, exc) from exc
+
+
+def _unwritable(output: Path, exc: OSError) -> RecframeError:
+    return RecframeError(f"--output {short_repr(str(output))}: can't be written: {exc.strerror or exc}")
 
 
 def emit(text: str, output: Path | None) -> None:
@@ -122,25 +227,8 @@ def emit(text: str, output: Path | None) -> None:
     RecframeError
         If `output` can't be written.
     """
-    if output is None:
-        _print(text, end="")
-        return
-    target = Path(output)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        msg = f"--output {short_repr(str(output))}: can't be written: {exc.strerror or exc}"
-        raise RecframeError(msg) from exc
+    with open_output(output) as write:
+        write(text)
 
 
 def _plain(value: Any) -> Any:

@@ -27,6 +27,7 @@ from recframe.interfaces import (
     matrix_from_state,
     matrix_state,
 )
+from recframe.interfaces.state import check_graph
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -98,6 +99,9 @@ class ScoringRanker(CandidateRanker):
         if self.neighbour_axis is not None and self.neighbours_ is None:
             msg = f"{type(self).__name__} needs a neighbour graph of {self.neighbour_axis}; the state has none"
             raise PluginError(msg)
+        if self.neighbours_ is not None and self.neighbour_axis is not None:
+            n_rows = self.matrix_.n_users if self.neighbour_axis == "users" else self.matrix_.n_items
+            check_graph(self.neighbours_, n_rows, "neighbours")
         self._restore_prepared(state)
 
     def _prepared_state(self) -> State:

@@ -16,6 +16,8 @@ matrix and the recommender's) is written once and mapped once.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,8 +25,29 @@ import scipy.sparse as sp
 
 from recframe.data import IdIndex, InteractionMatrix
 from recframe.errors import PluginError
-from recframe.interfaces.component import State, StateValue
+from recframe.interfaces.component import State, StateValue, check_fitted
 from recframe.interfaces.similarity import NeighbourGraph
+
+RANGE_CHECKED = 1 << 21
+"""Index arrays up to this many entries have their range checked on restore; larger ones (tens of
+MB, memory-mapped) are checked whole by the engine on first use, so that loading stays fast and
+reads none of them."""
+
+
+def drop_pages(*arrays: np.ndarray) -> None:
+    """Release the resident pages of memory-mapped arrays a load-time check has just read.
+
+    The pages are the file's (read-only), so they stay in the page cache and come back on
+    use; this keeps a check from adding the arrays it read to the process's resident memory.
+    """
+    for array in arrays:
+        base: object = array
+        while isinstance(base, np.ndarray) and not isinstance(base, np.memmap):
+            base = base.base
+        handle = getattr(base, "_mmap", None)
+        if handle is not None and hasattr(mmap, "MADV_DONTNEED"):
+            with contextlib.suppress(OSError, ValueError):
+                handle.madvise(mmap.MADV_DONTNEED)
 
 
 def csr_state(prefix: str, matrix: sp.csr_array) -> State:
@@ -66,9 +89,26 @@ def csr_from_state(state: Mapping[str, StateValue], prefix: str) -> sp.csr_array
     if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(s, int) for s in shape)):
         msg = f"state entry '{prefix}.shape' must be a list of two ints; got {shape!r}"
         raise PluginError(msg)
-    if len(indptr) != shape[0] + 1 or len(indices) != len(data) or (len(indptr) and int(indptr[-1]) != len(data)):
+    if (
+        shape[0] < 0
+        or shape[1] < 0
+        or indptr.ndim != 1
+        or indices.ndim != 1
+        or data.ndim != 1
+        or indptr.dtype.kind not in "iu"
+        or indices.dtype.kind not in "iu"
+        or len(indptr) != shape[0] + 1
+        or len(indices) != len(data)
+        or int(indptr[0]) != 0
+        or int(indptr[-1]) != len(data)
+        or (len(indptr) > 1 and bool((np.diff(indptr) < 0).any()))
+    ):
         msg = f"state entries '{prefix}.*' do not make a CSR matrix of shape {tuple(shape)}"
         raise PluginError(msg)
+    if 0 < len(indices) <= RANGE_CHECKED and (int(indices.min()) < 0 or int(indices.max()) >= shape[1]):
+        msg = f"state entry '{prefix}.indices' holds columns outside 0..{shape[1] - 1}"
+        raise PluginError(msg)
+    drop_pages(indptr, indices)
     matrix = sp.csr_array((shape[0], shape[1]), dtype=data.dtype)
     # assigned directly: the constructor would check (so read) every index of a mapped file
     matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
@@ -104,6 +144,45 @@ def graph_state(prefix: str, graph: NeighbourGraph) -> State:
     }
 
 
+def check_graph(graph: NeighbourGraph, n_rows: int, name: str) -> None:
+    """Refuse a restored :class:`NeighbourGraph` that does not fit `n_rows` rows and targets.
+
+    Checks the shapes and dtypes, that every neighbour is a row ``>= -1`` and ``< n_targets``
+    (``-1`` pads), and that no score is NaN. The graph's arrays are read once (they are small:
+    ``rows x k``).
+
+    Raises
+    ------
+    PluginError
+        Naming `name` and what is wrong.
+    """
+    indices, scores = graph.indices, graph.scores
+    if indices.ndim != 2 or indices.shape != scores.shape or indices.dtype.kind not in "iu":
+        msg = f"state entries '{name}.*' are not a neighbour graph (indices {indices.shape}, scores {scores.shape})"
+        raise PluginError(msg)
+    if indices.shape[0] != n_rows or graph.n_targets != n_rows:
+        msg = f"state entries '{name}.*' have {indices.shape[0]} rows of {graph.n_targets} targets, not {n_rows}"
+        raise PluginError(msg)
+    if indices.size and (int(indices.min()) < -1 or int(indices.max()) >= graph.n_targets):
+        msg = f"state entry '{name}.indices' holds rows outside -1..{graph.n_targets - 1}"
+        raise PluginError(msg)
+    if scores.dtype.kind != "f" or bool(np.isnan(scores).any()):
+        msg = f"state entry '{name}.scores' is not float or holds NaN"
+        raise PluginError(msg)
+    drop_pages(indices, scores)
+
+
+def check_loaded(component: object) -> None:
+    """Raise :class:`~recframe.errors.NotFittedError` if a component's restored state left it unfitted.
+
+    The built-in components keep their fitted state in ``matrix_`` (rankers) or ``rows_``
+    (similarity backends); a loaded one lacking it would fail only at its first query.
+    """
+    for attribute in ("matrix_", "rows_"):
+        if hasattr(component, attribute):
+            check_fitted(component, attribute)
+
+
 def graph_from_state(state: Mapping[str, StateValue], prefix: str) -> NeighbourGraph:
     """Return the :class:`NeighbourGraph` :func:`graph_state` stored under `prefix`."""
     n_targets = _entry(state, f"{prefix}.n_targets")
@@ -115,6 +194,10 @@ def graph_from_state(state: Mapping[str, StateValue], prefix: str) -> NeighbourG
 
 def _index(ids: np.ndarray) -> IdIndex:
     """Return an :class:`IdIndex` of ids already sorted and unique (as an index stores them)."""
+    if ids.ndim != 1 or (len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all())):
+        msg = "state entry of ids is not sorted and unique: an IdIndex needs unique ids"
+        raise PluginError(msg)
+    drop_pages(ids)
     index = IdIndex.__new__(IdIndex)
     if ids.flags.writeable:
         ids = ids.view()

@@ -23,6 +23,7 @@ from recframe.artifacts.manifest import (
     component_record,
     decode_state,
     encode_state,
+    manifest_field,
     read_manifest,
 )
 from recframe.artifacts.model_files import FORMAT_NAME, ArrayWriter, ModelFileError, verify_files, write_folder
@@ -38,6 +39,7 @@ from recframe.interfaces import (
     matrix_state,
 )
 from recframe.interfaces.calls import calling
+from recframe.interfaces.state import check_graph, check_loaded
 from recframe.recommender.fitting import FitMethods, _Fitted
 from recframe.registry import PluginRegistry
 
@@ -223,10 +225,18 @@ class PersistenceMethods(FitMethods):
                 msg = f"{path}: {role}: the saved config does not fit {registry.describe(component_type)}: {exc}"
                 raise ModelFileError(msg) from exc
             component = component_type(config)
+            if "state" not in record and role != "similarity":
+                msg = f"{path / 'manifest.json'}: {role} has no saved state; the manifest was altered"
+                raise ModelFileError(msg)
             if "state" in record:
                 state = decode_state(path, record["state"], files, cache, mmap=mmap)
-                with calling(lambda c=component: registry.describe(c), "set_state"):  # type: ignore[misc]
-                    component.set_state(state)
+                try:
+                    with calling(lambda c=component: registry.describe(c), "set_state"):  # type: ignore[misc]
+                        component.set_state(state)
+                        check_loaded(component)
+                except RecframeError as exc:
+                    msg = f"{path}: {role}: the saved state is malformed or inconsistent ({exc})"
+                    raise ModelFileError(msg) from exc
             built[role] = component
         shared = decode_state(path, body.get("state"), files, cache, mmap=mmap)
         try:
@@ -234,6 +244,8 @@ class PersistenceMethods(FitMethods):
             graphs = {
                 axis: graph_from_state(shared, f"graphs.{axis}") for axis in AXES if f"graphs.{axis}.indices" in shared
             }
+            for axis, graph in graphs.items():
+                check_graph(graph, matrix.n_users if axis == "users" else matrix.n_items, f"graphs.{axis}")
         except (PluginError, RecframeError) as exc:
             msg = f"{path}: the recommender's state is malformed ({exc}); the manifest was altered"
             raise ModelFileError(msg) from exc
@@ -270,8 +282,8 @@ class PersistenceMethods(FitMethods):
         timings = body.get("timings")
         fitted = _Fitted(
             matrix,
-            str(data.get("fingerprint", "")),
-            int(data.get("n_interactions", matrix.nnz)),
+            manifest_field(path, data, "fingerprint", str, "data") if "fingerprint" in data else "",
+            manifest_field(path, data, "n_interactions", int, "data") if "n_interactions" in data else matrix.nnz,
             fitted_rankers,
             template(similarity),
             backends=backends,  # type: ignore[arg-type]

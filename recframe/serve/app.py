@@ -19,15 +19,16 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Query
+from fastapi import Body, Depends, FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response
 
 from recframe._version import __version__
 from recframe.errors import RecframeError
 from recframe.recommender import Recommender
 from recframe.serve import answers
-from recframe.serve.errors import ApiError, BodyLimit, install_error_handlers
+from recframe.serve.errors import ApiError, BodyLimit, InternalErrors, UnknownQueryError, install_error_handlers
 from recframe.serve.model import Loader, ModelHolder, ServedModel
 from recframe.serve.requests import (
     MAX_BATCH,
@@ -56,6 +57,37 @@ _IDS = Annotated[list[str] | None, Query(max_length=MAX_BATCH)]
 
 def _json(body: Any) -> Response:
     return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """Refuse (422) query parameters the endpoint does not declare, as a body's unknown fields are.
+
+    A dependency of every endpoint: ``/recommend/3?exclude_sen=true`` is told about its typo
+    instead of getting a list that ignores it.
+
+    Raises
+    ------
+    ApiError
+        422 naming the first unknown parameter (``query.<name>``); ``errors`` lists them all.
+    """
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    declared = _query_names(dependant) if dependant is not None else set()
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in declared]
+    if unknown:
+        takes = ", ".join(sorted(declared)) or "no query parameters"
+        message = f"unknown query parameter (this endpoint takes: {takes})"
+        raise UnknownQueryError([{"field": f"query.{name}", "message": message} for name in unknown])
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """Return the names of the query parameters an endpoint's FastAPI ``Dependant`` (and its dependencies) take."""
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
 
 
 def create_app(
@@ -87,10 +119,18 @@ def create_app(
     else:
         holder = ModelHolder.from_path(model, loader)
     started = time.monotonic()
-    app = FastAPI(title="recframe", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="recframe",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(refuse_unknown_query)],
+    )
     app.state.holder = holder
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(InternalErrors)  # outermost of ours: a 500 is an ordinary response, the connection stays open
 
     def options(model: ServedModel, exclude: list[Any] | None, candidates: list[Any] | None, **rest: Any) -> Any:
         items = {"exclude": exclude, "candidates": candidates}
@@ -115,6 +155,7 @@ def create_app(
         exclude: _IDS = None,
         candidates: _IDS = None,
         exclude_seen: bool | None = None,
+        fill_short: bool | None = None,
     ) -> Response:
         current = holder.current
         uid = text_id(user, current.user_str, "path.user")
@@ -122,13 +163,15 @@ def create_app(
             name: None if values is None else [text_id(x, current.item_str, f"query.{name}") for x in values]
             for name, values in (("exclude", exclude), ("candidates", candidates))
         }
-        opts = options(current, **given, exclude_seen=exclude_seen)
+        opts = options(current, **given, exclude_seen=exclude_seen, fill_short=fill_short)
         return _json(answers.recommend(current, body_ids([uid], current.user_str, "user"), n, opts, "user")[0])
 
     @app.post("/recommend", summary="top-n items of one user ('user') or of a batch ('users')")
     def recommend_post(body: Annotated[RecommendBody, Body()]) -> Response:
         current = holder.current
-        opts = options(current, body.exclude, body.candidates, exclude_seen=body.exclude_seen)
+        opts = options(
+            current, body.exclude, body.candidates, exclude_seen=body.exclude_seen, fill_short=body.fill_short
+        )
         if body.user is not None:
             users = body_ids([body_id(body.user, current.user_str, "user")], current.user_str, "user")
             return _json(answers.recommend(current, users, body.n, opts, "user")[0])

@@ -4,8 +4,10 @@ Every error body is ``{"error": message, "field": name or null}`` (validation er
 ``"errors"``, one entry per problem). Malformed JSON is 400, a wrong type or value 422, an
 unknown user or item 404, a body over the size cap 413 (checked before it is parsed, by
 :class:`BodyLimit`) and so is a batch of more ids than allowed, a call-time option the model
-can't apply 400. Anything unexpected is 500 with ``"internal error"`` and a request id; the
-traceback is logged under that id, never sent.
+can't apply 400, a query parameter the endpoint does not take 422 (as an unknown field of a
+body is). Anything unexpected is 500 with ``"internal error"`` and a request id; the traceback
+is logged under that id, never sent. That 500 is an ordinary response (:class:`InternalErrors`
+answers it and does not re-raise), so the server keeps the client's keep-alive connection open.
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return _json(exc.status, error_body(exc.message, exc.field))
+        extra = {"errors": exc.details} if isinstance(exc, UnknownQueryError) else {}
+        return _json(exc.status, error_body(exc.message, exc.field, **extra))
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -134,15 +137,61 @@ def install_error_handlers(app: FastAPI) -> None:
         text = {404: "no such endpoint", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
         return _json(exc.status_code, error_body(text, None))
 
-    async def internal_error(request: Request, exc: Exception) -> Response:
-        request_id = uuid.uuid4().hex[:16]
-        logger.error("request %s (%s %s) failed", request_id, request.method, request.url.path, exc_info=exc)
-        return _json(500, error_body("internal error", None, request_id=request_id))
-
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, internal_error)
+
+
+class UnknownQueryError(ApiError):
+    """Query parameters an endpoint does not take (422); ``details`` has one entry per parameter."""
+
+    def __init__(self, details: list[dict[str, str]]) -> None:
+        first = details[0]
+        super().__init__(422, f"{first['field']}: {first['message']}", first["field"])
+        self.details = details
+
+
+class InternalErrors:
+    """ASGI middleware answering an unexpected exception with 500 ``"internal error"`` and a request id.
+
+    Starlette's own last-resort handler re-raises after answering, and uvicorn then drops the
+    connection without ``Connection: close``, so a keep-alive client's next request on it fails.
+    This answers the 500 as an ordinary response and returns, so the connection stays usable.
+    The traceback is logged under the request id, never sent. An exception after the response
+    has started can't be answered: it is re-raised (uvicorn closes the connection).
+
+    Parameters
+    ----------
+    app : ASGI application
+        The application behind.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; answer 500 if it raises before its response started."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:
+                raise
+            request_id = uuid.uuid4().hex[:16]
+            where = f"{scope.get('method', '')} {scope.get('path', '')}"
+            logger.error("request %s (%s) failed", request_id, where, exc_info=exc)
+            body = json.dumps(error_body("internal error", None, request_id=request_id)).encode()
+            await _send_json(send, 500, body)
 
 
 class BodyLimit:
@@ -196,14 +245,19 @@ class BodyLimit:
 
     async def _too_large(self, send: Send) -> None:
         body = json.dumps(error_body(f"the body is over {self.max_bytes:,} bytes", "body")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 413, body)
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    """Send a whole JSON response from ASGI middleware."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _replay(messages: list[Message]) -> Receive:

@@ -29,7 +29,7 @@ from recframe.registry import describe_component
 
 logger = logging.getLogger(__name__)
 
-CALL_OPTIONS = ("exclude", "candidates", "exclude_seen")
+CALL_OPTIONS = ("exclude", "candidates", "exclude_seen", "fill_short")
 """The call-time options a request may give; passed on where the model's method accepts them."""
 
 Loader = Callable[[Path], Recommender]
@@ -138,7 +138,7 @@ class ServedModel:
     default_n : int
         The ranker's list length, used when a request gives no ``n``.
     options : mapping of str to frozenset of str
-        The call-time options (``exclude``, ``candidates``, ``exclude_seen``) each query
+        The call-time options (``exclude``, ``candidates``, ``exclude_seen``, ``fill_short``) each query
         method accepts: ``recommend``, ``similar_items``, ``similar_users``.
     metadata : dict
         The body of ``GET /model``.

@@ -49,6 +49,8 @@ class QueryOptions(_Body):
     """Recommend only from these items."""
     exclude_seen: StrictBool | None = None
     """Drop (or keep) the items the user interacted with; the ranker's setting by default."""
+    fill_short: StrictBool | None = None
+    """Complete a list shorter than ``n`` from the fallback ranker (not only an empty one)."""
 
 
 class RecommendBody(QueryOptions):

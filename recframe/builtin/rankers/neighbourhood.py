@@ -29,6 +29,7 @@ from recframe import (
     check_fitted,
     csr_from_state,
     csr_state,
+    drop_pages,
 )
 from recframe.engine import (
     Engine,
@@ -162,6 +163,12 @@ class _GraphRanker(ScoringRanker):
         if not isinstance(mean, float | int) or not all(isinstance(a, np.ndarray) for a in arrays):
             msg = f"{type(self).__name__}: the state's rating statistics are missing or malformed"
             raise PluginError(msg)
+        assert self.neighbours_ is not None
+        n_rows = self.neighbours_.indices.shape[0]
+        if self._weights.shape != (n_rows, self.neighbours_.n_targets) or not np.isfinite(self._weights.data).all():
+            msg = f"{type(self).__name__}: the state's similarity matrix does not fit its neighbour graph"
+            raise PluginError(msg)
+        drop_pages(self._weights.data)
         self._statistics = RatingStatistics(float(mean), *arrays)  # type: ignore[arg-type]
         self._freeze(freeze)  # loaded arrays are not read here: each query checks the rows it reads
 

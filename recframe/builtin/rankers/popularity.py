@@ -59,8 +59,9 @@ class PopularityRanker(ScoringRanker):
     def _restore_prepared(self, state: State) -> None:
         """Restore the item popularities (without reading the training matrix)."""
         popularity = state.get("popularity")
-        if not isinstance(popularity, np.ndarray):
-            msg = f"{type(self).__name__}: the state has no 'popularity' array"
+        assert self.matrix_ is not None
+        if not isinstance(popularity, np.ndarray) or popularity.shape != (self.matrix_.n_items,):
+            msg = f"{type(self).__name__}: the state has no 'popularity' array of one value per item"
             raise PluginError(msg)
         self.popularity_ = popularity
 
