@@ -462,7 +462,7 @@ def test_the_fast_readers_read_exactly_what_the_general_one_does(tmp_path, text,
 @pytest.mark.parametrize("engine", FAST)
 def test_the_fast_readers_on_a_large_random_file(tmp_path, monkeypatch, engine):
     rng = np.random.default_rng(4)
-    n = 300_000
+    n = 100_000  # 3.7 MB: well past the 256 KiB from which the fast readers take a file
     users, items = rng.integers(0, 10**9, n), rng.integers(0, 50_000, n)
     ratings, times = rng.integers(1, 11, n) / 2, rng.integers(10**9, 2 * 10**9, n)
     lines = "\n".join(f"{u},{i},{r},{t}" for u, i, r, t in zip(users, items, ratings, times, strict=True))

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import numba_available
-from recframe.engine.kernel_inputs import check_product_inputs, frozen
+from recframe.engine.kernel_inputs import check_product_inputs, frozen, read_only_view
 
 FEW_ROWS = 256
 """Up to this many query rows run serially. Measured on the ML-1M shape (item_cf, top-10, 2
@@ -25,6 +25,9 @@ cores): serial 0.04-0.05 ms a row at any count; the parallel kernel's launch cos
 so per row it takes 1.4 ms for 4 rows, 0.25 ms for 32, 0.06 ms for 256, 0.047 ms for 512."""
 
 _EMPTY_INDPTR = np.zeros(1, dtype=np.int64)
+_EMPTY_INDPTR.flags.writeable = False
+_EMPTY_DATA = np.zeros(0)
+_EMPTY_DATA.flags.writeable = False
 
 
 _OFFSETS = "_recframe_offsets"
@@ -41,7 +44,7 @@ def _parts(
     exclusions of a query) gets indices of the dtype of `like`; an absent one is empty.
     """
     if matrix is None:
-        return _EMPTY_INDPTR, like[:0], np.zeros(0)
+        return _EMPTY_INDPTR, read_only_view(like[:0]), _EMPTY_DATA
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
     kept = getattr(matrix, _OFFSETS, None)
     if kept is not None and kept[0] is indptr:
@@ -57,7 +60,7 @@ def _parts(
         indices = indices.astype(np.int64)
     if data.dtype != np.float64:
         data = data.astype(np.float64)
-    return indptr, indices, data
+    return read_only_view(indptr), read_only_view(indices), read_only_view(data)
 
 
 def warm_up() -> None:

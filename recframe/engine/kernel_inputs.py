@@ -59,6 +59,21 @@ def _read_only(array: np.ndarray) -> bool:
     return True
 
 
+def read_only_view(array: np.ndarray) -> np.ndarray:
+    """Return `array` itself if it is read-only, else a read-only view of it (no copy).
+
+    numba compiles a kernel once per argument type, and a read-only array is a type of its
+    own: passing every matrix array read-only (as fitted and loaded matrices are) keeps one
+    compiled version per index dtype instead of one per mix of writable and read-only inputs,
+    which is compile time on the first call of every process.
+    """
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _arrays(matrix: sp.csr_array | sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return matrix.indptr, matrix.indices, matrix.data
 

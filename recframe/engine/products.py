@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, default_threads, numba_threads, resolve_engine, used_threads
 from recframe.engine.few_rows import FEW_ROWS, few_rows_product
-from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, frozen
+from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, frozen, read_only_view
 from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
@@ -160,15 +160,16 @@ def csr_parts(matrix: sp.csr_array | None, index_dtype: type[np.integer]) -> tup
     that it is paid once, not on every call.
     """
     if matrix is None:
-        return _EMPTY_INDPTR, _EMPTY_INDICES.astype(index_dtype), np.zeros(0)
+        empty = (_EMPTY_INDPTR, _EMPTY_INDICES.astype(index_dtype), np.zeros(0))
+        return tuple(read_only_view(a) for a in empty)  # type: ignore[return-value]
     source = (matrix.indptr, matrix.indices, matrix.data)
     kept = getattr(matrix, _PARTS, None)
     if kept is not None and kept[2].dtype == index_dtype and all(a is b for a, b in zip(kept[0], source, strict=True)):
         return kept[1:]  # type: ignore[no-any-return]
-    parts = (
-        matrix.indptr.astype(np.int64, copy=False),
-        matrix.indices.astype(index_dtype, copy=False),
-        matrix.data.astype(np.float64, copy=False),
+    parts = (  # read-only, one compiled version per index dtype (see read_only_view)
+        read_only_view(matrix.indptr.astype(np.int64, copy=False)),
+        read_only_view(matrix.indices.astype(index_dtype, copy=False)),
+        read_only_view(matrix.data.astype(np.float64, copy=False)),
     )
     if frozen(matrix):
         setattr(matrix, _PARTS, (source, *parts))
