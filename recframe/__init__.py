@@ -15,12 +15,14 @@ this package, :mod:`recframe.engine` (the compute primitives) and :mod:`recframe
   :class:`ScoringRanker` (a ranker defined by how it scores a block of users), the errors,
   ``progress_bar`` (a progress bar that stays quiet under ``--quiet`` and when piped),
   :func:`available_memory`, :class:`Secret` and :func:`redact` (config values that must not be
-  printed), the state of saved models (:data:`State`, ``csr_state``/``csr_from_state`` and the
-  graph and matrix helpers, :func:`drop_pages` after a load-time check), and the public datasets
-  (:data:`DATASETS`, :func:`fetch_dataset`).
+  printed), saved models' errors (:class:`ModelFileError`, :class:`ModelVersionWarning`) and
+  state (:data:`State`, ``csr_state``/``csr_from_state`` and the graph and matrix helpers,
+  :func:`drop_pages` after a load-time check), and the public datasets (:data:`DATASETS`,
+  :func:`fetch_dataset`).
 """
 
 from recframe._version import __version__
+from recframe.artifacts import ModelFileError, ModelVersionWarning
 from recframe.config import EvaluationSettings, RunConfig, load_config
 from recframe.data import (
     DuplicatePolicy,
@@ -110,6 +112,8 @@ __all__ = [
     "InteractionMatrix",
     "Interactions",
     "MatrixBuilder",
+    "ModelFileError",
+    "ModelVersionWarning",
     "Metric",
     "MetricConfig",
     "MetricInput",

@@ -224,17 +224,18 @@ def component_class(path: Path, record: Mapping[str, Any], registry: PluginRegis
         raise ModelFileError(msg)
     try:
         entry = registry.entry(kind, name)
-    except ConfigError as exc:
+    except ConfigError:
         msg = (
-            f"{path}: {role} needs {kind} {name!r} from {distribution} {version}, which is not available "
-            f"({exc}); pip install {distribution}"
+            f"{path}: {role} needs {kind} {name!r} from {distribution} {version}, which no installed plugin "
+            f"registers (`recframe plugins` lists what loaded, and why a plugin failed); pip install {distribution}"
         )
         raise ModelFileError(msg) from None
     installed = entry.plugin
     if installed.package != distribution or installed.version != version:
+        # one text per distribution: the default warning filter shows it once, not once per component
         warnings.warn(
-            f"{path}: {role} {kind} {name!r} was saved with {distribution} {version}; {installed} is installed, "
-            "so its answers may differ from the saved model's",
+            f"{path}: saved with {distribution} {version}; {installed} is installed, so the components it "
+            "provides may answer differently from the saved model",
             ModelVersionWarning,
             stacklevel=3,
         )
