@@ -10,7 +10,7 @@ described in docs/serving.md.
 from __future__ import annotations
 
 from recframe.artifacts.manifest import FORMAT_VERSION, ModelVersionWarning, read_manifest
-from recframe.artifacts.model_files import FORMAT_NAME, MANIFEST, ModelFileError, is_model_folder
+from recframe.artifacts.model_files import FORMAT_NAME, MANIFEST, ModelFileError, is_model_folder, process_umask
 
 __all__ = [
     "FORMAT_NAME",
@@ -19,5 +19,6 @@ __all__ = [
     "ModelFileError",
     "ModelVersionWarning",
     "is_model_folder",
+    "process_umask",
     "read_manifest",
 ]

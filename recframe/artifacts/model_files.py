@@ -150,7 +150,7 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
-        temporary.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a model folder gets a plain mkdir's mode
+        temporary.chmod(0o777 & ~process_umask())  # mkdtemp makes it 0700; a model folder gets a plain mkdir's mode
         manifest = fill(temporary)
         text = json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n"
         with (temporary / MANIFEST).open("w", encoding="utf-8") as stream:
@@ -174,7 +174,7 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
         raise
 
 
-def _umask() -> int:
+def process_umask() -> int:
     """Return the process's umask (read from /proc where it can be, so it is never changed meanwhile)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from recframe.artifacts import process_umask
 from recframe.cli.common import _print
 from recframe.errors import ConfigError, RecframeError, short_repr
 from recframe.results import RankedLists
@@ -163,9 +164,7 @@ def check_output(output: Path | None, model: Path | None) -> None:
 
 def _file_mode() -> int:
     """Return the mode a new file gets: ``0o666`` less the process's umask (``mkstemp`` gives ``0o600``)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~process_umask()
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import numba_available
-from recframe.engine.kernel_inputs import check_product_inputs, frozen, read_only_view
+from recframe.engine.kernel_inputs import check_product_inputs, csr_parts
 
 FEW_ROWS = 256
 """Up to this many query rows run serially. Measured on the ML-1M shape (item_cf, top-10, 2
@@ -26,41 +26,24 @@ so per row it takes 1.4 ms for 4 rows, 0.25 ms for 32, 0.06 ms for 256, 0.047 ms
 
 _EMPTY_INDPTR = np.zeros(1, dtype=np.int64)
 _EMPTY_INDPTR.flags.writeable = False
-_EMPTY_DATA = np.zeros(0)
-_EMPTY_DATA.flags.writeable = False
-
-
-_OFFSETS = "_recframe_offsets"
-"""Attribute of a read-only matrix: its ``indptr`` as int64 and the array it was made from."""
 
 
 def _parts(
     matrix: sp.csr_array | None, like: np.ndarray, *, small: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the arrays of `matrix` as the kernel takes them: int64 offsets, int32 or int64 indices.
+    """Return the arrays of `matrix` as the kernel takes them (:func:`csr_parts`): int64 offsets.
 
-    Indices of int32 or int64 and float64 data are passed as they are (nothing is read); the
-    offsets (one per row) become int64, once for a read-only matrix. A `small` matrix (the
-    exclusions of a query) gets indices of the dtype of `like`; an absent one is empty.
+    Indices of int32 or int64 keep their dtype, so nothing is converted (the offsets, one per
+    row, are, once for a read-only matrix). A `small` matrix (the exclusions of a query) and an
+    absent one get indices of the dtype of `like`.
     """
-    if matrix is None:
-        return _EMPTY_INDPTR, read_only_view(like[:0]), _EMPTY_DATA
-    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
-    kept = getattr(matrix, _OFFSETS, None)
-    if kept is not None and kept[0] is indptr:
-        indptr = kept[1]
-    elif indptr.dtype != np.int64:
-        converted = indptr.astype(np.int64)
-        if frozen(matrix):
-            setattr(matrix, _OFFSETS, (indptr, converted))
-        indptr = converted
-    if small:
-        indices = indices.astype(like.dtype, copy=False)
-    elif indices.dtype not in (np.int32, np.int64):
-        indices = indices.astype(np.int64)
-    if data.dtype != np.float64:
-        data = data.astype(np.float64)
-    return read_only_view(indptr), read_only_view(indices), read_only_view(data)
+    if matrix is None or small:
+        dtype = like.dtype
+    elif matrix.indices.dtype in (np.int32, np.int64):
+        dtype = matrix.indices.dtype
+    else:
+        dtype = np.dtype(np.int64)
+    return csr_parts(matrix, dtype)
 
 
 def warm_up() -> None:

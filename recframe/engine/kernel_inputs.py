@@ -21,6 +21,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data import IntArray
@@ -72,6 +73,33 @@ def read_only_view(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+_PARTS = "_recframe_kernel_parts"
+"""Attribute of a read-only matrix: its arrays in the kernels' dtypes, converted once."""
+
+
+def csr_parts(matrix: sp.csr_array | None, index_dtype: npt.DTypeLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the CSR arrays in the dtypes the kernel is compiled for (int64 offsets).
+
+    The conversion of a matrix whose arrays are read-only (a served model) is kept on it, so
+    that it is paid once, not on every call.
+    """
+    if matrix is None:
+        empty = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=index_dtype), np.zeros(0))
+        return tuple(read_only_view(a) for a in empty)  # type: ignore[return-value]
+    source = (matrix.indptr, matrix.indices, matrix.data)
+    kept = getattr(matrix, _PARTS, None)
+    if kept is not None and kept[2].dtype == index_dtype and all(a is b for a, b in zip(kept[0], source, strict=True)):
+        return kept[1:]  # type: ignore[no-any-return]
+    parts = (  # read-only, one compiled version per index dtype (see read_only_view)
+        read_only_view(matrix.indptr.astype(np.int64, copy=False)),
+        read_only_view(matrix.indices.astype(index_dtype, copy=False)),
+        read_only_view(matrix.data.astype(np.float64, copy=False)),
+    )
+    if frozen(matrix):
+        setattr(matrix, _PARTS, (source, *parts))
+    return parts
 
 
 def _arrays(matrix: sp.csr_array | sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ Division by zero gives 0 (no similarity).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -43,20 +43,7 @@ Measure = Literal[
     "conditional_probability",
     "lift",
 ]
-MEASURES: tuple[str, ...] = (
-    "cosine",
-    "dot",
-    "corated_cosine",
-    "adjusted_cosine",
-    "pearson",
-    "msd",
-    "jaccard",
-    "dice",
-    "tversky",
-    "asymmetric_cosine",
-    "conditional_probability",
-    "lift",
-)
+MEASURES: tuple[str, ...] = get_args(Measure)
 """Every measure, in the order of their codes."""
 
 NEEDS_SUMS, NEEDS_SQUARES = 1, 2

@@ -29,15 +29,13 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, default_threads, numba_threads, resolve_engine, used_threads
 from recframe.engine.few_rows import FEW_ROWS, few_rows_product
-from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, frozen, read_only_view
+from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, csr_parts
 from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
 
 logger = logging.getLogger(__name__)
 
-_EMPTY_INDPTR = np.zeros(1, dtype=np.int64)
-_EMPTY_INDICES = np.zeros(0, dtype=np.int64)
 
 SYMMETRIC_MIN_ROWS = 8192
 """Below this many rows the accumulator stays in cache and computing each pair twice is
@@ -147,33 +145,6 @@ def top_n_product(
     else:
         _scipy_product(a, rows, b, n, seen, exclude, exclude_self, max_memory_mb, desc, columns, scores)
     return columns, scores
-
-
-_PARTS = "_recframe_kernel_parts"
-"""Attribute of a read-only matrix: its arrays in the kernels' dtypes, converted once."""
-
-
-def csr_parts(matrix: sp.csr_array | None, index_dtype: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the CSR arrays in the dtypes the kernel is compiled for (int64 offsets).
-
-    The conversion of a matrix whose arrays are read-only (a served model) is kept on it, so
-    that it is paid once, not on every call.
-    """
-    if matrix is None:
-        empty = (_EMPTY_INDPTR, _EMPTY_INDICES.astype(index_dtype), np.zeros(0))
-        return tuple(read_only_view(a) for a in empty)  # type: ignore[return-value]
-    source = (matrix.indptr, matrix.indices, matrix.data)
-    kept = getattr(matrix, _PARTS, None)
-    if kept is not None and kept[2].dtype == index_dtype and all(a is b for a, b in zip(kept[0], source, strict=True)):
-        return kept[1:]  # type: ignore[no-any-return]
-    parts = (  # read-only, one compiled version per index dtype (see read_only_view)
-        read_only_view(matrix.indptr.astype(np.int64, copy=False)),
-        read_only_view(matrix.indices.astype(index_dtype, copy=False)),
-        read_only_view(matrix.data.astype(np.float64, copy=False)),
-    )
-    if frozen(matrix):
-        setattr(matrix, _PARTS, (source, *parts))
-    return parts
 
 
 def top_k_neighbours(

@@ -14,9 +14,8 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_count, check_csr, check_rows
+from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts
 from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
-from recframe.engine.products import csr_parts
 from recframe.engine.topn import top_n_entries
 from recframe.progress import progress
 
