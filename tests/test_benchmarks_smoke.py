@@ -60,7 +60,12 @@ def run_module(tmp_path: Path, module: str, *args: str) -> str:
     env = {**os.environ, "RECFRAME_BENCH_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(
         [sys.executable, "-m", module, "--shape", "smoke", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -80,3 +85,13 @@ def test_measures_benchmark_smoke(tmp_path):
 def test_csv_load_benchmark_smoke(tmp_path):
     out = run_module(tmp_path, "benchmarks.csv_load", "--repeats", "1")
     assert "same numbers: yes" in out and "| pandas.read_csv |" in out
+
+
+def test_update_benchmark_smoke(tmp_path):
+    out = run_module(
+        tmp_path, "benchmarks.update", "--rankers", "item_cf,user_cf", "--fractions", "0.01,0.1", "--forget", "10"
+    )
+    rows = [line for line in out.splitlines() if line.startswith(("| 0.", "| forget"))]
+    assert len(rows) == 6, out
+    assert all(row.rstrip().endswith("| yes |") for row in rows), out
+    assert "| incremental |" in out and "| forget 10 users |" in out

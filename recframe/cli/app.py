@@ -48,6 +48,7 @@ from recframe.cli.plugins import _plugins
 from recframe.cli.query import _explain, _predict, _query
 from recframe.cli.run import _run
 from recframe.cli.serve import _serve, add_serve_parser
+from recframe.cli.update import _forget, _update, add_update_parsers
 from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning
 from recframe.interfaces import MAX_LIST_LENGTH
 from recframe.registry import plugin_output_to_stderr
@@ -73,6 +74,8 @@ examples:
   recframe recommend configs/quickstart.yaml --user 42 --n 5
   recframe recommend --model runs/quickstart --users-file users.txt --format csv --output lists.csv
   recframe predict configs/quickstart.yaml --user 42 --item 7 --item 9
+  recframe update runs/quickstart --data new_ratings.csv
+  recframe forget runs/quickstart --user 42 --output runs/quickstart-forgot
   recframe explain configs/quickstart.yaml --user 42 --item 7
   recframe compare runs/item-cf runs/user-cf --test wilcoxon --output runs/comparison
   recframe data describe configs/quickstart.yaml
@@ -209,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub.add_parser("schema", parents=[common], help="print a JSON Schema of run files for editors")
     config_sub.add_parser("reference", parents=[common], help="print the Markdown configuration reference")
     add_serve_parser(sub, common)
+    add_update_parsers(sub, common)
     return parser
 
 
@@ -362,6 +366,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _plugins(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "update":
+        return _update(args)
+    if args.command == "forget":
+        return _forget(args)
     if args.command == "compare":
         return _compare(args)
     if args.command == "predict":

@@ -38,7 +38,13 @@ from recframe.config.model import (
 )
 from recframe.config.overrides import apply_overrides, set_dotted
 from recframe.config.schema import config_schema
-from recframe.config.validation import MAX_SWEEP_SETTINGS, component_spec, validate_run
+from recframe.config.validation import (
+    MAX_SWEEP_SETTINGS,
+    component_spec,
+    load_component,
+    validate_component,
+    validate_run,
+)
 from recframe.config.yaml_source import (
     MAX_CONFIG_BYTES,
     MAX_INT_CHARACTERS,
@@ -84,6 +90,7 @@ __all__ = [
     "apply_overrides",
     "check_yaml_bounds",
     "component_spec",
+    "load_component",
     "config_schema",
     "dotted",
     "dotted_key",
@@ -98,6 +105,7 @@ __all__ = [
     "run_name_problem",
     "set_dotted",
     "user_path",
+    "validate_component",
     "validate_run",
     "yaml_problem",
     "yaml_repr",

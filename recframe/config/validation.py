@@ -38,6 +38,7 @@ from recframe.config.model import (
     run_name_problem,
 )
 from recframe.config.overrides import set_dotted
+from recframe.config.yaml_source import parse_yaml, read_config_text
 from recframe.errors import ConfigError, short_text
 from recframe.interfaces import (
     INT64_MAX,
@@ -264,6 +265,55 @@ def component_spec(
         _add_pydantic_errors(exc, path, errors, cls.Config, f"{kind} {yaml_repr(type_name)}", raw=params)
         return None
     return ComponentSpec(kind, type_name, config)
+
+
+def validate_component(
+    value: object, kind: str, registry: PluginRegistry, *, source: str, lines: Mapping[PathKey, int] | None = None
+) -> ComponentSpec:
+    """Validate one component section given on its own (not in a run file), such as a data source file.
+
+    Parameters
+    ----------
+    value : mapping or str
+        ``{type: ..., <parameters>}``, or a type name.
+    kind : str
+        The component kind (``data``, ``matrix`` ...).
+    registry : PluginRegistry
+        Where the type is looked up.
+    source : str
+        Names where the section comes from in errors (a file name).
+    lines : mapping of dotted paths to line numbers, optional
+        Where each key is in `source` (from :func:`parse_yaml`), for errors with lines.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, each with `source`, its line where known, and the field.
+    """
+    errors = _Errors(source, lines or {}, ())
+    spec = component_spec(value, kind, (), registry, errors)
+    errors.raise_if_any()
+    assert spec is not None
+    return spec
+
+
+def load_component(path: Path, kind: str, registry: PluginRegistry) -> ComponentSpec:
+    """Validate the YAML file `path` holding one component section (see :func:`validate_component`).
+
+    Raises
+    ------
+    ConfigError
+        If the file can't be read or parsed, repeats a key, or does not validate; errors name
+        the file, the line and the field.
+    """
+    raw, lines, duplicates = parse_yaml(read_config_text(path), str(path))
+    errors = _Errors(str(path), lines, ())
+    for key, first in duplicates:
+        errors.add(key, f"duplicate key; it is already set on line {first}")
+    if not isinstance(raw, Mapping | str):
+        errors.add((), f"must be a mapping with 'type' and the {kind} component's parameters; got {yaml_repr(raw)}")
+    errors.raise_if_any()
+    return validate_component(raw, kind, registry, source=str(path), lines=lines)
 
 
 def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -> EvaluationSpec | None:

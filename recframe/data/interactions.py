@@ -78,6 +78,21 @@ class Interactions:
             None if self.timestamps is None else self.timestamps[rows],
         )
 
+    @classmethod
+    def concat(cls, first: Interactions, second: Interactions) -> Interactions:
+        """Return the events of `first` followed by those of `second`, without checking them again.
+
+        Both must have the same columns and ids of the same kind (both text or both integers):
+        callers check that first (an update names what differs).
+        """
+        combined = cls.__new__(cls)
+        combined.users = np.concatenate([first.users, second.users])
+        combined.items = np.concatenate([first.items, second.items])
+        for name in ("values", "timestamps"):
+            a, b = getattr(first, name), getattr(second, name)
+            setattr(combined, name, None if a is None or b is None else np.concatenate([a, b]))
+        return combined
+
     def fingerprint(self) -> str:
         """Return a sha256 hex digest of the events, stable across machines and runs."""
         digest = hashlib.sha256()

@@ -57,6 +57,8 @@ from recframe.interfaces.state import (
     csr_state,
     graph_from_state,
     graph_state,
+    interactions_from_state,
+    interactions_state,
     matrix_from_state,
     matrix_state,
 )
@@ -99,6 +101,8 @@ __all__ = [
     "expand_home",
     "graph_from_state",
     "graph_state",
+    "interactions_from_state",
+    "interactions_state",
     "matrix_from_state",
     "matrix_state",
     "path_text_problem",

@@ -121,6 +121,25 @@ class SimilarityBackend(Component):
     def query(self, vectors: sp.csr_array, k: int | None = None) -> NeighbourGraph:
         """Return the `k` nearest fitted rows of new vectors (nothing is excluded)."""
 
+    def update_obstacle(self, columns_changed: bool) -> str | None:
+        """Say why this backend's neighbours can't be updated row by row, or ``None`` if they can.
+
+        ``Recommender.update`` and ``forget`` search again only the rows the update changed,
+        and merge the others' old neighbours with their neighbours among the changed rows
+        (found with :meth:`query` on a backend fitted on the changed rows alone). That equals
+        a full search only if the similarity of two rows depends on nothing but those two rows
+        as given to :meth:`fit` (and the number of columns, which is the same for both). A
+        backend that can promise it returns ``None``; otherwise a short reason, which the
+        update logs and records before it searches every row again. The default makes no
+        promise.
+
+        Parameters
+        ----------
+        columns_changed : bool
+            Whether the rows have another number of columns than at the previous fit.
+        """
+        return f"similarity {self.name!r} does not say that its similarities can be updated row by row"
+
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate | None:
         """Estimate the cost of ``fit(rows).neighbours(k=k)`` before running it.
 

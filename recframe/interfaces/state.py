@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from recframe.data import IdIndex, InteractionMatrix
+from recframe.data import IdIndex, InteractionMatrix, Interactions
 from recframe.errors import PluginError
 from recframe.interfaces.component import State, StateValue, check_fitted
 from recframe.interfaces.similarity import NeighbourGraph
@@ -133,6 +133,36 @@ def matrix_from_state(state: Mapping[str, StateValue], prefix: str) -> Interacti
         _index(_array(state, f"{prefix}.users")),
         _index(_array(state, f"{prefix}.items")),
     )
+
+
+def interactions_state(prefix: str, interactions: Interactions) -> State:
+    """Return :class:`Interactions` as ``{prefix}.users``, ``.items`` (and ``.values``, ``.timestamps`` if present)."""
+    columns = {name: getattr(interactions, name) for name in ("users", "items", "values", "timestamps")}
+    return {f"{prefix}.{name}": column for name, column in columns.items() if column is not None}
+
+
+def interactions_from_state(state: Mapping[str, StateValue], prefix: str) -> Interactions:
+    """Return the :class:`Interactions` :func:`interactions_state` stored under `prefix`.
+
+    The columns' kinds and lengths are checked, not their entries (they were checked when the
+    events were first read, and a saved model's files are checksummed): loading reads none of them.
+    """
+    columns: dict[str, np.ndarray | None] = {}
+    n_events = len(_array(state, f"{prefix}.users"))
+    for name, kinds in (("users", "iU"), ("items", "iU"), ("values", "f"), ("timestamps", "f")):
+        key = f"{prefix}.{name}"
+        column = _array(state, key) if name in ("users", "items") or key in state else None
+        if column is not None and (column.ndim != 1 or column.dtype.kind not in kinds or len(column) != n_events):
+            msg = (
+                f"state entry {key!r} must be a 1-d array of kind {kinds!r} with {n_events} entries (one per "
+                f"event); got {column.dtype} of shape {column.shape}"
+            )
+            raise PluginError(msg)
+        columns[name] = column
+    interactions = Interactions.__new__(Interactions)
+    for name, column in columns.items():
+        setattr(interactions, name, column)
+    return interactions
 
 
 def graph_state(prefix: str, graph: NeighbourGraph) -> State:

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import InteractionMatrix, Interactions
-from recframe.errors import ConfigError, DataError, NotFittedError
+from recframe.errors import ConfigError, DataError, NotFittedError, RecframeError
 from recframe.interfaces import (
     CandidateRanker,
     Component,
@@ -84,7 +84,13 @@ class _Fitted:
     graphs : dict of str to NeighbourGraph
         The neighbour graph of each axis computed so far.
     timings : dict of str to float
-        Seconds spent in each step of the fit.
+        Seconds spent in each step of the fit (or of the update that made this state).
+    interactions : Interactions or None
+        The training interactions, which ``update`` and ``forget`` change; ``None`` for a
+        model saved without them.
+    lineage : tuple of dict
+        The fit and every update since, oldest first, as JSON values (see
+        :attr:`~recframe.recommender.updating.UpdateMethods.lineage`).
     """
 
     matrix: InteractionMatrix
@@ -95,6 +101,8 @@ class _Fitted:
     backends: dict[str, SimilarityBackend] = field(default_factory=dict)
     graphs: dict[str, NeighbourGraph] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    interactions: Interactions | None = None
+    lineage: tuple[dict[str, Any], ...] = ()
 
     @property
     def ranker(self) -> CandidateRanker:
@@ -267,32 +275,60 @@ class FitMethods:
         matrix = check_matrix(self._call(self.matrix, "build", interactions), self._who(self.matrix), interactions)
         timings["matrix"] = time.perf_counter() - start
         logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
-        templates = (self.ranker, *self.fallbacks)
         with calling(self._who(self.similarity), "__deepcopy__"):
             similarity = _fresh_copy(self.similarity)
-        fitted = _Fitted(matrix, interactions.fingerprint(), len(interactions), (), similarity, timings=timings)
+        fingerprint = interactions.fingerprint()
+        fitted = _Fitted(
+            matrix,
+            fingerprint,
+            len(interactions),
+            (),
+            similarity,
+            timings=timings,
+            interactions=interactions,
+            lineage=({"kind": "fit", "events": len(interactions), "fingerprint": fingerprint},),
+        )
+        self._fit_rankers(fitted)
+        return fitted
+
+    def _fit_rankers(self, fitted: _Fitted) -> None:
+        """Fit private copies of the ranker templates on `fitted`'s matrix and graphs, into `fitted`."""
         rankers = []
-        for template in templates:
+        for template in (self.ranker, *self.fallbacks):
             with calling(self._who(template), "__deepcopy__"):
                 ranker = _fresh_copy(template)
             graph = self._graph(fitted, ranker.neighbour_axis)
             start = time.perf_counter()
-            self._call(ranker, "fit", matrix, graph)
-            timings[f"fit {ranker.name}"] = time.perf_counter() - start
+            self._call(ranker, "fit", fitted.matrix, graph)
+            fitted.timings[f"fit {ranker.name}"] = time.perf_counter() - start
             rankers.append(ranker)
         fitted.rankers = tuple(rankers)
-        return fitted
 
-    def _publish(self, fitted: _Fitted) -> None:
+    def _publish(self, fitted: _Fitted, *, replacing: _Fitted | None = None) -> None:
         """Make `fitted` the state every later query answers from: one atomic swap.
 
         ``fit`` calls it, and so does anything else that builds a complete :class:`_Fitted`
-        (loading a saved model). `fitted` must not be changed afterwards.
+        (loading a saved model, an update). `fitted` must not be changed afterwards.
+
+        Parameters
+        ----------
+        replacing : _Fitted, optional
+            The state `fitted` was derived from (by an update): the swap happens only if it is
+            still the published one.
+
+        Raises
+        ------
+        RecframeError
+            If `replacing` is no longer published (a fit or load swapped in another model
+            meanwhile); nothing is changed.
         """
         if not fitted.rankers:
             msg = "a fitted state needs at least the main ranker"
             raise ValueError(msg)
         with self._lock:
+            if replacing is not None and self._fitted is not replacing:
+                msg = "the model was replaced (fit, load or reload) while the update ran; the update was not applied"
+                raise RecframeError(msg)
             self._fitted = fitted
 
     def _graph(self, fitted: _Fitted, axis: str | None) -> NeighbourGraph | None:
@@ -300,20 +336,10 @@ class FitMethods:
         if axis is None:
             return None
         if axis not in fitted.graphs:
-            rows = self._rows(fitted, axis)
-            similarity = fitted.similarity
-            # a row has at most n_rows - 1 neighbours, whatever k asks for: estimate what will be built
-            estimate = self._call(similarity, "estimate", rows, k=capped_k(similarity.config.k, rows.shape[0]))
-            if estimate is not None:
-                limit = similarity.config.memory_limit_mb
-                preflight(estimate, limit, self._who(similarity), f"{axis[:-1]} neighbours", rows=rows.shape[0])
-            backend = self._backend(fitted, axis)
             start = time.perf_counter()
-            n_rows = fitted.matrix.n_users if axis == "users" else fitted.matrix.n_items
-            graph = check_graph(
-                self._call(backend, "neighbours"), self._who(backend), n_rows, n_rows, query_rows=np.arange(n_rows)
-            )
+            graph = self._search(fitted, axis, None)
             fitted.timings[f"neighbours {axis}"] = time.perf_counter() - start
+            backend = fitted.backends[axis]
             logger.info(
                 "%s: %d-nearest %s found in %.2fs",
                 self._who(backend),
@@ -323,6 +349,24 @@ class FitMethods:
             )
             fitted.graphs[axis] = graph
         return fitted.graphs[axis]
+
+    def _search(self, fitted: _Fitted, axis: str, rows: np.ndarray | None, k: int | None = None) -> NeighbourGraph:
+        """Return the checked neighbours of `rows` of `axis` (all rows for ``None``: estimated first)."""
+        backend = self._backend(fitted, axis)
+        n_rows = fitted.matrix.n_users if axis == "users" else fitted.matrix.n_items
+        if rows is None:
+            similarity = fitted.similarity
+            # a row has at most n_rows - 1 neighbours, whatever k asks for: estimate what will be built
+            rows_of_axis = self._rows(fitted, axis)
+            estimate = self._call(similarity, "estimate", rows_of_axis, k=capped_k(similarity.config.k, n_rows))
+            if estimate is not None:
+                limit = similarity.config.memory_limit_mb
+                preflight(estimate, limit, self._who(similarity), f"{axis[:-1]} neighbours", rows=n_rows)
+            rows = np.arange(n_rows)
+            found = self._call(backend, "neighbours", k=k)
+        else:
+            found = self._call(backend, "neighbours", rows, k=k)
+        return check_graph(found, self._who(backend), len(rows), n_rows, query_rows=rows)
 
     def _backend(self, fitted: _Fitted, axis: str) -> SimilarityBackend:
         """Return the similarity backend fitted on the rows of `axis`, fitting it once."""

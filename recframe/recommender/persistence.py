@@ -35,6 +35,8 @@ from recframe.interfaces import (
     SimilarityBackend,
     graph_from_state,
     graph_state,
+    interactions_from_state,
+    interactions_state,
     matrix_from_state,
     matrix_state,
 )
@@ -59,13 +61,15 @@ class PersistenceMethods(FitMethods):
             """Return the run config (see :meth:`Recommender.to_config`)."""
             ...
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, training_data: bool = True) -> Path:
         """Write the fitted model into the folder `path`, atomically; load it with :meth:`load`.
 
         The folder holds ``manifest.json`` (format version, recframe version, the run config
         with secrets masked, each component's kind, type, plugin distribution, version,
         config and state, the training data's fingerprint, and the sha256 of every file) and
-        one ``.npy`` file per array. It is written beside `path` under a temporary name and
+        one ``.npy`` file per array, among them the training interactions (so that the loaded
+        model can be updated: ``update``, ``forget``) and the model's lineage (the fit and
+        every update since). It is written beside `path` under a temporary name and
         renamed into place: a failure leaves no half-written model. An existing `path` is
         replaced only if it is an empty folder or a saved model.
 
@@ -73,6 +77,9 @@ class PersistenceMethods(FitMethods):
         ----------
         path : str or Path
             The model folder.
+        training_data : bool
+            Keep the training interactions in the model (the default). ``False`` writes a
+            smaller model that answers the same queries but can't be updated.
 
         Returns
         -------
@@ -120,6 +127,8 @@ class PersistenceMethods(FitMethods):
         shared: dict[str, Any] = matrix_state("matrix", fitted.matrix)
         for axis, graph in fitted.graphs.items():
             shared.update(graph_state(f"graphs.{axis}", graph))
+        if training_data and fitted.interactions is not None:
+            shared.update(interactions_state("training", fitted.interactions))
 
         def fill(folder: Path) -> dict[str, Any]:
             writer = ArrayWriter(folder)
@@ -144,6 +153,7 @@ class PersistenceMethods(FitMethods):
                     "n_interactions": fitted.n_interactions,
                     "n_users": fitted.matrix.n_users,
                     "n_items": fitted.matrix.n_items,
+                    "lineage": list(fitted.lineage),
                 },
                 "components": records,
                 "recommender": {
@@ -246,6 +256,7 @@ class PersistenceMethods(FitMethods):
             }
             for axis, graph in graphs.items():
                 check_graph(graph, matrix.n_users if axis == "users" else matrix.n_items, f"graphs.{axis}")
+            training = interactions_from_state(shared, "training") if "training.users" in shared else None
         except (PluginError, RecframeError) as exc:
             msg = f"{path}: the recommender's state is malformed ({exc}); the manifest was altered"
             raise ModelFileError(msg) from exc
@@ -289,6 +300,8 @@ class PersistenceMethods(FitMethods):
             backends=backends,  # type: ignore[arg-type]
             graphs=graphs,
             timings=dict(timings) if isinstance(timings, dict) else {},
+            interactions=training,
+            lineage=_lineage(path, data),
         )
         rec._publish(fitted)
         return rec
@@ -313,3 +326,15 @@ class PersistenceMethods(FitMethods):
         self.config = loaded.config
         self._publish(loaded._state())
         return self
+
+
+def _lineage(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """Return the saved lineage (the fit and every update), or a fit entry for a model saved without one."""
+    lineage = data.get("lineage")
+    if lineage is None:
+        fingerprint = data.get("fingerprint")
+        return ({"kind": "fit", "events": data.get("n_interactions"), "fingerprint": fingerprint},)
+    if not isinstance(lineage, list) or not all(isinstance(entry, dict) for entry in lineage):
+        msg = f"{path / 'manifest.json'}: data.lineage must be a list of records; the manifest was altered"
+        raise ModelFileError(msg)
+    return tuple(lineage)

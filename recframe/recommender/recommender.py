@@ -28,12 +28,13 @@ from recframe.recommender.evaluating import EvaluationMethods
 from recframe.recommender.filtering import FilterStep
 from recframe.recommender.fitting import _Fitted
 from recframe.recommender.persistence import PersistenceMethods
+from recframe.recommender.updating import UpdateMethods
 from recframe.registry import PluginRegistry, builtin_registry
 
 _DEFAULT = object()
 
 
-class Recommender(EvaluationMethods, PersistenceMethods):
+class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
     """A neighbourhood-CF recommender assembled from plugin components.
 
     Parameters
@@ -74,7 +75,9 @@ class Recommender(EvaluationMethods, PersistenceMethods):
     (:class:`~recframe.recommender.fitting.FitMethods`), querying
     (:class:`~recframe.recommender.querying.QueryMethods`) and evaluation
     (:class:`~recframe.recommender.evaluating.EvaluationMethods`). A fitted recommender only
-    reads its state when queried, so it can serve from many threads at once.
+    reads its state when queried, so it can serve from many threads at once. ``update`` and
+    ``forget`` (:class:`~recframe.recommender.updating.UpdateMethods`) change a fitted model
+    as a refit would, recomputing only what the change touches.
 
     Examples
     --------
@@ -145,6 +148,7 @@ class Recommender(EvaluationMethods, PersistenceMethods):
                 raise TypeError(msg)
         self._fitted: _Fitted | None = None
         self._lock = threading.Lock()
+        self._updating = threading.Lock()
 
     @classmethod
     def from_config(

@@ -10,36 +10,43 @@ clients, the threads' contention for the GIL made its tail latency (p99 117 ms i
 threadpool, measured by ``benchmarks/serve.py``). Each handler reads ``holder.current`` once,
 so a reload never changes the model under a request. Responses are built as JSON bytes
 directly (no response-model validation), the one per-request cost worth saving.
+``POST /update`` and ``POST /forget`` change the model in the threadpool, one change (or reload)
+at a time, through :meth:`ModelHolder.change <recframe.serve.model.ModelHolder.change>`, which
+swaps in the changed model's metadata atomically as a reload does.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import Body, Depends, FastAPI, Query
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from recframe._version import __version__
-from recframe.errors import RecframeError
+from recframe.errors import ConfigError, DataError, NotFittedError, RecframeError
 from recframe.recommender import Recommender
 from recframe.serve import answers
 from recframe.serve.errors import ApiError, BodyLimit, InternalErrors, UnknownQueryError, install_error_handlers
-from recframe.serve.model import Loader, ModelHolder, ServedModel
+from recframe.serve.model import Loader, ModelHolder, ServedModel, UnsavedChangeError
 from recframe.serve.requests import (
     MAX_BATCH,
     MAX_BODY_BYTES,
     MAX_N,
     ExplainBody,
+    ForgetBody,
     PredictBody,
     RecommendBody,
     ReloadBody,
     SimilarItemsBody,
     SimilarUsersBody,
+    UpdateBody,
     body_id,
     body_ids,
     text_id,
@@ -88,6 +95,12 @@ def _query_names(dependant: Any) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def _named_field(message: str, fields: tuple[str, ...]) -> str | None:
+    """Return which of `fields` (``users``, ``ratings``...) a recframe error message is about, if any."""
+    found = [(message.find(name[:-1]), name) for name in fields if name[:-1] in message]
+    return min(found)[1] if found else None
 
 
 def create_app(
@@ -245,5 +258,44 @@ def create_app(
         except RecframeError as exc:
             raise ApiError(422, f"the model was not reloaded: {exc}", "path") from exc
         return _json({"status": "reloaded", "model": served.metadata})
+
+    @app.post("/update", summary="add events to the model (as a refit on all of them would); swapped in atomically")
+    async def update(body: UpdateBody) -> Response:
+        def apply(current: ServedModel) -> None:
+            events: dict[str, Any] = {
+                "user": body_ids(body.users, current.user_str, "users"),
+                "item": body_ids(body.items, current.item_str, "items"),
+            }
+            if body.ratings is not None:
+                events["rating"] = np.asarray(body.ratings, dtype=np.float64)
+            if body.timestamps is not None:
+                events["timestamp"] = np.asarray(body.timestamps, dtype=np.float64)
+            current.recommender.update(events)
+
+        return await _change(apply, body.save, ("users", "items", "ratings", "timestamps"))
+
+    @app.post("/forget", summary="remove users' and items' events from the model; swapped in atomically")
+    async def forget(body: ForgetBody) -> Response:
+        def apply(current: ServedModel) -> None:
+            users = None if not body.users else body_ids(body.users, current.user_str, "users")
+            items = None if not body.items else body_ids(body.items, current.item_str, "items")
+            current.recommender.forget(users=users, items=items)
+
+        return await _change(apply, body.save, ("users", "items"))
+
+    async def _change(apply: Callable[[ServedModel], None], save: bool, fields: tuple[str, ...]) -> Response:
+        """Apply an update or forget in the threadpool; answer its lineage entry and the new metadata."""
+        try:
+            served = await run_in_threadpool(holder.change, apply, save=save)
+        except (DataError, ConfigError) as exc:  # bad events or ids; ConfigError: save without a folder
+            field = "save" if isinstance(exc, ConfigError) else _named_field(str(exc), fields)
+            raise ApiError(422, f"the model was not changed: {exc}", field) from exc
+        except NotFittedError as exc:
+            raise ApiError(503, str(exc)) from exc
+        except UnsavedChangeError as exc:
+            raise ApiError(500, str(exc)) from exc
+        except RecframeError as exc:  # a model saved without its training data can't be changed
+            raise ApiError(409, f"the model was not changed: {exc}") from exc
+        return _json({"status": "updated", "update": served.recommender.lineage[-1], "model": served.metadata})
 
     return app

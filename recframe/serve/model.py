@@ -5,7 +5,9 @@ would otherwise look up again: the id types of both axes, which call-time option
 methods accept, and the metadata of ``GET /model``. A :class:`ModelHolder` keeps the current
 one. ``reload`` builds the next :class:`ServedModel` completely (load, metadata) before it
 replaces the single reference, so a request that took the old one answers wholly from it and
-none ever sees a half-loaded model. Nothing here imports the web framework.
+none ever sees a half-loaded model; ``change`` (``POST /update`` and ``/forget``) changes the
+recommender (which publishes its new state atomically) and swaps in a :class:`ServedModel` with the
+changed model's metadata the same way. Nothing here imports the web framework.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def _accepted(method: Callable[..., Any]) -> frozenset[str]:
 
 
 def _metadata(rec: Recommender, path: Path | None) -> dict[str, Any]:
-    """Return what ``GET /model`` shows: config, components, fingerprint, times, versions.
+    """Return what ``GET /model`` shows: config, components, fingerprint, times, versions, updates.
 
     For a model loaded from a folder the config, components (with their plugin distribution
     and version) and ``saved_at`` come from its ``manifest.json``; for a recommender passed in,
@@ -105,6 +107,7 @@ def _metadata(rec: Recommender, path: Path | None) -> dict[str, Any]:
             {"role": role, "kind": c.kind, "type": c.name, "plugin": describe_component(c)} for role, c in roles
         ]
     matrix = rec.interaction_matrix
+    lineage = rec.lineage
     return {
         "name": rec.name,
         "path": None if path is None else str(path),
@@ -120,6 +123,8 @@ def _metadata(rec: Recommender, path: Path | None) -> dict[str, Any]:
         "item_ids": "str" if matrix.items.is_str else "int",
         "components": components,
         "config": config,
+        "updates": max(len(lineage) - 1, 0),
+        "last_update": lineage[-1] if len(lineage) > 1 else None,
     }
 
 
@@ -174,8 +179,12 @@ class ServedModel:
         )
 
 
+class UnsavedChangeError(RecframeError):
+    """A change was made and is served, but the changed model could not be saved in its folder."""
+
+
 class ModelHolder:
-    """The current :class:`ServedModel` of a service; :meth:`reload` swaps it atomically.
+    """The current :class:`ServedModel` of a service; :meth:`reload` and :meth:`change` swap it atomically.
 
     Parameters
     ----------
@@ -187,8 +196,8 @@ class ModelHolder:
     Notes
     -----
     A request reads :attr:`current` once and uses that object to the end, so a reload never
-    changes a model under a request. Reloads are serialised; while one runs, requests keep being
-    answered from the old model.
+    changes a model under a request. Reloads and changes are serialised; while one runs, requests
+    keep being answered from the old model.
     """
 
     def __init__(self, model: ServedModel, loader: Loader | None = None) -> None:
@@ -229,3 +238,55 @@ class ModelHolder:
             self.current = served
             logger.info("reloaded the model from %s in %.2fs", folder, time.perf_counter() - start)
             return served
+
+    def change(self, apply: Callable[[ServedModel], object], *, save: bool = False) -> ServedModel:
+        """Change the current model with `apply` (an update or a forget) and make the result current.
+
+        Changes and reloads run one at a time. `apply` gets the current :class:`ServedModel` and
+        changes its recommender (``update`` and ``forget`` publish their new state atomically, so
+        requests keep being answered, from the old state or the new); then a new
+        :class:`ServedModel`, with metadata of the changed model, replaces the reference.
+
+        Parameters
+        ----------
+        apply : callable
+            ``apply(current)``; it raises, and nothing changes, if the change can't be made.
+        save : bool
+            Also save the changed model over the current model's folder (atomically, with its
+            training data), so that a restart or a reload serves it.
+
+        Returns
+        -------
+        ServedModel
+            The new current model.
+
+        Raises
+        ------
+        ConfigError
+            If `save` is asked but the current model was not loaded from a folder (nothing changes).
+        UnsavedChangeError
+            If the change was made and is served, but the model could not be saved.
+        RecframeError
+            Whatever `apply` raises (nothing changes).
+        """
+        with self._reloading:
+            current = self.current
+            if save and current.path is None:
+                msg = "save: this service's model was not loaded from a folder, so there is none to save it in"
+                raise ConfigError(msg)
+            start = time.perf_counter()
+            apply(current)
+            rec = current.recommender
+            failure: RecframeError | None = None
+            if save:
+                assert current.path is not None
+                try:
+                    rec.save(current.path)
+                except RecframeError as exc:
+                    failure = exc
+            self.current = ServedModel.of(rec, current.path)
+            logger.info("changed the model (%s) in %.2fs", rec.lineage[-1].get("kind"), time.perf_counter() - start)
+            if failure is not None:
+                msg = f"the model was changed, and serves the change, but it was not saved in {current.path}: {failure}"
+                raise UnsavedChangeError(msg) from failure
+            return self.current

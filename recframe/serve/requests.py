@@ -120,6 +120,54 @@ class ReloadBody(_Body):
     path: Annotated[StrictStr, Field(min_length=1, max_length=4096)] | None = None
 
 
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A rating or timestamp: a finite JSON number."""
+NumberList = Annotated[list[Number], Field(max_length=MAX_BATCH)]
+
+
+class UpdateBody(_Body):
+    """``POST /update``: events to add to the model, one per position of ``users`` and ``items``."""
+
+    users: Annotated[IdList, Field(min_length=1)]
+    """The user of each event (up to 10,000 events a request)."""
+    items: Annotated[IdList, Field(min_length=1)]
+    """The item of each event."""
+    ratings: NumberList | None = None
+    """The value of each event; required exactly when the model's training data has values."""
+    timestamps: NumberList | None = None
+    """The time of each event (e.g. Unix seconds); required exactly when the training data has them."""
+    save: StrictBool = False
+    """Also write the updated model over the served model's folder (atomically)."""
+
+    @model_validator(mode="after")
+    def _events(self) -> UpdateBody:
+        lengths = {"users": len(self.users), "items": len(self.items)}
+        lengths.update({name: len(v) for name in ("ratings", "timestamps") if (v := getattr(self, name)) is not None})
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{n} {name}" for name, n in lengths.items())
+            msg = f"one entry per event in each of {', '.join(lengths)}; got {shown}"
+            raise ValueError(msg)
+        return self
+
+
+class ForgetBody(_Body):
+    """``POST /forget``: users and items whose events the model forgets."""
+
+    users: IdList | None = None
+    """Users to forget."""
+    items: IdList | None = None
+    """Items to forget."""
+    save: StrictBool = False
+    """Also write the changed model over the served model's folder (atomically)."""
+
+    @model_validator(mode="after")
+    def _some(self) -> ForgetBody:
+        if not self.users and not self.items:
+            msg = "give 'users', 'items' or both (lists of ids to forget)"
+            raise ValueError(msg)
+        return self
+
+
 def body_ids(values: list[Any], is_str: bool, field: str) -> npt.NDArray[Any]:
     """Return JSON ids as an array of the model's id type.
 

@@ -26,6 +26,7 @@ from recframe.testing.contracts import (
     random_interactions,
     random_metric_input,
 )
+from recframe.testing.neighbours import assert_same_neighbours, same_neighbour_sets
 from recframe.testing.saved_state import round_trip_state
 
 __all__ = [
@@ -37,7 +38,9 @@ __all__ = [
     "RankerContract",
     "SimilarityContract",
     "SplitterContract",
+    "assert_same_neighbours",
     "random_interactions",
     "round_trip_state",
+    "same_neighbour_sets",
     "random_metric_input",
 ]

@@ -21,6 +21,7 @@ from recframe.interfaces import (
     MatrixBuilder,
     Metric,
     MetricInput,
+    NeighbourGraph,
     SimilarityBackend,
     Splitter,
     SupportsPredict,
@@ -178,6 +179,38 @@ class SimilarityContract(ComponentContract):
                          (backend.query(rows[:4]), restored.query(rows[:4]))):
                 np.testing.assert_array_equal(a.indices, b.indices)
                 np.testing.assert_array_equal(a.scores, b.scores)
+
+
+    def test_row_by_row_update_promise(self) -> None:
+        """A backend that allows row-by-row updates finds the same similarities among any subset of rows.
+
+        ``Recommender.update`` relies on it (see ``SimilarityBackend.update_obstacle``): the
+        neighbours of rows among a subset, found by a backend fitted on the subset alone, have
+        the similarities a search over all rows gives them.
+        """
+        rows = _training_matrix().item_major()
+        n = rows.shape[0]
+        queries, targets = np.arange(0, n, 3), np.setdiff1d(np.arange(n), np.arange(0, n, 3))
+        for backend in self.instances():
+            assert isinstance(backend, SimilarityBackend)
+            if backend.update_obstacle(False) is not None:
+                continue
+            everything = _entries(backend.fit(rows).neighbours(queries, k=n - 1), queries)
+            subset = type(backend)(backend.config).fit(sp.csr_array(rows[targets]))
+            among = subset.query(sp.csr_array(rows[queries]), k=len(targets))
+            found = {(q, int(targets[t])): s for (q, t), s in _entries(among, queries).items()}
+            expected = {pair: s for pair, s in everything.items() if pair[1] in set(targets.tolist())}
+            assert found.keys() == expected.keys(), "the subset search finds other neighbours"
+            for pair, score in expected.items():
+                assert abs(found[pair] - score) <= 1e-9, f"rows {pair}: {found[pair]} in the subset, {score} in all"
+
+
+def _entries(graph: NeighbourGraph, queries: np.ndarray) -> dict[tuple[int, int], float]:
+    """Return a graph's (query row, neighbour) pairs and their scores."""
+    present = graph.indices >= 0
+    rows = np.broadcast_to(queries[:, None], graph.indices.shape)[present]
+    pairs = zip(rows.tolist(), graph.indices[present].tolist(), strict=True)
+    return dict(zip(pairs, graph.scores[present].tolist(), strict=True))
 
 
 class RankerContract(ComponentContract):

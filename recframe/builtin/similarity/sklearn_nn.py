@@ -81,7 +81,7 @@ class SklearnNNSimilarity(SimilarityBackend):
         # scikit-learn's sparse distance path runs about 1.7x faster on spmatrix than on sparray
         self._nn: Any = NearestNeighbors(
             metric=self.config.metric, algorithm=self.config.algorithm, n_jobs=self.config.n_jobs
-        ).fit(sp.csr_matrix(self.rows_))
+        ).fit(_sklearn_input(self.rows_))
         return self
 
     def get_state(self) -> State:
@@ -103,8 +103,12 @@ class SklearnNNSimilarity(SimilarityBackend):
             assert self.rows_ is not None
             self._nn = NearestNeighbors(
                 metric=self.config.metric, algorithm=self.config.algorithm, n_jobs=self.config.n_jobs
-            ).fit(sp.csr_matrix(self.rows_))
+            ).fit(_sklearn_input(self.rows_))
         return self._nn
+
+    def update_obstacle(self, columns_changed: bool) -> str | None:
+        """Allow row-by-row updates: every metric compares two rows by their own entries only."""
+        return None
 
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
         """Estimate the cost of all rows' neighbours: the sparse product plus dense distance blocks."""
@@ -157,7 +161,7 @@ class SklearnNNSimilarity(SimilarityBackend):
         ):
             stop = min(n_query, start + step)
             with config_context(working_memory=self.config.max_memory_mb):
-                dist, ind = self._index().kneighbors(sp.csr_matrix(vectors[start:stop]), n_neighbors=width + extra)
+                dist, ind = self._index().kneighbors(_sklearn_input(vectors[start:stop]), n_neighbors=width + extra)
             if self_rows is not None:
                 dist, ind = _drop_self(dist, ind, self_rows[start:stop])
             indices[start:stop] = ind
@@ -168,6 +172,21 @@ class SklearnNNSimilarity(SimilarityBackend):
         if self.config.metric == "cosine":
             return 1.0 - distances
         return 1.0 / (1.0 + distances)
+
+
+def _sklearn_input(rows: sp.csr_array) -> sp.csr_matrix:
+    """Return `rows` as the CSR matrix scikit-learn takes, with 32-bit indices where they fit.
+
+    scikit-learn's sparse Manhattan kernel accepts only 32-bit indices, and rows picked by
+    fancy indexing come with 64-bit ones; the other metrics take either.
+    """
+    matrix = sp.csr_matrix(rows)
+    limit = np.iinfo(np.int32).max
+    if matrix.indices.dtype != np.int32 and max(matrix.nnz, *matrix.shape) < limit:
+        matrix = sp.csr_matrix(
+            (matrix.data, matrix.indices.astype(np.int32), matrix.indptr.astype(np.int32)), shape=matrix.shape
+        )
+    return matrix
 
 
 def _drop_self(dist: FloatArray, ind: IntArray, self_rows: IntArray) -> tuple[FloatArray, IntArray]:

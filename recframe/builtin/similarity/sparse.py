@@ -174,6 +174,18 @@ class SparseSimilarity(SimilarityBackend):
         self._totals = (norms, counts)
         self.column_means_ = means if isinstance(means, np.ndarray) else None
 
+    def update_obstacle(self, columns_changed: bool) -> str | None:
+        """Allow row-by-row updates except where a similarity depends on other rows than the two compared.
+
+        ``adjusted_cosine`` centres every value by its column's mean over all rows, and
+        ``lift`` scales by the number of columns (only a change of it is an obstacle).
+        """
+        if self.config.measure == "adjusted_cosine":
+            return "measure 'adjusted_cosine' centres every row by column means taken over all rows"
+        if self.config.measure == "lift" and columns_changed:
+            return "measure 'lift' scales every similarity by the number of columns, which changed"
+        return None
+
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
         """Estimate the cost of all rows' neighbours (see :func:`recframe.engine.estimate_neighbours`)."""
         c = self.config

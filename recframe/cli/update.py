@@ -1,0 +1,349 @@
+"""``recframe update`` and ``recframe forget``: change a saved model without refitting it.
+
+``update`` adds the interactions of a data source (a data file, or a YAML file describing any
+registered source) to a saved model with :meth:`Recommender.update <recframe.Recommender.update>`;
+``forget`` removes users and items with :meth:`Recommender.forget <recframe.Recommender.forget>`.
+The model is loaded, changed in memory, and only then saved (atomically, by
+:meth:`Recommender.save <recframe.Recommender.save>`): into ``--output``, or over the model
+folder it came from. A failure at any step leaves every folder on disk as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recframe.cli.args import _path_arg
+from recframe.cli.common import EXIT_OK, _print, _registry
+from recframe.cli.query_output import read_ids
+from recframe.config import ComponentSpec, load_component, validate_component
+from recframe.data import Interactions
+from recframe.errors import ConfigError, DataError, short_repr
+from recframe.interfaces import DataSource
+from recframe.interfaces.calls import calling, checked_interactions
+from recframe.interfaces.checks import check_interactions
+
+FILE_SOURCES: dict[str, dict[str, Any]] = {
+    ".csv": {"type": "csv"},
+    ".tsv": {"type": "csv", "delimiter": "\t"},
+    ".parquet": {"type": "parquet"},
+    ".pq": {"type": "parquet"},
+}
+"""The built-in source (with its settings) that reads a ``--data`` file, by the file's suffix."""
+COMPRESSED = (".gz", ".zip")
+"""Suffixes of compressed files the ``csv`` source reads (``ratings.csv.gz``)."""
+YAML_SUFFIXES = (".yaml", ".yml")
+"""Suffixes of a ``--data`` file that describes a data source instead of holding the data."""
+
+UPDATE_DESCRIPTION = (
+    "Add the interactions of SOURCE to the model saved in RUN_OR_MODEL_DIR (a run folder's model/, or a "
+    "folder written by Recommender.save), without refitting: the updated model equals a fit on the old "
+    "training events followed by the new ones. SOURCE is a data file (.csv or .tsv, optionally .gz or .zip, "
+    "read by the csv source with a header naming the columns user, item and, as the training data has them, "
+    "rating and timestamp; or .parquet, with the same column names) or a YAML file describing any data "
+    "source as a run file's data section does (e.g. {type: csv, path: new.csv, delimiter: ';'}; relative "
+    "paths in it are taken from the current directory, as in run files). The model is saved over "
+    "RUN_OR_MODEL_DIR (atomically) unless --output names another folder; if anything fails, nothing on disk "
+    "changes. The model must have been saved with its training data (the default)."
+)
+FORGET_DESCRIPTION = (
+    "Remove every interaction of the given users and items from the model saved in RUN_OR_MODEL_DIR, without "
+    "refitting: the result equals a fit on the training events without theirs, and the ids are gone from the "
+    "saved model (its lineage keeps only their number and a digest). Ids are converted to the model's id type "
+    "(an integer model needs whole numbers). An id not in the training data is an error (exit 3) and nothing "
+    "is forgotten. The model is saved over RUN_OR_MODEL_DIR (atomically) unless --output names another folder; "
+    "if anything fails, nothing on disk changes. The model must have been saved with its training data."
+)
+
+
+def add_update_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """Add the ``update`` and ``forget`` commands to the subcommands `sub`."""
+    update = sub.add_parser(
+        "update",
+        parents=[common],
+        help="add interactions to a saved model, without refitting",
+        description=UPDATE_DESCRIPTION,
+    )
+    _model_args(update)
+    update.add_argument(
+        "--data",
+        required=True,
+        type=_path_arg,
+        metavar="SOURCE",
+        help="the new interactions: a .csv, .tsv or .parquet file (columns user, item[, rating][, timestamp]), "
+        "or a .yaml file describing a data source ({type: ..., and its parameters})",
+    )
+    forget = sub.add_parser(
+        "forget",
+        parents=[common],
+        help="remove users' and items' interactions from a saved model",
+        description=FORGET_DESCRIPTION,
+    )
+    _model_args(forget)
+    forget.add_argument("--user", action="append", default=[], metavar="ID", help="a user to forget (repeatable)")
+    forget.add_argument("--item", action="append", default=[], metavar="ID", help="an item to forget (repeatable)")
+    forget.add_argument(
+        "--users-file", type=_path_arg, metavar="FILE", help="users to forget: a UTF-8 text file, one id per line"
+    )
+    forget.add_argument(
+        "--items-file", type=_path_arg, metavar="FILE", help="items to forget: a UTF-8 text file, one id per line"
+    )
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    """Add what ``update`` and ``forget`` share: the model folder, ``--output`` and ``--json``."""
+    parser.add_argument(
+        "model",
+        type=_path_arg,
+        metavar="RUN_OR_MODEL_DIR",
+        help="a run folder (its model/ is changed) or a model folder written by Recommender.save",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=_path_arg,
+        metavar="NEW_MODEL_DIR",
+        help="save the changed model into this folder (new, empty, or a saved model to replace) and leave "
+        "RUN_OR_MODEL_DIR as it is (default: replace the model in RUN_OR_MODEL_DIR)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the model's new lineage entry as JSON (events, users and items added and removed, "
+        "each neighbour graph's mode, seconds) instead of a summary",
+    )
+
+
+def _update(args: argparse.Namespace) -> int:
+    registry = _registry()
+    folder = _model_folder(args.model)
+    target = _target(args.output, folder)
+    rec = _load(folder, registry)
+    spec = source_spec(args.data, registry, _id_type(rec))
+    new = load_source(spec, registry, rec.seed)
+    rec.update(new)
+    rec.save(target)
+    _report(rec.lineage[-1], target, args)
+    return EXIT_OK
+
+
+def _forget(args: argparse.Namespace) -> int:
+    if not (args.user or args.item or args.users_file or args.items_file):
+        msg = "recframe forget: give the ids to forget: --user, --item, --users-file or --items-file"
+        raise ConfigError(msg)
+    users = list(args.user)
+    items = list(args.item)
+    if args.users_file is not None:
+        users += read_ids(args.users_file, None, label=f"--users-file {short_repr(str(args.users_file))}")
+    if args.items_file is not None:
+        items += read_ids(args.items_file, None, label=f"--items-file {short_repr(str(args.items_file))}")
+    registry = _registry()
+    folder = _model_folder(args.model)
+    target = _target(args.output, folder)
+    rec = _load(folder, registry)
+    matrix = rec.interaction_matrix
+    rec.forget(
+        users=model_ids(users, matrix.users.is_str, "user") if users else None,
+        items=model_ids(items, matrix.items.is_str, "item") if items else None,
+    )
+    rec.save(target)
+    _report(rec.lineage[-1], target, args)
+    return EXIT_OK
+
+
+def model_ids(texts: list[str], str_ids: bool, what: str) -> list[str] | list[int]:
+    """Return ids given as text as the model's id type: whole numbers for a model with integer ids.
+
+    Raises
+    ------
+    DataError
+        If the model's ids are integers and a text is not a whole number (nothing is forgotten).
+    """
+    if str_ids:
+        return texts
+    bad = [text for text in texts if not _is_integer(text)]
+    if bad:
+        msg = (
+            f"{what} {short_repr(bad[0])} is not a whole number, but this model's {what} ids are integers"
+            f"{f' ({len(bad)} such ids)' if len(bad) > 1 else ''}; nothing was forgotten"
+        )
+        raise DataError(msg)
+    return [int(text) for text in texts]
+
+
+def _is_integer(text: str) -> bool:
+    stripped = text.strip()
+    digits = stripped[1:] if stripped[:1] in "+-" else stripped
+    return digits.isascii() and digits.isdigit()
+
+
+def _model_folder(path: Path) -> Path:
+    """Return the model folder of `path`: a run folder's ``model/``, or `path` itself.
+
+    Raises
+    ------
+    ConfigError
+        If `path` is not a folder.
+    ModelFileError
+        If `path` is a run folder without a saved model.
+    """
+    from recframe.artifacts import MANIFEST, ModelFileError
+
+    if not path.is_dir():
+        msg = f"{short_repr(str(path))}: no such folder; give a run folder or a model folder (Recommender.save)"
+        raise ConfigError(msg)
+    if (path / "model" / MANIFEST).is_file():
+        return path / "model"
+    if (path / "run.json").is_file():
+        msg = f"{short_repr(str(path))}: this run folder has no model/ (run with --no-model, or a sweep)"
+        raise ModelFileError(msg)
+    return path
+
+
+def _target(output: Path | None, folder: Path) -> Path:
+    """Return where the changed model is saved, refused before any work if it can't be written there.
+
+    Raises
+    ------
+    ConfigError
+        If `output` is a file, or a folder that is neither empty nor a saved model.
+    """
+    from recframe.artifacts import is_model_folder
+
+    if output is None:
+        return folder
+    if output.is_symlink() or (output.exists() and not output.is_dir()):
+        msg = f"--output {short_repr(str(output))}: is not a folder; give a new or empty folder, or a saved model"
+        raise ConfigError(msg)
+    if output.is_dir() and any(output.iterdir()) and not is_model_folder(output):
+        msg = (
+            f"--output {short_repr(str(output))}: is a folder of other files, not a saved model; "
+            "give a new or empty folder"
+        )
+        raise ConfigError(msg)
+    return output
+
+
+def _load(folder: Path, registry: Any) -> Any:
+    """Load the model of `folder` into memory (not mapped: the folder may be replaced while it is used)."""
+    from recframe.recommender import Recommender
+
+    return Recommender.load(folder, mmap=False, registry=registry)
+
+
+def _id_type(rec: Any) -> str | None:
+    """Return the ``csv`` source's ``id_type`` matching the model's ids, or ``None`` if the axes differ."""
+    matrix = rec.interaction_matrix
+    users, items = matrix.users.is_str, matrix.items.is_str
+    if users != items:
+        return None
+    return "str" if users else "int"
+
+
+def source_spec(path: Path, registry: Any, id_type: str | None = None) -> ComponentSpec:
+    """Return the validated data source that ``--data PATH`` names.
+
+    Parameters
+    ----------
+    path : Path
+        A ``.csv``/``.tsv`` file (optionally ``.gz`` or ``.zip``) or a ``.parquet`` file, read by
+        the matching built-in source with its default columns, or a ``.yaml``/``.yml`` file
+        holding a data source section (``type:`` and that source's parameters).
+    registry : PluginRegistry
+        Where ``type:`` is looked up.
+    id_type : {"int", "str"}, optional
+        The ``id_type`` given to the ``csv`` source reading a data file (the model's), so that
+        text ids spelled as numbers stay text.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, has another suffix, or the YAML is not valid or does not describe
+        a registered data source; each problem names the file, its line and the field.
+    """
+    if not path.is_file():
+        msg = f"--data {short_repr(str(path))}: no such file"
+        raise ConfigError(msg)
+    name = path.name.lower()
+    if name.endswith(YAML_SUFFIXES):
+        return load_component(path, "data", registry)
+    bare = name.removesuffix(".gz").removesuffix(".zip")
+    suffix = Path(bare).suffix
+    if suffix not in FILE_SOURCES or (suffix not in (".csv", ".tsv") and bare != name):
+        msg = (
+            f"--data {short_repr(str(path))}: not a file recframe reads by its name; give a .csv, .tsv (optionally "
+            ".gz or .zip) or .parquet file, or a .yaml file describing the data source ({type: ..., path: ...})"
+        )
+        raise ConfigError(msg)
+    section: dict[str, Any] = {**FILE_SOURCES[suffix], "path": str(path)}
+    if section["type"] == "csv" and id_type is not None:
+        section["id_type"] = id_type
+    return validate_component(section, "data", registry, source=f"--data {path}")
+
+
+def load_source(spec: ComponentSpec, registry: Any, seed: int) -> Interactions:
+    """Return the interactions of the data source `spec`, read as a fit reads its data source.
+
+    Parameters
+    ----------
+    spec : ComponentSpec
+        The validated data source.
+    registry : PluginRegistry
+        Where its type is looked up.
+    seed : int
+        The model's seed: a random source gets the generator a fit would give it.
+
+    Raises
+    ------
+    DataError
+        If the data can't be read or holds no interaction.
+    PluginError
+        If a third-party source fails or returns something else than interactions.
+    """
+    source = spec.build(registry)
+    if not isinstance(source, DataSource):  # the registry's "data" kind holds data sources only
+        msg = f"{registry.describe(source)} is not a data source"
+        raise ConfigError(msg)
+    who = registry.describe(source)
+    builtin = type(source).__module__.startswith("recframe.")
+    with checked_interactions(who, builtin=builtin), calling(who, "load"):
+        loaded = source.load(np.random.default_rng([0, seed]))
+    return check_interactions(loaded, who)
+
+
+def _report(entry: dict[str, Any], target: Path, args: argparse.Namespace) -> None:
+    """Print the lineage entry of the change: as JSON with ``--json``, else a summary unless ``--quiet``."""
+    if args.json:
+        _print(json.dumps(entry))
+        return
+    if getattr(args, "quiet", False):
+        return
+    _print("\n".join(summary_lines(entry, target)))
+
+
+def summary_lines(entry: dict[str, Any], target: Path) -> list[str]:
+    """Return the lines that summarise an ``update`` or ``forget`` lineage `entry` saved in `target`."""
+    seconds = entry.get("seconds", 0.0)
+    if entry.get("kind") == "forget":
+        head = (
+            f"forgot {entry.get('users', 0)} users and {entry.get('items', 0)} items: "
+            f"{entry.get('events', 0)} events removed"
+        )
+    else:
+        head = f"added {entry.get('events', 0)} events"
+    changes = (
+        f"users +{entry.get('users_added', 0)} -{entry.get('users_removed', 0)}, "
+        f"items +{entry.get('items_added', 0)} -{entry.get('items_removed', 0)}"
+    )
+    lines = [f"{head} ({changes}) in {seconds:.3f}s"]
+    for axis, record in sorted(dict(entry.get("neighbours") or {}).items()):
+        mode = record.get("mode", "?")
+        detail = f"{record.get('rows_searched', 0)} rows searched, {record.get('rows_merged', 0)} merged"
+        reason = f"; {record['reason']}" if record.get("reason") else ""
+        lines.append(f"  {axis[:-1]} neighbours: {mode} ({detail}{reason})")
+    lines.append(f"saved to {target}")
+    return lines

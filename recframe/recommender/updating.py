@@ -1,0 +1,319 @@
+"""Updating a fitted recommender: ``update`` adds interactions, ``forget`` removes users and items.
+
+:class:`UpdateMethods` is a base of :class:`~recframe.recommender.Recommender`. Both methods
+give exactly the model that ``fit`` gives on the resulting training data (the old events, then
+the new ones; without the forgotten users' and items' events), up to exact ties at the ``k``-th
+neighbour, without recomputing what the change leaves alone:
+
+* the matrix is rebuilt by the matrix builder from the resulting events (linear work), so
+  every duplicate policy and weighting means what it means in a fit;
+* each neighbour graph is brought up to date by :func:`~recframe.recommender.graph_update.update_graph`:
+  only the rows whose entries changed are searched in full, the others merge their old
+  neighbours with the changed rows (a backend that can't promise this, or a weighting that
+  changes every row, such as ``bm25``, gets a full search, and the update records why);
+* the rankers are fitted again on the new matrix and graphs (cheap: they read both).
+
+The new state is built completely, then published with one atomic swap, so queries running
+meanwhile answer wholly from the old model; an update that fails leaves the model as it was.
+Every update is added to the model's lineage, which a saved model keeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recframe.data import IdArray, Interactions, as_query_ids
+from recframe.errors import DataError, RecframeError, short_repr
+from recframe.interfaces import NeighbourGraph
+from recframe.interfaces.calls import calling
+from recframe.interfaces.checks import check_graph, check_matrix
+from recframe.recommender.fitting import FitMethods, _Fitted
+from recframe.recommender.graph_update import update_graph
+from recframe.recommender.row_changes import changed_rows, position_map
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = frozenset({"user", "item", "rating", "value", "timestamp"})
+"""The columns an update may have (as the data a ``fit`` takes)."""
+
+
+class UpdateMethods(FitMethods):
+    """The updating part of :class:`~recframe.recommender.Recommender`: ``update`` and ``forget``.
+
+    Updates of one recommender run one at a time (``_updating``, a lock set by
+    ``Recommender.__init__``): each builds on the state the previous one published.
+    """
+
+    _updating: threading.Lock
+
+    def update(self, data: object) -> Self:
+        """Add interactions to the fitted model: new users, new items, more events of known ones.
+
+        The result equals ``fit`` on the training events followed by these (so a repeated
+        (user, item) pair combines by the matrix builder's ``duplicates`` policy: a new rating
+        replaces the old one under ``last``), up to exact ties at the ``k``-th neighbour.
+        Only what the new events change is recomputed; the new model is published with one
+        atomic swap, and nothing changes if the update fails.
+
+        Parameters
+        ----------
+        data : Interactions, mapping of columns, DataFrame or tuple of arrays
+            The new events, as ``fit`` takes them, with the same columns as the training
+            data (values and timestamps where it has them) and ids of the same kind.
+
+        Raises
+        ------
+        DataError
+            If the events are empty, have a column the training data lacks (or lack one it
+            has), or ids of the other kind (text for integers or the reverse).
+        NotFittedError
+            If the recommender is not fitted.
+        RecframeError
+            If the model was saved without its training data, so it can't be updated.
+        """
+        with self._updating:
+            fitted = self._state()
+            base = _training_data(fitted, "update")
+            new = _update_events(data, base)
+            entry = {"kind": "update", "events": len(new), "fingerprint": new.fingerprint()}
+            self._publish(self._updated_state(fitted, Interactions.concat(base, new), entry), replacing=fitted)
+        return self
+
+    def forget(self, users: object = None, items: object = None) -> Self:
+        """Remove every event of the given users and items (a data-protection request).
+
+        The result equals ``fit`` on the training events without theirs, up to exact ties at
+        the ``k``-th neighbour; the forgotten ids are gone from the model (its matrix, its
+        neighbours, its popularity counts), and from a model saved afterwards. The lineage
+        records how many were forgotten and a digest of their ids, not the ids.
+
+        Parameters
+        ----------
+        users, items : sequence of ids, optional
+            The users and the items to forget.
+
+        Raises
+        ------
+        DataError
+            If an id is not in the training data (the message lists them), no id is given,
+            or nothing would remain.
+        NotFittedError
+            If the recommender is not fitted.
+        """
+        if users is None and items is None:
+            msg = "forget needs users, items or both"
+            raise DataError(msg)
+        with self._updating:
+            fitted = self._state()
+            base = _training_data(fitted, "forget")
+            drop = np.zeros(len(base), dtype=bool)
+            digest = hashlib.sha256()
+            counts: dict[str, int] = {}
+            for name, ids in (("users", users), ("items", items)):
+                if ids is None:
+                    counts[name] = 0
+                    continue
+                column = base.users if name == "users" else base.items
+                wanted, mask = _forget_mask(ids, column, name)
+                drop |= mask
+                counts[name] = len(wanted)
+                digest.update(f"{name}:".encode() + "\x00".join(map(str, wanted.tolist())).encode())
+            if drop.all():
+                msg = f"forget would remove all {len(base)} training events; nothing would remain to recommend from"
+                raise DataError(msg)
+            entry = {
+                "kind": "forget",
+                "users": counts["users"],
+                "items": counts["items"],
+                "events": int(drop.sum()),
+                "fingerprint": digest.hexdigest(),
+            }
+            self._publish(self._updated_state(fitted, base.take(~drop), entry), replacing=fitted)
+        return self
+
+    @property
+    def lineage(self) -> list[dict[str, Any]]:
+        """The fit and every update since, oldest first (after ``fit`` or ``load``).
+
+        Each entry is a dict of JSON values: ``kind`` (``fit``, ``update`` or ``forget``),
+        ``events`` (added, removed or fitted), ``fingerprint`` (sha256 of the events; for
+        ``forget``, of the forgotten ids), and for updates the users and items added and
+        removed, the time, the seconds taken and what each neighbour graph needed
+        (``incremental`` with the rows searched and merged, or ``full`` with the reason).
+        """
+        return [dict(entry) for entry in self._state().lineage]
+
+    def _updated_state(self, fitted: _Fitted, interactions: Interactions, entry: dict[str, Any]) -> _Fitted:
+        """Return the state ``fit`` would build on `interactions`, recomputing only what changed."""
+        start = time.perf_counter()
+        matrix = check_matrix(self._call(self.matrix, "build", interactions), self._who(self.matrix), interactions)
+        timings = {"matrix": time.perf_counter() - start}
+        user_map = position_map(fitted.matrix.users, matrix.users)
+        item_map = position_map(fitted.matrix.items, matrix.items)
+        entry.update(
+            {
+                "users_added": int(matrix.n_users - (user_map >= 0).sum()),
+                "users_removed": int((user_map < 0).sum()),
+                "items_added": int(matrix.n_items - (item_map >= 0).sum()),
+                "items_removed": int((item_map < 0).sum()),
+            }
+        )
+        fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{entry['fingerprint']}".encode())
+        updated = _Fitted(
+            matrix,
+            fingerprint.hexdigest(),
+            len(interactions),
+            (),
+            fitted.similarity,
+            timings=timings,
+            interactions=interactions,
+        )
+        used = {ranker.neighbour_axis for ranker in (self.ranker, *self.fallbacks)}
+        records = {}
+        for axis, graph in fitted.graphs.items():
+            if axis not in used:  # as after a fit: searched when first asked for
+                continue
+            maps = (user_map, item_map) if axis == "users" else (item_map, user_map)
+            step = time.perf_counter()
+            records[axis] = self._update_axis(fitted, updated, axis, graph, *maps)
+            timings[f"neighbours {axis}"] = time.perf_counter() - step
+            logger.info("%s neighbours updated: %s", axis[:-1], records[axis])
+        self._fit_rankers(updated)
+        entry["neighbours"] = records
+        entry["at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        entry["seconds"] = round(time.perf_counter() - start, 6)
+        updated.lineage = (*fitted.lineage, entry)
+        return updated
+
+    def _update_axis(
+        self,
+        fitted: _Fitted,
+        updated: _Fitted,
+        axis: str,
+        graph: NeighbourGraph,
+        row_map: np.ndarray,
+        column_map: np.ndarray,
+    ) -> dict[str, Any]:
+        """Bring `axis`'s neighbour graph up to date in `updated`; return what it took."""
+        old_rows, new_rows = self._rows(fitted, axis), self._rows(updated, axis)
+        changed = changed_rows(old_rows, new_rows, row_map, column_map)
+        backend = self._backend(updated, axis)
+        obstacle = self._call(backend, "update_obstacle", new_rows.shape[1] != old_rows.shape[1])
+        template = fitted.similarity
+
+        def search(rows: np.ndarray | None, width: int) -> NeighbourGraph:
+            return self._search(updated, axis, rows, width)
+
+        def search_among(queries: np.ndarray, targets: np.ndarray, width: int) -> NeighbourGraph:
+            with calling(lambda: self._who(template), "__init__"):
+                among = type(template)(template.config)
+            self._call(among, "fit", _take_rows(new_rows, targets))
+            found = self._call(among, "query", _take_rows(new_rows, queries), k=width)
+            return check_graph(found, self._who(among), len(queries), len(targets))
+
+        result = update_graph(graph, changed, row_map, template.config.k, search, search_among, obstacle)
+        updated.graphs[axis] = check_graph(result.graph, f"the updated {axis[:-1]} neighbours", *(2 * (len(changed),)))
+        return result.record()
+
+
+def _take_rows(rows: sp.csr_array, which: np.ndarray) -> sp.csr_array:
+    """Return the rows `which` of `rows` as canonical CSR."""
+    taken = sp.csr_array(rows[which])
+    taken.sort_indices()
+    return taken
+
+
+def _training_data(fitted: _Fitted, what: str) -> Interactions:
+    """Return the training events of `fitted`, or say why the model can't be updated."""
+    if fitted.interactions is None:
+        msg = (
+            f"can't {what}: this model was saved without its training data (save(..., training_data=False)), "
+            "so an update could not equal a refit; fit it again"
+        )
+        raise RecframeError(msg)
+    return fitted.interactions
+
+
+def _update_events(data: object, base: Interactions) -> Interactions:
+    """Return the update's events, checked against the training data's columns and id kinds."""
+    names: Any = data if isinstance(data, Mapping) else getattr(data, "columns", None)
+    if names is not None and (isinstance(data, Mapping) or hasattr(data, "to_numpy")):
+        unknown = sorted(str(name) for name in names if str(name) not in COLUMNS)
+        if unknown:
+            msg = f"update: unknown column(s) {short_repr(unknown)}; an update has the columns {sorted(COLUMNS)}"
+            raise DataError(msg)
+    new = Interactions.from_any(data)
+    if len(new) == 0:
+        msg = "update: there are no interactions in the update"
+        raise DataError(msg)
+    for axis in ("users", "items"):
+        have, got = getattr(base, axis).dtype.kind == "U", getattr(new, axis).dtype.kind == "U"
+        if have != got:
+            kind = {True: "text", False: "integers"}
+            example = short_repr(getattr(new, axis)[0].item())
+            msg = (
+                f"update: {axis[:-1]} ids are {kind[got]} (e.g. {example}) but the model's are {kind[have]}; "
+                f"give {axis[:-1]} ids of the same kind"
+            )
+            raise DataError(msg)
+    for column, name in (("values", "ratings"), ("timestamps", "timestamps")):
+        have, got = getattr(base, column) is not None, getattr(new, column) is not None
+        if have != got:
+            where = "the model's training data has" if have else "the update has"
+            other = "the update has none" if have else "the model's training data has none"
+            msg = f"update: {where} {name} but {other}; an update has the same columns as the training data"
+            raise DataError(msg)
+    return new
+
+
+def _forget_mask(ids: object, column: IdArray, name: str) -> tuple[IdArray, npt.NDArray[np.bool_]]:
+    """Return the distinct ids to forget and which events of `column` are theirs.
+
+    Raises
+    ------
+    DataError
+        If no id is given, the ids are of the other kind, or some are not in `column` (the
+        message lists them; nothing is forgotten).
+    """
+    what = name[:-1]
+    wanted = np.unique(as_query_ids(ids, what))
+    if len(wanted) == 0:
+        msg = f"forget: no {name} given"
+        raise DataError(msg)
+    if wanted.dtype.kind not in "iuU":
+        msg = f"forget: {what} ids must be all integers or all text; nothing was forgotten"
+        raise DataError(msg)
+    if (wanted.dtype.kind == "U") != (column.dtype.kind == "U"):
+        kinds = ("text", "integers") if wanted.dtype.kind == "U" else ("integers", "text")
+        msg = f"forget: {what} ids are {kinds[0]} but the model's are {kinds[1]}; nothing was forgotten"
+        raise DataError(msg)
+    mask = _members(column, wanted)
+    missing = np.setdiff1d(wanted, column[mask])
+    if len(missing):
+        msg = (
+            f"forget: {len(missing)} {what if len(missing) == 1 else name} not in the training data: "
+            f"{short_repr(missing.tolist())}; nothing was forgotten"
+        )
+        raise DataError(msg)
+    return wanted, mask
+
+
+def _members(values: np.ndarray, sorted_ids: np.ndarray) -> npt.NDArray[np.bool_]:
+    """Return whether each of `values` is among `sorted_ids` (sorted, distinct), in ``O(n log m)``."""
+    if len(sorted_ids) == 0:
+        return np.zeros(len(values), dtype=bool)
+    found = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return np.asarray(sorted_ids[found] == values)

@@ -1,0 +1,193 @@
+"""``POST /update`` and ``POST /forget``: the served model changes as a refit would, swapped in atomically."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+import uvicorn
+
+from recframe import Recommender
+from recframe.serve import create_app
+
+CONFIG: dict[str, Any] = {
+    "seed": 2,
+    "similarity": {"type": "sklearn_nn", "k": 8},
+    "ranker": {"type": "item_cf", "n": 5, "fallback": None},
+}
+
+
+def _events() -> dict[str, np.ndarray]:
+    """Return 400 rated events: the first 300 are the training data, the rest (new users and items too) the update."""
+    rng = np.random.default_rng(5)
+    return {
+        "user": np.concatenate([rng.integers(0, 40, 300), rng.integers(0, 45, 100)]),
+        "item": np.concatenate([rng.integers(0, 30, 300), rng.integers(0, 33, 100)]),
+        "rating": rng.integers(1, 6, 400).astype(np.float64),
+    }
+
+
+def _part(events: dict[str, np.ndarray], rows: Any) -> dict[str, np.ndarray]:
+    return {name: column[rows] for name, column in events.items()}
+
+
+def _fit(events: dict[str, np.ndarray]) -> Recommender:
+    return Recommender.from_config(CONFIG).fit(events)
+
+
+def _update_body(events: dict[str, np.ndarray], **extra: Any) -> dict[str, Any]:
+    return {
+        "users": events["user"].tolist(),
+        "items": events["item"].tolist(),
+        "ratings": events["rating"].tolist(),
+    } | extra
+
+
+class Server:
+    """A uvicorn server in a thread, on a free port of 127.0.0.1 (as in ``test_serve.py``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            text = response.read().decode()
+        finally:
+            conn.close()
+        assert "Traceback" not in text
+        return response.status, json.loads(text)
+
+
+def _served_lists(server: Server, users: list[int]) -> list[dict[str, Any]]:
+    status, body = server.call("POST", "/recommend", {"users": users})
+    assert status == 200, body
+    return [{"user": r["user"], "items": r["items"], "scores": r["scores"]} for r in body["results"]]
+
+
+def _lists(rec: Recommender, users: list[int]) -> list[dict[str, Any]]:
+    return [{"user": u, "items": list(ids), "scores": list(s)} for u, ids, s in rec.recommend(users)]
+
+
+def _same(served: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    assert [r["items"] for r in served] == [r["items"] for r in expected]
+    for a, b in zip(served, expected, strict=True):
+        np.testing.assert_allclose(a["scores"], b["scores"], rtol=1e-9)
+
+
+def test_update_answers_as_a_refit() -> None:
+    events = _events()
+    with Server(create_app(_fit(_part(events, slice(0, 300))))) as server:
+        status, body = server.call("POST", "/update", _update_body(_part(events, slice(300, 400))))
+        assert status == 200, body
+        assert body["status"] == "updated" and body["update"]["kind"] == "update" and body["update"]["events"] == 100
+        refit = _fit(events)
+        assert body["model"]["n_users"] == refit.interaction_matrix.n_users and body["model"]["updates"] == 1
+        assert body["model"]["last_update"] == body["update"]
+        status, info = server.call("GET", "/model")
+        assert (
+            info["fingerprint"] == body["model"]["fingerprint"] and info["n_items"] == refit.interaction_matrix.n_items
+        )
+        users = refit.interaction_matrix.users.ids.tolist()
+        _same(_served_lists(server, users), _lists(refit, users))
+
+
+def test_forget_answers_as_a_refit_without_them() -> None:
+    events = _part(_events(), slice(0, 300))
+    with Server(create_app(_fit(events))) as server:
+        status, body = server.call("POST", "/forget", {"users": [3, 5], "items": [2]})
+        assert status == 200, body
+        assert body["update"]["kind"] == "forget" and body["update"]["users"] == 2 and body["update"]["items"] == 1
+        keep = ~np.isin(events["user"], [3, 5]) & (events["item"] != 2)
+        refit = _fit(_part(events, keep))
+        users = refit.interaction_matrix.users.ids.tolist()
+        _same(_served_lists(server, users), _lists(refit, users))
+        status, body = server.call("GET", "/recommend/3")
+        assert status == 404 and body["field"] == "user"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "field"),
+    [
+        ("/update", {"users": ["1"], "items": [2], "ratings": [3.0]}, 422, "users[0]"),
+        ("/update", {"users": [1, 2], "items": [2], "ratings": [3.0, 4.0]}, 422, "body"),
+        ("/update", {"users": [1], "items": [2]}, 422, "ratings"),
+        ("/update", {"users": [1], "items": [2], "ratings": ["five"]}, 422, "ratings[0]"),
+        ("/update", {"users": [], "items": [], "ratings": []}, 422, "users"),
+        ("/update", {"users": [1], "items": [2], "ratings": [3.0], "save": True}, 422, "save"),
+        ("/update", {"users": [1], "items": [2], "ratings": [3.0], "sav": True}, 422, "sav"),
+        ("/forget", {"users": [999]}, 422, "users"),
+        ("/forget", {"items": ["x"]}, 422, "items[0]"),
+        ("/forget", {}, 422, "body"),
+    ],
+)
+def test_bad_bodies_name_the_field_and_change_nothing(path: str, body: Any, status: int, field: str) -> None:
+    rec = _fit(_part(_events(), slice(0, 300)))
+    fingerprint = rec.data_fingerprint
+    with Server(create_app(rec)) as server:
+        got, answer = server.call("POST", path, body)
+        assert got == status, answer
+        assert answer["field"] == field, answer
+        assert server.call("GET", "/model")[1]["fingerprint"] == fingerprint
+    assert rec.data_fingerprint == fingerprint and len(rec.lineage) == 1
+
+
+def test_save_writes_the_model_folder(tmp_path: Path) -> None:
+    events = _events()
+    _fit(_part(events, slice(0, 300))).save(tmp_path / "model")
+    with Server(create_app(tmp_path / "model")) as server:
+        status, body = server.call("POST", "/update", _update_body(_part(events, slice(300, 400)), save=True))
+        assert status == 200, body
+        assert body["model"]["path"] == str(tmp_path / "model")
+        saved = Recommender.load(tmp_path / "model")
+        assert saved.data_fingerprint == body["model"]["fingerprint"] and saved.lineage[-1] == body["update"]
+        refit = _fit(events)
+        users = refit.interaction_matrix.users.ids.tolist()
+        _same(_lists(saved, users), _lists(refit, users))
+        status, body = server.call("POST", "/reload")  # a reload serves what was saved
+        assert status == 200 and body["model"]["fingerprint"] == saved.data_fingerprint
+        _same(_served_lists(server, users), _lists(refit, users))
+        status, body = server.call("POST", "/forget", {"users": [users[0]], "save": True})
+        assert status == 200, body
+        assert Recommender.load(tmp_path / "model").lineage[-1]["kind"] == "forget"
+
+
+def test_a_model_saved_without_training_data_is_refused(tmp_path: Path) -> None:
+    _fit(_part(_events(), slice(0, 300))).save(tmp_path / "model", training_data=False)
+    before = (tmp_path / "model" / "manifest.json").read_bytes()
+    with Server(create_app(tmp_path / "model")) as server:
+        status, body = server.call("POST", "/forget", {"users": [3], "save": True})
+        assert status == 409 and "saved without its training data" in body["error"]
+    assert (tmp_path / "model" / "manifest.json").read_bytes() == before

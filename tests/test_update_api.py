@@ -1,0 +1,236 @@
+"""``update`` and ``forget``: hand-checked pieces, lineage, saved models, and bad input that changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recframe import DataError, IdIndex, Interactions, NeighbourGraph, RecframeError, Recommender
+from recframe.recommender import graph_update
+from recframe.recommender.graph_update import update_graph
+from recframe.recommender.row_changes import changed_rows, position_map
+from recframe.testing import assert_same_neighbours, random_interactions
+
+
+def test_position_map_keeps_order_and_marks_gone_ids() -> None:
+    old, new = IdIndex([2, 5, 9, 11]), IdIndex([1, 2, 6, 9, 11, 12])
+    np.testing.assert_array_equal(position_map(old, new), [1, -1, 3, 4])
+    assert position_map(IdIndex(["a", "c"]), IdIndex(["a", "b"])).tolist() == [0, -1]
+
+
+def test_changed_rows_by_hand() -> None:
+    # old columns (ids 10, 20, 30); new columns (ids 10, 15, 20, 30): old column c -> [0, 2, 3][c]
+    old = sp.csr_array(np.array([[1.0, 0, 2], [0, 3, 0], [4, 0, 0], [0, 0, 5]]))
+    new = sp.csr_array(
+        np.array(
+            [
+                [1.0, 0, 0, 2],  # old row 0, same entries in the moved columns: unchanged
+                [0, 0, 3, 0],  # old row 1: unchanged
+                [0, 1, 0, 0],  # a new row
+                [4, 0, 0, 0.5],  # old row 2 with one more entry: changed
+            ]
+        )
+    )
+    row_map = np.array([0, 1, 3, -1])  # old row 3 is gone
+    column_map = np.array([0, 2, 3])
+    assert changed_rows(old, new, row_map, column_map).tolist() == [False, False, True, True]
+    new.data[0] = 1.5  # a changed value
+    assert changed_rows(old, new, row_map, column_map).tolist() == [True, False, True, True]
+
+
+def _cosine_graph(rows: np.ndarray, k: int) -> NeighbourGraph:
+    """Brute-force cosine neighbours: best first, ties by lower row, no zero similarities."""
+    norms = np.linalg.norm(rows, axis=1)
+    sims = rows @ rows.T / np.outer(norms, norms)
+    np.fill_diagonal(sims, 0.0)
+    n = len(rows)
+    width = min(k, n - 1)
+    indices = np.full((n, width), -1)
+    scores = np.zeros((n, width))
+    for r in range(n):
+        order = np.lexsort((np.arange(n), -sims[r]))[:width]
+        keep = sims[r, order] > 0
+        indices[r, : keep.sum()] = order[keep]
+        scores[r, : keep.sum()] = sims[r, order][keep]
+    return NeighbourGraph(indices, scores, n)
+
+
+def test_update_graph_equals_a_full_search_by_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    old_rows = rng.random((30, 12)) * (rng.random((30, 12)) < 0.4)
+    old_rows[old_rows.sum(axis=1) == 0, 0] = 1.0
+    new_rows = np.vstack([old_rows[:20], rng.random((3, 12)), old_rows[21:]])  # row 20 dropped, 3 added
+    new_rows[5, 3] += 2.0  # a changed row
+    row_map = np.r_[np.arange(20), -1, np.arange(23, 32)]
+    changed = np.zeros(len(new_rows), dtype=bool)
+    changed[[5, 20, 21, 22]] = True
+    k = 4
+
+    def search(rows: np.ndarray | None, width: int) -> NeighbourGraph:
+        full = _cosine_graph(new_rows, k)
+        picked = np.arange(len(new_rows)) if rows is None else rows
+        return NeighbourGraph(full.indices[picked], full.scores[picked], len(new_rows))
+
+    def search_among(queries: np.ndarray, targets: np.ndarray, width: int) -> NeighbourGraph:
+        a, b = new_rows[queries], new_rows[targets]
+        sims = a @ b.T / np.outer(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
+        order = np.lexsort((np.broadcast_to(np.arange(len(targets)), sims.shape), -sims), axis=1)[:, :width]
+        return NeighbourGraph(order, np.take_along_axis(sims, order, axis=1), len(targets))
+
+    result = update_graph(_cosine_graph(old_rows, k), changed, row_map, k, search, search_among)
+    assert result.reason is None
+    assert result.merged > 0
+    assert_same_neighbours(result.graph, _cosine_graph(new_rows, k))
+
+
+def test_too_many_changed_rows_search_everything() -> None:
+    rows = np.eye(4) + 0.1
+    graph = _cosine_graph(rows, 2)
+
+    def search(rows_: np.ndarray | None, width: int) -> NeighbourGraph:
+        assert rows_ is None
+        return graph
+
+    result = update_graph(graph, np.ones(4, dtype=bool), np.arange(4), 2, search, lambda *a: graph)
+    assert result.reason == "4 of 4 rows changed, so one full search costs less"
+    assert result.record() == {"mode": "full", "rows_searched": 4, "rows_merged": 0, "reason": result.reason}
+
+
+@pytest.fixture
+def fitted() -> Recommender:
+    return Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(random_interactions(seed=1))
+
+
+def test_lineage_records_every_change(fitted: Recommender) -> None:
+    base = fitted.lineage
+    assert base == [{"kind": "fit", "events": len(random_interactions(seed=1)), "fingerprint": fitted.data_fingerprint}]
+    fitted.update({"user": [1, 1000], "item": [2, 9999], "rating": [4.0, 5.0], "timestamp": [1.7e9, 1.7e9]})
+    entry = fitted.lineage[-1]
+    assert entry["kind"] == "update"
+    assert (entry["events"], entry["users_added"], entry["items_added"]) == (2, 1, 1)
+    assert entry["neighbours"]["items"]["mode"] in ("incremental", "full")
+    fitted.forget(users=[1000])
+    entry = fitted.lineage[-1]
+    assert (entry["kind"], entry["users"], entry["events"], entry["users_removed"]) == ("forget", 1, 1, 1)
+    assert "1000" not in json.dumps(entry)  # the lineage keeps a digest, not the ids
+    assert len(fitted.lineage) == 3
+    assert fitted.data_fingerprint != base[0]["fingerprint"]
+
+
+def test_forgotten_ids_are_gone(fitted: Recommender) -> None:
+    fitted.forget(users=[4], items=[2])
+    matrix = fitted.interaction_matrix
+    assert 4 not in matrix.users.ids.tolist()
+    assert 2 not in matrix.items.ids.tolist()
+    assert 2 not in fitted.recommend([1], n=30).ids.ravel().tolist()
+
+
+def test_saved_updated_model_answers_like_the_live_one(fitted: Recommender, tmp_path: Path) -> None:
+    fitted.update({"user": [1, 7], "item": [9, 16], "rating": [1.0, 2.0], "timestamp": [1.7e9, 1.7e9]})
+    loaded = Recommender.load(fitted.save(tmp_path / "m"))
+    assert loaded.lineage == fitted.lineage
+    assert loaded.data_fingerprint == fitted.data_fingerprint
+    users = fitted.interaction_matrix.users.ids
+    assert loaded.recommend(users, n=5).to_dict() == fitted.recommend(users, n=5).to_dict()
+    more = {"user": [4], "item": [23], "rating": [3.0], "timestamp": [1.8e9]}
+    loaded.update(more)
+    fitted.update(more)
+    assert loaded.recommend(users, n=5).to_dict() == fitted.recommend(users, n=5).to_dict()
+
+
+def test_model_saved_without_training_data_refuses_updates(fitted: Recommender, tmp_path: Path) -> None:
+    small = Recommender.load(fitted.save(tmp_path / "small", training_data=False))
+    full = fitted.save(tmp_path / "full")
+    assert sum(f.stat().st_size for f in (tmp_path / "small").iterdir()) < sum(f.stat().st_size for f in full.iterdir())
+    with pytest.raises(RecframeError, match="saved without its training data"):
+        small.update({"user": [1], "item": [2], "rating": [3.0], "timestamp": [1.0]})
+    with pytest.raises(RecframeError, match="saved without its training data"):
+        small.forget(users=[1])
+
+
+BAD_UPDATES = [
+    ({"user": [1], "item": [2], "rating": [3.0], "timestamp": [1.0], "colour": ["red"]}, "unknown column.*colour"),
+    ({"user": ["a"], "item": [2], "rating": [3.0], "timestamp": [1.0]}, "user ids are text.*the model's are integers"),
+    ({"user": [1], "item": [2], "timestamp": [1.0]}, "training data has ratings but the update has none"),
+    ({"user": [1], "item": [2], "rating": [3.0]}, "training data has timestamps but the update has none"),
+    ({"user": [], "item": [], "rating": [], "timestamp": []}, "no interactions"),
+    ({"user": [1], "item": [2], "rating": [float("nan")], "timestamp": [1.0]}, "nan"),
+    ({"user": [1], "item": [2, 3], "rating": [3.0], "timestamp": [1.0]}, "differ in length"),
+    ({"item": [2], "rating": [3.0], "timestamp": [1.0]}, "lacks the column"),
+]
+
+
+@pytest.mark.parametrize(("update", "message"), BAD_UPDATES)
+def test_bad_updates_change_nothing(fitted: Recommender, update: dict[str, list[object]], message: str) -> None:
+    before = fitted._state()
+    with pytest.raises(DataError, match=message):
+        fitted.update(update)
+    assert fitted._state() is before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "forget needs users, items or both"),
+        ({"users": [1, 5555, 6666]}, r"2 users not in the training data: \[5555, 6666\]; nothing was forgotten"),
+        ({"items": ["i1"]}, "item ids are text but the model's are integers"),
+        ({"users": []}, "no users given"),
+    ],
+)
+def test_bad_forget_changes_nothing(fitted: Recommender, kwargs: dict[str, object], message: str) -> None:
+    before = fitted._state()
+    with pytest.raises(DataError, match=message):
+        fitted.forget(**kwargs)
+    assert fitted._state() is before
+
+
+def test_forgetting_everyone_is_refused(fitted: Recommender) -> None:
+    with pytest.raises(DataError, match="nothing would remain"):
+        fitted.forget(users=fitted.interaction_matrix.users.ids)
+
+
+def test_an_update_that_loses_the_race_is_not_applied(fitted: Recommender) -> None:
+    """A fit that publishes while an update runs wins; the update raises and changes nothing."""
+    other = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(random_interactions(seed=9))
+    original = fitted._fit_rankers
+
+    def fit_meanwhile(updated: object) -> None:
+        original(updated)  # type: ignore[arg-type]
+        fitted._publish(other._state())
+
+    fitted._fit_rankers = fit_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(RecframeError, match=r"replaced .* while the update ran"):
+        fitted.update({"user": [1], "item": [2], "rating": [3.0], "timestamp": [1.0]})
+    assert fitted._state() is other._state()
+
+
+@pytest.mark.parametrize(
+    ("similarity", "matrix", "reason"),
+    [
+        ({"type": "sparse", "measure": "adjusted_cosine"}, {"type": "ratings"}, "adjusted_cosine"),
+        ({"type": "sparse"}, {"type": "bm25"}, "rows changed, so one full search costs less"),
+    ],
+)
+def test_full_searches_say_why(similarity: dict[str, str], matrix: dict[str, str], reason: str) -> None:
+    rec = Recommender.from_config({"matrix": matrix, "similarity": similarity}).fit(random_interactions(seed=2))
+    rec.update({"user": [1], "item": [2], "rating": [3.0], "timestamp": [1.0]})
+    record = rec.lineage[-1]["neighbours"]["items"]
+    assert record["mode"] == "full"
+    assert reason in record["reason"]
+
+
+def test_string_ids_update_and_forget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(graph_update, "FULL_SEARCH_FRACTION", 1.0)
+    data = random_interactions(seed=4, string_ids=True)
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 4}, "ranker": {"type": "user_cf"}}).fit(data)
+    new = Interactions(["u0", "zz"], ["i1", "i0"], [5.0, 1.0], [1.0, 2.0])
+    rec.update(new).forget(users=["u3"], items=["i2"])
+    combined = Interactions.concat(data, new)
+    keep = (combined.users != "u3") & (combined.items != "i2")
+    ref = Recommender.from_config({"similarity": {"type": "sparse", "k": 4}, "ranker": {"type": "user_cf"}})
+    ref.fit(combined.take(keep))
+    assert_same_neighbours(rec._state().graphs["users"], ref._state().graphs["users"])

@@ -1,0 +1,223 @@
+"""``recframe update`` and ``recframe forget``: a saved model changed as a refit would, or not at all."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from recframe import Recommender
+from recframe.cli import main
+
+CONFIG: dict[str, Any] = {
+    "seed": 4,
+    "similarity": {"type": "sklearn_nn", "k": 8},
+    "ranker": {"type": "item_cf", "n": 5, "fallback": None},
+}
+
+
+def _events(text_ids: bool = False) -> dict[str, np.ndarray]:
+    """Return 400 rated events: the first 300 are the training data, the rest (new users and items too) the update."""
+    rng = np.random.default_rng(11)
+    users = np.concatenate([rng.integers(0, 40, 300), rng.integers(0, 45, 100)])
+    items = np.concatenate([rng.integers(0, 30, 300), rng.integers(0, 33, 100)])
+    ratings = rng.integers(1, 6, 400).astype(np.float64)
+    if text_ids:
+        return {
+            "user": np.char.add("u", users.astype(str)),
+            "item": np.char.add("i", items.astype(str)),
+            "rating": ratings,
+        }
+    return {"user": users, "item": items, "rating": ratings}
+
+
+def _part(events: dict[str, np.ndarray], rows: Any) -> dict[str, np.ndarray]:
+    return {name: column[rows] for name, column in events.items()}
+
+
+def _write_csv(path: Path, events: dict[str, np.ndarray], delimiter: str = ",") -> Path:
+    lines = [delimiter.join(events)]
+    lines += [delimiter.join(str(v) for v in row) for row in zip(*events.values(), strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _same_lists(a: Recommender, b: Recommender) -> None:
+    users = b.interaction_matrix.users.ids
+    assert a.interaction_matrix.n_users == b.interaction_matrix.n_users
+    assert a.interaction_matrix.n_items == b.interaction_matrix.n_items
+    la, lb = a.recommend(users), b.recommend(users)
+    assert np.array_equal(la.ids, lb.ids)
+    np.testing.assert_allclose(la.scores, lb.scores, rtol=1e-9, equal_nan=True)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("saved")
+    Recommender.from_config(CONFIG).fit(_part(_events(), slice(0, 300))).save(folder / "model")
+    return folder / "model"
+
+
+@pytest.fixture
+def model(tmp_path: Path, saved: Path) -> Path:
+    copy = tmp_path / "model"
+    shutil.copytree(saved, copy)
+    return copy
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_update_from_a_csv_file_in_place(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = _events()
+    data = _write_csv(tmp_path / "new.csv", _part(events, slice(300, 400)))
+    code, out, err = _run(["update", str(model), "--data", str(data)], capsys)
+    assert code == 0, err
+    assert out.startswith("added 100 events (users +") and "item neighbours:" in out and f"saved to {model}" in out
+    updated = Recommender.load(model)
+    _same_lists(updated, Recommender.from_config(CONFIG).fit(events))
+    assert [entry["kind"] for entry in updated.lineage] == ["fit", "update"]
+    assert updated.lineage[-1]["users_added"] == len(set(events["user"][300:]) - set(events["user"][:300]))
+
+
+def test_update_from_a_yaml_source_into_output(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = _events()
+    _write_csv(tmp_path / "new.txt", _part(events, slice(300, 400)), delimiter=";")
+    source = tmp_path / "source.yaml"
+    source.write_text(f"type: csv\npath: {tmp_path / 'new.txt'}\ndelimiter: ';'\n")
+    before = _snapshot(model)
+    code, out, err = _run(["update", str(model), "--data", str(source), "-o", str(tmp_path / "new"), "--json"], capsys)
+    assert code == 0, err
+    entry = json.loads(out)
+    assert entry["kind"] == "update" and entry["events"] == 100 and set(entry["neighbours"]) == {"items"}
+    assert _snapshot(model) == before  # --output leaves the model folder alone
+    updated = Recommender.load(tmp_path / "new")
+    assert updated.lineage[-1] == entry
+    _same_lists(updated, Recommender.from_config(CONFIG).fit(events))
+
+
+def test_quiet_prints_nothing_and_a_run_folder_changes_its_model(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
+    model.rename(run / "model")
+    events = _events()
+    data = _write_csv(tmp_path / "new.csv", _part(events, slice(300, 400)))
+    code, out, err = _run(["-q", "update", str(run), "--data", str(data)], capsys)
+    assert code == 0, err
+    assert out == ""
+    _same_lists(Recommender.load(run / "model"), Recommender.from_config(CONFIG).fit(events))
+
+
+def test_text_ids_from_a_tsv_file_and_forget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = _events(text_ids=True)
+    Recommender.from_config(CONFIG).fit(_part(events, slice(0, 300))).save(tmp_path / "model")
+    data = _write_csv(tmp_path / "new.tsv", _part(events, slice(300, 400)), delimiter="\t")
+    code, _, err = _run(["-q", "update", str(tmp_path / "model"), "--data", str(data)], capsys)
+    assert code == 0, err
+    code, out, err = _run(["forget", str(tmp_path / "model"), "--user", "u3", "--item", "i2"], capsys)
+    assert code == 0, err
+    assert out.startswith("forgot 1 users and 1 items:")
+    keep = (events["user"] != "u3") & (events["item"] != "i2")
+    _same_lists(Recommender.load(tmp_path / "model"), Recommender.from_config(CONFIG).fit(_part(events, keep)))
+
+
+def test_forget_integer_ids_from_options_and_a_file(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "users.txt").write_text("5\n\n7\n")
+    argv = ["forget", str(model), "--user", "3", "--users-file", str(tmp_path / "users.txt"), "--item", "2"]
+    code, out, err = _run([*argv, "-o", str(tmp_path / "forgot"), "--json"], capsys)
+    assert code == 0, err
+    entry = json.loads(out)
+    assert entry["kind"] == "forget" and entry["users"] == 3 and entry["items"] == 1
+    events = _part(_events(), slice(0, 300))
+    keep = ~np.isin(events["user"], [3, 5, 7]) & (events["item"] != 2)
+    forgot = Recommender.load(tmp_path / "forgot")
+    _same_lists(forgot, Recommender.from_config(CONFIG).fit(_part(events, keep)))
+    assert 3 not in forgot.interaction_matrix.users.ids.tolist()
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--user", "999"], 3, "1 user not in the training data: [999]; nothing was forgotten"),
+        (["--user", "3", "--item", "x7"], 3, "item 'x7' is not a whole number, but this model's item ids are integers"),
+        ([], 2, "give the ids to forget"),
+    ],
+)
+def test_forget_refused_leaves_the_folder_untouched(
+    model: Path, capsys: pytest.CaptureFixture[str], argv: list[str], code: int, message: str
+) -> None:
+    before = _snapshot(model)
+    got, _, err = _run(["forget", str(model), *argv], capsys)
+    assert got == code and message in err
+    assert _snapshot(model) == before
+
+
+def test_update_refused_leaves_the_folder_untouched(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(model)
+    events = _part(_events(), slice(300, 400))
+    unrated = _write_csv(tmp_path / "unrated.csv", {"user": events["user"], "item": events["item"]})
+    code, _, err = _run(["update", str(model), "--data", str(unrated)], capsys)
+    assert code == 3 and "has ratings but the update has none" in err
+    code, _, err = _run(["update", str(model), "--data", str(tmp_path / "missing.csv")], capsys)
+    assert code == 2 and "missing.csv'" in err and "no such file" in err
+    (tmp_path / "new.txt").write_text("user,item\n1,2\n")
+    code, _, err = _run(["update", str(model), "--data", str(tmp_path / "new.txt")], capsys)
+    assert code == 2 and "give a .csv, .tsv" in err
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.md").write_text("mine")
+    data = _write_csv(tmp_path / "new.csv", events)
+    code, _, err = _run(["update", str(model), "--data", str(data), "-o", str(tmp_path / "other")], capsys)
+    assert code == 2 and "is a folder of other files" in err
+    assert _snapshot(model) == before
+    assert (tmp_path / "other" / "notes.md").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("type: csvv\npath: x.csv\n", r"source.yaml:1: type: unknown data 'csvv'; did you mean 'csv'?"),
+        ("type: csv\npath: x.csv\ndelimeter: ';'\n", "source.yaml:3: delimeter:"),
+        ("type: csv\n", "source.yaml:1: path:"),
+        ("type: csv\npath: [x.csv\n", "source.yaml"),
+        ("- csv\n", "source.yaml:1: must be a mapping with 'type' and the data component"),
+    ],
+)
+def test_bad_yaml_source_names_the_file(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    source = tmp_path / "source.yaml"
+    source.write_text(text)
+    before = _snapshot(model)
+    code, _, err = _run(["update", str(model), "--data", str(source)], capsys)
+    assert code == 2, err
+    assert message in err
+    assert _snapshot(model) == before
+
+
+def test_a_model_saved_without_training_data_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = _events()
+    Recommender.from_config(CONFIG).fit(_part(events, slice(0, 300))).save(tmp_path / "model", training_data=False)
+    before = _snapshot(tmp_path / "model")
+    data = _write_csv(tmp_path / "new.csv", _part(events, slice(300, 400)))
+    for argv in (["update", "--data", str(data)], ["forget", "--user", "3"]):
+        code, _, err = _run([argv[0], str(tmp_path / "model"), *argv[1:]], capsys)
+        assert code == 1 and "saved without its training data" in err
+    assert _snapshot(tmp_path / "model") == before
