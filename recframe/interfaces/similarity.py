@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import PositiveInt
+from pydantic import NonNegativeInt, PositiveInt
 
 from recframe.interfaces.component import Component, ComponentConfig
 
@@ -62,6 +62,11 @@ class SimilarityConfig(ComponentConfig):
 
     k: PositiveInt = 50
     """Number of neighbours kept per row."""
+    update_slack: NonNegativeInt = 0
+    """Neighbours kept per row beyond ``k`` for ``update`` and ``forget`` (backends whose
+    ``update_measure`` is cosine or dot): with some slack (such as ``k``) a row rarely needs a
+    new search after an update; with none, more rows are searched again (the result is exact
+    either way)."""
     memory_limit_mb: PositiveInt | None = None
     """Refuse to start a neighbour search estimated to need more memory than this; by default
     80% of the memory available when the search starts."""
@@ -139,6 +144,16 @@ class SimilarityBackend(Component):
             Whether the rows have another number of columns than at the previous fit.
         """
         return f"similarity {self.name!r} does not say that its similarities can be updated row by row"
+
+    def update_measure(self) -> Literal["cosine", "dot"] | None:
+        """Say whether this backend's similarity is the cosine (or dot product) of the rows as given.
+
+        ``Recommender.update`` then maintains the neighbours from how each pair's dot product
+        changed, at the cost of the changed entries only (see docs/updating.md). Such a backend
+        must also keep only positive similarities, as the built-ins do. The default, ``None``,
+        promises nothing.
+        """
+        return None
 
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate | None:
         """Estimate the cost of ``fit(rows).neighbours(k=k)`` before running it.

@@ -42,6 +42,7 @@ from recframe.interfaces import (
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_graph, check_interactions, check_matrix
 from recframe.recommender.filtering import FilterStep, apply_filters
+from recframe.recommender.graph_delta import NeighbourLists
 from recframe.recommender.preflight import capped_k, preflight
 from recframe.registry import describe_component
 
@@ -91,6 +92,9 @@ class _Fitted:
     lineage : tuple of dict
         The fit and every update since, oldest first, as JSON values (see
         :attr:`~recframe.recommender.updating.UpdateMethods.lineage`).
+    lists : dict of str to NeighbourLists
+        For backends updated from dot products: each axis's neighbour lists with the slack and
+        their floors, which ``update`` maintains (``graphs`` holds their best ``k``).
     """
 
     matrix: InteractionMatrix
@@ -103,6 +107,7 @@ class _Fitted:
     timings: dict[str, float] = field(default_factory=dict)
     interactions: Interactions | None = None
     lineage: tuple[dict[str, Any], ...] = ()
+    lists: dict[str, NeighbourLists] = field(default_factory=dict)
 
     @property
     def ranker(self) -> CandidateRanker:
@@ -337,7 +342,7 @@ class FitMethods:
             return None
         if axis not in fitted.graphs:
             start = time.perf_counter()
-            graph = self._search(fitted, axis, None)
+            graph = self._search_all(fitted, axis)
             fitted.timings[f"neighbours {axis}"] = time.perf_counter() - start
             backend = fitted.backends[axis]
             logger.info(
@@ -349,6 +354,23 @@ class FitMethods:
             )
             fitted.graphs[axis] = graph
         return fitted.graphs[axis]
+
+    def _search_all(self, fitted: _Fitted, axis: str) -> NeighbourGraph:
+        """Search every row's neighbours; keep the lists updates need (with the slack) where the backend allows.
+
+        A backend whose ``update_measure`` is cosine or dot is asked for ``k + update_slack``
+        neighbours; those lists and their floors go into ``fitted.lists`` and the best ``k`` are
+        the graph rankers use.
+        """
+        backend = self._backend(fitted, axis)
+        if self._call(backend, "update_measure") is None:
+            fitted.lists.pop(axis, None)
+            return self._search(fitted, axis, None)
+        config = fitted.similarity.config
+        width = config.k + config.update_slack
+        lists = NeighbourLists.of(self._search(fitted, axis, None, width), width)
+        fitted.lists[axis] = lists
+        return lists.served(config.k)
 
     def _search(self, fitted: _Fitted, axis: str, rows: np.ndarray | None, k: int | None = None) -> NeighbourGraph:
         """Return the checked neighbours of `rows` of `axis` (all rows for ``None``: estimated first)."""

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from recframe._version import __version__
@@ -43,11 +44,13 @@ from recframe.interfaces import (
 from recframe.interfaces.calls import calling
 from recframe.interfaces.state import check_graph, check_loaded
 from recframe.recommender.fitting import FitMethods, _Fitted
+from recframe.recommender.graph_delta import NeighbourLists
 from recframe.registry import PluginRegistry
 
 if TYPE_CHECKING:
-    import numpy as np
     from typing_extensions import Self
+
+    from recframe.data import InteractionMatrix
 
 AXES = ("users", "items")
 
@@ -127,6 +130,9 @@ class PersistenceMethods(FitMethods):
         shared: dict[str, Any] = matrix_state("matrix", fitted.matrix)
         for axis, graph in fitted.graphs.items():
             shared.update(graph_state(f"graphs.{axis}", graph))
+        for axis, lists in fitted.lists.items():
+            shared.update(graph_state(f"lists.{axis}", lists.graph))
+            shared[f"lists.{axis}.floors"] = lists.floors
         if training_data and fitted.interactions is not None:
             shared.update(interactions_state("training", fitted.interactions))
 
@@ -256,6 +262,7 @@ class PersistenceMethods(FitMethods):
             }
             for axis, graph in graphs.items():
                 check_graph(graph, matrix.n_users if axis == "users" else matrix.n_items, f"graphs.{axis}")
+            lists = {axis: _lists(shared, axis, matrix) for axis in graphs if f"lists.{axis}.indices" in shared}
             training = interactions_from_state(shared, "training") if "training.users" in shared else None
         except (PluginError, RecframeError) as exc:
             msg = f"{path}: the recommender's state is malformed ({exc}); the manifest was altered"
@@ -302,6 +309,7 @@ class PersistenceMethods(FitMethods):
             timings=dict(timings) if isinstance(timings, dict) else {},
             interactions=training,
             lineage=_lineage(path, data),
+            lists=lists,
         )
         rec._publish(fitted)
         return rec
@@ -338,3 +346,15 @@ def _lineage(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any], ...]:
         msg = f"{path / 'manifest.json'}: data.lineage must be a list of records; the manifest was altered"
         raise ModelFileError(msg)
     return tuple(lineage)
+
+
+def _lists(state: dict[str, Any], axis: str, matrix: InteractionMatrix) -> NeighbourLists:
+    """Return the saved neighbour lists of `axis` (for updates), checked like a graph."""
+    graph = graph_from_state(state, f"lists.{axis}")
+    n_rows = matrix.n_users if axis == "users" else matrix.n_items
+    check_graph(graph, n_rows, f"lists.{axis}")
+    floors = state.get(f"lists.{axis}.floors")
+    if not isinstance(floors, np.ndarray) or floors.shape != (n_rows,) or floors.dtype.kind != "f":
+        msg = f"state entry 'lists.{axis}.floors' must be a float array of {n_rows} entries"
+        raise PluginError(msg)
+    return NeighbourLists(graph, floors)

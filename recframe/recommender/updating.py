@@ -33,11 +33,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data import IdArray, Interactions, as_query_ids
+from recframe.engine import Engine
 from recframe.errors import DataError, RecframeError, short_repr
 from recframe.interfaces import NeighbourGraph
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_matrix
 from recframe.recommender.fitting import FitMethods, _Fitted
+from recframe.recommender.graph_delta import DeltaMeasure, update_lists
 from recframe.recommender.graph_update import update_graph
 from recframe.recommender.row_changes import changed_rows, position_map
 
@@ -209,8 +211,11 @@ class UpdateMethods(FitMethods):
     ) -> dict[str, Any]:
         """Bring `axis`'s neighbour graph up to date in `updated`; return what it took."""
         old_rows, new_rows = self._rows(fitted, axis), self._rows(updated, axis)
-        changed = changed_rows(old_rows, new_rows, row_map, column_map)
         backend = self._backend(updated, axis)
+        measure = self._call(backend, "update_measure")
+        if measure is not None and axis in fitted.lists:
+            return self._update_lists(fitted, updated, axis, measure, old_rows, new_rows, row_map, column_map)
+        changed = changed_rows(old_rows, new_rows, row_map, column_map)
         obstacle = self._call(backend, "update_obstacle", new_rows.shape[1] != old_rows.shape[1])
         template = fitted.similarity
 
@@ -226,6 +231,39 @@ class UpdateMethods(FitMethods):
 
         result = update_graph(graph, changed, row_map, template.config.k, search, search_among, obstacle)
         updated.graphs[axis] = check_graph(result.graph, f"the updated {axis[:-1]} neighbours", *(2 * (len(changed),)))
+        return result.record()
+
+    def _update_lists(
+        self,
+        fitted: _Fitted,
+        updated: _Fitted,
+        axis: str,
+        measure: DeltaMeasure,
+        old_rows: sp.csr_array,
+        new_rows: sp.csr_array,
+        row_map: np.ndarray,
+        column_map: np.ndarray,
+    ) -> dict[str, Any]:
+        """Bring `axis`'s neighbour lists up to date from the change of the dot products (see :mod:`.graph_delta`)."""
+        config = fitted.similarity.config
+        width = config.k + config.update_slack
+
+        def search(rows: np.ndarray, size: int) -> NeighbourGraph:
+            return self._search(updated, axis, rows, size)
+
+        engine: Engine = getattr(config, "engine", "auto")  # a backend with an engine setting (sparse)
+        result = update_lists(
+            fitted.lists[axis], old_rows, new_rows, row_map, column_map, measure, config.k, width, search, engine
+        )
+        if isinstance(result, str):
+            updated.graphs[axis] = self._search_all(updated, axis)
+            n_rows = new_rows.shape[0]
+            return {"mode": "full", "rows_searched": n_rows, "rows_merged": 0, "reason": result}
+        updated.lists[axis] = result.lists
+        n_rows = new_rows.shape[0]
+        updated.graphs[axis] = check_graph(
+            result.lists.served(config.k), f"the updated {axis[:-1]} neighbours", n_rows, n_rows
+        )
         return result.record()
 
 

@@ -110,6 +110,10 @@ class SklearnNNSimilarity(SimilarityBackend):
         """Allow row-by-row updates: every metric compares two rows by their own entries only."""
         return None
 
+    def update_measure(self) -> Literal["cosine"] | None:
+        """Update the cosine metric from dot products; the others row by row."""
+        return "cosine" if self.config.metric == "cosine" else None
+
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
         """Estimate the cost of all rows' neighbours: the sparse product plus dense distance blocks."""
         n, nnz = rows.shape[0], int(rows.nnz)

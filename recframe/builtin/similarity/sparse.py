@@ -186,6 +186,12 @@ class SparseSimilarity(SimilarityBackend):
             return "measure 'lift' scales every similarity by the number of columns, which changed"
         return None
 
+    def update_measure(self) -> Literal["cosine", "dot"] | None:
+        """Plain ``cosine`` and ``dot`` (no modifiers) are updated from dot products."""
+        if self._spec is None and self.config.measure in ("cosine", "dot"):
+            return "cosine" if self.config.measure == "cosine" else "dot"
+        return None
+
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
         """Estimate the cost of all rows' neighbours (see :func:`recframe.engine.estimate_neighbours`)."""
         c = self.config

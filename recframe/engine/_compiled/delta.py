@@ -1,0 +1,343 @@
+"""Compiled update of cosine (or dot) neighbour lists from the change of each pair's dot product.
+
+The kernel behind :mod:`recframe.recommender.graph_delta` (read its description first): for
+each row ``i`` it accumulates the change of the dot products ``Delta_i = D_i X'^T + X_i D^T`` in
+a dense per-thread accumulator (only the columns reached), then rates every candidate, known
+exactly or bounded, and keeps the best certain ones in a bounded heap, ordered by score and then
+by lower row, as every kernel here does.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from recframe.engine._compiled.heaps import _drain_best_first, _keep
+
+
+@numba.njit(nogil=True, cache=True)
+def _lists_row(
+    i: int,
+    acc: np.ndarray,
+    mark: np.ndarray,
+    touched: np.ndarray,
+    exact_acc: np.ndarray,
+    exact_mark: np.ndarray,
+    exact_touched: np.ndarray,
+    listed_mark: np.ndarray,
+    heap_v: np.ndarray,
+    heap_j: np.ndarray,
+    best_v: np.ndarray,
+    best_j: np.ndarray,
+    bound_j: np.ndarray,
+    bound_v: np.ndarray,
+    resolved_j: np.ndarray,
+    resolved_v: np.ndarray,
+    dense: np.ndarray,
+    mirror: np.ndarray,
+    d_indptr: np.ndarray,
+    d_indices: np.ndarray,
+    d_data: np.ndarray,
+    dt_indptr: np.ndarray,
+    dt_indices: np.ndarray,
+    dt_data: np.ndarray,
+    xn_indptr: np.ndarray,
+    xn_indices: np.ndarray,
+    xn_data: np.ndarray,
+    xnt_indptr: np.ndarray,
+    xnt_indices: np.ndarray,
+    xnt_data: np.ndarray,
+    xo_indptr: np.ndarray,
+    xo_indices: np.ndarray,
+    xo_data: np.ndarray,
+    st_indptr: np.ndarray,
+    st_indices: np.ndarray,
+    st_data: np.ndarray,
+    rev_indptr: np.ndarray,
+    rev_indices: np.ndarray,
+    rev_data: np.ndarray,
+    lists: np.ndarray,
+    list_scores: np.ndarray,
+    old_floors: np.ndarray,
+    old_lengths: np.ndarray,
+    new_lengths: np.ndarray,
+    ratio: np.ndarray,
+    is_new: np.ndarray,
+    shrunk: np.ndarray,
+    growth_bound: float,
+    width: int,
+    out_j: np.ndarray,
+    out_v: np.ndarray,
+    out_floor: np.ndarray,
+    out_count: np.ndarray,
+) -> None:
+    """Write row `i`'s certain best neighbours, its new floor and how many are certain."""
+    n_touched = 0
+    for p in range(d_indptr[i], d_indptr[i + 1]):  # D_i X'^T
+        c = d_indices[p]
+        dv = d_data[p]
+        for q in range(xnt_indptr[c], xnt_indptr[c + 1]):
+            j = xnt_indices[q]
+            if not mark[j]:
+                mark[j] = True
+                touched[n_touched] = j
+                n_touched += 1
+            acc[j] += dv * xnt_data[q]
+    for p in range(xo_indptr[i], xo_indptr[i + 1]):  # X_i D^T
+        c = xo_indices[p]
+        xv = xo_data[p]
+        for q in range(dt_indptr[c], dt_indptr[c + 1]):
+            j = dt_indices[q]
+            if not mark[j]:
+                mark[j] = True
+                touched[n_touched] = j
+                n_touched += 1
+            acc[j] += xv * dt_data[q]
+    n_exact = 0
+    if st_indptr.shape[0] > 1:  # exact dot products with the rows that shrank: X'_i X'_S^T
+        for p in range(xn_indptr[i], xn_indptr[i + 1]):
+            c = xn_indices[p]
+            xv = xn_data[p]
+            for q in range(st_indptr[c], st_indptr[c + 1]):
+                j = st_indices[q]
+                if not exact_mark[j]:
+                    exact_mark[j] = True
+                    exact_touched[n_exact] = j
+                    n_exact += 1
+                exact_acc[j] += xv * st_data[q]
+    li, ni = old_lengths[i], new_lengths[i]
+    floor = 0.0
+    if not is_new[i]:
+        floor = max(old_floors[i], 0.0) * ratio[i] * growth_bound
+    # first pass: bound every unlisted pair whose dot product changed and is not known otherwise
+    for p in range(rev_indptr[i], rev_indptr[i + 1]):  # rows that list row i, and their scores
+        mirror[rev_indices[p]] = rev_data[p]
+    for t in range(lists.shape[1]):
+        j = lists[i, t]
+        if j >= 0:
+            listed_mark[j] = True
+    n_bounded = 0
+    for t in range(n_touched):
+        j = touched[t]
+        if j == i or listed_mark[j] or is_new[i] or is_new[j] or shrunk[j]:
+            continue
+        if mirror[j] < 0.0:
+            below = min(old_floors[i], old_floors[j])
+            length = ni * new_lengths[j]
+            if length > 0.0:
+                bound = (below * li * old_lengths[j] + acc[j]) / length
+                if bound > floor:
+                    bound_j[n_bounded] = j
+                    bound_v[n_bounded] = bound
+                    n_bounded += 1
+    # the highest bounds are replaced by exact dot products, X'_i . X'_j, while that costs less
+    # than half of searching the row again; the highest bound left is the floor
+    n_resolved = 0
+    if n_bounded:
+        order = np.argsort(-bound_v[:n_bounded])
+        budget = 0
+        for p in range(xn_indptr[i], xn_indptr[i + 1]):
+            c = xn_indices[p]
+            budget += xnt_indptr[c + 1] - xnt_indptr[c]
+            dense[c] = xn_data[p]
+        budget //= 4
+        spent = 0
+        for t in range(n_bounded):
+            j = bound_j[order[t]]
+            cost = xn_indptr[j + 1] - xn_indptr[j]
+            if spent + cost > budget:
+                floor = max(floor, bound_v[order[t]])
+                break
+            spent += cost
+            dot = 0.0
+            for q in range(xn_indptr[j], xn_indptr[j + 1]):
+                dot += dense[xn_indices[q]] * xn_data[q]
+            resolved_j[n_resolved] = j
+            resolved_v[n_resolved] = dot / (ni * new_lengths[j])
+            n_resolved += 1
+        for p in range(xn_indptr[i], xn_indptr[i + 1]):
+            dense[xn_indices[p]] = 0.0
+    # second pass: every exactly known candidate above the floor competes
+    size = 0
+    capacity = width + 1
+    for t in range(lists.shape[1]):
+        j = lists[i, t]
+        if j < 0:
+            continue
+        length = ni * new_lengths[j]
+        if length > 0.0:
+            v = (list_scores[i, t] * li * old_lengths[j] + acc[j]) / length
+            if v > floor and v > 0.0:
+                size = _keep(heap_v, heap_j, size, capacity, v, j)
+    for t in range(n_touched):
+        j = touched[t]
+        if j == i or listed_mark[j] or shrunk[j]:
+            continue
+        length = ni * new_lengths[j]
+        if length <= 0.0:
+            continue
+        if is_new[i] or is_new[j]:
+            v = acc[j] / length
+        else:
+            if mirror[j] < 0.0:
+                continue
+            v = (mirror[j] * li * old_lengths[j] + acc[j]) / length
+        if v > floor and v > 0.0:
+            size = _keep(heap_v, heap_j, size, capacity, v, j)
+    for t in range(n_resolved):
+        v = resolved_v[t]
+        if v > floor and v > 0.0:
+            size = _keep(heap_v, heap_j, size, capacity, v, resolved_j[t])
+    for t in range(n_exact):
+        j = exact_touched[t]
+        if j != i and not listed_mark[j]:
+            length = ni * new_lengths[j]
+            if length > 0.0:
+                v = exact_acc[j] / length
+                if v > floor and v > 0.0:
+                    size = _keep(heap_v, heap_j, size, capacity, v, j)
+        exact_acc[j] = 0.0
+        exact_mark[j] = False
+    for t in range(n_touched):
+        j = touched[t]
+        acc[j] = 0.0
+        mark[j] = False
+    for t in range(lists.shape[1]):
+        j = lists[i, t]
+        if j >= 0:
+            listed_mark[j] = False
+    for p in range(rev_indptr[i], rev_indptr[i + 1]):
+        mirror[rev_indices[p]] = -1.0
+    if size > width:  # one more than kept: it bounds every entry left out
+        _drain_best_first(heap_v, heap_j, size, best_v, best_j)
+        floor = max(floor, best_v[width])
+        for t in range(width):
+            out_j[i, t] = best_j[t]
+            out_v[i, t] = best_v[t]
+        size = width
+    else:
+        _drain_best_first(heap_v, heap_j, size, out_v[i], out_j[i])
+    out_floor[i] = floor
+    out_count[i] = size
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def delta_lists(
+    d_indptr: np.ndarray,
+    d_indices: np.ndarray,
+    d_data: np.ndarray,
+    dt_indptr: np.ndarray,
+    dt_indices: np.ndarray,
+    dt_data: np.ndarray,
+    xn_indptr: np.ndarray,
+    xn_indices: np.ndarray,
+    xn_data: np.ndarray,
+    xnt_indptr: np.ndarray,
+    xnt_indices: np.ndarray,
+    xnt_data: np.ndarray,
+    xo_indptr: np.ndarray,
+    xo_indices: np.ndarray,
+    xo_data: np.ndarray,
+    st_indptr: np.ndarray,
+    st_indices: np.ndarray,
+    st_data: np.ndarray,
+    rev_indptr: np.ndarray,
+    rev_indices: np.ndarray,
+    rev_data: np.ndarray,
+    lists: np.ndarray,
+    list_scores: np.ndarray,
+    old_floors: np.ndarray,
+    old_lengths: np.ndarray,
+    new_lengths: np.ndarray,
+    ratio: np.ndarray,
+    is_new: np.ndarray,
+    shrunk: np.ndarray,
+    growth_bound: float,
+    width: int,
+    n_chunks: int,
+    out_j: np.ndarray,
+    out_v: np.ndarray,
+    out_floor: np.ndarray,
+    out_count: np.ndarray,
+) -> None:
+    """Run :func:`_lists_row` over every row, in `n_chunks` slices in parallel (one accumulator each)."""
+    n = lists.shape[0]
+    step = (n + n_chunks - 1) // n_chunks
+    for chunk in numba.prange(n_chunks):
+        start = chunk * step
+        stop = min(n, start + step)
+        if start >= stop:
+            continue
+        acc = np.zeros(n, dtype=np.float64)
+        mark = np.zeros(n, dtype=np.bool_)
+        touched = np.empty(n, dtype=np.int64)
+        exact_acc = np.zeros(n, dtype=np.float64)
+        exact_mark = np.zeros(n, dtype=np.bool_)
+        exact_touched = np.empty(n, dtype=np.int64)
+        listed_mark = np.zeros(n, dtype=np.bool_)
+        heap_v = np.empty(width + 1, dtype=np.float64)
+        heap_j = np.empty(width + 1, dtype=np.int64)
+        best_v = np.empty(width + 1, dtype=np.float64)
+        best_j = np.empty(width + 1, dtype=np.int64)
+        bound_j = np.empty(n, dtype=np.int64)
+        bound_v = np.empty(n, dtype=np.float64)
+        resolved_j = np.empty(n, dtype=np.int64)
+        resolved_v = np.empty(n, dtype=np.float64)
+        dense = np.zeros(xnt_indptr.shape[0] - 1, dtype=np.float64)
+        mirror = np.full(n, -1.0)
+        for i in range(start, stop):
+            _lists_row(
+                i,
+                acc,
+                mark,
+                touched,
+                exact_acc,
+                exact_mark,
+                exact_touched,
+                listed_mark,
+                heap_v,
+                heap_j,
+                best_v,
+                best_j,
+                bound_j,
+                bound_v,
+                resolved_j,
+                resolved_v,
+                dense,
+                mirror,
+                d_indptr,
+                d_indices,
+                d_data,
+                dt_indptr,
+                dt_indices,
+                dt_data,
+                xn_indptr,
+                xn_indices,
+                xn_data,
+                xnt_indptr,
+                xnt_indices,
+                xnt_data,
+                xo_indptr,
+                xo_indices,
+                xo_data,
+                st_indptr,
+                st_indices,
+                st_data,
+                rev_indptr,
+                rev_indices,
+                rev_data,
+                lists,
+                list_scores,
+                old_floors,
+                old_lengths,
+                new_lengths,
+                ratio,
+                is_new,
+                shrunk,
+                growth_bound,
+                width,
+                out_j,
+                out_v,
+                out_floor,
+                out_count,
+            )
