@@ -441,8 +441,13 @@ def _common_columns(
     lengths = np.diff(old.indptr)
     rows = np.repeat(np.arange(old.shape[0]), lengths)
     keep = row_map[rows] >= 0
-    old_x = sp.csr_array((old.data[keep], (row_map[rows[keep]], columns[old.indices[keep]])), shape=(n_new, m))
-    old_x.sum_duplicates()
+    # both maps keep the order of what remains: the rows stay sorted, and so do the columns of a
+    # row unless it has an entry in a gone column (moved to the end)
+    indptr = np.zeros(n_new + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_map[rows[keep]], minlength=n_new), out=indptr[1:])
+    old_x = sp.csr_array((old.data[keep], columns[old.indices[keep]], indptr), shape=(n_new, m))
+    if len(gone):
+        old_x.sort_indices()
     new_x = sp.csr_array((new.data, new.indices, new.indptr), shape=(n_new, m))
     return old_x, new_x
 

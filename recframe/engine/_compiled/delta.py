@@ -140,7 +140,7 @@ def _lists_row(
             c = xn_indices[p]
             budget += xnt_indptr[c + 1] - xnt_indptr[c]
             dense[c] = xn_data[p]
-        budget //= 4
+        budget //= 16
         spent = 0
         for t in range(n_bounded):
             j = bound_j[order[t]]
