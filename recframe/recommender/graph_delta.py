@@ -43,6 +43,10 @@ bound would lift every floor by as much); the other rows' shrinking is bounded."
 FULL_SEARCH_WORK = 0.5
 """Above this fraction of a full search's multiply-adds, a full search replaces the update."""
 
+CANCELLED = 1e-12
+"""A new dot product within this fraction of the terms it sums (old dot product and change) is 0:
+what is left of an exact cancellation is rounding, and a refit finds no similarity there."""
+
 BLOCK_ENTRIES = 1 << 22
 """About this many pair entries are processed at once (bounds the update's working memory)."""
 
@@ -275,7 +279,8 @@ class _Context:
         d_keys = d_rows * n + d_cols  # sorted: CSR rows in order, canonical columns
         at = np.minimum(np.searchsorted(d_keys, list_keys), max(len(d_keys) - 1, 0))
         hit = (d_keys[at] == list_keys) if len(d_keys) else np.zeros(len(list_keys), dtype=bool)
-        l_dot = l_dot + np.where(hit, d_vals[at] if len(d_vals) else 0.0, 0.0)
+        l_change = np.where(hit, d_vals[at] if len(d_vals) else 0.0, 0.0)
+        l_dot = _cancelled(l_dot + l_change, l_dot, l_change)
         listed_pair = np.zeros(len(d_keys), dtype=bool)
         listed_pair[at[hit]] = True
         # unlisted pairs whose dot product changed: exact with a new row, bounded otherwise
@@ -288,10 +293,8 @@ class _Context:
         where = np.minimum(np.searchsorted(self.listed_keys, mirrored), max(len(self.listed_keys) - 1, 0))
         found = (self.listed_keys[where] == mirrored) if len(self.listed_keys) else np.zeros(len(mirrored), bool)
         known = np.flatnonzero(unlisted)[found]
-        known_dot = (
-            self.listed_scores[where[found]] * self.old_lengths[d_rows[known]] * self.old_lengths[d_cols[known]]
-            + d_vals[known]
-        )
+        known_old = self.listed_scores[where[found]] * self.old_lengths[d_rows[known]] * self.old_lengths[d_cols[known]]
+        known_dot = _cancelled(known_old + d_vals[known], known_old, d_vals[known])
         bounded = np.flatnonzero(unlisted)[~found]
         local = d_rows - start
         below = np.minimum(floor_old[local[bounded]], self.old_floors[d_cols[bounded]])
@@ -371,6 +374,7 @@ class _Context:
                 self.is_new,
                 shrunk,
                 self.growth_bound,
+                CANCELLED,
                 width,
                 max(1, min(n, 8 * threads)),
                 out_j,
@@ -406,6 +410,11 @@ def _listed_pairs(
     floors = np.zeros(n)
     floors[rows] = lists.floors[old_rows[rows]]
     return keys[order], scores[order], floors
+
+
+def _cancelled(dots: FloatArray, old: FloatArray, change: FloatArray) -> FloatArray:
+    """Return `dots` with 0 where they are only what rounding left of ``old + change`` cancelling out."""
+    return np.where(np.abs(dots) <= CANCELLED * (np.abs(old) + np.abs(change)), 0.0, dots)
 
 
 def _kernel_csr(matrix: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

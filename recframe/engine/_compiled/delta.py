@@ -15,6 +15,18 @@ import numpy as np
 from recframe.engine._compiled.heaps import _drain_best_first, _keep
 
 
+@numba.njit(inline="always", cache=True)
+def _cancelled(dot: float, old: float, change: float, cancelled: float) -> float:
+    """Return `dot`, or 0 if it is only what rounding left of ``old + change`` cancelling out.
+
+    ``cancelled`` is the fraction of the terms' size below which a sum is rounding (see
+    ``recframe.recommender.graph_delta.CANCELLED``).
+    """
+    if abs(dot) <= cancelled * (abs(old) + abs(change)):
+        return 0.0
+    return dot
+
+
 @numba.njit(nogil=True, cache=True)
 def _lists_row(
     i: int,
@@ -65,6 +77,7 @@ def _lists_row(
     is_new: np.ndarray,
     shrunk: np.ndarray,
     growth_bound: float,
+    cancelled: float,
     width: int,
     out_j: np.ndarray,
     out_v: np.ndarray,
@@ -166,7 +179,9 @@ def _lists_row(
             continue
         length = ni * new_lengths[j]
         if length > 0.0:
-            v = (list_scores[i, t] * li * old_lengths[j] + acc[j]) / length
+            old_dot = list_scores[i, t] * li * old_lengths[j]
+            dot = _cancelled(old_dot + acc[j], old_dot, acc[j], cancelled)
+            v = dot / length
             if v > floor and v > 0.0:
                 size = _keep(heap_v, heap_j, size, capacity, v, j)
     for t in range(n_touched):
@@ -181,7 +196,8 @@ def _lists_row(
         else:
             if mirror[j] < 0.0:
                 continue
-            v = (mirror[j] * li * old_lengths[j] + acc[j]) / length
+            old_dot = mirror[j] * li * old_lengths[j]
+            v = _cancelled(old_dot + acc[j], old_dot, acc[j], cancelled) / length
         if v > floor and v > 0.0:
             size = _keep(heap_v, heap_j, size, capacity, v, j)
     for t in range(n_resolved):
@@ -253,6 +269,7 @@ def delta_lists(
     is_new: np.ndarray,
     shrunk: np.ndarray,
     growth_bound: float,
+    cancelled: float,
     width: int,
     n_chunks: int,
     out_j: np.ndarray,
@@ -335,6 +352,7 @@ def delta_lists(
                 is_new,
                 shrunk,
                 growth_bound,
+                cancelled,
                 width,
                 out_j,
                 out_v,
