@@ -9,7 +9,7 @@ row outside its list has a similarity above it. After the update, for row ``i``:
 
 * a listed neighbour ``j``: ``d_ij = s_ij |i| |j|`` is known, so ``s'_ij = (d_ij + Delta_ij) / (|i'| |j'|)``
   exactly; so is every pair with a new row (its old ``d`` is 0), and every pair with a row
-  whose length shrank by more than :data:`SHRINK_EXACT` (computed exactly, ``X' X'_S^T``);
+  whose length shrank most (computed exactly, ``X' X'_S^T``, within :data:`SHRUNK_WORK`);
 * an unlisted ``j`` whose dot product changed: ``s'_ij <= (floor_i |i| |j| + Delta_ij) / (|i'| |j'|)``;
 * any other unlisted ``j``: ``s'_ij = s_ij (|i| / |i'|) (|j| / |j'|) <= floor_i (|i| / |i'|) G``,
   ``G`` the largest length ratio of the other rows.
@@ -36,9 +36,9 @@ from recframe.interfaces import NeighbourGraph
 DeltaMeasure = Literal["cosine", "dot"]
 """The measures whose similarities follow from each pair's dot product and the rows' lengths."""
 
-SHRINK_EXACT = 1.02
-"""Rows whose length shrank by more than this factor get exact similarities to every row (their
-bound would lift every floor by as much); the other rows' shrinking is bounded."""
+SHRUNK_WORK = 0.05
+"""The rows whose length shrank most get exact similarities to every row (the largest shrinking
+left bounds every floor), as many as cost at most this fraction of a full search's work."""
 
 FULL_SEARCH_WORK = 0.5
 """Above this fraction of a full search's multiply-adds, a full search replaces the update."""
@@ -156,8 +156,7 @@ def update_lists(
     is_new = np.ones(n_new, dtype=bool)
     is_new[row_map[row_map >= 0]] = False
     ratio = np.divide(old_lengths, new_lengths, out=np.ones(n_new), where=new_lengths > 0)
-    shrunk = np.flatnonzero(~is_new & (ratio > SHRINK_EXACT))
-    growth_bound = float(ratio[~is_new & (ratio <= SHRINK_EXACT)].max(initial=1.0))
+    shrunk, growth_bound = _most_shrunk(ratio, is_new, new_x, new_degree, full)
     old_rows = np.full(n_new, -1, dtype=np.int64)
     kept = np.flatnonzero(row_map >= 0)
     old_rows[row_map[kept]] = kept
@@ -180,7 +179,7 @@ def update_lists(
         old_floors,
     )
     if resolve_engine(engine) == "numba":
-        block = context.compiled(change, change_t, new_x, new_x_t, old_x, shrunk_t, width)
+        block = context.compiled(change, change_t, new_x, new_x_t, old_x, shrunk_t, k, width)
     else:
         block = _concatenated(
             context.block(
@@ -332,6 +331,7 @@ class _Context:
         new_x_t: sp.csr_array,
         old_x: sp.csr_array,
         shrunk_t: sp.csr_array | None,
+        k: int,
         width: int,
     ) -> _Block:
         """Return every row's new list with the compiled kernel (the same as :meth:`block` on all rows)."""
@@ -375,6 +375,7 @@ class _Context:
                 shrunk,
                 self.growth_bound,
                 CANCELLED,
+                k,
                 width,
                 max(1, min(n, 8 * threads)),
                 out_j,
@@ -388,6 +389,24 @@ class _Context:
         """Return the new similarities of pairs from their new dot products."""
         lengths = self.new_lengths[rows] * self.new_lengths[cols]
         return np.divide(dots, lengths, out=np.zeros(len(dots)), where=lengths > 0)
+
+
+def _most_shrunk(
+    ratio: FloatArray, is_new: np.ndarray, rows: sp.csr_array, degree: FloatArray, full: float
+) -> tuple[IntArray, float]:
+    """Return the rows whose length shrank most, as many as :data:`SHRUNK_WORK` affords, and the largest ratio left.
+
+    A row's exact similarities to every row cost the sum of its columns' degrees.
+    """
+    shrinking = np.flatnonzero(~is_new & (ratio > 1.0))
+    if len(shrinking) == 0:
+        return shrinking, 1.0
+    order = shrinking[np.argsort(-ratio[shrinking], kind="stable")]
+    work = rows[order] @ degree  # each row's cost: its entries times their columns' degrees
+    affordable = int(np.searchsorted(np.cumsum(work), SHRUNK_WORK * full, side="right"))
+    chosen = np.sort(order[:affordable])
+    left = float(ratio[order[affordable]]) if affordable < len(order) else 1.0
+    return chosen, max(left, 1.0)
 
 
 def _listed_pairs(

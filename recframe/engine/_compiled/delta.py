@@ -43,8 +43,8 @@ def _lists_row(
     best_j: np.ndarray,
     bound_j: np.ndarray,
     bound_v: np.ndarray,
-    resolved_j: np.ndarray,
-    resolved_v: np.ndarray,
+    cand_j: np.ndarray,
+    cand_v: np.ndarray,
     dense: np.ndarray,
     mirror: np.ndarray,
     d_indptr: np.ndarray,
@@ -78,6 +78,7 @@ def _lists_row(
     shrunk: np.ndarray,
     growth_bound: float,
     cancelled: float,
+    k: int,
     width: int,
     out_j: np.ndarray,
     out_v: np.ndarray,
@@ -143,36 +144,8 @@ def _lists_row(
                     bound_j[n_bounded] = j
                     bound_v[n_bounded] = bound
                     n_bounded += 1
-    # the highest bounds are replaced by exact dot products, X'_i . X'_j, while that costs less
-    # than half of searching the row again; the highest bound left is the floor
-    n_resolved = 0
-    if n_bounded:
-        order = np.argsort(-bound_v[:n_bounded])
-        budget = 0
-        for p in range(xn_indptr[i], xn_indptr[i + 1]):
-            c = xn_indices[p]
-            budget += xnt_indptr[c + 1] - xnt_indptr[c]
-            dense[c] = xn_data[p]
-        budget //= 16
-        spent = 0
-        for t in range(n_bounded):
-            j = bound_j[order[t]]
-            cost = xn_indptr[j + 1] - xn_indptr[j]
-            if spent + cost > budget:
-                floor = max(floor, bound_v[order[t]])
-                break
-            spent += cost
-            dot = 0.0
-            for q in range(xn_indptr[j], xn_indptr[j + 1]):
-                dot += dense[xn_indices[q]] * xn_data[q]
-            resolved_j[n_resolved] = j
-            resolved_v[n_resolved] = dot / (ni * new_lengths[j])
-            n_resolved += 1
-        for p in range(xn_indptr[i], xn_indptr[i + 1]):
-            dense[xn_indices[p]] = 0.0
-    # second pass: every exactly known candidate above the floor competes
-    size = 0
-    capacity = width + 1
+    # every candidate known exactly: listed, with a new row, listed by the other row, shrunk
+    n_cand = 0
     for t in range(lists.shape[1]):
         j = lists[i, t]
         if j < 0:
@@ -180,10 +153,11 @@ def _lists_row(
         length = ni * new_lengths[j]
         if length > 0.0:
             old_dot = list_scores[i, t] * li * old_lengths[j]
-            dot = _cancelled(old_dot + acc[j], old_dot, acc[j], cancelled)
-            v = dot / length
-            if v > floor and v > 0.0:
-                size = _keep(heap_v, heap_j, size, capacity, v, j)
+            v = _cancelled(old_dot + acc[j], old_dot, acc[j], cancelled) / length
+            if v > 0.0:
+                cand_j[n_cand] = j
+                cand_v[n_cand] = v
+                n_cand += 1
     for t in range(n_touched):
         j = touched[t]
         if j == i or listed_mark[j] or shrunk[j]:
@@ -193,27 +167,65 @@ def _lists_row(
             continue
         if is_new[i] or is_new[j]:
             v = acc[j] / length
-        else:
-            if mirror[j] < 0.0:
-                continue
+        elif mirror[j] >= 0.0:
             old_dot = mirror[j] * li * old_lengths[j]
             v = _cancelled(old_dot + acc[j], old_dot, acc[j], cancelled) / length
-        if v > floor and v > 0.0:
-            size = _keep(heap_v, heap_j, size, capacity, v, j)
-    for t in range(n_resolved):
-        v = resolved_v[t]
-        if v > floor and v > 0.0:
-            size = _keep(heap_v, heap_j, size, capacity, v, resolved_j[t])
+        else:
+            continue
+        if v > 0.0:
+            cand_j[n_cand] = j
+            cand_v[n_cand] = v
+            n_cand += 1
     for t in range(n_exact):
         j = exact_touched[t]
         if j != i and not listed_mark[j]:
             length = ni * new_lengths[j]
-            if length > 0.0:
-                v = exact_acc[j] / length
-                if v > floor and v > 0.0:
-                    size = _keep(heap_v, heap_j, size, capacity, v, j)
+            if length > 0.0 and exact_acc[j] > 0.0:
+                cand_j[n_cand] = j
+                cand_v[n_cand] = exact_acc[j] / length
+                n_cand += 1
         exact_acc[j] = 0.0
         exact_mark[j] = False
+    # the bounds at or above the k-th exact similarity (or the floor) keep the row from settling:
+    # replace them by exact dot products X'_i . X'_j when that costs less than half a new search
+    if n_bounded:
+        size = 0
+        for t in range(n_cand):
+            size = _keep(heap_v, heap_j, size, k, cand_v[t], cand_j[t])
+        target = max(floor, heap_v[0] if size == k and k > 0 else 0.0)
+        order = np.argsort(-bound_v[:n_bounded])
+        search_cost = 0
+        for p in range(xn_indptr[i], xn_indptr[i + 1]):
+            c = xn_indices[p]
+            search_cost += xnt_indptr[c + 1] - xnt_indptr[c]
+            dense[c] = xn_data[p]
+        spent = 0
+        resolved = 0
+        while resolved < n_bounded and bound_v[order[resolved]] >= target:
+            j = bound_j[order[resolved]]
+            cost = xn_indptr[j + 1] - xn_indptr[j]
+            if 2 * (spent + cost) > search_cost:
+                break
+            spent += cost
+            dot = 0.0
+            for q in range(xn_indptr[j], xn_indptr[j + 1]):
+                dot += dense[xn_indices[q]] * xn_data[q]
+            v = dot / (ni * new_lengths[j])
+            if v > 0.0:
+                cand_j[n_cand] = j
+                cand_v[n_cand] = v
+                n_cand += 1
+            resolved += 1
+        for p in range(xn_indptr[i], xn_indptr[i + 1]):
+            dense[xn_indices[p]] = 0.0
+        if resolved < n_bounded:
+            floor = max(floor, bound_v[order[resolved]])
+    # the exact similarities above the floor are certain: keep the best
+    size = 0
+    capacity = width + 1
+    for t in range(n_cand):
+        if cand_v[t] > floor:
+            size = _keep(heap_v, heap_j, size, capacity, cand_v[t], cand_j[t])
     for t in range(n_touched):
         j = touched[t]
         acc[j] = 0.0
@@ -270,6 +282,7 @@ def delta_lists(
     shrunk: np.ndarray,
     growth_bound: float,
     cancelled: float,
+    k: int,
     width: int,
     n_chunks: int,
     out_j: np.ndarray,
@@ -292,14 +305,14 @@ def delta_lists(
         exact_mark = np.zeros(n, dtype=np.bool_)
         exact_touched = np.empty(n, dtype=np.int64)
         listed_mark = np.zeros(n, dtype=np.bool_)
-        heap_v = np.empty(width + 1, dtype=np.float64)
-        heap_j = np.empty(width + 1, dtype=np.int64)
+        heap_v = np.empty(max(width, k) + 1, dtype=np.float64)
+        heap_j = np.empty(max(width, k) + 1, dtype=np.int64)
         best_v = np.empty(width + 1, dtype=np.float64)
         best_j = np.empty(width + 1, dtype=np.int64)
         bound_j = np.empty(n, dtype=np.int64)
         bound_v = np.empty(n, dtype=np.float64)
-        resolved_j = np.empty(n, dtype=np.int64)
-        resolved_v = np.empty(n, dtype=np.float64)
+        cand_j = np.empty(2 * n + lists.shape[1], dtype=np.int64)
+        cand_v = np.empty(2 * n + lists.shape[1], dtype=np.float64)
         dense = np.zeros(xnt_indptr.shape[0] - 1, dtype=np.float64)
         mirror = np.full(n, -1.0)
         for i in range(start, stop):
@@ -318,8 +331,8 @@ def delta_lists(
                 best_j,
                 bound_j,
                 bound_v,
-                resolved_j,
-                resolved_v,
+                cand_j,
+                cand_v,
                 dense,
                 mirror,
                 d_indptr,
@@ -353,6 +366,7 @@ def delta_lists(
                 shrunk,
                 growth_bound,
                 cancelled,
+                k,
                 width,
                 out_j,
                 out_v,
