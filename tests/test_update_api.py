@@ -116,7 +116,8 @@ def test_lineage_records_every_change(fitted: Recommender) -> None:
     fitted.forget(users=[1000])
     entry = fitted.lineage[-1]
     assert (entry["kind"], entry["users"], entry["events"], entry["users_removed"]) == ("forget", 1, 1, 1)
-    assert "1000" not in json.dumps(entry)  # the lineage keeps a digest, not the ids
+    assert "1000" not in json.dumps(entry)
+    assert "fingerprint" not in entry  # not even a digest: a guess of the ids could confirm it
     assert len(fitted.lineage) == 3
     assert fitted.data_fingerprint != base[0]["fingerprint"]
 
@@ -161,6 +162,7 @@ BAD_UPDATES = [
     ({"user": [1], "item": [2], "rating": [float("nan")], "timestamp": [1.0]}, "nan"),
     ({"user": [1], "item": [2, 3], "rating": [3.0], "timestamp": [1.0]}, "differ in length"),
     ({"item": [2], "rating": [3.0], "timestamp": [1.0]}, "lacks the column"),
+    ({"user": [1], "item": [2], "rating": [3.0], "value": [3.0], "timestamp": [1.0]}, "both a 'rating' and a 'value'"),
 ]
 
 
@@ -179,6 +181,7 @@ def test_bad_updates_change_nothing(fitted: Recommender, update: dict[str, list[
         ({"users": [1, 5555, 6666]}, r"2 users not in the training data: \[5555, 6666\]; nothing was forgotten"),
         ({"items": ["i1"]}, "item ids are text but the model's are integers"),
         ({"users": []}, "no users given"),
+        ({"users": [1, "a"]}, "must be all integers or all text"),
     ],
 )
 def test_bad_forget_changes_nothing(fitted: Recommender, kwargs: dict[str, object], message: str) -> None:
@@ -234,3 +237,16 @@ def test_string_ids_update_and_forget(monkeypatch: pytest.MonkeyPatch) -> None:
     ref = Recommender.from_config({"similarity": {"type": "sparse", "k": 4}, "ranker": {"type": "user_cf"}})
     ref.fit(combined.take(keep))
     assert_same_neighbours(rec._state().graphs["users"], ref._state().graphs["users"])
+
+
+def test_graphs_built_for_queries_are_updated_too() -> None:
+    """A similar-items graph of a user-CF model (built on first use) is kept up to date, not dropped."""
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 4}, "ranker": {"type": "user_cf"}})
+    rec.fit(random_interactions(seed=6))
+    rec.similar_items([2], n=3)
+    rec.update({"user": [1], "item": [2], "rating": [5.0], "timestamp": [1.0]})
+    assert set(rec.lineage[-1]["neighbours"]) == {"users", "items"}
+    ref = Recommender.from_config({"similarity": {"type": "sparse", "k": 4}, "ranker": {"type": "user_cf"}})
+    ref.fit(Interactions.concat(random_interactions(seed=6), Interactions([1], [2], [5.0], [1.0])))
+    ref.similar_items([2], n=3)
+    assert_same_neighbours(rec._state().graphs["items"], ref._state().graphs["items"])

@@ -92,6 +92,8 @@ class _Fitted:
     lineage : tuple of dict
         The fit and every update since, oldest first, as JSON values (see
         :attr:`~recframe.recommender.updating.UpdateMethods.lineage`).
+    item_rows : csr_array or None
+        The items x users matrix (the transpose of the matrix), once something needed it.
     lists : dict of str to NeighbourLists
         For backends updated from dot products: each axis's neighbour lists with the slack and
         their floors, which ``update`` maintains (``graphs`` holds their best ``k``).
@@ -108,6 +110,7 @@ class _Fitted:
     interactions: Interactions | None = None
     lineage: tuple[dict[str, Any], ...] = ()
     lists: dict[str, NeighbourLists] = field(default_factory=dict)
+    item_rows: sp.csr_array | None = None
 
     @property
     def ranker(self) -> CandidateRanker:
@@ -403,7 +406,11 @@ class FitMethods:
     @staticmethod
     def _rows(fitted: _Fitted, axis: str) -> sp.csr_array:
         """Return the rows whose neighbours are searched: users, or items (the transpose)."""
-        return fitted.matrix.matrix if axis == "users" else fitted.matrix.item_major()
+        if axis == "users":
+            return fitted.matrix.matrix
+        if fitted.item_rows is None:  # computed once per state: a fit and an update both read it twice or more
+            fitted.item_rows = fitted.matrix.item_major()
+        return fitted.item_rows
 
     def _state(self) -> _Fitted:
         """Return the published fitted state: read it once per query and use only it.

@@ -44,8 +44,9 @@ FULL_SEARCH_WORK = 0.5
 """Above this fraction of a full search's multiply-adds, a full search replaces the update."""
 
 CANCELLED = 1e-12
-"""A new dot product within this fraction of the terms it sums (old dot product and change) is 0:
-what is left of an exact cancellation is rounding, and a refit finds no similarity there."""
+"""A new dot product within this fraction of the terms it sums (old dot product and change) may be
+all rounding (an exact cancellation leaves ~1e-16, where a refit finds 0): it is computed again
+from the two new rows."""
 
 BLOCK_ENTRIES = 1 << 22
 """About this many pair entries are processed at once (bounds the update's working memory)."""
@@ -115,6 +116,7 @@ def update_lists(
     width: int,
     search: Callable[[IntArray, int], NeighbourGraph],
     engine: Engine = "auto",
+    new_t: sp.csr_array | None = None,
 ) -> DeltaUpdate | str:
     """Return the neighbour lists of the `new` rows, from the old lists and the change of the rows.
 
@@ -138,6 +140,8 @@ def update_lists(
     engine : {"auto", "numba", "scipy"}
         The compiled kernel, or blocks of scipy products (which search more rows again: they
         bound every pair they don't know, where the kernel computes the highest ones exactly).
+    new_t : csr_array, optional
+        The transpose of `new`, where the caller has it (the matrix's other orientation).
     """
     n_new = new.shape[0]
     width = min(width, max(n_new - 1, 0))
@@ -160,7 +164,7 @@ def update_lists(
     old_rows = np.full(n_new, -1, dtype=np.int64)
     kept = np.flatnonzero(row_map >= 0)
     old_rows[row_map[kept]] = kept
-    new_x_t = sp.csr_array(new_x.T)
+    new_x_t = _transposed(new_x, new_t)
     change_t = sp.csr_array(change.T)
     shrunk_t = sp.csr_array(new_x[shrunk].T) if len(shrunk) else None
     listed_keys, listed_scores, old_floors = _listed_pairs(lists, old_rows, row_map)
@@ -177,6 +181,7 @@ def update_lists(
         listed_keys,
         listed_scores,
         old_floors,
+        new_x,
     )
     if resolve_engine(engine) == "numba":
         block = context.compiled(change, change_t, new_x, new_x_t, old_x, shrunk_t, k, width)
@@ -250,6 +255,7 @@ class _Context:
     listed_keys: IntArray
     listed_scores: FloatArray
     old_floors: FloatArray
+    new_x: sp.csr_array
 
     def block(
         self, start: int, stop: int, delta: sp.csr_array, exact_shrunk: sp.csr_array | None, width: int
@@ -279,7 +285,7 @@ class _Context:
         at = np.minimum(np.searchsorted(d_keys, list_keys), max(len(d_keys) - 1, 0))
         hit = (d_keys[at] == list_keys) if len(d_keys) else np.zeros(len(list_keys), dtype=bool)
         l_change = np.where(hit, d_vals[at] if len(d_vals) else 0.0, 0.0)
-        l_dot = _cancelled(l_dot + l_change, l_dot, l_change)
+        l_dot = self._exact_if_cancelled(l_dot, l_change, rows[li], lj_rows)
         listed_pair = np.zeros(len(d_keys), dtype=bool)
         listed_pair[at[hit]] = True
         # unlisted pairs whose dot product changed: exact with a new row, bounded otherwise
@@ -293,7 +299,7 @@ class _Context:
         found = (self.listed_keys[where] == mirrored) if len(self.listed_keys) else np.zeros(len(mirrored), bool)
         known = np.flatnonzero(unlisted)[found]
         known_old = self.listed_scores[where[found]] * self.old_lengths[d_rows[known]] * self.old_lengths[d_cols[known]]
-        known_dot = _cancelled(known_old + d_vals[known], known_old, d_vals[known])
+        known_dot = self._exact_if_cancelled(known_old, d_vals[known], d_rows[known], d_cols[known])
         bounded = np.flatnonzero(unlisted)[~found]
         local = d_rows - start
         below = np.minimum(floor_old[local[bounded]], self.old_floors[d_cols[bounded]])
@@ -356,7 +362,8 @@ class _Context:
             (scores.ravel()[listed], (mapped.ravel()[listed], listed // max(mapped.shape[1], 1))), shape=(n, n)
         )
         matrices.append(listers)
-        arrays: list[Any] = [array for m in matrices for array in _kernel_csr(m)]
+        index_type = np.int32 if max(max(m.shape) for m in matrices) < np.iinfo(np.int32).max else np.int64
+        arrays: list[Any] = [array for m in matrices for array in _kernel_csr(m, index_type)]
         out_j = np.full((n, width), -1, dtype=np.int64)
         out_v = np.zeros((n, width))
         out_floor = np.zeros(n)
@@ -384,6 +391,15 @@ class _Context:
                 out_count,
             )
         return _Block(out_j, out_v, out_floor, out_count)
+
+    def _exact_if_cancelled(self, old: FloatArray, change: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
+        """Return ``old + change``, computed again from the new rows where it is the rounding of a cancellation."""
+        dots = old + change
+        cancelled = np.flatnonzero(np.abs(dots) <= CANCELLED * (np.abs(old) + np.abs(change)))
+        if len(cancelled):
+            pairs = self.new_x[rows[cancelled]].multiply(self.new_x[cols[cancelled]])
+            dots[cancelled] = np.asarray(pairs.sum(axis=1)).ravel()
+        return dots
 
     def _similarity(self, dots: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
         """Return the new similarities of pairs from their new dot products."""
@@ -431,25 +447,34 @@ def _listed_pairs(
     return keys[order], scores[order], floors
 
 
-def _cancelled(dots: FloatArray, old: FloatArray, change: FloatArray) -> FloatArray:
-    """Return `dots` with 0 where they are only what rounding left of ``old + change`` cancelling out."""
-    return np.where(np.abs(dots) <= CANCELLED * (np.abs(old) + np.abs(change)), 0.0, dots)
+def _transposed(x: sp.csr_array, given: sp.csr_array | None) -> sp.csr_array:
+    """Return the transpose of `x`: `given` (the transpose of `x` without the gone columns) extended by them."""
+    if given is None or given.shape[1] != x.shape[0] or given.shape[0] > x.shape[1]:
+        return sp.csr_array(x.T)
+    extra = x.shape[1] - given.shape[0]  # gone columns: no entries left
+    indptr = np.r_[given.indptr, np.full(extra, given.indptr[-1], dtype=given.indptr.dtype)]
+    return sp.csr_array((given.data, given.indices, indptr), shape=(x.shape[1], x.shape[0]))
 
 
-def _kernel_csr(matrix: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return a CSR matrix's arrays as the kernel takes them: int64 offsets and indices, float64 values."""
+def _kernel_csr(matrix: sp.csr_array, index_type: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return a CSR matrix's arrays as the kernel takes them: int64 offsets, `index_type` indices, float64 values.
+
+    One index type for every matrix of a call keeps the kernel to one compiled version per type.
+    """
     return (
         np.asarray(matrix.indptr, dtype=np.int64),
-        np.asarray(matrix.indices, dtype=np.int64),
+        np.asarray(matrix.indices, dtype=index_type),
         np.asarray(matrix.data, dtype=np.float64),
     )
 
 
 def _lengths(x: sp.csr_array, measure: DeltaMeasure) -> FloatArray:
     """Return each row's L2 length for cosine, and 1 for dot (whose similarity is the dot product)."""
-    if measure == "dot":
-        return np.ones(x.shape[0])
-    squares = np.bincount(np.repeat(np.arange(x.shape[0]), np.diff(x.indptr)), weights=x.data**2, minlength=x.shape[0])
+    if measure == "dot" or x.nnz == 0:
+        return np.ones(x.shape[0]) if measure == "dot" else np.zeros(x.shape[0])
+    filled = np.diff(x.indptr) > 0
+    squares = np.zeros(x.shape[0])
+    squares[filled] = np.add.reduceat(x.data**2, x.indptr[:-1][filled])
     return np.sqrt(squares)
 
 
@@ -463,17 +488,23 @@ def _common_columns(
     """
     n_new, m_new = new.shape
     gone = np.flatnonzero(column_map < 0)
-    columns = column_map.copy()
-    columns[gone] = m_new + np.arange(len(gone))
     m = m_new + len(gone)
-    lengths = np.diff(old.indptr)
-    rows = np.repeat(np.arange(old.shape[0]), lengths)
-    keep = row_map[rows] >= 0
+    index_type = np.int32 if max(m, n_new, old.nnz, new.nnz) < np.iinfo(np.int32).max else np.int64
+    columns = column_map.astype(index_type)
+    columns[gone] = m_new + np.arange(len(gone))
+    same_columns = len(gone) == 0 and m_new == len(column_map)  # then the map is the identity
+    indices = old.indices.astype(index_type, copy=False) if same_columns else columns[old.indices]
     # both maps keep the order of what remains: the rows stay sorted, and so do the columns of a
     # row unless it has an entry in a gone column (moved to the end)
-    indptr = np.zeros(n_new + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row_map[rows[keep]], minlength=n_new), out=indptr[1:])
-    old_x = sp.csr_array((old.data[keep], columns[old.indices[keep]], indptr), shape=(n_new, m))
+    if n_new == len(row_map) and bool((row_map >= 0).all()):  # the same rows: the identity
+        data = old.data.copy() if len(gone) else old.data  # sorted below: never the fitted state's own
+        old_x = sp.csr_array((data, indices, old.indptr), shape=(n_new, m))
+    else:
+        rows = np.repeat(np.arange(old.shape[0]), np.diff(old.indptr))
+        keep = row_map[rows] >= 0
+        indptr = np.zeros(n_new + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_map[rows[keep]], minlength=n_new), out=indptr[1:])
+        old_x = sp.csr_array((old.data[keep], indices[keep], indptr), shape=(n_new, m))
     if len(gone):
         old_x.sort_indices()
     new_x = sp.csr_array((new.data, new.indices, new.indptr), shape=(n_new, m))

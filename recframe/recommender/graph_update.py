@@ -149,8 +149,12 @@ def _merge(
     survives = (mapped >= 0) & ~changed[np.maximum(mapped, 0)]
     was_full = present.sum(axis=1) >= k
     threshold = old_scores[:, k - 1] if old_scores.shape[1] >= k else np.full(len(old_rows), -np.inf)
-    candidates = np.concatenate([np.where(survives, mapped, -1), among.indices], axis=1)
-    candidate_scores = np.concatenate([np.where(survives, old_scores, -np.inf), _padded(among)], axis=1)
+    short = max(width - old_indices.shape[1] - among.indices.shape[1], 0)  # at least `width` columns to pick from
+    padding = np.full((len(old_rows), short), -1, dtype=np.int64)
+    candidates = np.concatenate([np.where(survives, mapped, -1), among.indices, padding], axis=1)
+    candidate_scores = np.concatenate(
+        [np.where(survives, old_scores, -np.inf), _padded(among), np.full(padding.shape, -np.inf)], axis=1
+    )
     order = np.lexsort((candidates, -candidate_scores), axis=-1)[:, :width]  # best first, ties by lower row
     top = np.take_along_axis(candidates, order, axis=1)
     top_scores = np.take_along_axis(candidate_scores, order, axis=1)

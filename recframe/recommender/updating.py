@@ -100,7 +100,8 @@ class UpdateMethods(FitMethods):
         The result equals ``fit`` on the training events without theirs, up to exact ties at
         the ``k``-th neighbour; the forgotten ids are gone from the model (its matrix, its
         neighbours, its popularity counts), and from a model saved afterwards. The lineage
-        records how many were forgotten and a digest of their ids, not the ids.
+        records how many were forgotten, nothing of their ids (not even a digest, which a
+        guess of the ids could confirm).
 
         Parameters
         ----------
@@ -122,7 +123,6 @@ class UpdateMethods(FitMethods):
             fitted = self._state()
             base = _training_data(fitted, "forget")
             drop = np.zeros(len(base), dtype=bool)
-            digest = hashlib.sha256()
             counts: dict[str, int] = {}
             for name, ids in (("users", users), ("items", items)):
                 if ids is None:
@@ -132,7 +132,6 @@ class UpdateMethods(FitMethods):
                 wanted, mask = _forget_mask(ids, column, name)
                 drop |= mask
                 counts[name] = len(wanted)
-                digest.update(f"{name}:".encode() + "\x00".join(map(str, wanted.tolist())).encode())
             if drop.all():
                 msg = f"forget would remove all {len(base)} training events; nothing would remain to recommend from"
                 raise DataError(msg)
@@ -141,7 +140,6 @@ class UpdateMethods(FitMethods):
                 "users": counts["users"],
                 "items": counts["items"],
                 "events": int(drop.sum()),
-                "fingerprint": digest.hexdigest(),
             }
             self._publish(self._updated_state(fitted, base.take(~drop), entry), replacing=fitted)
         return self
@@ -151,8 +149,8 @@ class UpdateMethods(FitMethods):
         """The fit and every update since, oldest first (after ``fit`` or ``load``).
 
         Each entry is a dict of JSON values: ``kind`` (``fit``, ``update`` or ``forget``),
-        ``events`` (added, removed or fitted), ``fingerprint`` (sha256 of the events; for
-        ``forget``, of the forgotten ids), and for updates the users and items added and
+        ``events`` (added, removed or fitted), ``fingerprint`` (sha256 of the events added;
+        a ``forget`` records only how many users and items it forgot), and for updates the users and items added and
         removed, the time, the seconds taken and what each neighbour graph needed
         (``incremental`` with the rows searched and merged, or ``full`` with the reason).
         """
@@ -173,7 +171,9 @@ class UpdateMethods(FitMethods):
                 "items_removed": int((item_map < 0).sum()),
             }
         )
-        fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{entry['fingerprint']}".encode())
+        # a forget adds what it removed, by count only: its ids must not be recoverable from the model
+        change = entry.get("fingerprint") or f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}"
+        fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{change}".encode())
         updated = _Fitted(
             matrix,
             fingerprint.hexdigest(),
@@ -183,11 +183,10 @@ class UpdateMethods(FitMethods):
             timings=timings,
             interactions=interactions,
         )
-        used = {ranker.neighbour_axis for ranker in (self.ranker, *self.fallbacks)}
         records = {}
-        for axis, graph in fitted.graphs.items():
-            if axis not in used:  # as after a fit: searched when first asked for
-                continue
+        # a copy: a query may add a graph to the published state meanwhile (similar_* on first use);
+        # every graph there is updated, so a service's similar-items graph survives its updates
+        for axis, graph in list(fitted.graphs.items()):
             maps = (user_map, item_map) if axis == "users" else (item_map, user_map)
             step = time.perf_counter()
             records[axis] = self._update_axis(fitted, updated, axis, graph, *maps)
@@ -252,8 +251,9 @@ class UpdateMethods(FitMethods):
             return self._search(updated, axis, rows, size)
 
         engine: Engine = getattr(config, "engine", "auto")  # a backend with an engine setting (sparse)
+        other = self._rows(updated, "users" if axis == "items" else "items")  # new_rows transposed
         result = update_lists(
-            fitted.lists[axis], old_rows, new_rows, row_map, column_map, measure, config.k, width, search, engine
+            fitted.lists[axis], old_rows, new_rows, row_map, column_map, measure, config.k, width, search, engine, other
         )
         if isinstance(result, str):
             updated.graphs[axis] = self._search_all(updated, axis)
@@ -293,6 +293,9 @@ def _update_events(data: object, base: Interactions) -> Interactions:
         if unknown:
             msg = f"update: unknown column(s) {short_repr(unknown)}; an update has the columns {sorted(COLUMNS)}"
             raise DataError(msg)
+        if {"rating", "value"} <= {str(name) for name in names}:
+            msg = "update: both a 'rating' and a 'value' column; give the values in one of them"
+            raise DataError(msg)
     new = Interactions.from_any(data)
     if len(new) == 0:
         msg = "update: there are no interactions in the update"
@@ -327,12 +330,13 @@ def _forget_mask(ids: object, column: IdArray, name: str) -> tuple[IdArray, npt.
         message lists them; nothing is forgotten).
     """
     what = name[:-1]
-    wanted = np.unique(as_query_ids(ids, what))
+    given = as_query_ids(ids, what)
+    if given.dtype.kind not in "iuU" and len(given):
+        msg = f"forget: {what} ids must be all integers or all text; nothing was forgotten"
+        raise DataError(msg)
+    wanted = np.unique(given)
     if len(wanted) == 0:
         msg = f"forget: no {name} given"
-        raise DataError(msg)
-    if wanted.dtype.kind not in "iuU":
-        msg = f"forget: {what} ids must be all integers or all text; nothing was forgotten"
         raise DataError(msg)
     if (wanted.dtype.kind == "U") != (column.dtype.kind == "U"):
         kinds = ("text", "integers") if wanted.dtype.kind == "U" else ("integers", "text")

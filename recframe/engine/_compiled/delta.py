@@ -16,14 +16,22 @@ from recframe.engine._compiled.heaps import _drain_best_first, _keep
 
 
 @numba.njit(inline="always", cache=True)
-def _cancelled(dot: float, old: float, change: float, cancelled: float) -> float:
-    """Return `dot`, or 0 if it is only what rounding left of ``old + change`` cancelling out.
-
-    ``cancelled`` is the fraction of the terms' size below which a sum is rounding (see
-    ``recframe.recommender.graph_delta.CANCELLED``).
-    """
-    if abs(dot) <= cancelled * (abs(old) + abs(change)):
-        return 0.0
+def _exact_dot(
+    i: int,
+    j: int,
+    dense: np.ndarray,
+    filled: bool,
+    xn_indptr: np.ndarray,
+    xn_indices: np.ndarray,
+    xn_data: np.ndarray,
+) -> float:
+    """Return ``X'_i . X'_j`` from row `i` scattered into `dense` (scattered first unless `filled`)."""
+    if not filled:
+        for p in range(xn_indptr[i], xn_indptr[i + 1]):
+            dense[xn_indices[p]] = xn_data[p]
+    dot = 0.0
+    for q in range(xn_indptr[j], xn_indptr[j + 1]):
+        dot += dense[xn_indices[q]] * xn_data[q]
     return dot
 
 
@@ -146,6 +154,7 @@ def _lists_row(
                     n_bounded += 1
     # every candidate known exactly: listed, with a new row, listed by the other row, shrunk
     n_cand = 0
+    filled = False  # row i scattered into `dense` (for exact dot products)
     for t in range(lists.shape[1]):
         j = lists[i, t]
         if j < 0:
@@ -153,7 +162,11 @@ def _lists_row(
         length = ni * new_lengths[j]
         if length > 0.0:
             old_dot = list_scores[i, t] * li * old_lengths[j]
-            v = _cancelled(old_dot + acc[j], old_dot, acc[j], cancelled) / length
+            dot = old_dot + acc[j]
+            if abs(dot) <= cancelled * (abs(old_dot) + abs(acc[j])):  # rounding of a cancellation: compute it
+                dot = _exact_dot(i, j, dense, filled, xn_indptr, xn_indices, xn_data)
+                filled = True
+            v = dot / length
             if v > 0.0:
                 cand_j[n_cand] = j
                 cand_v[n_cand] = v
@@ -169,7 +182,11 @@ def _lists_row(
             v = acc[j] / length
         elif mirror[j] >= 0.0:
             old_dot = mirror[j] * li * old_lengths[j]
-            v = _cancelled(old_dot + acc[j], old_dot, acc[j], cancelled) / length
+            dot = old_dot + acc[j]
+            if abs(dot) <= cancelled * (abs(old_dot) + abs(acc[j])):
+                dot = _exact_dot(i, j, dense, filled, xn_indptr, xn_indices, xn_data)
+                filled = True
+            v = dot / length
         else:
             continue
         if v > 0.0:
@@ -199,6 +216,7 @@ def _lists_row(
             c = xn_indices[p]
             search_cost += xnt_indptr[c + 1] - xnt_indptr[c]
             dense[c] = xn_data[p]
+        filled = True
         spent = 0
         resolved = 0
         while resolved < n_bounded and bound_v[order[resolved]] >= target:
@@ -216,10 +234,11 @@ def _lists_row(
                 cand_v[n_cand] = v
                 n_cand += 1
             resolved += 1
-        for p in range(xn_indptr[i], xn_indptr[i + 1]):
-            dense[xn_indices[p]] = 0.0
         if resolved < n_bounded:
             floor = max(floor, bound_v[order[resolved]])
+    if filled:
+        for p in range(xn_indptr[i], xn_indptr[i + 1]):
+            dense[xn_indices[p]] = 0.0
     # the exact similarities above the floor are certain: keep the best
     size = 0
     capacity = width + 1
