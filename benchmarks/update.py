@@ -50,11 +50,11 @@ TOLERANCE = 1e-9
 """Largest difference between an updated and a refitted similarity that still counts as equal."""
 
 
-def config(ranker: str, k: int) -> dict[str, Any]:
+def config(ranker: str, k: int, slack: int = 0) -> dict[str, Any]:
     """Return the recommender configuration measured: sparse cosine, numba engine, ratings matrix."""
     return {
         "matrix": {"type": "ratings"},
-        "similarity": {"type": "sparse", "measure": "cosine", "k": k, "engine": "numba"},
+        "similarity": {"type": "sparse", "measure": "cosine", "k": k, "engine": "numba", "update_slack": slack},
         "ranker": {"type": ranker, "n": 10},
     }
 
@@ -175,7 +175,7 @@ def warm(ranker: str, k: int) -> None:
 
 def measure(args: argparse.Namespace, ranker: str, events: Interactions) -> list[Row]:
     """Run every fraction and the forget case for `ranker`; return the table rows."""
-    cfg = config(ranker, args.k)
+    cfg = config(ranker, args.k, args.slack)
     axis = AXES[ranker]
     rows = {f: Row(f"{f:g}") for f in args.fractions}
     forget_row = Row(f"forget {args.forget} users")
@@ -258,7 +258,8 @@ def render(args: argparse.Namespace, ranker: str, facts: dict[str, float], rows:
     """Return the Markdown table of one ranker's measurements."""
     axis = AXES[ranker]
     lines = [
-        f"### {ranker} ({axis[:-1]} neighbours), sparse cosine k = {args.k}, shape {args.shape}",
+        f"### {ranker} ({axis[:-1]} neighbours), sparse cosine k = {args.k}, update_slack = {args.slack}, "
+        f"shape {args.shape}",
         "",
         f"{facts['users']:,} users x {facts['items']:,} items, {facts['interactions']:,} interactions; "
         f"seed {args.seed}; {args.repeats} repeat(s), medians shown; {machine_facts()}.",
@@ -296,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fractions", default="0.001,0.01,0.1", help="comma-separated fractions of all events")
     parser.add_argument("--forget", type=int, default=100, help="users to forget (0: skip)")
     parser.add_argument("--k", type=int, default=50)
+    parser.add_argument("--slack", type=int, default=50, help="similarity.update_slack (the refit uses it too)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--output", type=Path, help="append the Markdown tables to this file")
