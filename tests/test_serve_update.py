@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
-import json
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +11,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-import uvicorn
+from live_server import Server
 
 from recframe import Recommender
 from recframe.serve import create_app
@@ -52,43 +47,6 @@ def _update_body(events: dict[str, np.ndarray], **extra: Any) -> dict[str, Any]:
         "items": events["item"].tolist(),
         "ratings": events["rating"].tolist(),
     } | extra
-
-
-class Server:
-    """A uvicorn server in a thread, on a free port of 127.0.0.1 (as in ``test_serve.py``)."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            text = response.read().decode()
-        finally:
-            conn.close()
-        assert "Traceback" not in text
-        return response.status, json.loads(text)
 
 
 def _served_lists(server: Server, users: list[int]) -> list[dict[str, Any]]:

@@ -53,7 +53,7 @@ UPDATE_DESCRIPTION = (
 FORGET_DESCRIPTION = (
     "Remove every interaction of the given users and items from the model saved in RUN_OR_MODEL_DIR, without "
     "refitting: the result equals a fit on the training events without theirs, and the ids are gone from the "
-    "saved model (its lineage keeps only their number and a digest). Ids are converted to the model's id type "
+    "saved model (its lineage keeps only their number). Ids are converted to the model's id type "
     "(an integer model needs whole numbers). An id not in the training data is an error (exit 3) and nothing "
     "is forgotten. The model is saved over RUN_OR_MODEL_DIR (atomically) unless --output names another folder; "
     "if anything fails, nothing on disk changes. The model must have been saved with its training data."
