@@ -156,7 +156,7 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     return str(request.param)
 
 
-EXAMPLES = int(os.environ.get("RECFRAME_UPDATE_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("RECFRAME_UPDATE_EXAMPLES", "3"))
 """Random sequences per case; raise it for a longer search (``RECFRAME_UPDATE_EXAMPLES=200``)."""
 
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
