@@ -116,7 +116,7 @@ class _GraphRanker(ScoringRanker):
     _weights: sp.csr_array
     _history: sp.csr_array
     _ratings: sp.csr_array
-    _statistics: RatingStatistics
+    _statistics: RatingStatistics | None = None
 
     def _prepare(self) -> None:
         assert self.neighbours_ is not None and self.matrix_ is not None
@@ -130,8 +130,20 @@ class _GraphRanker(ScoringRanker):
             ratings = sp.csr_array(ratings, copy=True)
             ratings.sum_duplicates()
         self._ratings = ratings
-        self._statistics = RatingStatistics.fit(ratings, self.config.prediction_settings)
+        self._statistics = None  # computed on the first prediction: recommending never needs it
         self._freeze(freeze_checked)
+
+    def _rating_statistics(self) -> RatingStatistics:
+        """Return the rating statistics of the training matrix, computing them on first use.
+
+        Two threads predicting first at once may both compute them: the same values, and the
+        assignment is atomic, so neither sees a half-built object.
+        """
+        statistics = self._statistics
+        if statistics is None:
+            statistics = RatingStatistics.fit(self._ratings, self.config.prediction_settings)
+            self._statistics = statistics
+        return statistics
 
     def _freeze(self, how: Callable[[sp.csr_array], sp.csr_array]) -> None:
         """Make the fitted matrices read-only with `how`, so queries never check them whole again."""
@@ -147,10 +159,11 @@ class _GraphRanker(ScoringRanker):
             **csr_state("weights", self._weights),
             **csr_state("history", self._history),
             **csr_state("ratings", self._ratings),
-            "statistics.global_mean": float(self._statistics.global_mean),
         }
+        statistics = self._rating_statistics()
+        state["statistics.global_mean"] = float(statistics.global_mean)
         for name in self._STATISTICS:
-            state[f"statistics.{name}"] = getattr(self._statistics, name)
+            state[f"statistics.{name}"] = getattr(statistics, name)
         return state
 
     def _restore_prepared(self, state: State) -> None:
@@ -189,7 +202,7 @@ class _GraphRanker(ScoringRanker):
             items,
             axis=self.neighbour_axis,
             settings=self.config.prediction_settings,
-            statistics=self._statistics,
+            statistics=self._rating_statistics(),
         )
 
     @abstractmethod
