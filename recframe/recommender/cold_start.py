@@ -18,7 +18,8 @@ from recframe.interfaces import SupportsNewUsers, TopN
 from recframe.interfaces.checks import check_graph, check_topn
 from recframe.recommender.arguments import _history_value, _join, _list_length
 from recframe.recommender.call_control import drop_banned, item_filter
-from recframe.recommender.fitting import FitMethods, _Fitted
+from recframe.recommender.fitted_state import _Fitted
+from recframe.recommender.fitting import FitMethods
 from recframe.results import RankedLists
 
 

@@ -22,7 +22,7 @@ from recframe.interfaces import RatedPairs, Splitter
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_interactions, check_split
 from recframe.interfaces.value_checks import check_metric
-from recframe.recommender.fitting import _Fitted
+from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.querying import QueryMethods
 from recframe.registry import builtin_registry
 from recframe.results import EvaluationResult, FoldResult

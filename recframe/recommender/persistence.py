@@ -43,8 +43,9 @@ from recframe.interfaces import (
 )
 from recframe.interfaces.calls import calling
 from recframe.interfaces.state import check_graph, check_loaded
-from recframe.recommender.fitting import FitMethods, _Fitted
-from recframe.recommender.graph_delta import NeighbourLists
+from recframe.recommender.fitted_state import _Fitted
+from recframe.recommender.fitting import FitMethods
+from recframe.recommender.neighbour_lists import NeighbourLists
 from recframe.registry import PluginRegistry
 
 if TYPE_CHECKING:

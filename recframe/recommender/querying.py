@@ -33,7 +33,7 @@ from recframe.recommender.call_control import (
 )
 from recframe.recommender.call_control import with_seen as _with_seen
 from recframe.recommender.cold_start import ColdStartMethods
-from recframe.recommender.fitting import _Fitted
+from recframe.recommender.fitted_state import _Fitted
 from recframe.results import Contribution, Explanation, RankedLists
 
 

@@ -26,7 +26,7 @@ from recframe.interfaces import (
 from recframe.recommender.config_export import recommender_config
 from recframe.recommender.evaluating import EvaluationMethods
 from recframe.recommender.filtering import FilterStep
-from recframe.recommender.fitting import _Fitted
+from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.persistence import PersistenceMethods
 from recframe.recommender.updating import UpdateMethods
 from recframe.registry import PluginRegistry, builtin_registry

@@ -38,7 +38,8 @@ from recframe.errors import DataError, RecframeError, short_repr
 from recframe.interfaces import NeighbourGraph
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_matrix
-from recframe.recommender.fitting import FitMethods, _Fitted
+from recframe.recommender.fitted_state import _Fitted
+from recframe.recommender.fitting import FitMethods
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
 from recframe.recommender.graph_update import update_graph
 from recframe.recommender.row_changes import changed_rows, position_map

@@ -1,0 +1,286 @@
+"""The per-row work of the dot-product update: every row's new list, floor and certain count.
+
+:func:`~recframe.recommender.graph_delta.update_lists` prepares the changed and unchanged rows
+and hands them to a :class:`RowWork`, which rates every row's candidates (see the description
+in :mod:`recframe.recommender.graph_delta`): with the compiled kernel
+(:mod:`recframe.engine._compiled.delta`), which also resolves the highest bounds exactly, or in
+blocks of scipy products bounded by :data:`BLOCK_ENTRIES` entries.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recframe.data import FloatArray, IntArray
+from recframe.engine import numba_threads, top_n_entries
+
+if TYPE_CHECKING:
+    from recframe.recommender.neighbour_lists import NeighbourLists
+
+CANCELLED = 1e-12
+"""A new dot product within this fraction of the terms it sums (old dot product and change) may be
+all rounding (an exact cancellation leaves ~1e-16, where a refit finds 0): it is computed again
+from the two new rows."""
+
+BLOCK_ENTRIES = 1 << 22
+"""About this many pair entries are processed at once (bounds the update's working memory)."""
+
+
+def block_products(
+    change: sp.csr_array,
+    new_x: sp.csr_array,
+    new_x_t: sp.csr_array,
+    old_x: sp.csr_array,
+    change_t: sp.csr_array,
+    shrunk_t: sp.csr_array | None,
+    start: int,
+    stop: int,
+) -> tuple[sp.csr_array, sp.csr_array | None]:
+    """Return rows ``start:stop`` of the dot products' change and of the exact products with the shrunk rows."""
+    delta = sp.csr_array(change[start:stop] @ new_x_t + old_x[start:stop] @ change_t)
+    delta.sum_duplicates()  # canonical: the pair keys are searched in sorted order
+    exact_shrunk = None if shrunk_t is None else sp.csr_array(new_x[start:stop] @ shrunk_t)
+    return delta, exact_shrunk
+
+
+def concatenated(blocks: Iterator[RowBlock]) -> RowBlock:
+    """Return consecutive blocks of rows as one."""
+    parts = list(blocks)
+    return RowBlock(
+        *(np.concatenate([getattr(b, name) for b in parts]) for name in ("indices", "scores", "floors", "counts"))
+    )
+
+
+@dataclass(frozen=True)
+class RowBlock:
+    """A block of rows' new lists (best first), their floors and how many entries are certain."""
+
+    indices: IntArray
+    scores: FloatArray
+    floors: FloatArray
+    counts: IntArray
+
+
+@dataclass(frozen=True)
+class RowWork:
+    """What every block needs: the old lists and lengths, the new lengths and the bounds."""
+
+    lists: NeighbourLists
+    old_rows: IntArray
+    row_map: IntArray
+    is_new: np.ndarray
+    old_lengths: FloatArray
+    new_lengths: FloatArray
+    ratio: FloatArray
+    growth_bound: float
+    shrunk: IntArray
+    listed_keys: IntArray
+    listed_scores: FloatArray
+    old_floors: FloatArray
+    new_x: sp.csr_array
+
+    def block(
+        self, start: int, stop: int, delta: sp.csr_array, exact_shrunk: sp.csr_array | None, width: int
+    ) -> RowBlock:
+        """Return the new lists of rows ``start:stop`` (see the module's description)."""
+        n = len(self.old_rows)
+        rows = np.arange(start, stop)
+        old = self.old_rows[rows]
+        has_old = old >= 0
+        floor_old = np.zeros(len(rows))
+        floor_old[has_old] = self.lists.floors[old[has_old]]
+        # listed neighbours: d_ij known from the old similarity
+        listed = np.where(has_old[:, None], self.lists.graph.indices[np.maximum(old, 0)], -1)
+        listed_scores = np.asarray(self.lists.graph.scores[np.maximum(old, 0)], dtype=np.float64)
+        present = listed >= 0
+        target = np.where(present, self.row_map[np.maximum(listed, 0)], -1)
+        present &= target >= 0
+        li, lj = np.nonzero(present)
+        lj_rows = target[li, lj]
+        l_dot = listed_scores[li, lj] * self.old_lengths[rows[li]] * self.old_lengths[lj_rows]
+        list_keys = rows[li] * n + lj_rows
+        d_rows = np.repeat(rows, np.diff(delta.indptr))
+        d_cols, d_vals = delta.indices.astype(np.int64), delta.data
+        off_diagonal = d_cols != d_rows
+        d_rows, d_cols, d_vals = d_rows[off_diagonal], d_cols[off_diagonal], d_vals[off_diagonal]
+        d_keys = d_rows * n + d_cols  # sorted: CSR rows in order, canonical columns
+        at = np.minimum(np.searchsorted(d_keys, list_keys), max(len(d_keys) - 1, 0))
+        hit = (d_keys[at] == list_keys) if len(d_keys) else np.zeros(len(list_keys), dtype=bool)
+        l_change = np.where(hit, d_vals[at] if len(d_vals) else 0.0, 0.0)
+        l_dot = self._exact_if_cancelled(l_dot, l_change, rows[li], lj_rows)
+        listed_pair = np.zeros(len(d_keys), dtype=bool)
+        listed_pair[at[hit]] = True
+        # unlisted pairs whose dot product changed: exact with a new row, bounded otherwise
+        in_shrunk = np.isin(d_cols, self.shrunk) if len(self.shrunk) else np.zeros(len(d_cols), dtype=bool)
+        exact = (self.is_new[d_rows] | self.is_new[d_cols]) & ~listed_pair & ~in_shrunk  # shrunk: all exact below
+        unlisted = ~listed_pair & ~exact & ~in_shrunk
+        # the measure is symmetric: a pair row i does not list may be in row j's list, and is
+        # otherwise below both rows' floors
+        mirrored = d_cols[unlisted] * n + d_rows[unlisted]
+        where = np.minimum(np.searchsorted(self.listed_keys, mirrored), max(len(self.listed_keys) - 1, 0))
+        found = (self.listed_keys[where] == mirrored) if len(self.listed_keys) else np.zeros(len(mirrored), bool)
+        known = np.flatnonzero(unlisted)[found]
+        known_old = self.listed_scores[where[found]] * self.old_lengths[d_rows[known]] * self.old_lengths[d_cols[known]]
+        known_dot = self._exact_if_cancelled(known_old, d_vals[known], d_rows[known], d_cols[known])
+        bounded = np.flatnonzero(unlisted)[~found]
+        local = d_rows - start
+        below = np.minimum(floor_old[local[bounded]], self.old_floors[d_cols[bounded]])
+        bound_dot = below * self.old_lengths[d_rows[bounded]] * self.old_lengths[d_cols[bounded]]
+        bound = self._similarity(bound_dot + d_vals[bounded], d_rows[bounded], d_cols[bounded])
+        floors = np.maximum(floor_old, 0.0) * self.ratio[rows] * self.growth_bound
+        floors[~has_old] = 0.0  # a new row's old dot products are all 0: nothing unknown
+        np.maximum.at(floors, local[bounded], bound)
+        parts_rows = [rows[li], d_rows[exact], d_rows[known]]
+        parts_cols = [lj_rows, d_cols[exact], d_cols[known]]
+        parts_dots = [l_dot, d_vals[exact], known_dot]
+        if exact_shrunk is not None:
+            s_rows = np.repeat(rows, np.diff(exact_shrunk.indptr))
+            s_cols = self.shrunk[exact_shrunk.indices]
+            keep = (s_cols != s_rows) & ~np.isin(s_rows * n + s_cols, list_keys)
+            parts_rows.append(s_rows[keep])
+            parts_cols.append(s_cols[keep])
+            parts_dots.append(exact_shrunk.data[keep])
+        c_rows, c_cols = np.concatenate(parts_rows), np.concatenate(parts_cols)
+        c_sims = self._similarity(np.concatenate(parts_dots), c_rows, c_cols)
+        certain = c_sims > floors[c_rows - start]
+        top, top_scores = top_n_entries(c_rows[certain] - start, c_cols[certain], c_sims[certain], len(rows), width + 1)
+        counts = (top >= 0).sum(axis=1)
+        over = counts > width  # more certain neighbours than kept: the first one left out bounds the rest
+        if width:
+            floors[over] = np.maximum(floors[over], top_scores[over, width])
+        top, top_scores = top[:, :width], np.nan_to_num(top_scores[:, :width], nan=0.0)
+        return RowBlock(top, top_scores, floors, np.minimum(counts, width))
+
+    def compiled(
+        self,
+        change: sp.csr_array,
+        change_t: sp.csr_array,
+        new_x: sp.csr_array,
+        new_x_t: sp.csr_array,
+        old_x: sp.csr_array,
+        shrunk_t: sp.csr_array | None,
+        k: int,
+        width: int,
+    ) -> RowBlock:
+        """Return every row's new list with the compiled kernel (the same as :meth:`block` on all rows)."""
+        from recframe.engine._compiled.delta import delta_lists
+
+        n = len(self.old_rows)
+        has_old = self.old_rows >= 0
+        old_lists = self.lists.graph.indices[np.maximum(self.old_rows, 0)]
+        mapped = np.where(has_old[:, None] & (old_lists >= 0), self.row_map[np.maximum(old_lists, 0)], -1)
+        scores = np.where(mapped >= 0, self.lists.graph.scores[np.maximum(self.old_rows, 0)], 0.0)
+        shrunk = np.zeros(n, dtype=bool)
+        shrunk[self.shrunk] = True
+        if shrunk_t is None:
+            shrunk_rows = sp.csr_array((0, n))
+        else:  # the kernel takes the shrunk rows by their own positions
+            shrunk_rows = sp.csr_array(
+                (shrunk_t.data, self.shrunk[shrunk_t.indices], shrunk_t.indptr), shape=(shrunk_t.shape[0], n)
+            )
+        matrices = [change, change_t, new_x, new_x_t, old_x, shrunk_rows]
+        listed = np.flatnonzero(mapped.ravel() >= 0)
+        listers = sp.csr_array(  # row i: the rows that list it, with their scores
+            (scores.ravel()[listed], (mapped.ravel()[listed], listed // max(mapped.shape[1], 1))), shape=(n, n)
+        )
+        matrices.append(listers)
+        index_type = np.int32 if max(max(m.shape) for m in matrices) < np.iinfo(np.int32).max else np.int64
+        arrays: list[Any] = [array for m in matrices for array in _kernel_csr(m, index_type)]
+        out_j = np.full((n, width), -1, dtype=np.int64)
+        out_v = np.zeros((n, width))
+        out_floor = np.zeros(n)
+        out_count = np.zeros(n, dtype=np.int64)
+        kernel: Any = delta_lists
+        with numba_threads(None) as threads:
+            kernel(
+                *arrays,
+                np.ascontiguousarray(mapped, dtype=np.int64),
+                np.ascontiguousarray(scores, dtype=np.float64),
+                self.old_floors,
+                self.old_lengths,
+                self.new_lengths,
+                self.ratio,
+                self.is_new,
+                shrunk,
+                self.growth_bound,
+                CANCELLED,
+                k,
+                width,
+                max(1, min(n, 8 * threads)),
+                out_j,
+                out_v,
+                out_floor,
+                out_count,
+            )
+        return RowBlock(out_j, out_v, out_floor, out_count)
+
+    def _exact_if_cancelled(self, old: FloatArray, change: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
+        """Return ``old + change``, computed again from the new rows where it is the rounding of a cancellation."""
+        dots = old + change
+        cancelled = np.flatnonzero(np.abs(dots) <= CANCELLED * (np.abs(old) + np.abs(change)))
+        if len(cancelled):
+            pairs = self.new_x[rows[cancelled]].multiply(self.new_x[cols[cancelled]])
+            dots[cancelled] = np.asarray(pairs.sum(axis=1)).ravel()
+        return dots
+
+    def _similarity(self, dots: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
+        """Return the new similarities of pairs from their new dot products."""
+        lengths = self.new_lengths[rows] * self.new_lengths[cols]
+        return np.divide(dots, lengths, out=np.zeros(len(dots)), where=lengths > 0)
+
+
+def listed_pairs(
+    lists: NeighbourLists, old_rows: IntArray, row_map: IntArray
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Return every old listed pair as sorted keys ``row * n + neighbour`` (new positions), its score, and the floors.
+
+    The floors are those of the new row positions (0 for a new row, which lists nothing).
+    """
+    n = len(old_rows)
+    rows = np.flatnonzero(old_rows >= 0)
+    neighbours = lists.graph.indices[old_rows[rows]]
+    present = neighbours >= 0
+    mapped = np.where(present, row_map[np.maximum(neighbours, 0)], -1)
+    present &= mapped >= 0
+    owner = np.broadcast_to(rows[:, None], neighbours.shape)[present]
+    keys = owner * n + mapped[present]
+    order = np.argsort(keys, kind="stable")
+    scores = np.asarray(lists.graph.scores[old_rows[rows]], dtype=np.float64)[present]
+    floors = np.zeros(n)
+    floors[rows] = lists.floors[old_rows[rows]]
+    return keys[order], scores[order], floors
+
+
+def _kernel_csr(matrix: sp.csr_array, index_type: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return a CSR matrix's arrays as the kernel takes them: int64 offsets, `index_type` indices, float64 values.
+
+    One index type for every matrix of a call keeps the kernel to one compiled version per type.
+    """
+    return (
+        np.asarray(matrix.indptr, dtype=np.int64),
+        np.asarray(matrix.indices, dtype=index_type),
+        np.asarray(matrix.data, dtype=np.float64),
+    )
+
+
+def row_blocks(list_width: int, new_x: sp.csr_array, change: sp.csr_array, n_rows: int) -> list[tuple[int, int]]:
+    """Return row ranges whose pairs (listed, and changed dot products) fit in about :data:`BLOCK_ENTRIES`."""
+    change_t = np.bincount(change.indices, minlength=new_x.shape[1])
+    # a row's changed dot products: its entries times the changes in their columns, plus its own changes
+    work = np.zeros(n_rows)
+    lengths = np.diff(new_x.indptr)
+    owners = np.repeat(np.arange(n_rows), lengths)
+    np.add.at(work, owners, change_t[new_x.indices])
+    column_degree = np.bincount(new_x.indices, minlength=new_x.shape[1])
+    change_rows = np.repeat(np.arange(n_rows), np.diff(change.indptr))
+    np.add.at(work, change_rows, column_degree[change.indices])
+    work += list_width + 1
+    bounds = np.searchsorted(np.cumsum(work), np.arange(1, int(work.sum() // BLOCK_ENTRIES) + 2) * BLOCK_ENTRIES)
+    edges = np.unique(np.r_[0, np.minimum(bounds + 1, n_rows), n_rows])
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]

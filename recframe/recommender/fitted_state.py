@@ -1,0 +1,84 @@
+"""What ``fit`` learns, as one object published whole: :class:`_Fitted`.
+
+``fit``, ``load`` and ``update`` build a complete :class:`_Fitted` and publish it with one
+atomic swap (:meth:`~recframe.recommender.fitting.FitMethods._publish`); a query reads the
+published object once and uses only its fields, so it never mixes two models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+    from recframe.data import InteractionMatrix, Interactions
+    from recframe.interfaces import CandidateRanker, NeighbourGraph, SimilarityBackend
+    from recframe.recommender.neighbour_lists import NeighbourLists
+
+
+@dataclass
+class _Fitted:
+    """Everything ``fit`` learns; published whole by :meth:`FitMethods._publish`.
+
+    A query reads the published object once (``fitted = self._state()``) and then uses only
+    its fields, so it never mixes two fits. The object is not changed once published, except
+    that a neighbour graph (and its backend) computed on first use is added under the
+    recommender's lock.
+
+    Attributes
+    ----------
+    matrix : InteractionMatrix
+        The training matrix, with the user and item ids.
+    fingerprint : str
+        sha256 of the training interactions.
+    n_interactions : int
+        Number of training interactions.
+    rankers : tuple of CandidateRanker
+        The fitted rankers: the main ranker first, then the fallback chain in order. They are
+        private copies of ``rec.ranker`` and ``rec.fallbacks``, fitted on `matrix`.
+    similarity : SimilarityBackend
+        An unfitted copy of ``rec.similarity`` taken at fit time: its type and config build the
+        backends of `backends` (also those made on first use by ``similar_*``).
+    backends : dict of str to SimilarityBackend
+        The fitted similarity backend of each axis (``"users"``, ``"items"``) used so far.
+    graphs : dict of str to NeighbourGraph
+        The neighbour graph of each axis computed so far.
+    timings : dict of str to float
+        Seconds spent in each step of the fit (or of the update that made this state).
+    interactions : Interactions or None
+        The training interactions, which ``update`` and ``forget`` change; ``None`` for a
+        model saved without them.
+    lineage : tuple of dict
+        The fit and every update since, oldest first, as JSON values (see
+        :attr:`~recframe.recommender.updating.UpdateMethods.lineage`).
+    item_rows : csr_array or None
+        The items x users matrix (the transpose of the matrix), once something needed it.
+    lists : dict of str to NeighbourLists
+        For backends updated from dot products: each axis's neighbour lists with the slack and
+        their floors, which ``update`` maintains (``graphs`` holds their best ``k``).
+    """
+
+    matrix: InteractionMatrix
+    fingerprint: str
+    n_interactions: int
+    rankers: tuple[CandidateRanker, ...]
+    similarity: SimilarityBackend
+    backends: dict[str, SimilarityBackend] = field(default_factory=dict)
+    graphs: dict[str, NeighbourGraph] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    interactions: Interactions | None = None
+    lineage: tuple[dict[str, Any], ...] = ()
+    lists: dict[str, NeighbourLists] = field(default_factory=dict)
+    item_rows: sp.csr_array | None = None
+
+    @property
+    def ranker(self) -> CandidateRanker:
+        """The fitted main ranker."""
+        return self.rankers[0]
+
+    @property
+    def fallbacks(self) -> tuple[CandidateRanker, ...]:
+        """The fitted fallback rankers, in order."""
+        return self.rankers[1:]
