@@ -95,7 +95,9 @@ class InteractionMatrix:
             raise DataError(msg)
         users, user_rows = IdIndex.encode(interactions.users)
         items, item_cols = IdIndex.encode(interactions.items)
-        keys = user_rows * len(items) + item_cols
+        # the codes are fresh arrays of ours: in place, no copy (a fresh 20M-entry array costs ~0.3 s)
+        keys = np.multiply(user_rows, len(items), out=user_rows if user_rows.flags.writeable else None)
+        keys += item_cols
         order = _pair_order(keys, len(users) * len(items), interactions.timestamps)
         keys, weights = keys[order], weights[order]
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
@@ -140,7 +142,10 @@ def _pair_order(
     """
     n = len(keys)
     if n and n_keys * n < np.iinfo(np.int64).max // 2:
-        order = np.sort(keys * n + np.arange(n, dtype=np.int64)) % n
+        order = np.arange(n, dtype=np.int64)
+        order += keys * n
+        order.sort()  # in place, as the remainder below: each fresh large array costs page faults
+        np.remainder(order, n, out=order)
         if timestamps is not None:
             sorted_keys = keys[order]
             repeated = (
