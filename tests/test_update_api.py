@@ -250,3 +250,14 @@ def test_graphs_built_for_queries_are_updated_too() -> None:
     ref.fit(Interactions.concat(random_interactions(seed=6), Interactions([1], [2], [5.0], [1.0])))
     ref.similar_items([2], n=3)
     assert_same_neighbours(rec._state().graphs["items"], ref._state().graphs["items"])
+
+
+def test_every_row_changed_with_the_incremental_path_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the full-search cutoff raised, an update that changes every row still merges correctly."""
+    monkeypatch.setattr(graph_update, "FULL_SEARCH_FRACTION", 1.0)
+    config = {"similarity": {"type": "sparse", "measure": "pearson", "k": 3}, "ranker": {"type": "user_cf"}}
+    data = Interactions([1, 1, 2, 2, 3], [10, 11, 10, 12, 11], [1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5)
+    new = Interactions([1, 2, 3, 4], [12, 11, 12, 10], [2.0, 1.0, 4.0, 3.0], [2.0] * 4)
+    rec = Recommender.from_config(config).fit(data).update(new)
+    ref = Recommender.from_config(config).fit(Interactions.concat(data, new))
+    assert_same_neighbours(rec._state().graphs["users"], ref._state().graphs["users"])
