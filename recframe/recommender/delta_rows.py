@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,41 +70,44 @@ class RowBlock:
 
 @dataclass(frozen=True)
 class RowWork:
-    """What every block needs: the old lists and lengths, the new lengths and the bounds."""
+    """What every row needs: the old lists, lengths and floors (by new row), the new lengths, the bounds.
 
-    lists: NeighbourLists
-    old_rows: IntArray
-    row_map: IntArray
+    ``listed`` holds each new row's old neighbours as new positions (``-1`` where none, or gone)
+    and ``listed_scores`` their old similarities (see :func:`lists_in_new_rows`).
+    """
+
+    listed: IntArray
+    listed_scores: FloatArray
+    old_floors: FloatArray
     is_new: np.ndarray
     old_lengths: FloatArray
     new_lengths: FloatArray
     ratio: FloatArray
     growth_bound: float
     shrunk: IntArray
-    listed_keys: IntArray
-    listed_scores: FloatArray
-    old_floors: FloatArray
     new_x: sp.csr_array
+
+    @cached_property
+    def _sorted_pairs(self) -> tuple[IntArray, FloatArray]:
+        """Return every listed pair as sorted keys ``row * n + neighbour`` and its old similarity (for lookups)."""
+        n = len(self.listed)
+        present = self.listed >= 0
+        keys = np.broadcast_to(np.arange(n)[:, None], self.listed.shape)[present] * n + self.listed[present]
+        order = np.argsort(keys, kind="stable")
+        return keys[order], self.listed_scores[present][order]
 
     def block(
         self, start: int, stop: int, delta: sp.csr_array, exact_shrunk: sp.csr_array | None, width: int
     ) -> RowBlock:
         """Return the new lists of rows ``start:stop`` (see the module's description)."""
-        n = len(self.old_rows)
+        n = len(self.listed)
         rows = np.arange(start, stop)
-        old = self.old_rows[rows]
-        has_old = old >= 0
-        floor_old = np.zeros(len(rows))
-        floor_old[has_old] = self.lists.floors[old[has_old]]
+        floor_old = self.old_floors[rows]
         # listed neighbours: d_ij known from the old similarity
-        listed = np.where(has_old[:, None], self.lists.graph.indices[np.maximum(old, 0)], -1)
-        listed_scores = np.asarray(self.lists.graph.scores[np.maximum(old, 0)], dtype=np.float64)
-        present = listed >= 0
-        target = np.where(present, self.row_map[np.maximum(listed, 0)], -1)
-        present &= target >= 0
-        li, lj = np.nonzero(present)
-        lj_rows = target[li, lj]
-        l_dot = listed_scores[li, lj] * self.old_lengths[rows[li]] * self.old_lengths[lj_rows]
+        listed = self.listed[start:stop]
+        li, lj = np.nonzero(listed >= 0)
+        lj_rows = listed[li, lj]
+        l_dot = self.listed_scores[start:stop][li, lj] * self.old_lengths[rows[li]] * self.old_lengths[lj_rows]
         list_keys = rows[li] * n + lj_rows
         d_rows = np.repeat(rows, np.diff(delta.indptr))
         d_cols, d_vals = delta.indices.astype(np.int64), delta.data
@@ -122,11 +126,12 @@ class RowWork:
         unlisted = ~listed_pair & ~exact & ~in_shrunk
         # the measure is symmetric: a pair row i does not list may be in row j's list, and is
         # otherwise below both rows' floors
+        listed_keys, listed_scores = self._sorted_pairs
         mirrored = d_cols[unlisted] * n + d_rows[unlisted]
-        where = np.minimum(np.searchsorted(self.listed_keys, mirrored), max(len(self.listed_keys) - 1, 0))
-        found = (self.listed_keys[where] == mirrored) if len(self.listed_keys) else np.zeros(len(mirrored), bool)
+        where = np.minimum(np.searchsorted(listed_keys, mirrored), max(len(listed_keys) - 1, 0))
+        found = (listed_keys[where] == mirrored) if len(listed_keys) else np.zeros(len(mirrored), bool)
         known = np.flatnonzero(unlisted)[found]
-        known_old = self.listed_scores[where[found]] * self.old_lengths[d_rows[known]] * self.old_lengths[d_cols[known]]
+        known_old = listed_scores[where[found]] * self.old_lengths[d_rows[known]] * self.old_lengths[d_cols[known]]
         known_dot = self._exact_if_cancelled(known_old, d_vals[known], d_rows[known], d_cols[known])
         bounded = np.flatnonzero(unlisted)[~found]
         local = d_rows - start
@@ -134,7 +139,7 @@ class RowWork:
         bound_dot = below * self.old_lengths[d_rows[bounded]] * self.old_lengths[d_cols[bounded]]
         bound = self._similarity(bound_dot + d_vals[bounded], d_rows[bounded], d_cols[bounded])
         floors = np.maximum(floor_old, 0.0) * self.ratio[rows] * self.growth_bound
-        floors[~has_old] = 0.0  # a new row's old dot products are all 0: nothing unknown
+        floors[self.is_new[rows]] = 0.0  # a new row's old dot products are all 0: nothing unknown
         np.maximum.at(floors, local[bounded], bound)
         parts_rows = [rows[li], d_rows[exact], d_rows[known]]
         parts_cols = [lj_rows, d_cols[exact], d_cols[known]]
@@ -171,11 +176,8 @@ class RowWork:
         """Return every row's new list with the compiled kernel (the same as :meth:`block` on all rows)."""
         from recframe.engine._compiled.delta import delta_lists
 
-        n = len(self.old_rows)
-        has_old = self.old_rows >= 0
-        old_lists = self.lists.graph.indices[np.maximum(self.old_rows, 0)]
-        mapped = np.where(has_old[:, None] & (old_lists >= 0), self.row_map[np.maximum(old_lists, 0)], -1)
-        scores = np.where(mapped >= 0, self.lists.graph.scores[np.maximum(self.old_rows, 0)], 0.0)
+        n = len(self.listed)
+        mapped, scores = self.listed, self.listed_scores
         shrunk = np.zeros(n, dtype=bool)
         shrunk[self.shrunk] = True
         if shrunk_t is None:
@@ -200,8 +202,8 @@ class RowWork:
         with numba_threads(None) as threads:
             kernel(
                 *arrays,
-                np.ascontiguousarray(mapped, dtype=np.int64),
-                np.ascontiguousarray(scores, dtype=np.float64),
+                mapped,
+                scores,
                 self.old_floors,
                 self.old_lengths,
                 self.new_lengths,
@@ -235,26 +237,22 @@ class RowWork:
         return np.divide(dots, lengths, out=np.zeros(len(dots)), where=lengths > 0)
 
 
-def listed_pairs(
+def lists_in_new_rows(
     lists: NeighbourLists, old_rows: IntArray, row_map: IntArray
 ) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Return every old listed pair as sorted keys ``row * n + neighbour`` (new positions), its score, and the floors.
+    """Return the old lists by new row: neighbours as new positions, their old similarities, and the floors.
 
-    The floors are those of the new row positions (0 for a new row, which lists nothing).
+    `old_rows` is the old position of each new row (``-1`` for a new row, which lists nothing and
+    has floor 0); a neighbour that is gone becomes ``-1`` (score 0).
     """
-    n = len(old_rows)
-    rows = np.flatnonzero(old_rows >= 0)
-    neighbours = lists.graph.indices[old_rows[rows]]
-    present = neighbours >= 0
-    mapped = np.where(present, row_map[np.maximum(neighbours, 0)], -1)
-    present &= mapped >= 0
-    owner = np.broadcast_to(rows[:, None], neighbours.shape)[present]
-    keys = owner * n + mapped[present]
-    order = np.argsort(keys, kind="stable")
-    scores = np.asarray(lists.graph.scores[old_rows[rows]], dtype=np.float64)[present]
-    floors = np.zeros(n)
-    floors[rows] = lists.floors[old_rows[rows]]
-    return keys[order], scores[order], floors
+    has_old = old_rows >= 0
+    source = np.maximum(old_rows, 0)
+    neighbours = lists.graph.indices[source]
+    present = has_old[:, None] & (neighbours >= 0)
+    listed = np.where(present, row_map[np.maximum(neighbours, 0)], -1).astype(np.int64)
+    scores = np.where(listed >= 0, np.asarray(lists.graph.scores[source], dtype=np.float64), 0.0)
+    floors = np.where(has_old, lists.floors[source], 0.0)
+    return listed, scores, floors
 
 
 def _kernel_csr(matrix: sp.csr_array, index_type: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.engine import Engine, resolve_engine
 from recframe.interfaces import NeighbourGraph
-from recframe.recommender.delta_rows import RowWork, block_products, concatenated, listed_pairs, row_blocks
+from recframe.recommender.delta_rows import RowWork, block_products, concatenated, lists_in_new_rows, row_blocks
 from recframe.recommender.neighbour_lists import NeighbourLists
 
 DeltaMeasure = Literal["cosine", "dot"]
@@ -126,21 +126,9 @@ def update_lists(
     new_x_t = _transposed(new_x, new_t)
     change_t = sp.csr_array(change.T)
     shrunk_t = sp.csr_array(new_x[shrunk].T) if len(shrunk) else None
-    listed_keys, listed_scores, old_floors = listed_pairs(lists, old_rows, row_map)
+    listed, listed_scores, old_floors = lists_in_new_rows(lists, old_rows, row_map)
     context = RowWork(
-        lists,
-        old_rows,
-        row_map,
-        is_new,
-        old_lengths,
-        new_lengths,
-        ratio,
-        growth_bound,
-        shrunk,
-        listed_keys,
-        listed_scores,
-        old_floors,
-        new_x,
+        listed, listed_scores, old_floors, is_new, old_lengths, new_lengths, ratio, growth_bound, shrunk, new_x
     )
     if resolve_engine(engine) == "numba":
         block = context.compiled(change, change_t, new_x, new_x_t, old_x, shrunk_t, k, width)

@@ -41,7 +41,7 @@ from recframe.interfaces.checks import check_graph, check_matrix
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
-from recframe.recommender.graph_update import update_graph
+from recframe.recommender.graph_update import GraphUpdate, update_graph
 from recframe.recommender.row_changes import changed_rows, position_map
 
 if TYPE_CHECKING:
@@ -150,10 +150,11 @@ class UpdateMethods(FitMethods):
         """The fit and every update since, oldest first (after ``fit`` or ``load``).
 
         Each entry is a dict of JSON values: ``kind`` (``fit``, ``update`` or ``forget``),
-        ``events`` (added, removed or fitted), ``fingerprint`` (sha256 of the events added;
-        a ``forget`` records only how many users and items it forgot), and for updates the users and items added and
-        removed, the time, the seconds taken and what each neighbour graph needed
-        (``incremental`` with the rows searched and merged, or ``full`` with the reason).
+        ``events`` (added, removed or fitted), ``fingerprint`` (sha256 of the events added; a
+        ``forget`` records only how many users and items it forgot), and for updates the users
+        and items added and removed, the time, the seconds taken and what each neighbour graph
+        needed (``delta`` or ``incremental`` with the rows searched and merged, or ``full`` with
+        the reason).
         """
         return [dict(entry) for entry in self._state().lineage]
 
@@ -256,12 +257,11 @@ class UpdateMethods(FitMethods):
         result = update_lists(
             fitted.lists[axis], old_rows, new_rows, row_map, column_map, measure, config.k, width, search, engine, other
         )
+        n_rows = new_rows.shape[0]
         if isinstance(result, str):
             updated.graphs[axis] = self._search_all(updated, axis)
-            n_rows = new_rows.shape[0]
-            return {"mode": "full", "rows_searched": n_rows, "rows_merged": 0, "reason": result}
+            return GraphUpdate(updated.graphs[axis], result, n_rows, 0).record()
         updated.lists[axis] = result.lists
-        n_rows = new_rows.shape[0]
         updated.graphs[axis] = check_graph(
             result.lists.served(config.k), f"the updated {axis[:-1]} neighbours", n_rows, n_rows
         )
