@@ -79,7 +79,12 @@ def test_evaluation_benchmark_smoke(tmp_path):
 
 def test_measures_benchmark_smoke(tmp_path):
     out = run_module(tmp_path, "benchmarks.measures", "--k", "5", "--engines", "numba,scipy")
-    assert out.count("| numba |") == 12 and out.count("| scipy |") == 12
+    assert out.count("| numba |") == 14 and out.count("| scipy |") == 14
+
+
+def test_graph_similarity_benchmark_smoke(tmp_path):
+    out = run_module(tmp_path, "benchmarks.graph_similarity", "--repeats", "1")
+    assert out.count("| p3alpha (") == 2 and out.count("| rp3beta (") == 2 and "| cosine item-kNN |" in out
 
 
 def test_csv_load_benchmark_smoke(tmp_path):

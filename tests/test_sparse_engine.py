@@ -185,4 +185,10 @@ def test_concurrent_kernel_calls_are_safe():
 
 class TestSparseContract(SimilarityContract):
     component = SparseSimilarity
-    configs = ({"k": 5}, {"k": 1000}, {"k": 3, "measure": "dot", "engine": "scipy", "max_memory_mb": 1})
+    configs = (
+        {"k": 5},
+        {"k": 1000},
+        {"k": 3, "measure": "dot", "engine": "scipy", "max_memory_mb": 1},
+        {"k": 4, "measure": "p3alpha", "alpha": 0.8, "normalise": "l1"},
+        {"k": 6, "measure": "rp3beta", "degree": "count", "min_support": 2, "engine": "scipy"},
+    )

@@ -20,6 +20,9 @@ Similarity measures and modifiers
     minimum support, significance weighting ...); :func:`top_k_by_measure` finds each row's
     ``k`` most similar rows by it; :func:`similarity` and :func:`modify` are the formulas both
     engines share; :func:`check_measurable` refuses values whose squared lengths overflow.
+    The random-walk measures (:data:`GRAPH`: P3alpha, RP3beta) are dot products of rows
+    prepared by :func:`walk_queries` and :func:`walk_targets`; :func:`l1_normalise` is their
+    optional final row normalisation.
 Neighbour policies and prediction
     :func:`per_target_top_n` ranks under the per-target rule (the ``p`` most similar neighbours
     that qualify), :func:`predict_ratings` predicts ratings by the weighted-average variants
@@ -60,9 +63,11 @@ from __future__ import annotations
 from recframe.data.matrix import check_measurable
 from recframe.engine.dispatch import Engine, default_threads, numba_available, numba_threads, resolve_engine
 from recframe.engine.few_rows import warm_up
+from recframe.engine.graph import Degree, walk_queries, walk_targets
 from recframe.engine.kernel_inputs import freeze, freeze_checked
 from recframe.engine.measures import (
     BINARY,
+    GRAPH,
     MEASURES,
     SYMMETRIC,
     Measure,
@@ -82,13 +87,15 @@ from recframe.engine.prediction import (
 )
 from recframe.engine.products import estimate_neighbours, top_k_neighbours, top_n_product
 from recframe.engine.scoring import ScoringConfig, ScoringRanker
-from recframe.engine.search import row_totals, top_k_by_measure
+from recframe.engine.search import l1_normalise, row_totals, top_k_by_measure
 from recframe.engine.topn import blockwise_top_n, chunks, select_top_n, top_n_entries, zero_entries
 
 __all__ = [
     "BINARY",
+    "GRAPH",
     "MEASURES",
     "SYMMETRIC",
+    "Degree",
     "Engine",
     "Fallback",
     "Measure",
@@ -107,6 +114,7 @@ __all__ = [
     "estimate_neighbours",
     "freeze",
     "freeze_checked",
+    "l1_normalise",
     "modify",
     "numba_available",
     "numba_threads",
@@ -120,6 +128,8 @@ __all__ = [
     "top_k_neighbours",
     "top_n_entries",
     "top_n_product",
+    "walk_queries",
+    "walk_targets",
     "warm_up",
     "zero_entries",
 ]

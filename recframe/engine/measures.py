@@ -19,7 +19,8 @@ with ``B`` the pattern of ``X``), so both engines compute every measure exactly 
 ``n x n`` matrix: the numba kernel accumulates the statistics row by row, the scipy engine
 multiplies blocks of rows. :func:`similarity` turns the statistics into similarities with
 plain array arithmetic that numpy and numba both run, so the two engines share one formula.
-Division by zero gives 0 (no similarity).
+Division by zero gives 0 (no similarity). The random-walk measures (:data:`GRAPH`) are ``dot``
+of two differently prepared copies of the rows (see :mod:`recframe.engine.graph`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ Measure = Literal[
     "asymmetric_cosine",
     "conditional_probability",
     "lift",
+    "p3alpha",
+    "rp3beta",
 ]
 MEASURES: tuple[str, ...] = get_args(Measure)
 """Every measure, in the order of their codes."""
@@ -60,6 +63,10 @@ SYMMETRIC = frozenset(
 with ``alpha == 0.5`` are symmetric too)."""
 BINARY = frozenset({"jaccard", "dice", "tversky", "conditional_probability", "lift"})
 """Measures of the rows' patterns only (which entries are stored), not their values."""
+GRAPH = frozenset({"p3alpha", "rp3beta"})
+"""Random-walk measures: the dot product of rows prepared by :mod:`recframe.engine.graph` (the
+query rows by :func:`~recframe.engine.walk_queries`, the targets by
+:func:`~recframe.engine.walk_targets`), so :func:`similarity` computes them as ``dot``."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,7 @@ def similarity(
     """
     if code == 0:  # cosine: dot / (|a| |b|)
         return _ratio(dot, norm_a * norm_b)
-    if code == 1:  # dot
+    if code == 1 or code >= 12:  # dot; p3alpha and rp3beta: dot of the walk's prepared rows
         return dot + 0.0 * n
     if code == 2 or code == 3:  # co-rated cosine (adjusted: of column-centred values)
         return _ratio(dot, np.sqrt(sq_a * sq_b))

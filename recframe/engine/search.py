@@ -41,6 +41,29 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
     return np.sqrt(squares), lengths.astype(np.float64)
 
 
+def l1_normalise(scores: FloatArray) -> FloatArray:
+    """Return each row of neighbour scores divided by the sum of its absolute values (rows of 0s stay 0).
+
+    The literature's final normalisation of graph similarities (Dacrema et al. 2019 normalise
+    the kept top-k of P3alpha and RP3beta this way): each row's neighbours then share a
+    weight of 1, so that every row contributes equally to the items it scores. Padding
+    (score 0) stays 0.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_rows, k)
+        Each row's kept similarities (``0.0`` pads).
+
+    Returns
+    -------
+    ndarray of shape (n_rows, k), float64
+        A new array.
+    """
+    totals = np.abs(scores).sum(axis=1, keepdims=True)
+    normalised: FloatArray = np.divide(scores, totals, out=np.zeros(scores.shape), where=totals > 0)
+    return normalised
+
+
 def top_k_by_measure(
     queries: sp.csr_array,
     rows: IntArray,

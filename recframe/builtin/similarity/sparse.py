@@ -6,13 +6,15 @@ The same neighbours as ``sklearn_nn`` (cosine), or those of any measure of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, ValidationInfo, field_validator
 
 from recframe import (
+    DataError,
     NeighbourGraph,
     PluginError,
     ResourceEstimate,
@@ -24,6 +26,8 @@ from recframe import (
     csr_state,
 )
 from recframe.engine import (
+    GRAPH,
+    Degree,
     Engine,
     Measure,
     MeasureSpec,
@@ -31,11 +35,14 @@ from recframe.engine import (
     estimate_neighbours,
     freeze,
     freeze_checked,
+    l1_normalise,
     resolve_engine,
     row_totals,
     top_k_by_measure,
     top_k_neighbours,
     top_n_product,
+    walk_queries,
+    walk_targets,
 )
 
 if TYPE_CHECKING:
@@ -68,12 +75,24 @@ class SparseConfig(SimilarityConfig):
     (a - b)^2)``; ``jaccard`` ``n / (|a| + |b| - n)``; ``dice`` ``2n / (|a| + |b|)``;
     ``tversky`` ``n / (n + alpha (|a| - n) + beta (|b| - n))``; ``asymmetric_cosine`` ``a.b /
     (|a|^(2 alpha) |b|^(2 (1 - alpha)))``; ``conditional_probability`` ``n / (|a| |b|^alpha)``;
-    ``lift`` ``n N / (|a| |b|)``. ``n = |C|``; in the set measures ``|a|`` counts a's entries."""
-    alpha: float = Field(0.5, ge=0.0)
-    """``alpha`` of tversky, asymmetric cosine (in [0, 1]) and conditional probability (the
-    popularity discount)."""
+    ``lift`` ``n N / (|a| |b|)``; ``p3alpha`` ``sum_c P(a -> c)^alpha P(c -> b)^alpha``, a
+    three-step random walk between rows through the columns; ``rp3beta`` p3alpha divided by
+    ``popularity(b)^beta``. ``n = |C|``; in the set measures ``|a|`` counts a's entries."""
+    alpha: float | None = Field(None, ge=0.0)
+    """``alpha`` of tversky, asymmetric cosine (in [0, 1]), conditional probability (the
+    popularity discount), and p3alpha and rp3beta (the power of the transition probabilities);
+    by default 1 for p3alpha and rp3beta (the plain walk, as similaripy), 0.5 for the others."""
     beta: float = Field(0.5, ge=0.0)
-    """``beta`` of tversky."""
+    """``beta`` of tversky, and of rp3beta (the power of the popularity penalty: 0 is p3alpha)."""
+    degree: Degree = "sum"
+    """Transition probabilities of p3alpha and rp3beta: ``sum`` (similaripy) ``P(a -> c) =
+    x_ac / sum_c' x_ac'``, ``P(c -> b) = x_bc / sum_r x_rc`` and popularity the sum of a row's
+    values; ``count`` (Dacrema et al. 2019's code) a uniform first step ``1 / |a|`` and
+    popularity the number of entries. The same on binary data."""
+    normalise: Literal["none", "l1"] = "none"
+    """Divide each row's kept neighbour scores by their sum (``l1``, as Dacrema et al. 2019
+    for p3alpha and rp3beta), so that every row's neighbours weigh 1 in total; ``none``
+    keeps the similarities (similaripy)."""
     shrinkage: float = Field(0.0, ge=0.0)
     """Shrink each similarity towards 0 by its co-support: ``sim * n / (n + shrinkage)``."""
     min_support: PositiveInt = 1
@@ -92,6 +111,24 @@ class SparseConfig(SimilarityConfig):
     """Working memory besides the result: the compiled kernel's per-thread heaps (it falls back
     to computing each pair twice when they don't fit) or the scipy engine's dense blocks."""
 
+    @field_validator("degree", mode="after")
+    @classmethod
+    def _degree_of_a_walk(cls, degree: Degree, info: ValidationInfo) -> Degree:
+        measure = info.data.get("measure")
+        if degree != "sum" and measure is not None and measure not in GRAPH:
+            msg = f"degree applies to p3alpha and rp3beta only, not to measure {measure!r}; leave it out"
+            raise ValueError(msg)
+        return degree
+
+    @field_validator("negative", mode="after")
+    @classmethod
+    def _negative_of_a_walk(cls, negative: str, info: ValidationInfo) -> str:
+        measure = info.data.get("measure")
+        if negative == "keep" and measure in GRAPH:
+            msg = f"measure {measure!r} is a walk's probability, never negative: 'keep' changes nothing; leave it out"
+            raise ValueError(msg)
+        return negative
+
 
 class SparseSimilarity(SimilarityBackend):
     """Exact k nearest neighbours by a sparse product that keeps only the top k of each row.
@@ -100,12 +137,17 @@ class SparseSimilarity(SimilarityBackend):
     reduced to its best ``k`` at once. With the compiled engine every pair of rows is computed
     once, as the product is symmetric. Results equal :class:`SklearnNNSimilarity` with the
     cosine metric (scores to rounding, sets except at exact ties): a row is never its own
-    neighbour, similarity-0 rows are no neighbours, and ties go to the lower row.
+    neighbour, similarity-0 rows are no neighbours, and ties go to the lower row. The
+    random-walk measures (p3alpha, rp3beta) are the product of two prepared copies of the rows
+    (see :mod:`recframe.engine.graph`), each pair computed from both sides.
 
     Attributes
     ----------
     rows_ : csr_array of shape (n_rows, n_features)
-        The fitted rows, normalised for cosine.
+        The fitted rows as a query sees them: L2-normalised for plain cosine, centred for
+        adjusted cosine, the walk's first step for p3alpha and rp3beta.
+    column_means_ : ndarray of shape (n_features,) or None
+        The training columns' means (adjusted cosine only).
     """
 
     name = "sparse"
@@ -115,15 +157,23 @@ class SparseSimilarity(SimilarityBackend):
     column_means_: FloatArray | None = None
 
     @property
+    def _alpha(self) -> float:
+        """``alpha``, or the measure's default: 1 for the walks (similaripy's), 0.5 for the others."""
+        c = self.config
+        if c.alpha is not None:
+            return c.alpha
+        return 1.0 if c.measure in GRAPH else 0.5
+
+    @property
     def _spec(self) -> MeasureSpec | None:
-        """The measure's kernel spec, or ``None`` for plain cosine and dot (the symmetric fast path)."""
+        """The measure's kernel spec, or ``None`` for plain cosine, dot and walks (a plain product)."""
         c = self.config
         plain = c.shrinkage == 0 and c.min_support == 1 and c.min_similarity is None and c.negative == "drop"
-        if c.measure in ("cosine", "dot") and plain:
+        if (c.measure in ("cosine", "dot") or c.measure in GRAPH) and plain:
             return None
         return MeasureSpec.of(
             c.measure,
-            alpha=c.alpha,
+            alpha=self._alpha,
             beta=c.beta,
             shrinkage=c.shrinkage,
             min_support=c.min_support,
@@ -132,23 +182,34 @@ class SparseSimilarity(SimilarityBackend):
         )
 
     def fit(self, rows: sp.csr_array) -> Self:
-        """Keep (normalised or centred) copies of `rows` for neighbour queries."""
-        if self.config.measure == "adjusted_cosine":
+        """Keep (normalised, centred or walk-prepared) copies of `rows` for neighbour queries.
+
+        Raises
+        ------
+        DataError
+            For p3alpha and rp3beta, if a value is negative or not finite (it must weigh an edge).
+        """
+        c = self.config
+        if c.measure == "adjusted_cosine":
             rows = _canonical(rows)
             sums = np.bincount(rows.indices, weights=rows.data, minlength=rows.shape[1])
             counts = np.bincount(rows.indices, minlength=rows.shape[1])
             self.column_means_ = np.divide(sums, counts, out=np.zeros(len(sums)), where=counts > 0)
         self.rows_ = self._prepare(rows)
-        self._transposed = sp.csr_array(self.rows_.T)
+        targets = self.rows_
+        if c.measure in GRAPH:  # the walk's last step into each row: column totals of all rows
+            beta = c.beta if c.measure == "rp3beta" else 0.0
+            targets = self._walk(walk_targets, rows, self._alpha, beta, degree=c.degree)
+        self._transposed = sp.csr_array(targets.T)
         self._transposed.sort_indices()
-        self._totals = row_totals(self.rows_)
+        self._totals = row_totals(targets)
         # read-only and checked once: queries then check them in O(1), not O(stored entries)
         freeze_checked(self.rows_)
         freeze_checked(self._transposed)
         return self
 
     def get_state(self) -> State:
-        """Return the prepared rows (``rows.*``), their transpose (``transposed.*``), totals and column means."""
+        """Return the prepared rows (``rows.*``), the targets' transpose (``transposed.*``), totals and column means."""
         check_fitted(self, "rows_")
         assert self.rows_ is not None
         state: State = {
@@ -177,53 +238,79 @@ class SparseSimilarity(SimilarityBackend):
     def update_obstacle(self, columns_changed: bool) -> str | None:
         """Allow row-by-row updates except where a similarity depends on other rows than the two compared.
 
-        ``adjusted_cosine`` centres every value by its column's mean over all rows, and
-        ``lift`` scales by the number of columns (only a change of it is an obstacle).
+        ``adjusted_cosine`` centres every value by its column's mean over all rows, the walks
+        divide by column totals over all rows, ``normalise: l1`` divides by the sum over each
+        row's neighbours, and ``lift`` scales by the number of columns (only a change of it
+        is an obstacle).
         """
-        if self.config.measure == "adjusted_cosine":
+        c = self.config
+        if c.measure == "adjusted_cosine":
             return "measure 'adjusted_cosine' centres every row by column means taken over all rows"
-        if self.config.measure == "lift" and columns_changed:
+        if c.measure in GRAPH:
+            return f"measure {c.measure!r} walks through columns whose totals are taken over all rows"
+        if c.normalise == "l1":
+            return "normalise 'l1' divides every row's scores by their sum over its neighbours, which any row changes"
+        if c.measure == "lift" and columns_changed:
             return "measure 'lift' scales every similarity by the number of columns, which changed"
         return None
 
     def update_measure(self) -> Literal["cosine", "dot"] | None:
-        """Plain ``cosine`` and ``dot`` (no modifiers) are updated from dot products."""
-        if self._spec is None and self.config.measure in ("cosine", "dot"):
-            return "cosine" if self.config.measure == "cosine" else "dot"
+        """Plain ``cosine`` and ``dot`` (no modifiers, no normalisation) are updated from dot products."""
+        c = self.config
+        if self._spec is None and c.measure in ("cosine", "dot") and c.normalise == "none":
+            return "cosine" if c.measure == "cosine" else "dot"
         return None
 
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
         """Estimate the cost of all rows' neighbours (see :func:`recframe.engine.estimate_neighbours`)."""
         c = self.config
-        if self._spec is not None:  # every pair twice, six accumulators per thread or six dense blocks
-            k = c.k if k is None else k
-            n, nnz = rows.shape[0], int(rows.nnz)
-            shared = np.bincount(rows.indices, minlength=rows.shape[1]).astype(np.int64)
-            threads = c.threads or default_threads()
-            working = threads * n * 65 if resolve_engine(c.engine) == "numba" else c.max_memory_mb << 20
-            return ResourceEstimate(int((shared**2).sum()), n * k * 16, 2 * nnz * 16 + working)
-        return estimate_neighbours(
-            rows, c.k if k is None else k, engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb
-        )
+        k = c.k if k is None else k
+        if self._spec is None and c.measure not in GRAPH:
+            return estimate_neighbours(rows, k, engine=c.engine, threads=c.threads, max_memory_mb=c.max_memory_mb)
+        # every pair twice: six accumulators per thread (a measure) or one (a walk), or dense blocks
+        n, nnz = rows.shape[0], int(rows.nnz)
+        shared = np.bincount(rows.indices, minlength=rows.shape[1]).astype(np.int64)
+        threads = c.threads or default_threads()
+        per_row = 65 if self._spec is not None else 18
+        working = threads * n * per_row if resolve_engine(c.engine) == "numba" else c.max_memory_mb << 20
+        return ResourceEstimate(int((shared**2).sum()), n * k * 16, 2 * nnz * 16 + working)
+
+    def _walk(
+        self, prepare: Callable[..., sp.csr_array], rows: sp.csr_array, *args: float, degree: Degree
+    ) -> sp.csr_array:
+        """Run a walk's preparation, naming this backend and its measure in a data error."""
+        try:
+            return prepare(rows, *args, degree=degree)
+        except DataError as exc:
+            msg = f"similarity {self.name!r} (measure {self.config.measure!r}): {exc}"
+            raise DataError(msg) from exc
 
     def _prepare(self, rows: sp.csr_array) -> sp.csr_array:
-        """Return `rows` as canonical float64 CSR, prepared for the measure.
+        """Return `rows` as canonical float64 CSR, prepared for the measure as a query.
 
         Plain cosine gets L2-normalised rows; adjusted cosine values centred by the training
-        columns' means (stored zeros are kept: they are co-ratings). Canonical input shares its
+        columns' means (stored zeros are kept: they are co-ratings); the walks the first step
+        from each row (stored zeros dropped: they are no edges). Canonical input shares its
         index arrays with the result (only the values are copied), which saves a third of the
         matrix's memory on large data.
         """
+        c = self.config
+        if c.measure in GRAPH:
+            return self._walk(walk_queries, rows, self._alpha, degree=c.degree)
         prepared = _canonical(rows)
         if self.column_means_ is not None:
             prepared.data -= self.column_means_[prepared.indices]
-        if self.config.measure == "cosine" and self._spec is None and prepared.nnz:
+        if c.measure == "cosine" and self._spec is None and prepared.nnz:
             lengths = np.diff(prepared.indptr)
             filled = lengths > 0
             norms = np.ones(len(lengths))
             norms[filled] = np.sqrt(np.add.reduceat(prepared.data**2, prepared.indptr[:-1][filled]))
             prepared.data /= np.repeat(norms, lengths)
         return prepared
+
+    def _graph(self, columns: IntArray, scores: FloatArray, n: int) -> NeighbourGraph:
+        """Return the neighbour graph of the kept lists, normalised as configured."""
+        return NeighbourGraph(columns, l1_normalise(scores) if self.config.normalise == "l1" else scores, n)
 
     def neighbours(self, rows: IntArray | None = None, k: int | None = None) -> NeighbourGraph:
         """Return the nearest other fitted rows of `rows` (all rows by default)."""
@@ -233,8 +320,8 @@ class SparseSimilarity(SimilarityBackend):
         n = self.rows_.shape[0]
         c = self.config
         spec = self._spec
+        query = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
         if spec is not None:
-            query = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
             columns, scores = top_k_by_measure(
                 self.rows_,
                 query,
@@ -248,7 +335,7 @@ class SparseSimilarity(SimilarityBackend):
                 max_memory_mb=c.max_memory_mb,
                 desc=f"{self.name}: neighbours",
             )
-        elif rows is None:
+        elif rows is None and c.measure not in GRAPH:  # a symmetric product: each pair once
             columns, scores = top_k_neighbours(
                 self.rows_,
                 min(k, max(n - 1, 0)),
@@ -260,7 +347,7 @@ class SparseSimilarity(SimilarityBackend):
         else:
             columns, scores = top_n_product(
                 self.rows_,
-                np.asarray(rows, dtype=np.int64),
+                query,
                 self._transposed,
                 min(k, max(n - 1, 0)),
                 exclude_self=True,
@@ -269,10 +356,10 @@ class SparseSimilarity(SimilarityBackend):
                 max_memory_mb=c.max_memory_mb,
                 desc=f"{self.name}: neighbours",
             )
-        return NeighbourGraph(columns, scores, n)
+        return self._graph(columns, scores, n)
 
     def query(self, vectors: sp.csr_array, k: int | None = None) -> NeighbourGraph:
-        """Return the nearest fitted rows of new vectors."""
+        """Return the nearest fitted rows of new vectors (for the walks: from each vector's own first step)."""
         check_fitted(self, "rows_")
         assert self.rows_ is not None
         c = self.config
@@ -293,15 +380,15 @@ class SparseSimilarity(SimilarityBackend):
                 max_memory_mb=c.max_memory_mb,
                 desc=f"{self.name}: query",
             )
-            return NeighbourGraph(columns, scores, n)
-        columns, scores = top_n_product(
-            prepared,
-            np.arange(prepared.shape[0]),
-            self._transposed,
-            min(k, n),
-            engine=c.engine,
-            threads=c.threads,
-            max_memory_mb=c.max_memory_mb,
-            desc=f"{self.name}: query",
-        )
-        return NeighbourGraph(columns, scores, n)
+        else:
+            columns, scores = top_n_product(
+                prepared,
+                np.arange(prepared.shape[0]),
+                self._transposed,
+                min(k, n),
+                engine=c.engine,
+                threads=c.threads,
+                max_memory_mb=c.max_memory_mb,
+                desc=f"{self.name}: query",
+            )
+        return self._graph(columns, scores, n)

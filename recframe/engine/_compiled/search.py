@@ -2,7 +2,12 @@
 
 The kernel behind :func:`recframe.engine.top_k_by_measure` (:func:`top_k_by_measure`). It runs
 the same :func:`~recframe.engine.similarity` and :func:`~recframe.engine.modify` formulas as
-the scipy engine, compiled here, so both engines agree.
+the scipy engine, compiled here, so both engines agree. The random-walk measures (p3alpha,
+rp3beta) reach it as ``dot`` of their prepared rows (see :mod:`recframe.engine.graph`).
+
+numba's on-disk cache keys a kernel on this file, not on :mod:`recframe.engine.measures`: a
+change of :func:`~recframe.engine.similarity` must come with a change here (such as this note),
+or a development install keeps running the old formula.
 """
 
 from __future__ import annotations
