@@ -241,10 +241,14 @@ class EvaluationResult:
         The splits, in order.
     warnings : list of str
         What the protocol check found leakage-prone (also logged).
+    definitions : dict of str to dict
+        What each metric computes, keyed by label: its resolved formula and options
+        (:attr:`recframe.Metric.definition`).
     """
 
     folds: list[FoldResult]
     warnings: list[str] = field(default_factory=list)
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -318,4 +322,6 @@ class EvaluationResult:
             out[name] = self.count(name)
         if self.warnings:
             out["protocol_warnings"] = list(self.warnings)
+        if self.definitions:
+            out["definitions"] = self.definitions
         return out

@@ -226,20 +226,28 @@ def test_in_memory_scores_must_be_finite_and_unique():
 
 
 def test_a_metric_defined_differently_under_one_label_is_not_compared(registry):
-    def config(denominator: str) -> dict[str, object]:
-        metrics = [{"type": "map", "k": 10, "denominator": denominator}, {"type": "ndcg", "k": 10}]
+    # built-in metrics label each definition apart (map@10, map@10[denominator=relevant]); a plugin
+    # metric that is not installed here keeps its plain label, so two definitions can share it
+    def config(variant: str) -> dict[str, object]:
+        metrics = [{"type": "mystery", "k": 10, "variant": variant}, {"type": "ndcg", "k": 10}]
         return {"seed": 1, "evaluation": {"split": {"type": "temporal_global"}, "metrics": metrics}}
 
-    a, b = scores("a", 20, provenance(config("min_k_relevant"), {}, registry)), scores("b", 20)
-    b = RunScores("b", b.keys, b.values, provenance(config("relevant"), {}, registry))
+    a, b = scores("a", 20, provenance(config("first"), {}, registry)), scores("b", 20)
+    b = RunScores("b", b.keys, b.values, provenance(config("second"), {}, registry))
     for run in (a, b):
-        run.values["map@10"] = run.values["ndcg@10"] / 2
+        run.values["mystery@10"] = run.values["ndcg@10"] / 2
     result = compare([a, b], n_bootstrap=20)
     assert result.metrics == ["ndcg@10"]
     assert result.notes == [
-        "Not compared: map@10 is defined differently in runs 'a' and 'b' "
-        "({type='map', k=10, denominator='min_k_relevant'} vs {type='map', k=10, denominator='relevant'})."
+        "Not compared: mystery@10 is defined differently in runs 'a' and 'b' "
+        "({type='mystery', k=10, variant='first'} vs {type='mystery', k=10, variant='second'})."
     ]
+
+
+def test_two_map_definitions_have_two_labels_in_the_provenance(registry):
+    metrics = [{"type": "map", "k": 10, "denominator": "relevant"}, {"type": "map", "k": 10}]
+    found = provenance({"evaluation": {"metrics": metrics}}, {}, registry)["metrics"]
+    assert list(found) == ["map@10[denominator=relevant]", "map@10"]
 
 
 def test_sweep_settings_without_a_fingerprint_are_checked_by_their_data_section(runs, registry):

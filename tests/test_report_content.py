@@ -148,6 +148,20 @@ def test_a_real_run_report_has_dates_and_no_python_literals(tmp_path):
     assert "<h2>Popularity bias and the long tail</h2>" in page and "<h2>Metrics by user activity</h2>" in page
 
 
+def test_metrics_json_and_the_report_give_each_metrics_resolved_formula(tmp_path):
+    metrics = ["ndcg@5", {"type": "ndcg", "k": 5, "profile": "lenskit"}]
+    config = {**CONFIG, "evaluation": {**CONFIG["evaluation"], "metrics": metrics}}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["run", str(path), "-o", str(tmp_path / "out"), "-q"]) == 0
+    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert list(summary["metrics"]) == list(summary["definitions"]) == ["ndcg@5", "ndcg@5[profile=lenskit]"]
+    lenskit = summary["definitions"]["ndcg@5[profile=lenskit]"]
+    assert lenskit["axes"]["discount"] == "log2(max(r,2))" and lenskit["profile"] == "lenskit"
+    page = html.unescape((tmp_path / "out" / "report.html").read_text())
+    assert lenskit["formula"] in page and summary["definitions"]["ndcg@5"]["formula"] in page
+
+
 def test_a_sweep_over_null_and_boolean_values_shows_words(tmp_path):
     document = {**CONFIG, "sweep": {"ranker.prediction_k": [None, 3], "ranker.exclude_seen": [True]}}
     path = tmp_path / "sweep.yaml"

@@ -9,7 +9,7 @@ the training data never saw can't be recommended; by default they still count in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -44,6 +44,8 @@ class HeldOut:
         Distinct test pairs under the relevance threshold (not relevant).
     n_unseen_items : int
         Relevant pairs whose item is not in the training data (kept or dropped, by policy).
+    without_relevant : ndarray of shape (n_test_users - len(users),)
+        External ids of the test users without a relevant item (not evaluated).
     """
 
     users: IdIndex
@@ -53,6 +55,7 @@ class HeldOut:
     n_test_users: int
     n_below_threshold: int
     n_unseen_items: int
+    without_relevant: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n_relevant(self) -> IntArray:
@@ -95,6 +98,8 @@ def held_out(
     if unseen_items == "drop":
         pick, item_rows = pick[~unseen], item_rows[~unseen]
     users, user_rows = IdIndex.encode(test.users[pick])
+    without = np.ones(len(all_users), dtype=bool)
+    without[all_users.rows(users.ids)] = False
     return HeldOut(
         users=users,
         user_rows=user_rows.astype(np.int64),
@@ -103,6 +108,7 @@ def held_out(
         n_test_users=len(all_users),
         n_below_threshold=n_below,
         n_unseen_items=int(unseen.sum()),
+        without_relevant=all_users.ids[without],
     )
 
 

@@ -74,8 +74,17 @@ def run_report(
         rows.append(row)
     report.table(header, rows)
     report.paragraph(
-        f"Means over {len(evaluation.users)} evaluated (fold, user) entries; coverage-like metrics are of the run."
+        f"Means over {len(evaluation.users)} evaluated (fold, user) entries (or as a definition below says); "
+        "coverage-like metrics are of the run."
     )
+    if evaluation.definitions:
+        report.table(
+            ["metric", "profile", "definition"],
+            [
+                [label, str(d.get("profile", "")), str(d.get("formula", ""))]
+                for label, d in evaluation.definitions.items()
+            ],
+        )
 
     report.heading("Data")
     report.table(["", "value"], _flatten(data))

@@ -11,7 +11,7 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -99,6 +99,12 @@ class MetricInput:
     ratings : RatedPairs or None
         Every held-out rating with its prediction, when a metric asks for them
         (``needs_predictions``).
+    scores : ndarray of shape (n_users, n), float64, or None
+        The ranker's score of each ranked item (``nan`` in the padding), for metrics that order
+        tied scores themselves; ``None`` when not given.
+    n_without_relevant : int
+        Test users that would have been evaluated but have no relevant held-out item, so are not
+        rows here: metrics that count them as 0 divide by them too.
     """
 
     items: IntArray
@@ -114,6 +120,8 @@ class MetricInput:
         return int(self.items.shape[0])
 
     ratings: RatedPairs | None = None
+    scores: FloatArray | None = None
+    n_without_relevant: int = 0
 
     @cached_property
     def item_users(self) -> IntArray:
@@ -144,6 +152,24 @@ class Metric(Component):
     def label(self) -> str:
         """The metric's name in reports, e.g. ``ndcg@10``."""
         return f"{self.name}@{self.config.k}"
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        """What the metric computes, for ``metrics.json`` and the report: ``formula`` and ``options``.
+
+        By default the first line of the class docstring and the config's values; built-in
+        accuracy metrics give their resolved formula, profile and axes.
+        """
+        doc = (type(self).__doc__ or self.name).strip().splitlines()[0]
+        return {"formula": doc, "options": self.config.model_dump(mode="json")}
+
+    def summarise(self, values: FloatArray, data: MetricInput) -> float:
+        """Return the run's value of a per-user metric from its per-user `values`: their mean by default.
+
+        A metric overrides it to average otherwise (micro averaging weighs users by their
+        denominators; counting users without relevant items as 0 divides by them too).
+        """
+        return float(np.mean(values))
 
     @abstractmethod
     def compute(self, data: MetricInput) -> FloatArray | float:

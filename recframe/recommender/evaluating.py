@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,7 @@ class EvaluationMethods(QueryMethods):
         if (self.splitter is None and test is None) or not self.metrics:
             msg = "nothing to evaluate: configure evaluation.split and evaluation.metrics"
             raise ConfigError(msg)
+        self._labels()
         interactions = self.load_data() if data is None else Interactions.from_any(data)
         splitter = self.splitter
         if splitter is None:
@@ -97,7 +99,7 @@ class EvaluationMethods(QueryMethods):
             with self._lock:  # a recommender that was fitted keeps its model
                 if self._fitted is None:
                     self._fitted = fitted
-        return EvaluationResult(folds, list(warnings.values()))
+        return EvaluationResult(folds, list(warnings.values()), self._definitions())
 
     def _evaluate_fold(self, fitted: _Fitted, train: Interactions, test: Interactions) -> FoldResult:
         """Score the lists of the fold's model `fitted` for the users of one test part."""
@@ -113,6 +115,11 @@ class EvaluationMethods(QueryMethods):
         depth = max(m.config.k for m in self.metrics)
         lists = self._recommend(fitted, evaluated.ids, depth)
         data = metric_input(held, evaluated, lists.ranked.items, fitted.matrix, depth)
+        # users without a relevant item that would have been evaluated: metrics may count them as 0
+        without = held.without_relevant
+        if not fitted.fallbacks:
+            without = without[fitted.matrix.users.rows(without, missing="mark") >= 0]
+        data = replace(data, scores=lists.scores, n_without_relevant=len(without))
         n_prediction_fallback = 0
         if any(metric.needs_predictions for metric in self.metrics):
             ratings = self._rated_pairs(fitted, test, train)
@@ -120,15 +127,15 @@ class EvaluationMethods(QueryMethods):
             n_prediction_fallback = int(ratings.fallback.sum())
         metrics: dict[str, float] = {}
         per_user: dict[str, np.ndarray] = {}
-        for metric in self.metrics:
+        for metric, label in zip(self.metrics, self._labels(), strict=True):
             values = check_metric(
                 self._call(metric, "compute", data), self._who(metric), len(evaluated), metric.per_user, metric.bounds
             )
-            with calling(self._who(metric), "label"):  # a property a plugin may compute
-                label = str(metric.label)
             if metric.per_user:
                 per_user[label] = values
-            metrics[label] = float(np.mean(values))
+                metrics[label] = float(self._call(metric, "summarise", values, data))
+            else:
+                metrics[label] = float(np.mean(values))
         counts = {
             "n_train": len(train),
             "n_test": len(test),
@@ -144,6 +151,29 @@ class EvaluationMethods(QueryMethods):
             counts.update(n_rated=len(data.ratings.actual), n_prediction_fallback=n_prediction_fallback)
         history, exposure = usage(train, fitted.matrix.users, fitted.matrix.items, evaluated, held, lists.ranked.items)
         return FoldResult(metrics, per_user, evaluated.ids, counts, history, exposure)
+
+    def _labels(self) -> list[str]:
+        """Return each metric's label, refusing two metrics of one label (their values would collide)."""
+        labels: list[str] = []
+        for i, metric in enumerate(self.metrics):
+            with calling(self._who(metric), "label"):  # a property a plugin may compute
+                label = str(metric.label)
+            if label in labels:
+                msg = (
+                    f"evaluation.metrics[{i}] and evaluation.metrics[{labels.index(label)}] are both "
+                    f"{short_repr(label)}; list each metric once, or change an option so that they differ"
+                )
+                raise ConfigError(msg)
+            labels.append(label)
+        return labels
+
+    def _definitions(self) -> dict[str, dict[str, Any]]:
+        """Return what each metric computes, by label (:attr:`recframe.Metric.definition`)."""
+        out: dict[str, dict[str, Any]] = {}
+        for metric, label in zip(self.metrics, self._labels(), strict=True):
+            with calling(self._who(metric), "definition"):
+                out[label] = dict(metric.definition)
+        return out
 
     def _require_ratings(self, train: Interactions) -> None:
         """Refuse metrics of rating prediction when the training part has no ratings to predict from."""

@@ -42,7 +42,8 @@ def result_to_json(result: EvaluationResult) -> str:
         }
         for fold in result.folds
     ]
-    return json.dumps({"folds": folds, "warnings": list(result.warnings)}) + "\n"
+    document = {"folds": folds, "warnings": list(result.warnings), "definitions": result.definitions}
+    return json.dumps(document) + "\n"
 
 
 def result_from_json(text: str | bytes | Mapping[str, Any]) -> EvaluationResult:
@@ -63,7 +64,7 @@ def result_from_json(text: str | bytes | Mapping[str, Any]) -> EvaluationResult:
     """
     try:
         data = text if isinstance(text, Mapping) else parse_json(text, what="evaluation result", expect=dict)
-        _exact_keys(data, {"folds", "warnings"}, "the document")
+        _exact_keys(data, {"folds", "warnings"} | ({"definitions"} & set(data)), "the document")
         folds = _entry(data, "folds", list, "the document")
         if not folds:
             msg = "no folds"
@@ -71,6 +72,12 @@ def result_from_json(text: str | bytes | Mapping[str, Any]) -> EvaluationResult:
         result = EvaluationResult(
             [_fold_from_json(fold, f"fold {number}") for number, fold in enumerate(folds, start=1)],
             [_text(w, "warnings") for w in _entry(data, "warnings", list, "the document")],
+            {  # what each metric computes (kept since metric profiles; absent from older folders)
+                _text(label, "definitions"): dict(_entry(data["definitions"], label, dict, "definitions"))
+                for label in _entry(data, "definitions", dict, "the document")
+            }
+            if "definitions" in data
+            else {},
         )
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
         msg = f"not an evaluation result written by recframe: {exc}"
