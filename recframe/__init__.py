@@ -11,7 +11,8 @@ this package, :mod:`recframe.engine` (the compute primitives) and :mod:`recframe
   aliases ``IdArray``, ``IntArray``, ``FloatArray``.
 - Writing plugins: :func:`hookimpl`, the component contracts (:class:`DataSource`,
   :class:`MatrixBuilder`, :class:`SimilarityBackend`, :class:`CandidateRanker`,
-  :class:`Splitter`, :class:`Metric`, :class:`Filter`), their configs and small result types,
+  :class:`Splitter`, :class:`Metric`, :class:`Filter`, :class:`Executor` with :func:`row_blocks`), their
+  configs and small result types,
   :class:`ScoringRanker` (a ranker defined by how it scores a block of users), the errors,
   ``progress_bar`` (a progress bar that stays quiet under ``--quiet`` and when piped),
   :func:`available_memory`, :class:`Secret` and :func:`redact` (config values that must not be
@@ -59,6 +60,8 @@ from recframe.interfaces import (
     Component,
     ComponentConfig,
     DataSource,
+    Executor,
+    ExecutorConfig,
     Filter,
     MatrixBuilder,
     Metric,
@@ -82,6 +85,7 @@ from recframe.interfaces import (
     graph_state,
     matrix_from_state,
     matrix_state,
+    row_blocks,
 )
 from recframe.interfaces.state import drop_pages
 from recframe.progress import progress as progress_bar
@@ -101,6 +105,8 @@ __all__ = [
     "DataError",
     "DataSource",
     "DatasetInfo",
+    "Executor",
+    "ExecutorConfig",
     "DuplicatePolicy",
     "EvaluationResult",
     "EvaluationSettings",
@@ -163,6 +169,7 @@ __all__ = [
     "numeric_column",
     "progress_bar",
     "redact",
+    "row_blocks",
     "select_top_n",
     "short_repr",
     "short_text",

@@ -30,10 +30,10 @@ def recframe_register_components() -> Sequence[type[Component]]:  # type: ignore
 
     Each class subclasses one of the interfaces in :mod:`recframe.interfaces` (``DataSource``,
     ``Filter``, ``MatrixBuilder``, ``SimilarityBackend``, ``CandidateRanker``, ``Splitter``,
-    ``Metric``), sets ``name`` (the YAML ``type:``) and ``Config``, and is not abstract.
-    ``Config`` derives from its kind's base config, which holds the fields the engine reads:
-    ``SimilarityConfig``, ``RankerConfig`` (or ``ScoringConfig``), ``MetricConfig``, else
-    ``ComponentConfig``. A ``(kind, name)`` pair already registered by another plugin is an
+    ``Metric``, ``Executor``), sets ``name`` (the YAML ``type:``) and ``Config``, and is not
+    abstract. ``Config`` derives from its kind's base config, which holds the fields the engine
+    reads: ``SimilarityConfig``, ``RankerConfig`` (or ``ScoringConfig``), ``MetricConfig``,
+    ``ExecutorConfig``, else ``ComponentConfig``. A ``(kind, name)`` pair already registered by another plugin is an
     error.
 
     If this hook raises or returns something invalid, an installed plugin is disabled (one

@@ -150,7 +150,7 @@ def test_unknown_top_level_key_suggests_the_closest(tmp_path, registry):
         load(tmp_path, registry, "name: x\ndatta: {type: synthetic}\n")
     assert str(info.value).endswith(
         "x.yaml:2: datta: unknown top-level key 'datta'; did you mean 'data'? "
-        "(allowed: name, seed, data, matrix, similarity, ranker, evaluation, output, sweep)"
+        "(allowed: name, seed, data, matrix, similarity, ranker, evaluation, output, sweep, executor)"
     )
 
 
@@ -276,7 +276,7 @@ def test_every_error_of_a_file_is_reported_at_once_in_line_order(tmp_path, regis
     got = [re.sub(r"^.*?x\.yaml:", "", line) for line in str(info.value).splitlines()]
     assert got == [
         "1: datta: unknown top-level key 'datta'; did you mean 'data'? "
-        "(allowed: name, seed, data, matrix, similarity, ranker, evaluation, output, sweep)",
+        "(allowed: name, seed, data, matrix, similarity, ranker, evaluation, output, sweep, executor)",
         "2: seed: must be a non-negative integer; got 'x'",
         "3: data.n_users: Input should be greater than 0; got 0",
         "6: similarity.k: Input should be greater than 0; got -5",

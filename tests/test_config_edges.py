@@ -438,7 +438,7 @@ def test_keys_and_top_levels_are_spelled_as_yaml(tmp_path, registry):
         load(tmp_path, registry, f"{DATA}null: 1\nevaluation: {{true: 2}}\nmatrix: {{type: ratings, ~: 1, 3: 4}}\n")
     assert str(info.value).splitlines() == [
         f"{tmp_path / 'x.yaml'}:2: null: unknown top-level key 'null' (allowed: name, seed, data, matrix, "
-        "similarity, ranker, evaluation, output, sweep)",
+        "similarity, ranker, evaluation, output, sweep, executor)",
         f"{tmp_path / 'x.yaml'}:3: evaluation.true: unknown key 'true' (allowed: split, metrics, test_data, "
         "relevance_threshold, unseen_items, per_user, compare, alpha, significance_test, allow_different_data)",
         f"{tmp_path / 'x.yaml'}:4: matrix: has the key null; keys must be names (text)",

@@ -213,7 +213,7 @@ def _place(kind: str, name: str, params: dict[str, Any]) -> tuple[dict[str, Any]
     if kind == "data":
         raw["data"] = {**BASE["data"], **params}
         return raw, ("data",)
-    if kind in ("matrix", "similarity", "ranker"):
+    if kind in ("matrix", "similarity", "ranker", "executor"):
         raw[kind] = section
         return raw, (kind,)
     if kind == "filter":

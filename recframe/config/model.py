@@ -24,6 +24,7 @@ COMPONENT_SECTIONS: dict[str, str] = {
     "matrix": "matrix",
     "similarity": "similarity",
     "ranker": "ranker",
+    "executor": "executor",
 }
 """Top-level section -> the component kind it holds."""
 
@@ -33,6 +34,7 @@ DEFAULT_TYPES: dict[str, str | None] = {
     "matrix": "ratings",
     "similarity": "sklearn_nn",
     "ranker": "item_cf",
+    "executor": "local",
 }
 """The plugin a section gets when the run file leaves it out (``None``: no default)."""
 
@@ -53,6 +55,7 @@ SECTION_DEFAULTS: dict[PathKey, str | None] = {
     ("ranker",): DEFAULT_TYPES["ranker"],
     ("ranker", "fallback"): DEFAULT_FALLBACK,
     ("evaluation", "split"): DEFAULT_SPLIT,
+    ("executor",): DEFAULT_TYPES["executor"],
 }
 """The component sections of a run file (apart from metric entries) and their default plugins."""
 
@@ -72,6 +75,9 @@ RUN_FILE_KEYS: dict[str, tuple[str, str]] = {
     "output": ("what `recframe run` writes, see below", "everything"),
     "sweep": ("a grid of dotted keys and the values each takes (`similarity.k: [10, 50]`); every combination is "
               "validated, fitted and evaluated, and the run compares them (needs `evaluation`)", "no sweep"),
+    "executor": ("where the neighbour search and the recommendations of every user run: an executor, such as "
+                 "`local` (this machine) or `ray` (a Ray cluster, from recframe-ray); see docs/executors.md",
+                 f"`{DEFAULT_TYPES['executor']}` with one worker"),
 }
 """Every top-level key of a run file: what it means and its default (the schema and the reference use it)."""
 
@@ -93,6 +99,7 @@ UNSWEPT_REASONS: dict[str, str] = {
     "sweep": "a sweep can't vary its own grid",
     "evaluation.metrics": "every setting is scored on the same metrics, so that they can be compared",
     "output": "the settings are written together into one run folder",
+    "executor": "every setting runs on the run's executor, which decides where work runs, not what it computes",
 }
 """What a sweep can't vary, and why: each key or section is named in the error with its own reason."""
 
@@ -100,8 +107,8 @@ UNSWEPT_REASONS: dict[str, str] = {
 UNSWEPT_KEYS = ("name", "sweep")
 
 
-UNSWEPT_PREFIXES = ("evaluation.metrics", "output")
-"""What a sweep can't vary: the run's name and grid, its metrics and its output (:data:`UNSWEPT_REASONS`)."""
+UNSWEPT_PREFIXES = ("evaluation.metrics", "output", "executor")
+"""What a sweep can't vary: the run's name and grid, its metrics, output and executor (:data:`UNSWEPT_REASONS`)."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,9 @@ class RunConfig:
         The whole chain of fallback rankers, tried in order (``ranker.fallback`` as a list).
     data_filters : tuple of ComponentSpec
         The filters applied, in order, to what the data source loads (``data.filters``).
+    executor : ComponentSpec or None
+        Where the row-by-row work runs (the ``executor`` section); ``None`` is the default,
+        ``local`` with one worker.
     source : str
         Where the config came from, for messages.
     """
@@ -237,6 +247,7 @@ class RunConfig:
     sweep: SweepSpec | None = None
     ranker_fallbacks: tuple[ComponentSpec, ...] = ()
     data_filters: tuple[ComponentSpec, ...] = ()
+    executor: ComponentSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fully resolved config, every default written out."""
@@ -255,6 +266,7 @@ class RunConfig:
         out["output"] = self.output.model_dump(mode="json")
         if self.sweep is not None:
             out["sweep"] = self.sweep.to_dict()
+        out["executor"] = {"type": DEFAULT_TYPES["executor"]} if self.executor is None else self.executor.to_dict()
         return out
 
     def to_yaml(self) -> str:

@@ -93,6 +93,7 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
             "propertyNames": {"pattern": f"^(?!{unswept})({swept})(\\.[^.]+)*$"},
             "additionalProperties": {"type": "array", "minItems": 1},
         },
+        "executor": section("executor"),
     }
     assert tuple(properties) == TOP_LEVEL_KEYS, "every top-level key needs a schema"
     for key, (meaning, default) in RUN_FILE_KEYS.items():

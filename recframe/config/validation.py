@@ -146,6 +146,7 @@ def validate_run(
         ranker_fallback=fallbacks[0] if fallbacks else None,
         ranker_fallbacks=tuple(fallbacks),
         data_filters=filters,
+        executor=specs["executor"],
         evaluation=evaluation,
         output=output,
         source=source,

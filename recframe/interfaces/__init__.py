@@ -4,7 +4,8 @@ A run is a chain of components, each a plugin: a :class:`DataSource` loads
 :class:`~recframe.data.Interactions`, a :class:`MatrixBuilder` turns them into an
 :class:`~recframe.data.InteractionMatrix`, a :class:`SimilarityBackend` finds each row's
 nearest neighbours (a :class:`NeighbourGraph`), and a :class:`CandidateRanker` scores and ranks
-items for users (a :class:`TopN`). A :class:`Splitter` and :class:`Metric` evaluate the chain.
+items for users (a :class:`TopN`). A :class:`Splitter` and :class:`Metric` evaluate the chain,
+and an :class:`Executor` runs its large row-by-row work (locally, or on a cluster).
 
 Every component class sets ``name`` (its YAML ``type:``) and ``Config`` (a
 :class:`ComponentConfig` subclass); ``kind`` comes from the interface it implements.
@@ -18,6 +19,8 @@ One concern a submodule, the contracts all re-exported here:
 - :mod:`recframe.interfaces.rankers`: :class:`CandidateRanker`, :class:`TopN`, the optional
   ranker abilities and :class:`Predictions`;
 - :mod:`recframe.interfaces.evaluation`: :class:`Splitter`, :class:`Metric` and :class:`MetricInput`;
+- :mod:`recframe.interfaces.executor`: :class:`Executor`, which runs work over blocks of rows, and
+  :func:`row_blocks`;
 - :mod:`recframe.interfaces.state`: the :data:`State` of saved models and its CSR, matrix and graph helpers.
 
 The engine's checks that enforce the contracts live beside them and are not re-exported:
@@ -32,6 +35,7 @@ from __future__ import annotations
 from recframe.interfaces.component import KINDS, Component, ComponentConfig, Kind, State, StateValue, check_fitted
 from recframe.interfaces.data_stages import DataSource, Filter, MatrixBuilder
 from recframe.interfaces.evaluation import Metric, MetricConfig, MetricInput, RatedPairs, Splitter
+from recframe.interfaces.executor import Executor, ExecutorConfig, row_blocks
 from recframe.interfaces.rankers import (
     SOURCES,
     CandidateRanker,
@@ -73,6 +77,8 @@ __all__ = [
     "Component",
     "ComponentConfig",
     "DataSource",
+    "Executor",
+    "ExecutorConfig",
     "Filter",
     "Kind",
     "MatrixBuilder",
@@ -106,4 +112,5 @@ __all__ = [
     "matrix_from_state",
     "matrix_state",
     "path_text_problem",
+    "row_blocks",
 ]

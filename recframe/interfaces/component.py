@@ -16,8 +16,8 @@ import numpy as np
 from recframe.errors import NotFittedError, PluginError
 from recframe.interfaces.settings import SettingsModel
 
-Kind = Literal["data", "filter", "matrix", "similarity", "ranker", "splitter", "metric"]
-KINDS: tuple[Kind, ...] = ("data", "filter", "matrix", "similarity", "ranker", "splitter", "metric")
+Kind = Literal["data", "filter", "matrix", "similarity", "ranker", "splitter", "metric", "executor"]
+KINDS: tuple[Kind, ...] = ("data", "filter", "matrix", "similarity", "ranker", "splitter", "metric", "executor")
 
 JSONValue: TypeAlias = bool | int | float | str | list[Any] | dict[str, Any] | None
 """A value JSON can hold: what a state entry may be besides an array."""

@@ -56,6 +56,7 @@ def recommender_config(rec: FitMethods, *, reveal_secrets: bool = False) -> dict
         out["evaluation"] = evaluation
     output = rec.config.output if rec.config is not None else OutputConfig()
     out["output"] = output.model_dump(mode="json")
+    out["executor"] = section(rec.executor, "executor")
     return out
 
 

@@ -31,6 +31,7 @@ from recframe.interfaces import (
     CandidateRanker,
     Component,
     DataSource,
+    Executor,
     Filter,
     MatrixBuilder,
     Metric,
@@ -40,6 +41,7 @@ from recframe.interfaces import (
 )
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_graph, check_interactions, check_matrix
+from recframe.recommender.blocks import search_blocks, spreads
 from recframe.recommender.filtering import FilterStep, apply_filters
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.neighbour_lists import NeighbourLists
@@ -86,6 +88,7 @@ class FitMethods:
     evaluation: EvaluationSettings
     test_data: DataSource | None
     filters: tuple[Filter, ...]
+    executor: Executor
     filter_report: list[FilterStep]
     seed: int
     name: str
@@ -322,7 +325,11 @@ class FitMethods:
                 limit = similarity.config.memory_limit_mb
                 preflight(estimate, limit, self._who(similarity), f"{axis[:-1]} neighbours", rows=n_rows)
             rows = np.arange(n_rows)
-            found = self._call(backend, "neighbours", k=k)
+            if spreads(self.executor, n_rows):  # blocks of rows, each the backend's query-rows search
+                with calling(lambda: self._who(self.executor), "map_blocks"):
+                    found = search_blocks(self.executor, backend, n_rows, k, self._who(backend))
+            else:
+                found = self._call(backend, "neighbours", k=k)
         else:
             found = self._call(backend, "neighbours", rows, k=k)
         return check_graph(found, self._who(backend), len(rows), n_rows, query_rows=rows)

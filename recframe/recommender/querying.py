@@ -23,6 +23,7 @@ from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_topn
 from recframe.interfaces.value_checks import check_predictions, overflow_hint
 from recframe.recommender.arguments import _flag, _join, _list_length, _matched, _one_id
+from recframe.recommender.blocks import rank_blocks, spreads
 from recframe.recommender.call_control import (
     ItemFilter,
     append_lists,
@@ -110,15 +111,16 @@ class QueryMethods(ColdStartMethods):
         items: ItemFilter | None = None,
         exclude_seen: bool | None = None,
         fill_short: bool = False,
+        spread: bool = False,
     ) -> RankedLists:
-        """Run :meth:`recommend` on `fitted`."""
+        """Run :meth:`recommend` on `fitted`; with `spread`, the rankers' lists are computed on the executor."""
         queries = as_query_ids(users, "user")
         n = _list_length(n, fitted.ranker.config.n)
         items = items if items is not None else ItemFilter(np.zeros(0, dtype=np.int64))
         main = fitted.ranker
         missing = "mark" if fitted.fallbacks else "raise"
         rows = fitted.matrix.users.rows(queries, missing=missing, what="user")  # type: ignore[arg-type]
-        ranked = self._controlled(fitted, main, rows, n, items, exclude_seen)
+        ranked = self._controlled(fitted, main, rows, n, items, exclude_seen, spread=spread)
         sources = np.where(ranked.lengths > 0, main.name, "").astype(object)
         reasons = np.full(len(rows), "", dtype=object)
         empty = ranked.lengths == 0
@@ -134,7 +136,7 @@ class QueryMethods(ColdStartMethods):
                 break
             head = TopN(ranked.items[waiting], ranked.scores[waiting])
             listed = head.items if fill_short else None
-            extra = self._controlled(fitted, fallback, rows[waiting], n, items, exclude_seen, listed)
+            extra = self._controlled(fitted, fallback, rows[waiting], n, items, exclude_seen, listed, spread=spread)
             merged = append_lists(head, extra, n)
             ranked.items[waiting], ranked.scores[waiting] = merged.items, merged.scores
             added = merged.lengths - lengths[waiting]
@@ -165,17 +167,20 @@ class QueryMethods(ColdStartMethods):
         items: ItemFilter,
         exclude_seen: bool | None,
         listed: np.ndarray | None = None,
+        *,
+        spread: bool = False,
     ) -> TopN:
         """Return `ranker`'s lists for user `rows`, never with a banned item nor one in `listed`.
 
         The exclusions go to the ranker's ``recommend`` (``exclude=``), in chunks of users that
         bound the exclusion matrix; banned items are also dropped from what it returns, so the
-        guarantee holds for a ranker that ignores ``exclude``.
+        guarantee holds for a ranker that ignores ``exclude``. With `spread` and no exclusion,
+        the lists are computed in blocks of users on the executor.
         """
         ranker = _with_seen(ranker, exclude_seen)
         width = 0 if listed is None else listed.shape[1]
         if len(rows) == 0 or (not items.active and width == 0):
-            return self._ranked(ranker, rows, n, fitted)
+            return self._ranked(ranker, rows, n, fitted, spread=spread)
         parts = []
         for part in chunks(len(rows), items.banned.size + width):
             banned = exclusion_matrix(
@@ -253,11 +258,26 @@ class QueryMethods(ColdStartMethods):
         return self._explain_items(fitted, ranker, lists.queries[0].item(), row, item_row)[0]
 
     def _ranked(
-        self, ranker: CandidateRanker, rows: np.ndarray, n: int, fitted: _Fitted, exclude: sp.csr_array | None = None
+        self,
+        ranker: CandidateRanker,
+        rows: np.ndarray,
+        n: int,
+        fitted: _Fitted,
+        exclude: sp.csr_array | None = None,
+        *,
+        spread: bool = False,
     ) -> TopN:
-        """Return `ranker`'s checked lists for user `rows` (``exclude`` passed only when given)."""
+        """Return `ranker`'s checked lists for user `rows` (``exclude`` passed only when given).
+
+        With `spread` (and no `exclude`) an executor that runs blocks side by side computes
+        them in blocks of users, the fitted ranker as their shared payload.
+        """
         extra = {} if exclude is None else {"exclude": exclude}
-        result = self._call(ranker, "recommend", rows, n, **extra)
+        if spread and exclude is None and spreads(self.executor, len(rows)):
+            with calling(lambda: self._who(self.executor), "map_blocks"):
+                result = rank_blocks(self.executor, ranker, rows, n, self._who(ranker), fitted.matrix.n_items)
+        else:
+            result = self._call(ranker, "recommend", rows, n, **extra)
         axis = ranker.neighbour_axis
         graph = None if axis is None else fitted.graphs.get(axis)
         hint = None if graph is None else lambda: overflow_hint(graph, fitted.matrix, self._who(fitted.similarity))
@@ -266,11 +286,15 @@ class QueryMethods(ColdStartMethods):
     def recommend_all(
         self, n: int | None = None, *, exclude: Any = None, candidates: Any = None, exclude_seen: bool | None = None
     ) -> RankedLists:
-        """Return the top-`n` items of every training user, in id order (the other arguments as :meth:`recommend`'s)."""
+        """Return the top-`n` items of every training user, in id order (the other arguments as :meth:`recommend`'s).
+
+        Without `exclude` and `candidates`, the lists are computed in blocks of users on the
+        recommender's executor (the same lists as in one call).
+        """
         fitted = self._state()
         allowed = item_filter(fitted.matrix.items, exclude, candidates)
         seen = _flag(exclude_seen, "exclude_seen", optional=True)
-        return self._recommend(fitted, fitted.matrix.users.ids, n, items=allowed, exclude_seen=seen)
+        return self._recommend(fitted, fitted.matrix.users.ids, n, items=allowed, exclude_seen=seen, spread=True)
 
     def similar_items(self, items: Any, n: int = 10, *, exclude: Any = None, candidates: Any = None) -> RankedLists:
         """Return the `n` most similar items of each item in `items` (never the item itself).

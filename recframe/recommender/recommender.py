@@ -17,6 +17,7 @@ from recframe.config import EvaluationSettings, RunConfig, apply_overrides, load
 from recframe.interfaces import (
     CandidateRanker,
     DataSource,
+    Executor,
     Filter,
     MatrixBuilder,
     Metric,
@@ -61,6 +62,10 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
         The test part of a ``predefined`` split.
     filters : sequence of Filter
         Applied in order to what the data source loads (not to data passed to ``fit``).
+    executor : Executor, optional
+        Runs the row-by-row work (the neighbour search of every row, the lists of every user in
+        ``recommend_all``) in blocks; ``local`` with one worker by default, which makes the usual
+        single calls in this thread. Any executor gives the same results (see docs/executors.md).
     seed : int
         Seeds every random step (data generation, splitting).
     name : str
@@ -99,6 +104,7 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
         evaluation: EvaluationSettings | None = None,
         test_data: DataSource | None = None,
         filters: Sequence[Filter] = (),
+        executor: Executor | None = None,
         seed: int = 0,
         name: str = "recframe",
         registry: PluginRegistry | None = None,
@@ -120,6 +126,7 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
         self.evaluation = evaluation if evaluation is not None else EvaluationSettings()
         self.test_data = test_data
         self.filters = tuple(filters)
+        self.executor = executor if executor is not None else defaults.create("executor", "local", Executor)
         self.filter_report: list[FilterStep] = []
         for position, given in enumerate(self.filters):
             if not isinstance(given, Filter):
@@ -137,6 +144,7 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
             **{f"ranker.fallback[{i}]": (f, CandidateRanker) for i, f in enumerate(self.fallbacks)},
             "splitter": (splitter, Splitter),
             "test_data": (test_data, DataSource),
+            "executor": (self.executor, Executor),
         }
         for role, (component, interface) in self._checks.items():
             if component is not None and not isinstance(component, interface):
@@ -205,6 +213,7 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
             evaluation=None if evaluation is None else evaluation.settings,
             test_data=None if evaluation is None else build(evaluation.test_data),
             filters=[build(spec) for spec in run.data_filters],
+            executor=build(run.executor),
             seed=run.seed,
             name=run.name,
             registry=registry,
@@ -238,8 +247,8 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
         -------
         dict
             ``name``, ``seed``, ``data`` (with ``filters``), ``matrix``, ``similarity``,
-            ``ranker`` (with ``fallback``), ``evaluation`` where one is configured, and
-            ``output``.
+            ``ranker`` (with ``fallback``), ``evaluation`` where one is configured,
+            ``output`` and ``executor``.
 
         Raises
         ------

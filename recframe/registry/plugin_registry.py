@@ -44,6 +44,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "recframe.builtin.rankers",
     "recframe.builtin.splitters",
     "recframe.builtin.metrics",
+    "recframe.builtin.executors",
 )
 """Built-in plugin modules, registered in this order before any entry point is loaded. They are
 imported by name, so that nothing in the core imports :mod:`recframe.builtin` (the built-ins

@@ -145,6 +145,23 @@ def execute(
     if config.sweep is not None:
         return _execute_sweep(config, registry, output_dir, start, overwrite=overwrite, resume=resume)
     recommender = Recommender.from_config(config, registry=registry)
+    try:
+        return _execute_run(config, registry, recommender, output_dir, start, overwrite=overwrite, model=model)
+    finally:
+        recommender.executor.close()  # a cluster connection the run opened ends with it
+
+
+def _execute_run(
+    config: RunConfig,
+    registry: PluginRegistry,
+    recommender: Recommender,
+    output_dir: Path,
+    start: float,
+    *,
+    overwrite: bool,
+    model: bool,
+) -> RunOutcome:
+    """Fit (and evaluate) `recommender` built from `config`, then write the run's files into `output_dir`."""
     interactions = recommender.load_data()
     evaluation = None
     if recommender.splitter is not None:

@@ -151,6 +151,7 @@ def run_sweep(
     reload = any(key.split(".")[0] == "data" for key in params)
     rows = []
     rec = None
+    executor = None  # the first setting's, shared by every setting (a sweep can't vary it)
     once = _Once()
     engine_log = logging.getLogger("recframe.recommender.evaluating")
     assert config.evaluation is not None
@@ -179,6 +180,10 @@ def run_sweep(
                 continue
             try:
                 rec = Recommender.from_config(setting, registry=registry)
+                if executor is None:
+                    executor = rec.executor
+                else:
+                    rec.executor = executor
                 if shared_data is None or reload:
                     shared_data = rec.load_data()
                 row = SweepRow(number, values, setting, rec.evaluate(shared_data))
@@ -190,6 +195,8 @@ def run_sweep(
                 on_result(row)
     finally:
         engine_log.removeFilter(once)
+        if executor is not None:
+            executor.close()
     metrics = rows[0].result.metrics
     higher = {m.label: m.higher_is_better for m in metric_objects if isinstance(m, Metric)}
     best = {}

@@ -1,0 +1,220 @@
+"""recframe-ray: the ``ray`` executor, which runs recframe's row-by-row work on a Ray cluster.
+
+``executor: {type: ray, address: 10.0.0.5:6379}`` in a run file (or ``RayExecutor(address=...)``
+in Python) sends the blocks of the neighbour search and of the lists of every user to the Ray
+cluster whose head is at ``address``. The fitted backend or ranker is put in Ray's object store
+once and read zero-copy by every worker of a node; the results come back in block order, so the
+outputs are those of the ``local`` executor. A task whose worker dies is run again (up to
+``max_retries`` times); a cluster that can't be reached is an error naming the address, raised
+before any work starts.
+
+``ray`` is imported only when the executor first runs work, so that listing plugins or
+validating a run file stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import Field, NonNegativeInt, field_validator
+
+from recframe import ConfigError, Executor, ExecutorConfig, RecframeError, hookimpl, progress_bar
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+__version__ = "0.1.0"
+
+P = TypeVar("P")
+B = TypeVar("B")
+R = TypeVar("R")
+
+logger = logging.getLogger(__name__)
+
+_ADDRESS = re.compile(r"(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
+
+
+class RayExecutorConfig(ExecutorConfig):
+    """Parameters of :class:`RayExecutor`."""
+
+    address: str
+    """``host:port`` of the running Ray cluster's head node (the GCS port of ``ray start --head
+    --port=...``, 6379 by default). Nothing else is ever contacted: no cluster is started and
+    none is looked for; a process already connected to Ray (``ray.init`` in your code) uses
+    that connection instead."""
+    num_cpus: float = Field(1.0, gt=0.0, le=1024.0)
+    """CPUs each block's task reserves on its node: a node runs its CPUs divided by this many
+    blocks at once."""
+    max_retries: NonNegativeInt = 3
+    """Times a block is run again when the worker running it dies (killed, out of memory, node
+    lost); an error raised by the work itself is not retried, as it would fail again."""
+    connect_timeout_s: float = Field(10.0, gt=0.0, le=3600.0)
+    """Seconds to wait for the head node to answer before giving up with an error."""
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        """Accept ``host:port`` only: ``auto`` and ``local`` would find or start a cluster nobody named."""
+        match = _ADDRESS.fullmatch(value.strip())
+        if match is None or not 0 < int(match["port"]) < 65536:
+            msg = (
+                f"{value!r} is not host:port; give the address of the Ray head node, such as "
+                "127.0.0.1:6379 (what `ray start --head --port=6379` listens on)"
+            )
+            raise ValueError(msg)
+        return value.strip()
+
+
+class RayExecutor(Executor):
+    """Run blocks of work as Ray tasks on the cluster at ``address``, results in block order."""
+
+    name = "ray"
+    Config = RayExecutorConfig
+    config: RayExecutorConfig
+
+    def map_blocks(self, function: Callable[[P, B], R], blocks: Sequence[B], payload: P, *, desc: str) -> list[R]:
+        """Run ``function(payload, block)`` of every block as a Ray task; return the results in block order.
+
+        The payload is put in the object store once; every task reads it from there (zero-copy
+        for the numpy arrays in it, on each node). Arrays in the results may be read-only.
+
+        Raises
+        ------
+        ConfigError
+            If the cluster at ``address`` can't be reached; nothing has run then.
+        RecframeError
+            If the cluster fails while the blocks run (a block's worker died more than
+            ``max_retries`` times, a node or the head was lost).
+        """
+        ray = _ray()
+        _connect(ray, self.config.address, self.config.connect_timeout_s)
+        from ray.exceptions import RayError, RayTaskError
+
+        remote = _remote_apply(ray).options(
+            num_cpus=self.config.num_cpus, max_retries=self.config.max_retries, retry_exceptions=False
+        )
+        refs: list[Any] = []
+        try:
+            shared = ray.put(payload)
+            refs = [remote.remote(function, shared, block) for block in blocks]
+            sizes = [len(block) if hasattr(block, "__len__") else 1 for block in blocks]
+            return [ray.get(ref) for ref in progress_bar(refs, total=sum(sizes), desc=desc, sizes=sizes)]
+        except RayTaskError as exc:  # the work itself raised: raise that, as the local executor does
+            _cancel(ray, refs)
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, BaseException):
+                raise cause from None
+            raise
+        except RayError as exc:
+            _cancel(ray, refs)
+            msg = (
+                f"ray executor: {desc} failed on the Ray cluster at {self.config.address!r}: "
+                f"{type(exc).__name__}: {exc}; check the cluster (ray status) and run again"
+            )
+            raise RecframeError(msg) from exc
+        except BaseException:  # Ctrl-C: don't leave the cluster busy
+            _cancel(ray, refs)
+            raise
+
+    def close(self) -> None:
+        """Disconnect from the cluster if this process's connection was opened by a ray executor."""
+        _disconnect()
+
+
+def _ray() -> ModuleType:
+    """Import ray, or say which package to install."""
+    try:
+        import ray
+    except ImportError as exc:
+        msg = f"executor 'ray' needs the ray package, which failed to import ({exc}); pip install 'ray>=2.9'"
+        raise ConfigError(msg) from exc
+    return ray
+
+
+_lock = threading.Lock()
+_opened: str | None = None
+"""The address this process connected to for a ray executor, or ``None`` (not connected by us)."""
+_remote: list[Any] = []
+
+
+def _connect(ray: ModuleType, address: str, timeout: float) -> None:
+    """Connect this process to the cluster at `address`, once; check first that it answers at all.
+
+    ``ray.init`` waits a long time for a head node that does not answer, so a plain TCP
+    connection, bounded by `timeout`, tells first whether anything listens there.
+    """
+    global _opened
+    with _lock:
+        if ray.is_initialized():
+            if _opened is None or _opened == address:
+                return  # our connection, or the user's own ray.init
+            ray.shutdown()
+            _opened = None
+        match = _ADDRESS.fullmatch(address)
+        assert match is not None, "the config validated the address"
+        host, port = match["host"].strip("[]"), int(match["port"])
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                pass
+        except OSError as exc:
+            reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+            msg = (
+                f"executor.address: can't reach the Ray cluster at {address!r} within {timeout:g}s ({reason}); "
+                f"start its head node (ray start --head --port={port}) or fix the address"
+            )
+            raise ConfigError(msg) from exc
+        try:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, configure_logging=False)
+        except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
+            msg = f"executor.address: can't connect to the Ray cluster at {address!r}: {type(exc).__name__}: {exc}"
+            raise ConfigError(msg) from exc
+        _opened = address
+        logger.info("connected to the Ray cluster at %s", address)
+
+
+def _disconnect() -> None:
+    """End the connection :func:`_connect` opened, if any (a connection of the user's own is kept)."""
+    global _opened
+    with _lock:
+        if _opened is None:
+            return
+        import ray
+
+        ray.shutdown()
+        _opened = None
+
+
+def _apply(function: Callable[[P, B], R], payload: P, block: B) -> R:
+    """Run one block: what each Ray task does (the function travels by reference, the payload from the store)."""
+    return function(payload, block)
+
+
+def _remote_apply(ray: ModuleType) -> Any:
+    """Return :func:`_apply` as a Ray remote function, made once (Ray exports it once per connection)."""
+    with _lock:
+        if not _remote:
+            _remote.append(ray.remote(_apply))
+        return _remote[0]
+
+
+def _cancel(ray: ModuleType, refs: list[Any]) -> None:
+    """Cancel the tasks of `refs` that have not finished (best effort: a lost cluster can't be told)."""
+    for ref in refs:
+        try:
+            ray.cancel(ref)
+        except Exception:  # already finished, or the cluster is gone
+            continue
+
+
+@hookimpl
+def recframe_register_components() -> list[type[Executor]]:
+    """Register the ``ray`` executor."""
+    return [RayExecutor]
+
+
+__all__ = ["RayExecutor", "RayExecutorConfig"]

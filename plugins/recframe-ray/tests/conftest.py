@@ -1,0 +1,124 @@
+"""A real two-node Ray cluster on this machine, started once for the session and stopped after it.
+
+The head node's address is 127.0.0.2 at a free port, with one CPU; a second node, 127.0.0.3,
+joins it with one more. Both are loopback addresses (all of 127.0.0.0/8 is the loopback
+interface), so every connection of the test stays on this machine. They are not 127.0.0.1
+because Ray 2.x replaces that address by the machine's network address whenever more than one
+node may join (``resolve_ip_for_localhost``), and only allows a single node otherwise; for the
+same reason its GCS and raylets accept connections on every interface while the cluster runs
+(for the few seconds of the tests, on ports picked at random). Each ``ray start`` runs in its
+own process group, and teardown ends exactly those groups (never ``ray stop``, which would end
+every Ray process of the machine).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+
+import pytest
+
+HEAD, SECOND = "127.0.0.2", "127.0.0.3"
+"""The loopback addresses of the two nodes."""
+
+pytest.importorskip("ray", reason="the ray executor's tests need ray: pip install -e plugins/recframe-ray")
+
+
+def free_port() -> int:
+    """Return a TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(command: list[str], groups: list[int]) -> None:
+    """Run one ``ray start`` in a process group of its own, recorded in `groups` for teardown."""
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=env, text=True
+    )
+    groups.append(process.pid)
+    output, _ = process.communicate(timeout=120)
+    if process.returncode != 0:
+        msg = f"{' '.join(command)} failed:\n{output[-3000:]}"
+        raise RuntimeError(msg)
+
+
+def _stop(groups: list[int]) -> None:
+    """End the process groups the fixture started: SIGTERM, then SIGKILL what is left after a while."""
+    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            alive = []
+            for group in groups:
+                try:
+                    os.killpg(group, 0)
+                    alive.append(group)
+                except ProcessLookupError:
+                    pass
+            if not alive:
+                return
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def unused_address() -> str:
+    """Return ``127.0.0.1:<port>`` where nothing listens: a cluster that can't be reached."""
+    return f"127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """Start a head node and a second node (one CPU each) on loopback addresses; yield the head's ``host:port``."""
+    import ray
+
+    executable = shutil.which("ray")
+    if executable is None:
+        pytest.skip("the ray command is not on PATH")
+    port = free_port()
+    address = f"{HEAD}:{port}"
+    temp = tempfile.mkdtemp(prefix="rfray-", dir="/tmp")  # Ray's socket paths must stay short
+    common = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats"]
+    groups: list[int] = []
+    try:
+        _start(
+            [
+                executable,
+                "start",
+                "--head",
+                f"--port={port}",
+                "--include-dashboard=false",
+                f"--temp-dir={temp}",
+                f"--dashboard-agent-listen-port={free_port()}",
+                f"--node-ip-address={HEAD}",
+                *common,
+            ],
+            groups,
+        )
+        _start(
+            [
+                executable,
+                "start",
+                f"--address={address}",
+                f"--dashboard-agent-listen-port={free_port()}",
+                f"--node-ip-address={SECOND}",
+                *common,
+            ],
+            groups,
+        )
+        yield address
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        _stop(groups)
+        shutil.rmtree(temp, ignore_errors=True)

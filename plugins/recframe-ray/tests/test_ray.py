@@ -1,0 +1,166 @@
+"""Tests of the ``ray`` executor on a real two-node Ray cluster (see conftest.py): the same results as local.
+
+Run from the repository root after ``pip install -e plugins/recframe-ray``::
+
+    python3 -m pytest plugins/recframe-ray -q
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+from recframe_ray import RayExecutor
+
+from recframe import ConfigError, PluginError, PluginRegistry, Recommender, row_blocks
+from recframe.config import load_config
+from recframe.runner import execute
+from recframe.testing import random_interactions
+
+RUN = """\
+name: ray-equal
+seed: 5
+data: {type: synthetic, n_users: 120, n_items: 60}
+similarity: {type: sparse, measure: cosine, k: 10}
+ranker: {type: user_cf, n: 5}
+evaluation: {split: {type: per_user_holdout}, metrics: [precision@5, ndcg@5]}
+output: {report: false}
+"""
+
+
+@pytest.fixture
+def registry() -> PluginRegistry:
+    """The built-ins and the installed plugins (this one among them)."""
+    return PluginRegistry.from_environment()
+
+
+def test_config_names_what_is_wrong(tmp_path: Path, registry: PluginRegistry):
+    for address in ("auto", "local", "127.0.0.1", "host:99999", "ray://x"):
+        with pytest.raises(ValidationError, match="is not host:port; give the address of the Ray head node"):
+            RayExecutor(address=address)
+    path = tmp_path / "run.yaml"
+    path.write_text("data: {type: synthetic}\nexecutor:\n  type: ray\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"run\.yaml:2: executor\.address: required, but missing"):
+        load_config(path, registry)
+    path.write_text("data: {type: synthetic}\nexecutor: {type: rey}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"executor\.type: unknown executor 'rey'; did you mean 'ray'"):
+        load_config(path, registry)
+
+
+def test_blocks_come_back_in_order_from_two_nodes(ray_address: str):
+    import ray
+
+    executor = RayExecutor(address=ray_address, block_rows=3)
+    blocks = row_blocks(np.arange(40)[::-1], 3)
+    got = executor.map_blocks(operator.mul, blocks, np.int64(3), desc="test")
+    assert [g.tolist() for g in got] == [(b * 3).tolist() for b in blocks]
+    assert ray.cluster_resources()["CPU"] == 2
+    assert len([node for node in ray.nodes() if node["Alive"]]) == 2
+
+
+@pytest.mark.parametrize(
+    ("similarity", "ranker"),
+    [({"type": "sparse", "measure": "cosine", "k": 8}, "item_cf"), ({"type": "sklearn_nn", "k": 6}, "user_cf")],
+)
+def test_search_and_lists_equal_local(ray_address: str, similarity: dict[str, object], ranker: str):
+    data = random_interactions(n_users=70, n_items=45, density=0.12, seed=4)
+    config = {"similarity": similarity, "ranker": {"type": ranker, "n": 6}}
+    local = Recommender.from_config(config).fit(data)
+    distributed = Recommender.from_config(config)
+    distributed.executor = RayExecutor(address=ray_address, block_rows=16)
+    distributed.fit(data)
+    axis = local.fitted_ranker.neighbour_axis
+    assert axis is not None
+    one, many = local._state().graphs[axis], distributed._state().graphs[axis]
+    np.testing.assert_array_equal(many.indices, one.indices)
+    np.testing.assert_allclose(many.scores, one.scores, rtol=0, atol=1e-12)
+    a, b = local.recommend_all(), distributed.recommend_all()
+    np.testing.assert_array_equal(b.ids, a.ids)
+    np.testing.assert_allclose(b.scores, a.scores, rtol=0, atol=1e-12)
+
+
+def test_a_run_from_yaml_writes_the_files_of_a_local_run(ray_address: str, tmp_path: Path, registry: PluginRegistry):
+    path = tmp_path / "run.yaml"
+    path.write_text(RUN, encoding="utf-8")
+    local = execute(load_config(path, registry), registry, tmp_path / "local")
+    overrides = ["executor.type=ray", f"executor.address={ray_address}", "executor.block_rows=25"]
+    distributed = execute(load_config(path, registry, overrides), registry, tmp_path / "ray")
+    assert isinstance(distributed.recommender.executor, RayExecutor)
+    names = sorted(str(p.relative_to(tmp_path / "local")) for p in local.files)
+    assert names == sorted(str(p.relative_to(tmp_path / "ray")) for p in distributed.files)
+    for name in names:
+        if name not in {"config.yaml", "run.json", "manifest.json", "model/manifest.json"}:
+            assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    assert "recommendations.csv" in names
+    written = load_config(tmp_path / "ray" / "config.yaml", registry).to_dict()["executor"]
+    assert written["type"] == "ray"
+    assert written["address"] == ray_address
+
+
+def test_a_worker_killed_mid_task_is_retried(ray_address: str, tmp_path: Path):
+    marker = tmp_path / "killed-once"
+    base = type(Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).similarity)
+
+    class DiesOnce(base):  # type: ignore[misc, valid-type]
+        """Kills its worker process the first time it searches a block (defined here: sent by value)."""
+
+        name = "dies_once"
+        path = str(marker)
+
+        def neighbours(self, rows=None, k=None):  # type: ignore[no-untyped-def]
+            if rows is not None and not os.path.exists(self.path):
+                Path(self.path).write_text(str(os.getpid()), encoding="utf-8")
+                os._exit(1)
+            return super().neighbours(rows, k)
+
+    data = random_interactions(n_users=60, n_items=40, density=0.15, seed=9)
+    config = {"similarity": {"type": "sparse", "k": 5}, "ranker": {"type": "user_cf", "n": 5}}
+    local = Recommender.from_config(config).fit(data)
+    distributed = Recommender.from_config(config)
+    distributed.similarity = DiesOnce(distributed.similarity.config)
+    distributed.executor = RayExecutor(address=ray_address, block_rows=20, max_retries=2)
+    distributed.fit(data)
+    assert marker.exists()
+    assert int(marker.read_text(encoding="utf-8")) != os.getpid()  # it was a worker that died
+    np.testing.assert_array_equal(distributed._state().graphs["users"].indices, local._state().graphs["users"].indices)
+    a, b = local.recommend_all(), distributed.recommend_all()
+    np.testing.assert_array_equal(b.ids, a.ids)
+    np.testing.assert_allclose(b.scores, a.scores, rtol=0, atol=1e-12)
+
+
+def test_an_error_in_a_block_names_the_component(ray_address: str):
+    base = type(Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).similarity)
+
+    class Broken(base):  # type: ignore[misc, valid-type]
+        name = "broken_sparse"
+
+        def neighbours(self, rows=None, k=None):  # type: ignore[no-untyped-def]
+            if rows is not None and 30 in rows:
+                msg = "row 30 is cursed"
+                raise ValueError(msg)
+            return super().neighbours(rows, k)
+
+    rec = Recommender.from_config({"ranker": "user_cf"})
+    rec.similarity = Broken(k=4)
+    rec.executor = RayExecutor(address=ray_address, block_rows=20)
+    with pytest.raises(PluginError, match=r"similarity 'broken_sparse' .*raised ValueError in neighbours\(\): row 30"):
+        rec.fit(random_interactions(n_users=50, n_items=30, density=0.2, seed=1))
+
+
+def test_an_unreachable_cluster_fails_fast_and_writes_nothing(
+    tmp_path: Path, registry: PluginRegistry, unused_address: str
+):
+    path = tmp_path / "run.yaml"
+    path.write_text(RUN, encoding="utf-8")
+    address = unused_address
+    config = load_config(path, registry, ["executor.type=ray", f"executor.address={address}", "executor.block_rows=10"])
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=rf"executor\.address: can't reach the Ray cluster at '{address}' within"):
+        execute(config, registry, tmp_path / "out")
+    assert time.monotonic() - start < 10
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
