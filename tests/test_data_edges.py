@@ -290,7 +290,7 @@ def test_a_trickling_download_is_stopped(tmp_path, monkeypatch):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     monkeypatch.setattr(datasets_module, "RATE_WINDOW", 0.3)
     monkeypatch.setattr(datasets_module, "MIN_RATE", 1000)

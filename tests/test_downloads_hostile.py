@@ -57,7 +57,7 @@ class Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/files/ml-test.zip"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -174,7 +174,7 @@ def test_a_range_that_does_not_continue_the_part_deletes_it(server, tmp_path):
     (PORTAL, "the server sent a web page"),
     (ARCHIVE + b"extra", "more than"),
     (b"NOTAZIP" * 10, "not a zip archive"),
-])
+], ids=["web-page", "longer-than-the-file", "not-a-zip"])
 def test_a_part_file_that_cannot_be_a_prefix_is_deleted_not_resumed(server, tmp_path, caplog, content, why):
     part(tmp_path).write_bytes(content)
     assert fetch(info_for(server.url), folder=tmp_path).read_bytes() == ARCHIVE
