@@ -179,6 +179,22 @@ def test_config_and_data_errors_name_the_field_and_the_measure():
         SparseSimilarity(measure="rp3beta").fit(rows)
 
 
+def test_alpha_and_beta_are_refused_where_they_change_nothing_and_resolved_where_they_do():
+    with pytest.raises(ValueError, match=r"measure 'p3alpha' has no beta \(it changes nothing\); beta applies to "):
+        SparseSimilarity(measure="p3alpha", beta=0.9)
+    with pytest.raises(ValueError, match=r"measure 'cosine' has no alpha"):
+        SparseSimilarity(measure="cosine", alpha=0.7)
+    config = {"similarity": {"type": "sparse", "measure": "dot", "beta": 2}, "ranker": "item_cf"}
+    with pytest.raises(ConfigError, match=r"similarity\.beta: .*measure 'dot' has no beta"):
+        Recommender.from_config(config)
+    # the resolved config shows the alpha used, and the defaults of the other measures are accepted back
+    assert SparseSimilarity(measure="rp3beta").config.alpha == 1.0
+    assert SparseSimilarity(measure="jaccard").config.alpha == 0.5
+    written = Recommender.from_config({"similarity": {"type": "sparse", "measure": "p3alpha"}, "ranker": "item_cf"})
+    assert written.to_config()["similarity"]["alpha"] == 1.0
+    assert SparseSimilarity(measure="cosine", alpha=0.5, beta=0.5).config.alpha == 0.5
+
+
 def test_stored_zeros_are_no_edges_and_alpha_defaults_to_the_plain_walk():
     dense = np.array([[1.0, 2, 0], [3, 0, 1], [0, 1, 1]])
     # row 0 stores a zero in column 2

@@ -63,6 +63,12 @@ def _canonical(rows: sp.csr_array) -> sp.csr_array:
     return prepared
 
 
+USES_ALPHA = ("tversky", "asymmetric_cosine", "conditional_probability", "p3alpha", "rp3beta")
+"""The measures with an ``alpha``."""
+USES_BETA = ("tversky", "rp3beta")
+"""The measures with a ``beta``."""
+
+
 class SparseConfig(SimilarityConfig):
     """Parameters of :class:`SparseSimilarity`."""
 
@@ -78,12 +84,14 @@ class SparseConfig(SimilarityConfig):
     ``lift`` ``n N / (|a| |b|)``; ``p3alpha`` ``sum_c P(a -> c)^alpha P(c -> b)^alpha``, a
     three-step random walk between rows through the columns; ``rp3beta`` p3alpha divided by
     ``popularity(b)^beta``. ``n = |C|``; in the set measures ``|a|`` counts a's entries."""
-    alpha: float | None = Field(None, ge=0.0)
+    alpha: float | None = Field(None, ge=0.0, validate_default=True)
     """``alpha`` of tversky, asymmetric cosine (in [0, 1]), conditional probability (the
     popularity discount), and p3alpha and rp3beta (the power of the transition probabilities);
-    by default 1 for p3alpha and rp3beta (the plain walk, as similaripy), 0.5 for the others."""
+    by default 1 for p3alpha and rp3beta (the plain walk, as similaripy), 0.5 for the others.
+    The resolved config shows the value used; another measure refuses a value other than 0.5."""
     beta: float = Field(0.5, ge=0.0)
-    """``beta`` of tversky, and of rp3beta (the power of the popularity penalty: 0 is p3alpha)."""
+    """``beta`` of tversky, and of rp3beta (the power of the popularity penalty: 0 is p3alpha);
+    the other measures refuse a value other than 0.5."""
     degree: Degree = "sum"
     """Transition probabilities of p3alpha and rp3beta: ``sum`` (similaripy) ``P(a -> c) =
     x_ac / sum_c' x_ac'``, ``P(c -> b) = x_bc / sum_r x_rc`` and popularity the sum of a row's
@@ -110,6 +118,29 @@ class SparseConfig(SimilarityConfig):
     max_memory_mb: PositiveInt = 1024
     """Working memory besides the result: the compiled kernel's per-thread heaps (it falls back
     to computing each pair twice when they don't fit) or the scipy engine's dense blocks."""
+
+    @field_validator("alpha", mode="after")
+    @classmethod
+    def _alpha_of_the_measure(cls, alpha: float | None, info: ValidationInfo) -> float | None:
+        measure = info.data.get("measure")
+        if measure is None:  # the measure is invalid: that is the error to report
+            return alpha
+        default = 1.0 if measure in GRAPH else 0.5
+        if alpha is None:
+            return default
+        if measure not in USES_ALPHA and alpha != default:
+            msg = f"measure {measure!r} has no alpha (it changes nothing); alpha applies to {', '.join(USES_ALPHA)}"
+            raise ValueError(msg)
+        return alpha
+
+    @field_validator("beta", mode="after")
+    @classmethod
+    def _beta_of_the_measure(cls, beta: float, info: ValidationInfo) -> float:
+        measure = info.data.get("measure")
+        if measure is not None and measure not in USES_BETA and beta != 0.5:
+            msg = f"measure {measure!r} has no beta (it changes nothing); beta applies to {', '.join(USES_BETA)}"
+            raise ValueError(msg)
+        return beta
 
     @field_validator("degree", mode="after")
     @classmethod
