@@ -23,7 +23,7 @@ import pytest
 from recframe import Interactions, PluginRegistry, hookimpl
 from recframe.registry import DISABLE_ENV, ENTRY_POINT_GROUP
 
-FIRST_PARTY = frozenset({"recframe", "recframe-ray", "recframe-timedecay"})
+FIRST_PARTY = frozenset({"recframe", "recframe-gpu", "recframe-ray", "recframe-timedecay"})
 """Distributions whose ``recframe`` entry points the tests load: those built from this repository."""
 OPT_OUT_ENV = "RECFRAME_TEST_INSTALLED_PLUGINS"
 

@@ -261,3 +261,48 @@ def test_sweep_settings_without_a_fingerprint_are_checked_by_their_data_section(
     with_fingerprint = provenance(config, {"data_fingerprint": "sha256:ab", "n_interactions": 5}, registry)
     notes = compare([scores("a", 20, with_fingerprint), scores("b", 20, same)], n_bootstrap=20).notes
     assert notes[0].startswith("Could not check the data of 'b' against the others' data fingerprints")
+
+
+# ---------------------------------------------------------------- run values that are not per-user means
+
+AVERAGED = [
+    "ndcg@5",
+    {"type": "ndcg", "k": 5, "without_relevant": "zero"},
+    {"type": "recall", "k": 5, "averaging": "micro"},
+    "recall@5",
+    {"type": "precision", "k": 5, "profile": "implicit"},
+]
+
+
+def test_compare_means_are_the_run_values_and_other_averages_are_left_out(tmp_path):
+    # users below the threshold have no relevant item: the zero form divides by them too
+    run = write_run(tmp_path, "avg", evaluation__relevance_threshold=4, evaluation__metrics=AVERAGED)
+    recorded = json.loads((run / "metrics.json").read_text())["metrics"]
+    assert recorded["ndcg@5[without_relevant=zero]"] < recorded["ndcg@5"]
+    result = compare_run_dirs([run, run], n_bootstrap=20)
+    assert result.metrics == ["ndcg@5", "recall@5"]
+    for summary in result.summaries:
+        assert summary.mean == pytest.approx(recorded[summary.metric], rel=1e-12)
+    notes = [n for n in result.notes if n.startswith("Not compared:")]
+    assert [n.split(" of run")[0] for n in notes] == [
+        "Not compared: ndcg@5[without_relevant=zero]",
+        "Not compared: precision@5[profile=implicit]",
+        "Not compared: recall@5[averaging=micro]",
+    ]
+    zero, implicit, micro = notes
+    assert f"is {recorded['ndcg@5[without_relevant=zero]']:.4f}, not the mean of its per-user values" in zero
+    assert "counts users without a relevant item as 0" in zero and "'excluded' form instead" in zero
+    assert "micro-averaged (a ratio of sums over users)" in implicit and "micro-averaged" in micro
+
+
+def test_the_recorded_value_is_checked_fold_by_fold():
+    a = scores("a", 10, folds=2)
+    values = a.values["ndcg@10"]
+    by_fold = [float(values[:10].mean()), float(values[10:].mean())]
+    pooled = [float(values.mean())] * 2  # right on average, wrong in each fold
+    good = RunScores("a", a.keys, a.values, recorded={"ndcg@10": by_fold}, definitions={})
+    result = compare([good, good], n_bootstrap=20)
+    assert result.metrics == ["ndcg@10"] and not any("Not compared" in n for n in result.notes)
+    bad = RunScores("b", a.keys, a.values, recorded={"ndcg@10": pooled})
+    with pytest.raises(DataError, match=r"in common; Not compared: ndcg@10 of run 'b' is \d\.\d{4} in fold 0, not"):
+        compare([good, bad], n_bootstrap=20)

@@ -104,6 +104,52 @@ def test_metric_shorthand_name_at_k(tmp_path, registry):
     assert run.evaluation.split.type == "per_user_holdout"
 
 
+def test_metric_written_as_name_at_k_with_its_options(tmp_path, registry):
+    text = SMALL_DATA + "evaluation:\n  metrics:\n  - ndcg@5: {profile: lenskit}\n  - map: {k: 3, denominator: k}\n"
+    run = load(tmp_path, registry, text + "  - recall@5:\n  - precision@5\n", ("evaluation.metrics.0.ties=as_listed",))
+    assert run.evaluation is not None
+    got = [(m.type, m.params.k, m.params.model_dump(exclude_unset=True)) for m in run.evaluation.metrics]
+    assert got == [
+        ("ndcg", 5, {"k": 5, "profile": "lenskit", "ties": "as_listed"}),
+        ("map", 3, {"k": 3, "denominator": "k"}),
+        ("recall", 5, {"k": 5}),
+        ("precision", 5, {"k": 5}),
+    ]
+    written = run.to_dict()["evaluation"]["metrics"][0]  # the resolved file spells every entry out
+    assert written["type"] == "ndcg" and written["k"] == 5 and written["profile"] == "lenskit"
+    again = load_config(write(tmp_path, run.to_yaml(), "resolved.yaml"), registry)
+    assert again.to_dict() == run.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "  - ndcg@5: {profile: lenskit}\n    recall@5: {}\n",
+            r"x\.yaml:5: evaluation\.metrics\[1\]: a metric written as name@k: \{options\} has one key; "
+            r"got 'ndcg@5', 'recall@5'; list each metric as its own entry",
+        ),
+        (
+            "  - ndcg@5: lenskit\n",
+            r"x\.yaml:5: evaluation\.metrics\[1\]\.ndcg@5: the options of 'ndcg@5' must be a mapping such as "
+            r"\{profile: lenskit\}; got 'lenskit'",
+        ),
+        (
+            "  - ndcg@5:\n      profile: lenskit\n      k: 10\n",
+            r"x\.yaml:7: evaluation\.metrics\[1\]\.ndcg@5\.k: k 10 conflicts with the key 'ndcg@5'; name the",
+        ),
+        (
+            "  - ndcg@5: {type: recall}\n",
+            r"x\.yaml:5: evaluation\.metrics\[1\]\.ndcg@5\.type: type 'recall' conflicts with the key 'ndcg@5'",
+        ),
+        ("  - ndcg@5:\n      profile: nope\n", r"x\.yaml:5: evaluation\.metrics\[1\]\.profile: Input should be"),
+    ],
+)
+def test_bad_name_at_k_metric_entries(tmp_path, registry, entry, message):
+    with pytest.raises(ConfigError, match=message):
+        load(tmp_path, registry, SMALL_DATA + "evaluation:\n  metrics:\n  - precision@5\n" + entry)
+
+
 def test_evaluation_defaults(tmp_path, registry):
     run = load(tmp_path, registry, SMALL_DATA + "evaluation: {}\n")
     assert run.evaluation is not None

@@ -30,7 +30,9 @@ K = (1, 3, 5, 10)
 class Run:
     """A generated run: training events, graded held-out items, and ranked lists with distinct scores."""
 
-    def __init__(self, seed: int, n_users: int = 50, n_items: int = 60, max_len: int = 12, short: bool = True):
+    def __init__(
+        self, seed: int, n_users: int = 50, n_items: int = 60, max_len: int = 12, short: bool = True, ties: bool = False
+    ):
         rng = np.random.default_rng(seed)
         train = Interactions(np.repeat(np.arange(n_users), 2), rng.integers(0, n_items, 2 * n_users))
         train = Interactions(
@@ -51,6 +53,8 @@ class Run:
         for u, length in enumerate(lengths):
             ranked[u, :length] = rng.choice(n_items, size=length, replace=False)
             scores[u, :length] = np.sort(rng.random(length))[::-1] + np.arange(length, 0, -1)  # distinct
+        if ties:  # a few score levels: ties within lists and across every cut-off
+            scores = np.floor(scores / 3.0)
         self.ranked, self.scores = ranked, scores
         self.data = replace(metric_input(held, held.users, ranked, self.matrix, max_len), scores=scores)
         self.item_ids = self.matrix.items.ids
@@ -74,8 +78,17 @@ def run() -> Run:
     return Run(11)
 
 
-def test_trec_eval_profile_equals_ir_measures(run):
+@pytest.mark.parametrize("tied", [None, *range(4)], ids=["distinct", *(f"ties{s}" for s in range(4))])
+def test_trec_eval_profile_equals_ir_measures(run, tied):
+    """Every measure through ir-measures' pytrec_eval provider: trec_eval's own code, its tie rule included.
+
+    ir-measures would pick its ``msmarco`` provider for ``RR@k``, which orders tied scores its own
+    way; trec_eval's ``recip_rank`` has no cut-off, so ``RR@k`` is its value where the first hit is
+    within ``k``, else 0.
+    """
     ir_measures = pytest.importorskip("ir_measures", reason="the oracle of trec_eval's definitions (test extra)")
+    run = run if tied is None else Run(tied, n_items=120, ties=True)
+    trec = ir_measures.pytrec_eval
     qrels = [ir_measures.Qrel(str(u), str(i), r) for u, items in run.truth().items() for i, r in items.items()]
     scored = [ir_measures.ScoredDoc(str(u), str(i), s) for u, ranked in run.lists() for i, s in ranked]
     for k in K:
@@ -89,8 +102,11 @@ def test_trec_eval_profile_equals_ir_measures(run):
         }
         theirs = {
             (m, int(q)): v
-            for m, q, v in ((x.measure, x.query_id, x.value) for x in ir_measures.iter_calc(list(ours), qrels, scored))
+            for m, q, v in ((x.measure, x.query_id, x.value) for x in trec.iter_calc(list(ours), qrels, scored))
+            if m != ir_measures.RR @ k
         }
+        for x in trec.iter_calc([ir_measures.RR], qrels, scored):
+            theirs[ir_measures.RR @ k, int(x.query_id)] = x.value if x.value >= 1 / k else 0.0
         for measure, metric in ours.items():
             expected = [theirs[measure, u] for u in range(run.data.n_users)]
             np.testing.assert_allclose(metric.compute(run.data), expected, rtol=0, atol=1e-12, err_msg=str(measure))

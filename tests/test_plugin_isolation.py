@@ -324,7 +324,7 @@ SUBSET = [
 
 def test_tests_see_only_first_party_plugins():
     registry = PluginRegistry.from_environment()  # under filterwarnings=error, a broken plugin would raise
-    assert {p.package for p in registry.plugins} <= {"recframe", "recframe-ray", "recframe-timedecay"}
+    assert {p.package for p in registry.plugins} <= {"recframe", "recframe-gpu", "recframe-ray", "recframe-timedecay"}
     assert all(p.status == "ok" for p in registry.plugins)
 
 

@@ -316,11 +316,69 @@ EVALUATION_KEYS = (*EVALUATION_PARTS, *EvaluationSettings.model_fields)
 
 
 def metric_entry(entry: object) -> object:
-    """Expand the ``name@k`` shorthand of a metric entry into ``{"type": name, "k": k}``."""
+    """Expand the shorthands of a metric entry into a component section (``{"type": ..., "k": ...}``).
+
+    ``name@k`` becomes ``{"type": name, "k": k}``; a one-key mapping ``{name@k: {options}}``
+    becomes ``{"type": name, "k": k, **options}`` (``name`` alone keeps the default ``k``). A
+    malformed one-key form is returned unchanged; :func:`metric_entry_problem` says what is wrong.
+    """
     if isinstance(entry, str) and "@" in entry:
         name, _, k = entry.partition("@")
         try:
             return {"type": name, "k": int(k)}
         except ValueError:
             return {"type": name, "k": k}
+    if _keyed_form(entry) and metric_entry_problem(entry) is None:
+        assert isinstance(entry, dict)
+        ((key, options),) = entry.items()
+        head = metric_entry(key)
+        return {**(head if isinstance(head, dict) else {"type": key}), **(options or {})}
     return entry
+
+
+def _keyed_form(entry: object) -> bool:
+    """Whether `entry` is written ``{name@k: {options}}``: a mapping without ``type`` keyed by ``name@k``.
+
+    A key with ``@`` marks the form; so does a single key whose value is a mapping (``{ndcg:
+    {profile: lenskit}}``). Anything else without ``type`` is a component section missing it.
+    """
+    if not isinstance(entry, dict) or "type" in entry:
+        return False
+    if any(isinstance(key, str) and "@" in key for key in entry):
+        return True
+    return len(entry) == 1 and all(isinstance(v, dict) for v in entry.values())
+
+
+def metric_entry_problem(entry: object) -> tuple[PathKey, str] | None:
+    """Return what is wrong with a metric entry written ``{name@k: {options}}``, or ``None``.
+
+    Returns
+    -------
+    tuple of (path inside the entry, message) or None
+        The path names the offending key (``("ndcg@10", "k")``), so the error gets its line.
+    """
+    if not _keyed_form(entry):
+        return None
+    assert isinstance(entry, dict)
+    if len(entry) != 1:
+        keys = ", ".join(yaml_repr(key) for key in entry)
+        return (), (
+            f"a metric written as name@k: {{options}} has one key; got {keys}; "
+            "list each metric as its own entry, or give the options beside 'type' ({type: ndcg, k: 10, ...})"
+        )
+    ((key, options),) = entry.items()
+    if options is not None and not isinstance(options, dict):
+        return (key,), (
+            f"the options of {yaml_repr(key)} must be a mapping such as {{profile: lenskit}}; "
+            f"got {yaml_repr(options)}"
+        )
+    head = metric_entry(key)
+    named = head if isinstance(head, dict) else {"type": key}
+    given: dict[Any, Any] = options or {}
+    for field_name in ("type", "k"):
+        if field_name in given and field_name in named and given[field_name] != named[field_name]:
+            return (key, field_name), (
+                f"{field_name} {yaml_repr(given[field_name])} conflicts with the key {yaml_repr(key)}; "
+                f"name the metric once, in the key (drop {field_name}) or as {{type: ..., k: ...}}"
+            )
+    return None

@@ -96,8 +96,10 @@ def _expand_section(path: PathKey, value: object) -> object:
     becomes ``{"type": name, "k": k}``); a missing one becomes its default plugin, or ``{}``.
     """
     component = path in SECTION_DEFAULTS or _is_metric_entry(path)
+    if _is_metric_entry(path) and isinstance(value, str | dict):  # name@k, or {name@k: {options}}
+        return metric_entry(value)
     if component and isinstance(value, str):
-        return metric_entry(value) if _is_metric_entry(path) else {"type": value}
+        return {"type": value}
     if value is None:
         if path == ("evaluation", "metrics"):
             return list(DEFAULT_METRICS)

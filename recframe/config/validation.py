@@ -35,6 +35,7 @@ from recframe.config.model import (
     RunConfig,
     SweepSpec,
     metric_entry,
+    metric_entry_problem,
     run_name_problem,
 )
 from recframe.config.overrides import set_dotted
@@ -349,6 +350,10 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
         return None
     metrics = []
     for i, entry in enumerate(metrics_raw):
+        problem = metric_entry_problem(entry)
+        if problem is not None:
+            errors.add((*path, "metrics", i, *problem[0]), problem[1])
+            continue
         spec = component_spec(metric_entry(entry), "metric", (*path, "metrics", i), registry, errors)
         if spec is not None:
             metrics.append(spec)

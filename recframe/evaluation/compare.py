@@ -34,7 +34,13 @@ import numpy.typing as npt
 
 from recframe.errors import DataError, short_repr, short_text
 from recframe.evaluation.comparison_tables import _TEST_NAMES, Comparison, PairComparison, RunSummary, Test
-from recframe.evaluation.pairing_checks import _check_overlap, _check_provenance, _check_scores, _defined_differently
+from recframe.evaluation.pairing_checks import (
+    _averaged_otherwise,
+    _check_overlap,
+    _check_provenance,
+    _check_scores,
+    _defined_differently,
+)
 from recframe.evaluation.run_scores import RunScores
 from recframe.evaluation.significance import _bootstrap_interval, _effect_size, _t_test, _wilcoxon, holm
 from recframe.results import EvaluationResult
@@ -103,6 +109,7 @@ def compare(
         _check_scores(run)
     notes = _check_provenance(runs, names, allow_different_data)
     differing = _defined_differently(runs, names)
+    differing |= {m: note for m, note in _averaged_otherwise(runs, names).items() if m not in differing}
     metrics = [m for m in runs[0].values if all(m in r.values for r in runs[1:]) and m not in differing]
     notes += differing.values()
     left_out = sorted({m for r in runs for m in r.values} - set(metrics) - set(differing))

@@ -128,6 +128,61 @@ def _defined_differently(runs: Sequence[RunScores], names: list[str]) -> dict[st
     return dict(sorted(out.items()))
 
 
+MEAN_TOLERANCE = 1e-9
+"""Relative difference above which a run's recorded value of a metric is not the mean of its per-user values."""
+
+
+def _averaged_otherwise(runs: Sequence[RunScores], names: list[str]) -> dict[str, str]:
+    """Return the metrics whose run value is not the mean of their per-user values, each with a note saying why.
+
+    Per-user statistics (means, intervals, paired tests) describe the mean of per-user values;
+    a micro-averaged metric (a ratio of sums over users), or one counting users without a
+    relevant item as 0 (users with no per-user row), has another value in ``metrics.json``, so
+    comparing its per-user means would report a number the run never had. Each fold's recorded
+    value is checked against the mean of that fold's per-user values.
+    """
+    out: dict[str, str] = {}
+    for run, name in zip(runs, names, strict=True):
+        if not run.recorded:
+            continue
+        folds = np.char.partition(run.keys.astype(str), "\t")[:, 0].astype(np.int64)
+        for label, values in run.values.items():
+            recorded = run.recorded.get(label)
+            if label in out or recorded is None:
+                continue
+            for fold, value in enumerate(recorded):
+                members = folds == fold
+                if not members.any():
+                    continue
+                mean = float(values[members].mean())
+                if abs(mean - value) > MEAN_TOLERANCE * max(1.0, abs(value)):
+                    where = f" in fold {fold}" if len(recorded) > 1 else ""
+                    out[label] = (
+                        f"Not compared: {short_text(label)} of run {short_repr(name)} is {value:.4f}{where}, not "
+                        f"the mean of its per-user values ({mean:.4f}): {_why(run, label)}."
+                    )
+                    break
+    return dict(sorted(out.items()))
+
+
+def _why(run: RunScores, label: str) -> str:
+    """Say, from the metric's recorded definition, why its run value is not a per-user mean."""
+    definition = (run.definitions or {}).get(label) or {}
+    found = definition.get("axes")
+    axes: dict[str, object] = found if isinstance(found, dict) else {}
+    if axes.get("averaging") == "micro":
+        return (
+            "it is micro-averaged (a ratio of sums over users), so per-user statistics would describe "
+            "another number; compare its averaging 'macro' form instead"
+        )
+    if axes.get("without_relevant") == "zero":
+        return (
+            "it counts users without a relevant item as 0, and they have no per-user values, so per-user "
+            "statistics would describe another number; compare its without_relevant 'excluded' form instead"
+        )
+    return "the metric averages its users its own way, so per-user statistics would describe another number"
+
+
 def _check_overlap(runs: Sequence[RunScores], names: list[str], common: npt.NDArray[np.str_], allow: bool) -> list[str]:
     """Refuse pairing runs whose (fold, user) entries differ too much; note what was left out."""
     problems = []

@@ -53,6 +53,13 @@ class RunScores:
         settings. :func:`~recframe.evaluation.compare.compare` refuses runs whose provenance differs. ``None``: unknown.
     source : str
         Where the run came from (its folder), for messages; the name when empty.
+    recorded : dict of str to list of float, optional
+        Each metric's value of the run in each fold (index = fold number), as ``metrics.json``
+        records it; ``None``: unknown. A metric whose recorded value is not the mean of its
+        per-user values (micro-averaged, or counting users without relevant items as 0) is
+        left out of comparisons, as per-user statistics would describe another number.
+    definitions : dict of str to dict, optional
+        What each metric computes, by label (:attr:`recframe.Metric.definition`), to say why.
     """
 
     name: str
@@ -60,13 +67,16 @@ class RunScores:
     values: dict[str, FloatArray]
     provenance: dict[str, object] | None = None
     source: str = ""
+    recorded: dict[str, list[float]] | None = None
+    definitions: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def from_result(cls, name: str, result: EvaluationResult, provenance: dict[str, object] | None = None) -> RunScores:
         """Take the per-user values of an in-memory evaluation (and, optionally, its provenance)."""
         users = np.char.strip(result.users.astype(str))  # as per_user.csv is read (_entry_key)
         keys = np.char.add(np.char.add(result.fold_of.astype(str), "\t"), users)
-        return cls(name, keys, dict(result.per_user), provenance)
+        recorded = {label: [fold.metrics[label] for fold in result.folds] for label in result.per_user}
+        return cls(name, keys, dict(result.per_user), provenance, "", recorded, dict(result.definitions))
 
     @classmethod
     def from_run_dir(cls, folder: Path, name: str | None = None, registry: PluginRegistry | None = None) -> RunScores:
@@ -138,7 +148,8 @@ class RunScores:
         config = _read_yaml(folder / CONFIG_FILE)
         known = record is not None or config is not None
         origin = provenance(config or {}, record or {}, registry) if known else None
-        return cls(name or folder.name, np.asarray(keys, dtype=str), values, origin, str(folder))
+        recorded, definitions = _read_metrics(folder / METRICS_FILE, labels)
+        return cls(name or folder.name, np.asarray(keys, dtype=str), values, origin, str(folder), recorded, definitions)
 
 
 RECORD_FIELDS: dict[str, tuple[type, ...]] = {"data_fingerprint": (str,), "n_interactions": (int,), "seed": (int,)}
@@ -156,6 +167,30 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         path, what=RUN_FILE, expect=dict, hint="give run folders written by recframe run"
     )
     return record
+
+
+def _read_metrics(
+    path: Path, labels: list[str]
+) -> tuple[dict[str, list[float]] | None, dict[str, dict[str, Any]] | None]:
+    """Return each metric's recorded value in each fold, and the definitions, from ``metrics.json``.
+
+    A fold or metric the file does not record as a number is left out (``None`` without the
+    file): compare then can't check it, as for runs written before definitions were recorded.
+    """
+    if not path.is_file():
+        return None, None
+    summary = read_json(path, what=METRICS_FILE, hint="give run folders written by recframe run")
+    folds = summary.get("folds")
+    tables = [f.get("metrics") for f in folds if isinstance(f, dict)] if isinstance(folds, list) else []
+    tables = tables or [summary.get("metrics")]
+    recorded: dict[str, list[float]] = {}
+    for label in labels:
+        values = [t.get(label) if isinstance(t, dict) else None for t in tables]
+        if all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            recorded[label] = [float(v) for v in values]  # type: ignore[arg-type]
+    found = summary.get("definitions")
+    definitions = {k: v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else None
+    return recorded, definitions
 
 
 def _check_record(path: Path, record: dict[str, Any]) -> None:
