@@ -5,9 +5,11 @@
     python -m benchmarks.run --shape smoke --repeats 1          # seconds; what CI runs
 
 Each (method, repeat) is one new Python process, so caches and memory peaks don't leak between
-measurements. The table gives the median and min-max wall time of the timed call, the peak RSS
-of the process (data loading included), its growth during the timed call over the warmed-up
-process, the ratio to implicit,
+measurements. The table gives the median and min-max wall time of the timed call, the median
+CPU time of its process (all threads; steadier than wall time on a loaded machine, though a
+library whose idle threads spin counts their spinning), the peak RSS of the process (data
+loading included), its growth during the timed call over the warmed-up process, the ratio to
+implicit,
 and whether each exact method's neighbours agree with scikit-learn's (scores within 1e-6; sets
 equal except among entries tied with the k-th).
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datasets import describe, load_matrix
+from benchmarks.datasets import SHAPES, describe, load_matrix
 from benchmarks.methods import NEIGHBOUR_METHODS
 from benchmarks.worker import BATCH_METHODS
 
@@ -79,7 +81,7 @@ def _clean(result: dict[str, np.ndarray], i: int, k: int) -> tuple[np.ndarray, n
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shape", default="smoke", choices=["smoke", "ml-1m", "ml-20m"])
+    parser.add_argument("--shape", default="smoke", choices=list(SHAPES))
     parser.add_argument("--task", default="item-item", choices=["item-item", "user-user", "batch"])
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
@@ -113,6 +115,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def machine() -> str:
+    """Return the CPU model, the cores this process may use and the Python version."""
+    model = platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores, Python {platform.python_version()}"
+
+
+def versions() -> str:
+    """Return the versions of the installed libraries the methods use."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("recframe", "numpy", "scipy", "numba", "scikit-learn", "implicit", "sparse-dot-topn", "similaripy"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
 def render(args, facts, rows, results, reference) -> str:
     implicit_runs = dict(rows).get("implicit", [])
     implicit_median = (
@@ -124,16 +151,17 @@ def render(args, facts, rows, results, reference) -> str:
     lines = [
         f"### {args.task}, k = {args.k}, shape {args.shape}",
         "",
-        f"{facts['users']:,} users x {facts['items']:,} items, {facts['interactions']:,} interactions; "
+        f"{facts['users']:,} users x {facts['items']:,} items, {facts['interactions']:,} interactions, "
+        f"user degrees up to {facts['max_user_degree']:,}; "
         f"Gram work {work:.2e} multiply-adds; {args.repeats} fresh processes per method; "
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        f"{machine()}; {versions()}.",
         "",
-        "| method | median s | min-max s | peak RSS MB | RSS growth MB | x implicit | agrees with reference |",
-        "|---|---|---|---|---|---|---|",
+        "| method | median s | min-max s | CPU s | peak RSS MB | RSS growth MB | x implicit | agrees with reference |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for method, runs in rows:
         if "error" in runs[0]:
-            lines.append(f"| {method} | {runs[0]['error']} | | | | | |")
+            lines.append(f"| {method} | {runs[0]['error']} | | | | | | |")
             continue
         times = [r["seconds"] for r in runs]
         median = statistics.median(times)
@@ -147,6 +175,7 @@ def render(args, facts, rows, results, reference) -> str:
         )
         lines.append(
             f"| {method} | {median:.2f} | {min(times):.2f}-{max(times):.2f} | "
+            f"{statistics.median(r.get('cpu_seconds', float('nan')) for r in runs):.1f} | "
             f"{max(r['peak_rss_mb'] for r in runs):.0f} | "
             f"{max(r['peak_rss_mb'] - r['baseline_rss_mb'] for r in runs):.0f} | {ratio} | {agrees} |"
         )

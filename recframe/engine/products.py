@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, default_threads, numba_threads, resolve_engine, used_threads
 from recframe.engine.few_rows import FEW_ROWS, few_rows_product
-from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, csr_parts
+from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, csr_parts, read_only_view
 from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
@@ -71,7 +71,8 @@ def estimate_neighbours(
         used = threads or default_threads()
         heaps = used * n * k * 17
         if n >= SYMMETRIC_MIN_ROWS and heaps <= max_memory_mb << 20:
-            return ResourceEstimate(work // 2, output, copies + heaps + used * n * 8)
+            positions = nnz * (4 if nnz < np.iinfo(np.int32).max else 8)  # each entry's place in X.T
+            return ResourceEstimate(work // 2, output, copies + heaps + positions + used * n * 8)
         return ResourceEstimate(work, output, copies + used * n * 18)
     return ResourceEstimate(work, output, copies + (max_memory_mb << 20))
 
@@ -176,7 +177,8 @@ def top_k_neighbours(
     max_memory_mb : int
         Memory for the symmetric kernel's heaps or the scipy engine's dense blocks.
     transposed : csr_array of shape (n_columns, n_rows), optional
-        ``X.T`` as CSR with sorted indices, if you have it: saves a copy.
+        ``X.T`` as CSR with sorted indices, if you have it: saves a copy. `x` must then
+        have sorted, distinct column indices in every row (canonical format).
 
     Returns
     -------
@@ -188,12 +190,16 @@ def top_k_neighbours(
     Raises
     ------
     TypeError, ValueError, IndexError
-        If `x` or `transposed` is malformed, or `k` is not a count (checked before any kernel).
+        If `x` or `transposed` is malformed, `transposed` is not the transpose of `x` (for
+        the symmetric kernel), or `k` is not a count (checked before any kernel).
     """
     x = check_csr(x, "x")
     k = check_count(k, "k")
     n = x.shape[0]
     if transposed is None:
+        if not x.has_canonical_format:  # the symmetric kernel needs sorted, distinct columns
+            x = sp.csr_array(x, copy=True)
+            x.sum_duplicates()
         transposed = sp.csr_array(x.T)
         transposed.sort_indices()
     else:
@@ -224,12 +230,21 @@ def top_k_neighbours(
 def _symmetric_neighbours(
     x: sp.csr_array, transposed: sp.csr_array, k: int, threads: int | None
 ) -> tuple[IntArray, FloatArray]:
-    """Run the symmetric numba kernel in row batches (for progress), then merge the heaps."""
-    from recframe.engine._compiled.products import merge_heaps, symmetric_accumulate
+    """Run the symmetric numba kernel in row batches (for progress), then merge the heaps.
+
+    The batches run from the last rows down (see
+    :func:`~recframe.engine._compiled.symmetric.symmetric_accumulate`).
+    """
+    from recframe.engine._compiled.symmetric import merge_heaps, symmetric_accumulate
 
     n = x.shape[0]
-    index_dtype = np.int32 if max(x.shape) < np.iinfo(np.int32).max else np.int64
+    small = max(x.shape) < np.iinfo(np.int32).max
+    index_dtype, unsigned = (np.int32, np.uint32) if small else (np.int64, np.uint64)
     x_parts, t_parts = csr_parts(x, index_dtype), csr_parts(transposed, index_dtype)
+    positions = _transpose_positions(x_parts, t_parts)
+    # the checked columns are >= 0: unsigned, the scatter loop skips numba's negative-index
+    # wraparound (-12% for a scatter-only loop on the realistic ML-20M shape)
+    t_parts = (t_parts[0], t_parts[1].view(unsigned), t_parts[2])
     columns = np.full((n, k), -1, dtype=np.int64)
     scores = np.zeros((n, k), dtype=np.float64)
     # row i costs about its length times the share of columns j > i: size the batches by that,
@@ -237,7 +252,7 @@ def _symmetric_neighbours(
     row_work = np.diff(x.indptr) * (n - np.arange(n)) / max(n, 1) + 1
     cumulative = np.cumsum(row_work)
     edges = np.unique(np.searchsorted(cumulative, np.linspace(0, cumulative[-1], 65)[1:-1]))
-    bounds = list(zip(np.r_[0, edges], np.r_[edges, n], strict=True))
+    bounds = list(zip(np.r_[0, edges], np.r_[edges, n], strict=True))[::-1]
     with numba_threads(threads) as used:
         hv = np.empty((used, n, k), dtype=np.float64)
         hj = np.empty((used, n, k), dtype=np.int64)
@@ -245,9 +260,31 @@ def _symmetric_neighbours(
         floor = np.full((used, n), -np.inf)
         sizes = [int(cumulative[stop - 1] - (cumulative[start - 1] if start else 0)) for start, stop in bounds]
         for start, stop in progress(bounds, total=int(cumulative[-1]), desc="neighbours", unit="work", sizes=sizes):
-            symmetric_accumulate(int(start), int(stop), *x_parts, *t_parts, hv, hj, hsize, floor)
+            symmetric_accumulate(int(start), int(stop), *x_parts, positions, *t_parts, hv, hj, hsize, floor)
         merge_heaps(hv, hj, hsize, columns, scores)
     return columns, scores
+
+
+def _transpose_positions(x_parts: tuple[np.ndarray, ...], t_parts: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Return where each stored entry of ``X`` sits in ``X.T`` (32-bit where the sizes allow).
+
+    Raises
+    ------
+    ValueError
+        If ``transposed`` does not hold exactly the entries of ``x``, or a row of either is
+        unsorted or repeats a column (checked here, before the kernel relies on it).
+    """
+    from recframe.engine._compiled.symmetric import transpose_positions
+
+    nnz = len(x_parts[1])
+    positions = np.empty(nnz, dtype=np.int32 if nnz < np.iinfo(np.int32).max else np.int64)
+    if not transpose_positions(x_parts[0], x_parts[1], t_parts[0], t_parts[1], positions):
+        msg = (
+            "transposed is not the transpose of x, or a row of x has unsorted or repeated columns; "
+            "call x.sum_duplicates() and pass sp.csr_array(x.T) after sort_indices(), or leave transposed out"
+        )
+        raise ValueError(msg)
+    return read_only_view(positions)
 
 
 def _numba_product(

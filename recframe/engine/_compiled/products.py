@@ -1,8 +1,7 @@
-"""Compiled top-n products: ``A[r] @ B`` per query row, and the symmetric ``X @ X.T`` neighbours.
+"""Compiled top-n products: ``A[r] @ B`` per query row.
 
-The kernels behind :func:`recframe.engine.top_n_product` (:func:`top_n_product`) and
-:func:`recframe.engine.top_k_neighbours` (:func:`symmetric_accumulate`, then
-:func:`merge_heaps`).
+The kernel behind :func:`recframe.engine.top_n_product` (:func:`top_n_product`); the
+symmetric ``X @ X.T`` neighbours are in :mod:`recframe.engine._compiled.symmetric`.
 """
 
 from __future__ import annotations
@@ -184,81 +183,3 @@ def top_n_product(
                 out_j,
                 out_v,
             )
-
-
-@numba.njit(inline="always", cache=True)
-def _offer(
-    hv: np.ndarray, hj: np.ndarray, hsize: np.ndarray, floor: np.ndarray, c: int, row: int, v: float, j: int, k: int
-) -> None:
-    """Offer (v, j) to the bounded heap of `row` in heap set `c` (worst entry on top).
-
-    ``floor[c, row]`` mirrors the worst kept score of a full heap (``-inf`` before), so the
-    common case, a rejection, reads one contiguous array instead of the heap itself.
-    """
-    if v < floor[c, row]:
-        return
-    heap_v = hv[c, row]
-    heap_j = hj[c, row]
-    size = _keep(heap_v, heap_j, hsize[c, row], k, v, j)
-    hsize[c, row] = size
-    if size == k:
-        floor[c, row] = heap_v[0]
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
-def symmetric_accumulate(
-    start: int,
-    stop: int,
-    x_indptr: np.ndarray,
-    x_indices: np.ndarray,
-    x_data: np.ndarray,
-    t_indptr: np.ndarray,
-    t_indices: np.ndarray,
-    t_data: np.ndarray,
-    hv: np.ndarray,
-    hj: np.ndarray,
-    hsize: np.ndarray,
-    floor: np.ndarray,
-) -> None:
-    """Offer every pair ``(i, j > i)`` of ``X @ X.T`` with ``start <= i < stop`` to both rows' heaps.
-
-    Row ``i`` accumulates only the columns ``j > i`` (the rows of ``X.T`` have sorted indices,
-    so a binary search skips the rest): each pair is computed once, halving the work. Each of
-    the ``hv.shape[0]`` parallel chunks owns one heap per row; rows are dealt to the chunks in
-    turn, so that their shrinking work balances out. :func:`merge_heaps` finishes the job.
-    """
-    n = x_indptr.shape[0] - 1
-    n_sets = hv.shape[0]
-    k = hv.shape[2]
-    for c in numba.prange(n_sets):
-        acc = np.zeros(n, dtype=np.float64)
-        for i in range(start + c, stop, n_sets):
-            for p in range(x_indptr[i], x_indptr[i + 1]):
-                u = x_indices[p]
-                x = x_data[p]
-                lo = t_indptr[u]
-                hi = t_indptr[u + 1]
-                first = lo + np.searchsorted(t_indices[lo:hi], i, side="right")
-                for q in range(first, hi):
-                    acc[t_indices[q]] += x * t_data[q]
-            for j in range(i + 1, n):
-                v = acc[j]
-                if v != 0.0:
-                    acc[j] = 0.0
-                    if v > 0.0:
-                        _offer(hv, hj, hsize, floor, c, i, v, j, k)
-                        _offer(hv, hj, hsize, floor, c, j, v, i, k)
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
-def merge_heaps(hv: np.ndarray, hj: np.ndarray, hsize: np.ndarray, out_j: np.ndarray, out_v: np.ndarray) -> None:
-    """Merge each row's heaps from :func:`symmetric_accumulate` into its best-first top-k."""
-    n_sets, n, k = hv.shape
-    for i in numba.prange(n):
-        size = 0
-        mv = np.empty(k, dtype=np.float64)
-        mj = np.empty(k, dtype=np.int64)
-        for c in range(n_sets):
-            for t in range(hsize[c, i]):
-                size = _keep(mv, mj, size, k, hv[c, i, t], hj[c, i, t])
-        _drain_best_first(mv, mj, size, out_v[i], out_j[i])

@@ -1,0 +1,95 @@
+"""The symmetric neighbour kernel against a scatter-add bound, in CPU seconds, in one process.
+
+    python -m benchmarks.kernel_bound --shape ml-20m-real --threads 1 --repeats 2
+
+The bound is a trivial compiled loop doing the kernel's scattered multiply-adds (each pair
+``(i, j > i)`` once, into a dense per-thread accumulator) and nothing else: no scan, no heap.
+CPU seconds (all threads) are steadier than wall time on a shared machine. Prints the best of
+`repeats` runs of each and the multiply-adds per CPU second, i.e. per core (the symmetric half of
+``sum_u deg(u)^2``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from benchmarks.datasets import SHAPES, load_matrix
+from benchmarks.methods import rows_of, unit_rows
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def scatter_bound(
+    x_indptr: np.ndarray,
+    x_indices: np.ndarray,
+    x_data: np.ndarray,
+    positions: np.ndarray,
+    t_indptr: np.ndarray,
+    t_indices: np.ndarray,
+    t_data: np.ndarray,
+    n_sets: int,
+) -> float:
+    """Scatter every pair ``(i, j > i)`` of ``X @ X.T`` into a dense accumulator; return a checksum."""
+    n = x_indptr.shape[0] - 1
+    total = np.zeros(n_sets)
+    for c in numba.prange(n_sets):
+        acc = np.zeros(n, dtype=np.float64)
+        for i in range(c, n, n_sets):
+            for p in range(x_indptr[i], x_indptr[i + 1]):
+                u = x_indices[p]
+                x = x_data[p]
+                for q in range(positions[p] + 1, t_indptr[u + 1]):
+                    acc[t_indices[q]] += x * t_data[q]
+        total[c] = acc.sum()
+    return float(total.sum())
+
+
+def main(argv: list[str] | None = None) -> int:
+    from recframe.engine._compiled.symmetric import symmetric_accumulate, transpose_positions
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", default="ml-1m", choices=list(SHAPES))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--k", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    x = unit_rows(rows_of(load_matrix(args.shape), "items"))
+    x.sort_indices()
+    t = sp.csr_array(x.T)
+    t.sort_indices()
+    n, threads, k = x.shape[0], args.threads, args.k
+    x_parts = (x.indptr.astype(np.int64), x.indices.astype(np.int32), x.data)
+    t_parts = (t.indptr.astype(np.int64), t.indices.astype(np.int32).view(np.uint32), t.data)
+    positions = np.empty(x.nnz, dtype=np.int32)
+    if not transpose_positions(x_parts[0], x_parts[1], t_parts[0], t.indices.astype(np.int32), positions):
+        raise SystemExit("the transpose does not match")  # cannot happen for scipy's own transpose
+    half = float((np.diff(t.indptr).astype(np.int64) ** 2).sum() / 2)
+    numba.set_num_threads(threads)
+
+    def kernel() -> None:
+        hv, hj = np.empty((threads, n, k)), np.empty((threads, n, k), dtype=np.int64)
+        hsize, floor = np.zeros((threads, n), dtype=np.int64), np.full((threads, n), -np.inf)
+        symmetric_accumulate(0, n, *x_parts, positions, *t_parts, hv, hj, hsize, floor)
+
+    runs = {"kernel": kernel, "scatter-add bound": lambda: scatter_bound(*x_parts, positions, *t_parts, threads)}
+    best = dict.fromkeys(runs, float("inf"))
+    for run in runs.values():  # compile (or load from the cache) before timing
+        run()
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            start = time.process_time()
+            run()
+            best[name] = min(best[name], time.process_time() - start)
+    print(f"{args.shape}: {n:,} rows, {half:.3g} multiply-adds (the symmetric half), {threads} thread(s), k = {k}")
+    for name, seconds in best.items():
+        print(f"{name}: {seconds:.2f} CPU s, {half / seconds:.2e} multiply-adds per CPU second")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

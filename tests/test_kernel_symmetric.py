@@ -1,0 +1,139 @@
+"""The compiled symmetric neighbour kernel on skewed data: brute force, thread counts, input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recframe.engine import numba_available, top_k_neighbours
+
+pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
+
+
+@pytest.fixture(autouse=True)
+def _always_symmetric(monkeypatch):
+    """Run the symmetric kernel at any size (it starts at thousands of rows by default)."""
+    from recframe.engine import products
+
+    monkeypatch.setattr(products, "SYMMETRIC_MIN_ROWS", 0)
+
+
+def skewed_rows(rng, n_rows=240, n_columns=160, dtype=np.float64):
+    """Rows with log-normal lengths over power-law popular columns, values in quarters (many ties)."""
+    lengths = np.clip(rng.lognormal(1.5, 1.2, n_rows).astype(int), 0, n_columns)
+    weights = 1.0 / (np.arange(n_columns) + 3.0)
+    rows, columns = [], []
+    for i, length in enumerate(lengths):
+        picked = rng.choice(n_columns, length, replace=False, p=weights / weights.sum())
+        rows.append(np.full(length, i))
+        columns.append(picked)
+    rows_, columns_ = np.concatenate(rows), np.concatenate(columns)
+    values = (rng.integers(1, 5, len(rows_)) / 4).astype(dtype)
+    return sp.csr_array(sp.coo_array((values, (rows_, columns_)), shape=(n_rows, n_columns)).tocsr())
+
+
+def brute_force(x, k):
+    """Per row, the k largest positive entries of X @ X.T off the diagonal, ties by lower column."""
+    dense = x.astype(np.float64).toarray()
+    gram = dense @ dense.T
+    np.fill_diagonal(gram, 0.0)
+    columns = np.full((len(gram), k), -1)
+    scores = np.zeros((len(gram), k))
+    for i, row in enumerate(gram):
+        order = np.lexsort((np.arange(len(row)), -row))  # by score, then lower column
+        best = [j for j in order[:k] if row[j] > 0]
+        columns[i, : len(best)] = best
+        scores[i, : len(best)] = row[best]
+    return columns, scores
+
+
+@pytest.mark.parametrize("k", [1, 7, 300])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_symmetric_kernel_equals_brute_force_at_any_thread_count(rng, k, dtype):
+    x = skewed_rows(rng, dtype=dtype)
+    want_columns, want_scores = brute_force(x, k)
+    results = [top_k_neighbours(x, k, engine="numba", threads=threads) for threads in (1, 2)]
+    for columns, scores in results:
+        np.testing.assert_array_equal(columns, want_columns)
+        np.testing.assert_allclose(scores, want_scores, rtol=1e-12)
+    # the same bits whatever the number of threads: each pair is summed in one order
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_ties_go_to_the_lower_row(rng):
+    x = sp.csr_array(np.ones((20, 3)))  # every pair ties
+    columns, scores = top_k_neighbours(x, 4, engine="numba", threads=2)
+    expected = [[j for j in range(20) if j != i][:4] for i in range(20)]
+    np.testing.assert_array_equal(columns, expected)
+    assert np.all(scores == 3.0)
+
+
+def test_non_canonical_rows_are_summed_first(rng):
+    x = skewed_rows(rng, 80, 50)
+    indices, data = [], []
+    for i in range(x.shape[0]):  # each entry stored twice, halved, in reversed order
+        row = slice(x.indptr[i], x.indptr[i + 1])
+        indices.append(np.tile(x.indices[row][::-1], 2))
+        data.append(np.tile(x.data[row][::-1] / 2, 2))
+    doubled = sp.csr_array((np.concatenate(data), np.concatenate(indices), 2 * x.indptr), shape=x.shape)
+    assert not doubled.has_canonical_format
+    columns, scores = top_k_neighbours(doubled, 5, engine="numba")
+    want_columns, want_scores = brute_force(x, 5)
+    np.testing.assert_array_equal(columns, want_columns)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-12)
+
+
+@pytest.mark.parametrize("defect", ["missing entry", "unsorted", "other matrix"])
+def test_a_transposed_that_does_not_match_is_refused(rng, defect):
+    x = skewed_rows(rng, 60, 40)
+    transposed = sp.csr_array(x.T)
+    transposed.sort_indices()
+    if defect == "missing entry":
+        transposed = sp.csr_array(transposed.toarray() * (rng.random(transposed.shape) < 0.9))
+    elif defect == "unsorted":
+        longest = int(np.argmax(np.diff(transposed.indptr)))
+        lo, hi = transposed.indptr[longest], transposed.indptr[longest + 1]
+        transposed.indices[lo:hi] = transposed.indices[lo:hi][::-1].copy()
+        transposed.data[lo:hi] = transposed.data[lo:hi][::-1].copy()
+    else:
+        transposed = sp.csr_array(skewed_rows(rng, 60, 40).T)
+        transposed.sort_indices()
+    with pytest.raises(ValueError, match="transposed is not the transpose of x"):
+        top_k_neighbours(x, 3, engine="numba", transposed=transposed)
+
+
+def test_transpose_positions_point_at_each_entry(rng):
+    from recframe.engine._compiled.symmetric import transpose_positions
+
+    x = skewed_rows(rng, 50, 30)
+    t = sp.csr_array(x.T)
+    t.sort_indices()
+    positions = np.empty(x.nnz, dtype=np.int64)
+    assert transpose_positions(x.indptr.astype(np.int64), x.indices, t.indptr.astype(np.int64), t.indices, positions)
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    np.testing.assert_array_equal(t.indices[positions], rows)  # entry (i, u) of X is entry (u, i) of X.T
+    t_rows = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
+    np.testing.assert_array_equal(t_rows[positions], x.indices)
+
+
+def test_kernel_bound_benchmark_runs(tmp_path, monkeypatch, capsys):
+    from benchmarks import kernel_bound
+
+    monkeypatch.setenv("RECFRAME_BENCH_CACHE", str(tmp_path))
+    assert kernel_bound.main(["--shape", "smoke", "--repeats", "1", "--k", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "kernel:" in out and "scatter-add bound:" in out
+
+
+def test_skewed_shape_has_the_asked_degrees():
+    from benchmarks.datasets import SkewedShape, skewed_matrix
+
+    shape = SkewedShape(2_000, 300, 60_000, 1.1, 250)
+    matrix = skewed_matrix(shape, np.random.default_rng(3))
+    degrees = np.diff(matrix.indptr)
+    assert matrix.shape == (2_000, 300) and matrix.has_canonical_format  # no item twice for a user
+    assert degrees.max() == 250 and degrees.min() >= 20
+    assert abs(matrix.nnz - 60_000) < 60_000 * 0.01
+    popularity = np.sort(np.bincount(matrix.indices, minlength=300))[::-1]
+    assert popularity[0] > 5 * popularity[-1]  # power-law popularity, not uniform
