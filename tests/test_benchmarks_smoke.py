@@ -100,3 +100,10 @@ def test_update_benchmark_smoke(tmp_path):
     assert len(rows) == 6, out
     assert all(row.rstrip().endswith("| yes |") for row in rows), out
     assert any("| full" not in row for row in rows), out  # some graph was updated, not searched again
+
+
+def test_scaling_benchmark_smoke(tmp_path):
+    out = run_module(tmp_path, "benchmarks.scaling", "--smoke", "--executors", "local")
+    rows = [line for line in out.splitlines() if line.startswith("| smoke |")]
+    assert len(rows) == 6, out  # search, batch and folds on 1 and 2 workers
+    assert "| none |" in out and "| 10 |" in out and "| 40 |" in out  # the cap study

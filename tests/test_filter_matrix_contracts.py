@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from recframe import ComponentConfig, ConfigError, Interactions, Metric, PluginError, Recommender, Splitter
 from recframe.builtin.filters import (
+    CapUserEventsFilter,
     DuplicatesFilter,
     KCoreFilter,
     RatingThresholdFilter,
@@ -166,6 +167,7 @@ def test_returning_the_input_itself_keeps_the_original_arrays() -> None:
     RatingThresholdFilter(min_rating=3),
     TimeWindowFilter(start=1000.0, end=9000.0),
     RecentNFilter(n=4),
+    CapUserEventsFilter(max_events=4, keep="random", seed=3),
     DuplicatesFilter(),
 ])
 def test_built_in_filters_keep_the_contract(component: Filter) -> None:

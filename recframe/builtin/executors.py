@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from pydantic import PositiveInt
 
-from recframe import Executor, ExecutorConfig, hookimpl, progress_bar
+from recframe import Executor, ExecutorConfig, gather_in_order, hookimpl, progress_bar
 
 P = TypeVar("P")
 B = TypeVar("B")
@@ -42,16 +42,25 @@ class LocalExecutor(Executor):
         """Whether blocks run on a thread pool (more than one worker)."""
         return self.config.workers > 1
 
-    def map_blocks(self, function: Callable[[P, B], R], blocks: Sequence[B], payload: P, *, desc: str) -> list[R]:
+    def map_blocks(
+        self,
+        function: Callable[[P, B], R],
+        blocks: Sequence[B],
+        payload: P,
+        *,
+        desc: str,
+        on_result: Callable[[int, R], None] | None = None,
+    ) -> list[R]:
         """Return ``function(payload, block)`` of every block, in block order (see :meth:`Executor.map_blocks`)."""
         sizes = [len(block) if hasattr(block, "__len__") else 1 for block in blocks]
         if self.config.workers == 1 or len(blocks) <= 1:
             done = progress_bar(blocks, total=sum(sizes), desc=desc, sizes=sizes)
-            return [function(payload, block) for block in done]
+            return gather_in_order((function(payload, block) for block in done), on_result)
         with ThreadPoolExecutor(max_workers=min(self.config.workers, len(blocks))) as pool:
             futures = [pool.submit(function, payload, block) for block in blocks]
             try:
-                return [f.result() for f in progress_bar(futures, total=sum(sizes), desc=desc, sizes=sizes)]
+                waited = progress_bar(futures, total=sum(sizes), desc=desc, sizes=sizes)
+                return gather_in_order((f.result() for f in waited), on_result)
             except BaseException:
                 for future in futures:  # a failed block fails the map: start no more blocks
                     future.cancel()

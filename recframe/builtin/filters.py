@@ -1,4 +1,7 @@
-"""Built-in filters: ``k_core``, ``rating_threshold``, ``time_window``, ``recent_n`` and ``duplicates``.
+"""Built-in filters: k-core, rating and time bounds, the latest or a capped number of events per user, duplicates.
+
+Their types are ``k_core``, ``rating_threshold``, ``time_window``, ``recent_n``, ``cap_user_events`` and
+``duplicates``.
 
 Each keeps a subset of the events in their original order (``duplicates`` also merges repeated
 pairs). The engine records what every filter removed; see :func:`recframe.recommender.filtering.apply_filters`.
@@ -171,14 +174,47 @@ class RecentNFilter(Filter):
         DataError
             If the interactions have no timestamps.
         """
-        times = _timestamps(interactions, self.name)
-        _, users, counts = np.unique(interactions.users, return_inverse=True, return_counts=True)
-        users = users.reshape(-1)
-        order = np.lexsort((np.arange(len(times)), times, users))
-        starts = np.r_[0, np.cumsum(counts)[:-1]]
-        rank = np.empty(len(times), dtype=np.int64)
-        rank[order] = np.arange(len(times)) - np.repeat(starts, counts)
-        return interactions.take(rank >= counts[users] - self.config.n)
+        return interactions.take(_latest_per_user(interactions, self.config.n, self.name))
+
+
+class CapUserEventsConfig(ComponentConfig):
+    """Parameters of :class:`CapUserEventsFilter`."""
+
+    max_events: PositiveInt = 500
+    """Events kept per user at most; users with fewer keep all theirs."""
+    keep: Literal["recent", "random"] = "recent"
+    """Which events of a user above the cap stay: the latest (by timestamp, then data order; the
+    data needs timestamps), or a uniform random sample drawn with `seed`."""
+    seed: int = 0
+    """Seed of the random sample (``keep: random``): the same data and seed keep the same events."""
+
+
+class CapUserEventsFilter(Filter):
+    """Cap every user's events at ``max_events``, keeping the latest or a random sample, in data order.
+
+    The neighbour search of item-item (co-occurrence) work grows with the sum of the squared
+    user degrees, so a few users with tens of thousands of events can cost more than all the
+    others together; capping them bounds each user's share at ``max_events**2`` while leaving
+    the long tail of light users untouched (docs/scaling.md measures the effect on accuracy).
+    """
+
+    name = "cap_user_events"
+    Config = CapUserEventsConfig
+    config: CapUserEventsConfig
+
+    def apply(self, interactions: Interactions) -> Interactions:
+        """Return the events of each user up to the cap.
+
+        Raises
+        ------
+        DataError
+            With ``keep: recent``, if the interactions have no timestamps.
+        """
+        if self.config.keep == "recent":
+            return interactions.take(_latest_per_user(interactions, self.config.max_events, self.name))
+        draw = np.random.default_rng(self.config.seed).random(len(interactions))
+        rank, _ = _rank_per_user(interactions.users, draw)
+        return interactions.take(rank < self.config.max_events)
 
 
 class DuplicatesConfig(ComponentConfig):
@@ -214,16 +250,30 @@ class DuplicatesFilter(Filter):
         if self.config.keep == "error" and repeated.any():
             at = order[1:][repeated][0]
             user, item = short_repr(interactions.users[at].item()), short_repr(interactions.items[at].item())
-            msg = (
-                f"user {user} and item {item} occur more than once; "
-                "set the duplicates filter's keep to first or last"
-            )
+            msg = f"user {user} and item {item} occur more than once; set the duplicates filter's keep to first or last"
             raise DataError(msg)
         # the first of each run of equal keys, or the last
         chosen = order[np.r_[True, ~repeated]] if self.config.keep == "first" else order[np.r_[~repeated, True]]
         keep = np.zeros(len(key), dtype=bool)
         keep[chosen] = True
         return interactions.take(keep)
+
+
+def _rank_per_user(users: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each event's rank among its user's events by `key` (ties: data order), and its user's count."""
+    _, codes, counts = np.unique(users, return_inverse=True, return_counts=True)
+    codes = codes.reshape(-1)
+    order = np.lexsort((np.arange(len(key)), key, codes))
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    rank = np.empty(len(key), dtype=np.int64)
+    rank[order] = np.arange(len(key)) - np.repeat(starts, counts)
+    return rank, counts[codes]
+
+
+def _latest_per_user(interactions: Interactions, n: int, who: str) -> np.ndarray:
+    """Return the mask of each user's `n` latest events (ties in time: the later in the data is later)."""
+    rank, count = _rank_per_user(interactions.users, _timestamps(interactions, who))
+    return rank >= count - n
 
 
 def _timestamps(interactions: Interactions, who: str) -> np.ndarray:
@@ -236,4 +286,4 @@ def _timestamps(interactions: Interactions, who: str) -> np.ndarray:
 @hookimpl
 def recframe_register_components() -> list[type[Component]]:
     """Register the built-in filters."""
-    return [KCoreFilter, RatingThresholdFilter, TimeWindowFilter, RecentNFilter, DuplicatesFilter]
+    return [KCoreFilter, RatingThresholdFilter, TimeWindowFilter, RecentNFilter, CapUserEventsFilter, DuplicatesFilter]

@@ -19,8 +19,8 @@ One concern a submodule, the contracts all re-exported here:
 - :mod:`recframe.interfaces.rankers`: :class:`CandidateRanker`, :class:`TopN`, the optional
   ranker abilities and :class:`Predictions`;
 - :mod:`recframe.interfaces.evaluation`: :class:`Splitter`, :class:`Metric` and :class:`MetricInput`;
-- :mod:`recframe.interfaces.executor`: :class:`Executor`, which runs work over blocks of rows, and
-  :func:`row_blocks`;
+- :mod:`recframe.interfaces.executor`: :class:`Executor`, which runs work over blocks of rows,
+  :func:`row_blocks`, :func:`gather_in_order` and the data sources' :class:`SupportsPartitions`;
 - :mod:`recframe.interfaces.state`: the :data:`State` of saved models and its CSR, matrix and graph helpers.
 
 The engine's checks that enforce the contracts live beside them and are not re-exported:
@@ -35,7 +35,13 @@ from __future__ import annotations
 from recframe.interfaces.component import KINDS, Component, ComponentConfig, Kind, State, StateValue, check_fitted
 from recframe.interfaces.data_stages import DataSource, Filter, MatrixBuilder
 from recframe.interfaces.evaluation import Metric, MetricConfig, MetricInput, RatedPairs, Splitter
-from recframe.interfaces.executor import Executor, ExecutorConfig, row_blocks
+from recframe.interfaces.executor import (
+    Executor,
+    ExecutorConfig,
+    SupportsPartitions,
+    gather_in_order,
+    row_blocks,
+)
 from recframe.interfaces.rankers import (
     SOURCES,
     CandidateRanker,
@@ -98,6 +104,7 @@ __all__ = [
     "State",
     "StateValue",
     "SupportsExplain",
+    "SupportsPartitions",
     "SupportsNewUsers",
     "SupportsPredict",
     "TopN",
@@ -112,5 +119,6 @@ __all__ = [
     "matrix_from_state",
     "matrix_state",
     "path_text_problem",
+    "gather_in_order",
     "row_blocks",
 ]

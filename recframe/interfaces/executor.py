@@ -12,14 +12,17 @@ the same answer as one call over every row. ``local`` is built in; ``ray`` comes
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from pydantic import PositiveInt
 
 from recframe.errors import short_repr
 from recframe.interfaces.component import Component, ComponentConfig
+
+if TYPE_CHECKING:
+    from recframe.data import Interactions
 
 P = TypeVar("P")
 B = TypeVar("B")
@@ -59,7 +62,15 @@ class Executor(Component):
         return True
 
     @abstractmethod
-    def map_blocks(self, function: Callable[[P, B], R], blocks: Sequence[B], payload: P, *, desc: str) -> list[R]:
+    def map_blocks(
+        self,
+        function: Callable[[P, B], R],
+        blocks: Sequence[B],
+        payload: P,
+        *,
+        desc: str,
+        on_result: Callable[[int, R], None] | None = None,
+    ) -> list[R]:
         """Return ``[function(payload, block) for block in blocks]``, computed wherever this executor runs work.
 
         Parameters
@@ -72,6 +83,11 @@ class Executor(Component):
             Shared by every call, read-only; sent once, not once per block.
         desc : str
             What the blocks are, for progress bars and messages (``"item neighbours"``).
+        on_result : callable, optional
+            Called in the calling thread as ``on_result(number, result)`` with each block's
+            result as it is gathered, in block order, before the next one is waited for: so
+            that whoever runs long blocks (a sweep's settings) keeps each one finished before a
+            later block fails. Called for no block after the first failing one.
 
         Returns
         -------
@@ -90,6 +106,50 @@ class Executor(Component):
 
         The default does nothing.
         """
+
+
+@runtime_checkable
+class SupportsPartitions(Protocol):
+    """A data source that can read its data in parts, which an executor reads side by side.
+
+    ``parquet`` reading a folder (a partitioned dataset) is one: each part is a row group of
+    one of its files. When the run's executor runs blocks side by side and there is more than
+    one part, the engine calls :meth:`partitions` here, :meth:`load_partition` of each part
+    on the executor (the source itself is the shared payload, so it must be picklable), and
+    :meth:`combine` of the results, in order, here; otherwise it calls ``load`` as always. Both
+    ways must give the same interactions: the parts are read in the order ``load`` reads them,
+    and ids are converted once, by :meth:`combine`, over every part.
+    """
+
+    def partitions(self) -> Sequence[object]:
+        """Return the parts, in the order ``load`` reads them (small, picklable descriptions, not data).
+
+        Raises
+        ------
+        DataError
+            If the data can't be read (a file, named, can't be opened or lacks a column).
+        """
+        ...
+
+    def load_partition(self, partition: object) -> object:
+        """Read one part of :meth:`partitions` (run by the executor): raw columns, not yet converted.
+
+        Raises
+        ------
+        DataError
+            If the part can't be read; the message names its file.
+        """
+        ...
+
+    def combine(self, loaded: list[object]) -> Interactions:
+        """Return the interactions of every part's columns, in part order: what ``load`` returns.
+
+        Raises
+        ------
+        DataError
+            If there is no row at all, or an id or a value can't be converted.
+        """
+        ...
 
 
 def row_blocks(rows: int | np.ndarray, block_rows: int) -> list[np.ndarray]:
@@ -117,3 +177,30 @@ def row_blocks(rows: int | np.ndarray, block_rows: int) -> list[np.ndarray]:
         raise ValueError(msg)
     all_rows = np.arange(rows, dtype=np.int64) if isinstance(rows, int | np.integer) else np.asarray(rows, np.int64)
     return [all_rows[start : start + block_rows] for start in range(0, len(all_rows), int(block_rows))]
+
+
+def gather_in_order(results: Iterable[R], on_result: Callable[[int, R], None] | None = None) -> list[R]:
+    """Collect `results` in order, calling `on_result` with each one's number as soon as it is taken.
+
+    What every executor's :meth:`Executor.map_blocks` does with its blocks' results: `results`
+    yields them in block order (waiting for each as needed), and an exception raised while
+    waiting for one ends the gathering, after `on_result` has seen every earlier result.
+
+    Parameters
+    ----------
+    results : iterable
+        The blocks' results, in block order (a generator that waits for each).
+    on_result : callable, optional
+        ``on_result(number, result)``, called in this thread for each result in turn.
+
+    Returns
+    -------
+    list
+        The results, in block order.
+    """
+    out: list[R] = []
+    for number, result in enumerate(results):
+        if on_result is not None:
+            on_result(number, result)
+        out.append(result)
+    return out

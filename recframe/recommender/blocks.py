@@ -1,5 +1,9 @@
 """Row-independent work split into blocks and run by the recommender's executor.
 
+Reading the data may be split too: a data source that reads in parts
+(:class:`~recframe.interfaces.SupportsPartitions`, such as a partitioned Parquet dataset) has
+its parts read on the executor by :func:`load_source`.
+
 Two steps of a fit and a run are row by row: the neighbour search of every row (each row's
 neighbours depend on that row and the fitted rows only) and the lists of every training user
 (each user's list depends on that user's row and the fitted ranker only). :func:`search_blocks`
@@ -19,7 +23,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recframe.interfaces import CandidateRanker, Executor, NeighbourGraph, SimilarityBackend, TopN, row_blocks
+from recframe.interfaces import (
+    CandidateRanker,
+    DataSource,
+    Executor,
+    NeighbourGraph,
+    SimilarityBackend,
+    SupportsPartitions,
+    TopN,
+    row_blocks,
+)
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_topn
 
@@ -28,6 +41,7 @@ if TYPE_CHECKING:
 
 _SearchPayload = tuple[SimilarityBackend, int | None, str, int]
 _RankPayload = tuple[CandidateRanker, int, str, int]
+_LoadPayload = tuple[SupportsPartitions, str]
 
 
 def spreads(executor: Executor, n_rows: int) -> bool:
@@ -106,3 +120,42 @@ def _rank_block(payload: _RankPayload, rows: IntArray) -> TopN:
     with calling(who, "recommend"):
         found = ranker.recommend(rows, n)
     return check_topn(found, who, len(rows), n, n_items, users=rows)
+
+
+def load_source(executor: Executor, source: DataSource, rng: np.random.Generator, who: str, runs: str) -> object:
+    """Return what `source` loads: its parts read on `executor` when it reads in parts, else its ``load``.
+
+    A source of :class:`~recframe.interfaces.SupportsPartitions` with more than one part, and
+    an executor that runs blocks side by side, read each part as a block (the source is the
+    payload) and combine them here; anything else is the usual ``source.load(rng)`` call.
+
+    Parameters
+    ----------
+    who, runs : str
+        How errors name the data source and the executor.
+
+    Raises
+    ------
+    DataError
+        What the source raises (a file it can't read, named).
+    PluginError
+        If the source fails by accident, naming it.
+    """
+    if executor.parallel and isinstance(source, SupportsPartitions):
+        with calling(who, "partitions"):
+            parts = list(source.partitions())
+        if len(parts) > 1:
+            payload: _LoadPayload = (source, who)
+            with calling(runs, "map_blocks"):
+                loaded = executor.map_blocks(_load_block, parts, payload, desc=f"{source.name} parts")
+            with calling(who, "combine"):
+                return source.combine(loaded)
+    with calling(who, "load"):
+        return source.load(rng)
+
+
+def _load_block(payload: _LoadPayload, part: object) -> object:
+    """Read one part of a data source (run by the executor)."""
+    source, who = payload
+    with calling(who, "load_partition"):
+        return source.load_partition(part)

@@ -2,14 +2,15 @@
 
 :class:`EvaluationMethods` runs the evaluation protocol of the ``evaluation`` section: the
 splitter's folds (or a predefined test part), the protocol checks, and the metrics of ranking
-and of rating prediction.
+and of rating prediction. Folds are independent: with an executor that runs blocks side by
+side, each is a task (:func:`_fold_task`) run on a serial twin of the recommender.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from recframe.errors import ConfigError, DataError, short_repr
 from recframe.evaluation import held_out, metric_input
 from recframe.evaluation.leakage import protocol_warnings
 from recframe.evaluation.protocol import usage
-from recframe.interfaces import RatedPairs, Splitter
+from recframe.interfaces import Executor, RatedPairs, Splitter
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_interactions, check_split
 from recframe.interfaces.value_checks import check_metric
@@ -41,6 +42,10 @@ class EvaluationMethods(QueryMethods):
         unknown in training are served by the fallback ranker, or skipped (and counted) when
         there is none; users without a relevant held-out item are not evaluated. The protocol
         check's findings are logged as warnings and kept in the result.
+
+        With an executor that runs blocks side by side and more than one split, each fold is
+        one task of the executor (fitted and scored serially inside it: a task never submits
+        tasks), gathered in fold order: the same results as one fold after another.
 
         Each split is fitted on private copies of the components and never published, so a
         fitted recommender keeps answering from its own model while (and after) it is
@@ -82,24 +87,73 @@ class EvaluationMethods(QueryMethods):
             splits: Iterator[tuple[Interactions, Interactions]] = iter([(interactions, Interactions.from_any(test))])
         else:
             splits = self._folds(splitter, interactions)
+        checked = (
+            check_split(parts, self._who(splitter), len(interactions), given=test is not None) for parts in splits
+        )
+        keep = self._fitted is None  # only a recommender that was not fitted keeps the last fold's model
         folds: list[FoldResult] = []
         warnings: dict[str, str] = {}  # the first finding of each kind
-        fitted: _Fitted | None = None
-        for number, parts in enumerate(splits):
-            train, fold_test = check_split(parts, self._who(splitter), len(interactions), given=test is not None)
-            logger.info("split %d: %d training and %d test interactions", number, len(train), len(fold_test))
-            self._require_ratings(train)
-            fitted = self._fit_state(Interactions.from_any(train))
-            for kind, finding in protocol_warnings(splitter, train, fold_test, fitted.matrix.items).items():
+
+        def gathered(number: int, outcome: _FoldOutcome) -> None:
+            for kind, finding in outcome.warnings.items():
                 if kind not in warnings:
                     logger.warning("%s", finding)
                     warnings[kind] = finding
-            folds.append(self._evaluate_fold(fitted, train, fold_test))
-        if fitted is not None:
-            with self._lock:  # a recommender that was fitted keeps its model
-                if self._fitted is None:
-                    self._fitted = fitted
+            folds.append(outcome.result)
+
+        # with an executor that runs blocks side by side, several folds are its tasks (a single
+        # split spreads its rows instead); serially, one fold is held in memory at a time
+        every = list(checked) if self.executor.parallel else None
+        if every is not None and len(every) > 1:
+            last = len(every) - 1
+            tasks = [_Fold(n, train, part, keep and n == last) for n, (train, part) in enumerate(every)]
+            work = _FoldWork(type(self), self._task_parts(), splitter)
+            with calling(lambda: self._who(self.executor), "map_blocks"):
+                outcomes = self.executor.map_blocks(_fold_task, tasks, work, desc="folds", on_result=gathered)
+            fitted = outcomes[-1].fitted
+        else:
+            fitted = None
+            for number, (train, fold_test) in enumerate(every if every is not None else checked):
+                outcome = self._run_fold(splitter, _Fold(number, train, fold_test, keep=True))
+                fitted = outcome.fitted
+                gathered(number, outcome)
+        if fitted is not None and keep:
+            self._keep_fitted(fitted)
         return EvaluationResult(folds, list(warnings.values()), self._definitions())
+
+    def _keep_fitted(self, fitted: _Fitted) -> None:
+        """Publish `fitted`, a model an evaluation fitted, unless this recommender has a model (it keeps that)."""
+        with self._lock:
+            if self._fitted is None:
+                self._fitted = fitted
+
+    def _run_fold(self, splitter: Splitter, fold: _Fold) -> _FoldOutcome:
+        """Fit on one fold's training part and score its test part (in this thread, or in a fold's task)."""
+        logger.info("split %d: %d training and %d test interactions", fold.number, len(fold.train), len(fold.test))
+        self._require_ratings(fold.train)
+        fitted = self._fit_state(Interactions.from_any(fold.train))
+        found = protocol_warnings(splitter, fold.train, fold.test, fitted.matrix.items)
+        result = self._evaluate_fold(fitted, fold.train, fold.test)
+        return _FoldOutcome(result, found, fitted if fold.keep else None)
+
+    def _task_parts(self) -> dict[str, Any]:
+        """Return the arguments that build this recommender's twin in a task: its components, run serially there.
+
+        A task never submits tasks of its own (on a cluster whose every CPU runs a fold, a
+        nested task would wait for ever), so the twin's executor is the serial ``local``.
+        """
+        return {
+            "matrix": self.matrix,
+            "similarity": self.similarity,
+            "ranker": self.ranker,
+            "fallback": self.fallbacks,
+            "metrics": self.metrics,
+            "evaluation": self.evaluation,
+            "executor": builtin_registry().create("executor", "local", Executor),
+            "seed": self.seed,
+            "name": self.name,
+            "registry": self.registry,
+        }
 
     def _evaluate_fold(self, fitted: _Fitted, train: Interactions, test: Interactions) -> FoldResult:
         """Score the lists of the fold's model `fitted` for the users of one test part."""
@@ -204,3 +258,37 @@ class EvaluationMethods(QueryMethods):
             raise ConfigError(msg)
         predictions = self._predict(fitted, test.users, test.items, wanting)
         return RatedPairs(test.values.astype(np.float64), predictions.values, predictions.source != 0)
+
+
+@dataclass(frozen=True, eq=False)
+class _Fold:
+    """One split of an evaluation: its number (from 0), its parts, and whether its model is sent back."""
+
+    number: int
+    train: Interactions
+    test: Interactions
+    keep: bool
+
+
+@dataclass(frozen=True, eq=False)
+class _FoldOutcome:
+    """What evaluating one fold gives: its result, its protocol findings, its model where asked for."""
+
+    result: FoldResult
+    warnings: dict[str, str]
+    fitted: _Fitted | None
+
+
+@dataclass(frozen=True, eq=False)
+class _FoldWork:
+    """The shared payload of fold tasks: what builds the recommender's serial twin, and the splitter."""
+
+    cls: type[EvaluationMethods]
+    parts: dict[str, Any]
+    splitter: Splitter
+
+
+def _fold_task(work: _FoldWork, fold: _Fold) -> _FoldOutcome:
+    """Evaluate one fold on the recommender's serial twin (run by the executor, on a thread or a worker)."""
+    twin = work.cls(**work.parts)
+    return twin._run_fold(work.splitter, fold)

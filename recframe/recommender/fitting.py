@@ -41,7 +41,7 @@ from recframe.interfaces import (
 )
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_graph, check_interactions, check_matrix
-from recframe.recommender.blocks import search_blocks, spreads
+from recframe.recommender.blocks import load_source, search_blocks, spreads
 from recframe.recommender.filtering import FilterStep, apply_filters
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.neighbour_lists import NeighbourLists
@@ -157,7 +157,8 @@ class FitMethods:
             raise ConfigError(msg)
         start = time.perf_counter()
         with checked_interactions(self._who(self.data), builtin=self._builtin(self.data)):
-            loaded = self._call(self.data, "load", self._rng(0))
+            who, runs = self._who(self.data), self._who(self.executor)
+            loaded = load_source(self.executor, self.data, self._rng(0), who, runs)  # in parts, where it can
         interactions = check_interactions(loaded, self._who(self.data))
         logger.info(
             "loaded %d interactions from %s in %.2fs",

@@ -2,7 +2,9 @@
 
 Each setting is a complete, validated run (see :class:`recframe.config.SweepSpec`), evaluated
 with the run's splitter: with ``kfold`` every fold, so the table's spread is over folds. The
-best setting of each metric follows the metric's ``higher_is_better``.
+best setting of each metric follows the metric's ``higher_is_better``. With an executor that runs
+blocks side by side, the settings are its tasks (each evaluated serially inside its task), kept
+as they are gathered in setting order; the tables are those of a serial sweep.
 """
 
 from __future__ import annotations
@@ -10,19 +12,23 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recframe.config import RunConfig
 from recframe.data import Interactions
 from recframe.errors import SHOWN_CHARACTERS, RecframeError
 from recframe.evaluation.value_text import yaml_text
-from recframe.interfaces import Metric
+from recframe.interfaces import Executor, Metric
 from recframe.recommender import Recommender
-from recframe.registry import PluginRegistry
+from recframe.registry import PluginRegistry, builtin_registry
 from recframe.results import EvaluationResult
 from recframe.runner.sweep_resume import kept_result_problem
+
+if TYPE_CHECKING:
+    from recframe.recommender.fitted_state import _Fitted
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +132,11 @@ def run_sweep(
 ) -> SweepResult:
     """Evaluate every setting of `config`'s sweep.
 
-    The data are loaded once when no swept key is under ``data``. Raises what evaluation
-    raises, naming the setting in the log.
+    The data are loaded once when no swept key is under ``data``. With an executor that runs
+    blocks side by side (the first setting's: a sweep can't vary it) and more than one setting
+    to evaluate, each setting is one task of the executor, run serially inside it (no task
+    submits tasks); otherwise the settings run one after another here, each spreading its folds
+    or rows. Raises what evaluation raises, naming the setting.
 
     Parameters
     ----------
@@ -143,67 +152,64 @@ def run_sweep(
         warning saying why.
     on_result : callable, optional
         Called with each setting's row as soon as it is evaluated (not for re-used `done` ones,
-        but for one evaluated again), e.g. to keep it on disk.
+        but for one evaluated again), e.g. to keep it on disk; in setting order, also when the
+        settings run side by side (each is called before a later failing setting is raised).
     """
     assert config.sweep is not None
     params = [key for key, _ in config.sweep.grid]
-    shared_data: Interactions | None = None
-    reload = any(key.split(".")[0] == "data" for key in params)
-    rows = []
-    rec = None
-    executor = None  # the first setting's, shared by every setting (a sweep can't vary it)
+    settings = config.sweep.settings
     once = _Once()
     engine_log = logging.getLogger("recframe.recommender.evaluating")
     assert config.evaluation is not None
     metric_objects = [spec.build(registry) for spec in config.evaluation.metrics]
-    usable = dict(done or {})
+    usable = _usable_results(done or {}, metric_objects, len(settings))
+    pending = [
+        _Setting(number, values, setting, keep=number == len(settings))
+        for number, (values, setting) in enumerate(settings, start=1)
+        if number not in usable or number == len(settings)  # the last setting is always evaluated
+    ]
+    results: dict[int, EvaluationResult] = dict(usable)
+    with _naming(pending[0], len(settings), params):
+        first = Recommender.from_config(pending[0].config, registry=registry)
+    executor = first.executor  # a sweep can't vary it: every setting's runs on the first one's
+    kept: list[_Fitted] = []
+
+    def gathered(_: int, outcome: _SettingOutcome) -> None:
+        for finding in outcome.result.warnings:  # said once, also for settings evaluated elsewhere
+            engine_log.warning("%s", finding)
+        results[outcome.number] = outcome.result
+        if outcome.fitted is not None:
+            kept.append(outcome.fitted)
+        if on_result is not None and outcome.number not in usable:
+            on_result(SweepRow(outcome.number, *settings[outcome.number - 1], outcome.result))
+
     engine_log.addFilter(once)  # every setting splits alike: say each protocol warning once
     try:
-        for number, (values, setting) in enumerate(config.sweep.settings, start=1):
-            described = describe(params, values)
-            logger.info("sweep setting %d of %d: %s", number, len(config.sweep.settings), described)
-            last = number == len(config.sweep.settings)
-            kept = usable.get(number)
-            problem = None if kept is None else kept_result_problem(kept, metric_objects)
-            if problem is not None:
-                logger.warning(
-                    "sweep setting %d of %d: the result kept from before does not fit this run (%s); "
-                    "evaluating it again",
-                    number,
-                    len(config.sweep.settings),
-                    problem,
-                )
-                del usable[number]
-            if number in usable and not last:
-                logger.info("sweep setting %d: finished before, re-used", number)
-                rows.append(SweepRow(number, values, setting, usable[number]))
-                continue
-            try:
-                rec = Recommender.from_config(setting, registry=registry)
-                if executor is None:
-                    executor = rec.executor
-                else:
-                    rec.executor = executor
-                if shared_data is None or reload:
-                    shared_data = rec.load_data()
-                row = SweepRow(number, values, setting, rec.evaluate(shared_data))
-            except RecframeError as exc:
-                _name_setting(exc, f"sweep setting {number} of {len(config.sweep.settings)} ({described})")
-                raise
-            rows.append(row)
-            if on_result is not None and number not in usable:
-                on_result(row)
+        reload = any(key.split(".")[0] == "data" for key in params)
+        with _naming(pending[0], len(settings), params):  # the data, loaded once unless a setting changes it
+            shared = None if reload else first.load_data()
+        if executor.parallel and len(pending) > 1:  # settings are the executor's tasks, each run serially
+            serial = builtin_registry().create("executor", "local", Executor)
+            work = _SweepWork(registry, shared, serial, len(settings), params)
+            executor.map_blocks(_setting_task, pending, work, desc="sweep settings", on_result=gathered)
+        else:  # one after another here, each spreading its folds or rows on the executor
+            work = _SweepWork(registry, shared, executor, len(settings), params)
+            for number, setting in enumerate(pending):
+                gathered(number, _setting_task(work, setting))
     finally:
         engine_log.removeFilter(once)
-        if executor is not None:
-            executor.close()
+        executor.close()
+    rows = [SweepRow(number, values, setting, results[number]) for number, (values, setting) in enumerate(settings, 1)]
+    rec = Recommender.from_config(settings[-1][1], registry=registry)  # built in its task before: it builds
+    rec.executor = executor
+    if kept:  # the last setting's model, fitted on its last training part
+        rec._keep_fitted(kept[-1])
     metrics = rows[0].result.metrics
     higher = {m.label: m.higher_is_better for m in metric_objects if isinstance(m, Metric)}
     best = {}
     for label in metrics:
         sign = 1.0 if higher.get(label, True) else -1.0
         best[label] = max(rows, key=lambda r: (sign * r.result.metrics[label], -r.number)).number
-    assert rec is not None
     return SweepResult(params, rows, best, rec)
 
 
@@ -236,3 +242,80 @@ class _Once(logging.Filter):
             return False
         self.seen.add(message)
         return True
+
+
+def _usable_results(
+    done: Mapping[int, EvaluationResult], metrics: Sequence[object], n_settings: int
+) -> dict[int, EvaluationResult]:
+    """Return the results kept from before that fit this run; say why each other one is evaluated again."""
+    usable = {}
+    for number, kept in sorted(done.items()):
+        problem = kept_result_problem(kept, metrics)
+        if problem is None:
+            usable[number] = kept
+            if number < n_settings:
+                logger.info("sweep setting %d: finished before, re-used", number)
+        else:
+            logger.warning(
+                "sweep setting %d of %d: the result kept from before does not fit this run (%s); evaluating it again",
+                number,
+                n_settings,
+                problem,
+            )
+    return usable
+
+
+@dataclass(frozen=True, eq=False)
+class _Setting:
+    """One setting to evaluate: its number (from 1), swept values and run config; `keep`: send its model back."""
+
+    number: int
+    values: tuple[Any, ...]
+    config: RunConfig
+    keep: bool
+
+
+@dataclass(frozen=True, eq=False)
+class _SettingOutcome:
+    """A setting's evaluation, and its model (fitted on its last training part) where asked for."""
+
+    number: int
+    result: EvaluationResult
+    fitted: _Fitted | None
+
+
+@dataclass(frozen=True, eq=False)
+class _SweepWork:
+    """The shared payload of setting tasks: the registry, the data loaded once (or ``None``), the executor."""
+
+    registry: PluginRegistry
+    data: Interactions | None
+    executor: Executor
+    n_settings: int
+    params: list[str]
+
+
+def _setting_task(work: _SweepWork, setting: _Setting) -> _SettingOutcome:
+    """Evaluate one setting (run by the executor, on a thread or a worker, or here).
+
+    Errors name the setting, keeping their class (and exit code).
+    """
+    with _naming(setting, work.n_settings, work.params):
+        logger.info(
+            "sweep setting %d of %d: %s", setting.number, work.n_settings, describe(work.params, setting.values)
+        )
+        rec = Recommender.from_config(setting.config, registry=work.registry)
+        rec.executor = work.executor
+        data = work.data if work.data is not None else rec.load_data()
+        result = rec.evaluate(data)
+    return _SettingOutcome(setting.number, result, rec._fitted if setting.keep else None)
+
+
+@contextmanager
+def _naming(setting: _Setting, n_settings: int, params: Sequence[str]) -> Iterator[None]:
+    """Put the setting in front of the message of a :class:`RecframeError` raised inside."""
+    try:
+        yield
+    except RecframeError as exc:
+        _name_setting(exc, f"sweep setting {setting.number} of {n_settings} ({describe(params, setting.values)})")
+        raise

@@ -1,12 +1,13 @@
 """recframe-ray: the ``ray`` executor, which runs recframe's row-by-row work on a Ray cluster.
 
 ``executor: {type: ray, address: 10.0.0.5:6379}`` in a run file (or ``RayExecutor(address=...)``
-in Python) sends the blocks of the neighbour search and of the lists of every user to the Ray
-cluster whose head is at ``address``. The fitted backend or ranker is put in Ray's object store
+in Python) sends the blocks of the neighbour search and of the lists of every user, the folds
+of an evaluation, the settings of a sweep and the parts of a partitioned Parquet dataset to the
+Ray cluster whose head is at ``address``. The fitted backend or ranker is put in Ray's object store
 once and read zero-copy by every worker of a node; the results come back in block order, so the
 outputs are those of the ``local`` executor. A task whose worker dies is run again (up to
 ``max_retries`` times); a cluster that can't be reached is an error naming the address, raised
-before any work starts.
+before any work starts, and so is one whose head node stops answering while blocks run.
 
 ``ray`` is imported only when the executor first runs work, so that listing plugins or
 validating a run file stays fast.
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import Field, NonNegativeInt, field_validator
 
-from recframe import ConfigError, Executor, ExecutorConfig, RecframeError, hookimpl, progress_bar
+from recframe import ConfigError, Executor, ExecutorConfig, RecframeError, gather_in_order, hookimpl, progress_bar
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -77,7 +78,15 @@ class RayExecutor(Executor):
     Config = RayExecutorConfig
     config: RayExecutorConfig
 
-    def map_blocks(self, function: Callable[[P, B], R], blocks: Sequence[B], payload: P, *, desc: str) -> list[R]:
+    def map_blocks(
+        self,
+        function: Callable[[P, B], R],
+        blocks: Sequence[B],
+        payload: P,
+        *,
+        desc: str,
+        on_result: Callable[[int, R], None] | None = None,
+    ) -> list[R]:
         """Run ``function(payload, block)`` of every block as a Ray task; return the results in block order.
 
         The payload is put in the object store once; every task reads it from there (zero-copy
@@ -103,18 +112,22 @@ class RayExecutor(Executor):
             shared = ray.put(payload)
             refs = [remote.remote(function, shared, block) for block in blocks]
             sizes = [len(block) if hasattr(block, "__len__") else 1 for block in blocks]
-            return [ray.get(ref) for ref in progress_bar(refs, total=sum(sizes), desc=desc, sizes=sizes)]
+            waited = progress_bar(refs, total=sum(sizes), desc=desc, sizes=sizes)
+            address = self.config.address
+            return gather_in_order((_result(ray, ref, address) for ref in waited), on_result)
         except RayTaskError as exc:  # the work itself raised: raise that, as the local executor does
             _cancel(ray, refs)
             cause = getattr(exc, "cause", None)
             if isinstance(cause, BaseException):
                 raise cause from None
             raise
-        except RayError as exc:
+        except (RayError, _ClusterLost) as exc:
             _cancel(ray, refs)
+            _disconnect()  # the next run connects afresh (a failed cluster's connection is of no use)
+            what = str(exc) if isinstance(exc, _ClusterLost) else f"{type(exc).__name__}: {exc}"
             msg = (
-                f"ray executor: {desc} failed on the Ray cluster at {self.config.address!r}: "
-                f"{type(exc).__name__}: {exc}; check the cluster (ray status) and run again"
+                f"ray executor: {desc} failed on the Ray cluster at {self.config.address!r}: {what}; "
+                "check the cluster (ray status) and run again"
             )
             raise RecframeError(msg) from exc
         except BaseException:  # Ctrl-C: don't leave the cluster busy
@@ -155,9 +168,7 @@ def _connect(ray: ModuleType, address: str, timeout: float) -> None:
                 return  # our connection, or the user's own ray.init
             ray.shutdown()
             _opened = None
-        match = _ADDRESS.fullmatch(address)
-        assert match is not None, "the config validated the address"
-        host, port = match["host"].strip("[]"), int(match["port"])
+        host, port = _host_port(address)
         try:
             with socket.create_connection((host, port), timeout=timeout):
                 pass
@@ -187,6 +198,42 @@ def _disconnect() -> None:
 
         ray.shutdown()
         _opened = None
+
+
+class _ClusterLost(Exception):
+    """The head node stopped answering while blocks ran."""
+
+
+_POLL_S = 1.0
+"""Seconds between checks that the head node still answers while a block runs."""
+
+
+def _result(ray: ModuleType, ref: Any, address: str) -> Any:
+    """Wait for one block's result, checking every :data:`_POLL_S` seconds that the head node answers.
+
+    When the head node dies, Ray retries the blocks it ran and waits for the lost head (for a
+    minute, then ends the whole process), so a plain ``ray.get`` would hang; a refused TCP
+    connection to the head's port says at once that the cluster is gone.
+    """
+    host, port = _host_port(address)
+    while True:
+        ready, _ = ray.wait([ref], timeout=_POLL_S)
+        if ready:
+            return ray.get(ref)
+        try:
+            with socket.create_connection((host, port), timeout=_POLL_S):
+                pass
+        except OSError as exc:
+            reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+            msg = f"the head node stopped answering while blocks ran ({reason})"
+            raise _ClusterLost(msg) from exc
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """Split a validated ``host:port``."""
+    match = _ADDRESS.fullmatch(address)
+    assert match is not None, "the config validated the address"
+    return match["host"].strip("[]"), int(match["port"])
 
 
 def _apply(function: Callable[[P, B], R], payload: P, block: B) -> R:

@@ -8,7 +8,8 @@ node may join (``resolve_ip_for_localhost``), and only allows a single node othe
 same reason its GCS and raylets accept connections on every interface while the cluster runs
 (for the few seconds of the tests, on ports picked at random). Each ``ray start`` runs in its
 own process group, and teardown ends exactly those groups (never ``ray stop``, which would end
-every Ray process of the machine).
+every Ray process of the machine). The fault test kills the head node's process group; a test
+asking for ``ray_address`` after it gets a cluster started afresh.
 """
 
 from __future__ import annotations
@@ -77,48 +78,70 @@ def unused_address() -> str:
     return f"127.0.0.1:{free_port()}"
 
 
-@pytest.fixture(scope="session")
-def ray_address() -> Iterator[str]:
-    """Start a head node and a second node (one CPU each) on loopback addresses; yield the head's ``host:port``."""
-    import ray
+class Cluster:
+    """The two-node cluster of the session: started, stopped, and started again after a test killed its head."""
 
-    executable = shutil.which("ray")
-    if executable is None:
-        pytest.skip("the ray command is not on PATH")
-    port = free_port()
-    address = f"{HEAD}:{port}"
-    temp = tempfile.mkdtemp(prefix="rfray-", dir="/tmp")  # Ray's socket paths must stay short
-    common = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats"]
-    groups: list[int] = []
-    try:
-        _start(
-            [
-                executable,
-                "start",
-                "--head",
-                f"--port={port}",
-                "--include-dashboard=false",
-                f"--temp-dir={temp}",
-                f"--dashboard-agent-listen-port={free_port()}",
-                f"--node-ip-address={HEAD}",
-                *common,
-            ],
-            groups,
-        )
-        _start(
-            [
-                executable,
-                "start",
-                f"--address={address}",
-                f"--dashboard-agent-listen-port={free_port()}",
-                f"--node-ip-address={SECOND}",
-                *common,
-            ],
-            groups,
-        )
-        yield address
-    finally:
+    def __init__(self) -> None:
+        self.address = ""
+        self.head_group = 0
+        self.groups: list[int] = []
+        self.temp = ""
+
+    def start(self) -> None:
+        """Start a head node and a second node (one CPU each) on the loopback addresses."""
+        executable = shutil.which("ray")
+        if executable is None:
+            pytest.skip("the ray command is not on PATH")
+        port = free_port()
+        self.address = f"{HEAD}:{port}"
+        self.temp = tempfile.mkdtemp(prefix="rfray-", dir="/tmp")  # Ray's socket paths must stay short
+        common = ["--num-cpus=1", "--object-store-memory=100000000", "--disable-usage-stats"]
+        agent = f"--dashboard-agent-listen-port={free_port()}"
+        head = [executable, "start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={self.temp}"]
+        _start([*head, agent, f"--node-ip-address={HEAD}", *common], self.groups)
+        self.head_group = self.groups[-1]
+        second = [executable, "start", f"--address={self.address}", f"--dashboard-agent-listen-port={free_port()}"]
+        _start([*second, f"--node-ip-address={SECOND}", *common], self.groups)
+
+    def kill_head(self) -> None:
+        """Kill every process of the head node at once (its GCS, raylet, workers): the cluster dies."""
+        os.killpg(self.head_group, signal.SIGKILL)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the head node's processes still run."""
+        try:
+            os.killpg(self.head_group, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Disconnect this process, end the groups started, remove the temporary folder."""
+        import ray
+
         if ray.is_initialized():
             ray.shutdown()
-        _stop(groups)
-        shutil.rmtree(temp, ignore_errors=True)
+        _stop(self.groups)
+        self.groups.clear()
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Cluster]:
+    """The session's cluster, started once and stopped after the last test."""
+    cluster = Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def ray_address(ray_cluster: Cluster) -> str:
+    """Return the head node's ``host:port``, starting the cluster again if a test killed it."""
+    if not ray_cluster.alive:
+        ray_cluster.stop()
+        ray_cluster.start()
+    return ray_cluster.address

@@ -1,7 +1,13 @@
-"""The ``parquet`` source (optional pyarrow)."""
+"""The ``parquet`` source (optional pyarrow): one file, or a folder of files read in one go or in parts.
+
+A folder (a partitioned dataset) is read row group by row group on the run's executor when it
+runs blocks side by side (:class:`recframe.SupportsPartitions`); either way the interactions
+are the same, ids converted once over every part.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +57,88 @@ class ParquetDataSource(DataSource):
             If pyarrow is missing, the file can't be read, or a column is missing, has nulls or
             holds values of the wrong type.
         """
+        pa, pq = _pyarrow()
+        plan = self._plan()
         try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as exc:
-            msg = "the parquet data source needs pyarrow; install it with: pip install 'recframe[parquet]'"
+            table = pq.read_table(plan.path, columns=list(plan.columns))
+        except (OSError, pa.ArrowException) as exc:
+            wanted = columns_found(list(plan.columns))
+            msg = f"{plan.path}: can't read the columns {wanted}: {short_text(str(exc))} (data.path)"
             raise DataError(msg) from exc
+        return self.combine([_arrays(pa, table, plan.roles, plan.path)])
+
+    def partitions(self) -> list[_Part]:
+        """Return one part per row group of each file, in the order :meth:`load` reads them.
+
+        A run whose executor runs blocks side by side reads the parts as blocks (see
+        :class:`recframe.SupportsPartitions`): the same interactions, read in parallel.
+
+        Raises
+        ------
+        DataError
+            If pyarrow is missing, a file can't be read or lacks a column, or the files disagree
+            on a column's type.
+        """
+        pa, pq = _pyarrow()
+        plan = self._plan()
+        parts = []
+        for file in plan.files:
+            try:
+                groups = pq.ParquetFile(file).num_row_groups
+            except (OSError, pa.ArrowException) as exc:
+                msg = f"{file}: can't read Parquet: {short_text(str(exc))} (data.path)"
+                raise DataError(msg) from exc
+            parts += [_Part(file, group, plan.columns, plan.roles, plan.path) for group in range(groups)]
+        return parts
+
+    def load_partition(self, partition: object) -> _Columns:
+        """Read the columns of one row group (a part of :meth:`partitions`).
+
+        Raises
+        ------
+        DataError
+            If the row group can't be read, or a column has nulls or can't be read as numbers;
+            the message names the file and the row group.
+        """
+        if not isinstance(partition, _Part):
+            msg = f"a parquet part must come from partitions(); got {type(partition).__name__}"
+            raise TypeError(msg)
+        pa, pq = _pyarrow()
+        where = f"{partition.file} (row group {partition.group})"
+        try:
+            table = pq.ParquetFile(partition.file).read_row_group(partition.group, columns=list(partition.columns))
+        except (OSError, pa.ArrowException) as exc:
+            msg = f"{where}: can't read the columns {columns_found(list(partition.columns))}: {short_text(str(exc))}"
+            raise DataError(msg) from exc
+        return _arrays(pa, table, partition.roles, where, partition.path)
+
+    def combine(self, loaded: list[object]) -> Interactions:
+        """Return the interactions of the parts' columns, concatenated in order, ids converted once.
+
+        Raises
+        ------
+        DataError
+            If there is no row, or an id or a value can't be converted (naming the column).
+        """
+        parts = [part for part in loaded if isinstance(part, _Columns)]
+        if not parts or len(parts) != len(loaded):
+            msg = "parquet parts must come from load_partition(); got " + ", ".join(type(p).__name__ for p in loaded)
+            raise TypeError(msg)
+        path, roles = parts[0].path, parts[0].roles
+        if sum(part.rows for part in parts) == 0:
+            msg = f"{path}: no interactions; the file has no rows (data.path)"
+            raise DataError(msg)
+        columns = {role: np.concatenate([part.columns[role] for part in parts]) for role in roles}
+        return interactions_of(columns, roles, path)
+
+    def _plan(self) -> _Plan:
+        """Find the files, check that they have the columns needed, with the same types."""
+        pa, pq = _pyarrow()
         c = self.config
         path = readable_path(Path(c.path), "data.path", folders=True)
         try:
             if path.is_dir():
-                files = sorted(str(f) for f in pq.ParquetDataset(path).files)
+                files = list(pq.ParquetDataset(path).files)
                 if not files:
                     msg = f"{path}: the folder holds no Parquet files (data.path)"
                     raise DataError(msg)
@@ -75,37 +152,80 @@ class ParquetDataSource(DataSource):
         roles = named_columns(
             c, found, lambda wanted: f"{path}: no column {wanted}; the file has {columns_found(found)}"
         )
-        wanted = list(dict.fromkeys(roles.values()))
-        _same_types(pq, pa, files, schema, wanted, roles)
-        try:
-            table = pq.read_table(path, columns=wanted)
-        except (OSError, pa.ArrowException) as exc:
-            msg = f"{path}: can't read the columns {columns_found(wanted)}: {short_text(str(exc))} (data.path)"
-            raise DataError(msg) from exc
-        if table.num_rows == 0:
-            msg = f"{path}: no interactions; the file has no rows (data.path)"
+        wanted = tuple(dict.fromkeys(roles.values()))
+        _same_types(pq, pa, files, schema, list(wanted), roles)
+        return _Plan(str(path), files, wanted, roles)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to read: the dataset's path, its files in reading order, the columns and their roles."""
+
+    path: str
+    files: list[str]
+    columns: tuple[str, ...]
+    roles: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One row group of one file of a dataset, and the columns to read from it."""
+
+    file: str
+    group: int
+    columns: tuple[str, ...]
+    roles: dict[str, str]
+    path: str
+
+
+@dataclass(frozen=True, eq=False)
+class _Columns:
+    """The raw columns of a table or a row group, by role, and the dataset they belong to."""
+
+    path: str
+    roles: dict[str, str]
+    columns: dict[str, np.ndarray]
+
+    @property
+    def rows(self) -> int:
+        """Rows read."""
+        return len(self.columns["user"])
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    """Import pyarrow and its parquet module, or say how to install them."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        msg = "the parquet data source needs pyarrow; install it with: pip install 'recframe[parquet]'"
+        raise DataError(msg) from exc
+    return pa, pq
+
+
+def _arrays(pa: Any, table: Any, roles: dict[str, str], where: str, path: str | None = None) -> _Columns:
+    """Return the columns of `table` by role as numpy arrays (timestamps as Unix seconds), refusing nulls."""
+    columns: dict[str, np.ndarray] = {}
+    for role, name in roles.items():
+        column = table.column(name)
+        if column.null_count:
+            msg = f"{where}: column {short_repr(name)} (data.{role}) has {column.null_count} nulls"
             raise DataError(msg)
-        columns: dict[str, np.ndarray] = {}
-        for role, name in roles.items():
-            column = table.column(name)
-            if column.null_count:
-                msg = f"{path}: column {short_repr(name)} (data.{role}) has {column.null_count} nulls"
-                raise DataError(msg)
-            try:
-                if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-                    column = column.cast(pa.timestamp("us")).cast(pa.int64())
-                    columns[role] = column.to_numpy() / 1e6
-                elif pa.types.is_dictionary(column.type):
-                    columns[role] = column.combine_chunks().dictionary_decode().to_numpy(zero_copy_only=False)
-                else:
-                    columns[role] = column.to_numpy()
-            except (pa.ArrowException, ValueError, TypeError) as exc:
-                msg = (
-                    f"{path}: column {short_repr(name)} (data.{role}) of type {column.type} can't be read as "
-                    f"{'ids' if role in ('user', 'item') else 'numbers'}: {short_text(str(exc))}"
-                )
-                raise DataError(msg) from exc
-        return interactions_of(columns, roles, str(path))
+        try:
+            if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+                column = column.cast(pa.timestamp("us")).cast(pa.int64())
+                columns[role] = column.to_numpy() / 1e6
+            elif pa.types.is_dictionary(column.type):
+                columns[role] = column.combine_chunks().dictionary_decode().to_numpy(zero_copy_only=False)
+            else:
+                columns[role] = column.to_numpy()
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            msg = (
+                f"{where}: column {short_repr(name)} (data.{role}) of type {column.type} can't be read as "
+                f"{'ids' if role in ('user', 'item') else 'numbers'}: {short_text(str(exc))}"
+            )
+            raise DataError(msg) from exc
+    return _Columns(where if path is None else path, roles, columns)
 
 
 def _same_types(pq: Any, pa: Any, files: list[str], first: Any, wanted: list[str], roles: dict[str, str]) -> None:
