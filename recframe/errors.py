@@ -45,6 +45,8 @@ class PluginLoadWarning(RecframeWarning):
 
 SHOWN_CHARACTERS = 80
 """About the most characters of a user's value that an error message shows (:func:`short_repr`)."""
+SHOWN_PATH_CHARACTERS = 1024
+"""Longest path shown whole in a message: a message names its file (see :func:`path_repr`)."""
 
 class _RedactingRepr(reprlib.Repr):
     """A :class:`reprlib.Repr` that masks credentials in strings before shortening them."""
@@ -92,6 +94,26 @@ def short_repr(value: object, limit: int = SHOWN_CHARACTERS) -> str:
         return f"{value[: limit - 12]!r}... ({len(value)} characters)"
     text = _REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def path_repr(path: object) -> str:
+    """Return a file or folder path quoted for an error message, whole unless it is absurdly long.
+
+    A message names the file to fix, so a path is not cut at :data:`SHOWN_CHARACTERS` like other
+    echoed values (deep temporary or project folders are longer than that), only past
+    :data:`SHOWN_PATH_CHARACTERS`.
+
+    Examples
+    --------
+    >>> path_repr("/data/ratings.csv")
+    "'/data/ratings.csv'"
+    """
+    return short_repr(str(path), SHOWN_PATH_CHARACTERS)
+
+
+def path_text(path: object) -> str:
+    """Return a path for an error message, unquoted, shortened only like :func:`path_repr`."""
+    return short_text(str(path), SHOWN_PATH_CHARACTERS)
 
 
 def short_text(text: str, limit: int = SHOWN_CHARACTERS) -> str:

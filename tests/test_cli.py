@@ -187,7 +187,7 @@ def test_several_config_errors_are_printed_together(tmp_path, capsys):
     assert main(["config", "validate", str(path)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"error: {path}:4: similarity.k: Input should be greater than 0; got 0"
-    assert err[1].startswith(f"       {path}:5: ranker.type: unknown ranker 'itemcf'; did you mean 'item_cf'?")
+    assert err[1].startswith(f"       {path}:5: ranker.type: unknown ranker 'itemcf'; did you mean 'item_cf'")
 
 
 def test_a_bad_override_exits_2(small, tmp_path, capsys):

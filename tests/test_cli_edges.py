@@ -292,7 +292,7 @@ def test_an_overlong_output_name_is_refused_before_fitting(small, tmp_path, caps
     code, err = code_and_err(["run", str(small), "-o", str(tmp_path / ("x" * 300))], capsys)
     assert code == 2
     assert "is longer than 255 bytes, more than file systems allow; choose another --output" in err
-    assert len(err) < 400
+    assert len(err.replace(str(tmp_path), "TMP")) < 600  # the folder is named whole (300 characters), once
 
 
 @pytest.mark.parametrize("kind", ["link", "file"])

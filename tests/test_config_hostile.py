@@ -145,7 +145,7 @@ def test_every_echoed_value_is_shortened(tmp_path, registry, text, where):
         load_config(path, registry)
     message = str(info.value)
     assert where in message
-    assert len(message) < 400, message[:500]
+    assert len(message.replace(str(path), "long.yaml")) < 400, message[:500]  # the file is named whole
 
 
 def test_a_huge_override_gives_a_short_message(tmp_path, registry):

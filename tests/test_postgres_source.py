@@ -23,7 +23,7 @@ with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is un
     pgserver = pytest.importorskip("pgserver")
     psycopg = pytest.importorskip("psycopg")
 
-pytestmark = pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")
+pytestmark = [pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR"), pytest.mark.xdist_group("postgres")]
 
 DATA = random_interactions(30, 20, seed=8, string_ids=True)
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from recframe.errors import short_repr
+from recframe.errors import path_repr, short_repr
 
 
 def _common(default: object = argparse.SUPPRESS) -> argparse.ArgumentParser:
@@ -75,15 +75,15 @@ def _run_folder(text: str) -> Path:
     """Check a run folder named on the command line: it exists and holds per-user metrics."""
     path = Path(text)
     if not path.exists():
-        msg = f"{short_repr(text)}: no such run folder"
+        msg = f"{path_repr(text)}: no such run folder"
         raise argparse.ArgumentTypeError(msg)
     if not path.is_dir():
-        msg = f"{short_repr(text)}: is not a folder; give run folders written by recframe run"
+        msg = f"{path_repr(text)}: is not a folder; give run folders written by recframe run"
         raise argparse.ArgumentTypeError(msg)
     if not (path / "per_user.csv").is_file():
         hint = "; of a sweep, give its settings/NN folders" if (path / "sweep.csv").is_file() else ""
         msg = (
-            f"{short_repr(text)}: has no per_user.csv; give run folders written by recframe run with an "
+            f"{path_repr(text)}: has no per_user.csv; give run folders written by recframe run with an "
             f"evaluation{hint}"
         )
         raise argparse.ArgumentTypeError(msg)
@@ -193,7 +193,7 @@ def _id_list(text: str) -> list[str]:
         from recframe.errors import ConfigError
 
         try:
-            return read_ids(user_path(text[1:]), None, label=short_repr(text))
+            return read_ids(user_path(text[1:]), None, label=path_repr(text))
         except (ConfigError, ValueError) as exc:  # ValueError: an empty or malformed path
             raise argparse.ArgumentTypeError(str(exc)) from None
     ids = [part.strip() for part in text.split(",") if part.strip()]

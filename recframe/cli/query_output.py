@@ -23,7 +23,7 @@ from typing import Any
 
 from recframe.artifacts import process_umask
 from recframe.cli.common import _print
-from recframe.errors import ConfigError, RecframeError, short_repr
+from recframe.errors import ConfigError, RecframeError, path_repr, short_repr
 from recframe.results import RankedLists
 
 MAX_IDS_FILE_BYTES = 1 << 30
@@ -46,7 +46,7 @@ def load_model(path: Path, registry: Any) -> Any:
     if (folder / "model" / MANIFEST).is_file():
         folder = folder / "model"
     elif (folder / "run.json").is_file():
-        msg = f"--model {short_repr(str(path))}: this run folder has no model/ (run with --no-model, or a sweep)"
+        msg = f"--model {path_repr(path)}: this run folder has no model/ (run with --no-model, or a sweep)"
         raise ModelFileError(msg)
     return Recommender.load(folder, registry=registry)
 
@@ -62,7 +62,7 @@ def read_ids(path: Path, column: str | None, *, label: str | None = None) -> lis
     ConfigError
         If the file can't be read, is too large, has no such column, or holds no id.
     """
-    named = label if label is not None else f"--users-file {short_repr(str(path))}"
+    named = label if label is not None else f"--users-file {path_repr(path)}"
     try:
         if path.stat().st_size > MAX_IDS_FILE_BYTES:
             msg = f"{named}: larger than {MAX_IDS_FILE_BYTES >> 20} MiB"
@@ -144,7 +144,7 @@ def check_output(output: Path | None, model: Path | None) -> None:
     """
     if output is None:
         return
-    named = f"--output {short_repr(str(output))}"
+    named = f"--output {path_repr(output)}"
     target = Path(output)
     if target.is_dir():
         msg = f"{named}: is a folder; give the file to write (e.g. {Path(output) / 'lists.csv'})"
@@ -158,7 +158,7 @@ def check_output(output: Path | None, model: Path | None) -> None:
         folder = folder / "model"
     resolved, model_dir = target.resolve(), folder.resolve()
     if resolved == model_dir or model_dir in resolved.parents:
-        msg = f"{named}: is inside the model folder {short_repr(str(folder))} being read; write the answer elsewhere"
+        msg = f"{named}: is inside the model folder {path_repr(folder)} being read; write the answer elsewhere"
         raise ConfigError(msg)
 
 
@@ -215,7 +215,7 @@ def _written(output: Path, step: Callable[[], None]) -> None:
 
 
 def _unwritable(output: Path, exc: OSError) -> RecframeError:
-    return RecframeError(f"--output {short_repr(str(output))}: can't be written: {exc.strerror or exc}")
+    return RecframeError(f"--output {path_repr(output)}: can't be written: {exc.strerror or exc}")
 
 
 def emit(text: str, output: Path | None) -> None:

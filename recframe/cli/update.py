@@ -22,7 +22,7 @@ from recframe.cli.common import EXIT_OK, _print, _registry
 from recframe.cli.query_output import read_ids
 from recframe.config import ComponentSpec, load_component, validate_component
 from recframe.data import Interactions
-from recframe.errors import ConfigError, DataError, short_repr
+from recframe.errors import ConfigError, DataError, path_repr, short_repr
 from recframe.interfaces import DataSource
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_interactions
@@ -138,9 +138,9 @@ def _forget(args: argparse.Namespace) -> int:
     users = list(args.user)
     items = list(args.item)
     if args.users_file is not None:
-        users += read_ids(args.users_file, None, label=f"--users-file {short_repr(str(args.users_file))}")
+        users += read_ids(args.users_file, None, label=f"--users-file {path_repr(args.users_file)}")
     if args.items_file is not None:
-        items += read_ids(args.items_file, None, label=f"--items-file {short_repr(str(args.items_file))}")
+        items += read_ids(args.items_file, None, label=f"--items-file {path_repr(args.items_file)}")
     registry = _registry()
     folder = _model_folder(args.model)
     target = _target(args.output, folder)
@@ -194,12 +194,12 @@ def _model_folder(path: Path) -> Path:
     from recframe.artifacts import MANIFEST, ModelFileError
 
     if not path.is_dir():
-        msg = f"{short_repr(str(path))}: no such folder; give a run folder or a model folder (Recommender.save)"
+        msg = f"{path_repr(path)}: no such folder; give a run folder or a model folder (Recommender.save)"
         raise ConfigError(msg)
     if (path / "model" / MANIFEST).is_file():
         return path / "model"
     if (path / "run.json").is_file():
-        msg = f"{short_repr(str(path))}: this run folder has no model/ (run with --no-model, or a sweep)"
+        msg = f"{path_repr(path)}: this run folder has no model/ (run with --no-model, or a sweep)"
         raise ModelFileError(msg)
     return path
 
@@ -217,11 +217,11 @@ def _target(output: Path | None, folder: Path) -> Path:
     if output is None:
         return folder
     if output.is_symlink() or (output.exists() and not output.is_dir()):
-        msg = f"--output {short_repr(str(output))}: is not a folder; give a new or empty folder, or a saved model"
+        msg = f"--output {path_repr(output)}: is not a folder; give a new or empty folder, or a saved model"
         raise ConfigError(msg)
     if output.is_dir() and any(output.iterdir()) and not is_model_folder(output):
         msg = (
-            f"--output {short_repr(str(output))}: is a folder of other files, not a saved model; "
+            f"--output {path_repr(output)}: is a folder of other files, not a saved model; "
             "give a new or empty folder"
         )
         raise ConfigError(msg)
@@ -266,7 +266,7 @@ def source_spec(path: Path, registry: Any, id_type: str | None = None) -> Compon
         a registered data source; each problem names the file, its line and the field.
     """
     if not path.is_file():
-        msg = f"--data {short_repr(str(path))}: no such file"
+        msg = f"--data {path_repr(path)}: no such file"
         raise ConfigError(msg)
     name = path.name.lower()
     if name.endswith(YAML_SUFFIXES):
@@ -275,7 +275,7 @@ def source_spec(path: Path, registry: Any, id_type: str | None = None) -> Compon
     suffix = Path(bare).suffix
     if suffix not in FILE_SOURCES or (suffix not in (".csv", ".tsv") and bare != name):
         msg = (
-            f"--data {short_repr(str(path))}: not a file recframe reads by its name; give a .csv, .tsv (optionally "
+            f"--data {path_repr(path)}: not a file recframe reads by its name; give a .csv, .tsv (optionally "
             ".gz or .zip) or .parquet file, or a .yaml file describing the data source ({type: ..., path: ...})"
         )
         raise ConfigError(msg)

@@ -23,7 +23,8 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
     """Return a JSON Schema of run files covering every registered plugin, for editors.
 
     Each component section is a ``oneOf`` of the registered plugins' configs, told apart by
-    their ``type`` constant, or a bare plugin name; a metric may also be ``name@k``. The keys
+    their ``type`` constant, or a bare plugin name; a metric may also be ``name@k`` or ``name@k:
+    {options}``. The keys
     and their descriptions come from :data:`RUN_FILE_KEYS`, :data:`EVALUATION_PARTS` and the
     settings models, as does the configuration reference (:mod:`recframe.config.reference`).
     """
@@ -66,6 +67,14 @@ def config_schema(registry: PluginRegistry) -> dict[str, Any]:
                 "anyOf": [
                     {"type": "string", "pattern": f"^({metric_names})(@[1-9][0-9]*)?$"},
                     *options("metric"),
+                    {
+                        "description": "a metric and its options, as name@k: {option: value}",
+                        "type": "object",
+                        "minProperties": 1,
+                        "maxProperties": 1,
+                        "propertyNames": {"pattern": f"^({metric_names})(@[1-9][0-9]*)?$"},
+                        "additionalProperties": {"type": ["object", "null"]},
+                    },
                 ]
             },
         },

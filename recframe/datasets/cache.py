@@ -16,7 +16,7 @@ from pathlib import Path
 
 from recframe.datasets.catalogue import DatasetInfo, dataset_info
 from recframe.datasets.download import _CHUNK, _download, check_url
-from recframe.errors import ConfigError, DataError, short_repr, short_text
+from recframe.errors import ConfigError, DataError, path_repr, short_text
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +91,10 @@ def cache_folder(folder: Path | None, key: str = "--folder") -> Path:
     else:
         path = data_dir()
         where = "RECFRAME_DATA" if os.environ.get("RECFRAME_DATA") else "the default cache folder"
-    shown = short_repr(str(path))
+    shown = path_repr(path)
     blocker = next((p for p in (path, *path.parents) if p.exists()), None)
     if blocker is not None and not blocker.is_dir():
-        what = "" if blocker == path else f" (its parent {short_repr(str(blocker))} is a file)"
+        what = "" if blocker == path else f" (its parent {path_repr(blocker)} is a file)"
         msg = f"{where}: {shown} is not a folder{what}; give a folder for the dataset cache"
         raise ConfigError(msg)
     try:

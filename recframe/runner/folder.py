@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from recframe._version import __version__
-from recframe.errors import ConfigError, RecframeError, short_repr
+from recframe.errors import ConfigError, RecframeError, path_repr, short_repr
 from recframe.jsonio import read_json
 from recframe.runner.files import MANIFEST, _json
 
@@ -115,7 +115,7 @@ def _check_creatable(output_dir: Path) -> None:
     for part in output_dir.parts:
         if len(os.fsencode(part)) > MAX_NAME_BYTES:
             msg = (
-                f"{short_repr(str(output_dir))}: the name {short_repr(part)} is longer than {MAX_NAME_BYTES} "
+                f"{path_repr(output_dir)}: the name {short_repr(part)} is longer than {MAX_NAME_BYTES} "
                 f"bytes, more than file systems allow; choose another --output"
             )
             raise ConfigError(msg)

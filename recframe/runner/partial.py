@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from recframe.config import RunConfig
-from recframe.errors import ConfigError, DataError, RecframeError, short_text
+from recframe.errors import ConfigError, DataError, RecframeError, path_text
 from recframe.jsonio import read_json
 from recframe.results import EvaluationResult
 from recframe.runner.files import CONFIG, SETTINGS_DIR
@@ -97,9 +97,9 @@ def _resumable_settings(partial: Path, config: RunConfig, width: int) -> dict[in
     other = kept_for_other_run_file(partial, config)
     if other is not None and stored != config.to_yaml():
         msg = (
-            f"{partial}: the interrupted sweep kept there is of another run file, {short_text(other)}, that "
+            f"{partial}: the interrupted sweep kept there is of another run file, {path_text(other)}, that "
             f"writes to the same output folder; finish it with --resume on that run file, give "
-            f"{short_text(config.source)} another --output, or remove that folder to start again"
+            f"{path_text(config.source)} another --output, or remove that folder to start again"
         )
         raise ConfigError(msg)
     _same_definition(partial / PARTIAL_DEFINITION, stored, config.to_yaml(), partial)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from recframe.config import RunConfig
-from recframe.errors import RecframeError, short_repr, short_text
+from recframe.errors import RecframeError, path_text, short_repr, short_text
 from recframe.jsonio import parse_json, read_json
 from recframe.results import EvaluationResult, FoldResult
 
@@ -234,7 +234,7 @@ def kept_sweep_message(partial: Path, config: RunConfig, output_dir: Path) -> st
     It says whose sweep that is: `config`'s run file, another run file writing to the same
     output folder (recorded in :data:`PARTIAL_ORIGIN`), or one that did not record it.
     """
-    this = short_text(_run_file_path(config.source))
+    this = path_text(_run_file_path(config.source))
     other = _kept_origin(partial)
     if other is None:
         return (
@@ -244,7 +244,7 @@ def kept_sweep_message(partial: Path, config: RunConfig, output_dir: Path) -> st
         )
     if other != _run_file_path(config.source):
         return (
-            f"{partial}: an interrupted sweep of another run file, {short_text(other)}, keeps its finished "
+            f"{partial}: an interrupted sweep of another run file, {path_text(other)}, keeps its finished "
             f"settings there, as it also writes to {output_dir}; finish it with --resume on that run file, "
             f"give {this} another --output, or remove that folder to start again"
         )

@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import operator
 import os
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 from recframe_ray import RayExecutor
 
-from recframe import ConfigError, PluginError, PluginRegistry, Recommender, row_blocks
+from recframe import ConfigError, PluginError, PluginRegistry, RecframeError, Recommender, hookimpl, row_blocks
 from recframe.config import load_config
 from recframe.runner import execute
 from recframe.testing import random_interactions
+
+if TYPE_CHECKING:
+    from conftest import Cluster
+
+pytestmark = pytest.mark.xdist_group("ray")  # one worker of pytest-xdist runs them all: one cluster
 
 RUN = """\
 name: ray-equal
@@ -102,6 +109,48 @@ def test_a_run_from_yaml_writes_the_files_of_a_local_run(ray_address: str, tmp_p
     assert written["address"] == ray_address
 
 
+def test_folds_and_sweep_settings_as_tasks_write_the_files_of_a_local_run(
+    ray_address: str, tmp_path: Path, registry: PluginRegistry
+):
+    text = RUN.replace("{type: per_user_holdout}", "{type: kfold, n_folds: 3}") + "sweep: {similarity.k: [4, 9]}\n"
+    path = tmp_path / "run.yaml"
+    path.write_text(text, encoding="utf-8")
+    local = execute(load_config(path, registry), registry, tmp_path / "local")
+    overrides = ["executor.type=ray", f"executor.address={ray_address}"]
+    distributed = execute(load_config(path, registry, overrides), registry, tmp_path / "ray")
+    names = sorted(str(p.relative_to(tmp_path / "local")) for p in local.files)
+    assert names == sorted(str(p.relative_to(tmp_path / "ray")) for p in distributed.files)
+    assert {"sweep.csv", "settings/2/per_user.csv", "settings/2/metrics.json"} <= set(names)
+    for name in names:
+        if not name.endswith(("config.yaml", "run.json", "manifest.json")):
+            assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    # one setting alone: its three folds are the tasks (3 folds on 2 CPUs: a task never waits for a nested one)
+    single = Recommender.from_config(path, overrides=[*overrides, "sweep=null"], registry=registry)
+    result = single.evaluate()
+    alone = Recommender.from_config(path, overrides=["sweep=null"], registry=registry)
+    expected = alone.evaluate()
+    assert [f.metrics for f in result.folds] == [f.metrics for f in expected.folds]
+    for a, b in zip(result.folds, expected.folds, strict=True):
+        np.testing.assert_array_equal(a.per_user["ndcg@5"], b.per_user["ndcg@5"])
+    np.testing.assert_array_equal(single.recommend_all().ids, alone.recommend_all().ids)
+
+
+def test_a_partitioned_parquet_dataset_is_read_in_parts_on_the_cluster(ray_address: str, tmp_path: Path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = random_interactions(n_users=50, n_items=30, density=0.2, seed=2)
+    table = pa.table({"user": data.users, "item": data.items, "day": np.arange(len(data)) % 3})
+    pq.write_to_dataset(table, tmp_path / "events", partition_cols=["day"], row_group_size=40)
+    config = {"data": {"type": "parquet", "path": str(tmp_path / "events")}}
+    whole = Recommender.from_config(config).load_data()
+    distributed = Recommender.from_config(config)
+    distributed.executor = RayExecutor(address=ray_address)
+    parts = distributed.load_data()
+    np.testing.assert_array_equal(parts.users, whole.users)
+    np.testing.assert_array_equal(parts.items, whole.items)
+    assert parts.fingerprint() == whole.fingerprint()
+
+
 def test_a_worker_killed_mid_task_is_retried(ray_address: str, tmp_path: Path):
     marker = tmp_path / "killed-once"
     base = type(Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).similarity)
@@ -164,3 +213,59 @@ def test_an_unreachable_cluster_fails_fast_and_writes_nothing(
         execute(config, registry, tmp_path / "out")
     assert time.monotonic() - start < 10
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_cluster_dying_mid_run_is_a_clear_error_and_writes_nothing(
+    ray_cluster: Cluster, ray_address: str, tmp_path: Path, registry: PluginRegistry
+):
+    """Kill the head node's processes while blocks run (kept last: a later test would start a new cluster)."""
+    import ray
+
+    started = tmp_path / "started"
+    base = type(Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).similarity)
+
+    class Slow(base):  # type: ignore[misc, valid-type]
+        """Says when its first block starts, then takes a while over each (defined here: sent by value)."""
+
+        name = "slow_sparse"
+        path = str(started)
+
+        def neighbours(self, rows=None, k=None):  # type: ignore[no-untyped-def]
+            if rows is not None:
+                Path(self.path).touch()
+                time.sleep(0.4)
+            return super().neighbours(rows, k)
+
+    class SlowPlugin:
+        @staticmethod
+        @hookimpl
+        def recframe_register_components() -> list[type]:
+            return [Slow]
+
+    registry.register(SlowPlugin, name="slow", package="slow-test", version="0")
+    path = tmp_path / "run.yaml"
+    path.write_text(RUN.replace("type: sparse, measure: cosine", "type: slow_sparse"), encoding="utf-8")
+    config = load_config(
+        path, registry, ["executor.type=ray", f"executor.address={ray_address}", "executor.block_rows=8"]
+    )
+
+    def kill_once_started() -> None:
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ray_cluster.kill_head()
+
+    killer = threading.Thread(target=kill_once_started)
+    killer.start()
+    start = time.monotonic()
+    try:
+        lost = rf"failed on the Ray cluster at '{ray_address}': (the head node stopped answering|NodeDiedError)"
+        with pytest.raises(RecframeError, match=lost) as caught:
+            execute(config, registry, tmp_path / "out")
+    finally:
+        killer.join()
+    assert time.monotonic() - start < 30
+    assert str(caught.value).endswith("; check the cluster (ray status) and run again")
+    assert not ray_cluster.alive
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # no partial outputs
+    assert not ray.is_initialized()  # the connection to the dead cluster was closed

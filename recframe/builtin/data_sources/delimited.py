@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from recframe import ComponentConfig, ConfigError, DataError, DataSource, Interactions, short_repr
+from recframe import ComponentConfig, ConfigError, DataError, DataSource, Interactions, path_repr, short_repr
 from recframe.builtin.data_sources import readers
 from recframe.builtin.data_sources.columns import shared_column
 from recframe.builtin.data_sources.csv_fields import (
@@ -144,7 +144,7 @@ class CSVConfig(ComponentConfig):
         path = info.data.get("path")
         if value is not None and path is not None and Path(path).suffix.lower() != ".zip":
             msg = (
-                f"{short_repr(value)} given, but {short_repr(str(path))} is not a .zip archive; "
+                f"{short_repr(value)} given, but {path_repr(path)} is not a .zip archive; "
                 "member applies to .zip archives only: remove it, or set data.path to the archive"
             )
             raise ValueError(msg)
