@@ -10,6 +10,7 @@ docstring, which is also the reference documentation.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -103,6 +104,29 @@ def _averaged(total: str, divisor: str, averaging: str) -> str:
     return f"mean over users of {total} / {divisor}"
 
 
+class _HitsOverDivisor(_Accuracy):
+    """Precision and recall: each user's hits in the top ``k`` over a per-user divisor, macro or micro averaged."""
+
+    symbol: ClassVar[str]
+    """The formula's name for the metric (``P``, ``R``)."""
+
+    @abstractmethod
+    def _divisor(self, data: MetricInput, axes: dict[str, str]) -> np.ndarray:
+        """Return each user's divisor under the resolved `axes`."""
+
+    def compute(self, data: MetricInput) -> FloatArray:
+        """Return each user's hits in the top ``k`` over the divisor."""
+        data, top = self._hits(data)
+        return _ratio(top.sum(axis=1), self._divisor(data, self.config.resolved()))
+
+    def _weights(self, data: MetricInput, axes: dict[str, str]) -> FloatArray | None:
+        return _floats(self._divisor(data, axes)) if axes["averaging"] == "micro" else None
+
+    def _formula(self, axes: dict[str, str], k: int) -> str:
+        divisor = _DIVISORS[axes["denominator"]].replace("k", str(k), 1)
+        return f"{self.symbol}@{k} = " + _averaged(f"hits@{k}", divisor, axes["averaging"])
+
+
 class PrecisionConfig(_Averaged):
     """Parameters of :class:`Precision`."""
 
@@ -114,7 +138,7 @@ class PrecisionConfig(_Averaged):
     ``min_k_relevant``: ``min(k, n_rel)`` (implicit, the "R-precision at k")."""
 
 
-class Precision(_Accuracy):
+class Precision(_HitsOverDivisor):
     """Precision@k: the share of the top ``k`` that is relevant, ``sum_{r<=k} hits[r] / k``.
 
     ``denominator`` ``list`` divides by ``min(k, list length)``, ``min_k_relevant`` by
@@ -124,6 +148,7 @@ class Precision(_Accuracy):
     name = "precision"
     Config = PrecisionConfig
     config: PrecisionConfig
+    symbol = "P"
 
     def _divisor(self, data: MetricInput, axes: dict[str, str]) -> np.ndarray:
         k = self.config.k
@@ -132,18 +157,6 @@ class Precision(_Accuracy):
         if axes["denominator"] == "min_k_relevant":
             return np.minimum(data.n_relevant, k)
         return np.full(data.n_users, k)
-
-    def compute(self, data: MetricInput) -> FloatArray:
-        """Return each user's precision@k."""
-        data, top = self._hits(data)
-        return _ratio(top.sum(axis=1), self._divisor(data, self.config.resolved()))
-
-    def _weights(self, data: MetricInput, axes: dict[str, str]) -> FloatArray | None:
-        return _floats(self._divisor(data, axes)) if axes["averaging"] == "micro" else None
-
-    def _formula(self, axes: dict[str, str], k: int) -> str:
-        divisor = _DIVISORS[axes["denominator"]].replace("k", str(k), 1)
-        return f"P@{k} = " + _averaged(f"hits@{k}", divisor, axes["averaging"])
 
 
 class RecallConfig(_Averaged):
@@ -157,7 +170,7 @@ class RecallConfig(_Averaged):
     ``min(k, n_rel)``, so that a perfect list scores 1 also when ``n_rel > k`` (LensKit)."""
 
 
-class Recall(_Accuracy):
+class Recall(_HitsOverDivisor):
     """Recall@k: the share of relevant items found in the top ``k``, ``sum_{r<=k} hits[r] / n_rel``.
 
     With ``denominator: min_k_relevant`` the divisor is ``min(k, n_rel)``; ``averaging: micro``
@@ -167,23 +180,12 @@ class Recall(_Accuracy):
     name = "recall"
     Config = RecallConfig
     config: RecallConfig
+    symbol = "R"
     legacy: ClassVar[dict[str, str]] = {"denominator": "_capped"}
 
     def _divisor(self, data: MetricInput, axes: dict[str, str]) -> np.ndarray:
         k = self.config.k
         return np.minimum(data.n_relevant, k) if axes["denominator"] == "min_k_relevant" else data.n_relevant
-
-    def compute(self, data: MetricInput) -> FloatArray:
-        """Return each user's recall@k."""
-        data, top = self._hits(data)
-        return _ratio(top.sum(axis=1), self._divisor(data, self.config.resolved()))
-
-    def _weights(self, data: MetricInput, axes: dict[str, str]) -> FloatArray | None:
-        return _floats(self._divisor(data, axes)) if axes["averaging"] == "micro" else None
-
-    def _formula(self, axes: dict[str, str], k: int) -> str:
-        divisor = _DIVISORS[axes["denominator"]].replace("k", str(k), 1)
-        return f"R@{k} = " + _averaged(f"hits@{k}", divisor, axes["averaging"])
 
 
 class F1Config(AccuracyConfig):
