@@ -9,6 +9,8 @@ test compares with the serial default, bit for bit.
 from __future__ import annotations
 
 import threading
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +164,74 @@ def test_a_parallel_sweep_keeps_finished_settings_and_resumes(registry: PluginRe
 def test_an_executor_in_a_sweep_grid_is_refused(registry: PluginRegistry):
     with pytest.raises(ConfigError, match="executor"):
         validate_run({**BASE, "sweep": {"executor.workers": [1, 2]}}, registry)
+
+
+def test_folds_on_threads_do_not_share_a_component_that_keeps_state():
+    """A plugin's matrix builder that keeps state on itself gives the same folds on 1 and 2 workers."""
+    base = type(Recommender().matrix)
+
+    class Centred(base):  # type: ignore[misc, valid-type]
+        name = "centred_demo"
+
+        def build(self, interactions):
+            built = super().build(interactions)
+            self.mean_ = float(built.matrix.data.mean())
+            time.sleep(0.02)  # another fold's build runs meanwhile on the other thread
+            built.matrix.data -= self.mean_
+            return built
+
+    data = random_interactions(seed=3, n_users=80, n_items=50, density=0.15)
+    config = {
+        "similarity": {"type": "sparse", "k": 6},
+        "ranker": {"type": "user_cf", "n": 5},
+        "evaluation": {"split": {"type": "kfold", "n_folds": 4}, "metrics": ["ndcg@5"]},
+    }
+    found = []
+    for workers in (1, 2):
+        rec = Recommender.from_config({**config, "executor": {"type": "local", "workers": workers}})
+        rec.matrix = Centred()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found.append([fold.metrics["ndcg@5"] for fold in rec.evaluate(data).folds])
+    assert found[0] == found[1]
+
+
+def test_an_executor_written_before_on_result_still_runs_folds():
+    """``map_blocks`` gained ``on_result``; an executor that does not take it gets its results handed over after."""
+
+    class Older(Executor):
+        name = "older"
+        Config = type(Recommender().executor.config)
+
+        @property
+        def parallel(self) -> bool:
+            return True
+
+        def map_blocks(self, function, blocks, payload, *, desc):  # type: ignore[override]
+            return [function(payload, block) for block in reversed(blocks)][::-1]
+
+    data = random_interactions(seed=3, n_users=80, n_items=50, density=0.15)
+    config = {
+        "similarity": {"type": "sparse", "k": 6},
+        "ranker": {"type": "user_cf", "n": 5},
+        "evaluation": {"split": {"type": "kfold", "n_folds": 3}, "metrics": ["ndcg@5"]},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = Recommender.from_config(config).evaluate(data)
+        older = Recommender.from_config(config)
+        older.executor = Older(older.executor.config)
+        got = older.evaluate(data)
+    assert [f.metrics for f in got.folds] == [f.metrics for f in want.folds]
+
+
+def test_a_sweep_resumes_on_another_executor_but_not_with_other_settings(tmp_path):
+    """Where the work ran is not part of a kept sweep's definition; what it computes is."""
+    from recframe.errors import ConfigError
+    from recframe.runner.partial import _same_definition
+
+    kept = "name: s\nsweep:\n  similarity.k:\n  - 5\nexecutor:\n  type: ray\n  address: 10.0.0.5:6379\n"
+    here = "name: s\nsweep:\n  similarity.k:\n  - 5\nexecutor:\n  type: local\n  workers: 2\n"
+    _same_definition(tmp_path / "config.yaml", kept, here, tmp_path)
+    with pytest.raises(ConfigError, match=r"config\.yaml:4: the sweep changed since it was interrupted: it was '- 5'"):
+        _same_definition(tmp_path / "config.yaml", kept, here.replace("- 5", "- 6"), tmp_path)

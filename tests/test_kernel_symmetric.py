@@ -84,7 +84,7 @@ def test_non_canonical_rows_are_summed_first(rng):
     np.testing.assert_allclose(scores, want_scores, rtol=1e-12)
 
 
-@pytest.mark.parametrize("defect", ["missing entry", "unsorted", "other matrix"])
+@pytest.mark.parametrize("defect", ["missing entry", "unsorted", "other matrix", "other values"])
 def test_a_transposed_that_does_not_match_is_refused(rng, defect):
     x = skewed_rows(rng, 60, 40)
     transposed = sp.csr_array(x.T)
@@ -96,9 +96,11 @@ def test_a_transposed_that_does_not_match_is_refused(rng, defect):
         lo, hi = transposed.indptr[longest], transposed.indptr[longest + 1]
         transposed.indices[lo:hi] = transposed.indices[lo:hi][::-1].copy()
         transposed.data[lo:hi] = transposed.data[lo:hi][::-1].copy()
-    else:
+    elif defect == "other matrix":
         transposed = sp.csr_array(skewed_rows(rng, 60, 40).T)
         transposed.sort_indices()
+    else:  # the same entries, one value changed: the kernel would read it as X's
+        transposed.data[len(transposed.data) // 2] *= 3.0
     with pytest.raises(ValueError, match="transposed is not the transpose of x"):
         top_k_neighbours(x, 3, engine="numba", transposed=transposed)
 

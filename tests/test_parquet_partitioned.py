@@ -136,3 +136,15 @@ def test_errors_name_the_file_and_the_row_group(tmp_path: Path):
         rec.load_data()
     with pytest.raises(TypeError, match="a parquet part must come from partitions"):
         source(folder).load_partition("a.parquet")  # type: ignore[attr-defined]
+
+
+def test_a_column_only_later_files_have_is_an_error_naming_both_files(tmp_path):
+    """A timestamp column missing from the first file is not dropped from the others in silence."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    pq.write_table(pa.table({"user": [1, 2], "item": [3, 4]}), folder / "a.parquet")
+    pq.write_table(pa.table({"user": [5], "item": [6], "timestamp": [7.0]}), folder / "b.parquet")
+    with pytest.raises(
+        DataError, match=r"b\.parquet: has the column 'timestamp' \(data\.timestamp\), which .*a\.parquet lacks"
+    ):
+        source(folder).load(np.random.default_rng(0))  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, ValidationInfo, field_validator, model_validator
 from typing_extensions import Self
 
 from recframe import Component, ComponentConfig, DataError, Filter, IdIndex, Interactions, hookimpl, short_repr
@@ -185,8 +185,17 @@ class CapUserEventsConfig(ComponentConfig):
     keep: Literal["recent", "random"] = "recent"
     """Which events of a user above the cap stay: the latest (by timestamp, then data order; the
     data needs timestamps), or a uniform random sample drawn with `seed`."""
-    seed: int = 0
-    """Seed of the random sample (``keep: random``): the same data and seed keep the same events."""
+    seed: NonNegativeInt = 0
+    """Seed of the random sample (``keep: random``): the same data and seed keep the same events;
+    ``keep: recent`` draws nothing and refuses a seed other than 0."""
+
+    @field_validator("seed", mode="after")
+    @classmethod
+    def _seed_of_a_sample(cls, seed: int, info: ValidationInfo) -> int:
+        if info.data.get("keep") == "recent" and seed != 0:
+            msg = f"seed {seed} draws nothing with keep: recent; leave it out, or use keep: random"
+            raise ValueError(msg)
+        return seed
 
 
 class CapUserEventsFilter(Filter):

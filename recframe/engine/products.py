@@ -271,17 +271,21 @@ def _transpose_positions(x_parts: tuple[np.ndarray, ...], t_parts: tuple[np.ndar
     Raises
     ------
     ValueError
-        If ``transposed`` does not hold exactly the entries of ``x``, or a row of either is
+        If ``transposed`` does not hold exactly the entries and values of ``x``, or a row of either is
         unsorted or repeats a column (checked here, before the kernel relies on it).
     """
     from recframe.engine._compiled.symmetric import transpose_positions
 
     nnz = len(x_parts[1])
     positions = np.empty(nnz, dtype=np.int32 if nnz < np.iinfo(np.int32).max else np.int64)
-    if not transpose_positions(x_parts[0], x_parts[1], t_parts[0], t_parts[1], positions):
+    same_entries = transpose_positions(x_parts[0], x_parts[1], t_parts[0], t_parts[1], positions)
+    step = 1 << 20  # the values too, a bounded slice at a time
+    if not same_entries or any(
+        not np.array_equal(t_parts[2][positions[s : s + step]], x_parts[2][s : s + step]) for s in range(0, nnz, step)
+    ):
         msg = (
-            "transposed is not the transpose of x, or a row of x has unsorted or repeated columns; "
-            "call x.sum_duplicates() and pass sp.csr_array(x.T) after sort_indices(), or leave transposed out"
+            "transposed is not the transpose of x (entries or values differ), or a row of x has unsorted or repeated "
+            "columns; call x.sum_duplicates() and pass sp.csr_array(x.T) after sort_indices(), or leave transposed out"
         )
         raise ValueError(msg)
     return read_only_view(positions)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from recframe.errors import ConfigError, DataError, short_repr, short_text
+from recframe.errors import ConfigError, DataError, path_text, short_repr, short_text
 from recframe.evaluation.run_scores import CONFIG_FILE, RUN_FILE
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ ALLOW_HINT = (
 
 def _who(run: RunScores, name: str) -> str:
     shown = short_repr(name)
-    return f"{shown} ({short_text(run.source)})" if run.source and run.source != name else shown
+    return f"{shown} ({path_text(run.source)})" if run.source and run.source != name else shown
 
 
 def _check_scores(run: RunScores) -> None:

@@ -19,7 +19,9 @@ before it is sent back.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -31,6 +33,7 @@ from recframe.interfaces import (
     SimilarityBackend,
     SupportsPartitions,
     TopN,
+    gather_in_order,
     row_blocks,
 )
 from recframe.interfaces.calls import calling
@@ -42,6 +45,32 @@ if TYPE_CHECKING:
 _SearchPayload = tuple[SimilarityBackend, int | None, str, int]
 _RankPayload = tuple[CandidateRanker, int, str, int]
 _LoadPayload = tuple[SupportsPartitions, str]
+
+
+_P = TypeVar("_P")
+_B = TypeVar("_B")
+_R = TypeVar("_R")
+
+
+def map_in_order(
+    executor: Executor,
+    function: Callable[[_P, _B], _R],
+    blocks: Sequence[_B],
+    payload: _P,
+    *,
+    desc: str,
+    on_result: Callable[[int, _R], None],
+) -> list[_R]:
+    """Run ``executor.map_blocks`` with `on_result`, also for an executor written before that argument.
+
+    Such an executor's results are all handed to `on_result` once the map has returned (so a
+    sweep keeps its finished settings only when every setting ran), rather than failing with a
+    ``TypeError`` on the argument it does not know.
+    """
+    parameters = inspect.signature(executor.map_blocks).parameters.values()
+    if any(p.name == "on_result" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return executor.map_blocks(function, blocks, payload, desc=desc, on_result=on_result)
+    return gather_in_order(executor.map_blocks(function, blocks, payload, desc=desc), on_result)
 
 
 def spreads(executor: Executor, n_rows: int) -> bool:

@@ -8,6 +8,7 @@ side, each is a task (:func:`_fold_task`) run on a serial twin of the recommende
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from recframe.interfaces import Executor, RatedPairs, Splitter
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_interactions, check_split
 from recframe.interfaces.value_checks import check_metric
+from recframe.recommender.blocks import map_in_order
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.querying import QueryMethods
 from recframe.registry import builtin_registry
@@ -109,7 +111,7 @@ class EvaluationMethods(QueryMethods):
             tasks = [_Fold(n, train, part, keep and n == last) for n, (train, part) in enumerate(every)]
             work = _FoldWork(type(self), self._task_parts(), splitter)
             with calling(lambda: self._who(self.executor), "map_blocks"):
-                outcomes = self.executor.map_blocks(_fold_task, tasks, work, desc="folds", on_result=gathered)
+                outcomes = map_in_order(self.executor, _fold_task, tasks, work, desc="folds", on_result=gathered)
             fitted = outcomes[-1].fitted
         else:
             fitted = None
@@ -288,7 +290,17 @@ class _FoldWork:
     splitter: Splitter
 
 
+_SHARED_PARTS = frozenset({"registry", "executor", "evaluation", "seed", "name"})
+"""Parts every fold's twin may share: read-only (the registry, settings) or made for the tasks."""
+
+
 def _fold_task(work: _FoldWork, fold: _Fold) -> _FoldOutcome:
-    """Evaluate one fold on the recommender's serial twin (run by the executor, on a thread or a worker)."""
-    twin = work.cls(**work.parts)
+    """Evaluate one fold on the recommender's serial twin (run by the executor, on a thread or a worker).
+
+    The twin gets its own copies of the components (matrix builder, metrics, templates): folds
+    running side by side on threads must not share a component that keeps state on itself, as
+    a plugin's may, which would make their results depend on the number of workers.
+    """
+    parts = {key: value if key in _SHARED_PARTS else copy.deepcopy(value) for key, value in work.parts.items()}
+    twin = work.cls(**parts)
     return twin._run_fold(work.splitter, fold)

@@ -122,8 +122,23 @@ def _resumable_settings(partial: Path, config: RunConfig, width: int) -> dict[in
     return done
 
 
+def _without_executor(text: str) -> str:
+    """Return a resolved run file without its ``executor`` section: where work runs changes no result."""
+    kept, inside = [], False
+    for line in text.splitlines(keepends=True):
+        inside = line.startswith("executor:") or (inside and line.startswith((" ", "-")))
+        if not inside:
+            kept.append(line)
+    return "".join(kept)
+
+
 def _same_definition(path: Path, stored: str, current: str, partial: Path) -> None:
-    """Raise a ConfigError naming the first line where the kept run file differs from the current one."""
+    """Raise a ConfigError naming the first line where the kept run file differs from the current one.
+
+    The executor may differ (an interrupted sweep on a cluster can be finished on this machine):
+    it decides where the work runs, never what it gives.
+    """
+    stored, current = _without_executor(stored), _without_executor(current)
     if stored == current:
         return
     old, new = stored.splitlines(), current.splitlines()

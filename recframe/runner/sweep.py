@@ -23,6 +23,7 @@ from recframe.errors import SHOWN_CHARACTERS, RecframeError
 from recframe.evaluation.value_text import yaml_text
 from recframe.interfaces import Executor, Metric
 from recframe.recommender import Recommender
+from recframe.recommender.blocks import map_in_order
 from recframe.registry import PluginRegistry, builtin_registry
 from recframe.results import EvaluationResult
 from recframe.runner.sweep_resume import kept_result_problem
@@ -191,7 +192,7 @@ def run_sweep(
         if executor.parallel and len(pending) > 1:  # settings are the executor's tasks, each run serially
             serial = builtin_registry().create("executor", "local", Executor)
             work = _SweepWork(registry, shared, serial, len(settings), params)
-            executor.map_blocks(_setting_task, pending, work, desc="sweep settings", on_result=gathered)
+            map_in_order(executor, _setting_task, pending, work, desc="sweep settings", on_result=gathered)
         else:  # one after another here, each spreading its folds or rows on the executor
             work = _SweepWork(registry, shared, executor, len(settings), params)
             for number, setting in enumerate(pending):

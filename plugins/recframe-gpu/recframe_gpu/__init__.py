@@ -1,4 +1,4 @@
-"""recframe-gpu: exact neighbour search and batch scoring on one GPU, with the CPU engine's lists.
+"""recframe-gpu: exact neighbour search and batch scoring on one GPU, with the CPU engine's lists up to ties.
 
 Install the distribution with its PyTorch extra (``pip install 'recframe-gpu[torch]'``) and use
 it in any run file::
@@ -7,7 +7,9 @@ it in any run file::
     ranker:     {type: gpu_item_cf, n: 10}
 
 ``gpu`` finds the same neighbours as the built-in ``sparse`` backend, ``gpu_item_cf`` and
-``gpu_user_cf`` the same lists as ``item_cf`` and ``user_cf``. Every component takes
+``gpu_user_cf`` the same lists as ``item_cf`` and ``user_cf``, except where two scores are
+equal to rounding: the device adds in another order, so such a tie may go the other way
+(integer ratings make exact ties common). Every component takes
 ``device`` (``cuda``, ``cpu``, ``auto``), ``no_gpu`` (``error`` or ``cpu``: recframe's CPU
 engine where no GPU is present), ``precision``, ``kernel`` (``spmm`` or ``rows``) and
 ``max_memory_mb``.

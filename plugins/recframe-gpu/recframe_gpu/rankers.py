@@ -1,7 +1,8 @@
 """The rankers ``gpu_item_cf`` and ``gpu_user_cf``: batch scoring of item_cf and user_cf on a GPU.
 
 They score exactly as the built-in ``item_cf`` and ``user_cf`` (``R @ W`` and ``W @ R``, the
-``overall`` neighbour policy) and return the same lists: items scoring 0 or less are never
+``overall`` neighbour policy) and return the same lists, but for the order or the choice among
+scores equal to rounding: items scoring 0 or less are never
 recommended, seen and excluded items are left out, ties go to the lower item. Blocks of users
 are scored and reduced to their top ``n`` on the device (see :mod:`recframe_gpu.kernels`).
 """

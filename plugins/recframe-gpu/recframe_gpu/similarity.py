@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from recframe import (
     NeighbourGraph,
@@ -61,12 +61,19 @@ class GPUSimilarityConfig(SimilarityConfig, DeviceSettings):
     (|a|^(2 alpha) |b|^(2 (1 - alpha)))``; ``jaccard`` ``n / (|a| + |b| - n)`` with ``n`` the
     number of shared columns and ``|a|`` the number of a's entries."""
     alpha: float = Field(0.5, ge=0.0, le=1.0)
-    """``alpha`` of ``asymmetric_cosine`` (0.5 is the cosine)."""
+    """``alpha`` of ``asymmetric_cosine`` (0.5 is the cosine); the other measures refuse another value."""
     max_memory_mb: PositiveInt = 2048
     """Device memory for one block of query rows: their dense copy, their products with every
     row and the selection of the best ``k``; the rows themselves are on the device besides."""
     engine: Literal["auto", "numba", "scipy"] = "auto"
     """Implementation of recframe's CPU engine when ``no_gpu: cpu`` runs it (see ``sparse``)."""
+
+    @model_validator(mode="after")
+    def _alpha_of_the_measure(self) -> Self:
+        if self.measure != "asymmetric_cosine" and self.alpha != 0.5:
+            msg = f"measure {self.measure!r} has no alpha (it changes nothing); alpha applies to asymmetric_cosine"
+            raise ValueError(msg)
+        return self
 
 
 class GPUSimilarity(SimilarityBackend):
@@ -74,7 +81,9 @@ class GPUSimilarity(SimilarityBackend):
 
     Each block of query rows is multiplied by all fitted rows on the device and reduced there to
     its best ``k`` (see :mod:`recframe_gpu.kernels`), so only the graph comes back to the host.
-    With ``precision: float64`` the lists are the ``sparse`` backend's, scores to rounding.
+    With ``precision: float64`` the lists are the ``sparse`` backend's, scores to rounding, but
+    for the order or the choice among scores equal to rounding (a sum in another order can put
+    an exact tie one ulp either way).
 
     Attributes
     ----------

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from recframe import ComponentConfig, DataError, DataSource, Interactions, short_repr, short_text
+from recframe import ComponentConfig, DataError, DataSource, Interactions, path_text, short_repr
 from recframe.builtin.data_sources.columns import columns_found, interactions_of, named_columns
 from recframe.builtin.data_sources.files import readable_path
 
@@ -63,7 +63,7 @@ class ParquetDataSource(DataSource):
             table = pq.read_table(plan.path, columns=list(plan.columns))
         except (OSError, pa.ArrowException) as exc:
             wanted = columns_found(list(plan.columns))
-            msg = f"{plan.path}: can't read the columns {wanted}: {short_text(str(exc))} (data.path)"
+            msg = f"{plan.path}: can't read the columns {wanted}: {path_text(exc)} (data.path)"
             raise DataError(msg) from exc
         return self.combine([_arrays(pa, table, plan.roles, plan.path)])
 
@@ -86,7 +86,7 @@ class ParquetDataSource(DataSource):
             try:
                 groups = pq.ParquetFile(file).num_row_groups
             except (OSError, pa.ArrowException) as exc:
-                msg = f"{file}: can't read Parquet: {short_text(str(exc))} (data.path)"
+                msg = f"{file}: can't read Parquet: {path_text(exc)} (data.path)"
                 raise DataError(msg) from exc
             parts += [_Part(file, group, plan.columns, plan.roles, plan.path) for group in range(groups)]
         return parts
@@ -108,7 +108,7 @@ class ParquetDataSource(DataSource):
         try:
             table = pq.ParquetFile(partition.file).read_row_group(partition.group, columns=list(partition.columns))
         except (OSError, pa.ArrowException) as exc:
-            msg = f"{where}: can't read the columns {columns_found(list(partition.columns))}: {short_text(str(exc))}"
+            msg = f"{where}: can't read the columns {columns_found(list(partition.columns))}: {path_text(exc)}"
             raise DataError(msg) from exc
         return _arrays(pa, table, partition.roles, where, partition.path)
 
@@ -146,14 +146,11 @@ class ParquetDataSource(DataSource):
                 files = [str(path)]
             schema = pq.read_schema(files[0])
         except (OSError, pa.ArrowException) as exc:
-            msg = f"{path}: can't read Parquet: {short_text(str(exc))} (data.path)"
+            msg = f"{path}: can't read Parquet: {path_text(exc)} (data.path)"
             raise DataError(msg) from exc
-        found = list(schema.names)
-        roles = named_columns(
-            c, found, lambda wanted: f"{path}: no column {wanted}; the file has {columns_found(found)}"
-        )
+        roles = _roles(c, files[0], schema)
         wanted = tuple(dict.fromkeys(roles.values()))
-        _same_types(pq, pa, files, schema, list(wanted), roles)
+        _same_types(pq, pa, files, schema, list(wanted), roles, c)
         return _Plan(str(path), files, wanted, roles)
 
 
@@ -222,20 +219,38 @@ def _arrays(pa: Any, table: Any, roles: dict[str, str], where: str, path: str | 
         except (pa.ArrowException, ValueError, TypeError) as exc:
             msg = (
                 f"{where}: column {short_repr(name)} (data.{role}) of type {column.type} can't be read as "
-                f"{'ids' if role in ('user', 'item') else 'numbers'}: {short_text(str(exc))}"
+                f"{'ids' if role in ('user', 'item') else 'numbers'}: {path_text(exc)}"
             )
             raise DataError(msg) from exc
     return _Columns(where if path is None else path, roles, columns)
 
 
-def _same_types(pq: Any, pa: Any, files: list[str], first: Any, wanted: list[str], roles: dict[str, str]) -> None:
-    """Raise :class:`DataError` if the files of a folder disagree on the type of a column read."""
+def _roles(config: Any, file: str, schema: Any) -> dict[str, str]:
+    """Return the column of each role in one file (``rating`` and ``timestamp`` by name when not set)."""
+    found = list(schema.names)
+    return named_columns(
+        config, found, lambda wanted: f"{file}: no column {wanted}; the file has {columns_found(found)}"
+    )
+
+
+def _same_types(
+    pq: Any, pa: Any, files: list[str], first: Any, wanted: list[str], roles: dict[str, str], config: Any
+) -> None:
+    """Raise :class:`DataError` if the files of a folder disagree on the columns read or their types."""
     for other in files[1:]:
         try:
             schema = pq.read_schema(other)
         except (OSError, pa.ArrowException) as exc:
-            msg = f"{other}: can't read Parquet: {short_text(str(exc))} (data.path)"
+            msg = f"{other}: can't read Parquet: {path_text(exc)} (data.path)"
             raise DataError(msg) from exc
+        extra = sorted(set(_roles(config, other, schema)) - set(roles))
+        if extra:  # a rating or timestamp column the first file lacks: it would be dropped for every file
+            names = ", ".join(f"{short_repr(role)} (data.{role})" for role in extra)
+            msg = (
+                f"{other}: has the column {names}, which {files[0]} lacks; "
+                "the files of a folder must have the same columns"
+            )
+            raise DataError(msg)
         for name in wanted:
             role = next(r for r, n in roles.items() if n == name)
             if name not in schema.names:
