@@ -290,16 +290,17 @@ class _FoldWork:
     splitter: Splitter
 
 
-_SHARED_PARTS = frozenset({"registry", "executor", "evaluation", "seed", "name"})
-"""Parts every fold's twin may share: read-only (the registry, settings) or made for the tasks."""
+_SHARED_PARTS = frozenset({"registry", "executor", "evaluation", "seed", "name", "similarity", "ranker", "fallback"})
+"""Parts every fold's twin may share: read-only (the registry, settings), made for the tasks, or
+templates that fitting copies before it fits them (the similarity backend and the rankers)."""
 
 
 def _fold_task(work: _FoldWork, fold: _Fold) -> _FoldOutcome:
     """Evaluate one fold on the recommender's serial twin (run by the executor, on a thread or a worker).
 
-    The twin gets its own copies of the components (matrix builder, metrics, templates): folds
-    running side by side on threads must not share a component that keeps state on itself, as
-    a plugin's may, which would make their results depend on the number of workers.
+    The twin gets its own copies of the components fitting does not copy (the matrix builder,
+    the metrics): folds running side by side on threads must not share a component that keeps
+    state on itself, as a plugin's may, which would make their results depend on the workers.
     """
     parts = {key: value if key in _SHARED_PARTS else copy.deepcopy(value) for key, value in work.parts.items()}
     twin = work.cls(**parts)

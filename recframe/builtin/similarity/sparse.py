@@ -189,11 +189,9 @@ class SparseSimilarity(SimilarityBackend):
 
     @property
     def _alpha(self) -> float:
-        """``alpha``, or the measure's default: 1 for the walks (similaripy's), 0.5 for the others."""
-        c = self.config
-        if c.alpha is not None:
-            return c.alpha
-        return 1.0 if c.measure in GRAPH else 0.5
+        """``alpha`` as the config's validation resolved it (the measure's default when not given)."""
+        assert self.config.alpha is not None  # validation never leaves it unset
+        return self.config.alpha
 
     @property
     def _spec(self) -> MeasureSpec | None:
