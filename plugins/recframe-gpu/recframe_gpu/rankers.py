@@ -74,9 +74,9 @@ class _GPUGraphRanker(ScoringRanker):
         width = min(n, self.matrix_.n_items)
         items = np.full((len(users), n), -1, dtype=np.int64)
         scores = np.zeros((len(users), n))
-        if width == 0 or len(users) == 0:
-            pass
-        elif self.device_ == CPU_ENGINE:
+        if width == 0 or len(users) == 0:  # nothing to score: every place is empty
+            return TopN(items, np.full(items.shape, np.nan))
+        if self.device_ == CPU_ENGINE:
             a, b = self._factors()
             seen = self.matrix_.matrix if c.exclude_seen else None
             items[:, :width], scores[:, :width] = top_n_product(
