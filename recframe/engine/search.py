@@ -37,7 +37,10 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
         ``sqrt(sum of squares)`` and the number of stored entries of each row.
     """
     lengths = np.diff(x.indptr)
-    squares = np.bincount(np.repeat(np.arange(x.shape[0]), lengths), weights=x.data**2, minlength=x.shape[0])
+    squares = np.zeros(x.shape[0])
+    filled = lengths > 0  # reduceat would give an empty row the next row's first entry
+    if filled.any():
+        squares[filled] = np.add.reduceat(np.square(x.data, dtype=np.float64), x.indptr[:-1][filled])
     return np.sqrt(squares), lengths.astype(np.float64)
 
 

@@ -79,11 +79,13 @@ class SklearnNNSimilarity(SimilarityBackend):
         """Index `rows` for neighbour queries."""
         from sklearn.neighbors import NearestNeighbors
 
-        self.rows_ = sp.csr_array(rows, dtype=np.float64)
         # scikit-learn's sparse distance path runs about 1.7x faster on spmatrix than on sparray
         self._nn: Any = NearestNeighbors(
             metric=self.config.metric, algorithm=self.config.algorithm, n_jobs=self.config.n_jobs
-        ).fit(_sklearn_input(self.rows_))
+        ).fit(_sklearn_input(sp.csr_array(rows, dtype=np.float64)))
+        # scikit-learn keeps a copy of sparse rows: the fitted rows are that copy, not a second one
+        # (the caller's rows can then be freed: 224 MB on an ML-20M-shaped item-item search)
+        self.rows_ = sp.csr_array(self._nn._fit_X)
         return self
 
     def get_state(self) -> State:
@@ -129,7 +131,9 @@ class SklearnNNSimilarity(SimilarityBackend):
         """Return the nearest other fitted rows of `rows` (all rows by default)."""
         check_fitted(self, "rows_")
         assert self.rows_ is not None
-        query = np.arange(self.rows_.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+        if rows is None:  # every row: the fitted rows themselves, not a copy picked out of them
+            return self._search(self.rows_, np.arange(self.rows_.shape[0]), k)
+        query = np.asarray(rows, dtype=np.int64)
         return self._search(self.rows_[query], query, k)
 
     def query(self, vectors: sp.csr_array, k: int | None = None) -> NeighbourGraph:
