@@ -4,7 +4,8 @@ Each (size, executor, workers) runs in a fresh Python process that loads the cac
 warms up on a twentieth of its users (imports, compiled kernels, and on Ray the worker processes), then times
 each path once: the item-item neighbour search of ``fit`` (sparse cosine, k=50), the top-10
 lists of every user (``recommend_all``), and a 4-fold evaluation (each fold one task). Executors:
-``local`` on W threads (W=1 is the serial baseline: one call) and ``ray`` on a two-node cluster
+``local`` on W threads (W=1 is the serial baseline: one call; more split the search into blocks
+of pairs, each pair computed once as in the serial call) and ``ray`` on a two-node cluster
 this script starts on the loopback addresses 127.0.0.2 and 127.0.0.3 with W CPUs in all (one
 task per CPU), and stops after. Every process runs the compiled kernels on one thread
 (``NUMBA_NUM_THREADS=1``), so W workers use W cores: the time per core is what the cost model

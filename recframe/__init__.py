@@ -12,8 +12,9 @@ this package, :mod:`recframe.engine` (the compute primitives) and :mod:`recframe
 - Writing plugins: :func:`hookimpl`, the component contracts (:class:`DataSource`,
   :class:`MatrixBuilder`, :class:`SimilarityBackend`, :class:`CandidateRanker`,
   :class:`Splitter`, :class:`Metric`, :class:`Filter`, :class:`Executor` with :func:`row_blocks`,
-  :func:`gather_in_order` and :class:`SupportsPartitions`), their configs and small result types,
-  :class:`ScoringRanker` (a ranker defined by how it scores a block of users), the errors,
+  :func:`gather_in_order`, :class:`SupportsPartitions` and :class:`SupportsPairBlocks`), their
+  configs and small result types, :class:`ScoringRanker` (a ranker defined by how it scores a
+  block of users), the errors,
   ``progress_bar`` (a progress bar that stays quiet under ``--quiet`` and when piped),
   :func:`available_memory`, :class:`Secret` and :func:`redact` (config values that must not be
   printed), saved models' errors (:class:`ModelFileError`, :class:`ModelVersionWarning`) and
@@ -79,6 +80,7 @@ from recframe.interfaces import (
     SimilarityConfig,
     Splitter,
     State,
+    SupportsPairBlocks,
     SupportsPartitions,
     TopN,
     check_fitted,
@@ -150,6 +152,7 @@ __all__ = [
     "SimilarityBackend",
     "SimilarityConfig",
     "Splitter",
+    "SupportsPairBlocks",
     "SupportsPartitions",
     "State",
     "TopN",

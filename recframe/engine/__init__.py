@@ -10,6 +10,9 @@ Sparse top-n products with exclusions
     entries of ``A[r] @ B``, leaving out columns the caller names (seen items, explicit
     exclusions, the row itself); :func:`top_k_neighbours` is the symmetric special case
     ``X @ X.T`` without the diagonal; :func:`estimate_neighbours` says what it will cost.
+    Split into blocks of pairs (to run on an executor, each pair still computed once):
+    :func:`pair_positions` once, :func:`pair_bounds` for ranges of equal work,
+    :func:`pair_offers` per range and :func:`merge_offers` to fold them into the lists.
 Top-n selection
     :func:`select_top_n` (a dense block), :func:`top_n_entries` (a sparse set of entries) and
     :func:`blockwise_top_n` (dense score blocks produced one memory-bounded block of rows at a
@@ -76,6 +79,7 @@ from recframe.engine.measures import (
     similarity,
 )
 from recframe.engine.neighbours import per_target_top_n
+from recframe.engine.pairs import merge_offers, pair_bounds, pair_offers, pair_positions
 from recframe.engine.prediction import (
     Fallback,
     NeighbourLookup,
@@ -115,9 +119,13 @@ __all__ = [
     "freeze",
     "freeze_checked",
     "l1_normalise",
+    "merge_offers",
     "modify",
     "numba_available",
     "numba_threads",
+    "pair_bounds",
+    "pair_offers",
+    "pair_positions",
     "per_target_top_n",
     "predict_ratings",
     "resolve_engine",

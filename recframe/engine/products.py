@@ -29,7 +29,8 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, default_threads, numba_threads, resolve_engine, used_threads
 from recframe.engine.few_rows import FEW_ROWS, few_rows_product
-from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, csr_parts, read_only_view
+from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, csr_parts
+from recframe.engine.pairs import HEAP_BYTES, symmetric_parts, transpose_positions
 from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
@@ -69,7 +70,7 @@ def estimate_neighbours(
     copies = 2 * nnz * 16  # the prepared rows and their transpose
     if resolve_engine(engine) == "numba":
         used = threads or default_threads()
-        heaps = used * n * k * 17
+        heaps = used * n * k * HEAP_BYTES
         if n >= SYMMETRIC_MIN_ROWS and heaps <= max_memory_mb << 20:
             positions = nnz * (4 if nnz < np.iinfo(np.int32).max else 8)  # each entry's place in X.T
             return ResourceEstimate(work // 2, output, copies + heaps + positions + used * n * 8)
@@ -207,7 +208,7 @@ def top_k_neighbours(
         transposed = check_csr(transposed, "transposed", (x.shape[1], n))
     if resolve_engine(engine) == "numba" and n >= SYMMETRIC_MIN_ROWS and k > 0:
         used = used_threads(threads)
-        heap_bytes = used * n * k * 17
+        heap_bytes = used * n * k * HEAP_BYTES
         if heap_bytes <= max_memory_mb << 20:
             return _symmetric_neighbours(x, transposed, k, threads, check_values=given)
         logger.info(
@@ -242,13 +243,8 @@ def _symmetric_neighbours(
     from recframe.engine._compiled.symmetric import merge_heaps, symmetric_accumulate
 
     n = x.shape[0]
-    small = max(x.shape) < np.iinfo(np.int32).max
-    index_dtype, unsigned = (np.int32, np.uint32) if small else (np.int64, np.uint64)
-    x_parts, t_parts = csr_parts(x, index_dtype), csr_parts(transposed, index_dtype)
-    positions = _transpose_positions(x_parts, t_parts, check_values=check_values)
-    # the checked columns are >= 0: unsigned, the scatter loop skips numba's negative-index
-    # wraparound (-12% for a scatter-only loop on the realistic ML-20M shape)
-    t_parts = (t_parts[0], t_parts[1].view(unsigned), t_parts[2])
+    x_parts, t_parts = symmetric_parts(x, transposed)
+    positions = transpose_positions(x_parts, t_parts, check_values=check_values)
     columns = np.full((n, k), -1, dtype=np.int64)
     scores = np.zeros((n, k), dtype=np.float64)
     # row i costs about its length times the share of columns j > i: size the batches by that,
@@ -267,40 +263,6 @@ def _symmetric_neighbours(
             symmetric_accumulate(int(start), int(stop), *x_parts, positions, *t_parts, hv, hj, hsize, floor)
         merge_heaps(hv, hj, hsize, columns, scores)
     return columns, scores
-
-
-def _transpose_positions(
-    x_parts: tuple[np.ndarray, ...], t_parts: tuple[np.ndarray, ...], *, check_values: bool
-) -> np.ndarray:
-    """Return where each stored entry of ``X`` sits in ``X.T`` (32-bit where the sizes allow).
-
-    The entries are always checked; their values only with `check_values`.
-
-    Raises
-    ------
-    ValueError
-        If ``transposed`` does not hold exactly the entries and values of ``x``, or a row of either is
-        unsorted or repeats a column (checked here, before the kernel relies on it).
-    """
-    from recframe.engine._compiled.symmetric import transpose_positions
-
-    nnz = len(x_parts[1])
-    positions = np.empty(nnz, dtype=np.int32 if nnz < np.iinfo(np.int32).max else np.int64)
-    same_entries = transpose_positions(x_parts[0], x_parts[1], t_parts[0], t_parts[1], positions)
-    step = 1 << 20  # the values too, a bounded slice at a time
-    if not same_entries or (
-        check_values
-        and any(
-            not np.array_equal(t_parts[2][positions[s : s + step]], x_parts[2][s : s + step])
-            for s in range(0, nnz, step)
-        )
-    ):
-        msg = (
-            "transposed is not the transpose of x (entries or values differ), or a row of x has unsorted or repeated "
-            "columns; call x.sum_duplicates() and pass sp.csr_array(x.T) after sort_indices(), or leave transposed out"
-        )
-        raise ValueError(msg)
-    return read_only_view(positions)
 
 
 def _numba_product(

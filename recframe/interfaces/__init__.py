@@ -21,6 +21,8 @@ One concern a submodule, the contracts all re-exported here:
 - :mod:`recframe.interfaces.evaluation`: :class:`Splitter`, :class:`Metric` and :class:`MetricInput`;
 - :mod:`recframe.interfaces.executor`: :class:`Executor`, which runs work over blocks of rows,
   :func:`row_blocks`, :func:`gather_in_order` and the data sources' :class:`SupportsPartitions`;
+- :mod:`recframe.interfaces.pair_blocks`: :class:`SupportsPairBlocks`, a similarity backend's
+  search split into blocks of pairs (each pair computed once) for an executor;
 - :mod:`recframe.interfaces.state`: the :data:`State` of saved models and its CSR, matrix and graph helpers.
 
 The engine's checks that enforce the contracts live beside them and are not re-exported:
@@ -42,6 +44,7 @@ from recframe.interfaces.executor import (
     gather_in_order,
     row_blocks,
 )
+from recframe.interfaces.pair_blocks import SupportsPairBlocks
 from recframe.interfaces.rankers import (
     SOURCES,
     CandidateRanker,
@@ -104,6 +107,7 @@ __all__ = [
     "State",
     "StateValue",
     "SupportsExplain",
+    "SupportsPairBlocks",
     "SupportsPartitions",
     "SupportsNewUsers",
     "SupportsPredict",

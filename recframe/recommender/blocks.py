@@ -9,7 +9,10 @@ neighbours depend on that row and the fitted rows only) and the lists of every t
 (each user's list depends on that user's row and the fitted ranker only). :func:`search_blocks`
 and :func:`rank_blocks` split them into blocks of the executor's ``block_rows``, send the fitted
 backend or ranker once as the shared payload, and concatenate the blocks' results in order:
-the same arrays as one call over every row.
+the same arrays as one call over every row. A backend of
+:class:`~recframe.interfaces.SupportsPairBlocks` (``sparse`` with cosine or dot) has its search
+split into blocks of pairs instead, so that each pair of rows is still computed once: the
+blocks' offers are merged into the running lists as they come back.
 
 The block functions run wherever the executor runs them (a thread, a Ray worker): they are
 top-level functions of picklable arguments, they name the component in their errors as the
@@ -20,17 +23,22 @@ before it is sent back.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from recframe.engine import merge_offers
+from recframe.errors import PluginError, short_repr
 from recframe.interfaces import (
     CandidateRanker,
     DataSource,
     Executor,
     NeighbourGraph,
     SimilarityBackend,
+    SupportsPairBlocks,
     SupportsPartitions,
     TopN,
     gather_in_order,
@@ -43,6 +51,7 @@ if TYPE_CHECKING:
     from recframe.data import IntArray
 
 _SearchPayload = tuple[SimilarityBackend, int | None, str, int]
+_PairPayload = tuple[SupportsPairBlocks, int | None, str, int]
 _RankPayload = tuple[CandidateRanker, int, str, int]
 _LoadPayload = tuple[SupportsPartitions, str]
 
@@ -83,8 +92,11 @@ def search_blocks(
 ) -> NeighbourGraph:
     """Return the neighbours of every fitted row of `backend`, searched block by block on `executor`.
 
-    Equal to ``backend.neighbours(k=k)``: each block asks for its rows' neighbours (the backend's
-    own query-rows search), and the blocks are stacked in order, padded to the widest block.
+    Equal to ``backend.neighbours(k=k)``. A backend of
+    :class:`~recframe.interfaces.SupportsPairBlocks` that offers pair blocks is searched by
+    them (:func:`search_pairs`); any other asks for its rows' neighbours block by block (the
+    backend's own query-rows search), and the blocks are stacked in order, padded to the
+    widest block.
 
     Parameters
     ----------
@@ -104,6 +116,11 @@ def search_blocks(
     PluginError
         If the backend fails on a block or returns a malformed graph for it.
     """
+    if isinstance(backend, SupportsPairBlocks):
+        with calling(who, "pair_blocks"):
+            bounds = backend.pair_blocks(math.ceil(n_rows / executor.config.block_rows), k)
+        if bounds:
+            return search_pairs(executor, backend, _checked_bounds(bounds, n_rows, who), k, who, n_rows)
     blocks = row_blocks(n_rows, executor.config.block_rows)
     payload: _SearchPayload = (backend, k, who, n_rows)
     graphs = executor.map_blocks(_search_block, blocks, payload, desc=f"{backend.name} neighbours")
@@ -114,6 +131,85 @@ def search_blocks(
         indices[block, : graph.k] = graph.indices
         scores[block, : graph.k] = graph.scores
     return NeighbourGraph(indices, scores, n_rows)
+
+
+@dataclass
+class _Offers:
+    """One pair block's offers, emptied once merged (so that the executor's list of results holds no arrays)."""
+
+    graph: NeighbourGraph | None
+
+
+def search_pairs(
+    executor: Executor,
+    backend: SupportsPairBlocks,
+    bounds: list[tuple[int, int]],
+    k: int | None,
+    who: str,
+    n_rows: int,
+) -> NeighbourGraph:
+    """Return the neighbours of every fitted row of `backend`, its pairs searched in the row ranges `bounds`.
+
+    Each range's offers (``backend.pair_offers``) are merged into the running lists as the
+    executor hands them back, in block order, and released: the memory is the running lists
+    plus the blocks finished and not yet merged. The merge keeps each row's best by score, then
+    lower row, a total order, so that it does not depend on the order of the blocks; the
+    finished lists (``backend.finish_pairs``) equal ``backend.neighbours(k=k)``.
+
+    The number of blocks asked of :meth:`~recframe.interfaces.SupportsPairBlocks.pair_blocks`
+    is the number of row blocks (rows over ``block_rows``): as many blocks, each of about the
+    same pair work rather than the same rows.
+
+    Raises
+    ------
+    PluginError
+        If the backend fails on a block or returns a malformed graph for it, or blocks of
+        different widths.
+    """
+    lists: list[NeighbourGraph] = []
+
+    def merge(number: int, offers: _Offers) -> None:
+        graph, offers.graph = offers.graph, None
+        assert graph is not None
+        if not lists:
+            width = graph.k
+            lists.append(NeighbourGraph(np.full((n_rows, width), -1, np.int64), np.zeros((n_rows, width)), n_rows))
+        elif graph.k != lists[0].k:
+            msg = f"{who} returned pair offers {graph.k} wide for block {number}, {lists[0].k} wide for block 0"
+            msg += "; every block's offers must be as wide as neighbours(k=k)"
+            raise PluginError(msg)
+        merge_offers(lists[0].indices, lists[0].scores, graph.indices, graph.scores, bounds[number][0])
+
+    payload: _PairPayload = (backend, k, who, n_rows)
+    name = getattr(backend, "name", type(backend).__name__)
+    map_in_order(executor, _pair_block, bounds, payload, desc=f"{name} neighbours (pairs)", on_result=merge)
+    with calling(who, "finish_pairs"):
+        return backend.finish_pairs(lists[0])
+
+
+def _checked_bounds(bounds: object, n_rows: int, who: str) -> list[tuple[int, int]]:
+    """Return `bounds` as (start, stop) pairs if they are consecutive ranges covering ``[0, n_rows)``."""
+    try:
+        ranges = [(int(start), int(stop)) for start, stop in bounds]  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        ranges = []
+    stops = [0] + [stop for _, stop in ranges]
+    if not ranges or any(a != s or b <= a for (a, b), s in zip(ranges, stops, strict=False)) or stops[-1] != n_rows:
+        msg = (
+            f"{who} returned pair blocks {short_repr(bounds)}; expected consecutive ranges (start, stop) "
+            f"covering the {n_rows} rows in order, or [] for none"
+        )
+        raise PluginError(msg)
+    return ranges
+
+
+def _pair_block(payload: _PairPayload, bounds: tuple[int, int]) -> _Offers:
+    """Return the checked offers of one range of rows' pairs (run by the executor)."""
+    backend, k, who, n_rows = payload
+    start, stop = bounds
+    with calling(who, "pair_offers"):
+        found = backend.pair_offers(start, stop, k=k)
+    return _Offers(check_graph(found, who, n_rows - start, n_rows, query_rows=np.arange(start, n_rows)))
 
 
 def _search_block(payload: _SearchPayload, rows: IntArray) -> NeighbourGraph:

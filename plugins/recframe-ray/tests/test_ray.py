@@ -139,15 +139,28 @@ def test_a_partitioned_parquet_dataset_is_read_in_parts_on_the_cluster(ray_addre
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
     data = random_interactions(n_users=50, n_items=30, density=0.2, seed=2)
-    table = pa.table({"user": data.users, "item": data.items, "day": np.arange(len(data)) % 3})
+    rng = np.random.default_rng(2)
+    table = pa.table(
+        {
+            "user": [f"u{u}" for u in data.users],  # string ids: converted once over every part
+            "item": data.items,
+            "rating": rng.integers(1, 6, len(data)).astype(np.float64),
+            "at": pa.array(rng.integers(1_600_000_000, 1_700_000_000, len(data)) * 1_000_000, pa.timestamp("us")),
+            "day": np.arange(len(data)) % 3,
+        }
+    )
     pq.write_to_dataset(table, tmp_path / "events", partition_cols=["day"], row_group_size=40)
-    config = {"data": {"type": "parquet", "path": str(tmp_path / "events")}}
+    config = {"data": {"type": "parquet", "path": str(tmp_path / "events"), "timestamp": "at"}}
     whole = Recommender.from_config(config).load_data()
     distributed = Recommender.from_config(config)
     distributed.executor = RayExecutor(address=ray_address)
     parts = distributed.load_data()
-    np.testing.assert_array_equal(parts.users, whole.users)
-    np.testing.assert_array_equal(parts.items, whole.items)
+    assert len(parts) == len(data)
+    for name in ("users", "items", "values", "timestamps"):  # every column, with its dtype
+        a, b = getattr(parts, name), getattr(whole, name)
+        assert a is not None and b is not None, name
+        assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
     assert parts.fingerprint() == whole.fingerprint()
 
 

@@ -36,6 +36,10 @@ from recframe.engine import (
     freeze,
     freeze_checked,
     l1_normalise,
+    numba_available,
+    pair_bounds,
+    pair_offers,
+    pair_positions,
     resolve_engine,
     row_totals,
     top_k_by_measure,
@@ -186,6 +190,7 @@ class SparseSimilarity(SimilarityBackend):
     config: SparseConfig
     rows_: sp.csr_array | None = None
     column_means_: FloatArray | None = None
+    _positions: IntArray | None = None  # of the pair search: computed once, sent with the backend
 
     @property
     def _alpha(self) -> float:
@@ -225,6 +230,7 @@ class SparseSimilarity(SimilarityBackend):
             counts = np.bincount(rows.indices, minlength=rows.shape[1])
             self.column_means_ = np.divide(sums, counts, out=np.zeros(len(sums)), where=counts > 0)
         self.rows_ = self._prepare(rows)
+        self._positions = None
         targets = self.rows_
         if c.measure in GRAPH:  # the walk's last step into each row: column totals of all rows
             beta = c.beta if c.measure == "rp3beta" else 0.0
@@ -255,6 +261,7 @@ class SparseSimilarity(SimilarityBackend):
         """Restore what :meth:`get_state` returned, reading none of the rows' entries."""
         self.rows_ = csr_from_state(state, "rows")
         self._transposed = csr_from_state(state, "transposed")
+        self._positions = None
         freeze(self.rows_)
         freeze(self._transposed)
         norms, counts, means = state.get("norms"), state.get("counts"), state.get("column_means")
@@ -386,6 +393,48 @@ class SparseSimilarity(SimilarityBackend):
                 desc=f"{self.name}: neighbours",
             )
         return self._graph(columns, scores, n)
+
+    def pair_blocks(self, n_blocks: int, k: int | None = None) -> list[tuple[int, int]]:
+        """Split the search of all rows into ranges of equal pair work (see :class:`~recframe.SupportsPairBlocks`).
+
+        Plain cosine and dot on the compiled engine only, the measures ``neighbours()`` searches
+        pair by pair: none for the others, the scipy engine, a subclass whose own
+        ``neighbours`` is not the search the pairs reproduce, or when a block's heaps would not
+        fit in ``max_memory_mb`` (see :func:`recframe.engine.pair_bounds`).
+        """
+        check_fitted(self, "rows_")
+        assert self.rows_ is not None
+        c = self.config
+        symmetric = self._spec is None and c.measure not in GRAPH and c.engine != "scipy" and numba_available()
+        if not symmetric or type(self).neighbours is not SparseSimilarity.neighbours or self.rows_.shape[0] < 2:
+            return []
+        k = min(c.k if k is None else k, self.rows_.shape[0] - 1)
+        positions = self._pair_positions()
+        return pair_bounds(self.rows_, self._transposed, positions, n_blocks, k=k, max_memory_mb=c.max_memory_mb)
+
+    def pair_offers(self, start: int, stop: int, k: int | None = None) -> NeighbourGraph:
+        """Return the best raw partners of every row from `start` on among the pairs of rows ``[start, stop)``."""
+        check_fitted(self, "rows_")
+        assert self.rows_ is not None
+        c = self.config
+        n = self.rows_.shape[0]
+        k = min(c.k if k is None else k, max(n - 1, 0))
+        positions = self._pair_positions()
+        columns, scores = pair_offers(
+            self.rows_, self._transposed, positions, start, stop, k, threads=c.threads, max_memory_mb=c.max_memory_mb
+        )
+        return NeighbourGraph(columns, scores, n)
+
+    def finish_pairs(self, merged: NeighbourGraph) -> NeighbourGraph:
+        """Return the merged lists normalised as configured (``normalise: l1`` applies to whole lists)."""
+        return self._graph(merged.indices, merged.scores, merged.n_targets)
+
+    def _pair_positions(self) -> IntArray:
+        """Return where each entry of the rows sits in their transpose, computed once (kept for every block)."""
+        if self._positions is None:
+            assert self.rows_ is not None
+            self._positions = pair_positions(self.rows_, self._transposed)
+        return self._positions
 
     def query(self, vectors: sp.csr_array, k: int | None = None) -> NeighbourGraph:
         """Return the nearest fitted rows of new vectors (for the walks: from each vector's own first step)."""

@@ -4,6 +4,9 @@ The kernels behind :func:`recframe.engine.top_k_neighbours`: :func:`transpose_po
 every stored entry of ``X`` to its place in ``X.T`` (and checks that the two agree),
 :func:`symmetric_accumulate` computes each pair ``(i, j > i)`` once and offers it to both rows'
 heaps, and :func:`merge_heaps` merges the per-thread heaps into the final lists.
+A search split into blocks of pairs (:mod:`recframe.engine.pairs`) runs the same kernels on a
+range of rows each, weighs the ranges by :func:`pair_work` and merges the blocks' lists with
+:func:`merge_offers`.
 
 Two choices make the accumulation fast (issue 16):
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from recframe.engine._compiled.heaps import _drain_best_first, _keep
+from recframe.engine._compiled.heaps import _drain_best_first, _keep, _worse
 
 
 @numba.njit(nogil=True, cache=True)
@@ -93,9 +96,14 @@ def symmetric_accumulate(
     chunks owns one heap per row; rows are dealt to the chunks in turn, from the last down
     (call with decreasing ranges, too), so that their work balances out and the heaps of the
     rows above are filled before the pairs from below arrive. :func:`merge_heaps` finishes.
+
+    The heaps are those of the last ``hv.shape[1]`` rows (all rows, or, for one block of pairs,
+    the rows from `start` on: no row before `start` is offered anything); heap ``r`` is row
+    ``n - hv.shape[1] + r``.
     """
     n = x_indptr.shape[0] - 1
     n_sets = hv.shape[0]
+    base = n - hv.shape[1]
     k = hv.shape[2]
     for c in numba.prange(n_sets):
         acc = np.zeros(n, dtype=np.float64)
@@ -110,8 +118,8 @@ def symmetric_accumulate(
                 if v != 0.0:
                     acc[j] = 0.0
                     if v > 0.0:
-                        _offer(hv, hj, hsize, floor, c, i, v, j, k)
-                        _offer(hv, hj, hsize, floor, c, j, v, i, k)
+                        _offer(hv, hj, hsize, floor, c, i - base, v, j, k)
+                        _offer(hv, hj, hsize, floor, c, j - base, v, i, k)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -126,3 +134,57 @@ def merge_heaps(hv: np.ndarray, hj: np.ndarray, hsize: np.ndarray, out_j: np.nda
             for t in range(hsize[c, i]):
                 size = _keep(mv, mj, size, k, hv[c, i, t], hj[c, i, t])
         _drain_best_first(mv, mj, size, out_v[i], out_j[i])
+
+
+@numba.njit(nogil=True, cache=True)
+def pair_work(
+    x_indptr: np.ndarray, x_indices: np.ndarray, positions: np.ndarray, t_indptr: np.ndarray, out: np.ndarray
+) -> None:
+    """Fill ``out[i]`` with the multiply-adds of row ``i``'s pairs ``(i, j > i)`` in :func:`symmetric_accumulate`.
+
+    Entry ``(i, u)`` of ``X`` meets the entries of row ``u`` of ``X.T`` after its own place:
+    ``t_indptr[u + 1] - positions[p] - 1`` of them.
+    """
+    n = x_indptr.shape[0] - 1
+    for i in range(n):
+        total = 0
+        for p in range(x_indptr[i], x_indptr[i + 1]):
+            total += t_indptr[x_indices[p] + 1] - positions[p] - 1
+        out[i] = total
+
+
+@numba.njit(nogil=True, cache=True)
+def merge_offers(
+    into_j: np.ndarray, into_v: np.ndarray, offered_j: np.ndarray, offered_v: np.ndarray, first_row: int
+) -> None:
+    """Merge each row's best-first `offered` list into its best-first list of ``into`` (from `first_row` on).
+
+    Row ``r`` of `offered` is row ``first_row + r`` of ``into``. Both lists are padded by ``-1``
+    at the end; the merged list keeps the best ``into_j.shape[1]`` of the two by the kernels'
+    order (:func:`~recframe.engine._compiled.heaps._worse`: score, then lower column), so that
+    merging lists of disjoint partners in any order gives the top-k of their union.
+    """
+    k = into_j.shape[1]
+    width = offered_j.shape[1]
+    mj = np.empty(k, dtype=np.int64)
+    mv = np.empty(k, dtype=np.float64)
+    for r in range(offered_j.shape[0]):
+        row = first_row + r
+        a = 0
+        b = 0
+        for t in range(k):
+            has_a = a < k and into_j[row, a] >= 0
+            has_b = b < width and offered_j[r, b] >= 0
+            if has_a and (not has_b or _worse(offered_v[r, b], offered_j[r, b], into_v[row, a], into_j[row, a])):
+                mj[t] = into_j[row, a]
+                mv[t] = into_v[row, a]
+                a += 1
+            elif has_b:
+                mj[t] = offered_j[r, b]
+                mv[t] = offered_v[r, b]
+                b += 1
+            else:
+                mj[t] = -1
+                mv[t] = 0.0
+        into_j[row] = mj
+        into_v[row] = mv
