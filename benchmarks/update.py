@@ -18,7 +18,8 @@ sorting and its neighbour set is the same except among entries tied with its ``k
 Then ``forget`` 100 random users of the refit model (timed) against a refit without them. The
 numba kernels are compiled on a tiny model first, so no compile time is measured. With
 ``--repeats`` above 1 every repeat fits its own base, so each update starts from a fresh model;
-the table shows medians.
+the table shows medians. "of which matrix s" is the update's matrix step and "matrix mode" how
+it was made (``incremental``: the builder's ``update``; ``full``: built again).
 """
 
 from __future__ import annotations
@@ -155,6 +156,8 @@ class Row:
     update: list[float] = field(default_factory=list)
     refit: list[float] = field(default_factory=list)
     graph: list[float] = field(default_factory=list)
+    matrix: list[float] = field(default_factory=list)
+    matrix_mode: str = "-"
     neighbours: dict[str, Any] = field(default_factory=dict)
     steps: dict[str, float] = field(default_factory=dict)
     exact: list[str] = field(default_factory=list)
@@ -194,6 +197,8 @@ def measure(args: argparse.Namespace, ranker: str, events: Interactions) -> list
             row.events, row.users_added = entry["events"], entry["users_added"]
             row.neighbours = entry["neighbours"].get(axis, {})
             row.graph.append(rec.timings.get(f"neighbours {axis}", 0.0))
+            row.matrix.append(rec.timings.get("matrix", 0.0))
+            row.matrix_mode = entry.get("matrix", "-")
             row.steps = rec.timings
             together = Interactions.concat(base, part)
             del base, part
@@ -215,6 +220,8 @@ def measure(args: argparse.Namespace, ranker: str, events: Interactions) -> list
             forget_row.events, forget_row.users_added = -entry["events"], -entry["users_removed"]
             forget_row.neighbours = entry["neighbours"].get(axis, {})
             forget_row.graph.append(refit.timings.get(f"neighbours {axis}", 0.0))
+            forget_row.matrix.append(refit.timings.get("matrix", 0.0))
+            forget_row.matrix_mode = entry.get("matrix", "-")
             forget_row.steps = refit.timings
             reference, seconds = timed_fit(cfg, together.take(~np.isin(together.users, chosen)))
             forget_row.refit.append(seconds)
@@ -264,9 +271,9 @@ def render(args: argparse.Namespace, ranker: str, facts: dict[str, float], rows:
         f"{facts['users']:,} users x {facts['items']:,} items, {facts['interactions']:,} interactions; "
         f"seed {args.seed}; {args.repeats} repeat(s), medians shown; {machine_facts()}.",
         "",
-        "| fraction | events added | users added | fit base s | update s | of which graph s | refit s "
-        "| update/refit | graph mode | rows searched | rows merged | exact |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| fraction | events added | users added | fit base s | update s | of which matrix s | of which graph s "
+        "| refit s | update/refit | matrix mode | graph mode | rows searched | rows merged | exact |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         update, refit = statistics.median(row.update), statistics.median(row.refit)
@@ -278,8 +285,8 @@ def render(args: argparse.Namespace, ranker: str, facts: dict[str, float], rows:
         exact = "yes" if all(e == "yes" for e in row.exact) else next(e for e in row.exact if e != "yes")
         lines.append(
             f"| {row.label} | {row.events:,} | {row.users_added} | {fit_base} | {update:.2f} "
-            f"| {statistics.median(row.graph):.2f} | {refit:.2f} "
-            f"| {update / refit:.1%} | {mode} | {row.neighbours.get('rows_searched', '-'):,} "
+            f"| {statistics.median(row.matrix):.2f} | {statistics.median(row.graph):.2f} | {refit:.2f} "
+            f"| {update / refit:.1%} | {row.matrix_mode} | {mode} | {row.neighbours.get('rows_searched', '-'):,} "
             f"| {row.neighbours.get('rows_merged', '-'):,} | {exact} |"
         )
     return "\n".join(lines) + "\n"

@@ -5,6 +5,10 @@ is a *document* whose *terms* are its users. An entry ``r`` of user ``u`` and it
 reweighted by how rare the user is (``idf(u) = log(n_items) - log(1 + n_items_of(u))``) and,
 for BM25, by how long the item's document is.
 
+``ratings`` and ``binary`` also bring a previous matrix up to date with an :class:`EventChange`
+(:meth:`MatrixBuilder.update`, see :mod:`recframe.builtin.matrix_updates`); the weightings are
+built again, as a user's rarity and an item's length change with every event.
+
 Each builder states the values it can take: the weightings need non-negative values (counts,
 ratings on a positive scale), and every builder refuses to hand on a weight that is not a finite
 number. Both raise :class:`DataError` naming the ratings column, the offending value and the
@@ -25,6 +29,7 @@ from recframe import (
     ConfigError,
     DataError,
     DuplicatePolicy,
+    EventChange,
     FloatArray,
     IntArray,
     InteractionMatrix,
@@ -33,7 +38,12 @@ from recframe import (
     hookimpl,
     short_repr,
 )
+from recframe.builtin.matrix_updates import positive_values, update_cells
 from recframe.engine import check_measurable
+
+MEASURABLE = (1e-100, 1e100)
+"""Values within this range can't make a squared length overflow or underflow (see
+:func:`recframe.engine.check_measurable`), so a matrix of only such values needs no closer check."""
 
 
 class RatingsConfig(ComponentConfig):
@@ -58,15 +68,39 @@ class RatingsMatrixBuilder(MatrixBuilder):
 
     def build(self, interactions: Interactions) -> InteractionMatrix:
         """Return the matrix of ratings."""
-        values = interactions.values
-        if values is None:
-            values = np.full(len(interactions), self.config.default_value)
-        with np.errstate(over="ignore", invalid="ignore"):  # checked below, naming the rating
-            built = InteractionMatrix.from_interactions(interactions, values, self.config.duplicates)
+        built = self._cells(interactions)
         require_finite(built, f"matrix {self.name!r}", f"matrix.duplicates={self.config.duplicates!r}")
         require_entries(built, len(interactions), f"matrix {self.name!r}", self.config.duplicates)
         check_measurable(built, f"matrix {self.name!r}")
         return built
+
+    def update(self, previous: InteractionMatrix, change: EventChange) -> InteractionMatrix | None:
+        """Return the matrix :meth:`build` gives on ``change.after``, from `previous` and the change alone.
+
+        Only when every rating is positive (then a cell is stored exactly when it has events),
+        and the duplicate policy combines an old cell with new events exactly (``sum``,
+        ``mean`` and ``error`` on a cell that had events, ``first`` and ``last`` with new
+        events older than old ones, are built again); otherwise ``None``.
+        """
+        added = None if change.added is None else change.added.values
+        if type(self).build is not RatingsMatrixBuilder.build or not positive_values(change.before.values, added):
+            return None  # a subclass that builds otherwise is built again
+        updated = update_cells(previous, change, self._cells, self.config.duplicates)
+        if updated is not None:
+            require_finite(updated, f"matrix {self.name!r}", f"matrix.duplicates={self.config.duplicates!r}")
+            data = updated.matrix.data
+            # the values are positive: check_measurable's own quick test, without its copy of |values|
+            if not (data.min() >= MEASURABLE[0] and data.max() <= MEASURABLE[1]):
+                check_measurable(updated, f"matrix {self.name!r}")
+        return updated
+
+    def _cells(self, interactions: Interactions) -> InteractionMatrix:
+        """Return the matrix of the events' ratings (the default value without), combined, unchecked."""
+        values = interactions.values
+        if values is None:
+            values = np.full(len(interactions), self.config.default_value)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller, naming the rating
+            return InteractionMatrix.from_interactions(interactions, values, self.config.duplicates)
 
 
 class BinaryConfig(ComponentConfig):
@@ -86,6 +120,25 @@ class BinaryMatrixBuilder(MatrixBuilder):
 
     def build(self, interactions: Interactions) -> InteractionMatrix:
         """Return the 0/1 matrix of (the kept) interactions."""
+        built = self._cells(interactions)
+        if built is None:
+            msg = f"no interactions have a value of at least matrix.threshold={self.config.threshold!r}"
+            raise DataError(msg)
+        return built
+
+    def update(self, previous: InteractionMatrix, change: EventChange) -> InteractionMatrix | None:
+        """Return the matrix :meth:`build` gives on ``change.after``, from `previous` and the change alone.
+
+        Every stored entry is 1 and a cell is stored exactly when it has a kept event, so this
+        always answers, except when nothing would be left (then :meth:`build` says why), and for
+        a subclass that builds otherwise.
+        """
+        if type(self).build is not BinaryMatrixBuilder.build:
+            return None
+        return update_cells(previous, change, self._cells, "max")
+
+    def _cells(self, interactions: Interactions) -> InteractionMatrix | None:
+        """Return the 0/1 matrix of the events that pass the threshold, ``None`` if none does."""
         threshold = self.config.threshold
         if threshold is not None:
             if interactions.values is None:
@@ -93,8 +146,7 @@ class BinaryMatrixBuilder(MatrixBuilder):
                 raise DataError(msg)
             interactions = interactions.take(interactions.values >= threshold)
             if len(interactions) == 0:
-                msg = f"no interactions have a value of at least matrix.threshold={threshold!r}"
-                raise DataError(msg)
+                return None
         return InteractionMatrix.from_interactions(interactions, np.ones(len(interactions)), "max")
 
 

@@ -35,7 +35,7 @@ This package imports no implementation: only numpy, scipy, pydantic, :mod:`recfr
 from __future__ import annotations
 
 from recframe.interfaces.component import KINDS, Component, ComponentConfig, Kind, State, StateValue, check_fitted
-from recframe.interfaces.data_stages import DataSource, Filter, MatrixBuilder
+from recframe.interfaces.data_stages import DataSource, EventChange, Filter, MatrixBuilder
 from recframe.interfaces.evaluation import Metric, MetricConfig, MetricInput, RatedPairs, Splitter
 from recframe.interfaces.executor import (
     Executor,
@@ -86,6 +86,7 @@ __all__ = [
     "Component",
     "ComponentConfig",
     "DataSource",
+    "EventChange",
     "Executor",
     "ExecutorConfig",
     "Filter",

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
     from recframe.data import InteractionMatrix, Interactions
-    from recframe.interfaces import CandidateRanker, NeighbourGraph, SimilarityBackend
+    from recframe.interfaces import CandidateRanker, ComponentConfig, MatrixBuilder, NeighbourGraph, SimilarityBackend
     from recframe.recommender.neighbour_lists import NeighbourLists
 
 
@@ -58,6 +58,10 @@ class _Fitted:
     lists : dict of str to NeighbourLists
         For backends updated from dot products: each axis's neighbour lists with the slack and
         their floors, which ``update`` maintains (``graphs`` holds their best ``k``).
+    built_by : tuple of (type, ComponentConfig) or None
+        The matrix builder's class and config that built `matrix`, so that an update brings
+        `matrix` up to date only with the builder that made it (``MatrixBuilder.update``);
+        ``None`` for a loaded model, whose builder is the one of its saved configuration.
     """
 
     matrix: InteractionMatrix
@@ -72,6 +76,7 @@ class _Fitted:
     lineage: tuple[dict[str, Any], ...] = ()
     lists: dict[str, NeighbourLists] = field(default_factory=dict)
     item_rows: sp.csr_array | None = None
+    built_by: tuple[type[MatrixBuilder], ComponentConfig] | None = None
 
     @property
     def ranker(self) -> CandidateRanker:

@@ -233,6 +233,7 @@ class FitMethods:
             timings=timings,
             interactions=interactions,
             lineage=({"kind": "fit", "events": len(interactions), "fingerprint": fingerprint},),
+            built_by=(type(self.matrix), self.matrix.config),
         )
         self._fit_rankers(fitted)
         return fitted

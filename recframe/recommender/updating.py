@@ -5,8 +5,11 @@ give exactly the model that ``fit`` gives on the resulting training data (the ol
 the new ones; without the forgotten users' and items' events), up to exact ties at the ``k``-th
 neighbour, without recomputing what the change leaves alone:
 
-* the matrix is rebuilt by the matrix builder from the resulting events (linear work), so
-  every duplicate policy and weighting means what it means in a fit;
+* the matrix is brought up to date by the matrix builder (:meth:`MatrixBuilder.update
+  <recframe.interfaces.MatrixBuilder.update>`: ``ratings`` and ``binary`` merge the changed
+  cells into the previous matrix, without reading the old events), or, where the builder can't
+  promise the result of a full build (weightings, some duplicate policies), built again from
+  the resulting events, so every duplicate policy and weighting means what it means in a fit;
 * each neighbour graph is brought up to date by :func:`~recframe.recommender.graph_update.update_graph`:
   only the rows whose entries changed are searched in full, the others merge their old
   neighbours with the changed rows (a backend that can't promise this, or a weighting that
@@ -24,18 +27,16 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 
-from recframe.data import IdArray, Interactions, as_query_ids
+from recframe.data import IdArray, InteractionMatrix, Interactions
 from recframe.engine import Engine
-from recframe.errors import DataError, RecframeError, short_repr
-from recframe.interfaces import NeighbourGraph
+from recframe.errors import DataError
+from recframe.interfaces import EventChange, NeighbourGraph
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_matrix
 from recframe.recommender.fitted_state import _Fitted
@@ -43,14 +44,12 @@ from recframe.recommender.fitting import FitMethods
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
 from recframe.recommender.graph_update import GraphUpdate, update_graph
 from recframe.recommender.row_changes import changed_rows, position_map
+from recframe.recommender.update_inputs import check_updated_ids, forget_mask, training_data, update_events
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
-
-COLUMNS = frozenset({"user", "item", "rating", "value", "timestamp"})
-"""The columns an update may have (as the data a ``fit`` takes)."""
 
 
 class UpdateMethods(FitMethods):
@@ -89,10 +88,11 @@ class UpdateMethods(FitMethods):
         """
         with self._updating:
             fitted = self._state()
-            base = _training_data(fitted, "update")
-            new = _update_events(data, base)
+            base = training_data(fitted, "update")
+            new = update_events(data, base)
             entry = {"kind": "update", "events": len(new), "fingerprint": new.fingerprint()}
-            self._publish(self._updated_state(fitted, Interactions.concat(base, new), entry), replacing=fitted)
+            change = EventChange(base, Interactions.concat(base, new), added=new)
+            self._publish(self._updated_state(fitted, change, entry), replacing=fitted)
         return self
 
     def forget(self, users: object = None, items: object = None) -> Self:
@@ -122,17 +122,17 @@ class UpdateMethods(FitMethods):
             raise DataError(msg)
         with self._updating:
             fitted = self._state()
-            base = _training_data(fitted, "forget")
+            base = training_data(fitted, "forget")
             drop = np.zeros(len(base), dtype=bool)
-            counts: dict[str, int] = {}
+            removed: dict[str, IdArray] = {}
             for name, ids in (("users", users), ("items", items)):
-                if ids is None:
-                    counts[name] = 0
-                    continue
                 column = base.users if name == "users" else base.items
-                wanted, mask = _forget_mask(ids, column, name)
+                if ids is None:
+                    removed[name] = column[:0]
+                    continue
+                removed[name], mask = forget_mask(ids, column, name)
                 drop |= mask
-                counts[name] = len(wanted)
+            counts = {name: len(wanted) for name, wanted in removed.items()}
             if drop.all():
                 msg = f"forget would remove all {len(base)} training events; nothing would remain to recommend from"
                 raise DataError(msg)
@@ -142,7 +142,8 @@ class UpdateMethods(FitMethods):
                 "items": counts["items"],
                 "events": int(drop.sum()),
             }
-            self._publish(self._updated_state(fitted, base.take(~drop), entry), replacing=fitted)
+            change = EventChange(base, base.take(~drop), removed_users=removed["users"], removed_items=removed["items"])
+            self._publish(self._updated_state(fitted, change, entry), replacing=fitted)
         return self
 
     @property
@@ -152,16 +153,18 @@ class UpdateMethods(FitMethods):
         Each entry is a dict of JSON values: ``kind`` (``fit``, ``update`` or ``forget``),
         ``events`` (added, removed or fitted), ``fingerprint`` (sha256 of the events added; a
         ``forget`` records only how many users and items it forgot), and for updates the users
-        and items added and removed, the time, the seconds taken and what each neighbour graph
-        needed (``delta`` or ``incremental`` with the rows searched and merged, or ``full`` with
-        the reason).
+        and items added and removed, the time, the seconds taken, how the matrix was made
+        (``matrix``: ``incremental``, brought up to date by the builder, or ``full``, built
+        again) and what each neighbour graph needed (``delta`` or ``incremental`` with the rows
+        searched and merged, or ``full`` with the reason).
         """
         return [dict(entry) for entry in self._state().lineage]
 
-    def _updated_state(self, fitted: _Fitted, interactions: Interactions, entry: dict[str, Any]) -> _Fitted:
-        """Return the state ``fit`` would build on `interactions`, recomputing only what changed."""
+    def _updated_state(self, fitted: _Fitted, change: EventChange, entry: dict[str, Any]) -> _Fitted:
+        """Return the state ``fit`` would build on ``change.after``, recomputing only what changed."""
         start = time.perf_counter()
-        matrix = check_matrix(self._call(self.matrix, "build", interactions), self._who(self.matrix), interactions)
+        interactions = change.after
+        matrix, entry["matrix"] = self._updated_matrix(fitted, change)
         timings = {"matrix": time.perf_counter() - start}
         user_map = position_map(fitted.matrix.users, matrix.users)
         item_map = position_map(fitted.matrix.items, matrix.items)
@@ -174,8 +177,8 @@ class UpdateMethods(FitMethods):
             }
         )
         # a forget adds what it removed, by count only: its ids must not be recoverable from the model
-        change = entry.get("fingerprint") or f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}"
-        fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{change}".encode())
+        what = entry.get("fingerprint") or f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}"
+        fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{what}".encode())
         updated = _Fitted(
             matrix,
             fingerprint.hexdigest(),
@@ -184,6 +187,7 @@ class UpdateMethods(FitMethods):
             fitted.similarity,
             timings=timings,
             interactions=interactions,
+            built_by=(type(self.matrix), self.matrix.config),
         )
         records = {}
         # a copy: a query may add a graph to the published state meanwhile (similar_* on first use);
@@ -201,6 +205,21 @@ class UpdateMethods(FitMethods):
         updated.lineage = (*fitted.lineage, entry)
         return updated
 
+    def _updated_matrix(self, fitted: _Fitted, change: EventChange) -> tuple[InteractionMatrix, str]:
+        """Return the matrix of ``change.after`` and how it was made: ``incremental`` or ``full``.
+
+        The builder's ``update`` brings the previous matrix up to date where the same builder
+        (class and config) made it; a builder that answers ``None`` is built again.
+        """
+        builder, who = self.matrix, self._who(self.matrix)
+        if fitted.built_by is None or fitted.built_by == (type(builder), builder.config):
+            updated = self._call(builder, "update", fitted.matrix, change)
+            if updated is not None:
+                check_matrix(updated, who)
+                check_updated_ids(updated, fitted.matrix, change, who)
+                return updated, "incremental"
+        return check_matrix(self._call(builder, "build", change.after), who, change.after), "full"
+
     def _update_axis(
         self,
         fitted: _Fitted,
@@ -210,9 +229,16 @@ class UpdateMethods(FitMethods):
         row_map: np.ndarray,
         column_map: np.ndarray,
     ) -> dict[str, Any]:
-        """Bring `axis`'s neighbour graph up to date in `updated`; return what it took."""
+        """Bring `axis`'s neighbour graph up to date in `updated`; return what it took.
+
+        The backend of the new rows is fitted only when a row must be searched (its prepared
+        copy of every row costs 1-2 s on ML-20M, a seventh of a fit); until then the old fitted
+        backend, of the same class and config, says how its neighbours can be updated.
+        """
         old_rows, new_rows = self._rows(fitted, axis), self._rows(updated, axis)
-        backend = self._backend(updated, axis)
+        backend = fitted.backends.get(axis)
+        if backend is None:
+            backend = self._backend(updated, axis)
         measure = self._call(backend, "update_measure")
         if measure is not None and axis in fitted.lists:
             return self._update_lists(fitted, updated, axis, measure, old_rows, new_rows, row_map, column_map)
@@ -273,90 +299,3 @@ def _take_rows(rows: sp.csr_array, which: np.ndarray) -> sp.csr_array:
     taken = sp.csr_array(rows[which])
     taken.sort_indices()
     return taken
-
-
-def _training_data(fitted: _Fitted, what: str) -> Interactions:
-    """Return the training events of `fitted`, or say why the model can't be updated."""
-    if fitted.interactions is None:
-        msg = (
-            f"can't {what}: this model was saved without its training data (save(..., training_data=False)), "
-            "so an update could not equal a refit; fit it again"
-        )
-        raise RecframeError(msg)
-    return fitted.interactions
-
-
-def _update_events(data: object, base: Interactions) -> Interactions:
-    """Return the update's events, checked against the training data's columns and id kinds."""
-    names: Any = data if isinstance(data, Mapping) else getattr(data, "columns", None)
-    if names is not None and (isinstance(data, Mapping) or hasattr(data, "to_numpy")):
-        unknown = sorted(str(name) for name in names if str(name) not in COLUMNS)
-        if unknown:
-            msg = f"update: unknown column(s) {short_repr(unknown)}; an update has the columns {sorted(COLUMNS)}"
-            raise DataError(msg)
-        if {"rating", "value"} <= {str(name) for name in names}:
-            msg = "update: both a 'rating' and a 'value' column; give the values in one of them"
-            raise DataError(msg)
-    new = Interactions.from_any(data)
-    if len(new) == 0:
-        msg = "update: there are no interactions in the update"
-        raise DataError(msg)
-    for axis in ("users", "items"):
-        have, got = getattr(base, axis).dtype.kind == "U", getattr(new, axis).dtype.kind == "U"
-        if have != got:
-            kind = {True: "text", False: "integers"}
-            example = short_repr(getattr(new, axis)[0].item())
-            msg = (
-                f"update: {axis[:-1]} ids are {kind[got]} (e.g. {example}) but the model's are {kind[have]}; "
-                f"give {axis[:-1]} ids of the same kind"
-            )
-            raise DataError(msg)
-    for column, name in (("values", "ratings"), ("timestamps", "timestamps")):
-        have, got = getattr(base, column) is not None, getattr(new, column) is not None
-        if have != got:
-            where = "the model's training data has" if have else "the update has"
-            other = "the update has none" if have else "the model's training data has none"
-            msg = f"update: {where} {name} but {other}; an update has the same columns as the training data"
-            raise DataError(msg)
-    return new
-
-
-def _forget_mask(ids: object, column: IdArray, name: str) -> tuple[IdArray, npt.NDArray[np.bool_]]:
-    """Return the distinct ids to forget and which events of `column` are theirs.
-
-    Raises
-    ------
-    DataError
-        If no id is given, the ids are of the other kind, or some are not in `column` (the
-        message lists them; nothing is forgotten).
-    """
-    what = name[:-1]
-    given = as_query_ids(ids, what)
-    if given.dtype.kind not in "iuU" and len(given):
-        msg = f"forget: {what} ids must be all integers or all text; nothing was forgotten"
-        raise DataError(msg)
-    wanted = np.unique(given)
-    if len(wanted) == 0:
-        msg = f"forget: no {name} given"
-        raise DataError(msg)
-    if (wanted.dtype.kind == "U") != (column.dtype.kind == "U"):
-        kinds = ("text", "integers") if wanted.dtype.kind == "U" else ("integers", "text")
-        msg = f"forget: {what} ids are {kinds[0]} but the model's are {kinds[1]}; nothing was forgotten"
-        raise DataError(msg)
-    mask = _members(column, wanted)
-    missing = np.setdiff1d(wanted, column[mask])
-    if len(missing):
-        msg = (
-            f"forget: {len(missing)} {what if len(missing) == 1 else name} not in the training data: "
-            f"{short_repr(missing.tolist())}; nothing was forgotten"
-        )
-        raise DataError(msg)
-    return wanted, mask
-
-
-def _members(values: np.ndarray, sorted_ids: np.ndarray) -> npt.NDArray[np.bool_]:
-    """Return whether each of `values` is among `sorted_ids` (sorted, distinct), in ``O(n log m)``."""
-    if len(sorted_ids) == 0:
-        return np.zeros(len(values), dtype=bool)
-    found = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
-    return np.asarray(sorted_ids[found] == values)

@@ -1,0 +1,137 @@
+"""What an update is given, checked: the training events, the new events, the ids to forget, the result.
+
+``Recommender.update`` and ``forget`` (:mod:`.updating`) check their input here before anything
+changes, so that bad input leaves the model as it was, and check what a matrix builder's
+``update`` returns: only ids the change allows, never a forgotten one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from recframe.data import IdArray, InteractionMatrix, Interactions, as_query_ids
+from recframe.errors import DataError, PluginError, RecframeError, short_repr
+from recframe.interfaces import EventChange
+from recframe.recommender.fitted_state import _Fitted
+
+COLUMNS = frozenset({"user", "item", "rating", "value", "timestamp"})
+"""The columns an update may have (as the data a ``fit`` takes)."""
+
+
+def training_data(fitted: _Fitted, what: str) -> Interactions:
+    """Return the training events of `fitted`, or say why the model can't be updated."""
+    if fitted.interactions is None:
+        msg = (
+            f"can't {what}: this model was saved without its training data (save(..., training_data=False)), "
+            "so an update could not equal a refit; fit it again"
+        )
+        raise RecframeError(msg)
+    return fitted.interactions
+
+
+def check_updated_ids(result: InteractionMatrix, previous: InteractionMatrix, change: EventChange, who: str) -> None:
+    """Raise :class:`PluginError` naming `who` unless an updated matrix's ids are those the change allows.
+
+    Every id must be in the previous matrix or among the added events, and none may be a
+    removed one (a forgotten id must not survive an update).
+    """
+    for axis in ("users", "items"):
+        ids, before = getattr(result, axis).ids, getattr(previous, axis)
+        if ids.dtype.kind != before.ids.dtype.kind:
+            msg = (
+                f"{who} updated the matrix to {axis[:-1]} ids of dtype {ids.dtype}, but the model's are "
+                f"{before.ids.dtype}; the matrix's ids must be those of the interactions"
+            )
+            raise PluginError(msg)
+        unknown = ids[before.rows(ids, missing="mark") < 0]
+        if change.added is not None and len(unknown):
+            unknown = unknown[~members(unknown, np.unique(getattr(change.added, axis)))]
+        removed = getattr(change, f"removed_{axis}")
+        forgotten = ids[members(ids, removed)] if removed is not None else ids[:0]
+        for bad, what in ((unknown, "not in the interactions"), (forgotten, "forgotten")):
+            if len(bad):
+                msg = (
+                    f"{who} updated the matrix to {len(bad)} {axis[:-1]} ids {what} "
+                    f"(e.g. {short_repr(bad[:5].tolist())}); its rows and columns must be the interactions' {axis}"
+                )
+                raise PluginError(msg)
+
+
+def update_events(data: object, base: Interactions) -> Interactions:
+    """Return the update's events, checked against the training data's columns and id kinds."""
+    names: Any = data if isinstance(data, Mapping) else getattr(data, "columns", None)
+    if names is not None and (isinstance(data, Mapping) or hasattr(data, "to_numpy")):
+        unknown = sorted(str(name) for name in names if str(name) not in COLUMNS)
+        if unknown:
+            msg = f"update: unknown column(s) {short_repr(unknown)}; an update has the columns {sorted(COLUMNS)}"
+            raise DataError(msg)
+        if {"rating", "value"} <= {str(name) for name in names}:
+            msg = "update: both a 'rating' and a 'value' column; give the values in one of them"
+            raise DataError(msg)
+    new = Interactions.from_any(data)
+    if len(new) == 0:
+        msg = "update: there are no interactions in the update"
+        raise DataError(msg)
+    for axis in ("users", "items"):
+        have, got = getattr(base, axis).dtype.kind == "U", getattr(new, axis).dtype.kind == "U"
+        if have != got:
+            kind = {True: "text", False: "integers"}
+            example = short_repr(getattr(new, axis)[0].item())
+            msg = (
+                f"update: {axis[:-1]} ids are {kind[got]} (e.g. {example}) but the model's are {kind[have]}; "
+                f"give {axis[:-1]} ids of the same kind"
+            )
+            raise DataError(msg)
+    for column, name in (("values", "ratings"), ("timestamps", "timestamps")):
+        have, got = getattr(base, column) is not None, getattr(new, column) is not None
+        if have != got:
+            where = "the model's training data has" if have else "the update has"
+            other = "the update has none" if have else "the model's training data has none"
+            msg = f"update: {where} {name} but {other}; an update has the same columns as the training data"
+            raise DataError(msg)
+    return new
+
+
+def forget_mask(ids: object, column: IdArray, name: str) -> tuple[IdArray, npt.NDArray[np.bool_]]:
+    """Return the distinct ids to forget and which events of `column` are theirs.
+
+    Raises
+    ------
+    DataError
+        If no id is given, the ids are of the other kind, or some are not in `column` (the
+        message lists them; nothing is forgotten).
+    """
+    what = name[:-1]
+    given = as_query_ids(ids, what)
+    if given.dtype.kind not in "iuU" and len(given):
+        msg = f"forget: {what} ids must be all integers or all text; nothing was forgotten"
+        raise DataError(msg)
+    wanted = np.unique(given)
+    if len(wanted) == 0:
+        msg = f"forget: no {name} given"
+        raise DataError(msg)
+    if (wanted.dtype.kind == "U") != (column.dtype.kind == "U"):
+        kinds = ("text", "integers") if wanted.dtype.kind == "U" else ("integers", "text")
+        msg = f"forget: {what} ids are {kinds[0]} but the model's are {kinds[1]}; nothing was forgotten"
+        raise DataError(msg)
+    mask = members(column, wanted)
+    missing = np.setdiff1d(wanted, column[mask])
+    if len(missing):
+        msg = (
+            f"forget: {len(missing)} {what if len(missing) == 1 else name} not in the training data: "
+            f"{short_repr(missing.tolist())}; nothing was forgotten"
+        )
+        raise DataError(msg)
+    return wanted, mask
+
+
+def members(values: np.ndarray, sorted_ids: np.ndarray) -> npt.NDArray[np.bool_]:
+    """Return whether each of `values` is among `sorted_ids` (sorted, distinct), in ``O(n log m)``."""
+    if len(sorted_ids) == 0:
+        return np.zeros(len(values), dtype=bool)
+    found = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return np.asarray(sorted_ids[found] == values)
