@@ -45,7 +45,7 @@ class SklearnNNConfig(SimilarityConfig):
     1024). The sparse product behind a block takes up to about 1.5 times as much again, so a
     block costs about 2.5 times this; lower it to bound memory, at the cost of more blocks, each
     of which re-normalises all fitted rows. 256 halves the peak of 1024 on an ML-20M-shaped
-    item-item search (4.0 -> about 1.9 GB) in the same time."""
+    item-item search (4.0 -> about 1.8 GB) in the same time."""
 
     @field_validator("n_jobs", mode="after")
     @classmethod
