@@ -159,6 +159,7 @@ def test_the_executor_search_by_pairs_equals_the_backend_search(rng, config):
         got = search_blocks(executor, backend, n, None, "similarity 'sparse'")
         np.testing.assert_array_equal(got.indices, want.indices)
         np.testing.assert_array_equal(got.scores, want.scores)
+        assert backend._positions is None  # released once the search is over, not kept by the model
         assert len(backend.pair_blocks(4)) == 4
         shipped = pickle.loads(pickle.dumps(backend))  # what Ray sends: the positions go with it
         assert shipped._positions is not None

@@ -297,3 +297,28 @@ def test_a_subclass_that_builds_otherwise_is_built_again() -> None:
     builder = HalvedRatings(RatingsConfig())
     before, added = Interactions([1, 2], [1, 2], [2.0, 4.0]), Interactions([3], [3], [6.0])
     assert builder.update(builder.build(before), added_change(before, added)) is None
+
+
+@pytest.mark.parametrize("loaded", [False, True])
+def test_a_builder_swapped_after_fit_or_load_builds_the_matrix_again(tmp_path, loaded: bool):
+    base = Interactions(np.array([1, 1, 2, 3]), np.array([10, 11, 10, 12]), np.array([1.0, 2.0, 3.0, 4.0]))
+    added = Interactions(np.array([4, 2]), np.array([11, 12]), np.array([5.0, 2.0]))
+    config = {"matrix": {"type": "ratings"}, "similarity": {"type": "sparse", "k": 2}, "ranker": {"type": "item_cf"}}
+    rec = Recommender.from_config(config).fit(base)
+    if loaded:  # a loaded model knows its matrix came from the saved configuration's builder
+        rec = Recommender.load(rec.save(tmp_path / "model"))
+    rec.matrix = BinaryMatrixBuilder(BinaryConfig())
+    rec.update(added)
+    assert rec.lineage[-1]["matrix"] == "full"
+    want = BinaryMatrixBuilder(BinaryConfig()).build(Interactions.concat(base, added))
+    same(rec._state().matrix, want)
+
+
+def test_a_loaded_model_updates_its_matrix_incrementally(tmp_path):
+    base = Interactions(np.array([1, 1, 2, 3]), np.array([10, 11, 10, 12]), np.array([1.0, 2.0, 3.0, 4.0]))
+    added = Interactions(np.array([4, 2]), np.array([11, 12]), np.array([5.0, 2.0]))
+    config = {"matrix": {"type": "ratings"}, "similarity": {"type": "sparse", "k": 2}, "ranker": {"type": "item_cf"}}
+    rec = Recommender.load(Recommender.from_config(config).fit(base).save(tmp_path / "model"))
+    rec.update(added)
+    assert rec.lineage[-1]["matrix"] == "incremental"
+    same(rec._state().matrix, RatingsMatrixBuilder(RatingsConfig()).build(Interactions.concat(base, added)))

@@ -60,8 +60,9 @@ class _Fitted:
         their floors, which ``update`` maintains (``graphs`` holds their best ``k``).
     built_by : tuple of (type, ComponentConfig) or None
         The matrix builder's class and config that built `matrix`, so that an update brings
-        `matrix` up to date only with the builder that made it (``MatrixBuilder.update``);
-        ``None`` for a loaded model, whose builder is the one of its saved configuration.
+        `matrix` up to date only with the builder that made it (``MatrixBuilder.update``; a
+        loaded model's is the builder of its saved configuration); ``None`` where it is not
+        known, and the next update then builds the matrix again.
     """
 
     matrix: InteractionMatrix

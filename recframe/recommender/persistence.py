@@ -311,6 +311,7 @@ class PersistenceMethods(FitMethods):
             interactions=training,
             lineage=_lineage(path, data),
             lists=lists,
+            built_by=(type(rec.matrix), rec.matrix.config),  # the saved configuration's builder made it
         )
         rec._publish(fitted)
         return rec

@@ -212,7 +212,7 @@ class UpdateMethods(FitMethods):
         (class and config) made it; a builder that answers ``None`` is built again.
         """
         builder, who = self.matrix, self._who(self.matrix)
-        if fitted.built_by is None or fitted.built_by == (type(builder), builder.config):
+        if fitted.built_by == (type(builder), builder.config):  # unknown (None): built again
             updated = self._call(builder, "update", fitted.matrix, change)
             if updated is not None:
                 check_matrix(updated, who)

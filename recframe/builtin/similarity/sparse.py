@@ -426,7 +426,12 @@ class SparseSimilarity(SimilarityBackend):
         return NeighbourGraph(columns, scores, n)
 
     def finish_pairs(self, merged: NeighbourGraph) -> NeighbourGraph:
-        """Return the merged lists normalised as configured (``normalise: l1`` applies to whole lists)."""
+        """Return the merged lists normalised as configured (``normalise: l1`` applies to whole lists).
+
+        The search is over: the positions it shared between blocks (4 bytes per stored entry)
+        are released rather than kept for the fitted model's life.
+        """
+        self._positions = None
         return self._graph(merged.indices, merged.scores, merged.n_targets)
 
     def _pair_positions(self) -> IntArray:
