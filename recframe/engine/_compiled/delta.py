@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from recframe.engine._compiled.heaps import _drain_best_first, _keep
+from recframe.engine._compiled.scatter import _scatter_row
 
 
 @numba.njit(inline="always", cache=True)
@@ -94,39 +95,37 @@ def _lists_row(
     out_count: np.ndarray,
 ) -> None:
     """Write row `i`'s certain best neighbours, its new floor and how many are certain."""
-    n_touched = 0
-    for p in range(d_indptr[i], d_indptr[i + 1]):  # D_i X'^T
-        c = d_indices[p]
-        dv = d_data[p]
-        for q in range(xnt_indptr[c], xnt_indptr[c + 1]):
-            j = xnt_indices[q]
-            if not mark[j]:
-                mark[j] = True
-                touched[n_touched] = j
-                n_touched += 1
-            acc[j] += dv * xnt_data[q]
-    for p in range(xo_indptr[i], xo_indptr[i + 1]):  # X_i D^T
-        c = xo_indices[p]
-        xv = xo_data[p]
-        for q in range(dt_indptr[c], dt_indptr[c + 1]):
-            j = dt_indices[q]
-            if not mark[j]:
-                mark[j] = True
-                touched[n_touched] = j
-                n_touched += 1
-            acc[j] += xv * dt_data[q]
+    n_touched = _scatter_row(  # D_i X'^T
+        d_indptr[i], d_indptr[i + 1], d_indices, d_data, xnt_indptr, xnt_indices, xnt_data, acc, mark, touched, 0
+    )
+    n_touched = _scatter_row(  # X_i D^T
+        xo_indptr[i],
+        xo_indptr[i + 1],
+        xo_indices,
+        xo_data,
+        dt_indptr,
+        dt_indices,
+        dt_data,
+        acc,
+        mark,
+        touched,
+        n_touched,
+    )
     n_exact = 0
     if st_indptr.shape[0] > 1:  # exact dot products with the rows that shrank: X'_i X'_S^T
-        for p in range(xn_indptr[i], xn_indptr[i + 1]):
-            c = xn_indices[p]
-            xv = xn_data[p]
-            for q in range(st_indptr[c], st_indptr[c + 1]):
-                j = st_indices[q]
-                if not exact_mark[j]:
-                    exact_mark[j] = True
-                    exact_touched[n_exact] = j
-                    n_exact += 1
-                exact_acc[j] += xv * st_data[q]
+        n_exact = _scatter_row(
+            xn_indptr[i],
+            xn_indptr[i + 1],
+            xn_indices,
+            xn_data,
+            st_indptr,
+            st_indices,
+            st_data,
+            exact_acc,
+            exact_mark,
+            exact_touched,
+            0,
+        )
     li, ni = old_lengths[i], new_lengths[i]
     floor = 0.0
     if not is_new[i]:

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from recframe.engine._compiled.heaps import _drain_best_first, _keep
+from recframe.engine._compiled.scatter import _scatter_row
 
 
 @numba.njit(inline="always", cache=True)
@@ -109,17 +110,19 @@ def _rows_top_n(
                         if size == n:
                             floor = heap_v[0]
         else:
-            n_touched = 0
-            for p in range(a_indptr[r], a_indptr[r + 1]):
-                u = a_indices[p]
-                x = a_data[p]
-                for q in range(b_indptr[u], b_indptr[u + 1]):
-                    j = b_indices[q]
-                    if not touched_mark[j]:
-                        touched_mark[j] = True
-                        touched[n_touched] = j
-                        n_touched += 1
-                    acc[j] += x * b_data[q]
+            n_touched = _scatter_row(
+                a_indptr[r],
+                a_indptr[r + 1],
+                a_indices,
+                a_data,
+                b_indptr,
+                b_indices,
+                b_data,
+                acc,
+                touched_mark,
+                touched,
+                0,
+            )
             for t in range(n_touched):
                 j = touched[t]
                 v = acc[j]

@@ -1,0 +1,45 @@
+"""The scatter step every sparse product kernel shares: add one row's product into a dense accumulator.
+
+Kernels of :mod:`recframe.engine._compiled` compute ``A[r] @ B`` one row at a time into a dense
+per-thread accumulator and keep the list of columns they reached, so that reading the results
+and clearing the accumulator cost the columns reached rather than all columns. The helper is
+inlined into the kernels that call it.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(inline="always", cache=True)
+def _scatter_row(
+    start: int,
+    stop: int,
+    a_indices: np.ndarray,
+    a_data: np.ndarray,
+    b_indptr: np.ndarray,
+    b_indices: np.ndarray,
+    b_data: np.ndarray,
+    acc: np.ndarray,
+    mark: np.ndarray,
+    touched: np.ndarray,
+    n_touched: int,
+) -> int:
+    """Add the entries ``start:stop`` of a row of ``A`` times ``B`` into `acc`; return the new count of `touched`.
+
+    Each column reached for the first time (``mark`` unset) is marked and listed in `touched`
+    after its ``n_touched`` columns already there; the sums are added in the order of the
+    entries, so a kernel gets the same float results as with the loop written out.
+    """
+    for p in range(start, stop):
+        c = a_indices[p]
+        x = a_data[p]
+        for q in range(b_indptr[c], b_indptr[c + 1]):
+            j = b_indices[q]
+            if not mark[j]:
+                mark[j] = True
+                touched[n_touched] = j
+                n_touched += 1
+            acc[j] += x * b_data[q]
+    return n_touched
