@@ -158,14 +158,15 @@ def check_canonical(matrix: sp.csr_array, who: str) -> None:
     if len(indices) and (indices.min() < 0 or indices.max() >= n_cols):
         msg = f"{who} returned a matrix with column indices outside 0..{n_cols - 1}"
         raise PluginError(msg)
-    step = np.diff(indices.astype(np.int64))
-    same_row = np.ones(len(step), dtype=bool)
+    # entry p + 1 must follow entry p in its row: compared in the indices' own dtype, no copy
+    out_of_order = indices[1:] <= indices[:-1]
     row_ends = indptr[1:-1]  # the first entry of each next row follows position end - 1
-    same_row[row_ends[(row_ends > 0) & (row_ends < len(indices))] - 1] = False
-    unordered = np.flatnonzero(same_row & (step <= 0))
+    out_of_order[row_ends[(row_ends > 0) & (row_ends < len(indices))] - 1] = False
+    unordered = np.flatnonzero(out_of_order)
     if unordered.size:
-        row = int(np.searchsorted(indptr, unordered[0], side="right")) - 1
-        problem = "repeated" if step[unordered[0]] == 0 else "unsorted"
+        first = int(unordered[0])
+        row = int(np.searchsorted(indptr, first, side="right")) - 1
+        problem = "repeated" if indices[first + 1] == indices[first] else "unsorted"
         msg = (
             f"{who} returned a matrix that is not canonical: {unordered.size} {problem} column indices "
             f"(first in row {row}); an InteractionMatrix needs sorted indices without duplicates: "
