@@ -181,9 +181,11 @@ def check_measurable(matrix: InteractionMatrix, who: str) -> None:
     """
     m = matrix.matrix
     data = m.data
+    if not data.size or (data.min() >= 1e-100 and data.max() <= 1e100):
+        return  # no sum of squares of such values can overflow or underflow (tested without a copy)
     magnitude = np.abs(data)
-    if not data.size or (magnitude.max() <= 1e100 and magnitude.min() >= 1e-100):
-        return  # no sum of squares of such values can overflow or underflow
+    if magnitude.max() <= 1e100 and magnitude.min() >= 1e-100:
+        return  # values of both signs: the same test on their magnitudes
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
     with np.errstate(over="ignore", under="ignore"):
         squares = data * data

@@ -215,6 +215,11 @@ class SparseSimilarity(SimilarityBackend):
             keep_negative=c.negative == "keep",
         )
 
+    @property
+    def _symmetric_product(self) -> bool:
+        """Whether the search of all rows is the plain product ``X @ X.T`` (cosine or dot): each pair computed once."""
+        return self._spec is None and self.config.measure not in GRAPH
+
     def fit(self, rows: sp.csr_array) -> Self:
         """Keep (normalised, centred or walk-prepared) copies of `rows` for neighbour queries.
 
@@ -337,11 +342,8 @@ class SparseSimilarity(SimilarityBackend):
         if self.column_means_ is not None:
             prepared.data -= self.column_means_[prepared.indices]
         if c.measure == "cosine" and self._spec is None and prepared.nnz:
-            lengths = np.diff(prepared.indptr)
-            filled = lengths > 0
-            norms = np.ones(len(lengths))
-            norms[filled] = np.sqrt(np.add.reduceat(prepared.data**2, prepared.indptr[:-1][filled]))
-            prepared.data /= np.repeat(norms, lengths)
+            norms, _ = row_totals(prepared)
+            prepared.data /= np.repeat(norms, np.diff(prepared.indptr))
         return prepared
 
     def _graph(self, columns: IntArray, scores: FloatArray, n: int) -> NeighbourGraph:
@@ -371,7 +373,7 @@ class SparseSimilarity(SimilarityBackend):
                 max_memory_mb=c.max_memory_mb,
                 desc=f"{self.name}: neighbours",
             )
-        elif rows is None and c.measure not in GRAPH:  # a symmetric product: each pair once
+        elif rows is None and self._symmetric_product:
             columns, scores = top_k_neighbours(
                 self.rows_,
                 min(k, max(n - 1, 0)),
@@ -405,8 +407,8 @@ class SparseSimilarity(SimilarityBackend):
         check_fitted(self, "rows_")
         assert self.rows_ is not None
         c = self.config
-        symmetric = self._spec is None and c.measure not in GRAPH and c.engine != "scipy" and numba_available()
-        if not symmetric or type(self).neighbours is not SparseSimilarity.neighbours or self.rows_.shape[0] < 2:
+        by_pairs = self._symmetric_product and c.engine != "scipy" and numba_available()
+        if not by_pairs or type(self).neighbours is not SparseSimilarity.neighbours or self.rows_.shape[0] < 2:
             return []
         k = min(c.k if k is None else k, self.rows_.shape[0] - 1)
         positions = self._pair_positions()
