@@ -169,16 +169,13 @@ def _connect(ray: ModuleType, address: str, timeout: float) -> None:
             ray.shutdown()
             _opened = None
         host, port = _host_port(address)
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                pass
-        except OSError as exc:
-            reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        refused = _probe(host, port, timeout)
+        if refused is not None:
             msg = (
-                f"executor.address: can't reach the Ray cluster at {address!r} within {timeout:g}s ({reason}); "
-                f"start its head node (ray start --head --port={port}) or fix the address"
+                f"executor.address: can't reach the Ray cluster at {address!r} within {timeout:g}s "
+                f"({_reason(refused)}); start its head node (ray start --head --port={port}) or fix the address"
             )
-            raise ConfigError(msg) from exc
+            raise ConfigError(msg) from refused
         try:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, configure_logging=False)
         except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
@@ -220,13 +217,24 @@ def _result(ray: ModuleType, ref: Any, address: str) -> Any:
         ready, _ = ray.wait([ref], timeout=_POLL_S)
         if ready:
             return ray.get(ref)
-        try:
-            with socket.create_connection((host, port), timeout=_POLL_S):
-                pass
-        except OSError as exc:
-            reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
-            msg = f"the head node stopped answering while blocks ran ({reason})"
-            raise _ClusterLost(msg) from exc
+        refused = _probe(host, port, _POLL_S)
+        if refused is not None:
+            msg = f"the head node stopped answering while blocks ran ({_reason(refused)})"
+            raise _ClusterLost(msg) from refused
+
+
+def _probe(host: str, port: int, timeout: float) -> OSError | None:
+    """Return why a TCP connection to ``host:port`` failed within `timeout` seconds, or ``None`` if one opened."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return exc
+
+
+def _reason(refused: OSError) -> str:
+    """Say in a few words why a connection failed."""
+    return "no answer" if isinstance(refused, TimeoutError) else refused.strerror or str(refused)
 
 
 def _host_port(address: str) -> tuple[str, int]:
