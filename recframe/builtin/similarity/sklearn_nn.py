@@ -6,6 +6,7 @@ algorithm="brute")`` over the rows, with each row's own entry dropped from its n
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -21,8 +22,8 @@ from recframe import (
     check_fitted,
     csr_from_state,
     csr_state,
-    progress_bar,
 )
+from recframe import progress_bar as progress
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -41,11 +42,13 @@ class SklearnNNConfig(SimilarityConfig):
     n_jobs: int | None = Field(None, ge=-1, le=1024, json_schema_extra={"not": {"const": 0}})
     """Worker processes of scikit-learn (``-1`` for all cores, else 1 to 1024); one by default."""
     max_memory_mb: PositiveInt = 256
-    """scikit-learn's ``working_memory`` for one block of dense distances (its own default is
-    1024). The sparse product behind a block takes up to about 1.5 times as much again, so a
-    block costs about 2.5 times this; lower it to bound memory, at the cost of more blocks, each
-    of which re-normalises all fitted rows. 256 halves the peak of 1024 on an ML-20M-shaped
-    item-item search (4.0 -> about 1.8 GB) in the same time."""
+    """Working memory of a search besides the fitted rows and the result, in MB. The fitted
+    rows are searched in blocks of at most a quarter of this of stored entries (scikit-learn
+    copies a block on ``fit`` and normalises and transposes it on every call), with dense
+    distance blocks of a quarter of this (scikit-learn's ``working_memory``; its sparse product
+    takes up to 1.5 times as much again): about 1.4 times this at the peak. The blocks' best
+    neighbours are merged, so the result is the same for any value. An ML-20M-shaped item-item
+    search peaks at about 1.2 GB in all (2.2 GB with one block of all rows) in the same time."""
 
     @field_validator("n_jobs", mode="after")
     @classmethod
@@ -59,8 +62,10 @@ class SklearnNNConfig(SimilarityConfig):
 class SklearnNNSimilarity(SimilarityBackend):
     """Exact k nearest neighbours by scikit-learn's ``NearestNeighbors``, the reference backend.
 
-    Distances are computed in blocks of ``max_memory_mb`` (scikit-learn's own chunking). A
-    row is never its own neighbour (also when another row is identical to it), and a
+    The fitted rows are searched in blocks that fit ``max_memory_mb``, each by its own
+    ``NearestNeighbors``, and every query row keeps its best neighbours over the blocks: a
+    distance depends only on the two rows it compares, so the blocks change nothing but the
+    memory. A row is never its own neighbour (also when another row is identical to it), and a
     neighbour with similarity 0 is no neighbour: it is left out of the graph, as it could not
     contribute to any score. Neighbours are ordered by similarity, ties by lower row.
 
@@ -76,16 +81,17 @@ class SklearnNNSimilarity(SimilarityBackend):
     rows_: sp.csr_array | None = None
 
     def fit(self, rows: sp.csr_array) -> Self:
-        """Index `rows` for neighbour queries."""
-        from sklearn.neighbors import NearestNeighbors
+        """Index `rows` for neighbour queries (checked as scikit-learn's ``fit`` checks them)."""
+        from sklearn.utils import check_array
 
-        # scikit-learn's sparse distance path runs about 1.7x faster on spmatrix than on sparray
-        self._nn: Any = NearestNeighbors(
-            metric=self.config.metric, algorithm=self.config.algorithm, n_jobs=self.config.n_jobs
-        ).fit(_sklearn_input(sp.csr_array(rows, dtype=np.float64)))
-        # scikit-learn keeps a copy of sparse rows: the fitted rows are that copy, not a second one
-        # (the caller's rows can then be freed: 224 MB on an ML-20M-shaped item-item search)
-        self.rows_ = sp.csr_array(self._nn._fit_X)
+        matrix = _sklearn_input(sp.csr_array(rows, dtype=np.float64))
+        self._nn: Any = None
+        if len(_blocks(matrix, self.config.max_memory_mb)) == 1:
+            # scikit-learn keeps a copy of sparse rows: the fitted rows are that copy, not a second one
+            self.rows_ = sp.csr_array(self._index(matrix)._fit_X)
+        else:  # searched block by block, each block's index made when it is searched
+            check_array(matrix, accept_sparse="csr")  # NaN, infinity: scikit-learn's own errors
+            self.rows_ = sp.csr_array(matrix, copy=True)
         return self
 
     def get_state(self) -> State:
@@ -99,16 +105,19 @@ class SklearnNNSimilarity(SimilarityBackend):
         self.rows_ = csr_from_state(state, "rows")
         self._nn = None
 
-    def _index(self) -> Any:
-        """Return scikit-learn's index of the fitted rows, building it on first use after ``set_state``."""
+    def _index(self, rows: sp.csr_matrix | None = None) -> Any:
+        """Return scikit-learn's index of all fitted rows (one block), made on first use (after ``set_state``)."""
         if getattr(self, "_nn", None) is None:
-            from sklearn.neighbors import NearestNeighbors
-
-            assert self.rows_ is not None
-            self._nn = NearestNeighbors(
-                metric=self.config.metric, algorithm=self.config.algorithm, n_jobs=self.config.n_jobs
-            ).fit(_sklearn_input(self.rows_))
+            assert self.rows_ is not None or rows is not None
+            self._nn = self._fitted(_sklearn_input(self.rows_) if rows is None else rows)
         return self._nn
+
+    def _fitted(self, rows: sp.csr_matrix) -> Any:
+        """Return a scikit-learn index of `rows` with this backend's settings."""
+        from sklearn.neighbors import NearestNeighbors
+
+        c = self.config
+        return NearestNeighbors(metric=c.metric, algorithm=c.algorithm, n_jobs=c.n_jobs).fit(rows)
 
     def update_obstacle(self, columns_changed: bool) -> str | None:
         """Allow row-by-row updates: every metric compares two rows by their own entries only."""
@@ -119,13 +128,13 @@ class SklearnNNSimilarity(SimilarityBackend):
         return "cosine" if self.config.metric == "cosine" else None
 
     def estimate(self, rows: sp.csr_array, k: int | None = None) -> ResourceEstimate:
-        """Estimate the cost of all rows' neighbours: the sparse product plus dense distance blocks."""
+        """Estimate the cost of all rows' neighbours: the sparse products plus dense distance blocks."""
         n, nnz = rows.shape[0], int(rows.nnz)
         k = self.config.k if k is None else k
         shared = np.bincount(rows.indices, minlength=rows.shape[1]).astype(np.int64)
         work = int((shared**2).sum()) + n * n  # sparse products, then a dense pass over each block
-        block = min(n * n * 8, self.config.max_memory_mb << 20) * 2  # dense block + sparse product
-        return ResourceEstimate(work, n * (k + 1) * 16, 2 * nnz * 16 + block)
+        working = min(2 * nnz * 16 + n * n * 20, (self.config.max_memory_mb << 20) * 7 // 5)
+        return ResourceEstimate(work, n * (k + 1) * 16, nnz * 16 + working)
 
     def neighbours(self, rows: IntArray | None = None, k: int | None = None) -> NeighbourGraph:
         """Return the nearest other fitted rows of `rows` (all rows by default)."""
@@ -142,7 +151,7 @@ class SklearnNNSimilarity(SimilarityBackend):
         return self._search(sp.csr_array(vectors, dtype=np.float64), None, k)
 
     def _search(self, vectors: sp.csr_array, self_rows: IntArray | None, k: int | None) -> NeighbourGraph:
-        """Query in memory-bounded chunks; drop each row itself when `self_rows` is given."""
+        """Query block by block of fitted rows; drop each row itself when `self_rows` is given."""
         assert self.rows_ is not None
         n_targets = self.rows_.shape[0]
         k = self.config.k if k is None else k
@@ -154,29 +163,30 @@ class SklearnNNSimilarity(SimilarityBackend):
             return NeighbourGraph(np.full(shape, -1, dtype=np.int64), np.zeros(shape), n_targets)
         from sklearn import config_context
 
-        # scikit-learn chunks each call by `working_memory`, and every chunk re-normalises all
-        # fitted rows: calls of whole working-memory chunks (at least an eighth of the rows, for
-        # the progress bar) keep its overhead to that of one plain call
-        chunk_rows = max(1, (self.config.max_memory_mb << 20) // (n_targets * 8))
-        step = max(chunk_rows, -(-n_query // 8))
-        starts = range(0, n_query, step)
-        indices = np.empty((n_query, width), dtype=np.int64)
-        scores = np.empty((n_query, width))
-        for start in progress_bar(
-            starts,
-            total=n_query,
-            desc=f"{self.name}: neighbours",
-            unit="rows",
-            sizes=(min(step, n_query - s) for s in starts),
-        ):
-            stop = min(n_query, start + step)
-            with config_context(working_memory=self.config.max_memory_mb):
-                dist, ind = self._index().kneighbors(_sklearn_input(vectors[start:stop]), n_neighbors=width + extra)
-            if self_rows is not None:
-                dist, ind = _drop_self(dist, ind, self_rows[start:stop])
-            indices[start:stop] = ind
-            scores[start:stop] = self._similarity(dist)
-        return _canonical_graph(indices, scores, n_targets)
+        wanted = width + extra
+        blocks = _blocks(self.rows_, self.config.max_memory_mb)
+        working = max(1, self.config.max_memory_mb // 4)
+        calls = [  # one call per working-memory chunk of query rows: every call re-normalises its block
+            (start, stop, begin, min(n_query, begin + step))
+            for start, stop in blocks
+            for step in [max(1, (working << 20) // ((stop - start) * 8))]
+            for begin in range(0, n_query, step)
+        ]
+        dist, ind = np.full((n_query, 0), np.inf), np.zeros((n_query, 0), dtype=np.int64)
+        sizes = (end - begin for _, _, begin, end in calls)
+        chunks = progress(calls, total=len(blocks) * n_query, desc=f"{self.name}: neighbours", unit="rows", sizes=sizes)
+        for (start, stop), block in itertools.groupby(chunks, key=lambda call: call[:2]):
+            index = self._index() if len(blocks) == 1 else self._fitted(_sklearn_input(self.rows_[start:stop]))
+            with config_context(working_memory=working):
+                found = [
+                    index.kneighbors(_sklearn_input(vectors[begin:end]), n_neighbors=min(wanted, stop - start))
+                    for _, _, begin, end in block
+                ]
+            more_dist, more_ind = np.vstack([d for d, _ in found]), np.vstack([i for _, i in found]) + start
+            dist, ind = _best(dist, ind, more_dist, more_ind, wanted)
+        if self_rows is not None:
+            dist, ind = _drop_self(dist, ind, self_rows)
+        return _canonical_graph(ind, self._similarity(dist), n_targets)
 
     def _similarity(self, distances: FloatArray) -> FloatArray:
         if self.config.metric == "cosine":
@@ -197,6 +207,26 @@ def _sklearn_input(rows: sp.csr_array) -> sp.csr_matrix:
             (matrix.data, matrix.indices.astype(np.int32), matrix.indptr.astype(np.int32)), shape=matrix.shape
         )
     return matrix
+
+
+def _blocks(rows: sp.csr_array | sp.csr_matrix, max_memory_mb: int) -> list[tuple[int, int]]:
+    """Return ranges of rows of about equal stored entries, each at most a quarter of `max_memory_mb`."""
+    n = rows.shape[0]
+    # 12 bytes an entry (float64 value, int32 index: what scikit-learn gets), whatever `rows` hold,
+    # so that a loaded model splits its rows as the fitted one did
+    count = int(min(max(1, -(-rows.nnz * 12 // max(1, (max_memory_mb << 20) // 4))), max(n, 1)))
+    cuts = np.searchsorted(rows.indptr, np.linspace(0, rows.nnz, count + 1)[1:-1], side="right") - 1
+    edges = np.unique(np.r_[0, np.clip(cuts, 0, n), n])
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a] or [(0, n)]
+
+
+def _best(
+    dist: FloatArray, ind: IntArray, more_dist: FloatArray, more_ind: IntArray, width: int
+) -> tuple[FloatArray, IntArray]:
+    """Return each row's `width` nearest of both candidate sets, ties by lower row."""
+    dist, ind = np.hstack([dist, more_dist]), np.hstack([ind, more_ind])
+    order = np.lexsort((ind, dist), axis=1)[:, :width]
+    return np.take_along_axis(dist, order, axis=1), np.take_along_axis(ind, order, axis=1)
 
 
 def _drop_self(dist: FloatArray, ind: IntArray, self_rows: IntArray) -> tuple[FloatArray, IntArray]:
