@@ -170,10 +170,15 @@ class RowWork:
         new_x_t: sp.csr_array,
         old_x: sp.csr_array,
         shrunk_t: sp.csr_array | None,
+        shrunk_reach: sp.csr_array,
         k: int,
         width: int,
     ) -> RowBlock:
-        """Return every row's new list with the compiled kernel (the same as :meth:`block` on all rows)."""
+        """Return every row's new list with the compiled kernel (the same as :meth:`block` on all rows).
+
+        `old_x` may hold only the old entries in columns the change touches, and `shrunk_reach`
+        only the new entries in columns of the shrunk rows: the others add nothing to the products.
+        """
         from recframe.engine._compiled.delta import delta_lists
 
         n = len(self.listed)
@@ -186,7 +191,7 @@ class RowWork:
             shrunk_rows = sp.csr_array(
                 (shrunk_t.data, self.shrunk[shrunk_t.indices], shrunk_t.indptr), shape=(shrunk_t.shape[0], n)
             )
-        matrices = [change, change_t, new_x, new_x_t, old_x, shrunk_rows]
+        matrices = [change, change_t, new_x, new_x_t, old_x, shrunk_rows, shrunk_reach]
         listed = np.flatnonzero(mapped.ravel() >= 0)
         listers = sp.csr_array(  # row i: the rows that list it, with their scores
             (scores.ravel()[listed], (mapped.ravel()[listed], listed // max(mapped.shape[1], 1))), shape=(n, n)

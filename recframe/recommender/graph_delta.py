@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
@@ -37,9 +38,10 @@ from recframe.recommender.neighbour_lists import NeighbourLists
 DeltaMeasure = Literal["cosine", "dot"]
 """The measures whose similarities follow from each pair's dot product and the rows' lengths."""
 
-SHRUNK_WORK = 0.05
+SHRUNK_WORK = 0.005
 """The rows whose length shrank most get exact similarities to every row (the largest shrinking
-left bounds every floor), as many as cost at most this fraction of a full search's work."""
+left bounds every floor), as many as cost at most this fraction of a full search's work (a
+forget's cost target is 5% of a fit: on ML-20M, 0.5% already leaves no row to search again)."""
 
 FULL_SEARCH_WORK = 0.5
 """Above this fraction of a full search's multiply-adds, a full search replaces the update."""
@@ -105,7 +107,7 @@ def update_lists(
     n_new = new.shape[0]
     width = min(width, max(n_new - 1, 0))
     k = min(k, width)
-    old_x, new_x = _common_columns(old, new, row_map, column_map)
+    old_x, new_x, positions = _common_columns(old, new, row_map, column_map)
     change = sp.csr_array(new_x - old_x)
     change.eliminate_zeros()
     new_degree = np.bincount(new_x.indices, minlength=new_x.shape[1]).astype(np.float64)
@@ -123,19 +125,22 @@ def update_lists(
     old_rows = np.full(n_new, -1, dtype=np.int64)
     kept = np.flatnonzero(row_map >= 0)
     old_rows[row_map[kept]] = kept
-    new_x_t = _transposed(new_x, new_t)
+    new_x_t = _transposed(new_x, new_t, positions)
     change_t = sp.csr_array(change.T)
     shrunk_t = sp.csr_array(new_x[shrunk].T) if len(shrunk) else None
+    m = new_x.shape[1]
+    reaching = _in_columns(old_x, _filled_rows(change_t, m), old_degree)  # X D^T: the changed columns
+    shrunk_reach = _in_columns(new_x, _filled_rows(shrunk_t, m), new_degree)  # X' X'_S^T: the shrunk rows'
     listed, listed_scores, old_floors = lists_in_new_rows(lists, old_rows, row_map)
     context = RowWork(
         listed, listed_scores, old_floors, is_new, old_lengths, new_lengths, ratio, growth_bound, shrunk, new_x
     )
     if resolve_engine(engine) == "numba":
-        block = context.compiled(change, change_t, new_x, new_x_t, old_x, shrunk_t, k, width)
+        block = context.compiled(change, change_t, new_x, new_x_t, reaching, shrunk_t, shrunk_reach, k, width)
     else:
         block = concatenated(
             context.block(
-                start, stop, *block_products(change, new_x, new_x_t, old_x, change_t, shrunk_t, start, stop), width
+                start, stop, *block_products(change, new_x, new_x_t, reaching, change_t, shrunk_t, start, stop), width
             )
             for start, stop in row_blocks(lists.graph.indices.shape[1], new_x, change, n_new)
         )
@@ -169,13 +174,15 @@ def _most_shrunk(
     return chosen, max(left, 1.0)
 
 
-def _transposed(x: sp.csr_array, given: sp.csr_array | None) -> sp.csr_array:
-    """Return the transpose of `x`: `given` (the transpose of `x` without the gone columns) extended by them."""
-    if given is None or given.shape[1] != x.shape[0] or given.shape[0] > x.shape[1]:
+def _transposed(x: sp.csr_array, given: sp.csr_array | None, positions: IntArray) -> sp.csr_array:
+    """Return the transpose of `x`: `given` (the transpose of the new rows) with empty rows for the gone columns.
+
+    `positions` is the union position of each row of `given` (see :func:`_common_columns`).
+    """
+    if given is None or given.shape[1] != x.shape[0] or given.shape[0] != len(positions):
         return sp.csr_array(x.T)
-    extra = x.shape[1] - given.shape[0]  # gone columns: no entries left
-    indptr = np.r_[given.indptr, np.full(extra, given.indptr[-1], dtype=given.indptr.dtype)]
-    return sp.csr_array((given.data, given.indices, indptr), shape=(x.shape[1], x.shape[0]))
+    before = np.searchsorted(positions, np.arange(x.shape[1] + 1))  # rows of `given` before each position
+    return sp.csr_array((given.data, given.indices, given.indptr[before]), shape=(x.shape[1], x.shape[0]))
 
 
 def _lengths(x: sp.csr_array, measure: DeltaMeasure) -> FloatArray:
@@ -190,32 +197,60 @@ def _lengths(x: sp.csr_array, measure: DeltaMeasure) -> FloatArray:
 
 def _common_columns(
     old: sp.csr_array, new: sp.csr_array, row_map: IntArray, column_map: IntArray
-) -> tuple[sp.csr_array, sp.csr_array]:
-    """Return the old and new rows in the new row positions, over the new columns and then the gone ones.
+) -> tuple[sp.csr_array, sp.csr_array, IntArray]:
+    """Return the old and new rows in the new row positions, over the union of the old and new columns.
 
-    A gone column's old entries stay (after the new columns), so that their loss shows in the
-    change of the rows; a gone row has no place (its pairs simply vanish).
+    Also returns the union position of each new column. Both maps keep the order of what
+    remains, so the union keeps each side's columns in order: a gone column sits after the
+    last column kept before it, its old entries stay (so their loss shows in the change of the
+    rows), and no row's entries need sorting again. A gone row has no place (its pairs simply
+    vanish). Without gone columns the union is the new columns; with nothing added, the old.
     """
     n_new, m_new = new.shape
     gone = np.flatnonzero(column_map < 0)
     m = m_new + len(gone)
     index_type = np.int32 if max(m, n_new, old.nnz, new.nnz) < np.iinfo(np.int32).max else np.int64
-    columns = column_map.astype(index_type)
-    columns[gone] = m_new + np.arange(len(gone))
-    same_columns = len(gone) == 0 and m_new == len(column_map)  # then the map is the identity
-    indices = old.indices.astype(index_type, copy=False) if same_columns else columns[old.indices]
-    # both maps keep the order of what remains: the rows stay sorted, and so do the columns of a
-    # row unless it has an entry in a gone column (moved to the end)
+    # the gone columns after new column `after` (-1: before every one) come right after it
+    after = np.maximum.accumulate(np.where(column_map >= 0, column_map, -1))[gone] if len(gone) else gone
+    new_position = np.arange(m_new, dtype=np.int64) + np.searchsorted(after, np.arange(-1, m_new - 1), side="right")
+    old_position = np.empty(len(column_map), dtype=np.int64)
+    kept_columns = column_map >= 0
+    old_position[kept_columns] = new_position[column_map[kept_columns]]
+    old_position[gone] = after + 1 + np.arange(len(gone))
+    same_old = m == len(column_map)  # nothing added: the union numbers the old columns as they were
+    indices = old.indices.astype(index_type, copy=False) if same_old else old_position.astype(index_type)[old.indices]
     if n_new == len(row_map) and bool((row_map >= 0).all()):  # the same rows: the identity
-        data = old.data.copy() if len(gone) else old.data  # sorted below: never the fitted state's own
-        old_x = sp.csr_array((data, indices, old.indptr), shape=(n_new, m))
+        old_x = sp.csr_array((old.data, indices, old.indptr), shape=(n_new, m))
     else:
         rows = np.repeat(np.arange(old.shape[0]), np.diff(old.indptr))
         keep = row_map[rows] >= 0
         indptr = np.zeros(n_new + 1, dtype=np.int64)
         np.cumsum(np.bincount(row_map[rows[keep]], minlength=n_new), out=indptr[1:])
         old_x = sp.csr_array((old.data[keep], indices[keep], indptr), shape=(n_new, m))
-    if len(gone):
-        old_x.sort_indices()
-    new_x = sp.csr_array((new.data, new.indices, new.indptr), shape=(n_new, m))
-    return old_x, new_x
+    new_indices = new.indices if len(gone) == 0 else new_position.astype(index_type)[new.indices]
+    new_x = sp.csr_array((new.data, new_indices, new.indptr), shape=(n_new, m))
+    return old_x, new_x, new_position
+
+
+def _in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_], degree: FloatArray) -> sp.csr_array:
+    """Return the entries of `x` in the marked `columns` (`degree`: each column's entries), or `x` if they are most.
+
+    A product ``X Y`` multiplies each entry of `x` with its column's row of ``Y``: an entry in a
+    column whose row is empty adds nothing, so leaving it out gives the very same sums, in the
+    same order. A forget changes a few columns (users), and this keeps the products' cost that
+    of the change rather than one pass over every entry.
+    """
+    if float(degree[columns].sum()) > 0.5 * x.nnz:
+        return x
+    if not columns.any():  # no shrunk rows, say: nothing to pick
+        return sp.csr_array(x.shape, dtype=x.dtype)
+    positions = np.flatnonzero(columns[x.indices])
+    owners = np.searchsorted(x.indptr, positions, side="right") - 1
+    indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owners, minlength=x.shape[0]), out=indptr[1:])
+    return sp.csr_array((x.data[positions], x.indices[positions], indptr), shape=x.shape)
+
+
+def _filled_rows(x: sp.csr_array | None, n_rows: int) -> npt.NDArray[np.bool_]:
+    """Return which of `n_rows` rows of `x` (``None``: none) have an entry."""
+    return np.zeros(n_rows, dtype=bool) if x is None else np.diff(x.indptr) > 0

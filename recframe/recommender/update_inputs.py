@@ -129,9 +129,20 @@ def forget_mask(ids: object, column: IdArray, name: str) -> tuple[IdArray, npt.N
     return wanted, mask
 
 
+TABLE_SPAN = 1 << 24
+"""Integer ids spanning at most this many values are looked up in a table (one pass, no search)."""
+
+
 def members(values: np.ndarray, sorted_ids: np.ndarray) -> npt.NDArray[np.bool_]:
-    """Return whether each of `values` is among `sorted_ids` (sorted, distinct), in ``O(n log m)``."""
+    """Return whether each of `values` is among `sorted_ids` (sorted, distinct).
+
+    Integer ids of a narrow span (at most :data:`TABLE_SPAN`) are looked up in a table of that
+    span, in ``O(n)`` (a forget checks every training event this way); others by binary search,
+    in ``O(n log m)``.
+    """
     if len(sorted_ids) == 0:
         return np.zeros(len(values), dtype=bool)
+    if values.dtype.kind == sorted_ids.dtype.kind == "i" and int(sorted_ids[-1]) - int(sorted_ids[0]) < TABLE_SPAN:
+        return np.isin(values, sorted_ids, kind="table")
     found = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
     return np.asarray(sorted_ids[found] == values)

@@ -46,8 +46,8 @@ class PopularityRanker(ScoringRanker):
     def _prepare(self) -> None:
         assert self.matrix_ is not None
         matrix = self.matrix_.matrix
-        if self.config.by == "users":
-            self.popularity_ = np.diff(sp.csc_array(matrix).indptr).astype(np.float64)
+        if self.config.by == "users":  # each item's stored entries: one per user (canonical matrix)
+            self.popularity_ = np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float64)
         else:
             self.popularity_ = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
 

@@ -74,6 +74,9 @@ def _lists_row(
     st_indptr: np.ndarray,
     st_indices: np.ndarray,
     st_data: np.ndarray,
+    xs_indptr: np.ndarray,
+    xs_indices: np.ndarray,
+    xs_data: np.ndarray,
     rev_indptr: np.ndarray,
     rev_indices: np.ndarray,
     rev_data: np.ndarray,
@@ -113,11 +116,11 @@ def _lists_row(
     )
     n_exact = 0
     if st_indptr.shape[0] > 1:  # exact dot products with the rows that shrank: X'_i X'_S^T
-        n_exact = _scatter_row(
-            xn_indptr[i],
-            xn_indptr[i + 1],
-            xn_indices,
-            xn_data,
+        n_exact = _scatter_row(  # row i's entries in the columns of the shrunk rows (the others add nothing)
+            xs_indptr[i],
+            xs_indptr[i + 1],
+            xs_indices,
+            xs_data,
             st_indptr,
             st_indices,
             st_data,
@@ -287,6 +290,9 @@ def delta_lists(
     st_indptr: np.ndarray,
     st_indices: np.ndarray,
     st_data: np.ndarray,
+    xs_indptr: np.ndarray,
+    xs_indices: np.ndarray,
+    xs_data: np.ndarray,
     rev_indptr: np.ndarray,
     rev_indices: np.ndarray,
     rev_data: np.ndarray,
@@ -371,6 +377,9 @@ def delta_lists(
                 st_indptr,
                 st_indices,
                 st_data,
+                xs_indptr,
+                xs_indices,
+                xs_data,
                 rev_indptr,
                 rev_indices,
                 rev_data,

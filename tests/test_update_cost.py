@@ -1,0 +1,156 @@
+"""The update's cheaper passes give what the general ones give (issue 14's cost targets).
+
+``update_lists`` numbers the old and new columns together without sorting a row again, and
+hands the kernel only the entries that can add to its products; ``members`` looks integer ids
+up in a table; the popularity ranker counts each item's users from the matrix's column indices.
+Each is checked on a hand-computed example and against brute force on random data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recframe.builtin.rankers.popularity import PopularityRanker
+from recframe.data import IdIndex, InteractionMatrix
+from recframe.interfaces import NeighbourGraph
+from recframe.recommender import graph_delta
+from recframe.recommender.graph_delta import _common_columns, _in_columns, update_lists
+from recframe.recommender.neighbour_lists import NeighbourLists
+from recframe.recommender.update_inputs import TABLE_SPAN, members
+
+
+def test_union_columns_hand_example() -> None:
+    """Old columns a b c d, new a c e (b and d gone, e added): the union is a b c d e, nothing re-sorted."""
+    old = sp.csr_array(np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 5.0, 0.0, 6.0]]))
+    new = sp.csr_array(np.array([[1.0, 3.0, 7.0], [0.0, 0.0, 8.0]]))
+    column_map = np.array([0, -1, 1, -1])
+    old_x, new_x, positions = _common_columns(old, new, np.array([0, 1]), column_map)
+    assert positions.tolist() == [0, 2, 4]
+    np.testing.assert_array_equal(old_x.toarray(), [[1, 2, 3, 4, 0], [0, 5, 0, 6, 0]])
+    np.testing.assert_array_equal(new_x.toarray(), [[1, 0, 3, 0, 7], [0, 0, 0, 0, 8]])
+    assert old_x.has_sorted_indices and new_x.has_sorted_indices
+
+
+def _random_rows(rng: np.random.Generator, n: int, m: int, density: float) -> sp.csr_array:
+    dense = np.where(rng.random((n, m)) < density, rng.integers(1, 6, (n, m)).astype(np.float64), 0.0)
+    dense[np.flatnonzero(~dense.any(axis=1)), 0] = 1.0  # every row has an entry
+    return sp.csr_array(dense)
+
+
+def _maps(rng: np.random.Generator, n_old: int, n_new_only: int, keep: float = 0.7) -> tuple[np.ndarray, int]:
+    """Return an order-keeping map of `n_old` positions (some gone) into a new axis with `n_new_only` more."""
+    old_ids = np.arange(0, 2 * n_old, 2)
+    kept = old_ids[rng.random(n_old) < keep]
+    new_ids = np.union1d(kept, rng.choice(np.arange(1, 2 * n_old + 20, 2), n_new_only, replace=False))
+    found = np.searchsorted(new_ids, old_ids)
+    hit = (found < len(new_ids)) & (new_ids[np.minimum(found, len(new_ids) - 1)] == old_ids)
+    return np.where(hit, found, -1).astype(np.int64), len(new_ids)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_union_columns_match_brute_force(seed: int) -> None:
+    """Both sides keep their values in the union's columns, and every row stays sorted."""
+    rng = np.random.default_rng(seed)
+    column_map, m_new = _maps(rng, 15, 6)
+    row_map, n_new = _maps(rng, 12, 3)
+    old, new = _random_rows(rng, 12, 15, 0.4), _random_rows(rng, n_new, m_new, 0.4)
+    old_x, new_x, positions = _common_columns(old, new, row_map, column_map)
+    m = old_x.shape[1]
+    assert m == m_new + int((column_map < 0).sum())
+    old_positions = np.full(len(column_map), -1)
+    old_positions[column_map >= 0] = positions[column_map[column_map >= 0]]
+    old_positions[column_map < 0] = np.setdiff1d(np.arange(m), positions)
+    assert (np.diff(positions) > 0).all() and (np.diff(old_positions) > 0).all()  # both orders kept
+    want_old = np.zeros((n_new, m))
+    kept = row_map >= 0
+    want_old[np.ix_(row_map[kept], old_positions)] = old.toarray()[kept]
+    want_new = np.zeros((n_new, m))
+    want_new[:, positions] = new.toarray()
+    np.testing.assert_array_equal(old_x.toarray(), want_old)
+    np.testing.assert_array_equal(new_x.toarray(), want_new)
+    assert old_x.has_sorted_indices and new_x.has_sorted_indices
+
+
+def test_in_columns_keeps_only_marked_columns_when_they_are_few() -> None:
+    x = sp.csr_array(np.array([[1.0, 2.0, 0.0, 3.0], [0.0, 4.0, 5.0, 0.0], [6.0, 0.0, 0.0, 0.0]]))
+    degree = np.bincount(x.indices, minlength=4).astype(np.float64)
+    few = _in_columns(x, np.array([False, False, False, True]), degree)
+    np.testing.assert_array_equal(few.toarray(), [[0, 0, 0, 3], [0, 0, 0, 0], [0, 0, 0, 0]])
+    assert _in_columns(x, np.array([True, True, False, False]), degree) is x  # most entries: x itself
+    assert _in_columns(x, np.zeros(4, dtype=bool), degree).nnz == 0
+
+
+def _cosine_search(x: sp.csr_array, rows: np.ndarray, width: int) -> NeighbourGraph:
+    """Brute force: each row's `width` most similar other rows of positive cosine (ties by lower row)."""
+    dense = x.toarray()
+    lengths = np.linalg.norm(dense, axis=1)
+    sims = (dense @ dense.T) / np.maximum(np.outer(lengths, lengths), 1e-300)
+    np.fill_diagonal(sims, 0.0)
+    sims = sims[rows]
+    order = np.lexsort((np.broadcast_to(np.arange(x.shape[0]), sims.shape), -sims), axis=-1)[:, :width]
+    scores = np.take_along_axis(sims, order, axis=1)
+    indices = np.where(scores > 0, order, -1)
+    return NeighbourGraph(indices.astype(np.int64), np.where(scores > 0, scores, 0.0), x.shape[0])
+
+
+@pytest.mark.parametrize("engine", ["numba", "scipy"])
+@pytest.mark.parametrize("shrunk_work", [0.0, 0.005, 1.0])
+@pytest.mark.parametrize("seed", range(3))
+def test_update_lists_with_gone_and_added_columns_equals_a_search(
+    seed: int, shrunk_work: float, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows and columns both gone and added at once (more than any one update does): a full search's lists."""
+    monkeypatch.setattr(graph_delta, "SHRUNK_WORK", shrunk_work)
+    monkeypatch.setattr(graph_delta, "FULL_SEARCH_WORK", 10.0)  # never give up: the delta path is under test
+    rng = np.random.default_rng(seed)
+    n_old, m_old, k, width = 60, 50, 3, 25
+    old = _random_rows(rng, n_old, m_old, 0.3)
+    row_map, n_new = _maps(rng, n_old, 4, keep=0.95)
+    column_map, m_new = _maps(rng, m_old, 3, keep=0.95)
+    dense = old_in_new_positions(old, row_map, column_map, n_new, m_new)
+    dense[rng.integers(0, n_new, 15), rng.integers(0, m_new, 15)] = rng.integers(1, 6, 15).astype(np.float64)
+    new = sp.csr_array(dense)
+    lists = NeighbourLists.of(_cosine_search(old, np.arange(n_old), width), width)
+    result = update_lists(
+        lists, old, new, row_map, column_map, "cosine", k, width, lambda r, w: _cosine_search(new, r, w), engine
+    )
+    assert not isinstance(result, str)
+    assert result.merged > n_new // 2  # most rows come from the update, not from a search
+    got = result.lists.served(k)
+    want = _cosine_search(new, np.arange(n_new), k)
+    np.testing.assert_allclose(got.scores, want.scores, atol=1e-9)
+    for row in range(n_new):  # the same neighbours, except among those tied with the k-th
+        cut = want.scores[row, -1] + 1e-9
+        assert set(got.indices[row][got.scores[row] > cut]) == set(want.indices[row][want.scores[row] > cut])
+
+
+def old_in_new_positions(
+    old: sp.csr_array, row_map: np.ndarray, column_map: np.ndarray, n_new: int, m_new: int
+) -> np.ndarray:
+    """Return the old values that survive, placed at their new positions (dense)."""
+    dense = np.zeros((n_new, m_new))
+    rows, columns = row_map >= 0, column_map >= 0
+    dense[np.ix_(row_map[rows], column_map[columns])] = old.toarray()[np.ix_(rows, columns)]
+    return dense
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_members_table_equals_binary_search(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-50, 50, 500)
+    wanted = np.unique(rng.integers(-50, 50, 20))
+    np.testing.assert_array_equal(members(values, wanted), np.isin(values, wanted))
+    wide = np.array([-3, TABLE_SPAN * 4])  # too wide a span for a table: binary search
+    np.testing.assert_array_equal(members(np.array([-3, 0, TABLE_SPAN * 4]), wide), [True, False, True])
+    text = np.array(["a", "c"])
+    np.testing.assert_array_equal(members(np.array(["a", "b", "c"]), text), [True, False, True])
+
+
+def test_popularity_counts_each_items_users() -> None:
+    matrix = sp.csr_array(np.array([[1.0, 0.0, 2.0], [3.0, 0.0, 0.0], [4.0, 0.0, 5.0]]))
+    ranker = PopularityRanker(PopularityRanker.Config())
+    ranker.fit(InteractionMatrix(matrix, IdIndex(np.arange(3)), IdIndex(np.arange(3))), None)
+    assert ranker.popularity_ is not None
+    np.testing.assert_array_equal(ranker.popularity_, [3.0, 0.0, 2.0])
