@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from benchmarks.datasets import SHAPES, load_matrix
-from benchmarks.methods import rows_of, unit_rows
+from benchmarks.methods import rows_of
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -49,7 +49,8 @@ def scatter_bound(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from recframe.engine._compiled.symmetric import symmetric_accumulate, transpose_positions
+    from recframe.engine import row_totals
+    from recframe.engine.pairs import _scales, accumulate_pairs, pair_heaps
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", default="ml-1m", choices=list(SHAPES))
@@ -58,23 +59,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
 
-    x = unit_rows(rows_of(load_matrix(args.shape), "items"))
+    x = rows_of(load_matrix(args.shape), "items")  # raw rows: the kernel scales by the inverse norms
     x.sort_indices()
     t = sp.csr_array(x.T)
     t.sort_indices()
     n, threads, k = x.shape[0], args.threads, args.k
     x_parts = (x.indptr.astype(np.int64), x.indices.astype(np.int32), x.data)
     t_parts = (t.indptr.astype(np.int64), t.indices.astype(np.int32).view(np.uint32), t.data)
-    positions = np.empty(x.nnz, dtype=np.int32)
-    if not transpose_positions(x_parts[0], x_parts[1], t_parts[0], t.indices.astype(np.int32), positions):
-        raise SystemExit("the transpose does not match")  # cannot happen for scipy's own transpose
+    scales = _scales(row_totals(x)[0], n)
+    # the bound's own index of each entry's place in X.T (the kernel walks cursors instead):
+    # X.T lists the entries by column, then row, which is a stable sort of X's entries by column
+    positions = np.empty(x.nnz, dtype=np.int64)
+    positions[np.argsort(x.indices, kind="stable")] = np.arange(x.nnz)
     half = float((np.diff(t.indptr).astype(np.int64) ** 2).sum() / 2)
     numba.set_num_threads(threads)
 
     def kernel() -> None:
-        hv, hj = np.empty((threads, n, k)), np.empty((threads, n, k), dtype=np.int64)
-        hsize, floor = np.zeros((threads, n), dtype=np.int64), np.full((threads, n), -np.inf)
-        symmetric_accumulate(0, n, *x_parts, positions, *t_parts, hv, hj, hsize, floor)
+        accumulate_pairs(0, n, x_parts, t_parts, scales, pair_heaps(threads, n, k, n, x.shape[1]))
 
     runs = {"kernel": kernel, "scatter-add bound": lambda: scatter_bound(*x_parts, positions, *t_parts, threads)}
     best = dict.fromkeys(runs, float("inf"))

@@ -30,7 +30,12 @@ def unit_rows(x: sp.csr_array) -> sp.csr_array:
 def recframe_sparse(matrix: sp.csr_array, axis: str, k: int) -> Neighbours:
     from recframe.builtin.similarity import SparseSimilarity
 
-    graph = SparseSimilarity(k=k, max_memory_mb=4096).fit(rows_of(matrix, axis)).neighbours()
+    backend = SparseSimilarity(k=k, max_memory_mb=4096)
+    if axis == "items":  # the item rows' transpose is the users x items matrix the caller holds: kept, not copied
+        backend.fit_transposed(rows_of(matrix, axis), matrix)
+    else:  # the user rows are the matrix itself; the backend makes their transpose (float32 values if lossless)
+        backend.fit(rows_of(matrix, axis))
+    graph = backend.neighbours()
     return graph.indices, graph.scores
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -105,18 +107,24 @@ def test_a_transposed_that_does_not_match_is_refused(rng, defect):
         top_k_neighbours(x, 3, engine="numba", transposed=transposed)
 
 
-def test_transpose_positions_point_at_each_entry(rng):
-    from recframe.engine._compiled.symmetric import transpose_positions
+def test_transpose_places_point_at_each_entry_in_any_batches(rng):
+    from recframe.engine._compiled.symmetric import transpose_places
 
     x = skewed_rows(rng, 50, 30)
     t = sp.csr_array(x.T)
     t.sort_indices()
-    positions = np.empty(x.nnz, dtype=np.int64)
-    assert transpose_positions(x.indptr.astype(np.int64), x.indices, t.indptr.astype(np.int64), t.indices, positions)
     rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-    np.testing.assert_array_equal(t.indices[positions], rows)  # entry (i, u) of X is entry (u, i) of X.T
     t_rows = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
-    np.testing.assert_array_equal(t_rows[positions], x.indices)
+    indptr, t_indptr = x.indptr.astype(np.int64), t.indptr.astype(np.int64)
+    for edges in ([50, 0], [50, 31, 30, 7, 0], [40, 12]):  # decreasing batches, from the end or not
+        cursor = np.full(t.shape[0], -1, dtype=np.int64)
+        for stop, start in itertools.pairwise(edges):
+            places = np.empty(indptr[stop] - indptr[start], dtype=np.int64)
+            parts = np.array([0, 5, 6, t.shape[0]] if stop < 50 else [0, t.shape[0]], dtype=np.int64)
+            transpose_places(start, stop, indptr, x.indices, t_indptr, t.indices, parts, cursor, places)
+            entries = slice(indptr[start], indptr[stop])
+            np.testing.assert_array_equal(t.indices[places], rows[entries])  # entry (i, u) of X is (u, i) of X.T
+            np.testing.assert_array_equal(t_rows[places], x.indices[entries])
 
 
 def test_kernel_bound_benchmark_runs(tmp_path, monkeypatch, capsys):

@@ -11,11 +11,11 @@ import scipy.sparse as sp
 from recframe import NeighbourGraph, PluginError, Recommender, SupportsPairBlocks
 from recframe.builtin.executors import LocalExecutor
 from recframe.engine import (
+    check_transpose,
     merge_offers,
     numba_available,
     pair_bounds,
     pair_offers,
-    pair_positions,
     top_k_neighbours,
 )
 from recframe.recommender.blocks import search_blocks
@@ -56,30 +56,27 @@ def by_pairs(
     x = sp.csr_array(x, dtype=np.float64)
     t = sp.csr_array(x.T)
     t.sort_indices()
-    positions = pair_positions(x, t)
-    bounds = pair_bounds(x, t, positions, n_blocks)
+    bounds = pair_bounds(x, t, n_blocks)
     width = min(k, x.shape[0] - 1)
     columns, scores = np.full((x.shape[0], width), -1, dtype=np.int64), np.zeros((x.shape[0], width))
     for number in np.arange(len(bounds)) if shuffle is None else shuffle.permutation(len(bounds)):
         start, stop = bounds[number]
-        merge_offers(columns, scores, *pair_offers(x, t, positions, start, stop, width, threads=2), start)
+        merge_offers(columns, scores, *pair_offers(x, t, start, stop, width, threads=2), start)
     return columns, scores
 
 
 def test_the_bounds_the_offers_and_the_merge_of_a_hand_checked_example():
     t = sp.csr_array(TINY.T)
-    positions = pair_positions(TINY, t)
-    assert positions.tolist() == [0, 3, 1, 6, 4, 7, 2, 5, 8]  # each entry's place in X.T (columns at 0, 3, 6)
     # work: multiply-adds of the pairs below [4, 3, 2, 0] plus the accumulator read back [3, 2, 1, 0]
-    assert pair_bounds(TINY, t, positions, 1) == [(0, 4)]
-    assert pair_bounds(TINY, t, positions, 2) == [(0, 2), (2, 4)]  # cumulative 7 12 15 15: half is 7.5
-    assert pair_bounds(TINY, t, positions, 3) == [(0, 1), (1, 2), (2, 4)]
-    assert pair_bounds(TINY, t, positions, 50) == [(0, 1), (1, 2), (2, 3), (3, 4)]  # no more than rows
-    assert pair_bounds(TINY, t, positions, 2, k=2, max_memory_mb=0) == []  # 4 x 2 x 17 bytes of heaps: too many
-    first = pair_offers(TINY, t, positions, 0, 2, 2)  # pairs (0, 1..3) and (1, 2..3), for rows 0..3
+    assert pair_bounds(TINY, t, 1) == [(0, 4)]
+    assert pair_bounds(TINY, t, 2) == [(0, 2), (2, 4)]  # cumulative 7 12 15 15: half is 7.5
+    assert pair_bounds(TINY, t, 3) == [(0, 1), (1, 2), (2, 4)]
+    assert pair_bounds(TINY, t, 50) == [(0, 1), (1, 2), (2, 3), (3, 4)]  # no more than rows
+    assert pair_bounds(TINY, t, 2, k=2, max_memory_mb=0) == []  # 4 x 2 x 13 bytes of heaps: too many
+    first = pair_offers(TINY, t, 0, 2, 2)  # pairs (0, 1..3) and (1, 2..3), for rows 0..3
     assert first[0].tolist() == [[3, 1], [3, 0], [0, 1], [0, 1]]
     assert first[1].tolist() == [[2, 1], [2, 1], [1, 1], [2, 2]]
-    second = pair_offers(TINY, t, positions, 2, 4, 2)  # pair (2, 3) only, for rows 2..3
+    second = pair_offers(TINY, t, 2, 4, 2)  # pair (2, 3) only, for rows 2..3
     assert second[0].tolist() == [[3, -1], [2, -1]]
     assert second[1].tolist() == [[2, 0], [2, 0]]
     columns, scores = np.full((4, 2), -1, dtype=np.int64), np.zeros((4, 2))
@@ -107,12 +104,11 @@ def test_any_blocks_in_any_order_give_the_serial_lists_bit_for_bit(monkeypatch, 
 def test_the_numpy_merge_equals_the_compiled_one(rng):
     x = long_tailed(rng)
     t = sp.csr_array(x.T)
-    positions = pair_positions(x, t)
     merged = {}
     for engine in ("numba", "scipy"):
         columns, scores = np.full((x.shape[0], 5), -1, dtype=np.int64), np.zeros((x.shape[0], 5))
-        for start, stop in pair_bounds(x, t, positions, 4):
-            offered = pair_offers(x, t, positions, start, stop, 5)
+        for start, stop in pair_bounds(x, t, 4):
+            offered = pair_offers(x, t, start, stop, 5)
             merge_offers(columns, scores, *offered, start, engine=engine)
         merged[engine] = columns, scores
     np.testing.assert_array_equal(merged["scipy"][0], merged["numba"][0])
@@ -121,15 +117,16 @@ def test_the_numpy_merge_equals_the_compiled_one(rng):
 
 def test_wrong_inputs_are_refused_with_what_to_give():
     t = sp.csr_array(TINY.T)
-    positions = pair_positions(TINY, t)
     with pytest.raises(ValueError, match=r"the block \[3, 5\) is not a range of the 4 rows"):
-        pair_offers(TINY, t, positions, 3, 5, 2)
+        pair_offers(TINY, t, 3, 5, 2)
     with pytest.raises(ValueError, match="n_blocks must be 1 or more"):
-        pair_bounds(TINY, t, positions, 0)
-    with pytest.raises(ValueError, match="positions must be the integer array pair_positions returned"):
-        pair_offers(TINY, t, positions[:3], 0, 2, 2)
+        pair_bounds(TINY, t, 0)
+    with pytest.raises(ValueError, match=r"norms must hold one value per row \(4\)"):
+        pair_offers(TINY, t, 0, 2, 2, norms=np.ones(3))
     with pytest.raises(ValueError, match="transposed is not the transpose of x"):
-        pair_positions(TINY, sp.csr_array(TINY.T * 2.0))
+        check_transpose(TINY, sp.csr_array(TINY.T * 2.0))
+    with pytest.raises(ValueError, match="transposed is not the transpose of x"):
+        pair_offers(TINY, sp.csr_array(TINY.T * 2.0), 0, 2, 2)
     with pytest.raises(ValueError, match="merge_offers needs writable int64 columns"):
         merge_offers(np.full((2, 2), -1), np.zeros((2, 2)), np.zeros((3, 2), dtype=np.int64), np.zeros((3, 2)))
 
@@ -159,10 +156,8 @@ def test_the_executor_search_by_pairs_equals_the_backend_search(rng, config):
         got = search_blocks(executor, backend, n, None, "similarity 'sparse'")
         np.testing.assert_array_equal(got.indices, want.indices)
         np.testing.assert_array_equal(got.scores, want.scores)
-        assert backend._positions is None  # released once the search is over, not kept by the model
         assert len(backend.pair_blocks(4)) == 4
-        shipped = pickle.loads(pickle.dumps(backend))  # what Ray sends: the positions go with it
-        assert shipped._positions is not None
+        shipped = pickle.loads(pickle.dumps(backend))  # what Ray sends: the blocks check the transpose again
         np.testing.assert_array_equal(shipped.pair_offers(0, n // 2).indices, backend.pair_offers(0, n // 2).indices)
 
 
@@ -225,7 +220,7 @@ def test_a_fit_on_two_workers_equals_the_serial_fit(monkeypatch, ranker):
     search = sparse.pair_offers
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        offered.append(args[3:5])
+        offered.append(args[2:4])
         return search(*args, **kwargs)
 
     monkeypatch.setattr(sparse, "pair_offers", spy)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -40,7 +42,7 @@ def test_blocks_split_the_entries_evenly(rows):
     blocks = _blocks(rows, 1)  # 256 KB of entries a block: 12 bytes each
     assert len(blocks) == -(-rows.nnz * 12 // (1 << 18))
     assert blocks[0][0] == 0 and blocks[-1][1] == rows.shape[0]
-    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(blocks))
     sizes = [rows.indptr[b] - rows.indptr[a] for a, b in blocks]
     assert max(sizes) - min(sizes) <= 2 * np.diff(rows.indptr).max()
     assert _blocks(rows, 1024) == [(0, rows.shape[0])]

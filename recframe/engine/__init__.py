@@ -11,7 +11,7 @@ Sparse top-n products with exclusions
     exclusions, the row itself); :func:`top_k_neighbours` is the symmetric special case
     ``X @ X.T`` without the diagonal; :func:`estimate_neighbours` says what it will cost.
     Split into blocks of pairs (to run on an executor, each pair still computed once):
-    :func:`pair_positions` once, :func:`pair_bounds` for ranges of equal work,
+    :func:`check_transpose` (once per fitted pair), :func:`pair_bounds` for ranges of equal work,
     :func:`pair_offers` per range and :func:`merge_offers` to fold them into the lists.
 Top-n selection
     :func:`select_top_n` (a dense block), :func:`top_n_entries` (a sparse set of entries) and
@@ -67,7 +67,7 @@ from recframe.data.matrix import check_measurable
 from recframe.engine.dispatch import Engine, default_threads, numba_available, numba_threads, resolve_engine
 from recframe.engine.few_rows import warm_up
 from recframe.engine.graph import Degree, walk_queries, walk_targets
-from recframe.engine.kernel_inputs import freeze, freeze_checked
+from recframe.engine.kernel_inputs import freeze, freeze_checked, freeze_shared
 from recframe.engine.measures import (
     BINARY,
     GRAPH,
@@ -79,7 +79,7 @@ from recframe.engine.measures import (
     similarity,
 )
 from recframe.engine.neighbours import per_target_top_n
-from recframe.engine.pairs import merge_offers, pair_bounds, pair_offers, pair_positions
+from recframe.engine.pairs import check_transpose, merge_offers, pair_bounds, pair_offers
 from recframe.engine.prediction import (
     Fallback,
     NeighbourLookup,
@@ -113,11 +113,13 @@ __all__ = [
     "Variant",
     "blockwise_top_n",
     "check_measurable",
+    "check_transpose",
     "chunks",
     "default_threads",
     "estimate_neighbours",
     "freeze",
     "freeze_checked",
+    "freeze_shared",
     "l1_normalise",
     "merge_offers",
     "modify",
@@ -125,7 +127,6 @@ __all__ = [
     "numba_threads",
     "pair_bounds",
     "pair_offers",
-    "pair_positions",
     "per_target_top_n",
     "predict_ratings",
     "resolve_engine",

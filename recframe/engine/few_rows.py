@@ -26,6 +26,8 @@ so per row it takes 1.4 ms for 4 rows, 0.25 ms for 32, 0.06 ms for 256, 0.047 ms
 
 _EMPTY_INDPTR = np.zeros(1, dtype=np.int64)
 _EMPTY_INDPTR.flags.writeable = False
+_NO_NORMS = np.zeros(0)
+_NO_NORMS.flags.writeable = False
 
 
 def _parts(
@@ -62,8 +64,8 @@ def warm_up() -> None:
         for array in (indptr, indices, data):
             array.flags.writeable = False
         checked_top_n(
-            np.zeros(1, dtype=np.int64), indptr, indices, data, indptr, indices, data, 1, indptr, indices,
-            _EMPTY_INDPTR, indices[:0], False, 1, np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1)),
+            np.zeros(1, dtype=np.int64), indptr, indices, data, indptr, indices, data, 1, _NO_NORMS, _NO_NORMS,
+            indptr, indices, _EMPTY_INDPTR, indices[:0], False, 1, np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1)),
         )  # fmt: skip
 
 
@@ -77,11 +79,14 @@ def few_rows_product(
     exclude_self: bool,
     columns: IntArray,
     scores: FloatArray,
+    *,
+    scales: tuple[np.ndarray, np.ndarray] = (_NO_NORMS, _NO_NORMS),
 ) -> None:
     """Fill `columns` and `scores` with the top-`n` of ``A[r] @ B`` for each of a few `rows`.
 
     The inputs passed :func:`~recframe.engine.kernel_inputs.check_product_inputs` with
-    ``lazy=True``; the kernel checks the rows it reads.
+    ``lazy=True``; the kernel checks the rows it reads. `scales`: the query rows' and the
+    columns' inverse norms, checked and read-only, to multiply each sum by (both empty: the sums).
 
     Raises
     ------
@@ -100,6 +105,7 @@ def few_rows_product(
         *a_parts,
         *b_parts,
         b.shape[1],
+        *scales,
         seen_indptr,
         seen_indices,
         extra_indptr,

@@ -79,23 +79,33 @@ _PARTS = "_recframe_kernel_parts"
 """Attribute of a read-only matrix: its arrays in the kernels' dtypes, converted once."""
 
 
-def csr_parts(matrix: sp.csr_array | None, index_dtype: npt.DTypeLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the CSR arrays in the dtypes the kernel is compiled for (int64 offsets).
+def csr_parts(
+    matrix: sp.csr_array | None, index_dtype: npt.DTypeLike, *, keep_float32: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the CSR arrays in the dtypes the kernel is compiled for (int64 offsets, float64 values).
 
-    The conversion of a matrix whose arrays are read-only (a served model) is kept on it, so
-    that it is paid once, not on every call.
+    With `keep_float32`, float32 values stay float32 (for a kernel that sums them in float64:
+    the products are the same, and a float32 matrix is not copied). The conversion of a matrix
+    whose arrays are read-only (a served model) is kept on it, so that it is paid once, not on
+    every call.
     """
     if matrix is None:
         empty = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=index_dtype), np.zeros(0))
         return tuple(read_only_view(a) for a in empty)  # type: ignore[return-value]
     source = (matrix.indptr, matrix.indices, matrix.data)
+    value_dtype = np.float32 if keep_float32 and matrix.data.dtype == np.float32 else np.float64
     kept = getattr(matrix, _PARTS, None)
-    if kept is not None and kept[2].dtype == index_dtype and all(a is b for a, b in zip(kept[0], source, strict=True)):
+    if (
+        kept is not None
+        and kept[2].dtype == index_dtype
+        and kept[3].dtype == value_dtype
+        and all(a is b for a, b in zip(kept[0], source, strict=True))
+    ):
         return kept[1:]  # type: ignore[no-any-return]
     parts = (  # read-only, one compiled version per index dtype (see read_only_view)
         read_only_view(matrix.indptr.astype(np.int64, copy=False)),
         read_only_view(matrix.indices.astype(index_dtype, copy=False)),
-        read_only_view(matrix.data.astype(np.float64, copy=False)),
+        read_only_view(matrix.data.astype(value_dtype, copy=False)),
     )
     if frozen(matrix):
         setattr(matrix, _PARTS, (source, *parts))
@@ -142,6 +152,39 @@ def freeze(matrix: sp.csr_array) -> sp.csr_array:
             setattr(matrix, name, array)
         array.flags.writeable = False
     return matrix
+
+
+def freeze_shared(matrix: sp.csr_array, name: str = "matrix") -> sp.csr_array:
+    """Make `matrix`'s arrays and every array they view read-only, with no copy; check it whole and mark it.
+
+    For a matrix the caller hands over (a backend keeping the caller's rows rather than a
+    copy): unlike :func:`freeze`, an array that views a writeable one is not copied but its
+    base is flagged read-only too, so that the caller can no longer change the values through
+    it (nor through views it takes later).
+
+    Parameters
+    ----------
+    matrix : csr_array
+        A matrix nobody changes any more.
+    name : str
+        Its name in error messages.
+
+    Returns
+    -------
+    csr_array
+        `matrix` itself, read-only and marked checked.
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        As :func:`check_csr`.
+    """
+    for array in _arrays(matrix):
+        base: object = array
+        while isinstance(base, np.ndarray):
+            base.flags.writeable = False
+            base = base.base
+    return check_csr(matrix, name)
 
 
 def freeze_checked(matrix: sp.csr_array, name: str = "matrix") -> sp.csr_array:

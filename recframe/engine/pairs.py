@@ -15,13 +15,12 @@ Examples
 --------
 >>> import numpy as np
 >>> import scipy.sparse as sp
->>> from recframe.engine import merge_offers, pair_bounds, pair_offers, pair_positions
+>>> from recframe.engine import merge_offers, pair_bounds, pair_offers
 >>> x = sp.csr_array(np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]))
 >>> t = sp.csr_array(x.T)
->>> positions = pair_positions(x, t)  # once, for every block
 >>> columns, scores = np.full((4, 2), -1), np.zeros((4, 2))
->>> for start, stop in pair_bounds(x, t, positions, 2):
-...     offered = pair_offers(x, t, positions, start, stop, 2)
+>>> for start, stop in pair_bounds(x, t, 2):
+...     offered = pair_offers(x, t, start, stop, 2)
 ...     merge_offers(columns, scores, *offered, start)
 >>> columns.tolist()
 [[3, 1], [3, 0], [3, 0], [0, 1]]
@@ -34,86 +33,74 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_count, check_csr, csr_parts, read_only_view
+from recframe.engine.kernel_inputs import check_count, check_csr, csr_parts, frozen, read_only_view
 
 _Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
 
-HEAP_BYTES = 17
-"""Bytes of the symmetric kernel's heaps per row, per kept neighbour and per thread."""
+HEAP_BYTES = 13
+"""Bytes of the symmetric kernel's heaps per row, per kept neighbour and per thread (a float64
+score and an int32 row, plus a heap's size and floor shared by its entries)."""
+
+_NO_NORMS = read_only_view(np.zeros(0))
+"""What the kernels take for no scaling: an empty array."""
 
 
 def symmetric_parts(x: sp.csr_array, transposed: sp.csr_array) -> tuple[_Parts, _Parts]:
     """Return the CSR arrays of `x` and its transpose as the symmetric kernel takes them.
 
-    32-bit indices where the sizes allow, and the transpose's column indices as unsigned
+    32-bit indices where the sizes allow, float32 values as they are (the kernel sums in
+    float64), and the transpose's column indices as unsigned
     (they are checked ``>= 0``: the scatter loop then skips numba's negative-index wraparound,
     -12% for a scatter-only loop on the realistic ML-20M shape).
     """
     small = max(x.shape) < np.iinfo(np.int32).max
     index_dtype, unsigned = (np.int32, np.uint32) if small else (np.int64, np.uint64)
-    x_parts, t_parts = csr_parts(x, index_dtype), csr_parts(transposed, index_dtype)
+    x_parts = csr_parts(x, index_dtype, keep_float32=True)
+    t_parts = csr_parts(transposed, index_dtype, keep_float32=True)
     return x_parts, (t_parts[0], t_parts[1].view(unsigned), t_parts[2])
 
 
-def transpose_positions(x_parts: _Parts, t_parts: _Parts, *, check_values: bool) -> IntArray:
-    """Return where each stored entry of ``X`` sits in ``X.T`` (32-bit where the sizes allow), read-only.
+_TRANSPOSE_OF = "_recframe_transpose_of"
+"""Attribute of a read-only transpose checked against a read-only ``x``: ``x``'s arrays then, and
+whether the values were compared too."""
 
-    The entries are always checked; their values only with `check_values`.
+
+def _check_pair(x_parts: _Parts, t_parts: _Parts, *, check_values: bool, work: np.ndarray | None = None) -> None:
+    """Run :func:`~recframe.engine._compiled.symmetric.check_transpose` on the kernel's arrays.
 
     Raises
     ------
     ValueError
-        If ``transposed`` does not hold exactly the entries and values of ``x``, or a row of either is
-        unsorted or repeats a column (checked here, before the kernel relies on it).
+        If the transpose does not hold exactly the entries (and, with `check_values`, the values)
+        of ``x``, or a row of either is unsorted or repeats a column.
     """
-    from recframe.engine._compiled.symmetric import transpose_positions as kernel
+    from recframe.engine._compiled.symmetric import check_transpose as kernel
 
-    nnz = len(x_parts[1])
-    positions = np.empty(nnz, dtype=np.int32 if nnz < np.iinfo(np.int32).max else np.int64)
-    same_entries = kernel(x_parts[0], x_parts[1], t_parts[0], t_parts[1], positions)
-    step = 1 << 20  # the values too, a bounded slice at a time
-    if not same_entries or (
-        check_values
-        and any(
-            not np.array_equal(t_parts[2][positions[s : s + step]], x_parts[2][s : s + step])
-            for s in range(0, nnz, step)
-        )
-    ):
+    filled = np.zeros(0, dtype=np.int64) if work is None else work
+    if not kernel(*x_parts, *t_parts, check_values, filled):
         msg = (
             "transposed is not the transpose of x (entries or values differ), or a row of x has unsorted or repeated "
             "columns; call x.sum_duplicates() and pass sp.csr_array(x.T) after sort_indices(), or leave transposed out"
         )
         raise ValueError(msg)
-    return read_only_view(positions)
 
 
-def _checked(x: sp.csr_array, transposed: sp.csr_array) -> tuple[sp.csr_array, sp.csr_array]:
-    """Return `x` and `transposed` checked as CSR matrices of transposed shapes; numba must be installed."""
-    resolve_engine("numba")
-    x = check_csr(x, "x")
-    return x, check_csr(transposed, "transposed", (x.shape[1], x.shape[0]))
+def check_transpose(x: sp.csr_array, transposed: sp.csr_array, *, check_values: bool = True) -> None:
+    """Check that `transposed` is ``x.T`` entry by entry, as the pair search needs it; once for read-only matrices.
 
-
-def pair_positions(x: sp.csr_array, transposed: sp.csr_array, *, check_values: bool = True) -> IntArray:
-    """Return the place of each stored entry of `x` in `transposed`: what every block of pairs reads.
-
-    Computed once per pair of matrices (O(stored entries)) and passed to :func:`pair_bounds`
-    and to every :func:`pair_offers`.
+    One pass over the stored entries, nothing allocated but a cursor per row of `transposed`.
+    When both matrices' arrays are read-only (a fitted model's), the result is kept on
+    `transposed` and later calls cost O(1), as for :func:`~recframe.engine.check_csr`.
 
     Parameters
     ----------
     x : csr_array of shape (n_rows, n_columns)
         The rows, with sorted, distinct column indices in every row (canonical format).
     transposed : csr_array of shape (n_columns, n_rows)
-        ``X.T`` as CSR with sorted indices.
+        ``X.T`` as CSR with sorted indices; its values may be another float dtype if equal
+        (e.g. float32 copies of ratings).
     check_values : bool
-        Check the values of `transposed` against `x`, not only its entries (skip it for a
-        transpose you made from `x` yourself).
-
-    Returns
-    -------
-    ndarray of int32 or int64, read-only
-        One position per stored entry of `x`.
+        Compare the values too, not only the entries (skip it for a transpose you made from `x`).
 
     Raises
     ------
@@ -123,20 +110,48 @@ def pair_positions(x: sp.csr_array, transposed: sp.csr_array, *, check_values: b
         If a matrix is malformed, or `transposed` is not the transpose of `x`.
     """
     x, transposed = _checked(x, transposed)
-    return transpose_positions(*symmetric_parts(x, transposed), check_values=check_values)
+    kept = getattr(transposed, _TRANSPOSE_OF, None)
+    arrays = (x.indptr, x.indices, x.data)
+    if (
+        kept is not None
+        and all(a is b for a, b in zip(kept[0], arrays, strict=True))
+        and (kept[1] or not check_values)
+        and frozen(x)
+        and frozen(transposed)
+    ):
+        return
+    _check_pair(*symmetric_parts(x, transposed), check_values=check_values)
+    if frozen(x) and frozen(transposed):
+        setattr(transposed, _TRANSPOSE_OF, (arrays, check_values))
 
 
-def _check_positions(x: sp.csr_array, positions: IntArray) -> IntArray:
-    if not isinstance(positions, np.ndarray) or positions.shape != (x.nnz,) or positions.dtype.kind not in "iu":
-        msg = f"positions must be the integer array pair_positions returned, one per stored entry ({x.nnz}) of x"
+def _checked(x: sp.csr_array, transposed: sp.csr_array) -> tuple[sp.csr_array, sp.csr_array]:
+    """Return `x` and `transposed` checked as CSR matrices of transposed shapes; numba must be installed."""
+    resolve_engine("numba")
+    x = check_csr(x, "x")
+    return x, check_csr(transposed, "transposed", (x.shape[1], x.shape[0]))
+
+
+def _scales(norms: FloatArray | None, n: int) -> np.ndarray:
+    """Return what the kernels multiply each sum by, per row: ``1 / norms`` (0 for a zero norm), or empty for none.
+
+    Every path scores a pair ``sum * (scale_i * scale_j)``, with the scales computed here the
+    same way from the same norms: the same bits whichever side computes it, and a product,
+    not a division, in the kernels' loops (cosine of raw rows to a few units in the last
+    place of the float64 quotient).
+    """
+    if norms is None:
+        return _NO_NORMS
+    array = np.asarray(norms, dtype=np.float64)
+    if array.shape != (n,):
+        msg = f"norms must hold one value per row ({n}); got shape {array.shape}"
         raise ValueError(msg)
-    return positions
+    return read_only_view(np.divide(1.0, array, out=np.zeros(n), where=array > 0))
 
 
 def pair_bounds(
     x: sp.csr_array,
     transposed: sp.csr_array,
-    positions: IntArray,
     n_blocks: int,
     *,
     k: int | None = None,
@@ -147,16 +162,17 @@ def pair_bounds(
     Row ``i`` costs the multiply-adds of its pairs ``(i, j > i)`` (each stored entry ``(i, u)``
     meets the entries of column ``u`` below row ``i``) plus the ``n - 1 - i`` accumulator
     entries the kernel reads back: the first rows cost the most, so the first ranges are short.
+    The same pass checks the entries of `transposed` against `x` (see :func:`check_transpose`).
 
     A block keeps a list for every row from its start on, so the first block's memory grows
     with all the rows: with `k` and `max_memory_mb`, no ranges come back when one thread's
-    heaps of the first block (``17 n_rows k`` bytes) exceed `max_memory_mb` (search blocks of
-    query rows instead; :func:`~recframe.engine.top_k_neighbours` computes each pair twice
-    then, too).
+    heaps of the first block (``HEAP_BYTES n_rows k`` bytes) exceed `max_memory_mb` (search
+    blocks of query rows instead; :func:`~recframe.engine.top_k_neighbours` computes each pair
+    twice then, too).
 
     Parameters
     ----------
-    x, transposed, positions
+    x, transposed
         As for :func:`pair_offers`.
     n_blocks : int
         Ranges wanted, at least 1; fewer come back when there are fewer rows (no range is empty).
@@ -174,22 +190,18 @@ def pair_bounds(
     Raises
     ------
     ValueError
-        If `n_blocks` is below 1 or `positions` does not fit `x`.
+        If `n_blocks` is below 1 or `transposed` is not the transpose of `x`.
     """
-    from recframe.engine._compiled.symmetric import pair_work
-
     x, transposed = _checked(x, transposed)
     if check_count(n_blocks, "n_blocks") < 1:
         msg = "n_blocks must be 1 or more; got 0"
         raise ValueError(msg)
-    positions = _check_positions(x, positions)
     n = x.shape[0]
     too_big = k is not None and max_memory_mb is not None and n * k * HEAP_BYTES > max_memory_mb << 20
     if n == 0 or too_big:
         return []
-    x_parts, t_parts = symmetric_parts(x, transposed)
     work = np.empty(n, dtype=np.int64)
-    pair_work(x_parts[0], x_parts[1], positions, t_parts[0], work)
+    _check_pair(*symmetric_parts(x, transposed), check_values=False, work=work)
     work += np.arange(n - 1, -1, -1)
     cumulative = np.cumsum(work)
     targets = np.linspace(0, cumulative[-1], n_blocks + 1)[1:-1]
@@ -199,14 +211,75 @@ def pair_bounds(
     return [(int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
 
 
+def pair_heaps(
+    sets: int, rows: int, k: int, n: int, n_columns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the symmetric kernel's working arrays for `sets` threads and heaps of the last `rows` of `n` rows.
+
+    Heap scores (float64), heap rows (int32 while `n` fits), sizes and floors per heap, and one
+    cursor per row of the transpose (`n_columns` of them), all ``-1`` (see
+    :func:`accumulate_pairs`).
+    """
+    index_dtype = np.int32 if n < np.iinfo(np.int32).max else np.int64
+    return (
+        np.empty((sets, rows, k), dtype=np.float64),
+        np.empty((sets, rows, k), dtype=index_dtype),
+        np.zeros((sets, rows), dtype=np.int64),
+        np.full((sets, rows), -np.inf),
+        np.full(n_columns, -1, dtype=np.int64),
+    )
+
+
+PLACES_BATCH = 1 << 20
+"""Stored entries whose places in the transpose :func:`accumulate_pairs` finds at a time (4 MB)."""
+
+
+def accumulate_pairs(
+    start: int,
+    stop: int,
+    x_parts: _Parts,
+    t_parts: _Parts,
+    scales: np.ndarray,
+    heaps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """Offer the pairs ``(i, j > i)``, ``start <= i < stop``, to the heaps, in batches of rows from the last down.
+
+    Each batch of about :data:`PLACES_BATCH` stored entries first gets its entries' places in
+    the transpose (:func:`~recframe.engine._compiled.symmetric.transpose_places`, walking the
+    cursor of `heaps` on), then runs
+    :func:`~recframe.engine._compiled.symmetric.symmetric_accumulate`: memory for the places of
+    one batch, not of the whole matrix. Call it for decreasing ranges with the same `heaps`
+    (from :func:`pair_heaps`). The batches do not change the result: the heaps keep every
+    row's top-k by the kernels' total order, whichever thread computes a pair.
+    """
+    from recframe.engine._compiled.symmetric import symmetric_accumulate, transpose_places
+
+    hv, hj, hsize, floor, cursor = heaps
+    indptr = x_parts[0]
+    t_indptr = t_parts[0]
+    # the rows of X.T in one range of about equal entries per thread, for the places
+    parts = np.searchsorted(t_indptr, np.linspace(0, t_indptr[-1], hv.shape[0] + 1)).astype(np.int64)
+    parts[0], parts[-1] = 0, len(t_indptr) - 1
+    nnz = int(indptr[stop] - indptr[start])
+    places = np.empty(min(nnz, PLACES_BATCH), dtype=np.int32 if len(t_parts[1]) < np.iinfo(np.int32).max else np.int64)
+    while stop > start:
+        # the batch's first row: as many entries as fit, one row at least
+        low = max(start, min(stop - 1, int(np.searchsorted(indptr, indptr[stop] - len(places), side="left"))))
+        if indptr[stop] - indptr[low] > len(places):  # one row longer than a batch
+            places = np.empty(int(indptr[stop] - indptr[low]), dtype=places.dtype)
+        transpose_places(low, stop, indptr, x_parts[1], t_indptr, t_parts[1], parts, cursor, places)
+        symmetric_accumulate(low, stop, *x_parts, places, *t_parts, scales, hv, hj, hsize, floor)
+        stop = low
+
+
 def pair_offers(
     x: sp.csr_array,
     transposed: sp.csr_array,
-    positions: IntArray,
     start: int,
     stop: int,
     k: int,
     *,
+    norms: FloatArray | None = None,
     threads: int | None = None,
     max_memory_mb: int = 1024,
 ) -> tuple[IntArray, FloatArray]:
@@ -222,41 +295,48 @@ def pair_offers(
 
     Parameters
     ----------
-    x, transposed : csr_array
-        As for :func:`pair_positions`.
-    positions : ndarray of int
-        What :func:`pair_positions` returned for them.
+    x : csr_array of shape (n_rows, n_columns)
+        The rows, with sorted, distinct column indices in every row (canonical format).
+    transposed : csr_array of shape (n_columns, n_rows)
+        ``X.T`` as CSR with sorted indices, values equal to `x`'s (checked, see
+        :func:`check_transpose`: once for read-only matrices).
     start, stop : int
         The block's rows, ``0 <= start <= stop <= n_rows``.
     k : int
         Partners kept per row.
+    norms : ndarray of shape (n_rows,), optional
+        Divide the product of rows ``i`` and ``j`` by their norms (the cosine of raw rows, with
+        their L2 norms from :func:`~recframe.engine.row_totals`; see :func:`_scales`); a row of
+        norm 0 has no partners. The plain product without.
     threads : int, optional
         Threads of the kernel; all cores by default.
     max_memory_mb : int
-        Memory for the kernel's per-thread heaps (``17 (n_rows - start) k`` bytes a thread):
-        fewer threads are used when they would not fit, one at least.
+        Memory for the kernel's per-thread heaps (``HEAP_BYTES (n_rows - start) k`` bytes a
+        thread): fewer threads are used when they would not fit, one at least.
 
     Returns
     -------
     columns : ndarray of shape (n_rows - start, k), int64
         Row ``r`` is row ``start + r``'s partners, best first, ties by lower row; ``-1`` pads.
     scores : ndarray of shape (n_rows - start, k), float64
-        The products; ``0.0`` where ``columns`` is ``-1``.
+        The scores; ``0.0`` where ``columns`` is ``-1``.
 
     Raises
     ------
     ValueError
-        If the range is outside the rows or `positions` does not fit `x`.
+        If the range is outside the rows, `norms` does not fit, or `transposed` is not the
+        transpose of `x`.
     """
-    from recframe.engine._compiled.symmetric import merge_heaps, symmetric_accumulate
+    from recframe.engine._compiled.symmetric import merge_heaps
 
     x, transposed = _checked(x, transposed)
-    positions = _check_positions(x, positions)
     n = x.shape[0]
     start, stop, k = check_count(start, "start"), check_count(stop, "stop"), check_count(k, "k")
     if not start <= stop <= n:
         msg = f"the block [{start}, {stop}) is not a range of the {n} rows; give 0 <= start <= stop <= {n}"
         raise ValueError(msg)
+    scales = _scales(norms, n)
+    check_transpose(x, transposed)
     m = n - start
     columns = np.full((m, k), -1, dtype=np.int64)
     scores = np.zeros((m, k), dtype=np.float64)
@@ -265,12 +345,9 @@ def pair_offers(
     x_parts, t_parts = symmetric_parts(x, transposed)
     with numba_threads(threads) as used:
         sets = max(1, min(used, (max_memory_mb << 20) // max(m * k * HEAP_BYTES, 1)))
-        hv = np.empty((sets, m, k), dtype=np.float64)
-        hj = np.empty((sets, m, k), dtype=np.int64)
-        hsize = np.zeros((sets, m), dtype=np.int64)
-        floor = np.full((sets, m), -np.inf)
-        symmetric_accumulate(start, stop, *x_parts, positions, *t_parts, hv, hj, hsize, floor)
-        merge_heaps(hv, hj, hsize, columns, scores)
+        heaps = pair_heaps(sets, m, k, n, x.shape[1])
+        accumulate_pairs(start, stop, x_parts, t_parts, scales, heaps)
+        merge_heaps(*heaps[:3], columns, scores)
     return columns, scores
 
 

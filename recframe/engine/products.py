@@ -30,7 +30,14 @@ from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, default_threads, numba_threads, resolve_engine, used_threads
 from recframe.engine.few_rows import FEW_ROWS, few_rows_product
 from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, csr_parts
-from recframe.engine.pairs import HEAP_BYTES, symmetric_parts, transpose_positions
+from recframe.engine.pairs import (
+    HEAP_BYTES,
+    _scales,
+    accumulate_pairs,
+    check_transpose,
+    pair_heaps,
+    symmetric_parts,
+)
 from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
@@ -67,13 +74,13 @@ def estimate_neighbours(
     column_counts = np.bincount(x.indices, minlength=x.shape[1]).astype(np.int64)
     work = int((column_counts**2).sum())  # all pairs through each shared column
     output = n * k * 16
-    copies = 2 * nnz * 16  # the prepared rows and their transpose
+    copies = nnz * 16  # a transpose, when the caller has none to give
     if resolve_engine(engine) == "numba":
         used = threads or default_threads()
         heaps = used * n * k * HEAP_BYTES
         if n >= SYMMETRIC_MIN_ROWS and heaps <= max_memory_mb << 20:
-            positions = nnz * (4 if nnz < np.iinfo(np.int32).max else 8)  # each entry's place in X.T
-            return ResourceEstimate(work // 2, output, copies + heaps + positions + used * n * 8)
+            cursors = used * x.shape[1] * 8  # each thread's place in every row of X.T
+            return ResourceEstimate(work // 2, output, copies + heaps + cursors + used * n * 8)
         return ResourceEstimate(work, output, copies + used * n * 18)
     return ResourceEstimate(work, output, copies + (max_memory_mb << 20))
 
@@ -87,6 +94,8 @@ def top_n_product(
     seen: sp.csr_array | None = None,
     exclude: sp.csr_array | None = None,
     exclude_self: bool = False,
+    query_norms: FloatArray | None = None,
+    target_norms: FloatArray | None = None,
     engine: Engine = "auto",
     threads: int | None = None,
     max_memory_mb: int = 256,
@@ -110,6 +119,14 @@ def top_n_product(
         Columns to leave out, by position in `rows`.
     exclude_self : bool
         Leave out column ``r`` of row ``r`` (neighbour search on a square product).
+    query_norms : ndarray of shape (n_a,), optional
+        With `target_norms`: each positive sum of row ``r`` and column ``j`` is divided by
+        ``query_norms[r]`` and ``target_norms[j]`` (computed as a product with their inverses,
+        the same bits as :func:`top_k_neighbours` with ``norms``): with L2 norms
+        (:func:`~recframe.engine.row_totals`) the cosine of raw rows; a zero norm keeps
+        nothing. Give both or neither (the plain sums).
+    target_norms : ndarray of shape (n_cols,), optional
+        The columns' norms, with `query_norms`.
     engine : {"auto", "numba", "scipy"}
         Implementation; both give the same result (up to float rounding of the sums).
     threads : int, optional
@@ -135,17 +152,21 @@ def top_n_product(
     numba = resolve_engine(engine) == "numba"
     few = numba and np.ndim(rows) == 1 and np.size(rows) <= FEW_ROWS
     a, rows, b, n = check_product_inputs(a, rows, b, n, seen, exclude, exclude_self, lazy=few)
+    if (query_norms is None) != (target_norms is None):
+        msg = "query_norms and target_norms go together (the score divides by both); give both or neither"
+        raise ValueError(msg)
+    scales = (_scales(query_norms, a.shape[0]), _scales(target_norms, b.shape[1]))
     m = len(rows)
     columns = np.full((m, n), -1, dtype=np.int64)
     scores = np.zeros((m, n), dtype=np.float64)
     if m == 0 or n == 0:
         return columns, scores
     if few:
-        few_rows_product(a, rows, b, n, seen, exclude, exclude_self, columns, scores)
+        few_rows_product(a, rows, b, n, seen, exclude, exclude_self, columns, scores, scales=scales)
     elif numba:
-        _numba_product(a, rows, b, n, seen, exclude, exclude_self, threads, desc, columns, scores)
+        _numba_product(a, rows, b, n, seen, exclude, exclude_self, threads, desc, columns, scores, scales)
     else:
-        _scipy_product(a, rows, b, n, seen, exclude, exclude_self, max_memory_mb, desc, columns, scores)
+        _scipy_product(a, rows, b, n, seen, exclude, exclude_self, max_memory_mb, desc, columns, scores, scales)
     return columns, scores
 
 
@@ -157,6 +178,7 @@ def top_k_neighbours(
     threads: int | None = None,
     max_memory_mb: int = 1024,
     transposed: sp.csr_array | None = None,
+    norms: FloatArray | None = None,
 ) -> tuple[IntArray, FloatArray]:
     """Return the `k` largest positive entries of every row of ``X @ X.T``, the diagonal left out.
 
@@ -179,7 +201,13 @@ def top_k_neighbours(
         Memory for the symmetric kernel's heaps or the scipy engine's dense blocks.
     transposed : csr_array of shape (n_columns, n_rows), optional
         ``X.T`` as CSR with sorted indices, if you have it: saves a copy. `x` must then
-        have sorted, distinct column indices in every row (canonical format).
+        have sorted, distinct column indices in every row (canonical format). Its values may
+        be float32 copies of `x`'s if equal (checked, once for read-only matrices).
+    norms : ndarray of shape (n_rows,), optional
+        Divide the product of rows ``i`` and ``j`` by ``norms[i]`` and ``norms[j]`` (as a product
+        with their inverses, see :func:`~recframe.engine.pair_offers`): with the rows' L2 norms
+        (:func:`~recframe.engine.row_totals`) the cosine of raw rows, with no normalised copy;
+        a row of norm 0 has no neighbours.
 
     Returns
     -------
@@ -197,6 +225,7 @@ def top_k_neighbours(
     x = check_csr(x, "x")
     k = check_count(k, "k")
     n = x.shape[0]
+    scales = _scales(norms, n)
     given = transposed is not None
     if transposed is None:
         if not x.has_canonical_format:  # the symmetric kernel needs sorted, distinct columns
@@ -210,7 +239,7 @@ def top_k_neighbours(
         used = used_threads(threads)
         heap_bytes = used * n * k * HEAP_BYTES
         if heap_bytes <= max_memory_mb << 20:
-            return _symmetric_neighbours(x, transposed, k, threads, check_values=given)
+            return _symmetric_neighbours(x, transposed, k, threads, scales, check_values=given)
         logger.info(
             "symmetric kernel needs %.0f MB of heaps, over max_memory_mb=%d; computing every pair twice",
             heap_bytes / 2**20,
@@ -222,6 +251,8 @@ def top_k_neighbours(
         transposed,
         k,
         exclude_self=True,
+        query_norms=norms,
+        target_norms=norms,
         engine=engine,
         threads=threads,
         max_memory_mb=max_memory_mb,
@@ -230,21 +261,23 @@ def top_k_neighbours(
 
 
 def _symmetric_neighbours(
-    x: sp.csr_array, transposed: sp.csr_array, k: int, threads: int | None, *, check_values: bool
+    x: sp.csr_array, transposed: sp.csr_array, k: int, threads: int | None, scales: np.ndarray, *, check_values: bool
 ) -> tuple[IntArray, FloatArray]:
     """Run the symmetric numba kernel in row batches (for progress), then merge the heaps.
 
     `check_values`: whether ``transposed`` came from the caller, whose values must then be
     checked against ``x`` too (a transpose made here from ``x`` holds them by construction).
+    `scales`: the rows' inverse norms, empty for the plain product.
 
     The batches run from the last rows down (see
-    :func:`~recframe.engine._compiled.symmetric.symmetric_accumulate`).
+    :func:`~recframe.engine.pairs.accumulate_pairs`), whose cursors into the rows of ``X.T``
+    carry over from one batch to the next.
     """
-    from recframe.engine._compiled.symmetric import merge_heaps, symmetric_accumulate
+    from recframe.engine._compiled.symmetric import merge_heaps
 
     n = x.shape[0]
+    check_transpose(x, transposed, check_values=check_values)
     x_parts, t_parts = symmetric_parts(x, transposed)
-    positions = transpose_positions(x_parts, t_parts, check_values=check_values)
     columns = np.full((n, k), -1, dtype=np.int64)
     scores = np.zeros((n, k), dtype=np.float64)
     # row i costs about its length times the share of columns j > i: size the batches by that,
@@ -254,14 +287,11 @@ def _symmetric_neighbours(
     edges = np.unique(np.searchsorted(cumulative, np.linspace(0, cumulative[-1], 65)[1:-1]))
     bounds = list(zip(np.r_[0, edges], np.r_[edges, n], strict=True))[::-1]
     with numba_threads(threads) as used:
-        hv = np.empty((used, n, k), dtype=np.float64)
-        hj = np.empty((used, n, k), dtype=np.int64)
-        hsize = np.zeros((used, n), dtype=np.int64)
-        floor = np.full((used, n), -np.inf)
+        heaps = pair_heaps(used, n, k, n, x.shape[1])
         sizes = [int(cumulative[stop - 1] - (cumulative[start - 1] if start else 0)) for start, stop in bounds]
         for start, stop in progress(bounds, total=int(cumulative[-1]), desc="neighbours", unit="work", sizes=sizes):
-            symmetric_accumulate(int(start), int(stop), *x_parts, positions, *t_parts, hv, hj, hsize, floor)
-        merge_heaps(hv, hj, hsize, columns, scores)
+            accumulate_pairs(int(start), int(stop), x_parts, t_parts, scales, heaps)
+        merge_heaps(*heaps[:3], columns, scores)
     return columns, scores
 
 
@@ -277,6 +307,7 @@ def _numba_product(
     desc: str,
     columns: IntArray,
     scores: FloatArray,
+    scales: tuple[np.ndarray, np.ndarray],
 ) -> None:
     from recframe.engine._compiled.products import top_n_product as kernel
 
@@ -300,6 +331,7 @@ def _numba_product(
                 *a_parts,
                 *b_parts,
                 b.shape[1],
+                *scales,
                 seen_indptr,
                 seen_indices,
                 extra_indptr,
@@ -324,7 +356,9 @@ def _scipy_product(
     desc: str,
     columns: IntArray,
     scores: FloatArray,
+    scales: tuple[np.ndarray, np.ndarray],
 ) -> None:
+    query_scales, target_scales = scales
     # spmatrix: scipy densifies its products about 10x faster than sparray's
     a_matrix, b_matrix = sp.csr_matrix(a), sp.csr_matrix(b)
 
@@ -332,6 +366,8 @@ def _scipy_product(
         known = part >= 0
         dense = np.asarray((a_matrix[np.where(known, part, 0)] @ b_matrix).toarray())
         dense[~known] = 0.0
+        if len(query_scales):  # as the compiled kernels: the sum times the product of the two scales
+            dense *= query_scales[np.where(known, part, 0)][:, None] * target_scales[None, :]
         return dense
 
     top = blockwise_top_n(

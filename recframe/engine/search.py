@@ -9,6 +9,8 @@ as large as ``max_memory_mb`` allows. Nothing of size rows x targets is ever all
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -21,6 +23,10 @@ from recframe.progress import progress
 
 _STATISTICS = 6
 """Dense blocks the scipy engine holds at once: one per statistic."""
+
+
+_TOTALS_BATCH = 1 << 20
+"""Stored entries :func:`row_totals` squares at a time."""
 
 
 def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
@@ -38,9 +44,17 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
     """
     lengths = np.diff(x.indptr)
     squares = np.zeros(x.shape[0])
-    filled = lengths > 0  # reduceat would give an empty row the next row's first entry
-    if filled.any():
-        squares[filled] = np.add.reduceat(np.square(x.data, dtype=np.float64), x.indptr[:-1][filled])
+    filled = np.flatnonzero(lengths > 0)  # reduceat would give an empty row the next row's first entry
+    starts = x.indptr[:-1][filled]
+    # whole rows, about _TOTALS_BATCH entries at a time: the squares' temporary stays small, and
+    # each row's sum is the same as in one call (reduceat sums each row's own segment)
+    edges = np.unique(np.searchsorted(starts, np.arange(0, x.nnz, _TOTALS_BATCH), side="right") - 1)
+    bounds = np.r_[np.maximum(edges, 0), len(filled)]
+    for lo, hi in itertools.pairwise(bounds):
+        if lo < hi:
+            begin, end = int(starts[lo]), int(x.indptr[filled[hi - 1] + 1])
+            chunk = np.square(x.data[begin:end], dtype=np.float64)
+            squares[filled[lo:hi]] = np.add.reduceat(chunk, starts[lo:hi] - begin)
     return np.sqrt(squares), lengths.astype(np.float64)
 
 

@@ -15,7 +15,8 @@ One concern a submodule, the contracts all re-exported here:
 - :mod:`recframe.interfaces.settings`: :class:`SettingsModel` and the limits of raw values;
 - :mod:`recframe.interfaces.component`: :class:`Component`, :class:`ComponentConfig`, the kinds;
 - :mod:`recframe.interfaces.data_stages`: :class:`DataSource`, :class:`Filter`, :class:`MatrixBuilder`;
-- :mod:`recframe.interfaces.similarity`: :class:`SimilarityBackend` and :class:`NeighbourGraph`;
+- :mod:`recframe.interfaces.similarity`: :class:`SimilarityBackend`, :class:`NeighbourGraph` and the
+  optional :class:`SupportsTransposedFit` (a backend that keeps the engine's transpose of its rows);
 - :mod:`recframe.interfaces.rankers`: :class:`CandidateRanker`, :class:`TopN`, the optional
   ranker abilities and :class:`Predictions`;
 - :mod:`recframe.interfaces.evaluation`: :class:`Splitter`, :class:`Metric` and :class:`MetricInput`;
@@ -35,7 +36,7 @@ This package imports no implementation: only numpy, scipy, pydantic, :mod:`recfr
 from __future__ import annotations
 
 from recframe.interfaces.component import KINDS, Component, ComponentConfig, Kind, State, StateValue, check_fitted
-from recframe.interfaces.data_stages import DataSource, EventChange, Filter, MatrixBuilder
+from recframe.interfaces.data_stages import CellChanges, DataSource, EventChange, Filter, MatrixBuilder, MatrixUpdate
 from recframe.interfaces.evaluation import Metric, MetricConfig, MetricInput, RatedPairs, Splitter
 from recframe.interfaces.executor import (
     Executor,
@@ -64,7 +65,13 @@ from recframe.interfaces.settings import (
     expand_home,
     path_text_problem,
 )
-from recframe.interfaces.similarity import NeighbourGraph, ResourceEstimate, SimilarityBackend, SimilarityConfig
+from recframe.interfaces.similarity import (
+    NeighbourGraph,
+    ResourceEstimate,
+    SimilarityBackend,
+    SimilarityConfig,
+    SupportsTransposedFit,
+)
 from recframe.interfaces.state import (
     csr_from_state,
     csr_state,
@@ -83,6 +90,7 @@ __all__ = [
     "MAX_PATH_LENGTH",
     "SOURCES",
     "CandidateRanker",
+    "CellChanges",
     "Component",
     "ComponentConfig",
     "DataSource",
@@ -92,6 +100,7 @@ __all__ = [
     "Filter",
     "Kind",
     "MatrixBuilder",
+    "MatrixUpdate",
     "Metric",
     "MetricConfig",
     "MetricInput",
@@ -112,6 +121,7 @@ __all__ = [
     "SupportsPartitions",
     "SupportsNewUsers",
     "SupportsPredict",
+    "SupportsTransposedFit",
     "TopN",
     "check_fitted",
     "csr_from_state",

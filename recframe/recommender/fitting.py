@@ -38,6 +38,7 @@ from recframe.interfaces import (
     NeighbourGraph,
     SimilarityBackend,
     Splitter,
+    SupportsTransposedFit,
 )
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_graph, check_interactions, check_matrix
@@ -342,7 +343,11 @@ class FitMethods:
             template = fitted.similarity
             with calling(lambda: self._who(template), "__init__"):
                 backend = type(template)(template.config)
-            self._call(backend, "fit", self._rows(fitted, axis))
+            rows = self._rows(fitted, axis)
+            if isinstance(backend, SupportsTransposedFit):  # the other axis's rows are the transpose: no copy
+                self._call(backend, "fit_transposed", rows, self._rows(fitted, "items" if axis == "users" else "users"))
+            else:
+                self._call(backend, "fit", rows)
             fitted.backends[axis] = backend
         return fitted.backends[axis]
 

@@ -31,15 +31,16 @@ from recframe.engine import (
     Engine,
     Measure,
     MeasureSpec,
+    check_transpose,
     default_threads,
     estimate_neighbours,
     freeze,
     freeze_checked,
+    freeze_shared,
     l1_normalise,
     numba_available,
     pair_bounds,
     pair_offers,
-    pair_positions,
     resolve_engine,
     row_totals,
     top_k_by_measure,
@@ -55,10 +56,20 @@ if TYPE_CHECKING:
     from recframe import FloatArray, IntArray
 
 
-def _canonical(rows: sp.csr_array) -> sp.csr_array:
-    """Return `rows` as float64 CSR with sorted indices and no duplicates; the values are a copy."""
+def _canonical(rows: sp.csr_array, *, share: bool = False) -> sp.csr_array:
+    """Return `rows` as float64 CSR with sorted indices and no duplicates.
+
+    The values are a copy (the index arrays are shared when canonical), unless `share` and
+    they are float64 already: then nothing is copied, and the caller's arrays become read-only.
+    """
+    given = rows
     rows = sp.csr_array(rows)
     if rows.has_canonical_format:
+        if share and rows.data.dtype == np.float64:
+            if sp.issparse(given) and given.format == "csr":  # the caller's arrays are ours now: read-only
+                for array in (given.data, given.indices, given.indptr):
+                    array.flags.writeable = False
+            return rows
         data = rows.data.astype(np.float64, copy=True)
         return sp.csr_array((data, rows.indices, rows.indptr), shape=rows.shape, copy=False)
     prepared = sp.csr_array(rows, dtype=np.float64, copy=True)
@@ -179,8 +190,9 @@ class SparseSimilarity(SimilarityBackend):
     Attributes
     ----------
     rows_ : csr_array of shape (n_rows, n_features)
-        The fitted rows as a query sees them: L2-normalised for plain cosine, centred for
-        adjusted cosine, the walk's first step for p3alpha and rp3beta.
+        The fitted rows as a query sees them: as given for plain cosine and dot (read-only,
+        not copied when canonical float64; cosine divides each product by the two rows' L2
+        norms), centred for adjusted cosine, the walk's first step for p3alpha and rp3beta.
     column_means_ : ndarray of shape (n_features,) or None
         The training columns' means (adjusted cosine only).
     """
@@ -190,7 +202,7 @@ class SparseSimilarity(SimilarityBackend):
     config: SparseConfig
     rows_: sp.csr_array | None = None
     column_means_: FloatArray | None = None
-    _positions: IntArray | None = None  # of the pair search: computed once, sent with the backend
+    _normalised = False  # a plain cosine model saved with L2-normalised rows (see set_state)
 
     @property
     def _alpha(self) -> float:
@@ -221,21 +233,53 @@ class SparseSimilarity(SimilarityBackend):
         return self._spec is None and self.config.measure not in GRAPH
 
     def fit(self, rows: sp.csr_array) -> Self:
-        """Keep (normalised, centred or walk-prepared) copies of `rows` for neighbour queries.
+        """Keep `rows` (plain cosine and dot: as given, with their norms) and their transpose for neighbour queries.
+
+        Plain cosine and dot keep canonical float64 `rows` themselves, read-only (their arrays,
+        and those they view, are flagged so; other input gets one canonical copy), and a transpose made here, its
+        values float32 when that loses nothing (ratings and binary data); cosine divides each
+        product by the two rows' norms. The other measures keep prepared copies (centred,
+        walk-prepared).
 
         Raises
         ------
         DataError
             For p3alpha and rp3beta, if a value is negative or not finite (it must weigh an edge).
         """
+        return self._fit(rows, None)
+
+    def fit_transposed(self, rows: sp.csr_array, transposed: sp.csr_array) -> Self:
+        """Fit on `rows` with their transpose given (see :class:`~recframe.SupportsTransposedFit`): kept, not copied.
+
+        Plain cosine and dot keep `transposed` (read-only) after checking it entry by entry
+        against `rows` (one pass, no copy); the other measures search prepared copies and
+        ignore it.
+
+        Raises
+        ------
+        ValueError
+            If `transposed` is not the transpose of `rows` (shape, entries or values), naming it.
+        DataError
+            As :meth:`fit`.
+        """
+        return self._fit(rows, transposed)
+
+    def _fit(self, rows: sp.csr_array, transposed: sp.csr_array | None) -> Self:
+        """Fit as :meth:`fit`, with the caller's transpose of `rows` when given (plain products only)."""
         c = self.config
+        self._normalised = False
+        if self._symmetric_product:
+            self.rows_ = freeze_shared(_canonical(rows, share=True), "rows")
+            self.column_means_ = None
+            self._transposed = self._transpose_of(self.rows_, transposed)
+            self._totals = row_totals(self.rows_)
+            return self
         if c.measure == "adjusted_cosine":
             rows = _canonical(rows)
             sums = np.bincount(rows.indices, weights=rows.data, minlength=rows.shape[1])
             counts = np.bincount(rows.indices, minlength=rows.shape[1])
             self.column_means_ = np.divide(sums, counts, out=np.zeros(len(sums)), where=counts > 0)
         self.rows_ = self._prepare(rows)
-        self._positions = None
         targets = self.rows_
         if c.measure in GRAPH:  # the walk's last step into each row: column totals of all rows
             beta = c.beta if c.measure == "rp3beta" else 0.0
@@ -248,8 +292,53 @@ class SparseSimilarity(SimilarityBackend):
         freeze_checked(self._transposed)
         return self
 
+    @staticmethod
+    def _transpose_of(rows: sp.csr_array, transposed: sp.csr_array | None) -> sp.csr_array:
+        """Return the caller's transpose of the (frozen, canonical) `rows`, checked and frozen, or one made here.
+
+        One made here stores float32 values when they equal the float64 ones (the kernels sum
+        in float64 either way): half the values' memory.
+        """
+        if transposed is None:
+            made = sp.csr_array(rows.T)
+            made.sort_indices()
+            narrow = made.data.astype(np.float32)
+            if np.array_equal(narrow, made.data):
+                made.data = narrow
+            return freeze_checked(made, "transposed")
+        given = freeze_shared(sp.csr_array(transposed), "transposed")
+        if given.shape != rows.shape[::-1]:
+            msg = f"transposed has shape {given.shape}; expected {rows.shape[::-1]}, the transpose of the rows"
+            raise ValueError(msg)
+        if given.data.dtype not in (np.float32, np.float64):
+            given = freeze_checked(sp.csr_array(given, dtype=np.float64), "transposed")
+        if numba_available():
+            check_transpose(rows, given)  # one pass, kept on the pair: the searches then check in O(1)
+        else:  # no compiled check: compare with a transpose made here (a temporary)
+            made = sp.csr_array(rows.T)
+            made.sort_indices()
+            pairs = zip((made.indptr, made.indices, made.data), (given.indptr, given.indices, given.data), strict=True)
+            if not all(np.array_equal(a, b) for a, b in pairs):
+                msg = (
+                    "transposed is not the transpose of the rows (entries or values differ, or a row is unsorted); "
+                    "pass sp.csr_array(rows.T) after sort_indices(), or call fit(rows)"
+                )
+                raise ValueError(msg)
+        return given
+
+    @property
+    def _norms(self) -> FloatArray | None:
+        """The rows' L2 norms that a plain cosine divides each product by (``None``: dot, or a normalised old model)."""
+        if self.config.measure == "cosine" and self._symmetric_product and not self._normalised:
+            return self._totals[0]
+        return None
+
     def get_state(self) -> State:
-        """Return the prepared rows (``rows.*``), the targets' transpose (``transposed.*``), totals and column means."""
+        """Return the rows (``rows.*``), the targets' transpose (``transposed.*``), totals and column means.
+
+        For plain cosine and dot the rows are raw (``raw_rows`` marks it; the norms divide each
+        product); a model saved before that kept L2-normalised rows and loads as such.
+        """
         check_fitted(self, "rows_")
         assert self.rows_ is not None
         state: State = {
@@ -258,15 +347,20 @@ class SparseSimilarity(SimilarityBackend):
             "norms": self._totals[0],
             "counts": self._totals[1],
         }
+        if self._symmetric_product and not self._normalised:
+            state["raw_rows"] = np.ones(1, dtype=np.bool_)
         if self.column_means_ is not None:
             state["column_means"] = self.column_means_
         return state
 
     def set_state(self, state: State) -> None:
-        """Restore what :meth:`get_state` returned, reading none of the rows' entries."""
+        """Restore what :meth:`get_state` returned, reading none of the rows' entries.
+
+        A plain cosine model saved without ``raw_rows`` (before raw rows were kept) holds
+        L2-normalised rows: it answers as then, its products being the cosines.
+        """
         self.rows_ = csr_from_state(state, "rows")
         self._transposed = csr_from_state(state, "transposed")
-        self._positions = None
         freeze(self.rows_)
         freeze(self._transposed)
         norms, counts, means = state.get("norms"), state.get("counts"), state.get("column_means")
@@ -274,6 +368,7 @@ class SparseSimilarity(SimilarityBackend):
             msg = f"{type(self).__name__}: the state has no 'norms' and 'counts' arrays"
             raise PluginError(msg)
         self._totals = (norms, counts)
+        self._normalised = self._symmetric_product and "raw_rows" not in state
         self.column_means_ = means if isinstance(means, np.ndarray) else None
 
     def update_obstacle(self, columns_changed: bool) -> str | None:
@@ -329,11 +424,12 @@ class SparseSimilarity(SimilarityBackend):
     def _prepare(self, rows: sp.csr_array) -> sp.csr_array:
         """Return `rows` as canonical float64 CSR, prepared for the measure as a query.
 
-        Plain cosine gets L2-normalised rows; adjusted cosine values centred by the training
-        columns' means (stored zeros are kept: they are co-ratings); the walks the first step
-        from each row (stored zeros dropped: they are no edges). Canonical input shares its
-        index arrays with the result (only the values are copied), which saves a third of the
-        matrix's memory on large data.
+        Plain cosine and dot get the raw values (cosine divides by the norms in the kernel),
+        except for a model saved with L2-normalised rows (then normalised as they are);
+        adjusted cosine values centred by the training columns' means (stored zeros are kept:
+        they are co-ratings); the walks the first step from each row (stored zeros dropped:
+        they are no edges). Canonical input shares its index arrays with the result (only the
+        values are copied), which saves a third of the matrix's memory on large data.
         """
         c = self.config
         if c.measure in GRAPH:
@@ -341,7 +437,7 @@ class SparseSimilarity(SimilarityBackend):
         prepared = _canonical(rows)
         if self.column_means_ is not None:
             prepared.data -= self.column_means_[prepared.indices]
-        if c.measure == "cosine" and self._spec is None and prepared.nnz:
+        if self._normalised and c.measure == "cosine" and prepared.nnz:
             norms, _ = row_totals(prepared)
             prepared.data /= np.repeat(norms, np.diff(prepared.indptr))
         return prepared
@@ -381,6 +477,7 @@ class SparseSimilarity(SimilarityBackend):
                 threads=c.threads,
                 max_memory_mb=c.max_memory_mb,
                 transposed=self._transposed,
+                norms=self._norms,
             )
         else:
             columns, scores = top_n_product(
@@ -389,6 +486,8 @@ class SparseSimilarity(SimilarityBackend):
                 self._transposed,
                 min(k, max(n - 1, 0)),
                 exclude_self=True,
+                query_norms=self._norms,
+                target_norms=self._norms,
                 engine=c.engine,
                 threads=c.threads,
                 max_memory_mb=c.max_memory_mb,
@@ -411,8 +510,7 @@ class SparseSimilarity(SimilarityBackend):
         if not by_pairs or type(self).neighbours is not SparseSimilarity.neighbours or self.rows_.shape[0] < 2:
             return []
         k = min(c.k if k is None else k, self.rows_.shape[0] - 1)
-        positions = self._pair_positions()
-        return pair_bounds(self.rows_, self._transposed, positions, n_blocks, k=k, max_memory_mb=c.max_memory_mb)
+        return pair_bounds(self.rows_, self._transposed, n_blocks, k=k, max_memory_mb=c.max_memory_mb)
 
     def pair_offers(self, start: int, stop: int, k: int | None = None) -> NeighbourGraph:
         """Return the best raw partners of every row from `start` on among the pairs of rows ``[start, stop)``."""
@@ -421,27 +519,21 @@ class SparseSimilarity(SimilarityBackend):
         c = self.config
         n = self.rows_.shape[0]
         k = min(c.k if k is None else k, max(n - 1, 0))
-        positions = self._pair_positions()
         columns, scores = pair_offers(
-            self.rows_, self._transposed, positions, start, stop, k, threads=c.threads, max_memory_mb=c.max_memory_mb
+            self.rows_,
+            self._transposed,
+            start,
+            stop,
+            k,
+            norms=self._norms,
+            threads=c.threads,
+            max_memory_mb=c.max_memory_mb,
         )
         return NeighbourGraph(columns, scores, n)
 
     def finish_pairs(self, merged: NeighbourGraph) -> NeighbourGraph:
-        """Return the merged lists normalised as configured (``normalise: l1`` applies to whole lists).
-
-        The search is over: the positions it shared between blocks (4 bytes per stored entry)
-        are released rather than kept for the fitted model's life.
-        """
-        self._positions = None
+        """Return the merged lists normalised as configured (``normalise: l1`` applies to whole lists)."""
         return self._graph(merged.indices, merged.scores, merged.n_targets)
-
-    def _pair_positions(self) -> IntArray:
-        """Return where each entry of the rows sits in their transpose, computed once (kept for every block)."""
-        if self._positions is None:
-            assert self.rows_ is not None
-            self._positions = pair_positions(self.rows_, self._transposed)
-        return self._positions
 
     def query(self, vectors: sp.csr_array, k: int | None = None) -> NeighbourGraph:
         """Return the nearest fitted rows of new vectors (for the walks: from each vector's own first step)."""
@@ -466,11 +558,14 @@ class SparseSimilarity(SimilarityBackend):
                 desc=f"{self.name}: query",
             )
         else:
+            norms = self._norms
             columns, scores = top_n_product(
                 prepared,
                 np.arange(prepared.shape[0]),
                 self._transposed,
                 min(k, n),
+                query_norms=None if norms is None else row_totals(prepared)[0],
+                target_norms=norms,
                 engine=c.engine,
                 threads=c.threads,
                 max_memory_mb=c.max_memory_mb,

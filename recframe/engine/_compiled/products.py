@@ -50,6 +50,8 @@ def _rows_top_n(
     b_indices: np.ndarray,
     b_data: np.ndarray,
     n_cols: int,
+    q_scales: np.ndarray,
+    t_scales: np.ndarray,
     seen_indptr: np.ndarray,
     seen_indices: np.ndarray,
     extra_indptr: np.ndarray,
@@ -59,7 +61,13 @@ def _rows_top_n(
     out_j: np.ndarray,
     out_v: np.ndarray,
 ) -> None:
-    """Fill ``out_j[start:stop]`` and ``out_v[start:stop]`` with the top-`n` of each row's product."""
+    """Fill ``out_j[start:stop]`` and ``out_v[start:stop]`` with the top-`n` of each row's product.
+
+    With non-empty `q_scales` (by row of ``A``) and `t_scales` (by column of ``B``), each positive
+    sum ``v`` of row ``r`` and column ``j`` scores ``v * (q_scales[r] * t_scales[j])`` (inverse
+    norms: the cosine of raw rows, bit for bit as
+    :func:`~recframe.engine._compiled.symmetric.symmetric_accumulate`); empty arrays keep the sums.
+    """
     acc = np.zeros(n_cols, dtype=np.float64)
     touched_mark = np.zeros(n_cols, dtype=np.bool_)
     banned = np.zeros(n_cols, dtype=np.bool_)
@@ -68,10 +76,12 @@ def _rows_top_n(
     heap_j = np.empty(n, dtype=np.int64)
     has_seen = seen_indptr.shape[0] > 1
     has_extra = extra_indptr.shape[0] > 1
+    scaled = q_scales.shape[0] > 0
     for pos in range(start, stop):
         r = rows[pos]
         if r < 0:
             continue
+        q_scale = q_scales[r] if scaled else 1.0
         work = 0
         for p in range(a_indptr[r], a_indptr[r + 1]):
             u = a_indices[p]
@@ -105,10 +115,13 @@ def _rows_top_n(
                 v = acc[j]
                 if v != 0.0:
                     acc[j] = 0.0
-                    if v > 0.0 and v >= floor and not banned[j]:
-                        size = _keep(heap_v, heap_j, size, n, v, j)
-                        if size == n:
-                            floor = heap_v[0]
+                    if v > 0.0 and not banned[j]:
+                        if scaled:  # a zero scale (a row of norm 0) keeps nothing
+                            v = v * (q_scale * t_scales[j])
+                        if v >= floor and v > 0.0:
+                            size = _keep(heap_v, heap_j, size, n, v, j)
+                            if size == n:
+                                floor = heap_v[0]
         else:
             n_touched = _scatter_row(
                 a_indptr[r],
@@ -128,10 +141,13 @@ def _rows_top_n(
                 v = acc[j]
                 acc[j] = 0.0
                 touched_mark[j] = False
-                if v > 0.0 and v >= floor and not banned[j]:
-                    size = _keep(heap_v, heap_j, size, n, v, j)
-                    if size == n:
-                        floor = heap_v[0]
+                if v > 0.0 and not banned[j]:
+                    if scaled:  # a zero scale (a row of norm 0) keeps nothing
+                        v = v * (q_scale * t_scales[j])
+                    if v >= floor and v > 0.0:
+                        size = _keep(heap_v, heap_j, size, n, v, j)
+                        if size == n:
+                            floor = heap_v[0]
         _drain_best_first(heap_v, heap_j, size, out_v[pos], out_j[pos])
         _mark(
             banned,
@@ -158,6 +174,8 @@ def top_n_product(
     b_indices: np.ndarray,
     b_data: np.ndarray,
     n_cols: int,
+    q_scales: np.ndarray,
+    t_scales: np.ndarray,
     seen_indptr: np.ndarray,
     seen_indices: np.ndarray,
     extra_indptr: np.ndarray,
@@ -186,6 +204,8 @@ def top_n_product(
                 b_indices,
                 b_data,
                 n_cols,
+                q_scales,
+                t_scales,
                 seen_indptr,
                 seen_indices,
                 extra_indptr,

@@ -1,18 +1,20 @@
 """Compiled symmetric neighbour search: the top-k of every row of ``X @ X.T``, each pair computed once.
 
-The kernels behind :func:`recframe.engine.top_k_neighbours`: :func:`transpose_positions` maps
-every stored entry of ``X`` to its place in ``X.T`` (and checks that the two agree),
+The kernels behind :func:`recframe.engine.top_k_neighbours`: :func:`check_transpose` checks
+that ``X.T`` holds exactly the entries of ``X`` (and weighs each row's work),
 :func:`symmetric_accumulate` computes each pair ``(i, j > i)`` once and offers it to both rows'
 heaps, and :func:`merge_heaps` merges the per-thread heaps into the final lists.
 A search split into blocks of pairs (:mod:`recframe.engine.pairs`) runs the same kernels on a
-range of rows each, weighs the ranges by :func:`pair_work` and merges the blocks' lists with
-:func:`merge_offers`.
+range of rows each and merges the blocks' lists with :func:`merge_offers`.
 
 Two choices make the accumulation fast (issue 16):
 
-- Row ``i`` needs only the columns ``j > i`` of each row ``u`` of ``X.T`` it reaches, and entry
-  ``(i, u)`` of ``X`` sits at a known place in that row: the stream starts right after it,
-  with no binary search into short rows.
+- Row ``i`` needs only the columns ``j > i`` of each row ``u`` of ``X.T`` it reaches: the
+  stream starts right after entry ``(u, i)``, whose place is one before that of the previous
+  (higher) row on row ``u``'s cursor (:func:`transpose_places`), for one batch of rows at a
+  time: no binary search into short rows, no array of places the size of the
+  matrix, and the kernel reads the places in order (a cursor read inside the kernel, before
+  each stream, costs 9% more time).
 - Rows are taken in decreasing order, so that when the pairs ``(i, j)`` with ``i < j`` reach
   row ``j``'s heap it already holds row ``j``'s best partners above ``j``: its floor is high
   and more offers are rejected by one comparison instead of being inserted into a heap that
@@ -29,19 +31,31 @@ from recframe.engine._compiled.heaps import _drain_best_first, _keep, _worse
 
 
 @numba.njit(nogil=True, cache=True)
-def transpose_positions(
-    x_indptr: np.ndarray, x_indices: np.ndarray, t_indptr: np.ndarray, t_indices: np.ndarray, out: np.ndarray
+def check_transpose(
+    x_indptr: np.ndarray,
+    x_indices: np.ndarray,
+    x_data: np.ndarray,
+    t_indptr: np.ndarray,
+    t_indices: np.ndarray,
+    t_data: np.ndarray,
+    check_values: bool,
+    work: np.ndarray,
 ) -> bool:
-    """Fill ``out[p]`` with the position in ``X.T`` of stored entry ``p`` of ``X``.
+    """Return whether ``X.T`` holds exactly the entries of ``X`` (and, with `check_values`, the same values).
 
-    Returns ``False`` (leaving `out` partly filled) unless ``X`` has sorted, distinct column
-    indices in every row and ``X.T`` holds exactly the same entries, each row sorted: then,
-    and only then, the stream of row ``u`` of ``X.T`` after ``out[p]`` is the columns ``j > i``.
+    Also ``False`` unless ``X`` has sorted, distinct column indices in every row and each row of
+    ``X.T`` is sorted: then, and only then, the stream of row ``u`` of ``X.T`` after entry
+    ``(u, i)`` is the columns ``j > i``, which :func:`symmetric_accumulate` relies on. One pass,
+    nothing allocated but a cursor per row of ``X.T``. When ``len(work) == n_rows`` it is filled
+    with each row's multiply-adds in :func:`symmetric_accumulate` (entry ``(i, u)`` meets the
+    entries of row ``u`` of ``X.T`` after its own place).
     """
     n = x_indptr.shape[0] - 1
+    fill = work.shape[0] == n
     cursor = t_indptr[:-1].copy()
     for i in range(n):
         previous = -1
+        total = 0
         for p in range(x_indptr[i], x_indptr[i + 1]):
             u = x_indices[p]
             if u <= previous:
@@ -50,9 +64,75 @@ def transpose_positions(
             q = cursor[u]
             if q >= t_indptr[u + 1] or t_indices[q] != i:
                 return False
-            out[p] = q
+            if check_values and t_data[q] != x_data[p]:
+                return False
+            total += t_indptr[u + 1] - q - 1
             cursor[u] = q + 1
+        if fill:
+            work[i] = total
     return bool(np.all(cursor == t_indptr[1:]))  # every entry of X.T was met
+
+
+@numba.njit(inline="always", cache=True)
+def _place(cursor: np.ndarray, u: int, i: int, t_indptr: np.ndarray, t_indices: np.ndarray) -> int:
+    """Return the place of entry ``(u, i)`` in ``X.T``, from the cursor on row ``u``.
+
+    The cursor is ``-1`` before row ``u`` is first reached (then a binary search finds the
+    place), else the place of the previous (higher) row taken there. Rows come in decreasing
+    order and ``X.T`` holds exactly the entries of ``X`` (:func:`check_transpose` said so
+    first), so the place of ``i`` is the one before: the common case reads the cursor only,
+    none of ``X.T``. Kept inside the row, so that even a wrong transpose reads nothing outside
+    the arrays.
+    """
+    q: int = cursor[u]
+    lo: int = t_indptr[u]
+    if q < 0:
+        hi = t_indptr[u + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if t_indices[mid] < i:
+                lo = mid + 1
+            else:
+                hi = mid
+        q = lo
+    elif q > lo:
+        q -= 1
+    cursor[u] = q
+    return q
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def transpose_places(
+    start: int,
+    stop: int,
+    x_indptr: np.ndarray,
+    x_indices: np.ndarray,
+    t_indptr: np.ndarray,
+    t_indices: np.ndarray,
+    parts: np.ndarray,
+    cursor: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Fill ``out[p - x_indptr[start]]`` with the place in ``X.T`` of each stored entry ``p`` of rows ``[start, stop)``.
+
+    Rows are taken from ``stop - 1`` down, with one cursor per row of ``X.T`` (:func:`_place`;
+    all ``-1`` at first): call it for decreasing ranges with the same `cursor` (rows ``stop``
+    and up taken before, or never: a binary search then finds the first place). It reads the
+    cursors and hardly any of ``X.T``, so the places of one batch of rows cost little next to
+    its pairs, and no array of places the size of the matrix is kept. The rows of ``X.T`` are
+    split into ``len(parts) - 1`` ranges ``[parts[r], parts[r + 1])``, one per parallel task,
+    each with its own cursors: the places are the same however they are split.
+    """
+    first = x_indptr[start]
+    for r in numba.prange(parts.shape[0] - 1):
+        low, high = parts[r], parts[r + 1]
+        for i in range(stop - 1, start - 1, -1):
+            for p in range(x_indptr[i], x_indptr[i + 1]):
+                u = x_indices[p]
+                if u >= high:
+                    break  # a row's columns are sorted
+                if u >= low:
+                    out[p - first] = _place(cursor, u, i, t_indptr, t_indices)
 
 
 @numba.njit(inline="always", cache=True)
@@ -81,10 +161,11 @@ def symmetric_accumulate(
     x_indptr: np.ndarray,
     x_indices: np.ndarray,
     x_data: np.ndarray,
-    positions: np.ndarray,
+    places: np.ndarray,
     t_indptr: np.ndarray,
     t_indices: np.ndarray,
     t_data: np.ndarray,
+    scales: np.ndarray,
     hv: np.ndarray,
     hj: np.ndarray,
     hsize: np.ndarray,
@@ -92,10 +173,19 @@ def symmetric_accumulate(
 ) -> None:
     """Offer every pair ``(i, j > i)`` of ``X @ X.T`` with ``start <= i < stop`` to both rows' heaps.
 
-    `positions` comes from :func:`transpose_positions`. Each of the ``hv.shape[0]`` parallel
-    chunks owns one heap per row; rows are dealt to the chunks in turn, from the last down
-    (call with decreasing ranges, too), so that their work balances out and the heaps of the
-    rows above are filled before the pairs from below arrive. :func:`merge_heaps` finishes.
+    The transpose passed :func:`check_transpose`, and ``places[p - x_indptr[start]]`` is the
+    place in ``X.T`` of each stored entry ``p`` of the rows (:func:`transpose_places`). Each of
+    the ``hv.shape[0]`` parallel chunks owns one heap per row; rows are dealt to the chunks in
+    turn, from the last down (call with decreasing ranges, too), so that their work balances
+    out and the heaps of the rows above are filled before the pairs from below arrive.
+    :func:`merge_heaps` finishes.
+
+    A pair's score is its sum over the co-rated columns in increasing order, times
+    ``scales[i] * scales[j]`` when `scales` is not empty (the inverse norms: the cosine of the
+    raw rows; a product of the two, so that it is the same bits whichever row comes first, and
+    no division in the loop): the same operations, in the same order, as
+    :func:`~recframe.engine._compiled.products._rows_top_n` computing the pair from either
+    side, so every path gives the same bits.
 
     The heaps are those of the last ``hv.shape[1]`` rows (all rows, or, for one block of pairs,
     the rows from `start` on: no row before `start` is offered anything); heap ``r`` is row
@@ -105,21 +195,27 @@ def symmetric_accumulate(
     n_sets = hv.shape[0]
     base = n - hv.shape[1]
     k = hv.shape[2]
+    scaled = scales.shape[0] > 0
+    first = x_indptr[start]
     for c in numba.prange(n_sets):
         acc = np.zeros(n, dtype=np.float64)
         for i in range(stop - 1 - c, start - 1, -n_sets):
+            scale = scales[i] if scaled else 1.0
             for p in range(x_indptr[i], x_indptr[i + 1]):
                 u = x_indices[p]
                 x = x_data[p]
-                for q in range(positions[p] + 1, t_indptr[u + 1]):
+                for q in range(places[p - first] + 1, t_indptr[u + 1]):
                     acc[t_indices[q]] += x * t_data[q]
             for j in range(i + 1, n):
                 v = acc[j]
                 if v != 0.0:
                     acc[j] = 0.0
                     if v > 0.0:
-                        _offer(hv, hj, hsize, floor, c, i - base, v, j, k)
-                        _offer(hv, hj, hsize, floor, c, j - base, v, i, k)
+                        if scaled:  # a zero scale (a row of norm 0) offers nothing
+                            v = v * (scale * scales[j])
+                        if v > 0.0:
+                            _offer(hv, hj, hsize, floor, c, i - base, v, j, k)
+                            _offer(hv, hj, hsize, floor, c, j - base, v, i, k)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -134,23 +230,6 @@ def merge_heaps(hv: np.ndarray, hj: np.ndarray, hsize: np.ndarray, out_j: np.nda
             for t in range(hsize[c, i]):
                 size = _keep(mv, mj, size, k, hv[c, i, t], hj[c, i, t])
         _drain_best_first(mv, mj, size, out_v[i], out_j[i])
-
-
-@numba.njit(nogil=True, cache=True)
-def pair_work(
-    x_indptr: np.ndarray, x_indices: np.ndarray, positions: np.ndarray, t_indptr: np.ndarray, out: np.ndarray
-) -> None:
-    """Fill ``out[i]`` with the multiply-adds of row ``i``'s pairs ``(i, j > i)`` in :func:`symmetric_accumulate`.
-
-    Entry ``(i, u)`` of ``X`` meets the entries of row ``u`` of ``X.T`` after its own place:
-    ``t_indptr[u + 1] - positions[p] - 1`` of them.
-    """
-    n = x_indptr.shape[0] - 1
-    for i in range(n):
-        total = 0
-        for p in range(x_indptr[i], x_indptr[i + 1]):
-            total += t_indptr[x_indices[p] + 1] - positions[p] - 1
-        out[i] = total
 
 
 @numba.njit(nogil=True, cache=True)
