@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, PositiveInt, ValidationInfo, field_validator
 
 from recframe import (
     DataError,
@@ -19,19 +18,17 @@ from recframe import (
     PluginError,
     ResourceEstimate,
     SimilarityBackend,
-    SimilarityConfig,
     State,
     check_fitted,
     csr_from_state,
     csr_state,
 )
+from recframe.builtin.similarity.sparse_config import USES_ALPHA, USES_BETA, SparseConfig
+from recframe.builtin.similarity.sparse_rows import canonical, transpose_of
 from recframe.engine import (
     GRAPH,
     Degree,
-    Engine,
-    Measure,
     MeasureSpec,
-    check_transpose,
     default_threads,
     estimate_neighbours,
     freeze,
@@ -50,130 +47,12 @@ from recframe.engine import (
     walk_targets,
 )
 
+__all__ = ["USES_ALPHA", "USES_BETA", "SparseConfig", "SparseSimilarity"]
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from recframe import FloatArray, IntArray
-
-
-def _canonical(rows: sp.csr_array, *, share: bool = False) -> sp.csr_array:
-    """Return `rows` as float64 CSR with sorted indices and no duplicates.
-
-    The values are a copy (the index arrays are shared when canonical), unless `share` and
-    they are float64 already: then nothing is copied, and the caller's arrays become read-only.
-    """
-    given = rows
-    rows = sp.csr_array(rows)
-    if rows.has_canonical_format:
-        if share and rows.data.dtype == np.float64:
-            if sp.issparse(given) and given.format == "csr":  # the caller's arrays are ours now: read-only
-                for array in (given.data, given.indices, given.indptr):
-                    array.flags.writeable = False
-            return rows
-        data = rows.data.astype(np.float64, copy=True)
-        return sp.csr_array((data, rows.indices, rows.indptr), shape=rows.shape, copy=False)
-    prepared = sp.csr_array(rows, dtype=np.float64, copy=True)
-    prepared.sum_duplicates()
-    prepared.sort_indices()
-    return prepared
-
-
-USES_ALPHA = ("tversky", "asymmetric_cosine", "conditional_probability", "p3alpha", "rp3beta")
-"""The measures with an ``alpha``."""
-USES_BETA = ("tversky", "rp3beta")
-"""The measures with a ``beta``."""
-
-
-class SparseConfig(SimilarityConfig):
-    """Parameters of :class:`SparseSimilarity`."""
-
-    measure: Measure = "cosine"
-    """Similarity of two rows ``a`` and ``b``; sums run over their co-rated columns ``C`` (see
-    docs/similarity.md for every formula): ``cosine`` ``a.b / (|a| |b|)``; ``dot`` ``a.b``;
-    ``corated_cosine`` ``a.b / sqrt(sum_C a^2 sum_C b^2)`` (Surprise's cosine);
-    ``adjusted_cosine`` co-rated cosine of values centred by their column's mean (for item
-    rows: the user's mean); ``pearson`` correlation over ``C``; ``msd`` ``1 / (1 + mean_C
-    (a - b)^2)``; ``jaccard`` ``n / (|a| + |b| - n)``; ``dice`` ``2n / (|a| + |b|)``;
-    ``tversky`` ``n / (n + alpha (|a| - n) + beta (|b| - n))``; ``asymmetric_cosine`` ``a.b /
-    (|a|^(2 alpha) |b|^(2 (1 - alpha)))``; ``conditional_probability`` ``n / (|a| |b|^alpha)``;
-    ``lift`` ``n N / (|a| |b|)``; ``p3alpha`` ``sum_c P(a -> c)^alpha P(c -> b)^alpha``, a
-    three-step random walk between rows through the columns; ``rp3beta`` p3alpha divided by
-    ``popularity(b)^beta``. ``n = |C|``; in the set measures ``|a|`` counts a's entries."""
-    alpha: float | None = Field(None, ge=0.0, validate_default=True)
-    """``alpha`` of tversky, asymmetric cosine (in [0, 1]), conditional probability (the
-    popularity discount), and p3alpha and rp3beta (the power of the transition probabilities);
-    by default 1 for p3alpha and rp3beta (the plain walk, as similaripy), 0.5 for the others.
-    The resolved config shows the value used; another measure refuses a value other than 0.5."""
-    beta: float = Field(0.5, ge=0.0)
-    """``beta`` of tversky, and of rp3beta (the power of the popularity penalty: 0 is p3alpha);
-    the other measures refuse a value other than 0.5."""
-    degree: Degree = "sum"
-    """Transition probabilities of p3alpha and rp3beta: ``sum`` (similaripy) ``P(a -> c) =
-    x_ac / sum_c' x_ac'``, ``P(c -> b) = x_bc / sum_r x_rc`` and popularity the sum of a row's
-    values; ``count`` (Dacrema et al. 2019's code) a uniform first step ``1 / |a|`` and
-    popularity the number of entries. The same on binary data."""
-    normalise: Literal["none", "l1"] = "none"
-    """Divide each row's kept neighbour scores by their sum (``l1``, as Dacrema et al. 2019
-    for p3alpha and rp3beta), so that every row's neighbours weigh 1 in total; ``none``
-    keeps the similarities (similaripy)."""
-    shrinkage: float = Field(0.0, ge=0.0)
-    """Shrink each similarity towards 0 by its co-support: ``sim * n / (n + shrinkage)``."""
-    min_support: PositiveInt = 1
-    """Pairs with fewer co-rated columns than this get no similarity."""
-    min_similarity: float | None = None
-    """Similarities below this (after shrinkage) are dropped."""
-    negative: Literal["drop", "keep"] = "drop"
-    """Negative similarities (pearson, adjusted cosine): drop them, or keep them as neighbours
-    ranked below every positive one."""
-    engine: Engine = "auto"
-    """Implementation: the compiled kernel (``numba``, needs ``pip install 'recframe[fast]'``),
-    blocked scipy products (``scipy``), or numba when it is installed (``auto``)."""
-    threads: PositiveInt | None = None
-    """Threads of the compiled kernel; all cores by default."""
-    max_memory_mb: PositiveInt = 1024
-    """Working memory besides the result: the compiled kernel's per-thread heaps (it falls back
-    to computing each pair twice when they don't fit) or the scipy engine's dense blocks."""
-
-    @field_validator("alpha", mode="after")
-    @classmethod
-    def _alpha_of_the_measure(cls, alpha: float | None, info: ValidationInfo) -> float | None:
-        measure = info.data.get("measure")
-        if measure is None:  # the measure is invalid: that is the error to report
-            return alpha
-        default = 1.0 if measure in GRAPH else 0.5
-        if alpha is None:
-            return default
-        if measure not in USES_ALPHA and alpha != default:
-            msg = f"measure {measure!r} has no alpha (it changes nothing); alpha applies to {', '.join(USES_ALPHA)}"
-            raise ValueError(msg)
-        return alpha
-
-    @field_validator("beta", mode="after")
-    @classmethod
-    def _beta_of_the_measure(cls, beta: float, info: ValidationInfo) -> float:
-        measure = info.data.get("measure")
-        if measure is not None and measure not in USES_BETA and beta != 0.5:
-            msg = f"measure {measure!r} has no beta (it changes nothing); beta applies to {', '.join(USES_BETA)}"
-            raise ValueError(msg)
-        return beta
-
-    @field_validator("degree", mode="after")
-    @classmethod
-    def _degree_of_a_walk(cls, degree: Degree, info: ValidationInfo) -> Degree:
-        measure = info.data.get("measure")
-        if degree != "sum" and measure is not None and measure not in GRAPH:
-            msg = f"degree applies to p3alpha and rp3beta only, not to measure {measure!r}; leave it out"
-            raise ValueError(msg)
-        return degree
-
-    @field_validator("negative", mode="after")
-    @classmethod
-    def _negative_of_a_walk(cls, negative: str, info: ValidationInfo) -> str:
-        measure = info.data.get("measure")
-        if negative == "keep" and measure in GRAPH:
-            msg = f"measure {measure!r} is a walk's probability, never negative: 'keep' changes nothing; leave it out"
-            raise ValueError(msg)
-        return negative
 
 
 class SparseSimilarity(SimilarityBackend):
@@ -269,13 +148,13 @@ class SparseSimilarity(SimilarityBackend):
         c = self.config
         self._normalised = False
         if self._symmetric_product:
-            self.rows_ = freeze_shared(_canonical(rows, share=True), "rows")
+            self.rows_ = freeze_shared(canonical(rows, share=True), "rows")
             self.column_means_ = None
-            self._transposed = self._transpose_of(self.rows_, transposed)
+            self._transposed = transpose_of(self.rows_, transposed)
             self._totals = row_totals(self.rows_)
             return self
         if c.measure == "adjusted_cosine":
-            rows = _canonical(rows)
+            rows = canonical(rows)
             sums = np.bincount(rows.indices, weights=rows.data, minlength=rows.shape[1])
             counts = np.bincount(rows.indices, minlength=rows.shape[1])
             self.column_means_ = np.divide(sums, counts, out=np.zeros(len(sums)), where=counts > 0)
@@ -291,40 +170,6 @@ class SparseSimilarity(SimilarityBackend):
         freeze_checked(self.rows_)
         freeze_checked(self._transposed)
         return self
-
-    @staticmethod
-    def _transpose_of(rows: sp.csr_array, transposed: sp.csr_array | None) -> sp.csr_array:
-        """Return the caller's transpose of the (frozen, canonical) `rows`, checked and frozen, or one made here.
-
-        One made here stores float32 values when they equal the float64 ones (the kernels sum
-        in float64 either way): half the values' memory.
-        """
-        if transposed is None:
-            made = sp.csr_array(rows.T)
-            made.sort_indices()
-            narrow = made.data.astype(np.float32)
-            if np.array_equal(narrow, made.data):
-                made.data = narrow
-            return freeze_checked(made, "transposed")
-        given = freeze_shared(sp.csr_array(transposed), "transposed")
-        if given.shape != rows.shape[::-1]:
-            msg = f"transposed has shape {given.shape}; expected {rows.shape[::-1]}, the transpose of the rows"
-            raise ValueError(msg)
-        if given.data.dtype not in (np.float32, np.float64):
-            given = freeze_checked(sp.csr_array(given, dtype=np.float64), "transposed")
-        if numba_available():
-            check_transpose(rows, given)  # one pass, kept on the pair: the searches then check in O(1)
-        else:  # no compiled check: compare with a transpose made here (a temporary)
-            made = sp.csr_array(rows.T)
-            made.sort_indices()
-            pairs = zip((made.indptr, made.indices, made.data), (given.indptr, given.indices, given.data), strict=True)
-            if not all(np.array_equal(a, b) for a, b in pairs):
-                msg = (
-                    "transposed is not the transpose of the rows (entries or values differ, or a row is unsorted); "
-                    "pass sp.csr_array(rows.T) after sort_indices(), or call fit(rows)"
-                )
-                raise ValueError(msg)
-        return given
 
     @property
     def _norms(self) -> FloatArray | None:
@@ -434,7 +279,7 @@ class SparseSimilarity(SimilarityBackend):
         c = self.config
         if c.measure in GRAPH:
             return self._walk(walk_queries, rows, self._alpha, degree=c.degree)
-        prepared = _canonical(rows)
+        prepared = canonical(rows)
         if self.column_means_ is not None:
             prepared.data -= self.column_means_[prepared.indices]
         if self._normalised and c.measure == "cosine" and prepared.nnz:
