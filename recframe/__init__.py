@@ -60,7 +60,6 @@ from recframe.errors import (
 from recframe.hookspecs import hookimpl, hookspec
 from recframe.interfaces import (
     CandidateRanker,
-    CellChanges,
     Component,
     ComponentConfig,
     DataSource,
@@ -69,7 +68,6 @@ from recframe.interfaces import (
     ExecutorConfig,
     Filter,
     MatrixBuilder,
-    MatrixUpdate,
     Metric,
     MetricConfig,
     MetricInput,
@@ -108,7 +106,6 @@ from recframe.secrets import Secret, redact
 
 __all__ = [
     "CandidateRanker",
-    "CellChanges",
     "Component",
     "ComponentConfig",
     "ConfigError",
@@ -130,7 +127,6 @@ __all__ = [
     "InteractionMatrix",
     "Interactions",
     "MatrixBuilder",
-    "MatrixUpdate",
     "ModelFileError",
     "ModelVersionWarning",
     "Metric",
