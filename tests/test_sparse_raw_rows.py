@@ -13,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 from recframe import Recommender, SupportsTransposedFit, csr_state
+from recframe.builtin.rankers import ItemCFRanker
 from recframe.builtin.similarity import SparseSimilarity
 from recframe.engine import merge_offers, numba_available, row_totals
 from recframe.testing import random_interactions
@@ -179,3 +180,24 @@ def test_the_recommender_hands_the_backend_the_other_axis_as_the_transpose():
         alone = SparseSimilarity(k=4).fit(sp.csr_array(rows, copy=True)).neighbours()
         np.testing.assert_array_equal(state.graphs[axis].indices, alone.indices)
         np.testing.assert_array_equal(state.graphs[axis].scores, alone.scores)
+
+
+class _CubedLogs(SparseSimilarity):
+    """A plugin-style subclass that prepares its rows in its own ``fit`` (and inherits ``fit_transposed``)."""
+
+    def fit(self, rows: sp.csr_array) -> _CubedLogs:
+        rows = sp.csr_array(rows, copy=True)
+        rows.data = np.log1p(rows.data) ** 3
+        return super().fit(rows)
+
+
+def test_a_subclass_that_overrides_fit_only_is_fitted_by_its_fit():
+    data = random_interactions(n_users=60, n_items=40, density=0.2, seed=6)
+    model = Recommender(similarity=_CubedLogs(k=4), ranker=ItemCFRanker())
+    model.fit(data)
+    rows = model._state().item_rows
+    own = _CubedLogs(k=4).fit(rows).neighbours()
+    plain = SparseSimilarity(k=4).fit(sp.csr_array(rows, copy=True)).neighbours()
+    assert not np.array_equal(own.scores, plain.scores)  # the subclass's fit matters here
+    np.testing.assert_array_equal(model._state().graphs["items"].scores, own.scores)
+    np.testing.assert_array_equal(model._state().graphs["items"].indices, own.indices)

@@ -173,6 +173,8 @@ class SupportsTransposedFit(Protocol):
     transpose of the item rows, and the other way round), so a backend of this protocol is
     fitted with :meth:`fit_transposed` and shares the engine's transpose instead of building
     its own: on MovieLens-20M-sized data that is a copy of the matrix saved (hundreds of MB).
+    The ``Recommender`` calls it only when the class that defines the backend's ``fit`` defines
+    ``fit_transposed`` too, so a subclass that overrides ``fit`` alone is fitted by its ``fit``.
     """
 
     def fit_transposed(self, rows: sp.csr_array, transposed: sp.csr_array) -> Self:

@@ -344,7 +344,7 @@ class FitMethods:
             with calling(lambda: self._who(template), "__init__"):
                 backend = type(template)(template.config)
             rows = self._rows(fitted, axis)
-            if isinstance(backend, SupportsTransposedFit):  # the other axis's rows are the transpose: no copy
+            if _fits_transposed(backend):  # the other axis's rows are the transpose: no copy
                 self._call(backend, "fit_transposed", rows, self._rows(fitted, "items" if axis == "users" else "users"))
             else:
                 self._call(backend, "fit", rows)
@@ -398,3 +398,15 @@ class FitMethods:
     def timings(self) -> dict[str, float]:
         """Seconds spent in each step of the last ``fit``."""
         return dict(self._state().timings)
+
+
+def _fits_transposed(backend: SimilarityBackend) -> bool:
+    """Whether to fit `backend` by ``fit_transposed``: it has one, from the class that defines its ``fit``.
+
+    A subclass that overrides ``fit`` only (a plugin preparing the rows its own way) inherits a
+    ``fit_transposed`` that would skip its ``fit``: it is fitted by its ``fit``.
+    """
+    if not isinstance(backend, SupportsTransposedFit):
+        return False
+    owner = {name: next(c for c in type(backend).__mro__ if name in vars(c)) for name in ("fit", "fit_transposed")}
+    return owner["fit"] is owner["fit_transposed"]

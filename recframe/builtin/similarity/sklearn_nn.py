@@ -47,7 +47,8 @@ class SklearnNNConfig(SimilarityConfig):
     copies a block on ``fit`` and normalises and transposes it on every call), with dense
     distance blocks of a quarter of this (scikit-learn's ``working_memory``; its sparse product
     takes up to 1.5 times as much again): about 1.4 times this at the peak. The blocks' best
-    neighbours are merged, so the result is the same for any value. An ML-20M-shaped item-item
+    neighbours are merged: the scores are the same for any value (which of the rows tied at
+    the ``k``-th place is kept may differ, as scikit-learn picks among ties). An ML-20M-shaped item-item
     search peaks at about 1.2 GB in all (2.2 GB with one block of all rows) in the same time."""
 
     @field_validator("n_jobs", mode="after")
@@ -64,8 +65,8 @@ class SklearnNNSimilarity(SimilarityBackend):
 
     The fitted rows are searched in blocks that fit ``max_memory_mb``, each by its own
     ``NearestNeighbors``, and every query row keeps its best neighbours over the blocks: a
-    distance depends only on the two rows it compares, so the blocks change nothing but the
-    memory. A row is never its own neighbour (also when another row is identical to it), and a
+    distance depends only on the two rows it compares, so the blocks change no score (only,
+    at an exact tie at the ``k``-th place, which of the tied rows is kept). A row is never its own neighbour (also when another row is identical to it), and a
     neighbour with similarity 0 is no neighbour: it is left out of the graph, as it could not
     contribute to any score. Neighbours are ordered by similarity, ties by lower row.
 
