@@ -66,9 +66,10 @@ class SklearnNNSimilarity(SimilarityBackend):
     The fitted rows are searched in blocks that fit ``max_memory_mb``, each by its own
     ``NearestNeighbors``, and every query row keeps its best neighbours over the blocks: a
     distance depends only on the two rows it compares, so the blocks change no score (only,
-    at an exact tie at the ``k``-th place, which of the tied rows is kept). A row is never its own neighbour (also when another row is identical to it), and a
-    neighbour with similarity 0 is no neighbour: it is left out of the graph, as it could not
-    contribute to any score. Neighbours are ordered by similarity, ties by lower row.
+    at an exact tie at the ``k``-th place, which of the tied rows is kept). A row is never its
+    own neighbour (also when another row is identical to it), and a neighbour with similarity 0
+    is no neighbour: it is left out of the graph, as it could not contribute to any score.
+    Neighbours are ordered by similarity, ties by lower row.
 
     Attributes
     ----------
