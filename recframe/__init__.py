@@ -60,6 +60,7 @@ from recframe.errors import (
 from recframe.hookspecs import hookimpl, hookspec
 from recframe.interfaces import (
     CandidateRanker,
+    CellChanges,
     Component,
     ComponentConfig,
     DataSource,
@@ -68,6 +69,7 @@ from recframe.interfaces import (
     ExecutorConfig,
     Filter,
     MatrixBuilder,
+    MatrixUpdate,
     Metric,
     MetricConfig,
     MetricInput,
@@ -106,6 +108,7 @@ from recframe.secrets import Secret, redact
 
 __all__ = [
     "CandidateRanker",
+    "CellChanges",
     "Component",
     "ComponentConfig",
     "ConfigError",
@@ -127,6 +130,7 @@ __all__ = [
     "InteractionMatrix",
     "Interactions",
     "MatrixBuilder",
+    "MatrixUpdate",
     "ModelFileError",
     "ModelVersionWarning",
     "Metric",

@@ -35,6 +35,7 @@ from recframe import (
     InteractionMatrix,
     Interactions,
     MatrixBuilder,
+    MatrixUpdate,
     hookimpl,
     short_repr,
 )
@@ -70,8 +71,8 @@ class RatingsMatrixBuilder(MatrixBuilder):
         check_measurable(built, f"matrix {self.name!r}")
         return built
 
-    def update(self, previous: InteractionMatrix, change: EventChange) -> InteractionMatrix | None:
-        """Return the matrix :meth:`build` gives on ``change.after``, from `previous` and the change alone.
+    def update(self, previous: InteractionMatrix, change: EventChange) -> MatrixUpdate | None:
+        """Return what :meth:`build` gives on ``change.after``, and the cells changed, from `previous` and the change.
 
         Only when every rating is positive (then a cell is stored exactly when it has events),
         and the duplicate policy combines an old cell with new events exactly (``sum``,
@@ -119,8 +120,8 @@ class BinaryMatrixBuilder(MatrixBuilder):
             raise DataError(msg)
         return built
 
-    def update(self, previous: InteractionMatrix, change: EventChange) -> InteractionMatrix | None:
-        """Return the matrix :meth:`build` gives on ``change.after``, from `previous` and the change alone.
+    def update(self, previous: InteractionMatrix, change: EventChange) -> MatrixUpdate | None:
+        """Return what :meth:`build` gives on ``change.after``, and the cells changed, from `previous` and the change.
 
         Every stored entry is 1 and a cell is stored exactly when it has a kept event, so this
         always answers, except when nothing would be left (then :meth:`build` says why), and for

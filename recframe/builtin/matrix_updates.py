@@ -16,7 +16,8 @@ Both read "a cell has events" as "the cell is stored", which holds only when no 
 combine to 0 (a 0 is not stored): the builders call these functions only when every value is
 positive (:func:`positive_values`), and answer ``None`` (build again) otherwise. The work is a
 few passes over the stored entries, without touching the old events, and the previous matrix
-is left unchanged.
+is left unchanged. Both also say which cells they changed (:class:`~recframe.CellChanges`), so
+the update of the neighbours need not compare the two matrices.
 """
 
 from __future__ import annotations
@@ -27,7 +28,17 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recframe import DataError, DuplicatePolicy, EventChange, IdIndex, IntArray, InteractionMatrix, Interactions
+from recframe import (
+    CellChanges,
+    DataError,
+    DuplicatePolicy,
+    EventChange,
+    IdIndex,
+    IntArray,
+    InteractionMatrix,
+    Interactions,
+    MatrixUpdate,
+)
 
 SMALLEST_POSITIVE = 1e-290
 """Values at least this large combine to a positive number under every policy: a sum of
@@ -44,8 +55,8 @@ def positive_values(*columns: npt.NDArray[np.float64] | None) -> bool:
 
 def update_cells(
     previous: InteractionMatrix, change: EventChange, cells: Cells, duplicates: DuplicatePolicy
-) -> InteractionMatrix | None:
-    """Return the matrix a full build gives on ``change.after``, or ``None`` where this can't promise it.
+) -> MatrixUpdate | None:
+    """Return the matrix a full build gives on ``change.after`` and its changed cells, or ``None`` where it can't.
 
     Parameters
     ----------
@@ -69,7 +80,9 @@ def update_cells(
     else:
         fresh = cells(change.added)
     if fresh is None:
-        return InteractionMatrix(previous.matrix.copy(), previous.users, previous.items)
+        none = np.zeros(0, dtype=np.int64)
+        unchanged = CellChanges(none, none, none, none, np.zeros(0), np.zeros(0))
+        return MatrixUpdate(previous.matrix.copy(), previous.users, previous.items, unchanged)
     return _add(previous, fresh, _combiner(change, duplicates))
 
 
@@ -97,7 +110,7 @@ def _add(
     previous: InteractionMatrix,
     fresh: InteractionMatrix,
     combine: Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], npt.NDArray[np.float64]] | None,
-) -> InteractionMatrix | None:
+) -> MatrixUpdate | None:
     """Return `previous` with the cells of `fresh` (new events built alone) merged in; ``None`` if it can't."""
     old, new = previous.matrix, fresh.matrix
     users = IdIndex(np.union1d(previous.users.ids, fresh.users.ids))
@@ -122,12 +135,16 @@ def _add(
         indices = indices.astype(np.int64)
     inserted = ~stored
     data, indices, moved = _insert(old.data, indices, slot[inserted], new.data[inserted], columns[inserted])
+    before, after = np.zeros(len(rows)), new.data.astype(np.float64)  # every fresh cell, as it was and is
     if combine is not None and stored.any():
-        data[moved(where[stored])] = combine(old.data[where[stored]], new.data[stored])
+        before[stored] = old.data[where[stored]]
+        after[stored] = data[moved(where[stored])] = combine(before[stored], new.data[stored])
     lengths = np.zeros(len(users), dtype=np.int64)
     lengths[row_map] = np.diff(old.indptr)
     lengths += np.bincount(rows[inserted], minlength=len(users))
-    return _assemble(data, indices, lengths, users, items)
+    old_column = previous.items.rows(fresh.items.ids, missing="mark")[new.indices].astype(np.int64)
+    cells = CellChanges(old_row.astype(np.int64), old_column, rows, columns.astype(np.int64), before, after)
+    return _assemble(data, indices, lengths, users, items, cells)
 
 
 def _insert(
@@ -163,7 +180,7 @@ def _remove(
     previous: InteractionMatrix,
     removed_users: npt.NDArray[np.generic] | None,
     removed_items: npt.NDArray[np.generic] | None,
-) -> InteractionMatrix | None:
+) -> MatrixUpdate | None:
     """Return `previous` without the rows and columns of the removed ids, nor those left empty.
 
     Every remaining row and column had an entry, so only those that lost entries can be left
@@ -189,10 +206,16 @@ def _remove(
     kept = np.ones(old.nnz, dtype=bool)
     kept[gone] = False
     indices = old.indices[kept]
+    column_place = np.where(columns_left, np.cumsum(columns_left, dtype=np.int64) - 1, -1)
     if not columns_left.all():
-        indices = (np.cumsum(columns_left, dtype=np.int64) - 1)[indices]
+        indices = column_place[indices]
+    row_place = np.where(rows_left, np.cumsum(rows_left, dtype=np.int64) - 1, -1)
+    gone_columns = old.indices[gone].astype(np.int64)
+    cells = CellChanges(
+        owner, gone_columns, row_place[owner], column_place[gone_columns], old.data[gone], np.zeros(len(gone))
+    )
     users, items = IdIndex(previous.users.ids[rows_left]), IdIndex(previous.items.ids[columns_left])
-    return _assemble(old.data[kept], indices, row_lengths[rows_left], users, items)
+    return _assemble(old.data[kept], indices, row_lengths[rows_left], users, items, cells)
 
 
 def _assemble(
@@ -201,15 +224,16 @@ def _assemble(
     lengths: IntArray,
     users: IdIndex,
     items: IdIndex,
-) -> InteractionMatrix:
-    """Return the canonical CSR matrix of these rows, with the index dtype a full build picks."""
+    cells: CellChanges,
+) -> MatrixUpdate:
+    """Return the canonical CSR matrix of these rows (the index dtype a full build picks), with its changed `cells`."""
     indptr = np.zeros(len(users) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
     index_type = np.int32 if max(len(data), len(items)) < np.iinfo(np.int32).max else np.int64
     matrix = sp.csr_array(
         (data, indices.astype(index_type, copy=False), indptr.astype(index_type)), shape=(len(users), len(items))
     )
-    return InteractionMatrix(matrix, users, items)
+    return MatrixUpdate(matrix, users, items, cells)
 
 
 def _positions(old: IdIndex, new: IdIndex) -> IntArray:

@@ -36,7 +36,7 @@ This package imports no implementation: only numpy, scipy, pydantic, :mod:`recfr
 from __future__ import annotations
 
 from recframe.interfaces.component import KINDS, Component, ComponentConfig, Kind, State, StateValue, check_fitted
-from recframe.interfaces.data_stages import DataSource, EventChange, Filter, MatrixBuilder
+from recframe.interfaces.data_stages import CellChanges, DataSource, EventChange, Filter, MatrixBuilder, MatrixUpdate
 from recframe.interfaces.evaluation import Metric, MetricConfig, MetricInput, RatedPairs, Splitter
 from recframe.interfaces.executor import (
     Executor,
@@ -90,6 +90,7 @@ __all__ = [
     "MAX_PATH_LENGTH",
     "SOURCES",
     "CandidateRanker",
+    "CellChanges",
     "Component",
     "ComponentConfig",
     "DataSource",
@@ -99,6 +100,7 @@ __all__ = [
     "Filter",
     "Kind",
     "MatrixBuilder",
+    "MatrixUpdate",
     "Metric",
     "MetricConfig",
     "MetricInput",

@@ -2,7 +2,8 @@
 
 A :class:`DataSource` loads interactions, a :class:`Filter` keeps part of them, and a
 :class:`MatrixBuilder` turns them into the weighted users x items matrix (and, optionally,
-brings a matrix it built up to date with an :class:`EventChange`, for ``Recommender.update``).
+brings a matrix it built up to date with an :class:`EventChange`, for ``Recommender.update``,
+saying which cells it changed in a :class:`MatrixUpdate`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
+from recframe.data import InteractionMatrix
 from recframe.interfaces.component import Component
 
 if TYPE_CHECKING:
-    from recframe.data import IdArray, InteractionMatrix, Interactions
+    from recframe.data import IdArray, Interactions
 
 
 class DataSource(Component):
@@ -82,6 +85,59 @@ class EventChange:
     removed_items: IdArray | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class CellChanges:
+    """The cells a matrix builder's update changed: where each is, and its value before and after.
+
+    It lets ``Recommender.update`` and ``forget`` take the change of the matrix (and each
+    column's count of entries) from the cells alone, instead of comparing the previous and the
+    updated matrices entry by entry. Every cell whose stored value differs must be listed,
+    once; a listed cell whose value did not change is harmless.
+
+    Attributes
+    ----------
+    previous_rows, previous_columns : ndarray of int64
+        Each cell's row (user) and column (item) in the previous matrix; ``-1`` where that
+        user or item is new.
+    rows, columns : ndarray of int64
+        Each cell's row and column in the updated matrix; ``-1`` where that user or item is gone.
+    before, after : ndarray of float64
+        The cell's stored value in the previous and in the updated matrix; 0 where it is not
+        stored (a new cell, a removed cell).
+    """
+
+    previous_rows: npt.NDArray[np.int64]
+    previous_columns: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.int64]
+    columns: npt.NDArray[np.int64]
+    before: npt.NDArray[np.float64]
+    after: npt.NDArray[np.float64]
+
+    def transposed(self) -> CellChanges:
+        """Return the same cells with rows and columns swapped (the items x users orientation)."""
+        return CellChanges(self.previous_columns, self.previous_rows, self.columns, self.rows, self.before, self.after)
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixUpdate(InteractionMatrix):
+    """What :meth:`MatrixBuilder.update` may return: the updated matrix, which also says which cells changed.
+
+    It is an :class:`~recframe.data.InteractionMatrix` like any other (the update keeps only
+    that part); `cells` spares ``Recommender.update`` and ``forget`` a comparison of every entry.
+
+    Attributes
+    ----------
+    cells : CellChanges
+        The cells that differ from the previous matrix.
+    """
+
+    cells: CellChanges
+
+    def plain(self) -> InteractionMatrix:
+        """Return the matrix without the changed cells (what a fitted model keeps)."""
+        return InteractionMatrix(self.matrix, self.users, self.items)
+
+
 class MatrixBuilder(Component):
     """Turn interactions into a weighted users x items matrix.
 
@@ -123,7 +179,9 @@ class MatrixBuilder(Component):
         Returns
         -------
         InteractionMatrix or None
-            The updated matrix, or ``None`` to have :meth:`build` called on ``change.after``.
+            The updated matrix (a :class:`MatrixUpdate` also lists the changed cells, which
+            spares the update a comparison of every entry), or ``None`` to have :meth:`build`
+            called on ``change.after``.
         """
         del previous, change
         return None

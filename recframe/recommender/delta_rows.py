@@ -180,11 +180,15 @@ class RowWork:
         only the new entries in columns of the shrunk rows: the others add nothing to the products.
         """
         from recframe.engine._compiled.delta import delta_lists
+        from recframe.engine._compiled.delta_steps import KIND, NEW, NEW_LENGTH, OLD_FLOOR, OLD_LENGTH, SHRUNK
 
         n = len(self.listed)
         mapped, scores = self.listed, self.listed_scores
-        shrunk = np.zeros(n, dtype=bool)
-        shrunk[self.shrunk] = True
+        row_info = np.zeros((n, 4))  # what the kernel reads of a row, side by side
+        row_info[:, OLD_LENGTH], row_info[:, NEW_LENGTH] = self.old_lengths, self.new_lengths
+        row_info[:, OLD_FLOOR] = self.old_floors
+        row_info[self.is_new, KIND] = NEW
+        row_info[self.shrunk, KIND] = SHRUNK
         if shrunk_t is None:
             shrunk_rows = sp.csr_array((0, n))
         else:  # the kernel takes the shrunk rows by their own positions
@@ -209,12 +213,8 @@ class RowWork:
                 *arrays,
                 mapped,
                 scores,
-                self.old_floors,
-                self.old_lengths,
-                self.new_lengths,
+                row_info,
                 self.ratio,
-                self.is_new,
-                shrunk,
                 self.growth_bound,
                 CANCELLED,
                 k,

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine import Engine, resolve_engine
-from recframe.interfaces import NeighbourGraph
+from recframe.interfaces import CellChanges, NeighbourGraph
 from recframe.recommender.delta_rows import RowWork, block_products, concatenated, lists_in_new_rows, row_blocks
 from recframe.recommender.neighbour_lists import NeighbourLists
 
@@ -78,6 +78,7 @@ def update_lists(
     search: Callable[[IntArray, int], NeighbourGraph],
     engine: Engine = "auto",
     new_t: sp.csr_array | None = None,
+    cells: CellChanges | None = None,
 ) -> DeltaUpdate | str:
     """Return the neighbour lists of the `new` rows, from the old lists and the change of the rows.
 
@@ -103,15 +104,23 @@ def update_lists(
         bound every pair they don't know, where the kernel computes the highest ones exactly).
     new_t : csr_array, optional
         The transpose of `new`, where the caller has it (the matrix's other orientation).
+    cells : CellChanges, optional
+        The entries that changed, in the rows' orientation, where the matrix builder reported
+        them: the change and the columns' entry counts are then taken from them rather than
+        from a comparison of every entry.
     """
     n_new = new.shape[0]
     width = min(width, max(n_new - 1, 0))
     k = min(k, width)
     old_x, new_x, positions = _common_columns(old, new, row_map, column_map)
-    change = sp.csr_array(new_x - old_x)
-    change.eliminate_zeros()
-    new_degree = np.bincount(new_x.indices, minlength=new_x.shape[1]).astype(np.float64)
-    old_degree = np.bincount(old_x.indices, minlength=new_x.shape[1]).astype(np.float64)
+    if cells is None:
+        change = sp.csr_array(new_x - old_x)
+        change.eliminate_zeros()
+        new_degree = np.bincount(new_x.indices, minlength=new_x.shape[1]).astype(np.float64)
+        old_degree = np.bincount(old_x.indices, minlength=new_x.shape[1]).astype(np.float64)
+    else:
+        old_positions = _union_positions(column_map, new.shape[1])[1]
+        change, old_degree, new_degree = _cell_change(cells, new_x, new_t, positions, old_positions)
     work = float((new_degree + old_degree)[change.indices].sum())
     full = float((new_degree**2).sum())
     if work > FULL_SEARCH_WORK * full:
@@ -200,7 +209,7 @@ def _common_columns(
 ) -> tuple[sp.csr_array, sp.csr_array, IntArray]:
     """Return the old and new rows in the new row positions, over the union of the old and new columns.
 
-    Also returns the union position of each new column. Both maps keep the order of what
+    Also returns the union position of each new column (see :func:`_union_positions`). Both maps keep the order of what
     remains, so the union keeps each side's columns in order: a gone column sits after the
     last column kept before it, its old entries stay (so their loss shows in the change of the
     rows), and no row's entries need sorting again. A gone row has no place (its pairs simply
@@ -210,13 +219,7 @@ def _common_columns(
     gone = np.flatnonzero(column_map < 0)
     m = m_new + len(gone)
     index_type = np.int32 if max(m, n_new, old.nnz, new.nnz) < np.iinfo(np.int32).max else np.int64
-    # the gone columns after new column `after` (-1: before every one) come right after it
-    after = np.maximum.accumulate(np.where(column_map >= 0, column_map, -1))[gone] if len(gone) else gone
-    new_position = np.arange(m_new, dtype=np.int64) + np.searchsorted(after, np.arange(-1, m_new - 1), side="right")
-    old_position = np.empty(len(column_map), dtype=np.int64)
-    kept_columns = column_map >= 0
-    old_position[kept_columns] = new_position[column_map[kept_columns]]
-    old_position[gone] = after + 1 + np.arange(len(gone))
+    new_position, old_position = _union_positions(column_map, m_new)
     same_old = m == len(column_map)  # nothing added: the union numbers the old columns as they were
     indices = old.indices.astype(index_type, copy=False) if same_old else old_position.astype(index_type)[old.indices]
     if n_new == len(row_map) and bool((row_map >= 0).all()):  # the same rows: the identity
@@ -230,6 +233,57 @@ def _common_columns(
     new_indices = new.indices if len(gone) == 0 else new_position.astype(index_type)[new.indices]
     new_x = sp.csr_array((new.data, new_indices, new.indptr), shape=(n_new, m))
     return old_x, new_x, new_position
+
+
+def _union_positions(column_map: IntArray, m_new: int) -> tuple[IntArray, IntArray]:
+    """Return the union position of each new column and of each old column (see :func:`_common_columns`).
+
+    A gone column comes right after the last column kept before it.
+    """
+    gone = np.flatnonzero(column_map < 0)
+    # the gone columns after new column `after` (-1: before every one) come right after it
+    after = np.maximum.accumulate(np.where(column_map >= 0, column_map, -1))[gone] if len(gone) else gone
+    new_position = np.arange(m_new, dtype=np.int64) + np.searchsorted(after, np.arange(-1, m_new - 1), side="right")
+    old_position = np.empty(len(column_map), dtype=np.int64)
+    kept_columns = column_map >= 0
+    old_position[kept_columns] = new_position[column_map[kept_columns]]
+    old_position[gone] = after + 1 + np.arange(len(gone))
+    return new_position, old_position
+
+
+def _cell_change(
+    cells: CellChanges,
+    new_x: sp.csr_array,
+    new_t: sp.csr_array | None,
+    new_positions: IntArray,
+    old_positions: IntArray,
+) -> tuple[sp.csr_array, FloatArray, FloatArray]:
+    """Return ``new_x - old_x`` (canonical, without zeros) and the old and new column degrees, from the changed cells.
+
+    The same numbers as the comparison of every entry: a cell's change is ``after - before``
+    (with 0 for a side where it is not stored, as scipy's subtraction), a gone row's cells are
+    no part of the rows compared, and each column's old count of entries is its new count with
+    the cells added taken away and those removed put back. The new counts are the row lengths
+    of `new_t` where the caller has it (no pass over the entries).
+    """
+    n, m = new_x.shape
+    keep = (cells.rows >= 0) & (cells.after != cells.before)
+    rows = cells.rows[keep]
+    known = cells.columns[keep]
+    columns = np.where(known >= 0, new_positions[np.maximum(known, 0)], old_positions[cells.previous_columns[keep]])
+    before, after = cells.before[keep], cells.after[keep]
+    order = np.lexsort((columns, rows))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    change = sp.csr_array(((after - before)[order], columns[order], indptr), shape=(n, m))
+    if new_t is not None and new_t.shape == (len(new_positions), n):
+        new_degree = np.zeros(m)
+        new_degree[new_positions] = np.diff(new_t.indptr)
+    else:
+        new_degree = np.bincount(new_x.indices, minlength=m).astype(np.float64)
+    added = np.bincount(columns[(before == 0) & (after != 0)], minlength=m)
+    removed = np.bincount(columns[(after == 0) & (before != 0)], minlength=m)
+    return change, (new_degree - added + removed).astype(np.float64, copy=False), new_degree
 
 
 def _in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_], degree: FloatArray) -> sp.csr_array:

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from recframe.data import IdArray, InteractionMatrix, Interactions
 from recframe.engine import Engine
 from recframe.errors import DataError
-from recframe.interfaces import EventChange, NeighbourGraph
+from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_matrix
 from recframe.recommender.fitted_state import _Fitted
@@ -164,7 +164,7 @@ class UpdateMethods(FitMethods):
         """Return the state ``fit`` would build on ``change.after``, recomputing only what changed."""
         start = time.perf_counter()
         interactions = change.after
-        matrix, entry["matrix"] = self._updated_matrix(fitted, change)
+        matrix, entry["matrix"], cells = self._updated_matrix(fitted, change)
         timings = {"matrix": time.perf_counter() - start}
         user_map = position_map(fitted.matrix.users, matrix.users)
         item_map = position_map(fitted.matrix.items, matrix.items)
@@ -195,7 +195,7 @@ class UpdateMethods(FitMethods):
         for axis, graph in list(fitted.graphs.items()):
             maps = (user_map, item_map) if axis == "users" else (item_map, user_map)
             step = time.perf_counter()
-            records[axis] = self._update_axis(fitted, updated, axis, graph, *maps)
+            records[axis] = self._update_axis(fitted, updated, axis, graph, *maps, cells)
             timings[f"neighbours {axis}"] = time.perf_counter() - step
             logger.info("%s neighbours updated: %s", axis[:-1], records[axis])
         self._fit_rankers(updated)
@@ -205,20 +205,27 @@ class UpdateMethods(FitMethods):
         updated.lineage = (*fitted.lineage, entry)
         return updated
 
-    def _updated_matrix(self, fitted: _Fitted, change: EventChange) -> tuple[InteractionMatrix, str]:
-        """Return the matrix of ``change.after`` and how it was made: ``incremental`` or ``full``.
+    def _updated_matrix(
+        self, fitted: _Fitted, change: EventChange
+    ) -> tuple[InteractionMatrix, str, CellChanges | None]:
+        """Return the matrix of ``change.after``, how it was made (``incremental`` or ``full``), the cells changed.
 
         The builder's ``update`` brings the previous matrix up to date where the same builder
-        (class and config) made it; a builder that answers ``None`` is built again.
+        (class and config) made it; a builder that answers ``None`` is built again. The changed
+        cells are known where the builder reported them (a :class:`MatrixUpdate`), else ``None``.
         """
         builder, who = self.matrix, self._who(self.matrix)
         if fitted.built_by == (type(builder), builder.config):  # unknown (None): built again
             updated = self._call(builder, "update", fitted.matrix, change)
+            cells = None
+            if isinstance(updated, MatrixUpdate):  # the model keeps the plain matrix
+                cells = updated.cells
+                updated = updated.plain()
             if updated is not None:
                 check_matrix(updated, who)
                 check_updated_ids(updated, fitted.matrix, change, who)
-                return updated, "incremental"
-        return check_matrix(self._call(builder, "build", change.after), who, change.after), "full"
+                return updated, "incremental", cells
+        return check_matrix(self._call(builder, "build", change.after), who, change.after), "full", None
 
     def _update_axis(
         self,
@@ -228,6 +235,7 @@ class UpdateMethods(FitMethods):
         graph: NeighbourGraph,
         row_map: np.ndarray,
         column_map: np.ndarray,
+        cells: CellChanges | None,
     ) -> dict[str, Any]:
         """Bring `axis`'s neighbour graph up to date in `updated`; return what it took.
 
@@ -241,7 +249,9 @@ class UpdateMethods(FitMethods):
             backend = self._backend(updated, axis)
         measure = self._call(backend, "update_measure")
         if measure is not None and axis in fitted.lists:
-            return self._update_lists(fitted, updated, axis, measure, old_rows, new_rows, row_map, column_map)
+            if cells is not None and axis == "items":
+                cells = cells.transposed()  # the rows are items
+            return self._update_lists(fitted, updated, axis, measure, (old_rows, new_rows), row_map, column_map, cells)
         changed = changed_rows(old_rows, new_rows, row_map, column_map)
         obstacle = self._call(backend, "update_obstacle", new_rows.shape[1] != old_rows.shape[1])
         template = fitted.similarity
@@ -266,12 +276,17 @@ class UpdateMethods(FitMethods):
         updated: _Fitted,
         axis: str,
         measure: DeltaMeasure,
-        old_rows: sp.csr_array,
-        new_rows: sp.csr_array,
+        rows: tuple[sp.csr_array, sp.csr_array],
         row_map: np.ndarray,
         column_map: np.ndarray,
+        cells: CellChanges | None,
     ) -> dict[str, Any]:
-        """Bring `axis`'s neighbour lists up to date from the change of the dot products (see :mod:`.graph_delta`)."""
+        """Bring `axis`'s neighbour lists up to date from the change of the dot products (see :mod:`.graph_delta`).
+
+        `rows` are the old and the new rows; `cells`, where the builder reported them, the
+        changed entries in the rows' orientation.
+        """
+        old_rows, new_rows = rows
         config = fitted.similarity.config
         width = config.k + config.update_slack
 
@@ -281,7 +296,18 @@ class UpdateMethods(FitMethods):
         engine: Engine = getattr(config, "engine", "auto")  # a backend with an engine setting (sparse)
         other = self._rows(updated, "users" if axis == "items" else "items")  # new_rows transposed
         result = update_lists(
-            fitted.lists[axis], old_rows, new_rows, row_map, column_map, measure, config.k, width, search, engine, other
+            fitted.lists[axis],
+            old_rows,
+            new_rows,
+            row_map,
+            column_map,
+            measure,
+            config.k,
+            width,
+            search,
+            engine,
+            other,
+            cells,
         )
         n_rows = new_rows.shape[0]
         if isinstance(result, str):

@@ -4,7 +4,9 @@ The kernel behind :mod:`recframe.recommender.graph_delta` (read its description 
 each row ``i`` it accumulates the change of the dot products ``Delta_i = D_i X'^T + X_i D^T`` in
 a dense per-thread accumulator (only the columns reached), then rates every candidate, known
 exactly or bounded, and keeps the best certain ones in a bounded heap, ordered by score and then
-by lower row, as every kernel here does.
+by lower row, as every kernel here does. What it reads of a row ``j`` for each pair (lengths,
+floor, whether it is new or shrunk) sits in one row of ``row_info`` (see
+:mod:`~recframe.engine._compiled.delta_steps`): one cache line per pair, not five.
 """
 
 from __future__ import annotations
@@ -12,6 +14,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from recframe.engine._compiled.delta_steps import (
+    KIND,
+    LISTED,
+    NEW,
+    NEW_LENGTH,
+    OLD_FLOOR,
+    OLD_LENGTH,
+    SHRUNK,
+    _resolve_bounds,
+)
 from recframe.engine._compiled.heaps import _drain_best_first, _keep
 from recframe.engine._compiled.scatter import _scatter_row
 
@@ -45,7 +57,6 @@ def _lists_row(
     exact_acc: np.ndarray,
     exact_mark: np.ndarray,
     exact_touched: np.ndarray,
-    listed_mark: np.ndarray,
     heap_v: np.ndarray,
     heap_j: np.ndarray,
     best_v: np.ndarray,
@@ -82,12 +93,8 @@ def _lists_row(
     rev_data: np.ndarray,
     lists: np.ndarray,
     list_scores: np.ndarray,
-    old_floors: np.ndarray,
-    old_lengths: np.ndarray,
-    new_lengths: np.ndarray,
+    row_info: np.ndarray,
     ratio: np.ndarray,
-    is_new: np.ndarray,
-    shrunk: np.ndarray,
     growth_bound: float,
     cancelled: float,
     k: int,
@@ -129,41 +136,27 @@ def _lists_row(
             exact_touched,
             0,
         )
-    li, ni = old_lengths[i], new_lengths[i]
+    li, ni, floor_i = row_info[i, OLD_LENGTH], row_info[i, NEW_LENGTH], row_info[i, OLD_FLOOR]
+    new_i = row_info[i, KIND] == NEW
     floor = 0.0
-    if not is_new[i]:
-        floor = max(old_floors[i], 0.0) * ratio[i] * growth_bound
-    # first pass: bound every unlisted pair whose dot product changed and is not known otherwise
+    if not new_i:
+        floor = max(floor_i, 0.0) * ratio[i] * growth_bound
     for p in range(rev_indptr[i], rev_indptr[i + 1]):  # rows that list row i, and their scores
         mirror[rev_indices[p]] = rev_data[p]
     for t in range(lists.shape[1]):
         j = lists[i, t]
         if j >= 0:
-            listed_mark[j] = True
-    n_bounded = 0
-    for t in range(n_touched):
-        j = touched[t]
-        if j == i or listed_mark[j] or is_new[i] or is_new[j] or shrunk[j]:
-            continue
-        if mirror[j] < 0.0:
-            below = min(old_floors[i], old_floors[j])
-            length = ni * new_lengths[j]
-            if length > 0.0:
-                bound = (below * li * old_lengths[j] + acc[j]) / length
-                if bound > floor:
-                    bound_j[n_bounded] = j
-                    bound_v[n_bounded] = bound
-                    n_bounded += 1
-    # every candidate known exactly: listed, with a new row, listed by the other row, shrunk
+            mirror[j] = LISTED
+    # first the listed neighbours, known exactly (their dot product is old similarity times lengths)
     n_cand = 0
     filled = False  # row i scattered into `dense` (for exact dot products)
     for t in range(lists.shape[1]):
         j = lists[i, t]
         if j < 0:
             continue
-        length = ni * new_lengths[j]
+        length = ni * row_info[j, NEW_LENGTH]
         if length > 0.0:
-            old_dot = list_scores[i, t] * li * old_lengths[j]
+            old_dot = list_scores[i, t] * li * row_info[j, OLD_LENGTH]
             dot = old_dot + acc[j]
             if abs(dot) <= cancelled * (abs(old_dot) + abs(acc[j])):  # rounding of a cancellation: compute it
                 dot = _exact_dot(i, j, dense, filled, xn_indptr, xn_indices, xn_data)
@@ -173,32 +166,56 @@ def _lists_row(
                 cand_j[n_cand] = j
                 cand_v[n_cand] = v
                 n_cand += 1
+    # their k-th best is at most the k-th exact similarity: only a bound at least that high can be
+    # resolved below, and of the others only the highest matters (it may raise the floor)
+    size = 0
+    for t in range(n_cand):
+        size = _keep(heap_v, heap_j, size, k, cand_v[t], cand_j[t])
+    resolvable = max(floor, heap_v[0] if size == k and k > 0 else 0.0)
+    left = -np.inf  # the highest bound above the floor that is not kept for resolving
+    # one pass over the pairs whose dot product changed (clearing the accumulator): exact with a
+    # new row or a row that lists row i, bounded otherwise
+    n_bounded = 0
     for t in range(n_touched):
         j = touched[t]
-        if j == i or listed_mark[j] or shrunk[j]:
+        change = acc[j]
+        acc[j] = 0.0
+        mark[j] = False
+        seen = mirror[j]
+        kind = row_info[j, KIND]
+        if j == i or seen == LISTED or kind == SHRUNK:
             continue
-        length = ni * new_lengths[j]
+        length = ni * row_info[j, NEW_LENGTH]
         if length <= 0.0:
             continue
-        if is_new[i] or is_new[j]:
-            v = acc[j] / length
-        elif mirror[j] >= 0.0:
-            old_dot = mirror[j] * li * old_lengths[j]
-            dot = old_dot + acc[j]
-            if abs(dot) <= cancelled * (abs(old_dot) + abs(acc[j])):
+        if new_i or kind == NEW:
+            v = change / length
+        elif seen >= 0.0:
+            old_dot = seen * li * row_info[j, OLD_LENGTH]
+            dot = old_dot + change
+            if abs(dot) <= cancelled * (abs(old_dot) + abs(change)):
                 dot = _exact_dot(i, j, dense, filled, xn_indptr, xn_indices, xn_data)
                 filled = True
             v = dot / length
         else:
+            below = min(floor_i, row_info[j, OLD_FLOOR])
+            bound = (below * li * row_info[j, OLD_LENGTH] + change) / length
+            if bound > floor:
+                if bound >= resolvable:
+                    bound_j[n_bounded] = j
+                    bound_v[n_bounded] = bound
+                    n_bounded += 1
+                elif bound > left:
+                    left = bound
             continue
         if v > 0.0:
             cand_j[n_cand] = j
             cand_v[n_cand] = v
             n_cand += 1
-    for t in range(n_exact):
+    for t in range(n_exact):  # every pair with a shrunk row, exactly
         j = exact_touched[t]
-        if j != i and not listed_mark[j]:
-            length = ni * new_lengths[j]
+        if j != i and mirror[j] != LISTED:
+            length = ni * row_info[j, NEW_LENGTH]
             if length > 0.0 and exact_acc[j] > 0.0:
                 cand_j[n_cand] = j
                 cand_v[n_cand] = exact_acc[j] / length
@@ -208,36 +225,28 @@ def _lists_row(
     # the bounds at or above the k-th exact similarity (or the floor) keep the row from settling:
     # replace them by exact dot products X'_i . X'_j when that costs less than half a new search
     if n_bounded:
-        size = 0
-        for t in range(n_cand):
-            size = _keep(heap_v, heap_j, size, k, cand_v[t], cand_j[t])
-        target = max(floor, heap_v[0] if size == k and k > 0 else 0.0)
-        order = np.argsort(-bound_v[:n_bounded])
-        search_cost = 0
-        for p in range(xn_indptr[i], xn_indptr[i + 1]):
-            c = xn_indices[p]
-            search_cost += xnt_indptr[c + 1] - xnt_indptr[c]
-            dense[c] = xn_data[p]
+        n_cand, unresolved = _resolve_bounds(
+            i,
+            n_bounded,
+            n_cand,
+            floor,
+            k,
+            heap_v,
+            heap_j,
+            bound_j,
+            bound_v,
+            cand_j,
+            cand_v,
+            dense,
+            xn_indptr,
+            xn_indices,
+            xn_data,
+            xnt_indptr,
+            row_info,
+        )
         filled = True
-        spent = 0
-        resolved = 0
-        while resolved < n_bounded and bound_v[order[resolved]] >= target:
-            j = bound_j[order[resolved]]
-            cost = xn_indptr[j + 1] - xn_indptr[j]
-            if 2 * (spent + cost) > search_cost:
-                break
-            spent += cost
-            dot = 0.0
-            for q in range(xn_indptr[j], xn_indptr[j + 1]):
-                dot += dense[xn_indices[q]] * xn_data[q]
-            v = dot / (ni * new_lengths[j])
-            if v > 0.0:
-                cand_j[n_cand] = j
-                cand_v[n_cand] = v
-                n_cand += 1
-            resolved += 1
-        if resolved < n_bounded:
-            floor = max(floor, bound_v[order[resolved]])
+        left = max(left, unresolved)
+    floor = max(floor, left)
     if filled:
         for p in range(xn_indptr[i], xn_indptr[i + 1]):
             dense[xn_indices[p]] = 0.0
@@ -247,14 +256,10 @@ def _lists_row(
     for t in range(n_cand):
         if cand_v[t] > floor:
             size = _keep(heap_v, heap_j, size, capacity, cand_v[t], cand_j[t])
-    for t in range(n_touched):
-        j = touched[t]
-        acc[j] = 0.0
-        mark[j] = False
     for t in range(lists.shape[1]):
         j = lists[i, t]
         if j >= 0:
-            listed_mark[j] = False
+            mirror[j] = -1.0
     for p in range(rev_indptr[i], rev_indptr[i + 1]):
         mirror[rev_indices[p]] = -1.0
     if size > width:  # one more than kept: it bounds every entry left out
@@ -298,12 +303,8 @@ def delta_lists(
     rev_data: np.ndarray,
     lists: np.ndarray,
     list_scores: np.ndarray,
-    old_floors: np.ndarray,
-    old_lengths: np.ndarray,
-    new_lengths: np.ndarray,
+    row_info: np.ndarray,
     ratio: np.ndarray,
-    is_new: np.ndarray,
-    shrunk: np.ndarray,
     growth_bound: float,
     cancelled: float,
     k: int,
@@ -328,7 +329,6 @@ def delta_lists(
         exact_acc = np.zeros(n, dtype=np.float64)
         exact_mark = np.zeros(n, dtype=np.bool_)
         exact_touched = np.empty(n, dtype=np.int64)
-        listed_mark = np.zeros(n, dtype=np.bool_)
         heap_v = np.empty(max(width, k) + 1, dtype=np.float64)
         heap_j = np.empty(max(width, k) + 1, dtype=np.int64)
         best_v = np.empty(width + 1, dtype=np.float64)
@@ -348,7 +348,6 @@ def delta_lists(
                 exact_acc,
                 exact_mark,
                 exact_touched,
-                listed_mark,
                 heap_v,
                 heap_j,
                 best_v,
@@ -385,12 +384,8 @@ def delta_lists(
                 rev_data,
                 lists,
                 list_scores,
-                old_floors,
-                old_lengths,
-                new_lengths,
+                row_info,
                 ratio,
-                is_new,
-                shrunk,
                 growth_bound,
                 cancelled,
                 k,
