@@ -147,3 +147,30 @@ def test_skewed_shape_has_the_asked_degrees():
     assert abs(matrix.nnz - 60_000) < 60_000 * 0.01
     popularity = np.sort(np.bincount(matrix.indices, minlength=300))[::-1]
     assert popularity[0] > 5 * popularity[-1]  # power-law popularity, not uniform
+
+
+@pytest.mark.parametrize("n_parts", [1, 2, 3, 7])
+def test_the_transpose_check_is_the_same_in_any_ranges(rng, n_parts):
+    from recframe.engine._compiled.symmetric import check_transpose
+
+    x = skewed_rows(rng, 80, 50)
+    t = sp.csr_array(x.T)
+    t.sort_indices()
+    parts = np.unique(np.r_[0, np.sort(rng.choice(np.arange(1, 50), n_parts - 1, replace=False)), 50]).astype(np.int64)
+    arrays = (x.indptr.astype(np.int64), x.indices, x.data, t.indptr.astype(np.int64), t.indices, t.data)
+    work = np.zeros((len(parts) - 1, 80), dtype=np.int64)
+    assert check_transpose(*arrays, True, work, parts)
+    # entry (i, u) meets the entries of row u of X.T after i: the brute-force count
+    dense = x.toarray() != 0
+    want = [sum(int(dense[i + 1 :, u].sum()) for u in np.flatnonzero(dense[i])) for i in range(80)]
+    np.testing.assert_array_equal(work.sum(axis=0), want)
+    for u in (int(np.flatnonzero(np.diff(t.indptr))[0]), int(np.flatnonzero(np.diff(t.indptr))[-1])):
+        changed = t.data.copy()
+        changed[t.indptr[u]] += 1.0  # a value in the first and the last filled row of X.T: some range has it
+        bad = (*arrays[:5], changed)
+        assert not check_transpose(*bad, True, np.zeros((0, 0), dtype=np.int64), parts)
+        assert check_transpose(*bad, False, np.zeros((0, 0), dtype=np.int64), parts)  # the entries agree
+        missing = t.indices.copy()
+        missing[t.indptr[u]] = (missing[t.indptr[u]] + 1) % 80  # another row there
+        moved = (*arrays[:4], missing, t.data)
+        assert not check_transpose(*moved, False, np.zeros((0, 0), dtype=np.int64), parts)

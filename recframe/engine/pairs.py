@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
+from recframe.engine.dispatch import Engine, numba_threads, resolve_engine, used_threads
 from recframe.engine.kernel_inputs import check_count, check_csr, csr_parts, frozen, read_only_view
 
 _Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -76,21 +76,30 @@ def _check_pair(x_parts: _Parts, t_parts: _Parts, *, check_values: bool, work: n
     """
     from recframe.engine._compiled.symmetric import check_transpose as kernel
 
-    filled = np.zeros(0, dtype=np.int64) if work is None else work
-    if not kernel(*x_parts, *t_parts, check_values, filled):
+    t_indptr = t_parts[0]
+    tasks = 1 if work is not None and len(work) > 1 << 20 else used_threads(None)  # `work`: a row per task
+    # the rows of X.T in ranges of about equal entries, one per task
+    parts = np.searchsorted(t_indptr, np.linspace(0, t_indptr[-1], tasks + 1)).astype(np.int64)
+    parts[0], parts[-1] = 0, len(t_indptr) - 1
+    parts = np.maximum.accumulate(parts)
+    filled = np.zeros((0, 0) if work is None else (len(parts) - 1, len(work)), dtype=np.int64)
+    if not kernel(*x_parts, *t_parts, check_values, filled, parts):
         msg = (
             "transposed is not the transpose of x (entries or values differ), or a row of x has unsorted or repeated "
             "columns; call x.sum_duplicates() and pass sp.csr_array(x.T) after sort_indices(), or leave transposed out"
         )
         raise ValueError(msg)
+    if work is not None:
+        work[:] = filled.sum(axis=0)
 
 
 def check_transpose(x: sp.csr_array, transposed: sp.csr_array, *, check_values: bool = True) -> None:
     """Check that `transposed` is ``x.T`` entry by entry, as the pair search needs it; once for read-only matrices.
 
-    One pass over the stored entries, nothing allocated but a cursor per row of `transposed`.
-    When both matrices' arrays are read-only (a fitted model's), the result is kept on
-    `transposed` and later calls cost O(1), as for :func:`~recframe.engine.check_csr`.
+    One pass over the stored entries, shared out between the threads by ranges of the rows of
+    `transposed` (nothing allocated but a cursor per row of `transposed`). When both matrices'
+    arrays are read-only (a fitted model's), the result is kept on `transposed` and later calls
+    cost O(1), as for :func:`~recframe.engine.check_csr`.
 
     Parameters
     ----------

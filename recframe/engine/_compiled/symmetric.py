@@ -31,7 +31,9 @@ from recframe.engine._compiled.heaps import _drain_best_first, _keep, _worse
 
 
 @numba.njit(nogil=True, cache=True)
-def check_transpose(
+def _transpose_part(
+    low: int,
+    high: int,
     x_indptr: np.ndarray,
     x_indices: np.ndarray,
     x_data: np.ndarray,
@@ -41,18 +43,15 @@ def check_transpose(
     check_values: bool,
     work: np.ndarray,
 ) -> bool:
-    """Return whether ``X.T`` holds exactly the entries of ``X`` (and, with `check_values`, the same values).
+    """Check the entries of ``X`` in the columns ``[low, high)`` against rows ``[low, high)`` of ``X.T``.
 
-    Also ``False`` unless ``X`` has sorted, distinct column indices in every row and each row of
-    ``X.T`` is sorted: then, and only then, the stream of row ``u`` of ``X.T`` after entry
-    ``(u, i)`` is the columns ``j > i``, which :func:`symmetric_accumulate` relies on. One pass,
-    nothing allocated but a cursor per row of ``X.T``. When ``len(work) == n_rows`` it is filled
-    with each row's multiply-adds in :func:`symmetric_accumulate` (entry ``(i, u)`` meets the
-    entries of row ``u`` of ``X.T`` after its own place).
+    Every row of ``X`` is read whole, for its order (sorted, distinct columns); only the entries
+    in the range are looked up in ``X.T``, with a cursor per row of the range. `work`, when
+    ``len(work) == n_rows``, gets each row's multiply-adds from these columns.
     """
     n = x_indptr.shape[0] - 1
     fill = work.shape[0] == n
-    cursor = t_indptr[:-1].copy()
+    cursor = t_indptr[low:high].copy()
     for i in range(n):
         previous = -1
         total = 0
@@ -61,16 +60,53 @@ def check_transpose(
             if u <= previous:
                 return False
             previous = u
-            q = cursor[u]
+            if u < low or u >= high:
+                continue
+            q = cursor[u - low]
             if q >= t_indptr[u + 1] or t_indices[q] != i:
                 return False
             if check_values and t_data[q] != x_data[p]:
                 return False
             total += t_indptr[u + 1] - q - 1
-            cursor[u] = q + 1
+            cursor[u - low] = q + 1
         if fill:
             work[i] = total
-    return bool(np.all(cursor == t_indptr[1:]))  # every entry of X.T was met
+    return bool(np.all(cursor == t_indptr[low + 1 : high + 1]))  # every entry of these rows of X.T was met
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def check_transpose(
+    x_indptr: np.ndarray,
+    x_indices: np.ndarray,
+    x_data: np.ndarray,
+    t_indptr: np.ndarray,
+    t_indices: np.ndarray,
+    t_data: np.ndarray,
+    check_values: bool,
+    work: np.ndarray,
+    parts: np.ndarray,
+) -> bool:
+    """Return whether ``X.T`` holds exactly the entries of ``X`` (and, with `check_values`, the same values).
+
+    Also ``False`` unless ``X`` has sorted, distinct column indices in every row and each row of
+    ``X.T`` is sorted: then, and only then, the stream of row ``u`` of ``X.T`` after entry
+    ``(u, i)`` is the columns ``j > i``, which :func:`symmetric_accumulate` relies on. The rows
+    of ``X.T`` are split into the ranges ``[parts[r], parts[r + 1])``, checked in parallel by
+    :func:`_transpose_part` (the look-ups into ``X.T``, the costly part, are shared out; each
+    task reads the indices of ``X`` in order, which is cheap). `work` (of shape ``(len(parts) -
+    1, n_rows)``, or empty) gets each range's multiply-adds per row in
+    :func:`symmetric_accumulate` (entry ``(i, u)`` meets the entries of row ``u`` of ``X.T``
+    after its own place): their sum over the ranges is the row's.
+    """
+    n_parts = parts.shape[0] - 1
+    good = np.zeros(n_parts, dtype=np.bool_)
+    fill = work.shape[0] == n_parts
+    for r in numba.prange(n_parts):
+        rows_work = work[r] if fill else np.zeros(0, dtype=np.int64)
+        good[r] = _transpose_part(
+            parts[r], parts[r + 1], x_indptr, x_indices, x_data, t_indptr, t_indices, t_data, check_values, rows_work
+        )
+    return bool(np.all(good))
 
 
 @numba.njit(inline="always", cache=True)
