@@ -12,6 +12,11 @@ import scipy.sparse as sp
 
 from recframe.engine import check_transpose, freeze_checked, freeze_shared, numba_available
 
+COMPILED_CHECK = 1 << 20
+"""Stored entries from which a given transpose is checked by the compiled kernel (in parallel, no
+temporary); a smaller one is compared with a transpose made here, which costs milliseconds and
+spares a small model (the quickstart) the kernel's compilation on a cold cache."""
+
 
 def canonical(rows: sp.csr_array, *, share: bool = False) -> sp.csr_array:
     """Return `rows` as float64 CSR with sorted indices and no duplicates.
@@ -54,9 +59,9 @@ def transpose_of(rows: sp.csr_array, transposed: sp.csr_array | None) -> sp.csr_
         raise ValueError(msg)
     if given.data.dtype not in (np.float32, np.float64):
         given = freeze_checked(sp.csr_array(given, dtype=np.float64), "transposed")
-    if numba_available():
+    if numba_available() and rows.nnz >= COMPILED_CHECK:
         check_transpose(rows, given)  # one pass, kept on the pair: the searches then check in O(1)
-    else:  # no compiled check: compare with a transpose made here (a temporary)
+    else:  # compare with a transpose made here (a temporary; no kernel to compile for a small model)
         made = sp.csr_array(rows.T)
         made.sort_indices()
         pairs = zip((made.indptr, made.indices, made.data), (given.indptr, given.indices, given.data), strict=True)
