@@ -65,6 +65,13 @@ _TRANSPOSE_OF = "_recframe_transpose_of"
 whether the values were compared too."""
 
 
+def _entry_ranges(indptr: np.ndarray, count: int) -> np.ndarray:
+    """Return `count` + 1 row bounds splitting a CSR matrix (by its `indptr`) into ranges of about equal entries."""
+    bounds = np.searchsorted(indptr, np.linspace(0, indptr[-1], count + 1)).astype(np.int64)
+    bounds[0], bounds[-1] = 0, len(indptr) - 1
+    return bounds
+
+
 def _check_pair(x_parts: _Parts, t_parts: _Parts, *, check_values: bool, work: np.ndarray | None = None) -> None:
     """Run :func:`~recframe.engine._compiled.symmetric.check_transpose` on the kernel's arrays.
 
@@ -78,10 +85,7 @@ def _check_pair(x_parts: _Parts, t_parts: _Parts, *, check_values: bool, work: n
 
     t_indptr = t_parts[0]
     tasks = 1 if work is not None and len(work) > 1 << 20 else used_threads(None)  # `work`: a row per task
-    # the rows of X.T in ranges of about equal entries, one per task
-    parts = np.searchsorted(t_indptr, np.linspace(0, t_indptr[-1], tasks + 1)).astype(np.int64)
-    parts[0], parts[-1] = 0, len(t_indptr) - 1
-    parts = np.maximum.accumulate(parts)
+    parts = _entry_ranges(t_indptr, tasks)
     filled = np.zeros((0, 0) if work is None else (len(parts) - 1, len(work)), dtype=np.int64)
     if not kernel(*x_parts, *t_parts, check_values, filled, parts):
         msg = (
@@ -267,8 +271,7 @@ def accumulate_pairs(
     indptr = x_parts[0]
     t_indptr = t_parts[0]
     # the rows of X.T in one range of about equal entries per thread, for the places
-    parts = np.searchsorted(t_indptr, np.linspace(0, t_indptr[-1], hv.shape[0] + 1)).astype(np.int64)
-    parts[0], parts[-1] = 0, len(t_indptr) - 1
+    parts = _entry_ranges(t_indptr, hv.shape[0])
     nnz = int(indptr[stop] - indptr[start])
     places = np.empty(min(nnz, PLACES_BATCH), dtype=np.int32 if len(t_parts[1]) < np.iinfo(np.int32).max else np.int64)
     while stop > start:

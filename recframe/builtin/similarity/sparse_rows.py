@@ -47,8 +47,7 @@ def transpose_of(rows: sp.csr_array, transposed: sp.csr_array | None) -> sp.csr_
     in float64 either way): half the values' memory.
     """
     if transposed is None:
-        made = sp.csr_array(rows.T)
-        made.sort_indices()
+        made = _transpose(rows)
         narrow = made.data.astype(np.float32)
         if np.array_equal(narrow, made.data):
             made.data = narrow
@@ -62,8 +61,7 @@ def transpose_of(rows: sp.csr_array, transposed: sp.csr_array | None) -> sp.csr_
     if numba_available() and rows.nnz >= COMPILED_CHECK:
         check_transpose(rows, given)  # one pass, kept on the pair: the searches then check in O(1)
     else:  # compare with a transpose made here (a temporary; no kernel to compile for a small model)
-        made = sp.csr_array(rows.T)
-        made.sort_indices()
+        made = _transpose(rows)
         pairs = zip((made.indptr, made.indices, made.data), (given.indptr, given.indices, given.data), strict=True)
         if not all(np.array_equal(a, b) for a, b in pairs):
             msg = (
@@ -72,3 +70,10 @@ def transpose_of(rows: sp.csr_array, transposed: sp.csr_array | None) -> sp.csr_
             )
             raise ValueError(msg)
     return given
+
+
+def _transpose(rows: sp.csr_array) -> sp.csr_array:
+    """Return ``rows.T`` as CSR with sorted indices, the layout the kernels and the checks take."""
+    made = sp.csr_array(rows.T)
+    made.sort_indices()
+    return made
