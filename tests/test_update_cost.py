@@ -78,8 +78,30 @@ def test_in_columns_keeps_only_marked_columns_when_they_are_few() -> None:
     degree = np.bincount(x.indices, minlength=4).astype(np.float64)
     few = _in_columns(x, np.array([False, False, False, True]), degree)
     np.testing.assert_array_equal(few.toarray(), [[0, 0, 0, 3], [0, 0, 0, 0], [0, 0, 0, 0]])
-    assert _in_columns(x, np.array([True, True, False, False]), degree) is x  # most entries: x itself
+    assert _in_columns(x, np.array([True, True, False, True]), degree) is x  # most entries: x itself
     assert _in_columns(x, np.zeros(4, dtype=bool), degree).nnz == 0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_in_columns_from_the_transpose_picks_the_same_entries(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows of the marked columns taken from the transpose: the same entries as a pass over `x`."""
+    monkeypatch.setattr(graph_delta, "TRANSPOSED_SHARE", 1.0)
+    rng = np.random.default_rng(seed)
+    old = sp.csr_array(sp.random_array((30, 20), density=0.3, format="csr", rng=rng))
+    row_map = np.where(rng.random(30) < 0.8, 0, -1)  # some old rows gone, the others kept in order
+    row_map[row_map >= 0] = np.arange(int((row_map >= 0).sum()))
+    n_new = int((row_map >= 0).sum())
+    kept = row_map >= 0
+    x = sp.csr_array(old[np.flatnonzero(kept)])  # the old rows in their new places
+    positions = np.sort(rng.choice(26, size=20, replace=False))  # the union position of each column
+    x = sp.csr_array((x.data, positions[x.indices], x.indptr), shape=(n_new, 26))
+    columns = rng.random(26) < 0.3
+    degree = np.bincount(x.indices, minlength=26).astype(np.float64)
+    transposed = graph_delta._Transposed(sp.csr_array(old.T), positions, row_map)
+    picked = _in_columns(x, columns, degree, transposed)
+    expected = x.toarray() * columns[None, :]
+    np.testing.assert_array_equal(picked.toarray(), expected)
+    assert picked.nnz == int(columns[x.indices].sum()) and picked.has_sorted_indices
 
 
 def _cosine_search(x: sp.csr_array, rows: np.ndarray, width: int) -> NeighbourGraph:

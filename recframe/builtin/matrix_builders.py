@@ -84,7 +84,9 @@ class RatingsMatrixBuilder(MatrixBuilder):
             return None  # a subclass that builds otherwise is built again
         updated = update_cells(previous, change, self._cells, self.config.duplicates)
         if updated is not None:
-            require_finite(updated, f"matrix {self.name!r}", f"matrix.duplicates={self.config.duplicates!r}")
+            # the old values were checked when they were built: only the changed cells' can be non-finite
+            if not np.isfinite(updated.cells.after).all():
+                require_finite(updated, f"matrix {self.name!r}", f"matrix.duplicates={self.config.duplicates!r}")
             check_measurable(updated, f"matrix {self.name!r}")
         return updated
 

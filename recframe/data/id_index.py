@@ -80,7 +80,8 @@ class IdIndex:
 
     def __init__(self, ids: npt.ArrayLike) -> None:
         arr = as_id_array(ids)
-        unique = np.unique(arr)
+        ordered = len(arr) > 1 and bool((arr[1:] > arr[:-1]).all())  # sorted and distinct: one pass, no sort
+        unique = arr.copy() if ordered else np.unique(arr)
         if len(unique) != len(arr):
             msg = f"an IdIndex needs unique ids; got {len(arr) - len(unique)} repeated"
             raise DataError(msg)

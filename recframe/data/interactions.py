@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,15 @@ import scipy.sparse as sp
 from recframe.data.columns import FloatArray, numeric_column, timestamp_column
 from recframe.data.ids import IdArray, as_id_array
 from recframe.errors import DataError, short_repr
+
+
+def _select(column: np.ndarray, rows: npt.NDArray[Any]) -> np.ndarray:
+    picked: np.ndarray = column[rows]
+    return picked
+
+
+def _join(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    return np.concatenate([first, second])
 
 
 class Interactions:
@@ -69,29 +78,55 @@ class Interactions:
         """Return the number of events."""
         return len(self.users)
 
-    def take(self, rows: npt.NDArray[Any]) -> Interactions:
-        """Return the events selected by an index array or boolean mask, in that order."""
-        return Interactions(
-            self.users[rows],
-            self.items[rows],
-            None if self.values is None else self.values[rows],
-            None if self.timestamps is None else self.timestamps[rows],
+    def take(
+        self, rows: npt.NDArray[Any], pick: Callable[[np.ndarray, npt.NDArray[Any]], np.ndarray] | None = None
+    ) -> Interactions:
+        """Return the events selected by an index array or boolean mask, in that order.
+
+        They are not checked again (a selection of checked events). `pick(column, rows)` selects
+        from one column (``column[rows]`` by default; a caller may pass a parallel copy).
+        """
+        selected = pick or _select
+        return self._unchecked(
+            selected(self.users, rows),
+            selected(self.items, rows),
+            None if self.values is None else selected(self.values, rows),
+            None if self.timestamps is None else selected(self.timestamps, rows),
         )
 
     @classmethod
-    def concat(cls, first: Interactions, second: Interactions) -> Interactions:
+    def concat(
+        cls,
+        first: Interactions,
+        second: Interactions,
+        join: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    ) -> Interactions:
         """Return the events of `first` followed by those of `second`, without checking them again.
 
         Both must have the same columns and ids of the same kind (both text or both integers):
-        callers check that first (an update names what differs).
+        callers check that first (an update names what differs). `join(a, b)` joins one column
+        (``np.concatenate`` by default; a caller may pass a parallel copy).
         """
-        combined = cls.__new__(cls)
-        combined.users = np.concatenate([first.users, second.users])
-        combined.items = np.concatenate([first.items, second.items])
-        for name in ("values", "timestamps"):
-            a, b = getattr(first, name), getattr(second, name)
-            setattr(combined, name, None if a is None or b is None else np.concatenate([a, b]))
-        return combined
+        joined = join or _join
+
+        def both(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None or b is None else joined(a, b)
+
+        return cls._unchecked(
+            joined(first.users, second.users),
+            joined(first.items, second.items),
+            both(first.values, second.values),
+            both(first.timestamps, second.timestamps),
+        )
+
+    @classmethod
+    def _unchecked(
+        cls, users: IdArray, items: IdArray, values: FloatArray | None, timestamps: FloatArray | None
+    ) -> Interactions:
+        """Return events of columns that are already checked (a selection or a join of checked events)."""
+        events = cls.__new__(cls)
+        events.users, events.items, events.values, events.timestamps = users, items, values, timestamps
+        return events
 
     def fingerprint(self) -> str:
         """Return a sha256 hex digest of the events, stable across machines and runs."""

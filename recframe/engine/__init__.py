@@ -13,6 +13,8 @@ Sparse top-n products with exclusions
     Split into blocks of pairs (to run on an executor, each pair still computed once):
     :func:`check_transpose` (once per fitted pair), :func:`pair_bounds` for ranges of equal work,
     :func:`pair_offers` per range and :func:`merge_offers` to fold them into the lists.
+    :func:`transpose` makes the other orientation (compiled, in parallel) and marks the pair as
+    checked; :func:`column_counts` counts each column's entries without it.
 Top-n selection
     :func:`select_top_n` (a dense block), :func:`top_n_entries` (a sparse set of entries) and
     :func:`blockwise_top_n` (dense score blocks produced one memory-bounded block of rows at a
@@ -26,6 +28,10 @@ Similarity measures and modifiers
     The random-walk measures (:data:`GRAPH`: P3alpha, RP3beta) are dot products of rows
     prepared by :func:`walk_queries` and :func:`walk_targets`; :func:`l1_normalise` is their
     optional final row normalisation.
+Incremental updates of a matrix
+    :func:`merge_cells` renumbers a CSR matrix's rows and columns (dropping some, inserting
+    new ones) and sets changed cells, in one pass (:class:`MergedCells`: also each cell's value
+    before); :func:`entries_of_rows` finds the entries of rows an update removes.
 Neighbour policies and prediction
     :func:`per_target_top_n` ranks under the per-target rule (the ``p`` most similar neighbours
     that qualify), :func:`predict_ratings` predicts ratings by the weighted-average variants
@@ -64,6 +70,7 @@ See ``docs/engine.md`` for more.
 from __future__ import annotations
 
 from recframe.data.matrix import check_measurable
+from recframe.engine.cells import MergedCells, entries_of_rows, merge_cells
 from recframe.engine.dispatch import Engine, default_threads, numba_available, numba_threads, resolve_engine
 from recframe.engine.few_rows import warm_up
 from recframe.engine.graph import Degree, walk_queries, walk_targets
@@ -93,6 +100,7 @@ from recframe.engine.products import estimate_neighbours, top_k_neighbours, top_
 from recframe.engine.scoring import ScoringConfig, ScoringRanker
 from recframe.engine.search import l1_normalise, row_totals, top_k_by_measure
 from recframe.engine.topn import blockwise_top_n, chunks, select_top_n, top_n_entries, zero_entries
+from recframe.engine.transposes import column_counts, transpose
 
 __all__ = [
     "BINARY",
@@ -104,6 +112,7 @@ __all__ = [
     "Fallback",
     "Measure",
     "MeasureSpec",
+    "MergedCells",
     "NeighbourLookup",
     "Policy",
     "PredictionSettings",
@@ -115,12 +124,15 @@ __all__ = [
     "check_measurable",
     "check_transpose",
     "chunks",
+    "column_counts",
     "default_threads",
+    "entries_of_rows",
     "estimate_neighbours",
     "freeze",
     "freeze_checked",
     "freeze_shared",
     "l1_normalise",
+    "merge_cells",
     "merge_offers",
     "modify",
     "numba_available",
@@ -137,6 +149,7 @@ __all__ = [
     "top_k_neighbours",
     "top_n_entries",
     "top_n_product",
+    "transpose",
     "walk_queries",
     "walk_targets",
     "warm_up",

@@ -138,6 +138,17 @@ def check_transpose(x: sp.csr_array, transposed: sp.csr_array, *, check_values: 
         setattr(transposed, _TRANSPOSE_OF, (arrays, check_values))
 
 
+def mark_transpose(x: sp.csr_array, transposed: sp.csr_array) -> None:
+    """Record that read-only `transposed` was made as ``x.T`` from read-only, canonical `x` (values included).
+
+    For :func:`~recframe.engine.transpose`, which made it: :func:`check_transpose` then costs
+    O(1) on the pair either way round (each is the other's transpose), as after a check, for as
+    long as both keep these arrays, read-only.
+    """
+    setattr(transposed, _TRANSPOSE_OF, ((x.indptr, x.indices, x.data), True))
+    setattr(x, _TRANSPOSE_OF, ((transposed.indptr, transposed.indices, transposed.data), True))
+
+
 def _checked(x: sp.csr_array, transposed: sp.csr_array) -> tuple[sp.csr_array, sp.csr_array]:
     """Return `x` and `transposed` checked as CSR matrices of transposed shapes; numba must be installed."""
     resolve_engine("numba")

@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts
+from recframe.engine.dispatch import Engine, numba_available, numba_threads, resolve_engine
+from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts, read_only_view
 from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
 from recframe.engine.topn import top_n_entries
 from recframe.progress import progress
@@ -27,6 +27,9 @@ _STATISTICS = 6
 
 _TOTALS_BATCH = 1 << 20
 """Stored entries :func:`row_totals` squares at a time."""
+
+COMPILED_TOTALS = 1 << 20
+"""Stored entries from which :func:`row_totals` runs compiled, in parallel (numba installed)."""
 
 
 def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
@@ -43,6 +46,13 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
         ``sqrt(sum of squares)`` and the number of stored entries of each row.
     """
     lengths = np.diff(x.indptr)
+    if x.nnz >= COMPILED_TOTALS and numba_available():  # in parallel, squares summed in order as below
+        from recframe.engine._compiled.entries import row_lengths
+
+        norms = np.empty(x.shape[0])
+        with numba_threads(None):
+            row_lengths(read_only_view(x.indptr), read_only_view(x.data), norms)
+        return norms, lengths.astype(np.float64)
     squares = np.zeros(x.shape[0])
     filled = np.flatnonzero(lengths > 0)  # reduceat would give an empty row the next row's first entry
     starts = x.indptr[:-1][filled]

@@ -26,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import InteractionMatrix, Interactions
+from recframe.engine import freeze_shared, transpose
 from recframe.errors import ConfigError, DataError, NotFittedError, RecframeError
 from recframe.interfaces import (
     CandidateRanker,
@@ -354,10 +355,13 @@ class FitMethods:
     @staticmethod
     def _rows(fitted: _Fitted, axis: str) -> sp.csr_array:
         """Return the rows whose neighbours are searched: users, or items (the transpose)."""
+        # the model's own matrix, read-only from now on (a backend keeps it): checked whole once
+        matrix = freeze_shared(fitted.matrix.matrix, "the interaction matrix")
         if axis == "users":
-            return fitted.matrix.matrix
+            return matrix
         if fitted.item_rows is None:  # computed once per state: a fit and an update both read it twice or more
-            fitted.item_rows = fitted.matrix.item_major()
+            # in parallel, and known as the matrix's transpose: a backend checks the pair in O(1)
+            fitted.item_rows = transpose(matrix)
         return fitted.item_rows
 
     def _state(self) -> _Fitted:

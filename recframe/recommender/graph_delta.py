@@ -33,6 +33,7 @@ from recframe.data import FloatArray, IntArray
 from recframe.engine import Engine, resolve_engine
 from recframe.interfaces import CellChanges, NeighbourGraph
 from recframe.recommender.delta_rows import RowWork, block_products, concatenated, lists_in_new_rows, row_blocks
+from recframe.recommender.entry_passes import in_columns, renumbered, row_lengths
 from recframe.recommender.neighbour_lists import NeighbourLists
 
 DeltaMeasure = Literal["cosine", "dot"]
@@ -79,6 +80,7 @@ def update_lists(
     engine: Engine = "auto",
     new_t: sp.csr_array | None = None,
     cells: CellChanges | None = None,
+    old_t: sp.csr_array | None = None,
 ) -> DeltaUpdate | str:
     """Return the neighbour lists of the `new` rows, from the old lists and the change of the rows.
 
@@ -102,8 +104,10 @@ def update_lists(
     engine : {"auto", "numba", "scipy"}
         The compiled kernel, or blocks of scipy products (which search more rows again: they
         bound every pair they don't know, where the kernel computes the highest ones exactly).
-    new_t : csr_array, optional
-        The transpose of `new`, where the caller has it (the matrix's other orientation).
+    new_t, old_t : csr_array, optional
+        The transposes of `new` and `old`, where the caller has them (the matrix's other
+        orientation): the old entries in the few columns a forget changes are then read from
+        `old_t`'s rows instead of a pass over every entry.
     cells : CellChanges, optional
         The entries that changed, in the rows' orientation, where the matrix builder reported
         them: the change and the columns' entry counts are then taken from them rather than
@@ -118,8 +122,8 @@ def update_lists(
         change.eliminate_zeros()
         new_degree = np.bincount(new_x.indices, minlength=new_x.shape[1]).astype(np.float64)
         old_degree = np.bincount(old_x.indices, minlength=new_x.shape[1]).astype(np.float64)
-    else:
-        old_positions = _union_positions(column_map, new.shape[1])[1]
+    old_positions = _union_positions(column_map, new.shape[1])[1]
+    if cells is not None:
         change, old_degree, new_degree = _cell_change(cells, new_x, new_t, positions, old_positions)
     work = float((new_degree + old_degree)[change.indices].sum())
     full = float((new_degree**2).sum())
@@ -138,8 +142,13 @@ def update_lists(
     change_t = sp.csr_array(change.T)
     shrunk_t = sp.csr_array(new_x[shrunk].T) if len(shrunk) else None
     m = new_x.shape[1]
-    reaching = _in_columns(old_x, _filled_rows(change_t, m), old_degree)  # X D^T: the changed columns
-    shrunk_reach = _in_columns(new_x, _filled_rows(shrunk_t, m), new_degree)  # X' X'_S^T: the shrunk rows'
+    old_rows_t = None
+    if old_t is not None and old_t.shape == (len(column_map), len(row_map)):
+        old_rows_t = _Transposed(old_t, old_positions, row_map)
+    # X D^T: the changed columns; X' X'_S^T: the shrunk rows'
+    reaching = _in_columns(old_x, _filled_rows(change_t, m), old_degree, old_rows_t)
+    new_rows_t = _Transposed(new_x_t, np.arange(m), None)
+    shrunk_reach = _in_columns(new_x, _filled_rows(shrunk_t, m), new_degree, new_rows_t)
     listed, listed_scores, old_floors = lists_in_new_rows(lists, old_rows, row_map)
     context = RowWork(
         listed, listed_scores, old_floors, is_new, old_lengths, new_lengths, ratio, growth_bound, shrunk, new_x
@@ -176,7 +185,7 @@ def _most_shrunk(
     if len(shrinking) == 0:
         return shrinking, 1.0
     order = shrinking[np.argsort(-ratio[shrinking], kind="stable")]
-    work = rows[order] @ degree  # each row's cost: its entries times their columns' degrees
+    work = (rows @ degree)[order]  # each row's cost: its entries times their columns' degrees (no rows copied)
     affordable = int(np.searchsorted(np.cumsum(work), SHRUNK_WORK * full, side="right"))
     chosen = np.sort(order[:affordable])
     left = float(ratio[order[affordable]]) if affordable < len(order) else 1.0
@@ -196,12 +205,7 @@ def _transposed(x: sp.csr_array, given: sp.csr_array | None, positions: IntArray
 
 def _lengths(x: sp.csr_array, measure: DeltaMeasure) -> FloatArray:
     """Return each row's L2 length for cosine, and 1 for dot (whose similarity is the dot product)."""
-    if measure == "dot" or x.nnz == 0:
-        return np.ones(x.shape[0]) if measure == "dot" else np.zeros(x.shape[0])
-    filled = np.diff(x.indptr) > 0
-    squares = np.zeros(x.shape[0])
-    squares[filled] = np.add.reduceat(x.data**2, x.indptr[:-1][filled])
-    return np.sqrt(squares)
+    return np.ones(x.shape[0]) if measure == "dot" else row_lengths(x)
 
 
 def _common_columns(
@@ -221,16 +225,24 @@ def _common_columns(
     index_type = np.int32 if max(m, n_new, old.nnz, new.nnz) < np.iinfo(np.int32).max else np.int64
     new_position, old_position = _union_positions(column_map, m_new)
     same_old = m == len(column_map)  # nothing added: the union numbers the old columns as they were
-    indices = old.indices.astype(index_type, copy=False) if same_old else old_position.astype(index_type)[old.indices]
+    if same_old:
+        indices = old.indices.astype(index_type, copy=False)
+    else:
+        indices = renumbered(old.indices, old_position, index_type)
     if n_new == len(row_map) and bool((row_map >= 0).all()):  # the same rows: the identity
         old_x = sp.csr_array((old.data, indices, old.indptr), shape=(n_new, m))
-    else:
-        rows = np.repeat(np.arange(old.shape[0]), np.diff(old.indptr))
-        keep = row_map[rows] >= 0
+    else:  # the kept rows, in order (the map keeps it), in their new places among the new rows
+        kept = np.flatnonzero(row_map >= 0)
+        data = old.data
+        if len(kept) < old.shape[0]:
+            taken = sp.csr_array((old.data, indices, old.indptr), shape=(old.shape[0], m))[kept]
+            data, indices = taken.data, taken.indices
+        lengths = np.zeros(n_new, dtype=np.int64)
+        lengths[row_map[kept]] = np.diff(old.indptr)[kept]
         indptr = np.zeros(n_new + 1, dtype=np.int64)
-        np.cumsum(np.bincount(row_map[rows[keep]], minlength=n_new), out=indptr[1:])
-        old_x = sp.csr_array((old.data[keep], indices[keep], indptr), shape=(n_new, m))
-    new_indices = new.indices if len(gone) == 0 else new_position.astype(index_type)[new.indices]
+        np.cumsum(lengths, out=indptr[1:])
+        old_x = sp.csr_array((data, indices, indptr), shape=(n_new, m))
+    new_indices = new.indices if len(gone) == 0 else renumbered(new.indices, new_position, index_type)
     new_x = sp.csr_array((new.data, new_indices, new.indptr), shape=(n_new, m))
     return old_x, new_x, new_position
 
@@ -286,23 +298,63 @@ def _cell_change(
     return change, (new_degree - added + removed).astype(np.float64, copy=False), new_degree
 
 
-def _in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_], degree: FloatArray) -> sp.csr_array:
+@dataclass(frozen=True)
+class _Transposed:
+    """The transpose of some rows ``x``: row ``r`` is ``x``'s union column ``positions[r]``.
+
+    Column ``c`` is ``x``'s row ``rows[c]`` (``-1``: a row ``x`` no longer has), or row ``c``
+    itself where ``rows`` is ``None``.
+    """
+
+    matrix: sp.csr_array
+    positions: IntArray
+    rows: IntArray | None
+
+
+TRANSPOSED_SHARE = 0.1
+"""Below this share of the entries, the entries of some columns are read from the transpose's rows."""
+
+
+def _in_columns(
+    x: sp.csr_array, columns: npt.NDArray[np.bool_], degree: FloatArray, transposed: _Transposed | None = None
+) -> sp.csr_array:
     """Return the entries of `x` in the marked `columns` (`degree`: each column's entries), or `x` if they are most.
 
     A product ``X Y`` multiplies each entry of `x` with its column's row of ``Y``: an entry in a
     column whose row is empty adds nothing, so leaving it out gives the very same sums, in the
     same order. A forget changes a few columns (users), and this keeps the products' cost that
-    of the change rather than one pass over every entry.
+    of the change rather than one pass over every entry: with `x`'s `transposed`, the rows of
+    the marked columns are taken from it (no pass over the entries at all).
     """
-    if float(degree[columns].sum()) > 0.5 * x.nnz:
+    picked = float(degree[columns].sum())
+    if picked > 0.8 * x.nnz:
         return x
     if not columns.any():  # no shrunk rows, say: nothing to pick
         return sp.csr_array(x.shape, dtype=x.dtype)
-    positions = np.flatnonzero(columns[x.indices])
-    owners = np.searchsorted(x.indptr, positions, side="right") - 1
-    indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(owners, minlength=x.shape[0]), out=indptr[1:])
-    return sp.csr_array((x.data[positions], x.indices[positions], indptr), shape=x.shape)
+    if transposed is not None and picked < TRANSPOSED_SHARE * x.nnz:
+        return _from_transposed(transposed, columns, x.shape)
+    return in_columns(x, columns)
+
+
+def _from_transposed(transposed: _Transposed, columns: npt.NDArray[np.bool_], shape: tuple[int, int]) -> sp.csr_array:
+    """Return the entries of the marked union `columns`, as rows of `shape`, from the transpose's rows.
+
+    Taken column by column in increasing order, each row's entries come out sorted: the same
+    entries, in the same order, as a pass over the rows would pick.
+    """
+    wanted = np.flatnonzero(columns[transposed.positions])
+    taken = sp.csr_array(transposed.matrix[wanted]) if len(wanted) else sp.csr_array((0, transposed.matrix.shape[1]))
+    rows = taken.indices.astype(np.int64)
+    if transposed.rows is not None:
+        rows = transposed.rows[rows]
+    union_columns = np.repeat(transposed.positions[wanted], np.diff(taken.indptr))
+    kept = rows >= 0
+    order = np.argsort(rows[kept], kind="stable")  # by row; each row's columns stay in increasing order
+    rows, union_columns, data = rows[kept][order], union_columns[kept][order], taken.data[kept][order]
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    index_type = np.int32 if shape[1] < np.iinfo(np.int32).max else np.int64
+    return sp.csr_array((data.astype(np.float64, copy=False), union_columns.astype(index_type), indptr), shape=shape)
 
 
 def _filled_rows(x: sp.csr_array | None, n_rows: int) -> npt.NDArray[np.bool_]:

@@ -39,6 +39,7 @@ from recframe.errors import DataError
 from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_matrix
+from recframe.recommender.entry_passes import joined, kept
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
@@ -91,7 +92,7 @@ class UpdateMethods(FitMethods):
             base = training_data(fitted, "update")
             new = update_events(data, base)
             entry = {"kind": "update", "events": len(new), "fingerprint": new.fingerprint()}
-            change = EventChange(base, Interactions.concat(base, new), added=new)
+            change = EventChange(base, Interactions.concat(base, new, joined), added=new)
             self._publish(self._updated_state(fitted, change, entry), replacing=fitted)
         return self
 
@@ -142,7 +143,8 @@ class UpdateMethods(FitMethods):
                 "items": counts["items"],
                 "events": int(drop.sum()),
             }
-            change = EventChange(base, base.take(~drop), removed_users=removed["users"], removed_items=removed["items"])
+            after = base.take(~drop, kept)
+            change = EventChange(base, after, removed_users=removed["users"], removed_items=removed["items"])
             self._publish(self._updated_state(fitted, change, entry), replacing=fitted)
         return self
 
@@ -295,6 +297,8 @@ class UpdateMethods(FitMethods):
 
         engine: Engine = getattr(config, "engine", "auto")  # a backend with an engine setting (sparse)
         other = self._rows(updated, "users" if axis == "items" else "items")  # new_rows transposed
+        # old_rows transposed, where the fit made it (the users' rows always are; the items' once searched)
+        old_other = self._rows(fitted, "users") if axis == "items" else fitted.item_rows
         result = update_lists(
             fitted.lists[axis],
             old_rows,
@@ -308,6 +312,7 @@ class UpdateMethods(FitMethods):
             engine,
             other,
             cells,
+            old_other,
         )
         n_rows = new_rows.shape[0]
         if isinstance(result, str):

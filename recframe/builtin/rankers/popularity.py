@@ -21,6 +21,7 @@ from recframe import (
     TopN,
     check_fitted,
 )
+from recframe.engine import column_counts
 
 
 class PopularityConfig(ScoringConfig):
@@ -47,7 +48,7 @@ class PopularityRanker(ScoringRanker):
         assert self.matrix_ is not None
         matrix = self.matrix_.matrix
         if self.config.by == "users":  # each item's stored entries: one per user (canonical matrix)
-            self.popularity_ = np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float64)
+            self.popularity_ = column_counts(matrix).astype(np.float64)
         else:
             self.popularity_ = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
 

@@ -25,7 +25,7 @@ def canonical(rows: sp.csr_array, *, share: bool = False) -> sp.csr_array:
     they are float64 already: then nothing is copied, and the caller's arrays become read-only.
     """
     given = rows
-    rows = sp.csr_array(rows)
+    rows = rows if isinstance(rows, sp.csr_array) else sp.csr_array(rows)  # the same arrays: what's known of them holds
     if rows.has_canonical_format:
         if share and rows.data.dtype == np.float64:
             if sp.issparse(given) and given.format == "csr":  # the caller's arrays are ours now: read-only
@@ -52,7 +52,9 @@ def transpose_of(rows: sp.csr_array, transposed: sp.csr_array | None) -> sp.csr_
         if np.array_equal(narrow, made.data):
             made.data = narrow
         return freeze_checked(made, "transposed")
-    given = freeze_shared(sp.csr_array(transposed), "transposed")
+    # the caller's own object where it is one: a transpose made by recframe.engine.transpose is known as such
+    given = transposed if isinstance(transposed, sp.csr_array) else sp.csr_array(transposed)
+    given = freeze_shared(given, "transposed")
     if given.shape != rows.shape[::-1]:
         msg = f"transposed has shape {given.shape}; expected {rows.shape[::-1]}, the transpose of the rows"
         raise ValueError(msg)

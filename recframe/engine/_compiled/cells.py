@@ -1,0 +1,162 @@
+"""Compiled kernels of :func:`~recframe.engine.merge_cells`: count each result row, then fill it.
+
+Both kernels walk the rows of the result, a range of rows per task (``bounds``), and read a
+result row as the merge of two sorted runs: the entries of its source row of the old matrix
+(``source``, ``-1``: none), their columns renumbered by ``column_map`` (``-1``: dropped), and
+the row's given cells (``cell_ptr``), which replace an old entry of the same column. A prefix
+sum of :func:`count_rows`'s counts gives each row's place in the result; :func:`fill_rows`
+writes it there, so every task writes its own rows and nothing is shared. :func:`mark_columns`
+finds the columns the kept rows still hold, to drop those left empty.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_END = np.iinfo(np.int64).max
+"""The column of an exhausted run: after every real column."""
+
+
+@numba.njit(inline="always", cache=True)
+def _find(indices: np.ndarray, column_map: np.ndarray, start: int, stop: int, column: int) -> int:
+    """Return the position in the old row ``start:stop`` (no column dropped: sorted once mapped) of `column`, or -1."""
+    low, high = start, stop
+    while low < high:
+        middle = (low + high) // 2
+        if column_map[indices[middle]] < column:
+            low = middle + 1
+        else:
+            high = middle
+    return low if low < stop and column_map[indices[low]] == column else -1
+
+
+@numba.njit(inline="always", cache=True)
+def _old_column(indices: np.ndarray, column_map: np.ndarray, p: int, stop: int) -> int:
+    """Return the renumbered column of old entry `p` (:data:`_END` past `stop`; ``-1``: dropped)."""
+    if p >= stop:
+        return _END
+    return int(column_map[indices[p]])
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def count_rows(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    source: np.ndarray,
+    column_map: np.ndarray,
+    dropping: bool,
+    cell_ptr: np.ndarray,
+    cell_columns: np.ndarray,
+    bounds: np.ndarray,
+    counts: np.ndarray,
+    found: np.ndarray,
+) -> None:
+    """Set ``counts[r]`` to the number of entries of result row ``r``, and ``found[q]`` to cell ``q``'s old entry.
+
+    Without dropped columns, a row holds its old entries and the cells they don't store (a
+    binary search per cell); otherwise the row is merged in full. ``found[q]`` is the position
+    of the old entry cell ``q`` replaces, ``-1`` if none.
+    """
+    for task in numba.prange(len(bounds) - 1):
+        for r in range(bounds[task], bounds[task + 1]):
+            s = source[r]
+            start = indptr[s] if s >= 0 else 0
+            stop = indptr[s + 1] if s >= 0 else 0
+            first, last = cell_ptr[r], cell_ptr[r + 1]
+            if not dropping:
+                n = stop - start
+                for q in range(first, last):
+                    found[q] = _find(indices, column_map, start, stop, cell_columns[q])
+                    n += found[q] < 0
+                counts[r] = n
+                continue
+            n, p, q = 0, start, first
+            while p < stop or q < last:
+                old = _old_column(indices, column_map, p, stop)
+                if old < 0:
+                    p += 1
+                    continue
+                cell = cell_columns[q] if q < last else _END
+                if cell <= old:
+                    found[q] = p if cell == old else -1
+                    q += 1
+                p += old <= cell
+                n += 1
+            counts[r] = n
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def mark_columns(
+    indptr: np.ndarray, indices: np.ndarray, row_map: np.ndarray, bounds: np.ndarray, seen: np.ndarray
+) -> None:
+    """Set ``seen[task, c]`` for every column ``c`` that an entry of a kept old row (``row_map >= 0``) holds.
+
+    One store per entry, into the task's own row of `seen` (a byte per old column).
+    """
+    for task in numba.prange(len(bounds) - 1):
+        marks = seen[task]
+        for r in range(bounds[task], bounds[task + 1]):
+            if row_map[r] >= 0:
+                for p in range(indptr[r], indptr[r + 1]):
+                    marks[indices[p]] = True
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def fill_rows(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    source: np.ndarray,
+    column_map: np.ndarray,
+    dropping: bool,
+    identity: bool,
+    cell_ptr: np.ndarray,
+    cell_columns: np.ndarray,
+    cell_values: np.ndarray,
+    out_indptr: np.ndarray,
+    bounds: np.ndarray,
+    out_indices: np.ndarray,
+    out_data: np.ndarray,
+) -> None:
+    """Write each result row ``r`` at ``out_indptr[r]``: its old entries renumbered, merged with its cells.
+
+    A row without cells is a copy: a plain one where the columns keep their numbers
+    (`identity`), a renumbering one where none is dropped (not `dropping`).
+    """
+    for task in numba.prange(len(bounds) - 1):
+        for r in range(bounds[task], bounds[task + 1]):
+            s = source[r]
+            start = indptr[s] if s >= 0 else 0
+            stop = indptr[s + 1] if s >= 0 else 0
+            first, last = cell_ptr[r], cell_ptr[r + 1]
+            o = out_indptr[r]
+            if first == last and identity:
+                for p in range(start, stop):
+                    out_indices[o] = indices[p]
+                    out_data[o] = data[p]
+                    o += 1
+                continue
+            if first == last and not dropping:
+                for p in range(start, stop):
+                    out_indices[o] = column_map[indices[p]]
+                    out_data[o] = data[p]
+                    o += 1
+                continue
+            p, q = start, first
+            while p < stop or q < last:
+                old = _old_column(indices, column_map, p, stop)
+                if old < 0:
+                    p += 1
+                    continue
+                cell = cell_columns[q] if q < last else _END
+                if old < cell:
+                    out_indices[o] = old
+                    out_data[o] = data[p]
+                    p += 1
+                else:
+                    out_indices[o] = cell
+                    out_data[o] = cell_values[q]
+                    q += 1
+                    p += old == cell
+                o += 1

@@ -1,0 +1,415 @@
+"""Changed cells merged into a CSR matrix in one pass: :func:`merge_cells`.
+
+An incremental update of a matrix (new users and items, new or changed cells, dropped rows and
+columns) is a merge: the old rows, renumbered, with the changed cells inserted or combined with
+a stored value. The compiled kernel counts each result row, takes a prefix sum and fills the
+rows in place, on every thread, without the per-entry temporaries (row numbers, masks) of a
+numpy version; beyond copying the kept entries its work is in proportion to the change. Below
+:data:`COMPILED_MIN_ENTRIES` stored entries, and on the scipy engine, an exact numpy version
+runs (the same result, bit for bit), so that a small model compiles no kernel. Each cell's
+value before comes with the result; :func:`entries_of_rows` finds the entries of given rows.
+
+Examples
+--------
+Drop the middle row, insert a column before the last, and set two cells:
+
+>>> import numpy as np
+>>> import scipy.sparse as sp
+>>> from recframe.engine import merge_cells
+>>> x = sp.csr_array(np.array([[1.0, 0.0], [2.0, 3.0], [0.0, 4.0]]))
+>>> merged = merge_cells(
+...     x, np.array([0, -1, 1]), np.array([0, 2]), (2, 3),
+...     (np.array([0, 1]), np.array([1, 2]), np.array([5.0, 6.0])),
+... )
+>>> merged.matrix.toarray().tolist()
+[[1.0, 5.0, 0.0], [0.0, 0.0, 6.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recframe.data import FloatArray, IntArray
+from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
+from recframe.engine.kernel_inputs import check_csr, csr_parts, read_only_view
+from recframe.engine.pairs import _entry_ranges
+
+COMPILED_MIN_ENTRIES = 1 << 20
+"""Stored entries (of the matrix and the cells together) from which the compiled kernel merges;
+below, numpy takes milliseconds and a small model (the quickstart) compiles no kernel for it."""
+
+Cells = tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike]
+"""Cells as ``(rows, columns, values)`` in the result's numbering, sorted by row, then column."""
+
+Combine = Callable[[FloatArray, FloatArray], FloatArray]
+"""How a cell's value combines with the value stored at its place: ``(stored, cell) -> new value``."""
+
+
+@dataclass(frozen=True, eq=False)
+class MergedCells:
+    """What :func:`merge_cells` returns: the merged matrix, which rows and columns it kept, and the cells' values.
+
+    Attributes
+    ----------
+    matrix : csr_array
+        The canonical result (sorted, distinct columns in every row), ``float64`` values.
+    kept_rows, kept_columns : ndarray of bool
+        For each row and column of the requested shape, whether the result has it; all
+        ``True`` unless emptied ones were dropped (``drop_emptied``). The result's rows are
+        the kept ones, in order.
+    previous : ndarray of float64
+        Each cell's value before: the entry of `matrix` that maps to its place, 0 where none does.
+    values : ndarray of float64
+        Each cell's value in the result (the given one, or what ``combine`` made of it).
+    """
+
+    matrix: sp.csr_array
+    kept_rows: npt.NDArray[np.bool_]
+    kept_columns: npt.NDArray[np.bool_]
+    previous: FloatArray
+    values: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class _Merge:
+    """The checked inputs of :func:`merge_cells` (maps as int64, cells as int64 and float64)."""
+
+    matrix: sp.csr_array
+    row_map: IntArray
+    column_map: IntArray
+    shape: tuple[int, int]
+    rows: IntArray
+    columns: IntArray
+    values: FloatArray
+    combine: Combine | None
+    drop_emptied: bool
+
+    def combined(self, previous: FloatArray) -> FloatArray:
+        """Return the cells' values in the result, given the values stored at their places before (0: none)."""
+        stored = previous != 0
+        if self.combine is None or not stored.any():
+            return self.values
+        values = self.values.copy()
+        values[stored] = self.combine(previous[stored], self.values[stored])
+        if not values.all():
+            msg = "combine gave 0 for a cell, which a sparse matrix does not store; return a non-zero value"
+            raise ValueError(msg)
+        return values
+
+
+def merge_cells(
+    matrix: sp.csr_array,
+    row_map: npt.ArrayLike,
+    column_map: npt.ArrayLike,
+    shape: tuple[int, int],
+    cells: Cells | None = None,
+    *,
+    combine: Combine | None = None,
+    drop_emptied: bool = False,
+    engine: Engine = "auto",
+    threads: int | None = None,
+) -> MergedCells:
+    """Return `matrix` with its rows and columns renumbered and `cells` set, as a new canonical CSR matrix.
+
+    Entry ``(r, c)`` of `matrix` becomes entry ``(row_map[r], column_map[c])`` of the result,
+    unless either is ``-1`` (dropped); then each cell ``(row, column, value)`` is stored there,
+    replacing the entry of that place, or combining with it (`combine`). The maps are monotone
+    (kept rows and columns keep their order), so the result is the old rows' entries in order,
+    merged with the cells: one pass. The index arrays are int32 when the result's sizes allow
+    (as a full build picks them), else int64. `matrix` is left unchanged.
+
+    Parameters
+    ----------
+    matrix : csr_array of shape (n_rows, n_columns)
+        Canonical: sorted, distinct columns in every row, no stored 0, as a matrix builder's.
+    row_map : array of int of shape (n_rows,)
+        Each old row's row in the result, ``-1`` to drop it; the kept ones strictly increasing.
+    column_map : array of int of shape (n_columns,)
+        Each old column's column in the result, likewise.
+    shape : (int, int)
+        The result's shape (before emptied rows and columns are dropped): rows and columns
+        that no old one maps to are new.
+    cells : (rows, columns, values), optional
+        The cells to set, in the result's numbering, sorted by row, then column, distinct;
+        values are non-zero (a 0 would not be stored).
+    combine : callable, optional
+        ``combine(stored, given)`` returns the values of the cells whose place holds an entry
+        (arrays of those cells, in order), e.g. ``np.maximum``; by default the given value
+        replaces the stored one.
+    drop_emptied : bool
+        Also drop the rows and columns that held an entry in `matrix` and hold none in the
+        result (e.g. an item whose every user was dropped); see :attr:`MergedCells.kept_rows`.
+        When rows are dropped, it costs the compiled kernel one more read of every column index.
+    engine : {"auto", "numba", "scipy"}
+        The compiled kernel (from :data:`COMPILED_MIN_ENTRIES` stored entries) or numpy; both
+        give the same result.
+    threads : int, optional
+        Threads for the compiled kernel; all cores by default.
+
+    Returns
+    -------
+    MergedCells
+        The matrix, which rows and columns of `shape` it kept, and each cell's values before and after.
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        If `matrix` is not a well-formed CSR matrix, a map is not monotone or points outside
+        `shape`, the cells are unsorted, repeated, outside `shape` or 0, or `combine` gives 0.
+    """
+    matrix = check_csr(matrix, "matrix")
+    rows, columns, values = _checked_cells(cells, shape)
+    merge = _Merge(
+        matrix,
+        _checked_map(row_map, matrix.shape[0], shape[0], "row_map"),
+        _checked_map(column_map, matrix.shape[1], shape[1], "column_map"),
+        shape, rows, columns, values, combine, drop_emptied,
+    )  # fmt: skip
+    if resolve_engine(engine) == "numba" and matrix.nnz + len(values) >= COMPILED_MIN_ENTRIES:
+        return _merge_compiled(merge, threads)
+    return _merge_numpy(merge)
+
+
+def entries_of_rows(matrix: sp.csr_array, rows: npt.ArrayLike) -> IntArray:
+    """Return the positions among `matrix`'s stored entries of every entry of `rows`, row after row.
+
+    The cost is in proportion to those entries (no pass over the others).
+
+    Parameters
+    ----------
+    matrix : csr_array
+        Any CSR matrix.
+    rows : array of int
+        Distinct rows, in the order their entries are wanted (ascending: the positions ascend).
+
+    Returns
+    -------
+    ndarray of int64
+        Indices into ``matrix.data`` and ``matrix.indices``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    runs = np.diff(matrix.indptr)[rows].astype(np.int64)
+    offsets = matrix.indptr[rows].astype(np.int64) - (np.cumsum(runs) - runs)
+    positions: IntArray = np.arange(int(runs.sum()), dtype=np.int64) + np.repeat(offsets, runs)
+    return positions
+
+
+def _search_rows(
+    indptr: np.ndarray, indices: np.ndarray, rows: IntArray, columns: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Find each (row, column) by binary search within its row: its position (``-1``: none) and insertion slot.
+
+    About log2(longest row) vectorised steps: the cost is in proportion to the cells.
+    """
+    low = indptr[rows].astype(np.int64)
+    high = indptr[rows + 1].astype(np.int64)
+    end = high.copy()
+    while True:
+        open_ = low < high
+        if not open_.any():
+            break
+        middle = (low + high) // 2
+        below = open_ & (indices[np.minimum(middle, len(indices) - 1)] < columns)
+        low = np.where(below, middle + 1, low)
+        high = np.where(open_ & ~below, middle, high)
+    hit = low < end
+    hit[hit] = indices[low[hit]] == columns[hit]
+    return np.where(hit, low, -1), low
+
+
+def _checked_map(mapping: npt.ArrayLike, n_old: int, n_new: int, name: str) -> IntArray:
+    """Return `mapping` as int64 if it maps `n_old` positions into ``[-1, n_new)``, the kept ones increasing."""
+    array = np.asarray(mapping)
+    if array.shape != (n_old,) or (array.size and array.dtype.kind not in "iu"):
+        msg = f"{name} must be {n_old} integers, one per old position; got dtype {array.dtype}, shape {array.shape}"
+        raise ValueError(msg)
+    array = array.astype(np.int64, copy=False)
+    if array.size and (int(array.min()) < -1 or int(array.max()) >= n_new):
+        bad = int(array.min()) if int(array.min()) < -1 else int(array.max())
+        msg = f"{name} maps a position to {bad}, outside [0, {n_new}) (or -1, to drop it)"
+        raise IndexError(msg)
+    if (np.diff(array[array >= 0]) <= 0).any():
+        msg = f"{name} must keep the order: the kept positions need increasing, distinct new ones; sort them"
+        raise ValueError(msg)
+    return array
+
+
+def _checked_cells(cells: Cells | None, shape: tuple[int, int]) -> tuple[IntArray, IntArray, FloatArray]:
+    """Return the cells as int64 rows and columns and float64 values, refusing unsorted, repeated or 0 ones."""
+    if cells is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    rows, columns, values = (np.asarray(part) for part in cells)
+    if not rows.shape == columns.shape == values.shape or rows.ndim != 1:
+        msg = f"cells need 1-d rows, columns and values of one length; got shapes {rows.shape}, {columns.shape}, "
+        msg += f"{values.shape}"
+        raise ValueError(msg)
+    if len(rows) == 0:
+        return _checked_cells(None, shape)
+    if rows.dtype.kind not in "iu" or columns.dtype.kind not in "iu":
+        msg = f"cells need integer rows and columns; got dtypes {rows.dtype}, {columns.dtype}"
+        raise TypeError(msg)
+    rows, columns = rows.astype(np.int64, copy=False), columns.astype(np.int64, copy=False)
+    for part, size, axis in ((rows, shape[0], "row"), (columns, shape[1], "column")):
+        if int(part.min()) < 0 or int(part.max()) >= size:
+            msg = f"a cell's {axis} is outside [0, {size})"
+            raise IndexError(msg)
+    step_rows, step_columns = np.diff(rows), np.diff(columns)
+    if ((step_rows < 0) | ((step_rows == 0) & (step_columns <= 0))).any():
+        msg = "cells must be sorted by row, then column, each cell once; sort them (np.lexsort((columns, rows)))"
+        raise ValueError(msg)
+    values = values.astype(np.float64, copy=False)
+    if not values.all():
+        msg = "a cell's value is 0, which a sparse matrix does not store; leave the cell out"
+        raise ValueError(msg)
+    return rows, columns, values
+
+
+def _identity(column_map: IntArray) -> bool:
+    """Return whether `column_map` keeps every column's number (none dropped, none inserted before another)."""
+    return bool(np.array_equal(column_map, np.arange(len(column_map))))
+
+
+def _sources(row_map: IntArray, n_rows: int) -> IntArray:
+    """Return each result row's old row (``-1``: a new row)."""
+    source = np.full(n_rows, -1, dtype=np.int64)
+    kept = np.flatnonzero(row_map >= 0)
+    source[row_map[kept]] = kept
+    return source
+
+
+def _dropped_columns(matrix: sp.csr_array, row_map: IntArray, column_map: IntArray) -> IntArray:
+    """Return the result columns (sorted, distinct) of the old entries of the dropped rows: those that may empty."""
+    columns = column_map[matrix.indices[entries_of_rows(matrix, np.flatnonzero(row_map < 0))]]
+    return np.unique(columns[columns >= 0])
+
+
+def _source_lengths(indptr: np.ndarray, source: IntArray) -> IntArray:
+    """Return the length of each result row's old row (0 for a new row)."""
+    lengths = np.zeros(len(source), dtype=np.int64)
+    old = source >= 0
+    lengths[old] = np.diff(indptr)[source[old]]
+    return lengths
+
+
+def _emptied_rows(matrix: sp.csr_array, source: IntArray, counts: IntArray) -> npt.NDArray[np.bool_]:
+    """Return which result rows had entries (in their old row) and have none."""
+    emptied: npt.NDArray[np.bool_] = (_source_lengths(matrix.indptr, source) > 0) & (counts == 0)
+    return emptied
+
+
+def _result(
+    indptr: IntArray,
+    indices: np.ndarray,
+    data: FloatArray,
+    kept_rows: npt.NDArray[np.bool_],
+    kept_columns: npt.NDArray[np.bool_],
+    previous: FloatArray,
+    values: FloatArray,
+) -> MergedCells:
+    """Return the canonical result of these arrays (rows over `kept_rows`), with the index dtype of a full build."""
+    if not kept_rows.all():
+        indptr = np.r_[indptr[:1], indptr[1:][kept_rows]]
+    shape = (int(kept_rows.sum()), int(kept_columns.sum()))
+    index_type = np.int32 if max(len(data), shape[1]) < np.iinfo(np.int32).max else np.int64
+    matrix = sp.csr_array(
+        (data, indices.astype(index_type, copy=False), indptr.astype(index_type, copy=False)), shape=shape
+    )
+    matrix.has_sorted_indices = True
+    matrix.has_canonical_format = True
+    return MergedCells(matrix, kept_rows, kept_columns, previous, values)
+
+
+def _merge_numpy(merge: _Merge) -> MergedCells:
+    """:func:`merge_cells` vectorised: keep and renumber the old entries, then place the cells among them."""
+    matrix, row_map, column_map, shape = merge.matrix, merge.row_map, merge.column_map, merge.shape
+    indptr, indices, data = matrix.indptr.astype(np.int64), matrix.indices, matrix.data
+    if (column_map < 0).any():  # the kept entries, counted per old row
+        keep = np.repeat(row_map >= 0, np.diff(indptr)) & (column_map[indices] >= 0)
+        indptr, indices, data = np.r_[0, np.cumsum(keep)][indptr], indices[keep], data[keep]
+    elif (row_map < 0).any():
+        keep = np.repeat(row_map >= 0, np.diff(indptr))
+        indptr, indices, data = np.r_[0, np.cumsum(np.diff(indptr) * (row_map >= 0))], indices[keep], data[keep]
+    if not _identity(column_map):
+        indices = column_map[indices]
+    elif shape[1] >= np.iinfo(np.int32).max:
+        indices = indices.astype(np.int64)
+    # the result's own arrays (never the matrix's), with the cells placed among the old entries
+    data = data.astype(np.float64, copy=data is matrix.data)
+    indices = indices.copy() if indices is matrix.indices else indices
+    source = _sources(row_map, shape[0])
+    lengths = _source_lengths(indptr, source)
+    found, slot = _search_rows(np.r_[0, np.cumsum(lengths)], indices, merge.rows, merge.columns)
+    stored, new = found >= 0, found < 0
+    previous = np.zeros(len(found))
+    previous[stored] = data[found[stored]]
+    values = merge.combined(previous)
+    if len(values):
+        data[found[stored]] = values[stored]
+        data = np.insert(data, slot[new], values[new])
+        indices = np.insert(indices, slot[new], merge.columns[new].astype(indices.dtype))
+    counts = lengths + np.bincount(merge.rows[new], minlength=shape[0])
+    kept_rows, kept_columns = np.ones(shape[0], dtype=bool), np.ones(shape[1], dtype=bool)
+    if merge.drop_emptied:
+        kept_rows = ~_emptied_rows(matrix, source, counts)
+        at_risk = _dropped_columns(matrix, row_map, column_map)
+        if len(at_risk):
+            alive = np.zeros(shape[1], dtype=bool)
+            alive[indices] = True
+            kept_columns[at_risk[~alive[at_risk]]] = False
+        if not kept_columns.all():
+            indices = (np.cumsum(kept_columns) - 1)[indices]
+    return _result(np.r_[0, np.cumsum(counts)], indices, data, kept_rows, kept_columns, previous, values)
+
+
+def _merge_compiled(merge: _Merge, threads: int | None) -> MergedCells:
+    """:func:`merge_cells` by the compiled kernels: count each row (finding the cells' places), then fill it."""
+    from recframe.engine._compiled.cells import count_rows, fill_rows, mark_columns
+
+    matrix, row_map, column_map, shape = merge.matrix, merge.row_map, merge.column_map, merge.shape
+    index_dtype = matrix.indices.dtype if matrix.indices.dtype in (np.int32, np.int64) else np.dtype(np.int64)
+    indptr, indices, data = csr_parts(matrix, index_dtype)
+    source = read_only_view(_sources(row_map, shape[0]))
+    cell_ptr = read_only_view(np.r_[0, np.cumsum(np.bincount(merge.rows, minlength=shape[0]))])
+    cell_columns = merge.columns
+    counts, found = np.empty(shape[0], dtype=np.int64), np.empty(len(cell_columns), dtype=np.int64)
+    kept_rows, kept_columns = np.ones(shape[0], dtype=bool), np.ones(shape[1], dtype=bool)
+    with numba_threads(threads) as used:
+        tasks = used * 4
+        work = np.r_[0, np.cumsum(_source_lengths(indptr, source) + np.diff(cell_ptr))]  # rows by equal entries
+        count_rows(
+            indptr, indices, source, read_only_view(column_map), bool((column_map < 0).any()), cell_ptr,
+            read_only_view(cell_columns), _entry_ranges(work, tasks), counts, found,
+        )  # fmt: skip
+        at_risk = _dropped_columns(matrix, row_map, column_map) if merge.drop_emptied else cell_columns[:0]
+        if len(at_risk):  # the columns the kept rows and the cells still hold
+            seen = np.zeros((used, matrix.shape[1]), dtype=np.bool_)
+            mark_columns(indptr, indices, read_only_view(row_map), _entry_ranges(indptr, used), seen)
+            alive = np.zeros(shape[1], dtype=bool)
+            alive[column_map[seen.any(axis=0) & (column_map >= 0)]] = True
+            alive[cell_columns] = True
+            kept_columns[at_risk[~alive[at_risk]]] = False
+        if merge.drop_emptied:
+            kept_rows = ~_emptied_rows(matrix, source, counts)
+        if not kept_columns.all():  # renumber past the emptied columns (no old entry maps to one any more)
+            place = np.where(kept_columns, np.cumsum(kept_columns) - 1, -1)
+            column_map = np.where(column_map >= 0, place[np.maximum(column_map, 0)], -1)
+            cell_columns = place[cell_columns]
+        stored = found >= 0
+        previous = np.zeros(len(found))
+        previous[stored] = data[found[stored]]
+        values = merge.combined(previous)
+        out_indptr = np.r_[0, np.cumsum(counts)]
+        nnz = int(out_indptr[-1])
+        index_type = np.int32 if max(nnz, int(kept_columns.sum())) < np.iinfo(np.int32).max else np.int64
+        out_indices, out_data = np.empty(nnz, dtype=index_type), np.empty(nnz)
+        fill_rows(
+            indptr, indices, data, source, read_only_view(column_map), bool((column_map < 0).any()),
+            _identity(column_map), cell_ptr, read_only_view(cell_columns), read_only_view(values),
+            read_only_view(out_indptr), _entry_ranges(out_indptr, tasks), out_indices, out_data,
+        )  # fmt: skip
+    return _result(out_indptr, out_indices, out_data, kept_rows, kept_columns, previous, values)

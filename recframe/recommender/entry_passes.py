@@ -1,0 +1,105 @@
+"""The steps of a neighbour update that read every stored entry once: compiled in parallel where numba is.
+
+:mod:`~recframe.recommender.graph_delta` works in proportion to the change, except for a few
+passes over every entry: the rows' lengths, the old entries renumbered into the new columns, and
+the old entries in the columns the change touched. Each function here runs the compiled pass
+(:mod:`recframe.engine._compiled.entries`, every thread, no temporary) on matrices of at least
+:data:`COMPILED_ENTRIES` entries when numba is installed, and numpy otherwise: the same numbers
+(a length sums its row's squares in order either way, to the rounding of numpy's summation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from recframe.data import FloatArray, IntArray
+from recframe.engine import numba_available, numba_threads, row_totals
+from recframe.engine.kernel_inputs import read_only_view
+
+COMPILED_ENTRIES = 1 << 20
+"""Stored entries from which the compiled passes run (below, numpy takes milliseconds, and a
+small model compiles nothing for them)."""
+
+
+def _compiled(nnz: int) -> bool:
+    return nnz >= COMPILED_ENTRIES and numba_available()
+
+
+def row_lengths(x: sp.csr_array) -> FloatArray:
+    """Return each row's L2 length (:func:`~recframe.engine.row_totals`: compiled in parallel on large rows)."""
+    return row_totals(x)[0]
+
+
+def renumbered(indices: npt.NDArray[np.integer], table: IntArray, dtype: npt.DTypeLike) -> np.ndarray:
+    """Return ``table[indices]`` as `dtype`: each entry's column under its new number."""
+    table = table.astype(dtype, copy=False)
+    if _compiled(len(indices)):
+        from recframe.engine._compiled.entries import renumber
+
+        out = np.empty(len(indices), dtype=dtype)
+        with numba_threads(None) as threads:
+            renumber(read_only_view(indices), read_only_view(table), out, 4 * threads)
+        return out
+    renumbered_indices: np.ndarray = table[indices]
+    return renumbered_indices
+
+
+def in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_]) -> sp.csr_array:
+    """Return the entries of `x` in the marked `columns` (the others zero), as canonical as `x`."""
+    if _compiled(x.nnz):
+        from recframe.engine._compiled.entries import count_in_columns, take_in_columns
+
+        indptr, indices, data = (read_only_view(a) for a in (x.indptr, x.indices, x.data))
+        marked = read_only_view(columns)
+        counts = np.empty(x.shape[0], dtype=np.int64)
+        with numba_threads(None):
+            count_in_columns(indptr, indices, marked, counts)
+            out_indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+            np.cumsum(counts, out=out_indptr[1:])
+            out_indices = np.empty(int(out_indptr[-1]), dtype=x.indices.dtype)
+            out_data = np.empty(int(out_indptr[-1]), dtype=x.data.dtype)
+            take_in_columns(indptr, indices, data, marked, out_indptr, out_indices, out_data)
+        return sp.csr_array((out_data, out_indices, out_indptr), shape=x.shape)
+    positions = np.flatnonzero(columns[x.indices])
+    owners = np.searchsorted(x.indptr, positions, side="right") - 1
+    indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owners, minlength=x.shape[0]), out=indptr[1:])
+    return sp.csr_array((x.data[positions], x.indices[positions], indptr), shape=x.shape)
+
+
+def _numeric(column: np.ndarray) -> bool:
+    """Whether the compiled copies take `column` (numbers; text ids are copied by numpy)."""
+    return column.dtype.kind in "iuf" and _compiled(len(column))
+
+
+def joined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Return `first` followed by `second` (the training events followed by an update's)."""
+    if not (_numeric(first) and first.dtype == second.dtype):
+        return np.concatenate([first, second])
+    from recframe.engine._compiled.entries import copy_into
+
+    out = np.empty(len(first) + len(second), dtype=first.dtype)
+    with numba_threads(None) as threads:
+        copy_into(read_only_view(first), out, 0, 4 * threads)
+        copy_into(read_only_view(second), out, len(first), 4 * threads)
+    return out
+
+
+def kept(column: np.ndarray, keep: npt.NDArray[np.bool_]) -> np.ndarray:
+    """Return the entries of `column` where `keep` is true, in order (the events a forget keeps)."""
+    if not _numeric(column):
+        picked: np.ndarray = column[keep]
+        return picked
+    from recframe.engine._compiled.entries import compress_into, count_kept
+
+    keep = read_only_view(keep)
+    with numba_threads(None) as threads:
+        counts = np.empty(4 * threads, dtype=np.int64)
+        count_kept(keep, len(counts), counts)
+        starts = np.zeros(len(counts), dtype=np.int64)
+        np.cumsum(counts[:-1], out=starts[1:])
+        out = np.empty(int(counts.sum()), dtype=column.dtype)
+        compress_into(read_only_view(column), keep, starts, out)
+    return out
