@@ -75,3 +75,12 @@ def test_joined_and_kept_against_numpy(mode: str, dtype: object) -> None:
     assert passes.joined(first, second[:0]).tolist() == first.tolist()
     for keep in (rng.random(1000) < 0.9, np.zeros(1000, dtype=bool), np.ones(1000, dtype=bool)):
         assert np.array_equal(passes.kept(first, keep), first[keep])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_in_table_against_isin(mode: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-50, 400, 2000)
+    ids = np.unique(rng.integers(0, 300, 20))
+    assert np.array_equal(passes.in_table(values, ids), np.isin(values, ids))
+    assert passes.in_table(np.array([5, 6, 7]), np.array([6])).tolist() == [False, True, False]

@@ -103,3 +103,26 @@ def kept(column: np.ndarray, keep: npt.NDArray[np.bool_]) -> np.ndarray:
         out = np.empty(int(counts.sum()), dtype=column.dtype)
         compress_into(read_only_view(column), keep, starts, out)
     return out
+
+
+def in_table(values: npt.NDArray[np.integer], sorted_ids: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
+    """Return whether each of the integer `values` is among `sorted_ids` (sorted, distinct, a narrow span).
+
+    A table of the ids' span marks them; every value is then one look-up (a forget checks each
+    training event this way).
+    """
+    low = int(sorted_ids[0])
+    table = np.zeros(int(sorted_ids[-1]) - low + 1, dtype=bool)
+    table[sorted_ids - low] = True
+    if not _compiled(len(values)):
+        places = values - low
+        inside = (places >= 0) & (places < len(table))
+        found = np.zeros(len(values), dtype=bool)
+        found[inside] = table[places[inside]]
+        return found
+    from recframe.engine._compiled.entries import look_up
+
+    out = np.empty(len(values), dtype=bool)
+    with numba_threads(None) as threads:
+        look_up(read_only_view(values), low, table, out, 4 * threads)
+    return out

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from recframe.data import IdArray, InteractionMatrix, Interactions, as_query_ids
 from recframe.errors import DataError, PluginError, RecframeError, short_repr
 from recframe.interfaces import EventChange
+from recframe.recommender.entry_passes import in_table
 from recframe.recommender.fitted_state import _Fitted
 
 COLUMNS = frozenset({"user", "item", "rating", "value", "timestamp"})
@@ -143,6 +144,6 @@ def members(values: np.ndarray, sorted_ids: np.ndarray) -> npt.NDArray[np.bool_]
     if len(sorted_ids) == 0:
         return np.zeros(len(values), dtype=bool)
     if values.dtype.kind == sorted_ids.dtype.kind == "i" and int(sorted_ids[-1]) - int(sorted_ids[0]) < TABLE_SPAN:
-        return np.isin(values, sorted_ids, kind="table")
+        return in_table(values, sorted_ids)
     found = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
     return np.asarray(sorted_ids[found] == values)

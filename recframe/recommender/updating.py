@@ -44,6 +44,7 @@ from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
 from recframe.recommender.graph_update import GraphUpdate, update_graph
+from recframe.recommender.item_rows import updated_item_rows
 from recframe.recommender.row_changes import changed_rows, position_map
 from recframe.recommender.update_inputs import check_updated_ids, forget_mask, training_data, update_events
 
@@ -191,6 +192,8 @@ class UpdateMethods(FitMethods):
             interactions=interactions,
             built_by=(type(self.matrix), self.matrix.config),
         )
+        if cells is not None and fitted.item_rows is not None:  # the items' rows merged, not transposed anew
+            updated.item_rows = updated_item_rows(fitted.item_rows, cells, item_map, user_map, matrix.matrix)
         records = {}
         # a copy: a query may add a graph to the published state meanwhile (similar_* on first use);
         # every graph there is updated, so a service's similar-items graph survives its updates

@@ -101,3 +101,15 @@ def compress_into(source: np.ndarray, keep: np.ndarray, starts: np.ndarray, out:
             if keep[p]:
                 out[q] = source[p]
                 q += 1
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def look_up(values: np.ndarray, low: int, table: np.ndarray, out: np.ndarray, n_parts: int) -> None:
+    """Write into ``out[p]`` whether ``values[p] - low`` is a marked place of `table` (``False`` outside it)."""
+    n = values.shape[0]
+    span = table.shape[0]
+    step = (n + n_parts - 1) // n_parts
+    for part in numba.prange(n_parts):
+        for p in range(part * step, min(n, (part + 1) * step)):
+            place = values[p] - low
+            out[p] = place >= 0 and place < span and table[place]
