@@ -19,7 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.engine import numba_threads, top_n_entries
+from recframe.engine import numba_threads, top_n_entries, transpose
+from recframe.engine.kernel_inputs import read_only_view
 
 if TYPE_CHECKING:
     from recframe.recommender.neighbour_lists import NeighbourLists
@@ -196,11 +197,11 @@ class RowWork:
                 (shrunk_t.data, self.shrunk[shrunk_t.indices], shrunk_t.indptr), shape=(shrunk_t.shape[0], n)
             )
         matrices = [change, change_t, new_x, new_x_t, old_x, shrunk_rows, shrunk_reach]
-        listed = np.flatnonzero(mapped.ravel() >= 0)
-        listers = sp.csr_array(  # row i: the rows that list it, with their scores
-            (scores.ravel()[listed], (mapped.ravel()[listed], listed // max(mapped.shape[1], 1))), shape=(n, n)
-        )
-        matrices.append(listers)
+        valid = mapped >= 0
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(valid.sum(axis=1), out=offsets[1:])
+        lists = sp.csr_array((scores[valid], mapped[valid], offsets), shape=(n, n))  # row i: the rows it lists
+        matrices.append(transpose(lists))  # row i: the rows that list it, with their scores
         index_type = np.int32 if max(max(m.shape) for m in matrices) < np.iinfo(np.int32).max else np.int64
         arrays: list[Any] = [array for m in matrices for array in _kernel_csr(m, index_type)]
         out_j = np.full((n, width), -1, dtype=np.int64)
@@ -263,12 +264,13 @@ def lists_in_new_rows(
 def _kernel_csr(matrix: sp.csr_array, index_type: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return a CSR matrix's arrays as the kernel takes them: int64 offsets, `index_type` indices, float64 values.
 
-    One index type for every matrix of a call keeps the kernel to one compiled version per type.
+    One index type for every matrix of a call, every array read-only (numba compiles a version
+    per mix of writable and read-only arrays), keep the kernel to one compiled version per type.
     """
     return (
-        np.asarray(matrix.indptr, dtype=np.int64),
-        np.asarray(matrix.indices, dtype=index_type),
-        np.asarray(matrix.data, dtype=np.float64),
+        read_only_view(np.asarray(matrix.indptr, dtype=np.int64)),
+        read_only_view(np.asarray(matrix.indices, dtype=index_type)),
+        read_only_view(np.asarray(matrix.data, dtype=np.float64)),
     )
 
 

@@ -56,7 +56,9 @@ def in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_]) -> sp.csr_array:
         counts = np.empty(x.shape[0], dtype=np.int64)
         with numba_threads(None):
             count_in_columns(indptr, indices, marked, counts)
-            out_indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+            # the offsets in the indices' dtype where they fit: scipy then converts neither array
+            offset_type = x.indices.dtype if counts.sum() < np.iinfo(x.indices.dtype).max else np.int64
+            out_indptr = np.zeros(x.shape[0] + 1, dtype=offset_type)
             np.cumsum(counts, out=out_indptr[1:])
             out_indices = np.empty(int(out_indptr[-1]), dtype=x.indices.dtype)
             out_data = np.empty(int(out_indptr[-1]), dtype=x.data.dtype)

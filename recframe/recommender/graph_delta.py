@@ -116,7 +116,9 @@ def update_lists(
     n_new = new.shape[0]
     width = min(width, max(n_new - 1, 0))
     k = min(k, width)
-    old_x, new_x, positions = _common_columns(old, new, row_map, column_map)
+    # without cells the old rows are compared with the new ones, over the union of their columns;
+    # with them, the old rows keep their own columns (no pass renumbering every entry)
+    old_x, new_x, positions = _common_columns(old, new, row_map, column_map, union_old=cells is None)
     if cells is None:
         change = sp.csr_array(new_x - old_x)
         change.eliminate_zeros()
@@ -142,11 +144,14 @@ def update_lists(
     change_t = sp.csr_array(change.T)
     shrunk_t = sp.csr_array(new_x[shrunk].T) if len(shrunk) else None
     m = new_x.shape[1]
+    # X D^T: the old entries in the changed columns, and D^T's rows by the old rows' columns
+    old_columns = np.arange(m) if cells is None else old_positions  # the union column of each of old_x's
     old_rows_t = None
     if old_t is not None and old_t.shape == (len(column_map), len(row_map)):
-        old_rows_t = _Transposed(old_t, old_positions, row_map)
-    # X D^T: the changed columns; X' X'_S^T: the shrunk rows'
-    reaching = _in_columns(old_x, _filled_rows(change_t, m), old_degree, old_rows_t)
+        old_rows_t = _Transposed(old_t, old_positions if cells is None else np.arange(len(column_map)), row_map)
+    reaching = _in_columns(old_x, _filled_rows(change_t, m)[old_columns], old_degree[old_columns], old_rows_t)
+    change_t = change_t if cells is None else sp.csr_array(change_t[old_columns])
+    # X' X'_S^T: the new entries in the shrunk rows' columns
     new_rows_t = _Transposed(new_x_t, np.arange(m), None)
     shrunk_reach = _in_columns(new_x, _filled_rows(shrunk_t, m), new_degree, new_rows_t)
     listed, listed_scores, old_floors = lists_in_new_rows(lists, old_rows, row_map)
@@ -209,7 +214,7 @@ def _lengths(x: sp.csr_array, measure: DeltaMeasure) -> FloatArray:
 
 
 def _common_columns(
-    old: sp.csr_array, new: sp.csr_array, row_map: IntArray, column_map: IntArray
+    old: sp.csr_array, new: sp.csr_array, row_map: IntArray, column_map: IntArray, *, union_old: bool = True
 ) -> tuple[sp.csr_array, sp.csr_array, IntArray]:
     """Return the old and new rows in the new row positions, over the union of the old and new columns.
 
@@ -218,6 +223,8 @@ def _common_columns(
     last column kept before it, its old entries stay (so their loss shows in the change of the
     rows), and no row's entries need sorting again. A gone row has no place (its pairs simply
     vanish). Without gone columns the union is the new columns; with nothing added, the old.
+    Without `union_old`, the old rows keep their own columns (the union position of each is
+    :func:`_union_positions`'s second array), which costs no pass over their entries.
     """
     n_new, m_new = new.shape
     gone = np.flatnonzero(column_map < 0)
@@ -225,23 +232,24 @@ def _common_columns(
     index_type = np.int32 if max(m, n_new, old.nnz, new.nnz) < np.iinfo(np.int32).max else np.int64
     new_position, old_position = _union_positions(column_map, m_new)
     same_old = m == len(column_map)  # nothing added: the union numbers the old columns as they were
-    if same_old:
+    old_width = m if union_old else len(column_map)
+    if same_old or not union_old:
         indices = old.indices.astype(index_type, copy=False)
     else:
         indices = renumbered(old.indices, old_position, index_type)
     if n_new == len(row_map) and bool((row_map >= 0).all()):  # the same rows: the identity
-        old_x = sp.csr_array((old.data, indices, old.indptr), shape=(n_new, m))
+        old_x = sp.csr_array((old.data, indices, old.indptr), shape=(n_new, old_width))
     else:  # the kept rows, in order (the map keeps it), in their new places among the new rows
         kept = np.flatnonzero(row_map >= 0)
         data = old.data
         if len(kept) < old.shape[0]:
-            taken = sp.csr_array((old.data, indices, old.indptr), shape=(old.shape[0], m))[kept]
+            taken = sp.csr_array((old.data, indices, old.indptr), shape=(old.shape[0], old_width))[kept]
             data, indices = taken.data, taken.indices
         lengths = np.zeros(n_new, dtype=np.int64)
         lengths[row_map[kept]] = np.diff(old.indptr)[kept]
         indptr = np.zeros(n_new + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
-        old_x = sp.csr_array((data, indices, indptr), shape=(n_new, m))
+        old_x = sp.csr_array((data, indices, indptr), shape=(n_new, old_width))
     new_indices = new.indices if len(gone) == 0 else renumbered(new.indices, new_position, index_type)
     new_x = sp.csr_array((new.data, new_indices, new.indptr), shape=(n_new, m))
     return old_x, new_x, new_position
@@ -327,7 +335,7 @@ def _in_columns(
     the marked columns are taken from it (no pass over the entries at all).
     """
     picked = float(degree[columns].sum())
-    if picked > 0.8 * x.nnz:
+    if picked > 0.5 * x.nnz:  # most entries: a copy would cost more (fresh memory) than the kernel saves
         return x
     if not columns.any():  # no shrunk rows, say: nothing to pick
         return sp.csr_array(x.shape, dtype=x.dtype)

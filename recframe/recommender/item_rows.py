@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import IntArray
-from recframe.engine import column_counts, freeze, freeze_shared, merge_cells
+from recframe.engine import column_counts, freeze_shared, merge_cells
 from recframe.engine.pairs import mark_transpose
 from recframe.interfaces import CellChanges
 
@@ -57,7 +57,7 @@ def updated_item_rows(
     matrix = freeze_shared(matrix, "the interaction matrix")
     if not np.array_equal(np.diff(merged.indptr), column_counts(matrix)):
         return None
-    merged = freeze(merged)
+    merged = freeze_shared(merged, "the updated items' rows")  # ours alone: flagged read-only, not copied
     merged.has_canonical_format = True  # merge_cells' result is canonical
     mark_transpose(matrix, merged)
     return merged
