@@ -89,12 +89,13 @@ class UpdateMethods(FitMethods):
             If the model was saved without its training data, so it can't be updated.
         """
         with self._updating:
+            start = time.perf_counter()
             fitted = self._state()
             base = training_data(fitted, "update")
             new = update_events(data, base)
             entry = {"kind": "update", "events": len(new), "fingerprint": new.fingerprint()}
             change = EventChange(base, Interactions.concat(base, new, joined), added=new)
-            self._publish(self._updated_state(fitted, change, entry), replacing=fitted)
+            self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
         return self
 
     def forget(self, users: object = None, items: object = None) -> Self:
@@ -123,6 +124,7 @@ class UpdateMethods(FitMethods):
             msg = "forget needs users, items or both"
             raise DataError(msg)
         with self._updating:
+            start = time.perf_counter()
             fitted = self._state()
             base = training_data(fitted, "forget")
             drop = np.zeros(len(base), dtype=bool)
@@ -146,7 +148,7 @@ class UpdateMethods(FitMethods):
             }
             after = base.take(~drop, kept)
             change = EventChange(base, after, removed_users=removed["users"], removed_items=removed["items"])
-            self._publish(self._updated_state(fitted, change, entry), replacing=fitted)
+            self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
         return self
 
     @property
@@ -163,12 +165,16 @@ class UpdateMethods(FitMethods):
         """
         return [dict(entry) for entry in self._state().lineage]
 
-    def _updated_state(self, fitted: _Fitted, change: EventChange, entry: dict[str, Any]) -> _Fitted:
-        """Return the state ``fit`` would build on ``change.after``, recomputing only what changed."""
-        start = time.perf_counter()
+    def _updated_state(self, fitted: _Fitted, change: EventChange, entry: dict[str, Any], start: float) -> _Fitted:
+        """Return the state ``fit`` would build on ``change.after``, recomputing only what changed.
+
+        `start` is when the update began (``time.perf_counter``): the events were read, checked
+        and joined (or filtered) since, which the timings call ``events``.
+        """
+        step = time.perf_counter()
         interactions = change.after
         matrix, entry["matrix"], cells = self._updated_matrix(fitted, change)
-        timings = {"matrix": time.perf_counter() - start}
+        timings = {"events": step - start, "matrix": time.perf_counter() - step}
         user_map = position_map(fitted.matrix.users, matrix.users)
         item_map = position_map(fitted.matrix.items, matrix.items)
         entry.update(
