@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import recframe.engine.cells as cells
 import recframe.engine.search as search
+import recframe.engine.transposes as transposes
 import recframe.recommender.entry_passes as passes
 from recframe import Recommender
 from recframe.testing import random_interactions
@@ -18,6 +20,8 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     threshold = 0 if request.param == "compiled" else 1 << 62
     monkeypatch.setattr(passes, "COMPILED_ENTRIES", threshold)
     monkeypatch.setattr(search, "COMPILED_TOTALS", threshold)
+    monkeypatch.setattr(transposes, "COMPILED_TRANSPOSE", threshold)  # the items' rows, the listers
+    monkeypatch.setattr(cells, "COMPILED_MIN_ENTRIES", threshold)  # the matrix merge, the items' rows merge
     return str(request.param)
 
 
@@ -51,14 +55,21 @@ def test_renumbered_and_in_columns_against_numpy(mode: str, seed: int) -> None:
     assert picked.nnz == int(columns[x.indices].sum())
 
 
-def test_an_update_with_the_passes_equals_a_refit(mode: str) -> None:
+@pytest.mark.parametrize("ranker", ["item_cf", "user_cf"])
+def test_an_update_with_the_passes_equals_a_refit(mode: str, ranker: str) -> None:
     events = random_interactions(n_users=70, n_items=50, density=0.2, seed=3)
-    config = {"similarity": {"type": "sparse", "k": 6, "update_slack": 6}, "ranker": {"type": "item_cf", "n": 5}}
+    config = {"similarity": {"type": "sparse", "k": 6, "update_slack": 6}, "ranker": {"type": ranker, "n": 5}}
     rec = Recommender.from_config(config).fit(events)
     rec.update({"user": [1, 5, 9001], "item": [2, 3, 4], "rating": [5.0, 1.0, 3.0], "timestamp": [2e9, 2e9, 2e9]})
-    rec.forget(users=[7])
+    rec.forget(users=[7], items=[int(rec.interaction_matrix.items.ids[-1])])
     rest = rec._state().interactions
     refit = Recommender.from_config(config).fit(rest)
+    assert (rec.interaction_matrix.matrix != refit.interaction_matrix.matrix).nnz == 0
+    item_rows = rec._state().item_rows
+    if item_rows is not None:  # merged from the cells (item-CF): the transpose, bit for bit
+        expected = sp.csr_array(rec.interaction_matrix.matrix.T)
+        expected.sort_indices()
+        assert np.array_equal(item_rows.indices, expected.indices) and np.array_equal(item_rows.data, expected.data)
     a, b = rec.fitted_ranker.neighbours_, refit.fitted_ranker.neighbours_
     order_a = np.lexsort((a.indices, -a.scores), axis=1)
     order_b = np.lexsort((b.indices, -b.scores), axis=1)

@@ -68,3 +68,12 @@ def test_cells_that_dont_account_for_the_change_give_none() -> None:
     assert kept_cell_removed is None
     twice = updated_item_rows(transpose(old), _cells([1, 1], [0, 0], [0.0, 0.0], [4.0, 4.0]), identity, identity, new)
     assert twice is None
+
+
+def test_a_changed_value_the_cells_leave_out_gives_none() -> None:
+    old = sp.csr_array(np.array([[1.0, 2.0], [0.0, 3.0]]))  # users x items
+    identity = np.arange(2)
+    changed = sp.csr_array(np.array([[1.0, 5.0], [0.0, 3.0]]))  # cell (0, 1): 2 -> 5, not reported
+    assert updated_item_rows(transpose(old), _cells([], [], [], []), identity, identity, changed) is None
+    reported = updated_item_rows(transpose(old), _cells([0], [1], [2.0], [5.0]), identity, identity, changed)
+    assert reported is not None and reported.toarray().tolist() == changed.toarray().T.tolist()

@@ -324,10 +324,20 @@ def _result(
     return MergedCells(matrix, kept_rows, kept_columns, previous, values)
 
 
+_NOT_CANONICAL = (
+    "matrix must have sorted, distinct columns in every row (canonical CSR); call sum_duplicates() and sort_indices()"
+)
+
+
 def _merge_numpy(merge: _Merge) -> MergedCells:
     """:func:`merge_cells` vectorised: keep and renumber the old entries, then place the cells among them."""
     matrix, row_map, column_map, shape = merge.matrix, merge.row_map, merge.column_map, merge.shape
     indptr, indices, data = matrix.indptr.astype(np.int64), matrix.indices, matrix.data
+    unordered = indices[1:] <= indices[:-1]  # entry p + 1 must follow entry p within its row
+    row_starts = indptr[1:-1]
+    unordered[row_starts[(row_starts > 0) & (row_starts < len(indices))] - 1] = False
+    if unordered.any():
+        raise ValueError(_NOT_CANONICAL)
     if (column_map < 0).any():  # the kept entries, counted per old row
         keep = np.repeat(row_map >= 0, np.diff(indptr)) & (column_map[indices] >= 0)
         indptr, indices, data = np.r_[0, np.cumsum(keep)][indptr], indices[keep], data[keep]
@@ -407,9 +417,13 @@ def _merge_compiled(merge: _Merge, threads: int | None) -> MergedCells:
         nnz = int(out_indptr[-1])
         index_type = np.int32 if max(nnz, int(kept_columns.sum())) < np.iinfo(np.int32).max else np.int64
         out_indices, out_data = np.empty(nnz, dtype=index_type), np.empty(nnz)
+        fill_bounds = _entry_ranges(out_indptr, tasks)
+        bad = np.zeros(len(fill_bounds) - 1, dtype=np.bool_)
         fill_rows(
             indptr, indices, data, source, read_only_view(column_map), bool((column_map < 0).any()),
             _identity(column_map), cell_ptr, read_only_view(cell_columns), read_only_view(values),
-            read_only_view(out_indptr), _entry_ranges(out_indptr, tasks), out_indices, out_data,
+            read_only_view(out_indptr), fill_bounds, out_indices, out_data, bad,
         )  # fmt: skip
+    if bad.any():
+        raise ValueError(_NOT_CANONICAL)
     return _result(out_indptr, out_indices, out_data, kept_rows, kept_columns, previous, values)

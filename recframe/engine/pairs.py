@@ -139,11 +139,13 @@ def check_transpose(x: sp.csr_array, transposed: sp.csr_array, *, check_values: 
 
 
 def mark_transpose(x: sp.csr_array, transposed: sp.csr_array) -> None:
-    """Record that read-only `transposed` was made as ``x.T`` from read-only, canonical `x` (values included).
+    """Record that read-only `transposed` is ``x.T`` for read-only, canonical `x` (values included).
 
-    For :func:`~recframe.engine.transpose`, which made it: :func:`check_transpose` then costs
-    O(1) on the pair either way round (each is the other's transpose), as after a check, for as
-    long as both keep these arrays, read-only.
+    For a caller that knows it by construction (:func:`~recframe.engine.transpose`, which made
+    it, or an update that merged the same cells into both orientations): :func:`check_transpose`
+    then costs O(1) on the pair either way round, as after a check, for as long as both keep
+    these arrays, read-only. Each matrix's mark refers to the other's arrays, which therefore
+    live as long as either matrix does.
     """
     setattr(transposed, _TRANSPOSE_OF, ((x.indptr, x.indices, x.data), True))
     setattr(x, _TRANSPOSE_OF, ((transposed.indptr, transposed.indices, transposed.data), True))

@@ -46,7 +46,8 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
         ``sqrt(sum of squares)`` and the number of stored entries of each row.
     """
     lengths = np.diff(x.indptr)
-    if x.nnz >= COMPILED_TOTALS and numba_available():  # in parallel, squares summed in order as below
+    if x.nnz >= COMPILED_TOTALS and numba_available():  # in parallel; to the last bits of numpy's sums below
+        x = check_csr(x, "x")  # the kernel reads by the offsets: O(1) for a checked, read-only matrix
         from recframe.engine._compiled.entries import row_lengths
 
         norms = np.empty(x.shape[0])

@@ -5,8 +5,10 @@ its changed cells (a :class:`~recframe.interfaces.MatrixUpdate`), the new transp
 one with its rows and columns renumbered (new, forgotten, emptied users and items) and those
 cells set: :func:`~recframe.engine.merge_cells` does that in one sequential pass, where a new
 transpose scatters every entry. The result is marked as the new matrix's transpose (the pair
-needs no check when a backend is fitted on it), after one count per column confirms that the
-cells account for every change (a builder whose cells miss some gets the transpose made anew).
+needs no check when a backend is fitted on it), after a count and a sum of values per item agree
+with the new matrix's: cells a builder left out change one or the other, and the transpose is
+then made anew (a builder's cells are its promise, as for the neighbour update: a wrong value
+that keeps every item's count and sum is not caught).
 """
 
 from __future__ import annotations
@@ -55,9 +57,28 @@ def updated_item_rows(
     except ValueError:  # cells listed twice, say (against the contract): made anew instead
         return None
     matrix = freeze_shared(matrix, "the interaction matrix")
-    if not np.array_equal(np.diff(merged.indptr), column_counts(matrix)):
+    if not _same_items(merged, matrix):
         return None
     merged = freeze_shared(merged, "the updated items' rows")  # ours alone: flagged read-only, not copied
     merged.has_canonical_format = True  # merge_cells' result is canonical
     mark_transpose(matrix, merged)
     return merged
+
+
+SUMS_TOLERANCE = 1e-9
+"""Relative difference allowed between an item's sum of values counted both ways (their orders differ)."""
+
+
+def _same_items(rows: sp.csr_array, matrix: sp.csr_array) -> bool:
+    """Return whether every item has as many entries, and the same sum of values, in `rows` as in `matrix`.
+
+    Two passes over the entries: they catch cells a builder left out (a missing cell changes
+    an item's count, a missing change of value its sum), though not a change that keeps both.
+    """
+    if not np.array_equal(np.diff(rows.indptr), column_counts(matrix)):
+        return False
+    by_rows = np.asarray(rows.sum(axis=1)).ravel()
+    by_columns = np.asarray(matrix.sum(axis=0)).ravel()
+    # sums that cancel to near 0 may differ by more: that only costs a transpose made anew
+    scale = np.abs(by_rows) + np.abs(by_columns)
+    return bool((np.abs(by_rows - by_columns) <= SUMS_TOLERANCE * scale).all())

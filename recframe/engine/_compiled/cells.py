@@ -118,28 +118,33 @@ def fill_rows(
     bounds: np.ndarray,
     out_indices: np.ndarray,
     out_data: np.ndarray,
+    bad: np.ndarray,
 ) -> None:
     """Write each result row ``r`` at ``out_indptr[r]``: its old entries renumbered, merged with its cells.
 
     A row without cells is a copy: a plain one where the columns keep their numbers
-    (`identity`), a renumbering one where none is dropped (not `dropping`).
+    (`identity`), a renumbering one where none is dropped (not `dropping`). An old row whose
+    columns are not strictly increasing (not canonical), or that fills other than the count
+    reserved for it, sets ``bad[task]``: nothing is ever written outside the row's place.
     """
     for task in numba.prange(len(bounds) - 1):
         for r in range(bounds[task], bounds[task + 1]):
             s = source[r]
             start = indptr[s] if s >= 0 else 0
             stop = indptr[s + 1] if s >= 0 else 0
+            for p in range(start + 1, stop):
+                if indices[p] <= indices[p - 1]:
+                    bad[task] = True
+            if bad[task]:
+                break
             first, last = cell_ptr[r], cell_ptr[r + 1]
-            o = out_indptr[r]
-            if first == last and identity:
+            o, end = out_indptr[r], out_indptr[r + 1]
+            if first == last and (identity or not dropping):
+                if end - o != stop - start:
+                    bad[task] = True
+                    break
                 for p in range(start, stop):
-                    out_indices[o] = indices[p]
-                    out_data[o] = data[p]
-                    o += 1
-                continue
-            if first == last and not dropping:
-                for p in range(start, stop):
-                    out_indices[o] = column_map[indices[p]]
+                    out_indices[o] = indices[p] if identity else column_map[indices[p]]
                     out_data[o] = data[p]
                     o += 1
                 continue
@@ -149,6 +154,9 @@ def fill_rows(
                 if old < 0:
                     p += 1
                     continue
+                if o >= end:
+                    bad[task] = True
+                    break
                 cell = cell_columns[q] if q < last else _END
                 if old < cell:
                     out_indices[o] = old
@@ -160,3 +168,6 @@ def fill_rows(
                     q += 1
                     p += old == cell
                 o += 1
+            if o != end:
+                bad[task] = True
+                break

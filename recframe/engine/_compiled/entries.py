@@ -14,7 +14,11 @@ import numpy as np
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def row_lengths(indptr: np.ndarray, data: np.ndarray, out: np.ndarray) -> None:
-    """Write each row's L2 length (the root of its sum of squares in float64, summed in order) into `out`."""
+    """Write each row's L2 length (the root of its sum of squares in float64, summed in order) into `out`.
+
+    numpy's ``add.reduceat`` sums in another order, so the two differ in the last bits (a few
+    units in the last place), which every tolerance of the engine allows.
+    """
     for i in numba.prange(out.shape[0]):
         total = 0.0
         for p in range(indptr[i], indptr[i + 1]):
