@@ -17,8 +17,10 @@ from recframe.interfaces import (
     CandidateRanker,
     Component,
     DataSource,
+    EventChange,
     Filter,
     MatrixBuilder,
+    MatrixUpdate,
     Metric,
     MetricInput,
     NeighbourGraph,
@@ -122,6 +124,51 @@ class MatrixBuilderContract(ComponentContract):
             a, b = builder.build(data), builder.build(data)
             assert a.users == b.users and a.items == b.items
             assert (a.matrix != b.matrix).nnz == 0
+
+    def test_an_update_equals_a_build(self) -> None:
+        """``update`` gives what ``build`` gives on the events after (or ``None``), and its cells say what changed."""
+        data = self.interactions()
+        n = len(data)
+        before = data.take(np.arange(n - n // 5))
+        late = data.take(np.arange(n - n // 5, n))
+        if late.timestamps is not None and before.timestamps is not None:  # new events are not older than old ones
+            late = Interactions(late.users, late.items, late.values, late.timestamps + before.timestamps.max())
+        forgotten = np.unique(before.users)[:2]
+        changes = [
+            EventChange(before, Interactions.concat(before, late), added=late),
+            EventChange(before, before.take(~np.isin(before.users, forgotten)), removed_users=forgotten),
+        ]
+        for builder in self.instances():
+            assert isinstance(builder, MatrixBuilder)
+            previous = builder.build(before)
+            for change in changes:
+                updated = builder.update(previous, change)
+                if updated is None:
+                    continue
+                built = builder.build(change.after)
+                assert updated.users == built.users and updated.items == built.items
+                assert (updated.matrix != built.matrix).nnz == 0, "update differs from build"
+                if isinstance(updated, MatrixUpdate):
+                    _assert_cells_account_for(previous, updated)
+
+
+def _assert_cells_account_for(previous: InteractionMatrix, updated: MatrixUpdate) -> None:
+    """Assert that `previous` renumbered, with the reported cells set, is the updated matrix (every change listed)."""
+    cells = updated.cells
+    for name in ("previous_rows", "previous_columns", "rows", "columns", "before", "after"):
+        assert len(getattr(cells, name)) == len(cells.rows), f"the cells' {name} differ in length"
+    row_map = np.searchsorted(updated.users.ids, previous.users.ids)
+    column_map = np.searchsorted(updated.items.ids, previous.items.ids)
+    row_map = np.where(updated.users.rows(previous.users.ids, missing="mark") >= 0, row_map, -1)
+    column_map = np.where(updated.items.rows(previous.items.ids, missing="mark") >= 0, column_map, -1)
+    placed = (cells.rows >= 0) & (cells.columns >= 0)
+    expected = sp.lil_array(updated.matrix.shape)
+    old = previous.matrix.tocoo()
+    kept = (row_map[old.row] >= 0) & (column_map[old.col] >= 0)
+    expected[row_map[old.row[kept]], column_map[old.col[kept]]] = old.data[kept]
+    expected[cells.rows[placed], cells.columns[placed]] = cells.after[placed]
+    difference = sp.csr_array(expected) - updated.matrix
+    assert abs(difference).sum() == 0, "the matrix changed in cells the update did not list"
 
 
 def _training_matrix(seed: int = 0) -> InteractionMatrix:
