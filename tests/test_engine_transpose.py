@@ -45,7 +45,7 @@ def test_random_matrices_against_scipy(engine: str, seed: int, compiled_always: 
     rng = np.random.default_rng(seed)
     n, m = rng.integers(0, 60, size=2)
     x = sp.random_array((int(n), int(m)), density=float(rng.uniform(0.0, 0.6)), format="csr", rng=rng)
-    if seed % 2:
+    if seed == 1:  # one float32 case: every dtype compiles a kernel of its own on a cold cache
         x.data = x.data.astype(np.float32)
     expected = sp.csr_array(x.T)
     expected.sort_indices()
@@ -106,7 +106,7 @@ def test_a_writable_input_is_not_marked(monkeypatch: pytest.MonkeyPatch) -> None
 def test_column_counts_against_bincount(engine: str, seed: int, compiled_always: None) -> None:
     rng = np.random.default_rng(seed)
     x = sp.random_array((40, int(rng.integers(1, 30))), density=0.3, format="csr", rng=rng)
-    if seed == 3:
+    if seed == 3 and engine == "scipy":  # int64 indices: the kernel's other compiled version is left to big data
         x.indices = x.indices.astype(np.int64)
         x.indptr = x.indptr.astype(np.int64)
     counts = column_counts(x, engine=engine, threads=2)  # type: ignore[arg-type]

@@ -52,7 +52,7 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
 
         norms = np.empty(x.shape[0])
         with numba_threads(None):
-            row_lengths(read_only_view(x.indptr), read_only_view(x.data), norms)
+            row_lengths(read_only_view(x.indptr.astype(np.int64, copy=False)), read_only_view(x.data), norms)
         return norms, lengths.astype(np.float64)
     squares = np.zeros(x.shape[0])
     filled = np.flatnonzero(lengths > 0)  # reduceat would give an empty row the next row's first entry

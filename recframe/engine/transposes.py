@@ -88,7 +88,7 @@ def _compiled(x: sp.csr_array, threads: int | None) -> sp.csr_array:
     with numba_threads(threads) as used:
         parts = _entry_ranges(x.indptr, used)
         transpose_into(
-            read_only_view(x.indptr),
+            _offsets(x.indptr),
             _unsigned(x.indices),
             read_only_view(x.data),
             n_columns,
@@ -137,7 +137,7 @@ def column_counts(x: sp.csr_array, *, engine: Engine = "auto", threads: int | No
     with numba_threads(threads) as used:
         parts = _entry_ranges(x.indptr, used)
         counts = np.zeros((len(parts) - 1, x.shape[1]), dtype=np.int64)
-        count_columns(read_only_view(x.indptr), _unsigned(x.indices), parts, counts)
+        count_columns(_offsets(x.indptr), _unsigned(x.indices), parts, counts)
     total: IntArray = counts.sum(axis=0)
     return total
 
@@ -147,3 +147,8 @@ def _unsigned(indices: np.ndarray) -> np.ndarray:
     if indices.dtype.itemsize not in (4, 8):  # int16, say: one compiled version per 32/64-bit type
         indices = indices.astype(np.int64)
     return read_only_view(indices.view(np.uint32 if indices.dtype.itemsize == 4 else np.uint64))
+
+
+def _offsets(indptr: np.ndarray) -> np.ndarray:
+    """Return the row offsets as read-only int64 (one compiled version of a kernel; a copy of n + 1 values)."""
+    return read_only_view(indptr.astype(np.int64, copy=False))

@@ -198,9 +198,11 @@ class RowWork:
             )
         matrices = [change, change_t, new_x, new_x_t, old_x, shrunk_rows, shrunk_reach]
         valid = mapped >= 0
-        offsets = np.zeros(n + 1, dtype=np.int64)
+        # int32 where it fits, as the matrices' own: the transpose then runs the kernel they compiled
+        narrow = np.int32 if max(n, mapped.size) < np.iinfo(np.int32).max else np.int64
+        offsets = np.zeros(n + 1, dtype=narrow)
         np.cumsum(valid.sum(axis=1), out=offsets[1:])
-        lists = sp.csr_array((scores[valid], mapped[valid], offsets), shape=(n, n))  # row i: the rows it lists
+        lists = sp.csr_array((scores[valid], mapped[valid].astype(narrow), offsets), shape=(n, n))  # row i: its list
         matrices.append(transpose(lists))  # row i: the rows that list it, with their scores
         index_type = np.int32 if max(max(m.shape) for m in matrices) < np.iinfo(np.int32).max else np.int64
         arrays: list[Any] = [array for m in matrices for array in _kernel_csr(m, index_type)]

@@ -51,7 +51,7 @@ def in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_]) -> sp.csr_array:
     if _compiled(x.nnz):
         from recframe.engine._compiled.entries import count_in_columns, take_in_columns
 
-        indptr, indices, data = (read_only_view(a) for a in (x.indptr, x.indices, x.data))
+        indptr, indices, data = (read_only_view(a) for a in (x.indptr.astype(np.int64, copy=False), x.indices, x.data))
         marked = read_only_view(columns)
         counts = np.empty(x.shape[0], dtype=np.int64)
         with numba_threads(None):
