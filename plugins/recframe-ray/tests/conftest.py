@@ -73,9 +73,15 @@ def _stop(groups: list[int]) -> None:
 
 
 @pytest.fixture
-def unused_address() -> str:
-    """Return ``127.0.0.1:<port>`` where nothing listens: a cluster that can't be reached."""
-    return f"127.0.0.1:{free_port()}"
+def unused_address() -> Iterator[str]:
+    """Yield ``127.0.0.1:<port>`` where nothing listens: a cluster that can't be reached.
+
+    The port stays bound (not listening) for the test, so a connection is refused and no other
+    process (a Ray node of the session's cluster, say) can take the port meanwhile and answer.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{held.getsockname()[1]}"
 
 
 class Cluster:
