@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, numba_available, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts, read_only_view
+from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts
 from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
 from recframe.engine.topn import top_n_entries
 from recframe.progress import progress
@@ -52,7 +52,8 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
 
         norms = np.empty(x.shape[0])
         with numba_threads(None):
-            row_lengths(read_only_view(x.indptr.astype(np.int64, copy=False)), read_only_view(x.data), norms)
+            indptr, _, data = csr_parts(x, x.indices.dtype, keep_float32=True)  # int64 offsets, read-only
+            row_lengths(indptr, data, norms)
         return norms, lengths.astype(np.float64)
     squares = np.zeros(x.shape[0])
     filled = np.flatnonzero(lengths > 0)  # reduceat would give an empty row the next row's first entry

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine import numba_available, numba_threads, row_totals
-from recframe.engine.kernel_inputs import read_only_view
+from recframe.engine.kernel_inputs import csr_parts, read_only_view
 
 COMPILED_ENTRIES = 1 << 20
 """Stored entries from which the compiled passes run (below, numpy takes milliseconds, and a
@@ -51,7 +51,7 @@ def in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_]) -> sp.csr_array:
     if _compiled(x.nnz):
         from recframe.engine._compiled.entries import count_in_columns, take_in_columns
 
-        indptr, indices, data = (read_only_view(a) for a in (x.indptr.astype(np.int64, copy=False), x.indices, x.data))
+        indptr, indices, data = csr_parts(x, x.indices.dtype, keep_float32=True)  # int64 offsets, read-only
         marked = read_only_view(columns)
         counts = np.empty(x.shape[0], dtype=np.int64)
         with numba_threads(None):
