@@ -64,6 +64,47 @@ def test_top_n_product_equals_brute_force(rng, engine, negative):
     assert np.all(scores[columns < 0] == 0.0)
 
 
+@pytest.mark.skipif(not numba_available(), reason="needs numba")
+def test_a_sum_that_comes_back_to_zero_is_read_once():
+    """Light rows mark the columns they reach by a zero sum: a sum that returns to zero lists its column again."""
+    # row 0 reaches column 0 through items 0, 1, 2 with +1, -1, +1 (sum 1, zero after the second)
+    # and column 1 through item 1 only (-1 * -2 = 2); row 1 reaches column 0 with 1 - 1 = 0 and
+    # column 1 with 2
+    a = sp.csr_array(np.array([[1.0, -1.0, 1.0], [1.0, -1.0, 0.0]]))
+    b = sp.csr_array(np.array([[1.0, 0.0] + [0.0] * 98, [1.0, -2.0] + [0.0] * 98, [1.0, 0.0] + [0.0] * 98]))
+    columns, scores = top_n_product(a, np.array([0, 1]), b, 3, engine="numba")
+    assert columns.tolist() == [[1, 0, -1], [1, -1, -1]]
+    assert scores.tolist() == [[2.0, 1.0, 0.0], [2.0, 0.0, 0.0]]
+
+
+@pytest.mark.skipif(not numba_available(), reason="needs numba")
+@pytest.mark.parametrize("scaled", [False, True])
+def test_light_and_dense_rows_equal_brute_force(rng, scaled):
+    """Rows below and above the light/dense split, across blocks of the dense scan, against sorting."""
+    n_cols = 2 * 64 + 37  # two full blocks of the dense scan and a partial one
+    density = np.repeat([0.02, 0.15, 0.9], 20)  # light rows, rows near the split, dense rows
+    a = sp.csr_array((rng.random((density.size, 40)) < density[:, None]) * rng.integers(-2, 5, (density.size, 40)))
+    a.eliminate_zeros()
+    b = random_csr(rng, (40, n_cols), 0.15, negative=True)
+    b.data = np.round(b.data * 4) / 4  # exact ties and sums that cancel
+    b.eliminate_zeros()
+    seen = random_csr(rng, (density.size, n_cols), 0.05)
+    rows = rng.permutation(density.size)
+    exclude = random_csr(rng, (rows.size, n_cols), 0.05)
+    norms = {}
+    if scaled:
+        norms = {"query_norms": rng.integers(1, 4, density.size) / 2.0}
+        norms["target_norms"] = rng.integers(1, 4, n_cols) / 4.0
+    columns, scores = top_n_product(a, rows, b, 9, seen=seen, exclude=exclude, engine="numba", **norms)
+    dense = (a @ b).toarray()[rows]
+    if scaled:
+        dense = dense * ((1 / norms["query_norms"][rows])[:, None] * (1 / norms["target_norms"])[None, :])
+    banned = (seen.toarray() != 0)[rows] | (exclude.toarray() != 0)
+    for want, have in zip(brute_top(dense, 9, banned), as_lists(columns, scores), strict=True):
+        assert [j for j, _ in have] == [j for j, _ in want]
+        np.testing.assert_allclose([v for _, v in have], [v for _, v in want], rtol=1e-12)
+
+
 @pytest.fixture(params=["symmetric", "plain"])
 def symmetric(request, monkeypatch):
     """Run a test with the symmetric kernel enabled for any size, and with it off."""

@@ -325,10 +325,10 @@ def delta_lists(
             continue
         acc = np.zeros(n, dtype=np.float64)
         mark = np.zeros(n, dtype=np.bool_)
-        touched = np.empty(n, dtype=np.int64)
+        touched = np.empty(n + 1, dtype=np.int64)  # room for _scatter_row's extra write
         exact_acc = np.zeros(n, dtype=np.float64)
         exact_mark = np.zeros(n, dtype=np.bool_)
-        exact_touched = np.empty(n, dtype=np.int64)
+        exact_touched = np.empty(n + 1, dtype=np.int64)
         heap_v = np.empty(max(width, k) + 1, dtype=np.float64)
         heap_j = np.empty(max(width, k) + 1, dtype=np.int64)
         best_v = np.empty(width + 1, dtype=np.float64)

@@ -31,15 +31,21 @@ def _scatter_row(
     Each column reached for the first time (``mark`` unset) is marked and listed in `touched`
     after its ``n_touched`` columns already there; the sums are added in the order of the
     entries, so a kernel gets the same float results as with the loop written out.
+
+    `touched` needs room for one column more than it can list: every column reached is
+    written at the list's end and counted only when it is new, which needs no branch (a
+    column reached again is most of the work and a mispredicted branch costs more than the
+    write; ML-20M shape, batch top-10 of its light rows, one thread: 2.5 s with the branch,
+    1.6 s without). Columns index through unsigned integers, which skips numba's check for
+    negative indices in the innermost loop.
     """
     for p in range(start, stop):
         c = a_indices[p]
         x = a_data[p]
-        for q in range(b_indptr[c], b_indptr[c + 1]):
-            j = b_indices[q]
-            if not mark[j]:
-                mark[j] = True
-                touched[n_touched] = j
-                n_touched += 1
+        for q in range(np.uint64(b_indptr[c]), np.uint64(b_indptr[c + 1])):
+            j = np.uint64(b_indices[q])
+            touched[n_touched] = j
+            n_touched += not mark[j]
+            mark[j] = True
             acc[j] += x * b_data[q]
     return n_touched
