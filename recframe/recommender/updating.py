@@ -46,6 +46,7 @@ from recframe.recommender.graph_delta import DeltaMeasure, update_lists
 from recframe.recommender.graph_update import GraphUpdate, update_graph
 from recframe.recommender.item_rows import updated_item_rows
 from recframe.recommender.row_changes import changed_rows, position_map
+from recframe.recommender.small_pages import small_pages
 from recframe.recommender.update_inputs import check_updated_ids, forget_mask, training_data, update_events
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class UpdateMethods(FitMethods):
         RecframeError
             If the model was saved without its training data, so it can't be updated.
         """
-        with self._updating:
+        with self._updating, small_pages():
             start = time.perf_counter()
             fitted = self._state()
             base = training_data(fitted, "update")
@@ -123,7 +124,7 @@ class UpdateMethods(FitMethods):
         if users is None and items is None:
             msg = "forget needs users, items or both"
             raise DataError(msg)
-        with self._updating:
+        with self._updating, small_pages():
             start = time.perf_counter()
             fitted = self._state()
             base = training_data(fitted, "forget")
