@@ -57,6 +57,19 @@ def test_editing_a_helper_drops_its_callers_cache(package):
     assert not drop_stale_cache(source, cache)
 
 
+def test_editing_a_compiled_module_outside_the_package_drops_the_cache(package, tmp_path):
+    """A formula compiled into the package's kernels from another module (as search.py compiles measures.py)."""
+    source, cache = package
+    formula = tmp_path / "formulas.py"
+    formula.write_text("def score(x): return x\n")
+    drop_stale_cache(source, cache, (formula,))
+    names = _cache_files(cache)
+    assert not drop_stale_cache(source, cache, (formula,))
+    formula.write_text("def score(x): return 2 * x\n")
+    assert drop_stale_cache(source, cache, (formula,))
+    assert not any((cache / name).exists() for name in names)
+
+
 def test_a_missing_cache_directory_is_created_with_its_stamp(package):
     source, cache = package
     assert drop_stale_cache(source, cache)
@@ -78,4 +91,5 @@ def test_the_real_kernels_are_stamped_where_numba_caches_them():
     where = kernel_cache_dir(compiled._probe)
     assert where is not None
     assert where == Path(_keep._cache._cache_path)
-    assert (where / STAMP_NAME).read_text() == sources_hash(Path(compiled.__file__).parent)
+    here = Path(compiled.__file__).parent
+    assert (where / STAMP_NAME).read_text() == sources_hash(here, (here.parent / "measures.py",))

@@ -27,5 +27,6 @@ def _probe() -> None:
 
 _cache_dir = kernel_cache_dir(_probe)
 if _cache_dir is not None:
-    drop_stale_cache(Path(__file__).parent, _cache_dir)  # before any kernel loads from it
+    _here = Path(__file__).parent  # with the formulas that search.py compiles
+    drop_stale_cache(_here, _cache_dir, (_here.parent / "measures.py",))  # before any kernel loads
 announce_numba_compilation()  # the first use compiles (once per install): say so

@@ -4,8 +4,10 @@ numba revalidates a cached kernel against the timestamp of the one file that def
 kernel also carries the code of the helpers it calls or inlines from other modules of this
 package (a heap, a scatter loop, the batch kernel inside the few-rows one). Edit such a helper
 (a ``git pull`` into an editable install is enough) and the caller's cache would keep running
-the old code, silently. So the package's sources are hashed together: the hash is written next
-to the cache, and a cache written for other sources is removed before any kernel loads from it.
+the old code, silently. So the package's sources are hashed together, with the modules outside
+it whose functions its kernels compile (:mod:`recframe.engine.measures`): the hash is written
+next to the cache, and a cache written for other sources is removed before any kernel loads
+from it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -22,23 +24,26 @@ STAMP_NAME = "recframe-kernels.stamp"
 CACHE_SUFFIXES = (".nbi", ".nbc")  # numba's index and data files
 
 
-def sources_hash(package_dir: Path) -> str:
-    """Hash every module of `package_dir`, by name and content."""
+def sources_hash(package_dir: Path, extra_sources: Sequence[Path] = ()) -> str:
+    """Hash every module of `package_dir` and each of `extra_sources`, by name and content."""
     digest = hashlib.sha256()
-    for path in sorted(package_dir.glob("*.py")):
+    for path in [*sorted(package_dir.glob("*.py")), *extra_sources]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def drop_stale_cache(package_dir: Path, cache_dir: Path) -> bool:
+def drop_stale_cache(package_dir: Path, cache_dir: Path, extra_sources: Sequence[Path] = ()) -> bool:
     """Remove this package's numba cache files from `cache_dir` unless they were made for these sources.
 
-    Returns whether the cache was stale. Files of other modules and Python's own ``.pyc`` files
+    `extra_sources` are modules outside the package whose functions its kernels compile: a
+    change of one drops the package's cache too (their own cache files, elsewhere, numba
+    revalidates itself). Returns whether the cache was stale. Files of other modules and
+    Python's own ``.pyc`` files
     are left alone; a cache directory that cannot be written is left as it is (numba then
     cannot save there either).
     """
     stamp = cache_dir / STAMP_NAME
-    current = sources_hash(package_dir)
+    current = sources_hash(package_dir, extra_sources)
     try:
         if stamp.read_text() == current:
             return False

@@ -5,9 +5,9 @@ the same :func:`~recframe.engine.similarity` and :func:`~recframe.engine.modify`
 the scipy engine, compiled here, so both engines agree. The random-walk measures (p3alpha,
 rp3beta) reach it as ``dot`` of their prepared rows (see :mod:`recframe.engine.graph`).
 
-numba's on-disk cache keys a kernel on this file, not on :mod:`recframe.engine.measures`: a
-change of :func:`~recframe.engine.similarity` must come with a change here (such as this note),
-or a development install keeps running the old formula.
+numba's on-disk cache keys a kernel on this file only; the package's cache stamp
+(:mod:`.cache_stamp`) hashes :mod:`recframe.engine.measures` with it, so a changed formula
+drops the kernels compiled from the old one.
 """
 
 from __future__ import annotations
