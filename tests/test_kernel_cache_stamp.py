@@ -1,95 +1,131 @@
-"""The kernels' disk cache is dropped when any source of the compiled package changes."""
+"""The kernels' disk cache follows every source of the compiled package, not only the kernel's own file."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
-from recframe.engine._compiled.cache_stamp import STAMP_NAME, drop_stale_cache, kernel_cache_dir, sources_hash
+from recframe.engine._compiled.cache_stamp import install, sources_hash
+
+pytest.importorskip("numba")
+
+CALLER = """
+import numba
+from kern.helper import helper
+
+@numba.njit(cache=True)
+def caller(x):
+    return helper(x)
+"""
+
+
+def _helper(increment: int) -> str:
+    return f"import numba\n\n@numba.njit\ndef helper(x):\n    return x + {increment}\n"
 
 
 @pytest.fixture
-def package(tmp_path: Path) -> tuple[Path, Path]:
-    source = tmp_path / "kernels"
-    source.mkdir()
-    (source / "caller.py").write_text("def caller(): return helper()\n")
-    (source / "helper.py").write_text("def helper(): return 1\n")
-    return source, source / "__pycache__"
+def package(tmp_path: Path) -> Path:
+    """A package whose cached kernel (`caller`) compiles a helper of another module, stamped or not."""
+    for name, stamped in (("kern", True), ("plain", False)):
+        source = tmp_path / name / "kern"
+        source.mkdir(parents=True)
+        init = "from pathlib import Path\nfrom recframe.engine._compiled.cache_stamp import install\n"
+        (source / "__init__.py").write_text(init + ("install(Path(__file__).parent)\n" if stamped else ""))
+        (source / "caller.py").write_text(CALLER)
+        (source / "helper.py").write_text(_helper(1))
+    return tmp_path
 
 
-def _cache_files(cache: Path) -> list[str]:
-    names = ["caller.caller-1.py311.nbi", "caller.caller-1.py311.1.nbc", "helper.helper-1.py311.nbi"]
-    cache.mkdir(exist_ok=True)
-    for name in names:
-        (cache / name).write_bytes(b"compiled")
-    return names
+def _run(root: Path, name: str, code: str, **kwargs: object) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / name), *sys.path]),
+        "NUMBA_CACHE_DIR": str(root / f"cache-{name}"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, stdout=subprocess.PIPE, text=True, **kwargs
+    )  # type: ignore[call-overload]
 
 
-def test_a_cache_without_a_stamp_is_dropped_and_stamped(package):
-    source, cache = package
-    names = _cache_files(cache)
-    (cache / "caller.cpython-311.pyc").write_bytes(b"bytecode")  # Python's own: kept
-    (cache / "elsewhere.f-1.py311.nbi").write_bytes(b"compiled")  # not a module of the package: kept
-    assert drop_stale_cache(source, cache)
-    assert not any((cache / name).exists() for name in names)
-    assert (cache / "caller.cpython-311.pyc").exists()
-    assert (cache / "elsewhere.f-1.py311.nbi").exists()
-    assert (cache / STAMP_NAME).read_text() == sources_hash(source)
+def _result(root: Path, name: str, code: str) -> str:
+    process = _run(root, name, code)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    return out.strip()
 
 
-def test_a_cache_for_the_same_sources_is_kept(package):
-    source, cache = package
-    drop_stale_cache(source, cache)
-    names = _cache_files(cache)
-    assert not drop_stale_cache(source, cache)
-    assert all((cache / name).exists() for name in names)
+def _edit_helper(root: Path, name: str, increment: int) -> None:
+    (root / name / "kern" / "helper.py").write_text(_helper(increment))
 
 
-def test_editing_a_helper_drops_its_callers_cache(package):
-    """A caller's cache holds the helper's old code even though the caller's file did not change."""
-    source, cache = package
-    drop_stale_cache(source, cache)
-    names = _cache_files(cache)
-    (source / "helper.py").write_text("def helper(): return 2\n")
-    assert drop_stale_cache(source, cache)
-    assert not any((cache / name).exists() for name in names)
-    assert not drop_stale_cache(source, cache)
+def test_the_hash_follows_every_module_and_the_extra_sources(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    extra = tmp_path / "formulas.txt"
+    extra.write_text("f = 1\n")
+    first = sources_hash(tmp_path, (extra,))
+    assert sources_hash(tmp_path, (extra,)) == first
+    (tmp_path / "b.py").write_text("y = 2\n")
+    second = sources_hash(tmp_path, (extra,))
+    extra.write_text("f = 2\n")
+    assert len({first, second, sources_hash(tmp_path, (extra,))}) == 3
 
 
-def test_editing_a_compiled_module_outside_the_package_drops_the_cache(package, tmp_path):
-    """A formula compiled into the package's kernels from another module (as search.py compiles measures.py)."""
-    source, cache = package
-    formula = tmp_path / "formulas.py"
-    formula.write_text("def score(x): return x\n")
-    drop_stale_cache(source, cache, (formula,))
-    names = _cache_files(cache)
-    assert not drop_stale_cache(source, cache, (formula,))
-    formula.write_text("def score(x): return 2 * x\n")
-    assert drop_stale_cache(source, cache, (formula,))
-    assert not any((cache / name).exists() for name in names)
+def test_an_edited_helper_is_compiled_again(package: Path) -> None:
+    """numba alone keeps the caller's cached code with the old helper inlined; the stamp does not."""
+    call = "from kern.caller import caller; print(caller(1))"
+    for name in ("kern", "plain"):
+        assert _result(package, name, call) == "2"
+        _edit_helper(package, name, 100)
+    assert _result(package, "plain", call) == "2"  # numba's own check: stale (the reason for the stamp)
+    assert _result(package, "kern", call) == "101"
 
 
-def test_a_missing_cache_directory_is_created_with_its_stamp(package):
-    source, cache = package
-    assert drop_stale_cache(source, cache)
-    assert (cache / STAMP_NAME).exists()
+def test_a_process_running_older_sources_does_not_leave_them_to_newer_ones(package: Path) -> None:
+    """A process started before a pull compiles a new signature after it: later processes still run the new code."""
+    go = package / "go"
+    old = _run(
+        package,
+        "kern",
+        f"""
+        import os, time
+        from kern.caller import caller
+        print(caller(1), flush=True)
+        deadline = time.monotonic() + 120
+        while not os.path.exists({str(go)!r}) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(caller(1.0), flush=True)
+        """,
+    )
+    try:
+        assert old.stdout is not None
+        assert old.stdout.readline().strip() == "2"
+        _edit_helper(package, "kern", 100)
+        assert _result(package, "kern", "from kern.caller import caller; print(caller(1))") == "101"
+        go.touch()
+        assert old.communicate(timeout=120)[0].strip() == "2.0"  # its own sources: the old helper
+    finally:
+        go.touch()
+        if old.poll() is None:
+            old.kill()
+        old.communicate()
+    later = "from kern.caller import caller; print(caller(1.0), caller(1))"
+    assert _result(package, "kern", later) == "101.0 101"
 
 
-def test_an_unwritable_cache_is_left_alone(package, monkeypatch):
-    source, cache = package
-    cache.write_text("not a directory")  # mkdir and listing fail
-    assert drop_stale_cache(source, cache)
-    assert cache.read_text() == "not a directory"
+def test_sources_that_are_not_files_leave_numba_alone(tmp_path: Path) -> None:
+    assert not install(tmp_path / "archive.zip" / "kern")
 
 
-def test_the_real_kernels_are_stamped_where_numba_caches_them():
-    pytest.importorskip("numba")
+def test_the_real_kernels_are_stamped() -> None:
     import recframe.engine._compiled as compiled
     from recframe.engine._compiled.heaps import _keep
 
-    where = kernel_cache_dir(compiled._probe)
-    assert where is not None
-    assert where == Path(_keep._cache._cache_path)
     here = Path(compiled.__file__).parent
-    assert (where / STAMP_NAME).read_text() == sources_hash(here, (here.parent / "measures.py",))
+    stamp = _keep._cache._impl.locator.get_source_stamp()
+    assert stamp[1] == sources_hash(here, (here.parent / "measures.py",))
+    assert install(here, (here.parent / "measures.py",))  # once per process: a second call changes nothing

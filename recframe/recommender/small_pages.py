@@ -40,14 +40,17 @@ def small_pages() -> Iterator[None]:
     if switch is None:
         yield
         return
-    with _lock:
-        if _state["depth"] == 0:
-            _state["before"] = bool(switch(False))
-        _state["depth"] += 1
-    try:
+    entered = False
+    try:  # entered inside the try: an interrupt right after it still restores the setting
+        with _lock:
+            if _state["depth"] == 0:
+                _state["before"] = bool(switch(False))
+            _state["depth"] += 1
+            entered = True
         yield
     finally:
-        with _lock:
-            _state["depth"] -= 1
-            if _state["depth"] == 0:
-                switch(bool(_state["before"]))
+        if entered:
+            with _lock:
+                _state["depth"] -= 1
+                if _state["depth"] == 0:
+                    switch(bool(_state["before"]))

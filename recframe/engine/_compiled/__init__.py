@@ -9,24 +9,17 @@ The kernels live in one module per concern: :mod:`.heaps` (the bounded heaps eve
 keeps its best entries in), :mod:`.products` (top-n products and the symmetric neighbour
 search behind :mod:`recframe.engine.products`) and :mod:`.search` (neighbour search by a
 similarity measure, behind :mod:`recframe.engine.search`). Importing any of them first runs
-this package, which announces a compilation once per process and drops a disk cache made
-for other sources (:mod:`.cache_stamp`).
+this package, which announces a compilation once per process and stamps the kernels' disk
+cache with a hash of all their sources (:mod:`.cache_stamp`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from recframe.engine._compiled.cache_stamp import drop_stale_cache, kernel_cache_dir
+from recframe.engine._compiled.cache_stamp import install
 from recframe.progress import announce_numba_compilation
 
-
-def _probe() -> None:
-    """Stand for this package when numba's cache locators are asked where its kernels are cached."""
-
-
-_cache_dir = kernel_cache_dir(_probe)
-if _cache_dir is not None:
-    _here = Path(__file__).parent  # with the formulas that search.py compiles
-    drop_stale_cache(_here, _cache_dir, (_here.parent / "measures.py",))  # before any kernel loads
+_here = Path(__file__).parent
+install(_here, (_here.parent / "measures.py",))  # before any kernel module: with the formulas search.py compiles
 announce_numba_compilation()  # the first use compiles (once per install): say so

@@ -6,8 +6,8 @@ the scipy engine, compiled here, so both engines agree. The random-walk measures
 rp3beta) reach it as ``dot`` of their prepared rows (see :mod:`recframe.engine.graph`).
 
 numba's on-disk cache keys a kernel on this file only; the package's cache stamp
-(:mod:`.cache_stamp`) hashes :mod:`recframe.engine.measures` with it, so a changed formula
-drops the kernels compiled from the old one.
+(:mod:`.cache_stamp`) hashes :mod:`recframe.engine.measures` with it, so no process loads a
+kernel compiled from another version of a formula.
 """
 
 from __future__ import annotations
