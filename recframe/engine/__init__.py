@@ -71,7 +71,15 @@ from __future__ import annotations
 
 from recframe.data.matrix import check_measurable
 from recframe.engine.cells import MergedCells, entries_of_rows, merge_cells
-from recframe.engine.dispatch import Engine, default_threads, numba_available, numba_threads, resolve_engine
+from recframe.engine.dispatch import (
+    ENGINE_ENV,
+    Engine,
+    compiled_by_default,
+    default_threads,
+    numba_available,
+    numba_threads,
+    resolve_engine,
+)
 from recframe.engine.few_rows import warm_up
 from recframe.engine.graph import Degree, walk_queries, walk_targets
 from recframe.engine.kernel_inputs import freeze, freeze_checked, freeze_shared
@@ -103,6 +111,7 @@ from recframe.engine.topn import blockwise_top_n, chunks, select_top_n, top_n_en
 from recframe.engine.transposes import column_counts, transpose
 
 __all__ = [
+    "ENGINE_ENV",
     "BINARY",
     "GRAPH",
     "MEASURES",
@@ -125,6 +134,7 @@ __all__ = [
     "check_transpose",
     "chunks",
     "column_counts",
+    "compiled_by_default",
     "default_threads",
     "entries_of_rows",
     "estimate_neighbours",

@@ -2,9 +2,12 @@
 
 Each primitive of :mod:`recframe.engine` takes ``engine="auto" | "numba" | "scipy"`` and asks
 :func:`resolve_engine` which one to run: ``auto`` is numba when it is installed
-(``pip install 'recframe[fast]'``), scipy otherwise. Both give the same result up to float
-rounding. Compiled kernels run inside :func:`numba_threads`, which sets the number of threads
-and holds the one lock that keeps two Python threads out of numba's thread pool at once.
+(``pip install 'recframe[fast]'``), scipy otherwise, unless the environment variable
+``RECFRAME_ENGINE`` (:data:`ENGINE_ENV`) names one: then every ``auto`` of the process, the
+recommender's own passes (transposes, merges, row totals) included, means that one. Both give
+the same result up to float rounding. Compiled kernels run inside :func:`numba_threads`, which
+sets the number of threads and holds the one lock that keeps two Python threads out of numba's
+thread pool at once.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from typing import Literal
 
 Engine = Literal["auto", "numba", "scipy"]
 """An implementation choice: ``auto`` (numba when installed), ``numba`` or ``scipy``."""
+
+ENGINE_ENV = "RECFRAME_ENGINE"
+"""The environment variable that fixes what ``auto`` means: ``numba`` or ``scipy`` (or ``auto``)."""
 
 _NUMBA_LOCK = threading.Lock()
 """numba's default thread pool must not be entered by two Python threads at once: compiled
@@ -51,14 +57,42 @@ def resolve_engine(engine: Engine) -> Literal["numba", "scipy"]:
     Raises
     ------
     ImportError
-        If ``numba`` is asked for and not installed; the message says how to install it.
+        If ``numba`` is asked for (or ``RECFRAME_ENGINE=numba`` for ``auto``) and not installed;
+        the message says how to install it.
+    ValueError
+        If ``RECFRAME_ENGINE`` holds something other than ``numba``, ``scipy`` or ``auto``.
     """
     if engine == "auto":
+        chosen = os.environ.get(ENGINE_ENV, "auto").strip().lower() or "auto"
+        if chosen not in ("auto", "numba", "scipy"):
+            msg = f"{ENGINE_ENV}={os.environ[ENGINE_ENV]!r} is not an engine; use numba, scipy or auto"
+            raise ValueError(msg)
+        if chosen != "auto":
+            return resolve_engine(chosen)  # type: ignore[arg-type]
         return "numba" if numba_available() else "scipy"
     if engine == "numba" and not numba_available():
         msg = "engine 'numba' needs the numba package; install it with: pip install 'recframe[fast]'"
         raise ImportError(msg)
     return engine
+
+
+def compiled_by_default() -> bool:
+    """Return whether ``auto`` runs the compiled kernels here.
+
+    For code that picks a compiled path of its own (a pass over every entry with no ``engine``
+    setting), so that ``RECFRAME_ENGINE=scipy`` keeps it off numba like every primitive.
+
+    Returns
+    -------
+    bool
+        ``True`` if numba is installed and ``RECFRAME_ENGINE`` is not ``scipy``.
+
+    Raises
+    ------
+    ImportError, ValueError
+        As :func:`resolve_engine` for ``auto``.
+    """
+    return resolve_engine("auto") == "numba"
 
 
 def default_threads() -> int:

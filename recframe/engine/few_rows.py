@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.engine.dispatch import numba_available
+from recframe.engine.dispatch import compiled_by_default
 from recframe.engine.kernel_inputs import check_product_inputs, csr_parts
 
 FEW_ROWS = 256
@@ -55,7 +55,7 @@ def warm_up() -> None:
     beyond importing it); a server calls this before it answers, so its first query does not.
     Without numba this does nothing.
     """
-    if not numba_available():
+    if not compiled_by_default():
         return
     from recframe.engine._compiled.few_rows import checked_top_n
 

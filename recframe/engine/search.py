@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.engine.dispatch import Engine, numba_available, numba_threads, resolve_engine
+from recframe.engine.dispatch import Engine, compiled_by_default, numba_threads, resolve_engine
 from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts
 from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
 from recframe.engine.topn import top_n_entries
@@ -46,7 +46,7 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
         ``sqrt(sum of squares)`` and the number of stored entries of each row.
     """
     lengths = np.diff(x.indptr)
-    if x.nnz >= COMPILED_TOTALS and numba_available():  # in parallel; to the last bits of numpy's sums below
+    if x.nnz >= COMPILED_TOTALS and compiled_by_default():  # in parallel; to the last bits of numpy's sums below
         x = check_csr(x, "x")  # the kernel reads by the offsets: O(1) for a checked, read-only matrix
         from recframe.engine._compiled.entries import row_lengths
 

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.engine import numba_available, numba_threads, row_totals
+from recframe.engine import compiled_by_default, numba_threads, row_totals
 from recframe.engine.kernel_inputs import csr_parts, read_only_view
 
 COMPILED_ENTRIES = 1 << 20
@@ -24,7 +24,7 @@ small model compiles nothing for them)."""
 
 
 def _compiled(nnz: int) -> bool:
-    return nnz >= COMPILED_ENTRIES and numba_available()
+    return nnz >= COMPILED_ENTRIES and compiled_by_default()
 
 
 def row_lengths(x: sp.csr_array) -> FloatArray:

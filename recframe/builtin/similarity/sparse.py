@@ -35,7 +35,6 @@ from recframe.engine import (
     freeze_checked,
     freeze_shared,
     l1_normalise,
-    numba_available,
     pair_bounds,
     pair_offers,
     resolve_engine,
@@ -351,7 +350,7 @@ class SparseSimilarity(SimilarityBackend):
         check_fitted(self, "rows_")
         assert self.rows_ is not None
         c = self.config
-        by_pairs = self._symmetric_product and c.engine != "scipy" and numba_available()
+        by_pairs = self._symmetric_product and resolve_engine(c.engine) == "numba"
         if not by_pairs or type(self).neighbours is not SparseSimilarity.neighbours or self.rows_.shape[0] < 2:
             return []
         k = min(c.k if k is None else k, self.rows_.shape[0] - 1)

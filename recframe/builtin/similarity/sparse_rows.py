@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recframe.engine import check_transpose, freeze_checked, freeze_shared, numba_available
+from recframe.engine import check_transpose, compiled_by_default, freeze_checked, freeze_shared
 
 COMPILED_CHECK = 1 << 20
 """Stored entries from which a given transpose is checked by the compiled kernel (in parallel, no
@@ -60,7 +60,7 @@ def transpose_of(rows: sp.csr_array, transposed: sp.csr_array | None) -> sp.csr_
         raise ValueError(msg)
     if given.data.dtype not in (np.float32, np.float64):
         given = freeze_checked(sp.csr_array(given, dtype=np.float64), "transposed")
-    if numba_available() and rows.nnz >= COMPILED_CHECK:
+    if compiled_by_default() and rows.nnz >= COMPILED_CHECK:
         check_transpose(rows, given)  # one pass, kept on the pair: the searches then check in O(1)
     else:  # compare with a transpose made here (a temporary; no kernel to compile for a small model)
         made = _transpose(rows)
