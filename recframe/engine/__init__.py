@@ -111,8 +111,8 @@ from recframe.engine.topn import blockwise_top_n, chunks, select_top_n, top_n_en
 from recframe.engine.transposes import column_counts, transpose
 
 __all__ = [
-    "ENGINE_ENV",
     "BINARY",
+    "ENGINE_ENV",
     "GRAPH",
     "MEASURES",
     "SYMMETRIC",

@@ -53,7 +53,7 @@ def warm_up() -> None:
 
     The first compiled call of a process costs about 0.3 s and 75 MB (numba's runtime starting,
     beyond importing it); a server calls this before it answers, so its first query does not.
-    Without numba this does nothing.
+    Without numba, or with ``RECFRAME_ENGINE=scipy``, this does nothing.
     """
     if not compiled_by_default():
         return
