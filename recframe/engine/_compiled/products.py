@@ -10,9 +10,11 @@ import numba
 import numpy as np
 
 from recframe.engine._compiled.heaps import _drain_best_first, _keep
+from recframe.engine._compiled.prefetch import _prefetch_row
 
 BLOCK = 64  # columns a dense row's scan tests at once against the heap's floor
 LIGHT = 1  # a row whose work is at most LIGHT times the columns lists the columns it reaches
+AHEAD = 2  # a light row asks for the row of B its entry this many places on will read
 
 
 @numba.njit(inline="always", cache=True)
@@ -119,9 +121,12 @@ def _rows_top_n(
                 for q in range(np.uint64(b_indptr[u]), np.uint64(b_indptr[u + 1])):
                     acc[np.uint64(b_indices[q])] += x * b_data[q]  # unsigned: no negative-index check
         else:
-            for p in range(a_indptr[r], a_indptr[r + 1]):
+            last = a_indptr[r + 1]
+            for p in range(a_indptr[r], last):
                 u = a_indices[p]
                 x = a_data[p]
+                if p + AHEAD < last:
+                    _prefetch_row(b_indptr, b_indices, b_data, a_indices[p + AHEAD])
                 for q in range(np.uint64(b_indptr[u]), np.uint64(b_indptr[u + 1])):
                     col = np.uint64(b_indices[q])
                     # a column reached while its sum is zero is listed (again, if its sum came
