@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,16 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         results: dict[str, Path] = {}
-        for method in methods:
-            runs = []
-            for repeat in range(args.repeats):
-                out = Path(tmp) / f"{len(results)}-{repeat}.npz"
-                runs.append(measure(args.shape, args.task, method, args.k, out))
-                print(f"{method}: {runs[-1]}", file=sys.stderr, flush=True)
-                if "error" in runs[-1]:
-                    break
-                results.setdefault(method, out)
-            rows.append((method, runs))
+        runs: dict[str, list[dict[str, Any]]] = {method: [] for method in methods}
+        # rounds: every method once per round, so a change of the machine's load meanwhile
+        # (it moves a method's time by up to 1.5x on a shared 2-core VM) hits all methods alike
+        for repeat in range(args.repeats):
+            for number, method in enumerate(methods):
+                if runs[method] and "error" in runs[method][-1]:
+                    continue
+                out = Path(tmp) / f"{number}-{repeat}.npz"
+                runs[method].append(measure(args.shape, args.task, method, args.k, out))
+                print(f"{method}: {runs[method][-1]}", file=sys.stderr, flush=True)
+                if "error" not in runs[method][-1]:
+                    results.setdefault(method, out)
+        rows.extend(runs.items())
         preferred = [m for m in ("scikit-learn raw", "recframe sklearn_nn", "implicit") if m in results]
         reference = results[(preferred or list(results))[0]] if results else None
         table = render(args, facts, rows, results, reference)
@@ -153,7 +157,7 @@ def render(args, facts, rows, results, reference) -> str:
         "",
         f"{facts['users']:,} users x {facts['items']:,} items, {facts['interactions']:,} interactions, "
         f"user degrees up to {facts['max_user_degree']:,}; "
-        f"Gram work {work:.2e} multiply-adds; {args.repeats} fresh processes per method; "
+        f"Gram work {work:.2e} multiply-adds; {args.repeats} fresh processes per method, in rounds of one each; "
         f"{machine()}; {versions()}.",
         "",
         "| method | median s | min-max s | CPU s | peak RSS MB | RSS growth MB | x implicit | agrees with reference |",

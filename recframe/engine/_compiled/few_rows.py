@@ -14,7 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from recframe.engine._compiled.products import _rows_top_n
+from recframe.engine._compiled.products import rows_top_n
 
 BAD_A = 1
 """Status of :func:`checked_top_n`: a query row of ``A`` is malformed."""
@@ -58,7 +58,7 @@ def checked_top_n(
     out_j: np.ndarray,
     out_v: np.ndarray,
 ) -> int:
-    """Check the rows the product reads, then fill `out_j`, `out_v` as the parallel kernel does.
+    """Check the rows the product reads, then fill `out_j`, `out_v` as :func:`rows_top_n` does.
 
     `rows` are in ``[-1, n_rows of A)`` and ``len(indptr) == n_rows + 1`` for ``A``, ``B`` and
     ``seen`` (checked by the caller, O(1)); `extra` was checked whole (it has one row per query).
@@ -82,7 +82,7 @@ def checked_top_n(
                 return BAD_B
         if has_seen and not _row_ok(seen_indptr, seen_indices, r, n_cols):
             return BAD_SEEN
-    _rows_top_n(
+    rows_top_n(
         0,
         rows.shape[0],
         rows,

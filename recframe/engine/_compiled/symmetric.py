@@ -220,7 +220,7 @@ def symmetric_accumulate(
     ``scales[i] * scales[j]`` when `scales` is not empty (the inverse norms: the cosine of the
     raw rows; a product of the two, so that it is the same bits whichever row comes first, and
     no division in the loop): the same operations, in the same order, as
-    :func:`~recframe.engine._compiled.products._rows_top_n` computing the pair from either
+    :func:`~recframe.engine._compiled.products.rows_top_n` computing the pair from either
     side, so every path gives the same bits.
 
     The heaps are those of the last ``hv.shape[1]`` rows (all rows, or, for one block of pairs,
