@@ -171,6 +171,9 @@ def test_a_builder_reporting_no_cells_updates_as_a_refit(monkeypatch: pytest.Mon
         rec.fit(base).update(new).forget(users=[3, 8])
         assert rec.lineage[-1]["matrix"] == "incremental" and len(seen) == 2
         assert all((cells is not None) == reports for cells in seen)
+        # the items' rows are merged from the cells (a step of its own) or transposed with the search
+        assert {"events", "matrix", "neighbours items"} <= set(rec.timings)
+        assert ("item rows" in rec.timings) == reports
         after = Interactions.concat(base, new)
         refit = Recommender.from_config(config)
         refit.matrix = RatingsMatrixBuilder(RatingsConfig())

@@ -400,7 +400,12 @@ class FitMethods:
 
     @property
     def timings(self) -> dict[str, float]:
-        """Seconds spent in each step of the last ``fit``."""
+        """Seconds spent in each step of the last ``fit``, ``update`` or ``forget``.
+
+        A fit has ``matrix``, ``neighbours users``/``neighbours items`` and ``fit RANKER``; an
+        update or a forget also ``events`` (reading, checking and joining or filtering them) and,
+        where the items' rows were merged rather than transposed anew, ``item rows``.
+        """
         return dict(self._state().timings)
 
 

@@ -200,7 +200,9 @@ class UpdateMethods(FitMethods):
             built_by=(type(self.matrix), self.matrix.config),
         )
         if cells is not None and fitted.item_rows is not None:  # the items' rows merged, not transposed anew
+            step = time.perf_counter()
             updated.item_rows = updated_item_rows(fitted.item_rows, cells, item_map, user_map, matrix.matrix)
+            timings["item rows"] = time.perf_counter() - step
         records = {}
         # a copy: a query may add a graph to the published state meanwhile (similar_* on first use);
         # every graph there is updated, so a service's similar-items graph survives its updates
