@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
     catalogue = BATCH_METHODS if args.task == "batch" else NEIGHBOUR_METHODS
     methods = list(catalogue) if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
+    methods = list(dict.fromkeys(methods))  # a method named twice runs once a round
     facts = describe(load_matrix(args.shape))  # generate (and cache) the data once, untimed
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,12 +146,8 @@ def versions() -> str:
 
 
 def render(args, facts, rows, results, reference) -> str:
-    implicit_runs = dict(rows).get("implicit", [])
-    implicit_median = (
-        statistics.median(r["seconds"] for r in implicit_runs)
-        if implicit_runs and "error" not in implicit_runs[0]
-        else None
-    )
+    implicit_runs = _succeeded(dict(rows).get("implicit", []))
+    implicit_median = statistics.median(r["seconds"] for r in implicit_runs) if implicit_runs else None
     work = facts["item_item_work"] if args.task != "user-user" else facts["user_user_work"]
     lines = [
         f"### {args.task}, k = {args.k}, shape {args.shape}",
@@ -163,10 +160,12 @@ def render(args, facts, rows, results, reference) -> str:
         "| method | median s | min-max s | CPU s | peak RSS MB | RSS growth MB | x implicit | agrees with reference |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for method, runs in rows:
-        if "error" in runs[0]:
-            lines.append(f"| {method} | {runs[0]['error']} | | | | | | |")
+    for method, all_runs in rows:
+        runs = _succeeded(all_runs)
+        if not runs:
+            lines.append(f"| {method} | {all_runs[0]['error']} | | | | | | |")
             continue
+        failed = len(all_runs) - len(runs)  # a later run that failed: its error is in the log above
         times = [r["seconds"] for r in runs]
         median = statistics.median(times)
         ratio = f"{median / implicit_median:.2f}" if implicit_median else "n/a"
@@ -177,13 +176,19 @@ def render(args, facts, rows, results, reference) -> str:
             if reference
             else "n/a"
         )
+        name = f"{method} ({failed} of {len(all_runs)} runs failed)" if failed else method
         lines.append(
-            f"| {method} | {median:.2f} | {min(times):.2f}-{max(times):.2f} | "
+            f"| {name} | {median:.2f} | {min(times):.2f}-{max(times):.2f} | "
             f"{statistics.median(r.get('cpu_seconds', float('nan')) for r in runs):.1f} | "
             f"{max(r['peak_rss_mb'] for r in runs):.0f} | "
             f"{max(r['peak_rss_mb'] - r['baseline_rss_mb'] for r in runs):.0f} | {ratio} | {agrees} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _succeeded(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the runs that measured something (a run that failed has an ``error`` instead)."""
+    return [run for run in runs if "error" not in run]
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -85,19 +86,32 @@ def test_queries_during_refits_and_reloads_answer_wholly_from_one_model(tmp_path
     def enough() -> bool:
         return counts["refits"] >= 2 and counts["reloads"] >= 2 and counts["queries"] >= 8
 
+    errors: list[BaseException] = []
+
+    def recording(work: Callable[..., None]) -> Callable[..., None]:
+        def run(*args: str) -> None:
+            try:
+                work(*args)
+            except BaseException as error:  # a thread that dies ends the wait below
+                errors.append(error)
+
+        return run
+
     kinds = ["recommend", "similar", "explain", "predict"] * 2
-    threads = [threading.Thread(target=refit)] + [threading.Thread(target=query, args=(k,)) for k in kinds]
+    threads = [threading.Thread(target=recording(refit))]
+    threads += [threading.Thread(target=recording(query), args=(k,)) for k in kinds]
     for thread in threads:
         thread.start()
     # at least 2 s of queries, and on until the model was swapped often enough (a loaded machine
     # may need longer for a refit among eight querying threads), within a minute
     stop.wait(2.0)
     deadline = time.monotonic() + 60.0
-    while not enough() and time.monotonic() < deadline:
+    while not enough() and not errors and time.monotonic() < deadline:
         stop.wait(0.1)
     stop.set()
     for thread in threads:
         thread.join()
+    assert not errors, errors
     assert not failures, f"{len(failures)} answers mixed two models: {sorted(set(failures))}"
     assert enough(), counts
 

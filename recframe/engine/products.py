@@ -9,8 +9,8 @@ scores are ``top_n_product(R, users, W, n, seen=R)``; user-CF is ``(W, users, R)
 Two engines compute the same result:
 
 - ``numba`` (optional dependency, ``pip install recframe[fast]``): a compiled, multi-threaded
-  kernel with a per-thread dense accumulator and a bounded heap per row, never allocating
-  anything of size rows x columns.
+  kernel with a dense accumulator per thread (or per slice of query rows) and a bounded heap per
+  row, never allocating anything of size rows x columns.
 - ``scipy``: blocks of rows multiplied by scipy and densified one block at a time (the block
   size follows ``max_memory_mb``), then a tie-aware top-n selection.
 
@@ -22,6 +22,7 @@ path with no thread pool and no lock (:mod:`recframe.engine.few_rows`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -337,17 +338,29 @@ def _numba_product(
         columns,
         scores,
     )
-    # slices of SLICE rows, taken in turn by the threads: a slice of heavy rows doesn't hold the
-    # others up, and the progress bar moves as each ends
-    slices = [(first, min(len(rows), first + SLICE)) for first in range(0, len(rows), SLICE)]
-    with ThreadPoolExecutor(max_workers=used_threads(threads), thread_name_prefix="recframe-top-n") as pool:
-        done = pool.map(lambda piece: rows_top_n(piece[0], piece[1], *inputs), slices)
+    with numba_threads(threads) as used:  # the process's compiled-kernel budget, as every batch kernel
+        slices = _slices(len(rows), used)
+        work: Iterator[None] = (rows_top_n(start, stop, *inputs) for start, stop in slices)
+        pool = ThreadPoolExecutor(max_workers=used, thread_name_prefix="recframe-top-n") if len(slices) > 1 else None
+        if pool is not None:
+            work = pool.map(lambda piece: rows_top_n(piece[0], piece[1], *inputs), slices)
         try:
-            for _ in progress(done, total=len(rows), desc=desc, unit="rows", sizes=(j - i for i, j in slices)):
+            for _ in progress(work, total=len(rows), desc=desc, unit="rows", sizes=(j - i for i, j in slices)):
                 pass
-        except BaseException:  # Ctrl-C or a slice's error: the slices not started are dropped
-            pool.shutdown(cancel_futures=True)
-            raise
+        finally:  # on Ctrl-C or a slice's error, the slices not started are dropped
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+
+def _slices(n_rows: int, threads: int) -> list[tuple[int, int]]:
+    """Return the (start, stop) slices of ``range(n_rows)`` the threads take in turn.
+
+    Eight slices a thread (a slice of heavy rows doesn't hold the others up), of 64 to
+    :data:`SLICE` rows: a batch of a thousand users still runs on every thread, and the
+    progress bar of a large one moves as each slice ends.
+    """
+    size = max(64, min(SLICE, -(-n_rows // (8 * threads))))
+    return [(first, min(n_rows, first + size)) for first in range(0, n_rows, size)]
 
 
 def _scipy_product(

@@ -6,7 +6,7 @@ hardware prefetcher cannot guess it and each row starts with a wait. The kernels
 row comes two entries later and ask for its first lines with LLVM's ``prefetch`` intrinsic: a
 hint that never faults (an address past an array's end is harmless) and never changes a result.
 
-ML-20M-real shape, batch top-10 for all users, two threads: 1.24 s without, 0.99 s with the
+ML-20M-real shape, batch top-10 for all users, two threads: 1.22-1.24 s without, 0.99 s with the
 rows two entries ahead (one entry ahead 0.99 s, four 1.05 s; two lines of data instead of four
 1.12 s; prefetching the dense rows' loop as well gained nothing).
 """
