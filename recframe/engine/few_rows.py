@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import compiled_by_default
-from recframe.engine.kernel_inputs import check_product_inputs, csr_parts
+from recframe.engine.kernel_inputs import check_product_inputs, csr_parts, product_arguments
 
 FEW_ROWS = 256
 """Up to this many query rows run serially, without the lock. Measured on the ML-1M shape
@@ -99,25 +99,21 @@ def few_rows_product(
     """
     from recframe.engine._compiled.few_rows import checked_top_n
 
-    a_parts = _parts(a, b.indices)
-    b_parts = _parts(b, b.indices)
-    seen_indptr, seen_indices, _ = _parts(seen, b.indices)
     extra = None if exclude is None else sp.csr_array(exclude)
-    extra_indptr, extra_indices, _ = _parts(extra, b.indices, small=True)
     status = checked_top_n(
-        rows,
-        *a_parts,
-        *b_parts,
-        b.shape[1],
-        *scales,
-        seen_indptr,
-        seen_indices,
-        extra_indptr,
-        extra_indices,
-        exclude_self,
-        n,
-        columns,
-        scores,
+        *product_arguments(
+            rows,
+            _parts(a, b.indices),
+            _parts(b, b.indices),
+            b.shape[1],
+            scales,
+            _parts(seen, b.indices),
+            _parts(extra, b.indices, small=True),
+            exclude_self,
+            n,
+            columns,
+            scores,
+        )
     )
     if status:
         check_product_inputs(a, rows, b, n, seen, exclude, exclude_self)  # names what is malformed

@@ -19,6 +19,7 @@ whole: a served model's first query then reads only the pages it needs.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -110,6 +111,37 @@ def csr_parts(
     if frozen(matrix):
         setattr(matrix, _PARTS, (source, *parts))
     return parts
+
+
+Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""A CSR matrix as the kernels take it: ``(indptr, indices, data)`` (:func:`csr_parts`)."""
+
+
+def product_arguments(
+    rows: np.ndarray,
+    a: Parts,
+    b: Parts,
+    n_cols: int,
+    scales: tuple[np.ndarray, np.ndarray],
+    seen: Parts,
+    exclude: Parts,
+    exclude_self: bool,
+    n: int,
+    columns: np.ndarray,
+    scores: np.ndarray,
+) -> tuple[Any, ...]:
+    """Return the arguments of the compiled top-n product kernels after their slice, in their order.
+
+    Both the batch kernel (``rows_top_n(start, stop, *arguments)``) and the few-rows one
+    (``checked_top_n(*arguments)``) take them so; `seen` and `exclude` give their structure only.
+
+    Returns
+    -------
+    tuple
+        ``rows``, the arrays of `a` and `b`, `n_cols`, the two scales, the offsets and indices
+        of `seen` and `exclude`, `exclude_self`, `n`, and the outputs `columns` and `scores`.
+    """
+    return (rows, *a, *b, n_cols, *scales, *seen[:2], *exclude[:2], exclude_self, n, columns, scores)
 
 
 def _arrays(matrix: sp.csr_array | sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -31,7 +31,13 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, default_threads, numba_threads, resolve_engine, used_threads
 from recframe.engine.few_rows import FEW_ROWS, few_rows_product
-from recframe.engine.kernel_inputs import check_count, check_csr, check_product_inputs, csr_parts
+from recframe.engine.kernel_inputs import (
+    check_count,
+    check_csr,
+    check_product_inputs,
+    csr_parts,
+    product_arguments,
+)
 from recframe.engine.pairs import (
     HEAP_BYTES,
     _scales,
@@ -320,19 +326,14 @@ def _numba_product(
     # 32-bit column indices halve the memory traffic of the inner loop where they suffice
     small = max(a.shape[1], b.shape[1]) < np.iinfo(np.int32).max
     index_dtype = np.int32 if small else np.int64
-    a_parts, b_parts = csr_parts(a, index_dtype), csr_parts(b, index_dtype)
-    seen_indptr, seen_indices, _ = csr_parts(seen, index_dtype)
-    extra_indptr, extra_indices, _ = csr_parts(exclude, index_dtype)  # by position in `rows`, as the slices are
-    inputs = (
+    inputs = product_arguments(
         rows,
-        *a_parts,
-        *b_parts,
+        csr_parts(a, index_dtype),
+        csr_parts(b, index_dtype),
         b.shape[1],
-        *scales,
-        seen_indptr,
-        seen_indices,
-        extra_indptr,
-        extra_indices,
+        scales,
+        csr_parts(seen, index_dtype),
+        csr_parts(exclude, index_dtype),  # by position in `rows`, as the slices are
         exclude_self,
         n,
         columns,
