@@ -1,4 +1,4 @@
-"""The batch path of ``top_n_product`` (more than FEW_ROWS rows): slices run by a pool of threads.
+"""The batch paths of ``top_n_product`` (more than FEW_ROWS rows) and ``top_k_by_measure``: slices in a pool of threads.
 
 The compiled kernel runs on slices of the query rows, several per thread; the exclusions are
 by position in `rows`, so every slice must read them at its rows' absolute positions. Checked
@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recframe.engine import numba_available, top_n_product
+from recframe.engine import numba_available, row_totals, top_k_by_measure, top_n_product
 from recframe.engine.few_rows import FEW_ROWS
-from recframe.engine.products import SLICE, _slices
+from recframe.engine.measures import MeasureSpec
+from recframe.engine.slices import SLICE, slices
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
 
@@ -47,10 +48,10 @@ def product() -> dict[str, object]:
 
 def test_the_slices_cover_every_row_once_and_keep_each_thread_busy() -> None:
     for n_rows, threads in ((1, 1), (1000, 2), (1000, 16), (N_ROWS, 2), (138_493, 2)):
-        slices = _slices(n_rows, threads)
-        assert [i for start, stop in slices for i in range(start, stop)] == list(range(n_rows))
-        assert len(slices) >= min(8 * threads, -(-n_rows // 64))  # small batches: slices of 64
-    assert _slices(1000, 2)[0] == (0, 64) and _slices(138_493, 2)[0] == (0, SLICE)
+        pieces = slices(n_rows, threads)
+        assert [i for start, stop in pieces for i in range(start, stop)] == list(range(n_rows))
+        assert len(pieces) >= min(8 * threads, -(-n_rows // 64))  # small batches: slices of 64
+    assert slices(1000, 2)[0] == (0, 64) and slices(138_493, 2)[0] == (0, SLICE)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -81,6 +82,20 @@ def test_scaled_square_product_without_the_rows_themselves_equals_the_scipy_engi
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
 
 
+@pytest.mark.parametrize("measure", ["jaccard", "pearson"])
+def test_search_by_a_measure_over_many_slices_equals_the_scipy_engine(measure: str) -> None:
+    """The measure search runs on the same slices: the per-position totals are read at absolute positions."""
+    rng = np.random.default_rng(11)
+    x = _random(rng, (N_ROWS, 40), 0.1)
+    rows = rng.permutation(N_ROWS)
+    rows[::37] = -1
+    args = (x, rows, sp.csr_array(x.T), row_totals(x), MeasureSpec.of(measure), 4)
+    want = top_k_by_measure(*args, exclude_self=True, engine="scipy")
+    got = top_k_by_measure(*args, exclude_self=True, engine="numba", threads=2)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-12)
+
+
 def test_an_error_in_a_slice_reaches_the_caller_and_leaves_no_thread(
     product: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -97,7 +112,7 @@ def test_an_error_in_a_slice_reaches_the_caller_and_leaves_no_thread(
     monkeypatch.setattr(compiled, "rows_top_n", failing)
     with pytest.raises(RuntimeError, match="slice at"):
         top_n_product(product["a"], product["rows"], product["b"], 5, engine="numba", threads=2)
-    assert not [t for t in threading.enumerate() if t.name.startswith("recframe-top-n")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("recframe-slices")]
 
 
 def test_the_batch_kernel_asks_for_rows_ahead() -> None:

@@ -22,8 +22,6 @@ path with no thread pool and no lock (:mod:`recframe.engine.few_rows`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,6 +44,7 @@ from recframe.engine.pairs import (
     pair_heaps,
     symmetric_parts,
 )
+from recframe.engine.slices import run_in_slices
 from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
@@ -57,10 +56,6 @@ SYMMETRIC_MIN_ROWS = 8192
 """Below this many rows the accumulator stays in cache and computing each pair twice is
 faster than maintaining two heaps per pair (measured: 3,706 rows 0.18 s plain vs 0.22 s
 symmetric; 26,744 rows 14.5 s plain vs 10.9 s symmetric)."""
-
-SLICE = 1024
-"""Query rows the compiled top-n product hands a thread at a time (ML-20M shape, top-10 for all
-users: 136 slices, a few milliseconds of dispatch in all)."""
 
 
 def estimate_neighbours(
@@ -339,29 +334,7 @@ def _numba_product(
         columns,
         scores,
     )
-    with numba_threads(threads) as used:  # the process's compiled-kernel budget, as every batch kernel
-        slices = _slices(len(rows), used)
-        work: Iterator[None] = (rows_top_n(start, stop, *inputs) for start, stop in slices)
-        pool = ThreadPoolExecutor(max_workers=used, thread_name_prefix="recframe-top-n") if len(slices) > 1 else None
-        if pool is not None:
-            work = pool.map(lambda piece: rows_top_n(piece[0], piece[1], *inputs), slices)
-        try:
-            for _ in progress(work, total=len(rows), desc=desc, unit="rows", sizes=(j - i for i, j in slices)):
-                pass
-        finally:  # on Ctrl-C or a slice's error, the slices not started are dropped
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
-
-
-def _slices(n_rows: int, threads: int) -> list[tuple[int, int]]:
-    """Return the (start, stop) slices of ``range(n_rows)`` the threads take in turn.
-
-    Eight slices a thread (a slice of heavy rows doesn't hold the others up), of 64 to
-    :data:`SLICE` rows: a batch of a thousand users still runs on every thread, and the
-    progress bar of a large one moves as each slice ends.
-    """
-    size = max(64, min(SLICE, -(-n_rows // (8 * threads))))
-    return [(first, min(n_rows, first + size)) for first in range(0, n_rows, size)]
+    run_in_slices(rows_top_n, inputs, len(rows), threads, desc)
 
 
 def _scipy_product(

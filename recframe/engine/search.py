@@ -18,6 +18,7 @@ from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, compiled_by_default, numba_threads, resolve_engine
 from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts
 from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
+from recframe.engine.slices import run_in_slices
 from recframe.engine.topn import top_n_entries
 from recframe.progress import progress
 
@@ -220,38 +221,31 @@ def _numba_search(
     columns: IntArray,
     scores: FloatArray,
 ) -> None:
-    from recframe.engine._compiled.search import top_k_by_measure as kernel
+    from recframe.engine._compiled.search import rows_by_measure
 
     index = np.int32 if max(queries.shape[1], targets_t.shape[1]) < np.iinfo(np.int32).max else np.int64
     # converted once for read-only (fitted or memory-mapped) matrices, not on every call
     a, t = csr_parts(queries, index), csr_parts(targets_t, index)
     params = np.array([spec.alpha, spec.beta, spec.shrinkage, spec.min_similarity])
-    batch = 8192
-    starts = range(0, len(rows), batch)
-    with numba_threads(threads) as used:
-        for start in progress(
-            starts, total=len(rows), desc=desc, unit="rows", sizes=(min(batch, len(rows) - s) for s in starts)
-        ):
-            part = slice(start, start + batch)
-            kernel(
-                rows[part],
-                *a,
-                *t,
-                norm_a[part],
-                count_a[part],
-                *target_totals,
-                float(queries.shape[1]),
-                spec.code,
-                spec.needs,
-                params,
-                spec.min_support,
-                spec.keep_negative,
-                exclude_self,
-                k,
-                used * 4,
-                columns[part],
-                scores[part],
-            )
+    arguments = (
+        rows,
+        *a,
+        *t,
+        norm_a,
+        count_a,
+        *target_totals,
+        float(queries.shape[1]),
+        spec.code,
+        spec.needs,
+        params,
+        spec.min_support,
+        spec.keep_negative,
+        exclude_self,
+        k,
+        columns,
+        scores,
+    )
+    run_in_slices(rows_by_measure, arguments, len(rows), threads, desc)
 
 
 def _scipy_search(

@@ -1,6 +1,7 @@
 """Compiled neighbour search by a similarity measure: each query row's ``k`` most similar rows.
 
-The kernel behind :func:`recframe.engine.top_k_by_measure` (:func:`top_k_by_measure`). It runs
+The kernel behind :func:`recframe.engine.top_k_by_measure` (:func:`rows_by_measure`, run on
+slices of the query rows by :func:`recframe.engine.slices.run_in_slices`). It runs
 the same :func:`~recframe.engine.similarity` and :func:`~recframe.engine.modify` formulas as
 the scipy engine, compiled here, so both engines agree. The random-walk measures (p3alpha,
 rp3beta) reach it as ``dot`` of their prepared rows (see :mod:`recframe.engine.graph`).
@@ -25,7 +26,7 @@ _modify = numba.njit(cache=True)(modify)
 
 
 @numba.njit(nogil=True, cache=True)
-def _rows_by_measure(
+def rows_by_measure(
     start: int,
     stop: int,
     rows: np.ndarray,
@@ -50,7 +51,10 @@ def _rows_by_measure(
     out_j: np.ndarray,
     out_v: np.ndarray,
 ) -> None:
-    """Fill ``out[start:stop]`` with each query row's `k` most similar targets by a measure."""
+    """Fill ``out[start:stop]`` with each query row's `k` most similar targets by a measure.
+
+    ``norm_a`` and ``count_a`` are per position in `rows`; ``norm_b`` and ``count_b`` per target.
+    """
     n_targets = norm_b.shape[0]
     dot = np.zeros(n_targets)
     n = np.zeros(n_targets)
@@ -121,65 +125,3 @@ def _rows_by_measure(
                 continue
             size = _keep(heap_v, heap_j, size, k, v, j)
         _drain_best_first(heap_v, heap_j, size, out_v[pos], out_j[pos])
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
-def top_k_by_measure(
-    rows: np.ndarray,
-    a_indptr: np.ndarray,
-    a_indices: np.ndarray,
-    a_data: np.ndarray,
-    t_indptr: np.ndarray,
-    t_indices: np.ndarray,
-    t_data: np.ndarray,
-    norm_a: np.ndarray,
-    count_a: np.ndarray,
-    norm_b: np.ndarray,
-    count_b: np.ndarray,
-    n_columns: float,
-    code: int,
-    needs: int,
-    params: np.ndarray,
-    min_support: int,
-    keep_negative: bool,
-    exclude_self: bool,
-    k: int,
-    n_chunks: int,
-    out_j: np.ndarray,
-    out_v: np.ndarray,
-) -> None:
-    """Run :func:`_rows_by_measure` over `n_chunks` slices of `rows` in parallel.
-
-    ``norm_a`` and ``count_a`` are per position in `rows`; ``norm_b`` and ``count_b`` per target.
-    """
-    m = rows.shape[0]
-    step = (m + n_chunks - 1) // n_chunks
-    for c in numba.prange(n_chunks):
-        begin = c * step
-        end = min(m, begin + step)
-        if begin < end:
-            _rows_by_measure(
-                begin,
-                end,
-                rows,
-                a_indptr,
-                a_indices,
-                a_data,
-                t_indptr,
-                t_indices,
-                t_data,
-                norm_a,
-                count_a,
-                norm_b,
-                count_b,
-                n_columns,
-                code,
-                needs,
-                params,
-                min_support,
-                keep_negative,
-                exclude_self,
-                k,
-                out_j,
-                out_v,
-            )
