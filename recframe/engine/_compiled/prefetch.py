@@ -61,8 +61,13 @@ def _prefetch_lines(arr: np.ndarray, start: int, lines: int) -> None:
 
 
 @numba.njit(inline="always", cache=True)
+def _prefetch_entries(indices: np.ndarray, data: np.ndarray, first: int) -> None:
+    """Ask for the column indices and values of a CSR matrix from entry `first` on."""
+    _prefetch_lines(indices, first, INDEX_LINES)
+    _prefetch_lines(data, first, DATA_LINES)
+
+
+@numba.njit(inline="always", cache=True)
 def _prefetch_row(b_indptr: np.ndarray, b_indices: np.ndarray, b_data: np.ndarray, row: int) -> None:
     """Ask for the start of row `row` of the CSR matrix ``(b_indptr, b_indices, b_data)``."""
-    first = b_indptr[row]
-    _prefetch_lines(b_indices, first, INDEX_LINES)
-    _prefetch_lines(b_data, first, DATA_LINES)
+    _prefetch_entries(b_indices, b_data, b_indptr[row])

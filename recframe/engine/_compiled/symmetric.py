@@ -28,6 +28,9 @@ import numba
 import numpy as np
 
 from recframe.engine._compiled.heaps import _drain_best_first, _keep, _worse
+from recframe.engine._compiled.prefetch import _prefetch_entries
+
+AHEAD = 2  # a row asks for the row of X.T its entry this many places on will read
 
 
 @numba.njit(nogil=True, cache=True)
@@ -237,9 +240,12 @@ def symmetric_accumulate(
         acc = np.zeros(n, dtype=np.float64)
         for i in range(stop - 1 - c, start - 1, -n_sets):
             scale = scales[i] if scaled else 1.0
-            for p in range(x_indptr[i], x_indptr[i + 1]):
+            last = x_indptr[i + 1]
+            for p in range(x_indptr[i], last):
                 u = x_indices[p]
                 x = x_data[p]
+                if p + AHEAD < last:  # the rest of a row of X.T two entries on: a wait otherwise
+                    _prefetch_entries(t_indices, t_data, places[p + AHEAD - first] + 1)
                 for q in range(places[p - first] + 1, t_indptr[u + 1]):
                     acc[t_indices[q]] += x * t_data[q]
             for j in range(i + 1, n):
