@@ -1,13 +1,13 @@
 """The few-rows path of :func:`~recframe.engine.top_n_product`: one query (or a few) at low latency.
 
-A single-user query of a served model must not pay for what only batches need: the batch
-path's pool of threads (entered under the process-wide compiled-kernel lock, with numba's
-thread count set and reset around it), converting whole matrices to the kernel's dtypes, or
-checking every stored index. For up to :data:`FEW_ROWS` query rows :func:`few_rows_product` runs a serial compiled
-kernel instead, without the lock (concurrent callers run side by side), on the matrices' own
-arrays (numba compiles a version per index dtype), and the kernel itself checks each row it
-reads, so the whole-matrix checks of read-only (served) matrices are skipped. The lists are
-the same as the batch path's, ties included: both run the same per-row code.
+A single-user query of a served model must not pay for what only batches need: the batch path's
+pool of threads (entered under the process-wide compiled-kernel lock, with numba's thread count
+set and reset around it), converting whole matrices to the kernel's dtypes, or checking every
+stored index. For up to :data:`FEW_ROWS` query rows :func:`few_rows_product` runs a serial
+compiled kernel instead, without the lock (concurrent callers run side by side), on the
+matrices' own arrays (numba compiles a version per index dtype), and the kernel itself checks
+each row it reads, so the whole-matrix checks of read-only (served) matrices are skipped. The
+lists are the same as the batch path's, ties included: both run the same per-row code.
 """
 
 from __future__ import annotations

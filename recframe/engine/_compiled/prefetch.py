@@ -25,6 +25,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+AHEAD = 2  # a kernel asks for the row its entry this many places on will read (measured above)
 LINE = 64  # bytes in a cache line
 DATA_LINES = 4  # lines of a row's values asked for (a row of 50 float64 values spans 6-7)
 INDEX_LINES = 2  # lines of a row's column indices asked for (50 int32 indices span 3-4)

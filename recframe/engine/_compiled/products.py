@@ -1,10 +1,8 @@
 """Compiled top-n products: ``A[r] @ B`` per query row.
 
-The kernel behind :func:`recframe.engine.top_n_product` (:func:`rows_top_n`), which runs it on
-slices of the query rows in a pool of Python threads (it releases the GIL) rather than in a
-numba ``prange`` loop: a parallel wrapper cost 1.7 s more compilation on the first call after an
-install, for the same speed. The symmetric ``X @ X.T`` neighbours are in
-:mod:`recframe.engine._compiled.symmetric`.
+The kernel behind :func:`recframe.engine.top_n_product` (:func:`rows_top_n`, run on slices of
+the query rows by :func:`recframe.engine.slices.run_in_slices`). The symmetric ``X @ X.T``
+neighbours are in :mod:`recframe.engine._compiled.symmetric`.
 """
 
 from __future__ import annotations
@@ -13,11 +11,10 @@ import numba
 import numpy as np
 
 from recframe.engine._compiled.heaps import _drain_best_first, _keep
-from recframe.engine._compiled.prefetch import _prefetch_row
+from recframe.engine._compiled.prefetch import AHEAD, _prefetch_row
 
 BLOCK = 64  # columns a dense row's scan tests at once against the heap's floor
 LIGHT = 1  # a row whose work is at most LIGHT times the columns lists the columns it reaches
-AHEAD = 2  # a light row asks for the row of B its entry this many places on will read
 
 
 @numba.njit(inline="always", cache=True)

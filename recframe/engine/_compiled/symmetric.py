@@ -28,9 +28,7 @@ import numba
 import numpy as np
 
 from recframe.engine._compiled.heaps import _drain_best_first, _keep, _worse
-from recframe.engine._compiled.prefetch import _prefetch_entries
-
-AHEAD = 2  # a row asks for the row of X.T its entry this many places on will read
+from recframe.engine._compiled.prefetch import AHEAD, _prefetch_entries
 
 
 @numba.njit(nogil=True, cache=True)
