@@ -79,13 +79,11 @@ def test_an_update_with_the_passes_equals_a_refit(mode: str, ranker: str) -> Non
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.float64, "U3"])  # the ids' and the values' dtypes, text ids
-def test_joined_and_kept_against_numpy(mode: str, dtype: object) -> None:
+def test_joined_against_numpy(mode: str, dtype: object) -> None:
     rng = np.random.default_rng(11)
     first, second = rng.integers(0, 500, 1000).astype(dtype), rng.integers(0, 500, 37).astype(dtype)
     assert np.array_equal(passes.joined(first, second), np.concatenate([first, second]))
     assert passes.joined(first, second[:0]).tolist() == first.tolist()
-    for keep in (rng.random(1000) < 0.9, np.zeros(1000, dtype=bool), np.ones(1000, dtype=bool)):
-        assert np.array_equal(passes.kept(first, keep), first[keep])
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -89,24 +89,6 @@ def joined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return out
 
 
-def kept(column: np.ndarray, keep: npt.NDArray[np.bool_]) -> np.ndarray:
-    """Return the entries of `column` where `keep` is true, in order (the events a forget keeps)."""
-    if not _numeric(column):
-        picked: np.ndarray = column[keep]
-        return picked
-    from recframe.engine._compiled.entries import compress_into, count_kept
-
-    keep = read_only_view(keep)
-    with numba_threads(None) as threads:
-        counts = np.empty(4 * threads, dtype=np.int64)
-        count_kept(keep, len(counts), counts)
-        starts = np.zeros(len(counts), dtype=np.int64)
-        np.cumsum(counts[:-1], out=starts[1:])
-        out = np.empty(int(counts.sum()), dtype=column.dtype)
-        compress_into(read_only_view(column), keep, starts, out)
-    return out
-
-
 def in_table(values: npt.NDArray[np.integer], sorted_ids: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
     """Return whether each of the integer `values` is among `sorted_ids` (sorted, distinct, a narrow span).
 

@@ -403,8 +403,10 @@ class FitMethods:
         """Seconds spent in each step of the last ``fit``, ``update`` or ``forget``.
 
         A fit has ``matrix``, ``neighbours users``/``neighbours items`` and ``fit RANKER``; an
-        update or a forget also ``events`` (reading, checking and joining or filtering them) and,
-        where the items' rows were merged rather than transposed anew, ``item rows``.
+        update or a forget also ``events`` (reading, checking and joining or filtering them; a
+        forget filters them on a worker thread meanwhile, and ``events kept`` is how long it
+        then waited for that copy) and, where the items' rows were merged rather than
+        transposed anew, ``item rows``.
         """
         return dict(self._state().timings)
 

@@ -39,12 +39,13 @@ from recframe.errors import DataError
 from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_matrix
-from recframe.recommender.entry_passes import joined, kept
+from recframe.recommender.entry_passes import joined
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
 from recframe.recommender.graph_update import GraphUpdate, update_graph
 from recframe.recommender.item_rows import updated_item_rows
+from recframe.recommender.pending_events import PendingEvents, settled
 from recframe.recommender.row_changes import changed_rows, position_map
 from recframe.recommender.small_pages import small_pages
 from recframe.recommender.update_inputs import check_updated_ids, forget_mask, training_data, update_events
@@ -147,9 +148,12 @@ class UpdateMethods(FitMethods):
                 "items": counts["items"],
                 "events": int(drop.sum()),
             }
-            after = base.take(~drop, kept)
-            change = EventChange(base, after, removed_users=removed["users"], removed_items=removed["items"])
-            self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
+            after = PendingEvents(base, ~drop)  # copied on a worker meanwhile
+            try:
+                change = EventChange(base, after, removed_users=removed["users"], removed_items=removed["items"])
+                self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
+            finally:
+                after.wait()  # no copy outlives a forget that failed
         return self
 
     @property
@@ -170,7 +174,8 @@ class UpdateMethods(FitMethods):
         """Return the state ``fit`` would build on ``change.after``, recomputing only what changed.
 
         `start` is when the update began (``time.perf_counter``): the events were read, checked
-        and joined (or filtered) since, which the timings call ``events``.
+        and joined since (a forget's are filtered on a worker meanwhile: :class:`.PendingEvents`),
+        which the timings call ``events``.
         """
         step = time.perf_counter()
         interactions = change.after
@@ -213,6 +218,10 @@ class UpdateMethods(FitMethods):
             timings[f"neighbours {axis}"] = time.perf_counter() - step
             logger.info("%s neighbours updated: %s", axis[:-1], records[axis])
         self._fit_rankers(updated)
+        step = time.perf_counter()
+        updated.interactions = settled(interactions)
+        if updated.interactions is not interactions:
+            timings["events kept"] = time.perf_counter() - step  # the wait for the worker's copy
         entry["neighbours"] = records
         entry["at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         entry["seconds"] = round(time.perf_counter() - start, 6)

@@ -81,33 +81,6 @@ def copy_into(source: np.ndarray, out: np.ndarray, offset: int, n_parts: int) ->
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def count_kept(keep: np.ndarray, n_parts: int, counts: np.ndarray) -> None:
-    """Write into ``counts[r]`` how many of slice ``r`` of `keep` (`n_parts` equal slices) are true."""
-    n = keep.shape[0]
-    step = (n + n_parts - 1) // n_parts
-    for part in numba.prange(n_parts):
-        count = 0
-        for p in range(part * step, min(n, (part + 1) * step)):
-            if keep[p]:
-                count += 1
-        counts[part] = count
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
-def compress_into(source: np.ndarray, keep: np.ndarray, starts: np.ndarray, out: np.ndarray) -> None:
-    """Write the kept entries of `source`, in order: slice ``r`` (as :func:`count_kept`) from ``starts[r]``."""
-    n = source.shape[0]
-    n_parts = starts.shape[0]
-    step = (n + n_parts - 1) // n_parts
-    for part in numba.prange(n_parts):
-        q = starts[part]
-        for p in range(part * step, min(n, (part + 1) * step)):
-            if keep[p]:
-                out[q] = source[p]
-                q += 1
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
 def look_up(values: np.ndarray, low: int, table: np.ndarray, out: np.ndarray, n_parts: int) -> None:
     """Write into ``out[p]`` whether ``values[p] - low`` is a marked place of `table` (``False`` outside it)."""
     n = values.shape[0]

@@ -1,0 +1,92 @@
+"""The events a forget keeps, copied on a worker thread: the same events as an eager copy, errors kept, no thread left."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from recframe import Interactions, InteractionMatrix, Recommender
+from recframe.builtin.matrix_builders import RatingsMatrixBuilder
+from recframe.recommender.pending_events import PendingEvents, settled
+from recframe.testing import assert_same_neighbours, random_interactions
+
+
+def _columns(events: Interactions) -> list[list[object] | None]:
+    return [None if c is None else c.tolist() for c in (events.users, events.items, events.values, events.timestamps)]
+
+
+def _worker_alive() -> bool:
+    return any(thread.name == "recframe-kept-events" for thread in threading.enumerate())
+
+
+@pytest.mark.parametrize("string_ids", [False, True])
+def test_the_kept_events_equal_an_eager_selection(string_ids: bool) -> None:
+    events = random_interactions(seed=3, string_ids=string_ids)
+    keep = np.random.default_rng(0).random(len(events)) < 0.7
+    pending = PendingEvents(events, keep)
+    assert len(pending) == int(keep.sum())  # known before the copy
+    assert pending.users.tolist() == events.users[keep].tolist()  # a column read waits for the copy
+    plain = settled(pending)
+    assert type(plain) is Interactions
+    assert _columns(plain) == _columns(events.take(keep))
+    assert settled(plain) is plain
+    assert not _worker_alive()
+
+
+def test_without_values_and_timestamps() -> None:
+    events = Interactions([1, 2, 3], [4, 5, 6])
+    pending = PendingEvents(events, np.array([True, False, True]))
+    assert _columns(pending.result()) == [[1, 3], [4, 6], None, None]
+    with pytest.raises(AttributeError):
+        _ = pending.no_such_column  # type: ignore[attr-defined]
+
+
+def test_an_error_of_the_copy_reaches_the_reader_not_the_waiter() -> None:
+    events = random_interactions(seed=1)
+    pending = PendingEvents(events, np.ones(len(events) + 5, dtype=bool))  # a mask of the wrong length
+    pending.wait()  # raises nothing
+    with pytest.raises(IndexError):
+        pending.result()
+    with pytest.raises(IndexError):
+        _ = pending.items
+
+
+class _ReadsAfter(RatingsMatrixBuilder):
+    """A builder whose update builds from ``change.after`` (as a plugin without a merge may)."""
+
+    name = "reads_after"
+    seen: list[int] = []
+
+    def update(self, previous: InteractionMatrix, change: object) -> InteractionMatrix:
+        after = change.after  # type: ignore[attr-defined]
+        self.seen.append(len(after.users))
+        return self.build(after)
+
+
+def test_a_builder_reading_the_kept_events_during_a_forget_gets_them() -> None:
+    events = random_interactions(seed=5)
+    rec = Recommender(matrix=_ReadsAfter()).fit(events)
+    rec.forget(users=[4, 7])
+    keep = ~np.isin(events.users, [4, 7])
+    assert _ReadsAfter.seen == [int(keep.sum())]
+    ref = Recommender.from_config({}).fit(events.take(keep))
+    assert_same_neighbours(rec._state().graphs["items"], ref._state().graphs["items"])
+    assert _columns(rec._state().interactions) == _columns(events.take(keep))  # type: ignore[arg-type]
+    assert type(rec._state().interactions) is Interactions
+    assert "events kept" in rec.timings
+
+
+def test_a_forget_that_fails_leaves_the_model_and_no_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(random_interactions(seed=2))
+    before = rec._state()
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("the neighbours failed")
+
+    monkeypatch.setattr(rec, "_fit_rankers", broken)
+    with pytest.raises(RuntimeError, match="the neighbours failed"):
+        rec.forget(users=[1])
+    assert rec._state() is before
+    assert not _worker_alive()
