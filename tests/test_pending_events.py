@@ -1,4 +1,4 @@
-"""The events a forget keeps, copied on a worker thread: the same events as an eager copy, errors kept, no thread left."""
+"""The events a forget keeps, copied on a worker thread: an eager copy's events, errors kept, no thread left."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from recframe import Interactions, InteractionMatrix, Recommender
+from recframe import InteractionMatrix, Interactions, Recommender
 from recframe.builtin.matrix_builders import RatingsMatrixBuilder
 from recframe.recommender.pending_events import PendingEvents, settled
 from recframe.testing import assert_same_neighbours, random_interactions
