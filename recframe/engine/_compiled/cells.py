@@ -55,7 +55,8 @@ def count_rows(
     """Set ``counts[r]`` to the number of entries of result row ``r``, and ``found[q]`` to cell ``q``'s old entry.
 
     Without dropped columns, a row holds its old entries and the cells they don't store (a
-    binary search per cell); otherwise the row is merged in full. ``found[q]`` is the position
+    binary search per cell); otherwise a row without cells counts its kept columns, and a row
+    with cells is merged in full. ``found[q]`` is the position
     of the old entry cell ``q`` replaces, ``-1`` if none.
     """
     for task in numba.prange(len(bounds) - 1):
@@ -69,6 +70,12 @@ def count_rows(
                 for q in range(first, last):
                     found[q] = _find(indices, column_map, start, stop, cell_columns[q])
                     n += found[q] < 0
+                counts[r] = n
+                continue
+            if first == last:  # no cells: the entries whose column is kept (no branch)
+                n = 0
+                for p in range(start, stop):
+                    n += column_map[indices[p]] >= 0
                 counts[r] = n
                 continue
             n, p, q = 0, start, first
@@ -123,7 +130,8 @@ def fill_rows(
     """Write each result row ``r`` at ``out_indptr[r]``: its old entries renumbered, merged with its cells.
 
     A row without cells is a copy: a plain one where the columns keep their numbers
-    (`identity`), a renumbering one where none is dropped (not `dropping`). An old row whose
+    (`identity`), a renumbering one where none is dropped (not `dropping`), else a renumbering
+    one that skips the dropped columns (a forget's rows, without a merge's comparisons). An old row whose
     columns are not strictly increasing (not canonical), or that fills other than the count
     reserved for it, sets ``bad[task]``: nothing is ever written outside the row's place.
     """
@@ -147,6 +155,20 @@ def fill_rows(
                     out_indices[o] = indices[p] if identity else column_map[indices[p]]
                     out_data[o] = data[p]
                     o += 1
+                continue
+            if first == last:  # no cells, some columns dropped: the kept entries, renumbered
+                for p in range(start, stop):
+                    column = column_map[indices[p]]
+                    if column >= 0:
+                        if o >= end:
+                            bad[task] = True
+                            break
+                        out_indices[o] = column
+                        out_data[o] = data[p]
+                        o += 1
+                if bad[task] or o != end:
+                    bad[task] = True
+                    break
                 continue
             p, q = start, first
             while p < stop or q < last:
