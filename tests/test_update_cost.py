@@ -176,3 +176,28 @@ def test_popularity_counts_each_items_users() -> None:
     ranker.fit(InteractionMatrix(matrix, IdIndex(np.arange(3)), IdIndex(np.arange(3))), None)
     assert ranker.popularity_ is not None
     np.testing.assert_array_equal(ranker.popularity_, [3.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize("batch", [1, 3, 256])
+@pytest.mark.parametrize("seed", range(4))
+def test_most_shrunk_in_batches_equals_one_sum_of_every_cost(
+    seed: int, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The costs summed batch by batch choose the rows one sum over every shrinking row chooses."""
+    monkeypatch.setattr(graph_delta, "SHRUNK_BATCH", batch)
+    rng = np.random.default_rng(seed)
+    rows = _random_rows(rng, 80, 40, 0.3)
+    degree = np.bincount(rows.indices, minlength=40).astype(np.float64)
+    ratio = np.where(rng.random(80) < 0.6, 1.0 + rng.random(80), 1.0 - 0.5 * rng.random(80))
+    is_new = rng.random(80) < 0.1
+    full = float((degree**2).sum())
+    for share in (0.0, 0.01, 0.05, 0.3, 10.0):  # none, some, many and every shrinking row afforded
+        monkeypatch.setattr(graph_delta, "SHRUNK_WORK", share)
+        chosen, left = graph_delta._most_shrunk(ratio, is_new, rows, degree, full)
+        shrinking = np.flatnonzero(~is_new & (ratio > 1.0))
+        order = shrinking[np.argsort(-ratio[shrinking], kind="stable")]
+        afforded = int(np.searchsorted(np.cumsum((rows @ degree)[order]), share * full, side="right"))
+        assert chosen.tolist() == sorted(order[:afforded].tolist())
+        assert left == (max(float(ratio[order[afforded]]), 1.0) if afforded < len(order) else 1.0)
+        if share == 10.0:
+            assert len(chosen) == len(shrinking) > 20  # more than a batch of 1 or 3

@@ -44,6 +44,9 @@ SHRUNK_WORK = 0.005
 left bounds every floor), as many as cost at most this fraction of a full search's work (a
 forget's cost target is 5% of a fit: on ML-20M, 0.5% already leaves no row to search again)."""
 
+SHRUNK_BATCH = 256
+"""The first batch of shrunk rows whose costs :func:`_most_shrunk` sums (the next ones grow fourfold)."""
+
 FULL_SEARCH_WORK = 0.5
 """Above this fraction of a full search's multiply-adds, a full search replaces the update."""
 
@@ -184,14 +187,24 @@ def _most_shrunk(
 ) -> tuple[IntArray, float]:
     """Return the rows whose length shrank most, as many as :data:`SHRUNK_WORK` affords, and the largest ratio left.
 
-    A row's exact similarities to every row cost the sum of its columns' degrees.
+    A row's exact similarities to every row cost the sum of its columns' degrees. The costs are
+    summed in that order for batches of rows growing fourfold, only until the budget is spent:
+    a forget shrinks thousands of rows, of which the budget affords a few hundred.
     """
     shrinking = np.flatnonzero(~is_new & (ratio > 1.0))
     if len(shrinking) == 0:
         return shrinking, 1.0
     order = shrinking[np.argsort(-ratio[shrinking], kind="stable")]
-    work = (rows @ degree)[order]  # each row's cost: its entries times their columns' degrees (no rows copied)
-    affordable = int(np.searchsorted(np.cumsum(work), SHRUNK_WORK * full, side="right"))
+    budget, spent, affordable, size = SHRUNK_WORK * full, 0.0, 0, SHRUNK_BATCH
+    while affordable < len(order):
+        batch = order[affordable : affordable + size]
+        # each row's cost (its entries times their columns' degrees), added on to what is spent
+        costs = np.cumsum(np.r_[spent, sp.csr_array(rows[batch]) @ degree])[1:]
+        within = int(np.searchsorted(costs, budget, side="right"))
+        affordable += within
+        if within < len(batch):
+            break
+        spent, size = float(costs[-1]), 4 * size
     chosen = np.sort(order[:affordable])
     left = float(ratio[order[affordable]]) if affordable < len(order) else 1.0
     return chosen, max(left, 1.0)
