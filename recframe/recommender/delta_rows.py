@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.engine import numba_threads, top_n_entries, transpose
 from recframe.engine.kernel_inputs import read_only_view
+from recframe.recommender.entry_passes import compiled_pass
 
 if TYPE_CHECKING:
     from recframe.recommender.neighbour_lists import NeighbourLists
@@ -182,6 +183,7 @@ class RowWork:
         """
         from recframe.engine._compiled.delta import delta_lists
         from recframe.engine._compiled.delta_steps import KIND, NEW, NEW_LENGTH, OLD_FLOOR, OLD_LENGTH, SHRUNK
+        from recframe.engine._compiled.old_lists import packed_lists
 
         n = len(self.listed)
         mapped, scores = self.listed, self.listed_scores
@@ -197,12 +199,14 @@ class RowWork:
                 (shrunk_t.data, self.shrunk[shrunk_t.indices], shrunk_t.indptr), shape=(shrunk_t.shape[0], n)
             )
         matrices = [change, change_t, new_x, new_x_t, old_x, shrunk_rows, shrunk_reach]
-        valid = mapped >= 0
         # int32 where it fits, as the matrices' own: the transpose then runs the kernel they compiled
         narrow = np.int32 if max(n, mapped.size) < np.iinfo(np.int32).max else np.int64
         offsets = np.zeros(n + 1, dtype=narrow)
-        np.cumsum(valid.sum(axis=1), out=offsets[1:])
-        lists = sp.csr_array((scores[valid], mapped[valid].astype(narrow), offsets), shape=(n, n))  # row i: its list
+        np.cumsum(np.count_nonzero(mapped >= 0, axis=1), out=offsets[1:])
+        packed_j, packed_v = np.empty(int(offsets[-1]), dtype=narrow), np.empty(int(offsets[-1]))
+        with numba_threads(None):
+            packed_lists(read_only_view(mapped), read_only_view(scores), read_only_view(offsets), packed_j, packed_v)
+        lists = sp.csr_array((packed_v, packed_j, offsets), shape=(n, n))  # row i: its list
         matrices.append(transpose(lists))  # row i: the rows that list it, with their scores
         index_type = np.int32 if max(max(m.shape) for m in matrices) < np.iinfo(np.int32).max else np.int64
         arrays: list[Any] = [array for m in matrices for array in _kernel_csr(m, index_type)]
@@ -253,6 +257,17 @@ def lists_in_new_rows(
     `old_rows` is the old position of each new row (``-1`` for a new row, which lists nothing and
     has floor 0); a neighbour that is gone becomes ``-1`` (score 0).
     """
+    if compiled_pass(lists.graph.indices.size):  # one pass over the lists, not six
+        from recframe.engine._compiled.old_lists import lists_by_new_row
+
+        shape = (len(old_rows), lists.graph.indices.shape[1])
+        listed, scores, floors = np.empty(shape, dtype=np.int64), np.empty(shape), np.empty(len(old_rows))
+        graph = lists.graph
+        arrays = (graph.indices, graph.scores, lists.floors, old_rows, row_map)
+        kernel: Any = lists_by_new_row
+        with numba_threads(None):
+            kernel(*(read_only_view(np.ascontiguousarray(a)) for a in arrays), listed, scores, floors)
+        return listed, scores, floors
     has_old = old_rows >= 0
     source = np.maximum(old_rows, 0)
     neighbours = lists.graph.indices[source]

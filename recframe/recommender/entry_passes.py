@@ -23,8 +23,9 @@ COMPILED_ENTRIES = 1 << 20
 small model compiles nothing for them)."""
 
 
-def _compiled(nnz: int) -> bool:
-    return nnz >= COMPILED_ENTRIES and compiled_by_default()
+def compiled_pass(size: int) -> bool:
+    """Return whether a pass over `size` entries runs compiled: with numba, from :data:`COMPILED_ENTRIES` on."""
+    return size >= COMPILED_ENTRIES and compiled_by_default()
 
 
 def row_lengths(x: sp.csr_array) -> FloatArray:
@@ -35,7 +36,7 @@ def row_lengths(x: sp.csr_array) -> FloatArray:
 def renumbered(indices: npt.NDArray[np.integer], table: IntArray, dtype: npt.DTypeLike) -> np.ndarray:
     """Return ``table[indices]`` as `dtype`: each entry's column under its new number."""
     table = table.astype(dtype, copy=False)
-    if _compiled(len(indices)):
+    if compiled_pass(len(indices)):
         from recframe.engine._compiled.entries import renumber
 
         out = np.empty(len(indices), dtype=dtype)
@@ -48,7 +49,7 @@ def renumbered(indices: npt.NDArray[np.integer], table: IntArray, dtype: npt.DTy
 
 def in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_]) -> sp.csr_array:
     """Return the entries of `x` in the marked `columns` (the others zero), as canonical as `x`."""
-    if _compiled(x.nnz):
+    if compiled_pass(x.nnz):
         from recframe.engine._compiled.entries import count_in_columns, take_in_columns
 
         indptr, indices, data = csr_parts(x, x.indices.dtype, keep_float32=True)  # int64 offsets, read-only
@@ -73,7 +74,7 @@ def in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_]) -> sp.csr_array:
 
 def _numeric(column: np.ndarray) -> bool:
     """Whether the compiled copies take `column` (numbers; text ids are copied by numpy)."""
-    return column.dtype.kind in "iuf" and _compiled(len(column))
+    return column.dtype.kind in "iuf" and compiled_pass(len(column))
 
 
 def joined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -98,7 +99,7 @@ def in_table(values: npt.NDArray[np.integer], sorted_ids: npt.NDArray[np.integer
     low = int(sorted_ids[0])
     table = np.zeros(int(sorted_ids[-1]) - low + 1, dtype=bool)
     table[sorted_ids - low] = True
-    if not _compiled(len(values)):
+    if not compiled_pass(len(values)):
         places = values - low
         inside = (places >= 0) & (places < len(table))
         found = np.zeros(len(values), dtype=bool)
