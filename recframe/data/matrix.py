@@ -160,7 +160,7 @@ def _pair_order(
     return np.lexsort((np.arange(n), time, keys))
 
 
-def check_measurable(matrix: InteractionMatrix, who: str) -> None:
+def check_measurable(matrix: InteractionMatrix, who: str, value_range: tuple[float, float] | None = None) -> None:
     """Raise :class:`DataError` if a row's or column's squared length is not a usable number.
 
     Cosine-like measures divide by ``sqrt(sum of squares)`` of every user row and item column:
@@ -173,6 +173,9 @@ def check_measurable(matrix: InteractionMatrix, who: str) -> None:
         The matrix a measure will run on.
     who : str
         What built it, for the message (e.g. ``"matrix 'ratings'"``).
+    value_range : (float, float), optional
+        The smallest and largest of its values, where the caller knew them (no pass over the
+        values for the test that settles most matrices).
 
     Raises
     ------
@@ -181,7 +184,8 @@ def check_measurable(matrix: InteractionMatrix, who: str) -> None:
     """
     m = matrix.matrix
     data = m.data
-    if not data.size or (data.min() >= 1e-100 and data.max() <= 1e100):
+    low, high = value_range if value_range is not None else (data.min(), data.max()) if data.size else (1.0, 1.0)
+    if not data.size or (low >= 1e-100 and high <= 1e100):
         return  # no sum of squares of such values can overflow or underflow (tested without a copy)
     magnitude = np.abs(data)
     if magnitude.max() <= 1e100 and magnitude.min() >= 1e-100:

@@ -9,6 +9,7 @@ are in :mod:`recframe.interfaces.value_checks`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -112,12 +113,47 @@ def check_interactions(result: object, who: str) -> Interactions:
     return result
 
 
-def check_matrix(result: object, who: str, interactions: Interactions | None = None) -> InteractionMatrix:
+@dataclass(frozen=True)
+class EntryFacts:
+    """What one pass over a CSR matrix's stored entries found, read by :func:`check_matrix` instead of its passes.
+
+    Made by :func:`recframe.engine.entry_facts.entry_facts` (compiled, in parallel); the checks
+    then read only the matrix's row offsets. Where a fact shows a problem, the check runs its own
+    pass anyway, so its message is the same either way.
+
+    Attributes
+    ----------
+    nnz : int
+        The stored entries the facts are of (checked against the matrix's).
+    unordered : int
+        Entries whose column is not above the one before it in their row.
+    low_index, high_index : int
+        The smallest and largest column index (0 and -1 without entries).
+    non_finite, zeros : int
+        Values that are NaN or infinite, and values that are 0.
+    low_value, high_value : float
+        The smallest and largest finite value (``inf`` and ``-inf`` without any).
+    """
+
+    nnz: int
+    unordered: int
+    low_index: int
+    high_index: int
+    non_finite: int
+    zeros: int
+    low_value: float
+    high_value: float
+
+
+def check_matrix(
+    result: object, who: str, interactions: Interactions | None = None, facts: EntryFacts | None = None
+) -> InteractionMatrix:
     """Return `result` if it is a non-empty, finite, canonical ``float64`` CSR :class:`InteractionMatrix`.
 
     Canonical: each row's column indices strictly increase (sorted, no duplicates) and no entry
     is an explicit zero. Given the `interactions` it was built from, its user and item ids must
-    be among theirs (a builder may drop events, never invent ids).
+    be among theirs (a builder may drop events, never invent ids). Given the `facts` of its
+    entries, the checks read them instead of the entries (the same errors either way).
     """
     if not isinstance(result, InteractionMatrix):
         msg = f"{who} returned {type(result).__name__}; expected InteractionMatrix"
@@ -129,21 +165,28 @@ def check_matrix(result: object, who: str, interactions: Interactions | None = N
     if matrix.dtype != np.float64:
         msg = f"{who} returned a matrix of dtype {matrix.dtype}; expected float64"
         raise PluginError(msg)
-    if not np.all(np.isfinite(matrix.data)):
+    if facts is not None and facts.nnz != len(matrix.data):
+        msg = f"the entry facts are of {facts.nnz} entries, but {who} returned a matrix of {len(matrix.data)}"
+        raise ValueError(msg)
+    if (facts.non_finite > 0) if facts is not None else not np.all(np.isfinite(matrix.data)):
         msg = f"{who} returned a matrix with non-finite values"
         raise PluginError(msg)
     if matrix.nnz == 0:
         msg = f"{who} built an empty matrix ({result.n_users} users x {result.n_items} items); nothing to fit"
         raise DataError(msg)
-    check_canonical(matrix, who)
+    check_canonical(matrix, who, facts)
     if interactions is not None:
         check_matrix_ids(result, interactions, who)
-    check_measurable(result, who)
+    check_measurable(result, who, None if facts is None else (facts.low_value, facts.high_value))
     return result
 
 
-def check_canonical(matrix: sp.csr_array, who: str) -> None:
-    """Raise :class:`PluginError` naming `who` unless `matrix` is well-formed, canonical CSR."""
+def check_canonical(matrix: sp.csr_array, who: str, facts: EntryFacts | None = None) -> None:
+    """Raise :class:`PluginError` naming `who` unless `matrix` is well-formed, canonical CSR.
+
+    Given the `facts` of its entries, only the row offsets are read (and the entries where a
+    fact shows a problem, to say where).
+    """
     n_rows, n_cols = matrix.shape
     indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)
     if (
@@ -155,9 +198,28 @@ def check_canonical(matrix: sp.csr_array, who: str) -> None:
     ):
         msg = f"{who} returned a CSR matrix whose indptr is malformed; build it with scipy.sparse.csr_array"
         raise PluginError(msg)
-    if len(indices) and (indices.min() < 0 or indices.max() >= n_cols):
+    low, high = (facts.low_index, facts.high_index) if facts is not None else _index_range(indices)
+    if len(indices) and (low < 0 or high >= n_cols):
         msg = f"{who} returned a matrix with column indices outside 0..{n_cols - 1}"
         raise PluginError(msg)
+    if facts is None or facts.unordered:
+        _check_order(indptr, indices, who)
+    zeros = facts.zeros if facts is not None else int(np.count_nonzero(matrix.data == 0))
+    if zeros:
+        msg = (
+            f"{who} returned a matrix storing {zeros} explicit zeros; an InteractionMatrix stores no zero "
+            "entries: call eliminate_zeros()"
+        )
+        raise PluginError(msg)
+
+
+def _index_range(indices: np.ndarray) -> tuple[int, int]:
+    """Return the smallest and largest of the column `indices` (0 and -1 if there are none)."""
+    return (int(indices.min()), int(indices.max())) if len(indices) else (0, -1)
+
+
+def _check_order(indptr: np.ndarray, indices: np.ndarray, who: str) -> None:
+    """Raise :class:`PluginError` naming `who` and the first row whose columns do not strictly increase."""
     # entry p + 1 must follow entry p in its row: compared in the indices' own dtype, no copy
     out_of_order = indices[1:] <= indices[:-1]
     row_ends = indptr[1:-1]  # the first entry of each next row follows position end - 1
@@ -171,13 +233,6 @@ def check_canonical(matrix: sp.csr_array, who: str) -> None:
             f"{who} returned a matrix that is not canonical: {unordered.size} {problem} column indices "
             f"(first in row {row}); an InteractionMatrix needs sorted indices without duplicates: "
             "call sum_duplicates() and sort_indices()"
-        )
-        raise PluginError(msg)
-    zeros = int(np.count_nonzero(matrix.data == 0))
-    if zeros:
-        msg = (
-            f"{who} returned a matrix storing {zeros} explicit zeros; an InteractionMatrix stores no zero "
-            "entries: call eliminate_zeros()"
         )
         raise PluginError(msg)
 

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from recframe.data import InteractionMatrix, Interactions
 from recframe.engine import freeze_shared, transpose
+from recframe.engine.entry_facts import entry_facts
 from recframe.errors import ConfigError, DataError, NotFittedError, RecframeError
 from recframe.interfaces import (
     CandidateRanker,
@@ -220,7 +221,8 @@ class FitMethods:
             raise DataError(msg)
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        matrix = check_matrix(self._call(self.matrix, "build", interactions), self._who(self.matrix), interactions)
+        built = self._call(self.matrix, "build", interactions)
+        matrix = check_matrix(built, self._who(self.matrix), interactions, entry_facts(built)[0])  # one pass
         timings["matrix"] = time.perf_counter() - start
         logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
         with calling(self._who(self.similarity), "__deepcopy__"):

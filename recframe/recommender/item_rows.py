@@ -18,12 +18,18 @@ import scipy.sparse as sp
 
 from recframe.data import IntArray
 from recframe.engine import column_counts, freeze_shared, merge_cells
+from recframe.engine.entry_facts import ColumnTotals
 from recframe.engine.pairs import mark_transpose
 from recframe.interfaces import CellChanges
 
 
 def updated_item_rows(
-    previous: sp.csr_array, cells: CellChanges, item_map: IntArray, user_map: IntArray, matrix: sp.csr_array
+    previous: sp.csr_array,
+    cells: CellChanges,
+    item_map: IntArray,
+    user_map: IntArray,
+    matrix: sp.csr_array,
+    totals: ColumnTotals | None = None,
 ) -> sp.csr_array | None:
     """Return the transpose of the updated `matrix` from the `previous` transpose and the cells, or ``None``.
 
@@ -40,6 +46,9 @@ def updated_item_rows(
         The new position of each old item and user, ``-1`` where it is gone.
     matrix : csr_array of shape (users, items)
         The updated matrix (made read-only here: the model keeps it).
+    totals : ColumnTotals, optional
+        Each item's count of entries and sum of values in `matrix`, where the caller counted
+        them (:func:`~recframe.engine.entry_facts.entry_facts`); counted here otherwise.
     """
     n_users, n_items = matrix.shape
     if previous.shape != (len(item_map), len(user_map)):
@@ -57,7 +66,7 @@ def updated_item_rows(
     except ValueError:  # cells listed twice, say (against the contract): made anew instead
         return None
     matrix = freeze_shared(matrix, "the interaction matrix")
-    if not _same_items(merged, matrix):
+    if not _same_items(merged, matrix, totals):
         return None
     merged = freeze_shared(merged, "the updated items' rows")  # ours alone: flagged read-only, not copied
     merged.has_canonical_format = True  # merge_cells' result is canonical
@@ -69,16 +78,18 @@ SUMS_TOLERANCE = 1e-9
 """Relative difference allowed between an item's sum of values counted both ways (their orders differ)."""
 
 
-def _same_items(rows: sp.csr_array, matrix: sp.csr_array) -> bool:
+def _same_items(rows: sp.csr_array, matrix: sp.csr_array, totals: ColumnTotals | None) -> bool:
     """Return whether every item has as many entries, and the same sum of values, in `rows` as in `matrix`.
 
-    Two passes over the entries: they catch cells a builder left out (a missing cell changes
-    an item's count, a missing change of value its sum), though not a change that keeps both.
+    A pass over the entries of each (of `matrix` only where its `totals` are not given): they
+    catch cells a builder left out (a missing cell changes an item's count, a missing change of
+    value its sum), though not a change that keeps both.
     """
-    if not np.array_equal(np.diff(rows.indptr), column_counts(matrix)):
+    counts = column_counts(matrix) if totals is None else totals.counts
+    if not np.array_equal(np.diff(rows.indptr), counts):
         return False
     by_rows = np.asarray(rows.sum(axis=1)).ravel()
-    by_columns = np.asarray(matrix.sum(axis=0)).ravel()
+    by_columns = np.asarray(matrix.sum(axis=0)).ravel() if totals is None else totals.sums
     # sums that cancel to near 0 may differ by more: that only costs a transpose made anew
     scale = np.abs(by_rows) + np.abs(by_columns)
     return bool((np.abs(by_rows - by_columns) <= SUMS_TOLERANCE * scale).all())

@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from recframe.data import IdArray, InteractionMatrix, Interactions
 from recframe.engine import Engine
+from recframe.engine.entry_facts import ColumnTotals, entry_facts
 from recframe.errors import DataError
 from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph
 from recframe.interfaces.calls import calling
@@ -179,7 +180,7 @@ class UpdateMethods(FitMethods):
         """
         step = time.perf_counter()
         interactions = change.after
-        matrix, entry["matrix"], cells = self._updated_matrix(fitted, change)
+        matrix, entry["matrix"], cells, totals = self._updated_matrix(fitted, change)
         timings = {"events": step - start, "matrix": time.perf_counter() - step}
         user_map = position_map(fitted.matrix.users, matrix.users)
         item_map = position_map(fitted.matrix.items, matrix.items)
@@ -206,7 +207,7 @@ class UpdateMethods(FitMethods):
         )
         if cells is not None and fitted.item_rows is not None:  # the items' rows merged, not transposed anew
             step = time.perf_counter()
-            updated.item_rows = updated_item_rows(fitted.item_rows, cells, item_map, user_map, matrix.matrix)
+            updated.item_rows = updated_item_rows(fitted.item_rows, cells, item_map, user_map, matrix.matrix, totals)
             timings["item rows"] = time.perf_counter() - step
         records = {}
         # a copy: a query may add a graph to the published state meanwhile (similar_* on first use);
@@ -230,12 +231,14 @@ class UpdateMethods(FitMethods):
 
     def _updated_matrix(
         self, fitted: _Fitted, change: EventChange
-    ) -> tuple[InteractionMatrix, str, CellChanges | None]:
+    ) -> tuple[InteractionMatrix, str, CellChanges | None, ColumnTotals | None]:
         """Return the matrix of ``change.after``, how it was made (``incremental`` or ``full``), the cells changed.
 
         The builder's ``update`` brings the previous matrix up to date where the same builder
         (class and config) made it; a builder that answers ``None`` is built again. The changed
-        cells are known where the builder reported them (a :class:`MatrixUpdate`), else ``None``.
+        cells are known where the builder reported them (a :class:`MatrixUpdate`), else ``None``;
+        with them come the matrix's column totals, which the check of the merged items' rows
+        compares (counted in the pass that checks the matrix).
         """
         builder, who = self.matrix, self._who(self.matrix)
         if fitted.built_by == (type(builder), builder.config):  # unknown (None): built again
@@ -245,10 +248,12 @@ class UpdateMethods(FitMethods):
                 cells = updated.cells
                 updated = updated.plain()
             if updated is not None:
-                check_matrix(updated, who)
+                facts, totals = entry_facts(updated, columns=cells is not None and fitted.item_rows is not None)
+                check_matrix(updated, who, facts=facts)
                 check_updated_ids(updated, fitted.matrix, change, who)
-                return updated, "incremental", cells
-        return check_matrix(self._call(builder, "build", change.after), who, change.after), "full", None
+                return updated, "incremental", cells, totals
+        built = self._call(builder, "build", change.after)
+        return check_matrix(built, who, change.after, entry_facts(built)[0]), "full", None, None
 
     def _update_axis(
         self,
