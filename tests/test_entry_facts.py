@@ -97,6 +97,17 @@ def test_what_the_pass_cannot_read_is_left_to_the_checks(result: object) -> None
     assert entry_facts(result) == (None, None)
 
 
+def test_other_types_are_left_to_the_checks(mode: str) -> None:
+    float32 = _matrix([0, 2], [0, 1], [1.0, 2.0], 2)
+    float32.matrix.data = float32.matrix.data.astype(np.float32)
+    assert entry_facts(float32) == (None, None)
+    with pytest.raises(PluginError, match="dtype float32; expected float64"):
+        check_matrix(float32, "matrix 'x'", facts=entry_facts(float32)[0])
+    small = _matrix([0, 2], [0, 1], [1.0, 2.0], 2)
+    small.matrix.indices = small.matrix.indices.astype(np.int16)
+    assert entry_facts(small) == (None, None)
+
+
 def test_malformed_row_offsets_are_left_to_the_checks(mode: str) -> None:
     bad = _matrix([0, 3, 2], [0, 1], [1.0, 2.0], 2)  # decreasing, and past the entries
     assert entry_facts(bad) == (None, None)

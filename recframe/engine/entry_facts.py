@@ -40,8 +40,8 @@ def entry_facts(result: object, *, columns: bool = False) -> tuple[EntryFacts | 
     """Return the facts of the entries of a builder's `result` and, with `columns`, its column totals.
 
     ``(None, None)`` where `result` is not an :class:`~recframe.InteractionMatrix` whose matrix
-    the pass can read safely (CSR with integer indices and sound row offsets): the checks then
-    run their own passes and say what is wrong.
+    the pass can read safely (CSR of float64 values with 32- or 64-bit indices and sound row
+    offsets): the checks then run their own passes and say what is wrong.
 
     Parameters
     ----------
@@ -66,12 +66,17 @@ def entry_facts(result: object, *, columns: bool = False) -> tuple[EntryFacts | 
 
 
 def _readable(matrix: object) -> bool:
-    """Whether `matrix` is CSR with integer indices, numeric data and sound row offsets."""
+    """Whether `matrix` is CSR of float64 values, 32- or 64-bit indices and sound row offsets.
+
+    Only the types a check accepts: any other is refused by the check itself, without the
+    kernel compiling a version for it first.
+    """
     if not (sp.issparse(matrix) and getattr(matrix, "format", None) == "csr"):
         return False
     assert isinstance(matrix, sp.csr_array | sp.csr_matrix)
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
-    if indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu" or data.dtype.kind not in "iuf":
+    index_types = (np.dtype(np.int32), np.dtype(np.int64))
+    if indptr.dtype not in index_types or indices.dtype not in index_types or data.dtype != np.float64:
         return False
     if indptr.ndim != 1 or indices.ndim != 1 or data.ndim != 1 or len(indptr) != matrix.shape[0] + 1:
         return False
