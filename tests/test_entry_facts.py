@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 import recframe.engine.entry_facts as facts_module
 from recframe import DataError, IdIndex, InteractionMatrix, Interactions, PluginError
-from recframe.engine import numba_available
+from recframe.engine import compiled_by_default, numba_available
 from recframe.engine.entry_facts import entry_facts
 from recframe.interfaces.checks import EntryFacts, check_matrix
 
@@ -20,6 +20,8 @@ MODES = ["compiled", "numpy"] if numba_available() else ["numpy"]
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the compiled pass on every size, or numpy's."""
+    if request.param == "compiled" and not compiled_by_default():
+        pytest.skip("the compiled engine is switched off (RECFRAME_ENGINE)")
     monkeypatch.setattr(facts_module, "COMPILED_FACTS", 0 if request.param == "compiled" else 1 << 62)
     return str(request.param)
 
@@ -146,3 +148,27 @@ def test_facts_of_another_matrix_are_refused() -> None:
     other, _ = entry_facts(_matrix([0, 1], [0], [1.0], 2))
     with pytest.raises(ValueError, match="facts are of 1 entries"):
         check_matrix(matrix, "matrix 'x'", facts=other)
+
+
+@pytest.mark.parametrize("tasks", [1, 5])
+@pytest.mark.parametrize("seed", range(3))
+def test_many_entries_in_few_columns_over_several_tasks(
+    mode: str, tasks: int, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each task's own column totals (entries outnumber tasks x columns), empty tasks merged in, as brute force."""
+    real_ranges = facts_module._entry_ranges
+    monkeypatch.setattr(facts_module, "_entry_ranges", lambda indptr, count: real_ranges(indptr, tasks))
+    rng = np.random.default_rng(seed)
+    n, m = 60, 4
+    lengths = np.where(rng.random(n) < 0.3, 0, rng.integers(1, m + 1, n))  # empty rows: some tasks may be empty
+    indptr = np.r_[0, np.cumsum(lengths)]
+    indices = np.concatenate([np.sort(rng.choice(m, size=length, replace=False)) for length in lengths])
+    if seed == 2:
+        indices[5] = indices[4]  # one repeated column
+    data = rng.choice([0.5, 2.0, -3.0, 0.0, np.inf], int(indptr[-1]))
+    matrix = _matrix(indptr.tolist(), indices.tolist(), data.tolist(), m)
+    facts, totals = entry_facts(matrix, columns=True)
+    assert facts == _brute(matrix)
+    assert totals is not None and len(data) >= tasks * m
+    assert totals.counts.tolist() == np.bincount(indices, minlength=m).tolist()
+    np.testing.assert_allclose(totals.sums, np.bincount(indices, weights=data, minlength=m))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -66,6 +69,7 @@ class _ReadsAfter(RatingsMatrixBuilder):
 
 
 def test_a_builder_reading_the_kept_events_during_a_forget_gets_them() -> None:
+    _ReadsAfter.seen = []
     events = random_interactions(seed=5)
     rec = Recommender(matrix=_ReadsAfter()).fit(events)
     rec.forget(users=[4, 7])
@@ -78,9 +82,21 @@ def test_a_builder_reading_the_kept_events_during_a_forget_gets_them() -> None:
     assert "events kept" in rec.timings
 
 
+def _slow_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the worker's copy take 0.3 s, so that a forget ending first would leave it running."""
+    copy = PendingEvents._copy
+
+    def slow(self: PendingEvents, events: Interactions, keep: np.ndarray) -> None:
+        time.sleep(0.3)
+        copy(self, events, keep)
+
+    monkeypatch.setattr(PendingEvents, "_copy", slow)
+
+
 def test_a_forget_that_fails_leaves_the_model_and_no_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(random_interactions(seed=2))
     before = rec._state()
+    _slow_copy(monkeypatch)
 
     def broken(*args: object) -> None:
         raise RuntimeError("the neighbours failed")
@@ -90,3 +106,53 @@ def test_a_forget_that_fails_leaves_the_model_and_no_worker(monkeypatch: pytest.
         rec.forget(users=[1])
     assert rec._state() is before
     assert not _worker_alive()
+
+
+def _failing_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(self: PendingEvents, events: Interactions, keep: np.ndarray) -> None:
+        self._error = MemoryError("no memory for the kept events")
+
+    monkeypatch.setattr(PendingEvents, "_copy", fail)
+
+
+@pytest.mark.parametrize("builder", ["ratings", "reads_after"])
+def test_a_failed_copy_is_raised_as_itself_and_changes_nothing(builder: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read at the end (settled) or by a builder's update: a MemoryError, not a plugin's error."""
+    matrix = _ReadsAfter() if builder == "reads_after" else None
+    rec = Recommender(matrix=matrix).fit(random_interactions(seed=5))
+    before = rec._state()
+    _failing_copy(monkeypatch)
+    with pytest.raises(MemoryError, match="no memory for the kept events"):
+        rec.forget(users=[4])
+    assert rec._state() is before
+    assert not _worker_alive()
+
+
+class _TakesAfter(RatingsMatrixBuilder):
+    """A builder without an update (built again from ``change.after``) that selects, copies and pickles the events."""
+
+    name = "takes_after"
+
+    def update(self, previous: InteractionMatrix, change: object) -> None:
+        after = change.after  # type: ignore[attr-defined]
+        for copied in (copy.copy(after), copy.deepcopy(after), pickle.loads(pickle.dumps(after))):
+            assert type(copied) is Interactions
+            assert _columns(copied) == _columns(after)
+        joined = Interactions.concat(after, after)
+        assert type(joined) is Interactions and len(joined) == 2 * len(after)
+        return None
+
+    def build(self, interactions: Interactions) -> InteractionMatrix:
+        taken = interactions.take(np.ones(len(interactions), dtype=bool))
+        assert type(taken) is Interactions
+        return super().build(taken)
+
+
+def test_a_full_build_from_the_kept_events_equals_a_refit() -> None:
+    events = random_interactions(seed=6)
+    rec = Recommender(matrix=_TakesAfter()).fit(events)
+    rec.forget(users=[1, 10])
+    assert rec.lineage[-1]["matrix"] == "full"
+    keep = ~np.isin(events.users, [1, 10])
+    ref = Recommender.from_config({}).fit(events.take(keep))
+    assert_same_neighbours(rec._state().graphs["items"], ref._state().graphs["items"])

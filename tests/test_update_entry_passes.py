@@ -7,10 +7,13 @@ import pytest
 import scipy.sparse as sp
 
 import recframe.engine.cells as cells
+import recframe.engine.entry_facts as entry_facts
 import recframe.engine.search as search
 import recframe.engine.transposes as transposes
 import recframe.recommender.entry_passes as passes
-from recframe import Recommender
+from recframe import NeighbourGraph, Recommender
+from recframe.recommender.delta_rows import lists_in_new_rows
+from recframe.recommender.neighbour_lists import NeighbourLists
 from recframe.testing import random_interactions
 
 
@@ -22,6 +25,7 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     monkeypatch.setattr(search, "COMPILED_TOTALS", threshold)
     monkeypatch.setattr(transposes, "COMPILED_TRANSPOSE", threshold)  # the items' rows, the listers
     monkeypatch.setattr(cells, "COMPILED_MIN_ENTRIES", threshold)  # the matrix merge, the items' rows merge
+    monkeypatch.setattr(entry_facts, "COMPILED_FACTS", threshold)  # the checks of the matrix, the items' totals
     return str(request.param)
 
 
@@ -93,3 +97,41 @@ def test_in_table_against_isin(mode: str, seed: int) -> None:
     ids = np.unique(rng.integers(0, 300, 20))
     assert np.array_equal(passes.in_table(values, ids), np.isin(values, ids))
     assert passes.in_table(np.array([5, 6, 7]), np.array([6])).tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("scores_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("seed", range(3))
+def test_old_lists_by_new_row_against_numpy(mode: str, seed: int, scores_dtype: type[np.floating]) -> None:
+    """Gone neighbours, padding and new rows: each row's old list in new positions, as brute force gives it."""
+    rng = np.random.default_rng(seed)
+    n_old, width = 40, 6
+    indices = np.where(rng.random((n_old, width)) < 0.2, -1, rng.integers(0, n_old, (n_old, width)))
+    scores = np.where(indices >= 0, rng.random((n_old, width)), 0.0).astype(scores_dtype)
+    lists = NeighbourLists(NeighbourGraph(indices.astype(np.int64), scores, n_old), rng.random(n_old))
+    row_map = np.where(rng.random(n_old) < 0.8, 0, -1)
+    row_map[row_map >= 0] = np.sort(rng.choice(45, int((row_map >= 0).sum()), replace=False))
+    old_rows = np.full(45, -1)
+    old_rows[row_map[row_map >= 0]] = np.flatnonzero(row_map >= 0)
+    listed, listed_scores, floors = lists_in_new_rows(lists, old_rows, row_map)
+    for new, old in enumerate(old_rows.tolist()):
+        row = [row_map[j] if old >= 0 and j >= 0 else -1 for j in (indices[old] if old >= 0 else [-1] * width)]
+        assert listed[new].tolist() == row
+        expected = [float(scores[old, c]) if row[c] >= 0 else 0.0 for c in range(width)]
+        assert listed_scores[new].tolist() == expected
+        assert floors[new] == (lists.floors[old] if old >= 0 else 0.0)
+    assert (listed == -1).any() and (listed >= 0).any() and (old_rows < 0).any()
+
+
+def test_old_lists_outside_their_rows_are_refused(mode: str) -> None:
+    """A neighbour or an old row past the old lists: an IndexError either way, never a read outside them."""
+    lists = NeighbourLists(
+        NeighbourGraph(np.array([[1, -1], [5, 0]]), np.array([[0.5, 0.0], [0.4, 0.3]]), 2), np.zeros(2)
+    )
+    with pytest.raises(IndexError):
+        lists_in_new_rows(lists, np.array([0, 1]), np.array([0, 1]))
+    fine = NeighbourLists(
+        NeighbourGraph(np.array([[1, -1], [0, -1]]), np.array([[0.5, 0.0], [0.4, 0.0]]), 2), np.zeros(2)
+    )
+    with pytest.raises(IndexError):
+        lists_in_new_rows(fine, np.array([0, 2]), np.array([0, 1]))
+    assert lists_in_new_rows(fine, np.array([1, -1, 0]), np.array([2, 0]))[0].tolist() == [[2, -1], [-1, -1], [0, -1]]

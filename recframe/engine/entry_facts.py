@@ -7,7 +7,8 @@ third of an update's matrix step). :func:`entry_facts` reads every entry once, o
 (the compiled kernel of :mod:`recframe.engine._compiled.entry_facts`, from
 :data:`COMPILED_FACTS` entries; numpy below, or without numba), and :func:`check_matrix` reads
 the facts instead. With ``columns=True`` it also counts and sums each column, as the check of
-an update's merged items' rows compares them.
+an update's merged items' rows compares them: each task into a row of its own where the tasks'
+rows take no more memory than the entries, else by numpy after the pass.
 """
 
 from __future__ import annotations
@@ -105,11 +106,13 @@ def _compiled(
         bounds = _entry_ranges(offsets, threads)
         tasks = len(bounds) - 1
         counts, values = np.zeros((tasks, 5), dtype=np.int64), np.zeros((tasks, 2))
-        shape = (tasks, n_columns) if columns else (tasks, 0)
+        # each task's own totals, where they cost no more memory than the entries; else counted after
+        per_task = columns and tasks * n_columns <= len(data)
+        shape = (tasks, n_columns) if per_task else (tasks, 0)
         column_counts, column_sums = np.zeros(shape, dtype=np.int64), np.zeros(shape)
         arrays = (offsets, indices, data, bounds)
         kernel: Any = scan_entries
-        kernel(*(read_only_view(a) for a in arrays), columns, counts, values, column_counts, column_sums)
+        kernel(*(read_only_view(a) for a in arrays), per_task, counts, values, column_counts, column_sums)
     facts = EntryFacts(
         nnz=len(data),
         unordered=int(counts[:, UNORDERED].sum()),
@@ -120,8 +123,11 @@ def _compiled(
         low_value=float(values[:, LOW_VALUE].min()),
         high_value=float(values[:, HIGH_VALUE].max()),
     )
-    totals = ColumnTotals(column_counts.sum(axis=0), column_sums.sum(axis=0)) if columns else None
-    return facts, totals
+    if not columns:
+        return facts, None
+    if not per_task:
+        return facts, _column_totals(indices, data, n_columns)
+    return facts, ColumnTotals(column_counts.sum(axis=0), column_sums.sum(axis=0))
 
 
 def _numpy(
@@ -143,9 +149,12 @@ def _numpy(
         low_value=float(kept.min()) if len(kept) else np.inf,
         high_value=float(kept.max()) if len(kept) else -np.inf,
     )
-    if not columns:
-        return facts, None
+    return facts, _column_totals(indices, data, n_columns) if columns else None
+
+
+def _column_totals(indices: np.ndarray, data: np.ndarray, n_columns: int) -> ColumnTotals:
+    """Return each column's count and sum of values by numpy (entries outside the columns left out)."""
     inside = (indices >= 0) & (indices < n_columns)
     counts = np.bincount(indices[inside], minlength=n_columns).astype(np.int64)
     sums = np.asarray(np.bincount(indices[inside], weights=data[inside], minlength=n_columns), dtype=np.float64)
-    return facts, ColumnTotals(counts, sums)
+    return ColumnTotals(counts, sums)

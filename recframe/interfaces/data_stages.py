@@ -71,6 +71,9 @@ class EventChange:
         The events the previous matrix was built from.
     after : Interactions
         The events now: `before` followed by `added`, or `before` without the removed ones.
+        During a forget they are still being copied on a worker thread (a subclass of
+        :class:`Interactions`): reading a column waits for them; ``len``, selecting, copying
+        and pickling give what plain events give.
     added : Interactions or None
         The events appended after `before` (with the same columns), or ``None`` for a removal.
     removed_users, removed_items : IdArray or None

@@ -263,6 +263,12 @@ def lists_in_new_rows(
         shape = (len(old_rows), lists.graph.indices.shape[1])
         listed, scores, floors = np.empty(shape, dtype=np.int64), np.empty(shape), np.empty(len(old_rows))
         graph = lists.graph
+        n_old = graph.indices.shape[0]
+        # the kernel reads without bounds checks: the rows and neighbours it follows must exist
+        beyond = (old_rows.size and old_rows.max() >= n_old) or (n_old and graph.indices.max() >= n_old)
+        if len(row_map) != n_old or beyond:
+            msg = f"old rows or neighbours outside the {n_old} rows of the old lists"
+            raise IndexError(msg)
         arrays = (graph.indices, graph.scores, lists.floors, old_rows, row_map)
         kernel: Any = lists_by_new_row
         with numba_threads(None):

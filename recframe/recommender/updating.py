@@ -153,8 +153,11 @@ class UpdateMethods(FitMethods):
             try:
                 change = EventChange(base, after, removed_users=removed["users"], removed_items=removed["items"])
                 self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
-            finally:
+            except BaseException as error:
                 after.wait()  # no copy outlives a forget that failed
+                if isinstance(error, Exception) and after.error is not None and _caused_by(error, after.error):
+                    raise after.error from None  # the copy failed (memory, say), not the plugin that read it
+                raise
         return self
 
     @property
@@ -349,6 +352,18 @@ class UpdateMethods(FitMethods):
             result.lists.served(config.k), f"the updated {axis[:-1]} neighbours", n_rows, n_rows
         )
         return result.record()
+
+
+def _caused_by(error: BaseException, cause: BaseException) -> bool:
+    """Return whether `cause` is `error` or among the exceptions that led to it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if current is cause:
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _take_rows(rows: sp.csr_array, which: np.ndarray) -> sp.csr_array:

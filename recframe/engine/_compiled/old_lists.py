@@ -4,7 +4,7 @@
 neighbours in new positions (numpy takes six passes over the ``rows x width`` lists and a
 temporary for each); :func:`lists_by_new_row` writes them in one. The compiled update then reads
 each row's list as a CSR row and the lists transposed: :func:`packed_lists` packs the present
-entries into CSR arrays without a mask of the lists.
+entries into CSR arrays in one more pass (numpy's boolean selection takes two, and a copy).
 """
 
 from __future__ import annotations
