@@ -77,17 +77,24 @@ def _numeric(column: np.ndarray) -> bool:
     return column.dtype.kind in "iuf" and compiled_pass(len(column))
 
 
-def joined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Return `first` followed by `second` (the training events followed by an update's)."""
+def joined(first: np.ndarray, second: np.ndarray, spare: int = 0) -> np.ndarray:
+    """Return `first` followed by `second` (the training events followed by an update's).
+
+    With `spare`, the result is a view of the first entries of an array `spare` entries longer
+    (allocated, not written: room for later updates, see :mod:`~recframe.recommender.event_buffers`).
+    """
+    dtype = np.result_type(first, second)
+    out = np.empty(len(first) + len(second) + spare, dtype=dtype)
     if not (_numeric(first) and first.dtype == second.dtype):
-        return np.concatenate([first, second])
+        out[: len(first)] = first
+        out[len(first) : len(first) + len(second)] = second
+        return out[: len(first) + len(second)] if spare else out
     from recframe.engine._compiled.entries import copy_into
 
-    out = np.empty(len(first) + len(second), dtype=first.dtype)
     with numba_threads(None) as threads:
         copy_into(read_only_view(first), out, 0, 4 * threads)
         copy_into(read_only_view(second), out, len(first), 4 * threads)
-    return out
+    return out[: len(first) + len(second)] if spare else out
 
 
 def in_table(values: npt.NDArray[np.integer], sorted_ids: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:

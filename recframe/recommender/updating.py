@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from recframe.data import IdArray, InteractionMatrix, Interactions
+from recframe.data import IdArray, InteractionMatrix
 from recframe.engine import Engine
 from recframe.engine.entry_facts import ColumnTotals, entry_facts
 from recframe.errors import DataError
 from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_matrix
-from recframe.recommender.entry_passes import joined
+from recframe.recommender.event_buffers import appended, released
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
@@ -97,8 +97,13 @@ class UpdateMethods(FitMethods):
             base = training_data(fitted, "update")
             new = update_events(data, base)
             entry = {"kind": "update", "events": len(new), "fingerprint": new.fingerprint()}
-            change = EventChange(base, Interactions.concat(base, new, joined), added=new)
-            self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
+            after = appended(base, new)  # written after the old events where they have room
+            try:
+                change = EventChange(base, after, added=new)
+                self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
+            except BaseException:
+                released(after, len(base))  # the room after the model's events is theirs again
+                raise
         return self
 
     def forget(self, users: object = None, items: object = None) -> Self:
