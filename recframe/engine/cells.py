@@ -38,6 +38,7 @@ from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
 from recframe.engine.kernel_inputs import check_csr, csr_parts, read_only_view
 from recframe.engine.pairs import _entry_ranges
+from recframe.interfaces.checks import out_of_order
 
 COMPILED_MIN_ENTRIES = 1 << 20
 """Stored entries (of the matrix and the cells together) from which the compiled kernel merges;
@@ -333,10 +334,7 @@ def _merge_numpy(merge: _Merge) -> MergedCells:
     """:func:`merge_cells` vectorised: keep and renumber the old entries, then place the cells among them."""
     matrix, row_map, column_map, shape = merge.matrix, merge.row_map, merge.column_map, merge.shape
     indptr, indices, data = matrix.indptr.astype(np.int64), matrix.indices, matrix.data
-    unordered = indices[1:] <= indices[:-1]  # entry p + 1 must follow entry p within its row
-    row_starts = indptr[1:-1]
-    unordered[row_starts[(row_starts > 0) & (row_starts < len(indices))] - 1] = False
-    if unordered.any():
+    if out_of_order(indptr, indices).any():
         raise ValueError(_NOT_CANONICAL)
     if (column_map < 0).any():  # the kept entries, counted per old row
         keep = np.repeat(row_map >= 0, np.diff(indptr)) & (column_map[indices] >= 0)

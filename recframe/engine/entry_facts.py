@@ -23,7 +23,7 @@ from recframe.data import FloatArray, IntArray, InteractionMatrix
 from recframe.engine.dispatch import compiled_by_default, numba_threads
 from recframe.engine.kernel_inputs import read_only_view
 from recframe.engine.pairs import _entry_ranges
-from recframe.interfaces.checks import EntryFacts
+from recframe.interfaces.checks import EntryFacts, out_of_order
 
 COMPILED_FACTS = 1 << 20
 """Stored entries from which the compiled pass runs (below, numpy takes milliseconds)."""
@@ -134,14 +134,11 @@ def _numpy(
     indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_columns: int, columns: bool
 ) -> tuple[EntryFacts | None, ColumnTotals | None]:
     """Return the facts by numpy's passes (the same numbers as the kernel)."""
-    out_of_order = indices[1:] <= indices[:-1]
-    row_ends = indptr[1:-1]
-    out_of_order[row_ends[(row_ends > 0) & (row_ends < len(indices))] - 1] = False
     finite = np.isfinite(data)
     kept = data[finite]
     facts = EntryFacts(
         nnz=len(data),
-        unordered=int(np.count_nonzero(out_of_order)),
+        unordered=int(np.count_nonzero(out_of_order(indptr, indices))),
         low_index=int(indices.min()) if len(indices) else 0,
         high_index=int(indices.max()) if len(indices) else -1,
         non_finite=int(len(data) - np.count_nonzero(finite)),

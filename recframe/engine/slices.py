@@ -45,12 +45,14 @@ def run_in_slices(
     A single slice runs in the calling thread. On Ctrl-C or an error in a slice, the slices not
     started are dropped, the running ones end, and the error is raised here; no thread is left.
     """
+
+    def run(piece: tuple[int, int]) -> object:
+        return kernel(*piece, *arguments)
+
     with numba_threads(threads) as used:  # the process's compiled-kernel budget, as every batch kernel
         pieces = slices(n_rows, used)
-        work: Iterator[object] = (kernel(start, stop, *arguments) for start, stop in pieces)
         pool = ThreadPoolExecutor(max_workers=used, thread_name_prefix="recframe-slices") if len(pieces) > 1 else None
-        if pool is not None:
-            work = pool.map(lambda piece: kernel(piece[0], piece[1], *arguments), pieces)
+        work: Iterator[object] = map(run, pieces) if pool is None else pool.map(run, pieces)
         try:
             for _ in progress(work, total=n_rows, desc=desc, unit="rows", sizes=(j - i for i, j in pieces)):
                 pass

@@ -218,13 +218,21 @@ def _index_range(indices: np.ndarray) -> tuple[int, int]:
     return (int(indices.min()), int(indices.max())) if len(indices) else (0, -1)
 
 
+def out_of_order(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Return, for each stored entry but the last, whether the next one is in its row without a higher column.
+
+    Compared in the indices' own dtype, without a copy; the first entry of each row is not
+    compared with the last of the row before.
+    """
+    after = indices[1:] <= indices[:-1]  # entry p + 1 must follow entry p in its row
+    row_ends = indptr[1:-1]  # the first entry of each next row follows position end - 1
+    after[row_ends[(row_ends > 0) & (row_ends < len(indices))] - 1] = False
+    return after
+
+
 def _check_order(indptr: np.ndarray, indices: np.ndarray, who: str) -> None:
     """Raise :class:`PluginError` naming `who` and the first row whose columns do not strictly increase."""
-    # entry p + 1 must follow entry p in its row: compared in the indices' own dtype, no copy
-    out_of_order = indices[1:] <= indices[:-1]
-    row_ends = indptr[1:-1]  # the first entry of each next row follows position end - 1
-    out_of_order[row_ends[(row_ends > 0) & (row_ends < len(indices))] - 1] = False
-    unordered = np.flatnonzero(out_of_order)
+    unordered = np.flatnonzero(out_of_order(indptr, indices))
     if unordered.size:
         first = int(unordered[0])
         row = int(np.searchsorted(indptr, first, side="right")) - 1

@@ -76,8 +76,7 @@ def released(events: Interactions, length: int) -> None:
         for name in _COLUMNS:
             column = getattr(events, name)
             buffer = None if column is None else column.base
-            claim = _claims.get(id(buffer)) if isinstance(buffer, np.ndarray) else None
-            if claim is not None and claim[0]() is buffer and claim[1] == len(column):
+            if _claimed_end(buffer) == len(column):
                 _claim(buffer, length)
 
 
@@ -86,8 +85,7 @@ def _room(column: np.ndarray, add: np.ndarray) -> np.ndarray | None:
     buffer = column.base
     if not isinstance(buffer, np.ndarray) or buffer.ndim != 1 or column.ndim != 1:
         return None
-    claim = _claims.get(id(buffer))
-    if claim is None or claim[0]() is not buffer or claim[1] != len(column):
+    if _claimed_end(buffer) != len(column):
         return None  # not a buffer of ours, or its room is claimed by other events
     same_start = column.__array_interface__["data"][0] == buffer.__array_interface__["data"][0]
     if not same_start or column.strides != buffer.strides or column.dtype != buffer.dtype:
@@ -97,6 +95,12 @@ def _room(column: np.ndarray, add: np.ndarray) -> np.ndarray | None:
     if add.dtype != buffer.dtype and not np.can_cast(add.dtype, buffer.dtype, casting="safe"):
         return None  # longer text ids, say: joined anew in a dtype that holds both
     return buffer
+
+
+def _claimed_end(buffer: object) -> int | None:
+    """Return how many entries of `buffer` are claimed, ``None`` if it is not a buffer of ours."""
+    claim = _claims.get(id(buffer)) if isinstance(buffer, np.ndarray) else None
+    return claim[1] if claim is not None and claim[0]() is buffer else None
 
 
 def _written(buffer: np.ndarray, old: np.ndarray, add: np.ndarray) -> np.ndarray:
