@@ -148,6 +148,59 @@ def test_update_lists_with_gone_and_added_columns_equals_a_search(
         assert set(got.indices[row][got.scores[row] > cut]) == set(want.indices[row][want.scores[row] > cut])
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_update_lists_sorts_few_candidates_and_heaps_many_alike(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of few certain candidates are sorted in place, rows of many go through a heap: both give a search's lists.
+
+    With two neighbours kept (three candidates needed), a new row's candidates are every row it
+    shares a column with, far more than the kernel sorts in place; an old row's are about its
+    old neighbours.
+    """
+    from recframe.engine._compiled.delta import SORTED_AT_MOST
+
+    monkeypatch.setattr(graph_delta, "FULL_SEARCH_WORK", 10.0)
+    rng = np.random.default_rng(seed)
+    n_old, m, k, width = 40, 30, 2, 2
+    old = _random_rows(rng, n_old, m, 0.3)
+    row_map, n_new = _maps(rng, n_old, 3, keep=1.0)
+    dense = old_in_new_positions(old, row_map, np.arange(m), n_new, m)
+    new_rows = np.setdiff1d(np.arange(n_new), row_map)
+    dense[new_rows] = _random_rows(rng, len(new_rows), m, 0.5).toarray()
+    dense[rng.integers(0, n_new, 10), rng.integers(0, m, 10)] = 2.0
+    new = sp.csr_array(dense)
+    reached = (new.toarray()[new_rows] @ new.toarray().T > 0).sum(axis=1) - 1
+    assert reached.max() > SORTED_AT_MOST * (width + 1)  # a heap's row, so both ways are taken
+    lists = NeighbourLists.of(_cosine_search(old, np.arange(n_old), width), width)
+    result = update_lists(
+        lists, old, new, row_map, np.arange(m), "cosine", k, width, lambda r, w: _cosine_search(new, r, w), "numba"
+    )
+    assert not isinstance(result, str)
+    got, want = result.lists.served(k), _cosine_search(new, np.arange(n_new), k)
+    np.testing.assert_allclose(got.scores, want.scores, atol=1e-9)
+    for row in range(n_new):
+        cut = want.scores[row, -1] + 1e-9
+        assert set(got.indices[row][got.scores[row] > cut]) == set(want.indices[row][want.scores[row] > cut])
+
+
+def test_sort_best_first_orders_by_score_then_lower_column() -> None:
+    """The in-place sort puts the best first, ties by lower column, as draining a heap does."""
+    from recframe.engine._compiled.heaps import _sort_best_first
+
+    values = np.array([0.5, 0.9, 0.5, 0.1, 0.9, 0.7])
+    columns = np.array([4, 7, 2, 9, 3, 5], dtype=np.int64)
+    _sort_best_first(values, columns, 5)  # the last entry is left where it is
+    np.testing.assert_array_equal(values, [0.9, 0.9, 0.5, 0.5, 0.1, 0.7])
+    np.testing.assert_array_equal(columns, [3, 7, 2, 4, 9, 5])
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 5, 300).astype(np.float64)
+    columns = rng.permutation(300).astype(np.int64)
+    order = np.lexsort((columns, -values))
+    want_values, want_columns = values[order], columns[order]
+    _sort_best_first(values, columns, 300)
+    np.testing.assert_array_equal(values, want_values)
+    np.testing.assert_array_equal(columns, want_columns)
+
+
 def old_in_new_positions(
     old: sp.csr_array, row_map: np.ndarray, column_map: np.ndarray, n_new: int, m_new: int
 ) -> np.ndarray:

@@ -24,8 +24,14 @@ from recframe.engine._compiled.delta_steps import (
     SHRUNK,
     _resolve_bounds,
 )
-from recframe.engine._compiled.heaps import _drain_best_first, _keep
+from recframe.engine._compiled.heaps import _drain_best_first, _keep, _sort_best_first
 from recframe.engine._compiled.scatter import _scatter_row
+
+SORTED_AT_MOST = 2
+"""A row's certain candidates are sorted in place up to this many times the entries it keeps
+(plus one), and go through a heap beyond: after adding 1% to the ML-20M shape the median row
+has 101 candidates, nearly in order, and the kernel took 0.67-0.69 s instead of 0.70-0.76 s
+(2 threads, its last step 0.13 s instead of 0.23 s on one)."""
 
 
 @numba.njit(inline="always", cache=True)
@@ -250,27 +256,36 @@ def _lists_row(
     if filled:
         for p in range(xn_indptr[i], xn_indptr[i + 1]):
             dense[xn_indices[p]] = 0.0
-    # the exact similarities above the floor are certain: keep the best
-    size = 0
-    capacity = width + 1
-    for t in range(n_cand):
-        if cand_v[t] > floor:
-            size = _keep(heap_v, heap_j, size, capacity, cand_v[t], cand_j[t])
     for t in range(lists.shape[1]):
         j = lists[i, t]
         if j >= 0:
             mirror[j] = -1.0
     for p in range(rev_indptr[i], rev_indptr[i + 1]):
         mirror[rev_indices[p]] = -1.0
-    if size > width:  # one more than kept: it bounds every entry left out
-        _drain_best_first(heap_v, heap_j, size, best_v, best_j)
-        floor = max(floor, best_v[width])
-        for t in range(width):
-            out_j[i, t] = best_j[t]
-            out_v[i, t] = best_v[t]
-        size = width
+    # the exact similarities above the floor are certain: keep the best (one more than kept
+    # bounds every entry left out)
+    above = 0
+    for t in range(n_cand):
+        if cand_v[t] > floor:
+            cand_v[above] = cand_v[t]
+            cand_j[above] = cand_j[t]
+            above += 1
+    capacity = width + 1
+    if above <= SORTED_AT_MOST * capacity:  # most rows: about their old neighbours, nearly in order
+        _sort_best_first(cand_v, cand_j, above)
+        size = min(above, capacity)
+        best_v, best_j = cand_v, cand_j
     else:
-        _drain_best_first(heap_v, heap_j, size, out_v[i], out_j[i])
+        size = 0
+        for t in range(above):
+            size = _keep(heap_v, heap_j, size, capacity, cand_v[t], cand_j[t])
+        _drain_best_first(heap_v, heap_j, size, best_v, best_j)
+    if size > width:
+        floor = max(floor, best_v[width])
+        size = width
+    for t in range(size):
+        out_j[i, t] = best_j[t]
+        out_v[i, t] = best_v[t]
     out_floor[i] = floor
     out_count[i] = size
 

@@ -68,3 +68,24 @@ def _drain_best_first(heap_v: np.ndarray, heap_j: np.ndarray, size: int, out_v: 
         heap_v[0] = heap_v[slot]
         heap_j[0] = heap_j[slot]
         _sift_down(heap_v, heap_j, slot, 0)
+
+
+@numba.njit(inline="always", cache=True)
+def _sort_best_first(values: np.ndarray, columns: np.ndarray, size: int) -> None:
+    """Sort ``values[:size]`` and their `columns` best first, in place (the heaps' order): an insertion sort.
+
+    For entries already nearly in order it costs about one comparison each, where draining a
+    heap costs a logarithm of its size each: a row's candidates after an update are mostly its
+    old neighbours, listed best first, their scores changed a little. Quadratic at worst, so
+    only for a few entries (the caller bounds `size`).
+    """
+    for t in range(1, size):
+        v = values[t]
+        j = columns[t]
+        u = t - 1
+        while u >= 0 and _worse(values[u], columns[u], v, j):
+            values[u + 1] = values[u]
+            columns[u + 1] = columns[u]
+            u -= 1
+        values[u + 1] = v
+        columns[u + 1] = j
