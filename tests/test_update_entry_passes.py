@@ -86,8 +86,12 @@ def test_an_update_with_the_passes_equals_a_refit(mode: str, ranker: str) -> Non
 def test_joined_against_numpy(mode: str, dtype: object) -> None:
     rng = np.random.default_rng(11)
     first, second = rng.integers(0, 500, 1000).astype(dtype), rng.integers(0, 500, 37).astype(dtype)
-    assert np.array_equal(passes.joined(first, second), np.concatenate([first, second]))
-    assert passes.joined(first, second[:0]).tolist() == first.tolist()
+    third = rng.integers(0, 500, 2000).astype(dtype)
+    assert np.array_equal(passes.joined([first, second, third]), np.concatenate([first, second, third]))
+    assert passes.joined([first, second[:0]]).tolist() == first.tolist()
+    narrow = rng.integers(0, 500, 1500).astype(np.int32)  # converted to the result's dtype, as concatenate does
+    if np.dtype(dtype).kind != "U":
+        assert np.array_equal(passes.joined([first, narrow]), np.concatenate([first, narrow]))
 
 
 @pytest.mark.parametrize("seed", range(4))

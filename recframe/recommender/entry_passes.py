@@ -10,6 +10,8 @@ the old entries in the columns the change touched. Each function here runs the c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -72,29 +74,25 @@ def in_columns(x: sp.csr_array, columns: npt.NDArray[np.bool_]) -> sp.csr_array:
     return sp.csr_array((x.data[positions], x.indices[positions], indptr), shape=x.shape)
 
 
-def _numeric(column: np.ndarray) -> bool:
-    """Whether the compiled copies take `column` (numbers; text ids are copied by numpy)."""
-    return column.dtype.kind in "iuf" and compiled_pass(len(column))
+def joined(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """Return `columns` one after another (the training events followed by updates').
 
-
-def joined(first: np.ndarray, second: np.ndarray, spare: int = 0) -> np.ndarray:
-    """Return `first` followed by `second` (the training events followed by an update's).
-
-    With `spare`, the result is a view of the first entries of an array `spare` entries longer
-    (allocated, not written: room for later updates, see :mod:`~recframe.recommender.event_buffers`).
+    A part of numbers as long as a compiled pass, of the result's dtype, is copied by every
+    thread; the others by numpy (text ids, short parts, a dtype to convert).
     """
-    dtype = np.result_type(first, second)
-    out = np.empty(len(first) + len(second) + spare, dtype=dtype)
-    if not (_numeric(first) and first.dtype == second.dtype):
-        out[: len(first)] = first
-        out[len(first) : len(first) + len(second)] = second
-        return out[: len(first) + len(second)] if spare else out
-    from recframe.engine._compiled.entries import copy_into
+    dtype = np.result_type(*columns)
+    out = np.empty(sum(len(column) for column in columns), dtype=dtype)
+    offset = 0
+    for column in columns:
+        if column.dtype == dtype and dtype.kind in "iuf" and compiled_pass(len(column)):
+            from recframe.engine._compiled.entries import copy_into
 
-    with numba_threads(None) as threads:
-        copy_into(read_only_view(first), out, 0, 4 * threads)
-        copy_into(read_only_view(second), out, len(first), 4 * threads)
-    return out[: len(first) + len(second)] if spare else out
+            with numba_threads(None) as threads:
+                copy_into(read_only_view(column), out, offset, 4 * threads)
+        else:
+            out[offset : offset + len(column)] = column
+        offset += len(column)
+    return out
 
 
 def in_table(values: npt.NDArray[np.integer], sorted_ids: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:

@@ -7,33 +7,26 @@ matrix builders of the library bring their matrix up to date from the previous m
 it copies), and is itself the :class:`~recframe.Interactions` the update passes on as
 ``change.after``: a matrix builder that reads its columns waits for them, and gets the very
 events an eager copy gives. The update waits for them at its end (:meth:`PendingEvents.result`)
-and keeps the plain events.
-
-Whatever a plugin does with them, they behave as plain events: :meth:`~Interactions.take` and
-:meth:`~Interactions.concat` give plain :class:`~recframe.Interactions`, and so do ``copy``,
-``deepcopy`` and ``pickle`` (the worker and its lock are not copied). A failed copy (a
+and keeps the plain events. They behave as plain events whatever a plugin does with them
+(:class:`~recframe.recommender.deferred_events.DeferredEvents`), and a failed copy (a
 ``MemoryError``, say) is raised as itself, not as a plugin's error, when the forget ends.
 
 On the ML-20M shape (2 cores), forgetting 100 users took 1.235 s with the copy on the worker
-and 1.338 s with it first (interleaved medians of 8). An update that adds events joins them
-first: joined on a worker, it took 1.70 s for adding 1% against 1.58 s (the join competed with
-the matrix's merge for memory).
+and 1.338 s with it first (interleaved medians of 8).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from recframe.data import FloatArray, IdArray, Interactions
+from recframe.data import Interactions
+from recframe.recommender.deferred_events import DeferredEvents
 
-_COLUMNS = ("users", "items", "values", "timestamps")
 
-
-class PendingEvents(Interactions):
+class PendingEvents(DeferredEvents):
     """The events of `events` where `keep` is true, being copied on a worker thread.
 
     Reading a column waits for the copy (and raises what it raised); ``len`` does not.
@@ -41,7 +34,7 @@ class PendingEvents(Interactions):
     """
 
     def __init__(self, events: Interactions, keep: npt.NDArray[np.bool_]) -> None:
-        # no Interactions.__init__: the columns come from the worker, checked events filtered
+        # the columns come from the worker: checked events, filtered
         self._count = int(np.count_nonzero(keep))
         self._kept: Interactions | None = None
         self._error: BaseException | None = None
@@ -53,18 +46,6 @@ class PendingEvents(Interactions):
             self._kept = events.take(keep)
         except BaseException as error:  # handed to the reader, raised there
             self._error = error
-
-    @classmethod
-    def _unchecked(
-        cls, users: IdArray, items: IdArray, values: FloatArray | None, timestamps: FloatArray | None
-    ) -> Interactions:
-        """Return plain events (what ``take`` and ``concat`` of pending events give)."""
-        return Interactions._unchecked(users, items, values, timestamps)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Copy and pickle as the plain events, once copied (not the worker)."""
-        events = self.result()
-        return Interactions._unchecked, (events.users, events.items, events.values, events.timestamps)
 
     @property
     def error(self) -> BaseException | None:
@@ -88,16 +69,6 @@ class PendingEvents(Interactions):
             raise self._error
         assert self._kept is not None
         return self._kept
-
-    def __len__(self) -> int:
-        """Return the number of events kept (known before they are copied)."""
-        return self._count
-
-    def __getattr__(self, name: str) -> Any:
-        """Return a column once copied (called only for the columns: they are not set on this object)."""
-        if name not in _COLUMNS:
-            raise AttributeError(name)
-        return getattr(self.result(), name)
 
 
 def settled(events: Interactions) -> Interactions:

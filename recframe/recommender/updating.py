@@ -40,12 +40,12 @@ from recframe.errors import DataError
 from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_matrix
-from recframe.recommender.event_buffers import appended, released
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
 from recframe.recommender.graph_update import GraphUpdate, update_graph
 from recframe.recommender.item_rows import updated_item_rows
+from recframe.recommender.joined_events import first_part, joined_events
 from recframe.recommender.pending_events import PendingEvents, settled
 from recframe.recommender.row_changes import changed_rows, position_map
 from recframe.recommender.small_pages import small_pages
@@ -95,15 +95,10 @@ class UpdateMethods(FitMethods):
             start = time.perf_counter()
             fitted = self._state()
             base = training_data(fitted, "update")
-            new = update_events(data, base)
+            new = update_events(data, first_part(base))  # checked against the columns' kinds: nothing joined
             entry = {"kind": "update", "events": len(new), "fingerprint": new.fingerprint()}
-            after = appended(base, new)  # written after the old events where they have room
-            try:
-                change = EventChange(base, after, added=new)
-                self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
-            except BaseException:
-                released(after, len(base))  # the room after the model's events is theirs again
-                raise
+            change = EventChange(base, joined_events(base, new), added=new)  # joined when first read
+            self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
         return self
 
     def forget(self, users: object = None, items: object = None) -> Self:
@@ -182,9 +177,10 @@ class UpdateMethods(FitMethods):
     def _updated_state(self, fitted: _Fitted, change: EventChange, entry: dict[str, Any], start: float) -> _Fitted:
         """Return the state ``fit`` would build on ``change.after``, recomputing only what changed.
 
-        `start` is when the update began (``time.perf_counter``): the events were read, checked
-        and joined since (a forget's are filtered on a worker meanwhile: :class:`.PendingEvents`),
-        which the timings call ``events``.
+        `start` is when the update began (``time.perf_counter``): the events were read and
+        checked since, which the timings call ``events`` (an update's are joined after the
+        model's only when read, :class:`.JoinedEvents`; a forget's are filtered on a worker
+        meanwhile, :class:`.PendingEvents`).
         """
         step = time.perf_counter()
         interactions = change.after
