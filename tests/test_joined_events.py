@@ -129,10 +129,10 @@ def test_chained_updates_equal_a_refit_and_leave_earlier_models_as_they_were() -
     for part in parts:
         rec.update(part)
         states.append(rec._state())
-    last = states[2].interactions
+    last, middle = states[2].interactions, states[1].interactions
     assert isinstance(last, JoinedEvents) and len(last.parts) == 4  # three updates, nothing joined
-    assert states[1].interactions is not None
-    assert _columns(states[1].interactions) == _concatenated(data, parts[0], parts[1])  # unchanged by the last
+    assert isinstance(middle, JoinedEvents) and len(middle.parts) == 3  # the builder read only their value range
+    assert _columns(middle) == _concatenated(data, parts[0], parts[1])  # unchanged by the last
     refit = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(
         Interactions.concat(Interactions.concat(Interactions.concat(data, parts[0]), parts[1]), parts[2])
     )
@@ -152,3 +152,33 @@ def test_a_forget_after_updates_and_a_save_read_the_joined_events(tmp_path: obje
     path = rec.save(f"{tmp_path}/model")
     loaded = Recommender.load(path)
     assert _columns(loaded._state().interactions) == _columns(rec._state().interactions)
+
+
+def test_column_range_by_hand_and_from_the_parts() -> None:
+    events = Interactions([1, 2, 3], [4, 5, 6], [3.0, 0.5, 2.0], [30.0, 10.0, 20.0])
+    assert events.column_range("values") == (0.5, 3.0)
+    assert events.column_range("timestamps") == (10.0, 30.0)
+    assert Interactions([1], [2]).column_range("values") is None  # no values
+    assert events.take(np.zeros(3, dtype=bool)).column_range("values") is None  # no events
+    with pytest.raises(ValueError, match="'values' or 'timestamps', not 'users'"):
+        events.column_range("users")
+    later = joined_events(
+        joined_events(events, Interactions([7], [8], [9.0], [5.0])), Interactions([1], [1], [1.0], [40.0])
+    )
+    assert later.column_range("values") == (0.5, 9.0) and later.column_range("timestamps") == (5.0, 40.0)
+    assert isinstance(later, JoinedEvents) and len(later.parts) == 3  # answered without joining
+    rng = np.random.default_rng(0)
+    parts = [Interactions(np.arange(n), np.arange(n), rng.random(n), rng.random(n)) for n in (50, 0, 7, 30)]
+    chained: Interactions = parts[0]
+    for part in parts[1:]:
+        chained = joined_events(chained, part)
+    whole = chained.result()  # type: ignore[attr-defined]
+    for name in ("values", "timestamps"):
+        column = getattr(whole, name)
+        assert chained.column_range(name) == (column.min(), column.max())
+
+
+def test_column_range_keeps_a_nan_as_numpy_does() -> None:
+    with_nan = Interactions._unchecked(np.arange(2), np.arange(2), np.array([1.0, np.nan]), None)
+    low, high = joined_events(Interactions([5], [5], [2.0]), with_nan).column_range("values")  # type: ignore[misc]
+    assert np.isnan(low) and np.isnan(high)

@@ -79,8 +79,7 @@ class RatingsMatrixBuilder(MatrixBuilder):
         ``mean`` and ``error`` on a cell that had events, ``first`` and ``last`` with new
         events older than old ones, are built again); otherwise ``None``.
         """
-        added = None if change.added is None else change.added.values
-        if type(self).build is not RatingsMatrixBuilder.build or not positive_values(change.before.values, added):
+        if type(self).build is not RatingsMatrixBuilder.build or not positive_values(change.before, change.added):
             return None  # a subclass that builds otherwise is built again
         updated = update_cells(previous, change, self._cells, self.config.duplicates)
         if updated is not None:

@@ -50,9 +50,10 @@ Cells = Callable[[Interactions], InteractionMatrix | None]
 """A builder's matrix of some events built alone (``None`` if it keeps none of them)."""
 
 
-def positive_values(*columns: npt.NDArray[np.float64] | None) -> bool:
-    """Return whether every value of `columns` (``None``: no column) is at least :data:`SMALLEST_POSITIVE`."""
-    return all(column is None or not len(column) or column.min() >= SMALLEST_POSITIVE for column in columns)
+def positive_values(*events: Interactions | None) -> bool:
+    """Return whether every value of `events` (``None``, or no values: none) is at least :data:`SMALLEST_POSITIVE`."""
+    ranges = [part.column_range("values") for part in events if part is not None]
+    return all(bounds is None or bounds[0] >= SMALLEST_POSITIVE for bounds in ranges)
 
 
 def update_cells(
@@ -100,8 +101,9 @@ def _combiner(
         return np.maximum
     if duplicates not in ("last", "first"):
         return None
-    before, added = change.before.timestamps, change.added.timestamps if change.added is not None else None
-    if before is not None and added is not None and len(before) and added.min() < before.max():
+    before = change.before.column_range("timestamps")
+    added = change.added.column_range("timestamps") if change.added is not None else None
+    if before is not None and added is not None and added[0] < before[1]:
         return None
     if duplicates == "last":
         return lambda old, new: new

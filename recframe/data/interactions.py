@@ -78,6 +78,27 @@ class Interactions:
         """Return the number of events."""
         return len(self.users)
 
+    def column_range(self, name: str) -> tuple[float, float] | None:
+        """Return the smallest and the largest entry of the column `name` (``values`` or ``timestamps``).
+
+        ``None`` if the events have no such column or no events. NaN, where a column has one,
+        is returned as numpy's ``min`` and ``max`` return it. An updated model's events (joined
+        only when read) answer from their parts without joining them, which is why a matrix
+        builder's ``update`` should ask this rather than read ``change.before``'s column.
+
+        Raises
+        ------
+        ValueError
+            If `name` is not ``values`` or ``timestamps``.
+        """
+        if name not in ("values", "timestamps"):
+            msg = f"column_range takes 'values' or 'timestamps', not {name!r}"
+            raise ValueError(msg)
+        column = getattr(self, name)
+        if column is None or not len(column):
+            return None
+        return float(column.min()), float(column.max())
+
     def take(
         self, rows: npt.NDArray[Any], pick: Callable[[np.ndarray, npt.NDArray[Any]], np.ndarray] | None = None
     ) -> Interactions:

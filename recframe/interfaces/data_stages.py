@@ -68,12 +68,16 @@ class EventChange:
     Attributes
     ----------
     before : Interactions
-        The events the previous matrix was built from.
+        The events the previous matrix was built from. After earlier updates they are joined
+        only when a column is first read (a subclass of :class:`Interactions`, as `after`):
+        a builder that needs only their range of values or times asks
+        :meth:`Interactions.column_range`, which joins nothing.
     after : Interactions
         The events now: `before` followed by `added`, or `before` without the removed ones.
-        During a forget they are still being copied on a worker thread (a subclass of
-        :class:`Interactions`): reading a column waits for them; ``len``, selecting, copying
-        and pickling give what plain events give.
+        During an update they are joined only when a column is first read, and during a
+        forget they are still being copied on a worker thread (subclasses of
+        :class:`Interactions`): reading a column joins them or waits for them; ``len``,
+        selecting, copying and pickling give what plain events give.
     added : Interactions or None
         The events appended after `before` (with the same columns), or ``None`` for a removal.
     removed_users, removed_items : IdArray or None

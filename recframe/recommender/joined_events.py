@@ -46,6 +46,14 @@ class JoinedEvents(DeferredEvents):
         with self._lock:
             return self._parts
 
+    def column_range(self, name: str) -> tuple[float, float] | None:
+        """Return the smallest and the largest entry of the column `name`, from the parts' (nothing joined)."""
+        ranges = [part.column_range(name) for part in self.parts]  # every part has the same columns
+        present = np.array([bounds for bounds in ranges if bounds is not None])
+        if not len(present):
+            return None
+        return float(present[:, 0].min()), float(present[:, 1].max())
+
     def result(self) -> Interactions:
         """Return the events as plain :class:`~recframe.Interactions`, joining them on the first call."""
         with self._lock:
