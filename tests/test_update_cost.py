@@ -188,7 +188,7 @@ def test_sort_best_first_orders_by_score_then_lower_column() -> None:
 
     values = np.array([0.5, 0.9, 0.5, 0.1, 0.9, 0.7])
     columns = np.array([4, 7, 2, 9, 3, 5], dtype=np.int64)
-    _sort_best_first(values, columns, 5)  # the last entry is left where it is
+    assert _sort_best_first(values, columns, 5, 100)  # the last entry is left where it is
     np.testing.assert_array_equal(values, [0.9, 0.9, 0.5, 0.5, 0.1, 0.7])
     np.testing.assert_array_equal(columns, [3, 7, 2, 4, 9, 5])
     rng = np.random.default_rng(0)
@@ -196,9 +196,42 @@ def test_sort_best_first_orders_by_score_then_lower_column() -> None:
     columns = rng.permutation(300).astype(np.int64)
     order = np.lexsort((columns, -values))
     want_values, want_columns = values[order], columns[order]
-    _sort_best_first(values, columns, 300)
+    assert _sort_best_first(values, columns, 300, 300 * 300)
     np.testing.assert_array_equal(values, want_values)
     np.testing.assert_array_equal(columns, want_columns)
+
+
+def test_sort_best_first_gives_way_past_its_budget_leaving_a_permutation() -> None:
+    """Entries far out of order stop the sort at its budget; what is left holds every entry once."""
+    from recframe.engine._compiled.heaps import _sort_best_first
+
+    values = np.arange(50, dtype=np.float64)  # worst first: every entry moves to the front
+    columns = np.arange(50, dtype=np.int64)
+    assert not _sort_best_first(values, columns, 50, 8 * 50)
+    assert sorted(columns.tolist()) == list(range(50)) and np.array_equal(values, columns.astype(np.float64))
+    nearly = np.r_[np.arange(50, 0, -1), 25.5].astype(np.float64)  # in order but for the last entry
+    assert _sort_best_first(nearly, np.arange(51, dtype=np.int64), 51, 8 * 51)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sorting_keeps_what_the_heap_keeps(seed: int) -> None:
+    """Sorted in place and cut, or kept in a bounded heap and drained: the same entries in the same order."""
+    from recframe.engine._compiled.heaps import _drain_best_first, _keep, _sort_best_first
+
+    rng = np.random.default_rng(seed)
+    size, capacity = int(rng.integers(0, 60)), int(rng.integers(1, 30))
+    values = rng.integers(0, 6, size).astype(np.float64) / 5  # many ties
+    columns = rng.permutation(200)[:size].astype(np.int64)
+    heap_v, heap_j = np.empty(capacity), np.empty(capacity, dtype=np.int64)
+    kept = 0
+    for t in range(size):
+        kept = _keep(heap_v, heap_j, kept, capacity, values[t], columns[t])
+    drained_v, drained_j = np.empty(kept), np.empty(kept, dtype=np.int64)
+    _drain_best_first(heap_v, heap_j, kept, drained_v, drained_j)
+    sorted_v, sorted_j = values.copy(), columns.copy()
+    assert _sort_best_first(sorted_v, sorted_j, size, size * size)
+    np.testing.assert_array_equal(sorted_v[:kept], drained_v)
+    np.testing.assert_array_equal(sorted_j[:kept], drained_j)
 
 
 def old_in_new_positions(

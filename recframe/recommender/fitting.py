@@ -195,7 +195,10 @@ class FitMethods:
         Parameters
         ----------
         data : Interactions, mapping of columns or pandas DataFrame, optional
-            The training interactions; by default those of the data source.
+            The training interactions; by default those of the data source. The model keeps
+            them as its training events without a copy (``update``, ``forget`` and ``save``
+            read them later, also after updates): don't write into arrays given here
+            afterwards, or pass copies.
 
         Raises
         ------

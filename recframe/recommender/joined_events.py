@@ -2,15 +2,19 @@
 
 ``update`` gives the model its old training events followed by the new ones. Joined at once,
 that is a fresh copy of every event (0.11-0.15 s for 18 million on 2 cores) whatever the size
-of the update, and nothing in an update by the library's matrix builders reads them: the
-matrix is brought up to date from the previous matrix. :class:`JoinedEvents` keeps the parts
-(the model's events, shared with the previous model, and a copy of the update's) and joins them
-into one array per column when a column is first read: by a save, a forget, or a builder that
-builds from ``change.after``. Updates in a row add parts without joining anything; the
-:data:`MOST_PARTS`-th part is joined at its update, so one join serves that many updates.
+of the update, and the library's incremental matrix builders (``ratings``, ``binary``) read
+none of them: the matrix is brought up to date from the previous matrix, with the old events'
+range of values and times (:meth:`~recframe.Interactions.column_range`) from the parts.
+:class:`JoinedEvents` keeps the parts (the model's events, shared with the previous model, and
+a copy of the update's) and joins them into one array per column when a column is first read:
+by a save, a forget, or a builder that builds from ``change.after``. Updates in a row add parts
+without joining anything; the :data:`MOST_PARTS`-th part is joined at its update, so one join
+serves that many updates.
 
 A model's events never change: the parts are never written to, the joined columns are new
-arrays, and once joined the parts are let go of (an older model keeps its own).
+arrays, and once joined the parts are let go of (an older model keeps its own). The first part
+after a fit is the events ``fit`` was given, as the fitted model's are: arrays handed to ``fit``
+must not be changed afterwards (see ``Recommender.fit``).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from recframe.interfaces import (
 )
 from recframe.interfaces.checks import check_graph, check_matrix, check_split, check_topn
 from recframe.recommender.filtering import apply_filters
+from recframe.recommender.joined_events import joined_events
 from recframe.registry import builtin_registry, describe_component
 from recframe.testing.saved_state import round_trip_state
 
@@ -134,9 +135,14 @@ class MatrixBuilderContract(ComponentContract):
         if late.timestamps is not None and before.timestamps is not None:  # new events are not older than old ones
             late = Interactions(late.users, late.items, late.values, late.timestamps + before.timestamps.max())
         forgotten = np.unique(before.users)[:2]
+        # after an earlier update, a model's events are joined only when read (as `before` and
+        # `after` here: parts, joined when a builder reads a column)
+        half = len(before) // 2
+        joined_before = joined_events(before.take(np.arange(half)), before.take(np.arange(half, len(before))))
         changes = [
             EventChange(before, Interactions.concat(before, late), added=late),
             EventChange(before, before.take(~np.isin(before.users, forgotten)), removed_users=forgotten),
+            EventChange(joined_before, joined_events(joined_before, late), added=late),
         ]
         for builder in self.instances():
             assert isinstance(builder, MatrixBuilder)

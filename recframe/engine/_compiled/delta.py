@@ -33,6 +33,11 @@ SORTED_AT_MOST = 2
 has 101 candidates, nearly in order, and the kernel took 0.67-0.69 s instead of 0.70-0.76 s
 (2 threads, its last step 0.13 s instead of 0.23 s on one)."""
 
+SORT_MOVES = 8
+"""Moves per candidate the in-place sort may make before it gives way to the heap (candidates
+far out of order: a new row's, or many found beside the listed ones), which then costs about
+what the heap alone would have: at most a logarithm of the capacity per candidate, twice."""
+
 
 @numba.njit(inline="always", cache=True)
 def _exact_dot(
@@ -271,8 +276,8 @@ def _lists_row(
             cand_j[above] = cand_j[t]
             above += 1
     capacity = width + 1
-    if above <= SORTED_AT_MOST * capacity:  # most rows: about their old neighbours, nearly in order
-        _sort_best_first(cand_v, cand_j, above)
+    # most rows: about their old neighbours, nearly in order; a heap where they are many or far out of order
+    if above <= SORTED_AT_MOST * capacity and _sort_best_first(cand_v, cand_j, above, SORT_MOVES * above):
         size = min(above, capacity)
         best_v, best_j = cand_v, cand_j
     else:

@@ -2,7 +2,9 @@
 
 Every kernel of :mod:`recframe.engine._compiled` keeps its candidates in a heap of fixed
 capacity with the worst entry on top, ordered by score and then by lower column, so that
-results are deterministic; these helpers are inlined into the kernels that call them.
+results are deterministic; these helpers are inlined into the kernels that call them. The delta
+kernel sorts a row's few candidates in place instead where they are nearly in order
+(:func:`_sort_best_first`), in the same order.
 """
 
 from __future__ import annotations
@@ -71,14 +73,17 @@ def _drain_best_first(heap_v: np.ndarray, heap_j: np.ndarray, size: int, out_v: 
 
 
 @numba.njit(inline="always", cache=True)
-def _sort_best_first(values: np.ndarray, columns: np.ndarray, size: int) -> None:
-    """Sort ``values[:size]`` and their `columns` best first, in place (the heaps' order): an insertion sort.
+def _sort_best_first(values: np.ndarray, columns: np.ndarray, size: int, budget: int) -> bool:
+    """Sort ``values[:size]`` and `columns` best first, in place (the heaps' order); ``False`` past `budget` moves.
 
-    For entries already nearly in order it costs about one comparison each, where draining a
-    heap costs a logarithm of its size each: a row's candidates after an update are mostly its
-    old neighbours, listed best first, their scores changed a little. Quadratic at worst, so
-    only for a few entries (the caller bounds `size`).
+    An insertion sort: for entries already nearly in order it costs about one comparison each,
+    where draining a heap costs a logarithm of its size each. A row's candidates after an update
+    are mostly its old neighbours, listed best first, their scores changed a little. Entries far
+    out of order cost a move per place: past `budget` moves the sort stops between two entries
+    and returns ``False``, leaving the entries a permutation of what they were (the caller then
+    keeps the best through a heap, whose cost does not depend on the order).
     """
+    moves = 0
     for t in range(1, size):
         v = values[t]
         j = columns[t]
@@ -89,3 +94,7 @@ def _sort_best_first(values: np.ndarray, columns: np.ndarray, size: int) -> None
             u -= 1
         values[u + 1] = v
         columns[u + 1] = j
+        moves += t - 1 - u
+        if moves > budget:
+            return False
+    return True
