@@ -274,7 +274,8 @@ def test_most_shrunk_in_batches_equals_one_sum_of_every_cost(
     rng = np.random.default_rng(seed)
     rows = _random_rows(rng, 80, 40, 0.3)
     degree = np.bincount(rows.indices, minlength=40).astype(np.float64)
-    ratio = np.where(rng.random(80) < 0.6, 1.0 + rng.random(80), 1.0 - 0.5 * rng.random(80))
+    grown = 1.0 + np.where(rng.random(80) < 0.3, 0.02 * rng.random(80), rng.random(80))  # some barely
+    ratio = np.where(rng.random(80) < 0.6, grown, 1.0 - 0.5 * rng.random(80))
     is_new = rng.random(80) < 0.1
     full = float((degree**2).sum())
     for share in (0.0, 0.01, 0.05, 0.3, 10.0):  # none, some, many and every shrinking row afforded
@@ -282,8 +283,20 @@ def test_most_shrunk_in_batches_equals_one_sum_of_every_cost(
         chosen, left = graph_delta._most_shrunk(ratio, is_new, rows, degree, full)
         shrinking = np.flatnonzero(~is_new & (ratio > 1.0))
         order = shrinking[np.argsort(-ratio[shrinking], kind="stable")]
-        afforded = int(np.searchsorted(np.cumsum((rows @ degree)[order]), share * full, side="right"))
-        assert chosen.tolist() == sorted(order[:afforded].tolist())
+        worth = order[ratio[order] > graph_delta.SHRUNK_RATIO]
+        afforded = int(np.searchsorted(np.cumsum((rows @ degree)[worth]), share * full, side="right"))
+        assert chosen.tolist() == sorted(worth[:afforded].tolist())
         assert left == (max(float(ratio[order[afforded]]), 1.0) if afforded < len(order) else 1.0)
         if share == 10.0:
-            assert len(chosen) == len(shrinking) > 20  # more than a batch of 1 or 3
+            assert len(chosen) == len(worth) > 20  # more than a batch of 1 or 3
+            assert len(worth) < len(shrinking) and left <= graph_delta.SHRUNK_RATIO  # some shrank too little
+
+
+def test_rows_shrunk_too_little_get_no_exact_similarities() -> None:
+    """Below SHRUNK_RATIO a row is left to the growth bound whatever the budget; above it, it is computed."""
+    rows = sp.csr_array(np.eye(4))
+    degree, is_new = np.ones(4), np.zeros(4, dtype=bool)
+    chosen, left = graph_delta._most_shrunk(np.array([1.01, 1.5, 1.0, 1.019]), is_new, rows, degree, 1e9)
+    assert chosen.tolist() == [1] and left == 1.019
+    chosen, left = graph_delta._most_shrunk(np.array([1.01, 1.001, 0.9, 1.0]), is_new, rows, degree, 1e9)
+    assert chosen.tolist() == [] and left == 1.01
