@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,9 @@ class Interactions:
     """
 
     __slots__ = ("items", "timestamps", "users", "values")
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("users", "items", "values", "timestamps")
+    """The columns, in the order ``_unchecked`` takes them (``values`` and ``timestamps`` may be ``None``)."""
 
     users: IdArray
     items: IdArray
@@ -152,7 +155,7 @@ class Interactions:
     def fingerprint(self) -> str:
         """Return a sha256 hex digest of the events, stable across machines and runs."""
         digest = hashlib.sha256()
-        for name in ("users", "items", "values", "timestamps"):
+        for name in self.COLUMNS:
             column = getattr(self, name)
             digest.update(name.encode())
             if column is None:

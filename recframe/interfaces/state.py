@@ -137,7 +137,7 @@ def matrix_from_state(state: Mapping[str, StateValue], prefix: str) -> Interacti
 
 def interactions_state(prefix: str, interactions: Interactions) -> State:
     """Return :class:`Interactions` as ``{prefix}.users``, ``.items`` (and ``.values``, ``.timestamps`` if present)."""
-    columns = {name: getattr(interactions, name) for name in ("users", "items", "values", "timestamps")}
+    columns = {name: getattr(interactions, name) for name in Interactions.COLUMNS}
     return {f"{prefix}.{name}": column for name, column in columns.items() if column is not None}
 
 

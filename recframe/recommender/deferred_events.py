@@ -20,9 +20,6 @@ from typing import Any
 
 from recframe.data import FloatArray, IdArray, Interactions
 
-COLUMNS = ("users", "items", "values", "timestamps")
-"""The columns of events (and the order ``_unchecked`` takes them in)."""
-
 
 class DeferredEvents(Interactions, metaclass=abc.ABCMeta):
     """Events of a known length whose columns come from :meth:`result` when one is first read.
@@ -55,6 +52,6 @@ class DeferredEvents(Interactions, metaclass=abc.ABCMeta):
 
     def __getattr__(self, name: str) -> Any:
         """Return a column from :meth:`result` (called only for the columns: they are not set on this object)."""
-        if name not in COLUMNS:
+        if name not in Interactions.COLUMNS:
             raise AttributeError(name)
         return getattr(self.result(), name)

@@ -117,13 +117,10 @@ def _distinct(ids: np.ndarray) -> int:
     return len(np.unique(ids))
 
 
-_COLUMNS = ("users", "items", "values", "timestamps")
-
-
 def _read_only(interactions: Interactions) -> Interactions:
     """Return `interactions` over read-only views of its columns, so that a write in place raises."""
     view = Interactions.__new__(Interactions)
-    for name in _COLUMNS:
+    for name in Interactions.COLUMNS:
         column = getattr(interactions, name)
         if column is not None:
             column = column.view()
@@ -137,7 +134,7 @@ def _checked_result(result: object, who: str) -> Interactions:
     if not isinstance(result, Interactions):
         msg = f"{who} returned {type(result).__name__}; expected Interactions"
         raise PluginError(msg)
-    columns: list[Any] = [getattr(result, name, None) for name in _COLUMNS]
+    columns: list[Any] = [getattr(result, name, None) for name in Interactions.COLUMNS]
     users, items = columns[:2]
     well_formed = (
         type(result) is Interactions
@@ -170,7 +167,7 @@ def check_subset(before: Interactions, after: Interactions, who: str) -> None:
         many such events there are.
     """
     hashes = np.zeros(len(before) + len(after), dtype=np.uint64)
-    for number, name in enumerate(_COLUMNS):
+    for number, name in enumerate(Interactions.COLUMNS):
         old, new = getattr(before, name), getattr(after, name)
         if (old is None) != (new is None):
             state = "dropped" if new is None else "added"
@@ -213,7 +210,7 @@ def check_subset(before: Interactions, after: Interactions, who: str) -> None:
     first = int(bad[0])
     event = ", ".join(
         f"{name[:-1]} {short_repr(column[first].item())}"
-        for name in _COLUMNS
+        for name in Interactions.COLUMNS
         if (column := getattr(after, name)) is not None
     )
     how = "an event more often than its input has it" if present[first] else "an event that is not among its input"

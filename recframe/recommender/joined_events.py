@@ -24,7 +24,7 @@ import threading
 import numpy as np
 
 from recframe.data import Interactions
-from recframe.recommender.deferred_events import COLUMNS, DeferredEvents
+from recframe.recommender.deferred_events import DeferredEvents
 from recframe.recommender.entry_passes import joined
 
 MOST_PARTS = 64
@@ -39,9 +39,8 @@ class JoinedEvents(DeferredEvents):
     """
 
     def __init__(self, parts: tuple[Interactions, ...]) -> None:
-        self._parts = parts
+        self._parts = parts  # at least two until joined, then the joined events alone
         self._count = sum(len(part) for part in parts)
-        self._joined: Interactions | None = None
         self._lock = threading.Lock()
 
     @property
@@ -61,10 +60,9 @@ class JoinedEvents(DeferredEvents):
     def result(self) -> Interactions:
         """Return the events as plain :class:`~recframe.Interactions`, joining them on the first call."""
         with self._lock:
-            if self._joined is None:
-                self._joined = _joined(self._parts)
-                self._parts = (self._joined,)
-            return self._joined
+            if len(self._parts) > 1:
+                self._parts = (_joined(self._parts),)
+            return self._parts[0]
 
 
 def joined_events(base: Interactions, new: Interactions) -> Interactions:
@@ -87,7 +85,7 @@ def first_part(events: Interactions) -> Interactions:
 
 def _copied(events: Interactions) -> Interactions:
     """Return plain events with copies of `events`' columns."""
-    users, items, values, timestamps = (getattr(events, name) for name in COLUMNS)
+    users, items, values, timestamps = (getattr(events, name) for name in Interactions.COLUMNS)
     return Interactions._unchecked(
         users.copy(),
         items.copy(),
@@ -103,6 +101,6 @@ def _joined(parts: tuple[Interactions, ...]) -> Interactions:
         values = [getattr(part, name) for part in parts]
         return None if any(value is None for value in values) else joined(values)
 
-    users, items, values, timestamps = (column(name) for name in COLUMNS)
+    users, items, values, timestamps = (column(name) for name in Interactions.COLUMNS)
     assert users is not None and items is not None
     return Interactions._unchecked(users, items, values, timestamps)
