@@ -50,7 +50,7 @@ def scatter_bound(
 
 def main(argv: list[str] | None = None) -> int:
     from recframe.engine import row_totals
-    from recframe.engine.pairs import _scales, accumulate_pairs, pair_heaps
+    from recframe.engine.pairs import _scales, accumulate_pairs, pair_heaps, symmetric_parts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", default="ml-1m", choices=list(SHAPES))
@@ -64,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     t = sp.csr_array(x.T)
     t.sort_indices()
     n, threads, k = x.shape[0], args.threads, args.k
-    x_parts = (x.indptr.astype(np.int64), x.indices.astype(np.int32), x.data)
-    t_parts = (t.indptr.astype(np.int64), t.indices.astype(np.int32).view(np.uint32), t.data)
+    x_parts, t_parts = symmetric_parts(x, t)  # as the search passes them (read-only, 32-bit indices)
     scales = _scales(row_totals(x)[0], n)
     # the bound's own index of each entry's place in X.T (the kernel walks cursors instead):
     # X.T lists the entries by column, then row, which is a stable sort of X's entries by column

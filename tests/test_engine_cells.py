@@ -245,7 +245,7 @@ def test_a_matrix_with_unsorted_rows_is_refused(
 ) -> None:
     """A row [3, 1, 2]: a binary search and a merge would disagree on its length; refused, nothing written outside."""
     rows = {"first": 0, "middle": 1, "last": 2}[where]
-    indptr = np.array([0, 1, 2, 3])
+    indptr = np.array([0, 1, 2, 3], dtype=np.int32)  # 32-bit, as scipy makes them: the kernels' usual types
     indptr[rows + 1 :] += 2
     indices = np.zeros(indptr[-1], dtype=np.int32)
     data = np.ones(indptr[-1])

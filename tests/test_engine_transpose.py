@@ -53,7 +53,8 @@ def test_random_matrices_against_scipy(engine: str, seed: int, compiled_always: 
 
 
 def test_unsorted_rows_give_sorted_rows(compiled_always: None) -> None:
-    x = sp.csr_array((np.array([1.0, 2.0, 3.0]), np.array([2, 0, 1]), np.array([0, 2, 3])), shape=(2, 3))
+    indices, indptr = np.array([2, 0, 1], dtype=np.int32), np.array([0, 2, 3], dtype=np.int32)  # as scipy makes them
+    x = sp.csr_array((np.array([1.0, 2.0, 3.0]), indices, indptr), shape=(2, 3))
     t = transpose(x)
     assert t.indices.tolist() == [0, 1, 0] and t.data.tolist() == [2.0, 3.0, 1.0]
     assert t.has_sorted_indices

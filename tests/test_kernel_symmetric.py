@@ -9,6 +9,8 @@ import pytest
 import scipy.sparse as sp
 
 from recframe.engine import numba_available, top_k_neighbours
+from recframe.engine.kernel_inputs import read_only_view
+from recframe.engine.pairs import symmetric_parts
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
 
@@ -115,13 +117,13 @@ def test_transpose_places_point_at_each_entry_in_any_batches(rng):
     t.sort_indices()
     rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
     t_rows = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
-    indptr, t_indptr = x.indptr.astype(np.int64), t.indptr.astype(np.int64)
+    (indptr, indices, _), (t_indptr, t_indices, _) = symmetric_parts(x, t)  # the types the search passes
     for edges in ([50, 0], [50, 31, 30, 7, 0], [40, 12]):  # decreasing batches, from the end or not
         cursor = np.full(t.shape[0], -1, dtype=np.int64)
         for stop, start in itertools.pairwise(edges):
-            places = np.empty(indptr[stop] - indptr[start], dtype=np.int64)
+            places = np.empty(indptr[stop] - indptr[start], dtype=np.int32)
             parts = np.array([0, 5, 6, t.shape[0]] if stop < 50 else [0, t.shape[0]], dtype=np.int64)
-            transpose_places(start, stop, indptr, x.indices, t_indptr, t.indices, parts, cursor, places)
+            transpose_places(start, stop, indptr, indices, t_indptr, t_indices, parts, cursor, places)
             entries = slice(indptr[start], indptr[stop])
             np.testing.assert_array_equal(t.indices[places], rows[entries])  # entry (i, u) of X is (u, i) of X.T
             np.testing.assert_array_equal(t_rows[places], x.indices[entries])
@@ -157,7 +159,7 @@ def test_the_transpose_check_is_the_same_in_any_ranges(rng, n_parts):
     t = sp.csr_array(x.T)
     t.sort_indices()
     parts = np.unique(np.r_[0, np.sort(rng.choice(np.arange(1, 50), n_parts - 1, replace=False)), 50]).astype(np.int64)
-    arrays = (x.indptr.astype(np.int64), x.indices, x.data, t.indptr.astype(np.int64), t.indices, t.data)
+    arrays = (*symmetric_parts(x, t)[0], *symmetric_parts(x, t)[1])  # the types the search passes
     work = np.zeros((len(parts) - 1, 80), dtype=np.int64)
     assert check_transpose(*arrays, True, work, parts)
     # entry (i, u) meets the entries of row u of X.T after i: the brute-force count
@@ -167,10 +169,10 @@ def test_the_transpose_check_is_the_same_in_any_ranges(rng, n_parts):
     for u in (int(np.flatnonzero(np.diff(t.indptr))[0]), int(np.flatnonzero(np.diff(t.indptr))[-1])):
         changed = t.data.copy()
         changed[t.indptr[u]] += 1.0  # a value in the first and the last filled row of X.T: some range has it
-        bad = (*arrays[:5], changed)
+        bad = (*arrays[:5], read_only_view(changed))
         assert not check_transpose(*bad, True, np.zeros((0, 0), dtype=np.int64), parts)
         assert check_transpose(*bad, False, np.zeros((0, 0), dtype=np.int64), parts)  # the entries agree
-        missing = t.indices.copy()
+        missing = arrays[4].copy()
         missing[t.indptr[u]] = (missing[t.indptr[u]] + 1) % 80  # another row there
-        moved = (*arrays[:4], missing, t.data)
+        moved = (*arrays[:4], read_only_view(missing), arrays[5])
         assert not check_transpose(*moved, False, np.zeros((0, 0), dtype=np.int64), parts)

@@ -11,7 +11,8 @@ One concern a submodule, all re-exported here:
   :func:`timestamp_column`);
 - :mod:`recframe.data.interactions`: :class:`Interactions`;
 - :mod:`recframe.data.id_index`: :class:`IdIndex`;
-- :mod:`recframe.data.matrix`: :class:`InteractionMatrix` and :func:`check_measurable`;
+- :mod:`recframe.data.matrix`: :class:`InteractionMatrix`, :func:`check_measurable` and
+  :func:`index_dtype` (the index type of a new CSR matrix);
 - :mod:`recframe.data.summary`: the data summary (``describe``), not re-exported.
 
 This package imports only numpy, scipy and :mod:`recframe.errors`: it is a contract layer,
@@ -24,7 +25,7 @@ from recframe.data.columns import FloatArray, numeric_column, timestamp_column
 from recframe.data.id_index import IdIndex
 from recframe.data.ids import IdArray, IntArray, as_id_array, as_query_ids
 from recframe.data.interactions import Interactions
-from recframe.data.matrix import DuplicatePolicy, InteractionMatrix, check_measurable
+from recframe.data.matrix import DuplicatePolicy, InteractionMatrix, check_measurable, index_dtype
 
 __all__ = [
     "DuplicatePolicy",
@@ -37,6 +38,7 @@ __all__ = [
     "as_id_array",
     "as_query_ids",
     "check_measurable",
+    "index_dtype",
     "numeric_column",
     "timestamp_column",
 ]

@@ -8,7 +8,7 @@ underflow, which every similarity measure would turn into NaN or 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -122,13 +122,25 @@ class InteractionMatrix:
         rows, cols = np.divmod(keys[starts], len(items))  # sorted by row, then column: canonical CSR
         indptr = np.zeros(len(users) + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=len(users)), out=indptr[1:])
-        index_type = np.int32 if max(len(starts), len(items)) < np.iinfo(np.int32).max else np.int64
+        index_type = index_dtype(len(starts), len(items))
         matrix = sp.csr_array(
             (combined.astype(np.float64), cols.astype(index_type), indptr.astype(index_type)),
             shape=(len(users), len(items)),
         )
         matrix.eliminate_zeros()
         return cls(matrix, users, items)
+
+
+def index_dtype(nnz: int, *sizes: int) -> type[np.signedinteger[Any]]:
+    """Return the dtype of a CSR matrix's ``indptr`` and ``indices``: int32 where `nnz` and `sizes` fit, else int64.
+
+    As scipy chooses for a new matrix, and as :meth:`InteractionMatrix.from_interactions`
+    builds: 32-bit indices halve the memory traffic of a product, and the compiled kernels,
+    which a matrix of each index type compiles once more, are then compiled for one type
+    whatever made the matrix (a builder, a neighbour graph's :meth:`~recframe.interfaces.NeighbourGraph.to_csr`,
+    the histories of new users).
+    """
+    return np.int32 if max(nnz, *sizes) < np.iinfo(np.int32).max else np.int64
 
 
 def _pair_order(

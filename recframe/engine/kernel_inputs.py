@@ -101,6 +101,7 @@ def csr_parts(
         and kept[2].dtype == index_dtype
         and kept[3].dtype == value_dtype
         and all(a is b for a, b in zip(kept[0], source, strict=True))
+        and frozen(matrix)  # not a copy that came through pickle: its arrays, the kept ones too, are writable
     ):
         return kept[1:]  # type: ignore[no-any-return]
     parts = (  # read-only, one compiled version per index dtype (see read_only_view)

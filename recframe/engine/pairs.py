@@ -444,7 +444,8 @@ def merge_offers(
     if resolve_engine(engine) == "numba":
         from recframe.engine._compiled.symmetric import merge_offers as kernel
 
-        kernel(columns, scores, offered_columns.astype(np.int64, copy=False), offered_scores, first_row)
+        offered = (read_only_view(offered_columns.astype(np.int64, copy=False)), read_only_view(offered_scores))
+        kernel(columns, scores, *offered, first_row)  # read-only: one compiled version (see read_only_view)
         return
     rows = slice(first_row, first_row + m)
     both_columns = np.concatenate([columns[rows], offered_columns.astype(np.int64, copy=False)], axis=1)

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import NonNegativeInt, PositiveInt
 
+from recframe.data.matrix import index_dtype
 from recframe.interfaces.component import Component, ComponentConfig
 
 if TYPE_CHECKING:
@@ -47,12 +48,20 @@ class NeighbourGraph:
         return int(self.indices.shape[1])
 
     def to_csr(self) -> sp.csr_array:
-        """Return the graph as an ``(n_rows, n_targets)`` CSR matrix of similarities."""
+        """Return the graph as an ``(n_rows, n_targets)`` CSR matrix of similarities.
+
+        Its indices are 32-bit where the graph's size and ``n_targets`` allow, as scipy makes
+        them and as interaction matrices have them: a compiled kernel taking both (the
+        rankers' products) is then compiled for one pair of index types, not two.
+        """
         n_rows = self.indices.shape[0]
         valid = self.indices >= 0
-        indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(valid.sum(axis=1), out=indptr[1:])
-        csr = sp.csr_array((self.scores[valid], self.indices[valid], indptr), shape=(n_rows, self.n_targets))
+        counts = valid.sum(axis=1)
+        index_type = index_dtype(int(counts.sum()), self.n_targets)
+        indptr = np.zeros(n_rows + 1, dtype=index_type)
+        np.cumsum(counts, out=indptr[1:])
+        indices = self.indices[valid].astype(index_type, copy=False)
+        csr = sp.csr_array((self.scores[valid], indices, indptr), shape=(n_rows, self.n_targets))
         csr.sort_indices()
         return csr
 

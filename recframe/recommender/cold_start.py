@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recframe.data import index_dtype
 from recframe.interfaces import SupportsNewUsers, TopN
 from recframe.interfaces.checks import check_graph, check_topn
 from recframe.recommender.arguments import _history_value, _join, _list_length
@@ -134,10 +135,10 @@ class ColdStartMethods(FitMethods):
             values.append(np.asarray(weights, dtype=np.float64)[known])
             lengths.append(int(known.sum()))
             unknown.append(int((~known).sum()))
-        indptr = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-        matrix = sp.csr_array(
-            (np.concatenate([np.zeros(0), *values]), np.concatenate([np.zeros(0, dtype=np.int64), *columns]), indptr),
-            shape=(len(histories), len(index)),
-        )
+        index_type = index_dtype(sum(lengths), len(index))  # the matrix's own: no kernel compiled for another
+        indptr = np.r_[0, np.cumsum(lengths)].astype(index_type)
+        indices = np.concatenate([np.zeros(0, dtype=np.int64), *columns]).astype(index_type)
+        data = np.concatenate([np.zeros(0), *values])
+        matrix = sp.csr_array((data, indices, indptr), shape=(len(histories), len(index)))
         matrix.sum_duplicates()
         return matrix, unknown

@@ -83,7 +83,7 @@ def checked_top_n(
         if has_seen and not _row_ok(seen_indptr, seen_indices, r, n_cols):
             return BAD_SEEN
     rows_top_n(
-        0,
+        np.int64(0),  # type: ignore[arg-type]  # not the literal 0: the int64 version the batch path calls
         rows.shape[0],
         rows,
         a_indptr,

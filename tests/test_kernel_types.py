@@ -1,0 +1,90 @@
+"""One compiled version per kernel: the engine hands its kernels read-only arrays and 32-bit indices.
+
+numba compiles a kernel once per combination of argument types, and a read-only array, or one of
+int64 indices, is a type of its own: each extra combination costs seconds of compile time on
+the first call of every process (a service's first query, each test worker). These tests check
+that the paths which used to hand the kernels another type no longer do.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recframe import Interactions, Recommender
+from recframe.data import index_dtype
+from recframe.engine import freeze, merge_offers, numba_available
+from recframe.engine.kernel_inputs import csr_parts
+from recframe.interfaces import NeighbourGraph
+
+needs_numba = pytest.mark.skipif(not numba_available(), reason="compiled versions are numba's")
+
+
+def test_index_dtype_is_32_bit_while_everything_fits():
+    assert index_dtype(0, 0) is np.int32
+    assert index_dtype(10, 2**31 - 2) is np.int32
+    assert index_dtype(2**31 - 1, 5) is np.int64  # scipy's bound: int32's max itself needs int64
+    assert index_dtype(5, 2**31) is np.int64
+
+
+def test_a_graph_as_csr_has_32_bit_indices_and_the_same_entries():
+    graph = NeighbourGraph(np.array([[2, 0], [-1, -1], [0, -1]]), np.array([[0.5, 0.25], [0.0, 0.0], [1.0, 0.0]]), 3)
+    csr = graph.to_csr()
+    assert csr.indices.dtype == np.int32 and csr.indptr.dtype == np.int32
+    np.testing.assert_array_equal(csr.toarray(), [[0.25, 0.0, 0.5], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    wide = NeighbourGraph(graph.indices, graph.scores, 2**31).to_csr()  # too many targets for int32
+    assert wide.indices.dtype == np.int64 and wide.shape == (3, 2**31)
+    assert wide.nnz == csr.nnz
+
+
+def test_kernel_parts_of_a_pickled_read_only_matrix_are_read_only():
+    matrix = freeze(sp.csr_array(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])))
+    kept = csr_parts(matrix, np.int32)  # converted once and kept on the read-only matrix
+    assert not any(a.flags.writeable for a in kept)
+    shipped = pickle.loads(pickle.dumps(matrix))  # as an executor ships it: writable again, kept parts too
+    parts = csr_parts(shipped, np.int32)
+    assert not any(a.flags.writeable for a in parts)
+    for got, want in zip(parts, kept, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@needs_numba
+def test_merge_offers_compiles_one_version_for_writable_and_read_only_offers():
+    from recframe.engine._compiled.symmetric import merge_offers as kernel
+
+    def lists() -> tuple[np.ndarray, np.ndarray]:
+        return np.full((3, 2), -1, dtype=np.int64), np.zeros((3, 2))
+
+    offered = np.array([[1, 2], [0, -1]]), np.array([[0.5, 0.25], [0.75, 0.0]])
+    frozen = tuple(a.copy() for a in offered)
+    for array in frozen:
+        array.flags.writeable = False
+    columns, scores = lists()
+    merge_offers(columns, scores, *offered, 1)
+    versions = len(kernel.signatures)
+    again = lists()
+    merge_offers(*again, *frozen, 1)
+    assert len(kernel.signatures) == versions
+    np.testing.assert_array_equal(again[0], columns)
+    np.testing.assert_array_equal(columns, [[-1, -1], [1, 2], [0, -1]])
+
+
+@needs_numba
+def test_histories_use_the_kernel_version_of_the_users_queries(monkeypatch):
+    """A served model's ``recommend_history`` compiles nothing its ``recommend`` did not."""
+    from recframe.engine._compiled.few_rows import checked_top_n
+    from recframe.engine._compiled.products import rows_top_n
+
+    monkeypatch.setenv("RECFRAME_ENGINE", "numba")
+    rng = np.random.default_rng(3)
+    users, items = rng.integers(0, 30, 400), rng.integers(0, 25, 400)
+    model = Recommender().fit(Interactions(users, items))  # item-CF: the user rows times the item graph
+    first = model.recommend(np.unique(users)[:2])
+    versions = len(checked_top_n.signatures), len(rows_top_n.signatures)
+    history = model.interaction_matrix.items.ids[:5]
+    ranked = model.recommend_history(history, 4)
+    assert (len(checked_top_n.signatures), len(rows_top_n.signatures)) == versions
+    assert (first.sources == "item_cf").all() and ranked.sources[0] == "item_cf" and ranked.lengths[0] > 0
