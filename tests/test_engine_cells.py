@@ -13,6 +13,7 @@ from recframe import DataError, EventChange, Interactions
 from recframe.builtin.matrix_builders import RatingsMatrixBuilder
 from recframe.engine import Engine, MergedCells, entries_of_rows, merge_cells, numba_available
 from recframe.engine.cells import Cells
+from recframe.engine.kernel_inputs import check_csr, is_checked
 
 ENGINES = ["scipy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(), reason="needs numba"))]
 
@@ -114,6 +115,19 @@ def test_a_hand_made_merge(engine: Engine, compiled_always: None) -> None:
     assert emptied.matrix.toarray().tolist() == [[4.0]]
     assert emptied.kept_columns.tolist() == [False, True]
     assert x.toarray().tolist() == [[1.0, 0.0], [2.0, 3.0], [0.0, 4.0]]  # left unchanged
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_merge_is_read_only_and_marked_checked_without_a_copy(engine: Engine, compiled_always: None) -> None:
+    """Well-formed by construction: its later checks cost O(1), and flagging it copied nothing."""
+    x = sp.csr_array(np.array([[1.0, 0.0], [2.0, 3.0], [0.0, 4.0]]))
+    merged = merge_cells(x, np.array([0, -1, 1]), np.array([0, 2]), (2, 3), engine=engine).matrix
+    assert is_checked(merged)
+    for array in (merged.indptr, merged.indices, merged.data):
+        assert not array.flags.writeable
+        assert array.base is None or not array.base.flags.writeable  # scipy's view of our array: flagged too
+    assert check_csr(merged, "merged") is merged
+    np.testing.assert_array_equal(merged.toarray(), [[1.0, 0.0, 0.0], [0.0, 0.0, 4.0]])
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 import recframe.engine.pairs as pairs
 import recframe.engine.transposes as transposes
 from recframe.engine import check_transpose, column_counts, freeze, transpose
+from recframe.engine.kernel_inputs import is_checked
 
 ENGINES = ["numba", "scipy"]
 
@@ -118,3 +119,11 @@ def test_column_counts_against_bincount(engine: str, seed: int, compiled_always:
 def test_column_counts_by_hand() -> None:
     x = sp.csr_array(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 4.0]]))
     assert column_counts(x).tolist() == [1, 1, 2]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_transpose_is_marked_checked(engine: str) -> None:
+    x = sp.csr_array(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 4.0]]))
+    made = transpose(x, engine=engine)
+    assert is_checked(made) and not made.data.flags.writeable
+    assert np.array_equal(made.toarray(), x.toarray().T)

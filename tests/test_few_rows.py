@@ -54,3 +54,19 @@ def test_few_rows_path_never_reads_a_read_only_matrix_whole():
     freeze(b)
     top_n_product(a, np.array([0, 1]), b, 3)
     assert not is_checked(a) and not is_checked(b)  # lazily checked, row by row, by the kernel
+
+
+def test_checks_without_columns_read_the_offsets_only():
+    """For kernels that read offsets and values only (row totals): a bad column passes, a bad offset does not."""
+    matrix = _random(20, 10, 6)
+    matrix.indices[3] = 99  # a column outside the matrix
+    assert check_csr(matrix, "m", columns=False) is matrix
+    with pytest.raises(IndexError, match="column index 99"):
+        check_csr(matrix, "m")
+    freeze(matrix)
+    check_csr(matrix, "m", columns=False)
+    assert not is_checked(matrix)  # its columns were not read: not marked
+    decreasing = _random(20, 10, 7)
+    decreasing.indptr[5] = decreasing.indptr[6] + 1
+    with pytest.raises(ValueError, match="decreasing row offsets"):
+        check_csr(decreasing, "m", columns=False)

@@ -48,7 +48,7 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
     """
     lengths = np.diff(x.indptr)
     if x.nnz >= COMPILED_TOTALS and compiled_by_default():  # in parallel; to the last bits of numpy's sums below
-        x = check_csr(x, "x")  # the kernel reads by the offsets: O(1) for a checked, read-only matrix
+        x = check_csr(x, "x", columns=False)  # the kernel reads the offsets and the values, never a column
         from recframe.engine._compiled.entries import row_lengths
 
         norms = np.empty(x.shape[0])

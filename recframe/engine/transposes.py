@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from recframe.data import IntArray
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_csr, freeze, frozen, read_only_view
+from recframe.engine.kernel_inputs import check_csr, frozen, mark_checked, read_only_view
 from recframe.engine.pairs import _entry_ranges, mark_transpose
 
 COMPILED_TRANSPOSE = 1 << 20
@@ -68,7 +68,7 @@ def transpose(x: sp.csr_array, *, engine: Engine = "auto", threads: int | None =
     else:
         made = sp.csr_array(x.T)
         made.sort_indices()
-    made = freeze(made)
+    made = mark_checked(made)  # the transpose of a checked matrix: its indices are x's rows
     if x.has_canonical_format:  # distinct columns in every row: so are the transpose's
         made.has_canonical_format = True
         if frozen(x):
