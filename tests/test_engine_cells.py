@@ -253,9 +253,9 @@ def test_an_update_refuses_a_bad_value_in_the_words_of_a_build(bad: float, match
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
 @pytest.mark.parametrize("cells", [None, "a cell"])
-@pytest.mark.parametrize("dropping", [False, True])  # a dropped column: the kernels' other paths
+@pytest.mark.parametrize("columns", ["kept", "dropping", "inserting"])  # the kernels' paths: copy, drop, renumber
 def test_a_matrix_with_unsorted_rows_is_refused(
-    engine: Engine, where: str, cells: str | None, dropping: bool, compiled_always: None
+    engine: Engine, where: str, cells: str | None, columns: str, compiled_always: None
 ) -> None:
     """A row [3, 1, 2]: a binary search and a merge would disagree on its length; refused, nothing written outside."""
     rows = {"first": 0, "middle": 1, "last": 2}[where]
@@ -265,7 +265,9 @@ def test_a_matrix_with_unsorted_rows_is_refused(
     data = np.ones(indptr[-1])
     indices[indptr[rows] : indptr[rows + 1]] = [3, 1, 2]
     matrix = sp.csr_array((data, indices, indptr), shape=(3, 4))
-    given = None if cells is None else (np.array([rows]), np.array([2 - dropping]), np.array([5.0]))
-    column_map = np.array([0, -1, 1, 2]) if dropping else np.arange(4)
+    maps = {"kept": np.arange(4), "dropping": np.array([0, -1, 1, 2]), "inserting": np.array([0, 1, 3, 4])}
+    column_map = maps[columns]
+    width = int(column_map.max()) + 1
+    given = None if cells is None else (np.array([rows]), np.array([width - 2]), np.array([5.0]))
     with pytest.raises(ValueError, match="sorted, distinct columns"):
-        merge_cells(matrix, np.arange(3), column_map, (3, 4 - dropping), given, engine=engine)
+        merge_cells(matrix, np.arange(3), column_map, (3, width), given, engine=engine)

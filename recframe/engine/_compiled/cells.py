@@ -140,24 +140,33 @@ def fill_rows(
             s = source[r]
             start = indptr[s] if s >= 0 else 0
             stop = indptr[s + 1] if s >= 0 else 0
-            for p in range(start + 1, stop):
-                if indices[p] <= indices[p - 1]:
-                    bad[task] = True
-            if bad[task]:
-                break
             first, last = cell_ptr[r], cell_ptr[r + 1]
             o, end = out_indptr[r], out_indptr[r + 1]
             if first == last and (identity or not dropping):
                 if end - o != stop - start:
                     bad[task] = True
                     break
-                for p in range(start, stop):
-                    out_indices[o] = indices[p] if identity else column_map[indices[p]]
-                    out_data[o] = data[p]
-                    o += 1
+                if identity:  # a copy: the order checked in the same pass
+                    unordered = False
+                    for p in range(start, stop):
+                        column = indices[p]
+                        unordered |= p > start and column <= indices[p - 1]
+                        out_indices[o + p - start] = column
+                    out_data[o : o + stop - start] = data[start:stop]
+                else:
+                    unordered = False
+                    for p in range(start, stop):
+                        unordered |= p > start and indices[p] <= indices[p - 1]
+                        out_indices[o + p - start] = column_map[indices[p]]
+                    out_data[o : o + stop - start] = data[start:stop]
+                if unordered:
+                    bad[task] = True
+                    break
                 continue
             if first == last:  # no cells, some columns dropped: the kept entries, renumbered
+                unordered = False
                 for p in range(start, stop):
+                    unordered |= p > start and indices[p] <= indices[p - 1]
                     column = column_map[indices[p]]
                     if column >= 0:
                         if o >= end:
@@ -166,10 +175,15 @@ def fill_rows(
                         out_indices[o] = column
                         out_data[o] = data[p]
                         o += 1
-                if bad[task] or o != end:
+                if bad[task] or unordered or o != end:
                     bad[task] = True
                     break
                 continue
+            for p in range(start + 1, stop):
+                if indices[p] <= indices[p - 1]:
+                    bad[task] = True
+            if bad[task]:
+                break
             p, q = start, first
             while p < stop or q < last:
                 old = _old_column(indices, column_map, p, stop)
