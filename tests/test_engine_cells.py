@@ -118,7 +118,7 @@ def test_a_hand_made_merge(engine: Engine, compiled_always: None) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_merge_is_read_only_and_marked_checked_without_a_copy(engine: Engine, compiled_always: None) -> None:
+def test_a_merge_is_read_only_and_marked_checked(engine: Engine, compiled_always: None) -> None:
     """Well-formed by construction: its later checks cost O(1), and flagging it copied nothing."""
     x = sp.csr_array(np.array([[1.0, 0.0], [2.0, 3.0], [0.0, 4.0]]))
     merged = merge_cells(x, np.array([0, -1, 1]), np.array([0, 2]), (2, 3), engine=engine).matrix

@@ -122,7 +122,7 @@ def test_column_counts_by_hand() -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_transpose_is_marked_checked(engine: str) -> None:
+def test_a_transpose_is_marked_checked(engine: str, compiled_always: None) -> None:
     x = sp.csr_array(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 4.0]]))
     made = transpose(x, engine=engine)
     assert is_checked(made) and not made.data.flags.writeable

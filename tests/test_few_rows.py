@@ -70,3 +70,11 @@ def test_checks_without_columns_read_the_offsets_only():
     decreasing.indptr[5] = decreasing.indptr[6] + 1
     with pytest.raises(ValueError, match="decreasing row offsets"):
         check_csr(decreasing, "m", columns=False)
+
+
+def test_unsigned_offsets_that_decrease_are_refused():
+    """np.diff of unsigned offsets wraps around: [0, 100, 6] would pass and a kernel read past the values."""
+    matrix = sp.csr_array((np.ones(6), np.zeros(6, dtype=np.int32), np.array([0, 3, 6])), shape=(2, 1))
+    matrix.indptr = np.array([0, 100, 6], dtype=np.uint32)
+    with pytest.raises(ValueError, match="decreasing row offsets"):
+        check_csr(matrix, "m", columns=False)

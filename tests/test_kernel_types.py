@@ -26,7 +26,7 @@ needs_numba = pytest.mark.skipif(not numba_available(), reason="compiled version
 def test_index_dtype_is_32_bit_while_everything_fits():
     assert index_dtype(0, 0) is np.int32
     assert index_dtype(10, 2**31 - 2) is np.int32
-    assert index_dtype(2**31 - 1, 5) is np.int64  # scipy's bound: int32's max itself needs int64
+    assert index_dtype(2**31 - 1, 5) is np.int64  # as the builders always bounded it (scipy allows one more)
     assert index_dtype(5, 2**31) is np.int64
 
 
@@ -49,42 +49,46 @@ def test_kernel_parts_of_a_pickled_read_only_matrix_are_read_only():
     assert not any(a.flags.writeable for a in parts)
     for got, want in zip(parts, kept, strict=True):
         np.testing.assert_array_equal(got, want)
+    freeze(shipped)  # frozen again: the parts it brought along are still writable, so not reused
+    assert not any(a.flags.writeable for a in csr_parts(shipped, np.int32))
 
 
 @needs_numba
-def test_merge_offers_compiles_one_version_for_writable_and_read_only_offers():
-    from recframe.engine._compiled.symmetric import merge_offers as kernel
+def test_merge_offers_hands_the_kernel_read_only_offers(monkeypatch):
+    """Writable offers (a worker's, unpickled) and read-only ones reach the kernel as one type."""
+    import recframe.engine._compiled.symmetric as symmetric
 
-    def lists() -> tuple[np.ndarray, np.ndarray]:
-        return np.full((3, 2), -1, dtype=np.int64), np.zeros((3, 2))
-
+    given = []
+    kernel = symmetric.merge_offers
+    monkeypatch.setattr(symmetric, "merge_offers", lambda *args: given.append(args) or kernel(*args))
     offered = np.array([[1, 2], [0, -1]]), np.array([[0.5, 0.25], [0.75, 0.0]])
-    frozen = tuple(a.copy() for a in offered)
-    for array in frozen:
-        array.flags.writeable = False
-    columns, scores = lists()
-    merge_offers(columns, scores, *offered, 1)
-    versions = len(kernel.signatures)
-    again = lists()
-    merge_offers(*again, *frozen, 1)
-    assert len(kernel.signatures) == versions
-    np.testing.assert_array_equal(again[0], columns)
+    columns, scores = np.full((3, 2), -1, dtype=np.int64), np.zeros((3, 2))
+    merge_offers(columns, scores, *offered, 1, engine="numba")
+    assert len(given) == 1
+    assert given[0][0] is columns and given[0][1] is scores  # the lists, written in place
+    assert not any(array.flags.writeable for array in given[0][2:4])
     np.testing.assert_array_equal(columns, [[-1, -1], [1, 2], [0, -1]])
+    np.testing.assert_array_equal(scores, [[0.0, 0.0], [0.5, 0.25], [0.75, 0.0]])
 
 
 @needs_numba
-def test_histories_use_the_kernel_version_of_the_users_queries(monkeypatch):
-    """A served model's ``recommend_history`` compiles nothing its ``recommend`` did not."""
-    from recframe.engine._compiled.few_rows import checked_top_n
-    from recframe.engine._compiled.products import rows_top_n
+def test_histories_reach_the_kernel_in_the_types_of_the_users_queries(monkeypatch):
+    """A served model's ``recommend_history`` runs the kernel version its ``recommend`` runs."""
+    import recframe.engine._compiled.few_rows as few_rows
 
+    types = []
+    kernel = few_rows.checked_top_n
+    monkeypatch.setattr(few_rows, "checked_top_n", lambda *args: types.append(_types(args)) or kernel(*args))
     monkeypatch.setenv("RECFRAME_ENGINE", "numba")
     rng = np.random.default_rng(3)
     users, items = rng.integers(0, 30, 400), rng.integers(0, 25, 400)
     model = Recommender().fit(Interactions(users, items))  # item-CF: the user rows times the item graph
     first = model.recommend(np.unique(users)[:2])
-    versions = len(checked_top_n.signatures), len(rows_top_n.signatures)
-    history = model.interaction_matrix.items.ids[:5]
-    ranked = model.recommend_history(history, 4)
-    assert (len(checked_top_n.signatures), len(rows_top_n.signatures)) == versions
+    ranked = model.recommend_history(model.interaction_matrix.items.ids[:5], 4, exclude=[])
+    assert len(types) == 2 and types[0] == types[1]
     assert (first.sources == "item_cf").all() and ranked.sources[0] == "item_cf" and ranked.lengths[0] > 0
+
+
+def _types(args: tuple[object, ...]) -> tuple[object, ...]:
+    """Return what numba dispatches on: each array's dtype, dimensions and whether it is writable."""
+    return tuple((a.dtype, a.ndim, a.flags.writeable) if isinstance(a, np.ndarray) else type(a) for a in args)

@@ -134,8 +134,9 @@ class InteractionMatrix:
 def index_dtype(nnz: int, *sizes: int) -> type[np.signedinteger[Any]]:
     """Return the dtype of a CSR matrix's ``indptr`` and ``indices``: int32 where `nnz` and `sizes` fit, else int64.
 
-    As scipy chooses for a new matrix, and as :meth:`InteractionMatrix.from_interactions`
-    builds: 32-bit indices halve the memory traffic of a product, and the compiled kernels,
+    As :meth:`InteractionMatrix.from_interactions` has always bounded them (scipy, for a new
+    matrix, picks the same but at the very bound): 32-bit indices halve the memory traffic of
+    a product, and the compiled kernels,
     which a matrix of each index type compiles once more, are then compiled for one type
     whatever made the matrix (a builder, a neighbour graph's :meth:`~recframe.interfaces.NeighbourGraph.to_csr`,
     the histories of new users).

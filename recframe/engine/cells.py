@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recframe.data import FloatArray, IntArray
+from recframe.data import FloatArray, IntArray, index_dtype
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
 from recframe.engine.kernel_inputs import check_csr, csr_parts, mark_checked, read_only_view
 from recframe.engine.pairs import _entry_ranges
@@ -317,7 +317,7 @@ def _result(
     if not kept_rows.all():
         indptr = np.r_[indptr[:1], indptr[1:][kept_rows]]
     shape = (int(kept_rows.sum()), int(kept_columns.sum()))
-    index_type = np.int32 if max(len(data), shape[1]) < np.iinfo(np.int32).max else np.int64
+    index_type = index_dtype(len(data), shape[1])
     matrix = sp.csr_array(
         (data, indices.astype(index_type, copy=False), indptr.astype(index_type, copy=False)), shape=shape
     )
@@ -381,8 +381,8 @@ def _merge_compiled(merge: _Merge, threads: int | None) -> MergedCells:
     from recframe.engine._compiled.cells import count_rows, fill_rows, mark_columns
 
     matrix, row_map, column_map, shape = merge.matrix, merge.row_map, merge.column_map, merge.shape
-    index_dtype = matrix.indices.dtype if matrix.indices.dtype in (np.int32, np.int64) else np.dtype(np.int64)
-    indptr, indices, data = csr_parts(matrix, index_dtype)
+    given_type = matrix.indices.dtype if matrix.indices.dtype in (np.int32, np.int64) else np.dtype(np.int64)
+    indptr, indices, data = csr_parts(matrix, given_type)
     source = read_only_view(_sources(row_map, shape[0]))
     cell_ptr = read_only_view(np.r_[0, np.cumsum(np.bincount(merge.rows, minlength=shape[0]))])
     cell_columns = merge.columns
@@ -415,7 +415,7 @@ def _merge_compiled(merge: _Merge, threads: int | None) -> MergedCells:
         values = merge.combined(previous)
         out_indptr = np.r_[0, np.cumsum(counts)]
         nnz = int(out_indptr[-1])
-        index_type = np.int32 if max(nnz, int(kept_columns.sum())) < np.iinfo(np.int32).max else np.int64
+        index_type = index_dtype(nnz, int(kept_columns.sum()))
         out_indices, out_data = np.empty(nnz, dtype=index_type), np.empty(nnz)
         fill_bounds = _entry_ranges(out_indptr, tasks)
         bad = np.zeros(len(fill_bounds) - 1, dtype=np.bool_)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recframe.data import IntArray
+from recframe.data import IntArray, index_dtype
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
 from recframe.engine.kernel_inputs import check_csr, frozen, mark_checked, read_only_view
 from recframe.engine.pairs import _entry_ranges, mark_transpose
@@ -81,9 +81,9 @@ def _compiled(x: sp.csr_array, threads: int | None) -> sp.csr_array:
     from recframe.engine._compiled.transpose import transpose_into
 
     n_rows, n_columns = x.shape
-    index_dtype = np.int32 if max(x.nnz, n_rows) < np.iinfo(np.int32).max else np.int64
-    indptr = np.empty(n_columns + 1, dtype=index_dtype)
-    indices = np.empty(x.nnz, dtype=index_dtype)
+    index_type = index_dtype(x.nnz, n_rows)
+    indptr = np.empty(n_columns + 1, dtype=index_type)
+    indices = np.empty(x.nnz, dtype=index_type)
     data = np.empty(x.nnz, dtype=x.data.dtype)
     with numba_threads(threads) as used:
         parts = _entry_ranges(x.indptr, used)
@@ -97,8 +97,6 @@ def _compiled(x: sp.csr_array, threads: int | None) -> sp.csr_array:
             indices,
             data,
         )
-    for array in (data, indices, indptr):  # ours alone: read-only as they are, so freeze copies nothing
-        array.flags.writeable = False
     made = sp.csr_array((data, indices, indptr), shape=(n_columns, n_rows))
     made.has_sorted_indices = True  # rows in order within each range, ranges in order
     return made
