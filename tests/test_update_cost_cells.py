@@ -182,7 +182,8 @@ def test_a_builder_reporting_no_cells_updates_as_a_refit(monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_change_and_degrees_from_cells_equal_the_comparison(seed: int) -> None:
+@pytest.mark.parametrize("union_old", [True, False])  # False: the old rows in their own columns, gone ones last
+def test_change_and_degrees_from_cells_equal_the_comparison(seed: int, union_old: bool) -> None:
     rng = np.random.default_rng(seed)
     old = _random_rows(rng, 30, 20, 0.3)
     row_map, n_new = _maps(rng, 30, 3, keep=0.8)
@@ -191,8 +192,13 @@ def test_change_and_degrees_from_cells_equal_the_comparison(seed: int) -> None:
     dense[rng.integers(0, n_new, 10), rng.integers(0, m_new, 10)] = rng.integers(1, 6, 10).astype(np.float64)
     dense[rng.integers(0, n_new, 10), rng.integers(0, m_new, 10)] = 0.0
     new = sp.csr_array(dense)
-    old_x, new_x, positions = graph_delta._common_columns(old, new, row_map, column_map)
-    old_positions = graph_delta._union_positions(column_map, m_new)[1]
+    old_x, new_x, positions = graph_delta._common_columns(old, new, row_map, column_map, union_old=union_old)
+    old_positions = graph_delta._union_positions(column_map, m_new, gone_last=not union_old)[1]
+    if not union_old:  # compare in the union: the old entries renumbered there (the gone columns last)
+        assert (column_map < 0).any() and np.array_equal(positions, np.arange(m_new))
+        assert new_x.indices is new.indices or np.array_equal(new_x.indices, new.indices)  # nothing renumbered
+        old_x = sp.csr_array((old_x.data, old_positions[old_x.indices], old_x.indptr), shape=new_x.shape)
+        old_x.sort_indices()
     cells = _brute_cells(old, new, row_map, column_map)
     for new_t in (None, sp.csr_array(new.T)):
         change, old_degree, new_degree = graph_delta._cell_change(cells, new_x, new_t, positions, old_positions)

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recframe.data import FloatArray, IntArray
+from recframe.data import FloatArray, IntArray, index_dtype
 from recframe.engine import Engine, resolve_engine
 from recframe.interfaces import CellChanges, NeighbourGraph
 from recframe.recommender.delta_rows import RowWork, block_products, concatenated, lists_in_new_rows, row_blocks
@@ -134,7 +134,7 @@ def update_lists(
         change.eliminate_zeros()
         new_degree = np.bincount(new_x.indices, minlength=new_x.shape[1]).astype(np.float64)
         old_degree = np.bincount(old_x.indices, minlength=new_x.shape[1]).astype(np.float64)
-    old_positions = _union_positions(column_map, new.shape[1])[1]
+    old_positions = _union_positions(column_map, new.shape[1], gone_last=cells is not None)[1]  # as _common_columns
     if cells is not None:
         change, old_degree, new_degree = _cell_change(cells, new_x, new_t, positions, old_positions)
     work = float((new_degree + old_degree)[change.indices].sum())
@@ -246,13 +246,15 @@ def _common_columns(
     rows), and no row's entries need sorting again. A gone row has no place (its pairs simply
     vanish). Without gone columns the union is the new columns; with nothing added, the old.
     Without `union_old`, the old rows keep their own columns (the union position of each is
-    :func:`_union_positions`'s second array), which costs no pass over their entries.
+    :func:`_union_positions`'s second array), which costs no pass over their entries; the gone
+    columns then come after every new one, so the new rows keep theirs too (a forget renumbers
+    no entry).
     """
     n_new, m_new = new.shape
     gone = np.flatnonzero(column_map < 0)
     m = m_new + len(gone)
-    index_type = np.int32 if max(m, n_new, old.nnz, new.nnz) < np.iinfo(np.int32).max else np.int64
-    new_position, old_position = _union_positions(column_map, m_new)
+    index_type = index_dtype(max(old.nnz, new.nnz), m, n_new)
+    new_position, old_position = _union_positions(column_map, m_new, gone_last=not union_old)
     same_old = m == len(column_map)  # nothing added: the union numbers the old columns as they were
     old_width = m if union_old else len(column_map)
     if same_old or not union_old:
@@ -272,17 +274,22 @@ def _common_columns(
         indptr = np.zeros(n_new + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         old_x = sp.csr_array((data, indices, indptr), shape=(n_new, old_width))
-    new_indices = new.indices if len(gone) == 0 else renumbered(new.indices, new_position, index_type)
+    new_indices = new.indices if len(gone) == 0 or not union_old else renumbered(new.indices, new_position, index_type)
     new_x = sp.csr_array((new.data, new_indices, new.indptr), shape=(n_new, m))
     return old_x, new_x, new_position
 
 
-def _union_positions(column_map: IntArray, m_new: int) -> tuple[IntArray, IntArray]:
+def _union_positions(column_map: IntArray, m_new: int, *, gone_last: bool = False) -> tuple[IntArray, IntArray]:
     """Return the union position of each new column and of each old column (see :func:`_common_columns`).
 
-    A gone column comes right after the last column kept before it.
+    A gone column comes right after the last column kept before it, or, with `gone_last`,
+    after every new column (in their old order): the new columns then keep their numbers.
     """
     gone = np.flatnonzero(column_map < 0)
+    if gone_last:
+        old_position = column_map.astype(np.int64, copy=True)
+        old_position[gone] = m_new + np.arange(len(gone))
+        return np.arange(m_new, dtype=np.int64), old_position
     # the gone columns after new column `after` (-1: before every one) come right after it
     after = np.maximum.accumulate(np.where(column_map >= 0, column_map, -1))[gone] if len(gone) else gone
     new_position = np.arange(m_new, dtype=np.int64) + np.searchsorted(after, np.arange(-1, m_new - 1), side="right")
