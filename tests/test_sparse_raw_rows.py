@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from recframe import Recommender, SupportsTransposedFit, csr_state
 from recframe.builtin.rankers import ItemCFRanker
 from recframe.builtin.similarity import SparseSimilarity
-from recframe.engine import merge_offers, numba_available, row_totals
+from recframe.engine import freeze, merge_offers, numba_available, row_totals
 from recframe.testing import random_interactions
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
@@ -206,3 +206,29 @@ def test_a_subclass_that_overrides_fit_only_is_fitted_by_its_fit():
     assert not np.array_equal(own.scores, plain.scores)  # the subclass's fit matters here
     np.testing.assert_array_equal(model._state().graphs["items"].scores, own.scores)
     np.testing.assert_array_equal(model._state().graphs["items"].indices, own.indices)
+
+
+def test_the_totals_of_read_only_rows_are_found_once_and_handed_out_as_copies(monkeypatch):
+    """A fit and an update read the norms of the same rows: computed once, the same to the bit."""
+    import pickle
+
+    import recframe.engine.search as search
+
+    computed = []
+    compute = search._row_totals
+    monkeypatch.setattr(search, "_row_totals", lambda x: computed.append(x.shape) or compute(x))
+    rows = freeze(sp.csr_array(sp.random_array((40, 30), density=0.2, random_state=3)))
+    norms, counts = row_totals(rows)
+    again, _ = row_totals(rows)
+    np.testing.assert_array_equal(counts, np.diff(rows.indptr))
+    assert len(computed) == 1
+    np.testing.assert_array_equal(again, norms)
+    np.testing.assert_allclose(norms, np.sqrt((rows.toarray() ** 2).sum(axis=1)), rtol=1e-15)
+    again[:] = -1.0  # a copy: the kept norms are not changed through it
+    np.testing.assert_array_equal(row_totals(rows)[0], norms)
+    writable = sp.csr_array(rows.toarray())
+    row_totals(writable)
+    row_totals(writable)  # anyone may change it meanwhile: computed each time
+    shipped = freeze(pickle.loads(pickle.dumps(rows)))  # its kept totals came along, writable: not reused
+    row_totals(shipped)
+    assert len(computed) == 4

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, compiled_by_default, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts
+from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts, frozen, read_only_view
 from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
 from recframe.engine.slices import run_in_slices
 from recframe.engine.topn import top_n_entries
@@ -33,8 +33,17 @@ COMPILED_TOTALS = 1 << 20
 """Stored entries from which :func:`row_totals` runs compiled, in parallel (numba installed)."""
 
 
+_TOTALS = "_recframe_row_totals"
+"""Attribute of a read-only matrix: its arrays, and the norms and counts :func:`row_totals` found."""
+
+
 def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
     """Return each row's L2 norm and number of stored entries (the totals the measures need).
+
+    The totals of a matrix whose arrays are read-only (a fitted model's rows, an update's merged
+    ones) are kept on it, and later calls return copies of them: a backend's fit and an update
+    of its neighbours both need the norms of the same rows, and an update needs the old rows'
+    norms that the fit or the previous update found.
 
     Parameters
     ----------
@@ -46,6 +55,23 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
     norms, counts : ndarray of shape (n_rows,), float64
         ``sqrt(sum of squares)`` and the number of stored entries of each row.
     """
+    arrays = (x.indptr, x.indices, x.data)
+    kept = getattr(x, _TOTALS, None)
+    if (
+        kept is not None
+        and all(a is b for a, b in zip(kept[0], arrays, strict=True))
+        and frozen(x)
+        and not kept[1].flags.writeable  # not a copy that came through pickle: writable again
+    ):
+        return kept[1].copy(), kept[2].copy()
+    norms, counts = _row_totals(x)
+    if frozen(x):
+        setattr(x, _TOTALS, (arrays, read_only_view(norms.copy()), read_only_view(counts.copy())))
+    return norms, counts
+
+
+def _row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
+    """Return each row's L2 norm and number of stored entries, computed (see :func:`row_totals`)."""
     lengths = np.diff(x.indptr)
     if x.nnz >= COMPILED_TOTALS and compiled_by_default():  # in parallel; to the last bits of numpy's sums below
         x = check_csr(x, "x", columns=False)  # the kernel reads the offsets and the values, never a column

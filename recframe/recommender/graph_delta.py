@@ -142,14 +142,13 @@ def update_lists(
     if work > FULL_SEARCH_WORK * full:
         share = work / max(full, 1.0)
         return f"the changed entries cost {share:.0%} of a full search's work, so one full search costs less"
-    old_lengths, new_lengths = _lengths(old_x, measure), _lengths(new_x, measure)
-    is_new = np.ones(n_new, dtype=bool)
-    is_new[row_map[row_map >= 0]] = False
-    ratio = np.divide(old_lengths, new_lengths, out=np.ones(n_new), where=new_lengths > 0)
-    shrunk, growth_bound = _most_shrunk(ratio, is_new, new_x, new_degree, full)
     old_rows = np.full(n_new, -1, dtype=np.int64)
     kept = np.flatnonzero(row_map >= 0)
     old_rows[row_map[kept]] = kept
+    old_lengths, new_lengths = _old_lengths(old, old_rows, measure), _lengths(new, measure)
+    is_new = old_rows < 0
+    ratio = np.divide(old_lengths, new_lengths, out=np.ones(n_new), where=new_lengths > 0)
+    shrunk, growth_bound = _most_shrunk(ratio, is_new, new_x, new_degree, full)
     new_x_t = _transposed(new_x, new_t, positions)
     change_t = sp.csr_array(change.T)
     shrunk_t = sp.csr_array(new_x[shrunk].T) if len(shrunk) else None
@@ -231,8 +230,21 @@ def _transposed(x: sp.csr_array, given: sp.csr_array | None, positions: IntArray
 
 
 def _lengths(x: sp.csr_array, measure: DeltaMeasure) -> FloatArray:
-    """Return each row's L2 length for cosine, and 1 for dot (whose similarity is the dot product)."""
+    """Return each row's L2 length for cosine, and 1 for dot (whose similarity is the dot product).
+
+    Of the rows as the fit or the update made them (``old`` and ``new``), not of their copies
+    over the union of the columns: the same entries in the same order, so the same lengths to
+    the bit, and those of a read-only matrix are kept on it (:func:`~recframe.engine.row_totals`),
+    so the old rows' lengths come from the fit or the previous update, and the backend's fit for
+    the rows searched again reads the new ones'.
+    """
     return np.ones(x.shape[0]) if measure == "dot" else row_lengths(x)
+
+
+def _old_lengths(old: sp.csr_array, old_rows: IntArray, measure: DeltaMeasure) -> FloatArray:
+    """Return the old length of each new row (`old_rows`: its old row, ``-1`` for a new one: 0, or 1 for dot)."""
+    lengths = _lengths(old, measure)[np.maximum(old_rows, 0)] if len(old_rows) and old.shape[0] else 0.0
+    return np.where(old_rows >= 0, lengths, 1.0 if measure == "dot" else 0.0)
 
 
 def _common_columns(
