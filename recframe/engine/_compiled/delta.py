@@ -27,6 +27,10 @@ from recframe.engine._compiled.delta_steps import (
 from recframe.engine._compiled.heaps import _drain_best_first, _keep, _sort_best_first
 from recframe.engine._compiled.scatter import _scatter_row
 
+CLEARLY_BELOW = 1.0 - 1e-9
+"""A bounded pair whose bound times its length is at most this share of the floor times it is skipped
+unrounded: far more than the rounding of the division, so no pair above the floor is."""
+
 SORTED_AT_MOST = 2
 """A row's certain candidates are sorted in place up to this many times the entries it keeps
 (plus one), and go through a heap beyond: after adding 1% to the ML-20M shape the median row
@@ -210,7 +214,10 @@ def _lists_row(
             v = dot / length
         else:
             below = min(floor_i, row_info[j, OLD_FLOOR])
-            bound = (below * li * row_info[j, OLD_LENGTH] + change) / length
+            bound = below * li * row_info[j, OLD_LENGTH] + change  # the bound times `length`
+            if bound <= CLEARLY_BELOW * floor * length:  # most pairs: no division (a margin for its rounding)
+                continue
+            bound /= length
             if bound > floor:
                 if bound >= resolvable:
                     bound_j[n_bounded] = j
