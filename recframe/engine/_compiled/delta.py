@@ -25,7 +25,7 @@ from recframe.engine._compiled.delta_steps import (
     _resolve_bounds,
 )
 from recframe.engine._compiled.heaps import _drain_best_first, _keep, _sort_best_first
-from recframe.engine._compiled.scatter import _scatter_row
+from recframe.engine._compiled.scatter import _scatter_row, _scatter_short_rows
 
 CLEARLY_BELOW = 1.0 - 1e-9
 """A bounded pair whose bound times its length is at most this share of the floor times it is skipped
@@ -123,7 +123,7 @@ def _lists_row(
     n_touched = _scatter_row(  # D_i X'^T
         d_indptr[i], d_indptr[i + 1], d_indices, d_data, xnt_indptr, xnt_indices, xnt_data, acc, mark, touched, 0
     )
-    n_touched = _scatter_row(  # X_i D^T
+    n_touched = _scatter_short_rows(  # X_i D^T
         xo_indptr[i],
         xo_indptr[i + 1],
         xo_indices,
