@@ -26,7 +26,7 @@ def test_union_columns_hand_example() -> None:
     old = sp.csr_array(np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 5.0, 0.0, 6.0]]))
     new = sp.csr_array(np.array([[1.0, 3.0, 7.0], [0.0, 0.0, 8.0]]))
     column_map = np.array([0, -1, 1, -1])
-    old_x, new_x, positions = _common_columns(old, new, np.array([0, 1]), column_map)
+    old_x, new_x, positions, _ = _common_columns(old, new, np.array([0, 1]), column_map)
     assert positions.tolist() == [0, 2, 4]
     np.testing.assert_array_equal(old_x.toarray(), [[1, 2, 3, 4, 0], [0, 5, 0, 6, 0]])
     np.testing.assert_array_equal(new_x.toarray(), [[1, 0, 3, 0, 7], [0, 0, 0, 0, 8]])
@@ -56,7 +56,7 @@ def test_union_columns_match_brute_force(seed: int) -> None:
     column_map, m_new = _maps(rng, 15, 6)
     row_map, n_new = _maps(rng, 12, 3)
     old, new = _random_rows(rng, 12, 15, 0.4), _random_rows(rng, n_new, m_new, 0.4)
-    old_x, new_x, positions = _common_columns(old, new, row_map, column_map)
+    old_x, new_x, positions, _ = _common_columns(old, new, row_map, column_map)
     m = old_x.shape[1]
     assert m == m_new + int((column_map < 0).sum())
     old_positions = np.full(len(column_map), -1)

@@ -192,8 +192,10 @@ def test_change_and_degrees_from_cells_equal_the_comparison(seed: int, union_old
     dense[rng.integers(0, n_new, 10), rng.integers(0, m_new, 10)] = rng.integers(1, 6, 10).astype(np.float64)
     dense[rng.integers(0, n_new, 10), rng.integers(0, m_new, 10)] = 0.0
     new = sp.csr_array(dense)
-    old_x, new_x, positions = graph_delta._common_columns(old, new, row_map, column_map, union_old=union_old)
-    old_positions = graph_delta._union_positions(column_map, m_new, gone_last=not union_old)[1]
+    old_x, new_x, positions, old_positions = graph_delta._common_columns(
+        old, new, row_map, column_map, union_old=union_old
+    )
+    assert np.array_equal(old_positions, graph_delta._union_positions(column_map, m_new, gone_last=not union_old)[1])
     if not union_old:  # compare in the union: the old entries renumbered there (the gone columns last)
         assert (column_map < 0).any() and np.array_equal(positions, np.arange(m_new))
         assert new_x.indices is new.indices or np.array_equal(new_x.indices, new.indices)  # nothing renumbered

@@ -128,13 +128,12 @@ def update_lists(
     k = min(k, width)
     # without cells the old rows are compared with the new ones, over the union of their columns;
     # with them, the old rows keep their own columns (no pass renumbering every entry)
-    old_x, new_x, positions = _common_columns(old, new, row_map, column_map, union_old=cells is None)
+    old_x, new_x, positions, old_positions = _common_columns(old, new, row_map, column_map, union_old=cells is None)
     if cells is None:
         change = sp.csr_array(new_x - old_x)
         change.eliminate_zeros()
         new_degree = np.bincount(new_x.indices, minlength=new_x.shape[1]).astype(np.float64)
         old_degree = np.bincount(old_x.indices, minlength=new_x.shape[1]).astype(np.float64)
-    old_positions = _union_positions(column_map, new.shape[1], gone_last=cells is not None)[1]  # as _common_columns
     if cells is not None:
         change, old_degree, new_degree = _cell_change(cells, new_x, new_t, positions, old_positions)
     work = float((new_degree + old_degree)[change.indices].sum())
@@ -233,10 +232,10 @@ def _lengths(x: sp.csr_array, measure: DeltaMeasure) -> FloatArray:
     """Return each row's L2 length for cosine, and 1 for dot (whose similarity is the dot product).
 
     Of the rows as the fit or the update made them (``old`` and ``new``), not of their copies
-    over the union of the columns: the same entries in the same order, so the same lengths to
-    the bit, and those of a read-only matrix are kept on it (:func:`~recframe.engine.row_totals`),
-    so the old rows' lengths come from the fit or the previous update, and the backend's fit for
-    the rows searched again reads the new ones'.
+    over the union of the columns: those of a read-only matrix are kept on it
+    (:func:`~recframe.engine.row_totals`), so the old rows' lengths are the very ones the fit or
+    the previous update used for their similarities, and the backend's fit for the rows searched
+    again reads the new ones'.
     """
     return np.ones(x.shape[0]) if measure == "dot" else row_lengths(x)
 
@@ -249,10 +248,11 @@ def _old_lengths(old: sp.csr_array, old_rows: IntArray, measure: DeltaMeasure) -
 
 def _common_columns(
     old: sp.csr_array, new: sp.csr_array, row_map: IntArray, column_map: IntArray, *, union_old: bool = True
-) -> tuple[sp.csr_array, sp.csr_array, IntArray]:
+) -> tuple[sp.csr_array, sp.csr_array, IntArray, IntArray]:
     """Return the old and new rows in the new row positions, over the union of the old and new columns.
 
-    Also returns the union position of each new column (see :func:`_union_positions`). Both maps keep the order of what
+    Also returns the union position of each new and each old column (see :func:`_union_positions`;
+    without `union_old`, the old positions are not increasing). Both maps keep the order of what
     remains, so the union keeps each side's columns in order: a gone column sits after the
     last column kept before it, its old entries stay (so their loss shows in the change of the
     rows), and no row's entries need sorting again. A gone row has no place (its pairs simply
@@ -288,7 +288,7 @@ def _common_columns(
         old_x = sp.csr_array((data, indices, indptr), shape=(n_new, old_width))
     new_indices = new.indices if len(gone) == 0 or not union_old else renumbered(new.indices, new_position, index_type)
     new_x = sp.csr_array((new.data, new_indices, new.indptr), shape=(n_new, m))
-    return old_x, new_x, new_position
+    return old_x, new_x, new_position, old_position
 
 
 def _union_positions(column_map: IntArray, m_new: int, *, gone_last: bool = False) -> tuple[IntArray, IntArray]:

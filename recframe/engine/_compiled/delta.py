@@ -31,6 +31,10 @@ CLEARLY_BELOW = 1.0 - 1e-9
 """A bounded pair whose bound times its length is at most this share of the floor times it is skipped
 unrounded: far more than the rounding of the division, so no pair above the floor is."""
 
+NORMAL_LOW, NORMAL_HIGH = 1e-300, 1e300
+"""Where that product is trusted: away from underflow (whose rounding is absolute, not relative)
+and from overflow (an infinite threshold would skip an infinite bound)."""
+
 SORTED_AT_MOST = 2
 """A row's certain candidates are sorted in place up to this many times the entries it keeps
 (plus one), and go through a heap beyond: after adding 1% to the ML-20M shape the median row
@@ -215,8 +219,9 @@ def _lists_row(
         else:
             below = min(floor_i, row_info[j, OLD_FLOOR])
             bound = below * li * row_info[j, OLD_LENGTH] + change  # the bound times `length`
-            if bound <= CLEARLY_BELOW * floor * length:  # most pairs: no division (a margin for its rounding)
-                continue
+            threshold = CLEARLY_BELOW * floor * length
+            if bound <= threshold and (threshold == 0.0 or NORMAL_LOW < threshold < NORMAL_HIGH):
+                continue  # most pairs: no division (the margin covers its rounding, in the normal range)
             bound /= length
             if bound > floor:
                 if bound >= resolvable:
