@@ -33,7 +33,8 @@ unrounded: far more than the rounding of the division, so no pair above the floo
 
 NORMAL_LOW, NORMAL_HIGH = 1e-300, 1e300
 """Where that product is trusted: away from underflow (whose rounding is absolute, not relative)
-and from overflow (an infinite threshold would skip an infinite bound)."""
+and from overflow (an infinite threshold would skip an infinite bound). A row checks once that
+its floor times its length times the smallest and the largest other length lie between them."""
 
 SORTED_AT_MOST = 2
 """A row's certain candidates are sorted in place up to this many times the entries it keeps
@@ -116,6 +117,8 @@ def _lists_row(
     ratio: np.ndarray,
     growth_bound: float,
     cancelled: float,
+    low_length: float,
+    high_length: float,
     k: int,
     width: int,
     out_j: np.ndarray,
@@ -166,6 +169,9 @@ def _lists_row(
         j = lists[i, t]
         if j >= 0:
             mirror[j] = LISTED
+    # the products floor x length of this row's pairs are all normal numbers (or 0): a bounded pair
+    # clearly below the floor can be told without a division
+    trusted = floor == 0.0 or (floor * ni * low_length > NORMAL_LOW and floor * ni * high_length < NORMAL_HIGH)
     # first the listed neighbours, known exactly (their dot product is old similarity times lengths)
     n_cand = 0
     filled = False  # row i scattered into `dense` (for exact dot products)
@@ -219,9 +225,8 @@ def _lists_row(
         else:
             below = min(floor_i, row_info[j, OLD_FLOOR])
             bound = below * li * row_info[j, OLD_LENGTH] + change  # the bound times `length`
-            threshold = CLEARLY_BELOW * floor * length
-            if bound <= threshold and (threshold == 0.0 or NORMAL_LOW < threshold < NORMAL_HIGH):
-                continue  # most pairs: no division (the margin covers its rounding, in the normal range)
+            if trusted and bound <= CLEARLY_BELOW * floor * length:
+                continue  # most pairs: no division (the margin covers its rounding)
             bound /= length
             if bound > floor:
                 if bound >= resolvable:
@@ -307,6 +312,18 @@ def _lists_row(
     out_count[i] = size
 
 
+@numba.njit(nogil=True, cache=True)
+def _length_range(row_info: np.ndarray) -> tuple[float, float]:
+    """Return the smallest positive and the largest new length of the rows (``inf, 0`` for none)."""
+    low, high = np.inf, 0.0
+    for j in range(row_info.shape[0]):
+        length = row_info[j, NEW_LENGTH]
+        if length > 0.0:
+            low = min(low, length)
+            high = max(high, length)
+    return low, high
+
+
 @numba.njit(parallel=True, nogil=True, cache=True)
 def delta_lists(
     d_indptr: np.ndarray,
@@ -349,6 +366,7 @@ def delta_lists(
 ) -> None:
     """Run :func:`_lists_row` over every row, in `n_chunks` slices in parallel (one accumulator each)."""
     n = lists.shape[0]
+    low_length, high_length = _length_range(row_info)
     step = (n + n_chunks - 1) // n_chunks
     for chunk in numba.prange(n_chunks):
         start = chunk * step
@@ -420,6 +438,8 @@ def delta_lists(
                 ratio,
                 growth_bound,
                 cancelled,
+                low_length,
+                high_length,
                 k,
                 width,
                 out_j,
