@@ -93,26 +93,42 @@ def csr_parts(
     if matrix is None:
         empty = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=index_dtype), np.zeros(0))
         return tuple(read_only_view(a) for a in empty)  # type: ignore[return-value]
-    source = (matrix.indptr, matrix.indices, matrix.data)
     value_dtype = np.float32 if keep_float32 and matrix.data.dtype == np.float32 else np.float64
-    kept = getattr(matrix, _PARTS, None)
-    if (
-        kept is not None
-        and kept[2].dtype == index_dtype
-        and kept[3].dtype == value_dtype
-        and all(a is b for a, b in zip(kept[0], source, strict=True))
-        and frozen(matrix)
-        and not any(a.flags.writeable for a in kept[1:])  # not a copy that came through pickle: writable again
-    ):
-        return kept[1:]  # type: ignore[no-any-return]
+    kept = kept_on(matrix, _PARTS)
+    if kept is not None and kept[1].dtype == index_dtype and kept[2].dtype == value_dtype:
+        return kept  # type: ignore[return-value]
     parts = (  # read-only, one compiled version per index dtype (see read_only_view)
-        read_only_view(matrix.indptr.astype(np.int64, copy=False)),
-        read_only_view(matrix.indices.astype(index_dtype, copy=False)),
-        read_only_view(matrix.data.astype(value_dtype, copy=False)),
+        matrix.indptr.astype(np.int64, copy=False),
+        matrix.indices.astype(index_dtype, copy=False),
+        matrix.data.astype(value_dtype, copy=False),
     )
+    keep_on(matrix, _PARTS, parts)
+    return tuple(read_only_view(a) for a in parts)  # type: ignore[return-value]
+
+
+def keep_on(matrix: sp.csr_array | sp.csr_matrix, key: str, value: tuple[np.ndarray, ...]) -> None:
+    """Keep `value` (arrays derived from `matrix`) on `matrix` under `key`, read-only, if its arrays are read-only.
+
+    For what costs a pass over the entries and never changes while the matrix doesn't: the
+    kernels' copies of its arrays (:func:`csr_parts`), its row totals. :func:`kept_on` gives it back.
+    """
     if frozen(matrix):
-        setattr(matrix, _PARTS, (source, *parts))
-    return parts
+        setattr(matrix, key, (_arrays(matrix), tuple(read_only_view(a) for a in value)))
+
+
+def kept_on(matrix: sp.csr_array | sp.csr_matrix, key: str) -> tuple[np.ndarray, ...] | None:
+    """Return what :func:`keep_on` kept on `matrix` under `key`, or ``None`` if it may be stale.
+
+    Kept values are given back while the matrix has the very arrays it had then, all read-only,
+    and the kept arrays are read-only too: a copy that came through pickle brings the attribute
+    along, its arrays writable again, and is computed afresh.
+    """
+    entry = getattr(matrix, key, None)
+    if entry is None:
+        return None
+    arrays, value = entry
+    fresh = all(a is b for a, b in zip(arrays, _arrays(matrix), strict=True)) and frozen(matrix)
+    return value if fresh and not any(a.flags.writeable for a in value) else None
 
 
 Parts = tuple[np.ndarray, np.ndarray, np.ndarray]

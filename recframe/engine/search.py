@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, compiled_by_default, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts, frozen, read_only_view
+from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts, keep_on, kept_on
 from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
 from recframe.engine.slices import run_in_slices
 from recframe.engine.topn import top_n_entries
@@ -34,7 +34,7 @@ COMPILED_TOTALS = 1 << 20
 
 
 _TOTALS = "_recframe_row_totals"
-"""Attribute of a read-only matrix: its arrays, and the norms and counts :func:`row_totals` found."""
+"""Key of the norms and counts :func:`row_totals` found, kept on a read-only matrix (``keep_on``)."""
 
 
 def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
@@ -55,18 +55,11 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
     norms, counts : ndarray of shape (n_rows,), float64
         ``sqrt(sum of squares)`` and the number of stored entries of each row.
     """
-    arrays = (x.indptr, x.indices, x.data)
-    kept = getattr(x, _TOTALS, None)
-    if (
-        kept is not None
-        and all(a is b for a, b in zip(kept[0], arrays, strict=True))
-        and frozen(x)
-        and not kept[1].flags.writeable  # not a copy that came through pickle: writable again
-    ):
-        return kept[1].copy(), kept[2].copy()
+    kept = kept_on(x, _TOTALS)
+    if kept is not None:
+        return kept[0].copy(), kept[1].copy()
     norms, counts = _row_totals(x)
-    if frozen(x):
-        setattr(x, _TOTALS, (arrays, read_only_view(norms.copy()), read_only_view(counts.copy())))
+    keep_on(x, _TOTALS, (norms.copy(), counts.copy()))
     return norms, counts
 
 
