@@ -11,6 +11,7 @@ import pytest
 
 import recframe.recommender.joined_events as joined_module
 from recframe import Interactions, Recommender
+from recframe.recommender.held_events import HeldEvents
 from recframe.recommender.joined_events import JoinedEvents, first_part, joined_events
 from recframe.testing import random_interactions
 
@@ -147,7 +148,8 @@ def test_a_forget_after_updates_and_a_save_read_the_joined_events(tmp_path: obje
     rec.update(Interactions([501], [4], [1.0], [2e9 + 1]))
     rec.forget(users=[500])
     events = rec._state().interactions
-    assert type(events) is Interactions and 500 not in events.users.tolist() and 501 in events.users.tolist()
+    assert isinstance(events, HeldEvents) and type(events.result()) is Interactions  # settled, its ranges kept
+    assert 500 not in events.users.tolist() and 501 in events.users.tolist()
     rec.update(Interactions([502], [2], [2.0], [2e9 + 2]))
     path = rec.save(f"{tmp_path}/model")
     loaded = Recommender.load(path)

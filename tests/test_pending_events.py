@@ -12,6 +12,7 @@ import pytest
 
 from recframe import InteractionMatrix, Interactions, Recommender
 from recframe.builtin.matrix_builders import RatingsMatrixBuilder
+from recframe.recommender.held_events import HeldEvents
 from recframe.recommender.pending_events import PendingEvents, settled
 from recframe.testing import assert_same_neighbours, random_interactions
 
@@ -31,10 +32,12 @@ def test_the_kept_events_equal_an_eager_selection(string_ids: bool) -> None:
     pending = PendingEvents(events, keep)
     assert len(pending) == int(keep.sum())  # known before the copy
     assert pending.users.tolist() == events.users[keep].tolist()  # a column read waits for the copy
-    plain = settled(pending)
-    assert type(plain) is Interactions
-    assert _columns(plain) == _columns(events.take(keep))
-    assert settled(plain) is plain
+    kept = settled(pending)
+    assert isinstance(kept, HeldEvents) and type(kept.result()) is Interactions
+    assert _columns(kept) == _columns(events.take(keep))
+    for name in ("values", "timestamps"):  # found by the worker
+        assert kept.column_range(name) == events.take(keep).column_range(name)
+    assert settled(kept) is kept
     assert not _worker_alive()
 
 
@@ -78,7 +81,7 @@ def test_a_builder_reading_the_kept_events_during_a_forget_gets_them() -> None:
     ref = Recommender.from_config({}).fit(events.take(keep))
     assert_same_neighbours(rec._state().graphs["items"], ref._state().graphs["items"])
     assert _columns(rec._state().interactions) == _columns(events.take(keep))  # type: ignore[arg-type]
-    assert type(rec._state().interactions) is Interactions
+    assert isinstance(rec._state().interactions, HeldEvents)
     assert "events kept" in rec.timings
 
 

@@ -39,7 +39,7 @@ from recframe import (
     hookimpl,
     short_repr,
 )
-from recframe.builtin.matrix_updates import positive_values, update_cells
+from recframe.builtin.matrix_updates import positive_values, update_cells, value_bounds
 from recframe.engine import check_measurable
 
 
@@ -86,7 +86,7 @@ class RatingsMatrixBuilder(MatrixBuilder):
             # the old values were checked when they were built: only the changed cells' can be non-finite
             if not np.isfinite(updated.cells.after).all():
                 require_finite(updated, f"matrix {self.name!r}", f"matrix.duplicates={self.config.duplicates!r}")
-            check_measurable(updated, f"matrix {self.name!r}")
+            check_measurable(updated, f"matrix {self.name!r}", value_bounds(previous, updated))
         return updated
 
     def _cells(self, interactions: Interactions) -> InteractionMatrix:

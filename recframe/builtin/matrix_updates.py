@@ -40,7 +40,7 @@ from recframe import (
     Interactions,
     MatrixUpdate,
 )
-from recframe.engine import entries_of_rows, merge_cells
+from recframe.engine import entries_of_rows, merge_cells, value_range
 
 SMALLEST_POSITIVE = 1e-290
 """Values at least this large combine to a positive number under every policy: a sum of
@@ -54,6 +54,24 @@ def positive_values(*events: Interactions | None) -> bool:
     """Return whether every value of `events` (``None``, or no values: none) is at least :data:`SMALLEST_POSITIVE`."""
     ranges = [part.column_range("values") for part in events if part is not None]
     return all(bounds is None or bounds[0] >= SMALLEST_POSITIVE for bounds in ranges)
+
+
+def value_bounds(previous: InteractionMatrix, update: MatrixUpdate) -> tuple[float, float] | None:
+    """Return bounds of the values `update` (made from `previous`) stores: at most the smallest, at least the largest.
+
+    Its values are some of `previous`'s and the changed cells' new ones, so the range of those
+    bounds them (:func:`~recframe.check_measurable` takes bounds: where they pass, the values
+    do), and the previous matrix's range is kept on a fitted model's (no pass over the values).
+    ``None`` where nothing is stored.
+    """
+    ranges = [value_range(previous.matrix)]
+    stored = update.cells.after[update.cells.after != 0]
+    if len(stored):
+        ranges.append((float(stored.min()), float(stored.max())))
+    known = [bounds for bounds in ranges if bounds is not None]
+    if not known:
+        return None
+    return min(low for low, _ in known), max(high for _, high in known)
 
 
 def update_cells(

@@ -187,8 +187,9 @@ def check_measurable(matrix: InteractionMatrix, who: str, value_range: tuple[flo
     who : str
         What built it, for the message (e.g. ``"matrix 'ratings'"``).
     value_range : (float, float), optional
-        The smallest and largest of its values, where the caller knew them (no pass over the
-        values for the test that settles most matrices).
+        The smallest and largest of its values, or bounds of them (at most the smallest, at
+        least the largest), where the caller knew them: no pass over the values for the test
+        that settles most matrices (bounds that fail it lead to the test of the values).
 
     Raises
     ------

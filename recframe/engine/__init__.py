@@ -31,7 +31,9 @@ Similarity measures and modifiers
 Incremental updates of a matrix
     :func:`merge_cells` renumbers a CSR matrix's rows and columns (dropping some, inserting
     new ones) and sets changed cells, in one pass (:class:`MergedCells`: also each cell's value
-    before); :func:`entries_of_rows` finds the entries of rows an update removes.
+    before); :func:`entries_of_rows` finds the entries of rows an update removes;
+    :func:`value_range` gives a matrix's range of values (free on a fitted model's matrix), to
+    bound an updated matrix's values by it and the changed cells'.
 Neighbour policies and prediction
     :func:`per_target_top_n` ranks under the per-target rule (the ``p`` most similar neighbours
     that qualify), :func:`predict_ratings` predicts ratings by the weighted-average variants
@@ -80,6 +82,7 @@ from recframe.engine.dispatch import (
     numba_threads,
     resolve_engine,
 )
+from recframe.engine.entry_facts import value_range
 from recframe.engine.few_rows import warm_up
 from recframe.engine.graph import Degree, walk_queries, walk_targets
 from recframe.engine.kernel_inputs import freeze, freeze_checked, freeze_shared
@@ -160,6 +163,7 @@ __all__ = [
     "top_n_entries",
     "top_n_product",
     "transpose",
+    "value_range",
     "walk_queries",
     "walk_targets",
     "warm_up",

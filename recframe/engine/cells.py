@@ -38,6 +38,7 @@ from recframe.data import FloatArray, IntArray, index_dtype
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
 from recframe.engine.kernel_inputs import check_csr, csr_parts, mark_checked, read_only_view
 from recframe.engine.pairs import _entry_ranges
+from recframe.engine.transposes import column_counts
 from recframe.interfaces.checks import out_of_order
 
 COMPILED_MIN_ENTRIES = 1 << 20
@@ -90,6 +91,28 @@ class _Merge:
     values: FloatArray
     combine: Combine | None
     drop_emptied: bool
+
+    def kept_columns(self, engine: Engine, threads: int | None) -> npt.NDArray[np.bool_]:
+        """Return which result columns to keep: with ``drop_emptied``, all but those left empty.
+
+        Only a column that an entry of a dropped row held can empty: it does where the dropped
+        rows held all of its entries (its count, :func:`~recframe.engine.column_counts`, kept
+        on a fitted model's matrix) and no cell is set in it. The cost is in proportion to the
+        dropped rows' entries.
+        """
+        kept = np.ones(self.shape[1], dtype=bool)
+        if not self.drop_emptied:
+            return kept
+        matrix, column_map = self.matrix, self.column_map
+        held = matrix.indices[entries_of_rows(matrix, np.flatnonzero(self.row_map < 0))].astype(np.int64)
+        if not len(held):
+            return kept
+        left = column_counts(matrix, engine=engine, threads=threads) - np.bincount(held, minlength=matrix.shape[1])
+        at_risk = np.unique(held)
+        emptied = column_map[at_risk[(left[at_risk] == 0) & (column_map[at_risk] >= 0)]]
+        kept[emptied] = False
+        kept[self.columns] = True  # a cell is set there
+        return kept
 
     def combined(self, previous: FloatArray) -> FloatArray:
         """Return the cells' values in the result, given the values stored at their places before (0: none)."""
@@ -146,7 +169,9 @@ def merge_cells(
     drop_emptied : bool
         Also drop the rows and columns that held an entry in `matrix` and hold none in the
         result (e.g. an item whose every user was dropped); see :attr:`MergedCells.kept_rows`.
-        When rows are dropped, it costs the compiled kernel one more read of every column index.
+        When rows are dropped, it costs the count of each column's entries
+        (:func:`~recframe.engine.column_counts`: free where it was kept on `matrix`, as on a
+        fitted model's) and a pass over the dropped rows' entries.
     engine : {"auto", "numba", "scipy"}
         The compiled kernel (from :data:`COMPILED_MIN_ENTRIES` stored entries) or numpy; both
         give the same result.
@@ -172,9 +197,10 @@ def merge_cells(
         _checked_map(column_map, matrix.shape[1], shape[1], "column_map"),
         shape, rows, columns, values, combine, drop_emptied,
     )  # fmt: skip
+    kept_columns = merge.kept_columns(engine, threads)
     if resolve_engine(engine) == "numba" and matrix.nnz + len(values) >= COMPILED_MIN_ENTRIES:
-        return _merge_compiled(merge, threads)
-    return _merge_numpy(merge)
+        return _merge_compiled(merge, kept_columns, threads)
+    return _merge_numpy(merge, kept_columns)
 
 
 def entries_of_rows(matrix: sp.csr_array, rows: npt.ArrayLike) -> IntArray:
@@ -284,12 +310,6 @@ def _sources(row_map: IntArray, n_rows: int) -> IntArray:
     return source
 
 
-def _dropped_columns(matrix: sp.csr_array, row_map: IntArray, column_map: IntArray) -> IntArray:
-    """Return the result columns (sorted, distinct) of the old entries of the dropped rows: those that may empty."""
-    columns = column_map[matrix.indices[entries_of_rows(matrix, np.flatnonzero(row_map < 0))]]
-    return np.unique(columns[columns >= 0])
-
-
 def _source_lengths(indptr: np.ndarray, source: IntArray) -> IntArray:
     """Return the length of each result row's old row (0 for a new row)."""
     lengths = np.zeros(len(source), dtype=np.int64)
@@ -332,7 +352,7 @@ _NOT_CANONICAL = (
 )
 
 
-def _merge_numpy(merge: _Merge) -> MergedCells:
+def _merge_numpy(merge: _Merge, kept_columns: npt.NDArray[np.bool_]) -> MergedCells:
     """:func:`merge_cells` vectorised: keep and renumber the old entries, then place the cells among them."""
     matrix, row_map, column_map, shape = merge.matrix, merge.row_map, merge.column_map, merge.shape
     indptr, indices, data = matrix.indptr.astype(np.int64), matrix.indices, matrix.data
@@ -363,22 +383,15 @@ def _merge_numpy(merge: _Merge) -> MergedCells:
         data = np.insert(data, slot[new], values[new])
         indices = np.insert(indices, slot[new], merge.columns[new].astype(indices.dtype))
     counts = lengths + np.bincount(merge.rows[new], minlength=shape[0])
-    kept_rows, kept_columns = np.ones(shape[0], dtype=bool), np.ones(shape[1], dtype=bool)
-    if merge.drop_emptied:
-        kept_rows = ~_emptied_rows(matrix, source, counts)
-        at_risk = _dropped_columns(matrix, row_map, column_map)
-        if len(at_risk):
-            alive = np.zeros(shape[1], dtype=bool)
-            alive[indices] = True
-            kept_columns[at_risk[~alive[at_risk]]] = False
-        if not kept_columns.all():
-            indices = (np.cumsum(kept_columns) - 1)[indices]
+    kept_rows = ~_emptied_rows(matrix, source, counts) if merge.drop_emptied else np.ones(shape[0], dtype=bool)
+    if not kept_columns.all():
+        indices = (np.cumsum(kept_columns) - 1)[indices]
     return _result(np.r_[0, np.cumsum(counts)], indices, data, kept_rows, kept_columns, previous, values)
 
 
-def _merge_compiled(merge: _Merge, threads: int | None) -> MergedCells:
+def _merge_compiled(merge: _Merge, kept_columns: npt.NDArray[np.bool_], threads: int | None) -> MergedCells:
     """:func:`merge_cells` by the compiled kernels: count each row (finding the cells' places), then fill it."""
-    from recframe.engine._compiled.cells import count_rows, fill_rows, mark_columns
+    from recframe.engine._compiled.cells import count_rows, fill_rows
 
     matrix, row_map, column_map, shape = merge.matrix, merge.row_map, merge.column_map, merge.shape
     given_type = matrix.indices.dtype if matrix.indices.dtype in (np.int32, np.int64) else np.dtype(np.int64)
@@ -387,7 +400,6 @@ def _merge_compiled(merge: _Merge, threads: int | None) -> MergedCells:
     cell_ptr = read_only_view(np.r_[0, np.cumsum(np.bincount(merge.rows, minlength=shape[0]))])
     cell_columns = merge.columns
     counts, found = np.empty(shape[0], dtype=np.int64), np.empty(len(cell_columns), dtype=np.int64)
-    kept_rows, kept_columns = np.ones(shape[0], dtype=bool), np.ones(shape[1], dtype=bool)
     with numba_threads(threads) as used:
         tasks = used * 4
         work = np.r_[0, np.cumsum(_source_lengths(indptr, source) + np.diff(cell_ptr))]  # rows by equal entries
@@ -395,16 +407,7 @@ def _merge_compiled(merge: _Merge, threads: int | None) -> MergedCells:
             indptr, indices, source, read_only_view(column_map), bool((column_map < 0).any()), cell_ptr,
             read_only_view(cell_columns), _entry_ranges(work, tasks), counts, found,
         )  # fmt: skip
-        at_risk = _dropped_columns(matrix, row_map, column_map) if merge.drop_emptied else cell_columns[:0]
-        if len(at_risk):  # the columns the kept rows and the cells still hold
-            seen = np.zeros((used, matrix.shape[1]), dtype=np.bool_)
-            mark_columns(indptr, indices, read_only_view(row_map), _entry_ranges(indptr, used), seen)
-            alive = np.zeros(shape[1], dtype=bool)
-            alive[column_map[seen.any(axis=0) & (column_map >= 0)]] = True
-            alive[cell_columns] = True
-            kept_columns[at_risk[~alive[at_risk]]] = False
-        if merge.drop_emptied:
-            kept_rows = ~_emptied_rows(matrix, source, counts)
+        kept_rows = ~_emptied_rows(matrix, source, counts) if merge.drop_emptied else np.ones(shape[0], dtype=bool)
         if not kept_columns.all():  # renumber past the emptied columns (no old entry maps to one any more)
             place = np.where(kept_columns, np.cumsum(kept_columns) - 1, -1)
             column_map = np.where(column_map >= 0, place[np.maximum(column_map, 0)], -1)

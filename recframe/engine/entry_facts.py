@@ -9,6 +9,11 @@ third of an update's matrix step). :func:`entry_facts` reads every entry once, o
 the facts instead. With ``columns=True`` it also counts and sums each column, as the check of
 an update's merged items' rows compares them: each task into a row of its own where the tasks'
 rows take no more memory than the entries, else by numpy after the pass.
+
+The facts of a matrix whose arrays are read-only (a model's own: ``own=True`` flags them so, an
+update's merged matrix is so) are kept on it (:func:`~recframe.engine.kernel_inputs.keep_on`),
+and later calls give them back without a pass: the next update reads its previous matrix's range
+of values (:func:`value_range`) and column counts (:func:`~recframe.engine.column_counts`) there.
 """
 
 from __future__ import annotations
@@ -21,12 +26,19 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray, InteractionMatrix
 from recframe.engine.dispatch import compiled_by_default, numba_threads
-from recframe.engine.kernel_inputs import read_only_view
+from recframe.engine.kernel_inputs import flag_read_only, keep_on, kept_on, read_only_view
 from recframe.engine.pairs import _entry_ranges
+from recframe.engine.transposes import keep_column_counts
 from recframe.interfaces.checks import EntryFacts, out_of_order
 
 COMPILED_FACTS = 1 << 20
 """Stored entries from which the compiled pass runs (below, numpy takes milliseconds)."""
+
+_FACTS = "_recframe_entry_facts"
+"""Attribute of a read-only matrix: its facts, as ``(counts, values)`` arrays (see :func:`_as_arrays`)."""
+
+_TOTALS = "_recframe_column_totals"
+"""Attribute of a read-only matrix: its columns' counts and sums."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +49,15 @@ class ColumnTotals:
     sums: FloatArray
 
 
-def entry_facts(result: object, *, columns: bool = False) -> tuple[EntryFacts | None, ColumnTotals | None]:
+def entry_facts(
+    result: object, *, columns: bool = False, own: bool = False
+) -> tuple[EntryFacts | None, ColumnTotals | None]:
     """Return the facts of the entries of a builder's `result` and, with `columns`, its column totals.
 
     ``(None, None)`` where `result` is not an :class:`~recframe.InteractionMatrix` whose matrix
     the pass can read safely (CSR of float64 values with 32- or 64-bit indices and sound row
-    offsets): the checks then run their own passes and say what is wrong.
+    offsets): the checks then run their own passes and say what is wrong. The facts of a
+    read-only matrix are kept on it, and given back by later calls without a pass.
 
     Parameters
     ----------
@@ -50,6 +65,9 @@ def entry_facts(result: object, *, columns: bool = False) -> tuple[EntryFacts | 
         What a matrix builder returned.
     columns : bool
         Also count and sum each column.
+    own : bool
+        The caller keeps the matrix and nothing changes it any more (a fitted model's): its
+        arrays, and those they view, are flagged read-only first (no copy), so the facts are kept.
 
     Returns
     -------
@@ -60,10 +78,69 @@ def entry_facts(result: object, *, columns: bool = False) -> tuple[EntryFacts | 
     if not _readable(matrix):
         return None, None
     assert isinstance(matrix, sp.csr_array | sp.csr_matrix)
+    if own:
+        for array in (matrix.indptr, matrix.indices, matrix.data):
+            flag_read_only(array)
+    kept = _kept(matrix, columns)
+    if kept is not None:
+        return kept
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
     if len(data) >= COMPILED_FACTS and compiled_by_default():
-        return _compiled(indptr, indices, data, matrix.shape[1], columns)
-    return _numpy(indptr, indices, data, matrix.shape[1], columns)
+        facts, totals = _compiled(indptr, indices, data, matrix.shape[1], columns)
+    else:
+        facts, totals = _numpy(indptr, indices, data, matrix.shape[1], columns)
+    _keep(matrix, facts, totals)
+    return facts, totals
+
+
+def value_range(matrix: sp.csr_array) -> tuple[float, float] | None:
+    """Return the smallest and the largest finite stored value of `matrix`, ``None`` if it stores none.
+
+    Free where :func:`entry_facts` kept the facts of the matrix (a fitted model's, an update's
+    merged one): a matrix builder's ``update`` bounds its result's values with its previous
+    matrix's range and the changed cells' values, without reading every value again
+    (:func:`~recframe.check_measurable` takes such bounds). Otherwise one pass over the values.
+
+    Parameters
+    ----------
+    matrix : csr_array
+        Any CSR matrix of float64 values.
+
+    Returns
+    -------
+    (float, float) or None
+        The smallest and the largest finite value; ``None`` without any.
+    """
+    kept = kept_on(matrix, _FACTS)
+    if kept is not None:
+        low, high = (float(value) for value in kept[1])
+        return None if low > high else (low, high)
+    data = np.asarray(matrix.data)
+    if len(data) and not (np.isfinite(data.min()) and np.isfinite(data.max())):  # NaN or inf among them
+        data = data[np.isfinite(data)]
+    return (float(data.min()), float(data.max())) if len(data) else None
+
+
+def _kept(matrix: sp.csr_array | sp.csr_matrix, columns: bool) -> tuple[EntryFacts, ColumnTotals | None] | None:
+    """Return the facts (and with `columns` the totals) kept on `matrix`, ``None`` where some are not."""
+    kept = kept_on(matrix, _FACTS)
+    totals = kept_on(matrix, _TOTALS) if columns else None
+    if kept is None or (columns and totals is None):
+        return None
+    counts, values = kept
+    facts = EntryFacts(*(int(count) for count in counts), *(float(value) for value in values))
+    return facts, None if totals is None else ColumnTotals(totals[0].copy(), totals[1].copy())
+
+
+def _keep(matrix: sp.csr_array | sp.csr_matrix, facts: EntryFacts | None, totals: ColumnTotals | None) -> None:
+    """Keep `facts` and `totals` on `matrix` where its arrays are read-only (copies: the caller's may change)."""
+    if facts is None:
+        return
+    counts = np.array([facts.nnz, facts.unordered, facts.low_index, facts.high_index, facts.non_finite, facts.zeros])
+    keep_on(matrix, _FACTS, (counts, np.array([facts.low_value, facts.high_value])))
+    if totals is not None:
+        keep_on(matrix, _TOTALS, (totals.counts.copy(), totals.sums.copy()))
+        keep_column_counts(matrix, totals.counts)
 
 
 def _readable(matrix: object) -> bool:

@@ -217,13 +217,13 @@ def mark_checked(matrix: sp.csr_array) -> sp.csr_array:
     read-only too, rather than copied.
     """
     for array in _arrays(matrix):
-        _flag_read_only(array)
+        flag_read_only(array)
     setattr(matrix, _CHECKED, _arrays(matrix))
     return matrix
 
 
-def _flag_read_only(array: np.ndarray) -> None:
-    """Flag `array` and every array it views read-only (no copy)."""
+def flag_read_only(array: np.ndarray) -> None:
+    """Flag `array` and every array it views read-only (no copy): for arrays whose owner never changes them again."""
     base: object = array
     while isinstance(base, np.ndarray):
         base.flags.writeable = False
@@ -256,7 +256,7 @@ def freeze_shared(matrix: sp.csr_array, name: str = "matrix") -> sp.csr_array:
         As :func:`check_csr`.
     """
     for array in _arrays(matrix):
-        _flag_read_only(array)
+        flag_read_only(array)
     return check_csr(matrix, name)
 
 

@@ -25,12 +25,15 @@ import scipy.sparse as sp
 
 from recframe.data import IntArray, index_dtype
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_csr, frozen, mark_checked, read_only_view
+from recframe.engine.kernel_inputs import check_csr, frozen, keep_on, kept_on, mark_checked, read_only_view
 from recframe.engine.pairs import _entry_ranges, mark_transpose
 
 COMPILED_TRANSPOSE = 1 << 20
 """Stored entries from which the compiled kernel transposes: scipy's single-threaded conversion
 takes milliseconds below, and a small model (the quickstart) then compiles no kernel for it."""
+
+_COUNTS = "_recframe_column_counts"
+"""Attribute of a read-only matrix: each column's count of entries (see :func:`keep_column_counts`)."""
 
 
 def transpose(x: sp.csr_array, *, engine: Engine = "auto", threads: int | None = None) -> sp.csr_array:
@@ -69,11 +72,22 @@ def transpose(x: sp.csr_array, *, engine: Engine = "auto", threads: int | None =
         made = sp.csr_array(x.T)
         made.sort_indices()
     made = mark_checked(made)  # the transpose of a checked matrix: its indices are x's rows
+    keep_column_counts(x, np.diff(made.indptr))
     if x.has_canonical_format:  # distinct columns in every row: so are the transpose's
         made.has_canonical_format = True
         if frozen(x):
             mark_transpose(x, made)
     return made
+
+
+def keep_column_counts(x: sp.csr_array | sp.csr_matrix, counts: np.ndarray) -> None:
+    """Keep `counts`, each column's count of entries in `x`, on `x` where its arrays are read-only.
+
+    :func:`column_counts` then gives them back without a pass: a popularity ranker's fit, an
+    update's drop of emptied columns. Kept by what counts them anyway: :func:`transpose`, the
+    checks' pass with column totals (:func:`~recframe.engine.entry_facts.entry_facts`).
+    """
+    keep_on(x, _COUNTS, (np.asarray(counts, dtype=np.int64).copy(),))
 
 
 def _compiled(x: sp.csr_array, threads: int | None) -> sp.csr_array:
@@ -106,7 +120,9 @@ def column_counts(x: sp.csr_array, *, engine: Engine = "auto", threads: int | No
     """Return the number of stored entries in each column of `x` (the row lengths of its transpose).
 
     The same as ``np.bincount(x.indices, minlength=x.shape[1])``, counted in parallel by ranges of
-    rows on the compiled engine (from 2^20 stored entries).
+    rows on the compiled engine (from 2^20 stored entries). The counts of a matrix whose arrays
+    are read-only (a fitted model's) are kept on it: later calls, and those after a
+    :func:`transpose` of it, cost a copy of the counts.
 
     Parameters
     ----------
@@ -128,15 +144,20 @@ def column_counts(x: sp.csr_array, *, engine: Engine = "auto", threads: int | No
         If `x` is not a well-formed CSR matrix.
     """
     x = check_csr(x, "x")
+    kept = kept_on(x, _COUNTS)
+    if kept is not None:
+        return kept[0].copy()
     if resolve_engine(engine) != "numba" or x.nnz < COMPILED_TRANSPOSE:
-        return np.bincount(x.indices, minlength=x.shape[1]).astype(np.int64, copy=False)
-    from recframe.engine._compiled.transpose import count_columns
+        total: IntArray = np.bincount(x.indices, minlength=x.shape[1]).astype(np.int64, copy=False)
+    else:
+        from recframe.engine._compiled.transpose import count_columns
 
-    with numba_threads(threads) as used:
-        parts = _entry_ranges(x.indptr, used)
-        counts = np.zeros((len(parts) - 1, x.shape[1]), dtype=np.int64)
-        count_columns(_offsets(x.indptr), _unsigned(x.indices), parts, counts)
-    total: IntArray = counts.sum(axis=0)
+        with numba_threads(threads) as used:
+            parts = _entry_ranges(x.indptr, used)
+            counts = np.zeros((len(parts) - 1, x.shape[1]), dtype=np.int64)
+            count_columns(_offsets(x.indptr), _unsigned(x.indices), parts, counts)
+        total = counts.sum(axis=0)
+    keep_column_counts(x, total)
     return total
 
 

@@ -47,6 +47,7 @@ from recframe.interfaces.checks import check_graph, check_interactions, check_ma
 from recframe.recommender.blocks import load_source, search_blocks, spreads
 from recframe.recommender.filtering import FilterStep, apply_filters
 from recframe.recommender.fitted_state import _Fitted
+from recframe.recommender.held_events import HeldEvents, ranges_of
 from recframe.recommender.neighbour_lists import NeighbourLists
 from recframe.recommender.preflight import capped_k, preflight
 from recframe.registry import describe_component
@@ -225,7 +226,8 @@ class FitMethods:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         built = self._call(self.matrix, "build", interactions)
-        matrix = check_matrix(built, self._who(self.matrix), interactions, entry_facts(built)[0])  # one pass
+        # one pass; the model's own matrix from now on, read-only, its facts kept for updates
+        matrix = check_matrix(built, self._who(self.matrix), interactions, entry_facts(built, own=True)[0])
         timings["matrix"] = time.perf_counter() - start
         logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
         with calling(self._who(self.similarity), "__deepcopy__"):
@@ -238,7 +240,7 @@ class FitMethods:
             (),
             similarity,
             timings=timings,
-            interactions=interactions,
+            interactions=HeldEvents(interactions, ranges_of(interactions)),  # what updates ask of them, found once
             lineage=({"kind": "fit", "events": len(interactions), "fingerprint": fingerprint},),
             built_by=(type(self.matrix), self.matrix.config),
         )

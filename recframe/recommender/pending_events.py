@@ -6,8 +6,9 @@ matrix builders of the library bring their matrix up to date from the previous m
 :class:`PendingEvents` copies the kept events on a worker thread (numpy lets go of the GIL while
 it copies), and is itself the :class:`~recframe.Interactions` the update passes on as
 ``change.after``: a matrix builder that reads its columns waits for them, and gets the very
-events an eager copy gives. The update waits for them at its end (:meth:`PendingEvents.result`)
-and keeps the plain events. They behave as plain events whatever a plugin does with them
+events an eager copy gives. The update waits for them at its end (:meth:`PendingEvents.held`)
+and keeps them with their range of values and times, found by the worker too
+(:class:`~recframe.recommender.held_events.HeldEvents`). They behave as plain events whatever a plugin does with them
 (:class:`~recframe.recommender.deferred_events.DeferredEvents`), and a failed copy (a
 ``MemoryError``, say) is raised as itself, not as a plugin's error, when the forget ends.
 
@@ -24,6 +25,7 @@ import numpy.typing as npt
 
 from recframe.data import Interactions
 from recframe.recommender.deferred_events import DeferredEvents
+from recframe.recommender.held_events import HeldEvents, Ranges, ranges_after_removal, ranges_of
 
 
 class PendingEvents(DeferredEvents):
@@ -37,6 +39,7 @@ class PendingEvents(DeferredEvents):
         # the columns come from the worker: checked events, filtered
         self._count = int(np.count_nonzero(keep))
         self._kept: Interactions | None = None
+        self._ranges: Ranges | None = None
         self._error: BaseException | None = None
         self._worker = threading.Thread(target=self._copy, args=(events, keep), name="recframe-kept-events")
         self._worker.start()
@@ -44,6 +47,7 @@ class PendingEvents(DeferredEvents):
     def _copy(self, events: Interactions, keep: npt.NDArray[np.bool_]) -> None:
         try:
             self._kept = events.take(keep)
+            self._ranges = ranges_after_removal(events, ranges_of(events), keep, self._kept)  # a model's: kept
         except BaseException as error:  # handed to the reader, raised there
             self._error = error
 
@@ -71,6 +75,11 @@ class PendingEvents(DeferredEvents):
         return self._kept
 
 
+    def held(self) -> HeldEvents:
+        """Return the kept events, once copied, with their ranges (:class:`HeldEvents`); raises as :meth:`result`."""
+        return HeldEvents(self.result(), self._ranges)
+
+
 def settled(events: Interactions) -> Interactions:
-    """Return `events` as plain interactions: a :class:`PendingEvents`' result, or `events` itself."""
-    return events.result() if isinstance(events, PendingEvents) else events
+    """Return `events` as a model keeps them: a :class:`PendingEvents`' result with its ranges, or `events` itself."""
+    return events.held() if isinstance(events, PendingEvents) else events

@@ -45,6 +45,7 @@ from recframe.interfaces.calls import calling
 from recframe.interfaces.state import check_graph, check_loaded
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods
+from recframe.recommender.held_events import HeldEvents
 from recframe.recommender.neighbour_lists import NeighbourLists
 from recframe.registry import PluginRegistry
 
@@ -308,7 +309,7 @@ class PersistenceMethods(FitMethods):
             backends=backends,  # type: ignore[arg-type]
             graphs=graphs,
             timings=dict(timings) if isinstance(timings, dict) else {},
-            interactions=training,
+            interactions=None if training is None else HeldEvents(training),  # ranges found on first use
             lineage=_lineage(path, data),
             lists=lists,
             built_by=(type(rec.matrix), rec.matrix.config),  # the saved configuration's builder made it

@@ -252,12 +252,13 @@ class UpdateMethods(FitMethods):
                 cells = updated.cells
                 updated = updated.plain()
             if updated is not None:
-                facts, totals = entry_facts(updated, columns=cells is not None and fitted.item_rows is not None)
+                with_totals = cells is not None and fitted.item_rows is not None
+                facts, totals = entry_facts(updated, columns=with_totals, own=True)
                 check_matrix(updated, who, facts=facts)
                 check_updated_ids(updated, fitted.matrix, change, who)
                 return updated, "incremental", cells, totals
         built = self._call(builder, "build", change.after)
-        return check_matrix(built, who, change.after, entry_facts(built)[0]), "full", None, None
+        return check_matrix(built, who, change.after, entry_facts(built, own=True)[0]), "full", None, None
 
     def _update_axis(
         self,

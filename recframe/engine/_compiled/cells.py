@@ -5,8 +5,7 @@ result row as the merge of two sorted runs: the entries of its source row of the
 (``source``, ``-1``: none), their columns renumbered by ``column_map`` (``-1``: dropped), and
 the row's given cells (``cell_ptr``), which replace an old entry of the same column. A prefix
 sum of :func:`count_rows`'s counts gives each row's place in the result; :func:`fill_rows`
-writes it there, so every task writes its own rows and nothing is shared. :func:`mark_columns`
-finds the columns the kept rows still hold, to drop those left empty.
+writes it there, so every task writes its own rows and nothing is shared.
 """
 
 from __future__ import annotations
@@ -91,22 +90,6 @@ def count_rows(
                 p += old <= cell
                 n += 1
             counts[r] = n
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
-def mark_columns(
-    indptr: np.ndarray, indices: np.ndarray, row_map: np.ndarray, bounds: np.ndarray, seen: np.ndarray
-) -> None:
-    """Set ``seen[task, c]`` for every column ``c`` that an entry of a kept old row (``row_map >= 0``) holds.
-
-    One store per entry, into the task's own row of `seen` (a byte per old column).
-    """
-    for task in numba.prange(len(bounds) - 1):
-        marks = seen[task]
-        for r in range(bounds[task], bounds[task + 1]):
-            if row_map[r] >= 0:
-                for p in range(indptr[r], indptr[r + 1]):
-                    marks[indices[p]] = True
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)

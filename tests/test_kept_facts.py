@@ -1,0 +1,202 @@
+"""What a model's matrix and events keep once found: entry facts, value ranges, column counts, event ranges.
+
+Each is checked against a fresh computation (by hand and on random data), for being given back
+without a pass where it is kept, and for being found again where it may be stale.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import recframe.engine.entry_facts as facts_module
+import recframe.engine.transposes as transposes_module
+from recframe import EventChange, IdIndex, InteractionMatrix, Interactions, Recommender
+from recframe.builtin.matrix_builders import RatingsMatrixBuilder
+from recframe.builtin.matrix_updates import value_bounds
+from recframe.engine import column_counts, freeze, transpose, value_range
+from recframe.engine.entry_facts import entry_facts
+from recframe.engine.kernel_inputs import kept_on
+from recframe.recommender.held_events import HeldEvents, ranges_after_removal, ranges_of
+from recframe.testing import random_interactions
+
+
+def _matrix(dense: list[list[float]]) -> InteractionMatrix:
+    users, _ = IdIndex.encode(np.arange(len(dense)))
+    items, _ = IdIndex.encode(np.arange(len(dense[0])))
+    return InteractionMatrix(sp.csr_array(np.array(dense)), users, items)
+
+
+def _no_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any pass over the entries fail the test."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("a pass over the entries ran")
+
+    monkeypatch.setattr(facts_module, "_compiled", refuse)
+    monkeypatch.setattr(facts_module, "_numpy", refuse)
+
+
+def test_the_facts_of_a_read_only_matrix_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    matrix = _matrix([[1.0, 0.0, 2.5], [0.0, -3.0, 0.0]])
+    freeze(matrix.matrix)
+    facts, totals = entry_facts(matrix, columns=True)
+    assert facts is not None
+    assert (facts.low_value, facts.high_value, facts.nnz) == (-3.0, 2.5, 3) and totals is not None
+    _no_pass(monkeypatch)
+    again, kept_totals = entry_facts(matrix, columns=True)
+    assert again == facts and kept_totals is not None
+    assert kept_totals.counts.tolist() == [1, 1, 1] and kept_totals.sums.tolist() == [1.0, -3.0, 2.5]
+    kept_totals.counts[0] = 99  # a copy: what is kept does not change
+    assert entry_facts(matrix, columns=True)[1].counts.tolist() == [1, 1, 1]  # type: ignore[union-attr]
+    assert value_range(matrix.matrix) == (-3.0, 2.5) and column_counts(matrix.matrix).tolist() == [1, 1, 1]
+
+
+def test_facts_are_found_again_where_they_may_be_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    writable = _matrix([[1.0, 2.0]])
+    entry_facts(writable)
+    writable.matrix.data[0] = 7.0  # writable: nothing was kept
+    assert entry_facts(writable)[0].high_value == 7.0  # type: ignore[union-attr]
+    frozen = _matrix([[1.0, 2.0]])
+    freeze(frozen.matrix)
+    assert entry_facts(frozen)[0].high_value == 2.0  # type: ignore[union-attr]
+    frozen.matrix.data = np.array([1.0, 9.0])  # other arrays: the kept facts are not theirs
+    assert entry_facts(frozen)[0].high_value == 9.0  # type: ignore[union-attr]
+    only_facts = _matrix([[4.0, 0.0]])
+    freeze(only_facts.matrix)
+    entry_facts(only_facts)
+    _, totals = entry_facts(only_facts, columns=True)  # the totals were not kept: one more pass
+    assert totals is not None and totals.counts.tolist() == [1, 0]
+
+
+def test_own_flags_the_matrix_and_what_it_views_read_only() -> None:
+    base = np.array([1.0, 2.0, 3.0])
+    matrix = _matrix([[1.0, 2.0]])
+    matrix.matrix.data = base[:2]
+    facts, _ = entry_facts(matrix, own=True)
+    assert not base.flags.writeable and not matrix.matrix.data.flags.writeable
+    assert facts is not None and facts.high_value == 2.0
+    with pytest.raises(ValueError, match="read-only"):
+        base[0] = 5.0
+
+
+def test_value_range_by_hand_and_on_random_matrices() -> None:
+    assert value_range(sp.csr_array(np.array([[0.0, -2.0], [5.0, 1.0]]))) == (-2.0, 5.0)
+    assert value_range(sp.csr_array((2, 3))) is None
+    odd = sp.csr_array(np.array([[1.0, 2.0, 3.0]]))
+    odd.data[:] = [np.nan, -np.inf, 4.0]
+    assert value_range(odd) == (4.0, 4.0)  # the finite ones, as the facts count them
+    odd.data[:] = [np.nan, np.inf, -np.inf]
+    assert value_range(odd) is None
+    rng = np.random.default_rng(0)
+    for seed in range(20):
+        x = sp.random(30, 20, density=0.2, format="csr", random_state=seed, data_rvs=lambda n: rng.normal(0, 10, n))
+        x = sp.csr_array(x)
+        expected = (x.data.min(), x.data.max()) if x.nnz else None
+        assert value_range(x) == expected
+        assert value_range(freeze(x)) == expected and entry_facts(_wrap(x))[0] is not None
+        assert value_range(x) == expected  # kept now
+
+
+def _wrap(x: sp.csr_array) -> InteractionMatrix:
+    users, _ = IdIndex.encode(np.arange(x.shape[0]))
+    items, _ = IdIndex.encode(np.arange(x.shape[1]))
+    return InteractionMatrix(x, users, items)
+
+
+@pytest.mark.parametrize("engine", ["scipy", "numba"])
+def test_column_counts_are_kept_by_a_transpose_of_a_read_only_matrix(engine: str) -> None:
+    x = freeze(sp.csr_array(sp.random(50, 40, density=0.1, format="csr", random_state=1)))
+    expected = np.bincount(x.indices, minlength=40).tolist()
+    assert kept_on(x, transposes_module._COUNTS) is None
+    transpose(x, engine=engine)  # type: ignore[arg-type]
+    assert kept_on(x, transposes_module._COUNTS)[0].tolist() == expected  # type: ignore[index]
+    assert column_counts(x, engine=engine).tolist() == expected  # type: ignore[arg-type]
+    writable = sp.csr_array(np.array([[1.0, 0.0], [2.0, 3.0]]))
+    assert column_counts(writable).tolist() == [2, 1]
+    writable.indices[2] = 0  # nothing kept on a writable matrix
+    assert column_counts(writable).tolist() == [3, 0]
+
+
+def test_value_bounds_of_an_update_by_hand() -> None:
+    builder = RatingsMatrixBuilder(RatingsMatrixBuilder.Config())
+    before = Interactions([0, 0, 1], [0, 1, 0], [1.0, 5.0, 2.0])
+    built = builder.build(before)
+    added = Interactions([1, 2], [1, 0], [7.0, 0.5])
+    update = builder.update(built, EventChange(before, Interactions.concat(before, added), added=added))
+    assert update is not None and value_bounds(built, update) == (0.5, 7.0)
+    after = before.take(np.array([True, True, False]))
+    forget = builder.update(built, EventChange(before, after, removed_users=np.array([1])))
+    assert forget is not None and value_bounds(built, forget) == (1.0, 5.0)  # the old range bounds what is left
+
+
+def test_bounds_that_fail_the_quick_test_lead_to_the_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forgotten user held a tiny value: the old range fails the quick test, the values left pass it."""
+    builder = RatingsMatrixBuilder(RatingsMatrixBuilder.Config())
+    before = Interactions([0, 0, 1, 2], [0, 1, 0, 1], [1.0, 2.0, 1e-150, 3.0])
+    previous = builder.build(before)
+    entry_facts(previous, own=True)  # kept, as a fitted model's
+    after = before.take(np.array([True, True, False, True]))
+    updated = builder.update(previous, EventChange(before, after, removed_users=np.array([1])))
+    assert updated is not None
+    np.testing.assert_array_equal(updated.matrix.toarray(), builder.build(after).matrix.toarray())
+
+
+def test_ranges_after_a_removal_equal_those_found_again() -> None:
+    rng = np.random.default_rng(2)
+    for case in range(200):
+        n = int(rng.integers(1, 40))
+        values = rng.choice([0.5, 1.0, 3.0, 5.0], n)  # ties at both ends
+        times = rng.random(n) * 100 if case % 3 else None
+        events = Interactions(rng.integers(0, 5, n), rng.integers(0, 5, n), values, times)
+        keep = rng.random(n) < (0.2, 0.8, 1.0)[case % 3]
+        if case % 7 == 0:  # every event at an end removed
+            keep &= values != values.min()
+        kept = events.take(keep)
+        assert ranges_after_removal(events, ranges_of(events), keep, kept) == ranges_of(kept)
+
+
+def test_held_events_find_their_ranges_once() -> None:
+    calls = []
+
+    class Counted(Interactions):
+        __slots__ = ()
+
+        def column_range(self, name: str) -> tuple[float, float] | None:
+            calls.append(name)
+            return super().column_range(name)
+
+    plain = random_interactions(seed=4)
+    held = HeldEvents(Counted(plain.users, plain.items, plain.values, plain.timestamps))
+    for _ in range(3):
+        assert held.column_range("values") == plain.column_range("values")
+        assert held.column_range("timestamps") == plain.column_range("timestamps")
+    assert sorted(calls) == ["timestamps", "values"]
+    with pytest.raises(ValueError, match="'values' or 'timestamps', not 'users'"):
+        held.column_range("users")
+
+
+def test_an_update_reads_no_column_of_the_models_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = random_interactions(n_users=60, n_items=40, seed=6)
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(events)
+    reads: list[tuple[int, str]] = []
+    real = Interactions.column_range
+
+    def spy(self: Interactions, name: str) -> tuple[float, float] | None:
+        reads.append((len(self), threading.current_thread().name))
+        return real(self, name)
+
+    monkeypatch.setattr(Interactions, "column_range", spy)
+    rec.update(Interactions([1, 999], [2, 3], [4.0, 5.0], [3e9, 3e9]))
+    rec.forget(users=[999])  # held the latest time: the worker finds the kept events' range again
+    rec.update(Interactions([998], [4], [2.0], [3e9 + 1]))
+    assert reads and all(n <= 2 or thread == "recframe-kept-events" for n, thread in reads)
+    assert any(thread == "recframe-kept-events" for _, thread in reads)
+    monkeypatch.undo()
+    model = rec._state().interactions
+    assert model is not None
+    plain = Interactions(model.users, model.items, model.values, model.timestamps)
+    assert ranges_of(model) == ranges_of(plain)
