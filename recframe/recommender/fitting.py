@@ -226,8 +226,9 @@ class FitMethods:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         built = self._call(self.matrix, "build", interactions)
-        # one pass; the model's own matrix from now on, read-only, its facts kept for updates
-        matrix = check_matrix(built, self._who(self.matrix), interactions, entry_facts(built, own=True)[0])
+        # one pass; the model's own matrix from now on, read-only, its facts and column totals kept for updates
+        facts = entry_facts(built, columns=True, own=True)[0]
+        matrix = check_matrix(built, self._who(self.matrix), interactions, facts)
         timings["matrix"] = time.perf_counter() - start
         logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
         with calling(self._who(self.similarity), "__deepcopy__"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recframe.data import IntArray
+from recframe.data import FloatArray, IntArray
 from recframe.engine import column_counts, freeze_shared, merge_cells
 from recframe.engine.entry_facts import ColumnTotals
 from recframe.engine.pairs import mark_transpose
@@ -30,6 +30,7 @@ def updated_item_rows(
     user_map: IntArray,
     matrix: sp.csr_array,
     totals: ColumnTotals | None = None,
+    previous_totals: ColumnTotals | None = None,
 ) -> sp.csr_array | None:
     """Return the transpose of the updated `matrix` from the `previous` transpose and the cells, or ``None``.
 
@@ -49,6 +50,10 @@ def updated_item_rows(
     totals : ColumnTotals, optional
         Each item's count of entries and sum of values in `matrix`, where the caller counted
         them (:func:`~recframe.engine.entry_facts.entry_facts`); counted here otherwise.
+    previous_totals : ColumnTotals, optional
+        The same of the previous matrix (the row totals of `previous`), where they were kept:
+        the new sums are then checked against them and the cells' changes, without a pass over
+        the merged rows' values.
     """
     n_users, n_items = matrix.shape
     if previous.shape != (len(item_map), len(user_map)):
@@ -66,7 +71,7 @@ def updated_item_rows(
     except ValueError:  # cells listed twice, say (against the contract): made anew instead
         return None
     matrix = freeze_shared(matrix, "the interaction matrix")
-    if not _same_items(merged, matrix, totals):
+    if not _same_items(merged, matrix, totals, _expected_sums(previous_totals, cells, item_map, n_items)):
         return None
     merged = freeze_shared(merged, "the updated items' rows")  # ours alone: flagged read-only, not copied
     merged.has_canonical_format = True  # merge_cells' result is canonical
@@ -78,18 +83,49 @@ SUMS_TOLERANCE = 1e-9
 """Relative difference allowed between an item's sum of values counted both ways (their orders differ)."""
 
 
-def _same_items(rows: sp.csr_array, matrix: sp.csr_array, totals: ColumnTotals | None) -> bool:
+def _expected_sums(
+    previous: ColumnTotals | None, cells: CellChanges, item_map: IntArray, n_items: int
+) -> tuple[FloatArray, FloatArray] | None:
+    """Return each new item's previous sum of values plus its cells' changes, and the scale of the terms.
+
+    That is the sum of the merged rows, which keep the previous rows' values but those of gone
+    users and the cells changed (a gone user's cells change to 0); ``None`` without `previous`.
+    """
+    if previous is None:
+        return None
+    sums, scale = np.zeros(n_items), np.zeros(n_items)
+    kept = item_map >= 0
+    sums[item_map[kept]] = previous.sums[kept]
+    scale[item_map[kept]] = np.abs(previous.sums[kept])
+    placed = cells.columns >= 0
+    change = (cells.after - cells.before)[placed]
+    sums += np.bincount(cells.columns[placed], weights=change, minlength=n_items)
+    scale += np.bincount(cells.columns[placed], weights=np.abs(change), minlength=n_items)
+    return sums, scale
+
+
+def _same_items(
+    rows: sp.csr_array,
+    matrix: sp.csr_array,
+    totals: ColumnTotals | None,
+    expected: tuple[FloatArray, FloatArray] | None = None,
+) -> bool:
     """Return whether every item has as many entries, and the same sum of values, in `rows` as in `matrix`.
 
-    A pass over the entries of each (of `matrix` only where its `totals` are not given): they
-    catch cells a builder left out (a missing cell changes an item's count, a missing change of
-    value its sum), though not a change that keeps both.
+    A pass over the entries of each (of `matrix` only where its `totals` are not given); where
+    the `expected` sums of the rows are known (the previous ones and the cells' changes, with
+    the scale of those terms), they stand for the pass over the rows. They catch cells a
+    builder left out (a missing cell changes an item's count, a missing change of value its
+    sum), though not a change that keeps both.
     """
     counts = column_counts(matrix) if totals is None else totals.counts
     if not np.array_equal(np.diff(rows.indptr), counts):
         return False
-    by_rows = np.asarray(rows.sum(axis=1)).ravel()
     by_columns = np.asarray(matrix.sum(axis=0)).ravel() if totals is None else totals.sums
+    if expected is None:
+        by_rows = np.asarray(rows.sum(axis=1)).ravel()
+        scale = np.abs(by_rows)
+    else:
+        by_rows, scale = expected
     # sums that cancel to near 0 may differ by more: that only costs a transpose made anew
-    scale = np.abs(by_rows) + np.abs(by_columns)
-    return bool((np.abs(by_rows - by_columns) <= SUMS_TOLERANCE * scale).all())
+    return bool((np.abs(by_rows - by_columns) <= SUMS_TOLERANCE * (scale + np.abs(by_columns))).all())

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data import IdArray, InteractionMatrix
@@ -130,25 +131,22 @@ class UpdateMethods(FitMethods):
             start = time.perf_counter()
             fitted = self._state()
             base = training_data(fitted, "forget")
-            drop = np.zeros(len(base), dtype=bool)
+            drop: npt.NDArray[np.bool_] | None = None
             removed: dict[str, IdArray] = {}
             for name, ids in (("users", users), ("items", items)):
                 column = base.users if name == "users" else base.items
                 if ids is None:
                     removed[name] = column[:0]
                     continue
-                removed[name], mask = forget_mask(ids, column, name)
-                drop |= mask
+                removed[name], mask = forget_mask(ids, column, name)  # a fresh mask: ours to change
+                drop = mask if drop is None else np.logical_or(drop, mask, out=drop)
+            assert drop is not None  # users or items were given
             counts = {name: len(wanted) for name, wanted in removed.items()}
-            if drop.all():
+            dropped = int(np.count_nonzero(drop))
+            if dropped == len(base):
                 msg = f"forget would remove all {len(base)} training events; nothing would remain to recommend from"
                 raise DataError(msg)
-            entry = {
-                "kind": "forget",
-                "users": counts["users"],
-                "items": counts["items"],
-                "events": int(drop.sum()),
-            }
+            entry = {"kind": "forget", "users": counts["users"], "items": counts["items"], "events": dropped}
             after = PendingEvents(base, ~drop)  # copied on a worker meanwhile
             try:
                 change = EventChange(base, after, removed_users=removed["users"], removed_items=removed["items"])
@@ -211,7 +209,10 @@ class UpdateMethods(FitMethods):
         )
         if cells is not None and fitted.item_rows is not None:  # the items' rows merged, not transposed anew
             step = time.perf_counter()
-            updated.item_rows = updated_item_rows(fitted.item_rows, cells, item_map, user_map, matrix.matrix, totals)
+            previous = entry_facts(fitted.matrix, columns=True)[1]  # kept on the matrix by the fit or the update
+            updated.item_rows = updated_item_rows(
+                fitted.item_rows, cells, item_map, user_map, matrix.matrix, totals, previous
+            )
             timings["item rows"] = time.perf_counter() - step
         records = {}
         # a copy: a query may add a graph to the published state meanwhile (similar_* on first use);
@@ -258,7 +259,8 @@ class UpdateMethods(FitMethods):
                 check_updated_ids(updated, fitted.matrix, change, who)
                 return updated, "incremental", cells, totals
         built = self._call(builder, "build", change.after)
-        return check_matrix(built, who, change.after, entry_facts(built, own=True)[0]), "full", None, None
+        facts = entry_facts(built, columns=True, own=True)[0]  # the column totals kept for the next update
+        return check_matrix(built, who, change.after, facts), "full", None, None
 
     def _update_axis(
         self,
