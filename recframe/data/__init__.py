@@ -11,8 +11,9 @@ One concern a submodule, all re-exported here:
   :func:`timestamp_column`);
 - :mod:`recframe.data.interactions`: :class:`Interactions`;
 - :mod:`recframe.data.id_index`: :class:`IdIndex`;
-- :mod:`recframe.data.matrix`: :class:`InteractionMatrix`, :func:`check_measurable` and
-  :func:`index_dtype` (the index type of a new CSR matrix);
+- :mod:`recframe.data.matrix`: :class:`InteractionMatrix`, :func:`check_measurable`,
+  :func:`index_dtype` (the index type of a new CSR matrix) and :func:`pair_order` (the order of
+  (row, column) pairs, as a CSR matrix stores them);
 - :mod:`recframe.data.summary`: the data summary (``describe``), not re-exported.
 
 This package imports only numpy, scipy and :mod:`recframe.errors`: it is a contract layer,
@@ -25,7 +26,7 @@ from recframe.data.columns import FloatArray, numeric_column, timestamp_column
 from recframe.data.id_index import IdIndex
 from recframe.data.ids import IdArray, IntArray, as_id_array, as_query_ids
 from recframe.data.interactions import Interactions
-from recframe.data.matrix import DuplicatePolicy, InteractionMatrix, check_measurable, index_dtype
+from recframe.data.matrix import DuplicatePolicy, InteractionMatrix, check_measurable, index_dtype, pair_order
 
 __all__ = [
     "DuplicatePolicy",
@@ -40,5 +41,6 @@ __all__ = [
     "check_measurable",
     "index_dtype",
     "numeric_column",
+    "pair_order",
     "timestamp_column",
 ]

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recframe.data import FloatArray, IntArray, index_dtype
+from recframe.data import FloatArray, IntArray, index_dtype, pair_order
 from recframe.engine import Engine, resolve_engine
 from recframe.interfaces import CellChanges, NeighbourGraph
 from recframe.recommender.delta_rows import RowWork, block_products, concatenated, lists_in_new_rows, row_blocks
@@ -333,7 +333,7 @@ def _cell_change(
     known = cells.columns[keep]
     columns = np.where(known >= 0, new_positions[np.maximum(known, 0)], old_positions[cells.previous_columns[keep]])
     before, after = cells.before[keep], cells.after[keep]
-    order = np.lexsort((columns, rows))
+    order = pair_order(rows, columns, n, m)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     change = sp.csr_array(((after - before)[order], columns[order], indptr), shape=(n, m))

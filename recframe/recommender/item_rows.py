@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recframe.data import FloatArray, IntArray
+from recframe.data import FloatArray, IntArray, pair_order
 from recframe.engine import column_counts, freeze_shared, merge_cells
 from recframe.engine.entry_facts import ColumnTotals
 from recframe.engine.pairs import mark_transpose
@@ -63,7 +63,7 @@ def updated_item_rows(
         return None
     set_ = placed & (cells.after != cells.before)
     items, users, values = cells.columns[set_], cells.rows[set_], cells.after[set_]
-    order = np.lexsort((users, items))
+    order = pair_order(items, users, n_items, n_users)
     try:
         merged = merge_cells(
             previous, item_map, user_map, (n_items, n_users), (items[order], users[order], values[order])

@@ -74,7 +74,6 @@ class PendingEvents(DeferredEvents):
         assert self._kept is not None
         return self._kept
 
-
     def held(self) -> HeldEvents:
         """Return the kept events, once copied, with their ranges (:class:`HeldEvents`); raises as :meth:`result`."""
         return HeldEvents(self.result(), self._ranges)
