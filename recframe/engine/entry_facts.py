@@ -35,7 +35,7 @@ COMPILED_FACTS = 1 << 20
 """Stored entries from which the compiled pass runs (below, numpy takes milliseconds)."""
 
 _FACTS = "_recframe_entry_facts"
-"""Attribute of a read-only matrix: its facts, as ``(counts, values)`` arrays (see :func:`_as_arrays`)."""
+"""Attribute of a read-only matrix: its facts, as ``(counts, values)`` arrays (see :func:`_keep`)."""
 
 _TOTALS = "_recframe_column_totals"
 """Attribute of a read-only matrix: its columns' counts and sums."""

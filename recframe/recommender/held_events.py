@@ -73,7 +73,7 @@ class HeldEvents(DeferredEvents):
     """
 
     def __init__(self, events: Interactions, ranges: Ranges | None = None) -> None:
-        self._events = events
+        self._events = events.result() if isinstance(events, DeferredEvents) else events  # plain, as promised
         self._count = len(events)
         self._ranges = ranges
         self._lock = threading.Lock()
