@@ -7,6 +7,7 @@ without a pass where it is kept, and for being found again where it may be stale
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,13 @@ def test_facts_are_found_again_where_they_may_be_stale(monkeypatch: pytest.Monke
     assert totals is not None and totals.counts.tolist() == [1, 0]
 
 
+def test_a_resized_matrix_is_counted_again() -> None:
+    x = freeze(sp.csr_array(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])))
+    assert column_counts(x).tolist() == [1, 1, 1] and value_range(x) == (1.0, 3.0)
+    x.resize((2, 5))  # scipy keeps the arrays: only the shape tells
+    assert column_counts(x).tolist() == [1, 1, 1, 0, 0]
+
+
 def test_own_flags_the_matrix_and_what_it_views_read_only() -> None:
     base = np.array([1.0, 2.0, 3.0])
     matrix = _matrix([[1.0, 2.0]])
@@ -98,7 +106,7 @@ def test_value_range_by_hand_and_on_random_matrices() -> None:
         expected = (x.data.min(), x.data.max()) if x.nnz else None
         assert value_range(x) == expected
         assert value_range(freeze(x)) == expected and entry_facts(_wrap(x))[0] is not None
-        assert value_range(x) == expected  # kept now
+        assert kept_on(x, facts_module._FACTS) is not None and value_range(x) == expected  # kept now
 
 
 def _wrap(x: sp.csr_array) -> InteractionMatrix:
@@ -179,7 +187,7 @@ def test_held_events_find_their_ranges_once() -> None:
         held.column_range("users")
 
 
-def test_an_update_reads_no_column_of_the_models_events(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_update_reads_no_column_of_the_models_events(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     events = random_interactions(n_users=60, n_items=40, seed=6)
     rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(events)
     reads: list[tuple[int, str]] = []
@@ -193,6 +201,9 @@ def test_an_update_reads_no_column_of_the_models_events(monkeypatch: pytest.Monk
     rec.update(Interactions([1, 999], [2, 3], [4.0, 5.0], [3e9, 3e9]))
     rec.forget(users=[999])  # held the latest time: the worker finds the kept events' range again
     rec.update(Interactions([998], [4], [2.0], [3e9 + 1]))
+    rec.save(tmp_path / "model")  # joins the events: the joined ones keep their ranges
+    rec.update(Interactions([997], [5], [3.0], [3e9 + 2]))
+    rec.update(Interactions([996], [6], [1.0], [3e9 + 3]))
     assert reads and all(n <= 2 or thread == "recframe-kept-events" for n, thread in reads)
     assert any(thread == "recframe-kept-events" for _, thread in reads)
     monkeypatch.undo()

@@ -114,6 +114,9 @@ def test_an_update_checks_the_merged_rows_from_the_kept_sums(monkeypatch: pytest
         return expected[-1]
 
     monkeypatch.setattr(item_rows_module, "_expected_sums", spy)
+    monkeypatch.setattr(
+        fitting, "transpose", lambda matrix: pytest.fail("transposed anew: the check refused the merge")
+    )
     rec.update(Interactions([1, 77], [2, 3], [4.0, 5.0], [2e9, 2e9]))
     rec.forget(users=[77])
     assert len(expected) == 2 and all(sums is not None for sums in expected)

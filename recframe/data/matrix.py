@@ -159,6 +159,7 @@ def pair_order(
     n_rows, n_columns : int
         The sizes.
     """
+    n_rows, n_columns = int(n_rows), int(n_columns)  # Python integers: the guard below must not wrap around
     if n_rows * n_columns >= np.iinfo(np.int64).max // 2:
         return np.lexsort((columns, rows)).astype(np.int64, copy=False)
     keys = np.asarray(rows, dtype=np.int64) * n_columns + np.asarray(columns, dtype=np.int64)

@@ -68,6 +68,7 @@ def entry_facts(
     own : bool
         The caller keeps the matrix and nothing changes it any more (a fitted model's): its
         arrays, and those they view, are flagged read-only first (no copy), so the facts are kept.
+        They stay so if the checks then refuse the matrix (which is then not used).
 
     Returns
     -------
@@ -79,8 +80,7 @@ def entry_facts(
         return None, None
     assert isinstance(matrix, sp.csr_array | sp.csr_matrix)
     if own:
-        for array in (matrix.indptr, matrix.indices, matrix.data):
-            flag_read_only(array)
+        flag_read_only(matrix)
     kept = _kept(matrix, columns)
     if kept is not None:
         return kept

@@ -113,21 +113,21 @@ def keep_on(matrix: sp.csr_array | sp.csr_matrix, key: str, value: tuple[np.ndar
     kernels' copies of its arrays (:func:`csr_parts`), its row totals. :func:`kept_on` gives it back.
     """
     if frozen(matrix):
-        setattr(matrix, key, (_arrays(matrix), tuple(read_only_view(a) for a in value)))
+        setattr(matrix, key, (_stamp(matrix), tuple(read_only_view(a) for a in value)))
 
 
 def kept_on(matrix: sp.csr_array | sp.csr_matrix, key: str) -> tuple[np.ndarray, ...] | None:
     """Return what :func:`keep_on` kept on `matrix` under `key`, or ``None`` if it may be stale.
 
-    Kept values are given back while the matrix has the very arrays it had then, all read-only,
-    and the kept arrays are read-only too: a copy that came through pickle brings the attribute
+    Kept values are given back while the matrix has the very arrays (and the shape) it had then,
+    all read-only, and the kept arrays are read-only too: a copy that came through pickle brings the attribute
     along, its arrays writable again, and is computed afresh.
     """
     entry = getattr(matrix, key, None)
     if entry is None:
         return None
-    arrays, value = entry
-    fresh = all(a is b for a, b in zip(arrays, _arrays(matrix), strict=True)) and frozen(matrix)
+    stamp, value = entry
+    fresh = _same_stamp(stamp, matrix) and frozen(matrix)
     return value if fresh and not any(a.flags.writeable for a in value) else None
 
 
@@ -166,11 +166,28 @@ def _arrays(matrix: sp.csr_array | sp.csr_matrix) -> tuple[np.ndarray, np.ndarra
     return matrix.indptr, matrix.indices, matrix.data
 
 
+def _stamp(matrix: sp.csr_array | sp.csr_matrix) -> tuple[Any, ...]:
+    """Return what a mark or a kept value on `matrix` holds for: its very arrays and its shape.
+
+    The shape too: scipy's ``resize`` can change it alone, keeping the arrays.
+    """
+    return (*_arrays(matrix), tuple(matrix.shape))
+
+
+def _same_stamp(marked: tuple[Any, ...], matrix: sp.csr_array | sp.csr_matrix) -> bool:
+    """Return whether `matrix` still has the arrays (the very objects) and the shape of `marked`."""
+    now = _stamp(matrix)
+    return (
+        len(marked) == len(now)
+        and all(a is b for a, b in zip(marked[:3], now[:3], strict=True))
+        and marked[3] == now[3]
+    )
+
+
 def is_checked(matrix: sp.csr_array | sp.csr_matrix) -> bool:
-    """Return whether `matrix` was checked whole and its arrays are still those, all read-only."""
+    """Return whether `matrix` was checked whole and its arrays (and shape) are still those, all read-only."""
     marked = getattr(matrix, _CHECKED, None)
-    arrays = _arrays(matrix)
-    return marked is not None and all(a is b for a, b in zip(marked, arrays, strict=True)) and frozen(matrix)
+    return marked is not None and _same_stamp(marked, matrix) and frozen(matrix)
 
 
 def frozen(matrix: sp.csr_array | sp.csr_matrix) -> bool:
@@ -216,18 +233,18 @@ def mark_checked(matrix: sp.csr_array) -> sp.csr_array:
     engine's own, so the arrays they view (scipy wraps the ones it is given) are flagged
     read-only too, rather than copied.
     """
-    for array in _arrays(matrix):
-        flag_read_only(array)
-    setattr(matrix, _CHECKED, _arrays(matrix))
+    flag_read_only(matrix)
+    setattr(matrix, _CHECKED, _stamp(matrix))
     return matrix
 
 
-def flag_read_only(array: np.ndarray) -> None:
-    """Flag `array` and every array it views read-only (no copy): for arrays whose owner never changes them again."""
-    base: object = array
-    while isinstance(base, np.ndarray):
-        base.flags.writeable = False
-        base = base.base
+def flag_read_only(matrix: sp.csr_array | sp.csr_matrix) -> None:
+    """Flag `matrix`'s arrays and every array they view read-only (no copy): for a matrix nobody changes again."""
+    for array in _arrays(matrix):
+        base: object = array
+        while isinstance(base, np.ndarray):
+            base.flags.writeable = False
+            base = base.base
 
 
 def freeze_shared(matrix: sp.csr_array, name: str = "matrix") -> sp.csr_array:
@@ -255,8 +272,7 @@ def freeze_shared(matrix: sp.csr_array, name: str = "matrix") -> sp.csr_array:
     TypeError, ValueError, IndexError
         As :func:`check_csr`.
     """
-    for array in _arrays(matrix):
-        flag_read_only(array)
+    flag_read_only(matrix)
     return check_csr(matrix, name)
 
 
@@ -353,7 +369,7 @@ def check_csr(
         msg = f"{name} has column index {bad} outside [0, {n_cols})"
         raise IndexError(msg)
     if frozen(matrix):
-        setattr(matrix, _CHECKED, _arrays(matrix))
+        setattr(matrix, _CHECKED, _stamp(matrix))
     return matrix
 
 

@@ -13,6 +13,7 @@ after ``load`` (a loaded model's events may be memory-mapped, and are not read u
 
 from __future__ import annotations
 
+import abc
 import threading
 
 import numpy as np
@@ -65,7 +66,21 @@ def ranges_after_removal(
     return result
 
 
-class HeldEvents(DeferredEvents):
+class RangedEvents(DeferredEvents):
+    """Deferred events that answer :meth:`column_range` from ranges found once (:meth:`ranges`)."""
+
+    @abc.abstractmethod
+    def ranges(self) -> Ranges:
+        """Return the ranges of the columns of :data:`RANGED`."""
+
+    def column_range(self, name: str) -> tuple[float, float] | None:
+        """Return the smallest and the largest entry of the column `name`, from the ranges found once."""
+        if name not in RANGED:
+            return Interactions.column_range(self, name)  # says what it takes
+        return self.ranges()[name]
+
+
+class HeldEvents(RangedEvents):
     """A model's training events (`events`, plain) and their ranges: `ranges`, or found on first use.
 
     They behave as plain events (:class:`~recframe.recommender.deferred_events.DeferredEvents`);
@@ -82,11 +97,9 @@ class HeldEvents(DeferredEvents):
         """Return the plain events."""
         return self._events
 
-    def column_range(self, name: str) -> tuple[float, float] | None:
-        """Return the smallest and the largest entry of the column `name`, from the ranges found once."""
-        if name not in RANGED:
-            return self._events.column_range(name)  # says what it takes
+    def ranges(self) -> Ranges:
+        """Return the ranges given, or found (once) on first use."""
         with self._lock:
             if self._ranges is None:
                 self._ranges = ranges_of(self._events)
-            return self._ranges[name]
+            return self._ranges

@@ -110,13 +110,15 @@ def _same_items(
     totals: ColumnTotals | None,
     expected: tuple[FloatArray, FloatArray] | None = None,
 ) -> bool:
-    """Return whether every item has as many entries, and the same sum of values, in `rows` as in `matrix`.
+    """Return whether every item has as many entries in `rows` as in `matrix`, and the same sum of values.
 
-    A pass over the entries of each (of `matrix` only where its `totals` are not given); where
-    the `expected` sums of the rows are known (the previous ones and the cells' changes, with
-    the scale of those terms), they stand for the pass over the rows. They catch cells a
-    builder left out (a missing cell changes an item's count, a missing change of value its
-    sum), though not a change that keeps both.
+    The counts are the rows' lengths. The sums of `rows` are summed (a pass over their values)
+    unless their `expected` sums are given: the previous items' sums plus the cells' changes,
+    with the scale of those terms, which is what the merge (the engine's own code) made of the
+    previous rows and the cells, so the rows' values are not read. The sums of `matrix` are its
+    `totals`' where given, else summed. The comparison catches cells a builder left out (a
+    missing cell changes an item's count, a missing change of value its sum), though not a
+    change that keeps both.
     """
     counts = column_counts(matrix) if totals is None else totals.counts
     if not np.array_equal(np.diff(rows.indptr), counts):

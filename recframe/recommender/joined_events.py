@@ -25,25 +25,26 @@ import threading
 import numpy as np
 
 from recframe.data import Interactions
-from recframe.recommender.deferred_events import DeferredEvents
 from recframe.recommender.entry_passes import joined
-from recframe.recommender.held_events import RANGED, joined_ranges
+from recframe.recommender.held_events import HeldEvents, RangedEvents, Ranges, joined_ranges
 
 MOST_PARTS = 64
 """The parts an updated model's events may have before they are joined at an update."""
 
 
-class JoinedEvents(DeferredEvents):
+class JoinedEvents(RangedEvents):
     """The events of `parts`, one after another, joined into plain columns when one is first read.
 
     Every part has the same columns and ids of the same kind (an update checks that first).
-    The join runs once, under a lock, for every thread that reads them.
+    The join runs once, under a lock, for every thread that reads them; the joined events keep
+    the ranges (:class:`~recframe.recommender.held_events.HeldEvents`), so the next update's
+    events know theirs without reading them.
     """
 
-    def __init__(self, parts: tuple[Interactions, ...]) -> None:
-        self._parts = parts  # at least two until joined, then the joined events alone
+    def __init__(self, parts: tuple[Interactions, ...], ranges: Ranges | None = None) -> None:
+        self._parts = parts  # at least two until joined, then the joined events alone (held)
         self._count = sum(len(part) for part in parts)
-        self._ranges = joined_ranges(parts)  # every part has the same columns; a model's part knows its ranges
+        self._ranges = joined_ranges(parts) if ranges is None else ranges
         self._lock = threading.Lock()
 
     @property
@@ -52,18 +53,17 @@ class JoinedEvents(DeferredEvents):
         with self._lock:
             return self._parts
 
-    def column_range(self, name: str) -> tuple[float, float] | None:
-        """Return the smallest and the largest entry of the column `name`, from the parts' (found when joined)."""
-        if name not in RANGED:
-            return self.parts[0].column_range(name)  # says what it takes
-        return self._ranges[name]
+    def ranges(self) -> Ranges:
+        """Return the ranges, found from the parts' when the events were made."""
+        return self._ranges
 
     def result(self) -> Interactions:
         """Return the events as plain :class:`~recframe.Interactions`, joining them on the first call."""
         with self._lock:
             if len(self._parts) > 1:
-                self._parts = (_joined(self._parts),)
-            return self._parts[0]
+                self._parts = (HeldEvents(_joined(self._parts), self._ranges),)
+            joined_part = self._parts[0]
+        return joined_part.result() if isinstance(joined_part, HeldEvents) else joined_part
 
 
 def joined_events(base: Interactions, new: Interactions) -> Interactions:
@@ -71,9 +71,11 @@ def joined_events(base: Interactions, new: Interactions) -> Interactions:
 
     `new` is copied (it is as long as the update) so that the model's events stay the same
     whatever the caller does with its arrays; `base` is a model's events, which never change.
+    Their ranges come from `base`'s (a model's events know theirs) and the copy's.
     """
-    parts = (*(base.parts if isinstance(base, JoinedEvents) else (base,)), _copied(new))
-    events = JoinedEvents(parts)
+    copied = _copied(new)
+    parts = (*(base.parts if isinstance(base, JoinedEvents) else (base,)), copied)
+    events = JoinedEvents(parts, joined_ranges((base, copied)))
     if len(parts) >= MOST_PARTS:
         events.result()
     return events

@@ -120,7 +120,7 @@ def forget_mask(ids: object, column: IdArray, name: str) -> tuple[IdArray, npt.N
         msg = f"forget: {what} ids are {kinds[0]} but the model's are {kinds[1]}; nothing was forgotten"
         raise DataError(msg)
     mask = members(column, wanted)
-    missing = np.setdiff1d(wanted, column[np.flatnonzero(mask)])  # the few found, not a masked copy
+    missing = np.setdiff1d(wanted, column[mask])
     if len(missing):
         msg = (
             f"forget: {len(missing)} {what if len(missing) == 1 else name} not in the training data: "
