@@ -203,12 +203,16 @@ def warm(ranker: str, k: int) -> None:
 def _compiled_passes() -> Iterator[None]:
     """Run every compiled pass over the entries whatever the size (restored afterwards)."""
     import recframe.engine.cells as cells
+    import recframe.engine.entry_facts as facts
+    import recframe.engine.graph_matrices as graph_matrices
     import recframe.engine.search as search
     import recframe.engine.transposes as transposes
     import recframe.recommender.entry_passes as passes
 
     settings = [
         (cells, "COMPILED_MIN_ENTRIES"),
+        (facts, "COMPILED_FACTS"),
+        (graph_matrices, "COMPILED_GRAPH"),
         (search, "COMPILED_TOTALS"),
         (transposes, "COMPILED_TRANSPOSE"),
         (passes, "COMPILED_ENTRIES"),

@@ -18,7 +18,7 @@ CONFIG = {"similarity": {"type": "sparse", "k": 5}, "ranker": {"type": "item_cf"
 
 SCRIPT = """
 import json, sys
-import recframe.engine.search, recframe.engine.transposes, recframe.engine.cells
+import recframe.engine.search, recframe.engine.transposes, recframe.engine.cells, recframe.engine.graph_matrices
 import recframe.recommender.entry_passes, recframe.builtin.similarity.sparse_rows
 from recframe import Recommender
 from recframe.testing import random_interactions
@@ -28,6 +28,7 @@ for module, name in [
     (recframe.engine.search, "COMPILED_TOTALS"),
     (recframe.engine.transposes, "COMPILED_TRANSPOSE"),
     (recframe.engine.cells, "COMPILED_MIN_ENTRIES"),
+    (recframe.engine.graph_matrices, "COMPILED_GRAPH"),
     (recframe.recommender.entry_passes, "COMPILED_ENTRIES"),
     (recframe.builtin.similarity.sparse_rows, "COMPILED_CHECK"),
 ]:

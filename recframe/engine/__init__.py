@@ -35,9 +35,11 @@ Incremental updates of a matrix
     :func:`value_range` gives a matrix's range of values (free on a fitted model's matrix), to
     bound an updated matrix's values by it and the changed cells'.
 Neighbour policies and prediction
-    :func:`per_target_top_n` ranks under the per-target rule (the ``p`` most similar neighbours
-    that qualify), :func:`predict_ratings` predicts ratings by the weighted-average variants
-    (``basic``, ``mean_centred``, ``zscore``, ``baseline``) with :class:`PredictionSettings`.
+    :func:`graph_matrix` is a neighbour graph's matrix of similarities (``to_csr()``, its rows
+    sorted on every thread), which a ranker multiplies by; :func:`per_target_top_n` ranks under
+    the per-target rule (the ``p`` most similar neighbours that qualify), :func:`predict_ratings`
+    predicts ratings by the weighted-average variants (``basic``, ``mean_centred``, ``zscore``,
+    ``baseline``) with :class:`PredictionSettings`.
 Scoring rankers
     :class:`ScoringRanker` (with :class:`ScoringConfig`) is the base class that turns "score a
     block of users against every item" into a complete, memory-bounded ``recommend``: chunks
@@ -85,6 +87,7 @@ from recframe.engine.dispatch import (
 from recframe.engine.entry_facts import value_range
 from recframe.engine.few_rows import warm_up
 from recframe.engine.graph import Degree, walk_queries, walk_targets
+from recframe.engine.graph_matrices import graph_matrix
 from recframe.engine.kernel_inputs import freeze, freeze_checked, freeze_shared
 from recframe.engine.measures import (
     BINARY,
@@ -144,6 +147,7 @@ __all__ = [
     "freeze",
     "freeze_checked",
     "freeze_shared",
+    "graph_matrix",
     "l1_normalise",
     "merge_cells",
     "merge_offers",

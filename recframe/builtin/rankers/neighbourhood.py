@@ -41,6 +41,7 @@ from recframe.engine import (
     Variant,
     freeze,
     freeze_checked,
+    graph_matrix,
     per_target_top_n,
     predict_ratings,
     top_n_product,
@@ -120,7 +121,7 @@ class _GraphRanker(ScoringRanker):
 
     def _prepare(self) -> None:
         assert self.neighbours_ is not None and self.matrix_ is not None
-        self._weights = self.neighbours_.to_csr()
+        self._weights = graph_matrix(self.neighbours_)
         history = self.matrix_.matrix
         if self.config.history == "binary":
             history = _ones(history)
@@ -294,7 +295,7 @@ class _GraphRanker(ScoringRanker):
             if neighbours is None:
                 msg = f"{type(self).__name__} needs the new users' neighbours to recommend for them"
                 raise TypeError(msg)
-            a, b = neighbours.to_csr(), self._history
+            a, b = graph_matrix(neighbours), self._history
         c = self.config
         items, scores = top_n_product(
             a,
