@@ -28,7 +28,7 @@ from recframe.data import FloatArray, IntArray, InteractionMatrix
 from recframe.engine.dispatch import compiled_by_default, numba_threads
 from recframe.engine.kernel_inputs import flag_read_only, keep_on, kept_on, read_only_view
 from recframe.engine.pairs import _entry_ranges
-from recframe.engine.transposes import keep_column_counts
+from recframe.engine.transposes import keep_column_counts, kept_column_counts
 from recframe.interfaces.checks import EntryFacts, out_of_order
 
 COMPILED_FACTS = 1 << 20
@@ -37,8 +37,8 @@ COMPILED_FACTS = 1 << 20
 _FACTS = "_recframe_entry_facts"
 """Attribute of a read-only matrix: its facts, as ``(counts, values)`` arrays (see :func:`_keep`)."""
 
-_TOTALS = "_recframe_column_totals"
-"""Attribute of a read-only matrix: its columns' counts and sums."""
+_SUMS = "_recframe_column_sums"
+"""Attribute of a read-only matrix: its columns' sums of values (their counts: :func:`keep_column_counts`)."""
 
 
 @dataclass(frozen=True)
@@ -124,12 +124,16 @@ def value_range(matrix: sp.csr_array) -> tuple[float, float] | None:
 def _kept(matrix: sp.csr_array | sp.csr_matrix, columns: bool) -> tuple[EntryFacts, ColumnTotals | None] | None:
     """Return the facts (and with `columns` the totals) kept on `matrix`, ``None`` where some are not."""
     kept = kept_on(matrix, _FACTS)
-    totals = kept_on(matrix, _TOTALS) if columns else None
-    if kept is None or (columns and totals is None):
+    if kept is None:
         return None
-    counts, values = kept
-    facts = EntryFacts(*(int(count) for count in counts), *(float(value) for value in values))
-    return facts, None if totals is None else ColumnTotals(totals[0].copy(), totals[1].copy())
+    totals = None
+    if columns:
+        sums, counts = kept_on(matrix, _SUMS), kept_column_counts(matrix)
+        if sums is None or counts is None:
+            return None
+        totals = ColumnTotals(counts, sums[0].copy())
+    facts = EntryFacts(*(int(count) for count in kept[0]), *(float(value) for value in kept[1]))
+    return facts, totals
 
 
 def _keep(matrix: sp.csr_array | sp.csr_matrix, facts: EntryFacts | None, totals: ColumnTotals | None) -> None:
@@ -139,7 +143,7 @@ def _keep(matrix: sp.csr_array | sp.csr_matrix, facts: EntryFacts | None, totals
     counts = np.array([facts.nnz, facts.unordered, facts.low_index, facts.high_index, facts.non_finite, facts.zeros])
     keep_on(matrix, _FACTS, (counts, np.array([facts.low_value, facts.high_value])))
     if totals is not None:
-        keep_on(matrix, _TOTALS, (totals.counts.copy(), totals.sums.copy()))
+        keep_on(matrix, _SUMS, (totals.sums.copy(),))
         keep_column_counts(matrix, totals.counts)
 
 

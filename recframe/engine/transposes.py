@@ -90,6 +90,12 @@ def keep_column_counts(x: sp.csr_array | sp.csr_matrix, counts: np.ndarray) -> N
     keep_on(x, _COUNTS, (np.asarray(counts, dtype=np.int64).copy(),))
 
 
+def kept_column_counts(x: sp.csr_array | sp.csr_matrix) -> IntArray | None:
+    """Return a copy of the column counts kept on `x` (:func:`keep_column_counts`), ``None`` where none are."""
+    kept = kept_on(x, _COUNTS)
+    return None if kept is None else kept[0].copy()
+
+
 def _compiled(x: sp.csr_array, threads: int | None) -> sp.csr_array:
     """Return ``x.T`` made by the compiled counting sort, in ranges of rows of about equal entries."""
     from recframe.engine._compiled.transpose import transpose_into
@@ -144,9 +150,9 @@ def column_counts(x: sp.csr_array, *, engine: Engine = "auto", threads: int | No
         If `x` is not a well-formed CSR matrix.
     """
     x = check_csr(x, "x")
-    kept = kept_on(x, _COUNTS)
+    kept = kept_column_counts(x)
     if kept is not None:
-        return kept[0].copy()
+        return kept
     if resolve_engine(engine) != "numba" or x.nnz < COMPILED_TRANSPOSE:
         total: IntArray = np.bincount(x.indices, minlength=x.shape[1]).astype(np.int64, copy=False)
     else:

@@ -25,7 +25,7 @@ from recframe.recommender.deferred_events import DeferredEvents
 RANGED = ("values", "timestamps")
 """The columns whose range is kept."""
 
-Ranges = dict[str, "tuple[float, float] | None"]
+Ranges = dict[str, tuple[float, float] | None]
 """Each column of :data:`RANGED`: its smallest and largest entry, ``None`` without entries."""
 
 
