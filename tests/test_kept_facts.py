@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import recframe.engine.cells as cells_module
 import recframe.engine.entry_facts as facts_module
 import recframe.engine.transposes as transposes_module
 from recframe import EventChange, IdIndex, InteractionMatrix, Interactions, Recommender
 from recframe.builtin.matrix_builders import RatingsMatrixBuilder
 from recframe.builtin.matrix_updates import value_bounds
-from recframe.engine import column_counts, freeze, transpose, value_range
-from recframe.engine.entry_facts import entry_facts
+from recframe.engine import column_counts, freeze, merge_cells, transpose, value_range
+from recframe.engine.entry_facts import entry_facts, kept_entry_facts
 from recframe.engine.kernel_inputs import kept_on
 from recframe.recommender.held_events import HeldEvents, ranges_after_removal, ranges_of
 from recframe.testing import random_interactions
@@ -211,3 +212,94 @@ def test_an_update_reads_no_column_of_the_models_events(monkeypatch: pytest.Monk
     assert model is not None
     plain = Interactions(model.users, model.items, model.values, model.timestamps)
     assert ranges_of(model) == ranges_of(plain)
+
+
+def _fresh_facts(x: sp.csr_array) -> tuple[object, object]:
+    """The facts and column totals of a pass over a writable copy of `x` (nothing kept on it)."""
+    copy = sp.csr_array((x.data.copy(), x.indices.copy(), x.indptr.copy()), shape=x.shape)
+    return entry_facts(_wrap(copy), columns=True)
+
+
+def _kept_facts(x: sp.csr_array) -> tuple[object, object]:
+    kept = kept_entry_facts(x)
+    assert kept is not None, "the merge kept no facts"
+    return kept
+
+
+def test_a_merge_keeps_facts_derived_without_a_pass_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = _matrix([[1.0, 0.0, 2.0], [5.0, 3.0, 0.0], [0.0, 4.0, 6.0]])
+    entry_facts(x, columns=True, own=True)  # as a fit keeps them
+    _no_pass(monkeypatch)
+    # drop row 1 (5 and 3), replace (0, 2) by 9, add (2, 0) = 0.5 and a new column 3 with 7
+    cells = (np.array([0, 0, 1]), np.array([2, 3, 0]), np.array([9.0, 7.0, 0.5]))
+    merged = merge_cells(x.matrix, np.array([0, -1, 1]), np.arange(3), (2, 4), cells)
+    assert merged.matrix.toarray().tolist() == [[1.0, 0.0, 9.0, 7.0], [0.5, 4.0, 6.0, 0.0]]
+    facts, totals = _kept_facts(merged.matrix)
+    assert (facts.nnz, facts.unordered, facts.low_index, facts.high_index) == (6, 0, 0, 3)
+    assert (facts.non_finite, facts.zeros) == (0, 0)
+    assert totals.counts.tolist() == [2, 1, 2, 1] and totals.sums.tolist() == [1.5, 4.0, 15.0, 7.0]
+    # bounds: the previous range (1 to 6) widened by the cells' values (0.5 to 9); 5 went, 6 stays
+    assert (facts.low_value, facts.high_value) == (0.5, 9.0)
+    assert value_range(merged.matrix, bounds=True) == (0.5, 9.0)
+    removed = merge_cells(x.matrix, np.array([0, 1, -1]), np.arange(3), (2, 3))  # 6, the largest, goes
+    assert value_range(removed.matrix, bounds=True) == (1.0, 6.0)  # bounds, kept: no pass
+    monkeypatch.undo()
+    assert value_range(removed.matrix) == (1.0, 5.0)  # the range itself takes a pass
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_facts_a_merge_derives_agree_with_a_pass_on_random_merges(
+    monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
+    if compiled:
+        monkeypatch.setattr(cells_module, "COMPILED_MIN_ENTRIES", 0)
+    rng = np.random.default_rng(3)
+    for seed in range(40):
+        n, m = int(rng.integers(5, 40)), int(rng.integers(5, 30))
+        x = sp.random(n, m, density=0.3, format="csr", random_state=seed, data_rvs=lambda k: rng.uniform(0.5, 5, k))
+        x = freeze(sp.csr_array(x))
+        entry_facts(_wrap(x), columns=True)
+        row_map = np.where(rng.random(n) < 0.2, -1, 0)
+        row_map[row_map == 0] = np.arange(int((row_map == 0).sum()))
+        new_rows = int((row_map >= 0).sum()) + int(rng.integers(0, 3))
+        # drop only empty columns (a dropped column with entries is not derived), add a few
+        empty = np.bincount(x.indices, minlength=m) == 0
+        column_map = np.where(empty & (rng.random(m) < 0.5), -1, 0)
+        column_map[column_map == 0] = np.arange(int((column_map == 0).sum()))
+        new_columns = int((column_map >= 0).sum()) + int(rng.integers(0, 3))
+        places = rng.choice(new_rows * new_columns, size=min(15, new_rows * new_columns), replace=False)
+        places.sort()
+        cells = (places // new_columns, places % new_columns, rng.uniform(0.1, 9, len(places)))
+        merged = merge_cells(x, row_map, column_map, (new_rows, new_columns), cells, drop_emptied=seed % 2 == 0)
+        facts, totals = _kept_facts(merged.matrix)
+        fresh, fresh_totals = _fresh_facts(merged.matrix)
+        assert (facts.nnz, facts.unordered, facts.low_index, facts.high_index, facts.non_finite, facts.zeros) == (
+            fresh.nnz, fresh.unordered, fresh.low_index, fresh.high_index, fresh.non_finite, fresh.zeros,
+        )  # fmt: skip
+        assert totals.counts.tolist() == fresh_totals.counts.tolist()
+        np.testing.assert_allclose(totals.sums, fresh_totals.sums, rtol=1e-12, atol=1e-12)
+        assert facts.low_value <= fresh.low_value and facts.high_value >= fresh.high_value
+        touched = (row_map < 0).any() or (merged.previous != 0).any()
+        if not touched:  # nothing removed or replaced: the bounds are the range
+            assert (facts.low_value, facts.high_value) == (fresh.low_value, fresh.high_value)
+
+
+def test_a_merge_keeps_no_facts_it_cannot_derive() -> None:
+    x = _matrix([[1.0, 2.0], [3.0, 0.0]])
+    plain = merge_cells(x.matrix, np.arange(2), np.arange(2), (2, 2))
+    assert kept_entry_facts(plain.matrix) is None  # none kept on the input: none derived
+    entry_facts(x, columns=True, own=True)
+    dropped = merge_cells(x.matrix, np.arange(2), np.array([0, -1]), (2, 1))  # column 1 held an entry
+    assert kept_entry_facts(dropped.matrix) is None
+    assert kept_entry_facts(merge_cells(x.matrix, np.arange(2), np.arange(2), (2, 2)).matrix) is not None
+
+
+def test_an_update_and_a_forget_check_their_matrix_without_a_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = random_interactions(n_users=60, n_items=40, seed=7)
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(events)
+    _no_pass(monkeypatch)
+    rec.update(Interactions([1, 999], [2, 3], [4.0, 5.0], [3e9, 3e9]))
+    rec.forget(users=[999, 1])
+    monkeypatch.undo()
+    refit = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(rec._state().interactions)
+    assert (rec._state().matrix.matrix != refit._state().matrix.matrix).nnz == 0

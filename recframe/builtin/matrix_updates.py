@@ -64,7 +64,7 @@ def value_bounds(previous: InteractionMatrix, update: MatrixUpdate) -> tuple[flo
     do), and the previous matrix's range is kept on a fitted model's (no pass over the values).
     ``None`` where neither the previous matrix nor the changed cells hold a value.
     """
-    ranges = [value_range(previous.matrix)]
+    ranges = [value_range(previous.matrix, bounds=True)]
     stored = update.cells.after[update.cells.after != 0]
     if len(stored):
         ranges.append((float(stored.min()), float(stored.max())))

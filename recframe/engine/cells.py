@@ -36,10 +36,11 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray, index_dtype
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
+from recframe.engine.entry_facts import ColumnTotals, keep_entry_facts, kept_entry_facts
 from recframe.engine.kernel_inputs import check_csr, csr_parts, mark_checked, read_only_view
 from recframe.engine.pairs import _entry_ranges
 from recframe.engine.transposes import column_counts
-from recframe.interfaces.checks import out_of_order
+from recframe.interfaces.checks import EntryFacts, out_of_order
 
 COMPILED_MIN_ENTRIES = 1 << 20
 """Stored entries (of the matrix and the cells together) from which the compiled kernel merges;
@@ -199,8 +200,58 @@ def merge_cells(
     )  # fmt: skip
     kept_columns = merge.kept_columns(engine, threads)
     if resolve_engine(engine) == "numba" and matrix.nnz + len(values) >= COMPILED_MIN_ENTRIES:
-        return _merge_compiled(merge, kept_columns, threads)
-    return _merge_numpy(merge, kept_columns)
+        merged = _merge_compiled(merge, kept_columns, threads)
+    else:
+        merged = _merge_numpy(merge, kept_columns)
+    _keep_derived_facts(merge, merged)
+    return merged
+
+
+def _keep_derived_facts(merge: _Merge, merged: MergedCells) -> None:
+    """Keep the entry facts and column totals of the merged matrix on it, derived from the input's kept ones.
+
+    An update's merged matrix is checked as a matrix builder's result (its facts: one pass over
+    every entry, 0.03-0.06 s on ML-20M) and its column totals are compared with the items' rows;
+    they follow from the input's facts (kept on a fitted model's matrix) and the change, at the
+    cost of the change: each column's count (exactly) and sum (up to rounding) less the entries
+    of the dropped rows and the values the cells replaced, plus the cells' values; the value
+    range widened by the cells' (kept as bounds, :func:`~recframe.engine.entry_facts.keep_entry_facts`).
+    Nothing is kept where the input's facts are not, where it stores a 0 or a non-finite value,
+    or where a dropped column held entries (they would need a pass to find).
+    """
+    kept = kept_entry_facts(merge.matrix)
+    if kept is None:
+        return
+    facts, totals = kept
+    column_map, n_columns = merge.column_map, merge.shape[1]
+    if facts.zeros or facts.non_finite or facts.unordered or totals.counts[column_map < 0].any():
+        return
+    matrix, kept_old = merge.matrix, column_map >= 0
+    counts, sums = np.zeros(n_columns, dtype=np.int64), np.zeros(n_columns)
+    counts[column_map[kept_old]] = totals.counts[kept_old]
+    sums[column_map[kept_old]] = totals.sums[kept_old]
+    gone = entries_of_rows(matrix, np.flatnonzero(merge.row_map < 0))
+    gone_columns = column_map[matrix.indices[gone]]
+    counts -= np.bincount(gone_columns, minlength=n_columns)
+    sums -= np.bincount(gone_columns, weights=matrix.data[gone], minlength=n_columns)
+    counts += np.bincount(merge.columns[merged.previous == 0], minlength=n_columns)  # no stored 0: a new entry
+    sums += np.bincount(merge.columns, weights=merged.values - merged.previous, minlength=n_columns)
+    counts, sums = counts[merged.kept_columns], sums[merged.kept_columns]
+    if int(counts.sum()) != merged.matrix.nnz or (counts < 0).any():  # cannot happen; never keep wrong facts
+        return
+    finite = merged.values[np.isfinite(merged.values)]
+    held = np.flatnonzero(counts)
+    derived = EntryFacts(
+        nnz=merged.matrix.nnz,
+        unordered=0,  # the merge wrote each row in order (or raised)
+        low_index=int(held[0]) if len(held) else 0,
+        high_index=int(held[-1]) if len(held) else -1,
+        non_finite=len(merged.values) - len(finite),
+        zeros=0,  # none stored before, and a cell is never 0
+        low_value=min(facts.low_value, float(finite.min())) if len(finite) else facts.low_value,
+        high_value=max(facts.high_value, float(finite.max())) if len(finite) else facts.high_value,
+    )
+    keep_entry_facts(merged.matrix, derived, ColumnTotals(counts, sums))
 
 
 def entries_of_rows(matrix: sp.csr_array, rows: npt.ArrayLike) -> IntArray:

@@ -35,7 +35,7 @@ COMPILED_FACTS = 1 << 20
 """Stored entries from which the compiled pass runs (below, numpy takes milliseconds)."""
 
 _FACTS = "_recframe_entry_facts"
-"""Attribute of a read-only matrix: its facts, as ``(counts, values)`` arrays (see :func:`_keep`)."""
+"""Attribute of a read-only matrix: its facts, as ``(counts, values, exact)`` arrays (see :func:`_keep`)."""
 
 _SUMS = "_recframe_column_sums"
 """Attribute of a read-only matrix: its columns' sums of values (their counts: :func:`keep_column_counts`)."""
@@ -93,32 +93,61 @@ def entry_facts(
     return facts, totals
 
 
-def value_range(matrix: sp.csr_array) -> tuple[float, float] | None:
+def value_range(matrix: sp.csr_array, *, bounds: bool = False) -> tuple[float, float] | None:
     """Return the smallest and the largest finite stored value of `matrix`, ``None`` if it stores none.
 
-    Free where :func:`entry_facts` kept the facts of the matrix (a fitted model's, an update's
-    merged one): a matrix builder's ``update`` bounds its result's values with its previous
-    matrix's range and the changed cells' values, without reading every value again
-    (:func:`~recframe.check_measurable` takes such bounds). Otherwise one pass over the values.
+    Free where :func:`entry_facts` kept the facts of the matrix (a fitted model's): a matrix
+    builder's ``update`` bounds its result's values with its previous matrix's range and the
+    changed cells' values, without reading every value again (:func:`~recframe.check_measurable`
+    takes such bounds). Otherwise one pass over the values. An update's merged matrix keeps
+    bounds of its values (its previous matrix's widened by the cells set,
+    :func:`~recframe.engine.merge_cells`), which `bounds` accepts.
 
     Parameters
     ----------
     matrix : csr_array
         Any CSR matrix of float64 values.
+    bounds : bool
+        Bounds of the values suffice (at most the smallest, at least the largest): kept ones
+        are given back without a pass even where they are not the range itself.
 
     Returns
     -------
     (float, float) or None
-        The smallest and the largest finite value; ``None`` without any.
+        The smallest and the largest finite value (or bounds of them, with `bounds`); ``None``
+        without any.
     """
     kept = kept_on(matrix, _FACTS)
-    if kept is not None:
+    if kept is not None and (bounds or bool(kept[2][0])):
         low, high = (float(value) for value in kept[1])
         return None if low > high else (low, high)
     data = np.asarray(matrix.data)
     if len(data) and not (np.isfinite(data.min()) and np.isfinite(data.max())):  # NaN or inf among them
         data = data[np.isfinite(data)]
     return (float(data.min()), float(data.max())) if len(data) else None
+
+
+def kept_entry_facts(matrix: sp.csr_array | sp.csr_matrix) -> tuple[EntryFacts, ColumnTotals] | None:
+    """Return the facts and the column totals kept on `matrix` (no pass), ``None`` where some are not kept.
+
+    What :func:`~recframe.engine.merge_cells` derives its result's facts from.
+    """
+    kept = _kept(matrix, columns=True)
+    if kept is None or kept[1] is None:
+        return None
+    return kept[0], kept[1]
+
+
+def keep_entry_facts(matrix: sp.csr_array | sp.csr_matrix, facts: EntryFacts, totals: ColumnTotals) -> None:
+    """Keep `facts` and `totals` on `matrix` where its arrays are read-only (copies), with bounds for its range.
+
+    For a matrix whose facts follow from another's without a pass: :func:`~recframe.engine.merge_cells`
+    keeps its result's, derived from its input's and the change. Their value range is kept as
+    bounds of the values (at most the smallest, at least the largest): what the checks read
+    (:func:`~recframe.check_measurable`) and ``value_range(..., bounds=True)`` gives; the
+    range itself takes a pass (:func:`value_range`).
+    """
+    _keep(matrix, facts, totals, exact_range=False)
 
 
 def _kept(matrix: sp.csr_array | sp.csr_matrix, columns: bool) -> tuple[EntryFacts, ColumnTotals | None] | None:
@@ -136,12 +165,22 @@ def _kept(matrix: sp.csr_array | sp.csr_matrix, columns: bool) -> tuple[EntryFac
     return facts, totals
 
 
-def _keep(matrix: sp.csr_array | sp.csr_matrix, facts: EntryFacts | None, totals: ColumnTotals | None) -> None:
-    """Keep `facts` and `totals` on `matrix` where its arrays are read-only (copies: the caller's may change)."""
+def _keep(
+    matrix: sp.csr_array | sp.csr_matrix,
+    facts: EntryFacts | None,
+    totals: ColumnTotals | None,
+    *,
+    exact_range: bool = True,
+) -> None:
+    """Keep `facts` and `totals` on `matrix` where its arrays are read-only (copies: the caller's may change).
+
+    `exact_range`: the facts' value range is the values' own, not bounds of them.
+    """
     if facts is None:
         return
     counts = np.array([facts.nnz, facts.unordered, facts.low_index, facts.high_index, facts.non_finite, facts.zeros])
-    keep_on(matrix, _FACTS, (counts, np.array([facts.low_value, facts.high_value])))
+    values = np.array([facts.low_value, facts.high_value])
+    keep_on(matrix, _FACTS, (counts, values, np.array([exact_range])))
     if totals is not None:
         keep_on(matrix, _SUMS, (totals.sums.copy(),))
         keep_column_counts(matrix, totals.counts)

@@ -132,7 +132,10 @@ class EntryFacts:
     non_finite, zeros : int
         Values that are NaN or infinite, and values that are 0.
     low_value, high_value : float
-        The smallest and largest finite value (``inf`` and ``-inf`` without any).
+        The smallest and largest finite value (``inf`` and ``-inf`` without any), or bounds of
+        them (at most the smallest, at least the largest) where the facts were derived without
+        a pass (an update's merged matrix, :func:`~recframe.engine.merge_cells`): the checks
+        read them as bounds.
     """
 
     nnz: int
