@@ -139,3 +139,19 @@ def test_old_lists_outside_their_rows_are_refused(mode: str) -> None:
     with pytest.raises(IndexError):
         lists_in_new_rows(fine, np.array([0, 2]), np.array([0, 1]))
     assert lists_in_new_rows(fine, np.array([1, -1, 0]), np.array([2, 0]))[0].tolist() == [[2, -1], [-1, -1], [0, -1]]
+
+
+def test_old_lists_whose_rows_all_keep_their_place_are_the_lists_own(mode: str) -> None:
+    """A forget of users keeps every item's row in place: the lists are given as they are, not renumbered."""
+    indices = np.array([[1, 2], [0, -1], [1, 0]])
+    scores = np.array([[0.9, 0.5], [0.7, 0.0], [0.6, 0.2]])
+    lists = NeighbourLists(NeighbourGraph(indices, scores, 3), np.array([0.1, 0.0, 0.2]))
+    same = np.arange(3)
+    listed, listed_scores, floors = lists_in_new_rows(lists, same, same)
+    assert listed is lists.graph.indices and listed_scores is lists.graph.scores and floors is lists.floors
+    moved = lists_in_new_rows(lists, np.array([0, 1, 2, -1]), same)  # a new row: renumbered copies
+    assert moved[0].tolist() == [[1, 2], [0, -1], [1, 0], [-1, -1]] and moved[0] is not lists.graph.indices
+    indices.flags.writeable = False  # not what the kernel takes: copied, as before
+    copied = lists_in_new_rows(lists, same, same)
+    assert copied[0] is not indices and copied[0].tolist() == indices.tolist()
+    assert copied[1].tolist() == scores.tolist() and copied[2].tolist() == [0.1, 0.0, 0.2]

@@ -255,8 +255,11 @@ def lists_in_new_rows(
     """Return the old lists by new row: neighbours as new positions, their old similarities, and the floors.
 
     `old_rows` is the old position of each new row (``-1`` for a new row, which lists nothing and
-    has floor 0); a neighbour that is gone becomes ``-1`` (score 0).
+    has floor 0); a neighbour that is gone becomes ``-1`` (score 0). Where every row keeps its
+    place (a forget of users: the items' rows), they are the lists' own arrays (not to be changed).
     """
+    if _same_rows(lists, old_rows, row_map):
+        return lists.graph.indices, lists.graph.scores, lists.floors
     if compiled_pass(lists.graph.indices.size):  # one pass over the lists, not six
         from recframe.engine._compiled.old_lists import lists_by_new_row
 
@@ -282,6 +285,29 @@ def lists_in_new_rows(
     scores = np.where(listed >= 0, np.asarray(lists.graph.scores[source], dtype=np.float64), 0.0)
     floors = np.where(has_old, lists.floors[source], 0.0)
     return listed, scores, floors
+
+
+def _same_rows(lists: NeighbourLists, old_rows: IntArray, row_map: IntArray) -> bool:
+    """Return whether every row and neighbour keeps its place, the lists' arrays being what the kernel takes.
+
+    What the kernel takes: C-ordered, writable (as the renumbered lists are; a read-only array
+    would compile another version), int64 neighbours and float64 scores, every neighbour a row.
+    """
+    indices, scores, floors = lists.graph.indices, lists.graph.scores, lists.floors
+    n = len(row_map)
+    arrays_fit = (
+        indices.dtype == np.int64
+        and scores.dtype == np.float64
+        and floors.dtype == np.float64
+        and all(a.flags.c_contiguous and a.flags.writeable for a in (indices, scores, floors))
+    )
+    return bool(
+        arrays_fit
+        and indices.shape[0] == n == len(old_rows)
+        and np.array_equal(row_map, np.arange(n))
+        and np.array_equal(old_rows, row_map)
+        and (indices.size == 0 or int(indices.max()) < n)
+    )
 
 
 def _kernel_csr(matrix: sp.csr_array, index_type: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
