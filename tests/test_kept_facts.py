@@ -220,7 +220,7 @@ def _fresh_facts(x: sp.csr_array) -> tuple[object, object]:
     return entry_facts(_wrap(copy), columns=True)
 
 
-def _kept_facts(x: sp.csr_array) -> tuple[object, object]:
+def _kept_facts(x: sp.csr_array) -> tuple[object, object, bool]:
     kept = kept_entry_facts(x)
     assert kept is not None, "the merge kept no facts"
     return kept
@@ -234,54 +234,82 @@ def test_a_merge_keeps_facts_derived_without_a_pass_by_hand(monkeypatch: pytest.
     cells = (np.array([0, 0, 1]), np.array([2, 3, 0]), np.array([9.0, 7.0, 0.5]))
     merged = merge_cells(x.matrix, np.array([0, -1, 1]), np.arange(3), (2, 4), cells)
     assert merged.matrix.toarray().tolist() == [[1.0, 0.0, 9.0, 7.0], [0.5, 4.0, 6.0, 0.0]]
-    facts, totals = _kept_facts(merged.matrix)
+    facts, totals, exact = _kept_facts(merged.matrix)
     assert (facts.nnz, facts.unordered, facts.low_index, facts.high_index) == (6, 0, 0, 3)
     assert (facts.non_finite, facts.zeros) == (0, 0)
     assert totals.counts.tolist() == [2, 1, 2, 1] and totals.sums.tolist() == [1.5, 4.0, 15.0, 7.0]
-    # bounds: the previous range (1 to 6) widened by the cells' values (0.5 to 9); 5 went, 6 stays
-    assert (facts.low_value, facts.high_value) == (0.5, 9.0)
-    assert value_range(merged.matrix, bounds=True) == (0.5, 9.0)
+    # 5, 3 and 2 went, neither extreme (1, 6): the range stays exact, widened by the cells (0.5 to 9)
+    assert (facts.low_value, facts.high_value, exact) == (0.5, 9.0, True)
+    assert value_range(merged.matrix) == (0.5, 9.0)  # exact: no pass
     removed = merge_cells(x.matrix, np.array([0, 1, -1]), np.arange(3), (2, 3))  # 6, the largest, goes
     assert value_range(removed.matrix, bounds=True) == (1.0, 6.0)  # bounds, kept: no pass
+    again = merge_cells(removed.matrix, np.arange(2), np.arange(3), (2, 3), (np.array([1]), np.array([2]), [2.5]))
+    assert _kept_facts(again.matrix)[2] is False  # derived from bounds: bounds
+    assert value_range(again.matrix, bounds=True) == (1.0, 6.0)
     monkeypatch.undo()
     assert value_range(removed.matrix) == (1.0, 5.0)  # the range itself takes a pass
+    assert value_range(again.matrix) == (1.0, 5.0)
+
+
+def test_a_merge_that_empties_the_matrix_keeps_no_range() -> None:
+    x = _matrix([[1.0, 0.0], [0.0, 2.0]])
+    entry_facts(x, columns=True, own=True)
+    empty = merge_cells(x.matrix, np.array([-1, -1]), np.arange(2), (0, 2))
+    facts, totals, exact = _kept_facts(empty.matrix)
+    assert (facts.nnz, facts.low_index, facts.high_index, facts.low_value, facts.high_value, exact) == (
+        0, 0, -1, np.inf, -np.inf, True,
+    )  # fmt: skip
+    assert totals.counts.tolist() == [0, 0] and value_range(empty.matrix, bounds=True) is None
+
+
+def _random_change(
+    rng: np.random.Generator, x: sp.csr_array
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A random merge of `x`: rows dropped and added, empty columns dropped, columns added, cells set."""
+    n, m = x.shape
+    row_map = np.where(rng.random(n) < 0.2, -1, 0)
+    row_map[row_map == 0] = np.arange(int((row_map == 0).sum()))
+    new_rows = int((row_map >= 0).sum()) + int(rng.integers(0, 3))
+    # drop only empty columns (a dropped column with entries is not derived), add a few
+    empty = np.bincount(x.indices, minlength=m) == 0
+    column_map = np.where(empty & (rng.random(m) < 0.5), -1, 0)
+    column_map[column_map == 0] = np.arange(int((column_map == 0).sum()))
+    new_columns = int((column_map >= 0).sum()) + int(rng.integers(0, 3))
+    places = rng.choice(new_rows * new_columns, size=min(15, new_rows * new_columns), replace=False)
+    places.sort()
+    cells = (places // new_columns, places % new_columns, rng.choice([0.5, 1.0, 2.5, 5.0, 7.5], len(places)))
+    return row_map, column_map, (new_rows, new_columns), cells
 
 
 @pytest.mark.parametrize("compiled", [False, True])
 def test_facts_a_merge_derives_agree_with_a_pass_on_random_merges(
     monkeypatch: pytest.MonkeyPatch, compiled: bool
 ) -> None:
+    """Merges of merges (facts derived from derived ones), with and without a combine, against a pass."""
     if compiled:
         monkeypatch.setattr(cells_module, "COMPILED_MIN_ENTRIES", 0)
     rng = np.random.default_rng(3)
-    for seed in range(40):
+    for seed in range(25):
         n, m = int(rng.integers(5, 40)), int(rng.integers(5, 30))
-        x = sp.random(n, m, density=0.3, format="csr", random_state=seed, data_rvs=lambda k: rng.uniform(0.5, 5, k))
-        x = freeze(sp.csr_array(x))
+        values = lambda k: rng.choice([0.5, 1.0, 2.0, 3.0, 4.5, 5.0], k)  # noqa: E731 - ties with the extremes
+        x = sp.csr_array(sp.random(n, m, density=0.3, format="csr", random_state=seed, data_rvs=values))
+        x = freeze(x)
         entry_facts(_wrap(x), columns=True)
-        row_map = np.where(rng.random(n) < 0.2, -1, 0)
-        row_map[row_map == 0] = np.arange(int((row_map == 0).sum()))
-        new_rows = int((row_map >= 0).sum()) + int(rng.integers(0, 3))
-        # drop only empty columns (a dropped column with entries is not derived), add a few
-        empty = np.bincount(x.indices, minlength=m) == 0
-        column_map = np.where(empty & (rng.random(m) < 0.5), -1, 0)
-        column_map[column_map == 0] = np.arange(int((column_map == 0).sum()))
-        new_columns = int((column_map >= 0).sum()) + int(rng.integers(0, 3))
-        places = rng.choice(new_rows * new_columns, size=min(15, new_rows * new_columns), replace=False)
-        places.sort()
-        cells = (places // new_columns, places % new_columns, rng.uniform(0.1, 9, len(places)))
-        merged = merge_cells(x, row_map, column_map, (new_rows, new_columns), cells, drop_emptied=seed % 2 == 0)
-        facts, totals = _kept_facts(merged.matrix)
-        fresh, fresh_totals = _fresh_facts(merged.matrix)
-        assert (facts.nnz, facts.unordered, facts.low_index, facts.high_index, facts.non_finite, facts.zeros) == (
-            fresh.nnz, fresh.unordered, fresh.low_index, fresh.high_index, fresh.non_finite, fresh.zeros,
-        )  # fmt: skip
-        assert totals.counts.tolist() == fresh_totals.counts.tolist()
-        np.testing.assert_allclose(totals.sums, fresh_totals.sums, rtol=1e-12, atol=1e-12)
-        assert facts.low_value <= fresh.low_value and facts.high_value >= fresh.high_value
-        touched = (row_map < 0).any() or (merged.previous != 0).any()
-        if not touched:  # nothing removed or replaced: the bounds are the range
-            assert (facts.low_value, facts.high_value) == (fresh.low_value, fresh.high_value)
+        for step in range(3):
+            row_map, column_map, shape, cells = _random_change(rng, x)
+            combine = np.maximum if (seed + step) % 3 == 0 else None
+            merged = merge_cells(x, row_map, column_map, shape, cells, combine=combine, drop_emptied=seed % 2 == 0)
+            facts, totals, exact = _kept_facts(merged.matrix)
+            fresh, fresh_totals = _fresh_facts(merged.matrix)
+            assert (facts.nnz, facts.unordered, facts.low_index, facts.high_index, facts.non_finite, facts.zeros) == (
+                fresh.nnz, fresh.unordered, fresh.low_index, fresh.high_index, fresh.non_finite, fresh.zeros,
+            )  # fmt: skip
+            assert totals.counts.tolist() == fresh_totals.counts.tolist()
+            np.testing.assert_allclose(totals.sums, fresh_totals.sums, rtol=1e-12, atol=1e-12)
+            assert facts.low_value <= fresh.low_value and facts.high_value >= fresh.high_value
+            if exact:
+                assert (facts.low_value, facts.high_value) == (fresh.low_value, fresh.high_value)
+            x = merged.matrix  # the next merge derives from these facts
 
 
 def test_a_merge_keeps_no_facts_it_cannot_derive() -> None:
@@ -295,11 +323,25 @@ def test_a_merge_keeps_no_facts_it_cannot_derive() -> None:
 
 
 def test_an_update_and_a_forget_check_their_matrix_without_a_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept totals agree with a pass after each, and the items' rows were merged (not made anew)."""
     events = random_interactions(n_users=60, n_items=40, seed=7)
     rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(events)
     _no_pass(monkeypatch)
-    rec.update(Interactions([1, 999], [2, 3], [4.0, 5.0], [3e9, 3e9]))
-    rec.forget(users=[999, 1])
+    for change in (lambda: rec.update(Interactions([1, 999], [2, 3], [4.0, 5.0], [3e9, 3e9])),
+                   lambda: rec.forget(users=[999, 1])):  # fmt: skip
+        change()
+        state = rec._state()
+        assert state.item_rows is not None  # merged: a transpose made anew comes later, when read
+        kept = kept_entry_facts(state.matrix.matrix)
+        assert kept is not None
+        counts, sums = _column_totals_by_numpy(state.matrix.matrix)  # the passes are refused here
+        assert kept[1].counts.tolist() == counts.tolist()
+        np.testing.assert_allclose(kept[1].sums, sums, rtol=1e-12)
     monkeypatch.undo()
     refit = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(rec._state().interactions)
     assert (rec._state().matrix.matrix != refit._state().matrix.matrix).nnz == 0
+
+
+def _column_totals_by_numpy(x: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's count and sum of values of `x`, by numpy."""
+    return np.bincount(x.indices, minlength=x.shape[1]), np.bincount(x.indices, weights=x.data, minlength=x.shape[1])

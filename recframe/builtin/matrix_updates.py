@@ -61,7 +61,7 @@ def value_bounds(previous: InteractionMatrix, update: MatrixUpdate) -> tuple[flo
 
     Its values are some of `previous`'s and the changed cells' new ones, so the range of those
     bounds them (:func:`~recframe.check_measurable` takes bounds: where they pass, the values
-    do), and the previous matrix's range is kept on a fitted model's (no pass over the values).
+    do), and bounds of the previous matrix's values are kept on a model's (no pass over them).
     ``None`` where neither the previous matrix nor the changed cells hold a value.
     """
     ranges = [value_range(previous.matrix, bounds=True)]

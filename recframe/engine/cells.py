@@ -213,45 +213,80 @@ def _keep_derived_facts(merge: _Merge, merged: MergedCells) -> None:
     An update's merged matrix is checked as a matrix builder's result (its facts: one pass over
     every entry, 0.03-0.06 s on ML-20M) and its column totals are compared with the items' rows;
     they follow from the input's facts (kept on a fitted model's matrix) and the change, at the
-    cost of the change: each column's count (exactly) and sum (up to rounding) less the entries
-    of the dropped rows and the values the cells replaced, plus the cells' values; the value
-    range widened by the cells' (kept as bounds, :func:`~recframe.engine.entry_facts.keep_entry_facts`).
-    Nothing is kept where the input's facts are not, where it stores a 0 or a non-finite value,
-    or where a dropped column held entries (they would need a pass to find).
+    cost of the change (:func:`_derived_totals`, :func:`_derived_range`). Nothing is kept where
+    the input's facts are not, where it stores a 0 or a non-finite value, or where a dropped
+    column held entries (they would need a pass to find).
     """
     kept = kept_entry_facts(merge.matrix)
     if kept is None:
         return
-    facts, totals = kept
-    column_map, n_columns = merge.column_map, merge.shape[1]
-    if facts.zeros or facts.non_finite or facts.unordered or totals.counts[column_map < 0].any():
+    facts, totals, exact = kept
+    if facts.zeros or facts.non_finite or facts.unordered or totals.counts[merge.column_map < 0].any():
         return
-    matrix, kept_old = merge.matrix, column_map >= 0
-    counts, sums = np.zeros(n_columns, dtype=np.int64), np.zeros(n_columns)
-    counts[column_map[kept_old]] = totals.counts[kept_old]
-    sums[column_map[kept_old]] = totals.sums[kept_old]
-    gone = entries_of_rows(matrix, np.flatnonzero(merge.row_map < 0))
-    gone_columns = column_map[matrix.indices[gone]]
-    counts -= np.bincount(gone_columns, minlength=n_columns)
-    sums -= np.bincount(gone_columns, weights=matrix.data[gone], minlength=n_columns)
-    counts += np.bincount(merge.columns[merged.previous == 0], minlength=n_columns)  # no stored 0: a new entry
-    sums += np.bincount(merge.columns, weights=merged.values - merged.previous, minlength=n_columns)
-    counts, sums = counts[merged.kept_columns], sums[merged.kept_columns]
-    if int(counts.sum()) != merged.matrix.nnz or (counts < 0).any():  # cannot happen; never keep wrong facts
+    gone = entries_of_rows(merge.matrix, np.flatnonzero(merge.row_map < 0))
+    derived_totals = _derived_totals(merge, merged, totals, gone)
+    if derived_totals is None:
         return
-    finite = merged.values[np.isfinite(merged.values)]
-    held = np.flatnonzero(counts)
+    removed = np.r_[merge.matrix.data[gone], merged.previous[merged.previous != 0]]  # values gone or replaced
+    low, high, exact = _derived_range(facts, exact, removed, merged.values, merged.matrix.nnz)
+    held = np.flatnonzero(derived_totals.counts)
     derived = EntryFacts(
         nnz=merged.matrix.nnz,
         unordered=0,  # the merge wrote each row in order (or raised)
         low_index=int(held[0]) if len(held) else 0,
         high_index=int(held[-1]) if len(held) else -1,
-        non_finite=len(merged.values) - len(finite),
+        non_finite=int(np.count_nonzero(~np.isfinite(merged.values))),
         zeros=0,  # none stored before, and a cell is never 0
-        low_value=min(facts.low_value, float(finite.min())) if len(finite) else facts.low_value,
-        high_value=max(facts.high_value, float(finite.max())) if len(finite) else facts.high_value,
+        low_value=low,
+        high_value=high,
     )
-    keep_entry_facts(merged.matrix, derived, ColumnTotals(counts, sums))
+    keep_entry_facts(merged.matrix, derived, derived_totals, exact_range=exact)
+
+
+def _derived_totals(merge: _Merge, merged: MergedCells, totals: ColumnTotals, gone: IntArray) -> ColumnTotals | None:
+    """Return each result column's count and sum of values from the input's and the change.
+
+    A column's count is its old one less the entries of the dropped rows (`gone`), plus the
+    cells where nothing was stored (exact); its sum likewise with their values and the cells'
+    changes: equal to a fresh sum up to the rounding of the values added and taken away, which
+    an update carries on to the next (a cancellation can leave an error of the order of a
+    removed value's last bits), so only compare sums with a tolerance of the values' magnitudes,
+    as the check of the items' rows does. ``None`` if the counts don't add up to the result's
+    entries (which would be a bug: nothing wrong is kept).
+    """
+    matrix, column_map, n_columns = merge.matrix, merge.column_map, merge.shape[1]
+    kept_old = column_map >= 0
+    counts, sums = np.zeros(n_columns, dtype=np.int64), np.zeros(n_columns)
+    counts[column_map[kept_old]] = totals.counts[kept_old]
+    sums[column_map[kept_old]] = totals.sums[kept_old]
+    gone_columns = column_map[matrix.indices[gone]]  # no dropped column held an entry
+    counts -= np.bincount(gone_columns, minlength=n_columns)
+    sums -= np.bincount(gone_columns, weights=matrix.data[gone], minlength=n_columns)
+    counts += np.bincount(merge.columns[merged.previous == 0], minlength=n_columns)  # no stored 0: a new entry
+    sums += np.bincount(merge.columns, weights=merged.values - merged.previous, minlength=n_columns)
+    counts, sums = counts[merged.kept_columns], sums[merged.kept_columns]
+    if int(counts.sum()) != merged.matrix.nnz or (counts < 0).any():
+        return None
+    return ColumnTotals(counts, sums)
+
+
+def _derived_range(
+    facts: EntryFacts, exact: bool, removed: FloatArray, values: FloatArray, nnz: int
+) -> tuple[float, float, bool]:
+    """Return the result's smallest and largest finite value, or bounds of them, and whether they are exact.
+
+    The input's range (`facts`, `exact` if it is the range itself) widened by the cells' finite
+    `values`: the range itself where no `removed` value (dropped or replaced) was an extreme (all
+    its copies then stay), else bounds of it. A result without entries has none (``inf, -inf``).
+    """
+    if nnz == 0:
+        return np.inf, -np.inf, True
+    low, high = facts.low_value, facts.high_value
+    exact = exact and not bool(((removed == low) | (removed == high)).any())
+    finite = values[np.isfinite(values)]
+    if len(finite):
+        low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+    return low, high, exact
 
 
 def entries_of_rows(matrix: sp.csr_array, rows: npt.ArrayLike) -> IntArray:

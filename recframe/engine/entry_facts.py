@@ -12,8 +12,10 @@ rows take no more memory than the entries, else by numpy after the pass.
 
 The facts of a matrix whose arrays are read-only (a model's own: ``own=True`` flags them so, an
 update's merged matrix is so) are kept on it (:func:`~recframe.engine.kernel_inputs.keep_on`),
-and later calls give them back without a pass: the next update reads its previous matrix's range
-of values (:func:`value_range`) and column counts (:func:`~recframe.engine.column_counts`) there.
+and later calls give them back without a pass: the next update reads bounds of its previous
+matrix's values (:func:`value_range`) and its column counts (:func:`~recframe.engine.column_counts`)
+there. :func:`~recframe.engine.merge_cells` keeps its result's, derived from its input's and the
+change (:func:`keep_entry_facts`).
 """
 
 from __future__ import annotations
@@ -99,9 +101,10 @@ def value_range(matrix: sp.csr_array, *, bounds: bool = False) -> tuple[float, f
     Free where :func:`entry_facts` kept the facts of the matrix (a fitted model's): a matrix
     builder's ``update`` bounds its result's values with its previous matrix's range and the
     changed cells' values, without reading every value again (:func:`~recframe.check_measurable`
-    takes such bounds). Otherwise one pass over the values. An update's merged matrix keeps
-    bounds of its values (its previous matrix's widened by the cells set,
-    :func:`~recframe.engine.merge_cells`), which `bounds` accepts.
+    takes such bounds). Otherwise one pass over the values. An update's merged matrix keeps its
+    range where the change removed neither extreme, and else bounds of its values (its previous
+    matrix's, widened by the cells set, :func:`~recframe.engine.merge_cells`): free with
+    `bounds`, a pass without.
 
     Parameters
     ----------
@@ -127,27 +130,31 @@ def value_range(matrix: sp.csr_array, *, bounds: bool = False) -> tuple[float, f
     return (float(data.min()), float(data.max())) if len(data) else None
 
 
-def kept_entry_facts(matrix: sp.csr_array | sp.csr_matrix) -> tuple[EntryFacts, ColumnTotals] | None:
-    """Return the facts and the column totals kept on `matrix` (no pass), ``None`` where some are not kept.
+def kept_entry_facts(matrix: sp.csr_array | sp.csr_matrix) -> tuple[EntryFacts, ColumnTotals, bool] | None:
+    """Return the facts and column totals kept on `matrix` (no pass), and whether their value range is exact.
 
-    What :func:`~recframe.engine.merge_cells` derives its result's facts from.
+    ``None`` where some are not kept. What :func:`~recframe.engine.merge_cells` derives its
+    result's facts from.
     """
     kept = _kept(matrix, columns=True)
-    if kept is None or kept[1] is None:
+    entry = kept_on(matrix, _FACTS)
+    if kept is None or kept[1] is None or entry is None:
         return None
-    return kept[0], kept[1]
+    return kept[0], kept[1], bool(entry[2][0])
 
 
-def keep_entry_facts(matrix: sp.csr_array | sp.csr_matrix, facts: EntryFacts, totals: ColumnTotals) -> None:
-    """Keep `facts` and `totals` on `matrix` where its arrays are read-only (copies), with bounds for its range.
+def keep_entry_facts(
+    matrix: sp.csr_array | sp.csr_matrix, facts: EntryFacts, totals: ColumnTotals, *, exact_range: bool
+) -> None:
+    """Keep `facts` and `totals` on `matrix` where its arrays are read-only (copies), as a pass would.
 
     For a matrix whose facts follow from another's without a pass: :func:`~recframe.engine.merge_cells`
-    keeps its result's, derived from its input's and the change. Their value range is kept as
-    bounds of the values (at most the smallest, at least the largest): what the checks read
-    (:func:`~recframe.check_measurable`) and ``value_range(..., bounds=True)`` gives; the
-    range itself takes a pass (:func:`value_range`).
+    keeps its result's, derived from its input's and the change. Without `exact_range` their
+    value range is bounds of the values (at most the smallest, at least the largest): what the
+    checks read (:func:`~recframe.check_measurable`) and ``value_range(..., bounds=True)``
+    gives, while :func:`value_range` finds the range itself by a pass.
     """
-    _keep(matrix, facts, totals, exact_range=False)
+    _keep(matrix, facts, totals, exact_range=exact_range)
 
 
 def _kept(matrix: sp.csr_array | sp.csr_matrix, columns: bool) -> tuple[EntryFacts, ColumnTotals | None] | None:

@@ -256,7 +256,8 @@ def lists_in_new_rows(
 
     `old_rows` is the old position of each new row (``-1`` for a new row, which lists nothing and
     has floor 0); a neighbour that is gone becomes ``-1`` (score 0). Where every row keeps its
-    place (a forget of users: the items' rows), they are the lists' own arrays (not to be changed).
+    place (no row added or removed: the items' rows of a forget of users, say), they are the
+    lists' own arrays (not to be changed).
     """
     if _same_rows(lists, old_rows, row_map):
         return lists.graph.indices, lists.graph.scores, lists.floors
