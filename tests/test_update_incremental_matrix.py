@@ -16,6 +16,7 @@ import pytest
 from recframe import (
     DataError,
     EventChange,
+    IdIndex,
     InteractionMatrix,
     Interactions,
     MatrixBuilder,
@@ -280,6 +281,32 @@ def test_an_update_keeping_a_forgotten_id_is_a_plugin_error() -> None:
     fingerprint = rec.data_fingerprint
     with pytest.raises(PluginError, match="1 user ids forgotten"):
         rec.forget(users=[3])
+    assert rec.data_fingerprint == fingerprint  # nothing changed
+
+
+class InventingBuilder(RatingsMatrixBuilder):
+    """Breaks the contract: its update renames the newest user to an id the interactions never had."""
+
+    name = "inventing_test"
+
+    def update(self, previous: InteractionMatrix, change: EventChange) -> InteractionMatrix | None:
+        updated = super().update(previous, change)
+        assert updated is not None
+        plain = updated.plain() if hasattr(updated, "plain") else updated
+        ids = plain.users.ids.copy()
+        ids[-1] = 10**6  # the largest id stays last: the index stays sorted
+        return InteractionMatrix(plain.matrix, IdIndex(ids), plain.items)
+
+
+@pytest.mark.parametrize("new_users", [[41], [41, 42]])
+def test_an_update_inventing_an_id_is_a_plugin_error(new_users: list[int]) -> None:
+    """New users are allowed only where the added events have them; the message names the invented id."""
+    rec = Recommender.from_config(CONFIG)
+    rec.matrix = InventingBuilder(RatingsConfig())
+    rec.fit(base_events())
+    fingerprint = rec.data_fingerprint
+    with pytest.raises(PluginError, match=r"1 user ids not in the interactions \(e\.g\. \[1000000\]\)"):
+        rec.update(Interactions(new_users, [1] * len(new_users), [3.0] * len(new_users)))
     assert rec.data_fingerprint == fingerprint  # nothing changed
 
 

@@ -49,8 +49,8 @@ def check_updated_ids(result: InteractionMatrix, previous: InteractionMatrix, ch
             )
             raise PluginError(msg)
         unknown = ids[before.rows(ids, missing="mark") < 0]
-        if change.added is not None and len(unknown):
-            unknown = unknown[~members(unknown, np.unique(getattr(change.added, axis)))]
+        if change.added is not None and len(unknown):  # the few new ids among the added events (no sort of these)
+            unknown = unknown[~np.isin(unknown, getattr(change.added, axis))]
         removed = getattr(change, f"removed_{axis}")
         forgotten = ids[members(ids, removed)] if removed is not None else ids[:0]
         for bad, what in ((unknown, "not in the interactions"), (forgotten, "forgotten")):
