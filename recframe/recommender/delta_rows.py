@@ -210,10 +210,9 @@ class RowWork:
         matrices.append(transpose(lists))  # row i: the rows that list it, with their scores
         index_type = np.int32 if max(max(m.shape) for m in matrices) < np.iinfo(np.int32).max else np.int64
         arrays: list[Any] = [array for m in matrices for array in _kernel_csr(m, index_type)]
-        out_j = np.full((n, width), -1, dtype=np.int64)
-        out_v = np.zeros((n, width))
-        out_floor = np.zeros(n)
-        out_count = np.zeros(n, dtype=np.int64)
+        # every entry written by the kernel (padding too, on its threads): no fill here first
+        out_j, out_v = np.empty((n, width), dtype=np.int64), np.empty((n, width))
+        out_floor, out_count = np.empty(n), np.empty(n, dtype=np.int64)
         kernel: Any = delta_lists
         with numba_threads(None) as threads:
             kernel(

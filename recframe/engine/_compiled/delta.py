@@ -126,7 +126,7 @@ def _lists_row(
     out_floor: np.ndarray,
     out_count: np.ndarray,
 ) -> None:
-    """Write row `i`'s certain best neighbours, its new floor and how many are certain."""
+    """Write row `i`'s certain best neighbours (padded with -1 and 0), its new floor and how many are certain."""
     n_touched = _scatter_row(  # D_i X'^T
         d_indptr[i], d_indptr[i + 1], d_indices, d_data, xnt_indptr, xnt_indices, xnt_data, acc, mark, touched, 0
     )
@@ -308,6 +308,9 @@ def _lists_row(
     for t in range(size):
         out_j[i, t] = best_j[t]
         out_v[i, t] = best_v[t]
+    for t in range(size, out_j.shape[1]):  # the padding: no neighbour, score 0
+        out_j[i, t] = -1
+        out_v[i, t] = 0.0
     out_floor[i] = floor
     out_count[i] = size
 
