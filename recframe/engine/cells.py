@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +94,11 @@ class _Merge:
     combine: Combine | None
     drop_emptied: bool
 
+    @cached_property
+    def gone(self) -> IntArray:
+        """The positions of the dropped rows' entries in `matrix` (what the drop and the derived facts read)."""
+        return entries_of_rows(self.matrix, np.flatnonzero(self.row_map < 0))
+
     def kept_columns(self, engine: Engine, threads: int | None) -> npt.NDArray[np.bool_]:
         """Return which result columns to keep: with ``drop_emptied``, all but those left empty.
 
@@ -105,7 +111,7 @@ class _Merge:
         if not self.drop_emptied:
             return kept
         matrix, column_map = self.matrix, self.column_map
-        held = matrix.indices[entries_of_rows(matrix, np.flatnonzero(self.row_map < 0))].astype(np.int64)
+        held = matrix.indices[self.gone].astype(np.int64)
         if not len(held):
             return kept
         left = column_counts(matrix, engine=engine, threads=threads) - np.bincount(held, minlength=matrix.shape[1])
@@ -223,11 +229,10 @@ def _keep_derived_facts(merge: _Merge, merged: MergedCells) -> None:
     facts, totals, exact = kept
     if facts.zeros or facts.non_finite or facts.unordered or totals.counts[merge.column_map < 0].any():
         return
-    gone = entries_of_rows(merge.matrix, np.flatnonzero(merge.row_map < 0))
-    derived_totals = _derived_totals(merge, merged, totals, gone)
+    derived_totals = _derived_totals(merge, merged, totals)
     if derived_totals is None:
         return
-    removed = np.r_[merge.matrix.data[gone], merged.previous[merged.previous != 0]]  # values gone or replaced
+    removed = np.r_[merge.matrix.data[merge.gone], merged.previous[merged.previous != 0]]  # values gone or replaced
     low, high, exact = _derived_range(facts, exact, removed, merged.values, merged.matrix.nnz)
     held = np.flatnonzero(derived_totals.counts)
     derived = EntryFacts(
@@ -243,10 +248,10 @@ def _keep_derived_facts(merge: _Merge, merged: MergedCells) -> None:
     keep_entry_facts(merged.matrix, derived, derived_totals, exact_range=exact)
 
 
-def _derived_totals(merge: _Merge, merged: MergedCells, totals: ColumnTotals, gone: IntArray) -> ColumnTotals | None:
+def _derived_totals(merge: _Merge, merged: MergedCells, totals: ColumnTotals) -> ColumnTotals | None:
     """Return each result column's count and sum of values from the input's and the change.
 
-    A column's count is its old one less the entries of the dropped rows (`gone`), plus the
+    A column's count is its old one less the entries of the dropped rows (``merge.gone``), plus the
     cells where nothing was stored (exact); its sum likewise with their values and the cells'
     changes: equal to a fresh sum up to the rounding of the values added and taken away, which
     an update carries on to the next (a cancellation can leave an error of the order of a
@@ -259,9 +264,9 @@ def _derived_totals(merge: _Merge, merged: MergedCells, totals: ColumnTotals, go
     counts, sums = np.zeros(n_columns, dtype=np.int64), np.zeros(n_columns)
     counts[column_map[kept_old]] = totals.counts[kept_old]
     sums[column_map[kept_old]] = totals.sums[kept_old]
-    gone_columns = column_map[matrix.indices[gone]]  # no dropped column held an entry
+    gone_columns = column_map[matrix.indices[merge.gone]]  # no dropped column held an entry
     counts -= np.bincount(gone_columns, minlength=n_columns)
-    sums -= np.bincount(gone_columns, weights=matrix.data[gone], minlength=n_columns)
+    sums -= np.bincount(gone_columns, weights=matrix.data[merge.gone], minlength=n_columns)
     counts += np.bincount(merge.columns[merged.previous == 0], minlength=n_columns)  # no stored 0: a new entry
     sums += np.bincount(merge.columns, weights=merged.values - merged.previous, minlength=n_columns)
     counts, sums = counts[merged.kept_columns], sums[merged.kept_columns]

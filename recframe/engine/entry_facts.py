@@ -85,7 +85,7 @@ def entry_facts(
         flag_read_only(matrix)
     kept = _kept(matrix, columns)
     if kept is not None:
-        return kept
+        return kept[0], kept[1]
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
     if len(data) >= COMPILED_FACTS and compiled_by_default():
         facts, totals = _compiled(indptr, indices, data, matrix.shape[1], columns)
@@ -137,10 +137,9 @@ def kept_entry_facts(matrix: sp.csr_array | sp.csr_matrix) -> tuple[EntryFacts, 
     result's facts from.
     """
     kept = _kept(matrix, columns=True)
-    entry = kept_on(matrix, _FACTS)
-    if kept is None or kept[1] is None or entry is None:
+    if kept is None or kept[1] is None:
         return None
-    return kept[0], kept[1], bool(entry[2][0])
+    return kept[0], kept[1], kept[2]
 
 
 def keep_entry_facts(
@@ -157,8 +156,11 @@ def keep_entry_facts(
     _keep(matrix, facts, totals, exact_range=exact_range)
 
 
-def _kept(matrix: sp.csr_array | sp.csr_matrix, columns: bool) -> tuple[EntryFacts, ColumnTotals | None] | None:
-    """Return the facts (and with `columns` the totals) kept on `matrix`, ``None`` where some are not."""
+def _kept(matrix: sp.csr_array | sp.csr_matrix, columns: bool) -> tuple[EntryFacts, ColumnTotals | None, bool] | None:
+    """Return the facts (with `columns` the totals) kept on `matrix`, and whether their range is exact.
+
+    ``None`` where some are not kept.
+    """
     kept = kept_on(matrix, _FACTS)
     if kept is None:
         return None
@@ -169,7 +171,7 @@ def _kept(matrix: sp.csr_array | sp.csr_matrix, columns: bool) -> tuple[EntryFac
             return None
         totals = ColumnTotals(counts, sums[0].copy())
     facts = EntryFacts(*(int(count) for count in kept[0]), *(float(value) for value in kept[1]))
-    return facts, totals
+    return facts, totals, bool(kept[2][0])
 
 
 def _keep(

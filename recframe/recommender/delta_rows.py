@@ -292,14 +292,14 @@ def _same_rows(lists: NeighbourLists, old_rows: IntArray, row_map: IntArray) -> 
 
     What the kernel takes: C-ordered, writable (as the renumbered lists are; a read-only array
     would compile another version), int64 neighbours and float64 scores, every neighbour a row.
+    The floors go into the kernel's table of rows, copied, whatever their type.
     """
-    indices, scores, floors = lists.graph.indices, lists.graph.scores, lists.floors
+    indices, scores = lists.graph.indices, lists.graph.scores
     n = len(row_map)
     arrays_fit = (
         indices.dtype == np.int64
         and scores.dtype == np.float64
-        and floors.dtype == np.float64
-        and all(a.flags.c_contiguous and a.flags.writeable for a in (indices, scores, floors))
+        and all(a.flags.c_contiguous and a.flags.writeable for a in (indices, scores))
     )
     return bool(
         arrays_fit
