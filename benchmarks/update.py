@@ -24,6 +24,12 @@ it was made (``incremental``: the builder's ``update``; ``full``: built again). 
 each update (and forget) runs N more times on its base state in the same, warm process ("again
 s": median): the first run after a fit pays for the fresh memory it writes (page faults, costly
 on a virtual machine), the later ones mostly for the work.
+
+With ``--chain N`` each fraction is also applied N times in a row to one model (a stream of
+updates): the split takes N times the fraction, whose events are dealt at random into N equal
+updates (so new users go on rating in later ones). Each update is timed; the last model is
+compared with a refit on everything. The first update after a fit finds every row's list full;
+the later ones find the lists an update left (see docs/updating.md, "Cost").
 """
 
 from __future__ import annotations
@@ -311,6 +317,72 @@ def measure(args: argparse.Namespace, ranker: str, events: Interactions) -> list
     return [*rows.values(), *([forget_row] if args.forget else [])]
 
 
+@dataclass
+class Chain:
+    """The measurements of one fraction applied several times in a row, over the repeats."""
+
+    label: str
+    updates: list[list[float]] = field(default_factory=list)
+    searched: list[list[int]] = field(default_factory=list)
+    refit: list[float] = field(default_factory=list)
+    exact: list[str] = field(default_factory=list)
+
+
+def measure_chains(args: argparse.Namespace, ranker: str, events: Interactions) -> list[Chain]:
+    """Apply each fraction `args.chain` times in a row to one fitted model; return one :class:`Chain` per fraction."""
+    cfg = config(ranker, args.k, args.slack)
+    axis = AXES[ranker]
+    chains = [Chain(f"{f:g}") for f in args.fractions]
+    for _ in range(args.repeats):
+        for fraction, chain in zip(args.fractions, chains, strict=True):
+            rng = np.random.default_rng(args.seed)
+            base, parts = split(events, fraction * args.chain, rng)
+            rec, _ = timed_fit(cfg, base)
+            seconds, searched = [], []
+            for dealt in np.array_split(rng.permutation(len(parts)), args.chain):
+                part = parts.take(np.sort(dealt))
+                start = time.perf_counter()
+                rec.update(part)
+                seconds.append(time.perf_counter() - start)
+                searched.append(int(rec.lineage[-1]["neighbours"].get(axis, {}).get("rows_searched", 0)))
+            chain.updates.append(seconds)
+            chain.searched.append(searched)
+            refit, fit_seconds = timed_fit(cfg, Interactions.concat(base, parts))
+            chain.refit.append(fit_seconds)
+            chain.exact.append(compare(rec, refit, ranker))
+            print(
+                f"{ranker} {chain.label} x {args.chain} in a row: updates "
+                + ", ".join(f"{s:.2f}s" for s in seconds)
+                + f"; rows searched {searched}; refit {fit_seconds:.2f}s; exact: {chain.exact[-1]}",
+                file=sys.stderr,
+                flush=True,
+            )
+            del rec, refit
+    return chains
+
+
+def render_chains(args: argparse.Namespace, ranker: str, chains: list[Chain]) -> str:
+    """Return the Markdown table of the updates in a row (medians over the repeats, position by position)."""
+    lines = [
+        f"#### {ranker}: each fraction {args.chain} times in a row on one model (update_slack = {args.slack})",
+        "",
+        "| fraction | update s, in order | rows searched, in order | refit s | first/refit | median of the later/refit "
+        "| exact (last) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for chain in chains:
+        seconds = [statistics.median(column) for column in zip(*chain.updates, strict=True)]
+        searched = [int(statistics.median(column)) for column in zip(*chain.searched, strict=True)]
+        refit = statistics.median(chain.refit)
+        later = f"{statistics.median(seconds[1:]) / refit:.1%}" if len(seconds) > 1 else "-"
+        exact = "yes" if all(e == "yes" for e in chain.exact) else next(e for e in chain.exact if e != "yes")
+        lines.append(
+            f"| {chain.label} | {' / '.join(f'{s:.2f}' for s in seconds)} | {' / '.join(f'{n:,}' for n in searched)} "
+            f"| {refit:.2f} | {seconds[0] / refit:.1%} | {later} | {exact} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _log(ranker: str, row: Row) -> None:
     """Print one measurement to stderr as it finishes."""
     print(
@@ -394,6 +466,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also time each update this many more times on its base state in the warm process ('again s')",
     )
+    parser.add_argument(
+        "--chain",
+        type=int,
+        default=0,
+        help="also apply each fraction this many times in a row to one model, each timed (0: skip)",
+    )
     parser.add_argument("--output", type=Path, help="append the Markdown tables to this file")
     args = parser.parse_args(argv)
     args.fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
@@ -401,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [r for r in rankers if r not in AXES]
     if unknown:
         parser.error(f"unknown ranker(s) {unknown}; choose from {sorted(AXES)}")
+    if args.chain < 0 or any(f * args.chain >= 1 for f in args.fractions):
+        parser.error(f"--chain {args.chain}: must be at least 0, and each fraction times it below 1")
     events = all_events(args.shape)  # generate (and cache) the data once, untimed
     facts = describe(load_matrix(args.shape))
     tables, exact = [], True
@@ -409,6 +489,10 @@ def main(argv: list[str] | None = None) -> int:
         rows = measure(args, ranker, events)
         exact &= all(e == "yes" for row in rows for e in row.exact)
         table = render(args, ranker, facts, rows)
+        if args.chain:
+            chains = measure_chains(args, ranker, events)
+            exact &= all(e == "yes" for chain in chains for e in chain.exact)
+            table += "\n" + render_chains(args, ranker, chains)
         print(table, flush=True)
         tables.append(table)
     if args.output is not None:

@@ -117,11 +117,16 @@ def test_update_benchmark_smoke(tmp_path):
         "10",
         "--again",
         "1",
+        "--chain",
+        "2",
     )
-    rows = [line for line in out.splitlines() if line.startswith(("| 0.", "| forget"))]
+    lines = [line for line in out.splitlines() if line.startswith(("| 0.", "| forget"))]
+    rows = [line for line in lines if line.count("|") > 8]
     assert len(rows) == 6, out
     assert all(row.split("|")[14].strip() == "yes" and row.rstrip().endswith("% |") for row in rows), out
     assert any("| full" not in row for row in rows), out  # some graph was updated, not searched again
+    chains = [line.split("|") for line in lines if line.count("|") == 8]  # two updates in a row per fraction
+    assert len(chains) == 4 and all(len(c[2].split(" / ")) == 2 and c[7].strip() == "yes" for c in chains), out
 
 
 def test_scaling_benchmark_smoke(tmp_path):
