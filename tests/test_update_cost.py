@@ -300,3 +300,51 @@ def test_rows_shrunk_too_little_get_no_exact_similarities() -> None:
     assert chosen.tolist() == [1] and left == 1.019
     chosen, left = graph_delta._most_shrunk(np.array([1.01, 1.001, 0.9, 1.0]), is_new, rows, degree, 1e9)
     assert chosen.tolist() == [] and left == 1.01
+
+
+@pytest.mark.parametrize("column_degree", [10, 3])
+def test_bounds_at_or_above_the_kth_are_resolved_all_or_none(column_degree: int) -> None:
+    """A row's bounds at or above its k-th exact similarity get exact dot products together, or none does.
+
+    Row 0 = (1, 1, 0, 0, 0) has one exact candidate (row 1, 0.5; k = 1) and three bounds: row 2
+    (0.6, two entries), row 3 (0.55, four) and row 4 (0.3, below the k-th). Row 0's columns
+    have ``column_degree`` entries each, so a search of it reads twice that. At 10 a search reads
+    20 and the two bounds 6: both are resolved, exactly (row 2: 2 / (sqrt 2 sqrt 2) = 1; row 3:
+    1 / (sqrt 2 * 2)), and 0.3 is left. At 3 a search reads 6, which the two bounds' 6 passes
+    half of: none is resolved (the row will be searched again), and the highest bound, 0.6, is
+    left. Resolving row 2 alone would have cost less than half a search and still left 0.55 at
+    or above the k-th, which the row could not have settled with.
+    """
+    from recframe.engine._compiled.delta_steps import NEW_LENGTH, _resolve_bounds
+
+    xn = sp.csr_array(
+        np.array(
+            [
+                [1.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                [1.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+                [0.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+                [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+            ]
+        )
+    )
+    degrees = np.array([column_degree, column_degree, 1, 1, 1, 1])
+    xnt_indptr = np.r_[0, np.cumsum(degrees)].astype(np.int64)
+    row_info = np.zeros((5, 4))
+    row_info[:, NEW_LENGTH] = np.sqrt(xn.multiply(xn).sum(axis=1))
+    cand_j, cand_v = np.full(8, -1, dtype=np.int64), np.zeros(8)
+    cand_j[0], cand_v[0] = 1, 0.5
+    bound_j, bound_v = np.array([3, 2, 4], dtype=np.int64), np.array([0.55, 0.6, 0.3])
+    dense = np.zeros(6)
+    n_cand, left = _resolve_bounds(
+        0, 3, 1, 0.1, 1, np.empty(2), np.empty(2, dtype=np.int64), bound_j, bound_v, cand_j, cand_v, dense,
+        xn.indptr.astype(np.int64), xn.indices.astype(np.int64), xn.data, xnt_indptr, row_info,
+    )  # fmt: skip
+    if column_degree == 10:
+        assert (n_cand, left) == (3, 0.3)
+        assert dict(zip(cand_j[1:3].tolist(), cand_v[1:3].tolist(), strict=True)) == pytest.approx(
+            {3: 1.0 / (np.sqrt(2.0) * 2.0), 2: 1.0}
+        )
+    else:
+        assert (n_cand, left) == (1, 0.6)
+        assert cand_j[1:].tolist() == [-1] * 7
