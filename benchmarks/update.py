@@ -27,7 +27,8 @@ on a virtual machine), the later ones mostly for the work.
 
 With ``--chain N`` each fraction is also applied N times in a row to one model (a stream of
 updates): the split takes N times the fraction, whose events are dealt at random into N equal
-updates (so new users go on rating in later ones). Each update is timed; the last model is
+updates (so new users go on rating in later ones; the first update therefore holds more new
+users, with fewer events each, than the fraction's row of the main table). Each update is timed; the last model is
 compared with a refit on everything. The first update after a fit finds every row's list full;
 the later ones find the lists an update left (see docs/updating.md, "Cost").
 """
@@ -372,10 +373,10 @@ def render_chains(args: argparse.Namespace, ranker: str, chains: list[Chain]) ->
     ]
     for chain in chains:
         seconds = [statistics.median(column) for column in zip(*chain.updates, strict=True)]
-        searched = [int(statistics.median(column)) for column in zip(*chain.searched, strict=True)]
+        searched = [round(statistics.median(column)) for column in zip(*chain.searched, strict=True)]
         refit = statistics.median(chain.refit)
         later = f"{statistics.median(seconds[1:]) / refit:.1%}" if len(seconds) > 1 else "-"
-        exact = "yes" if all(e == "yes" for e in chain.exact) else next(e for e in chain.exact if e != "yes")
+        exact = _exact_summary(chain.exact)
         lines.append(
             f"| {chain.label} | {' / '.join(f'{s:.2f}' for s in seconds)} | {' / '.join(f'{n:,}' for n in searched)} "
             f"| {refit:.2f} | {seconds[0] / refit:.1%} | {later} | {exact} |"
@@ -412,6 +413,11 @@ def machine_facts() -> str:
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, " + ", ".join(versions)
 
 
+def _exact_summary(exact: list[str]) -> str:
+    """Return "yes" if every repeat was exact, else the first repeat's "no: ..." line."""
+    return "yes" if all(e == "yes" for e in exact) else next(e for e in exact if e != "yes")
+
+
 def render(args: argparse.Namespace, ranker: str, facts: dict[str, float], rows: list[Row]) -> str:
     """Return the Markdown table of one ranker's measurements."""
     axis = AXES[ranker]
@@ -434,7 +440,7 @@ def render(args: argparse.Namespace, ranker: str, facts: dict[str, float], rows:
         extra = [f"{key.replace('_', ' ')} {value}" for key, value in row.neighbours.items() if key not in SHOWN]
         if extra:
             mode += f" ({'; '.join(map(str, extra))})"
-        exact = "yes" if all(e == "yes" for e in row.exact) else next(e for e in row.exact if e != "yes")
+        exact = _exact_summary(row.exact)
         lines.append(
             f"| {row.label} | {row.events:,} | {row.users_added} | {fit_base} | {update:.2f} "
             f"| {statistics.median(row.matrix):.2f} | {statistics.median(row.graph):.2f} | {refit:.2f} "
@@ -470,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         "--chain",
         type=int,
         default=0,
-        help="also apply each fraction this many times in a row to one model, each timed (0: skip)",
+        help="also apply each fraction this many times in a row to one model, each timed (0: skip; "
+        "each fraction times it must be below 1)",
     )
     parser.add_argument("--output", type=Path, help="append the Markdown tables to this file")
     args = parser.parse_args(argv)
@@ -479,9 +486,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [r for r in rankers if r not in AXES]
     if unknown:
         parser.error(f"unknown ranker(s) {unknown}; choose from {sorted(AXES)}")
-    if args.chain < 0 or any(f * args.chain >= 1 for f in args.fractions):
-        parser.error(f"--chain {args.chain}: must be at least 0, and each fraction times it below 1")
     events = all_events(args.shape)  # generate (and cache) the data once, untimed
+    if args.chain < 0 or (args.chain and any(not 0 < f * args.chain < 1 for f in args.fractions)):
+        parser.error(f"--chain {args.chain}: must be at least 0, and each fraction times it between 0 and 1")
+    if args.chain and any(round(f * args.chain * len(events)) < args.chain for f in args.fractions):
+        parser.error(f"--chain {args.chain}: a fraction times it holds fewer events of {args.shape} than updates")
     facts = describe(load_matrix(args.shape))
     tables, exact = [], True
     for ranker in rankers:

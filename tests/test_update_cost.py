@@ -312,8 +312,9 @@ def test_bounds_at_or_above_the_kth_are_resolved_all_or_none(column_degree: int)
     20 and the two bounds 6: both are resolved, exactly (row 2: 2 / (sqrt 2 sqrt 2) = 1; row 3:
     1 / (sqrt 2 * 2)), and 0.3 is left. At 3 a search reads 6, which the two bounds' 6 passes
     half of: none is resolved (the row will be searched again), and the highest bound, 0.6, is
-    left. Resolving row 2 alone would have cost less than half a search and still left 0.55 at
-    or above the k-th, which the row could not have settled with.
+    left. The rule this replaced resolved the highest first while within half a search: row 2
+    alone here (2 entries), whose 1.0 passes the 0.55 left, so that row would have settled. That
+    is rare in real updates, where such rows mostly went on to be searched again anyway.
     """
     from recframe.engine._compiled.delta_steps import NEW_LENGTH, _resolve_bounds
 

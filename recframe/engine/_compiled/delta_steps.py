@@ -1,9 +1,9 @@
-"""The last step of a row of the compiled dot-product update: exact dot products for its highest bounds.
+"""The last step of a row of the compiled dot-product update: exact dot products for its high bounds.
 
 :func:`~recframe.engine._compiled.delta._lists_row` bounds every unlisted pair whose dot product
 changed; a bound at or above the row's ``k``-th exact similarity would keep the row from
 settling (it would be searched again in full). :func:`_resolve_bounds` replaces all such bounds
-by the exact ``X'_i . X'_j`` when together they cost less than half a new search of the row, and
+by the exact ``X'_i . X'_j`` when together they cost at most half a new search of the row, and
 none of them otherwise (the row is then searched again). It says which bound is left highest:
 it becomes part of the row's floor. The helper is inlined into the kernel.
 
@@ -51,16 +51,17 @@ def _resolve_bounds(
 ) -> tuple[int, float]:
     """Add exact similarities for the `n_bounded` bounds at or above the ``k``-th exact one, or for none.
 
-    All of them are resolved when their rows' entries number less than half of what a new search
+    All of them are resolved when their rows' entries number at most half of what a new search
     of row `i` reads, and none otherwise. Resolving the highest ones first until that budget ran
-    out (as before) rarely let a row settle: it mostly spent up to half a search and then searched
-    the row again anyway. That is most rows after a few updates in a row, whose floors sit just
-    under their ``k``-th similarity: adding 1% twice to the ML-20M shape, the second update's
-    kernel took 1.18 s that way and 0.66 s this way (11,999 and 12,002 rows searched again); the
-    first update searched 551 and 569 rows again.
+    out (as before) let a row settle only where a resolved similarity passed every bound left,
+    which is rare: it mostly spent up to half a search and then searched the row again anyway.
+    That is most rows after a few updates in a row, whose floors sit just under their ``k``-th
+    similarity: adding 1% twice to the ML-20M shape, the second update's kernel took 1.18 s that
+    way and 0.66 s this way (11,843 and 11,849 rows searched again); the benchmark's single 1%
+    add searches 575 and 595 rows again.
 
-    Row `i` is scattered into `dense` (the caller clears it). Returns the new count of
-    candidates and the highest bound left unresolved (``-inf`` if none is).
+    Row `i` is scattered into `dense` where bounds are resolved (the caller clears it). Returns
+    the new count of candidates and the highest bound left unresolved (``-inf`` if none is).
     """
     size = 0
     for t in range(n_cand):
@@ -70,7 +71,6 @@ def _resolve_bounds(
     for p in range(xn_indptr[i], xn_indptr[i + 1]):
         c = xn_indices[p]
         search_cost += xnt_indptr[c + 1] - xnt_indptr[c]
-        dense[c] = xn_data[p]
     cost = 0
     left = -np.inf
     for t in range(n_bounded):
@@ -83,6 +83,8 @@ def _resolve_bounds(
         for t in range(n_bounded):
             left = max(left, bound_v[t])
         return n_cand, left
+    for p in range(xn_indptr[i], xn_indptr[i + 1]):
+        dense[xn_indices[p]] = xn_data[p]
     ni = row_info[i, NEW_LENGTH]
     for t in range(n_bounded):
         if bound_v[t] >= target:
