@@ -28,9 +28,10 @@ on a virtual machine), the later ones mostly for the work.
 With ``--chain N`` each fraction is also applied N times in a row to one model (a stream of
 updates): the split takes N times the fraction, whose events are dealt at random into N equal
 updates (so new users go on rating in later ones; the first update therefore holds more new
-users, with fewer events each, than the fraction's row of the main table). Each update is timed; the last model is
-compared with a refit on everything. The first update after a fit finds every row's list full;
-the later ones find the lists an update left (see docs/updating.md, "Cost").
+users, with fewer events each, than the fraction's row of the main table). Each update is
+timed; the last model is compared with a refit on everything. The first update after a fit
+finds every row's list full; the later ones find the lists an update left (see
+docs/updating.md, "Cost").
 """
 
 from __future__ import annotations
