@@ -337,8 +337,8 @@ def test_bounds_at_or_above_the_kth_are_resolved_all_or_none(column_degree: int)
     cand_j[0], cand_v[0] = 1, 0.5
     bound_j, bound_v = np.array([3, 2, 4], dtype=np.int64), np.array([0.55, 0.6, 0.3])
     dense = np.zeros(6)
-    n_cand, left = _resolve_bounds(
-        0, 3, 1, 0.1, 1, np.empty(2), np.empty(2, dtype=np.int64), bound_j, bound_v, cand_j, cand_v, dense,
+    n_cand, left, _ = _resolve_bounds(
+        0, 3, 1, 0.1, 1, np.empty(2), np.empty(2, dtype=np.int64), bound_j, bound_v, cand_j, cand_v, dense, False,
         xn.indptr.astype(np.int64), xn.indices.astype(np.int64), xn.data, xnt_indptr, row_info,
     )  # fmt: skip
     if column_degree == 10:

@@ -251,9 +251,10 @@ def _lists_row(
         exact_acc[j] = 0.0
         exact_mark[j] = False
     # the bounds at or above the k-th exact similarity (or the floor) keep the row from settling:
-    # replace them by exact dot products X'_i . X'_j when that costs less than half a new search
+    # replace them all by exact dot products X'_i . X'_j when together they cost at most half a
+    # new search, else none
     if n_bounded:
-        n_cand, unresolved = _resolve_bounds(
+        n_cand, unresolved, filled = _resolve_bounds(
             i,
             n_bounded,
             n_cand,
@@ -266,13 +267,13 @@ def _lists_row(
             cand_j,
             cand_v,
             dense,
+            filled,
             xn_indptr,
             xn_indices,
             xn_data,
             xnt_indptr,
             row_info,
         )
-        filled = True
         left = max(left, unresolved)
     floor = max(floor, left)
     if filled:

@@ -43,12 +43,13 @@ def _resolve_bounds(
     cand_j: np.ndarray,
     cand_v: np.ndarray,
     dense: np.ndarray,
+    filled: bool,
     xn_indptr: np.ndarray,
     xn_indices: np.ndarray,
     xn_data: np.ndarray,
     xnt_indptr: np.ndarray,
     row_info: np.ndarray,
-) -> tuple[int, float]:
+) -> tuple[int, float, bool]:
     """Add exact similarities for the `n_bounded` bounds at or above the ``k``-th exact one, or for none.
 
     All of them are resolved when their rows' entries number at most half of what a new search
@@ -60,8 +61,9 @@ def _resolve_bounds(
     way and 0.66 s this way (11,843 and 11,849 rows searched again); the benchmark's single 1%
     add searches 575 and 595 rows again.
 
-    Row `i` is scattered into `dense` where bounds are resolved (the caller clears it). Returns
-    the new count of candidates and the highest bound left unresolved (``-inf`` if none is).
+    Row `i` is scattered into `dense` to resolve them, unless it is there already (`filled`;
+    the caller clears it). Returns the new count of candidates, the highest bound left
+    unresolved (``-inf`` if none is) and whether row `i` is in `dense` now.
     """
     size = 0
     for t in range(n_cand):
@@ -72,19 +74,19 @@ def _resolve_bounds(
         c = xn_indices[p]
         search_cost += xnt_indptr[c + 1] - xnt_indptr[c]
     cost = 0
-    left = -np.inf
+    left, highest = -np.inf, -np.inf  # the highest bound below the target, and of all
     for t in range(n_bounded):
+        highest = max(highest, bound_v[t])
         if bound_v[t] >= target:
             j = bound_j[t]
             cost += xn_indptr[j + 1] - xn_indptr[j]
         else:
             left = max(left, bound_v[t])
     if 2 * cost > search_cost:  # the row will be searched again: its highest bound is left
-        for t in range(n_bounded):
-            left = max(left, bound_v[t])
-        return n_cand, left
-    for p in range(xn_indptr[i], xn_indptr[i + 1]):
-        dense[xn_indices[p]] = xn_data[p]
+        return n_cand, highest, filled
+    if not filled:
+        for p in range(xn_indptr[i], xn_indptr[i + 1]):
+            dense[xn_indices[p]] = xn_data[p]
     ni = row_info[i, NEW_LENGTH]
     for t in range(n_bounded):
         if bound_v[t] >= target:
@@ -97,4 +99,4 @@ def _resolve_bounds(
                 cand_j[n_cand] = j
                 cand_v[n_cand] = v
                 n_cand += 1
-    return n_cand, left
+    return n_cand, left, True
