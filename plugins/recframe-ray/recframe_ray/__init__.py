@@ -77,6 +77,8 @@ class RayExecutor(Executor):
     name = "ray"
     Config = RayExecutorConfig
     config: RayExecutorConfig
+    _connected = False
+    """Whether this executor's blocks ran over a connection the ray executors opened (:meth:`close` ends it)."""
 
     def map_blocks(
         self,
@@ -102,6 +104,7 @@ class RayExecutor(Executor):
         """
         ray = _ray()
         _connect(ray, self.config.address, self.config.connect_timeout_s)
+        self._connected = True
         from ray.exceptions import RayError, RayTaskError
 
         remote = _remote_apply(ray).options(
@@ -135,8 +138,14 @@ class RayExecutor(Executor):
             raise
 
     def close(self) -> None:
-        """Disconnect from the cluster if this process's connection was opened by a ray executor."""
-        _disconnect()
+        """Disconnect from the cluster if this executor used a connection a ray executor opened.
+
+        An executor that never connected (its cluster could not be reached) leaves another
+        executor's connection alone.
+        """
+        if self._connected:
+            self._connected = False
+            _disconnect()
 
 
 def _ray() -> ModuleType:
@@ -163,19 +172,19 @@ def _connect(ray: ModuleType, address: str, timeout: float) -> None:
     """
     global _opened
     with _lock:
-        if ray.is_initialized():
-            if _opened is None or _opened == address:
-                return  # our connection, or the user's own ray.init
-            ray.shutdown()
-            _opened = None
+        if ray.is_initialized() and (_opened is None or _opened == address):
+            return  # our connection, or the user's own ray.init
         host, port = _host_port(address)
         refused = _probe(host, port, timeout)
-        if refused is not None:
+        if refused is not None:  # checked first: a connection to another cluster is kept then
             msg = (
                 f"executor.address: can't reach the Ray cluster at {address!r} within {timeout:g}s "
                 f"({_reason(refused)}); start its head node (ray start --head --port={port}) or fix the address"
             )
             raise ConfigError(msg) from refused
+        if ray.is_initialized():  # ours, to another cluster
+            ray.shutdown()
+            _opened = None
         try:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, configure_logging=False)
         except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...

@@ -228,6 +228,25 @@ def test_an_unreachable_cluster_fails_fast_and_writes_nothing(
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_an_unreachable_address_leaves_the_connection_to_another_cluster(ray_address: str, unused_address: str):
+    """A run whose cluster can't be reached neither ends nor replaces the connection another executor opened."""
+    import ray
+
+    working = RayExecutor(address=ray_address)
+    blocks = row_blocks(np.arange(6), 2)
+    assert [b.tolist() for b in working.map_blocks(operator.sub, blocks, np.int64(0), desc="test")] == [
+        [0, -1],
+        [-2, -3],
+        [-4, -5],
+    ]
+    unreachable = RayExecutor(address=unused_address, connect_timeout_s=1)
+    with pytest.raises(ConfigError, match="can't reach the Ray cluster"):
+        unreachable.map_blocks(operator.sub, blocks, np.int64(0), desc="test")
+    unreachable.close()  # it never connected: nothing of its own to end
+    assert ray.is_initialized()
+    assert len(working.map_blocks(operator.sub, blocks, np.int64(0), desc="test")) == 3  # the same connection
+
+
 def test_a_cluster_dying_mid_run_is_a_clear_error_and_writes_nothing(
     ray_cluster: Cluster, ray_address: str, tmp_path: Path, registry: PluginRegistry
 ):
