@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from recframe.builtin.data_sources import SyntheticDataSource
 from recframe.builtin.filters import (
     DuplicatesFilter,
@@ -203,3 +205,21 @@ class TestRecentN(FilterContract):
 class TestDuplicates(FilterContract):
     component = DuplicatesFilter
     configs = [{}, {"keep": "first"}]
+
+
+class _StaleUpdate(RatingsMatrixBuilder):
+    """A builder whose ``update`` ignores the change: the contract must say what it missed."""
+
+    def update(self, previous, change):  # type: ignore[no-untyped-def]
+        return previous
+
+
+def test_the_update_contract_names_what_an_update_missed() -> None:
+    class Stale(MatrixBuilderContract):
+        component = _StaleUpdate
+        configs = [{}]
+
+    with pytest.raises(
+        AssertionError, match=r"^adding events: update\(\) and build\(\) .* differ in their users: missing \["
+    ):
+        Stale().test_an_update_equals_a_build()

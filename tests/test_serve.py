@@ -172,6 +172,20 @@ def test_malformed_oversized_and_unknown_paths(server: Server) -> None:
     assert status == 413 and body["field"] == "body"
     status, body = server.call("GET", "/nowhere")
     assert status == 404 and body["error"] == "no such endpoint"
+    for raw in (b'{"users": [1], "x": "\xe9"}', b"[" * 100_000 + b"]" * 100_000):  # not UTF-8; nested too deep
+        status, body = server.call("POST", "/recommend", raw=raw)
+        assert (status, body) == (400, {"error": "the body is not valid JSON", "field": "body"})
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", ""])
+def test_a_body_not_sent_as_json_names_the_content_type(server: Server, content_type: str) -> None:
+    # curl -d sends a form's content type unless told otherwise: the body itself is fine
+    status, body = server.call("POST", "/recommend", raw=b'{"users": [1]}', headers={"Content-Type": content_type})
+    assert status == 415 and body["field"] == "body", body
+    assert "Content-Type: application/json" in body["error"] and (content_type or "got none") in body["error"]
+    json_with_charset = {"Content-Type": "application/json; charset=utf-8"}
+    status, body = server.call("POST", "/recommend", {"users": [1]}, headers=json_with_charset)
+    assert status == 200, body
 
 
 def test_internal_errors_say_only_internal_error(caplog: pytest.LogCaptureFixture) -> None:

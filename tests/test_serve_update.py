@@ -149,3 +149,26 @@ def test_a_model_saved_without_training_data_is_refused(tmp_path: Path) -> None:
         status, body = server.call("POST", "/forget", {"users": [3], "save": True})
         assert status == 409 and "saved without its training data" in body["error"]
     assert (tmp_path / "model" / "manifest.json").read_bytes() == before
+
+
+def test_a_plugin_failing_in_an_update_is_an_internal_error_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from recframe.builtin.similarity.sklearn_nn import SklearnNNSimilarity
+
+    def broken(self: SklearnNNSimilarity) -> None:
+        raise ValueError("boom in the plugin")
+
+    events = _events()
+    rec = _fit(_part(events, slice(0, 300)))
+    users = rec.interaction_matrix.users.ids.tolist()
+    before = _lists(rec, users)
+    monkeypatch.setattr(SklearnNNSimilarity, "update_measure", broken)
+    with Server(create_app(rec)) as server, caplog.at_level("ERROR", logger="recframe.serve"):
+        status, body = server.call("POST", "/update", _update_body(_part(events, slice(300, 400))))
+        # the server's fault, not the request's: not a 409 the client could resolve
+        assert status == 500 and body["error"] == "internal error", body
+        _same(_served_lists(server, users), before)
+        status, model = server.call("GET", "/model")
+        assert model["updates"] == 0
+    assert body["request_id"] in caplog.text and "boom in the plugin" in caplog.text

@@ -178,6 +178,11 @@ def test_update_refused_leaves_the_folder_untouched(
     assert code == 3 and "has ratings but the update has none" in err
     code, _, err = _run(["update", str(model), "--data", str(tmp_path / "missing.csv")], capsys)
     assert code == 2 and "missing.csv'" in err and "no such file" in err
+    (tmp_path / "folder.csv").mkdir()
+    code, _, err = _run(["update", str(model), "--data", str(tmp_path / "folder.csv")], capsys)
+    assert code == 2 and "folder.csv'" in err and "is a folder, not a file" in err
+    code, _, err = _run(["update", str(model), "--data", "/dev/null"], capsys)
+    assert code == 2 and "is not a regular file" in err
     (tmp_path / "new.txt").write_text("user,item\n1,2\n")
     code, _, err = _run(["update", str(model), "--data", str(tmp_path / "new.txt")], capsys)
     assert code == 2 and "give a .csv, .tsv" in err

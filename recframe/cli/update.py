@@ -262,11 +262,12 @@ def source_spec(path: Path, registry: Any, id_type: str | None = None) -> Compon
     Raises
     ------
     ConfigError
-        If the file is missing, has another suffix, or the YAML is not valid or does not describe
+        If the file is missing (or a folder), has another suffix, or the YAML is not valid or does not describe
         a registered data source; each problem names the file, its line and the field.
     """
     if not path.is_file():
-        msg = f"--data {path_repr(path)}: no such file"
+        what = "is a folder, not a file" if path.is_dir() else "is not a regular file"
+        msg = f"--data {path_repr(path)}: {what if path.exists() else 'no such file'}"
         raise ConfigError(msg)
     name = path.name.lower()
     if name.endswith(YAML_SUFFIXES):

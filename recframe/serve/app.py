@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from recframe._version import __version__
-from recframe.errors import ConfigError, DataError, NotFittedError, RecframeError
+from recframe.errors import ConfigError, DataError, NotFittedError, PluginError, RecframeError, ResourceError
 from recframe.recommender import Recommender
 from recframe.serve import answers
 from recframe.serve.errors import ApiError, BodyLimit, InternalErrors, UnknownQueryError, install_error_handlers
@@ -294,6 +294,8 @@ def create_app(
             raise ApiError(503, str(exc)) from exc
         except UnsavedChangeError as exc:
             raise ApiError(500, str(exc)) from exc
+        except (PluginError, ResourceError):
+            raise  # a fault of a plugin or of the machine, not of the request: 500, its traceback logged
         except RecframeError as exc:  # a model saved without its training data can't be changed
             raise ApiError(409, f"the model was not changed: {exc}") from exc
         return _json({"status": "updated", "update": served.recommender.lineage[-1], "model": served.metadata})

@@ -1,13 +1,14 @@
 """How the service answers what went wrong: JSON errors naming the field, never a traceback.
 
 Every error body is ``{"error": message, "field": name or null}`` (validation errors add
-``"errors"``, one entry per problem). Malformed JSON is 400, a wrong type or value 422, an
-unknown user or item 404, a body over the size cap 413 (checked before it is parsed, by
-:class:`BodyLimit`) and so is a batch of more ids than allowed, a call-time option the model
-can't apply 400, a query parameter the endpoint does not take 422 (as an unknown field of a
-body is). Anything unexpected is 500 with ``"internal error"`` and a request id; the traceback
-is logged under that id, never sent. That 500 is an ordinary response (:class:`InternalErrors`
-answers it and does not re-raise), so the server keeps the client's keep-alive connection open.
+``"errors"``, one entry per problem). Malformed JSON is 400 (so is a body that is not UTF-8), a
+body not sent as JSON 415, a wrong type or value 422, an unknown user or item 404, a body over
+the size cap 413 (checked before it is parsed, by :class:`BodyLimit`) and so is a batch of
+more ids than allowed, a call-time option the model can't apply 400, a query parameter the
+endpoint does not take 422 (as an unknown field of a body is). Anything unexpected is 500 with
+``"internal error"`` and a request id; the traceback is logged under that id, never sent. That
+500 is an ordinary response (:class:`InternalErrors` answers it and does not re-raise), so the
+server keeps the client's keep-alive connection open.
 """
 
 from __future__ import annotations
@@ -99,6 +100,17 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return name or "body"
 
 
+def _is_json(content_type: str) -> bool:
+    """Whether a Content-Type header names JSON (``application/json`` or a ``+json`` type, any parameters)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _not_an_object(problem: dict[str, Any]) -> bool:
+    """Whether a validation problem says the whole body is not a JSON object."""
+    return tuple(problem.get("loc", ())) == ("body",) and problem.get("type") in ("model_attributes_type", "dict_type")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error of `app` as JSON naming the field, with no traceback."""
     from fastapi.exceptions import RequestValidationError
@@ -114,6 +126,11 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = list(exc.errors())
         if any(p.get("type") == "json_invalid" for p in problems):
             return _json(400, error_body("the body is not valid JSON", "body"))
+        content_type = request.headers.get("content-type", "")
+        if not _is_json(content_type) and any(_not_an_object(p) for p in problems):  # a form, say: not read as JSON
+            got = f"got {content_type!r}" if content_type else "got none"
+            message = f"the body must be JSON, sent with Content-Type: application/json ({got})"
+            return _json(415, error_body(message, "body"))
         details: list[dict[str, str]] = []
         for problem in problems:
             loc = tuple(problem.get("loc", ()))
@@ -134,6 +151,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        if exc.status_code == 400:  # the framework's only 400: a body it could not parse (not UTF-8, nested too deep)
+            return _json(400, error_body("the body is not valid JSON", "body"))
         text = {404: "no such endpoint", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
         return _json(exc.status_code, error_body(text, None))
 

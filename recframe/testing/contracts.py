@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from recframe.data import InteractionMatrix, Interactions
-from recframe.errors import NotFittedError
+from recframe.errors import NotFittedError, short_repr
 from recframe.interfaces import (
     KINDS,
     CandidateRanker,
@@ -139,23 +139,40 @@ class MatrixBuilderContract(ComponentContract):
         # `after` here: parts, joined when a builder reads a column)
         half = len(before) // 2
         joined_before = joined_events(before.take(np.arange(half)), before.take(np.arange(half, len(before))))
-        changes = [
-            EventChange(before, Interactions.concat(before, late), added=late),
-            EventChange(before, before.take(~np.isin(before.users, forgotten)), removed_users=forgotten),
-            EventChange(joined_before, joined_events(joined_before, late), added=late),
-        ]
+        changes = {
+            "adding events": EventChange(before, Interactions.concat(before, late), added=late),
+            "forgetting users": EventChange(
+                before, before.take(~np.isin(before.users, forgotten)), removed_users=forgotten
+            ),
+            "adding events to joined parts": EventChange(joined_before, joined_events(joined_before, late), added=late),
+        }
         for builder in self.instances():
             assert isinstance(builder, MatrixBuilder)
             previous = builder.build(before)
-            for change in changes:
+            for what, change in changes.items():
                 updated = builder.update(previous, change)
                 if updated is None:
                     continue
                 built = builder.build(change.after)
-                assert updated.users == built.users and updated.items == built.items
-                assert (updated.matrix != built.matrix).nnz == 0, "update differs from build"
+                for axis in ("users", "items"):
+                    assert getattr(updated, axis) == getattr(built, axis), (
+                        f"{what}: update() and build() of the events after differ in their {axis}: "
+                        f"{_ids_differ(getattr(updated, axis).ids, getattr(built, axis).ids)}"
+                    )
+                assert (updated.matrix != built.matrix).nnz == 0, f"{what}: update() and build() differ in the matrix"
                 if isinstance(updated, MatrixUpdate):
                     _assert_cells_account_for(previous, updated)
+
+
+def _ids_differ(updated: np.ndarray, built: np.ndarray) -> str:
+    """Say how the ids of an update differ from those of a build: which are missing, which extra, or the order."""
+    missing, extra = np.setdiff1d(built, updated), np.setdiff1d(updated, built)
+    parts = [
+        f"{name} {short_repr(ids[:5].tolist())}" + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        for name, ids in (("missing", missing), ("extra", extra))
+        if len(ids)
+    ]
+    return "; ".join(parts) or "the same ids, in another order"
 
 
 def _assert_cells_account_for(previous: InteractionMatrix, updated: MatrixUpdate) -> None:
