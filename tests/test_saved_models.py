@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import types
 from pathlib import Path
@@ -149,6 +151,41 @@ def test_refuses_to_overwrite_other_folders(tmp_path: Path, tiny_interactions: I
         rec.save(tmp_path / "notes")
     assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]  # no temporary folder left
+
+
+@pytest.mark.parametrize("swaps", [True, False], ids=["one-step swap", "two renames"])
+def test_replacing_a_model_leaves_the_new_one_and_nothing_else(
+    tmp_path: Path, tiny_interactions: Interactions, monkeypatch: pytest.MonkeyPatch, swaps: bool
+) -> None:
+    from recframe.artifacts import model_files
+
+    if not swaps:  # a system without an atomic swap: the fallback
+        monkeypatch.setattr(model_files, "exchange", lambda first, second: False)
+    elif not model_files.exchange(*(Path(tempfile.mkdtemp(dir=tmp_path)) for _ in range(2))):
+        pytest.skip("this system can't swap two folders in one step")
+    for leftover in tmp_path.iterdir():
+        shutil.rmtree(leftover)
+    first = _tiny(tiny_interactions)
+    first.save(tmp_path / "model")
+    second = _tiny(tiny_interactions.take(np.arange(len(tiny_interactions) - 3)))
+    second.save(tmp_path / "model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # neither the old model nor a temporary left
+    assert Recommender.load(tmp_path / "model").data_fingerprint == second.data_fingerprint != first.data_fingerprint
+
+
+def test_exchange_swaps_two_folders_or_changes_nothing(tmp_path: Path) -> None:
+    from recframe.artifacts.model_files import exchange
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x").write_text("a")
+    (tmp_path / "b" / "x").write_text("b")
+    swapped = exchange(tmp_path / "a", tmp_path / "b")
+    assert (tmp_path / "b" / "x").read_text() == ("a" if swapped else "b")
+    assert (tmp_path / "a" / "x").read_text() == ("b" if swapped else "a")
+    if swapped:
+        with pytest.raises(FileNotFoundError):
+            exchange(tmp_path / "a", tmp_path / "missing")
 
 
 class _Opaque(SimilarityBackend):

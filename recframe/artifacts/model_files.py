@@ -13,6 +13,8 @@ model (or empty), never a folder of other files.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import math
@@ -120,6 +122,9 @@ class ArrayWriter:
 def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     """Build a model folder with `fill` beside `path` and rename it into place.
 
+    An existing folder is replaced by one atomic swap where the system can (:func:`exchange`),
+    else by two renames (the old folder aside, the new one in).
+
     Parameters
     ----------
     path : Path
@@ -157,7 +162,9 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        if path.exists():
+        if path.exists() and exchange(temporary, path):  # in place in one step; the old model is now at `temporary`
+            shutil.rmtree(temporary, ignore_errors=True)
+        elif path.exists():  # two renames: for a moment nothing is at `path`
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             old.rmdir()
             path.rename(old)
@@ -172,6 +179,39 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+RENAME_EXCHANGE = 2
+"""The flag of Linux's ``renameat2`` that swaps two paths (``linux/fs.h``)."""
+
+AT_FDCWD = -100
+"""``renameat2``'s stand-in for a folder descriptor: paths relative to the working folder."""
+
+
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths in one atomic step; return False, changing nothing, where the system can't.
+
+    Linux's ``renameat2(RENAME_EXCHANGE)`` (kernel 3.15, glibc 2.28): a reader of `second`
+    finds the old folder or the new one, never none. Elsewhere (another system, an older libc,
+    a file system without the flag) the caller renames twice instead.
+
+    Raises
+    ------
+    OSError
+        If the system can swap but this swap failed (a path gone, no permission).
+    """
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(error, os.strerror(error), str(first), None, str(second))
 
 
 def process_umask() -> int:
