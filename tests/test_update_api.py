@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +225,32 @@ def test_full_searches_say_why(similarity: dict[str, str], matrix: dict[str, str
     record = rec.lineage[-1]["neighbours"]["items"]
     assert record["mode"] == "full"
     assert reason in record["reason"]
+
+
+@pytest.mark.parametrize(
+    ("now", "reason"),
+    [
+        ({"type": "sparse", "measure": "jaccard", "k": 5}, "config changed"),  # another measure
+        ({"type": "sparse", "k": 8}, "config changed"),  # more neighbours
+        ({"type": "sparse", "k": 5, "shrinkage": 10.0}, "config changed"),
+        ({"type": "sklearn_nn", "k": 5}, "'sparse' .* is now similarity 'sklearn_nn'"),  # another backend
+    ],
+)
+def test_a_similarity_changed_since_the_fit_is_searched_anew(now: dict[str, object], reason: str) -> None:
+    """An update gives what a fit with the recommender's components would, also after ``rec.similarity = ...``."""
+    data, new = random_interactions(seed=1), Interactions([1, 1000], [2, 9999], [4.0, 5.0], [1.7e9, 1.7e9])
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(data)
+    rec.similar_users([1], n=2)  # a graph built for queries is searched anew too
+    rec.similarity = Recommender.from_config({"similarity": now}).similarity
+    rec.update(new)
+    refit = Recommender.from_config({"similarity": now}).fit(Interactions.concat(data, new))
+    refit.similar_users([1], n=2)
+    for axis in ("items", "users"):
+        record = rec.lineage[-1]["neighbours"][axis]
+        assert record["mode"] == "full" and re.search(reason, record["reason"]), record
+        assert_same_neighbours(rec._state().graphs[axis], refit._state().graphs[axis])
+    rec.update({"user": [2], "item": [3], "rating": [1.0], "timestamp": [1.8e9]})  # from now on, updated in place
+    assert rec.lineage[-1]["neighbours"]["items"]["mode"] != "full"
 
 
 def test_string_ids_update_and_forget(monkeypatch: pytest.MonkeyPatch) -> None:

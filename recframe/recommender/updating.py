@@ -38,11 +38,11 @@ from recframe.data import IdArray, InteractionMatrix
 from recframe.engine import Engine
 from recframe.engine.entry_facts import ColumnTotals, entry_facts
 from recframe.errors import DataError
-from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph
+from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph, SimilarityBackend
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_matrix
 from recframe.recommender.fitted_state import _Fitted
-from recframe.recommender.fitting import FitMethods
+from recframe.recommender.fitting import FitMethods, _fresh_copy
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
 from recframe.recommender.graph_update import GraphUpdate, update_graph
 from recframe.recommender.item_rows import updated_item_rows
@@ -197,12 +197,13 @@ class UpdateMethods(FitMethods):
         # a forget adds what it removed, by count only: its ids must not be recoverable from the model
         what = entry.get("fingerprint") or f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}"
         fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{what}".encode())
+        similarity, changed_similarity = self._similarity_since(fitted)
         updated = _Fitted(
             matrix,
             fingerprint.hexdigest(),
             len(interactions),
             (),
-            fitted.similarity,
+            similarity,
             timings=timings,
             interactions=interactions,
             built_by=(type(self.matrix), self.matrix.config),
@@ -220,7 +221,13 @@ class UpdateMethods(FitMethods):
         for axis, graph in list(fitted.graphs.items()):
             maps = (user_map, item_map) if axis == "users" else (item_map, user_map)
             step = time.perf_counter()
-            records[axis] = self._update_axis(fitted, updated, axis, graph, *maps, cells)
+            if changed_similarity is None:
+                records[axis] = self._update_axis(fitted, updated, axis, graph, *maps, cells)
+            else:  # searched in full with the new similarity, as a fit with it would
+                self._graph(updated, axis)
+                searched = matrix.n_users if axis == "users" else matrix.n_items
+                records[axis] = {"mode": "full", "rows_searched": searched, "rows_merged": 0}
+                records[axis]["reason"] = changed_similarity
             timings[f"neighbours {axis}"] = time.perf_counter() - step
             logger.info("%s neighbours updated: %s", axis[:-1], records[axis])
         self._fit_rankers(updated)
@@ -233,6 +240,24 @@ class UpdateMethods(FitMethods):
         entry["seconds"] = round(time.perf_counter() - start, 6)
         updated.lineage = (*fitted.lineage, entry)
         return updated
+
+    def _similarity_since(self, fitted: _Fitted) -> tuple[SimilarityBackend, str | None]:
+        """Return the similarity template of the updated state, and why its graphs are searched anew (or ``None``).
+
+        An update gives what a fit would give now, so ``rec.similarity`` changed since the fit
+        (another backend, or another config: ``k``, the measure, shrinkage) is taken, and every
+        graph is then searched in full with it, as a changed matrix builder is built again; an
+        unchanged one keeps the fitted template, whose graphs are updated in place.
+        """
+        current, fitted_with = self.similarity, fitted.similarity
+        if (type(current), current.config) == (type(fitted_with), fitted_with.config):
+            return fitted_with, None
+        with calling(self._who(current), "__deepcopy__"):
+            fresh = _fresh_copy(current)
+        reason = f"the similarity changed since the fit: {self._who(fitted_with)} is now {self._who(current)}"
+        if type(current) is type(fitted_with):
+            reason = f"the similarity's config changed since the fit ({self._who(current)})"
+        return fresh, reason
 
     def _updated_matrix(
         self, fitted: _Fitted, change: EventChange
