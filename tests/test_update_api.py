@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -121,6 +122,24 @@ def test_lineage_records_every_change(fitted: Recommender) -> None:
     assert "fingerprint" not in entry  # not even a digest: a guess of the ids could confirm it
     assert len(fitted.lineage) == 3
     assert fitted.data_fingerprint != base[0]["fingerprint"]
+
+
+def test_a_forget_leaves_no_digest_that_could_confirm_a_guess(fitted: Recommender, tmp_path: Path) -> None:
+    """A small update's digest, or the chained fingerprint before a forget, would confirm a guess of its events."""
+    guess = Interactions([7777], [5], [3.0], [1.7e9])
+    fitted.update(guess)
+    assert fitted.lineage[1]["fingerprint"] == guess.fingerprint()  # until the forget, the update is identified
+    before = fitted.data_fingerprint
+    twin = Recommender.load(fitted.save(tmp_path / "twin"))
+    fitted.forget(users=[7777])
+    twin.forget(users=[7777])
+    saved = Recommender.load(fitted.save(tmp_path / "m"))
+    for rec in (fitted, saved):
+        assert [entry.get("fingerprint") for entry in rec.lineage] == [None, None, None]
+        assert guess.fingerprint() not in json.dumps(rec.lineage) + rec.data_fingerprint
+    # the chain's forget step is salted: the fingerprint before it can't be checked against the one after
+    unsalted = hashlib.sha256(f"{before}\nforget:1:0:1".encode()).hexdigest()
+    assert fitted.data_fingerprint not in (unsalted, twin.data_fingerprint)
 
 
 def test_forgotten_ids_are_gone(fitted: Recommender) -> None:

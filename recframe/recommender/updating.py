@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 import time
 from datetime import datetime, timezone
@@ -109,7 +110,8 @@ class UpdateMethods(FitMethods):
         the ``k``-th neighbour; the forgotten ids are gone from the model (its matrix, its
         neighbours, its popularity counts), and from a model saved afterwards. The lineage
         records how many were forgotten, nothing of their ids (not even a digest, which a
-        guess of the ids could confirm).
+        guess of the ids could confirm); the digests of the earlier events become ``None`` and
+        the chained fingerprint's step is salted, for the same reason.
 
         Parameters
         ----------
@@ -163,8 +165,9 @@ class UpdateMethods(FitMethods):
         """The fit and every update since, oldest first (after ``fit`` or ``load``).
 
         Each entry is a dict of JSON values: ``kind`` (``fit``, ``update`` or ``forget``),
-        ``events`` (added, removed or fitted), ``fingerprint`` (sha256 of the events added; a
-        ``forget`` records only how many users and items it forgot), and for updates the users
+        ``events`` (added, removed or fitted), ``fingerprint`` (sha256 of the events added,
+        ``None`` once a later ``forget`` removed events; a ``forget`` records only how many
+        users and items it forgot), and for updates the users
         and items added and removed, the time, the seconds taken, how the matrix was made
         (``matrix``: ``incremental``, brought up to date by the builder, or ``full``, built
         again) and what each neighbour graph needed (``delta`` or ``incremental`` with the rows
@@ -194,8 +197,9 @@ class UpdateMethods(FitMethods):
                 "items_removed": int((item_map < 0).sum()),
             }
         )
-        # a forget adds what it removed, by count only: its ids must not be recoverable from the model
-        what = entry.get("fingerprint") or f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}"
+        lineage, what = fitted.lineage, entry.get("fingerprint")
+        if entry["kind"] == "forget":  # nothing that could confirm a guess of what it removed: see _forgotten_lineage
+            lineage, what = _forgotten_lineage(lineage, entry)
         fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{what}".encode())
         similarity, changed_similarity = self._similarity_since(fitted)
         updated = _Fitted(
@@ -238,7 +242,7 @@ class UpdateMethods(FitMethods):
         entry["neighbours"] = records
         entry["at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         entry["seconds"] = round(time.perf_counter() - start, 6)
-        updated.lineage = (*fitted.lineage, entry)
+        updated.lineage = (*lineage, entry)
         return updated
 
     def _similarity_since(self, fitted: _Fitted) -> tuple[SimilarityBackend, str | None]:
@@ -381,6 +385,21 @@ class UpdateMethods(FitMethods):
             result.lists.served(config.k), f"the updated {axis[:-1]} neighbours", n_rows, n_rows
         )
         return result.record()
+
+
+def _forgotten_lineage(
+    lineage: tuple[dict[str, Any], ...], entry: dict[str, Any]
+) -> tuple[tuple[dict[str, Any], ...], str]:
+    """Return the lineage kept by a forget, and what its step adds to the chained fingerprint.
+
+    The forgotten events must not be recoverable from the model, not even by a guess checked
+    against a digest. So the digests of the fit's and the earlier updates' events (which may
+    hold them) are dropped (``fingerprint: null``), and the forget's step of the chain is its
+    counts salted with a random nonce that is not kept: the data fingerprint before the forget
+    (computable from a guess of every event) can't be checked against the one after.
+    """
+    kept = tuple(dict(earlier, fingerprint=None) if "fingerprint" in earlier else earlier for earlier in lineage)
+    return kept, f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}:{secrets.token_hex(16)}"
 
 
 def _caused_by(error: BaseException, cause: BaseException) -> bool:
