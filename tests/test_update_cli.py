@@ -175,7 +175,7 @@ def test_update_refused_leaves_the_folder_untouched(
     events = _part(_events(), slice(300, 400))
     unrated = _write_csv(tmp_path / "unrated.csv", {"user": events["user"], "item": events["item"]})
     code, _, err = _run(["update", str(model), "--data", str(unrated)], capsys)
-    assert code == 3 and "has ratings but the update has none" in err
+    assert code == 3 and "has ratings but the update has none" in err and "--data" in err and "unrated.csv" in err
     code, _, err = _run(["update", str(model), "--data", str(tmp_path / "missing.csv")], capsys)
     assert code == 2 and "missing.csv'" in err and "no such file" in err
     (tmp_path / "folder.csv").mkdir()
@@ -191,6 +191,17 @@ def test_update_refused_leaves_the_folder_untouched(
     data = _write_csv(tmp_path / "new.csv", events)
     code, _, err = _run(["update", str(model), "--data", str(data), "-o", str(tmp_path / "other")], capsys)
     assert code == 2 and "is a folder of other files" in err
+    code, _, err = _run(["update", str(model), "--data", str(data), "-o", str(model / "v2")], capsys)
+    assert code == 2 and "is inside the model folder" in err  # it would add files to the model it reads
+    code, _, err = _run(["update", str(model), "--data", str(data), "-o", str(data / "v2")], capsys)
+    assert code == 2 and "is a file, so no folder can be made there" in err
+    (tmp_path / "link").symlink_to(model)
+    for command in (
+        ["update", str(tmp_path / "link"), "--data", str(data)],
+        ["forget", str(tmp_path / "link"), "--user", "1"],
+    ):
+        code, _, err = _run(command, capsys)
+        assert code == 2 and "is a symbolic link" in err and str(model.resolve()) in err
     assert _snapshot(model) == before
     assert (tmp_path / "other" / "notes.md").read_text() == "mine"
 

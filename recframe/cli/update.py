@@ -125,7 +125,11 @@ def _update(args: argparse.Namespace) -> int:
     rec = _load(folder, registry)
     spec = source_spec(args.data, registry, _id_type(rec))
     new = load_source(spec, registry, rec.seed)
-    rec.update(new)
+    try:
+        rec.update(new)
+    except DataError as exc:  # the events' fault: name where they came from
+        msg = f"--data {path_repr(args.data)}: {exc}"
+        raise DataError(msg) from exc
     rec.save(target)
     _report(rec.lineage[-1], target, args)
     return EXIT_OK
@@ -210,14 +214,29 @@ def _target(output: Path | None, folder: Path) -> Path:
     Raises
     ------
     ConfigError
-        If `output` is a file, or a folder that is neither empty nor a saved model.
+        If `output` is a file, inside the model folder, below a file, or a folder that is
+        neither empty nor a saved model; or, without `output`, if the model folder is a
+        symbolic link (a save replaces the folder named, never what a link points to).
     """
     from recframe.artifacts import is_model_folder
 
     if output is None:
+        if folder.is_symlink():
+            msg = (
+                f"{path_repr(folder)}: is a symbolic link, which an update in place would replace by a "
+                f"folder; give --output, or the folder it points to ({path_repr(folder.resolve())})"
+            )
+            raise ConfigError(msg)
         return folder
     if output.is_symlink() or (output.exists() and not output.is_dir()):
         msg = f"--output {path_repr(output)}: is not a folder; give a new or empty folder, or a saved model"
+        raise ConfigError(msg)
+    if folder.resolve() in output.resolve().parents:  # it would add files to the model it reads
+        msg = f"--output {path_repr(output)}: is inside the model folder {path_repr(folder)}; give a folder outside it"
+        raise ConfigError(msg)
+    above = next((parent for parent in output.parents if parent.exists()), None)
+    if above is not None and not above.is_dir():
+        msg = f"--output {path_repr(output)}: {path_repr(above)} is a file, so no folder can be made there"
         raise ConfigError(msg)
     if output.is_dir() and any(output.iterdir()) and not is_model_folder(output):
         msg = (
