@@ -159,33 +159,47 @@ def test_replacing_a_model_leaves_the_new_one_and_nothing_else(
 ) -> None:
     from recframe.artifacts import model_files
 
-    if not swaps:  # a system without an atomic swap: the fallback
-        monkeypatch.setattr(model_files, "exchange", lambda first, second: False)
-    elif not model_files.exchange(*(Path(tempfile.mkdtemp(dir=tmp_path)) for _ in range(2))):
+    if swaps and not model_files.exchange(*(Path(tempfile.mkdtemp(dir=tmp_path)) for _ in range(2))):
         pytest.skip("this system can't swap two folders in one step")
     for leftover in tmp_path.iterdir():
         shutil.rmtree(leftover)
+    swapped: list[bool] = []
+    real = model_files.exchange
+
+    def exchange(first: Path, second: Path) -> bool:
+        swapped.append(real(first, second) if swaps else False)  # False: a system without the swap
+        return swapped[-1]
+
+    monkeypatch.setattr(model_files, "exchange", exchange)
     first = _tiny(tiny_interactions)
     first.save(tmp_path / "model")
+    assert swapped == []  # nothing to replace
     second = _tiny(tiny_interactions.take(np.arange(len(tiny_interactions) - 3)))
     second.save(tmp_path / "model")
+    assert swapped == [swaps]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # neither the old model nor a temporary left
     assert Recommender.load(tmp_path / "model").data_fingerprint == second.data_fingerprint != first.data_fingerprint
 
 
-def test_exchange_swaps_two_folders_or_changes_nothing(tmp_path: Path) -> None:
-    from recframe.artifacts.model_files import exchange
+def test_exchange_swaps_two_folders_or_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recframe.artifacts import model_files
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "x").write_text("a")
     (tmp_path / "b" / "x").write_text("b")
-    swapped = exchange(tmp_path / "a", tmp_path / "b")
+    swapped = model_files.exchange(tmp_path / "a", tmp_path / "b")
     assert (tmp_path / "b" / "x").read_text() == ("a" if swapped else "b")
     assert (tmp_path / "a" / "x").read_text() == ("b" if swapped else "a")
-    if swapped:
-        with pytest.raises(FileNotFoundError):
-            exchange(tmp_path / "a", tmp_path / "missing")
+    assert model_files.exchange(tmp_path / "a", tmp_path / "missing") is False  # a failure changes nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+    # where the C library can't be opened as on Linux (Windows raises TypeError for CDLL(None))
+    model_files._renameat2.cache_clear()
+    monkeypatch.setattr(model_files.ctypes, "CDLL", lambda name: (_ for _ in ()).throw(TypeError("no")))
+    try:
+        assert model_files.exchange(tmp_path / "a", tmp_path / "b") is False
+    finally:
+        model_files._renameat2.cache_clear()
 
 
 class _Opaque(SimilarityBackend):

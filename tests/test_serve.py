@@ -177,12 +177,12 @@ def test_malformed_oversized_and_unknown_paths(server: Server) -> None:
         assert (status, body) == (400, {"error": "the body is not valid JSON", "field": "body"})
 
 
-@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", ""])
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "text/x+json"])
 def test_a_body_not_sent_as_json_names_the_content_type(server: Server, content_type: str) -> None:
     # curl -d sends a form's content type unless told otherwise: the body itself is fine
     status, body = server.call("POST", "/recommend", raw=b'{"users": [1]}', headers={"Content-Type": content_type})
     assert status == 415 and body["field"] == "body", body
-    assert "Content-Type: application/json" in body["error"] and (content_type or "got none") in body["error"]
+    assert "Content-Type: application/json" in body["error"] and repr(content_type) in body["error"]
     json_with_charset = {"Content-Type": "application/json; charset=utf-8"}
     status, body = server.call("POST", "/recommend", {"users": [1]}, headers=json_with_charset)
     assert status == 200, body

@@ -172,3 +172,21 @@ def test_a_plugin_failing_in_an_update_is_an_internal_error_and_changes_nothing(
         status, model = server.call("GET", "/model")
         assert model["updates"] == 0
     assert body["request_id"] in caplog.text and "boom in the plugin" in caplog.text
+
+
+def test_a_change_refused_for_memory_is_503_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recframe.errors import ResourceError
+    from recframe.recommender.updating import UpdateMethods
+
+    def too_big(*args: Any, **kwargs: Any) -> None:
+        raise ResourceError("the item neighbours would need about 9 GB; raise similarity.memory_limit_mb")
+
+    events = _events()
+    rec = _fit(_part(events, slice(0, 300)))
+    monkeypatch.setattr(UpdateMethods, "_updated_state", too_big)
+    with Server(create_app(rec)) as server:
+        status, body = server.call("POST", "/forget", {"users": [int(events["user"][0])]})
+        # the machine's memory now, not a bug: the client is told why, and may try again later
+        assert status == 503 and "not changed" in body["error"] and "memory_limit_mb" in body["error"], body
+        status, model = server.call("GET", "/model")
+        assert model["updates"] == 0

@@ -249,10 +249,11 @@ def test_full_searches_say_why(similarity: dict[str, str], matrix: dict[str, str
 @pytest.mark.parametrize(
     ("now", "reason"),
     [
-        ({"type": "sparse", "measure": "jaccard", "k": 5}, "config changed"),  # another measure
-        ({"type": "sparse", "k": 8}, "config changed"),  # more neighbours
-        ({"type": "sparse", "k": 5, "shrinkage": 10.0}, "config changed"),
-        ({"type": "sklearn_nn", "k": 5}, "'sparse' .* is now similarity 'sklearn_nn'"),  # another backend
+        ({"type": "sparse", "measure": "jaccard", "k": 5, "threads": 1}, "similarity's measure changed"),
+        ({"type": "sparse", "k": 8}, "similarity's k changed"),  # more neighbours
+        ({"type": "sparse", "k": 5, "shrinkage": 10.0}, "similarity's shrinkage changed"),
+        ({"type": "sparse", "k": 5, "update_slack": 3}, "similarity's update_slack changed"),  # longer kept lists
+        ({"type": "sklearn_nn", "k": 5}, "now SklearnNNSimilarity, not SparseSimilarity"),  # another backend
     ],
 )
 def test_a_similarity_changed_since_the_fit_is_searched_anew(now: dict[str, object], reason: str) -> None:
@@ -270,6 +271,34 @@ def test_a_similarity_changed_since_the_fit_is_searched_anew(now: dict[str, obje
         assert_same_neighbours(rec._state().graphs[axis], refit._state().graphs[axis])
     rec.update({"user": [2], "item": [3], "rating": [1.0], "timestamp": [1.8e9]})  # from now on, updated in place
     assert rec.lineage[-1]["neighbours"]["items"]["mode"] != "full"
+
+
+def test_changed_run_settings_alone_keep_updating_in_place() -> None:
+    """Threads, the engine and memory caps change how a search runs, not what it finds: no new search for them."""
+    data, new = random_interactions(seed=1), Interactions([1, 1000], [2, 9999], [4.0, 5.0], [1.7e9, 1.7e9])
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(data)
+    settings = {"threads": 1, "engine": "scipy", "max_memory_mb": 64, "memory_limit_mb": 4096}
+    rec.similarity = Recommender.from_config({"similarity": {"type": "sparse", "k": 5, **settings}}).similarity
+    rec.update(new)
+    assert rec.lineage[-1]["neighbours"]["items"]["mode"] == "delta"
+    assert rec._state().similarity.config.engine == "scipy"  # taken: a search from now on runs with them
+    refit = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(Interactions.concat(data, new))
+    assert_same_neighbours(rec._state().graphs["items"], refit._state().graphs["items"])
+
+
+def test_a_config_that_cannot_be_compared_counts_as_changed() -> None:
+    from recframe.recommender.similarity_change import result_changes
+
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}})
+
+    class Odd:  # a plugin's config holding a value pydantic can't dump as JSON
+        def model_dump(self, mode: str) -> dict[str, object]:
+            raise TypeError("not JSON")
+
+    odd = type(rec.similarity)(rec.similarity.config)
+    odd.config = Odd()  # type: ignore[assignment]
+    assert "can't be compared" in str(result_changes(odd, rec.similarity))
+    assert result_changes(type(rec.similarity)(rec.similarity.config), rec.similarity) is None
 
 
 def test_string_ids_update_and_forget(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,18 +14,19 @@ model (or empty), never a folder of other files.
 from __future__ import annotations
 
 import ctypes
-import errno
+import functools
 import hashlib
 import json
 import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -189,29 +190,31 @@ AT_FDCWD = -100
 
 
 def exchange(first: Path, second: Path) -> bool:
-    """Swap two existing paths in one atomic step; return False, changing nothing, where the system can't.
+    """Swap two existing paths in one atomic step; return False, changing nothing, where it can't be done.
 
     Linux's ``renameat2(RENAME_EXCHANGE)`` (kernel 3.15, glibc 2.28): a reader of `second`
     finds the old folder or the new one, never none. Elsewhere (another system, an older libc,
-    a file system without the flag) the caller renames twice instead.
-
-    Raises
-    ------
-    OSError
-        If the system can swap but this swap failed (a path gone, no permission).
+    a file system or a sandbox without it) and on any failure, nothing is changed and the caller
+    renames twice instead, which reports a real problem (a path gone, no permission) itself.
     """
+    swap = _renameat2()
+    if swap is None:
+        return False
+    return swap(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """Return the C library's ``renameat2``, or ``None`` off Linux or where the library lacks it."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    renameat2.restype = ctypes.c_int
-    if renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0:
-        return True
-    error = ctypes.get_errno()
-    if error in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
-        return False
-    raise OSError(error, os.strerror(error), str(first), None, str(second))
+        function = ctypes.CDLL(None).renameat2
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return cast("Callable[..., int]", function)
 
 
 def process_umask() -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -79,6 +79,13 @@ class SimilarityConfig(ComponentConfig):
     memory_limit_mb: PositiveInt | None = None
     """Refuse to start a neighbour search estimated to need more memory than this; by default
     80% of the memory available when the search starts."""
+
+    run_settings: ClassVar[frozenset[str]] = frozenset({"memory_limit_mb"})
+    """The fields that say how a search runs (threads, memory caps, the engine), not what it
+    finds. ``update`` compares the others with the config the model was fitted with: a change of
+    run settings alone is taken and the graphs are still brought up to date in place; a change of
+    any other field searches them anew. A subclass adds its own (``run_settings =
+    SimilarityConfig.run_settings | {"threads"}``); a field not listed counts as changing results."""
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ class FitMethods:
     The attributes are set by ``Recommender.__init__``; see there. ``ranker``, ``fallbacks`` and
     ``similarity`` are templates: ``fit`` fits private copies of them, and the fitted copies
     (:attr:`fitted_ranker`, :attr:`fitted_fallbacks`) answer the queries. Assigning a new
-    template takes effect at the next ``fit``.
+    template takes effect at the next ``fit``, ``update`` or ``forget``.
     """
 
     data: DataSource | None

@@ -50,6 +50,7 @@ from recframe.recommender.item_rows import updated_item_rows
 from recframe.recommender.joined_events import first_part, joined_events
 from recframe.recommender.pending_events import PendingEvents, settled
 from recframe.recommender.row_changes import changed_rows, position_map
+from recframe.recommender.similarity_change import result_changes
 from recframe.recommender.small_pages import small_pages
 from recframe.recommender.update_inputs import check_updated_ids, forget_mask, training_data, update_events
 
@@ -248,20 +249,14 @@ class UpdateMethods(FitMethods):
     def _similarity_since(self, fitted: _Fitted) -> tuple[SimilarityBackend, str | None]:
         """Return the similarity template of the updated state, and why its graphs are searched anew (or ``None``).
 
-        An update gives what a fit would give now, so ``rec.similarity`` changed since the fit
-        (another backend, or another config: ``k``, the measure, shrinkage) is taken, and every
-        graph is then searched in full with it, as a changed matrix builder is built again; an
-        unchanged one keeps the fitted template, whose graphs are updated in place.
+        An update gives what a fit would give now, so it takes ``rec.similarity`` as it is; where
+        that changes the neighbours (:func:`~.similarity_change.result_changes`), every graph is
+        searched in full with it, as a changed matrix builder is built again.
         """
-        current, fitted_with = self.similarity, fitted.similarity
-        if (type(current), current.config) == (type(fitted_with), fitted_with.config):
-            return fitted_with, None
-        with calling(self._who(current), "__deepcopy__"):
-            fresh = _fresh_copy(current)
-        reason = f"the similarity changed since the fit: {self._who(fitted_with)} is now {self._who(current)}"
-        if type(current) is type(fitted_with):
-            reason = f"the similarity's config changed since the fit ({self._who(current)})"
-        return fresh, reason
+        current = self.similarity
+        reason = result_changes(current, fitted.similarity)
+        with calling(self._who(current), "__deepcopy__"):  # its run settings apply from now on, as at a fit
+            return _fresh_copy(current), reason
 
     def _updated_matrix(
         self, fitted: _Fitted, change: EventChange

@@ -18,6 +18,7 @@ swaps in the changed model's metadata atomically as a reload does.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +52,8 @@ from recframe.serve.requests import (
     body_ids,
     text_id,
 )
+
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Recommendations, similar items and users, explanations and rating predictions from a fitted
@@ -294,8 +297,11 @@ def create_app(
             raise ApiError(503, str(exc)) from exc
         except UnsavedChangeError as exc:
             raise ApiError(500, str(exc)) from exc
-        except (PluginError, ResourceError):
-            raise  # a fault of a plugin or of the machine, not of the request: 500, its traceback logged
+        except ResourceError as exc:  # the machine's memory now, not the request: it may pass later
+            logger.warning("a change was refused for its memory: %s", exc)
+            raise ApiError(503, f"the model was not changed: {exc}") from exc
+        except PluginError:
+            raise  # a plugin's fault, not the request's: 500, its traceback logged under a request id
         except RecframeError as exc:  # a model saved without its training data can't be changed
             raise ApiError(409, f"the model was not changed: {exc}") from exc
         return _json({"status": "updated", "update": served.recommender.lineage[-1], "model": served.metadata})

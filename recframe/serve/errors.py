@@ -100,10 +100,14 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return name or "body"
 
 
+UNPARSED_BODY = "There was an error parsing the body"
+"""FastAPI's message for a JSON body it could not read at all (not UTF-8, nested too deep)."""
+
+
 def _is_json(content_type: str) -> bool:
-    """Whether a Content-Type header names JSON (``application/json`` or a ``+json`` type, any parameters)."""
+    """Whether a Content-Type header names JSON as FastAPI reads it: ``application/json`` or ``application/*+json``."""
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _not_an_object(problem: dict[str, Any]) -> bool:
@@ -151,7 +155,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        if exc.status_code == 400:  # the framework's only 400: a body it could not parse (not UTF-8, nested too deep)
+        if exc.status_code == 400 and exc.detail == UNPARSED_BODY:  # not UTF-8, nested too deep
             return _json(400, error_body("the body is not valid JSON", "body"))
         text = {404: "no such endpoint", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
         return _json(exc.status_code, error_body(text, None))

@@ -172,7 +172,9 @@ def _ids_differ(updated: np.ndarray, built: np.ndarray) -> str:
         for name, ids in (("missing", missing), ("extra", extra))
         if len(ids)
     ]
-    return "; ".join(parts) or "the same ids, in another order"
+    if not parts:  # the same set: repeated ids, or another order
+        parts = [f"{len(updated)} ids instead of {len(built)}" if len(updated) != len(built) else "another order"]
+    return "; ".join(parts)
 
 
 def _assert_cells_account_for(previous: InteractionMatrix, updated: MatrixUpdate) -> None:

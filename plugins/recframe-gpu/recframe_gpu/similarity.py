@@ -7,7 +7,7 @@ ties go to the lower row. See :mod:`recframe_gpu.kernels` for the algorithm.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,6 +67,8 @@ class GPUSimilarityConfig(SimilarityConfig, DeviceSettings):
     row and the selection of the best ``k``; the rows themselves are on the device besides."""
     engine: Literal["auto", "numba", "scipy"] = "auto"
     """Implementation of recframe's CPU engine when ``no_gpu: cpu`` runs it (see ``sparse``)."""
+
+    run_settings: ClassVar[frozenset[str]] = SimilarityConfig.run_settings | {"max_memory_mb", "engine"}
 
     @model_validator(mode="after")
     def _alpha_of_the_measure(self) -> Self:

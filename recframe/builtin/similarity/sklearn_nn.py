@@ -7,7 +7,7 @@ algorithm="brute")`` over the rows, with each row's own entry dropped from its n
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,6 +50,8 @@ class SklearnNNConfig(SimilarityConfig):
     neighbours are merged: the scores are the same for any value (which of the rows tied at
     the ``k``-th place is kept may differ, as scikit-learn picks among ties). An ML-20M-shaped item-item
     search peaks at about 1.2 GB in all (2.2 GB with one block of all rows) in the same time."""
+
+    run_settings: ClassVar[frozenset[str]] = SimilarityConfig.run_settings | {"algorithm", "n_jobs", "max_memory_mb"}
 
     @field_validator("n_jobs", mode="after")
     @classmethod

@@ -6,7 +6,7 @@ with the measures it applies to, rather than silently ignored.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator
 
@@ -68,6 +68,8 @@ class SparseConfig(SimilarityConfig):
     max_memory_mb: PositiveInt = 1024
     """Working memory besides the result: the compiled kernel's per-thread heaps (it falls back
     to computing each pair twice when they don't fit) or the scipy engine's dense blocks."""
+
+    run_settings: ClassVar[frozenset[str]] = SimilarityConfig.run_settings | {"engine", "threads", "max_memory_mb"}
 
     @field_validator("alpha", mode="after")
     @classmethod
