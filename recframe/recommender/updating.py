@@ -168,8 +168,8 @@ class UpdateMethods(FitMethods):
         Each entry is a dict of JSON values: ``kind`` (``fit``, ``update`` or ``forget``),
         ``events`` (added, removed or fitted), ``fingerprint`` (sha256 of the events added,
         ``None`` once a later ``forget`` removed events; a ``forget`` records only how many
-        users and items it forgot), and for updates the users
-        and items added and removed, the time, the seconds taken, how the matrix was made
+        users and items it forgot), and for updates the users and items added and removed,
+        the time, the seconds taken, how the matrix was made
         (``matrix``: ``incremental``, brought up to date by the builder, or ``full``, built
         again) and what each neighbour graph needed (``delta`` or ``incremental`` with the rows
         searched and merged, or ``full`` with the reason).
