@@ -229,10 +229,9 @@ class UpdateMethods(FitMethods):
             if changed_similarity is None:
                 records[axis] = self._update_axis(fitted, updated, axis, graph, *maps, cells)
             else:  # searched in full with the new similarity, as a fit with it would
-                self._graph(updated, axis)
-                searched = matrix.n_users if axis == "users" else matrix.n_items
-                records[axis] = {"mode": "full", "rows_searched": searched, "rows_merged": 0}
-                records[axis]["reason"] = changed_similarity
+                searched = self._graph(updated, axis)
+                assert searched is not None  # a graph of users or items
+                records[axis] = GraphUpdate(searched, changed_similarity, len(searched.indices), 0).record()
             timings[f"neighbours {axis}"] = time.perf_counter() - step
             logger.info("%s neighbours updated: %s", axis[:-1], records[axis])
         self._fit_rankers(updated)
