@@ -58,11 +58,12 @@ class _Fitted:
     lists : dict of str to NeighbourLists
         For backends updated from dot products: each axis's neighbour lists with the slack and
         their floors, which ``update`` maintains (``graphs`` holds their best ``k``).
-    built_by : tuple of (type, ComponentConfig) or None
-        The matrix builder's class and config that built `matrix`, so that an update brings
-        `matrix` up to date only with the builder that made it (``MatrixBuilder.update``; a
-        loaded model's is the builder of its saved configuration); ``None`` where it is not
-        known, and the next update then builds the matrix again.
+    builder : MatrixBuilder or None
+        The matrix builder that built `matrix` (or brought it up to date), so that an update
+        brings `matrix` up to date only with the builder that made it (``MatrixBuilder.update``)
+        and a save records that builder, not ``rec.matrix`` set since; a loaded model's is the
+        saved builder. ``None`` where it is not known: the next update then builds the matrix
+        again.
     """
 
     matrix: InteractionMatrix
@@ -77,7 +78,12 @@ class _Fitted:
     lineage: tuple[dict[str, Any], ...] = ()
     lists: dict[str, NeighbourLists] = field(default_factory=dict)
     item_rows: sp.csr_array | None = None
-    built_by: tuple[type[MatrixBuilder], ComponentConfig] | None = None
+    builder: MatrixBuilder | None = None
+
+    @property
+    def built_by(self) -> tuple[type[MatrixBuilder], ComponentConfig] | None:
+        """The class and config of :attr:`builder` (what an update compares ``rec.matrix`` with), or ``None``."""
+        return None if self.builder is None else (type(self.builder), self.builder.config)
 
     @property
     def ranker(self) -> CandidateRanker:

@@ -243,7 +243,7 @@ class FitMethods:
             timings=timings,
             interactions=HeldEvents(interactions, ranges_of(interactions)),  # what updates ask of them, found once
             lineage=({"kind": "fit", "events": len(interactions), "fingerprint": fingerprint},),
-            built_by=(type(self.matrix), self.matrix.config),
+            builder=self.matrix,
         )
         self._fit_rankers(fitted)
         return fitted
@@ -261,7 +261,7 @@ class FitMethods:
             rankers.append(ranker)
         fitted.rankers = tuple(rankers)
 
-    def _publish(self, fitted: _Fitted, *, replacing: _Fitted | None = None) -> None:
+    def _publish(self, fitted: _Fitted, *, replacing: _Fitted | None = None, templates_of: Self | None = None) -> None:
         """Make `fitted` the state every later query answers from: one atomic swap.
 
         ``fit`` calls it, and so does anything else that builds a complete :class:`_Fitted`
@@ -272,6 +272,11 @@ class FitMethods:
         replacing : _Fitted, optional
             The state `fitted` was derived from (by an update): the swap happens only if it is
             still the published one.
+        templates_of : recommender, optional
+            Whose component templates (``matrix``, ``similarity``, ``ranker``, ``fallbacks``)
+            and config become this one's in the same swap (a reload), so that a ``save``, which
+            reads the state and the templates under the same lock, never pairs the old model
+            with the new templates.
 
         Raises
         ------
@@ -286,6 +291,10 @@ class FitMethods:
             if replacing is not None and self._fitted is not replacing:
                 msg = "the model was replaced (fit, load or reload) while the update ran; the update was not applied"
                 raise RecframeError(msg)
+            if templates_of is not None:
+                self.matrix, self.similarity = templates_of.matrix, templates_of.similarity
+                self.ranker, self.fallbacks = templates_of.ranker, templates_of.fallbacks
+                self.config = templates_of.config
             self._fitted = fitted
 
     def _graph(self, fitted: _Fitted, axis: str | None) -> NeighbourGraph | None:

@@ -56,6 +56,11 @@ if TYPE_CHECKING:
 
 AXES = ("users", "items")
 
+TEMPLATE = "template."
+"""Prefix of the roles under which a save records the templates (``rec.matrix``, ``rec.similarity``,
+``rec.ranker``, ``rec.fallbacks``) where they were set since the fit: the loaded model's next update
+then uses them, as the saved one's would."""
+
 
 class PersistenceMethods(FitMethods):
     """The saving part of :class:`~recframe.recommender.Recommender`: ``save`` and ``load``."""
@@ -66,6 +71,15 @@ class PersistenceMethods(FitMethods):
             """Return the run config (see :meth:`Recommender.to_config`)."""
             ...
 
+    def _templates(self) -> list[tuple[str, Component]]:
+        """Return the component templates by role: what the next fit or update uses."""
+        return [
+            ("matrix", self.matrix),
+            ("similarity", self.similarity),
+            ("ranker", self.ranker),
+            *((f"ranker.fallback[{i}]", f) for i, f in enumerate(self.fallbacks)),
+        ]
+
     def save(self, path: str | Path, *, training_data: bool = True) -> Path:
         """Write the fitted model into the folder `path`, atomically; load it with :meth:`load`.
 
@@ -74,7 +88,11 @@ class PersistenceMethods(FitMethods):
         config and state, the training data's fingerprint, and the sha256 of every file) and
         one ``.npy`` file per array, among them the training interactions (so that the loaded
         model can be updated: ``update``, ``forget``) and the model's lineage (the fit and
-        every update since). It is written beside `path` under a temporary name and
+        every update since). The components recorded are those that made the model (the
+        matrix builder that built the matrix, the fitted similarity and rankers); templates set
+        since (``rec.matrix = ...``, ``rec.ranker = ...``, not yet used by an update) are
+        recorded beside them, so that the loaded model's next update uses them as this one's
+        would. It is written beside `path` under a temporary name and
         renamed into place: a failure leaves no half-written model. An existing `path` is
         replaced only if it is an empty folder or a saved model.
 
@@ -103,15 +121,20 @@ class PersistenceMethods(FitMethods):
         RecframeError
             If the folder can't be written (the message names the system error).
         """
-        fitted = self._state()
+        with self._lock:  # the model and the templates of one moment (a reload swaps both under this lock)
+            fitted = self._state()
+            templates = self._templates()
         registry = self.registry if self.registry is not None else PluginRegistry.from_environment()
         roles: list[tuple[str, Component, bool]] = [
-            ("matrix", self.matrix, True),
+            ("matrix", fitted.builder if fitted.builder is not None else dict(templates)["matrix"], True),
             ("similarity", fitted.similarity, False),
             *((f"similarity.{axis}", fitted.backends[axis], True) for axis in AXES if axis in fitted.backends),
             ("ranker", fitted.ranker, True),
             *((f"ranker.fallback[{i}]", f, True) for i, f in enumerate(fitted.fallbacks)),
         ]
+        if _differ(templates, [(role, c) for role, c, _ in roles if not role.startswith("similarity.")]):
+            # set since the fit (rec.ranker = ...): the next update uses them, so the loaded model's must too
+            roles += [(f"{TEMPLATE}{role}", component, False) for role, component in templates]
         records = [component_record(role, component, registry) for role, component, _ in roles]
         states: dict[str, Any] = {}
         for (role, component, stateful), record in zip(roles, records, strict=True):
@@ -243,7 +266,7 @@ class PersistenceMethods(FitMethods):
                 msg = f"{path}: {role}: the saved config does not fit {registry.describe(component_type)}: {exc}"
                 raise ModelFileError(msg) from exc
             component = component_type(config)
-            if "state" not in record and role != "similarity":
+            if "state" not in record and role != "similarity" and not role.startswith(TEMPLATE):
                 msg = f"{path / 'manifest.json'}: {role} has no saved state; the manifest was altered"
                 raise ModelFileError(msg)
             if "state" in record:
@@ -269,31 +292,26 @@ class PersistenceMethods(FitMethods):
         except (PluginError, RecframeError) as exc:
             msg = f"{path}: the recommender's state is malformed ({exc}); the manifest was altered"
             raise ModelFileError(msg) from exc
-        rankers = [built.get("ranker")]
-        rankers += [built[f"ranker.fallback[{i}]"] for i in range(len(records)) if f"ranker.fallback[{i}]" in built]
-        roles = {"matrix": MatrixBuilder, "similarity": SimilarityBackend}
-        for role, interface in roles.items():
-            if not isinstance(built.get(role), interface):
-                msg = f"{path}: has no {role} component of the right kind; the manifest was altered"
-                raise ModelFileError(msg)
-        if not all(isinstance(r, CandidateRanker) for r in rankers):
-            msg = f"{path}: has no ranker of the right kind; the manifest was altered"
-            raise ModelFileError(msg)
-        fitted_rankers: tuple[CandidateRanker, ...] = tuple(rankers)  # type: ignore[arg-type]
+        fitted_rankers = _roles_checked(path, built)
         similarity = built["similarity"]
         assert isinstance(similarity, SimilarityBackend)
 
         def template(component: Component) -> Any:
             return type(component)(component.config)
 
+        pending = {role[len(TEMPLATE) :]: c for role, c in built.items() if role.startswith(TEMPLATE)}
+        if pending:  # set since the fit, saved for the next update
+            _roles_checked(path, pending, TEMPLATE)
+        templates = pending or {"matrix": built["matrix"], "similarity": similarity, "ranker": built["ranker"]}
+        fallbacks = _fallbacks(pending) if pending else fitted_rankers[1:]
         data = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
         assert isinstance(data, dict)
         name, seed = manifest.get("name"), manifest.get("seed")
         rec = cls(
-            matrix=built["matrix"],  # type: ignore[call-arg]
-            similarity=similarity,
-            ranker=template(fitted_rankers[0]),
-            fallback=[template(r) for r in fitted_rankers[1:]] or None,
+            matrix=templates["matrix"],  # type: ignore[call-arg]
+            similarity=templates["similarity"],
+            ranker=template(templates["ranker"]),
+            fallback=[template(r) for r in fallbacks] or None,
             seed=seed if isinstance(seed, int) else 0,
             name=name if isinstance(name, str) else "recframe",
             registry=registry,
@@ -312,7 +330,7 @@ class PersistenceMethods(FitMethods):
             interactions=None if training is None else HeldEvents(training),  # ranges found on first use
             lineage=_lineage(path, data),
             lists=lists,
-            built_by=(type(rec.matrix), rec.matrix.config),  # the saved configuration's builder made it
+            builder=built["matrix"],  # type: ignore[arg-type]  # checked by _roles_checked
         )
         rec._publish(fitted)
         return rec
@@ -332,11 +350,43 @@ class PersistenceMethods(FitMethods):
             As :meth:`load`; this recommender then keeps answering from its current model.
         """
         loaded = type(self).load(path, mmap=mmap, registry=self.registry, verify=verify)
-        self.matrix, self.similarity = loaded.matrix, loaded.similarity
-        self.ranker, self.fallbacks = loaded.ranker, loaded.fallbacks
-        self.config = loaded.config
-        self._publish(loaded._state())
+        self._publish(loaded._state(), templates_of=loaded)
         return self
+
+
+def _roles_checked(path: Path, built: dict[str, Component], prefix: str = "") -> tuple[CandidateRanker, ...]:
+    """Return the rankers of `built` (the main one, then the fallbacks), once every role is of its kind.
+
+    Raises
+    ------
+    ModelFileError
+        If the matrix builder, the similarity or a ranker is missing or of another kind.
+    """
+    rankers = [built.get("ranker"), *_fallbacks(built)]
+    roles = {"matrix": MatrixBuilder, "similarity": SimilarityBackend}
+    for role, interface in roles.items():
+        if not isinstance(built.get(role), interface):
+            msg = f"{path}: has no {prefix}{role} component of the right kind; the manifest was altered"
+            raise ModelFileError(msg)
+    if not all(isinstance(r, CandidateRanker) for r in rankers):
+        msg = f"{path}: has no {prefix}ranker of the right kind; the manifest was altered"
+        raise ModelFileError(msg)
+    return tuple(rankers)  # type: ignore[arg-type]
+
+
+def _fallbacks(built: dict[str, Component]) -> list[Component]:
+    """Return the fallback rankers of `built` in order (``ranker.fallback[0]``, ``[1]``, ... while there)."""
+    found: list[Component] = []
+    while f"ranker.fallback[{len(found)}]" in built:
+        found.append(built[f"ranker.fallback[{len(found)}]"])
+    return found
+
+
+def _differ(templates: list[tuple[str, Component]], fitted: list[tuple[str, Component]]) -> bool:
+    """Return whether the templates differ from the fitted components in role, class or config."""
+    if [role for role, _ in templates] != [role for role, _ in fitted]:
+        return True
+    return any(type(t) is not type(f) or t.config != f.config for (_, t), (_, f) in zip(templates, fitted, strict=True))
 
 
 def _lineage(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any], ...]:

@@ -211,7 +211,7 @@ class UpdateMethods(FitMethods):
             similarity,
             timings=timings,
             interactions=interactions,
-            built_by=(type(self.matrix), self.matrix.config),
+            builder=self.matrix,
         )
         if cells is not None and fitted.item_rows is not None:  # the items' rows merged, not transposed anew
             step = time.perf_counter()
