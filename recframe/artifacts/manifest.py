@@ -26,11 +26,11 @@ from recframe.artifacts.model_files import (
     ArrayWriter,
     ModelFileError,
     check_array,
-    read_array,
 )
 from recframe.errors import ConfigError, PluginError, RecframeWarning
 
 if TYPE_CHECKING:
+    from recframe.artifacts.opened_folder import OpenedFolder
     from recframe.interfaces import Component, State
     from recframe.registry import PluginRegistry
 
@@ -94,15 +94,16 @@ def _plain(value: Any) -> Any:
 
 
 def decode_state(
-    path: Path, encoded: Any, files: Mapping[str, Any], cache: dict[str, np.ndarray], *, mmap: bool
+    folder: OpenedFolder, encoded: Any, files: Mapping[str, Any], cache: dict[str, np.ndarray], *, mmap: bool
 ) -> State:
-    """Return the state the manifest `encoded`, arrays read once each (shared through `cache`).
+    """Return the state the manifest `encoded`, arrays read once each from `folder`'s open files (through `cache`).
 
     Raises
     ------
     ModelFileError
         If an entry is malformed or names a file the manifest does not list.
     """
+    path = folder.path
     if not isinstance(encoded, dict):
         msg = f"{path / MANIFEST}: a component's state is not an object; the manifest was altered"
         raise ModelFileError(msg)
@@ -118,7 +119,7 @@ def decode_state(
             manifest_field(path, entry, "shape", _is_shape, f"state entry {name!r}")
             manifest_field(path, entry, "dtype", str, f"state entry {name!r}")
             if relative not in cache:
-                cache[relative] = read_array(path, relative, entry, mmap=mmap)
+                cache[relative] = folder.read_array(relative, entry, mmap=mmap)
             array = cache[relative]
             if list(array.shape) != entry.get("shape") or array.dtype.str != entry.get("dtype"):
                 msg = (
@@ -274,17 +275,10 @@ def read_manifest(path: Path) -> dict[str, Any]:
     ModelFileError
         If the folder or the manifest is missing or unreadable, or its format too new.
     """
-    path = Path(path)
-    if not path.is_dir():
-        msg = f"{path}: no such model folder"
-        raise ModelFileError(msg)
+    from recframe.artifacts.opened_folder import FolderReplaced, OpenedFolder
+
     try:
-        with (path / MANIFEST).open(encoding="utf-8") as stream:
-            manifest = json.load(stream)
-    except FileNotFoundError:
-        msg = f"{path}: has no {MANIFEST}; not a saved model (give a folder written by save() or recframe run)"
-        raise ModelFileError(msg) from None
-    except (OSError, ValueError) as exc:
-        msg = f"{path / MANIFEST}: can't be read as JSON ({exc}); the file was altered"
-        raise ModelFileError(msg) from exc
-    return check_format(path, manifest)
+        with OpenedFolder(Path(path)) as folder:
+            return folder.manifest()
+    except FolderReplaced:  # deleted by a save just after it was opened: read the one now there
+        return read_manifest(path)

@@ -17,14 +17,12 @@ import ctypes
 import functools
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -58,16 +56,28 @@ class ModelFileError(DataError):
 
 def sha256_of(path: Path) -> str:
     """Return the hex sha256 of a file, read in 1 MiB pieces (a file read, not a mapping: no resident memory)."""
-    digest = hashlib.sha256()
-    buffer = bytearray(_CHUNK)
-    view = memoryview(buffer)
     with path.open("rb", buffering=0) as stream:
-        while True:
-            size = stream.readinto(buffer)
-            if not size:
-                break
-            digest.update(view[:size])
-    return digest.hexdigest()
+        return file_sha256(stream.fileno())
+
+
+def file_sha256(fd: int) -> str:
+    """Return the hex sha256 of the open file `fd` from its start, read in 1 MiB pieces at their offsets.
+
+    Reads at offsets (``os.pread``) leave the file's position alone, so a file can be hashed
+    while another thread holds it; where ``os.pread`` is missing (Windows) the position moves.
+    """
+    digest = hashlib.sha256()
+    offset = 0
+    while True:
+        if hasattr(os, "pread"):
+            piece = os.pread(fd, _CHUNK, offset)
+        else:
+            os.lseek(fd, offset, os.SEEK_SET)
+            piece = os.read(fd, _CHUNK)
+        if not piece:
+            return digest.hexdigest()
+        digest.update(piece)
+        offset += len(piece)
 
 
 def check_array(array: np.ndarray, where: Callable[[], str]) -> None:
@@ -261,72 +271,3 @@ def is_model_folder(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and data.get("format") == FORMAT_NAME
-
-
-def verify_files(path: Path, files: Mapping[str, Any], *, checksums: bool) -> None:
-    """Check that every file the manifest lists is there with its size and (if `checksums`) its sha256.
-
-    The files are hashed by several threads at once (hashlib releases the GIL), largest first.
-
-    Raises
-    ------
-    ModelFileError
-        Naming the first file that is missing, of another size, or altered.
-    """
-    arrays = path / ARRAYS_DIR
-    if arrays.is_symlink() or (files and not arrays.is_dir()):
-        msg = f"{arrays}: is a link or not a folder; a saved model holds no links (save it again)"
-        raise ModelFileError(msg)
-    for relative, record in files.items():
-        if not isinstance(relative, str) or not _FILE.match(relative) or not isinstance(record, dict):
-            msg = f"{path / MANIFEST}: lists a file {relative!r} no saved model has; the manifest was altered"
-            raise ModelFileError(msg)
-        target = path / relative
-        if not target.is_file() or target.is_symlink():
-            msg = f"{target}: missing; the saved model is incomplete (save it again)"
-            raise ModelFileError(msg)
-        size = target.stat().st_size
-        if size != record.get("bytes"):
-            msg = f"{target}: has {size} bytes, the manifest says {record.get('bytes')}; the file was altered"
-            raise ModelFileError(msg)
-    if not checksums or not files:
-        return
-    names = sorted(files, key=lambda name: -files[name]["bytes"])
-    with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1, 8)) as pool:
-        digests = dict(zip(names, pool.map(lambda name: sha256_of(path / name), names), strict=True))
-    for relative, record in files.items():
-        if digests[relative] != record.get("sha256"):
-            msg = f"{path / relative}: checksum mismatch (sha256 differs from the manifest's); the file was altered"
-            raise ModelFileError(msg)
-
-
-def read_array(path: Path, relative: str, record: Mapping[str, Any], *, mmap: bool) -> np.ndarray:
-    """Read one ``.npy`` file without pickle: memory-mapped read-only, or into memory.
-
-    Raises
-    ------
-    ModelFileError
-        If the file is not a ``.npy`` of the shape and dtype the manifest records.
-    """
-    target = path / relative
-    array: np.ndarray
-    try:
-        shape = record.get("shape")
-        if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
-            msg = f"{path / MANIFEST}: the shape of {relative!r} is {shape!r}, not a list of ints; it was altered"
-            raise ModelFileError(msg)
-        if mmap and math.prod(shape) > 0:
-            array = np.load(target, mmap_mode="r", allow_pickle=False)
-        else:
-            array = np.load(target, allow_pickle=False)
-            array.setflags(write=False)
-    except (OSError, ValueError) as exc:
-        msg = f"{target}: not a readable .npy array ({exc}); the file was altered"
-        raise ModelFileError(msg) from exc
-    if list(array.shape) != record.get("shape") or array.dtype.str != record.get("dtype"):
-        msg = (
-            f"{target}: holds an array of shape {list(array.shape)} and dtype {array.dtype.str}; the manifest "
-            f"says {record.get('shape')} and {record.get('dtype')}"
-        )
-        raise ModelFileError(msg)
-    return array

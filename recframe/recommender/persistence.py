@@ -10,6 +10,7 @@ and publishes the whole with one atomic swap, as ``fit`` does. Nothing in the fo
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,9 +26,9 @@ from recframe.artifacts.manifest import (
     decode_state,
     encode_state,
     manifest_field,
-    read_manifest,
 )
-from recframe.artifacts.model_files import FORMAT_NAME, ArrayWriter, ModelFileError, verify_files, write_folder
+from recframe.artifacts.model_files import FORMAT_NAME, ArrayWriter, ModelFileError, write_folder
+from recframe.artifacts.opened_folder import FolderReplaced, OpenedFolder
 from recframe.errors import PluginError, RecframeError
 from recframe.interfaces import (
     CandidateRanker,
@@ -55,6 +56,11 @@ if TYPE_CHECKING:
     from recframe.data import InteractionMatrix
 
 AXES = ("users", "items")
+
+LOAD_ATTEMPTS = 3
+"""How many times a load starts again when a save replaces the folder while it is being opened."""
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE = "template."
 """Prefix of the roles under which a save records the templates (``rec.matrix``, ``rec.similarity``,
@@ -243,14 +249,27 @@ class PersistenceMethods(FitMethods):
             If a component's plugin is installed in another version than the one that saved it.
         """
         path = Path(path)
-        manifest = read_manifest(path)
+        for _ in range(LOAD_ATTEMPTS):
+            try:
+                with OpenedFolder(path) as folder:
+                    return cls._load_opened(folder, mmap=mmap, registry=registry, verify=verify)
+            except FolderReplaced:  # a save swapped another model in and deleted this one meanwhile
+                logger.info("%s was replaced while being loaded; loading the model now there", path)
+        msg = f"{path}: was replaced {LOAD_ATTEMPTS} times while being loaded (saves one after another); load it again"
+        raise ModelFileError(msg)
+
+    @classmethod
+    def _load_opened(cls, folder: OpenedFolder, *, mmap: bool, registry: PluginRegistry | None, verify: bool) -> Self:
+        """Load the model of the opened `folder` (see :meth:`load`): every file from the same save."""
+        path = folder.path
+        manifest = folder.manifest()
         files = manifest.get("files")
         records = manifest.get("components")
         body = manifest.get("recommender")
         if not isinstance(files, dict) or not isinstance(records, list) or not isinstance(body, dict):
             msg = f"{path / 'manifest.json'}: lacks its files, components or recommender; the manifest was altered"
             raise ModelFileError(msg)
-        verify_files(path, files, checksums=verify)
+        folder.open_files(files, checksums=verify)
         registry = registry if registry is not None else PluginRegistry.from_environment()
         cache: dict[str, np.ndarray] = {}
         built: dict[str, Component] = {}
@@ -270,7 +289,7 @@ class PersistenceMethods(FitMethods):
                 msg = f"{path / 'manifest.json'}: {role} has no saved state; the manifest was altered"
                 raise ModelFileError(msg)
             if "state" in record:
-                state = decode_state(path, record["state"], files, cache, mmap=mmap)
+                state = decode_state(folder, record["state"], files, cache, mmap=mmap)
                 try:
                     with calling(lambda c=component: registry.describe(c), "set_state"):  # type: ignore[misc]
                         component.set_state(state)
@@ -279,7 +298,7 @@ class PersistenceMethods(FitMethods):
                     msg = f"{path}: {role}: the saved state is malformed or inconsistent ({exc})"
                     raise ModelFileError(msg) from exc
             built[role] = component
-        shared = decode_state(path, body.get("state"), files, cache, mmap=mmap)
+        shared = decode_state(folder, body.get("state"), files, cache, mmap=mmap)
         try:
             matrix = matrix_from_state(shared, "matrix")
             graphs = {

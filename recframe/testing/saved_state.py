@@ -15,6 +15,7 @@ import pytest
 
 from recframe.artifacts.manifest import decode_state, encode_state
 from recframe.artifacts.model_files import ArrayWriter
+from recframe.artifacts.opened_folder import OpenedFolder
 from recframe.interfaces import Component
 from recframe.registry import describe_component
 
@@ -38,7 +39,9 @@ def round_trip_state(component: _C) -> _C:
         writer = ArrayWriter(Path(folder))
         encoded = encode_state(writer, describe_component(component), component.get_state())
         encoded = json.loads(json.dumps(encoded))
-        state = decode_state(Path(folder), encoded, writer.files, {}, mmap=False)
+        with OpenedFolder(Path(folder)) as opened:
+            opened.open_files(writer.files, checksums=True)
+            state = decode_state(opened, encoded, writer.files, {}, mmap=False)
         restored = type(component)(component.config)
         restored.set_state(state)
     return restored
