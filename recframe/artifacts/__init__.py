@@ -4,13 +4,16 @@
 file, arrays memory-mapped read-only); :mod:`recframe.artifacts.manifest` is what the manifest
 says (format version, components with their plugin and version, encoded state). The
 :class:`~recframe.recommender.Recommender` uses both in ``save`` and ``load``; the format is
-described in docs/serving.md.
+described in docs/serving.md. :func:`~recframe.artifacts.model_lock.model_lock` makes the
+load-change-save cycles of one folder (``recframe update``, ``recframe forget``, the service's
+saves) run one after the other.
 """
 
 from __future__ import annotations
 
 from recframe.artifacts.manifest import FORMAT_VERSION, ModelVersionWarning, read_manifest
 from recframe.artifacts.model_files import FORMAT_NAME, MANIFEST, ModelFileError, is_model_folder, process_umask
+from recframe.artifacts.model_lock import model_lock
 
 __all__ = [
     "FORMAT_NAME",
@@ -19,6 +22,7 @@ __all__ = [
     "ModelFileError",
     "ModelVersionWarning",
     "is_model_folder",
+    "model_lock",
     "process_umask",
     "read_manifest",
 ]

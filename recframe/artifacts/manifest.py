@@ -27,10 +27,10 @@ from recframe.artifacts.model_files import (
     ModelFileError,
     check_array,
 )
+from recframe.artifacts.opened_folder import FolderReplaced, OpenedFolder
 from recframe.errors import ConfigError, PluginError, RecframeWarning
 
 if TYPE_CHECKING:
-    from recframe.artifacts.opened_folder import OpenedFolder
     from recframe.interfaces import Component, State
     from recframe.registry import PluginRegistry
 
@@ -275,10 +275,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
     ModelFileError
         If the folder or the manifest is missing or unreadable, or its format too new.
     """
-    from recframe.artifacts.opened_folder import FolderReplaced, OpenedFolder
-
     try:
         with OpenedFolder(Path(path)) as folder:
-            return folder.manifest()
+            return check_format(Path(path), folder.manifest())
     except FolderReplaced:  # deleted by a save just after it was opened: read the one now there
         return read_manifest(path)

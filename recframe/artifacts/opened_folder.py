@@ -118,28 +118,25 @@ class OpenedFolder:
                 raise FolderReplaced from None
             raise
 
-    def manifest(self) -> dict[str, Any]:
-        """Read and check ``manifest.json`` (with :mod:`json` only).
+    def manifest(self) -> Any:
+        """Read ``manifest.json`` with :mod:`json` only (its format is checked by ``manifest.check_format``).
 
         Raises
         ------
         ModelFileError
-            If it is missing or unreadable, or its format too new.
+            If it is missing or can't be read as JSON.
         FolderReplaced
             If the folder was replaced before it was read.
         """
-        from recframe.artifacts.manifest import check_format
-
         try:
             with os.fdopen(self._open(MANIFEST, os.O_RDONLY, self._root), encoding="utf-8") as stream:
-                manifest = json.load(stream)
+                return json.load(stream)
         except FileNotFoundError:
             msg = f"{self.path}: has no {MANIFEST}; not a saved model (give a folder written by save() or recframe run)"
             raise ModelFileError(msg) from None
         except (OSError, ValueError) as exc:
             msg = f"{self.path / MANIFEST}: can't be read as JSON ({exc}); the file was altered"
             raise ModelFileError(msg) from exc
-        return check_format(self.path, manifest)
 
     def open_files(self, files: Mapping[str, Any], *, checksums: bool) -> None:
         """Open every file the manifest lists, check its size and (if `checksums`) its sha256.

@@ -5,12 +5,16 @@ registered source) to a saved model with :meth:`Recommender.update <recframe.Rec
 ``forget`` removes users and items with :meth:`Recommender.forget <recframe.Recommender.forget>`.
 The model is loaded, changed in memory, and only then saved (atomically, by
 :meth:`Recommender.save <recframe.Recommender.save>`): into ``--output``, or over the model
-folder it came from. A failure at any step leaves every folder on disk as it was.
+folder it came from. A failure at any step leaves every folder on disk as it was. A change
+saved over the folder it came from holds :func:`~recframe.artifacts.model_lock.model_lock` from
+the load to the save, so that two commands (or a service's save) changing one folder run one
+after the other instead of one silently undoing the other.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -122,15 +126,16 @@ def _update(args: argparse.Namespace) -> int:
     registry = _registry()
     folder = _model_folder(args.model)
     target = _target(args.output, folder)
-    rec = _load(folder, registry)
-    spec = source_spec(args.data, registry, _id_type(rec))
-    new = load_source(spec, registry, rec.seed)
-    try:
-        rec.update(new)
-    except DataError as exc:  # the events' fault: name where they came from
-        msg = f"--data {path_repr(args.data)}: {exc}"
-        raise DataError(msg) from exc
-    rec.save(target)
+    with _changing(folder, target):
+        rec = _load(folder, registry)
+        spec = source_spec(args.data, registry, _id_type(rec))
+        new = load_source(spec, registry, rec.seed)
+        try:
+            rec.update(new)
+        except DataError as exc:  # the events' fault: name where they came from
+            msg = f"--data {path_repr(args.data)}: {exc}"
+            raise DataError(msg) from exc
+        rec.save(target)
     _report(rec.lineage[-1], target, args)
     return EXIT_OK
 
@@ -148,13 +153,14 @@ def _forget(args: argparse.Namespace) -> int:
     registry = _registry()
     folder = _model_folder(args.model)
     target = _target(args.output, folder)
-    rec = _load(folder, registry)
-    matrix = rec.interaction_matrix
-    rec.forget(
-        users=model_ids(users, matrix.users.is_str, "user") if users else None,
-        items=model_ids(items, matrix.items.is_str, "item") if items else None,
-    )
-    rec.save(target)
+    with _changing(folder, target):
+        rec = _load(folder, registry)
+        matrix = rec.interaction_matrix
+        rec.forget(
+            users=model_ids(users, matrix.users.is_str, "user") if users else None,
+            items=model_ids(items, matrix.items.is_str, "item") if items else None,
+        )
+        rec.save(target)
     _report(rec.lineage[-1], target, args)
     return EXIT_OK
 
@@ -245,6 +251,20 @@ def _target(output: Path | None, folder: Path) -> Path:
         )
         raise ConfigError(msg)
     return output
+
+
+def _changing(folder: Path, target: Path) -> contextlib.AbstractContextManager[None]:
+    """Return what to hold while the model of `folder` is loaded, changed and saved into `target`.
+
+    A save over the folder itself holds :func:`~recframe.artifacts.model_lock.model_lock`, so that a
+    concurrent change of the folder (another command, a service's save) waits instead of being lost;
+    a save elsewhere changes nothing that another change could lose, and holds nothing.
+    """
+    from recframe.artifacts import model_lock
+
+    if target.resolve() == folder.resolve():
+        return model_lock(folder)
+    return contextlib.nullcontext()
 
 
 def _load(folder: Path, registry: Any) -> Any:

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from recframe._version import __version__
 from recframe.artifacts.manifest import (
     FORMAT_VERSION,
+    check_format,
     component_class,
     component_record,
     decode_state,
@@ -262,7 +263,7 @@ class PersistenceMethods(FitMethods):
     def _load_opened(cls, folder: OpenedFolder, *, mmap: bool, registry: PluginRegistry | None, verify: bool) -> Self:
         """Load the model of the opened `folder` (see :meth:`load`): every file from the same save."""
         path = folder.path
-        manifest = folder.manifest()
+        manifest = check_format(path, folder.manifest())
         files = manifest.get("files")
         records = manifest.get("components")
         body = manifest.get("recommender")

@@ -7,7 +7,10 @@ one. ``reload`` builds the next :class:`ServedModel` completely (load, metadata)
 replaces the single reference, so a request that took the old one answers wholly from it and
 none ever sees a half-loaded model; ``change`` (``POST /update`` and ``/forget``) changes the
 recommender (which publishes its new state atomically) and swaps in a :class:`ServedModel` with the
-changed model's metadata the same way. Nothing here imports the web framework.
+changed model's metadata the same way. A save of a change (``"save": true``) holds
+:func:`~recframe.artifacts.model_lock.model_lock` and is refused if another process saved
+another model into the folder since this service loaded it or last saved it there, so that it
+never undoes that process's change. Nothing here imports the web framework.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from recframe._version import __version__
-from recframe.artifacts import read_manifest
+from recframe.artifacts import model_lock, read_manifest
 from recframe.engine import warm_up
 from recframe.errors import ConfigError, RecframeError
 from recframe.recommender import Recommender
@@ -147,6 +150,10 @@ class ServedModel:
         method accepts: ``recommend``, ``similar_items``, ``similar_users``.
     metadata : dict
         The body of ``GET /model``.
+    saved_fingerprint : str or None
+        The data fingerprint of the model in the folder `path` when this service loaded it or
+        last saved it there (``None``: no folder, or not known). A save is refused if the folder
+        holds another one by then: another process saved it, and saving over it would undo its change.
     """
 
     recommender: Recommender
@@ -156,10 +163,21 @@ class ServedModel:
     default_n: int
     options: Mapping[str, frozenset[str]]
     metadata: dict[str, Any] = field(repr=False)
+    saved_fingerprint: str | None = None
 
     @classmethod
-    def of(cls, rec: Recommender, path: Path | None = None) -> ServedModel:
+    def of(cls, rec: Recommender, path: Path | None = None, *, saved_fingerprint: str | None = None) -> ServedModel:
         """Wrap a fitted recommender.
+
+        Parameters
+        ----------
+        rec : Recommender
+            Fitted.
+        path : Path, optional
+            The model folder it was loaded from, or changed from.
+        saved_fingerprint : str, optional
+            The data fingerprint of the model in `path` as this service last knew it: `rec`'s own
+            right after a load or a save, the previous model's after a change not saved.
 
         Raises
         ------
@@ -176,11 +194,19 @@ class ServedModel:
             default_n=int(rec.ranker.config.n),
             options=options,
             metadata=_metadata(rec, path),
+            saved_fingerprint=saved_fingerprint,
         )
 
 
 class UnsavedChangeError(RecframeError):
     """A change was made and is served, but the changed model could not be saved in its folder."""
+
+
+class ConcurrentChangeError(RecframeError):
+    """The model folder holds another model than the one the service loaded or last saved there.
+
+    Raised by a save of :meth:`ModelHolder.change`, whose :class:`UnsavedChangeError` gives it as the reason.
+    """
 
 
 class ModelHolder:
@@ -210,7 +236,8 @@ class ModelHolder:
         """Load the model of a run or model folder (see :func:`model_folder`)."""
         folder = model_folder(path)
         load = loader if loader is not None else load_recommender
-        return cls(ServedModel.of(load(folder), folder), loader)
+        rec = load(folder)
+        return cls(ServedModel.of(rec, folder, saved_fingerprint=rec.data_fingerprint), loader)
 
     def reload(self, path: str | Path | None = None) -> ServedModel:
         """Load a model (from `path`, else the current model's folder) and make it current.
@@ -234,7 +261,8 @@ class ModelHolder:
             else:
                 folder = model_folder(path)
             start = time.perf_counter()
-            served = ServedModel.of(self._loader(folder), folder)
+            rec = self._loader(folder)
+            served = ServedModel.of(rec, folder, saved_fingerprint=rec.data_fingerprint)
             self.current = served
             logger.info("reloaded the model from %s in %.2fs", folder, time.perf_counter() - start)
             return served
@@ -253,7 +281,9 @@ class ModelHolder:
             ``apply(current)``; it raises, and nothing changes, if the change can't be made.
         save : bool
             Also save the changed model over the current model's folder (atomically, with its
-            training data), so that a restart or a reload serves it.
+            training data), so that a restart or a reload serves it. The save holds
+            :func:`~recframe.artifacts.model_lock.model_lock` on the folder, and is refused if the
+            folder holds another model than the one this service loaded or last saved there.
 
         Returns
         -------
@@ -265,7 +295,8 @@ class ModelHolder:
         ConfigError
             If `save` is asked but the current model was not loaded from a folder (nothing changes).
         UnsavedChangeError
-            If the change was made and is served, but the model could not be saved.
+            If the change was made and is served, but the model could not be saved, or was not
+            because another process saved another model into the folder meanwhile.
         RecframeError
             Whatever `apply` raises (nothing changes).
         """
@@ -278,15 +309,60 @@ class ModelHolder:
             apply(current)
             rec = current.recommender
             failure: RecframeError | None = None
+            saved = current.saved_fingerprint
             if save:
                 assert current.path is not None
                 try:
-                    rec.save(current.path)
+                    saved = _save_over(rec, current.path, current.saved_fingerprint)
                 except RecframeError as exc:
                     failure = exc
-            self.current = ServedModel.of(rec, current.path)
+            self.current = ServedModel.of(rec, current.path, saved_fingerprint=saved)
             logger.info("changed the model (%s) in %.2fs", rec.lineage[-1].get("kind"), time.perf_counter() - start)
             if failure is not None:
                 msg = f"the model was changed, and serves the change, but it was not saved in {current.path}: {failure}"
                 raise UnsavedChangeError(msg) from failure
             return self.current
+
+
+def _save_over(rec: Recommender, path: Path, expected: str | None) -> str:
+    """Save `rec` over the model folder `path` if it still holds the model of fingerprint `expected`.
+
+    The check and the save hold :func:`~recframe.artifacts.model_lock.model_lock`, so no
+    ``recframe update`` or ``forget`` saves in between.
+
+    Parameters
+    ----------
+    rec : Recommender
+        The changed model.
+    path : Path
+        The folder it was loaded from.
+    expected : str or None
+        The data fingerprint of the model this service loaded from or last saved in `path`;
+        ``None`` (not known) saves without the check.
+
+    Returns
+    -------
+    str
+        The fingerprint of the model now in `path` (`rec`'s).
+
+    Raises
+    ------
+    ConcurrentChangeError
+        If `path` holds another model (another process saved it since this service loaded or
+        saved its own): saving over it would undo that change. Nothing is written.
+    RecframeError
+        If the folder can't be read or written.
+    """
+    with model_lock(path):
+        if expected is not None:
+            data = read_manifest(path).get("data")
+            found = data.get("fingerprint", "") if isinstance(data, dict) else None
+            if found != expected:
+                msg = (
+                    "the folder holds another model than the one this service loaded or last saved there "
+                    "(another process saved it meanwhile, and saving over it would undo that change); "
+                    "POST /reload to serve the folder's model (without this change)"
+                )
+                raise ConcurrentChangeError(msg)
+        rec.save(path)
+    return rec.data_fingerprint

@@ -1,0 +1,141 @@
+"""An exclusive lock on a model folder for one load-change-save cycle.
+
+``recframe update``, ``recframe forget`` and the HTTP service's ``"save": true`` each load a
+model folder, change the model in memory and save it over the folder. Two such cycles on one
+folder at once would each save a change made to the model as it was before the other's save, so
+the last save would silently undo the first (a forget could come back). :func:`model_lock`
+makes them run one after the other.
+
+The lock is an advisory ``flock`` on the folder itself: it binds only programs that take it too.
+A save replaces the folder by another one (see :func:`~recframe.artifacts.model_files.write_folder`),
+so the lock is taken on whatever folder the path names once the wait is over.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from recframe.artifacts.model_files import ModelFileError
+
+logger = logging.getLogger(__name__)
+
+REAPPEAR_SECONDS = 5.0
+"""How long to wait for a model folder that a save (by two renames) moved away for a moment."""
+
+_UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF, errno.EINVAL)
+"""``flock`` errors of a file system that refuses such locks (as NFS may, for a folder open read-only)."""
+
+
+@contextmanager
+def model_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on the model folder `path` while a model is loaded, changed and saved.
+
+    Every ``recframe update`` and ``recframe forget`` in place, and every save of the HTTP service,
+    takes this lock, so that changes of one folder run one after the other and none is lost. A
+    Python program doing its own load, change and save of a folder that these may change at the
+    same time should take it too::
+
+        with model_lock("model"):
+            rec = Recommender.load("model", mmap=False)
+            rec.forget(users=[7])
+            rec.save("model")
+
+    The lock waits as long as another holder keeps it (logged at INFO). It is advisory (an
+    ``flock`` on the folder): programs that don't take it are not stopped. A save replaces the
+    folder, so after the wait the lock is checked to be on the folder the path names now, and
+    taken again on that one if not. Where the system has no ``flock`` (Windows), or the file
+    system refuses it (as NFS may), the block runs without a lock (the latter logged as a warning).
+
+    Parameters
+    ----------
+    path : str or Path
+        The model folder (not a run folder: its ``model/``).
+
+    Raises
+    ------
+    ModelFileError
+        If `path` is not a folder, or can't be opened (no permission).
+    """
+    folder = Path(path)
+    fd = _acquire(folder)
+    try:
+        yield
+    finally:
+        if fd >= 0:
+            os.close(fd)  # releases the lock
+
+
+def _acquire(folder: Path) -> int:
+    """Lock the folder `folder` and return the descriptor holding the lock (-1: no lock could be taken).
+
+    Raises
+    ------
+    ModelFileError
+        If `folder` is not a folder, or can't be opened.
+    """
+    if sys.platform == "win32":  # no flock: nothing to lock with
+        return -1
+    import fcntl
+
+    fd = _open(folder, wait=0.0)
+    try:
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not waited:
+                    logger.info("waiting for another update of %s", folder)
+                    waited = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            if _names(folder, fd):
+                return fd
+            os.close(fd)  # a save replaced the folder while this one waited: lock the new one
+            fd = -1
+            fd = _open(folder, wait=REAPPEAR_SECONDS)
+    except BaseException as exc:
+        if fd >= 0:
+            os.close(fd)
+        if not isinstance(exc, OSError) or exc.errno not in _UNSUPPORTED:
+            raise
+        logger.warning("%s: can't be locked (%s); changing it without a lock", folder, exc.strerror)
+        return -1
+
+
+def _open(folder: Path, wait: float) -> int:
+    """Return a read-only descriptor of the folder `folder`, waiting up to `wait` seconds for it to appear.
+
+    Raises
+    ------
+    ModelFileError
+        If `folder` is not a folder (after `wait` seconds), or can't be opened.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            if time.monotonic() >= deadline:
+                msg = f"{folder}: no such model folder"
+                raise ModelFileError(msg) from exc
+            time.sleep(0.01)
+        except OSError as exc:
+            msg = f"{folder}: can't be opened to lock it ({exc.strerror})"
+            raise ModelFileError(msg) from exc
+
+
+def _names(folder: Path, fd: int) -> bool:
+    """Return whether the path `folder` still names the folder open as `fd` (a save replaces it)."""
+    try:
+        now = os.stat(folder)
+    except FileNotFoundError:  # moved aside by a save's two renames: open it again
+        return False
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)

@@ -1,0 +1,250 @@
+"""Changes of one model folder at once run one after the other: none undoes another (``model_lock``).
+
+``recframe update`` and ``recframe forget`` in place, and the service's ``"save": true``, load a model
+folder, change the model and save it over the folder; without a lock, the last save of two at once
+silently drops the other's change (a forgotten user could come back).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from recframe import Recommender
+from recframe.artifacts import ModelFileError, model_lock
+from recframe.serve.model import ModelHolder, UnsavedChangeError
+
+fcntl = pytest.importorskip("fcntl", reason="model_lock takes no lock where the system has no flock (Windows)")
+
+CONFIG: dict[str, Any] = {
+    "seed": 4,
+    "similarity": {"type": "sparse", "k": 8},  # no scikit-learn to import: a command starts faster
+    "ranker": {"type": "item_cf", "n": 5, "fallback": None},
+}
+WAITING = "waiting for another update of"
+
+
+def _events() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    return {
+        "user": rng.integers(0, 40, 300),
+        "item": rng.integers(0, 30, 300),
+        "rating": rng.integers(1, 6, 300).astype(np.float64),
+    }
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("saved") / "model"
+    Recommender.from_config(CONFIG).fit(_events()).save(folder)
+    return folder
+
+
+@pytest.fixture
+def model(tmp_path: Path, saved: Path) -> Path:
+    copy = tmp_path / "model"
+    shutil.copytree(saved, copy)
+    return copy
+
+
+def _new_user_csv(path: Path, user: int) -> Path:
+    """Write two events of the new user `user` (on items of the training data)."""
+    path.write_text(f"user,item,rating\n{user},1,4.0\n{user},2,3.0\n")
+    return path
+
+
+def _users(folder: Path) -> set[int]:
+    return set(Recommender.load(folder).interaction_matrix.users.ids.tolist())
+
+
+def _changes_at_once(tmp_path: Path, folder: Path, commands: list[list[str]]) -> None:
+    """Run `commands` (``recframe`` arguments) at once, while this test holds the folder's lock for a while.
+
+    Each command must wait for the lock (its log says so) and leave the folder alone while it
+    waits; once the lock is released, they run one after the other, and each must succeed.
+    """
+    logs = [tmp_path / f"command{i}.log" for i in range(len(commands))]
+    procs = []
+    with model_lock(folder):
+        before = (folder / "manifest.json").read_bytes()
+        for argv, log in zip(commands, logs, strict=True):
+            with log.open("w") as stream:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "recframe", *argv], stdout=subprocess.DEVNULL, stderr=stream
+                    )
+                )
+        deadline = time.monotonic() + 30
+        while not all(WAITING in log.read_text() for log in logs):
+            if time.monotonic() > deadline or any(proc.poll() is not None for proc in procs):
+                break
+            time.sleep(0.05)
+        running = [proc.poll() is None for proc in procs]
+        unchanged = (folder / "manifest.json").read_bytes() == before
+    codes = [proc.wait(60) for proc in procs]
+    texts = [log.read_text() for log in logs]
+    assert running == [True] * len(procs) and unchanged, texts  # each waited, changing nothing meanwhile
+    assert codes == [0] * len(procs), texts
+    assert all(f"{WAITING} {folder}" in text for text in texts), texts
+
+
+def test_two_updates_in_place_at_once_both_apply(tmp_path: Path, model: Path) -> None:
+    first = _new_user_csv(tmp_path / "first.csv", 1001)
+    second = _new_user_csv(tmp_path / "second.csv", 1002)
+    _changes_at_once(
+        tmp_path, model, [["update", str(model), "--data", str(first)], ["update", str(model), "--data", str(second)]]
+    )
+    rec = Recommender.load(model)
+    assert [entry["kind"] for entry in rec.lineage] == ["fit", "update", "update"]
+    assert {1001, 1002} <= set(rec.interaction_matrix.users.ids.tolist())
+
+
+def test_a_forget_and_an_update_at_once_both_apply(tmp_path: Path, model: Path) -> None:
+    forgotten = int(_events()["user"][0])
+    assert forgotten in _users(model)
+    data = _new_user_csv(tmp_path / "new.csv", 1001)
+    _changes_at_once(
+        tmp_path, model, [["forget", str(model), "--user", str(forgotten)], ["update", str(model), "--data", str(data)]]
+    )
+    rec = Recommender.load(model)
+    assert sorted(entry["kind"] for entry in rec.lineage) == ["fit", "forget", "update"]
+    users = set(rec.interaction_matrix.users.ids.tolist())
+    assert forgotten not in users and 1001 in users  # the forget was not undone by the update
+
+
+def _try_lock(folder: Path) -> bool:
+    """Return whether the lock on the folder `folder` is free (taking it and letting it go at once)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_a_second_holder_waits_until_the_first_lets_go(model: Path, caplog: pytest.LogCaptureFixture) -> None:
+    held = threading.Event()
+    done = threading.Event()
+
+    def second() -> None:
+        with model_lock(model):
+            held.set()
+        done.set()
+
+    with caplog.at_level(logging.INFO, logger="recframe.artifacts.model_lock"), model_lock(model):
+        assert not _try_lock(model)
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not held.wait(0.3)
+        assert f"{WAITING} {model}" in caplog.text
+    assert held.wait(10) and done.wait(10)
+    thread.join(10)
+    assert _try_lock(model)  # let go on leaving the block
+
+
+def test_the_lock_is_taken_on_the_folder_a_save_put_in_place_meanwhile(
+    model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = threading.Event()
+    release = threading.Event()
+    inodes: list[int] = []
+
+    def second() -> None:
+        with model_lock(model):
+            inodes.append(os.stat(model).st_ino)
+            held.set()
+            release.wait(10)
+
+    before = os.stat(model).st_ino
+    with caplog.at_level(logging.INFO, logger="recframe.artifacts.model_lock"):
+        with model_lock(model):
+            thread = threading.Thread(target=second)
+            thread.start()
+            deadline = time.monotonic() + 10
+            while WAITING not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert WAITING in caplog.text  # it waits on the old folder ...
+            rec = Recommender.load(model, mmap=False)
+            rec.forget(users=[int(_events()["user"][0])])
+            rec.save(model)  # ... which this save replaces
+        assert os.stat(model).st_ino != before
+        assert held.wait(10)
+        try:
+            assert inodes == [os.stat(model).st_ino]
+            assert not _try_lock(model)  # the folder now at the path is the one locked
+        finally:
+            release.set()
+            thread.join(10)
+    assert _try_lock(model)
+
+
+def test_a_missing_folder_is_a_model_file_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match=r"nothing: no such model folder"), model_lock(tmp_path / "nothing"):
+        pass
+
+
+def _update_events(user: int) -> dict[str, np.ndarray]:
+    return {"user": np.array([user, user]), "item": np.array([1, 2]), "rating": np.array([4.0, 3.0])}
+
+
+def test_the_service_saves_twice_in_a_row(model: Path) -> None:
+    holder = ModelHolder.from_path(model)
+    for user in (1001, 1002):
+        served = holder.change(lambda current, u=user: current.recommender.update(_update_events(u)), save=True)
+        assert served.saved_fingerprint == served.recommender.data_fingerprint
+        assert Recommender.load(model).data_fingerprint == served.recommender.data_fingerprint
+    assert {1001, 1002} <= _users(model)
+    assert [entry["kind"] for entry in Recommender.load(model).lineage] == ["fit", "update", "update"]
+
+
+def test_the_service_does_not_save_over_a_model_another_process_saved(model: Path) -> None:
+    holder = ModelHolder.from_path(model)
+    forgotten = int(_events()["user"][0])
+    other = Recommender.load(model, mmap=False)  # another process (recframe forget) changes the folder
+    other.forget(users=[forgotten])
+    other.save(model)
+    with pytest.raises(UnsavedChangeError) as info:
+        holder.change(lambda current: current.recommender.update(_update_events(1001)), save=True)
+    message = str(info.value)
+    assert f"serves the change, but it was not saved in {model}" in message
+    assert "the folder holds another model" in message and "POST /reload" in message
+    assert 1001 in holder.current.recommender.interaction_matrix.users.ids.tolist()  # served
+    saved = Recommender.load(model)
+    assert saved.data_fingerprint == other.data_fingerprint  # the other process's model stays
+    assert forgotten not in _users(model) and 1001 not in _users(model)
+    with pytest.raises(UnsavedChangeError, match="holds another model"):  # still refused: nothing was reloaded
+        holder.change(lambda current: current.recommender.update(_update_events(1002)), save=True)
+    holder.reload()
+    holder.change(lambda current: current.recommender.update(_update_events(1003)), save=True)
+    assert forgotten not in _users(model) and 1003 in _users(model)
+
+
+def test_the_service_answers_500_with_the_reason(model: Path) -> None:
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    from live_server import Server
+
+    from recframe.serve import create_app
+
+    with Server(create_app(model)) as server:
+        other = Recommender.load(model, mmap=False)
+        other.forget(users=[int(_events()["user"][0])])
+        other.save(model)
+        body = {"users": [1001], "items": [1], "ratings": [4.0], "save": True}
+        status, answer = server.call("POST", "/update", body)
+        assert status == 500 and "the folder holds another model" in answer["error"], answer
+        status, info = server.call("GET", "/model")
+        assert info["updates"] == 1  # served
+    assert Recommender.load(model).data_fingerprint == other.data_fingerprint
