@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recframe import ConfigError, Recommender
+from recframe import ConfigError, Interactions, Recommender
 from recframe.builtin.rankers import ItemCFRanker, PopularityRanker, UserCFRanker
 from recframe.builtin.similarity import SklearnNNSimilarity
 from recframe.cli import main
@@ -214,3 +214,17 @@ def test_per_target_cold_start_reproduces_a_training_users_list():
         new = rec.recommend_history(history).to_dict()[0]
         assert [i for i, _ in new] == [i for i, _ in known]
         np.testing.assert_allclose([s for _, s in new], [s for _, s in known], rtol=1e-12)
+
+
+def test_explain_of_a_user_without_neighbours_is_an_empty_score():
+    """A user_cf user whose neighbours were all cut (min_support) and who saw every item: score 0, no terms."""
+    data = Interactions(np.array([1, 1, 1, 2, 3]), np.array([10, 11, 12, 10, 11]), np.array([5.0, 4.0, 3.0, 2.0, 1.0]))
+    config = {
+        "matrix": {"type": "ratings"},
+        "similarity": {"type": "sparse", "measure": "cosine", "k": 5, "min_support": 3},
+        "ranker": {"type": "user_cf"},
+    }
+    rec = Recommender.from_config(config).fit(data)
+    explained = rec.explain(1, 10)
+    assert explained.score == 0.0 and explained.contributions == []
+    assert explained.source == "user_cf"

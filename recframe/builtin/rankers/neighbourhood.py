@@ -323,8 +323,9 @@ class _GraphRanker(ScoringRanker):
         a, b = self._factors()
         start, stop = a.indptr[user], a.indptr[user + 1]
         terms, left = a.indices[start:stop].astype(np.int64), a.data[start:stop]
-        picked = sp.csr_array(b[terms])[:, np.asarray(items, dtype=np.int64)]
-        right = np.asarray(picked.toarray()).reshape(len(terms), -1)
+        columns = np.asarray(items, dtype=np.int64)
+        picked = sp.csr_array(b[terms])[:, columns]
+        right = np.asarray(picked.toarray()).reshape(len(terms), len(columns))  # no terms: one empty part per item
         parts = []
         for column in range(right.shape[1]):
             keep = right[:, column] != 0
