@@ -90,6 +90,18 @@ def test_columns_by_position_with_header(tmp_path):
     assert columns(data) == (["ann"], ["x"], None, None)
 
 
+@pytest.mark.parametrize("parser", ["python", "pandas", "numpy"])
+@pytest.mark.parametrize("header", ["user,user,item,rating", "user,item,rating,rating", "user,item, rating,rating "])
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path, parser, header):
+    with pytest.raises(DataError, match=r"the header names '(user|rating)' 2 times \(fields [0-9], [0-9]\)"):
+        read(tmp_path, f"{header}\n1,2,3,4\n", parser=parser)
+
+
+def test_a_column_named_twice_but_not_read_is_no_matter(tmp_path):
+    data = read(tmp_path, "user,item,note,note\n1,2,a,b\n", parser="python")
+    assert columns(data) == ([1], [2], None, None)
+
+
 def test_quoted_fields_and_surrounding_spaces(tmp_path):
     data = read(tmp_path, 'user,item,rating\n"Smith, Ann", "x" , 4 \n')
     assert columns(data) == (["Smith, Ann"], ['"x"'], [4.0], None)

@@ -53,6 +53,14 @@ def _column_position(path: Path, role: str, ref: str | int, header: list[str] | 
         hint = f"; did you mean {close[0]!r}?" if close else ""
         msg = f"{path}: no column {short_repr(ref)} for data.{role}; the header has {columns_found(header)}{hint}"
         raise DataError(msg)
+    fields = [position + 1 for position, name in enumerate(header) if name == ref]
+    if len(fields) > 1:  # reading the first silently could take the wrong column
+        shown = ", ".join(map(str, fields))
+        msg = (
+            f"{path}: the header names {short_repr(ref)} {len(fields)} times (fields {shown}), so data.{role} "
+            "is ambiguous; rename all but one"
+        )
+        raise DataError(msg)
     return header.index(ref)
 
 
