@@ -202,6 +202,8 @@ def test_bad_updates_change_nothing(fitted: Recommender, update: dict[str, list[
         ({"items": ["i1"]}, "item ids are text but the model's are integers"),
         ({"users": []}, "no users given"),
         ({"users": [1, "a"]}, "must be all integers or all text"),
+        ({"users": [1, 2**64]}, "user id 18446744073709551616 is outside the 64-bit integer range"),
+        ({"items": [-(2**63) - 1]}, "item id -9223372036854775809 is outside the 64-bit integer range"),
     ],
 )
 def test_bad_forget_changes_nothing(fitted: Recommender, kwargs: dict[str, object], message: str) -> None:

@@ -109,7 +109,14 @@ def forget_mask(ids: object, column: IdArray, name: str) -> tuple[IdArray, npt.N
     what = name[:-1]
     given = as_query_ids(ids, what)
     if given.dtype.kind not in "iuU" and len(given):
-        msg = f"forget: {what} ids must be all integers or all text; nothing was forgotten"
+        huge = next((i for i in given.tolist() if isinstance(i, int) and not -(2**63) <= i < 2**63), None)
+        if huge is not None:  # numpy keeps it as an object: not the other kind of id, but one no model holds
+            msg = (
+                f"forget: {what} id {huge} is outside the 64-bit integer range, so no model holds it; "
+                "nothing was forgotten"
+            )
+        else:
+            msg = f"forget: {what} ids must be all integers or all text; nothing was forgotten"
         raise DataError(msg)
     wanted = np.unique(given)
     if len(wanted) == 0:
