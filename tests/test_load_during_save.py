@@ -8,6 +8,7 @@ before they are open makes the load start again on the new model.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,8 @@ import numpy as np
 import pytest
 
 from recframe import Interactions, Recommender
-from recframe.artifacts import ModelFileError
-from recframe.artifacts.opened_folder import OpenedFolder
+from recframe.artifacts import ModelFileError, opened_folder, read_manifest
+from recframe.artifacts.opened_folder import FolderReplaced, OpenedFolder
 from recframe.builtin.rankers import ItemCFRanker
 from recframe.builtin.similarity import SparseSimilarity
 from recframe.testing import random_interactions
@@ -101,3 +102,40 @@ def test_the_files_of_a_loaded_model_are_closed(tmp_path: Path) -> None:
         folder.open_files(folder.manifest()["files"], checksums=True)
         assert folder.replaced() is False
     assert folder._files == {} and folder._root is None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_named_pipe_in_a_files_place_is_refused_without_waiting(tmp_path: Path) -> None:
+    path = _model(False).save(tmp_path / "model")
+    victim = next((path / "arrays").iterdir())
+    victim.unlink()
+    os.mkfifo(victim)  # opening it to read would wait for a writer forever
+    with pytest.raises(ModelFileError, match="missing; the saved model is incomplete"):
+        Recommender.load(path)
+
+
+def test_the_manifest_of_a_folder_replaced_at_every_try_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _model(False).save(tmp_path / "model")
+
+    def replaced(self: OpenedFolder) -> Any:
+        raise FolderReplaced(self.path)
+
+    monkeypatch.setattr(OpenedFolder, "manifest", replaced)
+    with pytest.raises(ModelFileError, match="was replaced 3 times while its manifest was being read"):
+        read_manifest(path)
+
+
+def test_where_files_cant_be_opened_inside_a_folder_they_are_opened_by_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows: the same load and checks, by path."""
+    monkeypatch.setattr(opened_folder, "_RELATIVE", False)
+    model = _model(False)
+    path = model.save(tmp_path / "model")
+    assert _answers(Recommender.load(path)) == _answers(model)
+    first = sorted((path / "arrays").iterdir())[0]
+    first.write_bytes(first.read_bytes()[:-1])
+    with pytest.raises(ModelFileError, match="the file was altered"):
+        Recommender.load(path)

@@ -27,7 +27,7 @@ from recframe.artifacts.model_files import (
     ModelFileError,
     check_array,
 )
-from recframe.artifacts.opened_folder import FolderReplaced, OpenedFolder
+from recframe.artifacts.opened_folder import OPEN_ATTEMPTS, FolderReplaced, OpenedFolder
 from recframe.errors import ConfigError, PluginError, RecframeWarning
 
 if TYPE_CHECKING:
@@ -275,8 +275,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
     ModelFileError
         If the folder or the manifest is missing or unreadable, or its format too new.
     """
-    try:
-        with OpenedFolder(Path(path)) as folder:
-            return check_format(Path(path), folder.manifest())
-    except FolderReplaced:  # deleted by a save just after it was opened: read the one now there
-        return read_manifest(path)
+    for _ in range(OPEN_ATTEMPTS):
+        try:
+            with OpenedFolder(Path(path)) as folder:
+                return check_format(Path(path), folder.manifest())
+        except FolderReplaced:  # deleted by a save just after it was opened: read the one now there
+            continue
+    msg = f"{path}: was replaced {OPEN_ATTEMPTS} times while its manifest was being read (saves one after another)"
+    raise ModelFileError(msg)

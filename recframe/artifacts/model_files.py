@@ -44,7 +44,8 @@ ARRAY_KINDS = "biufU"
 
 _CHUNK = 1 << 20
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_FILE = re.compile(r"^arrays/[A-Za-z0-9_.-]+\.npy$")
+ARRAY_FILE = re.compile(r"^arrays/[A-Za-z0-9_.-]+\.npy$")
+"""The relative path of every file a manifest may list: a plain ``.npy`` name under ``arrays/``."""
 
 
 class ModelFileError(DataError):
@@ -68,16 +69,29 @@ def file_sha256(fd: int) -> str:
     """
     digest = hashlib.sha256()
     offset = 0
-    while True:
-        if hasattr(os, "pread"):
-            piece = os.pread(fd, _CHUNK, offset)
-        else:
-            os.lseek(fd, offset, os.SEEK_SET)
-            piece = os.read(fd, _CHUNK)
-        if not piece:
-            return digest.hexdigest()
+    while piece := _pread(fd, _CHUNK, offset):
         digest.update(piece)
         offset += len(piece)
+    return digest.hexdigest()
+
+
+def _seek_and_read(fd: int, size: int, offset: int) -> bytes:
+    """``os.pread`` where the system lacks it: seek, then read."""
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, size)
+
+
+_pread: Callable[[int, int, int], bytes] = getattr(os, "pread", _seek_and_read)
+
+
+def same_folder(path: Path, fd: int) -> bool:
+    """Return whether `path` still names the folder open as `fd` (a save replaces a model folder by another)."""
+    try:
+        now = os.stat(path)
+    except OSError:  # gone: moved aside by a save's two renames, or deleted
+        return False
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
 
 def check_array(array: np.ndarray, where: Callable[[], str]) -> None:

@@ -27,13 +27,25 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from recframe.artifacts.model_files import _FILE, ARRAYS_DIR, MANIFEST, ModelFileError, file_sha256
+from recframe.artifacts.model_files import (
+    ARRAY_FILE,
+    ARRAYS_DIR,
+    MANIFEST,
+    ModelFileError,
+    file_sha256,
+    same_folder,
+)
 
 _RELATIVE = os.open in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
 """Whether files can be opened relative to an open folder (Linux, macOS)."""
 
 _NO_LINK = getattr(os, "O_NOFOLLOW", 0)
-_BINARY = getattr(os, "O_BINARY", 0)
+_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+"""Flags of every open: binary on Windows; not waiting for a writer where a named pipe was put in a
+file's place (the check that it is a regular file follows the open)."""
+
+OPEN_ATTEMPTS = 3
+"""How many times a folder is opened again when a save replaces it while it is being opened."""
 
 _HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 """The ``.npy`` header readers by format version (``np.save`` writes 1.0, or 2.0 for huge headers)."""
@@ -41,6 +53,9 @@ _HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.r
 
 class FolderReplaced(Exception):
     """The model folder was replaced and deleted while it was being opened: open the path again."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: replaced by a save while it was being opened")
 
 
 class OpenedFolder:
@@ -71,6 +86,8 @@ class OpenedFolder:
         if _RELATIVE:
             try:
                 self._root = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+            except PermissionError:  # a folder one may enter but not list: its files by path
+                self._root = None
             except OSError as exc:
                 msg = f"{self.path}: can't be opened ({exc.strerror or exc})"
                 raise ModelFileError(msg) from exc
@@ -92,14 +109,7 @@ class OpenedFolder:
 
     def replaced(self) -> bool:
         """Return whether the path now names another folder than the one opened (or none)."""
-        if self._root is None:
-            return False
-        try:
-            now = os.stat(self.path)
-        except OSError:
-            return True
-        opened = os.fstat(self._root)
-        return (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino)
+        return self._root is not None and not same_folder(self.path, self._root)
 
     def _open(self, relative: str, flags: int, folder: int | None) -> int:
         """Open `relative` inside the open `folder`, or inside :attr:`path` by path where `folder` is ``None``.
@@ -111,11 +121,11 @@ class OpenedFolder:
         """
         try:
             if folder is None:
-                return os.open(self.path / relative, flags | _BINARY)
-            return os.open(relative, flags | _BINARY, dir_fd=folder)
+                return os.open(self.path / relative, flags | _READ)
+            return os.open(relative, flags | _READ, dir_fd=folder)
         except FileNotFoundError:
             if self.replaced():
-                raise FolderReplaced from None
+                raise FolderReplaced(self.path) from None
             raise
 
     def manifest(self) -> Any:
@@ -129,7 +139,7 @@ class OpenedFolder:
             If the folder was replaced before it was read.
         """
         try:
-            with os.fdopen(self._open(MANIFEST, os.O_RDONLY, self._root), encoding="utf-8") as stream:
+            with os.fdopen(self._open(MANIFEST, 0, self._root), encoding="utf-8") as stream:
                 return json.load(stream)
         except FileNotFoundError:
             msg = f"{self.path}: has no {MANIFEST}; not a saved model (give a folder written by save() or recframe run)"
@@ -152,15 +162,17 @@ class OpenedFolder:
         """
         arrays = self.path / ARRAYS_DIR
         not_a_folder = f"{arrays}: is a link or not a folder; a saved model holds no links (save it again)"
-        if files and self._root is None and (arrays.is_symlink() or not arrays.is_dir()):
-            raise ModelFileError(not_a_folder)
         if files and self._root is not None:
             try:
-                self._arrays = self._open(ARRAYS_DIR, os.O_RDONLY | os.O_DIRECTORY | _NO_LINK, self._root)
+                self._arrays = self._open(ARRAYS_DIR, os.O_DIRECTORY | _NO_LINK, self._root)
+            except PermissionError:  # a folder one may enter but not list: its files by path
+                pass
             except OSError as exc:  # missing, a file, or a link (ELOOP)
                 raise ModelFileError(not_a_folder) from exc
+        if files and self._arrays is None and (arrays.is_symlink() or not arrays.is_dir()):
+            raise ModelFileError(not_a_folder)
         for relative, record in files.items():
-            if not isinstance(relative, str) or not _FILE.match(relative) or not isinstance(record, dict):
+            if not isinstance(relative, str) or not ARRAY_FILE.match(relative) or not isinstance(record, dict):
                 msg = f"{self.path / MANIFEST}: lists a file {relative!r} no saved model has; the manifest was altered"
                 raise ModelFileError(msg)
             self._files[relative] = fd = self._file(relative)
@@ -190,9 +202,7 @@ class OpenedFolder:
             raise ModelFileError(missing)
         inside = relative if self._arrays is None else relative[len(ARRAYS_DIR) + 1 :]
         try:
-            fd = self._open(inside, os.O_RDONLY | _NO_LINK, self._arrays)
-        except FolderReplaced:
-            raise
+            fd = self._open(inside, _NO_LINK, self._arrays)
         except OSError as exc:  # missing, or a link (ELOOP)
             raise ModelFileError(missing) from exc
         if not stat.S_ISREG(os.fstat(fd).st_mode):

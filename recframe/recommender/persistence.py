@@ -29,7 +29,7 @@ from recframe.artifacts.manifest import (
     manifest_field,
 )
 from recframe.artifacts.model_files import FORMAT_NAME, ArrayWriter, ModelFileError, write_folder
-from recframe.artifacts.opened_folder import FolderReplaced, OpenedFolder
+from recframe.artifacts.opened_folder import OPEN_ATTEMPTS, FolderReplaced, OpenedFolder
 from recframe.errors import PluginError, RecframeError
 from recframe.interfaces import (
     CandidateRanker,
@@ -57,9 +57,6 @@ if TYPE_CHECKING:
     from recframe.data import InteractionMatrix
 
 AXES = ("users", "items")
-
-LOAD_ATTEMPTS = 3
-"""How many times a load starts again when a save replaces the folder while it is being opened."""
 
 logger = logging.getLogger(__name__)
 
@@ -250,13 +247,13 @@ class PersistenceMethods(FitMethods):
             If a component's plugin is installed in another version than the one that saved it.
         """
         path = Path(path)
-        for _ in range(LOAD_ATTEMPTS):
+        for _ in range(OPEN_ATTEMPTS):
             try:
                 with OpenedFolder(path) as folder:
                     return cls._load_opened(folder, mmap=mmap, registry=registry, verify=verify)
             except FolderReplaced:  # a save swapped another model in and deleted this one meanwhile
                 logger.info("%s was replaced while being loaded; loading the model now there", path)
-        msg = f"{path}: was replaced {LOAD_ATTEMPTS} times while being loaded (saves one after another); load it again"
+        msg = f"{path}: was replaced {OPEN_ATTEMPTS} times while being loaded (saves one after another); load it again"
         raise ModelFileError(msg)
 
     @classmethod
