@@ -49,8 +49,16 @@ def test_a_builder_set_after_the_fit_is_not_saved_as_the_one_that_built_the_matr
     live = _fitted()
     live.matrix = BinaryMatrixBuilder()  # the next update builds the matrix again with it
     loaded = Recommender.load(live.save(tmp_path / "model"))
-    records = {r["role"]: r["type"] for r in _manifest(tmp_path / "model")["components"]}
-    assert records["matrix"] == "ratings" and records["template.matrix"] == "binary"
+    manifest = _manifest(tmp_path / "model")
+    records = {r["role"]: r["type"] for r in manifest["components"]}  # what older readers read: as before
+    assert records == {
+        "matrix": "ratings",
+        "similarity": "sparse",
+        "similarity.items": "sparse",
+        "ranker": "item_cf",
+        "ranker.fallback[0]": "popularity",
+    }
+    assert {r["role"]: r["type"] for r in manifest["templates"]}["matrix"] == "binary"
     assert isinstance(loaded.matrix, BinaryMatrixBuilder)
     live.update(_new_events())
     loaded.update(_new_events())
@@ -77,14 +85,43 @@ def test_templates_set_after_the_fit_take_effect_at_the_loaded_models_update(tmp
     assert _same(loaded, live)
     assert [r.name for r in loaded.fallbacks] == [r.name for r in live.fallbacks]
     again = Recommender.load(loaded.save(tmp_path / "again"))  # taken by the update: no longer pending
-    assert not any(r["role"].startswith("template.") for r in _manifest(tmp_path / "again")["components"])
+    assert "templates" not in _manifest(tmp_path / "again")
     assert _same(again, live)
 
 
 def test_unchanged_templates_are_not_recorded(tmp_path: Path) -> None:
     _fitted().save(tmp_path / "model")
-    roles = [r["role"] for r in _manifest(tmp_path / "model")["components"]]
-    assert roles == ["matrix", "similarity", "similarity.items", "ranker", "ranker.fallback[0]"]
+    manifest = _manifest(tmp_path / "model")
+    assert [r["role"] for r in manifest["components"]] == [
+        "matrix",
+        "similarity",
+        "similarity.items",
+        "ranker",
+        "ranker.fallback[0]",
+    ]
+    assert "templates" not in manifest
+
+
+class _Unregistered(ItemCFRanker):
+    """A ranker no plugin registers: it can serve as a template, but no manifest can name it."""
+
+
+def test_templates_that_cant_be_recorded_or_built_leave_the_model_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = _fitted()
+    live.ranker = _Unregistered(n=4)
+    loaded = Recommender.load(live.save(tmp_path / "model"))  # saved, with a warning
+    assert "the components set since the fit are not saved" in caplog.text
+    assert "templates" not in _manifest(tmp_path / "model") and _same(loaded, live)
+    live.ranker = UserCFRanker(n=4)
+    live.save(tmp_path / "other")
+    manifest = _manifest(tmp_path / "other")
+    manifest["templates"][2]["type"] = "no_such_ranker"  # as a plugin not installed here
+    (tmp_path / "other" / "manifest.json").write_text(json.dumps(manifest))
+    caplog.clear()
+    loaded = Recommender.load(tmp_path / "other", verify=False)
+    assert "not restored" in caplog.text and isinstance(loaded.ranker, ItemCFRanker) and _same(loaded, live)
 
 
 def test_a_save_during_a_reload_pairs_the_model_with_its_own_templates(
@@ -108,8 +145,10 @@ def test_a_save_during_a_reload_pairs_the_model_with_its_own_templates(
     rec.save(tmp_path / "saved")  # between the load and the swap
     go_on.set()
     reloader.join()
-    roles = {r["role"]: r["type"] for r in _manifest(tmp_path / "saved")["components"]}
-    assert roles["matrix"] == "ratings" and not any(role.startswith("template.") for role in roles)
+    manifest = _manifest(tmp_path / "saved")
+    roles = {r["role"]: r["type"] for r in manifest["components"]}
+    assert roles["matrix"] == "ratings" and "templates" not in manifest
+    assert manifest["config"]["matrix"]["type"] == "ratings"  # the config of the same moment
     assert isinstance(rec.matrix, BinaryMatrixBuilder)  # and the reload took effect
 
 

@@ -125,9 +125,13 @@ class PersistenceMethods(FitMethods):
         RecframeError
             If the folder can't be written (the message names the system error).
         """
-        with self._lock:  # the model and the templates of one moment (a reload swaps both under this lock)
+        with self._lock:  # the model, the templates and the config of one moment (a reload swaps them under it)
             fitted = self._state()
             templates = self._templates()
+            try:
+                config: Any = self.to_config()
+            except RecframeError:  # a recommender no run file describes (filters without data...)
+                config = None
         registry = self.registry if self.registry is not None else PluginRegistry.from_environment()
         roles: list[tuple[str, Component, bool]] = [
             ("matrix", fitted.builder if fitted.builder is not None else dict(templates)["matrix"], True),
@@ -136,10 +140,8 @@ class PersistenceMethods(FitMethods):
             ("ranker", fitted.ranker, True),
             *((f"ranker.fallback[{i}]", f, True) for i, f in enumerate(fitted.fallbacks)),
         ]
-        if _differ(templates, [(role, c) for role, c, _ in roles if not role.startswith("similarity.")]):
-            # set since the fit (rec.ranker = ...): the next update uses them, so the loaded model's must too
-            roles += [(f"{TEMPLATE}{role}", component, False) for role, component in templates]
         records = [component_record(role, component, registry) for role, component, _ in roles]
+        pending = _pending_records(templates, roles, registry, Path(path))
         states: dict[str, Any] = {}
         for (role, component, stateful), record in zip(roles, records, strict=True):
             if stateful and role != "matrix" and type(component).get_state is Component.get_state:
@@ -152,10 +154,6 @@ class PersistenceMethods(FitMethods):
                 with calling(lambda c=component: self._who(c), "get_state"):  # type: ignore[misc]
                     states[role] = component.get_state()
                 record["state_of"] = role
-        try:
-            config: Any = self.to_config()
-        except RecframeError:  # a recommender no run file describes (filters without data...)
-            config = None
         shared: dict[str, Any] = matrix_state("matrix", fitted.matrix)
         for axis, graph in fitted.graphs.items():
             shared.update(graph_state(f"graphs.{axis}", graph))
@@ -191,6 +189,7 @@ class PersistenceMethods(FitMethods):
                     "lineage": list(fitted.lineage),
                 },
                 "components": records,
+                **({"templates": pending} if pending else {}),
                 "recommender": {
                     "graphs": sorted(fitted.graphs),
                     "timings": fitted.timings,
@@ -276,14 +275,8 @@ class PersistenceMethods(FitMethods):
                 msg = f"{path / 'manifest.json'}: a component record is malformed; the manifest was altered"
                 raise ModelFileError(msg)
             role = record["role"]
-            component_type = component_class(path, record, registry)
-            try:
-                config = component_type.Config.model_validate(record.get("config"))
-            except ValidationError as exc:
-                msg = f"{path}: {role}: the saved config does not fit {registry.describe(component_type)}: {exc}"
-                raise ModelFileError(msg) from exc
-            component = component_type(config)
-            if "state" not in record and role != "similarity" and not role.startswith(TEMPLATE):
+            component = _unfitted(path, record, registry, role)
+            if "state" not in record and role != "similarity":
                 msg = f"{path / 'manifest.json'}: {role} has no saved state; the manifest was altered"
                 raise ModelFileError(msg)
             if "state" in record:
@@ -316,9 +309,7 @@ class PersistenceMethods(FitMethods):
         def template(component: Component) -> Any:
             return type(component)(component.config)
 
-        pending = {role[len(TEMPLATE) :]: c for role, c in built.items() if role.startswith(TEMPLATE)}
-        if pending:  # set since the fit, saved for the next update
-            _roles_checked(path, pending, TEMPLATE)
+        pending = _pending_templates(path, manifest.get("templates"), registry)
         templates = pending or {"matrix": built["matrix"], "similarity": similarity, "ranker": built["ranker"]}
         fallbacks = _fallbacks(pending) if pending else fitted_rankers[1:]
         data = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
@@ -369,6 +360,73 @@ class PersistenceMethods(FitMethods):
         loaded = type(self).load(path, mmap=mmap, registry=self.registry, verify=verify)
         self._publish(loaded._state(), templates_of=loaded)
         return self
+
+
+def _pending_records(
+    templates: list[tuple[str, Component]],
+    roles: list[tuple[str, Component, bool]],
+    registry: PluginRegistry,
+    path: Path,
+) -> list[dict[str, Any]]:
+    """Return the records of the templates where they differ from the components that made the model, else none.
+
+    Templates set since the fit (``rec.ranker = ...``) are what the next update uses, so the
+    loaded model's must be them too. One that can't be recorded (a component no plugin registers)
+    leaves them all out, with a warning: the model itself is saved whole, and the loaded one's
+    next update uses its saved components.
+    """
+    made_by = [(role, component) for role, component, _ in roles if not role.startswith("similarity.")]
+    if not _differ(templates, made_by):
+        return []
+    try:
+        return [component_record(role, component, registry) for role, component in templates]
+    except PluginError as exc:
+        logger.warning(
+            "%s: the components set since the fit are not saved (%s); a loaded copy updates with "
+            "the components that made the model",
+            path,
+            exc,
+        )
+        return []
+
+
+def _pending_templates(path: Path, records: Any, registry: PluginRegistry) -> dict[str, Component]:
+    """Return the saved templates by role (see :func:`_pending_records`), or none if there are none.
+
+    Templates that can't be built here (a plugin not installed, a record altered) are left out
+    with a warning, since the model needs only its own components: the next update then uses those.
+    """
+    if records is None:
+        return {}
+    try:
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            msg = f"{path / 'manifest.json'}: templates must be a list of component records; the manifest was altered"
+            raise ModelFileError(msg)
+        built = {str(r.get("role")): _unfitted(path, r, registry, f"template {r.get('role')}") for r in records}
+        _roles_checked(path, built, "template ")
+    except ModelFileError as exc:
+        logger.warning(
+            "%s; the components set since the fit are not restored, the next update uses the model's own", exc
+        )
+        return {}
+    return built
+
+
+def _unfitted(path: Path, record: dict[str, Any], registry: PluginRegistry, who: str) -> Component:
+    """Return a new component of the type and config a manifest's `record` names (registered types only).
+
+    Raises
+    ------
+    ModelFileError
+        If its plugin is not installed, or its saved config does not fit its type.
+    """
+    component_type = component_class(path, record, registry)
+    try:
+        config = component_type.Config.model_validate(record.get("config"))
+    except ValidationError as exc:
+        msg = f"{path}: {who}: the saved config does not fit {registry.describe(component_type)}: {exc}"
+        raise ModelFileError(msg) from exc
+    return component_type(config)
 
 
 def _roles_checked(path: Path, built: dict[str, Component], prefix: str = "") -> tuple[CandidateRanker, ...]:
