@@ -203,8 +203,9 @@ def test_the_service_saves_twice_in_a_row(model: Path) -> None:
     holder = ModelHolder.from_path(model)
     for user in (1001, 1002):
         served = holder.change(lambda current, u=user: current.recommender.update(_update_events(u)), save=True)
-        assert served.saved_fingerprint == served.recommender.data_fingerprint
-        assert Recommender.load(model).data_fingerprint == served.recommender.data_fingerprint
+        saved = Recommender.load(model)
+        assert served.saved_id == saved.save_id is not None
+        assert saved.data_fingerprint == served.recommender.data_fingerprint
     assert {1001, 1002} <= _users(model)
     assert [entry["kind"] for entry in Recommender.load(model).lineage] == ["fit", "update", "update"]
 
@@ -229,6 +230,16 @@ def test_the_service_does_not_save_over_a_model_another_process_saved(model: Pat
     holder.reload()
     holder.change(lambda current: current.recommender.update(_update_events(1003)), save=True)
     assert forgotten not in _users(model) and 1003 in _users(model)
+
+
+def test_the_service_does_not_save_over_a_refit_of_the_same_data(model: Path) -> None:
+    """The same data fingerprint, another model (a nightly refit with another k): another save."""
+    holder = ModelHolder.from_path(model)
+    Recommender.from_config({**CONFIG, "similarity": {"type": "sparse", "k": 2}}).fit(_events()).save(model)
+    assert Recommender.load(model).data_fingerprint == holder.current.recommender.data_fingerprint
+    with pytest.raises(UnsavedChangeError, match="holds another model"):
+        holder.change(lambda current: current.recommender.update(_update_events(1001)), save=True)
+    assert Recommender.load(model).similarity.config.k == 2  # the refit stays
 
 
 def test_the_service_answers_500_with_the_reason(model: Path) -> None:

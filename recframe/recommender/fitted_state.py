@@ -64,6 +64,10 @@ class _Fitted:
         and a save records that builder, not ``rec.matrix`` set since; a loaded model's is the
         saved builder. ``None`` where it is not known: the next update then builds the matrix
         again.
+    save_id : str or None
+        The id of the save this state was loaded from (each save writes a random one into its
+        manifest), ``None`` for a state fitted or changed in this process: it tells whether a
+        model folder still holds this very save.
     """
 
     matrix: InteractionMatrix
@@ -79,6 +83,7 @@ class _Fitted:
     lists: dict[str, NeighbourLists] = field(default_factory=dict)
     item_rows: sp.csr_array | None = None
     builder: MatrixBuilder | None = None
+    save_id: str | None = None
 
     @property
     def built_by(self) -> tuple[type[MatrixBuilder], ComponentConfig] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,17 @@ class PersistenceMethods(FitMethods):
             ("ranker", self.ranker),
             *((f"ranker.fallback[{i}]", f) for i, f in enumerate(self.fallbacks)),
         ]
+
+    @property
+    def save_id(self) -> str | None:
+        """The id of the save this model was loaded from (the manifest's ``save_id``), else ``None``.
+
+        Every save writes a new random id, so a program that loaded a model folder can tell
+        whether the folder still holds that very save (the HTTP service checks so before it saves
+        a change over it). ``None`` for a model fitted, updated or forgotten in this process, or
+        loaded from a model saved before recframe wrote ids.
+        """
+        return self._state().save_id
 
     def save(self, path: str | Path, *, training_data: bool = True) -> Path:
         """Write the fitted model into the folder `path`, atomically; load it with :meth:`load`.
@@ -178,6 +190,7 @@ class PersistenceMethods(FitMethods):
                 "format_version": FORMAT_VERSION,
                 "recframe_version": __version__,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "save_id": uuid.uuid4().hex,
                 "name": self.name,
                 "seed": self.seed,
                 "config": config,
@@ -339,6 +352,7 @@ class PersistenceMethods(FitMethods):
             lineage=_lineage(path, data),
             lists=lists,
             builder=built["matrix"],  # type: ignore[arg-type]  # checked by _roles_checked
+            save_id=manifest["save_id"] if isinstance(manifest.get("save_id"), str) else None,
         )
         rec._publish(fitted)
         return rec

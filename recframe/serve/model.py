@@ -150,10 +150,11 @@ class ServedModel:
         method accepts: ``recommend``, ``similar_items``, ``similar_users``.
     metadata : dict
         The body of ``GET /model``.
-    saved_fingerprint : str or None
-        The data fingerprint of the model in the folder `path` when this service loaded it or
-        last saved it there (``None``: no folder, or not known). A save is refused if the folder
-        holds another one by then: another process saved it, and saving over it would undo its change.
+    saved_id : str or None
+        The save id (:attr:`Recommender.save_id <recframe.Recommender.save_id>`) of the model in
+        the folder `path` when this service loaded it or last saved it there (``None``: no folder,
+        or not known). A save is refused if the folder holds another save by then: another
+        process saved it, and saving over it would undo its change.
     """
 
     recommender: Recommender
@@ -163,10 +164,10 @@ class ServedModel:
     default_n: int
     options: Mapping[str, frozenset[str]]
     metadata: dict[str, Any] = field(repr=False)
-    saved_fingerprint: str | None = None
+    saved_id: str | None = None
 
     @classmethod
-    def of(cls, rec: Recommender, path: Path | None = None, *, saved_fingerprint: str | None = None) -> ServedModel:
+    def of(cls, rec: Recommender, path: Path | None = None, *, saved_id: str | None = None) -> ServedModel:
         """Wrap a fitted recommender.
 
         Parameters
@@ -175,9 +176,9 @@ class ServedModel:
             Fitted.
         path : Path, optional
             The model folder it was loaded from, or changed from.
-        saved_fingerprint : str, optional
-            The data fingerprint of the model in `path` as this service last knew it: `rec`'s own
-            right after a load or a save, the previous model's after a change not saved.
+        saved_id : str, optional
+            The save id of the model in `path` as this service last knew it: `rec`'s own right
+            after a load, the new save's after a save, the same as before after a change not saved.
 
         Raises
         ------
@@ -194,7 +195,7 @@ class ServedModel:
             default_n=int(rec.ranker.config.n),
             options=options,
             metadata=_metadata(rec, path),
-            saved_fingerprint=saved_fingerprint,
+            saved_id=saved_id,
         )
 
 
@@ -237,7 +238,7 @@ class ModelHolder:
         folder = model_folder(path)
         load = loader if loader is not None else load_recommender
         rec = load(folder)
-        return cls(ServedModel.of(rec, folder, saved_fingerprint=rec.data_fingerprint), loader)
+        return cls(ServedModel.of(rec, folder, saved_id=rec.save_id), loader)
 
     def reload(self, path: str | Path | None = None) -> ServedModel:
         """Load a model (from `path`, else the current model's folder) and make it current.
@@ -262,7 +263,7 @@ class ModelHolder:
                 folder = model_folder(path)
             start = time.perf_counter()
             rec = self._loader(folder)
-            served = ServedModel.of(rec, folder, saved_fingerprint=rec.data_fingerprint)
+            served = ServedModel.of(rec, folder, saved_id=rec.save_id)
             self.current = served
             logger.info("reloaded the model from %s in %.2fs", folder, time.perf_counter() - start)
             return served
@@ -309,14 +310,14 @@ class ModelHolder:
             apply(current)
             rec = current.recommender
             failure: RecframeError | None = None
-            saved = current.saved_fingerprint
+            saved = current.saved_id
             if save:
                 assert current.path is not None
                 try:
-                    saved = _save_over(rec, current.path, current.saved_fingerprint)
+                    saved = _save_over(rec, current.path, current.saved_id)
                 except RecframeError as exc:
                     failure = exc
-            self.current = ServedModel.of(rec, current.path, saved_fingerprint=saved)
+            self.current = ServedModel.of(rec, current.path, saved_id=saved)
             logger.info("changed the model (%s) in %.2fs", rec.lineage[-1].get("kind"), time.perf_counter() - start)
             if failure is not None:
                 msg = f"the model was changed, and serves the change, but it was not saved in {current.path}: {failure}"
@@ -324,11 +325,12 @@ class ModelHolder:
             return self.current
 
 
-def _save_over(rec: Recommender, path: Path, expected: str | None) -> str:
-    """Save `rec` over the model folder `path` if it still holds the model of fingerprint `expected`.
+def _save_over(rec: Recommender, path: Path, expected: str | None) -> str | None:
+    """Save `rec` over the model folder `path` if it still holds the save of id `expected`; return the new save's id.
 
     The check and the save hold :func:`~recframe.artifacts.model_lock.model_lock`, so no
-    ``recframe update`` or ``forget`` saves in between.
+    ``recframe update`` or ``forget`` saves in between. The save id tells one save from another,
+    also a refit of the same data (whose data fingerprint is the same).
 
     Parameters
     ----------
@@ -337,32 +339,25 @@ def _save_over(rec: Recommender, path: Path, expected: str | None) -> str:
     path : Path
         The folder it was loaded from.
     expected : str or None
-        The data fingerprint of the model this service loaded from or last saved in `path`;
-        ``None`` (not known) saves without the check.
-
-    Returns
-    -------
-    str
-        The fingerprint of the model now in `path` (`rec`'s).
+        The save id of the model this service loaded from or last saved in `path`; ``None``
+        (not known: a model saved before recframe wrote ids) saves without the check.
 
     Raises
     ------
     ConcurrentChangeError
-        If `path` holds another model (another process saved it since this service loaded or
+        If `path` holds another save (another process saved it since this service loaded or
         saved its own): saving over it would undo that change. Nothing is written.
     RecframeError
         If the folder can't be read or written.
     """
     with model_lock(path):
-        if expected is not None:
-            data = read_manifest(path).get("data")
-            found = data.get("fingerprint", "") if isinstance(data, dict) else None
-            if found != expected:
-                msg = (
-                    "the folder holds another model than the one this service loaded or last saved there "
-                    "(another process saved it meanwhile, and saving over it would undo that change); "
-                    "POST /reload to serve the folder's model (without this change)"
-                )
-                raise ConcurrentChangeError(msg)
+        if expected is not None and read_manifest(path).get("save_id") != expected:
+            msg = (
+                "the folder holds another model than the one this service loaded or last saved there "
+                "(another process saved it meanwhile, and saving over it would undo that change); "
+                "POST /reload to serve the folder's model (without this change)"
+            )
+            raise ConcurrentChangeError(msg)
         rec.save(path)
-    return rec.data_fingerprint
+        saved = read_manifest(path).get("save_id")  # under the lock: this save's
+    return saved if isinstance(saved, str) else None
