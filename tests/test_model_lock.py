@@ -7,6 +7,7 @@ silently drops the other's change (a forgotten user could come back).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -259,3 +260,29 @@ def test_the_service_answers_500_with_the_reason(model: Path) -> None:
         status, info = server.call("GET", "/model")
         assert info["updates"] == 1  # served
     assert Recommender.load(model).data_fingerprint == other.data_fingerprint
+
+
+def test_the_lock_taken_again_in_the_same_thread_is_counted_not_waited_for(model: Path) -> None:
+    done = threading.Event()
+
+    def nested() -> None:
+        with model_lock(model), model_lock(model), model_lock(model / "."):  # the same folder three times
+            pass
+        with model_lock(model):  # and again once they are left
+            done.set()
+
+    thread = threading.Thread(target=nested, daemon=True)
+    thread.start()
+    assert done.wait(10), "a lock taken twice in one thread waited for itself"
+    assert _try_lock(model)
+
+
+def test_a_folder_that_never_stays_put_is_locked_as_last_found(
+    model: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    module = importlib.import_module("recframe.artifacts.model_lock")  # the package's name is the function
+    monkeypatch.setattr(module, "same_folder", lambda folder, fd: False)  # stat and fstat never agree
+    with caplog.at_level(logging.WARNING), model_lock(model):
+        assert not _try_lock(model)
+    assert "kept being replaced" in caplog.text
+    assert _try_lock(model)

@@ -17,14 +17,24 @@ import errno
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from recframe.artifacts.model_files import ModelFileError
+from recframe.artifacts.model_files import ModelFileError, same_folder
 
 logger = logging.getLogger(__name__)
+
+_HELD = threading.local()
+"""Per thread, ``folders``: the (device, inode) of each folder it holds the lock of, with a count.
+``flock`` binds each open file, so a second lock of the same folder in the same thread would wait
+for itself forever; it is counted instead."""
+
+RELOCKS = 100
+"""How many times the lock is taken again on a folder a save put in place during the wait, before
+it is kept as it is (a file system whose ``stat`` and ``fstat`` never agree would loop forever)."""
 
 REAPPEAR_SECONDS = 5.0
 """How long to wait for a model folder that a save (by two renames) moved away for a moment."""
@@ -47,7 +57,8 @@ def model_lock(path: str | Path) -> Iterator[None]:
             rec.forget(users=[7])
             rec.save("model")
 
-    The lock waits as long as another holder keeps it (logged at INFO). It is advisory (an
+    The lock waits as long as another holder keeps it (logged at INFO); taken again in the same
+    thread (a block inside another), it is counted, not waited for. It is advisory (an
     ``flock`` on the folder): programs that don't take it are not stopped. A save replaces the
     folder, so after the wait the lock is checked to be on the folder the path names now, and
     taken again on that one if not. Where the system has no ``flock`` (Windows), or the file
@@ -64,12 +75,35 @@ def model_lock(path: str | Path) -> Iterator[None]:
         If `path` is not a folder, or can't be opened (no permission).
     """
     folder = Path(path)
+    held: dict[tuple[int, int], int] = _HELD.__dict__.setdefault("folders", {})
+    key = _identity(folder)
+    if key in held:  # this thread holds it already (a block inside another): one lock, counted
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+        return
     fd = _acquire(folder)
+    key = (os.fstat(fd).st_dev, os.fstat(fd).st_ino) if fd >= 0 else None
+    if key is not None:
+        held[key] = 1
     try:
         yield
     finally:
+        if key is not None:
+            del held[key]
         if fd >= 0:
             os.close(fd)  # releases the lock
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Return the device and inode of the folder `folder` names now (``None`` if none)."""
+    try:
+        found = os.stat(folder)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _acquire(folder: Path) -> int:
@@ -87,7 +121,7 @@ def _acquire(folder: Path) -> int:
     fd = _open(folder, wait=0.0)
     try:
         waited = False
-        while True:
+        for _ in range(RELOCKS):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -95,11 +129,14 @@ def _acquire(folder: Path) -> int:
                     logger.info("waiting for another update of %s", folder)
                     waited = True
                 fcntl.flock(fd, fcntl.LOCK_EX)
-            if _names(folder, fd):
+            if same_folder(folder, fd):
                 return fd
             os.close(fd)  # a save replaced the folder while this one waited: lock the new one
             fd = -1
             fd = _open(folder, wait=REAPPEAR_SECONDS)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        logger.warning("%s: kept being replaced while its lock was taken; going on with the last one", folder)
+        return fd
     except BaseException as exc:
         if fd >= 0:
             os.close(fd)
@@ -129,13 +166,3 @@ def _open(folder: Path, wait: float) -> int:
         except OSError as exc:
             msg = f"{folder}: can't be opened to lock it ({exc.strerror})"
             raise ModelFileError(msg) from exc
-
-
-def _names(folder: Path, fd: int) -> bool:
-    """Return whether the path `folder` still names the folder open as `fd` (a save replaces it)."""
-    try:
-        now = os.stat(folder)
-    except FileNotFoundError:  # moved aside by a save's two renames: open it again
-        return False
-    held = os.fstat(fd)
-    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
