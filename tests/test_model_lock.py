@@ -23,7 +23,7 @@ import pytest
 
 from recframe import Recommender
 from recframe.artifacts import ModelFileError, model_lock
-from recframe.serve.model import ModelHolder, UnsavedChangeError
+from recframe.serve.model import ModelHolder, ServedModel, UnsavedChangeError
 
 fcntl = pytest.importorskip("fcntl", reason="model_lock takes no lock where the system has no flock (Windows)")
 
@@ -286,3 +286,40 @@ def test_a_folder_that_never_stays_put_is_locked_as_last_found(
         assert not _try_lock(model)
     assert "kept being replaced" in caplog.text
     assert _try_lock(model)
+
+
+def test_a_service_save_waits_for_the_lock_at_most_its_time(model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("recframe.serve.model.SAVE_WAIT_SECONDS", 0.3)
+    holder = ModelHolder.from_path(model)
+    before = Recommender.load(model).save_id
+    held, release = threading.Event(), threading.Event()
+
+    def long_update() -> None:  # another holder: a recframe update that takes its time
+        with model_lock(model):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=long_update)
+    thread.start()
+    try:
+        assert held.wait(10)
+        started = time.monotonic()
+        with pytest.raises(UnsavedChangeError, match="held its lock too long"):
+            holder.change(lambda current: current.recommender.update(_update_events(1001)), save=True)
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        thread.join(10)
+    assert Recommender.load(model).save_id == before
+    holder.change(lambda current: current.recommender.update(_update_events(1002)), save=True)  # free again
+    assert {1001, 1002} <= _users(model)
+
+
+def test_the_metadata_of_a_model_saved_over_since_its_load_is_its_own(model: Path) -> None:
+    """GET /model of a load that a save overtook: not the next save's saved_at and components."""
+    rec = Recommender.load(model)
+    Recommender.from_config({**CONFIG, "similarity": {"type": "sparse", "k": 2}}).fit(_events()).save(model)
+    served = ServedModel.of(rec, model, saved_id=rec.save_id)
+    assert served.metadata["saved_at"] is None  # not known: not the folder's newer save's
+    ranker = next(c for c in served.metadata["components"] if c["role"] == "similarity")
+    assert ranker["type"] == "sparse" and served.metadata["config"]["similarity"]["k"] == 8

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from recframe.artifacts.model_files import ModelFileError, same_folder
+from recframe.errors import RecframeError
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,12 @@ _UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF, errn
 """``flock`` errors of a file system that refuses such locks (as NFS may, for a folder open read-only)."""
 
 
+class FolderBusy(RecframeError):
+    """Another holder kept a model folder's lock longer than the caller would wait."""
+
+
 @contextmanager
-def model_lock(path: str | Path) -> Iterator[None]:
+def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[None]:
     """Hold an exclusive lock on the model folder `path` while a model is loaded, changed and saved.
 
     Every ``recframe update`` and ``recframe forget`` in place, and every save of the HTTP service,
@@ -57,7 +62,8 @@ def model_lock(path: str | Path) -> Iterator[None]:
             rec.forget(users=[7])
             rec.save("model")
 
-    The lock waits as long as another holder keeps it (logged at INFO); taken again in the same
+    The lock waits as long as another holder keeps it (logged at INFO), or at most `timeout`
+    seconds (a service that must answer); taken again in the same
     thread (a block inside another), it is counted, not waited for. It is advisory (an
     ``flock`` on the folder): programs that don't take it are not stopped. A save replaces the
     folder, so after the wait the lock is checked to be on the folder the path names now, and
@@ -68,11 +74,15 @@ def model_lock(path: str | Path) -> Iterator[None]:
     ----------
     path : str or Path
         The model folder (not a run folder: its ``model/``).
+    timeout : float, optional
+        The longest wait for another holder, in seconds; none by default.
 
     Raises
     ------
     ModelFileError
         If `path` is not a folder, or can't be opened (no permission).
+    FolderBusy
+        If another holder kept the lock longer than `timeout`.
     """
     folder = Path(path)
     held: dict[tuple[int, int], int] = _HELD.__dict__.setdefault("folders", {})
@@ -84,7 +94,7 @@ def model_lock(path: str | Path) -> Iterator[None]:
         finally:
             held[key] -= 1
         return
-    fd = _acquire(folder)
+    fd = _acquire(folder, timeout)
     key = (os.fstat(fd).st_dev, os.fstat(fd).st_ino) if fd >= 0 else None
     if key is not None:
         held[key] = 1
@@ -106,19 +116,22 @@ def _identity(folder: Path) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
-def _acquire(folder: Path) -> int:
+def _acquire(folder: Path, timeout: float | None) -> int:
     """Lock the folder `folder` and return the descriptor holding the lock (-1: no lock could be taken).
 
     Raises
     ------
     ModelFileError
         If `folder` is not a folder, or can't be opened.
+    FolderBusy
+        If another holder kept it longer than `timeout` seconds.
     """
     if sys.platform == "win32":  # no flock: nothing to lock with
         return -1
     import fcntl
 
     fd = _open(folder, wait=0.0)
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
         waited = False
         for _ in range(RELOCKS):
@@ -128,13 +141,13 @@ def _acquire(folder: Path) -> int:
                 if not waited:
                     logger.info("waiting for another update of %s", folder)
                     waited = True
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                _wait(fd, folder, deadline)
             if same_folder(folder, fd):
                 return fd
             os.close(fd)  # a save replaced the folder while this one waited: lock the new one
             fd = -1
             fd = _open(folder, wait=REAPPEAR_SECONDS)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _wait(fd, folder, deadline)
         logger.warning("%s: kept being replaced while its lock was taken; going on with the last one", folder)
         return fd
     except BaseException as exc:
@@ -144,6 +157,30 @@ def _acquire(folder: Path) -> int:
             raise
         logger.warning("%s: can't be locked (%s); changing it without a lock", folder, exc.strerror)
         return -1
+
+
+def _wait(fd: int, folder: Path, deadline: float | None) -> None:
+    """Take the lock of `fd`, waiting as long as it takes or until `deadline` (``time.monotonic``).
+
+    Raises
+    ------
+    FolderBusy
+        If the deadline passed first.
+    """
+    import fcntl
+
+    if deadline is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                msg = f"{folder}: another update or save held its lock too long; try again later"
+                raise FolderBusy(msg) from None
+            time.sleep(0.05)
 
 
 def _open(folder: Path, wait: float) -> int:

@@ -84,10 +84,12 @@ def _metadata(rec: Recommender, path: Path | None) -> dict[str, Any]:
 
     For a model loaded from a folder the config, components (with their plugin distribution
     and version) and ``saved_at`` come from its ``manifest.json``; for a recommender passed in,
-    from the object.
+    or where another save replaced the one loaded meanwhile, from the object.
     """
     saved = path is not None and (path / "manifest.json").is_file()
     manifest: dict[str, Any] = read_manifest(path) if saved and path is not None else {}
+    if rec.save_id is not None and manifest.get("save_id") != rec.save_id:  # saved over since the load
+        saved, manifest = False, {}
     config = manifest.get("config")
     if not saved:
         try:
@@ -197,6 +199,11 @@ class ServedModel:
             metadata=_metadata(rec, path),
             saved_id=saved_id,
         )
+
+
+SAVE_WAIT_SECONDS = 60.0
+"""How long a save of a change waits for a ``recframe update`` or ``forget`` holding the folder's lock
+(meanwhile other changes and reloads wait too); past it the change is served but not saved."""
 
 
 class UnsavedChangeError(RecframeError):
@@ -328,9 +335,10 @@ class ModelHolder:
 def _save_over(rec: Recommender, path: Path, expected: str | None) -> str | None:
     """Save `rec` over the model folder `path` if it still holds the save of id `expected`; return the new save's id.
 
-    The check and the save hold :func:`~recframe.artifacts.model_lock.model_lock`, so no
-    ``recframe update`` or ``forget`` saves in between. The save id tells one save from another,
-    also a refit of the same data (whose data fingerprint is the same).
+    The check and the save hold :func:`~recframe.artifacts.model_lock.model_lock` (waiting at
+    most :data:`SAVE_WAIT_SECONDS` for it), so no ``recframe update`` or ``forget`` saves in
+    between. The save id tells one save from another, also a refit of the same data (whose data
+    fingerprint is the same).
 
     Parameters
     ----------
@@ -350,7 +358,7 @@ def _save_over(rec: Recommender, path: Path, expected: str | None) -> str | None
     RecframeError
         If the folder can't be read or written.
     """
-    with model_lock(path):
+    with model_lock(path, timeout=SAVE_WAIT_SECONDS):
         if expected is not None and read_manifest(path).get("save_id") != expected:
             msg = (
                 "the folder holds another model than the one this service loaded or last saved there "
