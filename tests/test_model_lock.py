@@ -7,6 +7,7 @@ silently drops the other's change (a forgotten user could come back).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -323,3 +324,15 @@ def test_the_metadata_of_a_model_saved_over_since_its_load_is_its_own(model: Pat
     assert served.metadata["saved_at"] is None  # not known: not the folder's newer save's
     ranker = next(c for c in served.metadata["components"] if c["role"] == "similarity")
     assert ranker["type"] == "sparse" and served.metadata["config"]["similarity"]["k"] == 8
+
+
+def test_a_file_system_refusing_flock_changes_without_a_lock_and_says_so(
+    model: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refused(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refused)  # as NFS may, for a folder open read-only
+    with caplog.at_level(logging.WARNING), model_lock(model):
+        pass
+    assert "can't be locked (No locks available); changing it without a lock" in caplog.text
