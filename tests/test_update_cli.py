@@ -135,6 +135,22 @@ def test_text_ids_from_a_tsv_file_and_forget(tmp_path: Path, capsys: pytest.Capt
     _same_lists(Recommender.load(tmp_path / "model"), Recommender.from_config(CONFIG).fit(_part(events, keep)))
 
 
+def test_text_users_spelled_as_numbers_beside_integer_items(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A model of text user ids ("1", "007") and integer item ids: a file's users stay text as spelled."""
+    events = _events()
+    events["user"] = np.array([f"{u:03d}" if u % 7 == 0 else str(u) for u in events["user"]])
+    Recommender.from_config(CONFIG).fit(_part(events, slice(0, 300))).save(tmp_path / "model")
+    new = _part(events, slice(300, 400))
+    new["user"] = np.array([str(int(u)) for u in new["user"]])  # plain numbers only: the source reads integers
+    data = _write_csv(tmp_path / "new.csv", new)
+    code, _, err = _run(["-q", "update", str(tmp_path / "model"), "--data", str(data)], capsys)
+    assert code == 0, err
+    joined = {name: np.concatenate([_part(events, slice(0, 300))[name], new[name]]) for name in events}
+    updated = Recommender.load(tmp_path / "model")
+    assert set(new["user"]) <= set(updated.interaction_matrix.users.ids.tolist())
+    _same_lists(updated, Recommender.from_config(CONFIG).fit(joined))
+
+
 def test_forget_integer_ids_from_options_and_a_file(
     model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -130,6 +130,8 @@ def _update(args: argparse.Namespace) -> int:
         rec = _load(folder, registry)
         spec = source_spec(args.data, registry, _id_type(rec))
         new = load_source(spec, registry, rec.seed)
+        if spec.type == "csv" and _id_type(rec) is None:  # each column's kind guessed from its text
+            new = _text_ids_as_spelled(new, rec)
         try:
             rec.update(new)
         except DataError as exc:  # the events' fault: name where they came from
@@ -281,6 +283,22 @@ def _id_type(rec: Any) -> str | None:
     if users != items:
         return None
     return "str" if users else "int"
+
+
+def _text_ids_as_spelled(new: Interactions, rec: Any) -> Interactions:
+    """Return `new` with the ids of a column the model keeps as text back in text.
+
+    A model whose user ids are text and item ids integers (or the other way) can't give the
+    ``csv`` source one ``id_type``, so the source guesses each column's kind from its text: a
+    column of plain whole numbers (``"1"``, never ``"007"``) comes back as integers, which the
+    model's text ids would refuse. Their decimal text is then exactly what the file spelled.
+    """
+    matrix = rec.interaction_matrix
+    users = new.users.astype(str) if matrix.users.is_str and new.users.dtype.kind in "iu" else new.users
+    items = new.items.astype(str) if matrix.items.is_str and new.items.dtype.kind in "iu" else new.items
+    if users is new.users and items is new.items:
+        return new
+    return Interactions(users, items, new.values, new.timestamps)
 
 
 def source_spec(path: Path, registry: Any, id_type: str | None = None) -> ComponentSpec:
