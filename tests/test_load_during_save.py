@@ -139,3 +139,32 @@ def test_where_files_cant_be_opened_inside_a_folder_they_are_opened_by_path(
     first.write_bytes(first.read_bytes()[:-1])
     with pytest.raises(ModelFileError, match="the file was altered"):
         Recommender.load(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_named_pipe_in_the_manifests_place_is_refused(tmp_path: Path) -> None:
+    path = _model(False).save(tmp_path / "model")
+    (path / "manifest.json").unlink()
+    os.mkfifo(path / "manifest.json")
+    with pytest.raises(ModelFileError, match=r"manifest\.json: is not a regular file"):
+        Recommender.load(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "O_PATH"), reason="a folder one may enter but not list is opened by path there")
+def test_folders_one_may_enter_but_not_list_are_still_opened_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for a user without read permission on them (simulated: the tests may run as root)."""
+    real_open = os.open
+
+    def no_listing(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_DIRECTORY and not flags & os.O_PATH:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
+
+    old, new = _model(False), _model(True)
+    path = old.save(tmp_path / "model")
+    monkeypatch.setattr(os, "open", no_listing)
+    _save_during(monkeypatch, "open_files", lambda: new.save(path))
+    loaded = Recommender.load(path)
+    assert loaded.data_fingerprint == old.data_fingerprint and _answers(loaded) == _answers(old)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import json
 import logging
 import os
 import shutil
@@ -23,7 +24,7 @@ import numpy as np
 import pytest
 
 from recframe import Recommender
-from recframe.artifacts import ModelFileError, model_lock
+from recframe.artifacts import ModelFileError, ModelFolderBusyError, model_lock
 from recframe.serve.model import ModelHolder, ServedModel, UnsavedChangeError
 
 fcntl = pytest.importorskip("fcntl", reason="model_lock takes no lock where the system has no flock (Windows)")
@@ -322,8 +323,8 @@ def test_the_metadata_of_a_model_saved_over_since_its_load_is_its_own(model: Pat
     Recommender.from_config({**CONFIG, "similarity": {"type": "sparse", "k": 2}}).fit(_events()).save(model)
     served = ServedModel.of(rec, model, saved_id=rec.save_id)
     assert served.metadata["saved_at"] is None  # not known: not the folder's newer save's
-    ranker = next(c for c in served.metadata["components"] if c["role"] == "similarity")
-    assert ranker["type"] == "sparse" and served.metadata["config"]["similarity"]["k"] == 8
+    similarity = next(c for c in served.metadata["components"] if c["role"] == "similarity")
+    assert similarity["type"] == "sparse" and served.metadata["config"]["similarity"]["k"] == 8
 
 
 def test_a_file_system_refusing_flock_changes_without_a_lock_and_says_so(
@@ -336,3 +337,78 @@ def test_a_file_system_refusing_flock_changes_without_a_lock_and_says_so(
     with caplog.at_level(logging.WARNING), model_lock(model):
         pass
     assert "can't be locked (No locks available); changing it without a lock" in caplog.text
+
+
+def test_a_save_right_after_the_services_own_is_not_taken_for_it(model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the service's save has put a new folder in place, another program may lock and change it."""
+    holder = ModelHolder.from_path(model)
+    save = Recommender.save
+    others: list[str | None] = []
+    started: list[bool] = []
+
+    def then_another(self: Recommender, path: Path, **kwargs: Any) -> Path:
+        written = save(self, path, **kwargs)
+        if not started:  # a recframe update that starts the moment the service's save is in place
+            started.append(True)
+            other = Recommender.load(model, mmap=False)
+            other.update(_update_events(2002))
+            thread = threading.Thread(target=lambda: others.append(_locked_save(other, model)))
+            thread.start()
+            thread.join(10)
+        return written
+
+    monkeypatch.setattr(Recommender, "save", then_another)
+    served = holder.change(lambda current: current.recommender.update(_update_events(1001)), save=True)
+    assert others and served.saved_id != others[0]
+    with pytest.raises(UnsavedChangeError, match="holds another model"):
+        holder.change(lambda current: current.recommender.update(_update_events(1003)), save=True)
+    assert 2002 in _users(model)  # the other program's change stays
+
+
+def _locked_save(rec: Recommender, folder: Path) -> str | None:
+    with model_lock(folder, timeout=5):
+        rec.save(folder)
+    return rec.save_id
+
+
+def test_a_folder_saved_before_save_ids_is_told_by_its_data(model: Path) -> None:
+    manifest = json.loads((model / "manifest.json").read_text())
+    del manifest["save_id"]  # as a released recframe wrote it
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    holder = ModelHolder.from_path(model)
+    other = Recommender.load(model, mmap=False)
+    other.update(_update_events(2002))
+    other.save(model)
+    with pytest.raises(UnsavedChangeError, match="holds another model"):
+        holder.change(lambda current: current.recommender.update(_update_events(1001)), save=True)
+    assert 2002 in _users(model)
+
+
+def test_the_metadata_of_a_change_refused_is_the_served_models(model: Path) -> None:
+    holder = ModelHolder.from_path(model)
+    Recommender.from_config({**CONFIG, "similarity": {"type": "sparse", "k": 2}}).fit(_events()).save(model)
+    with pytest.raises(UnsavedChangeError):
+        holder.change(lambda current: current.recommender.update(_update_events(1001)), save=True)
+    assert holder.current.metadata["config"]["similarity"]["k"] == 8
+    assert holder.current.metadata["saved_at"] is None
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), -1.0])
+def test_a_timeout_that_is_no_wait_is_refused(model: Path, timeout: float) -> None:
+    with pytest.raises(ValueError, match="timeout must be a number of seconds"), model_lock(model, timeout=timeout):
+        pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is a POSIX thing")
+def test_a_child_forked_inside_a_block_does_not_count_its_parents_lock(model: Path) -> None:
+    with model_lock(model):
+        child = os.fork()
+        if child == 0:  # the child: it must wait for the lock like any other process
+            try:
+                with model_lock(model, timeout=0.2):
+                    os._exit(1)
+            except ModelFolderBusyError:
+                os._exit(0)
+            os._exit(2)
+        _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -11,16 +11,18 @@ saves) run one after the other.
 
 from __future__ import annotations
 
-from recframe.artifacts.manifest import FORMAT_VERSION, ModelVersionWarning, read_manifest
+from recframe.artifacts.manifest import FORMAT_VERSION, ModelVersionWarning, TemplatesLeftOutWarning, read_manifest
 from recframe.artifacts.model_files import FORMAT_NAME, MANIFEST, ModelFileError, is_model_folder, process_umask
-from recframe.artifacts.model_lock import model_lock
+from recframe.artifacts.model_lock import ModelFolderBusyError, model_lock
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "MANIFEST",
     "ModelFileError",
+    "ModelFolderBusyError",
     "ModelVersionWarning",
+    "TemplatesLeftOutWarning",
     "is_model_folder",
     "model_lock",
     "process_umask",

@@ -42,6 +42,13 @@ class ModelVersionWarning(RecframeWarning):
     """A saved model was written with another version of a plugin than the one installed."""
 
 
+class TemplatesLeftOutWarning(RecframeWarning):
+    """Components set since the fit (``rec.ranker = ...``) could not be saved with a model, or restored from it.
+
+    The model itself is saved and loaded whole; its next update uses the components that made it.
+    """
+
+
 def encode_state(writer: ArrayWriter, who: str, state: Mapping[str, Any]) -> dict[str, Any]:
     """Return a component's state as manifest entries, writing its arrays with `writer`.
 

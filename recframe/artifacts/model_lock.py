@@ -44,7 +44,7 @@ _UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF, errn
 """``flock`` errors of a file system that refuses such locks (as NFS may, for a folder open read-only)."""
 
 
-class FolderBusy(RecframeError):
+class ModelFolderBusyError(RecframeError):
     """Another holder kept a model folder's lock longer than the caller would wait."""
 
 
@@ -64,7 +64,10 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
 
     The lock waits as long as another holder keeps it (logged at INFO), or at most `timeout`
     seconds (a service that must answer); taken again in the same
-    thread (a block inside another), it is counted, not waited for. It is advisory (an
+    thread (a block inside another), it is counted, not waited for. It holds the folder that was
+    there when it was taken: once the block's own save has put a new folder in its place, another
+    program may lock that one, so read what the save wrote from the model (``rec.save_id``), not
+    from the folder. It is advisory (an
     ``flock`` on the folder): programs that don't take it are not stopped. A save replaces the
     folder, so after the wait the lock is checked to be on the folder the path names now, and
     taken again on that one if not. Where the system has no ``flock`` (Windows), or the file
@@ -81,11 +84,14 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
     ------
     ModelFileError
         If `path` is not a folder, or can't be opened (no permission).
-    FolderBusy
+    ModelFolderBusyError
         If another holder kept the lock longer than `timeout`.
     """
+    if timeout is not None and not timeout >= 0:  # also NaN
+        msg = f"timeout must be a number of seconds, 0 or more; got {timeout!r}"
+        raise ValueError(msg)
     folder = Path(path)
-    held: dict[tuple[int, int], int] = _HELD.__dict__.setdefault("folders", {})
+    held: dict[tuple[int, int, int], int] = _HELD.__dict__.setdefault("folders", {})
     key = _identity(folder)
     if key in held:  # this thread holds it already (a block inside another): one lock, counted
         held[key] += 1
@@ -95,7 +101,10 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
             held[key] -= 1
         return
     fd = _acquire(folder, timeout)
-    key = (os.fstat(fd).st_dev, os.fstat(fd).st_ino) if fd >= 0 else None
+    key = None
+    if fd >= 0:
+        found = os.fstat(fd)
+        key = (os.getpid(), found.st_dev, found.st_ino)
     if key is not None:
         held[key] = 1
     try:
@@ -107,13 +116,17 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
             os.close(fd)  # releases the lock
 
 
-def _identity(folder: Path) -> tuple[int, int] | None:
-    """Return the device and inode of the folder `folder` names now (``None`` if none)."""
+def _identity(folder: Path) -> tuple[int, int, int] | None:
+    """Return this process's id and the device and inode of the folder `folder` names now (``None`` if none).
+
+    The process id keeps a child made by ``fork`` inside a block from counting its parent's lock
+    as its own (a thread's record is copied into the child).
+    """
     try:
         found = os.stat(folder)
     except OSError:
         return None
-    return found.st_dev, found.st_ino
+    return os.getpid(), found.st_dev, found.st_ino
 
 
 def _acquire(folder: Path, timeout: float | None) -> int:
@@ -123,7 +136,7 @@ def _acquire(folder: Path, timeout: float | None) -> int:
     ------
     ModelFileError
         If `folder` is not a folder, or can't be opened.
-    FolderBusy
+    ModelFolderBusyError
         If another holder kept it longer than `timeout` seconds.
     """
     if sys.platform == "win32":  # no flock: nothing to lock with
@@ -164,7 +177,7 @@ def _wait(fd: int, folder: Path, deadline: float | None) -> None:
 
     Raises
     ------
-    FolderBusy
+    ModelFolderBusyError
         If the deadline passed first.
     """
     import fcntl
@@ -179,7 +192,7 @@ def _wait(fd: int, folder: Path, deadline: float | None) -> None:
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 msg = f"{folder}: another update or save held its lock too long; try again later"
-                raise FolderBusy(msg) from None
+                raise ModelFolderBusyError(msg) from None
             time.sleep(0.05)
 
 

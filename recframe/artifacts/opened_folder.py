@@ -47,6 +47,26 @@ file's place (the check that it is a regular file follows the open)."""
 OPEN_ATTEMPTS = 3
 """How many times a folder is opened again when a save replaces it while it is being opened."""
 
+def _open_folder(path: str | Path, inside: int | None) -> int:
+    """Open the folder `path` (inside the open folder `inside`, not through a link) and return its descriptor.
+
+    A folder one may enter but not list is opened as a handle on its place (``O_PATH``, Linux),
+    which is all that opening files inside it needs.
+
+    Raises
+    ------
+    OSError
+        If it is missing, not a folder, a link, or can't be opened.
+    """
+    flags = os.O_DIRECTORY | (_NO_LINK if inside is not None else 0)
+    try:
+        return os.open(path, os.O_RDONLY | flags, dir_fd=inside)
+    except PermissionError:
+        if not hasattr(os, "O_PATH"):
+            raise
+        return os.open(path, os.O_PATH | flags, dir_fd=inside)
+
+
 _HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 """The ``.npy`` header readers by format version (``np.save`` writes 1.0, or 2.0 for huge headers)."""
 
@@ -85,9 +105,7 @@ class OpenedFolder:
         self._files: dict[str, int] = {}
         if _RELATIVE:
             try:
-                self._root = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-            except PermissionError:  # a folder one may enter but not list: its files by path
-                self._root = None
+                self._root = _open_folder(self.path, None)
             except OSError as exc:
                 msg = f"{self.path}: can't be opened ({exc.strerror or exc})"
                 raise ModelFileError(msg) from exc
@@ -140,6 +158,9 @@ class OpenedFolder:
         """
         try:
             with os.fdopen(self._open(MANIFEST, 0, self._root), encoding="utf-8") as stream:
+                if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # a named pipe, a device
+                    msg = f"{self.path / MANIFEST}: is not a regular file; the folder was altered"
+                    raise ModelFileError(msg)
                 return json.load(stream)
         except FileNotFoundError:
             msg = f"{self.path}: has no {MANIFEST}; not a saved model (give a folder written by save() or recframe run)"
@@ -164,10 +185,12 @@ class OpenedFolder:
         not_a_folder = f"{arrays}: is a link or not a folder; a saved model holds no links (save it again)"
         if files and self._root is not None:
             try:
-                self._arrays = self._open(ARRAYS_DIR, os.O_DIRECTORY | _NO_LINK, self._root)
-            except PermissionError:  # a folder one may enter but not list: its files by path
-                pass
-            except OSError as exc:  # missing, a file, or a link (ELOOP)
+                self._arrays = _open_folder(ARRAYS_DIR, self._root)
+            except FileNotFoundError:
+                if self.replaced():
+                    raise FolderReplaced(self.path) from None
+                raise ModelFileError(not_a_folder) from None
+            except OSError as exc:  # a file, or a link (ELOOP)
                 raise ModelFileError(not_a_folder) from exc
         if files and self._arrays is None and (arrays.is_symlink() or not arrays.is_dir()):
             raise ModelFileError(not_a_folder)

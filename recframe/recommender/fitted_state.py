@@ -65,9 +65,10 @@ class _Fitted:
         saved builder. ``None`` where it is not known: the next update then builds the matrix
         again.
     save_id : str or None
-        The id of the save this state was loaded from (each save writes a random one into its
-        manifest), ``None`` for a state fitted or changed in this process: it tells whether a
-        model folder still holds this very save.
+        The id of the last save of this state, loaded from or written to (each save writes a
+        random one into its manifest; a save sets it, the one field changed after publishing
+        besides the graphs), ``None`` for a state fitted or changed in this process and not
+        saved since: it tells whether a model folder still holds this very model.
     """
 
     matrix: InteractionMatrix

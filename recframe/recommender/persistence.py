@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 from recframe._version import __version__
 from recframe.artifacts.manifest import (
     FORMAT_VERSION,
+    TemplatesLeftOutWarning,
     check_format,
     component_class,
     component_record,
@@ -61,11 +63,6 @@ AXES = ("users", "items")
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE = "template."
-"""Prefix of the roles under which a save records the templates (``rec.matrix``, ``rec.similarity``,
-``rec.ranker``, ``rec.fallbacks``) where they were set since the fit: the loaded model's next update
-then uses them, as the saved one's would."""
-
 
 class PersistenceMethods(FitMethods):
     """The saving part of :class:`~recframe.recommender.Recommender`: ``save`` and ``load``."""
@@ -87,12 +84,12 @@ class PersistenceMethods(FitMethods):
 
     @property
     def save_id(self) -> str | None:
-        """The id of the save this model was loaded from (the manifest's ``save_id``), else ``None``.
+        """The id of the last save of this very model: the one it was loaded from, or last written to.
 
-        Every save writes a new random id, so a program that loaded a model folder can tell
-        whether the folder still holds that very save (the HTTP service checks so before it saves
-        a change over it). ``None`` for a model fitted, updated or forgotten in this process, or
-        loaded from a model saved before recframe wrote ids.
+        Every save writes a new random id into its manifest (``save_id``), so a program can tell
+        whether a model folder still holds that save (the HTTP service checks so before it saves
+        a change over it). ``None`` for a model fitted, updated or forgotten in this process and
+        not saved since, or loaded from a model saved before recframe wrote ids.
         """
         return self._state().save_id
 
@@ -190,7 +187,7 @@ class PersistenceMethods(FitMethods):
                 "format_version": FORMAT_VERSION,
                 "recframe_version": __version__,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "save_id": uuid.uuid4().hex,
+                "save_id": save_id,
                 "name": self.name,
                 "seed": self.seed,
                 "config": config,
@@ -212,11 +209,13 @@ class PersistenceMethods(FitMethods):
             }
 
         target = Path(path)
+        save_id = uuid.uuid4().hex
         try:
             write_folder(target, fill)
         except OSError as exc:
             msg = f"{target}: can't write the model: {exc.strerror or exc}"
             raise RecframeError(msg) from exc
+        fitted.save_id = save_id  # this very model is now that save (only save_id is ever set on a published state)
         return target
 
     @classmethod
@@ -395,11 +394,11 @@ def _pending_records(
     try:
         return [component_record(role, component, registry) for role, component in templates]
     except PluginError as exc:
-        logger.warning(
-            "%s: the components set since the fit are not saved (%s); a loaded copy updates with "
+        warnings.warn(
+            f"{path}: the components set since the fit are not saved ({exc}); a loaded copy updates with "
             "the components that made the model",
-            path,
-            exc,
+            TemplatesLeftOutWarning,
+            stacklevel=3,
         )
         return []
 
@@ -419,8 +418,10 @@ def _pending_templates(path: Path, records: Any, registry: PluginRegistry) -> di
         built = {str(r.get("role")): _unfitted(path, r, registry, f"template {r.get('role')}") for r in records}
         _roles_checked(path, built, "template ")
     except ModelFileError as exc:
-        logger.warning(
-            "%s; the components set since the fit are not restored, the next update uses the model's own", exc
+        warnings.warn(
+            f"{exc}; the components set since the fit are not restored, the next update uses the model's own",
+            TemplatesLeftOutWarning,
+            stacklevel=4,
         )
         return {}
     return built

@@ -79,16 +79,38 @@ def _accepted(method: Callable[..., Any]) -> frozenset[str]:
     return frozenset(name for name in CALL_OPTIONS if name in parameters)
 
 
-def _metadata(rec: Recommender, path: Path | None) -> dict[str, Any]:
+def saved_identity(rec: Recommender) -> str | None:
+    """Return what tells the save `rec` was loaded from (or last written to) from any other, or ``None``.
+
+    Its save id; for a model saved before recframe wrote ids, its data fingerprint (which a
+    refit of the same data shares, but nothing else does).
+    """
+    if rec.save_id is not None:
+        return rec.save_id
+    return f"data:{rec.data_fingerprint}" if rec.data_fingerprint else None
+
+
+def _identity_in(manifest: Mapping[str, Any]) -> str | None:
+    """Return what :func:`saved_identity` gives for the model whose manifest is `manifest`."""
+    save_id = manifest.get("save_id")
+    if isinstance(save_id, str):
+        return save_id
+    data = manifest.get("data")
+    fingerprint = data.get("fingerprint") if isinstance(data, dict) else None
+    return f"data:{fingerprint}" if isinstance(fingerprint, str) and fingerprint else None
+
+
+def _metadata(rec: Recommender, path: Path | None, saved_id: str | None) -> dict[str, Any]:
     """Return what ``GET /model`` shows: config, components, fingerprint, times, versions, updates.
 
     For a model loaded from a folder the config, components (with their plugin distribution
     and version) and ``saved_at`` come from its ``manifest.json``; for a recommender passed in,
-    or where another save replaced the one loaded meanwhile, from the object.
+    or where the folder holds another save than `saved_id` (another process saved there since
+    this service loaded or saved its model), from the object.
     """
     saved = path is not None and (path / "manifest.json").is_file()
     manifest: dict[str, Any] = read_manifest(path) if saved and path is not None else {}
-    if rec.save_id is not None and manifest.get("save_id") != rec.save_id:  # saved over since the load
+    if saved_id is not None and _identity_in(manifest) != saved_id:  # not the folder's model
         saved, manifest = False, {}
     config = manifest.get("config")
     if not saved:
@@ -153,10 +175,10 @@ class ServedModel:
     metadata : dict
         The body of ``GET /model``.
     saved_id : str or None
-        The save id (:attr:`Recommender.save_id <recframe.Recommender.save_id>`) of the model in
-        the folder `path` when this service loaded it or last saved it there (``None``: no folder,
-        or not known). A save is refused if the folder holds another save by then: another
-        process saved it, and saving over it would undo its change.
+        What tells the model in the folder `path` when this service loaded it or last saved it
+        there (:func:`saved_identity`: its save id) from any other save; ``None``: no folder, or
+        not known. A save is refused if the folder holds another save by then: another process
+        saved it, and saving over it would undo its change.
     """
 
     recommender: Recommender
@@ -179,8 +201,8 @@ class ServedModel:
         path : Path, optional
             The model folder it was loaded from, or changed from.
         saved_id : str, optional
-            The save id of the model in `path` as this service last knew it: `rec`'s own right
-            after a load, the new save's after a save, the same as before after a change not saved.
+            The :func:`saved_identity` of the model in `path` as this service last knew it: `rec`'s
+            own right after a load or a save, the same as before after a change not saved.
 
         Raises
         ------
@@ -196,7 +218,7 @@ class ServedModel:
             item_str=matrix.items.is_str,
             default_n=int(rec.ranker.config.n),
             options=options,
-            metadata=_metadata(rec, path),
+            metadata=_metadata(rec, path, saved_id),
             saved_id=saved_id,
         )
 
@@ -245,7 +267,7 @@ class ModelHolder:
         folder = model_folder(path)
         load = loader if loader is not None else load_recommender
         rec = load(folder)
-        return cls(ServedModel.of(rec, folder, saved_id=rec.save_id), loader)
+        return cls(ServedModel.of(rec, folder, saved_id=saved_identity(rec)), loader)
 
     def reload(self, path: str | Path | None = None) -> ServedModel:
         """Load a model (from `path`, else the current model's folder) and make it current.
@@ -270,7 +292,7 @@ class ModelHolder:
                 folder = model_folder(path)
             start = time.perf_counter()
             rec = self._loader(folder)
-            served = ServedModel.of(rec, folder, saved_id=rec.save_id)
+            served = ServedModel.of(rec, folder, saved_id=saved_identity(rec))
             self.current = served
             logger.info("reloaded the model from %s in %.2fs", folder, time.perf_counter() - start)
             return served
@@ -333,12 +355,13 @@ class ModelHolder:
 
 
 def _save_over(rec: Recommender, path: Path, expected: str | None) -> str | None:
-    """Save `rec` over the model folder `path` if it still holds the save of id `expected`; return the new save's id.
+    """Save `rec` over the model folder `path` if it still holds the save `expected`; return the new save's.
 
     The check and the save hold :func:`~recframe.artifacts.model_lock.model_lock` (waiting at
     most :data:`SAVE_WAIT_SECONDS` for it), so no ``recframe update`` or ``forget`` saves in
     between. The save id tells one save from another, also a refit of the same data (whose data
-    fingerprint is the same).
+    fingerprint is the same); the new save's comes from the model, since once the save has put a
+    new folder in place another program may lock and change that one.
 
     Parameters
     ----------
@@ -347,19 +370,26 @@ def _save_over(rec: Recommender, path: Path, expected: str | None) -> str | None
     path : Path
         The folder it was loaded from.
     expected : str or None
-        The save id of the model this service loaded from or last saved in `path`; ``None``
-        (not known: a model saved before recframe wrote ids) saves without the check.
+        The :func:`saved_identity` of the model this service loaded from or last saved in
+        `path`; ``None`` (not known) saves without the check.
+
+    Returns
+    -------
+    str or None
+        The :func:`saved_identity` of the model now saved (`rec`'s save id).
 
     Raises
     ------
     ConcurrentChangeError
         If `path` holds another save (another process saved it since this service loaded or
         saved its own): saving over it would undo that change. Nothing is written.
+    ModelFolderBusyError
+        If a ``recframe update`` or ``forget`` held the folder longer than :data:`SAVE_WAIT_SECONDS`.
     RecframeError
         If the folder can't be read or written.
     """
     with model_lock(path, timeout=SAVE_WAIT_SECONDS):
-        if expected is not None and read_manifest(path).get("save_id") != expected:
+        if expected is not None and _identity_in(read_manifest(path)) != expected:
             msg = (
                 "the folder holds another model than the one this service loaded or last saved there "
                 "(another process saved it meanwhile, and saving over it would undo that change); "
@@ -367,5 +397,4 @@ def _save_over(rec: Recommender, path: Path, expected: str | None) -> str | None
             )
             raise ConcurrentChangeError(msg)
         rec.save(path)
-        saved = read_manifest(path).get("save_id")  # under the lock: this save's
-    return saved if isinstance(saved, str) else None
+    return saved_identity(rec)

@@ -58,7 +58,7 @@ def _column_position(path: Path, role: str, ref: str | int, header: list[str] | 
         shown = ", ".join(map(str, fields))
         msg = (
             f"{path}: the header names {short_repr(ref)} {len(fields)} times (fields {shown}), so data.{role} "
-            "is ambiguous; rename all but one"
+            f"is ambiguous; rename all but one, or give data.{role} as a 0-based position"
         )
         raise DataError(msg)
     return header.index(ref)
