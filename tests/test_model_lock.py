@@ -276,6 +276,7 @@ def test_the_lock_taken_again_in_the_same_thread_is_counted_not_waited_for(model
     thread = threading.Thread(target=nested, daemon=True)
     thread.start()
     assert done.wait(10), "a lock taken twice in one thread waited for itself"
+    thread.join(10)  # out of the last block
     assert _try_lock(model)
 
 
