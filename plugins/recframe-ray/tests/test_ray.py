@@ -195,7 +195,11 @@ def test_a_worker_killed_mid_task_is_retried(ray_address: str, tmp_path: Path):
     np.testing.assert_allclose(b.scores, a.scores, rtol=0, atol=1e-12)
 
 
-def test_an_error_in_a_block_names_the_component(ray_address: str):
+def test_an_error_in_a_block_names_the_component(ray_address: str, monkeypatch: pytest.MonkeyPatch):
+    import ray
+
+    cancelled: list[object] = []  # none: a cancel racing with a finishing task aborts this process
+    monkeypatch.setattr(ray, "cancel", lambda ref, **kwargs: cancelled.append(ref))
     base = type(Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).similarity)
 
     class Broken(base):  # type: ignore[misc, valid-type]
@@ -212,6 +216,7 @@ def test_an_error_in_a_block_names_the_component(ray_address: str):
     rec.executor = RayExecutor(address=ray_address, block_rows=20)
     with pytest.raises(PluginError, match=r"similarity 'broken_sparse' .*raised ValueError in neighbours\(\): row 30"):
         rec.fit(random_interactions(n_users=50, n_items=30, density=0.2, seed=1))
+    assert cancelled == []
 
 
 def test_an_unreachable_cluster_fails_fast_and_writes_nothing(
