@@ -47,6 +47,7 @@ file's place (the check that it is a regular file follows the open)."""
 OPEN_ATTEMPTS = 3
 """How many times a folder is opened again when a save replaces it while it is being opened."""
 
+
 def _open_folder(path: str | Path, inside: int | None) -> int:
     """Open the folder `path` (inside the open folder `inside`, not through a link) and return its descriptor.
 
