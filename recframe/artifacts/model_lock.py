@@ -29,7 +29,7 @@ from recframe.errors import RecframeError
 logger = logging.getLogger(__name__)
 
 _HELD = threading.local()
-"""Per thread, ``folders``: the (device, inode) of each folder it holds the lock of, with a count.
+"""Per thread, ``folders``: the (process id, device, inode) of each folder it holds the lock of, with a count.
 ``flock`` binds each open file, so a second lock of the same folder in the same thread would wait
 for itself forever; it is counted instead."""
 
