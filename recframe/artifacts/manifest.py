@@ -27,7 +27,7 @@ from recframe.artifacts.model_files import (
     ModelFileError,
     check_array,
 )
-from recframe.artifacts.opened_folder import OPEN_ATTEMPTS, FolderReplaced, OpenedFolder
+from recframe.artifacts.opened_folder import OpenedFolder, read_whole
 from recframe.errors import ConfigError, PluginError, RecframeWarning
 
 if TYPE_CHECKING:
@@ -282,11 +282,5 @@ def read_manifest(path: Path) -> dict[str, Any]:
     ModelFileError
         If the folder or the manifest is missing or unreadable, or its format too new.
     """
-    for _ in range(OPEN_ATTEMPTS):
-        try:
-            with OpenedFolder(Path(path)) as folder:
-                return check_format(Path(path), folder.manifest())
-        except FolderReplaced:  # deleted by a save just after it was opened: read the one now there
-            continue
-    msg = f"{path}: was replaced {OPEN_ATTEMPTS} times while its manifest was being read (saves one after another)"
-    raise ModelFileError(msg)
+    path = Path(path)
+    return read_whole(path, lambda folder: check_format(path, folder.manifest()), "its manifest was being read")

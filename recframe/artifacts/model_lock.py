@@ -101,10 +101,7 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
             held[key] -= 1
         return
     fd = _acquire(folder, timeout)
-    key = None
-    if fd >= 0:
-        found = os.fstat(fd)
-        key = (os.getpid(), found.st_dev, found.st_ino)
+    key = _key(os.fstat(fd)) if fd >= 0 else None
     if key is not None:
         held[key] = 1
     try:
@@ -117,15 +114,19 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
 
 
 def _identity(folder: Path) -> tuple[int, int, int] | None:
-    """Return this process's id and the device and inode of the folder `folder` names now (``None`` if none).
+    """Return the :func:`_key` of the folder `folder` names now (``None`` if none)."""
+    try:
+        return _key(os.stat(folder))
+    except OSError:
+        return None
+
+
+def _key(found: os.stat_result) -> tuple[int, int, int]:
+    """Return this process's id and a folder's device and inode: what a thread's record of its locks holds.
 
     The process id keeps a child made by ``fork`` inside a block from counting its parent's lock
     as its own (a thread's record is copied into the child).
     """
-    try:
-        found = os.stat(folder)
-    except OSError:
-        return None
     return os.getpid(), found.st_dev, found.st_ino
 
 

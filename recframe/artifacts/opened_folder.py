@@ -16,14 +16,15 @@ the same checks, without that guarantee.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -46,6 +47,10 @@ file's place (the check that it is a regular file follows the open)."""
 
 OPEN_ATTEMPTS = 3
 """How many times a folder is opened again when a save replaces it while it is being opened."""
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 
 def _open_folder(path: str | Path, inside: int | None) -> int:
@@ -77,6 +82,27 @@ class FolderReplaced(Exception):
 
     def __init__(self, path: Path) -> None:
         super().__init__(f"{path}: replaced by a save while it was being opened")
+
+
+def read_whole(path: Path, read: Callable[[OpenedFolder], T], doing: str) -> T:
+    """Return ``read(folder)`` of the model folder `path` opened once: every file of one save.
+
+    Where a save replaced the folder before every file was open, it is opened again, up to
+    :data:`OPEN_ATTEMPTS` times.
+
+    Raises
+    ------
+    ModelFileError
+        What `read` raises, or that the folder kept being replaced while `doing`.
+    """
+    for _ in range(OPEN_ATTEMPTS):
+        try:
+            with OpenedFolder(Path(path)) as folder:
+                return read(folder)
+        except FolderReplaced:  # a save swapped another model in and deleted this one meanwhile
+            logger.info("%s was replaced while %s; reading the model now there", path, doing)
+    msg = f"{path}: was replaced {OPEN_ATTEMPTS} times while {doing} (saves one after another); try again"
+    raise ModelFileError(msg)
 
 
 class OpenedFolder:

@@ -128,9 +128,10 @@ def _update(args: argparse.Namespace) -> int:
     target = _target(args.output, folder)
     with _changing(folder, target):
         rec = _load(folder, registry)
-        spec = source_spec(args.data, registry, _id_type(rec))
+        id_type = _id_type(rec)
+        spec = source_spec(args.data, registry, id_type)
         new = load_source(spec, registry, rec.seed)
-        if spec.type == "csv" and _id_type(rec) is None:  # each column's kind guessed from its text
+        if spec.type == "csv" and id_type is None:  # each column's kind guessed from its text
             new = _text_ids_as_spelled(new, rec)
         try:
             rec.update(new)

@@ -10,7 +10,7 @@ and publishes the whole with one atomic swap, as ``fit`` does. Nothing in the fo
 
 from __future__ import annotations
 
-import logging
+import functools
 import time
 import uuid
 import warnings
@@ -32,7 +32,7 @@ from recframe.artifacts.manifest import (
     manifest_field,
 )
 from recframe.artifacts.model_files import FORMAT_NAME, ArrayWriter, ModelFileError, write_folder
-from recframe.artifacts.opened_folder import OPEN_ATTEMPTS, FolderReplaced, OpenedFolder
+from recframe.artifacts.opened_folder import OpenedFolder, read_whole
 from recframe.errors import PluginError, RecframeError
 from recframe.interfaces import (
     CandidateRanker,
@@ -60,8 +60,6 @@ if TYPE_CHECKING:
     from recframe.data import InteractionMatrix
 
 AXES = ("users", "items")
-
-logger = logging.getLogger(__name__)
 
 
 class PersistenceMethods(FitMethods):
@@ -172,6 +170,8 @@ class PersistenceMethods(FitMethods):
         if training_data and fitted.interactions is not None:
             shared.update(interactions_state("training", fitted.interactions))
 
+        save_id = uuid.uuid4().hex
+
         def fill(folder: Path) -> dict[str, Any]:
             writer = ArrayWriter(folder)
             encoded = {
@@ -209,7 +209,6 @@ class PersistenceMethods(FitMethods):
             }
 
         target = Path(path)
-        save_id = uuid.uuid4().hex
         try:
             write_folder(target, fill)
         except OSError as exc:
@@ -257,15 +256,8 @@ class PersistenceMethods(FitMethods):
         ModelVersionWarning
             If a component's plugin is installed in another version than the one that saved it.
         """
-        path = Path(path)
-        for _ in range(OPEN_ATTEMPTS):
-            try:
-                with OpenedFolder(path) as folder:
-                    return cls._load_opened(folder, mmap=mmap, registry=registry, verify=verify)
-            except FolderReplaced:  # a save swapped another model in and deleted this one meanwhile
-                logger.info("%s was replaced while being loaded; loading the model now there", path)
-        msg = f"{path}: was replaced {OPEN_ATTEMPTS} times while being loaded (saves one after another); load it again"
-        raise ModelFileError(msg)
+        opened = functools.partial(cls._load_opened, mmap=mmap, registry=registry, verify=verify)
+        return read_whole(Path(path), opened, "being loaded")
 
     @classmethod
     def _load_opened(cls, folder: OpenedFolder, *, mmap: bool, registry: PluginRegistry | None, verify: bool) -> Self:

@@ -118,8 +118,9 @@ class RayExecutor(Executor):
             address = self.config.address
             return gather_in_order((_result(ray, ref, address) for ref in waited), on_result)
         except RayTaskError as exc:  # the work itself raised: raise that, as the local executor does
-            # the blocks already sent run to their end and their results are dropped: ray.cancel of a
-            # task that is finishing at that moment aborts this process (see _NO_CANCEL)
+            # no ray.cancel: the blocks already sent run to their end and their results are dropped. In
+            # Ray a cancel racing with the task's completion fails a RAY_CHECK and aborts this process
+            # (this project's CI hit it with Ray 2.60; ray-project/ray#54798 fixed one path of that race)
             cause = getattr(exc, "cause", None)
             if isinstance(cause, BaseException):
                 raise cause from None
@@ -260,13 +261,6 @@ def _remote_apply(ray: ModuleType) -> Any:
         if not _remote:
             _remote.append(ray.remote(_apply))
         return _remote[0]
-
-
-_NO_CANCEL = "ray-project/ray#54798"
-"""Why no task is cancelled: in Ray's task manager a cancel that races with the task's completion
-fails a RAY_CHECK and aborts the driver, this process (this project's CI hit it with Ray 2.60 on a
-block error; the issue above fixed one path of that race). Blocks already sent when one fails
-therefore run to their end on the cluster, and their results are dropped."""
 
 
 @hookimpl
