@@ -22,6 +22,7 @@ from recframe.builtin.matrix_updates import value_bounds
 from recframe.engine import column_counts, freeze, merge_cells, transpose, value_range
 from recframe.engine.entry_facts import entry_facts, kept_entry_facts
 from recframe.engine.kernel_inputs import kept_on
+from recframe.recommender import held_events
 from recframe.recommender.held_events import HeldEvents, ranges_after_removal, ranges_of
 from recframe.testing import random_interactions
 
@@ -165,7 +166,7 @@ def test_ranges_after_a_removal_equal_those_found_again() -> None:
         if case % 7 == 0:  # every event at an end removed
             keep &= values != values.min()
         kept = events.take(keep)
-        assert ranges_after_removal(events, ranges_of(events), keep, kept) == ranges_of(kept)
+        assert ranges_after_removal(events, ranges_of(events), np.flatnonzero(~keep), kept) == ranges_of(kept)
 
 
 def test_held_events_find_their_ranges_once() -> None:
@@ -200,13 +201,12 @@ def test_an_update_reads_no_column_of_the_models_events(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(Interactions, "column_range", spy)
     rec.update(Interactions([1, 999], [2, 3], [4.0, 5.0], [3e9, 3e9]))
-    rec.forget(users=[999])  # held the latest time: the worker finds the kept events' range again
+    rec.forget(users=[999])  # held the latest time, as user 1 does: the worker finds a kept event there
     rec.update(Interactions([998], [4], [2.0], [3e9 + 1]))
     rec.save(tmp_path / "model")  # joins the events: the joined ones keep their ranges
     rec.update(Interactions([997], [5], [3.0], [3e9 + 2]))
     rec.update(Interactions([996], [6], [1.0], [3e9 + 3]))
     assert reads and all(n <= 2 or thread == "recframe-kept-events" for n, thread in reads)
-    assert any(thread == "recframe-kept-events" for _, thread in reads)
     monkeypatch.undo()
     model = rec._state().interactions
     assert model is not None
@@ -345,3 +345,21 @@ def test_an_update_and_a_forget_check_their_matrix_without_a_pass(monkeypatch: p
 def _column_totals_by_numpy(x: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
     """Each column's count and sum of values of `x`, by numpy."""
     return np.bincount(x.indices, minlength=x.shape[1]), np.bincount(x.indices, weights=x.data, minlength=x.shape[1])
+
+
+@pytest.mark.parametrize("block", [1, 3, 1 << 16])
+def test_a_range_after_a_removal_stops_at_a_kept_end_and_finds_a_moved_one(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read a block at a time: both ends kept, one moved (the latest event forgotten), both moved, NaN."""
+    monkeypatch.setattr(held_events, "_BLOCK", block)
+    values = np.array([3.0, 1.0, 5.0, 2.0, 5.0, 1.0, 4.0])
+    times = np.array([10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 99.0])
+    events = Interactions(np.arange(7), np.arange(7), values, times)
+    for removed in ([6], [1, 2], [1, 5, 6], [0, 2, 4, 6], [3]):
+        positions = np.array(removed)
+        kept = events.take(np.setdiff1d(np.arange(7), positions))
+        assert ranges_after_removal(events, ranges_of(events), positions, kept) == ranges_of(kept)
+    nan = Interactions._unchecked(np.arange(3), np.arange(3), np.array([np.nan, 1.0, 2.0]), None)
+    kept = nan.take(np.array([1, 2]))
+    assert ranges_after_removal(nan, ranges_of(nan), np.array([0]), kept) == {"values": (1.0, 2.0), "timestamps": None}

@@ -12,8 +12,9 @@ import pytest
 
 from recframe import InteractionMatrix, Interactions, Recommender
 from recframe.builtin.matrix_builders import RatingsMatrixBuilder
+from recframe.recommender import entry_passes as passes
 from recframe.recommender.held_events import HeldEvents
-from recframe.recommender.pending_events import PendingEvents, settled
+from recframe.recommender.pending_events import PendingEvents, forgotten_positions, settled, without
 from recframe.testing import assert_same_neighbours, random_interactions
 
 
@@ -25,12 +26,20 @@ def _worker_alive() -> bool:
     return any(thread.name == "recframe-kept-events" for thread in threading.enumerate())
 
 
-@pytest.mark.parametrize("string_ids", [False, True])
-def test_the_kept_events_equal_an_eager_selection(string_ids: bool) -> None:
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize(("string_ids", "axes"), [(False, "users"), (False, "both"), (True, "users"), (True, "items")])
+def test_the_kept_events_equal_an_eager_selection(
+    string_ids: bool, axes: str, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if compiled:  # the compiled passes (finding the forgotten events, copying the runs between them) on a small model
+        monkeypatch.setattr(passes, "COMPILED_ENTRIES", 0)
     events = random_interactions(seed=3, string_ids=string_ids)
-    keep = np.random.default_rng(0).random(len(events)) < 0.7
-    pending = PendingEvents(events, keep)
-    assert len(pending) == int(keep.sum())  # known before the copy
+    rng = np.random.default_rng(0)
+    users = np.unique(rng.choice(events.users, 5)) if axes != "items" else events.users[:0]
+    items = np.unique(rng.choice(events.items, 4)) if axes != "users" else events.items[:0]
+    keep = ~(np.isin(events.users, users) | np.isin(events.items, items))
+    pending = PendingEvents(events, users, items)
+    assert len(pending) == int(keep.sum())  # known once the forgotten events are found
     assert pending.users.tolist() == events.users[keep].tolist()  # a column read waits for the copy
     kept = settled(pending)
     assert isinstance(kept, HeldEvents) and type(kept.result()) is Interactions
@@ -41,9 +50,30 @@ def test_the_kept_events_equal_an_eager_selection(string_ids: bool) -> None:
     assert not _worker_alive()
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_forgotten_positions_equal_a_mask(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ids at both ends of their span, outside it, negative, a wide span (no table): the positions of a mask."""
+    if compiled:
+        monkeypatch.setattr(passes, "COMPILED_ENTRIES", 0)
+    rng = np.random.default_rng(4)
+    for case in range(60):
+        n = int(rng.integers(0, 300))
+        span = (5, 1000, 2**40)[case % 3]
+        users = rng.integers(-span, span, n)
+        items = rng.integers(0, 7, n)
+        wanted_users = np.unique(rng.choice(users, min(n, 3))) if n and case % 4 else users[:0]
+        wanted_items = np.unique(rng.integers(-2, 9, case % 3)).astype(np.int64)
+        events = Interactions(users, items)
+        expected = np.flatnonzero(np.isin(users, wanted_users) | np.isin(items, wanted_items))
+        got = forgotten_positions(events, wanted_users, wanted_items)
+        np.testing.assert_array_equal(got, expected)
+        kept = [without(column, got).tolist() for column in (users, items)]
+        assert kept == [users[np.setdiff1d(np.arange(n), expected)].tolist(), np.delete(items, expected).tolist()]
+
+
 def test_without_values_and_timestamps() -> None:
     events = Interactions([1, 2, 3], [4, 5, 6])
-    pending = PendingEvents(events, np.array([True, False, True]))
+    pending = PendingEvents(events, np.array([2]), events.items[:0])
     assert _columns(pending.result()) == [[1, 3], [4, 6], None, None]
     with pytest.raises(AttributeError):
         _ = pending.no_such_column  # type: ignore[attr-defined]
@@ -51,12 +81,13 @@ def test_without_values_and_timestamps() -> None:
 
 def test_an_error_of_the_copy_reaches_the_reader_not_the_waiter() -> None:
     events = random_interactions(seed=1)
-    pending = PendingEvents(events, np.ones(len(events) + 5, dtype=bool))  # a mask of the wrong length
+    unordered = np.array([object()], dtype=object)  # ids the search can't compare with the events'
+    pending = PendingEvents(events, unordered, events.items[:0])
     pending.wait()  # raises nothing
-    with pytest.raises(IndexError):
-        pending.result()
-    with pytest.raises(IndexError):
-        _ = pending.items
+    assert isinstance(pending.error, TypeError)
+    for read in (pending.result, lambda: pending.items, lambda: len(pending)):
+        with pytest.raises(TypeError):
+            read()
 
 
 class _ReadsAfter(RatingsMatrixBuilder):
@@ -89,9 +120,9 @@ def _slow_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the worker's copy take 0.3 s, so that a forget ending first would leave it running."""
     copy = PendingEvents._copy
 
-    def slow(self: PendingEvents, events: Interactions, keep: np.ndarray) -> None:
+    def slow(self: PendingEvents, *args: object) -> None:
         time.sleep(0.3)
-        copy(self, events, keep)
+        copy(self, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(PendingEvents, "_copy", slow)
 
@@ -112,8 +143,9 @@ def test_a_forget_that_fails_leaves_the_model_and_no_worker(monkeypatch: pytest.
 
 
 def _failing_copy(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(self: PendingEvents, events: Interactions, keep: np.ndarray) -> None:
+    def fail(self: PendingEvents, *args: object) -> None:
         self._error = MemoryError("no memory for the kept events")
+        self._counted.set()
 
     monkeypatch.setattr(PendingEvents, "_copy", fail)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -213,9 +214,37 @@ def test_bad_forget_changes_nothing(fitted: Recommender, kwargs: dict[str, objec
     assert fitted._state() is before
 
 
-def test_forgetting_everyone_is_refused(fitted: Recommender) -> None:
-    with pytest.raises(DataError, match="nothing would remain"):
-        fitted.forget(users=fitted.interaction_matrix.users.ids)
+@pytest.mark.parametrize("matrix", ["ratings", "binary", "bm25"])
+@pytest.mark.parametrize("who", ["users", "items", "both"])
+def test_forgetting_every_event_is_refused(matrix: str, who: str) -> None:
+    """Found on the worker while the matrix is updated: the same error, whatever a builder made of no events."""
+    events = random_interactions(seed=1)
+    rec = Recommender.from_config({"matrix": {"type": matrix}, "similarity": {"type": "sparse", "k": 5}}).fit(events)
+    before = rec._state()
+    users, items = np.unique(events.users), np.unique(events.items)
+    if who == "both":  # every user but one, and every item that one rated
+        users, items = users[1:], np.unique(events.items[events.users == users[0]])
+    kwargs = {"users": users, "items": None if who == "users" else items} if who != "items" else {"items": items}
+    with pytest.raises(DataError, match=f"forget would remove all {len(events)} training events; nothing would remain"):
+        rec.forget(**kwargs)
+    assert rec._state() is before
+    assert not any(thread.name == "recframe-kept-events" for thread in threading.enumerate())
+
+
+def test_a_user_the_matrix_dropped_is_forgotten_from_the_events() -> None:
+    """Ids are checked against the matrix's first: one only among the events (below a threshold) is still found."""
+    events = Interactions([1, 1, 2, 2, 3, 3, 9], [1, 2, 1, 3, 2, 3, 1], [5.0, 4, 5, 4, 4, 5, 1])
+    config = {"matrix": {"type": "binary", "threshold": 3}, "similarity": {"type": "sparse", "k": 2}}
+    rec = Recommender.from_config(config).fit(events)
+    assert 9 not in rec.interaction_matrix.users.ids.tolist()
+    rec.forget(users=[9, 2])
+    kept = events.take(~np.isin(events.users, [9, 2]))
+    assert rec._state().interactions.users.tolist() == kept.users.tolist()  # type: ignore[union-attr]
+    assert rec.lineage[-1]["events"] == 3
+    ref = Recommender.from_config(config).fit(kept)
+    assert_same_neighbours(rec._state().graphs["items"], ref._state().graphs["items"])
+    with pytest.raises(DataError, match=r"1 user not in the training data: \[10\]"):
+        rec.forget(users=[3, 10])
 
 
 def test_an_update_that_loses_the_race_is_not_applied(fitted: Recommender) -> None:

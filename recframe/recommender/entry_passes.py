@@ -95,15 +95,21 @@ def joined(columns: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _table(sorted_ids: npt.NDArray[np.integer]) -> tuple[int, npt.NDArray[np.bool_]]:
+    """Return the lowest of the integer `sorted_ids` and a table of their span marking each of them."""
+    low = int(sorted_ids[0])
+    table = np.zeros(int(sorted_ids[-1]) - low + 1, dtype=bool)
+    table[sorted_ids - low] = True
+    return low, table
+
+
 def in_table(values: npt.NDArray[np.integer], sorted_ids: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
     """Return whether each of the integer `values` is among `sorted_ids` (sorted, distinct, a narrow span).
 
     A table of the ids' span marks them; every value is then one look-up (a forget checks each
     training event this way).
     """
-    low = int(sorted_ids[0])
-    table = np.zeros(int(sorted_ids[-1]) - low + 1, dtype=bool)
-    table[sorted_ids - low] = True
+    low, table = _table(sorted_ids)
     if not compiled_pass(len(values)):
         places = values - low
         inside = (places >= 0) & (places < len(table))
@@ -116,3 +122,20 @@ def in_table(values: npt.NDArray[np.integer], sorted_ids: npt.NDArray[np.integer
     with numba_threads(None) as threads:
         look_up(read_only_view(values), low, table, out, 4 * threads)
     return out
+
+
+def table_positions(values: npt.NDArray[np.integer], sorted_ids: npt.NDArray[np.integer]) -> IntArray | None:
+    """Return the positions of the integer `values` among `sorted_ids` (as :func:`in_table`), or ``None``.
+
+    ``None`` where no compiled pass runs (then ``flatnonzero(in_table(...))`` says the same).
+    One sequential pass that writes only the positions found, for a worker thread beside the
+    update's kernels: no mask of every value, no second pass over one.
+    """
+    if not compiled_pass(len(values)):
+        return None
+    from recframe.engine._compiled.kept_events import marked_positions
+
+    low, table = _table(sorted_ids)
+    out = np.empty(len(values), dtype=np.int64)  # only the first entries are written: the rest is never paged in
+    found = marked_positions(read_only_view(np.asarray(values)), low, table, out)
+    return out[:found].copy()

@@ -45,15 +45,15 @@ def joined_ranges(parts: tuple[Interactions, ...]) -> Ranges:
 
 
 def ranges_after_removal(
-    events: Interactions, ranges: Ranges, keep: npt.NDArray[np.bool_], kept: Interactions
+    events: Interactions, ranges: Ranges, removed: npt.NDArray[np.int64], kept: Interactions
 ) -> Ranges:
-    """Return the ranges of `kept`, the events of `events` (whose ranges are `ranges`) where `keep` is true.
+    """Return the ranges of `kept`, the events of `events` (whose ranges are `ranges`) but those at `removed`.
 
-    An end of a column's range stays where every removed event lies strictly inside it (an
-    event at that end is kept); otherwise it is found again from the kept events. The removed
-    events are few (a forget's), so this mostly reads them alone.
+    An end of a column's range stays where every removed event lies strictly inside it, or
+    where a kept event is at that end: :func:`_range_without` reads the kept events only until
+    it finds one there (at once for an end many events share, such as the top rating), and
+    finds the range in the same pass otherwise. The removed events are few (a forget's).
     """
-    removed = np.flatnonzero(~keep)
     result: Ranges = {}
     for name in RANGED:
         column, bounds = getattr(events, name), ranges[name]
@@ -62,8 +62,33 @@ def ranges_after_removal(
             continue
         gone = column[removed]
         inside = not len(gone) or (float(gone.min()) > bounds[0] and float(gone.max()) < bounds[1])
-        result[name] = bounds if inside else kept.column_range(name)
+        result[name] = bounds if inside else _range_without(getattr(kept, name), bounds, kept, name)
     return result
+
+
+_BLOCK = 1 << 16
+"""Entries :func:`_range_without` reads at a time."""
+
+
+def _range_without(
+    column: np.ndarray, bounds: tuple[float, float], kept: Interactions, name: str
+) -> tuple[float, float]:
+    """Return the range of `column` (the kept events' `name`), whose ends can only be at or inside `bounds`.
+
+    Read a block at a time, keeping its smallest and largest entry so far: once they reach both
+    ends of `bounds`, those are its ends; after the last block, they are what it holds.
+    """
+    if np.isnan(bounds).any():  # numpy's min and max of a column with a NaN: as column_range finds them
+        found = kept.column_range(name)
+        assert found is not None  # kept events are not empty
+        return found
+    low, high = np.inf, -np.inf
+    for start in range(0, len(column), _BLOCK):
+        block = column[start : start + _BLOCK]
+        low, high = min(low, float(block.min())), max(high, float(block.max()))
+        if low == bounds[0] and high == bounds[1]:
+            break
+    return low, high
 
 
 class RangedEvents(DeferredEvents):

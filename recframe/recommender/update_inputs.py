@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from recframe.data import IdArray, InteractionMatrix, Interactions, as_query_ids
+from recframe.data import IdArray, IdIndex, IntArray, InteractionMatrix, Interactions, as_query_ids
 from recframe.errors import DataError, PluginError, RecframeError, short_repr
 from recframe.interfaces import EventChange
-from recframe.recommender.entry_passes import in_table
+from recframe.recommender.entry_passes import in_table, table_positions
 from recframe.recommender.fitted_state import _Fitted
 
 COLUMNS = frozenset({"user", "item", "rating", "value", "timestamp"})
@@ -97,8 +97,12 @@ def update_events(data: object, base: Interactions) -> Interactions:
     return new
 
 
-def forget_mask(ids: object, column: IdArray, name: str) -> tuple[IdArray, npt.NDArray[np.bool_]]:
-    """Return the distinct ids to forget and which events of `column` are theirs.
+def forget_ids(ids: object, index: IdIndex, column: IdArray, name: str) -> IdArray:
+    """Return the distinct ids to forget, each one checked to be among the training events' (`column`).
+
+    Looked up in the model's matrix `index` of that axis: every id of the matrix is among the
+    events (a builder may drop events, never invent ids: :func:`~recframe.interfaces.checks.check_matrix_ids`),
+    so only the ids the matrix lacks are looked for among the events, in one pass over them.
 
     Raises
     ------
@@ -126,15 +130,15 @@ def forget_mask(ids: object, column: IdArray, name: str) -> tuple[IdArray, npt.N
         kinds = ("text", "integers") if wanted.dtype.kind == "U" else ("integers", "text")
         msg = f"forget: {what} ids are {kinds[0]} but the model's are {kinds[1]}; nothing was forgotten"
         raise DataError(msg)
-    mask = members(column, wanted)
-    missing = np.setdiff1d(wanted, column[mask])
+    elsewhere = wanted[index.rows(wanted, missing="mark") < 0]
+    missing = np.setdiff1d(elsewhere, column[members(column, elsewhere)]) if len(elsewhere) else elsewhere
     if len(missing):
         msg = (
             f"forget: {len(missing)} {what if len(missing) == 1 else name} not in the training data: "
             f"{short_repr(missing.tolist())}; nothing was forgotten"
         )
         raise DataError(msg)
-    return wanted, mask
+    return wanted
 
 
 TABLE_SPAN = 1 << 24
@@ -150,7 +154,28 @@ def members(values: np.ndarray, sorted_ids: np.ndarray) -> npt.NDArray[np.bool_]
     """
     if len(sorted_ids) == 0:
         return np.zeros(len(values), dtype=bool)
-    if values.dtype.kind == sorted_ids.dtype.kind == "i" and int(sorted_ids[-1]) - int(sorted_ids[0]) < TABLE_SPAN:
+    if _tabled(values, sorted_ids):
         return in_table(values, sorted_ids)
     found = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
     return np.asarray(sorted_ids[found] == values)
+
+
+def positions_of(values: np.ndarray, sorted_ids: np.ndarray) -> IntArray:
+    """Return the positions of `values` that are among `sorted_ids` (sorted, distinct), in increasing order.
+
+    As ``flatnonzero(members(values, sorted_ids))``; integer ids of a narrow span take one
+    compiled sequential pass that writes only the positions (a forget's worker thread finds the
+    forgotten events this way, beside the update's kernels).
+    """
+    if len(sorted_ids) == 0:
+        return np.empty(0, dtype=np.int64)
+    if _tabled(values, sorted_ids):
+        found = table_positions(values, sorted_ids)
+        if found is not None:
+            return found
+    return np.flatnonzero(members(values, sorted_ids))
+
+
+def _tabled(values: np.ndarray, sorted_ids: np.ndarray) -> bool:
+    """Return whether `values` are looked up in a table of `sorted_ids` (integers spanning up to :data:`TABLE_SPAN`)."""
+    return values.dtype.kind == sorted_ids.dtype.kind == "i" and int(sorted_ids[-1]) - int(sorted_ids[0]) < TABLE_SPAN

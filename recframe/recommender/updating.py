@@ -32,7 +32,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data import IdArray, InteractionMatrix
@@ -52,7 +51,7 @@ from recframe.recommender.pending_events import PendingEvents, settled
 from recframe.recommender.row_changes import changed_rows, position_map
 from recframe.recommender.similarity_change import result_changes
 from recframe.recommender.small_pages import small_pages
-from recframe.recommender.update_inputs import check_updated_ids, forget_mask, training_data, update_events
+from recframe.recommender.update_inputs import check_updated_ids, forget_ids, training_data, update_events
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -134,23 +133,13 @@ class UpdateMethods(FitMethods):
             start = time.perf_counter()
             fitted = self._state()
             base = training_data(fitted, "forget")
-            drop: npt.NDArray[np.bool_] | None = None
             removed: dict[str, IdArray] = {}
             for name, ids in (("users", users), ("items", items)):
                 column = base.users if name == "users" else base.items
-                if ids is None:
-                    removed[name] = column[:0]
-                    continue
-                removed[name], mask = forget_mask(ids, column, name)  # a fresh mask: ours to change
-                drop = mask if drop is None else np.logical_or(drop, mask, out=drop)
-            assert drop is not None  # users or items were given
-            counts = {name: len(wanted) for name, wanted in removed.items()}
-            dropped = int(np.count_nonzero(drop))
-            if dropped == len(base):
-                msg = f"forget would remove all {len(base)} training events; nothing would remain to recommend from"
-                raise DataError(msg)
-            entry = {"kind": "forget", "users": counts["users"], "items": counts["items"], "events": dropped}
-            after = PendingEvents(base, ~drop)  # copied on a worker meanwhile
+                index = fitted.matrix.users if name == "users" else fitted.matrix.items
+                removed[name] = column[:0] if ids is None else forget_ids(ids, index, column, name)
+            entry = {"kind": "forget", "users": len(removed["users"]), "items": len(removed["items"]), "events": None}
+            after = PendingEvents(base, removed["users"], removed["items"])  # found and copied on a worker meanwhile
             try:
                 change = EventChange(base, after, removed_users=removed["users"], removed_items=removed["items"])
                 self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
@@ -158,6 +147,8 @@ class UpdateMethods(FitMethods):
                 after.wait()  # no copy outlives a forget that failed
                 if isinstance(error, Exception) and after.error is not None and _caused_by(error, after.error):
                     raise after.error from None  # the copy failed (memory, say), not the plugin that read it
+                if isinstance(error, Exception) and after.error is None and len(after) == 0:
+                    raise _nothing_remains(len(base)) from None  # what a builder made of no events is beside the point
                 raise
         return self
 
@@ -199,7 +190,11 @@ class UpdateMethods(FitMethods):
             }
         )
         lineage, what = fitted.lineage, entry.get("fingerprint")
-        if entry["kind"] == "forget":  # nothing that could confirm a guess of what it removed: see _forgotten_lineage
+        if entry["kind"] == "forget":  # its events were found meanwhile (PendingEvents)
+            entry["events"] = len(change.before) - len(interactions)
+            if not len(interactions):
+                raise _nothing_remains(len(change.before))
+            # nothing that could confirm a guess of what it removed: see _forgotten_lineage
             lineage, what = _forgotten_lineage(lineage, entry)
         fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{what}".encode())
         similarity, changed_similarity = self._similarity_since(fitted)
@@ -394,6 +389,11 @@ def _forgotten_lineage(
     """
     kept = tuple(dict(earlier, fingerprint=None) if "fingerprint" in earlier else earlier for earlier in lineage)
     return kept, f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}:{secrets.token_hex(16)}"
+
+
+def _nothing_remains(events: int) -> DataError:
+    """Return the error of a forget that would remove all `events` training events."""
+    return DataError(f"forget would remove all {events} training events; nothing would remain to recommend from")
 
 
 def _caused_by(error: BaseException, cause: BaseException) -> bool:
