@@ -19,9 +19,13 @@ from recframe.engine import (
     freeze,
     merge_cells,
     numba_available,
+    row_totals,
+    transpose,
 )
+from recframe.engine import search as search_module
 from recframe.engine.cells import Cells
-from recframe.engine.kernel_inputs import check_csr, is_checked
+from recframe.engine.kernel_inputs import check_csr, is_checked, kept_on
+from recframe.engine.pairs import mark_transpose
 
 ENGINES = ["scipy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(), reason="needs numba"))]
 
@@ -164,6 +168,44 @@ def test_random_merges_equal_the_dense_merge(engine: Engine, index: type[np.inte
                 engine=engine,
             )
             _check(merged, _expected(x, row_map, column_map, shape, cells, combine, drop))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_merge_with_a_known_transpose_and_norms_equals_the_dense_merge(
+    engine: Engine, compiled_always: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each row's entries in dropped columns counted from the transpose (not read); lengths found in the fill."""
+    monkeypatch.setattr(search_module, "COMPILED_TOTALS", 0)  # the lengths row_totals finds compiled on any size
+    counted = []
+    real = cells_module._dropped_counts
+    monkeypatch.setattr(cells_module, "_dropped_counts", lambda *args: counted.append(real(*args)) or counted[-1])
+    rng = np.random.default_rng(9)
+    for case in range(150):
+        x, row_map, column_map, shape, cells = _random_case(rng, np.int32)
+        x = freeze(x)
+        transpose(x)  # marks the pair, as a fitted model's matrix and items' rows are
+        if case % 3 == 0:  # every row without cells: each counted from the transpose alone
+            cells = NO_CELLS
+        merged = merge_cells(
+            x, row_map, column_map, shape, cells, drop_emptied=bool(case % 2), engine=engine, with_norms=True
+        )
+        _check(merged, _expected(x, row_map, column_map, shape, cells, None, bool(case % 2)))
+        m = merged.matrix
+        fresh = sp.csr_array((m.data.copy(), m.indices.copy(), m.indptr.copy()), shape=m.shape)  # nothing kept on it
+        assert (kept_on(m, search_module._TOTALS) is not None) == (engine == "numba")
+        assert row_totals(m)[0].tolist() == row_totals(fresh)[0].tolist()  # the very bits of a pass
+    if engine == "numba":
+        assert any(found is not None and found.any() for found in counted)
+
+
+def test_a_wrong_transpose_mark_fails_the_merge_rather_than_its_result(compiled_always: None) -> None:
+    if not numba_available():
+        pytest.skip("needs numba")
+    x = freeze(sp.csr_array(np.array([[1.0, 2.0, 0.0], [0.0, 3.0, 4.0]])))
+    wrong = freeze(sp.csr_array(np.array([[1.0, 0.0], [0.0, 3.0], [0.0, 4.0]])))  # the entry (0, 1) missing
+    mark_transpose(x, wrong)
+    with pytest.raises(ValueError, match="canonical"):
+        merge_cells(x, np.arange(2), np.array([0, -1, 1]), (2, 2), engine="numba")
 
 
 @pytest.mark.parametrize("engine", ENGINES)

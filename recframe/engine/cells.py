@@ -39,7 +39,8 @@ from recframe.data import FloatArray, IntArray, index_dtype
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
 from recframe.engine.entry_facts import ColumnTotals, keep_entry_facts, kept_entry_facts
 from recframe.engine.kernel_inputs import check_csr, csr_parts, mark_checked, read_only_view
-from recframe.engine.pairs import _entry_ranges
+from recframe.engine.pairs import _entry_ranges, transpose_parts
+from recframe.engine.search import keep_row_norms
 from recframe.engine.transposes import column_counts
 from recframe.interfaces.checks import EntryFacts, out_of_order
 
@@ -145,6 +146,7 @@ def merge_cells(
     drop_emptied: bool = False,
     engine: Engine = "auto",
     threads: int | None = None,
+    with_norms: bool = False,
 ) -> MergedCells:
     """Return `matrix` with its rows and columns renumbered and `cells` set, as a new canonical CSR matrix.
 
@@ -184,6 +186,11 @@ def merge_cells(
         give the same result.
     threads : int, optional
         Threads for the compiled kernel; all cores by default.
+    with_norms : bool
+        Also find each result row's L2 length as the compiled kernel writes the row, and keep
+        them on the result (:func:`~recframe.engine.search.keep_row_norms`: what
+        :func:`~recframe.engine.row_totals` then gives without a pass over the entries); only
+        where the compiled kernel merges and its lengths are the very ones ``row_totals`` would find.
 
     Returns
     -------
@@ -206,7 +213,7 @@ def merge_cells(
     )  # fmt: skip
     kept_columns = merge.kept_columns(engine, threads)
     if resolve_engine(engine) == "numba" and matrix.nnz + len(values) >= COMPILED_MIN_ENTRIES:
-        merged = _merge_compiled(merge, kept_columns, threads)
+        merged = _merge_compiled(merge, kept_columns, threads, with_norms)
     else:
         merged = _merge_numpy(merge, kept_columns)
     _keep_derived_facts(merge, merged)
@@ -480,8 +487,14 @@ def _merge_numpy(merge: _Merge, kept_columns: npt.NDArray[np.bool_]) -> MergedCe
     return _result(np.r_[0, np.cumsum(counts)], indices, data, kept_rows, kept_columns, previous, values)
 
 
-def _merge_compiled(merge: _Merge, kept_columns: npt.NDArray[np.bool_], threads: int | None) -> MergedCells:
-    """:func:`merge_cells` by the compiled kernels: count each row (finding the cells' places), then fill it."""
+def _merge_compiled(
+    merge: _Merge, kept_columns: npt.NDArray[np.bool_], threads: int | None, with_norms: bool = False
+) -> MergedCells:
+    """:func:`merge_cells` by the compiled kernels: count each row (finding the cells' places), then fill it.
+
+    Where columns are dropped and the matrix's transpose is known (:func:`_dropped_counts`),
+    a row without cells is counted without reading it; the fill checks the count either way.
+    """
     from recframe.engine._compiled.cells import count_rows, fill_rows
 
     matrix, row_map, column_map, shape = merge.matrix, merge.row_map, merge.column_map, merge.shape
@@ -494,9 +507,12 @@ def _merge_compiled(merge: _Merge, kept_columns: npt.NDArray[np.bool_], threads:
     with numba_threads(threads) as used:
         tasks = used * 4
         work = np.r_[0, np.cumsum(_source_lengths(indptr, source) + np.diff(cell_ptr))]  # rows by equal entries
+        dropping = bool((column_map < 0).any())
+        dropped = _dropped_counts(matrix, column_map) if dropping else None
         count_rows(
-            indptr, indices, source, read_only_view(column_map), bool((column_map < 0).any()), cell_ptr,
-            read_only_view(cell_columns), _entry_ranges(work, tasks), counts, found,
+            indptr, indices, source, read_only_view(column_map), dropping, cell_ptr, read_only_view(cell_columns),
+            read_only_view(np.empty(0, dtype=np.int64) if dropped is None else dropped), _entry_ranges(work, tasks),
+            counts, found,
         )  # fmt: skip
         kept_rows = ~_emptied_rows(matrix, source, counts) if merge.drop_emptied else np.ones(shape[0], dtype=bool)
         if not kept_columns.all():  # renumber past the emptied columns (no old entry maps to one any more)
@@ -513,11 +529,31 @@ def _merge_compiled(merge: _Merge, kept_columns: npt.NDArray[np.bool_], threads:
         out_indices, out_data = np.empty(nnz, dtype=index_type), np.empty(nnz)
         fill_bounds = _entry_ranges(out_indptr, tasks)
         bad = np.zeros(len(fill_bounds) - 1, dtype=np.bool_)
+        norms = np.empty(shape[0] if with_norms else 0)
         fill_rows(
             indptr, indices, data, source, read_only_view(column_map), bool((column_map < 0).any()),
             _identity(column_map), cell_ptr, read_only_view(cell_columns), read_only_view(values),
-            read_only_view(out_indptr), fill_bounds, out_indices, out_data, bad,
+            read_only_view(out_indptr), fill_bounds, out_indices, out_data, norms, bad,
         )  # fmt: skip
     if bad.any():
         raise ValueError(_NOT_CANONICAL)
-    return _result(out_indptr, out_indices, out_data, kept_rows, kept_columns, previous, values)
+    merged = _result(out_indptr, out_indices, out_data, kept_rows, kept_columns, previous, values)
+    if with_norms:
+        keep_row_norms(merged.matrix, norms[kept_rows])
+    return merged
+
+
+def _dropped_counts(matrix: sp.csr_array, column_map: IntArray) -> IntArray | None:
+    """Return how many entries each row of `matrix` holds in the dropped columns, or ``None`` unknown.
+
+    Known where `matrix`'s transpose is (:func:`~recframe.engine.pairs.transpose_parts`: an
+    update's items' rows know the users' rows): the dropped columns' rows of it, in proportion
+    to their entries (a forget's few users), not a pass over every entry of `matrix`.
+    """
+    parts = transpose_parts(matrix)
+    if parts is None:
+        return None
+    indptr, indices, data = parts
+    transposed = sp.csr_array((data, indices, indptr), shape=(matrix.shape[1], matrix.shape[0]))
+    held = indices[entries_of_rows(transposed, np.flatnonzero(column_map < 0))]
+    return np.bincount(held, minlength=matrix.shape[0]).astype(np.int64, copy=False)

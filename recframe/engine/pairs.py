@@ -151,6 +151,18 @@ def mark_transpose(x: sp.csr_array, transposed: sp.csr_array) -> None:
     setattr(x, _TRANSPOSE_OF, ((transposed.indptr, transposed.indices, transposed.data), True))
 
 
+def transpose_parts(x: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Return ``(indptr, indices, data)`` of `x`'s transpose where :func:`mark_transpose` recorded it, else ``None``.
+
+    Only while `x` is read-only (as when it was marked): its mark then still holds.
+    """
+    kept = getattr(x, _TRANSPOSE_OF, None)
+    if kept is None or not kept[1] or not frozen(x):
+        return None
+    indptr, indices, data = kept[0]
+    return indptr, indices, data
+
+
 def _checked(x: sp.csr_array, transposed: sp.csr_array) -> tuple[sp.csr_array, sp.csr_array]:
     """Return `x` and `transposed` checked as CSR matrices of transposed shapes; numba must be installed."""
     resolve_engine("numba")

@@ -63,6 +63,16 @@ def row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
     return norms, counts
 
 
+def keep_row_norms(x: sp.csr_array, norms: FloatArray) -> None:
+    """Keep each row's L2 length, found with `x` (a merge writing it), on read-only `x` for :func:`row_totals`.
+
+    Only where they are what :func:`row_totals` would compute: the compiled pass (each row's
+    squares summed in order in float64), which it runs on as many entries as `x` has.
+    """
+    if x.nnz >= COMPILED_TOTALS and compiled_by_default():
+        keep_on(x, _TOTALS, (norms.copy(), np.diff(x.indptr).astype(np.float64)))
+
+
 def _row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
     """Return each row's L2 norm and number of stored entries, computed (see :func:`row_totals`)."""
     lengths = np.diff(x.indptr)

@@ -66,7 +66,12 @@ def updated_item_rows(
     order = pair_order(items, users, n_items, n_users)
     try:
         merged = merge_cells(
-            previous, item_map, user_map, (n_items, n_users), (items[order], users[order], values[order])
+            previous,
+            item_map,
+            user_map,
+            (n_items, n_users),
+            (items[order], users[order], values[order]),
+            with_norms=True,  # the items' lengths, which the neighbour update reads next
         ).matrix
     except ValueError:  # cells listed twice, say (against the contract): made anew instead
         return None

@@ -92,6 +92,7 @@ def count_rows(
     dropping: bool,
     cell_ptr: np.ndarray,
     cell_columns: np.ndarray,
+    dropped_counts: np.ndarray,
     bounds: np.ndarray,
     counts: np.ndarray,
     found: np.ndarray,
@@ -99,8 +100,9 @@ def count_rows(
     """Set ``counts[r]`` to the number of entries of result row ``r``, and ``found[q]`` to cell ``q``'s old entry.
 
     Without dropped columns, a row holds its old entries and the cells they don't store (a
-    binary search per cell); otherwise a row without cells counts its kept columns, and a row
-    with cells is merged in full. ``found[q]`` is the position
+    binary search per cell); otherwise a row without cells holds its old entries less those in
+    dropped columns (``dropped_counts[s]`` of old row ``s``, where given: not empty) or counts
+    its kept columns, and a row with cells is merged in full. ``found[q]`` is the position
     of the old entry cell ``q`` replaces, ``-1`` if none.
     """
     for task in numba.prange(len(bounds) - 1):
@@ -115,6 +117,9 @@ def count_rows(
                     found[q] = _find(indices, column_map, start, stop, cell_columns[q])
                     n += found[q] < 0
                 counts[r] = n
+                continue
+            if first == last and dropped_counts.shape[0]:  # known: the fill checks it
+                counts[r] = stop - start - (dropped_counts[s] if s >= 0 else 0)
                 continue
             if first == last:  # no cells: the entries whose column is kept (no branch)
                 n = 0
@@ -137,6 +142,82 @@ def count_rows(
             counts[r] = n
 
 
+@numba.njit(inline="always", cache=True)
+def _fill_row(
+    indices: np.ndarray,
+    data: np.ndarray,
+    column_map: np.ndarray,
+    dropping: bool,
+    identity: bool,
+    start: int,
+    stop: int,
+    cell_columns: np.ndarray,
+    cell_values: np.ndarray,
+    first: int,
+    last: int,
+    out_indices: np.ndarray,
+    out_data: np.ndarray,
+    o: int,
+    end: int,
+) -> bool:
+    """Write a result row that is not a plain copy at ``o:end`` (:func:`fill_rows`); return whether it filled that.
+
+    False also where its old row is not in order (not canonical); nothing is written past `end`.
+    """
+    if first == last:  # no cells, some columns dropped: the kept entries, renumbered
+        unordered = False
+        for p in range(start, stop):
+            unordered |= p > start and indices[p] <= indices[p - 1]
+            column = column_map[indices[p]]
+            if column >= 0:
+                if o >= end:
+                    return False
+                out_indices[o] = column
+                out_data[o] = data[p]
+                o += 1
+        return not unordered and o == end
+    for p in range(start + 1, stop):
+        if indices[p] <= indices[p - 1]:
+            return False
+    if not dropping:  # runs of old entries between the cells' places, copied as runs
+        p = start
+        for q in range(first, last):
+            cell = cell_columns[q]
+            at = _place(indices, column_map, p, stop, cell)
+            if o + (at - p) >= end:
+                return False
+            _copy_run(indices, data, column_map, identity, p, at, out_indices, out_data, o, True)
+            o += at - p
+            out_indices[o] = cell
+            out_data[o] = cell_values[q]
+            o += 1
+            p = at + (at < stop and column_map[indices[at]] == cell)
+        if o + (stop - p) != end:
+            return False
+        _copy_run(indices, data, column_map, identity, p, stop, out_indices, out_data, o, True)
+        return True
+    p, q = start, first
+    while p < stop or q < last:
+        old = _old_column(indices, column_map, p, stop)
+        if old < 0:
+            p += 1
+            continue
+        if o >= end:
+            return False
+        cell = cell_columns[q] if q < last else _END
+        if old < cell:
+            out_indices[o] = old
+            out_data[o] = data[p]
+            p += 1
+        else:
+            out_indices[o] = cell
+            out_data[o] = cell_values[q]
+            q += 1
+            p += old == cell
+        o += 1
+    return o == end
+
+
 @numba.njit(parallel=True, nogil=True, cache=True)
 def fill_rows(
     indptr: np.ndarray,
@@ -153,6 +234,7 @@ def fill_rows(
     bounds: np.ndarray,
     out_indices: np.ndarray,
     out_data: np.ndarray,
+    norms: np.ndarray,
     bad: np.ndarray,
 ) -> None:
     """Write each result row ``r`` at ``out_indptr[r]``: its old entries renumbered, merged with its cells.
@@ -163,7 +245,10 @@ def fill_rows(
     with cells and no column dropped is copied in runs between the cells' places (a binary
     search each); with columns dropped, merged entry by entry. An old row whose columns are not
     strictly increasing (not canonical), or that fills other than the count reserved for it,
-    sets ``bad[task]``: nothing is ever written outside the row's place.
+    sets ``bad[task]``: nothing is ever written outside the row's place. Where `norms` is not
+    empty, ``norms[r]`` is the L2 length of the row written, its squares summed in order in
+    float64 as :func:`~recframe.engine._compiled.entries.row_lengths` sums them (the row is
+    still in cache: no second pass over the result).
     """
     for task in numba.prange(len(bounds) - 1):
         for r in range(bounds[task], bounds[task + 1]):
@@ -172,74 +257,21 @@ def fill_rows(
             stop = indptr[s + 1] if s >= 0 else 0
             first, last = cell_ptr[r], cell_ptr[r + 1]
             o, end = out_indptr[r], out_indptr[r + 1]
-            if first == last and (identity or not dropping):
+            if first == last and (identity or not dropping):  # a copy (its own loop: faster so)
                 if end - o != stop - start or _copy_run(
                     indices, data, column_map, identity, start, stop, out_indices, out_data, o, False
                 ):
                     bad[task] = True
                     break
-                continue
-            if first == last:  # no cells, some columns dropped: the kept entries, renumbered
-                unordered = False
-                for p in range(start, stop):
-                    unordered |= p > start and indices[p] <= indices[p - 1]
-                    column = column_map[indices[p]]
-                    if column >= 0:
-                        if o >= end:
-                            bad[task] = True
-                            break
-                        out_indices[o] = column
-                        out_data[o] = data[p]
-                        o += 1
-                if bad[task] or unordered or o != end:
-                    bad[task] = True
-                    break
-                continue
-            unordered = False
-            for p in range(start + 1, stop):
-                unordered |= indices[p] <= indices[p - 1]
-            if unordered:
+            elif not _fill_row(
+                indices, data, column_map, dropping, identity, start, stop, cell_columns, cell_values, first,
+                last, out_indices, out_data, o, end,
+            ):  # fmt: skip
                 bad[task] = True
                 break
-            if not dropping:  # runs of old entries between the cells' places, copied as runs
-                p = start
-                for q in range(first, last):
-                    cell = cell_columns[q]
-                    at = _place(indices, column_map, p, stop, cell)
-                    if o + (at - p) >= end:
-                        bad[task] = True
-                        break
-                    _copy_run(indices, data, column_map, identity, p, at, out_indices, out_data, o, True)
-                    o += at - p
-                    out_indices[o] = cell
-                    out_data[o] = cell_values[q]
-                    o += 1
-                    p = at + (at < stop and column_map[indices[at]] == cell)
-                if bad[task] or o + (stop - p) != end:
-                    bad[task] = True
-                    break
-                _copy_run(indices, data, column_map, identity, p, stop, out_indices, out_data, o, True)
-                continue
-            p, q = start, first
-            while p < stop or q < last:
-                old = _old_column(indices, column_map, p, stop)
-                if old < 0:
-                    p += 1
-                    continue
-                if o >= end:
-                    bad[task] = True
-                    break
-                cell = cell_columns[q] if q < last else _END
-                if old < cell:
-                    out_indices[o] = old
-                    out_data[o] = data[p]
-                    p += 1
-                else:
-                    out_indices[o] = cell
-                    out_data[o] = cell_values[q]
-                    q += 1
-                    p += old == cell
-                o += 1
-            if o != end:
-                bad[task] = True
-                break
+            if norms.shape[0]:
+                total = 0.0
+                for p in range(o, end):
+                    value = np.float64(out_data[p])
+                    total += value * value
+                norms[r] = np.sqrt(total)
