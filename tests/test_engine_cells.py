@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 
 import numpy as np
@@ -25,7 +26,7 @@ from recframe.engine import (
 from recframe.engine import search as search_module
 from recframe.engine.cells import Cells
 from recframe.engine.kernel_inputs import check_csr, is_checked, kept_on
-from recframe.engine.pairs import mark_transpose
+from recframe.engine.pairs import mark_transpose, transpose_parts
 
 ENGINES = ["scipy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(), reason="needs numba"))]
 
@@ -202,10 +203,32 @@ def test_a_wrong_transpose_mark_fails_the_merge_rather_than_its_result(compiled_
     if not numba_available():
         pytest.skip("needs numba")
     x = freeze(sp.csr_array(np.array([[1.0, 2.0, 0.0], [0.0, 3.0, 4.0]])))
-    wrong = freeze(sp.csr_array(np.array([[1.0, 0.0], [0.0, 3.0], [0.0, 4.0]])))  # the entry (0, 1) missing
+    wrong = freeze(sp.csr_array(np.array([[1.0, 1.0], [2.0, 0.0], [0.0, 4.0]])))  # as many entries, misplaced
     mark_transpose(x, wrong)
+    assert transpose_parts(x) is not None
     with pytest.raises(ValueError, match="canonical"):
         merge_cells(x, np.arange(2), np.array([0, -1, 1]), (2, 2), engine="numba")
+
+
+def test_a_transpose_mark_is_not_used_once_the_matrix_changed() -> None:
+    """Other arrays, another shape, a pickled copy frozen again: the mark no longer holds (a pass counts instead)."""
+    dense = np.array([[1.0, 2.0, 0.0], [0.0, 3.0, 4.0]])
+
+    def marked() -> sp.csr_array:
+        x = freeze(sp.csr_array(dense))
+        transpose(x)
+        assert transpose_parts(x) is not None
+        return x
+
+    x = marked()
+    other = freeze(sp.csr_array(np.array([[0.0, 2.0, 5.0], [6.0, 3.0, 0.0]])))
+    x.indices = other.indices  # read-only, but not the arrays it was marked with
+    assert transpose_parts(x) is None
+    x = marked()
+    x.resize((3, 3))
+    assert transpose_parts(x) is None
+    copied = freeze(pickle.loads(pickle.dumps(marked())))
+    assert transpose_parts(copied) is None
 
 
 @pytest.mark.parametrize("engine", ENGINES)

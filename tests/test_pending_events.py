@@ -14,7 +14,7 @@ from recframe import InteractionMatrix, Interactions, Recommender
 from recframe.builtin.matrix_builders import RatingsMatrixBuilder
 from recframe.recommender import entry_passes as passes
 from recframe.recommender.held_events import HeldEvents
-from recframe.recommender.pending_events import PendingEvents, forgotten_positions, settled, without
+from recframe.recommender.pending_events import PendingEvents, forgotten, settled, without
 from recframe.testing import assert_same_neighbours, random_interactions
 
 
@@ -51,8 +51,11 @@ def test_the_kept_events_equal_an_eager_selection(
 
 
 @pytest.mark.parametrize("compiled", [False, True])
-def test_forgotten_positions_equal_a_mask(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ids at both ends of their span, outside it, negative, a wide span (no table): the positions of a mask."""
+def test_the_forgotten_events_equal_a_mask(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ids at both ends of their span, outside it, negative, a wide span (no table): the positions of a mask.
+
+    And the ids of which no event was found (items -2, 7 and 8 never occur).
+    """
     if compiled:
         monkeypatch.setattr(passes, "COMPILED_ENTRIES", 0)
     rng = np.random.default_rng(4)
@@ -65,9 +68,11 @@ def test_forgotten_positions_equal_a_mask(compiled: bool, monkeypatch: pytest.Mo
         wanted_items = np.unique(rng.integers(-2, 9, case % 3)).astype(np.int64)
         events = Interactions(users, items)
         expected = np.flatnonzero(np.isin(users, wanted_users) | np.isin(items, wanted_items))
-        got = forgotten_positions(events, wanted_users, wanted_items)
+        got, absent = forgotten(events, wanted_users, wanted_items)
         np.testing.assert_array_equal(got, expected)
-        kept = [without(column, got).tolist() for column in (users, items)]
+        assert absent["users"].tolist() == np.setdiff1d(wanted_users, users).tolist()
+        assert absent["items"].tolist() == np.setdiff1d(wanted_items, items).tolist()
+        kept = [without(column, got).tolist() for column in (users, items)]  # many drops: numpy's delete
         assert kept == [users[np.setdiff1d(np.arange(n), expected)].tolist(), np.delete(items, expected).tolist()]
 
 
@@ -191,3 +196,24 @@ def test_a_full_build_from_the_kept_events_equals_a_refit() -> None:
     keep = ~np.isin(events.users, [1, 10])
     ref = Recommender.from_config({}).fit(events.take(keep))
     assert_same_neighbours(rec._state().graphs["items"], ref._state().graphs["items"])
+
+
+def test_a_column_without_a_few_events_is_copied_run_by_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forget's few events (long runs between them): the compiled copy of runs; many: numpy's delete. Both exact."""
+    pytest.importorskip("numba")
+    import recframe.engine._compiled.kept_events as kernels
+
+    monkeypatch.setattr(passes, "COMPILED_ENTRIES", 0)
+    calls = []
+    real = kernels.copy_kept
+    monkeypatch.setattr(kernels, "copy_kept", lambda *args: calls.append(1) or real(*args))
+    rng = np.random.default_rng(8)
+    for dtype, count in ((np.int64, 20), (np.float64, 20), (np.int32, 3), (np.float64, 4000)):
+        column = rng.integers(-50, 50, 10_000).astype(dtype)
+        dropped = np.sort(rng.choice(len(column), count, replace=False))
+        if count == 3:
+            dropped = np.array([0, 1, len(column) - 1])  # at both ends, side by side
+        calls.clear()
+        got = without(column, dropped)
+        assert got.dtype == column.dtype and got.tolist() == np.delete(column, dropped).tolist()
+        assert len(calls) == (count * 32 <= len(column))

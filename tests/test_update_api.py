@@ -12,7 +12,17 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recframe import DataError, IdIndex, Interactions, NeighbourGraph, RecframeError, Recommender
+from recframe import (
+    DataError,
+    EventChange,
+    IdIndex,
+    InteractionMatrix,
+    Interactions,
+    NeighbourGraph,
+    RecframeError,
+    Recommender,
+)
+from recframe.builtin.matrix_builders import RatingsMatrixBuilder
 from recframe.recommender import graph_update
 from recframe.recommender.graph_update import update_graph
 from recframe.recommender.row_changes import changed_rows, position_map
@@ -229,6 +239,42 @@ def test_forgetting_every_event_is_refused(matrix: str, who: str) -> None:
         rec.forget(**kwargs)
     assert rec._state() is before
     assert not any(thread.name == "recframe-kept-events" for thread in threading.enumerate())
+
+
+class _KeepsEmptiedUsers(RatingsMatrixBuilder):
+    """A builder whose update keeps the row of a user whose every event was forgotten (as a plugin may)."""
+
+    name = "keeps_emptied_users"
+
+    def update(self, previous: InteractionMatrix, change: EventChange) -> InteractionMatrix:
+        built = self.build(change.after)
+        gone = set() if change.removed_users is None else set(change.removed_users.tolist())
+        ids = np.array(sorted(set(built.users.ids.tolist()) | (set(previous.users.ids.tolist()) - gone)))
+        rows = np.searchsorted(ids, built.users.ids)
+        entries = built.matrix.tocoo()
+        matrix = sp.csr_array((entries.data, (rows[entries.row], entries.col)), shape=(len(ids), built.n_items))
+        matrix.sort_indices()
+        return InteractionMatrix(matrix, IdIndex(ids), built.items)
+
+
+def test_an_id_the_matrix_kept_without_events_is_refused() -> None:
+    """The ids are checked against the matrix first; the worker, finding no event of one, still refuses it."""
+    events = Interactions([1, 1, 2, 2, 3, 3, 4], [10, 11, 10, 12, 11, 12, 13], [5.0, 4, 3, 2, 4, 5, 1])
+    rec = Recommender(matrix=_KeepsEmptiedUsers()).fit(events)
+    rec.forget(items=[13])  # user 4's only event: the builder keeps its row
+    assert 4 in rec.interaction_matrix.users.ids.tolist()
+    before = rec._state()
+    with pytest.raises(DataError, match=r"forget: 1 user not in the training data: \[4\]; nothing was forgotten"):
+        rec.forget(users=[4])
+    assert rec._state() is before
+    assert not any(thread.name == "recframe-kept-events" for thread in threading.enumerate())
+
+
+def test_unsigned_ids_beyond_64_bits_are_not_in_the_training_data(fitted: Recommender) -> None:
+    before = fitted._state()
+    with pytest.raises(DataError, match=r"1 user not in the training data: \[18446744073709551615\]"):
+        fitted.forget(users=np.array([2**64 - 1], dtype=np.uint64))
+    assert fitted._state() is before
 
 
 def test_a_user_the_matrix_dropped_is_forgotten_from_the_events() -> None:

@@ -318,9 +318,13 @@ def entries_of_rows(matrix: sp.csr_array, rows: npt.ArrayLike) -> IntArray:
     ndarray of int64
         Indices into ``matrix.data`` and ``matrix.indices``.
     """
-    rows = np.asarray(rows, dtype=np.int64)
-    runs = np.diff(matrix.indptr)[rows].astype(np.int64)
-    offsets = matrix.indptr[rows].astype(np.int64) - (np.cumsum(runs) - runs)
+    return _entries_of(matrix.indptr, np.asarray(rows, dtype=np.int64))
+
+
+def _entries_of(indptr: np.ndarray, rows: IntArray) -> IntArray:
+    """:func:`entries_of_rows` of a CSR matrix's `indptr` alone."""
+    runs = (indptr[rows + 1] - indptr[rows]).astype(np.int64)
+    offsets = indptr[rows].astype(np.int64) - (np.cumsum(runs) - runs)
     positions: IntArray = np.arange(int(runs.sum()), dtype=np.int64) + np.repeat(offsets, runs)
     return positions
 
@@ -553,7 +557,6 @@ def _dropped_counts(matrix: sp.csr_array, column_map: IntArray) -> IntArray | No
     parts = transpose_parts(matrix)
     if parts is None:
         return None
-    indptr, indices, data = parts
-    transposed = sp.csr_array((data, indices, indptr), shape=(matrix.shape[1], matrix.shape[0]))
-    held = indices[entries_of_rows(transposed, np.flatnonzero(column_map < 0))]
+    indptr, indices, _ = parts
+    held = indices[_entries_of(indptr, np.flatnonzero(column_map < 0))]
     return np.bincount(held, minlength=matrix.shape[0]).astype(np.int64, copy=False)

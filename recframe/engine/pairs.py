@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine, used_threads
-from recframe.engine.kernel_inputs import check_count, check_csr, csr_parts, frozen, read_only_view
+from recframe.engine.kernel_inputs import _same_stamp, _stamp, check_count, check_csr, csr_parts, frozen, read_only_view
 
 _Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -123,19 +123,18 @@ def check_transpose(x: sp.csr_array, transposed: sp.csr_array, *, check_values: 
         If a matrix is malformed, or `transposed` is not the transpose of `x`.
     """
     x, transposed = _checked(x, transposed)
-    kept = getattr(transposed, _TRANSPOSE_OF, None)
+    kept = _mark_of(transposed)
     arrays = (x.indptr, x.indices, x.data)
     if (
         kept is not None
         and all(a is b for a, b in zip(kept[0], arrays, strict=True))
         and (kept[1] or not check_values)
         and frozen(x)
-        and frozen(transposed)
     ):
         return
     _check_pair(*symmetric_parts(x, transposed), check_values=check_values)
     if frozen(x) and frozen(transposed):
-        setattr(transposed, _TRANSPOSE_OF, (arrays, check_values))
+        _mark(transposed, arrays, check_values)
 
 
 def mark_transpose(x: sp.csr_array, transposed: sp.csr_array) -> None:
@@ -147,20 +146,43 @@ def mark_transpose(x: sp.csr_array, transposed: sp.csr_array) -> None:
     these arrays, read-only. Each matrix's mark refers to the other's arrays, which therefore
     live as long as either matrix does.
     """
-    setattr(transposed, _TRANSPOSE_OF, ((x.indptr, x.indices, x.data), True))
-    setattr(x, _TRANSPOSE_OF, ((transposed.indptr, transposed.indices, transposed.data), True))
+    _mark(transposed, (x.indptr, x.indices, x.data), True)
+    _mark(x, (transposed.indptr, transposed.indices, transposed.data), True)
 
 
 def transpose_parts(x: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Return ``(indptr, indices, data)`` of `x`'s transpose where :func:`mark_transpose` recorded it, else ``None``.
 
-    Only while `x` is read-only (as when it was marked): its mark then still holds.
+    Only while `x` keeps the arrays and the shape it had then, read-only (:func:`_mark_of`), and
+    where the recorded arrays fit the transpose's shape.
     """
-    kept = getattr(x, _TRANSPOSE_OF, None)
-    if kept is None or not kept[1] or not frozen(x):
+    kept = _mark_of(x)
+    if kept is None or not kept[1]:
         return None
     indptr, indices, data = kept[0]
+    if len(indptr) != x.shape[1] + 1 or len(indices) != x.nnz or len(data) != x.nnz:
+        return None
     return indptr, indices, data
+
+
+def _mark(matrix: sp.csr_array, other: tuple[np.ndarray, ...], with_values: bool) -> None:
+    """Record on `matrix` that its transpose has the arrays `other` (`with_values`: its values checked too)."""
+    setattr(matrix, _TRANSPOSE_OF, (other, with_values, _stamp(matrix)))
+
+
+def _mark_of(matrix: sp.csr_array) -> tuple[tuple[np.ndarray, ...], bool] | None:
+    """Return what :func:`_mark` recorded on `matrix`, or ``None`` if it may be stale.
+
+    It holds while `matrix` keeps the very arrays and the shape it had then, all read-only, and
+    the transpose's recorded arrays are read-only too: a mark on arrays or a shape changed
+    since is not used, nor one that came through pickle (its arrays are writable copies then).
+    """
+    kept = getattr(matrix, _TRANSPOSE_OF, None)
+    if kept is None or len(kept) != 3 or not _same_stamp(kept[2], matrix) or not frozen(matrix):
+        return None
+    if any(array.flags.writeable for array in kept[0]):
+        return None
+    return kept[0], kept[1]
 
 
 def _checked(x: sp.csr_array, transposed: sp.csr_array) -> tuple[sp.csr_array, sp.csr_array]:

@@ -75,9 +75,11 @@ class EventChange:
     after : Interactions
         The events now: `before` followed by `added`, or `before` without the removed ones.
         During an update they are joined only when a column is first read, and during a
-        forget they are still being copied on a worker thread (subclasses of
-        :class:`Interactions`): reading a column joins them or waits for them; ``len``,
-        selecting, copying and pickling give what plain events give.
+        forget they are still being found and copied on a worker thread (subclasses of
+        :class:`Interactions`): reading a column joins them or waits for them, ``len`` of a
+        forget's waits until the forgotten events are found (a pass over the users' or the
+        items' column, shorter than a copy); selecting, copying and pickling give what plain
+        events give.
     added : Interactions or None
         The events appended after `before` (with the same columns), or ``None`` for a removal.
     removed_users, removed_items : IdArray or None

@@ -3,10 +3,11 @@
 A model's training events are needed whole only by what reads every event (a save, a forget, a
 builder without an incremental update), not by an update that brings the matrix up to date from
 the previous one. :class:`DeferredEvents` is an :class:`~recframe.Interactions` that knows its
-length at once and makes its columns when one is first read (:meth:`~DeferredEvents.result`):
-:class:`~recframe.recommender.pending_events.PendingEvents` copies a forget's kept events on a
-worker thread, :class:`~recframe.recommender.joined_events.JoinedEvents` joins an update's
-events after the model's only when something reads them.
+length before its columns and makes its columns when one is first read
+(:meth:`~DeferredEvents.result`): :class:`~recframe.recommender.pending_events.PendingEvents`
+finds and copies a forget's kept events on a worker thread (its length known once the
+forgotten events are found), :class:`~recframe.recommender.joined_events.JoinedEvents` joins an
+update's events after the model's only when something reads them.
 
 Whatever a plugin does with them, they behave as plain events: :meth:`~Interactions.take` and
 :meth:`~Interactions.concat` give plain :class:`~recframe.Interactions`, and so do ``copy``,

@@ -106,8 +106,8 @@ def _table(sorted_ids: npt.NDArray[np.integer]) -> tuple[int, npt.NDArray[np.boo
 def in_table(values: npt.NDArray[np.integer], sorted_ids: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
     """Return whether each of the integer `values` is among `sorted_ids` (sorted, distinct, a narrow span).
 
-    A table of the ids' span marks them; every value is then one look-up (a forget checks each
-    training event this way).
+    A table of the ids' span marks them; every value is then one look-up (a forget looks for
+    the ids its matrix lacks among the training events this way).
     """
     low, table = _table(sorted_ids)
     if not compiled_pass(len(values)):

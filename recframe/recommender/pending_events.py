@@ -3,9 +3,10 @@
 A forget keeps every training event but the forgotten users' and items' ones: a fresh copy of
 every column (0.2-0.4 s on the ML-20M shape) that nothing else in the update needs, since the
 matrix builders of the library bring their matrix up to date from the previous matrix.
-:class:`PendingEvents` finds the forgotten events (one pass over the users' or items' column,
-which writes only their positions) and copies the others on a worker thread (numpy and the
-compiled passes let go of the GIL), and is itself the :class:`~recframe.Interactions` the update
+:class:`PendingEvents` finds the forgotten events (a pass over the users' column, the items'
+or both; integer ids of a narrow span in a compiled pass that writes only their positions),
+notes the ids of which it found none, and copies the others on a worker thread (numpy and the
+compiled passes let go of the GIL). It is itself the :class:`~recframe.Interactions` the update
 passes on as ``change.after``: its length is known once the worker has found the forgotten
 events, a matrix builder that reads its columns waits for them, and gets the very events an
 eager selection gives. The update waits for them at its end (:meth:`PendingEvents.held`)
@@ -45,6 +46,7 @@ class PendingEvents(DeferredEvents):
         # the columns come from the worker: checked events, filtered
         self._count: int | None = None  # type: ignore[assignment]  # known once the worker has counted
         self._counted = threading.Event()
+        self._absent: dict[str, IdArray] = {}
         self._kept: Interactions | None = None
         self._ranges: Ranges | None = None
         self._error: BaseException | None = None
@@ -54,7 +56,7 @@ class PendingEvents(DeferredEvents):
     def _copy(self, events: Interactions, users: IdArray, items: IdArray) -> None:
         try:
             try:
-                dropped = forgotten_positions(events, users, items)
+                dropped, self._absent = forgotten(events, users, items)
                 self._count = len(events) - len(dropped)
             finally:  # a reader of the length wakes either way (and finds the error)
                 self._counted.set()
@@ -65,12 +67,22 @@ class PendingEvents(DeferredEvents):
 
     def __len__(self) -> int:
         """Return the number of kept events, once the worker has found the forgotten ones; raises as :meth:`result`."""
+        self._found()
+        assert self._count is not None
+        return self._count
+
+    def absent(self) -> dict[str, IdArray]:
+        """Return the ids to forget of which no event was found (``users``, ``items``), once the worker has looked."""
+        self._found()
+        return self._absent
+
+    def _found(self) -> None:
+        """Wait until the worker has found the forgotten events; raise what it raised meanwhile."""
         self._counted.wait()
         if self._count is None:
             self.wait()
             assert self._error is not None
             raise self._error
-        return self._count
 
     @property
     def error(self) -> BaseException | None:
@@ -100,19 +112,35 @@ class PendingEvents(DeferredEvents):
         return HeldEvents(self.result(), self._ranges)
 
 
-def forgotten_positions(events: Interactions, users: IdArray, items: IdArray) -> IntArray:
-    """Return the positions of the events of the `users` and the `items` (sorted, distinct ids), in increasing order."""
-    found = [positions_of(column, ids) for column, ids in ((events.users, users), (events.items, items)) if len(ids)]
-    return np.empty(0, dtype=np.int64) if not found else found[0] if len(found) == 1 else np.union1d(*found)
+def forgotten(events: Interactions, users: IdArray, items: IdArray) -> tuple[IntArray, dict[str, IdArray]]:
+    """Return the positions of the events of the `users` and the `items` (sorted, distinct ids), in increasing order.
+
+    Also returns, for ``users`` and ``items``, the ids of which no event was found.
+    """
+    found: list[IntArray] = []
+    absent: dict[str, IdArray] = {}
+    for name, ids in (("users", users), ("items", items)):
+        column = getattr(events, name)
+        positions = positions_of(column, ids) if len(ids) else np.empty(0, dtype=np.int64)
+        absent[name] = np.setdiff1d(ids, column[positions]) if len(ids) else ids
+        found.append(positions)
+    dropped = found[0] if not len(found[1]) else found[1] if not len(found[0]) else np.union1d(*found)
+    return dropped, absent
+
+
+RUN_MIN = 32
+"""The shortest mean run between dropped events that :func:`without` copies run by run."""
 
 
 def without(column: np.ndarray, dropped: IntArray) -> np.ndarray:
     """Return a copy of `column` without the entries at the `dropped` positions (increasing, distinct).
 
     Numbers take the compiled copy of the runs between them (a column of every event, from
-    :data:`~recframe.recommender.entry_passes.COMPILED_ENTRIES` on); others ``numpy.delete``.
+    :data:`~recframe.recommender.entry_passes.COMPILED_ENTRIES` on) while the runs are long
+    (a forget's few events); others ``numpy.delete``, which tests a mask per entry instead of
+    starting a copy per run.
     """
-    if column.dtype.kind in "iuf" and compiled_pass(len(column)):
+    if column.dtype.kind in "iuf" and compiled_pass(len(column)) and len(dropped) * RUN_MIN <= len(column):
         from recframe.engine._compiled.kept_events import copy_kept
         from recframe.engine.kernel_inputs import read_only_view
 

@@ -100,9 +100,12 @@ def update_events(data: object, base: Interactions) -> Interactions:
 def forget_ids(ids: object, index: IdIndex, column: IdArray, name: str) -> IdArray:
     """Return the distinct ids to forget, each one checked to be among the training events' (`column`).
 
-    Looked up in the model's matrix `index` of that axis: every id of the matrix is among the
+    Looked up in the model's matrix `index` of that axis: a built matrix's ids are among the
     events (a builder may drop events, never invent ids: :func:`~recframe.interfaces.checks.check_matrix_ids`),
-    so only the ids the matrix lacks are looked for among the events, in one pass over them.
+    so only the ids the matrix lacks are looked for among the events here, in one pass over
+    them. The forget's worker finds every id's events anyway, and an id it finds none of (one
+    a plugin's incremental update kept in its matrix) fails the forget then, as here
+    (:meth:`~recframe.recommender.pending_events.PendingEvents.absent`).
 
     Raises
     ------
@@ -130,15 +133,22 @@ def forget_ids(ids: object, index: IdIndex, column: IdArray, name: str) -> IdArr
         kinds = ("text", "integers") if wanted.dtype.kind == "U" else ("integers", "text")
         msg = f"forget: {what} ids are {kinds[0]} but the model's are {kinds[1]}; nothing was forgotten"
         raise DataError(msg)
-    elsewhere = wanted[index.rows(wanted, missing="mark") < 0]
+    try:
+        elsewhere = wanted[index.rows(wanted, missing="mark") < 0]
+    except DataError:  # ids no index of this kind can hold (unsigned beyond the 64-bit range): not in the events
+        elsewhere = wanted
     missing = np.setdiff1d(elsewhere, column[members(column, elsewhere)]) if len(elsewhere) else elsewhere
     if len(missing):
-        msg = (
-            f"forget: {len(missing)} {what if len(missing) == 1 else name} not in the training data: "
-            f"{short_repr(missing.tolist())}; nothing was forgotten"
-        )
-        raise DataError(msg)
+        raise not_in_training_data(missing, name)
     return wanted
+
+
+def not_in_training_data(missing: IdArray, name: str) -> DataError:
+    """Return the error of a forget given `missing` ids (of ``users`` or ``items``, `name`) that no event has."""
+    what = name[:-1] if len(missing) == 1 else name
+    return DataError(
+        f"forget: {len(missing)} {what} not in the training data: {short_repr(missing.tolist())}; nothing was forgotten"
+    )
 
 
 TABLE_SPAN = 1 << 24
@@ -149,7 +159,7 @@ def members(values: np.ndarray, sorted_ids: np.ndarray) -> npt.NDArray[np.bool_]
     """Return whether each of `values` is among `sorted_ids` (sorted, distinct).
 
     Integer ids of a narrow span (at most :data:`TABLE_SPAN`) are looked up in a table of that
-    span, in ``O(n)`` (a forget checks every training event this way); others by binary search,
+    span, in ``O(n)`` (a forget looks for the ids its matrix lacks this way); others by binary search,
     in ``O(n log m)``.
     """
     if len(sorted_ids) == 0:

@@ -51,7 +51,13 @@ from recframe.recommender.pending_events import PendingEvents, settled
 from recframe.recommender.row_changes import changed_rows, position_map
 from recframe.recommender.similarity_change import result_changes
 from recframe.recommender.small_pages import small_pages
-from recframe.recommender.update_inputs import check_updated_ids, forget_ids, training_data, update_events
+from recframe.recommender.update_inputs import (
+    check_updated_ids,
+    forget_ids,
+    not_in_training_data,
+    training_data,
+    update_events,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -147,8 +153,9 @@ class UpdateMethods(FitMethods):
                 after.wait()  # no copy outlives a forget that failed
                 if isinstance(error, Exception) and after.error is not None and _caused_by(error, after.error):
                     raise after.error from None  # the copy failed (memory, say), not the plugin that read it
-                if isinstance(error, Exception) and after.error is None and len(after) == 0:
-                    raise _nothing_remains(len(base)) from None  # what a builder made of no events is beside the point
+                refusal = _refusal(after, len(base)) if isinstance(error, Exception) and after.error is None else None
+                if refusal is not None:
+                    raise refusal from None  # what a builder made of it meanwhile is beside the point
                 raise
         return self
 
@@ -190,10 +197,12 @@ class UpdateMethods(FitMethods):
             }
         )
         lineage, what = fitted.lineage, entry.get("fingerprint")
-        if entry["kind"] == "forget":  # its events were found meanwhile (PendingEvents)
+        if isinstance(interactions, PendingEvents):  # a forget's: its events were found meanwhile
+            refusal = _refusal(interactions, len(change.before))
+            if refusal is not None:
+                raise refusal
             entry["events"] = len(change.before) - len(interactions)
-            if not len(interactions):
-                raise _nothing_remains(len(change.before))
+        if entry["kind"] == "forget":
             # nothing that could confirm a guess of what it removed: see _forgotten_lineage
             lineage, what = _forgotten_lineage(lineage, entry)
         fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{what}".encode())
@@ -391,9 +400,18 @@ def _forgotten_lineage(
     return kept, f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}:{secrets.token_hex(16)}"
 
 
-def _nothing_remains(events: int) -> DataError:
-    """Return the error of a forget that would remove all `events` training events."""
-    return DataError(f"forget would remove all {events} training events; nothing would remain to recommend from")
+def _refusal(after: PendingEvents, events: int) -> DataError | None:
+    """Return why a forget of `events` training events can't go on, once its worker found their events; or ``None``.
+
+    An id of which no event was found (one a plugin's incremental update kept in its matrix, so
+    that the check of the ids against the matrix let it through), or no event left.
+    """
+    for name, ids in after.absent().items():
+        if len(ids):
+            return not_in_training_data(ids, name)
+    if not len(after):
+        return DataError(f"forget would remove all {events} training events; nothing would remain to recommend from")
+    return None
 
 
 def _caused_by(error: BaseException, cause: BaseException) -> bool:
