@@ -26,7 +26,7 @@ from recframe.engine import (
 from recframe.engine import search as search_module
 from recframe.engine.cells import Cells
 from recframe.engine.kernel_inputs import check_csr, is_checked, kept_on
-from recframe.engine.pairs import mark_transpose, transpose_parts
+from recframe.engine.pairs import check_transpose, mark_transpose, transpose_parts
 
 ENGINES = ["scipy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(), reason="needs numba"))]
 
@@ -347,3 +347,15 @@ def test_a_matrix_with_unsorted_rows_is_refused(
     given = None if cells is None else (np.array([rows]), np.array([width - 2]), np.array([5.0]))
     with pytest.raises(ValueError, match="sorted, distinct columns"):
         merge_cells(matrix, np.arange(3), column_map, (3, width), given, engine=engine)
+
+
+def test_check_transpose_checks_again_once_the_transpose_changed() -> None:
+    if not numba_available():
+        pytest.skip("needs numba")
+    x = freeze(sp.csr_array(np.array([[1.0, 2.0, 0.0], [0.0, 3.0, 4.0]])))
+    transposed = transpose(x)
+    check_transpose(x, transposed)  # marked: O(1)
+    other = freeze(sp.csr_array(np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]])))  # as many entries, elsewhere
+    transposed.indices, transposed.indptr = other.indices, other.indptr
+    with pytest.raises(ValueError):
+        check_transpose(x, transposed)
