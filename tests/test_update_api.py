@@ -277,6 +277,27 @@ def test_unsigned_ids_beyond_64_bits_are_not_in_the_training_data(fitted: Recomm
     assert fitted._state() is before
 
 
+def test_an_empty_list_beside_ids_of_the_other_axis_forgets_none_of_it(fitted: Recommender) -> None:
+    """As the service takes it: ``users=[]`` with items forgets the items; alone it is still an error."""
+    item = fitted.interaction_matrix.items.ids[0]
+    fitted.forget(users=[], items=[item])
+    assert fitted.lineage[-1]["users"] == 0 and fitted.lineage[-1]["items"] == 1
+    with pytest.raises(DataError, match="no users given"):
+        fitted.forget(users=np.array([], dtype=np.int64), items=None)
+
+
+def test_a_forget_whose_remaining_events_a_builder_refuses_says_so() -> None:
+    """Every user but one whose ratings are all below the binary threshold: the builder's words, in a forget's."""
+    events = Interactions([1, 1, 2, 2, 3], [1, 2, 1, 2, 1], [5.0, 4, 5, 4, 1])
+    config = {"matrix": {"type": "binary", "threshold": 4}, "similarity": {"type": "sparse", "k": 2}}
+    rec = Recommender.from_config(config).fit(events)
+    before = rec._state()
+    refused = r"^forget: what it would leave is refused: .*threshold.*; nothing was forgotten$"
+    with pytest.raises(DataError, match=refused):
+        rec.forget(users=[1, 2])
+    assert rec._state() is before
+
+
 def test_a_user_the_matrix_dropped_is_forgotten_from_the_events() -> None:
     """Ids are checked against the matrix's first: one only among the events (below a threshold) is still found."""
     events = Interactions([1, 1, 2, 2, 3, 3, 9], [1, 2, 1, 3, 2, 3, 1], [5.0, 4, 5, 4, 4, 5, 1])

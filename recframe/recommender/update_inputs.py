@@ -97,8 +97,10 @@ def update_events(data: object, base: Interactions) -> Interactions:
     return new
 
 
-def forget_ids(ids: object, index: IdIndex, column: IdArray, name: str) -> IdArray:
+def forget_ids(ids: object, index: IdIndex, column: IdArray, name: str, *, allow_empty: bool = False) -> IdArray:
     """Return the distinct ids to forget, each one checked to be among the training events' (`column`).
+
+    An empty list is an error unless `allow_empty` (the other axis's ids are checked for that).
 
     Looked up in the model's matrix `index` of that axis: a built matrix's ids are among the
     events (a builder may drop events, never invent ids: :func:`~recframe.interfaces.checks.check_matrix_ids`),
@@ -127,6 +129,8 @@ def forget_ids(ids: object, index: IdIndex, column: IdArray, name: str) -> IdArr
         raise DataError(msg)
     wanted = np.unique(given)
     if len(wanted) == 0:
+        if allow_empty:
+            return column[:0]
         msg = f"forget: no {name} given"
         raise DataError(msg)
     if (wanted.dtype.kind == "U") != (column.dtype.kind == "U"):

@@ -122,13 +122,15 @@ class UpdateMethods(FitMethods):
         Parameters
         ----------
         users, items : sequence of ids, optional
-            The users and the items to forget.
+            The users and the items to forget. An empty sequence beside ids of the other axis
+            forgets none of its axis (as the HTTP service takes ``"users": []``).
 
         Raises
         ------
         DataError
             If an id is not in the training data (the message lists them), no id is given,
-            or nothing would remain.
+            nothing would remain, or the matrix builder refuses the events that would remain
+            (the message says so, with the builder's reason).
         NotFittedError
             If the recommender is not fitted.
         """
@@ -143,7 +145,10 @@ class UpdateMethods(FitMethods):
             for name, ids in (("users", users), ("items", items)):
                 column = base.users if name == "users" else base.items
                 index = fitted.matrix.users if name == "users" else fitted.matrix.items
-                removed[name] = column[:0] if ids is None else forget_ids(ids, index, column, name)
+                # an empty list beside ids of the other axis forgets none of these (as the service takes it)
+                other = items if name == "users" else users
+                either = other is not None and not _empty(other)
+                removed[name] = column[:0] if ids is None else forget_ids(ids, index, column, name, allow_empty=either)
             entry = {"kind": "forget", "users": len(removed["users"]), "items": len(removed["items"]), "events": None}
             after = PendingEvents(base, removed["users"], removed["items"])  # found and copied on a worker meanwhile
             try:
@@ -156,6 +161,9 @@ class UpdateMethods(FitMethods):
                 refusal = _refusal(after, len(base)) if isinstance(error, Exception) and after.error is None else None
                 if refusal is not None:
                     raise refusal from None  # what a builder made of it meanwhile is beside the point
+                if isinstance(error, DataError):  # the events left are refused (a builder's threshold, say)
+                    msg = f"forget: what it would leave is refused: {error}; nothing was forgotten"
+                    raise DataError(msg) from error
                 raise
         return self
 
@@ -398,6 +406,11 @@ def _forgotten_lineage(
     """
     kept = tuple(dict(earlier, fingerprint=None) if "fingerprint" in earlier else earlier for earlier in lineage)
     return kept, f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}:{secrets.token_hex(16)}"
+
+
+def _empty(ids: object) -> bool:
+    """Return whether `ids` is an empty sequence of ids (a list, an array, a Series; not one id, such as ``""``)."""
+    return hasattr(ids, "__len__") and not isinstance(ids, str | bytes) and len(ids) == 0
 
 
 def _refusal(after: PendingEvents, events: int) -> DataError | None:
