@@ -410,7 +410,10 @@ def _forgotten_lineage(
 
 def _empty(ids: object) -> bool:
     """Return whether `ids` is an empty sequence of ids (a list, an array, a Series; not one id, such as ``""``)."""
-    return hasattr(ids, "__len__") and not isinstance(ids, str | bytes) and len(ids) == 0
+    try:
+        return not isinstance(ids, str | bytes) and len(ids) == 0  # type: ignore[arg-type]
+    except TypeError:  # one id, or what the ids' own check refuses (a 0-d array, say)
+        return False
 
 
 def _refusal(after: PendingEvents, events: int) -> DataError | None:
