@@ -69,14 +69,19 @@ def keep_row_norms(x: sp.csr_array, norms: FloatArray) -> None:
     Only where they are what :func:`row_totals` would compute: the compiled pass (each row's
     squares summed in order in float64), which it runs on as many entries as `x` has.
     """
-    if x.nnz >= COMPILED_TOTALS and compiled_by_default():
+    if _compiled_totals(x):
         keep_on(x, _TOTALS, (norms.copy(), np.diff(x.indptr).astype(np.float64)))
+
+
+def _compiled_totals(x: sp.csr_array) -> bool:
+    """Return whether :func:`row_totals` finds `x`'s totals with the compiled pass (numba, enough entries)."""
+    return x.nnz >= COMPILED_TOTALS and compiled_by_default()
 
 
 def _row_totals(x: sp.csr_array) -> tuple[FloatArray, FloatArray]:
     """Return each row's L2 norm and number of stored entries, computed (see :func:`row_totals`)."""
     lengths = np.diff(x.indptr)
-    if x.nnz >= COMPILED_TOTALS and compiled_by_default():  # in parallel; to the last bits of numpy's sums below
+    if _compiled_totals(x):  # in parallel; to the last bits of numpy's sums below
         x = check_csr(x, "x", columns=False)  # the kernel reads the offsets and the values, never a column
         from recframe.engine._compiled.entries import row_lengths
 

@@ -62,7 +62,7 @@ def ranges_after_removal(
             continue
         gone = column[removed]
         inside = not len(gone) or (float(gone.min()) > bounds[0] and float(gone.max()) < bounds[1])
-        result[name] = bounds if inside else _range_without(getattr(kept, name), bounds, kept, name)
+        result[name] = bounds if inside else _range_without(kept, name, bounds)
     return result
 
 
@@ -70,10 +70,8 @@ _BLOCK = 1 << 16
 """Entries :func:`_range_without` reads at a time."""
 
 
-def _range_without(
-    column: np.ndarray, bounds: tuple[float, float], kept: Interactions, name: str
-) -> tuple[float, float]:
-    """Return the range of `column` (the kept events' `name`), whose ends can only be at or inside `bounds`.
+def _range_without(kept: Interactions, name: str, bounds: tuple[float, float]) -> tuple[float, float]:
+    """Return the range of the `kept` events' column `name`, whose ends can only be at or inside `bounds`.
 
     Read a block at a time, keeping its smallest and largest entry so far: once they reach both
     ends of `bounds`, those are its ends; after the last block, they are what it holds.
@@ -82,6 +80,7 @@ def _range_without(
         found = kept.column_range(name)
         assert found is not None  # kept events are not empty
         return found
+    column = getattr(kept, name)
     low, high = np.inf, -np.inf
     for start in range(0, len(column), _BLOCK):
         block = column[start : start + _BLOCK]

@@ -124,8 +124,7 @@ def forgotten(events: Interactions, users: IdArray, items: IdArray) -> tuple[Int
         positions = positions_of(column, ids) if len(ids) else np.empty(0, dtype=np.int64)
         absent[name] = np.setdiff1d(ids, column[positions]) if len(ids) else ids
         found.append(positions)
-    dropped = found[0] if not len(found[1]) else found[1] if not len(found[0]) else np.union1d(*found)
-    return dropped, absent
+    return np.union1d(*found), absent
 
 
 RUN_MIN = 32

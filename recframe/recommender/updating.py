@@ -205,12 +205,12 @@ class UpdateMethods(FitMethods):
             }
         )
         lineage, what = fitted.lineage, entry.get("fingerprint")
-        if isinstance(interactions, PendingEvents):  # a forget's: its events were found meanwhile
+        if entry["kind"] == "forget":
+            assert isinstance(interactions, PendingEvents)  # its events were found meanwhile
             refusal = _refusal(interactions, len(change.before))
             if refusal is not None:
                 raise refusal
             entry["events"] = len(change.before) - len(interactions)
-        if entry["kind"] == "forget":
             # nothing that could confirm a guess of what it removed: see _forgotten_lineage
             lineage, what = _forgotten_lineage(lineage, entry)
         fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{what}".encode())
