@@ -337,15 +337,59 @@ def test_bounds_at_or_above_the_kth_are_resolved_all_or_none(column_degree: int)
     cand_j[0], cand_v[0] = 1, 0.5
     bound_j, bound_v = np.array([3, 2, 4], dtype=np.int64), np.array([0.55, 0.6, 0.3])
     dense = np.zeros(6)
-    n_cand, left, _ = _resolve_bounds(
-        0, 3, 1, 0.1, 1, np.empty(2), np.empty(2, dtype=np.int64), bound_j, bound_v, cand_j, cand_v, dense, False,
-        xn.indptr.astype(np.int64), xn.indices.astype(np.int64), xn.data, xnt_indptr, row_info,
+    held_v, held_j = np.empty(5), np.empty(5, dtype=np.int64)
+    n_cand, left, n_suspects, _ = _resolve_bounds(
+        0, 3, 0, 0.1, 1, 0.1, 1, np.empty(2), np.empty(2, dtype=np.int64), bound_j, bound_v, cand_j, cand_v, dense,
+        False, xn.indptr.astype(np.int64), xn.indices.astype(np.int64), xn.data, xnt_indptr, row_info,
+        held_v, held_j, 0,
     )  # fmt: skip
     if column_degree == 10:
-        assert (n_cand, left) == (3, 0.3)
+        assert (n_cand, left, n_suspects) == (3, 0.3, 0)
         assert dict(zip(cand_j[1:3].tolist(), cand_v[1:3].tolist(), strict=True)) == pytest.approx(
             {3: 1.0 / (np.sqrt(2.0) * 2.0), 2: 1.0}
         )
     else:
-        assert (n_cand, left) == (1, 0.6)
+        assert (n_cand, left, n_suspects) == (1, 0.6, -1)
         assert cand_j[1:].tolist() == [-1] * 7
+
+
+def test_bounds_below_the_kth_are_kept_as_suspects_up_to_their_number() -> None:
+    """The bounds below the k-th exact similarity: the highest ones stay suspects (best first), the next one is left.
+
+    Row 0 has one exact candidate (0.9, k = 1) and five bounds below it, with none to resolve.
+    With room for two suspects, rows 5 (0.8) and 2 (0.7) stay and 0.6 is left (the floor);
+    with room for five, all stay (in no order), and nothing is left but the given floor (0.1).
+    """
+    from recframe.engine._compiled.delta_steps import _resolve_bounds
+
+    xn = sp.csr_array(np.eye(6))
+    row_info = np.ones((6, 4))
+    cand_j, cand_v = np.full(8, -1, dtype=np.int64), np.zeros(8)
+    cand_j[0], cand_v[0] = 1, 0.9
+    every = [(5, 0.8), (2, 0.7), (3, 0.6), (4, 0.5), (0, 0.2)]
+    for room, left, kept in [(2, 0.6, every[:2]), (5, 0.1, every)]:
+        held_v, held_j = np.array([0.5, 0.8, 0.6, 0.2, 0.7, 0.0]), np.array([4, 5, 3, 0, 2, -1], dtype=np.int64)
+        result = _resolve_bounds(
+            0, 0, 5, 0.1, 1, 0.1, 1, np.empty(2), np.empty(2, dtype=np.int64), np.empty(1, dtype=np.int64),
+            np.empty(1), cand_j, cand_v, np.zeros(6), False, xn.indptr.astype(np.int64),
+            xn.indices.astype(np.int64), xn.data, xn.indptr.astype(np.int64), row_info, held_v, held_j, room,
+        )  # fmt: skip
+        assert result[:3] == (1, left, len(kept))
+        assert sorted(zip(held_j[: len(kept)].tolist(), held_v[: len(kept)].tolist(), strict=True)) == sorted(kept)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_compact_keeps_what_is_above_the_rank_th_highest(seed: int) -> None:
+    """The quickselect under the suspects' compaction against a sort, with ties and every rank."""
+    from recframe.engine._compiled.delta_steps import _compact
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    values = rng.integers(0, 40, n) / 8.0 if seed % 2 else rng.random(n)  # many ties on odd seeds
+    for rank in sorted({1, n, int(rng.integers(1, n + 1))}):
+        held_v, held_j = values.copy(), np.arange(n, dtype=np.int64)
+        kept, threshold = _compact(held_v, held_j, n, rank)
+        expected = np.sort(values)[::-1][rank - 1]
+        assert threshold == expected
+        assert sorted(held_j[:kept].tolist()) == np.flatnonzero(values > expected).tolist()
+        assert np.array_equal(held_v[:kept], values[held_j[:kept]])

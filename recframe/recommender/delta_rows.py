@@ -55,19 +55,24 @@ def block_products(
 def concatenated(blocks: Iterator[RowBlock]) -> RowBlock:
     """Return consecutive blocks of rows as one."""
     parts = list(blocks)
-    return RowBlock(
-        *(np.concatenate([getattr(b, name) for b in parts]) for name in ("indices", "scores", "floors", "counts"))
-    )
+    names = ("indices", "scores", "floors", "counts", "suspects", "suspect_bounds")
+    return RowBlock(*(np.concatenate([getattr(b, name) for b in parts]) for name in names))
 
 
 @dataclass(frozen=True)
 class RowBlock:
-    """A block of rows' new lists (best first), their floors and how many entries are certain."""
+    """A block of rows' new lists (best first), their floors, how many entries are certain, and their suspects.
+
+    An entry is certain when it is above the floor and every suspect's bound; ``suspects`` and
+    ``suspect_bounds`` may have no columns (the scipy blocks keep none).
+    """
 
     indices: IntArray
     scores: FloatArray
     floors: FloatArray
     counts: IntArray
+    suspects: IntArray
+    suspect_bounds: FloatArray
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,9 @@ class RowWork:
     """What every row needs: the old lists, lengths and floors (by new row), the new lengths, the bounds.
 
     ``listed`` holds each new row's old neighbours as new positions (``-1`` where none, or gone)
-    and ``listed_scores`` their old similarities (see :func:`lists_in_new_rows`).
+    and ``listed_scores`` their old similarities (see :func:`lists_in_new_rows`); ``suspects``
+    and ``suspect_bounds`` the old suspects the same way, and ``suspect_width`` how many the
+    new lists keep. The scipy blocks take none: their caller folds them into the floors.
     """
 
     listed: IntArray
@@ -88,6 +95,9 @@ class RowWork:
     growth_bound: float
     shrunk: IntArray
     new_x: sp.csr_array
+    suspects: IntArray
+    suspect_bounds: FloatArray
+    suspect_width: int
 
     @cached_property
     def _sorted_pairs(self) -> tuple[IntArray, FloatArray]:
@@ -162,7 +172,8 @@ class RowWork:
         if width:
             floors[over] = np.maximum(floors[over], top_scores[over, width])
         top, top_scores = top[:, :width], np.nan_to_num(top_scores[:, :width], nan=0.0)
-        return RowBlock(top, top_scores, floors, np.minimum(counts, width))
+        none = np.empty((len(rows), 0), dtype=np.int64)
+        return RowBlock(top, top_scores, floors, np.minimum(counts, width), none, none.astype(np.float64))
 
     def compiled(
         self,
@@ -183,7 +194,6 @@ class RowWork:
         """
         from recframe.engine._compiled.delta import delta_lists
         from recframe.engine._compiled.delta_steps import KIND, NEW, NEW_LENGTH, OLD_FLOOR, OLD_LENGTH, SHRUNK
-        from recframe.engine._compiled.old_lists import packed_lists
 
         n = len(self.listed)
         mapped, scores = self.listed, self.listed_scores
@@ -200,25 +210,25 @@ class RowWork:
             )
         matrices = [change, change_t, new_x, new_x_t, old_x, shrunk_rows, shrunk_reach]
         # int32 where it fits, as the matrices' own: the transpose then runs the kernel they compiled
-        narrow = np.int32 if max(n, mapped.size) < np.iinfo(np.int32).max else np.int64
-        offsets = np.zeros(n + 1, dtype=narrow)
-        np.cumsum(np.count_nonzero(mapped >= 0, axis=1), out=offsets[1:])
-        packed_j, packed_v = np.empty(int(offsets[-1]), dtype=narrow), np.empty(int(offsets[-1]))
-        with numba_threads(None):
-            packed_lists(read_only_view(mapped), read_only_view(scores), read_only_view(offsets), packed_j, packed_v)
-        lists = sp.csr_array((packed_v, packed_j, offsets), shape=(n, n))  # row i: its list
+        narrow = np.int32 if max(n, mapped.size, self.suspects.size) < np.iinfo(np.int32).max else np.int64
+        lists = _packed(mapped, scores, narrow)  # row i: its list
         matrices.append(transpose(lists))  # row i: the rows that list it, with their scores
+        matrices.append(transpose(_packed(self.suspects, self.suspect_bounds, narrow)))  # rows suspecting it
         index_type = np.int32 if max(max(m.shape) for m in matrices) < np.iinfo(np.int32).max else np.int64
         arrays: list[Any] = [array for m in matrices for array in _kernel_csr(m, index_type)]
         # every entry written by the kernel (padding too, on its threads): no fill here first
         out_j, out_v = np.empty((n, width), dtype=np.int64), np.empty((n, width))
         out_floor, out_count = np.empty(n), np.empty(n, dtype=np.int64)
+        out_suspects = np.empty((n, self.suspect_width), dtype=np.int64)
+        out_bounds = np.empty((n, self.suspect_width))
         kernel: Any = delta_lists
         with numba_threads(None) as threads:
             kernel(
                 *arrays,
                 mapped,
                 scores,
+                self.suspects,
+                self.suspect_bounds,
                 row_info,
                 self.ratio,
                 self.growth_bound,
@@ -230,8 +240,10 @@ class RowWork:
                 out_v,
                 out_floor,
                 out_count,
+                out_suspects,
+                out_bounds,
             )
-        return RowBlock(out_j, out_v, out_floor, out_count)
+        return RowBlock(out_j, out_v, out_floor, out_count, out_suspects, out_bounds)
 
     def _exact_if_cancelled(self, old: FloatArray, change: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
         """Return ``old + change``, computed again from the new rows where it is the rounding of a cancellation."""
@@ -258,43 +270,47 @@ def lists_in_new_rows(
     place (no row added or removed: the items' rows of a forget of users, say), they are the
     lists' own arrays (not to be changed).
     """
-    if _same_rows(lists, old_rows, row_map):
-        return lists.graph.indices, lists.graph.scores, lists.floors
-    if compiled_pass(lists.graph.indices.size):  # one pass over the lists, not six
+    return rows_in_new_rows(lists.graph.indices, lists.graph.scores, lists.floors, old_rows, row_map)
+
+
+def rows_in_new_rows(
+    indices: IntArray, values: FloatArray, floors: FloatArray, old_rows: IntArray, row_map: IntArray
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Return ``rows x width`` rows and values (``-1``: none) by new row, as :func:`lists_in_new_rows` does."""
+    if _same_rows(indices, values, old_rows, row_map):
+        return indices, values, floors
+    if compiled_pass(indices.size):  # one pass over the lists, not six
         from recframe.engine._compiled.old_lists import lists_by_new_row
 
-        shape = (len(old_rows), lists.graph.indices.shape[1])
-        listed, scores, floors = np.empty(shape, dtype=np.int64), np.empty(shape), np.empty(len(old_rows))
-        graph = lists.graph
-        n_old = graph.indices.shape[0]
+        shape = (len(old_rows), indices.shape[1])
+        listed, scores, new_floors = np.empty(shape, dtype=np.int64), np.empty(shape), np.empty(len(old_rows))
+        n_old = indices.shape[0]
         # the kernel reads without bounds checks: the rows and neighbours it follows must exist
-        beyond = (old_rows.size and old_rows.max() >= n_old) or (n_old and graph.indices.max() >= n_old)
+        beyond = (old_rows.size and old_rows.max() >= n_old) or (indices.size and indices.max() >= n_old)
         if len(row_map) != n_old or beyond:
             msg = f"old rows or neighbours outside the {n_old} rows of the old lists"
             raise IndexError(msg)
-        arrays = (graph.indices, graph.scores, lists.floors, old_rows, row_map)
+        arrays = (indices, values, floors, old_rows, row_map)
         kernel: Any = lists_by_new_row
         with numba_threads(None):
-            kernel(*(read_only_view(np.ascontiguousarray(a)) for a in arrays), listed, scores, floors)
-        return listed, scores, floors
+            kernel(*(read_only_view(np.ascontiguousarray(a)) for a in arrays), listed, scores, new_floors)
+        return listed, scores, new_floors
     has_old = old_rows >= 0
     source = np.maximum(old_rows, 0)
-    neighbours = lists.graph.indices[source]
+    neighbours = indices[source]
     present = has_old[:, None] & (neighbours >= 0)
     listed = np.where(present, row_map[np.maximum(neighbours, 0)], -1).astype(np.int64)
-    scores = np.where(listed >= 0, np.asarray(lists.graph.scores[source], dtype=np.float64), 0.0)
-    floors = np.where(has_old, lists.floors[source], 0.0)
-    return listed, scores, floors
+    scores = np.where(listed >= 0, np.asarray(values[source], dtype=np.float64), 0.0)
+    return listed, scores, np.where(has_old, floors[source], 0.0)
 
 
-def _same_rows(lists: NeighbourLists, old_rows: IntArray, row_map: IntArray) -> bool:
+def _same_rows(indices: IntArray, scores: FloatArray, old_rows: IntArray, row_map: IntArray) -> bool:
     """Return whether every row and neighbour keeps its place, the lists' arrays being what the kernel takes.
 
     What the kernel takes: C-ordered, writable (as the renumbered lists are; a read-only array
     would compile another version), int64 neighbours and float64 scores, every neighbour a row.
     The floors go into the kernel's table of rows, copied, whatever their type.
     """
-    indices, scores = lists.graph.indices, lists.graph.scores
     n = len(row_map)
     arrays_fit = (
         indices.dtype == np.int64
@@ -308,6 +324,19 @@ def _same_rows(lists: NeighbourLists, old_rows: IntArray, row_map: IntArray) -> 
         and np.array_equal(old_rows, row_map)
         and (indices.size == 0 or int(indices.max()) < n)
     )
+
+
+def _packed(rows: IntArray, scores: FloatArray, index_type: type[np.integer]) -> sp.csr_array:
+    """Return ``rows x width`` lists (``-1``: none) as a square CSR matrix: row ``i`` holds its list and scores."""
+    from recframe.engine._compiled.old_lists import packed_lists
+
+    n = len(rows)
+    offsets = np.zeros(n + 1, dtype=index_type)
+    np.cumsum(np.count_nonzero(rows >= 0, axis=1), out=offsets[1:])
+    packed_j, packed_v = np.empty(int(offsets[-1]), dtype=index_type), np.empty(int(offsets[-1]))
+    with numba_threads(None):
+        packed_lists(read_only_view(rows), read_only_view(scores), read_only_view(offsets), packed_j, packed_v)
+    return sp.csr_array((packed_v, packed_j, offsets), shape=(n, n))
 
 
 def _kernel_csr(matrix: sp.csr_array, index_type: type[np.integer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,11 +12,18 @@ row outside its list has a similarity above it. After the update, for row ``i``:
   whose length shrank most (computed exactly, ``X' X'_S^T``, within :data:`SHRUNK_WORK`);
 * an unlisted ``j`` whose dot product changed: ``s'_ij <= (floor_i |i| |j| + Delta_ij) / (|i'| |j'|)``;
 * any other unlisted ``j``: ``s'_ij = s_ij (|i| / |i'|) (|j| / |j'|) <= floor_i (|i| / |i'|) G``,
-  ``G`` the largest length ratio of the other rows.
+  ``G`` the largest length ratio of the other rows;
+* a *suspect* ``j`` of row ``i`` (or ``i`` of row ``j``), kept by an earlier update with a bound
+  ``b_ij`` on its similarity: ``b_ij`` replaces the floor in those bounds, for this pair alone.
 
-The new floor is the largest of those bounds; the exact values above it are the row's new list,
-certainly the best ones. A row with fewer than ``k`` of them (and a positive floor) is searched
-again in full. The result is what a full search gives, up to exact ties at the ``k``-th place.
+The bounds at or above the row's ``k``-th exact similarity are replaced by exact dot products,
+where that costs at most half a new search of the row. Of the bounds left, the highest ``C`` (the
+slack) stay the row's suspects, and the next one becomes its new floor: keeping them, rather than
+raising the floor to the highest, keeps the floor low for every other pair, so that the next
+update finds the row settled again. The exact values above the floor are the row's new list;
+those above every suspect's bound are certainly the best. A row with fewer than ``k`` certain
+values (and a positive floor or a suspect) is searched again in full. The result is what a full
+search gives, up to exact ties at the ``k``-th place.
 """
 
 from __future__ import annotations
@@ -32,9 +39,16 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray, index_dtype, pair_order
 from recframe.engine import Engine, resolve_engine
 from recframe.interfaces import CellChanges, NeighbourGraph
-from recframe.recommender.delta_rows import RowWork, block_products, concatenated, lists_in_new_rows, row_blocks
+from recframe.recommender.delta_rows import (
+    RowWork,
+    block_products,
+    concatenated,
+    lists_in_new_rows,
+    row_blocks,
+    rows_in_new_rows,
+)
 from recframe.recommender.entry_passes import in_columns, renumbered, row_lengths
-from recframe.recommender.neighbour_lists import NeighbourLists
+from recframe.recommender.neighbour_lists import NeighbourLists, Suspects
 
 DeltaMeasure = Literal["cosine", "dot"]
 """The measures whose similarities follow from each pair's dot product and the rows' lengths."""
@@ -91,6 +105,7 @@ def update_lists(
     new_t: sp.csr_array | None = None,
     cells: CellChanges | None = None,
     old_t: sp.csr_array | None = None,
+    suspects_kept: int | None = None,
 ) -> DeltaUpdate | str:
     """Return the neighbour lists of the `new` rows, from the old lists and the change of the rows.
 
@@ -122,6 +137,9 @@ def update_lists(
         The entries that changed, in the rows' orientation, where the matrix builder reported
         them: the change and the columns' entry counts are then taken from them rather than
         from a comparison of every entry.
+    suspects_kept : int, optional
+        How many suspects a row keeps (see :class:`NeighbourLists`), with the compiled kernel;
+        the slack (``width - k``) by default, 0 to fold every unresolved bound into the floor.
     """
     n_new = new.shape[0]
     width = min(width, max(n_new - 1, 0))
@@ -162,11 +180,27 @@ def update_lists(
     # X' X'_S^T: the new entries in the shrunk rows' columns
     new_rows_t = _Transposed(new_x_t, np.arange(m), None)
     shrunk_reach = _in_columns(new_x, _filled_rows(shrunk_t, m), new_degree, new_rows_t)
-    listed, listed_scores, old_floors = lists_in_new_rows(lists, old_rows, row_map)
+    compiled = resolve_engine(engine) == "numba"
+    # the scipy blocks keep no suspects: their highest bounds raise the floors instead
+    source = lists if compiled else NeighbourLists(lists.graph, lists.folded_floors())
+    listed, listed_scores, old_floors = lists_in_new_rows(source, old_rows, row_map)
+    suspects, bounds = _old_suspects(lists if compiled else source, old_rows, row_map)
     context = RowWork(
-        listed, listed_scores, old_floors, is_new, old_lengths, new_lengths, ratio, growth_bound, shrunk, new_x
+        listed,
+        listed_scores,
+        old_floors,
+        is_new,
+        old_lengths,
+        new_lengths,
+        ratio,
+        growth_bound,
+        shrunk,
+        new_x,
+        suspects,
+        bounds,
+        width - k if suspects_kept is None else suspects_kept,
     )
-    if resolve_engine(engine) == "numba":
+    if compiled:
         block = context.compiled(change, change_t, new_x, new_x_t, reaching, shrunk_t, shrunk_reach, k, width)
     else:
         block = concatenated(
@@ -176,15 +210,27 @@ def update_lists(
             for start, stop in row_blocks(lists.graph.indices.shape[1], new_x, change, n_new)
         )
     indices, scores, floors = block.indices, block.scores, block.floors
-    again = np.flatnonzero(~((block.counts >= k) | (floors <= 0)))
+    suspects, bounds = block.suspects, block.suspect_bounds
+    unsuspected = suspects[:, 0] < 0 if suspects.shape[1] else np.ones(n_new, dtype=bool)
+    again = np.flatnonzero(~((block.counts >= k) | ((floors <= 0) & unsuspected)))
     if len(again) and width:
         found = search(again, width)
         redone = NeighbourLists.of(found, width)
         indices[again] = found.indices[:, :width]
         scores[again] = found.scores[:, :width]
         floors[again] = redone.floors
+        suspects[again], bounds[again] = -1, 0.0
     graph = NeighbourGraph(indices, scores, n_new)
-    return DeltaUpdate(NeighbourLists(graph, floors), len(again), n_new - len(again), len(shrunk))
+    suspected = Suspects(suspects, bounds) if suspects.shape[1] else None
+    return DeltaUpdate(NeighbourLists(graph, floors, suspected), len(again), n_new - len(again), len(shrunk))
+
+
+def _old_suspects(lists: NeighbourLists, old_rows: IntArray, row_map: IntArray) -> tuple[IntArray, FloatArray]:
+    """Return the old suspects by new row, as new positions (``-1``: none, or gone), and their bounds."""
+    if lists.suspects is None:
+        return np.full((len(old_rows), 0), -1, dtype=np.int64), np.zeros((len(old_rows), 0))
+    suspects, bounds, _ = rows_in_new_rows(lists.suspects.rows, lists.suspects.bounds, lists.floors, old_rows, row_map)
+    return suspects, bounds
 
 
 def _most_shrunk(

@@ -11,8 +11,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recframe.data import FloatArray
+from recframe.data import FloatArray, IntArray
 from recframe.interfaces import NeighbourGraph
+
+
+@dataclass(frozen=True)
+class Suspects:
+    """Each row's suspects: rows an update could neither rule out nor afford to compute, with bounds.
+
+    Attributes
+    ----------
+    rows : ndarray of shape (n_rows, width), int64
+        The suspected rows, present ones first, in no particular order; ``-1`` pads.
+    bounds : ndarray of shape (n_rows, width), float64
+        A bound on each one's similarity, above the row's floor; ``0.0`` where ``rows`` is ``-1``.
+    """
+
+    rows: IntArray
+    bounds: FloatArray
+
+    def highest(self) -> FloatArray:
+        """Return each row's highest bound (0 for a row without suspects)."""
+        if self.rows.shape[1] == 0:
+            return np.zeros(self.rows.shape[0])
+        return np.asarray(np.where(self.rows >= 0, self.bounds, 0.0).max(axis=1))
 
 
 @dataclass(frozen=True)
@@ -24,12 +46,26 @@ class NeighbourLists:
     graph : NeighbourGraph
         Up to ``k + slack`` neighbours per row, best first (ties by lower row).
     floors : ndarray of shape (n_rows,), float64
-        No row outside a row's list has a similarity above its floor; 0 when the list holds
-        every row of positive similarity.
+        No row outside a row's list and its suspects has a similarity above its floor; 0 when
+        they hold every row of positive similarity.
+    suspects : Suspects or None
+        Rows an update could neither rule out nor afford to compute, each with a bound on its
+        similarity: above the floor, and above only listed neighbours that are not among the
+        best ``k`` (their similarities are exact, their rank is not).
+        Keeping them, rather than raising the floor to the highest, leaves the floor low for
+        every other row, so that the next update settles the row (see
+        :mod:`recframe.recommender.graph_delta`). ``None`` (after a full search): none.
     """
 
     graph: NeighbourGraph
     floors: FloatArray
+    suspects: Suspects | None = None
+
+    def folded_floors(self) -> FloatArray:
+        """Return the floors raised to each row's highest suspect bound: a floor under every row not listed."""
+        if self.suspects is None:
+            return self.floors
+        return np.maximum(self.floors, self.suspects.highest())
 
     @classmethod
     def of(cls, graph: NeighbourGraph, width: int) -> NeighbourLists:

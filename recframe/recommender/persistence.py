@@ -51,7 +51,7 @@ from recframe.interfaces.state import check_graph, check_loaded
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods
 from recframe.recommender.held_events import HeldEvents
-from recframe.recommender.neighbour_lists import NeighbourLists
+from recframe.recommender.neighbour_lists import NeighbourLists, Suspects
 from recframe.registry import PluginRegistry
 
 if TYPE_CHECKING:
@@ -167,6 +167,9 @@ class PersistenceMethods(FitMethods):
         for axis, lists in fitted.lists.items():
             shared.update(graph_state(f"lists.{axis}", lists.graph))
             shared[f"lists.{axis}.floors"] = lists.floors
+            if lists.suspects is not None:
+                shared[f"lists.{axis}.suspects.rows"] = lists.suspects.rows
+                shared[f"lists.{axis}.suspects.bounds"] = lists.suspects.bounds
         if training_data and fitted.interactions is not None:
             shared.update(interactions_state("training", fitted.interactions))
 
@@ -484,7 +487,7 @@ def _lineage(path: Path, data: dict[str, Any]) -> tuple[dict[str, Any], ...]:
 
 
 def _lists(state: dict[str, Any], axis: str, matrix: InteractionMatrix) -> NeighbourLists:
-    """Return the saved neighbour lists of `axis` (for updates), checked like a graph."""
+    """Return the saved neighbour lists of `axis` (for updates) and their suspects, checked like graphs."""
     graph = graph_from_state(state, f"lists.{axis}")
     n_rows = matrix.n_users if axis == "users" else matrix.n_items
     check_graph(graph, n_rows, f"lists.{axis}")
@@ -492,4 +495,32 @@ def _lists(state: dict[str, Any], axis: str, matrix: InteractionMatrix) -> Neigh
     if not isinstance(floors, np.ndarray) or floors.shape != (n_rows,) or floors.dtype.kind != "f":
         msg = f"state entry 'lists.{axis}.floors' must be a float array of {n_rows} entries"
         raise PluginError(msg)
-    return NeighbourLists(graph, floors)
+    return NeighbourLists(graph, floors, _suspects(state, axis, n_rows))
+
+
+def _suspects(state: dict[str, Any], axis: str, n_rows: int) -> Suspects | None:
+    """Return the saved suspects of `axis`'s lists, checked; ``None`` for a model saved without any."""
+    name = f"lists.{axis}.suspects"
+    if f"{name}.rows" not in state:  # saved before suspects were kept, or with none
+        return None
+    rows, bounds = state[f"{name}.rows"], state.get(f"{name}.bounds")
+    if not isinstance(rows, np.ndarray) or not isinstance(bounds, np.ndarray):
+        msg = f"state entries '{name}.rows' and '{name}.bounds' must be arrays"
+        raise PluginError(msg)
+    fits = (
+        rows.ndim == 2
+        and rows.shape[0] == n_rows
+        and rows.shape == bounds.shape
+        and rows.dtype == np.int64
+        and bounds.dtype == np.float64
+    )
+    if not fits:
+        msg = f"state entries '{name}.*' must be int64 rows and float64 bounds of {n_rows} rows, alike in shape"
+        raise PluginError(msg)
+    if rows.size and (int(rows.min()) < -1 or int(rows.max()) >= n_rows):
+        msg = f"state entry '{name}.rows' holds rows outside -1..{n_rows - 1}"
+        raise PluginError(msg)
+    if bool(np.isnan(bounds).any()):
+        msg = f"state entry '{name}.bounds' holds NaN"
+        raise PluginError(msg)
+    return Suspects(rows, bounds)

@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from recframe.engine._compiled.delta_steps import (
+    KEPT,
     KIND,
     LISTED,
     NEW,
@@ -22,6 +23,10 @@ from recframe.engine._compiled.delta_steps import (
     OLD_FLOOR,
     OLD_LENGTH,
     SHRUNK,
+    SUSPECTED,
+    SUSPECTED_ONE_WAY,
+    _compact,
+    _kth_best,
     _resolve_bounds,
 )
 from recframe.engine._compiled.heaps import _drain_best_first, _keep, _sort_best_first
@@ -68,6 +73,47 @@ def _exact_dot(
     return dot
 
 
+@numba.njit(inline="always", cache=True)
+def _trusted(level: float, length: float, low_length: float, high_length: float) -> bool:
+    """Whether ``level x length x`` every other row's length is a normal number (or 0): see :data:`NORMAL_LOW`."""
+    return level == 0.0 or (level * length * low_length > NORMAL_LOW and level * length * high_length < NORMAL_HIGH)
+
+
+@numba.njit(inline="always", cache=True)
+def _mark_suspected(
+    i: int,
+    floor_i: float,
+    mirror: np.ndarray,
+    cap: np.ndarray,
+    suspects: np.ndarray,
+    suspect_bounds: np.ndarray,
+    rs_indptr: np.ndarray,
+    rs_indices: np.ndarray,
+    rs_data: np.ndarray,
+    row_info: np.ndarray,
+) -> None:
+    """Mark the rows row `i` suspects and those that suspect it, with the bound on each pair's old similarity.
+
+    A pair's old similarity is at most each side's bound for the other: the suspect's bound
+    where one row suspects the other, else that row's floor. The caller marks the rows that
+    list row `i`, or that it lists, afterwards: they know the similarity.
+    """
+    for t in range(suspects.shape[1]):
+        j = suspects[i, t]
+        if j >= 0:
+            mirror[j] = SUSPECTED_ONE_WAY
+            cap[j] = suspect_bounds[i, t]
+    for p in range(rs_indptr[i], rs_indptr[i + 1]):
+        j = rs_indices[p]
+        cap[j] = min(cap[j] if mirror[j] == SUSPECTED_ONE_WAY else floor_i, rs_data[p])
+        mirror[j] = SUSPECTED
+    for t in range(suspects.shape[1]):
+        j = suspects[i, t]
+        if j >= 0 and mirror[j] == SUSPECTED_ONE_WAY:
+            cap[j] = min(cap[j], row_info[j, OLD_FLOOR])
+            mirror[j] = SUSPECTED
+
+
 @numba.njit(nogil=True, cache=True)
 def _lists_row(
     i: int,
@@ -87,6 +133,9 @@ def _lists_row(
     cand_v: np.ndarray,
     dense: np.ndarray,
     mirror: np.ndarray,
+    cap: np.ndarray,
+    held_v: np.ndarray,
+    held_j: np.ndarray,
     d_indptr: np.ndarray,
     d_indices: np.ndarray,
     d_data: np.ndarray,
@@ -111,8 +160,13 @@ def _lists_row(
     rev_indptr: np.ndarray,
     rev_indices: np.ndarray,
     rev_data: np.ndarray,
+    rs_indptr: np.ndarray,
+    rs_indices: np.ndarray,
+    rs_data: np.ndarray,
     lists: np.ndarray,
     list_scores: np.ndarray,
+    suspects: np.ndarray,
+    suspect_bounds: np.ndarray,
     row_info: np.ndarray,
     ratio: np.ndarray,
     growth_bound: float,
@@ -125,8 +179,13 @@ def _lists_row(
     out_v: np.ndarray,
     out_floor: np.ndarray,
     out_count: np.ndarray,
+    out_suspects: np.ndarray,
+    out_suspect_bounds: np.ndarray,
 ) -> None:
-    """Write row `i`'s certain best neighbours (padded with -1 and 0), its new floor and how many are certain."""
+    """Write row `i`'s new list (exact, above the floor; the first ``k`` certainly the best), suspects and floor.
+
+    The list and the suspects are padded with -1 and 0; ``out_count`` is the list's length.
+    """
     n_touched = _scatter_row(  # D_i X'^T
         d_indptr[i], d_indptr[i + 1], d_indices, d_data, xnt_indptr, xnt_indices, xnt_data, acc, mark, touched, 0
     )
@@ -163,6 +222,7 @@ def _lists_row(
     floor = 0.0
     if not new_i:
         floor = max(floor_i, 0.0) * ratio[i] * growth_bound
+    _mark_suspected(i, floor_i, mirror, cap, suspects, suspect_bounds, rs_indptr, rs_indices, rs_data, row_info)
     for p in range(rev_indptr[i], rev_indptr[i + 1]):  # rows that list row i, and their scores
         mirror[rev_indices[p]] = rev_data[p]
     for t in range(lists.shape[1]):
@@ -170,8 +230,8 @@ def _lists_row(
         if j >= 0:
             mirror[j] = LISTED
     # the products floor x length of this row's pairs are all normal numbers (or 0): a bounded pair
-    # clearly below the floor can be told without a division
-    trusted = floor == 0.0 or (floor * ni * low_length > NORMAL_LOW and floor * ni * high_length < NORMAL_HIGH)
+    # clearly below the floor (later, below `admit`) can be told without a division
+    trusted = _trusted(floor, ni, low_length, high_length)
     # first the listed neighbours, known exactly (their dot product is old similarity times lengths)
     n_cand = 0
     filled = False  # row i scattered into `dense` (for exact dot products)
@@ -191,16 +251,41 @@ def _lists_row(
                 cand_j[n_cand] = j
                 cand_v[n_cand] = v
                 n_cand += 1
-    # their k-th best is at most the k-th exact similarity: only a bound at least that high can be
-    # resolved below, and of the others only the highest matters (it may raise the floor)
-    size = 0
-    for t in range(n_cand):
-        size = _keep(heap_v, heap_j, size, k, cand_v[t], cand_j[t])
-    resolvable = max(floor, heap_v[0] if size == k and k > 0 else 0.0)
-    left = -np.inf  # the highest bound above the floor that is not kept for resolving
+    # their k-th best is at most the k-th exact similarity: only a bound at least that high may need
+    # resolving; of the others, those above `admit` are held (the suspects are their highest), and
+    # every `compact_at` held ones are cut to the highest, `admit` rising to the first cut
+    resolvable = _kth_best(cand_v, cand_j, n_cand, k, floor, heap_v, heap_j)
+    n_bounded, n_held, admit = 0, 0, floor
+    n_suspects = out_suspects.shape[1]
+    compact_at = max(2 * (n_suspects + 1), 64)
+    # the suspects whose dot product did not change: only the lengths move their bounds (a row
+    # that lists row i knows the similarity); the others are met below
+    for t in range(suspects.shape[1]):
+        j = suspects[i, t]
+        if j < 0 or j == i or mark[j] or row_info[j, KIND] != KEPT:
+            continue
+        length = ni * row_info[j, NEW_LENGTH]
+        seen = mirror[j]
+        if length <= 0.0 or seen == LISTED:
+            continue
+        if seen >= 0.0:
+            v = seen * li * row_info[j, OLD_LENGTH] / length
+            if v > 0.0:
+                cand_j[n_cand] = j
+                cand_v[n_cand] = v
+                n_cand += 1
+            continue
+        bound = cap[j] * li * row_info[j, OLD_LENGTH] / length
+        if bound >= resolvable and bound > floor:
+            bound_j[n_bounded] = j
+            bound_v[n_bounded] = bound
+            n_bounded += 1
+        elif bound > admit:
+            held_j[n_held] = j
+            held_v[n_held] = bound
+            n_held += 1
     # one pass over the pairs whose dot product changed (clearing the accumulator): exact with a
     # new row or a row that lists row i, bounded otherwise
-    n_bounded = 0
     for t in range(n_touched):
         j = touched[t]
         change = acc[j]
@@ -223,18 +308,23 @@ def _lists_row(
                 filled = True
             v = dot / length
         else:
-            below = min(floor_i, row_info[j, OLD_FLOOR])
+            below = cap[j] if seen == SUSPECTED else min(floor_i, row_info[j, OLD_FLOOR])
             bound = below * li * row_info[j, OLD_LENGTH] + change  # the bound times `length`
-            if trusted and bound <= CLEARLY_BELOW * floor * length:
+            if trusted and bound <= CLEARLY_BELOW * admit * length:
                 continue  # most pairs: no division (the margin covers its rounding)
             bound /= length
-            if bound > floor:
+            if bound > admit:  # (at most `resolvable`, which is at least the floor)
                 if bound >= resolvable:
                     bound_j[n_bounded] = j
                     bound_v[n_bounded] = bound
                     n_bounded += 1
-                elif bound > left:
-                    left = bound
+                else:
+                    held_j[n_held] = j
+                    held_v[n_held] = bound
+                    n_held += 1
+                    if n_held >= compact_at:  # most bounds then fall under `admit` at once
+                        n_held, admit = _compact(held_v, held_j, n_held, n_suspects + 1)
+                        trusted = _trusted(admit, ni, low_length, high_length)
             continue
         if v > 0.0:
             cand_j[n_cand] = j
@@ -253,10 +343,13 @@ def _lists_row(
     # the bounds at or above the k-th exact similarity (or the floor) keep the row from settling:
     # replace them all by exact dot products X'_i . X'_j when together they cost at most half a
     # new search, else none
-    if n_bounded:
-        n_cand, unresolved, filled = _resolve_bounds(
+    n_kept = 0
+    if n_bounded or n_held:
+        n_cand, unresolved, n_kept, filled = _resolve_bounds(
             i,
             n_bounded,
+            n_held,
+            admit,
             n_cand,
             floor,
             k,
@@ -273,9 +366,11 @@ def _lists_row(
             xn_data,
             xnt_indptr,
             row_info,
+            held_v,
+            held_j,
+            n_suspects,
         )
-        left = max(left, unresolved)
-    floor = max(floor, left)
+        floor = max(floor, unresolved)
     if filled:
         for p in range(xn_indptr[i], xn_indptr[i + 1]):
             dense[xn_indices[p]] = 0.0
@@ -285,6 +380,12 @@ def _lists_row(
             mirror[j] = -1.0
     for p in range(rev_indptr[i], rev_indptr[i + 1]):
         mirror[rev_indices[p]] = -1.0
+    for p in range(rs_indptr[i], rs_indptr[i + 1]):
+        mirror[rs_indices[p]] = -1.0
+    for t in range(suspects.shape[1]):
+        j = suspects[i, t]
+        if j >= 0:
+            mirror[j] = -1.0
     # the exact similarities above the floor are certain: keep the best (one more than kept
     # bounds every entry left out)
     above = 0
@@ -312,6 +413,17 @@ def _lists_row(
     for t in range(size, out_j.shape[1]):  # the padding: no neighbour, score 0
         out_j[i, t] = -1
         out_v[i, t] = 0.0
+    # the suspects above the final floor, best first: each below the k-th exact similarity (those
+    # at or above it were resolved), so the first k neighbours are certain
+    kept = 0
+    for t in range(max(n_kept, 0)):
+        if held_v[t] > floor:
+            out_suspects[i, kept] = held_j[t]
+            out_suspect_bounds[i, kept] = held_v[t]
+            kept += 1
+    for t in range(kept, out_suspects.shape[1]):
+        out_suspects[i, t] = -1
+        out_suspect_bounds[i, t] = 0.0
     out_floor[i] = floor
     out_count[i] = size
 
@@ -354,8 +466,13 @@ def delta_lists(
     rev_indptr: np.ndarray,
     rev_indices: np.ndarray,
     rev_data: np.ndarray,
+    rs_indptr: np.ndarray,
+    rs_indices: np.ndarray,
+    rs_data: np.ndarray,
     lists: np.ndarray,
     list_scores: np.ndarray,
+    suspects: np.ndarray,
+    suspect_bounds: np.ndarray,
     row_info: np.ndarray,
     ratio: np.ndarray,
     growth_bound: float,
@@ -367,6 +484,8 @@ def delta_lists(
     out_v: np.ndarray,
     out_floor: np.ndarray,
     out_count: np.ndarray,
+    out_suspects: np.ndarray,
+    out_suspect_bounds: np.ndarray,
 ) -> None:
     """Run :func:`_lists_row` over every row, in `n_chunks` slices in parallel (one accumulator each)."""
     n = lists.shape[0]
@@ -383,8 +502,8 @@ def delta_lists(
         exact_acc = np.zeros(n, dtype=np.float64)
         exact_mark = np.zeros(n, dtype=np.bool_)
         exact_touched = np.empty(n + 1, dtype=np.int64)
-        heap_v = np.empty(max(width, k) + 1, dtype=np.float64)
-        heap_j = np.empty(max(width, k) + 1, dtype=np.int64)
+        heap_v = np.empty(max(width, k, out_suspects.shape[1]) + 1, dtype=np.float64)
+        heap_j = np.empty(max(width, k, out_suspects.shape[1]) + 1, dtype=np.int64)
         best_v = np.empty(width + 1, dtype=np.float64)
         best_j = np.empty(width + 1, dtype=np.int64)
         bound_j = np.empty(n, dtype=np.int64)
@@ -393,6 +512,9 @@ def delta_lists(
         cand_v = np.empty(2 * n + lists.shape[1], dtype=np.float64)
         dense = np.zeros(xnt_indptr.shape[0] - 1, dtype=np.float64)
         mirror = np.full(n, -1.0)
+        cap = np.empty(n)
+        held_v = np.empty(n, dtype=np.float64)
+        held_j = np.empty(n, dtype=np.int64)
         for i in range(start, stop):
             _lists_row(
                 i,
@@ -412,6 +534,9 @@ def delta_lists(
                 cand_v,
                 dense,
                 mirror,
+                cap,
+                held_v,
+                held_j,
                 d_indptr,
                 d_indices,
                 d_data,
@@ -436,8 +561,13 @@ def delta_lists(
                 rev_indptr,
                 rev_indices,
                 rev_data,
+                rs_indptr,
+                rs_indices,
+                rs_data,
                 lists,
                 list_scores,
+                suspects,
+                suspect_bounds,
                 row_info,
                 ratio,
                 growth_bound,
@@ -450,4 +580,6 @@ def delta_lists(
                 out_v,
                 out_floor,
                 out_count,
+                out_suspects,
+                out_suspect_bounds,
             )

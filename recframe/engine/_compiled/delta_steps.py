@@ -24,15 +24,19 @@ KEPT, NEW, SHRUNK = 0.0, 1.0, 2.0
 """A row's kind: an old row, a new row (its old dot products are all 0), or a shrunk row (every
 pair with it is computed exactly)."""
 
-LISTED = -2.0
-"""The mark, in the kernel's ``mirror`` scratch array, of a row that row ``i`` lists (``-1``:
-neither listed nor listing row ``i``; at least 0: the similarity of a row that lists row ``i``)."""
+LISTED, SUSPECTED, SUSPECTED_ONE_WAY = -2.0, -3.0, -4.0
+"""The marks, in the kernel's ``mirror`` scratch array, of a row that row ``i`` lists, of a row
+that row ``i`` suspects or that suspects it (its bound is in ``cap``), and of one row ``i``
+suspects while the marks are made (``-1``: none of these; at least 0: the similarity of a row
+that lists row ``i``)."""
 
 
 @numba.njit(inline="always", cache=True)
 def _resolve_bounds(
     i: int,
     n_bounded: int,
+    n_held: int,
+    admit: float,
     n_cand: int,
     floor: float,
     k: int,
@@ -49,54 +53,135 @@ def _resolve_bounds(
     xn_data: np.ndarray,
     xnt_indptr: np.ndarray,
     row_info: np.ndarray,
-) -> tuple[int, float, bool]:
-    """Add exact similarities for the `n_bounded` bounds at or above the ``k``-th exact one, or for none.
+    held_v: np.ndarray,
+    held_j: np.ndarray,
+    n_suspects: int,
+) -> tuple[int, float, int, bool]:
+    """Add exact similarities for the bounds at or above the ``k``-th exact one; keep the highest others as suspects.
 
-    All of them are resolved when their rows' entries number at most half of what a new search
-    of row `i` reads, and none otherwise. Resolving the highest ones first until that budget ran
-    out (as before) let a row settle only where a resolved similarity passed every bound left,
-    which is rare: it mostly spent up to half a search and then searched the row again anyway.
-    That is most rows after a few updates in a row, whose floors sit just under their ``k``-th
-    similarity: adding 1% twice to the ML-20M shape, the second update's kernel took 1.18 s that
-    way and 0.66 s this way (11,843 and 11,849 rows searched again); the benchmark's single 1%
-    add searches 575 and 595 rows again.
+    The `n_bounded` bounds in `bound_v` (at least the ``k``-th similarity of the listed
+    neighbours) may keep the row from settling: those at or above the ``k``-th exact similarity
+    are all resolved when their rows' entries number at most half of what a new search of row
+    `i` reads, and none otherwise (the row is then searched again). Resolving the highest ones
+    first until that budget ran out (as before) let a row settle only where a resolved
+    similarity passed every bound left, which is rare: it mostly spent up to half a search and
+    then searched the row again anyway.
+
+    The other bounds join the `n_held` in `held_v` (each above `admit`, which is at most the
+    ``n_suspects + 1``-th highest bound): the ``n_suspects`` highest become the row's suspects,
+    first in `held_v` (in no order), and the next one bounds every other row: it becomes part of the
+    floor. Folding them all into the floor (as before) set it just under the ``k``-th similarity
+    wherever many bounds lay between (a median of 288 bounds above the floor per row adding 1%
+    to the ML-20M shape), so the next update had to search the row again.
 
     Row `i` is scattered into `dense` to resolve them, unless it is there already (`filled`;
-    the caller clears it). Returns the new count of candidates, the highest bound left
-    unresolved (``-inf`` if none is) and whether row `i` is in `dense` now.
+    the caller clears it). Returns the new count of candidates, the highest bound that is
+    neither resolved nor a suspect (at most `admit`; ``-inf`` if none), how many suspects there
+    are (``-1`` where the row will be searched again) and whether row `i` is in `dense` now.
     """
+    if n_bounded:
+        target = _kth_best(cand_v, cand_j, n_cand, k, floor, heap_v, heap_j)
+        cost = 0
+        highest = -np.inf
+        for t in range(n_bounded):
+            highest = max(highest, bound_v[t])
+            if bound_v[t] >= target:
+                cost += xn_indptr[bound_j[t] + 1] - xn_indptr[bound_j[t]]
+        if cost:  # what a new search of row i reads (a pass over its entries: only where needed)
+            search_cost = 0
+            for p in range(xn_indptr[i], xn_indptr[i + 1]):
+                c = xn_indices[p]
+                search_cost += xnt_indptr[c + 1] - xnt_indptr[c]
+            if 2 * cost > search_cost:  # the row will be searched again: its highest bound is left
+                return n_cand, highest, -1, filled
+        for t in range(n_bounded):
+            if bound_v[t] >= target:
+                if not filled:
+                    for p in range(xn_indptr[i], xn_indptr[i + 1]):
+                        dense[xn_indices[p]] = xn_data[p]
+                    filled = True
+                j = bound_j[t]
+                n_cand = _add_exact(i, j, n_cand, cand_j, cand_v, dense, xn_indptr, xn_indices, xn_data, row_info)
+            elif bound_v[t] > admit:
+                held_j[n_held] = bound_j[t]
+                held_v[n_held] = bound_v[t]
+                n_held += 1
+    if n_held > n_suspects:
+        n_held, admit = _compact(held_v, held_j, n_held, n_suspects + 1)
+    return n_cand, admit, n_held, filled
+
+
+@numba.njit(nogil=True, cache=True)
+def _compact(held_v: np.ndarray, held_j: np.ndarray, n_held: int, rank: int) -> tuple[int, float]:
+    """Keep, in place, the held bounds above the `rank`-th highest; return how many, and that bound.
+
+    They number fewer than `rank` (ties with it go too): no bound at most the returned one can
+    be a suspect any more, as at least `rank` bounds are that high. A quickselect of the bounds
+    with their rows, linear on average; called by the kernel as bounds accumulate (not inlined:
+    it is rare), and once for a row's last.
+    """
+    want = rank - 1  # the place of the rank-th highest, highest first
+    low, high = 0, n_held - 1
+    while low < high:
+        pivot = held_v[(low + high) // 2]
+        a, b = low, high
+        while a <= b:
+            while held_v[a] > pivot:
+                a += 1
+            while held_v[b] < pivot:
+                b -= 1
+            if a <= b:
+                held_v[a], held_v[b] = held_v[b], held_v[a]
+                held_j[a], held_j[b] = held_j[b], held_j[a]
+                a += 1
+                b -= 1
+        if want <= b:
+            high = b
+        elif want >= a:
+            low = a
+        else:
+            break
+    threshold = held_v[want]
+    kept = 0
+    for t in range(want):  # those before it are at least as high: keep the higher ones
+        if held_v[t] > threshold:
+            held_v[kept] = held_v[t]
+            held_j[kept] = held_j[t]
+            kept += 1
+    return kept, float(threshold)
+
+
+@numba.njit(inline="always", cache=True)
+def _kth_best(
+    cand_v: np.ndarray, cand_j: np.ndarray, n_cand: int, rank: int, floor: float, heap_v: np.ndarray, heap_j: np.ndarray
+) -> float:
+    """Return the `rank`-th best of the `n_cand` candidates, or `floor` if that is higher or they are fewer."""
     size = 0
     for t in range(n_cand):
-        size = _keep(heap_v, heap_j, size, k, cand_v[t], cand_j[t])
-    target = max(floor, heap_v[0] if size == k and k > 0 else 0.0)
-    search_cost = 0
-    for p in range(xn_indptr[i], xn_indptr[i + 1]):
-        c = xn_indices[p]
-        search_cost += xnt_indptr[c + 1] - xnt_indptr[c]
-    cost = 0
-    left, highest = -np.inf, -np.inf  # the highest bound below the target, and of all
-    for t in range(n_bounded):
-        highest = max(highest, bound_v[t])
-        if bound_v[t] >= target:
-            j = bound_j[t]
-            cost += xn_indptr[j + 1] - xn_indptr[j]
-        else:
-            left = max(left, bound_v[t])
-    if 2 * cost > search_cost:  # the row will be searched again: its highest bound is left
-        return n_cand, highest, filled
-    if not filled:
-        for p in range(xn_indptr[i], xn_indptr[i + 1]):
-            dense[xn_indices[p]] = xn_data[p]
-    ni = row_info[i, NEW_LENGTH]
-    for t in range(n_bounded):
-        if bound_v[t] >= target:
-            j = bound_j[t]
-            dot = 0.0
-            for q in range(xn_indptr[j], xn_indptr[j + 1]):
-                dot += dense[xn_indices[q]] * xn_data[q]
-            v = dot / (ni * row_info[j, NEW_LENGTH])
-            if v > 0.0:
-                cand_j[n_cand] = j
-                cand_v[n_cand] = v
-                n_cand += 1
-    return n_cand, left, True
+        size = _keep(heap_v, heap_j, size, rank, cand_v[t], cand_j[t])
+    return max(floor, heap_v[0] if size == rank and rank > 0 else 0.0)
+
+
+@numba.njit(inline="always", cache=True)
+def _add_exact(
+    i: int,
+    j: int,
+    n_cand: int,
+    cand_j: np.ndarray,
+    cand_v: np.ndarray,
+    dense: np.ndarray,
+    xn_indptr: np.ndarray,
+    xn_indices: np.ndarray,
+    xn_data: np.ndarray,
+    row_info: np.ndarray,
+) -> int:
+    """Add row `j`'s exact similarity to row `i` (scattered in `dense`) as a candidate if positive; return the count."""
+    dot = 0.0
+    for q in range(xn_indptr[j], xn_indptr[j + 1]):
+        dot += dense[xn_indices[q]] * xn_data[q]
+    v = dot / (row_info[i, NEW_LENGTH] * row_info[j, NEW_LENGTH])
+    if v > 0.0:
+        cand_j[n_cand] = j
+        cand_v[n_cand] = v
+        n_cand += 1
+    return n_cand
