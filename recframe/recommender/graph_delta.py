@@ -17,8 +17,8 @@ row outside its list has a similarity above it. After the update, for row ``i``:
   ``b_ij`` on its similarity: ``b_ij`` replaces the floor in those bounds, for this pair alone.
 
 The bounds at or above the row's ``k``-th exact similarity are replaced by exact dot products,
-where that costs at most half a new search of the row. Of the bounds left, the highest ``C`` (the
-slack) stay the row's suspects, and the next one becomes its new floor: keeping them, rather than
+where that costs at most half a new search of the row. Of the bounds left, the highest ``C`` (as
+many as the neighbours a row keeps) stay the row's suspects, and the next one becomes its new floor: keeping them, rather than
 raising the floor to the highest, keeps the floor low for every other pair, so that the next
 update finds the row settled again. The exact values above the floor are the row's new list;
 those above every suspect's bound are certainly the best. A row with fewer than ``k`` certain
@@ -138,8 +138,11 @@ def update_lists(
         them: the change and the columns' entry counts are then taken from them rather than
         from a comparison of every entry.
     suspects_kept : int, optional
-        How many suspects a row keeps (see :class:`NeighbourLists`), with the compiled kernel;
-        the slack (``width - k``) by default, 0 to fold every unresolved bound into the floor.
+        How many suspects a row keeps (see :class:`NeighbourLists`), with the compiled kernel:
+        as many as the neighbours it keeps (`width`) by default, 0 to fold every unresolved bound
+        into the floor. On the ML-20M shape (``k = 50``, slack 50), five 1% adds in a row took a
+        median of 2.11 s after the first with 50, 1.87 s with 100 and 1.76 s with 150; the first
+        took 1.15-1.17 s with any.
     """
     n_new = new.shape[0]
     width = min(width, max(n_new - 1, 0))
@@ -198,7 +201,7 @@ def update_lists(
         new_x,
         suspects,
         bounds,
-        width - k if suspects_kept is None else suspects_kept,
+        width if suspects_kept is None else suspects_kept,
     )
     if compiled:
         block = context.compiled(change, change_t, new_x, new_x_t, reaching, shrunk_t, shrunk_reach, k, width)
