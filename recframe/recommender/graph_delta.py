@@ -18,12 +18,12 @@ row outside its list has a similarity above it. After the update, for row ``i``:
 
 The bounds at or above the row's ``k``-th exact similarity are replaced by exact dot products,
 where that costs at most half a new search of the row. Of the bounds left, the highest ``C`` (as
-many as the neighbours a row keeps) stay the row's suspects, and the next one becomes its new floor: keeping them, rather than
-raising the floor to the highest, keeps the floor low for every other pair, so that the next
-update finds the row settled again. The exact values above the floor are the row's new list;
-those above every suspect's bound are certainly the best. A row with fewer than ``k`` certain
-values (and a positive floor or a suspect) is searched again in full. The result is what a full
-search gives, up to exact ties at the ``k``-th place.
+many as the neighbours a row keeps) stay the row's suspects, and the next one becomes its new
+floor: keeping them, rather than raising the floor to the highest, keeps the floor low for every
+other pair, so that the next update finds the row settled again. The exact values above the
+floor are the row's new list; those above every suspect's bound are certainly the best. A row
+with fewer than ``k`` certain values (and a positive floor or a suspect) is searched again in
+full. The result is what a full search gives, up to exact ties at the ``k``-th place.
 """
 
 from __future__ import annotations
