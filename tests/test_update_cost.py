@@ -354,7 +354,7 @@ def test_bounds_at_or_above_the_kth_are_resolved_all_or_none(column_degree: int)
 
 
 def test_bounds_below_the_kth_are_kept_as_suspects_up_to_their_number() -> None:
-    """The bounds below the k-th exact similarity: the highest ones stay suspects (best first), the next one is left.
+    """The bounds below the k-th exact similarity: the highest ones stay suspects, the next one is left.
 
     Row 0 has one exact candidate (0.9, k = 1) and five bounds below it, with none to resolve.
     With room for two suspects, rows 5 (0.8) and 2 (0.7) stay and 0.6 is left (the floor);

@@ -76,7 +76,6 @@ def _check_contract(lists: NeighbourLists, x: sp.csr_array, k: int) -> None:
         assert not np.isin(suspects[row][held], listed).any()
         assert (bounds[row][held] >= sims[row, suspects[row][held]] - TOLERANCE).all()
         assert (bounds[row][held] > floors[row]).all()
-        assert held[: held.sum()].all()  # present ones first
         others = np.setdiff1d(np.arange(n), np.r_[listed, suspects[row][held], row])
         assert (sims[row, others] <= floors[row] + TOLERANCE).all()
     served, want = lists.served(k), _search(x, np.arange(n), k)
@@ -174,7 +173,7 @@ def _model_lists(rec: Recommender) -> NeighbourLists:
 
 
 def test_suspects_are_saved_and_loaded_and_updates_go_on_alike(tmp_path: Path) -> None:
-    """A model whose lists hold suspects, saved and loaded, updates as the live one does, and as a refit answers."""
+    """A model with suspects, saved and loaded, updates and forgets as the live one does, as a refit answers."""
     events = random_interactions(200, 60, 0.08, seed=3)
     config = {
         "matrix": {"type": "ratings"},
@@ -201,6 +200,10 @@ def test_suspects_are_saved_and_loaded_and_updates_go_on_alike(tmp_path: Path) -
     rec.update(more)
     loaded.update(more)
     assert loaded.lineage[-1]["neighbours"] == rec.lineage[-1]["neighbours"]
+    gone = rec.interaction_matrix.users.ids[:5].tolist()  # the items' rows shrink: suspects of kept rows
+    rec.forget(users=gone)
+    loaded.forget(users=gone)
+    assert loaded.lineage[-1]["neighbours"] == rec.lineage[-1]["neighbours"]
     live, restored = _model_lists(rec), _model_lists(loaded)
     assert live.suspects is not None and restored.suspects is not None
     for a, b in (
@@ -214,3 +217,56 @@ def test_suspects_are_saved_and_loaded_and_updates_go_on_alike(tmp_path: Path) -
     refit = Recommender.from_config(config).fit(rec._fitted.interactions)  # type: ignore[union-attr]
     for model in (rec, loaded):
         assert_same_neighbours(model._fitted.graphs["items"], refit._fitted.graphs["items"])  # type: ignore[union-attr]
+
+
+def test_bounds_all_cut_away_while_they_come_still_raise_the_floor() -> None:
+    """A row whose held bounds are all cut away (100 tied ones) keeps them under its floor: the next update is exact.
+
+    User 0 gains item 7, then item 20: after the first, the 100 users who have items 0, 1, 7 and
+    20-22 tie as user 0's bounds, more than a row holds at once; the cut drops them all (ties with
+    the cut go), and the floor must rise to them, or the second update misses them.
+    """
+    rows = [{0, 1}] * 3 + [{0, 1, 5, 6}] * 2 + [{0, 1, 7, 20, 21, 22}] * 100
+    users = [r for r, items in enumerate(rows) for _ in items]
+    items = [i for row in rows for i in sorted(row)]
+    events = Interactions(users, items, np.ones(len(users)), np.full(len(users), 1.7e9))
+    config = {
+        "matrix": {"type": "binary"},
+        "similarity": {"type": "sparse", "measure": "cosine", "k": 2, "engine": "numba", "update_slack": 2},
+        "ranker": {"type": "user_cf", "n": 5},
+    }
+    rec = Recommender.from_config(config).fit(events)
+    for step, item in enumerate([7, 20]):
+        rec.update(Interactions([0], [item], [1.0], [1.8e9 + step]))
+        refit = Recommender.from_config(config).fit(rec._fitted.interactions)  # type: ignore[union-attr]
+        assert_same_neighbours(rec._fitted.graphs["users"], refit._fitted.graphs["users"])  # type: ignore[union-attr]
+        _check_contract(rec._fitted.lists["users"], rec._fitted.matrix.matrix, 2)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("rows", "bounds", "says"),
+    [
+        ([[1, 1], [0, -1], [0, 1]], [[0.5, 0.4], [0.5, 0.0], [0.3, 0.2]], "holds a row twice"),
+        ([[0, -1], [0, -1], [0, 1]], [[0.5, 0.0], [0.5, 0.0], [0.3, 0.2]], "suspecting itself"),
+        ([[1, 2, -1], [0, 2, -1], [0, 1, -1]], [[0.5, 0.4, 0.0]] * 3, "more than the other rows"),
+        ([[1, -1], [0, -1], [0, 1]], [[np.inf, 0.0], [0.5, 0.0], [0.3, 0.2]], "an infinity"),
+        ([[1, -1], [0, -1], [0, 3]], [[0.5, 0.0], [0.5, 0.0], [0.3, 0.2]], "outside -1..2"),
+    ],
+)
+def test_saved_suspects_the_kernel_could_not_take_are_refused(rows: list, bounds: list, says: str) -> None:
+    """Suspects repeated, of the row itself, wider than the other rows, infinite or out of range: a named error."""
+    from recframe.errors import PluginError
+    from recframe.recommender.persistence import _suspects
+
+    state = {
+        "lists.items.suspects.rows": np.array(rows, dtype=np.int64),
+        "lists.items.suspects.bounds": np.array(bounds, dtype=np.float64),
+    }
+    with pytest.raises(PluginError, match=r"lists\.items\.suspects") as caught:
+        _suspects(state, "items", 3)
+    assert says in str(caught.value)
+    fine = {
+        "lists.items.suspects.rows": np.array([[1, -1], [0, 2], [-1, -1]]),
+        "lists.items.suspects.bounds": np.ones((3, 2)),
+    }
+    assert _suspects(fine, "items", 3) is not None

@@ -22,7 +22,8 @@ class Suspects:
     Attributes
     ----------
     rows : ndarray of shape (n_rows, width), int64
-        The suspected rows, present ones first, in no particular order; ``-1`` pads.
+        The suspected rows, distinct, none the row itself nor one it lists, in no particular
+        order; ``-1`` pads.
     bounds : ndarray of shape (n_rows, width), float64
         A bound on each one's similarity, above the row's floor; ``0.0`` where ``rows`` is ``-1``.
     """

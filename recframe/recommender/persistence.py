@@ -520,7 +520,14 @@ def _suspects(state: dict[str, Any], axis: str, n_rows: int) -> Suspects | None:
     if rows.size and (int(rows.min()) < -1 or int(rows.max()) >= n_rows):
         msg = f"state entry '{name}.rows' holds rows outside -1..{n_rows - 1}"
         raise PluginError(msg)
-    if bool(np.isnan(bounds).any()):
-        msg = f"state entry '{name}.bounds' holds NaN"
+    # the update's kernel sizes its buffers for distinct suspects other than the row: a file
+    # that breaks this is refused, not read past them
+    ordered = np.sort(rows, axis=1)
+    repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+    if rows.shape[1] >= max(n_rows, 1) or bool(repeated.any()) or bool((rows == np.arange(n_rows)[:, None]).any()):
+        msg = f"state entry '{name}.rows' holds a row twice, a row suspecting itself, or more than the other rows"
+        raise PluginError(msg)
+    if not bool(np.isfinite(bounds).all()):
+        msg = f"state entry '{name}.bounds' holds NaN or an infinity"
         raise PluginError(msg)
     return Suspects(rows, bounds)

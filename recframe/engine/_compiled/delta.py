@@ -343,9 +343,11 @@ def _lists_row(
     # the bounds at or above the k-th exact similarity (or the floor) keep the row from settling:
     # replace them all by exact dot products X'_i . X'_j when together they cost at most half a
     # new search, else none
+    # the floor rises to what is left unresolved and not held (even where nothing was held at the
+    # end: a cut while bounds came in may have dropped them all)
     n_kept = 0
     if n_bounded or n_held:
-        n_cand, unresolved, n_kept, filled = _resolve_bounds(
+        n_cand, admit, n_kept, filled = _resolve_bounds(
             i,
             n_bounded,
             n_held,
@@ -370,7 +372,7 @@ def _lists_row(
             held_j,
             n_suspects,
         )
-        floor = max(floor, unresolved)
+    floor = max(floor, admit)
     if filled:
         for p in range(xn_indptr[i], xn_indptr[i + 1]):
             dense[xn_indices[p]] = 0.0
@@ -413,7 +415,7 @@ def _lists_row(
     for t in range(size, out_j.shape[1]):  # the padding: no neighbour, score 0
         out_j[i, t] = -1
         out_v[i, t] = 0.0
-    # the suspects above the final floor, best first: each below the k-th exact similarity (those
+    # the suspects above the final floor (in no order): each below the k-th exact similarity (those
     # at or above it were resolved), so the first k neighbours are certain
     kept = 0
     for t in range(max(n_kept, 0)):
@@ -502,8 +504,8 @@ def delta_lists(
         exact_acc = np.zeros(n, dtype=np.float64)
         exact_mark = np.zeros(n, dtype=np.bool_)
         exact_touched = np.empty(n + 1, dtype=np.int64)
-        heap_v = np.empty(max(width, k, out_suspects.shape[1]) + 1, dtype=np.float64)
-        heap_j = np.empty(max(width, k, out_suspects.shape[1]) + 1, dtype=np.int64)
+        heap_v = np.empty(max(width, k) + 1, dtype=np.float64)
+        heap_j = np.empty(max(width, k) + 1, dtype=np.int64)
         best_v = np.empty(width + 1, dtype=np.float64)
         best_j = np.empty(width + 1, dtype=np.int64)
         bound_j = np.empty(n, dtype=np.int64)

@@ -75,9 +75,10 @@ def _resolve_bounds(
     to the ML-20M shape), so the next update had to search the row again.
 
     Row `i` is scattered into `dense` to resolve them, unless it is there already (`filled`;
-    the caller clears it). Returns the new count of candidates, the highest bound that is
-    neither resolved nor a suspect (at most `admit`; ``-inf`` if none), how many suspects there
-    are (``-1`` where the row will be searched again) and whether row `i` is in `dense` now.
+    the caller clears it). Returns the new count of candidates, a level no bound that is neither
+    resolved nor a suspect passes (`admit`, raised by the last cut; the highest bound where the
+    row will be searched again), how many suspects there are (``-1`` where the row will be
+    searched again) and whether row `i` is in `dense` now.
     """
     if n_bounded:
         target = _kth_best(cand_v, cand_j, n_cand, k, floor, heap_v, heap_j)
