@@ -41,11 +41,13 @@ NORMAL_LOW, NORMAL_HIGH = 1e-300, 1e300
 and from overflow (an infinite threshold would skip an infinite bound). A row checks once that
 its floor times its length times the smallest and the largest other length lie between them."""
 
-SORTED_AT_MOST = 2
+SORTED_AT_MOST = 4
 """A row's certain candidates are sorted in place up to this many times the entries it keeps
 (plus one), and go through a heap beyond: after adding 1% to the ML-20M shape the median row
 has 101 candidates, nearly in order, and the kernel took 0.67-0.69 s instead of 0.70-0.76 s
-(2 threads, its last step 0.13 s instead of 0.23 s on one)."""
+(2 threads, its last step 0.13 s instead of 0.23 s on one). Up to four times, since rows keep
+suspects and their floors stay lower (more candidates above them): the first 1% add's kernel
+took 0.718 s instead of 0.751 s (medians of five in one process each)."""
 
 SORT_MOVES = 8
 """Moves per candidate the in-place sort may make before it gives way to the heap (candidates
