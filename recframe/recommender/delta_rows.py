@@ -61,10 +61,10 @@ def concatenated(blocks: Iterator[RowBlock]) -> RowBlock:
 
 @dataclass(frozen=True)
 class RowBlock:
-    """A block of rows' new lists (best first), their floors, how many entries are certain, and their suspects.
+    """A block of rows' new lists (best first), their floors, the lists' lengths (``counts``), and their suspects.
 
-    An entry is certain when it is above the floor and every suspect's bound; ``suspects`` and
-    ``suspect_bounds`` may have no columns (the scipy blocks keep none).
+    Every entry is above its row's floor, and the first ``k`` are certain (every suspect lies
+    below them); ``suspects`` and ``suspect_bounds`` may have no columns (the scipy blocks keep none).
     """
 
     indices: IntArray
