@@ -26,6 +26,7 @@ from recframe.engine._compiled.delta_steps import (
     SUSPECTED,
     SUSPECTED_ONE_WAY,
     _compact,
+    _exact_dot,
     _kth_best,
     _resolve_bounds,
 )
@@ -53,26 +54,6 @@ SORT_MOVES = 8
 """Moves per candidate the in-place sort may make before it gives way to the heap (candidates
 far out of order: a new row's, or many found beside the listed ones), which then costs about
 what the heap alone would have: at most a logarithm of the capacity per candidate, twice."""
-
-
-@numba.njit(inline="always", cache=True)
-def _exact_dot(
-    i: int,
-    j: int,
-    dense: np.ndarray,
-    filled: bool,
-    xn_indptr: np.ndarray,
-    xn_indices: np.ndarray,
-    xn_data: np.ndarray,
-) -> float:
-    """Return ``X'_i . X'_j`` from row `i` scattered into `dense` (scattered first unless `filled`)."""
-    if not filled:
-        for p in range(xn_indptr[i], xn_indptr[i + 1]):
-            dense[xn_indices[p]] = xn_data[p]
-    dot = 0.0
-    for q in range(xn_indptr[j], xn_indptr[j + 1]):
-        dot += dense[xn_indices[q]] * xn_data[q]
-    return dot
 
 
 @numba.njit(inline="always", cache=True)

@@ -97,12 +97,11 @@ def _resolve_bounds(
                 return n_cand, highest, -1, filled
         for t in range(n_bounded):
             if bound_v[t] >= target:
-                if not filled:
-                    for p in range(xn_indptr[i], xn_indptr[i + 1]):
-                        dense[xn_indices[p]] = xn_data[p]
-                    filled = True
                 j = bound_j[t]
-                n_cand = _add_exact(i, j, n_cand, cand_j, cand_v, dense, xn_indptr, xn_indices, xn_data, row_info)
+                n_cand = _add_exact(
+                    i, j, n_cand, cand_j, cand_v, dense, filled, xn_indptr, xn_indices, xn_data, row_info
+                )
+                filled = True
             elif bound_v[t] > admit:
                 held_j[n_held] = bound_j[t]
                 held_v[n_held] = bound_v[t]
@@ -164,6 +163,26 @@ def _kth_best(
 
 
 @numba.njit(inline="always", cache=True)
+def _exact_dot(
+    i: int,
+    j: int,
+    dense: np.ndarray,
+    filled: bool,
+    xn_indptr: np.ndarray,
+    xn_indices: np.ndarray,
+    xn_data: np.ndarray,
+) -> float:
+    """Return ``X'_i . X'_j`` from row `i` scattered into `dense` (scattered first unless `filled`)."""
+    if not filled:
+        for p in range(xn_indptr[i], xn_indptr[i + 1]):
+            dense[xn_indices[p]] = xn_data[p]
+    dot = 0.0
+    for q in range(xn_indptr[j], xn_indptr[j + 1]):
+        dot += dense[xn_indices[q]] * xn_data[q]
+    return dot
+
+
+@numba.njit(inline="always", cache=True)
 def _add_exact(
     i: int,
     j: int,
@@ -171,15 +190,14 @@ def _add_exact(
     cand_j: np.ndarray,
     cand_v: np.ndarray,
     dense: np.ndarray,
+    filled: bool,
     xn_indptr: np.ndarray,
     xn_indices: np.ndarray,
     xn_data: np.ndarray,
     row_info: np.ndarray,
 ) -> int:
-    """Add row `j`'s exact similarity to row `i` (scattered in `dense`) as a candidate if positive; return the count."""
-    dot = 0.0
-    for q in range(xn_indptr[j], xn_indptr[j + 1]):
-        dot += dense[xn_indices[q]] * xn_data[q]
+    """Add row `j`'s exact similarity to row `i` as a candidate if positive (:func:`_exact_dot`); return the count."""
+    dot = _exact_dot(i, j, dense, filled, xn_indptr, xn_indices, xn_data)
     v = dot / (row_info[i, NEW_LENGTH] * row_info[j, NEW_LENGTH])
     if v > 0.0:
         cand_j[n_cand] = j
