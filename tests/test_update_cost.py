@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from recframe.builtin.rankers.popularity import PopularityRanker
 from recframe.data import IdIndex, InteractionMatrix
+from recframe.engine import transposes
 from recframe.interfaces import NeighbourGraph
 from recframe.recommender import graph_delta
 from recframe.recommender.graph_delta import _common_columns, _in_columns, update_lists
@@ -82,14 +83,24 @@ def test_in_columns_keeps_only_marked_columns_when_they_are_few() -> None:
     assert _in_columns(x, np.zeros(4, dtype=bool), degree).nnz == 0
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("rows_gone", [False, True])
 @pytest.mark.parametrize("seed", range(8))
-def test_in_columns_from_the_transpose_picks_the_same_entries(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rows of the marked columns taken from the transpose: the same entries as a pass over `x`."""
+def test_in_columns_from_the_transpose_picks_the_same_entries(
+    seed: int, rows_gone: bool, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows of the marked columns taken from the transpose: the same entries as a pass over `x`.
+
+    With rows gone (a map from the old rows) or not (``rows`` is ``None``), and with the engine's
+    compiled transpose (its counting sort) as well as scipy's.
+    """
     monkeypatch.setattr(graph_delta, "TRANSPOSED_SHARE", 1.0)
+    if compiled:
+        monkeypatch.setattr(transposes, "COMPILED_TRANSPOSE", 0)
     rng = np.random.default_rng(seed)
     old = sp.csr_array(sp.random_array((30, 20), density=0.3, format="csr", rng=rng))
-    row_map = np.where(rng.random(30) < 0.8, 0, -1)  # some old rows gone, the others kept in order
-    row_map[row_map >= 0] = np.arange(int((row_map >= 0).sum()))
+    row_map = np.where(rng.random(30) < 0.8, 0, -1) if rows_gone else np.zeros(30, dtype=np.int64)
+    row_map[row_map >= 0] = np.arange(int((row_map >= 0).sum()))  # the kept rows keep their order
     n_new = int((row_map >= 0).sum())
     kept = row_map >= 0
     x = sp.csr_array(old[np.flatnonzero(kept)])  # the old rows in their new places
@@ -97,7 +108,7 @@ def test_in_columns_from_the_transpose_picks_the_same_entries(seed: int, monkeyp
     x = sp.csr_array((x.data, positions[x.indices], x.indptr), shape=(n_new, 26))
     columns = rng.random(26) < 0.3
     degree = np.bincount(x.indices, minlength=26).astype(np.float64)
-    transposed = graph_delta._Transposed(sp.csr_array(old.T), positions, row_map)
+    transposed = graph_delta._Transposed(sp.csr_array(old.T), positions, row_map if rows_gone else None)
     picked = _in_columns(x, columns, degree, transposed)
     expected = x.toarray() * columns[None, :]
     np.testing.assert_array_equal(picked.toarray(), expected)
