@@ -115,6 +115,17 @@ def test_in_columns_from_the_transpose_picks_the_same_entries(
     assert picked.nnz == int(columns[x.indices].sum()) and picked.has_sorted_indices
 
 
+def test_in_columns_from_the_transpose_leaves_rows_it_lacks_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of `x` beyond the transpose's columns (new rows, no old entries) come out empty."""
+    monkeypatch.setattr(graph_delta, "TRANSPOSED_SHARE", 1.0)
+    old = sp.csr_array(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]]))
+    x = sp.csr_array((old.data, old.indices, np.r_[old.indptr, [old.nnz] * 2]), shape=(4, 3))
+    transposed = graph_delta._Transposed(sp.csr_array(old.T), np.arange(3), None)
+    columns = np.array([False, False, True])  # a third of the entries: taken from the transpose
+    picked = _in_columns(x, columns, np.bincount(x.indices, minlength=3).astype(np.float64), transposed)
+    np.testing.assert_array_equal(picked.toarray(), [[0, 0, 2], [0, 0, 0], [0, 0, 0], [0, 0, 0]])
+
+
 def _cosine_search(x: sp.csr_array, rows: np.ndarray, width: int) -> NeighbourGraph:
     """Brute force: each row's `width` most similar other rows of positive cosine (ties by lower row)."""
     dense = x.toarray()

@@ -448,15 +448,15 @@ def _from_transposed(transposed: _Transposed, columns: npt.NDArray[np.bool_], sh
     flipped = transpose(taken)  # a row of x (its old row where `rows` is given) by place in `wanted`
     lengths = np.diff(flipped.indptr)
     union_columns, data = transposed.positions[wanted][flipped.indices], flipped.data
-    if transposed.rows is not None:  # old rows in order; the kept ones keep it in their new places
-        kept = transposed.rows >= 0
+    rows = np.arange(len(lengths)) if transposed.rows is None else transposed.rows
+    kept = rows >= 0
+    if not kept.all():  # the old rows are in order, and the kept ones keep it in their new places
         entries = np.repeat(kept, lengths)
         union_columns, data = union_columns[entries], data[entries]
-        new_lengths = np.zeros(shape[0], dtype=np.int64)
-        new_lengths[transposed.rows[kept]] = lengths[kept]
-        lengths = new_lengths
+    row_lengths = np.zeros(shape[0], dtype=np.int64)
+    row_lengths[rows[kept]] = lengths[kept]
     indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
+    np.cumsum(row_lengths, out=indptr[1:])
     index_type = np.int32 if shape[1] < np.iinfo(np.int32).max else np.int64
     return sp.csr_array((data.astype(np.float64, copy=False), union_columns.astype(index_type), indptr), shape=shape)
 
