@@ -253,3 +253,37 @@ def test_a_model_saved_without_training_data_is_refused(tmp_path: Path, capsys: 
         code, _, err = _run([argv[0], str(tmp_path / "model"), *argv[1:]], capsys)
         assert code == 1 and "saved without its training data" in err
     assert _snapshot(tmp_path / "model") == before
+
+
+def test_overwriting_a_run_after_its_model_changed_replaces_the_model_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an update saved into a run's model/ writes other arrays than the run did (suspects, numbered
+    # anew); rerunning over it must not leave them behind, nor the events they hold
+    events = _events()
+    train = _write_csv(tmp_path / "train.csv", _part(events, slice(0, 300)))
+    data = _write_csv(tmp_path / "new.csv", _part(events, slice(300, 400)))
+    config = {
+        "seed": 4,
+        "matrix": {"type": "ratings"},
+        "similarity": {"type": "sparse", "measure": "cosine", "k": 5, "update_slack": 3},
+        "ranker": {"type": "item_cf", "n": 5},
+    }
+    run_file = tmp_path / "run.yaml"  # JSON is YAML
+    run_file.write_text(json.dumps({**config, "data": {"type": "csv", "path": str(train)}}))
+    run = tmp_path / "run"
+    assert _run(["-q", "run", str(run_file), "--output", str(run)], capsys)[0] == 0
+    before = set(json.loads((run / "model" / "manifest.json").read_text())["files"])
+    assert _run(["-q", "update", str(run), "--data", str(data)], capsys)[0] == 0
+    updated = set(json.loads((run / "model" / "manifest.json").read_text())["files"])
+    assert updated - before  # the update wrote arrays the run's manifest does not list
+    code, _, err = _run(["-q", "run", str(run_file), "--output", str(run), "--overwrite"], capsys)
+    assert code == 0, err
+    listed = set(json.loads((run / "model" / "manifest.json").read_text())["files"])
+    on_disk = {p.relative_to(run / "model").as_posix() for p in (run / "model").rglob("*") if p.is_file()}
+    assert on_disk == listed | {"manifest.json"}
+    run_listed = set(json.loads((run / "manifest.json").read_text())["files"])
+    assert {f"model/{name}" for name in on_disk} <= run_listed
+    code, _, err = _run(["-q", "update", str(run), "--data", str(data)], capsys)  # no leftover in the way
+    assert code == 0, err
+    _same_lists(Recommender.load(run / "model"), Recommender.from_config(config).fit(events))

@@ -12,7 +12,14 @@ saves) run one after the other.
 from __future__ import annotations
 
 from recframe.artifacts.manifest import FORMAT_VERSION, ModelVersionWarning, TemplatesLeftOutWarning, read_manifest
-from recframe.artifacts.model_files import FORMAT_NAME, MANIFEST, ModelFileError, is_model_folder, process_umask
+from recframe.artifacts.model_files import (
+    FORMAT_NAME,
+    MANIFEST,
+    ModelFileError,
+    is_model_folder,
+    listed_files,
+    process_umask,
+)
 from recframe.artifacts.model_lock import ModelFolderBusyError, model_lock
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "ModelVersionWarning",
     "TemplatesLeftOutWarning",
     "is_model_folder",
+    "listed_files",
     "model_lock",
     "process_umask",
     "read_manifest",

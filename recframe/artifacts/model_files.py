@@ -259,12 +259,7 @@ def foreign_files(path: Path) -> list[str]:
 
     Saving over a model folder replaces it whole, so these would be lost; saving refuses them.
     """
-    try:
-        with (path / MANIFEST).open(encoding="utf-8") as stream:
-            listed = json.load(stream).get("files")
-    except (OSError, ValueError, AttributeError):
-        listed = None
-    known = set(listed) if isinstance(listed, dict) else set()
+    known = set(listed_files(path) or ())
     found = []
     for entry in sorted(path.rglob("*")):
         relative = entry.relative_to(path).as_posix()
@@ -276,12 +271,31 @@ def foreign_files(path: Path) -> list[str]:
 
 def is_model_folder(path: Path) -> bool:
     """Return whether `path` holds a saved model's manifest (by its ``format`` field; nothing is run)."""
+    return _model_manifest(path) is not None
+
+
+def listed_files(path: Path) -> list[str] | None:
+    """Return the files (relative paths) the saved model in `path` lists, its manifest aside; ``None``: no model.
+
+    What a save wrote there last: an update saved over a model folder may write other files than
+    the fit did (its suspects, arrays numbered anew), so whoever replaces or cleans the folder
+    asks the model, not a list made before.
+    """
+    data = _model_manifest(path)
+    listed = data.get("files") if data is not None else None
+    if not isinstance(listed, dict):
+        return None if data is None else []
+    return [name for name in listed if isinstance(name, str)]
+
+
+def _model_manifest(path: Path) -> dict[str, Any] | None:
+    """Return the saved model's manifest in `path` (by its ``format`` field), ``None`` if there is none."""
     manifest = Path(path) / MANIFEST
     if not manifest.is_file():
-        return False
+        return None
     try:
         with manifest.open(encoding="utf-8") as stream:
             data = json.load(stream)
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("format") == FORMAT_NAME
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT_NAME else None

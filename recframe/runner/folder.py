@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from recframe._version import __version__
+from recframe.artifacts import listed_files
 from recframe.errors import ConfigError, RecframeError, path_repr, short_repr
 from recframe.jsonio import read_json
 from recframe.runner.files import MANIFEST, _json
@@ -228,6 +229,7 @@ def _read_manifest(output_dir: Path) -> list[str]:
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         msg = f"{path}: not a manifest recframe wrote (no list of 'files'); move it away or choose another --output"
         raise ConfigError(msg)
+    names = [*names, *_saved_model_files(output_dir, names)]
     for name in names:
         problem = _unsafe_name(name)
         if problem is not None:
@@ -237,6 +239,25 @@ def _read_manifest(output_dir: Path) -> list[str]:
             )
             raise ConfigError(msg)
     return names
+
+
+def _saved_model_files(output_dir: Path, names: Sequence[str]) -> list[str]:
+    """Return the files the saved models among `names` list now and `names` does not (a run's ``model/``).
+
+    ``recframe update`` and ``forget``, and a service's save, replace a run's model folder after
+    the run: its files may then differ from those the run's manifest lists (an update's suspects,
+    arrays numbered anew). They belong to the run all the same, so that ``--overwrite`` replaces
+    the model whole and leaves none of the old one's arrays (events a ``forget`` removed among them).
+    """
+    listed = set(names)
+    extra: list[str] = []
+    for name in names:
+        folder, _, base = name.rpartition("/")
+        if base != MANIFEST or not folder or not _owned(output_dir, name) or (output_dir / folder).is_symlink():
+            continue
+        inside = (f"{folder}/{file}" for file in listed_files(output_dir / folder) or ())
+        extra += [file for file in inside if file not in listed]
+    return extra
 
 
 def _unsafe_name(name: str) -> str | None:
