@@ -26,6 +26,7 @@ from recframe.builtin.matrix_builders import RatingsMatrixBuilder
 from recframe.recommender import graph_update
 from recframe.recommender.graph_update import update_graph
 from recframe.recommender.row_changes import changed_rows, position_map
+from recframe.recommender.updating import NEW_GRAPH
 from recframe.testing import assert_same_neighbours, random_interactions
 
 
@@ -369,6 +370,21 @@ def test_a_similarity_changed_since_the_fit_is_searched_anew(now: dict[str, obje
         assert_same_neighbours(rec._state().graphs[axis], refit._state().graphs[axis])
     rec.update({"user": [2], "item": [3], "rating": [1.0], "timestamp": [1.8e9]})  # from now on, updated in place
     assert rec.lineage[-1]["neighbours"]["items"]["mode"] != "full"
+
+
+def test_a_graph_a_new_ranker_needs_is_in_the_lineage() -> None:
+    """A ranker set since the fit reads a graph the model had none of: the update searches it, and says so."""
+    data, new = random_interactions(seed=1), Interactions([1, 1000], [2, 9999], [4.0, 5.0], [1.7e9, 1.7e9])
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}}).fit(data)
+    rec.ranker = Recommender.from_config({"ranker": {"type": "user_cf"}}).ranker
+    rec.update(new)
+    records = rec.lineage[-1]["neighbours"]
+    assert records["items"]["mode"] == "delta"  # kept and updated: queries of similar items read it
+    n_users = rec.interaction_matrix.n_users
+    assert records["users"] == {"mode": "full", "rows_searched": n_users, "rows_merged": 0, "reason": NEW_GRAPH}
+    refit = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}, "ranker": {"type": "user_cf"}})
+    refit.fit(Interactions.concat(data, new))
+    assert_same_neighbours(rec._state().graphs["users"], refit._state().graphs["users"])
 
 
 def test_changed_run_settings_alone_keep_updating_in_place() -> None:

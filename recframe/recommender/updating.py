@@ -64,6 +64,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+NEW_GRAPH = "the model had no such graph: a ranker set since the fit needs it"
+"""The lineage's reason for a graph an update searched in full because the model had none to update."""
+
 
 class UpdateMethods(FitMethods):
     """The updating part of :class:`~recframe.recommender.Recommender`: ``update`` and ``forget``.
@@ -247,6 +250,9 @@ class UpdateMethods(FitMethods):
             timings[f"neighbours {axis}"] = time.perf_counter() - step
             logger.info("%s neighbours updated: %s", axis[:-1], records[axis])
         self._fit_rankers(updated)
+        for axis, graph in updated.graphs.items():  # one the rankers need since the fit (rec.ranker = ...)
+            if axis not in records:
+                records[axis] = GraphUpdate(graph, NEW_GRAPH, len(graph.indices), 0).record()
         step = time.perf_counter()
         updated.interactions = settled(interactions)
         if updated.interactions is not interactions:
