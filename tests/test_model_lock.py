@@ -413,3 +413,31 @@ def test_a_child_forked_inside_a_block_does_not_count_its_parents_lock(model: Pa
             os._exit(2)
         _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_what_a_killed_save_left_is_removed_by_the_next_holder(
+    model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a save killed midway leaves its work folder beside the model: the new model half written,
+    # or the old one half removed (a forget's events among them); the next holder of the lock removes it
+    killed = (
+        "import os, sys\nfrom pathlib import Path\nfrom recframe.artifacts.model_files import write_folder\n"
+        "def fill(folder):\n    (folder / 'events.npy').write_bytes(b'old events')\n    os._exit(9)\n"
+        "write_folder(Path(sys.argv[1]), fill)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", killed, str(model)], check=False).returncode == 9
+    (left,) = [path for path in tmp_path.iterdir() if path.name.endswith(".partial")]
+    assert left.name.startswith(".model.") and (left / "events.npy").exists()
+    other = tmp_path / ".models.abcdefgh.partial"  # another folder's (model"s"): kept
+    other.mkdir()
+    link = tmp_path / ".model.abcdefgh.old"  # not a folder: kept
+    link.symlink_to(other)
+    data = _new_user_csv(tmp_path / "new.csv", 900)
+    update = [sys.executable, "-m", "recframe", "-q", "update", str(model), "--data", str(data)]
+    assert subprocess.run(update, check=False).returncode == 0
+    assert not left.exists() and other.is_dir() and link.is_symlink()
+    assert 900 in _users(model)
+    (tmp_path / ".model.12345678.old").mkdir()
+    with caplog.at_level(logging.WARNING, logger="recframe.artifacts.model_lock"), model_lock(model):
+        assert not (tmp_path / ".model.12345678.old").exists()
+    assert any("removed what an interrupted save left there" in record.message for record in caplog.records)

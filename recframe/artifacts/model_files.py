@@ -206,6 +206,31 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
         raise
 
 
+LEFTOVER = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.(partial|old)")
+"""The name of a folder :func:`write_folder` works in beside the model folder ``name`` (``mkdtemp``'s)."""
+
+
+def leftovers(path: Path) -> list[Path]:
+    """Return the folders interrupted saves of the model folder `path` left beside it (sorted).
+
+    :func:`write_folder` removes its work folder itself, unless the process is killed first:
+    then it may hold the new model half written, or the old one half removed (with the events a
+    ``forget`` took out of the model). Only who holds the folder's lock
+    (:func:`~recframe.artifacts.model_lock.model_lock`) may remove them: no save is under way.
+    """
+    path = Path(path)
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        match = LEFTOVER.fullmatch(entry.name)
+        if match and match["name"] == path.name and entry.is_dir(follow_symlinks=False):
+            found.append(path.parent / entry.name)
+    return sorted(found)
+
+
 RENAME_EXCHANGE = 2
 """The flag of Linux's ``renameat2`` that swaps two paths (``linux/fs.h``)."""
 

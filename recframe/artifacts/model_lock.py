@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from recframe.artifacts.model_files import ModelFileError, same_folder
+from recframe.artifacts.model_files import ModelFileError, leftovers, same_folder
 from recframe.errors import RecframeError
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
     folder, so after the wait the lock is checked to be on the folder the path names now, and
     taken again on that one if not. Where the system has no ``flock`` (Windows), or the file
     system refuses it (as NFS may), the block runs without a lock (the latter logged as a warning).
+    Once the lock is taken, what saves of the folder killed midway left beside it is removed
+    (logged as a warning): it may hold a model's events, such as those a ``forget`` removed.
 
     Parameters
     ----------
@@ -104,6 +107,7 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
     key = _key(os.fstat(fd)) if fd >= 0 else None
     if key is not None:
         held[key] = 1
+        _remove_leftovers(folder)
     try:
         yield
     finally:
@@ -111,6 +115,20 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
             del held[key]
         if fd >= 0:
             os.close(fd)  # releases the lock
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove what saves of `folder` killed midway left beside it (:func:`~.model_files.leftovers`); log each.
+
+    The lock is held, so no save following the lock's protocol is under way: each is an
+    interrupted one's, and may hold a model's events (the old model of a ``forget``).
+    """
+    for leftover in leftovers(folder):
+        shutil.rmtree(leftover, ignore_errors=True)
+        if os.path.lexists(leftover):
+            logger.warning("%s: left by an interrupted save, and can't be removed; remove it by hand", leftover)
+        else:
+            logger.warning("%s: removed what an interrupted save left there", leftover)
 
 
 def _identity(folder: Path) -> tuple[int, int, int] | None:
