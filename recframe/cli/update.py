@@ -315,7 +315,7 @@ def source_spec(path: Path, registry: Any, id_type: str | None = None) -> Compon
         Where ``type:`` is looked up.
     id_type : {"int", "str"}, optional
         The ``id_type`` given to the ``csv`` source reading a data file (the model's), so that
-        text ids spelled as numbers stay text.
+        text ids spelled as numbers stay text; also to a YAML file's ``csv`` source that sets none.
 
     Raises
     ------
@@ -329,7 +329,11 @@ def source_spec(path: Path, registry: Any, id_type: str | None = None) -> Compon
         raise ConfigError(msg)
     name = path.name.lower()
     if name.endswith(YAML_SUFFIXES):
-        return load_component(path, "data", registry)
+        spec = load_component(path, "data", registry)
+        if spec.type == "csv" and id_type is not None and "id_type" not in spec.params.model_fields_set:
+            # read as a bare data file is: ids of the model's kind, unless the section says otherwise
+            return ComponentSpec(spec.kind, spec.type, spec.params.model_copy(update={"id_type": id_type}))
+        return spec
     bare = name.removesuffix(".gz").removesuffix(".zip")
     suffix = Path(bare).suffix
     if suffix not in FILE_SOURCES or (suffix not in (".csv", ".tsv") and bare != name):
