@@ -186,13 +186,16 @@ def test_model_saved_without_training_data_refuses_updates(fitted: Recommender, 
 
 
 BAD_UPDATES = [
-    ({"user": [1], "item": [2], "rating": [3.0], "timestamp": [1.0], "colour": ["red"]}, "unknown column.*colour"),
+    (
+        {"user": [1], "item": [2], "rating": [3.0], "timestamp": [1.0], "colour": ["red"]},
+        r"unknown column.*colour.*this model has the columns \['user', 'item', 'rating', 'timestamp'\]",
+    ),
     ({"user": ["a"], "item": [2], "rating": [3.0], "timestamp": [1.0]}, "user ids are text.*the model's are integers"),
     ({"user": [1], "item": [2], "timestamp": [1.0]}, "training data has ratings but the update has none"),
     ({"user": [1], "item": [2], "rating": [3.0]}, "training data has timestamps but the update has none"),
     ({"user": [], "item": [], "rating": [], "timestamp": []}, "no interactions"),
-    ({"user": [1], "item": [2], "rating": [float("nan")], "timestamp": [1.0]}, "nan"),
-    ({"user": [1], "item": [2, 3], "rating": [3.0], "timestamp": [1.0]}, "differ in length"),
+    ({"user": [1], "item": [2], "rating": [float("nan")], "timestamp": [1.0]}, "^update: .*nan"),
+    ({"user": [1], "item": [2, 3], "rating": [3.0], "timestamp": [1.0]}, "^update: .*differ in length"),
     ({"item": [2], "rating": [3.0], "timestamp": [1.0]}, "lacks the column"),
     ({"user": [1], "item": [2], "rating": [3.0], "value": [3.0], "timestamp": [1.0]}, "both a 'rating' and a 'value'"),
 ]
@@ -204,6 +207,14 @@ def test_bad_updates_change_nothing(fitted: Recommender, update: dict[str, list[
     with pytest.raises(DataError, match=message):
         fitted.update(update)
     assert fitted._state() is before
+
+
+def test_an_unknown_column_is_told_with_the_columns_of_this_models_data() -> None:
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 3}}).fit(
+        {"user": [1, 2, 2], "item": [1, 1, 2]}
+    )
+    with pytest.raises(DataError, match=r"has the columns \['user', 'item'\], as its training data$"):
+        rec.update({"user": [3], "item": [1], "when": [1.0]})
 
 
 @pytest.mark.parametrize(

@@ -68,12 +68,16 @@ def update_events(data: object, base: Interactions) -> Interactions:
     if names is not None and (isinstance(data, Mapping) or hasattr(data, "to_numpy")):
         unknown = sorted(str(name) for name in names if str(name) not in COLUMNS)
         if unknown:
-            msg = f"update: unknown column(s) {short_repr(unknown)}; an update has the columns {sorted(COLUMNS)}"
+            msg = f"update: unknown column(s) {short_repr(unknown)}; {_columns_of(base)}"
             raise DataError(msg)
         if {"rating", "value"} <= {str(name) for name in names}:
             msg = "update: both a 'rating' and a 'value' column; give the values in one of them"
             raise DataError(msg)
-    new = Interactions.from_any(data)
+    try:
+        new = Interactions.from_any(data)
+    except DataError as exc:
+        msg = f"update: {exc}"
+        raise DataError(msg) from exc
     if len(new) == 0:
         msg = "update: there are no interactions in the update"
         raise DataError(msg)
@@ -95,6 +99,17 @@ def update_events(data: object, base: Interactions) -> Interactions:
             msg = f"update: {where} {name} but {other}; an update has the same columns as the training data"
             raise DataError(msg)
     return new
+
+
+def _columns_of(base: Interactions) -> str:
+    """Return which columns an update of a model trained on `base` has (as its training data)."""
+    names = ["user", "item"]
+    if base.values is not None:
+        names.append("rating")
+    if base.timestamps is not None:
+        names.append("timestamp")
+    also = " ('value' may stand for 'rating')" if base.values is not None else ""
+    return f"an update of this model has the columns {names}{also}, as its training data"
 
 
 def forget_ids(ids: object, index: IdIndex, column: IdArray, name: str, *, allow_empty: bool = False) -> IdArray:
