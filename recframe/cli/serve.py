@@ -17,7 +17,9 @@ from recframe.errors import ConfigError
 DESCRIPTION = (
     "Serve the model saved in RUN_OR_MODEL_DIR (a run folder's model/, or a folder written by "
     "Recommender.save) as JSON over HTTP: recommend, similar items and users, explain, predict, "
-    "health, model metadata and reload; the OpenAPI document is at /openapi.json. The service has "
+    "health, model metadata and reload, and update and forget (POST /update, /forget: the model "
+    "changed without refitting, swapped in atomically; see docs/updating.md); the OpenAPI document is "
+    "at /openapi.json. The service has "
     "no authentication: it binds to 127.0.0.1 by default; put it behind a proxy that authenticates "
     "before exposing it. Needs the serve extra: pip install 'recframe[serve]'."
 )
