@@ -165,6 +165,15 @@ def test_bad_requests_name_the_field(
     assert answer["error"]
 
 
+def test_an_id_too_long_is_told_by_its_length_in_a_body_as_in_a_url(server: Server) -> None:
+    status, body = server.call("POST", "/recommend", {"users": [1, "x" * 1001]})
+    assert (status, body["field"]) == (422, "users[1]"), body
+    assert body["error"] == "users[1]: ids are at most 1000 characters; got one of 1001"
+    assert body["errors"] == [{"field": "users[1]", "message": "ids are at most 1000 characters; got one of 1001"}]
+    status, body = server.call("POST", "/recommend", {"users": [1, 2.5]})  # neither kind: said so
+    assert body["error"] == "users[1]: an id is a JSON integer or string; got 2.5"
+
+
 def test_malformed_oversized_and_unknown_paths(server: Server) -> None:
     status, body = server.call("POST", "/recommend", raw=b'{"users": [1, 2')
     assert status == 400 and body["field"] == "body"

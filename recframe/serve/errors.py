@@ -136,11 +136,19 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"the body must be JSON, sent with Content-Type: application/json ({got})"
             return _json(415, error_body(message, "body"))
         details: list[dict[str, str]] = []
+        # a string id too long fails both kinds of id: say what is wrong with it, not that it is neither
+        too_long = {_field(tuple(p.get("loc", ()))) for p in problems if p.get("type") == "string_too_long"}
         for problem in problems:
             loc = tuple(problem.get("loc", ()))
             message = str(problem.get("msg", ""))
             if any(part in _UNION_TAGS for part in loc if isinstance(part, str)):
-                message = f"an id is a JSON integer or string; got {short_repr(problem.get('input'))}"
+                if problem.get("type") == "string_too_long":
+                    limit = problem.get("ctx", {}).get("max_length")
+                    message = f"ids are at most {limit} characters; got one of {len(problem.get('input', ''))}"
+                elif _field(loc) in too_long:
+                    continue
+                else:
+                    message = f"an id is a JSON integer or string; got {short_repr(problem.get('input'))}"
             detail = {"field": _field(loc), "message": message}
             if detail not in details:
                 details.append(detail)
