@@ -95,7 +95,7 @@ def test_non_ascii_digits_with_id_type_int_are_the_same_data_error(tmp_path: Pat
 @pytest.mark.parametrize("parser", PARSERS)
 def test_an_id_beyond_int64_with_id_type_int_is_the_same_data_error(tmp_path: Path, parser: str) -> None:
     path = write(tmp_path, "user,item,rating\n1,2,3\n" + "9" * 70 + ",6,7\n")
-    with pytest.raises(DataError, match=r"ratings\.csv:3: user id '9{20}.*' is not an integer"):
+    with pytest.raises(DataError, match=r"ratings\.csv:3: user id '9{20}.*' is an integer beyond the 64-bit range"):
         load(path, parser=parser, id_type="int")
 
 

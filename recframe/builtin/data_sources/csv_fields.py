@@ -108,7 +108,8 @@ def _parse_ids(path: Path, role: str, values: list[str], lines: list[int], id_ty
     if id_type == "int":
         i = _first_failure(values, _int_id)
         if i >= 0:
-            msg = f"{path}:{lines[i]}: {role} id {values[i]!r} is not an integer (data.id_type is 'int')"
+            what = "an integer beyond the 64-bit range of ids" if _INT.fullmatch(values[i]) else "not an integer"
+            msg = f"{path}:{lines[i]}: {role} id {short_repr(values[i])} is {what} (data.id_type is 'int')"
             raise DataError(msg)
         return np.array([int(v) for v in values], dtype=np.int64)
     if id_type == "auto" and all(_CANONICAL_INT.fullmatch(v) for v in values):
