@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 import recframe.registry.plugin_registry as registry_module
 from recframe import (
+    CandidateRanker,
     ComponentConfig,
     ConfigError,
     NeighbourGraph,
@@ -36,8 +37,11 @@ from recframe import (
     SimilarityConfig,
     hookimpl,
 )
+from recframe.artifacts import ModelFileError
 from recframe.builtin.rankers import ItemCFRanker
+from recframe.builtin.rankers.neighbourhood import GraphRankerConfig
 from recframe.cli import main
+from recframe.engine import ScoringConfig, ScoringRanker
 from recframe.registry import DISABLE_ENV, describe_component, kind_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,32 +237,56 @@ def test_a_builtin_registration_error_stays_fatal(monkeypatch):
 # --------------------------------------------------------------------------- defect 3: config bases
 
 
-def test_kind_config_is_what_the_interface_declares():
+def test_kind_config_is_what_the_nearest_recframe_base_declares():
     from recframe.builtin.matrix_builders import RatingsMatrixBuilder
     from recframe.builtin.metrics import Precision
 
-    assert kind_config(ItemCFRanker) is RankerConfig
+    assert kind_config(ItemCFRanker) is GraphRankerConfig  # what the built-in base reads, more than every ranker
+    assert kind_config(AllOnes) is ScoringConfig
+    assert kind_config(ScoringRanker) is RankerConfig
     assert kind_config(ShortGraphSimilarity) is SimilarityConfig
-    assert kind_config(Precision).__name__ == "MetricConfig"
+    assert kind_config(Precision).__name__ == "AccuracyConfig"  # its built-in base's: a subclass's config reads it
     assert kind_config(RatingsMatrixBuilder) is ComponentConfig
 
 
 def test_a_config_not_deriving_from_its_kinds_base_is_refused_naming_the_fields(registry):
     with pytest.raises(PluginError) as info:
         registry.register(registers("recframe_bare", BareRanker), name="bare", package="recframe-bare", version="1.0")
-    assert str(info.value) == (
+    assert str(info.value).startswith(
         "plugin 'bare' (recframe-bare 1.0) registered ranker 'bare' (BareRanker) whose Config BareConfig does not "
-        "derive from RankerConfig, the base config of every ranker (fields the engine reads: n, exclude_seen); "
-        "subclass RankerConfig instead of ComponentConfig"
+        "derive from GraphRankerConfig, the base config of a ranker built on ItemCFRanker (fields the engine reads: "
+        "n, exclude_seen, max_memory_mb, "
     )
+    assert str(info.value).endswith("); subclass GraphRankerConfig instead of ComponentConfig")
     assert "bare" not in registry.names("ranker")
+
+
+class AllOnes(ScoringRanker):
+    """Scores every item 1: a scoring ranker whose config is only a ranker's."""
+
+    name = "all_ones"
+    Config = RankerConfig  # type: ignore[assignment]
+
+    def score_block(self, rows: np.ndarray) -> np.ndarray:
+        return np.ones((len(rows), self.matrix_.n_items))
+
+
+def test_a_scoring_ranker_with_a_plain_ranker_config_is_refused(registry):
+    # it would register, then fail at the first query: ScoringRanker reads max_memory_mb
+    with pytest.raises(PluginError) as info:
+        registry.register(registers("recframe_ones", AllOnes), name="ones", package="recframe-ones", version="1.0")
+    assert str(info.value) == (
+        "plugin 'ones' (recframe-ones 1.0) registered ranker 'all_ones' (AllOnes) whose Config RankerConfig does not "
+        "derive from ScoringConfig, the base config of a ranker built on ScoringRanker (fields the engine reads: n, "
+        "exclude_seen, max_memory_mb); set Config = ScoringConfig (or a subclass of it) instead of RankerConfig"
+    )
 
 
 def test_an_installed_plugin_with_a_bad_config_base_is_disabled(monkeypatch, tmp_path, capsys):
     install(monkeypatch, FakeEntryPoint("bare", registers("recframe_bare", BareRanker)))
     assert main(["run", str(run_file(tmp_path, "bare")), "-o", str(tmp_path / "out"), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "does not derive from RankerConfig" in err
+    assert "does not derive from GraphRankerConfig" in err
     assert "AttributeError" not in err
 
 
@@ -359,3 +387,51 @@ def test_the_suite_passes_with_broken_plugins_installed(tmp_path):
     assert exposed.returncode == 1, exposed.stdout[-2000:]
     isolated = _pytest_subset(site, opt_out=False)
     assert isolated.returncode == 0, isolated.stdout[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("attribute", "hint"),
+    [
+        ("recframe_register_components", "mark recframe_register_components with @recframe.hookimpl"),
+        ("register_components", "implement recframe_register_components, marked with @recframe.hookimpl"),
+    ],
+)
+def test_a_plugin_implementing_no_hook_is_told_not_ignored(registry, attribute, hint):
+    # pluggy sees only marked functions: without the mark the plugin would register nothing, silently
+    module = types.ModuleType("recframe_unmarked")
+    setattr(module, attribute, lambda: [FancyRanker])
+    with pytest.raises(PluginError) as info:
+        registry.register(module, name="unmarked", package="recframe-unmarked", version="1.0")
+    assert str(info.value) == (
+        f"plugin 'unmarked' (recframe-unmarked 1.0) implements no recframe hook, so it registers nothing; {hint}"
+        + (" (a hook function without it is not seen)" if attribute.startswith("recframe_") else "")
+    )
+    assert "unmarked" not in {plugin.name for plugin in registry.plugins}
+
+
+def test_loading_a_model_whose_installed_plugin_failed_or_is_disabled_says_so(monkeypatch, tmp_path):
+    # installing it again would not help: the message says what would
+    install(monkeypatch, FakeEntryPoint("fancy", registers("recframe_fancy", FancyRanker)))
+    registry = PluginRegistry.from_environment()
+    ranker = registry.create("ranker", "fancy", CandidateRanker, n=3)
+    data = {"user": [1, 1, 2, 2, 3], "item": [1, 2, 1, 3, 2]}
+    Recommender(ranker=ranker).fit(data).save(tmp_path / "model")
+
+    class Broken(FakeEntryPoint):
+        def load(self) -> object:
+            raise ImportError("a dependency is missing")
+
+    install(monkeypatch, Broken("fancy", None))
+    failed = (
+        r"ranker needs ranker 'fancy' from recframe-fancy 1\.0\.0; 'fancy' needs recframe-fancy, which failed to "
+        r"import: ImportError: a dependency is missing; fix or reinstall"
+    )
+    with pytest.warns(PluginLoadWarning, match="failed to import"):
+        broken = PluginRegistry.from_environment()
+    with pytest.raises(ModelFileError, match=failed):
+        Recommender.load(tmp_path / "model", registry=broken)
+    install(monkeypatch, FakeEntryPoint("fancy", registers("recframe_fancy", FancyRanker)))
+    with pytest.raises(ModelFileError, match=r"'fancy' comes from recframe-fancy, which is disabled by "
+                       r"RECFRAME_DISABLE_PLUGINS; remove 'fancy' from it"):
+        Recommender.load(tmp_path / "model", registry=PluginRegistry.from_environment(disabled="fancy"))
+    assert Recommender.load(tmp_path / "model", registry=PluginRegistry.from_environment()).ranker.name == "fancy"

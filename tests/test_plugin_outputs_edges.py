@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import PositiveInt
 
 from recframe import (
     ComponentConfig,
@@ -37,12 +38,15 @@ from recframe import (
     check_fitted,
     hookimpl,
 )
+from recframe.builtin.similarity import SparseSimilarity
+from recframe.engine import ScoringConfig, ScoringRanker
 from recframe.errors import PluginLoadWarning
 from recframe.interfaces import CandidateRanker, Predictions
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_graph, check_topn
 from recframe.interfaces.value_checks import check_metric, check_predictions, number
 from recframe.registry import DISABLE_ENV
+from recframe.testing import random_interactions
 
 PLUGIN = "(recframe-edges 0.0.1)"
 
@@ -260,6 +264,27 @@ def test_infinite_ranker_scores_are_refused_naming_the_ranker(edges):
     assert "scores must be finite numbers" in message
 
 
+class NanScores(ScoringRanker):
+    """Scores item 0 nan for every user, the others by their number: a ranker built on the engine's scoring."""
+
+    name = "nan_scores"
+    Config = ScoringConfig
+
+    def score_block(self, users: np.ndarray) -> np.ndarray:
+        scores = np.tile(np.arange(self.matrix_.n_items, dtype=np.float64), (len(users), 1))
+        scores[:, 0] = np.nan
+        return scores
+
+
+def test_nan_scores_of_a_scoring_ranker_are_refused_not_dropped():
+    # a nan is never among the best, so the item would silently vanish from every list
+    data = random_interactions(n_users=30, n_items=20, seed=3)
+    rec = Recommender(similarity=SparseSimilarity(k=5), ranker=NanScores(n=5)).fit(data)
+    with pytest.raises(PluginError, match=r"raised ValueError in recommend\(\): NanScores\.score_block returned nan "
+                       r"for 3 of 60 scores; scores must be numbers"):
+        rec.recommend(np.unique(data.users)[:3])
+
+
 def test_huge_similarities_overflowing_item_cf_name_the_similarity_and_its_value(edges):
     run = config(similarity={"type": "edge_sim", "k": 5, "scale": 1.5e308}, ranker={"type": "item_cf", "n": 5})
     message = refused(run)
@@ -362,6 +387,29 @@ def test_a_default_that_cant_be_written_is_fatal_when_registered_directly(cls, k
         f"{field!r} defaults to {shown.replace(chr(92) * 2, chr(92))}, which can't be written to config.yaml"
     )
     assert cls.name not in registry.names(kind)
+
+
+class RefusedDefaultConfig(RankerConfig):
+    """A default the field's own constraint refuses: config.yaml would hold it, and fail when run again."""
+
+    depth: PositiveInt = -5
+    """Depth."""
+
+
+class RefusedDefaultRanker(EdgeRanker):
+    name = "refused_default_ranker"
+    Config = RefusedDefaultConfig
+
+
+def test_a_default_its_own_field_refuses_is_fatal_when_registered() -> None:
+    registry = PluginRegistry.from_environment(entry_points=False)
+    with pytest.raises(PluginError) as info:
+        registry.register(plugin(RefusedDefaultRanker), name="defaults", package="recframe-defaults", version="1.0")
+    assert str(info.value).startswith(
+        "plugin 'defaults' (recframe-defaults 1.0) registered ranker 'refused_default_ranker' whose Config field "
+        "'depth' defaults to -5, which it refuses (Input should be greater than 0); give the field a default"
+    )
+    assert "refused_default_ranker" not in registry.names("ranker")
 
 
 class _EntryPoint:

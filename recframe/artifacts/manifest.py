@@ -233,6 +233,10 @@ def component_class(path: Path, record: Mapping[str, Any], registry: PluginRegis
     try:
         entry = registry.entry(kind, name)
     except ConfigError:
+        why = registry.why_not_loaded(distribution, repr(name)) if isinstance(distribution, str) else None
+        if why is not None:  # installed, but failed to load or disabled: installing it again would not help
+            msg = f"{path}: {role} needs {kind} {name!r} from {distribution} {version}; {why}"
+            raise ModelFileError(msg) from None
         msg = (
             f"{path}: {role} needs {kind} {name!r} from {distribution} {version}, which no installed plugin "
             f"registers (`recframe plugins` lists what loaded, and why a plugin failed); pip install {distribution}"

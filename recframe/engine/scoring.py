@@ -127,11 +127,15 @@ class ScoringRanker(CandidateRanker):
         matrix = self.matrix_
         users = np.asarray(users, dtype=np.int64)
 
+        checked = not type(self).__module__.startswith("recframe.")  # a plugin's scores; the built-ins' are tested
+
         def score(rows: IntArray) -> FloatArray:
             scores = np.zeros((len(rows), matrix.n_items))
             hit = np.ones(len(rows), dtype=bool) if self.scores_unknown_users else rows >= 0
             if hit.any():
                 scores[hit] = self.score_block(rows[hit])
+                if checked:
+                    _refuse_nan(scores, type(self).__name__)
             return scores
 
         return blockwise_top_n(
@@ -145,3 +149,19 @@ class ScoringRanker(CandidateRanker):
             desc=f"{self.name}: scoring",
             unit="users",
         )
+
+
+def _refuse_nan(scores: FloatArray, who: str) -> None:
+    """Raise a ValueError if a plugin's :meth:`ScoringRanker.score_block` gave ``nan`` scores.
+
+    A ``nan`` is never among the best (it compares false), so it would vanish from the lists
+    unnoticed; an infinite score is refused where the lists are checked.
+    """
+    bad = np.isnan(scores)
+    if bad.any():
+        count = int(bad.sum())
+        msg = (
+            f"{who}.score_block returned nan for {count} of {scores.size} scores; scores must be numbers "
+            "(0 or less: not recommended)"
+        )
+        raise ValueError(msg)

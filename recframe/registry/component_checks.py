@@ -10,7 +10,10 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import typing
+import sys
+from typing import Annotated
+
+import pydantic
 
 from recframe import interfaces
 from recframe.errors import PluginError, short_repr
@@ -56,6 +59,29 @@ def _check_defaults(cls: type[Component], kind: str, name: str, where: str) -> N
             )
             hint = "use a finite number, UTF-8 text or another JSON-compatible default"
             raise _RegistrationError(where, reason, hint) from exc
+        problem = _refused_default(config, field, getattr(instance, field, None))
+        if problem is not None:  # a run would write it to config.yaml, which then can't be run again
+            shown = short_repr(getattr(instance, field, None))
+            reason = f"registered {kind} {name!r} whose Config field {field!r} defaults to {shown}, which it refuses"
+            raise _RegistrationError(where, f"{reason} ({problem})", "give the field a default it accepts")
+
+
+def _refused_default(config: type[ComponentConfig], field: str, value: object) -> str | None:
+    """Return why the field `field` of `config` refuses its own default `value` (pydantic does not check), or None.
+
+    Only the field's type and constraints are checked (``PositiveInt``, ``Field(gt=0)``), not
+    the model's validators, which may rightly need other fields' values.
+    """
+    info = config.model_fields[field]
+    try:
+        checked = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        pydantic.TypeAdapter(checked).validate_python(value)
+    except pydantic.ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        return str(errors[0].get("msg", exc)) if errors else str(exc)
+    except Exception:  # a type pydantic can't build a validator for alone: the model's own validation decides
+        return None
+    return None
 
 
 def _finite(value: object, depth: int = 0) -> bool:
@@ -74,15 +100,36 @@ def _finite(value: object, depth: int = 0) -> bool:
 def kind_config(cls: type[Component]) -> type[ComponentConfig]:
     """Return the config base class every component of `cls`'s kind must derive from.
 
-    It is the type the kind's interface (the class in :mod:`recframe.interfaces` that sets
-    ``kind``) declares for ``config``: ``RankerConfig`` for rankers, ``SimilarityConfig`` for
-    similarity backends, ``MetricConfig`` for metrics, ``ComponentConfig`` for kinds whose
-    engine code reads no parameters.
+    It is the type the nearest of recframe's own base classes of `cls` declares for ``config``
+    (what they read of it): the kind's interface (the class in :mod:`recframe.interfaces` that sets ``kind``) declares
+    ``RankerConfig`` for rankers, ``SimilarityConfig`` for similarity backends, ``MetricConfig``
+    for metrics, ``ComponentConfig`` for kinds whose engine code reads no parameters; a base
+    class of the engine may ask for more (a :class:`~recframe.engine.ScoringRanker` reads a
+    ``ScoringConfig``).
     """
-    for klass in cls.__mro__:
-        if "kind" in vars(klass) and klass.__module__.startswith(f"{interfaces.__name__}."):
-            hint = typing.get_type_hints(klass).get("config")
-            if inspect.isclass(hint) and issubclass(hint, ComponentConfig):
-                return hint
-            break
-    return ComponentConfig
+    return config_owner(cls)[0]
+
+
+def config_owner(cls: type[Component]) -> tuple[type[ComponentConfig], type | None]:
+    """Return :func:`kind_config`'s class, and the recframe base class that declares it (None: none does)."""
+    for klass in cls.__mro__[1:]:  # what its bases read: a class's own annotation is its own affair
+        if not klass.__module__.startswith("recframe.") or "config" not in vars(klass).get("__annotations__", {}):
+            if "kind" in vars(klass) and klass.__module__.startswith(f"{interfaces.__name__}."):
+                break
+            continue
+        hint = _declared_config(klass)
+        if inspect.isclass(hint) and issubclass(hint, ComponentConfig):
+            return hint, klass
+        break
+    return ComponentConfig, None
+
+
+def _declared_config(klass: type) -> object:
+    """Return the type `klass` declares for ``config`` (its annotation evaluated in its module), or None."""
+    declared = vars(klass)["__annotations__"]["config"]
+    if not isinstance(declared, str):
+        return declared
+    try:
+        return eval(declared, vars(sys.modules[klass.__module__]))
+    except Exception:
+        return None

@@ -22,11 +22,11 @@ from typing import Any, TypeVar
 
 import pluggy
 
-from recframe import hookspecs
+from recframe import hookspecs, interfaces
 from recframe._version import __version__
 from recframe.errors import ConfigError, PluginError, PluginLoadWarning, RecframeWarning, short_repr
 from recframe.interfaces import KINDS, Component, ComponentConfig
-from recframe.registry.component_checks import _check_defaults, _RegistrationError, kind_config
+from recframe.registry.component_checks import _check_defaults, _RegistrationError, config_owner
 from recframe.registry.disabling import DISABLE_ENV, _canonical, _disabled_names, disable_name
 from recframe.registry.entries import ComponentEntry, PluginInfo
 from recframe.registry.naming import _likely_provides, describe_component
@@ -51,6 +51,10 @@ imported by name, so that nothing in the core imports :mod:`recframe.builtin` (t
 import the public API, as any plugin does)."""
 
 _C = TypeVar("_C", bound=Component)
+
+
+_HOOK_NAMES = tuple(name for name in vars(hookspecs) if name.startswith("recframe_"))
+"""The hooks a plugin may implement (:mod:`recframe.hookspecs`)."""
 
 
 class PluginRegistry:
@@ -190,6 +194,15 @@ class PluginRegistry:
             if self._pm.is_registered(plugin):
                 self._pm.unregister(plugin)
             raise _RegistrationError(where, f"can't be registered: {exc}") from exc
+        if not self._pm.get_hookcallers(plugin):  # pluggy sees only marked functions: say so, don't vanish
+            self._pm.unregister(plugin)
+            unmarked = [hook for hook in _HOOK_NAMES if callable(getattr(plugin, hook, None))]
+            hint = (
+                f"mark {unmarked[0]} with @recframe.hookimpl (a hook function without it is not seen)"
+                if unmarked
+                else "implement recframe_register_components, marked with @recframe.hookimpl"
+            )
+            raise _RegistrationError(where, "implements no recframe hook, so it registers nothing", hint)
         offered: list[str] = []
         try:
             entries: dict[tuple[str, str], ComponentEntry] = {}
@@ -244,12 +257,17 @@ class PluginRegistry:
             raise _RegistrationError(where, reason, f"expected one of {KINDS}")
         if not (inspect.isclass(cls.Config) and issubclass(cls.Config, ComponentConfig)):
             raise _RegistrationError(where, f"registered {cls.__name__} whose Config is not a ComponentConfig subclass")
-        base = kind_config(cls)
+        base, owner = config_owner(cls)
         if not issubclass(cls.Config, base):
             fields = ", ".join(base.model_fields) or "none"
+            if owner is None or owner.__module__.startswith(f"{interfaces.__name__}."):
+                every = f"every {kind}"
+            else:  # an engine or built-in base asks for more: name the nearest of recframe's classes
+                nearest = next(k for k in cls.__mro__ if k.__module__.startswith("recframe."))
+                every = f"a {kind} built on {nearest.__name__}"
             reason = (
                 f"registered {kind} {name!r} ({cls.__name__}) whose Config {cls.Config.__name__} does not "
-                f"derive from {base.__name__}, the base config of every {kind} (fields the engine reads: "
+                f"derive from {base.__name__}, the base config of {every} (fields the engine reads: "
                 f"{fields})"
             )
             given = cls.Config
@@ -343,15 +361,7 @@ class PluginRegistry:
         shown = short_repr(name)  # a name can be any length; the message stays short
         for plugin in failed:
             if str(name) in plugin.offered or _likely_provides(plugin, str(name)):
-                if plugin.status == "blocked":
-                    return (
-                        f"{shown} comes from {plugin.package}, which is disabled by {DISABLE_ENV}; "
-                        f"remove {short_repr(plugin.disabled_by or plugin.name)} from it to use {shown}"
-                    )
-                return (
-                    f"{shown} needs {plugin.package}, which failed to {plugin.failed_step}: {plugin.error}; "
-                    f"fix or reinstall {plugin.package}"
-                )
+                return not_loaded_message(plugin, shown)
         names = self.names(kind)
         msg = f"unknown {kind} {shown}"
         close = difflib.get_close_matches(str(name), names, n=3)
@@ -361,6 +371,29 @@ class PluginRegistry:
         if failed:
             msg += "; not loaded: " + ", ".join(f"{p.package} ({p.status})" for p in failed)
         return msg
+
+    def why_not_loaded(self, package: str, shown: str) -> str | None:
+        """Say why `shown` (a component, quoted) of the distribution `package` is missing, if that is installed.
+
+        ``None`` unless a plugin of `package` failed to load or is disabled: then installing it
+        again would not help, and the message says what would.
+        """
+        wanted = _canonical(package)
+        plugin = next((p for p in self._plugins.values() if p.status != "ok" and _canonical(p.package) == wanted), None)
+        return None if plugin is None else not_loaded_message(plugin, shown)
+
+
+def not_loaded_message(plugin: PluginInfo, shown: str) -> str:
+    """Say why `shown` (a component, quoted) is missing: its installed plugin failed to load, or is disabled."""
+    if plugin.status == "blocked":
+        return (
+            f"{shown} comes from {plugin.package}, which is disabled by {DISABLE_ENV}; "
+            f"remove {short_repr(plugin.disabled_by or plugin.name)} from it to use {shown}"
+        )
+    return (
+        f"{shown} needs {plugin.package}, which failed to {plugin.failed_step}: {plugin.error}; "
+        f"fix or reinstall {plugin.package}"
+    )
 
 
 @functools.lru_cache(maxsize=1)
