@@ -435,3 +435,24 @@ def test_loading_a_model_whose_installed_plugin_failed_or_is_disabled_says_so(mo
                        r"RECFRAME_DISABLE_PLUGINS; remove 'fancy' from it"):
         Recommender.load(tmp_path / "model", registry=PluginRegistry.from_environment(disabled="fancy"))
     assert Recommender.load(tmp_path / "model", registry=PluginRegistry.from_environment()).ranker.name == "fancy"
+
+
+class ForgetfulRanker(ItemCFRanker):
+    """Saves its state, but can't read it back."""
+
+    name = "forgetful"
+
+    def set_state(self, state: Any) -> None:
+        raise ValueError("no such key 'weights'")
+
+
+def test_a_plugin_that_cant_read_back_its_state_is_named_beside_the_files(monkeypatch, tmp_path):
+    install(monkeypatch, FakeEntryPoint("forgetful", registers("recframe_forgetful", ForgetfulRanker)))
+    registry = PluginRegistry.from_environment()
+    ranker = registry.create("ranker", "forgetful", CandidateRanker, n=3)
+    Recommender(ranker=ranker).fit({"user": [1, 1, 2, 2, 3], "item": [1, 2, 1, 3, 2]}).save(tmp_path / "model")
+    with pytest.raises(ModelFileError) as info:
+        Recommender.load(tmp_path / "model", registry=registry)
+    assert str(info.value).startswith(f"{tmp_path / 'model'}: ranker: its saved state was refused (ranker 'forgetful'")
+    assert "raised ValueError in set_state(): no such key 'weights'" in str(info.value)
+    assert str(info.value).endswith("); the files were altered, or the plugin can't read back what it saved")

@@ -293,7 +293,10 @@ class PersistenceMethods(FitMethods):
                         component.set_state(state)
                         check_loaded(component)
                 except RecframeError as exc:
-                    msg = f"{path}: {role}: the saved state is malformed or inconsistent ({exc})"
+                    # the files may be altered, or a plugin may not read back what it saved: the error says which
+                    own = type(component).__module__.startswith("recframe.")
+                    culprit = "" if own else ", or the plugin can't read back what it saved"
+                    msg = f"{path}: {role}: its saved state was refused ({exc}); the files were altered{culprit}"
                     raise ModelFileError(msg) from exc
             built[role] = component
         shared = decode_state(folder, body.get("state"), files, cache, mmap=mmap)
