@@ -233,3 +233,22 @@ class TestSparseContract(SimilarityContract):
         {"k": 4, "measure": "p3alpha", "alpha": 0.8, "normalise": "l1"},
         {"k": 6, "measure": "rp3beta", "degree": "count", "min_support": 2, "engine": "scipy"},
     )
+
+
+class _JaccardSayingCosine(SparseSimilarity):
+    """Jaccard similarities, but it says cosine: an update would maintain them as cosines."""
+
+    name = "jaccard_saying_cosine"
+
+    def update_measure(self):  # type: ignore[no-untyped-def]
+        return "cosine"
+
+
+def test_the_contract_catches_a_backend_whose_update_measure_is_not_its_similarity():
+    contract = TestSparseContract()
+    contract.component = _JaccardSayingCosine
+    contract.configs = ({"k": 5, "measure": "jaccard"},)
+    with pytest.raises(AssertionError, match="says its similarity is the cosine, but lists others|the cosine is"):
+        contract.test_update_measure_promise()
+    contract.configs = ({"k": 5},)  # a real cosine: kept
+    contract.test_update_measure_promise()

@@ -277,6 +277,37 @@ class SimilarityContract(ComponentContract):
                 assert abs(found[pair] - score) <= 1e-9, f"rows {pair}: {found[pair]} in the subset, {score} in all"
 
 
+    def test_update_measure_promise(self) -> None:
+        """A backend that says its similarity is the cosine (or dot product) of the rows finds exactly that.
+
+        ``Recommender.update`` then maintains its neighbours from the change of each pair's dot
+        product (see ``SimilarityBackend.update_measure``): a backend whose similarity is
+        another would be updated to wrong neighbours. Every positive similarity of a small
+        matrix, computed by brute force, must be listed with ``k`` of all rows, and nothing else.
+        """
+        rows = _training_matrix().item_major()
+        n = rows.shape[0]
+        dense = rows.toarray()
+        for backend in self.instances():
+            assert isinstance(backend, SimilarityBackend)
+            measure = backend.update_measure()
+            if measure is None:
+                continue
+            similarity = dense @ dense.T
+            if measure == "cosine":
+                lengths = np.linalg.norm(dense, axis=1)
+                outer = np.outer(lengths, lengths)
+                similarity = np.divide(similarity, outer, out=np.zeros_like(similarity), where=outer > 0)
+            np.fill_diagonal(similarity, 0.0)
+            found = _entries(backend.fit(rows).neighbours(k=n - 1), np.arange(n))
+            positive = zip(*np.nonzero(similarity > 1e-12), strict=True)
+            expected = {(int(i), int(j)): float(similarity[i, j]) for i, j in positive}
+            name = describe_component(backend)
+            assert found.keys() == expected.keys(), f"{name} says its similarity is the {measure}, but lists others"
+            for pair, score in expected.items():
+                assert abs(found[pair] - score) <= 1e-9, f"{name}, rows {pair}: {found[pair]}, the {measure} is {score}"
+
+
 def _entries(graph: NeighbourGraph, queries: np.ndarray) -> dict[tuple[int, int], float]:
     """Return a graph's (query row, neighbour) pairs and their scores."""
     present = graph.indices >= 0
