@@ -248,7 +248,7 @@ def test_the_contract_catches_a_backend_whose_update_measure_is_not_its_similari
     contract = TestSparseContract()
     contract.component = _JaccardSayingCosine
     contract.configs = ({"k": 5, "measure": "jaccard"},)
-    with pytest.raises(AssertionError, match="says its similarity is the cosine, but lists others|the cosine is"):
+    with pytest.raises(AssertionError, match=r"says its similarity is the cosine, but lists others|the cosine is"):
         contract.test_update_measure_promise()
     contract.configs = ({"k": 5},)  # a real cosine: kept
     contract.test_update_measure_promise()
