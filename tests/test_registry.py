@@ -558,3 +558,15 @@ def test_a_plugin_returning_nothing_registers_no_component(registry):
     registry.register(plugin_module("empty"), name="empty", package="recframe-empty", version="1")
     assert registry.components() == before
     assert registry.plugins[-1].name == "empty"
+
+
+def test_a_package_of_several_plugins_not_loaded_is_listed_once_naming_them(monkeypatch):
+    install(
+        monkeypatch,
+        FakeEntryPoint("odd_a", error=ImportError("a"), package="recframe-odd"),
+        FakeEntryPoint("odd_b", error=ImportError("b"), package="recframe-odd"),
+    )
+    with pytest.warns(PluginLoadWarning):
+        registry = PluginRegistry.from_environment()
+    with pytest.raises(ConfigError, match=r"; not loaded: recframe-odd \(failed: odd_a, odd_b\)$"):
+        registry.get("ranker", "als")

@@ -369,7 +369,13 @@ class PluginRegistry:
             msg += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
         msg += f" (registered: {', '.join(names) or 'none'})"
         if failed:
-            msg += "; not loaded: " + ", ".join(f"{p.package} ({p.status})" for p in failed)
+            grouped: dict[tuple[str, str], list[str]] = {}
+            for plugin in failed:  # one package may have several entry points: once, naming them
+                grouped.setdefault((plugin.package, plugin.status), []).append(plugin.name)
+            msg += "; not loaded: " + ", ".join(
+                f"{package} ({status}{': ' + ', '.join(names) if len(names) > 1 else ''})"
+                for (package, status), names in grouped.items()
+            )
         return msg
 
     def why_not_loaded(self, package: str, shown: str) -> str | None:
