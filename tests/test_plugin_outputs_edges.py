@@ -412,6 +412,22 @@ def test_a_default_its_own_field_refuses_is_fatal_when_registered() -> None:
     assert "refused_default_ranker" not in registry.names("ranker")
 
 
+def test_every_built_in_default_is_one_its_field_accepts() -> None:
+    """Registration skips this check for the built-ins (it costs each command's start): it is made here."""
+    from recframe.registry import builtin_registry
+    from recframe.registry.component_checks import refused_default
+
+    checked = 0
+    for entry in builtin_registry().components():
+        config = entry.cls.Config
+        for field, info in config.model_fields.items():
+            if not info.is_required():
+                assert refused_default(config, field, config.model_construct().__dict__.get(field)) is None, (
+                    entry.kind, entry.name, field)
+                checked += 1
+    assert checked > 100
+
+
 class _EntryPoint:
     name = "defaults"
     value = "recframe_defaults"
