@@ -103,11 +103,11 @@ def kind_config(cls: type[Component]) -> type[ComponentConfig]:
     """Return the config base class every component of `cls`'s kind must derive from.
 
     It is the type the nearest of recframe's own base classes of `cls` declares for ``config``
-    (what they read of it): the kind's interface (the class in :mod:`recframe.interfaces` that sets ``kind``) declares
-    ``RankerConfig`` for rankers, ``SimilarityConfig`` for similarity backends, ``MetricConfig``
-    for metrics, ``ComponentConfig`` for kinds whose engine code reads no parameters; a base
-    class of the engine may ask for more (a :class:`~recframe.engine.ScoringRanker` reads a
-    ``ScoringConfig``).
+    (what they read of it). The kind's interface (the class in :mod:`recframe.interfaces` that
+    sets ``kind``) declares ``RankerConfig`` for rankers, ``SimilarityConfig`` for similarity
+    backends, ``MetricConfig`` for metrics, ``ComponentConfig`` for kinds whose engine code reads
+    no parameters; a base class of the engine or a built-in may ask for more (a
+    :class:`~recframe.engine.ScoringRanker` reads a ``ScoringConfig``).
     """
     return config_owner(cls)[0]
 
