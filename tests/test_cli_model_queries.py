@@ -209,3 +209,64 @@ def test_output_file_mode_follows_the_umask(tmp_path: Path, run_dir: Path, capsy
         os.umask(previous)
     assert code == 0, err
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_json_of_many_users_is_one_document(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # jsonl is a line per user; json is one document a JSON reader takes whole: an array of the same objects
+    users = tmp_path / "users.txt"
+    users.write_text("1\n2\n999999\n")
+    argv = ["recommend", "--model", str(run_dir), "--users-file", str(users), "--n", "3", "--format"]
+    code, lines, err = _run([*argv, "jsonl"], capsys)
+    assert code == 0, err
+    code, document, err = _run([*argv, "json"], capsys)
+    assert code == 0, err
+    assert json.loads(document) == [json.loads(line) for line in lines.splitlines()]
+    code, one, err = _run(["recommend", "--model", str(run_dir), "--user", "1", "--n", "3", "--format", "json"], capsys)
+    assert code == 0 and json.loads(one) == json.loads(lines.splitlines()[0])  # one user: the object alone
+
+
+def test_predict_csv_quotes_ids_as_csv_needs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from recframe import Recommender
+
+    users = ["carol,jr", 'quo"te', "carol,jr", "dave", "dave", "erin"]
+    items = ["it,em", "x", "x", "it,em", "y", "y"]
+    Recommender.from_config({"similarity": {"type": "sparse", "k": 3}}).fit({"user": users, "item": items}).save(
+        tmp_path / "model"
+    )
+    argv = ["predict", "--model", str(tmp_path / "model"), "--user", "carol,jr", "--item", "it,em", "--item", "y"]
+    code, out, err = _run([*argv, "--format", "csv"], capsys)
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["user", "item", "rating", "source"]
+    assert [row[:2] for row in rows[1:]] == [["carol,jr", "it,em"], ["carol,jr", "y"]]
+
+
+def test_output_that_is_a_link_or_a_pipe_is_refused(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an atomic write replaces the path: a link would be replaced instead of written through, a pipe never written
+    target = tmp_path / "target.csv"
+    target.write_text("old\n")
+    (tmp_path / "link.csv").symlink_to(target)
+    os.mkfifo(tmp_path / "pipe")
+    argv = ["recommend", "--model", str(run_dir), "--user", "1", "--format", "csv", "--output"]
+    code, _, err = _run([*argv, str(tmp_path / "link.csv")], capsys)
+    assert code == 2 and "is a symbolic link, which recframe never replaces nor writes through" in err
+    assert (tmp_path / "link.csv").is_symlink() and target.read_text() == "old\n"
+    code, _, err = _run([*argv, str(tmp_path / "pipe")], capsys)
+    assert code == 2 and "is not a regular file (a pipe or a device)" in err
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_standard_output_that_cant_be_written_is_one_error_line(run_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "recframe", "-q", "recommend", "--model", str(run_dir), "--user", "1"],
+            stdout=full, stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == "error: standard output can't be written: No space left on device\n"

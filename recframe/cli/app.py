@@ -38,6 +38,7 @@ from recframe.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    OutputError,
     _output,
     _print,
 )
@@ -234,11 +235,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             with plugin_output_to_stderr():  # what plugins print can't corrupt the output (--json)
                 code = _dispatch(args)
-            out.flush()  # a closed pipe shows here, not at interpreter exit
+            try:
+                out.flush()  # a closed pipe (or a full disk) shows here, not at interpreter exit
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                raise OutputError.of(exc) from exc
             return code
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except OutputError as exc:
+        _silence_stdout()  # else Python's own flush at exit fails again, with a traceback
+        _error(exc)
+        return EXIT_FAILURE
     except (ValueError, OSError):
         if not _unusable(out):
             raise

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from recframe.errors import RecframeError
+
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_DATA = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
@@ -24,7 +26,22 @@ def _print(*values: object, sep: str = " ", end: str = "\n", file: TextIO | None
     While a command runs, ``sys.stdout`` points at standard error, so that what plugins print
     can't corrupt the command's output (``--json`` read by a program); the command prints here.
     """
-    print(*values, sep=sep, end=end, file=file if file is not None else _output[-1] if _output else sys.stdout)
+    stream = file if file is not None else _output[-1] if _output else sys.stdout
+    try:
+        print(*values, sep=sep, end=end, file=stream)
+    except BrokenPipeError:  # the reader went away: main's own exit code
+        raise
+    except OSError as exc:  # a full disk, a device error: one line, not a traceback
+        raise OutputError.of(exc) from exc
+
+
+class OutputError(RecframeError):
+    """The command's standard output can't be written (not a closed pipe): exit 1, with one ``error:`` line."""
+
+    @classmethod
+    def of(cls, exc: OSError) -> OutputError:
+        """Return the error for the failed write `exc`."""
+        return cls(f"standard output can't be written: {exc.strerror or exc}")
 
 
 def _registry() -> Any:

@@ -12,6 +12,8 @@ parsed in :mod:`recframe.cli.args`.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 from typing import Any
@@ -72,9 +74,12 @@ def _predict(args: argparse.Namespace) -> int:
         emit(json.dumps({"user": user, "predictions": rows}) + "\n", args.output)
     elif fmt == "jsonl":
         emit("".join(json.dumps({"user": user, **row}) + "\n" for row in rows), args.output)
-    elif fmt == "csv":
-        lines = ["user,item,rating,source\n"] + [f"{user},{r['item']},{r['rating']!r},{r['source']}\n" for r in rows]
-        emit("".join(lines), args.output)
+    elif fmt == "csv":  # quoted as CSV needs (ids may hold commas or quotes), as recommend's
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["user", "item", "rating", "source"])
+        writer.writerows([user, r["item"], repr(r["rating"]), r["source"]] for r in rows)
+        emit(out.getvalue(), args.output)
     else:
         lines = [f"user {user}:\n", f"{'item':<12}  {'rating':>8}  source\n"]
         lines += [f"{r['item']!s:<12}  {r['rating']:>8.4f}  {r['source']}\n" for r in rows]
@@ -152,9 +157,16 @@ def _query(args: argparse.Namespace) -> int:
         chunks = iter([rec.similar_items([item], args.n, **_item_sets(args, rec))])
         query_key, label = "item", "item"
     key = query_key.replace(" ", "_")
+    array = fmt == "json" and ids is not None  # many users: one JSON document, an array (jsonl: a line each)
     with open_output(args.output) as write:
         for position, lists in enumerate(chunks):
-            write(_lists_text(list(ranked_rows(lists, key, label)), fmt, query_key, label, header=position == 0))
+            rows = list(ranked_rows(lists, key, label))
+            if array:
+                write(("[\n" if position == 0 else ",\n") + ",\n".join(json.dumps(row) for row in rows))
+            else:
+                write(_lists_text(rows, fmt, query_key, label, header=position == 0))
+        if array:
+            write("\n]\n")
     return EXIT_OK
 
 

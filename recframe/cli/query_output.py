@@ -132,15 +132,16 @@ def render(rows: list[dict[str, Any]], fmt: str, query_key: str, label: str, *, 
 
 
 def check_output(output: Path | None, model: Path | None) -> None:
-    """Refuse an `output` that is a folder, or a file inside the model folder `model` being read.
+    """Refuse an `output` that is not a regular file (or none yet), or one inside the model folder being read.
 
     Checked before any work, so that a mistyped ``--output`` never overwrites the saved model.
 
     Raises
     ------
     ConfigError
-        (exit 2) If `output` names an existing folder, or resolves (links followed) to a path
-        inside the model folder of `model` (a model folder, or a run folder's ``model/``).
+        (exit 2) If `output` names an existing folder, a symbolic link, a pipe or a device (an
+        atomic write would replace it), or resolves (links followed) to a path inside the model
+        folder of `model` (a model folder, or a run folder's ``model/``).
     """
     if output is None:
         return
@@ -149,16 +150,27 @@ def check_output(output: Path | None, model: Path | None) -> None:
     if target.is_dir():
         msg = f"{named}: is a folder; give the file to write (e.g. {Path(output) / 'lists.csv'})"
         raise ConfigError(msg)
-    if model is None:
-        return
-    folder = Path(model)
-    from recframe.artifacts import MANIFEST
+    if model is not None:
+        from recframe.artifacts import MANIFEST
 
-    if (folder / "model" / MANIFEST).is_file():
-        folder = folder / "model"
-    resolved, model_dir = target.resolve(), folder.resolve()
-    if resolved == model_dir or model_dir in resolved.parents:
-        msg = f"{named}: is inside the model folder {path_repr(folder)} being read; write the answer elsewhere"
+        folder = Path(model)
+        if (folder / "model" / MANIFEST).is_file():
+            folder = folder / "model"
+        resolved, model_dir = target.resolve(), folder.resolve()
+        if resolved == model_dir or model_dir in resolved.parents:
+            msg = f"{named}: is inside the model folder {path_repr(folder)} being read; write the answer elsewhere"
+            raise ConfigError(msg)
+    if target.is_symlink():  # the atomic write would replace the link, not write where it points
+        msg = (
+            f"{named}: is a symbolic link, which recframe never replaces nor writes through; give the file "
+            f"it points to ({path_repr(target.resolve())}), or another path"
+        )
+        raise ConfigError(msg)
+    if os.path.lexists(target) and not target.is_file():  # a pipe or a device: replaced by a file, never written
+        msg = (
+            f"{named}: is not a regular file (a pipe or a device); --output writes a file atomically, so leave it "
+            "out and redirect standard output instead"
+        )
         raise ConfigError(msg)
 
 
