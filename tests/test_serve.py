@@ -314,3 +314,22 @@ def test_saved_model_folder_and_run_folder(tmp_path: Path, rec: Recommender) -> 
         assert status == 422 and body["field"] == "path"
         status, body = running.call("GET", "/health")
         assert status == 200
+
+
+def test_string_ids_holding_a_slash_are_reached_by_get_too() -> None:
+    # a URL's %2F arrives decoded: without a path converter such an id matched no endpoint (404)
+    from urllib.parse import quote
+
+    users = ["dave/x", "dave/x", "erin", "erin", "fay", "fay/"]
+    items = ["it/em", "b", "it/em", "c", "b", "c"]
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 3}}).fit({"user": users, "item": items})
+    with Server(create_app(rec)) as server:
+        status, body = server.call("GET", f"/recommend/{quote('dave/x', safe='')}?n=2")
+        assert status == 200 and body["user"] == "dave/x", body
+        assert body == server.call("POST", "/recommend", {"user": "dave/x", "n": 2})[1]
+        status, body = server.call("GET", f"/similar/items/{quote('it/em', safe='')}")
+        assert status == 200 and body["item"] == "it/em", body
+        status, body = server.call("GET", f"/similar/users/{quote('fay/', safe='')}")
+        assert status == 200 and body["user"] == "fay/", body
+        status, body = server.call("GET", f"/recommend/{quote('nobody/here', safe='')}")  # the fallback's, named
+        assert status == 200 and body["user"] == "nobody/here" and body["reason"] == "not in training", body

@@ -70,3 +70,33 @@ def test_serve_command_answers_on_localhost(tmp_path: Path, workers: int) -> Non
         process.terminate()
         process.wait(30)
         log.close()
+
+
+def test_a_port_in_use_is_a_usage_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # uvicorn alone exits with its code 3 (bad data, for recframe) and no line naming the option
+    Recommender.from_config({"similarity": {"type": "sparse", "k": 3}}).fit(
+        {"user": [1, 1, 2, 2], "item": [1, 2, 1, 3]}
+    ).save(tmp_path / "model")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", str(tmp_path / "model"), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --port {port}: 127.0.0.1:{port} is already in use" in err
+
+
+def test_workers_read_the_model_path_as_given_links_and_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a reload reads what the path names then: a link switched to another model is followed, as by one worker
+    import uvicorn
+
+    from recframe.serve import server
+
+    Recommender.from_config({"similarity": {"type": "sparse", "k": 3}}).fit(
+        {"user": [1, 1, 2, 2], "item": [1, 2, 1, 3]}
+    ).save(tmp_path / "v1")
+    (tmp_path / "current").symlink_to("v1")
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setenv(server.MODEL_ENV, "")  # restored (to none) after the test: serve sets it for its workers
+    server.serve(tmp_path / "current", port=0, workers=2)
+    assert server.os.environ[server.MODEL_ENV] == str((tmp_path / "current").absolute())

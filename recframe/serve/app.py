@@ -164,7 +164,7 @@ def create_app(
     def model_info() -> Response:
         return _json(holder.current.metadata)
 
-    @app.get("/recommend/{user}", summary="one user's top-n items")
+    @app.get("/recommend/{user:path}", summary="one user's top-n items")
     async def recommend_get(
         user: str,
         n: _N = None,
@@ -195,7 +195,7 @@ def create_app(
         users = body_ids(body.users, current.user_str, "users")
         return _json({"results": answers.recommend(current, users, body.n, opts, "users")})
 
-    @app.get("/similar/items/{item}", summary="the items most similar to one item")
+    @app.get("/similar/items/{item:path}", summary="the items most similar to one item")
     def similar_item(item: str, n: Annotated[int, Query(ge=1, le=MAX_N)] = 10) -> Response:
         current = holder.current
         ids = body_ids([text_id(item, current.item_str, "path.item")], current.item_str, "item")
@@ -207,7 +207,7 @@ def create_app(
         ids = body_ids(body.items, current.item_str, "items")
         return _json({"results": answers.similar(current, "items", ids, body.n, "items")})
 
-    @app.get("/similar/users/{user}", summary="the users most similar to one user")
+    @app.get("/similar/users/{user:path}", summary="the users most similar to one user")
     def similar_user(user: str, n: Annotated[int, Query(ge=1, le=MAX_N)] = 10) -> Response:
         current = holder.current
         ids = body_ids([text_id(user, current.user_str, "path.user")], current.user_str, "user")
