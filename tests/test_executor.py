@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from recframe import ConfigError, Executor, ExecutorConfig, PluginError, Recommender, row_blocks
+from recframe import ConfigError, Executor, ExecutorConfig, NotFittedError, PluginError, Recommender, row_blocks
 from recframe.config import load_config, validate_run
 from recframe.config.schema import config_schema
 from recframe.registry import PluginRegistry
@@ -228,3 +228,25 @@ def test_serial_local_makes_the_single_call():
     rec.similarity = Counting(rec.similarity.config)
     rec.fit(random_interactions(seed=2, n_users=25, n_items=15, density=0.3))
     assert calls == [None]
+
+
+class _Unreachable(Executor):
+    """An executor whose cluster can't be reached: its check says so."""
+
+    name = "unreachable"
+    Config = ExecutorConfig
+
+    def check(self) -> None:
+        raise ConfigError("executor.address: nothing answers there")
+
+    def map_blocks(self, function, blocks, payload, *, desc, on_result=None):  # type: ignore[no-untyped-def]
+        raise AssertionError("never reached: the check fails first")
+
+
+def test_an_executor_that_cant_run_fails_a_fit_of_small_data_too():
+    # a matrix of no more rows than block_rows is searched without the executor: its check still runs
+    rec = Recommender(executor=_Unreachable())
+    with pytest.raises(ConfigError, match=r"executor\.address: nothing answers there"):
+        rec.fit(random_interactions(n_users=30, n_items=20, seed=2))
+    with pytest.raises(NotFittedError):
+        rec.recommend([1])

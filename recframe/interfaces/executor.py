@@ -101,6 +101,20 @@ class Executor(Component):
             exception raised by `function` itself is raised again as it is.
         """
 
+    def check(self) -> None:
+        """Raise if this executor can't run work at all (a cluster that can't be reached); cheap, runs nothing.
+
+        Called at the start of every ``fit``, whether or not the fit then needs the executor (a
+        matrix of no more rows than ``block_rows`` is searched in one call, without it), so that
+        a misconfigured executor fails at once, not at the first large run. The default does
+        nothing.
+
+        Raises
+        ------
+        ConfigError
+            Naming the setting at fault (``executor.address``) and what to do.
+        """
+
     def close(self) -> None:
         """Release what :meth:`map_blocks` acquired (a connection to a cluster); it acquires it again if used later.
 

@@ -159,6 +159,7 @@ class FitMethods:
         if self.data is None:
             msg = "no data: pass interactions to fit() or configure a data source (the 'data' section)"
             raise ConfigError(msg)
+        self._call(self.executor, "check")  # an executor that can't run fails before any work, used or not
         start = time.perf_counter()
         with checked_interactions(self._who(self.data), builtin=self._builtin(self.data)):
             who, runs = self._who(self.data), self._who(self.executor)
@@ -223,6 +224,7 @@ class FitMethods:
         if len(interactions) == 0:
             msg = "no interactions to fit; the data is empty"
             raise DataError(msg)
+        self._call(self.executor, "check")  # also where the data was given: small data may not need it
         timings: dict[str, float] = {}
         start = time.perf_counter()
         built = self._call(self.matrix, "build", interactions)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -134,6 +135,21 @@ class RayExecutor(Executor):
             )
             raise RecframeError(msg) from exc
 
+    def check(self) -> None:
+        """Raise the error :meth:`map_blocks` would if nothing answers at ``address`` (a TCP connection, no Ray call).
+
+        A fit calls it first, also when its data is small enough to need no executor at all. A
+        process connected to this cluster already, or to Ray by the user's own ``ray.init``, is
+        not checked, as :meth:`map_blocks` would not check it.
+        """
+        ray = sys.modules.get("ray")
+        if ray is not None and ray.is_initialized() and _opened in (None, self.config.address):
+            return  # connected to it already (or to the user's own ray.init, which map_blocks uses)
+        host, port = _host_port(self.config.address)
+        refused = _probe(host, port, self.config.connect_timeout_s)
+        if refused is not None:
+            raise _unreachable(self.config.address, self.config.connect_timeout_s, port, refused)
+
     def close(self) -> None:
         """Disconnect from the cluster if this executor used a connection a ray executor opened.
 
@@ -174,11 +190,7 @@ def _connect(ray: ModuleType, address: str, timeout: float) -> None:
         host, port = _host_port(address)
         refused = _probe(host, port, timeout)
         if refused is not None:  # checked first: a connection to another cluster is kept then
-            msg = (
-                f"executor.address: can't reach the Ray cluster at {address!r} within {timeout:g}s "
-                f"({_reason(refused)}); start its head node (ray start --head --port={port}) or fix the address"
-            )
-            raise ConfigError(msg) from refused
+            raise _unreachable(address, timeout, port, refused)
         if ray.is_initialized():  # ours, to another cluster
             ray.shutdown()
             _opened = None
@@ -189,6 +201,16 @@ def _connect(ray: ModuleType, address: str, timeout: float) -> None:
             raise ConfigError(msg) from exc
         _opened = address
         logger.info("connected to the Ray cluster at %s", address)
+
+
+def _unreachable(address: str, timeout: float, port: int, refused: OSError) -> ConfigError:
+    """Return the error of a cluster address nothing answers at."""
+    error = ConfigError(
+        f"executor.address: can't reach the Ray cluster at {address!r} within {timeout:g}s "
+        f"({_reason(refused)}); start its head node (ray start --head --port={port}) or fix the address"
+    )
+    error.__cause__ = refused
+    return error
 
 
 def _disconnect() -> None:

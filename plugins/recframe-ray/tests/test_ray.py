@@ -219,13 +219,15 @@ def test_an_error_in_a_block_names_the_component(ray_address: str, monkeypatch: 
     assert cancelled == []
 
 
+@pytest.mark.parametrize("block_rows", [10, 10_000])  # 10,000: more than the data's rows, no block to send
 def test_an_unreachable_cluster_fails_fast_and_writes_nothing(
-    tmp_path: Path, registry: PluginRegistry, unused_address: str
+    tmp_path: Path, registry: PluginRegistry, unused_address: str, block_rows: int
 ):
     path = tmp_path / "run.yaml"
     path.write_text(RUN, encoding="utf-8")
     address = unused_address
-    config = load_config(path, registry, ["executor.type=ray", f"executor.address={address}", "executor.block_rows=10"])
+    overrides = ["executor.type=ray", f"executor.address={address}", f"executor.block_rows={block_rows}"]
+    config = load_config(path, registry, overrides)
     start = time.monotonic()
     with pytest.raises(ConfigError, match=rf"executor\.address: can't reach the Ray cluster at '{address}' within"):
         execute(config, registry, tmp_path / "out")
