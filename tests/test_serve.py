@@ -333,3 +333,15 @@ def test_string_ids_holding_a_slash_are_reached_by_get_too() -> None:
         assert status == 200 and body["user"] == "fay/", body
         status, body = server.call("GET", f"/recommend/{quote('nobody/here', safe='')}")  # the fallback's, named
         assert status == 200 and body["user"] == "nobody/here" and body["reason"] == "not in training", body
+
+
+def test_health_answers_head_as_load_balancers_probe(server: Server) -> None:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("HEAD", "/health")
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (200, b"")
+    finally:
+        conn.close()

@@ -160,6 +160,10 @@ def create_app(
             {"status": "ok", "fingerprint": current.metadata["fingerprint"], "uptime_s": time.monotonic() - started}
         )
 
+    @app.head("/health", include_in_schema=False)  # load balancers probe with HEAD: the same answer, no body
+    def health_head() -> Response:
+        return health()
+
     @app.get("/model", summary="the model's metadata: config, components, fingerprint, versions")
     def model_info() -> Response:
         return _json(holder.current.metadata)
