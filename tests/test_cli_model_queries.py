@@ -270,3 +270,20 @@ def test_standard_output_that_cant_be_written_is_one_error_line(run_dir: Path) -
         )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr == "error: standard output can't be written: No space left on device\n"
+
+
+def test_users_file_dash_reads_standard_input(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    users = tmp_path / "users.txt"
+    users.write_text("1\n2\n")
+    argv = ["recommend", "--model", str(run_dir), "--n", "3", "--format", "jsonl", "--users-file"]
+    from_file = _run([*argv, str(users)], capsys)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"1\n2\n")))
+    assert _run([*argv, "-"], capsys) == from_file
+    monkeypatch.setattr("recframe.cli.query_output.MAX_IDS_FILE_BYTES", 3)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"1\n2\n")))
+    code, _, err = _run([*argv, "-"], capsys)
+    assert code == 2 and "--users-file '-': larger than" in err

@@ -175,7 +175,7 @@ def _users_file_args(parser: argparse.ArgumentParser, group: argparse._MutuallyE
         "--users-file",
         type=_path_arg,
         metavar="FILE",
-        help="many users at once: one id per line, or a CSV file's column (with --column)",
+        help="many users at once: one id per line, or a CSV file's column (with --column); - reads standard input",
     )
     parser.add_argument(
         "--column", help="with --users-file: the CSV column holding the user ids (the file has a header)"

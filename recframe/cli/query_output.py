@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,7 +53,7 @@ def load_model(path: Path, registry: Any) -> Any:
 
 
 def read_ids(path: Path, column: str | None, *, label: str | None = None) -> list[str]:
-    """Return the ids in `path`: one per line, or the `column` of a CSV file with a header.
+    """Return the ids in `path` (``-``: standard input): one per line, or the `column` of a CSV file with a header.
 
     Blank lines are skipped; ids are text here (the caller converts them to the model's type).
     Messages start with `label` (by default ``--users-file PATH``).
@@ -64,10 +65,16 @@ def read_ids(path: Path, column: str | None, *, label: str | None = None) -> lis
     """
     named = label if label is not None else f"--users-file {path_repr(path)}"
     try:
-        if path.stat().st_size > MAX_IDS_FILE_BYTES:
+        if str(path) == "-":  # standard input, as the usual convention: read up to the limit, then refuse
+            data = sys.stdin.buffer.read(MAX_IDS_FILE_BYTES + 1)
+            too_large = len(data) > MAX_IDS_FILE_BYTES
+        else:
+            too_large = path.stat().st_size > MAX_IDS_FILE_BYTES
+            data = b"" if too_large else path.read_bytes()
+        if too_large:
             msg = f"{named}: larger than {MAX_IDS_FILE_BYTES >> 20} MiB"
             raise ConfigError(msg)
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except OSError as exc:
         msg = f"{named}: can't be read: {exc.strerror or exc}"
         raise ConfigError(msg) from exc

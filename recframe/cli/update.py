@@ -91,10 +91,16 @@ def add_update_parsers(sub: argparse._SubParsersAction, common: argparse.Argumen
     forget.add_argument("--user", action="append", default=[], metavar="ID", help="a user to forget (repeatable)")
     forget.add_argument("--item", action="append", default=[], metavar="ID", help="an item to forget (repeatable)")
     forget.add_argument(
-        "--users-file", type=_path_arg, metavar="FILE", help="users to forget: a UTF-8 text file, one id per line"
+        "--users-file",
+        type=_path_arg,
+        metavar="FILE",
+        help="users to forget: a UTF-8 text file, one id per line (-: standard input)",
     )
     forget.add_argument(
-        "--items-file", type=_path_arg, metavar="FILE", help="items to forget: a UTF-8 text file, one id per line"
+        "--items-file",
+        type=_path_arg,
+        metavar="FILE",
+        help="items to forget: a UTF-8 text file, one id per line (-: standard input)",
     )
 
 
