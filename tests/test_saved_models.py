@@ -288,3 +288,14 @@ def test_not_fitted_and_unregistered(tmp_path: Path, tiny_interactions: Interact
     rec.fit(tiny_interactions)
     with pytest.raises(PluginError, match=r"similarity: similarity 'plain' .* is not a registered component"):
         rec.save(tmp_path / "model")
+
+
+def test_saving_over_a_link_says_so_and_names_its_target(tmp_path: Path) -> None:
+    # a save replaces the folder named: a link would become a folder, its target left as it was
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 3}})
+    rec.fit({"user": [1, 1, 2], "item": [1, 2, 1]}).save(tmp_path / "v1")
+    (tmp_path / "current").symlink_to("v1")
+    with pytest.raises(ConfigError, match=r"current: is a symbolic link, which a save would replace by a folder; save "
+                       r"to the folder it points to \(.*v1\)"):
+        rec.save(tmp_path / "current")
+    assert (tmp_path / "current").is_symlink()

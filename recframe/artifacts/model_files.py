@@ -166,7 +166,13 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     from recframe.errors import ConfigError
 
     path = Path(path)
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
+    if path.is_symlink():  # a save replaces the folder named: the link itself, not where it points
+        msg = (
+            f"{path}: is a symbolic link, which a save would replace by a folder; save to the folder it points to "
+            f"({path.resolve()}), or to another path"
+        )
+        raise ConfigError(msg)
+    if path.exists() and not path.is_dir():
         msg = f"{path}: is not a folder; give a new or empty folder, or a saved model to replace"
         raise ConfigError(msg)
     if path.is_dir() and any(path.iterdir()) and not is_model_folder(path):
