@@ -81,7 +81,9 @@ def test_hand_computed_update_and_forget() -> None:
     assert forgot.matrix.toarray().tolist() == [[4.0, 2.0], [0.0, 5.0]]
 
 
-@pytest.mark.parametrize(("duplicates", "values", "times"), itertools.product(POLICIES, (True, False), (True, False)))
+@pytest.mark.parametrize(
+    ("duplicates", "values", "times"), list(itertools.product(POLICIES, (True, False), (True, False)))
+)  # a list: pytest 9.2 refuses other iterables (a deprecation warning, an error here)
 def test_ratings_update_equals_a_build(duplicates: str, values: bool, times: bool) -> None:
     rng = np.random.default_rng(POLICIES.index(duplicates) * 4 + 2 * values + times)
     builder = RatingsMatrixBuilder(RatingsConfig(duplicates=duplicates))  # type: ignore[arg-type]
