@@ -101,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", parents=[common], help="fit, evaluate and write recommendations",
                          description="Fit the recommender of CONFIG, evaluate it if the config has an "
-                         "evaluation section, and write recommendations.csv, metrics.json, the resolved "
-                         "config.yaml and run.json into the output folder.")
+                         "evaluation section, and write recommendations.csv, metrics.json and per_user.csv "
+                         "(when evaluated), report.html, the resolved config.yaml, run.json, the fitted model "
+                         "(model/) and manifest.json (the list of them) into the output folder.")
     _config_args(run)
     run.add_argument("--output", "-o", type=_path_arg, help="output folder (default: output.dir, else runs/<name>)")
     run.add_argument(
@@ -159,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     comp = sub.add_parser("compare", parents=[common], help="compare evaluated runs with significance tests",
                           description="Compare the per_user.csv of two or more run folders on the users "
-                          "they share: each run's mean with a bootstrap 95%% interval, and for each pair "
+                          "they share: each run's mean with a bootstrap 95% interval, and for each pair "
                           "of runs and metric the mean difference, its interval, paired t-test and "
                           "Wilcoxon p-values (Holm-adjusted across all comparisons) and the effect size.")
     comp.add_argument("runs", nargs="+", type=_run_folder, metavar="RUN_DIR",
