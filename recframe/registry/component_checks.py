@@ -11,7 +11,7 @@ import inspect
 import json
 import math
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import pydantic
 
@@ -76,7 +76,7 @@ def refused_default(config: type[ComponentConfig], field: str, value: object) ->
     """
     info = config.model_fields[field]
     try:
-        checked = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        checked: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         pydantic.TypeAdapter(checked).validate_python(value)
     except pydantic.ValidationError as exc:
         errors = exc.errors(include_url=False)
