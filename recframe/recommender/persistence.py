@@ -294,8 +294,7 @@ class PersistenceMethods(FitMethods):
                         check_loaded(component)
                 except RecframeError as exc:
                     # the files may be altered, or a plugin may not read back what it saved: the error says which
-                    own = type(component).__module__.startswith("recframe.")
-                    culprit = "" if own else ", or the plugin can't read back what it saved"
+                    culprit = "" if cls._builtin(component) else ", or the plugin can't read back what it saved"
                     msg = f"{path}: {role}: its saved state was refused ({exc}); the files were altered{culprit}"
                     raise ModelFileError(msg) from exc
             built[role] = component

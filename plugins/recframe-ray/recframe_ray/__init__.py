@@ -148,7 +148,7 @@ class RayExecutor(Executor):
         host, port = _host_port(self.config.address)
         refused = _probe(host, port, self.config.connect_timeout_s)
         if refused is not None:
-            raise _unreachable(self.config.address, self.config.connect_timeout_s, port, refused)
+            raise _unreachable(self.config.address, self.config.connect_timeout_s, port, refused) from refused
 
     def close(self) -> None:
         """Disconnect from the cluster if this executor used a connection a ray executor opened.
@@ -190,7 +190,7 @@ def _connect(ray: ModuleType, address: str, timeout: float) -> None:
         host, port = _host_port(address)
         refused = _probe(host, port, timeout)
         if refused is not None:  # checked first: a connection to another cluster is kept then
-            raise _unreachable(address, timeout, port, refused)
+            raise _unreachable(address, timeout, port, refused) from refused
         if ray.is_initialized():  # ours, to another cluster
             ray.shutdown()
             _opened = None
@@ -205,12 +205,10 @@ def _connect(ray: ModuleType, address: str, timeout: float) -> None:
 
 def _unreachable(address: str, timeout: float, port: int, refused: OSError) -> ConfigError:
     """Return the error of a cluster address nothing answers at."""
-    error = ConfigError(
+    return ConfigError(
         f"executor.address: can't reach the Ray cluster at {address!r} within {timeout:g}s "
         f"({_reason(refused)}); start its head node (ray start --head --port={port}) or fix the address"
     )
-    error.__cause__ = refused
-    return error
 
 
 def _disconnect() -> None:
