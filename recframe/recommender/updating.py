@@ -248,7 +248,7 @@ class UpdateMethods(FitMethods):
                 assert searched is not None  # a graph of users or items
                 records[axis] = GraphUpdate(searched, changed_similarity, len(searched.indices), 0).record()
             timings[f"neighbours {axis}"] = time.perf_counter() - step
-            logger.info("%s neighbours updated: %s", axis[:-1], records[axis])
+            logger.debug("%s neighbours updated: %s", axis[:-1], records[axis])
         self._fit_rankers(updated)
         for axis, graph in updated.graphs.items():  # one the rankers need since the fit (rec.ranker = ...)
             if axis not in records:
