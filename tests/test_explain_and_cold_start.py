@@ -49,6 +49,8 @@ def test_user_cf_explanation_by_hand(user_rec):
 def test_unreachable_item_scores_zero_and_unknown_users_get_the_fallbacks_reason(item_rec):
     nothing = item_rec.explain("u1", "i5")
     assert nothing.score == 0.0 and nothing.contributions == []
+    assert nothing.reason == "no item the user interacted with is its neighbour"
+    assert item_rec.explain("u1", "i6").reason == "similar to items the user interacted with"
     stranger = item_rec.explain("nobody", "i4")
     assert stranger.source == "popularity" and stranger.score == 4.0  # i4 has 4 users
     assert "not in training" in stranger.reason
@@ -227,4 +229,4 @@ def test_explain_of_a_user_without_neighbours_is_an_empty_score():
     rec = Recommender.from_config(config).fit(data)
     explained = rec.explain(1, 10)
     assert explained.score == 0.0 and explained.contributions == []
-    assert explained.source == "user_cf"
+    assert explained.source == "user_cf" and explained.reason == "no neighbour of the user interacted with it"

@@ -37,6 +37,12 @@ from recframe.recommender.cold_start import ColdStartMethods
 from recframe.recommender.fitted_state import _Fitted
 from recframe.results import Contribution, Explanation, RankedLists
 
+_NEIGHBOUR_REASONS = {
+    "items": ("similar to items the user interacted with", "no item the user interacted with is its neighbour"),
+    "users": ("chosen by similar users", "no neighbour of the user interacted with it"),
+}
+"""An explanation's reason by the neighbours a ranker reads: where some add to the score, and where none do."""
+
 
 class QueryMethods(ColdStartMethods):
     """The query part of :class:`~recframe.recommender.Recommender`: everything asked of a fitted model.
@@ -210,7 +216,7 @@ class QueryMethods(ColdStartMethods):
         if isinstance(ranker, SupportsExplain) and row >= 0:
             kind = ranker.neighbour_axis
             index = fitted.matrix.items if kind == "items" else fitted.matrix.users
-            reason = "similar to items the user interacted with" if kind == "items" else "chosen by similar users"
+            reasons = _NEIGHBOUR_REASONS[kind]
             out = []
             with calling(lambda: self._who(ranker), "explain"):
                 explained = list(ranker.explain(row, items))
@@ -225,6 +231,7 @@ class QueryMethods(ColdStartMethods):
                         strict=True,
                     )
                 ]
+                reason = reasons[0] if terms else reasons[1]
                 out.append(Explanation(user, item, float(parts.contributions.sum()), ranker.name, kind, reason, terms))
             return out
         scores = np.full(len(items), np.nan)
