@@ -283,3 +283,36 @@ def test_dot_product_updates_merge_most_rows(measure: str) -> None:
     assert record["rows_merged"] > 0
     assert record["rows_searched"] < live.interaction_matrix.n_items
     assert assert_refit_equal(live, Interactions.concat(data, part), config)
+
+
+def test_a_tie_at_the_kth_place_is_broken_by_lower_row_as_a_refit_does() -> None:
+    """u3's similarity to u0 falls to exactly u0's old ``k``-th: a refit lists u1 and u2, the lower rows of the tie.
+
+    By hand: u0 = {a, b, c}; jaccard with u1 = {a, d} and u2 = {b, e} is 1/4 each, with u3 = {a, b}
+    2/3, then 2/8 = 1/4 once u3 rated five more items. The merge kept u1 and the changed u3.
+    """
+    config = {"similarity": {"type": "sparse", "measure": "jaccard", "k": 2}, "ranker": {"type": "user_cf", "n": 5}}
+    base = {"user": [0, 0, 0, 1, 1, 2, 2, 3, 3], "item": [0, 1, 2, 0, 3, 1, 4, 0, 1]}
+    new = {"user": [3] * 5, "item": [5, 6, 7, 8, 9]}
+    live = Recommender.from_config(config).fit(base).update(new)
+    graph = live._state().graphs["users"]
+    assert graph.indices[0].tolist() == [1, 2] and graph.scores[0].tolist() == [0.25, 0.25]
+    assert live.recommend(0).to_dict() == {0: [(3, 0.25), (4, 0.25)]}
+
+
+@pytest.mark.parametrize("measure", ["jaccard", "dice", "tversky"])
+def test_lists_with_many_ties_equal_a_refits_exactly(measure: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On binary data (ties everywhere) the merged lists hold the very neighbours of a refit, in its order."""
+    monkeypatch.setattr(graph_update, "FULL_SEARCH_FRACTION", 1.0)
+    config = config_of({"type": "sparse", "measure": measure, "k": 4}, "user_cf", {"type": "binary"})
+    for seed in range(6):
+        data = events(seed, 300, n_users=40, n_items=30, continuous=False, skewed=False)
+        live = Recommender.from_config(config).fit(data)
+        for step in range(3):
+            part = events(100 * seed + step, 6, n_users=50, n_items=35, continuous=False, skewed=False)
+            live.update(part)
+            data = Interactions.concat(data, part)
+        assert live.lineage[-1]["neighbours"]["users"]["mode"] == "incremental"
+        got, want = live._state().graphs["users"], Recommender.from_config(config).fit(data)._state().graphs["users"]
+        np.testing.assert_array_equal(got.indices, want.indices, err_msg=f"seed {seed}")
+        np.testing.assert_array_equal(got.scores, want.scores, err_msg=f"seed {seed}")

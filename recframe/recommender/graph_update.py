@@ -11,10 +11,12 @@ equals that of a full search if
 
 The merged list of an unchanged row is exact unless it had ``k`` neighbours before and lost
 some: then a row that was not among them (its similarity at most the old ``k``-th) might belong
-in the list now. The merge proves it does not when the new ``k``-th similarity is still at least
-the old one (or the list holds every other row); the rows it can't prove are searched again in
-full. So the result equals a full search up to exact ties at the ``k``-th place, and the work is
-that of the changed rows (twice) plus the rows that can't be settled, not that of every row.
+in the list now. The merge proves it does not when the new ``k``-th neighbour still ranks ahead
+of the old one, by similarity and then by lower row, as every search orders ties (or the list
+holds every other row); the rows it can't prove are searched again in full. So the result
+equals a full search, ties at the ``k``-th place included where the backend breaks them by lower
+row, and the work is that of the changed rows (twice) plus the rows that can't be settled, not
+that of every row.
 """
 
 from __future__ import annotations
@@ -164,8 +166,24 @@ def _merge(
     count = (~empty).sum(axis=1)
     settled = ~was_full | (count >= n_new - 1)
     if width >= k:
-        settled |= (count >= k) & (top_scores[:, k - 1] >= threshold)
+        settled |= (count >= k) & _ahead_of_the_rest(top[:, k - 1], top_scores[:, k - 1], mapped, threshold, k)
     return top, top_scores, settled
+
+
+def _ahead_of_the_rest(
+    kth: IntArray, kth_scores: FloatArray, mapped: IntArray, threshold: FloatArray, k: int
+) -> npt.NDArray[np.bool_]:
+    """Whether each merged row's new ``k``-th neighbour comes before every row its old list left out.
+
+    A row the old list left out and the update did not change ranks after the old ``k``-th,
+    by score and then by lower row: below `threshold`, or equal to it and a higher row. So the
+    new ``k``-th is ahead of them all if its score is higher, or equal and its row at most the
+    old ``k``-th's (new positions keep the old order; an old ``k``-th that is gone proves
+    nothing). Where it is equal and a higher row, a left-out row tied with it may come before
+    it, as a full search would order them: the row is searched again.
+    """
+    old_kth = mapped[:, k - 1] if mapped.shape[1] >= k else np.full(len(kth), -1, dtype=np.int64)
+    return (kth_scores > threshold) | ((kth_scores == threshold) & (old_kth >= 0) & (kth <= old_kth))
 
 
 def _padded(graph: NeighbourGraph) -> FloatArray:
