@@ -7,7 +7,7 @@ import pytest
 
 from recframe import DataError, Interactions, Recommender
 from recframe.builtin.data_sources import SyntheticDataSource
-from recframe.builtin.splitters import PerUserHoldoutSplitter, RandomHoldoutSplitter
+from recframe.builtin.splitters import LeaveLastNSplitter, PerUserHoldoutSplitter, RandomHoldoutSplitter
 from recframe.testing import random_interactions
 
 
@@ -20,6 +20,17 @@ def test_per_user_holdout_counts():
         expected = 0 if count < 4 else min(count - 1, max(1, int(np.floor(count * 0.25))))
         assert tested.get(user, 0) == expected
     assert set(test.users.tolist()) <= set(train.users.tolist())
+
+
+@pytest.mark.parametrize("percent", range(1, 100))
+def test_a_users_share_is_the_fraction_as_written(percent: int) -> None:
+    """0.29 of 100 is 29 (the float 0.29 times 100 is 28.999999999999996): integer arithmetic decides."""
+    fraction = percent / 100
+    data = Interactions([0] * 100 + [1] * 7, list(range(107)), None, list(range(107)))
+    want = {0: percent, 1: max(1, 7 * percent // 100)}
+    for splitter in (PerUserHoldoutSplitter(test_fraction=fraction), LeaveLastNSplitter(fraction=fraction)):
+        test = splitter.split(data, np.random.default_rng(0))[1]
+        assert dict(zip(*np.unique(test.users, return_counts=True), strict=True)) == want
 
 
 def test_per_user_holdout_differs_by_seed():

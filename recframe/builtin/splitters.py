@@ -8,6 +8,7 @@ order of the events in the data, so temporal splits are deterministic too.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 
 import numpy as np
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
@@ -85,11 +86,25 @@ def _tested(counts: IntArray, wanted: IntArray, min_history: int) -> IntArray:
     return np.where(counts >= max(2, min_history), np.minimum(wanted, counts - 1), 0)
 
 
+def _share(counts: IntArray, fraction: float) -> IntArray:
+    """Return ``max(1, floor(c * fraction))`` for each count, exactly, for the fraction as written.
+
+    The float 0.29 is a little below 29/100, and ``100 * 0.29`` rounds to 28.999999999999996:
+    ``np.floor`` of it would hold out 28 of 100. The fraction is read as its shortest decimal
+    (``repr``: what a run file says) and each distinct count multiplied in integers.
+    """
+    exact = Fraction(repr(float(fraction)))
+    distinct, where = np.unique(counts, return_inverse=True)
+    floors = [count * exact.numerator // exact.denominator for count in distinct.tolist()]
+    return np.maximum(1, np.asarray(floors, dtype=np.int64)[where].reshape(np.shape(counts)))
+
+
 class PerUserHoldoutSplitter(Splitter):
     """Hold out a random share of each user's interactions, so every tested user has history.
 
     A user with ``c >= min_history`` interactions gives ``max(1, floor(c * test_fraction))`` of
-    them, chosen at random, to the test set, and always keeps at least one for training.
+    them, chosen at random, to the test set, and always keeps at least one for training. The
+    product is exact for the fraction as written: 0.29 of 100 interactions is 29.
     """
 
     name = "per_user_holdout"
@@ -100,7 +115,7 @@ class PerUserHoldoutSplitter(Splitter):
         """Return ``(train, test)``, each in the original event order."""
         rank, user_codes, counts = _rank_within_users(interactions.users, rng.random(len(interactions)))
         _check_min_history(self.config.min_history, counts)
-        wanted = np.maximum(1, np.floor(counts * self.config.test_fraction).astype(np.int64))
+        wanted = _share(counts, self.config.test_fraction)
         n_test = _tested(counts, wanted, self.config.min_history)
         return _apply(interactions, rank < n_test[user_codes])
 
@@ -128,8 +143,8 @@ class LeaveLastNSplitter(Splitter):
     """Hold out each user's latest interactions, by timestamp: the next-item protocol.
 
     A user with ``c >= min_history`` interactions gives their last ``n`` (or
-    ``max(1, floor(c * fraction))``) to the test set and keeps at least one for training. Each
-    user's test events follow their own training events, but not other users': on a shared
+    ``max(1, floor(c * fraction))``, exact for the fraction as written) to the test set and keeps
+    at least one for training. Each user's test events follow their own training events, but not other users': on a shared
     timeline the training part still holds events later than some test events.
     """
 
@@ -151,7 +166,7 @@ class LeaveLastNSplitter(Splitter):
         c = self.config
         _check_min_history(c.min_history, counts)
         if c.fraction is not None:
-            wanted = np.maximum(1, np.floor(counts * c.fraction).astype(np.int64))
+            wanted = _share(counts, c.fraction)
         else:  # more than a user has is all but one of theirs (_tested)
             wanted = np.full(len(counts), min(c.n or 1, int(counts.max(initial=1))), dtype=np.int64)
         n_test = _tested(counts, wanted, c.min_history)
