@@ -144,8 +144,9 @@ class LeaveLastNSplitter(Splitter):
 
     A user with ``c >= min_history`` interactions gives their last ``n`` (or
     ``max(1, floor(c * fraction))``, exact for the fraction as written) to the test set and keeps
-    at least one for training. Each user's test events follow their own training events, but not other users': on a shared
-    timeline the training part still holds events later than some test events.
+    at least one for training. Each user's test events follow their own training events, but not
+    other users': on a shared timeline the training part still holds events later than some test
+    events.
     """
 
     name = "leave_last_n"
