@@ -115,6 +115,20 @@ def test_evaluation_reports_rmse_from_the_rankers_predictions():
     assert "rmse" not in result.per_user
 
 
+@pytest.mark.parametrize("unseen", ["keep", "drop"])
+def test_rmse_scores_the_test_part_that_unseen_items_leaves(unseen: str) -> None:
+    """By hand: (1, c) is predicted 4 (u1's mean: c's one neighbour a is u1's 4), (3, zzz) 1 (u3's mean)."""
+    train = {"user": [1, 1, 2, 2, 3], "item": ["a", "b", "a", "c", "b"], "rating": [4.0, 2.0, 5.0, 3.0, 1.0]}
+    test = {"user": [1, 3], "item": ["c", "zzz"], "rating": [5.0, 1.0]}
+    rec = Recommender.from_config({"evaluation": {"metrics": ["rmse", "mae"], "unseen_items": unseen}})
+    rec.splitter = None
+    result = rec.evaluate(train, test=test)
+    assert rec.predict([1, 3], ["c", "zzz"]).values.tolist() == [4.0, 1.0]
+    want = {"keep": (math.sqrt(1 / 2), 1 / 2, 2), "drop": (1.0, 1.0, 1)}[unseen]
+    metrics, counts = result.metrics, result.folds[0].counts
+    assert (metrics["rmse"], metrics["mae"], counts["n_rated"]) == pytest.approx(want)
+
+
 def test_rmse_needs_a_predicting_ranker_and_ratings():
     base = {"data": {"type": "synthetic", "n_users": 100, "n_items": 50},
             "evaluation": {"split": "temporal_global", "metrics": ["rmse"]}}

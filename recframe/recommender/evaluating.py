@@ -258,8 +258,11 @@ class EvaluationMethods(QueryMethods):
                 "training ratings never reach the predictions; use matrix type 'ratings'"
             )
             raise ConfigError(msg)
+        if self.evaluation.unseen_items == "drop":  # removed from the test part, as for the lists
+            test = test.take(fitted.matrix.items.rows(test.items, missing="mark") >= 0)
+        values = np.asarray(test.values, dtype=np.float64)
         predictions = self._predict(fitted, test.users, test.items, wanting)
-        return RatedPairs(test.values.astype(np.float64), predictions.values, predictions.source != 0)
+        return RatedPairs(values, predictions.values, predictions.source != 0)
 
 
 @dataclass(frozen=True, eq=False)
