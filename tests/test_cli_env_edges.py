@@ -13,6 +13,7 @@ import io
 import json
 import sys
 import textwrap
+import threading
 import types
 from pathlib import Path
 
@@ -112,6 +113,31 @@ def test_what_a_plugin_prints_or_closes_while_loading_never_reaches_the_json(mon
     assert "HELLO" not in out
     if load is _printing:
         assert "HELLO from a plugin's import" in err and "HELLO from a registration hook" in err
+
+
+def test_discovery_in_a_library_leaves_the_hosts_standard_output_alone(monkeypatch):
+    """Threads discovering plugins at once (``from_config``, ``load``) never rebind the process's sys.stdout.
+
+    Each used to swap it for a redirect to stderr and put back what it saw: a thread that saw
+    another's redirect put that back last, and the host's prints went to stderr for good.
+    """
+    install(monkeypatch, FakeEntryPoint("chatty", _printing))
+    host = sys.stdout
+    seen: list[object] = []
+    start = threading.Barrier(4)
+
+    def discover() -> None:
+        start.wait()
+        for _ in range(10):
+            PluginRegistry.from_environment()
+            seen.append(sys.stdout)
+
+    threads = [threading.Thread(target=discover) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sys.stdout is host and all(stream is host for stream in seen)
 
 
 def test_what_a_plugin_prints_while_fitting_never_reaches_the_json(monkeypatch, capsys, tmp_path):

@@ -30,7 +30,6 @@ from recframe.registry.component_checks import _check_defaults, _RegistrationErr
 from recframe.registry.disabling import DISABLE_ENV, _canonical, _disabled_names, disable_name
 from recframe.registry.entries import ComponentEntry, PluginInfo
 from recframe.registry.naming import _likely_provides, describe_component
-from recframe.registry.plugin_output import plugin_output_to_stderr
 
 logger = logging.getLogger(__name__)
 
@@ -134,18 +133,20 @@ class PluginRegistry:
                 self._plugins[ep.name] = info
                 logger.debug("plugin %r (%s %s) is disabled by %s", ep.name, package, version, DISABLE_ENV)
                 continue
-            with plugin_output_to_stderr():
-                try:
-                    plugin = ep.load()
-                except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is broken too
-                    self._disable(PluginInfo(ep.name, package, version, "failed", f"{type(exc).__name__}: {exc}"))
-                    continue
-                try:
-                    self.register(plugin, name=ep.name, package=package, version=version)
-                except _RegistrationError as exc:
-                    error = f"{exc.reason}; {exc.hint}" if exc.hint else exc.reason
-                    info = PluginInfo(ep.name, package, version, "failed", error, exc.offered, "register")
-                    self._disable(info, exc.reason, exc.hint)
+            # what a plugin prints goes where the program's output goes: the CLI sends it to
+            # standard error around each command (plugin_output_to_stderr); a library never
+            # rebinds sys.stdout, which other threads of its host share
+            try:
+                plugin = ep.load()
+            except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() is broken too
+                self._disable(PluginInfo(ep.name, package, version, "failed", f"{type(exc).__name__}: {exc}"))
+                continue
+            try:
+                self.register(plugin, name=ep.name, package=package, version=version)
+            except _RegistrationError as exc:
+                error = f"{exc.reason}; {exc.hint}" if exc.hint else exc.reason
+                info = PluginInfo(ep.name, package, version, "failed", error, exc.offered, "register")
+                self._disable(info, exc.reason, exc.hint)
         if unmatched:
             names = [p.name for p in self._plugins.values() if p.package != "recframe"]
             shown = ", ".join(short_repr(n) for n in list(unmatched)[:5]) + (
