@@ -15,7 +15,8 @@ this package, :mod:`recframe.engine` (the compute primitives) and :mod:`recframe
   :func:`gather_in_order`, :class:`SupportsPartitions` and :class:`SupportsPairBlocks`), their
   configs and small result types, :class:`ScoringRanker` (a ranker defined by how it scores a
   block of users), the errors,
-  ``progress_bar`` (a progress bar that stays quiet under ``--quiet`` and when piped),
+  ``progress_bar`` (a progress bar that stays quiet under ``--quiet`` and when piped) and
+  :func:`show_progress` (bars on, off or automatic within a block: what ``--quiet`` sets),
   :func:`available_memory`, :class:`Secret` and :func:`redact` (config values that must not be
   printed), saved models' errors (:class:`ModelFileError`, :class:`ModelVersionWarning`) and
   state (:data:`State`, ``csr_state``/``csr_from_state`` and the graph and matrix helpers,
@@ -99,6 +100,7 @@ from recframe.interfaces import (
 )
 from recframe.interfaces.state import drop_pages
 from recframe.progress import progress as progress_bar
+from recframe.progress import show_progress
 from recframe.recommender import Recommender
 from recframe.recommender.preflight import available_memory
 from recframe.registry import PluginRegistry
@@ -192,5 +194,6 @@ __all__ = [
     "select_top_n",
     "short_repr",
     "short_text",
+    "show_progress",
     "timestamp_column",
 ]

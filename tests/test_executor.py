@@ -8,6 +8,8 @@ search in blocks with a brute-force numpy computation.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 import time
 from pathlib import Path
@@ -16,7 +18,17 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from recframe import ConfigError, Executor, ExecutorConfig, NotFittedError, PluginError, Recommender, row_blocks
+from recframe import (
+    ConfigError,
+    Executor,
+    ExecutorConfig,
+    NotFittedError,
+    PluginError,
+    Recommender,
+    progress_bar,
+    row_blocks,
+    show_progress,
+)
 from recframe.config import load_config, validate_run
 from recframe.config.schema import config_schema
 from recframe.registry import PluginRegistry
@@ -69,6 +81,21 @@ def test_local_executor_keeps_block_order_and_shares_the_payload():
     shared: list[int] = []
     assert _spread().map_blocks(record, blocks, shared, desc="test") == [4] * 5
     assert set(seen) == {id(shared)}  # threads share the payload: nothing is copied
+
+
+@pytest.mark.parametrize("setting", [False, True])
+def test_blocks_on_worker_threads_see_the_callers_progress_setting(setting: bool) -> None:
+    """``show_progress(False)`` (``--quiet``) holds in the pool's threads: no bar from a block's own loops."""
+    stream = io.StringIO()  # no terminal: only a forced setting draws
+
+    def draw(payload: None, block: np.ndarray) -> int:
+        shown = progress_bar(range(len(block)), total=len(block), desc="inner")
+        with contextlib.redirect_stderr(stream):
+            return sum(1 for _ in shown)
+
+    with show_progress(setting):
+        assert _spread(block_rows=3).map_blocks(draw, row_blocks(12, 3), None, desc="outer") == [3] * 4
+    assert ("inner" in stream.getvalue()) is setting
 
 
 def test_local_executor_raises_what_a_block_raises():

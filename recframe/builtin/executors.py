@@ -8,6 +8,7 @@ kernels and scipy's sparse products release the GIL, so threads share the payloa
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -57,7 +58,9 @@ class LocalExecutor(Executor):
             done = progress_bar(blocks, total=sum(sizes), desc=desc, sizes=sizes)
             return gather_in_order((function(payload, block) for block in done), on_result)
         with ThreadPoolExecutor(max_workers=min(self.config.workers, len(blocks))) as pool:
-            futures = [pool.submit(function, payload, block) for block in blocks]
+            # each block runs in a copy of the caller's context: its settings (show_progress(False),
+            # --quiet) hold in the workers as in the calling thread
+            futures = [pool.submit(contextvars.copy_context().run, function, payload, block) for block in blocks]
             try:
                 waited = progress_bar(futures, total=sum(sizes), desc=desc, sizes=sizes)
                 return gather_in_order((f.result() for f in waited), on_result)
