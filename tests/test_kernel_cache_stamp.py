@@ -129,3 +129,32 @@ def test_the_real_kernels_are_stamped() -> None:
     stamp = _keep._cache._impl.locator.get_source_stamp()
     assert stamp[1] == sources_hash(here, (here.parent / "measures.py",))
     assert install(here, (here.parent / "measures.py",))  # once per process: a second call changes nothing
+
+
+def test_kernels_compile_where_numba_finds_no_writable_cache(tmp_path: Path) -> None:
+    """Installed by root, run by a user whose home is not writable: cached in a private temporary folder, not refused.
+
+    The subprocess takes every locator of numba's away first (as if none found a writable
+    folder); numba alone then raises "no locator available" at the first kernel's import.
+    """
+    code = """
+        import logging
+        import numba.core.caching as caching
+        caching.CacheImpl._locator_classes[:] = []  # no writable folder anywhere
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        from recframe import Recommender
+        config = {"similarity": {"type": "sparse", "k": 2}}
+        rec = Recommender.from_config(config).fit({"user": [1, 1, 2, 2, 3], "item": [1, 2, 1, 3, 2]})
+        print([(item, round(score, 9)) for item, score in rec.recommend(3, n=2).to_dict()[3]])
+    """
+    env = {**os.environ, "TMPDIR": str(tmp_path), "RECFRAME_ENGINE": "numba"}
+    env.pop("NUMBA_CACHE_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[(1, 0.5)]"  # by hand: items 1 and 2 share one of two users each
+    folder = tmp_path / f"recframe-numba-{os.getuid()}"
+    assert f"so they are cached in {folder}; set NUMBA_CACHE_DIR" in done.stderr
+    assert os.stat(folder).st_mode & 0o777 == 0o700
+    assert any(folder.rglob("*.nbi"))  # numba's cache index: the kernels were cached there

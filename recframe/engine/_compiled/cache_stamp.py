@@ -12,12 +12,20 @@ hash added to the source stamp that numba stores in each cache index and compare
 A process loads only kernels compiled from the sources it runs. A process still running older
 sources (started before a pull) writes entries that newer processes refuse and compile again,
 and the reverse: never stale code, at worst a compilation. Nothing is deleted.
+
+Where numba finds no writable place at all (installed by root, run by another user whose home
+is not writable, as in many containers; ``NUMBA_CACHE_DIR`` unset), its ``cache=True`` would
+refuse to compile the kernels. They are then cached in a folder of the system's temporary
+directory that only this user can write (:func:`fallback_cache_dir`), with a warning naming it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,13 +73,69 @@ def stamped_locator_class(package_dir: Path, digest: str, inner_classes: Sequenc
         def from_function(cls, py_func: Any, py_file: str) -> StampedLocator | None:
             if Path(py_file).resolve().parent != package:
                 return None  # not a kernel of the package: numba's own locators decide
-            for inner_class in inner_classes:
+            for inner_class in [*inner_classes, fallback]:
                 inner = inner_class.from_function(py_func, py_file)
                 if inner is not None:
                     return cls(inner)
             return None
 
+    fallback = fallback_locator_class()
     return StampedLocator
+
+
+def fallback_locator_class() -> Any:
+    """Return numba's locator of a given folder, set to :func:`fallback_cache_dir`: for when no other is writable."""
+    from numba.core.caching import UserProvidedCacheLocator
+
+    class FallbackLocator(UserProvidedCacheLocator):
+        """numba's locator of ``NUMBA_CACHE_DIR``, in the folder :func:`fallback_cache_dir` picks instead."""
+
+        def __init__(self, py_func: Any, py_file: str) -> None:
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            subpath = self.get_suitable_cache_subpath(py_file)  # type: ignore[no-untyped-call]
+            self._cache_path = os.path.join(fallback_cache_dir(), subpath)
+
+        @classmethod
+        def from_function(cls, py_func: Any, py_file: str) -> FallbackLocator | None:
+            # numba's own checks (a source file; a folder it can write), without needing NUMBA_CACHE_DIR
+            found: FallbackLocator | None = super(UserProvidedCacheLocator, cls).from_function(  # type: ignore[no-untyped-call]
+                py_func, py_file
+            )
+            return found
+
+    return FallbackLocator
+
+
+_fallback: list[str] = []
+
+
+def fallback_cache_dir() -> str:
+    """Return the folder of the kernels' cache where numba finds no writable one; warn once per process.
+
+    ``<tmp>/recframe-numba-<uid>``, made with mode 0700: reused by later processes of the same
+    user only while it is theirs alone (owned by them, writable by no one else), since numba
+    loads cached code from it. Otherwise a fresh folder of this process (compiled again by the
+    next one).
+    """
+    if not _fallback:
+        user = os.getuid() if hasattr(os, "getuid") else os.getpid()
+        folder = os.path.join(tempfile.gettempdir(), f"recframe-numba-{user}")
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            facts = os.lstat(folder)
+            private = stat.S_ISDIR(facts.st_mode) and not facts.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+            if not private or (hasattr(os, "getuid") and facts.st_uid != os.getuid()):
+                folder = tempfile.mkdtemp(prefix="recframe-numba-")
+        except OSError:
+            folder = tempfile.mkdtemp(prefix="recframe-numba-")
+        _fallback.append(folder)
+        logger.warning(
+            "numba can't cache the compiled kernels beside recframe or in this user's cache folder (neither is "
+            "writable), so they are cached in %s; set NUMBA_CACHE_DIR to a writable folder to choose where",
+            folder,
+        )
+    return _fallback[0]
 
 
 def install(package_dir: Path, extra_sources: Sequence[Path] = ()) -> bool:
