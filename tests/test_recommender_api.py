@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import threading
 import types
 
@@ -41,6 +43,15 @@ def test_fit_from_dataframe_and_columns():
     assert rec.interaction_matrix.users.ids.tolist() == ["a", "b", "c"]
     again = Recommender(ranker=ItemCFRanker(n=2)).fit({c: frame[c].to_numpy() for c in frame.columns})
     assert rec.recommend(["a", "c"]).to_dict() == again.recommend(["a", "c"]).to_dict()
+
+
+@pytest.mark.parametrize("how", [pickle.dumps, copy.deepcopy, copy.copy])
+def test_pickling_or_copying_a_recommender_says_how_to_share_one(how) -> None:
+    fitted = Recommender.from_config({"similarity": {"type": "sparse", "k": 3}}).fit(random_interactions(seed=1))
+    for rec in (Recommender(), fitted):
+        with pytest.raises(TypeError, match=r"can't be pickled or copied; .*rec\.save\(folder\).*Recommender\.load"):
+            how(rec)
+    assert pickle.loads(pickle.dumps(fitted.fitted_ranker)).name == "item_cf"  # its components still pickle
 
 
 def test_queries_before_fit():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, SupportsIndex
 
 from recframe.config import EvaluationSettings, RunConfig, apply_overrides, load_config, validate_run
 from recframe.interfaces import (
@@ -220,6 +220,20 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
         )
         rec.config = run
         return rec
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        """Refuse pickling and copying, saying how to share a model instead.
+
+        A recommender holds locks, its plugins' registry and, fitted, arrays its queries share
+        (often mapped from a saved folder): a pickle of it would be neither small nor safe to
+        load elsewhere. ``pickle`` and ``copy`` said only ``cannot pickle '_thread.lock' object``.
+        """
+        msg = (
+            "a Recommender can't be pickled or copied; to hand a fitted model to another process, save it "
+            "(rec.save(folder)) and load it there (Recommender.load(folder): memory-mapped, shared by every process "
+            "that loads the folder); for an unfitted twin, Recommender.from_config(rec.to_config())"
+        )
+        raise TypeError(msg)
 
     def to_config(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
         """Return the run config of this recommender: a plain dict :meth:`from_config` takes.
