@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from recframe import DataError
+from recframe import DataError, Recommender
 from recframe.cli import main
 from recframe.evaluation.compare import compare, compare_run_dirs
 from recframe.evaluation.run_scores import RunScores
@@ -129,3 +129,21 @@ def test_evaluation_compare_option_compares_with_earlier_runs(tmp_path):
     data = json.loads((current / "comparison.json").read_text())
     assert data["runs"] == ["icf", "pop"] and data["test"] == "wilcoxon"
     assert "| precision@5 | pop - icf |" in (current / "comparison.md").read_text()
+
+
+def test_a_compare_folder_that_cant_be_read_fails_the_run_before_any_work(tmp_path, capsys, monkeypatch):
+    """A typo in evaluation.compare is a mistake of the run file (exit 2) told at once, not after the evaluation."""
+    unevaluated = tmp_path / "unevaluated"
+    unevaluated.mkdir()
+    fitted: list[object] = []
+    monkeypatch.setattr(Recommender, "load_data", lambda self: fitted.append(self))  # no work may start
+    for folder, why in ((tmp_path / "baselin", "no such run folder"), (unevaluated, "per_user.csv")):
+        config = tmp_path / "c.yaml"
+        config.write_text(RUN.format(name="c", ranker="item_cf") + f"  compare: [{tmp_path / 'pop'}, {folder}]\n")
+        (tmp_path / "pop" / "per_user.csv").parent.mkdir(exist_ok=True)
+        (tmp_path / "pop" / "per_user.csv").write_text("fold,user,ndcg@5\n0,1,0.5\n")
+        capsys.readouterr()
+        assert main(["run", str(config), "-o", str(tmp_path / "c"), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert f"{config}: evaluation.compare[1]: {folder}" in err and why in err
+        assert not fitted and not (tmp_path / "c").exists()

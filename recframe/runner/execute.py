@@ -11,10 +11,11 @@ from pathlib import Path
 
 from recframe.config import RunConfig
 from recframe.data.summary import describe
-from recframe.errors import ConfigError, PluginError, RecframeError, short_repr
+from recframe.errors import ConfigError, DataError, PluginError, RecframeError, short_repr
 from recframe.evaluation.compare import compare_with
 from recframe.evaluation.report import comparison_report, run_report, sweep_report
 from recframe.evaluation.run_provenance import provenance
+from recframe.evaluation.run_scores import RunScores
 from recframe.recommender import Recommender
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult
@@ -145,10 +146,28 @@ def execute(
     if config.sweep is not None:
         return _execute_sweep(config, registry, output_dir, start, overwrite=overwrite, resume=resume)
     recommender = Recommender.from_config(config, registry=registry)
+    _check_compared_runs(config, recommender.evaluation.compare, registry)
     try:
         return _execute_run(config, registry, recommender, output_dir, start, overwrite=overwrite, model=model)
     finally:
         recommender.executor.close()  # a cluster connection the run opened ends with it
+
+
+def _check_compared_runs(config: RunConfig, folders: list[Path], registry: PluginRegistry) -> None:
+    """Read the ``evaluation.compare`` folders before any work: a typo fails at once, not after the evaluation.
+
+    Raises
+    ------
+    ConfigError
+        Naming the run file, the entry and what is wrong with its folder (missing, no
+        ``per_user.csv``, malformed).
+    """
+    for i, folder in enumerate(folders):
+        try:
+            RunScores.from_run_dir(Path(folder), registry=registry)
+        except DataError as exc:
+            msg = f"{config.source}: evaluation.compare[{i}]: {exc}"
+            raise ConfigError(msg) from exc
 
 
 def _execute_run(
