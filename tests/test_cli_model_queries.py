@@ -51,8 +51,14 @@ def test_no_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(["-q", "run", str(config), "-o", str(tmp_path / "run"), "--no-model"], capsys)
     assert code == 0, err
     assert not (tmp_path / "run" / "model").exists()
-    code, _, err = _run(["recommend", "--model", str(tmp_path / "run"), "--user", "1"], capsys)
-    assert code == 3 and "has no model/" in err
+    for argv in (
+        ["recommend", "--model", str(tmp_path / "run"), "--user", "1"],
+        ["serve", str(tmp_path / "run")],
+        ["update", str(tmp_path / "run"), "--data", str(config)],
+        ["forget", str(tmp_path / "run"), "--user", "1"],
+    ):  # every command names the cause, not the run's manifest
+        code, _, err = _run(argv, capsys)
+        assert code == 3 and "this run folder has no model/ (run with --no-model, or a sweep)" in err, argv
 
 
 def test_overwrite_replaces_the_model(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,7 @@ from recframe.artifacts.model_files import (
     ModelFileError,
     is_model_folder,
     listed_files,
+    model_in,
     process_umask,
 )
 from recframe.artifacts.model_lock import ModelFolderBusyError, model_lock
@@ -32,6 +33,7 @@ __all__ = [
     "TemplatesLeftOutWarning",
     "is_model_folder",
     "listed_files",
+    "model_in",
     "model_lock",
     "process_umask",
     "read_manifest",

@@ -300,6 +300,30 @@ def foreign_files(path: Path) -> list[str]:
     return found
 
 
+RUN_MODEL_DIR = "model"
+"""The folder of a run folder (``recframe run``'s output) that holds its saved model."""
+
+
+def model_in(path: Path, named: str | None = None) -> Path:
+    """Return the model folder `path` names: a run folder's ``model/``, or `path` itself.
+
+    Every command that takes a run or a model folder (``--model``, ``serve``, ``update``,
+    ``forget``) resolves it here, so all say the same of a run folder without a model.
+
+    Raises
+    ------
+    ModelFileError
+        If `path` is a run folder (it holds ``run.json``) without ``model/``: made with
+        ``--no-model``, or a sweep. The message starts with `named` (default: the path).
+    """
+    if (path / RUN_MODEL_DIR).is_dir():
+        return path / RUN_MODEL_DIR
+    if (path / "run.json").is_file():
+        msg = f"{named or path}: this run folder has no model/ (run with --no-model, or a sweep)"
+        raise ModelFileError(msg)
+    return path
+
+
 def is_model_folder(path: Path) -> bool:
     """Return whether `path` holds a saved model's manifest (by its ``format`` field; nothing is run)."""
     return _model_manifest(path) is not None

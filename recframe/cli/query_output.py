@@ -40,16 +40,10 @@ def load_model(path: Path, registry: Any) -> Any:
         (exit 3) If the folder holds no model, or the model is incomplete, altered, too new,
         or needs a plugin that is not installed.
     """
-    from recframe.artifacts import MANIFEST, ModelFileError
+    from recframe.artifacts import model_in
     from recframe.recommender import Recommender
 
-    folder = Path(path)
-    if (folder / "model" / MANIFEST).is_file():
-        folder = folder / "model"
-    elif (folder / "run.json").is_file():
-        msg = f"--model {path_repr(path)}: this run folder has no model/ (run with --no-model, or a sweep)"
-        raise ModelFileError(msg)
-    return Recommender.load(folder, registry=registry)
+    return Recommender.load(model_in(Path(path), f"--model {path_repr(path)}"), registry=registry)
 
 
 def read_ids(path: Path, column: str | None, *, label: str | None = None) -> list[str]:

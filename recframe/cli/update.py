@@ -210,17 +210,12 @@ def _model_folder(path: Path) -> Path:
     ModelFileError
         If `path` is a run folder without a saved model.
     """
-    from recframe.artifacts import MANIFEST, ModelFileError
+    from recframe.artifacts import model_in
 
     if not path.is_dir():
         msg = f"{path_repr(path)}: no such folder; give a run folder or a model folder (Recommender.save)"
         raise ConfigError(msg)
-    if (path / "model" / MANIFEST).is_file():
-        return path / "model"
-    if (path / "run.json").is_file():
-        msg = f"{path_repr(path)}: this run folder has no model/ (run with --no-model, or a sweep)"
-        raise ModelFileError(msg)
-    return path
+    return model_in(path, path_repr(path))
 
 
 def _target(output: Path | None, folder: Path) -> Path:

@@ -183,7 +183,9 @@ def _ahead_of_the_rest(
     it, as a full search would order them: the row is searched again.
     """
     old_kth = mapped[:, k - 1] if mapped.shape[1] >= k else np.full(len(kth), -1, dtype=np.int64)
-    return (kth_scores > threshold) | ((kth_scores == threshold) & (old_kth >= 0) & (kth <= old_kth))
+    tied_not_later = (kth_scores == threshold) & (old_kth >= 0) & (kth <= old_kth)
+    ahead: npt.NDArray[np.bool_] = (kth_scores > threshold) | tied_not_later
+    return ahead
 
 
 def _padded(graph: NeighbourGraph) -> FloatArray:

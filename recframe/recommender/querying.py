@@ -216,7 +216,7 @@ class QueryMethods(ColdStartMethods):
         if isinstance(ranker, SupportsExplain) and row >= 0:
             kind = ranker.neighbour_axis
             index = fitted.matrix.items if kind == "items" else fitted.matrix.users
-            reasons = _NEIGHBOUR_REASONS[kind]
+            reasons = _NEIGHBOUR_REASONS["items" if kind == "items" else "users"]
             out = []
             with calling(lambda: self._who(ranker), "explain"):
                 explained = list(ranker.explain(row, items))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from recframe._version import __version__
-from recframe.artifacts import model_lock, read_manifest
+from recframe.artifacts import model_in, model_lock, read_manifest
 from recframe.engine import warm_up
 from recframe.errors import ConfigError, RecframeError
 from recframe.recommender import Recommender
@@ -48,12 +48,14 @@ def model_folder(path: str | Path) -> Path:
     ------
     ConfigError
         If `path` is not a folder.
+    ModelFileError
+        If `path` is a run folder without ``model/`` (:func:`~recframe.artifacts.model_in`).
     """
     folder = Path(path)
     if not folder.is_dir():
         msg = f"{str(path)!r} is not a folder; give a run folder or a model folder written by Recommender.save"
         raise ConfigError(msg)
-    return folder / "model" if (folder / "model").is_dir() else folder
+    return model_in(folder)
 
 
 def load_recommender(path: Path) -> Recommender:
