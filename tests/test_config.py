@@ -525,3 +525,11 @@ def test_schema_accepts_the_evaluation_settings(validator):
 )
 def test_schema_rejects_what_load_config_rejects(validator, document):
     assert not validator.is_valid(document)
+
+
+def test_an_unknown_key_of_a_component_without_parameters_says_it_takes_none(tmp_path, registry):
+    path = tmp_path / "p.yaml"
+    path.write_text("data: {type: synthetic}\nevaluation:\n  split: {type: predefined, foo: 1}\n  metrics: [ndcg@5]\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml:3: evaluation\.split\.foo: unknown key 'foo' for splitter "
+                       r"'predefined' \(it takes no parameters\)$"):
+        load_config(path, registry)

@@ -139,7 +139,7 @@ def test_rmse_needs_a_predicting_ranker_and_ratings():
     with pytest.raises(ConfigError, match=r"metric 'rmse' .* the training data has no ratings"):
         Recommender.from_config(base).evaluate(unrated)
     unrated_test = (untimed.users[:10], untimed.items[:10])  # ratings to train on, none to test against
-    with pytest.raises(ConfigError, match="rmse need held-out ratings, but the test interactions have none"):
+    with pytest.raises(ConfigError, match="rmse needs held-out ratings, but the test interactions have none"):
         Recommender(splitter=PredefinedSplitter(), metrics=[RMSE()]).evaluate(untimed, test=unrated_test)
 
 

@@ -173,4 +173,4 @@ def _unknown_key_message(key: str, allowed: Sequence[str], what: str, owner: str
     close = difflib.get_close_matches(key, list(allowed), n=1)
     if close:
         msg += f"; did you mean {close[0]!r}?"
-    return msg + f" (allowed: {', '.join(allowed)})"
+    return msg + (f" (allowed: {', '.join(allowed)})" if allowed else " (it takes no parameters)")

@@ -247,7 +247,8 @@ class EvaluationMethods(QueryMethods):
         """Predict every held-out rating, for the metrics of rating prediction."""
         wanting = ", ".join(m.label for m in self.metrics if m.needs_predictions)
         if test.values is None:
-            msg = f"{wanting} need held-out ratings, but the test interactions have none"
+            need = "need" if ", " in wanting else "needs"
+            msg = f"{wanting} {need} held-out ratings, but the test interactions have none"
             raise ConfigError(msg)
         stored = fitted.matrix.matrix.data
         if train.values is not None and np.ptp(train.values) > 0 and np.ptp(stored) == 0:
