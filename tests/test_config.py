@@ -449,6 +449,11 @@ def test_override_of_a_whole_section_locates_its_inner_errors(tmp_path, registry
         load(tmp_path, registry, SMALL_DATA, ("similarity={type: sklearn_nn, k: 0}",))
 
 
+def test_a_field_missing_from_a_section_an_override_made_is_located_at_the_override(tmp_path, registry):
+    with pytest.raises(ConfigError, match=r"^--set data\.type: data\.path: required, but missing$"):
+        load(tmp_path, registry, "name: x\n", ("data.type=csv",))
+
+
 # --------------------------------------------------------------------------- round trip and schema
 
 

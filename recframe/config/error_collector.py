@@ -46,9 +46,11 @@ class _Errors:
                 inner = f"{dotted(path)}: " if len(path) > len(over) else ""
                 return (1, rank), f"--set {dotted_key(over)}: {inner}{message}"
         what = f"{dotted(path)}: " if path else ""
-        if path not in self.lines:  # a section the file leaves out, created by an override
+        for cut in range(len(path), 0, -1):  # in a section the file leaves out, created by an override
+            if path[:cut] in self.lines:
+                break
             for rank, over in enumerate(self.overridden):
-                if over[: len(path)] == path:
+                if over[:cut] == path[:cut]:
                     return (1, rank), f"--set {dotted_key(over)}: {what}{message}"
         for cut in range(len(path), -1, -1):
             line = self.lines.get(path[:cut])
