@@ -144,7 +144,7 @@ def test_errors(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str
     code, _, err = _run(["recommend", "--model", str(broken), "--user", "1"], capsys)
     assert code == 3 and "altered" in err
     code, _, err = _run(["recommend", "--model", str(tmp_path / "nowhere"), "--user", "1"], capsys)
-    assert code == 3 and "no such model folder" in err
+    assert code == 2 and "--model " in err and "nowhere': no such folder; give a run folder or a model folder" in err
 
 
 def test_users_file_is_answered_in_chunks(

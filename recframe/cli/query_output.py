@@ -31,19 +31,39 @@ MAX_IDS_FILE_BYTES = 1 << 30
 """The largest ``--users-file`` read (1 GiB)."""
 
 
-def load_model(path: Path, registry: Any) -> Any:
-    """Return the recommender saved in `path`: a model folder, or a run folder holding ``model/``.
+def model_folder_arg(path: Path, option: str = "") -> Path:
+    """Return the model folder a command line names: a run folder's ``model/``, or `path` itself.
 
     Raises
     ------
+    ConfigError
+        (exit 2) If `path` is not a folder: a command-line mistake, as any folder named there.
+    ModelFileError
+        (exit 3) If `path` is a run folder without a saved model.
+    """
+    from recframe.artifacts import model_in
+
+    named = f"{option} {path_repr(path)}" if option else path_repr(path)
+    if not path.is_dir():
+        msg = f"{named}: no such folder; give a run folder or a model folder (Recommender.save)"
+        raise ConfigError(msg)
+    return model_in(path, named)
+
+
+def load_model(path: Path, registry: Any) -> Any:
+    """Return the recommender saved in `path` (``--model``): a model folder, or a run folder holding ``model/``.
+
+    Raises
+    ------
+    ConfigError
+        (exit 2) If `path` is not a folder.
     ModelFileError
         (exit 3) If the folder holds no model, or the model is incomplete, altered, too new,
         or needs a plugin that is not installed.
     """
-    from recframe.artifacts import model_in
     from recframe.recommender import Recommender
 
-    return Recommender.load(model_in(Path(path), f"--model {path_repr(path)}"), registry=registry)
+    return Recommender.load(model_folder_arg(Path(path), "--model"), registry=registry)
 
 
 def read_ids(path: Path, column: str | None, *, label: str | None = None) -> list[str]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from recframe.cli.args import _path_arg
 from recframe.cli.common import EXIT_OK, _print, _registry
-from recframe.cli.query_output import read_ids
+from recframe.cli.query_output import model_folder_arg, read_ids
 from recframe.config import ComponentSpec, load_component, validate_component
 from recframe.data import Interactions
 from recframe.errors import ConfigError, DataError, path_repr, short_repr
@@ -130,7 +130,7 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
 
 def _update(args: argparse.Namespace) -> int:
     registry = _registry()
-    folder = _model_folder(args.model)
+    folder = model_folder_arg(args.model)
     target = _target(args.output, folder)
     with _changing(folder, target):
         rec = _load(folder, registry)
@@ -160,7 +160,7 @@ def _forget(args: argparse.Namespace) -> int:
     if args.items_file is not None:
         items += read_ids(args.items_file, None, label=f"--items-file {path_repr(args.items_file)}")
     registry = _registry()
-    folder = _model_folder(args.model)
+    folder = model_folder_arg(args.model)
     target = _target(args.output, folder)
     with _changing(folder, target):
         rec = _load(folder, registry)
@@ -198,24 +198,6 @@ def _is_integer(text: str) -> bool:
     stripped = text.strip()
     digits = stripped[1:] if stripped[:1] in "+-" else stripped
     return digits.isascii() and digits.isdigit()
-
-
-def _model_folder(path: Path) -> Path:
-    """Return the model folder of `path`: a run folder's ``model/``, or `path` itself.
-
-    Raises
-    ------
-    ConfigError
-        If `path` is not a folder.
-    ModelFileError
-        If `path` is a run folder without a saved model.
-    """
-    from recframe.artifacts import model_in
-
-    if not path.is_dir():
-        msg = f"{path_repr(path)}: no such folder; give a run folder or a model folder (Recommender.save)"
-        raise ConfigError(msg)
-    return model_in(path, path_repr(path))
 
 
 def _target(output: Path | None, folder: Path) -> Path:
