@@ -18,14 +18,15 @@ this package, :mod:`recframe.engine` (the compute primitives) and :mod:`recframe
   ``progress_bar`` (a progress bar that stays quiet under ``--quiet`` and when piped) and
   :func:`show_progress` (bars on, off or automatic within a block: what ``--quiet`` sets),
   :func:`available_memory`, :class:`Secret` and :func:`redact` (config values that must not be
-  printed), saved models' errors (:class:`ModelFileError`, :class:`ModelVersionWarning`) and
+  printed), saved models' errors (:class:`ModelFileError`, :class:`ModelVersionWarning`,
+  :class:`TemplatesLeftOutWarning`) and
   state (:data:`State`, ``csr_state``/``csr_from_state`` and the graph and matrix helpers,
   :func:`drop_pages` after a load-time check), and the public datasets (:data:`DATASETS`,
   :func:`fetch_dataset`).
 """
 
 from recframe._version import __version__
-from recframe.artifacts import ModelFileError, ModelVersionWarning
+from recframe.artifacts import ModelFileError, ModelVersionWarning, TemplatesLeftOutWarning
 from recframe.config import EvaluationSettings, RunConfig, load_config
 from recframe.data import (
     DuplicatePolicy,
@@ -135,6 +136,7 @@ __all__ = [
     "MatrixUpdate",
     "ModelFileError",
     "ModelVersionWarning",
+    "TemplatesLeftOutWarning",
     "Metric",
     "MetricConfig",
     "MetricInput",
