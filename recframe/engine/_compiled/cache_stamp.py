@@ -99,9 +99,12 @@ def fallback_locator_class() -> Any:
         @classmethod
         def from_function(cls, py_func: Any, py_file: str) -> FallbackLocator | None:
             # numba's own checks (a source file; a folder it can write), without needing NUMBA_CACHE_DIR
-            found: FallbackLocator | None = super(UserProvidedCacheLocator, cls).from_function(  # type: ignore[no-untyped-call]
-                py_func, py_file
-            )
+            try:
+                found: FallbackLocator | None = super(UserProvidedCacheLocator, cls).from_function(  # type: ignore[no-untyped-call]
+                    py_func, py_file
+                )
+            except OSError:  # not even the temporary directory is writable: numba says it has no locator
+                return None
             return found
 
     return FallbackLocator
