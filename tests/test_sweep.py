@@ -47,11 +47,28 @@ def test_every_setting_equals_the_same_run_made_alone(registry):
         ({"evaluation.metrics": [["ndcg@5"]]}, r"sweep\.evaluation\.metrics: can't be swept"),
         ({"ranker.type": ["item_cf", "itemcf"]}, r"setting 2 \(ranker\.type='itemcf'\): ranker\.type: unknown ranker"),
         ([1, 2], r"sweep: must map dotted keys to lists of values"),
+        (  # one key inside another: in either order, one would overwrite the other's values
+            {"similarity.k": [3, 30], "similarity": [{"type": "sparse"}]},
+            r"sweep\.similarity\.k: overlaps similarity, which sets the whole of it",
+        ),
+        (
+            {"ranker": ["item_cf", {"type": "user_cf"}], "ranker.n": [5, 10]},
+            r"sweep\.ranker\.n: overlaps ranker, which sets the whole of it",
+        ),
     ],
 )
 def test_bad_grids_are_refused_before_anything_runs(registry, sweep, message):
     with pytest.raises(ConfigError, match=message):
         validate_run({**BASE, "sweep": sweep}, registry)
+
+
+def test_a_swept_mapping_is_not_changed_by_the_settings_made_from_it(registry):
+    """Each setting gets its own copy of a swept value: the grid (which the tables label) keeps what the file says."""
+    grid = {"similarity": [{"type": "sparse", "k": 5}], "ranker.n": [3, 7]}
+    run = validate_run({**BASE, "sweep": grid}, registry)
+    assert run.sweep is not None
+    assert [values for _, values in run.sweep.grid] == [({"type": "sparse", "k": 5},), (3, 7)]
+    assert [setting.ranker.params.n for _, setting in run.sweep.settings] == [3, 7]
 
 
 def test_a_sweep_needs_an_evaluation_and_a_modest_grid(registry):

@@ -82,7 +82,8 @@ sweep:
 ```
 
 Every setting is validated as a whole run file before anything runs. A sweep needs an
-`evaluation` section; it can't vary {unswept}. At most {max_settings} settings.
+`evaluation` section; it can't vary {unswept}, nor a key inside another swept key
+(`similarity` and `similarity.k`: one would overwrite the other). At most {max_settings} settings.
 """
 
 

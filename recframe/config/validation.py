@@ -188,6 +188,15 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
             grid.append((key, tuple(values)))
     if len(grid) != len(grid_raw):
         return None
+    overlap = _overlapping_keys([key for key, _ in grid])
+    if overlap is not None:
+        outer, inner = overlap
+        errors.add(
+            (*path, inner),
+            f"overlaps {short_text(outer)}, which sets the whole of it: sweep one of them (put the values of "
+            f"{short_text(inner)} inside each value of {short_text(outer)}, or sweep only inner keys)",
+        )
+        return None
     size = math.prod(len(values) for _, values in grid)
     if size > MAX_SWEEP_SETTINGS:
         errors.add(path, f"the grid has {size} settings, more than {MAX_SWEEP_SETTINGS}; sweep fewer values")
@@ -200,7 +209,8 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
         document = copy.deepcopy(base)
         try:
             for (key, _), value in zip(grid, combination, strict=True):
-                set_dotted(document, key, value, f"sweep setting {number} ({label})")
+                # a copy: a later key must not change the grid's own value (the labels show it)
+                set_dotted(document, key, copy.deepcopy(value), f"sweep setting {number} ({label})")
             settings.append((combination, validate_run(document, registry, source=source)))
         except ConfigError as exc:
             for line in str(exc).splitlines():
@@ -208,6 +218,18 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
     if len(settings) != size:
         return None
     return SweepSpec(tuple(grid), tuple(settings))
+
+
+def _overlapping_keys(keys: list[str]) -> tuple[str, str] | None:
+    """Return two swept keys of which the first holds the second (``similarity``, ``similarity.k``), if any.
+
+    Setting both would let one overwrite the other's value, in an order the labels don't show.
+    """
+    parts = [tuple(part.strip() for part in key.split(".")) for key in keys]
+    for (outer, outer_parts), (inner, inner_parts) in itertools.permutations(zip(keys, parts, strict=True), 2):
+        if inner_parts[: len(outer_parts)] == outer_parts:
+            return outer, inner
+    return None
 
 
 def _unswept_reason(key: str) -> str | None:
