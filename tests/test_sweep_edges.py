@@ -22,7 +22,7 @@ from recframe.evaluation.value_text import yaml_text
 from recframe.recommender import Recommender
 from recframe.runner import partial_dir
 from recframe.runner.sweep import describe, run_sweep
-from recframe.runner.sweep_resume import kept_result_problem, result_from_json, result_to_json
+from recframe.runner.sweep_resume import KeptSetting, kept_result_problem, result_from_json, result_to_json
 
 BASE = {
     "name": "edges",
@@ -311,15 +311,31 @@ def test_resume_evaluates_a_damaged_kept_setting_again(tmp_path, capsys, monkeyp
 
 def test_run_sweep_keeps_a_setting_evaluated_again(registry, kept_result):
     config = validate_run({**BASE, "sweep": {"ranker.n": [3, 4]}}, registry)
-    good = result_from_json(kept_result[0])
-    bad = result_from_json(_edit(kept_result[0], UNFITTING["renamed metric"][0]))
+    data = Recommender.from_config(config.sweep.settings[0][1], registry=registry).load_data().fingerprint()
+    good = KeptSetting(result_from_json(kept_result[0]), data)
+    bad = KeptSetting(result_from_json(_edit(kept_result[0], UNFITTING["renamed metric"][0])), data)
     kept: list[int] = []
     result = run_sweep(config, registry, done={1: bad}, on_result=lambda row: kept.append(row.number))
     assert kept == [1, 2]
-    assert result.rows[0].result.metrics == good.metrics
+    assert result.rows[0].result.metrics == good.result.metrics
+    assert {row.data_fingerprint for row in result.rows} == {data}
     kept.clear()
     run_sweep(config, registry, done={1: good}, on_result=lambda row: kept.append(row.number))
     assert kept == [2]
+
+
+@pytest.mark.parametrize("fingerprint", ["", "0" * 64], ids=["not recorded", "other data"])
+def test_a_setting_kept_for_other_data_is_evaluated_again(registry, kept_result, fingerprint, caplog):
+    """Data changed between an interruption and --resume: the setting's kept result is of other data."""
+    config = validate_run({**BASE, "sweep": {"ranker.n": [3, 4]}}, registry)
+    kept: list[int] = []
+    with caplog.at_level("WARNING", logger="recframe.runner.sweep"):
+        done = {1: KeptSetting(result_from_json(kept_result[0]), fingerprint)}
+        run_sweep(config, registry, done=done, on_result=lambda row: kept.append(row.number))
+    assert kept == [1, 2]
+    why = "does not record the data" if not fingerprint else "the data changed since: sha256 000000000000... then"
+    assert "sweep setting 1 of 2: the result kept from before does not fit this run" in caplog.text
+    assert why in caplog.text
 
 
 # --------------------------------------------------------------- 12e. whose interrupted sweep it is
@@ -396,3 +412,30 @@ def test_resume_evaluates_a_kept_setting_that_is_a_link_again_leaving_its_target
     assert "settings/2: is a link, not a setting recframe kept; evaluating it again" in capsys.readouterr().err
     assert sorted(p.name for p in elsewhere.iterdir()) == ["config.yaml", "result.json"]
     assert (out / "sweep.csv").read_bytes() == (whole / "sweep.csv").read_bytes()
+
+
+def test_resume_after_the_data_changed_evaluates_every_setting_on_the_new_data(tmp_path, capsys, monkeypatch):
+    """Interrupted, the data file edited, resumed: no setting of the old data is mixed into the tables."""
+    rng = np.random.default_rng(4)
+    data = tmp_path / "events.csv"
+
+    def write_events(n: int) -> None:
+        users, items = rng.integers(0, 40, n), rng.integers(0, 25, n)
+        rows = (f"{u},{i},{t}\n" for t, (u, i) in enumerate(zip(users, items, strict=True)))
+        data.write_text("user,item,timestamp\n" + "".join(rows))
+
+    write_events(600)
+    run_file = write_run(tmp_path, {"ranker.n": [3, 4, 5]}, data={"type": "csv", "path": str(data)})
+    out = tmp_path / "out"
+    interrupt_at(monkeypatch, 3)
+    assert main(["run", str(run_file), "-o", str(out), "-q"]) == 130
+    write_events(400)
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["run", str(run_file), "-o", str(out), "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "sweep setting 1 of 3: the result kept from before does not fit this run (the data changed since" in err
+    trained = {json.loads((out / "settings" / str(n) / "metrics.json").read_text())["n_train"] for n in (1, 2, 3)}
+    assert len(trained) == 1 and trained.pop() < 400
+    now = Recommender.from_config({"data": {"type": "csv", "path": str(data)}}).load_data().fingerprint()
+    assert json.loads((out / "run.json").read_text())["data_fingerprint"] == f"sha256:{now}"

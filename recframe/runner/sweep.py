@@ -26,7 +26,7 @@ from recframe.recommender import Recommender
 from recframe.recommender.blocks import map_in_order
 from recframe.registry import PluginRegistry, builtin_registry
 from recframe.results import EvaluationResult
-from recframe.runner.sweep_resume import kept_result_problem
+from recframe.runner.sweep_resume import KeptSetting, kept_result_problem
 
 if TYPE_CHECKING:
     from recframe.recommender.fitted_state import _Fitted
@@ -42,6 +42,8 @@ class SweepRow:
     values: tuple[Any, ...]
     config: RunConfig
     result: EvaluationResult
+    data_fingerprint: str = ""
+    """sha256 of the interactions the setting was evaluated on."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +130,7 @@ def run_sweep(
     config: RunConfig,
     registry: PluginRegistry,
     *,
-    done: Mapping[int, EvaluationResult] | None = None,
+    done: Mapping[int, KeptSetting] | None = None,
     on_result: Callable[[SweepRow], None] | None = None,
 ) -> SweepResult:
     """Evaluate every setting of `config`'s sweep.
@@ -145,12 +147,13 @@ def run_sweep(
         A run file with a ``sweep`` section.
     registry : PluginRegistry
         Where the plugins are looked up.
-    done : mapping of int to EvaluationResult, optional
+    done : mapping of int to KeptSetting, optional
         Results of settings (by number, from 1) finished earlier, used instead of evaluating
         them again; evaluation is deterministic, so the tables are the same bit for bit. One
         that does not fit this run (:func:`kept_result_problem`: other metrics, values out of
-        bounds, means that are not the means of the users' values) is evaluated again, with a
-        warning saying why.
+        bounds, means that are not the means of the users' values) or was evaluated on other
+        data than the setting's now (by their fingerprints; also one that did not record it) is
+        evaluated again, with a warning saying why.
     on_result : callable, optional
         Called with each setting's row as soon as it is evaluated (not for re-used `done` ones,
         but for one evaluated again), e.g. to keep it on disk; in setting order, also when the
@@ -163,44 +166,49 @@ def run_sweep(
     engine_log = logging.getLogger("recframe.recommender.evaluating")
     assert config.evaluation is not None
     metric_objects = [spec.build(registry) for spec in config.evaluation.metrics]
-    usable = _usable_results(done or {}, metric_objects, len(settings))
+    reload = any(key.split(".")[0] == "data" for key in params)
+    with _naming(_Setting(1, *settings[0], keep=False), len(settings), params):
+        first = Recommender.from_config(settings[0][1], registry=registry)
+        shared = None if reload else first.load_data()  # the data, loaded once unless a setting changes it
+    fingerprint = "" if shared is None else shared.fingerprint()
+    usable = _usable_results(done or {}, metric_objects, settings, fingerprint, registry)
     pending = [
         _Setting(number, values, setting, keep=number == len(settings))
         for number, (values, setting) in enumerate(settings, start=1)
         if number not in usable or number == len(settings)  # the last setting is always evaluated
     ]
-    results: dict[int, EvaluationResult] = dict(usable)
-    with _naming(pending[0], len(settings), params):
-        first = Recommender.from_config(pending[0].config, registry=registry)
+    results: dict[int, tuple[EvaluationResult, str]] = {
+        number: (kept.result, kept.data_fingerprint) for number, kept in usable.items()
+    }
     executor = first.executor  # a sweep can't vary it: every setting's runs on the first one's
     kept: list[_Fitted] = []
 
     def gathered(_: int, outcome: _SettingOutcome) -> None:
         for finding in outcome.result.warnings:  # said once, also for settings evaluated elsewhere
             engine_log.warning("%s", finding)
-        results[outcome.number] = outcome.result
+        results[outcome.number] = (outcome.result, outcome.data_fingerprint)
         if outcome.fitted is not None:
             kept.append(outcome.fitted)
         if on_result is not None and outcome.number not in usable:
-            on_result(SweepRow(outcome.number, *settings[outcome.number - 1], outcome.result))
+            row = SweepRow(outcome.number, *settings[outcome.number - 1], outcome.result, outcome.data_fingerprint)
+            on_result(row)
 
     engine_log.addFilter(once)  # every setting splits alike: say each protocol warning once
     try:
-        reload = any(key.split(".")[0] == "data" for key in params)
-        with _naming(pending[0], len(settings), params):  # the data, loaded once unless a setting changes it
-            shared = None if reload else first.load_data()
         if executor.parallel and len(pending) > 1:  # settings are the executor's tasks, each run serially
             serial = builtin_registry().create("executor", "local", Executor)
-            work = _SweepWork(registry, shared, serial, len(settings), params)
+            work = _SweepWork(registry, shared, fingerprint, serial, len(settings), params)
             map_in_order(executor, _setting_task, pending, work, desc="sweep settings", on_result=gathered)
         else:  # one after another here, each spreading its folds or rows on the executor
-            work = _SweepWork(registry, shared, executor, len(settings), params)
+            work = _SweepWork(registry, shared, fingerprint, executor, len(settings), params)
             for number, setting in enumerate(pending):
                 gathered(number, _setting_task(work, setting))
     finally:
         engine_log.removeFilter(once)
         executor.close()
-    rows = [SweepRow(number, values, setting, results[number]) for number, (values, setting) in enumerate(settings, 1)]
+    rows = [
+        SweepRow(number, values, setting, *results[number]) for number, (values, setting) in enumerate(settings, 1)
+    ]
     rec = Recommender.from_config(settings[-1][1], registry=registry)  # built in its task before: it builds
     rec.executor = executor
     if kept:  # the last setting's model, fitted on its last training part
@@ -246,12 +254,23 @@ class _Once(logging.Filter):
 
 
 def _usable_results(
-    done: Mapping[int, EvaluationResult], metrics: Sequence[object], n_settings: int
-) -> dict[int, EvaluationResult]:
-    """Return the results kept from before that fit this run; say why each other one is evaluated again."""
+    done: Mapping[int, KeptSetting],
+    metrics: Sequence[object],
+    settings: Sequence[tuple[tuple[Any, ...], RunConfig]],
+    fingerprint: str,
+    registry: PluginRegistry,
+) -> dict[int, KeptSetting]:
+    """Return the results kept from before that fit this run; say why each other one is evaluated again.
+
+    `fingerprint` is that of the data every setting reads (empty where a data key is swept: each
+    kept setting's own data are loaded to compare).
+    """
+    n_settings = len(settings)
     usable = {}
     for number, kept in sorted(done.items()):
-        problem = kept_result_problem(kept, metrics)
+        problem = kept_result_problem(kept.result, metrics)
+        if problem is None and number < n_settings:  # (the last setting is evaluated again anyway)
+            problem = _other_data(kept, fingerprint, settings[number - 1][1], registry)
         if problem is None:
             usable[number] = kept
             if number < n_settings:
@@ -264,6 +283,16 @@ def _usable_results(
                 problem,
             )
     return usable
+
+
+def _other_data(kept: KeptSetting, fingerprint: str, config: RunConfig, registry: PluginRegistry) -> str | None:
+    """Return why `kept` was evaluated on other data than its setting reads now, or ``None`` if on the same."""
+    if not kept.data_fingerprint:
+        return "it does not record the data it was evaluated on"
+    now = fingerprint or Recommender.from_config(config, registry=registry).load_data().fingerprint()
+    if now != kept.data_fingerprint:
+        return f"the data changed since: sha256 {kept.data_fingerprint[:12]}... then, {now[:12]}... now"
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -283,6 +312,7 @@ class _SettingOutcome:
     number: int
     result: EvaluationResult
     fitted: _Fitted | None
+    data_fingerprint: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -291,6 +321,7 @@ class _SweepWork:
 
     registry: PluginRegistry
     data: Interactions | None
+    fingerprint: str
     executor: Executor
     n_settings: int
     params: list[str]
@@ -308,8 +339,9 @@ def _setting_task(work: _SweepWork, setting: _Setting) -> _SettingOutcome:
         rec = Recommender.from_config(setting.config, registry=work.registry)
         rec.executor = work.executor
         data = work.data if work.data is not None else rec.load_data()
+        fingerprint = work.fingerprint if work.data is not None else data.fingerprint()
         result = rec.evaluate(data)
-    return _SettingOutcome(setting.number, result, rec._fitted if setting.keep else None)
+    return _SettingOutcome(setting.number, result, rec._fitted if setting.keep else None, fingerprint)
 
 
 @contextmanager
