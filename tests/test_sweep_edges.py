@@ -439,3 +439,16 @@ def test_resume_after_the_data_changed_evaluates_every_setting_on_the_new_data(t
     assert len(trained) == 1 and trained.pop() < 400
     now = Recommender.from_config({"data": {"type": "csv", "path": str(data)}}).load_data().fingerprint()
     assert json.loads((out / "run.json").read_text())["data_fingerprint"] == f"sha256:{now}"
+
+
+def test_a_setting_whose_metrics_it_cant_compute_fails_the_sweep_before_any_setting_runs(tmp_path, capsys, monkeypatch):
+    """rmse of a setting whose ranker can't predict is known before anything is fitted: no setting is evaluated."""
+    run_file = write_run(tmp_path, {"ranker.n": [3, 4], "ranker.type": ["item_cf", "popularity"]})
+    document = yaml.safe_load(run_file.read_text())
+    document["evaluation"]["metrics"] = ["ndcg@3", "rmse"]
+    run_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    calls = interrupt_at(monkeypatch, 0)
+    assert main(["run", str(run_file), "-o", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "sweep setting 2 of 4 (ranker.n=3, ranker.type=popularity): rmse needs rating predictions" in err
+    assert calls == [] and not partial_dir(tmp_path / "out").exists() and not (tmp_path / "out").exists()

@@ -21,7 +21,7 @@ from recframe.errors import ConfigError, DataError, short_repr
 from recframe.evaluation import held_out, metric_input
 from recframe.evaluation.leakage import protocol_warnings
 from recframe.evaluation.protocol import usage
-from recframe.interfaces import Executor, RatedPairs, Splitter
+from recframe.interfaces import Executor, RatedPairs, Splitter, SupportsPredict
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_interactions, check_split
 from recframe.interfaces.value_checks import check_metric
@@ -75,6 +75,7 @@ class EvaluationMethods(QueryMethods):
             raise ConfigError(msg)
         self._labels()
         interactions = self.load_data() if data is None else Interactions.from_any(data)
+        self._check_metrics_can_run(interactions)
         splitter = self.splitter
         if splitter is None:
             splitter = builtin_registry().create("splitter", "predefined", Splitter)
@@ -230,6 +231,28 @@ class EvaluationMethods(QueryMethods):
             with calling(self._who(metric), "definition"):
                 out[label] = dict(metric.definition)
         return out
+
+    def _check_metrics_can_run(self, interactions: Interactions | None) -> None:
+        """Refuse, before any fold is fitted, metrics of rating prediction this recommender can't compute.
+
+        Its ranker must predict ratings, and the data (where given) must hold ratings. A sweep
+        asks this of every setting before the first one runs.
+
+        Raises
+        ------
+        ConfigError
+            Naming the metrics and the ranker, or saying the data have no ratings.
+        """
+        wanting = ", ".join(str(m.label) for m in self.metrics if m.needs_predictions)
+        if not wanting:
+            return
+        if not isinstance(self.ranker, SupportsPredict):
+            need = "need" if ", " in wanting else "needs"
+            ranker = self._who(self.ranker)
+            msg = f"{wanting} {need} rating predictions, but {ranker} can't predict; use item_cf or user_cf"
+            raise ConfigError(msg)
+        if interactions is not None:
+            self._require_ratings(interactions)
 
     def _require_ratings(self, train: Interactions) -> None:
         """Refuse metrics of rating prediction when the training part has no ratings to predict from."""

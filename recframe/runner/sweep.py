@@ -177,6 +177,9 @@ def run_sweep(
         for number, (values, setting) in enumerate(settings, start=1)
         if number not in usable or number == len(settings)  # the last setting is always evaluated
     ]
+    for setting in pending:  # what can be known wrong of a setting before any runs (rmse of a ranker not predicting)
+        with _naming(setting, len(settings), params):
+            Recommender.from_config(setting.config, registry=registry)._check_metrics_can_run(shared)
     results: dict[int, tuple[EvaluationResult, str]] = {
         number: (kept.result, kept.data_fingerprint) for number, kept in usable.items()
     }
