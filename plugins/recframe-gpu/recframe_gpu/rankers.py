@@ -16,9 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import PositiveInt
 
-from recframe import FloatArray, IntArray, ScoringConfig, ScoringRanker, TopN, check_fitted
+from recframe import FloatArray, IntArray, ScoringConfig, ScoringRanker, State, TopN, check_fitted
 from recframe.engine import top_n_product
-from recframe_gpu.settings import CPU_ENGINE, DeviceSettings, resolve_device
+from recframe_gpu.settings import CPU_ENGINE, DeviceSettings, device_where_loaded, resolve_device
 from recframe_gpu.similarity import canonical
 
 
@@ -46,6 +46,16 @@ class _GPUGraphRanker(ScoringRanker):
 
     def _prepare(self) -> None:
         """Build ``W`` from the graph and the history matrix; choose the device."""
+        self._build()
+        self.device_ = resolve_device(self.config, f"ranker {self.name!r}")
+
+    def _restore_prepared(self, state: State) -> None:
+        """Build ``W`` again for a loaded model; choose the device here (the CPU engine if none fits)."""
+        self._build()
+        self.device_ = device_where_loaded(self.config, f"ranker {self.name!r}")
+
+    def _build(self) -> None:
+        """Build ``W`` from the graph, and the history matrix."""
         assert self.neighbours_ is not None and self.matrix_ is not None
         self._weights = self.neighbours_.to_csr()
         history = canonical(self.matrix_.matrix)
@@ -53,7 +63,6 @@ class _GPUGraphRanker(ScoringRanker):
             history.data[:] = 1.0
         self._history = history
         self._on_device = None
-        self.device_ = resolve_device(self.config, f"ranker {self.name!r}")
 
     @abstractmethod
     def _factors(self) -> tuple[sp.csr_array, sp.csr_array]:

@@ -79,6 +79,21 @@ def resolve_device(settings: DeviceSettings, component: str) -> str:
     return device
 
 
+def device_where_loaded(settings: DeviceSettings, component: str) -> str:
+    """Return where a loaded model's component runs here: as :func:`resolve_device`, or recframe's CPU engine.
+
+    A model fitted on a GPU machine is often served on one without a GPU (or without PyTorch).
+    Its saved arrays are the same whatever the device, and recframe's CPU engine gives the same
+    lists, so a load never fails for want of a device: where the component's settings can't
+    be met here, it runs the CPU engine, with a warning naming the reason.
+    """
+    try:
+        return resolve_device(settings, component)
+    except ConfigError as exc:
+        logger.warning("%s; this loaded model answers with recframe's CPU engine instead (the same lists)", exc)
+        return CPU_ENGINE
+
+
 def _device(settings: DeviceSettings, component: str) -> str:
     """Return where `settings` ask to run, as :func:`resolve_device` (without the kernel check)."""
     try:

@@ -25,7 +25,7 @@ from recframe import (
     csr_state,
 )
 from recframe.engine import MeasureSpec, row_totals, top_k_by_measure, top_n_product
-from recframe_gpu.settings import CPU_ENGINE, DeviceSettings, resolve_device
+from recframe_gpu.settings import CPU_ENGINE, DeviceSettings, device_where_loaded, resolve_device
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -137,12 +137,12 @@ class GPUSimilarity(SimilarityBackend):
         return csr_state("rows", self.rows_)
 
     def set_state(self, state: State) -> None:
-        """Restore what :meth:`get_state` returned and choose the device."""
+        """Restore what :meth:`get_state` returned and choose the device here (the CPU engine if none fits)."""
         rows = csr_from_state(state, "rows")
         if rows.dtype != np.float64:
             msg = f"{type(self).__name__}: the state's rows are {rows.dtype}; expected float64"
             raise PluginError(msg)
-        self._set(rows, resolve_device(self.config, f"similarity {self.name!r}"))
+        self._set(rows, device_where_loaded(self.config, f"similarity {self.name!r}"))
 
     def update_obstacle(self, columns_changed: bool) -> str | None:
         """Allow row-by-row updates: every measure depends only on the two rows compared."""

@@ -122,3 +122,35 @@ def test_without_torch_no_gpu_cpu_runs_the_cpu_engine(
     got, want = ranker.recommend(users), builtin.recommend(users)
     np.testing.assert_array_equal(got.items, want.items)
     np.testing.assert_allclose(got.scores, want.scores, rtol=0, atol=1e-12)
+
+
+def test_a_model_fitted_for_a_gpu_loads_without_one_and_answers_with_the_cpu_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fitted where its device was met (here: pretended), served where it is not (no PyTorch): the same lists.
+
+    A load never fails for want of the device: the saved arrays are the same whatever it is.
+    """
+    import recframe_gpu.rankers as rankers
+    import recframe_gpu.similarity as similarity
+
+    from recframe import Recommender
+
+    config = {
+        "similarity": {"type": "gpu", "k": 6, "device": "cuda"},
+        "ranker": {"type": "gpu_item_cf", "n": 4, "device": "auto"},
+    }
+    data = random_interactions(n_users=50, n_items=30, density=0.2, seed=5)
+    for module in (similarity, rankers):  # the GPU machine: the device resolves (to the CPU engine, to run here)
+        monkeypatch.setattr(module, "resolve_device", lambda settings, component: "engine")
+    fitted = Recommender.from_config(config).fit(data)
+    fitted.save(tmp_path / "model")
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "torch", None)  # the serving machine: no PyTorch
+    with caplog.at_level(logging.WARNING, logger="recframe_gpu"):
+        loaded = Recommender.load(tmp_path / "model")
+    assert "similarity 'gpu': device 'cuda' needs PyTorch" in caplog.text
+    assert "ranker 'gpu_item_cf': device 'auto' needs PyTorch" in caplog.text
+    assert "this loaded model answers with recframe's CPU engine instead" in caplog.text
+    users = data.users[:20]
+    assert loaded.recommend(users).to_dict() == fitted.recommend(users).to_dict()
