@@ -106,6 +106,7 @@ class RayExecutor(Executor):
         ray = _ray()
         _connect(ray, self.config.address, self.config.connect_timeout_s)
         self._connected = True
+        _warn_if_no_node_fits(ray, self.config.address, self.config.num_cpus)
         from ray.exceptions import RayError, RayTaskError
 
         remote = _remote_apply(ray).options(
@@ -145,10 +146,7 @@ class RayExecutor(Executor):
         ray = sys.modules.get("ray")
         if ray is not None and ray.is_initialized() and _opened in (None, self.config.address):
             return  # connected to it already (or to the user's own ray.init, which map_blocks uses)
-        host, port = _host_port(self.config.address)
-        refused = _probe(host, port, self.config.connect_timeout_s)
-        if refused is not None:
-            raise _unreachable(self.config.address, self.config.connect_timeout_s, port, refused) from refused
+        _check_answers(self.config.address, self.config.connect_timeout_s)
 
     def close(self) -> None:
         """Disconnect from the cluster if this executor used a connection a ray executor opened.
@@ -187,10 +185,7 @@ def _connect(ray: ModuleType, address: str, timeout: float) -> None:
     with _lock:
         if ray.is_initialized() and (_opened is None or _opened == address):
             return  # our connection, or the user's own ray.init
-        host, port = _host_port(address)
-        refused = _probe(host, port, timeout)
-        if refused is not None:  # checked first: a connection to another cluster is kept then
-            raise _unreachable(address, timeout, port, refused) from refused
+        _check_answers(address, timeout)  # checked first: a connection to another cluster is kept then
         if ray.is_initialized():  # ours, to another cluster
             ray.shutdown()
             _opened = None
@@ -201,6 +196,74 @@ def _connect(ray: ModuleType, address: str, timeout: float) -> None:
             raise ConfigError(msg) from exc
         _opened = address
         logger.info("connected to the Ray cluster at %s", address)
+
+
+_HTTP2_START = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+"""An HTTP/2 client's first bytes: its connection preface, then an empty SETTINGS frame."""
+
+_SETTINGS_FRAME = 0x04
+"""The type of the frame an HTTP/2 server must send first (RFC 9113, 3.4)."""
+
+
+def _check_answers(address: str, timeout: float) -> None:
+    """Raise a ConfigError unless a gRPC server (a Ray head node's GCS) answers at `address` within `timeout`.
+
+    A TCP connection alone is not enough: where another service listens (a wrong port),
+    ``ray.init`` retries for many minutes whatever the timeout. The head node speaks gRPC, so
+    HTTP/2: sent a client's preface, it answers with a SETTINGS frame at once.
+    """
+    host, port = _host_port(address)
+    refused = _probe(host, port, timeout)
+    if refused is not None:
+        raise _unreachable(address, timeout, port, refused) from refused
+    why = _not_grpc(host, port, timeout)
+    if why is not None:
+        msg = (
+            f"executor.address: something listens at {address!r}, but not a Ray head node ({why}); "
+            f"give the head node's address (ray start --head --port={port} prints it) or fix the port"
+        )
+        raise ConfigError(msg)
+
+
+def _not_grpc(host: str, port: int, timeout: float) -> str | None:
+    """Return why the server at ``host:port`` is not an HTTP/2 (gRPC) server, or ``None`` if it is."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as connection:
+            connection.settimeout(timeout)
+            connection.sendall(_HTTP2_START)
+            head = b""
+            while len(head) < 9:  # a frame's header: length (3 bytes), type, flags, stream (4)
+                chunk = connection.recv(9 - len(head))
+                if not chunk:
+                    return "it closed the connection"
+                head += chunk
+    except TimeoutError:
+        return f"it did not answer in HTTP/2 within {timeout:g}s"
+    except OSError as exc:
+        return _reason(exc)
+    return None if head[3] == _SETTINGS_FRAME else "it answered, but not in HTTP/2 (gRPC)"
+
+
+def _warn_if_no_node_fits(ray: ModuleType, address: str, num_cpus: float) -> None:
+    """Warn when no live node of the cluster has `num_cpus` CPUs: Ray then waits, silently, until one joins.
+
+    A warning, not an error: an autoscaling cluster may add such a node.
+    """
+    try:
+        nodes = [node for node in ray.nodes() if node.get("Alive")]
+    except Exception as exc:  # a state query of Ray's failing says nothing about the blocks: they run or fail
+        logger.debug("ray executor: could not list the cluster's nodes: %s", exc)
+        return
+    largest = max((float(node.get("Resources", {}).get("CPU", 0.0)) for node in nodes), default=0.0)
+    if num_cpus > largest:
+        logger.warning(
+            "ray executor: each block asks for %g CPUs (executor.num_cpus), but the largest node of the Ray "
+            "cluster at %s has %g; the blocks wait until a node that large joins (Ctrl-C to stop): lower "
+            "num_cpus, or add such a node",
+            num_cpus,
+            address,
+            largest,
+        )
 
 
 def _unreachable(address: str, timeout: float, port: int, refused: OSError) -> ConfigError:

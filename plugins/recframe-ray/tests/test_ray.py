@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+import recframe_ray
 from pydantic import ValidationError
 from recframe_ray import RayExecutor
 
@@ -233,6 +235,42 @@ def test_an_unreachable_cluster_fails_fast_and_writes_nothing(
         execute(config, registry, tmp_path / "out")
     assert time.monotonic() - start < 10
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_another_service_at_the_address_fails_fast_not_after_minutes_of_ray_init(tmp_path: Path):
+    """A listener that accepts and says nothing (a wrong port): ray.init would retry for about 14 minutes."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    taking = threading.Thread(target=lambda: held.extend(listener.accept()[0] for _ in range(2)), daemon=True)
+    taking.start()
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        start = time.monotonic()
+        wanted = rf"something listens at '{address}', but not a Ray head node \(it did not answer in HTTP/2 within 1s\)"
+        with pytest.raises(ConfigError, match=wanted):
+            RayExecutor(address=address, connect_timeout_s=1).check()
+        assert time.monotonic() - start < 5
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_blocks_asking_more_cpus_than_any_node_has_say_so(ray_address: str, caplog: pytest.LogCaptureFixture):
+    """Ray would wait, silently, for a node that large: the wait is told (a warning: an autoscaler may add one)."""
+    executor = RayExecutor(address=ray_address, num_cpus=1)
+    blocks = row_blocks(np.arange(4), 2)
+    with caplog.at_level("WARNING", logger="recframe_ray"):
+        executor.map_blocks(operator.mul, blocks, np.int64(2), desc="test")
+    assert "CPUs" not in caplog.text  # every node has one: nothing to say
+    import ray
+
+    with caplog.at_level("WARNING", logger="recframe_ray"):
+        recframe_ray._warn_if_no_node_fits(ray, ray_address, 3)
+    told = f"asks for 3 CPUs (executor.num_cpus), but the largest node of the Ray cluster at {ray_address} has 1"
+    assert told in caplog.text
 
 
 def test_an_unreachable_address_leaves_the_connection_to_another_cluster(ray_address: str, unused_address: str):
