@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import textwrap
 from importlib import metadata
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from recframe import ConfigError, PluginRegistry
+from recframe import ConfigError, PluginRegistry, __version__
 from recframe.cli import main
 from recframe.config import load_config
 from recframe.recommender import Recommender
@@ -427,6 +428,7 @@ def test_run_json_records_every_plugin_with_its_distribution(tmp_path, monkeypat
         "evaluation.split": {"type": "per_user_holdout", **ours},
         "evaluation.metrics[0]": {"type": "ndcg", **ours},
         "evaluation.metrics[1]": {"type": "coverage", **ours},
+        "executor": {"type": "local", **ours},
     }
 
 
@@ -438,3 +440,16 @@ def test_a_sweep_records_each_plugin_it_swept(tmp_path, registry):
     components = json.loads((outcome.output_dir / "run.json").read_text())["components"]
     assert [c["type"] for c in components["ranker"]] == ["item_cf", "user_cf"]
     assert components["matrix"]["type"] == "ratings"
+
+
+def test_run_json_records_the_executor_and_the_optional_libraries_used(tmp_path, registry):
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text("data: {type: synthetic, n_users: 60, n_items: 30}\nexecutor: {type: local, workers: 2}\n")
+    outcome = execute(load_config(run_file, registry), registry, tmp_path / "out")
+    record = json.loads((outcome.output_dir / "run.json").read_text())
+    assert record["components"]["executor"] == {"type": "local", "package": "recframe", "version": __version__}
+    libraries = record["libraries"]
+    assert list(libraries)[:4] == ["numpy", "scipy", "scikit-learn", "pydantic"]
+    for module in ("numba", "pandas", "pyarrow", "ray", "torch"):  # recorded where this process imported them
+        assert (module in libraries) == (sys.modules.get(module) is not None), module
+    assert libraries.get("numba", metadata.version("numba")) == metadata.version("numba")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import sys
 from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
@@ -27,7 +28,7 @@ def run_record(
         "seed": config.seed,
         "recframe_version": __version__,
         "components": components_record(config, registry),
-        "libraries": {name: _version(name) for name in ("numpy", "scipy", "scikit-learn", "pydantic")},
+        "libraries": _libraries(),
         "python": platform.python_version(),
         "data_fingerprint": f"sha256:{fingerprint}",
         "n_interactions": n_interactions,
@@ -35,12 +36,25 @@ def run_record(
     }
 
 
+CORE_LIBRARIES = ("numpy", "scipy", "scikit-learn", "pydantic")
+"""Libraries every run records the versions of."""
+
+USED_LIBRARIES = {"numba": "numba", "pandas": "pandas", "pyarrow": "pyarrow", "ray": "ray", "torch": "torch"}
+"""Optional libraries (distribution by module) a run records where it used them: imported in its process."""
+
+
+def _libraries() -> dict[str, str]:
+    """Return the versions of the core libraries, and of the optional ones this process imported."""
+    used = [dist for module, dist in USED_LIBRARIES.items() if sys.modules.get(module) is not None]
+    return {name: _version(name) for name in (*CORE_LIBRARIES, *used)}
+
+
 def components_record(config: RunConfig, registry: PluginRegistry) -> dict[str, Any]:
     """Return every plugin a run uses, by its place in the run file, with its distribution and version.
 
     The places are dotted paths of the run file (``data``, ``data.filters[0]``, ``matrix``,
     ``similarity``, ``ranker``, ``ranker.fallback`` or ``ranker.fallback[1]`` of a chain,
-    ``evaluation.split``, ``evaluation.test_data``, ``evaluation.metrics[0]``); each maps to
+    ``evaluation.split``, ``evaluation.test_data``, ``evaluation.metrics[0]``, ``executor``); each maps to
     ``{"type", "package", "version"}``. Of a sweep, a place whose plugin differs between
     settings maps to the list of its distinct plugins, in grid order.
     """
@@ -68,6 +82,7 @@ def _component_specs(config: RunConfig) -> list[tuple[str, ComponentSpec]]:
     if config.evaluation is not None:
         specs += [("evaluation.split", config.evaluation.split), ("evaluation.test_data", config.evaluation.test_data)]
         specs += [(f"evaluation.metrics[{i}]", spec) for i, spec in enumerate(config.evaluation.metrics)]
+    specs.append(("executor", config.executor))  # where the work ran
     return [(place, spec) for place, spec in specs if spec is not None]
 
 
