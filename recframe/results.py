@@ -244,11 +244,16 @@ class EvaluationResult:
     definitions : dict of str to dict
         What each metric computes, keyed by label: its resolved formula and options
         (:attr:`recframe.Metric.definition`).
+    data_fingerprint : str
+        sha256 of the data evaluated: of the interactions split, or, with a predefined test
+        part, of both parts together (empty where unknown). A resumed sweep re-uses a kept
+        setting only for the same.
     """
 
     folds: list[FoldResult]
     warnings: list[str] = field(default_factory=list)
     definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_fingerprint: str = ""
 
     @property
     def metrics(self) -> dict[str, float]:

@@ -22,7 +22,6 @@ from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult
 from recframe.runner import execute
 from recframe.runner.sweep import run_sweep
-from recframe.runner.sweep_resume import KeptSetting
 from recframe.testing import random_interactions
 
 LocalExecutor = PluginRegistry.from_environment(entry_points=False).get("executor", "local")
@@ -156,8 +155,7 @@ def test_a_parallel_sweep_keeps_finished_settings_and_resumes(registry: PluginRe
         run_sweep(broken, registry, on_result=lambda row: kept.append(row.number))
     assert kept == [1, 2]
     kept.clear()
-    first = KeptSetting(whole.rows[0].result, whole.rows[0].data_fingerprint)
-    resumed = run_sweep(config, registry, done={1: first}, on_result=lambda r: kept.append(r.number))
+    resumed = run_sweep(config, registry, done={1: whole.rows[0].result}, on_result=lambda r: kept.append(r.number))
     assert kept == [2, 3]
     assert resumed.to_csv() == whole.to_csv()
     assert resumed.to_markdown() == whole.to_markdown()

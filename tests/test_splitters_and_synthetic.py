@@ -33,6 +33,18 @@ def test_a_users_share_is_the_fraction_as_written(percent: int) -> None:
         assert dict(zip(*np.unique(test.users, return_counts=True), strict=True)) == want
 
 
+@pytest.mark.parametrize(("numerator", "denominator"), [(1, 3), (2, 3), (1, 6), (1, 7), (3, 7), (5, 12)])
+def test_a_share_given_as_a_ratio_is_that_ratio(numerator: int, denominator: int) -> None:
+    """1 / 3 as a float is a little below a third: 6 events still give 2, as 6 * 1/3 does."""
+    counts = np.arange(1, 400)
+    splitter = PerUserHoldoutSplitter(test_fraction=numerator / denominator, min_history=1)
+    data = Interactions(np.repeat(counts, counts), np.arange(counts.sum()))
+    test = splitter.split(data, np.random.default_rng(0))[1]
+    tested = dict(zip(*np.unique(test.users, return_counts=True), strict=True))
+    want = {c: min(c - 1, max(1, c * numerator // denominator)) for c in counts.tolist() if c >= 2}
+    assert {int(u): int(n) for u, n in tested.items()} == want
+
+
 def test_per_user_holdout_differs_by_seed():
     data = random_interactions(seed=4)
     a = PerUserHoldoutSplitter().split(data, np.random.default_rng(0))[1]

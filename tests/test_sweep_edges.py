@@ -4,6 +4,7 @@ kept settings are checked before a resume re-uses them, and a kept sweep says wh
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import shutil
@@ -22,7 +23,7 @@ from recframe.evaluation.value_text import yaml_text
 from recframe.recommender import Recommender
 from recframe.runner import partial_dir
 from recframe.runner.sweep import describe, run_sweep
-from recframe.runner.sweep_resume import KeptSetting, kept_result_problem, result_from_json, result_to_json
+from recframe.runner.sweep_resume import kept_result_problem, result_from_json, result_to_json
 
 BASE = {
     "name": "edges",
@@ -311,14 +312,13 @@ def test_resume_evaluates_a_damaged_kept_setting_again(tmp_path, capsys, monkeyp
 
 def test_run_sweep_keeps_a_setting_evaluated_again(registry, kept_result):
     config = validate_run({**BASE, "sweep": {"ranker.n": [3, 4]}}, registry)
-    data = Recommender.from_config(config.sweep.settings[0][1], registry=registry).load_data().fingerprint()
-    good = KeptSetting(result_from_json(kept_result[0]), data)
-    bad = KeptSetting(result_from_json(_edit(kept_result[0], UNFITTING["renamed metric"][0])), data)
+    good = result_from_json(kept_result[0])
+    bad = result_from_json(_edit(kept_result[0], UNFITTING["renamed metric"][0]))
     kept: list[int] = []
     result = run_sweep(config, registry, done={1: bad}, on_result=lambda row: kept.append(row.number))
     assert kept == [1, 2]
-    assert result.rows[0].result.metrics == good.result.metrics
-    assert {row.data_fingerprint for row in result.rows} == {data}
+    assert result.rows[0].result.metrics == good.metrics
+    assert {row.result.data_fingerprint for row in result.rows} == {good.data_fingerprint}
     kept.clear()
     run_sweep(config, registry, done={1: good}, on_result=lambda row: kept.append(row.number))
     assert kept == [2]
@@ -330,7 +330,7 @@ def test_a_setting_kept_for_other_data_is_evaluated_again(registry, kept_result,
     config = validate_run({**BASE, "sweep": {"ranker.n": [3, 4]}}, registry)
     kept: list[int] = []
     with caplog.at_level("WARNING", logger="recframe.runner.sweep"):
-        done = {1: KeptSetting(result_from_json(kept_result[0]), fingerprint)}
+        done = {1: dataclasses.replace(result_from_json(kept_result[0]), data_fingerprint=fingerprint)}
         run_sweep(config, registry, done=done, on_result=lambda row: kept.append(row.number))
     assert kept == [1, 2]
     why = "does not record the data" if not fingerprint else "the data changed since: sha256 000000000000... then"
@@ -439,6 +439,34 @@ def test_resume_after_the_data_changed_evaluates_every_setting_on_the_new_data(t
     assert len(trained) == 1 and trained.pop() < 400
     now = Recommender.from_config({"data": {"type": "csv", "path": str(data)}}).load_data().fingerprint()
     assert json.loads((out / "run.json").read_text())["data_fingerprint"] == f"sha256:{now}"
+
+
+def test_resume_after_a_predefined_test_part_changed_evaluates_every_setting_on_it(tmp_path, capsys, monkeypatch):
+    """The test part of a predefined split is read from its own source: editing it is a change of data too."""
+    rng = np.random.default_rng(5)
+
+    def write_events(path: Path, n: int) -> None:
+        users, items = rng.integers(0, 30, n), rng.integers(0, 20, n)
+        path.write_text("user,item\n" + "".join(f"{u},{i}\n" for u, i in zip(users, items, strict=True)))
+
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    write_events(train, 500)
+    write_events(test, 120)
+    evaluation = {"split": "predefined", "test_data": {"type": "csv", "path": str(test)}, "metrics": ["hit_rate@3"]}
+    run_file = write_run(tmp_path, {"ranker.n": [3, 4, 5]}, data={"type": "csv", "path": str(train)},
+                         evaluation=evaluation)
+    out = tmp_path / "out"
+    interrupt_at(monkeypatch, 3)
+    assert main(["run", str(run_file), "-o", str(out), "-q"]) == 130
+    write_events(test, 60)
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["run", str(run_file), "-o", str(out), "--resume"]) == 0
+    assert "sweep setting 1 of 3: the result kept from before does not fit this run (the data changed since" in (
+        capsys.readouterr().err
+    )
+    tested = {json.loads((out / "settings" / str(n) / "metrics.json").read_text())["n_test"] for n in (1, 2, 3)}
+    assert tested == {60}
 
 
 def test_a_setting_whose_metrics_it_cant_compute_fails_the_sweep_before_any_setting_runs(tmp_path, capsys, monkeypatch):

@@ -90,10 +90,11 @@ def _share(counts: IntArray, fraction: float) -> IntArray:
     """Return ``max(1, floor(c * fraction))`` for each count, exactly, for the fraction as written.
 
     The float 0.29 is a little below 29/100, and ``100 * 0.29`` rounds to 28.999999999999996:
-    ``np.floor`` of it would hold out 28 of 100. The fraction is read as its shortest decimal
-    (``repr``: what a run file says) and each distinct count multiplied in integers.
+    ``np.floor`` of it would hold out 28 of 100. The fraction is read as the simplest ratio
+    within a billionth of it (29/100; 1/3 for ``1 / 3``, whose float is a little below 1/3 too;
+    any decimal of up to nine places), and each distinct count multiplied in integers.
     """
-    exact = Fraction(repr(float(fraction)))
+    exact = Fraction(float(fraction)).limit_denominator(10**9)
     distinct, where = np.unique(counts, return_inverse=True)
     floors = [count * exact.numerator // exact.denominator for count in distinct.tolist()]
     return np.maximum(1, np.asarray(floors, dtype=np.int64)[where].reshape(np.shape(counts)))

@@ -9,6 +9,7 @@ side, each is a task (:func:`_fold_task`) run on a serial twin of the recommende
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -79,10 +80,9 @@ class EvaluationMethods(QueryMethods):
         splitter = self.splitter
         if splitter is None:
             splitter = builtin_registry().create("splitter", "predefined", Splitter)
-        if test is None and self.test_data is not None:
-            with checked_interactions(self._who(self.test_data), builtin=self._builtin(self.test_data)):
-                loaded = self._call(self.test_data, "load", self._rng(2))
-            test = check_interactions(loaded, self._who(self.test_data))
+        if test is None:
+            test = self._load_test_data()
+        fingerprint = evaluated_fingerprint(interactions, None if test is None else Interactions.from_any(test))
         if test is not None:
             if splitter.ordering != "given":
                 msg = f"test interactions were given, but the split is {splitter.name!r}; use split 'predefined'"
@@ -122,7 +122,15 @@ class EvaluationMethods(QueryMethods):
                 gathered(number, outcome)
         if fitted is not None and keep:
             self._keep_fitted(fitted)
-        return EvaluationResult(folds, list(warnings.values()), self._definitions())
+        return EvaluationResult(folds, list(warnings.values()), self._definitions(), fingerprint)
+
+    def _load_test_data(self) -> Interactions | None:
+        """Return the interactions of the ``evaluation.test_data`` source (a predefined split's test part), if any."""
+        if self.test_data is None:
+            return None
+        with checked_interactions(self._who(self.test_data), builtin=self._builtin(self.test_data)):
+            loaded = self._call(self.test_data, "load", self._rng(2))
+        return check_interactions(loaded, self._who(self.test_data))
 
     def _keep_fitted(self, fitted: _Fitted) -> None:
         """Publish `fitted`, a model an evaluation fitted, unless this recommender has a model (it keeps that)."""
@@ -287,6 +295,14 @@ class EvaluationMethods(QueryMethods):
         values = np.asarray(test.values, dtype=np.float64)
         predictions = self._predict(fitted, test.users, test.items, wanting)
         return RatedPairs(values, predictions.values, predictions.source != 0)
+
+
+def evaluated_fingerprint(interactions: Interactions, test: Interactions | None) -> str:
+    """Return the sha256 of what an evaluation reads: the interactions, and a predefined test part if given."""
+    fingerprint = interactions.fingerprint()
+    if test is None:
+        return fingerprint
+    return hashlib.sha256(f"{fingerprint} test {test.fingerprint()}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)

@@ -41,7 +41,7 @@ from recframe.runner.folder import _check_flags, _check_folder_arg, _is_real_dir
 from recframe.runner.partial import _keep_setting, _remove_partial, _resumable_settings, _start_partial, partial_dir
 from recframe.runner.record import run_record
 from recframe.runner.sweep import SweepResult, SweepRow, run_sweep
-from recframe.runner.sweep_resume import KeptSetting, kept_sweep_message, origin_record
+from recframe.runner.sweep_resume import kept_sweep_message, origin_record
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def _execute_sweep(
     assert config.sweep is not None
     partial = partial_dir(output_dir)
     width = len(str(len(config.sweep.settings)))
-    done: dict[int, KeptSetting] = {}
+    done: dict[int, EvaluationResult] = {}
     created: list[Path] = []
     if os.path.lexists(partial):
         if not _is_real_dir(partial):
@@ -324,8 +324,7 @@ def _write_sweep(
         files.update(_report_files(sweep_report(config, result)))
     seconds = time.perf_counter() - start
     record = run_record(config, registry, "", 0, seconds, {})
-    fingerprints = {row.data_fingerprint for row in result.rows}  # one, unless a data key is swept
-    shared = f"sha256:{fingerprints.pop()}" if len(fingerprints) == 1 and "" not in fingerprints else None
+    shared = f"sha256:{result.data_fingerprint}" if result.data_fingerprint else None
     record.update(data_fingerprint=shared, n_interactions=None,
                   sweep={"settings": len(result.rows), "params": result.params})
     files[RUN] = _json(record, RUN)

@@ -16,16 +16,11 @@ from pathlib import Path
 from recframe.config import RunConfig
 from recframe.errors import ConfigError, DataError, RecframeError, path_text
 from recframe.jsonio import read_json
+from recframe.results import EvaluationResult
 from recframe.runner.files import CONFIG, SETTINGS_DIR
 from recframe.runner.folder import _write_file
 from recframe.runner.sweep import SweepRow
-from recframe.runner.sweep_resume import (
-    PARTIAL_ORIGIN,
-    KeptSetting,
-    kept_for_other_run_file,
-    kept_setting_from_json,
-    result_to_json,
-)
+from recframe.runner.sweep_resume import PARTIAL_ORIGIN, kept_for_other_run_file, result_from_json, result_to_json
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +65,7 @@ def _keep_setting(partial: Path, row: SweepRow, width: int) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         _write_file(staging / CONFIG, row.config.to_yaml())
-        _write_file(staging / RESULT, result_to_json(row.result, row.data_fingerprint))
+        _write_file(staging / RESULT, result_to_json(row.result))
         if folder.is_symlink() or folder.is_file():  # not a folder recframe kept: the link goes, not its target
             folder.unlink()
         elif folder.exists():  # a setting whose stored result could not be read, evaluated again
@@ -82,7 +77,7 @@ def _keep_setting(partial: Path, row: SweepRow, width: int) -> None:
         raise RecframeError(msg) from exc
 
 
-def _resumable_settings(partial: Path, config: RunConfig, width: int) -> dict[int, KeptSetting]:
+def _resumable_settings(partial: Path, config: RunConfig, width: int) -> dict[int, EvaluationResult]:
     """Return the finished settings kept in `partial`, after checking they belong to this sweep.
 
     Raises
@@ -108,7 +103,7 @@ def _resumable_settings(partial: Path, config: RunConfig, width: int) -> dict[in
         )
         raise ConfigError(msg)
     _same_definition(partial / PARTIAL_DEFINITION, stored, config.to_yaml(), partial)
-    done: dict[int, KeptSetting] = {}
+    done: dict[int, EvaluationResult] = {}
     for number, (_, setting) in enumerate(config.sweep.settings, start=1):
         folder = partial / SETTINGS_DIR / f"{number:0{width}d}"
         if folder.is_symlink():
@@ -118,12 +113,12 @@ def _resumable_settings(partial: Path, config: RunConfig, width: int) -> dict[in
             continue
         try:
             stored_setting = (folder / CONFIG).read_text(encoding="utf-8")
-            kept = kept_setting_from_json(read_json(folder / RESULT, what="kept result", expect=dict))
+            result = result_from_json(read_json(folder / RESULT, what="kept result", expect=dict))
         except (OSError, UnicodeDecodeError, ValueError, DataError) as exc:
             logger.warning("%s: can't read the kept setting (%s); evaluating it again", folder, exc)
             continue
         _same_definition(folder / CONFIG, stored_setting, setting.to_yaml(), partial)
-        done[number] = kept
+        done[number] = result
     return done
 
 

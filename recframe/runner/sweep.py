@@ -24,9 +24,10 @@ from recframe.evaluation.value_text import yaml_text
 from recframe.interfaces import Executor, Metric
 from recframe.recommender import Recommender
 from recframe.recommender.blocks import map_in_order
+from recframe.recommender.evaluating import evaluated_fingerprint
 from recframe.registry import PluginRegistry, builtin_registry
 from recframe.results import EvaluationResult
-from recframe.runner.sweep_resume import KeptSetting, kept_result_problem
+from recframe.runner.sweep_resume import kept_result_problem
 
 if TYPE_CHECKING:
     from recframe.recommender.fitted_state import _Fitted
@@ -42,8 +43,6 @@ class SweepRow:
     values: tuple[Any, ...]
     config: RunConfig
     result: EvaluationResult
-    data_fingerprint: str = ""
-    """sha256 of the interactions the setting was evaluated on."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,12 +60,15 @@ class SweepResult:
     last : Recommender
         The last setting's recommender, fitted on its (last) training part (the last setting
         is always evaluated, also when a resumed sweep had finished it before).
+    data_fingerprint : str
+        sha256 of the interactions every setting reads (empty where a data key is swept).
     """
 
     params: list[str]
     rows: list[SweepRow]
     best: dict[str, int]
     last: Recommender
+    data_fingerprint: str = ""
 
     @property
     def metrics(self) -> list[str]:
@@ -130,7 +132,7 @@ def run_sweep(
     config: RunConfig,
     registry: PluginRegistry,
     *,
-    done: Mapping[int, KeptSetting] | None = None,
+    done: Mapping[int, EvaluationResult] | None = None,
     on_result: Callable[[SweepRow], None] | None = None,
 ) -> SweepResult:
     """Evaluate every setting of `config`'s sweep.
@@ -147,13 +149,14 @@ def run_sweep(
         A run file with a ``sweep`` section.
     registry : PluginRegistry
         Where the plugins are looked up.
-    done : mapping of int to KeptSetting, optional
+    done : mapping of int to EvaluationResult, optional
         Results of settings (by number, from 1) finished earlier, used instead of evaluating
         them again; evaluation is deterministic, so the tables are the same bit for bit. One
         that does not fit this run (:func:`kept_result_problem`: other metrics, values out of
         bounds, means that are not the means of the users' values) or was evaluated on other
-        data than the setting's now (by their fingerprints; also one that did not record it) is
-        evaluated again, with a warning saying why.
+        data than the setting reads now (by :attr:`EvaluationResult.data_fingerprint`, its test
+        part's included; also one that did not record it) is evaluated again, with a warning
+        saying why.
     on_result : callable, optional
         Called with each setting's row as soon as it is evaluated (not for re-used `done` ones,
         but for one evaluated again), e.g. to keep it on disk; in setting order, also when the
@@ -169,49 +172,46 @@ def run_sweep(
     reload = any(key.split(".")[0] == "data" for key in params)
     with _naming(_Setting(1, *settings[0], keep=False), len(settings), params):
         first = Recommender.from_config(settings[0][1], registry=registry)
-        shared = None if reload else first.load_data()  # the data, loaded once unless a setting changes it
-    fingerprint = "" if shared is None else shared.fingerprint()
-    usable = _usable_results(done or {}, metric_objects, settings, fingerprint, registry)
-    pending = [
-        _Setting(number, values, setting, keep=number == len(settings))
-        for number, (values, setting) in enumerate(settings, start=1)
-        if number not in usable or number == len(settings)  # the last setting is always evaluated
-    ]
-    for setting in pending:  # what can be known wrong of a setting before any runs (rmse of a ranker not predicting)
-        with _naming(setting, len(settings), params):
-            Recommender.from_config(setting.config, registry=registry)._check_metrics_can_run(shared)
-    results: dict[int, tuple[EvaluationResult, str]] = {
-        number: (kept.result, kept.data_fingerprint) for number, kept in usable.items()
-    }
     executor = first.executor  # a sweep can't vary it: every setting's runs on the first one's
+    usable: dict[int, EvaluationResult] = {}
+    results: dict[int, EvaluationResult] = {}
     kept: list[_Fitted] = []
 
     def gathered(_: int, outcome: _SettingOutcome) -> None:
         for finding in outcome.result.warnings:  # said once, also for settings evaluated elsewhere
             engine_log.warning("%s", finding)
-        results[outcome.number] = (outcome.result, outcome.data_fingerprint)
+        results[outcome.number] = outcome.result
         if outcome.fitted is not None:
             kept.append(outcome.fitted)
         if on_result is not None and outcome.number not in usable:
-            row = SweepRow(outcome.number, *settings[outcome.number - 1], outcome.result, outcome.data_fingerprint)
-            on_result(row)
+            on_result(SweepRow(outcome.number, *settings[outcome.number - 1], outcome.result))
 
     engine_log.addFilter(once)  # every setting splits alike: say each protocol warning once
-    try:
+    try:  # (the executor is closed whatever fails, also the data's loading, which may use it)
+        with _naming(_Setting(1, *settings[0], keep=False), len(settings), params):
+            shared = None if reload else first.load_data()  # the data, loaded once unless a setting changes it
+        usable.update(_usable_results(done or {}, metric_objects, settings, shared, registry))
+        results.update(usable)
+        pending = [
+            _Setting(number, values, setting, keep=number == len(settings))
+            for number, (values, setting) in enumerate(settings, start=1)
+            if number not in usable or number == len(settings)  # the last setting is always evaluated
+        ]
+        for setting in pending:  # what can be known wrong of a setting before any runs (rmse of popularity)
+            with _naming(setting, len(settings), params):
+                Recommender.from_config(setting.config, registry=registry)._check_metrics_can_run(shared)
         if executor.parallel and len(pending) > 1:  # settings are the executor's tasks, each run serially
             serial = builtin_registry().create("executor", "local", Executor)
-            work = _SweepWork(registry, shared, fingerprint, serial, len(settings), params)
+            work = _SweepWork(registry, shared, serial, len(settings), params)
             map_in_order(executor, _setting_task, pending, work, desc="sweep settings", on_result=gathered)
         else:  # one after another here, each spreading its folds or rows on the executor
-            work = _SweepWork(registry, shared, fingerprint, executor, len(settings), params)
+            work = _SweepWork(registry, shared, executor, len(settings), params)
             for number, setting in enumerate(pending):
                 gathered(number, _setting_task(work, setting))
     finally:
         engine_log.removeFilter(once)
         executor.close()
-    rows = [
-        SweepRow(number, values, setting, *results[number]) for number, (values, setting) in enumerate(settings, 1)
-    ]
+    rows = [SweepRow(number, values, setting, results[number]) for number, (values, setting) in enumerate(settings, 1)]
     rec = Recommender.from_config(settings[-1][1], registry=registry)  # built in its task before: it builds
     rec.executor = executor
     if kept:  # the last setting's model, fitted on its last training part
@@ -222,7 +222,7 @@ def run_sweep(
     for label in metrics:
         sign = 1.0 if higher.get(label, True) else -1.0
         best[label] = max(rows, key=lambda r: (sign * r.result.metrics[label], -r.number)).number
-    return SweepResult(params, rows, best, rec)
+    return SweepResult(params, rows, best, rec, "" if shared is None else shared.fingerprint())
 
 
 def describe(params: Sequence[str], values: Sequence[Any]) -> str:
@@ -257,23 +257,23 @@ class _Once(logging.Filter):
 
 
 def _usable_results(
-    done: Mapping[int, KeptSetting],
+    done: Mapping[int, EvaluationResult],
     metrics: Sequence[object],
     settings: Sequence[tuple[tuple[Any, ...], RunConfig]],
-    fingerprint: str,
+    shared: Interactions | None,
     registry: PluginRegistry,
-) -> dict[int, KeptSetting]:
+) -> dict[int, EvaluationResult]:
     """Return the results kept from before that fit this run; say why each other one is evaluated again.
 
-    `fingerprint` is that of the data every setting reads (empty where a data key is swept: each
-    kept setting's own data are loaded to compare).
+    `shared` are the data every setting reads (``None`` where a data key is swept: each kept
+    setting's own data are loaded to compare).
     """
     n_settings = len(settings)
     usable = {}
     for number, kept in sorted(done.items()):
-        problem = kept_result_problem(kept.result, metrics)
+        problem = kept_result_problem(kept, metrics)
         if problem is None and number < n_settings:  # (the last setting is evaluated again anyway)
-            problem = _other_data(kept, fingerprint, settings[number - 1][1], registry)
+            problem = _other_data(kept, shared, settings[number - 1][1], registry)
         if problem is None:
             usable[number] = kept
             if number < n_settings:
@@ -288,11 +288,17 @@ def _usable_results(
     return usable
 
 
-def _other_data(kept: KeptSetting, fingerprint: str, config: RunConfig, registry: PluginRegistry) -> str | None:
+def _other_data(
+    kept: EvaluationResult, shared: Interactions | None, config: RunConfig, registry: PluginRegistry
+) -> str | None:
     """Return why `kept` was evaluated on other data than its setting reads now, or ``None`` if on the same."""
     if not kept.data_fingerprint:
         return "it does not record the data it was evaluated on"
-    now = fingerprint or Recommender.from_config(config, registry=registry).load_data().fingerprint()
+    rec = Recommender.from_config(config, registry=registry)
+    try:
+        now = evaluated_fingerprint(rec.load_data() if shared is None else shared, rec._load_test_data())
+    except RecframeError as exc:  # evaluated again, it will say so in its turn
+        return f"its data can't be read now ({exc})"
     if now != kept.data_fingerprint:
         return f"the data changed since: sha256 {kept.data_fingerprint[:12]}... then, {now[:12]}... now"
     return None
@@ -315,7 +321,6 @@ class _SettingOutcome:
     number: int
     result: EvaluationResult
     fitted: _Fitted | None
-    data_fingerprint: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -324,7 +329,6 @@ class _SweepWork:
 
     registry: PluginRegistry
     data: Interactions | None
-    fingerprint: str
     executor: Executor
     n_settings: int
     params: list[str]
@@ -342,9 +346,8 @@ def _setting_task(work: _SweepWork, setting: _Setting) -> _SettingOutcome:
         rec = Recommender.from_config(setting.config, registry=work.registry)
         rec.executor = work.executor
         data = work.data if work.data is not None else rec.load_data()
-        fingerprint = work.fingerprint if work.data is not None else data.fingerprint()
         result = rec.evaluate(data)
-    return _SettingOutcome(setting.number, result, rec._fitted if setting.keep else None, fingerprint)
+    return _SettingOutcome(setting.number, result, rec._fitted if setting.keep else None)
 
 
 @contextmanager

@@ -14,7 +14,6 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +25,11 @@ from recframe.jsonio import parse_json, read_json
 from recframe.results import EvaluationResult, FoldResult
 
 
-@dataclass(frozen=True, eq=False)
-class KeptSetting:
-    """A finished setting of an interrupted sweep, read back: its evaluation, and the data it was evaluated on.
-
-    ``data_fingerprint`` is the sha256 of those interactions (empty where a kept setting did not
-    record it, as before recframe kept it): a setting is re-used only for the same data.
-    """
-
-    result: EvaluationResult
-    data_fingerprint: str = ""
-
-
-def result_to_json(result: EvaluationResult, data_fingerprint: str = "") -> str:
+def result_to_json(result: EvaluationResult) -> str:
     """Return an evaluation as JSON text that :func:`result_from_json` reads back bit for bit.
 
     Floats are written with ``repr`` digits (what :mod:`json` does), arrays with their dtype;
-    `data_fingerprint` (the sha256 of the data evaluated) is kept beside them where given.
+    the fingerprint of the data evaluated is kept where known.
     """
 
     def array(values: np.ndarray) -> dict[str, Any]:
@@ -58,8 +45,8 @@ def result_to_json(result: EvaluationResult, data_fingerprint: str = "") -> str:
         for fold in result.folds
     ]
     document: dict[str, Any] = {"folds": folds, "warnings": list(result.warnings), "definitions": result.definitions}
-    if data_fingerprint:
-        document["data_fingerprint"] = data_fingerprint
+    if result.data_fingerprint:
+        document["data_fingerprint"] = result.data_fingerprint
     return json.dumps(document) + "\n"
 
 
@@ -95,12 +82,23 @@ def result_from_json(text: str | bytes | Mapping[str, Any]) -> EvaluationResult:
             }
             if "definitions" in data
             else {},
+            _fingerprint(data.get("data_fingerprint", "")),  # (absent from folders kept before it was kept)
         )
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
         msg = f"not an evaluation result written by recframe: {exc}"
         raise ValueError(msg) from exc
     return result
 
+
+def _fingerprint(value: object) -> str:
+    """Return a kept ``data_fingerprint``: a sha256 hex digest, or empty."""
+    if not (isinstance(value, str) and (not value or _SHA256.fullmatch(value))):
+        msg = f"data_fingerprint is not a sha256 hex digest: {short_repr(value)}"
+        raise ValueError(msg)
+    return value
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 _ARRAY_KINDS = {"users": "iufUO", "per_user": "iuf"}
 """The dtype kinds each kind of array of a kept result may have (ids: numbers or text)."""
@@ -196,24 +194,6 @@ def _array(entry: object, kind: str, where: str) -> np.ndarray:
         msg = f"{where}: dtype {short_repr(spelled)} does not hold its values {short_repr(values)}"
         raise ValueError(msg)
     return array
-
-
-def kept_setting_from_json(data: Mapping[str, Any]) -> KeptSetting:
-    """Read a kept setting's document (:func:`result_to_json`): its evaluation and its data's fingerprint.
-
-    Raises
-    ------
-    ValueError
-        As :func:`result_from_json`, or if the fingerprint is not a sha256 hex digest.
-    """
-    fingerprint = data.get("data_fingerprint", "")
-    if not (isinstance(fingerprint, str) and (not fingerprint or _SHA256.fullmatch(fingerprint))):
-        msg = f"the document: data_fingerprint is not a sha256 hex digest: {short_repr(fingerprint)}"
-        raise ValueError(msg)
-    return KeptSetting(result_from_json(data), fingerprint)
-
-
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def kept_result_problem(result: EvaluationResult, metrics: Sequence[Any]) -> str | None:

@@ -33,8 +33,10 @@ class DeviceSettings(ComponentConfig):
     is present, else ``cpu``)."""
     no_gpu: NoGPU = "error"
     """What ``device: cuda`` does on a machine without a usable GPU (or without PyTorch):
-    ``error`` stops with an error naming this setting; ``cpu`` logs a warning and runs
+    ``error`` stops a fit with an error naming this setting; ``cpu`` logs a warning and runs
     recframe's CPU engine (the ``sparse`` backend's and ``item_cf``'s kernels: the same lists).
+    A saved model loads either way: where its device can't be met, it answers with the CPU
+    engine, with a warning.
     (Not called ``fallback``: a ranker section's ``fallback`` names the rankers for users it
     can't serve.)"""
     precision: Precision = "float64"

@@ -16,6 +16,7 @@ validating a run file stays fast.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
 import sys
@@ -79,6 +80,7 @@ class RayExecutor(Executor):
     Config = RayExecutorConfig
     config: RayExecutorConfig
     _connected = False
+    _sized = False  # whether the cluster's nodes were compared with num_cpus (once)
     """Whether this executor's blocks ran over a connection the ray executors opened (:meth:`close` ends it)."""
 
     def map_blocks(
@@ -106,7 +108,9 @@ class RayExecutor(Executor):
         ray = _ray()
         _connect(ray, self.config.address, self.config.connect_timeout_s)
         self._connected = True
-        _warn_if_no_node_fits(ray, self.config.address, self.config.num_cpus)
+        if not self._sized:  # once per executor: a fit or a sweep maps blocks many times
+            self._sized = True
+            _warn_if_no_node_fits(ray, self.config.address, self.config.num_cpus)
         from ray.exceptions import RayError, RayTaskError
 
         remote = _remote_apply(ray).options(
@@ -210,12 +214,15 @@ def _check_answers(address: str, timeout: float) -> None:
 
     A TCP connection alone is not enough: where another service listens (a wrong port),
     ``ray.init`` retries for many minutes whatever the timeout. The head node speaks gRPC, so
-    HTTP/2: sent a client's preface, it answers with a SETTINGS frame at once.
+    HTTP/2: sent a client's preface, it answers with a SETTINGS frame at once. A cluster with
+    TLS on (``RAY_USE_TLS``) gets the TCP check only.
     """
     host, port = _host_port(address)
     refused = _probe(host, port, timeout)
     if refused is not None:
         raise _unreachable(address, timeout, port, refused) from refused
+    if os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true"):
+        return  # the head node speaks TLS then: a plain HTTP/2 start would be refused
     why = _not_grpc(host, port, timeout)
     if why is not None:
         msg = (

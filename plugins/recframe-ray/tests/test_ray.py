@@ -237,13 +237,13 @@ def test_an_unreachable_cluster_fails_fast_and_writes_nothing(
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_another_service_at_the_address_fails_fast_not_after_minutes_of_ray_init(tmp_path: Path):
+def test_another_service_at_the_address_fails_fast_not_after_minutes_of_ray_init(monkeypatch: pytest.MonkeyPatch):
     """A listener that accepts and says nothing (a wrong port): ray.init would retry for about 14 minutes."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     held: list[socket.socket] = []
-    taking = threading.Thread(target=lambda: held.extend(listener.accept()[0] for _ in range(2)), daemon=True)
+    taking = threading.Thread(target=lambda: held.extend(listener.accept()[0] for _ in range(3)), daemon=True)
     taking.start()
     address = f"127.0.0.1:{listener.getsockname()[1]}"
     try:
@@ -252,6 +252,8 @@ def test_another_service_at_the_address_fails_fast_not_after_minutes_of_ray_init
         with pytest.raises(ConfigError, match=wanted):
             RayExecutor(address=address, connect_timeout_s=1).check()
         assert time.monotonic() - start < 5
+        monkeypatch.setenv("RAY_USE_TLS", "1")  # a head node with TLS on would refuse a plain HTTP/2 start
+        RayExecutor(address=address, connect_timeout_s=1).check()  # the TCP check alone
     finally:
         listener.close()
         for connection in held:
