@@ -295,7 +295,7 @@ def test_a_run_name_from_set_is_checked_too(tmp_path, capsys):
 
 def interrupt_at(monkeypatch, setting: int, error: BaseException) -> list[int]:
     """Make the `setting`-th evaluation raise `error`; return the list of evaluations made."""
-    real = Recommender.evaluate
+    real = Recommender._evaluate  # what evaluate, a run and a sweep's settings all call
     calls: list[int] = []
 
     def evaluate(self, *args, **kwargs):
@@ -304,7 +304,7 @@ def interrupt_at(monkeypatch, setting: int, error: BaseException) -> list[int]:
             raise error
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Recommender, "evaluate", evaluate)
+    monkeypatch.setattr(Recommender, "_evaluate", evaluate)
     return calls
 
 

@@ -48,7 +48,7 @@ def write_run(folder: Path, sweep: dict, file_name: str = "run.yaml", **changes:
 
 def interrupt_at(monkeypatch, setting: int) -> list[int]:
     """Make the `setting`-th evaluation raise KeyboardInterrupt (0: never); return the evaluations made."""
-    real = Recommender.evaluate
+    real = Recommender._evaluate  # what evaluate, a run and a sweep's settings all call
     calls: list[int] = []
 
     def evaluate(self, *args, **kwargs):
@@ -57,7 +57,7 @@ def interrupt_at(monkeypatch, setting: int) -> list[int]:
             raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Recommender, "evaluate", evaluate)
+    monkeypatch.setattr(Recommender, "_evaluate", evaluate)
     return calls
 
 

@@ -71,6 +71,12 @@ class EvaluationMethods(QueryMethods):
         DataError
             If no test user can be evaluated.
         """
+        return self._evaluate(data, test)
+
+    def _evaluate(
+        self, data: object | None, test: object | None, data_fingerprint: str | None = None
+    ) -> EvaluationResult:
+        """Run :meth:`evaluate`; `data_fingerprint`, where the caller has it, is that of `data` (not hashed again)."""
         if (self.splitter is None and test is None) or not self.metrics:
             msg = "nothing to evaluate: configure evaluation.split and evaluation.metrics"
             raise ConfigError(msg)
@@ -82,7 +88,8 @@ class EvaluationMethods(QueryMethods):
             splitter = builtin_registry().create("splitter", "predefined", Splitter)
         if test is None:
             test = self._load_test_data()
-        fingerprint = evaluated_fingerprint(interactions, None if test is None else Interactions.from_any(test))
+        given = None if test is None else Interactions.from_any(test)
+        fingerprint = evaluated_fingerprint(interactions, given, data_fingerprint)
         if test is not None:
             if splitter.ordering != "given":
                 msg = f"test interactions were given, but the split is {splitter.name!r}; use split 'predefined'"
@@ -297,9 +304,13 @@ class EvaluationMethods(QueryMethods):
         return RatedPairs(values, predictions.values, predictions.source != 0)
 
 
-def evaluated_fingerprint(interactions: Interactions, test: Interactions | None) -> str:
-    """Return the sha256 of what an evaluation reads: the interactions, and a predefined test part if given."""
-    fingerprint = interactions.fingerprint()
+def evaluated_fingerprint(interactions: Interactions, test: Interactions | None, known: str | None = None) -> str:
+    """Return the sha256 of what an evaluation reads: the interactions, and a predefined test part if given.
+
+    `known` is the interactions' own fingerprint where the caller has it (hashing 18 million
+    events takes about 0.8 s).
+    """
+    fingerprint = known or interactions.fingerprint()
     if test is None:
         return fingerprint
     return hashlib.sha256(f"{fingerprint} test {test.fingerprint()}".encode()).hexdigest()

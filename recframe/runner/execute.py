@@ -182,9 +182,10 @@ def _execute_run(
 ) -> RunOutcome:
     """Fit (and evaluate) `recommender` built from `config`, then write the run's files into `output_dir`."""
     interactions = recommender.load_data()
+    fingerprint = interactions.fingerprint()  # once: run.json, the comparisons and the evaluation's record
     evaluation = None
     if recommender.splitter is not None:
-        evaluation = recommender.evaluate(interactions)
+        evaluation = recommender._evaluate(interactions, None, fingerprint)
     else:
         recommender.fit(interactions)
     files: dict[str, str | bytes | Path] = {CONFIG: config.to_yaml()}
@@ -196,7 +197,7 @@ def _execute_run(
         if settings.compare:
             origin = provenance(
                 config.to_dict(),
-                {"data_fingerprint": f"sha256:{interactions.fingerprint()}", "n_interactions": len(interactions)},
+                {"data_fingerprint": f"sha256:{fingerprint}", "n_interactions": len(interactions)},
                 registry,
             )
             comparison = compare_with(
@@ -210,7 +211,7 @@ def _execute_run(
             filters = [step.to_dict() for step in recommender.filter_report]
             files.update(_report_files(run_report(config, evaluation, describe(interactions), filters)))
     seconds = time.perf_counter() - start
-    record = run_record(config, registry, interactions.fingerprint(), len(interactions), seconds, recommender.timings)
+    record = run_record(config, registry, fingerprint, len(interactions), seconds, recommender.timings)
     record["filters"] = [step.to_dict() for step in recommender.filter_report]
     record["data"] = describe(interactions)
     with tempfile.TemporaryDirectory(prefix="recframe-model-") as folder:

@@ -190,7 +190,8 @@ def run_sweep(
     try:  # (the executor is closed whatever fails, also the data's loading, which may use it)
         with _naming(_Setting(1, *settings[0], keep=False), len(settings), params):
             shared = None if reload else first.load_data()  # the data, loaded once unless a setting changes it
-        usable.update(_usable_results(done or {}, metric_objects, settings, shared, registry))
+        fingerprint = None if shared is None else shared.fingerprint()  # hashed once, not by every setting
+        usable.update(_usable_results(done or {}, metric_objects, settings, shared, fingerprint, registry))
         results.update(usable)
         pending = [
             _Setting(number, values, setting, keep=number == len(settings))
@@ -202,10 +203,10 @@ def run_sweep(
                 Recommender.from_config(setting.config, registry=registry)._check_metrics_can_run(shared)
         if executor.parallel and len(pending) > 1:  # settings are the executor's tasks, each run serially
             serial = builtin_registry().create("executor", "local", Executor)
-            work = _SweepWork(registry, shared, serial, len(settings), params)
+            work = _SweepWork(registry, shared, fingerprint, serial, len(settings), params)
             map_in_order(executor, _setting_task, pending, work, desc="sweep settings", on_result=gathered)
         else:  # one after another here, each spreading its folds or rows on the executor
-            work = _SweepWork(registry, shared, executor, len(settings), params)
+            work = _SweepWork(registry, shared, fingerprint, executor, len(settings), params)
             for number, setting in enumerate(pending):
                 gathered(number, _setting_task(work, setting))
     finally:
@@ -222,7 +223,7 @@ def run_sweep(
     for label in metrics:
         sign = 1.0 if higher.get(label, True) else -1.0
         best[label] = max(rows, key=lambda r: (sign * r.result.metrics[label], -r.number)).number
-    return SweepResult(params, rows, best, rec, "" if shared is None else shared.fingerprint())
+    return SweepResult(params, rows, best, rec, fingerprint or "")
 
 
 def describe(params: Sequence[str], values: Sequence[Any]) -> str:
@@ -261,19 +262,20 @@ def _usable_results(
     metrics: Sequence[object],
     settings: Sequence[tuple[tuple[Any, ...], RunConfig]],
     shared: Interactions | None,
+    fingerprint: str | None,
     registry: PluginRegistry,
 ) -> dict[int, EvaluationResult]:
     """Return the results kept from before that fit this run; say why each other one is evaluated again.
 
-    `shared` are the data every setting reads (``None`` where a data key is swept: each kept
-    setting's own data are loaded to compare).
+    `shared` are the data every setting reads, with their `fingerprint` (``None`` where a data
+    key is swept: each kept setting's own data are loaded to compare).
     """
     n_settings = len(settings)
     usable = {}
     for number, kept in sorted(done.items()):
         problem = kept_result_problem(kept, metrics)
         if problem is None and number < n_settings:  # (the last setting is evaluated again anyway)
-            problem = _other_data(kept, shared, settings[number - 1][1], registry)
+            problem = _other_data(kept, shared, fingerprint, settings[number - 1][1], registry)
         if problem is None:
             usable[number] = kept
             if number < n_settings:
@@ -289,14 +291,19 @@ def _usable_results(
 
 
 def _other_data(
-    kept: EvaluationResult, shared: Interactions | None, config: RunConfig, registry: PluginRegistry
+    kept: EvaluationResult,
+    shared: Interactions | None,
+    fingerprint: str | None,
+    config: RunConfig,
+    registry: PluginRegistry,
 ) -> str | None:
     """Return why `kept` was evaluated on other data than its setting reads now, or ``None`` if on the same."""
     if not kept.data_fingerprint:
         return "it does not record the data it was evaluated on"
     rec = Recommender.from_config(config, registry=registry)
     try:
-        now = evaluated_fingerprint(rec.load_data() if shared is None else shared, rec._load_test_data())
+        data = rec.load_data() if shared is None else shared
+        now = evaluated_fingerprint(data, rec._load_test_data(), fingerprint)
     except RecframeError as exc:  # evaluated again, it will say so in its turn
         return f"its data can't be read now ({exc})"
     if now != kept.data_fingerprint:
@@ -329,6 +336,7 @@ class _SweepWork:
 
     registry: PluginRegistry
     data: Interactions | None
+    fingerprint: str | None
     executor: Executor
     n_settings: int
     params: list[str]
@@ -346,7 +354,7 @@ def _setting_task(work: _SweepWork, setting: _Setting) -> _SettingOutcome:
         rec = Recommender.from_config(setting.config, registry=work.registry)
         rec.executor = work.executor
         data = work.data if work.data is not None else rec.load_data()
-        result = rec.evaluate(data)
+        result = rec._evaluate(data, None, work.fingerprint)
     return _SettingOutcome(setting.number, result, rec._fitted if setting.keep else None)
 
 
