@@ -86,19 +86,17 @@ class EvaluationMethods(QueryMethods):
         splitter = self.splitter
         if splitter is None:
             splitter = builtin_registry().create("splitter", "predefined", Splitter)
-        if test is None:
-            test = self._load_test_data()
-        given = None if test is None else Interactions.from_any(test)
-        fingerprint = evaluated_fingerprint(interactions, given, data_fingerprint)
-        if test is not None:
+        test_part = self._load_test_data() if test is None else Interactions.from_any(test)
+        fingerprint = evaluated_fingerprint(interactions, test_part, data_fingerprint)
+        if test_part is not None:
             if splitter.ordering != "given":
                 msg = f"test interactions were given, but the split is {splitter.name!r}; use split 'predefined'"
                 raise ConfigError(msg)
-            splits: Iterator[tuple[Interactions, Interactions]] = iter([(interactions, Interactions.from_any(test))])
+            splits: Iterator[tuple[Interactions, Interactions]] = iter([(interactions, test_part)])
         else:
             splits = self._folds(splitter, interactions)
         checked = (
-            check_split(parts, self._who(splitter), len(interactions), given=test is not None) for parts in splits
+            check_split(parts, self._who(splitter), len(interactions), given=test_part is not None) for parts in splits
         )
         keep = self._fitted is None  # only a recommender that was not fitted keeps the last fold's model
         folds: list[FoldResult] = []
