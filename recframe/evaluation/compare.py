@@ -194,18 +194,13 @@ def _unique_names(names: list[str]) -> list[str]:
 def compare_with(
     result: EvaluationResult,
     name: str,
-    folders: Sequence[Path],
+    earlier: Sequence[RunScores],
     provenance: dict[str, object] | None = None,
-    registry: PluginRegistry | None = None,
     **options: Any,
 ) -> Comparison:
-    """Compare an in-memory evaluation with earlier runs' folders (the ``evaluation.compare`` option).
+    """Compare an in-memory evaluation with earlier runs (the ``evaluation.compare`` option's folders, read).
 
     `provenance` (:func:`~recframe.evaluation.run_provenance.provenance` of the run's config and
-    record) lets :func:`compare` refuse folders evaluated on other data or splits.
+    record) lets :func:`compare` refuse runs evaluated on other data or splits.
     """
-    runs = [
-        RunScores.from_result(name, result, provenance),
-        *(RunScores.from_run_dir(Path(f), registry=registry) for f in folders),
-    ]
-    return compare(runs, **options)
+    return compare([RunScores.from_result(name, result, provenance), *earlier], **options)

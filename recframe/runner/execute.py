@@ -146,14 +146,16 @@ def execute(
     if config.sweep is not None:
         return _execute_sweep(config, registry, output_dir, start, overwrite=overwrite, resume=resume)
     recommender = Recommender.from_config(config, registry=registry)
-    _check_compared_runs(config, recommender.evaluation.compare, registry)
+    compared = _compared_runs(config, recommender.evaluation.compare, registry)
     try:
-        return _execute_run(config, registry, recommender, output_dir, start, overwrite=overwrite, model=model)
+        return _execute_run(
+            config, registry, recommender, output_dir, start, compared, overwrite=overwrite, model=model
+        )
     finally:
         recommender.executor.close()  # a cluster connection the run opened ends with it
 
 
-def _check_compared_runs(config: RunConfig, folders: list[Path], registry: PluginRegistry) -> None:
+def _compared_runs(config: RunConfig, folders: list[Path], registry: PluginRegistry) -> list[RunScores]:
     """Read the ``evaluation.compare`` folders before any work: a typo fails at once, not after the evaluation.
 
     Raises
@@ -162,12 +164,14 @@ def _check_compared_runs(config: RunConfig, folders: list[Path], registry: Plugi
         Naming the run file, the entry and what is wrong with its folder (missing, no
         ``per_user.csv``, malformed).
     """
+    runs = []
     for i, folder in enumerate(folders):
         try:
-            RunScores.from_run_dir(Path(folder), registry=registry)
+            runs.append(RunScores.from_run_dir(Path(folder), registry=registry))
         except DataError as exc:
             msg = f"{config.source}: evaluation.compare[{i}]: {exc}"
             raise ConfigError(msg) from exc
+    return runs
 
 
 def _execute_run(
@@ -176,11 +180,15 @@ def _execute_run(
     recommender: Recommender,
     output_dir: Path,
     start: float,
+    compared: list[RunScores],
     *,
     overwrite: bool,
     model: bool,
 ) -> RunOutcome:
-    """Fit (and evaluate) `recommender` built from `config`, then write the run's files into `output_dir`."""
+    """Fit (and evaluate) `recommender` built from `config`, then write the run's files into `output_dir`.
+
+    `compared` are the ``evaluation.compare`` runs, read before any work.
+    """
     interactions = recommender.load_data()
     fingerprint = interactions.fingerprint()  # once: run.json, the comparisons and the evaluation's record
     evaluation = None
@@ -194,14 +202,14 @@ def _execute_run(
     if evaluation is not None:
         files.update(evaluation_files(evaluation, recommender.evaluation))
         settings = recommender.evaluation
-        if settings.compare:
+        if compared:
             origin = provenance(
                 config.to_dict(),
                 {"data_fingerprint": f"sha256:{fingerprint}", "n_interactions": len(interactions)},
                 registry,
             )
             comparison = compare_with(
-                evaluation, config.name, settings.compare, origin, registry, alpha=settings.alpha,
+                evaluation, config.name, compared, origin, alpha=settings.alpha,
                 test=settings.significance_test, seed=config.seed, allow_different_data=settings.allow_different_data,
             )
             files[COMPARISON_MD] = comparison.to_markdown()
