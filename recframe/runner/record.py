@@ -39,13 +39,13 @@ def run_record(
 CORE_LIBRARIES = ("numpy", "scipy", "scikit-learn", "pydantic")
 """Libraries every run records the versions of."""
 
-USED_LIBRARIES = {"numba": "numba", "pandas": "pandas", "pyarrow": "pyarrow", "ray": "ray", "torch": "torch"}
-"""Optional libraries (distribution by module) a run records where it used them: imported in its process."""
+USED_LIBRARIES = ("numba", "pandas", "pyarrow", "ray", "torch")
+"""Optional libraries (their modules and distributions share the name) a run records where its process imported them."""
 
 
 def _libraries() -> dict[str, str]:
     """Return the versions of the core libraries, and of the optional ones this process imported."""
-    used = [dist for module, dist in USED_LIBRARIES.items() if sys.modules.get(module) is not None]
+    used = [name for name in USED_LIBRARIES if sys.modules.get(name) is not None]
     return {name: _version(name) for name in (*CORE_LIBRARIES, *used)}
 
 
