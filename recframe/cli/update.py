@@ -28,7 +28,7 @@ from recframe.config import ComponentSpec, load_component, validate_component
 from recframe.data import Interactions
 from recframe.errors import ConfigError, DataError, path_repr, short_repr
 from recframe.interfaces import DataSource
-from recframe.interfaces.calls import calling, checked_interactions
+from recframe.interfaces.calls import calling, checked_interactions, is_builtin
 from recframe.interfaces.checks import check_interactions
 
 FILE_SOURCES: dict[str, dict[str, Any]] = {
@@ -355,8 +355,7 @@ def load_source(spec: ComponentSpec, registry: Any, seed: int) -> Interactions:
         msg = f"{registry.describe(source)} is not a data source"
         raise ConfigError(msg)
     who = registry.describe(source)
-    builtin = type(source).__module__.startswith("recframe.")
-    with checked_interactions(who, builtin=builtin), calling(who, "load"):
+    with checked_interactions(who, builtin=is_builtin(type(source))), calling(who, "load"):
         loaded = source.load(np.random.default_rng([0, seed]))
     return check_interactions(loaded, who)
 

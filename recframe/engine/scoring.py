@@ -27,6 +27,7 @@ from recframe.interfaces import (
     matrix_from_state,
     matrix_state,
 )
+from recframe.interfaces.calls import is_builtin
 from recframe.interfaces.state import check_graph
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class ScoringRanker(CandidateRanker):
         matrix = self.matrix_
         users = np.asarray(users, dtype=np.int64)
 
-        checked = not type(self).__module__.startswith("recframe.")  # a plugin's scores; the built-ins' are tested
+        checked = not is_builtin(type(self))  # a plugin's scores; the built-ins' are tested
 
         def score(rows: IntArray) -> FloatArray:
             scores = np.zeros((len(rows), matrix.n_items))

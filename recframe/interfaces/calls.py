@@ -13,6 +13,11 @@ from contextlib import contextmanager
 from recframe.errors import SHOWN_CHARACTERS, DataError, PluginError, RecframeError, short_text
 
 
+def is_builtin(cls: type) -> bool:
+    """Whether `cls` is one of recframe's own classes (a built-in, or a base class of the engine), not a plugin's."""
+    module = cls.__module__
+    return module == "recframe" or module.startswith("recframe.")
+
 @contextmanager
 def calling(who: str | Callable[[], str], method: str) -> Iterator[None]:
     """Turn what component code raises by accident into a :class:`PluginError` naming it.

@@ -42,7 +42,7 @@ from recframe.interfaces import (
     Splitter,
     SupportsTransposedFit,
 )
-from recframe.interfaces.calls import calling, checked_interactions
+from recframe.interfaces.calls import calling, checked_interactions, is_builtin
 from recframe.interfaces.checks import check_graph, check_interactions, check_matrix
 from recframe.recommender.blocks import load_source, search_blocks, spreads
 from recframe.recommender.filtering import FilterStep, apply_filters
@@ -115,8 +115,7 @@ class FitMethods:
     @staticmethod
     def _builtin(component: Component) -> bool:
         """Whether `component` is one of recframe's own (its data errors are the data's fault)."""
-        module = type(component).__module__
-        return module == "recframe" or module.startswith("recframe.")
+        return is_builtin(type(component))
 
     def _call(self, component: Component, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call `method` of `component`: every call the engine makes into a component goes here.

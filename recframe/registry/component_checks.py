@@ -18,6 +18,7 @@ import pydantic
 from recframe import interfaces
 from recframe.errors import PluginError, short_repr
 from recframe.interfaces import Component, ComponentConfig
+from recframe.interfaces.calls import is_builtin
 
 
 class _RegistrationError(PluginError):
@@ -59,7 +60,7 @@ def _check_defaults(cls: type[Component], kind: str, name: str, where: str) -> N
             )
             hint = "use a finite number, UTF-8 text or another JSON-compatible default"
             raise _RegistrationError(where, reason, hint) from exc
-        if cls.__module__.startswith("recframe."):  # the built-ins' are checked by the test suite, not at each start
+        if is_builtin(cls):  # the built-ins' are checked by the test suite, not at each start
             continue
         problem = refused_default(config, field, getattr(instance, field, None))
         if problem is not None:  # a run would write it to config.yaml, which then can't be run again
@@ -115,7 +116,7 @@ def kind_config(cls: type[Component]) -> type[ComponentConfig]:
 def config_owner(cls: type[Component]) -> tuple[type[ComponentConfig], type | None]:
     """Return :func:`kind_config`'s class, and the recframe base class that declares it (None: none does)."""
     for klass in cls.__mro__[1:]:  # what its bases read: a class's own annotation is its own affair
-        if not klass.__module__.startswith("recframe.") or "config" not in vars(klass).get("__annotations__", {}):
+        if not is_builtin(klass) or "config" not in vars(klass).get("__annotations__", {}):
             if "kind" in vars(klass) and klass.__module__.startswith(f"{interfaces.__name__}."):
                 break
             continue

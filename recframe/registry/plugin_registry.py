@@ -26,6 +26,7 @@ from recframe import hookspecs, interfaces
 from recframe._version import __version__
 from recframe.errors import ConfigError, PluginError, PluginLoadWarning, RecframeWarning, short_repr
 from recframe.interfaces import KINDS, Component, ComponentConfig
+from recframe.interfaces.calls import is_builtin
 from recframe.registry.component_checks import _check_defaults, _RegistrationError, config_owner
 from recframe.registry.disabling import DISABLE_ENV, _canonical, _disabled_names, disable_name
 from recframe.registry.entries import ComponentEntry, PluginInfo
@@ -264,7 +265,7 @@ class PluginRegistry:
             if owner is None or owner.__module__.startswith(f"{interfaces.__name__}."):
                 every = f"every {kind}"
             else:  # an engine or built-in base asks for more: name the nearest of recframe's classes
-                nearest = next(k for k in cls.__mro__ if k.__module__.startswith("recframe."))
+                nearest = next(k for k in cls.__mro__ if is_builtin(k))
                 every = f"a {kind} built on {nearest.__name__}"
             reason = (
                 f"registered {kind} {name!r} ({cls.__name__}) whose Config {cls.Config.__name__} does not "
@@ -272,7 +273,7 @@ class PluginRegistry:
                 f"{fields})"
             )
             given = cls.Config
-            if given.__module__ == "recframe" or given.__module__.startswith("recframe."):  # one of ours, as it is
+            if is_builtin(given):  # one of ours, as it is
                 hint = f"set Config = {base.__name__} (or a subclass of it) instead of {given.__name__}"
             else:
                 parents = ", ".join(b.__name__ for b in given.__bases__)
