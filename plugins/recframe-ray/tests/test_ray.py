@@ -242,8 +242,14 @@ def test_another_service_at_the_address_fails_fast_not_after_minutes_of_ray_init
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
+    listener.settimeout(10)
     held: list[socket.socket] = []
-    taking = threading.Thread(target=lambda: held.extend(listener.accept()[0] for _ in range(3)), daemon=True)
+
+    def take() -> None:  # the three connections the checks open (TCP, HTTP/2; TCP): each kept to close
+        for _ in range(3):
+            held.append(listener.accept()[0])
+
+    taking = threading.Thread(target=take, daemon=True)
     taking.start()
     address = f"127.0.0.1:{listener.getsockname()[1]}"
     try:
@@ -255,6 +261,7 @@ def test_another_service_at_the_address_fails_fast_not_after_minutes_of_ray_init
         monkeypatch.setenv("RAY_USE_TLS", "1")  # a head node with TLS on would refuse a plain HTTP/2 start
         RayExecutor(address=address, connect_timeout_s=1).check()  # the TCP check alone
     finally:
+        taking.join(timeout=10)
         listener.close()
         for connection in held:
             connection.close()
