@@ -125,6 +125,8 @@ def test_update_benchmark_smoke(tmp_path):
     assert len(rows) == 6, out
     assert all(row.split("|")[14].strip() == "yes" and row.rstrip().endswith("% |") for row in rows), out
     assert any("| full" not in row for row in rows), out  # some graph was updated, not searched again
+    same = [line for line in out.splitlines() if line.startswith("Every add row's refit fits the same events: 2 fits")]
+    assert len(same) == 2 and all("0.01: " in line and "0.1: " in line for line in same), out  # one per ranker
     chains = [line.split("|") for line in lines if line.count("|") == 8]  # two updates in a row per fraction
     assert len(chains) == 4 and all(len(c[2].split(" / ")) == 2 and c[7].strip() == "yes" for c in chains), out
 
