@@ -285,6 +285,71 @@ def test_nan_scores_of_a_scoring_ranker_are_refused_not_dropped():
         rec.recommend(np.unique(data.users)[:3])
 
 
+class MisshapenScores(ScoringRanker):
+    """Returns scores of the wrong shape or kind (``returns``); item scores rise with the item's number."""
+
+    name = "misshapen_scores"
+    Config = ScoringConfig
+    returns = "row"
+
+    def score_block(self, users: np.ndarray) -> Any:
+        row = np.arange(1, self.matrix_.n_items + 1, dtype=np.float64)
+        return {
+            "right": np.tile(row, (len(users), 1)),
+            "row": row,  # broadcast over the block: every user would get the same list
+            "one_row": row[None, :],
+            "column": np.ones((len(users), 1)),
+            "list": np.tile(row, (len(users), 1)).tolist(),
+            "text": np.tile(row, (len(users), 1)).astype(str),
+            "short": np.tile(row[:-1], (len(users), 1)),
+        }[self.returns]
+
+
+@pytest.mark.parametrize(
+    ("returns", "said"),
+    [
+        ("row", r"returned an array of shape \(20,\); expected a numpy array of shape \(3, 20\)"),
+        ("one_row", r"returned an array of shape \(1, 20\); expected a numpy array of shape \(3, 20\)"),
+        ("column", r"returned an array of shape \(3, 1\); expected"),
+        ("list", r"returned list; expected a numpy array of shape \(3, 20\)"),
+        ("text", r"returned an array of <U32; expected"),
+        ("short", r"returned an array of shape \(3, 19\); expected"),
+    ],
+)
+def test_scores_of_the_wrong_shape_or_kind_are_refused_not_broadcast(returns, said):
+    # numpy broadcasts a row or a column over the block: every user would get the first user's list
+    data = random_interactions(n_users=30, n_items=20, seed=3)
+    ranker = MisshapenScores(n=5)
+    ranker.returns = returns
+    rec = Recommender(similarity=SparseSimilarity(k=5), ranker=ranker).fit(data)
+    users = np.unique(data.users)[:3]
+    with pytest.raises(PluginError, match=r"raised ValueError in recommend\(\): MisshapenScores\.score_block " + said):
+        rec.recommend(users)
+
+
+class OwnListsMisshapenScores(MisshapenScores):
+    """Makes its lists from right scores (its own ``recommend``); only explanations read ``returns``."""
+
+    def recommend(self, users: np.ndarray, n: int | None = None, *, exclude: Any = None) -> TopN:
+        asked, self.returns = self.returns, "right"
+        try:
+            return super().recommend(users, n, exclude=exclude)
+        finally:
+            self.returns = asked
+
+
+def test_scores_of_the_wrong_shape_are_refused_where_an_explanation_asks_for_them():
+    data = random_interactions(n_users=30, n_items=20, seed=3)
+    ranker = OwnListsMisshapenScores(n=5)
+    ranker.returns = "short"
+    rec = Recommender(similarity=SparseSimilarity(k=5), ranker=ranker).fit(data)
+    user = np.unique(data.users)[0]
+    item = rec.recommend([user]).to_dict()[user][0][0]
+    with pytest.raises(PluginError, match=r"raised ValueError in score_block\(\): OwnListsMisshapenScores\.score_block "
+                       r"returned an array of shape \(1, 19\); expected a numpy array of shape \(1, 20\)"):
+        rec.explain(user, item)
+
+
 def test_huge_similarities_overflowing_item_cf_name_the_similarity_and_its_value(edges):
     run = config(similarity={"type": "edge_sim", "k": 5, "scale": 1.5e308}, ranker={"type": "item_cf", "n": 5})
     message = refused(run)

@@ -134,9 +134,10 @@ class ScoringRanker(CandidateRanker):
             scores = np.zeros((len(rows), matrix.n_items))
             hit = np.ones(len(rows), dtype=bool) if self.scores_unknown_users else rows >= 0
             if hit.any():
-                scores[hit] = self.score_block(rows[hit])
+                block = self.score_block(rows[hit])
                 if checked:
-                    _refuse_nan(scores, type(self).__name__)
+                    block = checked_scores(block, int(hit.sum()), matrix.n_items, type(self).__name__)
+                scores[hit] = block
             return scores
 
         return blockwise_top_n(
@@ -152,17 +153,30 @@ class ScoringRanker(CandidateRanker):
         )
 
 
-def _refuse_nan(scores: FloatArray, who: str) -> None:
-    """Raise a ValueError if a plugin's :meth:`ScoringRanker.score_block` gave ``nan`` scores.
+def checked_scores(block: object, n_users: int, n_items: int, who: str) -> FloatArray:
+    """Return a plugin's :meth:`ScoringRanker.score_block` result, or raise a ValueError saying what is wrong with it.
 
+    It must be a numpy array of exactly ``(n_users, n_items)`` numbers: numpy would broadcast a
+    row or a column over the block (every user given the first user's scores) without a word.
     A ``nan`` is never among the best (it compares false), so it would vanish from the lists
     unnoticed; an infinite score is refused where the lists are checked.
     """
-    bad = np.isnan(scores)
+    expected = f"a numpy array of shape ({n_users}, {n_items}): one row of scores per user asked, one column per item"
+    if not isinstance(block, np.ndarray):
+        msg = f"{who}.score_block returned {type(block).__name__}; expected {expected}"
+        raise ValueError(msg)
+    if block.shape != (n_users, n_items):
+        msg = f"{who}.score_block returned an array of shape {block.shape}; expected {expected}"
+        raise ValueError(msg)
+    if block.dtype.kind not in "biuf":
+        msg = f"{who}.score_block returned an array of {block.dtype}; expected {expected}"
+        raise ValueError(msg)
+    bad = np.isnan(block)
     if bad.any():
         count = int(bad.sum())
         msg = (
-            f"{who}.score_block returned nan for {count} of {scores.size} scores; scores must be numbers "
+            f"{who}.score_block returned nan for {count} of {block.size} scores; scores must be numbers "
             "(0 or less: not recommended)"
         )
         raise ValueError(msg)
+    return block

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import as_query_ids
-from recframe.engine.scoring import ScoringRanker
+from recframe.engine.scoring import ScoringRanker, checked_scores
 from recframe.errors import ConfigError
 from recframe.interfaces import CandidateRanker, Predictions, SupportsExplain, SupportsPredict, TopN
 from recframe.interfaces.calls import calling
@@ -236,7 +236,11 @@ class QueryMethods(ColdStartMethods):
             return out
         scores = np.full(len(items), np.nan)
         if isinstance(ranker, ScoringRanker) and (row >= 0 or ranker.scores_unknown_users):
-            scores = self._call(ranker, "score_block", np.array([row]))[0, items]
+            block = self._call(ranker, "score_block", np.array([row]))
+            if not self._builtin(ranker):
+                with calling(lambda: self._who(ranker), "score_block"):
+                    block = checked_scores(block, 1, fitted.matrix.n_items, type(ranker).__name__)
+            scores = block[0, items]
         reason = f"{ranker.name} score" + (" (user not in training)" if row < 0 else "")
         return [
             Explanation(user, i, float(s), ranker.name, None, reason, []) for i, s in zip(item_ids, scores, strict=True)
