@@ -277,3 +277,138 @@ def test_an_executor_that_cant_run_fails_a_fit_of_small_data_too():
         rec.fit(random_interactions(n_users=30, n_items=20, seed=2))
     with pytest.raises(NotFittedError):
         rec.recommend([1])
+
+
+class _Misbehaving(Executor):
+    """Runs every block here, then hands the results back wrong (``returns``), or fails to close (``close_fails``)."""
+
+    name = "misbehaving"
+    Config = ExecutorConfig
+    parallel = True
+    returns = "reversed"
+    close_fails = False
+
+    def map_blocks(self, function, blocks, payload, *, desc, on_result=None):  # type: ignore[no-untyped-def]
+        results = [function(payload, block) for block in blocks]
+        if self.returns == "reversed":
+            results.reverse()
+        elif self.returns == "short":
+            results = results[:-1]
+        elif self.returns == "none":
+            return None
+        elif self.returns == "fails":
+            raise RuntimeError("the cluster went away")
+        for number, result in enumerate(results):
+            if on_result is not None:
+                on_result(number, result)
+        return results
+
+    def close(self) -> None:
+        if self.close_fails:
+            raise OSError("close failed")
+
+
+class _MisbehavingOldStyle(_Misbehaving):
+    """The same, written before ``on_result``: the results are handed on once the map returns."""
+
+    name = "misbehaving_old"
+
+    def map_blocks(self, function, blocks, payload, *, desc):  # type: ignore[no-untyped-def, override]
+        return super().map_blocks(function, blocks, payload, desc=desc)
+
+
+def _misbehaving(kind: type[_Misbehaving], returns: str) -> _Misbehaving:
+    executor = kind(block_rows=10)
+    executor.returns = returns
+    return executor
+
+
+@pytest.mark.parametrize("kind", [_Misbehaving, _MisbehavingOldStyle])
+@pytest.mark.parametrize(
+    ("returns", "said"),
+    [
+        (
+            "reversed",
+            r"returned the result of block \d+ in place 0; map_blocks returns the results in the blocks' order",
+        ),
+        (
+            "short",
+            r"returned 3 results from map_blocks for 4 blocks; map_blocks returns a list of one result per block",
+        ),
+        ("none", r"returned NoneType from map_blocks; map_blocks returns a list of one result per block"),
+    ],
+)
+@pytest.mark.parametrize("ranker", ["user_cf", "popularity"])
+def test_an_executor_returning_results_out_of_order_or_not_one_per_block_is_refused_naming_it(
+    kind, returns, said, ranker
+):
+    # reversed results gave one block's users another block's lists (or one row's neighbours to another row)
+    data = random_interactions(seed=1, n_users=40, n_items=20, density=0.3)
+    rec = Recommender.from_config({"ranker": ranker, "similarity": {"type": "sparse", "k": 3}})
+    rec.executor = _misbehaving(kind, returns)
+    with pytest.raises(PluginError, match=rf"^executor '{kind.name}' \(module tests\.test_executor\) {said}"):
+        rec.fit(data)
+        rec.recommend_all(5)
+
+
+def test_an_executor_returning_what_the_blocks_did_not_is_refused_naming_it():
+    class Replacing(_Misbehaving):
+        name = "replacing"
+
+        def map_blocks(self, function, blocks, payload, *, desc, on_result=None):  # type: ignore[no-untyped-def]
+            return [None for _ in blocks]
+
+    rec = Recommender.from_config({"ranker": "user_cf", "similarity": {"type": "sparse", "k": 3}})
+    rec.executor = Replacing(block_rows=10)
+    with pytest.raises(
+        PluginError,
+        match=r"^executor 'replacing' .* returned None as the result of block 0; map_blocks "
+        r"returns what function\(payload, block\) returned for each block",
+    ):
+        rec.fit(random_interactions(seed=1, n_users=40, n_items=20, density=0.3))
+
+
+class _Closing(_Misbehaving):
+    """Works, but fails to close."""
+
+    name = "closing"
+    returns = "in order"
+    close_fails = True
+
+
+class _FailingAndClosing(_Misbehaving):
+    """Fails its blocks, then fails to close."""
+
+    name = "failing_closing"
+    returns = "fails"
+    close_fails = True
+
+
+RUN = "data: {type: synthetic, n_users: 40, n_items: 20}\nsimilarity: {type: sparse, k: 3}\nranker: user_cf\n"
+
+
+def test_an_executor_that_fails_to_close_is_a_warning_not_a_failed_run(tmp_path, install_plugin, caplog):
+    # the run's output was complete, yet the command failed with a bare OSError
+    registry = install_plugin([_Closing, _FailingAndClosing], "closing", "recframe-closing")
+    path = tmp_path / "run.yaml"
+    path.write_text(RUN, encoding="utf-8")
+    with caplog.at_level("WARNING", logger="recframe"):
+        result = execute(
+            load_config(path, registry, ["executor.type=closing"]), registry, tmp_path / "out", model=False
+        )
+    assert (tmp_path / "out" / "recommendations.csv").exists() and result.files
+    assert [r.getMessage() for r in caplog.records if "close" in r.getMessage()] == [
+        "executor 'closing' (recframe-closing 0.0.1) raised OSError in close(): close failed"
+    ]
+
+
+def test_a_failing_close_does_not_hide_the_error_that_ended_the_run(tmp_path, install_plugin):
+    registry = install_plugin([_Closing, _FailingAndClosing], "closing", "recframe-closing")
+    path = tmp_path / "run.yaml"
+    path.write_text(RUN, encoding="utf-8")
+    config = load_config(path, registry, ["executor.type=failing_closing", "executor.block_rows=10"])
+    with pytest.raises(
+        PluginError, match=r"^executor 'failing_closing' .*raised RuntimeError in map_blocks\(\): the cl"
+    ):
+        execute(config, registry, tmp_path / "out", model=False)
+    assert not (tmp_path / "out").exists()

@@ -153,7 +153,7 @@ def test_the_executor_search_by_pairs_equals_the_backend_search(rng, config):
         assert isinstance(backend, SupportsPairBlocks)
         n = rows.shape[0]
         want = backend.neighbours()
-        got = search_blocks(executor, backend, n, None, "similarity 'sparse'")
+        got = search_blocks(executor, backend, n, None, "similarity 'sparse'", "executor 'local'")
         np.testing.assert_array_equal(got.indices, want.indices)
         np.testing.assert_array_equal(got.scores, want.scores)
         assert len(backend.pair_blocks(4)) == 4
@@ -183,7 +183,9 @@ def test_without_pair_blocks_the_rows_are_searched_in_blocks_as_before(rng):
 
     x = long_tailed(rng)
     backend = NoPairs(k=4).fit(x)
-    got = search_blocks(LocalExecutor(workers=2, block_rows=40), backend, x.shape[0], None, "similarity 'sparse'")
+    got = search_blocks(
+        LocalExecutor(workers=2, block_rows=40), backend, x.shape[0], None, "similarity 'sparse'", "executor 'local'"
+    )
     assert sorted(len(rows) for rows in calls) == [30, 40, 40, 40]
     np.testing.assert_array_equal(got.indices, backend.neighbours().indices)
 
@@ -205,11 +207,11 @@ def test_malformed_pair_blocks_are_named_errors(rng):
     with pytest.raises(
         PluginError, match=r"similarity 'x' returned pair blocks \[\(0, 2\), \(3, 4\)\]; expected conse"
     ):
-        search_blocks(executor, Gaps(k=3).fit(TINY), 4, None, "similarity 'x'")
+        search_blocks(executor, Gaps(k=3).fit(TINY), 4, None, "similarity 'x'", "executor 'local'")
     with pytest.raises(
         PluginError, match=r"similarity 'x' returned pair offers 2 wide for block 1, 3 wide for block 0"
     ):
-        search_blocks(executor, Ragged(k=3).fit(TINY), 4, None, "similarity 'x'")
+        search_blocks(executor, Ragged(k=3).fit(TINY), 4, None, "similarity 'x'", "executor 'local'")
 
 
 @pytest.mark.parametrize("ranker", ["item_cf", "user_cf"])

@@ -23,15 +23,16 @@ before it is sent back.
 from __future__ import annotations
 
 import inspect
+import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
 from recframe.engine import merge_offers
-from recframe.errors import PluginError, short_repr
+from recframe.errors import PluginError, RecframeError, short_repr
 from recframe.interfaces import (
     CandidateRanker,
     DataSource,
@@ -56,30 +57,115 @@ _RankPayload = tuple[CandidateRanker, int, str, int]
 _LoadPayload = tuple[SupportsPartitions, str]
 
 
+logger = logging.getLogger(__name__)
+
 _P = TypeVar("_P")
 _B = TypeVar("_B")
 _R = TypeVar("_R")
 
 
-def map_in_order(
+@dataclass(frozen=True)
+class _Numbered(Generic[_B]):
+    """A block with its place among the blocks: its result comes back with it (see :func:`run_blocks`)."""
+
+    number: int
+    block: _B
+
+    def __len__(self) -> int:
+        """Return the block's own length (what executors size their progress by), 1 for a block without one."""
+        return len(self.block) if isinstance(self.block, Sized) else 1
+
+
+def _numbered(payload: tuple[Callable[[_P, _B], _R], _P], numbered: _Numbered[_B]) -> tuple[int, _R]:
+    """Return `numbered`'s place with the result of the block's function (run by the executor)."""
+    function, shared = payload
+    return numbered.number, function(shared, numbered.block)
+
+
+def run_blocks(
     executor: Executor,
     function: Callable[[_P, _B], _R],
     blocks: Sequence[_B],
     payload: _P,
     *,
     desc: str,
-    on_result: Callable[[int, _R], None],
+    runs: str,
+    on_result: Callable[[int, _R], None] | None = None,
 ) -> list[_R]:
-    """Run ``executor.map_blocks`` with `on_result`, also for an executor written before that argument.
+    """Return ``function(payload, block)`` of every block, run by ``executor.map_blocks``, in block order.
 
-    Such an executor's results are all handed to `on_result` once the map has returned (so a
-    sweep keeps its finished settings only when every setting ran), rather than failing with a
-    ``TypeError`` on the argument it does not know.
+    Every block goes to the executor with its number, and its result comes back with it, so
+    that an executor plugin that returns the results in another order than the blocks', or
+    not one result per block, is refused naming it (`runs`) rather than giving one block's
+    rows another block's results. Results are handed to `on_result` as the executor hands
+    them back, also for an executor written before that argument (all of them once the map
+    has returned, so a sweep then keeps its finished settings only when every setting ran,
+    rather than failing with a ``TypeError`` on the argument it does not know).
+
+    Raises
+    ------
+    PluginError
+        If the executor returns other than one result per block, in block order.
     """
+    numbered = [_Numbered(number, block) for number, block in enumerate(blocks)]
+
+    def taken(place: int, tagged: tuple[int, _R]) -> None:
+        result = _result_in_place(tagged, place, runs)
+        if on_result is not None:
+            on_result(place, result)
+
+    shared = (function, payload)
     parameters = inspect.signature(executor.map_blocks).parameters.values()
     if any(p.name == "on_result" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return executor.map_blocks(function, blocks, payload, desc=desc, on_result=on_result)
-    return gather_in_order(executor.map_blocks(function, blocks, payload, desc=desc), on_result)
+        tagged = executor.map_blocks(_numbered, numbered, shared, desc=desc, on_result=taken)
+    else:
+        returned = executor.map_blocks(_numbered, numbered, shared, desc=desc)
+        tagged = gather_in_order(_every_result(returned, runs), taken)
+    return [_result_in_place(t, place, runs) for place, t in enumerate(_every_result(tagged, runs, len(blocks)))]
+
+
+def _every_result(results: object, runs: str, n_blocks: int | None = None) -> list[tuple[int, Any]]:
+    """Return what an executor's ``map_blocks`` returned if it is a list (of `n_blocks` results, where given)."""
+    expected = "map_blocks returns a list of one result per block, in the blocks' order"
+    if not isinstance(results, list | tuple):
+        msg = f"{runs} returned {type(results).__name__} from map_blocks; {expected}"
+        raise PluginError(msg)
+    if n_blocks is not None and len(results) != n_blocks:
+        msg = f"{runs} returned {len(results)} results from map_blocks for {n_blocks} blocks; {expected}"
+        raise PluginError(msg)
+    return list(results)
+
+
+def _result_in_place(tagged: object, place: int, runs: str) -> Any:
+    """Return the result of the block at `place`, from what the executor returned there (its number and result)."""
+    if not (isinstance(tagged, tuple) and len(tagged) == 2 and isinstance(tagged[0], int)):
+        msg = (
+            f"{runs} returned {short_repr(tagged)} as the result of block {place}; map_blocks returns what "
+            "function(payload, block) returned for each block"
+        )
+        raise PluginError(msg)
+    number, result = tagged
+    if number != place:
+        msg = (
+            f"{runs} returned the result of block {number} in place {place}; map_blocks returns the results in "
+            "the blocks' order"
+        )
+        raise PluginError(msg)
+    return result
+
+
+def close_executor(executor: Executor, runs: str) -> None:
+    """Close `executor` after a run or a sweep; a failure to is logged as a warning naming it (`runs`), not raised.
+
+    The work is finished (or failed for its own reason, which a failing ``close`` must not hide):
+    an executor plugin that can't release its connection must neither fail a run whose output is
+    written nor replace the error that ended one.
+    """
+    try:
+        with calling(runs, "close"):
+            executor.close()
+    except RecframeError as exc:
+        logger.warning("%s", exc)
 
 
 def spreads(executor: Executor, n_rows: int) -> bool:
@@ -88,7 +174,7 @@ def spreads(executor: Executor, n_rows: int) -> bool:
 
 
 def search_blocks(
-    executor: Executor, backend: SimilarityBackend, n_rows: int, k: int | None, who: str
+    executor: Executor, backend: SimilarityBackend, n_rows: int, k: int | None, who: str, runs: str
 ) -> NeighbourGraph:
     """Return the neighbours of every fitted row of `backend`, searched block by block on `executor`.
 
@@ -108,22 +194,23 @@ def search_blocks(
         Rows fitted (and searched).
     k : int or None
         Neighbours per row; the backend's ``k`` for ``None``.
-    who : str
-        How errors name the backend.
+    who, runs : str
+        How errors name the backend and the executor.
 
     Raises
     ------
     PluginError
-        If the backend fails on a block or returns a malformed graph for it.
+        If the backend fails on a block or returns a malformed graph for it, or the executor
+        returns other than one result per block in block order.
     """
     if isinstance(backend, SupportsPairBlocks):
         with calling(who, "pair_blocks"):
             bounds = backend.pair_blocks(math.ceil(n_rows / executor.config.block_rows), k)
         if bounds:
-            return search_pairs(executor, backend, _checked_bounds(bounds, n_rows, who), k, who, n_rows)
+            return search_pairs(executor, backend, _checked_bounds(bounds, n_rows, who), k, who, n_rows, runs)
     blocks = row_blocks(n_rows, executor.config.block_rows)
     payload: _SearchPayload = (backend, k, who, n_rows)
-    graphs = executor.map_blocks(_search_block, blocks, payload, desc=f"{backend.name} neighbours")
+    graphs = run_blocks(executor, _search_block, blocks, payload, desc=f"{backend.name} neighbours", runs=runs)
     width = max((g.k for g in graphs), default=0)
     indices = np.full((n_rows, width), -1, dtype=np.int64)
     scores = np.zeros((n_rows, width), dtype=np.float64)
@@ -147,6 +234,7 @@ def search_pairs(
     k: int | None,
     who: str,
     n_rows: int,
+    runs: str,
 ) -> NeighbourGraph:
     """Return the neighbours of every fitted row of `backend`, its pairs searched in the row ranges `bounds`.
 
@@ -182,7 +270,7 @@ def search_pairs(
 
     payload: _PairPayload = (backend, k, who, n_rows)
     name = getattr(backend, "name", type(backend).__name__)
-    map_in_order(executor, _pair_block, bounds, payload, desc=f"{name} neighbours (pairs)", on_result=merge)
+    run_blocks(executor, _pair_block, bounds, payload, desc=f"{name} neighbours (pairs)", runs=runs, on_result=merge)
     with calling(who, "finish_pairs"):
         return backend.finish_pairs(lists[0])
 
@@ -220,7 +308,9 @@ def _search_block(payload: _SearchPayload, rows: IntArray) -> NeighbourGraph:
     return check_graph(found, who, len(rows), n_rows, query_rows=rows)
 
 
-def rank_blocks(executor: Executor, ranker: CandidateRanker, rows: IntArray, n: int, who: str, n_items: int) -> TopN:
+def rank_blocks(
+    executor: Executor, ranker: CandidateRanker, rows: IntArray, n: int, who: str, n_items: int, runs: str
+) -> TopN:
     """Return `ranker`'s top-`n` lists of the user `rows`, computed block by block on `executor`.
 
     Equal to ``ranker.recommend(rows, n)``: a ranker's list of a user depends on that user alone.
@@ -233,7 +323,7 @@ def rank_blocks(executor: Executor, ranker: CandidateRanker, rows: IntArray, n: 
     """
     blocks = row_blocks(rows, executor.config.block_rows)
     payload: _RankPayload = (ranker, n, who, n_items)
-    lists = executor.map_blocks(_rank_block, blocks, payload, desc=f"{ranker.name} lists")
+    lists = run_blocks(executor, _rank_block, blocks, payload, desc=f"{ranker.name} lists", runs=runs)
     if not lists:
         return TopN(np.zeros((0, n), dtype=np.int64), np.zeros((0, n), dtype=np.float64))
     return TopN(np.concatenate([t.items for t in lists]), np.concatenate([t.scores for t in lists]))
@@ -272,7 +362,7 @@ def load_source(executor: Executor, source: DataSource, rng: np.random.Generator
         if len(parts) > 1:
             payload: _LoadPayload = (source, who)
             with calling(runs, "map_blocks"):
-                loaded = executor.map_blocks(_load_block, parts, payload, desc=f"{source.name} parts")
+                loaded = run_blocks(executor, _load_block, parts, payload, desc=f"{source.name} parts", runs=runs)
             with calling(who, "combine"):
                 return source.combine(loaded)
     with calling(who, "load"):

@@ -26,7 +26,7 @@ from recframe.interfaces import Executor, RatedPairs, Splitter, SupportsPredict
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_interactions, check_split
 from recframe.interfaces.value_checks import check_metric
-from recframe.recommender.blocks import map_in_order
+from recframe.recommender.blocks import run_blocks
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.querying import QueryMethods
 from recframe.registry import builtin_registry
@@ -116,8 +116,11 @@ class EvaluationMethods(QueryMethods):
             last = len(every) - 1
             tasks = [_Fold(n, train, part, keep and n == last) for n, (train, part) in enumerate(every)]
             work = _FoldWork(type(self), self._task_parts(), splitter)
-            with calling(lambda: self._who(self.executor), "map_blocks"):
-                outcomes = map_in_order(self.executor, _fold_task, tasks, work, desc="folds", on_result=gathered)
+            runs = self._who(self.executor)
+            with calling(runs, "map_blocks"):
+                outcomes = run_blocks(
+                    self.executor, _fold_task, tasks, work, desc="folds", runs=runs, on_result=gathered
+                )
             fitted = outcomes[-1].fitted
         else:
             fitted = None

@@ -349,7 +349,9 @@ class FitMethods:
             rows = np.arange(n_rows)
             if spreads(self.executor, n_rows):  # blocks of rows, each the backend's query-rows search
                 with calling(lambda: self._who(self.executor), "map_blocks"):
-                    found = search_blocks(self.executor, backend, n_rows, k, self._who(backend))
+                    found = search_blocks(
+                        self.executor, backend, n_rows, k, self._who(backend), self._who(self.executor)
+                    )
             else:
                 found = self._call(backend, "neighbours", k=k)
         else:

@@ -17,6 +17,7 @@ from recframe.evaluation.report import comparison_report, run_report, sweep_repo
 from recframe.evaluation.run_provenance import provenance
 from recframe.evaluation.run_scores import RunScores
 from recframe.recommender import Recommender
+from recframe.recommender.blocks import close_executor
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult
 from recframe.runner.files import (
@@ -152,7 +153,7 @@ def execute(
             config, registry, recommender, output_dir, start, compared, overwrite=overwrite, model=model
         )
     finally:
-        recommender.executor.close()  # a cluster connection the run opened ends with it
+        close_executor(recommender.executor, recommender._who(recommender.executor))  # a cluster connection ends
 
 
 def _compared_runs(config: RunConfig, folders: list[Path], registry: PluginRegistry) -> list[RunScores]:

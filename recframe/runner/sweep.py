@@ -22,8 +22,9 @@ from recframe.data import Interactions
 from recframe.errors import SHOWN_CHARACTERS, RecframeError
 from recframe.evaluation.value_text import yaml_text
 from recframe.interfaces import Executor, Metric
+from recframe.interfaces.calls import calling
 from recframe.recommender import Recommender
-from recframe.recommender.blocks import map_in_order
+from recframe.recommender.blocks import close_executor, run_blocks
 from recframe.recommender.evaluating import evaluated_fingerprint
 from recframe.registry import PluginRegistry, builtin_registry
 from recframe.results import EvaluationResult
@@ -204,14 +205,16 @@ def run_sweep(
         if executor.parallel and len(pending) > 1:  # settings are the executor's tasks, each run serially
             serial = builtin_registry().create("executor", "local", Executor)
             work = _SweepWork(registry, shared, fingerprint, serial, len(settings), params)
-            map_in_order(executor, _setting_task, pending, work, desc="sweep settings", on_result=gathered)
+            runs = first._who(executor)
+            with calling(runs, "map_blocks"):
+                run_blocks(executor, _setting_task, pending, work, desc="sweep settings", runs=runs, on_result=gathered)
         else:  # one after another here, each spreading its folds or rows on the executor
             work = _SweepWork(registry, shared, fingerprint, executor, len(settings), params)
             for number, setting in enumerate(pending):
                 gathered(number, _setting_task(work, setting))
     finally:
         engine_log.removeFilter(once)
-        executor.close()
+        close_executor(executor, first._who(executor))
     rows = [SweepRow(number, values, setting, results[number]) for number, (values, setting) in enumerate(settings, 1)]
     rec = Recommender.from_config(settings[-1][1], registry=registry)  # built in its task before: it builds
     rec.executor = executor
