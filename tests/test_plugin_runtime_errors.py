@@ -216,6 +216,9 @@ class WrongRanker(Failing, CandidateRanker):
 class WrongSplitterConfig(WrongSourceConfig):
     """Parameters of :class:`WrongSplitter`."""
 
+    empty: str = ""
+    """The part left empty ("test" or "training"; "": neither)."""
+
 
 class WrongSplitter(Failing, Splitter):
     """Every fourth event is a test event."""
@@ -226,6 +229,8 @@ class WrongSplitter(Failing, Splitter):
     def split(self, interactions: Interactions, rng: np.random.Generator) -> tuple[Interactions, Interactions]:
         self.maybe_fail("split")
         test = np.arange(len(interactions)) % 4 == 0
+        if self.config.empty:
+            test[:] = self.config.empty == "training"
         return interactions.take(~test), interactions.take(test)
 
 
@@ -536,3 +541,15 @@ def test_large_batches_are_checked_in_blocks_and_name_the_right_row(monkeypatch)
     graph = NeighbourGraph(neighbours, scores, 8)
     with pytest.raises(PluginError, match=r"returned row 3 as its own neighbour;"):
         check_graph(graph, "similarity 's'", 7, 8, query_rows=np.arange(7))
+
+
+@pytest.mark.parametrize("empty", ["test", "training"])
+def test_a_split_leaving_a_part_empty_is_a_data_error_naming_the_splitter(wrong_registry, empty):
+    # an empty test part crashed in the protocol (IndexError); an empty training part blamed the data
+    config = run_config()
+    config["evaluation"]["split"]["empty"] = empty
+    with pytest.raises(DataError) as info:
+        evaluate(config)
+    assert str(info.value) == (
+        f"splitter 'wrong_split' {PLUGIN} left no {empty} interactions out of 320; a split needs events on both sides"
+    )

@@ -358,9 +358,11 @@ def check_topn(
 
 
 def check_split(result: object, who: str, n_total: int, *, given: bool = False) -> tuple[Interactions, Interactions]:
-    """Return ``(train, test)`` if `result` is two :class:`Interactions` sharing out all events.
+    """Return ``(train, test)`` if `result` is two non-empty :class:`Interactions` sharing out all events.
 
-    A `given` split (a predefined test part) only has to have both parts non-empty.
+    A `given` split (a predefined test part) only has to have both parts non-empty. An empty
+    part is the data's fault as much as the splitter's (too few events to hold any out): a
+    :class:`DataError` naming the splitter, as the built-in splitters raise.
     """
     if not (
         isinstance(result, tuple)
@@ -380,4 +382,8 @@ def check_split(result: object, who: str, n_total: int, *, given: bool = False) 
     if len(train) + len(test) != n_total:
         msg = f"{who} split {n_total} interactions into {len(train)} + {len(test)}; events were lost or repeated"
         raise PluginError(msg)
+    for part, events in (("test", test), ("training", train)):
+        if len(events) == 0:  # (the built-in splitters refuse it themselves, with the same words)
+            msg = f"{who} left no {part} interactions out of {n_total}; a split needs events on both sides"
+            raise DataError(msg)
     return train, test
