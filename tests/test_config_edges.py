@@ -452,3 +452,37 @@ def test_a_validators_own_message_ends_with_the_value_spelt_as_yaml(registry):
     with pytest.raises(ConfigError, match=r"^<config>: data\.user: must be a column name or a 0-based column "
                                           r"position; got \[1, null\]$"):
         validate_run({"data": {"type": "csv", "path": "x.csv", "user": [1, None]}}, registry)
+
+
+def test_a_plugin_validator_failing_by_accident_is_a_config_error_naming_it_and_the_field(tmp_path, install_plugin):
+    # a validator raising other than ValueError (which pydantic wraps) crashed validation with a traceback
+    from pydantic import model_validator
+
+    from recframe import Filter, Interactions
+
+    class RangeConfig(ComponentConfig):
+        low: float = 0.0
+
+        @model_validator(mode="after")
+        def _lookup(self) -> RangeConfig:
+            if self.low > 10:
+                raise KeyError("surprise")
+            return self
+
+    class RangeFilter(Filter):
+        name = "bad_range"
+        Config = RangeConfig
+
+        def apply(self, interactions: Interactions) -> Interactions:
+            return interactions
+
+    registry = install_plugin([RangeFilter], "range", "recframe-range")
+    path = tmp_path / "run.yaml"
+    path.write_text("data:\n  type: synthetic\n  filters:\n    - {type: bad_range, low: 42}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, registry)
+    assert str(info.value) == (
+        f"{path}:4: data.filters[0]: filter 'bad_range' (recframe-range 0.0.1) raised KeyError in "
+        "Config.model_validate(): 'surprise'"
+    )
+    assert main(["config", "validate", str(path)]) == 2

@@ -40,10 +40,11 @@ from recframe.config.model import (
 )
 from recframe.config.overrides import set_dotted
 from recframe.config.yaml_source import parse_yaml, read_config_text
-from recframe.errors import ConfigError, short_text
+from recframe.errors import ConfigError, RecframeError, short_text
 from recframe.interfaces import (
     INT64_MAX,
 )
+from recframe.interfaces.calls import plugin_failure
 from recframe.registry import PluginRegistry
 
 
@@ -287,6 +288,11 @@ def component_spec(
         config = cls.Config.model_validate(params)
     except ValidationError as exc:
         _add_pydantic_errors(exc, path, errors, cls.Config, f"{kind} {yaml_repr(type_name)}", raw=params)
+        return None
+    except (RecframeError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # a plugin's validator fails by accident (pydantic wraps only ValueError & co.)
+        errors.add(path, plugin_failure(registry.describe(cls), "Config.model_validate", exc))
         return None
     return ComponentSpec(kind, type_name, config)
 
