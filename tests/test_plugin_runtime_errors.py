@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from recframe import (
     CandidateRanker,
@@ -110,6 +111,9 @@ class WrongFilter(Failing, Filter):
 class WrongMatrixConfig(WrongSourceConfig):
     """Parameters of :class:`WrongMatrix`."""
 
+    row_short: bool = False
+    """Build the matrix one row short of its users."""
+
 
 class WrongMatrix(Failing, MatrixBuilder):
     """Binary matrix."""
@@ -119,7 +123,10 @@ class WrongMatrix(Failing, MatrixBuilder):
 
     def build(self, interactions: Interactions) -> InteractionMatrix:
         self.maybe_fail("build")
-        return InteractionMatrix.from_interactions(interactions, np.ones(len(interactions)), "max")
+        built = InteractionMatrix.from_interactions(interactions, np.ones(len(interactions)), "max")
+        if self.config.row_short:  # a bug: the matrix no longer fits the ids
+            return InteractionMatrix(sp.csr_array(built.matrix[:-1]), built.users, built.items)
+        return built
 
 
 class WrongSimConfig(SimilarityConfig):
@@ -552,4 +559,15 @@ def test_a_split_leaving_a_part_empty_is_a_data_error_naming_the_splitter(wrong_
         evaluate(config)
     assert str(info.value) == (
         f"splitter 'wrong_split' {PLUGIN} left no {empty} interactions out of 320; a split needs events on both sides"
+    )
+
+
+def test_a_matrix_builder_building_an_invalid_matrix_is_named(wrong_registry):
+    # the matrix's own checks raised a DataError (exit 3: "data can't be used") naming nobody
+    config = run_config(matrix={"type": "wrong_matrix", "row_short": True})
+    with pytest.raises(PluginError) as info:
+        evaluate(config)
+    assert str(info.value) == (
+        f"matrix 'wrong_matrix' {PLUGIN} returned invalid data: matrix has shape (39, 20); the id indexes say "
+        "(40, 20); fix the component (a bug in it, not in your data file)"
     )

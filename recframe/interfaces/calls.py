@@ -51,10 +51,11 @@ def calling(who: str | Callable[[], str], method: str) -> Iterator[None]:
 def checked_interactions(who: str, *, builtin: bool) -> Iterator[None]:
     """Name the component when what it returns as :class:`Interactions` fails their checks.
 
-    The engine calls a data source's ``load()`` and a filter's ``apply()`` inside this context
-    (and inside :func:`calling`). A :class:`DataError` raised while :mod:`recframe.data` checks
-    the interactions being built (``user ids must be integers or strings``, ``values[0] is
-    nan``) says what is wrong but not who built them: for a third-party component it is a
+    The engine calls a data source's ``load()``, a filter's ``apply()`` and a matrix builder's
+    ``build()`` and ``update()`` inside this context (and inside :func:`calling`). A
+    :class:`DataError` raised while :mod:`recframe.data` checks the interactions or the matrix
+    being built (``user ids must be integers or strings``, ``values[0] is nan``, a matrix of
+    another shape than its id indexes) says what is wrong but not who built them: for a third-party component it is a
     bug in that component, so it becomes ``PluginError`` ``"data 'x' (pkg 1.0) returned invalid
     data: <message>"`` (exit 1); for a built-in source the data is at fault, so it stays a
     ``DataError`` (exit 3) prefixed with the source's name. A ``DataError`` the component

@@ -226,7 +226,8 @@ class FitMethods:
         self._call(self.executor, "check")  # also where the data was given: small data may not need it
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        built = self._call(self.matrix, "build", interactions)
+        with checked_interactions(self._who(self.matrix), builtin=self._builtin(self.matrix)):
+            built = self._call(self.matrix, "build", interactions)
         # one pass; the model's own matrix from now on, read-only, its facts and column totals kept for updates
         facts = entry_facts(built, columns=True, own=True)[0]
         matrix = check_matrix(built, self._who(self.matrix), interactions, facts)

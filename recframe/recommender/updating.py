@@ -39,7 +39,7 @@ from recframe.engine import Engine
 from recframe.engine.entry_facts import ColumnTotals, entry_facts
 from recframe.errors import DataError
 from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph, SimilarityBackend
-from recframe.interfaces.calls import calling
+from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_graph, check_matrix
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods, _fresh_copy
@@ -288,7 +288,8 @@ class UpdateMethods(FitMethods):
         """
         builder, who = self.matrix, self._who(self.matrix)
         if fitted.built_by == (type(builder), builder.config):  # unknown (None): built again
-            updated = self._call(builder, "update", fitted.matrix, change)
+            with checked_interactions(who, builtin=self._builtin(builder)):
+                updated = self._call(builder, "update", fitted.matrix, change)
             cells = None
             if isinstance(updated, MatrixUpdate):  # the model keeps the plain matrix
                 cells = updated.cells
@@ -299,7 +300,8 @@ class UpdateMethods(FitMethods):
                 check_matrix(updated, who, facts=facts)
                 check_updated_ids(updated, fitted.matrix, change, who)
                 return updated, "incremental", cells, totals
-        built = self._call(builder, "build", change.after)
+        with checked_interactions(who, builtin=self._builtin(builder)):
+            built = self._call(builder, "build", change.after)
         facts = entry_facts(built, columns=True, own=True)[0]  # the column totals kept for the next update
         return check_matrix(built, who, change.after, facts), "full", None, None
 
