@@ -309,7 +309,7 @@ def test_an_unknown_name_mentions_plugins_that_did_not_load(monkeypatch):
     with pytest.raises(
         ConfigError,
         match=r"^unknown ranker 'als' \(registered: item_cf, popularity, reverse_id, user_cf\); "
-        r"not loaded: recframe-broken \(failed\)$",
+        r"not loaded: recframe-broken \(failed\); `recframe plugins` says why each failed$",
     ):
         registry.get("ranker", "als")
 
@@ -568,5 +568,16 @@ def test_a_package_of_several_plugins_not_loaded_is_listed_once_naming_them(monk
     )
     with pytest.warns(PluginLoadWarning):
         registry = PluginRegistry.from_environment()
-    with pytest.raises(ConfigError, match=r"; not loaded: recframe-odd \(failed: odd_a, odd_b\)$"):
+    said = r"; not loaded: recframe-odd \(failed: odd_a, odd_b\); `recframe plugins` says why each failed$"
+    with pytest.raises(ConfigError, match=said):
         registry.get("ranker", "als")
+
+
+def test_cli_plugins_shows_a_multi_line_error_on_its_row(monkeypatch, capsys):
+    # pluggy's message for a hook of the wrong signature spans lines, which broke the table
+    error = ImportError("first line\n  second line")
+    install(monkeypatch, FakeEntryPoint("multi", error=error, package="recframe-multi"))
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "recframe-multi" in line)
+    assert row.endswith("first line second line)") and "second line" not in out.replace(row, "")

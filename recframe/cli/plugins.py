@@ -28,5 +28,6 @@ def _plugins(args: argparse.Namespace) -> int:
     _print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
     for row in rows:
         line = "  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip()
-        _print(line + (f"  ({row['error']})" if row["error"] else ""))
+        error = " ".join(str(row["error"]).split())  # one line a row: some errors span several (pluggy's)
+        _print(line + (f"  ({error})" if error else ""))
     return EXIT_OK

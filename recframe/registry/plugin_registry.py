@@ -378,6 +378,8 @@ class PluginRegistry:
                 f"{package} ({status}{': ' + ', '.join(names) if len(names) > 1 else ''})"
                 for (package, status), names in grouped.items()
             )
+            if any(plugin.status == "failed" for plugin in failed):
+                msg += "; `recframe plugins` says why each failed"
         return msg
 
     def why_not_loaded(self, package: str, shown: str) -> str | None:
