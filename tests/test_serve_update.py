@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,63 @@ def test_a_change_refused_for_memory_is_503_with_the_reason(monkeypatch: pytest.
         assert status == 503 and "not changed" in body["error"] and "memory_limit_mb" in body["error"], body
         status, model = server.call("GET", "/model")
         assert model["updates"] == 0
+
+
+def test_updates_waiting_for_the_folder_leave_every_other_request_answered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # each waiting update held one of the 40 threads of the pool every handler runs in: 45 of them,
+    # waiting for a `recframe update` on the folder, left /health and every query unanswered
+    import http.client
+    import json
+    import threading
+
+    from recframe.artifacts import model_lock
+
+    events = _events()
+    _fit(_part(events, slice(0, 300))).save(tmp_path / "model")
+    body = _update_body(_part(events, slice(300, 310)), save=True)
+
+    def quick(server: Server, method: str, path: str, payload: Any = None) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)  # a load balancer's patience
+        try:
+            data = None if payload is None else json.dumps(payload).encode()
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    statuses: list[int] = []
+    with Server(create_app(tmp_path / "model")) as server, caplog.at_level("ERROR", logger="recframe.serve"):
+        with model_lock(tmp_path / "model"):  # another process changes the folder meanwhile
+            waiting = [
+                threading.Thread(target=lambda: statuses.append(server.call("POST", "/update", body)[0]))
+                for _ in range(45)
+            ]
+            for thread in waiting:
+                thread.start()
+            time.sleep(1.0)  # they queue up
+            assert quick(server, "GET", "/health") == 200
+            assert quick(server, "HEAD", "/health") == 200
+            assert quick(server, "GET", "/model") == 200
+            assert quick(server, "POST", "/recommend", {"users": [0, 1]}) == 200
+            assert quick(server, "GET", "/similar/items/0") == 200
+        for thread in waiting:
+            thread.join(60)
+    # the first waited for the folder, then saved; the others saved in turn
+    assert statuses == [200] * 45, statuses
+    assert Recommender.load(tmp_path / "model").lineage[-1]["kind"] == "update"
+
+
+def test_a_change_served_but_not_saved_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # the client got its 500, but the server's log said only "changed the model"
+    events = _events()
+    _fit(_part(events, slice(0, 300))).save(tmp_path / "model")
+    with Server(create_app(tmp_path / "model")) as server, caplog.at_level("INFO", logger="recframe.serve"):
+        other = Recommender.load(tmp_path / "model")
+        other.forget(users=[int(events["user"][0])])
+        other.save(tmp_path / "model")  # another process saves another model into the folder
+        status, body = server.call("POST", "/update", _update_body(_part(events, slice(300, 310)), save=True))
+        assert status == 500 and "was not saved" in body["error"], body
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and f"it was not saved in {tmp_path / 'model'}" in errors[0].getMessage()

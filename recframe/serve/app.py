@@ -17,6 +17,7 @@ swaps in the changed model's metadata atomically as a reload does.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -153,19 +154,25 @@ def create_app(
         given = {k: None if v is None else body_ids(v, model.item_str, k) for k, v in items.items()}
         return {**given, **rest}
 
+    # changes and reloads run one at a time (the holder serialises them): those waiting their turn
+    # wait here, on the event loop, not in threads of the pool every other request needs; with a
+    # thread each, 40 updates waiting for the model folder's lock left no thread to answer anything
+    changing = asyncio.Lock()
+
+    # liveness and metadata answer on the event loop: never queued behind busy pool threads
     @app.get("/health", summary="liveness: the service answers and has a model")
-    def health() -> Response:
+    async def health() -> Response:
         current = holder.current
         return _json(
             {"status": "ok", "fingerprint": current.metadata["fingerprint"], "uptime_s": time.monotonic() - started}
         )
 
     @app.head("/health", include_in_schema=False)  # load balancers probe with HEAD: the same answer, no body
-    def health_head() -> Response:
-        return health()
+    async def health_head() -> Response:
+        return await health()
 
     @app.get("/model", summary="the model's metadata: config, components, fingerprint, versions")
-    def model_info() -> Response:
+    async def model_info() -> Response:
         return _json(holder.current.metadata)
 
     @app.get("/recommend/{user:path}", summary="one user's top-n items")
@@ -261,7 +268,8 @@ def create_app(
     async def reload(body: Annotated[ReloadBody | None, Body()] = None) -> Response:
         path = None if body is None else body.path
         try:
-            served = await run_in_threadpool(holder.reload, path)
+            async with changing:
+                served = await run_in_threadpool(holder.reload, path)
         except RecframeError as exc:
             raise ApiError(422, f"the model was not reloaded: {exc}", "path") from exc
         return _json({"status": "reloaded", "model": served.metadata})
@@ -293,7 +301,8 @@ def create_app(
     async def _change(apply: Callable[[ServedModel], None], save: bool, fields: tuple[str, ...]) -> Response:
         """Apply an update or forget in the threadpool; answer its lineage entry and the new metadata."""
         try:
-            served = await run_in_threadpool(holder.change, apply, save=save)
+            async with changing:
+                served = await run_in_threadpool(holder.change, apply, save=save)
         except (DataError, ConfigError) as exc:  # bad events or ids; ConfigError: save without a folder
             field = "save" if isinstance(exc, ConfigError) else _named_field(str(exc), fields)
             raise ApiError(422, f"the model was not changed: {exc}", field) from exc

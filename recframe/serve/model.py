@@ -352,6 +352,7 @@ class ModelHolder:
             logger.info("changed the model (%s) in %.2fs", rec.lineage[-1].get("kind"), time.perf_counter() - start)
             if failure is not None:
                 msg = f"the model was changed, and serves the change, but it was not saved in {current.path}: {failure}"
+                logger.error("%s", msg)  # the operator's to know too: a restart would serve the folder's model
                 raise UnsavedChangeError(msg) from failure
             return self.current
 
