@@ -177,3 +177,38 @@ def test_save_refuses_a_model_folder_holding_other_files(tmp_path: Path, tiny_in
     (path / "notes.txt").unlink()
     rec.save(path)
     Recommender.load(path)
+
+
+@pytest.mark.parametrize("denied", ["manifest.json", "arrays", "array file"])
+def test_a_file_that_cant_be_read_for_its_permissions_says_so(
+    tmp_path: Path, tiny_interactions: Interactions, monkeypatch: pytest.MonkeyPatch, denied: str
+) -> None:
+    # it said "missing; the saved model is incomplete (save it again)" or "the file was altered"
+    from recframe.artifacts import opened_folder
+
+    path = _saved(tmp_path, tiny_interactions)
+    array = sorted(_manifest(path)["files"])[0]  # arrays/000-....npy
+    name = {"manifest.json": "manifest.json", "arrays": "arrays", "array file": array.split("/", 1)[1]}[denied]
+    opened = opened_folder.OpenedFolder._open
+
+    def refused(self: Any, relative: str, flags: int, folder: int | None) -> int:
+        if Path(relative).name == Path(name).name:  # as a user without read access (root reads anything)
+            raise PermissionError(13, "Permission denied", relative)
+        return opened(self, relative, flags, folder)
+
+    monkeypatch.setattr(opened_folder.OpenedFolder, "_open", refused)
+    monkeypatch.setattr(opened_folder, "_open_folder", _refusing_folder(opened_folder._open_folder, name))
+    shown = path / (array if denied == "array file" else name)
+    with pytest.raises(ModelFileError) as info:
+        Recommender.load(path)
+    assert str(info.value).startswith(f"{shown}: can't be read (Permission denied); the user running this needs read")
+    assert "missing" not in str(info.value) and "altered" not in str(info.value)
+
+
+def _refusing_folder(open_folder: Callable[..., int], name: str) -> Callable[..., int]:
+    def refused(relative: Any, folder: int | None) -> int:
+        if Path(relative).name == name:
+            raise PermissionError(13, "Permission denied", str(relative))
+        return open_folder(relative, folder)
+
+    return refused

@@ -133,6 +133,8 @@ class OpenedFolder:
         if _RELATIVE:
             try:
                 self._root = _open_folder(self.path, None)
+            except PermissionError as exc:
+                raise ModelFileError(_denied(self.path, exc)) from exc
             except OSError as exc:
                 msg = f"{self.path}: can't be opened ({exc.strerror or exc})"
                 raise ModelFileError(msg) from exc
@@ -192,6 +194,8 @@ class OpenedFolder:
         except FileNotFoundError:
             msg = f"{self.path}: has no {MANIFEST}; not a saved model (give a folder written by save() or recframe run)"
             raise ModelFileError(msg) from None
+        except PermissionError as exc:
+            raise ModelFileError(_denied(self.path / MANIFEST, exc)) from exc
         except (OSError, ValueError) as exc:
             msg = f"{self.path / MANIFEST}: can't be read as JSON ({exc}); the file was altered"
             raise ModelFileError(msg) from exc
@@ -217,6 +221,8 @@ class OpenedFolder:
                 if self.replaced():
                     raise FolderReplaced(self.path) from None
                 raise ModelFileError(not_a_folder) from None
+            except PermissionError as exc:
+                raise ModelFileError(_denied(arrays, exc)) from exc
             except OSError as exc:  # a file, or a link (ELOOP)
                 raise ModelFileError(not_a_folder) from exc
         if files and self._arrays is None and (arrays.is_symlink() or not arrays.is_dir()):
@@ -253,6 +259,8 @@ class OpenedFolder:
         inside = relative if self._arrays is None else relative[len(ARRAYS_DIR) + 1 :]
         try:
             fd = self._open(inside, _NO_LINK, self._arrays)
+        except PermissionError as exc:
+            raise ModelFileError(_denied(target, exc)) from exc
         except OSError as exc:  # missing, or a link (ELOOP)
             raise ModelFileError(missing) from exc
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -292,6 +300,14 @@ class OpenedFolder:
             )
             raise ModelFileError(msg)
         return array
+
+
+def _denied(target: Path, exc: PermissionError) -> str:
+    """Say that `target` of a saved model can't be read for its permissions (not missing, not altered)."""
+    return (
+        f"{target}: can't be read ({exc.strerror or exc}); the user running this needs read access to the "
+        "model folder and every file in it (check their permissions)"
+    )
 
 
 def _mapped(stream: BinaryIO) -> np.ndarray:
