@@ -132,6 +132,11 @@ def test_explain_and_predict(server: Server, rec: Recommender) -> None:
         ("GET", "/recommend/3?n=0", None, 422, "query.n"),
         ("GET", "/recommend/3?n=1001", None, 422, "query.n"),
         ("GET", "/recommend/abc", None, 422, "path.user"),
+        # an integer is digits alone: these were served as user 1
+        ("GET", "/recommend/%201", None, 422, "path.user"),
+        ("GET", "/recommend/+1", None, 422, "path.user"),
+        ("GET", "/explain?user=+3&item=1", None, 422, "query.user"),  # a query's + is a space
+        ("GET", "/recommend/%FF", None, 422, "path.user"),  # no UTF-8: every such id was the same
         ("GET", "/recommend/99999", None, 404, "user"),
         ("POST", "/recommend", {"user": "3"}, 422, "user"),
         ("POST", "/recommend", {"users": [1, "2"]}, 422, "users[1]"),
@@ -333,6 +338,9 @@ def test_string_ids_holding_a_slash_are_reached_by_get_too() -> None:
         assert status == 200 and body["user"] == "fay/", body
         status, body = server.call("GET", f"/recommend/{quote('nobody/here', safe='')}")  # the fallback's, named
         assert status == 200 and body["user"] == "nobody/here" and body["reason"] == "not in training", body
+        for path in ("/recommend/%FF", "/explain?user=%C3%28&item=b", "/similar/items/%80"):  # no UTF-8
+            status, body = server.call("GET", path)
+            assert status == 422 and "is not UTF-8 text" in body["error"], (path, body)
 
 
 def test_health_answers_head_as_load_balancers_probe(server: Server) -> None:

@@ -208,20 +208,28 @@ def body_id(value: Any, is_str: bool, field: str) -> Any:
 def text_id(text: str, is_str: bool, field: str) -> Any:
     """Return an id written in a URL as the model's id type: an int for an integer model.
 
+    An integer is decimal digits with an optional leading ``-``, nothing around them (``" 1"``,
+    a newline and ``"+1"`` are not, nor is a ``+`` a query string decodes to a space). Text
+    holding U+FFFD, what percent-escapes of bytes that are no UTF-8 decode to, is refused: every
+    such id would be the same one.
+
     Raises
     ------
     ApiError
-        422 naming the field if an integer model gets text that is not a 64-bit integer.
+        422 naming the field if an integer model gets text that is not a 64-bit integer, or
+        the text is not UTF-8.
     """
+    if "\ufffd" in text:
+        msg = f"{field}: {text[:50]!r} is not UTF-8 text (percent-escapes of bytes no UTF-8 character has)"
+        raise ApiError(422, msg, field)
     if is_str:
         if len(text) > MAX_ID_LENGTH:
             raise ApiError(422, f"{field}: ids are at most {MAX_ID_LENGTH} characters", field)
         return text
-    stripped = text.strip()
-    digits = stripped[1:] if stripped[:1] in "+-" else stripped
+    digits = text[1:] if text[:1] == "-" else text
     if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
         raise ApiError(422, f"{field}: {text[:50]!r} is not an integer, and this model's ids are integers", field)
-    value = int(stripped)
+    value = int(text)
     if not _INT64.min <= value <= _INT64.max:
         raise ApiError(422, f"{field}: {value} is beyond the 64-bit integer range of ids", field)
     return value
