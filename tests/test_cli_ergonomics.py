@@ -52,6 +52,24 @@ def test_a_reader_that_goes_away_gets_no_traceback(argv):
     assert err == ""
 
 
+def test_a_reader_leaving_during_a_large_write_is_seen():
+    """``recframe recommend --users-file ... | head -1``: one print of a 750 KB chunk, its reader gone midway.
+
+    One write of it raised nothing (the part written before the reader left was reported, the
+    rest vanished): the command exited 0 with its output cut. Written in pieces, it exits 141.
+    """
+    code = (
+        "import sys\nfrom recframe.cli.common import _print\n"
+        "try:\n    _print(('x' * 100 + '\\n') * 7500, end='')\n    sys.stdout.flush()\n"
+        "except BrokenPipeError:\n    sys.exit(141)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"x" * 100 + b"\n"
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 141
+
+
 def test_head_reads_the_start_and_nothing_else_is_printed(small):
     result = subprocess.run(
         f"{sys.executable} -m recframe -q config schema | head -c 10",

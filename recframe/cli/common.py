@@ -20,6 +20,13 @@ _output: list[TextIO] = []
 """The command's standard output, as :func:`main` found it (innermost last)."""
 
 
+_PIECE = 1 << 16
+"""Characters written at once. A single write of a large text (a chunk of recommendations, 750 KB)
+into a pipe whose reader goes away midway raised nothing on Python 3.11 (the kernel reports the
+part written before the reader left, and the rest vanished): the command exited 0 with its output
+cut. Written in pieces, the next piece fails with ``BrokenPipeError``: exit 141."""
+
+
 def _print(*values: object, sep: str = " ", end: str = "\n", file: TextIO | None = None) -> None:
     """Print to the command's own standard output (or `file`).
 
@@ -27,8 +34,10 @@ def _print(*values: object, sep: str = " ", end: str = "\n", file: TextIO | None
     can't corrupt the command's output (``--json`` read by a program); the command prints here.
     """
     stream = file if file is not None else _output[-1] if _output else sys.stdout
+    text = sep.join(map(str, values)) + end
     try:
-        print(*values, sep=sep, end=end, file=stream)
+        for start in range(0, len(text), _PIECE):
+            stream.write(text[start : start + _PIECE])
     except BrokenPipeError:  # the reader went away: main's own exit code
         raise
     except OSError as exc:  # a full disk, a device error: one line, not a traceback
