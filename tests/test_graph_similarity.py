@@ -193,6 +193,11 @@ def test_alpha_and_beta_are_refused_where_they_change_nothing_and_resolved_where
     written = Recommender.from_config({"similarity": {"type": "sparse", "measure": "p3alpha"}, "ranker": "item_cf"})
     assert written.to_config()["similarity"]["alpha"] == 1.0
     assert SparseSimilarity(measure="cosine", alpha=0.5, beta=0.5).config.alpha == 0.5
+    # asymmetric cosine weighs the two lengths, alpha and 1 - alpha: past 1 it rewarded popular targets
+    assert SparseSimilarity(measure="asymmetric_cosine", alpha=1.0).config.alpha == 1.0
+    said = r"asymmetric_cosine's alpha weighs the two rows' lengths, so it is in \[0, 1\]"
+    with pytest.raises(ValueError, match=said):
+        SparseSimilarity(measure="asymmetric_cosine", alpha=1.5)
 
 
 def test_stored_zeros_are_no_edges_and_alpha_defaults_to_the_plain_walk():

@@ -83,6 +83,9 @@ class SparseConfig(SimilarityConfig):
         if measure not in USES_ALPHA and alpha != default:
             msg = f"measure {measure!r} has no alpha (it changes nothing); alpha applies to {', '.join(USES_ALPHA)}"
             raise ValueError(msg)
+        if measure == "asymmetric_cosine" and alpha > 1.0:  # past 1 it rewards popular targets
+            msg = f"asymmetric_cosine's alpha weighs the two rows' lengths, so it is in [0, 1]; got {alpha}"
+            raise ValueError(msg)
         return alpha
 
     @field_validator("beta", mode="after")
