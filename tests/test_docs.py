@@ -12,6 +12,7 @@ from recframe import PluginRegistry, hookspecs
 from recframe.cli import main
 from recframe.config import EVALUATION_KEYS, TOP_LEVEL_KEYS, OutputConfig
 from recframe.config.reference import configuration_reference, hook_reference
+from recframe.interfaces.component import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +43,9 @@ def test_configuration_reference_covers_every_section_and_setting(registry):
         "## Sweep (`sweep`)",
     ):
         assert f"\n{heading}\n" in reference, heading
+    for kind in KINDS:  # every kind of component, the executors too (they were left out)
+        for entry in registry.components(kind):
+            assert f"\n### `{entry.name}`\n\n*recframe* · `{entry.cls.__name__}`" in reference, (kind, entry.name)
     top = reference.split("\n## ", 1)[0]
     for key in TOP_LEVEL_KEYS:
         assert f"| `{key}` |" in top, f"top-level key {key!r} is not in the reference's table"

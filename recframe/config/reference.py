@@ -37,7 +37,9 @@ SECTION_TITLES = {
     "ranker": "Candidate rankers (`ranker`)",
     "splitter": "Splitters (`evaluation.split`)",
     "metric": "Metrics (`evaluation.metrics`)",
+    "executor": "Executors (`executor`)",
 }
+"""A section for every component kind (:data:`~recframe.interfaces.component.KINDS`), in the order of a run file."""
 
 HEADER = """\
 # Configuration reference
