@@ -292,8 +292,14 @@ def test_a_repeated_key_is_an_error(tmp_path, registry):
 
 
 def test_a_metric_listed_twice(tmp_path, registry):
-    with pytest.raises(ConfigError, match=r"x\.yaml:5: evaluation\.metrics\[1\]: precision@5 is listed twice$"):
+    said = r"x\.yaml:5: evaluation\.metrics\[1\]: precision@5 is listed twice: as metrics\[0\] and metrics\[1\]$"
+    with pytest.raises(ConfigError, match=said):
         load(tmp_path, registry, SMALL_DATA + "evaluation:\n  metrics:\n  - precision@5\n  - {type: precision, k: 5}\n")
+    # after an entry that is wrong, the places are still the list's (they were the valid entries' count)
+    text = SMALL_DATA + "evaluation:\n  metrics:\n  - precision@0\n  - ndcg@5\n  - recall@5\n  - ndcg@5\n"
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, registry, text)
+    assert "x.yaml:7: evaluation.metrics[3]: ndcg@5 is listed twice: as metrics[1] and metrics[3]" in str(info.value)
 
 
 def test_a_nested_fallback_is_refused(tmp_path, registry):

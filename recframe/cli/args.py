@@ -21,7 +21,7 @@ def _common(default: object = argparse.SUPPRESS) -> argparse.ArgumentParser:
         "--quiet",
         action="store_true",
         default=default,
-        help="no progress bars or log lines, only results and errors",
+        help="no progress bars or informational log lines: only results, warnings and errors",
     )
     common.add_argument("-v", "--verbose", action="store_true", default=default, help="log debugging detail")
     return common

@@ -376,7 +376,7 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
         shown = yaml_repr(metrics_raw)
         errors.add((*path, "metrics"), f"must be a non-empty list such as [precision@10, ndcg@10]; got {shown}")
         return None
-    metrics = []
+    metrics, places = [], []
     for i, entry in enumerate(metrics_raw):
         problem = metric_entry_problem(entry)
         if problem is not None:
@@ -385,10 +385,13 @@ def _evaluation_spec(value: object, registry: PluginRegistry, errors: _Errors) -
         spec = component_spec(metric_entry(entry), "metric", (*path, "metrics", i), registry, errors)
         if spec is not None:
             metrics.append(spec)
-    labels = [str(getattr(m.build(registry), "label", m.type)) for m in metrics]
-    for i, label in enumerate(labels):
-        if label in labels[:i]:
-            errors.add((*path, "metrics", i), f"{label} is listed twice")
+            places.append(i)
+    first: dict[str, int] = {}
+    for i, spec in zip(places, metrics, strict=True):
+        label = str(getattr(spec.build(registry), "label", spec.type))
+        if label in first:
+            errors.add((*path, "metrics", i), f"{label} is listed twice: as metrics[{first[label]}] and metrics[{i}]")
+        first.setdefault(label, i)
     if split is None or len(metrics) != len(metrics_raw):
         return None
     return EvaluationSpec(split, tuple(metrics), settings, test_data)
