@@ -59,6 +59,31 @@ def staging_leftovers(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_folder_where_none_can_be_created_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    # /proc and /sys look writable (to root) but take no folder: it failed after the fit, with exit 1
+    run_file = write(tmp_path, SMALL)
+    fitted = []
+    monkeypatch.setattr(Recommender, "fit", lambda *args, **kwargs: fitted.append(1))
+
+    def refused(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("recframe.runner.folder.tempfile.mkdtemp", refused)
+    assert main(["run", str(run_file), "-o", str(tmp_path / "out"), "-q"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path}: no folder can be created there (Operation not permitted); recframe writes the output "
+        f"folder {tmp_path / 'out'} and stages its files beside it there; choose another --output\n"
+    )
+    assert fitted == [] and sorted(p.name for p in tmp_path.iterdir()) == ["run.yaml"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="Linux's /proc")
+def test_proc_is_refused_before_any_work(tmp_path, capsys):
+    run_file = write(tmp_path, SMALL)
+    assert main(["run", str(run_file), "-o", "/proc/recframe-output", "-q"]) == 2
+    assert "error: /proc: no folder can be created there" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- a folder that is not empty
 
 

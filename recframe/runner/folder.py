@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -143,6 +144,15 @@ def _check_creatable(output_dir: Path) -> None:
             f"and stages its files beside it there; choose another --output"
         )
         raise ConfigError(msg)
+    if existing is not None:  # permissions don't tell everything (/proc, /sys): make a folder there, and remove it
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".recframe-probe-", dir=existing))
+        except OSError as exc:
+            msg = (
+                f"{existing}: no folder can be created there ({exc.strerror or exc}); recframe writes the output "
+                f"folder {output_dir} and stages its files beside it there; choose another --output"
+            )
+            raise ConfigError(msg) from exc
 
 
 def _check_in_the_way(
