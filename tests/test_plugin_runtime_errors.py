@@ -113,6 +113,12 @@ class WrongMatrixConfig(WrongSourceConfig):
 
     row_short: bool = False
     """Build the matrix one row short of its users."""
+    values_short: bool = False
+    """Give one weight fewer than the events."""
+    duplicates: str = "max"
+    """How repeated pairs combine ("error": they are refused)."""
+    repeated: bool = False
+    """Read every event twice (a pair repeated in the data)."""
 
 
 class WrongMatrix(Failing, MatrixBuilder):
@@ -123,7 +129,10 @@ class WrongMatrix(Failing, MatrixBuilder):
 
     def build(self, interactions: Interactions) -> InteractionMatrix:
         self.maybe_fail("build")
-        built = InteractionMatrix.from_interactions(interactions, np.ones(len(interactions)), "max")
+        if self.config.repeated:
+            interactions = Interactions.concat(interactions, interactions)
+        weights = np.ones(len(interactions) - self.config.values_short)
+        built = InteractionMatrix.from_interactions(interactions, weights, self.config.duplicates)  # type: ignore[arg-type]
         if self.config.row_short:  # a bug: the matrix no longer fits the ids
             return InteractionMatrix(sp.csr_array(built.matrix[:-1]), built.users, built.items)
         return built
@@ -562,12 +571,31 @@ def test_a_split_leaving_a_part_empty_is_a_data_error_naming_the_splitter(wrong_
     )
 
 
-def test_a_matrix_builder_building_an_invalid_matrix_is_named(wrong_registry):
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("row_short", "matrix has shape (39, 20); the id indexes say (40, 20)"),
+        ("values_short", "values has shape (239,); expected (240,), one per interaction"),
+    ],
+)
+def test_a_matrix_builder_building_an_invalid_matrix_is_named(wrong_registry, fault, said):
     # the matrix's own checks raised a DataError (exit 3: "data can't be used") naming nobody
-    config = run_config(matrix={"type": "wrong_matrix", "row_short": True})
+    config = run_config(matrix={"type": "wrong_matrix", fault: True})
     with pytest.raises(PluginError) as info:
         evaluate(config)
     assert str(info.value) == (
-        f"matrix 'wrong_matrix' {PLUGIN} returned invalid data: matrix has shape (39, 20); the id indexes say "
-        "(40, 20); fix the component (a bug in it, not in your data file)"
+        f"matrix 'wrong_matrix' {PLUGIN} returned invalid data: {said}; fix the component (a bug in it, not in your "
+        "data file)"
+    )
+
+
+def test_a_matrix_builders_data_errors_stay_the_datas(wrong_registry):
+    # a pair repeated under duplicates: error is the user's to fix (exit 3), not the plugin's bug
+    config = run_config(matrix={"type": "wrong_matrix", "repeated": True, "duplicates": "error"})
+    with pytest.raises(DataError) as info:
+        evaluate(config)
+    assert not isinstance(info.value, PluginError)
+    assert str(info.value) == (
+        "user 0 and item 1 occur more than once (240 repeated pairs in all); set matrix.duplicates to last, first, "
+        "mean, sum or max"
     )

@@ -89,10 +89,7 @@ class InteractionMatrix:
         if len(interactions) == 0:
             msg = "no interactions to build a matrix from"
             raise DataError(msg)
-        weights = np.asarray(values, dtype=np.float64)
-        if weights.shape != (len(interactions),):
-            msg = f"values has shape {weights.shape}; expected ({len(interactions)},), one per interaction"
-            raise DataError(msg)
+        weights = _weights_of(values, len(interactions))
         users, user_rows = IdIndex.encode(interactions.users)
         items, item_cols = IdIndex.encode(interactions.items)
         # the codes are fresh arrays of ours: in place, no copy (a fresh 20M-entry array costs ~0.3 s)
@@ -129,6 +126,26 @@ class InteractionMatrix:
         )
         matrix.eliminate_zeros()
         return cls(matrix, users, items)
+
+
+def _weights_of(values: npt.ArrayLike, n: int) -> npt.NDArray[np.float64]:
+    """Return the `values` given for `n` events as float64, or raise a DataError if they are not one per event.
+
+    Of the errors of :meth:`InteractionMatrix.from_interactions`, this one is the caller's (a matrix
+    builder that computed its weights wrong), not the data's: see :data:`BUILT_WRONG`.
+    """
+    weights = np.asarray(values, dtype=np.float64)
+    if weights.shape != (n,):
+        msg = f"values has shape {weights.shape}; expected ({n},), one per interaction"
+        raise DataError(msg)
+    return weights
+
+
+BUILT_WRONG = frozenset({(__name__, "__post_init__"), (__name__, "_weights_of")})
+"""The checks (module, function) whose ``DataError`` says a matrix builder built its matrix wrong: a
+matrix of another shape than its id indexes, weights not one per event. The other errors of
+:meth:`InteractionMatrix.from_interactions` (no events, a pair repeated under ``duplicates:
+error``) are the data's and the user's to fix."""
 
 
 def index_dtype(nnz: int, *sizes: int) -> type[np.signedinteger[Any]]:

@@ -48,23 +48,31 @@ def calling(who: str | Callable[[], str], method: str) -> Iterator[None]:
 
 
 @contextmanager
-def checked_interactions(who: str, *, builtin: bool) -> Iterator[None]:
+def checked_interactions(
+    who: str, *, builtin: bool, checks: frozenset[tuple[str, str]] | None = None
+) -> Iterator[None]:
     """Name the component when what it returns as :class:`Interactions` fails their checks.
 
     The engine calls a data source's ``load()``, a filter's ``apply()`` and a matrix builder's
     ``build()`` and ``update()`` inside this context (and inside :func:`calling`). A
     :class:`DataError` raised while :mod:`recframe.data` checks the interactions or the matrix
     being built (``user ids must be integers or strings``, ``values[0] is nan``, a matrix of
-    another shape than its id indexes) says what is wrong but not who built them: for a third-party component it is a
-    bug in that component, so it becomes ``PluginError`` ``"data 'x' (pkg 1.0) returned invalid
-    data: <message>"`` (exit 1); for a built-in source the data is at fault, so it stays a
+    another shape than its id indexes) says what is wrong but not who built them: for a
+    third-party component it is a bug in that component, so it becomes ``PluginError``
+    ``"data 'x' (pkg 1.0) returned invalid data: <message>"`` (exit 1); for a built-in source
+    the data is at fault, so it stays a
     ``DataError`` (exit 3) prefixed with the source's name. A ``DataError`` the component
     raises itself (a malformed row of its file) passes through unchanged.
+
+    `checks` narrows which checks of :mod:`recframe.data` say the component built its result
+    wrong, as ``(module, function)`` pairs of the innermost frame: a matrix builder's
+    (:data:`recframe.data.matrix.BUILT_WRONG`), whose other data errors (a pair repeated under
+    ``duplicates: error``) are the data's and pass through unchanged.
     """
     try:
         yield
     except DataError as exc:
-        if not _raised_in_data_checks(exc):
+        if not _raised_in_data_checks(exc, checks):
             raise
         if builtin:
             msg = f"{who} read invalid data: {exc}"
@@ -73,14 +81,16 @@ def checked_interactions(who: str, *, builtin: bool) -> Iterator[None]:
         raise PluginError(msg) from exc
 
 
-def _raised_in_data_checks(exc: BaseException) -> bool:
-    """Whether `exc` was raised by the checks of :mod:`recframe.data` (its innermost frame there)."""
+def _raised_in_data_checks(exc: BaseException, checks: frozenset[tuple[str, str]] | None = None) -> bool:
+    """Whether `exc` was raised by the checks of :mod:`recframe.data` (its innermost frame there; one of `checks`)."""
     tb = exc.__traceback__
     if tb is None:
         return False
     while tb.tb_next is not None:
         tb = tb.tb_next
     module = tb.tb_frame.f_globals.get("__name__") or ""
+    if checks is not None:
+        return (module, tb.tb_frame.f_code.co_name) in checks
     return module == "recframe.data" or module.startswith("recframe.data.")
 
 
