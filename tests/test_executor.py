@@ -412,3 +412,19 @@ def test_a_failing_close_does_not_hide_the_error_that_ended_the_run(tmp_path, in
     ):
         execute(config, registry, tmp_path / "out", model=False)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_what_a_blocks_own_work_raises_is_not_blamed_on_the_executor(monkeypatch, workers):
+    # with blocks on worker threads, a MemoryError of recframe's own work said "executor 'local' raised"
+    import recframe.recommender.blocks as blocks
+
+    def exhausted(payload, rows):  # type: ignore[no-untyped-def]
+        raise MemoryError("no memory for this block")
+
+    rec = Recommender.from_config({"ranker": "user_cf", "similarity": {"type": "sparse", "k": 3}})
+    rec.executor = LocalExecutor(workers=workers, block_rows=10)
+    rec.fit(random_interactions(seed=1, n_users=40, n_items=20, density=0.3))
+    monkeypatch.setattr(blocks, "_rank_block", exhausted)
+    with pytest.raises(MemoryError, match="no memory for this block"):
+        rec.recommend_all(5)

@@ -22,6 +22,7 @@ before it is sent back.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import math
@@ -45,7 +46,7 @@ from recframe.interfaces import (
     gather_in_order,
     row_blocks,
 )
-from recframe.interfaces.calls import calling
+from recframe.interfaces.calls import calling, plugin_failure
 from recframe.interfaces.checks import check_graph, check_topn
 
 if TYPE_CHECKING:
@@ -76,10 +77,23 @@ class _Numbered(Generic[_B]):
         return len(self.block) if isinstance(self.block, Sized) else 1
 
 
+_RAISED_IN_BLOCK = "_recframe_raised_in_block"
+"""Set on an exception the block's own work raised, so that :func:`run_blocks` tells it from the executor's."""
+
+
 def _numbered(payload: tuple[Callable[[_P, _B], _R], _P], numbered: _Numbered[_B]) -> tuple[int, _R]:
-    """Return `numbered`'s place with the result of the block's function (run by the executor)."""
+    """Return `numbered`'s place with the result of the block's function (run by the executor).
+
+    What the function raises is marked as the block's (an attribute, which pickling keeps, so it
+    survives a worker process): it reaches the caller as it was raised, not blamed on the executor.
+    """
     function, shared = payload
-    return numbered.number, function(shared, numbered.block)
+    try:
+        return numbered.number, function(shared, numbered.block)
+    except BaseException as exc:
+        with contextlib.suppress(AttributeError, TypeError):  # an exception type that takes no attributes
+            setattr(exc, _RAISED_IN_BLOCK, True)
+        raise
 
 
 def run_blocks(
@@ -102,11 +116,36 @@ def run_blocks(
     has returned, so a sweep then keeps its finished settings only when every setting ran,
     rather than failing with a ``TypeError`` on the argument it does not know).
 
+    What a block's work raises reaches the caller unchanged (a plugin's failure in it is already
+    a :class:`PluginError` naming the plugin); what the executor raises by accident becomes a
+    :class:`PluginError` naming it (`runs`), as any plugin call's.
+
     Raises
     ------
     PluginError
-        If the executor returns other than one result per block, in block order.
+        If the executor fails, or returns other than one result per block, in block order.
     """
+    try:
+        return _run_numbered(executor, function, blocks, payload, desc=desc, runs=runs, on_result=on_result)
+    except (RecframeError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        if getattr(exc, _RAISED_IN_BLOCK, False):
+            raise
+        raise PluginError(plugin_failure(runs, "map_blocks", exc)) from exc
+
+
+def _run_numbered(
+    executor: Executor,
+    function: Callable[[_P, _B], _R],
+    blocks: Sequence[_B],
+    payload: _P,
+    *,
+    desc: str,
+    runs: str,
+    on_result: Callable[[int, _R], None] | None,
+) -> list[_R]:
+    """:func:`run_blocks` without the naming of the executor's accidents."""
     numbered = [_Numbered(number, block) for number, block in enumerate(blocks)]
 
     def taken(place: int, tagged: tuple[int, _R]) -> None:
@@ -361,8 +400,7 @@ def load_source(executor: Executor, source: DataSource, rng: np.random.Generator
             parts = list(source.partitions())
         if len(parts) > 1:
             payload: _LoadPayload = (source, who)
-            with calling(runs, "map_blocks"):
-                loaded = run_blocks(executor, _load_block, parts, payload, desc=f"{source.name} parts", runs=runs)
+            loaded = run_blocks(executor, _load_block, parts, payload, desc=f"{source.name} parts", runs=runs)
             with calling(who, "combine"):
                 return source.combine(loaded)
     with calling(who, "load"):

@@ -117,10 +117,7 @@ class EvaluationMethods(QueryMethods):
             tasks = [_Fold(n, train, part, keep and n == last) for n, (train, part) in enumerate(every)]
             work = _FoldWork(type(self), self._task_parts(), splitter)
             runs = self._who(self.executor)
-            with calling(runs, "map_blocks"):
-                outcomes = run_blocks(
-                    self.executor, _fold_task, tasks, work, desc="folds", runs=runs, on_result=gathered
-                )
+            outcomes = run_blocks(self.executor, _fold_task, tasks, work, desc="folds", runs=runs, on_result=gathered)
             fitted = outcomes[-1].fitted
         else:
             fitted = None

@@ -351,10 +351,7 @@ class FitMethods:
                 preflight(estimate, limit, self._who(similarity), f"{axis[:-1]} neighbours", rows=n_rows)
             rows = np.arange(n_rows)
             if spreads(self.executor, n_rows):  # blocks of rows, each the backend's query-rows search
-                with calling(lambda: self._who(self.executor), "map_blocks"):
-                    found = search_blocks(
-                        self.executor, backend, n_rows, k, self._who(backend), self._who(self.executor)
-                    )
+                found = search_blocks(self.executor, backend, n_rows, k, self._who(backend), self._who(self.executor))
             else:
                 found = self._call(backend, "neighbours", k=k)
         else:

@@ -285,9 +285,8 @@ class QueryMethods(ColdStartMethods):
         """
         extra = {} if exclude is None else {"exclude": exclude}
         if spread and exclude is None and spreads(self.executor, len(rows)):
-            with calling(lambda: self._who(self.executor), "map_blocks"):
-                runs, n_items = self._who(self.executor), fitted.matrix.n_items
-                result = rank_blocks(self.executor, ranker, rows, n, self._who(ranker), n_items, runs)
+            runs, n_items = self._who(self.executor), fitted.matrix.n_items
+            result = rank_blocks(self.executor, ranker, rows, n, self._who(ranker), n_items, runs)
         else:
             result = self._call(ranker, "recommend", rows, n, **extra)
         axis = ranker.neighbour_axis

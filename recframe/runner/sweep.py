@@ -22,7 +22,6 @@ from recframe.data import Interactions
 from recframe.errors import SHOWN_CHARACTERS, RecframeError
 from recframe.evaluation.value_text import yaml_text
 from recframe.interfaces import Executor, Metric
-from recframe.interfaces.calls import calling
 from recframe.recommender import Recommender
 from recframe.recommender.blocks import close_executor, run_blocks
 from recframe.recommender.evaluating import evaluated_fingerprint
@@ -206,8 +205,7 @@ def run_sweep(
             serial = builtin_registry().create("executor", "local", Executor)
             work = _SweepWork(registry, shared, fingerprint, serial, len(settings), params)
             runs = first._who(executor)
-            with calling(runs, "map_blocks"):
-                run_blocks(executor, _setting_task, pending, work, desc="sweep settings", runs=runs, on_result=gathered)
+            run_blocks(executor, _setting_task, pending, work, desc="sweep settings", runs=runs, on_result=gathered)
         else:  # one after another here, each spreading its folds or rows on the executor
             work = _SweepWork(registry, shared, fingerprint, executor, len(settings), params)
             for number, setting in enumerate(pending):
