@@ -251,3 +251,33 @@ def test_a_change_served_but_not_saved_is_logged(tmp_path: Path, caplog: pytest.
         assert status == 500 and "was not saved" in body["error"], body
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and f"it was not saved in {tmp_path / 'model'}" in errors[0].getMessage()
+
+
+def test_one_app_served_on_a_second_event_loop_still_takes_changes_in_turn(tmp_path: Path) -> None:
+    # the turn's asyncio lock belonged to the first loop: changes overlapping on the second failed (500)
+    import threading
+
+    from recframe.artifacts import model_lock
+
+    events = _events()
+    _fit(_part(events, slice(0, 300))).save(tmp_path / "model")
+    app = create_app(tmp_path / "model")
+    for served in range(2):
+        statuses: list[int] = []
+        bodies = [
+            _update_body(_part(events, slice(300 + 3 * served + i, 301 + 3 * served + i)), save=True) for i in range(3)
+        ]
+        with Server(app) as server:
+            with model_lock(tmp_path / "model"):  # so that the changes overlap: they wait for the folder
+                waiting = [
+                    threading.Thread(
+                        target=lambda b=b, got=statuses: got.append(server.call("POST", "/update", b)[0])
+                    )
+                    for b in bodies
+                ]
+                for thread in waiting:
+                    thread.start()
+                time.sleep(0.5)
+            for thread in waiting:
+                thread.join(60)
+        assert statuses == [200, 200, 200], (served, statuses)

@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -107,6 +108,25 @@ def _named_field(message: str, fields: tuple[str, ...]) -> str | None:
     return min(found)[1] if found else None
 
 
+class _Turns:
+    """One :class:`asyncio.Lock` per event loop an app is served on (an asyncio lock belongs to one loop).
+
+    An app served again on a new loop (a second server of the same app object, a test client
+    opened twice) gets a lock of that loop rather than a ``RuntimeError``.
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+    def lock(self) -> asyncio.Lock:
+        """Return the lock of the running loop."""
+        loop = asyncio.get_running_loop()
+        found = self._locks.get(loop)
+        if found is None:
+            found = self._locks[loop] = asyncio.Lock()
+        return found
+
+
 def create_app(
     model: Recommender | ModelHolder | str | Path, *, loader: Loader | None = None, max_body_bytes: int = MAX_BODY_BYTES
 ) -> FastAPI:
@@ -157,7 +177,7 @@ def create_app(
     # changes and reloads run one at a time (the holder serialises them): those waiting their turn
     # wait here, on the event loop, not in threads of the pool every other request needs; with a
     # thread each, 40 updates waiting for the model folder's lock left no thread to answer anything
-    changing = asyncio.Lock()
+    changing = _Turns()
 
     # liveness and metadata answer on the event loop: never queued behind busy pool threads
     @app.get("/health", summary="liveness: the service answers and has a model")
@@ -268,7 +288,7 @@ def create_app(
     async def reload(body: Annotated[ReloadBody | None, Body()] = None) -> Response:
         path = None if body is None else body.path
         try:
-            async with changing:
+            async with changing.lock():
                 served = await run_in_threadpool(holder.reload, path)
         except RecframeError as exc:
             raise ApiError(422, f"the model was not reloaded: {exc}", "path") from exc
@@ -301,7 +321,7 @@ def create_app(
     async def _change(apply: Callable[[ServedModel], None], save: bool, fields: tuple[str, ...]) -> Response:
         """Apply an update or forget in the threadpool; answer its lineage entry and the new metadata."""
         try:
-            async with changing:
+            async with changing.lock():
                 served = await run_in_threadpool(holder.change, apply, save=save)
         except (DataError, ConfigError) as exc:  # bad events or ids; ConfigError: save without a folder
             field = "save" if isinstance(exc, ConfigError) else _named_field(str(exc), fields)
