@@ -383,7 +383,7 @@ def check_split(result: object, who: str, n_total: int, *, given: bool = False) 
         msg = f"{who} split {n_total} interactions into {len(train)} + {len(test)}; events were lost or repeated"
         raise PluginError(msg)
     for part, events in (("test", test), ("training", train)):
-        if len(events) == 0:  # (the built-in splitters refuse it themselves, with the same words)
+        if len(events) == 0:  # (the built-in splitters refuse it themselves, saying what to change)
             msg = f"{who} left no {part} interactions out of {n_total}; a split needs events on both sides"
             raise DataError(msg)
     return train, test

@@ -220,7 +220,10 @@ def text_id(text: str, is_str: bool, field: str) -> Any:
         the text is not UTF-8.
     """
     if "\ufffd" in text:
-        msg = f"{field}: {text[:50]!r} is not UTF-8 text (percent-escapes of bytes no UTF-8 character has)"
+        msg = (
+            f"{field}: {text[:50]!r} holds U+FFFD, what percent-escapes of bytes that are no UTF-8 decode to; "
+            "a URL's ids must be UTF-8 (send an id holding U+FFFD in a POST body)"
+        )
         raise ApiError(422, msg, field)
     if is_str:
         if len(text) > MAX_ID_LENGTH:
