@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recframe.data import IdArray, IdIndex
+from recframe.data.ids import plain_id
 from recframe.interfaces import TopN
 
 
@@ -149,7 +150,7 @@ class RankedLists:
     def __iter__(self) -> Iterator[tuple[Any, list[Any], list[float]]]:
         """Yield ``(query, ids, scores)`` for each list, without padding."""
         for i in range(len(self)):
-            yield self.queries[i].item(), *self.list_of(i)
+            yield plain_id(self.queries[i]), *self.list_of(i)
 
     def list_of(self, position: int) -> tuple[list[Any], list[float]]:
         """Return the ids and scores of the list at `position`, without padding."""

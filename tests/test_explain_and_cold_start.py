@@ -230,3 +230,18 @@ def test_explain_of_a_user_without_neighbours_is_an_empty_score():
     explained = rec.explain(1, 10)
     assert explained.score == 0.0 and explained.contributions == []
     assert explained.source == "user_cf" and explained.reason == "no neighbour of the user interacted with it"
+
+
+def test_a_user_id_beyond_int64_gets_the_fallback_in_every_view_of_the_lists(item_rec, tmp_path, capsys):
+    # kept as a Python int (an object array): reading the lists crashed with "'int' object has no attribute 'item'"
+    huge = 2**64
+    lists = item_rec.recommend([huge, "u1"])
+    assert list(lists.to_dict()) == [huge, "u1"] and next(iter(lists))[0] == huge
+    assert str(lists.sources[0]) == "popularity" and "not in training" in str(lists.reasons[0])
+    explanation = item_rec.explain(huge, str(item_rec.interaction_matrix.items.ids[0]))
+    assert explanation.user == huge and explanation.reason.endswith("(user not in training)")
+    integers = Recommender.from_config({"similarity": {"type": "sparse", "k": 3}})
+    integers.fit(random_interactions(n_users=20, n_items=10, seed=1)).save(tmp_path / "model")
+    for command in (["recommend"], ["explain", "--item", str(int(integers.interaction_matrix.items.ids[0]))]):
+        assert main([*command, "--model", str(tmp_path / "model"), "--user", str(huge), "--format", "json"]) == 0
+        assert f'"user": {huge}' in capsys.readouterr().out

@@ -207,6 +207,15 @@ def as_query_ids(ids: object, what: str = "user") -> IdArray:
     raise TypeError(msg)
 
 
+def plain_id(value: Any) -> Any:
+    """Return one id of a query array as a plain Python int or str.
+
+    A numpy scalar gives its value; an integer beyond int64, kept as a Python int in an object
+    array by :func:`as_query_ids`, is one already (``.item()`` would fail on it).
+    """
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _query_array(values: list[Any], what: str) -> npt.NDArray[Any]:
     """Return a list of query ids as an array: object where numpy would merge kinds or overflow."""
     if all(isinstance(x, str) for x in values) or not values:

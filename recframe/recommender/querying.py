@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import as_query_ids
+from recframe.data.ids import plain_id
 from recframe.engine.scoring import ScoringRanker, checked_scores
 from recframe.errors import ConfigError
 from recframe.interfaces import CandidateRanker, Predictions, SupportsExplain, SupportsPredict, TopN
@@ -206,7 +207,7 @@ class QueryMethods(ColdStartMethods):
         ranker = next(r for r in fitted.rankers if r.name == source)
         items = lists.ranked.items[position]
         items = items[items >= 0]
-        return self._explain_items(fitted, ranker, lists.queries[position].item(), row, items)
+        return self._explain_items(fitted, ranker, plain_id(lists.queries[position]), row, items)
 
     def _explain_items(
         self, fitted: _Fitted, ranker: CandidateRanker, user: Any, row: int, items: np.ndarray
@@ -266,7 +267,7 @@ class QueryMethods(ColdStartMethods):
         source = str(lists.sources[0]) or fitted.ranker.name
         ranker = next(r for r in fitted.rankers if r.name == source)
         row = int(fitted.matrix.users.rows([user], missing="mark")[0])
-        return self._explain_items(fitted, ranker, lists.queries[0].item(), row, item_row)[0]
+        return self._explain_items(fitted, ranker, plain_id(lists.queries[0]), row, item_row)[0]
 
     def _ranked(
         self,
