@@ -245,3 +245,18 @@ def test_a_user_id_beyond_int64_gets_the_fallback_in_every_view_of_the_lists(ite
     for command in (["recommend"], ["explain", "--item", str(int(integers.interaction_matrix.items.ids[0]))]):
         assert main([*command, "--model", str(tmp_path / "model"), "--user", str(huge), "--format", "json"]) == 0
         assert f'"user": {huge}' in capsys.readouterr().out
+
+
+def test_events_of_value_0_are_no_interactions_and_the_fit_says_so(caplog):
+    # a rating of exactly 0 is not stored: its item counts as unseen, which the user was not told
+    data = Interactions(
+        np.array([1, 1, 2, 2, 3, 3]), np.array([10, 11, 10, 12, 11, 12]), np.array([0.0, 4.0, 5.0, 3.0, 2.0, 4.0])
+    )
+    with caplog.at_level("WARNING", logger="recframe"):
+        rec = Recommender.from_config({"matrix": "ratings", "ranker": "popularity"}).fit(data)
+    assert [r.getMessage() for r in caplog.records] == [
+        "matrix 'ratings': 1 of 6 events have the value 0, which a sparse matrix does not store: those (user, item) "
+        "pairs count as not interacted with (exclude_seen may recommend them, popularity does not count them); "
+        "shift the rating scale so that 0 is no rating, or use matrix 'binary'"
+    ]
+    assert 10 in [item for item, _ in rec.recommend([1]).to_dict()[1]]  # as the warning says

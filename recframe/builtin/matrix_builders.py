@@ -17,6 +17,7 @@ event's user and item, never a plugin error further down the line.
 
 from __future__ import annotations
 
+import logging
 from abc import abstractmethod
 from typing import ClassVar
 
@@ -42,6 +43,8 @@ from recframe import (
 from recframe.builtin.matrix_updates import positive_values, update_cells, value_bounds
 from recframe.engine import check_measurable
 
+logger = logging.getLogger(__name__)
+
 
 class RatingsConfig(ComponentConfig):
     """Parameters of :class:`RatingsMatrixBuilder`."""
@@ -53,10 +56,27 @@ class RatingsConfig(ComponentConfig):
     """Value used when the data has no ratings column."""
 
 
+def _warn_of_zeros(interactions: Interactions, who: str) -> None:
+    """Log a warning if events have the value 0: a sparse matrix does not store them, so they are no interactions."""
+    values = interactions.values
+    zeros = 0 if values is None else int(np.count_nonzero(values == 0))
+    if zeros:
+        logger.warning(
+            "%s: %d of %d events have the value 0, which a sparse matrix does not store: those (user, item) pairs "
+            "count as not interacted with (exclude_seen may recommend them, popularity does not count them); "
+            "shift the rating scale so that 0 is no rating, or use matrix 'binary'",
+            who,
+            zeros,
+            len(interactions),
+        )
+
+
 class RatingsMatrixBuilder(MatrixBuilder):
     """Use the explicit values (ratings, counts) as matrix weights.
 
-    A value of exactly 0 is not stored, as in any sparse matrix.
+    A value of exactly 0 is not stored, as in any sparse matrix: such an event is no
+    interaction (``exclude_seen`` may recommend its item again, popularity does not count it),
+    and a warning says how many there are.
     """
 
     name = "ratings"
@@ -66,6 +86,7 @@ class RatingsMatrixBuilder(MatrixBuilder):
     def build(self, interactions: Interactions) -> InteractionMatrix:
         """Return the matrix of ratings."""
         built = self._cells(interactions)
+        _warn_of_zeros(interactions, f"matrix {self.name!r}")
         require_finite(built, f"matrix {self.name!r}", f"matrix.duplicates={self.config.duplicates!r}")
         require_entries(built, len(interactions), f"matrix {self.name!r}", self.config.duplicates)
         check_measurable(built, f"matrix {self.name!r}")
