@@ -304,3 +304,11 @@ def test_a_trickling_download_is_stopped(tmp_path, monkeypatch):
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.mark.parametrize("column", ["values", "timestamps"])
+def test_complex_numbers_are_refused_not_cut_to_their_real_part(column):
+    # numpy's cast dropped the imaginary parts (a ComplexWarning at most), and 5+9j became the rating 5
+    numbers = np.array([4.0, 5 + 9j, 3.0])
+    with pytest.raises(DataError, match=rf"^{column} are complex numbers \({column}\[1\] is \(5\+9j\); every entry "):
+        Interactions(np.array([1, 2, 3]), np.array([1, 2, 3]), **{column: numbers})

@@ -28,6 +28,12 @@ def numeric_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArra
     """
     if column is None:
         return None
+    if np.iscomplexobj(column):  # numpy would drop the imaginary parts, with a warning at most
+        raw = np.asarray(column).reshape(-1)
+        at = int(np.argmax(raw.imag != 0)) if raw.size else 0
+        shown = f"{_entry(name, at)} is {short_repr(complex(raw[at]))}; " if raw.size else ""
+        msg = f"{name} are complex numbers ({shown}every entry must be a real number)"
+        raise DataError(msg)
     try:
         with np.errstate(over="ignore"):
             arr = np.asarray(column, dtype=np.float64)
