@@ -127,3 +127,11 @@ def test_named_columns_of_a_dataframe_or_mapping():
         Interactions.from_columns(frame, user="cust")
     with pytest.raises(TypeError, match="list has no named columns"):
         Interactions.from_columns([1, 2])
+
+
+def test_two_result_columns_of_the_configured_name_are_ambiguous(tmp_path):
+    # the first was taken silently, as CSV and Parquet refuse to
+    path = database(tmp_path)
+    query = "SELECT user_id, item_id, stars, ts AS user_id FROM ratings"
+    with pytest.raises(DataError, match=r"the query returns 2 columns named 'user_id', so data\.user is ambiguous"):
+        source(path, query=query, timestamp=None).load(np.random.default_rng(0))

@@ -252,6 +252,13 @@ class SQLDataSource(DataSource):
         roles = named_columns(
             c, found, lambda wanted: f"the query returns no column {wanted}; it returns {columns_found(found)}"
         )
+        for role, name in roles.items():
+            if found.count(name) > 1:  # reading the first silently could take the wrong column
+                msg = (
+                    f"{where}: the query returns {found.count(name)} columns named {short_repr(name)}, so data.{role} "
+                    f"is ambiguous; give all but one another name (AS) in the query"
+                )
+                raise DataError(msg)
         positions = {role: found.index(name) for role, name in roles.items()}
         parts: dict[str, list[np.ndarray]] = {role: [] for role in roles}
         rows = first
