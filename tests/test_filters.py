@@ -112,6 +112,12 @@ def test_filters_name_what_they_need():
         RatingThresholdFilter(min_rating=1).apply(Interactions(EVENTS.users, EVENTS.items))
     with pytest.raises(ValueError, match="give min_rating, max_rating or both"):
         RatingThresholdFilter()
+    # bounds that keep nothing passed validation, and failed later with "removed all" (exit 3)
+    with pytest.raises(ValueError, match=r"min_rating \(4\) is above max_rating \(2\): no rating is kept"):
+        RatingThresholdFilter(min_rating=4, max_rating=2)
+    assert RatingThresholdFilter(min_rating=3, max_rating=3).config.max_rating == 3
+    with pytest.raises(ValueError, match=r"start \(50\) is not before end \(50\): no event is kept"):
+        TimeWindowFilter(start=50, end=50)
 
 
 def test_filters_from_yaml_and_their_errors(registry):

@@ -75,6 +75,9 @@ class RatingThresholdConfig(ComponentConfig):
         if self.min_rating is None and self.max_rating is None:
             msg = "give min_rating, max_rating or both"
             raise ValueError(msg)
+        if self.min_rating is not None and self.max_rating is not None and self.min_rating > self.max_rating:
+            msg = f"min_rating ({self.min_rating:g}) is above max_rating ({self.max_rating:g}): no rating is kept"
+            raise ValueError(msg)
         return self
 
 
@@ -122,6 +125,9 @@ class TimeWindowConfig(ComponentConfig):
             raise ValueError(msg)
         if self.start is not None and self.last_days is not None:
             msg = "give either start or last_days, not both"
+            raise ValueError(msg)
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            msg = f"start ({self.start:g}) is not before end ({self.end:g}): no event is kept"
             raise ValueError(msg)
         return self
 
