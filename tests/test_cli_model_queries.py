@@ -195,11 +195,18 @@ def test_output_never_overwrites_the_model_nor_a_folder(
         for output in (manifest, link, run_dir / "model" / "new.csv"):
             argv = ["recommend", "--model", str(model), "--user", "1", "--output", str(output)]
             code, _, err = _run(argv, capsys)
-            assert code == 2 and "inside the model folder" in err, err
+            assert code == 2 and f"is inside the folder '{model}' being read" in err, err
     for command in (["similar", "--item", "3"], ["predict", "--user", "1", "--item", "3"]):
         code, _, err = _run([command[0], "--model", str(run_dir), *command[1:], "--output", str(manifest)], capsys)
-        assert code == 2 and "inside the model folder" in err
+        assert code == 2 and "being read" in err
     assert manifest.read_bytes() == before and not (run_dir / "model" / "new.csv").exists()
+    # nor the run's own files: its recommendations.csv was replaced by the answer's, of other columns
+    lists = run_dir / "recommendations.csv"
+    before_lists = lists.read_bytes() if lists.exists() else None
+    argv = ["recommend", "--model", str(run_dir), "--user", "1", "--format", "csv", "--output", str(lists)]
+    code, _, err = _run(argv, capsys)
+    assert code == 2 and f"is inside the folder '{run_dir}' being read" in err, err
+    assert (lists.read_bytes() if lists.exists() else None) == before_lists
     code, _, err = _run(["recommend", "--model", str(run_dir), "--user", "1", "--output", str(tmp_path)], capsys)
     assert code == 2 and "is a folder" in err
 

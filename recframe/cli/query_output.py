@@ -161,8 +161,9 @@ def check_output(output: Path | None, model: Path | None) -> None:
     ------
     ConfigError
         (exit 2) If `output` names an existing folder, a symbolic link, a pipe or a device (an
-        atomic write would replace it), or resolves (links followed) to a path inside the model
-        folder of `model` (a model folder, or a run folder's ``model/``).
+        atomic write would replace it), or resolves (links followed) to a path inside the folder
+        `model` names: a model folder, or a run folder, whose own files (its
+        ``recommendations.csv``, say) an answer must not replace either.
     """
     if output is None:
         return
@@ -172,14 +173,10 @@ def check_output(output: Path | None, model: Path | None) -> None:
         msg = f"{named}: is a folder; give the file to write (e.g. {Path(output) / 'lists.csv'})"
         raise ConfigError(msg)
     if model is not None:
-        from recframe.artifacts import MANIFEST
-
         folder = Path(model)
-        if (folder / "model" / MANIFEST).is_file():
-            folder = folder / "model"
-        resolved, model_dir = target.resolve(), folder.resolve()
-        if resolved == model_dir or model_dir in resolved.parents:
-            msg = f"{named}: is inside the model folder {path_repr(folder)} being read; write the answer elsewhere"
+        resolved, read = target.resolve(), folder.resolve()
+        if resolved == read or read in resolved.parents:
+            msg = f"{named}: is inside the folder {path_repr(folder)} being read; write the answer elsewhere"
             raise ConfigError(msg)
     if target.is_symlink():  # the atomic write would replace the link, not write where it points
         msg = (
