@@ -90,7 +90,10 @@ class EvaluationMethods(QueryMethods):
         fingerprint = evaluated_fingerprint(interactions, test_part, data_fingerprint)
         if test_part is not None:
             if splitter.ordering != "given":
-                msg = f"test interactions were given, but the split is {splitter.name!r}; use split 'predefined'"
+                msg = (
+                    f"test interactions were given, but the split is {splitter.name!r}; use split 'predefined' "
+                    "(with test_data in a run file), or a recommender without a split (rec.splitter = None)"
+                )
                 raise ConfigError(msg)
             splits: Iterator[tuple[Interactions, Interactions]] = iter([(interactions, test_part)])
         else:
