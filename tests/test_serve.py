@@ -137,6 +137,7 @@ def test_explain_and_predict(server: Server, rec: Recommender) -> None:
         ("GET", "/recommend/+1", None, 422, "path.user"),
         ("GET", "/explain?user=+3&item=1", None, 422, "query.user"),  # a query's + is a space
         ("GET", "/recommend/%FF", None, 422, "path.user"),  # no UTF-8: every such id was the same
+        ("GET", "/recommend/99999999999999999999", None, 422, "path.user"),
         ("GET", "/recommend/99999", None, 404, "user"),
         ("POST", "/recommend", {"user": "3"}, 422, "user"),
         ("POST", "/recommend", {"users": [1, "2"]}, 422, "users[1]"),
@@ -168,6 +169,12 @@ def test_bad_requests_name_the_field(
     got, answer = server.call(method, path, body)
     assert (got, answer["field"]) == (status, field), answer
     assert answer["error"]
+
+
+def test_an_integer_beyond_int64_in_a_url_is_told_so_whatever_its_sign(server: Server) -> None:
+    for user in ("99999999999999999999", "-99999999999999999999", "9223372036854775808"):
+        status, body = server.call("GET", f"/recommend/{user}")
+        assert status == 422 and body["error"] == f"path.user: {user} is beyond the 64-bit integer range of ids", body
 
 
 def test_an_id_too_long_is_told_by_its_length_in_a_body_as_in_a_url(server: Server) -> None:

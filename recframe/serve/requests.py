@@ -230,8 +230,10 @@ def text_id(text: str, is_str: bool, field: str) -> Any:
             raise ApiError(422, f"{field}: ids are at most {MAX_ID_LENGTH} characters", field)
         return text
     digits = text[1:] if text[:1] == "-" else text
-    if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
+    if not digits.isascii() or not digits.isdigit():
         raise ApiError(422, f"{field}: {text[:50]!r} is not an integer, and this model's ids are integers", field)
+    if len(digits) > 19:  # (no int() of thousands of digits)
+        raise ApiError(422, f"{field}: {text[:50]} is beyond the 64-bit integer range of ids", field)
     value = int(text)
     if not _INT64.min <= value <= _INT64.max:
         raise ApiError(422, f"{field}: {value} is beyond the 64-bit integer range of ids", field)
