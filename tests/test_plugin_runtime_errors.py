@@ -119,6 +119,8 @@ class WrongMatrixConfig(WrongSourceConfig):
     """How repeated pairs combine ("error": they are refused)."""
     repeated: bool = False
     """Read every event twice (a pair repeated in the data)."""
+    emptied: bool = False
+    """Build from no events (a bug: the data had some)."""
 
 
 class WrongMatrix(Failing, MatrixBuilder):
@@ -131,6 +133,8 @@ class WrongMatrix(Failing, MatrixBuilder):
         self.maybe_fail("build")
         if self.config.repeated:
             interactions = Interactions.concat(interactions, interactions)
+        if self.config.emptied:
+            interactions = interactions.take(np.zeros(len(interactions), dtype=bool))
         weights = np.ones(len(interactions) - self.config.values_short)
         built = InteractionMatrix.from_interactions(interactions, weights, self.config.duplicates)  # type: ignore[arg-type]
         if self.config.row_short:  # a bug: the matrix no longer fits the ids
@@ -576,6 +580,7 @@ def test_a_split_leaving_a_part_empty_is_a_data_error_naming_the_splitter(wrong_
     [
         ("row_short", "matrix has shape (39, 20); the id indexes say (40, 20)"),
         ("values_short", "values has shape (239,); expected (240,), one per interaction"),
+        ("emptied", "no interactions to build a matrix from"),  # a fit never hands a builder none
     ],
 )
 def test_a_matrix_builder_building_an_invalid_matrix_is_named(wrong_registry, fault, said):

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data.id_index import IdIndex
+from recframe.data.ids import IntArray
 from recframe.data.interactions import Interactions
 from recframe.errors import DataError
 
@@ -99,13 +100,7 @@ class InteractionMatrix:
         keys, weights = keys[order], weights[order]
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         if duplicates == "error" and len(starts) < len(keys):
-            dup = order[np.flatnonzero(keys[1:] == keys[:-1])[0]]
-            msg = (
-                f"user {interactions.users[dup].item()!r} and item {interactions.items[dup].item()!r} occur "
-                f"more than once ({len(keys) - len(starts)} repeated pairs in all); set matrix.duplicates to "
-                "last, first, mean, sum or max"
-            )
-            raise DataError(msg)
+            _refuse_repeats(interactions, order, keys, len(keys) - len(starts))
         if duplicates in ("first", "error"):
             combined = weights[starts]
         elif duplicates == "last":
@@ -129,11 +124,7 @@ class InteractionMatrix:
 
 
 def _weights_of(values: npt.ArrayLike, n: int) -> npt.NDArray[np.float64]:
-    """Return the `values` given for `n` events as float64, or raise a DataError if they are not one per event.
-
-    Of the errors of :meth:`InteractionMatrix.from_interactions`, this one is the caller's (a matrix
-    builder that computed its weights wrong), not the data's: see :data:`BUILT_WRONG`.
-    """
+    """Return the `values` given for `n` events as float64, or raise a DataError if they are not one per event."""
     weights = np.asarray(values, dtype=np.float64)
     if weights.shape != (n,):
         msg = f"values has shape {weights.shape}; expected ({n},), one per interaction"
@@ -141,11 +132,21 @@ def _weights_of(values: npt.ArrayLike, n: int) -> npt.NDArray[np.float64]:
     return weights
 
 
-BUILT_WRONG = frozenset({(__name__, "__post_init__"), (__name__, "_weights_of")})
-"""The checks (module, function) whose ``DataError`` says a matrix builder built its matrix wrong: a
-matrix of another shape than its id indexes, weights not one per event. The other errors of
-:meth:`InteractionMatrix.from_interactions` (no events, a pair repeated under ``duplicates:
-error``) are the data's and the user's to fix."""
+def _refuse_repeats(interactions: Interactions, order: IntArray, keys: IntArray, repeats: int) -> None:
+    """Raise the DataError of a pair repeated under ``duplicates="error"``: the data's (:data:`DATA_FAULTS`)."""
+    dup = order[np.flatnonzero(keys[1:] == keys[:-1])[0]]
+    msg = (
+        f"user {interactions.users[dup].item()!r} and item {interactions.items[dup].item()!r} occur "
+        f"more than once ({repeats} repeated pairs in all); set matrix.duplicates to last, first, mean, sum or max"
+    )
+    raise DataError(msg)
+
+
+DATA_FAULTS = frozenset({(__name__, "_refuse_repeats")})
+"""The checks (module, function) of :mod:`recframe.data` whose ``DataError`` in a matrix builder is the
+data's: a (user, item) pair repeated under ``duplicates: error``, which the user fixes by the
+setting. Every other check that fails while a builder builds its matrix (no events, which a fit
+never hands it; weights not one per event; ids or a matrix that disagree) is the builder's bug."""
 
 
 def index_dtype(nnz: int, *sizes: int) -> type[np.signedinteger[Any]]:

@@ -49,7 +49,7 @@ def calling(who: str | Callable[[], str], method: str) -> Iterator[None]:
 
 @contextmanager
 def checked_interactions(
-    who: str, *, builtin: bool, checks: frozenset[tuple[str, str]] | None = None
+    who: str, *, builtin: bool, data_faults: frozenset[tuple[str, str]] = frozenset()
 ) -> Iterator[None]:
     """Name the component when what it returns as :class:`Interactions` fails their checks.
 
@@ -64,15 +64,15 @@ def checked_interactions(
     ``DataError`` (exit 3) prefixed with the source's name. A ``DataError`` the component
     raises itself (a malformed row of its file) passes through unchanged.
 
-    `checks` narrows which checks of :mod:`recframe.data` say the component built its result
-    wrong, as ``(module, function)`` pairs of the innermost frame: a matrix builder's
-    (:data:`recframe.data.matrix.BUILT_WRONG`), whose other data errors (a pair repeated under
-    ``duplicates: error``) are the data's and pass through unchanged.
+    `data_faults` names the checks of :mod:`recframe.data` (``(module, function)`` of the
+    innermost frame) whose errors are the data's even there, and pass unchanged: a matrix
+    builder's (:data:`recframe.data.matrix.DATA_FAULTS`, a pair repeated under ``duplicates:
+    error``, which the user fixes by the setting).
     """
     try:
         yield
     except DataError as exc:
-        if not _raised_in_data_checks(exc, checks):
+        if not _raised_in_data_checks(exc) or _innermost(exc) in data_faults:
             raise
         if builtin:
             msg = f"{who} read invalid data: {exc}"
@@ -81,17 +81,20 @@ def checked_interactions(
         raise PluginError(msg) from exc
 
 
-def _raised_in_data_checks(exc: BaseException, checks: frozenset[tuple[str, str]] | None = None) -> bool:
-    """Whether `exc` was raised by the checks of :mod:`recframe.data` (its innermost frame there; one of `checks`)."""
+def _raised_in_data_checks(exc: BaseException) -> bool:
+    """Whether `exc` was raised by the checks of :mod:`recframe.data` (its innermost frame there)."""
+    module = _innermost(exc)[0]
+    return module == "recframe.data" or module.startswith("recframe.data.")
+
+
+def _innermost(exc: BaseException) -> tuple[str, str]:
+    """Return the module and the function of the frame that raised `exc` (empty where unknown)."""
     tb = exc.__traceback__
     if tb is None:
-        return False
+        return "", ""
     while tb.tb_next is not None:
         tb = tb.tb_next
-    module = tb.tb_frame.f_globals.get("__name__") or ""
-    if checks is not None:
-        return (module, tb.tb_frame.f_code.co_name) in checks
-    return module == "recframe.data" or module.startswith("recframe.data.")
+    return tb.tb_frame.f_globals.get("__name__") or "", tb.tb_frame.f_code.co_name
 
 
 def plugin_failure(who: str, method: str, exc: BaseException) -> str:

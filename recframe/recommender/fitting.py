@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import InteractionMatrix, Interactions
-from recframe.data.matrix import BUILT_WRONG
+from recframe.data.matrix import DATA_FAULTS
 from recframe.engine import freeze_shared, transpose
 from recframe.engine.entry_facts import entry_facts
 from recframe.errors import ConfigError, DataError, NotFittedError, RecframeError
@@ -228,7 +228,7 @@ class FitMethods:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         builder = self.matrix
-        with checked_interactions(self._who(builder), builtin=self._builtin(builder), checks=BUILT_WRONG):
+        with checked_interactions(self._who(builder), builtin=self._builtin(builder), data_faults=DATA_FAULTS):
             built = self._call(self.matrix, "build", interactions)
         # one pass; the model's own matrix from now on, read-only, its facts and column totals kept for updates
         facts = entry_facts(built, columns=True, own=True)[0]

@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import IdArray, InteractionMatrix
-from recframe.data.matrix import BUILT_WRONG
+from recframe.data.matrix import DATA_FAULTS
 from recframe.engine import Engine
 from recframe.engine.entry_facts import ColumnTotals, entry_facts
 from recframe.errors import DataError
@@ -289,7 +289,7 @@ class UpdateMethods(FitMethods):
         """
         builder, who = self.matrix, self._who(self.matrix)
         if fitted.built_by == (type(builder), builder.config):  # unknown (None): built again
-            with checked_interactions(who, builtin=self._builtin(builder), checks=BUILT_WRONG):
+            with checked_interactions(who, builtin=self._builtin(builder), data_faults=DATA_FAULTS):
                 updated = self._call(builder, "update", fitted.matrix, change)
             cells = None
             if isinstance(updated, MatrixUpdate):  # the model keeps the plain matrix
@@ -301,7 +301,7 @@ class UpdateMethods(FitMethods):
                 check_matrix(updated, who, facts=facts)
                 check_updated_ids(updated, fitted.matrix, change, who)
                 return updated, "incremental", cells, totals
-        with checked_interactions(who, builtin=self._builtin(builder), checks=BUILT_WRONG):
+        with checked_interactions(who, builtin=self._builtin(builder), data_faults=DATA_FAULTS):
             built = self._call(builder, "build", change.after)
         facts = entry_facts(built, columns=True, own=True)[0]  # the column totals kept for the next update
         return check_matrix(built, who, change.after, facts), "full", None, None
