@@ -428,3 +428,17 @@ def test_what_a_blocks_own_work_raises_is_not_blamed_on_the_executor(monkeypatch
     monkeypatch.setattr(blocks, "_rank_block", exhausted)
     with pytest.raises(MemoryError, match="no memory for this block"):
         rec.recommend_all(5)
+
+
+def test_what_handling_a_blocks_result_raises_is_not_blamed_on_the_executor(monkeypatch):
+    # the merge of a pair block's offers runs inside map_blocks (on_result): its MemoryError said "executor raised"
+    import recframe.recommender.blocks as blocks
+
+    def exhausted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise MemoryError("no memory to merge the offers")
+
+    rec = Recommender.from_config({"ranker": "user_cf", "similarity": {"type": "sparse", "k": 3}})
+    rec.executor = LocalExecutor(workers=2, block_rows=5)
+    monkeypatch.setattr(blocks, "merge_offers", exhausted)
+    with pytest.raises(MemoryError, match="no memory to merge the offers"):
+        rec.fit(random_interactions(seed=1, n_users=40, n_items=20, density=0.3))

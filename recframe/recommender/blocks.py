@@ -78,7 +78,8 @@ class _Numbered(Generic[_B]):
 
 
 _RAISED_IN_BLOCK = "_recframe_raised_in_block"
-"""Set on an exception the block's own work raised, so that :func:`run_blocks` tells it from the executor's."""
+"""Set on an exception recframe's own work raised (a block's, or the handling of a block's result),
+so that :func:`run_blocks` tells it from the executor's."""
 
 
 def _numbered(payload: tuple[Callable[[_P, _B], _R], _P], numbered: _Numbered[_B]) -> tuple[int, _R]:
@@ -91,9 +92,14 @@ def _numbered(payload: tuple[Callable[[_P, _B], _R], _P], numbered: _Numbered[_B
     try:
         return numbered.number, function(shared, numbered.block)
     except BaseException as exc:
-        with contextlib.suppress(AttributeError, TypeError):  # an exception type that takes no attributes
-            setattr(exc, _RAISED_IN_BLOCK, True)
+        _mark_ours(exc)
         raise
+
+
+def _mark_ours(exc: BaseException) -> None:
+    """Mark `exc` as raised by recframe's work (a block's, or the handling of its result), not the executor's."""
+    with contextlib.suppress(Exception):  # an exception type that takes no attributes: named as the executor's
+        setattr(exc, _RAISED_IN_BLOCK, True)
 
 
 def run_blocks(
@@ -151,7 +157,11 @@ def _run_numbered(
     def taken(place: int, tagged: tuple[int, _R]) -> None:
         result = _result_in_place(tagged, place, runs)
         if on_result is not None:
-            on_result(place, result)
+            try:
+                on_result(place, result)  # recframe's own handling (a merge, a sweep's save), run by the executor
+            except BaseException as exc:
+                _mark_ours(exc)
+                raise
 
     shared = (function, payload)
     parameters = inspect.signature(executor.map_blocks).parameters.values()
