@@ -195,7 +195,7 @@ def test_output_never_overwrites_the_model_nor_a_folder(
         for output in (manifest, link, run_dir / "model" / "new.csv"):
             argv = ["recommend", "--model", str(model), "--user", "1", "--output", str(output)]
             code, _, err = _run(argv, capsys)
-            assert code == 2 and f"is inside the folder '{model}' being read" in err, err
+            assert code == 2 and f"is inside the run folder '{run_dir}' being read" in err, err
     for command in (["similar", "--item", "3"], ["predict", "--user", "1", "--item", "3"]):
         code, _, err = _run([command[0], "--model", str(run_dir), *command[1:], "--output", str(manifest)], capsys)
         assert code == 2 and "being read" in err
@@ -205,7 +205,10 @@ def test_output_never_overwrites_the_model_nor_a_folder(
     before_lists = lists.read_bytes() if lists.exists() else None
     argv = ["recommend", "--model", str(run_dir), "--user", "1", "--format", "csv", "--output", str(lists)]
     code, _, err = _run(argv, capsys)
-    assert code == 2 and f"is inside the folder '{run_dir}' being read" in err, err
+    assert code == 2 and f"is inside the run folder '{run_dir}' being read" in err, err
+    argv = ["recommend", "--model", str(run_dir / "model"), "--user", "1", "--format", "csv", "--output", str(lists)]
+    code, _, err = _run(argv, capsys)  # however --model names the run
+    assert code == 2 and f"is inside the run folder '{run_dir}' being read" in err, err
     assert (lists.read_bytes() if lists.exists() else None) == before_lists
     code, _, err = _run(["recommend", "--model", str(run_dir), "--user", "1", "--output", str(tmp_path)], capsys)
     assert code == 2 and "is a folder" in err

@@ -152,6 +152,29 @@ def render(rows: list[dict[str, Any]], fmt: str, query_key: str, label: str, *, 
     return out.getvalue()
 
 
+def _refuse_what_is_read(target: Path, model: Path, named: str) -> None:
+    """Refuse an `output` inside the model folder `model` reads, or the run folder it belongs to, or the run file it is.
+
+    A run's own files (its ``recommendations.csv``, say) are refused however ``--model`` names
+    the run: the run folder, or its ``model/``.
+    """
+    from recframe.artifacts import MANIFEST
+
+    resolved = target.resolve()
+    if model.is_file():  # a run file, fitted by the command
+        if resolved == model.resolve():
+            msg = f"{named}: is the run file being read; write the answer elsewhere"
+            raise ConfigError(msg)
+        return
+    model_dir = model / "model" if (model / "model" / MANIFEST).is_file() else model
+    in_run = model_dir.resolve().name == "model" and (model_dir.resolve().parent / MANIFEST).is_file()
+    folder = model_dir.resolve().parent if in_run else model_dir.resolve()
+    if resolved == folder or folder in resolved.parents:
+        what = "the run folder" if in_run else "the model folder"
+        msg = f"{named}: is inside {what} {path_repr(folder)} being read; write the answer elsewhere"
+        raise ConfigError(msg)
+
+
 def check_output(output: Path | None, model: Path | None) -> None:
     """Refuse an `output` that is not a regular file (or none yet), or one inside the model folder being read.
 
@@ -161,9 +184,8 @@ def check_output(output: Path | None, model: Path | None) -> None:
     ------
     ConfigError
         (exit 2) If `output` names an existing folder, a symbolic link, a pipe or a device (an
-        atomic write would replace it), or resolves (links followed) to a path inside the folder
-        `model` names: a model folder, or a run folder, whose own files (its
-        ``recommendations.csv``, say) an answer must not replace either.
+        atomic write would replace it), or resolves (links followed) to what `model` reads: see
+        :func:`_refuse_what_is_read`.
     """
     if output is None:
         return
@@ -173,11 +195,7 @@ def check_output(output: Path | None, model: Path | None) -> None:
         msg = f"{named}: is a folder; give the file to write (e.g. {Path(output) / 'lists.csv'})"
         raise ConfigError(msg)
     if model is not None:
-        folder = Path(model)
-        resolved, read = target.resolve(), folder.resolve()
-        if resolved == read or read in resolved.parents:
-            msg = f"{named}: is inside the folder {path_repr(folder)} being read; write the answer elsewhere"
-            raise ConfigError(msg)
+        _refuse_what_is_read(target, Path(model), named)
     if target.is_symlink():  # the atomic write would replace the link, not write where it points
         msg = (
             f"{named}: is a symbolic link, which recframe never replaces nor writes through; give the file "
