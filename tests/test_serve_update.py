@@ -281,3 +281,31 @@ def test_one_app_served_on_a_second_event_loop_still_takes_changes_in_turn(tmp_p
             for thread in waiting:
                 thread.join(60)
         assert statuses == [200, 200, 200], (served, statuses)
+
+
+def test_the_turns_keep_no_closed_event_loop_alive() -> None:
+    # one lock per loop, each waited on, held every loop it had served on: closed loops piled up
+    import asyncio
+    import gc
+    import weakref
+
+    from recframe.serve.app import _Turns
+
+    turns = _Turns()
+
+    async def overlapping() -> None:
+        async def hold() -> None:
+            async with turns.lock():
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(hold(), hold())  # the second waits on the lock
+
+    loops = []
+    for _ in range(5):
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(overlapping())
+        loop.close()
+        loops.append(weakref.ref(loop))
+        del loop
+    gc.collect()
+    assert sum(ref() is not None for ref in loops) <= 1

@@ -109,22 +109,27 @@ def _named_field(message: str, fields: tuple[str, ...]) -> str | None:
 
 
 class _Turns:
-    """One :class:`asyncio.Lock` per event loop an app is served on (an asyncio lock belongs to one loop).
+    """The :class:`asyncio.Lock` changes take turns on, of the event loop the app is served on.
 
-    An app served again on a new loop (a second server of the same app object, a test client
-    opened twice) gets a lock of that loop rather than a ``RuntimeError``.
+    An asyncio lock belongs to one loop: an app served again on a new loop (a second server of
+    the same app object, a test client opened twice) gets a lock of that loop rather than a
+    ``RuntimeError``. Only the latest loop's lock is kept (a lock that was waited on holds its
+    loop: one per loop would keep every closed loop alive). Two loops serving at once may then
+    each take turns on their own lock; the holder's own lock still runs one change at a time.
     """
 
     def __init__(self) -> None:
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._lock: asyncio.Lock | None = None
 
     def lock(self) -> asyncio.Lock:
         """Return the lock of the running loop."""
         loop = asyncio.get_running_loop()
-        found = self._locks.get(loop)
-        if found is None:
-            found = self._locks[loop] = asyncio.Lock()
-        return found
+        lock = self._lock
+        if lock is None or self._loop is None or self._loop() is not loop:
+            lock = asyncio.Lock()
+            self._loop, self._lock = weakref.ref(loop), lock
+        return lock
 
 
 def create_app(
