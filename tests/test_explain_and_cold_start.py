@@ -247,16 +247,29 @@ def test_a_user_id_beyond_int64_gets_the_fallback_in_every_view_of_the_lists(ite
         assert f'"user": {huge}' in capsys.readouterr().out
 
 
-def test_events_of_value_0_are_no_interactions_and_the_fit_says_so(caplog):
+def test_events_of_value_0_are_no_interactions_and_the_fit_says_so_once(caplog, monkeypatch):
     # a rating of exactly 0 is not stored: its item counts as unseen, which the user was not told
+    import recframe.builtin.matrix_builders as builders
+
+    monkeypatch.setattr(builders, "_WARNED_OF_ZEROS", set())
     data = Interactions(
-        np.array([1, 1, 2, 2, 3, 3]), np.array([10, 11, 10, 12, 11, 12]), np.array([0.0, 4.0, 5.0, 3.0, 2.0, 4.0])
+        np.array([1, 1, 2, 2, 3, 3, 3, 3]),
+        np.array([10, 11, 10, 12, 11, 12, 13, 13]),
+        np.array([0.0, 4.0, 5.0, 3.0, 2.0, 4.0, 0.0, 5.0]),
+        np.arange(8.0),  # user 3 rated item 13 0, then 5: the cell holds 5 (duplicates: last)
     )
+    config = {"matrix": "ratings", "ranker": "popularity"}
     with caplog.at_level("WARNING", logger="recframe"):
-        rec = Recommender.from_config({"matrix": "ratings", "ranker": "popularity"}).fit(data)
+        rec = Recommender.from_config(config).fit(data)
+        Recommender.from_config(config).fit(data)  # said once
     assert [r.getMessage() for r in caplog.records] == [
-        "matrix 'ratings': 1 of 6 events have the value 0, which a sparse matrix does not store: those (user, item) "
-        "pairs count as not interacted with (exclude_seen may recommend them, popularity does not count them); "
-        "shift the rating scale so that 0 is no rating, or use matrix 'binary'"
+        "matrix 'ratings': 1 (user, item) pairs have the value 0, which a sparse matrix does not store: they count "
+        "as not interacted with (exclude_seen may recommend them, popularity does not count them); shift the "
+        "rating scale so that 0 is no rating, or use matrix 'binary' (said once)"
     ]
     assert 10 in [item for item, _ in rec.recommend([1]).to_dict()[1]]  # as the warning says
+    caplog.clear()
+    monkeypatch.setattr(builders, "_WARNED_OF_ZEROS", set())
+    with caplog.at_level("WARNING", logger="recframe"):  # a 0 replaced by a later rating is stored: nothing to say
+        Recommender.from_config(config).fit(data.take(np.arange(8) != 0))
+    assert caplog.records == []

@@ -56,27 +56,47 @@ class RatingsConfig(ComponentConfig):
     """Value used when the data has no ratings column."""
 
 
-def _warn_of_zeros(interactions: Interactions, who: str) -> None:
-    """Log a warning if events have the value 0: a sparse matrix does not store them, so they are no interactions."""
+_WARNED_OF_ZEROS: set[str] = set()
+"""The builders that warned of events of value 0 in this process (once each: a k-fold split or a
+stream of updates would repeat it)."""
+
+
+def _warn_of_zeros(interactions: Interactions, built: InteractionMatrix, who: str) -> None:
+    """Log a warning, once per process, if events of the value 0 left their cell out of the matrix.
+
+    A sparse matrix does not store a 0, so such a pair is no interaction. Only the events of
+    value 0 are looked at (a cell whose events sum to 0 is left out too, unsaid), and only those
+    whose cell is missing count: a 0 that a later rating replaced (``duplicates: last``) is stored.
+    """
     values = interactions.values
-    zeros = 0 if values is None else int(np.count_nonzero(values == 0))
-    if zeros:
+    if who in _WARNED_OF_ZEROS or values is None:
+        return
+    zero = np.flatnonzero(values == 0)
+    if not len(zero):
+        return
+    # every id of the events has its row and column (an id whose events are all 0 has an empty one)
+    rows = built.users.rows(interactions.users[zero]).astype(np.int64)
+    cols = built.items.rows(interactions.items[zero]).astype(np.int64)
+    cells = np.unique(rows * built.n_items + cols)
+    stored = np.asarray(built.matrix[cells // built.n_items, cells % built.n_items]).ravel() != 0
+    left_out = int(np.count_nonzero(~stored))
+    if left_out:
+        _WARNED_OF_ZEROS.add(who)
         logger.warning(
-            "%s: %d of %d events have the value 0, which a sparse matrix does not store: those (user, item) pairs "
-            "count as not interacted with (exclude_seen may recommend them, popularity does not count them); "
-            "shift the rating scale so that 0 is no rating, or use matrix 'binary'",
+            "%s: %d (user, item) pairs have the value 0, which a sparse matrix does not store: they count "
+            "as not interacted with (exclude_seen may recommend them, popularity does not count them); shift "
+            "the rating scale so that 0 is no rating, or use matrix 'binary' (said once)",
             who,
-            zeros,
-            len(interactions),
+            left_out,
         )
 
 
 class RatingsMatrixBuilder(MatrixBuilder):
     """Use the explicit values (ratings, counts) as matrix weights.
 
-    A value of exactly 0 is not stored, as in any sparse matrix: such an event is no
-    interaction (``exclude_seen`` may recommend its item again, popularity does not count it),
-    and a warning says how many there are.
+    A value of exactly 0 is not stored, as in any sparse matrix: such a pair is no interaction
+    (``exclude_seen`` may recommend its item again, popularity does not count it); a warning,
+    once per process, says how many pairs of events of value 0 were left out.
     """
 
     name = "ratings"
@@ -86,7 +106,7 @@ class RatingsMatrixBuilder(MatrixBuilder):
     def build(self, interactions: Interactions) -> InteractionMatrix:
         """Return the matrix of ratings."""
         built = self._cells(interactions)
-        _warn_of_zeros(interactions, f"matrix {self.name!r}")
+        _warn_of_zeros(interactions, built, f"matrix {self.name!r}")
         require_finite(built, f"matrix {self.name!r}", f"matrix.duplicates={self.config.duplicates!r}")
         require_entries(built, len(interactions), f"matrix {self.name!r}", self.config.duplicates)
         check_measurable(built, f"matrix {self.name!r}")
