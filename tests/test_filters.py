@@ -113,11 +113,11 @@ def test_filters_name_what_they_need():
     with pytest.raises(ValueError, match="give min_rating, max_rating or both"):
         RatingThresholdFilter()
     # bounds that keep nothing passed validation, and failed later with "removed all" (exit 3)
-    with pytest.raises(ValueError, match=r"min_rating \(4\) is above max_rating \(2\): no rating is kept"):
+    with pytest.raises(ValueError, match=r"min_rating \(4\.0\) is above max_rating \(2\.0\): no rating is kept"):
         RatingThresholdFilter(min_rating=4, max_rating=2)
     assert RatingThresholdFilter(min_rating=3, max_rating=3).config.max_rating == 3
-    with pytest.raises(ValueError, match=r"start \(50\) is not before end \(50\): no event is kept"):
-        TimeWindowFilter(start=50, end=50)
+    with pytest.raises(ValueError, match=r"start \(1700000001\.0\) is not before end \(1700000000\.0\): no event"):
+        TimeWindowFilter(start=1_700_000_001, end=1_700_000_000)  # Unix seconds, told apart
 
 
 def test_filters_from_yaml_and_their_errors(registry):

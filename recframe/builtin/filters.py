@@ -76,7 +76,7 @@ class RatingThresholdConfig(ComponentConfig):
             msg = "give min_rating, max_rating or both"
             raise ValueError(msg)
         if self.min_rating is not None and self.max_rating is not None and self.min_rating > self.max_rating:
-            msg = f"min_rating ({self.min_rating:g}) is above max_rating ({self.max_rating:g}): no rating is kept"
+            msg = f"min_rating ({self.min_rating!r}) is above max_rating ({self.max_rating!r}): no rating is kept"
             raise ValueError(msg)
         return self
 
@@ -127,7 +127,7 @@ class TimeWindowConfig(ComponentConfig):
             msg = "give either start or last_days, not both"
             raise ValueError(msg)
         if self.start is not None and self.end is not None and self.start >= self.end:
-            msg = f"start ({self.start:g}) is not before end ({self.end:g}): no event is kept"
+            msg = f"start ({self.start!r}) is not before end ({self.end!r}): no event is kept"
             raise ValueError(msg)
         return self
 

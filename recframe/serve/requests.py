@@ -232,7 +232,7 @@ def text_id(text: str, is_str: bool, field: str) -> Any:
     digits = text[1:] if text[:1] == "-" else text
     if not digits.isascii() or not digits.isdigit():
         raise ApiError(422, f"{field}: {text[:50]!r} is not an integer, and this model's ids are integers", field)
-    if len(digits) > 19:  # (no int() of thousands of digits)
+    if len(digits.lstrip("0")) > 19:  # (no int() of thousands of digits; leading zeros add nothing)
         raise ApiError(422, f"{field}: {text[:50]} is beyond the 64-bit integer range of ids", field)
     value = int(text)
     if not _INT64.min <= value <= _INT64.max:
