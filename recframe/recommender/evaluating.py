@@ -26,7 +26,7 @@ from recframe.interfaces import Executor, RatedPairs, Splitter, SupportsPredict
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_interactions, check_split
 from recframe.interfaces.value_checks import check_metric
-from recframe.recommender.blocks import run_blocks
+from recframe.recommender.block_runs import run_blocks
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.querying import QueryMethods
 from recframe.registry import builtin_registry

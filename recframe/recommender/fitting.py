@@ -45,7 +45,8 @@ from recframe.interfaces import (
 )
 from recframe.interfaces.calls import calling, checked_interactions, is_builtin
 from recframe.interfaces.checks import check_graph, check_interactions, check_matrix
-from recframe.recommender.blocks import load_source, search_blocks, spreads
+from recframe.recommender.block_runs import spreads
+from recframe.recommender.blocks import load_source, search_blocks
 from recframe.recommender.filtering import FilterStep, apply_filters
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.held_events import HeldEvents, ranges_of

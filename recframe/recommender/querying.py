@@ -24,7 +24,8 @@ from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_topn
 from recframe.interfaces.value_checks import check_predictions, overflow_hint
 from recframe.recommender.arguments import _flag, _join, _list_length, _matched, _one_id
-from recframe.recommender.blocks import rank_blocks, spreads
+from recframe.recommender.block_runs import spreads
+from recframe.recommender.blocks import rank_blocks
 from recframe.recommender.call_control import (
     ItemFilter,
     append_lists,

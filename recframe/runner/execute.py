@@ -17,7 +17,7 @@ from recframe.evaluation.report import comparison_report, run_report, sweep_repo
 from recframe.evaluation.run_provenance import provenance
 from recframe.evaluation.run_scores import RunScores
 from recframe.recommender import Recommender
-from recframe.recommender.blocks import close_executor
+from recframe.recommender.block_runs import close_executor
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult
 from recframe.runner.files import (

@@ -23,7 +23,7 @@ from recframe.errors import SHOWN_CHARACTERS, RecframeError
 from recframe.evaluation.value_text import yaml_text
 from recframe.interfaces import Executor, Metric
 from recframe.recommender import Recommender
-from recframe.recommender.blocks import close_executor, run_blocks
+from recframe.recommender.block_runs import close_executor, run_blocks
 from recframe.recommender.evaluating import evaluated_fingerprint
 from recframe.registry import PluginRegistry, builtin_registry
 from recframe.results import EvaluationResult
