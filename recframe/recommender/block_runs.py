@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import Callable, Sequence, Sized
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -95,46 +95,43 @@ def run_blocks(
     PluginError
         If the executor fails, or returns other than one result per block, in block order.
     """
+    with _executor_accidents(runs):
+        numbered = [_Numbered(number, block) for number, block in enumerate(blocks)]
+
+        def taken(place: int, tagged: tuple[int, _R]) -> None:
+            result = _result_in_place(tagged, place, runs)
+            if on_result is not None:
+                try:
+                    on_result(place, result)  # recframe's own handling (a merge, a sweep's save), run by the executor
+                except BaseException as exc:
+                    _mark_ours(exc)
+                    raise
+
+        shared = (function, payload)
+        parameters = inspect.signature(executor.map_blocks).parameters.values()
+        if any(p.name == "on_result" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            tagged = executor.map_blocks(_numbered, numbered, shared, desc=desc, on_result=taken)
+        else:
+            returned = executor.map_blocks(_numbered, numbered, shared, desc=desc)
+            tagged = gather_in_order(_every_result(returned, runs), taken)
+        return [_result_in_place(t, place, runs) for place, t in enumerate(_every_result(tagged, runs, len(blocks)))]
+
+
+@contextlib.contextmanager
+def _executor_accidents(runs: str) -> Iterator[None]:
+    """Turn what the executor (`runs`) raises by accident into a :class:`PluginError` naming it.
+
+    recframe's own exceptions pass as they are: its errors, ``KeyboardInterrupt``, and whatever
+    its work raised in a block or in the handling of a block's result (marked by :func:`_mark_ours`).
+    """
     try:
-        return _run_numbered(executor, function, blocks, payload, desc=desc, runs=runs, on_result=on_result)
+        yield
     except (RecframeError, KeyboardInterrupt):
         raise
     except BaseException as exc:
         if getattr(exc, _RAISED_IN_BLOCK, False):
             raise
         raise PluginError(plugin_failure(runs, "map_blocks", exc)) from exc
-
-
-def _run_numbered(
-    executor: Executor,
-    function: Callable[[_P, _B], _R],
-    blocks: Sequence[_B],
-    payload: _P,
-    *,
-    desc: str,
-    runs: str,
-    on_result: Callable[[int, _R], None] | None,
-) -> list[_R]:
-    """:func:`run_blocks` without the naming of the executor's accidents."""
-    numbered = [_Numbered(number, block) for number, block in enumerate(blocks)]
-
-    def taken(place: int, tagged: tuple[int, _R]) -> None:
-        result = _result_in_place(tagged, place, runs)
-        if on_result is not None:
-            try:
-                on_result(place, result)  # recframe's own handling (a merge, a sweep's save), run by the executor
-            except BaseException as exc:
-                _mark_ours(exc)
-                raise
-
-    shared = (function, payload)
-    parameters = inspect.signature(executor.map_blocks).parameters.values()
-    if any(p.name == "on_result" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        tagged = executor.map_blocks(_numbered, numbered, shared, desc=desc, on_result=taken)
-    else:
-        returned = executor.map_blocks(_numbered, numbered, shared, desc=desc)
-        tagged = gather_in_order(_every_result(returned, runs), taken)
-    return [_result_in_place(t, place, runs) for place, t in enumerate(_every_result(tagged, runs, len(blocks)))]
 
 
 def _every_result(results: object, runs: str, n_blocks: int | None = None) -> list[tuple[int, Any]]:
