@@ -210,6 +210,22 @@ def test_output_never_overwrites_the_model_nor_a_folder(
     code, _, err = _run(argv, capsys)  # however --model names the run
     assert code == 2 and f"is inside the run folder '{run_dir}' being read" in err, err
     assert (lists.read_bytes() if lists.exists() else None) == before_lists
+    # a model folder named model/ beside another program's manifest.json is no run's: its folder is free
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "manifest.json").write_text('{"name": "webapp", "manifest_version": 3}')
+    shutil.copytree(run_dir / "model", project / "model")
+    argv = ["recommend", "--model", str(project / "model"), "--user", "1", "--output", str(project / "lists.txt")]
+    assert _run(argv, capsys)[0] == 0 and (project / "lists.txt").is_file()
+
+
+def test_output_never_overwrites_the_run_file_being_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_file = tmp_path / "tiny.yaml"
+    run_file.write_text(CONFIG)
+    before = run_file.read_bytes()
+    code, _, err = _run(["recommend", str(run_file), "--user", "1", "--output", str(run_file)], capsys)
+    assert code == 2 and "is the run file being read" in err, err
+    assert run_file.read_bytes() == before
     code, _, err = _run(["recommend", "--model", str(run_dir), "--user", "1", "--output", str(tmp_path)], capsys)
     assert code == 2 and "is a folder" in err
 

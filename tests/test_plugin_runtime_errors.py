@@ -39,6 +39,7 @@ from recframe import (
 )
 from recframe.cli import main
 from recframe.data import InteractionMatrix
+from recframe.engine import check_measurable
 from recframe.interfaces.calls import calling
 from recframe.interfaces.checks import check_graph, check_topn
 
@@ -120,7 +121,9 @@ class WrongMatrixConfig(WrongSourceConfig):
     repeated: bool = False
     """Read every event twice (a pair repeated in the data)."""
     emptied: bool = False
-    """Build from no events (a bug: the data had some)."""
+    """Build from no events (keeping none of them, as a builder of some events may)."""
+    huge: bool = False
+    """Weigh every event 1e200, and check that it can be measured (as the built-ins do)."""
 
 
 class WrongMatrix(Failing, MatrixBuilder):
@@ -135,8 +138,10 @@ class WrongMatrix(Failing, MatrixBuilder):
             interactions = Interactions.concat(interactions, interactions)
         if self.config.emptied:
             interactions = interactions.take(np.zeros(len(interactions), dtype=bool))
-        weights = np.ones(len(interactions) - self.config.values_short)
+        weights = np.full(len(interactions) - self.config.values_short, 1e200 if self.config.huge else 1.0)
         built = InteractionMatrix.from_interactions(interactions, weights, self.config.duplicates)  # type: ignore[arg-type]
+        if self.config.huge:
+            check_measurable(built, "matrix 'wrong_matrix'")
         if self.config.row_short:  # a bug: the matrix no longer fits the ids
             return InteractionMatrix(sp.csr_array(built.matrix[:-1]), built.users, built.items)
         return built
@@ -580,7 +585,6 @@ def test_a_split_leaving_a_part_empty_is_a_data_error_naming_the_splitter(wrong_
     [
         ("row_short", "matrix has shape (39, 20); the id indexes say (40, 20)"),
         ("values_short", "values has shape (239,); expected (240,), one per interaction"),
-        ("emptied", "no interactions to build a matrix from"),  # a fit never hands a builder none
     ],
 )
 def test_a_matrix_builder_building_an_invalid_matrix_is_named(wrong_registry, fault, said):
@@ -594,13 +598,24 @@ def test_a_matrix_builder_building_an_invalid_matrix_is_named(wrong_registry, fa
     )
 
 
-def test_a_matrix_builders_data_errors_stay_the_datas(wrong_registry):
-    # a pair repeated under duplicates: error is the user's to fix (exit 3), not the plugin's bug
-    config = run_config(matrix={"type": "wrong_matrix", "repeated": True, "duplicates": "error"})
+@pytest.mark.parametrize(
+    ("matrix", "said"),
+    [
+        # a pair repeated under duplicates: error is the user's to fix (exit 3), not the plugin's bug
+        (
+            {"repeated": True, "duplicates": "error"},
+            "user 0 and item 1 occur more than once (240 repeated pairs in all); set matrix.duplicates to last, "
+            "first, mean, sum or max",
+        ),
+        # values no similarity can measure: the data's, as check_measurable says
+        ({"huge": True}, "matrix 'wrong_matrix' holds 1e+200 for user 0 and item 1, too large to measure"),
+        # a builder of some events may keep none (after a forget, say)
+        ({"emptied": True}, "no interactions to build a matrix from"),
+    ],
+)
+def test_a_matrix_builders_data_errors_stay_the_datas(wrong_registry, matrix, said):
+    config = run_config(matrix={"type": "wrong_matrix", **matrix})
     with pytest.raises(DataError) as info:
         evaluate(config)
     assert not isinstance(info.value, PluginError)
-    assert str(info.value) == (
-        "user 0 and item 1 occur more than once (240 repeated pairs in all); set matrix.duplicates to last, first, "
-        "mean, sum or max"
-    )
+    assert str(info.value).startswith(said), str(info.value)

@@ -177,6 +177,8 @@ def test_an_integer_beyond_int64_in_a_url_is_told_so_whatever_its_sign(server: S
         assert status == 422 and body["error"] == f"path.user: {user} is beyond the 64-bit integer range of ids", body
     status, body = server.call("GET", "/recommend/00000000000000000003")  # zeros in front add nothing, as in "03"
     assert status == 200 and body["user"] == 3, body
+    status, body = server.call("GET", "/recommend/" + "0" * 4400 + "3")  # past Python's 4,300-digit int(): 500
+    assert status == 200 and body["user"] == 3, body
 
 
 def test_an_id_too_long_is_told_by_its_length_in_a_body_as_in_a_url(server: Server) -> None:

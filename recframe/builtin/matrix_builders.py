@@ -57,38 +57,30 @@ class RatingsConfig(ComponentConfig):
 
 
 _WARNED_OF_ZEROS: set[str] = set()
-"""The builders that warned of events of value 0 in this process (once each: a k-fold split or a
+"""The builders that warned of pairs of value 0 in this process (once each: a k-fold split or a
 stream of updates would repeat it)."""
 
 
-def _warn_of_zeros(interactions: Interactions, built: InteractionMatrix, who: str) -> None:
-    """Log a warning, once per process, if events of the value 0 left their cell out of the matrix.
+def _without_zeros(built: InteractionMatrix, who: str) -> InteractionMatrix:
+    """Return `built` (made with ``keep_zeros``) without its cells of value 0, warning of them once per process.
 
-    A sparse matrix does not store a 0, so such a pair is no interaction. Only the events of
-    value 0 are looked at (a cell whose events sum to 0 is left out too, unsaid), and only those
-    whose cell is missing count: a 0 that a later rating replaced (``duplicates: last``) is stored.
+    A sparse matrix does not store a 0, so such a (user, item) pair is no interaction: the warning
+    says how many pairs that leaves out (once: a k-fold split or a stream of updates would repeat it).
     """
-    values = interactions.values
-    if who in _WARNED_OF_ZEROS or values is None:
-        return
-    zero = np.flatnonzero(values == 0)
-    if not len(zero):
-        return
-    # every id of the events has its row and column (an id whose events are all 0 has an empty one)
-    rows = built.users.rows(interactions.users[zero]).astype(np.int64)
-    cols = built.items.rows(interactions.items[zero]).astype(np.int64)
-    cells = np.unique(rows * built.n_items + cols)
-    stored = np.asarray(built.matrix[cells // built.n_items, cells % built.n_items]).ravel() != 0
-    left_out = int(np.count_nonzero(~stored))
-    if left_out:
+    zeros = int(np.count_nonzero(built.matrix.data == 0))
+    if not zeros:
+        return built
+    built.matrix.eliminate_zeros()
+    if who not in _WARNED_OF_ZEROS:
         _WARNED_OF_ZEROS.add(who)
         logger.warning(
             "%s: %d (user, item) pairs have the value 0, which a sparse matrix does not store: they count "
             "as not interacted with (exclude_seen may recommend them, popularity does not count them); shift "
             "the rating scale so that 0 is no rating, or use matrix 'binary' (said once)",
             who,
-            left_out,
+            zeros,
         )
+    return built
 
 
 class RatingsMatrixBuilder(MatrixBuilder):
@@ -96,7 +88,7 @@ class RatingsMatrixBuilder(MatrixBuilder):
 
     A value of exactly 0 is not stored, as in any sparse matrix: such a pair is no interaction
     (``exclude_seen`` may recommend its item again, popularity does not count it); a warning,
-    once per process, says how many pairs of events of value 0 were left out.
+    once per process, says how many pairs that left out.
     """
 
     name = "ratings"
@@ -105,8 +97,7 @@ class RatingsMatrixBuilder(MatrixBuilder):
 
     def build(self, interactions: Interactions) -> InteractionMatrix:
         """Return the matrix of ratings."""
-        built = self._cells(interactions)
-        _warn_of_zeros(interactions, built, f"matrix {self.name!r}")
+        built = _without_zeros(self._cells(interactions, keep_zeros=True), f"matrix {self.name!r}")
         require_finite(built, f"matrix {self.name!r}", f"matrix.duplicates={self.config.duplicates!r}")
         require_entries(built, len(interactions), f"matrix {self.name!r}", self.config.duplicates)
         check_measurable(built, f"matrix {self.name!r}")
@@ -130,13 +121,15 @@ class RatingsMatrixBuilder(MatrixBuilder):
             check_measurable(updated, f"matrix {self.name!r}", value_bounds(previous, updated))
         return updated
 
-    def _cells(self, interactions: Interactions) -> InteractionMatrix:
+    def _cells(self, interactions: Interactions, *, keep_zeros: bool = False) -> InteractionMatrix:
         """Return the matrix of the events' ratings (the default value without), combined, unchecked."""
         values = interactions.values
         if values is None:
             values = np.full(len(interactions), self.config.default_value)
         with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller, naming the rating
-            return InteractionMatrix.from_interactions(interactions, values, self.config.duplicates)
+            return InteractionMatrix.from_interactions(
+                interactions, values, self.config.duplicates, keep_zeros=keep_zeros
+            )
 
 
 class BinaryConfig(ComponentConfig):

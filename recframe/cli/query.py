@@ -59,7 +59,7 @@ def _format(args: argparse.Namespace) -> str:
 
 def _predict(args: argparse.Namespace) -> int:
     fmt = _format(args)
-    check_output(args.output, args.model)
+    check_output(args.output, args.model if args.model is not None else args.config)
     rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     items = [_external_id(item, rec.interaction_matrix.items.is_str) for item in args.item]
@@ -92,7 +92,7 @@ def _explain(args: argparse.Namespace) -> int:
     if fmt in ("csv", "jsonl"):
         msg = f"--format {fmt}: explain prints a table or JSON (--format json)"
         raise ConfigError(msg)
-    check_output(args.output, args.model)
+    check_output(args.output, args.model if args.model is not None else args.config)
     rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     item = _external_id(args.item, rec.interaction_matrix.items.is_str)
@@ -132,7 +132,7 @@ def _query(args: argparse.Namespace) -> int:
             if given:
                 msg = f"{option}: applies to training users (--user, --users-file), not to a --history"
                 raise ConfigError(msg)
-    check_output(args.output, args.model)
+    check_output(args.output, args.model if args.model is not None else args.config)
     ids = read_ids(users_file, args.column) if users_file is not None else None
     rec = _recommender(args)
     if args.command == "recommend" and args.history is not None:

@@ -166,13 +166,22 @@ def _refuse_what_is_read(target: Path, model: Path, named: str) -> None:
             msg = f"{named}: is the run file being read; write the answer elsewhere"
             raise ConfigError(msg)
         return
-    model_dir = model / "model" if (model / "model" / MANIFEST).is_file() else model
-    in_run = model_dir.resolve().name == "model" and (model_dir.resolve().parent / MANIFEST).is_file()
-    folder = model_dir.resolve().parent if in_run else model_dir.resolve()
+    model_dir = (model / "model" if (model / "model" / MANIFEST).is_file() else model).resolve()
+    in_run = model_dir.name == "model" and _lists_a_model(model_dir.parent / MANIFEST)
+    folder = model_dir.parent if in_run else model_dir
     if resolved == folder or folder in resolved.parents:
         what = "the run folder" if in_run else "the model folder"
         msg = f"{named}: is inside {what} {path_repr(folder)} being read; write the answer elsewhere"
         raise ConfigError(msg)
+
+
+def _lists_a_model(manifest: Path) -> bool:
+    """Whether `manifest` is a run folder's, listing the files of its ``model/`` (another program's is not)."""
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(files, list) and any(isinstance(name, str) and name.startswith("model/") for name in files)
 
 
 def check_output(output: Path | None, model: Path | None) -> None:

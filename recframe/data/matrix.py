@@ -66,7 +66,12 @@ class InteractionMatrix:
 
     @classmethod
     def from_interactions(
-        cls, interactions: Interactions, values: npt.ArrayLike, duplicates: DuplicatePolicy = "last"
+        cls,
+        interactions: Interactions,
+        values: npt.ArrayLike,
+        duplicates: DuplicatePolicy = "last",
+        *,
+        keep_zeros: bool = False,
     ) -> InteractionMatrix:
         """Build the users x items matrix of `values`, combining repeated (user, item) pairs.
 
@@ -81,6 +86,9 @@ class InteractionMatrix:
             The weight of each event.
         duplicates : {"last", "first", "mean", "sum", "max", "error"}
             How to combine the weights of a repeated pair.
+        keep_zeros : bool
+            Keep the cells whose combined value is 0 as explicit zeros (to count them; a model's
+            matrix stores none: call ``eliminate_zeros`` on it before using it).
 
         Raises
         ------
@@ -119,7 +127,8 @@ class InteractionMatrix:
             (combined.astype(np.float64), cols.astype(index_type), indptr.astype(index_type)),
             shape=(len(users), len(items)),
         )
-        matrix.eliminate_zeros()
+        if not keep_zeros:
+            matrix.eliminate_zeros()
         return cls(matrix, users, items)
 
 
@@ -142,11 +151,13 @@ def _refuse_repeats(interactions: Interactions, order: IntArray, keys: IntArray,
     raise DataError(msg)
 
 
-DATA_FAULTS = frozenset({(__name__, "_refuse_repeats")})
+DATA_FAULTS = frozenset((__name__, check) for check in ("_refuse_repeats", "from_interactions", "check_measurable"))
 """The checks (module, function) of :mod:`recframe.data` whose ``DataError`` in a matrix builder is the
-data's: a (user, item) pair repeated under ``duplicates: error``, which the user fixes by the
-setting. Every other check that fails while a builder builds its matrix (no events, which a fit
-never hands it; weights not one per event; ids or a matrix that disagree) is the builder's bug."""
+data's: a (user, item) pair repeated under ``duplicates: error`` (the user fixes it by the
+setting), no events to build from (a builder that keeps only some events, after a forget that
+leaves it none), values too large or small to measure (:func:`check_measurable`, which builders
+call on the ratings they were given). Every other check that fails while a builder builds its
+matrix (weights not one per event, ids or a matrix that disagree) is the builder's bug."""
 
 
 def index_dtype(nnz: int, *sizes: int) -> type[np.signedinteger[Any]]:

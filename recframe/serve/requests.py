@@ -232,9 +232,10 @@ def text_id(text: str, is_str: bool, field: str) -> Any:
     digits = text[1:] if text[:1] == "-" else text
     if not digits.isascii() or not digits.isdigit():
         raise ApiError(422, f"{field}: {text[:50]!r} is not an integer, and this model's ids are integers", field)
-    if len(digits.lstrip("0")) > 19:  # (no int() of thousands of digits; leading zeros add nothing)
+    significant = digits.lstrip("0") or "0"  # leading zeros add nothing (and no int() of thousands of digits)
+    if len(significant) > 19:
         raise ApiError(422, f"{field}: {text[:50]} is beyond the 64-bit integer range of ids", field)
-    value = int(text)
+    value = int(significant) * (-1 if text[:1] == "-" else 1)
     if not _INT64.min <= value <= _INT64.max:
         raise ApiError(422, f"{field}: {value} is beyond the 64-bit integer range of ids", field)
     return value
