@@ -122,6 +122,8 @@ class WrongMatrixConfig(WrongSourceConfig):
     """Read every event twice (a pair repeated in the data)."""
     emptied: bool = False
     """Build from no events (keeping none of them, as a builder of some events may)."""
+    nan: bool = False
+    """Weigh the first event 0 / 0 (a bug), and check the matrix can be measured."""
     huge: bool = False
     """Weigh every event 1e200, and check that it can be measured (as the built-ins do)."""
 
@@ -139,8 +141,10 @@ class WrongMatrix(Failing, MatrixBuilder):
         if self.config.emptied:
             interactions = interactions.take(np.zeros(len(interactions), dtype=bool))
         weights = np.full(len(interactions) - self.config.values_short, 1e200 if self.config.huge else 1.0)
+        if self.config.nan:
+            weights[0] = np.nan
         built = InteractionMatrix.from_interactions(interactions, weights, self.config.duplicates)  # type: ignore[arg-type]
-        if self.config.huge:
+        if self.config.huge or self.config.nan:
             check_measurable(built, "matrix 'wrong_matrix'")
         if self.config.row_short:  # a bug: the matrix no longer fits the ids
             return InteractionMatrix(sp.csr_array(built.matrix[:-1]), built.users, built.items)
@@ -585,6 +589,9 @@ def test_a_split_leaving_a_part_empty_is_a_data_error_naming_the_splitter(wrong_
     [
         ("row_short", "matrix has shape (39, 20); the id indexes say (40, 20)"),
         ("values_short", "values has shape (239,); expected (240,), one per interaction"),
+        # a NaN the builder computed: check_measurable's own data checks must not pass it as the data's
+        ("nan", "matrix 'wrong_matrix' holds nan for user 0 and item 3: a matrix's values are finite numbers other "
+                "than 0 (a 0 is no cell)"),
     ],
 )
 def test_a_matrix_builder_building_an_invalid_matrix_is_named(wrong_registry, fault, said):

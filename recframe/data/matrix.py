@@ -237,6 +237,24 @@ def _pair_order(
     return np.lexsort((np.arange(n), time, keys))
 
 
+def _refuse_non_numbers(matrix: InteractionMatrix, who: str) -> None:
+    """Raise the DataError of a stored value that is not a finite number other than 0.
+
+    Not in :data:`DATA_FAULTS`: the data's values were checked finite when they were read, so
+    such a value is what a builder computed (``0 / 0``), and a plugin builder is named for it.
+    """
+    m = matrix.matrix
+    first = int(np.flatnonzero(~np.isfinite(m.data) | (m.data == 0))[0])
+    row = int(np.searchsorted(m.indptr, first, side="right") - 1)
+    user = matrix.users.ids_of([row])[0].item()
+    item = matrix.items.ids_of([m.indices[first]])[0].item()
+    msg = (
+        f"{who} holds {m.data[first].item()!r} for user {user!r} and item {item!r}: a matrix's values are finite "
+        "numbers other than 0 (a 0 is no cell)"
+    )
+    raise DataError(msg)
+
+
 def check_measurable(matrix: InteractionMatrix, who: str, value_range: tuple[float, float] | None = None) -> None:
     """Raise :class:`DataError` if a row's or column's squared length is not a usable number.
 
@@ -266,6 +284,8 @@ def check_measurable(matrix: InteractionMatrix, who: str, value_range: tuple[flo
     if not data.size or (low >= 1e-100 and high <= 1e100):
         return  # no sum of squares of such values can overflow or underflow (tested without a copy)
     magnitude = np.abs(data)
+    if not np.isfinite(magnitude).all() or not magnitude.all():
+        _refuse_non_numbers(matrix, who)  # what the builder computed, not the data: not a data fault
     if magnitude.max() <= 1e100 and magnitude.min() >= 1e-100:
         return  # values of both signs: the same test on their magnitudes
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))

@@ -234,7 +234,8 @@ def text_id(text: str, is_str: bool, field: str) -> Any:
         raise ApiError(422, f"{field}: {text[:50]!r} is not an integer, and this model's ids are integers", field)
     significant = digits.lstrip("0") or "0"  # leading zeros add nothing (and no int() of thousands of digits)
     if len(significant) > 19:
-        raise ApiError(422, f"{field}: {text[:50]} is beyond the 64-bit integer range of ids", field)
+        shown = ("-" if text[:1] == "-" else "") + significant[:50] + ("..." if len(significant) > 50 else "")
+        raise ApiError(422, f"{field}: {shown} is beyond the 64-bit integer range of ids", field)
     value = int(significant) * (-1 if text[:1] == "-" else 1)
     if not _INT64.min <= value <= _INT64.max:
         raise ApiError(422, f"{field}: {value} is beyond the 64-bit integer range of ids", field)
