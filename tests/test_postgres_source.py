@@ -6,7 +6,9 @@ as its own system user, listens on 127.0.0.1 only, on a free port, in a temporar
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,9 +37,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start PostgreSQL on 127.0.0.1 (initdb through pgserver), load a ratings table, stop it after."""
-    data = Path(tmp_path_factory.mktemp("postgres")) / "data"
+def postgres() -> Iterator[str]:
+    """Start PostgreSQL on 127.0.0.1 (initdb through pgserver), load a ratings table, stop it after.
+
+    Its folder is not under pytest's temporary root: pgserver opens the folders above its data to
+    its own system user (running as root), and pytest makes that root private again when another
+    worker first asks for a temporary folder, after which the server's user could not reach its
+    data to stop it (a teardown error, now and then, depending on the workers' timing).
+    """
+    top = Path(tempfile.mkdtemp(prefix="recframe-postgres-"))
+    data = top / "data"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = pgserver.get_server(data, cleanup_mode=None)  # initialises, starts on a Unix socket
@@ -57,9 +66,12 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 cursor.executemany("INSERT INTO ratings VALUES (%s, %s, %s, %s)", list(rows))
         yield url
     finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user)
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
 
 
 def source(url: str, **params: object) -> SQLDataSource:
