@@ -18,6 +18,7 @@ def is_builtin(cls: type) -> bool:
     module = cls.__module__
     return module == "recframe" or module.startswith("recframe.")
 
+
 @contextmanager
 def calling(who: str | Callable[[], str], method: str) -> Iterator[None]:
     """Turn what component code raises by accident into a :class:`PluginError` naming it.
@@ -60,14 +61,14 @@ def checked_interactions(
     another shape than its id indexes) says what is wrong but not who built them: for a
     third-party component it is a bug in that component, so it becomes ``PluginError``
     ``"data 'x' (pkg 1.0) returned invalid data: <message>"`` (exit 1); for a built-in source
-    the data is at fault, so it stays a
-    ``DataError`` (exit 3) prefixed with the source's name. A ``DataError`` the component
-    raises itself (a malformed row of its file) passes through unchanged.
+    the data is at fault, so it stays a ``DataError`` (exit 3) prefixed with the source's name.
+    A ``DataError`` the component raises itself (a malformed row of its file) passes through
+    unchanged.
 
     `data_faults` names the checks of :mod:`recframe.data` (``(module, function)`` of the
     innermost frame) whose errors are the data's even there, and pass unchanged: a matrix
-    builder's (:data:`recframe.data.matrix.DATA_FAULTS`, a pair repeated under ``duplicates:
-    error``, which the user fixes by the setting).
+    builder's (:data:`recframe.data.matrix.DATA_FAULTS`: a pair repeated under ``duplicates:
+    error``, no events, values too large or small to measure).
     """
     try:
         yield
