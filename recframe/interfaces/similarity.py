@@ -74,8 +74,9 @@ class SimilarityConfig(ComponentConfig):
     update_slack: NonNegativeInt = 0
     """Neighbours kept per row beyond ``k`` for ``update`` and ``forget`` (backends whose
     ``update_measure`` is cosine or dot): with some slack (such as ``k``) a row rarely needs a
-    new search after an update; with none, more rows are searched again (the result is exact
-    either way)."""
+    new search after an update; with none, an update of 1% searches most rows again. The result
+    is exact either way. Where rows' similarities lie close together (data without strong
+    neighbourhoods), more slack still pays; see docs/updating.md, "Rows searched again"."""
     memory_limit_mb: PositiveInt | None = None
     """Refuse to start a neighbour search estimated to need more memory than this; by default
     80% of the memory available when the search starts."""

@@ -324,9 +324,9 @@ class FitMethods:
     def _search_all(self, fitted: _Fitted, axis: str) -> NeighbourGraph:
         """Search every row's neighbours; keep the lists updates need (with the slack) where the backend allows.
 
-        A backend whose ``update_measure`` is cosine or dot is asked for ``k + update_slack``
-        neighbours; those lists and their floors go into ``fitted.lists`` and the best ``k`` are
-        the graph rankers use.
+        A backend whose ``update_measure`` is cosine or dot is asked for ``k + update_slack + 1``
+        neighbours; the first ``k + update_slack`` and their floors (the next one's similarity) go
+        into ``fitted.lists``, and the best ``k`` are the graph rankers use.
         """
         backend = self._backend(fitted, axis)
         if self._call(backend, "update_measure") is None:
@@ -334,7 +334,7 @@ class FitMethods:
             return self._search(fitted, axis, None)
         config = fitted.similarity.config
         width = config.k + config.update_slack
-        lists = NeighbourLists.of(self._search(fitted, axis, None, width), width)
+        lists = NeighbourLists.of(self._search(fitted, axis, None, width + 1), width)  # the next: the floor
         fitted.lists[axis] = lists
         return lists.served(config.k)
 

@@ -217,10 +217,9 @@ def update_lists(
     unsuspected = (suspects < 0).all(axis=1)
     again = np.flatnonzero(~((block.counts >= k) | ((floors <= 0) & unsuspected)))
     if len(again) and width:
-        found = search(again, width)
-        redone = NeighbourLists.of(found, width)
-        indices[again] = found.indices[:, :width]
-        scores[again] = found.scores[:, :width]
+        redone = NeighbourLists.of(search(again, width + 1), width)  # the next one: the floor
+        indices[again] = redone.graph.indices
+        scores[again] = redone.graph.scores
         floors[again] = redone.floors
         suspects[again], bounds[again] = -1, 0.0
     graph = NeighbourGraph(indices, scores, n_new)

@@ -399,7 +399,46 @@ class UpdateMethods(FitMethods):
         updated.graphs[axis] = check_graph(
             result.lists.served(config.k), f"the updated {axis[:-1]} neighbours", n_rows, n_rows
         )
+        _say_if_searched_much(axis, result.searched, n_rows, config.update_slack)
         return result.record()
+
+
+SEARCHED_MUCH = 0.25
+"""Above this share of a graph's rows searched again (of at least :data:`SEARCHED_MUCH_ROWS`), an
+update costs a good part of a fit's search, and says why once per process (see
+:func:`_say_if_searched_much`)."""
+
+SEARCHED_MUCH_ROWS = 1000
+"""Graphs of fewer rows never warn: their search is cheap whatever its share."""
+
+_WARNED_OF_SEARCHES: set[str] = set()
+"""The axes whose updates warned of rows searched again in this process (a stream of updates would repeat it)."""
+
+
+def _say_if_searched_much(axis: str, searched: int, n_rows: int, slack: int) -> None:
+    """Warn (once per axis and process; later at INFO) when an update searched much of a graph again.
+
+    Rows are searched again when their neighbours' similarities lie so close together that the
+    change leaves fewer than ``k`` of them certain: data without strong neighbourhoods (a
+    structureless heavy tail, say). More slack keeps each row's floor further below its ``k``-th
+    neighbour; docs/updating.md, "Rows searched again", has the measurements.
+    """
+    if n_rows < SEARCHED_MUCH_ROWS or searched <= SEARCHED_MUCH * n_rows:
+        return
+    level = logging.INFO if axis in _WARNED_OF_SEARCHES else logging.WARNING
+    _WARNED_OF_SEARCHES.add(axis)
+    logger.log(
+        level,
+        "the update searched %d of the %d %s rows again (%.0f%%), a good part of a full search's work: their "
+        "neighbours' similarities lie close together, so the change left them fewer than k certain ones. A larger "
+        "similarity.update_slack (now %d) keeps more of them settled, at some cost to the fit's time and memory; "
+        'see docs/updating.md, "Rows searched again"',
+        searched,
+        n_rows,
+        axis[:-1],
+        100.0 * searched / n_rows,
+        slack,
+    )
 
 
 def _forgotten_lineage(
