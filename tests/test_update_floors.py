@@ -10,9 +10,12 @@ neighbour too few after any update, and nearly all were searched again (a 3-even
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from recframe import Interactions, Recommender
+from recframe.builtin.similarity import SparseSimilarity
 from recframe.interfaces import NeighbourGraph
+from recframe.recommender import graph_delta
 from recframe.recommender.neighbour_lists import NeighbourLists
 from recframe.testing import assert_same_neighbours
 
@@ -33,12 +36,10 @@ def test_floor_is_the_next_neighbours_similarity_hand_example() -> None:
 
 def test_a_graph_as_wide_as_kept_takes_the_last_listed_as_floor() -> None:
     """A backend that gave only `width` columns: a full row's last similarity bounds the others (as before)."""
-    graph = NeighbourGraph(np.array([[1, 2], [0, -1], [1, 0]]), np.array([[0.9, 0.5], [0.8, 0.0], [0.4, 0.2]]), 3)
+    graph = NeighbourGraph(np.array([[1, 2], [0, -1], [1, 0]]), np.array([[0.9, 0.5], [0.8, 0.0], [0.4, 0.2]]), 10)
     lists = NeighbourLists.of(graph, 2)
     np.testing.assert_array_equal(lists.floors, [0.5, 0.0, 0.2])
     assert lists.graph is graph
-    narrow = NeighbourGraph(np.array([[1], [0]]), np.array([[0.9], [0.9]]), 2)  # fewer columns than the width
-    np.testing.assert_array_equal(NeighbourLists.of(narrow, 2).floors, [0.0, 0.0])
 
 
 def _random(rng: np.random.Generator, n_users: int, n_items: int, per_user: int, first: int = 0) -> Interactions:
@@ -61,3 +62,48 @@ def test_a_small_update_without_slack_settles_most_rows_and_stays_exact() -> Non
     assert searched < 0.1 * 800, searched
     refit = Recommender.from_config(config).fit(Interactions.concat(base, added))
     assert_same_neighbours(rec.fitted_ranker.neighbours_, refit.fitted_ranker.neighbours_)  # type: ignore[attr-defined]
+
+
+def test_a_graph_with_a_column_for_every_other_row_has_floor_zero() -> None:
+    """Four rows, three columns: a full row lists every other row, so nothing lies beyond it."""
+    graph = NeighbourGraph(np.array([[1, 2, 3], [0, 2, -1]]), np.array([[0.9, 0.5, 0.1], [0.8, 0.4, 0.0]]), 4)
+    np.testing.assert_array_equal(NeighbourLists.of(graph, 3).floors, [0.0, 0.0])
+    np.testing.assert_array_equal(NeighbourLists.of(graph, 5).graph.indices, graph.indices)  # not padded
+
+
+def test_a_graph_narrower_than_asked_bounds_full_rows_and_is_padded() -> None:
+    """A backend that gave 2 neighbours where 4 were kept (of 10 rows): a full row's last one bounds the rest."""
+    graph = NeighbourGraph(np.array([[1, 2], [0, -1]]), np.array([[0.9, 0.5], [0.8, 0.0]]), 10)
+    lists = NeighbourLists.of(graph, 4)
+    np.testing.assert_array_equal(lists.floors, [0.5, 0.0])
+    np.testing.assert_array_equal(lists.graph.indices, [[1, 2, -1, -1], [0, -1, -1, -1]])
+    np.testing.assert_array_equal(lists.graph.scores, [[0.9, 0.5, 0.0, 0.0], [0.8, 0.0, 0.0, 0.0]])
+
+
+def test_a_kth_similarity_tied_with_the_floor_within_rounding_is_not_settled() -> None:
+    """The floor is another computation's rounding: a k-th within FLOOR_TIE of it is a tie, and the row is searched."""
+    floor = 0.29704426289300223
+    scores = np.array([[0.9, np.nextafter(floor, 1.0)], [0.9, floor * (1 + 1e-9)], [0.9, 0.8]])
+    settled = graph_delta._settled(np.array([2, 2, 1]), scores, np.array([floor, floor, 0.1]), 2)
+    assert settled.tolist() == [False, True, False]  # the last: one certain neighbour only
+    assert graph_delta._settled(np.array([0]), np.zeros((1, 0)), np.array([0.5]), 0).tolist() == [True]
+
+
+def test_the_memory_estimate_is_of_the_lists_kept_for_updates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With update_slack the fit keeps k + slack + 1 neighbours a row: the preflight estimates that width."""
+    asked: list[int] = []
+    original = SparseSimilarity.estimate
+
+    def spy(self: SparseSimilarity, rows: object, k: int | None = None) -> object:
+        asked.append(int(k) if k is not None else -1)
+        return original(self, rows, k=k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SparseSimilarity, "estimate", spy)
+    rng = np.random.default_rng(2)
+    config = {"similarity": {"type": "sparse", "k": 5, "update_slack": 7}, "ranker": {"type": "item_cf"}}
+    Recommender.from_config(config).fit(_random(rng, 60, 40, 8))
+    assert asked == [13]
+    asked.clear()
+    config["similarity"] = {"type": "sparse", "k": 5, "update_slack": 70}  # capped at the other 39 rows
+    Recommender.from_config(config).fit(_random(rng, 60, 40, 8))
+    assert asked == [39]

@@ -346,7 +346,9 @@ class FitMethods:
             similarity = fitted.similarity
             # a row has at most n_rows - 1 neighbours, whatever k asks for: estimate what will be built
             rows_of_axis = self._rows(fitted, axis)
-            estimate = self._call(similarity, "estimate", rows_of_axis, k=capped_k(similarity.config.k, n_rows))
+            # the width asked (k, or the lists' k + update_slack + 1 kept for updates)
+            width = similarity.config.k if k is None else k
+            estimate = self._call(similarity, "estimate", rows_of_axis, k=capped_k(width, n_rows))
             if estimate is not None:
                 limit = similarity.config.memory_limit_mb
                 preflight(estimate, limit, self._who(similarity), f"{axis[:-1]} neighbours", rows=n_rows)

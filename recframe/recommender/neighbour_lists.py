@@ -77,24 +77,26 @@ class NeighbourLists:
         similarity (what a search of `width` alone tells) would leave that neighbour uncertain,
         so that after any update the row would hold one certain neighbour too few and be
         searched again: with ``update_slack: 0`` (``width = k``) nearly every row was, whatever
-        the update (a 3-event add searched 1,046 of 1,200 rows). A row that lists fewer than
-        ``width + 1`` holds every row of positive similarity: its floor is 0. A graph narrower
-        than ``width + 1`` (a backend that gave fewer columns than asked) takes the last listed
-        similarity of a full row as its floor, which bounds the others too.
+        the update (a 3-event add searched 1,046 of 1,200 rows).
+
+        A row that lists fewer neighbours than the graph has columns holds every row of positive
+        similarity, and so does every row of a graph with a column for each other row: their
+        floor is 0. A graph of at most `width` columns (a backend that gave fewer than asked, or
+        all there are) bounds the rest of a full row by its last listed similarity; one narrower
+        than `width` and than the other rows is padded to `width` (``-1``, score 0).
         """
+        columns = graph.indices.shape[1]
         count = (graph.indices >= 0).sum(axis=1)
         floors = np.zeros(len(count))
-        if graph.indices.shape[1] > width:
+        if columns > width:
             beyond = count > width
             floors[beyond] = graph.scores[beyond, width]
-            graph = NeighbourGraph(
-                np.ascontiguousarray(graph.indices[:, :width]),
-                np.ascontiguousarray(graph.scores[:, :width]),
-                graph.n_targets,
-            )
-        elif width > 0 and (count >= width).any():  # full rows: the graph is at least `width` wide
-            full = count >= width
-            floors[full] = graph.scores[full, width - 1]
+            return cls(_columns(graph, width), floors)
+        if 0 < columns < graph.n_targets - 1:  # a full row may have more neighbours than it lists
+            full = count == columns
+            floors[full] = graph.scores[full, columns - 1]
+            if columns < width:
+                graph = _columns(graph, width)
         return cls(graph, floors)
 
     def served(self, k: int) -> NeighbourGraph:
@@ -103,3 +105,13 @@ class NeighbourLists:
             return self.graph
         indices = np.ascontiguousarray(self.graph.indices[:, :k])
         return NeighbourGraph(indices, np.ascontiguousarray(self.graph.scores[:, :k]), self.graph.n_targets)
+
+
+def _columns(graph: NeighbourGraph, width: int) -> NeighbourGraph:
+    """Return `graph` with exactly `width` columns: cut on the right, or padded with ``-1`` and score 0."""
+    indices, scores = graph.indices[:, :width], graph.scores[:, :width]
+    pad = ((0, 0), (0, width - indices.shape[1]))
+    if pad[1][1]:
+        indices = np.pad(indices, pad, constant_values=-1)
+        scores = np.pad(scores, pad, constant_values=0.0)
+    return NeighbourGraph(np.ascontiguousarray(indices), np.ascontiguousarray(scores), graph.n_targets)

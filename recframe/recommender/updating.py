@@ -416,7 +416,7 @@ _WARNED_OF_SEARCHES: set[str] = set()
 
 
 def _say_if_searched_much(axis: str, searched: int, n_rows: int, slack: int) -> None:
-    """Warn (once per axis and process; later at INFO) when an update searched much of a graph again.
+    """Warn (once per process for each graph, users' or items'; later at INFO) when an update searched much of it again.
 
     Rows are searched again when their neighbours' similarities lie so close together that the
     change leaves fewer than ``k`` of them certain: data without strong neighbourhoods (a
