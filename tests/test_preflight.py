@@ -46,6 +46,7 @@ def test_over_the_limit_is_refused_with_advice(tiny_interactions):
     message = str(info.value)
     assert message.startswith("similarity 'sklearn_nn' (recframe 0.1.0): item neighbours would need about ")
     assert "over the limit of 1.0 MB (similarity.memory_limit_mb); use a smaller similarity.k" in message
+    assert "(or similarity.update_slack, which adds to the neighbours kept)" in message
     assert "the sparse backend (similarity.type: sparse)" in message
     rec.similarity = SklearnNNSimilarity(k=2)  # within the default limit it runs
     rec.fit(tiny_interactions)

@@ -80,13 +80,33 @@ def test_a_graph_narrower_than_asked_bounds_full_rows_and_is_padded() -> None:
     np.testing.assert_array_equal(lists.graph.scores, [[0.9, 0.5, 0.0, 0.0], [0.8, 0.0, 0.0, 0.0]])
 
 
-def test_a_kth_similarity_tied_with_the_floor_within_rounding_is_not_settled() -> None:
-    """The floor is another computation's rounding: a k-th within FLOOR_TIE of it is a tie, and the row is searched."""
-    floor = 0.29704426289300223
-    scores = np.array([[0.9, np.nextafter(floor, 1.0)], [0.9, floor * (1 + 1e-9)], [0.9, 0.8]])
-    settled = graph_delta._settled(np.array([2, 2, 1]), scores, np.array([floor, floor, 0.1]), 2)
-    assert settled.tolist() == [False, True, False]  # the last: one certain neighbour only
-    assert graph_delta._settled(np.array([0]), np.zeros((1, 0)), np.array([0.5]), 0).tolist() == [True]
+def test_a_graph_without_columns_is_padded_to_what_a_row_can_hold() -> None:
+    """A plugin that left out every column of padding (no row has a neighbour): padded to `width`, floors 0."""
+    empty = NeighbourGraph(np.zeros((2, 0), dtype=np.int64), np.zeros((2, 0)), 5)
+    lists = NeighbourLists.of(empty, 2)
+    np.testing.assert_array_equal(lists.graph.indices, [[-1, -1], [-1, -1]])
+    np.testing.assert_array_equal(lists.floors, [0.0, 0.0])
+    # never wider than the other rows (4 here), as an update keeps them: padded to 4, not to 6
+    assert NeighbourLists.of(empty, 6).graph.indices.shape == (2, 4)
+
+
+def test_a_plugin_that_leaves_out_padding_columns_updates_like_a_refit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """k 1; a forget takes every item's only co-rater: the rows searched again have no neighbour (0 columns)."""
+
+    class Trimmed(SparseSimilarity):
+        def neighbours(self, rows: object = None, k: int | None = None) -> NeighbourGraph:
+            found = super().neighbours(rows, k)  # type: ignore[arg-type]
+            used = int((found.indices >= 0).sum(axis=1).max(initial=0))
+            return NeighbourGraph(found.indices[:, :used].copy(), found.scores[:, :used].copy(), found.n_targets)
+
+    monkeypatch.setattr(graph_delta, "FULL_SEARCH_WORK", 1e9)  # small data: keep the delta path
+    # users 0 and 1 co-rate items 0-1 and 2-3; users 3-6 rate one item each
+    events = Interactions(np.array([0, 0, 1, 1, 3, 4, 5, 6]), np.array([0, 1, 2, 3, 0, 1, 2, 3]), np.ones(8))
+    rec = Recommender(similarity=Trimmed(k=1, engine="numba")).fit(events)
+    rec.forget(users=[0, 1])
+    assert rec.lineage[-1]["neighbours"]["items"]["rows_searched"] == 4
+    refit = Recommender(similarity=SparseSimilarity(k=1)).fit(events.take(events.users >= 2))
+    assert_same_neighbours(rec.fitted_ranker.neighbours_, refit.fitted_ranker.neighbours_)  # type: ignore[attr-defined]
 
 
 def test_the_memory_estimate_is_of_the_lists_kept_for_updates(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,12 +68,6 @@ instead of 94 (of 100, for k = 50) and took 0.12-0.24 s of a forget of about 1 s
 SHRUNK_BATCH = 256
 """The first batch of shrunk rows whose costs :func:`_most_shrunk` sums (the next ones grow fourfold)."""
 
-FLOOR_TIE = 1e-12
-"""A row's `k`-th similarity within this share above its floor is tied with it, not certain: the floor
-is the search's rounding of another pair's similarity, which the kernel may compute a few units
-of the last place differently; a row settled on such a tie could break it otherwise than a
-refit, so it is searched again (as it was when the floor was its last listed similarity)."""
-
 FULL_SEARCH_WORK = 0.5
 """Above this fraction of a full search's multiply-adds, a full search replaces the update."""
 
@@ -221,7 +215,7 @@ def update_lists(
     indices, scores, floors = block.indices, block.scores, block.floors
     suspects, bounds = block.suspects, block.suspect_bounds
     unsuspected = (suspects < 0).all(axis=1)
-    again = np.flatnonzero(~(_settled(block.counts, scores, floors, k) | ((floors <= 0) & unsuspected)))
+    again = np.flatnonzero(~((block.counts >= k) | ((floors <= 0) & unsuspected)))
     if len(again) and width:
         redone = NeighbourLists.of(search(again, width + 1), width)  # the next one: the floor
         indices[again] = redone.graph.indices
@@ -231,16 +225,6 @@ def update_lists(
     graph = NeighbourGraph(indices, scores, n_new)
     suspected = Suspects(suspects, bounds) if suspects.shape[1] else None
     return DeltaUpdate(NeighbourLists(graph, floors, suspected), len(again), n_new - len(again), len(shrunk))
-
-
-def _settled(counts: IntArray, scores: FloatArray, floors: FloatArray, k: int) -> np.ndarray:
-    """Return which rows hold at least `k` certain neighbours, the `k`-th clear of the floor by :data:`FLOOR_TIE`.
-
-    `scores` are each row's listed similarities, best first, `counts` how many lie above the floor.
-    """
-    if k <= 0:
-        return np.ones(len(counts), dtype=bool)
-    return (counts >= k) & (scores[:, k - 1] > floors * (1.0 + FLOOR_TIE))
 
 
 def _old_suspects(lists: NeighbourLists, old_rows: IntArray, row_map: IntArray) -> tuple[IntArray, FloatArray]:

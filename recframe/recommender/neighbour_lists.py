@@ -83,7 +83,8 @@ class NeighbourLists:
         similarity, and so does every row of a graph with a column for each other row: their
         floor is 0. A graph of at most `width` columns (a backend that gave fewer than asked, or
         all there are) bounds the rest of a full row by its last listed similarity; one narrower
-        than `width` and than the other rows is padded to `width` (``-1``, score 0).
+        than `width` and than the other rows is padded to the lesser of the two (``-1``, score
+        0), as wide as an update keeps its lists (a plugin may leave out columns of padding only).
         """
         columns = graph.indices.shape[1]
         count = (graph.indices >= 0).sum(axis=1)
@@ -95,8 +96,9 @@ class NeighbourLists:
         if 0 < columns < graph.n_targets - 1:  # a full row may have more neighbours than it lists
             full = count == columns
             floors[full] = graph.scores[full, columns - 1]
-            if columns < width:
-                graph = _columns(graph, width)
+        kept = min(width, max(graph.n_targets - 1, 0))  # what a row can hold: an update keeps as many
+        if columns < kept:
+            graph = _columns(graph, kept)
         return cls(graph, floors)
 
     def served(self, k: int) -> NeighbourGraph:

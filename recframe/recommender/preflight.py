@@ -114,7 +114,8 @@ def preflight(
         msg = (
             f"{who}: {what} would need about {human_bytes(estimate.total_bytes)} "
             f"(graph {human_bytes(estimate.output_bytes)}, working {human_bytes(estimate.working_bytes)}), "
-            f"over the limit of {human_bytes(limit)} ({source}); use a smaller similarity.k, "
+            f"over the limit of {human_bytes(limit)} ({source}); use a smaller similarity.k (or "
+            "similarity.update_slack, which adds to the neighbours kept), "
             "the sparse backend (similarity.type: sparse), a lower similarity.max_memory_mb, "
             "filter out rare users or items, or raise similarity.memory_limit_mb on a larger machine"
         )
