@@ -405,7 +405,7 @@ class UpdateMethods(FitMethods):
 
 SEARCHED_MUCH = 0.25
 """Above this share of a graph's rows searched again (of at least :data:`SEARCHED_MUCH_ROWS`), an
-update costs a good part of a fit's search, and says why once per process (see
+update costs a good part of a fit's search, and says why, once per process for each graph (see
 :func:`_say_if_searched_much`)."""
 
 SEARCHED_MUCH_ROWS = 1000
