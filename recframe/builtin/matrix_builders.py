@@ -67,11 +67,10 @@ def _without_zeros(built: InteractionMatrix, who: str) -> InteractionMatrix:
     A sparse matrix does not store a 0, so such a (user, item) pair is no interaction: the warning
     says how many pairs that leaves out (once: a k-fold split or a stream of updates would repeat it).
     """
-    zeros = int(np.count_nonzero(built.matrix.data == 0))
-    if not zeros:
-        return built
-    built.matrix.eliminate_zeros()
-    if who not in _WARNED_OF_ZEROS:
+    stored = built.matrix.nnz
+    built.matrix.eliminate_zeros()  # one pass, which the count of what it left out comes from
+    zeros = stored - built.matrix.nnz
+    if zeros and who not in _WARNED_OF_ZEROS:
         _WARNED_OF_ZEROS.add(who)
         logger.warning(
             "%s: %d (user, item) pairs have the value 0, which a sparse matrix does not store: they count "

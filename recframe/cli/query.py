@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from recframe.cli.common import EXIT_OK, _print, _registry
@@ -57,9 +58,15 @@ def _format(args: argparse.Namespace) -> str:
     return "json" if args.json else "table"
 
 
+def _read_from(args: argparse.Namespace) -> Path | None:
+    """Return what the command reads its model from: the model or run folder, else the run file it fits."""
+    source: Path | None = args.model if args.model is not None else args.config
+    return source
+
+
 def _predict(args: argparse.Namespace) -> int:
     fmt = _format(args)
-    check_output(args.output, args.model if args.model is not None else args.config)
+    check_output(args.output, _read_from(args))
     rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     items = [_external_id(item, rec.interaction_matrix.items.is_str) for item in args.item]
@@ -92,7 +99,7 @@ def _explain(args: argparse.Namespace) -> int:
     if fmt in ("csv", "jsonl"):
         msg = f"--format {fmt}: explain prints a table or JSON (--format json)"
         raise ConfigError(msg)
-    check_output(args.output, args.model if args.model is not None else args.config)
+    check_output(args.output, _read_from(args))
     rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     item = _external_id(args.item, rec.interaction_matrix.items.is_str)
@@ -132,7 +139,7 @@ def _query(args: argparse.Namespace) -> int:
             if given:
                 msg = f"{option}: applies to training users (--user, --users-file), not to a --history"
                 raise ConfigError(msg)
-    check_output(args.output, args.model if args.model is not None else args.config)
+    check_output(args.output, _read_from(args))
     ids = read_ids(users_file, args.column) if users_file is not None else None
     rec = _recommender(args)
     if args.command == "recommend" and args.history is not None:

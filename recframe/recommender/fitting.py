@@ -230,7 +230,7 @@ class FitMethods:
         start = time.perf_counter()
         builder = self.matrix
         with checked_interactions(self._who(builder), builtin=self._builtin(builder), data_faults=DATA_FAULTS):
-            built = self._call(self.matrix, "build", interactions)
+            built = self._call(builder, "build", interactions)
         # one pass; the model's own matrix from now on, read-only, its facts and column totals kept for updates
         facts = entry_facts(built, columns=True, own=True)[0]
         matrix = check_matrix(built, self._who(self.matrix), interactions, facts)
