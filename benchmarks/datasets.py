@@ -11,6 +11,7 @@ degree statistics more closely (a heavier tail of user activity: degrees up to 6
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,11 @@ class SkewedShape:
     popularity_offset: float = 50.0
     """Item ``r`` (by rank) is drawn with weight ``1 / (r + offset)``: the most popular item reaches
     about 0.34% of the interactions, as in ML-20M."""
+    taste_groups: int = 0
+    """Items fall into this many groups of taste, each user favours one (0: popularity alone decides)."""
+    taste_share: float = 0.0
+    """The share of a user's draws made within the favoured group (by popularity within it); their
+    ratings there are half a star higher."""
 
 
 SHAPES: dict[str, Shape | SkewedShape] = {
@@ -52,7 +58,16 @@ SHAPES: dict[str, Shape | SkewedShape] = {
     "ml-1m": Shape(6_040, 3_706, 300, 0.85),
     "ml-20m": Shape(138_493, 26_744, 166, 0.8),
     "ml-20m-real": SkewedShape(138_493, 26_744, 19_600_000, 1.14, 6_629),
+    "ml-20m-taste": SkewedShape(138_493, 26_744, 19_600_000, 1.14, 6_629, taste_groups=20, taste_share=0.5),
 }
+
+
+LATER_FIELDS = frozenset({"taste_groups", "taste_share"})
+"""Fields added after shapes were cached: at their defaults they stay out of the cache key (those files are reused)."""
+
+
+def _later_default(shape: Shape | SkewedShape, field: dataclasses.Field[object]) -> bool:
+    return field.name in LATER_FIELDS and getattr(shape, field.name) == field.default
 
 
 def cache_dir() -> Path:
@@ -62,7 +77,8 @@ def cache_dir() -> Path:
 def load_matrix(name: str, seed: int = 1) -> sp.csr_array:
     """Return the users x items ratings matrix of a shape, generating and caching it once."""
     shape = SHAPES[name]
-    key = "-".join(str(v) for v in vars(shape).values())
+    values = [getattr(shape, f.name) for f in dataclasses.fields(shape) if not _later_default(shape, f)]
+    key = "-".join(str(v) for v in values)
     path = cache_dir() / f"{name}-{key}-seed{seed}.npz"
     if path.exists():
         return sp.csr_array(sp.load_npz(path))
@@ -99,7 +115,10 @@ def skewed_matrix(shape: SkewedShape, rng: np.random.Generator) -> sp.csr_array:
     User degrees are log-normal, clipped to ``[min_degree, max_degree]`` and rescaled to the
     interaction count (the most active user gets exactly ``max_degree``); each user's items are
     drawn without repetition with power-law popularity: a few rounds of draws with replacement
-    (repeats dropped), then the users still short draw from the items they lack.
+    (repeats dropped), then the users still short draw from the items they lack. With taste
+    groups (:class:`SkewedShape`), ``taste_share`` of the draws of those rounds are made within
+    the user's favoured group, and ratings follow item, user and taste effects; otherwise they
+    are uniform on 1-5 (no structure at all: every item's neighbours are the popular ones).
     """
     n, n_items = shape.n_users, shape.n_items
     degrees = rng.lognormal(0.0, shape.activity_sigma, n)
@@ -110,11 +129,14 @@ def skewed_matrix(shape: SkewedShape, rng: np.random.Generator) -> sp.csr_array:
     weights = 1.0 / (np.arange(n_items) + shape.popularity_offset)
     weights = weights[np.argsort(rng.permutation(n_items))]  # popularity rank -> a random item id
     cumulative = np.cumsum(weights / weights.sum())
+    taste = _Taste.of(shape, weights, rng) if shape.taste_groups else None
     keys = np.zeros(0, dtype=np.int64)
     missing = degrees
     for _ in range(3):  # draw the missing items plus a margin; repeats are dropped
         users = np.repeat(np.arange(n), np.where(missing > 0, missing + missing // 4 + 2, 0))
         drawn = np.minimum(np.searchsorted(cumulative, rng.random(len(users))), n_items - 1)
+        if taste is not None:
+            drawn = taste.draw(users, drawn, rng)
         keys = np.union1d(keys, users * n_items + drawn)  # sorted by user, then item
         missing = degrees - np.bincount(keys // n_items, minlength=n)
     extra = []
@@ -132,8 +154,55 @@ def skewed_matrix(shape: SkewedShape, rng: np.random.Generator) -> sp.csr_array:
     order = np.lexsort((rng.random(len(keys)), user_of))  # each user keeps `degree` random items
     position = np.arange(len(keys)) - np.repeat(np.cumsum(have) - have, have)
     keys = np.sort(keys[order][position < degrees[user_of[order]]])
-    ratings = rng.integers(1, 6, len(keys)).astype(np.float64)
+    if taste is None:
+        ratings = rng.integers(1, 6, len(keys)).astype(np.float64)
+    else:
+        ratings = taste.ratings(keys // n_items, keys % n_items, rng)
     return sp.csr_array(sp.coo_array((ratings, (keys // n_items, keys % n_items)), shape=(n, n_items)).tocsr())
+
+
+@dataclass(frozen=True)
+class _Taste:
+    """Taste groups of a :class:`SkewedShape`: each item's group, each user's favourite, and draws within a group."""
+
+    share: float
+    group: np.ndarray
+    favoured: np.ndarray
+    by_group: np.ndarray
+    """The items ordered by group."""
+    scaled: np.ndarray
+    """The cumulative popularity within each group, group ``g`` spanning ``(g, g + 1]``, in ``by_group``'s order."""
+    item_effect: np.ndarray
+    user_effect: np.ndarray
+
+    @classmethod
+    def of(cls, shape: SkewedShape, weights: np.ndarray, rng: np.random.Generator) -> _Taste:
+        groups = shape.taste_groups
+        group = rng.integers(0, groups, len(weights))
+        favoured = rng.integers(0, groups, shape.n_users)
+        by_group = np.argsort(group, kind="stable")
+        ordered_group, ordered_weight = group[by_group], weights[by_group]
+        sums = np.bincount(ordered_group, weights=ordered_weight, minlength=groups)
+        before = np.repeat(np.cumsum(sums) - sums, np.bincount(ordered_group, minlength=groups))
+        scaled = ordered_group + (np.cumsum(ordered_weight) - before) / sums[ordered_group]
+        item_effect = rng.normal(0.0, 0.5, len(weights))
+        user_effect = rng.normal(0.0, 0.4, shape.n_users)
+        return cls(shape.taste_share, group, favoured, by_group, scaled, item_effect, user_effect)
+
+    def draw(self, users: np.ndarray, drawn: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Replace `share` of the `drawn` items by draws within each user's favoured group."""
+        within = rng.random(len(users)) < self.share
+        target = self.favoured[users[within]] + rng.random(int(within.sum()))
+        places = np.minimum(np.searchsorted(self.scaled, target), len(self.scaled) - 1)
+        drawn = drawn.copy()
+        drawn[within] = self.by_group[places]
+        return drawn
+
+    def ratings(self, users: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return ratings 1-5: a mean of 3.5, item and user effects, half a star in the favoured group, noise."""
+        liked = 0.5 * (self.group[items] == self.favoured[users])
+        raw = 3.5 + self.item_effect[items] + self.user_effect[users] + liked + rng.normal(0.0, 0.9, len(users))
+        return np.clip(np.round(raw), 1, 5).astype(np.float64)
 
 
 def describe(matrix: sp.csr_array) -> dict[str, float]:
