@@ -5,8 +5,9 @@ the interactions come from recframe's ``synthetic`` source (power-law popularity
 activity, taste groups), so no data is downloaded. ``ml-20m-real`` follows ML-20M's published
 degree statistics more closely (a heavier tail of user activity: degrees up to 6,629 and
 ``sum_u deg(u)^2`` about 1.0e10, the work of item-item neighbour search), drawn directly by
-:func:`skewed_matrix`. Matrices are cached in ``$RECFRAME_BENCH_CACHE`` (default
-``~/.cache/recframe-bench``) and reused.
+:func:`skewed_matrix`, by popularity alone; ``ml-20m-taste`` has the same tail with taste
+groups (real data has both a heavy tail and taste structure). Matrices are cached in
+``$RECFRAME_BENCH_CACHE`` (default ``~/.cache/recframe-bench``) and reused.
 """
 
 from __future__ import annotations
