@@ -50,8 +50,16 @@ class SkewedShape:
     taste_groups: int = 0
     """Items fall into this many groups of taste, each user favours one (0: popularity alone decides)."""
     taste_share: float = 0.0
-    """The share of a user's draws made within the favoured group (by popularity within it); their
-    ratings there are half a star higher."""
+    """The share of a user's draws made within the favoured group (by popularity within it) in the
+    rounds of draws; ratings there are half a star higher. The heavy users' last draws (from the
+    items they lack) ignore taste: in ``ml-20m-taste`` the favoured group holds 50% of the items
+    of users of 20-100 ratings, 23% of those of users of 3,000 or more, 42.5% of all."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.taste_share <= 1.0:
+            raise ValueError(f"taste_share must lie in [0, 1], not {self.taste_share}")
+        if not 0 <= self.taste_groups <= self.n_items:
+            raise ValueError(f"taste_groups must lie in [0, n_items = {self.n_items}], not {self.taste_groups}")
 
 
 SHAPES: dict[str, Shape | SkewedShape] = {

@@ -44,43 +44,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Fail a pytest-xdist run whose ``--dist loadgroup`` ran tests marked ``xdist_group`` without their group.
-
-    pytest-xdist runs the tests of a group on one worker by a suffix it adds to their ids
-    (``...@ray``). Under pytest 9.2 the suffix no longer takes (pytest-dev/pytest-xdist#1386):
-    each worker then starts a Ray cluster and a PostgreSQL server of its own, silently (slower,
-    and on two cores a contention no test is written for). pyproject.toml keeps pytest below
-    9.2; a run under another pytest with the same fault fails here, naming it.
-    """
-    config = session.config
-    if config.getoption("dist", "no") != "loadgroup" or not config.getoption("numprocesses", None):
-        return  # not the controller of a --dist loadgroup run (its workers run with dist "no")
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    reports = [r for kept in (reporter.stats.values() if reporter else ()) for r in kept]
-    ungrouped = [
-        r.nodeid
-        for r in reports
-        if isinstance(r, pytest.TestReport) and r.when == "call" and "xdist_group" in r.keywords
-        and not _grouped(r.nodeid)
-    ]  # fmt: skip
-    if ungrouped:
-        reporter.write_line(
-            f"\npytest-xdist's --dist loadgroup did not group {len(ungrouped)} tests marked xdist_group (the first: "
-            f"{ungrouped[0]}); with pytest {pytest.__version__} see pytest-dev/pytest-xdist#1386, and install the "
-            'test extra again (python3 -m pip install -e ".[test]") for a pytest it supports',
-            red=True,
-            bold=True,
-        )
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def _grouped(nodeid: str) -> bool:
-    """Whether a test id carries pytest-xdist's group suffix (an ``@`` after any parameters' bracket)."""
-    return nodeid.rfind("@") > nodeid.rfind("]")
-
-
 @pytest.fixture(scope="session")
 def foreign_plugins() -> tuple[str, ...]:
     """Entry-point names of installed ``recframe`` plugins that this repository does not build."""

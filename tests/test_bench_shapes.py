@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from benchmarks.datasets import SHAPES, SkewedShape, _later_default, _Taste, describe, skewed_matrix
+from benchmarks.datasets import SHAPES, SkewedShape, _later_default, _Taste, describe, load_matrix, skewed_matrix
 
 SMALL = SkewedShape(1_500, 400, 45_000, 1.1, 300)
 TASTE = dataclasses.replace(SMALL, taste_groups=5, taste_share=0.6)
@@ -69,8 +71,12 @@ def test_users_of_a_taste_shape_rate_their_favoured_group_most():
     taste = replayed_taste(TASTE, 6)
     users = np.repeat(np.arange(TASTE.n_users), np.diff(tasted.indptr))
     in_favoured = taste.group[tasted.indices] == taste.favoured[users]
-    # the share drawn within the group, and a fifth of the others (repeats dropped take a little)
-    assert 0.6 < in_favoured.mean() < TASTE.taste_share + (1 - TASTE.taste_share) / TASTE.taste_groups + 0.01
+    # at most the share drawn within the group and a fifth of the others (0.68); less for users whose
+    # degree nears their group's size (they run out of its items, and their last draws ignore taste)
+    light = np.repeat(np.diff(tasted.indptr) <= 30, np.diff(tasted.indptr))
+    most = TASTE.taste_share + (1 - TASTE.taste_share) / TASTE.taste_groups
+    assert 0.62 < in_favoured[light].mean() < most  # seeds 0-11: 0.644-0.654
+    assert 0.55 < in_favoured.mean() < in_favoured[light].mean()  # seeds 0-11: 0.592-0.606
     plain_users = np.repeat(np.arange(SMALL.n_users), np.diff(plain.indptr))
     assert (taste.group[plain.indices] == taste.favoured[plain_users]).mean() < 0.3
 
@@ -90,3 +96,32 @@ def test_shapes_cached_before_the_taste_fields_keep_their_cache_keys():
         "popularity_offset",
     ]
     assert {"taste_groups", "taste_share"} <= set(keyed["ml-20m-taste"])
+
+
+def test_a_shape_without_taste_draws_the_matrix_it_drew_before_taste_groups_existed():
+    """The digest below is of the code before taste groups (9b3b186): cached matrices of the older shapes stay valid."""
+    matrix = skewed_matrix(SMALL, np.random.default_rng(2))
+    digest = hashlib.sha256()
+    for array in (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data):
+        digest.update(array.tobytes())
+    assert digest.hexdigest()[:16] == "3960768f29e5c03b"
+
+
+def test_a_cached_file_of_an_older_shape_is_found_under_its_old_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECFRAME_BENCH_CACHE", str(tmp_path))
+    placed = sp.csr_array(np.eye(3))
+    sp.save_npz(tmp_path / "ml-20m-real-138493-26744-19600000-1.14-6629-20-50.0-seed1.npz", sp.csr_matrix(placed))
+    assert (load_matrix("ml-20m-real") != placed).nnz == 0  # read, not drawn again
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"taste_share": 1.5}, "taste_share"),
+        ({"taste_groups": -1}, "taste_groups"),
+        ({"taste_groups": 401}, "taste_groups"),
+    ],
+)
+def test_taste_fields_out_of_range_are_refused(changes, named):
+    with pytest.raises(ValueError, match=named):
+        dataclasses.replace(SMALL, **changes)

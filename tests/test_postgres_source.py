@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from one_worker import claim
 
 from recframe import DataError, Recommender
 from recframe.builtin.data_sources import SQLDataSource
@@ -37,7 +38,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
+def one_server() -> Iterator[None]:
+    """This worker's claim to start the run's PostgreSQL server (see tests/one_worker.py)."""
+    with claim("PostgreSQL server"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def postgres(one_server: None) -> Iterator[str]:
     """Start PostgreSQL on 127.0.0.1 (initdb through pgserver), load a ratings table, stop it after.
 
     Its folder is not under pytest's temporary root: pgserver opens the folders above its data to

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from one_worker import claim  # tests/one_worker.py (the suite's pythonpath)
 
 HEAD, SECOND = "127.0.0.2", "127.0.0.3"
 """The loopback addresses of the two nodes."""
@@ -136,12 +137,13 @@ class Cluster:
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[Cluster]:
     """The session's cluster, started once and stopped after the last test."""
-    cluster = Cluster()
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
+    with claim("Ray cluster"):  # one worker of a pytest-xdist run starts it (tests/one_worker.py)
+        cluster = Cluster()
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 @pytest.fixture
