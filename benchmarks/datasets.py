@@ -135,8 +135,7 @@ def skewed_matrix(shape: SkewedShape, rng: np.random.Generator) -> sp.csr_array:
         degrees = np.clip(degrees * shape.n_interactions / degrees.sum(), shape.min_degree, shape.max_degree)
     degrees = np.round(degrees).astype(np.int64)
     degrees[np.argmax(degrees)] = shape.max_degree
-    weights = 1.0 / (np.arange(n_items) + shape.popularity_offset)
-    weights = weights[np.argsort(rng.permutation(n_items))]  # popularity rank -> a random item id
+    weights = _popularity(shape, rng)
     cumulative = np.cumsum(weights / weights.sum())
     taste = _Taste.of(shape, weights, rng) if shape.taste_groups else None
     keys = np.zeros(0, dtype=np.int64)
@@ -168,6 +167,12 @@ def skewed_matrix(shape: SkewedShape, rng: np.random.Generator) -> sp.csr_array:
     else:
         ratings = taste.ratings(keys // n_items, keys % n_items, rng)
     return sp.csr_array(sp.coo_array((ratings, (keys // n_items, keys % n_items)), shape=(n, n_items)).tocsr())
+
+
+def _popularity(shape: SkewedShape, rng: np.random.Generator) -> np.ndarray:
+    """Return each item's weight in the draws: ``1 / (rank + offset)``, the ranks dealt to the items at random."""
+    weights = 1.0 / (np.arange(shape.n_items) + shape.popularity_offset)
+    return weights[np.argsort(rng.permutation(shape.n_items))]  # popularity rank -> a random item id
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from benchmarks.datasets import SHAPES, SkewedShape, _later_default, _Taste, describe, load_matrix, skewed_matrix
+from benchmarks.datasets import (
+    SHAPES,
+    SkewedShape,
+    _later_default,
+    _popularity,
+    _Taste,
+    describe,
+    load_matrix,
+    skewed_matrix,
+)
 
 SMALL = SkewedShape(1_500, 400, 45_000, 1.1, 300)
 TASTE = dataclasses.replace(SMALL, taste_groups=5, taste_share=0.6)
@@ -19,9 +28,7 @@ def replayed_taste(shape: SkewedShape, seed: int) -> _Taste:
     """Return the taste groups :func:`skewed_matrix` drew with `seed` (its first draws, replayed in order)."""
     rng = np.random.default_rng(seed)
     rng.lognormal(0.0, shape.activity_sigma, shape.n_users)  # the degrees
-    weights = 1.0 / (np.arange(shape.n_items) + shape.popularity_offset)
-    weights = weights[np.argsort(rng.permutation(shape.n_items))]
-    return _Taste.of(shape, weights, rng)
+    return _Taste.of(shape, _popularity(shape, rng), rng)
 
 
 @pytest.mark.parametrize("shape", [SMALL, TASTE], ids=["popularity", "taste"])

@@ -233,7 +233,7 @@ class FitMethods:
             built = self._call(builder, "build", interactions)
         # one pass; the model's own matrix from now on, read-only, its facts and column totals kept for updates
         facts = entry_facts(built, columns=True, own=True)[0]
-        matrix = check_matrix(built, self._who(self.matrix), interactions, facts)
+        matrix = check_matrix(built, self._who(builder), interactions, facts)
         timings["matrix"] = time.perf_counter() - start
         logger.info("matrix: %d users x %d items, %d entries", matrix.n_users, matrix.n_items, matrix.nnz)
         with calling(self._who(self.similarity), "__deepcopy__"):
