@@ -31,7 +31,7 @@ from recframe.engine._compiled.delta_steps import (
     _resolve_bounds,
 )
 from recframe.engine._compiled.heaps import _drain_best_first, _keep, _sort_best_first
-from recframe.engine._compiled.scatter import _scatter_row, _scatter_short_rows
+from recframe.engine._compiled.scatter import _scatter_row, _scatter_sparse_rows
 
 CLEARLY_BELOW = 1.0 - 1e-9
 """A bounded pair whose bound times its length is at most this share of the floor times it is skipped
@@ -103,6 +103,9 @@ def _lists_row(
     acc: np.ndarray,
     mark: np.ndarray,
     touched: np.ndarray,
+    live_start: np.ndarray,
+    live_stop: np.ndarray,
+    live_x: np.ndarray,
     exact_acc: np.ndarray,
     exact_mark: np.ndarray,
     exact_touched: np.ndarray,
@@ -172,7 +175,7 @@ def _lists_row(
     n_touched = _scatter_row(  # D_i X'^T
         d_indptr[i], d_indptr[i + 1], d_indices, d_data, xnt_indptr, xnt_indices, xnt_data, acc, mark, touched, 0
     )
-    n_touched = _scatter_short_rows(  # X_i D^T
+    n_touched = _scatter_sparse_rows(  # X_i D^T
         xo_indptr[i],
         xo_indptr[i + 1],
         xo_indices,
@@ -184,6 +187,9 @@ def _lists_row(
         mark,
         touched,
         n_touched,
+        live_start,
+        live_stop,
+        live_x,
     )
     n_exact = 0
     if st_indptr.shape[0] > 1:  # exact dot products with the rows that shrank: X'_i X'_S^T
@@ -476,6 +482,9 @@ def delta_lists(
     n = lists.shape[0]
     low_length, high_length = _length_range(row_info)
     step = (n + n_chunks - 1) // n_chunks
+    longest = 0  # the most old entries of a row in the changed columns: room for its non-empty rows of D^T
+    for r in range(n):
+        longest = max(longest, xo_indptr[r + 1] - xo_indptr[r])
     for chunk in numba.prange(n_chunks):
         start = chunk * step
         stop = min(n, start + step)
@@ -484,6 +493,9 @@ def delta_lists(
         acc = np.zeros(n, dtype=np.float64)
         mark = np.zeros(n, dtype=np.bool_)
         touched = np.empty(n + 1, dtype=np.int64)  # room for _scatter_row's extra write
+        live_start = np.empty(longest, dtype=np.int64)
+        live_stop = np.empty(longest, dtype=np.int64)
+        live_x = np.empty(longest, dtype=np.float64)
         exact_acc = np.zeros(n, dtype=np.float64)
         exact_mark = np.zeros(n, dtype=np.bool_)
         exact_touched = np.empty(n + 1, dtype=np.int64)
@@ -506,6 +518,9 @@ def delta_lists(
                 acc,
                 mark,
                 touched,
+                live_start,
+                live_stop,
+                live_x,
                 exact_acc,
                 exact_mark,
                 exact_touched,

@@ -151,15 +151,47 @@ def _compact(held_v: np.ndarray, held_j: np.ndarray, n_held: int, rank: int) -> 
     return kept, float(threshold)
 
 
+KTH_SORT_MOVES = 8
+"""Moves per candidate :func:`_kth_best`'s sort may make before it gives way to the heap."""
+
+
 @numba.njit(inline="always", cache=True)
 def _kth_best(
     cand_v: np.ndarray, cand_j: np.ndarray, n_cand: int, rank: int, floor: float, heap_v: np.ndarray, heap_j: np.ndarray
 ) -> float:
-    """Return the `rank`-th best of the `n_cand` candidates, or `floor` if that is higher or they are fewer."""
+    """Return the `rank`-th best of the `n_cand` candidates, or `floor` if that is higher or they are fewer.
+
+    The scratch heaps `heap_v` and `heap_j` hold at least `rank` entries.
+
+    The candidates are mostly a row's listed neighbours, best first, their scores changed a
+    little: their values are sorted in `heap_v` (where they fit) by an insertion sort, which
+    then costs about a comparison each (:data:`KTH_SORT_MOVES` moves each at most), instead of a
+    heap of `rank` entries, which costs a logarithm of `rank` for each of the first `rank` of
+    them (each better than the ones before it). Only the value is returned, which ties do not
+    change. On one thread, on the inputs of a 1% add to the ML-20M shape, the delta kernel's
+    rows spent 0.05-0.06 s in the heap.
+    """
+    if rank <= 0 or n_cand < rank:
+        return max(floor, 0.0)
+    if n_cand <= heap_v.shape[0]:
+        budget = KTH_SORT_MOVES * n_cand
+        moves = 0
+        for t in range(n_cand):
+            v = cand_v[t]
+            u = t - 1
+            while u >= 0 and heap_v[u] < v:
+                heap_v[u + 1] = heap_v[u]
+                u -= 1
+            heap_v[u + 1] = v
+            moves += t - 1 - u
+            if moves > budget:
+                break
+        else:
+            return max(floor, float(heap_v[rank - 1]))
     size = 0
     for t in range(n_cand):
         size = _keep(heap_v, heap_j, size, rank, cand_v[t], cand_j[t])
-    return max(floor, heap_v[0] if size == rank and rank > 0 else 0.0)
+    return max(floor, float(heap_v[0]))
 
 
 @numba.njit(inline="always", cache=True)

@@ -59,7 +59,23 @@ def _add_times_row(
     n_touched: int,
 ) -> int:
     """Add `x` times row `c` of ``B`` into `acc`, listing the columns reached first; return the new count."""
-    for q in range(np.uint64(b_indptr[c]), np.uint64(b_indptr[c + 1])):
+    return _add_times_entries(x, b_indptr[c], b_indptr[c + 1], b_indices, b_data, acc, mark, touched, n_touched)
+
+
+@numba.njit(inline="always", cache=True)
+def _add_times_entries(
+    x: float,
+    first: int,
+    last: int,
+    b_indices: np.ndarray,
+    b_data: np.ndarray,
+    acc: np.ndarray,
+    mark: np.ndarray,
+    touched: np.ndarray,
+    n_touched: int,
+) -> int:
+    """Add `x` times the entries ``first:last`` of ``B`` into `acc` (see :func:`_add_times_row`)."""
+    for q in range(np.uint64(first), np.uint64(last)):
         j = np.uint64(b_indices[q])
         touched[n_touched] = j
         n_touched += not mark[j]
@@ -68,13 +84,8 @@ def _add_times_row(
     return n_touched
 
 
-OFFSETS_AHEAD = 4
-"""Entries ahead whose row of ``B``'s offsets :func:`_scatter_short_rows` asks for (its rows then
-:data:`~recframe.engine._compiled.prefetch.AHEAD` entries ahead, once their offsets are near)."""
-
-
 @numba.njit(inline="always", cache=True)
-def _scatter_short_rows(
+def _scatter_sparse_rows(
     start: int,
     stop: int,
     a_indices: np.ndarray,
@@ -86,21 +97,37 @@ def _scatter_short_rows(
     mark: np.ndarray,
     touched: np.ndarray,
     n_touched: int,
+    live_start: np.ndarray,
+    live_stop: np.ndarray,
+    live_x: np.ndarray,
 ) -> int:
-    """:func:`_scatter_row` for a ``B`` of short rows met at random (an update's change ``D^T``: a row per user).
+    """:func:`_scatter_row` for a ``B`` of mostly empty short rows met at random (an update's change ``D^T``).
 
-    Each entry of ``A`` then costs waits for memory, not arithmetic: the offsets of its row of
-    ``B`` and that row's one or two entries, neither near the last ones. The kernel asks for
-    the offsets :data:`OFFSETS_AHEAD` entries ahead and for the row itself
-    :data:`~recframe.engine._compiled.prefetch.AHEAD` entries ahead (hints: the sums are the
-    same, in the same order).
+    ``D^T`` has a row per user, empty for the users without a change: of the 18.2 million old
+    entries the ``X_i D^T`` scatter of a 1% add to the ML-20M shape walks, 7.7 million are in
+    empty rows. Each entry of ``A`` then costs a wait for memory, not arithmetic. A first pass
+    over the row's entries notes the non-empty rows of ``B`` they reach (their offsets and the
+    entry's value, in `live_start`, `live_stop` and `live_x`: room for the row's entries), and
+    a second scatters them, asking for each row's entries
+    :data:`~recframe.engine._compiled.prefetch.AHEAD` rows ahead (a hint). The sums are the same,
+    in the same order: an empty row adds nothing. On one thread, on that add's inputs, the
+    scatter alone took 0.26-0.27 s against 0.43 s walking the entries with the rows' offsets
+    asked for ahead, and the whole delta kernel 1.43 s against 1.54 s (on two threads, medians
+    of 11: 0.68 s against 0.76 s; on ``ml-20m-taste``, 1.50 s against 1.55 s).
     """
-    for p in range(start, stop):
-        if p + OFFSETS_AHEAD < stop:
-            _prefetch(b_indptr, a_indices[p + OFFSETS_AHEAD])  # type: ignore[call-arg]
-        if p + AHEAD < stop:
-            first = b_indptr[a_indices[p + AHEAD]]
-            _prefetch(b_indices, first)  # type: ignore[call-arg]
-            _prefetch(b_data, first)
-        n_touched = _add_times_row(a_data[p], a_indices[p], b_indptr, b_indices, b_data, acc, mark, touched, n_touched)
+    m = 0
+    for p in range(start, stop):  # branch-free: every entry is written, kept where its row has entries
+        c = a_indices[p]
+        first, last = b_indptr[c], b_indptr[c + 1]
+        live_start[m] = first
+        live_stop[m] = last
+        live_x[m] = a_data[p]
+        m += last > first
+    for t in range(m):
+        if t + AHEAD < m:
+            _prefetch(b_indices, live_start[t + AHEAD])  # type: ignore[call-arg]
+            _prefetch(b_data, live_start[t + AHEAD])
+        n_touched = _add_times_entries(
+            live_x[t], live_start[t], live_stop[t], b_indices, b_data, acc, mark, touched, n_touched
+        )
     return n_touched
