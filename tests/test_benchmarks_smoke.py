@@ -105,6 +105,17 @@ def test_csv_load_benchmark_smoke(tmp_path):
     assert "same numbers: yes" in out and "| pandas.read_csv |" in out
 
 
+def test_delta_kernel_benchmark_smoke(tmp_path):
+    """The kernel's inputs captured from a real update, saved, read back: the same outputs' digest."""
+    saved = tmp_path / "inputs.pkl"
+    first = run_module(tmp_path, "benchmarks.delta_kernel", "--threads", "1", "--save-inputs", str(saved))
+    again = run_module(tmp_path, "benchmarks.delta_kernel", "--inputs", str(saved), "--repeats", "2")  # numba's threads
+    digests = [line for out in (first, again) for line in out.splitlines() if line.startswith("Outputs' digest: ")]
+    assert len(digests) == 2 and digests[0] == digests[1], (first, again)
+    rows = [line.split("|") for out in (first, again) for line in out.splitlines() if line.startswith("| ")]
+    assert [row[4].strip() for row in rows if row[1].strip().isdigit()] == ["7", "2"], (first, again)
+
+
 def test_update_benchmark_smoke(tmp_path):
     out = run_module(
         tmp_path,

@@ -63,44 +63,65 @@ def test_kth_best_equals_a_sort(seed: int) -> None:
 
 
 def scatter_both(a: sp.csr_array, b: sp.csr_array) -> tuple[list[tuple[np.ndarray, np.ndarray]], ...]:
-    """Scatter every row of ``A @ B`` with the plain and the sparse-rows scatter; return each row's sums and list."""
+    """Scatter every row of ``A @ B`` with the plain and the sparse-rows scatter; return each row's sums and list.
+
+    Each row is scattered after the previous row's plain scatter into the same accumulator (as
+    the kernel scatters ``X_i D^T`` after ``D_i X'^T``): the list goes on from that one's. The
+    sparse scatter's buffers hold exactly the longest row, and a sentinel just past them must
+    stay untouched.
+    """
     from recframe.engine._compiled.scatter import _scatter_row, _scatter_sparse_rows
 
     n = b.shape[1]
     results: tuple[list[tuple[np.ndarray, np.ndarray]], ...] = ([], [])
     longest = int(np.diff(a.indptr).max(initial=0))
-    live_start, live_stop = np.empty(longest, dtype=np.int64), np.empty(longest, dtype=np.int64)
-    live_x = np.empty(longest)
+    room_start, room_stop = np.full(longest + 1, -7, dtype=np.int64), np.full(longest + 1, -7, dtype=np.int64)
+    room_x = np.full(longest + 1, -7.0)
+    live_start, live_stop, live_x = room_start[:longest], room_stop[:longest], room_x[:longest]
     indptr, b_indptr = a.indptr.astype(np.int64), b.indptr.astype(np.int64)
     for sparse, out in zip((False, True), results, strict=True):
         for row in range(a.shape[0]):
             acc, mark, touched = np.zeros(n), np.zeros(n, dtype=np.bool_), np.empty(n + 1, dtype=np.int64)
+            before = max(row - 1, 0)  # the previous row first, plainly: the sums and the list go on from it
+            count = _scatter_row(
+                indptr[before], indptr[before + 1], a.indices, a.data, b_indptr, b.indices, b.data, acc, mark,
+                touched, 0,
+            )  # fmt: skip
             start, stop = indptr[row], indptr[row + 1]
-            args = (start, stop, a.indices, a.data, b_indptr, b.indices, b.data, acc, mark, touched, 0)
+            args = (start, stop, a.indices, a.data, b_indptr, b.indices, b.data, acc, mark, touched, count)
             count = _scatter_sparse_rows(*args, live_start, live_stop, live_x) if sparse else _scatter_row(*args)
             assert np.flatnonzero(mark).tolist() == sorted(touched[:count].tolist())  # marked: the columns listed
             out.append((acc.copy(), touched[:count].copy()))
+    assert room_start[longest] == -7 and room_stop[longest] == -7 and room_x[longest] == -7.0  # nothing past
     return results
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(12))
 def test_sparse_rows_scatter_equals_the_plain_one(seed: int) -> None:
-    """``A @ B`` with most rows of ``B`` empty: the same sums, bit for bit, and the columns listed in the same order."""
+    """``A @ B`` with some, most, none or all rows of ``B`` empty: the same sums, bit for bit, the same list order."""
     rng = np.random.default_rng(seed)
     n_a, n_b, n_cols = int(rng.integers(1, 30)), int(rng.integers(1, 200)), int(rng.integers(1, 40))
     a = sp.random_array((n_a, n_b), density=float(rng.uniform(0.05, 0.6)), format="csr", rng=rng)
     b = sp.random_array((n_b, n_cols), density=float(rng.uniform(0.01, 0.3)), format="csr", rng=rng)
-    b = sp.csr_array(b.multiply(rng.random((n_b, 1)) < 0.3))  # most rows empty, as a change's users are
+    filled_share = (0.3, 0.0, 1.0, 0.7)[seed % 4]  # every row filled: the buffers fill to their end
+    b = sp.csr_array(b.multiply(rng.random((n_b, 1)) < filled_share))
+    if filled_share == 1.0:
+        b = sp.csr_array(b + sp.csr_array((np.ones(n_b), (np.arange(n_b), rng.integers(0, n_cols, n_b))), b.shape))
+        assert (np.diff(b.indptr) > 0).all()
     b.eliminate_zeros()
     a.data = rng.normal(size=a.nnz)
-    plain, sparse = scatter_both(sp.csr_array(a), b)
+    a = sp.csr_array(a)
+    plain, sparse = scatter_both(a, b)
     for (acc_p, list_p), (acc_s, list_s) in zip(plain, sparse, strict=True):
         assert np.array_equal(acc_p, acc_s)
         assert np.array_equal(list_p, list_s)
     dense = a.toarray() @ b.toarray()
     for row, (acc, listed) in enumerate(sparse):
-        np.testing.assert_allclose(acc, dense[row], atol=1e-12)
-        rows_reached = a.indices[a.indptr[row] : a.indptr[row + 1]]
+        before = max(row - 1, 0)
+        np.testing.assert_allclose(acc, dense[before] + dense[row], atol=1e-12)
+        rows_reached = np.r_[
+            a.indices[a.indptr[before] : a.indptr[before + 1]], a.indices[a.indptr[row] : a.indptr[row + 1]]
+        ]
         reached = {int(c) for r in rows_reached for c in b.indices[b.indptr[r] : b.indptr[r + 1]]}
         assert sorted(listed.tolist()) == sorted(reached)  # each column reached listed once
 
@@ -109,7 +130,7 @@ def test_sparse_rows_scatter_hand_example() -> None:
     """Row 0 of ``A`` reaches rows 0 (empty), 1 and 2 of ``B``: their sums, columns listed as first reached."""
     a = sp.csr_array(np.array([[2.0, 3.0, 0.5]]))
     b = sp.csr_array(np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 4.0], [1.0, 2.0, 0.0]]))
-    (plain,), (sparse,) = scatter_both(a, b)
-    np.testing.assert_array_equal(sparse[0], [0.5, 4.0, 12.0])  # 3*[0,1,4] + 0.5*[1,2,0]
+    (plain,), (sparse,) = scatter_both(a, b)  # row 0 is scattered twice: after itself (see scatter_both)
+    np.testing.assert_array_equal(sparse[0], [1.0, 8.0, 24.0])  # twice 3*[0,1,4] + 0.5*[1,2,0]
     np.testing.assert_array_equal(sparse[1], [1, 2, 0])
     np.testing.assert_array_equal(plain[1], sparse[1])

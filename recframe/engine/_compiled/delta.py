@@ -482,7 +482,7 @@ def delta_lists(
     n = lists.shape[0]
     low_length, high_length = _length_range(row_info)
     step = (n + n_chunks - 1) // n_chunks
-    longest = 0  # the most old entries of a row in the changed columns: room for its non-empty rows of D^T
+    longest = 0  # the longest row of the old entries X D^T reads: room for the rows of D^T it reaches
     for r in range(n):
         longest = max(longest, xo_indptr[r + 1] - xo_indptr[r])
     for chunk in numba.prange(n_chunks):

@@ -101,19 +101,19 @@ def _scatter_sparse_rows(
     live_stop: np.ndarray,
     live_x: np.ndarray,
 ) -> int:
-    """:func:`_scatter_row` for a ``B`` of mostly empty short rows met at random (an update's change ``D^T``).
+    """:func:`_scatter_row` for a ``B`` of many empty short rows met at random (an update's change ``D^T``).
 
     ``D^T`` has a row per user, empty for the users without a change: of the 18.2 million old
-    entries the ``X_i D^T`` scatter of a 1% add to the ML-20M shape walks, 7.7 million are in
-    empty rows. Each entry of ``A`` then costs a wait for memory, not arithmetic. A first pass
-    over the row's entries notes the non-empty rows of ``B`` they reach (their offsets and the
-    entry's value, in `live_start`, `live_stop` and `live_x`: room for the row's entries), and
-    a second scatters them, asking for each row's entries
+    entries the ``X_i D^T`` scatter of a 1% add to the ML-20M shape walks, the 7.7 million of
+    users without a change reach empty rows. Each entry of ``A`` then costs a wait for memory,
+    not arithmetic. A first pass over the row's entries notes the non-empty rows of ``B`` they
+    reach (their offsets and the entry's value, in `live_start`, `live_stop` and `live_x`: room
+    for the row's entries), and a second scatters them, asking for each row's entries
     :data:`~recframe.engine._compiled.prefetch.AHEAD` rows ahead (a hint). The sums are the same,
     in the same order: an empty row adds nothing. On one thread, on that add's inputs, the
     scatter alone took 0.26-0.27 s against 0.43 s walking the entries with the rows' offsets
-    asked for ahead, and the whole delta kernel 1.43 s against 1.54 s (on two threads, medians
-    of 11: 0.68 s against 0.76 s; on ``ml-20m-taste``, 1.50 s against 1.55 s).
+    asked for ahead, and the whole delta kernel 1.43-1.46 s against 1.54 s (on two threads,
+    medians of 11: 0.68 s against 0.76 s; on ``ml-20m-taste`` no difference beyond the noise).
     """
     m = 0
     for p in range(start, stop):  # branch-free: every entry is written, kept where its row has entries
