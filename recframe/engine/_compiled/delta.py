@@ -30,7 +30,7 @@ from recframe.engine._compiled.delta_steps import (
     _kth_best,
     _resolve_bounds,
 )
-from recframe.engine._compiled.heaps import _drain_best_first, _keep, _sort_best_first
+from recframe.engine._compiled.heaps import SORT_MOVES, _drain_best_first, _keep, _sort_best_first
 from recframe.engine._compiled.scatter import _scatter_row, _scatter_sparse_rows
 
 CLEARLY_BELOW = 1.0 - 1e-9
@@ -49,11 +49,6 @@ has 101 candidates, nearly in order, and the kernel took 0.67-0.69 s instead of 
 (2 threads, its last step 0.13 s instead of 0.23 s on one). Up to four times, since rows keep
 suspects and their floors stay lower (more candidates above them): the first 1% add's kernel
 took 0.718 s instead of 0.751 s (medians of five in one process each)."""
-
-SORT_MOVES = 8
-"""Moves per candidate the in-place sort may make before it gives way to the heap (candidates
-far out of order: a new row's, or many found beside the listed ones), which then costs about
-what the heap alone would have: at most a logarithm of the capacity per candidate, twice."""
 
 
 @numba.njit(inline="always", cache=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from recframe.engine._compiled.heaps import _keep
+from recframe.engine._compiled.heaps import SORT_MOVES, _keep, _sort_best_first
 
 OLD_LENGTH, NEW_LENGTH, OLD_FLOOR, KIND = 0, 1, 2, 3
 """The columns of ``row_info``: a row's length before and after the update, its old floor, its kind."""
@@ -151,10 +151,6 @@ def _compact(held_v: np.ndarray, held_j: np.ndarray, n_held: int, rank: int) -> 
     return kept, float(threshold)
 
 
-KTH_SORT_MOVES = 8
-"""Moves per candidate :func:`_kth_best`'s sort may make before it gives way to the heap."""
-
-
 @numba.njit(inline="always", cache=True)
 def _kth_best(
     cand_v: np.ndarray, cand_j: np.ndarray, n_cand: int, rank: int, floor: float, heap_v: np.ndarray, heap_j: np.ndarray
@@ -164,30 +160,21 @@ def _kth_best(
     The scratch heaps `heap_v` and `heap_j` hold at least `rank` entries.
 
     The candidates are mostly a row's listed neighbours, best first, their scores changed a
-    little: their values are sorted in `heap_v` (where they fit) by an insertion sort, which
-    then costs about a comparison each (it gives way to the heap past :data:`KTH_SORT_MOVES`
-    moves a candidate in all), instead of a heap of `rank` entries, which costs a logarithm of
-    `rank` for each of the first `rank` of them (each worse than the ones before it, so it
-    rises to the top). Only the value is returned, which ties do not
-    change. On one thread, on the inputs of a 1% add to the ML-20M shape, the delta kernel's
-    rows spent 0.05-0.06 s in the heap.
+    little: they are sorted in the scratch heaps (where they fit) by the insertion sort
+    :func:`~recframe.engine._compiled.heaps._sort_best_first`, which then costs about a
+    comparison each (it gives way to the heap past
+    :data:`~recframe.engine._compiled.heaps.SORT_MOVES` moves a candidate in all), instead of a
+    heap of `rank` entries, which costs a logarithm of `rank` for each of the first `rank` of
+    them (each worse than the ones before it, so it rises to the top). Only the value is
+    returned, which ties do not change. On one thread, on the inputs of a 1% add to the ML-20M
+    shape, the delta kernel's rows spent 0.05-0.06 s in the heap.
     """
     if rank <= 0 or n_cand < rank:
         return max(floor, 0.0)
     if n_cand <= heap_v.shape[0]:
-        budget = KTH_SORT_MOVES * n_cand
-        moves = 0
-        for t in range(n_cand):
-            v = cand_v[t]
-            u = t - 1
-            while u >= 0 and heap_v[u] < v:
-                heap_v[u + 1] = heap_v[u]
-                u -= 1
-            heap_v[u + 1] = v
-            moves += t - 1 - u
-            if moves > budget:
-                break
-        else:
+        heap_v[:n_cand] = cand_v[:n_cand]
+        heap_j[:n_cand] = cand_j[:n_cand]
+        if _sort_best_first(heap_v, heap_j, n_cand, SORT_MOVES * n_cand):
             return max(floor, float(heap_v[rank - 1]))
     size = 0
     for t in range(n_cand):

@@ -12,6 +12,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+SORT_MOVES = 8
+"""Moves per candidate :func:`_sort_best_first` may make before it gives way to the heap (candidates
+far out of order: a new row's, or many found beside the listed ones), which then costs about
+what the heap alone would have: at most a logarithm of the capacity per candidate, twice."""
+
 
 @numba.njit(inline="always", cache=True)
 def _worse(v1: float, j1: int, v2: float, j2: int) -> bool:
