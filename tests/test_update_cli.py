@@ -152,6 +152,47 @@ def test_text_users_spelled_as_numbers_beside_integer_items(tmp_path: Path, caps
     _same_lists(updated, Recommender.from_config(CONFIG).fit(joined))
 
 
+def test_text_users_and_integer_items_keep_each_column_as_spelled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Beside integer items, ``-0`` and ``07`` are new text users (not ``"0"`` and ``"7"``); item ``005`` is item 5."""
+    events = _events()
+    events["user"] = events["user"].astype(str)
+    Recommender.from_config(CONFIG).fit(_part(events, slice(0, 300))).save(tmp_path / "model")
+    new = _part(events, slice(300, 400))
+    new["user"][:3] = ["-0", "07", "+7"]
+    spelled = new["item"].astype(str).astype(object)
+    spelled[3:6] = [f"00{new['item'][3]}", f"+{new['item'][4]}", f" {new['item'][5]} "]
+    data = _write_csv(tmp_path / "new.csv", {**new, "item": spelled})
+    code, _, err = _run(["-q", "update", str(tmp_path / "model"), "--data", str(data)], capsys)
+    assert code == 0, err
+    updated = Recommender.load(tmp_path / "model")
+    assert {"-0", "07", "+7"} <= set(updated.interaction_matrix.users.ids.tolist())
+    joined = {name: np.concatenate([_part(events, slice(0, 300))[name], new[name]]) for name in events}
+    _same_lists(updated, Recommender.from_config(CONFIG).fit(joined))
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("x5", "item id 'x5' (row 3 of the data) is not a whole number, but this model's item ids are integers"),
+        ("1" * 20, f"item id '{'1' * 20}' (row 3 of the data) is a whole number beyond the 64-bit range"),
+    ],
+)
+def test_an_integer_axis_id_that_is_no_integer_is_refused_by_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], item: str, message: str
+) -> None:
+    events = _events()
+    events["user"] = events["user"].astype(str)
+    Recommender.from_config(CONFIG).fit(_part(events, slice(0, 300))).save(tmp_path / "model")
+    before = _snapshot(tmp_path / "model")
+    data = tmp_path / "new.csv"
+    data.write_text(f"user,item,rating\n1,2,3\n2,5,4\n3,{item},1\n4,{item},2\n")
+    code, _, err = _run(["-q", "update", str(tmp_path / "model"), "--data", str(data)], capsys)
+    assert code == 3 and f"--data {str(data)!r}: {message}" in err
+    assert _snapshot(tmp_path / "model") == before
+
+
 @pytest.mark.parametrize("id_type", [None, "str", "int"])
 def test_a_yaml_csv_source_reads_ids_as_the_model_has_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], id_type: str | None

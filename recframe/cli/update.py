@@ -42,6 +42,8 @@ COMPRESSED = (".gz", ".zip")
 """Suffixes of compressed files the ``csv`` source reads (``ratings.csv.gz``)."""
 YAML_SUFFIXES = (".yaml", ".yml")
 """Suffixes of a ``--data`` file that describes a data source instead of holding the data."""
+_INT64 = (-(2**63), 2**63 - 1)
+"""The range of integer ids."""
 
 UPDATE_DESCRIPTION = (
     "Add the interactions of SOURCE to the model saved in RUN_OR_MODEL_DIR (a run folder's model/, or a "
@@ -135,11 +137,11 @@ def _update(args: argparse.Namespace) -> int:
     with _changing(folder, target):
         rec = _load(folder, registry)
         id_type = _id_type(rec)
-        spec = source_spec(args.data, registry, id_type)
+        spec = source_spec(args.data, registry, id_type or "str")
         new = load_source(spec, registry, rec.seed)
-        if spec.type == "csv" and id_type is None:  # each column's kind guessed from its text
-            new = _text_ids_as_spelled(new, rec)
         try:
+            if spec.type == "csv" and id_type is None:  # text and integer ids: read as text, typed here
+                new = _ids_of_model_kinds(new, rec)
             rec.update(new)
         except DataError as exc:  # the events' fault: name where they came from
             msg = f"--data {path_repr(args.data)}: {exc}"
@@ -184,20 +186,24 @@ def model_ids(texts: list[str], str_ids: bool, what: str) -> list[str] | list[in
     """
     if str_ids:
         return texts
-    bad = [text for text in texts if not _is_integer(text)]
+    numbers = [_whole_number(text) for text in texts]
+    bad = [text for text, number in zip(texts, numbers, strict=True) if number is None]
     if bad:
         msg = (
             f"{what} {short_repr(bad[0])} is not a whole number, but this model's {what} ids are integers"
             f"{f' ({len(bad)} such ids)' if len(bad) > 1 else ''}; nothing was forgotten"
         )
         raise DataError(msg)
-    return [int(text) for text in texts]
+    return [number for number in numbers if number is not None]
 
 
-def _is_integer(text: str) -> bool:
+def _whole_number(text: str) -> int | None:
+    """Return `text` (ASCII digits with an optional sign, spaces around) as an int, else ``None``."""
     stripped = text.strip()
     digits = stripped[1:] if stripped[:1] in "+-" else stripped
-    return digits.isascii() and digits.isdigit()
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(stripped)
 
 
 def _target(output: Path | None, folder: Path) -> Path:
@@ -269,20 +275,47 @@ def _id_type(rec: Any) -> str | None:
     return "str" if users else "int"
 
 
-def _text_ids_as_spelled(new: Interactions, rec: Any) -> Interactions:
-    """Return `new` with the ids of a column the model keeps as text back in text.
+def _ids_of_model_kinds(new: Interactions, rec: Any) -> Interactions:
+    """Return `new` with each id column of the kind the model keeps for that axis.
 
     A model whose user ids are text and item ids integers (or the other way) can't give the
-    ``csv`` source one ``id_type``, so the source guesses each column's kind from its text: a
-    column of plain whole numbers (``"1"``, never ``"007"``) comes back as integers, which the
-    model's text ids would refuse. Their decimal text is then exactly what the file spelled.
+    ``csv`` source one ``id_type``, so the source reads both columns as text, exactly as the
+    file spells them (``-0`` and ``007`` stay text beside the model's ``0`` and ``7``), and the
+    integer axis's ids are converted here as ``id_type: int`` converts them (``005`` is item 5).
+    A YAML section choosing ``id_type: int`` or ``auto`` itself gets integers in text columns
+    as their decimal text.
+
+    Raises
+    ------
+    DataError
+        If an id of the integer axis is not a whole number in the 64-bit range (naming it and its row).
     """
     matrix = rec.interaction_matrix
-    users = new.users.astype(str) if matrix.users.is_str and new.users.dtype.kind in "iu" else new.users
-    items = new.items.astype(str) if matrix.items.is_str and new.items.dtype.kind in "iu" else new.items
+    users = _as_kind(new.users, matrix.users.is_str, "user")
+    items = _as_kind(new.items, matrix.items.is_str, "item")
     if users is new.users and items is new.items:
         return new
     return Interactions(users, items, new.values, new.timestamps)
+
+
+def _as_kind(ids: np.ndarray, str_ids: bool, what: str) -> np.ndarray:
+    """Return one id column as text (`str_ids`) or int64, parsing each distinct text once."""
+    if str_ids:
+        return ids.astype(str) if ids.dtype.kind in "iu" else ids
+    if ids.dtype.kind != "U":
+        return ids
+    texts, inverse = np.unique(ids, return_inverse=True)
+    numbers = [_whole_number(text) for text in texts.tolist()]
+    bad = next((k for k, number in enumerate(numbers) if number is None or not _INT64[0] <= number <= _INT64[1]), None)
+    if bad is not None:
+        row = int(np.flatnonzero(inverse == bad)[0])
+        what_it_is = "not a whole number" if numbers[bad] is None else "a whole number beyond the 64-bit range"
+        msg = (
+            f"{what} id {short_repr(texts[bad].item())} (row {row + 1} of the data) is {what_it_is}, but this "
+            f"model's {what} ids are integers"
+        )
+        raise DataError(msg)
+    return np.array(numbers, dtype=np.int64)[inverse]
 
 
 def source_spec(path: Path, registry: Any, id_type: str | None = None) -> ComponentSpec:
