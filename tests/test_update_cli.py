@@ -282,6 +282,24 @@ def test_update_refused_leaves_the_folder_untouched(
     assert (tmp_path / "other" / "notes.md").read_text() == "mine"
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be made")
+@pytest.mark.parametrize("command", ["update", "forget"])
+def test_an_output_no_folder_can_be_made_in_is_refused_before_any_work(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Exit 2 before the model is loaded, as a run's ``--output`` is: permissions alone don't show it (root)."""
+    from recframe.cli import update
+
+    def no_load(*args: object) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(update, "_load", no_load)
+    data = _write_csv(tmp_path / "new.csv", _part(_events(), slice(300, 400)))
+    what = ["--data", str(data)] if command == "update" else ["--user", "1"]
+    code, _, err = _run([command, str(model), *what, "-o", "/proc/recframe-model"], capsys)
+    assert code == 2 and "/proc: no folder can be created there" in err
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -214,9 +214,11 @@ def _target(output: Path | None, folder: Path) -> Path:
     ConfigError
         If `output` is a file, inside the model folder, below a file, or a folder that is
         neither empty nor a saved model; or, without `output`, if the model folder is a
-        symbolic link (a save replaces the folder named, never what a link points to).
+        symbolic link (a save replaces the folder named, never what a link points to); or if
+        no folder can be made where the save stages the model (beside the folder it writes).
     """
     from recframe.artifacts import is_model_folder
+    from recframe.runner.folder import check_creatable
 
     if output is None:
         if folder.is_symlink():
@@ -225,6 +227,7 @@ def _target(output: Path | None, folder: Path) -> Path:
                 f"folder; give --output, or the folder it points to ({path_repr(folder.resolve())})"
             )
             raise ConfigError(msg)
+        check_creatable(folder)  # the changed model is staged beside the folder, then swapped in
         return folder
     if output.is_symlink() or (output.exists() and not output.is_dir()):
         msg = f"--output {path_repr(output)}: is not a folder; give a new or empty folder, or a saved model"
@@ -242,6 +245,7 @@ def _target(output: Path | None, folder: Path) -> Path:
             "give a new or empty folder"
         )
         raise ConfigError(msg)
+    check_creatable(output)
     return output
 
 

@@ -83,7 +83,7 @@ def check_output_dir(
     output_dir = _check_folder_arg("check_output_dir", output_dir)
     _check_flags("check_output_dir", overwrite=overwrite, keep_others=keep_others)
     try:
-        _check_creatable(output_dir)
+        check_creatable(output_dir)
         if not os.path.lexists(output_dir):
             return
         if not output_dir.is_dir():
@@ -112,7 +112,7 @@ MAX_NAME_BYTES = 255
 """The longest file or folder name most file systems take, in bytes."""
 
 
-def _check_creatable(output_dir: Path) -> None:
+def check_creatable(output_dir: Path) -> None:
     """Raise a ConfigError if `output_dir` (or the staging folder beside it) can't be created."""
     for part in output_dir.parts:
         if len(os.fsencode(part)) > MAX_NAME_BYTES:
