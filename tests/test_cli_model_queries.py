@@ -147,6 +147,23 @@ def test_errors(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str
     assert code == 2 and "--model " in err and "nowhere': no such folder; give a run folder or a model folder" in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["recommend", "--user", "\udcff"],
+        ["similar", "--item", "a\udcff"],
+        ["predict", "--user", "1", "--item", "\udcfe"],
+        ["recommend", "--user", "1", "--exclude", "2,\udcff"],
+    ],
+)
+def test_ids_on_the_command_line_that_are_not_utf8_are_usage_errors(
+    run_dir: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Bytes that are not UTF-8 (``$'\\xff'``) reach Python as surrogates, which no output file can hold."""
+    code, out, err = _run([*argv[:1], "--model", str(run_dir), *argv[1:]], capsys)
+    assert code == 2 and out == "" and "must be UTF-8 text; got the bytes b" in err and "Traceback" not in err
+
+
 def test_users_file_is_answered_in_chunks(
     tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -119,6 +119,50 @@ def test_ids_that_do_not_fit_are_refused(ids, message):
         as_id_array(ids, "ratings.db: column 'u' (data.user)")
 
 
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        (5, r"^user ids must be a 1-d column of ids; got one int: 5$"),
+        ("abc", r"^user ids must be a 1-d column of ids; got one str: 'abc'$"),  # not the ids 'a', 'b', 'c'
+        (b"ab", r"got one bytes"),
+        (None, r"got one NoneType"),
+        (np.array(["a", "b\udc80", "c"]), r"^user ids: id 'b\\udc80' in row 2 holds a lone surrogate"),
+        (["a", "b", "\ud800x"], r"id '\\ud800x' in row 3 holds a lone surrogate"),
+        (np.array(["ab", "c\udfff"], dtype=">U2"), r"in row 2 holds a lone surrogate"),  # big-endian text
+    ],
+)
+def test_id_columns_that_are_one_value_or_not_utf8_text_are_refused_naming_them(ids, message):
+    with pytest.raises(DataError, match=message):
+        as_id_array(ids, "user ids")
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 20])
+def test_the_surrogate_scan_finds_the_first_one_across_chunks(monkeypatch, chunk):
+    from recframe.data import ids as ids_module
+
+    monkeypatch.setattr(ids_module, "_CHUNK_CHARACTERS", chunk)
+    rng = np.random.default_rng(chunk)
+    alphabet = ["a", "\u00e9", "\ud7ff", "\ue000", "\U0001f600", "\ud800", "\udbff", "\udc00", "\udfff"]
+    for _ in range(300):
+        column = ["".join(rng.choice(alphabet, rng.integers(1, 4))) for _ in range(rng.integers(1, 6))]
+        bad = [row for row, text in enumerate(column) if any(0xD800 <= ord(c) <= 0xDFFF for c in text)]
+        if not bad:
+            assert as_id_array(np.array(column)).tolist() == column
+            continue
+        with pytest.raises(DataError, match=f"in row {bad[0] + 1} holds"):
+            as_id_array(np.array(column))
+
+
+def test_a_query_id_holding_a_surrogate_is_an_unknown_id_not_an_error():
+    rec = Recommender.from_config({"ranker": {"type": "item_cf", "n": 2}}).fit(
+        {"user": ["a", "b", "c", "a"], "item": ["x", "y", "x", "y"], "rating": [1.0, 2.0, 3.0, 4.0]}
+    )
+    lists = rec.recommend(["a", "b\udc80"])
+    assert lists.sources.tolist()[1] == "popularity"  # served by the fallback, as any unknown user
+    with pytest.raises(DataError, match="not in the training data"):
+        rec.forget(users=["a\udc80"])
+
+
 def test_sql_ids_and_values_are_converted_with_checks_naming_the_column(tmp_path):
     db = sqlite_db(tmp_path / "r.db")
     with pytest.raises(DataError, match=r"r\.db: column 'u' \(data\.user\): id 1e\+20 exceeds the int64 range"):

@@ -182,6 +182,24 @@ def _users_file_args(parser: argparse.ArgumentParser, group: argparse._MutuallyE
     )
 
 
+def _id_arg(text: str) -> str:
+    r"""Check an id named on the command line: text, not bytes that are not UTF-8.
+
+    Python hands such bytes over as lone surrogates (``$'\xff'`` becomes ``'\udcff'``), which no
+    model holds and no output file can hold either: refused here, before any work.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape")
+        msg = f"must be UTF-8 text; got the bytes {short_repr(shown)}"
+        raise argparse.ArgumentTypeError(msg) from None
+    return text
+
+
+_id_arg.__name__ = "ID"  # argparse's fallback message names the type
+
+
 def _id_list(text: str) -> list[str]:
     """Parse an ``IDS`` value: ids separated by commas (``12,57,3``), or ``@FILE`` with one id per line.
 
@@ -196,7 +214,7 @@ def _id_list(text: str) -> list[str]:
             return read_ids(user_path(text[1:]), None, label=path_repr(text))
         except (ConfigError, ValueError) as exc:  # ValueError: an empty or malformed path
             raise argparse.ArgumentTypeError(str(exc)) from None
-    ids = [part.strip() for part in text.split(",") if part.strip()]
+    ids = [_id_arg(part.strip()) for part in text.split(",") if part.strip()]
     if not ids:
         msg = (
             f"names no id; give ids separated by commas (e.g. 12,57,3) or @FILE (one id per line); "

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from recframe.cli.args import _path_arg
+from recframe.cli.args import _id_arg, _path_arg
 from recframe.cli.common import EXIT_OK, _print, _registry
 from recframe.cli.query_output import model_folder_arg, read_ids
 from recframe.config import ComponentSpec, load_component, validate_component
@@ -90,8 +90,12 @@ def add_update_parsers(sub: argparse._SubParsersAction, common: argparse.Argumen
         description=FORGET_DESCRIPTION,
     )
     _model_args(forget)
-    forget.add_argument("--user", action="append", default=[], metavar="ID", help="a user to forget (repeatable)")
-    forget.add_argument("--item", action="append", default=[], metavar="ID", help="an item to forget (repeatable)")
+    forget.add_argument(
+        "--user", type=_id_arg, action="append", default=[], metavar="ID", help="a user to forget (repeatable)"
+    )
+    forget.add_argument(
+        "--item", type=_id_arg, action="append", default=[], metavar="ID", help="an item to forget (repeatable)"
+    )
     forget.add_argument(
         "--users-file",
         type=_path_arg,
@@ -240,10 +244,7 @@ def _target(output: Path | None, folder: Path) -> Path:
         msg = f"--output {path_repr(output)}: {path_repr(above)} is a file, so no folder can be made there"
         raise ConfigError(msg)
     if output.is_dir() and any(output.iterdir()) and not is_model_folder(output):
-        msg = (
-            f"--output {path_repr(output)}: is a folder of other files, not a saved model; "
-            "give a new or empty folder"
-        )
+        msg = f"--output {path_repr(output)}: is a folder of other files, not a saved model; give a new or empty folder"
         raise ConfigError(msg)
     check_creatable(output)
     return output

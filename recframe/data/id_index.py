@@ -148,7 +148,7 @@ class IdIndex:
                 except (TypeError, ValueError, OverflowError):  # beyond int64: in no int index
                     continue
             return out
-        return as_id_array(arr)
+        return arr if arr.dtype.kind == "U" else as_id_array(arr)  # any text is an id to look up, found or not
 
     def rows(self, ids: Any, *, missing: Literal["raise", "mark"] = "raise", what: str = "id") -> IntArray:
         """Return the row of each id in `ids`.

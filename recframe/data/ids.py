@@ -46,6 +46,10 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
     """
     if hasattr(ids, "to_numpy") and not isinstance(ids, np.ndarray):  # pandas, polars: one typed column
         ids = ids.to_numpy()
+    if isinstance(ids, str | bytes) or not (isinstance(ids, np.ndarray) or hasattr(ids, "__iter__")):
+        # one value, not a column (a string would be taken for a column of its characters)
+        msg = f"{what} must be a 1-d column of ids; got one {type(ids).__name__}: {short_repr(ids)}"
+        raise DataError(msg)
     arr = ids if isinstance(ids, np.ndarray) else _list_array(list(ids))  # type: ignore[arg-type]
     if arr.ndim != 1:
         msg = f"{what} must be 1-d; got an array of shape {arr.shape}"
@@ -57,6 +61,7 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
             raise DataError(msg)
         return arr.astype(np.int64, copy=False)
     if kind == "U":
+        _check_no_surrogates(arr, what)
         return arr
     if kind == "f":
         with np.errstate(invalid="ignore"):
@@ -85,6 +90,36 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
         raise DataError(msg)
     msg = f"{what} must be all integers or all strings; got dtype {arr.dtype}"
     raise DataError(msg)
+
+
+_SURROGATES = (0xD800, 0x800)
+"""The code points of lone surrogates (start, count): Python strings may hold them, UTF-8 can't."""
+_CHUNK_CHARACTERS = 1 << 20
+"""Characters compared at a time when looking for a surrogate, which bounds the temporary mask."""
+
+
+def _check_no_surrogates(arr: npt.NDArray[np.str_], what: str) -> None:
+    r"""Refuse text ids holding a lone surrogate, which no file, fingerprint or saved model can encode.
+
+    Strings decoded with ``errors="surrogateescape"`` carry undecodable bytes as surrogates
+    (``"b\udc80"``); left in, they fail far from their cause, as a ``UnicodeEncodeError`` in a
+    fingerprint or a save. Surrogates lie below every character outside the basic plane, so ids
+    whose largest code point is below them (ASCII, most scripts) are cleared by one ``max``.
+    """
+    if arr.size == 0 or arr.dtype.itemsize == 0:
+        return
+    codes = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("=")).view(np.uint32)
+    if int(codes.max()) < _SURROGATES[0]:
+        return
+    for start in range(0, codes.size, _CHUNK_CHARACTERS):
+        found = np.flatnonzero(codes[start : start + _CHUNK_CHARACTERS] - np.uint32(_SURROGATES[0]) < _SURROGATES[1])
+        if len(found):
+            row = (start + int(found[0])) // (arr.dtype.itemsize // 4)
+            msg = (
+                f"{what}: id {short_repr(arr[row].item())} in row {row + 1} holds a lone surrogate, which is not "
+                "text UTF-8 can store (was it decoded with errors='surrogateescape'?); decode the ids strictly"
+            )
+            raise DataError(msg)
 
 
 def _scalar_kind(x: object) -> str:
