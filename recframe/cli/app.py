@@ -100,43 +100,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"recframe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    run = sub.add_parser(
-        "run",
-        parents=[common],
-        help="fit, evaluate and write recommendations",
-        description="Fit the recommender of CONFIG, evaluate it if the config has an "
-        "evaluation section, and write recommendations.csv, metrics.json and per_user.csv "
-        "(when evaluated), report.html, the resolved config.yaml, run.json, the fitted model "
-        "(model/) and manifest.json (the list of them) into the output folder.",
-    )
+    run = sub.add_parser("run", parents=[common], help="fit, evaluate and write recommendations",
+                         description="Fit the recommender of CONFIG, evaluate it if the config has an "
+                         "evaluation section, and write recommendations.csv, metrics.json and per_user.csv "
+                         "(when evaluated), report.html, the resolved config.yaml, run.json, the fitted model "
+                         "(model/) and manifest.json (the list of them) into the output folder.")
     _config_args(run)
     run.add_argument("--output", "-o", type=_path_arg, help="output folder (default: output.dir, else runs/<name>)")
     run.add_argument(
-        "--overwrite",
-        action="store_true",
+        "--overwrite", action="store_true",
         help="write into an output folder that is not empty: replace (or remove) the files an earlier run "
         "wrote there, as listed in its manifest.json; nothing else in the folder is touched, and a symbolic "
         "link where the run would write or remove a file is refused",
     )
     run.add_argument(
-        "--resume",
-        action="store_true",
+        "--resume", action="store_true",
         help="continue an interrupted sweep: re-use the settings it finished and evaluate the rest",
     )
-    run.add_argument(
-        "--no-model",
-        dest="model",
-        action="store_false",
-        help="don't save the fitted model into the run folder's model/ (saved by default)",
-    )
+    run.add_argument("--no-model", dest="model", action="store_false",
+                     help="don't save the fitted model into the run folder's model/ (saved by default)")
 
-    rec = sub.add_parser(
-        "recommend",
-        parents=[common],
-        help="print one user's recommendations",
-        description="Fit CONFIG on all its data and print the top-n items of one user, "
-        "or of a new user given by an interaction history (no refit).",
-    )
+    rec = sub.add_parser("recommend", parents=[common], help="print one user's recommendations",
+                         description="Fit CONFIG on all its data and print the top-n items of one user, "
+                         "or of a new user given by an interaction history (no refit).")
     _query_args(rec)
     who = rec.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", type=_id_arg, help="the user's external id")
@@ -144,137 +130,81 @@ def build_parser() -> argparse.ArgumentParser:
     _users_file_args(rec, who)
     _call_control_args(rec, recommend=True)
     rec.add_argument("--ratings", help="with --history: the values of those items, comma-separated (default 1)")
-    rec.add_argument(
-        "--n",
-        type=_bounded_int(1, MAX_LIST_LENGTH),
-        default=None,
-        help=f"list length, 1 to {MAX_LIST_LENGTH:,} (default: the ranker's n)",
-    )
+    rec.add_argument("--n", type=_bounded_int(1, MAX_LIST_LENGTH), default=None,
+                     help=f"list length, 1 to {MAX_LIST_LENGTH:,} (default: the ranker's n)")
     rec.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    sim = sub.add_parser(
-        "similar",
-        parents=[common],
-        help="print the items most similar to one item",
-        description="Fit CONFIG on all its data and print the nearest items of one item.",
-    )
+    sim = sub.add_parser("similar", parents=[common], help="print the items most similar to one item",
+                         description="Fit CONFIG on all its data and print the nearest items of one item.")
     _query_args(sim)
     _call_control_args(sim, recommend=False)
     sim.add_argument("--item", type=_id_arg, required=True, help="the item's external id")
-    sim.add_argument(
-        "--n",
-        type=_bounded_int(1, MAX_LIST_LENGTH),
-        default=10,
-        help=f"number of items, 1 to {MAX_LIST_LENGTH:,} (default 10)",
-    )
+    sim.add_argument("--n", type=_bounded_int(1, MAX_LIST_LENGTH), default=10,
+                     help=f"number of items, 1 to {MAX_LIST_LENGTH:,} (default 10)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    pred = sub.add_parser(
-        "predict",
-        parents=[common],
-        help="predict one user's ratings of items",
-        description="Fit CONFIG on all its data and predict the user's rating of each "
-        "item from the neighbours' ratings (item_cf and user_cf rankers).",
-    )
+    pred = sub.add_parser("predict", parents=[common], help="predict one user's ratings of items",
+                          description="Fit CONFIG on all its data and predict the user's rating of each "
+                          "item from the neighbours' ratings (item_cf and user_cf rankers).")
     _query_args(pred)
     pred.add_argument("--user", type=_id_arg, required=True, help="the user's external id")
-    pred.add_argument(
-        "--item", type=_id_arg, required=True, action="append", help="an item's external id (repeat for more)"
-    )
+    pred.add_argument("--item", type=_id_arg, required=True, action="append",
+                      help="an item's external id (repeat for more)")
     pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    expl = sub.add_parser(
-        "explain",
-        parents=[common],
-        help="explain one recommendation's score",
-        description="Fit CONFIG on all its data and show which neighbours, with which "
-        "similarities and weights, add up to the item's score for the user.",
-    )
+    expl = sub.add_parser("explain", parents=[common], help="explain one recommendation's score",
+                          description="Fit CONFIG on all its data and show which neighbours, with which "
+                          "similarities and weights, add up to the item's score for the user.")
     _query_args(expl)
     expl.add_argument("--user", type=_id_arg, required=True, help="the user's external id")
     expl.add_argument("--item", type=_id_arg, required=True, help="the item's external id")
     expl.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    comp = sub.add_parser(
-        "compare",
-        parents=[common],
-        help="compare evaluated runs with significance tests",
-        description="Compare the per_user.csv of two or more run folders on the users "
-        "they share: each run's mean with a bootstrap 95% interval, and for each pair "
-        "of runs and metric the mean difference, its interval, paired t-test and "
-        "Wilcoxon p-values (Holm-adjusted across all comparisons) and the effect size.",
-    )
-    comp.add_argument(
-        "runs", nargs="+", type=_run_folder, metavar="RUN_DIR", help="two or more run folders written by recframe run"
-    )
+    comp = sub.add_parser("compare", parents=[common], help="compare evaluated runs with significance tests",
+                          description="Compare the per_user.csv of two or more run folders on the users "
+                          "they share: each run's mean with a bootstrap 95% interval, and for each pair "
+                          "of runs and metric the mean difference, its interval, paired t-test and "
+                          "Wilcoxon p-values (Holm-adjusted across all comparisons) and the effect size.")
+    comp.add_argument("runs", nargs="+", type=_run_folder, metavar="RUN_DIR",
+                      help="two or more run folders written by recframe run")
     comp.add_argument("--baseline", action="store_true", help="compare each run with the first only")
     comp.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    comp.add_argument(
-        "--test",
-        choices=("t", "wilcoxon"),
-        default="t",
-        help="the test that decides significance (default t; both are reported)",
-    )
-    comp.add_argument(
-        "--bootstrap",
-        type=_bounded_int(1, MAX_BOOTSTRAP),
-        default=2000,
-        help=f"bootstrap resamples, 1 to {MAX_BOOTSTRAP:,} (default 2000)",
-    )
+    comp.add_argument("--test", choices=("t", "wilcoxon"), default="t",
+                      help="the test that decides significance (default t; both are reported)")
+    comp.add_argument("--bootstrap", type=_bounded_int(1, MAX_BOOTSTRAP), default=2000,
+                      help=f"bootstrap resamples, 1 to {MAX_BOOTSTRAP:,} (default 2000)")
     comp.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the bootstrap (default 0)")
-    comp.add_argument(
-        "--output",
-        "-o",
-        type=_path_arg,
-        help="also write comparison.md, comparison.csv, comparison.json and comparison.html (with "
-        "a forest plot per metric) into this folder",
-    )
-    comp.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="write into an --output folder that is not empty, replacing only the files recframe "
-        "wrote there (its manifest.json)",
-    )
+    comp.add_argument("--output", "-o", type=_path_arg,
+                      help="also write comparison.md, comparison.csv, comparison.json and comparison.html (with "
+                      "a forest plot per metric) into this folder")
+    comp.add_argument("--overwrite", action="store_true",
+                      help="write into an --output folder that is not empty, replacing only the files recframe "
+                      "wrote there (its manifest.json)")
     comp.add_argument("--json", action="store_true", help="print JSON instead of Markdown tables")
-    comp.add_argument(
-        "--allow-different-data",
-        action="store_true",
-        help="compare runs even if their data, split or seed differ, or they share too few "
-        "users for a paired test (refused by default)",
-    )
+    comp.add_argument("--allow-different-data", action="store_true",
+                      help="compare runs even if their data, split or seed differ, or they share too few "
+                      "users for a paired test (refused by default)")
 
     data = sub.add_parser("data", parents=[common], help="inspect a run file's data")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    describe = data_sub.add_parser(
-        "describe",
-        parents=[common],
-        help="summarise the data and what filters removed",
-        description="Load CONFIG's data, apply its filters, and print users, items, "
-        "interactions, density, popularity skew, activity, ratings, duplicates and "
-        "time span, and what each filter removed.",
-    )
+    describe = data_sub.add_parser("describe", parents=[common], help="summarise the data and what filters removed",
+                                   description="Load CONFIG's data, apply its filters, and print users, items, "
+                                   "interactions, density, popularity skew, activity, ratings, duplicates and "
+                                   "time span, and what each filter removed.")
     _config_args(describe)
     describe.add_argument("--json", action="store_true", help="print JSON instead of text")
-    fetch = data_sub.add_parser(
-        "fetch",
-        parents=[common],
-        help="download and verify a public dataset",
-        description="Download a registered dataset into the cache ($RECFRAME_DATA, "
-        "default ~/.cache/recframe/datasets), show its licence the first time, resume an "
-        "interrupted download and verify the archive's size and checksum.",
-    )
+    fetch = data_sub.add_parser("fetch", parents=[common], help="download and verify a public dataset",
+                                description="Download a registered dataset into the cache ($RECFRAME_DATA, "
+                                "default ~/.cache/recframe/datasets), show its licence the first time, resume an "
+                                "interrupted download and verify the archive's size and checksum.")
     fetch.add_argument("name", type=_dataset_name, help="the dataset (see: recframe data list)")
     fetch.add_argument("--url", type=_url, help="download from this mirror instead (the checksum still applies)")
     fetch.add_argument("--folder", type=_path_arg, help="cache folder instead of the default")
     data_sub.add_parser("list", parents=[common], help="list the registered public datasets")
 
-    plugins = sub.add_parser(
-        "plugins",
-        parents=[common],
-        help="list plugins and their components",
-        description="List every registered component with its kind, name, package, "
-        "version and status, and every plugin that failed to load.",
-    )
+    plugins = sub.add_parser("plugins", parents=[common], help="list plugins and their components",
+                             description="List every registered component with its kind, name, package, "
+                             "version and status, and every plugin that failed to load.")
     plugins.add_argument("--json", action="store_true", help="print JSON for machines")
 
     config = sub.add_parser(
@@ -325,13 +255,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError):
         if not _unusable(out):
             raise
-        _error(
-            RecframeError(
-                "standard output is closed, so the result can't be printed (something closed it: the calling "
-                "program, or a plugin's code); run the command with standard output open, or find the plugin "
-                "with RECFRAME_DISABLE_PLUGINS"
-            )
-        )
+        _error(RecframeError(
+            "standard output is closed, so the result can't be printed (something closed it: the calling "
+            "program, or a plugin's code); run the command with standard output open, or find the plugin "
+            "with RECFRAME_DISABLE_PLUGINS"
+        ))
         return EXIT_FAILURE
     except ConfigError as exc:
         _error(exc)
