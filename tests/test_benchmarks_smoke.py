@@ -1,9 +1,9 @@
 """A seconds-long run of the benchmark suite: the scripts work and the exact methods agree.
 
 Each benchmark runs in fresh processes that compile the kernels they meet on a cold cache, so
-these runs take about a minute on 2 cores: they are `.ci/run`'s own step
-(``RECFRAME_BENCH_SMOKE=1``), not part of the README's test command, which must stay under 4
-minutes.
+these runs take one to three minutes on one core, by the machine: they are `.ci/run`'s own step
+(``RECFRAME_BENCH_SMOKE=1``, on both cores with the ranx conformance check), not part of the
+README's test command, which must stay under 4 minutes.
 """
 
 from __future__ import annotations
