@@ -454,6 +454,31 @@ def test_a_default_that_cant_be_written_is_fatal_when_registered_directly(cls, k
     assert cls.name not in registry.names(kind)
 
 
+def test_defaults_are_checked_once_per_class_and_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A class that passed is not checked again, unless its Config changed; one that failed always is."""
+    from recframe.registry import component_checks
+
+    class GoodRanker(EdgeRanker):
+        name = "good_defaults_ranker"
+
+    calls: list[str] = []
+    real = component_checks._check_each_default
+    monkeypatch.setattr(
+        component_checks, "_check_each_default", lambda cls, *args: (calls.append(cls.name), real(cls, *args))[1]
+    )
+    for _ in range(2):  # two registries, as two commands or two recommenders built from configs
+        registry = PluginRegistry.from_environment(entry_points=False)
+        registry.register(plugin(GoodRanker), name="defaults", package="recframe-defaults", version="1.0")
+    assert calls.count("good_defaults_ranker") == 1
+    monkeypatch.setattr(GoodRanker, "Config", NanConfig)  # another Config: checked again, and refused
+    for _ in range(2):
+        with pytest.raises(PluginError, match="'good_defaults_ranker' whose Config field 'alpha' defaults to nan"):
+            PluginRegistry.from_environment(entry_points=False).register(
+                plugin(GoodRanker), name="defaults", package="recframe-defaults", version="1.0"
+            )
+    assert calls.count("good_defaults_ranker") == 3
+
+
 class RefusedDefaultConfig(RankerConfig):
     """A default the field's own constraint refuses: config.yaml would hold it, and fail when run again."""
 
