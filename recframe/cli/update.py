@@ -42,8 +42,6 @@ COMPRESSED = (".gz", ".zip")
 """Suffixes of compressed files the ``csv`` source reads (``ratings.csv.gz``)."""
 YAML_SUFFIXES = (".yaml", ".yml")
 """Suffixes of a ``--data`` file that describes a data source instead of holding the data."""
-_INT64 = (-(2**63), 2**63 - 1)
-"""The range of integer ids."""
 
 UPDATE_DESCRIPTION = (
     "Add the interactions of SOURCE to the model saved in RUN_OR_MODEL_DIR (a run folder's model/, or a "
@@ -244,7 +242,10 @@ def _target(output: Path | None, folder: Path) -> Path:
         msg = f"--output {path_repr(output)}: {path_repr(above)} is a file, so no folder can be made there"
         raise ConfigError(msg)
     if output.is_dir() and any(output.iterdir()) and not is_model_folder(output):
-        msg = f"--output {path_repr(output)}: is a folder of other files, not a saved model; give a new or empty folder"
+        msg = (
+            f"--output {path_repr(output)}: is a folder of other files, not a saved model; "
+            "give a new or empty folder"
+        )
         raise ConfigError(msg)
     check_creatable(output)
     return output
@@ -311,7 +312,8 @@ def _as_kind(ids: np.ndarray, str_ids: bool, what: str) -> np.ndarray:
         return ids
     texts, inverse = np.unique(ids, return_inverse=True)
     numbers = [_whole_number(text) for text in texts.tolist()]
-    bad = next((k for k, number in enumerate(numbers) if number is None or not _INT64[0] <= number <= _INT64[1]), None)
+    low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    bad = next((k for k, number in enumerate(numbers) if number is None or not low <= number <= high), None)
     if bad is not None:
         row = int(np.flatnonzero(inverse == bad)[0])
         what_it_is = "not a whole number" if numbers[bad] is None else "a whole number beyond the 64-bit range"
