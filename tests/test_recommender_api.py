@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import re
 import threading
 import types
 
@@ -72,6 +73,20 @@ def test_evaluate_without_evaluation():
 def test_wrong_component_type():
     with pytest.raises(TypeError, match=r"ranker must be a CandidateRanker; got SklearnNNSimilarity"):
         Recommender(ranker=SklearnNNSimilarity())
+
+
+@pytest.mark.parametrize("role", ["similarity", "matrix", "ranker", "executor", "fallbacks"])
+def test_a_component_set_after_construction_is_checked_before_fit_update_and_forget(role, tiny_interactions):
+    rec = Recommender.from_config(SMALL).fit(tiny_interactions)
+    before = rec.recommend(["u1"], n=3).to_dict()
+    config = {"type": "sparse"}  # a config, not a component
+    setattr(rec, role, (config,) if role == "fallbacks" else config)
+    named = "ranker.fallback[0]" if role == "fallbacks" else role
+    for change in (lambda: rec.fit(tiny_interactions), lambda: rec.update({"user": ["u9"], "item": ["i1"]}),
+                   lambda: rec.forget(users=["u1"])):  # fmt: skip
+        with pytest.raises(TypeError, match=rf"^{re.escape(named)} must be a \w+; got dict$"):
+            change()
+    assert rec.recommend(["u1"], n=3).to_dict() == before
 
 
 def test_evaluation_is_deterministic_and_counts():

@@ -19,6 +19,7 @@ from recframe import (
     DataError,
     Interactions,
     PluginError,
+    RecframeError,
     Recommender,
     SimilarityBackend,
     SimilarityConfig,
@@ -179,6 +180,48 @@ def test_replacing_a_model_leaves_the_new_one_and_nothing_else(
     assert swapped == [swaps]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # neither the old model nor a temporary left
     assert Recommender.load(tmp_path / "model").data_fingerprint == second.data_fingerprint != first.data_fingerprint
+
+
+def test_a_read_only_model_folder_is_not_replaced(
+    tmp_path: Path, tiny_interactions: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    _tiny(tiny_interactions).save(tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "model" / "arrays").iterdir()}
+    real = os.access  # read-only as a user other than root sees it
+    monkeypatch.setattr(os, "access", lambda path, mode: real(path, mode) and Path(path) != tmp_path / "model")
+    with pytest.raises(ConfigError, match=r"model: is read-only, so the model in it could not be removed once"):
+        _tiny(tiny_interactions.take(np.arange(5))).save(tmp_path / "model")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "model" / "arrays").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_an_old_model_that_cant_be_removed_after_the_swap_is_an_error_naming_it(
+    tmp_path: Path, tiny_interactions: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # left silently, it would keep what a forget took out; the new model stays in place
+    from recframe.artifacts import model_files
+
+    _tiny(tiny_interactions).save(tmp_path / "model")
+    real = shutil.rmtree
+
+    def rmtree(path: Path, ignore_errors: bool = False) -> None:
+        if ".partial" in str(path) or ".old" in str(path):
+            if not ignore_errors:
+                raise PermissionError(13, "Permission denied", str(path))
+            return
+        real(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(model_files.shutil, "rmtree", rmtree)
+    second = _tiny(tiny_interactions.take(np.arange(len(tiny_interactions) - 3)))
+    with pytest.raises(RecframeError, match=r"model: the new model is saved, but the one it replaced could not be "
+                       r"removed from .*\.model\.\w+\.(partial|old) \(Permission denied\); remove that folder by hand"):
+        second.save(tmp_path / "model")
+    assert Recommender.load(tmp_path / "model").data_fingerprint == second.data_fingerprint
+    monkeypatch.undo()
+    left = [p for p in tmp_path.iterdir() if p.name != "model"]
+    assert len(left) == 1 and Recommender.load(left[0]).data_fingerprint != second.data_fingerprint
 
 
 def test_exchange_swaps_two_folders_or_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,6 +36,18 @@ def test_position_map_keeps_order_and_marks_gone_ids() -> None:
     assert position_map(IdIndex(["a", "c"]), IdIndex(["a", "b"])).tolist() == [0, -1]
 
 
+def test_kept_ids_narrow_only_where_a_left_out_id_set_the_width() -> None:
+    index = IdIndex(["a", "bbb", "cc"])
+    assert index.kept(np.array([True, False, True])).ids.tolist() == ["a", "cc"]
+    assert index.kept(np.array([True, False, True])).ids.dtype == np.dtype("<U2")
+    assert index.kept(np.array([False, True, True])).ids.dtype == np.dtype("<U3")  # "bbb" is kept
+    assert index.kept(np.array([True, True, False])).ids.dtype == np.dtype("<U3")
+    wide = IdIndex(np.array(["a", "bb"], dtype="<U5"))  # the data's own type: no left-out id set it
+    assert wide.kept(np.array([True, False])).ids.dtype == np.dtype("<U5")
+    numbers = IdIndex([3, 70000]).kept(np.array([True, False]))
+    assert numbers.ids.tolist() == [3] and numbers.ids.dtype == np.int64 and not numbers.ids.flags.writeable
+
+
 def test_changed_rows_by_hand() -> None:
     # old columns (ids 10, 20, 30); new columns (ids 10, 15, 20, 30): old column c -> [0, 2, 3][c]
     old = sp.csr_array(np.array([[1.0, 0, 2], [0, 3, 0], [4, 0, 0], [0, 0, 5]]))
@@ -160,6 +172,32 @@ def test_forgotten_ids_are_gone(fitted: Recommender) -> None:
     assert 4 not in matrix.users.ids.tolist()
     assert 2 not in matrix.items.ids.tolist()
     assert 2 not in fitted.recommend([1], n=30).ids.ravel().tolist()
+
+
+def test_a_forget_leaves_no_trace_of_the_length_of_forgotten_ids(tmp_path: Path) -> None:
+    # numpy stores text ids at the longest one's width: kept as they were, the arrays would tell how long a
+    # forgotten id was (the user's, and the item only that user had), where a refit on what is left can't
+    rng = np.random.default_rng(3)
+    base = {"user": [f"u{u}" for u in rng.integers(0, 9, 80)], "item": [f"i{i}" for i in rng.integers(0, 7, 80)]}
+    config = {"similarity": {"type": "sparse", "k": 3}}
+    rec = Recommender.from_config(config).fit(base)
+    rec.update({"user": ["a-long-secret-user", "a-long-secret-user"], "item": ["i1", "an-item-only-they-had"]})
+    assert rec.interaction_matrix.users.ids.dtype == np.dtype("<U18")
+    rec.forget(users=["a-long-secret-user"])
+    refit = Recommender.from_config(config).fit(base)
+    for model in (rec, Recommender.load(rec.save(tmp_path / "forgot"))):
+        assert model.interaction_matrix.users.ids.dtype == model.interaction_matrix.items.ids.dtype == np.dtype("<U2")
+    refit.save(tmp_path / "refit")
+    forgot, fitted = ({path.name[4:]: np.load(path).dtype for path in (tmp_path / name / "arrays").iterdir()}
+                      for name in ("forgot", "refit"))  # fmt: skip
+    assert {name: forgot[name] for name in fitted} == fitted  # (the update left suspects beside them)
+    assert {dtype for dtype in forgot.values() if dtype.kind == "U"} == {np.dtype("<U2")}
+    # ids as wide as the type only where the data came that way: a forget of a shorter id leaves the type alone
+    wide = Recommender.from_config(config).fit({key: np.array(ids, dtype="<U9") for key, ids in base.items()})
+    wide.forget(users=["u1"])
+    kept = {np.load(path).dtype for path in (wide.save(tmp_path / "wide") / "arrays").glob("*users*")}
+    assert wide.interaction_matrix.users.ids.dtype == np.dtype("<U9")
+    assert kept == {np.dtype("<U9")}  # the matrix's and the training events'
 
 
 def test_saved_updated_model_answers_like_the_live_one(fitted: Recommender, tmp_path: Path) -> None:

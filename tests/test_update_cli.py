@@ -278,6 +278,8 @@ def test_update_refused_leaves_the_folder_untouched(
     ):
         code, _, err = _run(command, capsys)
         assert code == 2 and "is a symbolic link" in err and str(model.resolve()) in err
+    code, _, err = _run(["forget", str(model), "--user", "1", "-o", str(tmp_path / "link")], capsys)
+    assert code == 2 and f"--output {str(tmp_path / 'link')!r}: is a symbolic link" in err
     assert _snapshot(model) == before
     assert (tmp_path / "other" / "notes.md").read_text() == "mine"
 
@@ -300,6 +302,37 @@ def test_an_output_no_folder_can_be_made_in_is_refused_before_any_work(
     assert code == 2 and "/proc: no folder can be created there" in err
 
 
+@pytest.mark.parametrize("command", ["update", "forget"])
+@pytest.mark.parametrize("where", ["in place", "--output"])
+def test_a_read_only_model_folder_is_refused_before_any_work(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str,
+    where: str,
+) -> None:
+    """Swapped out by a rename, a read-only old model could not be removed: it stayed, forgotten events and all."""
+    import os
+
+    from recframe.cli import update
+
+    def no_load(*args: object) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(update, "_load", no_load)
+    target = model if where == "in place" else tmp_path / "other"
+    if where == "--output":
+        shutil.copytree(model, target)
+    (target / "arrays").chmod(0o555)  # as a user other than root sees it: root may write anywhere
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: real(path, mode) and Path(path) != target / "arrays")
+    before = _snapshot(target)
+    data = _write_csv(tmp_path / "new.csv", _part(_events(), slice(300, 400)))
+    what = ["--data", str(data)] if command == "update" else ["--user", "1"]
+    code, _, err = _run([command, str(model), *what, *(["-o", str(target)] if where == "--output" else [])], capsys)
+    (target / "arrays").chmod(0o755)
+    assert code == 2 and f"{target}: holds the read-only folder {target / 'arrays'}, so the model" in err
+    assert _snapshot(target) == before
+    assert sorted(p.name for p in target.parent.iterdir() if p.name.startswith(".")) == []
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -319,6 +352,18 @@ def test_bad_yaml_source_names_the_file(
     code, _, err = _run(["update", str(model), "--data", str(source)], capsys)
     assert code == 2, err
     assert message in err
+    assert _snapshot(model) == before
+
+
+def test_a_data_file_a_yaml_source_names_that_is_missing_names_both(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "source.yaml"
+    source.write_text(f"type: csv\npath: {tmp_path / 'gone.csv'}\n")
+    before = _snapshot(model)
+    code, _, err = _run(["update", str(model), "--data", str(source)], capsys)
+    assert code == 3, err  # bad data, as a run's missing data file is
+    assert f"--data {str(source)!r}: " in err and "gone.csv: file not found" in err
     assert _snapshot(model) == before
 
 

@@ -183,6 +183,7 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         msg = f"{path}: holds files the saved model did not write ({shown}); move them away or give another folder"
         raise ConfigError(msg)
+    check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
@@ -194,7 +195,7 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         if path.exists() and exchange(temporary, path):  # in place in one step; the old model is now at `temporary`
-            shutil.rmtree(temporary, ignore_errors=True)
+            _remove_replaced(temporary, path)
         elif path.exists():  # two renames: for a moment nothing is at `path`
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             old.rmdir()
@@ -204,12 +205,58 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
             except BaseException:
                 old.rename(path)
                 raise
-            shutil.rmtree(old, ignore_errors=True)
+            _remove_replaced(old, path)
         else:
             temporary.rename(path)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def check_replaceable(path: Path) -> None:
+    """Raise a ConfigError if a model folder at `path` could be replaced but its files not removed afterwards.
+
+    A save swaps the new folder in by renaming, which needs only the parent folder writable;
+    removing the old one then needs every folder in it writable. In a read-only model folder
+    the old model would stay beside the new one (with the events a ``forget`` took out): refused
+    before anything is written. Nothing to check where `path` does not exist.
+    """
+    from recframe.errors import ConfigError
+
+    if not path.is_dir():
+        return
+    for folder, _, _ in os.walk(path):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            which = "is read-only" if Path(folder) == path else f"holds the read-only folder {folder}"
+            msg = (
+                f"{path}: {which}, so the model in it could not be removed once replaced (it would stay "
+                "beside the new one, with anything a forget takes out); make it writable, or save to another folder"
+            )
+            raise ConfigError(msg)
+
+
+def _remove_replaced(old: Path, path: Path) -> None:
+    """Remove the model `old` that the save of `path` replaced; raise a RecframeError naming it if that fails.
+
+    The new model is in place by then; an old one left behind silently would keep what a
+    ``forget`` took out (:func:`check_replaceable` refuses the usual cause before the save).
+    """
+    from recframe.errors import RecframeError
+
+    shutil.rmtree(old, ignore_errors=True)
+    if not os.path.lexists(old):
+        return
+    try:
+        shutil.rmtree(old)  # again, for the reason it fails
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        msg = (
+            f"{path}: the new model is saved, but the one it replaced could not be removed from {old} "
+            f"({exc.strerror or exc}); remove that folder by hand: it holds the model as it was, with "
+            "anything a forget took out"
+        )
+        raise RecframeError(msg) from exc
 
 
 LEFTOVER = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.(partial|old)")

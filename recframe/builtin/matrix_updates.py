@@ -185,7 +185,7 @@ def _remove(
     cells = CellChanges(
         owner, gone_columns, row_place[owner], column_place[gone_columns], old.data[gone], np.zeros(len(gone))
     )
-    users, items = _index(previous.users.ids[row_place >= 0]), _index(previous.items.ids[column_place >= 0])
+    users, items = previous.users.kept(row_place >= 0), previous.items.kept(column_place >= 0)
     return MatrixUpdate(merged.matrix, users, items, cells)
 
 

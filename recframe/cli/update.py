@@ -140,7 +140,13 @@ def _update(args: argparse.Namespace) -> int:
         rec = _load(folder, registry)
         id_type = _id_type(rec)
         spec = source_spec(args.data, registry, id_type or "str")
-        new = load_source(spec, registry, rec.seed)
+        try:
+            new = load_source(spec, registry, rec.seed)
+        except DataError as exc:  # a data file's own errors name it; a YAML file's source is named too
+            if not args.data.name.lower().endswith(YAML_SUFFIXES):
+                raise
+            msg = f"--data {path_repr(args.data)}: {exc}"
+            raise DataError(msg) from exc
         try:
             if spec.type == "csv" and id_type is None:  # text and integer ids: read as text, typed here
                 new = _ids_of_model_kinds(new, rec)
@@ -217,9 +223,10 @@ def _target(output: Path | None, folder: Path) -> Path:
         If `output` is a file, inside the model folder, below a file, or a folder that is
         neither empty nor a saved model; or, without `output`, if the model folder is a
         symbolic link (a save replaces the folder named, never what a link points to); or if
-        no folder can be made where the save stages the model (beside the folder it writes).
+        no folder can be made where the save stages the model (beside the folder it writes), or
+        a model folder it would replace is read-only (its files could not be removed).
     """
-    from recframe.artifacts import is_model_folder
+    from recframe.artifacts import check_replaceable, is_model_folder
     from recframe.runner.folder import check_creatable
 
     if output is None:
@@ -230,8 +237,15 @@ def _target(output: Path | None, folder: Path) -> Path:
             )
             raise ConfigError(msg)
         check_creatable(folder)  # the changed model is staged beside the folder, then swapped in
+        check_replaceable(folder)
         return folder
-    if output.is_symlink() or (output.exists() and not output.is_dir()):
+    if output.is_symlink():  # a save replaces the folder named: the link itself, not where it points
+        msg = (
+            f"--output {path_repr(output)}: is a symbolic link, which a save would replace by a folder; give the "
+            f"folder it points to ({path_repr(output.resolve())}), or another path"
+        )
+        raise ConfigError(msg)
+    if output.exists() and not output.is_dir():
         msg = f"--output {path_repr(output)}: is not a folder; give a new or empty folder, or a saved model"
         raise ConfigError(msg)
     if folder.resolve() in output.resolve().parents:  # it would add files to the model it reads
@@ -248,6 +262,7 @@ def _target(output: Path | None, folder: Path) -> Path:
         )
         raise ConfigError(msg)
     check_creatable(output)
+    check_replaceable(output)
     return output
 
 

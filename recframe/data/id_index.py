@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from recframe.data.ids import IdArray, IntArray, as_id_array
+from recframe.data.ids import IdArray, IntArray, as_id_array, narrowed
 from recframe.errors import DataError
 
 _HASHED_CODES_MIN = 1 << 16
@@ -119,6 +119,19 @@ class IdIndex:
         unique.setflags(write=False)
         index.ids = unique
         return index, codes.astype(np.int64).reshape(-1)
+
+    def kept(self, keep: npt.NDArray[np.bool_]) -> IdIndex:
+        """Return the index of the ids where `keep` (one flag per row) is true: what a removal leaves.
+
+        Text ids come back in the narrowest type that holds them where an id left out set their
+        width (:func:`~recframe.data.ids.narrowed`): the model keeps no trace of the length of a
+        forgotten id.
+        """
+        unique = narrowed(self.ids[keep], self.ids[~keep])
+        index = type(self).__new__(type(self))
+        unique.setflags(write=False)
+        index.ids = unique
+        return index
 
     def __len__(self) -> int:
         """Return the number of ids."""

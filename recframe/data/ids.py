@@ -122,6 +122,24 @@ def _check_no_surrogates(arr: npt.NDArray[np.str_], what: str) -> None:
             raise DataError(msg)
 
 
+def narrowed(kept: npt.NDArray[Any], dropped: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Return the text ids `kept` in the narrowest string type that holds them, where one of `dropped` set their width.
+
+    numpy stores text ids at the width of the longest, and ids taken out of an array keep it.
+    Left so after a ``forget``, the model (and a model saved afterwards) would keep the width
+    of a forgotten id, telling its length (``<U28`` where a refit on what is left has ``<U2``).
+    The width changes only where a dropped id was as long as it (other ids, or the type the
+    data came in, set it otherwise, as they set a refit's); integer ids come back as they are.
+    """
+    if kept.dtype.kind != "U" or dropped.dtype.kind != "U" or not len(dropped):
+        return kept
+    width = kept.dtype.itemsize // 4
+    if int(np.char.str_len(dropped).max()) < width:
+        return kept
+    longest = max(int(np.char.str_len(kept).max()) if len(kept) else 0, 1)
+    return kept.astype(np.dtype((np.str_, longest))) if longest < width else kept
+
+
 def _scalar_kind(x: object) -> str:
     """Name the kind of one id for :func:`_list_array`: text, bytes, bool, number or other."""
     if isinstance(x, str):

@@ -75,6 +75,13 @@ def _fresh_copy(component: _C) -> _C:
     return copy.deepcopy(component)
 
 
+def check_component(role: str, component: object, interface: type) -> None:
+    """Raise a TypeError if `component`, the recommender's `role`, is not an instance of `interface`."""
+    if not isinstance(component, interface):
+        msg = f"{role} must be a {interface.__name__}; got {type(component).__name__}"
+        raise TypeError(msg)
+
+
 class FitMethods:
     """The fitting part of :class:`~recframe.recommender.Recommender`: its state and ``fit``.
 
@@ -102,6 +109,18 @@ class FitMethods:
     config: RunConfig | None
     _fitted: _Fitted | None
     _lock: threading.Lock
+
+    def _check_components(self) -> None:
+        """Raise a TypeError naming the attribute where a component set after construction is not of its interface.
+
+        The constructor checks what it is given; ``rec.similarity = {"type": ...}`` (a config, not
+        a backend) set afterwards would fail deep in the next fit or update instead.
+        """
+        roles = (("matrix", MatrixBuilder), ("similarity", SimilarityBackend), ("ranker", CandidateRanker))
+        for role, interface in (*roles, ("executor", Executor)):
+            check_component(role, getattr(self, role), interface)
+        for position, ranker in enumerate(self.fallbacks):
+            check_component(f"ranker.fallback[{position}]", ranker, CandidateRanker)
 
     @property
     def fallback(self) -> CandidateRanker | None:
@@ -210,6 +229,7 @@ class FitMethods:
         PluginError
             If a component returns something that breaks its contract.
         """
+        self._check_components()
         interactions = self.load_data() if data is None else Interactions.from_any(data)
         self._publish(self._fit_state(interactions))
         return self

@@ -28,6 +28,7 @@ import threading
 import numpy as np
 
 from recframe.data import IdArray, IntArray, Interactions
+from recframe.data.ids import narrowed
 from recframe.recommender.deferred_events import DeferredEvents
 from recframe.recommender.entry_passes import compiled_pass
 from recframe.recommender.held_events import HeldEvents, Ranges, ranges_after_removal, ranges_of
@@ -150,14 +151,19 @@ def without(column: np.ndarray, dropped: IntArray) -> np.ndarray:
 
 
 def events_without(events: Interactions, dropped: IntArray) -> Interactions:
-    """Return `events` without those at the `dropped` positions (increasing, distinct): :func:`without` per column."""
+    """Return `events` without those at the `dropped` positions (increasing, distinct): :func:`without` per column.
+
+    Text id columns come back as narrow as the ids left where a dropped one set their width
+    (:func:`~recframe.data.ids.narrowed`).
+    """
 
     def cut(column: np.ndarray | None) -> np.ndarray | None:
         return None if column is None else without(column, dropped)
 
-    return Interactions._unchecked(
-        without(events.users, dropped), without(events.items, dropped), cut(events.values), cut(events.timestamps)
-    )
+    def ids(column: IdArray) -> IdArray:
+        return narrowed(without(column, dropped), column[dropped])
+
+    return Interactions._unchecked(ids(events.users), ids(events.items), cut(events.values), cut(events.timestamps))
 
 
 def settled(events: Interactions) -> Interactions:

@@ -28,6 +28,7 @@ from recframe.recommender.config_export import recommender_config
 from recframe.recommender.evaluating import EvaluationMethods
 from recframe.recommender.filtering import FilterStep
 from recframe.recommender.fitted_state import _Fitted
+from recframe.recommender.fitting import check_component
 from recframe.recommender.persistence import PersistenceMethods
 from recframe.recommender.updating import UpdateMethods
 from recframe.registry import PluginRegistry, builtin_registry
@@ -147,9 +148,8 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
             "executor": (self.executor, Executor),
         }
         for role, (component, interface) in self._checks.items():
-            if component is not None and not isinstance(component, interface):
-                msg = f"{role} must be a {interface.__name__}; got {type(component).__name__}"
-                raise TypeError(msg)
+            if component is not None:
+                check_component(role, component, interface)
         for metric in self.metrics:
             if not isinstance(metric, Metric):
                 msg = f"metrics must be Metric instances; got {type(metric).__name__}"

@@ -103,6 +103,7 @@ class UpdateMethods(FitMethods):
         RecframeError
             If the model was saved without its training data, so it can't be updated.
         """
+        self._check_components()
         with self._updating, small_pages():
             start = time.perf_counter()
             fitted = self._state()
@@ -141,6 +142,7 @@ class UpdateMethods(FitMethods):
         if users is None and items is None:
             msg = "forget needs users, items or both"
             raise DataError(msg)
+        self._check_components()
         with self._updating, small_pages():
             start = time.perf_counter()
             fitted = self._state()
