@@ -166,12 +166,7 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     from recframe.errors import ConfigError
 
     path = Path(path)
-    if path.is_symlink():  # a save replaces the folder named: the link itself, not where it points
-        msg = (
-            f"{path}: is a symbolic link, which a save would replace by a folder; save to the folder it points to "
-            f"({path.resolve()}), or to another path"
-        )
-        raise ConfigError(msg)
+    check_not_a_link(path)
     if path.exists() and not path.is_dir():
         msg = f"{path}: is not a folder; give a new or empty folder, or a saved model to replace"
         raise ConfigError(msg)
@@ -211,6 +206,21 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def check_not_a_link(path: Path, named: str | None = None) -> None:
+    """Raise a ConfigError if `path` (`named` so in the message) is a symbolic link.
+
+    A save replaces the folder named: the link itself, by a folder, not the folder it points to.
+    """
+    from recframe.errors import ConfigError
+
+    if path.is_symlink():
+        msg = (
+            f"{named or path}: is a symbolic link, which a save would replace by a folder; save to the folder it "
+            f"points to ({path.resolve()}), or to another path"
+        )
+        raise ConfigError(msg)
 
 
 def check_replaceable(path: Path) -> None:

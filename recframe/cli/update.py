@@ -226,7 +226,7 @@ def _target(output: Path | None, folder: Path) -> Path:
         no folder can be made where the save stages the model (beside the folder it writes), or
         a model folder it would replace is read-only (its files could not be removed).
     """
-    from recframe.artifacts import check_replaceable, is_model_folder
+    from recframe.artifacts import check_not_a_link, check_replaceable, is_model_folder
     from recframe.runner.folder import check_creatable
 
     if output is None:
@@ -239,12 +239,7 @@ def _target(output: Path | None, folder: Path) -> Path:
         check_creatable(folder)  # the changed model is staged beside the folder, then swapped in
         check_replaceable(folder)
         return folder
-    if output.is_symlink():  # a save replaces the folder named: the link itself, not where it points
-        msg = (
-            f"--output {path_repr(output)}: is a symbolic link, which a save would replace by a folder; give the "
-            f"folder it points to ({path_repr(output.resolve())}), or another path"
-        )
-        raise ConfigError(msg)
+    check_not_a_link(output, f"--output {path_repr(output)}")
     if output.exists() and not output.is_dir():
         msg = f"--output {path_repr(output)}: is not a folder; give a new or empty folder, or a saved model"
         raise ConfigError(msg)
