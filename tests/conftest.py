@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import sys
 import types
 import warnings
 from collections.abc import Iterator
@@ -51,6 +52,24 @@ def foreign_plugins() -> tuple[str, ...]:
     return tuple(sorted({ep.name for ep in found if not _first_party(ep)}))
 
 
+_FIRST_PARTY_FOUND: dict[tuple[Any, tuple[str, ...]], tuple[Any, ...]] = {}
+"""The first-party ``recframe`` entry points, by the lookup function and ``sys.path`` they were found with."""
+
+
+def _first_party_entry_points(real: Any) -> tuple[Any, ...]:
+    """Return the first-party ``recframe`` entry points `real` finds, looked up once per ``sys.path``.
+
+    ``importlib.metadata.entry_points`` reads every installed distribution's metadata (33 ms a
+    call here), and nearly every test builds a plugin registry, some several: 40 ms of each
+    build went to finding and filtering them. Nothing the tests install in this process changes
+    them without changing ``sys.path`` or the lookup function (a test's own fake wraps this one).
+    """
+    key = (real, tuple(sys.path))
+    if key not in _FIRST_PARTY_FOUND:
+        _FIRST_PARTY_FOUND[key] = tuple(ep for ep in real(group=ENTRY_POINT_GROUP) if _first_party(ep))
+    return _FIRST_PARTY_FOUND[key]
+
+
 @pytest.fixture(autouse=True)
 def _only_first_party_plugins(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, foreign_plugins: tuple[str, ...]
@@ -62,6 +81,8 @@ def _only_first_party_plugins(
     real = importlib.metadata.entry_points
 
     def entry_points(**params: Any) -> Any:
+        if params == {"group": ENTRY_POINT_GROUP}:
+            return list(_first_party_entry_points(real))
         found = real(**params)
         if params.get("group") != ENTRY_POINT_GROUP:
             return found

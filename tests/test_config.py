@@ -482,9 +482,10 @@ def test_validate_run_takes_a_mapping(registry):
         validate_run({"ranker": "popular"}, registry)
 
 
-@pytest.fixture
-def validator(registry):
-    schema = config_schema(registry)
+@pytest.fixture(scope="module")
+def validator():
+    """The run file's JSON schema, checked against its metaschema once for the module (a second a check)."""
+    schema = config_schema(PluginRegistry.from_environment(entry_points=False))
     jsonschema.Draft202012Validator.check_schema(schema)
     json.dumps(schema)  # plain JSON
     return jsonschema.Draft202012Validator(schema)
