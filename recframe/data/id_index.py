@@ -89,6 +89,14 @@ class IdIndex:
         self.ids: IdArray = unique
 
     @classmethod
+    def _of_sorted(cls, unique: IdArray) -> IdIndex:
+        """Return the index of `unique`, ids known to be sorted and distinct (not checked), made read-only."""
+        index = cls.__new__(cls)
+        unique.setflags(write=False)
+        index.ids = unique
+        return index
+
+    @classmethod
     def encode(cls, ids: IdArray) -> tuple[IdIndex, IntArray]:
         """Return the index of the distinct ids in `ids` and the row of each entry.
 
@@ -102,23 +110,14 @@ class IdIndex:
             if high - low < max(4 * len(ids), 1 << 20):
                 present, codes = _dense_codes(ids, low, high - low + 1)
                 unique = (np.flatnonzero(present) + low).astype(ids.dtype)
-                index = cls.__new__(cls)
-                unique.setflags(write=False)
-                index.ids = unique
-                return index, codes
+                return cls._of_sorted(unique), codes
         if ids.dtype.kind in "iuU" and len(ids) >= _HASHED_CODES_MIN:
             grouped = _hashed_codes(ids)
             if grouped is not None:
                 unique, codes = grouped
-                index = cls.__new__(cls)
-                unique.setflags(write=False)
-                index.ids = unique
-                return index, codes
+                return cls._of_sorted(unique), codes
         unique, codes = np.unique(ids, return_inverse=True)
-        index = cls.__new__(cls)
-        unique.setflags(write=False)
-        index.ids = unique
-        return index, codes.astype(np.int64).reshape(-1)
+        return cls._of_sorted(unique), codes.astype(np.int64).reshape(-1)
 
     def kept(self, keep: npt.NDArray[np.bool_]) -> IdIndex:
         """Return the index of the ids where `keep` (one flag per row) is true: what a removal leaves.
@@ -127,11 +126,7 @@ class IdIndex:
         width (:func:`~recframe.data.ids.narrowed`): the model keeps no trace of the length of a
         forgotten id.
         """
-        unique = narrowed(self.ids[keep], self.ids[~keep])
-        index = type(self).__new__(type(self))
-        unique.setflags(write=False)
-        index.ids = unique
-        return index
+        return self._of_sorted(narrowed(self.ids[keep], self.ids[~keep]))
 
     def __len__(self) -> int:
         """Return the number of ids."""

@@ -75,6 +75,15 @@ def _fresh_copy(component: _C) -> _C:
     return copy.deepcopy(component)
 
 
+COMPONENT_ROLES = (
+    ("matrix", MatrixBuilder),
+    ("similarity", SimilarityBackend),
+    ("ranker", CandidateRanker),
+    ("executor", Executor),
+)
+"""The recommender's component attributes (beside its fallbacks) and the interface each must implement."""
+
+
 def check_component(role: str, component: object, interface: type) -> None:
     """Raise a TypeError if `component`, the recommender's `role`, is not an instance of `interface`."""
     if not isinstance(component, interface):
@@ -113,11 +122,10 @@ class FitMethods:
     def _check_components(self) -> None:
         """Raise a TypeError naming the attribute where a component set after construction is not of its interface.
 
-        The constructor checks what it is given; ``rec.similarity = {"type": ...}`` (a config, not
-        a backend) set afterwards would fail deep in the next fit or update instead.
+        The constructor checks them too; ``rec.similarity = {"type": ...}`` (a config, not a
+        backend) set afterwards would fail deep in the next fit or update instead.
         """
-        roles = (("matrix", MatrixBuilder), ("similarity", SimilarityBackend), ("ranker", CandidateRanker))
-        for role, interface in (*roles, ("executor", Executor)):
+        for role, interface in COMPONENT_ROLES:
             check_component(role, getattr(self, role), interface)
         for position, ranker in enumerate(self.fallbacks):
             check_component(f"ranker.fallback[{position}]", ranker, CandidateRanker)

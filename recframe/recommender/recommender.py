@@ -137,19 +137,11 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
         self.name = name
         self.registry = registry
         self.config: RunConfig | None = None
-        self._checks = {
-            "data": (data, DataSource),
-            "matrix": (self.matrix, MatrixBuilder),
-            "similarity": (self.similarity, SimilarityBackend),
-            "ranker": (self.ranker, CandidateRanker),
-            **{f"ranker.fallback[{i}]": (f, CandidateRanker) for i, f in enumerate(self.fallbacks)},
-            "splitter": (splitter, Splitter),
-            "test_data": (test_data, DataSource),
-            "executor": (self.executor, Executor),
-        }
-        for role, (component, interface) in self._checks.items():
+        optional = (("data", data, DataSource), ("splitter", splitter, Splitter), ("test_data", test_data, DataSource))
+        for role, component, interface in optional:
             if component is not None:
                 check_component(role, component, interface)
+        self._check_components()  # the ones fit, update and forget check again (they may be set later)
         for metric in self.metrics:
             if not isinstance(metric, Metric):
                 msg = f"metrics must be Metric instances; got {type(metric).__name__}"
