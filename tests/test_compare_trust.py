@@ -15,6 +15,8 @@ from recframe.evaluation.compare import compare, compare_run_dirs
 from recframe.evaluation.run_provenance import provenance
 from recframe.evaluation.run_scores import RunScores
 
+pytestmark = pytest.mark.xdist_group("compare_trust")  # one worker writes the module's six runs (4 s), not both
+
 RUN = {
     "name": "base",
     "seed": 1,

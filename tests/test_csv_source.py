@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -471,29 +474,53 @@ def test_the_fast_readers_read_exactly_what_the_general_one_does(tmp_path, text,
     assert got.users.dtype == expected.users.dtype
 
 
-@pytest.mark.parametrize("engine", FAST)
-def test_the_fast_readers_on_a_large_random_file(tmp_path, monkeypatch, engine):
+@dataclass(frozen=True)
+class LargeFile:
+    """A generated file past the size from which the fast readers take it, and what the general reader read."""
+
+    path: Path
+    params: dict[str, Any]
+    expected: Interactions
+    columns: tuple[Any, ...]  # generated columns a test checks besides
+
+
+def _large_file(
+    factory: pytest.TempPathFactory, name: str, text: str, params: dict[str, Any], *columns: Any
+) -> LargeFile:
+    """Write `text` and read it with the general reader once (about a second), for every fast reader's test."""
+    path = factory.mktemp("large") / name
+    path.write_bytes(text.encode("utf-8"))
+    expected = CSVDataSource(path=path, parser="python", **params).load(np.random.default_rng(0))
+    return LargeFile(path, params, expected, columns)
+
+
+def _read_fast(large: LargeFile, engine: str, monkeypatch: pytest.MonkeyPatch) -> Interactions:
+    """Read `large` with the fast reader `engine`, failing the test if it hands the file to the general one."""
+    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail(f"the {engine} reader stepped aside"))
+    got = CSVDataSource(path=large.path, parser=engine, **large.params).load(np.random.default_rng(0))
+    assert got.fingerprint() == large.expected.fingerprint()
+    return got
+
+
+@pytest.fixture(scope="module")
+def large_random_file(tmp_path_factory: pytest.TempPathFactory) -> LargeFile:
     rng = np.random.default_rng(4)
     n = 100_000  # 3.7 MB: well past the 256 KiB from which the fast readers take a file
     users, items = rng.integers(0, 10**9, n), rng.integers(0, 50_000, n)
     ratings, times = rng.integers(1, 11, n) / 2, rng.integers(10**9, 2 * 10**9, n)
     lines = "\n".join(f"{u},{i},{r},{t}" for u, i, r, t in zip(users, items, ratings, times, strict=True))
-    path = tmp_path / "big.csv"
-    path.write_text("userId,movieId,rating,timestamp\n" + lines + "\n")
-    slow = CSVDataSource(path=path, layout="movielens-csv", parser="python").load(np.random.default_rng(0))
-
-    def general_reader_not_used(*args):
-        raise AssertionError(f"the {engine} reader stepped aside")
-
-    monkeypatch.setattr(CSVDataSource, "_read_rows", general_reader_not_used)
-    fast = CSVDataSource(path=path, layout="movielens-csv", parser=engine).load(np.random.default_rng(0))
-    assert fast.fingerprint() == slow.fingerprint()
-    np.testing.assert_array_equal(fast.values, ratings)
-
+    text = "userId,movieId,rating,timestamp\n" + lines + "\n"
+    return _large_file(tmp_path_factory, "big.csv", text, {"layout": "movielens-csv"}, ratings)
 
 
 @pytest.mark.parametrize("engine", FAST)
-def test_the_fast_readers_on_a_large_double_colon_file(tmp_path, monkeypatch, engine):
+def test_the_fast_readers_on_a_large_random_file(large_random_file, monkeypatch, engine):
+    fast = _read_fast(large_random_file, engine, monkeypatch)
+    np.testing.assert_array_equal(fast.values, large_random_file.columns[0])
+
+
+@pytest.fixture(scope="module")
+def large_double_colon_file(tmp_path_factory: pytest.TempPathFactory) -> LargeFile:
     """MovieLens 1M/10M's ``ratings.dat`` layout, spaces around a few fields."""
     rng = np.random.default_rng(7)
     n = 100_000
@@ -502,17 +529,18 @@ def test_the_fast_readers_on_a_large_double_colon_file(tmp_path, monkeypatch, en
     lines = [f"{u}::{i}::{r}::{t}" for u, i, r, t in zip(*fields, strict=True)]
     for k in rng.choice(n, 50, replace=False):
         lines[k] = lines[k].replace("::", " :: ", 1)  # spaces around an id
-    path = tmp_path / "ratings.dat"
-    path.write_text("\n".join(lines))  # and no newline at the end
-    slow = CSVDataSource(path=path, layout="movielens-1m", parser="python").load(np.random.default_rng(0))
-    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail(f"the {engine} reader stepped aside"))
-    fast = CSVDataSource(path=path, layout="movielens-1m", parser=engine).load(np.random.default_rng(0))
-    assert fast.fingerprint() == slow.fingerprint()
-    np.testing.assert_array_equal(fast.timestamps, fields[3])
+    # and no newline at the end
+    return _large_file(tmp_path_factory, "ratings.dat", "\n".join(lines), {"layout": "movielens-1m"}, fields[3])
 
 
 @pytest.mark.parametrize("engine", FAST)
-def test_the_fast_readers_read_a_large_quoted_file(tmp_path, monkeypatch, engine):
+def test_the_fast_readers_on_a_large_double_colon_file(large_double_colon_file, monkeypatch, engine):
+    fast = _read_fast(large_double_colon_file, engine, monkeypatch)
+    np.testing.assert_array_equal(fast.timestamps, large_double_colon_file.columns[0])
+
+
+@pytest.fixture(scope="module")
+def large_quoted_file(tmp_path_factory: pytest.TempPathFactory) -> LargeFile:
     """An export that quotes its text (names with commas and spaces) and sometimes its numbers."""
     rng = np.random.default_rng(6)
     n = 50_000
@@ -525,29 +553,30 @@ def test_the_fast_readers_read_a_large_quoted_file(tmp_path, monkeypatch, engine
         f'"{u}",{f"{chr(34)}{i}{chr(34)}" if q else i},{r}'
         for u, i, r, q in zip(users, items, ratings, quote_item, strict=True)
     )
-    path = tmp_path / "quoted.csv"
-    path.write_text('"user","item","rating"\n' + lines + "\n", encoding="utf-8")
-    slow = CSVDataSource(path=path, parser="python").load(np.random.default_rng(0))
-    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail(f"the {engine} reader stepped aside"))
-    fast = CSVDataSource(path=path, parser=engine).load(np.random.default_rng(0))
-    assert fast.fingerprint() == slow.fingerprint()
-    assert fast.users.tolist() == [u.strip() for u in users.tolist()] and fast.items.dtype.kind == "i"
+    return _large_file(tmp_path_factory, "quoted.csv", '"user","item","rating"\n' + lines + "\n", {}, users)
 
 
 @pytest.mark.parametrize("engine", FAST)
-def test_the_fast_readers_read_text_ids_of_a_large_file(tmp_path, monkeypatch, engine):
+def test_the_fast_readers_read_a_large_quoted_file(large_quoted_file, monkeypatch, engine):
+    fast = _read_fast(large_quoted_file, engine, monkeypatch)
+    assert fast.users.tolist() == [u.strip() for u in large_quoted_file.columns[0].tolist()]
+    assert fast.items.dtype.kind == "i"
+
+
+@pytest.fixture(scope="module")
+def large_text_id_file(tmp_path_factory: pytest.TempPathFactory) -> LargeFile:
     rng = np.random.default_rng(5)
     n = 100_000
     users = np.char.add("user-", rng.integers(0, 5_000, n).astype(str))
     items = np.char.add("sku_", rng.integers(0, 900, n).astype(str))
     lines = "\n".join(f"{u};{i};{r}" for u, i, r in zip(users, items, rng.integers(1, 6, n), strict=True))
-    path = tmp_path / "text.csv"
-    path.write_text("user;item;rating\n" + lines + "\n")
-    slow = CSVDataSource(path=path, delimiter=";", parser="python").load(np.random.default_rng(0))
-    monkeypatch.setattr(CSVDataSource, "_read_rows", lambda *args: pytest.fail(f"the {engine} reader stepped aside"))
-    fast = CSVDataSource(path=path, delimiter=";", parser=engine).load(np.random.default_rng(0))
-    assert fast.fingerprint() == slow.fingerprint()
-    assert fast.users.dtype.kind == "U" and fast.users.tolist() == users.tolist()
+    return _large_file(tmp_path_factory, "text.csv", "user;item;rating\n" + lines + "\n", {"delimiter": ";"}, users)
+
+
+@pytest.mark.parametrize("engine", FAST)
+def test_the_fast_readers_read_text_ids_of_a_large_file(large_text_id_file, monkeypatch, engine):
+    fast = _read_fast(large_text_id_file, engine, monkeypatch)
+    assert fast.users.dtype.kind == "U" and fast.users.tolist() == large_text_id_file.columns[0].tolist()
 
 
 def test_auto_reads_small_files_with_the_general_reader_and_large_ones_fast(tmp_path, monkeypatch):

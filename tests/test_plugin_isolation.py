@@ -344,10 +344,8 @@ BROKEN_SITE = {
         "@hookimpl\ndef recframe_register_components():\n    return [Clone]\n"
     ),
 }
-SUBSET = [
-    "tests/test_plugin_isolation.py::test_tests_see_only_first_party_plugins",
-    "tests/test_cli.py", "-k", "first_party or plugins or validate or schema or recommend_prints",
-]
+CLI_SUBSET = ["tests/test_cli.py", "-k", "plugins or validate or invalid_yaml or missing_config_file or bad_override"]
+"""Quick CLI tests that compare what a command prints exactly, standard error too (each run is a new pytest)."""
 
 
 def test_tests_see_only_first_party_plugins():
@@ -356,13 +354,13 @@ def test_tests_see_only_first_party_plugins():
     assert all(p.status == "ok" for p in registry.plugins)
 
 
-def _pytest_subset(site: Path, opt_out: bool) -> subprocess.CompletedProcess[str]:
+def _pytest_subset(site: Path, opt_out: bool, tests: list[str]) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in (DISABLE_ENV, "RECFRAME_TEST_INSTALLED_PLUGINS")}
     env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     if opt_out:
         env["RECFRAME_TEST_INSTALLED_PLUGINS"] = "1"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *SUBSET],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *tests],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
 
@@ -383,10 +381,13 @@ def test_the_suite_passes_with_broken_plugins_installed(tmp_path):
     assert failed == {"isotest_broken", "isotest_clone"}
     assert probe.stderr.count("warning: plugin 'isotest_") == 2
     # ... and would break CLI tests that compare output exactly, were the suite not isolated from them
-    exposed = _pytest_subset(site, opt_out=True)
+    exposed = _pytest_subset(site, opt_out=True, tests=CLI_SUBSET)
     assert exposed.returncode == 1, exposed.stdout[-2000:]
-    isolated = _pytest_subset(site, opt_out=False)
+    assert "FAILED tests/test_cli.py::" in exposed.stdout, exposed.stdout[-2000:]
+    first_party = "tests/test_plugin_isolation.py::test_tests_see_only_first_party_plugins"
+    isolated = _pytest_subset(site, opt_out=False, tests=[first_party, *CLI_SUBSET])
     assert isolated.returncode == 0, isolated.stdout[-3000:]
+    assert "\n7 passed" in isolated.stdout, isolated.stdout[-3000:]
 
 
 @pytest.mark.parametrize(
