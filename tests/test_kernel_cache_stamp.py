@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from recframe.engine._compiled import cache_stamp
 from recframe.engine._compiled.cache_stamp import install, sources_hash
 
 pytest.importorskip("numba")
@@ -28,14 +29,27 @@ def _helper(increment: int) -> str:
     return f"import numba\n\n@numba.njit\ndef helper(x):\n    return x + {increment}\n"
 
 
+STAMPED_INIT = f"""
+import importlib.util, sys
+from pathlib import Path
+
+spec = importlib.util.spec_from_file_location("stamp", {str(Path(cache_stamp.__file__))!r})
+stamp = sys.modules["stamp"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(stamp)
+stamp.install(Path(__file__).parent)
+"""
+"""A package that stamps its cache, as recframe's kernels do. It loads the stamp's module from its file (it
+needs only the standard library and numba): each process then spends its second on numba, not on importing
+recframe as well."""
+
+
 @pytest.fixture
 def package(tmp_path: Path) -> Path:
     """A package whose cached kernel (`caller`) compiles a helper of another module, stamped or not."""
     for name, stamped in (("kern", True), ("plain", False)):
         source = tmp_path / name / "kern"
         source.mkdir(parents=True)
-        init = "from pathlib import Path\nfrom recframe.engine._compiled.cache_stamp import install\n"
-        (source / "__init__.py").write_text(init + ("install(Path(__file__).parent)\n" if stamped else ""))
+        (source / "__init__.py").write_text(STAMPED_INIT if stamped else "")
         (source / "caller.py").write_text(CALLER)
         (source / "helper.py").write_text(_helper(1))
     return tmp_path
