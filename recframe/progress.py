@@ -27,6 +27,13 @@ logger = logging.getLogger(__name__)
 COMPILE_SECONDS = 10
 """About how long compiling the kernels of one engine path takes on first use (measured, docs/performance.md)."""
 
+UPDATE_COMPILE_SECONDS = 40
+"""About how long compiling the kernel of ``update`` and ``forget`` takes on first use: 37 s on a 2-core
+machine (docs/updating.md), four times a search's, and so announced on its own even after a fit."""
+
+UPDATE_KERNEL_MODULE = "recframe.engine._compiled.delta"
+"""The module of that kernel (:func:`~recframe.engine._compiled.delta.delta_lists`)."""
+
 _show: ContextVar[bool | None] = ContextVar("recframe_show_progress", default=None)
 
 
@@ -143,16 +150,19 @@ def _draw(
 
 
 _compile_lock = threading.Lock()
-_compile_state = {"installed": False, "announced": False}
+_compile_state = {"installed": False, "announced": False, "announced_update": False}
 
 
 def announce_numba_compilation() -> None:
-    """Log, once per process, when numba starts compiling a recframe kernel.
+    """Log, once per process, when numba starts compiling a recframe kernel; and the update's kernel once more.
 
     numba caches compiled kernels on disk (``cache=True``), so compiling happens on the first
     use after an install or upgrade and takes a while; a kernel loaded from the cache is not
     announced. Modules of compiled kernels call this when they are imported. The listener
-    watches numba's ``numba:compile`` event, which fires only on a real compilation.
+    watches numba's ``numba:compile`` event, which fires only on a real compilation. The kernel
+    of ``update`` and ``forget`` (:data:`UPDATE_KERNEL_MODULE`) takes several times longer than
+    the others, and often compiles in a process that has compiled a search already: it has a
+    notice of its own, with its own estimate.
     """
     with _compile_lock:
         if _compile_state["installed"]:
@@ -165,13 +175,16 @@ def announce_numba_compilation() -> None:
                 module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
                 if module.split(".")[0] != "recframe":
                     return
+                update = module == UPDATE_KERNEL_MODULE
+                key = "announced_update" if update else "announced"
                 with _compile_lock:
-                    if _compile_state["announced"]:
+                    if _compile_state[key]:
                         return
-                    _compile_state["announced"] = True
+                    _compile_state[key] = True
                 logger.info(
-                    "compiling the numba kernels (once per install, ~%d s; later runs load them from the cache)...",
-                    COMPILE_SECONDS,
+                    "compiling the %snumba kernels (once per install, ~%d s; later runs load them from the cache)...",
+                    "update's " if update else "",
+                    UPDATE_COMPILE_SECONDS if update else COMPILE_SECONDS,
                 )
 
             def on_end(self, ev: Any) -> None:

@@ -91,6 +91,7 @@ def test_the_compile_notice_appears_once_and_only_for_recframe_kernels(monkeypat
     from recframe import progress as progress_module
 
     monkeypatch.setitem(progress_module._compile_state, "announced", False)
+    monkeypatch.setitem(progress_module._compile_state, "announced_update", False)
     progress_module.announce_numba_compilation()
     progress_module.announce_numba_compilation()  # a second import adds no second listener
 
@@ -116,6 +117,20 @@ def test_the_compile_notice_appears_once_and_only_for_recframe_kernels(monkeypat
         r"compiling the numba kernels \(once per install, ~\d+ s; later runs load them from the cache\)\.\.\.",
         messages[0],
     )
+
+    def update_kernel(x):
+        return x - 1
+
+    from recframe.engine._compiled.delta import delta_lists
+
+    assert delta_lists.py_func.__module__ == progress_module.UPDATE_KERNEL_MODULE  # the constant names the real one
+    update_kernel.__module__ = progress_module.UPDATE_KERNEL_MODULE
+    with caplog.at_level(logging.INFO, logger="recframe.progress"):
+        numba.njit(update_kernel)(1)  # the update's kernel, after another: announced on its own
+        numba.njit(update_kernel)(1.5)  # and once only
+    assert [r.getMessage() for r in caplog.records][1:] == [
+        "compiling the update's numba kernels (once per install, ~40 s; later runs load them from the cache)..."
+    ]
 
 
 # --------------------------------------------------------------------------- preflight estimates
