@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+# one pytest-xdist worker runs them all: on a cold cache their kernels compile once, not on both workers
+pytestmark = pytest.mark.xdist_group("delta_kernel_parts")
+
 
 def kth_best(values: np.ndarray, rank: int, floor: float, capacity: int) -> tuple[float, np.ndarray]:
     """Call the kernel's ``_kth_best`` with scratch heaps of `capacity`; return its value and the scratch values."""

@@ -12,7 +12,11 @@ from recframe.engine import numba_available, top_k_neighbours
 from recframe.engine.kernel_inputs import read_only_view
 from recframe.engine.pairs import symmetric_parts
 
-pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
+# one pytest-xdist worker runs them all: on a cold cache their kernels compile once, not on both workers
+pytestmark = [
+    pytest.mark.skipif(not numba_available(), reason="needs numba"),
+    pytest.mark.xdist_group("kernel_symmetric"),
+]
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,11 @@ from recframe.engine import (
 from recframe.recommender.blocks import search_blocks
 from recframe.testing import random_interactions
 
-pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
+# one pytest-xdist worker runs them all: on a cold cache their kernels compile once, not on both workers
+pytestmark = [
+    pytest.mark.skipif(not numba_available(), reason="needs numba"),
+    pytest.mark.xdist_group("pair_blocks"),
+]
 
 TINY = sp.csr_array(np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]))
 """Dot products: (0,1) 1, (0,2) 1, (0,3) 2, (1,2) 1, (1,3) 2, (2,3) 2."""

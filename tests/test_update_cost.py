@@ -21,6 +21,9 @@ from recframe.recommender.graph_delta import _common_columns, _in_columns, updat
 from recframe.recommender.neighbour_lists import NeighbourLists
 from recframe.recommender.update_inputs import TABLE_SPAN, members
 
+# one pytest-xdist worker runs them all: on a cold cache their kernels compile once, not on both workers
+pytestmark = pytest.mark.xdist_group("update_cost")
+
 
 def test_union_columns_hand_example() -> None:
     """Old columns a b c d, new a c e (b and d gone, e added): the union is a b c d e, nothing re-sorted."""

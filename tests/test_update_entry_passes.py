@@ -16,6 +16,9 @@ from recframe.recommender.delta_rows import lists_in_new_rows
 from recframe.recommender.neighbour_lists import NeighbourLists
 from recframe.testing import random_interactions
 
+# one pytest-xdist worker runs them all: on a cold cache their kernels compile once, not on both workers
+pytestmark = pytest.mark.xdist_group("update_entry_passes")
+
 
 @pytest.fixture(params=["compiled", "numpy"])
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
