@@ -44,6 +44,10 @@ from recframe.cli import main
 from recframe.config import validate_run
 from recframe.testing import SimilarityContract
 
+# one pytest-xdist worker runs them all: docs/engine.md runs twice here (its page's test and the module fixture
+# of the guide's plugin), and on a cold cache the engine kernels it calls compile once, not on both workers
+pytestmark = pytest.mark.xdist_group("docs_examples")
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").rglob("*.md"))]
 LANGUAGES = {"python": "python", "yaml": "yaml", "bash": "shell", "console": "shell", "shell": "shell", "sh": "shell"}
