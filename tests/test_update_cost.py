@@ -361,11 +361,11 @@ def test_bounds_at_or_above_the_kth_are_resolved_all_or_none(column_degree: int)
     cand_j, cand_v = np.full(8, -1, dtype=np.int64), np.zeros(8)
     cand_j[0], cand_v[0] = 1, 0.5
     bound_j, bound_v = np.array([3, 2, 4], dtype=np.int64), np.array([0.55, 0.6, 0.3])
-    dense = np.zeros(6)
+    dense, present = np.zeros(7), np.zeros(1, dtype=np.uint64)  # a slot per column and a zero one; a bitmap
     held_v, held_j = np.empty(5), np.empty(5, dtype=np.int64)
     n_cand, left, n_suspects, _ = _resolve_bounds(
         0, 3, 0, 0.1, 1, 0.1, 1, np.empty(2), np.empty(2, dtype=np.int64), bound_j, bound_v, cand_j, cand_v, dense,
-        False, xn.indptr.astype(np.int64), xn.indices.astype(np.int64), xn.data, xnt_indptr, row_info,
+        present, False, xn.indptr.astype(np.int64), xn.indices.astype(np.int64), xn.data, xnt_indptr, row_info,
         held_v, held_j, 0,
     )  # fmt: skip
     if column_degree == 10:
@@ -396,11 +396,40 @@ def test_bounds_below_the_kth_are_kept_as_suspects_up_to_their_number() -> None:
         held_v, held_j = np.array([0.5, 0.8, 0.6, 0.2, 0.7, 0.0]), np.array([4, 5, 3, 0, 2, -1], dtype=np.int64)
         result = _resolve_bounds(
             0, 0, 5, 0.1, 1, 0.1, 1, np.empty(2), np.empty(2, dtype=np.int64), np.empty(1, dtype=np.int64),
-            np.empty(1), cand_j, cand_v, np.zeros(6), False, xn.indptr.astype(np.int64),
+            np.empty(1), cand_j, cand_v, np.zeros(7), np.zeros(1, dtype=np.uint64), False, xn.indptr.astype(np.int64),
             xn.indices.astype(np.int64), xn.data, xn.indptr.astype(np.int64), row_info, held_v, held_j, room,
         )  # fmt: skip
         assert result[:3] == (1, left, len(kept))
         assert sorted(zip(held_j[: len(kept)].tolist(), held_v[: len(kept)].tolist(), strict=True)) == sorted(kept)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_dot_products_read_through_the_bitmap_equal_numpy(seed: int) -> None:
+    """Exact dot products of rows over 200 columns (several bitmap words) against numpy, bit for bit.
+
+    Row ``i`` is scattered once and dotted with every row (itself, empty rows and rows sharing
+    no column included), then taken out again: `dense` and its bitmap are all zero after.
+    """
+    from recframe.engine._compiled.delta_steps import _clear_row, _exact_dot
+
+    rng = np.random.default_rng(seed)
+    x = sp.random_array((12, 200), density=0.1, rng=rng, format="csr")
+    x = sp.csr_array(x.multiply(rng.integers(-2, 3, x.shape)))  # some zeros stored-then-dropped, negatives
+    x.eliminate_zeros()
+    x.sort_indices()
+    indptr, indices = x.indptr.astype(np.int64), x.indices.astype(np.int32)
+    dense, present = np.zeros(201), np.zeros(4, dtype=np.uint64)
+    for i in range(x.shape[0]):
+        row_i = x[[i]].toarray().ravel()
+        for j in range(x.shape[0]):
+            dot = _exact_dot(i, j, dense, present, j > 0, indptr, indices, x.data)
+            expected = 0.0
+            for p in range(indptr[j], indptr[j + 1]):  # numpy's products, summed in the kernel's order
+                expected += row_i[indices[p]] * x.data[p]
+            assert dot == expected
+            assert dot == pytest.approx(float(row_i @ x[[j]].toarray().ravel()))
+        _clear_row(i, dense, present, indptr, indices)
+        assert not dense.any() and not present.any()
 
 
 @pytest.mark.parametrize("seed", range(20))

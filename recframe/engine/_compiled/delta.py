@@ -25,6 +25,7 @@ from recframe.engine._compiled.delta_steps import (
     SHRUNK,
     SUSPECTED,
     SUSPECTED_ONE_WAY,
+    _clear_row,
     _compact,
     _exact_dot,
     _kth_best,
@@ -113,6 +114,7 @@ def _lists_row(
     cand_j: np.ndarray,
     cand_v: np.ndarray,
     dense: np.ndarray,
+    present: np.ndarray,
     mirror: np.ndarray,
     cap: np.ndarray,
     held_v: np.ndarray,
@@ -228,7 +230,7 @@ def _lists_row(
             old_dot = list_scores[i, t] * li * row_info[j, OLD_LENGTH]
             dot = old_dot + acc[j]
             if abs(dot) <= cancelled * (abs(old_dot) + abs(acc[j])):  # rounding of a cancellation: compute it
-                dot = _exact_dot(i, j, dense, filled, xn_indptr, xn_indices, xn_data)
+                dot = _exact_dot(i, j, dense, present, filled, xn_indptr, xn_indices, xn_data)
                 filled = True
             v = dot / length
             if v > 0.0:
@@ -288,7 +290,7 @@ def _lists_row(
             old_dot = seen * li * row_info[j, OLD_LENGTH]
             dot = old_dot + change
             if abs(dot) <= cancelled * (abs(old_dot) + abs(change)):
-                dot = _exact_dot(i, j, dense, filled, xn_indptr, xn_indices, xn_data)
+                dot = _exact_dot(i, j, dense, present, filled, xn_indptr, xn_indices, xn_data)
                 filled = True
             v = dot / length
         else:
@@ -346,6 +348,7 @@ def _lists_row(
             cand_j,
             cand_v,
             dense,
+            present,
             filled,
             xn_indptr,
             xn_indices,
@@ -358,8 +361,7 @@ def _lists_row(
         )
     floor = max(floor, admit)
     if filled:
-        for p in range(xn_indptr[i], xn_indptr[i + 1]):
-            dense[xn_indices[p]] = 0.0
+        _clear_row(i, dense, present, xn_indptr, xn_indices)
     for t in range(lists.shape[1]):
         j = lists[i, t]
         if j >= 0:
@@ -502,7 +504,8 @@ def delta_lists(
         bound_v = np.empty(n, dtype=np.float64)
         cand_j = np.empty(2 * n + lists.shape[1], dtype=np.int64)
         cand_v = np.empty(2 * n + lists.shape[1], dtype=np.float64)
-        dense = np.zeros(xnt_indptr.shape[0] - 1, dtype=np.float64)
+        dense = np.zeros(xnt_indptr.shape[0], dtype=np.float64)  # a slot per column, and one always 0
+        present = np.zeros((xnt_indptr.shape[0] + 63) // 64, dtype=np.uint64)
         mirror = np.full(n, -1.0)
         cap = np.empty(n)
         held_v = np.empty(n, dtype=np.float64)
@@ -528,6 +531,7 @@ def delta_lists(
                 cand_j,
                 cand_v,
                 dense,
+                present,
                 mirror,
                 cap,
                 held_v,
