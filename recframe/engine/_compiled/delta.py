@@ -32,6 +32,7 @@ from recframe.engine._compiled.delta_steps import (
     _resolve_bounds,
 )
 from recframe.engine._compiled.heaps import SORT_MOVES, _drain_best_first, _keep, _sort_best_first
+from recframe.engine._compiled.prefetch import _prefetch
 from recframe.engine._compiled.scatter import _scatter_row, _scatter_sparse_rows
 
 CLEARLY_BELOW = 1.0 - 1e-9
@@ -42,6 +43,13 @@ NORMAL_LOW, NORMAL_HIGH = 1e-300, 1e300
 """Where that product is trusted: away from underflow (whose rounding is absolute, not relative)
 and from overflow (an infinite threshold would skip an infinite bound). A row checks once that
 its floor times its length times the smallest and the largest other length lie between them."""
+
+PASS_AHEAD = 8
+"""The pass over a row's changed pairs asks, for the pair this many places on, for what it will read
+of that row (its line of ``row_info``, its mark and its change): the rows come in the scatter's
+order, at random, and the pass's branches keep the processor from reading ahead by itself. On
+the inputs of a 1% add to the ML-20M shape, two threads, the kernel took 0.66-0.89 s (median of
+14: 0.73 s) instead of 0.72-1.10 s (0.78 s); four or sixteen places on gained as much or less."""
 
 SORTED_AT_MOST = 4
 """A row's certain candidates are sorted in place up to this many times the entries it keeps
@@ -272,7 +280,13 @@ def _lists_row(
             n_held += 1
     # one pass over the pairs whose dot product changed (clearing the accumulator): exact with a
     # new row or a row that lists row i, bounded otherwise
+    info = row_info.reshape(-1)  # (a view: row_info is C-ordered) the flat array a prefetch takes
     for t in range(n_touched):
+        if t + PASS_AHEAD < n_touched:  # a hint: never changes a result
+            ahead = touched[t + PASS_AHEAD]
+            _prefetch(info, ahead * row_info.shape[1])  # type: ignore[call-arg]
+            _prefetch(mirror, ahead)
+            _prefetch(acc, ahead)
         j = touched[t]
         change = acc[j]
         acc[j] = 0.0
