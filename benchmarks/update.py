@@ -185,16 +185,18 @@ def timed_again(rec: Recommender, before: Any, change: Callable[[Recommender], o
 
     Benchmark only: the base state is published again (``_publish``) before each run, so the same
     update runs on memory the process has touched already; the difference from the first run is
-    what fresh memory (page faults) cost it.
+    what fresh memory (page faults) cost it. The state each run leaves is let go at the next
+    publish, so the next run reuses its memory: holding it (as this did until the twenty-eighth
+    session) made each run write fresh memory again: 0.6-0.7 s more than the first run for
+    adding 1% to ML-20M on that session's machine. The last run's state, equal to the first's,
+    stays.
     """
     seconds = []
-    after = rec._state()
     for _ in range(times):
         rec._publish(before)
         start = time.perf_counter()
         change(rec)
         seconds.append(time.perf_counter() - start)
-    rec._publish(after)
     return seconds
 
 
@@ -276,15 +278,15 @@ def measure(args: argparse.Namespace, ranker: str, events: Interactions) -> list
             start = time.perf_counter()
             rec.update(part)
             row.update.append(time.perf_counter() - start)
-            row.again += timed_again(rec, before, lambda r, p=part: r.update(p), args.again)
-            del before
             entry = rec.lineage[-1]
             row.events, row.users_added = entry["events"], entry["users_added"]
             row.neighbours = entry["neighbours"].get(axis, {})
             row.graph.append(rec.timings.get(f"neighbours {axis}", 0.0))
             row.matrix.append(rec.timings.get("matrix", 0.0))
             row.matrix_mode = entry.get("matrix", "-")
-            row.steps = rec.timings
+            row.steps = dict(rec.timings)  # the first run's (the runs again replace them)
+            row.again += timed_again(rec, before, lambda r, p=part: r.update(p), args.again)
+            del before
             together = Interactions.concat(base, part)
             del base, part
             refit = None  # free the previous refit before fitting the next
@@ -302,15 +304,15 @@ def measure(args: argparse.Namespace, ranker: str, events: Interactions) -> list
             start = time.perf_counter()
             refit.forget(users=chosen)
             forget_row.update.append(time.perf_counter() - start)
-            forget_row.again += timed_again(refit, before, lambda r, c=chosen: r.forget(users=c), args.again)
-            del before
             entry = refit.lineage[-1]
             forget_row.events, forget_row.users_added = -entry["events"], -entry["users_removed"]
             forget_row.neighbours = entry["neighbours"].get(axis, {})
             forget_row.graph.append(refit.timings.get(f"neighbours {axis}", 0.0))
             forget_row.matrix.append(refit.timings.get("matrix", 0.0))
             forget_row.matrix_mode = entry.get("matrix", "-")
-            forget_row.steps = refit.timings
+            forget_row.steps = dict(refit.timings)
+            forget_row.again += timed_again(refit, before, lambda r, c=chosen: r.forget(users=c), args.again)
+            del before
             reference, seconds = timed_fit(cfg, together.take(~np.isin(together.users, chosen)))
             forget_row.refit.append(seconds)
             forget_row.exact.append(compare(refit, reference, ranker))
