@@ -428,16 +428,23 @@ def test_what_a_killed_save_left_is_removed_by_the_next_holder(
     )
     assert subprocess.run([sys.executable, "-c", killed, str(model)], check=False).returncode == 9
     (left,) = [path for path in tmp_path.iterdir() if path.name.endswith(".partial")]
-    assert left.name.startswith(".model.") and (left / "events.npy").exists()
-    other = tmp_path / ".models.abcdefgh.partial"  # another folder's (model"s"): kept
+    assert left.name.startswith(".model.recframe-save-") and (left / "events.npy").exists()
+    other = tmp_path / ".models.recframe-save-abcdefgh.partial"  # another folder's (model"s"): kept
     other.mkdir()
-    link = tmp_path / ".model.abcdefgh.old"  # not a folder: kept
+    link = tmp_path / ".model.recframe-save-abcdefgh.old"  # not a folder: kept
     link.symlink_to(other)
+    # the user's own folders, named as mkdtemp would name them but without recframe's tag: kept, with their files
+    users_own = [tmp_path / ".model.20240101.old", tmp_path / ".model.backup_1.partial"]
+    for folder in users_own:
+        folder.mkdir()
+        (folder / "notes.txt").write_text("precious")
     data = _new_user_csv(tmp_path / "new.csv", 900)
     assert main(["-q", "update", str(model), "--data", str(data)]) == 0  # the next holder: here, in this process
     assert not left.exists() and other.is_dir() and link.is_symlink()
+    assert all((folder / "notes.txt").read_text() == "precious" for folder in users_own)
     assert 900 in _users(model)
-    (tmp_path / ".model.12345678.old").mkdir()
+    (tmp_path / ".model.recframe-save-12345678.old").mkdir()
     with caplog.at_level(logging.WARNING, logger="recframe.artifacts.model_lock"), model_lock(model):
-        assert not (tmp_path / ".model.12345678.old").exists()
+        assert not (tmp_path / ".model.recframe-save-12345678.old").exists()
     assert any("removed what an interrupted save left there" in record.message for record in caplog.records)
+    assert all(folder.is_dir() for folder in users_own)

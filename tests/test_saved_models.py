@@ -216,7 +216,8 @@ def test_an_old_model_that_cant_be_removed_after_the_swap_is_an_error_naming_it(
     monkeypatch.setattr(model_files.shutil, "rmtree", rmtree)
     second = _tiny(tiny_interactions.take(np.arange(len(tiny_interactions) - 3)))
     with pytest.raises(RecframeError, match=r"model: the new model is saved, but the one it replaced could not be "
-                       r"removed from .*\.model\.\w+\.(partial|old) \(Permission denied\); remove that folder by hand"):
+                       r"removed from .*\.model\.recframe-save-\w+\.(partial|old) \(Permission denied\); "
+                       r"remove that folder by hand"):
         second.save(tmp_path / "model")
     assert Recommender.load(tmp_path / "model").data_fingerprint == second.data_fingerprint
     monkeypatch.undo()

@@ -144,6 +144,15 @@ class ArrayWriter:
         return relative
 
 
+WORK_TAG = "recframe-save-"
+"""What the names of :func:`write_folder`'s work folders carry before their random part.
+
+Only folders so named are removed as what an interrupted save left (:func:`leftovers`): a
+folder a user named ``.model.20240101.old`` or ``.model.backup_1.partial`` (a dated copy, say)
+fits the pattern of ``mkdtemp``'s names alone, and is the user's.
+"""
+
+
 def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     """Build a model folder with `fill` beside `path` and rename it into place.
 
@@ -180,7 +189,7 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
         raise ConfigError(msg)
     check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.{WORK_TAG}", suffix=".partial", dir=path.parent))
     try:
         temporary.chmod(0o777 & ~process_umask())  # mkdtemp makes it 0700; a model folder gets a plain mkdir's mode
         manifest = fill(temporary)
@@ -192,7 +201,7 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
         if path.exists() and exchange(temporary, path):  # in place in one step; the old model is now at `temporary`
             _remove_replaced(temporary, path)
         elif path.exists():  # two renames: for a moment nothing is at `path`
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.{WORK_TAG}", suffix=".old", dir=path.parent))
             old.rmdir()
             path.rename(old)
             try:
@@ -269,7 +278,7 @@ def _remove_replaced(old: Path, path: Path) -> None:
         raise RecframeError(msg) from exc
 
 
-LEFTOVER = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.(partial|old)")
+LEFTOVER = re.compile(r"\.(?P<name>.+)\." + re.escape(WORK_TAG) + r"[a-z0-9_]{8}\.(partial|old)")
 """The name of a folder :func:`write_folder` works in beside the model folder ``name`` (``mkdtemp``'s)."""
 
 
