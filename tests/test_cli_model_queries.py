@@ -336,3 +336,15 @@ def test_users_file_dash_reads_standard_input(
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"1\n2\n")))
     code, _, err = _run([*argv, "-"], capsys)
     assert code == 2 and "--users-file '-': larger than" in err
+
+
+def test_ids_files_are_read_with_the_line_of_each_id(tmp_path: Path) -> None:
+    from recframe.cli.query_output import read_ids, read_numbered_ids
+
+    plain = tmp_path / "ids.txt"
+    plain.write_text("\ufeff7\n\n  x 1 \n8\n", encoding="utf-8")  # a BOM, a blank line, spaces around an id
+    assert read_numbered_ids(plain, None) == [(1, "7"), (3, "x 1"), (4, "8")]
+    table = tmp_path / "ids.csv"
+    table.write_text('user,n\n5,1\n,2\n"a\nb",3\n9,4\n', encoding="utf-8")  # an empty id; a quoted id over two lines
+    assert read_numbered_ids(table, "user") == [(2, "5"), (5, "a\nb"), (6, "9")]
+    assert read_ids(table, "user") == ["5", "a\nb", "9"]

@@ -131,7 +131,7 @@ def test_text_ids_from_a_tsv_file_and_forget(tmp_path: Path, capsys: pytest.Capt
     assert code == 0, err
     code, out, err = _run(["forget", str(tmp_path / "model"), "--user", "u3", "--item", "i2"], capsys)
     assert code == 0, err
-    assert out.startswith("forgot 1 users and 1 items:")
+    assert out.startswith("forgot 1 user and 1 item:")
     keep = (events["user"] != "u3") & (events["item"] != "i2")
     _same_lists(Recommender.load(tmp_path / "model"), Recommender.from_config(CONFIG).fit(_part(events, keep)))
 
@@ -241,6 +241,23 @@ def test_forget_refused_leaves_the_folder_untouched(
     before = _snapshot(model)
     got, _, err = _run(["forget", str(model), *argv], capsys)
     assert got == code and message in err
+    assert _snapshot(model) == before
+
+
+def test_an_id_of_the_wrong_kind_in_an_ids_file_is_named_with_its_file_and_line(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(model)
+    (tmp_path / "users.txt").write_text("5\n\nabc\n7\n")  # line 3 (the blank line counts)
+    (tmp_path / "items.txt").write_text("2\nx1\nx2\n")
+    for argv, message in [
+        (["--users-file", str(tmp_path / "users.txt")], f"--users-file {str(tmp_path / 'users.txt')!r}, line 3: "
+         "user 'abc' is not a whole number"),
+        (["--user", "3", "--items-file", str(tmp_path / "items.txt")], f"--items-file {str(tmp_path / 'items.txt')!r}, "
+         "line 2: item 'x1' is not a whole number, but this model's item ids are integers (2 such ids)"),
+    ]:  # fmt: skip
+        code, _, err = _run(["forget", str(model), *argv], capsys)
+        assert code == 3 and message in err, err
     assert _snapshot(model) == before
 
 

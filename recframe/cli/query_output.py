@@ -77,6 +77,14 @@ def read_ids(path: Path, column: str | None, *, label: str | None = None) -> lis
     ConfigError
         If the file can't be read, is too large, has no such column, or holds no id.
     """
+    return [text for _, text in read_numbered_ids(path, column, label=label)]
+
+
+def read_numbered_ids(path: Path, column: str | None, *, label: str | None = None) -> list[tuple[int, str]]:
+    """Return the ids of :func:`read_ids`, each with its line in the file (from 1; a CSV file's header is line 1).
+
+    For messages about one id that name where it is (a caller converting the ids).
+    """
     named = label if label is not None else f"--users-file {path_repr(path)}"
     try:
         if str(path) == "-":  # standard input, as the usual convention: read up to the limit, then refuse
@@ -96,15 +104,15 @@ def read_ids(path: Path, column: str | None, *, label: str | None = None) -> lis
         msg = f"{named}: is not UTF-8 text ({exc.reason} at byte {exc.start})"
         raise ConfigError(msg) from exc
     if column is None:
-        ids = [line.strip() for line in text.splitlines() if line.strip()]
+        ids = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     else:
         reader = csv.DictReader(io.StringIO(text))
         if reader.fieldnames is None or column not in reader.fieldnames:
             shown = ", ".join(reader.fieldnames or []) or "none"
             msg = f"--column {short_repr(column)}: not a column of {path} (its columns: {shown})"
             raise ConfigError(msg)
-        ids = [(row.get(column) or "").strip() for row in reader]
-        ids = [i for i in ids if i]
+        ids = [(reader.line_num, (row.get(column) or "").strip()) for row in reader]
+        ids = [(number, i) for number, i in ids if i]
     if not ids:
         hint = "give one id per line" + (", or a CSV file with --column" if label is None else "")
         msg = f"{named}: holds no id; {hint}"

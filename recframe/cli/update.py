@@ -23,7 +23,7 @@ import numpy as np
 
 from recframe.cli.args import _id_arg, _path_arg
 from recframe.cli.common import EXIT_OK, _print, _registry
-from recframe.cli.query_output import model_folder_arg, read_ids
+from recframe.cli.query_output import model_folder_arg, read_numbered_ids
 from recframe.config import ComponentSpec, load_component, validate_component
 from recframe.data import Interactions
 from recframe.errors import ConfigError, DataError, path_repr, short_repr
@@ -163,12 +163,8 @@ def _forget(args: argparse.Namespace) -> int:
     if not (args.user or args.item or args.users_file or args.items_file):
         msg = "recframe forget: give the ids to forget: --user, --item, --users-file or --items-file"
         raise ConfigError(msg)
-    users = list(args.user)
-    items = list(args.item)
-    if args.users_file is not None:
-        users += read_ids(args.users_file, None, label=f"--users-file {path_repr(args.users_file)}")
-    if args.items_file is not None:
-        items += read_ids(args.items_file, None, label=f"--items-file {path_repr(args.items_file)}")
+    users, user_places = _given_ids(args.user, args.users_file, "--users-file")
+    items, item_places = _given_ids(args.item, args.items_file, "--items-file")
     registry = _registry()
     folder = model_folder_arg(args.model)
     target = _target(args.output, folder)
@@ -176,16 +172,35 @@ def _forget(args: argparse.Namespace) -> int:
         rec = _load(folder, registry)
         matrix = rec.interaction_matrix
         rec.forget(
-            users=model_ids(users, matrix.users.is_str, "user") if users else None,
-            items=model_ids(items, matrix.items.is_str, "item") if items else None,
+            users=model_ids(users, matrix.users.is_str, "user", user_places) if users else None,
+            items=model_ids(items, matrix.items.is_str, "item", item_places) if items else None,
         )
         rec.save(target)
     _report(rec.lineage[-1], target, args)
     return EXIT_OK
 
 
-def model_ids(texts: list[str], str_ids: bool, what: str) -> list[str] | list[int]:
+def _given_ids(values: list[str], path: Path | None, flag: str) -> tuple[list[str], list[str | None]]:
+    """Return the ids given on the command line and in the file at `path` (`flag`'s), and where each is.
+
+    Where: ``None`` for an id given by its flag, ``FLAG 'PATH', line N`` for one from the file.
+    """
+    ids = list(values)
+    places: list[str | None] = [None] * len(values)
+    if path is not None:
+        label = f"{flag} {path_repr(path)}"
+        numbered = read_numbered_ids(path, None, label=label)
+        ids += [text for _, text in numbered]
+        places += [f"{label}, line {number}" for number, _ in numbered]
+    return ids, places
+
+
+def model_ids(
+    texts: list[str], str_ids: bool, what: str, places: list[str | None] | None = None
+) -> list[str] | list[int]:
     """Return ids given as text as the model's id type: whole numbers for a model with integer ids.
+
+    `places` says where each id was given (``None``: on the command line), for the message.
 
     Raises
     ------
@@ -195,11 +210,12 @@ def model_ids(texts: list[str], str_ids: bool, what: str) -> list[str] | list[in
     if str_ids:
         return texts
     numbers = [_whole_number(text) for text in texts]
-    bad = [text for text, number in zip(texts, numbers, strict=True) if number is None]
+    bad = [position for position, number in enumerate(numbers) if number is None]
     if bad:
+        place = places[bad[0]] if places is not None else None
         msg = (
-            f"{what} {short_repr(bad[0])} is not a whole number, but this model's {what} ids are integers"
-            f"{f' ({len(bad)} such ids)' if len(bad) > 1 else ''}; nothing was forgotten"
+            f"{f'{place}: ' if place else ''}{what} {short_repr(texts[bad[0]])} is not a whole number, but this "
+            f"model's {what} ids are integers{f' ({len(bad)} such ids)' if len(bad) > 1 else ''}; nothing was forgotten"
         )
         raise DataError(msg)
     return [number for number in numbers if number is not None]
@@ -420,16 +436,21 @@ def _report(entry: dict[str, Any], target: Path, args: argparse.Namespace) -> No
     _print("\n".join(summary_lines(entry, target)))
 
 
+def _counted(count: int, noun: str) -> str:
+    """Return ``"1 user"``, ``"2 users"``: `count` and `noun`, plural but for one."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def summary_lines(entry: dict[str, Any], target: Path) -> list[str]:
     """Return the lines that summarise an ``update`` or ``forget`` lineage `entry` saved in `target`."""
     seconds = entry.get("seconds", 0.0)
     if entry.get("kind") == "forget":
         head = (
-            f"forgot {entry.get('users', 0)} users and {entry.get('items', 0)} items: "
-            f"{entry.get('events', 0)} events removed"
+            f"forgot {_counted(entry.get('users', 0), 'user')} and {_counted(entry.get('items', 0), 'item')}: "
+            f"{_counted(entry.get('events', 0), 'event')} removed"
         )
     else:
-        head = f"added {entry.get('events', 0)} events"
+        head = f"added {_counted(entry.get('events', 0), 'event')}"
     changes = (
         f"users +{entry.get('users_added', 0)} -{entry.get('users_removed', 0)}, "
         f"items +{entry.get('items_added', 0)} -{entry.get('items_removed', 0)}"

@@ -136,6 +136,10 @@ class UpdateMethods(FitMethods):
             If an id is not in the training data (the message lists them), no id is given,
             nothing would remain, or the matrix builder refuses the events that would remain
             (the message says so, with the builder's reason).
+        TypeError
+            If an id is neither an int nor a str (a float such as ``1.0``, a bool, ``None``), or
+            `users` or `items` is not an id or a sequence of ids: ids are checked as a query's
+            are (:meth:`recommend`), where an update's data columns are read as a data source's.
         NotFittedError
             If the recommender is not fitted.
         """
