@@ -261,6 +261,19 @@ def test_an_id_of_the_wrong_kind_in_an_ids_file_is_named_with_its_file_and_line(
     assert _snapshot(model) == before
 
 
+def test_a_data_file_whose_fix_is_a_setting_is_told_how_to_set_it(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(model)
+    (tmp_path / "semicolons.csv").write_text("user;item;rating\n5;1;4\n")  # needs data.delimiter
+    code, _, err = _run(["update", str(model), "--data", str(tmp_path / "semicolons.csv")], capsys)
+    assert code == 3 and "no column 'user' for data.user" in err and "describe the source in a .yaml file" in err
+    (tmp_path / "data.csv").write_text("user,item,rating\n5,1,x\n")  # a bad value: no setting helps
+    code, _, err = _run(["update", str(model), "--data", str(tmp_path / "data.csv")], capsys)
+    assert code == 3 and "rating 'x' is not a number" in err and ".yaml" not in err
+    assert _snapshot(model) == before
+
+
 def test_update_refused_leaves_the_folder_untouched(
     model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

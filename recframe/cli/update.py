@@ -143,10 +143,16 @@ def _update(args: argparse.Namespace) -> int:
         try:
             new = load_source(spec, registry, rec.seed)
         except DataError as exc:  # a data file's own errors name it; a YAML file's source is named too
-            if not args.data.name.lower().endswith(YAML_SUFFIXES):
-                raise
-            msg = f"--data {path_repr(args.data)}: {exc}"
-            raise DataError(msg) from exc
+            if args.data.name.lower().endswith(YAML_SUFFIXES):
+                msg = f"--data {path_repr(args.data)}: {exc}"
+                raise DataError(msg) from exc
+            if _names_a_setting(str(exc), spec):
+                msg = (
+                    f"{exc} (--data FILE reads it with the source's defaults: to change a setting, describe the "
+                    f"source in a .yaml file, {{type: {spec.type}, path: ..., ...}}, and give that to --data)"
+                )
+                raise DataError(msg) from exc
+            raise
         try:
             if spec.type == "csv" and id_type is None:  # text and integer ids: read as text, typed here
                 new = _ids_of_model_kinds(new, rec)
@@ -349,6 +355,14 @@ def _as_kind(ids: np.ndarray, str_ids: bool, what: str) -> np.ndarray:
         )
         raise DataError(msg)
     return np.array(numbers, dtype=np.int64)[inverse]
+
+
+def _names_a_setting(message: str, spec: ComponentSpec) -> bool:
+    """Return whether `message` names a setting of the data source `spec` (``data.delimiter``, say).
+
+    A bare data file given to ``--data`` can't set any: the message's hint then needs a word on how.
+    """
+    return any(f"data.{name}" in message for name in type(spec.params).model_fields if name != "path")
 
 
 def source_spec(path: Path, registry: Any, id_type: str | None = None) -> ComponentSpec:
