@@ -274,6 +274,19 @@ def test_a_data_file_whose_fix_is_a_setting_is_told_how_to_set_it(
     assert _snapshot(model) == before
 
 
+def test_a_yaml_file_of_a_run_s_sections_is_told_what_data_takes(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(model)
+    (tmp_path / "run.yaml").write_text("data:\n  type: csv\n  path: new.csv\nfilters:\n  - {type: min_count}\n")
+    code, _, err = _run(["update", str(model), "--data", str(tmp_path / "run.yaml")], capsys)
+    assert code == 2 and "missing 'type'" in err and "this looks like a run file" in err
+    (tmp_path / "filtered.yaml").write_text("type: csv\npath: new.csv\nfilters:\n  - {type: min_count}\n")
+    code, _, err = _run(["update", str(model), "--data", str(tmp_path / "filtered.yaml")], capsys)
+    assert code == 2 and "filtered.yaml:3: filters: unknown key" in err and "not applied to updates" in err
+    assert _snapshot(model) == before
+
+
 def test_update_refused_leaves_the_folder_untouched(
     model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

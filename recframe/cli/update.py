@@ -365,6 +365,33 @@ def _names_a_setting(message: str, spec: ComponentSpec) -> bool:
     return any(f"data.{name}" in message for name in type(spec.params).model_fields if name != "path")
 
 
+def _section_hint(path: Path) -> str | None:
+    """Return what to do where the ``--data`` YAML file holds a run file's sections rather than a source's.
+
+    ``None`` where it holds neither a ``data:`` section nor ``filters:`` (or can't be read: the
+    error already says why).
+    """
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    if "type" not in raw and isinstance(raw.get("data"), dict):
+        return (
+            "this looks like a run file: --data takes one data source section alone, "
+            "{type: ..., path: ...}, as the contents of a run file's data: section"
+        )
+    if "filters" in raw:
+        return (
+            "filters are not applied to updates: a run's filters shaped its training data once, and an "
+            "update adds its events as they are; see docs/updating.md"
+        )
+    return None
+
+
 def source_spec(path: Path, registry: Any, id_type: str | None = None) -> ComponentSpec:
     """Return the validated data source that ``--data PATH`` names.
 
@@ -392,7 +419,14 @@ def source_spec(path: Path, registry: Any, id_type: str | None = None) -> Compon
         raise ConfigError(msg)
     name = path.name.lower()
     if name.endswith(YAML_SUFFIXES):
-        spec = load_component(path, "data", registry)
+        try:
+            spec = load_component(path, "data", registry)
+        except ConfigError as exc:
+            hint = _section_hint(path)
+            if hint is None:
+                raise
+            msg = f"{exc} ({hint})"
+            raise ConfigError(msg) from exc
         if spec.type == "csv" and id_type is not None and "id_type" not in spec.params.model_fields_set:
             # read as a bare data file is: ids of the model's kind, unless the section says otherwise
             return ComponentSpec(spec.kind, spec.type, spec.params.model_copy(update={"id_type": id_type}))
