@@ -343,3 +343,19 @@ def test_saving_over_a_link_says_so_and_names_its_target(tmp_path: Path) -> None
                        r"to the folder it points to \(.*v1\)"):
         rec.save(tmp_path / "current")
     assert (tmp_path / "current").is_symlink()
+
+
+def test_a_short_write_is_told_with_the_room_left_on_the_device(
+    tmp_path: Path, tiny_interactions: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # numpy reports a full device as a short write, an OSError without an errno
+    from recframe.artifacts import model_files
+
+    def short_write(*args: object, **kwargs: object) -> None:
+        raise OSError("1200 requested and 496 written")
+
+    monkeypatch.setattr(model_files.np, "save", short_write)
+    with pytest.raises(RecframeError, match=r"model: can't write the model: a short write \(1200 requested and 496 "
+                       r"written\); [\d,]+ bytes free on the device of "):  # fmt: skip
+        _tiny(tiny_interactions).save(tmp_path / "model")
+    assert list(tmp_path.iterdir()) == []  # nothing half written left behind

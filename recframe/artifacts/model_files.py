@@ -217,6 +217,23 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
         raise
 
 
+def why_not_written(exc: OSError, folder: Path) -> str:
+    """Return the reason a save into `folder` failed with `exc`, for its message.
+
+    numpy reports a short write (a full device, a file size limit) as an ``OSError`` without an
+    errno, ``"1200 requested and 496 written"``: the room left on the device is added, as what
+    usually explains it.
+    """
+    reason = exc.strerror or str(exc)
+    if exc.errno is not None:
+        return reason
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return reason
+    return f"a short write ({reason}); {free:,} bytes free on the device of {folder}"
+
+
 def check_not_a_link(path: Path, named: str | None = None) -> None:
     """Raise a ConfigError if `path` (`named` so in the message) is a symbolic link.
 

@@ -31,7 +31,7 @@ from recframe.artifacts.manifest import (
     encode_state,
     manifest_field,
 )
-from recframe.artifacts.model_files import FORMAT_NAME, ArrayWriter, ModelFileError, write_folder
+from recframe.artifacts.model_files import FORMAT_NAME, ArrayWriter, ModelFileError, why_not_written, write_folder
 from recframe.artifacts.opened_folder import OpenedFolder, read_whole
 from recframe.errors import PluginError, RecframeError
 from recframe.interfaces import (
@@ -215,7 +215,7 @@ class PersistenceMethods(FitMethods):
         try:
             write_folder(target, fill)
         except OSError as exc:
-            msg = f"{target}: can't write the model: {exc.strerror or exc}"
+            msg = f"{target}: can't write the model: {why_not_written(exc, target.parent)}"
             raise RecframeError(msg) from exc
         fitted.save_id = save_id  # this very model is now that save (only save_id is ever set on a published state)
         return target
