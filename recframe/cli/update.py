@@ -201,9 +201,7 @@ def _given_ids(values: list[str], path: Path | None, flag: str) -> tuple[list[st
     return ids, places
 
 
-def model_ids(
-    texts: list[str], str_ids: bool, what: str, places: list[str | None] | None = None
-) -> list[str] | list[int]:
+def model_ids(texts: list[str], str_ids: bool, what: str, places: list[str | None]) -> list[str] | list[int]:
     """Return ids given as text as the model's id type: whole numbers for a model with integer ids.
 
     `places` says where each id was given (``None``: on the command line), for the message.
@@ -218,7 +216,7 @@ def model_ids(
     numbers = [_whole_number(text) for text in texts]
     bad = [position for position, number in enumerate(numbers) if number is None]
     if bad:
-        place = places[bad[0]] if places is not None else None
+        place = places[bad[0]]
         msg = (
             f"{f'{place}: ' if place else ''}{what} {short_repr(texts[bad[0]])} is not a whole number, but this "
             f"model's {what} ids are integers{f' ({len(bad)} such ids)' if len(bad) > 1 else ''}; nothing was forgotten"
