@@ -89,6 +89,37 @@ def test_non_ascii_digits_with_id_type_int_are_the_same_data_error(tmp_path: Pat
         load(path, parser=parser, id_type="int")
 
 
+# ----------------------------------------------------------------- numbers only Python's float reads
+
+ODD_NUMBERS = ["1_000", "4_5.0", "\u0663", "\uff14.5", "1\u0665"]
+"""Ratings Python's ``float`` reads (underscores, non-ASCII digits) but no CSV writer or fast reader."""
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("rating", ODD_NUMBERS)
+def test_a_rating_only_python_reads_as_a_number_is_the_same_data_error(
+    tmp_path: Path, parser: str, rating: str
+) -> None:
+    path = write(tmp_path, f"user,item,rating\n1,2,3\n5,6,{rating}\n")
+    with pytest.raises(DataError, match=r"ratings\.csv:3: rating '.*' is not a number$"):
+        load(path, parser=parser)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_timestamp_with_underscores_in_a_large_file_is_the_same_data_error(tmp_path: Path, parser: str) -> None:
+    body = big_body().replace("\n", ",1600000000\n")
+    path = write(tmp_path, "user,item,rating,timestamp\n" + body + "5,6,7,1_600_000_000\n")
+    with pytest.raises(DataError, match=r"ratings\.csv:30002: timestamp '1_600_000_000' is not a number$"):
+        load(path, parser=parser)
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_rows_with_a_rating_only_python_reads_are_skipped_on_request(tmp_path: Path, parser: str) -> None:
+    path = write(tmp_path, "user,item,rating\n1,2,3\n5,6,1_000\n7,8,\u0663\n9,9,2.5e0\n")
+    got = load(path, parser=parser, on_bad_rows="skip")
+    assert list(got.users) == [1, 9] and list(got.values) == [3.0, 2.5]
+
+
 # ----------------------------------------------------------------- ids beyond int64
 
 

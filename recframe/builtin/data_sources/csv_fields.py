@@ -124,12 +124,28 @@ def _parse_ids(path: Path, role: str, values: list[str], lines: list[int], id_ty
     return np.array(values, dtype=str)
 
 
+def plain_number(text: str) -> float:
+    """Return `text` as a float; raise ``ValueError`` unless it is a number as files write them.
+
+    Python's ``float`` also reads spellings no CSV writer produces and no fast reader accepts:
+    digits grouped by underscores (``1_000``) and non-ASCII digits (``\u0663``, ``\uff13``).
+    Those are refused here, so that every reader of a file gives the same numbers or the same
+    error. ``inf`` and ``nan`` parse (the caller refuses them as not finite).
+    """
+    if "_" in text or not text.isascii():
+        msg = f"not a plain number: {text!r}"
+        raise ValueError(msg)
+    return float(text)
+
+
 def _parse_numbers(path: Path, role: str, values: list[str], lines: list[int]) -> np.ndarray:
     """Parse a numeric column, naming the line of the first value that is not a finite number."""
+    joined = "".join(values)  # one check of the column, then the plain float of each value
+    convert = float if joined.isascii() and "_" not in joined else plain_number
     try:
-        out = np.array([float(v) for v in values], dtype=np.float64)
+        out = np.array([convert(v) for v in values], dtype=np.float64)
     except ValueError:
-        i = _first_failure(values, float)
+        i = _first_failure(values, plain_number)
         msg = f"{path}:{lines[i]}: {role} {values[i]!r} is not a number"
         raise DataError(msg) from None
     bad = np.flatnonzero(~np.isfinite(out))

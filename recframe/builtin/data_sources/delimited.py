@@ -39,6 +39,7 @@ from recframe.builtin.data_sources.csv_fields import (
     _column_position,
     _parse_ids,
     _parse_numbers,
+    plain_number,
 )
 from recframe.builtin.data_sources.text_files import opened
 
@@ -317,7 +318,7 @@ class CSVDataSource(DataSource):
             for role in ("rating", "timestamp"):
                 if role in columns:
                     try:
-                        if not math.isfinite(float(fields[columns[role]])):
+                        if not math.isfinite(plain_number(fields[columns[role]])):
                             return False
                     except ValueError:
                         return False
