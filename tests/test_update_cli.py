@@ -261,6 +261,28 @@ def test_an_id_of_the_wrong_kind_in_an_ids_file_is_named_with_its_file_and_line(
     assert _snapshot(model) == before
 
 
+def test_an_unknown_id_in_an_ids_file_is_named_with_its_file_and_line(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(model)
+    users, items = tmp_path / "users.txt", tmp_path / "items.txt"
+    users.write_text("5\n\n99999\n7\n88888\n")  # line 3 (the blank line counts)
+    items.write_text("2\n123456\n")
+    for argv, message in [
+        (["--users-file", str(users)], "2 users not in the training data: [88888, 99999]; nothing was forgotten "
+         f"(the first from a file: --users-file {str(users)!r}, line 3)"),
+        (["--user", "424242", "--users-file", str(users)],
+         f"(the first from a file: --users-file {str(users)!r}, line 3)"),
+        (["--user", "3", "--items-file", str(items)], "1 item not in the training data: [123456]; nothing was "
+         f"forgotten (the first from a file: --items-file {str(items)!r}, line 2)"),
+    ]:  # fmt: skip
+        code, _, err = _run(["forget", str(model), *argv], capsys)
+        assert code == 3 and message in err, err
+    code, _, err = _run(["forget", str(model), "--user", "424242"], capsys)  # on the command line: no file to name
+    assert code == 3 and err.rstrip().endswith("not in the training data: [424242]; nothing was forgotten"), err
+    assert _snapshot(model) == before
+
+
 def test_a_data_file_whose_fix_is_a_setting_is_told_how_to_set_it(
     model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

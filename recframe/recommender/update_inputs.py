@@ -162,11 +162,15 @@ def forget_ids(ids: object, index: IdIndex, column: IdArray, name: str, *, allow
     return wanted
 
 
+NOT_IN_TRAINING_DATA = "not in the training data"
+"""What the message of a forget refused for unknown ids says (the CLI then adds where the first was given)."""
+
+
 def not_in_training_data(missing: IdArray, name: str) -> DataError:
     """Return the error of a forget given `missing` ids (of ``users`` or ``items``, `name`) that no event has."""
     what = name[:-1] if len(missing) == 1 else name
     return DataError(
-        f"forget: {len(missing)} {what} not in the training data: {short_repr(missing.tolist())}; nothing was forgotten"
+        f"forget: {len(missing)} {what} {NOT_IN_TRAINING_DATA}: {short_repr(missing.tolist())}; nothing was forgotten"
     )
 
 
