@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import re
 import threading
 from pathlib import Path
@@ -272,6 +273,18 @@ def test_bad_forget_changes_nothing(fitted: Recommender, kwargs: dict[str, objec
     with pytest.raises(DataError, match=message):
         fitted.forget(**kwargs)
     assert fitted._state() is before
+
+
+def test_unknown_ids_of_a_forget_are_told_by_an_error_that_holds_them(fitted: Recommender) -> None:
+    """A ``DataError`` that holds the ids and their axis (the CLI names the first one's file line), and pickles."""
+    from recframe.recommender.update_inputs import UnknownIdsError
+
+    with pytest.raises(UnknownIdsError) as caught:
+        fitted.forget(users=[1], items=[9999, 7777])
+    error = caught.value
+    assert isinstance(error, DataError) and error.name == "items" and error.missing.tolist() == [7777, 9999]
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) and again.name == "items" and again.missing.tolist() == [7777, 9999]
 
 
 @pytest.mark.parametrize("matrix", ["ratings", "binary", "bm25"])

@@ -25,12 +25,12 @@ from recframe.cli.args import _id_arg, _path_arg
 from recframe.cli.common import EXIT_OK, _print, _registry
 from recframe.cli.query_output import model_folder_arg, read_numbered_ids
 from recframe.config import ComponentSpec, load_component, validate_component
-from recframe.data import IdIndex, Interactions
+from recframe.data import Interactions
 from recframe.errors import ConfigError, DataError, path_repr, short_repr
 from recframe.interfaces import DataSource
 from recframe.interfaces.calls import calling, checked_interactions, is_builtin
 from recframe.interfaces.checks import check_interactions
-from recframe.recommender.update_inputs import NOT_IN_TRAINING_DATA
+from recframe.recommender.update_inputs import UnknownIdsError
 
 FILE_SOURCES: dict[str, dict[str, Any]] = {
     ".csv": {"type": "csv"},
@@ -182,9 +182,10 @@ def _forget(args: argparse.Namespace) -> int:
         item_ids = model_ids(items, matrix.items.is_str, "item", item_places) if items else None
         try:
             rec.forget(users=user_ids, items=item_ids)
-        except DataError as exc:
-            place = _first_unknown_place([(user_ids, user_places, matrix.users), (item_ids, item_places, matrix.items)])
-            if place is None or NOT_IN_TRAINING_DATA not in str(exc):
+        except UnknownIdsError as exc:
+            given = {"users": (user_ids, user_places), "items": (item_ids, item_places)}[exc.name]
+            place = _first_place(exc.missing, *given)
+            if place is None:
                 raise
             msg = f"{exc} (the first from a file: {place})"
             raise DataError(msg) from exc
@@ -208,20 +209,16 @@ def _given_ids(values: list[str], path: Path | None, flag: str) -> tuple[list[st
     return ids, places
 
 
-def _first_unknown_place(given: list[tuple[list[str] | list[int] | None, list[str | None], IdIndex]]) -> str | None:
-    """Return where in a file the first id the model's matrix lacks was given (users first), or ``None``.
+def _first_place(missing: np.ndarray, ids: list[str] | list[int] | None, places: list[str | None]) -> str | None:
+    """Return where in a file the first of `ids` among `missing` was given, or ``None`` (none from a file).
 
     For the message of a forget refused for ids not in the training data, which lists the ids
     but not where they came from: an ids file may hold thousands.
     """
-    for ids, places, index in given:
-        if not ids:
-            continue
-        unknown = index.rows(np.asarray(ids), missing="mark") < 0
-        for position in np.flatnonzero(unknown):
-            if places[position] is not None:
-                return places[position]
-    return None
+    if not ids:
+        return None
+    unknown = np.isin(np.asarray(ids), missing)
+    return next((places[position] for position in np.flatnonzero(unknown) if places[position] is not None), None)
 
 
 def model_ids(texts: list[str], str_ids: bool, what: str, places: list[str | None]) -> list[str] | list[int]:

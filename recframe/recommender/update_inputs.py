@@ -162,16 +162,34 @@ def forget_ids(ids: object, index: IdIndex, column: IdArray, name: str, *, allow
     return wanted
 
 
-NOT_IN_TRAINING_DATA = "not in the training data"
-"""What the message of a forget refused for unknown ids says (the CLI then adds where the first was given)."""
+class UnknownIdsError(DataError):
+    """A forget refused for ids that no training event has: a :class:`~recframe.DataError` that says which.
+
+    Attributes
+    ----------
+    missing : ndarray
+        The unknown ids, sorted.
+    name : {"users", "items"}
+        Which axis they are ids of.
+    """
+
+    def __init__(self, missing: IdArray, name: str) -> None:
+        what = name[:-1] if len(missing) == 1 else name
+        super().__init__(
+            f"forget: {len(missing)} {what} not in the training data: {short_repr(missing.tolist())}; "
+            "nothing was forgotten"
+        )
+        self.missing = missing
+        self.name = name
+
+    def __reduce__(self) -> tuple[type[UnknownIdsError], tuple[IdArray, str]]:
+        """Pickle by the ids, as the message is made from them (an exception otherwise pickles its message)."""
+        return type(self), (self.missing, self.name)
 
 
-def not_in_training_data(missing: IdArray, name: str) -> DataError:
+def not_in_training_data(missing: IdArray, name: str) -> UnknownIdsError:
     """Return the error of a forget given `missing` ids (of ``users`` or ``items``, `name`) that no event has."""
-    what = name[:-1] if len(missing) == 1 else name
-    return DataError(
-        f"forget: {len(missing)} {what} {NOT_IN_TRAINING_DATA}: {short_repr(missing.tolist())}; nothing was forgotten"
-    )
+    return UnknownIdsError(missing, name)
 
 
 TABLE_SPAN = 1 << 24
