@@ -163,6 +163,39 @@ def test_a_query_id_holding_a_surrogate_is_an_unknown_id_not_an_error():
         rec.forget(users=["a\udc80"])
 
 
+@pytest.mark.parametrize(
+    "ids", [["a", "b\x00"], np.array(["a", "b\x00\x00"], dtype=object), ("a", "b\x00")], ids=["list", "object", "tuple"]
+)
+def test_text_ids_ending_in_nul_are_refused_before_numpy_drops_it(ids):
+    """numpy's text arrays drop trailing NULs: 'b\\0' would silently become the id 'b'."""
+    with pytest.raises(DataError, match=r"^user ids: row 2: id 'b\\x00.*' ends in a NUL character"):
+        as_id_array(ids, "user ids")
+    assert as_id_array(["a\x00b", "c"]).tolist() == ["a\x00b", "c"]  # a NUL inside an id survives: left alone
+
+
+def test_a_query_update_or_forget_naming_an_id_ending_in_nul_is_refused_and_changes_nothing():
+    """Found by an outside review: forget(users=['a\\0']) forgot 'a', and queries answered for 'a'."""
+    rec = Recommender.from_config({"ranker": {"type": "item_cf", "n": 2}}).fit(
+        {"user": ["a", "b", "c", "a"], "item": ["x", "y", "x", "y"], "rating": [1.0, 2.0, 3.0, 4.0]}
+    )
+    before = rec.data_fingerprint
+    nul = r"id 'a\\x00' ends in a NUL character"
+    for call in (
+        lambda: rec.forget(users=["a\x00"]),
+        lambda: rec.forget(users=np.array(["b", "a\x00"], dtype=object)),
+        lambda: rec.recommend("a\x00"),
+        lambda: rec.recommend(["b", "a\x00"]),
+        lambda: rec.explain("a\x00", "x"),
+        lambda: rec.interaction_matrix.users.rows(["a\x00"]),
+        lambda: rec.update({"user": ["a\x00"], "item": ["x"], "rating": [5.0]}),
+    ):
+        with pytest.raises(DataError, match=nul):
+            call()
+    with pytest.raises(DataError, match=r"id 'x\\x00' ends in a NUL character"):
+        rec.similar_items("x\x00")
+    assert rec.data_fingerprint == before and len(rec.lineage) == 1
+
+
 def test_sql_ids_and_values_are_converted_with_checks_naming_the_column(tmp_path):
     db = sqlite_db(tmp_path / "r.db")
     with pytest.raises(DataError, match=r"r\.db: column 'u' \(data\.user\): id 1e\+20 exceeds the int64 range"):

@@ -123,6 +123,22 @@ def test_bad_bodies_name_the_field_and_change_nothing(path: str, body: Any, stat
     assert rec.data_fingerprint == fingerprint and len(rec.lineage) == 1
 
 
+def test_an_id_ending_in_nul_is_refused_not_taken_for_another() -> None:
+    """Found by an outside review: POST /forget of 'u1\\0' forgot 'u1' (numpy's text arrays drop trailing NULs)."""
+    events = _part(_events(), slice(0, 300))
+    rec = _fit({**events, "user": np.array([f"u{u}" for u in events["user"]])})
+    fingerprint = rec.data_fingerprint
+    with Server(create_app(rec)) as server:
+        status, body = server.call("POST", "/forget", {"users": ["u1\x00"]})
+        assert status == 422 and "ends in a NUL character" in body["error"], body
+        status, body = server.call("GET", "/recommend/u1%00")
+        assert status == 422 and body["field"] == "path.user" and "ends in a NUL character" in body["error"], body
+        status, body = server.call("POST", "/recommend", {"users": ["u2", "u1\x00"]})
+        assert status == 422 and body["field"] == "users[1]", body
+        assert server.call("GET", "/model")[1]["fingerprint"] == fingerprint
+        assert server.call("GET", "/recommend/u1")[0] == 200
+
+
 def test_save_writes_the_model_folder(tmp_path: Path) -> None:
     events = _events()
     _fit(_part(events, slice(0, 300))).save(tmp_path / "model")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from recframe.data.ids import IdArray, IntArray, as_id_array, narrowed
+from recframe.data.ids import IdArray, IntArray, as_id_array, narrowed, refuse_nul_ended
 from recframe.errors import DataError
 
 _HASHED_CODES_MIN = 1 << 16
@@ -145,6 +145,8 @@ class IdIndex:
 
     def _coerce(self, ids: Any) -> IdArray:
         """Convert query ids to this index's id type where it can be done losslessly."""
+        if isinstance(ids, str | list | tuple) or (isinstance(ids, np.ndarray) and ids.dtype.kind == "O"):
+            refuse_nul_ended([ids] if isinstance(ids, str) else list(ids), "ids")  # before numpy drops the NUL
         arr = np.atleast_1d(np.asarray(ids))
         if self.is_str and arr.dtype.kind != "U":
             return arr.astype(str)

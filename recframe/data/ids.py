@@ -50,7 +50,10 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
         # one value, not a column (a string would be taken for a column of its characters)
         msg = f"{what} must be a 1-d column of ids; got one {type(ids).__name__}: {short_repr(ids)}"
         raise DataError(msg)
-    arr = ids if isinstance(ids, np.ndarray) else _list_array(list(ids))  # type: ignore[arg-type]
+    if not isinstance(ids, np.ndarray):
+        ids = list(ids)  # type: ignore[arg-type]
+        refuse_nul_ended(ids, what)
+    arr = ids if isinstance(ids, np.ndarray) else _list_array(ids)
     if arr.ndim != 1:
         msg = f"{what} must be 1-d; got an array of shape {arr.shape}"
         raise DataError(msg)
@@ -122,6 +125,36 @@ def _check_no_surrogates(arr: npt.NDArray[np.str_], what: str) -> None:
             raise DataError(msg)
 
 
+def refuse_nul_ended(values: list[Any] | npt.NDArray[Any], what: str) -> None:
+    r"""Refuse a text id that ends in a NUL character, before numpy makes it another id.
+
+    numpy's text arrays pad with NULs and drop them when read, so ``"alice\0"`` would become
+    ``"alice"``: a query, an update or a forget naming an id no model holds would reach a real
+    one (``forget(users=["alice\0"])`` would forget alice). A NUL elsewhere in an id survives and
+    is left alone. One join and a search clear the usual column (no NUL anywhere); only a column
+    holding one is looked through.
+
+    Raises
+    ------
+    DataError
+        Naming the first such id and its row.
+    """
+    strings = values.tolist() if isinstance(values, np.ndarray) else values
+    try:
+        clear = "\x00" not in "".join(strings)
+    except TypeError:  # not all text: looked through below
+        clear = False
+    if clear:
+        return
+    for row, value in enumerate(strings):
+        if isinstance(value, str) and value.endswith("\x00"):
+            msg = (
+                f"{_entry(what, row)}: id {short_repr(value)} ends in a NUL character, which an id can't hold "
+                "(text arrays drop it, so it would be another id); remove it"
+            )
+            raise DataError(msg)
+
+
 def narrowed(kept: npt.NDArray[Any], dropped: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Return the text ids `kept` in the narrowest string type that holds them, where one of `dropped` set their width.
 
@@ -184,6 +217,7 @@ def _object_ids(arr: npt.NDArray[Any], what: str) -> IdArray:
         for x in arr
     }
     if kinds == {"text"}:
+        refuse_nul_ended(arr, what)
         return arr.astype(str)
     if kinds <= {"int", "float"}:
         low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
@@ -254,6 +288,7 @@ def as_query_ids(ids: object, what: str = "user") -> IdArray:
             if not isinstance(x, str | int | np.integer) or isinstance(x, bool | np.bool_):
                 msg = f"{what} ids must be ints or strs; id {i} is {type(x).__name__} {short_repr(x)}"
                 raise TypeError(msg)
+        refuse_nul_ended(arr, f"{what} ids")
         return arr
     first = arr[0].item()
     msg = f"{what} ids must be ints or strs; got {arr.dtype} ids (e.g. {short_repr(first)})"
@@ -272,6 +307,7 @@ def plain_id(value: Any) -> Any:
 def _query_array(values: list[Any], what: str) -> npt.NDArray[Any]:
     """Return a list of query ids as an array: object where numpy would merge kinds or overflow."""
     if all(isinstance(x, str) for x in values) or not values:
+        refuse_nul_ended(values, f"{what} ids")
         return np.asarray(values, dtype=str) if values else np.zeros(0, dtype=np.int64)
     if all(isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_) for x in values):
         try:

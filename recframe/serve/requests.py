@@ -182,6 +182,7 @@ def body_ids(values: list[Any], is_str: bool, field: str) -> npt.NDArray[Any]:
             if not isinstance(value, str):
                 msg = f"{field}[{i}]: {value!r} is a number, but this model's ids are strings; send it as a string"
                 raise ApiError(422, msg, f"{field}[{i}]")
+            _refuse_nul_ended(value, f"{field}[{i}]")
         return np.asarray(values, dtype=str) if values else np.zeros(0, dtype=str)
     for i, value in enumerate(values):
         if not isinstance(value, int):
@@ -196,6 +197,8 @@ def body_id(value: Any, is_str: bool, field: str) -> Any:
     """Return one JSON id as the model's id type (see :func:`body_ids`)."""
     if is_str and not isinstance(value, str):
         raise ApiError(422, f"{field}: {value!r} is a number, but this model's ids are strings", field)
+    if isinstance(value, str):
+        _refuse_nul_ended(value, field)
     if not is_str:
         if not isinstance(value, int):
             msg = f"{field}: {value!r} is a string, but this model's ids are integers; send it as a number"
@@ -203,6 +206,13 @@ def body_id(value: Any, is_str: bool, field: str) -> Any:
         if not _INT64.min <= value <= _INT64.max:
             raise ApiError(422, f"{field}: {value} is beyond the 64-bit integer range of ids", field)
     return value
+
+
+def _refuse_nul_ended(value: str, field: str) -> None:
+    """Refuse a text id ending in a NUL character (422), which numpy's text arrays would take for another id."""
+    if value.endswith("\x00"):
+        msg = f"{field}: {value!r} ends in a NUL character, which an id can't hold (it would be taken for another)"
+        raise ApiError(422, msg, field)
 
 
 def text_id(text: str, is_str: bool, field: str) -> Any:
@@ -216,8 +226,8 @@ def text_id(text: str, is_str: bool, field: str) -> Any:
     Raises
     ------
     ApiError
-        422 naming the field if an integer model gets text that is not a 64-bit integer, or
-        the text is not UTF-8.
+        422 naming the field if an integer model gets text that is not a 64-bit integer, the
+        text is not UTF-8, or it ends in a NUL character.
     """
     if "\ufffd" in text:
         msg = (
@@ -228,6 +238,7 @@ def text_id(text: str, is_str: bool, field: str) -> Any:
     if is_str:
         if len(text) > MAX_ID_LENGTH:
             raise ApiError(422, f"{field}: ids are at most {MAX_ID_LENGTH} characters", field)
+        _refuse_nul_ended(text, field)
         return text
     digits = text[1:] if text[:1] == "-" else text
     if not digits.isascii() or not digits.isdigit():
