@@ -160,6 +160,11 @@ def test_explain_and_predict(server: Server, rec: Recommender) -> None:
         ("GET", "/health?x=1", None, 422, "query.x"),
         ("POST", "/recommend?bogus=1", {"user": 3}, 422, "query.bogus"),
         ("GET", "/recommend/3?fill_short=maybe", None, 422, "query.fill_short"),
+        ("GET", "/predict?user=0&user=1&item=1&item=2", None, 422, "query.user"),  # one user: not the last of two
+        ("GET", "/explain?user=3&item=1&item=2", None, 422, "query.item"),
+        ("GET", "/recommend/3?n=2&n=5", None, 422, "query.n"),
+        ("GET", "/recommend/3?exclude_seen=false&exclude_seen=true", None, 422, "query.exclude_seen"),
+        ("GET", "/similar/items/3?n=1&n=1", None, 422, "query.n"),
         ("POST", "/recommend", {"user": 3, "fill_short": "yes"}, 422, "fill_short"),
     ],
 )

@@ -24,7 +24,7 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 import numpy as np
 from fastapi import Body, Depends, FastAPI, Query
@@ -72,34 +72,48 @@ def _json(body: Any) -> Response:
 
 
 async def refuse_unknown_query(request: Request) -> None:
-    """Refuse (422) query parameters the endpoint does not declare, as a body's unknown fields are.
+    """Refuse (422) query parameters the endpoint does not declare, or one value given twice, as a body's are.
 
     A dependency of every endpoint: ``/recommend/3?exclude_sen=true`` is told about its typo
-    instead of getting a list that ignores it.
+    instead of getting a list that ignores it, and ``/predict?user=0&user=1&item=2`` that it
+    names two users where it takes one (FastAPI would keep the last and drop the other).
+    Parameters that take a list (``item``, ``exclude``, ``candidates``) are given once per value.
 
     Raises
     ------
     ApiError
-        422 naming the first unknown parameter (``query.<name>``); ``errors`` lists them all.
+        422 naming the first unknown or repeated parameter (``query.<name>``); ``errors`` lists them all.
     """
     if not request.query_params:
         return
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
-    declared = _query_names(dependant) if dependant is not None else set()
-    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in declared]
+    declared = _query_fields(dependant) if dependant is not None else {}
+    given = [name for name, _ in request.query_params.multi_items()]
+    unknown = [name for name in dict.fromkeys(given) if name not in declared]
     if unknown:
         takes = ", ".join(sorted(declared)) or "no query parameters"
         message = f"unknown query parameter (this endpoint takes: {takes})"
         raise UnknownQueryError([{"field": f"query.{name}", "message": message} for name in unknown])
+    repeated = [name for name in dict.fromkeys(given) if not declared[name] and given.count(name) > 1]
+    if repeated:
+        message = "given more than once; this parameter takes one value"
+        raise UnknownQueryError([{"field": f"query.{name}", "message": message} for name in repeated])
 
 
-def _query_names(dependant: Any) -> set[str]:
-    """Return the names of the query parameters an endpoint's FastAPI ``Dependant`` (and its dependencies) take."""
-    names = {field.alias for field in dependant.query_params}
+def _query_fields(dependant: Any) -> dict[str, bool]:
+    """Return the query parameters of an endpoint's ``Dependant`` (and its dependencies): whether each is a list."""
+    fields = {field.alias: _takes_list(field.field_info.annotation) for field in dependant.query_params}
     for sub in dependant.dependencies:
-        names |= _query_names(sub)
-    return names
+        fields |= _query_fields(sub)
+    return fields
+
+
+def _takes_list(annotation: Any) -> bool:
+    """Whether a query parameter's type is a list (``list[str]``, ``list[str] | None``)."""
+    if get_origin(annotation) is list:
+        return True
+    return any(get_origin(member) is list for member in get_args(annotation))
 
 
 def _named_field(message: str, fields: tuple[str, ...]) -> str | None:

@@ -174,7 +174,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class UnknownQueryError(ApiError):
-    """Query parameters an endpoint does not take (422); ``details`` has one entry per parameter."""
+    """Query parameters an endpoint refuses, not taken or given twice (422); ``details`` has one entry per parameter."""
 
     def __init__(self, details: list[dict[str, str]]) -> None:
         first = details[0]
