@@ -110,7 +110,7 @@ def test_a_named_pipe_in_a_files_place_is_refused_without_waiting(tmp_path: Path
     victim = next((path / "arrays").iterdir())
     victim.unlink()
     os.mkfifo(victim)  # opening it to read would wait for a writer forever
-    with pytest.raises(ModelFileError, match="missing; the saved model is incomplete"):
+    with pytest.raises(ModelFileError, match="is not a regular file; the folder was altered"):
         Recommender.load(path)
 
 

@@ -148,6 +148,57 @@ def test_reload_keeps_old_model_on_a_stateless_ranker(tmp_path: Path, tiny_inter
     assert rec.recommend(["u1"], n=3).ids.tolist() == before
 
 
+def test_a_manifest_nested_too_deeply_is_a_model_file_error(
+    tmp_path: Path, tiny_interactions: Interactions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by an outside review: json's parser recursed past Python's limit, a bare RecursionError (a traceback)."""
+    from recframe.cli import main
+
+    path = _saved(tmp_path, tiny_interactions)
+    (path / "manifest.json").write_text('{"name": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ModelFileError, match=r"manifest\.json: can't be read as JSON \(.*nested too deeply"):
+        Recommender.load(path)
+    assert main(["recommend", "--model", str(path), "--user", "u1"]) == 3
+    assert "nested too deeply" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", ["39504", 1.5, True, None])
+def test_a_file_size_that_is_not_a_whole_number_blames_the_manifest(
+    tmp_path: Path, tiny_interactions: Interactions, size: object
+) -> None:
+    """It said 'has 39504 bytes, the manifest says 39504; the file was altered' for a size written as text."""
+    path = _saved(tmp_path, tiny_interactions)
+
+    def resize(manifest: dict[str, Any]) -> None:
+        record = next(iter(manifest["files"].values()))
+        record["bytes"] = str(record["bytes"]) if size == "39504" else size
+
+    _alter(path, resize)
+    with pytest.raises(ModelFileError, match=r"manifest\.json: the size of 'arrays/.*' is .*, not a whole number"):
+        Recommender.load(path)
+
+
+def test_a_file_replaced_by_a_link_is_named_a_link(tmp_path: Path, tiny_interactions: Interactions) -> None:
+    """It said 'missing; the saved model is incomplete (save it again)' of a file that was there, as a link."""
+    path = _saved(tmp_path, tiny_interactions)
+    victim = next((path / "arrays").iterdir())
+    shutil.move(str(victim), str(tmp_path / "elsewhere.npy"))
+    victim.symlink_to(tmp_path / "elsewhere.npy")
+    with pytest.raises(ModelFileError, match=r"is a symbolic link, where a saved model has its own file"):
+        Recommender.load(path)
+
+
+def test_an_empty_folder_path_is_refused_not_taken_for_the_current_folder(
+    tmp_path: Path, tiny_interactions: Interactions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Path("")`` is ``.``: save("") tried to replace the current folder (a 'Device or resource busy' error)."""
+    rec = Recommender.load(_saved(tmp_path, tiny_interactions))
+    monkeypatch.chdir(tmp_path / "model")  # even where the current folder is a saved model
+    for call, what in ((lambda: rec.save(""), "save"), (lambda: Recommender.load(""), "load")):
+        with pytest.raises(ConfigError, match=rf"^{what}: the model folder is an empty path"):
+            call()
+
+
 def test_linked_arrays_folder_is_refused(tmp_path: Path, tiny_interactions: Interactions) -> None:
     path = _saved(tmp_path, tiny_interactions)
     shutil.move(str(path / "arrays"), str(tmp_path / "real"))

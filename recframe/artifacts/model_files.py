@@ -434,6 +434,6 @@ def _model_manifest(path: Path) -> dict[str, Any] | None:
     try:
         with manifest.open(encoding="utf-8") as stream:
             data = json.load(stream)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return None
     return data if isinstance(data, dict) and data.get("format") == FORMAT_NAME else None

@@ -15,7 +15,7 @@ the same checks, without that guarantee.
 
 from __future__ import annotations
 
-import json
+import errno
 import logging
 import math
 import os
@@ -36,6 +36,7 @@ from recframe.artifacts.model_files import (
     file_sha256,
     same_folder,
 )
+from recframe.jsonio import parse_json
 
 _RELATIVE = os.open in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
 """Whether files can be opened relative to an open folder (Linux, macOS)."""
@@ -190,7 +191,7 @@ class OpenedFolder:
                 if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # a named pipe, a device
                     msg = f"{self.path / MANIFEST}: is not a regular file; the folder was altered"
                     raise ModelFileError(msg)
-                return json.load(stream)
+                return parse_json(stream.read(), what=MANIFEST, expect=None)  # (also refuses JSON nested too deeply)
         except FileNotFoundError:
             msg = f"{self.path}: has no {MANIFEST}; not a saved model (give a folder written by save() or recframe run)"
             raise ModelFileError(msg) from None
@@ -231,10 +232,13 @@ class OpenedFolder:
             if not isinstance(relative, str) or not ARRAY_FILE.match(relative) or not isinstance(record, dict):
                 msg = f"{self.path / MANIFEST}: lists a file {relative!r} no saved model has; the manifest was altered"
                 raise ModelFileError(msg)
+            said = record.get("bytes")
+            if not isinstance(said, int) or isinstance(said, bool):
+                msg = f"{self.path / MANIFEST}: the size of {relative!r} is {said!r}, not a whole number; altered"
+                raise ModelFileError(msg)
             self._files[relative] = fd = self._file(relative)
             size = os.fstat(fd).st_size
-            if size != record.get("bytes"):
-                said = record.get("bytes")
+            if size != said:
                 msg = f"{self.path / relative}: has {size} bytes, the manifest says {said}; the file was altered"
                 raise ModelFileError(msg)
         if not checksums or not files:
@@ -254,18 +258,23 @@ class OpenedFolder:
         """Open one listed file (a regular file, not a link) and return its descriptor."""
         target = self.path / relative
         missing = f"{target}: missing; the saved model is incomplete (save it again)"
+        link = f"{target}: is a symbolic link, where a saved model has its own file; the folder was altered"
         if self._arrays is None and target.is_symlink():
-            raise ModelFileError(missing)
+            raise ModelFileError(link)
         inside = relative if self._arrays is None else relative[len(ARRAYS_DIR) + 1 :]
         try:
             fd = self._open(inside, _NO_LINK, self._arrays)
         except PermissionError as exc:
             raise ModelFileError(_denied(target, exc)) from exc
-        except OSError as exc:  # missing, or a link (ELOOP)
+        except FileNotFoundError as exc:
             raise ModelFileError(missing) from exc
+        except OSError as exc:  # a link (ELOOP), or another file that can't be opened so
+            msg = link if exc.errno == errno.ELOOP else f"{target}: can't be opened ({exc})"
+            raise ModelFileError(msg) from exc
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise ModelFileError(missing)
+            msg = f"{target}: is not a regular file; the folder was altered"
+            raise ModelFileError(msg)
         return fd
 
     def read_array(self, relative: str, record: Mapping[str, Any], *, mmap: bool) -> np.ndarray:

@@ -187,7 +187,7 @@ def _lists_a_model(manifest: Path) -> bool:
     """Whether `manifest` is a run folder's, listing the files of its ``model/`` (another program's is not)."""
     try:
         files = json.loads(manifest.read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):  # RecursionError: JSON nested too deeply
         return False
     return isinstance(files, list) and any(isinstance(name, str) and name.startswith("model/") for name in files)
 

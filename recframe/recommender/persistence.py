@@ -33,7 +33,7 @@ from recframe.artifacts.manifest import (
 )
 from recframe.artifacts.model_files import FORMAT_NAME, ArrayWriter, ModelFileError, why_not_written, write_folder
 from recframe.artifacts.opened_folder import OpenedFolder, read_whole
-from recframe.errors import PluginError, RecframeError
+from recframe.errors import ConfigError, PluginError, RecframeError
 from recframe.interfaces import (
     CandidateRanker,
     Component,
@@ -128,10 +128,11 @@ class PersistenceMethods(FitMethods):
             If a component can't be saved (not registered, or its state holds something other
             than arrays and JSON values): the message names its role and plugin.
         ConfigError
-            If `path` is a file or a folder of other files.
+            If `path` is empty, a file or a folder of other files.
         RecframeError
             If the folder can't be written (the message names the system error).
         """
+        folder = _named_folder(path, "save")
         with self._lock:  # the model, the templates and the config of one moment (a reload swaps them under it)
             fitted = self._state()
             templates = self._templates()
@@ -148,7 +149,7 @@ class PersistenceMethods(FitMethods):
             *((f"ranker.fallback[{i}]", f, True) for i, f in enumerate(fitted.fallbacks)),
         ]
         records = [component_record(role, component, registry) for role, component, _ in roles]
-        pending = _pending_records(templates, roles, registry, Path(path))
+        pending = _pending_records(templates, roles, registry, folder)
         states: dict[str, Any] = {}
         for (role, component, stateful), record in zip(roles, records, strict=True):
             if stateful and role != "matrix" and type(component).get_state is Component.get_state:
@@ -211,7 +212,7 @@ class PersistenceMethods(FitMethods):
                 "files": writer.files,
             }
 
-        target = Path(path)
+        target = folder
         try:
             write_folder(target, fill)
         except OSError as exc:
@@ -253,6 +254,8 @@ class PersistenceMethods(FitMethods):
             component's plugin is not installed (the message names the distribution).
         PluginError
             If a component refuses its saved state.
+        ConfigError
+            If `path` is an empty string (``"."`` names the current folder).
 
         Warns
         -----
@@ -260,7 +263,7 @@ class PersistenceMethods(FitMethods):
             If a component's plugin is installed in another version than the one that saved it.
         """
         opened = functools.partial(cls._load_opened, mmap=mmap, registry=registry, verify=verify)
-        return read_whole(Path(path), opened, "being loaded")
+        return read_whole(_named_folder(path, "load"), opened, "being loaded")
 
     @classmethod
     def _load_opened(cls, folder: OpenedFolder, *, mmap: bool, registry: PluginRegistry | None, verify: bool) -> Self:
@@ -533,3 +536,11 @@ def _suspects(state: dict[str, Any], axis: str, n_rows: int) -> Suspects | None:
         msg = f"state entry '{name}.bounds' holds NaN or an infinity"
         raise PluginError(msg)
     return Suspects(rows, bounds)
+
+
+def _named_folder(path: str | Path, what: str) -> Path:
+    """Return the model folder `path` as a ``Path``; refuse ``""``, which ``Path`` reads as the current folder."""
+    if isinstance(path, str) and not path:
+        msg = f"{what}: the model folder is an empty path; name a folder ('.' is the current one)"
+        raise ConfigError(msg)
+    return Path(path)
