@@ -176,6 +176,12 @@ def test_bad_requests_name_the_field(
     assert answer["error"]
 
 
+def test_an_id_that_is_no_valid_unicode_is_told_so(server: Server) -> None:
+    """It said 'an id is a JSON integer or string' of a string, found by an outside review."""
+    status, body = server.call("POST", "/recommend", {"user": "\ud800"})
+    assert status == 422 and body["field"] == "user" and "lone surrogate" in body["error"], body
+
+
 def test_an_integer_beyond_int64_in_a_url_is_told_so_whatever_its_sign(server: Server) -> None:
     for user in ("99999999999999999999", "-99999999999999999999", "9223372036854775808"):
         status, body = server.call("GET", f"/recommend/{user}")

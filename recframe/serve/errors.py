@@ -147,6 +147,11 @@ def install_error_handlers(app: FastAPI) -> None:
                     message = f"ids are at most {limit} characters; got one of {len(problem.get('input', ''))}"
                 elif _field(loc) in too_long:
                     continue
+                elif isinstance(problem.get("input"), str):  # text the str member refused: not valid Unicode
+                    message = (
+                        f"an id is valid Unicode text; got {short_repr(problem.get('input'))}, which holds a lone "
+                        "surrogate (a \\ud800-\\udfff escape without its pair)"
+                    )
                 else:
                     message = f"an id is a JSON integer or string; got {short_repr(problem.get('input'))}"
             detail = {"field": _field(loc), "message": message}
