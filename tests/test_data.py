@@ -69,6 +69,13 @@ class TestIdIndex:
         with pytest.raises(DataError, match=r"unknown user 15, 99; not in the training data"):
             index.rows([15, 10, 99], what="user")
 
+    def test_text_names_an_integer_id_only_in_ascii_digits(self):
+        """int() reads '1_0' as 10 and '\u0667' as 7; found by an outside review (HTTP refused them already)."""
+        index = IdIndex([7, 10])
+        assert index.rows(["10", " 7 ", "+7", "1_0", "\u0667", "\uff17", "7.0"], missing="mark").tolist() == [
+            1, 0, 0, -1, -1, -1, -1,
+        ]  # fmt: skip
+
     def test_repeated_ids_are_refused(self):
         with pytest.raises(DataError, match=r"unique ids; got 1 repeated"):
             IdIndex([1, 1, 2])

@@ -153,6 +153,8 @@ class IdIndex:
         if not self.is_str and arr.dtype.kind in "UO":
             out = np.full(arr.shape, np.iinfo(np.int64).min, dtype=np.int64)
             for i, value in enumerate(arr.tolist()):
+                if isinstance(value, str) and ("_" in value or not value.isascii()):
+                    continue  # '1_0' and non-ASCII digits, which int() reads, name no integer id: unknown
                 try:
                     out[i] = int(value)
                 except (TypeError, ValueError, OverflowError):  # beyond int64: in no int index
@@ -166,7 +168,8 @@ class IdIndex:
         Parameters
         ----------
         ids : scalar or array-like
-            External ids. Strings are matched against int indexes by value, and vice versa.
+            External ids. Strings are matched against int indexes by value (ASCII digits with an
+            optional sign, spaces around them: ``'1_0'`` and non-ASCII digits name no id), and vice versa.
         missing : {"raise", "mark"}
             Raise for ids not in the index, or return ``-1`` for them.
         what : str
