@@ -38,6 +38,7 @@ from recframe.data import (
     Interactions,
     as_id_array,
     numeric_column,
+    plain_number,
     timestamp_column,
 )
 from recframe.datasets import DATASETS, DatasetInfo, check_url, dataset_info
@@ -189,6 +190,7 @@ __all__ = [
     "numeric_column",
     "path_repr",
     "path_text",
+    "plain_number",
     "progress_bar",
     "redact",
     "gather_in_order",

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recframe import ConfigError, DataError, Interactions, Recommender
+from recframe import ConfigError, DataError, Interactions, Recommender, numeric_column
 from recframe.builtin.data_sources import (
     ArraysConfig,
     ArraysDataSource,
@@ -79,6 +79,23 @@ def test_parquet_values_and_mixed_folders_are_data_errors_naming_file_and_column
     pq.write_table(pa.table({"user": [1e20, 2.0], "item": [1, 2]}), huge)
     with pytest.raises(DataError, match=r"huge\.parquet: column 'user' \(data\.user\): id 1e\+20 exceeds the int64"):
         ParquetDataSource(ParquetConfig(path=huge)).load(RNG)
+
+
+def test_text_numbers_only_python_reads_are_refused_by_every_source(tmp_path):
+    """'1_0' and '\u0663' were read as 10 and 3 from Parquet and SQL text, and refused by the CSV reader (a review)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    for column in (["4", "1_0"], np.array(["4", "\u0663"]), np.array(["4", "\uff14.5"], dtype=object), ("4", "2_5")):
+        with pytest.raises(DataError, match=r"^ratings\[1\] is '.*'; every entry must be a finite number"):
+            numeric_column("ratings", column, 2)
+    assert numeric_column("ratings", [" 4 ", "2.5e0", 3], 3).tolist() == [4.0, 2.5, 3.0]  # spaces, exponents, numbers
+    path = tmp_path / "ratings.parquet"
+    pq.write_table(pa.table({"user": [1, 1, 2], "item": [1, 2, 1], "rating": ["5", "1_0", " 3 "]}), path)
+    with pytest.raises(DataError, match=r"ratings\.parquet: column 'rating' \(data\.rating\): row 2 is '1_0'"):
+        ParquetDataSource(ParquetConfig(path=path)).load(RNG)
+    db = sqlite_db(tmp_path / "r.db")
+    with pytest.raises(DataError, match=r"row 2 is '\u0663'"):
+        sql(db, "SELECT u, i, CASE u WHEN 1 THEN '4' ELSE '\u0663' END AS r FROM r", rating="r")
 
 
 # 2. the dataset cache folder: a file or an unwritable place is a usage error naming its origin

@@ -315,6 +315,21 @@ def test_a_run_name_from_set_is_checked_too(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: --set name: '../up' can't name a run folder")
 
 
+@pytest.mark.parametrize(
+    ("stem", "folder"), [("v1.0 (final)", "v1.0 _final_"), ("my;run", "my_run"), (".hid", "_hid"), ("a|b", "a_b")]
+)
+def test_a_run_file_named_what_no_run_name_holds_runs_under_that_name_made_valid(
+    tmp_path, capsys, monkeypatch, stem, folder
+):
+    """Found by an outside review: the default name (the file's stem) was refused as if the file had a name: key."""
+    monkeypatch.chdir(tmp_path)
+    run_file = tmp_path / f"{stem}.yaml"
+    run_file.write_text(SMALL.replace("name: small\n", ""))
+    assert main(["run", str(run_file), "-q"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "runs" / folder / "run.json").is_file()
+    assert json.loads((tmp_path / "runs" / folder / "run.json").read_text())["name"] == folder
+
+
 # --------------------------------------------------------------------------- resumable sweeps
 
 

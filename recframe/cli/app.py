@@ -62,7 +62,8 @@ exit codes:
   1  any other failure (a broken plugin, an internal error)
   2  the config or the command line is wrong (a bad option value, a missing file or
      folder named on the command line, an output folder that is not empty, can't be
-     created or written, or holds a link where the run writes; checked before any work)
+     created or written, or holds a link where the run writes; checked before any work),
+     or a setting the data can't meet (n_folds above the interactions; once they are read)
   3  the data can't be used (missing file, malformed row, empty data, an --item not in the
      training data, an unknown --user without a fallback ranker)
   130  interrupted (Ctrl-C); an interrupted sweep keeps its finished settings (--resume)

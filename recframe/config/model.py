@@ -61,7 +61,10 @@ SECTION_DEFAULTS: dict[PathKey, str | None] = {
 
 
 RUN_FILE_KEYS: dict[str, tuple[str, str]] = {
-    "name": ("name of the run; names the output folder `runs/<name>`", "the file's stem"),
+    "name": (
+        "name of the run; names the output folder `runs/<name>`",
+        "the file's stem (each character a run name can't hold made `_`)",
+    ),
     "seed": ("seeds every random step (data generation, splitting)", "`0`"),
     "data": ("where interactions come from: a data source; `filters:` lists filters applied in order to what it "
              "loads", "required for `recframe run`"),
@@ -310,6 +313,24 @@ def run_name_problem(name: object) -> str | None:
         "so use letters, digits, "
         f"inner spaces and _ . - + = @ , only (output.dir or --output choose any other folder)"
     )
+
+
+def default_run_name(stem: str) -> str:
+    """Return the run name of a run file without ``name:``: its file name's `stem`, made a valid run name.
+
+    Each character a run name can't hold (``(``, ``;``, ``|``...) becomes ``_``, as do a leading
+    or trailing one it can't start or end with and each ``..``; what is left is cut to
+    :data:`RUN_NAME_MAX` characters (``run`` if nothing is). So ``v1.0 (final).yaml`` runs as
+    ``v1.0 _final_`` instead of being refused for a key the file does not have.
+    """
+    name = "".join(c if c.isalnum() or c in "_ .+=@,-" else "_" for c in stem)[:RUN_NAME_MAX]
+    while ".." in name:
+        name = name.replace("..", "._")
+    if name and _RUN_NAME.match(name[0]) is None:
+        name = "_" + name[1:]
+    if name.endswith(" "):
+        name = name[:-1] + "_"
+    return name if name and run_name_problem(name) is None else "run"
 
 
 EVALUATION_KEYS = (*EVALUATION_PARTS, *EvaluationSettings.model_fields)

@@ -34,6 +34,7 @@ from recframe.config.model import (
     OutputConfig,
     RunConfig,
     SweepSpec,
+    default_run_name,
     metric_entry,
     metric_entry_problem,
     run_name_problem,
@@ -90,7 +91,7 @@ def validate_run(
         if key not in TOP_LEVEL_KEYS:
             errors.add((key_text(key),), _unknown_key_message(key_text(key), TOP_LEVEL_KEYS, "top-level key"))
 
-    name = raw.get("name", Path(source).stem if source != "<config>" else "run")
+    name = raw.get("name", default_run_name(Path(source).stem) if source != "<config>" else "run")
     name_problem = run_name_problem(name)
     if name_problem is not None:
         errors.add(("name",), name_problem)

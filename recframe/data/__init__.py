@@ -22,7 +22,7 @@ below every implementation.
 
 from __future__ import annotations
 
-from recframe.data.columns import FloatArray, numeric_column, timestamp_column
+from recframe.data.columns import FloatArray, numeric_column, plain_number, timestamp_column
 from recframe.data.id_index import IdIndex
 from recframe.data.ids import IdArray, IntArray, as_id_array, as_query_ids
 from recframe.data.interactions import Interactions
@@ -42,5 +42,6 @@ __all__ = [
     "index_dtype",
     "numeric_column",
     "pair_order",
+    "plain_number",
     "timestamp_column",
 ]

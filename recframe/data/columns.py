@@ -18,8 +18,45 @@ from recframe.errors import DataError, short_repr
 FloatArray = npt.NDArray[np.float64]
 
 
+def plain_number(text: str) -> float:
+    """Return `text` as a float; raise ``ValueError`` unless it is a number as files write them.
+
+    Python's ``float`` also reads spellings no CSV writer produces and no fast CSV reader
+    accepts: digits grouped by underscores (``1_000``) and non-ASCII digits (``\u0663``,
+    ``\uff13``). Those are refused here, so that every data source gives the same numbers or
+    an error. Spaces around the number, ``inf`` and ``nan`` parse (callers refuse the last two
+    as not finite).
+    """
+    if "_" in text or not text.isascii():
+        msg = f"not a plain number: {text!r}"
+        raise ValueError(msg)
+    return float(text)
+
+
+def _first_odd_text(column: Any) -> int | None:
+    """Return the position of the first text entry of `column` that ``float`` reads but :func:`plain_number` refuses."""
+    if isinstance(column, np.ndarray):
+        if column.dtype.kind not in "UO":
+            return None
+        values = column.reshape(-1).tolist()
+    elif isinstance(column, list | tuple):
+        values = list(column)
+    else:
+        return None
+    try:
+        joined = "".join(values)  # text only (most text columns): one check of all of it
+    except TypeError:
+        joined = "".join(value for value in values if isinstance(value, str))
+    if joined.isascii() and "_" not in joined:
+        return None
+    return next(i for i, value in enumerate(values) if isinstance(value, str) and ("_" in value or not value.isascii()))
+
+
 def numeric_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArray | None:
     """Return an optional numeric column as finite ``float64`` of length `n`.
+
+    Numbers given as text are read as :func:`plain_number` reads them (``"1_000"`` and
+    non-ASCII digits are not numbers).
 
     Raises
     ------
@@ -28,6 +65,11 @@ def numeric_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArra
     """
     if column is None:
         return None
+    odd = _first_odd_text(column)
+    if odd is not None:
+        value = np.asarray(column, dtype=object).reshape(-1)[odd]
+        msg = f"{_entry(name, odd)} is {short_repr(value)}; every entry must be a finite number (ASCII digits, no '_')"
+        raise DataError(msg)
     if np.iscomplexobj(column):  # numpy would drop the imaginary parts, with a warning at most
         raw = np.asarray(column).reshape(-1)
         at = int(np.argmax(raw.imag != 0)) if raw.size else 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recframe import DataError, short_repr
+from recframe import DataError, plain_number, short_repr
 from recframe.builtin.data_sources.columns import columns_found
 
 
@@ -122,20 +122,6 @@ def _parse_ids(path: Path, role: str, values: list[str], lines: list[int], id_ty
         msg = f"{path}:{lines[empty[0]]}: empty {role} id"
         raise DataError(msg)
     return np.array(values, dtype=str)
-
-
-def plain_number(text: str) -> float:
-    """Return `text` as a float; raise ``ValueError`` unless it is a number as files write them.
-
-    Python's ``float`` also reads spellings no CSV writer produces and no fast reader accepts:
-    digits grouped by underscores (``1_000``) and non-ASCII digits (``\u0663``, ``\uff13``).
-    Those are refused here, so that every reader of a file gives the same numbers or the same
-    error. ``inf`` and ``nan`` parse (the caller refuses them as not finite).
-    """
-    if "_" in text or not text.isascii():
-        msg = f"not a plain number: {text!r}"
-        raise ValueError(msg)
-    return float(text)
 
 
 def _parse_numbers(path: Path, role: str, values: list[str], lines: list[int]) -> np.ndarray:

@@ -30,7 +30,16 @@ from pydantic import (
     model_validator,
 )
 
-from recframe import ComponentConfig, ConfigError, DataError, DataSource, Interactions, path_repr, short_repr
+from recframe import (
+    ComponentConfig,
+    ConfigError,
+    DataError,
+    DataSource,
+    Interactions,
+    path_repr,
+    plain_number,
+    short_repr,
+)
 from recframe.builtin.data_sources import readers
 from recframe.builtin.data_sources.columns import shared_column
 from recframe.builtin.data_sources.csv_fields import (
@@ -39,7 +48,6 @@ from recframe.builtin.data_sources.csv_fields import (
     _column_position,
     _parse_ids,
     _parse_numbers,
-    plain_number,
 )
 from recframe.builtin.data_sources.text_files import opened
 
