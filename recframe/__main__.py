@@ -1,5 +1,5 @@
 """Run the ``recframe`` command as ``python -m recframe``."""
 
-from recframe.cli import main
+from recframe.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

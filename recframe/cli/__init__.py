@@ -8,7 +8,7 @@ similar, predict, explain; :mod:`~recframe.cli.query_output` writes their answer
 argument types and :mod:`~recframe.cli.common` what they all use.
 """
 
-from recframe.cli.app import build_parser, main
+from recframe.cli.app import build_parser, entry, main
 from recframe.cli.args import MAX_BOOTSTRAP
 from recframe.cli.common import (
     EXIT_BROKEN_PIPE,
@@ -28,5 +28,6 @@ __all__ = [
     "EXIT_OK",
     "MAX_BOOTSTRAP",
     "build_parser",
+    "entry",
     "main",
 ]

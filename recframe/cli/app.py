@@ -10,7 +10,9 @@ import argparse
 import io
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -276,6 +278,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         _output.pop()
+
+
+def entry() -> int:
+    """The ``recframe`` command: :func:`main`, then Ctrl-C ignored while the process exits.
+
+    A Ctrl-C after the command has finished (its files written, its answer printed) would
+    otherwise interrupt the interpreter's shutdown (threads joined, files closed): the process
+    would die by SIGINT, status 130 to a shell, and a script would take a finished run for an
+    interrupted one (found by an outside review). :func:`main` itself leaves the process's
+    signal handling alone: a program or a test may call it many times.
+    """
+    code = main()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
 
 
 def _unusable(stream: TextIO | None) -> bool:
