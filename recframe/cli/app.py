@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> int:
-    """The ``recframe`` command: :func:`main`, then Ctrl-C ignored while the process exits.
+    """Run the ``recframe`` command (:func:`main`), then ignore Ctrl-C while the process exits.
 
     A Ctrl-C after the command has finished (its files written, its answer printed) would
     otherwise interrupt the interpreter's shutdown (threads joined, files closed): the process
