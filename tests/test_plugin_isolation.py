@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -40,6 +41,7 @@ from recframe import (
 from recframe.artifacts import ModelFileError
 from recframe.builtin.rankers import ItemCFRanker
 from recframe.builtin.rankers.neighbourhood import GraphRankerConfig
+from recframe.builtin.similarity import SparseSimilarity
 from recframe.cli import main
 from recframe.engine import ScoringConfig, ScoringRanker
 from recframe.registry import DISABLE_ENV, describe_component, kind_config
@@ -448,12 +450,47 @@ class ForgetfulRanker(ItemCFRanker):
 
 
 def test_a_plugin_that_cant_read_back_its_state_is_named_beside_the_files(monkeypatch, tmp_path):
+    """Files that match their checksums: the plugin's fault (a PluginError, exit 1); unchecked: either's."""
     install(monkeypatch, FakeEntryPoint("forgetful", registers("recframe_forgetful", ForgetfulRanker)))
     registry = PluginRegistry.from_environment()
     ranker = registry.create("ranker", "forgetful", CandidateRanker, n=3)
     Recommender(ranker=ranker).fit({"user": [1, 1, 2, 2, 3], "item": [1, 2, 1, 3, 2]}).save(tmp_path / "model")
-    with pytest.raises(ModelFileError) as info:
+    with pytest.raises(PluginError) as checked:
         Recommender.load(tmp_path / "model", registry=registry)
-    assert str(info.value).startswith(f"{tmp_path / 'model'}: ranker: its saved state was refused (ranker 'forgetful'")
-    assert "raised ValueError in set_state(): no such key 'weights'" in str(info.value)
-    assert str(info.value).endswith("); the files were altered, or the plugin can't read back what it saved")
+    assert re.match(
+        re.escape(f"{tmp_path / 'model'}: ranker: ranker 'forgetful' (recframe-forgetful ")
+        + r"[^)]*\) could not restore the state it saved",
+        str(checked.value),
+    )
+    assert "raised ValueError in set_state(): no such key 'weights'" in str(checked.value)
+    assert str(checked.value).endswith(
+        "the files match the checksums they were saved with, so fix or update the plugin"
+    )
+    with pytest.raises(ModelFileError) as unchecked:
+        Recommender.load(tmp_path / "model", registry=registry, verify=False)
+    assert str(unchecked.value).startswith(f"{tmp_path / 'model'}: ranker: its saved state was refused (ranker")
+    assert str(unchecked.value).endswith("); the files were altered, or the plugin can't read back what it saved")
+
+
+class UnsignedSimilarity(SparseSimilarity):
+    """Returns its neighbours' rows as uint64 (in range, no padding): a dtype the contract allows."""
+
+    name = "unsigned"
+
+    def neighbours(self, rows: Any = None, k: int | None = None) -> NeighbourGraph:
+        graph = super().neighbours(rows, k)
+        assert (graph.indices >= 0).all()  # every row has k neighbours in this test's data
+        return NeighbourGraph(graph.indices.astype(np.uint64), graph.scores, graph.n_targets)
+
+
+def test_unsigned_neighbour_indices_answer_every_query(monkeypatch, tmp_path):
+    """Found by an outside review: uint64 indices passed the check, then similar_items raised OverflowError (-1)."""
+    install(monkeypatch, FakeEntryPoint("unsigned", registers("recframe_unsigned", UnsignedSimilarity)))
+    registry = PluginRegistry.from_environment()
+    rng = np.random.default_rng(0)
+    events = {"user": rng.integers(0, 50, 2000), "item": rng.integers(0, 30, 2000)}
+    rec = Recommender.from_config({"similarity": {"type": "unsigned", "k": 3}}, registry=registry).fit(events)
+    plain = Recommender.from_config({"similarity": {"type": "sparse", "k": 3}}).fit(events)
+    for got, expected in ((rec, plain), (Recommender.load(rec.save(tmp_path / "m"), registry=registry), plain)):
+        assert got.similar_items([3]).ranked.items.tolist() == expected.similar_items([3]).ranked.items.tolist()
+        assert got.recommend([1]).ids.tolist() == expected.recommend([1]).ids.tolist()

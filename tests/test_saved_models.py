@@ -9,6 +9,7 @@ import sys
 import tempfile
 import textwrap
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -321,6 +322,10 @@ def test_unknown_plugin_and_changed_version(tmp_path: Path, tiny_interactions: I
     with pytest.warns(ModelVersionWarning, match=r"saved with recframe-plain 1\.0; recframe-plain 2\.0 is installed"):
         loaded = Recommender.load(model, registry=newer)
     assert loaded.recommend(["u1"]).ids.tolist() == expected
+    with warnings.catch_warnings(record=True) as caught:  # as the CLI shows them: always
+        warnings.simplefilter("always")
+        Recommender.load(model, registry=newer)
+    assert sum(issubclass(w.category, ModelVersionWarning) for w in caught) == 1  # once per plugin, not per component
 
 
 def test_not_fitted_and_unregistered(tmp_path: Path, tiny_interactions: Interactions) -> None:

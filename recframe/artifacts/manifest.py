@@ -214,10 +214,14 @@ def component_record(role: str, component: Component, registry: PluginRegistry) 
     }
 
 
-def component_class(path: Path, record: Mapping[str, Any], registry: PluginRegistry) -> type[Component]:
+def component_class(
+    path: Path, record: Mapping[str, Any], registry: PluginRegistry, warned: set[str] | None = None
+) -> type[Component]:
     """Return the installed class of a saved component, by its registered kind and type.
 
-    A different installed version of its plugin gives a :class:`ModelVersionWarning`.
+    A different installed version of its plugin gives a :class:`ModelVersionWarning`, once per
+    distribution named in `warned` (the distributions warned about so far in one load: a plugin
+    providing three components of a model warns once, even where warnings are always shown).
 
     Raises
     ------
@@ -243,8 +247,11 @@ def component_class(path: Path, record: Mapping[str, Any], registry: PluginRegis
         )
         raise ModelFileError(msg) from None
     installed = entry.plugin
-    if installed.package != distribution or installed.version != version:
-        # one text per distribution: the default warning filter shows it once, not once per component
+    if (installed.package != distribution or installed.version != version) and (
+        warned is None or str(distribution) not in warned
+    ):
+        if warned is not None:
+            warned.add(str(distribution))
         warnings.warn(
             f"{path}: saved with {distribution} {version}; {installed} is installed, so the components it "
             "provides may answer differently from the saved model",

@@ -303,6 +303,8 @@ def check_graph(
 
     own = None if query_rows is None else np.asarray(query_rows)
     _check_lists(ind, scores, who, "neighbour", row_name, own)
+    if ind.dtype.kind == "u":  # in range, so signed 64 bits hold them: what every reader of a graph expects (-1)
+        return NeighbourGraph(ind.astype(np.int64), scores, n_targets)
     return result
 
 
@@ -354,6 +356,8 @@ def check_topn(
         raise PluginError(msg)
 
     _check_lists(items, scores, who, "item", user_name)
+    if items.dtype.kind == "u":  # in range: int64 holds them, as every reader of a list expects (-1 padding)
+        return TopN(items.astype(np.int64), scores)
     return result
 
 

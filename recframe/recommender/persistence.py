@@ -280,12 +280,13 @@ class PersistenceMethods(FitMethods):
         registry = registry if registry is not None else PluginRegistry.from_environment()
         cache: dict[str, np.ndarray] = {}
         built: dict[str, Component] = {}
+        warned: set[str] = set()  # distributions whose other installed version was warned about
         for record in records:
             if not isinstance(record, dict) or not isinstance(record.get("role"), str):
                 msg = f"{path / 'manifest.json'}: a component record is malformed; the manifest was altered"
                 raise ModelFileError(msg)
             role = record["role"]
-            component = _unfitted(path, record, registry, role)
+            component = _unfitted(path, record, registry, role, warned)
             if "state" not in record and role != "similarity":
                 msg = f"{path / 'manifest.json'}: {role} has no saved state; the manifest was altered"
                 raise ModelFileError(msg)
@@ -296,6 +297,12 @@ class PersistenceMethods(FitMethods):
                         component.set_state(state)
                         check_loaded(component)
                 except RecframeError as exc:
+                    if verify and not cls._builtin(component):  # the files match their checksums: the plugin's fault
+                        msg = (
+                            f"{path}: {role}: {registry.describe(component)} could not restore the state it saved "
+                            f"({exc}); the files match the checksums they were saved with, so fix or update the plugin"
+                        )
+                        raise PluginError(msg) from exc
                     # the files may be altered, or a plugin may not read back what it saved: the error says which
                     culprit = "" if cls._builtin(component) else ", or the plugin can't read back what it saved"
                     msg = f"{path}: {role}: its saved state was refused ({exc}); the files were altered{culprit}"
@@ -321,7 +328,7 @@ class PersistenceMethods(FitMethods):
         def template(component: Component) -> Any:
             return type(component)(component.config)
 
-        pending = _pending_templates(path, manifest.get("templates"), registry)
+        pending = _pending_templates(path, manifest.get("templates"), registry, warned)
         templates = pending or {"matrix": built["matrix"], "similarity": similarity, "ranker": built["ranker"]}
         fallbacks = _fallbacks(pending) if pending else fitted_rankers[1:]
         data = manifest.get("data") if isinstance(manifest.get("data"), dict) else {}
@@ -403,7 +410,9 @@ def _pending_records(
         return []
 
 
-def _pending_templates(path: Path, records: Any, registry: PluginRegistry) -> dict[str, Component]:
+def _pending_templates(
+    path: Path, records: Any, registry: PluginRegistry, warned: set[str] | None = None
+) -> dict[str, Component]:
     """Return the saved templates by role (see :func:`_pending_records`), or none if there are none.
 
     Templates that can't be built here (a plugin not installed, a record altered) are left out
@@ -415,7 +424,7 @@ def _pending_templates(path: Path, records: Any, registry: PluginRegistry) -> di
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             msg = f"{path / 'manifest.json'}: templates must be a list of component records; the manifest was altered"
             raise ModelFileError(msg)
-        built = {str(r.get("role")): _unfitted(path, r, registry, f"template {r.get('role')}") for r in records}
+        built = {str(r.get("role")): _unfitted(path, r, registry, f"template {r.get('role')}", warned) for r in records}
         _roles_checked(path, built, "template ")
     except ModelFileError as exc:
         warnings.warn(
@@ -427,7 +436,9 @@ def _pending_templates(path: Path, records: Any, registry: PluginRegistry) -> di
     return built
 
 
-def _unfitted(path: Path, record: dict[str, Any], registry: PluginRegistry, who: str) -> Component:
+def _unfitted(
+    path: Path, record: dict[str, Any], registry: PluginRegistry, who: str, warned: set[str] | None = None
+) -> Component:
     """Return a new component of the type and config a manifest's `record` names (registered types only).
 
     Raises
@@ -435,7 +446,7 @@ def _unfitted(path: Path, record: dict[str, Any], registry: PluginRegistry, who:
     ModelFileError
         If its plugin is not installed, or its saved config does not fit its type.
     """
-    component_type = component_class(path, record, registry)
+    component_type = component_class(path, record, registry, warned)
     try:
         config = component_type.Config.model_validate(record.get("config"))
     except ValidationError as exc:
