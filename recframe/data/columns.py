@@ -27,10 +27,15 @@ def plain_number(text: str) -> float:
     an error. Spaces around the number, ``inf`` and ``nan`` parse (callers refuse the last two
     as not finite).
     """
-    if "_" in text or not text.isascii():
+    if not _plain_text(text):
         msg = f"not a plain number: {text!r}"
         raise ValueError(msg)
     return float(text)
+
+
+def _plain_text(text: str) -> bool:
+    """Whether `text`, white space around it aside (``float`` strips it), has no ``_`` and only ASCII."""
+    return "_" not in text and text.strip().isascii()
 
 
 def _first_odd_text(column: Any) -> int | None:
@@ -49,7 +54,7 @@ def _first_odd_text(column: Any) -> int | None:
         joined = "".join(value for value in values if isinstance(value, str))
     if joined.isascii() and "_" not in joined:
         return None
-    return next(i for i, value in enumerate(values) if isinstance(value, str) and ("_" in value or not value.isascii()))
+    return next((i for i, value in enumerate(values) if isinstance(value, str) and not _plain_text(value)), None)
 
 
 def numeric_column(name: str, column: npt.ArrayLike | None, n: int) -> FloatArray | None:
