@@ -50,10 +50,13 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
         # one value, not a column (a string would be taken for a column of its characters)
         msg = f"{what} must be a 1-d column of ids; got one {type(ids).__name__}: {short_repr(ids)}"
         raise DataError(msg)
-    if not isinstance(ids, np.ndarray):
-        ids = list(ids)  # type: ignore[arg-type]
-        refuse_nul_ended(ids, what)
-    arr = ids if isinstance(ids, np.ndarray) else _list_array(ids)
+    if isinstance(ids, np.ndarray):
+        arr = ids
+    else:
+        given = list(ids)  # type: ignore[arg-type]
+        arr = _list_array(given)
+        if arr.dtype.kind == "U":  # all text: numpy has dropped what ended in NULs (an object array keeps them)
+            refuse_nul_ended(given, what)
     if arr.ndim != 1:
         msg = f"{what} must be 1-d; got an array of shape {arr.shape}"
         raise DataError(msg)
