@@ -55,6 +55,16 @@ def test_identical_runs_differ_by_nothing():
     assert (pair.difference, pair.t_p, pair.wilcoxon_p, pair.effect_size, pair.significant) == (0, 1, 1, 0, False)
 
 
+def test_one_user_in_common_is_never_significant():
+    """Found by an outside review: one differing user gave t p = 0, 'significant' (a t-test of one is undefined)."""
+    result = compare([scores("a", [0.6309]), scores("b", [0.2618])], n_bootstrap=50)
+    (pair,) = result.pairs
+    assert (pair.t_p, pair.wilcoxon_p, pair.significant) == (1.0, 1.0, False)
+    assert any("Only one evaluated user in common" in note for note in result.notes)
+    (pair,) = compare([scores("a", [0.5, 0.5, 0.5]), scores("b", [0.7, 0.7, 0.7])], n_bootstrap=50).pairs
+    assert pair.t_p == 0.0 and pair.significant  # the same non-zero difference for every user: scipy's limit
+
+
 def test_only_common_users_and_metrics_are_compared():
     a = scores("a", [1.0, 0.0, 1.0, 0.5], users=[1, 2, 3, 4])
     b = scores("b", [0.0, 1.0, 0.0], users=[3, 2, 9])

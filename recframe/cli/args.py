@@ -81,7 +81,8 @@ def _run_folder(text: str) -> Path:
         msg = f"{path_repr(text)}: is not a folder; give run folders written by recframe run"
         raise argparse.ArgumentTypeError(msg)
     if not (path / "per_user.csv").is_file():
-        hint = "; of a sweep, give its settings/NN folders" if (path / "sweep.csv").is_file() else ""
+        sweep = (path / "sweep.csv").is_file()
+        hint = "; of a sweep, give its settings/<N> folders (settings/1, settings/2, ...)" if sweep else ""
         msg = (
             f"{path_repr(text)}: has no per_user.csv; give run folders written by recframe run with an "
             f"evaluation{hint}"

@@ -126,6 +126,8 @@ def compare(
         msg = "the runs have no evaluated user in common; were they evaluated on the same data and split?"
         raise DataError(msg)
     notes += _check_overlap(runs, names, common, allow_different_data)
+    if len(common) < 2:
+        notes.append("Only one evaluated user in common: no test can tell a difference from one user (p = 1).")
     aligned = [{m: r.values[m][_positions(r.keys, common)] for m in metrics} for r in runs]
     rng = np.random.default_rng(seed)
     resamples = rng.integers(len(common), size=(n_bootstrap, len(common)))

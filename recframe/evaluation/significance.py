@@ -35,11 +35,18 @@ def _bootstrap_interval(values: FloatArray, resamples: npt.NDArray[np.int64], ch
 
 
 def _t_test(diff: FloatArray) -> float:
-    """Two-sided paired t-test p-value of the differences; 1.0 when they don't vary."""
+    """Two-sided paired t-test p-value of the differences.
+
+    1.0 when they are all zero, or fewer than two (one pair shows no spread, so no test can
+    tell a difference: scipy gives ``nan``, and a difference of one user is not significant);
+    0.0 when two or more are all the same non-zero value (scipy's limit).
+    """
     from scipy import stats
 
-    if len(diff) < 2 or np.all(diff == diff[0]):
-        return 1.0 if np.all(diff == 0) else 0.0
+    if len(diff) < 2 or np.all(diff == 0):
+        return 1.0
+    if np.all(diff == diff[0]):
+        return 0.0
     return float(stats.ttest_1samp(diff, 0.0).pvalue)
 
 
