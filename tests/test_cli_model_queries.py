@@ -348,3 +348,73 @@ def test_ids_files_are_read_with_the_line_of_each_id(tmp_path: Path) -> None:
     table.write_text('user,n\n5,1\n,2\n"a\nb",3\n9,4\n', encoding="utf-8")  # an empty id; a quoted id over two lines
     assert read_numbered_ids(table, "user") == [(2, "5"), (5, "a\nb"), (6, "9")]
     assert read_ids(table, "user") == ["5", "a\nb", "9"]
+
+
+def test_output_never_replaces_a_file_the_command_reads(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by an outside review: --output replaced the --users-file, an @FILE of ids, the run file's data."""
+    users, exclude = tmp_path / "users.txt", tmp_path / "exclude.txt"
+    users.write_text("1\n2\n")
+    exclude.write_text("3\n")
+    data = tmp_path / "data.csv"
+    data.write_text("user,item,rating\n1,2,3\n2,3,4\n3,1,5\n1,3,2\n")
+    run_file = tmp_path / "on_data.yaml"
+    run_file.write_text(f"data: {{type: csv, path: {data}}}\nsimilarity: {{type: sparse, k: 2}}\n")
+    model = ["--model", str(run_dir)]
+    for argv, what in [
+        ([*model, "--users-file", str(users), "--output", str(users)], "is the --users-file being read"),
+        ([*model, "--user", "1", "--exclude", f"@{exclude}", "--output", str(exclude)], "is the --exclude @FILE"),
+        ([str(run_file), "--user", "1", "--output", str(data)], "is the data file the run file names being read"),
+    ]:
+        before = {path: path.read_bytes() for path in (users, exclude, data)}
+        code, _, err = _run(["recommend", *argv], capsys)
+        assert code == 2 and what in err, err
+        assert {path: path.read_bytes() for path in before} == before
+
+
+def test_output_below_a_file_is_a_usage_error(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was exit 1, 'can't be written: File exists'."""
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for parent in ("afile", "dangling"):
+        code, _, err = _run(
+            ["recommend", "--model", str(run_dir), "--user", "1", "--output", str(tmp_path / parent / "x.csv")], capsys
+        )
+        assert code == 2 and f"{parent}' is not a folder, so no file can be written below it" in err, err
+
+
+def test_ids_only_int_reads_are_no_integer_ids(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'0_5' and non-ASCII digits named user 5 and item 3 (Python's int() reads them); found by an outside review."""
+    code, out, _ = _run(["-q", "recommend", "--model", str(run_dir), "--user", "0_5", "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["reason"] == "not in training"
+    code, _, err = _run(["-q", "similar", "--model", str(run_dir), "--item", "\u0663"], capsys)
+    assert code == 3 and "unknown item" in err
+
+
+def test_a_repeated_history_item_adds_up_as_in_the_api(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI kept the last value of a repeated --history item; the API adds them (found by an outside review)."""
+    from recframe import Recommender
+
+    rec = Recommender.load(run_dir / "model")
+    for extra, history in ((["--history", "3,3"], [3, 3]), (["--history", "3,3", "--ratings", "5,1"], {3: 6.0})):
+        code, out, err = _run(
+            ["-q", "recommend", "--model", str(run_dir), *extra, "--n", "3", "--format", "json"], capsys
+        )
+        assert code == 0, err
+        expected = rec.recommend_history(history, n=3).to_dict()[0]
+        assert [(e["item"], e["score"]) for e in json.loads(out)["items"]] == [(i, s) for i, s in expected]
+
+
+def test_a_users_file_csv_field_over_the_csv_limit_is_named(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a _csv.Error traceback (exit 1)."""
+    users = tmp_path / "long.csv"
+    users.write_text("user_id\n" + "9" * 200_000 + "\n")
+    code, _, err = _run(
+        ["recommend", "--model", str(run_dir), "--users-file", str(users), "--column", "user_id"], capsys
+    )
+    assert code == 2 and "line 2: can't be read as CSV (field larger than field limit" in err, err

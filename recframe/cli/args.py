@@ -201,6 +201,14 @@ def _id_arg(text: str) -> str:
 _id_arg.__name__ = "ID"  # argparse's fallback message names the type
 
 
+class IdsFromFile(list[str]):
+    """The ids of an ``@FILE`` argument and the file they came from (``source``), which ``--output`` may not replace."""
+
+    def __init__(self, ids: list[str], source: Path) -> None:
+        super().__init__(ids)
+        self.source = source
+
+
 def _id_list(text: str) -> list[str]:
     """Parse an ``IDS`` value: ids separated by commas (``12,57,3``), or ``@FILE`` with one id per line.
 
@@ -212,7 +220,8 @@ def _id_list(text: str) -> list[str]:
         from recframe.errors import ConfigError
 
         try:
-            return read_ids(user_path(text[1:]), None, label=path_repr(text))
+            source = user_path(text[1:])
+            return IdsFromFile(read_ids(source, None, label=path_repr(text)), source)
         except (ConfigError, ValueError) as exc:  # ValueError: an empty or malformed path
             raise argparse.ArgumentTypeError(str(exc)) from None
     ids = [_id_arg(part.strip()) for part in text.split(",") if part.strip()]

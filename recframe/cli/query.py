@@ -19,9 +19,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recframe.cli.common import EXIT_OK, _print, _registry
+from recframe.cli.args import IdsFromFile
+from recframe.cli.common import EXIT_OK, _print, _registry, whole_number
 from recframe.cli.query_output import check_output, emit, load_model, open_output, ranked_rows, read_ids, render
-from recframe.errors import ConfigError, DataError, short_repr
+from recframe.data import plain_number
+from recframe.errors import ConfigError, DataError, RecframeError, short_repr
 from recframe.recommender import MAX_HISTORY_VALUE
 
 CHUNK_USERS = 10_000
@@ -64,9 +66,32 @@ def _read_from(args: argparse.Namespace) -> Path | None:
     return source
 
 
+def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """Return the files the command reads besides its model, which ``--output`` may not replace."""
+    found: list[tuple[str, Path]] = []
+    users_file = getattr(args, "users_file", None)
+    if users_file is not None and str(users_file) != "-":
+        found.append(("the --users-file", Path(users_file)))
+    for option in ("exclude", "candidates"):
+        values = getattr(args, option, None)
+        if isinstance(values, IdsFromFile):
+            found.append((f"the --{option} @FILE", values.source))
+    if args.model is None and args.config is not None:
+        from recframe.config import load_config
+
+        try:
+            data = load_config(args.config, _registry()).data
+        except (RecframeError, OSError):  # the fit reports it, as it would without --output
+            return found
+        path = getattr(data.params, "path", None) if data is not None else None
+        if isinstance(path, str | Path):
+            found.append(("the data file the run file names", Path(path)))
+    return found
+
+
 def _predict(args: argparse.Namespace) -> int:
     fmt = _format(args)
-    check_output(args.output, _read_from(args))
+    check_output(args.output, _read_from(args), _inputs(args))
     rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     items = [_external_id(item, rec.interaction_matrix.items.is_str) for item in args.item]
@@ -99,7 +124,7 @@ def _explain(args: argparse.Namespace) -> int:
     if fmt in ("csv", "jsonl"):
         msg = f"--format {fmt}: explain prints a table or JSON (--format json)"
         raise ConfigError(msg)
-    check_output(args.output, _read_from(args))
+    check_output(args.output, _read_from(args), _inputs(args))
     rec = _recommender(args)
     user = _external_id(args.user, rec.interaction_matrix.users.is_str)
     item = _external_id(args.item, rec.interaction_matrix.items.is_str)
@@ -139,7 +164,7 @@ def _query(args: argparse.Namespace) -> int:
             if given:
                 msg = f"{option}: applies to training users (--user, --users-file), not to a --history"
                 raise ConfigError(msg)
-    check_output(args.output, _read_from(args))
+    check_output(args.output, _read_from(args), _inputs(args))
     ids = read_ids(users_file, args.column) if users_file is not None else None
     rec = _recommender(args)
     if args.command == "recommend" and args.history is not None:
@@ -208,26 +233,33 @@ def _item_sets(args: argparse.Namespace, rec: Any) -> dict[str, list[str | int] 
 
 
 def _history(args: argparse.Namespace, str_ids: bool) -> dict[str | int, float]:
-    """Return ``--history`` (and ``--ratings``) as ``{item: value}``."""
+    """Return ``--history`` (and ``--ratings``) as ``{item: value}``; a repeated item's values add up, as in the API."""
     items = [_external_id(text.strip(), str_ids) for text in args.history.split(",") if text.strip()]
-    if args.ratings is None:
-        return dict.fromkeys(items, 1.0)
+    values = [1.0] * len(items) if args.ratings is None else _history_ratings(args.ratings, len(items))
+    history: dict[str | int, float] = {}
+    for item, value in zip(items, values, strict=True):
+        history[item] = history.get(item, 0.0) + value
+    return history
+
+
+def _history_ratings(ratings: str, n_items: int) -> list[float]:
+    """Return ``--ratings`` as numbers, one for each of the `n_items` of ``--history``."""
     try:
-        values = [float(text) for text in args.ratings.split(",")]
+        values = [plain_number(text) for text in ratings.split(",")]
     except ValueError as exc:
-        msg = f"--ratings {short_repr(args.ratings)}: values must be numbers"
+        msg = f"--ratings {short_repr(ratings)}: values must be numbers"
         raise ConfigError(msg) from exc
-    for text, value in zip(args.ratings.split(","), values, strict=True):
+    for text, value in zip(ratings.split(","), values, strict=True):
         if not abs(value) <= MAX_HISTORY_VALUE:  # also NaN
             msg = (
                 f"--ratings {short_repr(text.strip())}: values must be finite numbers of magnitude at most "
                 f"{MAX_HISTORY_VALUE:g}, on the scale of the training data's values"
             )
             raise ConfigError(msg)
-    if len(values) != len(items):
-        msg = f"--ratings has {len(values)} values for {len(items)} items of --history"
+    if len(values) != n_items:
+        msg = f"--ratings has {len(values)} values for {n_items} items of --history"
         raise ConfigError(msg)
-    return dict(zip(items, values, strict=True))
+    return values
 
 
 def _check_history_items(history: dict[str | int, float], index: Any) -> None:
@@ -255,8 +287,6 @@ def _check_history_items(history: dict[str | int, float], index: Any) -> None:
 def _external_id(text: str, str_ids: bool) -> str | int:
     """Return a command-line id as the data's id type: an int where the ids are ints."""
     if not str_ids:
-        try:
-            return int(text)
-        except ValueError:
-            return text  # not an id of this data; the recommender says so
+        number = whole_number(text)  # not int(): it reads '0_5' and non-ASCII digits as numbers
+        return text if number is None else number  # text: not an id of this data; the recommender says so
     return text

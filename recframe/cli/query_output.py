@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -107,11 +107,15 @@ def read_numbered_ids(path: Path, column: str | None, *, label: str | None = Non
         ids = [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     else:
         reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or column not in reader.fieldnames:
-            shown = ", ".join(reader.fieldnames or []) or "none"
-            msg = f"--column {short_repr(column)}: not a column of {path} (its columns: {shown})"
-            raise ConfigError(msg)
-        ids = [(reader.line_num, (row.get(column) or "").strip()) for row in reader]
+        try:
+            if reader.fieldnames is None or column not in reader.fieldnames:
+                shown = ", ".join(reader.fieldnames or []) or "none"
+                msg = f"--column {short_repr(column)}: not a column of {path} (its columns: {shown})"
+                raise ConfigError(msg)
+            ids = [(reader.line_num, (row.get(column) or "").strip()) for row in reader]
+        except csv.Error as exc:  # a field over the csv module's limit (128 KiB), a NUL, an odd quote
+            msg = f"{named}, line {reader.line_num + 1}: can't be read as CSV ({exc})"  # the line being read
+            raise ConfigError(msg) from exc
         ids = [(number, i) for number, i in ids if i]
     if not ids:
         hint = "give one id per line" + (", or a CSV file with --column" if label is None else "")
@@ -192,10 +196,12 @@ def _lists_a_model(manifest: Path) -> bool:
     return isinstance(files, list) and any(isinstance(name, str) and name.startswith("model/") for name in files)
 
 
-def check_output(output: Path | None, model: Path | None) -> None:
-    """Refuse an `output` that is not a regular file (or none yet), or one inside the model folder being read.
+def check_output(output: Path | None, model: Path | None, inputs: Sequence[tuple[str, Path]] = ()) -> None:
+    """Refuse an `output` that is not a regular file (or none yet), or one the command reads.
 
-    Checked before any work, so that a mistyped ``--output`` never overwrites the saved model.
+    Checked before any work, so that a mistyped ``--output`` never overwrites the saved model,
+    nor one of the `inputs` (``(what, path)``: the ``--users-file``, an ``@FILE`` of ids, the
+    data file a run file names), which the answer would replace.
 
     Raises
     ------
@@ -213,6 +219,14 @@ def check_output(output: Path | None, model: Path | None) -> None:
         raise ConfigError(msg)
     if model is not None:
         _refuse_what_is_read(target, Path(model), named)
+    blocking = next((above for above in target.parents if os.path.lexists(above) and not above.is_dir()), None)
+    if blocking is not None:  # a file (or a dangling link) where a folder of the path must be
+        msg = f"{named}: {path_repr(blocking)} is not a folder, so no file can be written below it"
+        raise ConfigError(msg)
+    for what, source in inputs:
+        if target.resolve() == Path(source).resolve():
+            msg = f"{named}: is {what} being read; write the answer elsewhere"
+            raise ConfigError(msg)
     if target.is_symlink():  # the atomic write would replace the link, not write where it points
         msg = (
             f"{named}: is a symbolic link, which recframe never replaces nor writes through; give the file "

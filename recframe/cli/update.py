@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from recframe.cli.args import _id_arg, _path_arg
-from recframe.cli.common import EXIT_OK, _print, _registry
+from recframe.cli.common import EXIT_OK, _print, _registry, whole_number
 from recframe.cli.query_output import model_folder_arg, read_numbered_ids
 from recframe.config import ComponentSpec, load_component, validate_component
 from recframe.data import Interactions
@@ -233,7 +233,7 @@ def model_ids(texts: list[str], str_ids: bool, what: str, places: list[str | Non
     """
     if str_ids:
         return texts
-    numbers = [_whole_number(text) for text in texts]
+    numbers = [whole_number(text) for text in texts]
     bad = [position for position, number in enumerate(numbers) if number is None]
     if bad:
         place = places[bad[0]]
@@ -243,15 +243,6 @@ def model_ids(texts: list[str], str_ids: bool, what: str, places: list[str | Non
         )
         raise DataError(msg)
     return [number for number in numbers if number is not None]
-
-
-def _whole_number(text: str) -> int | None:
-    """Return `text` (ASCII digits with an optional sign, spaces around) as an int, else ``None``."""
-    stripped = text.strip()
-    digits = stripped[1:] if stripped[:1] in "+-" else stripped
-    if not (digits.isascii() and digits.isdigit()):
-        return None
-    return int(stripped)
 
 
 def _target(output: Path | None, folder: Path) -> Path:
@@ -361,7 +352,7 @@ def _as_kind(ids: np.ndarray, str_ids: bool, what: str) -> np.ndarray:
     if ids.dtype.kind != "U":
         return ids
     texts, inverse = np.unique(ids, return_inverse=True)
-    numbers = [_whole_number(text) for text in texts.tolist()]
+    numbers = [whole_number(text) for text in texts.tolist()]
     low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
     bad = next((k for k, number in enumerate(numbers) if number is None or not low <= number <= high), None)
     if bad is not None:
