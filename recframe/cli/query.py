@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,9 @@ def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
         from recframe.config import load_config
 
         try:
-            data = load_config(args.config, _registry()).data
+            with warnings.catch_warnings():  # the fit reads the run file again, and warns then
+                warnings.simplefilter("ignore")
+                data = load_config(args.config, _registry()).data
         except (RecframeError, OSError):  # the fit reports it, as it would without --output
             return found
         path = getattr(data.params, "path", None) if data is not None else None
