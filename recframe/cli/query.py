@@ -68,8 +68,10 @@ def _read_from(args: argparse.Namespace) -> Path | None:
 
 
 def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
-    """Return the files the command reads besides its model, which ``--output`` may not replace."""
+    """Return the files the command reads besides its model, which ``--output`` may not replace (none without it)."""
     found: list[tuple[str, Path]] = []
+    if args.output is None:  # nothing is written: no run file read twice
+        return found
     users_file = getattr(args, "users_file", None)
     if users_file is not None and str(users_file) != "-":
         found.append(("the --users-file", Path(users_file)))
