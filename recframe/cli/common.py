@@ -57,12 +57,3 @@ def _registry() -> Any:
     from recframe.registry import PluginRegistry
 
     return PluginRegistry.from_environment()
-
-
-def whole_number(text: str) -> int | None:
-    """Return `text` (ASCII digits with an optional sign, spaces around) as an int, else ``None``."""
-    stripped = text.strip()
-    digits = stripped[1:] if stripped[:1] in "+-" else stripped
-    if not (digits.isascii() and digits.isdigit()):
-        return None
-    return int(stripped)

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from recframe.cli.args import IdsFromFile
-from recframe.cli.common import EXIT_OK, _print, _registry, whole_number
+from recframe.cli.common import EXIT_OK, _print, _registry
 from recframe.cli.query_output import check_output, emit, load_model, open_output, ranked_rows, read_ids, render
-from recframe.data import plain_number
+from recframe.data import plain_number, whole_number
 from recframe.errors import ConfigError, DataError, RecframeError, short_repr
 from recframe.recommender import MAX_HISTORY_VALUE
 

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from recframe.cli.args import _id_arg, _path_arg
-from recframe.cli.common import EXIT_OK, _print, _registry, whole_number
+from recframe.cli.common import EXIT_OK, _print, _registry
 from recframe.cli.query_output import model_folder_arg, read_numbered_ids
 from recframe.config import ComponentSpec, load_component, validate_component
-from recframe.data import Interactions
+from recframe.data import Interactions, whole_number
 from recframe.errors import ConfigError, DataError, path_repr, short_repr
 from recframe.interfaces import DataSource
 from recframe.interfaces.calls import calling, checked_interactions, is_builtin

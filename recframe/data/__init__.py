@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from recframe.data.columns import FloatArray, numeric_column, plain_number, timestamp_column
 from recframe.data.id_index import IdIndex
-from recframe.data.ids import IdArray, IntArray, as_id_array, as_query_ids
+from recframe.data.ids import IdArray, IntArray, as_id_array, as_query_ids, whole_number
 from recframe.data.interactions import Interactions
 from recframe.data.matrix import DuplicatePolicy, InteractionMatrix, check_measurable, index_dtype, pair_order
 
@@ -44,4 +44,5 @@ __all__ = [
     "pair_order",
     "plain_number",
     "timestamp_column",
+    "whole_number",
 ]

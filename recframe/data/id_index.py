@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from recframe.data.ids import IdArray, IntArray, as_id_array, narrowed, refuse_nul_ended
+from recframe.data.ids import IdArray, IntArray, as_id_array, narrowed, refuse_nul_ended, whole_number
 from recframe.errors import DataError
 
 _HASHED_CODES_MIN = 1 << 16
@@ -153,10 +153,11 @@ class IdIndex:
         if not self.is_str and arr.dtype.kind in "UO":
             out = np.full(arr.shape, np.iinfo(np.int64).min, dtype=np.int64)
             for i, value in enumerate(arr.tolist()):
-                if isinstance(value, str) and ("_" in value or not value.isascii()):
-                    continue  # '1_0' and non-ASCII digits, which int() reads, name no integer id: unknown
+                number = whole_number(value) if isinstance(value, str) else value
+                if number is None:  # text naming no integer ('1_0', non-ASCII digits): unknown
+                    continue
                 try:
-                    out[i] = int(value)
+                    out[i] = int(number)
                 except (TypeError, ValueError, OverflowError):  # beyond int64: in no int index
                     continue
             return out

@@ -128,6 +128,19 @@ def _check_no_surrogates(arr: npt.NDArray[np.str_], what: str) -> None:
             raise DataError(msg)
 
 
+def whole_number(text: str) -> int | None:
+    """Return `text` (ASCII digits with an optional sign, spaces around) as an int, else ``None``.
+
+    What text names an integer id: not ``int()``'s rule, which also reads ``'1_0'`` and
+    non-ASCII digits (``'\u0667'``).
+    """
+    stripped = text.strip()
+    digits = stripped[1:] if stripped[:1] in "+-" else stripped
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(stripped)
+
+
 def refuse_nul_ended(values: list[Any] | npt.NDArray[Any], what: str) -> None:
     r"""Refuse a text id that ends in a NUL character, before numpy makes it another id.
 
