@@ -8,8 +8,10 @@ archive once. The ``dataset`` data source (``{type: dataset, name: movielens-1m}
 ``recframe data fetch NAME`` use both.
 
 One concern a module: :mod:`~recframe.datasets.catalogue` (the datasets and their checksums),
-:mod:`~recframe.datasets.download` (the resumable, verifying downloader) and
-:mod:`~recframe.datasets.cache` (the cache folder, fetching into it and extracting).
+:mod:`~recframe.datasets.download` (the resumable, verifying downloader),
+:mod:`~recframe.datasets.cache` (the cache folder, fetching into it and extracting) and
+:mod:`~recframe.datasets.cache_files` (the cache's lock, and writing its files without
+following links).
 """
 
 from __future__ import annotations

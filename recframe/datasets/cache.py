@@ -2,18 +2,23 @@
 
 ``fetch`` downloads a dataset's file once into the cache (``$RECFRAME_DATA``, by default
 ``~/.cache/recframe/datasets``), shows its licence on the first download and verifies its size
-and checksum every time it is used; ``extract`` pulls the ratings file out of an archive once.
+and checksum every time it is used; ``extract`` pulls the ratings file out of an archive once,
+and checks it against the archive every time. Both take the dataset's lock in the cache, so
+two programs fetching one dataset take turns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 
+from recframe.datasets.cache_files import cache_lock, check_regular, open_new
 from recframe.datasets.catalogue import DatasetInfo, dataset_info
 from recframe.datasets.download import _CHUNK, _download, check_url
 from recframe.errors import ConfigError, DataError, path_repr, short_text
@@ -61,18 +66,20 @@ def fetch(
         check_url(url)
     cache = cache_folder(folder, folder_key)
     target = cache / info.filename
-    if target.exists():
-        _verify(info, target)
-        return target
-    _show_licence(info, target.parent)
-    partial = target.with_name(target.name + ".part")
-    _download(info, url or info.url, partial, target)
-    try:
-        _verify(info, partial)
-    except DataError:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(target)
+    with cache_lock(cache, info.name):  # another program fetching it: wait, then find its file
+        if check_regular(target, f"{info.name}'s download"):
+            _verify(info, target, "delete it and fetch again")
+            return target
+        marker = _show_licence(info, target.parent)
+        partial = target.with_name(target.name + ".part")
+        _download(info, url or info.url, partial, target)
+        try:
+            _verify(info, partial, "it was deleted; fetch again")
+        except DataError:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)
+        _licence_shown(info, marker)
     logger.info("downloaded %s to %s", info.name, target)
     return target
 
@@ -109,40 +116,99 @@ def cache_folder(folder: Path | None, key: str = "--folder") -> Path:
 
 
 def extract(info: DatasetInfo | str, archive: Path) -> Path:
-    """Return the ratings file of a verified download, extracting it beside an archive once."""
+    """Return the ratings file of a verified download, extracted beside the archive.
+
+    The extracted file is checked against the archive each time (its size and CRC-32, as the
+    archive records them): a stale copy (the registry now pins another file of that name) or a
+    damaged one is extracted again, with a warning.
+
+    Raises
+    ------
+    DataError
+        If the archive lacks the file or is not a zip archive, or the file can't be written
+        (the message names it and the system's reason; nothing half-written is left).
+    """
     info = dataset_info(info) if isinstance(info, str) else info
     if info.member is None:  # the download is the ratings file
         return archive
-    target = archive.parent / info.name / Path(info.member).name
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(target.name + ".part")
-    try:
-        with zipfile.ZipFile(archive) as opened, opened.open(info.member) as source, temporary.open("wb") as sink:
-            shutil.copyfileobj(source, sink, _CHUNK)
-    except (KeyError, zipfile.BadZipFile) as exc:
-        temporary.unlink(missing_ok=True)
-        msg = f"{archive}: can't read {info.member!r} from the archive: {short_text(str(exc))}"
-        raise DataError(msg) from exc
-    temporary.replace(target)
+    folder = archive.parent / info.name
+    target = folder / Path(info.member).name
+    with cache_lock(archive.parent, info.name):
+        member = _member(info, archive)
+        if folder.is_dir() and check_regular(target, f"the ratings file extracted from {archive.name}"):
+            if _matches(target, member):
+                return target
+            logger.warning("%s: does not match %s's %s; extracting it again", target, archive.name, info.member)
+        elif os.path.lexists(folder) and not folder.is_dir():
+            msg = f"{path_repr(folder)} is not a folder, where recframe extracts {info.name}; remove it and fetch again"
+            raise DataError(msg)
+        temporary = target.with_name(target.name + ".part")
+        try:
+            folder.mkdir(exist_ok=True)
+            with zipfile.ZipFile(archive) as opened, opened.open(member) as source, open_new(temporary) as sink:
+                shutil.copyfileobj(source, sink, _CHUNK)
+        except zipfile.BadZipFile as exc:
+            temporary.unlink(missing_ok=True)
+            msg = f"{archive}: can't read {info.member!r} from the archive: {short_text(str(exc))}"
+            raise DataError(msg) from exc
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            msg = (
+                f"can't extract {info.member!r} of {info.name} to {path_repr(temporary)}: {exc.strerror or exc}; "
+                "free some space or give another cache folder (--folder, data.folder or RECFRAME_DATA)"
+            )
+            raise DataError(msg) from exc
+        temporary.replace(target)
     return target
 
 
-def _show_licence(info: DatasetInfo, folder: Path) -> None:
-    """Log the licence before the first download of a dataset into `folder`."""
+def _member(info: DatasetInfo, archive: Path) -> zipfile.ZipInfo:
+    """Return the archive's record of the ratings file (its size and CRC-32)."""
+    assert info.member is not None
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            return opened.getinfo(info.member)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        msg = f"{archive}: can't read {info.member!r} from the archive: {short_text(str(exc))}"
+        raise DataError(msg) from exc
+
+
+def _matches(path: Path, member: zipfile.ZipInfo) -> bool:
+    """Return whether the file `path` has the size and CRC-32 the archive records for `member`."""
+    if path.stat().st_size != member.file_size:
+        return False
+    crc = 0
+    with path.open("rb") as source:
+        for chunk in iter(lambda: source.read(_CHUNK), b""):
+            crc = zlib.crc32(chunk, crc)
+    return crc == member.CRC
+
+
+def _show_licence(info: DatasetInfo, folder: Path) -> Path:
+    """Log the licence before the first download of a dataset into `folder`; return the marker that it was."""
     marker = folder / f".{info.name}.licence-shown"
-    if marker.exists():
+    if not marker.is_file():
+        logger.warning("%s: %s Full terms: %s", info.title, info.licence, info.licence_url)
+    return marker
+
+
+def _licence_shown(info: DatasetInfo, marker: Path) -> None:
+    """Mark the licence shown, once its download succeeded (a failed first download shows it again)."""
+    if marker.is_file():
         return
-    logger.warning("%s: %s Full terms: %s", info.title, info.licence, info.licence_url)
-    marker.write_text(info.licence_url + "\n", encoding="utf-8")
+    try:
+        with open_new(marker) as sink:
+            sink.write((info.licence_url + "\n").encode("utf-8"))
+    except OSError as exc:  # the dataset is fetched; the licence is shown again next time
+        logger.debug("can't write %s: %s", marker, exc)
 
 
-def _verify(info: DatasetInfo, path: Path) -> None:
-    """Raise unless `path` has the registered size (where known) and checksum."""
+def _verify(info: DatasetInfo, path: Path, advice: str) -> None:
+    """Raise unless `path` has the registered size (where known) and checksum; the message ends with `advice`."""
     size = path.stat().st_size
     if info.size is not None and size != info.size:
-        msg = f"{path}: {size:,} bytes, but {info.name} is {info.size:,}; delete it and fetch again"
+        msg = f"{path}: {size:,} bytes, but {info.name} is {info.size:,}; {advice}"
         raise DataError(msg)
     algorithm, _, expected = info.checksum.partition(":")
     digest = hashlib.new("sha1" if algorithm == "git-sha1" else algorithm)
@@ -154,6 +220,6 @@ def _verify(info: DatasetInfo, path: Path) -> None:
     if digest.hexdigest() != expected:
         msg = (
             f"{path}: {algorithm} {digest.hexdigest()} does not match {info.name}'s {expected}; "
-            "the file is corrupt or not the published one, and was not used"
+            f"the file is corrupt or not the published one, and was not used; {advice}"
         )
         raise DataError(msg)

@@ -7,6 +7,8 @@ dropped connection is resumed, and a server trickling bytes is given up on.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import http.client
 import logging
 import re
@@ -16,8 +18,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from recframe.datasets.cache_files import check_regular, open_new, open_partial
 from recframe.datasets.catalogue import DatasetInfo
 from recframe.errors import ConfigError, DataError, short_repr, short_text
 from recframe.progress import progress
@@ -87,6 +90,10 @@ class _Refused(Exception):
     """A response that can't be (a part of) the file: not retried; its message says why."""
 
 
+class _NotWritten(Exception):
+    """The partial file could not be written (a full disk, a quota): not the network's fault, not retried."""
+
+
 def _opener() -> urllib.request.OpenerDirector:
     """Return an opener for web addresses only, following redirects only to web addresses."""
     opener = urllib.request.OpenerDirector()
@@ -128,6 +135,14 @@ def _download(info: DatasetInfo, url: str, partial: Path, target: Path) -> None:
         except _Refused as exc:
             msg = f"can't download {info.name} from {where}: {exc}; download {info.url} by hand and put it at {target}"
             raise DataError(msg) from None
+        except _NotWritten as exc:
+            cause = exc.__cause__
+            reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+            msg = (
+                f"can't write the download of {info.name} to {partial}: {reason}; free some space or give "
+                "another cache folder (--folder, data.folder or RECFRAME_DATA); run again to resume"
+            )
+            raise DataError(msg) from cause
         except urllib.error.HTTPError as exc:
             if exc.code == 416 and partial.exists():  # the range is past the end: the .part is not a prefix
                 partial.unlink()
@@ -162,7 +177,7 @@ def _attempt(info: DatasetInfo, url: str, partial: Path, limit: int, opener: url
     """Make one request, appending what it brings to `partial`; return whether the file is complete."""
     done = partial.stat().st_size if partial.exists() else 0
     headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={done}-"} if done else {})}
-    with opener.open(urllib.request.Request(url, headers=headers), timeout=60) as response:
+    with opener.open(_request(url, headers), timeout=60) as response:
         kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if kind in _PAGES:
             msg = f"the server sent a web page ({kind}), not the file (a login or captive-portal page?)"
@@ -193,9 +208,7 @@ def _attempt(info: DatasetInfo, url: str, partial: Path, limit: int, opener: url
             msg = f"the server announces {done + length:,} bytes in all, more than the expected {limit:,}"
             raise _Refused(msg)
         received = 0
-        with partial.open("r+b" if done else "wb") as sink:
-            sink.seek(done)
-            sink.truncate()
+        with _writable(partial, done) as sink:
             expected = length if length is not None else None if info.size is None else info.size - done
             for chunk in progress(
                 _chunks(response), total=expected, desc=f"downloading {info.name}", unit="bytes", sizes=_sizes(response)
@@ -210,16 +223,76 @@ def _attempt(info: DatasetInfo, url: str, partial: Path, limit: int, opener: url
                     partial.unlink()
                     msg = f"the server sent more than the expected {limit:,} bytes (the partial file was deleted)"
                     raise _Refused(msg)
-                sink.write(chunk)
+                try:
+                    sink.write(chunk)
+                except OSError as exc:
+                    raise _NotWritten from exc
     size = done + received
     if info.size is not None:
         return size == info.size
     return length is None or received == length
 
 
+@contextlib.contextmanager
+def _writable(partial: Path, done: int) -> Iterator[BinaryIO]:
+    """Open `partial` to write from byte `done` on: continued past what it holds, or new when `done` is 0.
+
+    Raises
+    ------
+    _NotWritten
+        If it can't be opened, cut or closed (a full disk: the buffered bytes are written on close).
+    """
+    try:
+        sink = open_partial(partial) if done else open_new(partial)
+        sink.seek(done)
+        sink.truncate()
+    except OSError as exc:
+        raise _NotWritten from exc
+    try:
+        yield sink
+    except BaseException:  # the network's errors, a refusal, Ctrl-C: theirs to report
+        with contextlib.suppress(OSError):
+            sink.close()
+        raise
+    try:
+        sink.close()
+    except OSError as exc:
+        raise _NotWritten from exc
+
+
+def _request(url: str, headers: dict[str, str]) -> urllib.request.Request:
+    """Return the request for `url`; credentials in its user part (``user:token@host``) go as Basic auth.
+
+    ``urllib`` would take them for part of the host name. They are sent to that host only: a
+    header added unredirected is not passed on to where a redirect leads.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return urllib.request.Request(url, headers=headers)
+    host = parts.netloc.rpartition("@")[2]
+    request = urllib.request.Request(urllib.parse.urlunsplit(parts._replace(netloc=host)), headers=headers)
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    request.add_unredirected_header("Authorization", f"Basic {token}")
+    return request
+
+
 def _discard_unusable(info: DatasetInfo, partial: Path, limit: int) -> None:
-    """Delete a ``.part`` file that can't be the start of the right file, instead of resuming it."""
-    if not partial.exists():
+    """Delete a ``.part`` file that can't be the start of the right file, instead of resuming it.
+
+    A link in its place is removed (never the file it points to), so nothing is written through it.
+
+    Raises
+    ------
+    DataError
+        If a folder (or another kind of file) is in its place.
+    """
+    if partial.is_symlink():
+        logger.warning("%s: a link, not a partial download recframe wrote; removed", partial)
+        partial.unlink()
+        return
+    if not check_regular(partial, f"the partial download of {info.name}"):
         return
     with partial.open("rb") as source:
         head = source.read(512)
@@ -244,8 +317,9 @@ def _not_a_start(info: DatasetInfo, head: bytes) -> str | None:
 
 
 def _int_header(value: str | None) -> int | None:
-    """Return a header's value as a non-negative int; ``None`` when absent or malformed."""
-    return int(value) if value is not None and value.strip().isdigit() else None
+    """Return a header's value as a non-negative int; ``None`` when absent or malformed (``²`` included)."""
+    text = (value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _content_range(value: str | None) -> tuple[int | None, int | None]:
