@@ -38,6 +38,17 @@ logger = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400.0
 
+MAX_HALF_LIVES = 500.0
+"""Events older than this many half-lives weigh 0 (their factor, ``2**-500`` or about 3e-151, is
+far below anything that moves a similarity). Without the cut a user or item whose every event
+is a few hundred half-lives older than the reference time would hold weights whose squares
+underflow to 0, and the run would stop on a cosine-like measure; beyond about 1075 half-lives
+they underflow to 0 anyway."""
+
+_WARNED: set[float] = set()
+"""The half-lives whose weights of 0 were warned of in this process (once each: a k-fold split
+or a sweep would repeat it)."""
+
 
 class TimeDecayConfig(ComponentConfig):
     """Parameters of :class:`TimeDecayMatrixBuilder`."""
@@ -67,8 +78,10 @@ class TimeDecayMatrixBuilder(MatrixBuilder):
     ``reference_time - timestamp`` in seconds and ``half_life`` is ``half_life_days`` in
     seconds. Repeated (user, item) pairs are combined by ``duplicates`` (by default the decayed
     weights are summed, so a pair seen often and recently weighs most). The data must have
-    timestamps in Unix seconds. A weight of exactly 0 (a rating of 0, or an event so old that
-    its weight underflows) is not stored.
+    timestamps in Unix seconds. An event more than :data:`MAX_HALF_LIVES` half-lives old weighs
+    0. A pair whose weight is 0 (a rating of 0, or every event that old) is not stored, as in
+    any sparse matrix: it counts as not interacted with (``exclude_seen`` may recommend its
+    item again), which a warning, once per process, says.
     """
 
     name = "time_decay"
@@ -134,12 +147,13 @@ class TimeDecayMatrixBuilder(MatrixBuilder):
         age = np.maximum(age, 0.0)
         values = interactions.values
         base = values if c.use_values and values is not None else np.ones(len(interactions))
-        weights = base * 0.5 ** (age / (c.half_life_days * SECONDS_PER_DAY))
+        half_lives = age / (c.half_life_days * SECONDS_PER_DAY)
+        weights = np.where(half_lives <= MAX_HALF_LIVES, base * 0.5**half_lives, 0.0)
         if not np.any(weights) and np.any(base):  # the parameters, not the data, left nothing
             youngest = float(age[base != 0].min()) / SECONDS_PER_DAY
             msg = (
                 f"matrix 'time_decay': every weight decays to 0: the most recent event is {youngest:.4g} days "
-                f"before matrix.reference_time={reference!r}, over a thousand times "
+                f"before matrix.reference_time={reference!r}, over {MAX_HALF_LIVES:.0f} times "
                 f"matrix.half_life_days={c.half_life_days!r}; raise half_life_days or move reference_time "
                 "nearer the data"
             )
@@ -148,7 +162,27 @@ class TimeDecayMatrixBuilder(MatrixBuilder):
             "time_decay: reference time %r, half-life %g days, %d events",
             reference, c.half_life_days, len(interactions),
         )
-        return InteractionMatrix.from_interactions(interactions, weights, c.duplicates)
+        built = InteractionMatrix.from_interactions(interactions, weights, c.duplicates, keep_zeros=True)
+        stored = built.matrix.nnz
+        built.matrix.eliminate_zeros()
+        self._warn_of_zeros(stored - built.matrix.nnz)
+        return built
+
+    def _warn_of_zeros(self, zeros: int) -> None:
+        """Warn (once per process and half-life) that `zeros` pairs weigh 0 and count as not interacted with."""
+        half_life = self.config.half_life_days
+        if not zeros or half_life in _WARNED:
+            return
+        _WARNED.add(half_life)
+        logger.warning(
+            "matrix 'time_decay': %d (user, item) pairs weigh 0 (a rating of 0, or every event more than %.0f "
+            "half-lives, %.4g days, older than the reference time), which a sparse matrix does not store: they "
+            "count as not interacted with (exclude_seen may recommend their items again); raise half_life_days "
+            "to keep them (said once)",
+            zeros,
+            MAX_HALF_LIVES,
+            MAX_HALF_LIVES * half_life,
+        )
 
 
 @hookimpl

@@ -403,3 +403,29 @@ def test_parameters_that_decay_every_weight_to_zero_are_named(params: dict[str, 
     data = Interactions(["a", "b"], ["x", "y"], [4.0, 2.0], [0.0, 86_400.0])
     with pytest.raises(ConfigError, match=r"every weight decays to 0: .*reference_time=.*matrix\.half_life_days"):
         TimeDecayMatrixBuilder(**params).build(data)
+
+
+def test_events_past_the_cut_weigh_nothing_and_are_warned_of_once(caplog: pytest.LogCaptureFixture) -> None:
+    """At 500 half-lives an event keeps 2**-500 of its value; beyond, 0 (warned once), never a refused matrix.
+
+    Between about 540 and 1075 half-lives the weights were tiny but not 0, their squares
+    underflowed, and a cosine-like measure stopped the run telling the user to rescale ratings.
+    """
+    import recframe_timedecay
+
+    recframe_timedecay._WARNED.discard(1.0)
+    data = Interactions(["a", "a", "b", "b"], ["x", "y", "x", "y"], [2.0, 2.0, 1.0, 1.0],
+                        [T0 - 500 * DAY, T0 - 501 * DAY, T0, T0 - 700 * DAY])
+    with caplog.at_level("WARNING", logger="recframe_timedecay"):
+        entries = dense(TimeDecayMatrixBuilder(half_life_days=1.0, reference_time=T0), data)
+    assert entries == {("a", "x"): 2.0 * 2.0**-500, ("b", "x"): 1.0}
+    assert caplog.text.count("2 (user, item) pairs weigh 0") == 1 and "exclude_seen" in caplog.text
+    caplog.clear()
+    TimeDecayMatrixBuilder(half_life_days=1.0, reference_time=T0).build(data)
+    assert "weigh 0" not in caplog.text  # said once
+    old = [T0 - age * DAY for age in (600, 600, 1000, 1070)] + [T0, T0]
+    users = ["old", "old", "old", "old", "new", "new"]
+    config = {"matrix": {"type": "time_decay", "half_life_days": 1.0}, "similarity": {"type": "sparse", "k": 5},
+              "ranker": {"type": "item_cf", "n": 2}}
+    rec = Recommender.from_config(config).fit(Interactions(users, ["p", "q", "r", "s", "p", "q"], None, old))
+    assert rec.recommend("new", n=2).lengths.tolist() == [0]  # fitted, not refused; the old events count for nothing
