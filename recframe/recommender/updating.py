@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 import threading
 import time
 from datetime import datetime, timezone
@@ -48,6 +47,7 @@ from recframe.recommender.graph_delta import DeltaMeasure, update_lists
 from recframe.recommender.graph_update import GraphUpdate, update_graph
 from recframe.recommender.item_rows import updated_item_rows
 from recframe.recommender.joined_events import first_part, joined_events
+from recframe.recommender.lineage import bounded_lineage, forgotten_lineage
 from recframe.recommender.pending_events import PendingEvents, settled
 from recframe.recommender.row_changes import changed_rows, position_map
 from recframe.recommender.similarity_change import result_changes
@@ -188,7 +188,9 @@ class UpdateMethods(FitMethods):
         the time, the seconds taken, how the matrix was made
         (``matrix``: ``incremental``, brought up to date by the builder, or ``full``, built
         again) and what each neighbour graph needed (``delta`` or ``incremental`` with the rows
-        searched and merged, or ``full`` with the reason).
+        searched and merged, or ``full`` with the reason). The latest 1,000 changes are kept
+        whole; older ones are folded into one entry of kind ``folded`` after the fit's, which
+        counts them (:func:`~recframe.recommender.lineage.bounded_lineage`).
         """
         return [dict(entry) for entry in self._state().lineage]
 
@@ -221,8 +223,8 @@ class UpdateMethods(FitMethods):
             if refusal is not None:
                 raise refusal
             entry["events"] = len(change.before) - len(interactions)
-            # nothing that could confirm a guess of what it removed: see _forgotten_lineage
-            lineage, what = _forgotten_lineage(lineage, entry)
+            # nothing that could confirm a guess of what it removed: see forgotten_lineage
+            lineage, what = forgotten_lineage(lineage, entry)
         fingerprint = hashlib.sha256(f"{fitted.fingerprint}\n{entry['kind']}:{what}".encode())
         similarity, changed_similarity = self._similarity_since(fitted)
         updated = _Fitted(
@@ -267,7 +269,7 @@ class UpdateMethods(FitMethods):
         entry["neighbours"] = records
         entry["at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         entry["seconds"] = round(time.perf_counter() - start, 6)
-        updated.lineage = (*lineage, entry)
+        updated.lineage = bounded_lineage((*lineage, entry))
         return updated
 
     def _similarity_since(self, fitted: _Fitted) -> tuple[SimilarityBackend, str | None]:
@@ -445,21 +447,6 @@ def _say_if_searched_much(axis: str, searched: int, n_rows: int, slack: int) -> 
         100.0 * searched / n_rows,
         slack,
     )
-
-
-def _forgotten_lineage(
-    lineage: tuple[dict[str, Any], ...], entry: dict[str, Any]
-) -> tuple[tuple[dict[str, Any], ...], str]:
-    """Return the lineage kept by a forget, and what its step adds to the chained fingerprint.
-
-    The forgotten events must not be recoverable from the model, not even by a guess checked
-    against a digest. So the digests of the fit's and the earlier updates' events (which may
-    hold them) are dropped (``fingerprint: null``), and the forget's step of the chain is its
-    counts salted with a random nonce that is not kept: the data fingerprint before the forget
-    (computable from a guess of every event) can't be checked against the one after.
-    """
-    kept = tuple(dict(earlier, fingerprint=None) if "fingerprint" in earlier else earlier for earlier in lineage)
-    return kept, f"{entry.get('users', 0)}:{entry.get('items', 0)}:{entry['events']}:{secrets.token_hex(16)}"
 
 
 def _empty(ids: object) -> bool:

@@ -30,6 +30,7 @@ from recframe.artifacts import model_in, model_lock, read_manifest
 from recframe.engine import warm_up
 from recframe.errors import ConfigError, RecframeError
 from recframe.recommender import Recommender
+from recframe.recommender.lineage import changes_in
 from recframe.registry import describe_component
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def _metadata(rec: Recommender, path: Path | None, saved_id: str | None) -> dict
         "item_ids": "str" if matrix.items.is_str else "int",
         "components": components,
         "config": config,
-        "updates": max(len(lineage) - 1, 0),
+        "updates": changes_in(lineage),
         "last_update": lineage[-1] if len(lineage) > 1 else None,
     }
 
