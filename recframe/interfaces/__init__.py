@@ -24,7 +24,9 @@ One concern a submodule, the contracts all re-exported here:
   :func:`row_blocks`, :func:`gather_in_order` and the data sources' :class:`SupportsPartitions`;
 - :mod:`recframe.interfaces.pair_blocks`: :class:`SupportsPairBlocks`, a similarity backend's
   search split into blocks of pairs (each pair computed once) for an executor;
-- :mod:`recframe.interfaces.state`: the :data:`State` of saved models and its CSR, matrix and graph helpers.
+- :mod:`recframe.interfaces.state`: the :data:`State` of saved models and its CSR, matrix and graph helpers;
+- :mod:`recframe.interfaces.update_context`: :func:`in_update`, whether components are being fitted
+  again by ``update`` or ``forget`` rather than by a fit.
 
 The engine's checks that enforce the contracts live beside them and are not re-exported:
 :mod:`recframe.interfaces.calls` (calling into a component), :mod:`recframe.interfaces.checks`
@@ -82,6 +84,7 @@ from recframe.interfaces.state import (
     matrix_from_state,
     matrix_state,
 )
+from recframe.interfaces.update_context import in_update
 
 __all__ = [
     "INT64_MAX",
@@ -129,6 +132,7 @@ __all__ = [
     "expand_home",
     "graph_from_state",
     "graph_state",
+    "in_update",
     "interactions_from_state",
     "interactions_state",
     "matrix_from_state",

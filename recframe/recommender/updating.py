@@ -41,6 +41,7 @@ from recframe.errors import DataError
 from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph, SimilarityBackend
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_graph, check_matrix
+from recframe.interfaces.update_context import updating_model
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods, _fresh_copy
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
@@ -104,7 +105,7 @@ class UpdateMethods(FitMethods):
             If the model was saved without its training data, so it can't be updated.
         """
         self._check_components()
-        with self._updating, small_pages():
+        with self._updating, small_pages(), updating_model():
             start = time.perf_counter()
             fitted = self._state()
             base = training_data(fitted, "update")
@@ -147,7 +148,7 @@ class UpdateMethods(FitMethods):
             msg = "forget needs users, items or both"
             raise DataError(msg)
         self._check_components()
-        with self._updating, small_pages():
+        with self._updating, small_pages(), updating_model():
             start = time.perf_counter()
             fitted = self._state()
             base = training_data(fitted, "forget")

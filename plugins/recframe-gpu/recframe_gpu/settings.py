@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Literal
 
-from recframe import ComponentConfig, ConfigError
+from recframe import ComponentConfig, ConfigError, in_update
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,11 @@ class DeviceSettings(ComponentConfig):
     no_gpu: NoGPU = "error"
     """What ``device: cuda`` does on a machine without a usable GPU (or without PyTorch):
     ``error`` stops a fit with an error naming this setting; ``cpu`` logs a warning and runs
-    recframe's CPU engine (the ``sparse`` backend's and ``item_cf``'s kernels: the same lists).
-    A saved model loads either way: where its device can't be met, it answers with the CPU
-    engine, with a warning.
+    recframe's CPU engine (the ``sparse`` backend's and ``item_cf``'s kernels: the same lists,
+    but for the order or the choice among scores equal to rounding). A saved model loads
+    either way: where its device can't be met, it answers with the CPU engine, with a warning,
+    and its ``update`` and ``forget`` run there too (a data-protection ``forget`` must not wait
+    for a GPU).
     (Not called ``fallback``: a ranker section's ``fallback`` names the rankers for users it
     can't serve.)"""
     precision: Precision = "float64"
@@ -101,8 +103,8 @@ def _device(settings: DeviceSettings, component: str) -> str:
     try:
         import torch
     except ImportError as exc:
-        if settings.no_gpu == "cpu":
-            logger.warning("%s: PyTorch is not installed; running recframe's CPU engine (no_gpu: cpu)", component)
+        if settings.no_gpu == "cpu" or in_update():
+            logger.warning("%s: PyTorch is not installed; running recframe's CPU engine (%s)", component, _why())
             return CPU_ENGINE
         msg = (
             f"{component}: device {settings.device!r} needs PyTorch, which is not installed ({exc}); "
@@ -117,11 +119,18 @@ def _device(settings: DeviceSettings, component: str) -> str:
         logger.info("%s: no CUDA GPU is available; running the kernels on the CPU (device: auto)", component)
         return "cpu"
     built = "built without CUDA" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
-    if settings.no_gpu == "cpu":
-        logger.warning("%s: no CUDA GPU is available; running recframe's CPU engine (no_gpu: cpu)", component)
+    if settings.no_gpu == "cpu" or in_update():
+        logger.warning("%s: no CUDA GPU is available; running recframe's CPU engine (%s)", component, _why())
         return CPU_ENGINE
     msg = (
         f"{component}: device 'cuda' but no CUDA GPU is available (torch {torch.__version__}, {built}); "
         "set no_gpu: cpu to run recframe's CPU engine, or device: cpu or auto to run the kernels on the CPU"
     )
     raise ConfigError(msg)
+
+
+def _why() -> str:
+    """Say why the CPU engine runs where the device is missing: the setting, or an update of a model."""
+    if in_update():
+        return "an update or forget runs where the model answers, whatever no_gpu says"
+    return "no_gpu: cpu"

@@ -200,7 +200,13 @@ class GPUSimilarity(SimilarityBackend):
     def _on_cpu_engine(
         self, queries: sp.csr_array, picked: IntArray, k: int, *, exclude_self: bool
     ) -> tuple[IntArray, FloatArray]:
-        """Run recframe's CPU engine, exactly as the ``sparse`` backend does for these measures."""
+        """Run recframe's CPU engine, with the ``sparse`` backend's kernels for these measures.
+
+        Cosine runs as the dot product of the rows normalised at the fit (all a saved model
+        keeps), where ``sparse`` divides the raw rows' dot products by their lengths: the
+        scores agree to rounding, and exact ties can fall one ulp apart either way, so the
+        lists may differ in the order or the choice among scores equal to rounding.
+        """
         assert self.rows_ is not None
         c = self.config
         common = {"exclude_self": exclude_self, "engine": c.engine, "desc": f"{self.name}: neighbours (CPU engine)"}

@@ -154,3 +154,42 @@ def test_a_model_fitted_for_a_gpu_loads_without_one_and_answers_with_the_cpu_eng
     assert "this loaded model answers with recframe's CPU engine instead" in caplog.text
     users = data.users[:20]
     assert loaded.recommend(users).to_dict() == fitted.recommend(users).to_dict()
+
+
+def test_a_model_loaded_without_a_gpu_can_be_updated_and_forgotten_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``no_gpu: error`` stops a fit, never a change of a model that answers with the CPU engine.
+
+    A data-protection ``forget`` on the serving machine (no GPU) used to stop on the similarity's
+    and the rankers' device, from the API and the CLI alike. The changed model answers as the
+    CPU engine's own model (``no_gpu: cpu``) with the same changes.
+    """
+    import recframe_gpu.rankers as rankers
+    import recframe_gpu.similarity as similarity
+
+    from recframe import Recommender, in_update
+    from recframe.cli import main
+
+    config = {
+        "similarity": {"type": "gpu", "k": 6, "device": "cuda", "update_slack": 4},
+        "ranker": {"type": "gpu_item_cf", "n": 4, "device": "cuda"},
+    }
+    data = random_interactions(n_users=50, n_items=30, density=0.2, seed=5)
+    for module in (similarity, rankers):  # fitted on "the GPU machine" (pretended: the CPU engine runs here)
+        monkeypatch.setattr(module, "resolve_device", lambda settings, component: "engine")
+    Recommender.from_config(config).fit(data).save(tmp_path / "model")
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "torch", None)  # the serving machine: no PyTorch
+    with pytest.raises(ConfigError, match="needs PyTorch"):  # a fit still stops
+        Recommender.from_config(config).fit(data)
+    loaded = Recommender.load(tmp_path / "model")
+    new = {"user": [7, 999], "item": [3, 4], "rating": [5.0, 4.0], "timestamp": [1.7e9, 1.7e9]}
+    with caplog.at_level(logging.WARNING, logger="recframe_gpu"):
+        loaded.update(new).forget(users=[data.users[0]])
+    assert "an update or forget runs where the model answers" in caplog.text and not in_update()
+    on_cpu = {role: {**section, "no_gpu": "cpu"} for role, section in config.items()}
+    refit = Recommender.from_config(on_cpu).fit(data).update(new).forget(users=[data.users[0]])
+    users = refit.interaction_matrix.users.ids[:25]
+    assert loaded.recommend(users).to_dict() == refit.recommend(users).to_dict()
+    assert main(["forget", str(tmp_path / "model"), "--user", str(data.users[1]), "--quiet"]) == 0
