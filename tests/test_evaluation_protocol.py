@@ -177,6 +177,19 @@ def test_predefined_split_from_python_and_from_yaml(tmp_path: Path, capsys):
     assert (tmp_path / "out" / "per_user.csv").read_text().startswith("fold,user,recall@5\n")
 
 
+def test_a_test_data_file_it_cant_read_is_named_as_evaluation_test_data(tmp_path: Path):
+    """The source names its settings as the data section's; loading the test part it is evaluation.test_data."""
+    (tmp_path / "data.csv").write_text("user,item,rating\n1,2,3\n2,3,4\n1,3,5\n2,2,1\n")
+    config = {
+        "data": {"type": "csv", "path": str(tmp_path / "data.csv")},
+        "similarity": {"type": "sparse", "k": 2},
+        "evaluation": {"split": "predefined", "test_data": {"type": "csv", "path": str(tmp_path / "data.csv.gone")},
+                       "metrics": ["recall@2"]},
+    }
+    with pytest.raises(DataError, match=r"data\.csv\.gone: file not found \(evaluation\.test_data\.path\)$"):
+        Recommender.from_config(config).evaluate()
+
+
 def test_predefined_split_and_test_data_go_together():
     with pytest.raises(ConfigError, match=r"evaluation\.split: split 'predefined' and test_data go together"):
         Recommender.from_config({"data": SYNTHETIC, "evaluation": {"split": "predefined"}})

@@ -364,3 +364,19 @@ def test_a_short_write_is_told_with_the_room_left_on_the_device(
                        r"written\); [\d,]+ bytes free on the device of "):  # fmt: skip
         _tiny(tiny_interactions).save(tmp_path / "model")
     assert list(tmp_path.iterdir()) == []  # nothing half written left behind
+
+
+def test_an_equal_copy_of_an_array_is_written_once(tmp_path: Path) -> None:
+    """An array that came back from another process (a Ray task's model) equals, not shares, its twin."""
+    from recframe.artifacts.model_files import ArrayWriter
+
+    writer = ArrayWriter(tmp_path)
+    indices = np.arange(1000, dtype=np.int32)
+    first = writer.write("matrix.indices", indices)
+    assert writer.write("rows.indices", indices[:]) == first  # the same memory
+    assert writer.write("rows.indices", indices.copy()) == first  # an equal copy
+    assert writer.write("other", indices[::-1].copy()) != first  # same shape and type, other bytes
+    zeros = np.zeros(4)
+    assert writer.write("plus", zeros) != writer.write("minus", -zeros)  # equal values, other bytes
+    assert writer.write("as int64", indices.astype(np.int64)) != first  # other type
+    assert len(list((tmp_path / "arrays").iterdir())) == len(writer.files) == 5

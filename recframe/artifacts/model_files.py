@@ -113,6 +113,11 @@ def check_array(array: np.ndarray, where: Callable[[], str]) -> None:
 class ArrayWriter:
     """Write arrays into a model folder under construction, each distinct array once.
 
+    An array is written once however many components hold it: the same memory is found by its
+    address, and an equal copy (the same shape, type and bytes: an array that came back from
+    another process, say) by comparing it with the arrays of its shape and type written before.
+    So a model's folder is the same whichever way its arrays were made.
+
     Parameters
     ----------
     folder : Path
@@ -124,15 +129,18 @@ class ArrayWriter:
         (folder / ARRAYS_DIR).mkdir()
         self.files: dict[str, dict[str, Any]] = {}
         self._written: dict[tuple[int, tuple[int, ...], tuple[int, ...], str], str] = {}
+        self._by_shape: dict[tuple[tuple[int, ...], str], list[tuple[np.ndarray, str]]] = {}
         self._keep: list[np.ndarray] = []  # keeps the arrays alive, so their addresses stay unique
 
     def write(self, name: str, array: np.ndarray) -> str:
-        """Write `array` (or find the file already holding it) and return its relative path."""
+        """Write `array` (or find the file already holding it, or an equal copy of it) and return its relative path."""
         key = (array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
-        found = self._written.get(key)
+        found = self._written.get(key) or self._equal_copy(array)
         if found is not None:
+            self._written[key] = found
+            self._keep.append(array)
             return found
-        relative = f"{ARRAYS_DIR}/{len(self._written):03d}-{_SAFE.sub('_', name)[:80]}.npy"
+        relative = f"{ARRAYS_DIR}/{len(self.files):03d}-{_SAFE.sub('_', name)[:80]}.npy"
         target = self.folder / relative
         with target.open("wb") as stream:
             np.save(stream, array, allow_pickle=False)
@@ -140,8 +148,34 @@ class ArrayWriter:
             os.fsync(stream.fileno())
         self._written[key] = relative
         self._keep.append(array)
+        self._by_shape.setdefault((array.shape, array.dtype.str), []).append((array, relative))
         self.files[relative] = {"sha256": sha256_of(target), "bytes": target.stat().st_size}
         return relative
+
+    def _equal_copy(self, array: np.ndarray) -> str | None:
+        """Return the file of an array written before with the same shape, type and bytes, or ``None``."""
+        for other, relative in self._by_shape.get((array.shape, array.dtype.str), ()):
+            if same_bytes(array, other):
+                return relative
+        return None
+
+
+_COMPARED_BYTES = 1 << 24
+"""Bytes of two arrays compared at a time: an unequal pair mostly differs in its first ones."""
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Return whether `a` and `b` (of one shape and type) hold the same bytes, read in chunks (-0.0 is not 0.0)."""
+    if a.dtype.hasobject or b.dtype.hasobject:
+        return False
+    flat_a, flat_b = np.ravel(a), np.ravel(b)  # a copy only where an array is not contiguous
+    step = max(1, _COMPARED_BYTES // max(a.dtype.itemsize, 1))
+    for start in range(0, flat_a.size, step):
+        chunk_a = np.ascontiguousarray(flat_a[start : start + step]).view(np.uint8)
+        chunk_b = np.ascontiguousarray(flat_b[start : start + step]).view(np.uint8)
+        if not np.array_equal(chunk_a, chunk_b):
+            return False
+    return True
 
 
 WORK_TAG = "recframe-save-"

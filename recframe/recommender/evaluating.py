@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,7 +23,7 @@ from recframe.errors import ConfigError, DataError, short_repr
 from recframe.evaluation import held_out, metric_input
 from recframe.evaluation.leakage import protocol_warnings
 from recframe.evaluation.protocol import usage
-from recframe.interfaces import Executor, RatedPairs, Splitter, SupportsPredict
+from recframe.interfaces import ComponentConfig, Executor, RatedPairs, Splitter, SupportsPredict
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_interactions, check_split
 from recframe.interfaces.value_checks import check_metric
@@ -136,8 +137,13 @@ class EvaluationMethods(QueryMethods):
         """Return the interactions of the ``evaluation.test_data`` source (a predefined split's test part), if any."""
         if self.test_data is None:
             return None
-        with checked_interactions(self._who(self.test_data), builtin=self._builtin(self.test_data)):
-            loaded = self._call(self.test_data, "load", self._rng(2))
+        try:
+            with checked_interactions(self._who(self.test_data), builtin=self._builtin(self.test_data)):
+                loaded = self._call(self.test_data, "load", self._rng(2))
+        except (DataError, ConfigError) as exc:
+            if type(exc) not in (DataError, ConfigError):
+                raise
+            raise type(exc)(_as_test_data(str(exc), self.test_data.config)) from exc.__cause__
         return check_interactions(loaded, self._who(self.test_data))
 
     def _keep_fitted(self, fitted: _Fitted) -> None:
@@ -360,3 +366,16 @@ def _fold_task(work: _FoldWork, fold: _Fold) -> _FoldOutcome:
     parts = {key: value if key in _SHARED_PARTS else copy.deepcopy(value) for key, value in work.parts.items()}
     twin = work.cls(**parts)
     return twin._run_fold(work.splitter, fold)
+
+
+def _as_test_data(message: str, config: ComponentConfig) -> str:
+    """Return a data source's `message` with its settings named as ``evaluation.test_data``'s, not ``data``'s.
+
+    A source names its settings as the run's ``data`` section (``(data.path)``); loading the
+    test part of a predefined split, the same source is the ``evaluation.test_data`` section.
+    Only the source's own field names are renamed, so a file called ``data.csv`` stays as it is.
+    """
+    fields = "|".join(re.escape(name) for name in sorted(type(config).model_fields, key=len, reverse=True))
+    if not fields:
+        return message
+    return re.sub(rf"(?<![\w/.\\-])data\.({fields})(?![\w.])", r"evaluation.test_data.\1", message)

@@ -16,9 +16,6 @@ validating a run file stays fast.
 from __future__ import annotations
 
 import logging
-import os
-import re
-import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -27,6 +24,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import Field, NonNegativeInt, field_validator
 
 from recframe import ConfigError, Executor, ExecutorConfig, RecframeError, gather_in_order, hookimpl, progress_bar
+from recframe_ray.connection import (
+    ADDRESS,
+    check_answers,
+    connect,
+    disconnect,
+    host_port,
+    opened,
+    probe,
+    reason,
+    running,
+)
+from recframe_ray.tasks import TaskContext, apply_in_context, log_again
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -39,8 +48,6 @@ R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
 
-_ADDRESS = re.compile(r"(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})")
-
 
 class RayExecutorConfig(ExecutorConfig):
     """Parameters of :class:`RayExecutor`."""
@@ -52,18 +59,28 @@ class RayExecutorConfig(ExecutorConfig):
     that connection instead."""
     num_cpus: float = Field(1.0, gt=0.0, le=1024.0)
     """CPUs each block's task reserves on its node: a node runs its CPUs divided by this many
-    blocks at once."""
-    max_retries: NonNegativeInt = 3
+    blocks at once (in steps of 0.0001, as Ray counts them)."""
+    max_retries: NonNegativeInt = Field(3, le=10_000)
     """Times a block is run again when the worker running it dies (killed, out of memory, node
     lost); an error raised by the work itself is not retried, as it would fail again."""
     connect_timeout_s: float = Field(10.0, gt=0.0, le=3600.0)
     """Seconds to wait for the head node to answer before giving up with an error."""
 
+    @field_validator("num_cpus")
+    @classmethod
+    def _ray_steps(cls, value: float) -> float:
+        """Refuse what Ray would refuse only once blocks run: a fraction of a CPU finer than 0.0001."""
+        if abs(value * 10_000 - round(value * 10_000)) > 1e-6:
+            near = max(round(value, 4), 0.0001)
+            msg = f"{value!r} is finer than Ray counts CPUs (steps of 0.0001); give, say, {near}"
+            raise ValueError(msg)
+        return value
+
     @field_validator("address")
     @classmethod
     def _host_port(cls, value: str) -> str:
         """Accept ``host:port`` only: ``auto`` and ``local`` would find or start a cluster nobody named."""
-        match = _ADDRESS.fullmatch(value.strip())
+        match = ADDRESS.fullmatch(value.strip())
         if match is None or not 0 < int(match["port"]) < 65536:
             msg = (
                 f"{value!r} is not host:port; give the address of the Ray head node, such as "
@@ -106,7 +123,7 @@ class RayExecutor(Executor):
             ``max_retries`` times, a node or the head was lost).
         """
         ray = _ray()
-        _connect(ray, self.config.address, self.config.connect_timeout_s)
+        connect(ray, self.config.address, self.config.connect_timeout_s)
         self._connected = True
         if not self._sized:  # once per executor: a fit or a sweep maps blocks many times
             self._sized = True
@@ -118,11 +135,14 @@ class RayExecutor(Executor):
         )
         try:
             shared = ray.put(payload)
-            refs = [remote.remote(function, shared, block) for block in blocks]
+            context = TaskContext.of_driver()
+            refs = [remote.remote(function, shared, block, context) for block in blocks]
             sizes = [len(block) if hasattr(block, "__len__") else 1 for block in blocks]
             waited = progress_bar(refs, total=sum(sizes), desc=desc, sizes=sizes)
-            address = self.config.address
-            return gather_in_order((_result(ray, ref, address) for ref in waited), on_result)
+            # the head is watched where this executor connected; the user's own ray.init is theirs to watch
+            watched = self.config.address if opened() == self.config.address else None
+            with running():
+                return gather_in_order((_result(ray, ref, watched) for ref in waited), on_result)
         except RayTaskError as exc:  # the work itself raised: raise that, as the local executor does
             # no ray.cancel: the blocks already sent run to their end and their results are dropped. In
             # Ray a cancel racing with the task's completion fails a RAY_CHECK and aborts this process
@@ -132,7 +152,7 @@ class RayExecutor(Executor):
                 raise cause from None
             raise
         except (RayError, _ClusterLost) as exc:
-            _disconnect()  # the next run connects afresh (a failed cluster's connection is of no use)
+            disconnect()  # the next run connects afresh (a failed cluster's connection is of no use)
             what = str(exc) if isinstance(exc, _ClusterLost) else f"{type(exc).__name__}: {exc}"
             msg = (
                 f"ray executor: {desc} failed on the Ray cluster at {self.config.address!r}: {what}; "
@@ -148,9 +168,9 @@ class RayExecutor(Executor):
         not checked, as :meth:`map_blocks` would not check it.
         """
         ray = sys.modules.get("ray")
-        if ray is not None and ray.is_initialized() and _opened in (None, self.config.address):
+        if ray is not None and ray.is_initialized() and opened() in (None, self.config.address):
             return  # connected to it already (or to the user's own ray.init, which map_blocks uses)
-        _check_answers(self.config.address, self.config.connect_timeout_s)
+        check_answers(self.config.address, self.config.connect_timeout_s)
 
     def close(self) -> None:
         """Disconnect from the cluster if this executor used a connection a ray executor opened.
@@ -160,7 +180,7 @@ class RayExecutor(Executor):
         """
         if self._connected:
             self._connected = False
-            _disconnect()
+            disconnect()
 
 
 def _ray() -> ModuleType:
@@ -173,82 +193,9 @@ def _ray() -> ModuleType:
     return ray
 
 
-_lock = threading.Lock()
-_opened: str | None = None
-"""The address this process connected to for a ray executor, or ``None`` (not connected by us)."""
 _remote: list[Any] = []
-
-
-def _connect(ray: ModuleType, address: str, timeout: float) -> None:
-    """Connect this process to the cluster at `address`, once; check first that it answers at all.
-
-    ``ray.init`` waits a long time for a head node that does not answer, so a plain TCP
-    connection, bounded by `timeout`, tells first whether anything listens there.
-    """
-    global _opened
-    with _lock:
-        if ray.is_initialized() and (_opened is None or _opened == address):
-            return  # our connection, or the user's own ray.init
-        _check_answers(address, timeout)  # checked first: a connection to another cluster is kept then
-        if ray.is_initialized():  # ours, to another cluster
-            ray.shutdown()
-            _opened = None
-        try:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, configure_logging=False)
-        except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
-            msg = f"executor.address: can't connect to the Ray cluster at {address!r}: {type(exc).__name__}: {exc}"
-            raise ConfigError(msg) from exc
-        _opened = address
-        logger.info("connected to the Ray cluster at %s", address)
-
-
-_HTTP2_START = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
-"""An HTTP/2 client's first bytes: its connection preface, then an empty SETTINGS frame."""
-
-_SETTINGS_FRAME = 0x04
-"""The type of the frame an HTTP/2 server must send first (RFC 9113, 3.4)."""
-
-
-def _check_answers(address: str, timeout: float) -> None:
-    """Raise a ConfigError unless a gRPC server (a Ray head node's GCS) answers at `address` within `timeout`.
-
-    A TCP connection alone is not enough: where another service listens (a wrong port),
-    ``ray.init`` retries for many minutes whatever the timeout. The head node speaks gRPC, so
-    HTTP/2: sent a client's preface, it answers with a SETTINGS frame at once. A cluster with
-    TLS on (``RAY_USE_TLS``) gets the TCP check only.
-    """
-    host, port = _host_port(address)
-    refused = _probe(host, port, timeout)
-    if refused is not None:
-        raise _unreachable(address, timeout, port, refused) from refused
-    if os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true"):
-        return  # the head node speaks TLS then: a plain HTTP/2 start would be refused
-    why = _not_grpc(host, port, timeout)
-    if why is not None:
-        msg = (
-            f"executor.address: something listens at {address!r}, but not a Ray head node ({why}); "
-            f"give the head node's address (ray start --head --port={port} prints it) or fix the port"
-        )
-        raise ConfigError(msg)
-
-
-def _not_grpc(host: str, port: int, timeout: float) -> str | None:
-    """Return why the server at ``host:port`` is not an HTTP/2 (gRPC) server, or ``None`` if it is."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as connection:
-            connection.settimeout(timeout)
-            connection.sendall(_HTTP2_START)
-            head = b""
-            while len(head) < 9:  # a frame's header: length (3 bytes), type, flags, stream (4)
-                chunk = connection.recv(9 - len(head))
-                if not chunk:
-                    return "it closed the connection"
-                head += chunk
-    except TimeoutError:
-        return f"it did not answer in HTTP/2 within {timeout:g}s"
-    except OSError as exc:
-        return _reason(exc)
-    return None if head[3] == _SETTINGS_FRAME else "it answered, but not in HTTP/2 (gRPC)"
+"""The remote function of the tasks, made once per process."""
+_remote_lock = threading.Lock()
 
 
 def _warn_if_no_node_fits(ray: ModuleType, address: str, num_cpus: float) -> None:
@@ -273,26 +220,6 @@ def _warn_if_no_node_fits(ray: ModuleType, address: str, num_cpus: float) -> Non
         )
 
 
-def _unreachable(address: str, timeout: float, port: int, refused: OSError) -> ConfigError:
-    """Return the error of a cluster address nothing answers at."""
-    return ConfigError(
-        f"executor.address: can't reach the Ray cluster at {address!r} within {timeout:g}s "
-        f"({_reason(refused)}); start its head node (ray start --head --port={port}) or fix the address"
-    )
-
-
-def _disconnect() -> None:
-    """End the connection :func:`_connect` opened, if any (a connection of the user's own is kept)."""
-    global _opened
-    with _lock:
-        if _opened is None:
-            return
-        import ray
-
-        ray.shutdown()
-        _opened = None
-
-
 class _ClusterLost(Exception):
     """The head node stopped answering while blocks ran."""
 
@@ -301,55 +228,34 @@ _POLL_S = 1.0
 """Seconds between checks that the head node still answers while a block runs."""
 
 
-def _result(ray: ModuleType, ref: Any, address: str) -> Any:
-    """Wait for one block's result, checking every :data:`_POLL_S` seconds that the head node answers.
+def _result(ray: ModuleType, ref: Any, address: str | None) -> Any:
+    """Wait for one block's result and log what its task logged; check every :data:`_POLL_S` s that the head answers.
 
     When the head node dies, Ray retries the blocks it ran and waits for the lost head (for a
     minute, then ends the whole process), so a plain ``ray.get`` would hang; a refused TCP
-    connection to the head's port says at once that the cluster is gone.
+    connection to the head's port says at once that the cluster is gone. `address` ``None``:
+    a connection of the user's own, whose head is not known here, is not checked.
     """
-    host, port = _host_port(address)
     while True:
         ready, _ = ray.wait([ref], timeout=_POLL_S)
         if ready:
-            return ray.get(ref)
-        refused = _probe(host, port, _POLL_S)
+            result, records = ray.get(ref)
+            log_again(records)
+            return result
+        if address is None:
+            continue
+        host, port = host_port(address)
+        refused = probe(host, port, _POLL_S)
         if refused is not None:
-            msg = f"the head node stopped answering while blocks ran ({_reason(refused)})"
+            msg = f"the head node stopped answering while blocks ran ({reason(refused)})"
             raise _ClusterLost(msg) from refused
 
 
-def _probe(host: str, port: int, timeout: float) -> OSError | None:
-    """Return why a TCP connection to ``host:port`` failed within `timeout` seconds, or ``None`` if one opened."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except OSError as exc:
-        return exc
-
-
-def _reason(refused: OSError) -> str:
-    """Say in a few words why a connection failed."""
-    return "no answer" if isinstance(refused, TimeoutError) else refused.strerror or str(refused)
-
-
-def _host_port(address: str) -> tuple[str, int]:
-    """Split a validated ``host:port``."""
-    match = _ADDRESS.fullmatch(address)
-    assert match is not None, "the config validated the address"
-    return match["host"].strip("[]"), int(match["port"])
-
-
-def _apply(function: Callable[[P, B], R], payload: P, block: B) -> R:
-    """Run one block: what each Ray task does (the function travels by reference, the payload from the store)."""
-    return function(payload, block)
-
-
 def _remote_apply(ray: ModuleType) -> Any:
-    """Return :func:`_apply` as a Ray remote function, made once (Ray exports it once per connection)."""
-    with _lock:
+    """Return :func:`~recframe_ray.tasks.apply_in_context` as a Ray remote function, made once per process."""
+    with _remote_lock:
         if not _remote:
-            _remote.append(ray.remote(_apply))
+            _remote.append(ray.remote(apply_in_context))
         return _remote[0]
 
 
