@@ -77,6 +77,8 @@ def connect(ray: ModuleType, address: str, timeout: float) -> None:
             msg = f"executor.address: can't connect to the Ray cluster at {address!r}: {type(exc).__name__}: {exc}"
             raise ConfigError(msg) from exc
         _opened = address
+        if _stop_watch is not None:  # a watcher of a connection ended without disconnect() (ray.shutdown())
+            _stop_watch.set()
         _stop_watch = threading.Event()
         threading.Thread(
             target=watch_head, args=(ray, address, _stop_watch), name="recframe-ray-watch", daemon=True
