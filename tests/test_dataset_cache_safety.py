@@ -8,6 +8,7 @@ is named as such; credentials in a mirror's URL are sent as Basic auth to that h
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import errno
 import hashlib
 import http.server
@@ -64,19 +65,8 @@ def test_two_programs_fetching_at_once_take_turns(server, tmp_path):
 
     server.reply = slow
     info = info_for(server.url)
-    results: list[object] = []
-
-    def run() -> None:
-        try:
-            results.append(extract(info, fetch(info, folder=tmp_path)).read_bytes())
-        except Exception as exc:
-            results.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:  # an error in either is raised here
+        results = list(pool.map(lambda _: extract(info, fetch(info, folder=tmp_path)).read_bytes(), range(2)))
     assert len(results) == 2 and results[0] == results[1] and isinstance(results[0], bytes)
     assert server.ranges == [""]  # one download; the second waited and found it
     assert not part(tmp_path).exists()
