@@ -78,13 +78,16 @@ class _Keeper(logging.Handler):
         self.records: list[Record] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        values = dict(record.__dict__)
-        values["msg"], values["args"] = record.getMessage(), None
-        if record.exc_info:
-            values["exc_text"] = logging.Formatter().formatException(record.exc_info)
-        values["exc_info"] = None
-        values.pop("message", None)
-        self.records.append({k: v for k, v in values.items() if _plain(v)})
+        try:
+            values = dict(record.__dict__)
+            values["msg"], values["args"] = record.getMessage(), None
+            if record.exc_info:
+                values["exc_text"] = logging.Formatter().formatException(record.exc_info)
+            values["exc_info"] = None
+            values.pop("message", None)
+            self.records.append({k: v for k, v in values.items() if _plain(v)})
+        except Exception:  # a record whose arguments don't fit its message: as logging's own handlers do
+            self.handleError(record)
 
 
 def _plain(value: object) -> bool:
