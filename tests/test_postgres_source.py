@@ -147,3 +147,24 @@ def test_postgresql_password_from_the_environment(postgres, monkeypatch):
     masked = postgres.replace("postgres@", "postgres:***@")  # a URL copied from a written config.yaml
     with pytest.raises(DataError, match=r"the password in data\.url is '\*\*\*', as written in a saved config; "):
         source(masked).load(np.random.default_rng(0))
+
+
+def test_postgresql_date_times_become_unix_seconds(postgres):
+    """timestamptz, timestamp and date columns read as the DataFrame source reads the same values."""
+    query = (
+        "SELECT user_id, item_id, stars, "
+        "TIMESTAMPTZ '2024-01-01 08:00:00.123456+01' + (row_number() OVER (ORDER BY user_id, item_id)) * "
+        "INTERVAL '1 second' AS ts FROM ratings ORDER BY user_id, item_id"
+    )
+    loaded = source(postgres, query=query, chunk_rows=7).load(np.random.default_rng(0))
+    first = 1704092400.123456 + 1  # 07:00:00.123456 UTC, then a second a row
+    np.testing.assert_allclose(loaded.timestamps, first + np.arange(len(DATA)), rtol=0, atol=1e-6)
+    for cast, expected in (("TIMESTAMP '2024-01-02 00:00:00'", 1704153600.0), ("DATE '2024-01-02'", 1704153600.0)):
+        dated = source(postgres, query=f"SELECT user_id, item_id, stars, {cast} AS ts FROM ratings")
+        assert set(dated.load(np.random.default_rng(0)).timestamps.tolist()) == {expected}
+
+
+def test_postgresql_timeouts_postgresql_cant_take_are_refused_at_load():
+    for seconds in (0.0004, 2_592_000):  # 0 ms lifts PostgreSQL's limit; 30 days overflows it
+        with pytest.raises(ValueError, match="timeout_s"):
+            source("postgresql://x@127.0.0.1/db", timeout_s=seconds)

@@ -263,7 +263,7 @@ class DuplicatesFilter(Filter):
         sorted_key = key[order]
         repeated = sorted_key[1:] == sorted_key[:-1]
         if self.config.keep == "error" and repeated.any():
-            at = order[1:][repeated][0]
+            at = order[1:][repeated].min()  # the pair whose repeat comes first in the data (not in id order)
             user, item = short_repr(interactions.users[at].item()), short_repr(interactions.items[at].item())
             msg = f"user {user} and item {item} occur more than once; set the duplicates filter's keep to first or last"
             raise DataError(msg)

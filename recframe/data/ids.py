@@ -61,6 +61,9 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
         msg = f"{what} must be 1-d; got an array of shape {arr.shape}"
         raise DataError(msg)
     kind = arr.dtype.kind
+    if kind == "O":
+        arr = _object_ids(arr, what)  # int64, or text checked below
+        kind = arr.dtype.kind
     if kind in "iu":
         if kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
             msg = f"{what}: id {arr.max().item()!r} exceeds the int64 range; use string ids"
@@ -68,6 +71,7 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
         return arr.astype(np.int64, copy=False)
     if kind == "U":
         _check_no_surrogates(arr, what)
+        _refuse_empty(arr, what)
         return arr
     if kind == "f":
         with np.errstate(invalid="ignore"):
@@ -89,8 +93,6 @@ def as_id_array(ids: Iterable[Any] | npt.ArrayLike, what: str = "ids") -> IdArra
             "store or cast them as text"
         )
         raise DataError(msg)
-    if kind == "O":
-        return _object_ids(arr, what)
     if kind == "b":
         msg = f"{what} must be integers or strings; got booleans"
         raise DataError(msg)
@@ -126,6 +128,14 @@ def _check_no_surrogates(arr: npt.NDArray[np.str_], what: str) -> None:
                 "text UTF-8 can store (was it decoded with errors='surrogateescape'?); decode the ids strictly"
             )
             raise DataError(msg)
+
+
+def _refuse_empty(arr: npt.NDArray[np.str_], what: str) -> None:
+    """Refuse an empty text id, as the CSV readers do: it is a missing id, not a name."""
+    empty = np.flatnonzero(arr == "") if arr.size else np.zeros(0, dtype=np.intp)
+    if len(empty):
+        msg = f"{_entry(what, int(empty[0]))} is an empty id; every id must be set: drop or fill those rows"
+        raise DataError(msg)
 
 
 def whole_number(text: str) -> int | None:
@@ -189,6 +199,10 @@ def narrowed(kept: npt.NDArray[Any], dropped: npt.NDArray[Any]) -> npt.NDArray[A
     return kept.astype(np.dtype((np.str_, longest))) if longest < width else kept
 
 
+_EXACT_IN_FLOAT = 2**53
+"""The largest integer magnitude below which every integer is a float64 exactly."""
+
+
 def _scalar_kind(x: object) -> str:
     """Name the kind of one id for :func:`_list_array`: text, bytes, bool, number or other."""
     if isinstance(x, str):
@@ -215,7 +229,14 @@ def _list_array(values: list[Any]) -> npt.NDArray[Any]:
         return np.asarray(values, dtype=object) if all(np.ndim(x) == 0 for x in values) else np.asarray(values)
     if arr.dtype.kind != "O" and arr.ndim == 1 and len({_scalar_kind(x) for x in values}) > 1:
         return np.asarray(values, dtype=object)
+    if arr.dtype.kind == "f" and arr.ndim == 1 and any(_inexact_as_float(x) for x in values):
+        return np.asarray(values, dtype=object)  # [2**53 + 1, 2.0] as float64 would be another id
     return arr
+
+
+def _inexact_as_float(x: object) -> bool:
+    """Whether `x` is an integer that a float64 can't hold exactly (beyond 2**53)."""
+    return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_) and abs(int(x)) > _EXACT_IN_FLOAT
 
 
 def _object_ids(arr: npt.NDArray[Any], what: str) -> IdArray:

@@ -200,6 +200,11 @@ def _pyarrow() -> tuple[Any, Any]:
     return pa, pq
 
 
+_TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+"""Ticks of each Arrow timestamp unit in a second: a timestamp becomes Unix seconds from its own unit,
+so nanoseconds are not cut to microseconds (a cast that would refuse the digits it drops)."""
+
+
 def _arrays(pa: Any, table: Any, roles: dict[str, str], where: str, path: str | None = None) -> _Columns:
     """Return the columns of `table` by role as numpy arrays (timestamps as Unix seconds), refusing nulls."""
     columns: dict[str, np.ndarray] = {}
@@ -209,9 +214,12 @@ def _arrays(pa: Any, table: Any, roles: dict[str, str], where: str, path: str | 
             msg = f"{where}: column {short_repr(name)} (data.{role}) has {column.null_count} nulls"
             raise DataError(msg)
         try:
-            if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-                column = column.cast(pa.timestamp("us")).cast(pa.int64())
-                columns[role] = column.to_numpy() / 1e6
+            if pa.types.is_date(column.type):  # whole days: seconds hold them exactly
+                column = column.cast(pa.timestamp("s"))
+            if pa.types.is_timestamp(column.type):  # ticks of its own unit (UTC), as a datetime64 column's
+                ticks = column.cast(pa.int64()).to_numpy()
+                per_second = _TICKS_PER_SECOND[column.type.unit]
+                columns[role] = ticks / per_second if per_second > 1 else ticks.astype(np.float64)
             elif pa.types.is_dictionary(column.type):
                 columns[role] = column.combine_chunks().dictionary_decode().to_numpy(zero_copy_only=False)
             else:

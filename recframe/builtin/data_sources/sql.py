@@ -8,15 +8,17 @@ else; PostgreSQL runs it in a session whose transactions are ``READ ONLY`` at th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
-from pydantic import ConfigDict, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from recframe import (
     SECRET_MASK,
@@ -30,6 +32,7 @@ from recframe import (
     redact,
     short_repr,
     short_text,
+    timestamp_column,
 )
 from recframe.builtin.data_sources.columns import columns_found, interactions_of, named_columns
 from recframe.builtin.data_sources.files import readable_path
@@ -87,9 +90,10 @@ class SQLConfig(ComponentConfig):
     max_rows: PositiveInt | None = 100_000_000
     """The most rows the query may return; a query returning more (a recursive CTE without an
     end, a join gone wrong) is stopped with an error. ``null`` lifts the limit."""
-    timeout_s: PositiveFloat | None = 3600.0
+    timeout_s: float | None = Field(3600.0, ge=0.001, le=2_147_483.0)
     """The longest the query may run, in seconds, fetching included (SQLite: checked as the
-    query runs; PostgreSQL: the session's ``statement_timeout``). ``null`` lifts the limit."""
+    query runs; PostgreSQL: the session's ``statement_timeout``, in whole milliseconds, up to
+    PostgreSQL's largest, about 24.8 days). ``null`` lifts the limit."""
 
     @field_validator("password_env")
     @classmethod
@@ -191,6 +195,8 @@ class SQLDataSource(DataSource):
                     f"{path}: the query was refused: {denied} (data.query); the database is read-only, "
                     "so only reading queries (SELECT, WITH ... SELECT) run"
                 )
+            elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):  # opened at the first read
+                msg = f"{path}: not an SQLite database ({_first_line(exc)}) (data.url)"
             else:
                 msg = f"{path}: the query failed: {_first_line(exc)} (data.query)"
             raise DataError(msg) from exc
@@ -228,7 +234,8 @@ class SQLDataSource(DataSource):
             connection.autocommit = True
             connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             if self.config.timeout_s is not None:
-                connection.execute(f"SET statement_timeout = {int(self.config.timeout_s * 1000)}")
+                # at least 1 ms: 0 would lift the limit
+                connection.execute(f"SET statement_timeout = {max(1, round(self.config.timeout_s * 1000))}")
             connection.autocommit = False
             connection.read_only = True
             with connection.cursor(name="recframe_interactions") as cursor:  # server side: streams
@@ -277,10 +284,8 @@ class SQLDataSource(DataSource):
                 if any(v is None for v in values):
                     msg = f"{where}: data.{role} column {short_repr(roles[role])} holds NULLs (data.query)"
                     raise DataError(msg)
-                if role in ("user", "item"):
-                    parts[role].append(as_id_array(values, what))
-                else:
-                    parts[role].append(numeric_column(what, values, len(values)))  # type: ignore[arg-type]
+                with _rows_of_the_result(total - len(rows)):
+                    parts[role].append(_converted(role, values, what))
             rows = cursor.fetchmany(c.chunk_rows)
         if not parts["user"]:
             msg = f"{where}: the query returned no rows (data.query)"
@@ -295,6 +300,38 @@ class SQLDataSource(DataSource):
                 raise DataError(msg)
         columns = {role: np.concatenate(chunks) for role, chunks in parts.items()}
         return interactions_of(columns, roles, where)
+
+
+def _converted(role: str, values: list[Any], what: str) -> np.ndarray:
+    """Return one chunk of a column as ids, timestamps (date-times become Unix seconds) or numbers."""
+    if role in ("user", "item"):
+        return as_id_array(values, what)
+    if role == "timestamp":
+        converted = timestamp_column(what, values, len(values))
+        assert converted is not None
+        return converted
+    numbers = numeric_column(what, values, len(values))
+    assert numbers is not None
+    return numbers
+
+
+_ROW_NUMBER = re.compile(r"\b(rows?) (\d+)(?: and (\d+))?")
+
+
+@contextlib.contextmanager
+def _rows_of_the_result(before: int) -> Iterator[None]:
+    """Renumber the rows a chunk's error names as rows of the whole result (`before` rows came first)."""
+    try:
+        yield
+    except DataError as exc:
+        if not before or type(exc) is not DataError:
+            raise
+
+        def shifted(match: re.Match[str]) -> str:
+            numbers = [str(int(n) + before) for n in match.groups()[1:] if n is not None]
+            return f"{match[1]} {' and '.join(numbers)}"
+
+        raise DataError(_ROW_NUMBER.sub(shifted, str(exc))) from exc.__cause__
 
 
 def _wal_without_readers_files(path: Path) -> bool:
