@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import textwrap
 from importlib import metadata
@@ -245,6 +246,37 @@ def test_an_interrupt_while_moving_into_place_restores_the_earlier_run(tmp_path,
 
     monkeypatch.setattr(os, "replace", interrupted_replace)
     assert main(["run", str(run_file), "-o", str(out), "-q", "--overwrite", "--set", "ranker.n=2"]) == 130
+    assert snapshot(out) == before
+    assert staging_leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(("stopping", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_sigterm_while_moving_into_place_restores_the_earlier_run(tmp_path, stopping, status):
+    """Found by an outside review: a scheduler's SIGTERM between two renames killed the command outright.
+
+    The earlier run's files were left retired in a hidden folder, the new run's half in place,
+    and every later --overwrite refused the folder. The command now stops as a Ctrl-C stops it.
+    """
+    run_file = write(tmp_path, SMALL)
+    out = tmp_path / "out"
+    assert main(["run", str(run_file), "-o", str(out), "-q"]) == 0
+    before = snapshot(out)
+    code = textwrap.dedent(f"""\
+        import os, signal, sys
+        from recframe.cli import entry
+        real_replace, calls = os.replace, []
+        def replace(src, dst):
+            real_replace(src, dst)
+            calls.append(dst)
+            if len(calls) == 9:
+                os.kill(os.getpid(), signal.{stopping})
+        os.replace = replace
+        sys.argv = ["recframe", "run", {str(run_file)!r}, "-o", {str(out)!r}, "-q", "--overwrite",
+                    "--set", "ranker.n=2"]
+        sys.exit(entry())
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == status and f"terminated ({stopping})" in proc.stderr, proc.stderr[-2000:]
     assert snapshot(out) == before
     assert staging_leftovers(tmp_path) == []
 

@@ -1,7 +1,8 @@
 """The ``recframe`` command: the only place where an error becomes an exit code.
 
 Exit codes: 0 success, 1 any other failure, 2 a config or usage error, 3 a data error,
-130 interrupted, 141 standard output closed early (a pipe into ``head``).
+130 interrupted, 143 (129) stopped by SIGTERM (SIGHUP), 141 standard output closed early (a pipe
+into ``head``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ exit codes:
   3  the data can't be used (missing file, malformed row, empty data, an --item not in the
      training data, an unknown --user without a fallback ranker)
   130  interrupted (Ctrl-C); an interrupted sweep keeps its finished settings (--resume)
+  143  stopped by SIGTERM (129: SIGHUP), undone as a Ctrl-C is
   141  standard output was closed early (e.g. piped into head); nothing else is printed
 
 examples:
@@ -273,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RecframeError as exc:
         _error(exc)
         return EXIT_FAILURE
+    except Terminated as exc:
+        print(f"terminated ({signal.Signals(exc.signum).name})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -280,8 +285,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _output.pop()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the command stops as a Ctrl-C stops it, undoing what it had half made.
+
+    A scheduler's time limit or a closed terminal would otherwise kill the process between two
+    renames of an output folder being replaced, leaving the earlier run's files retired and the
+    new run's half in place. The exit status is the signal's, 128 + its number (143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_STOPPING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""The signals :func:`entry` turns into :class:`Terminated` (SIGHUP is not on Windows)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
 def entry() -> int:
-    """Run the ``recframe`` command (:func:`main`), then ignore Ctrl-C while the process exits.
+    """Run the ``recframe`` command (:func:`main`) with SIGTERM and SIGHUP as :class:`Terminated`; then exit quietly.
 
     A Ctrl-C after the command has finished (its files written, its answer printed) would
     otherwise interrupt the interpreter's shutdown (threads joined, files closed): the process
@@ -289,9 +315,16 @@ def entry() -> int:
     interrupted one (found by an outside review). :func:`main` itself leaves the process's
     signal handling alone: a program or a test may call it many times.
     """
+    if threading.current_thread() is threading.main_thread():
+        for stopping in _STOPPING:
+            if signal.getsignal(stopping) == signal.SIG_DFL:  # not one a caller of ours set
+                signal.signal(stopping, _terminate)
     code = main()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for stopping in _STOPPING:
+            if signal.getsignal(stopping) is _terminate:
+                signal.signal(stopping, signal.SIG_DFL)
     return code
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from recframe._version import __version__
@@ -369,8 +371,9 @@ def write_atomically(
 def _move_into(output_dir: Path, staging: Path, names: Sequence[str], earlier: Sequence[str]) -> None:
     """Move the staged `names` into the existing `output_dir`, retiring the `earlier` run's files.
 
-    Every rename is recorded and undone in reverse order if any step fails (or is
-    interrupted), so the folder ends either as it was or with the new run complete.
+    Every rename is recorded (before it is made) and undone in reverse order if any step fails
+    (or is interrupted: Ctrl-C, or SIGTERM and SIGHUP in the command), so the folder ends
+    either as it was or with the new run complete.
     """
     owned = set(earlier)
     conflicts = [
@@ -389,8 +392,8 @@ def _move_into(output_dir: Path, staging: Path, names: Sequence[str], earlier: S
         for number, name in enumerate(sorted(owned)):
             old = output_dir / name
             if _owned(output_dir, name) and os.path.lexists(old) and not _is_real_dir(old):
+                moves.append((old, retired / str(number)))  # first: a signal may stop us right after the rename
                 os.replace(old, retired / str(number))
-                moves.append((old, retired / str(number)))
         for name in names:
             folder = output_dir
             for part in name.split("/")[:-1]:
@@ -398,15 +401,17 @@ def _move_into(output_dir: Path, staging: Path, names: Sequence[str], earlier: S
                 if not folder.exists():
                     folder.mkdir()
                     made.append(folder)
-            os.replace(staging / name, output_dir / name)
             moves.append((staging / name, output_dir / name))
+            os.replace(staging / name, output_dir / name)
     except BaseException:
-        for source, moved in reversed(moves):
-            with contextlib.suppress(OSError):
-                os.replace(moved, source)
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        with _signals_held():  # a second Ctrl-C must not stop the undo halfway
+            for source, moved in reversed(moves):
+                if os.path.lexists(moved):  # recorded before it was made: the last may not have been
+                    with contextlib.suppress(OSError):
+                        os.replace(moved, source)
+            for folder in reversed(made):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         raise
     for name in sorted(owned - set(names), key=lambda n: -n.count("/")):  # folders the earlier run alone used
         folder = (output_dir / name).parent
@@ -416,6 +421,31 @@ def _move_into(output_dir: Path, staging: Path, names: Sequence[str], earlier: S
             except OSError:
                 break
             folder = folder.parent
+
+
+_HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ignore Ctrl-C, SIGTERM and SIGHUP while the block runs (in the main thread; elsewhere none arrive).
+
+    The block is an undo already under way because of the first one: the command stops with it
+    afterwards either way.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in _HELD_SIGNALS}
+    for number, handler in previous.items():
+        if handler is not None:  # None: set outside Python, which could not be put back
+            signal.signal(number, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            if handler is not None:
+                signal.signal(number, handler)
 
 
 def _write_file(path: Path, text: str | bytes) -> None:
