@@ -236,7 +236,8 @@ UNREADABLE = {
     "ids cut short by their dtype": (
         lambda d, f: f.__setitem__("users", {"dtype": "<U2", "values": [f"u{u}00" for u in f["users"]["values"]]}),
         r"users: dtype '<U2' does not hold"),
-    "ids of a huge dtype": (lambda d, f: _set(f["users"], "dtype", "<U100000000"), r"users has dtype '<U100000000'"),
+    "ids of a huge dtype": (
+        lambda d, f: _set(f["users"], "dtype", "<U100000000"), r"users holds \d+; expected text \(dtype <U100000000\)"),
     "unknown dtype": (lambda d, f: _set(f["users"], "dtype", "nonsense"), r"data type 'nonsense' not understood"),
     "negative count": (lambda d, f: _set(f["counts"], "n_test", -1), r"count 'n_test' is -1; expected a non-negative"),
     "missing entry": (lambda d, f: f.pop("counts"), r"fold 1 has the entries \['metrics', 'per_user', 'users'\]"),
@@ -253,6 +254,32 @@ def test_a_damaged_kept_result_is_not_read(kept_result, case):
     change, message = UNREADABLE[case]
     with pytest.raises(ValueError, match=r"^not an evaluation result written by recframe: .*" + message):
         result_from_json(_edit(text, change))
+
+
+def test_kept_text_ids_are_read_at_their_own_width(kept_result):
+    """A fold's users need not hold the data's longest id: the width written (the data's) is not theirs."""
+    text, _ = kept_result
+
+    def as_text(d: dict, f: dict) -> None:
+        f["users"] = {"dtype": "<U100000000", "values": [f"user-{u}" for u in f["users"]["values"]]}
+
+    users = result_from_json(_edit(text, as_text)).folds[0].users
+    assert users.dtype == np.dtype(f"<U{max(len(u) for u in users.tolist())}")
+
+
+def test_a_metric_not_averaged_as_a_plain_mean_is_kept():
+    """Micro averaging (or users without relevant items counted as 0) makes the run's value other than the mean."""
+    from recframe.registry import PluginRegistry
+
+    registry = PluginRegistry.from_environment(entry_points=False)
+    config = validate_run({**BASE, "evaluation": {**BASE["evaluation"], "metrics": [
+        {"recall@3": {"averaging": "micro"}}, "hit_rate@3"]}, "sweep": {"ranker.n": [3]}}, registry)
+    assert config.evaluation is not None
+    micro = [spec.build(registry) for spec in config.evaluation.metrics]
+    result = run_sweep(config, registry).rows[0].result
+    label = str(micro[0].label)
+    assert result.folds[0].metrics[label] != float(np.mean(result.folds[0].per_user[label]))
+    assert kept_result_problem(result_from_json(result_to_json(result)), micro) is None
 
 
 def _rename(mapping: dict, old: str, new: str) -> None:

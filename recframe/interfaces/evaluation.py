@@ -171,6 +171,14 @@ class Metric(Component):
         """
         return float(np.mean(values))
 
+    def summary_is_mean(self) -> bool:
+        """Return whether :meth:`summarise` gives the plain mean of the per-user values, whatever the data.
+
+        ``recframe run --resume`` checks a kept result's values against their mean where it is;
+        a metric that overrides :meth:`summarise` is not checked so unless it says so here.
+        """
+        return type(self).summarise is Metric.summarise
+
     @abstractmethod
     def compute(self, data: MetricInput) -> FloatArray | float:
         """Return the metric of each user (``per_user``), or of the whole run.

@@ -21,6 +21,7 @@ import numpy as np
 
 from recframe.config import RunConfig
 from recframe.errors import RecframeError, path_text, short_repr, short_text
+from recframe.interfaces import Metric
 from recframe.jsonio import parse_json, read_json
 from recframe.results import EvaluationResult, FoldResult
 
@@ -177,9 +178,9 @@ def _array(entry: object, kind: str, where: str) -> np.ndarray:
         msg = f"{where} has dtype {short_repr(spelled)}; expected one of the kinds {_ARRAY_KINDS[kind]!r}"
         raise ValueError(msg)
     longest = max([1, *(len(v) for v in values if isinstance(v, str))])
-    if dtype.kind == "U" and dtype.itemsize > 4 * longest:  # wider than any value: not written by recframe
-        msg = f"{where} has dtype {short_repr(spelled)}, wider than its longest id"
-        raise ValueError(msg)
+    if dtype.kind == "U" and dtype.itemsize > 4 * longest:  # read at its longest id's width: the width written
+        # is the whole data's (a fold's users may lack its longest id); a forged one must not make a huge array
+        dtype = np.dtype(f"<U{longest}")
     scalars = _SCALARS[dtype.kind]
     for value in values:
         if not isinstance(value, scalars) or isinstance(value, bool):
@@ -223,9 +224,20 @@ def kept_result_problem(result: EvaluationResult, metrics: Sequence[Any]) -> str
             values = fold.per_user.get(label)
             if not low <= value <= high or (values is not None and np.any((values < low) | (values > high))):
                 return f"{where}: {short_repr(label)} has values outside its bounds [{low}, {high}]"
-            if values is not None and (not len(values) or float(np.mean(values)) != value):
+            if values is not None and not len(values):
+                return f"{where}: {short_repr(label)} has no users' values"
+            if values is not None and _plain_mean(metric) and float(np.mean(values)) != value:
                 return f"{where}: {short_repr(label)} is {value!r}, not the mean of its users' values"
     return None
+
+
+def _plain_mean(metric: Any) -> bool:
+    """Whether `metric`'s run value is the plain mean of its users' values (:meth:`Metric.summary_is_mean`).
+
+    Micro averaging, users without relevant items counted as 0, or a plugin's own summary
+    weigh users otherwise, from what the kept result does not hold: its value is not checked.
+    """
+    return bool(metric.summary_is_mean()) if isinstance(metric, Metric) else False
 
 
 PARTIAL_ORIGIN = "origin.json"

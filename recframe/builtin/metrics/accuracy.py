@@ -81,6 +81,11 @@ class _Accuracy(Metric):
         """Return each user's weight in the run's mean (micro averaging), or ``None`` for the plain mean."""
         return None
 
+    def summary_is_mean(self) -> bool:
+        """Return whether the run's value is the plain mean: macro averaging, users without relevant items left out."""
+        axes = self.config.resolved()
+        return axes.get("averaging", "macro") == "macro" and axes["without_relevant"] != "zero"
+
     def summarise(self, values: FloatArray, data: MetricInput) -> float:
         """Return the run's value: the (weighted) mean, counting users without relevant items if asked."""
         axes = self.config.resolved()
