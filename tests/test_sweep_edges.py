@@ -507,3 +507,24 @@ def test_a_setting_whose_metrics_it_cant_compute_fails_the_sweep_before_any_sett
     err = capsys.readouterr().err
     assert "sweep setting 2 of 4 (ranker.n=3, ranker.type=popularity): rmse needs rating predictions" in err
     assert calls == [] and not partial_dir(tmp_path / "out").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_sweep_of_splits_shows_each_settings_spread(tmp_path, capsys):
+    """The table took the fold count of setting 1 for all: a kfold setting lost its ± std, or one split gained ± 0."""
+    run = {**BASE, "evaluation": {"metrics": ["ndcg@3"]},
+           "sweep": {"evaluation.split": [{"type": "temporal_global", "quantile": 0.8}, {"type": "kfold", "n_folds": 3}]}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
+    assert main(["run", str(tmp_path / "run.yaml"), "-o", str(tmp_path / "out")]) == 0
+    table = (tmp_path / "out" / "sweep.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith(("| 1 ", "| 2 "))]
+    assert "±" not in rows[0] and "±" in rows[1], table
+    assert "over each setting's folds" in table
+    assert "mean ± std over the setting" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_sweep_refuses_evaluation_compare(tmp_path, capsys):
+    """A sweep wrote no comparison and said nothing, even of a folder that does not exist."""
+    run = {**BASE, "evaluation": {**BASE["evaluation"], "compare": ["no_such_folder"]}, "sweep": {"ranker.n": [2, 3]}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
+    assert main(["run", str(tmp_path / "run.yaml"), "-o", str(tmp_path / "out"), "-q"]) == 2
+    assert "evaluation.compare: a sweep compares its own settings" in capsys.readouterr().err

@@ -172,6 +172,14 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
     if raw.get("evaluation") is None:
         errors.add(path, "a sweep compares settings by their metrics; add an evaluation section")
         return None
+    evaluation = raw["evaluation"]
+    if isinstance(evaluation, Mapping) and evaluation.get("compare"):
+        errors.add(
+            ("evaluation", "compare"),
+            "a sweep compares its own settings (sweep.csv); compare its folder with earlier runs afterwards "
+            "(recframe compare OUT/settings/N EARLIER_RUN), or remove the sweep",
+        )
+        return None
     if not isinstance(grid_raw, Mapping) or not grid_raw:
         shown = yaml_repr(grid_raw)
         errors.add(path, f"must map dotted keys to lists of values, e.g. similarity.k: [10, 50]; got {shown}")

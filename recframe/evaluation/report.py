@@ -142,17 +142,23 @@ def run_report(
 def sweep_report(config: RunConfig, sweep: SweepTable) -> Report:
     """Return the report of a sweep: the results table and, with matplotlib, metric-vs-parameter charts."""
     report = Report(f"recframe sweep: {config.name}")
-    n_folds = len(sweep.rows[0].result.folds)
+    folds = sorted({len(row.result.folds) for row in sweep.rows})  # settings may split differently
     report.heading("Results")
     rows = []
     for row in sweep.rows:
         cells: list[Any] = [row.number, *map(show, row.values)]
         for m in sweep.metrics:
-            text = show(row.result.metrics[m]) + (f" ± {show(row.result.metrics_std[m])}" if n_folds > 1 else "")
+            spread = f" ± {show(row.result.metrics_std[m])}" if len(row.result.folds) > 1 else ""
+            text = show(row.result.metrics[m]) + spread
             cells.append(f"**{text}**" if sweep.best[m] == row.number else text)
         rows.append(cells)
     report.table(["setting", *sweep.params, *sweep.metrics], rows, text_columns=1 + len(sweep.params))
-    spread = f"mean ± std over {n_folds} folds" if n_folds > 1 else "one split (use kfold for a spread)"
+    if folds == [1]:
+        spread = "one split (use kfold for a spread)"
+    elif len(folds) == 1:
+        spread = f"mean ± std over {folds[0]} folds"
+    else:
+        spread = "mean ± std over the setting's folds (the mean alone where its split has one)"
     report.paragraph(f"Each cell is the {spread}; the best setting of each metric is in bold.")
 
     report.heading("Metrics against the swept parameters")

@@ -88,8 +88,13 @@ class SweepResult:
 
     def to_markdown(self) -> str:
         """Return the table (``mean ± std`` over folds, the best of each metric in bold) and the best settings."""
-        n_folds = len(self.rows[0].result.folds)
-        spread = f"± std over {n_folds} folds" if n_folds > 1 else "one split, so no spread (use kfold)"
+        folds = sorted({len(row.result.folds) for row in self.rows})  # settings may split differently
+        if folds == [1]:
+            spread = "one split, so no spread (use kfold)"
+        elif len(folds) == 1:
+            spread = f"± std over {folds[0]} folds"
+        else:
+            spread = "± std over each setting's folds, where it has more than one (its split is swept)"
         lines = [
             f"| setting | {' | '.join(self.params)} | {' | '.join(self.metrics)} |",
             "|---" * (1 + len(self.params) + len(self.metrics)) + "|",
@@ -98,7 +103,7 @@ class SweepResult:
             cells = []
             for m in self.metrics:
                 text = f"{row.result.metrics[m]:.4f}"
-                if n_folds > 1:
+                if len(row.result.folds) > 1:
                     text += f" ± {row.result.metrics_std[m]:.4f}"
                 cells.append(f"**{text}**" if self.best[m] == row.number else text)
             values = (yaml_text(v).replace("|", "\\|") for v in row.values)
