@@ -511,8 +511,8 @@ def test_a_setting_whose_metrics_it_cant_compute_fails_the_sweep_before_any_sett
 
 def test_a_sweep_of_splits_shows_each_settings_spread(tmp_path, capsys):
     """The table took the fold count of setting 1 for all: a kfold setting lost its ± std, or one split gained ± 0."""
-    run = {**BASE, "evaluation": {"metrics": ["ndcg@3"]},
-           "sweep": {"evaluation.split": [{"type": "temporal_global", "quantile": 0.8}, {"type": "kfold", "n_folds": 3}]}}
+    splits = [{"type": "temporal_global", "quantile": 0.8}, {"type": "kfold", "n_folds": 3}]
+    run = {**BASE, "evaluation": {"metrics": ["ndcg@3"]}, "sweep": {"evaluation.split": splits}}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
     assert main(["run", str(tmp_path / "run.yaml"), "-o", str(tmp_path / "out")]) == 0
     table = (tmp_path / "out" / "sweep.md").read_text()
