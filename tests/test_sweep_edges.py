@@ -528,3 +528,12 @@ def test_a_sweep_refuses_evaluation_compare(tmp_path, capsys):
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
     assert main(["run", str(tmp_path / "run.yaml"), "-o", str(tmp_path / "out"), "-q"]) == 2
     assert "evaluation.compare: a sweep compares its own settings" in capsys.readouterr().err
+
+
+def test_a_set_of_a_swept_key_is_refused(tmp_path, capsys):
+    """Each setting took the sweep's value while the run's config.yaml showed the --set one."""
+    run_file = write_run(tmp_path, {"ranker.n": [2, 3]})
+    for key in ("ranker.n=7", "ranker={type: item_cf, n: 7}"):
+        assert main(["run", str(run_file), "-o", str(tmp_path / "out"), "-q", "--set", key]) == 2
+        assert "the sweep varies ranker.n, so no setting would use this value" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

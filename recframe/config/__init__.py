@@ -8,8 +8,9 @@ and reported together, each as ``file:line: dotted.path: message``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from recframe.config.messages import PathKey, dotted, dotted_key, key_text, pydantic_message, yaml_repr
 from recframe.config.model import (
@@ -58,6 +59,7 @@ from recframe.config.yaml_source import (
     user_path,
     yaml_problem,
 )
+from recframe.errors import ConfigError
 from recframe.registry import PluginRegistry
 
 __all__ = [
@@ -138,6 +140,7 @@ def load_config(
     text = read_config_text(path)
     raw, lines, duplicates = parse_yaml(text, str(path))
     raw = {} if raw is None else raw
+    _refuse_swept_overrides(raw, overrides)
     raw, overridden = apply_overrides(raw, overrides, source=str(path))
     problems = [
         (key, f"duplicate key; it is already set on line {first}") for key, first in duplicates
@@ -145,3 +148,22 @@ def load_config(
     return validate_run(
         raw, registry, source=str(path), lines=lines, overridden=overridden, problems=problems
     )
+
+
+def _refuse_swept_overrides(raw: Any, overrides: Sequence[str]) -> None:
+    """Refuse a ``--set`` of a key the run file's sweep varies: every setting would take the sweep's value.
+
+    The run's ``config.yaml`` would show the ``--set`` value while no setting used it.
+    """
+    sweep = raw.get("sweep") if isinstance(raw, Mapping) else None
+    if not isinstance(sweep, Mapping):
+        return
+    for item in overrides:
+        key = item.split("=", 1)[0].strip()
+        for swept in (k for k in sweep if isinstance(k, str)):
+            if key == swept or key.startswith(f"{swept}.") or swept.startswith(f"{key}."):
+                msg = (
+                    f"--set {key}: the sweep varies {swept}, so no setting would use this value; set the sweep "
+                    f"instead (the whole grid: --set 'sweep={{{swept}: [...]}}'), or drop the --set"
+                )
+                raise ConfigError(msg)
