@@ -440,11 +440,11 @@ def test_resume_refuses_a_changed_sweep(tmp_path, capsys, monkeypatch):
     interrupt_at(monkeypatch, 2, KeyboardInterrupt())
     assert main(["run", str(sweep), "-o", str(out), "-q"]) == 130
     capsys.readouterr()
-    assert main(["run", str(sweep), "-o", str(out), "-q", "--resume", "--set", "similarity.k=7"]) == 2
+    assert main(["run", str(sweep), "-o", str(out), "-q", "--resume", "--set", "data.n_items=61"]) == 2
     err = capsys.readouterr().err
     partial = partial_dir(out)
     assert err.startswith(f"error: {partial / 'sweep.yaml'}:")
-    assert "the sweep changed since it was interrupted: it was 'k: 10', now 'k: 7'; undo the change to resume it" in err
+    assert "the sweep changed since it was interrupted: it was 'n_items: 60', now 'n_items: 61'; undo the change" in err
     assert (partial / "settings" / "1" / "result.json").is_file()
 
 
