@@ -84,3 +84,14 @@ def test_a_file_that_is_not_a_database_names_the_url(tmp_path: Path) -> None:
 def test_keep_error_names_the_first_repeated_pair_of_the_data() -> None:
     with pytest.raises(DataError, match=r"^user 9 and item 5 occur more than once"):
         DuplicatesFilter(keep="error").apply(Interactions([9, 9, 1, 1], [5, 5, 7, 7]))
+
+
+def test_parquet_text_that_is_not_utf8_is_named_so(tmp_path: Path) -> None:
+    """Arrow's own message was 'Unknown error: Wrapping \\xff\\xfe failed'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    users = pa.array([b"ok", b"\xff\xfe"], type=pa.binary()).cast(pa.string(), safe=False)
+    pq.write_table(pa.table({"user": users, "item": ["a", "b"]}), tmp_path / "bad.parquet")
+    with pytest.raises(DataError, match=r"column 'user' \(data\.user\) .* holds text that is not valid UTF-8"):
+        load({"type": "parquet", "path": str(tmp_path / "bad.parquet")})

@@ -225,12 +225,27 @@ def _arrays(pa: Any, table: Any, roles: dict[str, str], where: str, path: str | 
             else:
                 columns[role] = column.to_numpy()
         except (pa.ArrowException, ValueError, TypeError) as exc:
+            reason = path_text(exc)
+            if _invalid_text(pa, column):  # Arrow's own words: "Unknown error: Wrapping ... failed"
+                reason = "it holds text that is not valid UTF-8 (decode the ids strictly when writing the file)"
             msg = (
                 f"{where}: column {short_repr(name)} (data.{role}) of type {column.type} can't be read as "
-                f"{'ids' if role in ('user', 'item') else 'numbers'}: {path_text(exc)}"
+                f"{'ids' if role in ('user', 'item') else 'numbers'}: {reason}"
             )
             raise DataError(msg) from exc
     return _Columns(where if path is None else path, roles, columns)
+
+
+def _invalid_text(pa: Any, column: Any) -> bool:
+    """Whether a text column holds bytes that are not UTF-8 (which Arrow can't hand to Python)."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return False
+    try:
+        for chunk in column.chunks:
+            chunk.validate(full=True)  # a full validation checks the text is UTF-8
+    except pa.ArrowInvalid as exc:
+        return "utf8" in str(exc).lower()
+    return False
 
 
 def _roles(config: Any, file: str, schema: Any) -> dict[str, str]:
