@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -66,6 +67,9 @@ def test_serve_command_answers_on_localhost(tmp_path: Path, workers: int) -> Non
                 conn.close()
         assert response.status == 200
         assert body["items"] == rec.recommend([5], 3).ids[0].tolist()
+        process.terminate()  # a process manager's stop: graceful, then ended by the signal (143 to a shell)
+        ended = -signal.SIGTERM if workers == 1 else 0  # uvicorn's supervisor of workers exits 0
+        assert process.wait(30) == ended, (tmp_path / "serve.log").read_text()
     finally:
         process.terminate()
         process.wait(30)

@@ -53,6 +53,7 @@ from recframe.cli.plugins import _plugins
 from recframe.cli.query import _explain, _predict, _query
 from recframe.cli.run import _run
 from recframe.cli.serve import _serve, add_serve_parser
+from recframe.cli.stopping import Terminated, stop_as_interrupt, stop_by_default
 from recframe.cli.update import _forget, _update, add_update_parsers
 from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning
 from recframe.interfaces import MAX_LIST_LENGTH
@@ -285,27 +286,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _output.pop()
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: the command stops as a Ctrl-C stops it, undoing what it had half made.
-
-    A scheduler's time limit or a closed terminal would otherwise kill the process between two
-    renames of an output folder being replaced, leaving the earlier run's files retired and the
-    new run's half in place. The exit status is the signal's, 128 + its number (143 for SIGTERM).
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-_STOPPING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
-"""The signals :func:`entry` turns into :class:`Terminated` (SIGHUP is not on Windows)."""
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated(signum)
-
-
 def entry() -> int:
     """Run the ``recframe`` command (:func:`main`) with SIGTERM and SIGHUP as :class:`Terminated`; then exit quietly.
 
@@ -315,16 +295,11 @@ def entry() -> int:
     interrupted one (found by an outside review). :func:`main` itself leaves the process's
     signal handling alone: a program or a test may call it many times.
     """
-    if threading.current_thread() is threading.main_thread():
-        for stopping in _STOPPING:
-            if signal.getsignal(stopping) == signal.SIG_DFL:  # not one a caller of ours set
-                signal.signal(stopping, _terminate)
+    stop_as_interrupt()
     code = main()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for stopping in _STOPPING:
-            if signal.getsignal(stopping) is _terminate:
-                signal.signal(stopping, signal.SIG_DFL)
+    stop_by_default()
     return code
 
 

@@ -12,6 +12,7 @@ import importlib.util
 
 from recframe.cli.args import _bounded_int, _path_arg
 from recframe.cli.common import EXIT_OK
+from recframe.cli.stopping import stop_by_default
 from recframe.errors import ConfigError
 
 DESCRIPTION = (
@@ -55,5 +56,6 @@ def _serve(args: argparse.Namespace) -> int:
     from recframe.serve.server import serve
 
     level = "warning" if getattr(args, "quiet", False) else "debug" if getattr(args, "verbose", False) else "info"
+    stop_by_default()  # the server stops gracefully on SIGTERM, then ends by it (143), as uvicorn does
     serve(args.model, host=args.host, port=args.port, workers=args.workers, access_log=args.access_log, log_level=level)
     return EXIT_OK

@@ -344,19 +344,19 @@ class QueryMethods(ColdStartMethods):
         allowed = item_filter(index, exclude, candidates, what=axis[:-1])
         # enough neighbours that n are left once the banned ones go (a row has at most len - 1)
         wanted = max(n, min(n + allowed.banned.size, len(index) - 1)) if allowed.active else n
-        with self._lock:  # the graph and backend are computed on first use
+        with self._lock:  # the graph and backend are computed on first use (the search below runs outside)
             graph = self._graph(fitted, axis)
             assert graph is not None
-            if wanted > graph.k:
-                backend = self._backend(fitted, axis)
-                graph = check_graph(
-                    self._call(backend, "neighbours", rows, k=wanted),
-                    self._who(backend),
-                    len(rows),
-                    len(index),
-                    query_rows=rows,
-                )
-                rows = np.arange(len(rows))
+            backend = self._backend(fitted, axis) if wanted > graph.k else None
+        if backend is not None:  # more than the graph holds: these rows searched again, not holding others up
+            graph = check_graph(
+                self._call(backend, "neighbours", rows, k=wanted),
+                self._who(backend),
+                len(rows),
+                len(index),
+                query_rows=rows,
+            )
+            rows = np.arange(len(rows))
         picked = graph.indices[rows, :wanted]
         scores = np.where(picked >= 0, graph.scores[rows, :wanted], np.nan)
         if picked.shape[1] < n:

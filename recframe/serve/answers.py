@@ -17,6 +17,7 @@ from recframe.errors import RecframeError
 from recframe.results import RankedLists
 from recframe.serve.errors import ApiError, from_recframe
 from recframe.serve.model import ServedModel
+from recframe.serve.requests import MAX_ANSWER_IDS
 
 
 def call_options(model: ServedModel, method: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -83,10 +84,12 @@ def recommend(
     """
     rec = model.recommender
     kwargs = call_options(model, "recommend", options)
+    n = model.default_n if n is None else n
+    _answer_size(len(users), n, field)
     if not rec.fallbacks:
         _unknown(rec.interaction_matrix.users, users, "user", field)
     try:
-        lists = rec.recommend(users, model.default_n if n is None else n, **kwargs)
+        lists = rec.recommend(users, n, **kwargs)
     except (RecframeError, TypeError, ValueError) as exc:
         raise from_recframe(exc, field) from exc
     return lists_json(lists, "user", "items")
@@ -101,6 +104,7 @@ def similar(model: ServedModel, axis: str, ids: npt.NDArray[Any], n: int, field:
         404 for an id not in the training data.
     """
     rec = model.recommender
+    _answer_size(len(ids), n, field)
     index = rec.interaction_matrix.items if axis == "items" else rec.interaction_matrix.users
     _unknown(index, ids, axis[:-1], field)
     try:
@@ -108,6 +112,16 @@ def similar(model: ServedModel, axis: str, ids: npt.NDArray[Any], n: int, field:
     except (RecframeError, TypeError, ValueError) as exc:
         raise from_recframe(exc, field) from exc
     return lists_json(lists, axis[:-1], axis)
+
+
+def _answer_size(queries: int, n: int, field: str) -> None:
+    """Refuse (413) an answer of more than :data:`~recframe.serve.requests.MAX_ANSWER_IDS` ids."""
+    if queries * n > MAX_ANSWER_IDS:
+        msg = (
+            f"{field}: {queries:,} lists of {n:,} would be {queries * n:,} ids, over the {MAX_ANSWER_IDS:,} one answer "
+            "may hold; ask for fewer at a time, or a smaller n"
+        )
+        raise ApiError(413, msg, field)
 
 
 def explain(model: ServedModel, user: Any, item: Any) -> dict[str, Any]:

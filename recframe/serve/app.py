@@ -36,7 +36,14 @@ from recframe._version import __version__
 from recframe.errors import ConfigError, DataError, NotFittedError, PluginError, RecframeError, ResourceError
 from recframe.recommender import Recommender
 from recframe.serve import answers
-from recframe.serve.errors import ApiError, BodyLimit, InternalErrors, UnknownQueryError, install_error_handlers
+from recframe.serve.errors import (
+    ApiError,
+    BodyLimit,
+    InternalErrors,
+    LineBreaksInPaths,
+    UnknownQueryError,
+    install_error_handlers,
+)
 from recframe.serve.model import Loader, ModelHolder, ServedModel, UnsavedChangeError
 from recframe.serve.requests import (
     MAX_BATCH,
@@ -186,6 +193,7 @@ def create_app(
     app.state.holder = holder
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(LineBreaksInPaths)
     app.add_middleware(InternalErrors)  # outermost of ours: a 500 is an ordinary response, the connection stays open
 
     def options(model: ServedModel, exclude: list[Any] | None, candidates: list[Any] | None, **rest: Any) -> Any:

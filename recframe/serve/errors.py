@@ -277,11 +277,70 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}]), send)
+        body = b"".join(chunks)
+        repeated = _repeated_key(body)
+        if repeated is not None:  # JSON keeps the last of a repeated key: {"user": 5, "user": 6} asked for 6
+            text = f"the body's JSON gives the key {short_repr(repeated)} twice in one object; give it once"
+            await _send_json(send, 422, json.dumps(error_body(text, repeated)).encode())
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}]), send)
 
     async def _too_large(self, send: Send) -> None:
         body = json.dumps(error_body(f"the body is over {self.max_bytes:,} bytes", "body")).encode()
         await _send_json(send, 413, body)
+
+
+class LineBreaksInPaths:
+    r"""ASGI middleware refusing a URL path holding a line break with 422, before any route matches it.
+
+    A route's ``{user:path}`` matches up to the end of the path, and the end matches before a
+    final ``\n`` too: ``/recommend/u1%0A`` answered for ``u1``, and ``/recommend/a%0Ab`` was
+    "no such endpoint". No id that needs a line break can go in a URL; a POST body takes it.
+
+    Parameters
+    ----------
+    app : ASGI application
+        The application behind.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 422 if its decoded path holds a line break."""
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if "\n" in path or "\r" in path:
+            message = (
+                "the URL's path holds a line break (%0A or %0D), which no id in a URL can hold; "
+                "send the id in a POST body"
+            )
+            await _send_json(send, 422, json.dumps(error_body(message, "path")).encode())
+            return
+        await self.app(scope, receive, send)
+
+
+class _Repeated(Exception):
+    """A JSON object gave a key twice."""
+
+
+def _repeated_key(body: bytes) -> str | None:
+    """Return a key a JSON object of `body` gives twice, or ``None`` (also for a body that is not JSON)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise _Repeated(key)
+            seen.add(key)
+        return dict(items)
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except _Repeated as repeated:
+        return str(repeated.args[0])
+    except (ValueError, RecursionError):  # not JSON (or nested too deep): the endpoint's parsing says so
+        return None
+    return None
 
 
 async def _send_json(send: Send, status: int, body: bytes) -> None:

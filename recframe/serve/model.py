@@ -219,7 +219,7 @@ class ServedModel:
             path=path,
             user_str=matrix.users.is_str,
             item_str=matrix.items.is_str,
-            default_n=int(rec.ranker.config.n),
+            default_n=int(rec.fitted_ranker.config.n),  # what recommend() takes, not the template for the next fit
             options=options,
             metadata=_metadata(rec, path, saved_id),
             saved_id=saved_id,

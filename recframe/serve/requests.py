@@ -15,12 +15,17 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
+from recframe.errors import short_repr
 from recframe.serve.errors import ApiError
 
 MAX_N = 1000
 """The longest list a request may ask for."""
 MAX_BATCH = 10_000
 """The most users (or items, or pairs) one request may name."""
+MAX_ANSWER_IDS = 1_000_000
+"""The most ids one answer may hold (the batch's length times ``n``). Writing an answer's JSON holds
+the interpreter's lock: 10,000 users x 1,000 (about 240 MB) held it for seconds, and ``/health``
+waited as long; a million ids (about 24 MB) take a fraction of a second."""
 MAX_BODY_BYTES = 2 * 1024 * 1024
 """The largest request body accepted (2 MiB)."""
 MAX_ID_LENGTH = 1000
@@ -189,7 +194,8 @@ def body_ids(values: list[Any], is_str: bool, field: str) -> npt.NDArray[Any]:
             msg = f"{field}[{i}]: {value!r} is a string, but this model's ids are integers; send it as a number"
             raise ApiError(422, msg, f"{field}[{i}]")
         if not _INT64.min <= value <= _INT64.max:
-            raise ApiError(422, f"{field}[{i}]: {value} is beyond the 64-bit integer range of ids", f"{field}[{i}]")
+            msg = f"{field}[{i}]: {short_repr(value)} is beyond the 64-bit integer range of ids"
+            raise ApiError(422, msg, f"{field}[{i}]")
     return np.asarray(values, dtype=np.int64)
 
 
@@ -204,7 +210,7 @@ def body_id(value: Any, is_str: bool, field: str) -> Any:
             msg = f"{field}: {value!r} is a string, but this model's ids are integers; send it as a number"
             raise ApiError(422, msg, field)
         if not _INT64.min <= value <= _INT64.max:
-            raise ApiError(422, f"{field}: {value} is beyond the 64-bit integer range of ids", field)
+            raise ApiError(422, f"{field}: {short_repr(value)} is beyond the 64-bit integer range of ids", field)
     return value
 
 
