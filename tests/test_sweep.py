@@ -45,7 +45,7 @@ def test_every_setting_equals_the_same_run_made_alone(registry):
         ({"similarity.k": []}, r"sweep\.similarity\.k: must be a non-empty list of values; got \[\]"),
         ({"simlarity.k": [5]}, r"sweep\.simlarity\.k: must be a dotted key of the run file"),
         ({"evaluation.metrics": [["ndcg@5"]]}, r"sweep\.evaluation\.metrics: can't be swept"),
-        ({"ranker.type": ["item_cf", "itemcf"]}, r"setting 2 \(ranker\.type='itemcf'\): ranker\.type: unknown ranker"),
+        ({"ranker.type": ["item_cf", "itemcf"]}, r"setting 2 \(ranker\.type=itemcf\): ranker\.type: unknown ranker"),
         ([1, 2], r"sweep: must map dotted keys to lists of values"),
         (  # one key inside another: in either order, one would overwrite the other's values
             {"similarity.k": [3, 30], "similarity": [{"type": "sparse"}]},

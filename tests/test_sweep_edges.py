@@ -18,8 +18,8 @@ import yaml
 
 from recframe.cli import main
 from recframe.config import validate_run
+from recframe.config.flow_text import yaml_text
 from recframe.evaluation.report_charts import _sweep_chart, plotting_available
-from recframe.evaluation.value_text import yaml_text
 from recframe.recommender import Recommender
 from recframe.runner import partial_dir
 from recframe.runner.sweep import describe, run_sweep

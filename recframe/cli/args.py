@@ -81,8 +81,11 @@ def _run_folder(text: str) -> Path:
         msg = f"{path_repr(text)}: is not a folder; give run folders written by recframe run"
         raise argparse.ArgumentTypeError(msg)
     if not (path / "per_user.csv").is_file():
-        sweep = (path / "sweep.csv").is_file()
-        hint = "; of a sweep, give its settings/<N> folders (settings/1, settings/2, ...)" if sweep else ""
+        hint = ""
+        if (path / "sweep.csv").is_file():  # the settings' folders as written: padded to one width (01 ... 12)
+            names = sorted(p.name for p in (path / "settings").glob("*") if (p / "per_user.csv").is_file())
+            shown = ", ".join(f"settings/{name}" for name in names[:2]) + (", ..." if len(names) > 2 else "")
+            hint = f"; of a sweep, give its settings' folders ({shown or 'settings/<N>'})"
         msg = (
             f"{path_repr(text)}: has no per_user.csv; give run folders written by recframe run with an "
             f"evaluation{hint}"

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from recframe.config.error_collector import _add_pydantic_errors, _Errors
+from recframe.config.flow_text import yaml_text
 from recframe.config.messages import (
     PathKey,
     _unknown_key_message,
@@ -41,7 +42,7 @@ from recframe.config.model import (
 )
 from recframe.config.overrides import set_dotted
 from recframe.config.yaml_source import parse_yaml, read_config_text
-from recframe.errors import ConfigError, RecframeError, short_text
+from recframe.errors import SHOWN_CHARACTERS, ConfigError, RecframeError, short_text
 from recframe.interfaces import (
     INT64_MAX,
 )
@@ -215,7 +216,7 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
     settings = []
     for number, combination in enumerate(itertools.product(*(values for _, values in grid)), start=1):
         pairs = zip(grid, combination, strict=True)
-        label = ", ".join(f"{short_text(key)}={yaml_repr(value)}" for (key, _), value in pairs)
+        label = ", ".join(f"{short_text(key)}={yaml_text(value, SHOWN_CHARACTERS)}" for (key, _), value in pairs)
         document = copy.deepcopy(base)
         try:
             for (key, _), value in zip(grid, combination, strict=True):

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recframe.evaluation.value_text import show, yaml_text
+from recframe.config.flow_text import yaml_text
+from recframe.evaluation.value_text import show
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

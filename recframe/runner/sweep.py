@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from recframe.config import RunConfig
+from recframe.config.flow_text import yaml_text
 from recframe.data import Interactions
 from recframe.errors import SHOWN_CHARACTERS, RecframeError
-from recframe.evaluation.value_text import yaml_text
 from recframe.interfaces import Executor, Metric
 from recframe.recommender import Recommender
 from recframe.recommender.block_runs import close_executor, run_blocks
