@@ -36,6 +36,7 @@ from recframe.evaluation.report_charts import (
     _value_shares,
     plotting_available,
 )
+from recframe.evaluation.sweep_protocols import spread_words
 from recframe.evaluation.value_text import iso_date, show
 from recframe.results import EvaluationResult
 
@@ -142,7 +143,6 @@ def run_report(
 def sweep_report(config: RunConfig, sweep: SweepTable) -> Report:
     """Return the report of a sweep: the results table and, with matplotlib, metric-vs-parameter charts."""
     report = Report(f"recframe sweep: {config.name}")
-    folds = sorted({len(row.result.folds) for row in sweep.rows})  # settings may split differently
     report.heading("Results")
     rows = []
     for row in sweep.rows:
@@ -153,12 +153,12 @@ def sweep_report(config: RunConfig, sweep: SweepTable) -> Report:
             cells.append(f"**{text}**" if sweep.best[m] == row.number else text)
         rows.append(cells)
     report.table(["setting", *sweep.params, *sweep.metrics], rows, text_columns=1 + len(sweep.params))
-    if folds == [1]:
-        spread = "one split (use kfold for a spread)"
-    elif len(folds) == 1:
-        spread = f"mean ± std over {folds[0]} folds"
-    else:
-        spread = "mean ± std over the setting's folds (the mean alone where its split has one)"
+    spread = spread_words(
+        sweep.rows,
+        "one split (use kfold for a spread)",
+        "mean ± std over {} folds",
+        "mean ± std over the setting's folds (the mean alone where its split has one)",
+    )
     report.paragraph(f"Each cell is the {spread}; the best setting of each metric is in bold.")
 
     report.heading("Metrics against the swept parameters")

@@ -50,3 +50,16 @@ class SweepTable(Protocol):
     @property
     def metrics(self) -> list[str]:
         """The metric labels."""
+
+
+def spread_words(rows: Sequence[SweepSetting], one: str, same: str, mixed: str) -> str:
+    """Return what a sweep table's ``±`` shows, in the words given for each case.
+
+    `one`: every setting was evaluated on a single split; `same`: every setting on the same
+    number of folds, put in its ``{}``; `mixed`: the settings split differently (a swept split).
+    """
+    folds = {len(row.result.folds) for row in rows}
+    if len(folds) > 1:
+        return mixed
+    n = folds.pop() if folds else 1
+    return one if n == 1 else same.format(n)

@@ -21,6 +21,7 @@ from recframe.config import RunConfig
 from recframe.config.flow_text import yaml_text
 from recframe.data import Interactions
 from recframe.errors import SHOWN_CHARACTERS, RecframeError
+from recframe.evaluation.sweep_protocols import spread_words
 from recframe.interfaces import Executor, Metric
 from recframe.recommender import Recommender
 from recframe.recommender.block_runs import close_executor, run_blocks
@@ -88,13 +89,12 @@ class SweepResult:
 
     def to_markdown(self) -> str:
         """Return the table (``mean ± std`` over folds, the best of each metric in bold) and the best settings."""
-        folds = sorted({len(row.result.folds) for row in self.rows})  # settings may split differently
-        if folds == [1]:
-            spread = "one split, so no spread (use kfold)"
-        elif len(folds) == 1:
-            spread = f"± std over {folds[0]} folds"
-        else:
-            spread = "± std over each setting's folds, where it has more than one (its split is swept)"
+        spread = spread_words(
+            self.rows,
+            "one split, so no spread (use kfold)",
+            "± std over {} folds",
+            "± std over each setting's folds, where it has more than one (its split is swept)",
+        )
         lines = [
             f"| setting | {' | '.join(self.params)} | {' | '.join(self.metrics)} |",
             "|---" * (1 + len(self.params) + len(self.metrics)) + "|",

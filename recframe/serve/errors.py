@@ -187,7 +187,14 @@ class UnknownQueryError(ApiError):
         self.details = details
 
 
-class InternalErrors:
+class _Middleware:
+    """An ASGI middleware: it wraps the application behind (`app`) and answers some requests itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+
+class InternalErrors(_Middleware):
     """ASGI middleware answering an unexpected exception with 500 ``"internal error"`` and a request id.
 
     Starlette's own last-resort handler re-raises after answering, and uvicorn then drops the
@@ -195,15 +202,7 @@ class InternalErrors:
     This answers the 500 as an ordinary response and returns, so the connection stays usable.
     The traceback is logged under the request id, never sent. An exception after the response
     has started can't be answered: it is re-raised (uvicorn closes the connection).
-
-    Parameters
-    ----------
-    app : ASGI application
-        The application behind.
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on; answer 500 if it raises before its response started."""
@@ -290,21 +289,13 @@ class BodyLimit:
         await _send_json(send, 413, body)
 
 
-class LineBreaksInPaths:
+class LineBreaksInPaths(_Middleware):
     r"""ASGI middleware refusing a URL path holding a line break with 422, before any route matches it.
 
     A route's ``{user:path}`` matches up to the end of the path, and the end matches before a
     final ``\n`` too: ``/recommend/u1%0A`` answered for ``u1``, and ``/recommend/a%0Ab`` was
     "no such endpoint". No id that needs a line break can go in a URL; a POST body takes it.
-
-    Parameters
-    ----------
-    app : ASGI application
-        The application behind.
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer 422 if its decoded path holds a line break."""
