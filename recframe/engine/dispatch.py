@@ -60,7 +60,8 @@ def resolve_engine(engine: Engine) -> Literal["numba", "scipy"]:
         If ``numba`` is asked for (or ``RECFRAME_ENGINE=numba`` for ``auto``) and not installed;
         the message says how to install it.
     ValueError
-        If ``RECFRAME_ENGINE`` holds something other than ``numba``, ``scipy`` or ``auto``.
+        If `engine`, or ``RECFRAME_ENGINE`` for ``auto``, is something other than ``numba``,
+        ``scipy`` or ``auto``.
     """
     if engine == "auto":
         chosen = os.environ.get(ENGINE_ENV, "auto").strip().lower() or "auto"
@@ -70,6 +71,9 @@ def resolve_engine(engine: Engine) -> Literal["numba", "scipy"]:
         if chosen != "auto":
             return resolve_engine(chosen)  # type: ignore[arg-type]
         return "numba" if numba_available() else "scipy"
+    if engine not in ("numba", "scipy"):  # anything else ran scipy without a word
+        msg = f"engine must be 'auto', 'numba' or 'scipy'; got {engine!r}"
+        raise ValueError(msg)
     if engine == "numba" and not numba_available():
         msg = "engine 'numba' needs the numba package; install it with: pip install 'recframe[fast]'"
         raise ImportError(msg)

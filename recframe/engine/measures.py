@@ -125,7 +125,22 @@ class MeasureSpec:
         Returns
         -------
         MeasureSpec
+
+        Raises
+        ------
+        ValueError
+            For a measure not in :data:`MEASURES`, a negative `shrinkage`, a `min_support` below
+            1, or a `min_similarity` that is not a number (``nan``).
         """
+        if measure not in MEASURES:
+            msg = f"measure must be one of {', '.join(MEASURES)}; got {measure!r}"
+            raise ValueError(msg)
+        if not shrinkage >= 0 or min_support < 1 or (min_similarity is not None and np.isnan(min_similarity)):
+            msg = (
+                f"shrinkage must be 0 or more, min_support 1 or more and min_similarity a number; got "
+                f"shrinkage={shrinkage!r}, min_support={min_support!r}, min_similarity={min_similarity!r}"
+            )
+            raise ValueError(msg)
         needs = _NEEDS.get(measure, 0)
         return cls(
             MEASURES.index(measure),

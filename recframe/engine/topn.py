@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
+from recframe.engine.kernel_inputs import check_count
 from recframe.interfaces import TopN
 from recframe.progress import progress
 
@@ -37,7 +38,10 @@ def select_top_n(scores: FloatArray, n: int) -> TopN:
     TopN
         ``(n_users, n)`` items (``-1`` padded) and scores (``nan`` padded).
     """
+    n = check_count(n, "n")
     m, n_items = scores.shape
+    if n == 0:
+        return TopN(np.zeros((m, 0), dtype=np.int64), np.zeros((m, 0)))
     scores[~(scores > 0)] = 0.0  # also clears nan
     width = min(n, n_items)
     if width < n_items and width > 0:
@@ -200,6 +204,11 @@ def blockwise_top_n(
 
 
 def _rows_of(matrix: sp.csr_array, rows: IntArray, known: np.ndarray) -> sp.csr_array:
-    """Return ``matrix[rows]`` with empty rows where `known` is false."""
+    """Return the pattern of ``matrix[rows]`` (values 1) with empty rows where `known` is false.
+
+    The pattern, not the values: a ``seen`` entry stored as 0 is seen (as the compiled kernels
+    read it), where a product with the values would drop it.
+    """
     picked = matrix[np.where(known, rows, 0)]
-    return sp.csr_array(sp.diags_array(known.astype(np.float64)) @ picked)
+    pattern = sp.csr_array((np.ones(picked.nnz), picked.indices, picked.indptr), shape=picked.shape)
+    return sp.csr_array(sp.diags_array(known.astype(np.float64)) @ pattern)
