@@ -57,11 +57,14 @@ class ColdStartMethods(FitMethods):
 
         Raises
         ------
-        DataError
-            If a history is empty or names no training item at all and no ranker can serve it.
         TypeError, ValueError
             If `n` is not an int from 1 to 10,000, or a history value is not a finite number of
             magnitude at most 1e100.
+
+        Notes
+        -----
+        A history that is empty or names no training item gets an empty list where no ranker
+        can serve it (its reason says so, e.g. ``"1 unknown items ignored; nothing from item_cf"``).
         """
         fitted = self._state()
         n = _list_length(n, fitted.ranker.config.n)
