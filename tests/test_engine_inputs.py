@@ -50,3 +50,17 @@ def test_a_measure_and_modifiers_outside_their_values_are_refused() -> None:
         with pytest.raises(ValueError, match="shrinkage must be 0 or more"):
             MeasureSpec.of("jaccard", **bad)  # type: ignore[arg-type]
     assert MeasureSpec.of("jaccard", shrinkage=2.0).name == "jaccard"
+
+
+def test_top_n_entries_refuses_rows_outside_the_result() -> None:
+    """A row of -1 was written into the last row by negative indexing."""
+    from recframe.engine import top_n_entries
+
+    columns, _ = top_n_entries(np.array([0, 1, 1]), np.array([4, 2, 3]), np.array([1.0, 2.0, 2.0]), 2, 2)
+    assert columns.tolist() == [[4, -1], [2, 3]]
+    with pytest.raises(IndexError, match=r"rows must lie in 0 \.\. 1; got -1"):
+        top_n_entries(np.array([-1, 0]), np.array([1, 2]), np.array([1.0, 2.0]), 2, 2)
+    with pytest.raises(IndexError, match=r"got 2"):
+        top_n_entries(np.array([2]), np.array([1]), np.array([1.0]), 2, 2)
+    with pytest.raises(ValueError, match="as long"):
+        top_n_entries(np.array([0, 1]), np.array([1]), np.array([1.0]), 2, 2)

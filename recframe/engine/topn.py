@@ -94,7 +94,23 @@ def top_n_entries(
         Best first; ``-1`` pads.
     values : ndarray of shape (n_rows, n), float64
         The entries; ``nan`` pads.
+
+    Raises
+    ------
+    ValueError
+        If the three arrays differ in length, or `n_rows` or `n` is negative.
+    IndexError
+        If a row is outside ``0 .. n_rows - 1`` (a -1 would land in the last row).
     """
+    n_rows, n = check_count(n_rows, "n_rows"), check_count(n, "n")
+    rows, columns, values = np.asarray(rows), np.asarray(columns), np.asarray(values)
+    if not len(rows) == len(columns) == len(values):
+        msg = f"rows, columns and values must be as long; got {len(rows)}, {len(columns)} and {len(values)}"
+        raise ValueError(msg)
+    if len(rows) and (rows.min() < 0 or rows.max() >= n_rows):
+        bad = rows[(rows < 0) | (rows >= n_rows)][0]
+        msg = f"rows must lie in 0 .. {n_rows - 1}; got {bad}"
+        raise IndexError(msg)
     keep = values != 0 if keep_negative else values > 0
     rows, columns, values = rows[keep], columns[keep], values[keep]
     order = np.lexsort((columns, -values, rows))
