@@ -204,14 +204,20 @@ _EXACT_IN_FLOAT = 2**53
 
 
 def _scalar_kind(x: object) -> str:
-    """Name the kind of one id for :func:`_list_array`: text, bytes, bool, number or other."""
+    """Name the kind of one id for :func:`_list_array`: text, bytes, bool, number, big or other.
+
+    ``big`` is an integer a float64 can't hold exactly (beyond 2**53): beside any other number,
+    numpy would make it a float (``[2**53 + 1, 2.0]`` another id).
+    """
     if isinstance(x, str):
         return "text"
     if isinstance(x, bytes):
         return "bytes"
     if isinstance(x, bool | np.bool_):
         return "bool"
-    if isinstance(x, int | float | np.integer | np.floating):
+    if isinstance(x, int | np.integer):
+        return "big" if abs(int(x)) > _EXACT_IN_FLOAT else "number"
+    if isinstance(x, float | np.floating):
         return "number"
     return "other"
 
@@ -219,9 +225,9 @@ def _scalar_kind(x: object) -> str:
 def _list_array(values: list[Any]) -> npt.NDArray[Any]:
     """Return a list of ids (or of values) as an array without merging types.
 
-    numpy turns ``[1, "1"]`` into the strings ``["1", "1"]`` and ``[True, 2]`` into the
-    integers ``[1, 2]``; a list mixing kinds becomes an object array instead, so the checks
-    that follow see each entry as it was given.
+    numpy turns ``[1, "1"]`` into the strings ``["1", "1"]``, ``[True, 2]`` into the integers
+    ``[1, 2]`` and ``[2**53 + 1, 2.0]`` into floats (another id); a list mixing kinds becomes an
+    object array instead, so the checks that follow see each entry as it was given.
     """
     try:
         arr = np.asarray(values)
@@ -229,14 +235,7 @@ def _list_array(values: list[Any]) -> npt.NDArray[Any]:
         return np.asarray(values, dtype=object) if all(np.ndim(x) == 0 for x in values) else np.asarray(values)
     if arr.dtype.kind != "O" and arr.ndim == 1 and len({_scalar_kind(x) for x in values}) > 1:
         return np.asarray(values, dtype=object)
-    if arr.dtype.kind == "f" and arr.ndim == 1 and any(_inexact_as_float(x) for x in values):
-        return np.asarray(values, dtype=object)  # [2**53 + 1, 2.0] as float64 would be another id
     return arr
-
-
-def _inexact_as_float(x: object) -> bool:
-    """Whether `x` is an integer that a float64 can't hold exactly (beyond 2**53)."""
-    return isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_) and abs(int(x)) > _EXACT_IN_FLOAT
 
 
 def _object_ids(arr: npt.NDArray[Any], what: str) -> IdArray:

@@ -16,6 +16,7 @@ import os
 import shutil
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from recframe.datasets.cache_files import cache_lock, check_regular, open_new
@@ -133,8 +134,7 @@ def extract(info: DatasetInfo | str, archive: Path) -> Path:
         return archive
     folder = archive.parent / info.name
     target = folder / Path(info.member).name
-    with cache_lock(archive.parent, info.name):
-        member = _member(info, archive)
+    with cache_lock(archive.parent, info.name), _opened_archive(archive, info.member) as (opened, member):
         if folder.is_dir() and check_regular(target, f"the ratings file extracted from {archive.name}"):
             if _matches(target, member):
                 return target
@@ -145,12 +145,8 @@ def extract(info: DatasetInfo | str, archive: Path) -> Path:
         temporary = target.with_name(target.name + ".part")
         try:
             folder.mkdir(exist_ok=True)
-            with zipfile.ZipFile(archive) as opened, opened.open(member) as source, open_new(temporary) as sink:
+            with opened.open(member) as source, open_new(temporary) as sink:
                 shutil.copyfileobj(source, sink, _CHUNK)
-        except zipfile.BadZipFile as exc:
-            temporary.unlink(missing_ok=True)
-            msg = f"{archive}: can't read {info.member!r} from the archive: {short_text(str(exc))}"
-            raise DataError(msg) from exc
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
@@ -159,18 +155,27 @@ def extract(info: DatasetInfo | str, archive: Path) -> Path:
                 "free some space or give another cache folder (--folder, data.folder or RECFRAME_DATA)"
             )
             raise DataError(msg) from exc
+        except zipfile.BadZipFile:
+            temporary.unlink(missing_ok=True)  # a bad CRC at the member's end: the archive's error, below
+            raise
         temporary.replace(target)
     return target
 
 
-def _member(info: DatasetInfo, archive: Path) -> zipfile.ZipInfo:
-    """Return the archive's record of the ratings file (its size and CRC-32)."""
-    assert info.member is not None
+@contextlib.contextmanager
+def _opened_archive(archive: Path, member: str) -> Iterator[tuple[zipfile.ZipFile, zipfile.ZipInfo]]:
+    """Yield the open archive and its record of `member` (its size and CRC-32), for one read of the archive.
+
+    Raises
+    ------
+    DataError
+        If the archive is not a zip archive, lacks `member`, or fails reading it.
+    """
     try:
         with zipfile.ZipFile(archive) as opened:
-            return opened.getinfo(info.member)
+            yield opened, opened.getinfo(member)
     except (KeyError, zipfile.BadZipFile) as exc:
-        msg = f"{archive}: can't read {info.member!r} from the archive: {short_text(str(exc))}"
+        msg = f"{archive}: can't read {member!r} from the archive: {short_text(str(exc))}"
         raise DataError(msg) from exc
 
 
