@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray, index_dtype
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
 from recframe.engine.entry_facts import ColumnTotals, keep_entry_facts, kept_entry_facts
-from recframe.engine.kernel_inputs import check_csr, csr_parts, mark_checked, read_only_view
+from recframe.engine.kernel_inputs import check_csr, check_threads, csr_parts, mark_checked, read_only_view
 from recframe.engine.pairs import _entry_ranges, transpose_parts
 from recframe.engine.search import keep_row_norms
 from recframe.engine.transposes import column_counts
@@ -203,6 +203,7 @@ def merge_cells(
         If `matrix` is not a well-formed CSR matrix, a map is not monotone or points outside
         `shape`, the cells are unsorted, repeated, outside `shape` or 0, or `combine` gives 0.
     """
+    threads = check_threads(threads)
     matrix = check_csr(matrix, "matrix")
     rows, columns, values = _checked_cells(cells, shape)
     merge = _Merge(

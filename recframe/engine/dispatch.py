@@ -132,8 +132,15 @@ def used_threads(threads: int | None) -> int:
     -------
     int
         Between 1 and numba's pool size.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If `threads` is not ``None`` or a whole number ``>= 1``.
     """
-    return max(1, min(threads or default_threads(), numba_max_threads()))
+    from recframe.engine.kernel_inputs import check_threads
+
+    return max(1, min(check_threads(threads) or default_threads(), numba_max_threads()))
 
 
 @contextmanager

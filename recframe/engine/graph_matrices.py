@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from recframe.data import index_dtype
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import read_only_view
+from recframe.engine.kernel_inputs import check_threads, read_only_view
 from recframe.interfaces import NeighbourGraph
 
 COMPILED_GRAPH = 1 << 18
@@ -45,8 +45,20 @@ def graph_matrix(graph: NeighbourGraph, *, engine: Engine = "auto", threads: int
     -------
     csr_array
         The similarities, canonical.
+
+    Raises
+    ------
+    IndexError
+        If a neighbour is outside ``[-1, n_targets)``.
+    TypeError, ValueError
+        If `threads` is not ``None`` or a whole number ``>= 1``.
     """
+    threads = check_threads(threads)
     n_rows, width = graph.indices.shape
+    if graph.indices.size and (graph.indices.min() < -1 or graph.indices.max() >= graph.n_targets):
+        low, high = int(graph.indices.min()), int(graph.indices.max())
+        msg = f"graph holds neighbour {low if low < -1 else high}, outside [-1, {graph.n_targets}) (its n_targets)"
+        raise IndexError(msg)
     if resolve_engine(engine) != "numba" or graph.indices.size < COMPILED_GRAPH or width > SORTED_WIDTH:
         return graph.to_csr()
     from recframe.engine._compiled.graph_rows import sorted_rows

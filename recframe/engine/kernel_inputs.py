@@ -47,6 +47,73 @@ def check_count(value: object, name: str) -> int:
     return int(value)
 
 
+def check_threads(threads: object) -> int | None:
+    """Return `threads` if it is ``None`` (all cores) or a whole number ``>= 1``.
+
+    Checked whichever engine runs, so that a setting the scipy engine ignores is still refused
+    where it is wrong, rather than on the day the compiled engine is installed.
+
+    Raises
+    ------
+    TypeError
+        If `threads` is neither ``None`` nor an integer (a bool, a float or a string).
+    ValueError
+        If `threads` is 0 or negative.
+    """
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+        msg = f"threads must be a whole number of threads or None (all cores); got {type(threads).__name__} {threads!r}"
+        raise TypeError(msg)
+    if int(threads) < 1:
+        msg = f"threads must be 1 or more, or None for all cores; got {int(threads)}"
+        raise ValueError(msg)
+    return int(threads)
+
+
+def check_memory(max_memory_mb: object, name: str = "max_memory_mb") -> int:
+    """Return `max_memory_mb` if it is a whole number of megabytes ``>= 0``.
+
+    0 is the smallest budget there is: blocks of one row each (a test's way to run every block
+    boundary on a tiny matrix).
+
+    Raises
+    ------
+    TypeError
+        If it is not an integer (a bool, a float or ``None`` included).
+    ValueError
+        If it is negative.
+    """
+    if isinstance(max_memory_mb, bool) or not isinstance(max_memory_mb, numbers.Integral):
+        msg = f"{name} must be a whole number of megabytes; got {type(max_memory_mb).__name__} {max_memory_mb!r}"
+        raise TypeError(msg)
+    if int(max_memory_mb) < 0:
+        msg = f"{name} must be 0 or more (megabytes); got {int(max_memory_mb)}"
+        raise ValueError(msg)
+    return int(max_memory_mb)
+
+
+def check_finite_values(matrix: sp.csr_array | sp.csr_matrix, name: str) -> None:
+    """Raise ``ValueError`` naming the first stored entry of `matrix` that is ``nan`` or infinite.
+
+    A kernel would otherwise drop a ``nan`` product silently (it is never above a threshold)
+    and rank an infinite one first, so a malformed input would give plausible lists.
+    """
+    data = matrix.data
+    if data.dtype.kind != "f":
+        return
+    finite = np.isfinite(data)
+    if finite.all():
+        return
+    place = int(np.flatnonzero(~finite)[0])
+    row = int(np.searchsorted(matrix.indptr, place, side="right")) - 1
+    msg = (
+        f"{name} holds {float(data[place])!r} at row {row}, column {int(matrix.indices[place])}; "
+        "stored values must be finite numbers"
+    )
+    raise ValueError(msg)
+
+
 _CHECKED = "_recframe_checked"
 """Attribute of a matrix checked whole: the arrays it had then (all read-only)."""
 
@@ -314,7 +381,7 @@ def check_csr(
 
     Well-formed: ``indptr`` has one entry per row plus one, starts at 0, never decreases and
     ends at ``len(indices) == len(data)``; every column index is in ``[0, n_columns)``; the
-    index arrays are integers and the data numbers.
+    index arrays are integers and the data finite numbers (no ``nan``, no infinity).
 
     The checks of every offset and index (O(stored entries)) are run once for a matrix whose
     arrays are read-only, which is then marked (see :func:`is_checked`); with `lazy` they are
@@ -327,7 +394,7 @@ def check_csr(
     TypeError
         If `matrix` is not a scipy CSR matrix, or its arrays have the wrong dtypes.
     ValueError
-        If its shape is not `shape`, or its ``indptr`` is inconsistent.
+        If its shape is not `shape`, its ``indptr`` is inconsistent or a value is not finite.
     IndexError
         If a column index is outside the matrix (with `columns`).
     """
@@ -362,6 +429,7 @@ def check_csr(
     if n_rows and (indptr[1:] < indptr[:-1]).any():  # not np.diff: it wraps around for unsigned offsets
         msg = f"{name} has decreasing row offsets (indptr)"
         raise ValueError(msg)
+    check_finite_values(matrix, name)
     if not columns:
         return matrix  # not marked: its column indices were not read
     if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= n_cols):
@@ -370,6 +438,27 @@ def check_csr(
         raise IndexError(msg)
     if frozen(matrix):
         setattr(matrix, _CHECKED, _stamp(matrix))
+    return matrix
+
+
+def check_canonical(matrix: sp.csr_array, name: str) -> sp.csr_array:
+    """Return `matrix` if its rows are canonical: column indices sorted, none twice.
+
+    For kernels that count a row's entries or merge two rows by column (the measures' co-counts
+    and intersections), where a duplicate entry would be counted twice. The check reads the
+    indices once (scipy caches the answer on the matrix).
+
+    Raises
+    ------
+    ValueError
+        If a row has unsorted or repeated column indices; the message says how to fix it.
+    """
+    if not matrix.has_canonical_format:
+        msg = (
+            f"{name} is not canonical (a row has unsorted or repeated column indices); "
+            f"call .sum_duplicates() on it first"
+        )
+        raise ValueError(msg)
     return matrix
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
+from recframe.engine.kernel_inputs import check_memory
 from recframe.engine.topn import top_n_entries
 from recframe.interfaces import NeighbourGraph, TopN
 
@@ -64,6 +65,7 @@ def per_target_top_n(
     TopN
         ``(n_queries, n)`` items (``-1`` padded) and scores (``nan`` padded), best first.
     """
+    max_memory_mb = check_memory(max_memory_mb)
     n_queries, n_items = queries.shape
     fan = _reversed(graph) if axis == "items" else _FanOut(history.indptr, history.indices, history.data, None)
     cumulative = np.cumsum(_term_counts(axis, graph, queries, fan))

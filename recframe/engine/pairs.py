@@ -33,7 +33,17 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine, used_threads
-from recframe.engine.kernel_inputs import _same_stamp, _stamp, check_count, check_csr, csr_parts, frozen, read_only_view
+from recframe.engine.kernel_inputs import (
+    _same_stamp,
+    _stamp,
+    check_count,
+    check_csr,
+    check_memory,
+    check_threads,
+    csr_parts,
+    frozen,
+    read_only_view,
+)
 
 _Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -252,6 +262,7 @@ def pair_bounds(
     ValueError
         If `n_blocks` is below 1 or `transposed` is not the transpose of `x`.
     """
+    max_memory_mb = None if max_memory_mb is None else check_memory(max_memory_mb)
     x, transposed = _checked(x, transposed)
     if check_count(n_blocks, "n_blocks") < 1:
         msg = "n_blocks must be 1 or more; got 0"
@@ -386,6 +397,7 @@ def pair_offers(
         If the range is outside the rows, `norms` does not fit, or `transposed` is not the
         transpose of `x`.
     """
+    threads, max_memory_mb = check_threads(threads), check_memory(max_memory_mb)
     from recframe.engine._compiled.symmetric import merge_heaps
 
     x, transposed = _checked(x, transposed)

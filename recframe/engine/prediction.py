@@ -25,8 +25,9 @@ vectorised lookups, in chunks of bounded memory.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +60,12 @@ class PredictionSettings:
         Regularisation of the ``baseline`` biases.
     epochs : int
         Alternating least-squares rounds of the ``baseline`` biases.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If a setting is outside its choices or range (a variant no prediction has, ``min_k``
+        below 1, a negative or ``nan`` regularisation), when the settings are made.
     """
 
     variant: Variant = "basic"
@@ -69,6 +76,29 @@ class PredictionSettings:
     reg_users: float = 15.0
     reg_items: float = 10.0
     epochs: int = 10
+
+    def __post_init__(self) -> None:
+        """Refuse a setting no prediction has (a misspelt variant would otherwise predict as another)."""
+        for name, allowed in (("variant", Variant), ("policy", Policy), ("fallback", Fallback)):
+            value, choices = getattr(self, name), get_args(allowed)
+            if not isinstance(value, str) or value not in choices:
+                msg = f"PredictionSettings {name} must be one of {', '.join(choices)}; got {value!r}"
+                raise ValueError(msg)
+        for name in ("prediction_k", "min_k", "epochs"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                msg = f"PredictionSettings {name} must be a whole number; got {type(value).__name__} {value!r}"
+                raise TypeError(msg)
+            if value < 1:
+                msg = f"PredictionSettings {name} must be 1 or more; got {value}"
+                raise ValueError(msg)
+        for name in ("reg_users", "reg_items"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) < np.inf:
+                msg = f"PredictionSettings {name} must be a finite number >= 0; got {value!r}"
+                raise ValueError(msg)
 
 
 @dataclass(frozen=True, eq=False)

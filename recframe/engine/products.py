@@ -32,7 +32,9 @@ from recframe.engine.few_rows import FEW_ROWS, few_rows_product
 from recframe.engine.kernel_inputs import (
     check_count,
     check_csr,
+    check_memory,
     check_product_inputs,
+    check_threads,
     csr_parts,
     product_arguments,
 )
@@ -77,6 +79,7 @@ def estimate_neighbours(
     ResourceEstimate
         Multiply-adds, bytes of output and bytes of working memory.
     """
+    threads, max_memory_mb = check_threads(threads), check_memory(max_memory_mb)
     n, nnz = x.shape[0], int(x.nnz)
     column_counts = np.bincount(x.indices, minlength=x.shape[1]).astype(np.int64)
     work = int((column_counts**2).sum())  # all pairs through each shared column
@@ -156,6 +159,7 @@ def top_n_product(
         If an input is malformed (see :func:`~recframe.engine.kernel_inputs.check_product_inputs`):
         checked before either engine runs, so that no kernel reads outside an array.
     """
+    threads, max_memory_mb = check_threads(threads), check_memory(max_memory_mb)
     numba = resolve_engine(engine) == "numba"
     few = numba and np.ndim(rows) == 1 and np.size(rows) <= FEW_ROWS
     a, rows, b, n = check_product_inputs(a, rows, b, n, seen, exclude, exclude_self, lazy=few)
@@ -229,6 +233,7 @@ def top_k_neighbours(
         If `x` or `transposed` is malformed, `transposed` is not the transpose of `x` (for
         the symmetric kernel), or `k` is not a count (checked before any kernel).
     """
+    threads, max_memory_mb = check_threads(threads), check_memory(max_memory_mb)
     x = check_csr(x, "x")
     k = check_count(k, "k")
     n = x.shape[0]

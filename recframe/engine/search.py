@@ -16,7 +16,17 @@ import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
 from recframe.engine.dispatch import Engine, compiled_by_default, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_count, check_csr, check_rows, csr_parts, keep_on, kept_on
+from recframe.engine.kernel_inputs import (
+    check_canonical,
+    check_count,
+    check_csr,
+    check_memory,
+    check_rows,
+    check_threads,
+    csr_parts,
+    keep_on,
+    kept_on,
+)
 from recframe.engine.measures import NEEDS_SQUARES, NEEDS_SUMS, MeasureSpec, modify, similarity
 from recframe.engine.slices import run_in_slices
 from recframe.engine.topn import top_n_entries
@@ -180,12 +190,14 @@ def top_k_by_measure(
     ------
     TypeError, ValueError, IndexError
         If an input is malformed (a CSR matrix whose arrays disagree, an index out of range,
-        factors or totals of mismatched sizes, rows outside ``[-1, n_queries)``): checked
-        before either engine runs, so that no kernel reads outside an array.
+        a matrix not canonical, a value not finite, factors or totals of mismatched sizes,
+        rows outside ``[-1, n_queries)``): checked before either engine runs, so that no
+        kernel reads outside an array and no pair is counted twice.
     """
+    threads, max_memory_mb = check_threads(threads), check_memory(max_memory_mb)
     k = check_count(k, "k")
-    queries = check_csr(queries, "queries")
-    targets_t = check_csr(targets_t, "targets_t", (queries.shape[1], None))
+    queries = check_canonical(check_csr(queries, "queries"), "queries")
+    targets_t = check_canonical(check_csr(targets_t, "targets_t", (queries.shape[1], None)), "targets_t")
     rows = check_rows(rows, queries.shape[0])
     n_targets = targets_t.shape[1]
     if len(target_totals) != 2 or any(np.shape(t) != (n_targets,) for t in target_totals):

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
-from recframe.engine.kernel_inputs import check_count
+from recframe.engine.kernel_inputs import check_count, check_memory
 from recframe.interfaces import TopN
 from recframe.progress import progress
 
@@ -142,6 +142,7 @@ def chunks(n_rows: int, n_cols: int, max_memory_mb: int) -> Iterator[slice]:
     slice
         Consecutive row ranges covering ``0 .. n_rows``, each at least one row.
     """
+    max_memory_mb = check_memory(max_memory_mb)
     per_row = max(1, n_cols) * 8 * 4
     step = max(1, (max_memory_mb << 20) // per_row)
     for start in range(0, n_rows, step):
@@ -201,6 +202,7 @@ def blockwise_top_n(
     TopN
         ``(len(rows), n)`` columns (``-1`` padded) and scores (``nan`` padded), best first.
     """
+    max_memory_mb = check_memory(max_memory_mb)
     parts: list[TopN] = []
     blocks = list(chunks(len(rows), n_cols, max_memory_mb))
     for block in progress(blocks, total=len(rows), desc=desc, unit=unit, sizes=(b.stop - b.start for b in blocks)):

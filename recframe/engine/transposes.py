@@ -25,7 +25,15 @@ import scipy.sparse as sp
 
 from recframe.data import IntArray, index_dtype
 from recframe.engine.dispatch import Engine, numba_threads, resolve_engine
-from recframe.engine.kernel_inputs import check_csr, frozen, keep_on, kept_on, mark_checked, read_only_view
+from recframe.engine.kernel_inputs import (
+    check_csr,
+    check_threads,
+    frozen,
+    keep_on,
+    kept_on,
+    mark_checked,
+    read_only_view,
+)
 from recframe.engine.pairs import _entry_ranges, mark_transpose
 
 COMPILED_TRANSPOSE = 1 << 20
@@ -65,6 +73,7 @@ def transpose(x: sp.csr_array, *, engine: Engine = "auto", threads: int | None =
     TypeError, ValueError, IndexError
         If `x` is not a well-formed CSR matrix.
     """
+    threads = check_threads(threads)
     x = check_csr(x, "x")
     if resolve_engine(engine) == "numba" and x.nnz >= COMPILED_TRANSPOSE:
         made = _compiled(x, threads)
@@ -149,6 +158,7 @@ def column_counts(x: sp.csr_array, *, engine: Engine = "auto", threads: int | No
     TypeError, ValueError, IndexError
         If `x` is not a well-formed CSR matrix.
     """
+    threads = check_threads(threads)
     x = check_csr(x, "x")
     kept = kept_column_counts(x)
     if kept is not None:
