@@ -248,6 +248,28 @@ def test_internal_errors_say_only_internal_error(caplog: pytest.LogCaptureFixtur
     assert body["request_id"] in caplog.text and "secret detail" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("recommend", "/recommend/3"), ("similar_items", "/similar/items/3"), ("similar_users", "/similar/users/3")],
+)
+def test_a_plugin_failing_during_a_query_is_a_500_not_the_clients_fault(
+    caplog: pytest.LogCaptureFixture, method: str, path: str
+) -> None:
+    """A PluginError (a plugin raising, or breaking its contract) was answered 400 naming the client's field."""
+    from recframe import PluginError
+
+    rec = _fit(1)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise PluginError("ranker 'branker' (recframe-broken 0.2.0) raised ValueError in recommend(): nan score")
+
+    setattr(rec, method, broken)
+    with Server(create_app(rec)) as running, caplog.at_level("ERROR", logger="recframe.serve"):
+        status, body = running.call("GET", path)
+    assert status == 500 and body["error"] == "internal error" and body["field"] is None, body
+    assert body["request_id"] in caplog.text and "raised ValueError in recommend()" in caplog.text
+
+
 def test_unknown_query_parameters_are_named() -> None:
     with Server(create_app(_fit(1))) as running:
         status, body = running.call("GET", "/recommend/3?n=2&bogus=1&other=2")

@@ -69,11 +69,19 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 
 
 def from_recframe(exc: RecframeError | TypeError | ValueError, field: str | None) -> ApiError:
-    """Translate what a query method raised into the request error it means.
+    """Translate what a query method raised into the request error it means, or re-raise it.
 
     ``DataError`` is an unknown user or item (404); ``ConfigError`` is a query the model can't
     answer (400, e.g. ``predict`` on a ranker without ratings); ``NotFittedError`` is 503;
-    ``TypeError`` and ``ValueError`` are argument errors (422).
+    ``TypeError`` and ``ValueError`` are argument errors (422). Any other ``RecframeError``
+    (a ``PluginError``: a plugin that failed or broke its contract; a ``ResourceError``) is not
+    the request's fault: it is raised again, so that :class:`InternalErrors` answers 500 with a
+    request id and logs the traceback, rather than telling the client to change its request.
+
+    Raises
+    ------
+    RecframeError
+        `exc` itself, when the request is not at fault.
     """
     if isinstance(exc, NotFittedError):
         return ApiError(503, str(exc), None)
@@ -83,7 +91,7 @@ def from_recframe(exc: RecframeError | TypeError | ValueError, field: str | None
         return ApiError(400, str(exc), field)
     if isinstance(exc, TypeError | ValueError):
         return ApiError(422, str(exc), field)
-    return ApiError(400, str(exc), field)
+    raise exc
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
