@@ -36,7 +36,8 @@ def recframe_register_components() -> Sequence[type[Component]]:  # type: ignore
     ``ExecutorConfig``, else ``ComponentConfig``. A ``(kind, name)`` pair already registered by another plugin is an
     error.
 
-    If this hook raises or returns something invalid, an installed plugin is disabled (one
+    If this hook raises or returns something invalid (``None`` included: a forgotten
+    ``return``), an installed plugin is disabled (one
     ``PluginLoadWarning``, listed as ``failed`` by ``recframe plugins``) and none of its
     components is registered; a plugin registered directly with ``PluginRegistry.register``
     gets a ``PluginError`` instead.

@@ -494,3 +494,25 @@ def test_unsigned_neighbour_indices_answer_every_query(monkeypatch, tmp_path):
     for got, expected in ((rec, plain), (Recommender.load(rec.save(tmp_path / "m"), registry=registry), plain)):
         assert got.similar_items([3]).ranked.items.tolist() == expected.similar_items([3]).ranked.items.tolist()
         assert got.recommend([1]).ids.tolist() == expected.recommend([1]).ids.tolist()
+
+
+def test_a_hook_returning_none_fails_the_plugin_and_an_empty_list_is_listed(monkeypatch, capsys):
+    """A forgotten ``return`` made the plugin vanish: not listed, no warning, its types just unknown."""
+    forgot = module_with_hook("recframe_forgot", lambda: None)
+    empty = module_with_hook("recframe_empty", lambda: [])
+    install(monkeypatch, FakeEntryPoint("forgot", forgot), FakeEntryPoint("empty", empty))
+    assert main(["plugins", "--json"]) == 0
+    out, err = capsys.readouterr()
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert rows["forgot"]["status"] == "failed"
+    assert rows["forgot"]["error"] == (
+        "returned None from recframe_register_components; expected a list of classes; "
+        "return the list of component classes (is `return` missing?)"
+    )
+    assert "warning: plugin 'forgot' (recframe-forgot 1.0.0) failed to register" in err
+    assert rows["empty"] == {"kind": "", "name": "empty", "package": "recframe-empty", "version": "1.0.0",
+                             "status": "ok", "error": "registers no components"}
+    with pytest.raises(PluginError, match="returned None from recframe_register_components"):
+        PluginRegistry.from_environment(entry_points=False).register(
+            module_with_hook("recframe_forgot", lambda: None), name="forgot", package="recframe-forgot", version="1"
+        )

@@ -6,19 +6,24 @@ import argparse
 import json
 
 from recframe.cli.common import EXIT_OK, _print, _registry
+from recframe.registry.entries import PluginInfo
+
+
+def _row(kind: str, name: str, info: PluginInfo, status: str, error: str) -> dict[str, str]:
+    """One line of the listing."""
+    return {"kind": kind, "name": name, "package": info.package, "version": info.version, "status": status,
+            "error": error}
 
 
 def _plugins(args: argparse.Namespace) -> int:
     registry = _registry()
-    rows = [
-        {"kind": e.kind, "name": e.name, "package": e.plugin.package, "version": e.plugin.version,
-         "status": "ok", "error": ""}
-        for e in registry.components()
-    ]
-    rows += [
-        {"kind": "", "name": p.name, "package": p.package, "version": p.version, "status": p.status,
-         "error": p.error}
-        for p in registry.plugins if p.status != "ok"
+    rows = [_row(e.kind, e.name, e.plugin, "ok", "") for e in registry.components()]
+    rows += [_row("", p.name, p, p.status, p.error) for p in registry.plugins if p.status != "ok"]
+    with_components = {e.plugin.name for e in registry.components()}
+    rows += [  # loaded, but its hook returned an empty list: shown, so that it doesn't seem missing
+        _row("", p.name, p, p.status, "registers no components")
+        for p in registry.plugins
+        if p.status == "ok" and p.name not in with_components and p.package != "recframe"
     ]
     if args.json:
         _print(json.dumps(rows, indent=2))

@@ -218,8 +218,11 @@ class PluginRegistry:
                 except (Exception, SystemExit) as exc:
                     reason = f"failed in recframe_register_components: {type(exc).__name__}: {exc}"
                     raise _RegistrationError(where, reason) from exc
-                if returned is None:
-                    continue
+                if returned is None:  # pluggy would drop it: say so, don't vanish
+                    reason = "returned None from recframe_register_components; expected a list of classes"
+                    raise _RegistrationError(
+                        where, reason, "return the list of component classes (is `return` missing?)"
+                    )
                 if not isinstance(returned, list):
                     shown = short_repr(returned)
                     reason = f"returned {shown} from recframe_register_components; expected a list of classes"
