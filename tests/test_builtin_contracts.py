@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recframe.builtin.data_sources import SyntheticDataSource
+from recframe.builtin.executors import LocalExecutor
 from recframe.builtin.filters import (
     DuplicatesFilter,
     KCoreFilter,
@@ -44,6 +45,7 @@ from recframe.builtin.splitters import (
 )
 from recframe.testing import (
     DataSourceContract,
+    ExecutorContract,
     FilterContract,
     MatrixBuilderContract,
     MetricContract,
@@ -223,3 +225,8 @@ def test_the_update_contract_names_what_an_update_missed() -> None:
         AssertionError, match=r"^adding events: update\(\) and build\(\) .* differ in their users: missing \["
     ):
         Stale().test_an_update_equals_a_build()
+
+
+class TestLocalExecutor(ExecutorContract):
+    component = LocalExecutor
+    configs = ({}, {"workers": 3, "block_rows": 7})

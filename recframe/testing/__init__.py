@@ -26,12 +26,14 @@ from recframe.testing.contracts import (
     random_interactions,
     random_metric_input,
 )
+from recframe.testing.executor_contract import ExecutorContract
 from recframe.testing.neighbours import assert_same_neighbours, same_neighbour_sets
 from recframe.testing.saved_state import round_trip_state
 
 __all__ = [
     "ComponentContract",
     "DataSourceContract",
+    "ExecutorContract",
     "FilterContract",
     "MatrixBuilderContract",
     "MetricContract",

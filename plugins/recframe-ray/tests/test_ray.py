@@ -24,7 +24,7 @@ from recframe_ray import RayExecutor
 from recframe import ConfigError, PluginError, PluginRegistry, RecframeError, Recommender, hookimpl, row_blocks
 from recframe.config import load_config
 from recframe.runner import execute
-from recframe.testing import random_interactions
+from recframe.testing import ExecutorContract, random_interactions
 
 if TYPE_CHECKING:
     from conftest import Cluster
@@ -70,6 +70,16 @@ def test_blocks_come_back_in_order_from_two_nodes(ray_address: str):
     assert [g.tolist() for g in got] == [(b * 3).tolist() for b in blocks]
     assert ray.cluster_resources()["CPU"] == 2
     assert len([node for node in ray.nodes() if node["Alive"]]) == 2
+
+
+class TestRayExecutorContract(ExecutorContract):
+    """recframe.testing's executor contract, on the two-node cluster."""
+
+    component = RayExecutor
+
+    @pytest.fixture(autouse=True)
+    def _on_the_cluster(self, ray_address: str) -> None:
+        self.configs = ({"address": ray_address, "block_rows": 7},)
 
 
 @pytest.mark.parametrize(
