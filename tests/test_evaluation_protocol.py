@@ -219,3 +219,30 @@ def test_per_user_csv_has_one_row_per_fold_and_user(tmp_path: Path):
     assert metrics["n_folds"] == 2 and "gini@5" in metrics["metrics_std"]
     means = [np.mean([float(r["ndcg@5"]) for r in rows if r["fold"] == f]) for f in ("0", "1")]
     assert metrics["metrics"]["ndcg@5"] == pytest.approx(np.mean(means))
+
+
+def test_the_random_on_time_warning_says_when_ordering_is_only_the_default() -> None:
+    """A plugin splitter that never set ``ordering`` was called "random" with no hint why."""
+    from recframe import Splitter
+    from recframe.builtin.splitters import RandomHoldoutSplitter
+    from recframe.evaluation.leakage import protocol_warnings
+    from recframe.testing import random_interactions
+
+    data = random_interactions(seed=3)
+    splitter = RandomHoldoutSplitter(test_fraction=0.3)
+    train, test = splitter.split(data, np.random.default_rng(0))
+    items = IdIndex(np.unique(train.items))
+    builtin = protocol_warnings(splitter, train, test, items)["random_on_time"]
+    assert builtin.startswith("split 'random_holdout' is random on timestamped data: ")
+
+    class Quiet(Splitter):  # a plugin's splitter that never says how its parts relate in time
+        name = "quiet"
+
+        def split(self, interactions, rng):  # type: ignore[no-untyped-def]
+            return splitter.split(interactions, rng)
+
+    plugin = protocol_warnings(Quiet(), train, test, items)["random_on_time"]
+    assert plugin.startswith(
+        "split 'quiet' is random on timestamped data (its class does not set `ordering`, whose default is "
+        "'random'; a time-keeping split says so there): "
+    )

@@ -25,6 +25,7 @@ from recframe import (
 )
 from recframe.cli import main
 from recframe.registry import BUILTIN_MODULES, DISABLE_ENV
+from recframe.registry.plugin_registry import not_loaded_message
 
 BUILTINS = [
     ("data", "synthetic"),
@@ -515,7 +516,7 @@ def test_a_duplicate_of_a_builtin_names_both_packages(registry):
         registry.register(plugin_module("clone", ItemCFClone), name="clone", package="recframe-clone", version="0.2")
     assert str(info.value) == (
         f"ranker 'item_cf' is registered twice: by recframe {__version__} and by recframe-clone 0.2; "
-        "uninstall or disable one of them"
+        "rename the plugin's ranker, or uninstall it (recframe's own can't be disabled)"
     )
 
 
@@ -528,10 +529,13 @@ def test_a_duplicate_between_two_installed_plugins_names_both(monkeypatch):
         PluginLoadWarning,
         match=r"^plugin 'beta' \(recframe-beta 2\.0\) failed to register and is disabled: ranker 'reverse_id' "
         r"is registered twice: by recframe-alpha 1\.0 and by recframe-beta 2\.0; uninstall or disable one of "
-        r"them, or set RECFRAME_DISABLE_PLUGINS=beta to skip it$",
+        r"them \(RECFRAME_DISABLE_PLUGINS=alpha disables recframe-alpha\), or set RECFRAME_DISABLE_PLUGINS=beta "
+        r"to skip it$",
     ):
         registry = PluginRegistry.from_environment()
     assert registry.entry("ranker", "reverse_id").plugin.package == "recframe-alpha"
+    beta = next(p for p in registry.plugins if p.name == "beta")  # asked for, it says what to do, not "reinstall"
+    assert not_loaded_message(beta, "'mine'").endswith("(RECFRAME_DISABLE_PLUGINS=alpha disables recframe-alpha)")
 
 
 def test_a_misspelt_hook_name_is_a_plugin_error(registry):

@@ -42,6 +42,7 @@ class RandomHoldoutSplitter(Splitter):
     """Move a random share of all interactions to the test set, regardless of user."""
 
     name = "random_holdout"
+    ordering = "random"
     Config = RandomHoldoutConfig
     config: RandomHoldoutConfig
 
@@ -109,6 +110,7 @@ class PerUserHoldoutSplitter(Splitter):
     """
 
     name = "per_user_holdout"
+    ordering = "random"
     Config = PerUserHoldoutConfig
     config: PerUserHoldoutConfig
 
@@ -271,6 +273,7 @@ class KFoldSplitter(Splitter):
     """
 
     name = "kfold"
+    ordering = "random"
     Config = KFoldConfig
     config: KFoldConfig
 

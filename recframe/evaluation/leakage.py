@@ -23,8 +23,8 @@ def protocol_warnings(
         share = _share(test.timestamps < train.timestamps.max())
         if share > 0:
             found["random_on_time"] = (
-                f"split {splitter.name!r} is random on timestamped data: {share:.1%} of test events "
-                "happen before some training event, so the model learns from the future; "
+                f"split {splitter.name!r} is random on timestamped data{_declared(splitter)}: {share:.1%} of test "
+                "events happen before some training event, so the model learns from the future; "
                 "use leave_last_n or temporal_global for a time-respecting protocol"
             )
     if times_differ and splitter.ordering == "per_user_time":
@@ -50,6 +50,13 @@ def protocol_warnings(
             "they reward recommending what the user already has"
         )
     return found
+
+
+def _declared(splitter: Splitter) -> str:
+    """Say where a plugin's splitter got ``ordering = "random"``: the default, when its class never sets it."""
+    if any("ordering" in vars(cls) for cls in type(splitter).__mro__ if cls is not Splitter):
+        return ""
+    return " (its class does not set `ordering`, whose default is 'random'; a time-keeping split says so there)"
 
 
 def _share(mask: np.ndarray) -> float:

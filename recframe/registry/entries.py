@@ -37,6 +37,9 @@ class PluginInfo:
     disabled_by : str
         For a blocked plugin: the name in ``RECFRAME_DISABLE_PLUGINS`` that matched it (its
         entry-point name or its distribution's).
+    hint : str
+        For a failed plugin: what to do about it, when the failure says (also the end of
+        ``error``); empty where fixing or reinstalling the plugin is the answer.
     """
 
     name: str
@@ -47,6 +50,7 @@ class PluginInfo:
     offered: tuple[str, ...] = ()
     failed_step: Literal["import", "register"] = "import"
     disabled_by: str = ""
+    hint: str = ""
 
     def __str__(self) -> str:
         """Return ``package version``, the way messages name a plugin."""

@@ -146,7 +146,8 @@ class PluginRegistry:
                 self.register(plugin, name=ep.name, package=package, version=version)
             except _RegistrationError as exc:
                 error = f"{exc.reason}; {exc.hint}" if exc.hint else exc.reason
-                info = PluginInfo(ep.name, package, version, "failed", error, exc.offered, "register")
+                hint = exc.hint or ""
+                info = PluginInfo(ep.name, package, version, "failed", error, exc.offered, "register", hint=hint)
                 self._disable(info, exc.reason, exc.hint)
         if unmatched:
             names = [p.name for p in self._plugins.values() if p.package != "recframe"]
@@ -290,7 +291,11 @@ class PluginRegistry:
                 f"{kind} {name!r} is registered twice: by {other.package} {other.version} "
                 f"and by {info.package} {info.version}"
             )
-            hint = "uninstall or disable one of them"
+            if other.package == "recframe":  # a built-in can't be disabled: the plugin must give way
+                hint = f"rename the plugin's {kind}, or uninstall it (recframe's own can't be disabled)"
+            else:
+                hint = f"uninstall or disable one of them ({DISABLE_ENV}={other.name} disables {other.package})"
+
             raise _RegistrationError(None, reason, hint)
         return ComponentEntry(kind, name, cls, info)
 
@@ -403,10 +408,8 @@ def not_loaded_message(plugin: PluginInfo, shown: str) -> str:
             f"{shown} comes from {plugin.package}, which is disabled by {DISABLE_ENV}; "
             f"remove {short_repr(plugin.disabled_by or plugin.name)} from it to use {shown}"
         )
-    return (
-        f"{shown} needs {plugin.package}, which failed to {plugin.failed_step}: {plugin.error}; "
-        f"fix or reinstall {plugin.package}"
-    )
+    remedy = "" if plugin.hint else f"; fix or reinstall {plugin.package}"  # a hint in the error says what to do
+    return f"{shown} needs {plugin.package}, which failed to {plugin.failed_step}: {plugin.error}{remedy}"
 
 
 @functools.lru_cache(maxsize=1)
