@@ -208,6 +208,14 @@ def test_malformed_oversized_and_unknown_paths(server: Server) -> None:
     assert status == 413 and body["field"] == "body"
     status, body = server.call("GET", "/nowhere")
     assert status == 404 and body["error"] == "no such endpoint"
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:  # a method the endpoint doesn't take: 405 says which it does (the Allow header was dropped)
+        conn.request("DELETE", "/recommend")
+        response = conn.getresponse()
+        assert response.status == 405 and json.loads(response.read())["error"] == "method not allowed"
+        assert response.getheader("allow") == "POST"
+    finally:
+        conn.close()
     for raw in (b'{"users": [1], "x": "\xe9"}', b"[" * 100_000 + b"]" * 100_000):  # not UTF-8; nested too deep
         status, body = server.call("POST", "/recommend", raw=raw)
         assert (status, body) == (400, {"error": "the body is not valid JSON", "field": "body"})

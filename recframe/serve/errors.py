@@ -179,7 +179,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and exc.detail == UNPARSED_BODY:  # not UTF-8, nested too deep
             return _json(400, error_body("the body is not valid JSON", "body"))
         text = {404: "no such endpoint", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
-        return _json(exc.status_code, error_body(text, None))
+        response = _json(exc.status_code, error_body(text, None))
+        response.headers.update(exc.headers or {})  # 405's Allow: the methods the endpoint takes (RFC 9110)
+        return response
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)
