@@ -486,3 +486,11 @@ def test_a_plugin_validator_failing_by_accident_is_a_config_error_naming_it_and_
         "Config.model_validate(): 'surprise'"
     )
     assert main(["config", "validate", str(path)]) == 2
+
+
+@pytest.mark.parametrize("override", ["output.n=10001", "output.n=20000"])
+def test_output_n_over_a_rankers_largest_n_is_refused_when_read(tmp_path, registry, override):
+    """It passed validation, and the run failed with a traceback after fitting and evaluating."""
+    with pytest.raises(ConfigError, match=r"^--set output\.n: Input should be less than or equal to 10000; got "):
+        load(tmp_path, registry, DATA, (override,))
+    assert load(tmp_path, registry, DATA, ("output.n=10000",)).output.n == 10000

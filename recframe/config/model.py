@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
 from recframe.config.messages import PathKey, yaml_repr
 from recframe.interfaces import (
+    MAX_LIST_LENGTH,
     Component,
     ComponentConfig,
     SettingsModel,
@@ -145,8 +146,8 @@ class OutputConfig(SettingsModel):
     leading ``~`` is the home folder; an empty path is refused (write ``.`` for the current folder)."""
     recommendations: bool = True
     """Write ``recommendations.csv`` with every training user's top-n list."""
-    n: PositiveInt | None = None
-    """Length of the written lists; the ranker's ``n`` by default."""
+    n: Annotated[int, Field(gt=0, le=MAX_LIST_LENGTH)] | None = None
+    """Length of the written lists (1 to 10,000, as a ranker's ``n``); the ranker's ``n`` by default."""
     report: bool = True
     """Write ``report.html`` (and its PNG charts under ``charts/``) for an evaluated run or a
     sweep; charts need ``pip install 'recframe[plot]'``."""
