@@ -58,9 +58,9 @@ def test_unreachable_item_scores_zero_and_unknown_users_get_the_fallbacks_reason
 
 @pytest.mark.parametrize("ranker", ["item_cf", "user_cf"])
 def test_explanations_add_up_to_every_recommended_score(ranker):
-    rec = Recommender.from_config(
-        {"similarity": {"type": "sparse", "k": 8}, "ranker": {"type": ranker, "n": 6}}
-    ).fit(random_interactions(60, 40, density=0.15, seed=4))
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 8}, "ranker": {"type": ranker, "n": 6}}).fit(
+        random_interactions(60, 40, density=0.15, seed=4)
+    )
     lists = rec.recommend(rec.interaction_matrix.users.ids[:30], explain=True)
     assert lists.explanations is not None
     for position, explanations in enumerate(lists.explanations):
@@ -85,8 +85,9 @@ def test_recframe_explain_command(tmp_path, capsys):
 
 
 def test_fallback_chains_from_yaml_with_reasons(registry):
-    config = validate_run({"ranker": {"type": "user_cf", "fallback": ["item_cf", {"type": "popularity", "n": 5}]}},
-                          registry)
+    config = validate_run(
+        {"ranker": {"type": "user_cf", "fallback": ["item_cf", {"type": "popularity", "n": 5}]}}, registry
+    )
     assert [spec.type for spec in config.ranker_fallbacks] == ["item_cf", "popularity"]
     assert config.to_dict()["ranker"]["fallback"][1] == {**config.ranker_fallbacks[1].to_dict()}
     assert validate_run(config.to_dict(), registry).ranker_fallbacks == config.ranker_fallbacks
@@ -97,7 +98,8 @@ def test_fallback_chains_from_yaml_with_reasons(registry):
 def test_the_chain_serves_each_user_with_the_first_ranker_that_can(tiny_interactions):
     # u5's only neighbour-less history: with k=1, user_cf finds nothing new for some users
     rec = Recommender(
-        similarity=SklearnNNSimilarity(k=1), ranker=UserCFRanker(n=3),
+        similarity=SklearnNNSimilarity(k=1),
+        ranker=UserCFRanker(n=3),
         fallback=[ItemCFRanker(n=3), PopularityRanker(n=3)],
     ).fit(tiny_interactions)
     lists = rec.recommend(["u1", "u2", "u3", "u4", "u5", "stranger"])
@@ -143,8 +145,10 @@ def test_user_cf_for_a_new_user_scores_its_queried_neighbours():
 
 def test_cold_start_chain_and_reasons():
     rec = Recommender.from_config(
-        {"similarity": {"type": "sklearn_nn", "k": 10},
-         "ranker": {"type": "user_cf", "fallback": ["item_cf", "popularity"]}}
+        {
+            "similarity": {"type": "sklearn_nn", "k": 10},
+            "ranker": {"type": "user_cf", "fallback": ["item_cf", "popularity"]},
+        }
     ).fit(random_interactions(50, 40, density=0.2, seed=6))
     items = rec.interaction_matrix.items.ids
     lists = rec.recommend_histories({"a": {int(items[0]): 5.0, int(items[3]): 3.0}, "b": [], "c": ["no-such-item"]})
@@ -175,10 +179,12 @@ def test_recframe_recommend_with_a_history(tmp_path, capsys):
 def test_per_target_ranking_equals_brute_force_and_its_explanations_add_up(ranker):
     data = random_interactions(40, 30, density=0.2, seed=9)
     p, n = 3, 6
-    rec = Recommender.from_config({
-        "similarity": {"type": "sparse", "k": 12},
-        "ranker": {"type": ranker, "n": n, "neighbour_policy": "per_target", "prediction_k": p},
-    }).fit(data)
+    rec = Recommender.from_config(
+        {
+            "similarity": {"type": "sparse", "k": 12},
+            "ranker": {"type": ranker, "n": n, "neighbour_policy": "per_target", "prediction_k": p},
+        }
+    ).fit(data)
     matrix = rec.interaction_matrix.matrix.toarray()
     graph = rec.fitted_ranker.neighbours_
     by_items = ranker == "item_cf"
@@ -189,9 +195,11 @@ def test_per_target_ranking_equals_brute_force_and_its_explanations_add_up(ranke
             if matrix[u, i]:
                 continue  # seen
             target = i if by_items else u
-            terms = [(s, matrix[u, j] if by_items else matrix[j, i])
-                     for j, s in zip(graph.indices[target], graph.scores[target], strict=True)
-                     if j >= 0 and s > 0 and (matrix[u, j] if by_items else matrix[j, i])][:p]
+            terms = [
+                (s, matrix[u, j] if by_items else matrix[j, i])
+                for j, s in zip(graph.indices[target], graph.scores[target], strict=True)
+                if j >= 0 and s > 0 and (matrix[u, j] if by_items else matrix[j, i])
+            ][:p]
             if terms:
                 scores[i] = sum(s * h for s, h in terms)
         best = sorted(scores.items(), key=lambda t: (-t[1], t[0]))[:n]
@@ -204,10 +212,12 @@ def test_per_target_ranking_equals_brute_force_and_its_explanations_add_up(ranke
 
 
 def test_per_target_cold_start_reproduces_a_training_users_list():
-    rec = Recommender.from_config({
-        "similarity": {"type": "sparse", "k": 12},
-        "ranker": {"type": "item_cf", "n": 5, "neighbour_policy": "per_target", "prediction_k": 3},
-    }).fit(random_interactions(40, 30, density=0.2, seed=9))
+    rec = Recommender.from_config(
+        {
+            "similarity": {"type": "sparse", "k": 12},
+            "ranker": {"type": "item_cf", "n": 5, "neighbour_policy": "per_target", "prediction_k": 3},
+        }
+    ).fit(random_interactions(40, 30, density=0.2, seed=9))
     matrix = rec.interaction_matrix
     for u in range(0, 40, 9):
         row = matrix.matrix[[u]]
@@ -273,3 +283,23 @@ def test_events_of_value_0_are_no_interactions_and_the_fit_says_so_once(caplog, 
     with caplog.at_level("WARNING", logger="recframe"):  # a 0 replaced by a later rating is stored: nothing to say
         Recommender.from_config(config).fit(data.take(np.arange(8) != 0))
     assert caplog.records == []
+
+
+@pytest.mark.parametrize("matrix", ["tfidf", "bm25"])
+def test_pairs_weighted_to_0_by_a_users_rarity_are_said_once(caplog, monkeypatch, matrix):
+    """A user of every item but one has rarity 0: their whole history vanished without a word."""
+    import recframe.builtin.matrix_builders as builders
+
+    monkeypatch.setattr(builders, "_WARNED_OF_ZEROS", set())
+    data = Interactions(
+        np.array([0, 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4]), np.array([0, 1, 2, 3, 4, 0, 5, 1, 5, 2, 5, 0, 1])
+    )
+    with caplog.at_level("WARNING", logger="recframe"):
+        Recommender.from_config({"matrix": matrix}).fit(data)
+        Recommender.from_config({"matrix": matrix}).fit(data)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"matrix '{matrix}': 5 (user, item) pairs are weighted to 0 (their user has every item but one, whose rarity "
+        "log(n_items) - log(1 + items of the user) is 0), which a sparse matrix does not store: they count as not "
+        "interacted with (exclude_seen may recommend them, popularity does not count them); use matrix 'ratings', "
+        "'binary' or 'log_confidence' where users have nearly every item (said once)"
+    ]

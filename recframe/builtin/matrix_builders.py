@@ -61,11 +61,26 @@ _WARNED_OF_ZEROS: set[str] = set()
 stream of updates would repeat it)."""
 
 
-def _without_zeros(built: InteractionMatrix, who: str) -> InteractionMatrix:
+_RATED_ZERO = (
+    "have the value 0, which a sparse matrix does not store",
+    "shift the rating scale so that 0 is no rating, or use matrix 'binary'",
+)
+"""Why a ratings matrix has cells of value 0, and what to do: the words of :func:`_without_zeros`'s warning."""
+
+_WEIGHTED_TO_ZERO = (
+    "are weighted to 0 (their user has every item but one, whose rarity log(n_items) - log(1 + items of the "
+    "user) is 0), which a sparse matrix does not store",
+    "use matrix 'ratings', 'binary' or 'log_confidence' where users have nearly every item",
+)
+"""Why a weighted matrix has cells of value 0 (a user's rarity), and what to do."""
+
+
+def _without_zeros(built: InteractionMatrix, who: str, why: tuple[str, str] = _RATED_ZERO) -> InteractionMatrix:
     """Return `built` (made with ``keep_zeros``) without its cells of value 0, warning of them once per process.
 
     A sparse matrix does not store a 0, so such a (user, item) pair is no interaction: the warning
-    says how many pairs that leaves out (once: a k-fold split or a stream of updates would repeat it).
+    says how many pairs that leaves out, `why` (how they came to be 0, and what to do instead),
+    once: a k-fold split or a stream of updates would repeat it.
     """
     stored = built.matrix.nnz
     built.matrix.eliminate_zeros()  # one pass, which the count of what it left out comes from
@@ -73,11 +88,12 @@ def _without_zeros(built: InteractionMatrix, who: str) -> InteractionMatrix:
     if zeros and who not in _WARNED_OF_ZEROS:
         _WARNED_OF_ZEROS.add(who)
         logger.warning(
-            "%s: %d (user, item) pairs have the value 0, which a sparse matrix does not store: they count "
-            "as not interacted with (exclude_seen may recommend them, popularity does not count them); shift "
-            "the rating scale so that 0 is no rating, or use matrix 'binary' (said once)",
+            "%s: %d (user, item) pairs %s: they count as not interacted with (exclude_seen may recommend "
+            "them, popularity does not count them); %s (said once)",
             who,
             zeros,
+            why[0],
+            why[1],
         )
     return built
 
@@ -188,6 +204,10 @@ class _WeightingConfig(ComponentConfig):
 class _WeightingMatrixBuilder(MatrixBuilder):
     """Build the matrix of values (1 without values), then reweight its entries.
 
+    An entry weighted to exactly 0 is not stored, as in any sparse matrix: under ``tfidf`` and
+    ``bm25`` those of a user who has every item but one (rarity ``log(n_items) - log(1 + n_items
+    - 1) = 0``), who then counts as having no history (a warning, once, says how many pairs).
+
     ``formula`` says, in messages, what the weighting computes from a value ``r``.
     """
 
@@ -216,7 +236,7 @@ class _WeightingMatrixBuilder(MatrixBuilder):
             if not np.isfinite(matrix.data).all():
                 self._blame_parameters(built.matrix.data, rows, matrix.indices, matrix.shape)
         require_finite(InteractionMatrix(matrix, built.users, built.items), who, "its weighting", weighted_from=built)
-        matrix.eliminate_zeros()
+        _without_zeros(InteractionMatrix(matrix, built.users, built.items), who, _WEIGHTED_TO_ZERO)
         if matrix.nnz == 0:
             msg = (
                 f"{who} weighted all {built.nnz} entries to 0: with {matrix.shape[1]} items, the rarity "
@@ -236,7 +256,8 @@ class _WeightingMatrixBuilder(MatrixBuilder):
         """
         defaults = type(self).Config()
         changed = {
-            key: value for key, value in self.config.model_dump().items()
+            key: value
+            for key, value in self.config.model_dump().items()
             if key != "duplicates" and value != getattr(defaults, key)
         }
         if not changed:
@@ -407,5 +428,9 @@ def require_finite(
 def recframe_register_components() -> list[type[Component]]:
     """Register the built-in matrix builders."""
     return [
-        RatingsMatrixBuilder, BinaryMatrixBuilder, BM25MatrixBuilder, TFIDFMatrixBuilder, LogConfidenceMatrixBuilder,
+        RatingsMatrixBuilder,
+        BinaryMatrixBuilder,
+        BM25MatrixBuilder,
+        TFIDFMatrixBuilder,
+        LogConfidenceMatrixBuilder,
     ]
