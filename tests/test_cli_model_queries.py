@@ -386,6 +386,27 @@ def test_output_below_a_file_is_a_usage_error(
         assert code == 2 and f"{parent}' is not a folder, so no file can be written below it" in err, err
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no file can be made")
+def test_output_that_cant_be_written_is_a_usage_error_before_any_work(
+    tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was exit 1, and from a run file only after fitting the model."""
+    from recframe import Recommender
+
+    for target in ("/proc/x.csv", "/proc/no/such/x.csv"):
+        code, _, err = _run(["recommend", "--model", str(run_dir), "--user", "1", "--output", target], capsys)
+        assert code == 2 and f"--output '{target}': can't be written in '/proc': " in err, err
+    config = tmp_path / "tiny.yaml"
+    config.write_text(CONFIG)
+    monkeypatch.setattr(Recommender, "fit", lambda *a, **k: pytest.fail("fitted before refusing --output"))
+    code, _, err = _run(["similar", str(config), "--item", "1", "--output", "/proc/x.csv"], capsys)
+    assert code == 2 and "can't be written in '/proc'" in err, err
+    written = tmp_path / "new" / "x.csv"
+    code, _, _ = _run(["recommend", "--model", str(run_dir), "--user", "1", "-o", str(written)], capsys)
+    assert code == 0 and written.is_file()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["new", "tiny.yaml", "x.csv"]  # the probes left nothing
+
+
 def test_ids_only_int_reads_are_no_integer_ids(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """'0_5' and non-ASCII digits named user 5 and item 3 (Python's int() reads them); found by an outside review."""
     code, out, _ = _run(["-q", "recommend", "--model", str(run_dir), "--user", "0_5", "--format", "json"], capsys)
