@@ -49,8 +49,12 @@ def test_temporal_global_cuts_at_the_cutoff_or_quantile():
 
 def test_temporal_splitters_need_timestamps():
     untimed = Interactions(EVENTS.users, EVENTS.items, EVENTS.values)
-    with pytest.raises(DataError, match="'leave_last_n' orders events by time, but the interactions have no time"):
+    # a setting the data can't meet (exit 2), as relevance_threshold on data without ratings is
+    with pytest.raises(ConfigError, match=r"^evaluation\.split: 'leave_last_n' orders events by time, but the "
+                       "interactions have no timestamps; use a random split"):
         LeaveLastNSplitter().split(untimed, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="'temporal_global' orders events by time"):
+        TemporalGlobalSplitter().split(untimed, np.random.default_rng(0))
 
 
 def test_either_n_or_fraction_and_either_cutoff_or_quantile():
@@ -246,3 +250,14 @@ def test_the_random_on_time_warning_says_when_ordering_is_only_the_default() -> 
         "split 'quiet' is random on timestamped data (its class does not set `ordering`, whose default is "
         "'random'; a time-keeping split says so there): "
     )
+
+
+def test_a_relevance_threshold_above_every_rating_names_the_threshold_and_the_ratings() -> None:
+    """It was exit 3, "no test user with a relevant item is known in training", naming neither."""
+    test = Interactions([1, 2], [3, 2], [5.0, 2.0])
+    with pytest.raises(ConfigError, match=r"^evaluation\.relevance_threshold: 6(\.0)? leaves no held-out interaction "
+                       r"relevant: the held-out ratings run from 2\.0 to 5\.0; set it at most"):
+        held_out(test, IdIndex(np.array([2, 3])), threshold=6.0)
+    with pytest.raises(ConfigError, match="relevance_threshold: 6"):
+        evaluated({"type": "temporal_global"}, relevance_threshold=6)
+    assert held_out(test, IdIndex(np.array([2, 3])), threshold=5.0).users.ids.tolist() == [1]

@@ -60,8 +60,11 @@ def test_random_holdout_size():
 
 def test_split_with_nothing_to_test():
     data = Interactions([1, 2], [1, 1])
-    with pytest.raises(DataError, match=r"the split left no test interactions out of 2"):
+    with pytest.raises(DataError, match=r"^every one of the 2 users has 1 interaction, so none can be tested and keep "
+                       r"one in training; use random_holdout"):
         PerUserHoldoutSplitter().split(data, np.random.default_rng(0))
+    with pytest.raises(DataError, match=r"every one of the 2 users has 1 interaction"):
+        LeaveLastNSplitter().split(Interactions([1, 2], [1, 1], timestamps=[1.0, 2.0]), np.random.default_rng(0))
 
 
 class TestSynthetic:

@@ -363,8 +363,14 @@ def _refuse_fraction(fraction: float, n: int, n_test: int, what: str) -> None:
 
 
 def _check_min_history(min_history: int, counts: IntArray) -> None:
-    """Refuse a ``min_history`` above every user's count when a lower one would test someone."""
+    """Refuse a ``min_history`` above every user's count when a lower one would test someone, or one event a user."""
     most = int(counts.max(initial=0))
+    if most == 1:  # a user keeps at least one event in training: nobody can be tested
+        msg = (
+            f"every one of the {len(counts)} users has 1 interaction, so none can be tested and keep one in "
+            "training; use random_holdout (which tests users without keeping them), or more data per user"
+        )
+        raise DataError(msg)
     if min_history > most >= 2:
         msg = (
             f"evaluation.split.min_history: {short_repr(min_history)} leaves no user to test: the most "
@@ -374,9 +380,13 @@ def _check_min_history(min_history: int, counts: IntArray) -> None:
 
 
 def _timestamps(interactions: Interactions, who: str) -> FloatArray:
+    """Return the events' timestamps; a split ordering by time on data without them is a setting the data can't meet."""
     if interactions.timestamps is None:
-        msg = f"split {who!r} orders events by time, but the interactions have no timestamps; use a random split"
-        raise DataError(msg)
+        msg = (
+            f"evaluation.split: {who!r} orders events by time, but the interactions have no timestamps; "
+            "use a random split (random_holdout, per_user_holdout or kfold), or data with a timestamp column"
+        )
+        raise ConfigError(msg)
     return interactions.timestamps
 
 

@@ -17,7 +17,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IdIndex, IntArray, InteractionMatrix, Interactions
-from recframe.errors import ConfigError
+from recframe.errors import ConfigError, short_repr
 from recframe.interfaces import MetricInput
 from recframe.results import ItemExposure
 
@@ -75,7 +75,8 @@ def held_out(
     Raises
     ------
     ConfigError
-        If a relevance threshold is set and the test set has no ratings.
+        If a relevance threshold is set and the test set has no ratings, or none of its
+        ratings reaches the threshold.
     """
     if threshold is not None and test.values is None:
         msg = "evaluation.relevance_threshold needs ratings, but the test interactions have none; remove the setting"
@@ -92,6 +93,13 @@ def held_out(
     pick = order[first]
     relevant = np.ones(len(pick), dtype=bool) if threshold is None else gains[pick] >= threshold
     n_below = int((~relevant).sum())
+    if len(pick) and not relevant.any():  # the threshold, not the data, leaves nothing to evaluate
+        msg = (
+            f"evaluation.relevance_threshold: {short_repr(threshold)} leaves no held-out interaction relevant: "
+            f"the held-out ratings run from {short_repr(float(gains.min()))} to {short_repr(float(gains.max()))}; "
+            "set it at most the highest rating that means relevant"
+        )
+        raise ConfigError(msg)
     pick = pick[relevant]
     item_rows = train_items.rows(test.items[pick], missing="mark")
     unseen = item_rows < 0

@@ -72,7 +72,8 @@ def long_tail(evaluation: EvaluationResult, head_share: float = HEAD_SHARE) -> L
     """Split each fold's training items into head (the most popular `head_share`) and tail, and count.
 
     Items are ranked by their distinct training users, most first, ties by item id (the ids'
-    sorted order, which is the order of the matrix's item rows); the head is the first ``ceil(head_share * n_items)`` of them (at least one).
+    sorted order, which is the order of the matrix's item rows); the head is the first
+    ``ceil(head_share * n_items)`` of them (at least one).
     Returns ``None`` when the evaluation did not record item exposure.
     """
     exposures = [f.exposure for f in evaluation.folds]
