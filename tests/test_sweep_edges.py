@@ -537,3 +537,25 @@ def test_a_set_of_a_swept_key_is_refused(tmp_path, capsys):
         assert main(["run", str(run_file), "-o", str(tmp_path / "out"), "-q", "--set", key]) == 2
         assert "the sweep varies ranker.n, so no setting would use this value" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------- a grid written wrong, or twice over
+
+
+def test_a_sweep_key_given_nested_or_by_a_dotted_set_says_how_to_write_it(tmp_path, capsys):
+    """`--set sweep.similarity.k=[5, 0]` said "must be a non-empty list of values" of a non-empty list."""
+    run_file = write_run(tmp_path, {"ranker.n": [3, 4]})
+    assert main(["config", "validate", str(run_file), "-q", "--set", "sweep.similarity.k=[5, 0]"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "sweep.similarity: must be a list of values; a sweep names each key whole and dotted, as similarity.k: "
+        "[5, 0] (on the command line: --set 'sweep={similarity.k: [5, 0]}')"
+    )
+
+
+@pytest.mark.parametrize("values", [[5, 5], [5, 5.0], [{"type": "sparse"}, {"type": "sparse"}]])
+def test_a_value_swept_twice_is_refused_not_run_twice(tmp_path, capsys, values):
+    key = "similarity" if isinstance(values[0], dict) else "similarity.k"
+    run_file = write_run(tmp_path, {key: values})
+    assert main(["config", "validate", str(run_file), "-q"]) == 2
+    assert "twice: each setting would run twice; list it once" in capsys.readouterr().err
+    assert main(["config", "validate", str(run_file), "-q", "--set", "sweep={ranker.n: [3, 4]}"]) == 0

@@ -193,8 +193,18 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
             errors.add((*path, key_text(key)), "must be a dotted key of the run file, such as similarity.k")
         elif unswept is not None:
             errors.add((*path, key), f"can't be swept: {unswept}")
+        elif isinstance(values, Mapping) and values:  # sweep: {similarity: {k: [...]}}, or --set sweep.similarity.k=
+            inner = next(iter(values))
+            example = f"{key}.{key_text(inner)}: {yaml_repr(values[inner])}"
+            errors.add(
+                (*path, key),
+                f"must be a list of values; a sweep names each key whole and dotted, as {example} (on the command "
+                f"line: --set 'sweep={{{example}}}')",
+            )
         elif not isinstance(values, list) or not values:
             errors.add((*path, key), f"must be a non-empty list of values; got {yaml_repr(values)}")
+        elif (twice := _repeated(values)) is not None:
+            errors.add((*path, key), f"lists {yaml_repr(twice)} twice: each setting would run twice; list it once")
         else:
             grid.append((key, tuple(values)))
     if len(grid) != len(grid_raw):
@@ -229,6 +239,24 @@ def _sweep_spec(raw: Mapping[str, Any], registry: PluginRegistry, source: str, e
     if len(settings) != size:
         return None
     return SweepSpec(tuple(grid), tuple(settings))
+
+
+def _repeated(values: list[Any]) -> Any | None:
+    """Return the first value of `values` equal to an earlier one (``5`` and ``5.0`` are equal), else ``None``."""
+    for position, value in enumerate(values):
+        if any(_same_value(value, earlier) for earlier in values[:position]):
+            return value
+    return None
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two swept values are the same setting: equal, but a bool is never a number."""
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:  # a value whose comparison fails is not the same as another
+        return False
 
 
 def _overlapping_keys(keys: list[str]) -> tuple[str, str] | None:
