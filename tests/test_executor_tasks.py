@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recframe import ConfigError, DataError, Executor, PluginError, Recommender, gather_in_order, row_blocks
+from recframe import ConfigError, Executor, PluginError, Recommender, gather_in_order, row_blocks
 from recframe.config import validate_run
 from recframe.registry import PluginRegistry
 from recframe.results import EvaluationResult
@@ -149,9 +149,9 @@ def test_a_parallel_sweep_keeps_finished_settings_and_resumes(registry: PluginRe
     whole = run_sweep(config, registry)
     kept: list[int] = []
     # a setting that fails names itself; the settings gathered before it were kept
-    thresholds = {"evaluation.relevance_threshold": [0.0, 0.0, 99.0]}
+    thresholds = {"evaluation.relevance_threshold": [0.0, 1.0, 99.0]}
     broken = validate_run({**BASE, "executor": TWO, "sweep": thresholds}, registry)
-    with pytest.raises(DataError, match=r"sweep setting 3 of 3 \(evaluation\.relevance_threshold=99"):
+    with pytest.raises(ConfigError, match=r"sweep setting 3 of 3 \(evaluation\.relevance_threshold=99"):
         run_sweep(broken, registry, on_result=lambda row: kept.append(row.number))
     assert kept == [1, 2]
     kept.clear()
