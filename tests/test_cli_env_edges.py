@@ -350,4 +350,11 @@ def test_a_yaml_date_is_shown_as_the_file_spells_it(tmp_path, capsys):
     run_file = write(tmp_path, SMALL.replace("name: small", "name: 2020-01-01"))
     assert main(["config", "validate", str(run_file)]) == 2
     err = capsys.readouterr().err
-    assert err == f"error: {run_file}:1: name: must be a non-empty string; got 2020-01-01\n"
+    assert err == (
+        f"error: {run_file}:1: name: must be a non-empty string; got 2020-01-01, which YAML reads as a date: "
+        "quote the name\n"
+    )
+    for spelled, kind in (("on", "a boolean"), ("2024", "a number")):  # a folder name YAML reads as no text
+        write(tmp_path, SMALL.replace("name: small", f"name: {spelled}"))
+        assert main(["config", "validate", str(run_file)]) == 2
+        assert capsys.readouterr().err.endswith(f", which YAML reads as {kind}: quote the name\n")

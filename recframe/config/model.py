@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,6 +292,9 @@ def run_name_problem(name: object) -> str | None:
     ``. - + = @ ,`` and inner spaces; it starts with a word character, holds no path separator
     and no ``..``, and is at most :data:`RUN_NAME_MAX` characters long.
     """
+    if isinstance(name, bool | int | float | datetime.date):  # what YAML makes of `on`, `2024`, `2024-01-01`
+        kind = "a boolean" if isinstance(name, bool) else "a date" if isinstance(name, datetime.date) else "a number"
+        return f"must be a non-empty string; got {yaml_repr(name)}, which YAML reads as {kind}: quote the name"
     if not isinstance(name, str) or not name.strip():
         return f"must be a non-empty string; got {yaml_repr(name)}"
     if "/" in name or "\\" in name:
