@@ -439,3 +439,21 @@ def test_a_users_file_csv_field_over_the_csv_limit_is_named(
         ["recommend", "--model", str(run_dir), "--users-file", str(users), "--column", "user_id"], capsys
     )
     assert code == 2 and "line 2: can't be read as CSV (field larger than field limit" in err, err
+
+
+def test_history_reads_an_ids_file_for_ids_that_hold_commas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--history split 'item, 5' at its comma, and had no @FILE as --exclude has."""
+    (tmp_path / "comma.csv").write_text('user,item\n1,"item, 5"\n1,b\n2,"item, 5"\n2,c\n3,b\n3,c\n4,a\n4,b\n')
+    config = tmp_path / "comma.yaml"
+    config.write_text(f"data: {{type: csv, path: '{tmp_path / 'comma.csv'}'}}\nmatrix: binary\nsimilarity: sparse\n")
+    assert main(["-q", "run", str(config), "-o", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    (tmp_path / "history.txt").write_text("item, 5\na\n")
+    code, out, err = _run(
+        ["recommend", "--model", str(tmp_path / "run"), "--history", f"@{tmp_path / 'history.txt'}", "--json"], capsys
+    )
+    assert code == 0, err
+    assert [entry["item"] for entry in json.loads(out)["items"]] == ["b", "c"], out  # both history items were known
+    assert "unknown" not in err
+    code, _, err = _run(["recommend", "--model", str(tmp_path / "run"), "--history", ","], capsys)
+    assert code == 2 and "argument --history: names no id" in err

@@ -28,6 +28,7 @@ from recframe.cli.args import (
     _config_args,
     _dataset_name,
     _id_arg,
+    _id_list,
     _non_negative_int,
     _path_arg,
     _query_args,
@@ -132,7 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     _query_args(rec)
     who = rec.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", type=_id_arg, help="the user's external id")
-    who.add_argument("--history", help="a new user's items, comma-separated (e.g. 12,57,3)")
+    who.add_argument(
+        "--history",
+        type=_id_list,
+        metavar="IDS",
+        help="a new user's items: ids separated by commas (e.g. 12,57,3), or @FILE with one id per line (ids that "
+        "hold commas)",
+    )
     _users_file_args(rec, who)
     _call_control_args(rec, recommend=True)
     rec.add_argument("--ratings", help="with --history: the values of those items, comma-separated (default 1)")

@@ -75,7 +75,7 @@ def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
     users_file = getattr(args, "users_file", None)
     if users_file is not None and str(users_file) != "-":
         found.append(("the --users-file", Path(users_file)))
-    for option in ("exclude", "candidates"):
+    for option in ("exclude", "candidates", "history"):
         values = getattr(args, option, None)
         if isinstance(values, IdsFromFile):
             found.append((f"the --{option} @FILE", values.source))
@@ -239,7 +239,7 @@ def _item_sets(args: argparse.Namespace, rec: Any) -> dict[str, list[str | int] 
 
 def _history(args: argparse.Namespace, str_ids: bool) -> dict[str | int, float]:
     """Return ``--history`` (and ``--ratings``) as ``{item: value}``; a repeated item's values add up, as in the API."""
-    items = [_external_id(text.strip(), str_ids) for text in args.history.split(",") if text.strip()]
+    items = [_external_id(text, str_ids) for text in args.history]  # parsed by --history's IDS type
     values = [1.0] * len(items) if args.ratings is None else _history_ratings(args.ratings, len(items))
     history: dict[str | int, float] = {}
     for item, value in zip(items, values, strict=True):
