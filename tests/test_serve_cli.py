@@ -39,6 +39,9 @@ def test_serve_without_the_extra_says_what_to_install(
 def test_serve_a_missing_folder_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["serve", str(tmp_path / "nothing")]) == 2
     assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "ratings.csv").write_text("user,item\n1,2\n")  # a file: said so, not "no such folder"
+    assert main(["serve", str(tmp_path / "ratings.csv")]) == 2
+    assert "ratings.csv': is a file, not a folder; give a run folder or a model folder" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("workers", [1, 2])

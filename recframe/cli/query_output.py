@@ -44,10 +44,17 @@ def model_folder_arg(path: Path, option: str = "") -> Path:
     from recframe.artifacts import model_in
 
     named = f"{option} {path_repr(path)}" if option else path_repr(path)
-    if not path.is_dir():
-        msg = f"{named}: no such folder; give a run folder or a model folder (Recommender.save)"
-        raise ConfigError(msg)
+    check_model_folder(path, named)
     return model_in(path, named)
+
+
+def check_model_folder(path: Path, named: str) -> None:
+    """Refuse (exit 2) a `path` that is not a folder, saying whether it is missing or a file."""
+    if path.is_dir():
+        return
+    what = "is a file, not a folder" if path.exists() else "no such folder"
+    msg = f"{named}: {what}; give a run folder or a model folder (Recommender.save)"
+    raise ConfigError(msg)
 
 
 def load_model(path: Path, registry: Any) -> Any:

@@ -12,8 +12,9 @@ import importlib.util
 
 from recframe.cli.args import _bounded_int, _path_arg
 from recframe.cli.common import EXIT_OK
+from recframe.cli.query_output import check_model_folder
 from recframe.cli.stopping import stop_by_default
-from recframe.errors import ConfigError
+from recframe.errors import ConfigError, path_repr
 
 DESCRIPTION = (
     "Serve the model saved in RUN_OR_MODEL_DIR (a run folder's model/, or a folder written by "
@@ -50,9 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
     if missing:
         msg = f"recframe serve needs {' and '.join(missing)}; install them with: pip install 'recframe[serve]'"
         raise ConfigError(msg)
-    if not args.model.is_dir():
-        msg = f"{str(args.model)!r}: no such folder; give a run folder or a model folder written by Recommender.save"
-        raise ConfigError(msg)
+    check_model_folder(args.model, path_repr(args.model))
     from recframe.serve.server import serve
 
     level = "warning" if getattr(args, "quiet", False) else "debug" if getattr(args, "verbose", False) else "info"
