@@ -97,7 +97,7 @@ class ReverseIdRanker(ScoringRanker):
     config: ReverseIdConfig
     scores_unknown_users = True
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
         pass
 
     def score_block(self, users):
@@ -585,3 +585,29 @@ def test_cli_plugins_shows_a_multi_line_error_on_its_row(monkeypatch, capsys):
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "recframe-multi" in line)
     assert row.endswith("first line second line)") and "second line" not in out.replace(row, "")
+
+
+def test_a_scoring_ranker_overriding_the_earlier_names_still_works_and_is_told_the_new_ones():
+    """_prepare, _prepared_state and _restore_prepared were underscore names a plugin had to override."""
+    from recframe.engine import ScoringConfig, ScoringRanker
+
+    with pytest.warns(DeprecationWarning, match=r"Legacy\._prepare is the name of earlier releases; name it prepare"):
+
+        class Legacy(ScoringRanker):
+            """Scores every item by its column in the history."""
+
+            name = "legacy_for_test"
+            Config = ScoringConfig
+            prepared: bool = False
+
+            def _prepare(self) -> None:
+                self.prepared = True
+
+            def score_block(self, users):  # type: ignore[no-untyped-def]
+                return np.ones((len(users), self.matrix_.n_items))
+
+    from recframe.data import InteractionMatrix, Interactions
+
+    matrix = InteractionMatrix.from_interactions(Interactions([1, 2], [3, 4]), np.ones(2), "last")
+    ranker = Legacy(n=2).fit(matrix, None)
+    assert ranker.prepared and ranker.prepare.__name__ == "_prepare"

@@ -8,6 +8,7 @@ rankers use it, and so can any plugin.
 
 from __future__ import annotations
 
+import warnings
 from abc import abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 
     from recframe.data import FloatArray, IntArray, InteractionMatrix
     from recframe.interfaces import NeighbourGraph, State
+
+
+_EARLIER_NAMES = {"_prepare": "prepare", "_prepared_state": "prepared_state", "_restore_prepared": "restore_prepared"}
+"""The methods a subclass overrides, by their names in earlier releases (still taken, with a warning)."""
 
 
 class ScoringConfig(RankerConfig):
@@ -71,14 +76,26 @@ class ScoringRanker(CandidateRanker):
             raise TypeError(msg)
         self.matrix_ = matrix
         self.neighbours_ = neighbours
-        self._prepare()
+        self.prepare()
         return self
 
-    def _prepare(self) -> None:
-        """Precompute what :meth:`score_block` needs, once per ``fit``."""
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """Take a subclass's methods of the names of earlier releases (``_prepare`` ...) as the public ones, warning."""
+        super().__init_subclass__(**kwargs)
+        for old, new in _EARLIER_NAMES.items():
+            if old in vars(cls) and new not in vars(cls):
+                warnings.warn(
+                    f"{cls.__name__}.{old} is the name of earlier releases; name it {new} (it is used as {new})",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                setattr(cls, new, vars(cls)[old])
+
+    def prepare(self) -> None:
+        """Precompute what :meth:`score_block` needs, once per ``fit`` (and on load, unless restore_prepared does)."""
 
     def get_state(self) -> State:
-        """Return the training matrix (``matrix.*``), the graph (``neighbours.*``) and :meth:`_prepared_state`.
+        """Return the training matrix (``matrix.*``), the graph (``neighbours.*``) and :meth:`prepared_state`.
 
         Raises
         ------
@@ -90,11 +107,11 @@ class ScoringRanker(CandidateRanker):
         state = matrix_state("matrix", self.matrix_)
         if self.neighbours_ is not None:
             state.update(graph_state("neighbours", self.neighbours_))
-        state.update(self._prepared_state())
+        state.update(self.prepared_state())
         return state
 
     def set_state(self, state: State) -> None:
-        """Restore what :meth:`get_state` returned, then :meth:`_restore_prepared` what ``_prepare`` computed."""
+        """Restore what :meth:`get_state` returned, then :meth:`restore_prepared` what :meth:`prepare` computed."""
         self.matrix_ = matrix_from_state(state, "matrix")
         self.neighbours_ = graph_from_state(state, "neighbours") if "neighbours.indices" in state else None
         if self.neighbour_axis is not None and self.neighbours_ is None:
@@ -103,15 +120,15 @@ class ScoringRanker(CandidateRanker):
         if self.neighbours_ is not None and self.neighbour_axis is not None:
             n_rows = self.matrix_.n_users if self.neighbour_axis == "users" else self.matrix_.n_items
             check_graph(self.neighbours_, n_rows, "neighbours")
-        self._restore_prepared(state)
+        self.restore_prepared(state)
 
-    def _prepared_state(self) -> State:
-        """Return what :meth:`_prepare` computed, to save it rather than recompute it on load (``{}``)."""
+    def prepared_state(self) -> State:
+        """Return what :meth:`prepare` computed, to save it rather than recompute it on load (``{}``)."""
         return {}
 
-    def _restore_prepared(self, state: State) -> None:
-        """Restore what :meth:`_prepared_state` returned; by default run :meth:`_prepare` again."""
-        self._prepare()
+    def restore_prepared(self, state: State) -> None:
+        """Restore what :meth:`prepared_state` returned; by default run :meth:`prepare` again."""
+        self.prepare()
 
     @abstractmethod
     def score_block(self, users: IntArray) -> FloatArray:

@@ -44,12 +44,12 @@ class _GPUGraphRanker(ScoringRanker):
     _history: sp.csr_array
     _on_device: Any = None  # (the product, the seen rows) on the device, made at the first recommend
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
         """Build ``W`` from the graph and the history matrix; choose the device."""
         self._build()
         self.device_ = resolve_device(self.config, f"ranker {self.name!r}")
 
-    def _restore_prepared(self, state: State) -> None:
+    def restore_prepared(self, state: State) -> None:
         """Build ``W`` again for a loaded model; choose the device here (the CPU engine if none fits)."""
         self._build()
         self.device_ = device_where_loaded(self.config, f"ranker {self.name!r}")

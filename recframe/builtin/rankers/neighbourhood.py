@@ -119,7 +119,7 @@ class _GraphRanker(ScoringRanker):
     _ratings: sp.csr_array
     _statistics: RatingStatistics | None = None
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
         assert self.neighbours_ is not None and self.matrix_ is not None
         self._weights = graph_matrix(self.neighbours_)
         history = self.matrix_.matrix
@@ -154,7 +154,7 @@ class _GraphRanker(ScoringRanker):
 
     _STATISTICS = ("user_means", "item_means", "user_sigmas", "item_sigmas", "user_bias", "item_bias")
 
-    def _prepared_state(self) -> State:
+    def prepared_state(self) -> State:
         """Return the similarity matrix, the history and ratings matrices and the rating statistics."""
         state: State = {
             **csr_state("weights", self._weights),
@@ -167,8 +167,8 @@ class _GraphRanker(ScoringRanker):
             state[f"statistics.{name}"] = getattr(statistics, name)
         return state
 
-    def _restore_prepared(self, state: State) -> None:
-        """Restore what :meth:`_prepared_state` saved, reading none of the matrices' entries."""
+    def restore_prepared(self, state: State) -> None:
+        """Restore what :meth:`prepared_state` saved, reading none of the matrices' entries."""
         self._weights = csr_from_state(state, "weights")
         self._history = csr_from_state(state, "history")
         self._ratings = csr_from_state(state, "ratings")

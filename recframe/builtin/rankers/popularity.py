@@ -44,7 +44,8 @@ class PopularityRanker(ScoringRanker):
     scores_unknown_users: ClassVar[bool] = True
     popularity_: FloatArray | None = None
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
+        """Count each item's popularity: its users, or the sum of its values."""
         assert self.matrix_ is not None
         matrix = self.matrix_.matrix
         if self.config.by == "users":  # each item's stored entries: one per user (canonical matrix)
@@ -52,12 +53,12 @@ class PopularityRanker(ScoringRanker):
         else:
             self.popularity_ = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
 
-    def _prepared_state(self) -> State:
+    def prepared_state(self) -> State:
         """Return the item popularities."""
         assert self.popularity_ is not None
         return {"popularity": self.popularity_}
 
-    def _restore_prepared(self, state: State) -> None:
+    def restore_prepared(self, state: State) -> None:
         """Restore the item popularities (without reading the training matrix)."""
         popularity = state.get("popularity")
         assert self.matrix_ is not None
