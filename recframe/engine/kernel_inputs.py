@@ -28,6 +28,17 @@ import scipy.sparse as sp
 from recframe.data import IntArray
 
 
+def _whole_number(value: object, name: str, lowest: int, kind: str = "", after: str = "") -> int:
+    """Return `value` as an int if it is an integer (not a bool) of at least `lowest`; `kind`, `after` word errors."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        msg = f"{name} must be a whole number{kind}; got {type(value).__name__} {value!r}"
+        raise TypeError(msg)
+    if int(value) < lowest:
+        msg = f"{name} must be {lowest} or more{after}; got {int(value)}"
+        raise ValueError(msg)
+    return int(value)
+
+
 def check_count(value: object, name: str) -> int:
     """Return `value` as an int if it is a whole number ``>= 0`` (a list length such as ``n`` or ``k``).
 
@@ -38,13 +49,7 @@ def check_count(value: object, name: str) -> int:
     ValueError
         If `value` is negative.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        msg = f"{name} must be a whole number; got {type(value).__name__} {value!r}"
-        raise TypeError(msg)
-    if int(value) < 0:
-        msg = f"{name} must be 0 or more; got {int(value)}"
-        raise ValueError(msg)
-    return int(value)
+    return _whole_number(value, name, 0)
 
 
 def check_threads(threads: object) -> int | None:
@@ -62,13 +67,7 @@ def check_threads(threads: object) -> int | None:
     """
     if threads is None:
         return None
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
-        msg = f"threads must be a whole number of threads or None (all cores); got {type(threads).__name__} {threads!r}"
-        raise TypeError(msg)
-    if int(threads) < 1:
-        msg = f"threads must be 1 or more, or None for all cores; got {int(threads)}"
-        raise ValueError(msg)
-    return int(threads)
+    return _whole_number(threads, "threads", 1, " of threads or None (all cores)", ", or None for all cores")
 
 
 def check_memory(max_memory_mb: object, name: str = "max_memory_mb") -> int:
@@ -84,13 +83,7 @@ def check_memory(max_memory_mb: object, name: str = "max_memory_mb") -> int:
     ValueError
         If it is negative.
     """
-    if isinstance(max_memory_mb, bool) or not isinstance(max_memory_mb, numbers.Integral):
-        msg = f"{name} must be a whole number of megabytes; got {type(max_memory_mb).__name__} {max_memory_mb!r}"
-        raise TypeError(msg)
-    if int(max_memory_mb) < 0:
-        msg = f"{name} must be 0 or more (megabytes); got {int(max_memory_mb)}"
-        raise ValueError(msg)
-    return int(max_memory_mb)
+    return _whole_number(max_memory_mb, name, 0, " of megabytes", " (megabytes)")
 
 
 def check_finite_values(matrix: sp.csr_array | sp.csr_matrix, name: str) -> None:

@@ -7,6 +7,7 @@ requires of the functions the engine hands it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -42,65 +43,52 @@ class ExecutorContract(ComponentContract):
     def _blocks(self) -> list[np.ndarray]:
         return row_blocks(np.random.default_rng(3).permutation(103), 10)  # uneven last block, rows out of order
 
+    def _executors(self) -> Iterator[Executor]:
+        """Yield one executor per configuration, closed after each check (whether it passed or not)."""
+        for executor in self.instances():
+            assert isinstance(executor, Executor)
+            try:
+                yield executor
+            finally:
+                executor.close()
+
     def test_results_equal_a_loop_in_block_order(self) -> None:
         blocks = self._blocks()
         payload = {"weights": np.random.default_rng(5).random(103)}
         expected = [weighted_sum(payload, block) for block in blocks]
-        for executor in self.instances():
-            assert isinstance(executor, Executor)
-            try:
-                assert isinstance(executor.parallel, bool)
-                executor.check()
-                assert executor.map_blocks(weighted_sum, blocks, payload, desc="contract") == expected
-                assert executor.map_blocks(weighted_sum, [], payload, desc="contract") == []
-            finally:
-                executor.close()
+        for executor in self._executors():
+            assert isinstance(executor.parallel, bool)
+            executor.check()
+            assert executor.map_blocks(weighted_sum, blocks, payload, desc="contract") == expected
+            assert executor.map_blocks(weighted_sum, [], payload, desc="contract") == []
 
     def test_on_result_sees_every_block_in_order(self) -> None:
         blocks = self._blocks()
         payload = {"weights": np.ones(103)}
-        for executor in self.instances():
-            assert isinstance(executor, Executor)
+        for executor in self._executors():
             seen: list[tuple[int, float]] = []
-            try:
-                results = executor.map_blocks(
-                    weighted_sum,
-                    blocks,
-                    payload,
-                    desc="contract",
-                    on_result=lambda i, r: seen.append((i, r)),  # noqa: B023
-                )
-            finally:
-                executor.close()
+            results = executor.map_blocks(
+                weighted_sum,
+                blocks,
+                payload,
+                desc="contract",
+                on_result=lambda i, r: seen.append((i, r)),  # noqa: B023
+            )
             assert seen == list(enumerate(results))
 
     def test_a_failing_block_is_raised_as_it_is(self) -> None:
         blocks = self._blocks()
         payload = {"row": int(blocks[4][0])}
-        for executor in self.instances():
-            assert isinstance(executor, Executor)
+        for executor in self._executors():
             seen: list[int] = []
-            try:
-                with pytest.raises(BlockFailure, match=f"block starting at row {payload['row']} failed"):
-                    executor.map_blocks(
-                        fail_at,
-                        blocks,
-                        payload,
-                        desc="contract",
-                        on_result=lambda i, _: seen.append(i),  # noqa: B023
-                    )
-                assert seen == [0, 1, 2, 3], "on_result runs for the blocks before the failing one only"
-            finally:
-                executor.close()
+            with pytest.raises(BlockFailure, match=f"block starting at row {payload['row']} failed"):
+                executor.map_blocks(fail_at, blocks, payload, desc="contract", on_result=lambda i, _: seen.append(i))  # noqa: B023
+            assert seen == [0, 1, 2, 3], "on_result runs for the blocks before the failing one only"
 
     def test_works_again_after_close(self) -> None:
         blocks = self._blocks()
         payload = {"weights": np.ones(103)}
-        for executor in self.instances():
-            assert isinstance(executor, Executor)
-            try:
-                first = executor.map_blocks(weighted_sum, blocks, payload, desc="contract")
-                executor.close()
-                assert executor.map_blocks(weighted_sum, blocks, payload, desc="contract") == first
-            finally:
-                executor.close()
+        for executor in self._executors():
+            first = executor.map_blocks(weighted_sum, blocks, payload, desc="contract")
+            executor.close()
+            assert executor.map_blocks(weighted_sum, blocks, payload, desc="contract") == first
