@@ -437,3 +437,13 @@ def test_a_failed_rerun_leaves_the_earlier_run_as_it_was(small, tmp_path, capsys
     assert capsys.readouterr().err == f"error: {out_dir}: can't write the run's files: Input/output error\n"
     assert {p.relative_to(out_dir): p.read_bytes() for p in out_dir.rglob("*") if p.is_file()} == before
     assert leftovers(tmp_path) == []
+
+
+def test_an_unknown_option_without_a_command_is_named(capsys):
+    """`recframe --bogus` said only that COMMAND was missing."""
+    assert main(["--bogus"]) == 2
+    assert "unrecognized arguments: --bogus (options of a command follow the command)" in capsys.readouterr().err
+    assert main(["-q", "--output=x"]) == 2
+    assert "unrecognized arguments: --output=x" in capsys.readouterr().err
+    assert main(["-q"]) == 2
+    assert "the following arguments are required: COMMAND" in capsys.readouterr().err

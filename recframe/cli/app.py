@@ -233,10 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_unknown_options_before_a_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Name an unknown option given without a command (argparse would say only that COMMAND is missing)."""
+    if not argv or any(not arg.startswith("-") for arg in argv):
+        return
+    known = {option for action in parser._actions for option in action.option_strings}
+    unknown = [arg for arg in argv if arg.split("=", 1)[0] not in known]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} (options of a command follow the command)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code."""
     parser = build_parser()
     try:
+        _refuse_unknown_options_before_a_command(parser, sys.argv[1:] if argv is None else list(argv))
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version or a usage error: argparse has printed why
         return exc.code if isinstance(exc.code, int) else EXIT_FAILURE if exc.code else EXIT_OK
