@@ -198,6 +198,9 @@ def test_every_profile_equals_the_brute_force_on_random_lists(profile, name):
         if axes.get("averaging") == "micro":
             den = [min(k, len(rel)) for rel in truth]
             assert metric.summarise(values, data) == pytest.approx(np.dot(values, den) / sum(den), abs=1e-12)
+        elif axes["empty_lists"] == "excluded":  # Microsoft Recommenders: the users with a list only
+            listed = [e for e, row in zip(expected, rows, strict=True) if row and row[0] >= 0]
+            assert metric.summarise(values, data) == pytest.approx(np.mean(listed) if listed else 0.0, abs=1e-12)
         else:
             assert metric.summarise(values, data) == pytest.approx(np.mean(expected), abs=1e-12)
 
@@ -307,3 +310,24 @@ def test_other_metrics_keep_the_plain_mean_and_a_default_definition():
     assert coverage.definition["options"] == {"k": 5}
     values = np.array([0.0, 1.0, 0.5])
     assert Precision(k=2).summarise(values, TINY) == pytest.approx(0.5)
+
+
+def test_ms_recommenders_averages_precision_recall_and_map_over_the_users_with_a_list():
+    """Its merge_ranking_true_pred keeps the users in both truth and predictions; nDCG's outer merge keeps all."""
+    from recframe import Interactions, Recommender
+
+    train = Interactions(np.array([0, 0, 0, 1, 1, 1, 2, 2, 3]), np.array([0, 1, 2, 1, 2, 3, 0, 3, 9]))
+    test = Interactions(np.array([0, 1, 2, 3]), np.array([3, 0, 1, 0]))  # user 3's only item has no neighbour
+    metrics = [{"type": m, "k": 5, "profile": "ms_recommenders"} for m in ("precision", "recall", "map", "ndcg")]
+    rec = Recommender.from_config(
+        {"similarity": {"type": "sparse", "k": 10}, "ranker": {"type": "item_cf", "n": 5, "fallback": None},
+         "evaluation": {"metrics": metrics}}
+    )
+    rec.splitter = None
+    result = rec.evaluate(train, test=test)
+    got = {label.split("@")[0]: value for label, value in result.metrics.items()}
+    assert got == pytest.approx({"precision": 0.2, "recall": 1.0, "map": 1.0, "ndcg": 0.75}, abs=1e-12)
+    assert result.per_user["precision@5[profile=ms_recommenders]"].tolist() == pytest.approx([0.2, 0.2, 0.2, 0.0])
+    assert "users with an empty list left out of the mean" in Precision(k=5, profile="ms_recommenders").definition[
+        "formula"
+    ]

@@ -180,6 +180,11 @@ def _why(run: RunScores, label: str) -> str:
             "it counts users without a relevant item as 0, and they have no per-user values, so per-user "
             "statistics would describe another number; compare its without_relevant 'excluded' form instead"
         )
+    if axes.get("empty_lists") == "excluded":
+        return (
+            "it leaves users whose list is empty out of its mean (their per-user value is 0), so per-user "
+            "statistics would describe another number; compare its empty_lists 'zero' form instead"
+        )
     return "the metric averages its users its own way, so per-user statistics would describe another number"
 
 

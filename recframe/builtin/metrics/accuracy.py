@@ -71,6 +71,8 @@ class _Accuracy(Metric):
         """The resolved formula, profile, source version, ``k`` and axes."""
         axes = self.config.resolved()
         notes = f"{_USERS[axes['without_relevant']]}; {_TIES[axes['ties']]}"
+        if axes["empty_lists"] == "excluded":
+            notes += "; users with an empty list left out of the mean"
         return definition(f"{self._formula(axes, self.config.k)}; {notes}", self.config)
 
     def _formula(self, axes: dict[str, str], k: int) -> str:
@@ -82,14 +84,21 @@ class _Accuracy(Metric):
         return None
 
     def summary_is_mean(self) -> bool:
-        """Return whether the run's value is the plain mean: macro averaging, users without relevant items left out."""
+        """Return whether the run's value is the plain mean: macro, users without relevant items or a list left out."""
         axes = self.config.resolved()
-        return axes.get("averaging", "macro") == "macro" and axes["without_relevant"] != "zero"
+        macro = axes.get("averaging", "macro") == "macro"
+        return macro and axes["without_relevant"] != "zero" and axes["empty_lists"] != "excluded"
 
     def summarise(self, values: FloatArray, data: MetricInput) -> float:
         """Return the run's value: the (weighted) mean, counting users without relevant items if asked."""
         axes = self.config.resolved()
         weights = self._weights(data, axes)
+        if axes["empty_lists"] == "excluded":  # the users with a list only
+            listed = data.items[:, 0] >= 0 if data.items.shape[1] else np.zeros(data.n_users, dtype=bool)
+            values = values[listed]
+            weights = None if weights is None else weights[listed]
+            if not listed.any():
+                return 0.0
         if weights is not None:
             total = float(weights.sum())
             return float((weights * values).sum() / total) if total > 0 else 0.0

@@ -20,6 +20,7 @@ Profile = Literal["recframe", "trec_eval", "lenskit", "recbole", "rectools", "im
 WithoutRelevant = Literal["excluded", "zero"]
 Ties = Literal["as_listed", "id_descending"]
 Averaging = Literal["macro", "micro"]
+EmptyLists = Literal["zero", "excluded"]
 
 PROFILE_VERSIONS: dict[str, str] = {
     "recframe": "this version",
@@ -32,7 +33,7 @@ PROFILE_VERSIONS: dict[str, str] = {
 }
 """The library version whose source each profile was read from and tested against."""
 
-_COMMON = {"without_relevant": "excluded", "ties": "as_listed"}
+_COMMON = {"without_relevant": "excluded", "ties": "as_listed", "empty_lists": "zero"}
 _TREC = {**_COMMON, "ties": "id_descending"}
 
 PROFILE_AXES: dict[str, dict[str, dict[str, str]]] = {
@@ -85,10 +86,11 @@ PROFILE_AXES: dict[str, dict[str, dict[str, str]]] = {
         "map": {**_COMMON, "denominator": "min_k_relevant"},
     },
     "ms_recommenders": {  # precision_at_k, recall_at_k, ndcg_at_k, map_at_k
-        "precision": {**_COMMON, "denominator": "k", "averaging": "macro"},
-        "recall": {**_COMMON, "denominator": "relevant", "averaging": "macro"},
+        # the first three average over the users with a list (merge_ranking_true_pred's common users)
+        "precision": {**_COMMON, "denominator": "k", "averaging": "macro", "empty_lists": "excluded"},
+        "recall": {**_COMMON, "denominator": "relevant", "averaging": "macro", "empty_lists": "excluded"},
         "ndcg": {**_COMMON, "gain": "binary", "discount": "log2(r+1)", "ideal": "min_k_relevant"},
-        "map": {**_COMMON, "denominator": "min_k_relevant"},
+        "map": {**_COMMON, "denominator": "min_k_relevant", "empty_lists": "excluded"},
     },
 }
 """Each profile's value of every axis, by metric; a library without the metric has no entry."""
@@ -112,6 +114,12 @@ class AccuracyConfig(MetricConfig):
     """Test users without a relevant held-out item: ``excluded`` from the mean (the default; every
     profiled library does so), or counted as ``zero`` (the mean divides by them as well; their
     per-user values are not written)."""
+
+    empty_lists: EmptyLists = "zero"
+    """Evaluated users whose list is empty (only a run with ``fallback: null`` leaves one): they
+    score ``zero`` (the default), or are ``excluded`` from the run's mean (Microsoft
+    Recommenders' precision, recall and MAP average over the users with a list); their per-user
+    value is 0 either way."""
 
     ties: Ties = "as_listed"
     """Order of items with equal scores: ``as_listed`` scores the list in recframe's order (ties
