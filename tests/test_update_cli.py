@@ -475,3 +475,50 @@ def test_overwriting_a_run_after_its_model_changed_replaces_the_model_whole(
     code, _, err = _run(["-q", "update", str(run), "--data", str(data)], capsys)  # no leftover in the way
     assert code == 0, err
     _same_lists(Recommender.load(run / "model"), Recommender.from_config(config).fit(events))
+
+
+@pytest.mark.parametrize(("stopping", "during"), [("SIGTERM", "_remove_replaced"), ("SIGINT", "exchange")])
+def test_a_signal_once_the_updated_model_is_in_place_does_not_say_undone(
+    model: Path, tmp_path: Path, stopping: str, during: str
+) -> None:
+    """Found by an outside review: a SIGTERM while the replaced model was removed exited 143 ("undone").
+
+    The update was saved by then, so a script retrying on 143 applied the same events twice.
+    """
+    import subprocess
+    import sys
+    import textwrap
+
+    events = _write_csv(tmp_path / "new.csv", _part(_events(), slice(300, 340)))
+    code = textwrap.dedent(f"""\
+        import os, signal, sys
+        import recframe.artifacts.model_files as files
+        from recframe.cli import entry
+        real = getattr(files, {during!r})
+        def interrupted(*args):
+            os.kill(os.getpid(), signal.{stopping})  # held back until the model is in place
+            return real(*args)
+        setattr(files, {during!r}, interrupted)
+        sys.argv = ["recframe", "update", {str(model)!r}, "--data", {str(events)!r}, "-q"]
+        sys.exit(entry())
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    name = "Ctrl-C" if stopping == "SIGINT" else stopping
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{name} came after the changed model was saved to {model}: the change is applied" in proc.stderr
+    assert [entry["kind"] for entry in Recommender.load(model).lineage][-1] == "update"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "new.csv"]  # no half-removed old model
+
+
+def test_an_interrupt_held_during_a_swap_comes_after_it() -> None:
+    import os
+    import signal
+
+    from recframe.artifacts.commit_signals import interrupts_held, saved_before
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt) as info, interrupts_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        steps.append("after the signal")  # not interrupted
+    assert steps == ["after the signal"] and saved_before(info.value) is None
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from recframe.artifacts.commit_signals import interrupts_held, mark_saved
 from recframe.errors import DataError, PluginError
 
 MANIFEST = "manifest.json"
@@ -232,23 +233,33 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        if path.exists() and exchange(temporary, path):  # in place in one step; the old model is now at `temporary`
-            _remove_replaced(temporary, path)
-        elif path.exists():  # two renames: for a moment nothing is at `path`
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.{WORK_TAG}", suffix=".old", dir=path.parent))
-            old.rmdir()
-            path.rename(old)
-            try:
-                temporary.rename(path)
-            except BaseException:
-                old.rename(path)
-                raise
-            _remove_replaced(old, path)
-        else:
-            temporary.rename(path)
+        try:
+            with interrupts_held():  # the swap is not undone halfway: an interrupt comes after it
+                _put_in_place(temporary, path)
+        except KeyboardInterrupt as exc:  # delivered once the new model is in place: the save is done
+            mark_saved(exc, path)
+            raise
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def _put_in_place(temporary: Path, path: Path) -> None:
+    """Move the model written in `temporary` to `path`, replacing (and removing) a model there."""
+    if path.exists() and exchange(temporary, path):  # in place in one step; the old model is now at `temporary`
+        _remove_replaced(temporary, path)
+    elif path.exists():  # two renames: for a moment nothing is at `path`
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.{WORK_TAG}", suffix=".old", dir=path.parent))
+        old.rmdir()
+        path.rename(old)
+        try:
+            temporary.rename(path)
+        except BaseException:
+            old.rename(path)
+            raise
+        _remove_replaced(old, path)
+    else:
+        temporary.rename(path)
 
 
 def why_not_written(exc: OSError, folder: Path) -> str:

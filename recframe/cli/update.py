@@ -16,14 +16,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from recframe.artifacts.commit_signals import saved_before
 from recframe.cli.args import _id_arg, _path_arg
 from recframe.cli.common import EXIT_OK, _print, _registry
 from recframe.cli.query_output import model_folder_arg, read_numbered_ids
+from recframe.cli.stopping import Terminated
 from recframe.config import ComponentSpec, load_component, validate_component
 from recframe.data import Interactions, whole_number
 from recframe.errors import ConfigError, DataError, path_repr, short_repr
@@ -161,7 +164,7 @@ def _update(args: argparse.Namespace) -> int:
         except DataError as exc:  # the events' fault: name where they came from
             msg = f"--data {path_repr(args.data)}: {exc}"
             raise DataError(msg) from exc
-        rec.save(target)
+        _save(rec, target)
     _report(rec.lineage[-1], target, args)
     return EXIT_OK
 
@@ -189,9 +192,30 @@ def _forget(args: argparse.Namespace) -> int:
                 raise
             msg = f"{exc} (the first from a file: {place})"
             raise DataError(msg) from exc
-        rec.save(target)
+        _save(rec, target)
     _report(rec.lineage[-1], target, args)
     return EXIT_OK
+
+
+def _save(rec: Any, target: Path) -> None:
+    """Save the changed model into `target`; an interrupt that comes once it is in place does not undo it.
+
+    The change is then done, and saying otherwise (exit 130 or 143, which mean undone) would have
+    a script apply it again: the command finishes, and warns that it was stopped too late.
+    """
+    try:
+        rec.save(target)
+    except KeyboardInterrupt as exc:
+        if saved_before(exc) is None:
+            raise
+        logging.getLogger(__name__).warning(
+            "%s came after the changed model was saved to %s: the change is applied", _stop_name(exc), target
+        )
+
+
+def _stop_name(exc: KeyboardInterrupt) -> str:
+    """Name what stopped the command: the signal (SIGTERM, SIGHUP), or Ctrl-C."""
+    return exc.args[0] if isinstance(exc, Terminated) and exc.args else "Ctrl-C"
 
 
 def _given_ids(values: list[str], path: Path | None, flag: str) -> tuple[list[str], list[str | None]]:
