@@ -250,22 +250,14 @@ def check_output(output: Path | None, model: Path | None, inputs: Sequence[tuple
 
 
 def _probe_writable(target: Path, named: str) -> None:
-    """Refuse `target` if no file can be made where it goes: tried, and removed, in its folder (or the nearest one).
+    """Refuse `target` if nothing can be made in its folder (or the nearest one there is), before any work."""
+    from recframe.runner.folder import probe_creatable
 
-    Permissions alone don't tell (a read-only mount, ``/proc``, root's access to anything), so a
-    temporary file (or, where the folder is still to be made, a temporary folder) is created and
-    removed at once, before any work.
-    """
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     try:
-        if folder == target.parent:
-            handle, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
-            os.close(handle)
-            os.unlink(probe)
-        else:
-            os.rmdir(tempfile.mkdtemp(prefix=".recframe-probe.", dir=folder))
+        probe_creatable(folder)
     except OSError as exc:
         msg = f"{named}: can't be written in {path_repr(folder)}: {exc.strerror or exc}"
         raise ConfigError(msg) from exc

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from recframe.data import IntArray
 
 
-def _whole_number(value: object, name: str, lowest: int, kind: str = "", after: str = "") -> int:
+def check_at_least(value: object, name: str, lowest: int, kind: str = "", after: str = "") -> int:
     """Return `value` as an int if it is an integer (not a bool) of at least `lowest`; `kind`, `after` word errors."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         msg = f"{name} must be a whole number{kind}; got {type(value).__name__} {value!r}"
@@ -49,7 +49,7 @@ def check_count(value: object, name: str) -> int:
     ValueError
         If `value` is negative.
     """
-    return _whole_number(value, name, 0)
+    return check_at_least(value, name, 0)
 
 
 def check_threads(threads: object) -> int | None:
@@ -67,7 +67,7 @@ def check_threads(threads: object) -> int | None:
     """
     if threads is None:
         return None
-    return _whole_number(threads, "threads", 1, " of threads or None (all cores)", ", or None for all cores")
+    return check_at_least(threads, "threads", 1, " of threads or None (all cores)", ", or None for all cores")
 
 
 def check_memory(max_memory_mb: object, name: str = "max_memory_mb") -> int:
@@ -83,7 +83,7 @@ def check_memory(max_memory_mb: object, name: str = "max_memory_mb") -> int:
     ValueError
         If it is negative.
     """
-    return _whole_number(max_memory_mb, name, 0, " of megabytes", " (megabytes)")
+    return check_at_least(max_memory_mb, name, 0, " of megabytes", " (megabytes)")
 
 
 def check_finite_values(matrix: sp.csr_array | sp.csr_matrix, name: str) -> None:

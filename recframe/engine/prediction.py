@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
+from recframe.engine.kernel_inputs import check_at_least
 from recframe.interfaces import SOURCES, NeighbourGraph, Predictions
 
 Fallback = Literal["user_mean", "item_mean", "global_mean"]
@@ -85,15 +86,8 @@ class PredictionSettings:
                 msg = f"PredictionSettings {name} must be one of {', '.join(choices)}; got {value!r}"
                 raise ValueError(msg)
         for name in ("prediction_k", "min_k", "epochs"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                msg = f"PredictionSettings {name} must be a whole number; got {type(value).__name__} {value!r}"
-                raise TypeError(msg)
-            if value < 1:
-                msg = f"PredictionSettings {name} must be 1 or more; got {value}"
-                raise ValueError(msg)
+            if getattr(self, name) is not None:
+                check_at_least(getattr(self, name), f"PredictionSettings {name}", 1)
         for name in ("reg_users", "reg_items"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) < np.inf:

@@ -148,13 +148,21 @@ def check_creatable(output_dir: Path) -> None:
         raise ConfigError(msg)
     if existing is not None:  # permissions don't tell everything (/proc, /sys): make a folder there, and remove it
         try:
-            os.rmdir(tempfile.mkdtemp(prefix=".recframe-probe-", dir=existing))
+            probe_creatable(existing)
         except OSError as exc:
             msg = (
                 f"{existing}: no folder can be created there ({exc.strerror or exc}); recframe writes the output "
                 f"folder {output_dir} and stages its files beside it there; choose another --output"
             )
             raise ConfigError(msg) from exc
+
+
+def probe_creatable(folder: Path) -> None:
+    """Make a folder in `folder` and remove it at once; raise the ``OSError`` if none can be made.
+
+    Permissions alone don't tell (a read-only mount, ``/proc``, root's access to anything).
+    """
+    os.rmdir(tempfile.mkdtemp(prefix=".recframe-probe-", dir=folder))
 
 
 def _check_in_the_way(
