@@ -16,7 +16,8 @@ fit on the base ("fit base", not the reference), time ``update(update part)`` on
 full ``fit`` of a new recommender on the base followed by the update (the refit, the reference)
 and compare the two neighbour graphs: "exact" means every row's scores agree within 1e-9 after
 sorting and its neighbour set is the same except among entries tied with its ``k``-th score.
-Then ``forget`` 100 random users of the refit model (timed) against a refit without them. The
+Then ``forget`` 100 random users of the refit model (timed) against a refit without them (with
+``--forget-heaviest``, the users with the most events: the dearest forget). The
 numba kernels are compiled on a tiny model first, so no compile time is measured. With
 ``--repeats`` above 1 every repeat fits its own base, so each update starts from a fresh model;
 the table shows medians. "of which matrix s" is the update's matrix step and "matrix mode" how
@@ -260,12 +261,21 @@ def _warm(ranker: str, k: int) -> None:
     by_users.neighbours(np.arange(min(matrix.shape[0], 2 * FEW_ROWS)))
 
 
+def _forgotten(events: Interactions, n: int, heaviest: bool, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Return the `n` users to forget: drawn at random, or those with the most events (ties by lower id)."""
+    users, counts = np.unique(events.users, return_counts=True)
+    if not heaviest:
+        return rng.choice(users, size=n, replace=False)
+    return users[np.argsort(-counts, kind="stable")[:n]]
+
+
 def measure(args: argparse.Namespace, ranker: str, events: Interactions) -> list[Row]:
     """Run every fraction and the forget case for `ranker`; return the table rows."""
     cfg = config(ranker, args.k, args.slack)
     axis = AXES[ranker]
     rows = {f: Row(f"{f:g}") for f in args.fractions}
-    forget_row = Row(f"forget {args.forget} users", adds=False)
+    who = "heaviest users" if args.forget_heaviest else "users"
+    forget_row = Row(f"forget {args.forget} {who}", adds=False)
     for _ in range(args.repeats):
         rng = np.random.default_rng(args.seed)  # the same split each repeat
         refit, together = None, events
@@ -299,7 +309,7 @@ def measure(args: argparse.Namespace, ranker: str, events: Interactions) -> list
             if refit is None:  # no fraction: forget from a model of every event
                 refit, seconds = timed_fit(cfg, together)
                 forget_row.fit_base.append(seconds)
-            chosen = rng.choice(np.unique(together.users), size=args.forget, replace=False)
+            chosen = _forgotten(together, args.forget, args.forget_heaviest, rng)
             before = refit._state()
             start = time.perf_counter()
             refit.forget(users=chosen)
@@ -485,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fractions", default="0.001,0.01,0.1", help="comma-separated fractions of all events")
     parser.add_argument("--forget", type=int, default=100, help="users to forget (0: skip)")
+    parser.add_argument(
+        "--forget-heaviest", action="store_true", help="forget the users with the most events instead of random ones"
+    )
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--slack", type=int, default=50, help="similarity.update_slack (the refit uses it too)")
     parser.add_argument("--repeats", type=int, default=1)

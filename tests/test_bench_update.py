@@ -1,4 +1,4 @@
-"""``benchmarks.update``'s runs again: each lets the state before it go, and the model ends updated."""
+"""``benchmarks.update``'s runs again: each lets the state before it go, and the model ends updated; whom it forgets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import weakref
 
 import numpy as np
 
-from benchmarks.update import config, split, timed_again, timed_fit
+from benchmarks.update import _forgotten, config, split, timed_again, timed_fit
 from recframe.data import Interactions
 
 
@@ -36,3 +36,11 @@ def test_runs_again_let_the_states_before_them_go():
     assert rec._state() is not before
     assert len(rec.lineage) == len(before.lineage) + 1  # updated once, as after the first run
     np.testing.assert_array_equal(rec.fitted_ranker.neighbours_.to_csr().toarray(), first_graph)
+
+
+def test_forgets_random_users_or_the_heaviest():
+    events = Interactions(np.array([5, 5, 5, 2, 2, 9, 7, 7, 7]), np.array([1, 2, 3, 1, 2, 1, 1, 2, 3]))
+    assert _forgotten(events, 2, True, np.random.default_rng(0)).tolist() == [5, 7]  # three events each
+    assert _forgotten(events, 3, True, np.random.default_rng(0)).tolist() == [5, 7, 2]
+    drawn = _forgotten(events, 2, False, np.random.default_rng(0))
+    assert len(set(drawn.tolist())) == 2 and set(drawn.tolist()) <= {2, 5, 7, 9}

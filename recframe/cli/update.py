@@ -471,6 +471,12 @@ def source_spec(path: Path, registry: Any, id_type: str | None = None) -> Compon
             f"--data {path_repr(path)}: not a file recframe reads by its name; give a .csv, .tsv (optionally "
             ".gz or .zip) or .parquet file, or a .yaml file describing the data source ({type: ..., path: ...})"
         )
+        if bare != name and not suffix:  # events.zip: which reader is not in the name
+            packed = name[len(bare) :]
+            msg = (
+                f"--data {path_repr(path)}: the name of a compressed file must say what it holds ({bare}.csv{packed} "
+                f"or {bare}.tsv{packed}); or describe the file in a .yaml file ({{type: csv, path: {path.name}}})"
+            )
         raise ConfigError(msg)
     section: dict[str, Any] = {**FILE_SOURCES[suffix], "path": str(path)}
     if section["type"] == "csv" and id_type is not None:
