@@ -25,6 +25,7 @@ def _always_symmetric(monkeypatch):
     from recframe.engine import products
 
     monkeypatch.setattr(products, "SYMMETRIC_MIN_ROWS", 0)
+    monkeypatch.setattr(products, "SYMMETRIC_MIN_PAIR_WORK", 0.0)
 
 
 def skewed_rows(rng, n_rows=240, n_columns=160, dtype=np.float64):

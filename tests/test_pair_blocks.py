@@ -96,6 +96,7 @@ def test_any_blocks_in_any_order_give_the_serial_lists_bit_for_bit(monkeypatch, 
     from recframe.engine import products
 
     monkeypatch.setattr(products, "SYMMETRIC_MIN_ROWS", 0)  # the serial search by pairs too
+    monkeypatch.setattr(products, "SYMMETRIC_MIN_PAIR_WORK", 0.0)
     x = long_tailed(rng, dtype=dtype)
     want = top_k_neighbours(sp.csr_array(x, dtype=np.float64), min(k, x.shape[0] - 1), engine="numba")
     np.testing.assert_array_equal(want[0], brute_force(x, min(k, x.shape[0] - 1))[0])

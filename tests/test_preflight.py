@@ -31,6 +31,7 @@ def test_symmetric_estimate_halves_the_work(monkeypatch):
     from recframe.engine import products as kernels
 
     monkeypatch.setattr(kernels, "SYMMETRIC_MIN_ROWS", 0)
+    monkeypatch.setattr(kernels, "SYMMETRIC_MIN_PAIR_WORK", 0.0)
     rows = RatingsMatrixBuilder().build(random_interactions(seed=22)).item_major()
     full = SparseSimilarity(k=5, engine="scipy").estimate(rows)
     pytest.importorskip("numba")

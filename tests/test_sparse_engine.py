@@ -111,6 +111,7 @@ def symmetric(request, monkeypatch):
     from recframe.engine import products as kernels
 
     monkeypatch.setattr(kernels, "SYMMETRIC_MIN_ROWS", 0 if request.param == "symmetric" else 10**9)
+    monkeypatch.setattr(kernels, "SYMMETRIC_MIN_PAIR_WORK", 0.0)
     return request.param
 
 

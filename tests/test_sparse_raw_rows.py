@@ -29,6 +29,7 @@ def _symmetric_on_small_data(monkeypatch: pytest.MonkeyPatch) -> None:
     from recframe.engine import products
 
     monkeypatch.setattr(products, "SYMMETRIC_MIN_ROWS", 0)  # the pair kernel on small data too
+    monkeypatch.setattr(products, "SYMMETRIC_MIN_PAIR_WORK", 0.0)
 
 
 def long_tailed(rng: np.random.Generator, lossless: bool, n_rows: int = 120, n_columns: int = 70) -> sp.csr_array:
