@@ -433,9 +433,12 @@ def test_what_a_blocks_own_work_raises_is_not_blamed_on_the_executor(monkeypatch
 def test_what_handling_a_blocks_result_raises_is_not_blamed_on_the_executor(monkeypatch):
     # the merge of a pair block's offers runs inside map_blocks (on_result): its MemoryError said "executor raised"
     import recframe.recommender.blocks as blocks
+    from recframe.engine import products
 
     def exhausted(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise MemoryError("no memory to merge the offers")
+
+    monkeypatch.setattr(products, "SYMMETRIC_MIN_PAIR_WORK", 0.0)  # blocks of pairs on these small rows
 
     rec = Recommender.from_config({"ranker": "user_cf", "similarity": {"type": "sparse", "k": 3}})
     rec.executor = LocalExecutor(workers=2, block_rows=5)

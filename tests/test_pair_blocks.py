@@ -27,6 +27,15 @@ pytestmark = [
     pytest.mark.xdist_group("pair_blocks"),
 ]
 
+
+@pytest.fixture(autouse=True)
+def _pairs_on_small_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Search by pairs however rarely the small test rows meet a pair (see ``pairs_met_often``)."""
+    from recframe.engine import products
+
+    monkeypatch.setattr(products, "SYMMETRIC_MIN_PAIR_WORK", 0.0)
+
+
 TINY = sp.csr_array(np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]]))
 """Dot products: (0,1) 1, (0,2) 1, (0,3) 2, (1,2) 1, (1,3) 2, (2,3) 2."""
 
@@ -256,3 +265,26 @@ def test_the_module_example_runs():
 
     result = doctest.testmod(pairs)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_rows_that_meet_pairs_rarely_are_spread_in_blocks_of_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # short rows over many columns meet most pairs once: the pairs' two heaps cost more than a
+    # second product (see products.SYMMETRIC_MIN_PAIR_WORK), so the executor searches row blocks
+    from recframe.builtin.similarity import sparse
+    from recframe.engine import pairs_met_often, products
+
+    monkeypatch.setattr(products, "SYMMETRIC_MIN_PAIR_WORK", 3.0)
+    offered = []
+    monkeypatch.setattr(sparse, "pair_offers", lambda *a, **kw: offered.append(a))
+    data = random_interactions(n_users=300, n_items=400, density=0.01, seed=4)
+    config = {"similarity": {"type": "sparse", "k": 5}, "ranker": {"type": "user_cf", "n": 5}}
+    one = Recommender.from_config(config).fit(data)
+    users = one.interaction_matrix.matrix
+    assert not pairs_met_often(np.diff(sp.csc_array(users).indptr), users.shape[0])
+    assert _backend({}, users).pair_blocks(3) == []
+    many = Recommender.from_config({**config, "executor": {"type": "local", "workers": 2, "block_rows": 50}}).fit(data)
+    assert not offered  # blocks of query rows, not of pairs
+    for name in ("indices", "scores"):
+        np.testing.assert_array_equal(
+            getattr(many._state().graphs["users"], name), getattr(one._state().graphs["users"], name)
+        )

@@ -327,11 +327,16 @@ def test_update_refused_leaves_the_folder_untouched(
     (tmp_path / "new.txt").write_text("user,item\n1,2\n")
     code, _, err = _run(["update", str(model), "--data", str(tmp_path / "new.txt")], capsys)
     assert code == 2 and "give a .csv, .tsv" in err
-    for packed, message in [("new.zip", "(new.csv.zip or new.tsv.zip)"), ("new.gz", "(new.csv.gz or new.tsv.gz)")]:
+    for packed, message in [
+        ("new.zip", "(new.csv.zip or new.tsv.zip)"),
+        ("new.gz", "(new.csv.gz or new.tsv.gz)"),
+        ("New.ZIP", "(New.csv.zip or New.tsv.zip)"),
+        ("new.zip.gz", "(new.csv.gz or new.tsv.gz)"),  # not compressed twice
+    ]:
         (tmp_path / packed).write_bytes(b"PK")  # not read: the name alone is refused
         code, _, err = _run(["update", str(model), "--data", str(tmp_path / packed)], capsys)
         assert code == 2 and "the name of a compressed file must say what it holds " + message in err, err
-        assert f"{{type: csv, path: {packed}}}" in err
+        assert f"{{type: csv, path: {tmp_path / packed}}}" in err  # the path as given: a YAML file reads it so
     (tmp_path / "new.parquet.gz").write_bytes(b"")
     code, _, err = _run(["update", str(model), "--data", str(tmp_path / "new.parquet.gz")], capsys)
     assert code == 2 and "give a .csv, .tsv" in err

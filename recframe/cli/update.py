@@ -472,10 +472,11 @@ def source_spec(path: Path, registry: Any, id_type: str | None = None) -> Compon
             ".gz or .zip) or .parquet file, or a .yaml file describing the data source ({type: ..., path: ...})"
         )
         if bare != name and not suffix:  # events.zip: which reader is not in the name
-            packed = name[len(bare) :]
+            packed = ".gz" if name.endswith(".gz") else ".zip"  # the outer one: events.zip.gz is read as .gz
+            stem = path.name[: len(bare)]
             msg = (
-                f"--data {path_repr(path)}: the name of a compressed file must say what it holds ({bare}.csv{packed} "
-                f"or {bare}.tsv{packed}); or describe the file in a .yaml file ({{type: csv, path: {path.name}}})"
+                f"--data {path_repr(path)}: the name of a compressed file must say what it holds ({stem}.csv{packed} "
+                f"or {stem}.tsv{packed}); or describe the file in a .yaml file ({{type: csv, path: {path}}})"
             )
         raise ConfigError(msg)
     section: dict[str, Any] = {**FILE_SOURCES[suffix], "path": str(path)}

@@ -110,7 +110,7 @@ from recframe.engine.prediction import (
     Variant,
     predict_ratings,
 )
-from recframe.engine.products import estimate_neighbours, top_k_neighbours, top_n_product
+from recframe.engine.products import estimate_neighbours, pairs_met_often, top_k_neighbours, top_n_product
 from recframe.engine.scoring import ScoringConfig, ScoringRanker
 from recframe.engine.search import l1_normalise, row_totals, top_k_by_measure
 from recframe.engine.topn import blockwise_top_n, chunks, select_top_n, top_n_entries, zero_entries
@@ -156,6 +156,7 @@ __all__ = [
     "numba_threads",
     "pair_bounds",
     "pair_offers",
+    "pairs_met_often",
     "per_target_top_n",
     "predict_ratings",
     "resolve_engine",

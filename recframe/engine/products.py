@@ -69,15 +69,40 @@ runs, 2 threads, k = 51 (plain / symmetric): 20,000 x 5,000 rows at 0.39, 0.93, 
 multiply-adds per pair 0.38 / 0.77 s, 0.63 / 1.21 s, 1.05 / 1.49 s and 1.91 / 2.09 s; 40,000
 x 20,000 at 0.68, 2.2 and 4.8: 1.73 / 3.63 s, 3.56 / 5.43 s and 6.49 / 6.23 s; the ML-20M
 shapes (``benchmarks.datasets``) at 5.4 (items), 11.2 (users) and 14.1 (``ml-20m-real``
-items): 6.45 / 5.50 s, 149.6 / 94.8 s and 14.6 / 7.1 s."""
+items): 6.45 / 5.50 s, 149.6 / 94.8 s and 14.6 / 7.1 s. An outside review's shapes: on random
+long-tailed rows plain still won at 3.8 (0.94 / 1.13 s, 15,000 x 2,000) and tied at 9.2, while
+rows in four communities, which meet their pairs about ten times within a community though the
+global figure is 2.2-2.8, were 8-9% quicker by pairs (7.70 / 7.03 s, 60,000 x 4,000). So the
+crossover is near 4-5 on structureless rows and lower on clustered ones (real ratings have
+taste structure): 3.0 takes the large gains below it (1.3-2.1x) and gives up at most 17% around it."""
+
+
+def pairs_met_often(column_counts: npt.ArrayLike, n_rows: int) -> bool:
+    """Return whether `n_rows` rows of these column entry counts meet each pair of rows often enough to compute it once.
+
+    The search by pairs (:func:`top_k_neighbours`' symmetric kernel, and the blocks of pairs an
+    executor spreads, :func:`pair_bounds`) pays at ``SYMMETRIC_MIN_PAIR_WORK`` multiply-adds per
+    pair of rows or more: the sum of the squared counts over ``n_rows**2``.
+
+    Parameters
+    ----------
+    column_counts : array_like of int
+        The entries of each column of the rows (``np.diff(X.T.indptr)`` of canonical rows ``X``).
+    n_rows : int
+        The rows.
+
+    Returns
+    -------
+    bool
+        Whether the pairs' search pays (the rows' number and the heaps' memory aside).
+    """
+    counts = np.asarray(column_counts, dtype=np.float64)
+    return float(counts @ counts) >= SYMMETRIC_MIN_PAIR_WORK * float(n_rows) * float(n_rows)
 
 
 def _by_pairs(n: int, column_counts: npt.NDArray[np.integer]) -> bool:
     """Return whether the symmetric kernel should search `n` rows of these column counts (its heaps aside)."""
-    if n < SYMMETRIC_MIN_ROWS:
-        return False
-    counts = column_counts.astype(np.float64)
-    return float(counts @ counts) >= SYMMETRIC_MIN_PAIR_WORK * float(n) * float(n)
+    return n >= SYMMETRIC_MIN_ROWS and pairs_met_often(column_counts, n)
 
 
 def estimate_neighbours(

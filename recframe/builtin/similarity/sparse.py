@@ -37,6 +37,7 @@ from recframe.engine import (
     l1_normalise,
     pair_bounds,
     pair_offers,
+    pairs_met_often,
     resolve_engine,
     row_totals,
     top_k_by_measure,
@@ -342,16 +343,21 @@ class SparseSimilarity(SimilarityBackend):
     def pair_blocks(self, n_blocks: int, k: int | None = None) -> list[tuple[int, int]]:
         """Split the search of all rows into ranges of equal pair work (see :class:`~recframe.SupportsPairBlocks`).
 
-        Plain cosine and dot on the compiled engine only, the measures ``neighbours()`` searches
+        Plain cosine and dot on the compiled engine only, the measures ``neighbours()`` can search
         pair by pair: none for the others, the scipy engine, a subclass whose own
-        ``neighbours`` is not the search the pairs reproduce, or when a block's heaps would not
-        fit in ``max_memory_mb`` (see :func:`recframe.engine.pair_bounds`).
+        ``neighbours`` is not the search the pairs reproduce, rows that meet too few pairs often
+        enough for the pairs to pay (see :func:`recframe.engine.pairs_met_often`: blocks of
+        query rows are quicker there), or when a block's heaps would not fit in
+        ``max_memory_mb`` (see :func:`recframe.engine.pair_bounds`).
         """
         check_fitted(self, "rows_")
         assert self.rows_ is not None
         c = self.config
-        by_pairs = self._symmetric_product and resolve_engine(c.engine) == "numba"
-        if not by_pairs or type(self).neighbours is not SparseSimilarity.neighbours or self.rows_.shape[0] < 2:
+        n = self.rows_.shape[0]
+        by_pairs = self._symmetric_product and resolve_engine(c.engine) == "numba" and n >= 2
+        if not by_pairs or type(self).neighbours is not SparseSimilarity.neighbours:
+            return []
+        if not pairs_met_often(np.diff(self._transposed.indptr), n):
             return []
         k = min(c.k if k is None else k, self.rows_.shape[0] - 1)
         return pair_bounds(self.rows_, self._transposed, n_blocks, k=k, max_memory_mb=c.max_memory_mb)
