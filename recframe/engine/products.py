@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
@@ -60,49 +59,96 @@ SYMMETRIC_MIN_ROWS = 8192
 faster than maintaining two heaps per pair (measured: 3,706 rows 0.18 s plain vs 0.22 s
 symmetric; 26,744 rows 14.5 s plain vs 10.9 s symmetric)."""
 
-SYMMETRIC_MIN_PAIR_WORK = 3.0
-"""The symmetric kernel also needs at least this many multiply-adds per pair of rows (the sum
-of the squared column counts over ``n_rows**2``): it halves the multiply-adds but offers every
-pair it meets to two heaps, so it pays where pairs are met many times over. Short rows over few
-columns meet most pairs once or twice, and then computing each pair twice wins. Best of two
-runs, 2 threads, k = 51 (plain / symmetric): 20,000 x 5,000 rows at 0.39, 0.93, 2.2 and 5.3
-multiply-adds per pair 0.38 / 0.77 s, 0.63 / 1.21 s, 1.05 / 1.49 s and 1.91 / 2.09 s; 40,000
-x 20,000 at 0.68, 2.2 and 4.8: 1.73 / 3.63 s, 3.56 / 5.43 s and 6.49 / 6.23 s; the ML-20M
-shapes (``benchmarks.datasets``) at 5.4 (items), 11.2 (users) and 14.1 (``ml-20m-real``
-items): 6.45 / 5.50 s, 149.6 / 94.8 s and 14.6 / 7.1 s. An outside review's shapes: on random
-long-tailed rows plain still won at 3.8 (0.94 / 1.13 s, 15,000 x 2,000) and tied at 9.2, while
-rows in four communities, which meet their pairs about ten times within a community though the
-global figure is 2.2-2.8, were 8-9% quicker by pairs (7.70 / 7.03 s, 60,000 x 4,000). So the
-crossover is near 4-5 on structureless rows and lower on clustered ones (real ratings have
-taste structure): 3.0 takes the large gains below it (1.3-2.1x) and gives up at most 17% around it."""
+SYMMETRIC_MIN_PAIR_WORK = 7.0
+"""The symmetric kernel also needs the rows to meet each pair they meet at least this many times
+on average (multiply-adds per distinct pair of rows with a common column): it halves the
+multiply-adds but offers every pair it meets to two heaps, so it pays where pairs are met many
+times over. Short rows over few columns meet most pairs once or twice, and then computing each
+pair twice wins. Measured (best of two, 2 threads, k = 51; times met per pair: plain / symmetric
+seconds): long-tailed random rows 2.2: 1.73 / 3.63 (40,000 x 20,000), 2.4: 0.38 / 0.77 (20,000 x
+5,000), 3.6: 3.56 / 5.43, 4.8: 0.94 / 1.13 (15,000 x 2,000), 4.9: 1.05 / 1.49, 5.6: 6.49 / 6.23,
+7.7: 1.91 / 2.09, 10.3: 1.57 / 1.51; rows in four communities 9.0: 7.70 / 7.03 (60,000 x 4,000)
+and 11.0: 1.45 / 1.34; the ML-20M shapes (``benchmarks.datasets``) 9.6 (items): 6.45 / 5.50,
+11.3 (users): 149.6 / 94.8, 18.0 (``ml-20m-real`` items): 14.6 / 7.1. The multiply-adds per pair
+of rows (met or not, ``sum(counts**2) / n**2``) missed the communities (2.2-2.8 for them) and
+put the random rows at 3.8 and 5.3 among those that pay; the count of pairs met is
+what the kernel's heaps pay for."""
+
+PAIR_SAMPLE_ROWS = 64
+"""Rows (evenly spaced) whose distinct partners :func:`pairs_met_often` counts: one bit each in
+a 64-bit mask per column, so one pass over the entries finds every row's sampled partners."""
+
+_MASK_ENTRIES = 1 << 22
+"""Entries whose masks :func:`_sampled_partners` gathers at a time (32 MB)."""
 
 
-def pairs_met_often(column_counts: npt.ArrayLike, n_rows: int) -> bool:
-    """Return whether `n_rows` rows of these column entry counts meet each pair of rows often enough to compute it once.
+def pairs_met_often(x: sp.csr_array, transposed: sp.csr_array | None = None) -> bool:
+    """Return whether the rows `x` meet each pair of rows they meet often enough to compute it once.
 
     The search by pairs (:func:`top_k_neighbours`' symmetric kernel, and the blocks of pairs an
     executor spreads, :func:`pair_bounds`) pays at ``SYMMETRIC_MIN_PAIR_WORK`` multiply-adds per
-    pair of rows or more: the sum of the squared counts over ``n_rows**2``.
+    distinct pair met or more. Every pair of rows is met that often on average when the sum of
+    the squared column counts (less the entries' meetings with themselves) reaches it times
+    ``n_rows**2``: no sample then. Otherwise the distinct partners of ``PAIR_SAMPLE_ROWS`` evenly
+    spaced rows are counted (one pass over the entries) and set against their multiply-adds.
 
     Parameters
     ----------
-    column_counts : array_like of int
-        The entries of each column of the rows (``np.diff(X.T.indptr)`` of canonical rows ``X``).
-    n_rows : int
-        The rows.
+    x : csr_array of shape (n_rows, n_columns)
+        The rows, canonical (sorted, distinct columns in each row).
+    transposed : csr_array of shape (n_columns, n_rows), optional
+        ``X.T`` as CSR, if you have it: its row lengths are the column counts.
 
     Returns
     -------
     bool
         Whether the pairs' search pays (the rows' number and the heaps' memory aside).
     """
-    counts = np.asarray(column_counts, dtype=np.float64)
-    return float(counts @ counts) >= SYMMETRIC_MIN_PAIR_WORK * float(n_rows) * float(n_rows)
+    n, m = x.shape
+    if transposed is not None:
+        counts = np.diff(transposed.indptr).astype(np.float64)
+    else:
+        counts = np.bincount(x.indices, minlength=m).astype(np.float64)
+    work = float(counts @ counts) - float(counts.sum())  # each entry's meeting with itself left out
+    if work >= SYMMETRIC_MIN_PAIR_WORK * float(n) * float(n):
+        return True  # even if every pair of rows were met
+    if work <= 0.0:
+        return False
+    rows = np.unique(np.linspace(0, n - 1, min(n, PAIR_SAMPLE_ROWS)).astype(np.int64))
+    lengths = x.indptr[rows + 1] - x.indptr[rows]
+    sample_work = sum(float(counts[x.indices[x.indptr[r] : x.indptr[r + 1]]].sum()) for r in rows)
+    sample_work -= float(lengths.sum())
+    met_pairs = _sampled_partners(x, rows) - int(np.count_nonzero(lengths))  # not each row itself
+    return sample_work >= SYMMETRIC_MIN_PAIR_WORK * max(met_pairs, 1)
 
 
-def _by_pairs(n: int, column_counts: npt.NDArray[np.integer]) -> bool:
-    """Return whether the symmetric kernel should search `n` rows of these column counts (its heaps aside)."""
-    return n >= SYMMETRIC_MIN_ROWS and pairs_met_often(column_counts, n)
+def _sampled_partners(x: sp.csr_array, rows: IntArray, engine: Engine = "auto") -> int:
+    """Return how many (row, sampled row) pairs share a column, each row with itself included (up to 64 sampled).
+
+    Compiled, one pass on every thread (ML-20M's 18.4 million entries: a few hundredths of a
+    second); else numpy, blocks of entries' masks OR-ed by row (0.19 s there).
+    """
+    masks = np.zeros(x.shape[1], dtype=np.uint64)
+    for bit, row in enumerate(rows):
+        masks[x.indices[x.indptr[row] : x.indptr[row + 1]]] |= np.uint64(1) << np.uint64(bit)
+    if resolve_engine(engine) == "numba":
+        from recframe.engine._compiled.pair_sample import sampled_partners
+
+        with numba_threads(None):
+            return int(sampled_partners(x.indptr, x.indices, masks))
+    starts = x.indptr[:-1][np.diff(x.indptr) > 0]  # the filled rows' first entries: reduceat's segments
+    met = 0
+    for begin in range(0, len(starts), max(1, len(starts) * _MASK_ENTRIES // max(x.nnz, 1))):
+        block = starts[begin : begin + max(1, len(starts) * _MASK_ENTRIES // max(x.nnz, 1))]
+        stop = starts[begin + len(block)] if begin + len(block) < len(starts) else x.indptr[-1]
+        entry_masks = masks[x.indices[block[0] : stop]]
+        met += int(np.bitwise_count(np.bitwise_or.reduceat(entry_masks, block - block[0])).sum())
+    return met
+
+
+def _by_pairs(x: sp.csr_array, transposed: sp.csr_array | None) -> bool:
+    """Return whether the symmetric kernel should search the rows `x` (its heaps aside)."""
+    return x.shape[0] >= SYMMETRIC_MIN_ROWS and pairs_met_often(x, transposed)
 
 
 def estimate_neighbours(
@@ -133,7 +179,7 @@ def estimate_neighbours(
     if resolve_engine(engine) == "numba":
         used = threads or default_threads()
         heaps = used * n * k * HEAP_BYTES
-        if _by_pairs(n, column_counts) and heaps <= max_memory_mb << 20:
+        if heaps <= max_memory_mb << 20 and _by_pairs(x, None):
             cursors = used * x.shape[1] * 8  # each thread's place in every row of X.T
             return ResourceEstimate(work // 2, output, copies + heaps + cursors + used * n * 8)
         return ResourceEstimate(work, output, copies + used * n * 18)
@@ -292,7 +338,7 @@ def top_k_neighbours(
         transposed.sort_indices()
     else:
         transposed = check_csr(transposed, "transposed", (x.shape[1], n))
-    if resolve_engine(engine) == "numba" and k > 0 and _by_pairs(n, np.diff(transposed.indptr)):
+    if resolve_engine(engine) == "numba" and k > 0 and _by_pairs(x, transposed):
         used = used_threads(threads)
         heap_bytes = used * n * k * HEAP_BYTES
         if heap_bytes <= max_memory_mb << 20:
