@@ -81,7 +81,7 @@ def test_the_kernel_and_its_estimate_follow_the_choice(
 def test_too_few_rows_never_search_by_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     x = _rows(800, 800, 12, blocks=40)
     monkeypatch.setattr(products, "SYMMETRIC_MIN_ROWS", 801)
-    assert pairs_met_often(x) and not products._by_pairs(x, None)
+    assert pairs_met_often(x) and not products._by_pairs(x, None, None)
 
 
 @pytest.mark.parametrize("engine", ["numba", "scipy"])
@@ -93,3 +93,23 @@ def test_sampled_partners_are_counted_alike_by_both_engines(engine: str, monkeyp
     pattern = sp.csr_array((np.ones(x.nnz), x.indices, x.indptr), shape=x.shape)
     want = int(np.count_nonzero((pattern @ pattern[rows].T).toarray()))  # itself included
     assert products._sampled_partners(x, rows, engine) == want
+
+
+def test_fewer_than_two_rows_meet_no_pair() -> None:
+    for empty in (sp.csr_array((0, 10)), sp.csr_array((0, 0)), sp.csr_array(np.ones((1, 5)))):
+        assert not pairs_met_often(empty)
+
+
+def test_the_estimate_decides_on_the_rows_the_search_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every entry stored twice, each with half the value: the search sums them first, and so
+    # must the estimate's choice (counting each twice would double the multiply-adds it sees)
+    monkeypatch.setattr(products, "SYMMETRIC_MIN_ROWS", 0)
+    x = _rows(800, 800, 12, blocks=40)
+    met = _met_per_pair(x)
+    monkeypatch.setattr(products, "SYMMETRIC_MIN_PAIR_WORK", met * 1.5)  # below twice the figure
+    doubled = sp.csr_array((np.repeat(x.data / 2, 2), np.repeat(x.indices, 2), x.indptr * 2), shape=x.shape)
+    assert not doubled.has_canonical_format
+    assert not pairs_met_often(x)
+    full = estimate_neighbours(doubled, 5, engine="numba")
+    plain = estimate_neighbours(doubled, 5, engine="scipy")
+    assert full.multiply_adds == plain.multiply_adds  # plain products, as top_k_neighbours runs

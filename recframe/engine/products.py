@@ -82,7 +82,9 @@ _MASK_ENTRIES = 1 << 22
 """Entries whose masks :func:`_sampled_partners` gathers at a time (32 MB)."""
 
 
-def pairs_met_often(x: sp.csr_array, transposed: sp.csr_array | None = None) -> bool:
+def pairs_met_often(
+    x: sp.csr_array, transposed: sp.csr_array | None = None, *, engine: Engine = "auto", threads: int | None = None
+) -> bool:
     """Return whether the rows `x` meet each pair of rows they meet often enough to compute it once.
 
     The search by pairs (:func:`top_k_neighbours`' symmetric kernel, and the blocks of pairs an
@@ -90,7 +92,10 @@ def pairs_met_often(x: sp.csr_array, transposed: sp.csr_array | None = None) -> 
     distinct pair met or more. Every pair of rows is met that often on average when the sum of
     the squared column counts (less the entries' meetings with themselves) reaches it times
     ``n_rows**2``: no sample then. Otherwise the distinct partners of ``PAIR_SAMPLE_ROWS`` evenly
-    spaced rows are counted (one pass over the entries) and set against their multiply-adds.
+    spaced rows are counted (one pass over the entries) and set against their multiply-adds. The
+    sample's figure moved by 15-20% either way over random orders of the same long-tailed rows (an
+    outside review, 9,000 rows), so within about that of the threshold the choice depends on the
+    rows' order; the two kernels' times differ by about 10% there.
 
     Parameters
     ----------
@@ -98,6 +103,10 @@ def pairs_met_often(x: sp.csr_array, transposed: sp.csr_array | None = None) -> 
         The rows, canonical (sorted, distinct columns in each row).
     transposed : csr_array of shape (n_columns, n_rows), optional
         ``X.T`` as CSR, if you have it: its row lengths are the column counts.
+    engine : {"auto", "numba", "scipy"}
+        How the sample's partners are counted: a compiled pass, or numpy.
+    threads : int, optional
+        Threads of the compiled pass; all cores by default.
 
     Returns
     -------
@@ -105,6 +114,8 @@ def pairs_met_often(x: sp.csr_array, transposed: sp.csr_array | None = None) -> 
         Whether the pairs' search pays (the rows' number and the heaps' memory aside).
     """
     n, m = x.shape
+    if n < 2:
+        return False  # no pair to meet
     if transposed is not None:
         counts = np.diff(transposed.indptr).astype(np.float64)
     else:
@@ -118,11 +129,11 @@ def pairs_met_often(x: sp.csr_array, transposed: sp.csr_array | None = None) -> 
     lengths = x.indptr[rows + 1] - x.indptr[rows]
     sample_work = sum(float(counts[x.indices[x.indptr[r] : x.indptr[r + 1]]].sum()) for r in rows)
     sample_work -= float(lengths.sum())
-    met_pairs = _sampled_partners(x, rows) - int(np.count_nonzero(lengths))  # not each row itself
+    met_pairs = _sampled_partners(x, rows, engine, threads) - int(np.count_nonzero(lengths))  # not each row itself
     return sample_work >= SYMMETRIC_MIN_PAIR_WORK * max(met_pairs, 1)
 
 
-def _sampled_partners(x: sp.csr_array, rows: IntArray, engine: Engine = "auto") -> int:
+def _sampled_partners(x: sp.csr_array, rows: IntArray, engine: Engine = "auto", threads: int | None = None) -> int:
     """Return how many (row, sampled row) pairs share a column, each row with itself included (up to 64 sampled).
 
     Compiled, one pass on every thread (ML-20M's 18.4 million entries: a few hundredths of a
@@ -134,7 +145,7 @@ def _sampled_partners(x: sp.csr_array, rows: IntArray, engine: Engine = "auto") 
     if resolve_engine(engine) == "numba":
         from recframe.engine._compiled.pair_sample import sampled_partners
 
-        with numba_threads(None):
+        with numba_threads(threads):
             return int(sampled_partners(x.indptr, x.indices, masks))
     starts = x.indptr[:-1][np.diff(x.indptr) > 0]  # the filled rows' first entries: reduceat's segments
     met = 0
@@ -142,13 +153,27 @@ def _sampled_partners(x: sp.csr_array, rows: IntArray, engine: Engine = "auto") 
         block = starts[begin : begin + max(1, len(starts) * _MASK_ENTRIES // max(x.nnz, 1))]
         stop = starts[begin + len(block)] if begin + len(block) < len(starts) else x.indptr[-1]
         entry_masks = masks[x.indices[block[0] : stop]]
-        met += int(np.bitwise_count(np.bitwise_or.reduceat(entry_masks, block - block[0])).sum())
+        seen = np.bitwise_or.reduceat(entry_masks, block - block[0])
+        met += int(_BITS_IN_BYTE[seen.view(np.uint8)].sum())  # numpy 1.x has no bitwise_count
     return met
 
 
-def _by_pairs(x: sp.csr_array, transposed: sp.csr_array | None) -> bool:
-    """Return whether the symmetric kernel should search the rows `x` (its heaps aside)."""
-    return x.shape[0] >= SYMMETRIC_MIN_ROWS and pairs_met_often(x, transposed)
+_BITS_IN_BYTE = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.int64)
+"""The bits set in each byte value."""
+
+
+def _by_pairs(x: sp.csr_array, transposed: sp.csr_array | None, threads: int | None) -> bool:
+    """Return whether the symmetric kernel should search the rows `x` (canonical; its heaps aside)."""
+    return x.shape[0] >= SYMMETRIC_MIN_ROWS and pairs_met_often(x, transposed, engine="numba", threads=threads)
+
+
+def _canonical(x: sp.csr_array) -> sp.csr_array:
+    """Return `x` with sorted, distinct columns in each row (a copy only where it has not): as the search reads it."""
+    if x.has_canonical_format:
+        return x
+    x = sp.csr_array(x, copy=True)
+    x.sum_duplicates()
+    return x
 
 
 def estimate_neighbours(
@@ -179,7 +204,7 @@ def estimate_neighbours(
     if resolve_engine(engine) == "numba":
         used = threads or default_threads()
         heaps = used * n * k * HEAP_BYTES
-        if heaps <= max_memory_mb << 20 and _by_pairs(x, None):
+        if heaps <= max_memory_mb << 20 and _by_pairs(_canonical(x), None, threads):
             cursors = used * x.shape[1] * 8  # each thread's place in every row of X.T
             return ResourceEstimate(work // 2, output, copies + heaps + cursors + used * n * 8)
         return ResourceEstimate(work, output, copies + used * n * 18)
@@ -331,14 +356,12 @@ def top_k_neighbours(
     scales = _scales(norms, n)
     given = transposed is not None
     if transposed is None:
-        if not x.has_canonical_format:  # the symmetric kernel needs sorted, distinct columns
-            x = sp.csr_array(x, copy=True)
-            x.sum_duplicates()
+        x = _canonical(x)  # the symmetric kernel needs sorted, distinct columns
         transposed = sp.csr_array(x.T)
         transposed.sort_indices()
     else:
         transposed = check_csr(transposed, "transposed", (x.shape[1], n))
-    if resolve_engine(engine) == "numba" and k > 0 and _by_pairs(x, transposed):
+    if resolve_engine(engine) == "numba" and k > 0 and _by_pairs(x, transposed, threads):
         used = used_threads(threads)
         heap_bytes = used * n * k * HEAP_BYTES
         if heap_bytes <= max_memory_mb << 20:
