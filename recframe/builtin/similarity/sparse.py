@@ -357,7 +357,7 @@ class SparseSimilarity(SimilarityBackend):
         by_pairs = self._symmetric_product and resolve_engine(c.engine) == "numba" and n >= 2
         if not by_pairs or type(self).neighbours is not SparseSimilarity.neighbours:
             return []
-        if not pairs_met_often(self.rows_, self._transposed):
+        if not pairs_met_often(self.rows_, self._transposed, engine=c.engine, threads=c.threads):
             return []
         k = min(c.k if k is None else k, self.rows_.shape[0] - 1)
         return pair_bounds(self.rows_, self._transposed, n_blocks, k=k, max_memory_mb=c.max_memory_mb)
