@@ -147,3 +147,9 @@ def test_scaling_benchmark_smoke(tmp_path):
     rows = [line for line in out.splitlines() if line.startswith("| smoke |")]
     assert len(rows) == 6, out  # search, batch and folds on 1 and 2 workers
     assert "| none |" in out and "| 10 |" in out and "| 40 |" in out  # the cap study
+
+
+def test_pair_choice_benchmark_smoke(tmp_path):
+    out = run_module(tmp_path, "benchmarks.pair_choice", "--repeats", "1")
+    rows = [line for line in out.splitlines() if line.startswith(("| random", "| communities"))]
+    assert len(rows) == 2 and all(row.endswith("| yes |") for row in rows), out  # the kernels' lists agree

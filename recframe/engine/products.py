@@ -59,20 +59,21 @@ SYMMETRIC_MIN_ROWS = 8192
 faster than maintaining two heaps per pair (measured: 3,706 rows 0.18 s plain vs 0.22 s
 symmetric; 26,744 rows 14.5 s plain vs 10.9 s symmetric)."""
 
-SYMMETRIC_MIN_PAIR_WORK = 7.0
+SYMMETRIC_MIN_PAIR_WORK = 3.0
 """The symmetric kernel also needs the rows to meet each pair they meet at least this many times
 on average (multiply-adds per distinct pair of rows with a common column): it halves the
-multiply-adds but offers every pair it meets to two heaps, so it pays where pairs are met many
-times over. Short rows over few columns meet most pairs once or twice, and then computing each
-pair twice wins. Measured (best of two, 2 threads, k = 51; times met per pair: plain / symmetric
-seconds): long-tailed random rows 2.2: 1.73 / 3.63 (40,000 x 20,000), 2.4: 0.38 / 0.77 (20,000 x
-5,000), 3.6: 3.56 / 5.43, 4.8: 0.94 / 1.13 (15,000 x 2,000), 4.9: 1.05 / 1.49, 5.6: 6.49 / 6.23,
-7.7: 1.91 / 2.09, 10.3: 1.57 / 1.51; rows in four communities 9.0: 7.70 / 7.03 (60,000 x 4,000)
-and 11.0: 1.45 / 1.34; the ML-20M shapes (``benchmarks.datasets``) 9.6 (items): 6.45 / 5.50,
-11.3 (users): 149.6 / 94.8, 18.0 (``ml-20m-real`` items): 14.6 / 7.1. The multiply-adds per pair
-of rows (met or not, ``sum(counts**2) / n**2``) missed the communities (2.2-2.8 for them) and
-put the random rows at 3.8 and 5.3 among those that pay; the count of pairs met is
-what the kernel's heaps pay for."""
+multiply-adds but offers every pair it meets to two heaps, so it pays only where pairs are met
+several times over. Short rows over few columns meet most pairs once or twice, and then
+computing each pair twice wins. Measured (best of two, 2 threads, k = 51; the figure, then the
+plain kernel's time over the symmetric one's): below 3, plain was quicker on all ten shapes,
+1.3-2.1x (1.8: 0.53, 2.1: 0.78 and 0.71, 2.2: 0.48, 2.4: 0.49 and 0.64, 2.7: 0.77); from 3.5 to
+8 the two came out either way by shape (3.6: 0.66, 3.8: 1.03, 4.2: 1.27, 4.4: 0.99, 4.8: 0.83,
+4.9: 0.70, 5.6: 1.04, 6.7: 1.32, 7.7: 0.92, 7.8: 1.27), so the symmetric kernel keeps them, as
+before; above, it won or tied (9.0 and 11.0 in communities: 1.09, 1.08; 10.3: 1.00; the ML-20M
+shapes' items 9.6: 1.17, users 11.3: 1.58, ``ml-20m-real`` items 18.0: 2.04).
+``python -m benchmarks.pair_choice`` measures its shapes side by side. The multiply-adds per
+pair of rows (met or not, ``sum(counts**2) / n**2``), tried first, put rows in communities, which
+meet their pairs ten times over, at 2.2-2.8: the count of pairs met is what the heaps pay for."""
 
 PAIR_SAMPLE_ROWS = 64
 """Rows (evenly spaced) whose distinct partners :func:`pairs_met_often` counts: one bit each in
@@ -95,7 +96,7 @@ def pairs_met_often(
     spaced rows are counted (one pass over the entries) and set against their multiply-adds. The
     sample's figure moved by 15-20% either way over random orders of the same long-tailed rows (an
     outside review, 9,000 rows), so within about that of the threshold the choice depends on the
-    rows' order; the two kernels' times differ by about 10% there.
+    rows' order.
 
     Parameters
     ----------
