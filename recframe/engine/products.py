@@ -65,7 +65,7 @@ on average (multiply-adds per distinct pair of rows with a common column): it ha
 multiply-adds but offers every pair it meets to two heaps, so it pays only where pairs are met
 several times over. Short rows over few columns meet most pairs once or twice, and then
 computing each pair twice wins. Measured (best of two, 2 threads, k = 51; the figure, then the
-plain kernel's time over the symmetric one's): below 3, plain was quicker on all ten shapes,
+plain kernel's time over the symmetric one's): below 3, plain was quicker on all seven shapes,
 1.3-2.1x (1.8: 0.53, 2.1: 0.78 and 0.71, 2.2: 0.48, 2.4: 0.49 and 0.64, 2.7: 0.77); from 3.5 to
 8 the two came out either way by shape (3.6: 0.66, 3.8: 1.03, 4.2: 1.27, 4.4: 0.99, 4.8: 0.83,
 4.9: 0.70, 5.6: 1.04, 6.7: 1.32, 7.7: 0.92, 7.8: 1.27), so the symmetric kernel keeps them, as
