@@ -75,12 +75,7 @@ SHAPES: dict[str, dict[str, Shape]] = {
 
 def met_per_pair(x: sp.csr_array) -> float:
     """Return the multiply-adds per distinct pair met, of 64 evenly spaced rows (the engine's sample)."""
-    counts = np.diff(sp.csc_array(x).indptr).astype(np.float64)
-    rows = np.unique(np.linspace(0, x.shape[0] - 1, min(x.shape[0], products.PAIR_SAMPLE_ROWS)).astype(np.int64))
-    lengths = x.indptr[rows + 1] - x.indptr[rows]
-    work = sum(float(counts[x.indices[x.indptr[r] : x.indptr[r + 1]]].sum()) for r in rows) - float(lengths.sum())
-    met = products._sampled_partners(x, rows) - int(np.count_nonzero(lengths))
-    return work / max(met, 1)
+    return products.sampled_work_per_pair(x, np.diff(sp.csc_array(x).indptr).astype(np.float64))
 
 
 def best_of(search: Callable[[], object], repeats: int) -> tuple[float, object]:

@@ -126,12 +126,22 @@ def pairs_met_often(
         return True  # even if every pair of rows were met
     if work <= 0.0:
         return False
+    return sampled_work_per_pair(x, counts, engine, threads) >= SYMMETRIC_MIN_PAIR_WORK
+
+
+def sampled_work_per_pair(
+    x: sp.csr_array, counts: FloatArray, engine: Engine = "auto", threads: int | None = None
+) -> float:
+    """Return the multiply-adds per distinct pair met of ``PAIR_SAMPLE_ROWS`` evenly spaced rows of `x`.
+
+    `counts` are the entries of each column. Each row's meeting with itself is left out of both.
+    """
+    n = x.shape[0]
     rows = np.unique(np.linspace(0, n - 1, min(n, PAIR_SAMPLE_ROWS)).astype(np.int64))
     lengths = x.indptr[rows + 1] - x.indptr[rows]
-    sample_work = sum(float(counts[x.indices[x.indptr[r] : x.indptr[r + 1]]].sum()) for r in rows)
-    sample_work -= float(lengths.sum())
-    met_pairs = _sampled_partners(x, rows, engine, threads) - int(np.count_nonzero(lengths))  # not each row itself
-    return sample_work >= SYMMETRIC_MIN_PAIR_WORK * max(met_pairs, 1)
+    work = sum(float(counts[x.indices[x.indptr[r] : x.indptr[r + 1]]].sum()) for r in rows) - float(lengths.sum())
+    met_pairs = _sampled_partners(x, rows, engine, threads) - int(np.count_nonzero(lengths))
+    return work / max(met_pairs, 1)
 
 
 def _sampled_partners(x: sp.csr_array, rows: IntArray, engine: Engine = "auto", threads: int | None = None) -> int:
