@@ -81,7 +81,7 @@ def test_the_kernel_and_its_estimate_follow_the_choice(
 def test_too_few_rows_never_search_by_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     x = _rows(800, 800, 12, blocks=40)
     monkeypatch.setattr(products, "SYMMETRIC_MIN_ROWS", 801)
-    assert pairs_met_often(x) and not products._by_pairs(x, None, None)
+    assert pairs_met_often(x) and not products._by_pairs(x, np.diff(sp.csc_array(x).indptr), None)
 
 
 @pytest.mark.parametrize("engine", ["numba", "scipy"])

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from recframe.data import FloatArray, IntArray
@@ -114,13 +115,16 @@ def pairs_met_often(
     bool
         Whether the pairs' search pays (the rows' number and the heaps' memory aside).
     """
-    n, m = x.shape
+    counts = np.diff(transposed.indptr) if transposed is not None else np.bincount(x.indices, minlength=x.shape[1])
+    return _met_often(x, counts, engine, threads)
+
+
+def _met_often(x: sp.csr_array, column_counts: npt.NDArray[np.integer], engine: Engine, threads: int | None) -> bool:
+    """Return :func:`pairs_met_often` of the rows `x`, whose columns hold `column_counts` entries."""
+    n = x.shape[0]
     if n < 2:
         return False  # no pair to meet
-    if transposed is not None:
-        counts = np.diff(transposed.indptr).astype(np.float64)
-    else:
-        counts = np.bincount(x.indices, minlength=m).astype(np.float64)
+    counts = column_counts.astype(np.float64)
     work = float(counts @ counts) - float(counts.sum())  # each entry's meeting with itself left out
     if work >= SYMMETRIC_MIN_PAIR_WORK * float(n) * float(n):
         return True  # even if every pair of rows were met
@@ -159,9 +163,10 @@ def _sampled_partners(x: sp.csr_array, rows: IntArray, engine: Engine = "auto", 
         with numba_threads(threads):
             return int(sampled_partners(x.indptr, x.indices, masks))
     starts = x.indptr[:-1][np.diff(x.indptr) > 0]  # the filled rows' first entries: reduceat's segments
+    step = max(1, len(starts) * _MASK_ENTRIES // max(x.nnz, 1))  # rows of about _MASK_ENTRIES entries
     met = 0
-    for begin in range(0, len(starts), max(1, len(starts) * _MASK_ENTRIES // max(x.nnz, 1))):
-        block = starts[begin : begin + max(1, len(starts) * _MASK_ENTRIES // max(x.nnz, 1))]
+    for begin in range(0, len(starts), step):
+        block = starts[begin : begin + step]
         stop = starts[begin + len(block)] if begin + len(block) < len(starts) else x.indptr[-1]
         entry_masks = masks[x.indices[block[0] : stop]]
         seen = np.bitwise_or.reduceat(entry_masks, block - block[0])
@@ -173,9 +178,9 @@ _BITS_IN_BYTE = np.array([bin(byte).count("1") for byte in range(256)], dtype=np
 """The bits set in each byte value."""
 
 
-def _by_pairs(x: sp.csr_array, transposed: sp.csr_array | None, threads: int | None) -> bool:
+def _by_pairs(x: sp.csr_array, column_counts: npt.NDArray[np.integer], threads: int | None) -> bool:
     """Return whether the symmetric kernel should search the rows `x` (canonical; its heaps aside)."""
-    return x.shape[0] >= SYMMETRIC_MIN_ROWS and pairs_met_often(x, transposed, engine="numba", threads=threads)
+    return x.shape[0] >= SYMMETRIC_MIN_ROWS and _met_often(x, column_counts, "numba", threads)
 
 
 def _canonical(x: sp.csr_array) -> sp.csr_array:
@@ -215,7 +220,9 @@ def estimate_neighbours(
     if resolve_engine(engine) == "numba":
         used = threads or default_threads()
         heaps = used * n * k * HEAP_BYTES
-        if heaps <= max_memory_mb << 20 and _by_pairs(_canonical(x), None, threads):
+        searched = _canonical(x)  # the rows the search reads: duplicates summed
+        searched_counts = column_counts if searched is x else np.bincount(searched.indices, minlength=x.shape[1])
+        if heaps <= max_memory_mb << 20 and _by_pairs(searched, searched_counts, threads):
             cursors = used * x.shape[1] * 8  # each thread's place in every row of X.T
             return ResourceEstimate(work // 2, output, copies + heaps + cursors + used * n * 8)
         return ResourceEstimate(work, output, copies + used * n * 18)
@@ -372,7 +379,7 @@ def top_k_neighbours(
         transposed.sort_indices()
     else:
         transposed = check_csr(transposed, "transposed", (x.shape[1], n))
-    if resolve_engine(engine) == "numba" and k > 0 and _by_pairs(x, transposed, threads):
+    if resolve_engine(engine) == "numba" and k > 0 and _by_pairs(x, np.diff(transposed.indptr), threads):
         used = used_threads(threads)
         heap_bytes = used * n * k * HEAP_BYTES
         if heap_bytes <= max_memory_mb << 20:

@@ -359,7 +359,7 @@ class SparseSimilarity(SimilarityBackend):
             return []
         if not pairs_met_often(self.rows_, self._transposed, engine=c.engine, threads=c.threads):
             return []
-        k = min(c.k if k is None else k, self.rows_.shape[0] - 1)
+        k = min(c.k if k is None else k, n - 1)
         return pair_bounds(self.rows_, self._transposed, n_blocks, k=k, max_memory_mb=c.max_memory_mb)
 
     def pair_offers(self, start: int, stop: int, k: int | None = None) -> NeighbourGraph:
