@@ -9,7 +9,8 @@ An update's time on the 2-core machine varies by a third from run to run, more t
 to the kernel save. This fits ``item_cf`` (sparse cosine, ``k = 50``, ``update_slack`` as given)
 on the shape's base for the fraction (split as :mod:`benchmarks.update` splits it), runs the
 update once while keeping the arguments it hands
-:func:`recframe.engine._compiled.delta.delta_lists`, and then runs the kernel alone on them,
+:func:`recframe.engine._compiled.delta.delta_lists` (on every slice of the rows, side by side in
+a pool of threads), and then runs the kernel alone on them, on all rows as the update does,
 ``--repeats`` times for each thread count, interleaved. It prints the minimum and median of each,
 and a digest of the kernel's outputs: two versions of the kernel that give the same digest on
 the same inputs gave the same lists, floors and suspects bit for bit. ``--save-inputs`` keeps
@@ -39,34 +40,40 @@ OUTPUTS = ("out_j", "out_v", "out_floor", "out_count", "out_suspects", "out_susp
 
 
 def captured_inputs(shape: str, fraction: float, slack: int, seed: int) -> tuple[Any, ...]:
-    """Return the arguments one ``update`` of `fraction` of the shape's events hands the delta kernel."""
-    import recframe.engine._compiled.delta as delta
+    """Return the arguments one ``update`` of `fraction` of the shape's events hands the delta kernel's slices."""
+    import recframe.recommender.delta_rows as delta_rows
 
     warm("item_cf", 50)
     events = all_events(shape)
     base, part = split(events, fraction, np.random.default_rng(seed))
     rec, _ = timed_fit(config("item_cf", 50, slack), base)
-    kernel, kept = delta.delta_lists, []
+    run, kept = delta_rows.run_in_slices, []
 
-    def keeping(*args: Any) -> None:
-        kept.append(args)
-        kernel(*args)
+    def keeping(kernel: Any, arguments: tuple[Any, ...], *args: Any, **kwargs: Any) -> None:
+        kept.append(arguments)
+        run(kernel, arguments, *args, **kwargs)
 
-    delta.delta_lists = keeping
+    delta_rows.run_in_slices = keeping  # type: ignore[assignment]
     try:
         rec.update(part)
     finally:
-        delta.delta_lists = kernel
+        delta_rows.run_in_slices = run
     if not kept:
         raise SystemExit("the update did not run the delta kernel (a full search was cheaper?): try a smaller fraction")
     return tuple(kept[0])
 
 
-def digest(args: tuple[Any, ...]) -> str:
-    """Return a short hash of the kernel's output arguments."""
+def _names() -> list[str]:
+    """Return the names of the kernel's arguments after ``start, stop``: those of the kept inputs."""
     from recframe.engine._compiled.delta import delta_lists
 
-    names = list(delta_lists.py_func.__code__.co_varnames[: delta_lists.py_func.__code__.co_argcount])
+    code = delta_lists.py_func.__code__
+    return list(code.co_varnames[2 : code.co_argcount])
+
+
+def digest(args: tuple[Any, ...]) -> str:
+    """Return a short hash of the kernel's output arguments."""
+    names = _names()
     hashed = hashlib.sha256()
     for name in OUTPUTS:
         hashed.update(np.ascontiguousarray(args[names.index(name)]).tobytes())
@@ -74,21 +81,22 @@ def digest(args: tuple[Any, ...]) -> str:
 
 
 def timed(args: tuple[Any, ...], threads: list[int], repeats: int) -> dict[int, list[float]]:
-    """Run the kernel on `args` `repeats` times for each thread count, interleaved; return the seconds."""
+    """Run the kernel on all rows of `args` `repeats` times for each thread count, interleaved; return the seconds."""
     from recframe.engine._compiled.delta import delta_lists
+    from recframe.engine.slices import run_in_slices
 
-    delta_lists(*args)  # compiled (or loaded from the cache) before any timing
+    rows = args[_names().index("lists")].shape[0]
+
+    def run(count: int) -> None:
+        run_in_slices(delta_lists, args, rows, count, "", largest=None)
+
+    run(threads[0])  # compiled (or loaded from the cache) before any timing
     times: dict[int, list[float]] = {count: [] for count in threads}
-    before = numba.get_num_threads()
-    try:
-        for _ in range(repeats):
-            for count in threads:
-                numba.set_num_threads(count)
-                start = time.perf_counter()
-                delta_lists(*args)
-                times[count].append(time.perf_counter() - start)
-    finally:
-        numba.set_num_threads(before)
+    for _ in range(repeats):
+        for count in threads:
+            start = time.perf_counter()
+            run(count)
+            times[count].append(time.perf_counter() - start)
     return times
 
 

@@ -27,9 +27,9 @@ logger = logging.getLogger(__name__)
 COMPILE_SECONDS = 10
 """About how long compiling the kernels of one engine path takes on first use (measured, docs/performance.md)."""
 
-UPDATE_COMPILE_SECONDS = 40
-"""About how long compiling the kernel of ``update`` and ``forget`` takes on first use: 37 s on a 2-core
-machine (docs/updating.md), four times a search's, and so announced on its own even after a fit."""
+UPDATE_COMPILE_SECONDS = 20
+"""About how long compiling the kernel of ``update`` and ``forget`` takes on first use: 17 s on a 2-core
+machine (docs/updating.md), twice a search's, and so announced on its own even after a fit."""
 
 UPDATE_KERNEL_MODULE = "recframe.engine._compiled.delta"
 """The module of that kernel (:func:`~recframe.engine._compiled.delta.delta_lists`)."""

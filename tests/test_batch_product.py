@@ -48,10 +48,12 @@ def product() -> dict[str, object]:
 
 def test_the_slices_cover_every_row_once_and_keep_each_thread_busy() -> None:
     for n_rows, threads in ((1, 1), (1000, 2), (1000, 16), (N_ROWS, 2), (138_493, 2)):
-        pieces = slices(n_rows, threads)
-        assert [i for start, stop in pieces for i in range(start, stop)] == list(range(n_rows))
-        assert len(pieces) >= min(8 * threads, -(-n_rows // 64))  # small batches: slices of 64
+        for largest in (SLICE, None):
+            pieces = slices(n_rows, threads, largest)
+            assert [i for start, stop in pieces for i in range(start, stop)] == list(range(n_rows))
+            assert len(pieces) >= min(8 * threads, -(-n_rows // 64))  # small batches: slices of 64
     assert slices(1000, 2)[0] == (0, 64) and slices(138_493, 2)[0] == (0, SLICE)
+    assert len(slices(138_493, 2, None)) == 16 and slices(138_493, 2, None)[0] == (0, 8656)  # eight a thread
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])

@@ -129,7 +129,7 @@ def test_the_compile_notice_appears_once_and_only_for_recframe_kernels(monkeypat
         numba.njit(update_kernel)(1)  # the update's kernel, after another: announced on its own
         numba.njit(update_kernel)(1.5)  # and once only
     assert [r.getMessage() for r in caplog.records][1:] == [
-        "compiling the update's numba kernels (once per install, ~40 s; later runs load them from the cache)..."
+        "compiling the update's numba kernels (once per install, ~20 s; later runs load them from the cache)..."
     ]
 
 

@@ -173,6 +173,42 @@ def test_update_lists_with_gone_and_added_columns_equals_a_search(
         assert set(got.indices[row][got.scores[row] > cut]) == set(want.indices[row][want.scores[row] > cut])
 
 
+def test_the_compiled_update_on_many_slices_of_rows_equals_a_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows updated in slices on a pool's threads, each slice with accumulators of its own: a full search's lists."""
+    from recframe.recommender import delta_rows
+
+    monkeypatch.setattr(graph_delta, "FULL_SEARCH_WORK", 10.0)
+    ran: list[tuple[int, int]] = []
+    real = delta_rows.run_in_slices
+
+    def spied(kernel, arguments, n_rows, threads, desc, **kwargs):  # type: ignore[no-untyped-def]
+        def recorded(start: int, stop: int, *rest: object) -> None:
+            ran.append((start, stop))
+            kernel(start, stop, *rest)
+
+        real(recorded, arguments, n_rows, 2, desc, **kwargs)
+
+    monkeypatch.setattr(delta_rows, "run_in_slices", spied)
+    rng = np.random.default_rng(5)
+    n_old, m, k, width = 400, 120, 4, 12
+    old = _random_rows(rng, n_old, m, 0.05)
+    row_map, n_new = _maps(rng, n_old, 20, keep=0.97)
+    dense = old_in_new_positions(old, row_map, np.arange(m), n_new, m)
+    dense[rng.integers(0, n_new, 60), rng.integers(0, m, 60)] = rng.integers(1, 6, 60).astype(np.float64)
+    new = sp.csr_array(dense)
+    lists = NeighbourLists.of(_cosine_search(old, np.arange(n_old), width), width)
+    result = update_lists(
+        lists, old, new, row_map, np.arange(m), "cosine", k, width, lambda r, w: _cosine_search(new, r, w), "numba"
+    )
+    assert not isinstance(result, str)
+    assert len(ran) > 4 and sorted(ran)[0][0] == 0 and sum(stop - start for start, stop in ran) == n_new
+    got, want = result.lists.served(k), _cosine_search(new, np.arange(n_new), k)
+    np.testing.assert_allclose(got.scores, want.scores, atol=1e-9)
+    for row in range(n_new):
+        cut = want.scores[row, -1] + 1e-9
+        assert set(got.indices[row][got.scores[row] > cut]) == set(want.indices[row][want.scores[row] > cut])
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_update_lists_sorts_few_candidates_and_heaps_many_alike(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows of few certain candidates are sorted in place, rows of many go through a heap: both give a search's lists.

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.engine import numba_threads, top_n_entries, transpose
 from recframe.engine.kernel_inputs import read_only_view
+from recframe.engine.slices import run_in_slices
 from recframe.recommender.entry_passes import compiled_pass
 
 if TYPE_CHECKING:
@@ -221,28 +222,32 @@ class RowWork:
         out_floor, out_count = np.empty(n), np.empty(n, dtype=np.int64)
         out_suspects = np.empty((n, self.suspect_width), dtype=np.int64)
         out_bounds = np.empty((n, self.suspect_width))
-        kernel: Any = delta_lists
-        with numba_threads(None) as threads:
-            kernel(
-                *arrays,
-                mapped,
-                scores,
-                self.suspects,
-                self.suspect_bounds,
-                row_info,
-                self.ratio,
-                self.growth_bound,
-                CANCELLED,
-                k,
-                width,
-                max(1, min(n, 8 * threads)),
-                out_j,
-                out_v,
-                out_floor,
-                out_count,
-                out_suspects,
-                out_bounds,
-            )
+        positive = row_info[:, NEW_LENGTH][row_info[:, NEW_LENGTH] > 0]  # what every slice needs of all rows
+        low_length, high_length = (positive.min(), positive.max()) if positive.size else (np.inf, 0.0)
+        longest = int(np.diff(old_x.indptr).max(initial=0))  # room for the rows of D^T a row of X reaches
+        arguments = (
+            *arrays,
+            mapped,
+            scores,
+            self.suspects,
+            self.suspect_bounds,
+            row_info,
+            self.ratio,
+            self.growth_bound,
+            CANCELLED,
+            float(low_length),
+            float(high_length),
+            longest,
+            k,
+            width,
+            out_j,
+            out_v,
+            out_floor,
+            out_count,
+            out_suspects,
+            out_bounds,
+        )
+        run_in_slices(delta_lists, arguments, n, None, "updating neighbour lists", largest=None)
         return RowBlock(out_j, out_v, out_floor, out_count, out_suspects, out_bounds)
 
     def _exact_if_cancelled(self, old: FloatArray, change: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:

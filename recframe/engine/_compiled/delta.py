@@ -431,19 +431,9 @@ def _lists_row(
 
 
 @numba.njit(nogil=True, cache=True)
-def _length_range(row_info: np.ndarray) -> tuple[float, float]:
-    """Return the smallest positive and the largest new length of the rows (``inf, 0`` for none)."""
-    low, high = np.inf, 0.0
-    for j in range(row_info.shape[0]):
-        length = row_info[j, NEW_LENGTH]
-        if length > 0.0:
-            low = min(low, length)
-            high = max(high, length)
-    return low, high
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
 def delta_lists(
+    start: int,
+    stop: int,
     d_indptr: np.ndarray,
     d_indices: np.ndarray,
     d_data: np.ndarray,
@@ -479,9 +469,11 @@ def delta_lists(
     ratio: np.ndarray,
     growth_bound: float,
     cancelled: float,
+    low_length: float,
+    high_length: float,
+    longest: int,
     k: int,
     width: int,
-    n_chunks: int,
     out_j: np.ndarray,
     out_v: np.ndarray,
     out_floor: np.ndarray,
@@ -489,110 +481,107 @@ def delta_lists(
     out_suspects: np.ndarray,
     out_suspect_bounds: np.ndarray,
 ) -> None:
-    """Run :func:`_lists_row` over every row, in `n_chunks` slices in parallel (one accumulator each)."""
+    """Run :func:`_lists_row` over rows ``start:stop`` with accumulators of their own (one slice of a pool's).
+
+    `low_length` and `high_length` are the smallest positive and the largest new length of all
+    rows (``inf, 0`` for none), `longest` the most entries of a row of the old entries ``X``:
+    what every slice needs of all the rows, worked out once by the caller.
+    """
     n = lists.shape[0]
-    low_length, high_length = _length_range(row_info)
-    step = (n + n_chunks - 1) // n_chunks
-    longest = 0  # the longest row of the old entries X D^T reads: room for the rows of D^T it reaches
-    for r in range(n):
-        longest = max(longest, xo_indptr[r + 1] - xo_indptr[r])
-    for chunk in numba.prange(n_chunks):
-        start = chunk * step
-        stop = min(n, start + step)
-        if start >= stop:
-            continue
-        acc = np.zeros(n, dtype=np.float64)
-        mark = np.zeros(n, dtype=np.bool_)
-        touched = np.empty(n + 1, dtype=np.int64)  # room for _scatter_row's extra write
-        live_start = np.empty(longest, dtype=np.int64)
-        live_stop = np.empty(longest, dtype=np.int64)
-        live_x = np.empty(longest, dtype=np.float64)
-        exact_acc = np.zeros(n, dtype=np.float64)
-        exact_mark = np.zeros(n, dtype=np.bool_)
-        exact_touched = np.empty(n + 1, dtype=np.int64)
-        heap_v = np.empty(max(width, k) + 1, dtype=np.float64)
-        heap_j = np.empty(max(width, k) + 1, dtype=np.int64)
-        best_v = np.empty(width + 1, dtype=np.float64)
-        best_j = np.empty(width + 1, dtype=np.int64)
-        bound_j = np.empty(n, dtype=np.int64)
-        bound_v = np.empty(n, dtype=np.float64)
-        cand_j = np.empty(2 * n + lists.shape[1], dtype=np.int64)
-        cand_v = np.empty(2 * n + lists.shape[1], dtype=np.float64)
-        dense = np.zeros(xnt_indptr.shape[0], dtype=np.float64)  # a slot per column, and one always 0
-        present = np.zeros((xnt_indptr.shape[0] + 63) // 64, dtype=np.uint64)
-        mirror = np.full(n, -1.0)
-        cap = np.empty(n)
-        held_v = np.empty(n, dtype=np.float64)
-        held_j = np.empty(n, dtype=np.int64)
-        for i in range(start, stop):
-            _lists_row(
-                i,
-                acc,
-                mark,
-                touched,
-                live_start,
-                live_stop,
-                live_x,
-                exact_acc,
-                exact_mark,
-                exact_touched,
-                heap_v,
-                heap_j,
-                best_v,
-                best_j,
-                bound_j,
-                bound_v,
-                cand_j,
-                cand_v,
-                dense,
-                present,
-                mirror,
-                cap,
-                held_v,
-                held_j,
-                d_indptr,
-                d_indices,
-                d_data,
-                dt_indptr,
-                dt_indices,
-                dt_data,
-                xn_indptr,
-                xn_indices,
-                xn_data,
-                xnt_indptr,
-                xnt_indices,
-                xnt_data,
-                xo_indptr,
-                xo_indices,
-                xo_data,
-                st_indptr,
-                st_indices,
-                st_data,
-                xs_indptr,
-                xs_indices,
-                xs_data,
-                rev_indptr,
-                rev_indices,
-                rev_data,
-                rs_indptr,
-                rs_indices,
-                rs_data,
-                lists,
-                list_scores,
-                suspects,
-                suspect_bounds,
-                row_info,
-                ratio,
-                growth_bound,
-                cancelled,
-                low_length,
-                high_length,
-                k,
-                width,
-                out_j,
-                out_v,
-                out_floor,
-                out_count,
-                out_suspects,
-                out_suspect_bounds,
-            )
+    if start >= stop:
+        return
+    acc = np.zeros(n, dtype=np.float64)
+    mark = np.zeros(n, dtype=np.bool_)
+    touched = np.empty(n + 1, dtype=np.int64)  # room for _scatter_row's extra write
+    live_start = np.empty(longest, dtype=np.int64)
+    live_stop = np.empty(longest, dtype=np.int64)
+    live_x = np.empty(longest, dtype=np.float64)
+    exact_acc = np.zeros(n, dtype=np.float64)
+    exact_mark = np.zeros(n, dtype=np.bool_)
+    exact_touched = np.empty(n + 1, dtype=np.int64)
+    heap_v = np.empty(max(width, k) + 1, dtype=np.float64)
+    heap_j = np.empty(max(width, k) + 1, dtype=np.int64)
+    best_v = np.empty(width + 1, dtype=np.float64)
+    best_j = np.empty(width + 1, dtype=np.int64)
+    bound_j = np.empty(n, dtype=np.int64)
+    bound_v = np.empty(n, dtype=np.float64)
+    cand_j = np.empty(2 * n + lists.shape[1], dtype=np.int64)
+    cand_v = np.empty(2 * n + lists.shape[1], dtype=np.float64)
+    dense = np.zeros(xnt_indptr.shape[0], dtype=np.float64)  # a slot per column, and one always 0
+    present = np.zeros((xnt_indptr.shape[0] + 63) // 64, dtype=np.uint64)
+    mirror = np.full(n, -1.0)
+    cap = np.empty(n)
+    held_v = np.empty(n, dtype=np.float64)
+    held_j = np.empty(n, dtype=np.int64)
+    for i in range(start, stop):
+        _lists_row(
+            i,
+            acc,
+            mark,
+            touched,
+            live_start,
+            live_stop,
+            live_x,
+            exact_acc,
+            exact_mark,
+            exact_touched,
+            heap_v,
+            heap_j,
+            best_v,
+            best_j,
+            bound_j,
+            bound_v,
+            cand_j,
+            cand_v,
+            dense,
+            present,
+            mirror,
+            cap,
+            held_v,
+            held_j,
+            d_indptr,
+            d_indices,
+            d_data,
+            dt_indptr,
+            dt_indices,
+            dt_data,
+            xn_indptr,
+            xn_indices,
+            xn_data,
+            xnt_indptr,
+            xnt_indices,
+            xnt_data,
+            xo_indptr,
+            xo_indices,
+            xo_data,
+            st_indptr,
+            st_indices,
+            st_data,
+            xs_indptr,
+            xs_indices,
+            xs_data,
+            rev_indptr,
+            rev_indices,
+            rev_data,
+            rs_indptr,
+            rs_indices,
+            rs_data,
+            lists,
+            list_scores,
+            suspects,
+            suspect_bounds,
+            row_info,
+            ratio,
+            growth_bound,
+            cancelled,
+            low_length,
+            high_length,
+            k,
+            width,
+            out_j,
+            out_v,
+            out_floor,
+            out_count,
+            out_suspects,
+            out_suspect_bounds,
+        )
