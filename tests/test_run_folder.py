@@ -23,7 +23,7 @@ SMALL = """\
 name: small
 seed: 3
 data: {type: synthetic, n_users: 120, n_items: 60}
-similarity: {type: sklearn_nn, k: 10}
+similarity: {type: sparse, k: 10}
 ranker: {type: item_cf, n: 5}
 evaluation:
   split: temporal_global

@@ -47,7 +47,9 @@ def test_serve_a_missing_folder_is_a_usage_error(capsys: pytest.CaptureFixture[s
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_command_answers_on_localhost(tmp_path: Path, workers: int) -> None:
     pytest.importorskip("fastapi")
-    rec = Recommender.from_config({"seed": 3, "data": {"type": "synthetic", "n_users": 200, "n_items": 80}}).fit()
+    data = {"type": "synthetic", "n_users": 200, "n_items": 80}
+    # sparse, not the default scikit-learn: nothing of scikit-learn to import in each process that serves
+    rec = Recommender.from_config({"seed": 3, "data": data, "similarity": {"type": "sparse", "k": 20}}).fit()
     rec.save(tmp_path / "run" / "model")
     port = _free_port()
     command = [sys.executable, "-m", "recframe", "-q", "serve", str(tmp_path / "run"), "--port", str(port)]

@@ -55,17 +55,34 @@ def _same_lists(a: Recommender, b: Recommender) -> None:
     np.testing.assert_allclose(la.scores, lb.scores, rtol=1e-9, equal_nan=True)
 
 
+def _saved(tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any]) -> Path:
+    folder = tmp_path_factory.mktemp("saved")
+    Recommender.from_config(config).fit(_part(_events(), slice(0, 300))).save(folder / "model")
+    return folder / "model"
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("saved")
-    Recommender.from_config(CONFIG).fit(_part(_events(), slice(0, 300))).save(folder / "model")
-    return folder / "model"
+    return _saved(tmp_path_factory, CONFIG)
+
+
+@pytest.fixture(scope="module")
+def saved_sparse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model of :data:`CONFIG` with sparse cosine: a command in a new process imports no scikit-learn."""
+    return _saved(tmp_path_factory, {**CONFIG, "similarity": {"type": "sparse", "k": 8}})
 
 
 @pytest.fixture
 def model(tmp_path: Path, saved: Path) -> Path:
     copy = tmp_path / "model"
     shutil.copytree(saved, copy)
+    return copy
+
+
+@pytest.fixture
+def sparse_model(tmp_path: Path, saved_sparse: Path) -> Path:
+    copy = tmp_path / "model"
+    shutil.copytree(saved_sparse, copy)
     return copy
 
 
@@ -492,7 +509,7 @@ def test_overwriting_a_run_after_its_model_changed_replaces_the_model_whole(
 
 @pytest.mark.parametrize(("stopping", "during"), [("SIGTERM", "_remove_replaced"), ("SIGINT", "exchange")])
 def test_a_signal_once_the_updated_model_is_in_place_does_not_say_undone(
-    model: Path, tmp_path: Path, stopping: str, during: str
+    sparse_model: Path, tmp_path: Path, stopping: str, during: str
 ) -> None:
     """Found by an outside review: a SIGTERM while the replaced model was removed exited 143 ("undone").
 
@@ -502,6 +519,7 @@ def test_a_signal_once_the_updated_model_is_in_place_does_not_say_undone(
     import sys
     import textwrap
 
+    model = sparse_model
     events = _write_csv(tmp_path / "new.csv", _part(_events(), slice(300, 340)))
     code = textwrap.dedent(f"""\
         import os, signal, sys
