@@ -42,22 +42,23 @@ OUTPUTS = ("out_j", "out_v", "out_floor", "out_count", "out_suspects", "out_susp
 def captured_inputs(shape: str, fraction: float, slack: int, seed: int) -> tuple[Any, ...]:
     """Return the arguments one ``update`` of `fraction` of the shape's events hands the delta kernel's slices."""
     import recframe.recommender.delta_rows as delta_rows
+    from recframe.engine import slices
 
     warm("item_cf", 50)
     events = all_events(shape)
     base, part = split(events, fraction, np.random.default_rng(seed))
     rec, _ = timed_fit(config("item_cf", 50, slack), base)
-    run, kept = delta_rows.run_in_slices, []
+    run, kept = slices.run_in_slices, []
 
     def keeping(kernel: Any, arguments: tuple[Any, ...], *args: Any, **kwargs: Any) -> None:
         kept.append(arguments)
         run(kernel, arguments, *args, **kwargs)
 
-    delta_rows.run_in_slices = keeping  # type: ignore[assignment]
+    delta_rows.run_in_slices = keeping  # type: ignore[attr-defined]
     try:
         rec.update(part)
     finally:
-        delta_rows.run_in_slices = run
+        delta_rows.run_in_slices = run  # type: ignore[attr-defined]
     if not kept:
         raise SystemExit("the update did not run the delta kernel (a full search was cheaper?): try a smaller fraction")
     return tuple(kept[0])
@@ -84,11 +85,13 @@ def timed(args: tuple[Any, ...], threads: list[int], repeats: int) -> dict[int, 
     """Run the kernel on all rows of `args` `repeats` times for each thread count, interleaved; return the seconds."""
     from recframe.engine._compiled.delta import delta_lists
     from recframe.engine.slices import run_in_slices
+    from recframe.progress import show_progress
 
     rows = args[_names().index("lists")].shape[0]
 
     def run(count: int) -> None:
-        run_in_slices(delta_lists, args, rows, count, "", largest=None)
+        with show_progress(False):  # no bar inside the timings
+            run_in_slices(delta_lists, args, rows, count, "", largest=None)
 
     run(threads[0])  # compiled (or loaded from the cache) before any timing
     times: dict[int, list[float]] = {count: [] for count in threads}

@@ -4,9 +4,10 @@ The batch kernels (:func:`~recframe.engine.top_n_product`'s, :func:`~recframe.en
 and the update's (:func:`~recframe.engine._compiled.delta.delta_lists`) compute query rows
 ``start:stop`` of their inputs and release the GIL, so a pool of Python threads runs them side
 by side. That replaces a numba ``prange`` wrapper, which cost 1.7 s of compilation on the
-first call after an install for the same speed (the update's wrapper, 70 arguments around a
-large kernel: 9-10 s of its 25.7 s; on the ML-20M shape's 1% add the kernel's outputs are the
-same bit for bit, and its time too: medians of 0.596 s against 0.607 s on two threads). The pool runs under the
+first call after an install for the same speed. The update's wrapper (44 arguments, around a
+69-argument row kernel) cost 9-10 s of its 25.7 s; without it, on the ML-20M shape's 1% add, the
+kernel's outputs are the same bit for bit and its time too (median 0.596 s now, 0.607 s before,
+on two threads). The pool runs under the
 process-wide compiled-kernel lock (:func:`~recframe.engine.dispatch.numba_threads`), with as
 many threads as it allows.
 """
