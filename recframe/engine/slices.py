@@ -39,9 +39,10 @@ def slices(n_rows: int, threads: int, largest: int | None = SLICE) -> list[tuple
     list of (int, int)
         Consecutive slices covering every row once.
     """
-    size = max(64, -(-n_rows // (8 * threads)))
+    size = -(-n_rows // (8 * threads))
     if largest is not None:
-        size = max(64, min(largest, size))
+        size = min(largest, size)
+    size = max(64, size)
     return [(first, min(n_rows, first + size)) for first in range(0, n_rows, size)]
 
 

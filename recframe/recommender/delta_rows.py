@@ -222,7 +222,8 @@ class RowWork:
         out_floor, out_count = np.empty(n), np.empty(n, dtype=np.int64)
         out_suspects = np.empty((n, self.suspect_width), dtype=np.int64)
         out_bounds = np.empty((n, self.suspect_width))
-        positive = row_info[:, NEW_LENGTH][row_info[:, NEW_LENGTH] > 0]  # what every slice needs of all rows
+        lengths = row_info[:, NEW_LENGTH]
+        positive = lengths[lengths > 0]  # what every slice needs of all rows
         low_length, high_length = (positive.min(), positive.max()) if positive.size else (np.inf, 0.0)
         longest = int(np.diff(old_x.indptr).max(initial=0))  # room for the rows of D^T a row of X reaches
         arguments = (
