@@ -8,12 +8,15 @@ that the paths which used to hand the kernels another type no longer do.
 
 from __future__ import annotations
 
+import ast
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import recframe.engine._compiled as compiled
 from recframe import Interactions, Recommender
 from recframe.data import index_dtype
 from recframe.engine import freeze, merge_offers, numba_available
@@ -92,3 +95,36 @@ def test_histories_reach_the_kernel_in_the_types_of_the_users_queries(monkeypatc
 def _types(args: tuple[object, ...]) -> tuple[object, ...]:
     """Return what numba dispatches on: each array's dtype, dimensions and whether it is writable."""
     return tuple((a.dtype, a.ndim, a.flags.writeable) if isinstance(a, np.ndarray) else type(a) for a in args)
+
+
+def _array_into_slice(node: ast.AST) -> bool:
+    """Whether `node` assigns something other than a number into a slice (``out[a:b] = source[c:d]``)."""
+    if isinstance(node, ast.Assign):
+        targets, value = node.targets, node.value
+    elif isinstance(node, ast.AugAssign):
+        targets, value = [node.target], node.value
+    else:
+        return False
+    into_slice = any(
+        isinstance(t, ast.Subscript) and any(isinstance(n, ast.Slice) for n in ast.walk(t.slice)) for t in targets
+    )
+    return into_slice and not isinstance(value, ast.Constant | ast.UnaryOp)
+
+
+def test_no_kernel_assigns_an_array_into_a_slice():
+    """numba compiles such an assignment with a shape check that formats its message as text.
+
+    That drags numba's integer-to-text machinery into the first kernel of a process holding one,
+    2.5-3 s of a cold compile: the kernels copy spans with ``spans.copy_span`` instead. A number
+    filled into a slice (``acc[a:b] = 0.0``) has no such check.
+    """
+    found = [
+        f"{path.name}:{node.lineno}"
+        for path in sorted(Path(compiled.__file__).parent.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _array_into_slice(node)
+    ]
+    assert found == []
+    assert _array_into_slice(ast.parse("out[o : o + n] = data[s:t]").body[0])  # what the check finds
+    assert not _array_into_slice(ast.parse("acc[b0:b1] = 0.0").body[0])
+    assert not _array_into_slice(ast.parse("out[o] = data[s]").body[0])

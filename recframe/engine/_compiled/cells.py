@@ -13,6 +13,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from recframe.engine._compiled.spans import copy_span
+
 _END = np.iinfo(np.int64).max
 """The column of an exhausted run: after every real column."""
 
@@ -58,7 +60,7 @@ def _copy_run(
     """
     unordered = False
     if ordered and identity:
-        out_indices[o : o + stop - start] = indices[start:stop]
+        copy_span(indices, start, out_indices, o, stop - start)
     elif ordered:
         for p in range(start, stop):
             out_indices[o + p - start] = column_map[indices[p]]
@@ -71,7 +73,7 @@ def _copy_run(
         for p in range(start, stop):
             unordered |= p > start and indices[p] <= indices[p - 1]
             out_indices[o + p - start] = column_map[indices[p]]
-    out_data[o : o + stop - start] = data[start:stop]
+    copy_span(data, start, out_data, o, stop - start)
     return unordered
 
 

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from recframe.engine._compiled.heaps import SORT_MOVES, _keep, _sort_best_first
+from recframe.engine._compiled.spans import copy_span
 
 OLD_LENGTH, NEW_LENGTH, OLD_FLOOR, KIND = 0, 1, 2, 3
 """The columns of ``row_info``: a row's length before and after the update, its old floor, its kind."""
@@ -173,8 +174,8 @@ def _kth_best(
     if rank <= 0 or n_cand < rank:
         return max(floor, 0.0)
     if n_cand <= heap_v.shape[0]:
-        heap_v[:n_cand] = cand_v[:n_cand]
-        heap_j[:n_cand] = cand_j[:n_cand]
+        copy_span(cand_v, 0, heap_v, 0, n_cand)
+        copy_span(cand_j, 0, heap_j, 0, n_cand)
         if _sort_best_first(heap_v, heap_j, n_cand, SORT_MOVES * n_cand):
             return max(floor, float(heap_v[rank - 1]))
     size = 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from recframe.engine._compiled.spans import copy_span
+
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def row_lengths(indptr: np.ndarray, data: np.ndarray, out: np.ndarray) -> None:
@@ -77,7 +79,7 @@ def copy_into(source: np.ndarray, out: np.ndarray, offset: int, n_parts: int) ->
         start = part * step
         stop = min(n, start + step)
         if start < stop:
-            out[offset + start : offset + stop] = source[start:stop]
+            copy_span(source, start, out, offset + start, stop - start)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from recframe.engine._compiled.spans import copy_span
+
 
 @numba.njit(nogil=True, cache=True)
 def marked_positions(values: np.ndarray, low: int, table: np.ndarray, out: np.ndarray) -> int:
@@ -40,7 +42,7 @@ def copy_kept(column: np.ndarray, dropped: np.ndarray, out: np.ndarray) -> None:
     start = 0
     for d in dropped:
         run = d - start
-        out[o : o + run] = column[start:d]
+        copy_span(column, start, out, o, run)
         o += run
         start = d + 1
-    out[o:] = column[start:]
+    copy_span(column, start, out, o, column.shape[0] - start)
