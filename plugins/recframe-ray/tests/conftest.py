@@ -9,7 +9,8 @@ same reason its GCS and raylets accept connections on every interface while the 
 (for the few seconds of the tests, on ports picked at random). Each ``ray start`` runs in its
 own process group, and teardown ends exactly those groups (never ``ray stop``, which would end
 every Ray process of the machine). The fault test kills the head node's process group; a test
-asking for ``ray_address`` after it gets a cluster started afresh.
+asking for ``ray_address`` after it gets a cluster started afresh. Once the next test of the
+worker needs no cluster, its processes are ended on a thread (about 5 s) while the tests go on.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from one_worker import claim  # tests/one_worker.py (the suite's pythonpath)
@@ -93,6 +96,7 @@ class Cluster:
         self.head_group = 0
         self.groups: list[int] = []
         self.temp = ""
+        self.ending: list[threading.Thread] = []
 
     def start(self) -> None:
         """Start a head node and a second node (one CPU each) on the loopback addresses."""
@@ -116,34 +120,71 @@ class Cluster:
 
     @property
     def alive(self) -> bool:
-        """Whether the head node's processes still run."""
+        """Whether the head node's processes still run (never after :meth:`stop`)."""
+        if not self.groups:
+            return False
         try:
             os.killpg(self.head_group, 0)
         except ProcessLookupError:
             return False
         return True
 
-    def stop(self) -> None:
-        """Disconnect this process, end the groups started, remove the temporary folder."""
+    def stop(self, wait: bool = True) -> None:
+        """Disconnect this process, then end the groups started and remove the temporary folder.
+
+        Without `wait` the ending (SIGTERM, SIGKILL after 3 s) runs on a thread; a later
+        :meth:`stop` (the session's, or a restart's) waits for it.
+        """
         import ray
 
         if ray.is_initialized():
             ray.shutdown()
-        _stop(self.groups)
+        groups, temp = list(self.groups), self.temp
         self.groups.clear()
-        shutil.rmtree(self.temp, ignore_errors=True)
+        ending = threading.Thread(target=_end, args=(groups, temp), name="ray-cluster-stop")
+        ending.start()
+        self.ending.append(ending)
+        if wait:
+            for thread in self.ending:
+                thread.join()
+            self.ending.clear()
+
+
+def _end(groups: list[int], temp: str) -> None:
+    """End the process groups of a cluster and remove its temporary folder."""
+    _stop(groups)
+    if temp:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+_SESSION: list[Cluster] = []
+"""The session's cluster once started, for :func:`pytest_runtest_teardown`."""
 
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[Cluster]:
-    """The session's cluster, started once and stopped after the last test."""
+    """The session's cluster, started once and stopped after the last test that needs it."""
     with claim("Ray cluster"):  # one worker of a pytest-xdist run starts it (tests/one_worker.py)
         cluster = Cluster()
+        _SESSION.append(cluster)
         try:
             cluster.start()
             yield cluster
         finally:
             cluster.stop()
+            _SESSION.clear()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last test of this folder in a row, stop the cluster in the background.
+
+    The Ray tests run one after another on one worker (their ``xdist_group``); the session's
+    teardown would wait for the cluster's end after the worker's last test, whatever it is.
+    A later test that needs a cluster again gets one started afresh (``ray_address``).
+    """
+    here = Path(__file__).parent
+    if _SESSION and _SESSION[0].groups and (nextitem is None or nextitem.path.parent != here):
+        _SESSION[0].stop(wait=False)
 
 
 @pytest.fixture
