@@ -300,6 +300,31 @@ def test_a_tie_at_the_kth_place_is_broken_by_lower_row_as_a_refit_does() -> None
     assert live.recommend(0).to_dict() == {0: [(3, 0.25), (4, 0.25)]}
 
 
+@pytest.mark.parametrize("engine", ["numba", "scipy"])
+def test_a_replaced_rating_that_dominated_a_dot_product_is_computed_again(engine: str) -> None:
+    """u0's 1e10 on items a and b made their old dot product 1e20; replaced by 2.5, it is 2.5e10 + 1.94.
+
+    By hand: a = (2.5, 1.3, 0.7), b = (1e10, 0.9, 1.1) over u0-u2, so cos(a, b) = (2.5e10 + 1.94)
+    / (|a| |b|) = 0.8610457... The old dot product plus the change sums terms of 1e20 to 2.5e10:
+    its rounding (~1e4) would leave the similarity 5e-8 off, so the update computes it from the
+    new rows, as a refit does.
+    """
+    config = {
+        "matrix": {"type": "ratings", "duplicates": "last"},
+        "similarity": {"type": "sparse", "k": 3, "engine": engine},
+        "ranker": {"type": "item_cf"},
+    }
+    base = Interactions([0, 0, 1, 1, 1, 2, 2, 3], ["a", "b", "a", "b", "c", "a", "b", "c"],
+                        [1e10, 1e10, 1.3, 0.9, 2.0, 0.7, 1.1, 4.0])  # fmt: skip
+    part = Interactions([0], ["a"], [2.5])
+    live = Recommender.from_config(config).fit(base).update(part)
+    a, b = np.array([2.5, 1.3, 0.7]), np.array([1e10, 0.9, 1.1])
+    graph = live._state().graphs["items"]
+    assert graph.indices[0, 0] == 1
+    assert abs(graph.scores[0, 0] - a @ b / np.linalg.norm(a) / np.linalg.norm(b)) <= 1e-12
+    assert assert_refit_equal(live, Interactions.concat(base, part), config)
+
+
 @pytest.mark.parametrize("measure", ["jaccard", "dice", "tversky"])
 def test_lists_with_many_ties_equal_a_refits_exactly(measure: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On binary data (ties everywhere) the merged lists hold the very neighbours of a refit, in its order."""
