@@ -325,6 +325,44 @@ def test_a_replaced_rating_that_dominated_a_dot_product_is_computed_again(engine
     assert assert_refit_equal(live, Interactions.concat(base, part), config)
 
 
+@pytest.mark.parametrize("engine", ["numba", "scipy"])
+def test_a_row_shrunk_by_a_replaced_rating_has_its_listed_pairs_computed_again(engine: str) -> None:
+    """u0's 1e17 for item a, replaced by 2, shrinks a 10^17-fold; u0 also rates b: 3.
+
+    By hand: a = (2, 1.3, 0.7, 0), b = (3, 0.9, 1.1, 2) over u0-u3, cos(a, b) = 7.94 / (|a| |b|)
+    = 0.8241216... The change of the pair's dot product sums (2 - 1e17) x 3 and 1e17 x 3, whose
+    rounding (16 each) left 0.2013597; a row shrunk beyond ``SHRUNK_EXACT`` has its pairs
+    computed from the new rows.
+    """
+    config = {
+        "matrix": {"type": "ratings", "duplicates": "last"},
+        "similarity": {"type": "sparse", "k": 3, "engine": engine},
+        "ranker": {"type": "item_cf"},
+    }
+    base = Interactions([0, 1, 1, 2, 2, 3, 3], ["a", "a", "b", "a", "b", "b", "c"],
+                        [1e17, 1.3, 0.9, 0.7, 1.1, 2.0, 4.0])  # fmt: skip
+    part = Interactions([0, 0], ["a", "b"], [2.0, 3.0])
+    live = Recommender.from_config(config).fit(base).update(part)
+    assert live.lineage[-1]["neighbours"]["items"]["rows_shrunk"] == 1
+    a, b = np.array([2.0, 1.3, 0.7, 0.0]), np.array([3.0, 0.9, 1.1, 2.0])
+    graph = live._state().graphs["items"]
+    assert graph.indices[0, 0] == 1
+    assert abs(graph.scores[0, 0] - a @ b / np.linalg.norm(a) / np.linalg.norm(b)) <= 1e-12
+    assert assert_refit_equal(live, Interactions.concat(base, part), config)
+
+
+def test_rows_too_short_for_normal_products_are_searched_in_full_and_said_so() -> None:
+    """Item a's length is about 3.2e-150: a similarity times two such lengths is below 1e-299."""
+    config = {"similarity": {"type": "sparse", "k": 3}, "ranker": {"type": "item_cf"}}
+    base = Interactions([0, 0, 1, 1, 2, 2], ["a", "b", "a", "b", "b", "c"], [1e-150, 2e-150, 3e-150, 1e-150, 2.0, 4.0])
+    part = Interactions([3, 3], ["a", "c"], [1.0, 2.0])
+    live = Recommender.from_config(config).fit(base).update(part)
+    record = live.lineage[-1]["neighbours"]["items"]
+    assert record["mode"] == "full"
+    assert record["reason"].startswith("a row's length is 3.16e-150, beyond 1e-145..1e+145, where a similarity")
+    assert assert_refit_equal(live, Interactions.concat(base, part), config)
+
+
 @pytest.mark.parametrize("measure", ["jaccard", "dice", "tversky"])
 def test_lists_with_many_ties_equal_a_refits_exactly(measure: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On binary data (ties everywhere) the merged lists hold the very neighbours of a refit, in its order."""

@@ -254,10 +254,22 @@ class RowWork:
         run_in_slices(delta_lists, arguments, n, None, "updating neighbour lists", largest=None)
         return RowBlock(out_j, out_v, out_floor, out_count, out_suspects, out_bounds)
 
+    @cached_property
+    def _is_shrunk(self) -> np.ndarray:
+        """Return whether each row is one of the shrunk ones whose similarities are computed exactly."""
+        marks = np.zeros(len(self.listed), dtype=bool)
+        marks[self.shrunk] = True
+        return marks
+
     def _exact_if_cancelled(self, old: FloatArray, change: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
-        """Return ``old + change``, computed again from the new rows where it is the rounding of a cancellation."""
+        """Return ``old + change``, computed again from the new rows where it may be rounding.
+
+        That is where it is the rounding of a cancellation, or a pair with one of the most shrunk
+        rows (the change's terms are as large as its old length).
+        """
         dots = old + change
-        cancelled = np.flatnonzero(np.abs(dots) <= CANCELLED * (np.abs(old) + np.abs(change)))
+        shrunk = self._is_shrunk[rows] | self._is_shrunk[cols]
+        cancelled = np.flatnonzero(shrunk | (np.abs(dots) <= CANCELLED * (np.abs(old) + np.abs(change))))
         if len(cancelled):
             pairs = self.new_x[rows[cancelled]].multiply(self.new_x[cols[cancelled]])
             dots[cancelled] = np.asarray(pairs.sum(axis=1)).ravel()

@@ -213,6 +213,9 @@ def _lists_row(
         )
     li, ni, floor_i = row_info[i, OLD_LENGTH], row_info[i, NEW_LENGTH], row_info[i, OLD_FLOOR]
     new_i = row_info[i, KIND] == NEW
+    # a shrunk row's updated dot products may be the rounding of its old length's terms (a rating
+    # 1e15 times the others replaced): its listed pairs are computed again from the new rows
+    shrunk_i = row_info[i, KIND] == SHRUNK
     floor = 0.0
     if not new_i:
         floor = max(floor_i, 0.0) * ratio[i] * growth_bound
@@ -237,7 +240,8 @@ def _lists_row(
         if length > 0.0:
             old_dot = list_scores[i, t] * li * row_info[j, OLD_LENGTH]
             dot = old_dot + acc[j]
-            if abs(dot) <= cancelled * (abs(old_dot) + abs(acc[j])):  # rounding of a cancellation: compute it
+            cancels = abs(dot) <= cancelled * (abs(old_dot) + abs(acc[j]))  # the rounding of a cancellation
+            if cancels or shrunk_i or row_info[j, KIND] == SHRUNK:  # computed again
                 dot = _exact_dot(i, j, dense, present, filled, xn_indptr, xn_indices, xn_data)
                 filled = True
             v = dot / length
@@ -303,7 +307,7 @@ def _lists_row(
         elif seen >= 0.0:
             old_dot = seen * li * row_info[j, OLD_LENGTH]
             dot = old_dot + change
-            if abs(dot) <= cancelled * (abs(old_dot) + abs(change)):
+            if shrunk_i or abs(dot) <= cancelled * (abs(old_dot) + abs(change)):
                 dot = _exact_dot(i, j, dense, present, filled, xn_indptr, xn_indices, xn_data)
                 filled = True
             v = dot / length
