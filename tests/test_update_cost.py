@@ -483,3 +483,33 @@ def test_compact_keeps_what_is_above_the_rank_th_highest(seed: int) -> None:
         assert threshold == expected
         assert sorted(held_j[:kept].tolist()) == np.flatnonzero(values > expected).tolist()
         assert np.array_equal(held_v[:kept], values[held_j[:kept]])
+
+
+@pytest.mark.parametrize("threads", [1, None])
+def test_an_update_runs_on_the_similaritys_threads(threads: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``similarity.threads`` bounds an update's compiled passes and kernel as it bounds the fit's search."""
+    from recframe import Recommender
+    from recframe.engine import dispatch
+    from recframe.recommender import delta_rows
+
+    asked: list[int | None] = []
+    real_slices, real_threads = delta_rows.run_in_slices, dispatch.numba_threads
+
+    def slices(kernel, arguments, n_rows, threads, desc, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(threads)
+        real_slices(kernel, arguments, n_rows, threads, desc, **kwargs)
+
+    def numba_threads(threads):  # type: ignore[no-untyped-def]
+        asked.append(threads)
+        return real_threads(threads)
+
+    monkeypatch.setattr(delta_rows, "run_in_slices", slices)
+    monkeypatch.setattr(delta_rows, "numba_threads", numba_threads)
+    rng = np.random.default_rng(3)
+    similarity = {"type": "sparse", "k": 5, "engine": "numba", "threads": threads}
+    rec = Recommender.from_config({"similarity": similarity, "ranker": {"type": "item_cf"}})
+    rec.fit({"user": rng.integers(0, 300, 3000), "item": rng.integers(0, 200, 3000)})
+    asked.clear()
+    rec.update({"user": rng.integers(0, 320, 60), "item": rng.integers(0, 210, 60)})
+    assert rec.lineage[-1]["neighbours"]["items"]["mode"] == "delta"
+    assert len(asked) >= 3 and set(asked) == {threads}  # the kernel, the lists by new row, their packing

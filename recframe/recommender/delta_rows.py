@@ -102,6 +102,8 @@ class RowWork:
     suspects: IntArray
     suspect_bounds: FloatArray
     suspect_width: int
+    threads: int | None = None
+    """Threads of the compiled passes and kernel (the similarity's ``threads``; ``None``: all cores)."""
 
     @cached_property
     def _sorted_pairs(self) -> tuple[IntArray, FloatArray]:
@@ -215,9 +217,10 @@ class RowWork:
         matrices = [change, change_t, new_x, new_x_t, old_x, shrunk_rows, shrunk_reach]
         # int32 where it fits, as the matrices' own: the transpose then runs the kernel they compiled
         narrow = np.int32 if max(n, mapped.size, self.suspects.size) < np.iinfo(np.int32).max else np.int64
-        lists = _packed(mapped, scores, narrow)  # row i: its list
-        matrices.append(transpose(lists))  # row i: the rows that list it, with their scores
-        matrices.append(transpose(_packed(self.suspects, self.suspect_bounds, narrow)))  # rows suspecting it
+        lists = _packed(mapped, scores, narrow, self.threads)  # row i: its list
+        matrices.append(transpose(lists, threads=self.threads))  # row i: the rows that list it, with their scores
+        suspecting = _packed(self.suspects, self.suspect_bounds, narrow, self.threads)
+        matrices.append(transpose(suspecting, threads=self.threads))  # row i: the rows suspecting it
         index_type = np.int32 if max(max(m.shape) for m in matrices) < np.iinfo(np.int32).max else np.int64
         arrays: list[Any] = [array for m in matrices for array in _kernel_csr(m, index_type)]
         # every entry written by the kernel (padding too, on its threads): no fill here first
@@ -251,7 +254,7 @@ class RowWork:
             out_suspects,
             out_bounds,
         )
-        run_in_slices(delta_lists, arguments, n, None, "updating neighbour lists", largest=None)
+        run_in_slices(delta_lists, arguments, n, self.threads, "updating neighbour lists", largest=None)
         return RowBlock(out_j, out_v, out_floor, out_count, out_suspects, out_bounds)
 
     @cached_property
@@ -282,20 +285,25 @@ class RowWork:
 
 
 def lists_in_new_rows(
-    lists: NeighbourLists, old_rows: IntArray, row_map: IntArray
+    lists: NeighbourLists, old_rows: IntArray, row_map: IntArray, threads: int | None = None
 ) -> tuple[IntArray, FloatArray, FloatArray]:
     """Return the old lists by new row: neighbours as new positions, their old similarities, and the floors.
 
     `old_rows` is the old position of each new row (``-1`` for a new row, which lists nothing and
     has floor 0); a neighbour that is gone becomes ``-1`` (score 0). Where every row keeps its
     place (no row added or removed: the items' rows of a forget of users, say), they are the
-    lists' own arrays (not to be changed).
+    lists' own arrays (not to be changed). `threads`: of the compiled pass (``None``: all cores).
     """
-    return rows_in_new_rows(lists.graph.indices, lists.graph.scores, lists.floors, old_rows, row_map)
+    return rows_in_new_rows(lists.graph.indices, lists.graph.scores, lists.floors, old_rows, row_map, threads)
 
 
 def rows_in_new_rows(
-    indices: IntArray, values: FloatArray, floors: FloatArray, old_rows: IntArray, row_map: IntArray
+    indices: IntArray,
+    values: FloatArray,
+    floors: FloatArray,
+    old_rows: IntArray,
+    row_map: IntArray,
+    threads: int | None = None,
 ) -> tuple[IntArray, FloatArray, FloatArray]:
     """Return ``rows x width`` rows and values (``-1``: none) by new row, as :func:`lists_in_new_rows` does."""
     if _same_rows(indices, values, old_rows, row_map):
@@ -313,7 +321,7 @@ def rows_in_new_rows(
             raise IndexError(msg)
         arrays = (indices, values, floors, old_rows, row_map)
         kernel: Any = lists_by_new_row
-        with numba_threads(None):
+        with numba_threads(threads):
             kernel(*(read_only_view(np.ascontiguousarray(a)) for a in arrays), listed, scores, new_floors)
         return listed, scores, new_floors
     has_old = old_rows >= 0
@@ -347,7 +355,7 @@ def _same_rows(indices: IntArray, scores: FloatArray, old_rows: IntArray, row_ma
     )
 
 
-def _packed(rows: IntArray, scores: FloatArray, index_type: type[np.integer]) -> sp.csr_array:
+def _packed(rows: IntArray, scores: FloatArray, index_type: type[np.integer], threads: int | None) -> sp.csr_array:
     """Return ``rows x width`` lists (``-1``: none) as a square CSR matrix: row ``i`` holds its list and scores."""
     from recframe.engine._compiled.old_lists import packed_lists
 
@@ -355,7 +363,7 @@ def _packed(rows: IntArray, scores: FloatArray, index_type: type[np.integer]) ->
     offsets = np.zeros(n + 1, dtype=index_type)
     np.cumsum(np.count_nonzero(rows >= 0, axis=1), out=offsets[1:])
     packed_j, packed_v = np.empty(int(offsets[-1]), dtype=index_type), np.empty(int(offsets[-1]))
-    with numba_threads(None):
+    with numba_threads(threads):
         packed_lists(read_only_view(rows), read_only_view(scores), read_only_view(offsets), packed_j, packed_v)
     return sp.csr_array((packed_v, packed_j, offsets), shape=(n, n))
 

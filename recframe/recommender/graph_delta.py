@@ -121,6 +121,7 @@ def update_lists(
     cells: CellChanges | None = None,
     old_t: sp.csr_array | None = None,
     suspects_kept: int | None = None,
+    threads: int | None = None,
 ) -> DeltaUpdate | str:
     """Return the neighbour lists of the `new` rows, from the old lists and the change of the rows.
 
@@ -158,6 +159,8 @@ def update_lists(
         into the floor. On the ML-20M shape (``k = 50``, slack 50), five 1% adds in a row took a
         median of 2.11 s after the first with 50, 1.87 s with 100 and 1.76 s with 150; the
         first add's kernel took 0.57 s with none, 0.68 s with 50 and 0.72 s with 100.
+    threads : int, optional
+        Threads of the compiled passes and kernel (the similarity's ``threads``); all cores by default.
     """
     n_new = new.shape[0]
     width = min(width, max(n_new - 1, 0))
@@ -196,16 +199,18 @@ def update_lists(
     old_rows_t = None
     if old_t is not None and old_t.shape == (len(column_map), len(row_map)):
         old_rows_t = _Transposed(old_t, old_positions if cells is None else np.arange(len(column_map)), row_map)
-    reaching = _in_columns(old_x, _filled_rows(change_t, m)[old_columns], old_degree[old_columns], old_rows_t)
+    reaching = _in_columns(
+        old_x, _filled_rows(change_t, m)[old_columns], old_degree[old_columns], old_rows_t, threads
+    )
     change_t = change_t if cells is None else sp.csr_array(change_t[old_columns])
     # X' X'_S^T: the new entries in the shrunk rows' columns
     new_rows_t = _Transposed(new_x_t, np.arange(m), None)
-    shrunk_reach = _in_columns(new_x, _filled_rows(shrunk_t, m), new_degree, new_rows_t)
+    shrunk_reach = _in_columns(new_x, _filled_rows(shrunk_t, m), new_degree, new_rows_t, threads)
     compiled = resolve_engine(engine) == "numba"
     # the scipy blocks keep no suspects: their highest bounds raise the floors instead
     source = lists if compiled else NeighbourLists(lists.graph, lists.folded_floors())
-    listed, listed_scores, old_floors = lists_in_new_rows(source, old_rows, row_map)
-    suspects, bounds = _old_suspects(source, old_rows, row_map)
+    listed, listed_scores, old_floors = lists_in_new_rows(source, old_rows, row_map, threads)
+    suspects, bounds = _old_suspects(source, old_rows, row_map, threads)
     context = RowWork(
         listed,
         listed_scores,
@@ -220,6 +225,7 @@ def update_lists(
         suspects,
         bounds,
         width if suspects_kept is None else suspects_kept,
+        threads,
     )
     if compiled:
         block = context.compiled(change, change_t, new_x, new_x_t, reaching, shrunk_t, shrunk_reach, k, width)
@@ -245,11 +251,14 @@ def update_lists(
     return DeltaUpdate(NeighbourLists(graph, floors, suspected), len(again), n_new - len(again), len(shrunk))
 
 
-def _old_suspects(lists: NeighbourLists, old_rows: IntArray, row_map: IntArray) -> tuple[IntArray, FloatArray]:
+def _old_suspects(
+    lists: NeighbourLists, old_rows: IntArray, row_map: IntArray, threads: int | None
+) -> tuple[IntArray, FloatArray]:
     """Return the old suspects by new row, as new positions (``-1``: none, or gone), and their bounds."""
     if lists.suspects is None:
         return np.full((len(old_rows), 0), -1, dtype=np.int64), np.zeros((len(old_rows), 0))
-    suspects, bounds, _ = rows_in_new_rows(lists.suspects.rows, lists.suspects.bounds, lists.floors, old_rows, row_map)
+    suspected = lists.suspects
+    suspects, bounds, _ = rows_in_new_rows(suspected.rows, suspected.bounds, lists.floors, old_rows, row_map, threads)
     return suspects, bounds
 
 
@@ -451,7 +460,11 @@ TRANSPOSED_SHARE = 0.1
 
 
 def _in_columns(
-    x: sp.csr_array, columns: npt.NDArray[np.bool_], degree: FloatArray, transposed: _Transposed | None = None
+    x: sp.csr_array,
+    columns: npt.NDArray[np.bool_],
+    degree: FloatArray,
+    transposed: _Transposed | None = None,
+    threads: int | None = None,
 ) -> sp.csr_array:
     """Return the entries of `x` in the marked `columns` (`degree`: each column's entries), or `x` if they are most.
 
@@ -467,11 +480,13 @@ def _in_columns(
     if not columns.any():  # no shrunk rows, say: nothing to pick
         return sp.csr_array(x.shape, dtype=x.dtype)
     if transposed is not None and picked < TRANSPOSED_SHARE * x.nnz:
-        return _from_transposed(transposed, columns, x.shape)
+        return _from_transposed(transposed, columns, x.shape, threads)
     return in_columns(x, columns)
 
 
-def _from_transposed(transposed: _Transposed, columns: npt.NDArray[np.bool_], shape: tuple[int, int]) -> sp.csr_array:
+def _from_transposed(
+    transposed: _Transposed, columns: npt.NDArray[np.bool_], shape: tuple[int, int], threads: int | None = None
+) -> sp.csr_array:
     """Return the entries of the marked union `columns`, as rows of `shape`, from the transpose's rows.
 
     The rows of the marked columns are taken and transposed back by the engine's counting sort
@@ -482,7 +497,7 @@ def _from_transposed(transposed: _Transposed, columns: npt.NDArray[np.bool_], sh
     """
     wanted = np.flatnonzero(columns[transposed.positions])
     taken = sp.csr_array(transposed.matrix[wanted]) if len(wanted) else sp.csr_array((0, transposed.matrix.shape[1]))
-    flipped = transpose(taken)  # a row of x (its old row where `rows` is given) by place in `wanted`
+    flipped = transpose(taken, threads=threads)  # a row of x (its old row where `rows` is given) by place in `wanted`
     lengths = np.diff(flipped.indptr)
     union_columns, data = transposed.positions[wanted][flipped.indices], flipped.data
     rows = np.arange(len(lengths)) if transposed.rows is None else transposed.rows

@@ -382,6 +382,7 @@ class UpdateMethods(FitMethods):
             return self._search(updated, axis, rows, size)
 
         engine: Engine = getattr(config, "engine", "auto")  # a backend with an engine setting (sparse)
+        threads: int | None = getattr(config, "threads", None)  # and a threads setting, as its fit honours
         other = self._rows(updated, "users" if axis == "items" else "items")  # new_rows transposed
         # old_rows transposed, where the fit made it (the users' rows always are; the items' once searched)
         old_other = self._rows(fitted, "users") if axis == "items" else fitted.item_rows
@@ -399,6 +400,7 @@ class UpdateMethods(FitMethods):
             other,
             cells,
             old_other,
+            threads=threads,
         )
         n_rows = new_rows.shape[0]
         if isinstance(result, str):
