@@ -160,7 +160,8 @@ def test_a_builder_reporting_no_cells_updates_as_a_refit(monkeypatch: pytest.Mon
     }
     seen: list[object] = []
     original = graph_delta.update_lists
-    monkeypatch.setattr("recframe.recommender.updating.update_lists", lambda *a: seen.append(a[11]) or original(*a))
+    spied = lambda *a, **kw: seen.append(a[11]) or original(*a, **kw)  # noqa: E731
+    monkeypatch.setattr("recframe.recommender.updating.update_lists", spied)
     rng = np.random.default_rng(4)
     base = Interactions(rng.integers(0, 60, 900), rng.integers(0, 40, 900), rng.integers(1, 6, 900).astype(float))
     new = Interactions(rng.integers(50, 70, 80), rng.integers(0, 45, 80), rng.integers(1, 6, 80).astype(float))
