@@ -255,12 +255,18 @@ def _refuse_non_numbers(matrix: InteractionMatrix, who: str) -> None:
     raise DataError(msg)
 
 
+_SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
+"""The smallest positive normal float64 (2.2e-308): a row's sum of squares must reach it."""
+
+
 def check_measurable(matrix: InteractionMatrix, who: str, value_range: tuple[float, float] | None = None) -> None:
     """Raise :class:`DataError` if a row's or column's squared length is not a usable number.
 
     Cosine-like measures divide by ``sqrt(sum of squares)`` of every user row and item column:
-    values near 1e154 overflow it to infinity, values near 1e-160 underflow it to 0. Either
-    way the similarities would be NaN or silently 0, so the values must be rescaled.
+    values near 1e154 overflow it to infinity, values near 1e-160 underflow it to 0, and a sum
+    below the smallest normal number (values under about 1e-154) keeps too few bits for the
+    products of two lengths (a fit's similarities came out infinite). Either way the
+    similarities would be NaN, infinite or silently 0, so the values must be rescaled.
 
     Parameters
     ----------
@@ -294,7 +300,7 @@ def check_measurable(matrix: InteractionMatrix, who: str, value_range: tuple[flo
         for axis, owner, n in (("user", rows, m.shape[0]), ("item", m.indices, m.shape[1])):
             totals = np.bincount(owner, weights=squares, minlength=n)
             stored = np.bincount(owner, minlength=n) > 0
-            bad = stored & (~np.isfinite(totals) | (totals == 0))
+            bad = stored & (~np.isfinite(totals) | (totals < _SMALLEST_NORMAL))
             if not bad.any():
                 continue
             line = int(np.flatnonzero(bad)[0])
@@ -302,8 +308,12 @@ def check_measurable(matrix: InteractionMatrix, who: str, value_range: tuple[flo
             first = int(entries[np.argmax(np.abs(data[entries]))])
             user = matrix.users.ids_of([rows[first]])[0].item()
             item = matrix.items.ids_of([m.indices[first]])[0].item()
-            overflow = not np.isfinite(totals[line])
-            size, fate = ("large", "overflows to inf") if overflow else ("small", "underflows to 0")
+            if not np.isfinite(totals[line]):
+                size, fate = "large", "overflows to inf"
+            elif totals[line] == 0:
+                size, fate = "small", "underflows to 0"
+            else:
+                size, fate = "small", f"is {totals[line].item():.3g}, below the smallest normal number (2.2e-308)"
             msg = (
                 f"{who} holds {data[first].item()!r} for user {user!r} and item {item!r}, too {size} to measure "
                 f"similarity with: the squared length of the {axis}'s values {fate}; rescale the ratings column"
