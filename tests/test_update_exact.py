@@ -363,6 +363,49 @@ def test_rows_too_short_for_normal_products_are_searched_in_full_and_said_so() -
     assert assert_refit_equal(live, Interactions.concat(base, part), config)
 
 
+def test_scikit_learn_floors_of_zero_grow_with_shrinking_rows() -> None:
+    """scikit-learn's cosine (one minus a distance) reports a similarity of 1e-41 as 0, the floor of a row.
+
+    Ratings spanning 1e-30..1e30: updates and forgets of users and items then shrink rows by
+    factors up to 10^40, and a pair below the floor may become the best. With floors of 0 the
+    update kept the old lists (8 rows missed their best neighbour here); a cosine floor is at
+    least ``COSINE_ROUNDING``, which grows with the rows' shrinking, so those rows are searched.
+    """
+    rng = np.random.default_rng(14)
+
+    def part(seed: int, n: int) -> Interactions:
+        draw = np.random.default_rng(seed)
+        users = draw.pareto(1.3, n).astype(np.int64) % 60
+        items = draw.pareto(1.1, n).astype(np.int64) % 40
+        scale = 10.0 ** draw.uniform(-20, 20, 60)[users] * 10.0 ** draw.uniform(-10, 10, 40)[items]
+        return Interactions(users, items, draw.uniform(0.5, 5, n) * scale)
+
+    config = {
+        "matrix": {"type": "ratings", "duplicates": "max"},
+        "similarity": {"type": "sklearn_nn", "metric": "cosine", "k": 5, "update_slack": 2},
+        "ranker": {"type": "item_cf"},
+    }
+    data = part(14, 300)
+    live = Recommender.from_config(config).fit(data)
+    for step in range(4):
+        r = rng.random()
+        if r < 0.5:
+            new = part(14 * 7 + step + 10**6, 30)
+            live.update(new)
+            data = Interactions.concat(data, new)
+            continue
+        column = data.users if r < 0.75 else data.items
+        gone = rng.choice(np.unique(column), 1 + step % 2, replace=False)
+        live.forget(**{"users" if r < 0.75 else "items": gone})
+        data = data.take(~np.isin(column, gone))
+    got = live._state().graphs["items"]
+    want = Recommender.from_config(config).fit(data)._state().graphs["items"]
+    for row in range(want.indices.shape[0]):  # scikit-learn's 0s are noise of 1e-16: compared above 1e-12
+        a = np.sort(got.scores[row][(got.indices[row] >= 0) & (got.scores[row] > 1e-12)])
+        b = np.sort(want.scores[row][(want.indices[row] >= 0) & (want.scores[row] > 1e-12)])
+        assert len(a) == len(b) and np.allclose(a, b, rtol=0, atol=1e-9), row
+
+
 @pytest.mark.parametrize("measure", ["jaccard", "dice", "tversky"])
 def test_lists_with_many_ties_equal_a_refits_exactly(measure: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On binary data (ties everywhere) the merged lists hold the very neighbours of a refit, in its order."""

@@ -79,6 +79,13 @@ SHRUNK_BATCH = 256
 FULL_SEARCH_WORK = 0.5
 """Above this fraction of a full search's multiply-adds, a full search replaces the update."""
 
+COSINE_ROUNDING = 8 * float(np.finfo(np.float64).eps)
+"""The least floor of a cosine row (1.8e-15): a backend that computes cosine as one minus a
+distance (scikit-learn's) rounds it to about 1e-16 of 1, so a pair it reports as 0, the next
+after a row's list, may be 1e-41, and an update that shrinks both rows' lengths 10^40-fold makes
+it 1: a floor of 0 stays 0 however the lengths shrink, where this one grows with them, so such
+rows are searched again. Far below any real floor (ML-20M's are 0.1-0.3 at k = 50)."""
+
 NORMAL_LENGTHS = (1e-145, 1e145)
 """The row lengths between which an update's products of a similarity and two lengths (the old
 dot products it adds the change to, its bounds) are normal numbers, rounded relatively as a
@@ -210,6 +217,8 @@ def update_lists(
     # the scipy blocks keep no suspects: their highest bounds raise the floors instead
     source = lists if compiled else NeighbourLists(lists.graph, lists.folded_floors())
     listed, listed_scores, old_floors = lists_in_new_rows(source, old_rows, row_map, threads)
+    if measure == "cosine":  # a copy: the floors may be the lists' own array
+        old_floors = np.maximum(old_floors, COSINE_ROUNDING)
     suspects, bounds = _old_suspects(source, old_rows, row_map, threads)
     context = RowWork(
         listed,
