@@ -12,21 +12,30 @@ import numpy as np
 from recframe.interfaces import NeighbourGraph
 
 
-def same_neighbour_sets(actual: NeighbourGraph, expected: NeighbourGraph, *, atol: float = 1e-9) -> bool:
-    """Return whether both graphs list the very same neighbours in the same order with scores within `atol`."""
+def same_neighbour_sets(
+    actual: NeighbourGraph, expected: NeighbourGraph, *, atol: float = 1e-9, rtol: float = 0.0
+) -> bool:
+    """Return whether both graphs list the very same neighbours in the same order with scores within tolerance.
+
+    Scores agree within ``atol + rtol * |expected score|``.
+    """
     return bool(
         actual.indices.shape == expected.indices.shape
         and np.array_equal(actual.indices, expected.indices)
-        and np.allclose(actual.scores, expected.scores, rtol=0.0, atol=atol)
+        and np.allclose(actual.scores, expected.scores, rtol=rtol, atol=atol)
     )
 
 
-def assert_same_neighbours(actual: NeighbourGraph, expected: NeighbourGraph, *, atol: float = 1e-9) -> None:
+def assert_same_neighbours(
+    actual: NeighbourGraph, expected: NeighbourGraph, *, atol: float = 1e-9, rtol: float = 0.0
+) -> None:
     """Assert two graphs agree: equal scores row by row, and the same neighbours but among ties at the ``k``-th.
 
-    For each row, the sorted scores must agree within `atol`; every neighbour scoring more than
-    the row's last score (plus `atol`) must be in both rows; a neighbour in both rows must have
-    the same score in both.
+    For each row, the sorted scores must agree within the tolerance, ``atol + rtol * |expected
+    score|``; every neighbour scoring more than the row's last score plus the tolerance must be
+    in both rows; a neighbour in both rows must have the same score in both, within it. `rtol`
+    is for scores without a bound, such as ``dot`` similarities above 1, which carry the rounding
+    of their size (an update's equal a refit's to 1e-9 of it).
 
     Raises
     ------
@@ -42,19 +51,20 @@ def assert_same_neighbours(actual: NeighbourGraph, expected: NeighbourGraph, *, 
     for row in range(actual.indices.shape[0]):
         got, want = _entries(actual, row), _entries(expected, row)
         got_scores, want_scores = np.array(sorted(got.values())), np.array(sorted(want.values()))
-        if len(got) != len(want) or not np.allclose(got_scores, want_scores, rtol=0.0, atol=atol):
+        if len(got) != len(want) or not np.allclose(got_scores, want_scores, rtol=rtol, atol=atol):
             msg = f"row {row}: neighbours {got}, expected {want} (the scores differ)"
             raise AssertionError(msg)
         if not want:
             continue
         last = float(min(want.values()))
-        above = {j for j, s in want.items() if s > last + atol} | {j for j, s in got.items() if s > last + atol}
+        cut = last + atol + rtol * abs(last)
+        above = {j for j, s in want.items() if s > cut} | {j for j, s in got.items() if s > cut}
         missing = above - (set(got) & set(want))
         if missing:
             msg = f"row {row}: neighbours {got}, expected {want} (differ above the last score: {sorted(missing)})"
             raise AssertionError(msg)
         for j in set(got) & set(want):
-            if abs(got[j] - want[j]) > atol:
+            if abs(got[j] - want[j]) > atol + rtol * abs(want[j]):
                 msg = f"row {row}: neighbour {j} scores {got[j]}, expected {want[j]}"
                 raise AssertionError(msg)
 
