@@ -135,7 +135,7 @@ class RowWork:
         at = np.minimum(np.searchsorted(d_keys, list_keys), max(len(d_keys) - 1, 0))
         hit = (d_keys[at] == list_keys) if len(d_keys) else np.zeros(len(list_keys), dtype=bool)
         l_change = np.where(hit, d_vals[at] if len(d_vals) else 0.0, 0.0)
-        l_dot = self._exact_if_cancelled(l_dot, l_change, rows[li], lj_rows)
+        l_dot = self._exact_where_rounded(l_dot, l_change, rows[li], lj_rows)
         listed_pair = np.zeros(len(d_keys), dtype=bool)
         listed_pair[at[hit]] = True
         # unlisted pairs whose dot product changed: exact with a new row, bounded otherwise
@@ -150,7 +150,7 @@ class RowWork:
         found = (listed_keys[where] == mirrored) if len(listed_keys) else np.zeros(len(mirrored), bool)
         known = np.flatnonzero(unlisted)[found]
         known_old = listed_scores[where[found]] * self.old_lengths[d_rows[known]] * self.old_lengths[d_cols[known]]
-        known_dot = self._exact_if_cancelled(known_old, d_vals[known], d_rows[known], d_cols[known])
+        known_dot = self._exact_where_rounded(known_old, d_vals[known], d_rows[known], d_cols[known])
         bounded = np.flatnonzero(unlisted)[~found]
         local = d_rows - start
         below = np.minimum(floor_old[local[bounded]], self.old_floors[d_cols[bounded]])
@@ -228,8 +228,7 @@ class RowWork:
         out_floor, out_count = np.empty(n), np.empty(n, dtype=np.int64)
         out_suspects = np.empty((n, self.suspect_width), dtype=np.int64)
         out_bounds = np.empty((n, self.suspect_width))
-        lengths = row_info[:, NEW_LENGTH]
-        positive = lengths[lengths > 0]  # what every slice needs of all rows
+        positive = self.new_lengths[self.new_lengths > 0]  # what every slice needs of all rows
         low_length, high_length = (positive.min(), positive.max()) if positive.size else (np.inf, 0.0)
         longest = int(np.diff(old_x.indptr).max(initial=0))  # room for the rows of D^T a row of X reaches
         arguments = (
@@ -264,7 +263,7 @@ class RowWork:
         marks[self.shrunk] = True
         return marks
 
-    def _exact_if_cancelled(self, old: FloatArray, change: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
+    def _exact_where_rounded(self, old: FloatArray, change: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
         """Return ``old + change``, computed again from the new rows where it may be rounding.
 
         That is where it is the rounding of a cancellation, or a pair with one of the most shrunk

@@ -139,11 +139,12 @@ class Cluster:
 
         if ray.is_initialized():
             ray.shutdown()
-        groups, temp = list(self.groups), self.temp
-        self.groups.clear()
-        ending = threading.Thread(target=_end, args=(groups, temp), name="ray-cluster-stop")
-        ending.start()
-        self.ending.append(ending)
+        if self.groups:  # once: the groups and the folder are forgotten here, ended on the thread
+            ending = threading.Thread(target=_end, args=(list(self.groups), self.temp), name="ray-cluster-stop")
+            ending.start()
+            self.ending.append(ending)
+            self.groups.clear()
+            self.temp = ""
         if wait:
             for thread in self.ending:
                 thread.join()

@@ -3,7 +3,7 @@
 numba compiles ``out[a:b] = source[c:d]`` (an array into a slice) with a shape check whose
 error message formats the two shapes as text: the first kernel of a process that holds one
 compiles numba's integer-to-text machinery along with it, about 2.5-3 s of a cold compile
-(numba 0.68; the update kernel's first compile took 18.9 s with it, 15.6 s without). The
+(numba 0.68; the update's first compile took 17.6 s of CPU with it, 14.7-16.5 s without). The
 kernels' spans match by construction, so they copy with :func:`copy_span` and never need that
 message. A loop over contiguous arrays compiles to the same vectorised copy.
 """
