@@ -21,9 +21,9 @@ def test_a_seen_entry_stored_as_zero_is_seen_on_both_engines(rows: int) -> None:
     """scipy's product dropped stored zeros: column 0 came back on scipy, not on numba."""
     a = sp.csr_array(np.ones((rows, 1)))
     b = sp.csr_array(np.array([[3.0, 2.0, 1.0]]))
-    seen = sp.csr_array(
-        (np.tile([0.0, 1.0], rows), np.tile([0, 2], rows), np.arange(0, 2 * rows + 1, 2)), shape=(rows, 3)
-    )
+    columns, offsets = np.tile([0, 2], rows).astype(np.int32), np.arange(0, 2 * rows + 1, 2).astype(np.int32)
+    # 32-bit indices, as `b`'s: the few-rows kernel compiled once for both (seconds on a cold cache)
+    seen = sp.csr_array((np.tile([0.0, 1.0], rows), columns, offsets), shape=(rows, 3))
     for engine in ("numba", "scipy"):
         found = top_n_product(a, np.arange(rows), b, 3, seen=seen, engine=engine)
         np.testing.assert_array_equal(found[0], np.tile([1, -1, -1], (rows, 1)), err_msg=engine)

@@ -128,7 +128,8 @@ def test_transpose_places_point_at_each_entry_in_any_batches(rng):
         for stop, start in itertools.pairwise(edges):
             places = np.empty(indptr[stop] - indptr[start], dtype=np.int32)
             parts = np.array([0, 5, 6, t.shape[0]] if stop < 50 else [0, t.shape[0]], dtype=np.int64)
-            transpose_places(start, stop, indptr, indices, t_indptr, t_indices, parts, cursor, places)
+            for r in range(len(parts) - 1):  # one task a range of X.T's rows
+                transpose_places(r, start, stop, indptr, indices, t_indptr, t_indices, parts, cursor, places)
             entries = slice(indptr[start], indptr[stop])
             np.testing.assert_array_equal(t.indices[places], rows[entries])  # entry (i, u) of X is (u, i) of X.T
             np.testing.assert_array_equal(t_rows[places], x.indices[entries])
@@ -158,7 +159,12 @@ def test_skewed_shape_has_the_asked_degrees():
 
 @pytest.mark.parametrize("n_parts", [1, 2, 3, 7])
 def test_the_transpose_check_is_the_same_in_any_ranges(rng, n_parts):
-    from recframe.engine._compiled.symmetric import check_transpose
+    from recframe.engine._compiled.symmetric import check_transpose_part
+
+    def check_transpose(*arguments):
+        """Whether every range's task finds its entries (as the search runs them, side by side)."""
+        *arrays, check_values, work, parts = arguments
+        return all(check_transpose_part(r, parts, *arrays, check_values, work) for r in range(len(parts) - 1))
 
     x = skewed_rows(rng, 80, 50)
     t = sp.csr_array(x.T)

@@ -44,6 +44,7 @@ from recframe.engine.kernel_inputs import (
     frozen,
     read_only_view,
 )
+from recframe.engine.tasks import TaskThreads
 
 _Parts = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -91,13 +92,15 @@ def _check_pair(x_parts: _Parts, t_parts: _Parts, *, check_values: bool, work: n
         If the transpose does not hold exactly the entries (and, with `check_values`, the values)
         of ``x``, or a row of either is unsorted or repeats a column.
     """
-    from recframe.engine._compiled.symmetric import check_transpose as kernel
+    from recframe.engine._compiled.symmetric import check_transpose_part
 
     t_indptr = t_parts[0]
     tasks = 1 if work is not None and len(work) > 1 << 20 else used_threads(None)  # `work`: a row per task
     parts = _entry_ranges(t_indptr, tasks)
     filled = np.zeros((0, 0) if work is None else (len(parts) - 1, len(work)), dtype=np.int64)
-    if not kernel(*x_parts, *t_parts, check_values, filled, parts):
+    with TaskThreads(tasks) as threads:
+        good = threads.run(check_transpose_part, len(parts) - 1, parts, *x_parts, *t_parts, check_values, filled)
+    if not all(good):
         msg = (
             "transposed is not the transpose of x (entries or values differ), or a row of x has unsorted or repeated "
             "columns; call x.sum_duplicates() and pass sp.csr_array(x.T) after sort_indices(), or leave transposed out"
@@ -312,6 +315,7 @@ def accumulate_pairs(
     t_parts: _Parts,
     scales: np.ndarray,
     heaps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    threads: TaskThreads | None = None,
 ) -> None:
     """Offer the pairs ``(i, j > i)``, ``start <= i < stop``, to the heaps, in batches of rows from the last down.
 
@@ -322,14 +326,22 @@ def accumulate_pairs(
     one batch, not of the whole matrix. Call it for decreasing ranges with the same `heaps`
     (from :func:`pair_heaps`). The batches do not change the result: the heaps keep every
     row's top-k by the kernels' total order, whichever thread computes a pair.
+
+    The heaps' sets (one per thread) run side by side on `threads` (a pool of as many, kept
+    open by a caller that calls this many times; one is opened for this call without).
     """
+    if threads is None:
+        with TaskThreads(heaps[0].shape[0]) as opened:
+            accumulate_pairs(start, stop, x_parts, t_parts, scales, heaps, opened)
+        return
     from recframe.engine._compiled.symmetric import symmetric_accumulate, transpose_places
 
-    hv, hj, hsize, floor, cursor = heaps
+    hv, cursor = heaps[0], heaps[4]
     indptr = x_parts[0]
     t_indptr = t_parts[0]
     # the rows of X.T in one range of about equal entries per thread, for the places
     parts = _entry_ranges(t_indptr, hv.shape[0])
+    n_parts = len(parts) - 1
     nnz = int(indptr[stop] - indptr[start])
     places = np.empty(min(nnz, PLACES_BATCH), dtype=np.int32 if len(t_parts[1]) < np.iinfo(np.int32).max else np.int64)
     while stop > start:
@@ -337,9 +349,27 @@ def accumulate_pairs(
         low = max(start, min(stop - 1, int(np.searchsorted(indptr, indptr[stop] - len(places), side="left"))))
         if indptr[stop] - indptr[low] > len(places):  # one row longer than a batch
             places = np.empty(int(indptr[stop] - indptr[low]), dtype=places.dtype)
-        transpose_places(low, stop, indptr, x_parts[1], t_indptr, t_parts[1], parts, cursor, places)
-        symmetric_accumulate(low, stop, *x_parts, places, *t_parts, scales, hv, hj, hsize, floor)
+        t_arrays = (t_indptr, t_parts[1])
+        threads.run(transpose_places, n_parts, low, stop, indptr, x_parts[1], *t_arrays, parts, cursor, places)
+        threads.run(symmetric_accumulate, len(hv), low, stop, *x_parts, places, *t_parts, scales, *heaps[:4])
         stop = low
+
+
+def merge_heaps(
+    heaps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    columns: np.ndarray,
+    scores: np.ndarray,
+    threads: TaskThreads,
+) -> None:
+    """Merge each row's heaps (from :func:`accumulate_pairs`) into its best-first top-k in `columns` and `scores`.
+
+    The rows are shared out in ranges of equal counts, four a thread, run side by side on `threads`.
+    """
+    from recframe.engine._compiled.symmetric import merge_heaps as kernel
+
+    n = heaps[0].shape[1]
+    bounds = np.linspace(0, n, min(n, 4 * threads.threads) + 1).astype(np.int64)
+    threads.run(kernel, len(bounds) - 1, bounds, *heaps[:3], columns, scores)
 
 
 def pair_offers(
@@ -398,8 +428,6 @@ def pair_offers(
         transpose of `x`.
     """
     threads, max_memory_mb = check_threads(threads), check_memory(max_memory_mb)
-    from recframe.engine._compiled.symmetric import merge_heaps
-
     x, transposed = _checked(x, transposed)
     n = x.shape[0]
     start, stop, k = check_count(start, "start"), check_count(stop, "stop"), check_count(k, "k")
@@ -417,8 +445,9 @@ def pair_offers(
     with numba_threads(threads) as used:
         sets = max(1, min(used, (max_memory_mb << 20) // max(m * k * HEAP_BYTES, 1)))
         heaps = pair_heaps(sets, m, k, n, x.shape[1])
-        accumulate_pairs(start, stop, x_parts, t_parts, scales, heaps)
-        merge_heaps(*heaps[:3], columns, scores)
+        with TaskThreads(sets) as pool:
+            accumulate_pairs(start, stop, x_parts, t_parts, scales, heaps, pool)
+            merge_heaps(heaps, columns, scores, pool)
     return columns, scores
 
 

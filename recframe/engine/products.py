@@ -44,10 +44,12 @@ from recframe.engine.pairs import (
     _scales,
     accumulate_pairs,
     check_transpose,
+    merge_heaps,
     pair_heaps,
     symmetric_parts,
 )
 from recframe.engine.slices import run_in_slices
+from recframe.engine.tasks import TaskThreads
 from recframe.engine.topn import blockwise_top_n
 from recframe.interfaces import ResourceEstimate
 from recframe.progress import progress
@@ -417,8 +419,6 @@ def _symmetric_neighbours(
     :func:`~recframe.engine.pairs.accumulate_pairs`), whose cursors into the rows of ``X.T``
     carry over from one batch to the next.
     """
-    from recframe.engine._compiled.symmetric import merge_heaps
-
     n = x.shape[0]
     check_transpose(x, transposed, check_values=check_values)
     x_parts, t_parts = symmetric_parts(x, transposed)
@@ -430,12 +430,12 @@ def _symmetric_neighbours(
     cumulative = np.cumsum(row_work)
     edges = np.unique(np.searchsorted(cumulative, np.linspace(0, cumulative[-1], 65)[1:-1]))
     bounds = list(zip(np.r_[0, edges], np.r_[edges, n], strict=True))[::-1]
-    with numba_threads(threads) as used:
+    with numba_threads(threads) as used, TaskThreads(used) as pool:
         heaps = pair_heaps(used, n, k, n, x.shape[1])
         sizes = [int(cumulative[stop - 1] - (cumulative[start - 1] if start else 0)) for start, stop in bounds]
         for start, stop in progress(bounds, total=int(cumulative[-1]), desc="neighbours", unit="work", sizes=sizes):
-            accumulate_pairs(int(start), int(stop), x_parts, t_parts, scales, heaps)
-        merge_heaps(*heaps[:3], columns, scores)
+            accumulate_pairs(int(start), int(stop), x_parts, t_parts, scales, heaps, pool)
+        merge_heaps(heaps, columns, scores, pool)
     return columns, scores
 
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
-import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -31,48 +29,81 @@ DATA_LINES = 4  # lines of a row's values asked for (a row of 50 float64 values 
 INDEX_LINES = 2  # lines of a row's column indices asked for (50 int32 indices span 3-4)
 
 
-@intrinsic
-def _prefetch(typingctx: object, arr: types.Array, index: types.Integer) -> tuple[object, object]:
-    """Emit ``llvm.prefetch`` (read, high locality, data cache) for the address of ``arr[index]``.
+def _prefetch_at(context: Any, builder: ir.IRBuilder, array_type: types.Array, value: Any, index: Any) -> None:
+    """Emit ``llvm.prefetch`` (read, high locality, data cache) for the address of element `index` of an array.
 
     The address is computed without a bounds check: a prefetch past the end is a no-op.
     """
-    signature = types.void(arr, index)
+    array = context.make_array(array_type)(context, builder, value)
+    address = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+        context, builder, array_type, array, [index], wraparound=False, boundscheck=False
+    )
+    byte_pointer = ir.IntType(8).as_pointer()
+    i32 = ir.IntType(32)
+    function = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
+        builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), "llvm.prefetch.p0i8"
+    )
+    read, high_locality, data_cache = (ir.Constant(i32, value) for value in (0, 3, 1))
+    builder.call(function, [builder.bitcast(address, byte_pointer), read, high_locality, data_cache])
+
+
+def _prefetch_lines_at(
+    context: Any, builder: ir.IRBuilder, array_type: types.Array, value: Any, start: Any, lines: int
+) -> None:
+    """Emit prefetches of the first `lines` cache lines of an array from element `start` (an intp) on."""
+    step = max(1, LINE // context.get_abi_sizeof(context.get_data_type(array_type.dtype)))
+    for line in range(lines):
+        _prefetch_at(context, builder, array_type, value, builder.add(start, ir.Constant(start.type, line * step)))
+
+
+# The helpers are intrinsics, not functions inlined by numba: an inlined function's array
+# arguments are copies in numba's IR, each counted in and out of use (two atomic operations)
+# at every call, which in a kernel's innermost loop cost more than the prefetch gains.
+
+
+@intrinsic
+def _prefetch(typingctx: object, arr: types.Array, index: types.Integer) -> tuple[object, object]:
+    """Ask for the cache line of ``arr[index]`` (no bounds check: a prefetch past the end is a no-op)."""
 
     def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> Any:
-        array_type = sig.args[0]
-        array = context.make_array(array_type)(context, builder, args[0])
-        address = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
-            context, builder, array_type, array, [args[1]], wraparound=False, boundscheck=False
-        )
-        byte_pointer = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        function = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
-            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]), "llvm.prefetch.p0i8"
-        )
-        read, high_locality, data_cache = (ir.Constant(i32, value) for value in (0, 3, 1))
-        builder.call(function, [builder.bitcast(address, byte_pointer), read, high_locality, data_cache])
+        index = context.cast(builder, args[1], sig.args[1], types.intp)
+        _prefetch_at(context, builder, sig.args[0], args[0], index)
         return context.get_dummy_value()
 
-    return signature, codegen
+    return types.void(arr, index), codegen
 
 
-@numba.njit(inline="always", cache=True)
-def _prefetch_lines(arr: np.ndarray, start: int, lines: int) -> None:
-    """Ask for the first `lines` cache lines of `arr` from ``arr[start]`` on."""
-    step = max(1, LINE // arr.itemsize)
-    for line in range(lines):
-        _prefetch(arr, start + line * step)  # type: ignore[call-arg,arg-type]  # typed by numba, not by mypy
-
-
-@numba.njit(inline="always", cache=True)
-def _prefetch_entries(indices: np.ndarray, data: np.ndarray, first: int) -> None:
+@intrinsic
+def _prefetch_entries(
+    typingctx: object, indices: types.Array, data: types.Array, first: types.Integer
+) -> tuple[object, object]:
     """Ask for the column indices and values of a CSR matrix from entry `first` on."""
-    _prefetch_lines(indices, first, INDEX_LINES)
-    _prefetch_lines(data, first, DATA_LINES)
+
+    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> Any:
+        start = context.cast(builder, args[2], sig.args[2], types.intp)
+        _prefetch_lines_at(context, builder, sig.args[0], args[0], start, INDEX_LINES)
+        _prefetch_lines_at(context, builder, sig.args[1], args[1], start, DATA_LINES)
+        return context.get_dummy_value()
+
+    return types.void(indices, data, first), codegen
 
 
-@numba.njit(inline="always", cache=True)
-def _prefetch_row(b_indptr: np.ndarray, b_indices: np.ndarray, b_data: np.ndarray, row: int) -> None:
-    """Ask for the start of row `row` of the CSR matrix ``(b_indptr, b_indices, b_data)``."""
-    _prefetch_entries(b_indices, b_data, b_indptr[row])
+@intrinsic
+def _prefetch_row(
+    typingctx: object, indptr: types.Array, indices: types.Array, data: types.Array, row: types.Integer
+) -> tuple[object, object]:
+    """Ask for the start of row `row` of the CSR matrix ``(indptr, indices, data)`` (`row` must be one of its rows)."""
+
+    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: Any) -> Any:
+        indptr_type = sig.args[0]
+        indptr = context.make_array(indptr_type)(context, builder, args[0])
+        row_index = context.cast(builder, args[3], sig.args[3], types.intp)
+        offset = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+            context, builder, indptr_type, indptr, [row_index], wraparound=False, boundscheck=False
+        )
+        start = context.cast(builder, builder.load(offset), indptr_type.dtype, types.intp)
+        _prefetch_lines_at(context, builder, sig.args[1], args[1], start, INDEX_LINES)
+        _prefetch_lines_at(context, builder, sig.args[2], args[2], start, DATA_LINES)
+        return context.get_dummy_value()
+
+    return types.void(indptr, indices, data, row), codegen

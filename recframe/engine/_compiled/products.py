@@ -126,7 +126,7 @@ def rows_top_n(
                 u = a_indices[p]
                 x = a_data[p]
                 if p + AHEAD < last:
-                    _prefetch_row(b_indptr, b_indices, b_data, a_indices[p + AHEAD])
+                    _prefetch_row(b_indptr, b_indices, b_data, a_indices[p + AHEAD])  # type: ignore[call-arg,arg-type]
                 for q in range(np.uint64(b_indptr[u]), np.uint64(b_indptr[u + 1])):
                     col = np.uint64(b_indices[q])
                     # a column reached while its sum is zero is listed (again, if its sum came
