@@ -153,3 +153,8 @@ def test_pair_choice_benchmark_smoke(tmp_path):
     out = run_module(tmp_path, "benchmarks.pair_choice", "--repeats", "1")
     rows = [line for line in out.splitlines() if line.startswith(("| random", "| communities"))]
     assert len(rows) == 2 and all(row.endswith("| yes |") for row in rows), out  # the kernels' lists agree
+
+
+def test_kernel_bound_benchmark_smoke(tmp_path):
+    out = run_module(tmp_path, "benchmarks.kernel_bound", "--repeats", "1", "--k", "5")
+    assert "kernel:" in out and "scatter-add bound:" in out

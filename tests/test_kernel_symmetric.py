@@ -135,15 +135,6 @@ def test_transpose_places_point_at_each_entry_in_any_batches(rng):
             np.testing.assert_array_equal(t_rows[places], x.indices[entries])
 
 
-def test_kernel_bound_benchmark_runs(tmp_path, monkeypatch, capsys):
-    from benchmarks import kernel_bound
-
-    monkeypatch.setenv("RECFRAME_BENCH_CACHE", str(tmp_path))
-    assert kernel_bound.main(["--shape", "smoke", "--repeats", "1", "--k", "5"]) == 0
-    out = capsys.readouterr().out
-    assert "kernel:" in out and "scatter-add bound:" in out
-
-
 def test_skewed_shape_has_the_asked_degrees():
     from benchmarks.datasets import SkewedShape, skewed_matrix
 
