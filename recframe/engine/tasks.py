@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from types import TracebackType
+from contextlib import AbstractContextManager
 from typing import Any
 
 
-class TaskThreads:
+class TaskThreads(AbstractContextManager["TaskThreads"]):
     """Up to `threads` threads that run ``kernel(task, *arguments)`` for each task, side by side.
 
     Open it once for a search that calls kernels many times (a thread pool starts in about
@@ -29,12 +29,7 @@ class TaskThreads:
         self.threads = max(1, int(threads))
         self._pool: ThreadPoolExecutor | None = None
 
-    def __enter__(self) -> TaskThreads:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
