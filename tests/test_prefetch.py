@@ -46,8 +46,9 @@ def test_the_compiled_code_asks_for_the_lines() -> None:
 
 def test_the_prefetch_helpers_count_no_array_in_and_out_of_use() -> None:
     """A helper inlined by numba copied its array arguments, each counted in and out of use (two
-    atomic operations) at every call: in the symmetric kernel's loop that cost more than the
-    prefetch gained (ML-20M shape, one thread: 15.6 CPU s against 10.3 s)."""
+    atomic operations) at every call: in the symmetric kernel's loop that cost about what the
+    prefetch gains (ML-20M shape, one thread, the offers already out of line: 12.0 CPU s
+    against 10.1-10.7 s)."""
     import numba
 
     from recframe.engine._compiled.prefetch import _prefetch_entries, _prefetch_row

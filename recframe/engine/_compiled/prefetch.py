@@ -58,7 +58,7 @@ def _prefetch_lines_at(
 
 # The helpers are intrinsics, not functions inlined by numba: an inlined function's array
 # arguments are copies in numba's IR, each counted in and out of use (two atomic operations)
-# at every call, which in a kernel's innermost loop cost more than the prefetch gains.
+# at every call, which in a kernel's innermost loop cost about what the prefetch gains.
 
 
 @intrinsic
