@@ -5,8 +5,14 @@ it on different tasks (ranges of rows, heap sets) run in parallel just as a ``pr
 over the same tasks does, one task per thread. What the ``prange`` costs instead is compiling:
 numba lowers a parallel loop into a gufunc of its own, seconds for each combination of argument
 types on the first call after an install (the symmetric search's accumulation, 8 s of its
-float32 version's first call; a serial kernel of the same body compiles in about 1 s). See also
+float32 version's first call; a serial kernel of the same body compiles in 1.4 s). See also
 :mod:`recframe.engine.slices`, which runs the batch kernels on slices of query rows.
+
+A serial kernel loses one thing a ``prange`` loop's compilation gave for free: the array
+arguments of a helper numba inlines (``inline="always"``) are copies counted in and out of use
+at every call, which in an innermost loop costs as much as real work. Keep such calls out of
+the hottest loop, or make the helper an intrinsic (as :mod:`~recframe.engine._compiled.prefetch`
+does).
 """
 
 from __future__ import annotations
