@@ -337,20 +337,19 @@ def accumulate_pairs(
     from recframe.engine._compiled.symmetric import symmetric_accumulate, transpose_places
 
     hv, cursor = heaps[0], heaps[4]
-    indptr = x_parts[0]
-    t_indptr = t_parts[0]
+    indptr, indices = x_parts[0], x_parts[1]
+    t_indptr, t_indices = t_parts[0], t_parts[1]
     # the rows of X.T in one range of about equal entries per thread, for the places
     parts = _entry_ranges(t_indptr, hv.shape[0])
     n_parts = len(parts) - 1
     nnz = int(indptr[stop] - indptr[start])
-    places = np.empty(min(nnz, PLACES_BATCH), dtype=np.int32 if len(t_parts[1]) < np.iinfo(np.int32).max else np.int64)
+    places = np.empty(min(nnz, PLACES_BATCH), dtype=np.int32 if len(t_indices) < np.iinfo(np.int32).max else np.int64)
     while stop > start:
         # the batch's first row: as many entries as fit, one row at least
         low = max(start, min(stop - 1, int(np.searchsorted(indptr, indptr[stop] - len(places), side="left"))))
         if indptr[stop] - indptr[low] > len(places):  # one row longer than a batch
             places = np.empty(int(indptr[stop] - indptr[low]), dtype=places.dtype)
-        t_arrays = (t_indptr, t_parts[1])
-        threads.run(transpose_places, n_parts, low, stop, indptr, x_parts[1], *t_arrays, parts, cursor, places)
+        threads.run(transpose_places, n_parts, low, stop, indptr, indices, t_indptr, t_indices, parts, cursor, places)
         threads.run(symmetric_accumulate, len(hv), low, stop, *x_parts, places, *t_parts, scales, *heaps[:4])
         stop = low
 

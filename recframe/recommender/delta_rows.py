@@ -271,10 +271,10 @@ class RowWork:
         """
         dots = old + change
         shrunk = self._is_shrunk[rows] | self._is_shrunk[cols]
-        cancelled = np.flatnonzero(shrunk | (np.abs(dots) <= CANCELLED * (np.abs(old) + np.abs(change))))
-        if len(cancelled):
-            pairs = self.new_x[rows[cancelled]].multiply(self.new_x[cols[cancelled]])
-            dots[cancelled] = np.asarray(pairs.sum(axis=1)).ravel()
+        again = np.flatnonzero(shrunk | (np.abs(dots) <= CANCELLED * (np.abs(old) + np.abs(change))))
+        if len(again):
+            pairs = self.new_x[rows[again]].multiply(self.new_x[cols[again]])
+            dots[again] = np.asarray(pairs.sum(axis=1)).ravel()
         return dots
 
     def _similarity(self, dots: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
