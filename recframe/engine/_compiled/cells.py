@@ -40,6 +40,15 @@ def _find(indices: np.ndarray, column_map: np.ndarray, start: int, stop: int, co
 
 
 @numba.njit(inline="always", cache=True)
+def _unordered(columns: np.ndarray) -> bool:
+    """Return whether a row's columns are not strictly increasing (one pass, no early exit: vectorised)."""
+    unordered = False
+    for t in range(1, columns.shape[0]):
+        unordered |= columns[t] <= columns[t - 1]
+    return unordered
+
+
+@numba.njit(inline="always", cache=True)
 def _copy_run(
     indices: np.ndarray,
     data: np.ndarray,
@@ -54,25 +63,27 @@ def _copy_run(
 ) -> bool:
     """Copy the old entries ``start:stop`` to `o` on, renumbered unless `identity`; return whether they are unordered.
 
-    The order is checked in the copying pass, unless known (`ordered`); the plain copy has a
-    loop of its own (ML-20M's users' rows of a forget: 0.061 s, against 0.073 s with the
-    renumbering branch inside).
+    The order is checked in a pass of its own over the span (still in cache), unless known
+    (`ordered`); a plain copy does not renumber (ML-20M's users' rows of a forget: 0.061 s,
+    against 0.073 s with the renumbering inside). The loops index views of the spans from 0 up,
+    and the column map through unsigned integers (the columns were checked to lie in the
+    matrix): no test for a negative index, so the renumbering compiles to gathers. On the item rows of a 1% add to the
+    ML-20M shape (their columns renumbered), one thread, the whole fill took 0.075-0.079 s
+    against 0.106-0.117 s indexing the arrays themselves.
     """
     unordered = False
+    count = stop - start
+    read = indices[start:stop]
+    write = out_indices[o : o + count]
     if ordered and identity:
-        copy_span(indices, start, out_indices, o, stop - start)
-    elif ordered:
-        for p in range(start, stop):
-            out_indices[o + p - start] = column_map[indices[p]]
+        copy_span(indices, start, out_indices, o, count)
     elif identity:
-        for p in range(start, stop):
-            column = indices[p]
-            unordered |= p > start and column <= indices[p - 1]
-            out_indices[o + p - start] = column
+        copy_span(indices, start, out_indices, o, count)
+        unordered = _unordered(read)
     else:
-        for p in range(start, stop):
-            unordered |= p > start and indices[p] <= indices[p - 1]
-            out_indices[o + p - start] = column_map[indices[p]]
+        for t in range(count):
+            write[t] = column_map[np.uint64(read[t])]
+        unordered = not ordered and _unordered(read)
     copy_span(data, start, out_data, o, stop - start)
     return unordered
 
@@ -178,9 +189,8 @@ def _fill_row(
                 out_data[o] = data[p]
                 o += 1
         return not unordered and o == end
-    for p in range(start + 1, stop):
-        if indices[p] <= indices[p - 1]:
-            return False
+    if _unordered(indices[start:stop]):
+        return False
     if not dropping:  # runs of old entries between the cells' places, copied as runs
         p = start
         for q in range(first, last):
