@@ -178,17 +178,16 @@ def _fill_row(
     False also where its old row is not in order (not canonical); nothing is written past `end`.
     """
     if first == last:  # no cells, some columns dropped: the kept entries, renumbered
-        unordered = False
-        for p in range(start, stop):
-            unordered |= p > start and indices[p] <= indices[p - 1]
-            column = column_map[indices[p]]
+        read, values = indices[start:stop], data[start:stop]
+        for t in range(stop - start):
+            column = column_map[np.uint64(read[t])]
             if column >= 0:
                 if o >= end:
                     return False
                 out_indices[o] = column
-                out_data[o] = data[p]
+                out_data[o] = values[t]
                 o += 1
-        return not unordered and o == end
+        return not _unordered(read) and o == end
     if _unordered(indices[start:stop]):
         return False
     if not dropping:  # runs of old entries between the cells' places, copied as runs
