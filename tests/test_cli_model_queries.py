@@ -134,6 +134,9 @@ def test_errors(tmp_path: Path, run_dir: Path, capsys: pytest.CaptureFixture[str
     assert code == 2 and "give a run file (CONFIG) or a saved model" in err
     code, _, err = _run(["recommend", str(config), "--model", str(run_dir), "--user", "1"], capsys)
     assert code == 2 and "not both" in err
+    for command in (["recommend", "--user", "1"], ["similar", "--item", "1"]):  # the folder where the run file goes
+        code, _, err = _run([command[0], str(run_dir), *command[1:]], capsys)
+        assert code == 2 and f"give --model {run_dir}" in err
     table = tmp_path / "users.csv"
     table.write_text("name\na\n")
     code, _, err = _run(["recommend", "--model", str(run_dir), "--users-file", str(table), "--column", "user"], capsys)

@@ -46,6 +46,12 @@ def _recommender(args: argparse.Namespace) -> Any:
     if args.config is None:
         msg = f"recframe {args.command}: give a run file (CONFIG) or a saved model (--model RUN_OR_MODEL_DIR)"
         raise ConfigError(msg)
+    if Path(args.config).is_dir():  # a saved model or a run folder given where the run file goes
+        msg = (
+            f"{args.config} is a folder, and CONFIG is a YAML run file; to answer from a saved model or a run "
+            f"folder, give --model {args.config}"
+        )
+        raise ConfigError(msg)
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     rec.fit()
     return rec
