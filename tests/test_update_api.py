@@ -20,6 +20,7 @@ from recframe import (
     InteractionMatrix,
     Interactions,
     NeighbourGraph,
+    NotFittedError,
     RecframeError,
     Recommender,
 )
@@ -212,6 +213,37 @@ def test_saved_updated_model_answers_like_the_live_one(fitted: Recommender, tmp_
     loaded.update(more)
     fitted.update(more)
     assert loaded.recommend(users, n=5).to_dict() == fitted.recommend(users, n=5).to_dict()
+
+
+def test_training_interactions_are_the_fits_with_each_change_and_a_refit_on_them_equals_the_model(
+    fitted: Recommender, tmp_path: Path
+) -> None:
+    base = random_interactions(seed=1)
+    with pytest.raises(NotFittedError):
+        _ = Recommender.from_config({}).training_interactions
+    assert len(fitted.training_interactions) == len(base)
+    added = {"user": [1, 1000, 1000], "item": [2, 9999, 3], "rating": [4.0, 5.0, 1.0], "timestamp": [1.7e9] * 3}
+    fitted.update(added)
+    gone = int(next(u for u in base.users if u not in added["user"]))
+    fitted.forget(users=[gone])
+    events = fitted.training_interactions
+    keep = base.users != gone
+    expected = (  # the fit's events in their order, then the update's, less the forgotten user's
+        np.r_[base.users[keep], added["user"]],
+        np.r_[base.items[keep], added["item"]],
+        np.r_[base.values[keep], added["rating"]],
+    )
+    for got, want in zip((events.users, events.items, events.values), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert not events.users.flags.writeable  # the model's own: not to be changed in place
+    refit = Recommender.from_config(fitted.to_config()).fit(events)
+    assert refit.interaction_matrix.nnz == fitted.interaction_matrix.nnz  # (a chained fingerprint)
+    assert_same_neighbours(fitted.fitted_ranker.neighbours_, refit.fitted_ranker.neighbours_)
+    loaded = Recommender.load(fitted.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.training_interactions.items, events.items)
+    small = Recommender.load(fitted.save(tmp_path / "small", training_data=False))
+    with pytest.raises(RecframeError, match=r"can't give the training interactions: .*training_data=False"):
+        _ = small.training_interactions
 
 
 def test_model_saved_without_training_data_refuses_updates(fitted: Recommender, tmp_path: Path) -> None:

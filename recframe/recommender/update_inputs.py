@@ -23,12 +23,14 @@ COLUMNS = frozenset({"user", "item", "rating", "value", "timestamp"})
 """The columns an update may have (as the data a ``fit`` takes)."""
 
 
-def training_data(fitted: _Fitted, what: str) -> Interactions:
-    """Return the training events of `fitted`, or say why the model can't be updated."""
+def training_data(
+    fitted: _Fitted, what: str, consequence: str = "so an update could not equal a refit; fit it again"
+) -> Interactions:
+    """Return the training events of `fitted`, or say why there are none: `what` fails, with `consequence`."""
     if fitted.interactions is None:
         msg = (
             f"can't {what}: this model was saved without its training data (save(..., training_data=False)), "
-            "so an update could not equal a refit; fit it again"
+            f"{consequence}"
         )
         raise RecframeError(msg)
     return fitted.interactions

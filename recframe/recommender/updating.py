@@ -33,10 +33,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from recframe.data import IdArray, InteractionMatrix
+from recframe.data import IdArray, InteractionMatrix, Interactions
 from recframe.data.matrix import DATA_FAULTS
 from recframe.engine import Engine
 from recframe.engine.entry_facts import ColumnTotals, entry_facts
+from recframe.engine.kernel_inputs import read_only_view
 from recframe.errors import DataError
 from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph, SimilarityBackend
 from recframe.interfaces.calls import calling, checked_interactions
@@ -194,6 +195,34 @@ class UpdateMethods(FitMethods):
         counts them (:func:`~recframe.recommender.lineage.bounded_lineage`).
         """
         return [dict(entry) for entry in self._state().lineage]
+
+    @property
+    def training_interactions(self) -> Interactions:
+        """The events the model is fitted on: the fit's, with every update's added and every forget's removed.
+
+        After ``fit`` or ``load``: read-only views of the model's own events, with the ids as
+        given (not the matrix's positions); after an update, the first call joins its events
+        to the model's (an update joins them only when read). A refit on them,
+        ``Recommender.from_config(rec.to_config()).fit(rec.training_interactions)``, gives the
+        model an update or a forget made (see docs/updating.md): the way to check one. They
+        keep the order they came in (the fit's, then each update's), so a matrix builder whose
+        duplicate policy depends on it builds the same matrix from them.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        RecframeError
+            For a model saved without its training data (``save(..., training_data=False)``).
+        """
+        events = training_data(self._state(), "give the training interactions", "which a refit would need")
+        values, timestamps = events.values, events.timestamps  # an update's events are joined now
+        return Interactions._unchecked(
+            read_only_view(events.users),
+            read_only_view(events.items),
+            None if values is None else read_only_view(values),
+            None if timestamps is None else read_only_view(timestamps),
+        )
 
     def _updated_state(self, fitted: _Fitted, change: EventChange, entry: dict[str, Any], start: float) -> _Fitted:
         """Return the state ``fit`` would build on ``change.after``, recomputing only what changed.
