@@ -14,7 +14,6 @@ import os
 import re
 import sys
 import types
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,8 +90,17 @@ def _only_first_party_plugins(
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
     if foreign_plugins:  # for subprocesses; in this process they are already hidden
         monkeypatch.setenv(DISABLE_ENV, ",".join(foreign_plugins))
-        # hidden here, they are names of no plugin this process sees: not worth a warning here
-        warnings.filterwarnings("ignore", message=f"{DISABLE_ENV} names no installed plugin")
+        # so here they name no plugin this process sees: left out of the names a registry is
+        # given, not warned about (a warning filter would not do: the CLI shows every RecframeWarning)
+        real_load = PluginRegistry.load_entry_points
+
+        def load_entry_points(self: PluginRegistry, disabled: Any = ()) -> None:
+            names = [disabled] if isinstance(disabled, str) else disabled
+            if isinstance(names, list | tuple) and all(isinstance(name, str) for name in names):
+                disabled = [name for name in names if name not in foreign_plugins]
+            real_load(self, disabled)
+
+        monkeypatch.setattr(PluginRegistry, "load_entry_points", load_entry_points)
     yield
 
 
