@@ -244,6 +244,27 @@ def test_forget_integer_ids_from_options_and_a_file(
     assert 3 not in forgot.interaction_matrix.users.ids.tolist()
 
 
+def test_data_describe_of_a_model_counts_its_events_after_a_forget(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a data-protection check reads: the model's events, without the forgotten user's."""
+    code, _, err = _run(["forget", str(model), "--user", "3", "-o", str(tmp_path / "forgot")], capsys)
+    assert code == 0, err
+    code, out, err = _run(["data", "describe", "--model", str(tmp_path / "forgot"), "--json"], capsys)
+    assert code == 0, err
+    described = json.loads(out)
+    events = _part(_events(), slice(0, 300))
+    kept = events["user"] != 3
+    assert described["data"]["interactions"] == int(kept.sum()) and described["filters"] == []
+    assert described["data"]["users"] == len(np.unique(events["user"][kept]))
+    code, out, err = _run(["data", "describe", "--model", str(tmp_path / "forgot")], capsys)
+    assert code == 0 and out.startswith(f"{int(kept.sum()):,} interactions"), err
+    code, _, err = _run(["data", "describe", str(tmp_path / "forgot")], capsys)
+    assert code == 2 and f"give --model {tmp_path / 'forgot'}" in err
+    code, _, err = _run(["data", "describe"], capsys)
+    assert code == 2 and "recframe data describe: give a run file (CONFIG) or a saved model" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [

@@ -198,13 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="compare runs even if their data, split or seed differ, or they share too few "
                       "users for a paired test (refused by default)")
 
-    data = sub.add_parser("data", parents=[common], help="inspect a run file's data")
+    data = sub.add_parser("data", parents=[common], help="inspect a run file's or a saved model's data")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     describe = data_sub.add_parser("describe", parents=[common], help="summarise the data and what filters removed",
                                    description="Load CONFIG's data, apply its filters, and print users, items, "
                                    "interactions, density, popularity skew, activity, ratings, duplicates and "
-                                   "time span, and what each filter removed.")
-    _config_args(describe)
+                                   "time span, and what each filter removed. With --model instead, the same of "
+                                   "the events a saved model is fitted on, after its updates and forgets.")
+    _config_args(describe, optional=True)
+    describe.add_argument("--model", type=_path_arg, metavar="RUN_OR_MODEL_DIR",
+                          help="describe the training events of a saved model instead (a run folder's model/ "
+                          "or a folder written by Recommender.save): the fit's, with every update's added and "
+                          "every forget's removed")
     describe.add_argument("--json", action="store_true", help="print JSON instead of text")
     fetch = data_sub.add_parser("fetch", parents=[common], help="download and verify a public dataset",
                                 description="Download a registered dataset into the cache ($RECFRAME_DATA, "

@@ -121,8 +121,12 @@ def _dataset_name(text: str) -> str:
     return text
 
 
-def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", type=_path_arg, help="the YAML run file")
+def _config_args(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    """Add the run file (``CONFIG``, or left out where a command takes ``--model`` instead) and ``--set``."""
+    if optional:
+        parser.add_argument("config", nargs="?", type=_path_arg, default=None, help="the YAML run file (or --model)")
+    else:
+        parser.add_argument("config", type=_path_arg, help="the YAML run file")
     parser.add_argument(
         "--set",
         dest="overrides",

@@ -1,4 +1,4 @@
-"""``recframe data describe``, ``fetch`` and ``list``: inspect a run file's data and the public datasets."""
+"""``recframe data describe``, ``fetch`` and ``list``: inspect a run file's or a model's data, and public datasets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 from recframe.cli.common import EXIT_OK, _print, _registry
+from recframe.cli.query_output import load_model, reads_saved_model
+from recframe.data import Interactions
 
 
 def _fetch_data(args: argparse.Namespace) -> int:
@@ -32,14 +34,22 @@ def _list_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _describe_data(args: argparse.Namespace) -> int:
-    from recframe.data.summary import describe
+def _described(args: argparse.Namespace) -> tuple[Interactions, list[dict[str, Any]]]:
+    """Return the events ``data describe`` summarises and the filters' report: the run file's, or the model's."""
     from recframe.recommender import Recommender
 
+    if reads_saved_model(args, "data describe"):
+        return load_model(args.model, _registry()).training_interactions, []
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     interactions = rec.load_data()
+    return interactions, [step.to_dict() for step in rec.filter_report]
+
+
+def _describe_data(args: argparse.Namespace) -> int:
+    from recframe.data.summary import describe
+
+    interactions, steps = _described(args)
     d: dict[str, Any] = describe(interactions)
-    steps: list[dict[str, Any]] = [step.to_dict() for step in rec.filter_report]
     if args.json:
         _print(json.dumps({"data": d, "filters": steps}, indent=2))
         return EXIT_OK

@@ -22,7 +22,16 @@ from typing import Any
 
 from recframe.cli.args import IdsFromFile
 from recframe.cli.common import EXIT_OK, _print, _registry
-from recframe.cli.query_output import check_output, emit, load_model, open_output, ranked_rows, read_ids, render
+from recframe.cli.query_output import (
+    check_output,
+    emit,
+    load_model,
+    open_output,
+    ranked_rows,
+    read_ids,
+    reads_saved_model,
+    render,
+)
 from recframe.data import plain_number, whole_number
 from recframe.errors import ConfigError, DataError, RecframeError, short_repr
 from recframe.recommender import MAX_HISTORY_VALUE
@@ -35,23 +44,8 @@ def _recommender(args: argparse.Namespace) -> Any:
     """Return the fitted recommender the query asks: loaded from ``--model``, or fitted from ``CONFIG``."""
     from recframe.recommender import Recommender
 
-    if args.model is not None:
-        if args.config is not None:
-            msg = f"give a run file ({args.config}) or --model {args.model}, not both"
-            raise ConfigError(msg)
-        if args.overrides:
-            msg = "--set overrides a run file's values; a saved model (--model) answers as it was saved"
-            raise ConfigError(msg)
+    if reads_saved_model(args, args.command):
         return load_model(args.model, _registry())
-    if args.config is None:
-        msg = f"recframe {args.command}: give a run file (CONFIG) or a saved model (--model RUN_OR_MODEL_DIR)"
-        raise ConfigError(msg)
-    if Path(args.config).is_dir():  # a saved model or a run folder given where the run file goes
-        msg = (
-            f"{args.config} is a folder, and CONFIG is a YAML run file; to answer from a saved model or a run "
-            f"folder, give --model {args.config}"
-        )
-        raise ConfigError(msg)
     rec = Recommender.from_config(args.config, overrides=args.overrides, registry=_registry())
     rec.fit()
     return rec

@@ -57,6 +57,35 @@ def check_model_folder(path: Path, named: str) -> None:
     raise ConfigError(msg)
 
 
+def reads_saved_model(args: Any, command: str) -> bool:
+    """Return whether `command` reads a saved model (``--model``) rather than its run file (``CONFIG``).
+
+    Raises
+    ------
+    ConfigError
+        (exit 2) If both are given, or neither, or ``--set`` with ``--model``, or a folder
+        where the run file goes (the hint: give it as ``--model``).
+    """
+    if args.model is not None:
+        if args.config is not None:
+            msg = f"give a run file ({args.config}) or --model {args.model}, not both"
+            raise ConfigError(msg)
+        if args.overrides:
+            msg = "--set overrides a run file's values; a saved model (--model) is read as it was saved"
+            raise ConfigError(msg)
+        return True
+    if args.config is None:
+        msg = f"recframe {command}: give a run file (CONFIG) or a saved model (--model RUN_OR_MODEL_DIR)"
+        raise ConfigError(msg)
+    if Path(args.config).is_dir():  # a saved model or a run folder given where the run file goes
+        msg = (
+            f"{args.config} is a folder, and CONFIG is a YAML run file; to read a saved model or a run folder, "
+            f"give --model {args.config}"
+        )
+        raise ConfigError(msg)
+    return False
+
+
 def load_model(path: Path, registry: Any) -> Any:
     """Return the recommender saved in `path` (``--model``): a model folder, or a run folder holding ``model/``.
 
