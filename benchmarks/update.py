@@ -38,14 +38,13 @@ docs/updating.md, "Cost").
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.metadata
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,7 @@ import scipy.sparse as sp
 
 from benchmarks.datasets import SHAPES, describe, load_matrix
 from recframe import Interactions, Recommender
+from recframe.recommender.kernel_warm_up import compiled_at_every_size
 
 AXES = {"item_cf": "items", "user_cf": "users"}
 """The neighbour graph each ranker reads."""
@@ -207,36 +207,8 @@ def warm(ranker: str, k: int) -> None:
     The passes over every entry run compiled from 2^20 entries on; the tiny model runs them
     compiled too (their thresholds lowered meanwhile), so that no compilation or cache load is timed.
     """
-    with _compiled_passes():
+    with compiled_at_every_size():
         _warm(ranker, k)
-
-
-@contextlib.contextmanager
-def _compiled_passes() -> Iterator[None]:
-    """Run every compiled pass over the entries whatever the size (restored afterwards)."""
-    import recframe.engine.cells as cells
-    import recframe.engine.entry_facts as facts
-    import recframe.engine.graph_matrices as graph_matrices
-    import recframe.engine.search as search
-    import recframe.engine.transposes as transposes
-    import recframe.recommender.entry_passes as passes
-
-    settings = [
-        (cells, "COMPILED_MIN_ENTRIES"),
-        (facts, "COMPILED_FACTS"),
-        (graph_matrices, "COMPILED_GRAPH"),
-        (search, "COMPILED_TOTALS"),
-        (transposes, "COMPILED_TRANSPOSE"),
-        (passes, "COMPILED_ENTRIES"),
-    ]
-    saved = [getattr(module, name) for module, name in settings]
-    try:
-        for module, name in settings:
-            setattr(module, name, 0)
-        yield
-    finally:
-        for (module, name), value in zip(settings, saved, strict=True):
-            setattr(module, name, value)
 
 
 def _warm(ranker: str, k: int) -> None:

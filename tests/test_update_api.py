@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import pickle
 import re
@@ -244,6 +245,30 @@ def test_training_interactions_are_the_fits_with_each_change_and_a_refit_on_them
     small = Recommender.load(fitted.save(tmp_path / "small", training_data=False))
     with pytest.raises(RecframeError, match=r"can't give the training interactions: .*training_data=False"):
         _ = small.training_interactions
+
+
+def test_warm_up_runs_the_compiled_passes_of_large_data_and_changes_nothing(
+    fitted: Recommender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import recframe.engine.cells as cells_module
+    from recframe.recommender import kernel_warm_up
+
+    merges: list[int] = []
+    real_merge = cells_module._merge_compiled
+    monkeypatch.setattr(cells_module, "_merge_compiled", lambda *a, **k: merges.append(1) or real_merge(*a, **k))
+
+    def thresholds() -> list[float]:
+        return [getattr(importlib.import_module(module), name) for module, name in kernel_warm_up.SIZE_THRESHOLDS]
+
+    lineage, before = fitted.lineage, thresholds()
+    assert fitted.warm_up() is fitted
+    assert merges  # the update's merges ran compiled, at 6,000 events (from 2^20 otherwise)
+    assert fitted.lineage == lineage
+    assert thresholds() == before and min(before) > 0
+    # a run file's sections that read data or write files are left out: its data file need not exist
+    config = {**fitted.to_config(), "data": {"type": "csv", "path": "no/such/file.csv"}, "output": {"dir": "nowhere"}}
+    kernel_warm_up.warm_up_kernels(config)
+    assert not Path("nowhere").exists()
 
 
 def test_model_saved_without_training_data_refuses_updates(fitted: Recommender, tmp_path: Path) -> None:
