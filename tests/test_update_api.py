@@ -267,7 +267,7 @@ def test_warm_up_runs_the_compiled_passes_of_large_data_and_changes_nothing(
     assert thresholds() == before and min(before) > 0
     # a run file's sections that read data or write files are left out: its data file need not exist
     config = {**fitted.to_config(), "data": {"type": "csv", "path": "no/such/file.csv"}, "output": {"dir": "nowhere"}}
-    kernel_warm_up.warm_up_kernels(config)
+    kernel_warm_up.warm_up_kernels(config, Recommender.from_config)
     assert not Path("nowhere").exists()
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -71,23 +71,23 @@ def tiny_events(seed: int = 0) -> Interactions:
     return Interactions(users, items, rng.integers(1, 6, n).astype(np.float64), 1.6e9 + 60.0 * np.arange(n))
 
 
-def warm_up_kernels(config: Mapping[str, Any]) -> None:
+def warm_up_kernels(config: Mapping[str, Any], from_config: Callable[[dict[str, Any]], Any]) -> None:
     """Compile (or load from numba's cache) the kernels that fit, update and forget of `config` use, at any size.
 
-    Fits a recommender of `config`'s components (a run file, or a recommender's ``to_config()``;
-    its data, evaluation, output and executor sections are left out) on :func:`tiny_events`,
-    updates it with events of a known user, a new user and a new item, forgets a user, and
-    searches the neighbours of more rows than the few-rows kernel takes, all inside
-    :func:`compiled_at_every_size`, without progress bars. Tens of seconds on an empty cache
+    Fits a recommender made by `from_config` (``Recommender.from_config``) of `config`'s
+    components (a run file's, or a recommender's ``to_config()``; its data, evaluation, output
+    and executor sections are left out) on :func:`tiny_events`, updates it with events of a
+    known user, a new user and a new item, forgets a user, and searches the neighbours of more
+    rows than the few-rows kernel takes, all inside :func:`compiled_at_every_size`, without
+    progress bars. Tens of seconds on an empty cache
     (46 s on a 2-core machine for sparse cosine), about 2 s once the kernels are cached: a
     service calls it when it is deployed, or as it starts.
     """
     from recframe.engine.few_rows import FEW_ROWS
-    from recframe.recommender.recommender import Recommender
 
     with compiled_at_every_size(), show_progress(False):
         components = {key: value for key, value in config.items() if key not in NOT_COMPONENTS}
-        rec = Recommender.from_config(components).fit(tiny_events())
+        rec = from_config(components).fit(tiny_events())
         rec.update(Interactions([0, 301, 302], [1, 2, 602], [5.0, 4.0, 3.0], [1.7e9] * 3))
         rec.forget(users=[1])
         state = rec._state()

@@ -240,7 +240,7 @@ class Recommender(EvaluationMethods, PersistenceMethods, UpdateMethods):
         """
         from recframe.recommender.kernel_warm_up import warm_up_kernels
 
-        warm_up_kernels(self.to_config())
+        warm_up_kernels(self.to_config(), type(self).from_config)
         return self
 
     def to_config(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
