@@ -51,11 +51,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from benchmarks.datasets import SHAPES, describe, load_matrix
 from recframe import Interactions, Recommender
-from recframe.recommender.kernel_warm_up import compiled_at_every_size
+from recframe.recommender.kernel_warm_up import warm_up_kernels
 
 AXES = {"item_cf": "items", "user_cf": "users"}
 """The neighbour graph each ranker reads."""
@@ -202,35 +201,16 @@ def timed_again(rec: Recommender, before: Any, change: Callable[[Recommender], o
 
 
 def warm(ranker: str, k: int) -> None:
-    """Compile the numba kernels a fit and an update use (fit, update, forget on a tiny model).
+    """Compile the numba kernels a fit and an update use, so that no compilation or cache load is timed.
 
-    The passes over every entry run compiled from 2^20 entries on; the tiny model runs them
-    compiled too (their thresholds lowered meanwhile), so that no compilation or cache load is timed.
+    The engine's start, then :func:`recframe.recommender.kernel_warm_up.warm_up_kernels` (what
+    ``Recommender.warm_up`` runs): a fit, an update, a forget and a search of many rows on a
+    tiny model, with the passes that run compiled from 2^20 entries on compiled at that size too.
     """
-    with compiled_at_every_size():
-        _warm(ranker, k)
-
-
-def _warm(ranker: str, k: int) -> None:
-    from recframe.builtin.similarity import SparseSimilarity
     from recframe.engine import warm_up
-    from recframe.engine.few_rows import FEW_ROWS
 
     warm_up()
-    rng = np.random.default_rng(0)
-    users, items = rng.integers(0, 300, 6000), rng.integers(0, 600, 6000)  # more rows than k and FEW_ROWS
-    events = Interactions(users, items, rng.integers(1, 6, 6000).astype(np.float64))
-    rec = Recommender.from_config(config(ranker, k)).fit(events)
-    rec.update(Interactions(np.array([0, 301, 302]), np.array([1, 2, 3]), np.array([5.0, 4.0, 3.0])))
-    rec.forget(users=[1])
-    # rows searched again: more than FEW_ROWS of them take the batch path, with its own kernel
-    matrix = rec.interaction_matrix.matrix
-    item_rows = sp.csr_array(matrix.T)
-    item_rows.sort_indices()
-    by_items = SparseSimilarity(k=k, engine="numba").fit_transposed(item_rows, matrix)
-    by_items.neighbours(np.arange(item_rows.shape[0]))
-    by_users = SparseSimilarity(k=k, engine="numba").fit_transposed(sp.csr_array(matrix), item_rows)
-    by_users.neighbours(np.arange(min(matrix.shape[0], 2 * FEW_ROWS)))
+    warm_up_kernels(config(ranker, k), Recommender.from_config)
 
 
 def _forgotten(events: Interactions, n: int, heaviest: bool, rng: np.random.Generator) -> npt.NDArray[np.int64]:

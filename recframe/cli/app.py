@@ -29,6 +29,7 @@ from recframe.cli.args import (
     _dataset_name,
     _id_arg,
     _id_list,
+    _model_arg,
     _non_negative_int,
     _path_arg,
     _query_args,
@@ -205,11 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "interactions, density, popularity skew, activity, ratings, duplicates and "
                                    "time span, and what each filter removed. With --model instead, the same of "
                                    "the events a saved model is fitted on, after its updates and forgets.")
-    _config_args(describe, optional=True)
-    describe.add_argument("--model", type=_path_arg, metavar="RUN_OR_MODEL_DIR",
-                          help="describe the training events of a saved model instead (a run folder's model/ "
-                          "or a folder written by Recommender.save): the fit's, with every update's added and "
-                          "every forget's removed")
+    _config_args(describe, optional=True, config_help="the YAML run file (or --model)")
+    _model_arg(describe, "describe the training events of a saved model instead (a run folder's model/ or a "
+               "folder written by Recommender.save): the fit's, with every update's added and every forget's removed")
     describe.add_argument("--json", action="store_true", help="print JSON instead of text")
     fetch = data_sub.add_parser("fetch", parents=[common], help="download and verify a public dataset",
                                 description="Download a registered dataset into the cache ($RECFRAME_DATA, "

@@ -121,12 +121,14 @@ def _dataset_name(text: str) -> str:
     return text
 
 
-def _config_args(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
+def _config_args(
+    parser: argparse.ArgumentParser, *, optional: bool = False, config_help: str = "the YAML run file"
+) -> None:
     """Add the run file (``CONFIG``, or left out where a command takes ``--model`` instead) and ``--set``."""
     if optional:
-        parser.add_argument("config", nargs="?", type=_path_arg, default=None, help="the YAML run file (or --model)")
+        parser.add_argument("config", nargs="?", type=_path_arg, default=None, help=config_help)
     else:
-        parser.add_argument("config", type=_path_arg, help="the YAML run file")
+        parser.add_argument("config", type=_path_arg, help=config_help)
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -135,30 +137,21 @@ def _config_args(parser: argparse.ArgumentParser, *, optional: bool = False) -> 
         metavar="KEY=VALUE",
         help="override a config value, e.g. --set similarity.k=100 (repeatable; values are YAML)",
     )
+
+
+def _model_arg(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """Add ``--model RUN_OR_MODEL_DIR``: a saved model read instead of the run file (see ``reads_saved_model``)."""
+    parser.add_argument("--model", type=_path_arg, metavar="RUN_OR_MODEL_DIR", help=help_text)
 
 
 def _query_args(parser: argparse.ArgumentParser) -> None:
     """Add the source of a query command's answers: a run file to fit (``CONFIG``) or a saved model (``--model``)."""
-    parser.add_argument(
-        "config",
-        nargs="?",
-        type=_path_arg,
-        default=None,
-        help="the YAML run file, fitted on all its data (or give --model instead)",
+    _config_args(
+        parser, optional=True, config_help="the YAML run file, fitted on all its data (or give --model instead)"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set similarity.k=100 (repeatable; values are YAML)",
-    )
-    parser.add_argument(
-        "--model",
-        type=_path_arg,
-        metavar="RUN_OR_MODEL_DIR",
-        help="answer from a saved model without refitting: a run folder (its model/) or a folder written by "
+    _model_arg(
+        parser,
+        "answer from a saved model without refitting: a run folder (its model/) or a folder written by "
         "Recommender.save",
     )
     parser.add_argument(

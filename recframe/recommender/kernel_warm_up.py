@@ -4,9 +4,9 @@ numba compiles a kernel on its first call after an install (and loads it from it
 processes). Several of the kernels an update runs are used only on large inputs: the merges of
 the matrix, the passes over every entry, the transposes, from about a million entries
 (:data:`SIZE_THRESHOLDS`). So an update of a small model, run at deploy time to compile the
-update's kernels, left them to the first large update: on a 2-core machine with an empty cache,
-the first update of a 2.5-million-event model took 13.1 s after such a warm-up (the next one under
-0.1 s), and its first forget 2.2 s. :func:`warm_up_kernels` runs a fit, an update, a forget
+update's kernels, left them to the first large update: on a 2-core machine with an empty
+cache, the first update of a 2.5-million-event model took 13.1 s after such a warm-up (the
+next one under 0.1 s), and its first forget 2.2 s. :func:`warm_up_kernels` runs a fit, an update, a forget
 and a search of many rows on a tiny synthetic model with every one of those thresholds lowered
 to 0, so each kernel the configuration uses is compiled (or loaded) at once.
 """
@@ -38,7 +38,7 @@ SIZE_THRESHOLDS = (
 """The sizes from which a compiled kernel takes over from numpy or scipy (module, name): each 0
 inside :func:`compiled_at_every_size`. Both sides give the same results at every size."""
 
-NOT_COMPONENTS = frozenset({"data", "evaluation", "output", "executor"})
+LEFT_OUT_SECTIONS = frozenset({"data", "evaluation", "output", "executor"})
 """Sections of a run file the warm-up leaves out: it reads no data, writes nothing and fits in this process."""
 
 _lock = threading.Lock()
@@ -79,14 +79,14 @@ def warm_up_kernels(config: Mapping[str, Any], from_config: Callable[[dict[str, 
     and executor sections are left out) on :func:`tiny_events`, updates it with events of a
     known user, a new user and a new item, forgets a user, and searches the neighbours of more
     rows than the few-rows kernel takes, all inside :func:`compiled_at_every_size`, without
-    progress bars. Tens of seconds on an empty cache
-    (46 s on a 2-core machine for sparse cosine), about 2 s once the kernels are cached: a
-    service calls it when it is deployed, or as it starts.
+    progress bars. Tens of seconds on an empty cache (46 s on a 2-core machine for sparse
+    cosine), about 2 s once the kernels are cached: a service calls it when it is deployed, or
+    as it starts.
     """
     from recframe.engine.few_rows import FEW_ROWS
 
     with compiled_at_every_size(), show_progress(False):
-        components = {key: value for key, value in config.items() if key not in NOT_COMPONENTS}
+        components = {key: value for key, value in config.items() if key not in LEFT_OUT_SECTIONS}
         rec = from_config(components).fit(tiny_events())
         rec.update(Interactions([0, 301, 302], [1, 2, 602], [5.0, 4.0, 3.0], [1.7e9] * 3))
         rec.forget(users=[1])

@@ -67,9 +67,9 @@ def _copy_run(
     (`ordered`); a plain copy does not renumber (ML-20M's users' rows of a forget: 0.061 s,
     against 0.073 s with the renumbering inside). The loops index views of the spans from 0 up,
     and the column map through unsigned integers (the columns were checked to lie in the
-    matrix): no test for a negative index, so the renumbering compiles to gathers. On the item rows of a 1% add to the
-    ML-20M shape (their columns renumbered), one thread, the whole fill took 0.075-0.079 s
-    against 0.106-0.117 s indexing the arrays themselves.
+    matrix): no test for a negative index, so the renumbering compiles to gathers. On the item
+    rows of a 1% add to the ML-20M shape (their columns renumbered), one thread, the whole fill
+    took 0.075-0.079 s against 0.106-0.117 s indexing the arrays themselves.
     """
     unordered = False
     count = stop - start
@@ -84,7 +84,7 @@ def _copy_run(
         for t in range(count):
             write[t] = column_map[np.uint64(read[t])]
         unordered = not ordered and _unordered(read)
-    copy_span(data, start, out_data, o, stop - start)
+    copy_span(data, start, out_data, o, count)
     return unordered
 
 
