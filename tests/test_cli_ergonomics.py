@@ -52,16 +52,19 @@ def test_a_reader_that_goes_away_gets_no_traceback(argv):
     assert err == ""
 
 
-def test_a_ctrl_c_after_the_command_finished_does_not_turn_its_success_into_an_interruption():
-    """Found by an outside review: a Ctrl-C after a run had written its files killed the exiting process (status 130).
+@pytest.mark.parametrize("stopping", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_after_the_command_finished_does_not_turn_its_success_into_an_interruption(stopping):
+    """Found by outside reviews: a Ctrl-C after a run had written its files killed the exiting process (status 130).
 
-    The command's entry point ignores Ctrl-C once :func:`main` has returned; the SIGINT here
-    comes just then, as the interpreter shuts down.
+    And a SIGTERM right after ``recframe update`` had printed "saved to" ended it with 143, the
+    status that says the change was not saved, though it was. The command's entry point ignores
+    these signals once :func:`main` has returned; the signal here comes just then, as the
+    interpreter shuts down.
     """
     code = (
         "import os, signal, sys\nfrom recframe.cli import entry\n"
         "sys.argv = ['recframe', '--version']\nstatus = entry()\n"
-        "os.kill(os.getpid(), signal.SIGINT)\nsys.exit(status)\n"
+        f"os.kill(os.getpid(), signal.{stopping})\nsys.exit(status)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and "recframe" in proc.stdout and "KeyboardInterrupt" not in proc.stderr, proc

@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -55,7 +54,7 @@ from recframe.cli.plugins import _plugins
 from recframe.cli.query import _explain, _predict, _query
 from recframe.cli.run import _run
 from recframe.cli.serve import _serve, add_serve_parser
-from recframe.cli.stopping import Terminated, stop_as_interrupt, stop_by_default
+from recframe.cli.stopping import Terminated, ignore_stopping, stop_as_interrupt
 from recframe.cli.update import _forget, _update, add_update_parsers
 from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning
 from recframe.interfaces import MAX_LIST_LENGTH
@@ -311,17 +310,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> int:
     """Run the ``recframe`` command (:func:`main`) with SIGTERM and SIGHUP as :class:`Terminated`; then exit quietly.
 
-    A Ctrl-C after the command has finished (its files written, its answer printed) would
-    otherwise interrupt the interpreter's shutdown (threads joined, files closed): the process
-    would die by SIGINT, status 130 to a shell, and a script would take a finished run for an
-    interrupted one (found by an outside review). :func:`main` itself leaves the process's
-    signal handling alone: a program or a test may call it many times.
+    Once :func:`main` has returned, Ctrl-C, SIGTERM and SIGHUP are ignored
+    (:func:`~recframe.cli.stopping.ignore_stopping`): the command's files are written and its
+    answer printed, and a signal during the interpreter's shutdown must not turn its exit status
+    into an interruption's. :func:`main` itself leaves the process's signal handling alone: a
+    program or a test may call it many times.
     """
     stop_as_interrupt()
     code = main()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stop_by_default()
+    ignore_stopping()
     return code
 
 

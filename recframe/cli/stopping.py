@@ -44,6 +44,20 @@ def stop_as_interrupt() -> None:
             signal.signal(stopping, _terminate)
 
 
+def ignore_stopping() -> None:
+    """Ignore Ctrl-C, SIGTERM and SIGHUP from here on (main thread): for after the command has finished.
+
+    One of them during the interpreter's shutdown (threads joined, files closed) would kill the
+    process by the signal, 130 or 143 to a shell, and a script would take a finished command for
+    an interrupted one: an update saved, then retried on 143, would apply its events twice
+    (found by an outside review, for SIGINT and then for SIGTERM).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for stopping in (signal.SIGINT, *STOPPING):
+        signal.signal(stopping, signal.SIG_IGN)
+
+
 def stop_by_default() -> None:
     """Give SIGTERM and SIGHUP back their default action where :func:`stop_as_interrupt` set them."""
     if threading.current_thread() is not threading.main_thread():
