@@ -221,6 +221,17 @@ def test_header_only_file(tmp_path):
     assert str(info.value) == f"{tmp_path / 'data.csv'}: no interactions; the file has no data rows"
 
 
+@pytest.mark.parametrize("text", ["1,5,4.0,1700000000\n", "1,5,4.0,1700000000\n2,5,3.5,1700000001\n"])
+def test_a_file_without_its_header_is_told_so(tmp_path, text):
+    """Found by an outside review: one event without a header (the usual one-line update) was "no data rows"."""
+    with pytest.raises(DataError) as info:
+        read(tmp_path, text)
+    assert str(info.value) == (
+        f"{tmp_path / 'data.csv'}: no column 'user' for data.user; the header has ['1', '5', '4.0', '1700000000']; "
+        "its first line looks like data: the file may have no header (data.header: false, columns by position)"
+    )
+
+
 def test_wrong_column_name_lists_the_header(tmp_path):
     with pytest.raises(DataError) as info:
         read(tmp_path, "userId,movieId,rating\n1,2,3\n", user="userId", item="itemId")

@@ -51,6 +51,8 @@ def _column_position(path: Path, role: str, ref: str | int, header: list[str] | 
     if ref not in header:
         close = difflib.get_close_matches(ref, header, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
+        if not close and header and all(_is_number(name) for name in header):
+            hint = "; its first line looks like data: the file may have no header (data.header: false, columns by position)"
         msg = f"{path}: no column {short_repr(ref)} for data.{role}; the header has {columns_found(header)}{hint}"
         raise DataError(msg)
     fields = [position + 1 for position, name in enumerate(header) if name == ref]
@@ -62,6 +64,15 @@ def _column_position(path: Path, role: str, ref: str | int, header: list[str] | 
         )
         raise DataError(msg)
     return header.index(ref)
+
+
+def _is_number(text: str) -> bool:
+    """Whether `text` reads as a number (a header line of numbers is likely a line of data)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _first_failure(values: list[str], convert: Callable[[str], object]) -> int:

@@ -219,11 +219,10 @@ class CSVDataSource(DataSource):
                 raise DataError(msg)
             header = [h.strip() for h in rows[0]]
             rows, line_numbers = rows[1:], line_numbers[1:]
+        columns = self._columns(path, header)  # first: a lone line of data read as the header lacks the columns
         if not rows:
             msg = f"{path}: no interactions; the file has no data rows"
             raise DataError(msg)
-
-        columns = self._columns(path, header)
         width = max(columns.values()) + 1
         if c.on_bad_rows == "skip":
             rows, line_numbers = self._skip_bad_rows(path, rows, line_numbers, columns, width)
