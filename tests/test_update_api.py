@@ -290,14 +290,26 @@ BAD_UPDATES = [
         r"unknown column.*colour.*this model has the columns \['user', 'item', 'rating', 'timestamp'\]",
     ),
     ({"user": ["a"], "item": [2], "rating": [3.0], "timestamp": [1.0]}, "user ids are text.*the model's are integers"),
-    ({"user": [1], "item": [2], "timestamp": [1.0]}, "training data has ratings but the update has none"),
-    ({"user": [1], "item": [2], "rating": [3.0]}, "training data has timestamps but the update has none"),
+    ({"user": [1], "item": [2], "timestamp": [1.0]}, "training data has ratings but the update has none.*: give each event a rating$"),
+    ({"user": [1], "item": [2], "rating": [3.0]}, "training data has timestamps but the update has none.*: give each event a timestamp$"),
     ({"user": [], "item": [], "rating": [], "timestamp": []}, "no interactions"),
     ({"user": [1], "item": [2], "rating": [float("nan")], "timestamp": [1.0]}, "^update: .*nan"),
     ({"user": [1], "item": [2, 3], "rating": [3.0], "timestamp": [1.0]}, "^update: .*differ in length"),
     ({"item": [2], "rating": [3.0], "timestamp": [1.0]}, "lacks the column"),
     ({"user": [1], "item": [2], "rating": [3.0], "value": [3.0], "timestamp": [1.0]}, "both a 'rating' and a 'value'"),
 ]
+
+
+def test_an_update_with_a_column_the_training_data_lacks_says_to_leave_it_out() -> None:
+    rec = Recommender.from_config({"similarity": {"type": "sparse", "k": 5}})
+    rec.fit({"user": [1, 1, 2, 3], "item": [1, 2, 2, 1], "rating": [4.0, 3.0, 5.0, 2.0]})
+    before = rec._state()
+    with pytest.raises(DataError, match=(
+        "^update: the update has timestamps but the model's training data has none; an update has the same "
+        "columns as the training data: leave the timestamp column out of the update$"
+    )):
+        rec.update({"user": [1], "item": [1], "rating": [3.0], "timestamp": [1.0]})
+    assert rec._state() is before
 
 
 @pytest.mark.parametrize(("update", "message"), BAD_UPDATES)

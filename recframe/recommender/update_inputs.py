@@ -98,7 +98,8 @@ def update_events(data: object, base: Interactions) -> Interactions:
         if have != got:
             where = "the model's training data has" if have else "the update has"
             other = "the update has none" if have else "the model's training data has none"
-            msg = f"update: {where} {name} but {other}; an update has the same columns as the training data"
+            fix = f"give each event a {name[:-1]}" if have else f"leave the {name[:-1]} column out of the update"
+            msg = f"update: {where} {name} but {other}; an update has the same columns as the training data: {fix}"
             raise DataError(msg)
     return new
 
