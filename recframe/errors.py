@@ -23,6 +23,19 @@ class DataError(RecframeError):
     """Input data can't be used (malformed row, empty matrix, unknown user)."""
 
 
+class RepeatedPairError(DataError):
+    """A user and an item paired more than once, given to a matrix builder that refuses it (``duplicates: error``).
+
+    ``events`` holds the positions (0-based) of two of the pair's events in the data built
+    from, in order, so a caller that joined that data (an update, after the training events)
+    can say where they came from.
+    """
+
+    def __init__(self, message: str, user: object = None, item: object = None, events: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.user, self.item, self.events = user, item, events
+
+
 class PluginError(RecframeError):
     """A plugin is broken, misdeclared or broke its contract."""
 

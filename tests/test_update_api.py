@@ -290,8 +290,8 @@ BAD_UPDATES = [
         r"unknown column.*colour.*this model has the columns \['user', 'item', 'rating', 'timestamp'\]",
     ),
     ({"user": ["a"], "item": [2], "rating": [3.0], "timestamp": [1.0]}, "user ids are text.*the model's are integers"),
-    ({"user": [1], "item": [2], "timestamp": [1.0]}, "training data has ratings but the update has none.*: give each event a rating$"),
-    ({"user": [1], "item": [2], "rating": [3.0]}, "training data has timestamps but the update has none.*: give each event a timestamp$"),
+    ({"user": [1], "item": [2], "timestamp": [1.0]}, "ratings but the update has none.*: give each event a rating$"),
+    ({"user": [1], "item": [2], "rating": [3.0]}, "timestamps but the update has none.*: give each event a timestamp$"),
     ({"user": [], "item": [], "rating": [], "timestamp": []}, "no interactions"),
     ({"user": [1], "item": [2], "rating": [float("nan")], "timestamp": [1.0]}, "^update: .*nan"),
     ({"user": [1], "item": [2, 3], "rating": [3.0], "timestamp": [1.0]}, "^update: .*differ in length"),
@@ -305,10 +305,27 @@ def test_an_update_with_a_column_the_training_data_lacks_says_to_leave_it_out() 
     rec.fit({"user": [1, 1, 2, 3], "item": [1, 2, 2, 1], "rating": [4.0, 3.0, 5.0, 2.0]})
     before = rec._state()
     with pytest.raises(DataError, match=(
-        "^update: the update has timestamps but the model's training data has none; an update has the same "
-        "columns as the training data: leave the timestamp column out of the update$"
+        r"^update: the update has timestamps but the model's training data has none; an update has the same "
+        r"columns as the training data: leave the timestamp column out of the update$"
     )):
         rec.update({"user": [1], "item": [1], "rating": [3.0], "timestamp": [1.0]})
+    assert rec._state() is before
+
+
+@pytest.mark.parametrize(
+    ("users", "where"),
+    [([1], r"are in the training data already \(the update's event 1\).*: leave the pair out of the update"),
+     ([7, 7], r"occur twice in the update \(its events 1 and 2\).*: give each pair once")],
+    ids=["trained", "twice"],
+)
+def test_a_pair_repeated_under_duplicates_error_is_placed(users: list[int], where: str) -> None:
+    """Found by an outside review: the builder's message advised ``set matrix.duplicates``, for a fitted model."""
+    matrix = {"type": "ratings", "duplicates": "error"}
+    rec = Recommender.from_config({"matrix": matrix, "similarity": {"type": "sparse", "k": 5}})
+    rec.fit({"user": [1, 1, 2, 3], "item": [1, 2, 2, 1], "rating": [4.0, 3.0, 5.0, 2.0]})
+    before = rec._state()
+    with pytest.raises(DataError, match=f"^update: user {users[0]} and item 1 {where}, or refit with another"):
+        rec.update({"user": users, "item": [1] * len(users), "rating": [3.0] * len(users)})
     assert rec._state() is before
 
 

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from recframe.data.id_index import IdIndex
 from recframe.data.ids import IntArray
 from recframe.data.interactions import Interactions
-from recframe.errors import DataError
+from recframe.errors import DataError, RepeatedPairError
 
 DuplicatePolicy = Literal["last", "first", "mean", "sum", "max", "error"]
 """How repeated (user, item) pairs combine into one matrix entry."""
@@ -143,12 +143,14 @@ def _weights_of(values: npt.ArrayLike, n: int) -> npt.NDArray[np.float64]:
 
 def _refuse_repeats(interactions: Interactions, order: IntArray, keys: IntArray, repeats: int) -> None:
     """Raise the DataError of a pair repeated under ``duplicates="error"``: the data's (:data:`DATA_FAULTS`)."""
-    dup = order[np.flatnonzero(keys[1:] == keys[:-1])[0]]
+    at = np.flatnonzero(keys[1:] == keys[:-1])[0]
+    events = tuple(sorted((int(order[at]), int(order[at + 1]))))
+    user, item = interactions.users[events[0]].item(), interactions.items[events[0]].item()
     msg = (
-        f"user {interactions.users[dup].item()!r} and item {interactions.items[dup].item()!r} occur "
-        f"more than once ({repeats} repeated pairs in all); set matrix.duplicates to last, first, mean, sum or max"
+        f"user {user!r} and item {item!r} occur more than once ({repeats} repeated pairs in all); "
+        "set matrix.duplicates to last, first, mean, sum or max"
     )
-    raise DataError(msg)
+    raise RepeatedPairError(msg, user, item, events)
 
 
 DATA_FAULTS = frozenset((__name__, check) for check in ("_refuse_repeats", "from_interactions", "check_measurable"))

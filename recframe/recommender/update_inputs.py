@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recframe.data import IdArray, IdIndex, IntArray, InteractionMatrix, Interactions, as_query_ids
-from recframe.errors import DataError, PluginError, RecframeError, short_repr
+from recframe.errors import DataError, PluginError, RecframeError, RepeatedPairError, short_repr
 from recframe.interfaces import EventChange
 from recframe.recommender.entry_passes import in_table, table_positions
 from recframe.recommender.fitted_state import _Fitted
@@ -102,6 +102,30 @@ def update_events(data: object, base: Interactions) -> Interactions:
             msg = f"update: {where} {name} but {other}; an update has the same columns as the training data: {fix}"
             raise DataError(msg)
     return new
+
+
+def repeated_in_update(error: RepeatedPairError, trained: int, added: int) -> DataError:
+    """Say where an update's repeated pair is (twice in the update, or also in the training data) and what to do.
+
+    The matrix builder refuses repeated pairs (``duplicates: error``) and names the pair; its
+    events' positions in the joined data (`trained` training events, then `added` new ones)
+    tell which events they are. An error whose positions are not both there comes back as it
+    is.
+    """
+    if len(error.events) != 2 or not 0 <= error.events[0] < error.events[1] < trained + added:
+        return error
+    first, second = error.events
+    pair = f"user {error.user!r} and item {error.item!r}"
+    refused = "the model's matrix builder refuses a repeated pair (matrix.duplicates is error)"
+    if first >= trained:
+        where = f"{pair} occur twice in the update (its events {first - trained + 1} and {second - trained + 1})"
+        fix = "give each pair once"
+    elif second >= trained:
+        where = f"{pair} are in the training data already (the update's event {second - trained + 1})"
+        fix = "leave the pair out of the update"
+    else:
+        return error
+    return DataError(f"update: {where}; {refused}: {fix}, or refit with another matrix.duplicates")
 
 
 def _columns_of(base: Interactions) -> str:

@@ -38,7 +38,7 @@ from recframe.data.matrix import DATA_FAULTS
 from recframe.engine import Engine
 from recframe.engine.entry_facts import ColumnTotals, entry_facts
 from recframe.engine.kernel_inputs import read_only_view
-from recframe.errors import DataError
+from recframe.errors import DataError, RepeatedPairError
 from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, NeighbourGraph, SimilarityBackend
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_graph, check_matrix
@@ -58,6 +58,7 @@ from recframe.recommender.update_inputs import (
     check_updated_ids,
     forget_ids,
     not_in_training_data,
+    repeated_in_update,
     training_data,
     update_events,
 )
@@ -113,7 +114,10 @@ class UpdateMethods(FitMethods):
             new = update_events(data, first_part(base))  # checked against the columns' kinds: nothing joined
             entry = {"kind": "update", "events": len(new), "fingerprint": new.fingerprint()}
             change = EventChange(base, joined_events(base, new), added=new)  # joined when first read
-            self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
+            try:
+                self._publish(self._updated_state(fitted, change, entry, start), replacing=fitted)
+            except RepeatedPairError as error:
+                raise repeated_in_update(error, len(base), len(new)) from error
         return self
 
     def forget(self, users: object = None, items: object = None) -> Self:

@@ -52,7 +52,10 @@ def _column_position(path: Path, role: str, ref: str | int, header: list[str] | 
         close = difflib.get_close_matches(ref, header, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         if not close and header and all(_is_number(name) for name in header):
-            hint = "; its first line looks like data: the file may have no header (data.header: false, columns by position)"
+            hint = (
+                "; its first line looks like data: "
+                "the file may have no header (data.header: false, columns by position)"
+            )
         msg = f"{path}: no column {short_repr(ref)} for data.{role}; the header has {columns_found(header)}{hint}"
         raise DataError(msg)
     fields = [position + 1 for position, name in enumerate(header) if name == ref]
