@@ -574,3 +574,26 @@ def test_an_interrupt_held_during_a_swap_comes_after_it() -> None:
         steps.append("after the signal")  # not interrupted
     assert steps == ["after the signal"] and saved_before(info.value) is None
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+@pytest.mark.parametrize("command", ["update", "forget"])
+def test_a_model_folder_in_an_unwritable_folder_says_to_give_output(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Found by an outside review: in place, where the changed model can't be staged, it said "choose another --output".
+
+    No ``--output`` was given: the fix is to give one.
+    """
+    import os
+
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: real(path, mode) and Path(path) != model.parent)
+    before = _snapshot(model)
+    data = _write_csv(tmp_path / "new.csv", _part(_events(), slice(300, 400)))
+    what = ["--data", str(data)] if command == "update" else ["--user", "1"]
+    code, _, err = _run([command, str(model), *what], capsys)
+    assert code == 2 and err == (
+        f"error: {model.parent}: not writable (permission denied); recframe writes the output folder {model} and "
+        "stages its files beside it there; give --output to save the changed model elsewhere\n"
+    )
+    assert _snapshot(model) == before

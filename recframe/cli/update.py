@@ -291,7 +291,8 @@ def _target(output: Path | None, folder: Path) -> Path:
                 f"folder; give --output, or the folder it points to ({path_repr(folder.resolve())})"
             )
             raise ConfigError(msg)
-        check_creatable(folder)  # the changed model is staged beside the folder, then swapped in
+        # the changed model is staged beside the folder, then swapped in
+        check_creatable(folder, "give --output to save the changed model elsewhere")
         check_replaceable(folder)
         return folder
     check_not_a_link(output, f"--output {path_repr(output)}")

@@ -114,13 +114,13 @@ MAX_NAME_BYTES = 255
 """The longest file or folder name most file systems take, in bytes."""
 
 
-def check_creatable(output_dir: Path) -> None:
-    """Raise a ConfigError if `output_dir` (or the staging folder beside it) can't be created."""
+def check_creatable(output_dir: Path, fix: str = "choose another --output") -> None:
+    """Raise a ConfigError if `output_dir` (or the staging folder beside it) can't be created, ending in `fix`."""
     for part in output_dir.parts:
         if len(os.fsencode(part)) > MAX_NAME_BYTES:
             msg = (
                 f"{path_repr(output_dir)}: the name {short_repr(part)} is longer than {MAX_NAME_BYTES} "
-                f"bytes, more than file systems allow; choose another --output"
+                f"bytes, more than file systems allow; {fix}"
             )
             raise ConfigError(msg)
     for folder in output_dir.parents:  # nearest first
@@ -128,7 +128,7 @@ def check_creatable(output_dir: Path) -> None:
             if not folder.is_dir():
                 msg = (
                     f"{folder}: is a file, not a folder, so the output folder {output_dir} can't be created "
-                    f"inside it; choose another --output"
+                    f"inside it; {fix}"
                 )
                 raise ConfigError(msg)
             break
@@ -137,13 +137,13 @@ def check_creatable(output_dir: Path) -> None:
     if existing is not None and not existing.is_dir():
         msg = (
             f"{existing}: is a file, not a folder, so the output folder {output_dir} can't be created "
-            f"inside it; choose another --output"
+            f"inside it; {fix}"
         )
         raise ConfigError(msg)
     if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
         msg = (
             f"{existing}: not writable (permission denied); recframe writes the output folder {output_dir} "
-            f"and stages its files beside it there; choose another --output"
+            f"and stages its files beside it there; {fix}"
         )
         raise ConfigError(msg)
     if existing is not None:  # permissions don't tell everything (/proc, /sys): make a folder there, and remove it
@@ -152,7 +152,7 @@ def check_creatable(output_dir: Path) -> None:
         except OSError as exc:
             msg = (
                 f"{existing}: no folder can be created there ({exc.strerror or exc}); recframe writes the output "
-                f"folder {output_dir} and stages its files beside it there; choose another --output"
+                f"folder {output_dir} and stages its files beside it there; {fix}"
             )
             raise ConfigError(msg) from exc
 
