@@ -351,6 +351,36 @@ def test_a_row_shrunk_by_a_replaced_rating_has_its_listed_pairs_computed_again(e
     assert assert_refit_equal(live, Interactions.concat(base, part), config)
 
 
+@pytest.mark.parametrize("engine", ["numba", "scipy"])
+def test_dot_products_whose_change_sums_large_terms_are_searched_in_full(engine: str) -> None:
+    """Found by an outside review: a play count of 766,867,351 replaced by 2 left a dot product 34 off.
+
+    By hand: u1 = (2, 3, 0) and u3 = (860567313, 7, 5) over items 10-12 after the update, so
+    dot(u1, u3) = 2 x 860567313 + 3 x 7 = 1,721,134,647. Its change sums (2 - 766867351) x
+    860567313 and 766867351 x 860567313, about 6.6e17 each, whose rounding left 1,721,134,613
+    (2e-8 of it, where 1e-9 is promised): such an update searches the rows in full.
+    """
+    config = {
+        "matrix": {"type": "ratings", "duplicates": "last"},
+        "similarity": {"type": "sparse", "measure": "dot", "k": 3, "update_slack": 2, "engine": engine},
+        "ranker": {"type": "user_cf"},
+    }
+    rng = np.random.default_rng(0)
+    padding = [(100 + p, 1000 + int(i), float(rng.integers(1, 6))) for p in range(60) for i in rng.choice(40, 4, False)]
+    hand = [(1, 10, 766867351.0), (1, 11, 3.0), (3, 11, 7.0), (3, 12, 5.0), (2, 10, 1.0)]
+    users, items, values = zip(*hand, *padding, strict=True)
+    base = Interactions(np.array(users), np.array(items), np.array(values))
+    part = Interactions(np.array([1, 3]), np.array([10, 10]), np.array([2.0, 860567313.0]))
+    live = Recommender.from_config(config).fit(base).update(part)
+    record = live.lineage[-1]["neighbours"]["users"]
+    assert record["mode"] == "full"
+    assert record["reason"].startswith("the changed dot products sum terms up to 1.48e+18, whose")
+    graph = live._state().graphs["users"]
+    one, three = live.interaction_matrix.users.rows([1, 3]).tolist()
+    assert graph.scores[one, graph.indices[one].tolist().index(three)] == 1_721_134_647.0
+    assert assert_refit_equal(live, Interactions.concat(base, part), config)
+
+
 def test_rows_too_short_for_normal_products_are_searched_in_full_and_said_so() -> None:
     """Item a's length is about 3.2e-150: a similarity times two such lengths is below 1e-299."""
     config = {"similarity": {"type": "sparse", "k": 3}, "ranker": {"type": "item_cf"}}

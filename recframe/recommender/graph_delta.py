@@ -47,6 +47,7 @@ from recframe.recommender.delta_rows import (
     row_blocks,
     rows_in_new_rows,
 )
+from recframe.recommender.dot_rounding import dot_rounding
 from recframe.recommender.entry_passes import in_columns, renumbered, row_lengths
 from recframe.recommender.neighbour_lists import NeighbourLists, Suspects
 
@@ -134,7 +135,8 @@ def update_lists(
     """Return the neighbour lists of the `new` rows, from the old lists and the change of the rows.
 
     Returns the reason instead when the change is so large that a full search costs less
-    (more than :data:`FULL_SEARCH_WORK` of its multiply-adds).
+    (more than :data:`FULL_SEARCH_WORK` of its multiply-adds), or when the change of `dot`
+    similarities would carry rounding that could show (:mod:`~recframe.recommender.dot_rounding`).
 
     Parameters
     ----------
@@ -183,6 +185,10 @@ def update_lists(
         old_degree = np.bincount(old_x.indices, minlength=new_x.shape[1]).astype(np.float64)
     if cells is not None:
         change, old_degree, new_degree = _cell_change(cells, new_x, new_t, positions, old_positions)
+    if measure == "dot":
+        rounding = dot_rounding(old, new, change)
+        if rounding is not None:
+            return rounding
     work = float((new_degree + old_degree)[change.indices].sum())
     full = float((new_degree**2).sum())
     if work > FULL_SEARCH_WORK * full:
