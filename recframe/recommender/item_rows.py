@@ -21,6 +21,7 @@ from recframe.engine import column_counts, freeze_shared, merge_cells
 from recframe.engine.entry_facts import ColumnTotals
 from recframe.engine.pairs import mark_transpose
 from recframe.interfaces import CellChanges
+from recframe.recommender.cell_checks import expected_sums, sums_agree
 
 
 def updated_item_rows(
@@ -84,29 +85,11 @@ def updated_item_rows(
     return merged
 
 
-SUMS_TOLERANCE = 1e-9
-"""Relative difference allowed between an item's sum of values counted both ways (their orders differ)."""
-
-
 def _expected_sums(
     previous: ColumnTotals | None, cells: CellChanges, item_map: IntArray, n_items: int
 ) -> tuple[FloatArray, FloatArray] | None:
-    """Return each new item's previous sum of values plus its cells' changes, and the scale of the terms.
-
-    That is the sum of the merged rows, which keep the previous rows' values but those of gone
-    users and the cells changed (a gone user's cells change to 0); ``None`` without `previous`.
-    """
-    if previous is None:
-        return None
-    sums, scale = np.zeros(n_items), np.zeros(n_items)
-    kept = item_map >= 0
-    sums[item_map[kept]] = previous.sums[kept]
-    scale[item_map[kept]] = np.abs(previous.sums[kept])
-    placed = cells.columns >= 0
-    change = (cells.after - cells.before)[placed]
-    sums += np.bincount(cells.columns[placed], weights=change, minlength=n_items)
-    scale += np.bincount(cells.columns[placed], weights=np.abs(change), minlength=n_items)
-    return sums, scale
+    """Return the sums of the merged rows (:func:`~.cell_checks.expected_sums`), ``None`` without `previous`."""
+    return None if previous is None else expected_sums(previous, cells, item_map, n_items)
 
 
 def _same_items(
@@ -134,5 +117,4 @@ def _same_items(
         scale = np.abs(by_rows)
     else:
         by_rows, scale = expected
-    # sums that cancel to near 0 may differ by more: that only costs a transpose made anew
-    return bool((np.abs(by_rows - by_columns) <= SUMS_TOLERANCE * (scale + np.abs(by_columns))).all())
+    return sums_agree(by_rows, scale, by_columns)  # near 0 maybe not: that costs only a transpose made anew

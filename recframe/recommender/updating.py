@@ -43,6 +43,7 @@ from recframe.interfaces import CellChanges, EventChange, MatrixUpdate, Neighbou
 from recframe.interfaces.calls import calling, checked_interactions
 from recframe.interfaces.checks import check_graph, check_matrix
 from recframe.interfaces.update_context import updating_model
+from recframe.recommender.cell_checks import cells_agree, check_cells
 from recframe.recommender.fitted_state import _Fitted
 from recframe.recommender.fitting import FitMethods, _fresh_copy
 from recframe.recommender.graph_delta import DeltaMeasure, update_lists
@@ -271,9 +272,18 @@ class UpdateMethods(FitMethods):
             interactions=interactions,
             builder=self.matrix,
         )
+        previous = None if cells is None else entry_facts(fitted.matrix, columns=True)[1]  # kept on the matrix
+        if totals is None or previous is None:
+            cells = None  # (not after check_matrix) nothing to check them against: the matrices are compared
+        elif cells is not None and not cells_agree(cells, item_map, totals, previous):
+            logger.warning(
+                "%s: the cells its update reported changed disagree with its matrix (an item's count of entries "
+                "or sum of values); the previous and the updated matrices are compared instead",
+                self._who(self.matrix),
+            )
+            cells = None
         if cells is not None and fitted.item_rows is not None:  # the items' rows merged, not transposed anew
             step = time.perf_counter()
-            previous = entry_facts(fitted.matrix, columns=True)[1]  # kept on the matrix by the fit or the update
             updated.item_rows = updated_item_rows(
                 fitted.item_rows, cells, item_map, user_map, matrix.matrix, totals, previous
             )
@@ -338,10 +348,12 @@ class UpdateMethods(FitMethods):
                 cells = updated.cells
                 updated = updated.plain()
             if updated is not None:
-                with_totals = cells is not None and fitted.item_rows is not None
-                facts, totals = entry_facts(updated, columns=with_totals, own=True)
+                # with cells, the items' totals check them (and the merged items' rows)
+                facts, totals = entry_facts(updated, columns=cells is not None, own=True)
                 check_matrix(updated, who, facts=facts)
                 check_updated_ids(updated, fitted.matrix, change, who)
+                if cells is not None:
+                    cells = check_cells(cells, (fitted.matrix.matrix.shape, updated.matrix.shape), who)
                 return updated, "incremental", cells, totals
         with checked_interactions(who, builtin=self._builtin(builder), data_faults=DATA_FAULTS):
             built = self._call(builder, "build", change.after)
