@@ -18,8 +18,7 @@ import recframe.engine.entry_facts as facts_module
 import recframe.engine.transposes as transposes_module
 from recframe import EventChange, IdIndex, InteractionMatrix, Interactions, Recommender
 from recframe.builtin.matrix_builders import RatingsMatrixBuilder
-from recframe.builtin.matrix_updates import value_bounds
-from recframe.engine import column_counts, freeze, merge_cells, transpose, value_range
+from recframe.engine import column_counts, freeze, merge_cells, transpose, value_bounds, value_range
 from recframe.engine.entry_facts import entry_facts, kept_entry_facts
 from recframe.engine.kernel_inputs import kept_on
 from recframe.recommender import held_events

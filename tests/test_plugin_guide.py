@@ -116,3 +116,28 @@ def test_the_guides_matrix_builder_refuses_negative_counts(guide):
     with pytest.raises(DataError, match=r"^matrix 'log_count' needs non-negative counts in the ratings column, "
                        r"got -1\.0 for user 'b'"):
         builder.build(Interactions(np.array(["a", "b"]), np.array(["x", "y"]), np.array([1.0, -1.0])))
+
+
+@pytest.mark.parametrize(("duplicates", "matrix"), [("max", "incremental"), ("sum", "full")])
+def test_the_guides_matrix_builder_updates_as_a_refit(guide, duplicates, matrix):
+    """Its `update` merges the new cells with `update_cells`; under `sum` a repeated cell is built again."""
+    from recframe import Interactions
+    from recframe.testing import assert_same_neighbours
+
+    registry, _ = guide
+    config = {
+        "matrix": {"type": "log_count", "duplicates": duplicates},
+        "similarity": {"type": "sparse", "k": 4, "update_slack": 4},
+        "ranker": {"type": "item_cf"},
+    }
+    rng = np.random.default_rng(2)
+    base = Interactions(rng.integers(0, 40, 500), rng.integers(0, 30, 500), rng.integers(1, 50, 500).astype(float))
+    new = Interactions(np.r_[base.users[:5], 41, 42], np.r_[base.items[:5], 3, 31], np.r_[60.0, 1, 2, 3, 70, 5, 6])
+    rec = Recommender.from_config(config, registry=registry).fit(base).update(new)
+    assert rec.lineage[-1]["matrix"] == matrix
+    rec.forget(users=[41])
+    assert rec.lineage[-1]["matrix"] == "incremental"
+    after = Interactions.concat(base, new)
+    refit = Recommender.from_config(config, registry=registry).fit(after.take(after.users != 41))
+    np.testing.assert_array_equal(rec.interaction_matrix.matrix.toarray(), refit.interaction_matrix.matrix.toarray())
+    assert_same_neighbours(rec.fitted_ranker.neighbours_, refit.fitted_ranker.neighbours_)

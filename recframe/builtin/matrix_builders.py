@@ -6,7 +6,7 @@ reweighted by how rare the user is (``idf(u) = log(n_items) - log(1 + n_items_of
 for BM25, by how long the item's document is.
 
 ``ratings`` and ``binary`` also bring a previous matrix up to date with an :class:`EventChange`
-(:meth:`MatrixBuilder.update`, see :mod:`recframe.builtin.matrix_updates`); the weightings are
+(:meth:`MatrixBuilder.update`, see :func:`recframe.engine.update_cells`); the weightings are
 built again, as a user's rarity and an item's length change with every event.
 
 Each builder states the values it can take: the weightings need non-negative values (counts,
@@ -40,8 +40,7 @@ from recframe import (
     hookimpl,
     short_repr,
 )
-from recframe.builtin.matrix_updates import positive_values, update_cells, value_bounds
-from recframe.engine import check_measurable
+from recframe.engine import check_measurable, positive_values, update_cells, value_bounds
 
 logger = logging.getLogger(__name__)
 

@@ -74,6 +74,7 @@ See ``docs/engine.md`` for more.
 from __future__ import annotations
 
 from recframe.data.matrix import check_measurable
+from recframe.engine.cell_updates import positive_values, update_cells, value_bounds
 from recframe.engine.cells import MergedCells, entries_of_rows, merge_cells
 from recframe.engine.dispatch import (
     ENGINE_ENV,
@@ -173,4 +174,7 @@ __all__ = [
     "walk_targets",
     "warm_up",
     "zero_entries",
+    "positive_values",
+    "update_cells",
+    "value_bounds",
 ]

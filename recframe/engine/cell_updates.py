@@ -1,7 +1,9 @@
 """Bringing a cell-wise matrix up to date with an :class:`EventChange`, bit for bit as a full build.
 
 A builder whose entry for a (user, item) cell depends only on that cell's events (``ratings``,
-``binary``) can update its previous matrix instead of building it from every event:
+``binary``, or a plugin's: clipped ratings, log counts) can update its previous matrix instead of
+building it from every event, with :func:`update_cells` (its ``MatrixBuilder.update``, given how
+the builder makes the matrix of some events alone):
 
 * **added events**: the new events are built alone (:meth:`InteractionMatrix.from_interactions`,
   the very code of a full build), which gives every cell they touch that had no events before
@@ -29,18 +31,11 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from recframe import (
-    CellChanges,
-    DataError,
-    DuplicatePolicy,
-    EventChange,
-    IdIndex,
-    IntArray,
-    InteractionMatrix,
-    Interactions,
-    MatrixUpdate,
-)
-from recframe.engine import entries_of_rows, merge_cells, value_range
+from recframe.data import DuplicatePolicy, IdIndex, IntArray, InteractionMatrix, Interactions
+from recframe.engine.cells import entries_of_rows, merge_cells
+from recframe.engine.entry_facts import value_range
+from recframe.errors import DataError
+from recframe.interfaces import CellChanges, EventChange, MatrixUpdate
 
 SMALLEST_POSITIVE = 1e-290
 """Values at least this large combine to a positive number under every policy: a sum of
@@ -79,6 +74,11 @@ def update_cells(
 ) -> MatrixUpdate | None:
     """Return the matrix a full build gives on ``change.after`` and its changed cells, or ``None`` where it can't.
 
+    What a cell-wise builder's :meth:`~recframe.MatrixBuilder.update` returns: a builder whose
+    entry for a (user, item) cell depends only on that cell's events, and stores a cell exactly
+    when it has events (every value positive: check the events with :func:`positive_values`
+    first, and answer ``None`` where they are not).
+
     Parameters
     ----------
     previous : InteractionMatrix
@@ -87,9 +87,19 @@ def update_cells(
     change : EventChange
         Events added after the old ones, or users and items removed.
     cells : callable
-        The builder's matrix of the added events alone, with `duplicates`.
+        ``cells(events)``: the builder's matrix of some events alone, with `duplicates`, or
+        ``None`` if it keeps none of them (its ``build``, where that needs nothing of the
+        other events).
     duplicates : {"last", "first", "mean", "sum", "max", "error"}
         How the builder combines repeated pairs.
+
+    Returns
+    -------
+    MatrixUpdate or None
+        The updated matrix with its :class:`~recframe.CellChanges`; ``None`` where a new event
+        falls on a cell that had events and the policy can't combine them from the stored value
+        alone (``sum``, ``mean``, ``error``; ``last`` and ``first`` when a new event is older
+        than an old one): the recommender then builds the matrix again.
     """
     if change.added is None:
         return _remove(previous, change.removed_users, change.removed_items)
