@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
+from recframe import Interactions
 from recframe.builtin.data_sources import SyntheticDataSource
 from recframe.builtin.executors import LocalExecutor
 from recframe.builtin.filters import (
@@ -52,6 +56,7 @@ from recframe.testing import (
     RankerContract,
     SimilarityContract,
     SplitterContract,
+    random_interactions,
 )
 
 
@@ -230,3 +235,43 @@ def test_the_update_contract_names_what_an_update_missed() -> None:
 class TestLocalExecutor(ExecutorContract):
     component = LocalExecutor
     configs = ({}, {"workers": 3, "block_rows": 7})
+
+
+class _KeepsForgottenItems(RatingsMatrixBuilder):
+    """A builder whose ``update`` handles added events and forgotten users, but not forgotten items."""
+
+    def update(self, previous, change):  # type: ignore[no-untyped-def]
+        if change.removed_items is not None and len(change.removed_items):
+            change = replace(change, removed_items=change.removed_items[:0])
+            return super().update(previous, change)
+        return super().update(previous, change)
+
+
+class _LastEvenWhenOlder(RatingsMatrixBuilder):
+    """A ``last`` builder whose ``update`` takes the new event's value, even where it is older than the old one."""
+
+    def update(self, previous, change):  # type: ignore[no-untyped-def]
+        if change.added is None or change.added.timestamps is None:
+            return super().update(previous, change)
+        newer = change.added
+        newer = type(newer)(newer.users, newer.items, newer.values, newer.timestamps * 0 + 1e12)
+        return super().update(previous, replace(change, added=newer))
+
+
+@pytest.mark.parametrize(
+    ("builder", "missed"),
+    [(_KeepsForgottenItems, "forgetting items"), (_LastEvenWhenOlder, "adding older events")],
+)
+def test_the_update_contract_forgets_items_and_adds_older_events(builder: type, missed: str) -> None:
+    """Found by an outside review: the kit added events and forgot users only, so these bugs passed it."""
+
+    class Broken(MatrixBuilderContract):
+        component = builder
+        configs = [{"duplicates": "last"}]
+
+        def interactions(self):  # type: ignore[no-untyped-def]
+            data = random_interactions(seed=3)
+            return Interactions(data.users, data.items, data.values, np.arange(len(data), dtype=np.float64))
+
+    with pytest.raises(AssertionError, match=f"^{missed}: update\\(\\) and build\\(\\)"):
+        Broken().test_an_update_equals_a_build()

@@ -134,17 +134,34 @@ class MatrixBuilderContract(ComponentContract):
         late = data.take(np.arange(n - n // 5, n))
         if late.timestamps is not None and before.timestamps is not None:  # new events are not older than old ones
             late = Interactions(late.users, late.items, late.values, late.timestamps + before.timestamps.max())
-        forgotten = np.unique(before.users)[:2]
+        forgotten, gone_items = np.unique(before.users)[:2], np.unique(before.items)[:2]
         # after an earlier update, a model's events are joined only when read (as `before` and
         # `after` here: parts, joined when a builder reads a column)
         half = len(before) // 2
         joined_before = joined_events(before.take(np.arange(half)), before.take(np.arange(half, len(before))))
+        # old cells rated again (a new value under the duplicate policy), and events older than the old ones
+        again = before.take(np.arange(min(10, len(before))))
+        if again.values is not None:
+            again = Interactions(again.users, again.items, again.values + 1.0, again.timestamps)
+        if again.timestamps is not None and late.timestamps is not None:
+            again = Interactions(again.users, again.items, again.values, late.timestamps[: len(again)])
+        older = Interactions.concat(again, late)  # some on old cells, where `last` and `first` must keep time
+        if older.timestamps is not None and before.timestamps is not None:
+            earliest = before.timestamps.min() - 1.0 - np.arange(len(older))
+            older = Interactions(older.users, older.items, older.values, earliest)
+
+        def removing(users: np.ndarray, items: np.ndarray) -> EventChange:
+            after = before.take(~np.isin(before.users, users) & ~np.isin(before.items, items))
+            return EventChange(before, after, removed_users=users, removed_items=items)
+
         changes = {
             "adding events": EventChange(before, Interactions.concat(before, late), added=late),
-            "forgetting users": EventChange(
-                before, before.take(~np.isin(before.users, forgotten)), removed_users=forgotten
-            ),
+            "forgetting users": removing(forgotten, before.items[:0]),
+            "forgetting items": removing(before.users[:0], gone_items),
+            "forgetting users and items": removing(forgotten, gone_items),
             "adding events to joined parts": EventChange(joined_before, joined_events(joined_before, late), added=late),
+            "rating old cells again": EventChange(before, Interactions.concat(before, again), added=again),
+            "adding older events": EventChange(before, Interactions.concat(before, older), added=older),
         }
         for builder in self.instances():
             assert isinstance(builder, MatrixBuilder)
