@@ -281,7 +281,7 @@ def test_an_update_keeping_a_forgotten_id_is_a_plugin_error() -> None:
     rec.matrix = LeakingBuilder(RatingsConfig())
     rec.fit(base_events())
     fingerprint = rec.data_fingerprint
-    with pytest.raises(PluginError, match="1 user ids forgotten"):
+    with pytest.raises(PluginError, match=r"updated the matrix with 1 forgotten user id \(e\.g\. "):
         rec.forget(users=[3])
     assert rec.data_fingerprint == fingerprint  # nothing changed
 
@@ -307,7 +307,7 @@ def test_an_update_inventing_an_id_is_a_plugin_error(new_users: list[int]) -> No
     rec.matrix = InventingBuilder(RatingsConfig())
     rec.fit(base_events())
     fingerprint = rec.data_fingerprint
-    with pytest.raises(PluginError, match=r"1 user ids not in the interactions \(e\.g\. \[1000000\]\)"):
+    with pytest.raises(PluginError, match=r"with 1 user id not in the interactions \(e\.g\. \[1000000\]\)"):
         rec.update(Interactions(new_users, [1] * len(new_users), [3.0] * len(new_users)))
     assert rec.data_fingerprint == fingerprint  # nothing changed
 

@@ -55,10 +55,12 @@ def check_updated_ids(result: InteractionMatrix, previous: InteractionMatrix, ch
             unknown = unknown[~np.isin(unknown, getattr(change.added, axis))]
         removed = getattr(change, f"removed_{axis}")
         forgotten = ids[members(ids, removed)] if removed is not None else ids[:0]
-        for bad, what in ((unknown, "not in the interactions"), (forgotten, "forgotten")):
+        for bad, forgot in ((unknown, False), (forgotten, True)):
             if len(bad):
+                named = f"{axis[:-1]} {'id' if len(bad) == 1 else 'ids'}"
+                what = f"forgotten {named}" if forgot else f"{named} not in the interactions"
                 msg = (
-                    f"{who} updated the matrix to {len(bad)} {axis[:-1]} ids {what} "
+                    f"{who} updated the matrix with {len(bad)} {what} "
                     f"(e.g. {short_repr(bad[:5].tolist())}); its rows and columns must be the interactions' {axis}"
                 )
                 raise PluginError(msg)
