@@ -51,6 +51,7 @@ from recframe.recommender.graph_update import GraphUpdate, update_graph
 from recframe.recommender.item_rows import updated_item_rows
 from recframe.recommender.joined_events import first_part, joined_events
 from recframe.recommender.lineage import bounded_lineage, forgotten_lineage
+from recframe.recommender.measure_claim import broken_claim
 from recframe.recommender.pending_events import PendingEvents, settled
 from recframe.recommender.row_changes import changed_rows, position_map
 from recframe.recommender.similarity_change import result_changes
@@ -381,12 +382,17 @@ class UpdateMethods(FitMethods):
         if backend is None:
             backend = self._backend(updated, axis)
         measure = self._call(backend, "update_measure")
+        broken = None
         if measure is not None and axis in fitted.lists:
-            if cells is not None and axis == "items":
-                cells = cells.transposed()  # the rows are items
-            return self._update_lists(fitted, updated, axis, measure, (old_rows, new_rows), row_map, column_map, cells)
+            broken = broken_claim(fitted.lists[axis].graph, old_rows, measure)
+            if broken is None:
+                if cells is not None and axis == "items":
+                    cells = cells.transposed()  # the rows are items
+                lists = (old_rows, new_rows)
+                return self._update_lists(fitted, updated, axis, measure, lists, row_map, column_map, cells)
+            logger.warning("%s: %s; its neighbours are searched again in full", self._who(backend), broken)
         changed = changed_rows(old_rows, new_rows, row_map, column_map)
-        obstacle = self._call(backend, "update_obstacle", new_rows.shape[1] != old_rows.shape[1])
+        obstacle = broken or self._call(backend, "update_obstacle", new_rows.shape[1] != old_rows.shape[1])
         template = fitted.similarity
 
         def search(rows: np.ndarray | None, width: int) -> NeighbourGraph:
