@@ -46,7 +46,20 @@ Cells = Callable[[Interactions], InteractionMatrix | None]
 
 
 def positive_values(*events: Interactions | None) -> bool:
-    """Return whether every value of `events` (``None``, or no values: none) is at least :data:`SMALLEST_POSITIVE`."""
+    """Return whether every value of `events` is at least :data:`SMALLEST_POSITIVE`, as :func:`update_cells` needs.
+
+    Parameters
+    ----------
+    *events : Interactions or None
+        Events to check (``None``, or events without values, hold none); the training events'
+        range of values is kept on them, so checking ``change.before`` costs no pass.
+
+    Returns
+    -------
+    bool
+        ``True`` where no value is below :data:`SMALLEST_POSITIVE` (a cell is then stored
+        exactly when it has events, under every duplicate policy).
+    """
     ranges = [part.column_range("values") for part in events if part is not None]
     return all(bounds is None or bounds[0] >= SMALLEST_POSITIVE for bounds in ranges)
 
@@ -57,7 +70,18 @@ def value_bounds(previous: InteractionMatrix, update: MatrixUpdate) -> tuple[flo
     Its values are some of `previous`'s and the changed cells' new ones, so the range of those
     bounds them (:func:`~recframe.check_measurable` takes bounds: where they pass, the values
     do), and bounds of the previous matrix's values are kept on a model's (no pass over them).
-    ``None`` where neither the previous matrix nor the changed cells hold a value.
+
+    Parameters
+    ----------
+    previous : InteractionMatrix
+        The matrix the update was made from.
+    update : MatrixUpdate
+        What :func:`update_cells` made of it.
+
+    Returns
+    -------
+    tuple of float, or None
+        ``(low, high)``; ``None`` where neither the previous matrix nor the changed cells hold a value.
     """
     ranges = [value_range(previous.matrix, bounds=True)]
     stored = update.cells.after[update.cells.after != 0]
