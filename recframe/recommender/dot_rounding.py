@@ -58,7 +58,7 @@ def dot_rounding(old: sp.csr_array, new: sp.csr_array, change: sp.csr_array) -> 
 def _finest_step(*values: np.ndarray) -> int | None:
     """Return the least ``p`` (up to :data:`FINEST_STEP`) with every value a multiple of ``2**-p``, or ``None``."""
     for step in range(FINEST_STEP + 1):
-        scale = 2.0**step
-        if all(np.array_equal(part * scale, np.rint(part * scale)) for part in values):
+        scaled = [part * 2.0**step for part in values]
+        if all(np.array_equal(part, np.rint(part)) for part in scaled):
             return step
     return None

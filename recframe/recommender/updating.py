@@ -273,18 +273,10 @@ class UpdateMethods(FitMethods):
             interactions=interactions,
             builder=self.matrix,
         )
-        previous = None if cells is None else entry_facts(fitted.matrix, columns=True)[1]  # kept on the matrix
-        if totals is None or previous is None:
-            cells = None  # (not after check_matrix) nothing to check them against: the matrices are compared
-        elif cells is not None and not cells_agree(cells, item_map, totals, previous):
-            logger.warning(
-                "%s: the cells its update reported changed disagree with its matrix (an item's count of entries "
-                "or sum of values); the previous and the updated matrices are compared instead",
-                self._who(self.matrix),
-            )
-            cells = None
+        cells = self._agreed_cells(fitted, cells, item_map, totals)
         if cells is not None and fitted.item_rows is not None:  # the items' rows merged, not transposed anew
             step = time.perf_counter()
+            previous = entry_facts(fitted.matrix, columns=True)[1]  # kept on the matrix (no pass)
             updated.item_rows = updated_item_rows(
                 fitted.item_rows, cells, item_map, user_map, matrix.matrix, totals, previous
             )
@@ -316,6 +308,29 @@ class UpdateMethods(FitMethods):
         entry["seconds"] = round(time.perf_counter() - start, 6)
         updated.lineage = bounded_lineage((*lineage, entry))
         return updated
+
+    def _agreed_cells(
+        self, fitted: _Fitted, cells: CellChanges | None, item_map: np.ndarray, totals: ColumnTotals | None
+    ) -> CellChanges | None:
+        """Return the builder's cells where they agree with its matrix, else ``None`` (the matrices are compared).
+
+        The new matrix's item `totals` must be the previous ones (kept on the fitted matrix by the
+        fit or the update) plus the cells' changes (:func:`~.cell_checks.cells_agree`); where
+        not, a warning names the builder.
+        """
+        if cells is None or totals is None:
+            return None
+        previous = entry_facts(fitted.matrix, columns=True)[1]
+        if previous is None:  # not for a matrix the checks passed: nothing to compare the cells with
+            return None
+        if not cells_agree(cells, item_map, totals, previous):
+            logger.warning(
+                "%s: the cells its update reported changed disagree with its matrix (an item's count of entries "
+                "or sum of values); the previous and the updated matrices are compared instead",
+                self._who(self.matrix),
+            )
+            return None
+        return cells
 
     def _similarity_since(self, fitted: _Fitted) -> tuple[SimilarityBackend, str | None]:
         """Return the similarity template of the updated state, and why its graphs are searched anew (or ``None``).
