@@ -562,6 +562,85 @@ def test_a_signal_once_the_updated_model_is_in_place_does_not_say_undone(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "new.csv"]  # no half-removed old model
 
 
+@pytest.mark.parametrize(
+    ("stopping", "module", "during", "command"),
+    [
+        ("SIGTERM", "recframe.recommender.persistence", "write_folder", "update"),  # the save's own bookkeeping
+        ("SIGTERM", "recframe.cli.update", "_report", "update"),  # its report (a full stdout pipe, say)
+        ("SIGHUP", "recframe.cli.update", "_report", "forget"),
+        ("SIGINT", "recframe.cli.update", "_report", "forget"),
+    ],
+)
+def test_a_signal_after_the_save_returned_does_not_say_undone(
+    sparse_model: Path, tmp_path: Path, stopping: str, module: str, during: str, command: str
+) -> None:
+    """Found by an outside review: a signal while the report was printed (stdout blocked) exited 143.
+
+    Only a signal during the swap was answered as "applied"; the rest of the command (the save's
+    last step, the report, the lock let go) still said undone.
+    """
+    import subprocess
+    import sys
+    import textwrap
+
+    model = sparse_model
+    events = _write_csv(tmp_path / "new.csv", _part(_events(), slice(300, 340)))
+    argv = ["--data", str(events)] if command == "update" else ["--user", "1"]
+    code = textwrap.dedent(f"""\
+        import importlib, os, signal, sys
+        from recframe.cli import entry
+        where = importlib.import_module({module!r})
+        real = getattr(where, {during!r})
+        def then_stopped(*args):
+            result = real(*args)
+            os.kill(os.getpid(), signal.{stopping})
+            return result
+        setattr(where, {during!r}, then_stopped)
+        sys.argv = ["recframe", {command!r}, {str(model)!r}, *{argv!r}, "-q"]
+        sys.exit(entry())
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    name = "Ctrl-C" if stopping == "SIGINT" else stopping
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{name} came after the changed model was saved to {model}: the change is applied" in proc.stderr
+    assert [entry["kind"] for entry in Recommender.load(model).lineage][-1] == command
+
+
+def test_a_signal_as_the_command_starts_is_a_stop_not_a_traceback() -> None:
+    """Found by an outside review: SIGTERM while the parser was built gave a traceback and exit 1 ("can't")."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""\
+        import os, signal, sys
+        import recframe.cli.app as app
+        real = app.build_parser
+        def stopped():
+            os.kill(os.getpid(), signal.SIGTERM)
+            return real()
+        app.build_parser = stopped
+        sys.argv = ["recframe", "plugins"]
+        sys.exit(app.entry())
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert proc.stderr.strip() == "terminated (SIGTERM)"
+
+
+def test_update_of_the_working_folder_named_dot(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by an outside review: ``recframe update .`` inside the model folder did the work, then failed."""
+    data = _write_csv(tmp_path / "new.csv", _part(_events(), slice(300, 340)))
+    monkeypatch.chdir(model)
+    code, _, err = _run(["-q", "update", ".", "--data", str(data)], capsys)
+    assert code == 0, err
+    monkeypatch.chdir(tmp_path)
+    assert [entry["kind"] for entry in Recommender.load(model).lineage][-1] == "update"
+    assert sorted(p.name for p in model.parent.iterdir() if p.name.startswith(".")) == []  # no work folder left
+
+
 def test_an_interrupt_held_during_a_swap_comes_after_it() -> None:
     import os
     import signal

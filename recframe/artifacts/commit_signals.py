@@ -23,6 +23,9 @@ from typing import Any
 HELD = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 """The signals held back during a swap (SIGHUP is not on Windows)."""
 
+_PLACED = [0]
+"""How many saves this process has put in place (:func:`note_placed`)."""
+
 _SAVED = "recframe_saved_to"
 """The attribute of an interrupt raised after a save put its folder in place: the folder."""
 
@@ -73,3 +76,18 @@ def saved_before(exc: BaseException) -> Path | None:
     """Return the folder a save had put in place before `exc` (an interrupt) was raised, else ``None``."""
     saved = getattr(exc, _SAVED, None)
     return saved if isinstance(saved, Path) else None
+
+
+def note_placed() -> None:
+    """Count a save put in place (inside the hold of its swap): see :func:`saves_placed`."""
+    _PLACED[0] += 1
+
+
+def saves_placed() -> int:
+    """Return how many saves this process has put in place so far.
+
+    An interrupt raised after a save's swap, but before the save returned (the model's own
+    bookkeeping), carries no mark (:func:`mark_saved`): a caller that counted before the save
+    tells by the count that the save is done all the same.
+    """
+    return _PLACED[0]

@@ -28,7 +28,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from recframe.artifacts.commit_signals import interrupts_held, mark_saved
+from recframe.artifacts.commit_signals import interrupts_held, mark_saved, note_placed
+from recframe.artifacts.work_folder_lock import holding
 from recframe.errors import DataError, PluginError
 
 MANIFEST = "manifest.json"
@@ -209,7 +210,7 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     """
     from recframe.errors import ConfigError
 
-    path = Path(path)
+    path = Path(os.path.abspath(path))  # "." has no name to put its work folder by, nor can it be renamed
     check_not_a_link(path)
     if path.exists() and not path.is_dir():
         msg = f"{path}: is not a folder; give a new or empty folder, or a saved model to replace"
@@ -226,21 +227,28 @@ def write_folder(path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.{WORK_TAG}", suffix=".partial", dir=path.parent))
     try:
-        temporary.chmod(0o777 & ~process_umask())  # mkdtemp makes it 0700; a model folder gets a plain mkdir's mode
-        manifest = fill(temporary)
-        text = json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n"
-        with (temporary / MANIFEST).open("w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        try:
-            with interrupts_held():  # the swap is not undone halfway: an interrupt comes after it
-                _put_in_place(temporary, path)
-        except KeyboardInterrupt as exc:  # delivered once the new model is in place: the save is done
-            mark_saved(exc, path)
-            raise
+        with holding(temporary):  # never removed as a leftover while this save writes it
+            _fill_and_place(temporary, path, fill)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def _fill_and_place(temporary: Path, path: Path, fill: Callable[[Path], Mapping[str, Any]]) -> None:
+    """Write the model into the work folder `temporary` with `fill`, then put it in place at `path`."""
+    temporary.chmod(0o777 & ~process_umask())  # mkdtemp makes it 0700; a model folder gets a plain mkdir's mode
+    manifest = fill(temporary)
+    text = json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    with (temporary / MANIFEST).open("w", encoding="utf-8") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+    try:
+        with interrupts_held():  # the swap is not undone halfway: an interrupt comes after it
+            _put_in_place(temporary, path)
+            note_placed()
+    except KeyboardInterrupt as exc:  # delivered once the new model is in place: the save is done
+        mark_saved(exc, path)
         raise
 
 
@@ -352,7 +360,7 @@ def leftovers(path: Path) -> list[Path]:
     ``forget`` took out of the model). Only who holds the folder's lock
     (:func:`~recframe.artifacts.model_lock.model_lock`) may remove them: no save is under way.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))
     try:
         entries = list(os.scandir(path.parent))
     except OSError:

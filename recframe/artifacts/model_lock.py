@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from recframe.artifacts.model_files import ModelFileError, leftovers, same_folder
+from recframe.artifacts.work_folder_lock import unused
 from recframe.errors import RecframeError
 
 logger = logging.getLogger(__name__)
@@ -120,11 +121,16 @@ def model_lock(path: str | Path, *, timeout: float | None = None) -> Iterator[No
 def _remove_leftovers(folder: Path) -> None:
     """Remove what saves of `folder` killed midway left beside it (:func:`~.model_files.leftovers`); log each.
 
-    The lock is held, so no save following the lock's protocol is under way: each is an
-    interrupted one's, and may hold a model's events (the old model of a ``forget``).
+    The lock is held, so no save following the lock's protocol is under way; a save that takes
+    no lock holds its own work folder's (:mod:`~recframe.artifacts.work_folder_lock`), which is
+    skipped. Each other one is an interrupted save's, and may hold a model's events (the old
+    model of a ``forget``).
     """
     for leftover in leftovers(folder):
-        shutil.rmtree(leftover, ignore_errors=True)
+        with unused(leftover) as free:
+            if not free:  # a save that takes no lock (``Recommender.save``, ``--output``) is writing it
+                continue
+            shutil.rmtree(leftover, ignore_errors=True)
         if os.path.lexists(leftover):
             logger.warning("%s: left by an interrupted save, and can't be removed; remove it by hand", leftover)
         else:

@@ -54,7 +54,7 @@ from recframe.cli.plugins import _plugins
 from recframe.cli.query import _explain, _predict, _query
 from recframe.cli.run import _run
 from recframe.cli.serve import _serve, add_serve_parser
-from recframe.cli.stopping import Terminated, ignore_stopping, stop_as_interrupt
+from recframe.cli.stopping import Terminated, done_before_stop, ignore_stopping, new_command, stop_as_interrupt
 from recframe.cli.update import _forget, _update, add_update_parsers
 from recframe.errors import ConfigError, DataError, RecframeError, RecframeWarning
 from recframe.interfaces import MAX_LIST_LENGTH
@@ -248,12 +248,15 @@ def _refuse_unknown_options_before_a_command(parser: argparse.ArgumentParser, ar
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code."""
-    parser = build_parser()
+    new_command()
     try:
+        parser = build_parser()
         _refuse_unknown_options_before_a_command(parser, sys.argv[1:] if argv is None else list(argv))
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version or a usage error: argparse has printed why
         return exc.code if isinstance(exc.code, int) else EXIT_FAILURE if exc.code else EXIT_OK
+    except KeyboardInterrupt as exc:  # before any work (a scheduler's SIGTERM as the command starts)
+        return _stopped(exc)
     from recframe.progress import show_progress
 
     quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
@@ -297,14 +300,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RecframeError as exc:
         _error(exc)
         return EXIT_FAILURE
-    except Terminated as exc:
-        print(f"terminated ({signal.Signals(exc.signum).name})", file=sys.stderr)
-        return 128 + exc.signum
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return _stopped(exc)
     finally:
         _output.pop()
+
+
+def _stopped(exc: KeyboardInterrupt) -> int:
+    """Say what stopped the command (Ctrl-C, or the signal of a :class:`Terminated`) and return its exit status.
+
+    Where the command's change was already made for good (:func:`~recframe.cli.stopping.note_done`:
+    an update saved, its report not yet printed), the status is 0 with a warning: 130 or 143 say
+    the change was not made, and a script retrying on them would apply it twice.
+    """
+    name = signal.Signals(exc.signum).name if isinstance(exc, Terminated) else "Ctrl-C"
+    done = done_before_stop()
+    if done is not None:
+        print(f"warning: {name} came after {done}: the change is applied", file=sys.stderr)
+        return EXIT_OK
+    if isinstance(exc, Terminated):
+        print(f"terminated ({name})", file=sys.stderr)
+        return 128 + exc.signum
+    print("interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def entry() -> int:

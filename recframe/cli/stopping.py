@@ -14,6 +14,9 @@ from __future__ import annotations
 import signal
 import threading
 
+_DONE: list[str] = []
+"""What the running command has made for good (:func:`note_done`); cleared as each command starts."""
+
 STOPPING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 """The signals turned into :class:`Terminated` (SIGHUP is not on Windows)."""
 
@@ -65,3 +68,23 @@ def stop_by_default() -> None:
     for stopping in STOPPING:
         if signal.getsignal(stopping) is _terminate:
             signal.signal(stopping, signal.SIG_DFL)
+
+
+def note_done(what: str) -> None:
+    """Record that the running command's change is made for good (`what` says where): a stop can't undo it.
+
+    :func:`recframe.cli.main` then answers a Ctrl-C, SIGTERM or SIGHUP that comes later (its
+    report being printed, its lock let go) with a warning and exit status 0, not 130 or 143,
+    which say the change was not made: a script retrying on those would apply an update twice.
+    """
+    _DONE.append(what)
+
+
+def done_before_stop() -> str | None:
+    """Return what the running command made for good (:func:`note_done`), ``None`` if nothing yet."""
+    return _DONE[-1] if _DONE else None
+
+
+def new_command() -> None:
+    """Forget what an earlier command (of the same process) made for good."""
+    _DONE.clear()

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from recframe.artifacts.commit_signals import saved_before
+from recframe.artifacts.commit_signals import saved_before, saves_placed
 from recframe.cli.args import _id_arg, _path_arg
 from recframe.cli.common import EXIT_OK, _print, _registry
 from recframe.cli.query_output import model_folder_arg, read_numbered_ids
-from recframe.cli.stopping import Terminated
+from recframe.cli.stopping import Terminated, note_done
 from recframe.config import ComponentSpec, load_component, validate_component
 from recframe.data import Interactions, whole_number
 from recframe.errors import ConfigError, DataError, path_repr, short_repr
@@ -203,14 +203,16 @@ def _save(rec: Any, target: Path) -> None:
     The change is then done, and saying otherwise (exit 130 or 143, which mean undone) would have
     a script apply it again: the command finishes, and warns that it was stopped too late.
     """
+    placed = saves_placed()
     try:
         rec.save(target)
     except KeyboardInterrupt as exc:
-        if saved_before(exc) is None:
+        if saved_before(exc) is None and saves_placed() == placed:
             raise
         logging.getLogger(__name__).warning(
             "%s came after the changed model was saved to %s: the change is applied", _stop_name(exc), target
         )
+    note_done(f"the changed model was saved to {target}")  # a stop from here on is answered by main
 
 
 def _stop_name(exc: KeyboardInterrupt) -> str:
