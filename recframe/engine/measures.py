@@ -159,6 +159,16 @@ class MeasureSpec:
         return MEASURES[self.code]
 
 
+DOT_GRID = 256.0
+"""An old dot product read back from its similarity (times the two lengths) is taken to the
+nearest multiple of ``1 / DOT_GRID`` where that gives the very similarity back
+(:func:`~recframe.engine._compiled.delta_steps._recovered_dot`). Products of values that are
+multiples of ``2**-4`` (whole numbers, halves, ... sixteenths) are such multiples, so on such
+data an update sums the dot products exactly, as a fit does, and its similarities are a refit's
+to the last bit. On binary data exact ties are everywhere, and a tie broken by a stray unit in
+the last place gave another neighbour than a refit's lower row (found by two outside reviews)."""
+
+
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """``numerator / denominator`` where the denominator is positive, else 0 (no warning).
 

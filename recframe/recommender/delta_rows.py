@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from recframe.data import FloatArray, IntArray
 from recframe.engine import numba_threads, top_n_entries, transpose
 from recframe.engine.kernel_inputs import read_only_view
+from recframe.engine.measures import DOT_GRID
 from recframe.engine.slices import run_in_slices
 from recframe.recommender.entry_passes import compiled_pass
 
@@ -125,7 +126,8 @@ class RowWork:
         listed = self.listed[start:stop]
         li, lj = np.nonzero(listed >= 0)
         lj_rows = listed[li, lj]
-        l_dot = self.listed_scores[start:stop][li, lj] * self.old_lengths[rows[li]] * self.old_lengths[lj_rows]
+        old_lengths = self.old_lengths
+        l_dot = recovered_dots(self.listed_scores[start:stop][li, lj], old_lengths[rows[li]], old_lengths[lj_rows])
         list_keys = rows[li] * n + lj_rows
         d_rows = np.repeat(rows, np.diff(delta.indptr))
         d_cols, d_vals = delta.indices.astype(np.int64), delta.data
@@ -149,7 +151,7 @@ class RowWork:
         where = np.minimum(np.searchsorted(listed_keys, mirrored), max(len(listed_keys) - 1, 0))
         found = (listed_keys[where] == mirrored) if len(listed_keys) else np.zeros(len(mirrored), bool)
         known = np.flatnonzero(unlisted)[found]
-        known_old = listed_scores[where[found]] * self.old_lengths[d_rows[known]] * self.old_lengths[d_cols[known]]
+        known_old = recovered_dots(listed_scores[where[found]], old_lengths[d_rows[known]], old_lengths[d_cols[known]])
         known_dot = self._exact_where_rounded(known_old, d_vals[known], d_rows[known], d_cols[known])
         bounded = np.flatnonzero(unlisted)[~found]
         local = d_rows - start
@@ -279,8 +281,23 @@ class RowWork:
 
     def _similarity(self, dots: FloatArray, rows: IntArray, cols: IntArray) -> FloatArray:
         """Return the new similarities of pairs from their new dot products."""
-        lengths = self.new_lengths[rows] * self.new_lengths[cols]
-        return np.divide(dots, lengths, out=np.zeros(len(dots)), where=lengths > 0)
+        inverse = np.divide(1.0, self.new_lengths, out=np.zeros(len(self.new_lengths)), where=self.new_lengths > 0)
+        similarities: FloatArray = dots * (inverse[rows] * inverse[cols])  # as a fit: the sum times both inverses
+        return similarities
+
+
+def recovered_dots(scores: FloatArray, lengths_i: FloatArray, lengths_j: FloatArray) -> FloatArray:
+    """Return the dot products pairs' similarities `scores` were computed from, given the rows' lengths then.
+
+    The vectorised :func:`~recframe.engine._compiled.delta_steps._recovered_dot`: the nearest
+    multiple of ``1 / DOT_GRID`` where the fit's formula gives the very similarity back from it
+    (the exact dot product on data of whole numbers, halves, ... sixteenths), else the product.
+    """
+    dots = scores * lengths_i * lengths_j
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grid = np.rint(dots * DOT_GRID) / DOT_GRID
+        same = (lengths_i > 0) & (lengths_j > 0) & (grid * ((1.0 / lengths_i) * (1.0 / lengths_j)) == scores)
+    return np.where(same, grid, dots)
 
 
 def lists_in_new_rows(

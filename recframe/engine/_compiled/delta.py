@@ -29,7 +29,9 @@ from recframe.engine._compiled.delta_steps import (
     _compact,
     _exact_dot,
     _kth_best,
+    _recovered_dot,
     _resolve_bounds,
+    _similarity_of,
 )
 from recframe.engine._compiled.heaps import SORT_MOVES, _drain_best_first, _keep, _sort_best_first
 from recframe.engine._compiled.prefetch import _prefetch
@@ -212,6 +214,7 @@ def _lists_row(
             0,
         )
     li, ni, floor_i = row_info[i, OLD_LENGTH], row_info[i, NEW_LENGTH], row_info[i, OLD_FLOOR]
+    inverse_i = 1.0 / ni if ni > 0.0 else 0.0  # (a row of length 0 has no pair: `length` is 0 below)
     new_i = row_info[i, KIND] == NEW
     # a shrunk row's updated dot products may be the rounding of its old length's terms (a rating
     # 1e15 times the others replaced): its listed pairs are computed again from the new rows
@@ -238,13 +241,13 @@ def _lists_row(
             continue
         length = ni * row_info[j, NEW_LENGTH]
         if length > 0.0:
-            old_dot = list_scores[i, t] * li * row_info[j, OLD_LENGTH]
+            old_dot = _recovered_dot(list_scores[i, t], li, row_info[j, OLD_LENGTH])
             dot = old_dot + acc[j]
             cancels = abs(dot) <= cancelled * (abs(old_dot) + abs(acc[j]))  # the rounding of a cancellation
             if cancels or shrunk_i or row_info[j, KIND] == SHRUNK:  # computed again
                 dot = _exact_dot(i, j, dense, present, filled, xn_indptr, xn_indices, xn_data)
                 filled = True
-            v = dot / length
+            v = _similarity_of(dot, inverse_i, row_info[j, NEW_LENGTH])
             if v > 0.0:
                 cand_j[n_cand] = j
                 cand_v[n_cand] = v
@@ -267,7 +270,7 @@ def _lists_row(
         if length <= 0.0 or seen == LISTED:
             continue
         if seen >= 0.0:
-            v = seen * li * row_info[j, OLD_LENGTH] / length
+            v = _similarity_of(_recovered_dot(seen, li, row_info[j, OLD_LENGTH]), inverse_i, row_info[j, NEW_LENGTH])
             if v > 0.0:
                 cand_j[n_cand] = j
                 cand_v[n_cand] = v
@@ -303,14 +306,14 @@ def _lists_row(
         if length <= 0.0:
             continue
         if new_i or kind == NEW:
-            v = change / length
+            v = _similarity_of(change, inverse_i, row_info[j, NEW_LENGTH])
         elif seen >= 0.0:
-            old_dot = seen * li * row_info[j, OLD_LENGTH]
+            old_dot = _recovered_dot(seen, li, row_info[j, OLD_LENGTH])
             dot = old_dot + change
             if shrunk_i or abs(dot) <= cancelled * (abs(old_dot) + abs(change)):
                 dot = _exact_dot(i, j, dense, present, filled, xn_indptr, xn_indices, xn_data)
                 filled = True
-            v = dot / length
+            v = _similarity_of(dot, inverse_i, row_info[j, NEW_LENGTH])
         else:
             below = cap[j] if seen == SUSPECTED else min(floor_i, row_info[j, OLD_FLOOR])
             bound = below * li * row_info[j, OLD_LENGTH] + change  # the bound times `length`
@@ -340,7 +343,7 @@ def _lists_row(
             length = ni * row_info[j, NEW_LENGTH]
             if length > 0.0 and exact_acc[j] > 0.0:
                 cand_j[n_cand] = j
-                cand_v[n_cand] = exact_acc[j] / length
+                cand_v[n_cand] = _similarity_of(exact_acc[j], inverse_i, row_info[j, NEW_LENGTH])
                 n_cand += 1
         exact_acc[j] = 0.0
         exact_mark[j] = False

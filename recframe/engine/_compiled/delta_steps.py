@@ -17,6 +17,7 @@ import numpy as np
 
 from recframe.engine._compiled.heaps import SORT_MOVES, _keep, _sort_best_first
 from recframe.engine._compiled.spans import copy_span
+from recframe.engine.measures import DOT_GRID
 
 OLD_LENGTH, NEW_LENGTH, OLD_FLOOR, KIND = 0, 1, 2, 3
 """The columns of ``row_info``: a row's length before and after the update, its old floor, its kind."""
@@ -30,6 +31,34 @@ LISTED, SUSPECTED, SUSPECTED_ONE_WAY = -2.0, -3.0, -4.0
 that row ``i`` suspects or that suspects it (its bound is in ``cap``), and of one row ``i``
 suspects while the marks are made (``-1``: none of these; at least 0: the similarity of a row
 that lists row ``i``)."""
+
+
+@numba.njit(inline="always", cache=True)
+def _recovered_dot(score: float, length_i: float, length_j: float) -> float:
+    """Return the dot product a pair's similarity `score` was computed from, given the rows' lengths then.
+
+    ``score * length_i * length_j`` carries a few units of rounding in its last place; the
+    nearest multiple of ``1 / DOT_GRID`` replaces it where the fit's formula (:func:`_similarity_of`)
+    gives `score` from it exactly: then it is within that rounding too, and, on data whose
+    values are multiples of ``2**-4``, the exact dot product.
+    """
+    dot = score * length_i * length_j
+    if length_i > 0.0 and length_j > 0.0:
+        grid: float = np.rint(dot * DOT_GRID) / DOT_GRID
+        if grid != dot and grid * ((1.0 / length_i) * (1.0 / length_j)) == score:
+            return grid
+    return dot
+
+
+@numba.njit(inline="always", cache=True)
+def _similarity_of(dot: float, inverse_i: float, length_j: float) -> float:
+    """Return the similarity of a pair from its dot product, as a fit computes it (``1 / length_i`` is `inverse_i`).
+
+    ``dot * ((1 / length_i) * (1 / length_j))``: the fit's kernels multiply each sum by the
+    product of the rows' inverse lengths (:func:`~recframe.engine.pairs._scales`), and so, to the
+    bit, does the update.
+    """
+    return dot * (inverse_i * (1.0 / length_j))
 
 
 @numba.njit(inline="always", cache=True)
@@ -248,7 +277,7 @@ def _add_exact(
 ) -> int:
     """Add row `j`'s exact similarity to row `i` as a candidate if positive (:func:`_exact_dot`); return the count."""
     dot = _exact_dot(i, j, dense, present, filled, xn_indptr, xn_indices, xn_data)
-    v = dot / (row_info[i, NEW_LENGTH] * row_info[j, NEW_LENGTH])
+    v = _similarity_of(dot, 1.0 / row_info[i, NEW_LENGTH], row_info[j, NEW_LENGTH])
     if v > 0.0:
         cand_j[n_cand] = j
         cand_v[n_cand] = v
